@@ -1,0 +1,101 @@
+"""Feature extractors returning C3, C4, C5 (strides 8, 16, 32) from torchvision classification models.
+
+Module names follow torchvision's detection layout (``body.conv1``, ``body.layer1`` for ResNets;
+``body.<i>`` for MobileNets' ``features``), so torchvision and ImageNet state dicts load directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import torch
+import torchvision
+from torch import Tensor, nn
+
+
+class WeightsUnavailableError(RuntimeError):
+    """Pretrained weights could not be obtained (offline, or not cached)."""
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    builder: str
+    weights_enum: str
+    taps: tuple[int, ...] | None  # feature indices for MobileNets; None for ResNets
+    channels: tuple[int, int, int]
+
+
+BACKBONES: dict[str, BackboneSpec] = {
+    "resnet18": BackboneSpec("resnet18", "ResNet18_Weights", None, (128, 256, 512)),
+    "resnet34": BackboneSpec("resnet34", "ResNet34_Weights", None, (128, 256, 512)),
+    "resnet50": BackboneSpec("resnet50", "ResNet50_Weights", None, (512, 1024, 2048)),
+    "resnet101": BackboneSpec("resnet101", "ResNet101_Weights", None, (512, 1024, 2048)),
+    "mobilenet_v2": BackboneSpec("mobilenet_v2", "MobileNet_V2_Weights", (6, 13, 18), (32, 96, 1280)),
+    "mobilenet_v3_large": BackboneSpec("mobilenet_v3_large", "MobileNet_V3_Large_Weights", (6, 12, 16), (40, 112, 960)),
+}
+
+
+class ResNetBody(nn.Module):
+    """conv1 .. layer4 of a torchvision ResNet; forward returns [C3, C4, C5]."""
+
+    def __init__(self, resnet: torchvision.models.ResNet) -> None:
+        super().__init__()
+        for name in ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"):
+            setattr(self, name, getattr(resnet, name))
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        c2 = self.layer1(x)
+        c3 = self.layer2(c2)
+        c4 = self.layer3(c3)
+        return [c3, c4, self.layer4(c4)]
+
+
+class TappedSequential(nn.Sequential):
+    """A MobileNet ``features`` Sequential that returns the outputs of the blocks in ``taps``."""
+
+    def __init__(self, features: nn.Sequential, taps: tuple[int, ...]) -> None:
+        super().__init__(*features[: taps[-1] + 1])
+        self.taps = taps
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        outputs = []
+        for i, block in enumerate(self):
+            x = block(x)
+            if i in self.taps:
+                outputs.append(x)
+        return outputs
+
+
+def pretrained_state_dict(name: str) -> dict[str, Tensor]:
+    """ImageNet weights through torchvision's weights API (its cache first, then a download)."""
+    spec = BACKBONES[name]
+    weights = getattr(torchvision.models, spec.weights_enum).DEFAULT
+    try:
+        return weights.get_state_dict(progress=False, check_hash=True)
+    except Exception as exc:  # URLError, socket errors, hash mismatch: all mean "not available"
+        cache = torch.hub.get_dir() + "/checkpoints/"
+        raise WeightsUnavailableError(
+            f"could not get ImageNet weights for {name} ({weights.url}): {exc}. "
+            f"Offline, copy the file into {cache} or start without a pretrained backbone."
+        ) from None
+
+
+def build_body(name: str, *, bn_eps: float | None = None, pretrained: bool = False) -> tuple[nn.Module, tuple[int, int, int]]:
+    """The feature extractor for ``name`` and its C3, C4, C5 channel counts.
+
+    ``bn_eps`` overrides the BatchNorm epsilon (torchvision's published v1 COCO weights need 0.0).
+    """
+    if name not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; choose from {', '.join(BACKBONES)}")
+    spec = BACKBONES[name]
+    builder = getattr(torchvision.models, spec.builder)
+    model = builder(weights=None)
+    if pretrained:
+        model.load_state_dict(pretrained_state_dict(name))
+    if bn_eps is not None:
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.eps = bn_eps
+    if spec.taps is None:
+        return ResNetBody(model), spec.channels
+    return TappedSequential(model.features, spec.taps), spec.channels

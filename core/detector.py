@@ -1,0 +1,127 @@
+"""Inference: image arrays in, detections in original image pixels out.
+
+:class:`Detector` composes preprocessing, the network (prepared once for fast inference: BatchNorm
+folded into convolutions, channels-last memory, autocast to the chosen precision), anchors and the
+two-step post-processing. It returns :class:`~core.postprocess.Candidates`, which the GUI caches and
+re-filters as the user moves thresholds, or final :class:`~core.postprocess.Detections`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+from core.anchors import AnchorGenerator
+from core.boxes import BoxCoder
+from core.config import PostprocessConfig, PreprocessConfig
+from core.device import precision_name, resolve_device, resolve_precision
+from core.images import preprocess
+from core.model import RetinaNet
+from core.postprocess import Candidates, Detections, make_candidates
+from core.presets import Preset, get_preset
+from core.weights import ClassInfo, ModelSpec, load_checkpoint
+
+
+def fold_batchnorm(module: nn.Module) -> nn.Module:
+    """Fold every eval-mode BatchNorm2d that directly follows a Conv2d (in registration order, which
+    is call order in torchvision's ResNets and MobileNets) into that convolution, in place."""
+    for parent in module.modules():
+        names = list(parent._modules)
+        for first, second in zip(names, names[1:]):
+            conv, bn = parent._modules[first], parent._modules[second]
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                parent._modules[first] = fuse_conv_bn_eval(conv, bn)
+                parent._modules[second] = nn.Identity()
+    return module
+
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    device: str
+    precision: str
+    channels_last: bool
+
+
+class Detector:
+    """A model ready for inference on one device and precision."""
+
+    def __init__(
+        self,
+        model: RetinaNet,
+        spec: ModelSpec,
+        *,
+        preset: Preset | None = None,
+        device: str = "auto",
+        precision: str = "auto",
+        channels_last: bool = True,
+        preprocess_config: PreprocessConfig | None = None,
+        postprocess_config: PostprocessConfig | None = None,
+    ) -> None:
+        self.spec = spec
+        self.preset = preset or get_preset(spec.preset)
+        self.device = resolve_device(device)
+        self.dtype = resolve_precision(precision, self.device)
+        self.channels_last = channels_last
+        self.preprocess_config = preprocess_config or spec.preprocess or self.preset.preprocess
+        self.postprocess_config = postprocess_config or self.preset.postprocess
+        self.anchor_generator = AnchorGenerator(self.preset.anchors)
+        self.coder = BoxCoder(self.preset.coder)
+        network = fold_batchnorm(copy.deepcopy(model).eval())
+        network = network.to(self.device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        self.network = network.requires_grad_(False)
+
+    @classmethod
+    def from_file(cls, path: Path | str, *, preset: str | None = None, **kwargs) -> Detector:
+        checkpoint = load_checkpoint(path)
+        return cls(checkpoint.build_model(), checkpoint.spec, preset=get_preset(preset) if preset else None, **kwargs)
+
+    @property
+    def classes(self) -> tuple[ClassInfo, ...]:
+        return self.spec.classes
+
+    @property
+    def runtime(self) -> RuntimeInfo:
+        return RuntimeInfo(str(self.device), precision_name(self.dtype), self.channels_last)
+
+    def with_postprocess(self, **changes) -> PostprocessConfig:
+        return replace(self.postprocess_config, **changes)
+
+    def _autocast(self):
+        if self.dtype == torch.float32:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+    @torch.inference_mode()
+    def candidates(self, images: list[np.ndarray], score_floor: float | None = None) -> list[Candidates]:
+        """Candidate sets of RGB uint8 images [H, W, 3], one per image; ``score_floor`` defaults to
+        the post-processing score threshold (lower it to let a slider go lower later)."""
+        batch = preprocess(images, self.preprocess_config, self.device)
+        x = batch.images.contiguous(memory_format=torch.channels_last) if self.channels_last else batch.images
+        with self._autocast():
+            out = self.network(x)
+        padded = tuple(batch.images.shape[-2:])
+        anchors = self.anchor_generator(padded, out.feature_sizes, self.device)
+        return make_candidates(
+            out.cls_logits,
+            out.box_deltas,
+            anchors,
+            self.anchor_generator.num_anchors_per_level(out.feature_sizes),
+            batch.sizes,
+            padded,
+            batch.scales,
+            coder=self.coder,
+            config=self.postprocess_config,
+            score_floor=self.postprocess_config.score_thresh if score_floor is None else score_floor,
+        )
+
+    def detect(self, images: list[np.ndarray]) -> list[Detections]:
+        """Final detections with the configured post-processing."""
+        cfg = self.postprocess_config
+        return [c.filter(cfg.score_thresh, cfg.nms_thresh, cfg.max_detections) for c in self.candidates(images)]

@@ -1,0 +1,139 @@
+"""Post-processing in two steps, so thresholds can change without running the network again:
+
+1. :func:`make_candidates` (batched): keep (anchor, class) pairs above a score floor, the top-k per
+   pyramid level, decode and clip them -> one :class:`Candidates` per image.
+2. :meth:`Candidates.filter`: score threshold, class-aware NMS, detection cap -> :class:`Detections`.
+
+A fresh run is step 1 at the configured score threshold followed by step 2, so re-filtering a cached
+candidate set with the same thresholds gives exactly the same detections.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+from torchvision.ops import batched_nms
+
+from core.boxes import BoxCoder, clip_boxes
+from core.config import PostprocessConfig
+
+
+@dataclass(frozen=True)
+class Detections:
+    """Final detections of one image, highest score first. ``boxes`` [N, 4] xyxy in original image
+    pixels; ``labels`` are class indices of the model; ``candidate_index`` points into the
+    :class:`Candidates` they came from."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    labels: np.ndarray
+    candidate_index: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Every detection candidate of one image above ``score_floor`` (after the per-level top-k).
+
+    ``boxes`` [M, 4] are in network-input pixels (NMS runs there, as in the reference models);
+    ``scale`` = (sx, sy) maps them to original pixels. ``anchor_index`` and ``level`` say where each
+    candidate came from.
+    """
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    labels: np.ndarray
+    anchor_index: np.ndarray
+    level: np.ndarray
+    scale: tuple[float, float]
+    score_floor: float
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def to_image_pixels(self, boxes: np.ndarray) -> np.ndarray:
+        sx, sy = self.scale
+        return boxes * np.array([sx, sy, sx, sy], dtype=np.float32)
+
+    def filter(self, score_thresh: float, nms_thresh: float, max_detections: int | None) -> Detections:
+        """Detections at these thresholds. ``score_thresh`` below ``score_floor`` cannot bring back
+        candidates that were never kept, so it is raised to the floor."""
+        keep = np.flatnonzero(self.scores > max(score_thresh, self.score_floor))
+        boxes = torch.from_numpy(self.boxes[keep])
+        scores = torch.from_numpy(self.scores[keep])
+        order = batched_nms(boxes, scores, torch.from_numpy(self.labels[keep]), nms_thresh).numpy()
+        if max_detections is not None:
+            order = order[:max_detections]
+        index = keep[order]
+        return Detections(self.to_image_pixels(self.boxes[index]), self.scores[index], self.labels[index], index)
+
+
+def logit(p: float) -> float:
+    return math.log(p / (1.0 - p))
+
+
+def make_candidates(
+    cls_logits: Tensor,
+    box_deltas: Tensor,
+    anchors: Tensor,
+    anchors_per_level: list[int],
+    image_sizes: list[tuple[int, int]],
+    padded_size: tuple[int, int],
+    scales: list[tuple[float, float]],
+    *,
+    coder: BoxCoder,
+    config: PostprocessConfig,
+    score_floor: float,
+) -> list[Candidates]:
+    """cls_logits [B, A, K], box_deltas [B, A, 4], anchors [A, 4] -> one :class:`Candidates` per image.
+
+    Selection happens on logits (sigmoid is monotonic): with a top-k, ``topk`` of the level's logits
+    directly (the k best above the floor are the k best overall, minus those below it); without, one
+    comparison per entry. Sigmoid is evaluated only on the survivors, and the exact ``score > floor``
+    test is applied to those float32 scores.
+    """
+    batch, _, num_classes = cls_logits.shape
+    # The margin keeps the coarse logit test below the exact one even after the threshold is rounded
+    # to the logits' dtype (bf16 has ~3 significant digits).
+    coarse = logit(score_floor) - 0.05 if score_floor > 0 else -math.inf
+    bounds = [0, *np.cumsum(anchors_per_level).tolist()] if config.topk_per_level else [0, cls_logits.shape[1]]
+    picks: list[tuple[int, int, Tensor, Tensor]] = []  # (image, first anchor, flat index, logit)
+    for i in range(batch):
+        for start, end in zip(bounds, bounds[1:]):
+            flat = cls_logits[i, start:end].reshape(-1)
+            if config.topk_per_level and flat.numel() > config.topk_per_level:
+                values, index = flat.topk(config.topk_per_level, sorted=False)
+            else:
+                index = (flat > coarse).nonzero().squeeze(1)
+                values = flat[index]
+            picks.append((i, start, index, values))
+    scores = torch.sigmoid(torch.cat([v for *_, v in picks]).float())
+    index = torch.cat([idx // num_classes + start for _, start, idx, _ in picks])
+    labels = torch.cat([idx % num_classes for *_, idx, _ in picks])
+    b = torch.cat([torch.full_like(idx, i) for i, _, idx, _ in picks])
+    exact = scores > score_floor
+    b, anchor, labels, scores = b[exact], index[exact], labels[exact], scores[exact]
+    level_ends = torch.tensor(np.cumsum(anchors_per_level), device=anchor.device)
+    level = torch.searchsorted(level_ends, anchor, right=True)
+
+    boxes = coder.decode(box_deltas[b, anchor], anchors[anchor])
+    if config.clip == "seed_padded":
+        boxes = clip_boxes(boxes, padded_size[0], padded_size[1], seed_style=True)
+    else:
+        sizes = torch.tensor(image_sizes, dtype=boxes.dtype, device=boxes.device)[b]
+        boxes = clip_boxes(boxes, sizes[:, 0], sizes[:, 1])
+
+    counts = torch.bincount(b, minlength=batch).tolist()
+    arrays = [t.cpu().numpy() for t in (boxes.float(), scores, labels, anchor, level)]
+    out, start = [], 0
+    for i, n in enumerate(counts):
+        sl = slice(start, start + n)
+        start += n
+        out.append(Candidates(*(a[sl] for a in arrays), scale=scales[i], score_floor=score_floor))
+    return out
