@@ -1,0 +1,45 @@
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+DATASETS = SHARED / "datasets"
+PHOTOS = DATASETS / "sample_photos"
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    assert SHARED.is_dir(), f"tests need the shared material at {SHARED}"
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A randomly initialised ResNet-18 RetinaNet for 3 classes at a small input size."""
+    from core.config import PreprocessConfig
+    from core.model import RetinaNet
+    from core.presets import get_preset
+    from core.weights import ClassInfo, ModelSpec, save_checkpoint
+
+    torch.manual_seed(0)
+    preset = get_preset("retinanet")
+    config = preset.model_config(backbone="resnet18", num_classes=3)
+    model = RetinaNet(config)
+    torch.nn.init.constant_(model.head.classification_head.cls_logits.bias, -2.0)
+    spec = ModelSpec(
+        preset="retinanet",
+        model=config,
+        classes=(ClassInfo(1, "king"), ClassInfo(2, "queen"), ClassInfo(5, "rook")),
+        preprocess=PreprocessConfig(min_size=160, max_size=256),
+    )
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
+    save_checkpoint(path, model, spec)
+    return path

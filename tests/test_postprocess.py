@@ -1,0 +1,83 @@
+import numpy as np
+import pytest
+import torch
+from torchvision.ops import nms
+
+from core.boxes import BoxCoder
+from core.config import PostprocessConfig
+from core.detector import Detector
+from core.images import load_image
+from core.postprocess import make_candidates
+from tests.conftest import PHOTOS
+
+
+def _random_head(batch=3, per_level=(900, 225, 63), classes=7, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    a = sum(per_level)
+    xy = torch.rand(a, 2, generator=g) * 300
+    anchors = torch.cat([xy, xy + 10 + torch.rand(a, 2, generator=g) * 80], 1)
+    logits = torch.randn(batch, a, classes, generator=g) * 2 - 2
+    deltas = torch.randn(batch, a, 4, generator=g) * 0.5
+    return logits, deltas, anchors, list(per_level)
+
+
+def _candidates(logits, deltas, anchors, per_level, config, floor):
+    n = logits.shape[0]
+    return make_candidates(
+        logits, deltas, anchors, per_level, [(300, 320)] * n, (320, 320), [(2.0, 2.5)] * n,
+        coder=BoxCoder(), config=config, score_floor=floor,
+    )
+
+
+@pytest.mark.parametrize("config", [PostprocessConfig(), PostprocessConfig(topk_per_level=None, max_detections=None, clip="seed_padded")])
+def test_batched_equals_per_image(config):
+    logits, deltas, anchors, per_level = _random_head()
+    batched = _candidates(logits, deltas, anchors, per_level, config, 0.05)
+    for i in range(3):
+        (single,) = _candidates(logits[i : i + 1], deltas[i : i + 1], anchors, per_level, config, 0.05)
+        a = batched[i].filter(0.05, 0.5, config.max_detections)
+        b = single.filter(0.05, 0.5, config.max_detections)
+        np.testing.assert_array_equal(a.boxes, b.boxes)
+        np.testing.assert_array_equal(a.scores, b.scores)
+        np.testing.assert_array_equal(a.labels, b.labels)
+
+
+def test_refiltering_cached_candidates_equals_a_fresh_run():
+    logits, deltas, anchors, per_level = _random_head(seed=3)
+    config = PostprocessConfig(topk_per_level=200)
+    cached = _candidates(logits, deltas, anchors, per_level, config, 0.01)
+    for score, iou in [(0.05, 0.5), (0.2, 0.3), (0.5, 0.7)]:
+        fresh = _candidates(logits, deltas, anchors, per_level, config, score)
+        for c, f in zip(cached, fresh):
+            a, b = c.filter(score, iou, 300), f.filter(score, iou, 300)
+            assert len(a) > 0
+            np.testing.assert_array_equal(a.boxes, b.boxes)
+            np.testing.assert_array_equal(a.scores, b.scores)
+
+
+def test_class_aware_nms_equals_a_per_class_loop_and_scales_to_image_pixels():
+    logits, deltas, anchors, per_level = _random_head(batch=1, seed=5)
+    config = PostprocessConfig(topk_per_level=None, max_detections=None)
+    (cand,) = _candidates(logits, deltas, anchors, per_level, config, 0.05)
+    ours = cand.filter(0.05, 0.5, None)
+    expected = []
+    for k in range(logits.shape[2]):
+        sel = np.flatnonzero(cand.labels == k)
+        keep = nms(torch.from_numpy(cand.boxes[sel]), torch.from_numpy(cand.scores[sel]), 0.5).numpy()
+        expected.extend(sel[keep].tolist())
+    assert sorted(ours.candidate_index.tolist()) == sorted(expected)
+    np.testing.assert_allclose(ours.boxes, cand.boxes[ours.candidate_index] * np.array([2.0, 2.5, 2.0, 2.5]), rtol=1e-6)
+    assert np.all(np.diff(ours.scores) <= 0)
+
+
+def test_detector_threshold_and_cap(tiny_checkpoint):
+    det = Detector.from_file(tiny_checkpoint, device="cpu", precision="fp32")
+    image = load_image(PHOTOS / "skimage" / "coffee.png")
+    (cand,) = det.candidates([image], score_floor=0.01)
+    loose = cand.filter(0.01, 0.9, None)
+    capped = cand.filter(0.01, 0.9, 5)
+    strict = cand.filter(0.3, 0.5, None)
+    assert len(loose) > len(strict) and len(capped) == 5
+    assert (strict.scores > 0.3).all()
+    h, w = image.shape[:2]
+    assert loose.boxes[:, [0, 2]].max() <= w + 1e-3 and loose.boxes[:, [1, 3]].max() <= h + 1e-3
