@@ -166,7 +166,8 @@ _YHENON_FUNCTIONS = ["numpy.core.multiarray._reconstruct", "numpy._core.multiarr
 
 
 def _safe_globals() -> list[tuple[Any, str]]:
-    entries: list[tuple[Any, str]] = []
+    # _Inert itself is listed so that values made by the inert functions can receive their state.
+    entries: list[tuple[Any, str]] = [(_Inert, f"{__name__}._Inert")]
     for name in _YHENON_CLASSES:
         module, _, qualname = name.rpartition(".")
         entries.append((type(qualname, (_Inert,), {"__module__": module}), name))
