@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(BIN)/retina-gui $(DEMO_FOLDER) --model $(DEMO_MODEL)
 
 test: $(STAMP)
-	$(BIN)/lint-imports
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
 clean:

@@ -6,6 +6,7 @@ Module names follow torchvision's detection layout (``body.conv1``, ``body.layer
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 import torch
 import torchvision
@@ -67,16 +68,20 @@ class TappedSequential(nn.Sequential):
 
 
 def pretrained_state_dict(name: str) -> dict[str, Tensor]:
-    """ImageNet weights through torchvision's weights API (its cache first, then a download)."""
+    """ImageNet weights through torchvision's weights API: any version already in torch hub's cache
+    (so offline machines use what they have), else the default version, downloaded."""
     spec = BACKBONES[name]
-    weights = getattr(torchvision.models, spec.weights_enum).DEFAULT
+    enum = getattr(torchvision.models, spec.weights_enum)
+    cache = os.path.join(torch.hub.get_dir(), "checkpoints")
+    cached = [w for w in enum if os.path.isfile(os.path.join(cache, os.path.basename(w.url)))]
+    weights = cached[0] if cached else enum.DEFAULT
     try:
         return weights.get_state_dict(progress=False, check_hash=True)
     except Exception as exc:  # URLError, socket errors, hash mismatch: all mean "not available"
         cache = torch.hub.get_dir() + "/checkpoints/"
         raise WeightsUnavailableError(
             f"could not get ImageNet weights for {name} ({weights.url}): {exc}. "
-            f"Offline, copy the file into {cache} or start without a pretrained backbone."
+            f"Offline, copy {os.path.basename(weights.url)} into {cache} or start without a pretrained backbone."
         ) from None
 
 

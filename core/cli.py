@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -20,7 +19,6 @@ EXIT_ERROR, EXIT_USAGE, EXIT_SKIPPED = 1, 2, 3
 def _predict(args: argparse.Namespace) -> int:
     from core.atomic import write_json
     from core.detector import Detector
-    from core.images import list_images
     from core.predict import coco_results, predict_files
 
     detector = Detector.from_file(args.weights, preset=args.preset, device=args.device, precision=args.precision)
@@ -28,7 +26,8 @@ def _predict(args: argparse.Namespace) -> int:
         score_thresh=args.score_thresh if args.score_thresh is not None else detector.postprocess_config.score_thresh,
         nms_thresh=args.nms_thresh if args.nms_thresh is not None else detector.postprocess_config.nms_thresh,
     )
-    paths = list_images(args.inputs)
+    names = {p: n for item in map(Path, args.inputs) for p, n in _named_images(item)}
+    paths = list(names)
     skipped = 0
     if args.coco:
         ids = _coco_ids(Path(args.coco))
@@ -58,7 +57,7 @@ def _predict(args: argparse.Namespace) -> int:
     for result in predict_files(
         detector, [p for p, _ in matched], batch_size=args.batch_size, on_progress=progress, on_error=lambda e: errors.append(str(e))
     ):
-        results.extend(coco_results(result, image_ids[result.path], _file_name(result.path, args), category_ids))
+        results.extend(coco_results(result, image_ids[result.path], names[result.path], category_ids))
     bar.close()
     for message in errors:
         print(f"skipped {message}", file=sys.stderr)
@@ -87,14 +86,13 @@ def _match(path: Path, root: Path, ids: dict[str, int]) -> int | None:
     return by_name[0] if len(by_name) == 1 else None
 
 
-def _file_name(path: Path, args: argparse.Namespace) -> str:
-    root = Path(args.coco).parent if args.coco else Path(os.path.commonpath([Path(p).resolve() for p in args.inputs]))
-    if root.is_file():
-        root = root.parent
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path.name
+def _named_images(item: Path) -> list[tuple[Path, str]]:
+    """Images of one input with the ``file_name`` they get: relative to a folder input, else the name."""
+    from core.images import list_images
+
+    if item.is_dir():
+        return [(p, p.relative_to(item).as_posix()) for p in list_images([item])]
+    return [(item, item.name)]
 
 
 def build_parser() -> argparse.ArgumentParser:

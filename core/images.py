@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,22 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img if img.mode == "RGB" else img.convert("RGB")
 
 
+def _check_png_chunks(path: Path | str) -> None:
+    """PIL skips the CRC of image-data chunks, so a corrupted PNG would decode to wrong pixels."""
+    data = Path(path).read_bytes()
+    pos = 8
+    while pos + 12 <= len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        end = pos + 8 + length
+        if end + 4 > len(data):
+            raise ValueError("chunk runs past the end of the file")
+        if zlib.crc32(data[pos + 4 : end]) != int.from_bytes(data[end : end + 4], "big"):
+            raise ValueError(f"bad checksum in {data[pos + 4 : pos + 8].decode('latin-1')} chunk")
+        if data[pos + 4 : pos + 8] == b"IEND":
+            return
+        pos = end + 4
+
+
 def load_image(path: Path | str) -> np.ndarray:
     """Decode ``path`` to an EXIF-transposed RGB uint8 array [H, W, 3] (the pixels the user sees).
 
@@ -52,6 +69,8 @@ def load_image(path: Path | str) -> np.ndarray:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 img.load()
+                if img.format == "PNG":
+                    _check_png_chunks(path)
                 img = ImageOps.exif_transpose(img)
                 return np.array(_to_rgb(img))  # a writable copy: torch refuses read-only buffers
     except FileNotFoundError:

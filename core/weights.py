@@ -111,7 +111,8 @@ def load_checkpoint(path: Path | str) -> Checkpoint:
         raise CheckpointError(f"{path}: no such file")
     with open(path, "rb") as f:
         head = f.read(8)
-    if len(head) == 8 and int.from_bytes(head, "little") < path.stat().st_size and not head.startswith(b"PK"):
+    looks_safetensors = len(head) == 8 and int.from_bytes(head, "little") < path.stat().st_size and not head.startswith(b"PK")
+    if path.suffix == ".safetensors" or looks_safetensors:
         return _load_safetensors(path)
     return _import_state_dict(_torch_load(path), str(path))
 
@@ -181,12 +182,14 @@ def _torch_load(path: Path) -> Any:
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         found = re.search(r"GLOBAL ([\w.]+)", str(exc))
-        what = f"it refers to {found.group(1)}, which" if found else "it holds something that"
+        if found is None and "can only build" not in str(exc).lower():
+            raise CheckpointError(f"{path}: not a readable PyTorch weights file ({str(exc).splitlines()[-1]})") from None
+        what = f"it refers to {found.group(1)}, which" if found else "it holds an object that"
         raise CheckpointError(
             f"{path}: refused to load: {what} is not an allowed weights class. Only plain state dicts, "
             "yhenon/pytorch-retinanet model files and retina-gui checkpoints are accepted."
         ) from None
-    except (RuntimeError, OSError, EOFError, ValueError) as exc:
+    except (RuntimeError, OSError, EOFError, ValueError, SafetensorError) as exc:
         raise CheckpointError(f"{path}: not a readable PyTorch weights file ({exc})") from None
 
 

@@ -1,0 +1,34 @@
+"""Entry point ``retina-gui [FOLDER] [--model WEIGHTS]``: sets up Qt and torch, opens the main window."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="retina-gui", description="Label, inspect and fine-tune RetinaNet detectors.")
+    parser.add_argument("folder", nargs="?", type=Path, help="image folder to open")
+    parser.add_argument("--model", type=Path, help="weights file to load (retina-gui, torchvision or yhenon)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from PySide6.QtWidgets import QApplication
+
+    from core.device import set_threads
+    from retina_gui.main_window import MainWindow
+
+    set_threads(leave_one_free=True)  # keep a core for the window
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("retina-gui")
+    app.setOrganizationName("retina-gui")
+    window = MainWindow(folder=args.folder, model=args.model)
+    window.show()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

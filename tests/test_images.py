@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.images import ImageReadError, image_size, list_images, load_image
+from tests.conftest import DATASETS
+
+PNGSUITE = DATASETS / "pngsuite" / "png"
+EXIF = DATASETS / "exif_orientation"
+
+
+def test_pngsuite_valid_files_decode_to_rgb_and_corrupt_ones_are_reported():
+    files = sorted(PNGSUITE.glob("*.png"))
+    corrupt = [f for f in files if f.name.startswith("x")]
+    assert len(files) > 150 and corrupt
+    for f in files:
+        if f in corrupt:
+            with pytest.raises(ImageReadError) as info:
+                load_image(f)
+            assert f.name in str(info.value)
+        else:
+            a = load_image(f)
+            assert a.dtype == np.uint8 and a.ndim == 3 and a.shape[2] == 3, f.name
+
+
+def test_sixteen_bit_grey_is_scaled_not_clipped(tmp_path):
+    ramp = (np.arange(256, dtype=np.uint16).reshape(16, 16) * 257)
+    path = tmp_path / "g16.png"
+    Image.fromarray(ramp).save(path)
+    a = load_image(path)
+    np.testing.assert_array_equal(a[..., 0], (ramp // 257).astype(np.uint8))
+
+
+def test_exif_orientation_applied_to_pixels_and_size():
+    for f in sorted(EXIF.glob("*.jpg")):
+        expected = (1800, 1200) if f.name.startswith("Landscape") else (1200, 1800)
+        a = load_image(f)
+        assert (a.shape[1], a.shape[0]) == expected, f.name
+        assert image_size(f) == expected, f.name
+
+
+def test_transparent_pixels_become_white(tmp_path):
+    rgba = np.zeros((4, 4, 4), dtype=np.uint8)
+    rgba[..., 3] = 0
+    rgba[0, 0] = (10, 20, 30, 255)
+    path = tmp_path / "a.png"
+    Image.fromarray(rgba, "RGBA").save(path)
+    a = load_image(path)
+    assert tuple(a[0, 0]) == (10, 20, 30) and tuple(a[1, 1]) == (255, 255, 255)
+
+
+def test_missing_and_non_image_files(tmp_path):
+    with pytest.raises(ImageReadError, match="no such file"):
+        load_image(tmp_path / "missing.jpg")
+    (tmp_path / "notes.jpg").write_text("not an image")
+    with pytest.raises(ImageReadError, match="not an image"):
+        load_image(tmp_path / "notes.jpg")
+    truncated = tmp_path / "half.jpg"
+    data = (DATASETS / "sample_photos" / "sklearn" / "china.jpg").read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageReadError, match="truncated"):
+        load_image(truncated)
+
+
+def test_list_images_expands_folders_sorted():
+    found = list_images([EXIF])
+    assert [f.name for f in found] == sorted(f.name for f in EXIF.glob("*.jpg"))

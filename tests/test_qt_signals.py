@@ -1,0 +1,50 @@
+"""PySide6 6.12.0 aborts after ~570 Signal.emit() calls on Python 3.11; the pinned range must not."""
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+
+class _Emitter(QObject):
+    value = Signal(int)
+    finished = Signal()
+
+    @Slot()
+    def run(self) -> None:
+        for i in range(10_000):
+            self.value.emit(i)
+        self.finished.emit()
+
+
+class _Receiver(QObject):
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+        self.total = 0
+
+    @Slot(int)
+    def on_value(self, i: int) -> None:
+        self.count += 1
+        self.total += i
+
+
+def test_ten_thousand_cross_thread_signals(qtbot):
+    thread = QThread()
+    emitter = _Emitter()
+    emitter.moveToThread(thread)
+    receiver = _Receiver()
+    emitter.value.connect(receiver.on_value)
+    thread.started.connect(emitter.run)
+    with qtbot.waitSignal(emitter.finished, timeout=30_000):
+        thread.start()
+    qtbot.waitUntil(lambda: receiver.count == 10_000, timeout=30_000)
+    thread.quit()
+    assert thread.wait(5_000)
+    assert receiver.total == sum(range(10_000))
+
+
+def test_main_window_lists_a_folder(qtbot):
+    from retina_gui.main_window import MainWindow
+    from tests.conftest import DATASETS
+
+    window = MainWindow(folder=DATASETS / "exif_orientation")
+    qtbot.addWidget(window)
+    assert window.files.count() == 18

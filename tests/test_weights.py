@@ -1,0 +1,81 @@
+import json
+import re
+
+import pytest
+import torch
+from torchvision.models.detection import retinanet_resnet50_fpn
+
+from core.config import ModelConfig
+from core.model import RetinaNet
+from core.weights import CheckpointError, ClassInfo, ModelSpec, load_checkpoint, save_checkpoint
+
+
+def test_our_checkpoint_round_trips_weights_and_metadata(tmp_path):
+    config = ModelConfig(backbone="mobilenet_v2", num_classes=2, p6_from="p5")
+    model = RetinaNet(config)
+    spec = ModelSpec(preset="retinanet", model=config, classes=(ClassInfo(0, "pieces"), ClassInfo(7, "rook")), training={"epochs": 3})
+    path = tmp_path / "m.safetensors"
+    save_checkpoint(path, model, spec)
+    loaded = load_checkpoint(path)
+    assert loaded.spec == spec
+    rebuilt = loaded.build_model()
+    for (k, a), (k2, b) in zip(model.state_dict().items(), rebuilt.state_dict().items()):
+        assert k == k2 and torch.equal(a, b)
+    assert not list(tmp_path.glob("*.tmp"))  # the atomic write left nothing behind
+
+
+def _legacy_v1_keys(sd):
+    """Key spellings of torchvision's published v1 COCO file: no `.0` in FPN blocks, heads' convs at 2i."""
+    out = {}
+    for k, v in sd.items():
+        k = re.sub(r"(fpn\.(?:inner|layer)_blocks\.\d+)\.0\.", r"\1.", k)
+        m = re.match(r"(head\.\w+_head\.conv)\.(\d+)\.0\.(\w+)$", k)
+        if m:
+            k = f"{m.group(1)}.{2 * int(m.group(2))}.{m.group(3)}"
+        if not k.endswith("num_batches_tracked"):  # the published file has frozen BN
+            out[k] = v
+    return out
+
+
+def test_torchvision_v1_legacy_keys_import_with_coco_names(tmp_path):
+    tv = retinanet_resnet50_fpn(weights=None, weights_backbone=None)
+    path = tmp_path / "retinanet_resnet50_fpn_coco-eeacb38b.pth"
+    torch.save(_legacy_v1_keys(tv.state_dict()), path)
+    ckpt = load_checkpoint(path)
+    assert ckpt.spec.preset == "torchvision_v1"
+    assert ckpt.spec.model.p6_from == "p5" and ckpt.spec.model.backbone_bn_eps == 0.0
+    assert len(ckpt.spec.classes) == 91
+    assert ckpt.spec.classes[1] == ClassInfo(1, "person") and ckpt.spec.classes[18] == ClassInfo(18, "dog")
+    model = ckpt.build_model()
+    torch.testing.assert_close(
+        model.head.classification_head.conv[2][0].weight, tv.head.classification_head.conv[2][0].weight
+    )
+
+
+def test_missing_corrupt_and_foreign_files_give_clear_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="no such file"):
+        load_checkpoint(tmp_path / "nope.pth")
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"\x80\x02garbage" * 10)
+    with pytest.raises(CheckpointError, match="not a readable PyTorch weights file"):
+        load_checkpoint(bad)
+    foreign = tmp_path / "foreign.pth"
+    torch.save({"fc.weight": torch.zeros(2, 2)}, foreign)
+    with pytest.raises(CheckpointError, match="unrecognised weights layout"):
+        load_checkpoint(foreign)
+    truncated = tmp_path / "t.safetensors"
+    save_checkpoint(truncated, RetinaNet(ModelConfig(backbone="resnet18", num_classes=1)), ModelSpec(preset="retinanet", model=ModelConfig(backbone="resnet18", num_classes=1), classes=(ClassInfo(1, "a"),)))
+    truncated.write_bytes(truncated.read_bytes()[:5000])
+    with pytest.raises(CheckpointError, match="safetensors"):
+        load_checkpoint(truncated)
+
+
+def test_metadata_is_plain_json(tmp_path):
+    from safetensors import safe_open
+
+    config = ModelConfig(backbone="resnet18", num_classes=1)
+    path = tmp_path / "m.safetensors"
+    save_checkpoint(path, RetinaNet(config), ModelSpec(preset="yhenon", model=config, classes=(ClassInfo(3, "x"),)))
+    with safe_open(str(path), "pt") as f:
+        meta = json.loads(f.metadata()["retina_gui"])
+    assert meta["format"] == "retina-gui/1" and meta["classes"] == [{"id": 3, "name": "x"}]
