@@ -34,21 +34,21 @@ class _NegativeFocalWithPositives(torch.autograd.Function):
         x = logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits
         weights = weights.to(x.dtype)
         p = torch.sigmoid(x)
-        softplus = F.softplus(x)  # -log(1 - p)
         p_gamma = p * p if gamma == 2.0 else p.pow(gamma)
-        w = weights[..., None]
-        loss = (1 - alpha) * ((p_gamma * softplus).sum(-1) * weights).sum()
+        # Negative term for every entry: (1-a) p^g softplus(x), softplus(x) = -log(1 - p).
+        neg = F.softplus(x).mul_(p_gamma)
+        loss = (1 - alpha) * (neg.sum(-1) * weights).sum()
         b, a, k = pos_index.unbind(1)
         xp, pp, wp = x[b, a, k], p[b, a, k], weights[b, a]
         qp = 1 - pp
         qp_gamma = qp.pow(gamma)
         log_p = -F.softplus(-xp)
-        neg_p = (1 - alpha) * pp.pow(gamma) * softplus[b, a, k]
         pos = -alpha * qp_gamma * log_p
-        loss = loss + ((pos - neg_p) * wp).sum()
+        loss = loss + ((pos - (1 - alpha) * neg[b, a, k]) * wp).sum()
         if ctx.needs_input_grad[0]:
-            # d/dx of (1-a) p^g softplus(x) = (1-a) p^g (p + g (1-p) softplus(x)), in place.
-            grad = softplus.mul_(1 - p).mul_(gamma).add_(p).mul_(p_gamma).mul_(w * (1 - alpha))
+            # d/dx (1-a) p^g softplus(x) = (1-a) (p^(g+1) + g (1-p) p^g softplus(x)), in few passes.
+            grad = torch.addcmul(p_gamma.mul_(p), torch.sub(1, p), neg, value=gamma)
+            grad.mul_(weights[..., None] * (1 - alpha))
             # d/dx of -a (1-p)^g log p = a (1-p)^g (g p log p - (1-p))
             grad[b, a, k] = alpha * qp_gamma * (gamma * pp * log_p - qp) * wp
             ctx.save_for_backward(grad)
@@ -58,7 +58,7 @@ class _NegativeFocalWithPositives(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output: Tensor):
         (grad,) = ctx.saved_tensors
-        return (grad * grad_output).to(ctx.logits_dtype), None, None, None, None
+        return grad.mul_(grad_output).to(ctx.logits_dtype), None, None, None, None
 
 
 def focal_loss(logits: Tensor, labels: Tensor, alpha: float = 0.25, gamma: float = 2.0) -> Tensor:

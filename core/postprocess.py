@@ -93,10 +93,9 @@ def make_candidates(
 ) -> list[Candidates]:
     """cls_logits [B, A, K], box_deltas [B, A, 4], anchors [A, 4] -> one :class:`Candidates` per image.
 
-    Selection happens on logits (sigmoid is monotonic): with a top-k, ``topk`` of the level's logits
-    directly (the k best above the floor are the k best overall, minus those below it); without, one
-    comparison per entry. Sigmoid is evaluated only on the survivors, and the exact ``score > floor``
-    test is applied to those float32 scores.
+    Selection happens on logits (sigmoid is monotonic): one comparison per entry, then the top-k of
+    the survivors per level. Sigmoid is evaluated only on those, and the exact ``score > floor`` test
+    is applied to their float32 scores.
     """
     batch, _, num_classes = cls_logits.shape
     # The margin keeps the coarse logit test below the exact one even after the threshold is rounded
@@ -107,11 +106,11 @@ def make_candidates(
     for i in range(batch):
         for start, end in zip(bounds, bounds[1:]):
             flat = cls_logits[i, start:end].reshape(-1)
-            if config.topk_per_level and flat.numel() > config.topk_per_level:
-                values, index = flat.topk(config.topk_per_level, sorted=False)
-            else:
-                index = (flat > coarse).nonzero().squeeze(1)
-                values = flat[index]
+            index = (flat > coarse).nonzero().squeeze(1)
+            values = flat[index]
+            if config.topk_per_level and len(values) > config.topk_per_level:
+                values, top = values.topk(config.topk_per_level, sorted=False)
+                index = index[top]
             picks.append((i, start, index, values))
     scores = torch.sigmoid(torch.cat([v for *_, v in picks]).float())
     index = torch.cat([idx // num_classes + start for _, start, idx, _ in picks])
