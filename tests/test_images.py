@@ -65,3 +65,21 @@ def test_missing_and_non_image_files(tmp_path):
 def test_list_images_expands_folders_sorted():
     found = list_images([EXIF])
     assert [f.name for f in found] == sorted(f.name for f in EXIF.glob("*.jpg"))
+
+
+def test_sample_photos_and_other_formats(tmp_path):
+    photos = sorted((DATASETS / "sample_photos").glob("*/*.*"))
+    unreadable = {"multipage_rgb.tif"}  # a TIFF layout PIL cannot decode
+    for f in photos:
+        if f.suffix == ".txt":
+            continue
+        if f.name in unreadable:
+            with pytest.raises(ImageReadError):
+                load_image(f)
+        else:
+            assert load_image(f).shape[2] == 3, f.name
+    source = load_image(DATASETS / "sample_photos" / "skimage" / "coffee.png")
+    for suffix in (".bmp", ".webp", ".tiff"):
+        path = tmp_path / f"coffee{suffix}"
+        Image.fromarray(source).save(path, **({"lossless": True} if suffix == ".webp" else {}))
+        np.testing.assert_array_equal(load_image(path), source)
