@@ -32,6 +32,15 @@ def batched_iou(anchors: Tensor, boxes: Tensor) -> Tensor:
     return inter / (area_a[None, :, None] + area_b[:, None, :] - inter)
 
 
+def intersection_over_anchor(anchors: Tensor, regions: Tensor) -> Tensor:
+    """Share of each anchor [A, 4] covered by each region [B, C, 4] -> [B, A, C]."""
+    area_a = ((anchors[:, 2] - anchors[:, 0]) * (anchors[:, 3] - anchors[:, 1])).clamp(min=1e-6)
+    lt = torch.maximum(anchors[None, :, None, :2], regions[:, None, :, :2])
+    rb = torch.minimum(anchors[None, :, None, 2:], regions[:, None, :, 2:])
+    wh = (rb - lt).clamp(min=0)
+    return wh[..., 0] * wh[..., 1] / area_a[None, :, None]
+
+
 def assign(anchors: Tensor, gt_boxes: Tensor, gt_valid: Tensor, config: AssignConfig | None = None) -> Assignment:
     """Assign anchors [A, 4] to padded ground truth ``gt_boxes`` [B, G, 4] (``gt_valid`` [B, G] marks
     real boxes). Images without boxes (G == 0 or no valid entry) get only negatives.

@@ -104,3 +104,13 @@ def build_body(name: str, *, bn_eps: float | None = None, pretrained: bool = Fal
     if spec.taps is None:
         return ResNetBody(model), spec.channels
     return TappedSequential(model.features, spec.taps), spec.channels
+
+
+def backbone_stages(body: nn.Module) -> list[nn.Module]:
+    """The body's stages from the input on (stem, then one per stride), for freezing."""
+    if isinstance(body, ResNetBody):
+        return [nn.ModuleList([body.conv1, body.bn1]), body.layer1, body.layer2, body.layer3, body.layer4]
+    blocks = list(body)
+    t3, t4 = body.taps[0], body.taps[1]
+    return [nn.ModuleList(blocks[:2]), nn.ModuleList(blocks[2:4]), nn.ModuleList(blocks[4 : t3 + 1]),
+            nn.ModuleList(blocks[t3 + 1 : t4 + 1]), nn.ModuleList(blocks[t4 + 1 :])]

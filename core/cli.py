@@ -95,6 +95,88 @@ def _named_images(item: Path) -> list[tuple[Path, str]]:
     return [(item, item.name)]
 
 
+def _split(labels, fraction: float, seed: int):
+    import random
+
+    ids = sorted(im.id for im in labels.images)
+    random.Random(seed).shuffle(ids)
+    n_val = max(1, round(len(ids) * fraction))
+    return labels.subset(set(ids[n_val:])), labels.subset(set(ids[:n_val]))
+
+
+def _train(args: argparse.Namespace) -> int:
+    from core.cancel import CancelToken
+    from core.dataset import AugmentConfig
+    from core.formats.coco import read_coco
+    from core.train import DataSource, TrainConfig, Trainer
+    from core.weights import load_checkpoint
+
+    labels = read_coco(args.coco)
+    images = Path(args.images) if args.images else Path(args.coco).parent
+    if args.val_coco:
+        val = DataSource(read_coco(args.val_coco), Path(args.val_images) if args.val_images else Path(args.val_coco).parent)
+    elif args.val_split:
+        labels, held_out = _split(labels, args.val_split, args.seed)
+        val = DataSource(held_out, images)
+    else:
+        val = None
+    config = TrainConfig(
+        epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
+        lr=args.lr if args.lr is not None else (3e-4 if args.optimizer == "adamw" else 0.01), image_size=args.image_size,
+        max_size=args.max_size or round(args.image_size * 1.5), precision=args.precision, seed=args.seed,
+        num_workers=args.workers, frozen_stages=args.frozen_stages, warmup_iters=args.warmup,
+        augment=None if args.no_augment else AugmentConfig(),
+    )
+    bar = None
+
+    def on_event(event) -> None:
+        nonlocal bar
+        if event.kind == "step":
+            if bar is None:
+                bar = tqdm(total=event.total_steps, initial=event.step - 1, file=sys.stderr, unit="step", desc="train")
+            bar.update(event.step - bar.n)
+            bar.set_postfix(cls=f"{event.cls_loss:.3f}", box=f"{event.box_loss:.3f}", lr=f"{event.lr:.2g}", img_s=f"{event.images_per_s:.1f}")
+        elif event.kind in ("log", "nan"):
+            (bar.write if bar else print)(event.message, file=sys.stderr)
+
+    trainer = Trainer(
+        train_data=DataSource(labels, images), val_data=val, run_dir=args.out, config=config,
+        start=load_checkpoint(args.weights) if args.weights else None, backbone=args.backbone, preset=args.preset,
+        pretrained_backbone=args.pretrained_backbone, fpn_channels=args.fpn_channels, device=args.device,
+        resume=args.resume, on_event=on_event, cancel=CancelToken(), command=" ".join(["retina", *sys.argv[1:]]),
+    )
+    result = trainer.run()
+    if bar is not None:
+        bar.close()
+    print(f"run folder {result.run_dir}: {result.epochs_done} epochs, best val mAP {result.best_map}", file=sys.stderr)
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from core.atomic import write_json
+    from core.detector import Detector
+    from core.evaluate import METRICS, evaluate_detector
+    from core.formats.coco import read_coco
+
+    labels = read_coco(args.coco)
+    detector = Detector.from_file(args.weights, device=args.device, precision=args.precision)
+    if args.score_thresh is not None:
+        detector.postprocess_config = detector.with_postprocess(score_thresh=args.score_thresh)
+    bar = tqdm(total=len(labels.images), file=sys.stderr, unit="img", desc="eval")
+    result = evaluate_detector(detector, labels, Path(args.images) if args.images else Path(args.coco).parent,
+                               on_progress=lambda done, total: bar.update(done - bar.n))
+    bar.close()
+    fmt = lambda v: "  n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    print(" ".join(f"{m:>6}" for m in METRICS))
+    print(" ".join(f"{fmt(getattr(result, m)):>6}" for m in METRICS))
+    width = max((len(n) for n in result.per_class), default=5)
+    for name, ap in result.per_class.items():
+        print(f"{name:<{width}}  {fmt(ap)}")
+    if args.json:
+        write_json(args.json, result.to_json())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="retina", description="RetinaNet tools of retina-gui.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -110,16 +192,55 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--coco", help="take image ids from this COCO file, matching by file_name")
     p.add_argument("--out", required=True, help="results JSON to write")
     p.set_defaults(run=_predict)
+
+    t = sub.add_parser("train", help="train or fine-tune a RetinaNet on a COCO dataset")
+    t.add_argument("--coco", required=True, help="training annotations (COCO JSON)")
+    t.add_argument("--images", help="training image folder (default: the COCO file's folder)")
+    t.add_argument("--val-coco", help="validation annotations (COCO JSON)")
+    t.add_argument("--val-images", help="validation image folder (default: the file's folder)")
+    t.add_argument("--val-split", type=float, help="hold out this share of the training images instead")
+    t.add_argument("--weights", help="start from these weights (ours, torchvision or yhenon); the class head is adapted")
+    t.add_argument("--backbone", default="resnet50", help="for a new model: resnet18/34/50/101, mobilenet_v2, mobilenet_v3_large")
+    t.add_argument("--pretrained-backbone", action="store_true", help="ImageNet weights via torchvision (cached or downloaded)")
+    t.add_argument("--fpn-channels", type=int, default=256)
+    t.add_argument("--preset", default="retinanet", choices=["retinanet", "yhenon", "torchvision_v1", "torchvision_v2"])
+    t.add_argument("--epochs", type=int, default=12)
+    t.add_argument("--batch-size", type=int, default=4, help="per process")
+    t.add_argument("--lr", type=float, help="learning rate (default 3e-4 for adamw, 0.01 for sgd)")
+    t.add_argument("--optimizer", default="adamw", choices=["sgd", "adamw"])
+    t.add_argument("--warmup", type=int, default=100, help="warm-up steps")
+    t.add_argument("--image-size", type=int, default=512, help="short side of training images")
+    t.add_argument("--max-size", type=int, help="long-side limit (default 1.5 x image size)")
+    t.add_argument("--frozen-stages", type=int, help="backbone stages to freeze (default: 1 from trained weights, else 0)")
+    t.add_argument("--no-augment", action="store_true")
+    t.add_argument("--device", default="auto")
+    t.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
+    t.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", required=True, help="run folder (checkpoints, log, metrics.json)")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out")
+    t.set_defaults(run=_train)
+
+    e = sub.add_parser("eval", help="COCO mAP of a model on a labelled dataset")
+    e.add_argument("--weights", required=True)
+    e.add_argument("--coco", required=True)
+    e.add_argument("--images", help="image folder (default: the COCO file's folder)")
+    e.add_argument("--device", default="auto")
+    e.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
+    e.add_argument("--score-thresh", type=float)
+    e.add_argument("--json", help="also write the metrics to this JSON file")
+    e.set_defaults(run=_eval)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from core.backbones import WeightsUnavailableError
+    from core.train import TrainingError
 
     try:
         return args.run(args)
-    except (ValueError, OSError, WeightsUnavailableError) as exc:  # bad input: a message, not a traceback
+    except (ValueError, OSError, WeightsUnavailableError, TrainingError) as exc:  # bad input: a message, not a traceback
         print(f"retina: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

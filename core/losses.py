@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from core.assign import IGNORED, assign
+from core.assign import IGNORED, assign, intersection_over_anchor
 from core.boxes import BoxCoder
 from core.config import AssignConfig, LossConfig
 
@@ -103,15 +103,21 @@ def retinanet_loss(
     coder: BoxCoder,
     assign_config: AssignConfig,
     loss_config: LossConfig,
+    ignore_boxes: list[Tensor] | None = None,
 ) -> Losses:
     """Classification and box loss of a batch, each the mean over images.
 
     cls_logits [B, A, K], box_deltas [B, A, 4], anchors [A, 4] (padded-input pixels);
-    gt_boxes[i] [G_i, 4] xyxy and gt_labels[i] [G_i] class indices in the same pixels.
+    gt_boxes[i] [G_i, 4] xyxy and gt_labels[i] [G_i] class indices in the same pixels;
+    ignore_boxes[i] [C_i, 4]: crowd regions, where anchors that are not positive are ignored.
     """
     batch, _, num_classes = cls_logits.shape
     boxes, labels, valid = pad_targets(gt_boxes, gt_labels, cls_logits.device)
     matches, _ = assign(anchors, boxes, valid, assign_config)
+    if ignore_boxes is not None and any(len(b) for b in ignore_boxes):
+        crowd, _, crowd_valid = pad_targets(ignore_boxes, [torch.zeros(len(b), dtype=torch.long) for b in ignore_boxes], cls_logits.device)
+        in_crowd = (intersection_over_anchor(anchors, crowd).masked_fill_(~crowd_valid[:, None, :], 0).amax(2) >= 0.5)
+        matches = torch.where(in_crowd & (matches < 0), IGNORED, matches)
     positive = matches >= 0
     pos_b, pos_a = positive.nonzero(as_tuple=True)
     matched = matches[pos_b, pos_a]

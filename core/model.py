@@ -79,7 +79,10 @@ class _Head(nn.Module):
         layers = []
         for _ in range(config.head_convs):
             conv = nn.Conv2d(c, c, 3, padding=1, bias=not use_norm)
-            nn.init.normal_(conv.weight, std=0.01)
+            # He init keeps the activation scale through the 4 convs; the paper's N(0, 0.01) shrinks it
+            # ~4x per layer (at 128 channels), leaving near-constant logits and vanishing gradients
+            # that short fine-tuning runs never recover from.
+            nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
             if conv.bias is not None:
                 nn.init.constant_(conv.bias, 0)
             layers.append(nn.Sequential(conv, nn.GroupNorm(32, c), nn.ReLU()) if use_norm else nn.Sequential(conv, nn.ReLU()))

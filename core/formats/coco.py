@@ -1,0 +1,88 @@
+"""COCO detection JSON: reading (tolerant) and writing (strict, free of the usual export traps)."""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from pathlib import Path
+from typing import Any
+
+from core.atomic import write_text
+from core.formats import LabelFormatError
+from core.labels import Box, Category, ImageEntry, LabelSet
+
+
+def read_coco(path: Path | str) -> LabelSet:
+    """Read a COCO detection file. Keeps ids as they are (0-based, non-contiguous, 64-bit), crowd
+    regions as ``iscrowd`` boxes with their segmentation, and ignores fields it does not know."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise LabelFormatError(f"{path}: no such file") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LabelFormatError(f"{path}: not valid JSON ({exc})") from None
+    try:
+        return _parse(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise LabelFormatError(f"{path}: not a COCO detection file ({type(exc).__name__}: {exc})") from None
+
+
+def _parse(data: dict[str, Any]) -> LabelSet:
+    categories = [Category(int(c["id"]), str(c["name"]), str(c.get("supercategory", ""))) for c in data.get("categories", [])]
+    known = {c.id for c in categories}
+    images: dict[int, ImageEntry] = {}
+    for im in data["images"]:
+        entry = ImageEntry(int(im["id"]), str(im["file_name"]), int(im.get("width") or 0), int(im.get("height") or 0))
+        if entry.id in images:
+            raise ValueError(f"image id {entry.id} appears twice")
+        images[entry.id] = entry
+    problems: list[str] = []
+    for ann in data.get("annotations", []):
+        image = images.get(int(ann["image_id"]))
+        if image is None:
+            problems.append(f"annotation {ann.get('id')} refers to missing image {ann['image_id']}")
+            continue
+        if int(ann["category_id"]) not in known:
+            problems.append(f"annotation {ann.get('id')} refers to missing category {ann['category_id']}")
+            continue
+        x, y, w, h = (float(v) for v in ann["bbox"])
+        crowd = bool(ann.get("iscrowd", 0))
+        image.boxes.append(Box(x, y, x + w, y + h, int(ann["category_id"]), crowd, ann.get("id"), ann.get("segmentation") if crowd else None))
+    if problems:
+        raise ValueError(f"{len(problems)} broken references, first: {problems[0]}")
+    extra = {k: data[k] for k in ("info", "licenses") if k in data}
+    return LabelSet(categories, list(images.values()), extra)
+
+
+def check_file_name(name: str) -> str:
+    """A COCO ``file_name`` must be a relative POSIX path inside the image root."""
+    norm = posixpath.normpath(name.replace("\\", "/"))
+    if norm.startswith("/") or norm == ".." or norm.startswith("../") or ":" in norm.split("/")[0]:
+        raise LabelFormatError(f"file_name {name!r} is not a relative path inside the image folder")
+    return norm
+
+
+def to_coco_dict(labels: LabelSet) -> dict[str, Any]:
+    """COCO dict with image and annotation ids >= 1 (pycocotools treats a matched id 0 as unmatched;
+    images are renumbered only when an id is < 1), xywh float boxes, ``area`` and ``iscrowd`` always
+    written, every category kept with its id."""
+    renumber = any(im.id < 1 for im in labels.images)
+    images, annotations = [], []
+    ann_id = 0
+    for index, im in enumerate(labels.images):
+        image_id = index + 1 if renumber else im.id
+        images.append({"id": image_id, "file_name": check_file_name(im.file_name), "width": im.width, "height": im.height})
+        for box in im.boxes:
+            ann_id += 1
+            w, h = box.width, box.height
+            ann = {"id": ann_id, "image_id": image_id, "category_id": box.category_id, "bbox": [box.x1, box.y1, w, h],
+                   "area": w * h, "iscrowd": int(box.iscrowd), "segmentation": box.segmentation if box.iscrowd else []}
+            annotations.append(ann)
+    categories = [{"id": c.id, "name": c.name, "supercategory": c.supercategory} for c in labels.categories]
+    return {**labels.extra, "images": images, "annotations": annotations, "categories": categories}
+
+
+def write_coco(labels: LabelSet, path: Path | str) -> None:
+    """Write ``labels`` as COCO JSON, atomically."""
+    write_text(path, json.dumps(to_coco_dict(labels), indent=1, ensure_ascii=False) + "\n")

@@ -1,0 +1,69 @@
+"""The label data model shared by the GUI, the formats and training: plain dataclasses, no I/O.
+
+Boxes are xyxy floats in the pixels of the EXIF-oriented image. Ids are kept as they came from the
+source (0-based Roboflow ids, COCO's 1..90 category ids, 64-bit annotation ids); writers renumber
+where a format requires it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Category:
+    id: int
+    name: str
+    supercategory: str = ""
+
+
+@dataclass(frozen=True)
+class Box:
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    category_id: int
+    iscrowd: bool = False
+    id: int | None = None
+    segmentation: Any = None  # kept for crowd regions (RLE / polygons), never drawn or trained on
+
+    @property
+    def width(self) -> float:
+        return self.x2 - self.x1
+
+    @property
+    def height(self) -> float:
+        return self.y2 - self.y1
+
+
+@dataclass
+class ImageEntry:
+    id: int
+    file_name: str  # POSIX path relative to the image root
+    width: int
+    height: int
+    boxes: list[Box] = field(default_factory=list)
+
+
+@dataclass
+class LabelSet:
+    categories: list[Category]
+    images: list[ImageEntry]
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. COCO "info" and "licenses", kept on export
+
+    def category_names(self) -> dict[int, str]:
+        return {c.id: c.name for c in self.categories}
+
+    def box_counts(self) -> dict[int, int]:
+        """Number of non-crowd boxes per category id (0 for unused categories)."""
+        counts = {c.id: 0 for c in self.categories}
+        for image in self.images:
+            for box in image.boxes:
+                if not box.iscrowd:
+                    counts[box.category_id] = counts.get(box.category_id, 0) + 1
+        return counts
+
+    def subset(self, image_ids: set[int]) -> LabelSet:
+        return LabelSet(self.categories, [im for im in self.images if im.id in image_ids], self.extra)

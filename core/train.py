@@ -1,0 +1,418 @@
+"""The trainer: synchronous, driven by a progress callback and a cancel token; threads belong to the
+caller (the GUI runs it in a worker, the CLI in the main thread, torchrun in N processes).
+
+A run folder holds ``last.safetensors`` (weights and metadata, written every epoch and on cancel),
+``best.safetensors`` (best validation mAP), ``train_state.pt`` (optimizer, step and epoch for
+resuming; loaded with ``weights_only=True``), ``metrics.json`` (one entry per epoch) and
+``train.log``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from core.anchors import AnchorGenerator
+from core.atomic import atomic_path, write_json
+from core.backbones import backbone_stages
+from core.boxes import BoxCoder
+from core.cancel import CancelToken, Cancelled
+from core.config import PreprocessConfig
+from core.dataset import AugmentConfig, Batch, DetectionDataset, GroupedBatchSampler, collate
+from core.device import precision_name, resolve_device, resolve_precision
+from core.evaluate import EvalResult, evaluate_detector
+from core.labels import Category, LabelSet
+from core.losses import retinanet_loss
+from core.model import RetinaNet
+from core.presets import get_preset
+from core.weights import Checkpoint, ClassInfo, ModelSpec, load_checkpoint, save_checkpoint
+
+
+class TrainingError(RuntimeError):
+    """Training stopped for a reason the user must act on (diverged, no data, ...)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    epochs: int = 12
+    batch_size: int = 4
+    optimizer: Literal["sgd", "adamw"] = "adamw"
+    lr: float = 3e-4
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    warmup_iters: int = 100
+    schedule: Literal["cosine", "step"] = "cosine"
+    grad_clip: float | None = 10.0
+    precision: str = "auto"
+    channels_last: bool = True
+    freeze_bn: bool | None = None  # None: freeze when starting from trained weights, train BN from scratch
+    frozen_stages: int | None = None  # None: 1 when starting from trained weights, else 0
+    image_size: int = 512
+    max_size: int = 768
+    augment: AugmentConfig | None = field(default_factory=AugmentConfig)
+    seed: int = 0
+    max_consecutive_nan: int = 5
+    num_workers: int = 0
+    validate: bool = True
+
+
+@dataclass(frozen=True)
+class TrainEvent:
+    """What the trainer reports. ``kind``: "step", "epoch" (with validation ``metrics``), "nan" (a
+    skipped step), "checkpoint", "log"."""
+
+    kind: str
+    epoch: int
+    step: int
+    total_steps: int
+    cls_loss: float = math.nan
+    box_loss: float = math.nan
+    lr: float = math.nan
+    images_per_s: float = math.nan
+    eta_s: float = math.nan
+    metrics: dict[str, Any] | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    epochs_done: int
+    steps: int
+    cancelled: bool
+    best_map: float | None
+    last_checkpoint: Path
+    best_checkpoint: Path | None
+
+
+@dataclass(frozen=True)
+class DataSource:
+    labels: LabelSet
+    image_root: Path
+
+
+@dataclass(frozen=True)
+class _Dist:
+    world_size: int = 1
+    rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def _dist_from_env(device: torch.device) -> _Dist:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return _Dist()
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return _Dist(dist.get_world_size(), dist.get_rank())
+
+
+def training_classes(labels: LabelSet) -> list[Category]:
+    """Categories that have at least one (non-crowd) box, in id order."""
+    counts = labels.box_counts()
+    return sorted((c for c in labels.categories if counts.get(c.id, 0) > 0), key=lambda c: c.id)
+
+
+def adapt_classes(model: RetinaNet, old: tuple[ClassInfo, ...], new: list[Category]) -> dict[str, str]:
+    """Give ``model`` a class head for ``new``; rows of classes whose names match (ignoring case) are
+    kept, the others start from the prior. Returns {new name: kept old name}."""
+    if [c.name for c in old] == [c.name for c in new]:
+        return {c.name: c.name for c in new}
+    by_name = {c.name.lower(): i for i, c in enumerate(old)}
+    keep = {j: by_name[c.name.lower()] for j, c in enumerate(new) if c.name.lower() in by_name}
+    model.reset_class_head(len(new), keep_rows=keep)
+    return {new[j].name: old[i].name for j, i in keep.items()}
+
+
+def freeze(model: RetinaNet, *, bn: bool, stages: int) -> None:
+    """Freeze BatchNorm layers (statistics and affine parameters: yhenon's ``freeze_bn`` left the
+    latter trainable, its bug #109) and the first ``stages`` backbone stages."""
+    for stage in backbone_stages(model.backbone.body)[:stages]:
+        stage.requires_grad_(False)
+    if bn:
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.requires_grad_(False)
+
+
+def set_train_mode(model: nn.Module, freeze_bn: bool) -> None:
+    model.train()
+    if freeze_bn:
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.eval()
+
+
+def _lr_factor(step: int, total: int, config: TrainConfig) -> float:
+    warm = min(1.0, (step + 1) / config.warmup_iters) if config.warmup_iters else 1.0
+    warm = 0.001 + (1 - 0.001) * warm
+    progress = step / max(1, total)
+    if config.schedule == "cosine":
+        return warm * 0.5 * (1 + math.cos(math.pi * progress))
+    return warm * (0.1 ** sum(progress >= m for m in (2 / 3, 8 / 9)))
+
+
+def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            (no_decay if p.ndim <= 1 else decay).append(p)  # no decay on biases and norm weights
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=config.lr)
+    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
+
+
+def _autocast(device: torch.device, dtype: torch.dtype):
+    if dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
+class Trainer:
+    """One training run. Build it, then call :meth:`run`."""
+
+    def __init__(
+        self,
+        *,
+        train_data: DataSource,
+        val_data: DataSource | None,
+        run_dir: Path | str,
+        config: TrainConfig,
+        start: Checkpoint | None = None,
+        backbone: str = "resnet50",
+        preset: str = "retinanet",
+        pretrained_backbone: bool = False,
+        classes: list[Category] | None = None,
+        device: str = "auto",
+        resume: bool = False,
+        on_event: Callable[[TrainEvent], None] | None = None,
+        cancel: CancelToken | None = None,
+        fpn_channels: int = 256,
+        command: str = "",
+    ) -> None:
+        self.command = command
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.device = resolve_device(device)
+        self.dtype = resolve_precision(config.precision, self.device)
+        self.dist = _dist_from_env(self.device)
+        self.on_event = on_event or (lambda e: None)
+        self.cancel = cancel or CancelToken()
+        self.train_data, self.val_data = train_data, val_data
+        self.step, self.epoch, self.skip, self.total_steps = 0, 0, 0, 0
+        self.classes = classes or training_classes(train_data.labels)
+        if not self.classes:
+            raise TrainingError("no labelled boxes to train on")
+        if not train_data.labels.images:
+            raise TrainingError("the training set has no images")
+        state = self._resume_state() if resume else None
+        torch.manual_seed(config.seed)
+        if state is not None:
+            checkpoint = load_checkpoint(self.run_dir / "last.safetensors")
+            self.spec = checkpoint.spec
+            self.model = checkpoint.build_model()
+        elif start is not None:
+            self.model = start.build_model()
+            kept = adapt_classes(self.model, start.spec.classes, self.classes)
+            self.spec = replace(start.spec, model=self.model.config, classes=tuple(ClassInfo(c.id, c.name) for c in self.classes), source=f"fine-tuned from {start.spec.source}")
+            self._log(f"start weights: {start.spec.source}; class rows kept: {len(kept)}/{len(self.classes)}")
+        else:
+            p = get_preset(preset)
+            model_config = p.model_config(backbone=backbone, num_classes=len(self.classes), fpn_channels=fpn_channels)
+            self.model = RetinaNet(model_config, pretrained_backbone=pretrained_backbone)
+            self.spec = ModelSpec(preset=preset, model=model_config, classes=tuple(ClassInfo(c.id, c.name) for c in self.classes))
+        self.spec = replace(self.spec, preprocess=PreprocessConfig(min_size=config.image_size, max_size=config.max_size))
+        self.preset = get_preset(self.spec.preset)
+        pretrained = start is not None or pretrained_backbone
+        self.freeze_bn = pretrained if config.freeze_bn is None else config.freeze_bn
+        self.frozen_stages = (1 if pretrained else 0) if config.frozen_stages is None else config.frozen_stages
+        if state is not None:  # as the run being resumed decided
+            self.freeze_bn, self.frozen_stages = bool(state["freeze_bn"]), int(state["frozen_stages"])
+        freeze(self.model, bn=self.freeze_bn, stages=self.frozen_stages)
+        memory = torch.channels_last if config.channels_last else torch.contiguous_format
+        self.model.to(self.device, memory_format=memory)
+        self.optimizer = _optimizer(self.model, config)
+        self.anchor_generator = AnchorGenerator(self.preset.anchors)
+        self.coder = BoxCoder(self.preset.coder)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.dtype == torch.float16 and self.device.type == "cuda")
+        self.dataset = DetectionDataset(
+            train_data.labels, train_data.image_root, self.classes, preprocess=self.spec.preprocess,
+            augment=config.augment, seed=config.seed,
+        )
+        self.sampler = GroupedBatchSampler(
+            self.dataset.aspect_ratios(), config.batch_size, seed=config.seed,
+            world_size=self.dist.world_size, rank=self.dist.rank,
+        )
+        self.steps_per_epoch = len(self.sampler.global_batches())
+        self.total_steps = self.steps_per_epoch * config.epochs
+        self.best_map: float | None = None
+        self.history: list[dict[str, Any]] = []
+        if state is not None:
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.step, self.epoch, self.skip = int(state["step"]), int(state["epoch"]), int(state["skip"])
+            self.best_map = state["best_map"] if state["best_map"] >= 0 else None
+            self.history = json.loads((self.run_dir / "metrics.json").read_text()) if (self.run_dir / "metrics.json").exists() else []
+            self._log(f"resumed at epoch {self.epoch + 1}, step {self.step}")
+        self.network: nn.Module = self.model
+        if self.dist.world_size > 1:
+            self.network = nn.parallel.DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+
+    # -- state -------------------------------------------------------------------------------------
+
+    def _resume_state(self) -> dict[str, Any]:
+        path = self.run_dir / "train_state.pt"
+        if not path.exists() or not (self.run_dir / "last.safetensors").exists():
+            raise TrainingError(f"nothing to resume in {self.run_dir} (no train_state.pt / last.safetensors)")
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+    def _save(self, reason: str) -> None:
+        if not self.dist.main:
+            return
+        summary = {"epochs_done": self.epoch, "step": self.step, "best_mAP": self.best_map, "recipe": _recipe(self.config), "command": self.command, "history": self.history[-1:] }
+        save_checkpoint(self.run_dir / "last.safetensors", self.model, replace(self.spec, training=summary))
+        state = {"optimizer": self.optimizer.state_dict(), "step": self.step, "epoch": self.epoch, "skip": self.skip,
+                 "best_map": -1.0 if self.best_map is None else self.best_map,
+                 "freeze_bn": self.freeze_bn, "frozen_stages": self.frozen_stages}
+        with atomic_path(self.run_dir / "train_state.pt") as tmp:
+            torch.save(state, tmp)
+        self._emit(TrainEvent("checkpoint", self.epoch, self.step, self.total_steps, message=reason))
+
+    # -- events ------------------------------------------------------------------------------------
+
+    def _emit(self, event: TrainEvent) -> None:
+        if self.dist.main:
+            self.on_event(event)
+
+    def _log(self, message: str) -> None:
+        if self.dist.main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.run_dir / "train.log", "a", encoding="utf-8") as f:
+                f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+        self._emit(TrainEvent("log", self.epoch, self.step, self.total_steps, message=message))
+
+    # -- loop --------------------------------------------------------------------------------------
+
+    def run(self) -> TrainResult:
+        config = self.config
+        self._log(
+            f"training {self.spec.model.backbone} ({self.spec.preset}) on {len(self.dataset)} images, "
+            f"{len(self.classes)} classes, {self.steps_per_epoch} steps/epoch, device {self.device}, "
+            f"precision {precision_name(self.dtype)}, world size {self.dist.world_size}"
+        )
+        cancelled = False
+        nan_streak = 0
+        start_time, start_step = time.perf_counter(), self.step
+        try:
+            while self.epoch < config.epochs:
+                self.dataset.set_epoch(self.epoch)
+                self.sampler.set_epoch(self.epoch, self.skip)
+                loader = torch.utils.data.DataLoader(self.dataset, batch_sampler=self.sampler, collate_fn=collate, num_workers=config.num_workers)
+                set_train_mode(self.model, self.freeze_bn)
+                for batch in loader:
+                    self.cancel.raise_if_cancelled()
+                    finite, cls_loss, box_loss = self._step(batch)
+                    self.skip += 1
+                    if not finite:
+                        nan_streak += 1
+                        self._emit(TrainEvent("nan", self.epoch, self.step, self.total_steps, message=f"non-finite loss at step {self.step}: step skipped ({nan_streak} in a row)"))
+                        self._log(f"non-finite loss at step {self.step}, step skipped")
+                        if nan_streak >= config.max_consecutive_nan:
+                            raise TrainingError(f"loss was not finite for {nan_streak} steps in a row: training stopped, last checkpoint kept (try a lower learning rate)")
+                        continue
+                    nan_streak = 0
+                    self.step += 1
+                    elapsed = time.perf_counter() - start_time
+                    rate = (self.step - start_step) * config.batch_size * self.dist.world_size / max(elapsed, 1e-9)
+                    eta = (self.total_steps - self.step) * config.batch_size * self.dist.world_size / max(rate, 1e-9)
+                    self._emit(TrainEvent("step", self.epoch, self.step, self.total_steps, cls_loss, box_loss, self.optimizer.param_groups[0]["lr"], rate, eta))
+                self.epoch += 1
+                self.skip = 0
+                self._end_epoch()
+        except Cancelled:
+            cancelled = True
+            self._log(f"cancelled at epoch {self.epoch + 1}, step {self.step}")
+            self._save("cancelled")
+        best = self.run_dir / "best.safetensors"
+        return TrainResult(self.run_dir, self.epoch, self.step, cancelled, self.best_map, self.run_dir / "last.safetensors", best if best.exists() else None)
+
+    def _step(self, batch: Batch) -> tuple[bool, float, float]:
+        lr = self.config.lr * _lr_factor(self.step, self.total_steps, self.config)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        images = batch.images.to(self.device, memory_format=torch.channels_last if self.config.channels_last else torch.contiguous_format)
+        with _autocast(self.device, self.dtype):
+            out = self.network(images)
+        anchors = self.anchor_generator(tuple(images.shape[-2:]), out.feature_sizes, self.device)
+        losses = retinanet_loss(
+            out.cls_logits, out.box_deltas, anchors, [b.to(self.device) for b in batch.boxes], [lab.to(self.device) for lab in batch.labels],
+            coder=self.coder, assign_config=self.preset.assign, loss_config=self.preset.loss,
+            ignore_boxes=[b.to(self.device) for b in batch.ignore],
+        )
+        loss = losses.classification + losses.box
+        finite = torch.isfinite(loss.detach()).to(torch.float32)
+        if self.dist.world_size > 1:  # every rank skips together
+            dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+        self.optimizer.zero_grad(set_to_none=True)
+        if not finite.item():
+            return False, math.nan, math.nan
+        self.scaler.scale(loss).backward()
+        if self.config.grad_clip:
+            self.scaler.unscale_(self.optimizer)
+            norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+            if not torch.isfinite(norm):
+                self.optimizer.zero_grad(set_to_none=True)
+                return False, math.nan, math.nan
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return True, float(losses.classification.detach()), float(losses.box.detach())
+
+    def _end_epoch(self) -> None:
+        metrics: EvalResult | None = None
+        if self.config.validate and self.val_data is not None and self.val_data.labels.images and self.dist.main:
+            metrics = self.evaluate(self.val_data)
+        entry = {"epoch": self.epoch, "step": self.step, **({} if metrics is None else metrics.to_json())}
+        self.history.append(entry)
+        improved = metrics is not None and metrics.mAP is not None and (self.best_map is None or metrics.mAP > self.best_map)
+        if improved:
+            self.best_map = metrics.mAP
+        self._save(f"epoch {self.epoch}")
+        if self.dist.main:
+            if improved:
+                with atomic_path(self.run_dir / "best.safetensors") as tmp:
+                    shutil.copyfile(self.run_dir / "last.safetensors", tmp)
+            write_json(self.run_dir / "metrics.json", self.history)
+        summary = "" if metrics is None else f": val mAP {metrics.mAP:.3f}, AP50 {metrics.AP50:.3f}"
+        self._log(f"epoch {self.epoch}/{self.config.epochs} done{summary}")
+        self._emit(TrainEvent("epoch", self.epoch, self.step, self.total_steps, metrics=None if metrics is None else metrics.to_json()))
+        if self.dist.world_size > 1:
+            dist.barrier()
+
+    def evaluate(self, data: DataSource) -> EvalResult:
+        from core.detector import Detector
+
+        detector = Detector(self.model, self.spec, device=str(self.device), precision=precision_name(self.dtype))
+        try:
+            return evaluate_detector(detector, data.labels, data.image_root, cancel=self.cancel)
+        finally:
+            set_train_mode(self.model, self.freeze_bn)
+
+
+def _recipe(config: TrainConfig) -> dict[str, Any]:
+    recipe = asdict(config)
+    return json.loads(json.dumps(recipe, default=str))

@@ -1,0 +1,42 @@
+"""`retina train` runs under torchrun with DistributedDataParallel; checked on the CPU with gloo."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from core.formats.coco import read_coco
+from core.train import DataSource, TrainConfig, Trainer
+from tests.conftest import DATASETS
+
+CHESS = DATASETS / "chess" / "train"
+
+
+def make_trainer(run_dir: Path, batch_size: int) -> Trainer:
+    labels = read_coco(CHESS / "_annotations.coco.json")
+    data = DataSource(labels.subset({im.id for im in labels.images[:4]}), CHESS)
+    torch.manual_seed(0)
+    config = TrainConfig(epochs=1, batch_size=batch_size, image_size=96, max_size=144, warmup_iters=1, lr=1e-3, precision="fp32",
+                         augment=None, channels_last=False, validate=False, freeze_bn=True, frozen_stages=0)
+    return Trainer(train_data=data, val_data=None, run_dir=run_dir, config=config, backbone="resnet18", fpn_channels=32, device="cpu")
+
+
+def test_two_process_torchrun_matches_one_process_with_the_same_global_batch(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(Path(__file__).with_name("ddp_worker.py")), str(tmp_path)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    single = make_trainer(tmp_path / "single", batch_size=2)
+    initial = {k: v.clone() for k, v in single.model.state_dict().items()}
+    single.run()
+    for name, value in single.model.state_dict().items():
+        assert torch.equal(rank0[name], rank1[name]), name
+        torch.testing.assert_close(rank0[name], value, rtol=1e-4, atol=1e-5, msg=name)
+    assert not torch.equal(initial["head.classification_head.cls_logits.weight"], rank0["head.classification_head.cls_logits.weight"])
+    assert (tmp_path / "run" / "last.safetensors").exists() and not (tmp_path / "single" / "rank1.pt").exists()
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "world size 2" in log and log.count("training resnet18") == 1  # rank 0 alone writes

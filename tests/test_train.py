@@ -1,0 +1,184 @@
+import json
+
+import pytest
+import torch
+
+from core.cancel import CancelToken
+from core.cli import main
+from core.config import ModelConfig
+from core.evaluate import Detection, coco_evaluate, ground_truth_as_detections
+from core.formats.coco import read_coco
+from core.labels import Category
+from core.model import RetinaNet
+from core.train import DataSource, TrainConfig, Trainer, TrainingError
+from core.weights import ClassInfo, ModelSpec, load_checkpoint, save_checkpoint
+from tests.conftest import DATASETS
+
+CHESS = DATASETS / "chess"
+
+
+@pytest.fixture(scope="module")
+def chess_train():
+    return read_coco(CHESS / "train" / "_annotations.coco.json")
+
+
+@pytest.fixture(scope="module")
+def four_images(chess_train):
+    return DataSource(chess_train.subset({im.id for im in chess_train.images[:4]}), CHESS / "train")
+
+
+def _config(**changes):
+    base = dict(epochs=1, batch_size=2, image_size=96, max_size=144, warmup_iters=1, lr=0.01, precision="fp32",
+                augment=None, channels_last=False, validate=False)
+    return TrainConfig(**{**base, **changes})
+
+
+def _trainer(data, tmp_path, config, **kwargs):
+    return Trainer(train_data=data, val_data=None, run_dir=tmp_path, config=config, backbone="resnet18", fpn_channels=64, device="cpu", **kwargs)
+
+
+def test_a_few_steps_lower_the_loss(four_images, tmp_path):
+    losses = []
+    trainer = _trainer(four_images, tmp_path, _config(epochs=10, batch_size=4, lr=1e-3), on_event=lambda e: e.kind == "step" and losses.append(e.cls_loss + e.box_loss))
+    trainer.run()
+    assert len(losses) == 10
+    assert sum(losses[-3:]) / 3 < 0.8 * sum(losses[:3]) / 3
+
+
+def test_batchnorm_and_frozen_stages_stay_frozen(four_images, tmp_path):
+    trainer = _trainer(four_images, tmp_path, _config(epochs=1, frozen_stages=2, freeze_bn=True))
+    body = trainer.model.backbone.body
+    before = {k: v.clone() for k, v in body.state_dict().items()}
+    trainer.run()
+    after = body.state_dict()
+    for name, value in before.items():
+        frozen = "bn" in name or "downsample.1" in name or name.startswith(("conv1", "layer1"))
+        assert torch.equal(value, after[name]) == frozen or not frozen, name
+    assert not torch.equal(before["layer3.0.conv1.weight"], after["layer3.0.conv1.weight"])
+    assert torch.equal(before["layer3.0.bn1.weight"], after["layer3.0.bn1.weight"])
+    assert torch.equal(before["layer3.0.bn1.running_mean"], after["layer3.0.bn1.running_mean"])
+
+
+def test_resume_continues_at_the_same_step_with_the_same_optimizer_state(four_images, tmp_path):
+    straight = _trainer(four_images, tmp_path / "a", _config(epochs=2, augment=None))
+    straight.run()
+
+    cancel = CancelToken()
+    first = _trainer(four_images, tmp_path / "b", _config(epochs=2), cancel=cancel, on_event=lambda e: e.kind == "epoch" and cancel.cancel())
+    result = first.run()
+    assert result.cancelled and result.steps == 2
+    moments_at_cancel = [s["exp_avg"].clone() for s in first.optimizer.state.values()]
+    resumed = _trainer(four_images, tmp_path / "b", _config(epochs=2), resume=True)
+    assert resumed.step == 2 and resumed.epoch == 1
+    assert len(moments_at_cancel) == len(resumed.optimizer.state) > 0
+    for moment, state in zip(moments_at_cancel, resumed.optimizer.state.values()):
+        assert torch.equal(moment, state["exp_avg"])
+    resumed.run()
+    for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_cancel_stops_within_one_step(four_images, tmp_path):
+    cancel = CancelToken()
+    steps = []
+
+    def on_event(e):
+        if e.kind == "step":
+            steps.append(e.step)
+            if e.step == 1:
+                cancel.cancel()
+
+    result = _trainer(four_images, tmp_path, _config(epochs=3), cancel=cancel, on_event=on_event).run()
+    assert result.cancelled and steps == [1]
+    assert load_checkpoint(tmp_path / "last.safetensors").spec.training["step"] == 1
+
+
+def test_injected_nan_is_reported_and_keeps_the_last_checkpoint(four_images, tmp_path, monkeypatch):
+    import core.train
+
+    trainer = _trainer(four_images, tmp_path, _config(epochs=3, max_consecutive_nan=2))
+    real_loss = core.train.retinanet_loss
+    events = []
+    trainer.on_event = events.append
+
+    def poisoned(*args, **kwargs):
+        losses = real_loss(*args, **kwargs)
+        if trainer.epoch >= 1:  # from the second epoch on
+            return losses._replace(classification=losses.classification * float("nan"))
+        return losses
+
+    monkeypatch.setattr(core.train, "retinanet_loss", poisoned)
+    with pytest.raises(TrainingError, match="not finite for 2 steps"):
+        trainer.run()
+    assert [e.kind for e in events].count("nan") == 2
+    saved = load_checkpoint(tmp_path / "last.safetensors")
+    assert saved.spec.training["epochs_done"] == 1
+    assert all(torch.isfinite(v).all() for v in saved.state_dict.values() if v.is_floating_point())
+
+
+def test_fine_tuning_onto_a_different_class_list(four_images, tmp_path):
+    config = ModelConfig(backbone="resnet18", num_classes=3, fpn_channels=64)
+    start_model = RetinaNet(config)
+    names = ("white-pawn", "black-pawn", "zebra")
+    path = tmp_path / "start.safetensors"
+    save_checkpoint(path, start_model, ModelSpec(preset="retinanet", model=config, classes=tuple(ClassInfo(i, n) for i, n in enumerate(names))))
+    classes = [Category(11, "white-pawn"), Category(13, "white-rook")]
+    trainer = _trainer(four_images, tmp_path / "run", _config(), start=load_checkpoint(path), classes=classes)
+    head = trainer.model.head.classification_head.cls_logits
+    old = start_model.head.classification_head.cls_logits
+    assert head.out_channels == 9 * 2
+    assert torch.equal(head.weight.view(9, 2, -1)[:, 0], old.weight.view(9, 3, -1)[:, 0])
+    trainer.run()
+    spec = load_checkpoint(tmp_path / "run" / "last.safetensors").spec
+    assert [c.name for c in spec.classes] == ["white-pawn", "white-rook"] and spec.model.num_classes == 2
+
+
+def test_no_boxes_is_a_clear_error(four_images, tmp_path):
+    empty = DataSource(four_images.labels.subset(set()), four_images.image_root)
+    with pytest.raises(TrainingError):
+        _trainer(empty, tmp_path, _config())
+
+
+def test_evaluation_matches_pycocotools_and_gt_scores_one():
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    valid = CHESS / "valid" / "_annotations.coco.json"
+    labels = read_coco(valid)
+    assert coco_evaluate(labels, ground_truth_as_detections(labels)).mAP == 1.0
+    g = torch.Generator().manual_seed(0)
+    dets = [Detection(d.image_id, d.x1 + float(torch.randn(1, generator=g)) * 6, d.y1, d.x2, d.y2 + float(torch.randn(1, generator=g)) * 6,
+                      float(torch.rand(1, generator=g)), d.category_id) for d in ground_truth_as_detections(labels)]
+    ours = coco_evaluate(labels, dets)
+    gt = COCO(str(valid))
+    data = json.loads(valid.read_text())
+    for i, a in enumerate(data["annotations"]):  # the id-0 trap, avoided the same way as ours
+        a["id"] = i + 1
+    gt.dataset = data
+    gt.createIndex()
+    dt = gt.loadRes([{"image_id": d.image_id, "category_id": d.category_id, "bbox": [d.x1, d.y1, d.x2 - d.x1, d.y2 - d.y1], "score": d.score} for d in dets])
+    ev = COCOeval(gt, dt, "bbox")
+    ev.evaluate()
+    ev.accumulate()
+    ev.summarize()
+    assert ours.mAP == pytest.approx(ev.stats[0], abs=1e-12)
+    assert ours.AP50 == pytest.approx(ev.stats[1], abs=1e-12)
+    assert ours.AP75 == pytest.approx(ev.stats[2], abs=1e-12)
+    assert 0.2 < ours.mAP < 1.0
+
+
+def test_retina_eval_cli_writes_json(tiny_checkpoint, tmp_path, capsys):
+    import shutil
+
+    data = json.loads((CHESS / "valid" / "_annotations.coco.json").read_text())
+    data["images"] = data["images"][:2]
+    keep = {im["id"] for im in data["images"]}
+    data["annotations"] = [a for a in data["annotations"] if a["image_id"] in keep]
+    for im in data["images"]:
+        shutil.copy(CHESS / "valid" / im["file_name"], tmp_path / im["file_name"])
+    (tmp_path / "ann.json").write_text(json.dumps(data))
+    assert main(["eval", "--weights", str(tiny_checkpoint), "--coco", str(tmp_path / "ann.json"), "--device", "cpu", "--json", str(tmp_path / "m.json")]) == 0
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert set(metrics) == {"mAP", "AP50", "AP75", "APs", "APm", "APl", "per_class"}
+    assert "white-pawn" in metrics["per_class"]
+    assert "mAP" in capsys.readouterr().out
