@@ -43,3 +43,17 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
     save_checkpoint(path, model, spec)
     return path
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_threads():
+    """A test must stop every thread it starts (napari's rule): leftovers crash Qt at exit."""
+    import threading
+
+    before = set(threading.enumerate())
+    yield
+    leftover = [t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon]
+    for t in leftover:
+        t.join(timeout=5)
+    still = [t.name for t in leftover if t.is_alive()]
+    assert not still, f"threads left running: {still}"
