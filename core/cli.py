@@ -177,6 +177,37 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _convert(args: argparse.Namespace) -> int:
+    from core.formats.coco import read_coco, verify_coco_file, write_coco
+    from core.formats.voc import read_voc, write_voc
+    from core.formats.yolo import read_yolo, write_yolo
+
+    problems = 0
+    if args.source_format == "coco":
+        labels = read_coco(args.source)
+    elif args.source_format == "voc":
+        labels = read_voc(args.source)
+    else:
+        if not args.images:
+            raise ValueError("--from yolo needs --images DIR (YOLO files hold no image sizes)")
+        labels, report = read_yolo(args.source, args.images)
+        for kind, items in (("label file without image", report.orphan_labels), ("image without label file", report.unlabelled_images),
+                            ("unreadable image", report.unreadable_images)):
+            for item in items:
+                print(f"{kind}: {item}", file=sys.stderr)
+        problems = len(report.orphan_labels) + len(report.unreadable_images)
+    if args.target_format == "coco":
+        write_coco(labels, args.target)
+        verify_coco_file(args.target)
+    elif args.target_format == "voc":
+        write_voc(labels, args.target)
+    else:
+        write_yolo(labels, args.target)
+    boxes = sum(len(im.boxes) for im in labels.images)
+    print(f"{len(labels.images)} images, {boxes} boxes, {len(labels.categories)} categories written to {args.target}", file=sys.stderr)
+    return EXIT_SKIPPED if problems else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="retina", description="RetinaNet tools of retina-gui.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -230,6 +261,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--score-thresh", type=float)
     e.add_argument("--json", help="also write the metrics to this JSON file")
     e.set_defaults(run=_eval)
+
+    c = sub.add_parser("convert", help="convert labels between COCO JSON, Pascal VOC XML and YOLO txt")
+    c.add_argument("--from", dest="source_format", required=True, choices=["coco", "voc", "yolo"])
+    c.add_argument("source", help="a JSON file for COCO, a folder for VOC and YOLO")
+    c.add_argument("--to", dest="target_format", required=True, choices=["coco", "voc", "yolo"])
+    c.add_argument("target", help="a JSON file for COCO, a folder for VOC and YOLO")
+    c.add_argument("--images", help="the image folder (needed to read YOLO)")
+    c.set_defaults(run=_convert)
     return parser
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,8 +51,10 @@ class EvalResult:
 
 
 def _mean_valid(values: np.ndarray) -> float | None:
+    """Mean over entries that are defined (> -1). Rounded to 12 places: COCOeval divides by
+    ``tp + fp + eps``, so a perfect class with few boxes comes out as 0.9999999999999998."""
     valid = values[values > -1]
-    return float(valid.mean()) if valid.size else None
+    return round(math.fsum(valid.tolist()) / valid.size, 12) if valid.size else None
 
 
 def coco_evaluate(ground_truth: LabelSet, detections: list[Detection]) -> EvalResult:

@@ -86,3 +86,30 @@ def to_coco_dict(labels: LabelSet) -> dict[str, Any]:
 def write_coco(labels: LabelSet, path: Path | str) -> None:
     """Write ``labels`` as COCO JSON, atomically."""
     write_text(path, json.dumps(to_coco_dict(labels), indent=1, ensure_ascii=False) + "\n")
+
+
+def verify_coco_file(path: Path | str) -> None:
+    """Load a written file with pycocotools and evaluate its boxes against themselves (score 1):
+    AP must be exactly 1.0, else the file has one of the classic export bugs. Raises
+    :class:`LabelFormatError` if not."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(path))
+        anns = [a for a in gt.dataset["annotations"] if not a.get("iscrowd")]
+        if not anns:
+            return
+        dt = gt.loadRes([{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"], "score": 1.0} for a in anns])
+        ev = COCOeval(gt, dt, "bbox")
+        most = max(len(gt.getAnnIds(imgIds=[i])) for i in gt.getImgIds())
+        ev.params.maxDets = [1, 10, max(100, most)]
+        ev.evaluate()
+        ev.accumulate()
+    precision = ev.eval["precision"][:, :, :, 0, -1]
+    valid = precision[precision > -1]
+    if not (valid > 1.0 - 1e-9).all():  # COCOeval's precision is tp / (tp + fp + eps)
+        raise LabelFormatError(f"{path}: self-check failed: its boxes evaluated against themselves give AP {valid.mean():.6f}, not 1.0")

@@ -1,0 +1,69 @@
+"""Pascal VOC XML: one file per image, 1-based pixel corners (the VOC devkit convention)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path, PurePosixPath
+
+from core.atomic import write_text
+from core.formats import LabelFormatError
+from core.formats.coco import check_file_name
+from core.labels import Box, Category, ImageEntry, LabelSet
+
+
+def read_voc(folder: Path | str) -> LabelSet:
+    """Every ``*.xml`` under ``folder``. Categories get ids 1..N in name order."""
+    folder = Path(folder)
+    files = sorted(folder.rglob("*.xml"))
+    if not files:
+        raise LabelFormatError(f"{folder}: no VOC .xml files")
+    parsed = []
+    names: set[str] = set()
+    for path in files:
+        try:
+            root = ET.parse(path).getroot()
+            filename = root.findtext("filename") or path.with_suffix(".jpg").name
+            rel = PurePosixPath(path.relative_to(folder).as_posix()).parent / filename
+            width, height = int(float(root.findtext("size/width"))), int(float(root.findtext("size/height")))
+            objects = []
+            for obj in root.iter("object"):
+                b = obj.find("bndbox")
+                x1, y1, x2, y2 = (float(b.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
+                name = obj.findtext("name").strip()
+                names.add(name)
+                objects.append((name, x1 - 1, y1 - 1, x2, y2, obj.findtext("difficult", "0").strip() == "1"))
+        except (ET.ParseError, AttributeError, TypeError, ValueError) as exc:
+            raise LabelFormatError(f"{path}: not a Pascal VOC annotation ({exc})") from None
+        parsed.append((str(rel), width, height, objects))
+    ids = {name: i + 1 for i, name in enumerate(sorted(names))}
+    images = []
+    for index, (rel, width, height, objects) in enumerate(parsed, start=1):
+        boxes = [Box(x1, y1, x2, y2, ids[name], iscrowd=difficult) for name, x1, y1, x2, y2, difficult in objects]
+        images.append(ImageEntry(index, check_file_name(rel), width, height, boxes))
+    return LabelSet([Category(i, n) for n, i in ids.items()], images)
+
+
+def write_voc(labels: LabelSet, folder: Path | str) -> None:
+    """One XML per image at ``folder/<file_name without suffix>.xml``, written atomically.
+    Crowd regions are written as ``difficult`` objects, which VOC evaluation also ignores."""
+    folder = Path(folder)
+    names = labels.category_names()
+    for im in labels.images:
+        rel = PurePosixPath(check_file_name(im.file_name))
+        root = ET.Element("annotation")
+        ET.SubElement(root, "folder").text = str(rel.parent) if str(rel.parent) != "." else ""
+        ET.SubElement(root, "filename").text = rel.name
+        size = ET.SubElement(root, "size")
+        for key, value in (("width", im.width), ("height", im.height), ("depth", 3)):
+            ET.SubElement(size, key).text = str(value)
+        for box in im.boxes:
+            obj = ET.SubElement(root, "object")
+            ET.SubElement(obj, "name").text = names[box.category_id]
+            ET.SubElement(obj, "pose").text = "Unspecified"
+            ET.SubElement(obj, "truncated").text = "0"
+            ET.SubElement(obj, "difficult").text = "1" if box.iscrowd else "0"
+            bnd = ET.SubElement(obj, "bndbox")
+            for key, value in (("xmin", box.x1 + 1), ("ymin", box.y1 + 1), ("xmax", box.x2), ("ymax", box.y2)):
+                ET.SubElement(bnd, key).text = repr(float(value))
+        ET.indent(root)
+        write_text(folder / rel.with_suffix(".xml"), ET.tostring(root, encoding="unicode") + "\n")

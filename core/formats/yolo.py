@@ -1,0 +1,82 @@
+"""YOLO txt: ``classes.txt`` plus one ``<image stem>.txt`` per image with normalised
+``class cx cy w h`` lines. Class k of ``classes.txt`` has category id k."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from core.atomic import write_text
+from core.formats import LabelFormatError
+from core.images import ImageReadError, image_size, list_images
+from core.labels import Box, Category, ImageEntry, LabelSet
+
+
+@dataclass
+class YoloReport:
+    """What reading a YOLO folder found besides the labels."""
+
+    orphan_labels: list[str] = field(default_factory=list)  # label files with no image
+    unlabelled_images: list[str] = field(default_factory=list)  # images with no label file
+    unreadable_images: list[str] = field(default_factory=list)
+
+
+def read_yolo(folder: Path | str, images: Path | str) -> tuple[LabelSet, YoloReport]:
+    """Labels in ``folder`` for the images under ``images`` (sizes read from their headers, EXIF
+    orientation applied). Images without a label file are kept, unlabelled, and reported."""
+    folder, images = Path(folder), Path(images)
+    classes_file = folder / "classes.txt"
+    if not classes_file.is_file():
+        raise LabelFormatError(f"{folder}: no classes.txt")
+    names = [line.strip() for line in classes_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    report = YoloReport()
+    entries = []
+    used: set[Path] = set()
+    for index, path in enumerate(list_images([images]), start=1):
+        rel = path.relative_to(images).as_posix()
+        label_file = folder / PurePosixPath(rel).with_suffix(".txt")
+        try:
+            width, height = image_size(path)
+        except ImageReadError:
+            report.unreadable_images.append(rel)
+            continue
+        boxes = []
+        if label_file.is_file():
+            used.add(label_file.resolve())
+            for n, line in enumerate(label_file.read_text(encoding="utf-8").splitlines(), start=1):
+                if not line.strip():
+                    continue
+                try:
+                    k, cx, cy, w, h = line.split()[:5]
+                    k, cx, cy, w, h = int(k), float(cx) * width, float(cy) * height, float(w) * width, float(h) * height
+                except ValueError:
+                    raise LabelFormatError(f"{label_file}:{n}: expected 'class cx cy w h', got {line!r}") from None
+                if not 0 <= k < len(names):
+                    raise LabelFormatError(f"{label_file}:{n}: class {k} is not in classes.txt ({len(names)} classes)")
+                boxes.append(Box(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, k))
+        else:
+            report.unlabelled_images.append(rel)
+        entries.append(ImageEntry(index, rel, width, height, boxes))
+    for label_file in sorted(folder.rglob("*.txt")):
+        if label_file.name != "classes.txt" and label_file.resolve() not in used:
+            report.orphan_labels.append(label_file.relative_to(folder).as_posix())
+    return LabelSet([Category(i, n) for i, n in enumerate(names)], entries), report
+
+
+def write_yolo(labels: LabelSet, folder: Path | str) -> None:
+    """``classes.txt`` in the order of the categories sorted by id, then one file per image.
+    Crowd regions have no YOLO form and are left out."""
+    folder = Path(folder)
+    categories = sorted(labels.categories, key=lambda c: c.id)
+    index = {c.id: i for i, c in enumerate(categories)}
+    write_text(folder / "classes.txt", "".join(f"{c.name}\n" for c in categories))
+    for im in labels.images:
+        if not im.width or not im.height:
+            raise LabelFormatError(f"{im.file_name}: image size unknown, YOLO needs it to normalise")
+        lines = []
+        for b in im.boxes:
+            if b.iscrowd:
+                continue
+            cx, cy = (b.x1 + b.x2) / 2 / im.width, (b.y1 + b.y2) / 2 / im.height
+            lines.append(f"{index[b.category_id]} {cx!r} {cy!r} {b.width / im.width!r} {b.height / im.height!r}\n")
+        write_text(folder / PurePosixPath(im.file_name).with_suffix(".txt"), "".join(lines))

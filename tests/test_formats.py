@@ -1,0 +1,93 @@
+import json
+
+import pytest
+
+from core.cli import main
+from core.formats import LabelFormatError
+from core.formats.coco import read_coco, verify_coco_file, write_coco
+from core.formats.voc import read_voc
+from core.formats.yolo import read_yolo
+from core.labels import Box, Category, ImageEntry, LabelSet
+from tests.conftest import DATASETS
+
+CHESS_VALID = DATASETS / "chess" / "valid"
+ANN = CHESS_VALID / "_annotations.coco.json"
+
+
+def _content(labels: LabelSet):
+    """Everything but image and annotation ids (exports renumber those from 1)."""
+    names = labels.category_names()
+    return sorted(
+        (im.file_name, im.width, im.height, tuple(sorted((names[b.category_id], b.x1, b.y1, b.x2, b.y2, b.iscrowd) for b in im.boxes)))
+        for im in labels.images
+    )
+
+
+def test_roboflow_file_fails_the_self_check_and_our_export_passes(tmp_path):
+    with pytest.raises(LabelFormatError, match="self-check failed"):
+        verify_coco_file(ANN)  # annotation id 0: pycocotools reads its match as "unmatched"
+    out = tmp_path / "out.json"
+    assert main(["convert", "--from", "coco", str(ANN), "--to", "coco", str(out)]) == 0
+    verify_coco_file(out)
+    original, exported = read_coco(ANN), read_coco(out)
+    assert _content(exported) == _content(original)
+    assert [(c.id, c.name) for c in exported.categories] == [(c.id, c.name) for c in original.categories]  # id 0 and unused kept
+    data = json.loads(out.read_text())
+    assert min(a["id"] for a in data["annotations"]) == 1 and min(i["id"] for i in data["images"]) == 1
+    assert all(set(a) >= {"area", "iscrowd", "bbox"} for a in data["annotations"])
+
+
+def test_coco_to_yolo_to_coco_round_trip(tmp_path):
+    yolo, back = tmp_path / "yolo", tmp_path / "back.json"
+    assert main(["convert", "--from", "coco", str(ANN), "--to", "yolo", str(yolo)]) == 0
+    assert (yolo / "classes.txt").read_text().splitlines()[:2] == ["pieces", "bishop"]
+    assert main(["convert", "--from", "yolo", str(yolo), "--to", "coco", str(back), "--images", str(CHESS_VALID)]) == 0
+    a, b = _content(read_coco(ANN)), _content(read_coco(back))
+    assert len(a) == len(b)
+    for (fa, wa, ha, boxes_a), (fb, wb, hb, boxes_b) in zip(a, b):
+        assert (fa, wa, ha) == (fb, wb, hb) and len(boxes_a) == len(boxes_b)
+        for x, y in zip(boxes_a, boxes_b):
+            assert x[0] == y[0] and all(abs(p - q) <= 1e-6 for p, q in zip(x[1:5], y[1:5]))
+
+
+def test_coco_to_voc_to_coco_round_trip(tmp_path):
+    voc = tmp_path / "voc"
+    assert main(["convert", "--from", "coco", str(ANN), "--to", "voc", str(voc)]) == 0
+    back = read_voc(voc)
+    a, b = _content(read_coco(ANN)), _content(back)
+    assert [(x[0], x[1], x[2]) for x in a] == [(x[0], x[1], x[2]) for x in b]
+    assert [[bx[:5] for bx in x[3]] for x in a] == [[bx[:5] for bx in x[3]] for x in b]
+
+
+def test_yolo_reports_orphans_and_unlabelled_images(tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    source = DATASETS / "exif_orientation"
+    for name in ("Landscape_6.jpg", "Portrait_5.jpg"):
+        (images / name).write_bytes((source / name).read_bytes())
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    (labels / "classes.txt").write_text("thing\n")
+    (labels / "Landscape_6.txt").write_text("0 0.5 0.5 0.1 0.2\n")
+    (labels / "ghost.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    read, report = read_yolo(labels, images)
+    assert report.orphan_labels == ["ghost.txt"] and report.unlabelled_images == ["Portrait_5.jpg"]
+    landscape = next(im for im in read.images if im.file_name == "Landscape_6.jpg")
+    assert (landscape.width, landscape.height) == (1800, 1200)  # EXIF-oriented size
+    box = landscape.boxes[0]
+    assert (box.x1, box.y1, box.x2, box.y2) == pytest.approx((810, 480, 990, 720))
+    assert main(["convert", "--from", "yolo", str(labels), "--to", "coco", str(tmp_path / "o.json"), "--images", str(images)]) == 3
+
+
+def test_bad_files_give_clear_messages(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(LabelFormatError, match="not valid JSON"):
+        read_coco(bad)
+    bad.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": [{"id": 1, "image_id": 7, "category_id": 1, "bbox": [0, 0, 1, 1]}], "categories": [{"id": 1, "name": "a"}]}))
+    with pytest.raises(LabelFormatError, match="missing image 7"):
+        read_coco(bad)
+    escaping = LabelSet([Category(1, "a")], [ImageEntry(1, "../outside.jpg", 10, 10, [Box(0, 0, 1, 1, 1)])])
+    with pytest.raises(LabelFormatError, match="not a relative path"):
+        write_coco(escaping, tmp_path / "x.json")
+    assert not (tmp_path / "x.json").exists()
