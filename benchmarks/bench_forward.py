@@ -82,7 +82,7 @@ def main() -> None:
             det = Detector(ckpt.build_model(), ckpt.spec, device=device, precision=precision, preprocess_config=pre)
             t = median_time(lambda: det.detect([image]), args.repeat, sync=cuda)
             rows.append([f"{size[0]}x{size[1]}", f"ours {precision}", t * 1e3, t / t_tv, flops / t / 1e9])
-    print_table(f"End-to-end inference, R50-FPN, batch 1 (GFLOP/s counts the network's convolutions)",
+    print_table("End-to-end inference, R50-FPN, batch 1 (GFLOP/s counts the network's convolutions)",
                 ["input", "implementation", "ms (median)", "ratio vs torchvision", "GFLOP/s"], rows)
 
     tv, ckpt = build(tmp, (800, 1333))

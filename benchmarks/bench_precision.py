@@ -7,6 +7,7 @@ keeps (same class, IoU >= 0.9, score within 0.02), and the time of each.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import os
 import sys
 from pathlib import Path
@@ -42,7 +43,7 @@ def main() -> None:
     fp32 = Detector.from_file(args.weights, device="cpu", precision="fp32")
     bf16 = Detector.from_file(args.weights, device="cpu", precision="bf16")
     for d in (fp32, bf16):
-        d.postprocess_config = d.with_postprocess(score_thresh=args.score_thresh)
+        d.postprocess_config = replace(d.postprocess_config, score_thresh=args.score_thresh)
     total = same = n_low = 0
     paths = list_images([args.images])
     for path in paths:

@@ -7,13 +7,14 @@ Exit codes: 0 success; 1 an error that stopped the command (message on stderr); 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
-EXIT_ERROR, EXIT_USAGE, EXIT_SKIPPED = 1, 2, 3
+from core.config import updated
+
+EXIT_ERROR, EXIT_SKIPPED = 1, 3
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -22,10 +23,7 @@ def _predict(args: argparse.Namespace) -> int:
     from core.predict import coco_results, predict_files
 
     detector = Detector.from_file(args.weights, preset=args.preset, device=args.device, precision=args.precision)
-    detector.postprocess_config = detector.with_postprocess(
-        score_thresh=args.score_thresh if args.score_thresh is not None else detector.postprocess_config.score_thresh,
-        nms_thresh=args.nms_thresh if args.nms_thresh is not None else detector.postprocess_config.nms_thresh,
-    )
+    detector.postprocess_config = updated(detector.postprocess_config, score_thresh=args.score_thresh, nms_thresh=args.nms_thresh)
     names = {p: n for item in map(Path, args.inputs) for p, n in _named_images(item)}
     paths = list(names)
     skipped = 0
@@ -67,11 +65,9 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _coco_ids(path: Path) -> dict[str, int]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return {str(im["file_name"]): int(im["id"]) for im in data["images"]}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise SystemExit(f"retina: cannot read image ids from {path}: {exc}") from None
+    from core.formats.coco import read_coco
+
+    return {im.file_name: im.id for im in read_coco(path).images}
 
 
 def _match(path: Path, root: Path, ids: dict[str, int]) -> int | None:
@@ -160,8 +156,7 @@ def _eval(args: argparse.Namespace) -> int:
 
     labels = read_coco(args.coco)
     detector = Detector.from_file(args.weights, device=args.device, precision=args.precision)
-    if args.score_thresh is not None:
-        detector.postprocess_config = detector.with_postprocess(score_thresh=args.score_thresh)
+    detector.postprocess_config = updated(detector.postprocess_config, score_thresh=args.score_thresh)
     bar = tqdm(total=len(labels.images), file=sys.stderr, unit="img", desc="eval")
     result = evaluate_detector(detector, labels, Path(args.images) if args.images else Path(args.coco).parent,
                                on_progress=lambda done, total: bar.update(done - bar.n))

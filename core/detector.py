@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -89,9 +89,6 @@ class Detector:
     @property
     def runtime(self) -> RuntimeInfo:
         return RuntimeInfo(str(self.device), precision_name(self.dtype), self.channels_last)
-
-    def with_postprocess(self, **changes) -> PostprocessConfig:
-        return replace(self.postprocess_config, **changes)
 
     def _autocast(self):
         if self.dtype == torch.float32:

@@ -169,7 +169,7 @@ def _lr_factor(step: int, total: int, config: TrainConfig) -> float:
 
 def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     decay, no_decay = [], []
-    for name, p in model.named_parameters():
+    for p in model.parameters():
         if p.requires_grad:
             (no_decay if p.ndim <= 1 else decay).append(p)  # no decay on biases and norm weights
     groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
@@ -375,7 +375,9 @@ class Trainer:
         if self.config.grad_clip:
             self.scaler.unscale_(self.optimizer)
             norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
-            if not torch.isfinite(norm):
+            # With fp16 loss scaling, overflowing gradients are expected: the scaler skips the step
+            # and lowers its scale. Otherwise a non-finite gradient is a diverging step.
+            if not torch.isfinite(norm) and not self.scaler.is_enabled():
                 self.optimizer.zero_grad(set_to_none=True)
                 return False, math.nan, math.nan
         self.scaler.step(self.optimizer)

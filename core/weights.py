@@ -97,9 +97,12 @@ class Checkpoint:
         return model
 
 
-def save_checkpoint(path: Path | str, model: RetinaNet, spec: ModelSpec) -> None:
-    """Write ``model``'s weights and ``spec`` as one safetensors file, atomically."""
+def save_checkpoint(path: Path | str, model: RetinaNet, spec: ModelSpec, *, float_dtype: torch.dtype | None = None) -> None:
+    """Write ``model``'s weights and ``spec`` as one safetensors file, atomically. ``float_dtype``
+    (e.g. float16) stores floating-point tensors smaller; loading converts them back."""
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+    if float_dtype is not None:
+        tensors = {k: v.to(float_dtype) if v.is_floating_point() else v for k, v in tensors.items()}
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={METADATA_KEY: spec.to_json()})
 

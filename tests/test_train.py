@@ -1,4 +1,5 @@
 import json
+import math
 
 import pytest
 import torch
@@ -182,3 +183,23 @@ def test_retina_eval_cli_writes_json(tiny_checkpoint, tmp_path, capsys):
     assert set(metrics) == {"mAP", "AP50", "AP75", "APs", "APm", "APl", "per_class"}
     assert "white-pawn" in metrics["per_class"]
     assert "mAP" in capsys.readouterr().out
+
+
+def test_dataloader_workers_give_the_same_batches(four_images, tmp_path):
+    losses = {}
+    for workers in (0, 1):
+        seen = []
+        _trainer(four_images, tmp_path / str(workers), _config(num_workers=workers), on_event=lambda e: e.kind == "step" and seen.append(round(e.cls_loss, 5))).run()
+        losses[workers] = seen
+    assert losses[0] == losses[1] and len(losses[0]) == 2
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_cuda_mixed_precision_training(four_images, tmp_path, precision):
+    losses = []
+    trainer = Trainer(train_data=four_images, val_data=None, run_dir=tmp_path, config=_config(epochs=4, batch_size=4, precision=precision),
+                      backbone="resnet18", fpn_channels=64, device="cuda", on_event=lambda e: e.kind == "step" and losses.append(e.cls_loss + e.box_loss))
+    trainer.run()
+    assert len(losses) == 4 and all(map(math.isfinite, losses))

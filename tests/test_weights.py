@@ -79,3 +79,14 @@ def test_metadata_is_plain_json(tmp_path):
     with safe_open(str(path), "pt") as f:
         meta = json.loads(f.metadata()["retina_gui"])
     assert meta["format"] == "retina-gui/1" and meta["classes"] == [{"id": 3, "name": "x"}]
+
+
+def test_half_precision_storage_loads_back_into_float32(tmp_path):
+    config = ModelConfig(backbone="resnet18", num_classes=2, fpn_channels=32)
+    model = RetinaNet(config)
+    path = tmp_path / "half.safetensors"
+    save_checkpoint(path, model, ModelSpec(preset="retinanet", model=config, classes=(ClassInfo(1, "a"), ClassInfo(2, "b"))), float_dtype=torch.float16)
+    rebuilt = load_checkpoint(path).build_model()
+    weight = rebuilt.head.classification_head.cls_logits.weight
+    assert weight.dtype == torch.float32
+    torch.testing.assert_close(weight, model.head.classification_head.cls_logits.weight, rtol=1e-3, atol=1e-4)
