@@ -17,10 +17,9 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision.models.detection import retinanet_resnet50_fpn
-from torchvision.ops import box_iou
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import matmul_peak, median_time, print_table  # noqa: E402
+from benchmarks.common import detections_kept, matmul_peak, median_time, print_table  # noqa: E402
 from core.config import PreprocessConfig  # noqa: E402
 from core.detector import Detector  # noqa: E402
 from core.images import load_image  # noqa: E402
@@ -40,15 +39,6 @@ def build(tmp: Path, size: tuple[int, int]):
     path = tmp / "tv_v1.pth"
     torch.save(tv.state_dict(), path)
     return tv, load_checkpoint(path)
-
-
-def agreement(ref, low) -> float:
-    """Share of fp32 detections with a bf16 twin: same class, IoU >= 0.9, score within 0.02."""
-    if len(ref) == 0:
-        return 1.0
-    iou = box_iou(torch.from_numpy(ref.boxes), torch.from_numpy(low.boxes)).numpy()
-    ok = (iou >= 0.9) & (ref.labels[:, None] == low.labels[None, :]) & (np.abs(ref.scores[:, None] - low.scores[None, :]) <= 0.02)
-    return float(ok.any(1).mean())
 
 
 def main() -> None:
@@ -92,7 +82,7 @@ def main() -> None:
     for name in AGREEMENT_PHOTOS:
         image = load_image(PHOTOS / name)
         ref, low = fp32.detect([image])[0], bf16.detect([image])[0]
-        agree.append([name, len(ref), len(low), agreement(ref, low)])
+        agree.append([name, len(ref), len(low), detections_kept(ref, low) / max(1, len(ref))])
     total = sum(r[1] for r in agree)
     agree.append(["all", total, sum(r[2] for r in agree), sum(r[1] * r[3] for r in agree) / max(1, total)])
     print_table("bf16 vs fp32 detections on real photos (share of fp32 detections kept: same class, IoU >= 0.9, score within 0.02)",

@@ -12,25 +12,15 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
-from torchvision.ops import box_iou
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import median_time, print_table  # noqa: E402
+from benchmarks.common import detections_kept, median_time, print_table  # noqa: E402
 from core.detector import Detector  # noqa: E402
 from core.images import list_images, load_image  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 VALID = ROOT.parent / "shared" / "datasets" / "chess" / "valid"
-
-
-def kept(ref, low) -> int:
-    if len(ref) == 0 or len(low) == 0:
-        return 0
-    iou = box_iou(torch.from_numpy(ref.boxes), torch.from_numpy(low.boxes)).numpy()
-    ok = (iou >= 0.9) & (ref.labels[:, None] == low.labels[None, :]) & (np.abs(ref.scores[:, None] - low.scores[None, :]) <= 0.02)
-    return int(ok.any(1).sum())
 
 
 def main() -> None:
@@ -51,7 +41,7 @@ def main() -> None:
         ref, low = fp32.detect([image])[0], bf16.detect([image])[0]
         total += len(ref)
         n_low += len(low)
-        same += kept(ref, low)
+        same += detections_kept(ref, low)
     image = load_image(paths[0])
     t32 = median_time(lambda: fp32.detect([image]), 5)
     t16 = median_time(lambda: bf16.detect([image]), 5)
