@@ -69,17 +69,15 @@ class AnchorGenerator:
             shift_x = (torch.arange(gw, dtype=torch.float64) + 0.5) * stride
             shift_y = (torch.arange(gh, dtype=torch.float64) + 0.5) * stride
             base = self._base[level].to(torch.float64)
-            out_dtype = torch.float32
         else:
             stride_y, stride_x = image_size[0] // gh, image_size[1] // gw
             shift_x = torch.arange(gw, dtype=torch.int32) * stride_x
             shift_y = torch.arange(gh, dtype=torch.int32) * stride_y
             base = self._base[level]
-            out_dtype = torch.float32
         yy, xx = torch.meshgrid(shift_y, shift_x, indexing="ij")
         xx, yy = xx.reshape(-1), yy.reshape(-1)
         shifts = torch.stack([xx, yy, xx, yy], dim=1)
         if self.config.style == "seed":
             # The seed builds anchors in float64 and casts once; cast shifts to match.
-            return (shifts[:, None, :] + base[None, :, :]).reshape(-1, 4).to(out_dtype)
+            return (shifts[:, None, :] + base[None, :, :]).reshape(-1, 4).to(torch.float32)
         return (shifts[:, None, :].to(torch.float32) + base[None, :, :]).reshape(-1, 4)

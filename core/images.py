@@ -108,7 +108,7 @@ def list_images(paths: list[Path | str]) -> list[Path]:
 
 
 @dataclass(frozen=True)
-class Batch:
+class NetworkInput:
     """images [B, 3, H, W] normalised and zero-padded; sizes: (h, w) of each resized, unpadded image;
     scales: (sx, sy) that map resized pixels back to original pixels."""
 
@@ -125,7 +125,7 @@ def resized_size(height: int, width: int, config: PreprocessConfig) -> tuple[int
     return max(1, int(rounding(height * scale))), max(1, int(rounding(width * scale)))
 
 
-def preprocess(images: list[np.ndarray], config: PreprocessConfig, device: torch.device | str = "cpu") -> Batch:
+def preprocess(images: list[np.ndarray], config: PreprocessConfig, device: torch.device | str = "cpu") -> NetworkInput:
     """RGB uint8 arrays -> a normalised, resized, zero-padded batch (padded to ``size_divisible``)."""
     mean = torch.tensor(config.mean, device=device).view(3, 1, 1)
     std = torch.tensor(config.std, device=device).view(3, 1, 1)
@@ -146,4 +146,4 @@ def preprocess(images: list[np.ndarray], config: PreprocessConfig, device: torch
     batch = tensors[0].new_zeros((len(tensors), 3, ph, pw))
     for i, x in enumerate(tensors):
         batch[i, :, : x.shape[1], : x.shape[2]] = x
-    return Batch(batch, sizes, scales)
+    return NetworkInput(batch, sizes, scales)

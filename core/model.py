@@ -6,7 +6,7 @@ Parameter names follow torchvision's ``RetinaNet`` (``backbone.body``, ``backbon
 
 from __future__ import annotations
 
-import math
+from dataclasses import replace
 from typing import NamedTuple
 
 import torch
@@ -142,11 +142,11 @@ class RetinaNet(nn.Module):
         a = self.config.anchors_per_location
         new = nn.Conv2d(old.in_channels, num_classes * a, 3, padding=1).to(old.weight)
         nn.init.normal_(new.weight, std=0.01)
-        nn.init.constant_(new.bias, -math.log((1 - self.config.prior_prob) / self.config.prior_prob))
+        nn.init.constant_(new.bias, self.config.prior_bias)
         with torch.no_grad():
             for new_k, old_k in (keep_rows or {}).items():
                 new.weight.view(a, num_classes, *new.weight.shape[1:])[:, new_k] = old.weight.view(a, -1, *old.weight.shape[1:])[:, old_k]
                 new.bias.view(a, num_classes)[:, new_k] = old.bias.view(a, -1)[:, old_k]
         head.cls_logits = new
         head.outputs_per_anchor = num_classes
-        self.config = type(self.config)(**{**self.config.__dict__, "num_classes": num_classes})
+        self.config = replace(self.config, num_classes=num_classes)

@@ -284,7 +284,7 @@ class Trainer:
     def _save(self, reason: str) -> None:
         if not self.dist.main:
             return
-        summary = {"epochs_done": self.epoch, "step": self.step, "best_mAP": self.best_map, "recipe": _recipe(self.config), "command": self.command, "history": self.history[-1:] }
+        summary = {"epochs_done": self.epoch, "step": self.step, "best_mAP": self.best_map, "recipe": _recipe(self.config), "command": self.command, "history": self.history[-1:]}
         save_checkpoint(self.run_dir / "last.safetensors", self.model, replace(self.spec, training=summary))
         state = {"optimizer": self.optimizer.state_dict(), "step": self.step, "epoch": self.epoch, "skip": self.skip,
                  "best_map": -1.0 if self.best_map is None else self.best_map,
