@@ -173,34 +173,16 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from core.formats.coco import read_coco, verify_coco_file, write_coco
-    from core.formats.voc import read_voc, write_voc
-    from core.formats.yolo import read_yolo, write_yolo
+    from core.formats.convert import read_labels, write_labels
 
-    problems = 0
-    if args.source_format == "coco":
-        labels = read_coco(args.source)
-    elif args.source_format == "voc":
-        labels = read_voc(args.source)
-    else:
-        if not args.images:
-            raise ValueError("--from yolo needs --images DIR (YOLO files hold no image sizes)")
-        labels, report = read_yolo(args.source, args.images)
-        for kind, items in (("label file without image", report.orphan_labels), ("image without label file", report.unlabelled_images),
-                            ("unreadable image", report.unreadable_images)):
-            for item in items:
-                print(f"{kind}: {item}", file=sys.stderr)
-        problems = len(report.orphan_labels) + len(report.unreadable_images)
-    if args.target_format == "coco":
-        write_coco(labels, args.target)
-        verify_coco_file(args.target)
-    elif args.target_format == "voc":
-        write_voc(labels, args.target)
-    else:
-        write_yolo(labels, args.target)
+    labels, problems = read_labels(args.source_format, args.source, args.images)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    write_labels(labels, args.target_format, args.target)
     boxes = sum(len(im.boxes) for im in labels.images)
     print(f"{len(labels.images)} images, {boxes} boxes, {len(labels.categories)} categories written to {args.target}", file=sys.stderr)
-    return EXIT_SKIPPED if problems else 0
+    serious = [p for p in problems if not p.startswith("image without label file")]
+    return EXIT_SKIPPED if serious else 0
 
 
 def build_parser() -> argparse.ArgumentParser:

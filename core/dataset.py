@@ -22,7 +22,8 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from core.config import PreprocessConfig
-from core.images import load_image, resized_size
+from core.images import load_image
+from core.preprocess import resized_size
 from core.labels import Category, LabelSet
 
 

@@ -22,7 +22,7 @@ from core.anchors import AnchorGenerator
 from core.boxes import BoxCoder
 from core.config import PostprocessConfig, PreprocessConfig
 from core.device import precision_name, resolve_device, resolve_precision
-from core.images import preprocess
+from core.preprocess import preprocess
 from core.model import RetinaNet
 from core.postprocess import Candidates, Detections, make_candidates
 from core.presets import Preset, get_preset

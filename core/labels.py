@@ -16,6 +16,7 @@ class Category:
     id: int
     name: str
     supercategory: str = ""
+    color: str = ""  # "#rrggbb" chosen in the GUI; empty: a colour derived from the id
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class ImageEntry:
     width: int
     height: int
     boxes: list[Box] = field(default_factory=list)
+    reviewed: bool = False  # a person confirmed the boxes (an image reviewed with none is a negative)
 
 
 @dataclass

@@ -1,33 +1,342 @@
-"""The main window. It composes panels and holds no business logic.
-
-For now it lists the images of the opened folder; the annotation workspace, predictions and training
-panels are added by later issues.
-"""
+"""The main window: composes the canvas, the panels, menus and the status bar. No business logic:
+actions call the annotator and the workspace; what the window shows comes from their signals."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
-from PySide6.QtWidgets import QListWidget, QMainWindow
+from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QUndoView
+
+from core.annotations import AnnotationFileLocked
+from core.formats import LabelFormatError
+from core.formats.convert import write_labels
+from retina_gui.annotator import Annotator
+from retina_gui.canvas import Canvas, Tool
+from retina_gui.classes_panel import ClassesPanel
+from retina_gui.file_list import FileListModel, FileListPanel
+from retina_gui.workers import FolderScanner, ImageLoader
+from retina_gui.workspace import Workspace, open_workspace
+
+RECENT_KEY = "recent_folders"
+RECENT_COUNT = 10
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, *, folder: Path | None = None, model: Path | None = None) -> None:
+    def __init__(self, *, folder: Path | None = None, model: Path | None = None, labels: Path | None = None,
+                 recursive: bool = True, settings: QSettings | None = None) -> None:
         super().__init__()
-        self.setWindowTitle("retina-gui" + (f" — {folder}" if folder else ""))
-        self.resize(1200, 800)
-        self.files = QListWidget(self)
-        self.setCentralWidget(self.files)
-        if folder is not None:
-            self.open_folder(folder)
+        self.settings = settings or QSettings()
+        self.resize(1400, 900)
+        self.workspace: Workspace | None = None
+        self.scanner: FolderScanner | None = None
+        self.loader: ImageLoader | None = None
+        self.reports: list[str] = []  # every problem shown to the user this session (tests read it)
+        self.canvas = Canvas(self)
+        self.setCentralWidget(self.canvas)
+        self.files = FileListPanel(FileListModel(), self)
+        self.classes = ClassesPanel(self)
+        self.annotator = Annotator(self.canvas, self.files)
+        self.history = QUndoView(self)
+        self.history.setEmptyLabel("Opened")
+        self._dock("Images", self.files, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("Classes", self.classes, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("History", self.history, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._status_labels()
+        self._build_menus(recursive)
+        self.annotator.message.connect(self.statusBar().showMessage)
+        self.annotator.image_shown.connect(self._image_shown)
+        self.annotator.image_failed.connect(self._image_failed)
+        self.canvas.cursor_moved.connect(self._cursor_moved)
+        self.canvas.zoom_changed.connect(self._zoom_changed)
+        self.canvas.context_menu.connect(self._context_menu)
+        self.model_path = model
         if model is not None:
-            self.statusBar().showMessage(f"model: {model}" if model.is_file() else f"model not found: {model}")
+            self.statusBar().showMessage(f"model: {model.name}" if model.is_file() else f"model not found: {model}")
+        self._update_title()
+        if folder is not None:
+            self.open_folder(folder, labels)
 
-    def open_folder(self, folder: Path) -> None:
-        from core.images import list_images
+    # --- construction --------------------------------------------------------------------------
+    def _dock(self, title: str, widget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
 
-        if not folder.is_dir():
-            self.statusBar().showMessage(f"not a folder: {folder}")
+    def _status_labels(self) -> None:
+        self.position_label, self.zoom_label, self.image_label, self.save_label = QLabel(), QLabel(), QLabel(), QLabel()
+        for label in (self.image_label, self.position_label, self.zoom_label, self.save_label):
+            self.statusBar().addPermanentWidget(label)
+
+    def _action(self, menu: QMenu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
+        action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        self.addAction(action)  # shortcuts work while any dock has focus
+        return action
+
+    def _build_menus(self, recursive: bool) -> None:
+        bar = self.menuBar()
+        a = self.annotator
+        file = bar.addMenu("&File")
+        self._action(file, "&Open Folder…", self.ask_open_folder, QKeySequence.StandardKey.Open)
+        self.recent_menu = file.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self._action(file, "Open &Labels File…", self.ask_labels_file, tip="Use another COCO file for this folder's labels")
+        self.recursive_action = QAction("Include &Subfolders", self, checkable=True, checked=recursive)
+        file.addAction(self.recursive_action)
+        file.addSeparator()
+        self._action(file, "&Save Now", self.save, QKeySequence.StandardKey.Save, "Labels are saved automatically after every edit")
+        export = file.addMenu("&Export Labels")
+        for fmt, text in (("coco", "COCO JSON…"), ("voc", "Pascal VOC folder…"), ("yolo", "YOLO folder…")):
+            self._action(export, text, partial(self.ask_export, fmt))
+        file.addSeparator()
+        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        edit = bar.addMenu("&Edit")
+        self.undo_action = self._action(edit, "&Undo", self._undo, QKeySequence.StandardKey.Undo)
+        self.redo_action = self._action(edit, "&Redo", self._redo, [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        edit.addSeparator()
+        self._action(edit, "&Copy Boxes", a.copy_selected, QKeySequence.StandardKey.Copy)
+        self._action(edit, "&Paste Boxes", a.paste, QKeySequence.StandardKey.Paste)
+        self._action(edit, "Paste Boxes of the Pre&vious Image", a.paste_previous, "Ctrl+Shift+V")
+        self._action(edit, "&Delete Boxes", a.delete_selected, [QKeySequence(Qt.Key.Key_Delete), QKeySequence(Qt.Key.Key_Backspace)])
+        self._action(edit, "Select &All Boxes", a.select_all, QKeySequence.StandardKey.SelectAll)
+        edit.addSeparator()
+        self._action(edit, "Mark Image &Reviewed", a.toggle_reviewed, "R", "Toggle: a reviewed image with no boxes is a negative example")
+
+        view = bar.addMenu("&View")
+        self._action(view, "&Edit Tool", partial(self.canvas.set_tool, Tool.EDIT), "E", "Drag boxes to move, handles to resize, empty space to draw")
+        self._action(view, "&Draw Tool", partial(self.canvas.set_tool, Tool.DRAW), "W", "Drag anywhere to draw, even inside other boxes")
+        view.addSeparator()
+        self._action(view, "Zoom &In", partial(self.canvas.zoom_by, 1.25), [QKeySequence("Ctrl++"), QKeySequence("Ctrl+=")])
+        self._action(view, "Zoom &Out", partial(self.canvas.zoom_by, 0.8), "Ctrl+-")
+        self._action(view, "&Fit Image", self.canvas.fit, [QKeySequence("F"), QKeySequence("Ctrl+0")])
+        self._action(view, "Actual &Size (100 %)", self.canvas.actual_size, "Ctrl+1")
+
+        go = bar.addMenu("&Go")
+        self._action(go, "&Next Image", partial(self.files.step, 1), [QKeySequence("D"), QKeySequence(Qt.Key.Key_PageDown)])
+        self._action(go, "&Previous Image", partial(self.files.step, -1), [QKeySequence("A"), QKeySequence(Qt.Key.Key_PageUp)])
+        self._action(go, "Next &Unlabelled Image", self.files.next_unlabelled, "Shift+D")
+
+        classes = bar.addMenu("&Classes")
+        self._action(classes, "&Add Class…", self.classes.ask_add, "Ctrl+N")
+        self._action(classes, "&Rename Class…", self.classes.ask_rename)
+        self._action(classes, "&Colour…", self.classes.ask_color)
+        self._action(classes, "&Delete Class…", self.classes.ask_delete)
+        classes.addSeparator()
+        for number in range(1, 10):
+            self._action(classes, f"Class {number} (relabels the selection)", partial(self.pick_class, number), str(number))
+
+    # --- folders -------------------------------------------------------------------------------
+    def ask_open_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open image folder", str(self._last_folder() or Path.home()))
+        if folder:
+            self.open_folder(Path(folder))
+
+    def ask_labels_file(self) -> None:
+        if self.workspace is None:
             return
-        self.files.clear()
-        self.files.addItems([p.relative_to(folder).as_posix() for p in list_images([folder])])
+        path, _ = QFileDialog.getSaveFileName(self, "Labels file (COCO JSON, created if new)", str(self.workspace.folder),
+                                              "COCO JSON (*.json)", options=QFileDialog.Option.DontConfirmOverwrite)
+        if path:
+            self.open_folder(self.workspace.folder, Path(path))
+
+    def open_folder(self, folder: Path, labels: Path | None = None) -> bool:
+        folder = folder.resolve()
+        if not folder.is_dir():
+            self.report("Open folder", f"{folder} is not a folder.")
+            return False
+        self.close_folder()
+        try:
+            workspace, problem = open_workspace(folder, labels)
+        except AnnotationFileLocked as exc:
+            self.report("Labels file in use", str(exc))
+            return False
+        self.workspace = workspace
+        if problem:
+            self.report("Labels file not readable", problem)
+        self.files.model.store = workspace.store
+        workspace.images_changed.connect(self.files.model.refresh)
+        workspace.saved.connect(self.save_label.setText)
+        workspace.save_failed.connect(self._save_failed)
+        workspace.undo_stack.cleanChanged.connect(self._update_title)
+        self.history.setStack(workspace.undo_stack)
+        self.classes.set_workspace(workspace)
+        self.loader = ImageLoader(folder)
+        self.annotator.attach(workspace, self.loader)
+        self.loader.start()
+        self.scanner = FolderScanner(folder, recursive=self.recursive_action.isChecked())
+        self.scanner.found.connect(self._found)
+        self.scanner.done.connect(self._scan_done)
+        self.scanner.failed.connect(self._scan_failed)
+        self.scanner.start()
+        self._remember(folder)
+        self.save_label.setText("read only" if workspace.read_only else f"labels: {workspace.labels_file.path.name}")
+        self._update_title()
+        return True
+
+    def close_folder(self) -> None:
+        for worker in (self.scanner, self.loader):
+            if worker is not None:
+                worker.stop()
+        self.scanner = self.loader = None
+        self.annotator.detach()
+        if self.workspace is not None:
+            self.workspace.close()
+            self.workspace = None
+        self.history.setStack(None)
+        self.classes.set_workspace(None)
+        self.files.set_model(FileListModel())
+
+    def _found(self, names: list) -> None:
+        self.files.model.append(names)
+        if self.files.current() is None:
+            last = self.settings.value(f"last_image/{self.workspace.folder}", "") if self.workspace else ""
+            if not (last and self.files.set_current(last)):
+                self.files.step(1)
+
+    def _scan_done(self, total: int) -> None:
+        if self.workspace is None:
+            return
+        if total == 0:
+            self.canvas.show_message(f"No images in {self.workspace.folder}\n(File ▸ Open Folder… to choose another)")
+        missing = self.workspace.store.missing(self.files.model.names)
+        if missing:
+            listing = "\n".join(missing[:15]) + (f"\n… and {len(missing) - 15} more" if len(missing) > 15 else "")
+            self.report("Images missing", f"{len(missing)} labelled images are not in the folder. Their labels are kept "
+                                          f"in the labels file:\n\n{listing}")
+
+    def _scan_failed(self, message: str) -> None:
+        self.report("Folder", message)
+
+    def _remember(self, folder: Path) -> None:
+        recent = [f for f in self._recent() if f != str(folder)]
+        self.settings.setValue(RECENT_KEY, [str(folder), *recent][:RECENT_COUNT])
+
+    def _recent(self) -> list[str]:
+        value = self.settings.value(RECENT_KEY, [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _last_folder(self) -> Path | None:
+        recent = self._recent()
+        return Path(recent[0]) if recent else None
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for folder in self._recent():
+            self.recent_menu.addAction(folder, partial(self.open_folder, Path(folder)))
+        if not self._recent():
+            self.recent_menu.addAction("(none yet)").setEnabled(False)
+
+    # --- actions -------------------------------------------------------------------------------
+    def pick_class(self, number: int) -> None:
+        """Number keys: choose the class for drawing, and relabel the selected boxes to it."""
+        if self.workspace is None or number > len(self.workspace.store.categories):
+            return
+        category = self.workspace.store.categories[number - 1]
+        self.workspace.set_current_category(category.id)
+        self.annotator.relabel_selected(category.id)
+
+    def _undo(self) -> None:
+        if self.workspace is not None:
+            stack = self.workspace.undo_stack
+            self._show_image_of(stack.command(stack.index() - 1))
+            stack.undo()
+
+    def _redo(self) -> None:
+        if self.workspace is not None:
+            stack = self.workspace.undo_stack
+            self._show_image_of(stack.command(stack.index()))
+            stack.redo()
+
+    def _show_image_of(self, command) -> None:
+        """Undo and redo of an edit made on another image first bring that image on screen."""
+        name = getattr(command, "file_name", None)
+        if name and name != self.annotator.current:
+            self.files.set_current(name)
+
+    def save(self) -> None:
+        if self.workspace is not None and self.workspace.save():
+            self.statusBar().showMessage("labels saved", 3000)
+
+    def ask_export(self, fmt: str) -> None:
+        if self.workspace is None:
+            return
+        if fmt == "coco":
+            target, _ = QFileDialog.getSaveFileName(self, "Export COCO JSON", str(self.workspace.folder / "export.coco.json"), "COCO JSON (*.json)")
+        else:
+            target = QFileDialog.getExistingDirectory(self, f"Export {fmt.upper()} labels into folder", str(self.workspace.folder))
+        if target:
+            self.export(fmt, Path(target))
+
+    def export(self, fmt: str, target: Path) -> bool:
+        labels = self.workspace.store.to_labelset()
+        try:
+            write_labels(labels, fmt, target)
+        except (LabelFormatError, OSError, ValueError) as exc:
+            self.report("Export failed", str(exc))
+            return False
+        boxes = sum(len(im.boxes) for im in labels.images)
+        check = ", pycocotools self-check passed" if fmt == "coco" else ""
+        self.statusBar().showMessage(f"exported {len(labels.images)} images, {boxes} boxes to {target}{check}", 10000)
+        return True
+
+    def report(self, title: str, text: str) -> None:
+        """Tell the user about a problem without blocking the window (and keep it for tests)."""
+        self.reports.append(f"{title}: {text}")
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.show()
+
+    # --- status --------------------------------------------------------------------------------
+    def _image_shown(self, name: str, width: int, height: int) -> None:
+        row = self.files.model.row(name)
+        self.image_label.setText(f"{(row or 0) + 1}/{self.files.model.rowCount()}  {name}  {width}×{height}")
+        if self.workspace is not None:
+            self.settings.setValue(f"last_image/{self.workspace.folder}", name)
+
+    def _image_failed(self, name: str, reason: str) -> None:
+        self.image_label.setText(f"{name}: unreadable")
+        self.statusBar().showMessage(f"{name} cannot be read: {reason}", 10000)
+
+    def _cursor_moved(self, point: QPointF | None) -> None:
+        self.position_label.setText("" if point is None else f"x {point.x():7.1f}  y {point.y():7.1f}")
+
+    def _zoom_changed(self, zoom: float) -> None:
+        self.zoom_label.setText(f"{zoom * 100:.0f} %")
+
+    def _context_menu(self, position: QPoint) -> None:
+        if self.workspace is None:
+            return
+        menu = QMenu(self)
+        relabel = menu.addMenu("Relabel as")
+        for category in self.workspace.store.categories:
+            relabel.addAction(category.name, partial(self.annotator.relabel_selected, category.id))
+        menu.addAction("Copy", self.annotator.copy_selected)
+        menu.addAction("Delete", self.annotator.delete_selected)
+        menu.popup(position)
+
+    def _save_failed(self, message: str) -> None:
+        self.save_label.setText("NOT SAVED")
+        self.report("Autosave failed", message)
+
+    def _update_title(self, *_) -> None:
+        name = "retina-gui"
+        if self.workspace is not None:
+            name += f" — {self.workspace.folder}"
+            if self.workspace.read_only:
+                name += " (read only)"
+        self.setWindowTitle(name)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.close_folder()
+        super().closeEvent(event)

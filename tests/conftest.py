@@ -1,4 +1,5 @@
 import os
+import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -57,3 +58,9 @@ def no_leftover_threads():
         t.join(timeout=5)
     still = [t.name for t in leftover if t.is_alive()]
     assert not still, f"threads left running: {still}"
+    workers = sys.modules.get("retina_gui.workers")
+    if workers is not None:
+        running = workers.running_workers()
+        for worker in running:
+            worker.stop()
+        assert not running, f"QThread workers left running: {[type(w).__name__ for w in running]}"

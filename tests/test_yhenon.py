@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from core.detector import Detector
-from core.images import load_image, preprocess
+from core.images import load_image
+from core.preprocess import preprocess
 from core.weights import CheckpointError, load_checkpoint
 from tests.conftest import PHOTOS
 from tests.matching import assert_same_detections

@@ -29,11 +29,13 @@ def read_coco(path: Path | str) -> LabelSet:
 
 
 def _parse(data: dict[str, Any]) -> LabelSet:
-    categories = [Category(int(c["id"]), str(c["name"]), str(c.get("supercategory", ""))) for c in data.get("categories", [])]
+    categories = [Category(int(c["id"]), str(c["name"]), str(c.get("supercategory", "")), _color(c.get("color")))
+                  for c in data.get("categories", [])]
     known = {c.id for c in categories}
     images: dict[int, ImageEntry] = {}
     for im in data["images"]:
-        entry = ImageEntry(int(im["id"]), str(im["file_name"]), int(im.get("width") or 0), int(im.get("height") or 0))
+        entry = ImageEntry(int(im["id"]), str(im["file_name"]), int(im.get("width") or 0), int(im.get("height") or 0),
+                           reviewed=im.get("reviewed") is True)
         if entry.id in images:
             raise ValueError(f"image id {entry.id} appears twice")
         images[entry.id] = entry
@@ -55,6 +57,10 @@ def _parse(data: dict[str, Any]) -> LabelSet:
     return LabelSet(categories, list(images.values()), extra)
 
 
+def _color(value: Any) -> str:
+    return value if isinstance(value, str) and len(value) == 7 and value.startswith("#") else ""
+
+
 def check_file_name(name: str) -> str:
     """A COCO ``file_name`` must be a relative POSIX path inside the image root."""
     norm = posixpath.normpath(name.replace("\\", "/"))
@@ -66,20 +72,25 @@ def check_file_name(name: str) -> str:
 def to_coco_dict(labels: LabelSet) -> dict[str, Any]:
     """COCO dict with image and annotation ids >= 1 (pycocotools treats a matched id 0 as unmatched;
     images are renumbered only when an id is < 1), xywh float boxes, ``area`` and ``iscrowd`` always
-    written, every category kept with its id."""
+    written, every category kept with its id. A category's ``color`` and an image's ``reviewed`` flag
+    (retina-gui's own fields; COCO readers ignore unknown keys) are written only when set."""
     renumber = any(im.id < 1 for im in labels.images)
     images, annotations = [], []
     ann_id = 0
     for index, im in enumerate(labels.images):
         image_id = index + 1 if renumber else im.id
-        images.append({"id": image_id, "file_name": check_file_name(im.file_name), "width": im.width, "height": im.height})
+        image = {"id": image_id, "file_name": check_file_name(im.file_name), "width": im.width, "height": im.height}
+        if im.reviewed:
+            image["reviewed"] = True
+        images.append(image)
         for box in im.boxes:
             ann_id += 1
             w, h = box.width, box.height
             ann = {"id": ann_id, "image_id": image_id, "category_id": box.category_id, "bbox": [box.x1, box.y1, w, h],
                    "area": w * h, "iscrowd": int(box.iscrowd), "segmentation": box.segmentation if box.iscrowd else []}
             annotations.append(ann)
-    categories = [{"id": c.id, "name": c.name, "supercategory": c.supercategory} for c in labels.categories]
+    categories = [{"id": c.id, "name": c.name, "supercategory": c.supercategory, **({"color": c.color} if c.color else {})}
+                  for c in labels.categories]
     return {**labels.extra, "images": images, "annotations": annotations, "categories": categories}
 
 

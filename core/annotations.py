@@ -1,0 +1,311 @@
+"""The annotation store: one folder's labels, the single source of truth that the canvas, the file
+list, export and training read. Plain Python (no Qt, no torch); views subscribe to its change events.
+
+Images are keyed by ``file_name`` (POSIX path relative to the image folder). An image gets an entry
+the first time it is labelled or reviewed; entries read from a file stay even when their image is
+missing from the folder, so nothing is dropped silently (see :meth:`AnnotationStore.missing`).
+
+The store is mutated only through the methods below, which the GUI's undo commands call; each
+mutation returns what its inverse needs, so undo is exact.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from core.formats import LabelFormatError
+from core.formats.coco import read_coco, write_coco
+from core.labels import Box, Category, ImageEntry, LabelSet
+
+DEFAULT_FILE_NAME = "annotations.coco.json"
+_KNOWN_FILE_NAMES = (DEFAULT_FILE_NAME, "_annotations.coco.json")  # ours, Roboflow's COCO export
+
+
+def find_labels_file(folder: Path | str) -> Path:
+    """The labels file of an image folder: an existing ``annotations.coco.json`` or Roboflow's
+    ``_annotations.coco.json``, else where a new ``annotations.coco.json`` will be written."""
+    folder = Path(folder)
+    for name in _KNOWN_FILE_NAMES:
+        if (folder / name).is_file():
+            return folder / name
+    return folder / DEFAULT_FILE_NAME
+
+
+class ImageStatus(enum.Enum):
+    UNLABELLED = "unlabelled"
+    LABELLED = "labelled"
+    PREDICTED = "predicted"
+    REVIEWED = "reviewed"
+
+
+@dataclass(frozen=True)
+class ImagesChanged:
+    """Boxes or the review flag of these images changed."""
+
+    file_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CategoriesChanged:
+    """The class list changed (added, removed, renamed, recoloured); boxes may have gone with it."""
+
+
+StoreEvent = ImagesChanged | CategoriesChanged
+
+
+@dataclass(frozen=True)
+class RemovedCategory:
+    """What :meth:`AnnotationStore.remove_category` took away, for :meth:`~AnnotationStore.restore_category`."""
+
+    index: int
+    category: Category
+    boxes: dict[str, list[tuple[int, Box]]]
+
+
+class AnnotationStore:
+    def __init__(self, labels: LabelSet | None = None) -> None:
+        labels = labels or LabelSet([], [])
+        self._categories: list[Category] = list(labels.categories)
+        self._images: dict[str, ImageEntry] = {}
+        for entry in labels.images:
+            self._images[entry.file_name] = ImageEntry(entry.id, entry.file_name, entry.width, entry.height, list(entry.boxes), entry.reviewed)
+        self._extra = dict(labels.extra)
+        self._listeners: list[Callable[[StoreEvent], None]] = []
+        self.revision = 0  # bumped by every change; autosave compares it with the last saved one
+        self.predicted: set[str] = set()  # images that have model predictions waiting for review
+
+    # --- reading -------------------------------------------------------------------------------
+    @property
+    def categories(self) -> tuple[Category, ...]:
+        return tuple(self._categories)
+
+    def category(self, category_id: int) -> Category:
+        for c in self._categories:
+            if c.id == category_id:
+                return c
+        raise KeyError(category_id)
+
+    def boxes(self, file_name: str) -> tuple[Box, ...]:
+        entry = self._images.get(file_name)
+        return tuple(entry.boxes) if entry else ()
+
+    def entry(self, file_name: str) -> ImageEntry | None:
+        return self._images.get(file_name)
+
+    def file_names(self) -> list[str]:
+        return list(self._images)
+
+    def status(self, file_name: str) -> ImageStatus:
+        entry = self._images.get(file_name)
+        if entry is not None and entry.reviewed:
+            return ImageStatus.REVIEWED
+        if file_name in self.predicted:
+            return ImageStatus.PREDICTED
+        if entry is not None and entry.boxes:
+            return ImageStatus.LABELLED
+        return ImageStatus.UNLABELLED
+
+    def missing(self, present: Iterable[str]) -> list[str]:
+        """Labelled images whose file is not among ``present`` (kept in the store and on save)."""
+        present = set(present)
+        return sorted(name for name in self._images if name not in present)
+
+    def size_mismatch(self, file_name: str, width: int, height: int) -> tuple[int, int] | None:
+        """The stored (width, height) when it differs from the image's actual size, else None."""
+        entry = self._images.get(file_name)
+        if entry is None or (entry.width, entry.height) == (width, height):
+            return None
+        return entry.width, entry.height
+
+    def box_counts(self) -> dict[int, int]:
+        """Boxes per class id (crowd regions not counted)."""
+        counts = {c.id: 0 for c in self._categories}
+        for entry in self._images.values():
+            for box in entry.boxes:
+                if not box.iscrowd:
+                    counts[box.category_id] = counts.get(box.category_id, 0) + 1
+        return counts
+
+    def next_category_id(self) -> int:
+        return max((c.id for c in self._categories), default=0) + 1
+
+    def to_labelset(self) -> LabelSet:
+        """A snapshot (boxes are immutable, lists are copied) for export, saving and training."""
+        images = [ImageEntry(e.id, e.file_name, e.width, e.height, list(e.boxes), e.reviewed) for e in self._images.values()]
+        return LabelSet(list(self._categories), images, dict(self._extra))
+
+    # --- events --------------------------------------------------------------------------------
+    def subscribe(self, listener: Callable[[StoreEvent], None]) -> None:
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Callable[[StoreEvent], None]) -> None:
+        self._listeners.remove(listener)
+
+    def _changed(self, event: StoreEvent) -> None:
+        self.revision += 1
+        for listener in list(self._listeners):
+            listener(event)
+
+    # --- boxes ---------------------------------------------------------------------------------
+    def _entry_for_edit(self, file_name: str, size: tuple[int, int]) -> ImageEntry:
+        entry = self._images.get(file_name)
+        if entry is None:
+            new_id = max((e.id for e in self._images.values()), default=0) + 1
+            entry = self._images[file_name] = ImageEntry(max(new_id, 1), file_name, size[0], size[1])
+        return entry
+
+    def insert_boxes(self, file_name: str, size: tuple[int, int], items: Iterable[tuple[int, Box]]) -> None:
+        """Insert (index, box) pairs, in ascending index order; ``size`` is the oriented (width,
+        height) of the image, used when this is its first label."""
+        self._check_categories(box for _, box in items)
+        entry = self._entry_for_edit(file_name, size)
+        for index, box in sorted(items, key=lambda item: item[0]):
+            entry.boxes.insert(index, box)
+        self._changed(ImagesChanged((file_name,)))
+
+    def append_boxes(self, file_name: str, size: tuple[int, int], boxes: Iterable[Box]) -> list[tuple[int, Box]]:
+        """Append boxes; returns the (index, box) pairs for :meth:`remove_boxes` / :meth:`insert_boxes`."""
+        boxes = list(boxes)
+        start = len(self.boxes(file_name))
+        items = [(start + i, box) for i, box in enumerate(boxes)]
+        self.insert_boxes(file_name, size, items)
+        return items
+
+    def remove_boxes(self, file_name: str, indices: Iterable[int]) -> list[tuple[int, Box]]:
+        """Remove boxes by index; returns the removed (index, box) pairs in ascending order."""
+        entry = self._images[file_name]
+        indices = sorted(set(indices))
+        removed = [(i, entry.boxes[i]) for i in indices]
+        for i in reversed(indices):
+            del entry.boxes[i]
+        self._changed(ImagesChanged((file_name,)))
+        return removed
+
+    def replace_boxes(self, file_name: str, items: Iterable[tuple[int, Box]]) -> list[tuple[int, Box]]:
+        """Set boxes at the given indices; returns the previous (index, box) pairs."""
+        items = list(items)
+        self._check_categories(box for _, box in items)
+        entry = self._images[file_name]
+        previous = [(i, entry.boxes[i]) for i, _ in items]
+        for i, box in items:
+            entry.boxes[i] = box
+        self._changed(ImagesChanged((file_name,)))
+        return previous
+
+    def set_reviewed(self, file_name: str, size: tuple[int, int], reviewed: bool) -> bool:
+        """Set the review flag; returns the previous one."""
+        entry = self._entry_for_edit(file_name, size)
+        previous, entry.reviewed = entry.reviewed, reviewed
+        self._changed(ImagesChanged((file_name,)))
+        return previous
+
+    def _check_categories(self, boxes: Iterable[Box]) -> None:
+        known = {c.id for c in self._categories}
+        for box in boxes:
+            if box.category_id not in known:
+                raise KeyError(f"no class with id {box.category_id}")
+
+    # --- categories ----------------------------------------------------------------------------
+    def add_category(self, category: Category, index: int | None = None) -> None:
+        if any(c.id == category.id for c in self._categories):
+            raise ValueError(f"class id {category.id} is taken")
+        self.check_category_name(category.name)
+        self._categories.insert(len(self._categories) if index is None else index, category)
+        self._changed(CategoriesChanged())
+
+    def update_category(self, category: Category) -> Category:
+        """Replace the category with the same id (rename, recolour); returns the old one."""
+        index = self._categories.index(self.category(category.id))
+        old = self._categories[index]
+        if category.name != old.name:
+            self.check_category_name(category.name)
+        self._categories[index] = category
+        self._changed(CategoriesChanged())
+        return old
+
+    def remove_category(self, category_id: int) -> RemovedCategory:
+        """Remove a class and every box of it."""
+        category = self.category(category_id)
+        index = self._categories.index(category)
+        taken: dict[str, list[tuple[int, Box]]] = {}
+        for name, entry in self._images.items():
+            hits = [(i, b) for i, b in enumerate(entry.boxes) if b.category_id == category_id]
+            if hits:
+                taken[name] = hits
+                entry.boxes[:] = [b for b in entry.boxes if b.category_id != category_id]
+        del self._categories[index]
+        self._changed(CategoriesChanged())
+        return RemovedCategory(index, category, taken)
+
+    def restore_category(self, removed: RemovedCategory) -> None:
+        self._categories.insert(removed.index, removed.category)
+        for name, items in removed.boxes.items():
+            for i, box in items:
+                self._images[name].boxes.insert(i, box)
+        self._changed(CategoriesChanged())
+
+    def check_category_name(self, name: str) -> None:
+        if not name.strip():
+            raise ValueError("a class needs a name")
+        if any(c.name == name for c in self._categories):
+            raise ValueError(f"there is already a class called {name!r}")
+
+
+def resized_box(box: Box, x1: float, y1: float, x2: float, y2: float) -> Box:
+    """``box`` with new corners, normalised so that x1 <= x2 and y1 <= y2."""
+    return replace(box, x1=min(x1, x2), y1=min(y1, y2), x2=max(x1, x2), y2=max(y1, y2))
+
+
+class AnnotationFileLocked(RuntimeError):
+    """The labels file is open in another window or process."""
+
+
+class AnnotationFile:
+    """The COCO file that holds a folder's labels, held with a lock while open so that a second
+    window or process cannot edit it at the same time. Saves are atomic (temp file + rename)."""
+
+    def __init__(self, path: Path | str) -> None:
+        from filelock import FileLock, Timeout
+
+        self.path = Path(path)
+        self.lock_path = self.path.with_name(f".{self.path.name}.lock")
+        self._lock = FileLock(self.lock_path, timeout=0)
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise AnnotationFileLocked(
+                f"{self.path} is already open in another retina-gui window or process. "
+                f"Close it there first (lock file: {self.lock_path})."
+            ) from None
+        except OSError as exc:
+            raise AnnotationFileLocked(f"cannot lock {self.path}: {exc}") from None
+
+    def load(self) -> AnnotationStore:
+        """The stored labels, or an empty store if the file does not exist yet. Raises
+        :class:`LabelFormatError` for a malformed file (which is then left untouched)."""
+        if not self.path.exists():
+            return AnnotationStore()
+        try:
+            return AnnotationStore(read_coco(self.path))
+        except LabelFormatError:
+            raise
+        except OSError as exc:
+            raise LabelFormatError(f"{self.path}: cannot read ({exc})") from None
+
+    def save(self, store: AnnotationStore) -> int:
+        """Write the store atomically; returns the revision that was saved."""
+        revision = store.revision
+        write_coco(store.to_labelset(), self.path)
+        return revision
+
+    def close(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> AnnotationFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

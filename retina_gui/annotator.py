@@ -1,0 +1,176 @@
+"""The annotator: shows the current image and its boxes on the canvas and routes the canvas's
+intents to the workspace. It keeps a small cache of decoded images and prefetches the neighbours
+in the file list, so that stepping through a folder does not wait for the decoder."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from PySide6.QtCore import QObject, QRectF, Signal
+from PySide6.QtGui import QImage
+
+from retina_gui.canvas import BoxView, Canvas
+from retina_gui.convert import category_color, rect_from_box
+from retina_gui.file_list import FileListPanel
+from retina_gui.workers import ImageLoader
+from retina_gui.workspace import Workspace
+
+
+class Annotator(QObject):
+    image_shown = Signal(str, int, int)  # name, width, height
+    image_failed = Signal(str, str)  # name, reason
+    message = Signal(str)  # a short note for the status bar
+
+    CACHE_SIZE = 8
+    PREFETCH = 2  # images decoded ahead on each side
+
+    def __init__(self, canvas: Canvas, files: FileListPanel) -> None:
+        super().__init__()
+        self.canvas = canvas
+        self.files = files
+        self.workspace: Workspace | None = None
+        self.loader: ImageLoader | None = None
+        self.current: str | None = None
+        self.size: tuple[int, int] | None = None  # oriented (width, height) of the image on screen
+        self.previous_image: str | None = None  # the image shown before this one ("paste previous boxes")
+        self._cache: OrderedDict[str, tuple[QImage, int, int]] = OrderedDict()
+        self.size_warnings: dict[str, tuple[int, int]] = {}  # name -> stored size that disagrees with the file
+        files.current_changed.connect(self.show)
+        canvas.box_drawn.connect(self._drawn)
+        canvas.boxes_edited.connect(self._edited)
+        canvas.nudge.connect(self._nudged)
+
+    def attach(self, workspace: Workspace, loader: ImageLoader) -> None:
+        self.detach()
+        self.workspace, self.loader = workspace, loader
+        workspace.images_changed.connect(self._images_changed)
+        workspace.categories_changed.connect(self.refresh_boxes)
+        loader.loaded.connect(self._loaded)
+        loader.failed.connect(self._failed)
+        self.canvas.show_message("")
+
+    def detach(self) -> None:
+        self.current, self.size, self.previous_image = None, None, None
+        self._cache.clear()
+        self.size_warnings.clear()
+        self.workspace = self.loader = None
+        self.canvas.show_message("")
+
+    # --- showing images ------------------------------------------------------------------------
+    def show(self, name: str) -> None:
+        if self.loader is None or name == self.current:
+            return
+        if self.current is not None and self.size is not None:
+            self.previous_image = self.current
+        self.current, self.size = name, None
+        cached = self._cache.get(name)
+        if cached is not None:
+            self._cache.move_to_end(name)
+            self._display(name, *cached)
+        elif name in self.files.model.unreadable:
+            self.canvas.show_message(f"{name}\ncannot be read: {self.files.model.unreadable[name]}")
+        else:
+            self.canvas.show_message(f"Loading {name} …")
+        wanted = [n for n in [name, *self.files.neighbours(name, self.PREFETCH)]
+                  if n not in self._cache and n not in self.files.model.unreadable]
+        self.loader.request(wanted)
+
+    def _loaded(self, name: str, image: QImage, width: int, height: int) -> None:
+        self._cache[name] = (image, width, height)
+        while len(self._cache) > self.CACHE_SIZE:
+            self._cache.popitem(last=False)
+        if self.workspace is not None:
+            stored = self.workspace.store.size_mismatch(name, width, height)
+            if stored is not None and name not in self.size_warnings:
+                self.size_warnings[name] = stored
+                self.message.emit(f"{name}: the labels were made on a {stored[0]}×{stored[1]} image, the file is now "
+                                  f"{width}×{height}; the boxes are kept as they are, please check them")
+        if name == self.current and self.size is None:
+            self._display(name, image, width, height)
+
+    def _failed(self, name: str, reason: str) -> None:
+        self.files.model.mark_unreadable(name, reason)
+        if name == self.current:
+            self.canvas.show_message(f"{name}\ncannot be read: {reason}")
+            self.image_failed.emit(name, reason)
+
+    def _display(self, name: str, image: QImage, width: int, height: int) -> None:
+        self.size = (width, height)
+        self.canvas.show_image(image, width, height)
+        self.refresh_boxes(selected=[])
+        self.image_shown.emit(name, width, height)
+
+    def refresh_boxes(self, selected: list[int] | None = None) -> None:
+        if self.workspace is None or self.current is None or self.size is None:
+            return
+        store = self.workspace.store
+        views = []
+        for box in store.boxes(self.current):
+            category = store.category(box.category_id)
+            views.append(BoxView(rect_from_box(box), category.name + (" (crowd)" if box.iscrowd else ""), category_color(category)))
+        self.canvas.set_boxes(views, selected)
+
+    def _images_changed(self, names: list) -> None:
+        if not names or self.current in names:
+            self.refresh_boxes()
+
+    # --- canvas intents ------------------------------------------------------------------------
+    def _editable(self) -> bool:
+        if self.workspace is None or self.current is None or self.size is None:
+            return False
+        if self.workspace.read_only:
+            self.message.emit("Editing is off: the labels file could not be read (it is left untouched)")
+            return False
+        return True
+
+    def _drawn(self, rect: QRectF) -> None:
+        if not self._editable():
+            return
+        if not self.workspace.draw_box(self.current, self.size, rect):
+            self.message.emit("Add a class first (Classes panel ▸ Add)")
+            return
+        self.canvas.select([len(self.workspace.store.boxes(self.current)) - 1])
+
+    def _edited(self, rects: list, kind: str) -> None:
+        if self._editable():
+            self.workspace.edit_boxes(self.current, rects, kind)
+
+    def _nudged(self, dx: float, dy: float) -> None:
+        if self._editable() and self.canvas.selected():
+            self.workspace.nudge_boxes(self.current, self.size, self.canvas.selected(), dx, dy)
+
+    # --- actions (menu items and shortcuts call these) -----------------------------------------
+    def delete_selected(self) -> None:
+        if self._editable():
+            self.workspace.delete_boxes(self.current, self.canvas.selected())
+
+    def relabel_selected(self, category_id: int) -> None:
+        if self._editable() and self.canvas.selected():
+            self.workspace.relabel_boxes(self.current, self.canvas.selected(), category_id)
+
+    def copy_selected(self) -> None:
+        if self.workspace is not None and self.current is not None and self.canvas.selected():
+            n = self.workspace.copy_boxes(self.current, self.canvas.selected())
+            self.message.emit(f"copied {n} box{'es' if n != 1 else ''}")
+
+    def paste(self) -> None:
+        if self._editable():
+            self.canvas.select(self.workspace.paste_boxes(self.current, self.size))
+
+    def paste_previous(self) -> None:
+        if not self._editable():
+            return
+        if self.previous_image is None or not self.workspace.store.boxes(self.previous_image):
+            self.message.emit("the previous image has no boxes")
+            return
+        boxes = list(self.workspace.store.boxes(self.previous_image))
+        self.canvas.select(self.workspace.paste_boxes(self.current, self.size, boxes, " from the previous image"))
+
+    def select_all(self) -> None:
+        if self.workspace is not None and self.current is not None:
+            self.canvas.select(list(range(len(self.workspace.store.boxes(self.current)))))
+
+    def toggle_reviewed(self) -> None:
+        if self._editable():
+            entry = self.workspace.store.entry(self.current)
+            self.workspace.set_reviewed(self.current, self.size, not (entry is not None and entry.reviewed))

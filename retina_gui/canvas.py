@@ -1,0 +1,470 @@
+"""The canvas: one image and its boxes in a QGraphicsView whose scene coordinates are image pixels
+(of the EXIF-oriented image, full resolution even when the pixels shown were decoded reduced).
+
+The canvas only displays and reports intents (``box_drawn``, ``boxes_edited``, ``nudge``); it never
+changes labels itself. The workspace turns intents into undo commands, the store changes, and the
+canvas is told what to show. Handles, the crosshair and drag previews are painted in view pixels in
+``drawForeground`` so that they keep their size at every zoom.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QKeyEvent, QMouseEvent, QPainter, QPen, QPixmap, QWheelEvent
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView
+
+
+@dataclass(frozen=True)
+class BoxView:
+    """What the canvas shows for one box: its rect in image pixels, label text and colour."""
+
+    rect: QRectF
+    label: str
+    color: QColor
+
+
+class Tool(enum.Enum):
+    EDIT = "edit"  # drag a box to move it, a handle to resize, empty space to draw
+    DRAW = "draw"  # drag anywhere draws, even inside other boxes
+
+
+_HANDLES = ("tl", "t", "tr", "r", "br", "b", "bl", "l")
+HANDLE_PX = 7  # handle size on screen
+_GRAB_PX = 7  # how close (screen px) the cursor must be to grab a handle
+_MIN_DRAW_PX = 4  # a smaller drag is a click, not a box
+
+
+def _handle_points(r: QRectF) -> dict[str, QPointF]:
+    cx, cy = r.center().x(), r.center().y()
+    return {"tl": r.topLeft(), "t": QPointF(cx, r.top()), "tr": r.topRight(), "r": QPointF(r.right(), cy),
+            "br": r.bottomRight(), "b": QPointF(cx, r.bottom()), "bl": r.bottomLeft(), "l": QPointF(r.left(), cy)}
+
+
+class LabelItem(QGraphicsItem):
+    """Class name on a coloured tag above a box's corner; constant size at every zoom."""
+
+    FONT = QFont()
+    FONT.setPointSizeF(8.5)
+    METRICS = QFontMetricsF(FONT)
+
+    def __init__(self, parent: QGraphicsItem) -> None:
+        super().__init__(parent)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.text, self.color = "", QColor()
+        self._rect = QRectF()
+
+    def set_label(self, text: str, color: QColor) -> None:
+        self.prepareGeometryChange()
+        self.text, self.color = text, color
+        h = self.METRICS.height() + 2
+        self._rect = QRectF(0, -h, self.METRICS.horizontalAdvance(text) + 6, h)
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        painter.fillRect(self._rect, self.color)
+        dark = self.color.lightnessF() > 0.6
+        painter.setPen(Qt.GlobalColor.black if dark else Qt.GlobalColor.white)
+        painter.setFont(self.FONT)
+        painter.drawText(self._rect.adjusted(3, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, self.text)
+
+
+class BoxItem(QGraphicsRectItem):
+    def __init__(self, index: int) -> None:
+        super().__init__()
+        self.index = index
+        self.label = LabelItem(self)
+        self._selected = False
+        self.color = QColor()
+
+    def show_box(self, view: BoxView, selected: bool) -> None:
+        self.setRect(view.rect)
+        self.setZValue(-view.rect.width() * view.rect.height())  # smaller boxes on top: nested ones stay clickable
+        self.label.set_label(view.label, view.color)
+        self.label.setPos(view.rect.topLeft())
+        self.color = view.color
+        self.set_selected(selected)
+
+    def set_selected(self, selected: bool) -> None:
+        self._selected = selected
+        pen = QPen(self.color, 3 if selected else 2)
+        pen.setCosmetic(True)
+        self.setPen(pen)
+        fill = QColor(self.color)
+        fill.setAlpha(60 if selected else 0)
+        self.setBrush(QBrush(fill) if selected else Qt.BrushStyle.NoBrush)
+
+
+class _Drag(enum.Enum):
+    DRAW = 1
+    MOVE = 2
+    RESIZE = 3
+    PAN = 4
+
+
+class Canvas(QGraphicsView):
+    box_drawn = Signal(QRectF)  # a new box, image pixels
+    boxes_edited = Signal(list, str)  # [(index, QRectF)], "Move" or "Resize"
+    nudge = Signal(float, float)  # arrow keys with boxes selected (image pixels)
+    selection_changed = Signal(list)
+    cursor_moved = Signal(object)  # QPointF in image pixels, or None when the cursor leaves the image
+    zoom_changed = Signal(float)
+    context_menu = Signal(QPoint)  # global position, over a selection
+
+    ZOOM_RANGE = (0.01, 64.0)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.setBackgroundBrush(QColor(48, 48, 48))
+        self.setMouseTracking(True)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)  # zoom_by keeps its own anchor
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontSavePainterState)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
+        self._pixmap = QGraphicsPixmapItem()
+        self._pixmap.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._pixmap.setZValue(-1e18)
+        self.scene().addItem(self._pixmap)
+        self.image_size: tuple[int, int] | None = None
+        self.tool = Tool.EDIT
+        self._items: list[BoxItem] = []
+        self._selected: set[int] = set()
+        self._drag: _Drag | None = None
+        self._press_scene = QPointF()
+        self._press_view = QPoint()
+        self._preview: dict[int, QRectF] = {}  # index -> rect being moved/resized; -1: the box being drawn
+        self._handle = ""
+        self._space = False
+        self._cursor: QPointF | None = None
+        self.message = ""
+
+    # --- content -------------------------------------------------------------------------------
+    def show_image(self, image: QImage, width: int, height: int) -> None:
+        """Show ``image`` as an image of ``width`` x ``height`` pixels (it may be a reduced decode)."""
+        first = self.image_size is None or self.image_size != (width, height)
+        self.message = ""
+        self._pixmap.setPixmap(QPixmap.fromImage(image))
+        self._pixmap.setScale(width / max(1, image.width()))
+        self._pixmap.setVisible(True)
+        self.image_size = (width, height)
+        self.scene().setSceneRect(QRectF(0, 0, width, height))
+        if first or self._zoom() < self._fit_zoom():
+            self.fit()
+        self.viewport().update()
+
+    def show_message(self, text: str) -> None:
+        """No image (none chosen, or it could not be read): an empty canvas with a message."""
+        self.image_size = None
+        self._pixmap.setVisible(False)
+        self.set_boxes([])
+        self.message = text
+        self.viewport().update()
+
+    def set_boxes(self, boxes: list[BoxView], selected: list[int] | None = None) -> None:
+        """Show these boxes (reusing items); ``selected`` replaces the selection if given, else the
+        selection keeps the indices that still exist."""
+        self._cancel_drag()
+        while len(self._items) > len(boxes):
+            self.scene().removeItem(self._items.pop())
+        while len(self._items) < len(boxes):
+            item = BoxItem(len(self._items))
+            self._items.append(item)
+            self.scene().addItem(item)
+        wanted = set(selected) if selected is not None else {i for i in self._selected if i < len(boxes)}
+        for item, view in zip(self._items, boxes):
+            item.show_box(view, item.index in wanted)
+        self._set_selection(wanted)
+        self.viewport().update()
+
+    def box_rects(self) -> list[QRectF]:
+        return [item.rect() for item in self._items]
+
+    def selected(self) -> list[int]:
+        return sorted(self._selected)
+
+    def select(self, indices: list[int]) -> None:
+        for i in self._selected ^ set(indices):
+            if i < len(self._items):
+                self._items[i].set_selected(i in indices)
+        self._set_selection(set(indices))
+
+    def _set_selection(self, indices: set[int]) -> None:
+        changed = indices != self._selected
+        self._selected = indices
+        if changed:
+            self.selection_changed.emit(sorted(indices))
+            self.viewport().update()
+
+    def set_tool(self, tool: Tool) -> None:
+        self.tool = tool
+        self.viewport().setCursor(Qt.CursorShape.CrossCursor if tool is Tool.DRAW else Qt.CursorShape.ArrowCursor)
+
+    # --- zoom ----------------------------------------------------------------------------------
+    def _zoom(self) -> float:
+        return self.transform().m11()
+
+    def _fit_zoom(self) -> float:
+        if not self.image_size:
+            return 1.0
+        vw, vh = self.viewport().width() - 4, self.viewport().height() - 4
+        return max(self.ZOOM_RANGE[0], min(vw / self.image_size[0], vh / self.image_size[1]))
+
+    def set_zoom(self, zoom: float) -> None:
+        zoom = min(max(zoom, self.ZOOM_RANGE[0]), self.ZOOM_RANGE[1])
+        self.setTransform(self.transform().fromScale(zoom, zoom))
+        self._pixmap.setTransformationMode(
+            Qt.TransformationMode.FastTransformation if zoom >= 2 else Qt.TransformationMode.SmoothTransformation)  # see pixels when zoomed in
+        self.zoom_changed.emit(zoom)
+
+    def zoom_by(self, factor: float, at: QPoint | None = None) -> None:
+        """Zoom keeping the image point under ``at`` (view pixels; default: the centre) in place."""
+        at = self.viewport().rect().center() if at is None else at
+        anchor = self.mapToScene(at)
+        self.set_zoom(self._zoom() * factor)
+        shift = self.mapFromScene(anchor) - at
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + shift.x())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + shift.y())
+
+    def fit(self) -> None:
+        self.set_zoom(self._fit_zoom())
+        if self.image_size:
+            self.centerOn(self.image_size[0] / 2, self.image_size[1] / 2)
+
+    def actual_size(self) -> None:
+        self.set_zoom(1.0)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        steps = event.angleDelta().y() / 120
+        if steps:
+            self.zoom_by(1.25**steps, event.position().toPoint())
+        event.accept()
+
+    def resizeEvent(self, event) -> None:
+        at_fit = self.image_size is not None and math.isclose(self._zoom(), self._fit_zoom(), rel_tol=1e-3)
+        super().resizeEvent(event)
+        if at_fit:
+            self.fit()
+
+    # --- hit testing ---------------------------------------------------------------------------
+    def _clamp_point(self, p: QPointF) -> QPointF:
+        w, h = self.image_size or (0, 0)
+        return QPointF(min(max(p.x(), 0.0), w), min(max(p.y(), 0.0), h))
+
+    def handle_at(self, view_pos: QPoint) -> tuple[int, str] | None:
+        for index in sorted(self._selected, key=lambda i: self._items[i].zValue(), reverse=True):
+            for name, point in _handle_points(self._items[index].rect()).items():
+                v = self.mapFromScene(point)
+                if abs(v.x() - view_pos.x()) <= _GRAB_PX and abs(v.y() - view_pos.y()) <= _GRAB_PX:
+                    return index, name
+        return None
+
+    def box_at(self, view_pos: QPoint) -> int | None:
+        for item in self.items(view_pos):
+            if isinstance(item, LabelItem):
+                item = item.parentItem()
+            if isinstance(item, BoxItem):
+                return item.index
+        return None
+
+    # --- mouse ---------------------------------------------------------------------------------
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        pos = event.position().toPoint()
+        scene = self.mapToScene(pos)
+        self._press_view, self._press_scene = pos, scene
+        if event.button() == Qt.MouseButton.MiddleButton or (event.button() == Qt.MouseButton.LeftButton and self._space):
+            self._drag = _Drag.PAN
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            return
+        if event.button() == Qt.MouseButton.RightButton:
+            hit = self.box_at(pos)
+            if hit is not None and hit not in self._selected:
+                self.select([hit])
+            if self._selected:
+                self.context_menu.emit(event.globalPosition().toPoint())
+            return
+        if event.button() != Qt.MouseButton.LeftButton or self.image_size is None:
+            return
+        ctrl = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+        if self.tool is Tool.EDIT:
+            handle = self.handle_at(pos)
+            if handle is not None and not ctrl:
+                self._drag, self._handle = _Drag.RESIZE, handle[1]
+                self._preview = {handle[0]: self._items[handle[0]].rect()}
+                return
+            hit = self.box_at(pos)
+            if hit is not None:
+                if ctrl:
+                    self.select(sorted(self._selected ^ {hit}))
+                    return
+                if hit not in self._selected:
+                    self.select([hit])
+                self._drag = _Drag.MOVE
+                self._preview = {i: self._items[i].rect() for i in self._selected}
+                return
+        self.select([])
+        self._drag = _Drag.DRAW
+        start = self._clamp_point(scene)
+        self._press_scene = start
+        self._preview = {-1: QRectF(start, start)}
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        pos = event.position().toPoint()
+        scene = self.mapToScene(pos)
+        self._update_cursor(scene)
+        if self._drag is _Drag.PAN:
+            delta = pos - self._press_view
+            self._press_view = pos
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
+            return
+        if self._drag is _Drag.DRAW:
+            self._preview = {-1: QRectF(self._press_scene, self._clamp_point(scene)).normalized()}
+        elif self._drag is _Drag.MOVE:
+            dx, dy = self._move_delta(scene - self._press_scene)
+            self._preview = {i: self._items[i].rect().translated(dx, dy) for i in self._preview}
+        elif self._drag is _Drag.RESIZE:
+            (index,) = self._preview
+            self._preview = {index: self._resized(self._items[index].rect(), self._clamp_point(scene))}
+        elif self.tool is Tool.EDIT and self.image_size is not None:
+            self._update_hover_cursor(pos)
+        if self._drag is not None:
+            self.viewport().update()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        drag, preview = self._drag, self._preview
+        self._cancel_drag()
+        if drag is _Drag.PAN:
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.ArrowCursor)
+        elif drag is _Drag.DRAW:
+            rect = preview[-1]
+            on_screen = self.mapFromScene(rect).boundingRect()
+            if rect.width() >= 1 and rect.height() >= 1 and on_screen.width() >= _MIN_DRAW_PX and on_screen.height() >= _MIN_DRAW_PX:
+                self.box_drawn.emit(rect)
+        elif drag is _Drag.MOVE:
+            if any(preview[i] != self._items[i].rect() for i in preview):
+                self.boxes_edited.emit(sorted(preview.items()), "Move")
+        elif drag is _Drag.RESIZE:
+            (index, rect), = preview.items()
+            if rect != self._items[index].rect() and rect.width() > 0 and rect.height() > 0:
+                self.boxes_edited.emit([(index, rect)], "Resize")
+        self.viewport().update()
+
+    def _cancel_drag(self) -> None:
+        self._drag, self._preview = None, {}
+
+    def _move_delta(self, delta: QPointF) -> tuple[float, float]:
+        """The drag delta, limited so that every moved box stays inside the image."""
+        w, h = self.image_size or (0, 0)
+        rects = [self._items[i].rect() for i in self._preview]
+        left, top = min(r.left() for r in rects), min(r.top() for r in rects)
+        right, bottom = max(r.right() for r in rects), max(r.bottom() for r in rects)
+        return min(max(delta.x(), -left), w - right), min(max(delta.y(), -top), h - bottom)
+
+    def _resized(self, r: QRectF, p: QPointF) -> QRectF:
+        x1, y1, x2, y2 = r.left(), r.top(), r.right(), r.bottom()
+        if "l" in self._handle:
+            x1 = p.x()
+        if "r" in self._handle:
+            x2 = p.x()
+        if self._handle.startswith("t"):
+            y1 = p.y()
+        if self._handle.startswith("b"):
+            y2 = p.y()
+        return QRectF(QPointF(x1, y1), QPointF(x2, y2)).normalized()
+
+    def _update_hover_cursor(self, pos: QPoint) -> None:
+        handle = self.handle_at(pos)
+        if handle is not None:
+            shape = {"t": Qt.CursorShape.SizeVerCursor, "b": Qt.CursorShape.SizeVerCursor, "l": Qt.CursorShape.SizeHorCursor,
+                     "r": Qt.CursorShape.SizeHorCursor, "tl": Qt.CursorShape.SizeFDiagCursor, "br": Qt.CursorShape.SizeFDiagCursor}
+            self.viewport().setCursor(shape.get(handle[1], Qt.CursorShape.SizeBDiagCursor))
+        elif self.box_at(pos) is not None:
+            self.viewport().setCursor(Qt.CursorShape.SizeAllCursor)
+        else:
+            self.viewport().setCursor(Qt.CursorShape.CrossCursor)
+
+    def _update_cursor(self, scene: QPointF) -> None:
+        inside = self.image_size is not None and 0 <= scene.x() < self.image_size[0] and 0 <= scene.y() < self.image_size[1]
+        old = self._cursor
+        self._cursor = scene if inside else None
+        self.cursor_moved.emit(self._cursor)
+        for p in (old, self._cursor):  # repaint only the strips under the old and new crosshair
+            if p is not None:
+                v = self.mapFromScene(p)
+                self.viewport().update(QRect(0, v.y() - 1, self.viewport().width(), 3))
+                self.viewport().update(QRect(v.x() - 1, 0, 3, self.viewport().height()))
+
+    def leaveEvent(self, event) -> None:
+        self._update_cursor(QPointF(-1, -1))
+        super().leaveEvent(event)
+
+    # --- keys ----------------------------------------------------------------------------------
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key == Qt.Key.Key_Space:
+            if not event.isAutoRepeat():
+                self._space = True
+                self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            return
+        arrows = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (0, -1), Qt.Key.Key_Down: (0, 1)}
+        if key in arrows and self._selected:
+            step = 10 if event.modifiers() & Qt.KeyboardModifier.ShiftModifier else 1
+            self.nudge.emit(arrows[key][0] * step, arrows[key][1] * step)
+            return
+        if key == Qt.Key.Key_Escape:
+            if self._drag is not None:
+                self._cancel_drag()
+                self.viewport().update()
+            else:
+                self.select([])
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            self.set_tool(self.tool)
+            return
+        super().keyReleaseEvent(event)
+
+    # --- painting ------------------------------------------------------------------------------
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        painter.save()
+        painter.resetTransform()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        if self.message:
+            painter.setPen(QColor(220, 220, 220))
+            painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.message)
+        for index, r in self._preview.items():
+            color = self._items[index].color if index >= 0 else QColor(255, 255, 0)
+            pen = QPen(color, 2, Qt.PenStyle.DashLine)
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(self.mapFromScene(r).boundingRect())
+        if self._drag is None:
+            for index in self._selected:
+                if index < len(self._items):
+                    self._paint_handles(painter, self._items[index])
+        if self._cursor is not None and not self._space:
+            v = self.mapFromScene(self._cursor)
+            painter.setPen(QPen(QColor(255, 255, 255, 150), 1, Qt.PenStyle.DashLine))
+            painter.drawLine(0, v.y(), self.viewport().width(), v.y())
+            painter.drawLine(v.x(), 0, v.x(), self.viewport().height())
+        painter.restore()
+
+    def _paint_handles(self, painter: QPainter, item: BoxItem) -> None:
+        painter.setPen(QPen(QColor(0, 0, 0), 1))
+        painter.setBrush(item.color)
+        half = HANDLE_PX // 2
+        for point in _handle_points(item.rect()).values():
+            v = self.mapFromScene(point)
+            painter.drawRect(v.x() - half, v.y() - half, HANDLE_PX, HANDLE_PX)

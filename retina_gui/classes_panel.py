@@ -1,0 +1,134 @@
+"""The classes panel: the class list with colours, box counts and number-key hints; add, rename,
+recolour and delete (each an undoable command through the workspace)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QColorDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from retina_gui.convert import category_color
+from retina_gui.workspace import Workspace
+
+
+class ClassesPanel(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.workspace: Workspace | None = None
+        self.list = QListWidget()
+        self.list.currentItemChanged.connect(self._chosen)
+        self.list.itemDoubleClicked.connect(self._double_clicked)
+        buttons = QHBoxLayout()
+        for text, slot, tip in (("Add", self.ask_add, "Add a class"), ("Rename", self.ask_rename, "Rename the chosen class"),
+                                ("Colour", self.ask_color, "Change the chosen class's colour"),
+                                ("Delete", self.ask_delete, "Delete the chosen class and its boxes (undoable)")):
+            button = QPushButton(text)
+            button.setToolTip(tip)
+            button.clicked.connect(slot)
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(buttons)
+        self._counts_timer = QTimer(self, singleShot=True, interval=200)  # counting is O(boxes): not on every keystroke
+        self._counts_timer.timeout.connect(self.refresh)
+
+    def _double_clicked(self, _item: QListWidgetItem) -> None:
+        self.ask_rename()
+
+    def set_workspace(self, workspace: Workspace | None) -> None:
+        self.workspace = workspace
+        if workspace is not None:
+            workspace.categories_changed.connect(self.refresh)
+            workspace.images_changed.connect(self._images_changed)
+            workspace.current_category_changed.connect(self._current_changed)
+        self.refresh()
+
+    def _images_changed(self, _names: list) -> None:
+        self._counts_timer.start()
+
+    def refresh(self) -> None:
+        self.list.blockSignals(True)
+        self.list.clear()
+        if self.workspace is not None:
+            counts = self.workspace.store.box_counts()
+            for number, category in enumerate(self.workspace.store.categories, start=1):
+                key = f"{number}  " if number <= 9 else "   "
+                item = QListWidgetItem(f"{key}{category.name}  ({counts.get(category.id, 0)})")
+                pixmap = QPixmap(14, 14)
+                pixmap.fill(category_color(category))
+                item.setIcon(QIcon(pixmap))
+                item.setData(Qt.ItemDataRole.UserRole, category.id)
+                self.list.addItem(item)
+                if category.id == self.workspace.current_category:
+                    self.list.setCurrentItem(item)
+        self.list.blockSignals(False)
+
+    def _current_changed(self, category_id: int) -> None:
+        for row in range(self.list.count()):
+            if self.list.item(row).data(Qt.ItemDataRole.UserRole) == category_id:
+                self.list.blockSignals(True)
+                self.list.setCurrentRow(row)
+                self.list.blockSignals(False)
+
+    def _chosen(self, item: QListWidgetItem | None, _previous) -> None:
+        if item is not None and self.workspace is not None:
+            self.workspace.set_current_category(item.data(Qt.ItemDataRole.UserRole))
+
+    def chosen_id(self) -> int | None:
+        item = self.list.currentItem()
+        return None if item is None else item.data(Qt.ItemDataRole.UserRole)
+
+    def _try(self, action) -> None:
+        try:
+            action()
+        except (ValueError, KeyError, PermissionError) as exc:
+            QMessageBox.warning(self, "Classes", str(exc).strip("'\""))
+
+    def ask_add(self) -> None:
+        if self.workspace is None:
+            return
+        name, ok = QInputDialog.getText(self, "Add class", "Class name:")
+        if ok and name.strip():
+            self._try(lambda: self.workspace.add_category(name))
+
+    def ask_rename(self) -> None:
+        category_id = self.chosen_id()
+        if self.workspace is None or category_id is None:
+            return
+        old = self.workspace.store.category(category_id).name
+        name, ok = QInputDialog.getText(self, "Rename class", "New name:", text=old)
+        if ok and name.strip():
+            self._try(lambda: self.workspace.rename_category(category_id, name))
+
+    def ask_color(self) -> None:
+        category_id = self.chosen_id()
+        if self.workspace is None or category_id is None:
+            return
+        category = self.workspace.store.category(category_id)
+        color = QColorDialog.getColor(category_color(category), self, f"Colour of {category.name}")
+        if color.isValid():
+            self._try(lambda: self.workspace.recolor_category(category_id, QColor(color).name()))
+
+    def ask_delete(self) -> None:
+        category_id = self.chosen_id()
+        if self.workspace is None or category_id is None:
+            return
+        category = self.workspace.store.category(category_id)
+        count = self.workspace.store.box_counts().get(category_id, 0)
+        if count:
+            answer = QMessageBox.question(self, "Delete class",
+                                          f"Delete {category.name} and its {count} boxes? (Edit ▸ Undo brings them back.)")
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self._try(lambda: self.workspace.delete_category(category_id))

@@ -1,0 +1,152 @@
+"""Undo commands: every edit of the annotation store goes through one of these, so the QUndoStack
+can take back (and redo) all of them, without limit. Each command stores exactly what its inverse
+needs, as returned by the store. ``file_name`` names the image a command touched (None for class
+edits) so that undo can bring that image back on screen."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from PySide6.QtGui import QUndoCommand
+
+from core.annotations import AnnotationStore, RemovedCategory
+from core.labels import Box, Category
+
+
+def _boxes(n: int) -> str:
+    return "box" if n == 1 else f"{n} boxes"
+
+
+class StoreCommand(QUndoCommand):
+    file_name: str | None = None
+
+    def __init__(self, store: AnnotationStore, text: str) -> None:
+        super().__init__(text)
+        self.store = store
+
+
+class AddBoxes(StoreCommand):
+    def __init__(self, store: AnnotationStore, file_name: str, size: tuple[int, int], boxes: list[Box], text: str) -> None:
+        super().__init__(store, text)
+        self.file_name, self.size, self.boxes = file_name, size, boxes
+        self.items: list[tuple[int, Box]] = []
+
+    @classmethod
+    def drawn(cls, store: AnnotationStore, file_name: str, size: tuple[int, int], box: Box) -> AddBoxes:
+        return cls(store, file_name, size, [box], f"Draw {store.category(box.category_id).name} box")
+
+    @classmethod
+    def pasted(cls, store: AnnotationStore, file_name: str, size: tuple[int, int], boxes: list[Box], source: str = "") -> AddBoxes:
+        return cls(store, file_name, size, boxes, f"Paste {_boxes(len(boxes))}{source}")
+
+    def redo(self) -> None:
+        self.items = self.store.append_boxes(self.file_name, self.size, self.boxes)
+
+    def undo(self) -> None:
+        self.store.remove_boxes(self.file_name, [i for i, _ in self.items])
+
+
+class DeleteBoxes(StoreCommand):
+    def __init__(self, store: AnnotationStore, file_name: str, indices: list[int]) -> None:
+        super().__init__(store, f"Delete {_boxes(len(indices))}")
+        self.file_name, self.indices = file_name, sorted(indices)
+        self.removed: list[tuple[int, Box]] = []
+
+    def redo(self) -> None:
+        self.removed = self.store.remove_boxes(self.file_name, self.indices)
+
+    def undo(self) -> None:
+        self.store.insert_boxes(self.file_name, (0, 0), self.removed)
+
+
+class ChangeBoxes(StoreCommand):
+    """Move, resize, nudge or relabel boxes: new geometry or class for existing indices.
+    Consecutive nudges of the same boxes merge into one undo step."""
+
+    NUDGE_ID = 1
+
+    def __init__(self, store: AnnotationStore, file_name: str, items: list[tuple[int, Box]], text: str, *, nudge: bool = False) -> None:
+        super().__init__(store, text)
+        self.file_name, self.items = file_name, items
+        self.previous: list[tuple[int, Box]] | None = None
+        self.nudge = nudge
+
+    @classmethod
+    def relabelled(cls, store: AnnotationStore, file_name: str, indices: list[int], category_id: int) -> ChangeBoxes:
+        boxes = store.boxes(file_name)
+        items = [(i, replace(boxes[i], category_id=category_id)) for i in indices]
+        return cls(store, file_name, items, f"Relabel {_boxes(len(indices))} as {store.category(category_id).name}")
+
+    def id(self) -> int:
+        return self.NUDGE_ID if self.nudge else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, ChangeBoxes) or other.file_name != self.file_name:
+            return False
+        if [i for i, _ in other.items] != [i for i, _ in self.items]:
+            return False
+        self.items = other.items  # keep our `previous`: one undo takes back the whole run of nudges
+        return True
+
+    def redo(self) -> None:
+        previous = self.store.replace_boxes(self.file_name, self.items)
+        if self.previous is None:
+            self.previous = previous
+
+    def undo(self) -> None:
+        self.store.replace_boxes(self.file_name, self.previous or [])
+
+
+class SetReviewed(StoreCommand):
+    def __init__(self, store: AnnotationStore, file_name: str, size: tuple[int, int], reviewed: bool) -> None:
+        super().__init__(store, "Mark image reviewed" if reviewed else "Mark image not reviewed")
+        self.file_name, self.size, self.reviewed = file_name, size, reviewed
+        self.previous = False
+
+    def redo(self) -> None:
+        self.previous = self.store.set_reviewed(self.file_name, self.size, self.reviewed)
+
+    def undo(self) -> None:
+        self.store.set_reviewed(self.file_name, self.size, self.previous)
+
+
+class AddCategory(StoreCommand):
+    def __init__(self, store: AnnotationStore, category: Category) -> None:
+        super().__init__(store, f"Add class {category.name}")
+        self.category = category
+
+    def redo(self) -> None:
+        self.store.add_category(self.category)
+
+    def undo(self) -> None:
+        self.store.remove_category(self.category.id)
+
+
+class UpdateCategory(StoreCommand):
+    def __init__(self, store: AnnotationStore, category: Category) -> None:
+        old = store.category(category.id)
+        text = f"Rename class {old.name} to {category.name}" if old.name != category.name else f"Recolour class {old.name}"
+        super().__init__(store, text)
+        self.category, self.old = category, old
+
+    def redo(self) -> None:
+        self.store.update_category(self.category)
+
+    def undo(self) -> None:
+        self.store.update_category(self.old)
+
+
+class DeleteCategory(StoreCommand):
+    def __init__(self, store: AnnotationStore, category_id: int) -> None:
+        category = store.category(category_id)
+        count = store.box_counts().get(category_id, 0)
+        super().__init__(store, f"Delete class {category.name}" + (f" and its {_boxes(count)}" if count else ""))
+        self.category_id = category_id
+        self.removed: RemovedCategory | None = None
+
+    def redo(self) -> None:
+        self.removed = self.store.remove_category(self.category_id)
+
+    def undo(self) -> None:
+        assert self.removed is not None
+        self.store.restore_category(self.removed)

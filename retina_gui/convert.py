@@ -1,0 +1,34 @@
+"""The only place where Qt objects and core's plain data meet: images, boxes and colours."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QColor, QImage
+
+from core.labels import Box, Category
+
+# Distinct, readable on photos; a class without a chosen colour gets one by its id.
+_PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45",
+            "#fabed4", "#469990", "#dcbeff", "#9a6324", "#fffac8", "#800000", "#aaffc3", "#808000")
+
+
+def qimage_from_rgb(pixels: np.ndarray) -> QImage:
+    """RGB uint8 [H, W, 3] -> a QImage that owns its pixels (safe to pass between threads)."""
+    pixels = np.ascontiguousarray(pixels)
+    h, w = pixels.shape[:2]
+    return QImage(pixels.data, w, h, pixels.strides[0], QImage.Format.Format_RGB888).copy()
+
+
+def rect_from_box(box: Box) -> QRectF:
+    return QRectF(box.x1, box.y1, box.width, box.height)
+
+
+def corners(rect: QRectF) -> tuple[float, float, float, float]:
+    """(x1, y1, x2, y2) of a possibly un-normalised rect, in image pixels."""
+    r = rect.normalized()
+    return r.left(), r.top(), r.right(), r.bottom()
+
+
+def category_color(category: Category) -> QColor:
+    return QColor(category.color or _PALETTE[category.id % len(_PALETTE)])

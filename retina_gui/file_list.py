@@ -1,0 +1,216 @@
+"""The file list: a lazy Qt model over the folder's image names (filled in batches by the scanner),
+each with its status from the annotation store, plus search and a status filter."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QListView, QVBoxLayout, QWidget
+
+from core.annotations import AnnotationStore, ImageStatus
+
+UNREADABLE = "unreadable"
+_STATUS_COLORS = {ImageStatus.UNLABELLED.value: "#808080", ImageStatus.LABELLED.value: "#3c8dd8",
+                  ImageStatus.PREDICTED.value: "#e0a020", ImageStatus.REVIEWED.value: "#3cb44b", UNREADABLE: "#e6194b"}
+STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def _dot(color: str) -> QIcon:
+    pixmap = QPixmap(10, 10)
+    pixmap.fill(QColor(color))
+    return QIcon(pixmap)
+
+
+class FileListModel(QAbstractListModel):
+    def __init__(self, store: AnnotationStore | None = None) -> None:
+        super().__init__()
+        self.store = store
+        self.names: list[str] = []
+        self._rows: dict[str, int] = {}
+        self.unreadable: dict[str, str] = {}  # name -> reason
+        self._icons: dict[str, QIcon] = {}
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex | None = None) -> int:
+        return 0 if parent is not None and parent.isValid() else len(self.names)
+
+    def append(self, names: list[str]) -> None:
+        start = len(self.names)
+        self.beginInsertRows(QModelIndex(), start, start + len(names) - 1)
+        self.names.extend(names)
+        self._rows.update((n, start + i) for i, n in enumerate(names))
+        self.endInsertRows()
+
+    def row(self, name: str) -> int | None:
+        return self._rows.get(name)
+
+    def status(self, name: str) -> str:
+        if name in self.unreadable:
+            return UNREADABLE
+        return self.store.status(name).value if self.store else ImageStatus.UNLABELLED.value
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        name = self.names[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return name
+        if role == STATUS_ROLE:
+            return self.status(name)
+        if role == Qt.ItemDataRole.DecorationRole:
+            status = self.status(name)
+            if status not in self._icons:
+                self._icons[status] = _dot(_STATUS_COLORS[status])
+            return self._icons[status]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if name in self.unreadable:
+                return f"{name}\ncannot be read: {self.unreadable[name]}"
+            n = len(self.store.boxes(name)) if self.store else 0
+            return f"{name}\n{self.status(name)}, {n} box{'es' if n != 1 else ''}"
+        return None
+
+    def refresh(self, names: list[str]) -> None:
+        """Statuses of these images changed ([] = possibly all)."""
+        rows = [self._rows[n] for n in names if n in self._rows] if names else [0, len(self.names) - 1]
+        if rows and self.names:
+            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)), [Qt.ItemDataRole.DecorationRole, STATUS_ROLE])
+
+    def mark_unreadable(self, name: str, reason: str) -> None:
+        self.unreadable[name] = reason
+        self.refresh([name])
+
+
+class FileFilter(QSortFilterProxyModel):
+    """Case-insensitive substring search and a status filter; keeps the model's (sorted) order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.text = ""
+        self.status = ""
+
+    def set_text(self, text: str) -> None:
+        self.beginFilterChange()
+        self.text = text.lower()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def set_status(self, status: str) -> None:
+        self.beginFilterChange()
+        self.status = status
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def filterAcceptsRow(self, row: int, parent: QModelIndex | QPersistentModelIndex) -> bool:
+        model: FileListModel = self.sourceModel()
+        name = model.names[row]
+        if self.text and self.text not in name.lower():
+            return False
+        return not self.status or model.status(name) == self.status
+
+
+class FileListPanel(QWidget):
+    """Search box, status filter, the list and a count. ``current_changed`` gives the chosen name."""
+
+    current_changed = Signal(str)
+
+    def __init__(self, model: FileListModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.filter = FileFilter()
+        self.filter.setSourceModel(model)
+        self.search = QLineEdit(placeholderText="Search file names")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self.filter.set_text)
+        self.status_box = QComboBox()
+        self.status_box.addItem("All images", "")
+        for status in (*ImageStatus, None):
+            value = status.value if status else UNREADABLE
+            self.status_box.addItem(value.capitalize(), value)
+        self.status_box.currentIndexChanged.connect(self._status_chosen)
+        self.view = QListView()
+        self.view.setModel(self.filter)
+        self.view.setUniformItemSizes(True)  # constant-time layout for 100k rows
+        self.view.setEditTriggers(QListView.EditTrigger.NoEditTriggers)
+        self.view.selectionModel().currentChanged.connect(self._current_changed)
+        self.count = QLabel()
+        model.rowsInserted.connect(self._update_count)
+        self.filter.rowsInserted.connect(self._update_count)
+        self.filter.rowsRemoved.connect(self._update_count)
+        self.filter.modelReset.connect(self._update_count)
+        top = QHBoxLayout()
+        top.addWidget(self.search, 1)
+        top.addWidget(self.status_box)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(top)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.count)
+
+    def set_model(self, model: FileListModel) -> None:
+        self.model = model
+        self.filter.setSourceModel(model)
+        model.rowsInserted.connect(self._update_count)
+        self._update_count()
+
+    def _status_chosen(self, _: int) -> None:
+        self.filter.set_status(self.status_box.currentData())
+
+    def _update_count(self, *_) -> None:
+        shown, total = self.filter.rowCount(), self.model.rowCount()
+        self.count.setText(f"{total} images" if shown == total else f"{shown} of {total} images")
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid():
+            self.current_changed.emit(current.data())
+
+    def current(self) -> str | None:
+        index = self.view.currentIndex()
+        return index.data() if index.isValid() else None
+
+    def set_current(self, name: str) -> bool:
+        row = self.model.row(name)
+        if row is None:
+            return False
+        index = self.filter.mapFromSource(self.model.index(row))
+        if not index.isValid():  # hidden by the filter: clear the filter so the image can be shown
+            self.search.clear()
+            self.status_box.setCurrentIndex(0)
+            index = self.filter.mapFromSource(self.model.index(row))
+        self.view.setCurrentIndex(index)
+        self.view.scrollTo(index)
+        return True
+
+    def step(self, delta: int) -> bool:
+        """Go to the next (+1) or previous (-1) image in the visible list."""
+        n = self.filter.rowCount()
+        if n == 0:
+            return False
+        row = self.view.currentIndex().row()
+        target = 0 if row < 0 else min(max(row + delta, 0), n - 1)
+        if target == row:
+            return False
+        self.view.setCurrentIndex(self.filter.index(target, 0))
+        return True
+
+    def neighbours(self, name: str, radius: int = 1) -> list[str]:
+        """Names before and after ``name`` in the visible list (for prefetching)."""
+        row = self.model.row(name)
+        if row is None:
+            return []
+        visible = self.filter.mapFromSource(self.model.index(row)).row()
+        out = []
+        for offset in [d for r in range(1, radius + 1) for d in (r, -r)]:
+            index = self.filter.index(visible + offset, 0)
+            if index.isValid():
+                out.append(index.data())
+        return out
+
+    def next_unlabelled(self) -> bool:
+        """Go to the next unlabelled image after the current one (wrapping around)."""
+        names = self.model.names
+        if not names:
+            return False
+        current = self.model.row(self.current() or "")
+        start = -1 if current is None else current
+        for k in range(1, len(names) + 1):
+            name = names[(start + k) % len(names)]
+            if self.model.status(name) == ImageStatus.UNLABELLED.value:
+                return self.set_current(name)
+        return False

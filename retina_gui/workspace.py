@@ -1,0 +1,189 @@
+"""The workspace: one open folder, its annotation store and labels file, the undo stack and autosave.
+
+It turns the canvas's intents (a drawn rect, moved rects, a nudge) into undo commands on the store,
+and the store's change events into Qt signals for the views. It is a QObject with no widgets.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QRectF, QTimer, Signal
+from PySide6.QtGui import QUndoStack
+
+from core.annotations import AnnotationFile, AnnotationStore, CategoriesChanged, ImagesChanged, StoreEvent, find_labels_file, resized_box
+from core.formats import LabelFormatError
+from core.labels import Box, Category
+from retina_gui import commands
+from retina_gui.convert import corners
+
+
+class Workspace(QObject):
+    images_changed = Signal(list)  # file names whose boxes or status changed
+    categories_changed = Signal()
+    saved = Signal(str)  # a human-readable "saved at" message
+    save_failed = Signal(str)
+    current_category_changed = Signal(int)
+
+    AUTOSAVE_MS = 500  # the first unsaved edit is written at most this long after it was made
+
+    def __init__(self, folder: Path, labels_file: AnnotationFile | None, store: AnnotationStore) -> None:
+        """``labels_file`` None: read-only (the labels file could not be read and is not touched)."""
+        super().__init__()
+        self.folder = folder
+        self.labels_file = labels_file
+        self.store = store
+        self.undo_stack = QUndoStack(self)
+        self.current_category: int | None = store.categories[0].id if store.categories else None
+        self.clipboard: list[Box] = []
+        self._saved_revision = store.revision
+        self._autosave = QTimer(self, singleShot=True, interval=self.AUTOSAVE_MS)
+        self._autosave.timeout.connect(self.save)
+        store.subscribe(self._on_store_event)
+
+    @property
+    def read_only(self) -> bool:
+        return self.labels_file is None
+
+    @property
+    def dirty(self) -> bool:
+        return self.store.revision != self._saved_revision
+
+    def _on_store_event(self, event: StoreEvent) -> None:
+        if isinstance(event, ImagesChanged):
+            self.images_changed.emit(list(event.file_names))
+        elif isinstance(event, CategoriesChanged):
+            known = {c.id for c in self.store.categories}
+            if self.current_category not in known:
+                self.set_current_category(self.store.categories[0].id if self.store.categories else None)
+            self.categories_changed.emit()
+            self.images_changed.emit([])  # [] = all images (a class removal takes boxes everywhere)
+        if not self._autosave.isActive():
+            self._autosave.start()
+
+    def save(self) -> bool:
+        self._autosave.stop()
+        if self.labels_file is None or not self.dirty:
+            return True
+        try:
+            self._saved_revision = self.labels_file.save(self.store)
+        except (OSError, ValueError) as exc:
+            self.save_failed.emit(f"Could not save labels to {self.labels_file.path}: {exc}")
+            return False
+        self.saved.emit(f"saved {time.strftime('%H:%M:%S')}")
+        return True
+
+    def close(self) -> None:
+        self.save()
+        self.store.unsubscribe(self._on_store_event)
+        if self.labels_file is not None:
+            self.labels_file.close()
+            self.labels_file = None
+
+    def _push(self, command: commands.StoreCommand) -> None:
+        if self.read_only:
+            raise PermissionError("the labels file could not be read; editing is off so that it is not overwritten")
+        self.undo_stack.push(command)
+
+    # --- classes -------------------------------------------------------------------------------
+    def set_current_category(self, category_id: int | None) -> None:
+        self.current_category = category_id
+        self.current_category_changed.emit(-1 if category_id is None else category_id)
+
+    def add_category(self, name: str, color: str = "") -> Category:
+        category = Category(self.store.next_category_id(), name.strip(), color=color)
+        self.store.check_category_name(name.strip())
+        self._push(commands.AddCategory(self.store, category))
+        if self.current_category is None:
+            self.set_current_category(category.id)
+        return category
+
+    def rename_category(self, category_id: int, name: str) -> None:
+        old = self.store.category(category_id)
+        if name.strip() == old.name:
+            return
+        self.store.check_category_name(name.strip())
+        self._push(commands.UpdateCategory(self.store, replace(old, name=name.strip())))
+
+    def recolor_category(self, category_id: int, color: str) -> None:
+        self._push(commands.UpdateCategory(self.store, replace(self.store.category(category_id), color=color)))
+
+    def delete_category(self, category_id: int) -> None:
+        self._push(commands.DeleteCategory(self.store, category_id))
+
+    # --- boxes ---------------------------------------------------------------------------------
+    def draw_box(self, file_name: str, size: tuple[int, int], rect: QRectF) -> bool:
+        """A box drawn on the canvas becomes a box of the current class; False if there is no class."""
+        if self.current_category is None:
+            return False
+        x1, y1, x2, y2 = corners(rect)
+        self._push(commands.AddBoxes.drawn(self.store, file_name, size, Box(x1, y1, x2, y2, self.current_category)))
+        return True
+
+    def edit_boxes(self, file_name: str, rects: list[tuple[int, QRectF]], kind: str) -> None:
+        boxes = self.store.boxes(file_name)
+        items = [(i, resized_box(boxes[i], *corners(r))) for i, r in rects]
+        noun = "box" if len(items) == 1 else f"{len(items)} boxes"
+        self._push(commands.ChangeBoxes(self.store, file_name, items, f"{kind} {noun}"))
+
+    def nudge_boxes(self, file_name: str, size: tuple[int, int], indices: list[int], dx: float, dy: float) -> None:
+        boxes = self.store.boxes(file_name)
+        w, h = size
+        chosen = [boxes[i] for i in indices]
+        # keep the group inside the image
+        dx = min(max(dx, -min(b.x1 for b in chosen)), w - max(b.x2 for b in chosen))
+        dy = min(max(dy, -min(b.y1 for b in chosen)), h - max(b.y2 for b in chosen))
+        if dx == 0 and dy == 0:
+            return
+        items = [(i, replace(b, x1=b.x1 + dx, y1=b.y1 + dy, x2=b.x2 + dx, y2=b.y2 + dy)) for i, b in zip(indices, chosen)]
+        noun = "box" if len(items) == 1 else f"{len(items)} boxes"
+        self._push(commands.ChangeBoxes(self.store, file_name, items, f"Nudge {noun}", nudge=True))
+
+    def relabel_boxes(self, file_name: str, indices: list[int], category_id: int) -> None:
+        boxes = self.store.boxes(file_name)
+        indices = [i for i in indices if boxes[i].category_id != category_id]
+        if indices:
+            self._push(commands.ChangeBoxes.relabelled(self.store, file_name, indices, category_id))
+
+    def delete_boxes(self, file_name: str, indices: list[int]) -> None:
+        if indices:
+            self._push(commands.DeleteBoxes(self.store, file_name, indices))
+
+    def copy_boxes(self, file_name: str, indices: list[int]) -> int:
+        boxes = self.store.boxes(file_name)
+        self.clipboard = [replace(boxes[i], id=None) for i in indices]
+        return len(self.clipboard)
+
+    def paste_boxes(self, file_name: str, size: tuple[int, int], boxes: list[Box] | None = None, source: str = "") -> list[int]:
+        """Paste the clipboard (or ``boxes``), clipped to this image; returns the new indices."""
+        w, h = size
+        fitted = []
+        for b in self.clipboard if boxes is None else boxes:
+            x1, y1, x2, y2 = max(0.0, b.x1), max(0.0, b.y1), min(float(w), b.x2), min(float(h), b.y2)
+            if x2 - x1 >= 1 and y2 - y1 >= 1:
+                fitted.append(replace(b, x1=x1, y1=y1, x2=x2, y2=y2, id=None))
+        if not fitted:
+            return []
+        start = len(self.store.boxes(file_name))
+        self._push(commands.AddBoxes.pasted(self.store, file_name, size, fitted, source))
+        return list(range(start, start + len(fitted)))
+
+    def set_reviewed(self, file_name: str, size: tuple[int, int], reviewed: bool) -> None:
+        self._push(commands.SetReviewed(self.store, file_name, size, reviewed))
+
+
+def open_workspace(folder: Path, labels_path: Path | None = None) -> tuple[Workspace, str]:
+    """Lock and read the folder's labels file. Returns the workspace and a problem to show ("" if
+    none): a malformed file gives a read-only workspace and leaves the file untouched. Raises
+    :class:`~core.annotations.AnnotationFileLocked` when another window or process has it open."""
+    labels_file = AnnotationFile(labels_path or find_labels_file(folder))
+    try:
+        store = labels_file.load()
+    except LabelFormatError as exc:
+        labels_file.close()
+        return Workspace(folder, None, AnnotationStore()), (
+            f"The labels file could not be read, so editing is off and the file will not be touched:\n\n{exc}\n\n"
+            "Fix or move the file, or choose another with File ▸ Open Labels File…")
+    return Workspace(folder, labels_file, store), ""

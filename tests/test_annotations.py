@@ -1,0 +1,177 @@
+"""The annotation store (core, no Qt): exact inverses for every edit, events, statuses, the lock,
+and crash safety of its atomic save under SIGKILL."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from core.annotations import (
+    AnnotationFile,
+    AnnotationFileLocked,
+    AnnotationStore,
+    CategoriesChanged,
+    ImagesChanged,
+    ImageStatus,
+    find_labels_file,
+)
+from core.formats import LabelFormatError
+from core.formats.coco import read_coco
+from core.labels import Box, Category
+from tests.conftest import DATASETS, ROOT
+
+CHESS_VALID_ANN = DATASETS / "chess" / "valid" / "_annotations.coco.json"
+
+
+def _store() -> AnnotationStore:
+    return AnnotationStore(read_coco(CHESS_VALID_ANN))
+
+
+def test_box_edits_return_exact_inverses_and_notify():
+    store = _store()
+    events = []
+    store.subscribe(events.append)
+    name = store.file_names()[0]
+    before = store.boxes(name)
+    cat = store.categories[1].id
+    added = store.append_boxes(name, (0, 0), [Box(1, 2, 30, 40, cat), Box(5, 5, 9, 9, cat)])
+    assert store.boxes(name)[-2:] == (Box(1, 2, 30, 40, cat), Box(5, 5, 9, 9, cat))
+    store.remove_boxes(name, [i for i, _ in added])
+    assert store.boxes(name) == before
+    removed = store.remove_boxes(name, [0, 2])
+    store.insert_boxes(name, (0, 0), removed)
+    assert store.boxes(name) == before
+    previous = store.replace_boxes(name, [(1, Box(0, 0, 1, 1, cat))])
+    store.replace_boxes(name, previous)
+    assert store.boxes(name) == before
+    assert all(isinstance(e, ImagesChanged) and e.file_names == (name,) for e in events) and len(events) == 6
+    assert store.revision == 6
+    with pytest.raises(KeyError, match="no class"):
+        store.append_boxes(name, (0, 0), [Box(0, 0, 1, 1, 999)])
+
+
+def test_removing_a_class_takes_its_boxes_and_restoring_puts_them_back_in_place():
+    store = _store()
+    snapshot = store.to_labelset()
+    cat = max(store.box_counts().items(), key=lambda kv: kv[1])[0]
+    events = []
+    store.subscribe(events.append)
+    removed = store.remove_category(cat)
+    assert cat not in {c.id for c in store.categories}
+    assert all(b.category_id != cat for name in store.file_names() for b in store.boxes(name))
+    store.restore_category(removed)
+    assert store.to_labelset() == snapshot
+    assert [type(e) for e in events] == [CategoriesChanged, CategoriesChanged]
+
+
+def test_class_names_must_be_unique_and_not_blank_and_ids_are_never_reused():
+    store = _store()
+    with pytest.raises(ValueError, match="already"):
+        store.add_category(Category(store.next_category_id(), store.categories[0].name))
+    with pytest.raises(ValueError, match="name"):
+        store.add_category(Category(store.next_category_id(), "  "))
+    new_id = store.next_category_id()
+    assert new_id == max(c.id for c in store.categories) + 1
+    store.add_category(Category(new_id, "clock", color="#123456"))
+    assert store.category(new_id).color == "#123456"
+
+
+def test_status_follows_boxes_predictions_and_review():
+    store = AnnotationStore()
+    store.add_category(Category(1, "a"))
+    assert store.status("x.jpg") is ImageStatus.UNLABELLED
+    store.predicted.add("x.jpg")
+    assert store.status("x.jpg") is ImageStatus.PREDICTED
+    store.append_boxes("x.jpg", (640, 480), [Box(0, 0, 5, 5, 1)])
+    assert store.entry("x.jpg").width == 640 and store.entry("x.jpg").id == 1
+    store.predicted.clear()
+    assert store.status("x.jpg") is ImageStatus.LABELLED
+    store.set_reviewed("y.jpg", (10, 20), True)  # a reviewed image with no boxes: a negative example
+    assert store.status("y.jpg") is ImageStatus.REVIEWED and store.entry("y.jpg").id == 2
+
+
+def test_missing_and_resized_images_are_reported_not_dropped(tmp_path):
+    store = _store()
+    names = store.file_names()
+    assert store.missing(names[1:]) == [names[0]]
+    entry = store.entry(names[0])
+    assert store.size_mismatch(names[0], entry.width, entry.height) is None
+    assert store.size_mismatch(names[0], entry.width + 1, entry.height) == (entry.width, entry.height)
+    with AnnotationFile(tmp_path / "a.json") as f:
+        f.save(store)
+    assert len(read_coco(tmp_path / "a.json").images) == len(names)
+
+
+def test_reviewed_flag_and_class_colours_survive_a_save(tmp_path):
+    store = _store()
+    name = store.file_names()[0]
+    store.set_reviewed(name, (0, 0), True)
+    store.update_category(Category(store.categories[0].id, store.categories[0].name, store.categories[0].supercategory, "#abcdef"))
+    with AnnotationFile(tmp_path / "a.json") as f:
+        f.save(store)
+        again = f.load()
+    assert again.entry(name).reviewed and again.categories[0].color == "#abcdef"
+    assert again.box_counts() == store.box_counts()
+
+
+def test_a_second_open_of_the_same_file_is_refused_until_the_first_closes(tmp_path):
+    first = AnnotationFile(tmp_path / "labels.json")
+    with pytest.raises(AnnotationFileLocked, match="already open"):
+        AnnotationFile(tmp_path / "labels.json")
+    code = f"from core.annotations import AnnotationFile\nAnnotationFile({str(tmp_path / 'labels.json')!r})"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert other.returncode != 0 and "already open in another retina-gui window or process" in other.stderr
+    first.close()
+    AnnotationFile(tmp_path / "labels.json").close()
+
+
+def test_malformed_file_raises_a_clear_error_and_is_left_as_it_was(tmp_path):
+    path = tmp_path / "annotations.coco.json"
+    path.write_text('{"images": [}')
+    with AnnotationFile(path) as f, pytest.raises(LabelFormatError, match="not valid JSON"):
+        f.load()
+    assert path.read_text() == '{"images": [}'
+
+
+def test_labels_file_is_found_in_the_folder(tmp_path):
+    assert find_labels_file(tmp_path) == tmp_path / "annotations.coco.json"
+    (tmp_path / "_annotations.coco.json").write_text("{}")
+    assert find_labels_file(tmp_path) == tmp_path / "_annotations.coco.json"
+
+
+def test_sigkill_during_autosave_always_leaves_the_last_completed_save(tmp_path):
+    """A writer saves a growing store in a loop and prints each completed save; it is killed at
+    random moments (60 times). The file must always parse and hold the last printed save, or the
+    one in flight if its rename had happened (never a torn or empty file)."""
+    path = tmp_path / "annotations.coco.json"
+    start = AnnotationStore()
+    start.add_category(Category(1, "thing"))
+    start.append_boxes("a.jpg", (4000, 3000), [Box(i % 3000, 1, i % 3000 + 10, 20, 1) for i in range(3000)])
+    with AnnotationFile(path) as f:
+        f.save(start)  # ~0.5 MB: each save takes long enough that kills land inside writes
+    rng = random.Random(0)
+    kills = interrupted = 0
+    for _ in range(60):
+        proc = subprocess.Popen([sys.executable, "-u", str(ROOT / "tests" / "autosave_writer.py"), str(path)],
+                                stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(rng.uniform(0.0, 0.15))
+        os.kill(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        kills += 1
+        completed = [int(line.split()[1]) for line in out.splitlines() if line.startswith("saved")]
+        data = json.loads(path.read_text())  # parses: never torn
+        on_disk = len(data["annotations"])
+        if completed:
+            assert on_disk in (completed[-1], completed[-1] + 1), (completed[-1], on_disk)
+        leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+        interrupted += bool(leftovers)
+        for name in leftovers:  # a killed writer can leave its temp file; it is never the labels file
+            os.unlink(tmp_path / name)
+    assert kills == 60
+    print(f"{interrupted} of {kills} kills landed inside a write")

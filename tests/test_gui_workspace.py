@@ -1,0 +1,400 @@
+"""The annotation workspace driven as a user drives it: real mouse and key events at image
+coordinates, the autosaved labels file checked after every edit, undo and redo of all of it."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
+from PySide6.QtGui import QColor
+
+from core.formats.coco import read_coco
+from core.images import load_image
+from retina_gui.main_window import MainWindow
+from tests.conftest import DATASETS, ROOT
+
+DEMO = ROOT / "resources" / "demo"
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+def open_window(qtbot, folder: Path, settings, **kwargs) -> MainWindow:
+    window = MainWindow(folder=folder, settings=settings, **kwargs)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    if window.workspace is not None and window.files.model.rowCount() == 0:
+        qtbot.waitUntil(lambda: window.scanner is None or window.scanner.isFinished(), timeout=5000)
+    return window
+
+
+def wait_image(qtbot, window: MainWindow, name: str | None = None) -> None:
+    qtbot.waitUntil(lambda: window.annotator.size is not None and (name is None or window.annotator.current == name), timeout=5000)
+
+
+@pytest.fixture
+def demo(tmp_path, qtbot, settings):
+    folder = tmp_path / "demo"
+    shutil.copytree(DEMO, folder)
+    window = open_window(qtbot, folder, settings)
+    wait_image(qtbot, window, "chess_01.jpg")
+    window.canvas.actual_size()  # 1 screen pixel = 1 image pixel: clicks land on exact image coordinates
+    window.canvas.setFocus()
+    yield window
+    window.close()
+
+
+def view_point(window: MainWindow, x: float, y: float) -> QPoint:
+    return window.canvas.mapFromScene(QPointF(x, y))
+
+
+def image_point(window: MainWindow, p: QPoint) -> tuple[float, float]:
+    s = window.canvas.mapToScene(p)
+    return s.x(), s.y()
+
+
+def drag(qtbot, window: MainWindow, start: tuple[float, float], end: tuple[float, float]) -> tuple[QPoint, QPoint]:
+    vp = window.canvas.viewport()
+    a, b = view_point(window, *start), view_point(window, *end)
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=a)
+    mid = (a + b) / 2
+    qtbot.mouseMove(vp, mid)
+    qtbot.mouseMove(vp, b)
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=b)
+    return a, b
+
+
+def saved_boxes(qtbot, window: MainWindow, predicate) -> list[dict]:
+    """Wait for the autosave (<= 1 s) to write a file whose chess_01 annotations satisfy ``predicate``."""
+    path = window.workspace.labels_file.path
+    found = {}
+
+    def check():
+        data = json.loads(path.read_text())
+        image_id = next(im["id"] for im in data["images"] if im["file_name"] == "chess_01.jpg")
+        found["anns"] = [a for a in data["annotations"] if a["image_id"] == image_id]
+        found["categories"] = {c["id"]: c["name"] for c in data["categories"]}
+        return predicate(found["anns"])
+
+    qtbot.waitUntil(check, timeout=1500)
+    return found["anns"]
+
+
+def box_xyxy(ann: dict) -> tuple[float, float, float, float]:
+    x, y, w, h = ann["bbox"]
+    return x, y, x + w, y + h
+
+
+def close(a, b, tol=1e-6):
+    return all(abs(p - q) <= tol for p, q in zip(a, b))
+
+
+def test_draw_move_resize_relabel_delete_then_undo_and_redo_everything(qtbot, demo):
+    window = demo
+    store = window.workspace.store
+    n0 = len(store.boxes("chess_01.jpg"))
+    first_class, second_class = store.categories[0], store.categories[1]
+
+    # draw (edit tool, empty area of the image: top-left corner of the board photo)
+    a, b = drag(qtbot, window, (10, 10), (90, 70))
+    drawn = (*image_point(window, a), *image_point(window, b))
+    anns = saved_boxes(qtbot, window, lambda anns: len(anns) == n0 + 1)
+    assert close(box_xyxy(anns[-1]), drawn) and anns[-1]["category_id"] == first_class.id
+    assert window.canvas.selected() == [n0]
+
+    # move by dragging the inside of the box
+    a, b = drag(qtbot, window, (50, 40), (80, 60))
+    dx, dy = image_point(window, b)[0] - image_point(window, a)[0], image_point(window, b)[1] - image_point(window, a)[1]
+    moved = (drawn[0] + dx, drawn[1] + dy, drawn[2] + dx, drawn[3] + dy)
+    anns = saved_boxes(qtbot, window, lambda anns: close(box_xyxy(anns[-1]), moved))
+
+    # resize by dragging the bottom-right handle
+    a, b = drag(qtbot, window, moved[2:], (moved[2] + 40, moved[3] + 25))
+    resized = (moved[0], moved[1], *image_point(window, b))
+    anns = saved_boxes(qtbot, window, lambda anns: close(box_xyxy(anns[-1]), resized))
+
+    # relabel with the number key of the second class
+    qtbot.keyClick(window.canvas, Qt.Key.Key_2)
+    anns = saved_boxes(qtbot, window, lambda anns: anns[-1]["category_id"] == second_class.id)
+
+    # delete
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Delete)
+    saved_boxes(qtbot, window, lambda anns: len(anns) == n0)
+
+    stack = window.workspace.undo_stack
+    assert [stack.text(i) for i in range(stack.count())] == [
+        f"Draw {first_class.name} box", "Move box", "Resize box", f"Relabel box as {second_class.name}", "Delete box"]
+
+    states = [
+        lambda anns: len(anns) == n0 + 1 and anns[-1]["category_id"] == second_class.id,  # delete undone
+        lambda anns: anns[-1]["category_id"] == first_class.id and close(box_xyxy(anns[-1]), resized),
+        lambda anns: close(box_xyxy(anns[-1]), moved),
+        lambda anns: close(box_xyxy(anns[-1]), drawn),
+        lambda anns: len(anns) == n0,
+    ]
+    for expected in states:
+        qtbot.keyClick(window.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+        saved_boxes(qtbot, window, expected)
+    for expected in [states[3], states[2], states[1], states[0], lambda anns: len(anns) == n0]:
+        qtbot.keyClick(window.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+        saved_boxes(qtbot, window, expected)
+
+
+def test_nudges_merge_into_one_undo_step_and_stay_inside_the_image(qtbot, demo):
+    window = demo
+    store = window.workspace.store
+    original = store.boxes("chess_01.jpg")[0]
+    window.canvas.select([0])
+    for key in (Qt.Key.Key_Right, Qt.Key.Key_Right, Qt.Key.Key_Down):
+        qtbot.keyClick(window.canvas, key)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Left, Qt.KeyboardModifier.ShiftModifier)
+    box = store.boxes("chess_01.jpg")[0]
+    assert (box.x1 - original.x1, box.y1 - original.y1) == pytest.approx((-8, 1))
+    assert window.workspace.undo_stack.count() == 1 and window.workspace.undo_stack.text(0) == "Nudge box"
+    saved_boxes(qtbot, window, lambda anns: close(box_xyxy(anns[0]), (box.x1, box.y1, box.x2, box.y2)))
+    for _ in range(300):  # far past the left edge: the box stops at x = 0
+        qtbot.keyClick(window.canvas, Qt.Key.Key_Left, Qt.KeyboardModifier.ShiftModifier)
+    assert store.boxes("chess_01.jpg")[0].x1 == 0
+    window.workspace.undo_stack.undo()
+    assert store.boxes("chess_01.jpg")[0] == original
+
+
+def test_copy_paste_and_paste_previous_image_boxes(qtbot, demo):
+    window = demo
+    store = window.workspace.store
+    n1 = len(store.boxes("chess_01.jpg"))
+    window.canvas.select([0, 1])
+    qtbot.keyClick(window.canvas, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert len(store.boxes("chess_01.jpg")) == n1 + 2 and window.canvas.selected() == [n1, n1 + 1]
+    assert window.workspace.undo_stack.text(0) == "Paste 2 boxes"
+    qtbot.keyClick(window.canvas, Qt.Key.Key_D)  # next image
+    wait_image(qtbot, window, "chess_02.jpg")
+    n2 = len(store.boxes("chess_02.jpg"))
+    window.canvas.setFocus()
+    qtbot.keyClick(window.canvas, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert len(store.boxes("chess_02.jpg")) == n2 + n1 + 2
+    assert window.workspace.undo_stack.text(1) == f"Paste {n1 + 2} boxes from the previous image"
+    qtbot.keyClick(window.canvas, Qt.Key.Key_A)  # back to chess_01, then undo the chess_02 paste
+    wait_image(qtbot, window, "chess_01.jpg")
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert len(store.boxes("chess_02.jpg")) == n2
+    assert window.annotator.current == "chess_02.jpg"  # undo brought the edited image on screen
+
+
+def test_class_edits_are_undoable_and_saved(qtbot, demo):
+    window = demo
+    ws = window.workspace
+    path = ws.labels_file.path
+    before = json.loads(path.read_text())
+    rook = next(c for c in ws.store.categories if c.name == "white-rook")
+    n_rooks = ws.store.box_counts()[rook.id]
+    ws.add_category("clock")
+    ws.rename_category(rook.id, "white-castle")
+    ws.recolor_category(rook.id, "#00ff00")
+    ws.delete_category(rook.id)
+    assert [ws.undo_stack.text(i) for i in range(4)] == [
+        "Add class clock", "Rename class white-rook to white-castle", "Recolour class white-castle",
+        f"Delete class white-castle and its {n_rooks} boxes"]
+    qtbot.waitUntil(lambda: "clock" in path.read_text() and "white-castle" not in path.read_text(), timeout=1500)
+    assert rook.id not in {a["category_id"] for a in json.loads(path.read_text())["annotations"]}
+    clock = json.loads(path.read_text())["categories"][-1]
+    assert clock["name"] == "clock" and clock["id"] == max(c["id"] for c in before["categories"]) + 1
+    for _ in range(4):
+        ws.undo_stack.undo()
+    qtbot.waitUntil(lambda: json.loads(path.read_text())["categories"] == before["categories"], timeout=1500)
+    assert [(a["category_id"], a["bbox"]) for a in json.loads(path.read_text())["annotations"]] == [
+        (a["category_id"], a["bbox"]) for a in before["annotations"]]
+    assert window.classes.list.count() == len(before["categories"])
+    with pytest.raises(ValueError, match="already a class"):
+        ws.add_category("black-king")
+
+
+def test_draw_tool_draws_inside_an_existing_box(qtbot, demo):
+    window = demo
+    store = window.workspace.store
+    box = store.boxes("chess_01.jpg")[0]
+    n = len(store.boxes("chess_01.jpg"))
+    qtbot.keyClick(window.canvas, Qt.Key.Key_W)
+    cx, cy = (box.x1 + box.x2) / 2, (box.y1 + box.y2) / 2
+    drag(qtbot, window, (cx - 5, cy - 5), (cx + 5, cy + 5))
+    assert len(store.boxes("chess_01.jpg")) == n + 1 and store.boxes("chess_01.jpg")[0] == box
+    drag(qtbot, window, (cx, cy), (cx + 1, cy + 1))  # a click, not a box
+    assert len(store.boxes("chess_01.jpg")) == n + 1
+
+
+def test_zoom_keeps_the_point_under_the_cursor_and_status_bar_shows_image_pixels(qtbot, demo):
+    window = demo
+    vp = window.canvas.viewport()
+    p = view_point(window, 300, 200)
+    qtbot.mouseMove(vp, p)
+    assert window.position_label.text().split() == ["x", "300.0", "y", "200.0"]
+    from PySide6.QtCore import QPointF as P
+    from PySide6.QtGui import QWheelEvent
+
+    event = QWheelEvent(P(p), P(vp.mapToGlobal(p)), QPoint(0, 0), QPoint(0, 240), Qt.MouseButton.NoButton,
+                        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    window.canvas.wheelEvent(event)
+    assert window.canvas.transform().m11() == pytest.approx(1.5625)
+    after = window.canvas.mapToScene(p)
+    assert abs(after.x() - 300) < 1 and abs(after.y() - 200) < 1
+    assert window.zoom_label.text() == "156 %"
+    window.canvas.fit()
+    assert window.canvas.transform().m11() < 1
+
+
+def test_file_list_search_filter_navigation_and_next_unlabelled(qtbot, tmp_path, settings):
+    folder = tmp_path / "f"
+    shutil.copytree(DEMO, folder)
+    shutil.copy(DATASETS / "sample_photos" / "skimage" / "astronaut.png", folder / "sub_astronaut.png")
+    (folder / "nested").mkdir()
+    shutil.copy(DEMO / "chess_01.jpg", folder / "nested" / "copy.jpg")
+    window = open_window(qtbot, folder, settings)
+    qtbot.waitUntil(lambda: window.files.model.rowCount() == 10, timeout=5000)
+    assert window.files.model.names[0] == "chess_01.jpg" and "nested/copy.jpg" in window.files.model.names
+    wait_image(qtbot, window)
+    assert window.files.next_unlabelled()
+    assert window.files.current() == "sub_astronaut.png"  # a folder's files come before its subfolders
+    assert window.files.next_unlabelled()
+    assert window.files.current() == "nested/copy.jpg"
+    wait_image(qtbot, window, "nested/copy.jpg")
+    window.files.search.setText("CHESS_0")
+    assert window.files.filter.rowCount() == 8 and window.files.count.text() == "8 of 10 images"
+    window.files.search.clear()
+    window.files.status_box.setCurrentIndex(window.files.status_box.findData("unlabelled"))
+    assert window.files.filter.rowCount() == 2
+    window.files.status_box.setCurrentIndex(0)
+    assert window.settings.value("recent_folders")[0] == str(folder.resolve())
+    window.close()
+    window2 = open_window(qtbot, folder, settings, recursive=False)
+    qtbot.waitUntil(lambda: window2.files.model.rowCount() == 9, timeout=5000)
+    wait_image(qtbot, window2, "chess_01.jpg")  # the last image is in a subfolder, not listed now: the first
+    window2.close()
+
+
+def test_file_list_comes_back_to_the_last_image_of_a_folder(qtbot, tmp_path, settings):
+    folder = tmp_path / "f"
+    shutil.copytree(DEMO, folder)
+    window = open_window(qtbot, folder, settings)
+    wait_image(qtbot, window, "chess_01.jpg")
+    window.files.set_current("chess_05.jpg")
+    wait_image(qtbot, window, "chess_05.jpg")
+    window.close()
+    window = open_window(qtbot, folder, settings)
+    wait_image(qtbot, window, "chess_05.jpg")
+    window.close()
+
+
+def test_exif_samples_display_and_export_in_the_orientation_the_user_sees(qtbot, tmp_path, settings):
+    folder = tmp_path / "exif"
+    shutil.copytree(DATASETS / "exif_orientation", folder, ignore=shutil.ignore_patterns("*.txt", "LICENSE"))
+    window = open_window(qtbot, folder, settings)
+    ws = window.workspace
+    ws.add_category("thing")
+    for name in window.files.model.names:
+        window.files.set_current(name)
+        wait_image(qtbot, window, name)
+        expected = (1800, 1200) if name.startswith("Landscape") else (1200, 1800)
+        assert window.annotator.size == expected, name
+        shown = window.annotator._cache[name][0]
+        pixels = load_image(folder / name)  # what training reads
+        for x, y in ((5, 5), (expected[0] - 7, 9), (expected[0] // 2, expected[1] - 3)):
+            assert QColor(shown.pixel(x, y)).getRgb()[:3] == tuple(int(v) for v in pixels[y, x]), (name, x, y)
+        ws.draw_box(name, window.annotator.size, window.canvas.mapToScene(window.canvas.viewport().rect()).boundingRect().intersected(
+            window.canvas.sceneRect()).adjusted(10, 10, -10, -10))
+    out = tmp_path / "export.json"
+    assert window.export("coco", out)
+    exported = {im.file_name: (im.width, im.height) for im in read_coco(out).images}
+    assert exported == {n: ((1800, 1200) if n.startswith("Landscape") else (1200, 1800)) for n in window.files.model.names}
+    window.close()
+
+
+def test_corrupt_pngsuite_files_are_marked_unreadable_and_the_others_load(qtbot, tmp_path, settings):
+    folder = DATASETS / "pngsuite" / "png"
+    window = open_window(qtbot, folder, settings)
+    qtbot.waitUntil(lambda: window.files.model.rowCount() == 175, timeout=5000)
+    shown = set()
+    for name in window.files.model.names:
+        window.files.set_current(name)
+        qtbot.waitUntil(lambda: window.annotator.size is not None or name in window.files.model.unreadable, timeout=5000)
+        if window.annotator.size is not None:
+            shown.add(name)
+    corrupt = {n for n in window.files.model.names if n.startswith("x")}
+    assert set(window.files.model.unreadable) == corrupt and len(corrupt) == 14
+    assert len(shown) == 175 - 14
+    assert window.files.model.status("xc1n0g08.png") == "unreadable"
+    window.files.set_current("xc1n0g08.png")
+    assert "cannot be read" in window.canvas.message
+    assert not (folder / "annotations.coco.json").exists()  # nothing written: no edits were made
+    window.close()
+
+
+def test_malformed_labels_file_is_reported_and_never_overwritten(qtbot, tmp_path, settings):
+    folder = tmp_path / "f"
+    shutil.copytree(DEMO, folder)
+    path = folder / "annotations.coco.json"
+    path.write_text('{"images": [{"id": 1}')
+    window = open_window(qtbot, folder, settings)
+    assert any("could not be read" in r and "not valid JSON" in r for r in window.reports)
+    wait_image(qtbot, window)
+    window.canvas.setFocus()
+    drag(qtbot, window, (10, 10), (300, 300))
+    assert window.workspace.read_only and window.workspace.undo_stack.count() == 0
+    window.close()
+    assert path.read_text() == '{"images": [{"id": 1}'
+
+
+def test_a_second_window_on_the_same_labels_file_is_refused(qtbot, demo, settings):
+    second = open_window(qtbot, demo.workspace.folder, settings)
+    assert second.workspace is None
+    assert any("already open in another retina-gui window" in r for r in second.reports)
+    second.close()
+
+
+def test_missing_and_resized_images_are_reported_and_their_labels_kept(qtbot, tmp_path, settings):
+    folder = tmp_path / "f"
+    shutil.copytree(DEMO, folder)
+    path = folder / "annotations.coco.json"
+    data = json.loads(path.read_text())
+    data["images"][0]["width"] = 500  # chess_01 "changed size"
+    gone = dict(data["images"][1], id=999, file_name="gone.jpg")
+    data["images"].append(gone)
+    data["annotations"].append(dict(data["annotations"][0], id=99999, image_id=999))
+    path.write_text(json.dumps(data))
+    window = open_window(qtbot, folder, settings)
+    qtbot.waitUntil(lambda: any("Images missing" in r for r in window.reports), timeout=5000)
+    assert any("gone.jpg" in r for r in window.reports)
+    wait_image(qtbot, window, "chess_01.jpg")
+    assert window.annotator.size_warnings == {"chess_01.jpg": (500, data["images"][0]["height"])}
+    window.workspace.add_category("clock")  # an edit, so the file is rewritten
+    qtbot.waitUntil(lambda: "clock" in path.read_text(), timeout=1500)
+    assert "gone.jpg" in {im.file_name for im in read_coco(path).images}
+    window.close()
+
+
+def test_new_folder_starts_an_annotations_file_on_the_first_edit(qtbot, tmp_path, settings):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(DATASETS / "sample_photos" / "skimage" / "astronaut.png", folder)
+    window = open_window(qtbot, folder, settings)
+    wait_image(qtbot, window, "astronaut.png")
+    window.canvas.setFocus()
+    drag(qtbot, window, (50, 50), (200, 200))
+    assert window.workspace.undo_stack.count() == 0 and "Add a class first" in window.statusBar().currentMessage()
+    window.workspace.add_category("person")
+    window.canvas.actual_size()
+    drag(qtbot, window, (50, 50), (200, 200))
+    path = folder / "annotations.coco.json"
+    qtbot.waitUntil(lambda: path.exists() and len(json.loads(path.read_text())["annotations"]) == 1, timeout=1500)
+    data = json.loads(path.read_text())
+    assert data["images"] == [{"id": 1, "file_name": "astronaut.png", "width": 512, "height": 512}]
+    assert data["categories"] == [{"id": 1, "name": "person", "supercategory": ""}]
+    qtbot.keyClick(window.canvas, Qt.Key.Key_R)
+    qtbot.waitUntil(lambda: json.loads(path.read_text())["images"][0].get("reviewed") is True, timeout=1500)
+    assert window.files.model.status("astronaut.png") == "reviewed"
+    window.close()
