@@ -76,9 +76,9 @@ class DecodedImage:
 
 
 def load_preview(path: Path | str, max_side: int) -> DecodedImage:
-    """Like :func:`load_image`, reduced to at most ``max_side`` pixels on the long side. JPEGs are
-    decoded at 1/2, 1/4 or 1/8 scale in the DCT (PIL's ``draft``), so an 8000 px photo decodes in
-    a fraction of the full time and memory."""
+    """Like :func:`load_image`, reduced to at most ``max_side`` pixels on the long side (and, for
+    JPEGs, more than ``max_side / 2``). JPEGs are decoded at 1/2, 1/4 or 1/8 scale in the DCT
+    (PIL's ``draft``), so an 8000 px photo decodes in a fraction of the full time and memory."""
     return _decode(path, max_side)
 
 
@@ -89,7 +89,9 @@ def _decode(path: Path | str, max_side: int | None) -> DecodedImage:
             with Image.open(path) as img:
                 stored_w, stored_h = img.size
                 if max_side and img.format == "JPEG" and max(img.size) > max_side:
-                    scale = max_side / max(img.size)
+                    # the largest DCT reduction (1/2, 1/4, 1/8) that keeps the long side above
+                    # max_side / 2: a reduced decode is cheap, a full decode and resize is not
+                    scale = max_side / 2 / max(img.size)
                     img.draft(img.mode, (math.ceil(stored_w * scale), math.ceil(stored_h * scale)))
                 img.load()
                 if img.format == "PNG":

@@ -34,6 +34,7 @@ class Tool(enum.Enum):
 
 _HANDLES = ("tl", "t", "tr", "r", "br", "b", "bl", "l")
 HANDLE_PX = 7  # handle size on screen
+MAX_HANDLE_BOXES = 100
 _GRAB_PX = 7  # how close (screen px) the cursor must be to grab a handle
 _MIN_DRAW_PX = 4  # a smaller drag is a click, not a box
 
@@ -54,6 +55,7 @@ class LabelItem(QGraphicsItem):
     def __init__(self, parent: QGraphicsItem) -> None:
         super().__init__(parent)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # text is drawn once, then blitted
         self.text, self.color = "", QColor()
         self._rect = QRectF()
 
@@ -450,10 +452,8 @@ class Canvas(QGraphicsView):
             painter.setPen(pen)
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(self.mapFromScene(r).boundingRect())
-        if self._drag is None:
-            for index in self._selected:
-                if index < len(self._items):
-                    self._paint_handles(painter, self._items[index])
+        if self._drag is None and self._selected:
+            self._paint_handles(painter, rect)
         if self._cursor is not None and not self._space:
             v = self.mapFromScene(self._cursor)
             painter.setPen(QPen(QColor(255, 255, 255, 150), 1, Qt.PenStyle.DashLine))
@@ -461,10 +461,17 @@ class Canvas(QGraphicsView):
             painter.drawLine(v.x(), 0, v.x(), self.viewport().height())
         painter.restore()
 
-    def _paint_handles(self, painter: QPainter, item: BoxItem) -> None:
-        painter.setPen(QPen(QColor(0, 0, 0), 1))
-        painter.setBrush(item.color)
+    def _paint_handles(self, painter: QPainter, exposed: QRectF) -> None:
+        """Handles of the selected boxes in the exposed area. With more than ``MAX_HANDLE_BOXES``
+        of them (select-all on a crowded image) handles would only hide the image: the selection
+        fill shows it instead."""
+        items = [self._items[i] for i in self._selected if self._items[i].rect().intersects(exposed)]
+        if not items or len(items) > MAX_HANDLE_BOXES:
+            return
+        t = self.viewportTransform()
         half = HANDLE_PX // 2
-        for point in _handle_points(item.rect()).values():
-            v = self.mapFromScene(point)
-            painter.drawRect(v.x() - half, v.y() - half, HANDLE_PX, HANDLE_PX)
+        painter.setPen(QPen(QColor(0, 0, 0), 1))
+        for item in items:
+            painter.setBrush(item.color)
+            painter.drawRects([QRectF(p.x() * t.m11() + t.dx() - half, p.y() * t.m22() + t.dy() - half, HANDLE_PX, HANDLE_PX)
+                               for p in _handle_points(item.rect()).values()])

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMe
 
 from core.annotations import AnnotationFileLocked
 from core.formats import LabelFormatError
-from core.formats.convert import write_labels
+from core.formats.convert import read_labels, write_labels
 from retina_gui.annotator import Annotator
 from retina_gui.canvas import Canvas, Tool
 from retina_gui.classes_panel import ClassesPanel
@@ -91,9 +91,13 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         self._action(file, "Open &Labels File…", self.ask_labels_file, tip="Use another COCO file for this folder's labels")
         self.recursive_action = QAction("Include &Subfolders", self, checkable=True, checked=recursive)
+        self.recursive_action.toggled.connect(self._reopen)
         file.addAction(self.recursive_action)
         file.addSeparator()
         self._action(file, "&Save Now", self.save, QKeySequence.StandardKey.Save, "Labels are saved automatically after every edit")
+        import_menu = file.addMenu("&Import Labels")
+        for fmt, text in (("coco", "COCO JSON…"), ("voc", "Pascal VOC folder…"), ("yolo", "YOLO folder…")):
+            self._action(import_menu, text, partial(self.ask_import, fmt), tip="Add the boxes of a label file to this folder (one undo step)")
         export = file.addMenu("&Export Labels")
         for fmt, text in (("coco", "COCO JSON…"), ("voc", "Pascal VOC folder…"), ("yolo", "YOLO folder…")):
             self._action(export, text, partial(self.ask_export, fmt))
@@ -183,6 +187,10 @@ class MainWindow(QMainWindow):
         self._update_title()
         return True
 
+    def _reopen(self, _checked: bool) -> None:
+        if self.workspace is not None:
+            self.open_folder(self.workspace.folder, self.workspace.labels_file.path if self.workspace.labels_file else None)
+
     def close_folder(self) -> None:
         for worker in (self.scanner, self.loader):
             if worker is not None:
@@ -266,6 +274,31 @@ class MainWindow(QMainWindow):
     def save(self) -> None:
         if self.workspace is not None and self.workspace.save():
             self.statusBar().showMessage("labels saved", 3000)
+
+    def ask_import(self, fmt: str) -> None:
+        if self.workspace is None:
+            return
+        if fmt == "coco":
+            source, _ = QFileDialog.getOpenFileName(self, "Import COCO JSON", str(self.workspace.folder), "COCO JSON (*.json)")
+        else:
+            source = QFileDialog.getExistingDirectory(self, f"Import {fmt.upper()} labels from folder", str(self.workspace.folder))
+        if source:
+            self.import_labels(fmt, Path(source))
+
+    def import_labels(self, fmt: str, source: Path) -> bool:
+        try:
+            labels, problems = read_labels(fmt, source, self.workspace.folder)
+            added, skipped = self.workspace.import_labels(labels, set(self.files.model.names), source.name)
+        except (LabelFormatError, OSError, ValueError, PermissionError) as exc:
+            self.report("Import failed", str(exc))
+            return False
+        problems = [p for p in problems if not p.startswith("image without label file")]
+        if skipped:
+            problems.append(f"{len(skipped)} labelled images are not in this folder and were skipped, e.g. {skipped[0]}")
+        if problems:
+            self.report("Import", f"Imported {added} boxes. Problems:\n" + "\n".join(problems[:20]))
+        self.statusBar().showMessage(f"imported {added} boxes from {source}", 10000)
+        return True
 
     def ask_export(self, fmt: str) -> None:
         if self.workspace is None:

@@ -15,7 +15,7 @@ from PySide6.QtGui import QUndoStack
 
 from core.annotations import AnnotationFile, AnnotationStore, CategoriesChanged, ImagesChanged, StoreEvent, find_labels_file, resized_box
 from core.formats import LabelFormatError
-from core.labels import Box, Category
+from core.labels import Box, Category, LabelSet
 from retina_gui import commands
 from retina_gui.convert import corners
 
@@ -169,6 +169,38 @@ class Workspace(QObject):
         start = len(self.store.boxes(file_name))
         self._push(commands.AddBoxes.pasted(self.store, file_name, size, fitted, source))
         return list(range(start, start + len(fitted)))
+
+    def import_labels(self, labels: LabelSet, present: set[str], source: str) -> tuple[int, list[str]]:
+        """Add the boxes of ``labels`` to this folder's images, as one undo step. Classes are matched
+        by name (new names become new classes). Returns the number of boxes added and the names of
+        labelled images that are not in the folder (skipped)."""
+        names = {c.id: c.name for c in labels.categories}
+        ids = {c.name: c.id for c in self.store.categories}
+        new_categories = []
+        next_id = self.store.next_category_id()
+        for category in labels.categories:
+            if category.name not in ids:
+                ids[category.name] = next_id
+                new_categories.append(Category(next_id, category.name, category.supercategory, category.color))
+                next_id += 1
+        skipped, added = [], []
+        for entry in labels.images:
+            if not entry.boxes:
+                continue
+            if entry.file_name not in present:
+                skipped.append(entry.file_name)
+                continue
+            boxes = [replace(b, category_id=ids[names[b.category_id]], id=None) for b in entry.boxes]
+            added.append((entry.file_name, (entry.width, entry.height), boxes))
+        count = sum(len(boxes) for _, _, boxes in added)
+        if count or new_categories:
+            self.undo_stack.beginMacro(f"Import {count} boxes from {source}")
+            for category in new_categories:
+                self._push(commands.AddCategory(self.store, category))
+            for file_name, size, boxes in added:
+                self._push(commands.AddBoxes(self.store, file_name, size, boxes, f"Import {len(boxes)} boxes"))
+            self.undo_stack.endMacro()
+        return count, skipped
 
     def set_reviewed(self, file_name: str, size: tuple[int, int], reviewed: bool) -> None:
         self._push(commands.SetReviewed(self.store, file_name, size, reviewed))

@@ -398,3 +398,55 @@ def test_new_folder_starts_an_annotations_file_on_the_first_edit(qtbot, tmp_path
     qtbot.waitUntil(lambda: json.loads(path.read_text())["images"][0].get("reviewed") is True, timeout=1500)
     assert window.files.model.status("astronaut.png") == "reviewed"
     window.close()
+
+
+def test_an_8000_px_image_is_shown_reduced_with_boxes_in_full_resolution_pixels(qtbot, tmp_path, settings):
+    from PIL import Image, ImageDraw
+
+    folder = tmp_path / "huge"
+    folder.mkdir()
+    image = Image.new("RGB", (8200, 6100), (40, 90, 160))
+    ImageDraw.Draw(image).rectangle((6000, 4000, 7000, 5000), fill=(250, 250, 0))
+    image.save(folder / "huge.jpg", quality=80)
+    window = open_window(qtbot, folder, settings)
+    wait_image(qtbot, window, "huge.jpg")
+    assert window.annotator.size == (8200, 6100)
+    shown = window.annotator._cache["huge.jpg"][0]
+    assert (shown.width(), shown.height()) == (2050, 1525)  # decoded at 1/4 scale in the DCT (1/2 would exceed 4096)
+    assert window.canvas.sceneRect().getRect() == (0, 0, 8200, 6100)
+    window.workspace.add_category("sign")
+    window.canvas.actual_size()
+    window.canvas.centerOn(6500, 4500)
+    window.canvas.setFocus()
+    drag(qtbot, window, (6000, 4000), (7000, 5000))
+    (box,) = window.workspace.store.boxes("huge.jpg")
+    assert (box.x1, box.y1, box.x2, box.y2) == (6000, 4000, 7000, 5000)
+    window.close()
+
+
+def test_import_yolo_and_voc_labels_into_a_folder_as_one_undo_step(qtbot, tmp_path, settings):
+    from core.cli import main as retina
+
+    folder = tmp_path / "f"
+    shutil.copytree(DEMO, folder, ignore=shutil.ignore_patterns("*.json"))
+    assert retina(["convert", "--from", "coco", str(DEMO / "annotations.coco.json"), "--to", "yolo", str(tmp_path / "yolo")]) == 0
+    assert retina(["convert", "--from", "coco", str(DEMO / "annotations.coco.json"), "--to", "voc", str(tmp_path / "voc")]) == 0
+    original = read_coco(DEMO / "annotations.coco.json")
+    window = open_window(qtbot, folder, settings)
+    qtbot.waitUntil(lambda: window.files.model.rowCount() == 8, timeout=5000)
+    window.workspace.add_category("white-king")  # an existing class: imported boxes join it by name
+    assert window.import_labels("yolo", tmp_path / "yolo")
+    store = window.workspace.store
+    assert sum(len(im.boxes) for im in original.images) == sum(len(store.boxes(n)) for n in store.file_names())
+    assert store.categories[0].name == "white-king" and len(store.categories) == len(original.categories)
+    stack = window.workspace.undo_stack
+    assert stack.count() == 2 and stack.text(1).startswith("Import ") and stack.text(1).endswith("boxes from yolo")
+    for entry in original.images:
+        got = sorted((store.category(b.category_id).name, round(b.x1, 4), round(b.y2, 4)) for b in store.boxes(entry.file_name))
+        names = original.category_names()
+        assert got == sorted((names[b.category_id], round(b.x1, 4), round(b.y2, 4)) for b in entry.boxes)
+    stack.undo()
+    assert not any(store.boxes(n) for n in store.file_names()) and len(store.categories) == 1
+    assert window.import_labels("voc", tmp_path / "voc")
+    assert sum(len(store.boxes(n)) for n in store.file_names()) == sum(len(im.boxes) for im in original.images)
+    window.close()

@@ -83,3 +83,22 @@ def test_sample_photos_and_other_formats(tmp_path):
         path = tmp_path / f"coffee{suffix}"
         Image.fromarray(source).save(path, **({"lossless": True} if suffix == ".webp" else {}))
         np.testing.assert_array_equal(load_image(path), source)
+
+
+def test_reduced_preview_has_the_orientation_and_full_size_of_the_full_decode():
+    from core.images import load_preview
+
+    for name in ("Landscape_6.jpg", "Portrait_6.jpg", "Portrait_1.jpg"):
+        path = DATASETS / "exif_orientation" / name
+        full = load_image(path)
+        preview = load_preview(path, 600)
+        assert (preview.height, preview.width) == full.shape[:2]
+        assert max(preview.pixels.shape[:2]) <= 600 and max(preview.pixels.shape[:2]) > 300
+        h, w = preview.pixels.shape[:2]
+        assert (h > w) == (full.shape[0] > full.shape[1])
+        # same picture: the mean colour of each quadrant agrees within a few levels
+        for qy in (0, 1):
+            for qx in (0, 1):
+                a = full[qy * full.shape[0] // 2 : (qy + 1) * full.shape[0] // 2, qx * full.shape[1] // 2 : (qx + 1) * full.shape[1] // 2]
+                b = preview.pixels[qy * h // 2 : (qy + 1) * h // 2, qx * w // 2 : (qx + 1) * w // 2]
+                assert abs(a.mean() - b.mean()) < 4, (name, qx, qy)
