@@ -11,6 +11,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="retina-gui", description="Label, inspect and fine-tune RetinaNet detectors.")
     parser.add_argument("folder", nargs="?", type=Path, help="image folder to open")
     parser.add_argument("--model", type=Path, help="weights file to load (retina-gui, torchvision or yhenon)")
+    parser.add_argument("--labels", type=Path, help="COCO file holding the folder's labels (default: annotations.coco.json in it)")
+    parser.add_argument("--no-subfolders", action="store_true", help="list only the folder's own images")
     return parser.parse_args(argv)
 
 
@@ -25,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("retina-gui")
     app.setOrganizationName("retina-gui")
-    window = MainWindow(folder=args.folder, model=args.model)
+    window = MainWindow(folder=args.folder, model=args.model, labels=args.labels, recursive=not args.no_subfolders)
     window.show()
     return app.exec()
 

@@ -40,11 +40,3 @@ def test_ten_thousand_cross_thread_signals(qtbot):
     assert thread.wait(5_000)
     assert receiver.total == sum(range(10_000))
 
-
-def test_main_window_lists_a_folder(qtbot):
-    from retina_gui.main_window import MainWindow
-    from tests.conftest import DATASETS
-
-    window = MainWindow(folder=DATASETS / "exif_orientation")
-    qtbot.addWidget(window)
-    assert window.files.count() == 18
