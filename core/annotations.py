@@ -12,6 +12,7 @@ mutation returns what its inverse needs, so undo is exact.
 from __future__ import annotations
 
 import enum
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -273,6 +274,8 @@ class AnnotationFile:
         self.path = Path(path)
         self.lock_path = self.path.with_name(f".{self.path.name}.lock")
         self._lock = FileLock(self.lock_path, timeout=0)
+        self._write_lock = threading.Lock()
+        self.written_revision = -1
         try:
             self._lock.acquire()
         except Timeout:
@@ -298,8 +301,19 @@ class AnnotationFile:
     def save(self, store: AnnotationStore) -> int:
         """Write the store atomically; returns the revision that was saved."""
         revision = store.revision
-        write_coco(store.to_labelset(), self.path)
+        self.write(store.to_labelset(), revision)
         return revision
+
+    def write(self, labels: LabelSet, revision: int) -> bool:
+        """Write a snapshot taken at ``revision`` (from any thread). A snapshot older than the one
+        already written is skipped, so that a slow background save can never overwrite a newer
+        file. Returns whether it was written."""
+        with self._write_lock:
+            if revision <= self.written_revision:
+                return False
+            write_coco(labels, self.path)
+            self.written_revision = revision
+            return True
 
     def close(self) -> None:
         self._lock.release()

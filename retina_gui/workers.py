@@ -1,4 +1,4 @@
-"""Background threads around core's slow functions: folder scanning and image decoding.
+"""Background threads around core's slow functions: folder scanning, image decoding, label saving.
 
 Every worker is a QThread that is stopped by ``stop()`` (set the cancel flag, quit, wait). Results
 go to GUI-thread QObjects through queued signals; nothing here touches a widget.
@@ -14,8 +14,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QThread, Signal
 
+from core.annotations import AnnotationFile
 from core.cancel import CancelToken
 from core.images import IMAGE_SUFFIXES, ImageReadError, load_preview
+from core.labels import LabelSet
 from retina_gui.convert import qimage_from_rgb
 
 _live: weakref.WeakSet[QThread] = weakref.WeakSet()
@@ -132,3 +134,46 @@ class ImageLoader(Worker):
                 self.failed.emit(name, exc.reason)
                 continue
             self.loaded.emit(name, qimage_from_rgb(decoded.pixels), decoded.width, decoded.height)
+
+
+class LabelSaver(Worker):
+    """Writes label snapshots in the background, so that autosaving a folder with 100k boxes does
+    not freeze the window. Only the newest pending snapshot is written; the labels file itself
+    refuses a snapshot older than the one on disk."""
+
+    saved = Signal(int)  # revision
+    failed = Signal(str)
+
+    def __init__(self, labels_file: AnnotationFile) -> None:
+        super().__init__()
+        self.labels_file = labels_file
+        self._pending: tuple[LabelSet, int] | None = None
+        self._wake = threading.Condition()
+
+    def submit(self, labels: LabelSet, revision: int) -> None:
+        with self._wake:
+            self._pending = (labels, revision)
+            self._wake.notify()
+
+    def stop(self) -> None:
+        """Finish the write in progress (a pending one is dropped: the caller saves last)."""
+        with self._wake:
+            self.cancel.cancel()
+            self._wake.notify()
+        self.quit()
+        self.wait()
+
+    def run(self) -> None:
+        while True:
+            with self._wake:
+                while self._pending is None and not self.cancel.cancelled:
+                    self._wake.wait()
+                if self.cancel.cancelled:
+                    return
+                labels, revision = self._pending
+                self._pending = None
+            try:
+                if self.labels_file.write(labels, revision):
+                    self.saved.emit(revision)
+            except (OSError, ValueError) as exc:
+                self.failed.emit(str(exc))

@@ -18,6 +18,7 @@ from core.formats import LabelFormatError
 from core.labels import Box, Category, LabelSet
 from retina_gui import commands
 from retina_gui.convert import corners
+from retina_gui.workers import LabelSaver
 
 
 class Workspace(QObject):
@@ -40,7 +41,13 @@ class Workspace(QObject):
         self.clipboard: list[Box] = []
         self._saved_revision = store.revision
         self._autosave = QTimer(self, singleShot=True, interval=self.AUTOSAVE_MS)
-        self._autosave.timeout.connect(self.save)
+        self._autosave.timeout.connect(self._save_in_background)
+        self._saver: LabelSaver | None = None
+        if labels_file is not None:
+            self._saver = LabelSaver(labels_file)
+            self._saver.saved.connect(self._saved)
+            self._saver.failed.connect(self._save_failed)
+            self._saver.start()
         store.subscribe(self._on_store_event)
 
     @property
@@ -63,19 +70,33 @@ class Workspace(QObject):
         if not self._autosave.isActive():
             self._autosave.start()
 
+    def _save_in_background(self) -> None:
+        if self._saver is not None and self.dirty:
+            self._saver.submit(self.store.to_labelset(), self.store.revision)
+
+    def _saved(self, revision: int) -> None:
+        self._saved_revision = max(self._saved_revision, revision)
+        self.saved.emit(f"saved {time.strftime('%H:%M:%S')}")
+
+    def _save_failed(self, reason: str) -> None:
+        self.save_failed.emit(f"Could not save labels to {self.labels_file.path}: {reason}")
+
     def save(self) -> bool:
+        """Save now, on this thread (Ctrl+S and closing)."""
         self._autosave.stop()
         if self.labels_file is None or not self.dirty:
             return True
         try:
-            self._saved_revision = self.labels_file.save(self.store)
+            self._saved(self.labels_file.save(self.store))
         except (OSError, ValueError) as exc:
-            self.save_failed.emit(f"Could not save labels to {self.labels_file.path}: {exc}")
+            self._save_failed(str(exc))
             return False
-        self.saved.emit(f"saved {time.strftime('%H:%M:%S')}")
         return True
 
     def close(self) -> None:
+        if self._saver is not None:
+            self._saver.stop()
+            self._saver = None
         self.save()
         self.store.unsubscribe(self._on_store_event)
         if self.labels_file is not None:

@@ -96,7 +96,9 @@ def to_coco_dict(labels: LabelSet) -> dict[str, Any]:
 
 def write_coco(labels: LabelSet, path: Path | str) -> None:
     """Write ``labels`` as COCO JSON, atomically."""
-    write_text(path, json.dumps(to_coco_dict(labels), indent=1, ensure_ascii=False) + "\n")
+    # compact: the C encoder is 4-5x faster than indented output, which matters for autosaving
+    # folders with 100k boxes
+    write_text(path, json.dumps(to_coco_dict(labels), ensure_ascii=False, separators=(",", ":")) + "\n")
 
 
 def verify_coco_file(path: Path | str) -> None:
