@@ -8,7 +8,9 @@ GUI thread, labelme / LabelImg style), in the same run.
    reading pace (the neighbours are prefetched) and cold (no cache, no prefetch: decode-bound)
    (target: median <= 80 ms).
 3. 1,000 boxes on one image: repaint time per pan and zoom step (target: <= 33 ms a frame).
-4. An 8000x6000 JPEG: reduced decode for display vs a full decode.
+4. Autosave of 100k boxes: the longest stall of the GUI thread, background writer vs writing on
+   the GUI thread.
+5. An 8000x6000 JPEG: reduced decode for display vs a full decode.
 
 Each measurement runs in a fresh process (offscreen Qt). Usage:
     python benchmarks/bench_workspace.py [--data /tmp/retina-gui-bench]
@@ -230,6 +232,58 @@ def child_boxes(folder: Path) -> dict:
     return {"frames": {k: [1000 * statistics.median(v), 1000 * max(v)] for k, v in times.items()}, "viewport": f"{vp.width()}x{vp.height()}"}
 
 
+def child_autosave(folder: Path) -> dict:
+    """10,000 labelled images with 10 boxes each (100k boxes): how long the GUI thread stalls
+    while an edit is autosaved, measured as the longest gap between ticks of a 5 ms timer."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QElapsedTimer, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from core.annotations import AnnotationFile, AnnotationStore
+    from core.labels import Box, Category, ImageEntry, LabelSet
+    from retina_gui.workspace import Workspace
+
+    app = QApplication([])
+    images = [ImageEntry(i + 1, f"d/img_{i:05d}.jpg", 640, 480, [Box(j, j, j + 20.5, j + 30.25, 1) for j in range(10)])
+              for i in range(10_000)]
+    path = folder.parent / "autosave_bench.coco.json"
+    path.unlink(missing_ok=True)
+    labels_file = AnnotationFile(path)
+    workspace = Workspace(folder, labels_file, AnnotationStore(LabelSet([Category(1, "a")], images)))
+    gaps, clock = [], QElapsedTimer()
+    ticker = QTimer(interval=5)
+
+    def tick() -> None:
+        gaps.append(clock.restart())
+
+    ticker.timeout.connect(tick)
+    results = {}
+    for mode in ("background", "synchronous"):
+        workspace.set_current_category(1)
+        from PySide6.QtCore import QRectF
+
+        workspace.draw_box("d/img_00000.jpg", (640, 480), QRectF(1, 1, 30, 30))
+        clock.start()
+        gaps.clear()
+        ticker.start()
+        start = time.perf_counter()
+        if mode == "synchronous":
+            QTimer.singleShot(20, workspace.save)
+        saved_before = workspace.dirty
+        while workspace.dirty and time.perf_counter() - start < 30:
+            app.processEvents()
+        done = time.perf_counter() - start
+        end = time.perf_counter() + 0.1
+        while time.perf_counter() < end:
+            app.processEvents()
+        ticker.stop()
+        results[mode] = {"edit_to_saved_s": done, "worst_stall_ms": max(gaps), "was_dirty": saved_before}
+    workspace.close()
+    results["file_mb"] = path.stat().st_size / 1e6
+    path.unlink()
+    return results
+
+
 def child_huge(folder: Path) -> dict:
     from core.images import load_image, load_preview
 
@@ -267,7 +321,7 @@ def main() -> None:
         if kind == "startup":
             result = child_startup(Path(folder), args.started, rest[0])
         else:
-            result = {"switch": child_switch, "boxes": child_boxes, "huge": child_huge}[kind](Path(folder))
+            result = {"switch": child_switch, "boxes": child_boxes, "huge": child_huge, "autosave": child_autosave}[kind](Path(folder))
         print(json.dumps(result))
         return
 
@@ -289,6 +343,10 @@ def main() -> None:
     boxes = run_child("boxes", str(folders["2048"]))
     print_table(f"1,000 labelled boxes on a 2048x1371 image, viewport {boxes['viewport']}: repaint per frame (ms)",
                 ["", "median", "max"], [[k, *v] for k, v in boxes["frames"].items()])
+    autosave = run_child("autosave", str(folders["2048"]))
+    print_table(f"Autosave of 10,000 images with 100,000 boxes ({autosave['file_mb']:.1f} MB of COCO JSON)",
+                ["", "edit to file written (s)", "longest GUI-thread stall (ms)"],
+                [[m, autosave[m]["edit_to_saved_s"], autosave[m]["worst_stall_ms"]] for m in ("background", "synchronous")])
     huge = run_child("huge", str(folders["huge"]))
     print_table("8000x6000 JPEG decode (ms)", ["reduced for display (<= 4096 px)", "full", "ratio", "shown pixels", "box frame"],
                 [[huge["preview_ms"], huge["full_ms"], huge["preview_ms"] / huge["full_ms"], "x".join(map(str, huge["preview_shape"][:2])),

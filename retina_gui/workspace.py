@@ -6,6 +6,7 @@ and the store's change events into Qt signals for the views. It is a QObject wit
 
 from __future__ import annotations
 
+import gc
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -49,6 +50,10 @@ class Workspace(QObject):
             self._saver.failed.connect(self._save_failed)
             self._saver.start()
         store.subscribe(self._on_store_event)
+        # The store's objects (100k boxes in a big folder) live as long as the workspace: moved out
+        # of the cyclic collector's reach, a full collection no longer stalls the window for 100 ms
+        # while the autosave thread builds its JSON.
+        gc.freeze()
 
     @property
     def read_only(self) -> bool:
