@@ -91,3 +91,35 @@ def test_bad_files_give_clear_messages(tmp_path):
     with pytest.raises(LabelFormatError, match="not a relative path"):
         write_coco(escaping, tmp_path / "x.json")
     assert not (tmp_path / "x.json").exists()
+
+
+def test_coco_import_keeps_sparse_and_64_bit_ids_crowd_regions_and_tolerates_unknown_fields(tmp_path):
+    rle = {"counts": [100, 20, 80], "size": [40, 50]}
+    data = {
+        "info": {"description": "x"}, "licenses": [], "something_new": {"a": 1},
+        "categories": [{"id": 1, "name": "person", "supercategory": "human"}, {"id": 90, "name": "toothbrush"},
+                       {"id": 44, "name": "bottle", "keypoints": []}],
+        "images": [{"id": 908400000643, "file_name": "sub/a.jpg", "width": 50, "height": 40, "coco_url": "http://x", "flickr": 1}],
+        "annotations": [
+            {"id": 900100000001, "image_id": 908400000643, "category_id": 90, "bbox": [1.5, 2.25, 10, 20], "area": 200, "iscrowd": 0,
+             "segmentation": [[1, 2, 3, 4, 5, 6]], "extra_field": True},
+            {"id": 908400000644, "image_id": 908400000643, "category_id": 1, "bbox": [0, 0, 50, 40], "area": 120, "iscrowd": 1,
+             "segmentation": rle},
+        ],
+    }
+    src = tmp_path / "in.json"
+    src.write_text(json.dumps(data))
+    labels = read_coco(src)
+    assert [c.id for c in labels.categories] == [1, 90, 44]
+    (image,) = labels.images
+    assert image.id == 908400000643 and image.file_name == "sub/a.jpg"
+    box, crowd = image.boxes
+    assert (box.x1, box.y1, box.x2, box.y2, box.category_id, box.iscrowd) == (1.5, 2.25, 11.5, 22.25, 90, False)
+    assert crowd.iscrowd and crowd.segmentation == rle
+    out = tmp_path / "out.json"
+    assert main(["convert", "--from", "coco", str(src), "--to", "coco", str(out)]) == 0  # includes the pycocotools self-check
+    written = json.loads(out.read_text())
+    assert [c["id"] for c in written["categories"]] == [1, 90, 44] and written["images"][0]["id"] == 908400000643
+    crowd_out = next(a for a in written["annotations"] if a["iscrowd"])
+    assert crowd_out["segmentation"] == rle and crowd_out["category_id"] == 1
+    assert written["info"] == {"description": "x"}
