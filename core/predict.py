@@ -12,7 +12,7 @@ import numpy as np
 from core.cancel import CancelToken
 from core.detector import Detector
 from core.images import ImageReadError, load_image
-from core.postprocess import Detections
+from core.postprocess import Candidates, Detections
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,23 @@ def predict_files(
 ) -> Iterator[ImageResult]:
     """Yields one :class:`ImageResult` per readable image, in order. Unreadable images go to
     ``on_error`` and are skipped. ``cancel`` is checked before every batch."""
+    cfg = detector.postprocess_config
+    for path, width, height, candidates in predict_candidates(detector, paths, batch_size=batch_size, on_progress=on_progress,
+                                                              on_error=on_error, cancel=cancel):
+        yield ImageResult(path, width, height, candidates.filter(cfg.score_thresh, cfg.nms_thresh, cfg.max_detections))
+
+
+def predict_candidates(
+    detector: Detector,
+    paths: list[Path],
+    *,
+    batch_size: int = 1,
+    score_floor: float | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    on_error: Callable[[ImageReadError], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> Iterator[tuple[Path, int, int, Candidates]]:
+    """Like :func:`predict_files`, yielding (path, width, height, candidates): what the GUI caches."""
     done = 0
     for chunk in _batched(paths, batch_size):
         if cancel is not None:
@@ -54,8 +71,8 @@ def predict_files(
                     raise
                 on_error(exc)
         if loaded:
-            for (path, image), detections in zip(loaded, detector.detect([im for _, im in loaded])):
-                yield ImageResult(path, image.shape[1], image.shape[0], detections)
+            for (path, image), candidates in zip(loaded, detector.candidates([im for _, im in loaded], score_floor)):
+                yield path, image.shape[1], image.shape[0], candidates
         done += len(chunk)
         if on_progress is not None:
             on_progress(Progress(done, len(paths), chunk[-1]))

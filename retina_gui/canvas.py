@@ -27,9 +27,21 @@ class BoxView:
     color: QColor
 
 
+@dataclass(frozen=True)
+class OverlayBox:
+    """A box drawn over everything (anchors, assignment): not a label, not clickable."""
+
+    rect: QRectF
+    color: QColor
+    width: int = 1
+    dashed: bool = True
+    text: str = ""
+
+
 class Tool(enum.Enum):
     EDIT = "edit"  # drag a box to move it, a handle to resize, empty space to draw
     DRAW = "draw"  # drag anywhere draws, even inside other boxes
+    PROBE = "probe"  # a click picks a point (the anchor view shows the anchors there)
 
 
 _HANDLES = ("tl", "t", "tr", "r", "br", "b", "bl", "l")
@@ -103,6 +115,26 @@ class BoxItem(QGraphicsRectItem):
         self.setBrush(QBrush(fill) if selected else Qt.BrushStyle.NoBrush)
 
 
+class PredictionItem(QGraphicsRectItem):
+    """A model prediction: dashed, with class and score; below the labels so they stay clickable."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__()
+        self.index = index
+        self.label = LabelItem(self)
+        self.setZValue(-1e17)
+
+    def show_box(self, view: BoxView) -> None:
+        self.setRect(view.rect)
+        pen = QPen(view.color, 2, Qt.PenStyle.DashLine)
+        pen.setCosmetic(True)
+        self.setPen(pen)
+        tag = QColor(view.color)
+        tag.setAlpha(170)
+        self.label.set_label(view.label, tag)
+        self.label.setPos(view.rect.bottomLeft() + QPointF(0, self.label.boundingRect().height()))
+
+
 class _Drag(enum.Enum):
     DRAW = 1
     MOVE = 2
@@ -118,6 +150,8 @@ class Canvas(QGraphicsView):
     cursor_moved = Signal(object)  # QPointF in image pixels, or None when the cursor leaves the image
     zoom_changed = Signal(float)
     context_menu = Signal(QPoint)  # global position, over a selection
+    prediction_accept = Signal(int)  # a prediction was double-clicked
+    point_clicked = Signal(QPointF)  # with the probe tool, in image pixels
 
     ZOOM_RANGE = (0.01, 64.0)
 
@@ -139,6 +173,8 @@ class Canvas(QGraphicsView):
         self.image_size: tuple[int, int] | None = None
         self.tool = Tool.EDIT
         self._items: list[BoxItem] = []
+        self._predictions: list[PredictionItem] = []
+        self.overlay: list[OverlayBox] = []
         self._selected: set[int] = set()
         self._drag: _Drag | None = None
         self._press_scene = QPointF()
@@ -168,6 +204,8 @@ class Canvas(QGraphicsView):
         self.image_size = None
         self._pixmap.setVisible(False)
         self.set_boxes([])
+        self.set_predictions([])
+        self.overlay = []
         self.message = text
         self.viewport().update()
 
@@ -185,6 +223,23 @@ class Canvas(QGraphicsView):
         for item, view in zip(self._items, boxes):
             item.show_box(view, item.index in wanted)
         self._set_selection(wanted)
+        self.viewport().update()
+
+    def set_predictions(self, boxes: list[BoxView]) -> None:
+        while len(self._predictions) > len(boxes):
+            self.scene().removeItem(self._predictions.pop())
+        while len(self._predictions) < len(boxes):
+            item = PredictionItem(len(self._predictions))
+            self._predictions.append(item)
+            self.scene().addItem(item)
+        for item, view in zip(self._predictions, boxes):
+            item.show_box(view)
+
+    def prediction_count(self) -> int:
+        return len(self._predictions)
+
+    def set_overlay(self, boxes: list[OverlayBox]) -> None:
+        self.overlay = boxes
         self.viewport().update()
 
     def box_rects(self) -> list[QRectF]:
@@ -208,7 +263,7 @@ class Canvas(QGraphicsView):
 
     def set_tool(self, tool: Tool) -> None:
         self.tool = tool
-        self.viewport().setCursor(Qt.CursorShape.CrossCursor if tool is Tool.DRAW else Qt.CursorShape.ArrowCursor)
+        self.viewport().setCursor(Qt.CursorShape.ArrowCursor if tool is Tool.EDIT else Qt.CursorShape.CrossCursor)
 
     # --- zoom ----------------------------------------------------------------------------------
     def _zoom(self) -> float:
@@ -270,12 +325,29 @@ class Canvas(QGraphicsView):
         return None
 
     def box_at(self, view_pos: QPoint) -> int | None:
+        return self._item_at(view_pos, BoxItem)
+
+    def prediction_at(self, view_pos: QPoint) -> int | None:
+        return self._item_at(view_pos, PredictionItem)
+
+    def _item_at(self, view_pos: QPoint, kind: type) -> int | None:
         for item in self.items(view_pos):
             if isinstance(item, LabelItem):
                 item = item.parentItem()
-            if isinstance(item, BoxItem):
+            if isinstance(item, kind):
                 return item.index
         return None
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.tool is not Tool.PROBE:
+            pos = event.position().toPoint()
+            if self.box_at(pos) is None:
+                hit = self.prediction_at(pos)
+                if hit is not None:
+                    self._cancel_drag()
+                    self.prediction_accept.emit(hit)
+                    return
+        super().mouseDoubleClickEvent(event)
 
     # --- mouse ---------------------------------------------------------------------------------
     def mousePressEvent(self, event: QMouseEvent) -> None:
@@ -294,6 +366,9 @@ class Canvas(QGraphicsView):
                 self.context_menu.emit(event.globalPosition().toPoint())
             return
         if event.button() != Qt.MouseButton.LeftButton or self.image_size is None:
+            return
+        if self.tool is Tool.PROBE:
+            self.point_clicked.emit(self._clamp_point(scene))
             return
         ctrl = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
         if self.tool is Tool.EDIT:
@@ -446,6 +521,13 @@ class Canvas(QGraphicsView):
         if self.message:
             painter.setPen(QColor(220, 220, 220))
             painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.message)
+        for box in self.overlay:
+            painter.setPen(QPen(box.color, box.width, Qt.PenStyle.DashLine if box.dashed else Qt.PenStyle.SolidLine))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            r = self.mapFromScene(box.rect).boundingRect()
+            painter.drawRect(r)
+            if box.text:
+                painter.drawText(r.topLeft() + QPoint(3, 12), box.text)
         for index, r in self._preview.items():
             color = self._items[index].color if index >= 0 else QColor(255, 255, 0)
             pen = QPen(color, 2, Qt.PenStyle.DashLine)

@@ -30,5 +30,9 @@ def corners(rect: QRectF) -> tuple[float, float, float, float]:
     return r.left(), r.top(), r.right(), r.bottom()
 
 
+def palette_color(index: int) -> QColor:
+    return QColor(_PALETTE[index % len(_PALETTE)])
+
+
 def category_color(category: Category) -> QColor:
-    return QColor(category.color or _PALETTE[category.id % len(_PALETTE)])
+    return QColor(category.color) if category.color else palette_color(category.id)

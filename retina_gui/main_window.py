@@ -13,10 +13,13 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMe
 from core.annotations import AnnotationFileLocked
 from core.formats import LabelFormatError
 from core.formats.convert import read_labels, write_labels
+from retina_gui.anchor_panel import AnchorPanel
 from retina_gui.annotator import Annotator
 from retina_gui.canvas import Canvas, Tool
 from retina_gui.classes_panel import ClassesPanel
 from retina_gui.file_list import FileListModel, FileListPanel
+from retina_gui.model_panel import ModelPanel
+from retina_gui.predictions import Predictions
 from retina_gui.workers import FolderScanner, ImageLoader
 from retina_gui.workspace import Workspace, open_workspace
 
@@ -39,11 +42,20 @@ class MainWindow(QMainWindow):
         self.files = FileListPanel(FileListModel(), self)
         self.classes = ClassesPanel(self)
         self.annotator = Annotator(self.canvas, self.files)
+        self.predictions = Predictions(self.annotator)
+        self.model_panel = ModelPanel(self.predictions, self)
+        self.anchor_panel = AnchorPanel(self.annotator, self)
         self.history = QUndoView(self)
         self.history.setEmptyLabel("Opened")
         self._dock("Images", self.files, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._dock("Classes", self.classes, Qt.DockWidgetArea.RightDockWidgetArea)
-        self._dock("History", self.history, Qt.DockWidgetArea.RightDockWidgetArea)
+        classes = self._dock("Classes", self.classes, Qt.DockWidgetArea.RightDockWidgetArea)
+        history = self._dock("History", self.history, Qt.DockWidgetArea.RightDockWidgetArea)
+        model_dock = self._dock("Model", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        anchors = self._dock("Anchors", self.anchor_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(model_dock, anchors)
+        self.tabifyDockWidget(classes, history)
+        classes.raise_()
+        model_dock.raise_()
         self._status_labels()
         self._build_menus(recursive)
         self.annotator.message.connect(self.statusBar().showMessage)
@@ -52,9 +64,17 @@ class MainWindow(QMainWindow):
         self.canvas.cursor_moved.connect(self._cursor_moved)
         self.canvas.zoom_changed.connect(self._zoom_changed)
         self.canvas.context_menu.connect(self._context_menu)
-        self.model_path = model
+        self.canvas.prediction_accept.connect(self._accept_prediction)
+        self.canvas.selection_changed.connect(self._explain_selection)
+        self.predictions.changed.connect(self._show_predictions)
+        self.predictions.changed.connect(self._explain_selection)
+        self.predictions.message.connect(self.statusBar().showMessage)
+        self.predictions.model_changed.connect(self.anchor_panel.set_model)
         if model is not None:
-            self.statusBar().showMessage(f"model: {model.name}" if model.is_file() else f"model not found: {model}")
+            if model.is_file():
+                self.predictions.load_model(model.resolve())
+            else:
+                self.report("Model", f"model file not found: {model}")
         self._update_title()
         if folder is not None:
             self.open_folder(folder, labels)
@@ -124,6 +144,15 @@ class MainWindow(QMainWindow):
         self._action(view, "Zoom &Out", partial(self.canvas.zoom_by, 0.8), "Ctrl+-")
         self._action(view, "&Fit Image", self.canvas.fit, [QKeySequence("F"), QKeySequence("Ctrl+0")])
         self._action(view, "Actual &Size (100 %)", self.canvas.actual_size, "Ctrl+1")
+        view.addSeparator()
+        self._action(view, "Anchors at a &Point", self.anchor_panel.toggle_probe, "P", "Click the image to see the anchors of each level there")
+
+        model = bar.addMenu("&Model")
+        self._action(model, "&Load Model…", self.model_panel.ask_model)
+        self._action(model, "&Predict Image", self.model_panel.predict_now, "Ctrl+P")
+        self._action(model, "Predict &Folder", self.predictions.predict_folder, "Ctrl+Shift+P")
+        self._action(model, "&Accept Shown Predictions (image)", self.predictions.accept_image, [QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
+        self._action(model, "Accept Shown Predictions (&folder)", self.predictions.accept_folder)
 
         go = bar.addMenu("&Go")
         self._action(go, "&Next Image", partial(self.files.step, 1), [QKeySequence("D"), QKeySequence(Qt.Key.Key_PageDown)])
@@ -177,6 +206,8 @@ class MainWindow(QMainWindow):
         self.loader = ImageLoader(folder)
         self.annotator.attach(workspace, self.loader)
         self.loader.start()
+        cache_root = workspace.labels_file.path.parent if workspace.labels_file else folder
+        self.predictions.attach(folder, cache_root)
         self.scanner = FolderScanner(folder, recursive=self.recursive_action.isChecked())
         self.scanner.found.connect(self._found)
         self.scanner.done.connect(self._scan_done)
@@ -196,6 +227,8 @@ class MainWindow(QMainWindow):
             if worker is not None:
                 worker.stop()
         self.scanner = self.loader = None
+        self.predictions.detach()
+        self.anchor_panel.stop()
         self.annotator.detach()
         if self.workspace is not None:
             self.workspace.close()
@@ -270,6 +303,20 @@ class MainWindow(QMainWindow):
         name = getattr(command, "file_name", None)
         if name and name != self.annotator.current:
             self.files.set_current(name)
+
+    def _show_predictions(self) -> None:
+        self.canvas.set_predictions(self.predictions.box_views())
+
+    def _accept_prediction(self, index: int) -> None:
+        self.predictions.accept([index])
+
+    def _explain_selection(self, *_args) -> None:
+        selected = self.canvas.selected()
+        if len(selected) != 1 or self.predictions.model is None or self.annotator.size is None:
+            self.model_panel.show_explanation("Select one label to see whether and why the model misses it.")
+            return
+        result = self.predictions.explain_label(selected[0], self.anchor_panel.best_anchor_iou())
+        self.model_panel.show_explanation(result if isinstance(result, str) else result.message)
 
     def save(self) -> None:
         if self.workspace is not None and self.workspace.save():

@@ -10,12 +10,14 @@ import os
 import threading
 import time
 import weakref
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QThread, Signal
 
 from core.annotations import AnnotationFile
 from core.cancel import CancelToken
+from core.config import AnchorConfig, AssignConfig, PreprocessConfig
 from core.images import IMAGE_SUFFIXES, ImageReadError, load_preview
 from core.labels import LabelSet
 from retina_gui.convert import qimage_from_rgb
@@ -177,3 +179,180 @@ class LabelSaver(Worker):
                     self.saved.emit(revision)
             except (OSError, ValueError) as exc:
                 self.failed.emit(str(exc))
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the GUI knows of the loaded model (no torch objects)."""
+
+    path: Path
+    class_names: tuple[str, ...]
+    preset: str
+    device: str
+    precision: str
+    score_floor: float
+    nms_thresh: float
+    max_detections: int | None
+    anchors: AnchorConfig
+    assign: AssignConfig
+    preprocess: PreprocessConfig
+    devices: tuple[str, ...]  # what the device choice offers on this machine
+
+
+class PredictionWorker(Worker):
+    """Owns the model (torch is first imported here, off the GUI thread) and runs it: single images
+    on request (the newest request first, the image on screen before its neighbours) and whole
+    folders with progress, ETA and cancel. Candidates are cached on disk per model; a cached image
+    is answered without running the network."""
+
+    model_loaded = Signal(object)  # ModelInfo
+    model_failed = Signal(str)
+    predicted = Signal(str, object, bool)  # name, Candidates, from the disk cache
+    failed = Signal(str, str)  # name, reason
+    progress = Signal(int, int, float)  # done, total, seconds left
+    batch_finished = Signal(int, bool)  # images predicted, cancelled
+
+    def __init__(self, folder: Path, cache_root: Path) -> None:
+        super().__init__()
+        self.folder, self.cache_root = folder, cache_root
+        self._wake = threading.Condition()
+        self._load: tuple[Path, str] | None = None
+        self._wanted: list[str] = []
+        self._batch: list[str] = []
+        self._batch_total = 0
+        self._batch_cancel = CancelToken()
+        self._detector = None
+        self.cache = None
+
+    def cached(self, name: str):
+        """The disk-cached candidates of an image for the loaded model (any thread), or None."""
+        return self.cache.get(name) if self.cache is not None else None
+
+    def load_model(self, path: Path, device: str = "auto") -> None:
+        with self._wake:
+            self._load = (path, device)
+            self._wanted = []
+            self._wake.notify()
+
+    def predict(self, names: list[str]) -> None:
+        with self._wake:
+            self._wanted = list(names)
+            self._wake.notify()
+
+    def predict_folder(self, names: list[str]) -> None:
+        with self._wake:
+            self._batch, self._batch_total = list(names), len(names)
+            self._batch_cancel = CancelToken()
+            self._batch_started = time.monotonic()
+            self._wake.notify()
+
+    def cancel_batch(self) -> None:
+        self._batch_cancel.cancel()
+        with self._wake:
+            self._wake.notify()
+
+    def stop(self) -> None:
+        self._batch_cancel.cancel()
+        with self._wake:
+            self.cancel.cancel()
+            self._wake.notify()
+        self.quit()
+        self.wait()
+
+    def run(self) -> None:
+        while True:
+            with self._wake:
+                while not (self._load or self._wanted or self._batch or self.cancel.cancelled):
+                    self._wake.wait()
+                if self.cancel.cancelled:
+                    return
+                load, self._load = self._load, None
+                name, batch = None, False
+                if load is None and self._wanted:
+                    name = self._wanted.pop(0)
+                elif load is None and self._batch:
+                    if self._batch_cancel.cancelled:
+                        done, self._batch = self._batch_total - len(self._batch), []
+                        self.batch_finished.emit(done, True)
+                        continue
+                    name, batch = self._batch.pop(0), True
+            if load is not None:
+                self._load_model(*load)
+            elif name is not None:
+                self._predict_one(name)
+                if batch:
+                    self._batch_progress()
+
+    def _batch_progress(self) -> None:
+        with self._wake:
+            left, total = len(self._batch), self._batch_total
+        done = total - left
+        elapsed = time.monotonic() - self._batch_started
+        self.progress.emit(done, total, elapsed / max(done, 1) * left)
+        if left == 0:
+            self.batch_finished.emit(done, False)
+
+    def _load_model(self, path: Path, device: str) -> None:
+        try:
+            import torch
+
+            from core.detector import Detector
+            from core.device import set_threads
+            from core.prediction_cache import PredictionCache, model_key
+
+            set_threads(leave_one_free=True)  # a core stays free for the window
+            detector = Detector.from_file(path, device=device)
+            post = detector.postprocess_config
+            key = model_key(path, {"preset": detector.preset.name, "preprocess": detector.preprocess_config, "floor": post.score_thresh})
+            devices = ("auto", "cpu", *(f"cuda:{i}" for i in range(torch.cuda.device_count())))
+        except Exception as exc:  # any failure to build the model is the user's file or choice: report it
+            self.model_failed.emit(f"{path}: {exc}")
+            return
+        self._detector, self.cache = detector, PredictionCache(self.cache_root, key)
+        runtime = detector.runtime
+        self.model_loaded.emit(ModelInfo(path, tuple(c.name for c in detector.classes), detector.preset.name, runtime.device,
+                                         runtime.precision, post.score_thresh, post.nms_thresh, post.max_detections,
+                                         detector.preset.anchors, detector.preset.assign, detector.preprocess_config, devices))
+        for name in self.cache.names():
+            candidates = self.cache.get(name)
+            if candidates is not None:
+                self.predicted.emit(name, candidates, True)
+
+    def _predict_one(self, name: str) -> None:
+        if self._detector is None:
+            return
+        cached = self.cache.get(name)
+        if cached is not None:
+            self.predicted.emit(name, cached, True)
+            return
+        try:
+            from core.images import load_image
+
+            (candidates,) = self._detector.candidates([load_image(self.folder / name)])
+        except ImageReadError as exc:
+            self.failed.emit(name, exc.reason)
+            return
+        try:
+            self.cache.put(name, candidates)
+        except OSError:
+            pass  # a read-only folder: predictions still show, they are just not kept for next time
+        self.predicted.emit(name, candidates, False)
+
+
+class FunctionWorker(Worker):
+    """Runs one function off the GUI thread (a report over the whole folder, say)."""
+
+    done = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, function) -> None:
+        super().__init__()
+        self.function = function
+
+    def run(self) -> None:
+        try:
+            result = self.function()
+        except (ValueError, RuntimeError, OSError) as exc:
+            self.failed.emit(str(exc))
+            return
+        self.done.emit(result)

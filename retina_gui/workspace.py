@@ -228,6 +228,26 @@ class Workspace(QObject):
             self.undo_stack.endMacro()
         return count, skipped
 
+    def accept_predictions(self, entries: list[tuple[str, tuple[int, int], list[tuple[float, float, float, float, str]]]], text: str) -> int:
+        """Add predictions (x1, y1, x2, y2, class name) as labels, as one undo step; a class name the
+        labels do not have yet becomes a new class. Returns the number of boxes added."""
+        count = sum(len(predictions) for _, _, predictions in entries)
+        if not count:
+            return 0
+        ids = {c.name: c.id for c in self.store.categories}
+        self.undo_stack.beginMacro(text)
+        for _, _, predictions in entries:
+            for *_, name in predictions:
+                if name not in ids:
+                    category = Category(self.store.next_category_id(), name)
+                    self._push(commands.AddCategory(self.store, category))
+                    ids[name] = category.id
+        for file_name, size, predictions in entries:
+            boxes = [Box(x1, y1, x2, y2, ids[name]) for x1, y1, x2, y2, name in predictions]
+            self._push(commands.AddBoxes(self.store, file_name, size, boxes, text))
+        self.undo_stack.endMacro()
+        return count
+
     def set_reviewed(self, file_name: str, size: tuple[int, int], reviewed: bool) -> None:
         self._push(commands.SetReviewed(self.store, file_name, size, reviewed))
 

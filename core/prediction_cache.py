@@ -1,0 +1,55 @@
+"""Predictions cached on disk beside the annotations, per model, so that reopening a folder shows
+them at once. One ``.npz`` per image holding its :class:`~core.postprocess.Candidates` (so the
+thresholds stay live), written atomically, under ``.retina-gui/predictions/<model key>/``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from core.atomic import atomic_path
+from core.postprocess import Candidates
+
+FORMAT = 1
+
+
+def model_key(weights: Path, settings: dict) -> str:
+    """Identifies a model and the settings its candidates depend on (preset, input size, score
+    floor): the file's content hash, so a retrained file with the same name gets a new key."""
+    digest = hashlib.sha256()
+    with open(weights, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    digest.update(json.dumps({"format": FORMAT, **settings}, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:16]
+
+
+class PredictionCache:
+    def __init__(self, root: Path, key: str) -> None:
+        self.folder = root / ".retina-gui" / "predictions" / key
+
+    def _path(self, file_name: str) -> Path:
+        return self.folder / (PurePosixPath(file_name).as_posix() + ".npz")
+
+    def names(self) -> list[str]:
+        """Images that have cached predictions."""
+        if not self.folder.is_dir():
+            return []
+        return sorted(p.relative_to(self.folder).as_posix()[: -len(".npz")] for p in self.folder.rglob("*.npz"))
+
+    def get(self, file_name: str) -> Candidates | None:
+        path = self._path(file_name)
+        try:
+            with np.load(path) as data:
+                return Candidates(data["boxes"], data["scores"], data["labels"], data["anchor_index"], data["level"],
+                                  (float(data["scale"][0]), float(data["scale"][1])), float(data["score_floor"]))
+        except (OSError, KeyError, ValueError):  # missing or damaged: predict again
+            return None
+
+    def put(self, file_name: str, candidates: Candidates) -> None:
+        with atomic_path(self._path(file_name)) as tmp, open(tmp, "wb") as f:
+            np.savez(f, boxes=candidates.boxes, scores=candidates.scores, labels=candidates.labels, anchor_index=candidates.anchor_index,
+                     level=candidates.level, scale=np.array(candidates.scale), score_floor=np.array(candidates.score_floor))

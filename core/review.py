@@ -1,0 +1,119 @@
+"""Reviewing predictions against labels: which predictions to accept as labels, and why the model
+missed a label (no anchor reaches it, its candidates score too low, or NMS removed it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.postprocess import Candidates, Detections
+
+ACCEPT_SKIP_IOU = 0.7  # a prediction this close to an existing label of its class is not added again
+MATCH_IOU = 0.5  # a label counts as detected by a same-class detection at this IoU
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of boxes a [N, 4] and b [M, 4] (xyxy) -> [N, M]."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(2)
+    area_a = (a[:, 2:] - a[:, :2]).clip(0).prod(1)
+    area_b = (b[:, 2:] - b[:, :2]).clip(0).prod(1)
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-12)
+
+
+def new_predictions(boxes: np.ndarray, classes: np.ndarray, label_boxes: np.ndarray, label_classes: np.ndarray,
+                    skip_iou: float = ACCEPT_SKIP_IOU) -> np.ndarray:
+    """Indices of predictions (``boxes`` [N, 4], ``classes`` [N]) that do not duplicate a label of the
+    same class (IoU >= ``skip_iou``) or an earlier kept prediction; classes are compared as given
+    (category ids on both sides)."""
+    keep: list[int] = []
+    kept_boxes = [np.asarray(label_boxes, dtype=np.float64).reshape(-1, 4)]
+    kept_classes = [np.asarray(label_classes).reshape(-1)]
+    for i in range(len(boxes)):
+        existing, existing_classes = np.concatenate(kept_boxes), np.concatenate(kept_classes)
+        same = existing_classes == classes[i]
+        if same.any() and box_iou(boxes[i : i + 1], existing[same]).max() >= skip_iou:
+            continue
+        keep.append(i)
+        kept_boxes.append(np.asarray(boxes[i : i + 1], dtype=np.float64))
+        kept_classes.append(np.asarray(classes[i : i + 1]))
+    return np.array(keep, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a label is or is not among the detections at the current thresholds."""
+
+    reason: str  # "detected", "no_anchor", "low_score", "nms", "cap"
+    message: str
+    best_score: float = 0.0  # best same-class candidate overlapping the label (IoU >= 0.5)
+    suppressed_by: int | None = None  # index into the detections of the box that removed it
+
+
+def match_detections(label_boxes: np.ndarray, label_classes: np.ndarray, detections: Detections, iou: float = MATCH_IOU) -> np.ndarray:
+    """COCO-style greedy matching: detections in score order each take the unmatched same-class
+    label they overlap most (IoU >= ``iou``). Returns, per label, the matching detection or -1."""
+    matched = np.full(len(label_boxes), -1, dtype=np.int64)
+    if len(label_boxes) == 0 or len(detections) == 0:
+        return matched
+    overlaps = box_iou(detections.boxes, label_boxes)
+    for j in np.argsort(-detections.scores, kind="stable"):
+        free = (matched < 0) & (label_classes == detections.labels[j]) & (overlaps[j] >= iou)
+        if free.any():
+            matched[np.flatnonzero(free)[np.argmax(overlaps[j][free])]] = j
+    return matched
+
+
+def explain_labels(label_boxes: np.ndarray, label_classes: np.ndarray, candidates: Candidates, detections: Detections, *,
+                   score_thresh: float, nms_thresh: float, best_anchor_iou: np.ndarray, positive_iou: float = 0.5,
+                   class_names: list[str] | None = None) -> list[Explanation]:
+    """Why each label (``label_boxes`` [G, 4] image pixels, ``label_classes`` [G] model class
+    indices) is or is not detected; ``detections`` is ``candidates`` filtered at the thresholds."""
+    label_boxes = np.asarray(label_boxes, dtype=np.float64).reshape(-1, 4)
+    label_classes = np.asarray(label_classes)
+    matched = match_detections(label_boxes, label_classes, detections)
+    name = (lambda k: class_names[k]) if class_names else (lambda k: f"class {k}")
+    out = []
+    for i, (box, k) in enumerate(zip(label_boxes, label_classes)):
+        j = matched[i]
+        if j >= 0:
+            iou = box_iou(box[None], detections.boxes[j][None])[0, 0]
+            out.append(Explanation("detected", f"detected: score {detections.scores[j]:.2f}, IoU {iou:.2f}", float(detections.scores[j])))
+        else:
+            out.append(_why_missed(box, int(k), candidates, detections, score_thresh, nms_thresh, float(best_anchor_iou[i]),
+                                   positive_iou, name))
+    return out
+
+
+def _why_missed(label_box, label_class, candidates, detections, score_thresh, nms_thresh, best_anchor_iou, positive_iou, name):
+    # candidates of its class that did not become detections (those went to other labels)
+    mine = np.setdiff1d(np.flatnonzero(candidates.labels == label_class), detections.candidate_index)
+    overlap = box_iou(label_box[None], candidates.to_image_pixels(candidates.boxes[mine]))[0] if len(mine) else np.zeros(0)
+    hits = mine[overlap >= MATCH_IOU]
+    if len(hits) == 0:
+        if best_anchor_iou < positive_iou:
+            return Explanation("no_anchor", f"no anchor reaches it: the best anchor has IoU {best_anchor_iou:.2f} (< {positive_iou:g}); "
+                                            "only the low-quality rule trains it. See the anchor view for a setting that reaches it.")
+        return Explanation("low_score", f"no {name(label_class)} candidate covers it above the score floor "
+                                        f"{candidates.score_floor:.2f}: the model does not see it")
+    best = int(hits[np.argmax(candidates.scores[hits])])
+    best_score = float(candidates.scores[best])
+    if best_score <= score_thresh:
+        return Explanation("low_score", f"its best {name(label_class)} candidate scores {best_score:.2f}, below the threshold "
+                                        f"{score_thresh:.2f}", best_score)
+    # Above the threshold but not kept: a higher-scoring same-class detection suppressed it in NMS
+    # (which runs in network-input pixels, where the candidates' boxes are).
+    kept = np.flatnonzero(detections.labels == label_class)
+    if len(kept):
+        iou = box_iou(candidates.boxes[best][None], candidates.boxes[detections.candidate_index[kept]])[0]
+        culprits = np.flatnonzero((iou > nms_thresh) & (detections.scores[kept] >= best_score))
+        if len(culprits):
+            j = int(kept[culprits[np.argmax(iou[culprits])]])
+            return Explanation("nms", f"removed by NMS: its candidate (score {best_score:.2f}) overlaps a {name(label_class)} "
+                                      f"detection scoring {detections.scores[j]:.2f} at IoU {iou.max():.2f} > {nms_thresh:.2f}",
+                               best_score, j)
+    return Explanation("cap", f"its candidate (score {best_score:.2f}) was cut by the limit on detections per image", best_score)

@@ -1,0 +1,297 @@
+"""The anchor view: the anchors at a clicked point per pyramid level, how the selected labels are
+assigned (positive, ignored and best anchors, computed by core's real assignment), labels that no
+anchor reaches with a suggested fix, editable anchor settings, and a folder-wide coverage report."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.config import AnchorConfig, AssignConfig, PreprocessConfig
+from core.presets import get_preset
+from retina_gui.annotator import Annotator
+from retina_gui.canvas import OverlayBox, Tool
+from retina_gui.workers import FunctionWorker, ModelInfo
+
+LEVEL_COLORS = ("#ff5050", "#ffb000", "#40d040", "#40c0ff", "#c070ff")
+
+
+def _numbers(text: str) -> tuple[float, ...]:
+    values = tuple(float(v) for v in text.replace(",", " ").split())
+    if not values or any(v <= 0 for v in values):
+        raise ValueError("positive numbers, separated by spaces")
+    return values
+
+
+class AnchorPanel(QWidget):
+    def __init__(self, annotator: Annotator, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.annotator = annotator
+        self.canvas = annotator.canvas
+        default = get_preset("retinanet")
+        self.model_anchors, self.anchors = default.anchors, default.anchors
+        self.assign_config: AssignConfig = default.assign
+        self.preprocess: PreprocessConfig = default.preprocess
+        self.point: QPointF | None = None
+        self._layout_cache: dict[tuple, object] = {}
+        self._coverage_worker: FunctionWorker | None = None
+        self.last_assignment: list = []  # LabelAnchors of the current image's labels
+
+        self.enabled = QCheckBox("Show anchors and assignment")
+        self.enabled.toggled.connect(self._toggled)
+        self.probe = QPushButton("Pick a point (P)")
+        self.probe.setCheckable(True)
+        self.probe.toggled.connect(self._probe_toggled)
+        self.level_boxes = [QCheckBox(f"P{n}") for n in range(3, 8)]
+        self.ratio_boxes: list[QCheckBox] = []
+        self.scale_boxes: list[QCheckBox] = []
+        self.ratio_row, self.scale_row = QHBoxLayout(), QHBoxLayout()
+        levels = QHBoxLayout()
+        for i, box in enumerate(self.level_boxes):
+            box.setChecked(True)
+            box.setStyleSheet(f"color: {LEVEL_COLORS[i]}")
+            box.toggled.connect(self.refresh)
+            levels.addWidget(box)
+        self.sizes_edit, self.ratios_edit, self.scales_edit = QLineEdit(), QLineEdit(), QLineEdit()
+        apply = QPushButton("Apply")
+        apply.setToolTip("See the effect of other anchor settings before training (the model itself is unchanged)")
+        apply.clicked.connect(self._apply_settings)
+        reset = QPushButton("Model's settings")
+        reset.clicked.connect(self.reset_settings)
+        self.report = QPlainTextEdit(readOnly=True)
+        self.report.setMinimumHeight(160)
+        coverage = QPushButton("Coverage report (folder)")
+        coverage.clicked.connect(self.run_coverage)
+
+        show = QGroupBox("Anchors")
+        form = QFormLayout(show)
+        form.addRow(self.enabled)
+        form.addRow(self.probe)
+        form.addRow("Levels", levels)
+        form.addRow("Ratios", self.ratio_row)
+        form.addRow("Scales", self.scale_row)
+        settings = QGroupBox("Settings (try before training)")
+        sform = QFormLayout(settings)
+        sform.addRow("Sizes", self.sizes_edit)
+        sform.addRow("Ratios (h/w)", self.ratios_edit)
+        sform.addRow("Scales", self.scales_edit)
+        row = QHBoxLayout()
+        row.addWidget(apply)
+        row.addWidget(reset)
+        sform.addRow(row)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(show)
+        layout.addWidget(settings)
+        layout.addWidget(coverage)
+        layout.addWidget(QLabel("Details"))
+        layout.addWidget(self.report, 1)
+        self._set_anchor_config(self.anchors)
+
+        self.canvas.point_clicked.connect(self._point_clicked)
+        self.canvas.selection_changed.connect(self.refresh)
+        annotator.image_shown.connect(self._image_shown)
+
+    # --- settings ------------------------------------------------------------------------------
+    def set_model(self, info: ModelInfo | None) -> None:
+        if info is not None:
+            self.model_anchors, self.assign_config, self.preprocess = info.anchors, info.assign, info.preprocess
+            self.reset_settings()
+
+    def reset_settings(self) -> None:
+        self._set_anchor_config(self.model_anchors)
+
+    def _apply_settings(self) -> None:
+        try:
+            config = replace(self.anchors, sizes=_numbers(self.sizes_edit.text()), ratios=_numbers(self.ratios_edit.text()),
+                             scales=_numbers(self.scales_edit.text()))
+        except ValueError as exc:
+            self.report.setPlainText(f"Anchor settings: {exc}")
+            return
+        if len(config.sizes) != len(config.strides):
+            self.report.setPlainText(f"Anchor settings: one size per level ({len(config.strides)})")
+            return
+        self._set_anchor_config(config)
+
+    def _set_anchor_config(self, config: AnchorConfig) -> None:
+        self.anchors = config
+        self._layout_cache.clear()
+        self.sizes_edit.setText(" ".join(f"{v:g}" for v in config.sizes))
+        self.ratios_edit.setText(" ".join(f"{v:g}" for v in config.ratios))
+        self.scales_edit.setText(" ".join(f"{v:.4g}" for v in config.scales))
+        for row, boxes, values in ((self.ratio_row, self.ratio_boxes, config.ratios), (self.scale_row, self.scale_boxes, config.scales)):
+            for box in boxes:
+                row.removeWidget(box)
+                box.deleteLater()
+            boxes.clear()
+            for v in values:
+                box = QCheckBox(f"{v:.3g}")
+                box.setChecked(True)
+                box.toggled.connect(self.refresh)
+                row.addWidget(box)
+                boxes.append(box)
+        self.refresh()
+
+    # --- views ---------------------------------------------------------------------------------
+    def layout_for_current(self):
+        from core.anchor_coverage import anchor_layout
+
+        if self.annotator.size is None:
+            return None
+        key = self.annotator.size
+        if key not in self._layout_cache:
+            self._layout_cache[key] = anchor_layout(*key, self.anchors, self.preprocess)
+        return self._layout_cache[key]
+
+    def _toggled(self, on: bool) -> None:
+        if not on:
+            self.probe.setChecked(False)
+        self.refresh()
+
+    def _probe_toggled(self, on: bool) -> None:
+        if on:
+            self.enabled.setChecked(True)
+        self.canvas.set_tool(Tool.PROBE if on else Tool.EDIT)
+
+    def toggle_probe(self) -> None:
+        self.probe.setChecked(not self.probe.isChecked())
+
+    def _point_clicked(self, point: QPointF) -> None:
+        self.point = point
+        self.refresh()
+
+    def _image_shown(self, *_args) -> None:
+        self.point = None
+        self.refresh()
+
+    def _chosen_offsets(self) -> list[int]:
+        s = len(self.scale_boxes)
+        return [r * s + k for r, rb in enumerate(self.ratio_boxes) if rb.isChecked() for k, sb in enumerate(self.scale_boxes) if sb.isChecked()]
+
+    def refresh(self, *_args) -> None:
+        if not self.enabled.isChecked() or self.annotator.size is None:
+            self.canvas.set_overlay([])
+            return
+        layout = self.layout_for_current()
+        overlay: list[OverlayBox] = []
+        lines = []
+        offsets = self._chosen_offsets()
+        if self.point is not None:
+            from core.anchor_coverage import anchors_at
+
+            per_level = anchors_at(layout, self.point.x(), self.point.y())
+            lines.append(f"anchors at ({self.point.x():.0f}, {self.point.y():.0f}):")
+            for i, (level, boxes) in enumerate(per_level.items()):
+                if not self.level_boxes[i].isChecked():
+                    continue
+                color = QColor(LEVEL_COLORS[i])
+                for box in boxes[offsets]:
+                    overlay.append(OverlayBox(QRectF(QPointF(box[0], box[1]), QPointF(box[2], box[3])), color))
+                info = layout.levels[i]
+                lines.append(f"  P{level}: {len(offsets)} anchors, stride {info.stride}, grid {info.grid[1]}×{info.grid[0]}")
+        lines += self._assignment(layout, overlay)
+        self.canvas.set_overlay(overlay)
+        self.report.setPlainText("\n".join(lines))
+
+    def _assignment(self, layout, overlay: list[OverlayBox]) -> list[str]:
+        """Assignment of the selected labels (all labels are checked for reachability)."""
+        from core.anchor_coverage import assign_labels
+
+        store = self.annotator.workspace.store if self.annotator.workspace else None
+        if store is None or self.annotator.current is None:
+            return []
+        boxes = [b for b in store.boxes(self.annotator.current)]
+        if not boxes:
+            return []
+        xyxy = np.array([[b.x1, b.y1, b.x2, b.y2] for b in boxes])
+        result = assign_labels(layout, xyxy, self.assign_config, self.anchors)
+        self.last_assignment = result
+        lines = []
+        for i in self.canvas.selected():
+            r = result[i]
+            name = store.category(boxes[i].category_id).name
+            lines.append(f"label {i + 1} ({name}): best anchor IoU {r.best_iou:.2f}; {len(r.positive)} positive, "
+                         f"{len(r.ignored)} ignored anchors")
+            for j in r.ignored:
+                overlay.append(OverlayBox(self._rect(layout.boxes[j]), QColor(150, 150, 150)))
+            for j in r.positive:
+                overlay.append(OverlayBox(self._rect(layout.boxes[j]), QColor(60, 220, 60), dashed=False))
+            for j in r.best:
+                overlay.append(OverlayBox(self._rect(layout.boxes[j]), QColor(255, 230, 0), 2, False, f"IoU {r.best_iou:.2f}"))
+            if not r.reachable:
+                lines.append(f"  no anchor reaches IoU {self.assign_config.positive_iou:g}: {r.suggestion}")
+        unreachable = [i for i, r in enumerate(result) if not r.reachable]
+        if unreachable:
+            lines.append(f"{len(unreachable)} of {len(boxes)} labels on this image have no anchor at IoU ≥ "
+                         f"{self.assign_config.positive_iou:g} (matched only by the low-quality rule):")
+            for i in unreachable:
+                lines.append(f"  label {i + 1} ({store.category(boxes[i].category_id).name}, "
+                             f"{boxes[i].width:.0f}×{boxes[i].height:.0f} px): best IoU {result[i].best_iou:.2f}; {result[i].suggestion}")
+        else:
+            lines.append(f"all {len(boxes)} labels on this image have an anchor at IoU ≥ {self.assign_config.positive_iou:g}")
+        return lines
+
+    def best_anchor_iou(self) -> np.ndarray:
+        """Best IoU of any anchor with each label of the current image."""
+        from core.anchor_coverage import assign_labels
+
+        boxes = self.annotator.workspace.store.boxes(self.annotator.current)
+        xyxy = np.array([[b.x1, b.y1, b.x2, b.y2] for b in boxes]).reshape(-1, 4)
+        return np.array([r.best_iou for r in assign_labels(self.layout_for_current(), xyxy, self.assign_config, self.anchors)])
+
+    @staticmethod
+    def _rect(box: np.ndarray) -> QRectF:
+        return QRectF(QPointF(box[0], box[1]), QPointF(box[2], box[3]))
+
+    # --- coverage report -----------------------------------------------------------------------
+    def run_coverage(self) -> None:
+        if self.annotator.workspace is None or self._coverage_worker is not None:
+            return
+        from core.anchor_coverage import coverage
+
+        labels = self.annotator.workspace.store.to_labelset()
+        anchors, preprocess, config = self.anchors, self.preprocess, self.assign_config
+        self.report.setPlainText("computing the coverage of every label …")
+        self._coverage_worker = FunctionWorker(lambda: coverage(labels, anchors, preprocess, config))
+        self._coverage_worker.done.connect(self._coverage_done)
+        self._coverage_worker.failed.connect(self._coverage_failed)
+        self._coverage_worker.start()
+
+    def stop(self) -> None:
+        if self._coverage_worker is not None:
+            self._coverage_worker.stop()
+            self._coverage_worker = None
+
+    def _coverage_done(self, report) -> None:
+        self.stop()
+        store = self.annotator.workspace.store if self.annotator.workspace else None
+        names = {c.id: c.name for c in store.categories} if store else {}
+        counts, edges = report.histogram
+        peak = max(counts.max(), 1) if len(counts) else 1
+        lines = [f"{len(report.best_iou)} labels; {report.unreachable_share:.1%} have no anchor at IoU ≥ {report.positive_iou:g}",
+                 "best-anchor IoU histogram:"]
+        for c, lo in zip(counts, edges[:-1]):
+            lines.append(f"  {lo:.2f}–{lo + 0.05:.2f} {'#' * round(30 * c / peak)} {c}")
+        lines.append("per class: labels, unreachable, median best IoU")
+        for cid, (n, share, median) in sorted(report.per_class().items(), key=lambda kv: -kv[1][1]):
+            lines.append(f"  {names.get(cid, cid)}: {n}, {share:.1%}, {median:.2f}")
+        self.report.setPlainText("\n".join(lines))
+
+    def _coverage_failed(self, reason: str) -> None:
+        self.stop()
+        self.report.setPlainText(f"coverage report failed: {reason}")

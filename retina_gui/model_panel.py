@@ -1,0 +1,196 @@
+"""The model panel: which model and device, predicting (image, folder with progress and cancel),
+the live score / NMS sliders with counts, per-class visibility, accepting, and why a selected label
+was missed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from retina_gui.predictions import Predictions
+from retina_gui.workers import ModelInfo
+
+
+class ModelPanel(QWidget):
+
+    def __init__(self, predictions: Predictions, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.predictions = predictions
+        self.path_label = QLabel("no model")
+        self.path_label.setWordWrap(True)
+        self.info_label = QLabel()
+        self.info_label.setWordWrap(True)
+        load = QPushButton("Load model…")
+        load.setToolTip("retina-gui .safetensors, a torchvision RetinaNet state dict or a yhenon checkpoint")
+        load.clicked.connect(self.ask_model)
+        self.device_box = QComboBox()
+        self.device_box.addItem("auto")
+        self.device_box.activated.connect(self._device_chosen)
+        self.auto_box = QCheckBox("Predict each image when shown")
+        self.auto_box.setChecked(predictions.auto)
+        self.auto_box.toggled.connect(self._auto_toggled)
+        self.predict_button = QPushButton("Predict image")
+        self.predict_button.clicked.connect(self.predict_now)
+        self.folder_button = QPushButton("Predict folder")
+        self.folder_button.clicked.connect(predictions.predict_folder)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(predictions.cancel_folder)
+        self.cancel_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v / %m")
+        self.eta_label = QLabel()
+        self.score_slider = QSlider(Qt.Orientation.Horizontal, minimum=5, maximum=99)
+        self.nms_slider = QSlider(Qt.Orientation.Horizontal, minimum=5, maximum=95)
+        self.score_label, self.nms_label, self.count_label = QLabel(), QLabel(), QLabel()
+        self.score_slider.valueChanged.connect(self._sliders_moved)
+        self.nms_slider.valueChanged.connect(self._sliders_moved)
+        self.classes = QListWidget()
+        self.classes.itemChanged.connect(self._class_toggled)
+        accept_image = QPushButton("Accept shown (image)")
+        accept_image.setToolTip("Add the shown predictions of this image as labels, except those already labelled (Ctrl+Return)")
+        accept_image.clicked.connect(predictions.accept_image)
+        accept_folder = QPushButton("Accept shown (folder)")
+        accept_folder.setToolTip("The same for every predicted image of the folder, as one undo step")
+        accept_folder.clicked.connect(predictions.accept_folder)
+        self.explanation = QLabel("Select a label to see whether and why the model misses it.")
+        self.explanation.setWordWrap(True)
+
+        model_box = QGroupBox("Model")
+        form = QFormLayout(model_box)
+        form.addRow(self.path_label)
+        form.addRow(load)
+        form.addRow("Device", self.device_box)
+        form.addRow(self.info_label)
+        run_box = QGroupBox("Predict")
+        run = QVBoxLayout(run_box)
+        run.addWidget(self.auto_box)
+        buttons = QHBoxLayout()
+        for b in (self.predict_button, self.folder_button, self.cancel_button):
+            buttons.addWidget(b)
+        run.addLayout(buttons)
+        run.addWidget(self.progress)
+        run.addWidget(self.eta_label)
+        filter_box = QGroupBox("Show")
+        show = QFormLayout(filter_box)
+        show.addRow(self.score_label, self.score_slider)
+        show.addRow(self.nms_label, self.nms_slider)
+        show.addRow(self.count_label)
+        show.addRow(self.classes)
+        accepts = QHBoxLayout()
+        accepts.addWidget(accept_image)
+        accepts.addWidget(accept_folder)
+        show.addRow(accepts)
+        why_box = QGroupBox("Why missed?")
+        QVBoxLayout(why_box).addWidget(self.explanation)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        for w in (model_box, run_box, filter_box, why_box):
+            layout.addWidget(w)
+        layout.addStretch(1)
+
+        predictions.model_changed.connect(self._model_changed)
+        predictions.changed.connect(self._update_counts)
+        predictions.batch_progress.connect(self._batch_progress)
+        predictions.batch_finished.connect(self._batch_finished)
+        self._model_changed(None)
+
+    # --- model ---------------------------------------------------------------------------------
+    def ask_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load model", "", "Weights (*.safetensors *.pth *.pt *.bin);;All files (*)")
+        if path:
+            self.predictions.load_model(Path(path), self.device_box.currentText())
+
+    def _device_chosen(self, _index: int) -> None:
+        if self.predictions.model_path is not None:
+            self.predictions.load_model(self.predictions.model_path, self.device_box.currentText())
+
+    def _model_changed(self, info: ModelInfo | None) -> None:
+        ready = info is not None
+        for w in (self.predict_button, self.folder_button, self.score_slider, self.nms_slider):
+            w.setEnabled(ready)
+        self.classes.blockSignals(True)
+        self.classes.clear()
+        if info is None:
+            path = self.predictions.model_path
+            self.path_label.setText(f"{path.name} (loading…)" if path else "no model: Load model… or start with --model")
+            self.info_label.setText("")
+        else:
+            self.path_label.setText(str(info.path))
+            self.info_label.setText(f"{info.preset} preset, {len(info.class_names)} classes, running on {info.device} ({info.precision})")
+            current = self.device_box.currentText()
+            self.device_box.clear()
+            self.device_box.addItems(list(info.devices))
+            self.device_box.setCurrentText(current)
+            for slider, value in ((self.score_slider, self.predictions.score), (self.nms_slider, self.predictions.nms)):
+                slider.blockSignals(True)
+                if slider is self.score_slider:
+                    slider.setMinimum(max(1, round(info.score_floor * 100)))
+                slider.setValue(round(value * 100))
+                slider.blockSignals(False)
+            self._sliders_moved(0)
+            for name in info.class_names:
+                item = QListWidgetItem(name)
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                item.setCheckState(Qt.CheckState.Checked)
+                self.classes.addItem(item)
+        self.classes.blockSignals(False)
+        self._update_counts()
+
+    # --- predicting ----------------------------------------------------------------------------
+    def _auto_toggled(self, on: bool) -> None:
+        self.predictions.auto = on
+        if on:
+            self.predict_now()
+
+    def predict_now(self) -> None:
+        if self.predictions.annotator.current is not None:
+            self.predictions.request(self.predictions.annotator.current)
+
+    def _batch_progress(self, done: int, total: int, seconds_left: float) -> None:
+        self.cancel_button.setEnabled(done < total)
+        self.progress.setMaximum(total)
+        self.progress.setValue(done)
+        self.eta_label.setText(f"{seconds_left:.0f} s left" if done < total else "")
+
+    def _batch_finished(self, done: int, cancelled: bool) -> None:
+        self.cancel_button.setEnabled(False)
+        self.eta_label.setText(f"cancelled after {done} images" if cancelled else f"predicted {done} images")
+
+    # --- thresholds and classes ----------------------------------------------------------------
+    def _sliders_moved(self, _value: int) -> None:
+        score, nms = self.score_slider.value() / 100, self.nms_slider.value() / 100
+        self.score_label.setText(f"Score ≥ {score:.2f}")
+        self.nms_label.setText(f"NMS IoU {nms:.2f}")
+        if self.predictions.model is not None and (score, nms) != (self.predictions.score, self.predictions.nms):
+            self.predictions.set_thresholds(score, nms)
+
+    def _class_toggled(self, item: QListWidgetItem) -> None:
+        self.predictions.set_class_visible(self.classes.row(item), item.checkState() == Qt.CheckState.Checked)
+
+    def _update_counts(self) -> None:
+        p = self.predictions
+        candidates = p.current_candidates()
+        if p.visible is None or candidates is None:
+            self.count_label.setText("no predictions for this image" if p.model else "")
+            return
+        self.count_label.setText(f"{len(p.visible)} shown of {len(candidates)} candidates")
+
+    def show_explanation(self, text: str) -> None:
+        self.explanation.setText(text)

@@ -1,0 +1,247 @@
+"""Predictions: the model worker's cached candidates, re-filtered live at the slider thresholds,
+shown on the canvas, accepted into the labels (undoable), and explained for missed labels."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QRectF, Signal
+from PySide6.QtGui import QColor
+
+from core.images import ImageReadError, image_size
+from core.review import Explanation, explain_labels, new_predictions
+from retina_gui.annotator import Annotator
+from retina_gui.canvas import BoxView
+from retina_gui.convert import category_color, palette_color
+from retina_gui.workers import ModelInfo, PredictionWorker
+
+
+class Predictions(QObject):
+    model_changed = Signal(object)  # ModelInfo, or None while none is loaded
+    changed = Signal()  # the current image's predictions (or the thresholds) changed
+    message = Signal(str)
+    batch_progress = Signal(int, int, float)
+    batch_finished = Signal(int, bool)
+
+    MEMORY_CACHE = 512  # images whose candidates stay in memory (the rest are on disk)
+
+    def __init__(self, annotator: Annotator) -> None:
+        super().__init__()
+        self.annotator = annotator
+        self.worker: PredictionWorker | None = None
+        self.model: ModelInfo | None = None
+        self.model_path: Path | None = None
+        self.device = "auto"
+        self.candidates: OrderedDict[str, object] = OrderedDict()
+        self.score: float | None = None
+        self.nms: float | None = None
+        self.hidden: set[int] = set()  # model class indices not shown
+        self.auto = True  # predict each image when it is shown
+        self.visible = None  # Detections of the current image after thresholds and class visibility
+        self.all = None  # Detections after thresholds only
+        self.model_runs = 0  # images the network ran on (cache hits not counted)
+        annotator.image_shown.connect(self._image_shown)
+
+    # --- lifecycle -----------------------------------------------------------------------------
+    def attach(self, folder: Path, cache_root: Path) -> None:
+        self.detach()
+        self.worker = PredictionWorker(folder, cache_root)
+        self.worker.model_loaded.connect(self._model_loaded)
+        self.worker.model_failed.connect(self._model_failed)
+        self.worker.predicted.connect(self._predicted)
+        self.worker.failed.connect(self._failed)
+        self.worker.progress.connect(self.batch_progress)
+        self.worker.batch_finished.connect(self.batch_finished)
+        self.worker.start()
+        if self.model_path is not None:
+            self.load_model(self.model_path, self.device)
+
+    def detach(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+        self.model = None
+        self.candidates.clear()
+        self.visible = self.all = None
+        self.model_changed.emit(None)
+        self.changed.emit()
+
+    def load_model(self, path: Path, device: str = "auto") -> None:
+        self.model_path, self.device = path, device
+        if self.worker is not None:
+            self.message.emit(f"loading {path.name} …")
+            self.worker.load_model(path, device)
+
+    def _model_loaded(self, info: ModelInfo) -> None:
+        self.model = info
+        self.candidates.clear()
+        self.score, self.nms = max(0.3, info.score_floor), info.nms_thresh
+        self.hidden.clear()
+        self.message.emit(f"model {info.path.name}: {len(info.class_names)} classes, {info.preset} preset, {info.device} {info.precision}")
+        self.model_changed.emit(info)
+        if self.auto and self.annotator.current is not None:
+            self.request(self.annotator.current)
+
+    def _model_failed(self, reason: str) -> None:
+        self.model = None
+        self.model_changed.emit(None)
+        self.message.emit(f"could not load the model: {reason}")
+
+    # --- predicting ----------------------------------------------------------------------------
+    def request(self, name: str) -> None:
+        if self.worker is not None and self.model is not None:
+            self.worker.predict([name])
+
+    def predict_folder(self) -> None:
+        if self.worker is not None and self.model is not None:
+            names = [n for n in self.annotator.files.model.names if n not in self.annotator.files.model.unreadable]
+            self.worker.predict_folder(names)
+
+    def cancel_folder(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel_batch()
+
+    def _image_shown(self, name: str, _w: int, _h: int) -> None:
+        if name in self.candidates:
+            self.candidates.move_to_end(name)
+        elif self.auto:
+            self.request(name)
+        self.refilter()
+
+    def _predicted(self, name: str, candidates, from_cache: bool) -> None:
+        self.model_runs += not from_cache
+        self.candidates[name] = candidates
+        self.candidates.move_to_end(name)
+        while len(self.candidates) > self.MEMORY_CACHE:
+            self.candidates.popitem(last=False)
+        store = self.annotator.workspace.store if self.annotator.workspace else None
+        if store is not None and name not in store.predicted:
+            store.predicted.add(name)
+            self.annotator.files.model.refresh([name])
+        if name == self.annotator.current:
+            self.refilter()
+
+    def _failed(self, name: str, reason: str) -> None:
+        self.annotator.files.model.mark_unreadable(name, reason)
+
+    # --- thresholds and visibility -------------------------------------------------------------
+    def set_thresholds(self, score: float, nms: float) -> None:
+        self.score, self.nms = score, nms
+        self.refilter()
+
+    def set_class_visible(self, index: int, visible: bool) -> None:
+        (self.hidden.discard if visible else self.hidden.add)(index)
+        self.refilter()
+
+    def refilter(self) -> None:
+        """Apply the thresholds to the current image's cached candidates (no network run)."""
+        candidates = self.candidates.get(self.annotator.current) if self.annotator.current else None
+        if candidates is None or self.model is None:
+            self.visible = self.all = None
+        else:
+            self.all = candidates.filter(self.score, self.nms, self.model.max_detections)
+            shown = np.array([int(k) not in self.hidden for k in self.all.labels], dtype=bool)
+            self.visible = type(self.all)(self.all.boxes[shown], self.all.scores[shown], self.all.labels[shown],
+                                          self.all.candidate_index[shown])
+        self.changed.emit()
+
+    def current_candidates(self):
+        return self.candidates.get(self.annotator.current) if self.annotator.current else None
+
+    def box_views(self) -> list[BoxView]:
+        if self.visible is None or self.model is None:
+            return []
+        store = self.annotator.workspace.store if self.annotator.workspace else None
+        by_name = {c.name: c for c in store.categories} if store else {}
+        views = []
+        for box, score, label in zip(self.visible.boxes, self.visible.scores, self.visible.labels):
+            name = self.model.class_names[int(label)]
+            color = category_color(by_name[name]) if name in by_name else palette_color(int(label))
+            views.append(BoxView(QRectF(box[0], box[1], box[2] - box[0], box[3] - box[1]), f"{name} {score:.2f}", QColor(color)))
+        return views
+
+    # --- accepting -----------------------------------------------------------------------------
+    def accept(self, indices: list[int]) -> int:
+        """Accept these visible predictions of the current image (one undo step)."""
+        if self.visible is None or self.annotator.current is None or self.annotator.size is None:
+            return 0
+        entry = (self.annotator.current, self.annotator.size, self._predictions(self.visible, indices))
+        return self._accept([entry], f"Accept {len(indices)} prediction{'s' if len(indices) != 1 else ''}")
+
+    def accept_image(self) -> int:
+        return self.accept(list(range(len(self.visible)))) if self.visible is not None else 0
+
+    def accept_folder(self) -> int:
+        """Accept every shown prediction of every predicted image (one undo step)."""
+        if self.model is None or self.annotator.workspace is None:
+            return 0
+        entries = []
+        for name in list(self.annotator.workspace.store.predicted):
+            candidates = self.candidates.get(name)
+            if candidates is None:
+                candidates = self.worker.cached(name) if self.worker else None
+            if candidates is None:
+                continue
+            detections = candidates.filter(self.score, self.nms, self.model.max_detections)
+            indices = [i for i, k in enumerate(detections.labels) if int(k) not in self.hidden]
+            entry = self.annotator.workspace.store.entry(name)
+            size = (entry.width, entry.height) if entry else None
+            if size is None:
+                try:
+                    size = image_size(self.annotator.workspace.folder / name)
+                except ImageReadError:
+                    continue
+            entries.append((name, size, self._predictions(detections, indices)))
+        return self._accept(entries, "Accept predictions in the folder")
+
+    def _predictions(self, detections, indices: list[int]) -> list[tuple[float, float, float, float, str]]:
+        return [(*map(float, detections.boxes[i]), self.model.class_names[int(detections.labels[i])]) for i in indices]
+
+    def _accept(self, entries, text: str) -> int:
+        """Skip predictions that duplicate a label of the same class (IoU >= 0.7), then add the rest."""
+        workspace = self.annotator.workspace
+        if workspace is None or workspace.read_only:
+            self.message.emit("Editing is off: the labels file could not be read")
+            return 0
+        store = workspace.store
+        names = {c.name: c.id for c in store.categories}
+        fresh = []
+        for file_name, size, predictions in entries:
+            if not predictions:
+                continue
+            labels = [b for b in store.boxes(file_name) if not b.iscrowd]
+            label_names = np.array([store.category(b.category_id).name for b in labels], dtype=object)
+            label_boxes = np.array([[b.x1, b.y1, b.x2, b.y2] for b in labels], dtype=np.float64).reshape(-1, 4)
+            boxes = np.array([p[:4] for p in predictions], dtype=np.float64)
+            classes = np.array([p[4] for p in predictions], dtype=object)
+            keep = new_predictions(boxes, classes, label_boxes, label_names)
+            if len(keep):
+                fresh.append((file_name, size, [predictions[i] for i in keep]))
+        count = workspace.accept_predictions(fresh, text)
+        for file_name, _, _ in entries:
+            store.predicted.discard(file_name)  # reviewed into labels: the list shows it as labelled now
+        self.annotator.files.model.refresh([e[0] for e in entries])
+        skipped = sum(len(p) for _, _, p in entries) - count
+        self.message.emit(f"accepted {count} prediction{'s' if count != 1 else ''}" + (f", {skipped} already labelled" if skipped else ""))
+        self.refilter()
+        return count
+
+    # --- explanations --------------------------------------------------------------------------
+    def explain_label(self, index: int, best_anchor_iou: np.ndarray) -> Explanation | str:
+        """Why label ``index`` of the current image is (not) detected; ``best_anchor_iou`` per label."""
+        candidates = self.current_candidates()
+        if self.model is None or candidates is None or self.all is None:
+            return "no predictions for this image yet"
+        store = self.annotator.workspace.store
+        boxes = store.boxes(self.annotator.current)
+        names = [store.category(b.category_id).name for b in boxes]
+        if names[index] not in self.model.class_names:
+            return f"the model has no class named {names[index]}"
+        known = [i for i, n in enumerate(names) if n in self.model.class_names and not boxes[i].iscrowd]
+        result = explain_labels(np.array([[boxes[i].x1, boxes[i].y1, boxes[i].x2, boxes[i].y2] for i in known]),
+                                np.array([self.model.class_names.index(names[i]) for i in known]), candidates, self.all,
+                                score_thresh=self.score, nms_thresh=self.nms, best_anchor_iou=best_anchor_iou[known],
+                                positive_iou=self.model.assign.positive_iou, class_names=list(self.model.class_names))
+        return result[known.index(index)]

@@ -1,0 +1,204 @@
+"""Predictions, anchors and miss explanations in the window, with the demo model on the demo folder."""
+
+import shutil
+import time
+
+import pytest
+from PySide6.QtCore import QElapsedTimer, QPointF, QSettings, QTimer
+
+from retina_gui.main_window import MainWindow
+from tests.conftest import ROOT
+
+DEMO = ROOT / "resources" / "demo"
+MODEL = ROOT / "resources" / "models" / "demo_chess_mobilenet_v2.safetensors"
+
+
+@pytest.fixture
+def window_factory(qtbot, tmp_path):
+    made = []
+
+    def make(folder, **kwargs) -> MainWindow:
+        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+        window = MainWindow(folder=folder, model=MODEL, settings=settings, **kwargs)
+        qtbot.addWidget(window)
+        window.show()
+        made.append(window)
+        return window
+
+    yield make
+    for window in made:
+        window.close()
+
+
+def unlabelled_demo(tmp_path):
+    folder = tmp_path / "demo"
+    shutil.copytree(DEMO, folder, ignore=shutil.ignore_patterns("*.json"))
+    return folder
+
+
+def wait_predictions(qtbot, window, timeout=60_000):
+    qtbot.waitUntil(lambda: window.predictions.visible is not None and window.annotator.size is not None, timeout=timeout)
+
+
+def test_predictions_arrive_while_the_event_loop_keeps_running_and_sliders_refilter_without_the_model(qtbot, tmp_path, window_factory):
+    folder = tmp_path / "demo"
+    shutil.copytree(DEMO, folder)
+    ticks = []
+    clock = QElapsedTimer()
+    clock.start()
+    timer = QTimer(interval=10)
+    timer.timeout.connect(lambda: ticks.append(clock.restart()))
+    timer.start()
+    window = window_factory(folder)
+    wait_predictions(qtbot, window)
+    timer.stop()
+    assert len(ticks) >= 5  # the window kept handling events while the model loaded and ran
+    assert window.predictions.model_runs == 1
+    panel = window.model_panel
+    shown = len(window.predictions.visible)
+    assert shown > 10 and window.canvas.prediction_count() == shown
+    assert panel.count_label.text() == f"{shown} shown of {len(window.predictions.current_candidates())} candidates"
+    panel.score_slider.setValue(99)
+    assert window.canvas.prediction_count() < shown
+    assert panel.count_label.text().startswith(f"{window.canvas.prediction_count()} shown")
+    panel.score_slider.setValue(10)
+    assert window.canvas.prediction_count() > shown
+    panel.nms_slider.setValue(90)
+    assert window.canvas.prediction_count() >= len(window.predictions.visible)
+    panel.classes.item(window.predictions.model.class_names.index("black-pawn")).setCheckState(
+        __import__("PySide6.QtCore").QtCore.Qt.CheckState.Unchecked)
+    assert all(window.predictions.model.class_names[int(k)] != "black-pawn" for k in window.predictions.visible.labels)
+    assert window.predictions.model_runs == 1  # none of that ran the network again
+
+
+def test_accept_all_creates_labels_and_one_undo_removes_them(qtbot, tmp_path, window_factory):
+    window = window_factory(unlabelled_demo(tmp_path))
+    wait_predictions(qtbot, window)
+    store = window.workspace.store
+    name = window.annotator.current
+    shown = len(window.predictions.visible)
+    added = window.predictions.accept_image()
+    assert added == shown == len(store.boxes(name))
+    assert {c.name for c in store.categories} <= set(window.predictions.model.class_names)
+    assert window.predictions.accept_image() == 0  # everything is labelled now: nothing is added twice
+    stack = window.workspace.undo_stack
+    assert stack.count() == 1 and stack.text(0) == f"Accept {shown} predictions"
+    stack.undo()
+    assert store.boxes(name) == () and store.categories == ()
+    path = window.workspace.labels_file.path
+    qtbot.waitUntil(lambda: path.exists() and '"annotations":[]' in path.read_text(), timeout=3000)
+
+
+def test_batch_predict_the_folder_then_accept_all_of_it_in_one_step(qtbot, tmp_path, window_factory):
+    window = window_factory(unlabelled_demo(tmp_path))
+    wait_predictions(qtbot, window)
+    finished = []
+    window.predictions.batch_finished.connect(lambda n, cancelled: finished.append((n, cancelled)))
+    window.predictions.predict_folder()
+    qtbot.waitUntil(lambda: bool(finished), timeout=120_000)
+    assert finished == [(8, False)] and window.predictions.model_runs == 8  # the shown image came from the cache
+    assert window.model_panel.progress.value() == 8
+    assert all(window.files.model.status(n) == "predicted" for n in window.files.model.names)
+    count = window.predictions.accept_folder()
+    store = window.workspace.store
+    assert count == sum(len(store.boxes(n)) for n in window.files.model.names) and count > 100
+    assert all(window.files.model.status(n) == "labelled" for n in window.files.model.names)
+    window.workspace.undo_stack.undo()
+    assert not any(store.boxes(n) for n in window.files.model.names)
+
+
+def test_predictions_are_cached_on_disk_and_shown_at_once_when_the_folder_reopens(qtbot, tmp_path, window_factory):
+    folder = unlabelled_demo(tmp_path)
+    window = window_factory(folder)
+    wait_predictions(qtbot, window)
+    first = window.predictions.visible.boxes.copy()
+    window.close()
+    assert list((folder / ".retina-gui" / "predictions").glob("*/chess_01.jpg.npz"))
+    again = window_factory(folder)
+    wait_predictions(qtbot, again)
+    assert again.predictions.model_runs == 0
+    assert (again.predictions.visible.boxes == first).all()
+
+
+def test_double_click_accepts_one_prediction(qtbot, tmp_path, window_factory):
+    from PySide6.QtCore import Qt
+
+    window = window_factory(unlabelled_demo(tmp_path))
+    wait_predictions(qtbot, window)
+    box = window.predictions.visible.boxes[0]
+    window.canvas.actual_size()
+    window.canvas.centerOn((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+    p = window.canvas.mapFromScene(QPointF((box[0] + box[2]) / 2, (box[1] + box[3]) / 2))
+    qtbot.mouseDClick(window.canvas.viewport(), Qt.MouseButton.LeftButton, pos=p)
+    (label,) = window.workspace.store.boxes(window.annotator.current)
+    assert (label.x1, label.y1, label.x2, label.y2) == pytest.approx(tuple(float(v) for v in box))
+    assert window.workspace.undo_stack.text(0) == "Accept 1 prediction"
+
+
+def test_anchor_view_shows_every_anchor_of_each_enabled_level_at_a_point(qtbot, tmp_path, window_factory):
+    window = window_factory(unlabelled_demo(tmp_path))
+    wait_predictions(qtbot, window)
+    panel = window.anchor_panel
+    qtbot.waitUntil(lambda: panel.assign_config is window.predictions.model.assign, timeout=5000)
+    panel.toggle_probe()
+    window.canvas.point_clicked.emit(QPointF(500, 300))
+    assert len(window.canvas.overlay) == 5 * 9
+    assert "P3: 9 anchors, stride 8" in panel.report.toPlainText()
+    panel.level_boxes[0].setChecked(False)
+    assert len(window.canvas.overlay) == 4 * 9
+    panel.ratio_boxes[0].setChecked(False)
+    assert len(window.canvas.overlay) == 4 * 6
+    panel.ratios_edit.setText("0.5 1 2 4")
+    panel._apply_settings()
+    assert len(panel.ratio_boxes) == 4 and len(window.canvas.overlay) == 4 * 12
+    panel.reset_settings()  # the model's 3 ratios again, all shown; P3 stays off
+    assert len(window.canvas.overlay) == 4 * 9
+
+
+def test_miss_explanation_of_a_label_in_the_window(qtbot, tmp_path, window_factory):
+    folder = tmp_path / "demo"
+    shutil.copytree(DEMO, folder)
+    window = window_factory(folder)
+    wait_predictions(qtbot, window)
+    store = window.workspace.store
+    name = window.annotator.current
+    cat = store.categories[0].id
+    window.workspace.paste_boxes(name, window.annotator.size, [__import__("core.labels").labels.Box(5, 5, 9, 9, cat)])
+    tiny = len(store.boxes(name)) - 1
+    window.canvas.select([tiny])
+    assert "no anchor reaches it" in window.model_panel.explanation.text()
+    window.canvas.select([0])
+    assert window.model_panel.explanation.text().startswith("detected: score")
+    window.model_panel.score_slider.setValue(99)
+    window.canvas.select([0])
+    assert "below the threshold 0.99" in window.model_panel.explanation.text()
+
+
+def test_coverage_report_runs_in_the_background(qtbot, tmp_path, window_factory):
+    folder = tmp_path / "demo"
+    shutil.copytree(DEMO, folder)
+    window = window_factory(folder)
+    qtbot.waitUntil(lambda: window.annotator.size is not None, timeout=10_000)
+    window.anchor_panel.run_coverage()
+    qtbot.waitUntil(lambda: "best-anchor IoU histogram" in window.anchor_panel.report.toPlainText(), timeout=30_000)
+    labels = sum(len(window.workspace.store.boxes(n)) for n in window.workspace.store.file_names())
+    assert f"{labels} labels; 0.0% have no anchor" in window.anchor_panel.report.toPlainText()
+
+
+def test_a_missing_or_broken_model_file_is_reported(qtbot, tmp_path):
+    folder = unlabelled_demo(tmp_path)
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"not a model")
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(folder=folder, model=bad, settings=settings)
+    qtbot.addWidget(window)
+    messages = []
+    window.predictions.message.connect(messages.append)
+    qtbot.waitUntil(lambda: any("could not load the model" in m for m in messages), timeout=30_000)
+    assert window.predictions.model is None and not window.model_panel.folder_button.isEnabled()
+    window.close()
+    start = time.perf_counter()
+    missing = MainWindow(folder=folder, model=tmp_path / "nope.safetensors", settings=settings)
+    qtbot.addWidget(missing)
+    assert any("model file not found" in r for r in missing.reports) and time.perf_counter() - start < 30
+    missing.close()

@@ -1,0 +1,111 @@
+"""Miss explanations, accept de-duplication and the anchor views of core (no Qt)."""
+
+import numpy as np
+import torch
+
+from core.anchor_coverage import anchor_layout, anchors_at, assign_labels, coverage, suggest_anchor
+from core.assign import assign
+from core.config import AnchorConfig, AssignConfig, PreprocessConfig
+from core.formats.coco import read_coco
+from core.postprocess import Candidates
+from core.presets import get_preset
+from core.review import explain_labels, new_predictions
+from tests.conftest import DATASETS
+
+PRE = PreprocessConfig(min_size=512, max_size=768)
+ANCHORS = AnchorConfig()
+ASSIGN = AssignConfig()
+
+
+def _candidates(boxes, scores, labels, floor=0.05) -> Candidates:
+    n = len(scores)
+    return Candidates(np.array(boxes, dtype=np.float32).reshape(-1, 4), np.array(scores, dtype=np.float32), np.array(labels, dtype=np.int64),
+                      np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), (1.0, 1.0), floor)
+
+
+def test_a_label_smaller_than_any_anchor_reaches_is_explained_as_no_anchor():
+    layout = anchor_layout(640, 480, ANCHORS, PRE)
+    tiny = np.array([100, 100, 106, 106.0])
+    (assigned,) = assign_labels(layout, tiny[None], ASSIGN, ANCHORS)
+    assert not assigned.reachable and assigned.best_iou < 0.5 and "smaller anchor size" in assigned.suggestion
+    cand = _candidates([[300, 300, 400, 400]], [0.9], [0])
+    (e,) = explain_labels(tiny[None], [0], cand, cand.filter(0.3, 0.5, None), score_thresh=0.3, nms_thresh=0.5,
+                          best_anchor_iou=[assigned.best_iou])
+    assert e.reason == "no_anchor" and "no anchor reaches it" in e.message
+
+
+def test_two_overlapping_same_class_labels_where_nms_removes_one():
+    a, b = np.array([100, 100, 200, 200.0]), np.array([120, 110, 220, 210.0])  # IoU 0.57
+    cand = _candidates([a, b], [0.9, 0.8], [2, 2])
+    det = cand.filter(0.3, 0.5, None)
+    assert len(det) == 1
+    first, second = explain_labels([a, b], [2, 2], cand, det, score_thresh=0.3, nms_thresh=0.5, best_anchor_iou=[0.8, 0.8],
+                                   class_names=["a", "b", "rook"])
+    assert first.reason == "detected"
+    assert second.reason == "nms" and second.suppressed_by == 0 and second.best_score == np.float32(0.8)
+    assert "removed by NMS" in second.message and "rook detection scoring 0.90" in second.message
+    # with a looser NMS both survive
+    both = explain_labels([a, b], [2, 2], cand, cand.filter(0.3, 0.6, None), score_thresh=0.3, nms_thresh=0.6, best_anchor_iou=[0.8, 0.8])
+    assert [e.reason for e in both] == ["detected", "detected"]
+
+
+def test_a_label_whose_anchors_score_low_reports_the_best_score():
+    label = np.array([50, 50, 150, 130.0])
+    cand = _candidates([[52, 48, 149, 133], [0, 0, 20, 20]], [0.12, 0.7], [1, 1])
+    (e,) = explain_labels(label[None], [1], cand, cand.filter(0.5, 0.5, None), score_thresh=0.5, nms_thresh=0.5, best_anchor_iou=[0.7])
+    assert e.reason == "low_score" and e.best_score == np.float32(0.12) and "scores 0.12, below the threshold 0.50" in e.message
+    nothing = _candidates([[400, 400, 500, 500]], [0.9], [1])
+    (e,) = explain_labels(label[None], [1], nothing, nothing.filter(0.5, 0.5, None), score_thresh=0.5, nms_thresh=0.5,
+                          best_anchor_iou=[0.7])
+    assert e.reason == "low_score" and "does not see it" in e.message
+
+
+def test_accepting_skips_predictions_that_duplicate_a_same_class_label():
+    labels = np.array([[0, 0, 100, 100.0]])
+    preds = np.array([[2, 2, 100, 100], [0, 0, 100, 100], [300, 300, 400, 400], [305, 300, 405, 400.0]])
+    keep = new_predictions(preds, np.array(["rook", "king", "rook", "rook"], dtype=object), labels, np.array(["rook"], dtype=object))
+    assert keep.tolist() == [1, 2]  # 0 duplicates the rook label; 3 duplicates the kept prediction 2
+
+
+def test_anchor_layout_matches_the_real_model_and_the_point_view_has_every_anchor_per_level(tiny_checkpoint):
+    from core.detector import Detector
+
+    det = Detector.from_file(tiny_checkpoint, device="cpu", precision="fp32")
+    image = np.zeros((300, 450, 3), dtype=np.uint8)
+    layout = anchor_layout(450, 300, det.preset.anchors, det.preprocess_config)
+    (cand,) = det.candidates([image], score_floor=0.0)
+    assert layout.boxes.shape[0] > cand.anchor_index.max()
+    levels = [lv.count for lv in layout.levels]
+    assert np.bincount(cand.level, minlength=5).tolist()[0] <= levels[0]
+    at = anchors_at(layout, 225, 150)
+    assert sorted(at) == [3, 4, 5, 6, 7] and all(v.shape == (9, 4) for v in at.values())
+    centres = {lv: ((v[:, :2] + v[:, 2:]) / 2).round(3) for lv, v in at.items()}
+    assert all((c == c[0]).all() for c in centres.values())  # the 9 anchors of a cell share its centre
+
+
+def test_label_assignment_is_the_training_assignment():
+    layout = anchor_layout(640, 480, ANCHORS, PRE)
+    boxes = np.array([[100, 100, 180, 200], [300, 50, 600, 120.0]])
+    result = assign_labels(layout, boxes, ASSIGN, ANCHORS)
+    ref = assign(torch.from_numpy(layout.boxes), torch.from_numpy(boxes)[None], torch.ones(1, 2, dtype=torch.bool), ASSIGN).matches[0]
+    for i, r in enumerate(result):
+        assert r.positive.tolist() == torch.nonzero(ref == i).squeeze(1).tolist()
+        assert set(r.best.tolist()) <= set(r.positive.tolist())  # low-quality rule: best anchors are positives
+
+
+def test_suggestions_name_the_missing_ratio_or_size():
+    assert "aspect ratio" in suggest_anchor(200, 20, ANCHORS, 0.5)
+    assert "smaller anchor size" in suggest_anchor(8, 8, ANCHORS, 0.5)
+    assert "larger anchor size" in suggest_anchor(1500, 1500, ANCHORS, 0.5)
+
+
+def test_coverage_report_on_chess_with_the_demo_settings_and_with_too_few_ratios():
+    labels = read_coco(DATASETS / "chess" / "valid" / "_annotations.coco.json")
+    preset = get_preset("retinanet")
+    report = coverage(labels, preset.anchors, PRE, preset.assign)
+    assert len(report.best_iou) == sum(len(im.boxes) for im in labels.images)
+    assert report.unreachable_share < 0.01 and report.histogram[0].sum() == len(report.best_iou)
+    square_only = AnchorConfig(ratios=(1.0,), scales=(1.0,))
+    worse = coverage(labels, square_only, PRE, preset.assign)
+    assert worse.unreachable_share > report.unreachable_share
+    assert set(worse.per_class()) == {b.category_id for im in labels.images for b in im.boxes}
