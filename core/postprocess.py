@@ -11,7 +11,7 @@ candidate set with the same thresholds gives exactly the same detections.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -53,6 +53,7 @@ class Candidates:
     level: np.ndarray
     scale: tuple[float, float]
     score_floor: float
+    _kept: dict = field(default_factory=dict, repr=False, compare=False)  # NMS results by (threshold, limit)
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -63,15 +64,40 @@ class Candidates:
 
     def filter(self, score_thresh: float, nms_thresh: float, max_detections: int | None) -> Detections:
         """Detections at these thresholds. ``score_thresh`` below ``score_floor`` cannot bring back
-        candidates that were never kept, so it is raised to the floor."""
-        keep = np.flatnonzero(self.scores > max(score_thresh, self.score_floor))
-        boxes = torch.from_numpy(self.boxes[keep])
-        scores = torch.from_numpy(self.scores[keep])
-        order = batched_nms(boxes, scores, torch.from_numpy(self.labels[keep]), nms_thresh).numpy()
-        if max_detections is not None:
-            order = order[:max_detections]
-        index = keep[order]
+        candidates that were never kept, so it is raised to the floor.
+
+        With a detection cap the result is taken from :meth:`kept`, computed once per NMS
+        threshold: greedy NMS decides each box from higher-scoring boxes only, so the detections
+        at any score threshold are the part of that list above it. A score slider then costs a
+        comparison, whatever the number of candidates."""
+        floor = max(score_thresh, self.score_floor)
+        if max_detections is None:
+            keep = np.flatnonzero(self.scores > floor)
+            order = batched_nms(torch.from_numpy(self.boxes[keep]), torch.from_numpy(self.scores[keep]),
+                                torch.from_numpy(self.labels[keep]), nms_thresh).numpy()
+            index = keep[order]
+        else:
+            kept = self.kept(nms_thresh, max_detections)
+            index = kept[self.scores[kept] > floor]
         return Detections(self.to_image_pixels(self.boxes[index]), self.scores[index], self.labels[index], index)
+
+    def kept(self, nms_thresh: float, limit: int) -> np.ndarray:
+        """The first ``limit`` candidates that class-aware greedy NMS keeps, highest score first.
+        NMS runs on the top of the score order only, growing it until ``limit`` boxes are kept or
+        every candidate was seen: the boxes it processes are decided exactly as in a full run."""
+        key = (nms_thresh, limit)
+        if key not in self._kept:
+            order = np.argsort(-self.scores, kind="stable")
+            size = min(len(order), 4 * limit)
+            while True:
+                top = order[:size]
+                keep = batched_nms(torch.from_numpy(self.boxes[top]), torch.from_numpy(self.scores[top]),
+                                   torch.from_numpy(self.labels[top]), nms_thresh).numpy()
+                if len(keep) >= limit or size == len(order):
+                    break
+                size = min(len(order), 4 * size)
+            self._kept[key] = top[keep[:limit]]
+        return self._kept[key]
 
 
 def logit(p: float) -> float:

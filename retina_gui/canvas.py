@@ -123,8 +123,12 @@ class PredictionItem(QGraphicsRectItem):
         self.index = index
         self.label = LabelItem(self)
         self.setZValue(-1e17)
+        self.view: BoxView | None = None
 
     def show_box(self, view: BoxView) -> None:
+        if view == self.view:  # moving the score slider keeps a prefix of the list unchanged
+            return
+        self.view = view
         self.setRect(view.rect)
         pen = QPen(view.color, 2, Qt.PenStyle.DashLine)
         pen.setCosmetic(True)

@@ -323,7 +323,7 @@ class PredictionWorker(Worker):
             return
         cached = self.cache.get(name)
         if cached is not None:
-            self.predicted.emit(name, cached, True)
+            self._emit(name, cached, True)
             return
         try:
             from core.images import load_image
@@ -336,7 +336,13 @@ class PredictionWorker(Worker):
             self.cache.put(name, candidates)
         except OSError:
             pass  # a read-only folder: predictions still show, they are just not kept for next time
-        self.predicted.emit(name, candidates, False)
+        self._emit(name, candidates, False)
+
+    def _emit(self, name: str, candidates, from_cache: bool) -> None:
+        post = self._detector.postprocess_config
+        if post.max_detections is not None:
+            candidates.kept(post.nms_thresh, post.max_detections)  # the NMS here, not on the GUI thread
+        self.predicted.emit(name, candidates, from_cache)
 
 
 class FunctionWorker(Worker):

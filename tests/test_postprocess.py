@@ -81,3 +81,29 @@ def test_detector_threshold_and_cap(tiny_checkpoint):
     assert (strict.scores > 0.3).all()
     h, w = image.shape[:2]
     assert loose.boxes[:, [0, 2]].max() <= w + 1e-3 and loose.boxes[:, [1, 3]].max() <= h + 1e-3
+
+
+def test_score_filtering_from_the_cached_nms_list_equals_thresholding_first():
+    """Greedy NMS decides each box from higher-scoring boxes only, so the cached first-N kept list
+    gives exactly threshold -> NMS -> cap at every score threshold."""
+    import numpy as np
+    from torchvision.ops import batched_nms
+
+    from core.postprocess import Candidates
+
+    rng = np.random.default_rng(3)
+    n = 6000
+    xy = rng.uniform(0, 300, (n, 2))
+    boxes = np.concatenate([xy, xy + rng.uniform(5, 60, (n, 2))], 1).astype(np.float32)
+    scores = rng.uniform(0.05, 1, n).astype(np.float32)
+    labels = rng.integers(0, 4, n)
+    cand = Candidates(boxes, scores, labels, np.arange(n), np.zeros(n, np.int64), (2.0, 2.0), 0.05)
+    for nms in (0.3, 0.5, 0.7):
+        for thresh in (0.05, 0.2, 0.5, 0.9, 0.99):
+            for cap in (50, 300):
+                got = cand.filter(thresh, nms, cap)
+                keep = np.flatnonzero(scores > thresh)
+                order = batched_nms(torch.from_numpy(boxes[keep]), torch.from_numpy(scores[keep]), torch.from_numpy(labels[keep]), nms).numpy()
+                expected = keep[order][:cap]
+                assert got.candidate_index.tolist() == expected.tolist(), (nms, thresh, cap)
+                assert np.array_equal(got.boxes, boxes[expected] * 2)
