@@ -174,7 +174,7 @@ def child_boxes(folder: Path) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import random
 
-    from PySide6.QtCore import QRectF, QSettings
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
     from core.labels import Box
@@ -236,7 +236,7 @@ def child_autosave(folder: Path) -> dict:
     """10,000 labelled images with 10 boxes each (100k boxes): how long the GUI thread stalls
     while an edit is autosaved, measured as the longest gap between ticks of a 5 ms timer."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QElapsedTimer, QTimer
+    from PySide6.QtCore import QElapsedTimer, QRectF, QTimer
     from PySide6.QtWidgets import QApplication
 
     from core.annotations import AnnotationFile, AnnotationStore
@@ -260,8 +260,6 @@ def child_autosave(folder: Path) -> dict:
     results = {}
     for mode in ("background", "synchronous"):
         workspace.set_current_category(1)
-        from PySide6.QtCore import QRectF
-
         workspace.draw_box("d/img_00000.jpg", (640, 480), QRectF(1, 1, 30, 30))
         clock.start()
         gaps.clear()

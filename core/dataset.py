@@ -23,8 +23,8 @@ from torchvision.transforms import v2
 
 from core.config import PreprocessConfig
 from core.images import load_image
-from core.preprocess import resized_size
 from core.labels import Category, LabelSet
+from core.preprocess import resized_size
 
 
 @dataclass(frozen=True, kw_only=True)

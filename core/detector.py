@@ -22,9 +22,9 @@ from core.anchors import AnchorGenerator
 from core.boxes import BoxCoder
 from core.config import PostprocessConfig, PreprocessConfig
 from core.device import precision_name, resolve_device, resolve_precision
-from core.preprocess import preprocess
 from core.model import RetinaNet
 from core.postprocess import Candidates, Detections, make_candidates
+from core.preprocess import preprocess
 from core.presets import Preset, get_preset
 from core.weights import ClassInfo, ModelSpec, load_checkpoint
 

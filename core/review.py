@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.labels import LabelSet
 from core.postprocess import Candidates, Detections
 
 ACCEPT_SKIP_IOU = 0.7  # a prediction this close to an existing label of its class is not added again
@@ -117,3 +118,84 @@ def _why_missed(label_box, label_class, candidates, detections, score_thresh, nm
                                       f"detection scoring {detections.scores[j]:.2f} at IoU {iou.max():.2f} > {nms_thresh:.2f}",
                                best_score, j)
     return Explanation("cap", f"its candidate (score {best_score:.2f}) was cut by the limit on detections per image", best_score)
+
+
+@dataclass(frozen=True)
+class EvaluationError:
+    """A false positive (a detection no label matches) or a false negative (a missed label)."""
+
+    kind: str  # "FP" or "FN"
+    file_name: str
+    box: tuple[float, float, float, float]
+    class_name: str
+    score: float  # the detection's score (FP) or the label's best overlapping detection score (FN, 0 if none)
+    index: int  # detection index (FP) or label index within the image (FN)
+
+
+def find_errors(labels: LabelSet, detections: dict[str, Detections], class_names: list[str]) -> list[EvaluationError]:
+    """False positives and negatives of ``detections`` (per file name, model class indices) against
+    ``labels`` at whatever thresholds produced them; classes are matched by name. Crowd regions
+    neither count as misses nor make detections false."""
+    names = labels.category_names()
+    model_index = {n: i for i, n in enumerate(class_names)}
+    errors = []
+    for image in labels.images:
+        found = detections.get(image.file_name)
+        if found is None:
+            continue
+        regular = [(i, b) for i, b in enumerate(image.boxes) if not b.iscrowd]
+        boxes = np.array([[b.x1, b.y1, b.x2, b.y2] for _, b in regular], dtype=np.float64).reshape(-1, 4)
+        classes = np.array([model_index.get(names[b.category_id], -1) for _, b in regular], dtype=np.int64)
+        matched = match_detections(boxes, classes, found)
+        used = set(matched[matched >= 0].tolist())
+        crowd = np.array([[b.x1, b.y1, b.x2, b.y2] for b in image.boxes if b.iscrowd], dtype=np.float64).reshape(-1, 4)
+        for j in range(len(found)):
+            if j in used or (len(crowd) and box_iou(found.boxes[j][None], crowd).max() >= MATCH_IOU):
+                continue
+            errors.append(EvaluationError("FP", image.file_name, tuple(map(float, found.boxes[j])), class_names[int(found.labels[j])],
+                                          float(found.scores[j]), j))
+        for k, (i, b) in enumerate(regular):
+            if matched[k] < 0:
+                overlap = box_iou(boxes[k][None], found.boxes)[0] if len(found) else np.zeros(0)
+                best = float(found.scores[overlap >= MATCH_IOU].max()) if (overlap >= MATCH_IOU).any() else 0.0
+                errors.append(EvaluationError("FN", image.file_name, (b.x1, b.y1, b.x2, b.y2), names[b.category_id], best, i))
+    return errors
+
+
+def detections_for_evaluation(detections: Detections, class_names: list[str], category_ids: dict[str, int], image_id: int) -> list:
+    """COCO evaluation detections of one image, model classes mapped to label categories by name
+    (classes the labels do not have are left out: they cannot be scored)."""
+    from core.evaluate import Detection
+
+    out = []
+    for box, score, label in zip(detections.boxes.tolist(), detections.scores.tolist(), detections.labels.tolist()):
+        cid = category_ids.get(class_names[label])
+        if cid is not None:
+            out.append(Detection(image_id, *box, score, cid))
+    return out
+
+
+@dataclass(frozen=True)
+class ReviewReport:
+    metrics: object  # core.evaluate.EvalResult
+    errors: list[EvaluationError]
+    images: int
+
+
+def evaluate_predictions(labels: LabelSet, candidates: dict[str, Candidates], class_names: list[str], *, eval_score: float,
+                         nms_thresh: float, max_detections: int | None, view_score: float) -> ReviewReport:
+    """COCO metrics of cached predictions on the labelled images (at the model's low evaluation
+    threshold, as COCO mAP expects), and the false positives / negatives at ``view_score`` (the
+    threshold the user is looking at)."""
+    from core.evaluate import coco_evaluate
+
+    images = [im for im in labels.images if im.file_name in candidates]
+    subset = LabelSet(labels.categories, images, labels.extra)
+    ids = {c.name: c.id for c in labels.categories}
+    scored, shown = [], {}
+    for image in images:
+        found = candidates[image.file_name].filter(eval_score, nms_thresh, max_detections)
+        scored += detections_for_evaluation(found, class_names, ids, image.id)
+        keep = found.scores > view_score
+        shown[image.file_name] = Detections(found.boxes[keep], found.scores[keep], found.labels[keep], found.candidate_index[keep])
+    return ReviewReport(coco_evaluate(subset, scored), find_errors(subset, shown, class_names), len(images))

@@ -178,7 +178,7 @@ class Canvas(QGraphicsView):
         self.tool = Tool.EDIT
         self._items: list[BoxItem] = []
         self._predictions: list[PredictionItem] = []
-        self.overlay: list[OverlayBox] = []
+        self._overlays: dict[str, list[OverlayBox]] = {}  # by owner: "anchors", "highlight"
         self._selected: set[int] = set()
         self._drag: _Drag | None = None
         self._press_scene = QPointF()
@@ -209,7 +209,7 @@ class Canvas(QGraphicsView):
         self._pixmap.setVisible(False)
         self.set_boxes([])
         self.set_predictions([])
-        self.overlay = []
+        self._overlays.clear()
         self.message = text
         self.viewport().update()
 
@@ -242,9 +242,13 @@ class Canvas(QGraphicsView):
     def prediction_count(self) -> int:
         return len(self._predictions)
 
-    def set_overlay(self, boxes: list[OverlayBox]) -> None:
-        self.overlay = boxes
+    def set_overlay(self, boxes: list[OverlayBox], layer: str = "anchors") -> None:
+        self._overlays[layer] = boxes
         self.viewport().update()
+
+    @property
+    def overlay(self) -> list[OverlayBox]:
+        return [box for boxes in self._overlays.values() for box in boxes]
 
     def box_rects(self) -> list[QRectF]:
         return [item.rect() for item in self._items]

@@ -17,6 +17,7 @@ from retina_gui.anchor_panel import AnchorPanel
 from retina_gui.annotator import Annotator
 from retina_gui.canvas import Canvas, Tool
 from retina_gui.classes_panel import ClassesPanel
+from retina_gui.evaluation_panel import EvaluationPanel
 from retina_gui.file_list import FileListModel, FileListPanel
 from retina_gui.model_panel import ModelPanel
 from retina_gui.predictions import Predictions
@@ -45,6 +46,7 @@ class MainWindow(QMainWindow):
         self.predictions = Predictions(self.annotator)
         self.model_panel = ModelPanel(self.predictions, self)
         self.anchor_panel = AnchorPanel(self.annotator, self)
+        self.evaluation_panel = EvaluationPanel(self.predictions, self)
         self.history = QUndoView(self)
         self.history.setEmptyLabel("Opened")
         self._dock("Images", self.files, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -52,7 +54,9 @@ class MainWindow(QMainWindow):
         history = self._dock("History", self.history, Qt.DockWidgetArea.RightDockWidgetArea)
         model_dock = self._dock("Model", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         anchors = self._dock("Anchors", self.anchor_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        evaluation = self._dock("Evaluation", self.evaluation_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(model_dock, anchors)
+        self.tabifyDockWidget(anchors, evaluation)
         self.tabifyDockWidget(classes, history)
         classes.raise_()
         model_dock.raise_()
@@ -229,6 +233,7 @@ class MainWindow(QMainWindow):
         self.scanner = self.loader = None
         self.predictions.detach()
         self.anchor_panel.stop()
+        self.evaluation_panel.stop()
         self.annotator.detach()
         if self.workspace is not None:
             self.workspace.close()

@@ -168,7 +168,7 @@ class Predictions(QObject):
         if self.visible is None or self.annotator.current is None or self.annotator.size is None:
             return 0
         entry = (self.annotator.current, self.annotator.size, self._predictions(self.visible, indices))
-        return self._accept([entry], f"Accept {len(indices)} prediction{'s' if len(indices) != 1 else ''}")
+        return self.accept_entries([entry], f"Accept {len(indices)} prediction{'s' if len(indices) != 1 else ''}")
 
     def accept_image(self) -> int:
         return self.accept(list(range(len(self.visible)))) if self.visible is not None else 0
@@ -194,19 +194,18 @@ class Predictions(QObject):
                 except ImageReadError:
                     continue
             entries.append((name, size, self._predictions(detections, indices)))
-        return self._accept(entries, "Accept predictions in the folder")
+        return self.accept_entries(entries, "Accept predictions in the folder")
 
     def _predictions(self, detections, indices: list[int]) -> list[tuple[float, float, float, float, str]]:
         return [(*map(float, detections.boxes[i]), self.model.class_names[int(detections.labels[i])]) for i in indices]
 
-    def _accept(self, entries, text: str) -> int:
+    def accept_entries(self, entries, text: str) -> int:
         """Skip predictions that duplicate a label of the same class (IoU >= 0.7), then add the rest."""
         workspace = self.annotator.workspace
         if workspace is None or workspace.read_only:
             self.message.emit("Editing is off: the labels file could not be read")
             return 0
         store = workspace.store
-        names = {c.name: c.id for c in store.categories}
         fresh = []
         for file_name, size, predictions in entries:
             if not predictions:

@@ -202,3 +202,47 @@ def test_a_missing_or_broken_model_file_is_reported(qtbot, tmp_path):
     qtbot.addWidget(missing)
     assert any("model file not found" in r for r in missing.reports) and time.perf_counter() - start < 30
     missing.close()
+
+
+def test_evaluation_view_gives_coco_metrics_and_browsable_errors(qtbot, tmp_path, window_factory):
+    from core.detector import Detector
+    from core.evaluate import evaluate_detector
+    from core.formats.coco import read_coco
+
+    folder = tmp_path / "demo"
+    shutil.copytree(DEMO, folder)
+    window = window_factory(folder)
+    wait_predictions(qtbot, window)
+    panel = window.evaluation_panel
+    panel.evaluate()
+    qtbot.waitUntil(lambda: panel.report is not None, timeout=120_000)
+    report = panel.report
+    assert report.images == 8 and "mAP" in panel.metrics.text()
+    # the same numbers as core's evaluation of the model on these images
+    reference = evaluate_detector(Detector.from_file(MODEL, device="auto"), read_coco(folder / "annotations.coco.json"), folder)
+    assert report.metrics.mAP == pytest.approx(reference.mAP, abs=0.02)
+    assert panel.table.rowCount() == len(report.metrics.per_class)
+    window.model_panel.score_slider.setValue(99)  # a harsh threshold: many misses
+    panel.evaluate()
+    qtbot.waitUntil(lambda: panel.report is not report and panel.report is not None, timeout=60_000)
+    misses = [e for e in panel.report.errors if e.kind == "FN"]
+    assert misses and panel.errors.count() == len(panel.report.errors)
+    panel.kind.setCurrentIndex(1)
+    first = panel.shown_errors()[0]
+    panel.errors.setCurrentRow(0)
+    qtbot.waitUntil(lambda: window.annotator.current == first.file_name and window.annotator.size is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: window.canvas.selected() == [first.index], timeout=5000)
+    assert window.canvas.overlay and window.canvas.overlay[0].text == "FN"
+    window.model_panel.score_slider.setValue(10)  # a loose threshold: false positives
+    previous = panel.report
+    panel.evaluate()
+    qtbot.waitUntil(lambda: panel.report is not previous and panel.report is not None, timeout=60_000)
+    panel.kind.setCurrentIndex(2)
+    fps = panel.shown_errors()
+    assert fps and all(e.kind == "FP" and e.score > 0.1 for e in fps)
+    panel.errors.setCurrentRow(0)
+    qtbot.waitUntil(lambda: window.annotator.current == fps[0].file_name and window.annotator.size is not None, timeout=10_000)
+    before = len(window.workspace.store.boxes(fps[0].file_name))
+    panel.add_as_label()  # "this false positive is really an object": one undo step
+    assert len(window.workspace.store.boxes(fps[0].file_name)) == before + 1
+    assert window.workspace.undo_stack.text(window.workspace.undo_stack.count() - 1) == "Add false positive as label"

@@ -98,12 +98,12 @@ def test_score_filtering_from_the_cached_nms_list_equals_thresholding_first():
     scores = rng.uniform(0.05, 1, n).astype(np.float32)
     labels = rng.integers(0, 4, n)
     cand = Candidates(boxes, scores, labels, np.arange(n), np.zeros(n, np.int64), (2.0, 2.0), 0.05)
-    for nms in (0.3, 0.5, 0.7):
+    for nms_iou in (0.3, 0.5, 0.7):
         for thresh in (0.05, 0.2, 0.5, 0.9, 0.99):
             for cap in (50, 300):
-                got = cand.filter(thresh, nms, cap)
+                got = cand.filter(thresh, nms_iou, cap)
                 keep = np.flatnonzero(scores > thresh)
-                order = batched_nms(torch.from_numpy(boxes[keep]), torch.from_numpy(scores[keep]), torch.from_numpy(labels[keep]), nms).numpy()
+                order = batched_nms(torch.from_numpy(boxes[keep]), torch.from_numpy(scores[keep]), torch.from_numpy(labels[keep]), nms_iou).numpy()
                 expected = keep[order][:cap]
-                assert got.candidate_index.tolist() == expected.tolist(), (nms, thresh, cap)
+                assert got.candidate_index.tolist() == expected.tolist(), (nms_iou, thresh, cap)
                 assert np.array_equal(got.boxes, boxes[expected] * 2)

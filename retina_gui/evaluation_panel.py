@@ -1,0 +1,219 @@
+"""The evaluation view: COCO mAP of the model on the labelled images (predicted in the background
+where needed), a per-class AP table, and the false positives and negatives at the current score
+threshold; clicking one shows it on its image, and a false positive can be added as a label."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.labels import LabelSet
+from retina_gui.canvas import OverlayBox
+from retina_gui.predictions import Predictions
+from retina_gui.workers import FunctionWorker
+
+
+class EvaluationPanel(QWidget):
+    def __init__(self, predictions: Predictions, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.predictions = predictions
+        self.annotator = predictions.annotator
+        self.report = None
+        self._worker: FunctionWorker | None = None
+        self._waiting = False  # for the folder prediction of the labelled images
+        self._pending = None  # an error to highlight once its image is shown
+        self.run_button = QPushButton("Evaluate on the labelled images")
+        self.run_button.clicked.connect(self.evaluate)
+        self.progress = QProgressBar()
+        self.metrics = QLabel("")
+        self.metrics.setWordWrap(True)
+        self.table = QTableWidget(0, 2)
+        self.table.setHorizontalHeaderLabels(["class", "AP"])
+        self.table.verticalHeader().setVisible(False)
+        self.kind = QComboBox()
+        self.kind.addItems(["False negatives and positives", "False negatives (missed labels)", "False positives"])
+        self.kind.currentIndexChanged.connect(self._fill_errors)
+        self.errors = QListWidget()
+        self.errors.currentRowChanged.connect(self._error_chosen)
+        self.add_button = QPushButton("Add as label")
+        self.add_button.setToolTip("The false positive is really an object: add it to the labels")
+        self.add_button.clicked.connect(self.add_as_label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.run_button)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.metrics)
+        layout.addWidget(self.table, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.kind, 1)
+        row.addWidget(self.add_button)
+        layout.addLayout(row)
+        layout.addWidget(self.errors, 2)
+        predictions.batch_progress.connect(self._progress)
+        predictions.batch_finished.connect(self._predicted)
+        predictions.model_changed.connect(self._model_changed)
+        self.annotator.image_shown.connect(self._image_shown)
+        self._model_changed(None)
+
+    def _image_shown(self, name: str, *_args) -> None:
+        if self._pending is not None and name == self._pending.file_name:
+            error, self._pending = self._pending, None
+            self.show_error(error)
+        else:
+            self.annotator.canvas.set_overlay([], "highlight")
+
+    def _model_changed(self, info) -> None:
+        self.run_button.setEnabled(info is not None)
+        self.report = None
+        self.metrics.setText("" if info is None else "Evaluate to see mAP, per-class AP and the errors.")
+        self.table.setRowCount(0)
+        self.errors.clear()
+
+    # --- running -------------------------------------------------------------------------------
+    def _labelled(self) -> list[str]:
+        store = self.annotator.workspace.store
+        return [n for n in store.file_names() if (store.entry(n).boxes or store.entry(n).reviewed) and n in set(self.annotator.files.model.names)]
+
+    def evaluate(self) -> None:
+        p = self.predictions
+        if p.model is None or self.annotator.workspace is None or self._worker is not None:
+            return
+        names = self._labelled()
+        if not names:
+            self.metrics.setText("No labelled images to evaluate on.")
+            return
+        missing = [n for n in names if n not in p.candidates and p.worker.cached(n) is None]
+        self.run_button.setEnabled(False)
+        if missing:
+            self._waiting = True
+            self.metrics.setText(f"predicting {len(missing)} labelled images first …")
+            p.worker.predict_folder(missing)
+        else:
+            self._compute(names)
+
+    def _progress(self, done: int, total: int, _left: float) -> None:
+        if self._waiting:
+            self.progress.setMaximum(total)
+            self.progress.setValue(done)
+
+    def _predicted(self, _count: int, cancelled: bool) -> None:
+        if not self._waiting:
+            return
+        self._waiting = False
+        if cancelled:
+            self.metrics.setText("evaluation cancelled")
+            self.run_button.setEnabled(True)
+            return
+        self._compute(self._labelled())
+
+    def _compute(self, names: list[str]) -> None:
+        from core.review import evaluate_predictions
+
+        p = self.predictions
+        store = self.annotator.workspace.store
+        everything = store.to_labelset()
+        labels = LabelSet(everything.categories, [im for im in everything.images if im.file_name in set(names)], everything.extra)
+        memory = {n: p.candidates[n] for n in names if n in p.candidates}
+        worker, model = p.worker, p.model
+        view_score, nms = p.score, p.nms
+
+        def run():
+            candidates = {n: memory.get(n) or worker.cached(n) for n in names}
+            candidates = {n: c for n, c in candidates.items() if c is not None}
+            return evaluate_predictions(labels, candidates, list(model.class_names), eval_score=model.score_floor, nms_thresh=nms,
+                                        max_detections=model.max_detections, view_score=view_score)
+
+        self.metrics.setText(f"evaluating {len(names)} images …")
+        self._worker = FunctionWorker(run)
+        self._worker.done.connect(self._done)
+        self._worker.failed.connect(self._failed)
+        self._worker.start()
+
+    def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+
+    def _done(self, report) -> None:
+        self.stop()
+        self.run_button.setEnabled(True)
+        self.report = report
+        m = report.metrics
+
+        def f(v):
+            return "–" if v is None else f"{v:.3f}"
+
+        fps = sum(e.kind == "FP" for e in report.errors)
+        self.metrics.setText(f"{report.images} images: mAP {f(m.mAP)}, AP50 {f(m.AP50)}, AP75 {f(m.AP75)}, APs {f(m.APs)}, "
+                             f"APm {f(m.APm)}, APl {f(m.APl)}. At score ≥ {self.predictions.score:.2f}: "
+                             f"{len(report.errors) - fps} missed labels, {fps} false detections.")
+        rows = sorted(m.per_class.items(), key=lambda kv: (kv[1] is None, kv[1] if kv[1] is not None else 0))
+        self.table.setRowCount(len(rows))
+        for r, (name, ap) in enumerate(rows):
+            self.table.setItem(r, 0, QTableWidgetItem(name))
+            self.table.setItem(r, 1, QTableWidgetItem(f(ap)))
+        self._fill_errors()
+
+    def _failed(self, reason: str) -> None:
+        self.stop()
+        self.run_button.setEnabled(True)
+        self.metrics.setText(f"evaluation failed: {reason}")
+
+    # --- errors --------------------------------------------------------------------------------
+    def shown_errors(self) -> list:
+        if self.report is None:
+            return []
+        kind = {0: None, 1: "FN", 2: "FP"}[self.kind.currentIndex()]
+        return [e for e in self.report.errors if kind is None or e.kind == kind]
+
+    def _fill_errors(self, *_args) -> None:
+        self.errors.clear()
+        for e in self.shown_errors():
+            score = f", score {e.score:.2f}" if e.kind == "FP" else (f", best overlapping detection {e.score:.2f}" if e.score else "")
+            item = QListWidgetItem(f"{e.kind}  {e.file_name}  {e.class_name}{score}")
+            item.setData(Qt.ItemDataRole.UserRole, e)
+            self.errors.addItem(item)
+
+    def _error_chosen(self, row: int) -> None:
+        if row < 0:
+            return
+        error = self.errors.item(row).data(Qt.ItemDataRole.UserRole)
+        self.annotator.files.set_current(error.file_name)
+        self.show_error(error)
+
+    def show_error(self, error) -> None:
+        """Highlight the error's box once its image is on screen."""
+        if self.annotator.current != error.file_name or self.annotator.size is None:
+            self._pending = error
+            return
+        x1, y1, x2, y2 = error.box
+        rect = QRectF(x1, y1, x2 - x1, y2 - y1)
+        color = QColor(255, 60, 60) if error.kind == "FP" else QColor(255, 160, 0)
+        self.annotator.canvas.set_overlay([OverlayBox(rect.adjusted(-4, -4, 4, 4), color, 3, False, error.kind)], "highlight")
+        self.annotator.canvas.centerOn(rect.center())
+        if error.kind == "FN":
+            self.annotator.canvas.select([error.index])
+
+    def add_as_label(self) -> None:
+        item = self.errors.currentItem()
+        if item is None:
+            return
+        error = item.data(Qt.ItemDataRole.UserRole)
+        if error.kind != "FP" or self.annotator.size is None or self.annotator.current != error.file_name:
+            return
+        added = self.predictions.accept_entries([(error.file_name, self.annotator.size, [(*error.box, error.class_name)])], "Add false positive as label")
+        if added:
+            self.errors.takeItem(self.errors.row(item))
