@@ -423,5 +423,6 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(name)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.model_panel.stop()
         self.close_folder()
         super().closeEvent(event)

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from retina_gui.predictions import Predictions
-from retina_gui.workers import ModelInfo
+from retina_gui.workers import DownloadWorker, ModelInfo
 
 
 class ModelPanel(QWidget):
@@ -40,6 +40,10 @@ class ModelPanel(QWidget):
         load = QPushButton("Load model…")
         load.setToolTip("retina-gui .safetensors, a torchvision RetinaNet state dict or a yhenon checkpoint")
         load.clicked.connect(self.ask_model)
+        self.coco_button = QPushButton("Get torchvision's COCO RetinaNet (146 MB)")
+        self.coco_button.setToolTip("retinanet_resnet50_fpn_v2, COCO box AP 41.5, through torchvision's weights API")
+        self.coco_button.clicked.connect(self.get_coco_model)
+        self._download: DownloadWorker | None = None
         self.device_box = QComboBox()
         self.device_box.addItem("auto")
         self.device_box.activated.connect(self._device_chosen)
@@ -76,6 +80,7 @@ class ModelPanel(QWidget):
         form = QFormLayout(model_box)
         form.addRow(self.path_label)
         form.addRow(load)
+        form.addRow(self.coco_button)
         form.addRow("Device", self.device_box)
         form.addRow(self.info_label)
         run_box = QGroupBox("Predict")
@@ -116,6 +121,51 @@ class ModelPanel(QWidget):
         path, _ = QFileDialog.getOpenFileName(self, "Load model", "", "Weights (*.safetensors *.pth *.pt *.bin);;All files (*)")
         if path:
             self.predictions.load_model(Path(path), self.device_box.currentText())
+
+    def get_coco_model(self, url: str | None = None) -> None:
+        """Download (or find in torch's cache) torchvision's COCO RetinaNet v2 and load it."""
+        if self._download is not None:
+            return
+        import os
+
+        if url is None:
+            from torchvision.models.detection import RetinaNet_ResNet50_FPN_V2_Weights
+
+            url = RetinaNet_ResNet50_FPN_V2_Weights.COCO_V1.url
+        hub = Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch")) / "hub" / "checkpoints"
+        self._download = DownloadWorker(url, hub / Path(url).name)
+        self._download.progress.connect(self._download_progress)
+        self._download.done.connect(self._downloaded)
+        self._download.failed.connect(self._download_failed)
+        self.coco_button.setEnabled(False)
+        self.eta_label.setText("downloading …")
+        self._download.start()
+
+    def _download_progress(self, received: int, total: int) -> None:
+        self.progress.setMaximum(max(total, 1))
+        self.progress.setValue(min(received, max(total, 1)))
+        self.eta_label.setText(f"downloading: {received / 1e6:.0f} of {total / 1e6:.0f} MB")
+
+    def _finish_download(self) -> None:
+        if self._download is not None:
+            self._download.stop()
+            self._download = None
+        self.coco_button.setEnabled(True)
+
+    def _downloaded(self, path: Path) -> None:
+        self._finish_download()
+        self.eta_label.setText(f"downloaded {path.name}")
+        self.predictions.load_model(path, self.device_box.currentText())
+
+    def _download_failed(self, reason: str) -> None:
+        self._finish_download()
+        self.eta_label.setText(reason)
+        self.predictions.message.emit(reason)
+
+    def stop(self) -> None:
+        if self._download is not None:
+            self._download.cancel.cancel()
+            self._finish_download()
 
     def _device_chosen(self, _index: int) -> None:
         if self.predictions.model_path is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import urllib.parse
 import time
 import weakref
 from dataclasses import dataclass
@@ -362,3 +363,48 @@ class FunctionWorker(Worker):
             self.failed.emit(str(exc))
             return
         self.done.emit(result)
+
+
+class DownloadWorker(Worker):
+    """Downloads a weights file into torch's hub cache (where torchvision's weights API looks),
+    with progress; an existing copy is used as it is. Offline it says so."""
+
+    progress = Signal(int, int)  # bytes so far, total (0: unknown)
+    done = Signal(object)  # Path
+    failed = Signal(str)
+
+    def __init__(self, url: str, target: Path) -> None:
+        super().__init__()
+        self.url, self.target = url, target
+
+    def run(self) -> None:
+        import urllib.error
+        import urllib.request
+
+        from core.atomic import atomic_path
+
+        if self.target.is_file():
+            self.done.emit(self.target)
+            return
+        try:
+            with urllib.request.urlopen(self.url, timeout=15) as response, atomic_path(self.target) as tmp, open(tmp, "wb") as out:
+                total = int(response.headers.get("Content-Length") or 0)
+                received = 0
+                while block := response.read(1 << 20):
+                    if self.cancel.cancelled:
+                        raise InterruptedError
+                    out.write(block)
+                    received += len(block)
+                    self.progress.emit(received, total)
+        except InterruptedError:
+            self.failed.emit("download cancelled")
+            return
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            host = urllib.parse.urlsplit(self.url).netloc
+            self.failed.emit(f"offline: cannot reach {host} ({getattr(exc, 'reason', exc)}). To use these weights without a connection, "
+                             f"copy {Path(self.url).name} into {self.target.parent}")
+            return
+        except OSError as exc:
+            self.failed.emit(f"download failed: {exc}")
+            return
+        self.done.emit(self.target)
