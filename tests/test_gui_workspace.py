@@ -270,6 +270,8 @@ def test_file_list_search_filter_navigation_and_next_unlabelled(qtbot, tmp_path,
     assert window.files.filter.rowCount() == 2
     window.files.status_box.setCurrentIndex(0)
     assert window.settings.value("recent_folders")[0] == str(folder.resolve())
+    window.files.set_current("nested/copy.jpg")  # filtering moved the current image: come back to the subfolder's image
+    wait_image(qtbot, window, "nested/copy.jpg")
     window.close()
     window2 = open_window(qtbot, folder, settings, recursive=False)
     qtbot.waitUntil(lambda: window2.files.model.rowCount() == 9, timeout=5000)
