@@ -155,6 +155,7 @@ class Canvas(QGraphicsView):
     zoom_changed = Signal(float)
     context_menu = Signal(QPoint)  # global position, over a selection
     prediction_accept = Signal(int)  # a prediction was double-clicked
+    prediction_menu = Signal(int, QPoint)  # right click on a prediction: its index, global position
     point_clicked = Signal(QPointF)  # with the probe tool, in image pixels
 
     ZOOM_RANGE = (0.01, 64.0)
@@ -368,6 +369,10 @@ class Canvas(QGraphicsView):
             return
         if event.button() == Qt.MouseButton.RightButton:
             hit = self.box_at(pos)
+            prediction = self.prediction_at(pos) if hit is None else None
+            if prediction is not None:
+                self.prediction_menu.emit(prediction, event.globalPosition().toPoint())
+                return
             if hit is not None and hit not in self._selected:
                 self.select([hit])
             if self._selected:

@@ -69,6 +69,7 @@ class MainWindow(QMainWindow):
         self.canvas.zoom_changed.connect(self._zoom_changed)
         self.canvas.context_menu.connect(self._context_menu)
         self.canvas.prediction_accept.connect(self._accept_prediction)
+        self.canvas.prediction_menu.connect(self._prediction_menu)
         self.canvas.selection_changed.connect(self._explain_selection)
         self.predictions.changed.connect(self._show_predictions)
         self.predictions.changed.connect(self._explain_selection)
@@ -314,6 +315,12 @@ class MainWindow(QMainWindow):
 
     def _accept_prediction(self, index: int) -> None:
         self.predictions.accept([index])
+
+    def _prediction_menu(self, index: int, position: QPoint) -> None:
+        menu = QMenu(self)
+        menu.addAction("Accept prediction", partial(self.predictions.accept, [index]))
+        menu.addAction("Reject prediction", partial(self.predictions.reject, index))
+        menu.popup(position)
 
     def _explain_selection(self, *_args) -> None:
         selected = self.canvas.selected()

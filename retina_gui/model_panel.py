@@ -47,6 +47,12 @@ class ModelPanel(QWidget):
         self.device_box = QComboBox()
         self.device_box.addItem("auto")
         self.device_box.activated.connect(self._device_chosen)
+        self.preset_box = QComboBox()
+        self.preset_box.addItem("from the weights", None)
+        for name in ("retinanet", "yhenon", "torchvision_v1", "torchvision_v2"):
+            self.preset_box.addItem(name, name)
+        self.preset_box.setToolTip("Inference behaviour (anchors, box coding, thresholds, input size); the weights' own by default")
+        self.preset_box.activated.connect(self._device_chosen)
         self.auto_box = QCheckBox("Predict each image when shown")
         self.auto_box.setChecked(predictions.auto)
         self.auto_box.toggled.connect(self._auto_toggled)
@@ -82,6 +88,7 @@ class ModelPanel(QWidget):
         form.addRow(load)
         form.addRow(self.coco_button)
         form.addRow("Device", self.device_box)
+        form.addRow("Preset", self.preset_box)
         form.addRow(self.info_label)
         run_box = QGroupBox("Predict")
         run = QVBoxLayout(run_box)
@@ -120,7 +127,7 @@ class ModelPanel(QWidget):
     def ask_model(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Load model", "", "Weights (*.safetensors *.pth *.pt *.bin);;All files (*)")
         if path:
-            self.predictions.load_model(Path(path), self.device_box.currentText())
+            self.predictions.load_model(Path(path), self.device_box.currentText(), self.preset_box.currentData())
 
     def get_coco_model(self, url: str | None = None) -> None:
         """Download (or find in torch's cache) torchvision's COCO RetinaNet v2 and load it."""
@@ -155,7 +162,7 @@ class ModelPanel(QWidget):
     def _downloaded(self, path: Path) -> None:
         self._finish_download()
         self.eta_label.setText(f"downloaded {path.name}")
-        self.predictions.load_model(path, self.device_box.currentText())
+        self.predictions.load_model(path, self.device_box.currentText(), self.preset_box.currentData())
 
     def _download_failed(self, reason: str) -> None:
         self._finish_download()
@@ -168,8 +175,9 @@ class ModelPanel(QWidget):
             self._finish_download()
 
     def _device_chosen(self, _index: int) -> None:
+        """A new device or preset: load the model again with it."""
         if self.predictions.model_path is not None:
-            self.predictions.load_model(self.predictions.model_path, self.device_box.currentText())
+            self.predictions.load_model(self.predictions.model_path, self.device_box.currentText(), self.preset_box.currentData())
 
     def _model_changed(self, info: ModelInfo | None) -> None:
         ready = info is not None

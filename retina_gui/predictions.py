@@ -34,10 +34,12 @@ class Predictions(QObject):
         self.model: ModelInfo | None = None
         self.model_path: Path | None = None
         self.device = "auto"
+        self.preset: str | None = None
         self.candidates: OrderedDict[str, object] = OrderedDict()
         self.score: float | None = None
         self.nms: float | None = None
         self.hidden: set[int] = set()  # model class indices not shown
+        self.rejected: dict[str, set[int]] = {}  # per image, candidate indices the user rejected
         self.auto = True  # predict each image when it is shown
         self.visible = None  # Detections of the current image after thresholds and class visibility
         self.all = None  # Detections after thresholds only
@@ -56,7 +58,7 @@ class Predictions(QObject):
         self.worker.batch_finished.connect(self.batch_finished)
         self.worker.start()
         if self.model_path is not None:
-            self.load_model(self.model_path, self.device)
+            self.load_model(self.model_path, self.device, self.preset)
 
     def detach(self) -> None:
         if self.worker is not None:
@@ -68,15 +70,17 @@ class Predictions(QObject):
         self.model_changed.emit(None)
         self.changed.emit()
 
-    def load_model(self, path: Path, device: str = "auto") -> None:
-        self.model_path, self.device = path, device
+    def load_model(self, path: Path, device: str = "auto", preset: str | None = None) -> None:
+        """Load in the worker; ``preset`` None: the one the weights name."""
+        self.model_path, self.device, self.preset = path, device, preset
         if self.worker is not None:
             self.message.emit(f"loading {path.name} …")
-            self.worker.load_model(path, device)
+            self.worker.load_model(path, device, preset)
 
     def _model_loaded(self, info: ModelInfo) -> None:
         self.model = info
         self.candidates.clear()
+        self.rejected.clear()
         self.score, self.nms = max(0.3, info.score_floor), info.nms_thresh
         self.hidden.clear()
         self.message.emit(f"model {info.path.name}: {len(info.class_names)} classes, {info.preset} preset, {info.device} {info.precision}")
@@ -142,7 +146,9 @@ class Predictions(QObject):
             self.visible = self.all = None
         else:
             self.all = candidates.filter(self.score, self.nms, self.model.max_detections)
-            shown = np.array([int(k) not in self.hidden for k in self.all.labels], dtype=bool)
+            rejected = self.rejected.get(self.annotator.current, set())
+            shown = np.array([int(k) not in self.hidden and int(c) not in rejected for k, c in zip(self.all.labels, self.all.candidate_index)],
+                             dtype=bool)
             self.visible = type(self.all)(self.all.boxes[shown], self.all.scores[shown], self.all.labels[shown],
                                           self.all.candidate_index[shown])
         self.changed.emit()
@@ -170,6 +176,12 @@ class Predictions(QObject):
         entry = (self.annotator.current, self.annotator.size, self._predictions(self.visible, indices))
         return self.accept_entries([entry], f"Accept {len(indices)} prediction{'s' if len(indices) != 1 else ''}")
 
+    def reject(self, index: int) -> None:
+        """Hide one prediction of the current image (it is not accepted by "accept shown" either)."""
+        if self.visible is not None and self.annotator.current is not None:
+            self.rejected.setdefault(self.annotator.current, set()).add(int(self.visible.candidate_index[index]))
+            self.refilter()
+
     def accept_image(self) -> int:
         return self.accept(list(range(len(self.visible)))) if self.visible is not None else 0
 
@@ -185,7 +197,9 @@ class Predictions(QObject):
             if candidates is None:
                 continue
             detections = candidates.filter(self.score, self.nms, self.model.max_detections)
-            indices = [i for i, k in enumerate(detections.labels) if int(k) not in self.hidden]
+            rejected = self.rejected.get(name, set())
+            indices = [i for i, (k, c) in enumerate(zip(detections.labels, detections.candidate_index))
+                       if int(k) not in self.hidden and int(c) not in rejected]
             entry = self.annotator.workspace.store.entry(name)
             size = (entry.width, entry.height) if entry else None
             if size is None:

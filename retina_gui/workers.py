@@ -217,7 +217,7 @@ class PredictionWorker(Worker):
         super().__init__()
         self.folder, self.cache_root = folder, cache_root
         self._wake = threading.Condition()
-        self._load: tuple[Path, str] | None = None
+        self._load: tuple[Path, str, str | None] | None = None
         self._wanted: list[str] = []
         self._batch: list[str] = []
         self._batch_total = 0
@@ -229,9 +229,9 @@ class PredictionWorker(Worker):
         """The disk-cached candidates of an image for the loaded model (any thread), or None."""
         return self.cache.get(name) if self.cache is not None else None
 
-    def load_model(self, path: Path, device: str = "auto") -> None:
+    def load_model(self, path: Path, device: str = "auto", preset: str | None = None) -> None:
         with self._wake:
-            self._load = (path, device)
+            self._load = (path, device, preset)
             self._wanted = []
             self._wake.notify()
 
@@ -293,7 +293,7 @@ class PredictionWorker(Worker):
         if left == 0:
             self.batch_finished.emit(done, False)
 
-    def _load_model(self, path: Path, device: str) -> None:
+    def _load_model(self, path: Path, device: str, preset: str | None) -> None:
         try:
             import torch
 
@@ -302,7 +302,7 @@ class PredictionWorker(Worker):
             from core.prediction_cache import PredictionCache, model_key
 
             set_threads(leave_one_free=True)  # a core stays free for the window
-            detector = Detector.from_file(path, device=device)
+            detector = Detector.from_file(path, device=device, preset=preset)
             post = detector.postprocess_config
             key = model_key(path, {"preset": detector.preset.name, "preprocess": detector.preprocess_config, "floor": post.score_thresh})
             devices = ("auto", "cpu", *(f"cuda:{i}" for i in range(torch.cuda.device_count())))

@@ -274,3 +274,26 @@ def test_a_cached_torchvision_coco_file_loads_without_a_download(qtbot, tmp_path
     qtbot.waitUntil(lambda: window.predictions.model is not None and window.predictions.model.path.name == "retinanet_v2_test.pth",
                     timeout=60_000)
     assert window.predictions.model.preset == "torchvision_v2" and len(window.predictions.model.class_names) == 91
+
+
+def test_a_rejected_prediction_is_hidden_and_not_accepted_with_the_rest(qtbot, tmp_path, window_factory):
+    window = window_factory(unlabelled_demo(tmp_path))
+    wait_predictions(qtbot, window)
+    shown = len(window.predictions.visible)
+    rejected_box = window.predictions.visible.boxes[0].copy()
+    window.predictions.reject(0)
+    assert len(window.predictions.visible) == shown - 1 and window.canvas.prediction_count() == shown - 1
+    assert window.predictions.accept_image() == shown - 1
+    boxes = {(b.x1, b.y1) for b in window.workspace.store.boxes(window.annotator.current)}
+    assert (float(rejected_box[0]), float(rejected_box[1])) not in boxes
+
+
+def test_choosing_another_preset_reloads_the_model_with_it(qtbot, tmp_path, window_factory):
+    window = window_factory(unlabelled_demo(tmp_path))
+    wait_predictions(qtbot, window)
+    assert window.predictions.model.preset == "retinanet"
+    box = window.model_panel.preset_box
+    box.setCurrentIndex(box.findData("yhenon"))
+    box.activated.emit(box.currentIndex())
+    qtbot.waitUntil(lambda: window.predictions.model is not None and window.predictions.model.preset == "yhenon", timeout=60_000)
+    assert window.predictions.model.max_detections is None  # the seed keeps every detection (its input size stays the checkpoint's)
