@@ -67,6 +67,13 @@ class TappedSequential(nn.Sequential):
         return outputs
 
 
+def pretrained_cached(name: str) -> bool:
+    """Whether some version of the ImageNet weights of ``name`` is in torch hub's cache."""
+    cache = os.path.join(torch.hub.get_dir(), "checkpoints")
+    enum = getattr(torchvision.models, BACKBONES[name].weights_enum)
+    return any(os.path.isfile(os.path.join(cache, os.path.basename(w.url))) for w in enum)
+
+
 def pretrained_state_dict(name: str) -> dict[str, Tensor]:
     """ImageNet weights through torchvision's weights API: any version already in torch hub's cache
     (so offline machines use what they have), else the default version, downloaded."""

@@ -21,6 +21,7 @@ from retina_gui.evaluation_panel import EvaluationPanel
 from retina_gui.file_list import FileListModel, FileListPanel
 from retina_gui.model_panel import ModelPanel
 from retina_gui.predictions import Predictions
+from retina_gui.training_panel import TrainingPanel
 from retina_gui.workers import FolderScanner, ImageLoader
 from retina_gui.workspace import Workspace, open_workspace
 
@@ -47,6 +48,7 @@ class MainWindow(QMainWindow):
         self.model_panel = ModelPanel(self.predictions, self)
         self.anchor_panel = AnchorPanel(self.annotator, self)
         self.evaluation_panel = EvaluationPanel(self.predictions, self)
+        self.training_panel = TrainingPanel(self.predictions, self)
         self.history = QUndoView(self)
         self.history.setEmptyLabel("Opened")
         self._dock("Images", self.files, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -56,7 +58,9 @@ class MainWindow(QMainWindow):
         anchors = self._dock("Anchors", self.anchor_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         evaluation = self._dock("Evaluation", self.evaluation_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(model_dock, anchors)
+        training = self._dock("Training", self.training_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(anchors, evaluation)
+        self.tabifyDockWidget(evaluation, training)
         self.tabifyDockWidget(classes, history)
         classes.raise_()
         model_dock.raise_()
@@ -75,6 +79,7 @@ class MainWindow(QMainWindow):
         self.predictions.changed.connect(self._explain_selection)
         self.predictions.message.connect(self.statusBar().showMessage)
         self.predictions.model_changed.connect(self.anchor_panel.set_model)
+        self.training_panel.failed.connect(self._training_failed)
         if model is not None:
             if model.is_file():
                 self.predictions.load_model(model.resolve())
@@ -219,6 +224,7 @@ class MainWindow(QMainWindow):
         self.scanner.failed.connect(self._scan_failed)
         self.scanner.start()
         self._remember(folder)
+        self.training_panel.refresh_runs()
         self.save_label.setText("read only" if workspace.read_only else f"labels: {workspace.labels_file.path.name}")
         self._update_title()
         return True
@@ -235,6 +241,7 @@ class MainWindow(QMainWindow):
         self.predictions.detach()
         self.anchor_panel.stop()
         self.evaluation_panel.stop()
+        self.training_panel.stop()
         self.annotator.detach()
         if self.workspace is not None:
             self.workspace.close()
@@ -315,6 +322,9 @@ class MainWindow(QMainWindow):
 
     def _accept_prediction(self, index: int) -> None:
         self.predictions.accept([index])
+
+    def _training_failed(self, message: str) -> None:
+        self.report("Training", message)
 
     def _prediction_menu(self, index: int, position: QPoint) -> None:
         menu = QMenu(self)

@@ -408,3 +408,28 @@ class DownloadWorker(Worker):
             self.failed.emit(f"download failed: {exc}")
             return
         self.done.emit(self.target)
+
+
+class TrainingWorker(Worker):
+    """Runs :func:`core.finetune.fine_tune` on a snapshot of the labels; the window keeps working."""
+
+    event = Signal(object)  # core.train.TrainEvent
+    finished = Signal(object)  # core.train.TrainResult
+    failed = Signal(str, int)  # message, a smaller batch size to offer (0: none)
+
+    def __init__(self, labels: LabelSet, image_root: Path, run_dir: Path, recipe, *, resume: bool = False) -> None:
+        super().__init__()
+        self.labels, self.image_root, self.run_dir, self.recipe, self.resume = labels, image_root, run_dir, recipe, resume
+
+    def run(self) -> None:
+        from core.device import set_threads
+        from core.finetune import FineTuneError, fine_tune
+
+        set_threads(leave_one_free=True)
+        try:
+            result = fine_tune(self.labels, self.image_root, self.run_dir, self.recipe, resume=self.resume, on_event=self.event.emit,
+                               cancel=self.cancel)
+        except FineTuneError as exc:
+            self.failed.emit(str(exc), exc.smaller_batch or 0)
+            return
+        self.finished.emit(result)

@@ -1,0 +1,187 @@
+"""One-click fine-tuning: a recipe chosen from the data and the hardware, the checks that give a
+clear message before any training starts, the runs folder beside the annotations, and the run
+itself on :class:`core.train.Trainer` (synchronous; progress callback and cancel token)."""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+import random
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from core.cancel import CancelToken
+from core.labels import ImageEntry, LabelSet
+
+RUNS_FOLDER = "runs"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recipe:
+    """What the Train button runs; the Advanced section edits it."""
+
+    start: Path | None  # weights to fine-tune; None: an ImageNet backbone (or random, offline)
+    backbone: str = "mobilenet_v2"
+    image_size: int = 512
+    epochs: int = 12
+    lr: float = 3e-4
+    batch_size: int = 4
+    hflip: bool = True
+    scale_jitter: bool = True
+    photometric: bool = True
+    frozen_stages: int | None = None  # None: the trainer's default (1 from trained weights)
+    val_fraction: float = 0.15
+    device: str = "auto"
+    seed: int = 0
+
+    def to_json(self) -> dict:
+        return json.loads(json.dumps(asdict(self), default=str))
+
+
+def labelled_images(labels: LabelSet) -> list[ImageEntry]:
+    """Images a person labelled: with boxes, or marked reviewed (negatives)."""
+    return [im for im in labels.images if im.boxes or im.reviewed]
+
+
+def default_recipe(labels: LabelSet, start: Path | None, *, cuda: bool, start_input_size: int | None = None) -> Recipe:
+    """Defaults from the data: about 1,500 images seen in all (at least 8, at most 60 epochs), the
+    start model's input size or one fitted to the images, batch 8 on a GPU and 4 on a CPU."""
+    images = labelled_images(labels)
+    n = max(1, len(images))
+    if start_input_size:
+        size = start_input_size
+    else:
+        short = statistics.median([min(im.width, im.height) for im in images]) if images else 512
+        size = int(min(800, max(320, 32 * round(short / 32))))
+    epochs = int(min(60, max(8, math.ceil(1500 / n))))
+    return Recipe(start=start, image_size=size, epochs=epochs, batch_size=8 if cuda else 4, device="auto",
+                  val_fraction=0.15 if n >= 7 else 0.0)
+
+
+def check_labels(labels: LabelSet) -> list[str]:
+    """Reasons training cannot start (empty: it can)."""
+    images = labelled_images(labels)
+    if not any(im.boxes for im in images):
+        return ["There are no labelled images in this folder yet: draw some boxes (or accept predictions) first."]
+    counts = LabelSet(labels.categories, images).box_counts()
+    empty = [c.name for c in labels.categories if counts.get(c.id, 0) == 0]
+    if empty:
+        return [f"The class{'es' if len(empty) > 1 else ''} {', '.join(empty)} {'have' if len(empty) > 1 else 'has'} no boxes: "
+                "label some, or delete the class, before training."]
+    return []
+
+
+def split(labels: LabelSet, val_fraction: float, seed: int) -> tuple[LabelSet, LabelSet | None]:
+    """Labelled images split into train and validation (at least one of each when there are 2+)."""
+    images = labelled_images(labels)
+    if val_fraction <= 0 or len(images) < 2:
+        return LabelSet(labels.categories, images, labels.extra), None
+    shuffled = images[:]
+    random.Random(seed).shuffle(shuffled)
+    k = min(len(images) - 1, max(1, round(len(images) * val_fraction)))
+    return LabelSet(labels.categories, shuffled[k:], labels.extra), LabelSet(labels.categories, shuffled[:k], labels.extra)
+
+
+def new_run_dir(root: Path) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = root / RUNS_FOLDER / stamp
+    k = 1
+    while path.exists():
+        k += 1
+        path = root / RUNS_FOLDER / f"{stamp}-{k}"
+    return path
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    path: Path
+    started: str
+    epochs_done: int
+    epochs: int
+    best_map: float | None
+    finished: bool
+    recipe: dict
+
+    @property
+    def checkpoint(self) -> Path:
+        best = self.path / "best.safetensors"
+        return best if best.exists() else self.path / "last.safetensors"
+
+
+def list_runs(root: Path) -> list[RunInfo]:
+    """Runs under ``root/runs`` with a checkpoint, newest first."""
+    out = []
+    folder = root / RUNS_FOLDER
+    for run in sorted(folder.iterdir() if folder.is_dir() else [], reverse=True):
+        if not (run / "last.safetensors").exists():
+            continue
+        try:
+            recipe = json.loads((run / "recipe.json").read_text()) if (run / "recipe.json").exists() else {}
+            history = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").exists() else []
+        except (OSError, json.JSONDecodeError):
+            continue
+        maps = [h["mAP"] for h in history if h.get("mAP") is not None]
+        epochs = int(recipe.get("epochs", 0))
+        out.append(RunInfo(run, run.name, len(history), epochs, max(maps) if maps else None, len(history) >= epochs > 0, recipe))
+    return out
+
+
+class FineTuneError(RuntimeError):
+    """A failure with a message for the user, and what to try (``smaller_batch``: retry with it)."""
+
+    def __init__(self, message: str, smaller_batch: int | None = None) -> None:
+        super().__init__(message)
+        self.smaller_batch = smaller_batch
+
+
+def fine_tune(labels: LabelSet, image_root: Path, run_dir: Path, recipe: Recipe, *, resume: bool = False,
+              on_event: Callable | None = None, cancel: CancelToken | None = None):
+    """Train per ``recipe`` on the labelled images of ``labels`` (a snapshot: the GUI keeps
+    editing). Returns :class:`core.train.TrainResult`; raises :class:`FineTuneError`."""
+    import torch
+
+    from core.dataset import AugmentConfig
+    from core.train import DataSource, TrainConfig, Trainer, TrainingError
+    from core.weights import CheckpointError, load_checkpoint
+
+    problems = check_labels(labels)
+    if problems:
+        raise FineTuneError(problems[0])
+    train, val = split(labels, recipe.val_fraction, recipe.seed)
+    augment = AugmentConfig(hflip=0.5 if recipe.hflip else 0.0, scale_jitter=(0.8, 1.2) if recipe.scale_jitter else (1.0, 1.0),
+                            photometric=recipe.photometric)
+    config = TrainConfig(epochs=recipe.epochs, batch_size=recipe.batch_size, lr=recipe.lr, image_size=recipe.image_size,
+                         max_size=round(recipe.image_size * 1.5), frozen_stages=recipe.frozen_stages, seed=recipe.seed,
+                         augment=augment, warmup_iters=min(100, max(1, len(train.images) // recipe.batch_size * recipe.epochs // 10)))
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if not resume:
+            (run_dir / "recipe.json").write_text(json.dumps(recipe.to_json(), indent=1))
+        start = load_checkpoint(recipe.start) if recipe.start is not None and not resume else None
+        trainer = Trainer(train_data=DataSource(train, image_root), val_data=DataSource(val, image_root) if val else None, run_dir=run_dir,
+                          config=config, start=start, backbone=recipe.backbone, pretrained_backbone=start is None and _imagenet_cached(recipe),
+                          fpn_channels=128 if recipe.backbone.startswith("mobilenet") else 256, device=recipe.device, resume=resume,
+                          on_event=on_event, cancel=cancel, command="retina-gui Train")
+        return trainer.run()
+    except torch.cuda.OutOfMemoryError:
+        smaller = max(1, recipe.batch_size // 2)
+        raise FineTuneError(f"The GPU ran out of memory at batch size {recipe.batch_size}. Try batch size {smaller}.",
+                            smaller_batch=smaller if smaller < recipe.batch_size else None) from None
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise FineTuneError(f"The disk is full: could not write to {run_dir}. Free some space; the last checkpoint is kept.") from None
+        raise FineTuneError(f"Could not read or write a file: {exc}") from None
+    except (TrainingError, CheckpointError, ValueError) as exc:
+        raise FineTuneError(str(exc)) from None
+
+
+def _imagenet_cached(recipe: Recipe) -> bool:
+    """A new model gets ImageNet backbone weights when torchvision has them locally (never a
+    download behind the user's back)."""
+    from core.backbones import pretrained_cached
+
+    return pretrained_cached(recipe.backbone)

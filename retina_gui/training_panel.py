@@ -1,0 +1,303 @@
+"""The training panel: one-click fine-tuning of the current model on the folder's labels in the
+background, with progress, a live loss / mAP chart, a log, cancel and resume, clear failure
+messages, and a runs list to compare runs and switch the model between them."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from PySide6.QtCharts import QChart, QChartView, QLineSeries, QValueAxis
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPainter
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit,
+                               QProgressBar, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from core.finetune import Recipe, check_labels, default_recipe, list_runs, new_run_dir
+from retina_gui.predictions import Predictions
+from retina_gui.workers import TrainingWorker
+
+SMOOTHING = 0.9  # exponential moving average of the plotted losses
+
+
+class LossChart(QChartView):
+    """Smoothed classification and box loss per step, validation mAP per epoch (right axis)."""
+
+    def __init__(self) -> None:
+        chart = QChart()
+        super().__init__(chart)
+        self.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.setMinimumHeight(200)
+        self.cls, self.box, self.map = QLineSeries(name="class loss"), QLineSeries(name="box loss"), QLineSeries(name="val mAP")
+        self.x_axis, self.loss_axis, self.map_axis = QValueAxis(titleText="step"), QValueAxis(titleText="loss"), QValueAxis(titleText="mAP")
+        self.map_axis.setRange(0, 1)
+        chart.addAxis(self.x_axis, Qt.AlignmentFlag.AlignBottom)
+        chart.addAxis(self.loss_axis, Qt.AlignmentFlag.AlignLeft)
+        chart.addAxis(self.map_axis, Qt.AlignmentFlag.AlignRight)
+        for series, axis in ((self.cls, self.loss_axis), (self.box, self.loss_axis), (self.map, self.map_axis)):
+            chart.addSeries(series)
+            series.attachAxis(self.x_axis)
+            series.attachAxis(axis)
+        self.clear()
+
+    def clear(self) -> None:
+        for series in (self.cls, self.box, self.map):
+            series.clear()
+        self._smooth: dict[str, float] = {}
+        self._top = 0.1
+        self.x_axis.setRange(0, 1)
+        self.loss_axis.setRange(0, self._top)
+
+    def add_step(self, step: int, total: int, cls_loss: float, box_loss: float) -> None:
+        for key, series, value in (("cls", self.cls, cls_loss), ("box", self.box, box_loss)):
+            if not math.isfinite(value):
+                continue
+            smooth = self._smooth[key] = value if key not in self._smooth else SMOOTHING * self._smooth[key] + (1 - SMOOTHING) * value
+            series.append(step, smooth)
+            self._top = max(self._top, smooth * 1.1)
+        self.x_axis.setRange(0, max(total, 1))
+        self.loss_axis.setRange(0, self._top)
+
+    def add_map(self, step: int, value: float) -> None:
+        self.map.append(step, value)
+
+    def points(self) -> int:
+        return self.cls.count() + self.box.count() + self.map.count()
+
+
+class TrainingPanel(QWidget):
+    failed = Signal(str)  # a failure message for the window to show
+    model_trained = Signal(object)  # Path of the new checkpoint
+
+    def __init__(self, predictions: Predictions, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.predictions = predictions
+        self.annotator = predictions.annotator
+        self.worker: TrainingWorker | None = None
+        self.run_dir: Path | None = None
+        self.resumable: Path | None = None
+        self.train_button = QPushButton("Train")
+        self.train_button.setToolTip("Fine-tune the current model on the labelled images of this folder, in the background")
+        self.train_button.clicked.connect(self.train)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.clicked.connect(self.resume)
+        self.progress = QProgressBar()
+        self.progress.setFormat("%p %")
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.chart = LossChart()
+        self.log = QPlainTextEdit(readOnly=True)
+        self.log.setMaximumBlockCount(2000)
+        self.runs = QTableWidget(0, 4)
+        self.runs.setHorizontalHeaderLabels(["run", "epochs", "best mAP", "state"])
+        self.runs.verticalHeader().setVisible(False)
+        self.runs.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        use = QPushButton("Use this run's model")
+        use.clicked.connect(self.use_selected_run)
+
+        self.advanced = QGroupBox("Advanced")
+        self.advanced.setCheckable(True)
+        self.advanced.setChecked(False)
+        self.advanced.toggled.connect(self._advanced_toggled)
+        self.start_box = QComboBox()
+        self.start_box.addItem("the current model", "current")
+        self.start_box.addItem("a new model (ImageNet backbone when cached)", "new")
+        self.backbone_box = QComboBox()
+        self.backbone_box.addItems(["mobilenet_v2", "mobilenet_v3_large", "resnet18", "resnet34", "resnet50", "resnet101"])
+        self.size_spin = QSpinBox(minimum=128, maximum=1600, singleStep=32)
+        self.epochs_spin = QSpinBox(minimum=1, maximum=500)
+        self.lr_spin = QDoubleSpinBox(decimals=6, minimum=1e-6, maximum=1.0, singleStep=1e-4)
+        self.batch_spin = QSpinBox(minimum=1, maximum=64)
+        self.flip_box, self.jitter_box, self.photo_box = QCheckBox("flip"), QCheckBox("scale jitter"), QCheckBox("photometric")
+        self.frozen_spin = QSpinBox(minimum=-1, maximum=4)
+        self.frozen_spin.setSpecialValueText("auto")
+        form = QFormLayout(self.advanced)
+        form.addRow("Start from", self.start_box)
+        form.addRow("Backbone (new model)", self.backbone_box)
+        form.addRow("Image size", self.size_spin)
+        form.addRow("Epochs", self.epochs_spin)
+        form.addRow("Learning rate", self.lr_spin)
+        form.addRow("Batch size", self.batch_spin)
+        augment = QHBoxLayout()
+        for box in (self.flip_box, self.jitter_box, self.photo_box):
+            augment.addWidget(box)
+        form.addRow("Augment", augment)
+        form.addRow("Frozen stages", self.frozen_spin)
+        self._advanced_toggled(False)
+
+        buttons = QHBoxLayout()
+        for b in (self.train_button, self.cancel_button, self.resume_button):
+            buttons.addWidget(b)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(buttons)
+        layout.addWidget(self.advanced)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.chart, 2)
+        layout.addWidget(self.log, 1)
+        layout.addWidget(QLabel("Runs"))
+        layout.addWidget(self.runs, 1)
+        layout.addWidget(use)
+        predictions.model_changed.connect(self._model_changed)
+        self._set_running(False)
+
+    # --- recipe --------------------------------------------------------------------------------
+    def _advanced_toggled(self, on: bool) -> None:
+        for child in self.advanced.findChildren(QWidget):
+            child.setVisible(on)
+        if on:
+            self._fill_recipe(self.recipe())
+
+    def _model_changed(self, _info) -> None:
+        self.refresh_runs()
+        self._set_running(self.worker is not None)
+
+    def default_recipe(self) -> Recipe:
+        info = self.predictions.model
+        labels = self.annotator.workspace.store.to_labelset()
+        cuda = bool(info and any(d.startswith("cuda") for d in info.devices))
+        return default_recipe(labels, info.path if info else None, cuda=cuda, start_input_size=info.preprocess.min_size if info else None)
+
+    def recipe(self) -> Recipe:
+        """The defaults, or what the Advanced section says when it is open."""
+        base = self.default_recipe()
+        if not self.advanced.isChecked() or self.epochs_spin.value() == 0:
+            return base
+        start = base.start if self.start_box.currentData() == "current" else None
+        return Recipe(start=start, backbone=self.backbone_box.currentText(), image_size=self.size_spin.value(), epochs=self.epochs_spin.value(),
+                      lr=self.lr_spin.value(), batch_size=self.batch_spin.value(), hflip=self.flip_box.isChecked(),
+                      scale_jitter=self.jitter_box.isChecked(), photometric=self.photo_box.isChecked(),
+                      frozen_stages=None if self.frozen_spin.value() < 0 else self.frozen_spin.value(), val_fraction=base.val_fraction,
+                      device=self.predictions.device)
+
+    def _fill_recipe(self, recipe: Recipe) -> None:
+        if self.epochs_spin.value() == 0:  # first opening: show the defaults
+            self.size_spin.setValue(recipe.image_size)
+            self.epochs_spin.setValue(recipe.epochs)
+            self.lr_spin.setValue(recipe.lr)
+            self.batch_spin.setValue(recipe.batch_size)
+            self.flip_box.setChecked(recipe.hflip)
+            self.jitter_box.setChecked(recipe.scale_jitter)
+            self.photo_box.setChecked(recipe.photometric)
+            self.frozen_spin.setValue(-1 if recipe.frozen_stages is None else recipe.frozen_stages)
+
+    # --- running -------------------------------------------------------------------------------
+    def _root(self) -> Path:
+        ws = self.annotator.workspace
+        return ws.labels_file.path.parent if ws.labels_file else ws.folder
+
+    def train(self, *, resume_dir: Path | None = None) -> bool:
+        ws = self.annotator.workspace
+        if ws is None or self.worker is not None:
+            return False
+        labels = ws.store.to_labelset()  # a snapshot: labelling goes on while the model trains
+        problems = check_labels(labels)
+        if problems:
+            self._fail(problems[0], 0)
+            return False
+        if resume_dir is not None:
+            import json
+
+            recipe = Recipe(**{**json.loads((resume_dir / "recipe.json").read_text()), "start": None})
+        else:
+            recipe = self.recipe()
+            if recipe.start is None and self.start_box.currentData() == "current" and self.predictions.model is None:
+                self._fail("Load a model first, or choose to start from a new model (Advanced).", 0)
+                return False
+        self.run_dir = resume_dir or new_run_dir(self._root())
+        self.chart.clear()
+        self.log.clear()
+        self.status.setText("starting …")
+        self.worker = TrainingWorker(labels, ws.folder, self.run_dir, recipe, resume=resume_dir is not None)
+        self.worker.event.connect(self._event)
+        self.worker.finished.connect(self._finished)
+        self.worker.failed.connect(self._fail)
+        self._set_running(True)
+        self.worker.start()
+        return True
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.status.setText("cancelling … (the last checkpoint is kept)")
+            self.worker.cancel.cancel()
+
+    def resume(self) -> None:
+        if self.resumable is not None:
+            self.train(resume_dir=self.resumable)
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+            self._set_running(False)
+
+    def _set_running(self, running: bool) -> None:
+        ready = self.annotator.workspace is not None
+        self.train_button.setEnabled(ready and not running)
+        self.cancel_button.setEnabled(running)
+        self.resume_button.setEnabled(ready and not running and self.resumable is not None)
+        self.advanced.setEnabled(not running)
+
+    def _event(self, event) -> None:
+        if event.kind == "step":
+            self.progress.setMaximum(event.total_steps)
+            self.progress.setValue(event.step)
+            self.chart.add_step(event.step, event.total_steps, event.cls_loss, event.box_loss)
+            self.status.setText(f"epoch {event.epoch + 1}, step {event.step}/{event.total_steps}, {event.images_per_s:.1f} images/s, "
+                                f"{event.eta_s / 60:.1f} min left; class loss {event.cls_loss:.3f}, box loss {event.box_loss:.3f}")
+        elif event.kind == "epoch" and event.metrics and event.metrics.get("mAP") is not None:
+            self.chart.add_map(event.step, event.metrics["mAP"])
+            self.log.appendPlainText(f"epoch {event.epoch}: validation mAP {event.metrics['mAP']:.3f}, AP50 {event.metrics['AP50']:.3f}")
+        elif event.kind in ("log", "nan") and event.message:
+            self.log.appendPlainText(event.message)
+
+    def _finished(self, result) -> None:
+        self.stop()
+        if result.cancelled:
+            self.resumable = result.run_dir
+            self.status.setText(f"cancelled after {result.epochs_done} epochs; the last checkpoint is kept and the run can be resumed")
+        else:
+            self.resumable = None
+            checkpoint = result.best_checkpoint or result.last_checkpoint
+            best = "" if result.best_map is None else f", best validation mAP {result.best_map:.3f}"
+            self.status.setText(f"done: {result.epochs_done} epochs{best}; now using {checkpoint.parent.name}/{checkpoint.name}")
+            self.predictions.load_model(checkpoint, self.predictions.device)
+            self.model_trained.emit(checkpoint)
+        self._set_running(False)
+        self.refresh_runs()
+
+    def _fail(self, message: str, smaller_batch: int) -> None:
+        self.stop()
+        if smaller_batch:
+            self.advanced.setChecked(True)
+            self.batch_spin.setValue(smaller_batch)
+            message += " The batch size in Advanced is set to that: press Train again."
+        self.status.setText(message)
+        self.log.appendPlainText(message)
+        self.failed.emit(message)
+        self._set_running(False)
+
+    # --- runs ----------------------------------------------------------------------------------
+    def refresh_runs(self) -> None:
+        runs = list_runs(self._root()) if self.annotator.workspace is not None else []
+        self.runs.setRowCount(len(runs))
+        for row, run in enumerate(runs):
+            state = "finished" if run.finished else "stopped"
+            for col, text in enumerate((run.started, f"{run.epochs_done}/{run.epochs}", "–" if run.best_map is None else f"{run.best_map:.3f}",
+                                        state)):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, str(run.checkpoint))
+                item.setToolTip(f"{run.path}\nrecipe: {run.recipe}")
+                self.runs.setItem(row, col, item)
+        if self.resumable is None:
+            stopped = [r for r in runs if not r.finished]
+            self.resumable = stopped[0].path if stopped and runs and stopped[0] is runs[0] else None
+        self._set_running(self.worker is not None)
+
+    def use_selected_run(self) -> None:
+        row = self.runs.currentRow()
+        if row >= 0:
+            self.predictions.load_model(Path(self.runs.item(row, 0).data(Qt.ItemDataRole.UserRole)), self.predictions.device)
