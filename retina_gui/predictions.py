@@ -81,6 +81,7 @@ class Predictions(QObject):
         self.model = info
         self.candidates.clear()
         self.rejected.clear()
+        self.refilter()  # the old model's boxes go; the new ones come from the worker
         self.score, self.nms = max(0.3, info.score_floor), info.nms_thresh
         self.hidden.clear()
         self.message.emit(f"model {info.path.name}: {len(info.class_names)} classes, {info.preset} preset, {info.device} {info.precision}")

@@ -432,4 +432,7 @@ class TrainingWorker(Worker):
         except FineTuneError as exc:
             self.failed.emit(str(exc), exc.smaller_batch or 0)
             return
+        except Exception as exc:  # a bug must not take the window down with the thread: report it
+            self.failed.emit(f"Training stopped by an unexpected error ({type(exc).__name__}: {exc}); the last checkpoint is kept.", 0)
+            return
         self.finished.emit(result)

@@ -1,0 +1,151 @@
+"""One-click fine-tuning in the window, on the demo folder with the demo model at a tiny input size."""
+
+import errno
+import shutil
+import time
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import QSettings, Qt
+
+import core.train
+from retina_gui.main_window import MainWindow
+from tests.conftest import ROOT
+
+DEMO = ROOT / "resources" / "demo"
+MODEL = ROOT / "resources" / "models" / "demo_chess_mobilenet_v2.safetensors"
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    folder = tmp_path / "demo"
+    shutil.copytree(DEMO, folder)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(folder=folder, model=MODEL, settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.predictions.visible is not None and window.annotator.size is not None, timeout=60_000)
+    yield window
+    window.close()
+
+
+def small_recipe(panel, epochs: int) -> None:
+    panel.advanced.setChecked(True)
+    panel.size_spin.setValue(128)
+    panel.epochs_spin.setValue(epochs)
+    panel.batch_spin.setValue(4)
+
+
+def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predictions_change(qtbot, window):
+    panel = window.training_panel
+    before = window.predictions.visible.boxes.copy()
+    small_recipe(panel, 2)
+    qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
+    assert panel.worker is not None and not panel.train_button.isEnabled()
+    qtbot.waitUntil(lambda: panel.progress.value() > 0 and panel.chart.points() > 0, timeout=60_000)
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=180_000)
+    assert panel.chart.map.count() == 2  # validation mAP after each epoch
+    assert "done: 2 epochs" in panel.status.text()
+    qtbot.waitUntil(lambda: window.predictions.model is not None and "runs" in window.predictions.model.path.parts, timeout=60_000)
+    qtbot.waitUntil(lambda: window.predictions.visible is not None, timeout=60_000)
+    after = window.predictions.visible.boxes
+    assert after.shape != before.shape or not np.allclose(after, before)
+    assert panel.runs.rowCount() == 1 and panel.runs.item(0, 3).text() == "finished"
+
+
+def test_cancel_stops_within_five_seconds_keeps_a_checkpoint_and_the_run_resumes(qtbot, window):
+    panel = window.training_panel
+    small_recipe(panel, 50)
+    assert panel.train()
+    qtbot.waitUntil(lambda: panel.progress.value() >= 3, timeout=60_000)
+    start = time.perf_counter()
+    qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=5_000)
+    assert time.perf_counter() - start < 5
+    assert "cancelled" in panel.status.text() and (panel.run_dir / "last.safetensors").exists()
+    assert panel.resume_button.isEnabled()
+    qtbot.mouseClick(panel.resume_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "resumed at epoch" in panel.log.toPlainText(), timeout=60_000)
+    panel.cancel()
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=10_000)
+
+
+def test_labelling_goes_on_while_the_model_trains(qtbot, window):
+    panel = window.training_panel
+    small_recipe(panel, 50)
+    assert panel.train()
+    qtbot.waitUntil(lambda: panel.progress.value() >= 1, timeout=60_000)
+    ws = window.workspace
+    n = len(ws.store.boxes(window.annotator.current))
+    ws.paste_boxes(window.annotator.current, window.annotator.size, [ws.store.boxes(window.annotator.current)[0]])
+    assert len(ws.store.boxes(window.annotator.current)) == n + 1 and panel.worker is not None
+    panel.cancel()
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=10_000)
+
+
+def _still_usable(window) -> None:
+    panel = window.training_panel
+    assert panel.worker is None and panel.train_button.isEnabled()
+    ws = window.workspace
+    n = len(ws.store.boxes(window.annotator.current))
+    ws.paste_boxes(window.annotator.current, window.annotator.size, [ws.store.boxes(window.annotator.current)[0]])
+    assert len(ws.store.boxes(window.annotator.current)) == n + 1
+
+
+def test_no_labelled_images_is_reported(qtbot, tmp_path):
+    folder = tmp_path / "empty"
+    shutil.copytree(DEMO, folder, ignore=shutil.ignore_patterns("*.json"))
+    window = MainWindow(folder=folder, settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.annotator.size is not None, timeout=10_000)
+    assert not window.training_panel.train()
+    assert any("no labelled images" in r for r in window.reports)
+    window.close()
+
+
+def test_a_class_without_boxes_is_reported(qtbot, window):
+    window.workspace.add_category("clock")
+    assert not window.training_panel.train()
+    assert any("The class clock has no boxes" in r for r in window.reports)
+    window.workspace.undo_stack.undo()
+    _still_usable(window)
+
+
+def test_a_diverging_loss_stops_with_a_message(qtbot, window, monkeypatch):
+    real = core.train.retinanet_loss
+
+    def nan_loss(*args, **kwargs):
+        out = real(*args, **kwargs)
+        return out._replace(classification=out.classification * float("nan"))
+
+    monkeypatch.setattr(core.train, "retinanet_loss", nan_loss)
+    small_recipe(window.training_panel, 3)
+    assert window.training_panel.train()
+    qtbot.waitUntil(lambda: any("loss was not finite" in r for r in window.reports), timeout=60_000)
+    _still_usable(window)
+
+
+def test_out_of_gpu_memory_offers_a_smaller_batch(qtbot, window, monkeypatch):
+    def oom(self, batch):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(core.train.Trainer, "_step", oom)
+    panel = window.training_panel
+    small_recipe(panel, 1)
+    panel.batch_spin.setValue(8)
+    assert panel.train()
+    qtbot.waitUntil(lambda: any("ran out of memory at batch size 8" in r for r in window.reports), timeout=60_000)
+    assert panel.batch_spin.value() == 4 and "press Train again" in panel.status.text()
+    _still_usable(window)
+
+
+def test_a_full_disk_is_reported(qtbot, window, monkeypatch):
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(core.train, "save_checkpoint", full)
+    small_recipe(window.training_panel, 1)
+    assert window.training_panel.train()
+    qtbot.waitUntil(lambda: any("The disk is full" in r for r in window.reports), timeout=60_000)
+    _still_usable(window)
