@@ -11,8 +11,10 @@ import threading
 import urllib.parse
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from PySide6.QtCore import QThread, Signal
 
@@ -24,6 +26,7 @@ from core.labels import LabelSet
 from retina_gui.convert import qimage_from_rgb
 
 _live: weakref.WeakSet[QThread] = weakref.WeakSet()
+T = TypeVar("T")
 
 
 def running_workers() -> list[QThread]:
@@ -39,6 +42,35 @@ class Worker(QThread):
 
     def stop(self) -> None:
         self.cancel.cancel()
+        self.quit()
+        self.wait()
+
+
+class QueueWorker(Worker):
+    """A worker that sleeps until it has work or is stopped. Subclasses change their pending work
+    inside :meth:`_update` and fetch it with :meth:`_next`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._wake = threading.Condition()
+
+    def _update(self, change: Callable[[], None]) -> None:
+        with self._wake:
+            change()
+            self._wake.notify()
+
+    def _next(self, take: Callable[[], T | None]) -> T | None:
+        """Wait until ``take()`` (called under the lock) returns work; None once stopped."""
+        with self._wake:
+            while not self.cancel.cancelled:
+                work = take()
+                if work is not None:
+                    return work
+                self._wake.wait()
+            return None
+
+    def stop(self) -> None:
+        self._update(self.cancel.cancel)
         self.quit()
         self.wait()
 
@@ -94,7 +126,7 @@ class FolderScanner(Worker):
                 yield from self._walk(Path(entry.path), f"{prefix}{entry.name}/")
 
 
-class ImageLoader(Worker):
+class ImageLoader(QueueWorker):
     """Decodes images (EXIF-oriented, the same pixels training uses) on request. A new request
     replaces the pending ones, so when the user flips quickly through images only the ones that are
     still wanted get decoded."""
@@ -108,29 +140,16 @@ class ImageLoader(Worker):
         super().__init__()
         self.folder = folder
         self._pending: list[str] = []
-        self._wake = threading.Condition()
 
     def request(self, names: list[str]) -> None:
         """Decode these, in this order, instead of whatever was pending."""
-        with self._wake:
-            self._pending = list(names)
-            self._wake.notify()
+        self._update(lambda: setattr(self, "_pending", list(names)))
 
-    def stop(self) -> None:
-        with self._wake:
-            self.cancel.cancel()
-            self._wake.notify()
-        self.quit()
-        self.wait()
+    def _take(self) -> str | None:
+        return self._pending.pop(0) if self._pending else None
 
     def run(self) -> None:
-        while True:
-            with self._wake:
-                while not self._pending and not self.cancel.cancelled:
-                    self._wake.wait()
-                if self.cancel.cancelled:
-                    return
-                name = self._pending.pop(0)
+        while (name := self._next(self._take)) is not None:
             try:
                 decoded = load_preview(self.folder / name, self.MAX_SIDE)
             except ImageReadError as exc:
@@ -139,10 +158,11 @@ class ImageLoader(Worker):
             self.loaded.emit(name, qimage_from_rgb(decoded.pixels), decoded.width, decoded.height)
 
 
-class LabelSaver(Worker):
+class LabelSaver(QueueWorker):
     """Writes label snapshots in the background, so that autosaving a folder with 100k boxes does
     not freeze the window. Only the newest pending snapshot is written; the labels file itself
-    refuses a snapshot older than the one on disk."""
+    refuses a snapshot older than the one on disk. Stopping finishes the write in progress and
+    drops a pending one (the caller saves last)."""
 
     saved = Signal(int)  # revision
     failed = Signal(str)
@@ -151,30 +171,17 @@ class LabelSaver(Worker):
         super().__init__()
         self.labels_file = labels_file
         self._pending: tuple[LabelSet, int] | None = None
-        self._wake = threading.Condition()
 
     def submit(self, labels: LabelSet, revision: int) -> None:
-        with self._wake:
-            self._pending = (labels, revision)
-            self._wake.notify()
+        self._update(lambda: setattr(self, "_pending", (labels, revision)))
 
-    def stop(self) -> None:
-        """Finish the write in progress (a pending one is dropped: the caller saves last)."""
-        with self._wake:
-            self.cancel.cancel()
-            self._wake.notify()
-        self.quit()
-        self.wait()
+    def _take(self) -> tuple[LabelSet, int] | None:
+        work, self._pending = self._pending, None
+        return work
 
     def run(self) -> None:
-        while True:
-            with self._wake:
-                while self._pending is None and not self.cancel.cancelled:
-                    self._wake.wait()
-                if self.cancel.cancelled:
-                    return
-                labels, revision = self._pending
-                self._pending = None
+        while (work := self._next(self._take)) is not None:
+            labels, revision = work
             try:
                 if self.labels_file.write(labels, revision):
                     self.saved.emit(revision)
@@ -200,7 +207,7 @@ class ModelInfo:
     devices: tuple[str, ...]  # what the device choice offers on this machine
 
 
-class PredictionWorker(Worker):
+class PredictionWorker(QueueWorker):
     """Owns the model (torch is first imported here, off the GUI thread) and runs it: single images
     on request (the newest request first, the image on screen before its neighbours) and whole
     folders with progress, ETA and cancel. Candidates are cached on disk per model; a cached image
@@ -216,7 +223,6 @@ class PredictionWorker(Worker):
     def __init__(self, folder: Path, cache_root: Path) -> None:
         super().__init__()
         self.folder, self.cache_root = folder, cache_root
-        self._wake = threading.Condition()
         self._load: tuple[Path, str, str | None] | None = None
         self._wanted: list[str] = []
         self._batch: list[str] = []
@@ -230,58 +236,53 @@ class PredictionWorker(Worker):
         return self.cache.get(name) if self.cache is not None else None
 
     def load_model(self, path: Path, device: str = "auto", preset: str | None = None) -> None:
-        with self._wake:
-            self._load = (path, device, preset)
-            self._wanted = []
-            self._wake.notify()
+        def change() -> None:
+            self._load, self._wanted = (path, device, preset), []
+
+        self._update(change)
 
     def predict(self, names: list[str]) -> None:
-        with self._wake:
-            self._wanted = list(names)
-            self._wake.notify()
+        self._update(lambda: setattr(self, "_wanted", list(names)))
 
     def predict_folder(self, names: list[str]) -> None:
-        with self._wake:
+        def change() -> None:
             self._batch, self._batch_total = list(names), len(names)
             self._batch_cancel = CancelToken()
             self._batch_started = time.monotonic()
-            self._wake.notify()
+
+        self._update(change)
 
     def cancel_batch(self) -> None:
-        self._batch_cancel.cancel()
-        with self._wake:
-            self._wake.notify()
+        self._update(self._batch_cancel.cancel)
 
     def stop(self) -> None:
         self._batch_cancel.cancel()
-        with self._wake:
-            self.cancel.cancel()
-            self._wake.notify()
-        self.quit()
-        self.wait()
+        super().stop()
+
+    def _take(self) -> tuple[str, object] | None:
+        """The next job: a model to load, the image on screen, or the next image of a batch."""
+        if self._load is not None:
+            load, self._load = self._load, None
+            return "load", load
+        if self._wanted:
+            return "image", self._wanted.pop(0)
+        if self._batch:
+            if self._batch_cancel.cancelled:
+                done, self._batch = self._batch_total - len(self._batch), []
+                return "cancelled", done
+            return "batch", self._batch.pop(0)
+        return None
 
     def run(self) -> None:
-        while True:
-            with self._wake:
-                while not (self._load or self._wanted or self._batch or self.cancel.cancelled):
-                    self._wake.wait()
-                if self.cancel.cancelled:
-                    return
-                load, self._load = self._load, None
-                name, batch = None, False
-                if load is None and self._wanted:
-                    name = self._wanted.pop(0)
-                elif load is None and self._batch:
-                    if self._batch_cancel.cancelled:
-                        done, self._batch = self._batch_total - len(self._batch), []
-                        self.batch_finished.emit(done, True)
-                        continue
-                    name, batch = self._batch.pop(0), True
-            if load is not None:
-                self._load_model(*load)
-            elif name is not None:
-                self._predict_one(name)
-                if batch:
+        while (job := self._next(self._take)) is not None:
+            kind, what = job
+            if kind == "load":
+                self._load_model(*what)
+            elif kind == "cancelled":
+                self.batch_finished.emit(what, True)
+            else:
+                self._predict_one(what)
+                if kind == "batch":
                     self._batch_progress()
 
     def _batch_progress(self) -> None:
