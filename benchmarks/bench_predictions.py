@@ -41,7 +41,7 @@ def main() -> None:
     from benchmarks.common import print_table
     from core.detector import Detector
     from core.images import load_image
-    from core.postprocess import Candidates
+    from core.detections import Candidates
     from core.predict import predict_files
     from retina_gui.main_window import MainWindow
 

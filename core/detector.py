@@ -23,7 +23,8 @@ from core.boxes import BoxCoder
 from core.config import PostprocessConfig, PreprocessConfig
 from core.device import precision_name, resolve_device, resolve_precision
 from core.model import RetinaNet
-from core.postprocess import Candidates, Detections, make_candidates
+from core.detections import Candidates, Detections
+from core.postprocess import make_candidates
 from core.preprocess import preprocess
 from core.presets import Preset, get_preset
 from core.weights import ClassInfo, ModelSpec, load_checkpoint

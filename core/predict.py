@@ -12,7 +12,7 @@ import numpy as np
 from core.cancel import CancelToken
 from core.detector import Detector
 from core.images import ImageReadError, load_image
-from core.postprocess import Candidates, Detections
+from core.detections import Candidates, Detections
 
 
 @dataclass(frozen=True)

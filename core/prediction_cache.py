@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from core.atomic import atomic_path
-from core.postprocess import Candidates
+from core.detections import Candidates
 
 FORMAT = 1
 

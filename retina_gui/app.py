@@ -1,4 +1,4 @@
-"""Entry point ``retina-gui [FOLDER] [--model WEIGHTS]``: sets up Qt and torch, opens the main window."""
+"""Entry point ``retina-gui [FOLDER] [--model WEIGHTS]``: sets up Qt and opens the main window."""
 
 from __future__ import annotations
 
@@ -20,10 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     from PySide6.QtWidgets import QApplication
 
-    from core.device import set_threads
     from retina_gui.main_window import MainWindow
 
-    set_threads(leave_one_free=True)  # keep a core for the window
+    # torch is loaded by the first model, in its worker, which also leaves a core for the window
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("retina-gui")
     app.setOrganizationName("retina-gui")

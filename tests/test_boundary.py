@@ -6,6 +6,8 @@ import sys
 CORE_MODULES = [
     "core", "core.anchors", "core.assign", "core.boxes", "core.cli", "core.config", "core.detector",
     "core.images", "core.losses", "core.model", "core.postprocess", "core.predict", "core.presets", "core.weights",
+    "core.annotations", "core.anchor_coverage", "core.detections", "core.finetune", "core.prediction_cache", "core.preprocess",
+    "core.review", "core.formats.convert",
 ]
 
 
@@ -18,3 +20,11 @@ def test_importing_core_loads_no_qt():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_the_window_opens_without_loading_torch():
+    """torch takes seconds and hundreds of MB to load: the GUI loads it with the first model, in
+    the model's worker thread, so the window and the first image come up at once."""
+    code = "import sys, retina_gui.app, retina_gui.main_window\nprint('torch' in sys.modules)\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -89,7 +89,7 @@ def test_score_filtering_from_the_cached_nms_list_equals_thresholding_first():
     import numpy as np
     from torchvision.ops import batched_nms
 
-    from core.postprocess import Candidates
+    from core.detections import Candidates
 
     rng = np.random.default_rng(3)
     n = 6000

@@ -7,7 +7,7 @@ from core.anchor_coverage import anchor_layout, anchors_at, assign_labels, cover
 from core.assign import assign
 from core.config import AnchorConfig, AssignConfig, PreprocessConfig
 from core.formats.coco import read_coco
-from core.postprocess import Candidates
+from core.detections import Candidates
 from core.presets import get_preset
 from core.review import explain_labels, new_predictions
 from tests.conftest import DATASETS
