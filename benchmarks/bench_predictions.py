@@ -39,9 +39,9 @@ def main() -> None:
     from PySide6.QtWidgets import QApplication
 
     from benchmarks.common import print_table
+    from core.detections import Candidates
     from core.detector import Detector
     from core.images import load_image
-    from core.detections import Candidates
     from core.predict import predict_files
     from retina_gui.main_window import MainWindow
 

@@ -21,9 +21,9 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from core.anchors import AnchorGenerator
 from core.boxes import BoxCoder
 from core.config import PostprocessConfig, PreprocessConfig
+from core.detections import Candidates, Detections
 from core.device import precision_name, resolve_device, resolve_precision
 from core.model import RetinaNet
-from core.detections import Candidates, Detections
 from core.postprocess import make_candidates
 from core.preprocess import preprocess
 from core.presets import Preset, get_preset

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from core.boxes import BoxCoder, clip_boxes
 from core.config import PostprocessConfig
-from core.detections import Candidates, Detections
+from core.detections import Candidates
 
 
 def logit(p: float) -> float:

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from core.cancel import CancelToken
+from core.detections import Candidates, Detections
 from core.detector import Detector
 from core.images import ImageReadError, load_image
-from core.detections import Candidates, Detections
 
 
 @dataclass(frozen=True)

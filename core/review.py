@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.labels import LabelSet
 from core.detections import Candidates, Detections
+from core.labels import LabelSet
 
 ACCEPT_SKIP_IOU = 0.7  # a prediction this close to an existing label of its class is not added again
 MATCH_IOU = 0.5  # a label counts as detected by a same-class detection at this IoU

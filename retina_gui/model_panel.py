@@ -29,7 +29,6 @@ from retina_gui.workers import DownloadWorker, ModelInfo
 
 
 class ModelPanel(QWidget):
-
     def __init__(self, predictions: Predictions, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.predictions = predictions
