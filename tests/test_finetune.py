@@ -1,0 +1,58 @@
+"""core/finetune: the Train button's recipe, checks, split and runs list (no Qt)."""
+
+import json
+
+from core.finetune import check_labels, default_recipe, list_runs, new_run_dir, split
+from core.formats.coco import read_coco
+from core.labels import Category, LabelSet
+from tests.conftest import DATASETS, ROOT
+
+CHESS_VALID = read_coco(DATASETS / "chess" / "valid" / "_annotations.coco.json")
+DEMO = read_coco(ROOT / "resources" / "demo" / "annotations.coco.json")
+
+
+def test_defaults_follow_the_data_and_the_hardware():
+    small = default_recipe(DEMO, None, cuda=False)
+    assert small.epochs == 60 and small.batch_size == 4 and small.val_fraction == 0.15
+    assert small.image_size % 32 == 0 and 320 <= small.image_size <= 800
+    big = default_recipe(CHESS_VALID, ROOT / "x.safetensors", cuda=True, start_input_size=512)
+    assert big.epochs == 26 and big.batch_size == 8 and big.image_size == 512  # 1500 images seen / 58 labelled
+    tiny = LabelSet(DEMO.categories, DEMO.images[:3])
+    assert default_recipe(tiny, None, cuda=False).val_fraction == 0.0  # too few to hold any out
+
+
+def test_checks_name_the_problem():
+    assert check_labels(LabelSet(DEMO.categories, [])) and "no labelled images" in check_labels(LabelSet(DEMO.categories, []))[0]
+    extra = LabelSet([*DEMO.categories, Category(99, "clock")], DEMO.images)
+    assert check_labels(extra) == ["The class clock has no boxes: label some, or delete the class, before training."]
+    assert check_labels(DEMO) == []
+
+
+def test_split_is_repeatable_and_keeps_both_sides_non_empty():
+    train, val = split(CHESS_VALID, 0.15, seed=0)
+    again, val_again = split(CHESS_VALID, 0.15, seed=0)
+    assert [im.file_name for im in val.images] == [im.file_name for im in val_again.images]
+    labelled = [im for im in CHESS_VALID.images if im.boxes or im.reviewed]
+    assert len(val.images) == round(len(labelled) * 0.15) and len(train.images) + len(val.images) == len(labelled)
+    assert not {im.file_name for im in train.images} & {im.file_name for im in val.images}
+    two = LabelSet(DEMO.categories, DEMO.images[:2])
+    t, v = split(two, 0.15, seed=0)
+    assert len(t.images) == 1 and len(v.images) == 1
+
+
+def test_runs_are_listed_newest_first_with_their_best_map(tmp_path):
+    first = new_run_dir(tmp_path)
+    first.mkdir(parents=True)
+    (first / "last.safetensors").write_bytes(b"x")
+    (first / "recipe.json").write_text(json.dumps({"epochs": 2}))
+    (first / "metrics.json").write_text(json.dumps([{"epoch": 1, "mAP": 0.4}, {"epoch": 2, "mAP": 0.5}]))
+    second = new_run_dir(tmp_path)
+    second.mkdir(parents=True)
+    (second / "last.safetensors").write_bytes(b"x")
+    (second / "best.safetensors").write_bytes(b"x")
+    (second / "recipe.json").write_text(json.dumps({"epochs": 5}))
+    (second / "metrics.json").write_text(json.dumps([{"epoch": 1, "mAP": 0.2}]))
+    runs = list_runs(tmp_path)
+    assert [r.path for r in runs] == [second, first]
+    assert runs[0].best_map == 0.2 and not runs[0].finished and runs[0].checkpoint.name == "best.safetensors"
+    assert runs[1].best_map == 0.5 and runs[1].finished and runs[1].checkpoint.name == "last.safetensors"
