@@ -5,6 +5,7 @@ itself on :class:`core.train.Trainer` (synchronous; progress callback and cancel
 from __future__ import annotations
 
 import errno
+import gc
 import json
 import math
 import random
@@ -166,6 +167,9 @@ def fine_tune(labels: LabelSet, image_root: Path, run_dir: Path, recipe: Recipe,
                           config=config, start=start, backbone=recipe.backbone, pretrained_backbone=start is None and _imagenet_cached(recipe),
                           fpn_channels=128 if recipe.backbone.startswith("mobilenet") else 256, device=recipe.device, resume=resume,
                           on_event=on_event, cancel=cancel, command="retina-gui Train")
+        # The model, optimizer and dataset live for the whole run: outside the cyclic collector's
+        # reach, its full collections stop pausing every thread (a GUI's included) for 150+ ms.
+        gc.freeze()
         return trainer.run()
     except torch.cuda.OutOfMemoryError:
         smaller = max(1, recipe.batch_size // 2)
