@@ -7,7 +7,7 @@
    (core.train.Trainer in the main thread, no window), same data, recipe and device
    (target: within 10 %).
 
-Usage: python benchmarks/bench_training.py [--epochs 6] [--size 384] [--device auto]
+Usage: python benchmarks/bench_training.py [--epochs 10] [--size 384]   (the device is auto: CUDA when present)
 """
 
 from __future__ import annotations
@@ -29,9 +29,8 @@ MODEL = ROOT / "resources" / "models" / "demo_chess_mobilenet_v2.safetensors"
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--size", type=int, default=384)
-    parser.add_argument("--device", default="auto")
     args = parser.parse_args()
 
     from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
