@@ -84,8 +84,10 @@ class EvaluationPanel(QWidget):
 
     # --- running -------------------------------------------------------------------------------
     def _labelled(self) -> list[str]:
+        """Labelled images that are in the folder (missing ones cannot be predicted)."""
         store = self.annotator.workspace.store
-        return [n for n in store.file_names() if (store.entry(n).boxes or store.entry(n).reviewed) and n in set(self.annotator.files.model.names)]
+        present = set(self.annotator.files.model.names)
+        return [n for n in store.file_names() if n in present and (store.entry(n).boxes or store.entry(n).reviewed)]
 
     def evaluate(self) -> None:
         p = self.predictions
@@ -125,7 +127,8 @@ class EvaluationPanel(QWidget):
         p = self.predictions
         store = self.annotator.workspace.store
         everything = store.to_labelset()
-        labels = LabelSet(everything.categories, [im for im in everything.images if im.file_name in set(names)], everything.extra)
+        wanted = set(names)
+        labels = LabelSet(everything.categories, [im for im in everything.images if im.file_name in wanted], everything.extra)
         memory = {n: p.candidates[n] for n in names if n in p.candidates}
         worker, model = p.worker, p.model
         view_score, nms = p.score, p.nms
