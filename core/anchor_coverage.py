@@ -40,9 +40,6 @@ class AnchorLayout:
     height: int
     input_scale: float  # network-input pixels per image pixel (anchor sizes are in network pixels)
 
-    def level_index(self) -> np.ndarray:
-        return np.repeat(np.arange(len(self.levels)), [lv.count for lv in self.levels])
-
 
 def feature_sizes(padded: tuple[int, int], strides: tuple[int, ...]) -> list[tuple[int, int]]:
     """Feature-map sizes of the FPN levels: each stride-2 convolution gives ceil(n / 2)."""

@@ -70,9 +70,7 @@ class AnnotationStore:
     def __init__(self, labels: LabelSet | None = None) -> None:
         labels = labels or LabelSet([], [])
         self._categories: list[Category] = list(labels.categories)
-        self._images: dict[str, ImageEntry] = {}
-        for entry in labels.images:
-            self._images[entry.file_name] = ImageEntry(entry.id, entry.file_name, entry.width, entry.height, list(entry.boxes), entry.reviewed)
+        self._images = {entry.file_name: _copy(entry) for entry in labels.images}
         self._extra = dict(labels.extra)
         self._listeners: list[Callable[[StoreEvent], None]] = []
         self.revision = 0  # bumped by every change; autosave compares it with the last saved one
@@ -123,20 +121,14 @@ class AnnotationStore:
 
     def box_counts(self) -> dict[int, int]:
         """Boxes per class id (crowd regions not counted)."""
-        counts = {c.id: 0 for c in self._categories}
-        for entry in self._images.values():
-            for box in entry.boxes:
-                if not box.iscrowd:
-                    counts[box.category_id] = counts.get(box.category_id, 0) + 1
-        return counts
+        return LabelSet(self._categories, list(self._images.values())).box_counts()
 
     def next_category_id(self) -> int:
         return max((c.id for c in self._categories), default=0) + 1
 
     def to_labelset(self) -> LabelSet:
         """A snapshot (boxes are immutable, lists are copied) for export, saving and training."""
-        images = [ImageEntry(e.id, e.file_name, e.width, e.height, list(e.boxes), e.reviewed) for e in self._images.values()]
-        return LabelSet(list(self._categories), images, dict(self._extra))
+        return LabelSet(list(self._categories), [_copy(e) for e in self._images.values()], dict(self._extra))
 
     # --- events --------------------------------------------------------------------------------
     def subscribe(self, listener: Callable[[StoreEvent], None]) -> None:
@@ -253,6 +245,20 @@ class AnnotationStore:
             raise ValueError("a class needs a name")
         if any(c.name == name for c in self._categories):
             raise ValueError(f"there is already a class called {name!r}")
+
+
+def _copy(entry: ImageEntry) -> ImageEntry:
+    """An entry with its own box list (boxes themselves are immutable)."""
+    return replace(entry, boxes=list(entry.boxes))
+
+
+def clamp_shift(corners: list[tuple[float, float, float, float]], dx: float, dy: float, size: tuple[int, int]) -> tuple[float, float]:
+    """The shift (dx, dy) of a group of boxes (x1, y1, x2, y2), limited so that all stay inside
+    an image of ``size`` (width, height)."""
+    w, h = size
+    dx = min(max(dx, -min(c[0] for c in corners)), w - max(c[2] for c in corners))
+    dy = min(max(dy, -min(c[1] for c in corners)), h - max(c[3] for c in corners))
+    return dx, dy
 
 
 def resized_box(box: Box, x1: float, y1: float, x2: float, y2: float) -> Box:

@@ -91,15 +91,6 @@ def _named_images(item: Path) -> list[tuple[Path, str]]:
     return [(item, item.name)]
 
 
-def _split(labels, fraction: float, seed: int):
-    import random
-
-    ids = sorted(im.id for im in labels.images)
-    random.Random(seed).shuffle(ids)
-    n_val = max(1, round(len(ids) * fraction))
-    return labels.subset(set(ids[n_val:])), labels.subset(set(ids[:n_val]))
-
-
 def _train(args: argparse.Namespace) -> int:
     from core.cancel import CancelToken
     from core.dataset import AugmentConfig
@@ -112,7 +103,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.val_coco:
         val = DataSource(read_coco(args.val_coco), Path(args.val_images) if args.val_images else Path(args.val_coco).parent)
     elif args.val_split:
-        labels, held_out = _split(labels, args.val_split, args.seed)
+        labels, held_out = labels.split(args.val_split, args.seed)
         val = DataSource(held_out, images)
     else:
         val = None

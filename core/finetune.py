@@ -8,7 +8,6 @@ import errno
 import gc
 import json
 import math
-import random
 import statistics
 import time
 from collections.abc import Callable
@@ -78,13 +77,10 @@ def check_labels(labels: LabelSet) -> list[str]:
 
 def split(labels: LabelSet, val_fraction: float, seed: int) -> tuple[LabelSet, LabelSet | None]:
     """Labelled images split into train and validation (at least one of each when there are 2+)."""
-    images = labelled_images(labels)
-    if val_fraction <= 0 or len(images) < 2:
-        return LabelSet(labels.categories, images, labels.extra), None
-    shuffled = images[:]
-    random.Random(seed).shuffle(shuffled)
-    k = min(len(images) - 1, max(1, round(len(images) * val_fraction)))
-    return LabelSet(labels.categories, shuffled[k:], labels.extra), LabelSet(labels.categories, shuffled[:k], labels.extra)
+    labelled = LabelSet(labels.categories, labelled_images(labels), labels.extra)
+    if val_fraction <= 0 or len(labelled.images) < 2:
+        return labelled, None
+    return labelled.split(val_fraction, seed)
 
 
 def new_run_dir(root: Path) -> Path:

@@ -69,3 +69,12 @@ class LabelSet:
 
     def subset(self, image_ids: set[int]) -> LabelSet:
         return LabelSet(self.categories, [im for im in self.images if im.id in image_ids], self.extra)
+
+    def split(self, fraction: float, seed: int) -> tuple[LabelSet, LabelSet]:
+        """(train, held out): a seeded shuffle of the image ids; with 2+ images neither side is empty."""
+        import random
+
+        ids = sorted(im.id for im in self.images)
+        random.Random(seed).shuffle(ids)
+        n_val = min(max(1, round(len(ids) * fraction)), max(len(ids) - 1, 1))
+        return self.subset(set(ids[n_val:])), self.subset(set(ids[:n_val]))

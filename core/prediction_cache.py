@@ -40,6 +40,9 @@ class PredictionCache:
             return []
         return sorted(p.relative_to(self.folder).as_posix()[: -len(".npz")] for p in self.folder.rglob("*.npz"))
 
+    def __contains__(self, file_name: str) -> bool:
+        return self._path(file_name).is_file()
+
     def get(self, file_name: str) -> Candidates | None:
         path = self._path(file_name)
         try:

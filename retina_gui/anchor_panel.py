@@ -50,7 +50,7 @@ class AnchorPanel(QWidget):
         self.point: QPointF | None = None
         self._layout_cache: dict[tuple, object] = {}
         self._coverage_worker: FunctionWorker | None = None
-        self.last_assignment: list = []  # LabelAnchors of the current image's labels
+        self._assigned: tuple[tuple, list] | None = None  # (key, LabelAnchors of the current image's labels)
 
         self.enabled = QCheckBox("Show anchors and assignment")
         self.enabled.toggled.connect(self._toggled)
@@ -210,17 +210,13 @@ class AnchorPanel(QWidget):
 
     def _assignment(self, layout, overlay: list[OverlayBox]) -> list[str]:
         """Assignment of the selected labels (all labels are checked for reachability)."""
-        from core.anchor_coverage import assign_labels
-
         store = self.annotator.workspace.store if self.annotator.workspace else None
         if store is None or self.annotator.current is None:
             return []
-        boxes = [b for b in store.boxes(self.annotator.current)]
+        boxes = store.boxes(self.annotator.current)
         if not boxes:
             return []
-        xyxy = np.array([[b.x1, b.y1, b.x2, b.y2] for b in boxes])
-        result = assign_labels(layout, xyxy, self.assign_config, self.anchors)
-        self.last_assignment = result
+        result = self.label_assignment()
         lines = []
         for i in self.canvas.selected():
             r = result[i]
@@ -246,13 +242,23 @@ class AnchorPanel(QWidget):
             lines.append(f"all {len(boxes)} labels on this image have an anchor at IoU ≥ {self.assign_config.positive_iou:g}")
         return lines
 
-    def best_anchor_iou(self) -> np.ndarray:
-        """Best IoU of any anchor with each label of the current image."""
+    def label_assignment(self) -> list:
+        """How each label of the current image is assigned (core's training assignment), computed
+        once per image, label geometry and anchor settings: selection changes and slider moves
+        reuse it."""
         from core.anchor_coverage import assign_labels
 
         boxes = self.annotator.workspace.store.boxes(self.annotator.current)
-        xyxy = np.array([[b.x1, b.y1, b.x2, b.y2] for b in boxes]).reshape(-1, 4)
-        return np.array([r.best_iou for r in assign_labels(self.layout_for_current(), xyxy, self.assign_config, self.anchors)])
+        key = (self.annotator.current, self.annotator.size, tuple((b.x1, b.y1, b.x2, b.y2) for b in boxes), self.anchors,
+               self.assign_config, self.preprocess)
+        if self._assigned is None or self._assigned[0] != key:
+            xyxy = np.array([k for k in key[2]], dtype=np.float64).reshape(-1, 4)
+            self._assigned = (key, assign_labels(self.layout_for_current(), xyxy, self.assign_config, self.anchors))
+        return self._assigned[1]
+
+    def best_anchor_iou(self) -> np.ndarray:
+        """Best IoU of any anchor with each label of the current image."""
+        return np.array([r.best_iou for r in self.label_assignment()])
 
     @staticmethod
     def _rect(box: np.ndarray) -> QRectF:

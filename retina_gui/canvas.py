@@ -17,6 +17,8 @@ from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QKeyEvent, QMouseEvent, QPainter, QPen, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView
 
+from core.annotations import clamp_shift
+
 
 @dataclass(frozen=True)
 class BoxView:
@@ -218,12 +220,7 @@ class Canvas(QGraphicsView):
         """Show these boxes (reusing items); ``selected`` replaces the selection if given, else the
         selection keeps the indices that still exist."""
         self._cancel_drag()
-        while len(self._items) > len(boxes):
-            self.scene().removeItem(self._items.pop())
-        while len(self._items) < len(boxes):
-            item = BoxItem(len(self._items))
-            self._items.append(item)
-            self.scene().addItem(item)
+        self._resize_pool(self._items, len(boxes), BoxItem)
         wanted = set(selected) if selected is not None else {i for i in self._selected if i < len(boxes)}
         for item, view in zip(self._items, boxes):
             item.show_box(view, item.index in wanted)
@@ -231,14 +228,17 @@ class Canvas(QGraphicsView):
         self.viewport().update()
 
     def set_predictions(self, boxes: list[BoxView]) -> None:
-        while len(self._predictions) > len(boxes):
-            self.scene().removeItem(self._predictions.pop())
-        while len(self._predictions) < len(boxes):
-            item = PredictionItem(len(self._predictions))
-            self._predictions.append(item)
-            self.scene().addItem(item)
+        self._resize_pool(self._predictions, len(boxes), PredictionItem)
         for item, view in zip(self._predictions, boxes):
             item.show_box(view)
+
+    def _resize_pool(self, items: list, size: int, make: type) -> None:
+        """Grow or shrink a list of scene items to ``size``; items are reused, not rebuilt."""
+        while len(items) > size:
+            self.scene().removeItem(items.pop())
+        while len(items) < size:
+            items.append(make(len(items)))
+            self.scene().addItem(items[-1])
 
     def prediction_count(self) -> int:
         return len(self._predictions)
@@ -250,9 +250,6 @@ class Canvas(QGraphicsView):
     @property
     def overlay(self) -> list[OverlayBox]:
         return [box for boxes in self._overlays.values() for box in boxes]
-
-    def box_rects(self) -> list[QRectF]:
-        return [item.rect() for item in self._items]
 
     def selected(self) -> list[int]:
         return sorted(self._selected)
@@ -453,11 +450,8 @@ class Canvas(QGraphicsView):
 
     def _move_delta(self, delta: QPointF) -> tuple[float, float]:
         """The drag delta, limited so that every moved box stays inside the image."""
-        w, h = self.image_size or (0, 0)
         rects = [self._items[i].rect() for i in self._preview]
-        left, top = min(r.left() for r in rects), min(r.top() for r in rects)
-        right, bottom = max(r.right() for r in rects), max(r.bottom() for r in rects)
-        return min(max(delta.x(), -left), w - right), min(max(delta.y(), -top), h - bottom)
+        return clamp_shift([(r.left(), r.top(), r.right(), r.bottom()) for r in rects], delta.x(), delta.y(), self.image_size or (0, 0))
 
     def _resized(self, r: QRectF, p: QPointF) -> QRectF:
         x1, y1, x2, y2 = r.left(), r.top(), r.right(), r.bottom()

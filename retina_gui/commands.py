@@ -13,7 +13,8 @@ from core.annotations import AnnotationStore, RemovedCategory
 from core.labels import Box, Category
 
 
-def _boxes(n: int) -> str:
+def boxes_text(n: int) -> str:
+    """'box' or 'N boxes', for undo texts such as 'Move box' and 'Delete 3 boxes'."""
     return "box" if n == 1 else f"{n} boxes"
 
 
@@ -37,7 +38,7 @@ class AddBoxes(StoreCommand):
 
     @classmethod
     def pasted(cls, store: AnnotationStore, file_name: str, size: tuple[int, int], boxes: list[Box], source: str = "") -> AddBoxes:
-        return cls(store, file_name, size, boxes, f"Paste {_boxes(len(boxes))}{source}")
+        return cls(store, file_name, size, boxes, f"Paste {boxes_text(len(boxes))}{source}")
 
     def redo(self) -> None:
         self.items = self.store.append_boxes(self.file_name, self.size, self.boxes)
@@ -48,7 +49,7 @@ class AddBoxes(StoreCommand):
 
 class DeleteBoxes(StoreCommand):
     def __init__(self, store: AnnotationStore, file_name: str, indices: list[int]) -> None:
-        super().__init__(store, f"Delete {_boxes(len(indices))}")
+        super().__init__(store, f"Delete {boxes_text(len(indices))}")
         self.file_name, self.indices = file_name, sorted(indices)
         self.removed: list[tuple[int, Box]] = []
 
@@ -75,7 +76,7 @@ class ChangeBoxes(StoreCommand):
     def relabelled(cls, store: AnnotationStore, file_name: str, indices: list[int], category_id: int) -> ChangeBoxes:
         boxes = store.boxes(file_name)
         items = [(i, replace(boxes[i], category_id=category_id)) for i in indices]
-        return cls(store, file_name, items, f"Relabel {_boxes(len(indices))} as {store.category(category_id).name}")
+        return cls(store, file_name, items, f"Relabel {boxes_text(len(indices))} as {store.category(category_id).name}")
 
     def id(self) -> int:
         return self.NUDGE_ID if self.nudge else -1
@@ -140,7 +141,7 @@ class DeleteCategory(StoreCommand):
     def __init__(self, store: AnnotationStore, category_id: int) -> None:
         category = store.category(category_id)
         count = store.box_counts().get(category_id, 0)
-        super().__init__(store, f"Delete class {category.name}" + (f" and its {_boxes(count)}" if count else ""))
+        super().__init__(store, f"Delete class {category.name}" + (f" and its {boxes_text(count)}" if count else ""))
         self.category_id = category_id
         self.removed: RemovedCategory | None = None
 

@@ -97,7 +97,7 @@ class EvaluationPanel(QWidget):
         if not names:
             self.metrics.setText("No labelled images to evaluate on.")
             return
-        missing = [n for n in names if n not in p.candidates and p.worker.cached(n) is None]
+        missing = [n for n in names if n not in p.candidates and not p.worker.has_cached(n)]
         self.run_button.setEnabled(False)
         if missing:
             self._waiting = True

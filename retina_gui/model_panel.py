@@ -129,17 +129,13 @@ class ModelPanel(QWidget):
             self.predictions.load_model(Path(path), self.device_box.currentText(), self.preset_box.currentData())
 
     def get_coco_model(self, url: str | None = None) -> None:
-        """Download (or find in torch's cache) torchvision's COCO RetinaNet v2 and load it."""
+        """Download (or find in torch's cache) torchvision's COCO RetinaNet v2 (or ``url``) and load it."""
         if self._download is not None:
             return
         import os
 
-        if url is None:
-            from torchvision.models.detection import RetinaNet_ResNet50_FPN_V2_Weights
-
-            url = RetinaNet_ResNet50_FPN_V2_Weights.COCO_V1.url
         hub = Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch")) / "hub" / "checkpoints"
-        self._download = DownloadWorker(url, hub / Path(url).name)
+        self._download = DownloadWorker(url, hub)
         self._download.progress.connect(self._download_progress)
         self._download.done.connect(self._downloaded)
         self._download.failed.connect(self._download_failed)

@@ -10,6 +10,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QRectF, Signal
 from PySide6.QtGui import QColor
 
+from core.detections import Detections
 from core.images import ImageReadError, image_size
 from core.review import Explanation, explain_labels, new_predictions
 from retina_gui.annotator import Annotator
@@ -147,12 +148,15 @@ class Predictions(QObject):
             self.visible = self.all = None
         else:
             self.all = candidates.filter(self.score, self.nms, self.model.max_detections)
-            rejected = self.rejected.get(self.annotator.current, set())
-            shown = np.array([int(k) not in self.hidden and int(c) not in rejected for k, c in zip(self.all.labels, self.all.candidate_index)],
-                             dtype=bool)
-            self.visible = type(self.all)(self.all.boxes[shown], self.all.scores[shown], self.all.labels[shown],
-                                          self.all.candidate_index[shown])
+            shown = self._shown(self.all, self.annotator.current)
+            self.visible = Detections(self.all.boxes[shown], self.all.scores[shown], self.all.labels[shown], self.all.candidate_index[shown])
         self.changed.emit()
+
+    def _shown(self, detections: Detections, name: str) -> np.ndarray:
+        """Mask of the detections not hidden by class visibility or rejected on this image."""
+        rejected = self.rejected.get(name, set())
+        return np.array([int(k) not in self.hidden and int(c) not in rejected for k, c in zip(detections.labels, detections.candidate_index)],
+                        dtype=bool)
 
     def current_candidates(self):
         return self.candidates.get(self.annotator.current) if self.annotator.current else None
@@ -198,9 +202,7 @@ class Predictions(QObject):
             if candidates is None:
                 continue
             detections = candidates.filter(self.score, self.nms, self.model.max_detections)
-            rejected = self.rejected.get(name, set())
-            indices = [i for i, (k, c) in enumerate(zip(detections.labels, detections.candidate_index))
-                       if int(k) not in self.hidden and int(c) not in rejected]
+            indices = np.flatnonzero(self._shown(detections, name)).tolist()
             entry = self.annotator.workspace.store.entry(name)
             size = (entry.width, entry.height) if entry else None
             if size is None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import threading
-import urllib.parse
 import time
 import weakref
 from collections.abc import Callable
@@ -235,6 +234,10 @@ class PredictionWorker(QueueWorker):
         """The disk-cached candidates of an image for the loaded model (any thread), or None."""
         return self.cache.get(name) if self.cache is not None else None
 
+    def has_cached(self, name: str) -> bool:
+        """Whether the image has cached candidates (a file check, nothing read)."""
+        return self.cache is not None and name in self.cache
+
     def load_model(self, path: Path, device: str = "auto", preset: str | None = None) -> None:
         def change() -> None:
             self._load, self._wanted = (path, device, preset), []
@@ -368,22 +371,29 @@ class FunctionWorker(Worker):
 
 class DownloadWorker(Worker):
     """Downloads a weights file into torch's hub cache (where torchvision's weights API looks),
-    with progress; an existing copy is used as it is. Offline it says so."""
+    with progress; an existing copy is used as it is. Offline it says so. Without a URL it fetches
+    torchvision's COCO RetinaNet v2 (torchvision is imported here, not on the GUI thread)."""
 
     progress = Signal(int, int)  # bytes so far, total (0: unknown)
     done = Signal(object)  # Path
     failed = Signal(str)
 
-    def __init__(self, url: str, target: Path) -> None:
+    def __init__(self, url: str | None, folder: Path) -> None:
         super().__init__()
-        self.url, self.target = url, target
+        self.url, self.folder = url, folder
 
     def run(self) -> None:
         import urllib.error
+        import urllib.parse
         import urllib.request
 
         from core.atomic import atomic_path
 
+        if self.url is None:
+            from torchvision.models.detection import RetinaNet_ResNet50_FPN_V2_Weights
+
+            self.url = RetinaNet_ResNet50_FPN_V2_Weights.COCO_V1.url
+        self.target = self.folder / Path(self.url).name
         if self.target.is_file():
             self.done.emit(self.target)
             return

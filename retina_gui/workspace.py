@@ -14,7 +14,16 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QRectF, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
-from core.annotations import AnnotationFile, AnnotationStore, CategoriesChanged, ImagesChanged, StoreEvent, find_labels_file, resized_box
+from core.annotations import (
+    AnnotationFile,
+    AnnotationStore,
+    CategoriesChanged,
+    ImagesChanged,
+    StoreEvent,
+    clamp_shift,
+    find_labels_file,
+    resized_box,
+)
 from core.formats import LabelFormatError
 from core.labels import Box, Category, LabelSet
 from retina_gui import commands
@@ -151,21 +160,16 @@ class Workspace(QObject):
     def edit_boxes(self, file_name: str, rects: list[tuple[int, QRectF]], kind: str) -> None:
         boxes = self.store.boxes(file_name)
         items = [(i, resized_box(boxes[i], *corners(r))) for i, r in rects]
-        noun = "box" if len(items) == 1 else f"{len(items)} boxes"
-        self._push(commands.ChangeBoxes(self.store, file_name, items, f"{kind} {noun}"))
+        self._push(commands.ChangeBoxes(self.store, file_name, items, f"{kind} {commands.boxes_text(len(items))}"))
 
     def nudge_boxes(self, file_name: str, size: tuple[int, int], indices: list[int], dx: float, dy: float) -> None:
         boxes = self.store.boxes(file_name)
-        w, h = size
         chosen = [boxes[i] for i in indices]
-        # keep the group inside the image
-        dx = min(max(dx, -min(b.x1 for b in chosen)), w - max(b.x2 for b in chosen))
-        dy = min(max(dy, -min(b.y1 for b in chosen)), h - max(b.y2 for b in chosen))
+        dx, dy = clamp_shift([(b.x1, b.y1, b.x2, b.y2) for b in chosen], dx, dy, size)
         if dx == 0 and dy == 0:
             return
         items = [(i, replace(b, x1=b.x1 + dx, y1=b.y1 + dy, x2=b.x2 + dx, y2=b.y2 + dy)) for i, b in zip(indices, chosen)]
-        noun = "box" if len(items) == 1 else f"{len(items)} boxes"
-        self._push(commands.ChangeBoxes(self.store, file_name, items, f"Nudge {noun}", nudge=True))
+        self._push(commands.ChangeBoxes(self.store, file_name, items, f"Nudge {commands.boxes_text(len(items))}", nudge=True))
 
     def relabel_boxes(self, file_name: str, indices: list[int], category_id: int) -> None:
         boxes = self.store.boxes(file_name)

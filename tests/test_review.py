@@ -6,8 +6,8 @@ import torch
 from core.anchor_coverage import anchor_layout, anchors_at, assign_labels, coverage, suggest_anchor
 from core.assign import assign
 from core.config import AnchorConfig, AssignConfig, PreprocessConfig
-from core.formats.coco import read_coco
 from core.detections import Candidates
+from core.formats.coco import read_coco
 from core.presets import get_preset
 from core.review import explain_labels, new_predictions
 from tests.conftest import DATASETS
