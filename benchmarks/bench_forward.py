@@ -19,10 +19,11 @@ from torch.utils.flop_counter import FlopCounterMode
 from torchvision.models.detection import retinanet_resnet50_fpn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import detections_kept, matmul_peak, median_time, print_table  # noqa: E402
+from benchmarks.common import matmul_peak, median_time, print_table  # noqa: E402
 from core.config import PreprocessConfig  # noqa: E402
 from core.detector import Detector  # noqa: E402
 from core.images import load_image  # noqa: E402
+from core.review import count_twins  # noqa: E402
 from core.weights import load_checkpoint  # noqa: E402
 
 PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "sample_photos"
@@ -82,7 +83,7 @@ def main() -> None:
     for name in AGREEMENT_PHOTOS:
         image = load_image(PHOTOS / name)
         ref, low = fp32.detect([image])[0], bf16.detect([image])[0]
-        agree.append([name, len(ref), len(low), detections_kept(ref, low) / max(1, len(ref))])
+        agree.append([name, len(ref), len(low), count_twins(ref, low) / max(1, len(ref))])
     total = sum(r[1] for r in agree)
     agree.append(["all", total, sum(r[2] for r in agree), sum(r[1] * r[3] for r in agree) / max(1, total)])
     print_table("bf16 vs fp32 detections on real photos (share of fp32 detections kept: same class, IoU >= 0.9, score within 0.02)",

@@ -15,9 +15,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import detections_kept, median_time, print_table  # noqa: E402
+from benchmarks.common import median_time, print_table  # noqa: E402
 from core.detector import Detector  # noqa: E402
 from core.images import list_images, load_image  # noqa: E402
+from core.review import count_twins  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 VALID = ROOT.parent / "shared" / "datasets" / "chess" / "valid"
@@ -41,7 +42,7 @@ def main() -> None:
         ref, low = fp32.detect([image])[0], bf16.detect([image])[0]
         total += len(ref)
         n_low += len(low)
-        same += detections_kept(ref, low)
+        same += count_twins(ref, low)
     image = load_image(paths[0])
     t32 = median_time(lambda: fp32.detect([image]), 5)
     t16 = median_time(lambda: bf16.detect([image]), 5)

@@ -41,16 +41,3 @@ def print_table(title: str, header: list[str], rows: list[list[object]]) -> None
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in cells[1:]:
         print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |")
-
-
-def detections_kept(ref, low) -> int:
-    """How many of the reference detections have a twin in ``low``: same class, IoU >= 0.9, score
-    within 0.02 (both are :class:`core.postprocess.Detections`)."""
-    import numpy as np
-    from torchvision.ops import box_iou
-
-    if len(ref) == 0 or len(low) == 0:
-        return 0
-    iou = box_iou(torch.from_numpy(ref.boxes), torch.from_numpy(low.boxes)).numpy()
-    same = (iou >= 0.9) & (ref.labels[:, None] == low.labels[None, :]) & (np.abs(ref.scores[:, None] - low.scores[None, :]) <= 0.02)
-    return int(same.any(1).sum())

@@ -26,6 +26,16 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-12)
 
 
+def count_twins(reference: Detections, other: Detections, *, min_iou: float = 0.9, score_tol: float = 0.02) -> int:
+    """How many ``reference`` detections have a twin in ``other``: same class, IoU >= ``min_iou`` and
+    score within ``score_tol`` (how a lower precision or another device is compared with fp32)."""
+    if len(reference) == 0 or len(other) == 0:
+        return 0
+    same = ((box_iou(reference.boxes, other.boxes) >= min_iou) & (reference.labels[:, None] == other.labels[None, :])
+            & (np.abs(reference.scores[:, None] - other.scores[None, :]) <= score_tol))
+    return int(same.any(1).sum())
+
+
 def new_predictions(boxes: np.ndarray, classes: np.ndarray, label_boxes: np.ndarray, label_classes: np.ndarray,
                     skip_iou: float = ACCEPT_SKIP_IOU) -> np.ndarray:
     """Indices of predictions (``boxes`` [N, 4], ``classes`` [N]) that do not duplicate a label of the
