@@ -72,6 +72,23 @@ def stem_in_float32(network: RetinaNet) -> RetinaNet:
     return network
 
 
+def cast_weights(module: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """Cast floating parameters and buffers to ``dtype`` in place, except inside :class:`Float32`.
+
+    Autocast casts weights that need no gradient again on every call; casting once saves that
+    (R50-FPN: 34 M weights per forward) and gives the same numbers.
+    """
+    if isinstance(module, Float32):
+        return module
+    for child in module.children():
+        cast_weights(child, dtype)
+    for tensors in (module._parameters, module._buffers):
+        for t in tensors.values():
+            if t is not None and t.is_floating_point():
+                t.data = t.data.to(dtype)
+    return module
+
+
 @dataclass(frozen=True)
 class RuntimeInfo:
     device: str
@@ -105,7 +122,7 @@ class Detector:
         self.coder = BoxCoder(self.preset.coder)
         network = fold_batchnorm(copy.deepcopy(model).eval())
         if self.dtype != torch.float32:
-            network = stem_in_float32(network)
+            network = cast_weights(stem_in_float32(network), self.dtype)
         network = network.to(self.device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
         self.network = network.requires_grad_(False)
 

@@ -47,7 +47,7 @@ def test_cuda_matches_cpu(tiny_checkpoint, precision):
     assert np.abs(gpu.scores[:10] - cpu.scores[:10]).max() < tol
 
 
-def test_low_precision_runs_the_stem_in_float32(tiny_checkpoint):
+def test_low_precision_casts_weights_once_and_runs_the_stem_in_float32(tiny_checkpoint):
     detector = Detector.from_file(tiny_checkpoint, device="cpu", precision="bf16")
     dtypes = {}
     body = detector.network.backbone.body
@@ -55,6 +55,9 @@ def test_low_precision_runs_the_stem_in_float32(tiny_checkpoint):
         module.register_forward_hook(lambda m, i, o, name=name: dtypes.update({name: o.dtype}))
     detector.detect([load_image(PHOTOS / "skimage" / "astronaut.png")])
     assert dtypes == {"stem": torch.float32, "next": torch.bfloat16}
+    # weights cast once, not by autocast on every call; the stem's stay float32
+    assert body.conv1.inner.weight.dtype == torch.float32
+    assert {p.dtype for name, p in detector.network.named_parameters() if ".conv1.inner." not in name} == {torch.bfloat16}
     fp32 = Detector.from_file(tiny_checkpoint, device="cpu", precision="fp32")
     assert not isinstance(fp32.network.backbone.body.conv1, Float32)
 
