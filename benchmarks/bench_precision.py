@@ -7,9 +7,9 @@ keeps (same class, IoU >= 0.9, score within 0.02), and the time of each.
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import torch

@@ -17,33 +17,15 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
-from torchvision.models import mobilenet_v2
-from torchvision.models.detection import RetinaNet as TorchvisionRetinaNet
-from torchvision.models.detection.anchor_utils import AnchorGenerator
-from torchvision.models.detection.backbone_utils import BackboneWithFPN
-from torchvision.ops import misc as misc_ops
-from torchvision.ops.feature_pyramid_network import LastLevelP6P7
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import print_table  # noqa: E402
+from benchmarks.common import print_table, torchvision_mobilenet_retinanet  # noqa: E402
 from core.config import PreprocessConfig  # noqa: E402
 from core.dataset import DetectionDataset, collate  # noqa: E402
 from core.formats.coco import read_coco  # noqa: E402
 from core.train import DataSource, TrainConfig, Trainer, training_classes  # noqa: E402
 
 CHESS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "chess" / "train"
-
-
-def torchvision_model(num_classes: int) -> nn.Module:
-    body = mobilenet_v2(weights=None, norm_layer=misc_ops.FrozenBatchNorm2d).features
-    for p in body[:2].parameters():
-        p.requires_grad_(False)
-    # LastLevelP6P7(1280, 256) takes C5, as the retinanet preset does
-    backbone = BackboneWithFPN(body, {"6": "0", "13": "1", "18": "2"}, [32, 96, 1280], 256, extra_blocks=LastLevelP6P7(1280, 256))
-    sizes = tuple((x, int(x * 2 ** (1 / 3)), int(x * 2 ** (2 / 3))) for x in (32, 64, 128, 256, 512))
-    anchors = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * 5)
-    return TorchvisionRetinaNet(backbone, num_classes, anchor_generator=anchors, min_size=512, max_size=768)
 
 
 def main() -> None:
@@ -67,7 +49,10 @@ def main() -> None:
         trainer.run()
         return (times[-1] - times[1]) / (len(times) - 2)  # the first two steps decode and warm up
 
-    tv = torchvision_model(14).to(args.device).train()
+    tv = torchvision_mobilenet_retinanet(14, 256)
+    for block in (tv.backbone.body["0"], tv.backbone.body["1"]):  # the first stage frozen, as ours
+        block.requires_grad_(False)
+    tv = tv.to(args.device).train()
     optimizer = torch.optim.SGD([p for p in tv.parameters() if p.requires_grad], lr=0.001, momentum=0.9)
     ds = DetectionDataset(data.labels, data.image_root, training_classes(data.labels), preprocess=PreprocessConfig(min_size=512, max_size=768))
     step_times = []

@@ -41,3 +41,21 @@ def print_table(title: str, header: list[str], rows: list[list[object]]) -> None
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in cells[1:]:
         print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |")
+
+
+def torchvision_mobilenet_retinanet(num_classes: int, channels: int):
+    """torchvision's RetinaNet on the MobileNetV2 body our ``mobilenet_v2`` backbone uses (C3-C5 at
+    blocks 6, 13, 18; P6 from C5 as the retinanet preset does; frozen BatchNorm), with its default
+    anchor sizes. Parameter names equal ours, so our state dicts load into it."""
+    from torchvision.models import mobilenet_v2
+    from torchvision.models.detection import RetinaNet
+    from torchvision.models.detection.anchor_utils import AnchorGenerator
+    from torchvision.models.detection.backbone_utils import BackboneWithFPN
+    from torchvision.ops import misc as misc_ops
+    from torchvision.ops.feature_pyramid_network import LastLevelP6P7
+
+    body = mobilenet_v2(weights=None, norm_layer=misc_ops.FrozenBatchNorm2d).features
+    backbone = BackboneWithFPN(body, {"6": "0", "13": "1", "18": "2"}, [32, 96, 1280], channels, extra_blocks=LastLevelP6P7(1280, channels))
+    sizes = tuple((x, int(x * 2 ** (1 / 3)), int(x * 2 ** (2 / 3))) for x in (32, 64, 128, 256, 512))
+    anchors = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * 5)
+    return RetinaNet(backbone, num_classes, anchor_generator=anchors, min_size=512, max_size=768)

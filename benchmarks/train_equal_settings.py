@@ -26,16 +26,10 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torchvision.models import mobilenet_v2
-from torchvision.models.detection import RetinaNet as TorchvisionRetinaNet
-from torchvision.models.detection.anchor_utils import AnchorGenerator
-from torchvision.models.detection.backbone_utils import BackboneWithFPN
-from torchvision.ops import misc as misc_ops
-from torchvision.ops.feature_pyramid_network import LastLevelP6P7
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.common import print_table  # noqa: E402
+from benchmarks.common import print_table, torchvision_mobilenet_retinanet  # noqa: E402
 from core.dataset import AugmentConfig, collate  # noqa: E402
 from core.evaluate import Detection, EvalResult, coco_evaluate  # noqa: E402
 from core.formats.coco import read_coco  # noqa: E402
@@ -81,15 +75,6 @@ def run_ours(args, train: DataSource, val: DataSource, precision: str, run_dir: 
     return {"train_s": step_seconds[0], "images": trainer.total_steps * args.batch_size, "history": history}
 
 
-def torchvision_model(num_classes: int, channels: int) -> nn.Module:
-    body = mobilenet_v2(weights=None, norm_layer=misc_ops.FrozenBatchNorm2d).features
-    # LastLevelP6P7(1280, channels) takes C5, as the retinanet preset does
-    backbone = BackboneWithFPN(body, {"6": "0", "13": "1", "18": "2"}, [32, 96, 1280], channels, extra_blocks=LastLevelP6P7(1280, channels))
-    sizes = tuple((x, int(x * 2 ** (1 / 3)), int(x * 2 ** (2 / 3))) for x in (32, 64, 128, 256, 512))
-    anchors = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * 5)
-    return TorchvisionRetinaNet(backbone, num_classes, anchor_generator=anchors, min_size=512, max_size=768)
-
-
 @torch.no_grad()
 def evaluate_torchvision(model: nn.Module, val: DataSource, classes) -> EvalResult:
     model.eval()
@@ -106,7 +91,7 @@ def run_torchvision(args, train: DataSource, val: DataSource, run_dir: Path) -> 
     # Our trainer builds the start weights, the dataset and the sampler; torchvision trains from them.
     ours = make_trainer(args, train, val, "fp32", run_dir)
     config = ours.config
-    model = torchvision_model(len(ours.classes), args.fpn_channels)
+    model = torchvision_mobilenet_retinanet(len(ours.classes), args.fpn_channels)
     model.load_state_dict(ours.model.state_dict())
     trainable = {name for name, p in ours.model.named_parameters() if p.requires_grad}
     for name, p in model.named_parameters():
