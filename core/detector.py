@@ -62,7 +62,7 @@ def stem_in_float32(network: RetinaNet) -> RetinaNet:
     With bf16 autocast, rounding the normalised pixels and the stem's BN-folded weights to bf16's
     8-bit mantissa was the largest error of the whole network: on the demo model the stem alone
     decided whether 95 % or 100 % of fp32's detections survive bf16 (benchmarks/bench_precision.py),
-    while it holds ~1 % of the FLOPs.
+    while it holds a few percent of the FLOPs at most.
     """
     stem = {id(m) for m in backbone_stages(network.backbone.body)[0]}
     for parent in list(network.backbone.body.modules()):
