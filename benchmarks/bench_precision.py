@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import median_time, print_table  # noqa: E402
+from benchmarks.common import DEMO_MODEL, median_time, print_table  # noqa: E402
 from core.detector import Detector  # noqa: E402
 from core.images import list_images, load_image  # noqa: E402
 from core.review import count_twins  # noqa: E402
@@ -26,7 +26,7 @@ VALID = ROOT.parent / "shared" / "datasets" / "chess" / "valid"
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--weights", default=str(ROOT / "resources" / "models" / "demo_chess_mobilenet_v2.safetensors"))
+    parser.add_argument("--weights", default=str(DEMO_MODEL))
     parser.add_argument("--images", default=str(VALID))
     parser.add_argument("--score-thresh", type=float, default=0.3, help="detections that matter to a user")
     args = parser.parse_args()

@@ -25,7 +25,6 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-MODEL = ROOT / "resources" / "models" / "demo_chess_mobilenet_v2.safetensors"
 
 
 def main() -> None:
@@ -38,7 +37,7 @@ def main() -> None:
     from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from benchmarks.common import print_table
+    from benchmarks.common import DEMO_MODEL, print_table
     from core.detections import Candidates
     from core.detector import Detector
     from core.images import load_image
@@ -57,7 +56,7 @@ def main() -> None:
     window = MainWindow(folder=folder, settings=settings)
     window.resize(1440, 900)
     window.show()
-    window.predictions.load_model(MODEL, args.device)
+    window.predictions.load_model(DEMO_MODEL, args.device)
     while window.predictions.visible is None:
         app.processEvents()
 
@@ -79,7 +78,7 @@ def main() -> None:
         window.canvas.viewport().repaint()
         times.append(time.perf_counter() - start)
         shown.append(window.canvas.prediction_count())
-    detector = Detector.from_file(MODEL, device=args.device)
+    detector = Detector.from_file(DEMO_MODEL, device=args.device)
     image = load_image(folder / current)
     detector.candidates([image])
     rerun = []

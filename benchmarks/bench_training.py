@@ -24,7 +24,6 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-MODEL = ROOT / "resources" / "models" / "demo_chess_mobilenet_v2.safetensors"
 
 
 def main() -> None:
@@ -36,7 +35,7 @@ def main() -> None:
     from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from benchmarks.common import print_table
+    from benchmarks.common import DEMO_MODEL, print_table
     from core.finetune import fine_tune
     from core.formats.coco import read_coco
     from retina_gui.main_window import MainWindow
@@ -45,7 +44,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="retina-train-bench-"))
     folder = work / "demo"
     shutil.copytree(ROOT / "resources" / "demo", folder)
-    window = MainWindow(folder=folder, model=MODEL, settings=QSettings(str(work / "s.ini"), QSettings.Format.IniFormat))
+    window = MainWindow(folder=folder, model=DEMO_MODEL, settings=QSettings(str(work / "s.ini"), QSettings.Format.IniFormat))
     window.show()
     while window.predictions.visible is None:
         app.processEvents()

@@ -5,8 +5,11 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
+
+DEMO_MODEL = Path(__file__).resolve().parents[1] / "resources" / "models" / "demo_chess_mobilenet_v2.safetensors"
 
 
 def median_time(fn: Callable[[], object], repeat: int, warmup: int = 1, sync: bool = False) -> float:

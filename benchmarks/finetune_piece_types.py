@@ -21,7 +21,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 CHESS = ROOT.parent / "shared" / "datasets" / "chess"
-MODEL = ROOT / "resources" / "models" / "demo_chess_mobilenet_v2.safetensors"
 
 
 def piece_types(labels):
@@ -60,7 +59,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/piece-run"))
     args = parser.parse_args()
 
-    from benchmarks.common import print_table
+    from benchmarks.common import DEMO_MODEL, print_table
     from core.detector import Detector
     from core.device import set_threads
     from core.evaluate import evaluate_detector
@@ -76,11 +75,11 @@ def main() -> None:
     train = LabelSet(train_all.categories, chosen)
     valid = piece_types(read_coco(CHESS / "valid" / "_annotations.coco.json"))
     valid = LabelSet(valid.categories, [im for im in valid.images if im.boxes])
-    detector = Detector.from_file(MODEL, device=args.device)
+    detector = Detector.from_file(DEMO_MODEL, device=args.device)
     device = detector.runtime.device
     merged = merged_colour_map(detector, valid)
 
-    start = load_checkpoint(MODEL)
+    start = load_checkpoint(DEMO_MODEL)
     fresh = start.build_model()
     adapt_classes(fresh, start.spec.classes, train.categories)
     from dataclasses import replace
@@ -90,7 +89,7 @@ def main() -> None:
     spec = replace(start.spec, model=fresh.config, classes=tuple(ClassInfo(c.id, c.name) for c in train.categories))
     before = evaluate_detector(Detector(fresh, spec, device=args.device), valid, CHESS / "valid")
 
-    recipe = default_recipe(train, MODEL, cuda=device.startswith("cuda"), start_input_size=start.spec.preprocess.min_size)
+    recipe = default_recipe(train, DEMO_MODEL, cuda=device.startswith("cuda"), start_input_size=start.spec.preprocess.min_size)
     recipe = replace(recipe, val_fraction=0.0, device=args.device)  # validate on the valid split below, not on 5 of the 30
     shutil.rmtree(args.out, ignore_errors=True)
     began = time.perf_counter()

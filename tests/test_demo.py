@@ -3,10 +3,9 @@
 from core.detector import Detector
 from core.evaluate import evaluate_detector
 from core.formats.coco import read_coco, verify_coco_file
-from tests.conftest import ROOT
+from tests.conftest import DEMO_MODEL, ROOT
 
 DEMO = ROOT / "resources" / "demo"
-MODEL = ROOT / "resources" / "models" / "demo_chess_mobilenet_v2.safetensors"
 
 
 def test_demo_folder_is_small_and_its_labels_are_valid_coco():
@@ -19,8 +18,8 @@ def test_demo_folder_is_small_and_its_labels_are_valid_coco():
 
 
 def test_demo_model_finds_the_pieces():
-    assert MODEL.stat().st_size <= 20 * 1024 * 1024
-    detector = Detector.from_file(MODEL, device="cpu", precision="fp32")
+    assert DEMO_MODEL.stat().st_size <= 20 * 1024 * 1024
+    detector = Detector.from_file(DEMO_MODEL, device="cpu", precision="fp32")
     spec = detector.spec
     assert spec.model.backbone == "mobilenet_v2" and spec.preset == "retinanet"
     assert {"white-king", "black-queen"} <= {c.name for c in spec.classes}

@@ -7,10 +7,9 @@ import pytest
 from PySide6.QtCore import QElapsedTimer, QPointF, QSettings, QTimer
 
 from retina_gui.main_window import MainWindow
-from tests.conftest import ROOT
+from tests.conftest import DEMO_MODEL, ROOT
 
 DEMO = ROOT / "resources" / "demo"
-MODEL = ROOT / "resources" / "models" / "demo_chess_mobilenet_v2.safetensors"
 
 
 @pytest.fixture
@@ -19,7 +18,7 @@ def window_factory(qtbot, tmp_path):
 
     def make(folder, **kwargs) -> MainWindow:
         settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-        window = MainWindow(folder=folder, model=MODEL, settings=settings, **kwargs)
+        window = MainWindow(folder=folder, model=DEMO_MODEL, settings=settings, **kwargs)
         qtbot.addWidget(window)
         window.show()
         made.append(window)
@@ -219,7 +218,7 @@ def test_evaluation_view_gives_coco_metrics_and_browsable_errors(qtbot, tmp_path
     report = panel.report
     assert report.images == 8 and "mAP" in panel.metrics.text()
     # the same numbers as core's evaluation of the model on these images
-    reference = evaluate_detector(Detector.from_file(MODEL, device="auto"), read_coco(folder / "annotations.coco.json"), folder)
+    reference = evaluate_detector(Detector.from_file(DEMO_MODEL, device="auto"), read_coco(folder / "annotations.coco.json"), folder)
     assert report.metrics.mAP == pytest.approx(reference.mAP, abs=0.02)
     assert panel.table.rowCount() == len(report.metrics.per_class)
     window.model_panel.score_slider.setValue(99)  # a harsh threshold: many misses

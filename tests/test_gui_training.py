@@ -11,10 +11,9 @@ from PySide6.QtCore import QSettings, Qt
 
 import core.train
 from retina_gui.main_window import MainWindow
-from tests.conftest import ROOT
+from tests.conftest import DEMO_MODEL, ROOT
 
 DEMO = ROOT / "resources" / "demo"
-MODEL = ROOT / "resources" / "models" / "demo_chess_mobilenet_v2.safetensors"
 
 
 @pytest.fixture
@@ -22,7 +21,7 @@ def window(qtbot, tmp_path):
     folder = tmp_path / "demo"
     shutil.copytree(DEMO, folder)
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(folder=folder, model=MODEL, settings=settings)
+    window = MainWindow(folder=folder, model=DEMO_MODEL, settings=settings)
     qtbot.addWidget(window)
     window.show()
     qtbot.waitUntil(lambda: window.predictions.visible is not None and window.annotator.size is not None, timeout=60_000)
