@@ -42,6 +42,7 @@ class ModelPanel(QWidget):
         self.coco_button = QPushButton("Get torchvision's COCO RetinaNet (146 MB)")
         self.coco_button.setToolTip("retinanet_resnet50_fpn_v2, COCO box AP 41.5, through torchvision's weights API")
         self.coco_button.clicked.connect(self.get_coco_model)
+        self.coco_url: str | None = None  # None: torchvision's own address for the file
         self._download: DownloadWorker | None = None
         self.device_box = QComboBox()
         self.device_box.addItem("auto")
@@ -128,14 +129,15 @@ class ModelPanel(QWidget):
         if path:
             self.predictions.load_model(Path(path), self.device_box.currentText(), self.preset_box.currentData())
 
-    def get_coco_model(self, url: str | None = None) -> None:
-        """Download (or find in torch's cache) torchvision's COCO RetinaNet v2 (or ``url``) and load it."""
+    def get_coco_model(self) -> None:
+        """Download (or find in torch's cache) torchvision's COCO RetinaNet v2 (from ``coco_url`` when
+        set) and load it."""
         if self._download is not None:
             return
         import os
 
         hub = Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch")) / "hub" / "checkpoints"
-        self._download = DownloadWorker(url, hub)
+        self._download = DownloadWorker(self.coco_url, hub)
         self._download.progress.connect(self._download_progress)
         self._download.done.connect(self._downloaded)
         self._download.failed.connect(self._download_failed)

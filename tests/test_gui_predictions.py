@@ -252,7 +252,8 @@ def test_getting_torchvisions_coco_model_offline_says_so_plainly(qtbot, tmp_path
     window = window_factory(unlabelled_demo(tmp_path))
     messages = []
     window.predictions.message.connect(messages.append)
-    window.model_panel.get_coco_model("http://127.0.0.1:9/retinanet_resnet50_fpn_v2_coco-5905b1c5.pth")  # nothing listens there
+    window.model_panel.coco_url = "http://127.0.0.1:9/retinanet_resnet50_fpn_v2_coco-5905b1c5.pth"  # nothing listens there
+    window.model_panel.coco_button.click()  # clicked(bool) passes False: the panel must not take it for a URL
     qtbot.waitUntil(lambda: any(m.startswith("offline: cannot reach 127.0.0.1:9") for m in messages), timeout=30_000)
     assert "copy retinanet_resnet50_fpn_v2_coco-5905b1c5.pth into" in messages[-1]
     assert window.model_panel.coco_button.isEnabled()
@@ -269,7 +270,8 @@ def test_a_cached_torchvision_coco_file_loads_without_a_download(qtbot, tmp_path
     torch.save(retinanet_resnet50_fpn_v2(weights=None, weights_backbone=None).state_dict(), hub / "retinanet_v2_test.pth")
     window = window_factory(unlabelled_demo(tmp_path))
     wait_predictions(qtbot, window)
-    window.model_panel.get_coco_model("http://127.0.0.1:9/retinanet_v2_test.pth")
+    window.model_panel.coco_url = "http://127.0.0.1:9/retinanet_v2_test.pth"
+    window.model_panel.coco_button.click()  # clicked(bool) passes False: the panel must not take it for a URL
     qtbot.waitUntil(lambda: window.predictions.model is not None and window.predictions.model.path.name == "retinanet_v2_test.pth",
                     timeout=60_000)
     assert window.predictions.model.preset == "torchvision_v2" and len(window.predictions.model.class_names) == 91
