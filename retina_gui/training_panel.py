@@ -264,8 +264,7 @@ class TrainingPanel(QWidget):
             self.status.setText(f"epoch {event.epoch + 1}, step {event.step}/{event.total_steps}, {event.images_per_s:.1f} images/s, "
                                 f"{event.eta_s / 60:.1f} min left; class loss {event.cls_loss:.3f}, box loss {event.box_loss:.3f}")
         elif event.kind == "epoch" and event.metrics and event.metrics.get("mAP") is not None:
-            self.chart.add_map(event.step, event.metrics["mAP"])
-            self.log.appendPlainText(f"epoch {event.epoch}: validation mAP {event.metrics['mAP']:.3f}, AP50 {event.metrics['AP50']:.3f}")
+            self.chart.add_map(event.step, event.metrics["mAP"])  # core's "log" event already puts it in the log
         elif event.kind in ("log", "nan") and event.message:
             self.log.appendPlainText(event.message)
 
