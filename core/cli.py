@@ -135,7 +135,9 @@ def _train(args: argparse.Namespace) -> int:
     result = trainer.run()
     if bar is not None:
         bar.close()
-    print(f"run folder {result.run_dir}: {result.epochs_done} epochs, best val mAP {result.best_map}", file=sys.stderr)
+    start = "" if result.start_map is None else f" (start weights: {result.start_map:.3f})"
+    best = "–" if result.best_map is None else f"{result.best_map:.3f}"
+    print(f"run folder {result.run_dir}: {result.epochs_done} epochs, best val mAP {best}{start}", file=sys.stderr)
     return 0
 
 

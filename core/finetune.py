@@ -102,6 +102,7 @@ class RunInfo:
     best_map: float | None
     finished: bool
     recipe: dict
+    start_map: float | None = None  # the start weights' validation mAP, before training
 
     @property
     def checkpoint(self) -> Path:
@@ -121,9 +122,12 @@ def list_runs(root: Path) -> list[RunInfo]:
             history = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").exists() else []
         except (OSError, json.JSONDecodeError):
             continue
-        maps = [h["mAP"] for h in history if h.get("mAP") is not None]
+        trained = [h for h in history if h.get("epoch", 1) > 0]  # epoch 0: the start weights, scored before training
+        start = [h.get("mAP") for h in history if h.get("epoch") == 0]
+        maps = [h["mAP"] for h in trained if h.get("mAP") is not None]
         epochs = int(recipe.get("epochs", 0))
-        out.append(RunInfo(run, run.name, len(history), epochs, max(maps) if maps else None, len(history) >= epochs > 0, recipe))
+        out.append(RunInfo(run, run.name, len(trained), epochs, max(maps) if maps else None, len(trained) >= epochs > 0, recipe,
+                           start[0] if start else None))
     return out
 
 

@@ -66,6 +66,7 @@ class TrainConfig:
     max_consecutive_nan: int = 5
     num_workers: int = 0
     validate: bool = True
+    validate_start: bool = True  # fine-tuning: score the start weights first (history entry "epoch": 0)
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class TrainResult:
     best_map: float | None
     last_checkpoint: Path
     best_checkpoint: Path | None
+    start_map: float | None = None  # the start weights' validation mAP (fine-tuning), for comparison
 
 
 @dataclass(frozen=True)
@@ -263,11 +265,13 @@ class Trainer:
         self.total_steps = self.steps_per_epoch * config.epochs
         self.best_map: float | None = None
         self.history: list[dict[str, Any]] = []
+        self.fine_tuning = start is not None
         if state is not None:
             self.optimizer.load_state_dict(state["optimizer"])
             self.step, self.epoch, self.skip = int(state["step"]), int(state["epoch"]), int(state["skip"])
             self.best_map = state["best_map"] if state["best_map"] >= 0 else None
             self.history = json.loads((self.run_dir / "metrics.json").read_text()) if (self.run_dir / "metrics.json").exists() else []
+            self.fine_tuning = bool(self.history) and self.history[0]["epoch"] == 0
             self._log(f"resumed at epoch {self.epoch + 1}, step {self.step}")
         self.network: nn.Module = self.model
         if self.dist.world_size > 1:
@@ -319,6 +323,9 @@ class Trainer:
         nan_streak = 0
         start_time, start_step = time.perf_counter(), self.step
         try:
+            if self.fine_tuning and self.step == 0 and config.validate_start:
+                self._validate_start()
+                start_time = time.perf_counter()
             while self.epoch < config.epochs:
                 self.dataset.set_epoch(self.epoch)
                 self.sampler.set_epoch(self.epoch, self.skip)
@@ -349,7 +356,9 @@ class Trainer:
             self._log(f"cancelled at epoch {self.epoch + 1}, step {self.step}")
             self._save("cancelled")
         best = self.run_dir / "best.safetensors"
-        return TrainResult(self.run_dir, self.epoch, self.step, cancelled, self.best_map, self.run_dir / "last.safetensors", best if best.exists() else None)
+        start_map = self.history[0].get("mAP") if self.history and self.history[0]["epoch"] == 0 else None
+        return TrainResult(self.run_dir, self.epoch, self.step, cancelled, self.best_map, self.run_dir / "last.safetensors",
+                           best if best.exists() else None, start_map)
 
     def _step(self, batch: Batch) -> tuple[bool, float, float]:
         lr = self.config.lr * _lr_factor(self.step, self.total_steps, self.config)
@@ -384,6 +393,20 @@ class Trainer:
         self.scaler.update()
         return True, float(losses.classification.detach()), float(losses.box.detach())
 
+    def _validate_start(self) -> None:
+        """Score the start weights (their class head already adapted) on the validation set, so
+        that the run's result can be compared with where it began."""
+        if self.val_data is None or not self.val_data.labels.images or not self.config.validate:
+            return
+        if self.dist.main:
+            metrics = self.evaluate(self.val_data)
+            self.history = [{"epoch": 0, "step": 0, **metrics.to_json()}]
+            write_json(self.run_dir / "metrics.json", self.history)
+            self._log(f"start weights: {_scores(metrics)}")
+            self._emit(TrainEvent("epoch", 0, 0, self.total_steps, metrics=metrics.to_json()))
+        if self.dist.world_size > 1:
+            dist.barrier()
+
     def _end_epoch(self) -> None:
         metrics: EvalResult | None = None
         if self.config.validate and self.val_data is not None and self.val_data.labels.images and self.dist.main:
@@ -399,7 +422,7 @@ class Trainer:
                 with atomic_path(self.run_dir / "best.safetensors") as tmp:
                     shutil.copyfile(self.run_dir / "last.safetensors", tmp)
             write_json(self.run_dir / "metrics.json", self.history)
-        summary = "" if metrics is None else f": val mAP {metrics.mAP:.3f}, AP50 {metrics.AP50:.3f}"
+        summary = "" if metrics is None else f": {_scores(metrics)}"
         self._log(f"epoch {self.epoch}/{self.config.epochs} done{summary}")
         self._emit(TrainEvent("epoch", self.epoch, self.step, self.total_steps, metrics=None if metrics is None else metrics.to_json()))
         if self.dist.world_size > 1:
@@ -413,6 +436,10 @@ class Trainer:
             return evaluate_detector(detector, data.labels, data.image_root, cancel=self.cancel)
         finally:
             set_train_mode(self.model, self.freeze_bn)
+
+
+def _scores(metrics: EvalResult) -> str:
+    return ", ".join(f"{name} {'–' if value is None else f'{value:.3f}'}" for name, value in (("val mAP", metrics.mAP), ("AP50", metrics.AP50)))
 
 
 def _recipe(config: TrainConfig) -> dict[str, Any]:

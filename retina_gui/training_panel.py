@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPlainTextEdit,
     QProgressBar,
@@ -91,6 +92,7 @@ class TrainingPanel(QWidget):
         self.worker: TrainingWorker | None = None
         self.run_dir: Path | None = None
         self.resumable: Path | None = None
+        self.previous_model: tuple[Path, str | None] | None = None  # what a finished run replaced (path, preset)
         self.train_button = QPushButton("Train")
         self.train_button.setToolTip("Fine-tune the current model on the labelled images of this folder, in the background")
         self.train_button.clicked.connect(self.train)
@@ -109,8 +111,14 @@ class TrainingPanel(QWidget):
         self.runs.setHorizontalHeaderLabels(["run", "epochs", "best mAP", "state"])
         self.runs.verticalHeader().setVisible(False)
         self.runs.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.runs.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.runs.horizontalHeader().setStretchLastSection(True)
         use = QPushButton("Use this run's model")
         use.clicked.connect(self.use_selected_run)
+        self.back_button = QPushButton("Back to the previous model")
+        self.back_button.setToolTip("Undo the switch to the model a run just trained")
+        self.back_button.clicked.connect(self.use_previous_model)
+        self.back_button.setEnabled(False)
 
         self.advanced = QGroupBox("Advanced")
         self.advanced.setCheckable(True)
@@ -128,6 +136,7 @@ class TrainingPanel(QWidget):
         self.flip_box, self.jitter_box, self.photo_box = QCheckBox("flip"), QCheckBox("scale jitter"), QCheckBox("photometric")
         self.frozen_spin = QSpinBox(minimum=-1, maximum=4)
         self.frozen_spin.setSpecialValueText("auto")
+        self._recipe_shown = False  # the Advanced fields hold the defaults once it is first opened
         form = QFormLayout(self.advanced)
         form.addRow("Start from", self.start_box)
         form.addRow("Backbone (new model)", self.backbone_box)
@@ -155,7 +164,10 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.log, 1)
         layout.addWidget(QLabel("Runs"))
         layout.addWidget(self.runs, 1)
-        layout.addWidget(use)
+        run_buttons = QHBoxLayout()
+        run_buttons.addWidget(use)
+        run_buttons.addWidget(self.back_button)
+        layout.addLayout(run_buttons)
         predictions.model_changed.connect(self._model_changed)
         self._set_running(False)
 
@@ -179,7 +191,7 @@ class TrainingPanel(QWidget):
     def recipe(self) -> Recipe:
         """The defaults, or what the Advanced section says when it is open."""
         base = self.default_recipe()
-        if not self.advanced.isChecked() or self.epochs_spin.value() == 0:
+        if not self.advanced.isChecked() or not self._recipe_shown:
             return base
         start = base.start if self.start_box.currentData() == "current" else None
         return Recipe(start=start, backbone=self.backbone_box.currentText(), image_size=self.size_spin.value(), epochs=self.epochs_spin.value(),
@@ -189,7 +201,8 @@ class TrainingPanel(QWidget):
                       device=self.predictions.device)
 
     def _fill_recipe(self, recipe: Recipe) -> None:
-        if self.epochs_spin.value() == 0:  # first opening: show the defaults
+        if not self._recipe_shown:  # first opening: show the defaults; later the user's edits stay
+            self._recipe_shown = True
             self.size_spin.setValue(recipe.image_size)
             self.epochs_spin.setValue(recipe.epochs)
             self.lr_spin.setValue(recipe.lr)
@@ -225,6 +238,8 @@ class TrainingPanel(QWidget):
         self.run_dir = resume_dir or new_run_dir(self._root())
         self.chart.clear()
         self.log.clear()
+        if resume_dir is not None:
+            self._show_history(resume_dir)
         self.status.setText("starting …")
         self.worker = TrainingWorker(labels, ws.folder, self.run_dir, recipe, resume=resume_dir is not None)
         self.worker.event.connect(self._event)
@@ -277,7 +292,15 @@ class TrainingPanel(QWidget):
             self.resumable = None
             checkpoint = result.best_checkpoint or result.last_checkpoint
             best = "" if result.best_map is None else f", best validation mAP {result.best_map:.3f}"
-            self.status.setText(f"done: {result.epochs_done} epochs{best}; now using {checkpoint.parent.name}/{checkpoint.name}")
+            if result.start_map is not None:
+                best += f" (start weights {result.start_map:.3f})"
+            text = f"done: {result.epochs_done} epochs{best}; now using {checkpoint.parent.name}/{checkpoint.name}"
+            if result.start_map is not None and (result.best_map is None or result.best_map < result.start_map):
+                text += ". It scores below the weights it started from on the same images: “Back to the previous model” undoes the switch."
+            self.status.setText(text)
+            if self.predictions.model is not None:
+                self.previous_model = (self.predictions.model.path, self.predictions.preset)
+            self.back_button.setEnabled(self.previous_model is not None)
             self.predictions.load_model(checkpoint, self.predictions.device)
             self.model_trained.emit(checkpoint)
         self._set_running(False)
@@ -294,14 +317,36 @@ class TrainingPanel(QWidget):
         self.failed.emit(message)
         self._set_running(False)
 
+    def _show_history(self, run_dir: Path) -> None:
+        """A resumed run's log and validation points so far (the per-step losses are not kept)."""
+        import json
+
+        try:
+            self.log.setPlainText((run_dir / "train.log").read_text(encoding="utf-8") if (run_dir / "train.log").exists() else "")
+            history = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").exists() else []
+        except (OSError, ValueError):
+            return
+        for entry in history:
+            if entry.get("mAP") is not None:
+                self.chart.add_map(entry.get("step", 0), entry["mAP"])
+
+    def use_previous_model(self) -> None:
+        if self.previous_model is not None:
+            path, preset = self.previous_model
+            self.previous_model = None
+            self.back_button.setEnabled(False)
+            self.predictions.load_model(path, self.predictions.device, preset)
+
     # --- runs ----------------------------------------------------------------------------------
     def refresh_runs(self) -> None:
         runs = list_runs(self._root()) if self.annotator.workspace is not None else []
         self.runs.setRowCount(len(runs))
         for row, run in enumerate(runs):
             state = "finished" if run.finished else "stopped"
-            for col, text in enumerate((run.started, f"{run.epochs_done}/{run.epochs}", "–" if run.best_map is None else f"{run.best_map:.3f}",
-                                        state)):
+            best = "–" if run.best_map is None else f"{run.best_map:.3f}"
+            if run.start_map is not None:
+                best += f" (start {run.start_map:.3f})"
+            for col, text in enumerate((run.started, f"{run.epochs_done}/{run.epochs}", best, state)):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, str(run.checkpoint))
                 item.setToolTip(f"{run.path}\nrecipe: {run.recipe}")

@@ -45,7 +45,8 @@ def test_runs_are_listed_newest_first_with_their_best_map(tmp_path):
     first.mkdir(parents=True)
     (first / "last.safetensors").write_bytes(b"x")
     (first / "recipe.json").write_text(json.dumps({"epochs": 2}))
-    (first / "metrics.json").write_text(json.dumps([{"epoch": 1, "mAP": 0.4}, {"epoch": 2, "mAP": 0.5}]))
+    # epoch 0: the start weights, scored before training; neither an epoch done nor the run's best
+    (first / "metrics.json").write_text(json.dumps([{"epoch": 0, "mAP": 0.7}, {"epoch": 1, "mAP": 0.4}, {"epoch": 2, "mAP": 0.5}]))
     second = new_run_dir(tmp_path)
     second.mkdir(parents=True)
     (second / "last.safetensors").write_bytes(b"x")
@@ -56,3 +57,4 @@ def test_runs_are_listed_newest_first_with_their_best_map(tmp_path):
     assert [r.path for r in runs] == [second, first]
     assert runs[0].best_map == 0.2 and not runs[0].finished and runs[0].checkpoint.name == "best.safetensors"
     assert runs[1].best_map == 0.5 and runs[1].finished and runs[1].checkpoint.name == "last.safetensors"
+    assert runs[1].epochs_done == 2 and runs[1].start_map == 0.7 and runs[0].start_map is None

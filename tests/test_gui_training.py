@@ -44,13 +44,34 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
     assert panel.worker is not None and not panel.train_button.isEnabled()
     qtbot.waitUntil(lambda: panel.progress.value() > 0 and panel.chart.points() > 0, timeout=60_000)
     qtbot.waitUntil(lambda: panel.worker is None, timeout=180_000)
-    assert panel.chart.map.count() == 2  # validation mAP after each epoch
-    assert "done: 2 epochs" in panel.status.text()
+    # validation mAP of the start weights (at step 0), then after each epoch
+    assert panel.chart.map.count() == 3 and panel.chart.map.at(0).x() == 0
+    assert "done: 2 epochs" in panel.status.text() and "(start weights 0." in panel.status.text()
     qtbot.waitUntil(lambda: window.predictions.model is not None and "runs" in window.predictions.model.path.parts, timeout=60_000)
     qtbot.waitUntil(lambda: window.predictions.visible is not None, timeout=60_000)
     after = window.predictions.visible.boxes
     assert after.shape != before.shape or not np.allclose(after, before)
     assert panel.runs.rowCount() == 1 and panel.runs.item(0, 3).text() == "finished"
+    assert "(start 0." in panel.runs.item(0, 2).text() and panel.runs.item(0, 1).text() == "2/2"
+    qtbot.mouseClick(panel.back_button, Qt.MouseButton.LeftButton)  # undo the switch
+    qtbot.waitUntil(lambda: window.predictions.model is not None and window.predictions.model.path == DEMO_MODEL, timeout=60_000)
+    assert not panel.back_button.isEnabled()
+
+
+def test_opening_advanced_shows_the_default_recipe_and_trains_with_it(qtbot, window):
+    panel = window.training_panel
+    default = panel.default_recipe()
+    panel.advanced.setChecked(True)
+    assert (panel.size_spin.value(), panel.epochs_spin.value(), panel.batch_spin.value()) == (default.image_size, default.epochs, default.batch_size)
+    assert panel.lr_spin.value() == pytest.approx(default.lr) and panel.frozen_spin.text() == "auto"
+    recipe = panel.recipe()
+    assert (recipe.image_size, recipe.epochs, recipe.lr, recipe.batch_size, recipe.hflip, recipe.frozen_stages) == (
+        default.image_size, default.epochs, pytest.approx(default.lr), default.batch_size, default.hflip, default.frozen_stages)
+    panel.epochs_spin.setValue(3)  # an edit stays when Advanced is closed and opened again
+    panel.advanced.setChecked(False)
+    assert panel.recipe().epochs == default.epochs
+    panel.advanced.setChecked(True)
+    assert panel.recipe().epochs == 3
 
 
 def test_cancel_stops_within_five_seconds_keeps_a_checkpoint_and_the_run_resumes(qtbot, window):
@@ -66,6 +87,8 @@ def test_cancel_stops_within_five_seconds_keeps_a_checkpoint_and_the_run_resumes
     assert panel.resume_button.isEnabled()
     qtbot.mouseClick(panel.resume_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "resumed at epoch" in panel.log.toPlainText(), timeout=60_000)
+    # the resumed run shows what came before: the log and the start weights' validation point
+    assert "cancelled at epoch" in panel.log.toPlainText() and panel.chart.map.count() >= 1
     panel.cancel()
     qtbot.waitUntil(lambda: panel.worker is None, timeout=10_000)
 

@@ -1,5 +1,6 @@
 import json
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -9,7 +10,7 @@ from core.cli import main
 from core.config import ModelConfig
 from core.evaluate import Detection, coco_evaluate, ground_truth_as_detections
 from core.formats.coco import read_coco
-from core.labels import Category
+from core.labels import Category, LabelSet
 from core.model import RetinaNet
 from core.train import DataSource, TrainConfig, Trainer, TrainingError
 from core.weights import ClassInfo, ModelSpec, load_checkpoint, save_checkpoint
@@ -34,8 +35,8 @@ def _config(**changes):
     return TrainConfig(**{**base, **changes})
 
 
-def _trainer(data, tmp_path, config, **kwargs):
-    return Trainer(train_data=data, val_data=None, run_dir=tmp_path, config=config, backbone="resnet18", fpn_channels=64, device="cpu", **kwargs)
+def _trainer(data, tmp_path, config, val_data=None, **kwargs):
+    return Trainer(train_data=data, val_data=val_data, run_dir=tmp_path, config=config, backbone="resnet18", fpn_channels=64, device="cpu", **kwargs)
 
 
 def test_a_few_steps_lower_the_loss(four_images, tmp_path):
@@ -132,6 +133,29 @@ def test_fine_tuning_onto_a_different_class_list(four_images, tmp_path):
     trainer.run()
     spec = load_checkpoint(tmp_path / "run" / "last.safetensors").spec
     assert [c.name for c in spec.classes] == ["white-pawn", "white-rook"] and spec.model.num_classes == 2
+
+
+def test_fine_tuning_scores_the_start_weights_first_for_comparison(four_images, tmp_path):
+    config = ModelConfig(backbone="resnet18", num_classes=2, fpn_channels=64)
+    path = tmp_path / "start.safetensors"
+    save_checkpoint(path, RetinaNet(config), ModelSpec(preset="retinanet", model=config, classes=(ClassInfo(11, "white-pawn"), ClassInfo(13, "white-rook"))))
+    events = []
+    trainer = Trainer(train_data=four_images, val_data=four_images, run_dir=tmp_path / "run", config=_config(validate=True), start=load_checkpoint(path),
+                      device="cpu", on_event=events.append)
+    result = trainer.run()
+    epochs = [e for e in events if e.kind == "epoch"]
+    assert [(e.epoch, e.step) for e in epochs] == [(0, 0), (1, 2)]  # the start weights, before any step; then epoch 1
+    history = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert [h["epoch"] for h in history] == [0, 1] and result.start_map == history[0]["mAP"] == epochs[0].metrics["mAP"]
+    assert result.best_map == history[1]["mAP"]  # best is among the trained epochs only
+
+
+def test_validation_images_without_boxes_do_not_stop_training(four_images, tmp_path):
+    first = four_images.labels.images[0]
+    no_boxes = LabelSet(four_images.labels.categories, [replace(first, boxes=[], reviewed=True)])
+    result = _trainer(four_images, tmp_path, _config(validate=True), val_data=DataSource(no_boxes, four_images.image_root)).run()
+    assert result.epochs_done == 1 and result.best_map is None
+    assert "val mAP –" in (tmp_path / "train.log").read_text()
 
 
 def test_no_boxes_is_a_clear_error(four_images, tmp_path):
