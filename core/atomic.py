@@ -14,17 +14,30 @@ from pathlib import Path
 from typing import Any
 
 
+_UMASK = os.umask(0o022)  # read once (os.umask can only be read by setting it), then restored
+os.umask(_UMASK)
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path | str) -> Iterator[Path]:
-    """Yields a temporary path to write; on success it replaces ``path``, on error it is removed."""
-    path = Path(path)
+    """Yields a temporary path to write; on success it replaces ``path``, on error it is removed.
+
+    The new file keeps the old one's permissions (a new file gets the umask's, as ``open`` would
+    give it; ``mkstemp`` alone makes it private), and a symbolic link keeps pointing at the file
+    it names, which is the one replaced."""
+    path = Path(os.path.realpath(path)) if Path(path).is_symlink() else Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
+        mode = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = 0o666 & ~_UMASK
+    try:
         yield Path(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -175,3 +175,22 @@ def test_sigkill_during_autosave_always_leaves_the_last_completed_save(tmp_path)
             os.unlink(tmp_path / name)
     assert kills == 60
     print(f"{interrupted} of {kills} kills landed inside a write")
+
+
+def test_saving_keeps_the_files_permissions_and_its_symbolic_link(tmp_path):
+    from core.atomic import write_text
+
+    shared = tmp_path / "shared.json"
+    shared.write_text("old")
+    shared.chmod(0o664)  # a team folder's group-writable labels file
+    write_text(shared, "new")
+    assert shared.read_text() == "new" and shared.stat().st_mode & 0o777 == 0o664
+    fresh = tmp_path / "fresh.json"
+    write_text(fresh, "x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert fresh.stat().st_mode & 0o777 == 0o666 & ~umask  # as open() makes it, not mkstemp's 0600
+    link = tmp_path / "link.json"
+    link.symlink_to(shared)
+    write_text(link, "through the link")
+    assert link.is_symlink() and shared.read_text() == "through the link"
