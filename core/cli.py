@@ -1,13 +1,19 @@
 """The ``retina`` command: a thin layer over core's functions.
 
 Exit codes: 0 success; 1 an error that stopped the command (message on stderr); 2 bad usage;
-3 finished, but some inputs were skipped (each one reported on stderr).
+3 finished, but some inputs were skipped (each one reported on stderr); 130 training stopped by
+Ctrl+C, saved and resumable.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from tqdm import tqdm
@@ -103,6 +109,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.val_coco:
         val = DataSource(read_coco(args.val_coco), Path(args.val_images) if args.val_images else Path(args.val_coco).parent)
     elif args.val_split:
+        if len(labels.images) < 2:
+            raise ValueError(f"--val-split needs at least 2 images; {args.coco} has {len(labels.images)}")
         labels, held_out = labels.split(args.val_split, args.seed)
         val = DataSource(held_out, images)
     else:
@@ -126,19 +134,46 @@ def _train(args: argparse.Namespace) -> int:
         elif event.kind in ("log", "nan"):
             (bar.write if bar else print)(event.message, file=sys.stderr)
 
+    cancel = CancelToken()
     trainer = Trainer(
         train_data=DataSource(labels, images), val_data=val, run_dir=args.out, config=config,
         start=load_checkpoint(args.weights) if args.weights else None, backbone=args.backbone, preset=args.preset,
         pretrained_backbone=args.pretrained_backbone, fpn_channels=args.fpn_channels, device=args.device,
-        resume=args.resume, on_event=on_event, cancel=CancelToken(), command=" ".join(["retina", *sys.argv[1:]]),
+        resume=args.resume, on_event=on_event, cancel=cancel, command=" ".join(["retina", *sys.argv[1:]]),
     )
-    result = trainer.run()
+    with _ctrl_c_cancels(cancel):
+        result = trainer.run()
     if bar is not None:
         bar.close()
+    if result.cancelled:
+        print(f"stopped at step {result.steps}; the checkpoint is saved: add --resume to the same command to go on", file=sys.stderr)
+        return 130
     start = "" if result.start_map is None else f" (start weights: {result.start_map:.3f})"
     best = "–" if result.best_map is None else f"{result.best_map:.3f}"
     print(f"run folder {result.run_dir}: {result.epochs_done} epochs, best val mAP {best}{start}", file=sys.stderr)
     return 0
+
+
+@contextlib.contextmanager
+def _ctrl_c_cancels(cancel) -> Iterator[None]:
+    """The first Ctrl+C stops training after the current step and saves it (resumable there); a
+    second one stops at once. Under torchrun, every process would stop at a step of its own and
+    the others would wait for it forever, so Ctrl+C keeps its usual meaning there."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame) -> None:
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        print("\nstopping after this step and saving it (Ctrl+C again stops at once) …", file=sys.stderr)
+        cancel.cancel()
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -154,6 +189,13 @@ def _eval(args: argparse.Namespace) -> int:
     result = evaluate_detector(detector, labels, Path(args.images) if args.images else Path(args.coco).parent,
                                on_progress=lambda done, total: bar.update(done - bar.n))
     bar.close()
+    for message in (*result.skipped, *result.notes):
+        print(message, file=sys.stderr)
+    if result.skipped and not result.num_images:
+        print(f"none of the {len(result.skipped)} images could be read: nothing to evaluate", file=sys.stderr)
+        return 1
+    if result.skipped:
+        print(f"{len(result.skipped)} unreadable images left out; the metrics are of the other {result.num_images}", file=sys.stderr)
     fmt = lambda v: "  n/a" if v is None else f"{v:.3f}"  # noqa: E731
     print(" ".join(f"{m:>6}" for m in METRICS))
     print(" ".join(f"{fmt(getattr(result, m)):>6}" for m in METRICS))
@@ -162,7 +204,7 @@ def _eval(args: argparse.Namespace) -> int:
         print(f"{name:<{width}}  {fmt(ap)}")
     if args.json:
         write_json(args.json, result.to_json())
-    return 0
+    return 3 if result.skipped else 0
 
 
 def _convert(args: argparse.Namespace) -> int:
@@ -178,6 +220,29 @@ def _convert(args: argparse.Namespace) -> int:
     return EXIT_SKIPPED if serious else 0
 
 
+def _number(kind: type, low: float, high: float | None = None, *, low_open: bool = False, high_open: bool = False):
+    """An argparse type: ``kind`` within [low, high] (a bound excluded when ``*_open``)."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        too_low = value <= low if low_open else value < low
+        too_high = high is not None and (value >= high if high_open else value > high)
+        if too_low or too_high or value != value:  # value != value: NaN
+            left, right = "(" if low_open else "[", ")" if high_open else "]"
+            raise argparse.ArgumentTypeError(f"{text} is outside {left}{low}, {'∞' if high is None else high}{right}")
+        return value
+
+    return parse
+
+
+POSITIVE = _number(int, 1)
+SCORE = _number(float, 0, 1, high_open=True)
+IOU = _number(float, 0, 1, low_open=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="retina", description="RetinaNet tools of retina-gui.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -185,11 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", help="image files and/or folders (searched recursively)")
     p.add_argument("--weights", required=True, help="a retina-gui .safetensors, torchvision or yhenon weights file")
     p.add_argument("--preset", choices=["retinanet", "yhenon", "torchvision_v1", "torchvision_v2"], help="override the weights' preset")
-    p.add_argument("--score-thresh", type=float, help="minimum score (default: the preset's, 0.05)")
-    p.add_argument("--nms-thresh", type=float, help="NMS IoU threshold (default: the preset's, 0.5)")
+    p.add_argument("--score-thresh", type=SCORE, help="minimum score, in [0, 1) (default: the preset's, 0.05)")
+    p.add_argument("--nms-thresh", type=IOU, help="NMS IoU threshold, in (0, 1] (default: the preset's, 0.5)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda:N (default auto)")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
-    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--batch-size", type=POSITIVE, default=1)
     p.add_argument("--coco", help="take image ids from this COCO file, matching by file_name")
     p.add_argument("--out", required=True, help="results JSON to write")
     p.set_defaults(run=_predict)
@@ -199,24 +264,24 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--images", help="training image folder (default: the COCO file's folder)")
     t.add_argument("--val-coco", help="validation annotations (COCO JSON)")
     t.add_argument("--val-images", help="validation image folder (default: the file's folder)")
-    t.add_argument("--val-split", type=float, help="hold out this share of the training images instead")
+    t.add_argument("--val-split", type=_number(float, 0, 1, low_open=True, high_open=True), help="hold out this share of the training images instead")
     t.add_argument("--weights", help="start from these weights (ours, torchvision or yhenon); the class head is adapted")
     t.add_argument("--backbone", default="resnet50", help="for a new model: resnet18/34/50/101, mobilenet_v2, mobilenet_v3_large")
     t.add_argument("--pretrained-backbone", action="store_true", help="ImageNet weights via torchvision (cached or downloaded)")
-    t.add_argument("--fpn-channels", type=int, default=256)
+    t.add_argument("--fpn-channels", type=POSITIVE, default=256)
     t.add_argument("--preset", default="retinanet", choices=["retinanet", "yhenon", "torchvision_v1", "torchvision_v2"])
-    t.add_argument("--epochs", type=int, default=12)
-    t.add_argument("--batch-size", type=int, default=4, help="per process")
-    t.add_argument("--lr", type=float, help="learning rate (default 3e-4 for adamw, 0.01 for sgd)")
+    t.add_argument("--epochs", type=POSITIVE, default=12)
+    t.add_argument("--batch-size", type=POSITIVE, default=4, help="per process")
+    t.add_argument("--lr", type=_number(float, 0, low_open=True), help="learning rate (default 3e-4 for adamw, 0.01 for sgd)")
     t.add_argument("--optimizer", default="adamw", choices=["sgd", "adamw"])
-    t.add_argument("--warmup", type=int, default=100, help="warm-up steps")
-    t.add_argument("--image-size", type=int, default=512, help="short side of training images")
-    t.add_argument("--max-size", type=int, help="long-side limit (default 1.5 x image size)")
-    t.add_argument("--frozen-stages", type=int, help="backbone stages to freeze (default: 1 from trained weights, else 0)")
+    t.add_argument("--warmup", type=_number(int, 0), default=100, help="warm-up steps")
+    t.add_argument("--image-size", type=_number(int, 32), default=512, help="short side of training images")
+    t.add_argument("--max-size", type=_number(int, 32), help="long-side limit (default 1.5 x image size)")
+    t.add_argument("--frozen-stages", type=_number(int, 0, 5), help="backbone stages to freeze (default: 1 from trained weights, else 0)")
     t.add_argument("--no-augment", action="store_true")
     t.add_argument("--device", default="auto")
     t.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
-    t.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    t.add_argument("--workers", type=_number(int, 0), default=0, help="DataLoader worker processes")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", required=True, help="run folder (checkpoints, log, metrics.json)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -228,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--images", help="image folder (default: the COCO file's folder)")
     e.add_argument("--device", default="auto")
     e.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
-    e.add_argument("--score-thresh", type=float)
+    e.add_argument("--score-thresh", type=SCORE)
     e.add_argument("--json", help="also write the metrics to this JSON file")
     e.set_defaults(run=_eval)
 

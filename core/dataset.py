@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -22,7 +22,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from core.config import PreprocessConfig
-from core.images import load_image
+from core.images import ImageReadError, image_size, load_image
 from core.labels import Category, LabelSet
 from core.preprocess import resized_size
 
@@ -47,15 +47,24 @@ class Sample:
     scale: tuple[float, float]
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """What the dataset gives for an image that fails to decode: the batch goes on without it."""
+
+    image_id: int
+    message: str
+
+
 @dataclass
 class Batch:
-    images: Tensor  # [B, 3, H, W], zero-padded to a multiple of 32
+    images: Tensor  # [B, 3, H, W], zero-padded to a multiple of 32 (B may be 0: every image unreadable)
     boxes: list[Tensor]
     labels: list[Tensor]
     ignore: list[Tensor]
     image_ids: list[int]
     sizes: list[tuple[int, int]]
     scales: list[tuple[float, float]]
+    unreadable: list[Unreadable] = field(default_factory=list)
 
 
 class DetectionDataset(Dataset):
@@ -110,9 +119,12 @@ class DetectionDataset(Dataset):
             self._cache[index] = (image, factor)
         return image, factor
 
-    def __getitem__(self, index: int) -> Sample:
+    def __getitem__(self, index: int) -> Sample | Unreadable:
         entry = self.entries[index]
-        image, factor = self._decoded(index)
+        try:
+            image, factor = self._decoded(index)
+        except ImageReadError as exc:  # e.g. truncated after the header: found only when decoded
+            return Unreadable(entry.id, str(exc))
         boxes, labels = [], []
         for box in entry.boxes:
             if box.iscrowd:
@@ -160,7 +172,11 @@ class DetectionDataset(Dataset):
         return v2.Compose(steps)(image, target)
 
 
-def collate(samples: list[Sample], size_divisible: int = 32) -> Batch:
+def collate(items: list[Sample | Unreadable], size_divisible: int = 32) -> Batch:
+    samples = [s for s in items if isinstance(s, Sample)]
+    unreadable = [s for s in items if isinstance(s, Unreadable)]
+    if not samples:
+        return Batch(torch.zeros(0, 3, size_divisible, size_divisible), [], [], [], [], [], [], unreadable)
     ph = math.ceil(max(s.image.shape[1] for s in samples) / size_divisible) * size_divisible
     pw = math.ceil(max(s.image.shape[2] for s in samples) / size_divisible) * size_divisible
     images = torch.stack([F.pad(s.image, (0, pw - s.image.shape[2], 0, ph - s.image.shape[1])) for s in samples])
@@ -172,7 +188,23 @@ def collate(samples: list[Sample], size_divisible: int = 32) -> Batch:
         [s.image_id for s in samples],
         [tuple(s.image.shape[1:]) for s in samples],
         [s.scale for s in samples],
+        unreadable,
     )
+
+
+def readable(labels: LabelSet, image_root: Path | str) -> tuple[LabelSet, list[str]]:
+    """``labels`` without the images whose file is missing or not an image (read from the header
+    only, so it is fast), and a message for each one left out."""
+    root = Path(image_root)
+    kept, problems = [], []
+    for entry in labels.images:
+        try:
+            image_size(root / entry.file_name)
+        except ImageReadError as exc:
+            problems.append(str(exc))
+        else:
+            kept.append(entry)
+    return LabelSet(labels.categories, kept, labels.extra), problems
 
 
 class GroupedBatchSampler(Sampler[list[int]]):

@@ -6,7 +6,7 @@ import contextlib
 import io
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +45,8 @@ class EvalResult:
     per_class: dict[str, float | None] = field(default_factory=dict)
     num_images: int = 0
     num_detections: int = 0
+    skipped: tuple[str, ...] = ()  # unreadable images, left out of the evaluation (one message each)
+    notes: tuple[str, ...] = ()  # what the user should know about how the model's classes were scored
 
     def to_json(self) -> dict:
         return {**{m: getattr(self, m) for m in METRICS}, "per_class": self.per_class}
@@ -117,25 +119,50 @@ def evaluate_detector(
 ) -> EvalResult:
     """Run ``detector`` (a :class:`core.detector.Detector`) on the labelled images and evaluate.
 
-    Images that cannot be read are evaluated as having no detections (their labels still count).
+    The model's classes are matched to the labels' categories by name, as in the window (the ids
+    of the same classes differ between exports: a VOC → COCO round trip renumbers them). Images
+    that cannot be read are left out of the evaluation and listed in ``skipped``; scoring them as
+    "nothing found" would pass a broken image folder off as a bad model.
     """
     from core.predict import predict_files
 
     root = Path(image_root)
     paths = [root / im.file_name for im in labels.images]
-    ids = {p: im.id for p, im in zip(paths, labels.images)}
-    category_ids = [c.id for c in detector.classes]
+    by_path = {p: im for p, im in zip(paths, labels.images)}
+    class_names = [c.name for c in detector.classes]
+    category_ids = {c.name: c.id for c in labels.categories}
     detections: list[Detection] = []
+    read: list = []
+    skipped: list[str] = []
 
     def progress(p):
         if on_progress is not None:
             on_progress(p.done, p.total)
 
-    for result in predict_files(detector, paths, batch_size=batch_size, on_progress=progress, on_error=lambda e: None, cancel=cancel):
-        d = result.detections
-        for box, score, label in zip(d.boxes.tolist(), d.scores.tolist(), d.labels.tolist()):
-            detections.append(Detection(ids[result.path], *box, score, category_ids[label]))
-    return coco_evaluate(labels, detections)
+    for result in predict_files(detector, paths, batch_size=batch_size, on_progress=progress, on_error=lambda e: skipped.append(str(e)), cancel=cancel):
+        image = by_path[result.path]
+        read.append(image)
+        detections += detections_for_evaluation(result.detections, class_names, category_ids, image.id)
+    notes = []
+    unknown = [n for n in class_names if n not in category_ids]
+    if len(unknown) == len(class_names):
+        notes.append(f"none of the model's {len(class_names)} class names is a category of the labels: nothing it finds can be scored")
+    elif unknown:
+        notes.append(f"model classes not in the labels (not scored): {', '.join(unknown)}")
+    result = coco_evaluate(LabelSet(labels.categories, read, labels.extra), detections)
+    return replace(result, skipped=tuple(skipped), notes=tuple(notes))
+
+
+def detections_for_evaluation(detections, class_names: list[str], category_ids: dict[str, int], image_id: int) -> list[Detection]:
+    """COCO evaluation detections of one image (a :class:`core.detections.Detections`), model
+    classes mapped to label categories by name (classes the labels do not have are left out: they
+    cannot be scored)."""
+    out = []
+    for box, score, label in zip(detections.boxes.tolist(), detections.scores.tolist(), detections.labels.tolist()):
+        cid = category_ids.get(class_names[label])
+        if cid is not None:
+            out.append(Detection(image_id, *box, score, cid))
+    return out
 
 
 def ground_truth_as_detections(labels: LabelSet) -> list[Detection]:

@@ -121,6 +121,12 @@ def image_size(path: Path | str) -> tuple[int, int]:
         with Image.open(path) as img:
             w, h = img.size
             turned = img.getexif().get(_ORIENTATION, 1) in _TURNED
+    except FileNotFoundError:
+        raise ImageReadError(path, "no such file") from None
+    except IsADirectoryError:
+        raise ImageReadError(path, "is a folder") from None
+    except UnidentifiedImageError:
+        raise ImageReadError(path, "not an image format PIL can read") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(path, str(exc)) from None
     return (h, w) if turned else (w, h)

@@ -172,19 +172,6 @@ def find_errors(labels: LabelSet, detections: dict[str, Detections], class_names
     return errors
 
 
-def detections_for_evaluation(detections: Detections, class_names: list[str], category_ids: dict[str, int], image_id: int) -> list:
-    """COCO evaluation detections of one image, model classes mapped to label categories by name
-    (classes the labels do not have are left out: they cannot be scored)."""
-    from core.evaluate import Detection
-
-    out = []
-    for box, score, label in zip(detections.boxes.tolist(), detections.scores.tolist(), detections.labels.tolist()):
-        cid = category_ids.get(class_names[label])
-        if cid is not None:
-            out.append(Detection(image_id, *box, score, cid))
-    return out
-
-
 @dataclass(frozen=True)
 class ReviewReport:
     metrics: object  # core.evaluate.EvalResult
@@ -197,7 +184,7 @@ def evaluate_predictions(labels: LabelSet, candidates: dict[str, Candidates], cl
     """COCO metrics of cached predictions on the labelled images (at the model's low evaluation
     threshold, as COCO mAP expects), and the false positives / negatives at ``view_score`` (the
     threshold the user is looking at)."""
-    from core.evaluate import coco_evaluate
+    from core.evaluate import coco_evaluate, detections_for_evaluation
 
     images = [im for im in labels.images if im.file_name in candidates]
     subset = LabelSet(labels.categories, images, labels.extra)

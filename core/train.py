@@ -30,7 +30,7 @@ from core.backbones import backbone_stages
 from core.boxes import BoxCoder
 from core.cancel import CancelToken, Cancelled
 from core.config import PreprocessConfig
-from core.dataset import AugmentConfig, Batch, DetectionDataset, GroupedBatchSampler, collate
+from core.dataset import AugmentConfig, Batch, DetectionDataset, GroupedBatchSampler, collate, readable
 from core.device import precision_name, resolve_device, resolve_precision
 from core.evaluate import EvalResult, evaluate_detector
 from core.labels import Category, LabelSet
@@ -216,13 +216,17 @@ class Trainer:
         self.dist = _dist_from_env(self.device)
         self.on_event = on_event or (lambda e: None)
         self.cancel = cancel or CancelToken()
-        self.train_data, self.val_data = train_data, val_data
         self.step, self.epoch, self.skip, self.total_steps = 0, 0, 0, 0
         self.classes = classes or training_classes(train_data.labels)
         if not self.classes:
             raise TrainingError("no labelled boxes to train on")
         if not train_data.labels.images:
             raise TrainingError("the training set has no images")
+        self.reported: set[str] = set()  # unreadable images already logged
+        train_data = self._readable(train_data, "training")
+        if val_data is not None:
+            val_data = self._readable(val_data, "validation")
+        self.train_data, self.val_data = train_data, val_data
         state = self._resume_state() if resume else None
         torch.manual_seed(config.seed)
         if state is not None:
@@ -277,6 +281,17 @@ class Trainer:
         if self.dist.world_size > 1:
             self.network = nn.parallel.DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
 
+    def _readable(self, data: DataSource, role: str) -> DataSource:
+        """Leaves out (and logs) images whose file is missing or not an image; none left is an error."""
+        labels, problems = readable(data.labels, data.image_root)
+        for problem in problems[:20]:
+            self._log(f"skipped {role} image: {problem}")
+        if len(problems) > 20:
+            self._log(f"… and {len(problems) - 20} more unreadable {role} images")
+        if problems and not labels.images:
+            raise TrainingError(f"none of the {len(problems)} {role} images can be read; the first: {problems[0]}")
+        return DataSource(labels, data.image_root)
+
     # -- state -------------------------------------------------------------------------------------
 
     def _resume_state(self) -> dict[str, Any]:
@@ -303,12 +318,13 @@ class Trainer:
         if self.dist.main:
             self.on_event(event)
 
-    def _log(self, message: str) -> None:
+    def _log(self, message: str, kind: str = "log") -> None:
+        """Appends to train.log and reports it as an event of ``kind`` ("log", or "nan")."""
         if self.dist.main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             with open(self.run_dir / "train.log", "a", encoding="utf-8") as f:
                 f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
-        self._emit(TrainEvent("log", self.epoch, self.step, self.total_steps, message=message))
+        self._emit(TrainEvent(kind, self.epoch, self.step, self.total_steps, message=message))
 
     # -- loop --------------------------------------------------------------------------------------
 
@@ -333,14 +349,23 @@ class Trainer:
                 set_train_mode(self.model, self.freeze_bn)
                 for batch in loader:
                     self.cancel.raise_if_cancelled()
+                    for bad in batch.unreadable:
+                        if bad.message not in self.reported:
+                            self.reported.add(bad.message)
+                            self._log(f"skipped training image: {bad.message}")
+                    if not batch.image_ids:
+                        self.skip += 1
+                        if self.dist.world_size > 1:  # the other processes wait for this one's gradients
+                            raise TrainingError(f"every image of a batch is unreadable: {batch.unreadable[0].message}")
+                        continue
                     finite, cls_loss, box_loss = self._step(batch)
                     self.skip += 1
                     if not finite:
                         nan_streak += 1
-                        self._emit(TrainEvent("nan", self.epoch, self.step, self.total_steps, message=f"non-finite loss at step {self.step}: step skipped ({nan_streak} in a row)"))
-                        self._log(f"non-finite loss at step {self.step}, step skipped")
+                        self._log(f"non-finite loss at step {self.step}: step skipped ({nan_streak} in a row)", kind="nan")
                         if nan_streak >= config.max_consecutive_nan:
-                            raise TrainingError(f"loss was not finite for {nan_streak} steps in a row: training stopped, last checkpoint kept (try a lower learning rate)")
+                            kept = "the last checkpoint is kept" if (self.run_dir / "last.safetensors").exists() else "no epoch had finished, so there is no checkpoint"
+                            raise TrainingError(f"loss was not finite for {nan_streak} steps in a row: training stopped, {kept} (try a lower learning rate)")
                         continue
                     nan_streak = 0
                     self.step += 1
@@ -433,7 +458,12 @@ class Trainer:
 
         detector = Detector(self.model, self.spec, device=str(self.device), precision=precision_name(self.dtype))
         try:
-            return evaluate_detector(detector, data.labels, data.image_root, cancel=self.cancel)
+            result = evaluate_detector(detector, data.labels, data.image_root, cancel=self.cancel)
+            for message in result.skipped:
+                if message not in self.reported:
+                    self.reported.add(message)
+                    self._log(f"skipped validation image: {message}")
+            return result
         finally:
             set_train_mode(self.model, self.freeze_bn)
 

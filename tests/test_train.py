@@ -227,3 +227,94 @@ def test_cuda_mixed_precision_training(four_images, tmp_path, precision):
                       backbone="resnet18", fpn_channels=64, device="cuda", on_event=lambda e: e.kind == "step" and losses.append(e.cls_loss + e.box_loss))
     trainer.run()
     assert len(losses) == 4 and all(map(math.isfinite, losses))
+
+
+def _chess_copy(tmp_path, split, count):
+    """``count`` images of a chess split copied into tmp_path with their COCO file."""
+    import shutil
+
+    data = json.loads((CHESS / split / "_annotations.coco.json").read_text())
+    data["images"] = [im for im in data["images"] if any(a["image_id"] == im["id"] for a in data["annotations"])][:count]
+    keep = {im["id"] for im in data["images"]}
+    data["annotations"] = [a for a in data["annotations"] if a["image_id"] in keep]
+    for im in data["images"]:
+        shutil.copy(CHESS / split / im["file_name"], tmp_path / im["file_name"])
+    return data
+
+
+def test_training_skips_missing_and_truncated_images_and_names_them(tmp_path):
+    data = _chess_copy(tmp_path, "train", 4)
+    missing, truncated = data["images"][0]["file_name"], data["images"][1]["file_name"]
+    (tmp_path / missing).unlink()
+    whole = (tmp_path / truncated).read_bytes()
+    (tmp_path / truncated).write_bytes(whole[: len(whole) // 3])  # the header reads; decoding fails
+    (tmp_path / "ann.json").write_text(json.dumps(data))
+    events = []
+    result = Trainer(train_data=DataSource(read_coco(tmp_path / "ann.json"), tmp_path), val_data=None, run_dir=tmp_path / "run",
+                     config=_config(epochs=2), backbone="resnet18", fpn_channels=64, device="cpu", on_event=events.append).run()
+    assert result.epochs_done == 2 and not result.cancelled
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert f"skipped training image: {tmp_path / missing}: cannot read image (no such file)" in log
+    assert log.count(f"skipped training image: {tmp_path / truncated}") == 1  # once, not every epoch
+    assert result.steps >= 2  # the readable images still trained
+
+
+def test_retina_eval_matches_classes_by_name_and_reports_unreadable_images(tmp_path, capsys):
+    from tests.conftest import DEMO_MODEL
+
+    data = _chess_copy(tmp_path, "valid", 3)
+    (tmp_path / "ann.json").write_text(json.dumps(data))
+    assert main(["eval", "--weights", str(DEMO_MODEL), "--coco", str(tmp_path / "ann.json"), "--device", "cpu", "--json", str(tmp_path / "a.json")]) == 0
+    original = json.loads((tmp_path / "a.json").read_text())
+    assert original["mAP"] > 0.5
+    # the same labels with other category ids (as a VOC -> COCO round trip gives) score the same
+    for c in data["categories"]:
+        c["id"] += 100
+    for a in data["annotations"]:
+        a["category_id"] += 100
+    (tmp_path / data["images"][0]["file_name"]).unlink()  # and one image is gone
+    (tmp_path / "renumbered.json").write_text(json.dumps(data))
+    capsys.readouterr()
+    code = main(["eval", "--weights", str(DEMO_MODEL), "--coco", str(tmp_path / "renumbered.json"), "--device", "cpu", "--json", str(tmp_path / "b.json")])
+    err = capsys.readouterr().err
+    assert code == 3 and f"{data['images'][0]['file_name']}: cannot read image (no such file)" in err and "1 unreadable images left out" in err
+    gone = data["images"].pop(0)["id"]
+    data["annotations"] = [a for a in data["annotations"] if a["image_id"] != gone]
+    (tmp_path / "two.json").write_text(json.dumps(data))
+    assert main(["eval", "--weights", str(DEMO_MODEL), "--coco", str(tmp_path / "two.json"), "--device", "cpu", "--json", str(tmp_path / "c.json")]) == 0
+    assert json.loads((tmp_path / "b.json").read_text())["mAP"] == json.loads((tmp_path / "c.json").read_text())["mAP"] > 0.5
+
+
+@pytest.mark.parametrize("args", [["--epochs", "0"], ["--batch-size", "0"], ["--image-size", "0"], ["--lr", "-1"], ["--val-split", "1.5"]])
+def test_retina_train_refuses_impossible_settings(args, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--coco", str(CHESS / "train" / "_annotations.coco.json"), "--out", str(tmp_path / "run"), *args])
+    assert exit_.value.code == 2 and args[0] in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_ctrl_c_during_retina_train_saves_the_step_and_the_run_resumes_there(tmp_path, monkeypatch, capsys):
+    import os
+    import signal
+
+    data = _chess_copy(tmp_path, "train", 6)
+    (tmp_path / "ann.json").write_text(json.dumps(data))
+    real_step = Trainer._step
+
+    def step_then_ctrl_c(self, batch):
+        out = real_step(self, batch)
+        if self.step == 1:  # the step being counted now is the 2nd
+            os.kill(os.getpid(), signal.SIGINT)
+        return out
+
+    monkeypatch.setattr(Trainer, "_step", step_then_ctrl_c)
+    command = ["train", "--coco", str(tmp_path / "ann.json"), "--backbone", "resnet18", "--fpn-channels", "64", "--epochs", "2",
+               "--batch-size", "2", "--image-size", "96", "--no-augment", "--device", "cpu", "--precision", "fp32", "--out", str(tmp_path / "run")]
+    assert main(command) == 130
+    assert "add --resume" in capsys.readouterr().err
+    state = torch.load(tmp_path / "run" / "train_state.pt", weights_only=True)
+    assert state["step"] == 2 and state["epoch"] == 0  # mid-epoch, where it stopped
+    monkeypatch.setattr(Trainer, "_step", real_step)
+    assert main([*command, "--resume"]) == 0
+    assert torch.load(tmp_path / "run" / "train_state.pt", weights_only=True)["step"] == 6
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
