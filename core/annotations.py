@@ -101,10 +101,10 @@ class AnnotationStore:
         entry = self._images.get(file_name)
         if entry is not None and entry.reviewed:
             return ImageStatus.REVIEWED
+        if entry is not None and entry.boxes:
+            return ImageStatus.LABELLED  # predictions over labels leave it labelled: amber marks images with no labels yet
         if file_name in self.predicted:
             return ImageStatus.PREDICTED
-        if entry is not None and entry.boxes:
-            return ImageStatus.LABELLED
         return ImageStatus.UNLABELLED
 
     def missing(self, present: Iterable[str]) -> list[str]:

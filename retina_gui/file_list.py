@@ -203,7 +203,8 @@ class FileListPanel(QWidget):
         return out
 
     def next_unlabelled(self) -> bool:
-        """Go to the next unlabelled image after the current one (wrapping around)."""
+        """Go to the next image without labels after the current one (wrapping around); one with
+        predictions but no labels counts: its predictions still wait for a person."""
         names = self.model.names
         if not names:
             return False
@@ -211,6 +212,6 @@ class FileListPanel(QWidget):
         start = -1 if current is None else current
         for k in range(1, len(names) + 1):
             name = names[(start + k) % len(names)]
-            if self.model.status(name) == ImageStatus.UNLABELLED.value:
+            if self.model.status(name) in (ImageStatus.UNLABELLED.value, ImageStatus.PREDICTED.value):
                 return self.set_current(name)
         return False

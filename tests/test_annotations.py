@@ -89,8 +89,7 @@ def test_status_follows_boxes_predictions_and_review():
     assert store.status("x.jpg") is ImageStatus.PREDICTED
     store.append_boxes("x.jpg", (640, 480), [Box(0, 0, 5, 5, 1)])
     assert store.entry("x.jpg").width == 640 and store.entry("x.jpg").id == 1
-    store.predicted.clear()
-    assert store.status("x.jpg") is ImageStatus.LABELLED
+    assert store.status("x.jpg") is ImageStatus.LABELLED  # labels win over predictions shown on top of them
     store.set_reviewed("y.jpg", (10, 20), True)  # a reviewed image with no boxes: a negative example
     assert store.status("y.jpg") is ImageStatus.REVIEWED and store.entry("y.jpg").id == 2
 

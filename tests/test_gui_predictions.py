@@ -98,10 +98,13 @@ def test_batch_predict_the_folder_then_accept_all_of_it_in_one_step(qtbot, tmp_p
     assert finished == [(8, False)] and window.predictions.model_runs == 8  # the shown image came from the cache
     assert window.model_panel.progress.value() == 8
     assert all(window.files.model.status(n) == "predicted" for n in window.files.model.names)
+    first = window.files.current()
+    assert window.files.next_unlabelled() and window.files.current() != first  # predictions alone are not labels
     count = window.predictions.accept_folder()
     store = window.workspace.store
     assert count == sum(len(store.boxes(n)) for n in window.files.model.names) and count > 100
     assert all(window.files.model.status(n) == "labelled" for n in window.files.model.names)
+    assert not window.files.next_unlabelled()
     window.workspace.undo_stack.undo()
     assert not any(store.boxes(n) for n in window.files.model.names)
 
