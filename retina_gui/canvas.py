@@ -10,7 +10,6 @@ canvas is told what to show. Handles, the crosshair and drag previews are painte
 from __future__ import annotations
 
 import enum
-import math
 from dataclasses import dataclass
 
 from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, Signal
@@ -60,14 +59,17 @@ def _handle_points(r: QRectF) -> dict[str, QPointF]:
 
 
 class LabelItem(QGraphicsItem):
-    """Class name on a coloured tag above a box's corner; constant size at every zoom."""
+    """Class name on a coloured tag above its position (``below``: under it); constant size at every
+    zoom, so the tag's extent is in screen pixels and is placed by this flag, never by an offset in
+    image pixels."""
 
     FONT = QFont()
     FONT.setPointSizeF(8.5)
     METRICS = QFontMetricsF(FONT)
 
-    def __init__(self, parent: QGraphicsItem) -> None:
+    def __init__(self, parent: QGraphicsItem, *, below: bool = False) -> None:
         super().__init__(parent)
+        self.below = below
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # text is drawn once, then blitted
         self.text, self.color = "", QColor()
@@ -77,7 +79,7 @@ class LabelItem(QGraphicsItem):
         self.prepareGeometryChange()
         self.text, self.color = text, color
         h = self.METRICS.height() + 2
-        self._rect = QRectF(0, -h, self.METRICS.horizontalAdvance(text) + 6, h)
+        self._rect = QRectF(0, 0 if self.below else -h, self.METRICS.horizontalAdvance(text) + 6, h)
         self.update()
 
     def boundingRect(self) -> QRectF:
@@ -123,7 +125,7 @@ class PredictionItem(QGraphicsRectItem):
     def __init__(self, index: int) -> None:
         super().__init__()
         self.index = index
-        self.label = LabelItem(self)
+        self.label = LabelItem(self, below=True)  # under the box: the label's own tag is above it
         self.setZValue(-1e17)
         self.view: BoxView | None = None
 
@@ -138,7 +140,7 @@ class PredictionItem(QGraphicsRectItem):
         tag = QColor(view.color)
         tag.setAlpha(170)
         self.label.set_label(view.label, tag)
-        self.label.setPos(view.rect.bottomLeft() + QPointF(0, self.label.boundingRect().height()))
+        self.label.setPos(view.rect.bottomLeft())
 
 
 class _Drag(enum.Enum):
@@ -178,6 +180,7 @@ class Canvas(QGraphicsView):
         self._pixmap.setZValue(-1e18)
         self.scene().addItem(self._pixmap)
         self.image_size: tuple[int, int] | None = None
+        self._fitted = False  # the zoom is "fit to window" and follows the view's size
         self.tool = Tool.EDIT
         self._items: list[BoxItem] = []
         self._predictions: list[PredictionItem] = []
@@ -281,7 +284,9 @@ class Canvas(QGraphicsView):
         vw, vh = self.viewport().width() - 4, self.viewport().height() - 4
         return max(self.ZOOM_RANGE[0], min(vw / self.image_size[0], vh / self.image_size[1]))
 
-    def set_zoom(self, zoom: float) -> None:
+    def set_zoom(self, zoom: float, *, fitted: bool = False) -> None:
+        """``fitted``: this zoom fits the image to the view, and follows the view's size from now on."""
+        self._fitted = fitted
         zoom = min(max(zoom, self.ZOOM_RANGE[0]), self.ZOOM_RANGE[1])
         self.setTransform(self.transform().fromScale(zoom, zoom))
         self._pixmap.setTransformationMode(
@@ -298,7 +303,7 @@ class Canvas(QGraphicsView):
         self.verticalScrollBar().setValue(self.verticalScrollBar().value() + shift.y())
 
     def fit(self) -> None:
-        self.set_zoom(self._fit_zoom())
+        self.set_zoom(self._fit_zoom(), fitted=True)
         if self.image_size:
             self.centerOn(self.image_size[0] / 2, self.image_size[1] / 2)
 
@@ -312,9 +317,8 @@ class Canvas(QGraphicsView):
         event.accept()
 
     def resizeEvent(self, event) -> None:
-        at_fit = self.image_size is not None and math.isclose(self._zoom(), self._fit_zoom(), rel_tol=1e-3)
         super().resizeEvent(event)
-        if at_fit:
+        if self.image_size is not None and self._fitted:  # a fitted image refits (the window or a dock resized)
             self.fit()
 
     # --- hit testing ---------------------------------------------------------------------------

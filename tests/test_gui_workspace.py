@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
+from PySide6.QtCore import QPoint, QPointF, QRectF, QSettings, Qt
 from PySide6.QtGui import QColor
 
 from core.formats.coco import read_coco
@@ -246,6 +246,31 @@ def test_zoom_keeps_the_point_under_the_cursor_and_status_bar_shows_image_pixels
     assert window.zoom_label.text() == "156 %"
     window.canvas.fit()
     assert window.canvas.transform().m11() < 1
+    # a fitted image follows the window's size, both ways; a zoom the user chose stays
+    size = window.size()
+    for width, height in ((900, 650), (size.width() + 300, size.height() + 200)):
+        window.resize(width, height)
+        qtbot.waitUntil(lambda: window.canvas.transform().m11() == pytest.approx(window.canvas._fit_zoom()), timeout=3000)
+    window.canvas.zoom_by(2)
+    chosen = window.canvas.transform().m11()
+    window.resize(size)
+    qtbot.wait(50)
+    assert window.canvas.transform().m11() == pytest.approx(chosen)
+
+
+def test_prediction_tags_hang_under_their_box_at_every_zoom(qtbot, demo):
+    from retina_gui.canvas import BoxView
+
+    canvas = demo.canvas
+    box = QRectF(100, 100, 200, 150)
+    canvas.set_predictions([BoxView(box, "white-pawn 0.91", QColor("red"))])
+    item = canvas._predictions[0]
+    for zoom in (0.25, 1.0, 4.0):
+        canvas.set_zoom(zoom)
+        tag = item.label.deviceTransform(canvas.viewportTransform()).mapRect(item.label.boundingRect())  # view pixels
+        corner = canvas.viewportTransform().map(box.bottomLeft())
+        assert tag.top() == pytest.approx(corner.y(), abs=0.01) and tag.left() == pytest.approx(corner.x(), abs=0.01)
+        assert tag.height() == pytest.approx(item.label.boundingRect().height())  # the same size on screen at every zoom
 
 
 def test_file_list_search_filter_navigation_and_next_unlabelled(qtbot, tmp_path, settings):
