@@ -69,6 +69,7 @@ class Annotator(QObject):
             self._display(name, *cached)
         elif name in self.files.model.unreadable:
             self.canvas.show_message(f"{name}\ncannot be read: {self.files.model.unreadable[name]}")
+            self.image_failed.emit(name, self.files.model.unreadable[name])  # the status bar and panels follow
         else:
             self.canvas.show_message(f"Loading {name} …")
         wanted = [n for n in [name, *self.files.neighbours(name, self.PREFETCH)]

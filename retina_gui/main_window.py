@@ -3,6 +3,7 @@ actions call the annotator and the workspace; what the window shows comes from t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -31,9 +32,12 @@ RECENT_COUNT = 10
 
 class MainWindow(QMainWindow):
     def __init__(self, *, folder: Path | None = None, model: Path | None = None, labels: Path | None = None,
-                 recursive: bool = True, settings: QSettings | None = None) -> None:
+                 recursive: bool = True, settings: QSettings | None = None, confirm: Callable[[str, str], bool] | None = None) -> None:
+        """``confirm(title, question)``: asks the user before something that cannot be taken back
+        (a Yes/No dialog by default; tests answer it themselves)."""
         super().__init__()
         self.settings = settings or QSettings()
+        self.confirm = confirm or self._ask
         self.resize(1400, 900)
         self.workspace: Workspace | None = None
         self.scanner: FolderScanner | None = None
@@ -80,6 +84,7 @@ class MainWindow(QMainWindow):
         self.predictions.message.connect(self.statusBar().showMessage)
         self.predictions.model_changed.connect(self.anchor_panel.set_model)
         self.training_panel.failed.connect(self._training_failed)
+        self.model_panel.accept_folder_button.clicked.connect(self.accept_folder)
         if model is not None:
             if model.is_file():
                 self.predictions.load_model(model.resolve())
@@ -162,7 +167,7 @@ class MainWindow(QMainWindow):
         self._action(model, "&Predict Image", self.model_panel.predict_now, "Ctrl+P")
         self._action(model, "Predict &Folder", self.predictions.predict_folder, "Ctrl+Shift+P")
         self._action(model, "&Accept Shown Predictions (image)", self.predictions.accept_image, [QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
-        self._action(model, "Accept Shown Predictions (&folder)", self.predictions.accept_folder)
+        self._action(model, "Accept Shown Predictions (&folder)", self.accept_folder)
 
         go = bar.addMenu("&Go")
         self._action(go, "&Next Image", partial(self.files.step, 1), [QKeySequence("D"), QKeySequence(Qt.Key.Key_PageDown)])
@@ -196,6 +201,8 @@ class MainWindow(QMainWindow):
         folder = folder.resolve()
         if not folder.is_dir():
             self.report("Open folder", f"{folder} is not a folder.")
+            return False
+        if not self._may_stop_training("open another folder"):
             return False
         self.close_folder()
         try:
@@ -439,7 +446,34 @@ class MainWindow(QMainWindow):
                 name += " (read only)"
         self.setWindowTitle(name)
 
+    def _ask(self, title: str, question: str) -> bool:
+        answer = QMessageBox.question(self, title, question, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                      QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _may_stop_training(self, doing: str) -> bool:
+        """False when a run is training and the user would rather keep it going."""
+        if self.training_panel.worker is None:
+            return True
+        return self.confirm("Training is running", f"Stop the training to {doing}? The last checkpoint is kept, and Resume "
+                                                   "continues the run later.")
+
+    def accept_folder(self) -> int:
+        """Every shown prediction of every predicted image as labels, after the user agrees (one undo step)."""
+        entries = self.predictions.folder_entries()
+        count, images = sum(len(p) for _, _, p in entries), sum(1 for _, _, p in entries if p)
+        if not count:
+            self.statusBar().showMessage("no shown predictions to accept in this folder", 10000)
+            return 0
+        if not self.confirm("Accept predictions", f"Add {count} shown predictions on {images} images as labels? "
+                                                  "(one step: Edit ▸ Undo takes it back)"):
+            return 0
+        return self.predictions.accept_entries(entries, "Accept predictions in the folder")
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._may_stop_training("quit"):
+            event.ignore()
+            return
         self.model_panel.stop()
         self.close_folder()
         super().closeEvent(event)

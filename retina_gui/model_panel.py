@@ -76,9 +76,8 @@ class ModelPanel(QWidget):
         accept_image = QPushButton("Accept shown (image)")
         accept_image.setToolTip("Add the shown predictions of this image as labels, except those already labelled (Ctrl+Return)")
         accept_image.clicked.connect(predictions.accept_image)
-        accept_folder = QPushButton("Accept shown (folder)")
-        accept_folder.setToolTip("The same for every predicted image of the folder, as one undo step")
-        accept_folder.clicked.connect(predictions.accept_folder)
+        self.accept_folder_button = QPushButton("Accept shown (folder)")  # the window asks first, then accepts
+        self.accept_folder_button.setToolTip("The same for every predicted image of the folder, as one undo step")
         self.explanation = QLabel("Select a label to see whether and why the model misses it.")
         self.explanation.setWordWrap(True)
 
@@ -107,7 +106,7 @@ class ModelPanel(QWidget):
         show.addRow(self.classes)
         accepts = QHBoxLayout()
         accepts.addWidget(accept_image)
-        accepts.addWidget(accept_folder)
+        accepts.addWidget(self.accept_folder_button)
         show.addRow(accepts)
         why_box = QGroupBox("Why missed?")
         QVBoxLayout(why_box).addWidget(self.explanation)

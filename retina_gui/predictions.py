@@ -46,6 +46,7 @@ class Predictions(QObject):
         self.all = None  # Detections after thresholds only
         self.model_runs = 0  # images the network ran on (cache hits not counted)
         annotator.image_shown.connect(self._image_shown)
+        annotator.image_failed.connect(self._image_failed)
 
     # --- lifecycle -----------------------------------------------------------------------------
     def attach(self, folder: Path, cache_root: Path) -> None:
@@ -115,6 +116,9 @@ class Predictions(QObject):
         elif self.auto:
             self.request(name)
         self.refilter()
+
+    def _image_failed(self, _name: str, _reason: str) -> None:
+        self.refilter()  # nothing to show for an unreadable image: the previous image's counts go
 
     def _predicted(self, name: str, candidates, from_cache: bool) -> None:
         self.model_runs += not from_cache
@@ -190,10 +194,10 @@ class Predictions(QObject):
     def accept_image(self) -> int:
         return self.accept(list(range(len(self.visible)))) if self.visible is not None else 0
 
-    def accept_folder(self) -> int:
-        """Accept every shown prediction of every predicted image (one undo step)."""
+    def folder_entries(self) -> list[tuple[str, tuple[int, int], list[tuple[float, float, float, float, str]]]]:
+        """(image, size, shown predictions) of every predicted image, at the current thresholds."""
         if self.model is None or self.annotator.workspace is None:
-            return 0
+            return []
         entries = []
         for name in list(self.annotator.workspace.store.predicted):
             candidates = self.candidates.get(name)
@@ -211,7 +215,7 @@ class Predictions(QObject):
                 except ImageReadError:
                     continue
             entries.append((name, size, self._predictions(detections, indices)))
-        return self.accept_entries(entries, "Accept predictions in the folder")
+        return entries
 
     def _predictions(self, detections, indices: list[int]) -> list[tuple[float, float, float, float, str]]:
         return [(*map(float, detections.boxes[i]), self.model.class_names[int(detections.labels[i])]) for i in indices]

@@ -89,7 +89,8 @@ def test_accept_all_creates_labels_and_one_undo_removes_them(qtbot, tmp_path, wi
 
 
 def test_batch_predict_the_folder_then_accept_all_of_it_in_one_step(qtbot, tmp_path, window_factory):
-    window = window_factory(unlabelled_demo(tmp_path))
+    questions, answers = [], [False, True]
+    window = window_factory(unlabelled_demo(tmp_path), confirm=lambda title, text: questions.append(text) or answers.pop(0))
     wait_predictions(qtbot, window)
     finished = []
     window.predictions.batch_finished.connect(lambda n, cancelled: finished.append((n, cancelled)))
@@ -100,8 +101,10 @@ def test_batch_predict_the_folder_then_accept_all_of_it_in_one_step(qtbot, tmp_p
     assert all(window.files.model.status(n) == "predicted" for n in window.files.model.names)
     first = window.files.current()
     assert window.files.next_unlabelled() and window.files.current() != first  # predictions alone are not labels
-    count = window.predictions.accept_folder()
     store = window.workspace.store
+    assert window.accept_folder() == 0 and not any(store.boxes(n) for n in window.files.model.names)  # the user said no
+    count = window.accept_folder()
+    assert len(questions) == 2 and questions[1].startswith(f"Add {count} shown predictions on 8 images as labels?")
     assert count == sum(len(store.boxes(n)) for n in window.files.model.names) and count > 100
     assert all(window.files.model.status(n) == "labelled" for n in window.files.model.names)
     assert not window.files.next_unlabelled()

@@ -21,7 +21,8 @@ def window(qtbot, tmp_path):
     folder = tmp_path / "demo"
     shutil.copytree(DEMO, folder)
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(folder=folder, model=DEMO_MODEL, settings=settings)
+    window = MainWindow(folder=folder, model=DEMO_MODEL, settings=settings, confirm=lambda title, text: window.answer)
+    window.answer = True  # "stop the training?" at the end of a test: yes
     qtbot.addWidget(window)
     window.show()
     qtbot.waitUntil(lambda: window.predictions.visible is not None and window.annotator.size is not None, timeout=60_000)
@@ -171,3 +172,17 @@ def test_a_full_disk_is_reported(qtbot, window, monkeypatch):
     assert window.training_panel.train()
     qtbot.waitUntil(lambda: any("The disk is full" in r for r in window.reports), timeout=60_000)
     _still_usable(window)
+
+
+def test_closing_the_window_while_training_asks_first(qtbot, window):
+    panel = window.training_panel
+    small_recipe(panel, 50)
+    assert panel.train()
+    qtbot.waitUntil(lambda: panel.progress.value() >= 1, timeout=60_000)
+    window.answer = False  # "Stop the training to quit?" No: the window and the run stay
+    window.close()
+    assert window.isVisible() and panel.worker is not None
+    assert not window.open_folder(window.workspace.folder)  # the same question guards opening another folder
+    window.answer = True
+    window.close()
+    assert not window.isVisible() and panel.worker is None

@@ -355,8 +355,11 @@ def test_corrupt_pngsuite_files_are_marked_unreadable_and_the_others_load(qtbot,
     assert set(window.files.model.unreadable) == corrupt and len(corrupt) == 14
     assert len(shown) == 175 - 14
     assert window.files.model.status("xc1n0g08.png") == "unreadable"
-    window.files.set_current("xc1n0g08.png")
+    window.files.set_current("basn0g01.png")
+    qtbot.waitUntil(lambda: window.annotator.size is not None, timeout=5000)
+    window.files.set_current("xc1n0g08.png")  # known to be unreadable by now: the status bar must not keep the last image
     assert "cannot be read" in window.canvas.message
+    assert window.image_label.text() == "xc1n0g08.png: unreadable"
     assert not (folder / "annotations.coco.json").exists()  # nothing written: no edits were made
     window.close()
 
