@@ -15,7 +15,7 @@ ANN = CHESS_VALID / "_annotations.coco.json"
 
 
 def _content(labels: LabelSet):
-    """Everything but image and annotation ids (exports renumber those from 1)."""
+    """Everything but image and annotation ids (other formats have none to keep)."""
     names = labels.category_names()
     return sorted(
         (im.file_name, im.width, im.height, tuple(sorted((names[b.category_id], b.x1, b.y1, b.x2, b.y2, b.iscrowd) for b in im.boxes)))
@@ -33,8 +33,15 @@ def test_roboflow_file_fails_the_self_check_and_our_export_passes(tmp_path):
     assert _content(exported) == _content(original)
     assert [(c.id, c.name) for c in exported.categories] == [(c.id, c.name) for c in original.categories]  # id 0 and unused kept
     data = json.loads(out.read_text())
-    assert min(a["id"] for a in data["annotations"]) == 1 and min(i["id"] for i in data["images"]) == 1
+    source = json.loads(ANN.read_text())
+    assert [i["id"] for i in data["images"]] == [i["id"] for i in source["images"]]  # image ids kept, 0 included
+    ids = [a["id"] for a in data["annotations"]]
+    assert min(ids) == 1 and len(set(ids)) == len(ids)
+    assert ids == [a["id"] or max(ids) for a in source["annotations"]]  # kept; only the id 0 moves, after the largest
     assert all(set(a) >= {"area", "iscrowd", "bbox"} for a in data["annotations"])
+    again = tmp_path / "again.json"
+    write_coco(read_coco(out), again)
+    assert json.loads(again.read_text()) == data  # ids are stable from one save to the next
 
 
 def test_coco_to_yolo_to_coco_round_trip(tmp_path):
@@ -123,3 +130,56 @@ def test_coco_import_keeps_sparse_and_64_bit_ids_crowd_regions_and_tolerates_unk
     crowd_out = next(a for a in written["annotations"] if a["iscrowd"])
     assert crowd_out["segmentation"] == rle and crowd_out["category_id"] == 1
     assert written["info"] == {"description": "x"}
+
+
+def test_a_failing_coco_export_names_the_flat_boxes_and_leaves_the_old_file(tmp_path):
+    labels = LabelSet([Category(1, "thing")], [ImageEntry(1, "a.jpg", 100, 100, [Box(10, 10, 10, 40, 1), Box(5, 5, 50, 50, 1)])])
+    target = tmp_path / "out.json"
+    target.write_text("the old export")
+    from core.formats.convert import write_labels
+
+    with pytest.raises(LabelFormatError, match=r"not written.*1 boxes have no width or height.*'a.jpg': bbox \[10, 10, 0, 30\]"):
+        write_labels(labels, "coco", target)
+    assert target.read_text() == "the old export" and [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+@pytest.mark.parametrize("fmt", ["yolo", "voc"])
+def test_images_that_would_share_a_label_file_are_refused_before_anything_is_written(tmp_path, fmt):
+    from core.formats.convert import write_labels
+
+    labels = LabelSet([Category(1, "thing")], [ImageEntry(1, "a.jpg", 100, 100, [Box(1, 1, 9, 9, 1)]),
+                                               ImageEntry(2, "a.png", 100, 100, [Box(2, 2, 8, 8, 1)])])
+    with pytest.raises(LabelFormatError, match=r"a.jpg and a.png would both be written to a\.(txt|xml)"):
+        write_labels(labels, fmt, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_reading_yolo_gives_a_shared_label_file_to_no_image(tmp_path):
+    images, labels = tmp_path / "images", tmp_path / "labels"
+    images.mkdir()
+    labels.mkdir()
+    for name in ("a.jpg", "a.png"):
+        (images / name).write_bytes((DATASETS / "exif_orientation" / "Landscape_1.jpg").read_bytes())
+    (labels / "classes.txt").write_text("thing\n")
+    (labels / "a.txt").write_text("0 0.5 0.5 0.1 0.2\n")
+    read, report = read_yolo(labels, images)
+    assert report.ambiguous_images == ["a.jpg", "a.png"] and not report.orphan_labels
+    assert all(not im.boxes for im in read.images)
+
+
+@pytest.mark.parametrize("content, message", [
+    ("[]", "the top level is a list"),
+    ('{"images": [{"id": 1, "file_name": "a.jpg"}, {"id": 2, "file_name": "a.jpg"}], "annotations": [], "categories": []}',
+     "file_name 'a.jpg' appears twice \\(image ids 1 and 2\\)"),
+])
+def test_malformed_coco_files_get_a_message(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(LabelFormatError, match=message):
+        read_coco(path)
+
+
+def test_windows_file_names_read_as_posix_paths(tmp_path):
+    path = tmp_path / "win.json"
+    path.write_text(json.dumps({"images": [{"id": 1, "file_name": "sub\\a.jpg", "width": 4, "height": 4}], "annotations": [], "categories": []}))
+    assert read_coco(path).images[0].file_name == "sub/a.jpg"

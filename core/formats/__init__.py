@@ -3,3 +3,22 @@
 
 class LabelFormatError(ValueError):
     """A label file that cannot be read; the message names the file and what is wrong."""
+
+
+def label_file_names(file_names: list[str], suffix: str) -> list[str]:
+    """The per-image label file of each image (YOLO ``.txt``, VOC ``.xml``): its path with the
+    image suffix replaced. Two images that share one (``a.jpg`` and ``a.png``) are an error, not a
+    silent overwrite."""
+    from pathlib import PurePosixPath
+
+    from core.formats.coco import check_file_name
+
+    out, seen = [], {}
+    for name in file_names:
+        target = PurePosixPath(check_file_name(name)).with_suffix(suffix).as_posix()
+        if target in seen:
+            raise LabelFormatError(f"{seen[target]} and {name} would both be written to {target}: rename one of the images "
+                                   f"(label files are named after the image without its extension); nothing was written")
+        seen[target] = name
+        out.append(target)
+    return out

@@ -23,9 +23,11 @@ def read_coco(path: Path | str) -> LabelSet:
         raise LabelFormatError(f"{path}: no such file") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise LabelFormatError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise LabelFormatError(f"{path}: not a COCO detection file (the top level is a {type(data).__name__}, not an object with \"images\")")
     try:
         return _parse(data)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise LabelFormatError(f"{path}: not a COCO detection file ({type(exc).__name__}: {exc})") from None
 
 
@@ -34,12 +36,18 @@ def _parse(data: dict[str, Any]) -> LabelSet:
                   for c in data.get("categories", [])]
     known = {c.id for c in categories}
     images: dict[int, ImageEntry] = {}
+    by_name: dict[str, int] = {}
     for im in data["images"]:
-        entry = ImageEntry(int(im["id"]), str(im["file_name"]), int(im.get("width") or 0), int(im.get("height") or 0),
+        # Windows tools write "sub\\a.jpg"; file names are POSIX paths everywhere else
+        entry = ImageEntry(int(im["id"]), str(im["file_name"]).replace("\\", "/"), int(im.get("width") or 0), int(im.get("height") or 0),
                            reviewed=im.get("reviewed") is True)
         if entry.id in images:
             raise ValueError(f"image id {entry.id} appears twice")
+        if entry.file_name in by_name:
+            raise ValueError(f"file_name {entry.file_name!r} appears twice (image ids {by_name[entry.file_name]} and {entry.id}): "
+                             "merge those entries or point them at different files")
         images[entry.id] = entry
+        by_name[entry.file_name] = entry.id
     problems: list[str] = []
     for ann in data.get("annotations", []):
         image = images.get(int(ann["image_id"]))
@@ -71,23 +79,34 @@ def check_file_name(name: str) -> str:
 
 
 def to_coco_dict(labels: LabelSet) -> dict[str, Any]:
-    """COCO dict with image and annotation ids >= 1 (pycocotools treats a matched id 0 as unmatched;
-    images are renumbered only when an id is < 1), xywh float boxes, ``area`` and ``iscrowd`` always
-    written, every category kept with its id. A category's ``color`` and an image's ``reviewed`` flag
-    (retina-gui's own fields; COCO readers ignore unknown keys) are written only when set."""
-    renumber = any(im.id < 1 for im in labels.images)
+    """COCO dict with image ids as they are (results files and ``--coco`` runs refer to them) and
+    stable annotation ids: a box keeps its id when it is >= 1 and unique; new boxes, and an id 0
+    (pycocotools reads a matched id 0 as "unmatched": Roboflow's trap), take the next ids after the
+    largest. xywh float boxes, ``area`` and ``iscrowd`` always written, every category kept with its
+    id. A category's ``color`` and an image's ``reviewed`` flag (retina-gui's own fields; COCO
+    readers ignore unknown keys) are written only when set."""
     images, annotations = [], []
-    ann_id = 0
-    for index, im in enumerate(labels.images):
-        image_id = index + 1 if renumber else im.id
-        image = {"id": image_id, "file_name": check_file_name(im.file_name), "width": im.width, "height": im.height}
+    kept: set[int] = set()
+    for im in labels.images:
+        for box in im.boxes:
+            if isinstance(box.id, int) and box.id >= 1 and box.id not in kept:
+                kept.add(box.id)
+    next_id = max(kept, default=0)
+    used: set[int] = set()
+    for im in labels.images:
+        image = {"id": im.id, "file_name": check_file_name(im.file_name), "width": im.width, "height": im.height}
         if im.reviewed:
             image["reviewed"] = True
         images.append(image)
         for box in im.boxes:
-            ann_id += 1
+            if box.id in kept and box.id not in used:
+                ann_id = box.id
+            else:
+                next_id += 1
+                ann_id = next_id
+            used.add(ann_id)
             w, h = box.width, box.height
-            ann = {"id": ann_id, "image_id": image_id, "category_id": box.category_id, "bbox": [box.x1, box.y1, w, h],
+            ann = {"id": ann_id, "image_id": im.id, "category_id": box.category_id, "bbox": [box.x1, box.y1, w, h],
                    "area": w * h, "iscrowd": int(box.iscrowd), "segmentation": box.segmentation if box.iscrowd else []}
             annotations.append(ann)
     categories = [{"id": c.id, "name": c.name, "supercategory": c.supercategory, **({"color": c.color} if c.color else {})}
@@ -123,7 +142,7 @@ def _encode(data: dict[str, Any]) -> Iterator[str]:
     yield "}\n"
 
 
-def verify_coco_file(path: Path | str) -> None:
+def verify_coco_file(path: Path | str, name: Path | str | None = None) -> None:
     """Load a written file with pycocotools and evaluate its boxes against themselves (score 1):
     AP must be exactly 1.0, else the file has one of the classic export bugs. Raises
     :class:`LabelFormatError` if not."""
@@ -147,4 +166,11 @@ def verify_coco_file(path: Path | str) -> None:
     precision = ev.eval["precision"][:, :, :, 0, -1]
     valid = precision[precision > -1]
     if not (valid > 1.0 - 1e-9).all():  # COCOeval's precision is tp / (tp + fp + eps)
-        raise LabelFormatError(f"{path}: self-check failed: its boxes evaluated against themselves give AP {valid.mean():.6f}, not 1.0")
+        files = {im["id"]: im.get("file_name") for im in gt.dataset["images"]}
+        flat = [a for a in anns if not (a["bbox"][2] > 0 and a["bbox"][3] > 0)]
+        cause = ""
+        if flat:
+            a = flat[0]
+            cause = (f"; {len(flat)} boxes have no width or height (they cannot match anything), the first in "
+                     f"{files.get(a['image_id'])!r}: bbox {a['bbox']}")
+        raise LabelFormatError(f"{name or path}: self-check failed: its boxes evaluated against themselves give AP {valid.mean():.6f}, not 1.0{cause}")

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path, PurePosixPath
 
 from core.atomic import write_text
-from core.formats import LabelFormatError
+from core.formats import LabelFormatError, label_file_names
 from core.formats.coco import check_file_name
 from core.labels import Box, Category, ImageEntry, LabelSet
 
@@ -48,7 +48,8 @@ def write_voc(labels: LabelSet, folder: Path | str) -> None:
     Crowd regions are written as ``difficult`` objects, which VOC evaluation also ignores."""
     folder = Path(folder)
     names = labels.category_names()
-    for im in labels.images:
+    targets = label_file_names([im.file_name for im in labels.images], ".xml")
+    for im, target in zip(labels.images, targets):
         rel = PurePosixPath(check_file_name(im.file_name))
         root = ET.Element("annotation")
         ET.SubElement(root, "folder").text = str(rel.parent) if str(rel.parent) != "." else ""
@@ -66,4 +67,4 @@ def write_voc(labels: LabelSet, folder: Path | str) -> None:
             for key, value in (("xmin", box.x1 + 1), ("ymin", box.y1 + 1), ("xmax", box.x2), ("ymax", box.y2)):
                 ET.SubElement(bnd, key).text = repr(float(value))
         ET.indent(root)
-        write_text(folder / rel.with_suffix(".xml"), ET.tostring(root, encoding="unicode") + "\n")
+        write_text(folder / target, ET.tostring(root, encoding="unicode") + "\n")

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from core.atomic import write_text
-from core.formats import LabelFormatError
+from core.formats import LabelFormatError, label_file_names
 from core.images import ImageReadError, image_size, list_images
 from core.labels import Box, Category, ImageEntry, LabelSet
 
@@ -19,6 +20,9 @@ class YoloReport:
     orphan_labels: list[str] = field(default_factory=list)  # label files with no image
     unlabelled_images: list[str] = field(default_factory=list)  # images with no label file
     unreadable_images: list[str] = field(default_factory=list)
+    # images that share one label file (a.jpg and a.png: a.txt): which one it labels is unknowable,
+    # so it is given to none of them
+    ambiguous_images: list[str] = field(default_factory=list)
 
 
 def read_yolo(folder: Path | str, images: Path | str) -> tuple[LabelSet, YoloReport]:
@@ -32,8 +36,10 @@ def read_yolo(folder: Path | str, images: Path | str) -> tuple[LabelSet, YoloRep
     report = YoloReport()
     entries = []
     used: set[Path] = set()
-    for index, path in enumerate(list_images([images]), start=1):
-        rel = path.relative_to(images).as_posix()
+    paths = list_images([images])
+    rels = [path.relative_to(images).as_posix() for path in paths]
+    sharing = Counter(PurePosixPath(rel).with_suffix(".txt") for rel in rels)
+    for index, (path, rel) in enumerate(zip(paths, rels), start=1):
         label_file = folder / PurePosixPath(rel).with_suffix(".txt")
         try:
             width, height = image_size(path)
@@ -41,7 +47,10 @@ def read_yolo(folder: Path | str, images: Path | str) -> tuple[LabelSet, YoloRep
             report.unreadable_images.append(rel)
             continue
         boxes = []
-        if label_file.is_file():
+        if sharing[PurePosixPath(rel).with_suffix(".txt")] > 1 and label_file.is_file():
+            used.add(label_file.resolve())
+            report.ambiguous_images.append(rel)
+        elif label_file.is_file():
             used.add(label_file.resolve())
             for n, line in enumerate(label_file.read_text(encoding="utf-8").splitlines(), start=1):
                 if not line.strip():
@@ -69,14 +78,16 @@ def write_yolo(labels: LabelSet, folder: Path | str) -> None:
     folder = Path(folder)
     categories = sorted(labels.categories, key=lambda c: c.id)
     index = {c.id: i for i, c in enumerate(categories)}
+    targets = label_file_names([im.file_name for im in labels.images], ".txt")
+    unsized = [im.file_name for im in labels.images if not im.width or not im.height]
+    if unsized:
+        raise LabelFormatError(f"{unsized[0]}: image size unknown, YOLO needs it to normalise; nothing was written")
     write_text(folder / "classes.txt", "".join(f"{c.name}\n" for c in categories))
-    for im in labels.images:
-        if not im.width or not im.height:
-            raise LabelFormatError(f"{im.file_name}: image size unknown, YOLO needs it to normalise")
+    for im, target in zip(labels.images, targets):
         lines = []
         for b in im.boxes:
             if b.iscrowd:
                 continue
             cx, cy = (b.x1 + b.x2) / 2 / im.width, (b.y1 + b.y2) / 2 / im.height
             lines.append(f"{index[b.category_id]} {cx!r} {cy!r} {b.width / im.width!r} {b.height / im.height!r}\n")
-        write_text(folder / PurePosixPath(im.file_name).with_suffix(".txt"), "".join(lines))
+        write_text(folder / target, "".join(lines))
