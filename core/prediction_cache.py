@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -49,7 +50,7 @@ class PredictionCache:
             with np.load(path) as data:
                 return Candidates(data["boxes"], data["scores"], data["labels"], data["anchor_index"], data["level"],
                                   (float(data["scale"][0]), float(data["scale"][1])), float(data["score_floor"]))
-        except (OSError, KeyError, ValueError):  # missing or damaged: predict again
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):  # missing or damaged: predict again
             return None
 
     def put(self, file_name: str, candidates: Candidates) -> None:

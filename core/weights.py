@@ -71,9 +71,11 @@ class ModelSpec:
     @classmethod
     def from_json(cls, text: str) -> ModelSpec:
         data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError(f"the metadata is a JSON {type(data).__name__}, not an object")
         if data.get("format") != FORMAT:
             raise CheckpointError(f"unsupported checkpoint format {data.get('format')!r} (expected {FORMAT})")
-        return cls(
+        spec = cls(
             preset=data["preset"],
             model=from_dict(ModelConfig, data["model"]),
             classes=tuple(ClassInfo(int(c["id"]), str(c["name"])) for c in data["classes"]),
@@ -81,6 +83,9 @@ class ModelSpec:
             source=data.get("source", "retina-gui"),
             training=data.get("training", {}),
         )
+        if len(spec.classes) != spec.model.num_classes:
+            raise ValueError(f"{len(spec.classes)} class names for a model of {spec.model.num_classes} classes")
+        return spec
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,8 @@ def save_checkpoint(path: Path | str, model: RetinaNet, spec: ModelSpec, *, floa
 def load_checkpoint(path: Path | str) -> Checkpoint:
     """Load any supported weights file (see the module docstring) as a :class:`Checkpoint`."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a folder; give the weights file in it")
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file")
     with open(path, "rb") as f:
@@ -130,7 +137,7 @@ def _load_safetensors(path: Path) -> Checkpoint:
     if METADATA_KEY in metadata:
         try:
             spec = ModelSpec.from_json(metadata[METADATA_KEY])
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise CheckpointError(f"{path}: damaged metadata ({exc})") from None
         return Checkpoint(spec, tensors)
     return _import_state_dict(tensors, str(path))
@@ -193,7 +200,10 @@ def _torch_load(path: Path) -> Any:
             "yhenon/pytorch-retinanet model files and retina-gui checkpoints are accepted."
         ) from None
     except (RuntimeError, OSError, EOFError, ValueError, SafetensorError) as exc:
-        raise CheckpointError(f"{path}: not a readable PyTorch weights file ({exc})") from None
+        raise CheckpointError(f"{path}: not a readable PyTorch weights file ({str(exc).splitlines()[0][:200]})") from None
+    except Exception as exc:  # torch's legacy reader fails on other files with KeyError, IndexError, ...
+        raise CheckpointError(f"{path}: not a weights file retina-gui reads (.safetensors, or a PyTorch .pth/.pt state dict); "
+                              f"reading it failed with {type(exc).__name__}") from None
 
 
 def _module_state_dict(obj: Any, prefix: str = "") -> dict[str, Tensor]:
@@ -252,10 +262,13 @@ def _import_state_dict(obj: Any, origin: str) -> Checkpoint:
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, Tensor) for v in obj.values()):
         raise CheckpointError(f"{origin}: no state dict of tensors found")
     sd = {k.removeprefix("module."): v for k, v in obj.items()}
-    if "head.classification_head.cls_logits.weight" in sd:
-        return _import_torchvision(sd, origin)
-    if "classificationModel.output.weight" in sd:
-        return _import_yhenon(sd, origin)
+    try:
+        if "head.classification_head.cls_logits.weight" in sd:
+            return _import_torchvision(sd, origin)
+        if "classificationModel.output.weight" in sd:
+            return _import_yhenon(sd, origin)
+    except (KeyError, IndexError) as exc:
+        raise CheckpointError(f"{origin}: incomplete RetinaNet weights (no {exc})") from None
     raise CheckpointError(f"{origin}: unrecognised weights layout (neither torchvision nor yhenon RetinaNet keys)")
 
 

@@ -70,6 +70,39 @@ def test_missing_corrupt_and_foreign_files_give_clear_errors(tmp_path):
         load_checkpoint(truncated)
 
 
+@pytest.mark.parametrize("content, message", [
+    (b"just some notes\n" * 20, "not a weights file retina-gui reads"),
+    (b"abc", "not a"),
+    (None, "is a folder"),
+])
+def test_files_that_are_not_weights_get_a_message_not_a_traceback(tmp_path, content, message):
+    path = tmp_path / "w.pth"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(path)
+
+
+def test_incomplete_torchvision_weights_and_inconsistent_metadata_are_refused(tmp_path):
+    from safetensors.torch import save_file
+
+    sd = retinanet_resnet50_fpn(weights=None, weights_backbone=None, num_classes=3).state_dict()
+    partial = tmp_path / "partial.pth"
+    torch.save({k: v for k, v in sd.items() if "extra_blocks" not in k}, partial)
+    with pytest.raises(CheckpointError, match="incomplete RetinaNet weights .*extra_blocks"):
+        load_checkpoint(partial)
+    config = ModelConfig(backbone="resnet18", num_classes=2)
+    tensors = RetinaNet(config).state_dict()
+    spec = ModelSpec(preset="retinanet", model=config, classes=(ClassInfo(1, "a"), ClassInfo(2, "b")))
+    for name, metadata in (("list", "[1, 2]"), ("three", spec.to_json().replace('{"id": 2, "name": "b"}', '{"id": 2, "name": "b"}, {"id": 3, "name": "c"}'))):
+        path = tmp_path / f"{name}.safetensors"
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(path), metadata={"retina_gui": metadata})
+        with pytest.raises(CheckpointError, match="damaged metadata"):
+            load_checkpoint(path)
+
+
 def test_metadata_is_plain_json(tmp_path):
     from safetensors import safe_open
 
