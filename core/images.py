@@ -85,7 +85,9 @@ def load_preview(path: Path | str, max_side: int) -> DecodedImage:
 def _decode(path: Path | str, max_side: int | None) -> DecodedImage:
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Photos of 90-180 MP (medium-format cameras, stitched scans) are real data, not bombs:
+            # PIL warns above MAX_IMAGE_PIXELS and only refuses above twice that (the error below).
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 stored_w, stored_h = img.size
                 if max_side and img.format == "JPEG" and max(img.size) > max_side:
@@ -105,7 +107,7 @@ def _decode(path: Path | str, max_side: int | None) -> DecodedImage:
         raise ImageReadError(path, "is a folder") from None
     except UnidentifiedImageError:
         raise ImageReadError(path, "not an image format PIL can read") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except Image.DecompressionBombError as exc:
         raise ImageReadError(path, f"too large: {exc}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageReadError(path, f"corrupt or truncated: {exc}") from None
@@ -118,9 +120,11 @@ def _decode(path: Path | str, max_side: int | None) -> DecodedImage:
 def image_size(path: Path | str) -> tuple[int, int]:
     """(width, height) as displayed, i.e. after EXIF orientation, reading only the header."""
     try:
-        with Image.open(path) as img:
-            w, h = img.size
-            turned = img.getexif().get(_ORIENTATION, 1) in _TURNED
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # as in _decode
+            with Image.open(path) as img:
+                w, h = img.size
+                turned = img.getexif().get(_ORIENTATION, 1) in _TURNED
     except FileNotFoundError:
         raise ImageReadError(path, "no such file") from None
     except IsADirectoryError:

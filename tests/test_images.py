@@ -102,3 +102,13 @@ def test_reduced_preview_has_the_orientation_and_full_size_of_the_full_decode():
                 a = full[qy * full.shape[0] // 2 : (qy + 1) * full.shape[0] // 2, qx * full.shape[1] // 2 : (qx + 1) * full.shape[1] // 2]
                 b = preview.pixels[qy * h // 2 : (qy + 1) * h // 2, qx * w // 2 : (qx + 1) * w // 2]
                 assert abs(a.mean() - b.mean()) < 4, (name, qx, qy)
+
+
+def test_very_large_photos_load_and_only_decompression_bombs_are_refused(tmp_path, monkeypatch):
+    path = tmp_path / "big.png"
+    Image.new("RGB", (40, 40), (10, 20, 30)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 1,600 px: over PIL's warning size, under its refusal (2x)
+    assert load_image(path).shape == (40, 40, 3) and image_size(path) == (40, 40)  # as a 100 MP photo is over the default
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 700)  # 1,600 px > 2 x 700: a bomb
+    with pytest.raises(ImageReadError, match="too large"):
+        load_image(path)
