@@ -221,7 +221,7 @@ class AnchorPanel(QWidget):
         for i in self.canvas.selected():
             r = result[i]
             name = store.category(boxes[i].category_id).name
-            lines.append(f"label {i + 1} ({name}): best anchor IoU {r.best_iou:.2f}; {len(r.positive)} positive, "
+            lines.append(f"{_describe(name, boxes[i])}: best anchor IoU {r.best_iou:.2f}; {len(r.positive)} positive, "
                          f"{len(r.ignored)} ignored anchors")
             for j in r.ignored:
                 overlay.append(OverlayBox(self._rect(layout.boxes[j]), QColor(150, 150, 150)))
@@ -236,8 +236,8 @@ class AnchorPanel(QWidget):
             lines.append(f"{len(unreachable)} of {len(boxes)} labels on this image have no anchor at IoU ≥ "
                          f"{self.assign_config.positive_iou:g} (matched only by the low-quality rule):")
             for i in unreachable:
-                lines.append(f"  label {i + 1} ({store.category(boxes[i].category_id).name}, "
-                             f"{boxes[i].width:.0f}×{boxes[i].height:.0f} px): best IoU {result[i].best_iou:.2f}; {result[i].suggestion}")
+                lines.append(f"  {_describe(store.category(boxes[i].category_id).name, boxes[i])}: best IoU {result[i].best_iou:.2f}; "
+                             f"{result[i].suggestion}")
         else:
             lines.append(f"all {len(boxes)} labels on this image have an anchor at IoU ≥ {self.assign_config.positive_iou:g}")
         return lines
@@ -301,3 +301,8 @@ class AnchorPanel(QWidget):
     def _coverage_failed(self, reason: str) -> None:
         self.stop()
         self.report.setPlainText(f"coverage report failed: {reason}")
+
+
+def _describe(class_name: str, box) -> str:
+    """A label as the user can find it on the canvas (boxes have no numbers there)."""
+    return f"{class_name} at ({box.x1:.0f}, {box.y1:.0f}), {box.width:.0f}×{box.height:.0f} px"

@@ -276,7 +276,8 @@ class TrainingPanel(QWidget):
             self.progress.setMaximum(event.total_steps)
             self.progress.setValue(event.step)
             self.chart.add_step(event.step, event.total_steps, event.cls_loss, event.box_loss)
-            self.status.setText(f"epoch {event.epoch + 1}, step {event.step}/{event.total_steps}, {event.images_per_s:.1f} images/s, "
+            epochs = f"/{self.worker.recipe.epochs}" if self.worker is not None else ""
+            self.status.setText(f"epoch {event.epoch + 1}{epochs}, step {event.step}/{event.total_steps}, {event.images_per_s:.1f} images/s, "
                                 f"{event.eta_s / 60:.1f} min left; class loss {event.cls_loss:.3f}, box loss {event.box_loss:.3f}")
         elif event.kind == "epoch" and event.metrics and event.metrics.get("mAP") is not None:
             self.chart.add_map(event.step, event.metrics["mAP"])  # core's "log" event already puts it in the log
