@@ -380,6 +380,9 @@ class Trainer:
             cancelled = True
             self._log(f"cancelled at epoch {self.epoch + 1}, step {self.step}")
             self._save("cancelled")
+        else:
+            if self.dist.main:  # a finished run has nothing to resume: its optimizer state (2x the weights for AdamW) goes
+                (self.run_dir / "train_state.pt").unlink(missing_ok=True)
         best = self.run_dir / "best.safetensors"
         start_map = self.history[0].get("mAP") if self.history and self.history[0]["epoch"] == 0 else None
         return TrainResult(self.run_dir, self.epoch, self.step, cancelled, self.best_map, self.run_dir / "last.safetensors",
