@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QUndoView
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QFrame, QLabel, QMainWindow, QMenu, QMessageBox, QScrollArea, QUndoView
 
 from core.annotations import AnnotationFileLocked
 from core.formats import LabelFormatError
@@ -38,7 +38,8 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings or QSettings()
         self.confirm = confirm or self._ask
-        self.resize(1400, 900)
+        screen = self.screen().availableGeometry()  # never larger than the screen it opens on
+        self.resize(min(1400, int(screen.width() * 0.95)), min(900, int(screen.height() * 0.95)))
         self.workspace: Workspace | None = None
         self.scanner: FolderScanner | None = None
         self.loader: ImageLoader | None = None
@@ -98,7 +99,11 @@ class MainWindow(QMainWindow):
     def _dock(self, title: str, widget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(title)
-        dock.setWidget(widget)
+        scroll = QScrollArea()  # a panel taller than a small window scrolls instead of squeezing its rows together
+        scroll.setWidget(widget)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        dock.setWidget(scroll)
         self.addDockWidget(area, dock)
         return dock
 

@@ -186,7 +186,8 @@ class ModelPanel(QWidget):
             self.path_label.setText(f"{path.name} (loading…)" if path else "no model: Load model… or start with --model")
             self.info_label.setText("")
         else:
-            self.path_label.setText(str(info.path))
+            self.path_label.setText(f"{info.path.parent.name}/{info.path.name}")  # a run's folder tells runs apart
+            self.path_label.setToolTip(str(info.path))
             self.info_label.setText(f"{info.preset} preset, {len(info.class_names)} classes, running on {info.device} ({info.precision})")
             current = self.device_box.currentText()
             self.device_box.clear()

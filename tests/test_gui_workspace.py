@@ -24,6 +24,7 @@ def settings(tmp_path):
 
 def open_window(qtbot, folder: Path, settings, **kwargs) -> MainWindow:
     window = MainWindow(folder=folder, settings=settings, **kwargs)
+    window.resize(1400, 900)  # the offscreen screen is 800x600, and the window fits itself to it
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
@@ -480,3 +481,10 @@ def test_import_yolo_and_voc_labels_into_a_folder_as_one_undo_step(qtbot, tmp_pa
     assert window.import_labels("voc", tmp_path / "voc")
     assert sum(len(store.boxes(n)) for n in store.file_names()) == sum(len(im.boxes) for im in original.images)
     window.close()
+
+
+def test_the_window_opens_no_larger_than_its_screen(qtbot, settings):
+    window = MainWindow(settings=settings)
+    qtbot.addWidget(window)
+    screen = window.screen().availableGeometry()
+    assert window.width() <= screen.width() and window.height() <= screen.height()
