@@ -3,9 +3,11 @@ export measures. numpy and PIL only (no torch), so the GUI can decode without lo
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,25 +84,16 @@ def load_preview(path: Path | str, max_side: int) -> DecodedImage:
     return _decode(path, max_side)
 
 
-def _decode(path: Path | str, max_side: int | None) -> DecodedImage:
+@contextlib.contextmanager
+def _opened(path: Path | str) -> Iterator[Image.Image]:
+    """PIL's image of ``path``, its failures raised as :class:`ImageReadError`."""
     try:
         with warnings.catch_warnings():
             # Photos of 90-180 MP (medium-format cameras, stitched scans) are real data, not bombs:
             # PIL warns above MAX_IMAGE_PIXELS and only refuses above twice that (the error below).
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as img:
-                stored_w, stored_h = img.size
-                if max_side and img.format == "JPEG" and max(img.size) > max_side:
-                    # the largest DCT reduction (1/2, 1/4, 1/8) that keeps the long side above
-                    # max_side / 2: a reduced decode is cheap, a full decode and resize is not
-                    scale = max_side / 2 / max(img.size)
-                    img.draft(img.mode, (math.ceil(stored_w * scale), math.ceil(stored_h * scale)))
-                img.load()
-                if img.format == "PNG":
-                    _check_png_chunks(path)
-                turned = img.getexif().get(_ORIENTATION, 1) in _TURNED
-                img = ImageOps.exif_transpose(img)
-                rgb = _to_rgb(img)
+                yield img
     except FileNotFoundError:
         raise ImageReadError(path, "no such file") from None
     except IsADirectoryError:
@@ -111,6 +104,21 @@ def _decode(path: Path | str, max_side: int | None) -> DecodedImage:
         raise ImageReadError(path, f"too large: {exc}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageReadError(path, f"corrupt or truncated: {exc}") from None
+
+
+def _decode(path: Path | str, max_side: int | None) -> DecodedImage:
+    with _opened(path) as img:
+        stored_w, stored_h = img.size
+        if max_side and img.format == "JPEG" and max(img.size) > max_side:
+            # the largest DCT reduction (1/2, 1/4, 1/8) that keeps the long side above
+            # max_side / 2: a reduced decode is cheap, a full decode and resize is not
+            scale = max_side / 2 / max(img.size)
+            img.draft(img.mode, (math.ceil(stored_w * scale), math.ceil(stored_h * scale)))
+        img.load()
+        if img.format == "PNG":
+            _check_png_chunks(path)
+        turned = img.getexif().get(_ORIENTATION, 1) in _TURNED
+        rgb = _to_rgb(ImageOps.exif_transpose(img))
     width, height = (stored_h, stored_w) if turned else (stored_w, stored_h)
     if max_side and max(rgb.size) > max_side:
         rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
@@ -119,20 +127,9 @@ def _decode(path: Path | str, max_side: int | None) -> DecodedImage:
 
 def image_size(path: Path | str) -> tuple[int, int]:
     """(width, height) as displayed, i.e. after EXIF orientation, reading only the header."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # as in _decode
-            with Image.open(path) as img:
-                w, h = img.size
-                turned = img.getexif().get(_ORIENTATION, 1) in _TURNED
-    except FileNotFoundError:
-        raise ImageReadError(path, "no such file") from None
-    except IsADirectoryError:
-        raise ImageReadError(path, "is a folder") from None
-    except UnidentifiedImageError:
-        raise ImageReadError(path, "not an image format PIL can read") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageReadError(path, str(exc)) from None
+    with _opened(path) as img:
+        w, h = img.size
+        turned = img.getexif().get(_ORIENTATION, 1) in _TURNED
     return (h, w) if turned else (w, h)
 
 
