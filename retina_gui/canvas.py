@@ -13,7 +13,7 @@ import enum
 from dataclasses import dataclass
 
 from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QKeyEvent, QMouseEvent, QPainter, QPen, QPixmap, QWheelEvent
+from PySide6.QtGui import QBrush, QColor, QCursor, QFont, QFontMetricsF, QImage, QKeyEvent, QMouseEvent, QPainter, QPen, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView
 
 from core.annotations import clamp_shift
@@ -207,6 +207,8 @@ class Canvas(QGraphicsView):
         self.scene().setSceneRect(QRectF(0, 0, width, height))
         if first or self._zoom() < self._fit_zoom():
             self.fit()
+        mouse = self.viewport().mapFromGlobal(QCursor.pos())  # the image moved under a still mouse (D / A)
+        self._update_cursor(self.mapToScene(mouse) if self.viewport().rect().contains(mouse) else QPointF(-1, -1))
         self.viewport().update()
 
     def show_message(self, text: str) -> None:

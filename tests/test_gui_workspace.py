@@ -259,6 +259,19 @@ def test_zoom_keeps_the_point_under_the_cursor_and_status_bar_shows_image_pixels
     assert window.canvas.transform().m11() == pytest.approx(chosen)
 
 
+def test_switching_images_under_a_still_mouse_updates_the_cursor_readout(qtbot, demo):
+    window = demo
+    vp = window.canvas.viewport()
+    p = view_point(window, 300, 200)
+    qtbot.mouseMove(vp, p)
+    window.canvas.zoom_by(2)  # the image moves under the mouse without a mouse event
+    window.files.set_current("chess_02.jpg")
+    wait_image(qtbot, window, "chess_02.jpg")
+    under = window.canvas.mapToScene(p)
+    assert window.position_label.text().split() == ["x", f"{under.x():.1f}", "y", f"{under.y():.1f}"]
+    assert (under.x(), under.y()) != (300.0, 200.0)
+
+
 def test_prediction_tags_hang_under_their_box_at_every_zoom(qtbot, demo):
     from retina_gui.canvas import BoxView
 
