@@ -69,6 +69,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(classes, history)
         classes.raise_()
         model_dock.raise_()
+        self.resizeDocks([model_dock], [380], Qt.Orientation.Horizontal)  # room for the runs and AP tables
         self._status_labels()
         self._build_menus(recursive)
         self.annotator.message.connect(self.statusBar().showMessage)
