@@ -171,6 +171,11 @@ def test_reading_yolo_gives_a_shared_label_file_to_no_image(tmp_path):
     ("[]", "the top level is a list"),
     ('{"images": [{"id": 1, "file_name": "a.jpg"}, {"id": 2, "file_name": "a.jpg"}], "annotations": [], "categories": []}',
      "file_name 'a.jpg' appears twice \\(image ids 1 and 2\\)"),
+    ('{"images": [], "annotations": [], "categories": [{"id": 3, "name": "a"}, {"id": 3, "name": "b"}]}', "category id 3 appears twice"),
+    ('{"images": [{"id": 1, "file_name": "a.jpg"}], "categories": [{"id": 1, "name": "a"}], '
+     '"annotations": [{"id": 5, "image_id": 1, "category_id": 1, "bbox": [1, 2, NaN, 4]}]}', "annotation 5 has bbox .*not finite"),
+    ('{"images": [{"id": 1, "file_name": "a.jpg"}], "categories": [{"id": 1, "name": "a"}], '
+     '"annotations": [{"id": 6, "image_id": 1, "category_id": 1, "bbox": [10, 2, -5, 4]}]}', "annotation 6 has bbox .*negative width"),
 ])
 def test_malformed_coco_files_get_a_message(tmp_path, content, message):
     path = tmp_path / "bad.json"

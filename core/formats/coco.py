@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import posixpath
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +36,9 @@ def _parse(data: dict[str, Any]) -> LabelSet:
     categories = [Category(int(c["id"]), str(c["name"]), str(c.get("supercategory", "")), _color(c.get("color")))
                   for c in data.get("categories", [])]
     known = {c.id for c in categories}
+    if len(known) != len(categories):
+        twice = sorted({c.id for c in categories if sum(d.id == c.id for d in categories) > 1})
+        raise ValueError(f"category id {twice[0]} appears twice")
     images: dict[int, ImageEntry] = {}
     by_name: dict[str, int] = {}
     for im in data["images"]:
@@ -58,10 +62,13 @@ def _parse(data: dict[str, Any]) -> LabelSet:
             problems.append(f"annotation {ann.get('id')} refers to missing category {ann['category_id']}")
             continue
         x, y, w, h = (float(v) for v in ann["bbox"])
+        if not all(math.isfinite(v) for v in (x, y, w, h)) or w < 0 or h < 0:
+            problems.append(f"annotation {ann.get('id')} has bbox {ann['bbox']}: not finite, or a negative width or height")
+            continue
         crowd = bool(ann.get("iscrowd", 0))
         image.boxes.append(Box(x, y, x + w, y + h, int(ann["category_id"]), crowd, ann.get("id"), ann.get("segmentation") if crowd else None))
     if problems:
-        raise ValueError(f"{len(problems)} broken references, first: {problems[0]}")
+        raise ValueError(f"{len(problems)} broken annotations, first: {problems[0]}")
     extra = {k: data[k] for k in ("info", "licenses") if k in data}
     return LabelSet(categories, list(images.values()), extra)
 
