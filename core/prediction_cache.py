@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from core.atomic import atomic_path
+from core.atomic import atomic_path, write_json
 from core.detections import Candidates
 
 FORMAT = 1
@@ -57,3 +57,15 @@ class PredictionCache:
         with atomic_path(self._path(file_name)) as tmp, open(tmp, "wb") as f:
             np.savez(f, boxes=candidates.boxes, scores=candidates.scores, labels=candidates.labels, anchor_index=candidates.anchor_index,
                      level=candidates.level, scale=np.array(candidates.scale), score_floor=np.array(candidates.score_floor))
+
+    def rejected(self) -> dict[str, set[int]]:
+        """Per image, the candidates the user rejected (indices into that image's candidates,
+        which is why they live beside this model's cache); empty when missing or damaged."""
+        try:
+            data = json.loads((self.folder / "rejected.json").read_text(encoding="utf-8"))
+            return {str(name): {int(i) for i in indices} for name, indices in data.items() if indices}
+        except (OSError, ValueError, TypeError, AttributeError):
+            return {}
+
+    def put_rejected(self, rejected: dict[str, set[int]]) -> None:
+        write_json(self.folder / "rejected.json", {name: sorted(indices) for name, indices in sorted(rejected.items()) if indices})

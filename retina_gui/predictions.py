@@ -55,6 +55,7 @@ class Predictions(QObject):
         self.worker.model_loaded.connect(self._model_loaded)
         self.worker.model_failed.connect(self._model_failed)
         self.worker.predicted.connect(self._predicted)
+        self.worker.rejected_loaded.connect(self._rejected_loaded)
         self.worker.failed.connect(self._failed)
         self.worker.progress.connect(self.batch_progress)
         self.worker.batch_finished.connect(self.batch_finished)
@@ -115,6 +116,10 @@ class Predictions(QObject):
             self.candidates.move_to_end(name)
         elif self.auto:
             self.request(name)
+        self.refilter()
+
+    def _rejected_loaded(self, rejected: dict[str, set[int]]) -> None:
+        self.rejected = rejected
         self.refilter()
 
     def _image_failed(self, _name: str, _reason: str) -> None:
@@ -189,6 +194,8 @@ class Predictions(QObject):
         """Hide one prediction of the current image (it is not accepted by "accept shown" either)."""
         if self.visible is not None and self.annotator.current is not None:
             self.rejected.setdefault(self.annotator.current, set()).add(int(self.visible.candidate_index[index]))
+            if self.worker is not None:
+                self.worker.save_rejected(self.rejected)  # kept with the model's cached predictions
             self.refilter()
 
     def accept_image(self) -> int:

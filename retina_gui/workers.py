@@ -6,6 +6,7 @@ go to GUI-thread QObjects through queued signals; nothing here touches a widget.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -215,6 +216,7 @@ class PredictionWorker(QueueWorker):
     model_loaded = Signal(object)  # ModelInfo
     model_failed = Signal(str)
     predicted = Signal(str, object, bool)  # name, Candidates, from the disk cache
+    rejected_loaded = Signal(object)  # {image: candidate indices the user rejected}, kept with the model's cache
     failed = Signal(str, str)  # name, reason
     progress = Signal(int, int, float)  # done, total, seconds left
     batch_finished = Signal(int, bool)  # images predicted, cancelled
@@ -227,6 +229,7 @@ class PredictionWorker(QueueWorker):
         self._batch: list[str] = []
         self._batch_total = 0
         self._batch_cancel = CancelToken()
+        self._rejected: dict[str, set[int]] | None = None  # to be saved
         self._detector = None
         self.cache = None
 
@@ -255,6 +258,10 @@ class PredictionWorker(QueueWorker):
 
         self._update(change)
 
+    def save_rejected(self, rejected: dict[str, set[int]]) -> None:
+        snapshot = {name: set(indices) for name, indices in rejected.items()}
+        self._update(lambda: setattr(self, "_rejected", snapshot))
+
     def cancel_batch(self) -> None:
         self._update(self._batch_cancel.cancel)
 
@@ -267,6 +274,9 @@ class PredictionWorker(QueueWorker):
         if self._load is not None:
             load, self._load = self._load, None
             return "load", load
+        if self._rejected is not None:
+            rejected, self._rejected = self._rejected, None
+            return "rejected", rejected
         if self._wanted:
             return "image", self._wanted.pop(0)
         if self._batch:
@@ -283,6 +293,10 @@ class PredictionWorker(QueueWorker):
                 self._load_model(*what)
             elif kind == "cancelled":
                 self.batch_finished.emit(what, True)
+            elif kind == "rejected":
+                if self.cache is not None:
+                    with contextlib.suppress(OSError):  # a read-only folder: rejections last for this session
+                        self.cache.put_rejected(what)
             else:
                 self._predict_one(what)
                 if kind == "batch":
@@ -318,6 +332,7 @@ class PredictionWorker(QueueWorker):
         self.model_loaded.emit(ModelInfo(path, tuple(c.name for c in detector.classes), detector.preset.name, runtime.device,
                                          runtime.precision, post.score_thresh, post.nms_thresh, post.max_detections,
                                          detector.preset.anchors, detector.preset.assign, detector.preprocess_config, devices))
+        self.rejected_loaded.emit(self.cache.rejected())
         for name in self.cache.names():
             candidates = self.cache.get(name)
             if candidates is not None:

@@ -295,6 +295,23 @@ def test_a_rejected_prediction_is_hidden_and_not_accepted_with_the_rest(qtbot, t
     assert (float(rejected_box[0]), float(rejected_box[1])) not in boxes
 
 
+def test_rejections_are_kept_when_the_folder_reopens(qtbot, tmp_path, window_factory):
+    folder = unlabelled_demo(tmp_path)
+    window = window_factory(folder)
+    wait_predictions(qtbot, window)
+    image = window.annotator.current
+    rejected = window.predictions.visible.candidate_index[0]
+    window.predictions.reject(0)
+    shown = len(window.predictions.visible)
+    cache = window.predictions.worker.cache.folder / "rejected.json"
+    qtbot.waitUntil(cache.exists, timeout=5000)
+    window.close()
+    again = window_factory(folder)
+    qtbot.waitUntil(lambda: again.annotator.current == image and again.predictions.visible is not None
+                    and len(again.predictions.visible) == shown, timeout=60_000)
+    assert rejected not in again.predictions.visible.candidate_index
+
+
 def test_choosing_another_preset_reloads_the_model_with_it(qtbot, tmp_path, window_factory):
     window = window_factory(unlabelled_demo(tmp_path))
     wait_predictions(qtbot, window)
