@@ -156,7 +156,12 @@ class Annotator(QObject):
 
     def paste(self) -> None:
         if self._editable():
-            self.canvas.select(self.workspace.paste_boxes(self.current, self.size))
+            self._pasted(self.workspace.paste_boxes(self.current, self.size), len(self.workspace.clipboard))
+
+    def _pasted(self, indices: list[int], offered: int) -> None:
+        self.canvas.select(indices)
+        if len(indices) < offered:
+            self.message.emit(f"{offered - len(indices)} of {offered} boxes not pasted: their class was deleted, or they lie outside this image")
 
     def paste_previous(self) -> None:
         if not self._editable():
@@ -165,7 +170,7 @@ class Annotator(QObject):
             self.message.emit("the previous image has no boxes")
             return
         boxes = list(self.workspace.store.boxes(self.previous_image))
-        self.canvas.select(self.workspace.paste_boxes(self.current, self.size, boxes, " from the previous image"))
+        self._pasted(self.workspace.paste_boxes(self.current, self.size, boxes, " from the previous image"), len(boxes))
 
     def select_all(self) -> None:
         if self.workspace is not None and self.current is not None:

@@ -187,12 +187,15 @@ class Workspace(QObject):
         return len(self.clipboard)
 
     def paste_boxes(self, file_name: str, size: tuple[int, int], boxes: list[Box] | None = None, source: str = "") -> list[int]:
-        """Paste the clipboard (or ``boxes``), clipped to this image; returns the new indices."""
+        """Paste the clipboard (or ``boxes``), clipped to this image; returns the new indices. Boxes
+        whose class has been deleted since they were copied, or that lie outside the image, are
+        left out."""
         w, h = size
         fitted = []
+        classes = {c.id for c in self.store.categories}
         for b in self.clipboard if boxes is None else boxes:
             x1, y1, x2, y2 = max(0.0, b.x1), max(0.0, b.y1), min(float(w), b.x2), min(float(h), b.y2)
-            if x2 - x1 >= 1 and y2 - y1 >= 1:
+            if x2 - x1 >= 1 and y2 - y1 >= 1 and b.category_id in classes:
                 fitted.append(replace(b, x1=x1, y1=y1, x2=x2, y2=y2, id=None))
         if not fitted:
             return []

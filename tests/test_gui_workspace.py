@@ -188,6 +188,20 @@ def test_copy_paste_and_paste_previous_image_boxes(qtbot, demo):
     assert window.annotator.current == "chess_02.jpg"  # undo brought the edited image on screen
 
 
+def test_pasting_boxes_whose_class_was_deleted_leaves_them_out_and_says_so(qtbot, demo):
+    window = demo
+    store, ws = window.workspace.store, window.workspace
+    messages = []
+    window.annotator.message.connect(messages.append)
+    window.canvas.select([0])
+    window.annotator.copy_selected()
+    ws.delete_category(store.boxes("chess_01.jpg")[0].category_id)
+    n, steps = len(store.boxes("chess_01.jpg")), ws.undo_stack.count()
+    window.annotator.paste()
+    assert len(store.boxes("chess_01.jpg")) == n and ws.undo_stack.count() == steps  # no empty History entry
+    assert messages[-1].startswith("1 of 1 boxes not pasted: their class was deleted")
+
+
 def test_class_edits_are_undoable_and_saved(qtbot, demo):
     window = demo
     ws = window.workspace
