@@ -31,10 +31,19 @@ from retina_gui.workers import FunctionWorker, ModelInfo
 LEVEL_COLORS = ("#ff5050", "#ffb000", "#40d040", "#40c0ff", "#c070ff")
 
 
-def _numbers(text: str) -> tuple[float, ...]:
-    values = tuple(float(v) for v in text.replace(",", " ").split())
-    if not values or any(v <= 0 for v in values):
-        raise ValueError("positive numbers, separated by spaces")
+MAX_VALUES = 10  # ratios x scales anchors per position: each one costs layout and assignment time on the GUI thread
+
+
+def _numbers(text: str, what: str, low: float, high: float) -> tuple[float, ...]:
+    """Up to MAX_VALUES different numbers in [low, high], separated by spaces or commas."""
+    try:
+        values = tuple(float(v) for v in text.replace(",", " ").split())
+    except ValueError:
+        values = ()
+    if not values or not all(low <= v <= high for v in values):  # also refuses nan and inf
+        raise ValueError(f"{what}: numbers from {low:g} to {high:g}, separated by spaces")
+    if len(set(values)) != len(values) or len(values) > MAX_VALUES:
+        raise ValueError(f"{what}: at most {MAX_VALUES} different numbers")
     return values
 
 
@@ -50,7 +59,8 @@ class AnchorPanel(QWidget):
         self.point: QPointF | None = None
         self._layout_cache: dict[tuple, object] = {}
         self._coverage_worker: FunctionWorker | None = None
-        self._assigned: tuple[tuple, list] | None = None  # (key, LabelAnchors of the current image's labels)
+        # per anchor settings (the trial ones and the model's): (key, LabelAnchors of the current image's labels)
+        self._assigned: dict[AnchorConfig, tuple[tuple, list]] = {}
 
         self.enabled = QCheckBox("Show anchors and assignment")
         self.enabled.toggled.connect(self._toggled)
@@ -118,8 +128,9 @@ class AnchorPanel(QWidget):
 
     def _apply_settings(self) -> None:
         try:
-            config = replace(self.anchors, sizes=_numbers(self.sizes_edit.text()), ratios=_numbers(self.ratios_edit.text()),
-                             scales=_numbers(self.scales_edit.text()))
+            config = replace(self.anchors, sizes=_numbers(self.sizes_edit.text(), "sizes", 1, 4096),
+                             ratios=_numbers(self.ratios_edit.text(), "ratios", 0.01, 100),
+                             scales=_numbers(self.scales_edit.text(), "scales", 0.1, 10))
         except ValueError as exc:
             self.report.setPlainText(f"Anchor settings: {exc}")
             return
@@ -148,14 +159,18 @@ class AnchorPanel(QWidget):
         self.refresh()
 
     # --- views ---------------------------------------------------------------------------------
-    def layout_for_current(self):
+    def layout_for_current(self, anchors: AnchorConfig | None = None):
+        """The anchors over the current image, for the trial settings (or ``anchors``)."""
         from core.anchor_coverage import anchor_layout
 
         if self.annotator.size is None:
             return None
-        key = self.annotator.size
+        anchors = anchors or self.anchors
+        key = (self.annotator.size, anchors, self.preprocess)
         if key not in self._layout_cache:
-            self._layout_cache[key] = anchor_layout(*key, self.anchors, self.preprocess)
+            if len(self._layout_cache) >= 8:  # a folder of many image sizes: keep the recent ones
+                del self._layout_cache[next(iter(self._layout_cache))]
+            self._layout_cache[key] = anchor_layout(*self.annotator.size, anchors, self.preprocess)
         return self._layout_cache[key]
 
     def _toggled(self, on: bool) -> None:
@@ -242,23 +257,28 @@ class AnchorPanel(QWidget):
             lines.append(f"all {len(boxes)} labels on this image have an anchor at IoU ≥ {self.assign_config.positive_iou:g}")
         return lines
 
-    def label_assignment(self) -> list:
-        """How each label of the current image is assigned (core's training assignment), computed
-        once per image, label geometry and anchor settings: selection changes and slider moves
-        reuse it."""
+    def label_assignment(self, anchors: AnchorConfig | None = None) -> list:
+        """How each label of the current image is assigned (core's training assignment) with the
+        trial settings (or ``anchors``), computed once per image, label geometry and settings:
+        selection changes and slider moves reuse it."""
         from core.anchor_coverage import assign_labels
 
+        anchors = anchors or self.anchors
         boxes = self.annotator.workspace.store.boxes(self.annotator.current)
-        key = (self.annotator.current, self.annotator.size, tuple((b.x1, b.y1, b.x2, b.y2) for b in boxes), self.anchors,
-               self.assign_config, self.preprocess)
-        if self._assigned is None or self._assigned[0] != key:
+        key = (self.annotator.current, self.annotator.size, tuple((b.x1, b.y1, b.x2, b.y2) for b in boxes), self.assign_config,
+               self.preprocess)
+        cached = self._assigned.get(anchors)
+        if cached is None or cached[0] != key:
             xyxy = np.array([k for k in key[2]], dtype=np.float64).reshape(-1, 4)
-            self._assigned = (key, assign_labels(self.layout_for_current(), xyxy, self.assign_config, self.anchors))
-        return self._assigned[1]
+            cached = self._assigned[anchors] = (key, assign_labels(self.layout_for_current(anchors), xyxy, self.assign_config, anchors))
+            if len(self._assigned) > 2:  # the trial settings and the model's
+                del self._assigned[next(iter(self._assigned))]
+        return cached[1]
 
-    def best_anchor_iou(self) -> np.ndarray:
-        """Best IoU of any anchor with each label of the current image."""
-        return np.array([r.best_iou for r in self.label_assignment()])
+    def model_best_anchor_iou(self) -> np.ndarray:
+        """Best IoU of any of the model's anchors with each label of the current image (what
+        "why missed?" needs, whatever settings are being tried in this panel)."""
+        return np.array([r.best_iou for r in self.label_assignment(self.model_anchors)])
 
     @staticmethod
     def _rect(box: np.ndarray) -> QRectF:

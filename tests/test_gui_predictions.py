@@ -158,6 +158,17 @@ def test_anchor_view_shows_every_anchor_of_each_enabled_level_at_a_point(qtbot, 
     assert len(panel.ratio_boxes) == 4 and len(window.canvas.overlay) == 4 * 12
     panel.reset_settings()  # the model's 3 ratios again, all shown; P3 stays off
     assert len(window.canvas.overlay) == 4 * 9
+    for field, text, message in ((panel.ratios_edit, "0.5 nan 2", "ratios: numbers from 0.01 to 100"),
+                                 (panel.scales_edit, "1 inf", "scales: numbers from 0.1 to 10"),
+                                 (panel.scales_edit, "1 1 1", "scales: at most 10 different numbers"),
+                                 (panel.ratios_edit, " ".join(str(1 + k / 10) for k in range(11)), "ratios: at most 10 different numbers"),
+                                 (panel.sizes_edit, "32 64 128 256 1e400", "sizes: numbers from 1 to 4096")):
+        before = panel.anchors
+        field.setText(text)
+        panel._apply_settings()
+        assert panel.report.toPlainText() == f"Anchor settings: {message}, separated by spaces" or message in panel.report.toPlainText()
+        assert panel.anchors == before  # refused: nothing changed
+        panel.reset_settings()
 
 
 def test_miss_explanation_of_a_label_in_the_window(qtbot, tmp_path, window_factory):
@@ -174,6 +185,13 @@ def test_miss_explanation_of_a_label_in_the_window(qtbot, tmp_path, window_facto
     assert "no anchor reaches it" in window.model_panel.explanation.text()
     window.canvas.select([0])
     assert window.model_panel.explanation.text().startswith("detected: score")
+    window.anchor_panel.sizes_edit.setText("300 400 500 600 700")  # trying other anchors in the Anchors panel ...
+    window.anchor_panel._apply_settings()
+    assert window.anchor_panel.label_assignment()[0].best_iou < 0.5  # none of the trial anchors reaches it
+    window.canvas.select([])
+    window.canvas.select([0])
+    assert window.model_panel.explanation.text().startswith("detected: score")  # ... what the model sees is unchanged
+    window.anchor_panel.reset_settings()
     window.model_panel.score_slider.setValue(99)
     window.canvas.select([0])
     assert "below the threshold 0.99" in window.model_panel.explanation.text()
