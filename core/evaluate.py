@@ -143,14 +143,32 @@ def evaluate_detector(
         image = by_path[result.path]
         read.append(image)
         detections += detections_for_evaluation(result.detections, class_names, category_ids, image.id)
-    notes = []
-    unknown = [n for n in class_names if n not in category_ids]
-    if len(unknown) == len(class_names):
-        notes.append(f"none of the model's {len(class_names)} class names is a category of the labels: nothing it finds can be scored")
-    elif unknown:
-        notes.append(f"model classes not in the labels (not scored): {', '.join(unknown)}")
-    result = coco_evaluate(LabelSet(labels.categories, read, labels.extra), detections)
+    scored, notes = scoreable(LabelSet(labels.categories, read, labels.extra), class_names)
+    result = coco_evaluate(scored, detections)
     return replace(result, skipped=tuple(skipped), notes=tuple(notes))
+
+
+def scoreable(labels: LabelSet, class_names: list[str]) -> tuple[LabelSet, list[str]]:
+    """``labels`` without the classes the model does not have (matched by name): a class it cannot
+    predict would count as AP 0 and drag mAP down for nothing the model could do. The notes name
+    what is left out, both ways."""
+    known = set(class_names)
+    categories = {c.name for c in labels.categories}
+    notes = []
+    if class_names and not known & categories:
+        notes.append(f"none of the model's {len(class_names)} class names is a category of the labels: nothing it finds can be scored")
+    elif known - categories:
+        notes.append(f"model classes not in the labels (not scored): {', '.join(n for n in class_names if n not in categories)}")
+    lacking = [c for c in labels.categories if c.name not in known]
+    used = {b.category_id for im in labels.images for b in im.boxes}
+    if any(c.id in used for c in lacking):
+        notes.append(f"label classes the model does not have (left out): {', '.join(c.name for c in lacking if c.id in used)}")
+    if not lacking:
+        return labels, notes
+    keep = [c for c in labels.categories if c.name in known]
+    ids = {c.id for c in keep}
+    images = [replace(im, boxes=[b for b in im.boxes if b.category_id in ids]) for im in labels.images]
+    return LabelSet(keep, images, labels.extra), notes
 
 
 def detections_for_evaluation(detections, class_names: list[str], category_ids: dict[str, int], image_id: int) -> list[Detection]:

@@ -145,8 +145,11 @@ class EvaluationError:
 def find_errors(labels: LabelSet, detections: dict[str, Detections], class_names: list[str]) -> list[EvaluationError]:
     """False positives and negatives of ``detections`` (per file name, model class indices) against
     ``labels`` at whatever thresholds produced them; classes are matched by name. Crowd regions
-    neither count as misses nor make detections false."""
+    neither count as misses nor make detections false. A class only one side has is no error of
+    the model's: labels it cannot predict are not misses, its detections of a class the labels lack
+    are not false (:func:`core.evaluate.scoreable` names both)."""
     names = labels.category_names()
+    labelled_classes = set(names.values())
     model_index = {n: i for i, n in enumerate(class_names)}
     errors = []
     for image in labels.images:
@@ -160,12 +163,13 @@ def find_errors(labels: LabelSet, detections: dict[str, Detections], class_names
         used = set(matched[matched >= 0].tolist())
         crowd = np.array([[b.x1, b.y1, b.x2, b.y2] for b in image.boxes if b.iscrowd], dtype=np.float64).reshape(-1, 4)
         for j in range(len(found)):
-            if j in used or (len(crowd) and box_iou(found.boxes[j][None], crowd).max() >= MATCH_IOU):
+            if j in used or class_names[int(found.labels[j])] not in labelled_classes or (
+                    len(crowd) and box_iou(found.boxes[j][None], crowd).max() >= MATCH_IOU):
                 continue
             errors.append(EvaluationError("FP", image.file_name, tuple(map(float, found.boxes[j])), class_names[int(found.labels[j])],
                                           float(found.scores[j]), j))
         for k, (i, b) in enumerate(regular):
-            if matched[k] < 0:
+            if matched[k] < 0 and classes[k] >= 0:
                 overlap = box_iou(boxes[k][None], found.boxes)[0] if len(found) else np.zeros(0)
                 best = float(found.scores[overlap >= MATCH_IOU].max()) if (overlap >= MATCH_IOU).any() else 0.0
                 errors.append(EvaluationError("FN", image.file_name, (b.x1, b.y1, b.x2, b.y2), names[b.category_id], best, i))
@@ -177,6 +181,7 @@ class ReviewReport:
     metrics: object  # core.evaluate.EvalResult
     errors: list[EvaluationError]
     images: int
+    notes: tuple[str, ...] = ()  # classes left out of the scores (the model lacks them, or the labels do)
 
 
 def evaluate_predictions(labels: LabelSet, candidates: dict[str, Candidates], class_names: list[str], *, eval_score: float,
@@ -184,7 +189,7 @@ def evaluate_predictions(labels: LabelSet, candidates: dict[str, Candidates], cl
     """COCO metrics of cached predictions on the labelled images (at the model's low evaluation
     threshold, as COCO mAP expects), and the false positives / negatives at ``view_score`` (the
     threshold the user is looking at)."""
-    from core.evaluate import coco_evaluate, detections_for_evaluation
+    from core.evaluate import coco_evaluate, detections_for_evaluation, scoreable
 
     images = [im for im in labels.images if im.file_name in candidates]
     subset = LabelSet(labels.categories, images, labels.extra)
@@ -195,4 +200,5 @@ def evaluate_predictions(labels: LabelSet, candidates: dict[str, Candidates], cl
         scored += detections_for_evaluation(found, class_names, ids, image.id)
         keep = found.scores > view_score
         shown[image.file_name] = Detections(found.boxes[keep], found.scores[keep], found.labels[keep], found.candidate_index[keep])
-    return ReviewReport(coco_evaluate(subset, scored), find_errors(subset, shown, class_names), len(images))
+    scoring, notes = scoreable(subset, class_names)
+    return ReviewReport(coco_evaluate(scoring, scored), find_errors(subset, shown, class_names), len(images), tuple(notes))

@@ -36,6 +36,8 @@ class EvaluationPanel(QWidget):
         self._worker: FunctionWorker | None = None
         self._waiting = False  # for the folder prediction of the labelled images
         self._pending = None  # an error to highlight once its image is shown
+        self._view_score = 0.0
+        self._edited: set[str] = set()  # images whose labels changed since the report (its label indices are stale there)
         self.run_button = QPushButton("Evaluate on the labelled images")
         self.run_button.clicked.connect(self.evaluate)
         self.progress = QProgressBar()
@@ -77,6 +79,17 @@ class EvaluationPanel(QWidget):
             self.show_error(error)
         else:
             self.annotator.canvas.set_overlay([], "highlight")
+
+    def labels_changed(self, names: list[str]) -> None:
+        """Labels were edited (``[]``: everywhere): the report no longer describes those images."""
+        if self.report is None:
+            return
+        reported = {e.file_name for e in self.report.errors}
+        changed = reported if not names else reported & set(names)
+        if changed - self._edited:
+            self._edited |= changed
+            if not self.metrics.text().startswith("Labels changed"):
+                self.metrics.setText("Labels changed since this evaluation: press Evaluate again. " + self.metrics.text())
 
     def _model_changed(self, info) -> None:
         self.run_button.setEnabled(info is not None)
@@ -135,6 +148,7 @@ class EvaluationPanel(QWidget):
         memory = {n: p.candidates[n] for n in names if n in p.candidates}
         worker, model = p.worker, p.model
         view_score, nms = p.score, p.nms
+        self._view_score = view_score  # the report's errors are at this threshold, whatever the slider does meanwhile
 
         def run():
             candidates = {n: memory.get(n) or worker.cached(n) for n in names}
@@ -157,6 +171,7 @@ class EvaluationPanel(QWidget):
         self.stop()
         self.run_button.setEnabled(True)
         self.report = report
+        self._edited = set()
         m = report.metrics
 
         def f(v):
@@ -164,8 +179,9 @@ class EvaluationPanel(QWidget):
 
         fps = sum(e.kind == "FP" for e in report.errors)
         self.metrics.setText(f"{report.images} images: mAP {f(m.mAP)}, AP50 {f(m.AP50)}, AP75 {f(m.AP75)}, APs {f(m.APs)}, "
-                             f"APm {f(m.APm)}, APl {f(m.APl)}. At score ≥ {self.predictions.score:.2f}: "
-                             f"{len(report.errors) - fps} missed labels, {fps} false detections.")
+                             f"APm {f(m.APm)}, APl {f(m.APl)}. At score > {self._view_score:.2f}: "
+                             f"{len(report.errors) - fps} missed labels, {fps} false detections."
+                             + "".join(f"\n{note[0].upper()}{note[1:]}." for note in report.notes))
         rows = sorted(m.per_class.items(), key=lambda kv: (kv[1] is None, kv[1] if kv[1] is not None else 0))
         self.table.setRowCount(len(rows))
         for r, (name, ap) in enumerate(rows):
@@ -210,7 +226,7 @@ class EvaluationPanel(QWidget):
         color = QColor(255, 60, 60) if error.kind == "FP" else QColor(255, 160, 0)
         self.annotator.canvas.set_overlay([OverlayBox(rect.adjusted(-4, -4, 4, 4), color, 3, False, error.kind)], "highlight")
         self.annotator.canvas.centerOn(rect.center())
-        if error.kind == "FN":
+        if error.kind == "FN" and error.file_name not in self._edited:  # after an edit the index may name another label
             self.annotator.canvas.select([error.index])
 
     def add_as_label(self) -> None:

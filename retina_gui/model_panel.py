@@ -68,7 +68,7 @@ class ModelPanel(QWidget):
         self.eta_label = QLabel()
         self.score_slider = QSlider(Qt.Orientation.Horizontal, minimum=5, maximum=99)
         self.nms_slider = QSlider(Qt.Orientation.Horizontal, minimum=5, maximum=95)
-        self.score_label, self.nms_label, self.count_label = QLabel("Score ≥"), QLabel("NMS IoU"), QLabel()
+        self.score_label, self.nms_label, self.count_label = QLabel("Score >"), QLabel("NMS IoU"), QLabel()
         self.score_slider.valueChanged.connect(self._sliders_moved)
         self.nms_slider.valueChanged.connect(self._sliders_moved)
         self.classes = QListWidget()
@@ -231,7 +231,7 @@ class ModelPanel(QWidget):
     # --- thresholds and classes ----------------------------------------------------------------
     def _sliders_moved(self, _value: int) -> None:
         score, nms = self.score_slider.value() / 100, self.nms_slider.value() / 100
-        self.score_label.setText(f"Score ≥ {score:.2f}")
+        self.score_label.setText(f"Score > {score:.2f}")  # strictly above, as the reference models filter
         self.nms_label.setText(f"NMS IoU {nms:.2f}")
         if self.predictions.model is not None and (score, nms) != (self.predictions.score, self.predictions.nms):
             self.predictions.set_thresholds(score, nms)

@@ -256,6 +256,14 @@ def test_evaluation_view_gives_coco_metrics_and_browsable_errors(qtbot, tmp_path
     qtbot.waitUntil(lambda: window.annotator.current == first.file_name and window.annotator.size is not None, timeout=10_000)
     qtbot.waitUntil(lambda: window.canvas.selected() == [first.index], timeout=5000)
     assert window.canvas.overlay and window.canvas.overlay[0].text == "FN"
+    assert panel.metrics.text().startswith(f"{panel.report.images} images: mAP") and "At score > 0.99" in panel.metrics.text()
+    # an edit makes the report stale there: its label numbers no longer name the same boxes
+    window.workspace.paste_boxes(first.file_name, window.annotator.size, [window.workspace.store.boxes(first.file_name)[0]])
+    assert panel.metrics.text().startswith("Labels changed since this evaluation")
+    window.canvas.select([])
+    panel.show_error(first)
+    assert window.canvas.selected() == [] and window.canvas.overlay[0].text == "FN"  # shown where it was, nothing selected
+    window.workspace.undo_stack.undo()
     window.model_panel.score_slider.setValue(10)  # a loose threshold: false positives
     previous = panel.report
     panel.evaluate()
@@ -339,3 +347,21 @@ def test_choosing_another_preset_reloads_the_model_with_it(qtbot, tmp_path, wind
     box.activated.emit(box.currentIndex())
     qtbot.waitUntil(lambda: window.predictions.model is not None and window.predictions.model.preset == "yhenon", timeout=60_000)
     assert window.predictions.model.max_detections is None  # the seed keeps every detection (its input size stays the checkpoint's)
+
+
+def test_evaluation_leaves_out_label_classes_the_model_does_not_have_and_names_them(qtbot, tmp_path, window_factory):
+    folder = tmp_path / "demo"
+    shutil.copytree(DEMO, folder)
+    window = window_factory(folder)
+    wait_predictions(qtbot, window)
+    store = window.workspace.store
+    rook = next(c for c in store.categories if c.name == "white-rook")
+    window.workspace.rename_category(rook.id, "clock")  # a class the model has never seen
+    panel = window.evaluation_panel
+    panel.evaluate()
+    qtbot.waitUntil(lambda: panel.report is not None, timeout=120_000)
+    rows = {panel.table.item(r, 0).text() for r in range(panel.table.rowCount())}
+    assert "clock" not in rows and "white-rook" not in rows and "black-rook" in rows
+    assert not any(e.class_name in ("clock", "white-rook") for e in panel.report.errors)  # neither misses nor false detections
+    assert "Label classes the model does not have (left out): clock." in panel.metrics.text()
+    assert "Model classes not in the labels (not scored): bishop, white-rook." in panel.metrics.text()

@@ -205,8 +205,10 @@ def test_retina_eval_cli_writes_json(tiny_checkpoint, tmp_path, capsys):
     assert main(["eval", "--weights", str(tiny_checkpoint), "--coco", str(tmp_path / "ann.json"), "--device", "cpu", "--json", str(tmp_path / "m.json")]) == 0
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert set(metrics) == {"mAP", "AP50", "AP75", "APs", "APm", "APl", "per_class"}
-    assert "white-pawn" in metrics["per_class"]
-    assert "mAP" in capsys.readouterr().out
+    # the tiny model's classes (king, queen, rook) are not the chess labels' names: nothing is scored, and it says so
+    assert metrics["per_class"] == {} and metrics["mAP"] is None
+    out = capsys.readouterr()
+    assert "mAP" in out.out and "none of the model's 3 class names is a category of the labels" in out.err
 
 
 def test_dataloader_workers_give_the_same_batches(four_images, tmp_path):
@@ -283,6 +285,15 @@ def test_retina_eval_matches_classes_by_name_and_reports_unreadable_images(tmp_p
     (tmp_path / "two.json").write_text(json.dumps(data))
     assert main(["eval", "--weights", str(DEMO_MODEL), "--coco", str(tmp_path / "two.json"), "--device", "cpu", "--json", str(tmp_path / "c.json")]) == 0
     assert json.loads((tmp_path / "b.json").read_text())["mAP"] == json.loads((tmp_path / "c.json").read_text())["mAP"] > 0.5
+    # a label class the model does not have is named and left out, not scored as AP 0
+    for c in data["categories"]:
+        if c["name"] == "white-rook":
+            c["name"] = "clock"
+    (tmp_path / "clock.json").write_text(json.dumps(data))
+    capsys.readouterr()
+    assert main(["eval", "--weights", str(DEMO_MODEL), "--coco", str(tmp_path / "clock.json"), "--device", "cpu", "--json", str(tmp_path / "d.json")]) == 0
+    assert "label classes the model does not have (left out): clock" in capsys.readouterr().err
+    assert "clock" not in json.loads((tmp_path / "d.json").read_text())["per_class"]
 
 
 @pytest.mark.parametrize("args", [["--epochs", "0"], ["--batch-size", "0"], ["--image-size", "0"], ["--lr", "-1"], ["--val-split", "1.5"]])
