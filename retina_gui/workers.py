@@ -251,7 +251,16 @@ class PredictionWorker(QueueWorker):
         self._update(lambda: setattr(self, "_wanted", list(names)))
 
     def predict_folder(self, names: list[str]) -> None:
+        """Predict these images as a batch; while a batch runs, the new names join it (the
+        evaluation's images during a folder run, say) instead of replacing what is left of it."""
+
         def change() -> None:
+            if self._batch and not self._batch_cancel.cancelled:
+                queued = set(self._batch)
+                added = [n for n in names if n not in queued]
+                self._batch += added
+                self._batch_total += len(added)
+                return
             self._batch, self._batch_total = list(names), len(names)
             self._batch_cancel = CancelToken()
             self._batch_started = time.monotonic()

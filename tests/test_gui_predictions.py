@@ -365,3 +365,17 @@ def test_evaluation_leaves_out_label_classes_the_model_does_not_have_and_names_t
     assert not any(e.class_name in ("clock", "white-rook") for e in panel.report.errors)  # neither misses nor false detections
     assert "Label classes the model does not have (left out): clock." in panel.metrics.text()
     assert "Model classes not in the labels (not scored): bishop, white-rook." in panel.metrics.text()
+
+
+def test_evaluating_during_a_folder_run_joins_it_instead_of_cutting_it_short(qtbot, tmp_path, window_factory):
+    folder = tmp_path / "demo"
+    shutil.copytree(DEMO, folder)
+    window = window_factory(folder)
+    wait_predictions(qtbot, window)
+    finished = []
+    window.predictions.batch_finished.connect(lambda n, cancelled: finished.append((n, cancelled)))
+    window.predictions.predict_folder()
+    window.evaluation_panel.evaluate()  # its missing images join the running batch
+    qtbot.waitUntil(lambda: window.evaluation_panel.report is not None, timeout=120_000)
+    assert finished == [(8, False)]
+    assert all(window.predictions.worker.has_cached(n) for n in window.files.model.names)
