@@ -3,7 +3,7 @@ each with its status from the annotation store, plus search and a status filter.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QAbstractListModel, QItemSelectionModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QListView, QVBoxLayout, QWidget
 
@@ -117,7 +117,8 @@ class FileListPanel(QWidget):
         self.filter.setSourceModel(model)
         self.search = QLineEdit(placeholderText="Search file names")
         self.search.setClearButtonEnabled(True)
-        self.search.textChanged.connect(self.filter.set_text)
+        self.search.textChanged.connect(self._search_changed)
+        self.shown: str | None = None  # the image on screen: it stays there while a filter hides it
         self.status_box = QComboBox()
         self.status_box.addItem("All images", "")
         for status in (*ImageStatus, None):
@@ -150,7 +151,26 @@ class FileListPanel(QWidget):
         self._update_count()
 
     def _status_chosen(self, _: int) -> None:
-        self.filter.set_status(self.status_box.currentData())
+        self._refilter(lambda: self.filter.set_status(self.status_box.currentData()))
+
+    def _search_changed(self, text: str) -> None:
+        self._refilter(lambda: self.filter.set_text(text))
+
+    def _refilter(self, change) -> None:
+        """Apply a filter change without changing the image on screen: it stays current when it is
+        still listed, and D / A go on from where it would be when it is not."""
+        selection = self.view.selectionModel()
+        selection.blockSignals(True)
+        try:
+            change()
+            row = self.model.row(self.shown) if self.shown is not None else None
+            index = self.filter.mapFromSource(self.model.index(row)) if row is not None else QModelIndex()
+            selection.setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        finally:
+            selection.blockSignals(False)
+        self.view.viewport().update()
+        if index.isValid():
+            self.view.scrollTo(index)
 
     def _update_count(self, *_) -> None:
         shown, total = self.filter.rowCount(), self.model.rowCount()
@@ -158,7 +178,8 @@ class FileListPanel(QWidget):
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
-            self.current_changed.emit(current.data())
+            self.shown = current.data()
+            self.current_changed.emit(self.shown)
 
     def current(self) -> str | None:
         index = self.view.currentIndex()
@@ -183,11 +204,25 @@ class FileListPanel(QWidget):
         if n == 0:
             return False
         row = self.view.currentIndex().row()
-        target = 0 if row < 0 else min(max(row + delta, 0), n - 1)
+        if row < 0:  # the image on screen is filtered out: the next listed one after (or before) it
+            target = self._beside_shown(delta)
+            if target is None:
+                return False
+        else:
+            target = min(max(row + delta, 0), n - 1)
         if target == row:
             return False
         self.view.setCurrentIndex(self.filter.index(target, 0))
         return True
+
+    def _beside_shown(self, delta: int) -> int | None:
+        """The visible row after (delta > 0) or before the hidden image on screen (the first row
+        when nothing is shown)."""
+        shown = self.model.row(self.shown) if self.shown is not None else None
+        if shown is None:
+            return 0
+        rows = [r for r in range(self.filter.rowCount()) if (self.filter.mapToSource(self.filter.index(r, 0)).row() > shown) == (delta > 0)]
+        return (rows[0] if delta > 0 else rows[-1]) if rows else None
 
     def neighbours(self, name: str, radius: int = 1) -> list[str]:
         """Names before and after ``name`` in the visible list (for prefetching)."""

@@ -316,14 +316,20 @@ def test_file_list_search_filter_navigation_and_next_unlabelled(qtbot, tmp_path,
     assert window.files.next_unlabelled()
     assert window.files.current() == "nested/copy.jpg"
     wait_image(qtbot, window, "nested/copy.jpg")
-    window.files.search.setText("CHESS_0")
+    for text in ("C", "CH", "CHESS_0"):  # typing a search that hides the image on screen does not change the image
+        window.files.search.setText(text)
     assert window.files.filter.rowCount() == 8 and window.files.count.text() == "8 of 10 images"
+    assert window.annotator.current == "nested/copy.jpg" and window.files.current() is None
     window.files.search.clear()
+    assert window.files.current() == "nested/copy.jpg"  # listed again: current again, the place in the list kept
     window.files.status_box.setCurrentIndex(window.files.status_box.findData("unlabelled"))
-    assert window.files.filter.rowCount() == 2
+    assert window.files.filter.rowCount() == 2 and window.files.current() == "nested/copy.jpg"
+    window.files.status_box.setCurrentIndex(window.files.status_box.findData("labelled"))
+    assert window.files.current() is None and window.files.step(-1)  # D / A go on from where the hidden image would be
+    assert window.files.current() == "chess_08.jpg"
     window.files.status_box.setCurrentIndex(0)
     assert window.settings.value("recent_folders")[0] == str(folder.resolve())
-    window.files.set_current("nested/copy.jpg")  # filtering moved the current image: come back to the subfolder's image
+    window.files.set_current("nested/copy.jpg")
     wait_image(qtbot, window, "nested/copy.jpg")
     window.close()
     window2 = open_window(qtbot, folder, settings, recursive=False)
