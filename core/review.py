@@ -12,6 +12,7 @@ from core.labels import LabelSet
 
 ACCEPT_SKIP_IOU = 0.7  # a prediction this close to an existing label of its class is not added again
 MATCH_IOU = 0.5  # a label counts as detected by a same-class detection at this IoU
+SAME_BOX_IOU = 0.95  # an imported box this close to a label of its class is that label (format rounding aside)
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -53,6 +54,18 @@ def new_predictions(boxes: np.ndarray, classes: np.ndarray, label_boxes: np.ndar
         kept_boxes.append(np.asarray(boxes[i : i + 1], dtype=np.float64))
         kept_classes.append(np.asarray(classes[i : i + 1]))
     return np.array(keep, dtype=np.int64)
+
+
+def already_labelled(boxes: np.ndarray, classes: np.ndarray, label_boxes: np.ndarray, label_classes: np.ndarray,
+                     same_iou: float = SAME_BOX_IOU) -> np.ndarray:
+    """Mask of ``boxes`` that repeat a label of the same class (IoU >= ``same_iou``): importing a
+    labels file twice must not double every box. Boxes of the import are not compared with each
+    other (a file may hold overlapping objects)."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    if not len(boxes) or not len(label_boxes):
+        return np.zeros(len(boxes), dtype=bool)
+    same_class = np.asarray(classes).reshape(-1, 1) == np.asarray(label_classes).reshape(1, -1)
+    return ((box_iou(boxes, label_boxes) >= same_iou) & same_class).any(1)
 
 
 @dataclass(frozen=True)

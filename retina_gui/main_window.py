@@ -371,7 +371,7 @@ class MainWindow(QMainWindow):
     def import_labels(self, fmt: str, source: Path) -> bool:
         try:
             labels, problems = read_labels(fmt, source, self.workspace.folder)
-            added, skipped = self.workspace.import_labels(labels, set(self.files.model.names), source.name)
+            added, skipped, repeated = self.workspace.import_labels(labels, set(self.files.model.names), source.name)
         except (LabelFormatError, OSError, ValueError, PermissionError) as exc:
             self.report("Import failed", str(exc))
             return False
@@ -380,7 +380,8 @@ class MainWindow(QMainWindow):
             problems.append(f"{len(skipped)} labelled images are not in this folder and were skipped, e.g. {skipped[0]}")
         if problems:
             self.report("Import", f"Imported {added} boxes. Problems:\n" + "\n".join(problems[:20]))
-        self.statusBar().showMessage(f"imported {added} boxes from {source}", 10000)
+        again = f"; {repeated} were already there and were not added again" if repeated else ""
+        self.statusBar().showMessage(f"imported {added} boxes from {source}{again}", 10000)
         return True
 
     def ask_export(self, fmt: str) -> None:

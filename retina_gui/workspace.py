@@ -11,6 +11,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, QRectF, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
@@ -203,10 +204,13 @@ class Workspace(QObject):
         self._push(commands.AddBoxes.pasted(self.store, file_name, size, fitted, source))
         return list(range(start, start + len(fitted)))
 
-    def import_labels(self, labels: LabelSet, present: set[str], source: str) -> tuple[int, list[str]]:
+    def import_labels(self, labels: LabelSet, present: set[str], source: str) -> tuple[int, list[str], int]:
         """Add the boxes of ``labels`` to this folder's images, as one undo step. Classes are matched
-        by name (new names become new classes). Returns the number of boxes added and the names of
-        labelled images that are not in the folder (skipped)."""
+        by name (new names become new classes). Returns the number of boxes added, the names of
+        labelled images that are not in the folder (skipped), and how many boxes were left out
+        because the image already has them (an import done twice)."""
+        from core.review import already_labelled
+
         names = {c.id: c.name for c in labels.categories}
         ids = {c.name: c.id for c in self.store.categories}
         new_categories = []
@@ -216,7 +220,7 @@ class Workspace(QObject):
                 ids[category.name] = next_id
                 new_categories.append(Category(next_id, category.name, category.supercategory, category.color))
                 next_id += 1
-        skipped, added = [], []
+        skipped, added, repeated = [], [], 0
         for entry in labels.images:
             if not entry.boxes:
                 continue
@@ -224,7 +228,14 @@ class Workspace(QObject):
                 skipped.append(entry.file_name)
                 continue
             boxes = [replace(b, category_id=ids[names[b.category_id]], id=None) for b in entry.boxes]
-            added.append((entry.file_name, (entry.width, entry.height), boxes))
+            have = self.store.boxes(entry.file_name)
+            repeat = already_labelled(np.array([[b.x1, b.y1, b.x2, b.y2] for b in boxes]), np.array([b.category_id for b in boxes]),
+                                      np.array([[b.x1, b.y1, b.x2, b.y2] for b in have]).reshape(-1, 4),
+                                      np.array([b.category_id for b in have]))
+            repeated += int(repeat.sum())
+            boxes = [b for b, r in zip(boxes, repeat) if not r]
+            if boxes:
+                added.append((entry.file_name, (entry.width, entry.height), boxes))
         count = sum(len(boxes) for _, _, boxes in added)
         if count or new_categories:
             self.undo_stack.beginMacro(f"Import {count} boxes from {source}")
@@ -233,7 +244,7 @@ class Workspace(QObject):
             for file_name, size, boxes in added:
                 self._push(commands.AddBoxes(self.store, file_name, size, boxes, f"Import {len(boxes)} boxes"))
             self.undo_stack.endMacro()
-        return count, skipped
+        return count, skipped, repeated
 
     def accept_predictions(self, entries: list[tuple[str, tuple[int, int], list[tuple[float, float, float, float, str]]]], text: str) -> int:
         """Add predictions (x1, y1, x2, y2, class name) as labels, as one undo step; a class name the

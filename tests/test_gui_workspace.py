@@ -513,6 +513,10 @@ def test_import_yolo_and_voc_labels_into_a_folder_as_one_undo_step(qtbot, tmp_pa
     assert not any(store.boxes(n) for n in store.file_names()) and len(store.categories) == 1
     assert window.import_labels("voc", tmp_path / "voc")
     assert sum(len(store.boxes(n)) for n in store.file_names()) == sum(len(im.boxes) for im in original.images)
+    steps = stack.count()
+    assert window.import_labels("yolo", tmp_path / "yolo")  # the same boxes again (another format, rounded): nothing doubles
+    assert sum(len(store.boxes(n)) for n in store.file_names()) == sum(len(im.boxes) for im in original.images)
+    assert stack.count() == steps and "were already there and were not added again" in window.statusBar().currentMessage()
     window.close()
 
 
