@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import threading
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -214,7 +215,7 @@ class AnnotationStore:
         index = self._categories.index(self.category(category.id))
         old = self._categories[index]
         if category.name != old.name:
-            self.check_category_name(category.name)
+            self.check_category_name(category.name, renaming=category.id)
         self._categories[index] = category
         self._changed(CategoriesChanged())
         return old
@@ -240,11 +241,30 @@ class AnnotationStore:
                 self._images[name].boxes.insert(i, box)
         self._changed(CategoriesChanged())
 
-    def check_category_name(self, name: str) -> None:
+    def check_category_name(self, name: str, renaming: int | None = None) -> None:
+        """A new name must be visible, on one line, and differ from every other class's name by
+        more than case or Unicode spelling ("Car" / "car", a composed / decomposed "é" look alike
+        and would split one class in two). ``renaming``: the id of the class taking the name."""
         if not name.strip():
             raise ValueError("a class needs a name")
-        if any(c.name == name for c in self._categories):
-            raise ValueError(f"there is already a class called {name!r}")
+        if len(name) > MAX_CLASS_NAME or any(unicodedata.category(ch).startswith("C") for ch in name):
+            raise ValueError(f"a class name is one line of at most {MAX_CLASS_NAME} characters")
+        key = _name_key(name)
+        for c in self._categories:
+            if c.id != renaming and _name_key(c.name) == key:
+                raise ValueError(f"there is already a class called “{c.name}”")
+
+
+MAX_CLASS_NAME = 100
+
+
+def _name_key(name: str) -> str:
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def clean_category_name(name: str) -> str:
+    """A typed class name as stored: trimmed, Unicode in its composed form."""
+    return unicodedata.normalize("NFC", name.strip())
 
 
 def _copy(entry: ImageEntry) -> ImageEntry:

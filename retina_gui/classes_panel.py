@@ -3,6 +3,8 @@ recolour and delete (each an undoable command through the workspace)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
@@ -22,8 +24,10 @@ from retina_gui.workspace import Workspace
 
 
 class ClassesPanel(QWidget):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, confirm: Callable[[str, str], bool]) -> None:
+        """``confirm(title, question)``: the window's way to ask before deleting boxes."""
         super().__init__(parent)
+        self.confirm = confirm
         self.workspace: Workspace | None = None
         self.list = QListWidget()
         self.list.currentItemChanged.connect(self._chosen)
@@ -93,14 +97,14 @@ class ClassesPanel(QWidget):
         try:
             action()
         except (ValueError, KeyError, PermissionError) as exc:
-            QMessageBox.warning(self, "Classes", str(exc).strip("'\""))
+            QMessageBox.warning(self, "Classes", str(exc.args[0]) if exc.args else type(exc).__name__)
 
     def ask_add(self) -> None:
         if self.workspace is None:
             return
         name, ok = QInputDialog.getText(self, "Add class", "Class name:")
-        if ok and name.strip():
-            self._try(lambda: self.workspace.add_category(name))
+        if ok:
+            self._try(lambda: self.workspace.add_category(name))  # an empty name gets a message too
 
     def ask_rename(self) -> None:
         category_id = self.chosen_id()
@@ -108,7 +112,7 @@ class ClassesPanel(QWidget):
             return
         old = self.workspace.store.category(category_id).name
         name, ok = QInputDialog.getText(self, "Rename class", "New name:", text=old)
-        if ok and name.strip():
+        if ok:
             self._try(lambda: self.workspace.rename_category(category_id, name))
 
     def ask_color(self) -> None:
@@ -126,9 +130,6 @@ class ClassesPanel(QWidget):
             return
         category = self.workspace.store.category(category_id)
         count = self.workspace.store.box_counts().get(category_id, 0)
-        if count:
-            answer = QMessageBox.question(self, "Delete class",
-                                          f"Delete {category.name} and its {count} boxes? (Edit ▸ Undo brings them back.)")
-            if answer != QMessageBox.StandardButton.Yes:
-                return
+        if count and not self.confirm("Delete class", f"Delete {category.name} and its {count} boxes? (Edit ▸ Undo brings them back.)"):
+            return
         self._try(lambda: self.workspace.delete_category(category_id))

@@ -47,7 +47,7 @@ class MainWindow(QMainWindow):
         self.canvas = Canvas(self)
         self.setCentralWidget(self.canvas)
         self.files = FileListPanel(FileListModel(), self)
-        self.classes = ClassesPanel(self)
+        self.classes = ClassesPanel(self, confirm=self.confirm)
         self.annotator = Annotator(self.canvas, self.files)
         self.predictions = Predictions(self.annotator)
         self.model_panel = ModelPanel(self.predictions, self)

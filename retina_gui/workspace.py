@@ -22,6 +22,7 @@ from core.annotations import (
     ImagesChanged,
     StoreEvent,
     clamp_shift,
+    clean_category_name,
     find_labels_file,
     resized_box,
 )
@@ -129,8 +130,9 @@ class Workspace(QObject):
         self.current_category_changed.emit(-1 if category_id is None else category_id)
 
     def add_category(self, name: str, color: str = "") -> Category:
-        category = Category(self.store.next_category_id(), name.strip(), color=color)
-        self.store.check_category_name(name.strip())
+        name = clean_category_name(name)
+        self.store.check_category_name(name)
+        category = Category(self.store.next_category_id(), name, color=color)
         self._push(commands.AddCategory(self.store, category))
         if self.current_category is None:
             self.set_current_category(category.id)
@@ -138,10 +140,11 @@ class Workspace(QObject):
 
     def rename_category(self, category_id: int, name: str) -> None:
         old = self.store.category(category_id)
-        if name.strip() == old.name:
+        name = clean_category_name(name)
+        if name == old.name:
             return
-        self.store.check_category_name(name.strip())
-        self._push(commands.UpdateCategory(self.store, replace(old, name=name.strip())))
+        self.store.check_category_name(name, renaming=category_id)
+        self._push(commands.UpdateCategory(self.store, replace(old, name=name)))
 
     def recolor_category(self, category_id: int, color: str) -> None:
         self._push(commands.UpdateCategory(self.store, replace(self.store.category(category_id), color=color)))

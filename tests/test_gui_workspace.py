@@ -228,6 +228,23 @@ def test_class_edits_are_undoable_and_saved(qtbot, demo):
     assert window.classes.list.count() == len(before["categories"])
     with pytest.raises(ValueError, match="already a class"):
         ws.add_category("black-king")
+    for look_alike in ("Black-King", "  black-king ", "cafe\u0301"):  # case, spaces, and a decomposed é next to a composed one
+        if look_alike.startswith("cafe"):
+            ws.add_category("caf\u00e9")
+        with pytest.raises(ValueError, match="already a class"):
+            ws.add_category(look_alike)
+    for bad in ("", "   ", "a\nb", "x" * 101):
+        with pytest.raises(ValueError, match="a class needs a name|one line of at most 100"):
+            ws.add_category(bad)
+    king = next(c for c in ws.store.categories if c.name == "black-king")
+    ws.rename_category(king.id, "Black-King")  # a class may change its own name's case
+    assert ws.store.category(king.id).name == "Black-King"
+    asked = []
+    window.confirm = lambda title, text: asked.append(text) or False
+    window.classes.confirm = window.confirm
+    window.classes.list.setCurrentRow(next(i for i, c in enumerate(ws.store.categories) if c.id == king.id))
+    window.classes.ask_delete()  # asks through the window (tests answer it), and "no" keeps the class
+    assert asked and asked[0].startswith("Delete Black-King and its") and king.id in {c.id for c in ws.store.categories}
 
 
 def test_draw_tool_draws_inside_an_existing_box(qtbot, demo):
