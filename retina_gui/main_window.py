@@ -178,7 +178,7 @@ class MainWindow(QMainWindow):
         go = bar.addMenu("&Go")
         self._action(go, "&Next Image", partial(self.files.step, 1), [QKeySequence("D"), QKeySequence(Qt.Key.Key_PageDown)])
         self._action(go, "&Previous Image", partial(self.files.step, -1), [QKeySequence("A"), QKeySequence(Qt.Key.Key_PageUp)])
-        self._action(go, "Next &Unlabelled Image", self.files.next_unlabelled, "Shift+D")
+        self._action(go, "Next &Unlabelled Image", self.next_unlabelled, "Shift+D")
 
         classes = bar.addMenu("&Classes")
         self._action(classes, "&Add Class…", self.classes.ask_add, "Ctrl+N")
@@ -465,6 +465,10 @@ class MainWindow(QMainWindow):
             return True
         return self.confirm("Training is running", f"Stop the training to {doing}? The last checkpoint is kept, and Resume "
                                                    "continues the run later.")
+
+    def next_unlabelled(self) -> None:
+        if not self.files.next_unlabelled():
+            self.statusBar().showMessage("every image in the list has labels", 5000)
 
     def accept_folder(self) -> int:
         """Every shown prediction of every predicted image as labels, after the user agrees (one undo step)."""
