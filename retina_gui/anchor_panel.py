@@ -31,7 +31,8 @@ from retina_gui.workers import FunctionWorker, ModelInfo
 LEVEL_COLORS = ("#ff5050", "#ffb000", "#40d040", "#40c0ff", "#c070ff")
 
 
-MAX_VALUES = 10  # ratios x scales anchors per position: each one costs layout and assignment time on the GUI thread
+MAX_VALUES = 10
+MAX_PER_POSITION = 25  # ratios x scales: each anchor costs layout and assignment time on the GUI thread (~0.1 s per 4)
 
 
 def _numbers(text: str, what: str, low: float, high: float) -> tuple[float, ...]:
@@ -136,6 +137,10 @@ class AnchorPanel(QWidget):
             return
         if len(config.sizes) != len(config.strides):
             self.report.setPlainText(f"Anchor settings: one size per level ({len(config.strides)})")
+            return
+        if len(config.ratios) * len(config.scales) > MAX_PER_POSITION:
+            self.report.setPlainText(f"Anchor settings: at most {MAX_PER_POSITION} anchors per position (ratios × scales; "
+                                     f"the model has {len(self.model_anchors.ratios) * len(self.model_anchors.scales)})")
             return
         self._set_anchor_config(config)
 

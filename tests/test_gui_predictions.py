@@ -163,7 +163,8 @@ def test_anchor_view_shows_every_anchor_of_each_enabled_level_at_a_point(qtbot, 
                                  (panel.scales_edit, "1 inf", "scales: numbers from 0.1 to 10"),
                                  (panel.scales_edit, "1 1 1", "scales: at most 10 different numbers"),
                                  (panel.ratios_edit, " ".join(str(1 + k / 10) for k in range(11)), "ratios: at most 10 different numbers"),
-                                 (panel.sizes_edit, "32 64 128 256 1e400", "sizes: numbers from 1 to 4096")):
+                                 (panel.sizes_edit, "32 64 128 256 1e400", "sizes: numbers from 1 to 4096"),
+                                 (panel.ratios_edit, "0.2 0.25 0.5 1 2 3 4 5 8", "at most 25 anchors per position")):
         before = panel.anchors
         field.setText(text)
         panel._apply_settings()
