@@ -104,6 +104,9 @@ class TrainingPanel(QWidget):
         self.progress.setFormat("%p %")
         self.status = QLabel("")
         self.status.setWordWrap(True)
+        # A fixed height for 3 lines: new text every step then repaints the label alone instead of
+        # laying out the whole (scrolled) panel again on the GUI thread.
+        self.status.setFixedHeight(3 * self.status.fontMetrics().lineSpacing() + 4)
         self.chart = LossChart()
         self.log = QPlainTextEdit(readOnly=True)
         self.log.setMaximumBlockCount(2000)
