@@ -9,7 +9,20 @@ from pathlib import Path
 
 from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QFrame, QLabel, QMainWindow, QMenu, QMessageBox, QScrollArea, QUndoView
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QFrame,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QPlainTextEdit,
+    QScrollArea,
+    QUndoView,
+)
 
 from core.annotations import AnnotationFileLocked
 from core.formats import LabelFormatError
@@ -149,7 +162,7 @@ class MainWindow(QMainWindow):
         self.undo_action = self._action(edit, "&Undo", self._undo, QKeySequence.StandardKey.Undo)
         self.redo_action = self._action(edit, "&Redo", self._redo, [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         edit.addSeparator()
-        self._action(edit, "&Copy Boxes", a.copy_selected, QKeySequence.StandardKey.Copy)
+        self._action(edit, "&Copy Boxes", self.copy, QKeySequence.StandardKey.Copy)
         self._action(edit, "&Paste Boxes", a.paste, QKeySequence.StandardKey.Paste)
         self._action(edit, "Paste Boxes of the Pre&vious Image", a.paste_previous, "Ctrl+Shift+V")
         self._action(edit, "&Delete Boxes", a.delete_selected, [QKeySequence(Qt.Key.Key_Delete), QKeySequence(Qt.Key.Key_Backspace)])
@@ -465,6 +478,15 @@ class MainWindow(QMainWindow):
             return True
         return self.confirm("Training is running", f"Stop the training to {doing}? The last checkpoint is kept, and Resume "
                                                    "continues the run later.")
+
+    def copy(self) -> None:
+        """Ctrl+C: the text selected in a text field or report when one has the focus, else the boxes."""
+        focus = QApplication.focusWidget()
+        if isinstance(focus, QLineEdit) and focus.hasSelectedText() or (
+                isinstance(focus, QPlainTextEdit) and focus.textCursor().hasSelection()):
+            focus.copy()
+        else:
+            self.annotator.copy_selected()
 
     def next_unlabelled(self) -> None:
         if not self.files.next_unlabelled():

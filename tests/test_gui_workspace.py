@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QPoint, QPointF, QRectF, QSettings, Qt
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QDockWidget
 
 from core.formats.coco import read_coco
 from core.images import load_image
@@ -186,6 +187,21 @@ def test_copy_paste_and_paste_previous_image_boxes(qtbot, demo):
     qtbot.keyClick(window.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert len(store.boxes("chess_02.jpg")) == n2
     assert window.annotator.current == "chess_02.jpg"  # undo brought the edited image on screen
+
+
+def test_ctrl_c_in_a_text_report_copies_its_text_not_the_boxes(qtbot, demo):
+    from PySide6.QtWidgets import QApplication
+
+    window = demo
+    report = window.anchor_panel.report
+    report.setPlainText("best anchor IoU 0.42")
+    window.findChild(QDockWidget, "Anchors").raise_()
+    report.setFocus()
+    report.selectAll()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is report, timeout=2000)
+    window.workspace.clipboard = []
+    window.copy()
+    assert QApplication.clipboard().text() == "best anchor IoU 0.42" and window.workspace.clipboard == []
 
 
 def test_pasting_boxes_whose_class_was_deleted_leaves_them_out_and_says_so(qtbot, demo):
