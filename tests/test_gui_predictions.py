@@ -29,6 +29,12 @@ def window_factory(qtbot, tmp_path):
         window.close()
 
 
+def labelled_demo(tmp_path):
+    folder = tmp_path / "demo"
+    shutil.copytree(DEMO, folder)
+    return folder
+
+
 def unlabelled_demo(tmp_path):
     folder = tmp_path / "demo"
     shutil.copytree(DEMO, folder, ignore=shutil.ignore_patterns("*.json"))
@@ -40,8 +46,7 @@ def wait_predictions(qtbot, window, timeout=60_000):
 
 
 def test_predictions_arrive_while_the_event_loop_keeps_running_and_sliders_refilter_without_the_model(qtbot, tmp_path, window_factory):
-    folder = tmp_path / "demo"
-    shutil.copytree(DEMO, folder)
+    folder = labelled_demo(tmp_path)
     ticks = []
     clock = QElapsedTimer()
     clock.start()
@@ -174,8 +179,7 @@ def test_anchor_view_shows_every_anchor_of_each_enabled_level_at_a_point(qtbot, 
 
 
 def test_miss_explanation_of_a_label_in_the_window(qtbot, tmp_path, window_factory):
-    folder = tmp_path / "demo"
-    shutil.copytree(DEMO, folder)
+    folder = labelled_demo(tmp_path)
     window = window_factory(folder)
     wait_predictions(qtbot, window)
     store = window.workspace.store
@@ -200,8 +204,7 @@ def test_miss_explanation_of_a_label_in_the_window(qtbot, tmp_path, window_facto
 
 
 def test_coverage_report_runs_in_the_background(qtbot, tmp_path, window_factory):
-    folder = tmp_path / "demo"
-    shutil.copytree(DEMO, folder)
+    folder = labelled_demo(tmp_path)
     window = window_factory(folder)
     qtbot.waitUntil(lambda: window.annotator.size is not None, timeout=10_000)
     window.anchor_panel.run_coverage()
@@ -234,8 +237,7 @@ def test_evaluation_view_gives_coco_metrics_and_browsable_errors(qtbot, tmp_path
     from core.evaluate import evaluate_detector
     from core.formats.coco import read_coco
 
-    folder = tmp_path / "demo"
-    shutil.copytree(DEMO, folder)
+    folder = labelled_demo(tmp_path)
     window = window_factory(folder)
     wait_predictions(qtbot, window)
     panel = window.evaluation_panel
@@ -352,8 +354,7 @@ def test_choosing_another_preset_reloads_the_model_with_it(qtbot, tmp_path, wind
 
 
 def test_evaluation_leaves_out_label_classes_the_model_does_not_have_and_names_them(qtbot, tmp_path, window_factory):
-    folder = tmp_path / "demo"
-    shutil.copytree(DEMO, folder)
+    folder = labelled_demo(tmp_path)
     window = window_factory(folder)
     wait_predictions(qtbot, window)
     store = window.workspace.store
@@ -370,8 +371,7 @@ def test_evaluation_leaves_out_label_classes_the_model_does_not_have_and_names_t
 
 
 def test_evaluating_during_a_folder_run_joins_it_instead_of_cutting_it_short(qtbot, tmp_path, window_factory):
-    folder = tmp_path / "demo"
-    shutil.copytree(DEMO, folder)
+    folder = labelled_demo(tmp_path)
     window = window_factory(folder)
     wait_predictions(qtbot, window)
     finished = []
