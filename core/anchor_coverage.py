@@ -108,6 +108,21 @@ def assign_labels(layout: AnchorLayout, boxes: np.ndarray, config: AssignConfig,
     return out
 
 
+def best_anchor_ious(layout: AnchorLayout, boxes: np.ndarray) -> np.ndarray:
+    """The best IoU of any anchor with each label ``boxes`` [G, 4] (image pixels): the
+    ``best_iou`` of :func:`assign_labels` alone, one label at a time against all anchors, about
+    10x faster than the full assignment (what "why missed?" needs on every selection)."""
+    anchors = layout.boxes
+    area = (anchors[:, 2] - anchors[:, 0]) * (anchors[:, 3] - anchors[:, 1])
+    out = np.zeros(len(boxes))
+    for i, (x1, y1, x2, y2) in enumerate(np.asarray(boxes, dtype=np.float64).reshape(-1, 4)):
+        w = np.clip(np.minimum(anchors[:, 2], x2) - np.maximum(anchors[:, 0], x1), 0, None)
+        h = np.clip(np.minimum(anchors[:, 3], y2) - np.maximum(anchors[:, 1], y1), 0, None)
+        inter = w * h
+        out[i] = (inter / (area + (x2 - x1) * (y2 - y1) - inter)).max(initial=0.0)
+    return out
+
+
 def _centred_iou(w1: float, h1: float, w2: float, h2: float) -> float:
     inter = min(w1, w2) * min(h1, h2)
     return inter / (w1 * h1 + w2 * h2 - inter)

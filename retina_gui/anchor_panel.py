@@ -62,6 +62,7 @@ class AnchorPanel(QWidget):
         self._coverage_worker: FunctionWorker | None = None
         # per anchor settings (the trial ones and the model's): (key, LabelAnchors of the current image's labels)
         self._assigned: dict[AnchorConfig, tuple[tuple, list]] = {}
+        self._model_best: tuple[tuple, np.ndarray] | None = None  # (key, best IoU of the model's anchors per label)
 
         self.enabled = QCheckBox("Show anchors and assignment")
         self.enabled.toggled.connect(self._toggled)
@@ -282,8 +283,17 @@ class AnchorPanel(QWidget):
 
     def model_best_anchor_iou(self) -> np.ndarray:
         """Best IoU of any of the model's anchors with each label of the current image (what
-        "why missed?" needs, whatever settings are being tried in this panel)."""
-        return np.array([r.best_iou for r in self.label_assignment(self.model_anchors)])
+        "why missed?" needs, whatever settings are being tried in this panel); computed once per
+        image, label geometry and model."""
+        from core.anchor_coverage import best_anchor_ious
+
+        boxes = self.annotator.workspace.store.boxes(self.annotator.current)
+        key = (self.annotator.current, self.annotator.size, tuple((b.x1, b.y1, b.x2, b.y2) for b in boxes), self.model_anchors,
+               self.preprocess)
+        if self._model_best is None or self._model_best[0] != key:
+            xyxy = np.array(key[2], dtype=np.float64).reshape(-1, 4)
+            self._model_best = (key, best_anchor_ious(self.layout_for_current(self.model_anchors), xyxy))
+        return self._model_best[1]
 
     @staticmethod
     def _rect(box: np.ndarray) -> QRectF:

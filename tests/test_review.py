@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from core.anchor_coverage import anchor_layout, anchors_at, assign_labels, coverage, suggest_anchor
+from core.anchor_coverage import anchor_layout, anchors_at, assign_labels, best_anchor_ious, coverage, suggest_anchor
 from core.assign import assign
 from core.config import AnchorConfig, AssignConfig, PreprocessConfig
 from core.detections import Candidates
@@ -91,6 +91,14 @@ def test_label_assignment_is_the_training_assignment():
     for i, r in enumerate(result):
         assert r.positive.tolist() == torch.nonzero(ref == i).squeeze(1).tolist()
         assert set(r.best.tolist()) <= set(r.positive.tolist())  # low-quality rule: best anchors are positives
+
+
+def test_best_anchor_ious_equal_the_assignments_best_iou():
+    layout = anchor_layout(640, 480, ANCHORS, PRE)
+    boxes = np.array([[100, 100, 180, 200], [300, 50, 600, 120.0], [2, 2, 6, 5], [0, 0, 640, 480]])
+    expected = [r.best_iou for r in assign_labels(layout, boxes, ASSIGN, ANCHORS)]
+    assert best_anchor_ious(layout, boxes).tolist() == expected  # exactly: the same float64 arithmetic
+    assert best_anchor_ious(layout, np.zeros((0, 4))).shape == (0,)
 
 
 def test_suggestions_name_the_missing_ratio_or_size():
