@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+
 import torch
 import torchvision
 from torch import Tensor, nn

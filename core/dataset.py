@@ -51,7 +51,6 @@ class Sample:
 class Unreadable:
     """What the dataset gives for an image that fails to decode: the batch goes on without it."""
 
-    image_id: int
     message: str
 
 
@@ -124,7 +123,7 @@ class DetectionDataset(Dataset):
         try:
             image, factor = self._decoded(index)
         except ImageReadError as exc:  # e.g. truncated after the header: found only when decoded
-            return Unreadable(entry.id, str(exc))
+            return Unreadable(str(exc))
         boxes, labels = [], []
         for box in entry.boxes:
             if box.iscrowd:

@@ -28,7 +28,7 @@ from core.anchors import AnchorGenerator
 from core.atomic import atomic_path, write_json
 from core.backbones import backbone_stages
 from core.boxes import BoxCoder
-from core.cancel import CancelToken, Cancelled
+from core.cancel import Cancelled, CancelToken
 from core.config import PreprocessConfig
 from core.dataset import AugmentConfig, Batch, DetectionDataset, GroupedBatchSampler, collate, readable
 from core.device import precision_name, resolve_device, resolve_precision
@@ -275,7 +275,7 @@ class Trainer:
             self.step, self.epoch, self.skip = int(state["step"]), int(state["epoch"]), int(state["skip"])
             self.best_map = state["best_map"] if state["best_map"] >= 0 else None
             self.history = json.loads((self.run_dir / "metrics.json").read_text()) if (self.run_dir / "metrics.json").exists() else []
-            self.fine_tuning = bool(self.history) and self.history[0]["epoch"] == 0
+            self.fine_tuning = self._start_entry() is not None
             self._log(f"resumed at epoch {self.epoch + 1}, step {self.step}")
         self.network: nn.Module = self.model
         if self.dist.world_size > 1:
@@ -384,9 +384,9 @@ class Trainer:
             if self.dist.main:  # a finished run has nothing to resume: its optimizer state (2x the weights for AdamW) goes
                 (self.run_dir / "train_state.pt").unlink(missing_ok=True)
         best = self.run_dir / "best.safetensors"
-        start_map = self.history[0].get("mAP") if self.history and self.history[0]["epoch"] == 0 else None
+        start = self._start_entry()
         return TrainResult(self.run_dir, self.epoch, self.step, cancelled, self.best_map, self.run_dir / "last.safetensors",
-                           best if best.exists() else None, start_map)
+                           best if best.exists() else None, None if start is None else start.get("mAP"))
 
     def _step(self, batch: Batch) -> tuple[bool, float, float]:
         lr = self.config.lr * _lr_factor(self.step, self.total_steps, self.config)
@@ -420,6 +420,10 @@ class Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         return True, float(losses.classification.detach()), float(losses.box.detach())
+
+    def _start_entry(self) -> dict[str, Any] | None:
+        """The history's scores of the start weights (``"epoch": 0``), when a fine-tune recorded them."""
+        return self.history[0] if self.history and self.history[0]["epoch"] == 0 else None
 
     def _validate_start(self) -> None:
         """Score the start weights (their class head already adapted) on the validation set, so

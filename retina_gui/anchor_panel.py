@@ -60,8 +60,7 @@ class AnchorPanel(QWidget):
         self.point: QPointF | None = None
         self._layout_cache: dict[tuple, object] = {}
         self._coverage_worker: FunctionWorker | None = None
-        # per anchor settings (the trial ones and the model's): (key, LabelAnchors of the current image's labels)
-        self._assigned: dict[AnchorConfig, tuple[tuple, list]] = {}
+        self._assigned: tuple[tuple, list] | None = None  # (key, LabelAnchors of the current image's labels)
         self._model_best: tuple[tuple, np.ndarray] | None = None  # (key, best IoU of the model's anchors per label)
 
         self.enabled = QCheckBox("Show anchors and assignment")
@@ -263,23 +262,23 @@ class AnchorPanel(QWidget):
             lines.append(f"all {len(boxes)} labels on this image have an anchor at IoU ≥ {self.assign_config.positive_iou:g}")
         return lines
 
-    def label_assignment(self, anchors: AnchorConfig | None = None) -> list:
+    def _labels_key(self, anchors: AnchorConfig) -> tuple:
+        """What a per-label result depends on: the image, its labels' geometry and the settings."""
+        boxes = self.annotator.workspace.store.boxes(self.annotator.current)
+        return (self.annotator.current, self.annotator.size, tuple((b.x1, b.y1, b.x2, b.y2) for b in boxes), anchors,
+                self.assign_config, self.preprocess)
+
+    def label_assignment(self) -> list:
         """How each label of the current image is assigned (core's training assignment) with the
-        trial settings (or ``anchors``), computed once per image, label geometry and settings:
-        selection changes and slider moves reuse it."""
+        trial settings, computed once per image, label geometry and settings: selection changes and
+        slider moves reuse it."""
         from core.anchor_coverage import assign_labels
 
-        anchors = anchors or self.anchors
-        boxes = self.annotator.workspace.store.boxes(self.annotator.current)
-        key = (self.annotator.current, self.annotator.size, tuple((b.x1, b.y1, b.x2, b.y2) for b in boxes), self.assign_config,
-               self.preprocess)
-        cached = self._assigned.get(anchors)
-        if cached is None or cached[0] != key:
-            xyxy = np.array([k for k in key[2]], dtype=np.float64).reshape(-1, 4)
-            cached = self._assigned[anchors] = (key, assign_labels(self.layout_for_current(anchors), xyxy, self.assign_config, anchors))
-            if len(self._assigned) > 2:  # the trial settings and the model's
-                del self._assigned[next(iter(self._assigned))]
-        return cached[1]
+        key = self._labels_key(self.anchors)
+        if self._assigned is None or self._assigned[0] != key:
+            xyxy = np.array(key[2], dtype=np.float64).reshape(-1, 4)
+            self._assigned = (key, assign_labels(self.layout_for_current(), xyxy, self.assign_config, self.anchors))
+        return self._assigned[1]
 
     def model_best_anchor_iou(self) -> np.ndarray:
         """Best IoU of any of the model's anchors with each label of the current image (what
@@ -287,9 +286,7 @@ class AnchorPanel(QWidget):
         image, label geometry and model."""
         from core.anchor_coverage import best_anchor_ious
 
-        boxes = self.annotator.workspace.store.boxes(self.annotator.current)
-        key = (self.annotator.current, self.annotator.size, tuple((b.x1, b.y1, b.x2, b.y2) for b in boxes), self.model_anchors,
-               self.preprocess)
+        key = self._labels_key(self.model_anchors)
         if self._model_best is None or self._model_best[0] != key:
             xyxy = np.array(key[2], dtype=np.float64).reshape(-1, 4)
             self._model_best = (key, best_anchor_ious(self.layout_for_current(self.model_anchors), xyxy))

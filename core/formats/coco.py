@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import posixpath
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,8 +38,8 @@ def _parse(data: dict[str, Any]) -> LabelSet:
                   for c in data.get("categories", [])]
     known = {c.id for c in categories}
     if len(known) != len(categories):
-        twice = sorted({c.id for c in categories if sum(d.id == c.id for d in categories) > 1})
-        raise ValueError(f"category id {twice[0]} appears twice")
+        twice = min(i for i, n in Counter(c.id for c in categories).items() if n > 1)
+        raise ValueError(f"category id {twice} appears twice")
     images: dict[int, ImageEntry] = {}
     by_name: dict[str, int] = {}
     for im in data["images"]:
