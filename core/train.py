@@ -434,7 +434,7 @@ class Trainer:
             metrics = self.evaluate(self.val_data)
             self.history = [{"epoch": 0, "step": 0, **metrics.to_json()}]
             write_json(self.run_dir / "metrics.json", self.history)
-            self._log(f"start weights: {_scores(metrics)}")
+            self._log(f"before training: {_scores(metrics)}")
             self._emit(TrainEvent("epoch", 0, 0, self.total_steps, metrics=metrics.to_json()))
         if self.dist.world_size > 1:
             dist.barrier()

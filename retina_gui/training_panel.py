@@ -104,9 +104,6 @@ class TrainingPanel(QWidget):
         self.progress.setFormat("%p %")
         self.status = QLabel("")
         self.status.setWordWrap(True)
-        # A fixed height for 3 lines: new text every step then repaints the label alone instead of
-        # laying out the whole (scrolled) panel again on the GUI thread.
-        self.status.setFixedHeight(3 * self.status.fontMetrics().lineSpacing() + 4)
         self.chart = LossChart()
         self.log = QPlainTextEdit(readOnly=True)
         self.log.setMaximumBlockCount(2000)
@@ -118,8 +115,8 @@ class TrainingPanel(QWidget):
         self.runs.horizontalHeader().setStretchLastSection(True)
         use = QPushButton("Use this run's model")
         use.clicked.connect(self.use_selected_run)
-        self.back_button = QPushButton("Back to the previous model")
-        self.back_button.setToolTip("Undo the switch to the model a run just trained")
+        self.back_button = QPushButton("Previous model")
+        self.back_button.setToolTip("Back to the model a finished run replaced")
         self.back_button.clicked.connect(self.use_previous_model)
         self.back_button.setEnabled(False)
 
@@ -155,7 +152,7 @@ class TrainingPanel(QWidget):
         self._advanced_toggled(False)
 
         buttons = QHBoxLayout()
-        for b in (self.train_button, self.cancel_button, self.resume_button):
+        for b in (self.train_button, self.cancel_button, self.resume_button, self.back_button):
             buttons.addWidget(b)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -167,10 +164,7 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.log, 1)
         layout.addWidget(QLabel("Runs"))
         layout.addWidget(self.runs, 1)
-        run_buttons = QHBoxLayout()
-        run_buttons.addWidget(use)
-        run_buttons.addWidget(self.back_button)
-        layout.addLayout(run_buttons)
+        layout.addWidget(use)
         predictions.model_changed.connect(self._model_changed)
         self._set_running(False)
 
@@ -300,7 +294,7 @@ class TrainingPanel(QWidget):
                 best += f" (start weights {result.start_map:.3f})"
             text = f"done: {result.epochs_done} epochs{best}; now using {checkpoint.parent.name}/{checkpoint.name}"
             if result.start_map is not None and (result.best_map is None or result.best_map < result.start_map):
-                text += ". It scores below the weights it started from on the same images: “Back to the previous model” undoes the switch."
+                text += ". It scores below the weights it started from on the same images: “Previous model” switches back."
             self.status.setText(text)
             if self.predictions.model is not None:
                 self.previous_model = (self.predictions.model.path, self.predictions.preset)
