@@ -32,7 +32,7 @@ LEVEL_COLORS = ("#ff5050", "#ffb000", "#40d040", "#40c0ff", "#c070ff")
 
 
 MAX_VALUES = 10
-MAX_PER_POSITION = 25  # ratios x scales: each anchor costs layout and assignment time on the GUI thread (~0.1 s per 4)
+MAX_PER_POSITION = 25  # ratios x scales: the layout, built on the GUI thread, grows with it (15 ms at 25 on a 2 MP photo)
 
 
 def _numbers(text: str, what: str, low: float, high: float) -> tuple[float, ...]:
@@ -60,6 +60,7 @@ class AnchorPanel(QWidget):
         self.point: QPointF | None = None
         self._layout_cache: dict[tuple, object] = {}
         self._coverage_worker: FunctionWorker | None = None
+        self._assign_worker: FunctionWorker | None = None
         self._assigned: tuple[tuple, list] | None = None  # (key, LabelAnchors of the current image's labels)
         self._model_best: tuple[tuple, np.ndarray] | None = None  # (key, best IoU of the model's anchors per label)
 
@@ -199,6 +200,10 @@ class AnchorPanel(QWidget):
         self.point = None
         self.refresh()
 
+    def labels_changed(self, names: list[str]) -> None:
+        if self.annotator.current in names:
+            self.refresh()
+
     def _chosen_offsets(self) -> list[int]:
         s = len(self.scale_boxes)
         return [r * s + k for r, rb in enumerate(self.ratio_boxes) if rb.isChecked() for k, sb in enumerate(self.scale_boxes) if sb.isChecked()]
@@ -237,8 +242,10 @@ class AnchorPanel(QWidget):
         if not boxes:
             return []
         result = self.label_assignment()
+        if result is None:
+            return [f"assigning the {len(boxes)} labels of this image to anchors …"]
         lines = []
-        for i in self.canvas.selected():
+        for i in (i for i in self.canvas.selected() if i < len(result)):  # the canvas may not have redrawn an edit yet
             r = result[i]
             name = store.category(boxes[i].category_id).name
             lines.append(f"{_describe(name, boxes[i])}: best anchor IoU {r.best_iou:.2f}; {len(r.positive)} positive, "
@@ -268,17 +275,38 @@ class AnchorPanel(QWidget):
         return (self.annotator.current, self.annotator.size, tuple((b.x1, b.y1, b.x2, b.y2) for b in boxes), anchors,
                 self.assign_config, self.preprocess)
 
-    def label_assignment(self) -> list:
+    def label_assignment(self) -> list | None:
         """How each label of the current image is assigned (core's training assignment) with the
-        trial settings, computed once per image, label geometry and settings: selection changes and
-        slider moves reuse it."""
-        from core.anchor_coverage import assign_labels
-
+        trial settings, or None while that is being computed. It runs in a worker (a few hundred
+        ms for a busy photo) once per image, label geometry and settings; selection changes reuse
+        it, and the panel refreshes when it arrives."""
         key = self._labels_key(self.anchors)
-        if self._assigned is None or self._assigned[0] != key:
+        if self._assigned is not None and self._assigned[0] == key:
+            return self._assigned[1]
+        if self._assign_worker is None:  # else the running one refreshes when done, and this starts again
+            from core.anchor_coverage import assign_labels
+
+            layout, config, anchors = self.layout_for_current(), self.assign_config, self.anchors
             xyxy = np.array(key[2], dtype=np.float64).reshape(-1, 4)
-            self._assigned = (key, assign_labels(self.layout_for_current(), xyxy, self.assign_config, self.anchors))
-        return self._assigned[1]
+            self._assign_worker = FunctionWorker(lambda: (key, assign_labels(layout, xyxy, config, anchors)))
+            self._assign_worker.done.connect(self._assignment_done)
+            self._assign_worker.failed.connect(self._assignment_failed)
+            self._assign_worker.start()
+        return None
+
+    def _assignment_done(self, keyed: tuple[tuple, list]) -> None:
+        self._stop_assignment()
+        self._assigned = keyed
+        self.refresh()
+
+    def _assignment_failed(self, reason: str) -> None:
+        self._stop_assignment()
+        self.report.setPlainText(f"anchor assignment failed: {reason}")
+
+    def _stop_assignment(self) -> None:
+        if self._assign_worker is not None:
+            self._assign_worker.stop()
+            self._assign_worker = None
 
     def model_best_anchor_iou(self) -> np.ndarray:
         """Best IoU of any of the model's anchors with each label of the current image (what
@@ -311,12 +339,16 @@ class AnchorPanel(QWidget):
         self._coverage_worker.start()
 
     def stop(self) -> None:
+        self._stop_coverage()
+        self._stop_assignment()
+
+    def _stop_coverage(self) -> None:
         if self._coverage_worker is not None:
             self._coverage_worker.stop()
             self._coverage_worker = None
 
     def _coverage_done(self, report) -> None:
-        self.stop()
+        self._stop_coverage()
         store = self.annotator.workspace.store if self.annotator.workspace else None
         names = {c.id: c.name for c in store.categories} if store else {}
         counts, edges = report.histogram
@@ -331,7 +363,7 @@ class AnchorPanel(QWidget):
         self.report.setPlainText("\n".join(lines))
 
     def _coverage_failed(self, reason: str) -> None:
-        self.stop()
+        self._stop_coverage()
         self.report.setPlainText(f"coverage report failed: {reason}")
 
 

@@ -235,6 +235,7 @@ class MainWindow(QMainWindow):
         self.files.model.store = workspace.store
         workspace.images_changed.connect(self.files.model.refresh)
         workspace.images_changed.connect(self.evaluation_panel.labels_changed)
+        workspace.images_changed.connect(self.anchor_panel.labels_changed)
         workspace.saved.connect(self.save_label.setText)
         workspace.save_failed.connect(self._save_failed)
         workspace.undo_stack.cleanChanged.connect(self._update_title)

@@ -193,6 +193,7 @@ def test_miss_explanation_of_a_label_in_the_window(qtbot, tmp_path, window_facto
     assert window.model_panel.explanation.text().startswith("detected: score")
     window.anchor_panel.sizes_edit.setText("300 400 500 600 700")  # trying other anchors in the Anchors panel ...
     window.anchor_panel._apply_settings()
+    qtbot.waitUntil(lambda: window.anchor_panel.label_assignment() is not None, timeout=10_000)  # computed in a worker
     assert window.anchor_panel.label_assignment()[0].best_iou < 0.5  # none of the trial anchors reaches it
     window.canvas.select([])
     window.canvas.select([0])
@@ -201,6 +202,28 @@ def test_miss_explanation_of_a_label_in_the_window(qtbot, tmp_path, window_facto
     window.model_panel.score_slider.setValue(99)
     window.canvas.select([0])
     assert "below the threshold 0.99" in window.model_panel.explanation.text()
+
+
+def test_label_assignment_is_computed_off_the_gui_thread_and_drawn_when_it_arrives(qtbot, tmp_path, window_factory):
+    folder = labelled_demo(tmp_path)
+    window = window_factory(folder)
+    wait_predictions(qtbot, window)
+    panel = window.anchor_panel
+    qtbot.waitUntil(lambda: panel.assign_config is window.predictions.model.assign, timeout=5000)
+    window.canvas.select([0])
+    panel.enabled.setChecked(True)
+    labels = len(window.workspace.store.boxes(window.annotator.current))
+    assert panel.report.toPlainText() == f"assigning the {labels} labels of this image to anchors …"  # the click returned at once
+    assert window.canvas.overlay == []
+    qtbot.waitUntil(lambda: "best anchor IoU" in panel.report.toPlainText(), timeout=10_000)
+    assert f"all {labels} labels on this image have an anchor at IoU ≥ 0.5" in panel.report.toPlainText()
+    (first,) = panel.label_assignment()[:1]
+    assert len(window.canvas.overlay) == len(first.positive) + len(first.ignored) + len(first.best) > 0
+    window.canvas.select([1])  # another selection reuses the result: drawn at once
+    assert "best anchor IoU" in panel.report.toPlainText()
+    window.workspace.nudge_boxes(window.annotator.current, window.annotator.size, [1], 40, 0)  # new geometry: assigned again
+    assert panel.report.toPlainText().startswith("assigning")
+    qtbot.waitUntil(lambda: "best anchor IoU" in panel.report.toPlainText(), timeout=10_000)
 
 
 def test_coverage_report_runs_in_the_background(qtbot, tmp_path, window_factory):

@@ -1,10 +1,11 @@
 """Miss explanations, accept de-duplication and the anchor views of core (no Qt)."""
 
 import numpy as np
+import pytest
 import torch
 
-from core.anchor_coverage import anchor_layout, anchors_at, assign_labels, best_anchor_ious, coverage, suggest_anchor
-from core.assign import assign
+from core.anchor_coverage import anchor_layout, anchors_at, assign_labels, best_anchor_ious, coverage, near_anchors, suggest_anchor
+from core.assign import IGNORED, assign, batched_iou
 from core.config import AnchorConfig, AssignConfig, PreprocessConfig
 from core.detections import Candidates
 from core.formats.coco import read_coco
@@ -83,14 +84,32 @@ def test_anchor_layout_matches_the_real_model_and_the_point_view_has_every_ancho
     assert all((c == c[0]).all() for c in centres.values())  # the 9 anchors of a cell share its centre
 
 
-def test_label_assignment_is_the_training_assignment():
-    layout = anchor_layout(640, 480, ANCHORS, PRE)
-    boxes = np.array([[100, 100, 180, 200], [300, 50, 600, 120.0]])
-    result = assign_labels(layout, boxes, ASSIGN, ANCHORS)
-    ref = assign(torch.from_numpy(layout.boxes), torch.from_numpy(boxes)[None], torch.ones(1, 2, dtype=torch.bool), ASSIGN).matches[0]
-    for i, r in enumerate(result):
-        assert r.positive.tolist() == torch.nonzero(ref == i).squeeze(1).tolist()
-        assert set(r.best.tolist()) <= set(r.positive.tolist())  # low-quality rule: best anchors are positives
+@pytest.mark.parametrize("anchors", [ANCHORS, AnchorConfig(style="torchvision"), AnchorConfig(ratios=(0.25, 1, 4), scales=(1, 1.5))])
+def test_label_assignment_is_the_training_assignment_over_all_anchors(anchors):
+    """Only the anchors near a label take part (near_anchors); the result must equal core's
+    assignment over every anchor of the image, for the real photo's 32 chess labels, random boxes,
+    boxes touching the border, a box smaller than any anchor and one outside the image."""
+    coco = read_coco(DATASETS / "chess/train/_annotations.coco.json")
+    photo = next(im for im in coco.images if len(im.boxes) == 32)
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(0, 1900, (20, 2))
+    random = np.concatenate([xy, xy + rng.uniform(4, 400, (20, 2))], 1)
+    edges = np.array([[0, 0, 90, 60], [1960, 1300, 2048, 1371], [1000, 1000, 1003, 1002], [9000, 10, 9100, 90.0]])
+    for boxes in (np.array([[b.x1, b.y1, b.x2, b.y2] for b in photo.boxes]), np.concatenate([random, edges])):
+        layout = anchor_layout(2048, 1371, anchors, get_preset("retinanet").preprocess)
+        result = assign_labels(layout, boxes, ASSIGN, anchors)
+        a, g = torch.from_numpy(layout.boxes), torch.from_numpy(boxes)[None]
+        ref = assign(a, g, torch.ones(1, len(boxes), dtype=torch.bool), ASSIGN).matches[0]
+        iou = batched_iou(a, g)[0]
+        owner = iou.argmax(1)
+        for i, r in enumerate(result):
+            assert r.positive.tolist() == torch.nonzero(ref == i).squeeze(1).tolist()
+            assert r.ignored.tolist() == torch.nonzero((ref == IGNORED) & (owner == i)).squeeze(1).tolist()
+            assert r.best_iou == float(iou[:, i].max())
+            expected_best = torch.nonzero(iou[:, i] == iou[:, i].max()).squeeze(1).tolist() if r.best_iou > 0 else []
+            assert r.best.tolist() == expected_best
+        assert len(near_anchors(layout, boxes)) < len(layout.boxes)
+    assert result[-1].best_iou == 0 and len(result[-1].positive) == len(result[-1].best) == 0  # the box far outside the image
 
 
 def test_best_anchor_ious_equal_the_assignments_best_iou():
