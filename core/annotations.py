@@ -249,16 +249,17 @@ class AnnotationStore:
             raise ValueError("a class needs a name")
         if len(name) > MAX_CLASS_NAME or any(unicodedata.category(ch).startswith("C") for ch in name):
             raise ValueError(f"a class name is one line of at most {MAX_CLASS_NAME} characters")
-        key = _name_key(name)
+        key = class_name_key(name)
         for c in self._categories:
-            if c.id != renaming and _name_key(c.name) == key:
+            if c.id != renaming and class_name_key(c.name) == key:
                 raise ValueError(f"there is already a class called “{c.name}”")
 
 
 MAX_CLASS_NAME = 100
 
 
-def _name_key(name: str) -> str:
+def class_name_key(name: str) -> str:
+    """What two class names must differ in to be two classes: case and Unicode spelling do not count."""
     return unicodedata.normalize("NFC", name).casefold()
 
 
@@ -282,8 +283,14 @@ def clamp_shift(corners: list[tuple[float, float, float, float]], dx: float, dy:
 
 
 def resized_box(box: Box, x1: float, y1: float, x2: float, y2: float) -> Box:
-    """``box`` with new corners, normalised so that x1 <= x2 and y1 <= y2."""
-    return replace(box, x1=min(x1, x2), y1=min(y1, y2), x2=max(x1, x2), y2=max(y1, y2))
+    """``box`` with new corners, normalised so that x1 <= x2 and y1 <= y2. What was read with it
+    and no longer fits new corners is dropped: an object's polygon and its "area" (a crowd region
+    keeps its mask, which is what makes it a region)."""
+    x1, y1, x2, y2 = min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)
+    if (x1, y1, x2, y2) == (box.x1, box.y1, box.x2, box.y2):
+        return box
+    extra = {k: v for k, v in box.extra.items() if k != "area"} if box.extra else None
+    return replace(box, x1=x1, y1=y1, x2=x2, y2=y2, segmentation=box.segmentation if box.iscrowd else None, extra=extra or None)
 
 
 class AnnotationFileLocked(RuntimeError):
@@ -298,7 +305,8 @@ class AnnotationFile:
         from filelock import FileLock, Timeout
 
         self.path = Path(path)
-        self.lock_path = self.path.with_name(f".{self.path.name}.lock")
+        real = self.path.resolve()  # one lock per file, whatever link or relative path names it
+        self.lock_path = real.with_name(f".{real.name}.lock")
         self._lock = FileLock(self.lock_path, timeout=0)
         self._write_lock = threading.Lock()
         self.written_revision = -1

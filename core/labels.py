@@ -28,7 +28,11 @@ class Box:
     category_id: int
     iscrowd: bool = False
     id: int | None = None
-    segmentation: Any = None  # kept for crowd regions (RLE / polygons), never drawn or trained on
+    # As read from the source annotation, never drawn or trained on, and written back while the
+    # box keeps its corners (resized_box drops what would no longer fit): polygons / RLE, and
+    # fields retina-gui does not use ("area", "attributes", …).
+    segmentation: Any = None
+    extra: dict[str, Any] | None = None
 
     @property
     def width(self) -> float:
@@ -47,13 +51,14 @@ class ImageEntry:
     height: int
     boxes: list[Box] = field(default_factory=list)
     reviewed: bool = False  # a person confirmed the boxes (an image reviewed with none is a negative)
+    extra: dict[str, Any] = field(default_factory=dict)  # fields of the source retina-gui does not use ("license", …), written back
 
 
 @dataclass
 class LabelSet:
     categories: list[Category]
     images: list[ImageEntry]
-    extra: dict[str, Any] = field(default_factory=dict)  # e.g. COCO "info" and "licenses", kept on export
+    extra: dict[str, Any] = field(default_factory=dict)  # top-level fields of the source ("info", "licenses", …), kept on export
 
     def category_names(self) -> dict[int, str]:
         return {c.id: c.name for c in self.categories}

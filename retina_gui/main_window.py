@@ -56,6 +56,7 @@ class MainWindow(QMainWindow):
         self.workspace: Workspace | None = None
         self.scanner: FolderScanner | None = None
         self.loader: ImageLoader | None = None
+        self.labels_not_saved = False  # the last save of the open labels file failed (shown in the title)
         self.reports: list[str] = []  # every problem shown to the user this session (tests read it)
         self.canvas = Canvas(self)
         self.setCentralWidget(self.canvas)
@@ -221,7 +222,7 @@ class MainWindow(QMainWindow):
         if not folder.is_dir():
             self.report("Open folder", f"{folder} is not a folder.")
             return False
-        if not self._may_stop_training("open another folder"):
+        if not self._may_stop_training("open another folder") or not self._may_lose_unsaved("open another labels file or folder"):
             return False
         self.close_folder()
         try:
@@ -236,7 +237,7 @@ class MainWindow(QMainWindow):
         workspace.images_changed.connect(self.files.model.refresh)
         workspace.images_changed.connect(self.evaluation_panel.labels_changed)
         workspace.images_changed.connect(self.anchor_panel.labels_changed)
-        workspace.saved.connect(self.save_label.setText)
+        workspace.saved.connect(self._saved)
         workspace.save_failed.connect(self._save_failed)
         workspace.undo_stack.cleanChanged.connect(self._update_title)
         self.history.setStack(workspace.undo_stack)
@@ -253,6 +254,7 @@ class MainWindow(QMainWindow):
         self.scanner.start()
         self._remember(folder)
         self.training_panel.refresh_runs()
+        self.labels_not_saved = False
         self.save_label.setText("read only" if workspace.read_only else f"labels: {workspace.labels_file.path.name}")
         self._update_title()
         return True
@@ -369,7 +371,7 @@ class MainWindow(QMainWindow):
         self.model_panel.show_explanation(result if isinstance(result, str) else result.message)
 
     def save(self) -> None:
-        if self.workspace is not None and self.workspace.save():
+        if self.workspace is not None and not self.workspace.save():
             self.statusBar().showMessage("labels saved", 3000)
 
     def ask_import(self, fmt: str) -> None:
@@ -456,9 +458,17 @@ class MainWindow(QMainWindow):
         menu.addAction("Delete", self.annotator.delete_selected)
         menu.popup(position)
 
-    def _save_failed(self, message: str) -> None:
+    def _save_failed(self, message: str, report: bool = True) -> None:
         self.save_label.setText("NOT SAVED")
-        self.report("Autosave failed", message)
+        self.labels_not_saved = True
+        self._update_title()
+        if report:
+            self.report("Labels not saved", message)
+
+    def _saved(self, message: str) -> None:
+        self.save_label.setText(message)
+        self.labels_not_saved = False
+        self._update_title()
 
     def _update_title(self, *_) -> None:
         name = "retina-gui"
@@ -466,12 +476,28 @@ class MainWindow(QMainWindow):
             name += f" — {self.workspace.folder}"
             if self.workspace.read_only:
                 name += " (read only)"
+            elif self.labels_not_saved:
+                name += " — LABELS NOT SAVED"
         self.setWindowTitle(name)
 
     def _ask(self, title: str, question: str) -> bool:
         answer = QMessageBox.question(self, title, question, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                                       QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes
+
+    def _may_lose_unsaved(self, doing: str) -> bool:
+        """Saves the labels; False when that fails and the user would rather keep the window open
+        (to free space or fix permissions, then save again) than lose the edits since the last save."""
+        if self.workspace is None or self.workspace.read_only:
+            return True
+        reason = self.workspace.save(report=False)
+        if not reason:
+            return True
+        self._save_failed(f"Could not save labels to {self.workspace.labels_file.path}: {reason}", report=False)
+        return self.confirm("Labels not saved", f"The labels could not be saved to {self.workspace.labels_file.path}:\n{reason}\n\n"
+                                                f"{doing[0].upper()}{doing[1:]} anyway and lose every edit since the last save? "
+                                                "(No: keep the window open, free some space or fix the permissions, then "
+                                                "File ▸ Save.)")
 
     def _may_stop_training(self, doing: str) -> bool:
         """False when a run is training and the user would rather keep it going."""
@@ -506,7 +532,7 @@ class MainWindow(QMainWindow):
         return self.predictions.accept_entries(entries, "Accept predictions in the folder")
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self._may_stop_training("quit"):
+        if not self._may_stop_training("quit") or not self._may_lose_unsaved("quit"):
             event.ignore()
             return
         self.model_panel.stop()

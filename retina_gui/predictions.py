@@ -10,6 +10,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QRectF, Signal
 from PySide6.QtGui import QColor
 
+from core.annotations import class_name_key
 from core.detections import Detections
 from core.images import ImageReadError, image_size
 from core.review import Explanation, explain_labels, new_predictions
@@ -239,10 +240,10 @@ class Predictions(QObject):
             if not predictions:
                 continue
             labels = [b for b in store.boxes(file_name) if not b.iscrowd]
-            label_names = np.array([store.category(b.category_id).name for b in labels], dtype=object)
+            label_names = np.array([class_name_key(store.category(b.category_id).name) for b in labels], dtype=object)
             label_boxes = np.array([[b.x1, b.y1, b.x2, b.y2] for b in labels], dtype=np.float64).reshape(-1, 4)
             boxes = np.array([p[:4] for p in predictions], dtype=np.float64)
-            classes = np.array([p[4] for p in predictions], dtype=object)
+            classes = np.array([class_name_key(p[4]) for p in predictions], dtype=object)  # as accepting matches names
             keep = new_predictions(boxes, classes, label_boxes, label_names)
             if len(keep):
                 fresh.append((file_name, size, [predictions[i] for i in keep]))

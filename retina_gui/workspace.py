@@ -6,8 +6,10 @@ and the store's change events into Qt signals for the views. It is a QObject wit
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from core.annotations import (
     ImagesChanged,
     StoreEvent,
     clamp_shift,
+    class_name_key,
     clean_category_name,
     find_labels_file,
     resized_box,
@@ -97,23 +100,26 @@ class Workspace(QObject):
     def _save_failed(self, reason: str) -> None:
         self.save_failed.emit(f"Could not save labels to {self.labels_file.path}: {reason}")
 
-    def save(self) -> bool:
-        """Save now, on this thread (Ctrl+S and closing)."""
+    def save(self, *, report: bool = True) -> str:
+        """Save now, on this thread (Ctrl+S and before closing). Returns why it failed ("" when
+        saved or nothing to save); ``report``: also emit ``save_failed``."""
         self._autosave.stop()
         if self.labels_file is None or not self.dirty:
-            return True
+            return ""
         try:
             self._saved(self.labels_file.save(self.store))
         except (OSError, ValueError) as exc:
-            self._save_failed(str(exc))
-            return False
-        return True
+            if report:
+                self._save_failed(str(exc))
+            return str(exc) or type(exc).__name__
+        return ""
 
     def close(self) -> None:
+        """Stop autosave and release the file; the caller has saved (or the user chose to lose the edits)."""
         if self._saver is not None:
             self._saver.stop()
             self._saver = None
-        self.save()
+        self.save(report=False)
         self.store.unsubscribe(self._on_store_event)
         if self.labels_file is not None:
             self.labels_file.close()
@@ -172,7 +178,7 @@ class Workspace(QObject):
         dx, dy = clamp_shift([(b.x1, b.y1, b.x2, b.y2) for b in chosen], dx, dy, size)
         if dx == 0 and dy == 0:
             return
-        items = [(i, replace(b, x1=b.x1 + dx, y1=b.y1 + dy, x2=b.x2 + dx, y2=b.y2 + dy)) for i, b in zip(indices, chosen)]
+        items = [(i, resized_box(b, b.x1 + dx, b.y1 + dy, b.x2 + dx, b.y2 + dy)) for i, b in zip(indices, chosen)]
         self._push(commands.ChangeBoxes(self.store, file_name, items, f"Nudge {commands.boxes_text(len(items))}", nudge=True))
 
     def relabel_boxes(self, file_name: str, indices: list[int], category_id: int) -> None:
@@ -200,7 +206,7 @@ class Workspace(QObject):
         for b in self.clipboard if boxes is None else boxes:
             x1, y1, x2, y2 = max(0.0, b.x1), max(0.0, b.y1), min(float(w), b.x2), min(float(h), b.y2)
             if x2 - x1 >= 1 and y2 - y1 >= 1 and b.category_id in classes:
-                fitted.append(replace(b, x1=x1, y1=y1, x2=x2, y2=y2, id=None))
+                fitted.append(replace(resized_box(b, x1, y1, x2, y2), id=None))
         if not fitted:
             return []
         start = len(self.store.boxes(file_name))
@@ -214,15 +220,8 @@ class Workspace(QObject):
         because the image already has them (an import done twice)."""
         from core.review import already_labelled
 
+        ids, new_categories = self._classes_for(labels.categories)
         names = {c.id: c.name for c in labels.categories}
-        ids = {c.name: c.id for c in self.store.categories}
-        new_categories = []
-        next_id = self.store.next_category_id()
-        for category in labels.categories:
-            if category.name not in ids:
-                ids[category.name] = next_id
-                new_categories.append(Category(next_id, category.name, category.supercategory, category.color))
-                next_id += 1
         skipped, added, repeated = [], [], 0
         for entry in labels.images:
             if not entry.boxes:
@@ -241,12 +240,11 @@ class Workspace(QObject):
                 added.append((entry.file_name, (entry.width, entry.height), boxes))
         count = sum(len(boxes) for _, _, boxes in added)
         if count or new_categories:
-            self.undo_stack.beginMacro(f"Import {count} boxes from {source}")
-            for category in new_categories:
-                self._push(commands.AddCategory(self.store, category))
-            for file_name, size, boxes in added:
-                self._push(commands.AddBoxes(self.store, file_name, size, boxes, f"Import {len(boxes)} boxes"))
-            self.undo_stack.endMacro()
+            with self._one_step(f"Import {count} boxes from {source}"):
+                for category in new_categories:
+                    self._push(commands.AddCategory(self.store, category))
+                for file_name, size, boxes in added:
+                    self._push(commands.AddBoxes(self.store, file_name, size, boxes, f"Import {len(boxes)} boxes"))
         return count, skipped, repeated
 
     def accept_predictions(self, entries: list[tuple[str, tuple[int, int], list[tuple[float, float, float, float, str]]]], text: str) -> int:
@@ -255,19 +253,47 @@ class Workspace(QObject):
         count = sum(len(predictions) for _, _, predictions in entries)
         if not count:
             return 0
-        ids = {c.name: c.id for c in self.store.categories}
-        self.undo_stack.beginMacro(text)
-        for _, _, predictions in entries:
-            for *_, name in predictions:
-                if name not in ids:
-                    category = Category(self.store.next_category_id(), name)
-                    self._push(commands.AddCategory(self.store, category))
-                    ids[name] = category.id
-        for file_name, size, predictions in entries:
-            boxes = [Box(x1, y1, x2, y2, ids[name]) for x1, y1, x2, y2, name in predictions]
-            self._push(commands.AddBoxes(self.store, file_name, size, boxes, text))
-        self.undo_stack.endMacro()
+        names = list(dict.fromkeys(p[4] for _, _, predictions in entries for p in predictions))
+        ids, new_categories = self._classes_for([Category(0, name) for name in names])
+        with self._one_step(text):
+            for category in new_categories:
+                self._push(commands.AddCategory(self.store, category))
+            for file_name, size, predictions in entries:
+                boxes = [Box(x1, y1, x2, y2, ids[name]) for x1, y1, x2, y2, name in predictions]
+                self._push(commands.AddBoxes(self.store, file_name, size, boxes, text))
         return count
+
+    def _classes_for(self, categories: list[Category]) -> tuple[dict[str, int], list[Category]]:
+        """The store's class id for each name of ``categories``, matched as class names are
+        compared ("White-King" is the class "white-king"), and the new classes that names the store
+        lacks need (checked here, before anything changes)."""
+        ids = {class_name_key(c.name): c.id for c in self.store.categories}
+        out: dict[str, int] = {}
+        new: list[Category] = []
+        next_id = self.store.next_category_id()
+        for category in categories:
+            key = class_name_key(category.name)
+            if key not in ids:
+                name = clean_category_name(category.name)
+                self.store.check_category_name(name)
+                ids[key] = next_id
+                new.append(Category(next_id, name, category.supercategory, category.color))
+                next_id += 1
+            out[category.name] = ids[key]
+        return out, new
+
+    @contextlib.contextmanager
+    def _one_step(self, text: str) -> Iterator[None]:
+        """Commands pushed inside form one undo step; if one fails, the ones before it are undone
+        (the history never keeps a half-made step, nor an open one that would swallow later edits)."""
+        self.undo_stack.beginMacro(text)
+        try:
+            yield
+        except BaseException:
+            self.undo_stack.endMacro()
+            self.undo_stack.undo()
+            raise
+        self.undo_stack.endMacro()
 
     def set_reviewed(self, file_name: str, size: tuple[int, int], reviewed: bool) -> None:
         self._push(commands.SetReviewed(self.store, file_name, size, reviewed))

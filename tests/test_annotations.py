@@ -125,6 +125,9 @@ def test_a_second_open_of_the_same_file_is_refused_until_the_first_closes(tmp_pa
     code = f"from core.annotations import AnnotationFile\nAnnotationFile({str(tmp_path / 'labels.json')!r})"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert other.returncode != 0 and "already open in another retina-gui window or process" in other.stderr
+    (tmp_path / "link.json").symlink_to(tmp_path / "labels.json")
+    with pytest.raises(AnnotationFileLocked, match="already open"):  # the same file under another name
+        AnnotationFile(tmp_path / "link.json")
     first.close()
     AnnotationFile(tmp_path / "labels.json").close()
 

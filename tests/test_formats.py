@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from core.annotations import resized_box
 from core.cli import main
 from core.formats import LabelFormatError
 from core.formats.coco import read_coco, verify_coco_file, write_coco
@@ -100,7 +101,7 @@ def test_bad_files_give_clear_messages(tmp_path):
     assert not (tmp_path / "x.json").exists()
 
 
-def test_coco_import_keeps_sparse_and_64_bit_ids_crowd_regions_and_tolerates_unknown_fields(tmp_path):
+def test_coco_keeps_sparse_and_64_bit_ids_crowd_regions_polygons_and_fields_it_does_not_use(tmp_path):
     rle = {"counts": [100, 20, 80], "size": [40, 50]}
     data = {
         "info": {"description": "x"}, "licenses": [], "something_new": {"a": 1},
@@ -129,7 +130,19 @@ def test_coco_import_keeps_sparse_and_64_bit_ids_crowd_regions_and_tolerates_unk
     assert [c["id"] for c in written["categories"]] == [1, 90, 44] and written["images"][0]["id"] == 908400000643
     crowd_out = next(a for a in written["annotations"] if a["iscrowd"])
     assert crowd_out["segmentation"] == rle and crowd_out["category_id"] == 1
-    assert written["info"] == {"description": "x"}
+    assert written["info"] == {"description": "x"} and written["something_new"] == {"a": 1}
+    assert written["images"][0]["coco_url"] == "http://x" and written["images"][0]["flickr"] == 1
+    box_out = next(a for a in written["annotations"] if not a["iscrowd"])
+    assert box_out["segmentation"] == [[1, 2, 3, 4, 5, 6]] and box_out["area"] == 200 and box_out["extra_field"] is True
+    # an edited box drops the polygon and area that would contradict it, and keeps the rest
+    moved = resized_box(box, box.x1 + 1, box.y1, box.x2 + 1, box.y2)
+    assert moved.segmentation is None and moved.extra == {"extra_field": True}
+    assert resized_box(box, box.x2, box.y2, box.x1, box.y1) is box  # the same corners: nothing to drop
+    assert resized_box(crowd, 1, 1, 20, 20).segmentation == rle  # a crowd region keeps its mask
+    image.boxes[0] = moved
+    write_coco(labels, out)
+    edited = next(a for a in json.loads(out.read_text())["annotations"] if not a["iscrowd"])
+    assert edited["segmentation"] == [] and edited["area"] == 200 and edited["extra_field"] is True  # area: 10 x 20 again
 
 
 def test_a_failing_coco_export_names_the_flat_boxes_and_leaves_the_old_file(tmp_path):
@@ -188,3 +201,15 @@ def test_windows_file_names_read_as_posix_paths(tmp_path):
     path = tmp_path / "win.json"
     path.write_text(json.dumps({"images": [{"id": 1, "file_name": "sub\\a.jpg", "width": 4, "height": 4}], "annotations": [], "categories": []}))
     assert read_coco(path).images[0].file_name == "sub/a.jpg"
+
+
+def test_file_names_are_read_as_the_folder_scan_spells_them(tmp_path):
+    path = tmp_path / "dot.json"
+    names = ["./a.jpg", "sub/./b.jpg", "sub/x/../c.jpg", "d.jpg"]
+    path.write_text(json.dumps({"images": [{"id": i, "file_name": n, "width": 4, "height": 4} for i, n in enumerate(names)],
+                                "annotations": [], "categories": []}))
+    assert [im.file_name for im in read_coco(path).images] == ["a.jpg", "sub/b.jpg", "sub/c.jpg", "d.jpg"]
+    path.write_text(json.dumps({"images": [{"id": 1, "file_name": "./a.jpg"}, {"id": 2, "file_name": "a.jpg"}], "annotations": [],
+                                "categories": []}))
+    with pytest.raises(LabelFormatError, match="'a.jpg' appears twice"):  # one image: say so instead of writing a file that can't be read
+        read_coco(path)

@@ -531,16 +531,16 @@ def test_import_yolo_and_voc_labels_into_a_folder_as_one_undo_step(qtbot, tmp_pa
     original = read_coco(DEMO / "annotations.coco.json")
     window = open_window(qtbot, folder, settings)
     qtbot.waitUntil(lambda: window.files.model.rowCount() == 8, timeout=5000)
-    window.workspace.add_category("white-king")  # an existing class: imported boxes join it by name
+    window.workspace.add_category("White-King")  # an existing class: imported boxes join it by name, as names are compared
     assert window.import_labels("yolo", tmp_path / "yolo")
     store = window.workspace.store
     assert sum(len(im.boxes) for im in original.images) == sum(len(store.boxes(n)) for n in store.file_names())
-    assert store.categories[0].name == "white-king" and len(store.categories) == len(original.categories)
+    assert store.categories[0].name == "White-King" and len(store.categories) == len(original.categories)
     stack = window.workspace.undo_stack
     assert stack.count() == 2 and stack.text(1).startswith("Import ") and stack.text(1).endswith("boxes from yolo")
     for entry in original.images:
         got = sorted((store.category(b.category_id).name, round(b.x1, 4), round(b.y2, 4)) for b in store.boxes(entry.file_name))
-        names = original.category_names()
+        names = {**original.category_names(), **{c.id: "White-King" for c in original.categories if c.name == "white-king"}}
         assert got == sorted((names[b.category_id], round(b.x1, 4), round(b.y2, 4)) for b in entry.boxes)
     stack.undo()
     assert not any(store.boxes(n) for n in store.file_names()) and len(store.categories) == 1
@@ -558,3 +558,55 @@ def test_the_window_opens_no_larger_than_its_screen(qtbot, settings):
     qtbot.addWidget(window)
     screen = window.screen().availableGeometry()
     assert window.width() <= screen.width() and window.height() <= screen.height()
+
+
+def test_a_failed_save_is_shown_in_the_title_and_quitting_asks_before_losing_the_edits(qtbot, demo, monkeypatch):
+    window = demo
+    asked = []
+    window.confirm = lambda title, text: asked.append(text) or answer
+    path = window.workspace.labels_file.path
+    before = path.read_bytes()
+
+    def disk_full(*_args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("core.annotations.write_coco", disk_full)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: any(r.startswith("Labels not saved") for r in window.reports), timeout=5000)
+    assert window.save_label.text() == "NOT SAVED" and window.windowTitle().endswith("LABELS NOT SAVED")
+    answer = False  # "No": the window stays open with the edits
+    window.close()
+    assert window.isVisible() and window.workspace is not None and window.workspace.dirty
+    assert "No space left on device" in asked[-1] and asked[-1].split("\n")[-1].startswith("Quit anyway and lose")
+    assert not window.open_folder(window.workspace.folder)  # the same question before another folder opens
+    assert asked[-1].split("\n")[-1].startswith("Open another labels file or folder anyway") and window.workspace.dirty
+    assert path.read_bytes() == before
+    monkeypatch.undo()  # space freed: File ▸ Save writes it, and quitting asks nothing
+    window.save()
+    assert not window.workspace.dirty and "NOT SAVED" not in window.windowTitle() and path.read_bytes() != before
+    asked.clear()
+    window.close()
+    assert asked == [] and not window.isVisible()
+
+
+def test_an_import_that_fails_changes_nothing_and_leaves_the_history_working(qtbot, demo, tmp_path):
+    window = demo
+    store, stack = window.workspace.store, window.workspace.undo_stack
+    data = json.loads((DEMO / "annotations.coco.json").read_text())
+    data["categories"].append({"id": 99, "name": "two\nlines"})  # a name no class may have
+    data["annotations"].append({**data["annotations"][0], "id": 10_000, "category_id": 99})
+    (tmp_path / "bad.json").write_text(json.dumps(data))
+    before = ([c.name for c in store.categories], {n: store.boxes(n) for n in store.file_names()}, stack.count())
+    assert not window.import_labels("coco", tmp_path / "bad.json")
+    assert "a class name is one line" in window.reports[-1]
+    assert ([c.name for c in store.categories], {n: store.boxes(n) for n in store.file_names()}, stack.count()) == before
+    n = len(store.boxes("chess_01.jpg"))
+    window.workspace.delete_boxes("chess_01.jpg", [0])  # its own undo step, not swallowed by a half-open import
+    assert stack.count() == before[2] + 1 and stack.canUndo()
+    stack.undo()
+    assert len(store.boxes("chess_01.jpg")) == n
+    # accepting a prediction of "White-Rook" onto a "white-rook" label set: the existing class, no error
+    classes = len(store.categories)
+    assert window.workspace.accept_predictions([("chess_01.jpg", window.annotator.size, [(1, 1, 30, 30, "White-Rook")])], "Accept") == 1
+    assert len(store.categories) == classes and store.category(store.boxes("chess_01.jpg")[-1].category_id).name == "white-rook"

@@ -17,7 +17,8 @@ from core.labels import Box, Category, ImageEntry, LabelSet
 
 def read_coco(path: Path | str) -> LabelSet:
     """Read a COCO detection file. Keeps ids as they are (0-based, non-contiguous, 64-bit), crowd
-    regions as ``iscrowd`` boxes with their segmentation, and ignores fields it does not know."""
+    regions as ``iscrowd`` boxes, every box's polygon / RLE, and the fields it does not use (top
+    level, images, annotations), so that writing the file back loses nothing another tool put there."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -44,8 +45,8 @@ def _parse(data: dict[str, Any]) -> LabelSet:
     by_name: dict[str, int] = {}
     for im in data["images"]:
         # Windows tools write "sub\\a.jpg"; file names are POSIX paths everywhere else
-        entry = ImageEntry(int(im["id"]), str(im["file_name"]).replace("\\", "/"), int(im.get("width") or 0), int(im.get("height") or 0),
-                           reviewed=im.get("reviewed") is True)
+        entry = ImageEntry(int(im["id"]), _file_name(im["file_name"]), int(im.get("width") or 0), int(im.get("height") or 0),
+                           reviewed=im.get("reviewed") is True, extra={k: v for k, v in im.items() if k not in _IMAGE_KEYS})
         if entry.id in images:
             raise ValueError(f"image id {entry.id} appears twice")
         if entry.file_name in by_name:
@@ -66,12 +67,27 @@ def _parse(data: dict[str, Any]) -> LabelSet:
         if not all(math.isfinite(v) for v in (x, y, w, h)) or w < 0 or h < 0:
             problems.append(f"annotation {ann.get('id')} has bbox {ann['bbox']}: not finite, or a negative width or height")
             continue
-        crowd = bool(ann.get("iscrowd", 0))
-        image.boxes.append(Box(x, y, x + w, y + h, int(ann["category_id"]), crowd, ann.get("id"), ann.get("segmentation") if crowd else None))
+        extra = {k: v for k, v in ann.items() if k not in _ANNOTATION_KEYS}
+        image.boxes.append(Box(x, y, x + w, y + h, int(ann["category_id"]), bool(ann.get("iscrowd", 0)), ann.get("id"),
+                               ann.get("segmentation") or None, extra or None))
     if problems:
         raise ValueError(f"{len(problems)} broken annotations, first: {problems[0]}")
-    extra = {k: data[k] for k in ("info", "licenses") if k in data}
+    extra = {k: v for k, v in data.items() if k not in ("images", "annotations", "categories")}
     return LabelSet(categories, list(images.values()), extra)
+
+
+# What the reader turns into fields of its own; everything else of an image or annotation is kept
+# as it is and written back (another tool's "license", "attributes", a polygon's "area").
+_IMAGE_KEYS = ("id", "file_name", "width", "height", "reviewed")
+_ANNOTATION_KEYS = ("id", "image_id", "category_id", "bbox", "iscrowd", "segmentation")
+
+
+def _file_name(name: Any) -> str:
+    """A stored file name as the folder scan spells it: POSIX separators ("sub\\a.jpg" from
+    Windows tools), no "./" or "a/../" detours (else the labels would not attach to the image)."""
+    name = str(name).replace("\\", "/")
+    norm = posixpath.normpath(name)
+    return name if norm == "." else norm
 
 
 def _color(value: Any) -> str:
@@ -92,7 +108,8 @@ def to_coco_dict(labels: LabelSet) -> dict[str, Any]:
     (pycocotools reads a matched id 0 as "unmatched": Roboflow's trap), take the next ids after the
     largest. xywh float boxes, ``area`` and ``iscrowd`` always written, every category kept with its
     id. A category's ``color`` and an image's ``reviewed`` flag (retina-gui's own fields; COCO
-    readers ignore unknown keys) are written only when set."""
+    readers ignore unknown keys) are written only when set. Fields read from the source and
+    segmentations are written back (an edited box has dropped its polygon and area)."""
     images, annotations = [], []
     kept: set[int] = set()
     for im in labels.images:
@@ -102,7 +119,7 @@ def to_coco_dict(labels: LabelSet) -> dict[str, Any]:
     next_id = max(kept, default=0)
     used: set[int] = set()
     for im in labels.images:
-        image = {"id": im.id, "file_name": check_file_name(im.file_name), "width": im.width, "height": im.height}
+        image = {**im.extra, "id": im.id, "file_name": check_file_name(im.file_name), "width": im.width, "height": im.height}
         if im.reviewed:
             image["reviewed"] = True
         images.append(image)
@@ -114,8 +131,8 @@ def to_coco_dict(labels: LabelSet) -> dict[str, Any]:
                 ann_id = next_id
             used.add(ann_id)
             w, h = box.width, box.height
-            ann = {"id": ann_id, "image_id": im.id, "category_id": box.category_id, "bbox": [box.x1, box.y1, w, h],
-                   "area": w * h, "iscrowd": int(box.iscrowd), "segmentation": box.segmentation if box.iscrowd else []}
+            ann = {"area": w * h, **(box.extra or {}), "id": ann_id, "image_id": im.id, "category_id": box.category_id,
+                   "bbox": [box.x1, box.y1, w, h], "iscrowd": int(box.iscrowd), "segmentation": box.segmentation or []}
             annotations.append(ann)
     categories = [{"id": c.id, "name": c.name, "supercategory": c.supercategory, **({"color": c.color} if c.color else {})}
                   for c in labels.categories]
