@@ -72,6 +72,7 @@ class AnnotationStore:
         labels = labels or LabelSet([], [])
         self._categories: list[Category] = list(labels.categories)
         self._images = {entry.file_name: _copy(entry) for entry in labels.images}
+        self._read = set(self._images)  # entries of the source are kept as they are, empty ones too
         self._extra = dict(labels.extra)
         self._listeners: list[Callable[[StoreEvent], None]] = []
         self.revision = 0  # bumped by every change; autosave compares it with the last saved one
@@ -128,8 +129,11 @@ class AnnotationStore:
         return max((c.id for c in self._categories), default=0) + 1
 
     def to_labelset(self) -> LabelSet:
-        """A snapshot (boxes are immutable, lists are copied) for export, saving and training."""
-        return LabelSet(list(self._categories), [_copy(e) for e in self._images.values()], dict(self._extra))
+        """A snapshot (boxes are immutable, lists are copied) for export, saving and training. An
+        image that was given boxes here and then lost them all, or was marked reviewed and then not,
+        is left out: written, it would be a negative example the user never made."""
+        entries = [_copy(e) for e in self._images.values() if e.boxes or e.reviewed or e.file_name in self._read]
+        return LabelSet(list(self._categories), entries, dict(self._extra))
 
     # --- events --------------------------------------------------------------------------------
     def subscribe(self, listener: Callable[[StoreEvent], None]) -> None:

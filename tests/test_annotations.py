@@ -94,6 +94,21 @@ def test_status_follows_boxes_predictions_and_review():
     assert store.status("y.jpg") is ImageStatus.REVIEWED and store.entry("y.jpg").id == 2
 
 
+def test_only_images_with_boxes_or_reviewed_are_written_besides_those_the_file_had(tmp_path):
+    labels = read_coco(CHESS_VALID_ANN)
+    labels.images[0].boxes.clear()  # the source lists an image without boxes: kept as it is
+    store = AnnotationStore(labels)
+    store.add_category(Category(1000, "new"))
+    items = store.append_boxes("drawn-then-undone.jpg", (64, 48), [Box(0, 0, 5, 5, 1000)])
+    store.remove_boxes("drawn-then-undone.jpg", [i for i, _ in items])
+    store.set_reviewed("reviewed-twice.jpg", (64, 48), True)
+    store.set_reviewed("reviewed-twice.jpg", (64, 48), False)
+    store.set_reviewed("negative.jpg", (64, 48), True)
+    written = [im.file_name for im in store.to_labelset().images]
+    assert written == [im.file_name for im in labels.images] + ["negative.jpg"]
+    assert store.status("drawn-then-undone.jpg") is ImageStatus.UNLABELLED
+
+
 def test_missing_and_resized_images_are_reported_not_dropped(tmp_path):
     store = _store()
     names = store.file_names()
