@@ -94,6 +94,8 @@ class FolderScanner(Worker):
         pending: list[str] = []
         total = 0
         last = time.monotonic()
+        self._skipped: list[str] = []
+        self._seen: set[tuple[int, int]] = set()
         try:
             for name in self._walk(self.folder, ""):
                 if self.cancel.cancelled:
@@ -108,14 +110,31 @@ class FolderScanner(Worker):
         if pending:
             self.found.emit(pending)
             total += len(pending)
+        if self._skipped:
+            listing = "\n".join(self._skipped[:15]) + (f"\n… and {len(self._skipped) - 15} more" if len(self._skipped) > 15 else "")
+            self.failed.emit(f"{len(self._skipped)} entries of {self.folder} were left out (the rest is listed):\n\n{listing}")
         self.done.emit(total)
 
     def _walk(self, folder: Path, prefix: str):
+        """Image paths under ``folder``, sorted, subfolders after files. A subfolder that cannot be
+        read is skipped and named, a folder reached twice (a link back up) is read once, and a file
+        name that is not valid UTF-8 is named instead of being shown mangled."""
+        info = folder.stat()
+        if (info.st_dev, info.st_ino) in self._seen:
+            self._skipped.append(f"{prefix or './'} (a link to a folder already listed)")
+            return
+        self._seen.add((info.st_dev, info.st_ino))
         with os.scandir(folder) as it:
             entries = sorted(it, key=lambda e: e.name)
         subfolders = []
         for entry in entries:
             if entry.name.startswith("."):
+                continue
+            try:
+                entry.name.encode("utf-8")
+            except UnicodeEncodeError:
+                shown = os.fsencode(entry.name).decode("utf-8", "replace")
+                self._skipped.append(f"{prefix}{shown} (its name is not valid UTF-8: rename it)")
                 continue
             if entry.is_dir():
                 subfolders.append(entry)
@@ -123,7 +142,10 @@ class FolderScanner(Worker):
                 yield prefix + entry.name
         if self.recursive:
             for entry in subfolders:
-                yield from self._walk(Path(entry.path), f"{prefix}{entry.name}/")
+                try:
+                    yield from self._walk(Path(entry.path), f"{prefix}{entry.name}/")
+                except OSError as exc:
+                    self._skipped.append(f"{prefix}{entry.name}/ ({exc.strerror or exc})")
 
 
 class ImageLoader(QueueWorker):

@@ -610,3 +610,30 @@ def test_an_import_that_fails_changes_nothing_and_leaves_the_history_working(qtb
     classes = len(store.categories)
     assert window.workspace.accept_predictions([("chess_01.jpg", window.annotator.size, [(1, 1, 30, 30, "White-Rook")])], "Accept") == 1
     assert len(store.categories) == classes and store.category(store.boxes("chess_01.jpg")[-1].category_id).name == "white-rook"
+
+
+def test_the_folder_scan_skips_what_it_cannot_read_names_it_and_lists_the_rest(qtbot, tmp_path, settings, monkeypatch):
+    import os
+
+    folder = tmp_path / "f"
+    for sub in ("a", "b_private", "c"):
+        (folder / sub).mkdir(parents=True)
+    for name in ("a/x.jpg", "b_private/secret.jpg", "c/late.jpg", "d.jpg"):
+        shutil.copy(DEMO / "chess_01.jpg", folder / name)
+    (folder / "a" / "loop").symlink_to(folder)  # a link back up: listed once, not forever
+    shutil.copy(DEMO / "chess_02.jpg", os.fsencode(folder) + b"/caf\xe9.jpg")  # a Latin-1 name
+    scandir = os.scandir
+
+    def private(path):
+        if str(path).endswith("b_private"):
+            raise PermissionError(13, "Permission denied")
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", private)
+    window = open_window(qtbot, folder, settings)
+    qtbot.waitUntil(lambda: window.scanner.isFinished(), timeout=5000)
+    assert window.files.model.names == ["d.jpg", "a/x.jpg", "c/late.jpg"]
+    (report,) = [r for r in window.reports if "were left out" in r]
+    assert "3 entries" in report and "b_private/ (Permission denied)" in report
+    assert "a/loop/ (a link to a folder already listed)" in report and "caf\ufffd.jpg (its name is not valid UTF-8" in report
+    window.close()
