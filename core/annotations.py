@@ -12,6 +12,7 @@ mutation returns what its inverse needs, so undo is exact.
 from __future__ import annotations
 
 import enum
+import os
 import threading
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -297,6 +298,32 @@ def resized_box(box: Box, x1: float, y1: float, x2: float, y2: float) -> Box:
     return replace(box, x1=x1, y1=y1, x2=x2, y2=y2, segmentation=box.segmentation if box.iscrowd else None, extra=extra or None)
 
 
+def unwritable(path: Path | str) -> str:
+    """Why the labels file ``path`` cannot be written ("" if it can): the file is read-only (no
+    write permission for anyone says "do not change", even to root), or its folder is."""
+    path = Path(path)
+    if path.exists():
+        if not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222:
+            return f"{path} is read-only"
+    if not os.access(path.resolve().parent, os.W_OK):
+        return f"the folder {path.resolve().parent} is read-only"
+    return ""
+
+
+def read_store(path: Path | str) -> AnnotationStore:
+    """The labels of a COCO file, or an empty store if it does not exist yet. Raises
+    :class:`LabelFormatError` for a malformed file (which is then left untouched)."""
+    path = Path(path)
+    if not path.exists():
+        return AnnotationStore()
+    try:
+        return AnnotationStore(read_coco(path))
+    except LabelFormatError:
+        raise
+    except OSError as exc:
+        raise LabelFormatError(f"{path}: cannot read ({exc})") from None
+
+
 class AnnotationFileLocked(RuntimeError):
     """The labels file is open in another window or process."""
 
@@ -325,16 +352,7 @@ class AnnotationFile:
             raise AnnotationFileLocked(f"cannot lock {self.path}: {exc}") from None
 
     def load(self) -> AnnotationStore:
-        """The stored labels, or an empty store if the file does not exist yet. Raises
-        :class:`LabelFormatError` for a malformed file (which is then left untouched)."""
-        if not self.path.exists():
-            return AnnotationStore()
-        try:
-            return AnnotationStore(read_coco(self.path))
-        except LabelFormatError:
-            raise
-        except OSError as exc:
-            raise LabelFormatError(f"{self.path}: cannot read ({exc})") from None
+        return read_store(self.path)
 
     def save(self, store: AnnotationStore) -> int:
         """Write the store atomically; returns the revision that was saved."""

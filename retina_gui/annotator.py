@@ -120,7 +120,7 @@ class Annotator(QObject):
         if self.workspace is None or self.current is None or self.size is None:
             return False
         if self.workspace.read_only:
-            self.message.emit("Editing is off: the labels file could not be read (it is left untouched)")
+            self.message.emit(f"Editing is off: {self.workspace.read_only_reason}")
             return False
         return True
 

@@ -232,7 +232,7 @@ class MainWindow(QMainWindow):
             return False
         self.workspace = workspace
         if problem:
-            self.report("Labels file not readable", problem)
+            self.report("Labels read-only", problem)
         self.files.model.store = workspace.store
         workspace.images_changed.connect(self.files.model.refresh)
         workspace.images_changed.connect(self.evaluation_panel.labels_changed)

@@ -232,7 +232,7 @@ class Predictions(QObject):
         """Skip predictions that duplicate a label of the same class (IoU >= 0.7), then add the rest."""
         workspace = self.annotator.workspace
         if workspace is None or workspace.read_only:
-            self.message.emit("Editing is off: the labels file could not be read")
+            self.message.emit(f"Editing is off: {workspace.read_only_reason}" if workspace else "Open a folder first")
             return 0
         store = workspace.store
         fresh = []

@@ -27,7 +27,9 @@ from core.annotations import (
     class_name_key,
     clean_category_name,
     find_labels_file,
+    read_store,
     resized_box,
+    unwritable,
 )
 from core.formats import LabelFormatError
 from core.labels import Box, Category, LabelSet
@@ -45,11 +47,13 @@ class Workspace(QObject):
 
     AUTOSAVE_MS = 500  # the first unsaved edit is written at most this long after it was made
 
-    def __init__(self, folder: Path, labels_file: AnnotationFile | None, store: AnnotationStore) -> None:
-        """``labels_file`` None: read-only (the labels file could not be read and is not touched)."""
+    def __init__(self, folder: Path, labels_file: AnnotationFile | None, store: AnnotationStore, *, read_only_reason: str = "") -> None:
+        """``labels_file`` None: read-only, for ``read_only_reason`` (the labels file could not be
+        read, or cannot be written); nothing is written then."""
         super().__init__()
         self.folder = folder
         self.labels_file = labels_file
+        self.read_only_reason = read_only_reason if labels_file is None else ""
         self.store = store
         self.undo_stack = QUndoStack(self)
         self.current_category: int | None = store.categories[0].id if store.categories else None
@@ -127,7 +131,7 @@ class Workspace(QObject):
 
     def _push(self, command: commands.StoreCommand) -> None:
         if self.read_only:
-            raise PermissionError("the labels file could not be read; editing is off so that it is not overwritten")
+            raise PermissionError(f"Editing is off: {self.read_only_reason}")
         self.undo_stack.push(command)
 
     # --- classes -------------------------------------------------------------------------------
@@ -301,14 +305,26 @@ class Workspace(QObject):
 
 def open_workspace(folder: Path, labels_path: Path | None = None) -> tuple[Workspace, str]:
     """Lock and read the folder's labels file. Returns the workspace and a problem to show ("" if
-    none): a malformed file gives a read-only workspace and leaves the file untouched. Raises
+    none): a malformed file, or one that cannot be written (read-only file or folder), gives a
+    read-only workspace and leaves the file untouched. Raises
     :class:`~core.annotations.AnnotationFileLocked` when another window or process has it open."""
-    labels_file = AnnotationFile(labels_path or find_labels_file(folder))
+    path = labels_path or find_labels_file(folder)
+    elsewhere = "choose a labels file in a folder you can write to with File ▸ Open Labels File…"
+    problem = unwritable(path)
+    if problem:
+        try:
+            store = read_store(path)
+        except LabelFormatError as exc:
+            store, problem = AnnotationStore(), f"{problem}, and it could not be read ({exc})"
+        return Workspace(folder, None, store, read_only_reason=f"{problem}"), (
+            f"{problem[0].upper()}{problem[1:]}, so the labels are shown read-only and nothing is written.\n\n"
+            f"To label these images, {elsewhere}")
+    labels_file = AnnotationFile(path)
     try:
         store = labels_file.load()
     except LabelFormatError as exc:
         labels_file.close()
-        return Workspace(folder, None, AnnotationStore()), (
+        return Workspace(folder, None, AnnotationStore(), read_only_reason="the labels file could not be read (it is left untouched)"), (
             f"The labels file could not be read, so editing is off and the file will not be touched:\n\n{exc}\n\n"
             "Fix or move the file, or choose another with File ▸ Open Labels File…")
     return Workspace(folder, labels_file, store), ""

@@ -446,6 +446,32 @@ def test_malformed_labels_file_is_reported_and_never_overwritten(qtbot, tmp_path
     assert path.read_text() == '{"images": [{"id": 1}'
 
 
+def test_a_read_only_labels_file_or_folder_opens_read_only_with_its_labels_shown(qtbot, tmp_path, settings, monkeypatch):
+    import os
+
+    folder = tmp_path / "f"
+    shutil.copytree(DEMO, folder)
+    path = folder / "annotations.coco.json"
+    before = path.read_bytes()
+    path.chmod(0o444)  # "do not change this file"
+    window = open_window(qtbot, folder, settings)
+    wait_image(qtbot, window)
+    assert window.workspace.read_only and len(window.workspace.store.boxes("chess_01.jpg")) > 0  # the labels are there to see
+    assert any(r.startswith("Labels read-only") and f"{path} is read-only" in r and "File ▸ Open Labels File" in r for r in window.reports)
+    assert window.windowTitle().endswith("(read only)")
+    window.canvas.setFocus()
+    drag(qtbot, window, (10, 10), (300, 300))
+    assert window.workspace.undo_stack.count() == 0 and f"Editing is off: {path} is read-only" in window.statusBar().currentMessage()
+    window.close()
+    assert path.read_bytes() == before and not (folder / ".annotations.coco.json.lock").exists()
+    path.chmod(0o644)
+    access = os.access  # a folder the user may read but not write (as root, permissions are not enforced: pretend)
+    monkeypatch.setattr(os, "access", lambda p, mode: False if mode == os.W_OK and str(p) == str(folder) else access(p, mode))
+    window = open_window(qtbot, folder, settings)
+    assert window.workspace.read_only and f"The folder {folder} is read-only" in window.reports[-1]
+    window.close()
+
+
 def test_a_second_window_on_the_same_labels_file_is_refused(qtbot, demo, settings):
     second = open_window(qtbot, demo.workspace.folder, settings)
     assert second.workspace is None
