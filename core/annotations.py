@@ -328,9 +328,15 @@ class AnnotationFileLocked(RuntimeError):
     """The labels file is open in another window or process."""
 
 
+class LabelsChangedOnDisk(OSError):
+    """Another program changed (or removed) the labels file since it was read or last written here."""
+
+
 class AnnotationFile:
     """The COCO file that holds a folder's labels, held with a lock while open so that a second
-    window or process cannot edit it at the same time. Saves are atomic (temp file + rename)."""
+    window or process cannot edit it at the same time. Saves are atomic (temp file + rename), and
+    a save refuses to replace a file another program has changed since (the lock only keeps out
+    retina-gui and retina; an editor or a script ignores it)."""
 
     def __init__(self, path: Path | str) -> None:
         from filelock import FileLock, Timeout
@@ -350,24 +356,37 @@ class AnnotationFile:
             ) from None
         except OSError as exc:
             raise AnnotationFileLocked(f"cannot lock {self.path}: {exc}") from None
+        self._stamp = self._on_disk()
+
+    def _on_disk(self) -> tuple[int, int] | None:
+        """(modification time in ns, size) of the file, None while there is none."""
+        try:
+            info = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return info.st_mtime_ns, info.st_size
 
     def load(self) -> AnnotationStore:
         return read_store(self.path)
 
-    def save(self, store: AnnotationStore) -> int:
+    def save(self, store: AnnotationStore, *, overwrite: bool = False) -> int:
         """Write the store atomically; returns the revision that was saved."""
         revision = store.revision
-        self.write(store.to_labelset(), revision)
+        self.write(store.to_labelset(), revision, overwrite=overwrite)
         return revision
 
-    def write(self, labels: LabelSet, revision: int) -> bool:
+    def write(self, labels: LabelSet, revision: int, *, overwrite: bool = False) -> bool:
         """Write a snapshot taken at ``revision`` (from any thread). A snapshot older than the one
         already written is skipped, so that a slow background save can never overwrite a newer
-        file. Returns whether it was written."""
+        file. Returns whether it was written. Raises :class:`LabelsChangedOnDisk` when another
+        program has changed the file since, unless ``overwrite``."""
         with self._write_lock:
             if revision <= self.written_revision:
                 return False
+            if not overwrite and self._on_disk() != self._stamp:
+                raise LabelsChangedOnDisk(f"{self.path} was changed or removed by another program after retina-gui read it")
             write_coco(labels, self.path)
+            self._stamp = self._on_disk()
             self.written_revision = revision
             return True
 

@@ -239,6 +239,7 @@ class MainWindow(QMainWindow):
         workspace.images_changed.connect(self.anchor_panel.labels_changed)
         workspace.saved.connect(self._saved)
         workspace.save_failed.connect(self._save_failed)
+        workspace.changed_on_disk.connect(self._labels_changed_on_disk)
         workspace.undo_stack.cleanChanged.connect(self._update_title)
         self.history.setStack(workspace.undo_stack)
         self.classes.set_workspace(workspace)
@@ -464,6 +465,14 @@ class MainWindow(QMainWindow):
         self._update_title()
         if report:
             self.report("Labels not saved", message)
+
+    def _labels_changed_on_disk(self, reason: str) -> None:
+        self._save_failed(reason, report=False)
+        if self.workspace is not None and self.confirm(
+                "Labels file changed", f"{reason}.\n\nReplace it with the labels in this window? (No: nothing is written, and "
+                                       "saving waits; reopen the folder to see the other program's version, which drops this "
+                                       "window's edits since its last save.)"):
+            self.workspace.overwrite()
 
     def _saved(self, message: str) -> None:
         self.save_label.setText(message)

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from PySide6.QtCore import QThread, Signal
 
-from core.annotations import AnnotationFile
+from core.annotations import AnnotationFile, LabelsChangedOnDisk
 from core.cancel import CancelToken
 from core.config import AnchorConfig, AssignConfig, PreprocessConfig
 from core.images import IMAGE_SUFFIXES, ImageReadError, load_preview
@@ -188,6 +188,7 @@ class LabelSaver(QueueWorker):
 
     saved = Signal(int)  # revision
     failed = Signal(str)
+    changed_on_disk = Signal(str)  # another program changed the file: nothing was written
 
     def __init__(self, labels_file: AnnotationFile) -> None:
         super().__init__()
@@ -207,6 +208,8 @@ class LabelSaver(QueueWorker):
             try:
                 if self.labels_file.write(labels, revision):
                     self.saved.emit(revision)
+            except LabelsChangedOnDisk as exc:
+                self.changed_on_disk.emit(str(exc))
             except (OSError, ValueError) as exc:
                 self.failed.emit(str(exc))
 

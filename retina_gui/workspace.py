@@ -22,6 +22,7 @@ from core.annotations import (
     AnnotationStore,
     CategoriesChanged,
     ImagesChanged,
+    LabelsChangedOnDisk,
     StoreEvent,
     clamp_shift,
     class_name_key,
@@ -43,6 +44,7 @@ class Workspace(QObject):
     categories_changed = Signal()
     saved = Signal(str)  # a human-readable "saved at" message
     save_failed = Signal(str)
+    changed_on_disk = Signal(str)  # another program changed the labels file: saving waits for overwrite()
     current_category_changed = Signal(int)
 
     AUTOSAVE_MS = 500  # the first unsaved edit is written at most this long after it was made
@@ -59,6 +61,7 @@ class Workspace(QObject):
         self.current_category: int | None = store.categories[0].id if store.categories else None
         self.clipboard: list[Box] = []
         self._saved_revision = store.revision
+        self.changed_elsewhere = False  # the file changed under us; autosave stops until overwrite()
         self._autosave = QTimer(self, singleShot=True, interval=self.AUTOSAVE_MS)
         self._autosave.timeout.connect(self._save_in_background)
         self._saver: LabelSaver | None = None
@@ -66,6 +69,7 @@ class Workspace(QObject):
             self._saver = LabelSaver(labels_file)
             self._saver.saved.connect(self._saved)
             self._saver.failed.connect(self._save_failed)
+            self._saver.changed_on_disk.connect(self._changed_on_disk)
             self._saver.start()
         store.subscribe(self._on_store_event)
         # The store's objects (100k boxes in a big folder) live as long as the workspace: moved out
@@ -94,7 +98,7 @@ class Workspace(QObject):
             self._autosave.start()
 
     def _save_in_background(self) -> None:
-        if self._saver is not None and self.dirty:
+        if self._saver is not None and self.dirty and not self.changed_elsewhere:
             self._saver.submit(self.store.to_labelset(), self.store.revision)
 
     def _saved(self, revision: int) -> None:
@@ -104,6 +108,11 @@ class Workspace(QObject):
     def _save_failed(self, reason: str) -> None:
         self.save_failed.emit(f"Could not save labels to {self.labels_file.path}: {reason}")
 
+    def _changed_on_disk(self, reason: str) -> None:
+        if not self.changed_elsewhere:  # asked once; Ctrl+S asks again
+            self.changed_elsewhere = True
+            self.changed_on_disk.emit(reason)
+
     def save(self, *, report: bool = True) -> str:
         """Save now, on this thread (Ctrl+S and before closing). Returns why it failed ("" when
         saved or nothing to save); ``report``: also emit ``save_failed``."""
@@ -112,10 +121,25 @@ class Workspace(QObject):
             return ""
         try:
             self._saved(self.labels_file.save(self.store))
+        except LabelsChangedOnDisk as exc:
+            self.changed_elsewhere = True
+            if report:  # Ctrl+S: ask again
+                self.changed_on_disk.emit(str(exc))
+            return str(exc)
         except (OSError, ValueError) as exc:
             if report:
                 self._save_failed(str(exc))
             return str(exc) or type(exc).__name__
+        return ""
+
+    def overwrite(self) -> str:
+        """Save over a labels file another program has changed (the user chose this window's labels)."""
+        try:
+            self._saved(self.labels_file.save(self.store, overwrite=True))
+        except (OSError, ValueError) as exc:
+            self._save_failed(str(exc))
+            return str(exc) or type(exc).__name__
+        self.changed_elsewhere = False
         return ""
 
     def close(self) -> None:

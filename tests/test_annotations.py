@@ -18,6 +18,7 @@ from core.annotations import (
     CategoriesChanged,
     ImagesChanged,
     ImageStatus,
+    LabelsChangedOnDisk,
     find_labels_file,
 )
 from core.formats import LabelFormatError
@@ -145,6 +146,25 @@ def test_a_second_open_of_the_same_file_is_refused_until_the_first_closes(tmp_pa
         AnnotationFile(tmp_path / "link.json")
     first.close()
     AnnotationFile(tmp_path / "labels.json").close()
+
+
+def test_a_save_refuses_to_replace_a_file_another_program_changed_unless_told_to(tmp_path):
+    path = tmp_path / "labels.json"
+    store = _store()
+    with AnnotationFile(path) as f:
+        f.save(store)
+        store.set_reviewed(store.file_names()[0], (0, 0), True)
+        f.save(store)  # its own writes are no change
+        path.write_text(path.read_text().replace('"categories":[', '"categories":[{"id":999,"name":"theirs"},'))
+        store.set_reviewed(store.file_names()[0], (0, 0), False)
+        with pytest.raises(LabelsChangedOnDisk, match="changed or removed by another program"):
+            f.save(store)
+        assert "theirs" in path.read_text()
+        path.unlink()
+        with pytest.raises(LabelsChangedOnDisk):
+            f.save(store)
+        f.save(store, overwrite=True)
+        assert read_coco(path).category_names() == {c.id: c.name for c in store.categories}
 
 
 def test_malformed_file_raises_a_clear_error_and_is_left_as_it_was(tmp_path):

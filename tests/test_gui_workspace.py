@@ -663,3 +663,28 @@ def test_the_folder_scan_skips_what_it_cannot_read_names_it_and_lists_the_rest(q
     assert "3 entries" in report and "b_private/ (Permission denied)" in report
     assert "a/loop/ (a link to a folder already listed)" in report and "caf\ufffd.jpg (its name is not valid UTF-8" in report
     window.close()
+
+
+def test_a_labels_file_changed_by_another_program_is_not_overwritten_without_asking(qtbot, demo):
+    window = demo
+    asked = []
+    answers = [False, True]
+    window.confirm = lambda title, text: asked.append((title, text)) or answers.pop(0)
+    path = window.workspace.labels_file.path
+    other = json.loads(path.read_text())
+    other["categories"].append({"id": 500, "name": "added-elsewhere", "supercategory": ""})
+    path.write_text(json.dumps(other))  # an editor or a script saves the file while the window has it open
+    qtbot.keyClick(window.canvas, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: len(asked) == 1, timeout=5000)
+    assert asked[0][0] == "Labels file changed" and "changed or removed by another program" in asked[0][1]
+    assert "added-elsewhere" in path.read_text() and window.windowTitle().endswith("LABELS NOT SAVED")  # "No": nothing written
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Right)  # more edits: autosave waits, it does not ask every time
+    qtbot.wait(1200)
+    assert len(asked) == 1 and "added-elsewhere" in path.read_text()
+    window.save()  # Ctrl+S asks again; "Yes": this window's labels replace the file
+    assert len(asked) == 2 and "added-elsewhere" not in path.read_text() and not window.workspace.dirty
+    assert "NOT SAVED" not in window.windowTitle()
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Left)  # saving goes on as usual afterwards
+    qtbot.waitUntil(lambda: not window.workspace.dirty, timeout=5000)
+    assert len(asked) == 2
