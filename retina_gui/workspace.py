@@ -33,6 +33,7 @@ from core.annotations import (
     unwritable,
 )
 from core.formats import LabelFormatError
+from core.formats.coco import inside_folder
 from core.labels import Box, Category, LabelSet
 from retina_gui import commands
 from retina_gui.convert import corners
@@ -351,4 +352,11 @@ def open_workspace(folder: Path, labels_path: Path | None = None) -> tuple[Works
         return Workspace(folder, None, AnnotationStore(), read_only_reason="the labels file could not be read (it is left untouched)"), (
             f"The labels file could not be read, so editing is off and the file will not be touched:\n\n{exc}\n\n"
             "Fix or move the file, or choose another with File ▸ Open Labels File…")
+    outside = [name for name in store.file_names() if not inside_folder(name)]
+    if outside:  # every save would fail on them: say so now, before any edit is made
+        labels_file.close()
+        reason = f"{len(outside)} images of the labels file are named by paths outside the image folder (e.g. {outside[0]!r})"
+        return Workspace(folder, None, store, read_only_reason=reason), (
+            f"{reason}, so the labels are shown read-only and nothing is written.\n\nCOCO file names are paths relative to "
+            f"the image folder: fix those names in {path}, or open the folder they are relative to.")
     return Workspace(folder, labels_file, store), ""

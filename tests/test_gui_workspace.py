@@ -688,3 +688,22 @@ def test_a_labels_file_changed_by_another_program_is_not_overwritten_without_ask
     qtbot.keyClick(window.canvas, Qt.Key.Key_Left)  # saving goes on as usual afterwards
     qtbot.waitUntil(lambda: not window.workspace.dirty, timeout=5000)
     assert len(asked) == 2
+
+
+def test_labels_named_by_paths_outside_the_folder_open_read_only_with_the_reason(qtbot, tmp_path, settings):
+    folder = tmp_path / "f"
+    shutil.copytree(DEMO, folder)
+    path = folder / "annotations.coco.json"
+    data = json.loads(path.read_text())
+    data["images"][0]["file_name"] = "/data/chess/" + data["images"][0]["file_name"]
+    path.write_text(json.dumps(data))
+    before = path.read_bytes()
+    window = open_window(qtbot, folder, settings)
+    assert window.workspace.read_only
+    assert any("1 images of the labels file are named by paths outside the image folder" in r for r in window.reports)
+    wait_image(qtbot, window)
+    window.canvas.setFocus()
+    drag(qtbot, window, (10, 10), (300, 300))  # refused at once, instead of every autosave failing until the edits are lost
+    assert window.workspace.undo_stack.count() == 0 and "Editing is off" in window.statusBar().currentMessage()
+    window.close()
+    assert path.read_bytes() == before

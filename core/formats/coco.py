@@ -94,6 +94,15 @@ def _color(value: Any) -> str:
     return value if isinstance(value, str) and len(value) == 7 and value.startswith("#") else ""
 
 
+def inside_folder(name: str) -> bool:
+    """Whether a ``file_name`` is a relative path inside the image root (else writing fails)."""
+    try:
+        check_file_name(name)
+    except LabelFormatError:
+        return False
+    return True
+
+
 def check_file_name(name: str) -> str:
     """A COCO ``file_name`` must be a relative POSIX path inside the image root."""
     norm = posixpath.normpath(name.replace("\\", "/"))
