@@ -201,6 +201,16 @@ class AnnotationStore:
         self._changed(ImagesChanged((file_name,)))
         return previous
 
+    def set_image_size(self, file_name: str, size: tuple[int, int], boxes: list[Box]) -> tuple[tuple[int, int], list[Box]]:
+        """Give a labelled image a new (width, height) and boxes (its file was resized); returns
+        the old ones."""
+        entry = self._images[file_name]
+        old = (entry.width, entry.height), list(entry.boxes)
+        entry.width, entry.height = size
+        entry.boxes[:] = boxes
+        self._changed(ImagesChanged((file_name,)))
+        return old
+
     def _check_categories(self, boxes: Iterable[Box]) -> None:
         known = {c.id for c in self._categories}
         for box in boxes:
@@ -322,6 +332,15 @@ def read_store(path: Path | str) -> AnnotationStore:
         raise
     except OSError as exc:
         raise LabelFormatError(f"{path}: cannot read ({exc})") from None
+
+
+def rescaled_boxes(boxes: Iterable[Box], old: tuple[int, int], new: tuple[int, int]) -> list[Box]:
+    """Boxes made on an image of size ``old`` (width, height), on the same image resized to ``new``
+    (an unknown old size, 0, leaves them as they are)."""
+    if 0 in old:
+        return list(boxes)
+    sx, sy = new[0] / old[0], new[1] / old[1]
+    return [resized_box(b, b.x1 * sx, b.y1 * sy, b.x2 * sx, b.y2 * sy) for b in boxes]
 
 
 class AnnotationFileLocked(RuntimeError):

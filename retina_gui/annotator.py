@@ -85,7 +85,8 @@ class Annotator(QObject):
             if stored is not None and name not in self.size_warnings:
                 self.size_warnings[name] = stored
                 self.message.emit(f"{name}: the labels were made on a {stored[0]}×{stored[1]} image, the file is now "
-                                  f"{width}×{height}; the boxes are kept as they are, please check them")
+                                  f"{width}×{height}; the boxes are kept as they are: check them, or Edit ▸ Rescale Boxes "
+                                  "to the Image Size")
         if name == self.current and self.size is None:
             self._display(name, image, width, height)
 
@@ -175,6 +176,11 @@ class Annotator(QObject):
     def select_all(self) -> None:
         if self.workspace is not None and self.current is not None:
             self.canvas.select(list(range(len(self.workspace.store.boxes(self.current)))))
+
+    def rescale_to_image(self) -> None:
+        """Edit ▸ Rescale Boxes to the Image Size: the image file was resized since it was labelled."""
+        if self._editable() and not self.workspace.rescale_to(self.current, self.size):
+            self.message.emit("the boxes of this image already fit its size")
 
     def toggle_reviewed(self) -> None:
         if self._editable():

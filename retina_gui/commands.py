@@ -111,6 +111,19 @@ class SetReviewed(StoreCommand):
         self.store.set_reviewed(self.file_name, self.size, self.previous)
 
 
+class RescaleImage(StoreCommand):
+    def __init__(self, store: AnnotationStore, file_name: str, size: tuple[int, int], boxes: list[Box]) -> None:
+        super().__init__(store, f"Rescale boxes to {size[0]}×{size[1]}")
+        self.file_name, self.size, self.boxes = file_name, size, boxes
+        self.previous: tuple[tuple[int, int], list[Box]] | None = None
+
+    def redo(self) -> None:
+        self.previous = self.store.set_image_size(self.file_name, self.size, self.boxes)
+
+    def undo(self) -> None:
+        self.store.set_image_size(self.file_name, *self.previous)
+
+
 class AddCategory(StoreCommand):
     def __init__(self, store: AnnotationStore, category: Category) -> None:
         super().__init__(store, f"Add class {category.name}")

@@ -170,6 +170,8 @@ class MainWindow(QMainWindow):
         self._action(edit, "Select &All Boxes", a.select_all, QKeySequence.StandardKey.SelectAll)
         edit.addSeparator()
         self._action(edit, "Mark Image &Reviewed", a.toggle_reviewed, "R", "Toggle: a reviewed image with no boxes is a negative example")
+        self._action(edit, "Rescale Boxes to the Image &Size", a.rescale_to_image, None,
+                     "The image file was resized since it was labelled: scale its boxes to match")
 
         view = bar.addMenu("&View")
         self._action(view, "&Edit Tool", partial(self.canvas.set_tool, Tool.EDIT), "E", "Drag boxes to move, handles to resize, empty space to draw")

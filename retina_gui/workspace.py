@@ -29,11 +29,13 @@ from core.annotations import (
     clean_category_name,
     find_labels_file,
     read_store,
+    rescaled_boxes,
     resized_box,
     unwritable,
 )
 from core.formats import LabelFormatError
 from core.formats.coco import inside_folder
+from core.images import ImageReadError, image_size
 from core.labels import Box, Category, LabelSet
 from retina_gui import commands
 from retina_gui.convert import corners
@@ -266,7 +268,7 @@ class Workspace(QObject):
             repeated += int(repeat.sum())
             boxes = [b for b, r in zip(boxes, repeat) if not r]
             if boxes:
-                added.append((entry.file_name, (entry.width, entry.height), boxes))
+                added.append((entry.file_name, self._known_size(entry), boxes))
         count = sum(len(boxes) for _, _, boxes in added)
         if count or new_categories:
             with self._one_step(f"Import {count} boxes from {source}"):
@@ -291,6 +293,19 @@ class Workspace(QObject):
                 boxes = [Box(x1, y1, x2, y2, ids[name]) for x1, y1, x2, y2, name in predictions]
                 self._push(commands.AddBoxes(self.store, file_name, size, boxes, text))
         return count
+
+    def _known_size(self, entry) -> tuple[int, int]:
+        """An imported image's size: as the source says, else as this folder has it (a YOLO or
+        COCO file without sizes), read from the image file's header."""
+        if entry.width > 0 and entry.height > 0:
+            return entry.width, entry.height
+        have = self.store.entry(entry.file_name)
+        if have is not None and have.width > 0 and have.height > 0:
+            return have.width, have.height
+        try:
+            return image_size(self.folder / entry.file_name)
+        except ImageReadError:
+            return entry.width, entry.height
 
     def _classes_for(self, categories: list[Category]) -> tuple[dict[str, int], list[Category]]:
         """The store's class id for each name of ``categories``, matched as class names are
@@ -326,6 +341,15 @@ class Workspace(QObject):
 
     def set_reviewed(self, file_name: str, size: tuple[int, int], reviewed: bool) -> None:
         self._push(commands.SetReviewed(self.store, file_name, size, reviewed))
+
+    def rescale_to(self, file_name: str, size: tuple[int, int]) -> bool:
+        """The image file was resized since it was labelled: scale its boxes to ``size`` and store
+        that size (one undo step). False when the sizes already agree."""
+        entry = self.store.entry(file_name)
+        if entry is None or (entry.width, entry.height) == size:
+            return False
+        self._push(commands.RescaleImage(self.store, file_name, size, rescaled_boxes(entry.boxes, (entry.width, entry.height), size)))
+        return True
 
 
 def open_workspace(folder: Path, labels_path: Path | None = None) -> tuple[Workspace, str]:

@@ -707,3 +707,44 @@ def test_labels_named_by_paths_outside_the_folder_open_read_only_with_the_reason
     assert window.workspace.undo_stack.count() == 0 and "Editing is off" in window.statusBar().currentMessage()
     window.close()
     assert path.read_bytes() == before
+
+
+def test_boxes_of_an_image_resized_on_disk_are_rescaled_in_one_undo_step(qtbot, tmp_path, settings):
+    from PIL import Image
+
+    folder = tmp_path / "f"
+    shutil.copytree(DEMO, folder)
+    with Image.open(folder / "chess_02.jpg") as im:
+        old = im.size
+        im.resize((old[0] // 2, old[1] // 2)).save(folder / "chess_02.jpg")
+    window = open_window(qtbot, folder, settings)
+    store = window.workspace.store
+    before = store.boxes("chess_02.jpg")
+    window.files.set_current("chess_02.jpg")
+    wait_image(qtbot, window, "chess_02.jpg")
+    assert "Rescale Boxes to the Image Size" in window.statusBar().currentMessage()
+    window.annotator.rescale_to_image()
+    entry = store.entry("chess_02.jpg")
+    assert (entry.width, entry.height) == (old[0] // 2, old[1] // 2)
+    sx, sy = (old[0] // 2) / old[0], (old[1] // 2) / old[1]
+    assert [(b.x1, b.y2, b.category_id) for b in store.boxes("chess_02.jpg")] == [(b.x1 * sx, b.y2 * sy, b.category_id) for b in before]
+    assert window.workspace.undo_stack.text(window.workspace.undo_stack.count() - 1) == f"Rescale boxes to {old[0] // 2}×{old[1] // 2}"
+    window.workspace.undo_stack.undo()
+    assert store.boxes("chess_02.jpg") == before and (store.entry("chess_02.jpg").width, store.entry("chess_02.jpg").height) == old
+    window.close()
+
+
+def test_imported_labels_without_image_sizes_take_them_from_the_files(qtbot, tmp_path, settings):
+    folder = tmp_path / "f"
+    shutil.copytree(DEMO, folder, ignore=shutil.ignore_patterns("*.json"))
+    data = json.loads((DEMO / "annotations.coco.json").read_text())
+    for image in data["images"]:
+        del image["width"], image["height"]
+    (tmp_path / "sizeless.json").write_text(json.dumps(data))
+    window = open_window(qtbot, folder, settings)
+    assert window.import_labels("coco", tmp_path / "sizeless.json")
+    original = read_coco(DEMO / "annotations.coco.json")
+    for entry in original.images:
+        got = window.workspace.store.entry(entry.file_name)
+        assert (got.width, got.height) == (entry.width, entry.height)
+    window.close()
