@@ -106,10 +106,11 @@ class Annotator(QObject):
         if self.workspace is None or self.current is None or self.size is None:
             return
         store = self.workspace.store
+        classes = {c.id: (c.name, category_color(c)) for c in store.categories}
         views = []
         for box in store.boxes(self.current):
-            category = store.category(box.category_id)
-            views.append(BoxView(rect_from_box(box), category.name + (" (crowd)" if box.iscrowd else ""), category_color(category)))
+            name, color = classes[box.category_id]
+            views.append(BoxView(rect_from_box(box), name + (" (crowd)" if box.iscrowd else ""), color))
         self.canvas.set_boxes(views, selected)
 
     def _images_changed(self, names: list) -> None:

@@ -113,14 +113,20 @@ class BoxItem(QGraphicsRectItem):
         self.label = LabelItem(self)
         self._selected = False
         self.color = QColor()
+        self.view: BoxView | None = None
 
-    def show_box(self, view: BoxView, selected: bool) -> None:
+    def show_box(self, view: BoxView, selected: bool) -> bool:
+        """Returns whether anything changed (an edit changes one box: the others are not redrawn)."""
+        if view == self.view and selected == self._selected:
+            return False
+        self.view = view
         self.setRect(view.rect)
         self.setZValue(-view.rect.width() * view.rect.height())  # smaller boxes on top: nested ones stay clickable
         self.label.set_label(view.label, view.color)
         self.label.setPos(view.rect.topLeft())
         self.color = view.color
         self.set_selected(selected)
+        return True
 
     def set_selected(self, selected: bool) -> None:
         self._selected = selected
@@ -238,12 +244,37 @@ class Canvas(QGraphicsView):
         """Show these boxes (reusing items); ``selected`` replaces the selection if given, else the
         selection keeps the indices that still exist."""
         self._cancel_drag()
-        self._resize_pool(self._items, len(boxes), BoxItem)
+        self._splice(boxes)
         wanted = set(selected) if selected is not None else {i for i in self._selected if i < len(boxes)}
+        handles_moved = False  # the selection's handles are drawn over the scene, not by the items
         for item, view in zip(self._items, boxes):
-            item.show_box(view, item.index in wanted)
+            if item.show_box(view, item.index in wanted) and item.index in wanted:
+                handles_moved = True
         self._set_selection(wanted)
-        self.viewport().update()
+        if handles_moved:
+            self.viewport().update()
+
+    def _splice(self, boxes: list[BoxView]) -> None:
+        """Match the items to ``boxes`` where they differ: the boxes before and after an edit keep
+        their items (deleting one of 2,000 boxes moves no other item and redraws nothing else), the
+        items in between are reused, added or removed."""
+        old = self._items
+        n = min(len(old), len(boxes))
+        head = 0
+        while head < n and old[head].view == boxes[head]:
+            head += 1
+        tail = 0
+        while tail < n - head and old[len(old) - 1 - tail].view == boxes[len(boxes) - 1 - tail]:
+            tail += 1
+        between, needed = old[head : len(old) - tail], len(boxes) - tail - head
+        for item in between[needed:]:
+            self.scene().removeItem(item)
+        fresh = between[:needed] + [BoxItem(0) for _ in range(needed - len(between))]
+        for item in fresh[len(between):]:
+            self.scene().addItem(item)
+        old[head : len(old) - tail] = fresh
+        for i in range(head, len(old)):
+            old[i].index = i
 
     def set_predictions(self, boxes: list[BoxView]) -> None:
         self._resize_pool(self._predictions, len(boxes), PredictionItem)
@@ -262,6 +293,8 @@ class Canvas(QGraphicsView):
         return len(self._predictions)
 
     def set_overlay(self, boxes: list[OverlayBox], layer: str = "anchors") -> None:
+        if self._overlays.get(layer, []) == boxes:  # a full repaint costs ~40 ms with 2,000 labels
+            return
         self._overlays[layer] = boxes
         self.viewport().update()
 

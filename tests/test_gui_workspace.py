@@ -748,3 +748,23 @@ def test_imported_labels_without_image_sizes_take_them_from_the_files(qtbot, tmp
         got = window.workspace.store.entry(entry.file_name)
         assert (got.width, got.height) == (entry.width, entry.height)
     window.close()
+
+
+def test_an_edit_touches_only_the_items_of_the_boxes_it_changed(qtbot, demo):
+    from core.labels import Box
+
+    window = demo
+    name, size, cat = window.annotator.current, window.annotator.size, window.workspace.store.categories[0].id
+    window.workspace.paste_boxes(name, size, [Box(5 + k, 5, 40 + k, 40, cat) for k in range(200)])
+    items = list(window.canvas._items)
+    window.workspace.delete_boxes(name, [100])
+    assert window.canvas._items == items[:100] + items[101:]  # the same items, none re-shown
+    assert [item.index for item in window.canvas._items] == list(range(len(items) - 1))
+    window.workspace.undo_stack.undo()
+    assert window.canvas._items[:100] == items[:100] and window.canvas._items[101:] == items[101:]
+    items = list(window.canvas._items)
+    window.workspace.nudge_boxes(name, size, [7], 2, 0)
+    assert window.canvas._items[:7] == items[:7] and window.canvas._items[8:] == items[8:]
+    store_rects = [(b.x1, b.y1, b.x2, b.y2) for b in window.workspace.store.boxes(name)]
+    shown = [item.rect() for item in window.canvas._items]
+    assert [(r.left(), r.top(), r.right(), r.bottom()) for r in shown] == store_rects
