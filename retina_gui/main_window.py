@@ -57,6 +57,7 @@ class MainWindow(QMainWindow):
         self.scanner: FolderScanner | None = None
         self.loader: ImageLoader | None = None
         self.labels_not_saved = False  # the last save of the open labels file failed (shown in the title)
+        self.listed = False  # the open folder's file list is complete
         self.reports: list[str] = []  # every problem shown to the user this session (tests read it)
         self.canvas = Canvas(self)
         self.setCentralWidget(self.canvas)
@@ -250,6 +251,7 @@ class MainWindow(QMainWindow):
         self.loader.start()
         cache_root = workspace.labels_file.path.parent if workspace.labels_file else folder
         self.predictions.attach(folder, cache_root)
+        self.listed = False
         self.scanner = FolderScanner(folder, recursive=self.recursive_action.isChecked())
         self.scanner.found.connect(self._found)
         self.scanner.done.connect(self._scan_done)
@@ -293,6 +295,7 @@ class MainWindow(QMainWindow):
     def _scan_done(self, total: int) -> None:
         if self.workspace is None:
             return
+        self.listed = True
         if total == 0:
             self.canvas.show_message(f"No images in {self.workspace.folder}\n(File ▸ Open Folder… to choose another)")
         missing = self.workspace.store.missing(self.files.model.names)

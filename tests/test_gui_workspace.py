@@ -30,8 +30,8 @@ def open_window(qtbot, folder: Path, settings, **kwargs) -> MainWindow:
     window.show()
     qtbot.waitExposed(window)
     window.activateWindow()
-    if window.workspace is not None and window.files.model.rowCount() == 0:
-        qtbot.waitUntil(lambda: window.scanner is None or window.scanner.isFinished(), timeout=5000)
+    if window.workspace is not None:
+        qtbot.waitUntil(lambda: window.listed, timeout=5000)
     return window
 
 
@@ -657,7 +657,7 @@ def test_the_folder_scan_skips_what_it_cannot_read_names_it_and_lists_the_rest(q
 
     monkeypatch.setattr(os, "scandir", private)
     window = open_window(qtbot, folder, settings)
-    qtbot.waitUntil(lambda: window.scanner.isFinished(), timeout=5000)
+    qtbot.waitUntil(lambda: any("were left out" in r for r in window.reports), timeout=5000)  # sent after the names
     assert window.files.model.names == ["d.jpg", "a/x.jpg", "c/late.jpg"]
     (report,) = [r for r in window.reports if "were left out" in r]
     assert "3 entries" in report and "b_private/ (Permission denied)" in report
