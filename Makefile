@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_FOLDER := resources/demo
 DEMO_MODEL := resources/models/demo_chess_mobilenet_v2.safetensors
 
-.PHONY: run test lint clean
+.PHONY: run test clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,12 +14,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The app edits the folder it opens: it opens a copy of the demo (made once), never the tracked files.
 run: $(STAMP)
-	$(BIN)/retina-gui $(DEMO_FOLDER) --model $(DEMO_MODEL)
+	test -d .demo || cp -r $(DEMO_FOLDER) .demo
+	$(BIN)/retina-gui .demo --model $(DEMO_MODEL)
 
 test: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info .demo

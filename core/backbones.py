@@ -89,7 +89,8 @@ def pretrained_state_dict(name: str) -> dict[str, Tensor]:
         cache = torch.hub.get_dir() + "/checkpoints/"
         raise WeightsUnavailableError(
             f"could not get ImageNet weights for {name} ({weights.url}): {exc}. "
-            f"Offline, copy {os.path.basename(weights.url)} into {cache} or start without a pretrained backbone."
+            f"Offline, copy one of {', '.join(os.path.basename(w.url) for w in enum)} into {cache} (any version is used) "
+            "or start without a pretrained backbone."
         ) from None
 
 

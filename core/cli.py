@@ -28,6 +28,10 @@ def _predict(args: argparse.Namespace) -> int:
     from core.detector import Detector
     from core.predict import coco_results, predict_files
 
+    missing = [item for item in args.inputs if not Path(item).exists()]
+    if missing:
+        raise ValueError(f"no such file or folder: {', '.join(missing)}")
+    _check_out(Path(args.out), "--out", "results.json")
     detector = Detector.from_file(args.weights, preset=args.preset, device=args.device, precision=args.precision)
     detector.postprocess_config = updated(detector.postprocess_config, score_thresh=args.score_thresh, nms_thresh=args.nms_thresh)
     names = {p: n for item in map(Path, args.inputs) for p, n in _named_images(item)}
@@ -38,8 +42,8 @@ def _predict(args: argparse.Namespace) -> int:
         matched = []
         for p in paths:
             image_id = _match(p, Path(args.coco).parent, ids)
-            if image_id is None:
-                print(f"skipped {p}: not among the images of {args.coco}", file=sys.stderr)
+            if isinstance(image_id, str):
+                print(f"skipped {p}: {image_id}", file=sys.stderr)
                 skipped += 1
             else:
                 matched.append((p, image_id))
@@ -76,16 +80,30 @@ def _coco_ids(path: Path) -> dict[str, int]:
     return {im.file_name: im.id for im in read_coco(path).images}
 
 
-def _match(path: Path, root: Path, ids: dict[str, int]) -> int | None:
-    """The COCO id of ``path``: by its path relative to the COCO file's folder, else by file name."""
+def _match(path: Path, root: Path, ids: dict[str, int]) -> int | str:
+    """The COCO id of ``path``: by its path relative to the COCO file's folder, else by file name;
+    else why not."""
     try:
         rel = path.resolve().relative_to(root.resolve()).as_posix()
         if rel in ids:
             return ids[rel]
     except ValueError:
         pass
-    by_name = [i for name, i in ids.items() if Path(name).name == path.name]
-    return by_name[0] if len(by_name) == 1 else None
+    by_name = [name for name in ids if Path(name).name == path.name]
+    if len(by_name) == 1:
+        return ids[by_name[0]]
+    if by_name:
+        return (f"its name matches {len(by_name)} images of the COCO file ({', '.join(by_name[:3])}): give the image by its "
+                "path under the COCO file's folder")
+    return "not among the images of the COCO file"
+
+
+def _check_out(path: Path, flag: str, example: str) -> None:
+    """Fail before the work, not after it, on an output path that cannot be written."""
+    if path.is_dir():
+        raise ValueError(f"{flag} {path} is a folder: give the file to write, e.g. {path / example}")
+    if not path.parent.is_dir():
+        raise ValueError(f"{flag} {path}: the folder {path.parent} does not exist")
 
 
 def _named_images(item: Path) -> list[tuple[Path, str]]:
@@ -106,6 +124,9 @@ def _train(args: argparse.Namespace) -> int:
 
     labels = read_coco(args.coco)
     images = Path(args.images) if args.images else Path(args.coco).parent
+    if not args.weights and not args.pretrained_backbone:
+        print(f"note: training a {args.backbone} RetinaNet from scratch (random weights: neither --weights nor "
+              "--pretrained-backbone). That needs far more images and time than fine-tuning.", file=sys.stderr)
     if args.val_coco:
         val = DataSource(read_coco(args.val_coco), Path(args.val_images) if args.val_images else Path(args.val_coco).parent)
     elif args.val_split:
@@ -149,8 +170,11 @@ def _train(args: argparse.Namespace) -> int:
         print(f"stopped at step {result.steps}; the checkpoint is saved: add --resume to the same command to go on", file=sys.stderr)
         return 130
     start = "" if result.start_map is None else f" (start weights: {result.start_map:.3f})"
-    best = "–" if result.best_map is None else f"{result.best_map:.3f}"
-    print(f"run folder {result.run_dir}: {result.epochs_done} epochs, best val mAP {best}{start}", file=sys.stderr)
+    if result.best_map is None:
+        print(f"run folder {result.run_dir}: {result.epochs_done} epochs; no validation data, so no best.safetensors: "
+              "the weights are last.safetensors", file=sys.stderr)
+    else:
+        print(f"run folder {result.run_dir}: {result.epochs_done} epochs, best val mAP {result.best_map:.3f}{start}", file=sys.stderr)
     return 0
 
 
@@ -178,16 +202,27 @@ def _ctrl_c_cancels(cancel) -> Iterator[None]:
 
 def _eval(args: argparse.Namespace) -> int:
     from core.atomic import write_json
+    from core.dataset import check_image_folder
     from core.detector import Detector
-    from core.evaluate import METRICS, evaluate_detector
+    from core.evaluate import METRICS, evaluate_detector, scoreable
     from core.formats.coco import read_coco
 
     labels = read_coco(args.coco)
+    images = Path(args.images) if args.images else Path(args.coco).parent
+    check_image_folder(labels, images)
+    if args.json:
+        _check_out(Path(args.json), "--json", "metrics.json")
     detector = Detector.from_file(args.weights, device=args.device, precision=args.precision)
     detector.postprocess_config = updated(detector.postprocess_config, score_thresh=args.score_thresh)
+    scored, notes = scoreable(labels, [c.name for c in detector.classes])
+    if not any(b for im in scored.images for b in im.boxes):  # found out now, not after predicting every image
+        for note in notes:
+            print(note, file=sys.stderr)
+        print("nothing to evaluate: the model and the labels share no class with a labelled box (classes are matched by name)",
+              file=sys.stderr)
+        return EXIT_ERROR
     bar = tqdm(total=len(labels.images), file=sys.stderr, unit="img", desc="eval")
-    result = evaluate_detector(detector, labels, Path(args.images) if args.images else Path(args.coco).parent,
-                               on_progress=lambda done, total: bar.update(done - bar.n))
+    result = evaluate_detector(detector, labels, images, on_progress=lambda done, total: bar.update(done - bar.n))
     bar.close()
     for message in (*result.skipped, *result.notes):
         print(message, file=sys.stderr)
@@ -238,6 +273,7 @@ def _number(kind: type, low: float, high: float | None = None, *, low_open: bool
     return parse
 
 
+PRECISION = "auto: bf16 where the hardware runs it fast (Ampere+ GPUs, AVX512-BF16/AMX CPUs), else fp32 (default auto)"
 POSITIVE = _number(int, 1)
 SCORE = _number(float, 0, 1, high_open=True)
 IOU = _number(float, 0, 1, low_open=True)
@@ -252,9 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=["retinanet", "yhenon", "torchvision_v1", "torchvision_v2"], help="override the weights' preset")
     p.add_argument("--score-thresh", type=SCORE, help="minimum score, in [0, 1) (default: the preset's, 0.05)")
     p.add_argument("--nms-thresh", type=IOU, help="NMS IoU threshold, in (0, 1] (default: the preset's, 0.5)")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda:N (default auto)")
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
-    p.add_argument("--batch-size", type=POSITIVE, default=1)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda:N (default auto: CUDA when there is one)")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help=PRECISION)
+    p.add_argument("--batch-size", type=POSITIVE, default=1, help="images per forward pass (default 1)")
     p.add_argument("--coco", help="take image ids from this COCO file, matching by file_name")
     p.add_argument("--out", required=True, help="results JSON to write")
     p.set_defaults(run=_predict)
@@ -262,38 +298,44 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train or fine-tune a RetinaNet on a COCO dataset")
     t.add_argument("--coco", required=True, help="training annotations (COCO JSON)")
     t.add_argument("--images", help="training image folder (default: the COCO file's folder)")
-    t.add_argument("--val-coco", help="validation annotations (COCO JSON)")
+    validation = t.add_mutually_exclusive_group()
+    validation.add_argument("--val-coco", help="validation annotations (COCO JSON)")
     t.add_argument("--val-images", help="validation image folder (default: the file's folder)")
-    t.add_argument("--val-split", type=_number(float, 0, 1, low_open=True, high_open=True), help="hold out this share of the training images instead")
+    validation.add_argument("--val-split", type=_number(float, 0, 1, low_open=True, high_open=True),
+                            help="hold out this share of the training images instead (e.g. 0.1)")
     t.add_argument("--weights", help="start from these weights (ours, torchvision or yhenon); the class head is adapted")
-    t.add_argument("--backbone", default="resnet50", help="for a new model: resnet18/34/50/101, mobilenet_v2, mobilenet_v3_large")
-    t.add_argument("--pretrained-backbone", action="store_true", help="ImageNet weights via torchvision (cached or downloaded)")
-    t.add_argument("--fpn-channels", type=POSITIVE, default=256)
-    t.add_argument("--preset", default="retinanet", choices=["retinanet", "yhenon", "torchvision_v1", "torchvision_v2"])
-    t.add_argument("--epochs", type=POSITIVE, default=12)
-    t.add_argument("--batch-size", type=POSITIVE, default=4, help="per process")
+    t.add_argument("--backbone", default="resnet50",
+                   help="for a new model: resnet18/34/50/101, mobilenet_v2, mobilenet_v3_large (default resnet50)")
+    t.add_argument("--pretrained-backbone", action="store_true",
+                   help="start the new model's backbone from ImageNet weights via torchvision (cached or downloaded); "
+                        "without it or --weights, training starts from random weights")
+    t.add_argument("--fpn-channels", type=POSITIVE, default=256, help="for a new model (default 256)")
+    t.add_argument("--preset", default="retinanet", choices=["retinanet", "yhenon", "torchvision_v1", "torchvision_v2"],
+                   help="for a new model (default retinanet)")
+    t.add_argument("--epochs", type=POSITIVE, default=12, help="(default 12)")
+    t.add_argument("--batch-size", type=POSITIVE, default=4, help="images per step and process (default 4)")
     t.add_argument("--lr", type=_number(float, 0, low_open=True), help="learning rate (default 3e-4 for adamw, 0.01 for sgd)")
-    t.add_argument("--optimizer", default="adamw", choices=["sgd", "adamw"])
-    t.add_argument("--warmup", type=_number(int, 0), default=100, help="warm-up steps")
-    t.add_argument("--image-size", type=_number(int, 32), default=512, help="short side of training images")
+    t.add_argument("--optimizer", default="adamw", choices=["sgd", "adamw"], help="(default adamw)")
+    t.add_argument("--warmup", type=_number(int, 0), default=100, help="warm-up steps (default 100)")
+    t.add_argument("--image-size", type=_number(int, 32), default=512, help="short side of training images (default 512)")
     t.add_argument("--max-size", type=_number(int, 32), help="long-side limit (default 1.5 x image size)")
     t.add_argument("--frozen-stages", type=_number(int, 0, 5), help="backbone stages to freeze (default: 1 from trained weights, else 0)")
-    t.add_argument("--no-augment", action="store_true")
-    t.add_argument("--device", default="auto")
-    t.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
-    t.add_argument("--workers", type=_number(int, 0), default=0, help="DataLoader worker processes")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--no-augment", action="store_true", help="no flip, scale jitter or photometric changes")
+    t.add_argument("--device", default="auto", help="auto, cpu or cuda:N (default auto: CUDA when there is one)")
+    t.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help=PRECISION)
+    t.add_argument("--workers", type=_number(int, 0), default=0, help="DataLoader worker processes (default 0: in the main process)")
+    t.add_argument("--seed", type=int, default=0, help="for the shuffle, the split and new weights (default 0)")
     t.add_argument("--out", required=True, help="run folder (checkpoints, log, metrics.json)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out")
     t.set_defaults(run=_train)
 
     e = sub.add_parser("eval", help="COCO mAP of a model on a labelled dataset")
-    e.add_argument("--weights", required=True)
-    e.add_argument("--coco", required=True)
+    e.add_argument("--weights", required=True, help="a retina-gui .safetensors, torchvision or yhenon weights file")
+    e.add_argument("--coco", required=True, help="the labels to score against (COCO JSON); classes are matched by name")
     e.add_argument("--images", help="image folder (default: the COCO file's folder)")
-    e.add_argument("--device", default="auto")
-    e.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
-    e.add_argument("--score-thresh", type=SCORE)
+    e.add_argument("--device", default="auto", help="auto, cpu or cuda:N (default auto: CUDA when there is one)")
+    e.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help=PRECISION)
+    e.add_argument("--score-thresh", type=SCORE, help="minimum score of a detection, in [0, 1) (default: the model's, 0.05)")
     e.add_argument("--json", help="also write the metrics to this JSON file")
     e.set_defaults(run=_eval)
 

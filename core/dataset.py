@@ -191,6 +191,15 @@ def collate(items: list[Sample | Unreadable], size_divisible: int = 32) -> Batch
     )
 
 
+def check_image_folder(labels: LabelSet, image_root: Path | str, flag: str = "--images") -> None:
+    """A ValueError when none of the images of ``labels`` is in ``image_root``: the folder is the
+    wrong one (said once, instead of "no such file" for every image)."""
+    root = Path(image_root)
+    if labels.images and not any((root / entry.file_name).exists() for entry in labels.images):
+        raise ValueError(f"none of the {len(labels.images)} images of the labels is in {root} "
+                         f"(the first would be {root / labels.images[0].file_name}): give their folder with {flag}")
+
+
 def readable(labels: LabelSet, image_root: Path | str) -> tuple[LabelSet, list[str]]:
     """``labels`` without the images whose file is missing or not an image (read from the header
     only, so it is fast), and a message for each one left out."""

@@ -30,7 +30,7 @@ from core.backbones import backbone_stages
 from core.boxes import BoxCoder
 from core.cancel import Cancelled, CancelToken
 from core.config import PreprocessConfig
-from core.dataset import AugmentConfig, Batch, DetectionDataset, GroupedBatchSampler, collate, readable
+from core.dataset import AugmentConfig, Batch, DetectionDataset, GroupedBatchSampler, check_image_folder, collate, readable
 from core.device import precision_name, resolve_device, resolve_precision
 from core.evaluate import EvalResult, evaluate_detector
 from core.labels import Category, LabelSet
@@ -227,6 +227,9 @@ class Trainer:
         if val_data is not None:
             val_data = self._readable(val_data, "validation")
         self.train_data, self.val_data = train_data, val_data
+        if not resume and any((self.run_dir / name).exists() for name in ("last.safetensors", "train_state.pt", "metrics.json")):
+            raise TrainingError(f"{self.run_dir} already holds a run: continue it with --resume (or Resume), or train into a new "
+                                "folder (its checkpoints and metrics would be mixed with this run's)")
         state = self._resume_state() if resume else None
         torch.manual_seed(config.seed)
         if state is not None:
@@ -283,6 +286,10 @@ class Trainer:
 
     def _readable(self, data: DataSource, role: str) -> DataSource:
         """Leaves out (and logs) images whose file is missing or not an image; none left is an error."""
+        try:
+            check_image_folder(data.labels, data.image_root, "--images" if role == "training" else "--val-images")
+        except ValueError as exc:
+            raise TrainingError(f"{role} images: {exc}") from None
         labels, problems = readable(data.labels, data.image_root)
         for problem in problems[:20]:
             self._log(f"skipped {role} image: {problem}")
@@ -296,7 +303,10 @@ class Trainer:
 
     def _resume_state(self) -> dict[str, Any]:
         path = self.run_dir / "train_state.pt"
-        if not path.exists() or not (self.run_dir / "last.safetensors").exists():
+        if not path.exists() and (self.run_dir / "last.safetensors").exists():
+            raise TrainingError(f"the run in {self.run_dir} has finished: there is nothing to resume. To train further, start "
+                                f"a new run from its weights (--weights {self.run_dir / 'last.safetensors'})")
+        if not path.exists():
             raise TrainingError(f"nothing to resume in {self.run_dir} (no train_state.pt / last.safetensors)")
         return torch.load(path, map_location="cpu", weights_only=True)
 

@@ -186,24 +186,29 @@ def _safe_globals() -> list[tuple[Any, str]]:
     return entries
 
 
+_NOT_WEIGHTS = "not a weights file retina-gui reads (a retina-gui .safetensors, a torchvision RetinaNet state dict or a yhenon checkpoint)"
+
+
 def _torch_load(path: Path) -> Any:
+    if path.name == "train_state.pt":
+        raise CheckpointError(f"{path} is a run's training state (what --resume reads); its model weights are in "
+                              f"{path.with_name('last.safetensors')}")
     try:
         with torch.serialization.safe_globals(_safe_globals()):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         found = re.search(r"GLOBAL ([\w.]+)", str(exc))
         if found is None and "can only build" not in str(exc).lower():
-            raise CheckpointError(f"{path}: not a readable PyTorch weights file ({str(exc).splitlines()[-1]})") from None
+            raise CheckpointError(f"{path}: {_NOT_WEIGHTS}") from None
         what = f"it refers to {found.group(1)}, which" if found else "it holds an object that"
         raise CheckpointError(
             f"{path}: refused to load: {what} is not an allowed weights class. Only plain state dicts, "
             "yhenon/pytorch-retinanet model files and retina-gui checkpoints are accepted."
         ) from None
     except (RuntimeError, OSError, EOFError, ValueError, SafetensorError) as exc:
-        raise CheckpointError(f"{path}: not a readable PyTorch weights file ({str(exc).splitlines()[0][:200]})") from None
+        raise CheckpointError(f"{path}: {_NOT_WEIGHTS} ({str(exc).splitlines()[0][:120]})") from None
     except Exception as exc:  # torch's legacy reader fails on other files with KeyError, IndexError, ...
-        raise CheckpointError(f"{path}: not a weights file retina-gui reads (.safetensors, or a PyTorch .pth/.pt state dict); "
-                              f"reading it failed with {type(exc).__name__}") from None
+        raise CheckpointError(f"{path}: {_NOT_WEIGHTS}; reading it failed with {type(exc).__name__}") from None
 
 
 def _module_state_dict(obj: Any, prefix: str = "") -> dict[str, Tensor]:

@@ -55,3 +55,30 @@ def test_bad_weights_and_usage_errors(tmp_path, capsys):
         main(["predict", "--out", str(out)])
     assert info.value.code == 2
     assert not out.exists()
+
+
+def test_input_and_output_mistakes_are_errors_before_any_work_and_overwrite_nothing(tiny_checkpoint, tmp_path, capsys):
+    out = tmp_path / "r.json"
+    out.write_text("[1]")
+    photo = str(PHOTOS / "skimage" / "coffee.png")
+    weights = ["--weights", str(tiny_checkpoint), "--device", "cpu"]
+    assert main(["predict", str(tmp_path / "typo_dir"), *weights, "--out", str(out)]) == 1
+    assert "no such file or folder: " in capsys.readouterr().err and out.read_text() == "[1]"
+    assert main(["predict", photo, *weights, "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert f"--out {tmp_path} is a folder: give the file to write, e.g. {tmp_path / 'results.json'}" in err and "predict (" not in err
+    assert main(["predict", photo, *weights, "--out", str(tmp_path / "missing" / "r.json")]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["eval", *weights, "--coco", str(CHESS)]) == 1  # the folder, not its JSON file
+    assert f"{CHESS} is a folder: give the COCO JSON file (it has _annotations.coco.json)" in capsys.readouterr().err
+    assert main(["eval", *weights, "--coco", str(CHESS / "_annotations.coco.json"), "--images", str(PHOTOS)]) == 1
+    assert "none of the 58 images of the labels is in" in capsys.readouterr().err  # said once, not 58 times
+
+
+def test_a_file_name_that_matches_several_coco_images_is_named_as_ambiguous(tiny_checkpoint, tmp_path, capsys):
+    coco = tmp_path / "ann.json"
+    coco.write_text(json.dumps({"images": [{"id": 1, "file_name": "a/coffee.png"}, {"id": 2, "file_name": "b/coffee.png"}],
+                                "annotations": [], "categories": []}))
+    code = main(["predict", str(PHOTOS / "skimage" / "coffee.png"), "--weights", str(tiny_checkpoint), "--device", "cpu",
+                 "--coco", str(coco), "--out", str(tmp_path / "r.json")])
+    assert code == 1 and "its name matches 2 images of the COCO file (a/coffee.png, b/coffee.png)" in capsys.readouterr().err

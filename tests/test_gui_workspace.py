@@ -409,7 +409,8 @@ def test_exif_samples_display_and_export_in_the_orientation_the_user_sees(qtbot,
 
 
 def test_corrupt_pngsuite_files_are_marked_unreadable_and_the_others_load(qtbot, tmp_path, settings):
-    folder = DATASETS / "pngsuite" / "png"
+    folder = tmp_path / "png"  # a copy: opening a folder writes beside its labels (the lock), and ../shared stays as it is
+    shutil.copytree(DATASETS / "pngsuite" / "png", folder)
     window = open_window(qtbot, folder, settings)
     qtbot.waitUntil(lambda: window.files.model.rowCount() == 175, timeout=5000)
     shown = set()

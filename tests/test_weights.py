@@ -57,8 +57,17 @@ def test_missing_corrupt_and_foreign_files_give_clear_errors(tmp_path):
         load_checkpoint(tmp_path / "nope.pth")
     bad = tmp_path / "bad.pth"
     bad.write_bytes(b"\x80\x02garbage" * 10)
-    with pytest.raises(CheckpointError, match="not a readable PyTorch weights file"):
+    with pytest.raises(CheckpointError, match="not a weights file retina-gui reads"):
         load_checkpoint(bad)
+    readme = tmp_path / "README.md"
+    readme.write_text("# notes\n" * 50)
+    with pytest.raises(CheckpointError, match=r"README.md: not a weights file retina-gui reads \(a retina-gui .safetensors, a torchvision"):
+        load_checkpoint(readme)
+    state = tmp_path / "run" / "train_state.pt"
+    state.parent.mkdir()
+    torch.save({"step": torch.tensor(3)}, state)
+    with pytest.raises(CheckpointError, match="a run's training state .* its model weights are in .*last.safetensors"):
+        load_checkpoint(state)
     foreign = tmp_path / "foreign.pth"
     torch.save({"fc.weight": torch.zeros(2, 2)}, foreign)
     with pytest.raises(CheckpointError, match="unrecognised weights layout"):

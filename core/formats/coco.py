@@ -20,6 +20,10 @@ def read_coco(path: Path | str) -> LabelSet:
     regions as ``iscrowd`` boxes, every box's polygon / RLE, and the fields it does not use (top
     level, images, annotations), so that writing the file back loses nothing another tool put there."""
     path = Path(path)
+    if path.is_dir():
+        found = sorted(p.name for p in path.glob("*.json"))
+        hint = f" (it has {', '.join(found[:3])})" if found else ""
+        raise LabelFormatError(f"{path} is a folder: give the COCO JSON file{hint}")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
