@@ -263,7 +263,7 @@ def child_autosave(folder: Path) -> dict:
     path = folder.parent / "autosave_bench.coco.json"
     path.unlink(missing_ok=True)
     labels_file = AnnotationFile(path)
-    workspace = Workspace(folder, labels_file, AnnotationStore(LabelSet([Category(1, "a")], images)))
+    workspace = Workspace(folder, path, labels_file, AnnotationStore(LabelSet([Category(1, "a")], images)))
     gaps, clock = [], QElapsedTimer()
     ticker = QTimer(interval=5)
 

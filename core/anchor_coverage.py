@@ -120,12 +120,14 @@ def assign_labels(layout: AnchorLayout, boxes: np.ndarray, config: AssignConfig,
     if len(boxes) == 0:
         return []
     near = near_anchors(layout, boxes)
+    if len(near) == 0:  # every label is far outside the anchors (an image shrunk since it was labelled)
+        return [LabelAnchors(near, near, near, 0.0, False, "the box lies outside the image") for _ in range(len(boxes))]
     a = torch.from_numpy(layout.boxes[near])
     g = torch.from_numpy(np.asarray(boxes, dtype=np.float64))[None]
     result = assign(a, g, torch.ones(1, len(boxes), dtype=torch.bool), config)
     iou = batched_iou(a, g)[0]  # [near, G]
     matches = result.matches[0].numpy()
-    owner = iou.argmax(1).numpy() if len(near) else np.zeros(0, dtype=np.int64)
+    owner = iou.argmax(1).numpy()
     iou = iou.numpy()
     out = []
     for i in range(len(boxes)):
@@ -133,7 +135,8 @@ def assign_labels(layout: AnchorLayout, boxes: np.ndarray, config: AssignConfig,
         best = near[iou[:, i] == best_iou] if best_iou > 0 else near[:0]
         reachable = best_iou >= config.positive_iou
         w, h = boxes[i][2] - boxes[i][0], boxes[i][3] - boxes[i][1]
-        suggestion = "" if reachable else suggest_anchor(w * layout.input_scale, h * layout.input_scale, anchors, config.positive_iou)
+        suggestion = "" if reachable else "the box lies outside the image" if best_iou == 0 else \
+            suggest_anchor(w * layout.input_scale, h * layout.input_scale, anchors, config.positive_iou)
         out.append(LabelAnchors(near[matches == i], near[(matches == IGNORED) & (owner == i)], best, best_iou, reachable, suggestion))
     return out
 

@@ -274,8 +274,9 @@ MAX_CLASS_NAME = 100
 
 
 def class_name_key(name: str) -> str:
-    """What two class names must differ in to be two classes: case and Unicode spelling do not count."""
-    return unicodedata.normalize("NFC", name).casefold()
+    """What two class names must differ in to be two classes: case, Unicode spelling and spaces
+    around the name do not count."""
+    return unicodedata.normalize("NFC", name.strip()).casefold()
 
 
 def clean_category_name(name: str) -> str:
@@ -377,13 +378,13 @@ class AnnotationFile:
             raise AnnotationFileLocked(f"cannot lock {self.path}: {exc}") from None
         self._stamp = self._on_disk()
 
-    def _on_disk(self) -> tuple[int, int] | None:
-        """(modification time in ns, size) of the file, None while there is none."""
+    def _on_disk(self) -> tuple[int, ...] | None:
+        """What changes when the file is written, None while there is none."""
         try:
             info = os.stat(self.path)
         except FileNotFoundError:
             return None
-        return info.st_mtime_ns, info.st_size
+        return info.st_mtime_ns, info.st_ctime_ns, info.st_size, info.st_ino  # ctime: a rewrite that restored the mtime
 
     def load(self) -> AnnotationStore:
         return read_store(self.path)

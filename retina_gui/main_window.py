@@ -249,8 +249,7 @@ class MainWindow(QMainWindow):
         self.loader = ImageLoader(folder)
         self.annotator.attach(workspace, self.loader)
         self.loader.start()
-        cache_root = workspace.labels_file.path.parent if workspace.labels_file else folder
-        self.predictions.attach(folder, cache_root)
+        self.predictions.attach(folder, workspace.labels_path.parent)
         self.listed = False
         self.scanner = FolderScanner(folder, recursive=self.recursive_action.isChecked())
         self.scanner.found.connect(self._found)
@@ -266,7 +265,7 @@ class MainWindow(QMainWindow):
 
     def _reopen(self, _checked: bool) -> None:
         if self.workspace is not None:
-            self.open_folder(self.workspace.folder, self.workspace.labels_file.path if self.workspace.labels_file else None)
+            self.open_folder(self.workspace.folder, self.workspace.labels_path)
 
     def close_folder(self) -> None:
         for worker in (self.scanner, self.loader):

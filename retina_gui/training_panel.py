@@ -212,7 +212,7 @@ class TrainingPanel(QWidget):
     # --- running -------------------------------------------------------------------------------
     def _root(self) -> Path:
         ws = self.annotator.workspace
-        return ws.labels_file.path.parent if ws.labels_file else ws.folder
+        return ws.labels_path.parent
 
     def train(self, *, resume_dir: Path | None = None) -> bool:
         ws = self.annotator.workspace

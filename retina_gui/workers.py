@@ -95,9 +95,8 @@ class FolderScanner(Worker):
         total = 0
         last = time.monotonic()
         self._skipped: list[str] = []
-        self._seen: set[tuple[int, int]] = set()
         try:
-            for name in self._walk(self.folder, ""):
+            for name in self._walk(self.folder, "", frozenset()):
                 if self.cancel.cancelled:
                     return
                 pending.append(name)
@@ -115,15 +114,16 @@ class FolderScanner(Worker):
             self.failed.emit(f"{len(self._skipped)} entries of {self.folder} were left out (the rest is listed):\n\n{listing}")
         self.done.emit(total)
 
-    def _walk(self, folder: Path, prefix: str):
+    def _walk(self, folder: Path, prefix: str, above: frozenset[tuple[int, int]]):
         """Image paths under ``folder``, sorted, subfolders after files. A subfolder that cannot be
-        read is skipped and named, a folder reached twice (a link back up) is read once, and a file
-        name that is not valid UTF-8 is named instead of being shown mangled."""
+        read is skipped and named, a link back up to a folder it is in (``above``) is not followed
+        (it would list the same images forever), and a file name that is not valid UTF-8 is named
+        instead of being shown mangled."""
         info = folder.stat()
-        if (info.st_dev, info.st_ino) in self._seen:
-            self._skipped.append(f"{prefix or './'} (a link to a folder already listed)")
+        here = (info.st_dev, info.st_ino)
+        if here in above:
+            self._skipped.append(f"{prefix or './'} (a link back to a folder above it)")
             return
-        self._seen.add((info.st_dev, info.st_ino))
         with os.scandir(folder) as it:
             entries = sorted(it, key=lambda e: e.name)
         subfolders = []
@@ -143,7 +143,7 @@ class FolderScanner(Worker):
         if self.recursive:
             for entry in subfolders:
                 try:
-                    yield from self._walk(Path(entry.path), f"{prefix}{entry.name}/")
+                    yield from self._walk(Path(entry.path), f"{prefix}{entry.name}/", above | {here})
                 except OSError as exc:
                     self._skipped.append(f"{prefix}{entry.name}/ ({exc.strerror or exc})")
 
@@ -412,8 +412,8 @@ class FunctionWorker(Worker):
     def run(self) -> None:
         try:
             result = self.function()
-        except (ValueError, RuntimeError, OSError) as exc:
-            self.failed.emit(str(exc))
+        except Exception as exc:  # noqa: BLE001 - whatever it is, the panel waiting for it must hear of it
+            self.failed.emit(f"{type(exc).__name__}: {exc}")
             return
         self.done.emit(result)
 

@@ -52,15 +52,18 @@ class Workspace(QObject):
 
     AUTOSAVE_MS = 500  # the first unsaved edit is written at most this long after it was made
 
-    def __init__(self, folder: Path, labels_file: AnnotationFile | None, store: AnnotationStore, *, read_only_reason: str = "") -> None:
+    def __init__(self, folder: Path, labels_path: Path, labels_file: AnnotationFile | None, store: AnnotationStore, *,
+                 read_only_reason: str = "") -> None:
         """``labels_file`` None: read-only, for ``read_only_reason`` (the labels file could not be
-        read, or cannot be written); nothing is written then."""
+        read, or cannot be written); nothing is written then. ``labels_path`` is the file either way."""
         super().__init__()
         self.folder = folder
+        self.labels_path = labels_path
         self.labels_file = labels_file
         self.read_only_reason = read_only_reason if labels_file is None else ""
         self.store = store
         self.undo_stack = QUndoStack(self)
+        self._step: list[commands.StoreCommand] | None = None  # commands done so far in the open _one_step
         self.current_category: int | None = store.categories[0].id if store.categories else None
         self.clipboard: list[Box] = []
         self._saved_revision = store.revision
@@ -105,14 +108,18 @@ class Workspace(QObject):
             self._saver.submit(self.store.to_labelset(), self.store.revision)
 
     def _saved(self, revision: int) -> None:
+        if self.labels_file is None:  # a late signal of the saver of a closed workspace
+            return
         self._saved_revision = max(self._saved_revision, revision)
         self.saved.emit(f"saved {time.strftime('%H:%M:%S')}")
 
     def _save_failed(self, reason: str) -> None:
+        if self.labels_file is None:
+            return
         self.save_failed.emit(f"Could not save labels to {self.labels_file.path}: {reason}")
 
     def _changed_on_disk(self, reason: str) -> None:
-        if not self.changed_elsewhere:  # asked once; Ctrl+S asks again
+        if self.labels_file is not None and not self.changed_elsewhere:  # asked once; Ctrl+S asks again
             self.changed_elsewhere = True
             self.changed_on_disk.emit(reason)
 
@@ -124,6 +131,7 @@ class Workspace(QObject):
             return ""
         try:
             self._saved(self.labels_file.save(self.store))
+            self.changed_elsewhere = False
         except LabelsChangedOnDisk as exc:
             self.changed_elsewhere = True
             if report:  # Ctrl+S: ask again
@@ -160,6 +168,8 @@ class Workspace(QObject):
         if self.read_only:
             raise PermissionError(f"Editing is off: {self.read_only_reason}")
         self.undo_stack.push(command)
+        if self._step is not None:
+            self._step.append(command)
 
     # --- classes -------------------------------------------------------------------------------
     def set_current_category(self, category_id: int | None) -> None:
@@ -224,7 +234,9 @@ class Workspace(QObject):
 
     def copy_boxes(self, file_name: str, indices: list[int]) -> int:
         boxes = self.store.boxes(file_name)
-        self.clipboard = [replace(boxes[i], id=None) for i in indices]
+        # a pasted box is a new object: not the source's annotation fields, nor the polygon of an object box
+        self.clipboard = [replace(boxes[i], id=None, extra=None, segmentation=boxes[i].segmentation if boxes[i].iscrowd else None)
+                          for i in indices]
         return len(self.clipboard)
 
     def paste_boxes(self, file_name: str, size: tuple[int, int], boxes: list[Box] | None = None, source: str = "") -> list[int]:
@@ -316,7 +328,7 @@ class Workspace(QObject):
         new: list[Category] = []
         next_id = self.store.next_category_id()
         for category in categories:
-            key = class_name_key(category.name)
+            key = class_name_key(category.name)  # trimmed as a stored name is
             if key not in ids:
                 name = clean_category_name(category.name)
                 self.store.check_category_name(name)
@@ -331,12 +343,20 @@ class Workspace(QObject):
         """Commands pushed inside form one undo step; if one fails, the ones before it are undone
         (the history never keeps a half-made step, nor an open one that would swallow later edits)."""
         self.undo_stack.beginMacro(text)
+        self._step = []
         try:
             yield
         except BaseException:
+            # The command that failed is in the macro already, half done: its undo cannot be trusted.
+            # Undo the ones that worked, then drop the macro without undoing it again (obsolete).
+            for command in reversed(self._step):
+                command.undo()
             self.undo_stack.endMacro()
+            self.undo_stack.command(self.undo_stack.index() - 1).setObsolete(True)
             self.undo_stack.undo()
             raise
+        finally:
+            self._step = None
         self.undo_stack.endMacro()
 
     def set_reviewed(self, file_name: str, size: tuple[int, int], reviewed: bool) -> None:
@@ -365,7 +385,7 @@ def open_workspace(folder: Path, labels_path: Path | None = None) -> tuple[Works
             store = read_store(path)
         except LabelFormatError as exc:
             store, problem = AnnotationStore(), f"{problem}, and it could not be read ({exc})"
-        return Workspace(folder, None, store, read_only_reason=f"{problem}"), (
+        return Workspace(folder, path, None, store, read_only_reason=f"{problem}"), (
             f"{problem[0].upper()}{problem[1:]}, so the labels are shown read-only and nothing is written.\n\n"
             f"To label these images, {elsewhere}")
     labels_file = AnnotationFile(path)
@@ -373,14 +393,14 @@ def open_workspace(folder: Path, labels_path: Path | None = None) -> tuple[Works
         store = labels_file.load()
     except LabelFormatError as exc:
         labels_file.close()
-        return Workspace(folder, None, AnnotationStore(), read_only_reason="the labels file could not be read (it is left untouched)"), (
+        return Workspace(folder, path, None, AnnotationStore(), read_only_reason="the labels file could not be read (it is left untouched)"), (
             f"The labels file could not be read, so editing is off and the file will not be touched:\n\n{exc}\n\n"
             "Fix or move the file, or choose another with File ▸ Open Labels File…")
     outside = [name for name in store.file_names() if not inside_folder(name)]
     if outside:  # every save would fail on them: say so now, before any edit is made
         labels_file.close()
         reason = f"{len(outside)} images of the labels file are named by paths outside the image folder (e.g. {outside[0]!r})"
-        return Workspace(folder, None, store, read_only_reason=reason), (
+        return Workspace(folder, path, None, store, read_only_reason=reason), (
             f"{reason}, so the labels are shown read-only and nothing is written.\n\nCOCO file names are paths relative to "
             f"the image folder: fix those names in {path}, or open the folder they are relative to.")
-    return Workspace(folder, labels_file, store), ""
+    return Workspace(folder, path, labels_file, store), ""

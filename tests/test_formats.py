@@ -203,6 +203,14 @@ def test_windows_file_names_read_as_posix_paths(tmp_path):
     assert read_coco(path).images[0].file_name == "sub/a.jpg"
 
 
+def test_file_names_with_colons_are_relative_paths_and_drive_letters_are_not():
+    from core.formats.coco import inside_folder
+
+    assert inside_folder("Screenshot 12:00:00.png") and inside_folder("sub/a:b.png")
+    assert not inside_folder("C:/data/a.png") and not inside_folder("c:\\data\\a.png") and not inside_folder("/data/a.png")
+    assert not inside_folder("../a.png")
+
+
 def test_file_names_are_read_as_the_folder_scan_spells_them(tmp_path):
     path = tmp_path / "dot.json"
     names = ["./a.jpg", "sub/./b.jpg", "sub/x/../c.jpg", "d.jpg"]

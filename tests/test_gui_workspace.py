@@ -633,6 +633,34 @@ def test_an_import_that_fails_changes_nothing_and_leaves_the_history_working(qtb
     assert stack.count() == before[2] + 1 and stack.canUndo()
     stack.undo()
     assert len(store.boxes("chess_01.jpg")) == n
+    # a step that fails half-way (the second image's boxes) is taken back whole and leaves no redo behind
+    import retina_gui.commands as commands
+
+    data = json.loads((DEMO / "annotations.coco.json").read_text())
+    data["categories"].append({"id": 77, "name": "new-class "})  # spaces around: the name "new-class"
+    for annotation in data["annotations"]:  # other boxes than the folder has, so that they are imported
+        annotation["bbox"][0] += annotation["bbox"][2] / 2
+    (tmp_path / "good.json").write_text(json.dumps(data))
+    redo, calls = commands.AddBoxes.redo, []
+
+    def second_fails(command):
+        calls.append(command)
+        if len(calls) == 2:
+            raise OSError("disk gone")
+        redo(command)
+
+    commands.AddBoxes.redo = second_fails
+    try:
+        assert not window.import_labels("coco", tmp_path / "good.json")
+    finally:
+        commands.AddBoxes.redo = redo
+    assert "disk gone" in window.reports[-1] and len(calls) == 2
+    assert ([c.name for c in store.categories], {n: store.boxes(n) for n in store.file_names()}, stack.count()) == before
+    assert not stack.canRedo() and stack.index() == stack.count()
+    assert window.import_labels("coco", tmp_path / "good.json")  # as it should have gone: "new-class " joins no class, one step
+    assert [c.name for c in store.categories][-1] == "new-class" and stack.count() == before[2] + 1
+    stack.undo()
+    assert ([c.name for c in store.categories], {n: store.boxes(n) for n in store.file_names()}) == before[:2]
     # accepting a prediction of "White-Rook" onto a "white-rook" label set: the existing class, no error
     classes = len(store.categories)
     assert window.workspace.accept_predictions([("chess_01.jpg", window.annotator.size, [(1, 1, 30, 30, "White-Rook")])], "Accept") == 1
@@ -648,6 +676,7 @@ def test_the_folder_scan_skips_what_it_cannot_read_names_it_and_lists_the_rest(q
     for name in ("a/x.jpg", "b_private/secret.jpg", "c/late.jpg", "d.jpg"):
         shutil.copy(DEMO / "chess_01.jpg", folder / name)
     (folder / "a" / "loop").symlink_to(folder)  # a link back up: listed once, not forever
+    (folder / "latest").symlink_to(folder / "c")  # a link to a sibling folder is no loop: listed under its name too
     shutil.copy(DEMO / "chess_02.jpg", os.fsencode(folder) + b"/caf\xe9.jpg")  # a Latin-1 name
     scandir = os.scandir
 
@@ -659,10 +688,10 @@ def test_the_folder_scan_skips_what_it_cannot_read_names_it_and_lists_the_rest(q
     monkeypatch.setattr(os, "scandir", private)
     window = open_window(qtbot, folder, settings)
     qtbot.waitUntil(lambda: any("were left out" in r for r in window.reports), timeout=5000)  # sent after the names
-    assert window.files.model.names == ["d.jpg", "a/x.jpg", "c/late.jpg"]
+    assert window.files.model.names == ["d.jpg", "a/x.jpg", "c/late.jpg", "latest/late.jpg"]
     (report,) = [r for r in window.reports if "were left out" in r]
     assert "3 entries" in report and "b_private/ (Permission denied)" in report
-    assert "a/loop/ (a link to a folder already listed)" in report and "caf\ufffd.jpg (its name is not valid UTF-8" in report
+    assert "a/loop/ (a link back to a folder above it)" in report and "caf\ufffd.jpg (its name is not valid UTF-8" in report
     window.close()
 
 
@@ -749,6 +778,20 @@ def test_imported_labels_without_image_sizes_take_them_from_the_files(qtbot, tmp
         got = window.workspace.store.entry(entry.file_name)
         assert (got.width, got.height) == (entry.width, entry.height)
     window.close()
+
+
+def test_a_pasted_box_is_a_new_object_without_the_source_annotations_polygon_or_fields(qtbot, demo):
+    from dataclasses import replace
+
+    window = demo
+    store, name, size = window.workspace.store, window.annotator.current, window.annotator.size
+    source = replace(store.boxes(name)[0], segmentation=[[1, 2, 3, 4, 5, 6]], extra={"area": 5.0, "track_id": 7})
+    window.workspace.paste_boxes(name, size, [source])
+    index = len(store.boxes(name)) - 1
+    window.workspace.copy_boxes(name, [index])
+    (pasted,) = window.workspace.paste_boxes("chess_02.jpg", size, None)
+    box = store.boxes("chess_02.jpg")[pasted]
+    assert (box.x1, box.y2) == (source.x1, source.y2) and box.segmentation is None and box.extra is None and box.id is None
 
 
 def test_an_edit_touches_only_the_items_of_the_boxes_it_changed(qtbot, demo):

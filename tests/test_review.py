@@ -112,6 +112,14 @@ def test_label_assignment_is_the_training_assignment_over_all_anchors(anchors):
     assert result[-1].best_iou == 0 and len(result[-1].positive) == len(result[-1].best) == 0  # the box far outside the image
 
 
+def test_labels_no_anchor_comes_near_are_assigned_nothing():
+    layout = anchor_layout(640, 480, ANCHORS, PRE)
+    far = np.array([[9000, 9000, 9100, 9100], [20000, 10, 20100, 90.0]])
+    result = assign_labels(layout, far, ASSIGN, ANCHORS)
+    assert [(r.best_iou, len(r.positive), len(r.best), r.reachable) for r in result] == [(0.0, 0, 0, False)] * 2
+    assert result[0].suggestion == "the box lies outside the image"
+
+
 def test_best_anchor_ious_equal_the_assignments_best_iou():
     layout = anchor_layout(640, 480, ANCHORS, PRE)
     boxes = np.array([[100, 100, 180, 200], [300, 50, 600, 120.0], [2, 2, 6, 5], [0, 0, 640, 480]])

@@ -110,7 +110,8 @@ def inside_folder(name: str) -> bool:
 def check_file_name(name: str) -> str:
     """A COCO ``file_name`` must be a relative POSIX path inside the image root."""
     norm = posixpath.normpath(name.replace("\\", "/"))
-    if norm.startswith("/") or norm == ".." or norm.startswith("../") or ":" in norm.split("/")[0]:
+    drive = len(norm) >= 2 and norm[1] == ":" and norm[0].isascii() and norm[0].isalpha()  # C:..., not "12:00:00.png"
+    if norm.startswith("/") or norm == ".." or norm.startswith("../") or drive:
         raise LabelFormatError(f"file_name {name!r} is not a relative path inside the image folder")
     return norm
 
