@@ -209,7 +209,7 @@ def _eval(args: argparse.Namespace) -> int:
 
     labels = read_coco(args.coco)
     images = Path(args.images) if args.images else Path(args.coco).parent
-    check_image_folder(labels, images)
+    check_image_folder(labels, images, "--images")
     if args.json:
         _check_out(Path(args.json), "--json", "metrics.json")
     detector = Detector.from_file(args.weights, device=args.device, precision=args.precision)

@@ -191,13 +191,15 @@ def collate(items: list[Sample | Unreadable], size_divisible: int = 32) -> Batch
     )
 
 
-def check_image_folder(labels: LabelSet, image_root: Path | str, flag: str = "--images") -> None:
+def check_image_folder(labels: LabelSet, image_root: Path | str, flag: str = "") -> None:
     """A ValueError when none of the images of ``labels`` is in ``image_root``: the folder is the
-    wrong one (said once, instead of "no such file" for every image)."""
+    wrong one (said once, instead of "no such file" for every image). ``flag``: the command-line
+    option that names the folder."""
     root = Path(image_root)
     if labels.images and not any((root / entry.file_name).exists() for entry in labels.images):
+        fix = f"give their folder with {flag}" if flag else "is that their folder?"
         raise ValueError(f"none of the {len(labels.images)} images of the labels is in {root} "
-                         f"(the first would be {root / labels.images[0].file_name}): give their folder with {flag}")
+                         f"(the first would be {root / labels.images[0].file_name}): {fix}")
 
 
 def readable(labels: LabelSet, image_root: Path | str) -> tuple[LabelSet, list[str]]:

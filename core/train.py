@@ -287,7 +287,7 @@ class Trainer:
     def _readable(self, data: DataSource, role: str) -> DataSource:
         """Leaves out (and logs) images whose file is missing or not an image; none left is an error."""
         try:
-            check_image_folder(data.labels, data.image_root, "--images" if role == "training" else "--val-images")
+            check_image_folder(data.labels, data.image_root)  # the window trains too: no option names here
         except ValueError as exc:
             raise TrainingError(f"{role} images: {exc}") from None
         labels, problems = readable(data.labels, data.image_root)

@@ -86,9 +86,9 @@ def test_resume_continues_at_the_same_step_with_the_same_optimizer_state(four_im
 
 
 def test_a_wrong_image_folder_is_said_once(four_images, tmp_path):
-    with pytest.raises(TrainingError, match="training images: none of the 4 images of the labels is in .*give their folder with --images"):
+    with pytest.raises(TrainingError, match="training images: none of the 4 images of the labels is in .*is that their folder"):
         _trainer(DataSource(four_images.labels, tmp_path), tmp_path / "run", _config())
-    with pytest.raises(TrainingError, match="validation images: none of the 4 .* --val-images"):
+    with pytest.raises(TrainingError, match="validation images: none of the 4 .*is that their folder"):
         _trainer(four_images, tmp_path / "run", _config(), val_data=DataSource(four_images.labels, tmp_path))
 
 
