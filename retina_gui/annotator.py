@@ -124,6 +124,9 @@ class Annotator(QObject):
         if self.workspace.read_only:
             self.message.emit(f"Editing is off: {self.workspace.read_only_reason}")
             return False
+        if not (self.workspace.folder / self.current).exists():  # renamed or deleted while shown (from the cache)
+            self.message.emit(f"{self.current} is no longer in the folder (renamed or deleted?): its labels are kept under "
+                              "that name, and the folder lists it as missing when it is opened again")
         return True
 
     def _drawn(self, rect: QRectF) -> None:

@@ -812,3 +812,12 @@ def test_an_edit_touches_only_the_items_of_the_boxes_it_changed(qtbot, demo):
     store_rects = [(b.x1, b.y1, b.x2, b.y2) for b in window.workspace.store.boxes(name)]
     shown = [item.rect() for item in window.canvas._items]
     assert [(r.left(), r.top(), r.right(), r.bottom()) for r in shown] == store_rects
+
+
+def test_editing_an_image_renamed_on_disk_while_shown_says_so(qtbot, demo):
+    window = demo
+    folder = window.workspace.folder
+    (folder / "chess_01.jpg").rename(folder / "renamed.jpg")
+    qtbot.keyClick(window.canvas, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Right)
+    assert "chess_01.jpg is no longer in the folder (renamed or deleted?)" in window.statusBar().currentMessage()
