@@ -133,7 +133,9 @@ def _train(args: argparse.Namespace) -> int:
         if len(labels.images) < 2:
             raise ValueError(f"--val-split needs at least 2 images; {args.coco} has {len(labels.images)}")
         labels, held_out = labels.split(args.val_split, args.seed)
-        val = DataSource(held_out, images)
+        val = DataSource(held_out, images) if held_out.images else None
+        if val is None:
+            print("note: no validation images left: every held-out image had the only boxes of a class, so it trains", file=sys.stderr)
     else:
         val = None
     config = TrainConfig(

@@ -65,8 +65,10 @@ def default_recipe(labels: LabelSet, start: Path | None, *, cuda: bool, start_in
 def check_labels(labels: LabelSet) -> list[str]:
     """Reasons training cannot start (empty: it can)."""
     images = labelled_images(labels)
-    if not any(im.boxes for im in images):
+    if not images:
         return ["There are no labelled images in this folder yet: draw some boxes (or accept predictions) first."]
+    if not any(im.boxes for im in images):
+        return [f"The {len(images)} labelled images are all negatives (reviewed, no boxes): training needs boxes too."]
     counts = LabelSet(labels.categories, images).box_counts()
     empty = [c.name for c in labels.categories if counts.get(c.id, 0) == 0]
     if empty:
@@ -80,7 +82,8 @@ def split(labels: LabelSet, val_fraction: float, seed: int) -> tuple[LabelSet, L
     labelled = LabelSet(labels.categories, labelled_images(labels), labels.extra)
     if val_fraction <= 0 or len(labelled.images) < 2:
         return labelled, None
-    return labelled.split(val_fraction, seed)
+    train, val = labelled.split(val_fraction, seed)
+    return train, val if val.images else None
 
 
 def new_run_dir(root: Path) -> Path:

@@ -76,10 +76,21 @@ class LabelSet:
         return LabelSet(self.categories, [im for im in self.images if im.id in image_ids], self.extra)
 
     def split(self, fraction: float, seed: int) -> tuple[LabelSet, LabelSet]:
-        """(train, held out): a seeded shuffle of the image ids; with 2+ images neither side is empty."""
+        """(train, held out): a seeded shuffle of the image ids; with 2+ images the training side is
+        never empty. A held-out image that has the only boxes of a class goes back to training (a
+        class no training image shows would be left out of the model), so the held-out side can
+        be smaller than ``fraction``, or empty."""
         import random
 
         ids = sorted(im.id for im in self.images)
         random.Random(seed).shuffle(ids)
         n_val = min(max(1, round(len(ids) * fraction)), max(len(ids) - 1, 1))
-        return self.subset(set(ids[n_val:])), self.subset(set(ids[:n_val]))
+        train, held = set(ids[n_val:]), ids[:n_val]
+        by_id = {im.id: im for im in self.images}
+        taught = {b.category_id for i in train for b in by_id[i].boxes if not b.iscrowd}
+        for i in held:
+            missing = {b.category_id for b in by_id[i].boxes if not b.iscrowd} - taught
+            if missing:
+                train.add(i)
+                taught |= missing
+        return self.subset(train), self.subset({i for i in held if i not in train})

@@ -217,6 +217,7 @@ class Trainer:
         self.on_event = on_event or (lambda e: None)
         self.cancel = cancel or CancelToken()
         self.step, self.epoch, self.skip, self.total_steps = 0, 0, 0, 0
+        self.end_pending = False  # an epoch's steps are done but its validation and checkpoint are not (cancelled there)
         self.classes = classes or training_classes(train_data.labels)
         if not self.classes:
             raise TrainingError("no labelled boxes to train on")
@@ -276,6 +277,7 @@ class Trainer:
         if state is not None:
             self.optimizer.load_state_dict(state["optimizer"])
             self.step, self.epoch, self.skip = int(state["step"]), int(state["epoch"]), int(state["skip"])
+            self.end_pending = bool(state.get("end_pending", False))
             self.best_map = state["best_map"] if state["best_map"] >= 0 else None
             self.history = json.loads((self.run_dir / "metrics.json").read_text()) if (self.run_dir / "metrics.json").exists() else []
             self.fine_tuning = self._start_entry() is not None
@@ -305,7 +307,7 @@ class Trainer:
         path = self.run_dir / "train_state.pt"
         if not path.exists() and (self.run_dir / "last.safetensors").exists():
             raise TrainingError(f"the run in {self.run_dir} has finished: there is nothing to resume. To train further, start "
-                                f"a new run from its weights (--weights {self.run_dir / 'last.safetensors'})")
+                                f"a new run from its weights, {self.run_dir / 'last.safetensors'}")
         if not path.exists():
             raise TrainingError(f"nothing to resume in {self.run_dir} (no train_state.pt / last.safetensors)")
         return torch.load(path, map_location="cpu", weights_only=True)
@@ -317,7 +319,7 @@ class Trainer:
         save_checkpoint(self.run_dir / "last.safetensors", self.model, replace(self.spec, training=summary))
         state = {"optimizer": self.optimizer.state_dict(), "step": self.step, "epoch": self.epoch, "skip": self.skip,
                  "best_map": -1.0 if self.best_map is None else self.best_map,
-                 "freeze_bn": self.freeze_bn, "frozen_stages": self.frozen_stages}
+                 "freeze_bn": self.freeze_bn, "frozen_stages": self.frozen_stages, "end_pending": self.end_pending}
         with atomic_path(self.run_dir / "train_state.pt") as tmp:
             torch.save(state, tmp)
         self._emit(TrainEvent("checkpoint", self.epoch, self.step, self.total_steps, message=reason))
@@ -352,6 +354,8 @@ class Trainer:
             if self.fine_tuning and self.step == 0 and config.validate_start:
                 self._validate_start()
                 start_time = time.perf_counter()
+            if self.end_pending:  # cancelled while validating the last epoch: validate it now
+                self._end_epoch()
             while self.epoch < config.epochs:
                 self.dataset.set_epoch(self.epoch)
                 self.sampler.set_epoch(self.epoch, self.skip)
@@ -385,10 +389,12 @@ class Trainer:
                     self._emit(TrainEvent("step", self.epoch, self.step, self.total_steps, cls_loss, box_loss, self.optimizer.param_groups[0]["lr"], rate, eta))
                 self.epoch += 1
                 self.skip = 0
+                self.end_pending = True
                 self._end_epoch()
         except Cancelled:
             cancelled = True
-            self._log(f"cancelled at epoch {self.epoch + 1}, step {self.step}")
+            where = f"while validating epoch {self.epoch}" if self.end_pending else f"at epoch {self.epoch + 1}"
+            self._log(f"cancelled {where}, step {self.step}")
             self._save("cancelled")
         else:
             if self.dist.main:  # a finished run has nothing to resume: its optimizer state (2x the weights for AdamW) goes
@@ -455,6 +461,7 @@ class Trainer:
             metrics = self.evaluate(self.val_data)
         entry = {"epoch": self.epoch, "step": self.step, **({} if metrics is None else metrics.to_json())}
         self.history.append(entry)
+        self.end_pending = False
         improved = metrics is not None and metrics.mAP is not None and (self.best_map is None or metrics.mAP > self.best_map)
         if improved:
             self.best_map = metrics.mAP

@@ -40,6 +40,26 @@ def test_split_is_repeatable_and_keeps_both_sides_non_empty():
     assert len(t.images) == 1 and len(v.images) == 1
 
 
+def test_a_class_whose_only_boxes_would_be_held_out_is_trained():
+    from dataclasses import replace
+
+    from core.labels import Box
+
+    _, val = split(DEMO, 0.15, seed=0)
+    held = val.images[0]
+    clock = Category(99, "clock")
+    images = [replace(im, boxes=[*im.boxes, Box(1, 1, 40, 40, 99)]) if im.id == held.id else im for im in DEMO.images]
+    train, val = split(LabelSet([*DEMO.categories, clock], images), 0.15, seed=0)
+    assert held.id in {im.id for im in train.images} and val is None  # back in training; nothing else was held out
+    assert 99 in {b.category_id for im in train.images for b in im.boxes}
+    # all boxes on one image, the others reviewed negatives: that image trains, the negatives validate
+    negatives = [replace(im, boxes=[] if im.id != held.id else im.boxes, reviewed=True) for im in DEMO.images]
+    train, val = split(LabelSet(DEMO.categories, negatives), 0.3, seed=0)
+    assert any(im.boxes for im in train.images) and val is not None and not any(im.boxes for im in val.images)
+    assert check_labels(LabelSet(DEMO.categories, [replace(im, boxes=[], reviewed=True) for im in DEMO.images])) == [
+        "The 8 labelled images are all negatives (reviewed, no boxes): training needs boxes too."]
+
+
 def test_runs_are_listed_newest_first_with_their_best_map(tmp_path):
     first = new_run_dir(tmp_path)
     first.mkdir(parents=True)

@@ -81,8 +81,27 @@ def test_resume_continues_at_the_same_step_with_the_same_optimizer_state(four_im
     # a run folder holds one run: a new run is refused there, and a finished one has nothing to resume
     with pytest.raises(TrainingError, match="already holds a run: continue it with --resume"):
         _trainer(four_images, tmp_path / "a", _config(epochs=2))
-    with pytest.raises(TrainingError, match=r"has finished: there is nothing to resume.*--weights .*last.safetensors"):
+    with pytest.raises(TrainingError, match=r"has finished: there is nothing to resume.*from its weights, .*last.safetensors"):
         _trainer(four_images, tmp_path / "a", _config(epochs=2), resume=True)
+
+
+def test_a_run_cancelled_while_validating_an_epoch_validates_it_on_resume(four_images, tmp_path, monkeypatch):
+    cancel = CancelToken()
+    evaluate = Trainer.evaluate
+
+    def cancelled_in_validation(self, data):
+        cancel.cancel()
+        cancel.raise_if_cancelled()
+
+    monkeypatch.setattr(Trainer, "evaluate", cancelled_in_validation)
+    result = _trainer(four_images, tmp_path, _config(epochs=2, validate=True), val_data=four_images, cancel=cancel).run()
+    assert result.cancelled and "cancelled while validating epoch 1" in (tmp_path / "train.log").read_text()
+    monkeypatch.setattr(Trainer, "evaluate", evaluate)
+    resumed = _trainer(four_images, tmp_path, _config(epochs=2, validate=True), val_data=four_images, resume=True)
+    assert resumed.run().epochs_done == 2
+    history = json.loads((tmp_path / "metrics.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2] and all("mAP" in h for h in history)  # epoch 1 validated on resume
+    assert not (tmp_path / "train_state.pt").exists()
 
 
 def test_a_wrong_image_folder_is_said_once(four_images, tmp_path):
