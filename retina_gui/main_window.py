@@ -7,10 +7,14 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QAbstractSlider,
+    QAbstractSpinBox,
     QApplication,
+    QComboBox,
     QDockWidget,
     QFileDialog,
     QFrame,
@@ -21,7 +25,9 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QScrollArea,
+    QScrollBar,
     QUndoView,
+    QWidget,
 )
 
 from core.annotations import AnnotationFileLocked
@@ -41,6 +47,29 @@ from retina_gui.workspace import Workspace, open_workspace
 
 RECENT_KEY = "recent_folders"
 RECENT_COUNT = 10
+
+
+class WheelOnlyWhenFocused(QObject):
+    """Sliders, spin boxes and drop-downs in the scrolling side panels take the mouse wheel only
+    once clicked into; otherwise the wheel scrolls the panel. (Scrolling a panel past the score
+    slider lowered the threshold, and past Epochs changed the recipe, unnoticed.)"""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() != QEvent.Type.Wheel or watched.hasFocus():
+            return False
+        area = watched.parent()
+        while area is not None and not isinstance(area, QAbstractScrollArea):
+            area = area.parent()
+        if area is not None:
+            QApplication.sendEvent(area.verticalScrollBar(), event)
+        return True
+
+    def guard(self, panel: QWidget) -> None:
+        for kind in (QAbstractSpinBox, QAbstractSlider, QComboBox):
+            for widget in panel.findChildren(kind):
+                if not isinstance(widget, QScrollBar):
+                    widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+                    widget.installEventFilter(self)
 
 
 class MainWindow(QMainWindow):
@@ -87,6 +116,9 @@ class MainWindow(QMainWindow):
         self.resizeDocks([model_dock], [380], Qt.Orientation.Horizontal)  # room for the runs and AP tables
         self._status_labels()
         self._build_menus(recursive)
+        self.wheel_guard = WheelOnlyWhenFocused(self)
+        for panel in (self.files, self.classes, self.model_panel, self.anchor_panel, self.evaluation_panel, self.training_panel):
+            self.wheel_guard.guard(panel)
         self.annotator.message.connect(self.statusBar().showMessage)
         self.annotator.image_shown.connect(self._image_shown)
         self.annotator.image_failed.connect(self._image_failed)
@@ -102,6 +134,7 @@ class MainWindow(QMainWindow):
         self.predictions.model_changed.connect(self.anchor_panel.set_model)
         self.training_panel.failed.connect(self._training_failed)
         self.model_panel.accept_folder_button.clicked.connect(self.accept_folder)
+        self.model_panel.accept_image_button.clicked.connect(self.accept_image)
         if model is not None:
             if model.is_file():
                 self.predictions.load_model(model.resolve())
@@ -118,6 +151,7 @@ class MainWindow(QMainWindow):
         scroll = QScrollArea()  # a panel taller than a small window scrolls instead of squeezing its rows together
         scroll.setWidget(widget)
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # sideways scrolling hid the labels and buttons
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         dock.setWidget(scroll)
         self.addDockWidget(area, dock)
@@ -189,7 +223,7 @@ class MainWindow(QMainWindow):
         self._action(model, "&Load Model…", self.model_panel.ask_model)
         self._action(model, "&Predict Image", self.model_panel.predict_now, "Ctrl+P")
         self._action(model, "Predict &Folder", self.predictions.predict_folder, "Ctrl+Shift+P")
-        self._action(model, "&Accept Shown Predictions (image)", self.predictions.accept_image, [QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
+        self._action(model, "&Accept Shown Predictions (image)", self.accept_image, [QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
         self._action(model, "Accept Shown Predictions (&folder)", self.accept_folder)
 
         go = bar.addMenu("&Go")
@@ -416,6 +450,10 @@ class MainWindow(QMainWindow):
             self.export(fmt, Path(target))
 
     def export(self, fmt: str, target: Path) -> bool:
+        if target.resolve() == self.workspace.labels_path.resolve():
+            self.report("Export", f"{target} is this folder's labels file, which is saved by itself after every edit "
+                                  "(File ▸ Save writes it now). Export to another file.")
+            return False
         labels = self.workspace.store.to_labelset()
         try:
             write_labels(labels, fmt, target)
@@ -532,6 +570,17 @@ class MainWindow(QMainWindow):
         if not self.files.next_unlabelled():
             self.statusBar().showMessage("every image in the list has labels", 5000)
 
+    def accept_image(self) -> int:
+        """The shown predictions of this image as labels; asks first when that adds classes."""
+        entries = self.predictions.image_entries()
+        new = self.predictions.classes_to_add(entries)
+        count = sum(len(p) for _, _, p in entries)
+        if new and not self.confirm("Accept predictions", f"Accept {count} predictions? That adds {len(new)} "
+                                                          f"class{'es' if len(new) > 1 else ''} your labels do not have: "
+                                                          f"{', '.join(new)}. (Edit ▸ Undo takes it back.)"):
+            return 0
+        return self.predictions.accept_image()
+
     def accept_folder(self) -> int:
         """Every shown prediction of every predicted image as labels, after the user agrees (one undo step)."""
         entries = self.predictions.folder_entries()
@@ -539,7 +588,9 @@ class MainWindow(QMainWindow):
         if not count:
             self.statusBar().showMessage("no shown predictions to accept in this folder", 10000)
             return 0
-        if not self.confirm("Accept predictions", f"Add {count} shown predictions on {images} images as labels? "
+        new = self.predictions.classes_to_add(entries)
+        adds = f" That adds {len(new)} class{'es' if len(new) > 1 else ''}: {', '.join(new)}." if new else ""
+        if not self.confirm("Accept predictions", f"Add {count} shown predictions on {images} images as labels?{adds} "
                                                   "(one step: Edit ▸ Undo takes it back)"):
             return 0
         return self.predictions.accept_entries(entries, "Accept predictions in the folder")

@@ -73,9 +73,8 @@ class ModelPanel(QWidget):
         self.nms_slider.valueChanged.connect(self._sliders_moved)
         self.classes = QListWidget()
         self.classes.itemChanged.connect(self._class_toggled)
-        accept_image = QPushButton("Accept shown (image)")
-        accept_image.setToolTip("Add the shown predictions of this image as labels, except those already labelled (Ctrl+Return)")
-        accept_image.clicked.connect(predictions.accept_image)
+        self.accept_image_button = QPushButton("Accept shown (image)")  # the window asks first when classes would be added
+        self.accept_image_button.setToolTip("Add the shown predictions of this image as labels, except those already labelled (Ctrl+Return)")
         self.accept_folder_button = QPushButton("Accept shown (folder)")  # the window asks first, then accepts
         self.accept_folder_button.setToolTip("The same for every predicted image of the folder, as one undo step")
         self.explanation = QLabel("Select a label to see whether and why the model misses it.")
@@ -105,7 +104,7 @@ class ModelPanel(QWidget):
         show.addRow(self.count_label)
         show.addRow(self.classes)
         accepts = QHBoxLayout()
-        accepts.addWidget(accept_image)
+        accepts.addWidget(self.accept_image_button)
         accepts.addWidget(self.accept_folder_button)
         show.addRow(accepts)
         why_box = QGroupBox("Why missed?")
@@ -215,7 +214,9 @@ class ModelPanel(QWidget):
             self.predict_now()
 
     def predict_now(self) -> None:
-        if self.predictions.annotator.current is not None:
+        if self.predictions.model is None:
+            self.predictions.message.emit("no model loaded: Model ▸ Load Model… first")
+        elif self.predictions.annotator.current is not None:
             self.predictions.request(self.predictions.annotator.current)
 
     def _batch_progress(self, done: int, total: int, seconds_left: float) -> None:

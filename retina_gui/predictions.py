@@ -104,7 +104,9 @@ class Predictions(QObject):
             self.worker.predict([name])
 
     def predict_folder(self) -> None:
-        if self.worker is not None and self.model is not None:
+        if self.model is None:
+            self.message.emit("no model loaded: Model ▸ Load Model… first")
+        elif self.worker is not None:
             names = [n for n in self.annotator.files.model.names if n not in self.annotator.files.model.unreadable]
             self.worker.predict_folder(names)
 
@@ -201,6 +203,20 @@ class Predictions(QObject):
 
     def accept_image(self) -> int:
         return self.accept(list(range(len(self.visible)))) if self.visible is not None else 0
+
+    def classes_to_add(self, entries) -> list[str]:
+        """The class names of these predictions (x1, y1, x2, y2, name) that the labels lack:
+        accepting them adds those classes."""
+        store = self.annotator.workspace.store if self.annotator.workspace else None
+        have = {class_name_key(c.name) for c in store.categories} if store else set()
+        names = dict.fromkeys(p[4] for _, _, predictions in entries for p in predictions)
+        return [n for n in names if class_name_key(n) not in have]
+
+    def image_entries(self) -> list[tuple[str, tuple[int, int], list[tuple[float, float, float, float, str]]]]:
+        """The shown predictions of the current image, as :meth:`folder_entries` gives them."""
+        if self.visible is None or self.annotator.current is None or self.annotator.size is None:
+            return []
+        return [(self.annotator.current, self.annotator.size, self._predictions(self.visible, list(range(len(self.visible)))))]
 
     def folder_entries(self) -> list[tuple[str, tuple[int, int], list[tuple[float, float, float, float, str]]]]:
         """(image, size, shown predictions) of every predicted image, at the current thresholds."""

@@ -144,9 +144,12 @@ class TrainingPanel(QWidget):
         form.addRow("Epochs", self.epochs_spin)
         form.addRow("Learning rate", self.lr_spin)
         form.addRow("Batch size", self.batch_spin)
-        augment = QHBoxLayout()
+        augment = QVBoxLayout()  # stacked: side by side they made the panel wider than its dock
         for box in (self.flip_box, self.jitter_box, self.photo_box):
             augment.addWidget(box)
+        for box in (self.start_box, self.backbone_box):  # long entries no longer set the panel's width
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(12)
         form.addRow("Augment", augment)
         form.addRow("Frozen stages", self.frozen_spin)
         self._advanced_toggled(False)
@@ -170,7 +173,9 @@ class TrainingPanel(QWidget):
 
     # --- recipe --------------------------------------------------------------------------------
     def _advanced_toggled(self, on: bool) -> None:
-        for child in self.advanced.findChildren(QWidget):
+        # the box's own fields only: a drop-down's hidden list is a child window of its own, and
+        # showing it put a stray window over the menu bar
+        for child in self.advanced.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly):
             child.setVisible(on)
         if on:
             self._fill_recipe(self.recipe())

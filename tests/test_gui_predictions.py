@@ -4,7 +4,8 @@ import shutil
 import time
 
 import pytest
-from PySide6.QtCore import QElapsedTimer, QPointF, QSettings, QTimer
+from PySide6.QtCore import QElapsedTimer, QPointF, QSettings, Qt, QTimer
+from PySide6.QtWidgets import QApplication
 
 from retina_gui.main_window import MainWindow
 from tests.conftest import DEMO_MODEL, ROOT
@@ -404,3 +405,41 @@ def test_evaluating_during_a_folder_run_joins_it_instead_of_cutting_it_short(qtb
     qtbot.waitUntil(lambda: window.evaluation_panel.report is not None, timeout=120_000)
     assert finished == [(8, False)]
     assert all(window.predictions.worker.has_cached(n) for n in window.files.model.names)
+
+
+def test_accepting_predictions_that_add_classes_asks_first(qtbot, tmp_path, window_factory):
+    asked = []
+    window = window_factory(unlabelled_demo(tmp_path), confirm=lambda title, text: asked.append(text) or False)
+    wait_predictions(qtbot, window)
+    store = window.workspace.store
+    store_classes = len(store.categories)
+    assert window.accept_image() == 0 and not store.boxes(window.annotator.current) and len(store.categories) == store_classes
+    assert asked[0].startswith(f"Accept {len(window.predictions.visible)} predictions? That adds ")
+    window.confirm = lambda title, text: asked.append(text) or True
+    assert window.accept_image() == len(window.predictions.visible) > 0
+    asked.clear()
+    window.model_panel.accept_image_button.click()  # the classes exist now: nothing to ask, nothing added twice
+    assert asked == []
+
+
+def test_the_wheel_scrolls_the_panel_instead_of_moving_an_unfocused_slider(qtbot, tmp_path, window_factory):
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QWheelEvent
+
+    window = window_factory(unlabelled_demo(tmp_path))
+    wait_predictions(qtbot, window)
+    slider = window.model_panel.score_slider
+    before = slider.value()
+
+    def wheel(widget):
+        centre = QPointF(widget.rect().center())
+        event = QWheelEvent(centre, QPointF(widget.mapToGlobal(centre.toPoint())), QPoint(0, 0), QPoint(0, -120),
+                            Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(widget, event)
+
+    wheel(slider)
+    assert slider.value() == before  # passing over it while scrolling the panel changes nothing
+    slider.setFocus()
+    qtbot.waitUntil(slider.hasFocus, timeout=2000)
+    wheel(slider)
+    assert slider.value() != before  # clicked into, it takes the wheel

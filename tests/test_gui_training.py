@@ -186,3 +186,15 @@ def test_closing_the_window_while_training_asks_first(qtbot, window):
     window.answer = True
     window.close()
     assert not window.isVisible() and panel.worker is None
+
+
+def test_opening_advanced_shows_its_fields_and_no_window_of_its_own(qtbot, window):
+    from PySide6.QtWidgets import QApplication
+
+    shown = {w for w in QApplication.topLevelWidgets() if w.isVisible()}
+    panel = window.training_panel
+    panel.advanced.setChecked(True)
+    assert panel.epochs_spin.isVisible() and panel.backbone_box.isVisible()
+    assert {w for w in QApplication.topLevelWidgets() if w.isVisible()} == shown  # a drop-down's list stays closed
+    panel.advanced.setChecked(False)
+    assert not panel.epochs_spin.isVisible()

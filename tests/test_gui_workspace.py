@@ -821,3 +821,15 @@ def test_editing_an_image_renamed_on_disk_while_shown_says_so(qtbot, demo):
     qtbot.keyClick(window.canvas, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClick(window.canvas, Qt.Key.Key_Right)
     assert "chess_01.jpg is no longer in the folder (renamed or deleted?)" in window.statusBar().currentMessage()
+
+
+def test_exporting_over_the_folders_own_labels_file_is_refused_and_predicting_without_a_model_says_so(qtbot, demo):
+    window = demo
+    path = window.workspace.labels_file.path
+    before = path.read_bytes()
+    assert not window.export("coco", path)
+    assert "is this folder's labels file, which is saved by itself" in window.reports[-1] and path.read_bytes() == before
+    window.model_panel.predict_now()
+    assert window.statusBar().currentMessage() == "no model loaded: Model ▸ Load Model… first"
+    window.predictions.predict_folder()
+    assert window.statusBar().currentMessage() == "no model loaded: Model ▸ Load Model… first"
