@@ -189,4 +189,7 @@ class Annotator(QObject):
     def toggle_reviewed(self) -> None:
         if self._editable():
             entry = self.workspace.store.entry(self.current)
-            self.workspace.set_reviewed(self.current, self.size, not (entry is not None and entry.reviewed))
+            reviewed = not (entry is not None and entry.reviewed)
+            self.workspace.set_reviewed(self.current, self.size, reviewed)
+            self.message.emit(f"{self.current}: marked reviewed" + ("" if self.workspace.store.boxes(self.current) else
+                              " (no boxes: a negative example)") if reviewed else f"{self.current}: no longer marked reviewed")

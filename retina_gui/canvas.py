@@ -180,6 +180,7 @@ class Canvas(QGraphicsView):
     prediction_accept = Signal(int)  # a prediction was double-clicked
     prediction_menu = Signal(int, QPoint)  # right click on a prediction: its index, global position
     point_clicked = Signal(QPointF)  # with the probe tool, in image pixels
+    tool_changed = Signal(object)  # Tool
 
     ZOOM_RANGE = (0.01, 64.0)
 
@@ -321,6 +322,7 @@ class Canvas(QGraphicsView):
     def set_tool(self, tool: Tool) -> None:
         self.tool = tool
         self.viewport().setCursor(Qt.CursorShape.ArrowCursor if tool is Tool.EDIT else Qt.CursorShape.CrossCursor)
+        self.tool_changed.emit(tool)
 
     # --- zoom ----------------------------------------------------------------------------------
     def _zoom(self) -> float:

@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, QSettings, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
     QAbstractSlider,
@@ -159,7 +159,8 @@ class MainWindow(QMainWindow):
 
     def _status_labels(self) -> None:
         self.position_label, self.zoom_label, self.image_label, self.save_label = QLabel(), QLabel(), QLabel(), QLabel()
-        for label in (self.image_label, self.position_label, self.zoom_label, self.save_label):
+        self.tool_label = QLabel("edit tool")
+        for label in (self.image_label, self.position_label, self.zoom_label, self.tool_label, self.save_label):
             self.statusBar().addPermanentWidget(label)
 
     def _action(self, menu: QMenu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
@@ -209,8 +210,18 @@ class MainWindow(QMainWindow):
                      "The image file was resized since it was labelled: scale its boxes to match")
 
         view = bar.addMenu("&View")
-        self._action(view, "&Edit Tool", partial(self.canvas.set_tool, Tool.EDIT), "E", "Drag boxes to move, handles to resize, empty space to draw")
-        self._action(view, "&Draw Tool", partial(self.canvas.set_tool, Tool.DRAW), "W", "Drag anywhere to draw, even inside other boxes")
+        self.tool_actions = {
+            Tool.EDIT: self._action(view, "&Edit Tool", partial(self.canvas.set_tool, Tool.EDIT), "E",
+                                    "Drag boxes to move, handles to resize, empty space to draw"),
+            Tool.DRAW: self._action(view, "&Draw Tool", partial(self.canvas.set_tool, Tool.DRAW), "W",
+                                    "Drag anywhere to draw, even inside other boxes")}
+        tools = QActionGroup(self)
+        tools.setExclusionPolicy(QActionGroup.ExclusionPolicy.ExclusiveOptional)  # the anchor probe is neither
+        for action in self.tool_actions.values():
+            action.setCheckable(True)
+            tools.addAction(action)
+        self.tool_actions[self.canvas.tool].setChecked(True)
+        self.canvas.tool_changed.connect(self._tool_changed)
         view.addSeparator()
         self._action(view, "Zoom &In", partial(self.canvas.zoom_by, 1.25), [QKeySequence("Ctrl++"), QKeySequence("Ctrl+=")])
         self._action(view, "Zoom &Out", partial(self.canvas.zoom_by, 0.8), "Ctrl+-")
@@ -500,6 +511,11 @@ class MainWindow(QMainWindow):
         menu.addAction("Copy", self.annotator.copy_selected)
         menu.addAction("Delete", self.annotator.delete_selected)
         menu.popup(position)
+
+    def _tool_changed(self, tool: Tool) -> None:
+        for kind, action in self.tool_actions.items():
+            action.setChecked(kind is tool)
+        self.tool_label.setText({Tool.EDIT: "edit tool", Tool.DRAW: "draw tool", Tool.PROBE: "anchor probe"}[tool])
 
     def _save_failed(self, message: str, report: bool = True) -> None:
         self.save_label.setText("NOT SAVED")

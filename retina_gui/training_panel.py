@@ -290,14 +290,15 @@ class TrainingPanel(QWidget):
         self.stop()
         if result.cancelled:
             self.resumable = result.run_dir
-            self.status.setText(f"cancelled after {result.epochs_done} epochs; the last checkpoint is kept and the run can be resumed")
+            self.status.setText(f"cancelled after {_epochs(result.epochs_done)}; the last checkpoint is kept and the run can be resumed")
         else:
             self.resumable = None
             checkpoint = result.best_checkpoint or result.last_checkpoint
-            best = "" if result.best_map is None else f", best validation mAP {result.best_map:.3f}"
+            best = ", no validation images (held out from 7 labelled images on)" if result.best_map is None else \
+                f", best validation mAP {result.best_map:.3f}"
             if result.start_map is not None:
                 best += f" (start weights {result.start_map:.3f})"
-            text = f"done: {result.epochs_done} epochs{best}; now using {checkpoint.parent.name}/{checkpoint.name}"
+            text = f"done: {_epochs(result.epochs_done)}{best}; now using {checkpoint.parent.name}/{checkpoint.name}"
             if result.start_map is not None and (result.best_map is None or result.best_map < result.start_map):
                 text += ". It scores below the weights it started from on the same images: “Previous model” switches back."
             self.status.setText(text)
@@ -339,6 +340,7 @@ class TrainingPanel(QWidget):
             self.previous_model = None
             self.back_button.setEnabled(False)
             self.predictions.load_model(path, self.predictions.device, preset)
+            self.status.setText(f"back to {path.name}")
 
     # --- runs ----------------------------------------------------------------------------------
     def refresh_runs(self) -> None:
@@ -363,3 +365,7 @@ class TrainingPanel(QWidget):
         row = self.runs.currentRow()
         if row >= 0:
             self.predictions.load_model(Path(self.runs.item(row, 0).data(Qt.ItemDataRole.UserRole)), self.predictions.device)
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch" + ("" if n == 1 else "s")

@@ -833,3 +833,20 @@ def test_exporting_over_the_folders_own_labels_file_is_refused_and_predicting_wi
     assert window.statusBar().currentMessage() == "no model loaded: Model ▸ Load Model… first"
     window.predictions.predict_folder()
     assert window.statusBar().currentMessage() == "no model loaded: Model ▸ Load Model… first"
+
+
+def test_the_current_tool_is_checked_in_the_view_menu_and_named_in_the_status_bar_and_r_says_what_it_did(qtbot, demo):
+    from retina_gui.canvas import Tool
+
+    window = demo
+    assert window.tool_actions[Tool.EDIT].isChecked() and not window.tool_actions[Tool.DRAW].isChecked()
+    qtbot.keyClick(window.canvas, Qt.Key.Key_W)
+    assert window.tool_actions[Tool.DRAW].isChecked() and window.tool_label.text() == "draw tool"
+    window.anchor_panel.toggle_probe()
+    assert not any(a.isChecked() for a in window.tool_actions.values()) and window.tool_label.text() == "anchor probe"
+    window.anchor_panel.toggle_probe()
+    assert window.tool_actions[Tool.EDIT].isChecked() and window.tool_label.text() == "edit tool"
+    qtbot.keyClick(window.canvas, Qt.Key.Key_R)
+    assert window.statusBar().currentMessage() == "chess_01.jpg: marked reviewed"
+    qtbot.keyClick(window.canvas, Qt.Key.Key_R)
+    assert window.statusBar().currentMessage() == "chess_01.jpg: no longer marked reviewed"
