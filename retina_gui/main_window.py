@@ -285,6 +285,7 @@ class MainWindow(QMainWindow):
         workspace.images_changed.connect(self.files.model.refresh)
         workspace.images_changed.connect(self.evaluation_panel.labels_changed)
         workspace.images_changed.connect(self.anchor_panel.labels_changed)
+        workspace.images_changed.connect(self.training_panel.labels_changed)
         workspace.saved.connect(self._saved)
         workspace.save_failed.connect(self._save_failed)
         workspace.changed_on_disk.connect(self._labels_changed_on_disk)
@@ -303,6 +304,7 @@ class MainWindow(QMainWindow):
         self.scanner.start()
         self._remember(folder)
         self.training_panel.refresh_runs()
+        self.training_panel.describe()
         self.labels_not_saved = False
         self.save_label.setText("read only" if workspace.read_only else f"labels: {workspace.labels_file.path.name}")
         self._update_title()

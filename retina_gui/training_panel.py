@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 
 from PySide6.QtCharts import QChart, QChartView, QLineSeries, QValueAxis
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -29,7 +29,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.finetune import Recipe, check_labels, default_recipe, list_runs, new_run_dir
+from core.annotations import class_name_key
+from core.finetune import Recipe, check_labels, default_recipe, labelled_images, list_runs, new_run_dir
+from core.labels import LabelSet
 from retina_gui.predictions import Predictions
 from retina_gui.workers import TrainingWorker
 
@@ -104,6 +106,11 @@ class TrainingPanel(QWidget):
         self.progress.setFormat("%p %")
         self.status = QLabel("")
         self.status.setWordWrap(True)
+        self.plan = QLabel("")  # what Train would do with the labels as they are now
+        self.plan.setWordWrap(True)
+        self.plan.setStyleSheet("color: palette(mid)")
+        self._plan_timer = QTimer(self, singleShot=True, interval=300)  # after a burst of edits, once
+        self._plan_timer.timeout.connect(self.describe)
         self.chart = LossChart()
         self.log = QPlainTextEdit(readOnly=True)
         self.log.setMaximumBlockCount(2000)
@@ -160,6 +167,7 @@ class TrainingPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(buttons)
+        layout.addWidget(self.plan)
         layout.addWidget(self.advanced)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
@@ -177,12 +185,39 @@ class TrainingPanel(QWidget):
         # showing it put a stray window over the menu bar
         for child in self.advanced.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly):
             child.setVisible(on)
+        self.advanced.setFlat(not on)  # closed, no empty frame under its title
         if on:
             self._fill_recipe(self.recipe())
 
     def _model_changed(self, _info) -> None:
         self.refresh_runs()
         self._set_running(self.worker is not None)
+        self.describe()
+
+    def labels_changed(self, *_args) -> None:
+        self._plan_timer.start()
+
+    def describe(self) -> None:
+        """Says what Train would use: the labelled images, the classes (naming those the model does
+        not have, whose class-head rows start anew) and whether any are held out for validation."""
+        ws, model = self.annotator.workspace, self.predictions.model
+        if ws is None:
+            self.plan.setText("")
+            return
+        store = ws.store
+        labels = LabelSet(list(store.categories), [store.entry(n) for n in store.file_names()])
+        labelled = labelled_images(labels)
+        negatives = sum(1 for im in labelled if not im.boxes)
+        text = (f"Train uses {len(labelled)} labelled image{'' if len(labelled) == 1 else 's'}"
+                f"{f' ({negatives} negatives)' if negatives else ''} and {len(labels.categories)} classes")
+        if model is not None:
+            known = {class_name_key(n) for n in model.class_names}
+            new = [c.name for c in labels.categories if class_name_key(c.name) not in known]
+            if new:
+                text += f"; new to the model (learnt from scratch): {', '.join(new[:6])}{' …' if len(new) > 6 else ''}"
+        held = default_recipe(labels, None, cuda=False).val_fraction
+        text += f"; {held:.0%} held out for validation." if held else "; no validation: fewer than 7 labelled images."
+        self.plan.setText(text)
 
     def default_recipe(self) -> Recipe:
         info = self.predictions.model

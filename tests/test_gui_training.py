@@ -198,3 +198,15 @@ def test_opening_advanced_shows_its_fields_and_no_window_of_its_own(qtbot, windo
     assert {w for w in QApplication.topLevelWidgets() if w.isVisible()} == shown  # a drop-down's list stays closed
     panel.advanced.setChecked(False)
     assert not panel.epochs_spin.isVisible()
+
+
+def test_the_panel_says_what_train_would_use(qtbot, window):
+    panel = window.training_panel
+    qtbot.waitUntil(lambda: window.predictions.model is not None, timeout=30_000)
+    store = window.workspace.store
+    classes = len(store.categories)
+    assert panel.plan.text() == f"Train uses 8 labelled images and {classes} classes; 15% held out for validation."
+    clock = window.workspace.add_category("clock")
+    window.workspace.paste_boxes("chess_01.jpg", (1024, 686), [__import__("core.labels").labels.Box(5, 5, 60, 60, clock.id)])
+    qtbot.waitUntil(lambda: "new to the model (learnt from scratch): clock" in panel.plan.text(), timeout=3000)
+    assert f"and {classes + 1} classes" in panel.plan.text()
