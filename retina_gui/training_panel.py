@@ -322,6 +322,7 @@ class TrainingPanel(QWidget):
             self.log.appendPlainText(event.message)
 
     def _finished(self, result) -> None:
+        trained = [c.name for c in self.worker.labels.categories] if self.worker is not None else []
         self.stop()
         if result.cancelled:
             self.resumable = result.run_dir
@@ -336,6 +337,7 @@ class TrainingPanel(QWidget):
             text = f"done: {_epochs(result.epochs_done)}{best}; now using {checkpoint.parent.name}/{checkpoint.name}"
             if result.start_map is not None and (result.best_map is None or result.best_map < result.start_map):
                 text += ". It scores below the weights it started from on the same images: “Previous model” switches back."
+            text += self._classes_changed_since(trained)
             self.status.setText(text)
             if self.predictions.model is not None:
                 self.previous_model = (self.predictions.model.path, self.predictions.preset)
@@ -344,6 +346,18 @@ class TrainingPanel(QWidget):
             self.model_trained.emit(checkpoint)
         self._set_running(False)
         self.refresh_runs()
+
+    def _classes_changed_since(self, trained: list[str]) -> str:
+        """A note when the classes were edited while the run trained on its snapshot of the labels."""
+        ws = self.annotator.workspace
+        if ws is None:
+            return ""
+        now = [c.name for c in ws.store.categories]
+        gone, new = [n for n in trained if n not in now], [n for n in now if n not in trained]
+        if not gone and not new:
+            return ""
+        parts = ([f"new since: {', '.join(new)}"] if new else []) + ([f"renamed or deleted since: {', '.join(gone)}"] if gone else [])
+        return f". The classes changed while it trained ({'; '.join(parts)}): train again to bring the model up to date."
 
     def _fail(self, message: str, smaller_batch: int) -> None:
         self.stop()

@@ -44,10 +44,14 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
     qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
     assert panel.worker is not None and not panel.train_button.isEnabled()
     qtbot.waitUntil(lambda: panel.progress.value() > 0 and panel.chart.points() > 0, timeout=60_000)
+    rook = next(c for c in window.workspace.store.categories if c.name == "white-rook")
+    window.workspace.rename_category(rook.id, "castle")  # class edits while it trains on its snapshot ...
+    window.workspace.add_category("clock")
     qtbot.waitUntil(lambda: panel.worker is None, timeout=180_000)
     # validation mAP of the start weights (at step 0), then after each epoch
     assert panel.chart.map.count() == 3 and panel.chart.map.at(0).x() == 0
     assert "done: 2 epochs" in panel.status.text() and "(start weights 0." in panel.status.text()
+    assert "The classes changed while it trained (new since: castle, clock; renamed or deleted since: white-rook)" in panel.status.text()
     qtbot.waitUntil(lambda: window.predictions.model is not None and "runs" in window.predictions.model.path.parts, timeout=60_000)
     qtbot.waitUntil(lambda: window.predictions.visible is not None, timeout=60_000)
     after = window.predictions.visible.boxes
