@@ -101,6 +101,7 @@ class TrainingPanel(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel)
         self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Go on with a stopped run: the one selected in the runs list, else the newest")
         self.resume_button.clicked.connect(self.resume)
         self.progress = QProgressBar()
         self.progress.setFormat("%p %")
@@ -120,6 +121,7 @@ class TrainingPanel(QWidget):
         self.runs.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.runs.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.runs.horizontalHeader().setStretchLastSection(True)
+        self.runs.itemSelectionChanged.connect(self._run_selected)
         use = QPushButton("Use this run's model")
         use.clicked.connect(self.use_selected_run)
         self.back_button = QPushButton("Previous model")
@@ -403,6 +405,7 @@ class TrainingPanel(QWidget):
             for col, text in enumerate((run.started, f"{run.epochs_done}/{run.epochs}", best, state)):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, str(run.checkpoint))
+                item.setData(_RUN_ROLE, "" if run.finished else str(run.path))  # a stopped run can be resumed
                 item.setToolTip(f"{run.path}\nrecipe: {run.recipe}")
                 self.runs.setItem(row, col, item)
         if self.resumable is None:
@@ -410,10 +413,21 @@ class TrainingPanel(QWidget):
             self.resumable = stopped[0].path if stopped and runs and stopped[0] is runs[0] else None
         self._set_running(self.worker is not None)
 
+    def _run_selected(self) -> None:
+        """Resume goes on with the selected stopped run (by default the newest one, if it is stopped)."""
+        row = self.runs.currentRow()
+        stopped = self.runs.item(row, 0).data(_RUN_ROLE) if row >= 0 and self.runs.item(row, 0) else ""
+        if stopped and (Path(stopped) / "train_state.pt").exists():
+            self.resumable = Path(stopped)
+            self._set_running(self.worker is not None)
+
     def use_selected_run(self) -> None:
         row = self.runs.currentRow()
         if row >= 0:
             self.predictions.load_model(Path(self.runs.item(row, 0).data(Qt.ItemDataRole.UserRole)), self.predictions.device)
+
+
+_RUN_ROLE = Qt.ItemDataRole.UserRole + 1  # a runs-table cell's run folder, when the run can be resumed
 
 
 def _epochs(n: int) -> str:

@@ -96,6 +96,14 @@ def test_cancel_stops_within_five_seconds_keeps_a_checkpoint_and_the_run_resumes
     assert "cancelled at epoch" in panel.log.toPlainText() and panel.chart.map.count() >= 1
     panel.cancel()
     qtbot.waitUntil(lambda: panel.worker is None, timeout=10_000)
+    first = panel.run_dir
+    assert panel.train()  # a second run, stopped too: Resume offers the newest, or the one selected in the list
+    qtbot.waitUntil(lambda: panel.progress.value() >= 1, timeout=60_000)
+    panel.cancel()
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=10_000)
+    assert panel.resumable == panel.run_dir != first and panel.runs.rowCount() == 2
+    panel.runs.selectRow(1)
+    assert panel.resumable == first and panel.resume_button.isEnabled()
 
 
 def test_labelling_goes_on_while_the_model_trains(qtbot, window):
