@@ -329,8 +329,6 @@ def read_store(path: Path | str) -> AnnotationStore:
         return AnnotationStore()
     try:
         return AnnotationStore(read_coco(path))
-    except LabelFormatError:
-        raise
     except OSError as exc:
         raise LabelFormatError(f"{path}: cannot read ({exc})") from None
 

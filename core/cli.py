@@ -230,7 +230,7 @@ def _eval(args: argparse.Namespace) -> int:
         print(message, file=sys.stderr)
     if result.skipped and not result.num_images:
         print(f"none of the {len(result.skipped)} images could be read: nothing to evaluate", file=sys.stderr)
-        return 1
+        return EXIT_ERROR
     if result.skipped:
         print(f"{len(result.skipped)} unreadable images left out; the metrics are of the other {result.num_images}", file=sys.stderr)
     fmt = lambda v: "  n/a" if v is None else f"{v:.3f}"  # noqa: E731
@@ -241,7 +241,7 @@ def _eval(args: argparse.Namespace) -> int:
         print(f"{name:<{width}}  {fmt(ap)}")
     if args.json:
         write_json(args.json, result.to_json())
-    return 3 if result.skipped else 0
+    return EXIT_SKIPPED if result.skipped else 0
 
 
 def _convert(args: argparse.Namespace) -> int:
@@ -275,6 +275,7 @@ def _number(kind: type, low: float, high: float | None = None, *, low_open: bool
     return parse
 
 
+DEVICE = "auto, cpu or cuda:N (default auto: CUDA when there is one)"
 PRECISION = "auto: bf16 where the hardware runs it fast (Ampere+ GPUs, AVX512-BF16/AMX CPUs), else fp32 (default auto)"
 POSITIVE = _number(int, 1)
 SCORE = _number(float, 0, 1, high_open=True)
@@ -290,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=["retinanet", "yhenon", "torchvision_v1", "torchvision_v2"], help="override the weights' preset")
     p.add_argument("--score-thresh", type=SCORE, help="minimum score, in [0, 1) (default: the preset's, 0.05)")
     p.add_argument("--nms-thresh", type=IOU, help="NMS IoU threshold, in (0, 1] (default: the preset's, 0.5)")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda:N (default auto: CUDA when there is one)")
+    p.add_argument("--device", default="auto", help=DEVICE)
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help=PRECISION)
     p.add_argument("--batch-size", type=POSITIVE, default=1, help="images per forward pass (default 1)")
     p.add_argument("--coco", help="take image ids from this COCO file, matching by file_name")
@@ -323,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-size", type=_number(int, 32), help="long-side limit (default 1.5 x image size)")
     t.add_argument("--frozen-stages", type=_number(int, 0, 5), help="backbone stages to freeze (default: 1 from trained weights, else 0)")
     t.add_argument("--no-augment", action="store_true", help="no flip, scale jitter or photometric changes")
-    t.add_argument("--device", default="auto", help="auto, cpu or cuda:N (default auto: CUDA when there is one)")
+    t.add_argument("--device", default="auto", help=DEVICE)
     t.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help=PRECISION)
     t.add_argument("--workers", type=_number(int, 0), default=0, help="DataLoader worker processes (default 0: in the main process)")
     t.add_argument("--seed", type=int, default=0, help="for the shuffle, the split and new weights (default 0)")
@@ -335,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--weights", required=True, help="a retina-gui .safetensors, torchvision or yhenon weights file")
     e.add_argument("--coco", required=True, help="the labels to score against (COCO JSON); classes are matched by name")
     e.add_argument("--images", help="image folder (default: the COCO file's folder)")
-    e.add_argument("--device", default="auto", help="auto, cpu or cuda:N (default auto: CUDA when there is one)")
+    e.add_argument("--device", default="auto", help=DEVICE)
     e.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help=PRECISION)
     e.add_argument("--score-thresh", type=SCORE, help="minimum score of a detection, in [0, 1) (default: the model's, 0.05)")
     e.add_argument("--json", help="also write the metrics to this JSON file")

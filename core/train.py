@@ -223,14 +223,15 @@ class Trainer:
             raise TrainingError("no labelled boxes to train on")
         if not train_data.labels.images:
             raise TrainingError("the training set has no images")
+        # before anything is logged: a refused run must not write into the other run's train.log
+        if not resume and any((self.run_dir / name).exists() for name in ("last.safetensors", "train_state.pt", "metrics.json")):
+            raise TrainingError(f"{self.run_dir} already holds a run: continue it with --resume (or Resume), or train into a new "
+                                "folder (its checkpoints and metrics would be mixed with this run's)")
         self.reported: set[str] = set()  # unreadable images already logged
         train_data = self._readable(train_data, "training")
         if val_data is not None:
             val_data = self._readable(val_data, "validation")
         self.train_data, self.val_data = train_data, val_data
-        if not resume and any((self.run_dir / name).exists() for name in ("last.safetensors", "train_state.pt", "metrics.json")):
-            raise TrainingError(f"{self.run_dir} already holds a run: continue it with --resume (or Resume), or train into a new "
-                                "folder (its checkpoints and metrics would be mixed with this run's)")
         state = self._resume_state() if resume else None
         torch.manual_seed(config.seed)
         if state is not None:

@@ -562,8 +562,9 @@ class MainWindow(QMainWindow):
         reason = self.workspace.save(report=False)
         if not reason:
             return True
-        self._save_failed(f"Could not save labels to {self.workspace.labels_file.path}: {reason}", report=False)
-        return self.confirm("Labels not saved", f"The labels could not be saved to {self.workspace.labels_file.path}:\n{reason}\n\n"
+        path = self.workspace.labels_path
+        self._save_failed(f"Could not save labels to {path}: {reason}", report=False)
+        return self.confirm("Labels not saved", f"The labels could not be saved to {path}:\n{reason}\n\n"
                                                 f"{doing[0].upper()}{doing[1:]} anyway and lose every edit since the last save? "
                                                 "(No: keep the window open, free some space or fix the permissions, then "
                                                 "File ▸ Save.)")

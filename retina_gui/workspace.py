@@ -378,16 +378,15 @@ def open_workspace(folder: Path, labels_path: Path | None = None) -> tuple[Works
     read-only workspace and leaves the file untouched. Raises
     :class:`~core.annotations.AnnotationFileLocked` when another window or process has it open."""
     path = labels_path or find_labels_file(folder)
-    elsewhere = "choose a labels file in a folder you can write to with File ▸ Open Labels File…"
     problem = unwritable(path)
     if problem:
         try:
             store = read_store(path)
         except LabelFormatError as exc:
             store, problem = AnnotationStore(), f"{problem}, and it could not be read ({exc})"
-        return Workspace(folder, path, None, store, read_only_reason=f"{problem}"), (
+        return Workspace(folder, path, None, store, read_only_reason=problem), (
             f"{problem[0].upper()}{problem[1:]}, so the labels are shown read-only and nothing is written.\n\n"
-            f"To label these images, {elsewhere}")
+            "To label these images, choose a labels file in a folder you can write to with File ▸ Open Labels File…")
     labels_file = AnnotationFile(path)
     try:
         store = labels_file.load()

@@ -79,8 +79,10 @@ def test_resume_continues_at_the_same_step_with_the_same_optimizer_state(four_im
     for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
     # a run folder holds one run: a new run is refused there, and a finished one has nothing to resume
+    log = (tmp_path / "a" / "train.log").read_text()
     with pytest.raises(TrainingError, match="already holds a run: continue it with --resume"):
         _trainer(four_images, tmp_path / "a", _config(epochs=2))
+    assert (tmp_path / "a" / "train.log").read_text() == log  # the refused run wrote nothing into it
     with pytest.raises(TrainingError, match=r"has finished: there is nothing to resume.*from its weights, .*last.safetensors"):
         _trainer(four_images, tmp_path / "a", _config(epochs=2), resume=True)
 

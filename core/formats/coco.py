@@ -125,11 +125,7 @@ def to_coco_dict(labels: LabelSet) -> dict[str, Any]:
     readers ignore unknown keys) are written only when set. Fields read from the source and
     segmentations are written back (an edited box has dropped its polygon and area)."""
     images, annotations = [], []
-    kept: set[int] = set()
-    for im in labels.images:
-        for box in im.boxes:
-            if isinstance(box.id, int) and box.id >= 1 and box.id not in kept:
-                kept.add(box.id)
+    kept = {box.id for im in labels.images for box in im.boxes if isinstance(box.id, int) and box.id >= 1}
     next_id = max(kept, default=0)
     used: set[int] = set()
     for im in labels.images:
