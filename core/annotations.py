@@ -21,7 +21,7 @@ from pathlib import Path
 
 from core.formats import LabelFormatError
 from core.formats.coco import read_coco, write_coco
-from core.labels import Box, Category, ImageEntry, LabelSet
+from core.labels import Box, Category, ImageEntry, LabelSet, class_name_key
 
 DEFAULT_FILE_NAME = "annotations.coco.json"
 _KNOWN_FILE_NAMES = (DEFAULT_FILE_NAME, "_annotations.coco.json")  # ours, Roboflow's COCO export
@@ -271,12 +271,6 @@ class AnnotationStore:
 
 
 MAX_CLASS_NAME = 100
-
-
-def class_name_key(name: str) -> str:
-    """What two class names must differ in to be two classes: case, Unicode spelling and spaces
-    around the name do not count."""
-    return unicodedata.normalize("NFC", name.strip()).casefold()
 
 
 def clean_category_name(name: str) -> str:

@@ -14,7 +14,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from core.cancel import CancelToken
-from core.labels import LabelSet
+from core.labels import LabelSet, category_of_class, class_name_key
 
 METRICS = ("mAP", "AP50", "AP75", "APs", "APm", "APl")
 
@@ -119,8 +119,8 @@ def evaluate_detector(
 ) -> EvalResult:
     """Run ``detector`` (a :class:`core.detector.Detector`) on the labelled images and evaluate.
 
-    The model's classes are matched to the labels' categories by name, as in the window (the ids
-    of the same classes differ between exports: a VOC → COCO round trip renumbers them). Images
+    The model's classes are matched to the labels' categories by name, as in the window
+    (:func:`core.labels.category_of_class`). Images
     that cannot be read are left out of the evaluation and listed in ``skipped``; scoring them as
     "nothing found" would pass a broken image folder off as a bad model.
     """
@@ -130,7 +130,7 @@ def evaluate_detector(
     paths = [root / im.file_name for im in labels.images]
     by_path = {p: im for p, im in zip(paths, labels.images)}
     class_names = [c.name for c in detector.classes]
-    category_ids = {c.name: c.id for c in labels.categories}
+    category_of = category_of_class(class_names, labels.categories)
     detections: list[Detection] = []
     read: list = []
     skipped: list[str] = []
@@ -142,42 +142,42 @@ def evaluate_detector(
     for result in predict_files(detector, paths, batch_size=batch_size, on_progress=progress, on_error=lambda e: skipped.append(str(e)), cancel=cancel):
         image = by_path[result.path]
         read.append(image)
-        detections += detections_for_evaluation(result.detections, class_names, category_ids, image.id)
+        detections += detections_for_evaluation(result.detections, category_of, image.id)
     scored, notes = scoreable(LabelSet(labels.categories, read, labels.extra), class_names)
     result = coco_evaluate(scored, detections)
     return replace(result, skipped=tuple(skipped), notes=tuple(notes))
 
 
 def scoreable(labels: LabelSet, class_names: list[str]) -> tuple[LabelSet, list[str]]:
-    """``labels`` without the classes the model does not have (matched by name): a class it cannot
-    predict would count as AP 0 and drag mAP down for nothing the model could do. The notes name
-    what is left out, both ways."""
-    known = set(class_names)
-    categories = {c.name for c in labels.categories}
+    """``labels`` without the classes the model does not have (matched by name, as
+    :func:`core.labels.class_name_key` compares names): a class it cannot predict would count as
+    AP 0 and drag mAP down for nothing the model could do. The notes name what is left out, both ways."""
+    known = {class_name_key(n) for n in class_names}
+    categories = {class_name_key(c.name) for c in labels.categories}
     notes = []
     if class_names and not known & categories:
         notes.append(f"none of the model's {len(class_names)} class names is a category of the labels: nothing it finds can be scored")
     elif known - categories:
-        notes.append(f"model classes not in the labels (not scored): {', '.join(n for n in class_names if n not in categories)}")
-    lacking = [c for c in labels.categories if c.name not in known]
+        notes.append(f"model classes not in the labels (not scored): {', '.join(n for n in class_names if class_name_key(n) not in categories)}")
+    lacking = [c for c in labels.categories if class_name_key(c.name) not in known]
     used = {b.category_id for im in labels.images for b in im.boxes}
     if any(c.id in used for c in lacking):
         notes.append(f"label classes the model does not have (left out): {', '.join(c.name for c in lacking if c.id in used)}")
     if not lacking:
         return labels, notes
-    keep = [c for c in labels.categories if c.name in known]
+    keep = [c for c in labels.categories if class_name_key(c.name) in known]
     ids = {c.id for c in keep}
     images = [replace(im, boxes=[b for b in im.boxes if b.category_id in ids]) for im in labels.images]
     return LabelSet(keep, images, labels.extra), notes
 
 
-def detections_for_evaluation(detections, class_names: list[str], category_ids: dict[str, int], image_id: int) -> list[Detection]:
+def detections_for_evaluation(detections, category_of: dict[int, int], image_id: int) -> list[Detection]:
     """COCO evaluation detections of one image (a :class:`core.detections.Detections`), model
-    classes mapped to label categories by name (classes the labels do not have are left out: they
-    cannot be scored)."""
+    classes mapped to label categories by ``category_of`` (:func:`core.labels.category_of_class`;
+    classes the labels do not have are left out: they cannot be scored)."""
     out = []
     for box, score, label in zip(detections.boxes.tolist(), detections.scores.tolist(), detections.labels.tolist()):
-        cid = category_ids.get(class_names[label])
+        cid = category_of.get(label)
         if cid is not None:
             out.append(Detection(image_id, *box, score, cid))
     return out

@@ -7,6 +7,8 @@ where a format requires it.
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,3 +96,18 @@ class LabelSet:
                 train.add(i)
                 taught |= missing
         return self.subset(train), self.subset({i for i in held if i not in train})
+
+
+def class_name_key(name: str) -> str:
+    """What two class names must differ in to be two classes: case, Unicode spelling and spaces
+    around the name do not count. Everything that matches classes by name (import, accepting
+    predictions, fine-tuning's kept head rows, evaluation) compares these keys."""
+    return unicodedata.normalize("NFC", name.strip()).casefold()
+
+
+def category_of_class(class_names: list[str], categories: Iterable[Category]) -> dict[int, int]:
+    """{model class index: label category id} for the classes both sides have, matched by name as
+    :func:`class_name_key` compares names (the ids of the same classes differ between
+    exports: a VOC → COCO round trip renumbers them)."""
+    by_key = {class_name_key(c.name): c.id for c in categories}
+    return {k: by_key[class_name_key(n)] for k, n in enumerate(class_names) if class_name_key(n) in by_key}

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.detections import Candidates, Detections
-from core.labels import LabelSet
+from core.labels import LabelSet, category_of_class
 
 ACCEPT_SKIP_IOU = 0.7  # a prediction this close to an existing label of its class is not added again
 MATCH_IOU = 0.5  # a label counts as detected by a same-class detection at this IoU
@@ -157,13 +157,13 @@ class EvaluationError:
 
 def find_errors(labels: LabelSet, detections: dict[str, Detections], class_names: list[str]) -> list[EvaluationError]:
     """False positives and negatives of ``detections`` (per file name, model class indices) against
-    ``labels`` at whatever thresholds produced them; classes are matched by name. Crowd regions
-    neither count as misses nor make detections false. A class only one side has is no error of
+    ``labels`` at whatever thresholds produced them; classes are matched by name
+    (:func:`core.labels.category_of_class`). Crowd regions neither count as misses nor make detections false. A class only one side has is no error of
     the model's: labels it cannot predict are not misses, its detections of a class the labels lack
     are not false (:func:`core.evaluate.scoreable` names both)."""
     names = labels.category_names()
-    labelled_classes = set(names.values())
-    model_index = {n: i for i, n in enumerate(class_names)}
+    category_of = category_of_class(class_names, labels.categories)
+    model_index = {cid: k for k, cid in category_of.items()}
     errors = []
     for image in labels.images:
         found = detections.get(image.file_name)
@@ -171,12 +171,12 @@ def find_errors(labels: LabelSet, detections: dict[str, Detections], class_names
             continue
         regular = [(i, b) for i, b in enumerate(image.boxes) if not b.iscrowd]
         boxes = np.array([[b.x1, b.y1, b.x2, b.y2] for _, b in regular], dtype=np.float64).reshape(-1, 4)
-        classes = np.array([model_index.get(names[b.category_id], -1) for _, b in regular], dtype=np.int64)
+        classes = np.array([model_index.get(b.category_id, -1) for _, b in regular], dtype=np.int64)
         matched = match_detections(boxes, classes, found)
         used = set(matched[matched >= 0].tolist())
         crowd = np.array([[b.x1, b.y1, b.x2, b.y2] for b in image.boxes if b.iscrowd], dtype=np.float64).reshape(-1, 4)
         for j in range(len(found)):
-            if j in used or class_names[int(found.labels[j])] not in labelled_classes or (
+            if j in used or int(found.labels[j]) not in category_of or (
                     len(crowd) and box_iou(found.boxes[j][None], crowd).max() >= MATCH_IOU):
                 continue
             errors.append(EvaluationError("FP", image.file_name, tuple(map(float, found.boxes[j])), class_names[int(found.labels[j])],
@@ -206,11 +206,11 @@ def evaluate_predictions(labels: LabelSet, candidates: dict[str, Candidates], cl
 
     images = [im for im in labels.images if im.file_name in candidates]
     subset = LabelSet(labels.categories, images, labels.extra)
-    ids = {c.name: c.id for c in labels.categories}
+    category_of = category_of_class(class_names, labels.categories)
     scored, shown = [], {}
     for image in images:
         found = candidates[image.file_name].filter(eval_score, nms_thresh, max_detections)
-        scored += detections_for_evaluation(found, class_names, ids, image.id)
+        scored += detections_for_evaluation(found, category_of, image.id)
         keep = found.scores > view_score
         shown[image.file_name] = Detections(found.boxes[keep], found.scores[keep], found.labels[keep], found.candidate_index[keep])
     scoring, notes = scoreable(subset, class_names)

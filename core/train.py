@@ -33,7 +33,7 @@ from core.config import PreprocessConfig
 from core.dataset import AugmentConfig, Batch, DetectionDataset, GroupedBatchSampler, check_image_folder, collate, readable
 from core.device import precision_name, resolve_device, resolve_precision
 from core.evaluate import EvalResult, evaluate_detector
-from core.labels import Category, LabelSet
+from core.labels import Category, LabelSet, class_name_key
 from core.losses import retinanet_loss
 from core.model import RetinaNet
 from core.presets import get_preset
@@ -131,12 +131,13 @@ def training_classes(labels: LabelSet) -> list[Category]:
 
 
 def adapt_classes(model: RetinaNet, old: tuple[ClassInfo, ...], new: list[Category]) -> dict[str, str]:
-    """Give ``model`` a class head for ``new``; rows of classes whose names match (ignoring case) are
-    kept, the others start from the prior. Returns {new name: kept old name}."""
+    """Give ``model`` a class head for ``new``; rows of classes whose names match (as
+    :func:`core.labels.class_name_key` compares them) are kept, the others start from the prior.
+    Returns {new name: kept old name}."""
     if [c.name for c in old] == [c.name for c in new]:
         return {c.name: c.name for c in new}
-    by_name = {c.name.lower(): i for i, c in enumerate(old)}
-    keep = {j: by_name[c.name.lower()] for j, c in enumerate(new) if c.name.lower() in by_name}
+    by_key = {class_name_key(c.name): i for i, c in enumerate(old)}
+    keep = {j: by_key[class_name_key(c.name)] for j, c in enumerate(new) if class_name_key(c.name) in by_key}
     model.reset_class_head(len(new), keep_rows=keep)
     return {new[j].name: old[i].name for j, i in keep.items()}
 

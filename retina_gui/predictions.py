@@ -10,9 +10,9 @@ import numpy as np
 from PySide6.QtCore import QObject, QRectF, Signal
 from PySide6.QtGui import QColor
 
-from core.annotations import class_name_key
 from core.detections import Detections
 from core.images import ImageReadError, image_size
+from core.labels import category_of_class, class_name_key
 from core.review import Explanation, explain_labels, new_predictions
 from retina_gui.annotator import Annotator
 from retina_gui.canvas import BoxView
@@ -177,11 +177,12 @@ class Predictions(QObject):
         if self.visible is None or self.model is None:
             return []
         store = self.annotator.workspace.store if self.annotator.workspace else None
-        by_name = {c.name: c for c in store.categories} if store else {}
+        by_key = {class_name_key(c.name): c for c in store.categories} if store else {}
         views = []
         for box, score, label in zip(self.visible.boxes, self.visible.scores, self.visible.labels):
             name = self.model.class_names[int(label)]
-            color = category_color(by_name[name]) if name in by_name else palette_color(int(label))
+            category = by_key.get(class_name_key(name))
+            color = category_color(category) if category is not None else palette_color(int(label))
             views.append(BoxView(QRectF(box[0], box[1], box[2] - box[0], box[3] - box[1]), f"{name} {score:.2f}", QColor(color)))
         return views
 
@@ -280,12 +281,12 @@ class Predictions(QObject):
             return "no predictions for this image yet"
         store = self.annotator.workspace.store
         boxes = store.boxes(self.annotator.current)
-        names = [store.category(b.category_id).name for b in boxes]
-        if names[index] not in self.model.class_names:
-            return f"the model has no class named {names[index]}"
-        known = [i for i, n in enumerate(names) if n in self.model.class_names and not boxes[i].iscrowd]
+        model_index = {cid: k for k, cid in category_of_class(list(self.model.class_names), store.categories).items()}
+        if boxes[index].category_id not in model_index:
+            return f"the model has no class named {store.category(boxes[index].category_id).name}"
+        known = [i for i, b in enumerate(boxes) if b.category_id in model_index and not b.iscrowd]
         result = explain_labels(np.array([[boxes[i].x1, boxes[i].y1, boxes[i].x2, boxes[i].y2] for i in known]),
-                                np.array([self.model.class_names.index(names[i]) for i in known]), candidates, self.all,
+                                np.array([model_index[boxes[i].category_id] for i in known]), candidates, self.all,
                                 score_thresh=self.score, nms_thresh=self.nms, best_anchor_iou=best_anchor_iou[known],
                                 positive_iou=self.model.assign.positive_iou, class_names=list(self.model.class_names))
         return result[known.index(index)]

@@ -29,9 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.annotations import class_name_key
 from core.finetune import Recipe, check_labels, default_recipe, labelled_images, list_runs, new_run_dir
-from core.labels import LabelSet
+from core.labels import LabelSet, class_name_key
 from retina_gui.predictions import Predictions
 from retina_gui.workers import TrainingWorker
 

@@ -25,7 +25,6 @@ from core.annotations import (
     LabelsChangedOnDisk,
     StoreEvent,
     clamp_shift,
-    class_name_key,
     clean_category_name,
     find_labels_file,
     read_store,
@@ -36,7 +35,7 @@ from core.annotations import (
 from core.formats import LabelFormatError
 from core.formats.coco import inside_folder
 from core.images import ImageReadError, image_size
-from core.labels import Box, Category, LabelSet
+from core.labels import Box, Category, LabelSet, class_name_key
 from retina_gui import commands
 from retina_gui.convert import corners
 from retina_gui.workers import LabelSaver

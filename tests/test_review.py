@@ -7,10 +7,11 @@ import torch
 from core.anchor_coverage import anchor_layout, anchors_at, assign_labels, best_anchor_ious, coverage, near_anchors, suggest_anchor
 from core.assign import IGNORED, assign, batched_iou
 from core.config import AnchorConfig, AssignConfig, PreprocessConfig
-from core.detections import Candidates
+from core.detections import Candidates, Detections
 from core.formats.coco import read_coco
+from core.labels import Box, Category, ImageEntry, LabelSet
 from core.presets import get_preset
-from core.review import explain_labels, new_predictions
+from core.review import explain_labels, find_errors, new_predictions
 from tests.conftest import DATASETS
 
 PRE = PreprocessConfig(min_size=512, max_size=768)
@@ -66,6 +67,18 @@ def test_accepting_skips_predictions_that_duplicate_a_same_class_label():
     preds = np.array([[2, 2, 100, 100], [0, 0, 100, 100], [300, 300, 400, 400], [305, 300, 405, 400.0]])
     keep = new_predictions(preds, np.array(["rook", "king", "rook", "rook"], dtype=object), labels, np.array(["rook"], dtype=object))
     assert keep.tolist() == [1, 2]  # 0 duplicates the rook label; 3 duplicates the kept prediction 2
+
+
+def test_errors_match_classes_by_name_as_the_class_list_compares_them():
+    labels = LabelSet([Category(7, "White-Pawn "), Category(8, "clock")],
+                      [ImageEntry(1, "a.jpg", 200, 200, [Box(10, 10, 50, 50, 7), Box(100, 100, 150, 150, 7), Box(0, 0, 20, 20, 8)])])
+    found = Detections(np.array([[10, 10, 50, 50], [60, 60, 90, 90], [0, 0, 20, 20]], dtype=np.float32),
+                       np.array([0.9, 0.8, 0.7], dtype=np.float32), np.array([0, 0, 1]), np.arange(3))
+    errors = find_errors(labels, {"a.jpg": found}, ["white-pawn", "zebra"])
+    # the pawn found is matched, the pawn box elsewhere is a false positive, the other pawn a miss;
+    # a zebra (a class the labels lack) and a clock (a class the model lacks) are nobody's error
+    assert sorted((e.kind, e.index) for e in errors) == [("FN", 1), ("FP", 1)]
+    assert {e.class_name for e in errors} == {"white-pawn", "White-Pawn "}
 
 
 def test_anchor_layout_matches_the_real_model_and_the_point_view_has_every_anchor_per_level(tiny_checkpoint):

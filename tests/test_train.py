@@ -157,7 +157,7 @@ def test_fine_tuning_onto_a_different_class_list(four_images, tmp_path):
     names = ("white-pawn", "black-pawn", "zebra")
     path = tmp_path / "start.safetensors"
     save_checkpoint(path, start_model, ModelSpec(preset="retinanet", model=config, classes=tuple(ClassInfo(i, n) for i, n in enumerate(names))))
-    classes = [Category(11, "white-pawn"), Category(13, "white-rook")]
+    classes = [Category(11, "White-Pawn "), Category(13, "white-rook")]  # names match as the class list compares them
     trainer = _trainer(four_images, tmp_path / "run", _config(), start=load_checkpoint(path), classes=classes)
     head = trainer.model.head.classification_head.cls_logits
     old = start_model.head.classification_head.cls_logits
@@ -165,7 +165,7 @@ def test_fine_tuning_onto_a_different_class_list(four_images, tmp_path):
     assert torch.equal(head.weight.view(9, 2, -1)[:, 0], old.weight.view(9, 3, -1)[:, 0])
     trainer.run()
     spec = load_checkpoint(tmp_path / "run" / "last.safetensors").spec
-    assert [c.name for c in spec.classes] == ["white-pawn", "white-rook"] and spec.model.num_classes == 2
+    assert [c.name for c in spec.classes] == ["White-Pawn ", "white-rook"] and spec.model.num_classes == 2
 
 
 def test_fine_tuning_scores_the_start_weights_first_for_comparison(four_images, tmp_path):
@@ -325,6 +325,15 @@ def test_retina_eval_matches_classes_by_name_and_reports_unreadable_images(tmp_p
     (tmp_path / "two.json").write_text(json.dumps(data))
     assert main(["eval", "--weights", str(DEMO_MODEL), "--coco", str(tmp_path / "two.json"), "--device", "cpu", "--json", str(tmp_path / "c.json")]) == 0
     assert json.loads((tmp_path / "b.json").read_text())["mAP"] == json.loads((tmp_path / "c.json").read_text())["mAP"] > 0.5
+    # names that differ only in case and surrounding spaces are the same classes, as in the window's class list
+    spelled = json.loads(json.dumps(data))
+    for c in spelled["categories"]:
+        c["name"] = f" {c['name'].upper()} "
+    (tmp_path / "spelled.json").write_text(json.dumps(spelled))
+    capsys.readouterr()
+    assert main(["eval", "--weights", str(DEMO_MODEL), "--coco", str(tmp_path / "spelled.json"), "--device", "cpu", "--json", str(tmp_path / "s.json")]) == 0
+    assert "left out" not in capsys.readouterr().err
+    assert json.loads((tmp_path / "s.json").read_text())["mAP"] == json.loads((tmp_path / "c.json").read_text())["mAP"]
     # a label class the model does not have is named and left out, not scored as AP 0
     for c in data["categories"]:
         if c["name"] == "white-rook":
