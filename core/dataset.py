@@ -99,6 +99,19 @@ class DetectionDataset(Dataset):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    def boxes_under_one_pixel(self) -> list[str]:
+        """The file name of each learnt box that comes out under 1 px wide or high at the training
+        size (no scale jitter): the sanitising step drops such boxes, so they teach nothing."""
+        small = []
+        for e in self.entries:
+            if not e.width or not e.height:
+                continue
+            nh, nw = resized_size(e.height, e.width, self.preprocess)
+            fx, fy = nw / e.width, nh / e.height
+            small += [e.file_name for b in e.boxes
+                      if not b.iscrowd and b.category_id in self.class_index and min((b.x2 - b.x1) * fx, (b.y2 - b.y1) * fy) < 1.0]
+        return small
+
     def aspect_ratios(self) -> list[float]:
         return [e.width / e.height if e.height else 1.0 for e in self.entries]
 

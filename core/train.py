@@ -267,6 +267,10 @@ class Trainer:
             train_data.labels, train_data.image_root, self.classes, preprocess=self.spec.preprocess,
             augment=config.augment, seed=config.seed,
         )
+        small = self.dataset.boxes_under_one_pixel()
+        if small:
+            self._log(f"{len(small)} labelled box{'es are' if len(small) > 1 else ' is'} under 1 px at image size {config.image_size} "
+                      f"and not learnt (first in {small[0]}); a larger image size keeps them")
         self.sampler = GroupedBatchSampler(
             self.dataset.aspect_ratios(), config.batch_size, seed=config.seed,
             world_size=self.dist.world_size, rank=self.dist.rank,
@@ -282,7 +286,7 @@ class Trainer:
             self.end_pending = bool(state.get("end_pending", False))
             self.best_map = state["best_map"] if state["best_map"] >= 0 else None
             self.history = json.loads((self.run_dir / "metrics.json").read_text()) if (self.run_dir / "metrics.json").exists() else []
-            self.fine_tuning = self._start_entry() is not None
+            self.fine_tuning = bool(state.get("fine_tuning", self._start_entry() is not None))
             self._log(f"resumed at epoch {self.epoch + 1}, step {self.step}")
         self.network: nn.Module = self.model
         if self.dist.world_size > 1:
@@ -321,7 +325,8 @@ class Trainer:
         save_checkpoint(self.run_dir / "last.safetensors", self.model, replace(self.spec, training=summary))
         state = {"optimizer": self.optimizer.state_dict(), "step": self.step, "epoch": self.epoch, "skip": self.skip,
                  "best_map": -1.0 if self.best_map is None else self.best_map,
-                 "freeze_bn": self.freeze_bn, "frozen_stages": self.frozen_stages, "end_pending": self.end_pending}
+                 "freeze_bn": self.freeze_bn, "frozen_stages": self.frozen_stages, "end_pending": self.end_pending,
+                 "fine_tuning": self.fine_tuning}
         with atomic_path(self.run_dir / "train_state.pt") as tmp:
             torch.save(state, tmp)
         self._emit(TrainEvent("checkpoint", self.epoch, self.step, self.total_steps, message=reason))
@@ -353,7 +358,7 @@ class Trainer:
         nan_streak = 0
         start_time, start_step = time.perf_counter(), self.step
         try:
-            if self.fine_tuning and self.step == 0 and config.validate_start:
+            if self.fine_tuning and self.step == 0 and self._start_entry() is None and config.validate_start:  # also when cancelled there
                 self._validate_start()
                 start_time = time.perf_counter()
             if self.end_pending:  # cancelled while validating the last epoch: validate it now

@@ -10,7 +10,7 @@ from core.cli import main
 from core.config import ModelConfig
 from core.evaluate import Detection, coco_evaluate, ground_truth_as_detections
 from core.formats.coco import read_coco
-from core.labels import Category, LabelSet
+from core.labels import Box, Category, LabelSet
 from core.model import RetinaNet
 from core.train import DataSource, TrainConfig, Trainer, TrainingError
 from core.weights import ClassInfo, ModelSpec, load_checkpoint, save_checkpoint
@@ -181,6 +181,28 @@ def test_fine_tuning_scores_the_start_weights_first_for_comparison(four_images, 
     history = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert [h["epoch"] for h in history] == [0, 1] and result.start_map == history[0]["mAP"] == epochs[0].metrics["mAP"]
     assert result.best_map == history[1]["mAP"]  # best is among the trained epochs only
+
+
+def test_a_fine_tune_cancelled_while_scoring_its_start_weights_scores_them_on_resume(four_images, tmp_path, monkeypatch):
+    config = ModelConfig(backbone="resnet18", num_classes=2, fpn_channels=64)
+    path = tmp_path / "start.safetensors"
+    save_checkpoint(path, RetinaNet(config), ModelSpec(preset="retinanet", model=config, classes=(ClassInfo(11, "white-pawn"), ClassInfo(13, "white-rook"))))
+    cancel = CancelToken()
+    evaluate = Trainer.evaluate
+
+    def cancelled_in_validation(self, data):
+        cancel.cancel()
+        cancel.raise_if_cancelled()
+
+    monkeypatch.setattr(Trainer, "evaluate", cancelled_in_validation)
+    run = tmp_path / "run"
+    first = Trainer(train_data=four_images, val_data=four_images, run_dir=run, config=_config(validate=True), start=load_checkpoint(path),
+                    device="cpu", cancel=cancel).run()
+    assert first.cancelled and first.steps == 0 and first.start_map is None
+    monkeypatch.setattr(Trainer, "evaluate", evaluate)
+    result = Trainer(train_data=four_images, val_data=four_images, run_dir=run, config=_config(validate=True), device="cpu", resume=True).run()
+    history = json.loads((run / "metrics.json").read_text())
+    assert [h["epoch"] for h in history] == [0, 1] and result.start_map == history[0]["mAP"] is not None
 
 
 def test_validation_images_without_boxes_do_not_stop_training(four_images, tmp_path):
@@ -380,3 +402,14 @@ def test_ctrl_c_during_retina_train_saves_the_step_and_the_run_resumes_there(tmp
     assert spec.training["step"] == 6 and spec.training["epochs_done"] == 2
     assert not (tmp_path / "run" / "train_state.pt").exists()  # finished: no optimizer state left to resume from
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+
+
+def test_boxes_too_small_to_learn_at_the_training_size_are_named(four_images, tmp_path):
+    first = four_images.labels.images[0]
+    tiny = Box(first.width / 2, first.height / 2, first.width / 2 + 5, first.height / 2 + 5, first.boxes[0].category_id)
+    labels = replace(four_images.labels, images=[replace(first, boxes=[*first.boxes, tiny]), *four_images.labels.images[1:]])
+    messages = []
+    trainer = _trainer(DataSource(labels, four_images.image_root), tmp_path, _config(), on_event=lambda e: e.kind == "log" and messages.append(e.message))
+    assert trainer.dataset.boxes_under_one_pixel() == [first.file_name]
+    assert any(m.startswith("1 labelled box is under 1 px at image size 96 and not learnt") and first.file_name in m for m in messages)
+    assert len(trainer.dataset[0].boxes) == len(first.boxes)  # the sanitising step drops it: the message tells the truth
