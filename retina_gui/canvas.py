@@ -83,6 +83,7 @@ class LabelItem(QGraphicsItem):
     def __init__(self, parent: QGraphicsItem, *, below: bool = False) -> None:
         super().__init__(parent)
         self.below = below
+        self.inside = False
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # text is drawn once, then blitted
         self.text, self.color = "", QColor()
@@ -91,9 +92,25 @@ class LabelItem(QGraphicsItem):
     def set_label(self, text: str, color: QColor) -> None:
         self.prepareGeometryChange()
         self.text, self.color = text, color
-        h = self.METRICS.height() + 2
-        self._rect = QRectF(0, 0 if self.below else -h, self.METRICS.horizontalAdvance(text) + 6, h)
+        self._layout()
         self.update()
+
+    def set_inside(self, inside: bool) -> None:
+        """Flip the tag to the other side of its position, into the box: a box at the image's edge
+        would have its tag cut off (the view cannot scroll past the image)."""
+        if inside != self.inside:
+            self.prepareGeometryChange()
+            self.inside = inside
+            self._layout()
+
+    @classmethod
+    def height(cls) -> float:
+        """The tag's height in screen pixels (asked once the application exists: fonts need it)."""
+        return cls.METRICS.height() + 2
+
+    def _layout(self) -> None:
+        h = self.height()
+        self._rect = QRectF(0, 0 if self.below != self.inside else -h, self.METRICS.horizontalAdvance(self.text) + 6, h)
 
     def boundingRect(self) -> QRectF:
         return self._rect
@@ -114,6 +131,7 @@ class BoxItem(QGraphicsRectItem):
         self._selected = False
         self.color = QColor()
         self.view: BoxView | None = None
+        self.tag_y = 0.0
 
     def show_box(self, view: BoxView, selected: bool) -> bool:
         """Returns whether anything changed (an edit changes one box: the others are not redrawn)."""
@@ -124,6 +142,7 @@ class BoxItem(QGraphicsRectItem):
         self.setZValue(-view.rect.width() * view.rect.height())  # smaller boxes on top: nested ones stay clickable
         self.label.set_label(view.label, view.color)
         self.label.setPos(view.rect.topLeft())
+        self.tag_y = view.rect.top()  # image y the tag hangs from (read by every zoom step: kept as a float)
         self.color = view.color
         self.set_selected(selected)
         return True
@@ -147,6 +166,7 @@ class PredictionItem(QGraphicsRectItem):
         self.label = LabelItem(self, below=True)  # under the box: the label's own tag is above it
         self.setZValue(-1e17)
         self.view: BoxView | None = None
+        self.tag_y = 0.0
 
     def show_box(self, view: BoxView) -> None:
         if view == self.view:  # moving the score slider keeps a prefix of the list unchanged
@@ -160,6 +180,8 @@ class PredictionItem(QGraphicsRectItem):
         tag.setAlpha(170)
         self.label.set_label(view.label, tag)
         self.label.setPos(view.rect.bottomLeft())
+        self.tag_y = view.rect.bottom()
+
 
 
 class _Drag(enum.Enum):
@@ -248,9 +270,12 @@ class Canvas(QGraphicsView):
         self._splice(boxes)
         wanted = set(selected) if selected is not None else {i for i in self._selected if i < len(boxes)}
         handles_moved = False  # the selection's handles are drawn over the scene, not by the items
+        shown = []
         for item, view in zip(self._items, boxes):
-            if item.show_box(view, item.index in wanted) and item.index in wanted:
-                handles_moved = True
+            if item.show_box(view, item.index in wanted):
+                shown.append(item)
+                handles_moved = handles_moved or item.index in wanted
+        self._place_tags(shown)
         self._set_selection(wanted)
         if handles_moved:
             self.viewport().update()
@@ -281,6 +306,15 @@ class Canvas(QGraphicsView):
         self._resize_pool(self._predictions, len(boxes), PredictionItem)
         for item, view in zip(self._predictions, boxes):
             item.show_box(view)
+        self._place_tags(self._predictions)
+
+    def _place_tags(self, items: list) -> None:
+        """Tags that would stick out of the image at this zoom go inside their boxes."""
+        zoom, height, tag = self._zoom(), self.image_size[1] if self.image_size else 0, LabelItem.height()
+        for item in items:
+            label = item.label
+            room = height - item.tag_y if label.below else item.tag_y  # image pixels between the tag's side and the image edge
+            label.set_inside(room * zoom < tag)
 
     def _resize_pool(self, items: list, size: int, make: type) -> None:
         """Grow or shrink a list of scene items to ``size``; items are reused, not rebuilt."""
@@ -341,6 +375,8 @@ class Canvas(QGraphicsView):
         self.setTransform(self.transform().fromScale(zoom, zoom))
         self._pixmap.setTransformationMode(
             Qt.TransformationMode.FastTransformation if zoom >= 2 else Qt.TransformationMode.SmoothTransformation)  # see pixels when zoomed in
+        self._place_tags(self._items)
+        self._place_tags(self._predictions)
         self.zoom_changed.emit(zoom)
 
     def zoom_by(self, factor: float, at: QPoint | None = None) -> None:

@@ -1,11 +1,12 @@
 """Undo commands: every edit of the annotation store goes through one of these, so the QUndoStack
 can take back (and redo) all of them, without limit. Each command stores exactly what its inverse
 needs, as returned by the store. ``file_name`` names the image a command touched (None for class
-edits) so that undo can bring that image back on screen."""
+edits) so that undo can bring that image back on screen; the history names it too."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import PurePosixPath
 
 from PySide6.QtGui import QUndoCommand
 
@@ -18,18 +19,27 @@ def boxes_text(n: int) -> str:
     return "box" if n == 1 else f"{n} boxes"
 
 
-class StoreCommand(QUndoCommand):
-    file_name: str | None = None
+def image_text(text: str, file_name: str | None) -> str:
+    """An undo text naming the image it touched ("Delete box · IMG_01…92.jpg"): the history lists
+    edits of many images, and undo brings each one's image back."""
+    if file_name is None:
+        return text
+    name = PurePosixPath(file_name).name
+    if len(name) > 32:
+        name = f"{name[:15]}…{name[-16:]}"
+    return f"{text} · {name}"
 
-    def __init__(self, store: AnnotationStore, text: str) -> None:
-        super().__init__(text)
-        self.store = store
+
+class StoreCommand(QUndoCommand):
+    def __init__(self, store: AnnotationStore, text: str, file_name: str | None = None) -> None:
+        super().__init__(image_text(text, file_name))
+        self.store, self.file_name = store, file_name
 
 
 class AddBoxes(StoreCommand):
     def __init__(self, store: AnnotationStore, file_name: str, size: tuple[int, int], boxes: list[Box], text: str) -> None:
-        super().__init__(store, text)
-        self.file_name, self.size, self.boxes = file_name, size, boxes
+        super().__init__(store, text, file_name)
+        self.size, self.boxes = size, boxes
         self.items: list[tuple[int, Box]] = []
 
     @classmethod
@@ -49,8 +59,8 @@ class AddBoxes(StoreCommand):
 
 class DeleteBoxes(StoreCommand):
     def __init__(self, store: AnnotationStore, file_name: str, indices: list[int]) -> None:
-        super().__init__(store, f"Delete {boxes_text(len(indices))}")
-        self.file_name, self.indices = file_name, sorted(indices)
+        super().__init__(store, f"Delete {boxes_text(len(indices))}", file_name)
+        self.indices = sorted(indices)
         self.removed: list[tuple[int, Box]] = []
 
     def redo(self) -> None:
@@ -67,8 +77,8 @@ class ChangeBoxes(StoreCommand):
     NUDGE_ID = 1
 
     def __init__(self, store: AnnotationStore, file_name: str, items: list[tuple[int, Box]], text: str, *, nudge: bool = False) -> None:
-        super().__init__(store, text)
-        self.file_name, self.items = file_name, items
+        super().__init__(store, text, file_name)
+        self.items = items
         self.previous: list[tuple[int, Box]] | None = None
         self.nudge = nudge
 
@@ -100,8 +110,8 @@ class ChangeBoxes(StoreCommand):
 
 class SetReviewed(StoreCommand):
     def __init__(self, store: AnnotationStore, file_name: str, size: tuple[int, int], reviewed: bool) -> None:
-        super().__init__(store, "Mark image reviewed" if reviewed else "Mark image not reviewed")
-        self.file_name, self.size, self.reviewed = file_name, size, reviewed
+        super().__init__(store, "Mark image reviewed" if reviewed else "Mark image not reviewed", file_name)
+        self.size, self.reviewed = size, reviewed
         self.previous = False
 
     def redo(self) -> None:
@@ -113,8 +123,8 @@ class SetReviewed(StoreCommand):
 
 class RescaleImage(StoreCommand):
     def __init__(self, store: AnnotationStore, file_name: str, size: tuple[int, int], boxes: list[Box]) -> None:
-        super().__init__(store, f"Rescale boxes to {size[0]}×{size[1]}")
-        self.file_name, self.size, self.boxes = file_name, size, boxes
+        super().__init__(store, f"Rescale boxes to {size[0]}×{size[1]}", file_name)
+        self.size, self.boxes = size, boxes
         self.previous: tuple[tuple[int, int], list[Box]] | None = None
 
     def redo(self) -> None:

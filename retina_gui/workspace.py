@@ -297,7 +297,7 @@ class Workspace(QObject):
             return 0
         names = list(dict.fromkeys(p[4] for _, _, predictions in entries for p in predictions))
         ids, new_categories = self._classes_for([Category(0, name) for name in names])
-        with self._one_step(text):
+        with self._one_step(commands.image_text(text, entries[0][0]) if len(entries) == 1 else text):
             for category in new_categories:
                 self._push(commands.AddCategory(self.store, category))
             for file_name, size, predictions in entries:

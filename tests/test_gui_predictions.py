@@ -87,7 +87,7 @@ def test_accept_all_creates_labels_and_one_undo_removes_them(qtbot, tmp_path, wi
     assert {c.name for c in store.categories} <= set(window.predictions.model.class_names)
     assert window.predictions.accept_image() == 0  # everything is labelled now: nothing is added twice
     stack = window.workspace.undo_stack
-    assert stack.count() == 1 and stack.text(0) == f"Accept {shown} predictions"
+    assert stack.count() == 1 and stack.text(0) == f"Accept {shown} predictions · {name}"
     stack.undo()
     assert store.boxes(name) == () and store.categories == ()
     path = window.workspace.labels_file.path
@@ -144,7 +144,7 @@ def test_double_click_accepts_one_prediction(qtbot, tmp_path, window_factory):
     qtbot.mouseDClick(window.canvas.viewport(), Qt.MouseButton.LeftButton, pos=p)
     (label,) = window.workspace.store.boxes(window.annotator.current)
     assert (label.x1, label.y1, label.x2, label.y2) == pytest.approx(tuple(float(v) for v in box))
-    assert window.workspace.undo_stack.text(0) == "Accept 1 prediction"
+    assert window.workspace.undo_stack.text(0) == f"Accept 1 prediction · {window.annotator.current}"
 
 
 def test_anchor_view_shows_every_anchor_of_each_enabled_level_at_a_point(qtbot, tmp_path, window_factory):
@@ -304,7 +304,7 @@ def test_evaluation_view_gives_coco_metrics_and_browsable_errors(qtbot, tmp_path
     before = len(window.workspace.store.boxes(fps[0].file_name))
     panel.add_as_label()  # "this false positive is really an object": one undo step
     assert len(window.workspace.store.boxes(fps[0].file_name)) == before + 1
-    assert window.workspace.undo_stack.text(window.workspace.undo_stack.count() - 1) == "Add false positive as label"
+    assert window.workspace.undo_stack.text(window.workspace.undo_stack.count() - 1) == f"Add false positive as label · {fps[0].file_name}"
 
 
 def test_getting_torchvisions_coco_model_offline_says_so_plainly(qtbot, tmp_path, window_factory, monkeypatch):

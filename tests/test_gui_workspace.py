@@ -129,8 +129,8 @@ def test_draw_move_resize_relabel_delete_then_undo_and_redo_everything(qtbot, de
     saved_boxes(qtbot, window, lambda anns: len(anns) == n0)
 
     stack = window.workspace.undo_stack
-    assert [stack.text(i) for i in range(stack.count())] == [
-        f"Draw {first_class.name} box", "Move box", "Resize box", f"Relabel box as {second_class.name}", "Delete box"]
+    assert [stack.text(i) for i in range(stack.count())] == [f"{text} · chess_01.jpg" for text in (  # the history names the image
+        f"Draw {first_class.name} box", "Move box", "Resize box", f"Relabel box as {second_class.name}", "Delete box")]
 
     states = [
         lambda anns: len(anns) == n0 + 1 and anns[-1]["category_id"] == second_class.id,  # delete undone
@@ -157,7 +157,7 @@ def test_nudges_merge_into_one_undo_step_and_stay_inside_the_image(qtbot, demo):
     qtbot.keyClick(window.canvas, Qt.Key.Key_Left, Qt.KeyboardModifier.ShiftModifier)
     box = store.boxes("chess_01.jpg")[0]
     assert (box.x1 - original.x1, box.y1 - original.y1) == pytest.approx((-8, 1))
-    assert window.workspace.undo_stack.count() == 1 and window.workspace.undo_stack.text(0) == "Nudge box"
+    assert window.workspace.undo_stack.count() == 1 and window.workspace.undo_stack.text(0) == "Nudge box · chess_01.jpg"
     saved_boxes(qtbot, window, lambda anns: close(box_xyxy(anns[0]), (box.x1, box.y1, box.x2, box.y2)))
     for _ in range(300):  # far past the left edge: the box stops at x = 0
         qtbot.keyClick(window.canvas, Qt.Key.Key_Left, Qt.KeyboardModifier.ShiftModifier)
@@ -174,14 +174,14 @@ def test_copy_paste_and_paste_previous_image_boxes(qtbot, demo):
     qtbot.keyClick(window.canvas, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClick(window.canvas, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
     assert len(store.boxes("chess_01.jpg")) == n1 + 2 and window.canvas.selected() == [n1, n1 + 1]
-    assert window.workspace.undo_stack.text(0) == "Paste 2 boxes"
+    assert window.workspace.undo_stack.text(0) == "Paste 2 boxes · chess_01.jpg"  # the history names the image
     qtbot.keyClick(window.canvas, Qt.Key.Key_D)  # next image
     wait_image(qtbot, window, "chess_02.jpg")
     n2 = len(store.boxes("chess_02.jpg"))
     window.canvas.setFocus()
     qtbot.keyClick(window.canvas, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert len(store.boxes("chess_02.jpg")) == n2 + n1 + 2
-    assert window.workspace.undo_stack.text(1) == f"Paste {n1 + 2} boxes from the previous image"
+    assert window.workspace.undo_stack.text(1) == f"Paste {n1 + 2} boxes from the previous image · chess_02.jpg"
     qtbot.keyClick(window.canvas, Qt.Key.Key_A)  # back to chess_01, then undo the chess_02 paste
     wait_image(qtbot, window, "chess_01.jpg")
     qtbot.keyClick(window.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
@@ -758,7 +758,7 @@ def test_boxes_of_an_image_resized_on_disk_are_rescaled_in_one_undo_step(qtbot, 
     assert (entry.width, entry.height) == (old[0] // 2, old[1] // 2)
     sx, sy = (old[0] // 2) / old[0], (old[1] // 2) / old[1]
     assert [(b.x1, b.y2, b.category_id) for b in store.boxes("chess_02.jpg")] == [(b.x1 * sx, b.y2 * sy, b.category_id) for b in before]
-    assert window.workspace.undo_stack.text(window.workspace.undo_stack.count() - 1) == f"Rescale boxes to {old[0] // 2}×{old[1] // 2}"
+    assert window.workspace.undo_stack.text(window.workspace.undo_stack.count() - 1) == f"Rescale boxes to {old[0] // 2}×{old[1] // 2} · chess_02.jpg"
     window.workspace.undo_stack.undo()
     assert store.boxes("chess_02.jpg") == before and (store.entry("chess_02.jpg").width, store.entry("chess_02.jpg").height) == old
     window.close()
@@ -850,3 +850,26 @@ def test_the_current_tool_is_checked_in_the_view_menu_and_named_in_the_status_ba
     assert window.statusBar().currentMessage() == "chess_01.jpg: marked reviewed"
     qtbot.keyClick(window.canvas, Qt.Key.Key_R)
     assert window.statusBar().currentMessage() == "chess_01.jpg: no longer marked reviewed"
+
+
+def test_tags_of_boxes_at_the_image_edge_go_inside_the_box_where_they_would_be_cut_off(qtbot, demo):
+    from retina_gui.canvas import BoxView, LabelItem
+
+    window = demo
+    width, height = window.canvas.image_size
+    window.workspace.draw_box("chess_01.jpg", (width, height), QRectF(300, 0, 60, 60))  # touching the top edge
+    top = next(i for i in window.canvas._items if i.rect().top() == 0)
+    middle = next(i for i in window.canvas._items if 100 < i.rect().top() < 300)
+    assert top.label.inside and not middle.label.inside  # a label's tag sits above its box
+    assert top.label.boundingRect().top() == 0 and middle.label.boundingRect().bottom() == 0
+    window.canvas.set_predictions([BoxView(QRectF(10, height - 50, 40, 50), "white-pawn 0.90", QColor("red")),
+                                   BoxView(QRectF(10, 10, 40, 50), "white-pawn 0.80", QColor("red"))])
+    bottom, free = window.canvas._predictions
+    assert bottom.label.inside and bottom.label.boundingRect().bottom() == 0  # a prediction's tag sits below: flipped up
+    assert not free.label.inside and free.label.boundingRect().top() == 0
+    # zoomed out, a box a few image pixels from the edge leaves less than a tag's height of screen
+    near = 0.9 * LabelItem.height() / middle.rect().top()
+    window.canvas.set_zoom(near)
+    assert middle.label.inside and not free.label.inside
+    window.canvas.set_zoom(1.0)
+    assert not middle.label.inside
