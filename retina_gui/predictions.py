@@ -264,7 +264,9 @@ class Predictions(QObject):
             keep = new_predictions(boxes, classes, label_boxes, label_names)
             if len(keep):
                 fresh.append((file_name, size, [predictions[i] for i in keep]))
-        count = workspace.accept_predictions(fresh, text)
+        # a new class keeps the colour its predictions had: accepting (and undoing) changes no colour
+        colors = {name: palette_color(k).name() for k, name in enumerate(self.model.class_names)} if self.model is not None else None
+        count = workspace.accept_predictions(fresh, text, colors)
         for file_name, _, _ in entries:
             store.predicted.discard(file_name)  # reviewed into labels: the list shows it as labelled now
         self.annotator.files.model.refresh([e[0] for e in entries])

@@ -289,14 +289,16 @@ class Workspace(QObject):
                     self._push(commands.AddBoxes(self.store, file_name, size, boxes, f"Import {len(boxes)} boxes"))
         return count, skipped, repeated
 
-    def accept_predictions(self, entries: list[tuple[str, tuple[int, int], list[tuple[float, float, float, float, str]]]], text: str) -> int:
+    def accept_predictions(self, entries: list[tuple[str, tuple[int, int], list[tuple[float, float, float, float, str]]]], text: str,
+                           colors: dict[str, str] | None = None) -> int:
         """Add predictions (x1, y1, x2, y2, class name) as labels, as one undo step; a class name the
-        labels do not have yet becomes a new class. Returns the number of boxes added."""
+        labels do not have yet becomes a new class, in its colour from ``colors`` (the colour its
+        predictions were shown in) if given. Returns the number of boxes added."""
         count = sum(len(predictions) for _, _, predictions in entries)
         if not count:
             return 0
         names = list(dict.fromkeys(p[4] for _, _, predictions in entries for p in predictions))
-        ids, new_categories = self._classes_for([Category(0, name) for name in names])
+        ids, new_categories = self._classes_for([Category(0, name, color=(colors or {}).get(name, "")) for name in names])
         with self._one_step(commands.image_text(text, entries[0][0]) if len(entries) == 1 else text):
             for category in new_categories:
                 self._push(commands.AddCategory(self.store, category))

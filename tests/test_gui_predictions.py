@@ -82,9 +82,12 @@ def test_accept_all_creates_labels_and_one_undo_removes_them(qtbot, tmp_path, wi
     store = window.workspace.store
     name = window.annotator.current
     shown = len(window.predictions.visible)
+    colors = {v.label.rsplit(" ", 1)[0]: v.color.name() for v in window.predictions.box_views()}
     added = window.predictions.accept_image()
     assert added == shown == len(store.boxes(name))
     assert {c.name for c in store.categories} <= set(window.predictions.model.class_names)
+    assert {c.name: c.color for c in store.categories} == colors  # each new class keeps the colour its predictions had
+    assert {v.label.rsplit(" ", 1)[0]: v.color.name() for v in window.predictions.box_views()} == colors
     assert window.predictions.accept_image() == 0  # everything is labelled now: nothing is added twice
     stack = window.workspace.undo_stack
     assert stack.count() == 1 and stack.text(0) == f"Accept {shown} predictions · {name}"
