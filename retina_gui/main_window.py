@@ -46,6 +46,8 @@ from retina_gui.workers import FolderScanner, ImageLoader
 from retina_gui.workspace import Workspace, open_workspace
 
 RECENT_KEY = "recent_folders"
+GEOMETRY_KEY, LAYOUT_KEY = "window/geometry", "window/panels"
+LAYOUT_VERSION = 1  # raise when the set of panels changes: an older saved layout is then ignored
 RECENT_COUNT = 10
 
 
@@ -100,20 +102,13 @@ class MainWindow(QMainWindow):
         self.training_panel = TrainingPanel(self.predictions, self)
         self.history = QUndoView(self)
         self.history.setEmptyLabel("Opened")
-        self._dock("Images", self.files, Qt.DockWidgetArea.LeftDockWidgetArea)
-        classes = self._dock("Classes", self.classes, Qt.DockWidgetArea.RightDockWidgetArea)
-        history = self._dock("History", self.history, Qt.DockWidgetArea.RightDockWidgetArea)
-        model_dock = self._dock("Model", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea)
-        anchors = self._dock("Anchors", self.anchor_panel, Qt.DockWidgetArea.RightDockWidgetArea)
-        evaluation = self._dock("Evaluation", self.evaluation_panel, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.tabifyDockWidget(model_dock, anchors)
-        training = self._dock("Training", self.training_panel, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.tabifyDockWidget(anchors, evaluation)
-        self.tabifyDockWidget(evaluation, training)
-        self.tabifyDockWidget(classes, history)
-        classes.raise_()
-        model_dock.raise_()
-        self.resizeDocks([model_dock], [380], Qt.Orientation.Horizontal)  # room for the runs and AP tables
+        self.docks = {title: self._dock(title, widget) for title, widget in (
+            ("Images", self.files), ("Classes", self.classes), ("History", self.history), ("Model", self.model_panel),
+            ("Anchors", self.anchor_panel), ("Evaluation", self.evaluation_panel), ("Training", self.training_panel))}
+        self.arrange_panels()
+        if self.settings.value(GEOMETRY_KEY) is not None:  # the size, place and panels the window had when it was last closed
+            self.restoreGeometry(self.settings.value(GEOMETRY_KEY))
+            self.restoreState(self.settings.value(LAYOUT_KEY), LAYOUT_VERSION)
         self._status_labels()
         self._build_menus(recursive)
         self.wheel_guard = WheelOnlyWhenFocused(self)
@@ -145,7 +140,26 @@ class MainWindow(QMainWindow):
             self.open_folder(folder, labels)
 
     # --- construction --------------------------------------------------------------------------
-    def _dock(self, title: str, widget, area) -> QDockWidget:
+    def arrange_panels(self) -> None:
+        """The default layout (also View ▸ Reset Panels): images on the left; classes and history,
+        then the model's panels as tabs, on the right. Widths follow the window so a small screen
+        keeps most of its width for the image."""
+        d = self.docks
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, d["Images"])
+        for title in ("Classes", "History", "Model", "Anchors", "Evaluation", "Training"):
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, d[title])
+        for dock in d.values():
+            dock.setFloating(False)
+            dock.show()
+        self.tabifyDockWidget(d["Classes"], d["History"])
+        for left, right in (("Model", "Anchors"), ("Anchors", "Evaluation"), ("Evaluation", "Training")):
+            self.tabifyDockWidget(d[left], d[right])
+        d["Classes"].raise_()
+        d["Model"].raise_()
+        width = self.width()  # the runs and AP tables want ~380 px; the file list ~240
+        self.resizeDocks([d["Images"], d["Model"]], [min(240, width // 6), min(380, width // 4)], Qt.Orientation.Horizontal)
+
+    def _dock(self, title: str, widget) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(title)
         scroll = QScrollArea()  # a panel taller than a small window scrolls instead of squeezing its rows together
@@ -154,7 +168,6 @@ class MainWindow(QMainWindow):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # sideways scrolling hid the labels and buttons
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         dock.setWidget(scroll)
-        self.addDockWidget(area, dock)
         return dock
 
     def _status_labels(self) -> None:
@@ -229,6 +242,12 @@ class MainWindow(QMainWindow):
         self._action(view, "Actual &Size (100 %)", self.canvas.actual_size, "Ctrl+1")
         view.addSeparator()
         self._action(view, "Anchors at a &Point", self.anchor_panel.toggle_probe, "P", "Click the image to see the anchors of each level there")
+        view.addSeparator()
+        panels = view.addMenu("&Panels")
+        for dock in self.docks.values():
+            panels.addAction(dock.toggleViewAction())  # a closed panel comes back from here
+        panels.addSeparator()
+        self._action(panels, "&Reset Panels", self.arrange_panels, tip="Put every panel back where it was at first")
 
         model = bar.addMenu("&Model")
         self._action(model, "&Load Model…", self.model_panel.ask_model)
@@ -620,4 +639,6 @@ class MainWindow(QMainWindow):
             return
         self.model_panel.stop()
         self.close_folder()
+        self.settings.setValue(GEOMETRY_KEY, self.saveGeometry())
+        self.settings.setValue(LAYOUT_KEY, self.saveState(LAYOUT_VERSION))
         super().closeEvent(event)

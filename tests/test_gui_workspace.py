@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QPoint, QPointF, QRectF, QSettings, Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QDockWidget
+from PySide6.QtWidgets import QDockWidget, QMenu
 
 from core.formats.coco import read_coco
 from core.images import load_image
@@ -23,9 +23,11 @@ def settings(tmp_path):
     return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
 
 
-def open_window(qtbot, folder: Path, settings, **kwargs) -> MainWindow:
+def open_window(qtbot, folder: Path, settings, *, arrange: bool = True, **kwargs) -> MainWindow:
     window = MainWindow(folder=folder, settings=settings, **kwargs)
     window.resize(1400, 900)  # the offscreen screen is 800x600, and the window fits itself to it
+    if arrange:
+        window.arrange_panels()  # panel widths as a 1400-px screen gives them
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
@@ -873,3 +875,36 @@ def test_tags_of_boxes_at_the_image_edge_go_inside_the_box_where_they_would_be_c
     assert middle.label.inside and not free.label.inside
     window.canvas.set_zoom(1.0)
     assert not middle.label.inside
+
+
+def test_panels_come_back_as_they_were_left_and_reset_puts_them_back(qtbot, tmp_path, settings):
+    folder = tmp_path / "demo"
+    shutil.copytree(DEMO, folder)
+    window = open_window(qtbot, folder, settings)
+    window.docks["History"].close()
+    window.docks["Training"].raise_()
+    window.close()
+    again = open_window(qtbot, folder, settings, arrange=False)
+    assert not again.docks["History"].isVisible() and again.docks["Classes"].isVisible()
+    assert again.tabifiedDockWidgets(again.docks["Training"]) and not again.docks["Training"].visibleRegion().isEmpty()
+    panels = next(a.menu() for a in again.menuBar().actions() if a.text() == "&View").findChild(QMenu)
+    history = next(a for a in panels.actions() if a.text() == "History")
+    history.trigger()  # View ▸ Panels brings a closed panel back
+    assert again.docks["History"].isVisible()
+    again.docks["Model"].setFloating(True)
+    next(a for a in panels.actions() if a.text() == "&Reset Panels").trigger()
+    assert not again.docks["Model"].isFloating() and again.dockWidgetArea(again.docks["Model"]) == Qt.DockWidgetArea.RightDockWidgetArea
+    again.close()
+
+
+def test_a_small_window_keeps_most_of_its_width_for_the_image(qtbot, tmp_path, settings):
+    folder = tmp_path / "demo"
+    shutil.copytree(DEMO, folder)
+    window = MainWindow(folder=folder, settings=settings)
+    window.resize(1024, 740)
+    window.arrange_panels()
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.canvas.width() >= 0.5 * window.width()
+    window.close()
