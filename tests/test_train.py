@@ -1,6 +1,7 @@
 import json
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -87,18 +88,31 @@ def test_resume_continues_at_the_same_step_with_the_same_optimizer_state(four_im
         _trainer(four_images, tmp_path / "a", _config(epochs=2), resume=True)
 
 
-def test_a_run_cancelled_while_validating_an_epoch_validates_it_on_resume(four_images, tmp_path, monkeypatch):
+def _cancelled_by_validation(monkeypatch) -> CancelToken:
+    """A cancel token that the next validation pass cancels, stopping there (``monkeypatch.undo()``
+    lets validation run again)."""
     cancel = CancelToken()
-    evaluate = Trainer.evaluate
 
     def cancelled_in_validation(self, data):
         cancel.cancel()
         cancel.raise_if_cancelled()
 
     monkeypatch.setattr(Trainer, "evaluate", cancelled_in_validation)
+    return cancel
+
+
+def _two_class_start(tmp_path) -> Path:
+    config = ModelConfig(backbone="resnet18", num_classes=2, fpn_channels=64)
+    path = tmp_path / "start.safetensors"
+    save_checkpoint(path, RetinaNet(config), ModelSpec(preset="retinanet", model=config, classes=(ClassInfo(11, "white-pawn"), ClassInfo(13, "white-rook"))))
+    return path
+
+
+def test_a_run_cancelled_while_validating_an_epoch_validates_it_on_resume(four_images, tmp_path, monkeypatch):
+    cancel = _cancelled_by_validation(monkeypatch)
     result = _trainer(four_images, tmp_path, _config(epochs=2, validate=True), val_data=four_images, cancel=cancel).run()
     assert result.cancelled and "cancelled while validating epoch 1" in (tmp_path / "train.log").read_text()
-    monkeypatch.setattr(Trainer, "evaluate", evaluate)
+    monkeypatch.undo()
     resumed = _trainer(four_images, tmp_path, _config(epochs=2, validate=True), val_data=four_images, resume=True)
     assert resumed.run().epochs_done == 2
     history = json.loads((tmp_path / "metrics.json").read_text())
@@ -169,12 +183,9 @@ def test_fine_tuning_onto_a_different_class_list(four_images, tmp_path):
 
 
 def test_fine_tuning_scores_the_start_weights_first_for_comparison(four_images, tmp_path):
-    config = ModelConfig(backbone="resnet18", num_classes=2, fpn_channels=64)
-    path = tmp_path / "start.safetensors"
-    save_checkpoint(path, RetinaNet(config), ModelSpec(preset="retinanet", model=config, classes=(ClassInfo(11, "white-pawn"), ClassInfo(13, "white-rook"))))
     events = []
-    trainer = Trainer(train_data=four_images, val_data=four_images, run_dir=tmp_path / "run", config=_config(validate=True), start=load_checkpoint(path),
-                      device="cpu", on_event=events.append)
+    trainer = Trainer(train_data=four_images, val_data=four_images, run_dir=tmp_path / "run", config=_config(validate=True),
+                      start=load_checkpoint(_two_class_start(tmp_path)), device="cpu", on_event=events.append)
     result = trainer.run()
     epochs = [e for e in events if e.kind == "epoch"]
     assert [(e.epoch, e.step) for e in epochs] == [(0, 0), (1, 2)]  # the start weights, before any step; then epoch 1
@@ -184,22 +195,12 @@ def test_fine_tuning_scores_the_start_weights_first_for_comparison(four_images, 
 
 
 def test_a_fine_tune_cancelled_while_scoring_its_start_weights_scores_them_on_resume(four_images, tmp_path, monkeypatch):
-    config = ModelConfig(backbone="resnet18", num_classes=2, fpn_channels=64)
-    path = tmp_path / "start.safetensors"
-    save_checkpoint(path, RetinaNet(config), ModelSpec(preset="retinanet", model=config, classes=(ClassInfo(11, "white-pawn"), ClassInfo(13, "white-rook"))))
-    cancel = CancelToken()
-    evaluate = Trainer.evaluate
-
-    def cancelled_in_validation(self, data):
-        cancel.cancel()
-        cancel.raise_if_cancelled()
-
-    monkeypatch.setattr(Trainer, "evaluate", cancelled_in_validation)
+    cancel = _cancelled_by_validation(monkeypatch)
     run = tmp_path / "run"
-    first = Trainer(train_data=four_images, val_data=four_images, run_dir=run, config=_config(validate=True), start=load_checkpoint(path),
-                    device="cpu", cancel=cancel).run()
+    first = Trainer(train_data=four_images, val_data=four_images, run_dir=run, config=_config(validate=True),
+                    start=load_checkpoint(_two_class_start(tmp_path)), device="cpu", cancel=cancel).run()
     assert first.cancelled and first.steps == 0 and first.start_map is None
-    monkeypatch.setattr(Trainer, "evaluate", evaluate)
+    monkeypatch.undo()
     result = Trainer(train_data=four_images, val_data=four_images, run_dir=run, config=_config(validate=True), device="cpu", resume=True).run()
     history = json.loads((run / "metrics.json").read_text())
     assert [h["epoch"] for h in history] == [0, 1] and result.start_map == history[0]["mAP"] is not None
