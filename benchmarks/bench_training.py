@@ -54,7 +54,8 @@ def main() -> None:
     panel.size_spin.setValue(args.size)
     panel.batch_spin.setValue(4)
     recipe = panel.recipe()
-    settle = time.perf_counter() + 1.0  # opening Advanced lays the panel out (~20-70 ms): not part of training
+    # a fixed second of event processing: opening Advanced lays the panel out (~20-70 ms), which is not part of training
+    settle = time.perf_counter() + 1.0
     while time.perf_counter() < settle:
         app.processEvents()
 

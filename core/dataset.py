@@ -100,8 +100,9 @@ class DetectionDataset(Dataset):
         self.epoch = epoch
 
     def boxes_under_one_pixel(self) -> list[str]:
-        """The file name of each learnt box that comes out under 1 px wide or high at the training
-        size (no scale jitter): the sanitising step drops such boxes, so they teach nothing."""
+        """One file name per learnt box (a file twice for two boxes) that comes out under 1 px wide
+        or high at the training size without scale jitter: the sanitising step drops such boxes, so
+        they teach nothing (jitter may keep the largest of them in some epochs)."""
         small = []
         for e in self.entries:
             if not e.width or not e.height:

@@ -14,7 +14,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from core.cancel import CancelToken
-from core.labels import LabelSet, category_of_class, class_name_key
+from core.labels import LabelSet, category_of_class
 
 METRICS = ("mAP", "AP50", "AP75", "APs", "APm", "APl")
 
@@ -149,25 +149,24 @@ def evaluate_detector(
 
 
 def scoreable(labels: LabelSet, class_names: list[str]) -> tuple[LabelSet, list[str]]:
-    """``labels`` without the classes the model does not have (matched by name, as
-    :func:`core.labels.class_name_key` compares names): a class it cannot predict would count as
+    """``labels`` without the classes the model does not have (matched by name as
+    :func:`core.labels.category_of_class` matches them): a class it cannot predict would count as
     AP 0 and drag mAP down for nothing the model could do. The notes name what is left out, both ways."""
-    known = {class_name_key(n) for n in class_names}
-    categories = {class_name_key(c.name) for c in labels.categories}
+    category_of = category_of_class(class_names, labels.categories)
+    scored = set(category_of.values())
     notes = []
-    if class_names and not known & categories:
+    if class_names and not category_of:
         notes.append(f"none of the model's {len(class_names)} class names is a category of the labels: nothing it finds can be scored")
-    elif known - categories:
-        notes.append(f"model classes not in the labels (not scored): {', '.join(n for n in class_names if class_name_key(n) not in categories)}")
-    lacking = [c for c in labels.categories if class_name_key(c.name) not in known]
+    elif len(category_of) < len(class_names):
+        notes.append(f"model classes not in the labels (not scored): {', '.join(n for k, n in enumerate(class_names) if k not in category_of)}")
+    lacking = [c for c in labels.categories if c.id not in scored]
     used = {b.category_id for im in labels.images for b in im.boxes}
     if any(c.id in used for c in lacking):
         notes.append(f"label classes the model does not have (left out): {', '.join(c.name for c in lacking if c.id in used)}")
     if not lacking:
         return labels, notes
-    keep = [c for c in labels.categories if class_name_key(c.name) in known]
-    ids = {c.id for c in keep}
-    images = [replace(im, boxes=[b for b in im.boxes if b.category_id in ids]) for im in labels.images]
+    keep = [c for c in labels.categories if c.id in scored]
+    images = [replace(im, boxes=[b for b in im.boxes if b.category_id in scored]) for im in labels.images]
     return LabelSet(keep, images, labels.extra), notes
 
 

@@ -8,6 +8,7 @@ where a format requires it.
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,8 +107,19 @@ def class_name_key(name: str) -> str:
 
 
 def category_of_class(class_names: list[str], categories: Iterable[Category]) -> dict[int, int]:
-    """{model class index: label category id} for the classes both sides have, matched by name as
-    :func:`class_name_key` compares names (the ids of the same classes differ between
-    exports: a VOC → COCO round trip renumbers them)."""
-    by_key = {class_name_key(c.name): c.id for c in categories}
-    return {k: by_key[class_name_key(n)] for k, n in enumerate(class_names) if class_name_key(n) in by_key}
+    """{model class index: label category id}, one to one, for the classes both sides have: the
+    same name, else the same :func:`class_name_key` where that key names one class on each side
+    (a file may hold both "Car" and "car"; neither is then guessed). Ids of the same classes differ
+    between exports (a VOC → COCO round trip renumbers them): names are what match."""
+    categories = list(categories)
+    by_name = {c.name: c.id for c in categories}
+    out = {k: by_name[n] for k, n in enumerate(class_names) if n in by_name}
+    taken = set(out.values())
+    keys = Counter(class_name_key(n) for n in class_names)
+    category_keys = Counter(class_name_key(c.name) for c in categories)
+    by_key = {class_name_key(c.name): c.id for c in categories if c.id not in taken}
+    for k, n in enumerate(class_names):
+        key = class_name_key(n)
+        if k not in out and keys[key] == 1 and category_keys[key] == 1 and key in by_key:
+            out[k] = by_key[key]
+    return out

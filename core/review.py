@@ -158,9 +158,10 @@ class EvaluationError:
 def find_errors(labels: LabelSet, detections: dict[str, Detections], class_names: list[str]) -> list[EvaluationError]:
     """False positives and negatives of ``detections`` (per file name, model class indices) against
     ``labels`` at whatever thresholds produced them; classes are matched by name
-    (:func:`core.labels.category_of_class`). Crowd regions neither count as misses nor make detections false. A class only one side has is no error of
-    the model's: labels it cannot predict are not misses, its detections of a class the labels lack
-    are not false (:func:`core.evaluate.scoreable` names both)."""
+    (:func:`core.labels.category_of_class`). Crowd regions neither count as misses nor make
+    detections false. A class only one side has is no error of the model's: labels it cannot
+    predict are not misses, its detections of a class the labels lack are not false
+    (:func:`core.evaluate.scoreable` names both)."""
     names = labels.category_names()
     category_of = category_of_class(class_names, labels.categories)
     model_index = {cid: k for k, cid in category_of.items()}

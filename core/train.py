@@ -270,7 +270,7 @@ class Trainer:
         small = self.dataset.boxes_under_one_pixel()
         if small:
             self._log(f"{len(small)} labelled box{'es are' if len(small) > 1 else ' is'} under 1 px at image size {config.image_size} "
-                      f"and not learnt (first in {small[0]}); a larger image size keeps them")
+                      f"(first in {small[0]}): too small to learn; a larger image size (and max size) keeps them")
         self.sampler = GroupedBatchSampler(
             self.dataset.aspect_ratios(), config.batch_size, seed=config.seed,
             world_size=self.dist.world_size, rank=self.dist.rank,
@@ -286,7 +286,8 @@ class Trainer:
             self.end_pending = bool(state.get("end_pending", False))
             self.best_map = state["best_map"] if state["best_map"] >= 0 else None
             self.history = json.loads((self.run_dir / "metrics.json").read_text()) if (self.run_dir / "metrics.json").exists() else []
-            self.fine_tuning = bool(state.get("fine_tuning", self._start_entry() is not None))
+            # runs saved before "fine_tuning" was kept: their checkpoint says where they started
+            self.fine_tuning = bool(state.get("fine_tuning", self.spec.source.startswith("fine-tuned from")))
             self._log(f"resumed at epoch {self.epoch + 1}, step {self.step}")
         self.network: nn.Module = self.model
         if self.dist.world_size > 1:
@@ -358,7 +359,7 @@ class Trainer:
         nan_streak = 0
         start_time, start_step = time.perf_counter(), self.step
         try:
-            if self.fine_tuning and self.step == 0 and self._start_entry() is None and config.validate_start:  # also when cancelled there
+            if self.fine_tuning and self.epoch == self.step == 0 and self._start_entry() is None and config.validate_start:  # also when cancelled there
                 self._validate_start()
                 start_time = time.perf_counter()
             if self.end_pending:  # cancelled while validating the last epoch: validate it now

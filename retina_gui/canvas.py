@@ -83,34 +83,38 @@ class LabelItem(QGraphicsItem):
     def __init__(self, parent: QGraphicsItem, *, below: bool = False) -> None:
         super().__init__(parent)
         self.below = below
-        self.inside = False
+        self.inside = False  # flipped into the box: there is no room outside it within the image
+        self.shift = 0.0  # screen pixels to the left: the tag would run past the image's right edge
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # text is drawn once, then blitted
-        self.text, self.color = "", QColor()
+        self.text, self.color, self.tag_width = "", QColor(), 0.0
         self._rect = QRectF()
 
     def set_label(self, text: str, color: QColor) -> None:
         self.prepareGeometryChange()
         self.text, self.color = text, color
+        self.tag_width = self.METRICS.horizontalAdvance(text) + 6  # screen pixels
         self._layout()
         self.update()
 
-    def set_inside(self, inside: bool) -> None:
-        """Flip the tag to the other side of its position, into the box: a box at the image's edge
-        would have its tag cut off (the view cannot scroll past the image)."""
-        if inside != self.inside:
+    def place(self, inside: bool, shift: float) -> None:
+        """Keep the tag on the image, where the view can show it (it cannot scroll past the image):
+        ``inside`` flips it to the other side of its position, into the box; ``shift`` moves it
+        left by that many screen pixels."""
+        if inside != self.inside or shift != self.shift:
             self.prepareGeometryChange()
-            self.inside = inside
+            self.inside, self.shift = inside, shift
             self._layout()
 
     @classmethod
     def height(cls) -> float:
-        """The tag's height in screen pixels (asked once the application exists: fonts need it)."""
+        """The tag's height in screen pixels (a method: font metrics need the application, which
+        does not exist yet when this module is imported)."""
         return cls.METRICS.height() + 2
 
     def _layout(self) -> None:
         h = self.height()
-        self._rect = QRectF(0, 0 if self.below != self.inside else -h, self.METRICS.horizontalAdvance(self.text) + 6, h)
+        self._rect = QRectF(-self.shift, 0 if self.below != self.inside else -h, self.tag_width, h)
 
     def boundingRect(self) -> QRectF:
         return self._rect
@@ -131,7 +135,7 @@ class BoxItem(QGraphicsRectItem):
         self._selected = False
         self.color = QColor()
         self.view: BoxView | None = None
-        self.tag_y = 0.0
+        self.tag_at = 0.0, 0.0
 
     def show_box(self, view: BoxView, selected: bool) -> bool:
         """Returns whether anything changed (an edit changes one box: the others are not redrawn)."""
@@ -142,7 +146,7 @@ class BoxItem(QGraphicsRectItem):
         self.setZValue(-view.rect.width() * view.rect.height())  # smaller boxes on top: nested ones stay clickable
         self.label.set_label(view.label, view.color)
         self.label.setPos(view.rect.topLeft())
-        self.tag_y = view.rect.top()  # image y the tag hangs from (read by every zoom step: kept as a float)
+        self.tag_at = view.rect.left(), view.rect.top()  # image point the tag hangs from (read at every zoom step: plain floats)
         self.color = view.color
         self.set_selected(selected)
         return True
@@ -166,7 +170,7 @@ class PredictionItem(QGraphicsRectItem):
         self.label = LabelItem(self, below=True)  # under the box: the label's own tag is above it
         self.setZValue(-1e17)
         self.view: BoxView | None = None
-        self.tag_y = 0.0
+        self.tag_at = 0.0, 0.0
 
     def show_box(self, view: BoxView) -> None:
         if view == self.view:  # moving the score slider keeps a prefix of the list unchanged
@@ -180,8 +184,7 @@ class PredictionItem(QGraphicsRectItem):
         tag.setAlpha(170)
         self.label.set_label(view.label, tag)
         self.label.setPos(view.rect.bottomLeft())
-        self.tag_y = view.rect.bottom()
-
+        self.tag_at = view.rect.left(), view.rect.bottom()
 
 
 class _Drag(enum.Enum):
@@ -309,12 +312,15 @@ class Canvas(QGraphicsView):
         self._place_tags(self._predictions)
 
     def _place_tags(self, items: list) -> None:
-        """Tags that would stick out of the image at this zoom go inside their boxes."""
-        zoom, height, tag = self._zoom(), self.image_size[1] if self.image_size else 0, LabelItem.height()
+        """Tags that would stick out of the image at this zoom go inside their boxes (top and bottom
+        edges) or move left (right edge)."""
+        zoom, tag_height = self._zoom(), LabelItem.height()
+        width, height = self.image_size or (0, 0)
         for item in items:
-            label = item.label
-            room = height - item.tag_y if label.below else item.tag_y  # image pixels between the tag's side and the image edge
-            label.set_inside(room * zoom < tag)
+            label, (x, y) = item.label, item.tag_at
+            room = height - y if label.below else y  # image pixels between the tag's side and the image edge
+            overrun = label.tag_width - (width - x) * zoom
+            label.place(room * zoom < tag_height, max(0.0, min(overrun, x * zoom)))
 
     def _resize_pool(self, items: list, size: int, make: type) -> None:
         """Grow or shrink a list of scene items to ``size``; items are reused, not rebuilt."""

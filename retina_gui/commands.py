@@ -6,7 +6,6 @@ edits) so that undo can bring that image back on screen; the history names it to
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import PurePosixPath
 
 from PySide6.QtGui import QUndoCommand
 
@@ -20,13 +19,12 @@ def boxes_text(n: int) -> str:
 
 
 def image_text(text: str, file_name: str | None) -> str:
-    """An undo text naming the image it touched ("Delete box · IMG_01…92.jpg"): the history lists
-    edits of many images, and undo brings each one's image back."""
+    """An undo text naming the image it touched, by its path in the folder ("Delete box ·
+    train/chess_01.jpg"; a name over 40 characters keeps its first 19 and last 20): the history
+    lists edits of many images, and undo brings each one's image back."""
     if file_name is None:
         return text
-    name = PurePosixPath(file_name).name
-    if len(name) > 32:
-        name = f"{name[:15]}…{name[-16:]}"
+    name = file_name if len(file_name) <= 40 else f"{file_name[:19]}…{file_name[-20:]}"
     return f"{text} · {name}"
 
 

@@ -413,8 +413,10 @@ class MainWindow(QMainWindow):
             stack.redo()
 
     def _show_image_of(self, command) -> None:
-        """Undo and redo of an edit made on another image first bring that image on screen."""
-        name = getattr(command, "file_name", None)
+        """Undo and redo of an edit made on another image first bring that image on screen (a step of
+        several commands, such as accepting predictions, by the image of its first)."""
+        steps = [command.child(i) for i in range(command.childCount())] if command is not None and command.childCount() else [command]
+        name = next((n for step in steps if (n := getattr(step, "file_name", None))), None)
         if name and name != self.annotator.current:
             self.files.set_current(name)
 

@@ -354,7 +354,8 @@ class TrainingPanel(QWidget):
         if ws is None:
             return ""
         now = [c.name for c in ws.store.categories]
-        gone, new = [n for n in trained if n not in now], [n for n in now if n not in trained]
+        now_keys, trained_keys = {class_name_key(n) for n in now}, {class_name_key(n) for n in trained}  # as the model's classes are matched
+        gone, new = [n for n in trained if class_name_key(n) not in now_keys], [n for n in now if class_name_key(n) not in trained_keys]
         if not gone and not new:
             return ""
         parts = ([f"new since: {', '.join(new)}"] if new else []) + ([f"renamed or deleted since: {', '.join(gone)}"] if gone else [])

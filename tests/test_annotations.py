@@ -231,3 +231,19 @@ def test_saving_keeps_the_files_permissions_and_its_symbolic_link(tmp_path):
     link.symlink_to(shared)
     write_text(link, "through the link")
     assert link.is_symlink() and shared.read_text() == "through the link"
+
+
+def test_class_names_match_by_key_one_to_one_and_never_guess_between_look_alikes():
+    from core.labels import category_of_class, class_name_key
+
+    assert class_name_key(" Caf\u0065\u0301 ") == class_name_key("café") == "café"  # decomposed é, case, spaces
+    cats = [Category(5, "White-Pawn"), Category(9, "clock")]
+    assert category_of_class(["white-pawn ", "zebra", "Clock"], cats) == {0: 5, 2: 9}
+    assert category_of_class([], cats) == {} and category_of_class(["car"], []) == {}
+    # "Car" and "car" both in the labels: the exact name wins, the other is left out, never merged
+    both = [Category(1, "Car"), Category(2, "car")]
+    assert category_of_class(["car"], both) == {0: 2}
+    assert category_of_class(["CAR"], both) == {}
+    # and both in the model: the exact one matches; the look-alike does not take the same category
+    assert category_of_class(["Car", "car"], [Category(2, "car")]) == {1: 2}
+    assert category_of_class(["CAR", "Car"], [Category(2, "car")]) == {}

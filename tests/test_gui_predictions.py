@@ -91,7 +91,12 @@ def test_accept_all_creates_labels_and_one_undo_removes_them(qtbot, tmp_path, wi
     assert window.predictions.accept_image() == 0  # everything is labelled now: nothing is added twice
     stack = window.workspace.undo_stack
     assert stack.count() == 1 and stack.text(0) == f"Accept {shown} predictions · {name}"
-    stack.undo()
+    other = window.files.neighbours(name)[-1]
+    window.files.set_current(other)
+    qtbot.waitUntil(lambda: window.annotator.current == other and window.annotator.size is not None, timeout=10_000)
+    window.canvas.setFocus()
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.annotator.current == name  # undo of the one-image step brought its image back
     assert store.boxes(name) == () and store.categories == ()
     path = window.workspace.labels_file.path
     qtbot.waitUntil(lambda: path.exists() and '"annotations":[]' in path.read_text(), timeout=3000)
@@ -193,6 +198,9 @@ def test_miss_explanation_of_a_label_in_the_window(qtbot, tmp_path, window_facto
     tiny = len(store.boxes(name)) - 1
     window.canvas.select([tiny])
     assert "no anchor reaches it" in window.model_panel.explanation.text()
+    window.workspace.paste_boxes(name, window.annotator.size, [__import__("core.labels").labels.Box(50, 50, 200, 200, cat, iscrowd=True)])
+    window.canvas.select([tiny + 1])
+    assert window.model_panel.explanation.text().startswith("a crowd region")
     window.canvas.select([0])
     assert window.model_panel.explanation.text().startswith("detected: score")
     window.anchor_panel.sizes_edit.setText("300 400 500 600 700")  # trying other anchors in the Anchors panel ...

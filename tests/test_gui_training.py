@@ -47,6 +47,8 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
     rook = next(c for c in window.workspace.store.categories if c.name == "white-rook")
     window.workspace.rename_category(rook.id, "castle")  # class edits while it trains on its snapshot ...
     window.workspace.add_category("clock")
+    pawn = next(c for c in window.workspace.store.categories if c.name == "white-pawn")
+    window.workspace.rename_category(pawn.id, "White-Pawn")  # the same class to the model: not named below
     qtbot.waitUntil(lambda: panel.worker is None, timeout=180_000)
     # validation mAP of the start weights (at step 0), then after each epoch
     assert panel.chart.map.count() == 3 and panel.chart.map.at(0).x() == 0

@@ -875,6 +875,11 @@ def test_tags_of_boxes_at_the_image_edge_go_inside_the_box_where_they_would_be_c
     assert middle.label.inside and not free.label.inside
     window.canvas.set_zoom(1.0)
     assert not middle.label.inside
+    # at the right edge the tag moves left, just far enough to end at the image's edge
+    window.workspace.draw_box("chess_01.jpg", (width, height), QRectF(width - 20, 300, 20, 40))
+    right = next(i for i in window.canvas._items if i.rect().left() == width - 20)
+    assert right.label.shift == right.label.tag_width - 20 and right.label.boundingRect().right() == 20
+    assert middle.label.shift == 0
 
 
 def test_panels_come_back_as_they_were_left_and_reset_puts_them_back(qtbot, tmp_path, settings):
@@ -908,3 +913,12 @@ def test_a_small_window_keeps_most_of_its_width_for_the_image(qtbot, tmp_path, s
     qtbot.waitExposed(window)
     assert window.canvas.width() >= 0.5 * window.width()
     window.close()
+
+
+def test_history_texts_name_the_image_by_its_path_in_the_folder_shortened_in_the_middle():
+    from retina_gui.commands import image_text
+
+    assert image_text("Delete box", "train/chess_01.jpg") == "Delete box · train/chess_01.jpg"
+    long = "IMG_0159_JPG.rf.1d0d6f2d3b8c4e5f9a7b6c5d4e3f2a1b.jpg"
+    assert image_text("Move box", long) == f"Move box · {long[:19]}…{long[-20:]}"
+    assert image_text("Add class clock", None) == "Add class clock"

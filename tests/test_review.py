@@ -157,3 +157,15 @@ def test_coverage_report_on_chess_with_the_demo_settings_and_with_too_few_ratios
     worse = coverage(labels, square_only, PRE, preset.assign)
     assert worse.unreachable_share > report.unreachable_share
     assert set(worse.per_class()) == {b.category_id for im in labels.images for b in im.boxes}
+
+
+def test_look_alike_label_classes_are_left_out_and_named_not_scored_as_misses():
+    from core.evaluate import scoreable
+
+    labels = LabelSet([Category(1, "Car"), Category(2, "car")],
+                      [ImageEntry(1, "a.jpg", 200, 200, [Box(10, 10, 50, 50, 1), Box(100, 100, 150, 150, 2)])])
+    scored, notes = scoreable(labels, ["car"])
+    assert [c.name for c in scored.categories] == ["car"] and [b.category_id for b in scored.images[0].boxes] == [2]
+    assert notes == ["label classes the model does not have (left out): Car"]
+    found = Detections(np.array([[100, 100, 150, 150]], dtype=np.float32), np.array([0.9], dtype=np.float32), np.array([0]), np.arange(1))
+    assert find_errors(labels, {"a.jpg": found}, ["car"]) == []  # the "Car" box is no miss: the model has no such class
