@@ -26,6 +26,7 @@ from core.config import AnchorConfig, AssignConfig, PreprocessConfig
 from core.presets import get_preset
 from retina_gui.annotator import Annotator
 from retina_gui.canvas import OverlayBox, Tool
+from retina_gui.widgets import button_grid
 from retina_gui.workers import FunctionWorker, ModelInfo
 
 LEVEL_COLORS = ("#ff5050", "#ffb000", "#40d040", "#40c0ff", "#c070ff")
@@ -73,12 +74,10 @@ class AnchorPanel(QWidget):
         self.ratio_boxes: list[QCheckBox] = []
         self.scale_boxes: list[QCheckBox] = []
         self.ratio_row, self.scale_row = QHBoxLayout(), QHBoxLayout()
-        levels = QHBoxLayout()
         for i, box in enumerate(self.level_boxes):
             box.setChecked(True)
             box.setStyleSheet(f"color: {LEVEL_COLORS[i]}")
             box.toggled.connect(self.refresh)
-            levels.addWidget(box)
         self.sizes_edit, self.ratios_edit, self.scales_edit = QLineEdit(), QLineEdit(), QLineEdit()
         apply = QPushButton("Apply")
         apply.setToolTip("See the effect of other anchor settings before training (the model itself is unchanged)")
@@ -92,20 +91,19 @@ class AnchorPanel(QWidget):
 
         show = QGroupBox("Anchors")
         form = QFormLayout(show)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.addRow(self.enabled)
         form.addRow(self.probe)
-        form.addRow("Levels", levels)
+        form.addRow("Levels", button_grid(*self.level_boxes, columns=3))
         form.addRow("Ratios", self.ratio_row)
         form.addRow("Scales", self.scale_row)
         settings = QGroupBox("Settings (try before training)")
         sform = QFormLayout(settings)
+        sform.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         sform.addRow("Sizes", self.sizes_edit)
         sform.addRow("Ratios (h/w)", self.ratios_edit)
         sform.addRow("Scales", self.scales_edit)
-        row = QHBoxLayout()
-        row.addWidget(apply)
-        row.addWidget(reset)
-        sform.addRow(row)
+        sform.addRow(button_grid(apply, reset))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(show)

@@ -9,7 +9,6 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QColorDialog,
-    QHBoxLayout,
     QInputDialog,
     QListWidget,
     QListWidgetItem,
@@ -20,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from retina_gui.convert import category_color
+from retina_gui.widgets import button_grid
 from retina_gui.workspace import Workspace
 
 
@@ -32,18 +32,18 @@ class ClassesPanel(QWidget):
         self.list = QListWidget()
         self.list.currentItemChanged.connect(self._chosen)
         self.list.itemDoubleClicked.connect(self._double_clicked)
-        buttons = QHBoxLayout()
+        buttons = []
         for text, slot, tip in (("Add", self.ask_add, "Add a class"), ("Rename", self.ask_rename, "Rename the chosen class"),
                                 ("Colour", self.ask_color, "Change the chosen class's colour"),
                                 ("Delete", self.ask_delete, "Delete the chosen class and its boxes (undoable)")):
             button = QPushButton(text)
             button.setToolTip(tip)
             button.clicked.connect(slot)
-            buttons.addWidget(button)
+            buttons.append(button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.list, 1)
-        layout.addLayout(buttons)
+        layout.addLayout(button_grid(*buttons))
         self._counts_timer = QTimer(self, singleShot=True, interval=200)  # counting is O(boxes): not on every keystroke
         self._counts_timer.timeout.connect(self.refresh)
 

@@ -38,7 +38,8 @@ class EvaluationPanel(QWidget):
         self._pending = None  # an error to highlight once its image is shown
         self._view_score = 0.0
         self._edited: set[str] = set()  # images whose labels changed since the report (its label indices are stale there)
-        self.run_button = QPushButton("Evaluate on the labelled images")
+        self.run_button = QPushButton("Evaluate")
+        self.run_button.setToolTip("COCO metrics of the model on the labelled images, then its misses and false detections")
         self.run_button.clicked.connect(self.evaluate)
         self.progress = QProgressBar()
         self.metrics = QLabel("")
@@ -50,12 +51,15 @@ class EvaluationPanel(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.kind = QComboBox()
         self.kind.addItems(["False negatives and positives", "False negatives (missed labels)", "False positives"])
+        self.kind.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)  # fits a narrow panel
+        self.kind.setMinimumContentsLength(12)
         self.kind.currentIndexChanged.connect(self._fill_errors)
         self.errors = QListWidget()
         self.errors.currentRowChanged.connect(self._error_chosen)
         self.add_button = QPushButton("Add as label")
         self.add_button.setToolTip("The false positive is really an object: add it to the labels")
         self.add_button.clicked.connect(self.add_as_label)
+        self.add_button.setEnabled(False)  # a false positive must be chosen
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.run_button)
@@ -206,13 +210,15 @@ class EvaluationPanel(QWidget):
         for e in self.shown_errors():
             score = f", score {e.score:.2f}" if e.kind == "FP" else (f", best overlapping detection {e.score:.2f}" if e.score else "")
             item = QListWidgetItem(f"{e.kind}  {e.file_name}  {e.class_name}{score}")
+            item.setToolTip(f"{'missed label' if e.kind == 'FN' else 'false positive'}: {e.class_name} in {e.file_name}{score}")
             item.setData(Qt.ItemDataRole.UserRole, e)
             self.errors.addItem(item)
 
     def _error_chosen(self, row: int) -> None:
-        if row < 0:
+        error = self.errors.item(row).data(Qt.ItemDataRole.UserRole) if row >= 0 else None
+        self.add_button.setEnabled(error is not None and error.kind == "FP")
+        if error is None:
             return
-        error = self.errors.item(row).data(Qt.ItemDataRole.UserRole)
         self.annotator.files.set_current(error.file_name)
         self.show_error(error)
 

@@ -17,14 +17,12 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
     QFileDialog,
-    QFrame,
     QLabel,
     QLineEdit,
     QMainWindow,
     QMenu,
     QMessageBox,
     QPlainTextEdit,
-    QScrollArea,
     QScrollBar,
     QUndoView,
     QWidget,
@@ -42,6 +40,7 @@ from retina_gui.file_list import FileListModel, FileListPanel
 from retina_gui.model_panel import ModelPanel
 from retina_gui.predictions import Predictions
 from retina_gui.training_panel import TrainingPanel
+from retina_gui.widgets import PanelScroll
 from retina_gui.workers import FolderScanner, ImageLoader
 from retina_gui.workspace import Workspace, open_workspace
 
@@ -105,7 +104,8 @@ class MainWindow(QMainWindow):
         self.docks = {title: self._dock(title, widget) for title, widget in (
             ("Images", self.files), ("Classes", self.classes), ("History", self.history), ("Model", self.model_panel),
             ("Anchors", self.anchor_panel), ("Evaluation", self.evaluation_panel), ("Training", self.training_panel))}
-        self.arrange_panels()
+        self._arrange_panels()
+        self._default_layout = self.saveState(LAYOUT_VERSION)
         if self.settings.value(GEOMETRY_KEY) is not None:  # the size, place and panels the window had when it was last closed
             self.restoreGeometry(self.settings.value(GEOMETRY_KEY))
             self.restoreState(self.settings.value(LAYOUT_KEY), LAYOUT_VERSION)
@@ -140,34 +140,35 @@ class MainWindow(QMainWindow):
             self.open_folder(folder, labels)
 
     # --- construction --------------------------------------------------------------------------
-    def arrange_panels(self) -> None:
-        """The default layout (also View ▸ Reset Panels): images on the left; classes and history,
-        then the model's panels as tabs, on the right. Widths follow the window so a small screen
-        keeps most of its width for the image."""
+    def _arrange_panels(self) -> None:
+        """The default layout: images on the left; classes and history, then the model's panels as
+        tabs, on the right."""
         d = self.docks
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, d["Images"])
         for title in ("Classes", "History", "Model", "Anchors", "Evaluation", "Training"):
             self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, d[title])
-        for dock in d.values():
-            dock.setFloating(False)
-            dock.show()
         self.tabifyDockWidget(d["Classes"], d["History"])
         for left, right in (("Model", "Anchors"), ("Anchors", "Evaluation"), ("Evaluation", "Training")):
             self.tabifyDockWidget(d[left], d[right])
         d["Classes"].raise_()
         d["Model"].raise_()
-        width = self.width()  # the runs and AP tables want ~380 px; the file list ~240
-        self.resizeDocks([d["Images"], d["Model"]], [min(240, width // 6), min(380, width // 4)], Qt.Orientation.Horizontal)
+        self.fit_panel_widths()
+
+    def reset_panels(self) -> None:
+        """View ▸ Reset Panels: every panel back where it was at first."""
+        self.restoreState(self._default_layout, LAYOUT_VERSION)
+        self.fit_panel_widths()
+
+    def fit_panel_widths(self) -> None:
+        """Panel widths that follow the window's, so a small screen keeps most of its width for the
+        image (the runs and AP tables want ~380 px, the file list ~240)."""
+        width = self.width()
+        self.resizeDocks([self.docks["Images"], self.docks["Model"]], [min(240, width // 6), min(380, width // 4)], Qt.Orientation.Horizontal)
 
     def _dock(self, title: str, widget) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(title)
-        scroll = QScrollArea()  # a panel taller than a small window scrolls instead of squeezing its rows together
-        scroll.setWidget(widget)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # sideways scrolling hid the labels and buttons
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        dock.setWidget(scroll)
+        dock.setWidget(PanelScroll(widget))
         return dock
 
     def _status_labels(self) -> None:
@@ -247,7 +248,7 @@ class MainWindow(QMainWindow):
         for dock in self.docks.values():
             panels.addAction(dock.toggleViewAction())  # a closed panel comes back from here
         panels.addSeparator()
-        self._action(panels, "&Reset Panels", self.arrange_panels, tip="Put every panel back where it was at first")
+        self._action(panels, "&Reset Panels", self.reset_panels, tip="Put every panel back where it was at first")
 
         model = bar.addMenu("&Model")
         self._action(model, "&Load Model…", self.model_panel.ask_model)

@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from retina_gui.predictions import Predictions
+from retina_gui.widgets import breakable, button_grid
 from retina_gui.workers import DownloadWorker, ModelInfo
 
 
@@ -39,8 +39,8 @@ class ModelPanel(QWidget):
         load = QPushButton("Load model…")
         load.setToolTip("retina-gui .safetensors, a torchvision RetinaNet state dict or a yhenon checkpoint")
         load.clicked.connect(self.ask_model)
-        self.coco_button = QPushButton("Get torchvision's COCO RetinaNet (146 MB)")
-        self.coco_button.setToolTip("retinanet_resnet50_fpn_v2, COCO box AP 41.5, through torchvision's weights API")
+        self.coco_button = QPushButton("Get COCO RetinaNet (146 MB)")
+        self.coco_button.setToolTip("torchvision's retinanet_resnet50_fpn_v2, COCO box AP 41.5, through torchvision's weights API")
         self.coco_button.clicked.connect(self.get_coco_model)
         self.coco_url: str | None = None  # None: torchvision's own address for the file
         self._download: DownloadWorker | None = None
@@ -91,10 +91,7 @@ class ModelPanel(QWidget):
         run_box = QGroupBox("Predict")
         run = QVBoxLayout(run_box)
         run.addWidget(self.auto_box)
-        buttons = QHBoxLayout()
-        for b in (self.predict_button, self.folder_button, self.cancel_button):
-            buttons.addWidget(b)
-        run.addLayout(buttons)
+        run.addLayout(button_grid(self.predict_button, self.folder_button, self.cancel_button))
         run.addWidget(self.progress)
         run.addWidget(self.eta_label)
         filter_box = QGroupBox("Show")
@@ -103,10 +100,7 @@ class ModelPanel(QWidget):
         show.addRow(self.nms_label, self.nms_slider)
         show.addRow(self.count_label)
         show.addRow(self.classes)
-        accepts = QHBoxLayout()
-        accepts.addWidget(self.accept_image_button)
-        accepts.addWidget(self.accept_folder_button)
-        show.addRow(accepts)
+        show.addRow(button_grid(self.accept_image_button, self.accept_folder_button, columns=1))
         why_box = QGroupBox("Why missed?")
         QVBoxLayout(why_box).addWidget(self.explanation)
         layout = QVBoxLayout(self)
@@ -182,10 +176,11 @@ class ModelPanel(QWidget):
         self.classes.clear()
         if info is None:
             path = self.predictions.model_path
-            self.path_label.setText(f"{path.name} (loading…)" if path else "no model: Load model… or start with --model")
+            self.path_label.setText(f"{breakable(path.name)} (loading…)" if path else "no model: Load model… or start with --model")
             self.info_label.setText("")
         else:
-            self.path_label.setText(f"{info.path.parent.name}/{info.path.name}")  # a run's folder tells runs apart
+            self.path_label.setText(breakable(f"{info.path.parent.name}/{info.path.name}"))  # a run's folder tells runs apart
+            self.path_label.setToolTip(str(info.path))
             self.path_label.setToolTip(str(info.path))
             self.info_label.setText(f"{info.preset} preset, {len(info.class_names)} classes, running on {info.device} ({info.precision})")
             current = self.device_box.currentText()

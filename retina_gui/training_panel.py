@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QPlainTextEdit,
@@ -32,6 +31,7 @@ from PySide6.QtWidgets import (
 from core.finetune import Recipe, check_labels, default_recipe, labelled_images, list_runs, new_run_dir
 from core.labels import LabelSet, class_name_key
 from retina_gui.predictions import Predictions
+from retina_gui.widgets import button_grid
 from retina_gui.workers import TrainingWorker
 
 SMOOTHING = 0.9  # exponential moving average of the plotted losses
@@ -146,6 +146,7 @@ class TrainingPanel(QWidget):
         self.frozen_spin.setSpecialValueText("auto")
         self._recipe_shown = False  # the Advanced fields hold the defaults once it is first opened
         form = QFormLayout(self.advanced)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.addRow("Start from", self.start_box)
         form.addRow("Backbone (new model)", self.backbone_box)
         form.addRow("Image size", self.size_spin)
@@ -162,12 +163,9 @@ class TrainingPanel(QWidget):
         form.addRow("Frozen stages", self.frozen_spin)
         self._advanced_toggled(False)
 
-        buttons = QHBoxLayout()
-        for b in (self.train_button, self.cancel_button, self.resume_button, self.back_button):
-            buttons.addWidget(b)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
-        layout.addLayout(buttons)
+        layout.addLayout(button_grid(self.train_button, self.cancel_button, self.resume_button, self.back_button))
         layout.addWidget(self.plan)
         layout.addWidget(self.advanced)
         layout.addWidget(self.progress)

@@ -27,7 +27,7 @@ def open_window(qtbot, folder: Path, settings, *, arrange: bool = True, **kwargs
     window = MainWindow(folder=folder, settings=settings, **kwargs)
     window.resize(1400, 900)  # the offscreen screen is 800x600, and the window fits itself to it
     if arrange:
-        window.arrange_panels()  # panel widths as a 1400-px screen gives them
+        window.fit_panel_widths()  # panel widths as a 1400-px screen gives them
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
@@ -902,16 +902,20 @@ def test_panels_come_back_as_they_were_left_and_reset_puts_them_back(qtbot, tmp_
     again.close()
 
 
-def test_a_small_window_keeps_most_of_its_width_for_the_image(qtbot, tmp_path, settings):
+def test_a_small_window_keeps_most_of_its_width_for_the_image_and_no_panel_is_cut_off(qtbot, tmp_path, settings):
     folder = tmp_path / "demo"
     shutil.copytree(DEMO, folder)
     window = MainWindow(folder=folder, settings=settings)
     window.resize(1024, 740)
-    window.arrange_panels()
+    window.fit_panel_widths()
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
     assert window.canvas.width() >= 0.5 * window.width()
+    for title, dock in window.docks.items():  # and no panel is cut off at the right: a dock is never narrower than its panel
+        dock.raise_()
+        qtbot.wait(20)
+        assert dock.widget().viewport().width() >= dock.widget().widget().minimumSizeHint().width(), title
     window.close()
 
 
