@@ -39,6 +39,7 @@ class BoxView:
     rect: QRectF
     label: str
     color: QColor
+    score: float = 1.0  # a prediction's: higher scores are drawn on top
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,6 @@ class PredictionItem(QGraphicsRectItem):
         super().__init__()
         self.index = index
         self.label = LabelItem(self, below=True)  # under the box: the label's own tag is above it
-        self.setZValue(-1e17)
         self.view: BoxView | None = None
         self.tag_at = 0.0, 0.0
 
@@ -177,6 +177,9 @@ class PredictionItem(QGraphicsRectItem):
             return
         self.view = view
         self.setRect(view.rect)
+        # below every label (their z is minus their area, > -1e17) and above the image (-1e18);
+        # higher scores on top, so a confident prediction's tag is not hidden by a doubtful one's
+        self.setZValue(-1e17 * (2 - view.score))
         pen = QPen(view.color, 2, Qt.PenStyle.DashLine)
         pen.setCosmetic(True)
         self.setPen(pen)
@@ -229,6 +232,7 @@ class Canvas(QGraphicsView):
         self.tool = Tool.EDIT
         self._items: list[BoxItem] = []
         self._predictions: list[PredictionItem] = []
+        self.names_shown = self.predictions_shown = True
         self._overlays: dict[str, list[OverlayBox]] = {}  # by owner: "anchors", "highlight"
         self._selected: set[int] = set()
         self._drag: _Drag | None = None
@@ -300,6 +304,7 @@ class Canvas(QGraphicsView):
             self.scene().removeItem(item)
         fresh = between[:needed] + [BoxItem(0) for _ in range(needed - len(between))]
         for item in fresh[len(between):]:
+            item.label.setVisible(self.names_shown)
             self.scene().addItem(item)
         old[head : len(old) - tail] = fresh
         for i in range(head, len(old)):
@@ -328,7 +333,21 @@ class Canvas(QGraphicsView):
             self.scene().removeItem(items.pop())
         while len(items) < size:
             items.append(make(len(items)))
+            items[-1].label.setVisible(self.names_shown)
+            items[-1].setVisible(self.predictions_shown)
             self.scene().addItem(items[-1])
+
+    def set_names_shown(self, shown: bool) -> None:
+        """Show or hide the class-name tags (View ▸ Box Names): zoomed out they cover small boxes."""
+        self.names_shown = shown
+        for item in (*self._items, *self._predictions):
+            item.label.setVisible(shown)
+
+    def set_predictions_shown(self, shown: bool) -> None:
+        """Show or hide the model's predictions (View ▸ Predictions), to see the labels alone."""
+        self.predictions_shown = shown
+        for item in self._predictions:
+            item.setVisible(shown)
 
     def prediction_count(self) -> int:
         return len(self._predictions)
@@ -436,7 +455,7 @@ class Canvas(QGraphicsView):
         for item in self.items(view_pos):
             if isinstance(item, LabelItem):
                 item = item.parentItem()
-            if isinstance(item, kind):
+            if isinstance(item, kind) and item.isVisible():  # hidden predictions cannot be accepted by a click
                 return item.index
         return None
 

@@ -129,6 +129,7 @@ class FileListPanel(QWidget):
         self.view.setModel(self.filter)
         self.view.setUniformItemSizes(True)  # constant-time layout for 100k rows
         self.view.setEditTriggers(QListView.EditTrigger.NoEditTriggers)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # names of a series differ at the end
         self.view.selectionModel().currentChanged.connect(self._current_changed)
         self.count = QLabel()
         model.rowsInserted.connect(self._update_count)

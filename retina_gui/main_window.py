@@ -101,6 +101,10 @@ class MainWindow(QMainWindow):
         self.training_panel = TrainingPanel(self.predictions, self)
         self.history = QUndoView(self)
         self.history.setEmptyLabel("Opened")
+        self._history_index = (0, 0)  # the undo stack's index before and after its last move
+        self.history.pressed.connect(self._history_clicked)  # after the view moved the stack (its clicked never comes: the rows are rebuilt)
+        self.history.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # the start says what, the end which image
+        self.history.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.docks = {title: self._dock(title, widget) for title, widget in (
             ("Images", self.files), ("Classes", self.classes), ("History", self.history), ("Model", self.model_panel),
             ("Anchors", self.anchor_panel), ("Evaluation", self.evaluation_panel), ("Training", self.training_panel))}
@@ -242,6 +246,12 @@ class MainWindow(QMainWindow):
         self._action(view, "&Fit Image", self.canvas.fit, [QKeySequence("F"), QKeySequence("Ctrl+0")])
         self._action(view, "Actual &Size (100 %)", self.canvas.actual_size, "Ctrl+1")
         view.addSeparator()
+        for text, slot, key, tip in (("Box &Names", self.canvas.set_names_shown, "T", "Class names on the boxes (zoomed out they cover small boxes)"),
+                                     ("P&redictions", self.canvas.set_predictions_shown, "H", "The model's predictions over the labels")):
+            action = self._action(view, text, slot, key, tip)
+            action.setCheckable(True)
+            action.setChecked(True)
+        view.addSeparator()
         self._action(view, "Anchors at a &Point", self.anchor_panel.toggle_probe, "P", "Click the image to see the anchors of each level there")
         view.addSeparator()
         panels = view.addMenu("&Panels")
@@ -310,7 +320,10 @@ class MainWindow(QMainWindow):
         workspace.save_failed.connect(self._save_failed)
         workspace.changed_on_disk.connect(self._labels_changed_on_disk)
         workspace.undo_stack.cleanChanged.connect(self._update_title)
+        workspace.undo_stack.indexChanged.connect(self._history_moved)
+        self._history_index = (0, 0)
         self.history.setStack(workspace.undo_stack)
+        self.history.setEmptyLabel(f"Opened {folder.name}")
         self.classes.set_workspace(workspace)
         self.loader = ImageLoader(folder)
         self.annotator.attach(workspace, self.loader)
@@ -412,6 +425,18 @@ class MainWindow(QMainWindow):
             stack = self.workspace.undo_stack
             self._show_image_of(stack.command(stack.index()))
             stack.redo()
+
+    def _history_moved(self, index: int) -> None:
+        self._history_index = (self._history_index[1], index)  # (before, after): a click in History compares them
+
+    def _history_clicked(self) -> None:
+        """A click in History undid or redid edits, maybe of another image: show the image of the
+        last one, as Ctrl+Z does."""
+        before, after = self._history_index
+        self._history_index = (after, after)  # a second click on the same entry changes nothing
+        if self.workspace is not None and before != after:
+            stack = self.workspace.undo_stack
+            self._show_image_of(stack.command(after if after < before else after - 1))
 
     def _show_image_of(self, command) -> None:
         """Undo and redo of an edit made on another image first bring that image on screen (a step of

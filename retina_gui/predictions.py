@@ -183,7 +183,7 @@ class Predictions(QObject):
             name = self.model.class_names[int(label)]
             category = by_key.get(class_name_key(name))
             color = category_color(category) if category is not None else palette_color(int(label))
-            views.append(BoxView(QRectF(box[0], box[1], box[2] - box[0], box[3] - box[1]), f"{name} {score:.2f}", QColor(color)))
+            views.append(BoxView(QRectF(box[0], box[1], box[2] - box[0], box[3] - box[1]), f"{name} {score:.2f}", QColor(color), float(score)))
         return views
 
     # --- accepting -----------------------------------------------------------------------------

@@ -864,10 +864,11 @@ def test_tags_of_boxes_at_the_image_edge_go_inside_the_box_where_they_would_be_c
     middle = next(i for i in window.canvas._items if 100 < i.rect().top() < 300)
     assert top.label.inside and not middle.label.inside  # a label's tag sits above its box
     assert top.label.boundingRect().top() == 0 and middle.label.boundingRect().bottom() == 0
-    window.canvas.set_predictions([BoxView(QRectF(10, height - 50, 40, 50), "white-pawn 0.90", QColor("red")),
-                                   BoxView(QRectF(10, 10, 40, 50), "white-pawn 0.80", QColor("red"))])
+    window.canvas.set_predictions([BoxView(QRectF(10, height - 50, 40, 50), "white-pawn 0.90", QColor("red"), 0.9),
+                                   BoxView(QRectF(10, 10, 40, 50), "white-pawn 0.80", QColor("red"), 0.8)])
     bottom, free = window.canvas._predictions
     assert bottom.label.inside and bottom.label.boundingRect().bottom() == 0  # a prediction's tag sits below: flipped up
+    assert free.zValue() < bottom.zValue() < min(i.zValue() for i in window.canvas._items)  # higher scores on top, labels above all
     assert not free.label.inside and free.label.boundingRect().top() == 0
     # zoomed out, a box a few image pixels from the edge leaves less than a tag's height of screen
     near = 0.9 * LabelItem.height() / middle.rect().top()
@@ -926,3 +927,39 @@ def test_history_texts_name_the_image_by_its_path_in_the_folder_shortened_in_the
     long = "IMG_0159_JPG.rf.1d0d6f2d3b8c4e5f9a7b6c5d4e3f2a1b.jpg"
     assert image_text("Move box", long) == f"Move box · {long[:19]}…{long[-20:]}"
     assert image_text("Add class clock", None) == "Add class clock"
+
+
+def test_clicking_a_history_entry_shows_the_image_it_changed(qtbot, demo):
+    window = demo
+    size = window.canvas.image_size
+    window.workspace.draw_box("chess_01.jpg", size, QRectF(10, 10, 40, 40))
+    n = len(window.workspace.store.boxes("chess_01.jpg"))
+    window.files.set_current("chess_02.jpg")
+    wait_image(qtbot, window, "chess_02.jpg")
+    history = window.history
+    assert history.model().index(0, 0).data() == "Opened demo"
+    qtbot.mouseClick(history.viewport(), Qt.MouseButton.LeftButton, pos=history.visualRect(history.model().index(0, 0)).center())
+    assert len(window.workspace.store.boxes("chess_01.jpg")) == n - 1  # the draw is undone ...
+    wait_image(qtbot, window, "chess_01.jpg")  # ... and its image is on screen
+    window.files.set_current("chess_03.jpg")
+    wait_image(qtbot, window, "chess_03.jpg")
+    qtbot.mouseClick(history.viewport(), Qt.MouseButton.LeftButton, pos=history.visualRect(history.model().index(1, 0)).center())
+    assert len(window.workspace.store.boxes("chess_01.jpg")) == n
+    wait_image(qtbot, window, "chess_01.jpg")
+
+
+def test_view_menu_hides_box_names_and_predictions(qtbot, demo):
+    from retina_gui.canvas import BoxView
+
+    window = demo
+    window.canvas.set_predictions([BoxView(QRectF(100, 100, 40, 50), "white-pawn 0.90", QColor("red"), 0.9)])
+    qtbot.keyClick(window.canvas, Qt.Key.Key_T)
+    assert not any(i.label.isVisible() for i in (*window.canvas._items, *window.canvas._predictions))
+    window.workspace.draw_box("chess_01.jpg", window.canvas.image_size, QRectF(10, 10, 40, 40))
+    assert not any(i.label.isVisible() for i in window.canvas._items)  # new boxes follow the choice
+    qtbot.keyClick(window.canvas, Qt.Key.Key_H)
+    (prediction,) = window.canvas._predictions
+    assert not prediction.isVisible() and window.canvas.prediction_at(window.canvas.mapFromScene(QPointF(120, 120))) is None
+    qtbot.keyClick(window.canvas, Qt.Key.Key_H)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_T)
+    assert prediction.isVisible() and all(i.label.isVisible() for i in window.canvas._items)
