@@ -85,15 +85,14 @@ class EvaluationPanel(QWidget):
             self.annotator.canvas.set_overlay([], "highlight")
 
     def labels_changed(self, names: list[str]) -> None:
-        """Labels were edited (``[]``: everywhere): the report no longer describes those images."""
+        """Labels were edited (``[]``: everywhere): the report no longer describes the labelled images
+        (an edit of an image it did not cover adds that image to them)."""
         if self.report is None:
             return
         reported = {e.file_name for e in self.report.errors}
-        changed = reported if not names else reported & set(names)
-        if changed - self._edited:
-            self._edited |= changed
-            if not self.metrics.text().startswith("Labels changed"):
-                self.metrics.setText("Labels changed since this evaluation: press Evaluate again. " + self.metrics.text())
+        self._edited |= reported if not names else reported & set(names)
+        if not self.metrics.text().startswith("Labels changed"):
+            self.metrics.setText("Labels changed since this evaluation: press Evaluate again. " + self.metrics.text())
 
     def _model_changed(self, info) -> None:
         self.run_button.setEnabled(info is not None)

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.finetune import Recipe, check_labels, default_recipe, labelled_images, list_runs, new_run_dir
+from core.finetune import Recipe, check_labels, default_recipe, labelled_images, list_runs, new_run_dir, split
 from core.labels import LabelSet, class_name_key
 from retina_gui.predictions import Predictions
 from retina_gui.widgets import button_grid
@@ -214,8 +214,15 @@ class TrainingPanel(QWidget):
             new = [c.name for c in labels.categories if class_name_key(c.name) not in known]
             if new:
                 text += f"; new to the model (learnt from scratch): {', '.join(new[:6])}{' …' if len(new) > 6 else ''}"
-        held = default_recipe(labels, None, cuda=False).val_fraction
-        text += f"; {held:.0%} held out for validation." if held else "; no validation: fewer than 7 labelled images."
+        recipe = default_recipe(labels, None, cuda=False)
+        held = split(labels, recipe.val_fraction, recipe.seed)[1] if recipe.val_fraction else None
+        n = len(held.images) if held is not None else 0
+        if not n:
+            text += "; no validation: fewer than 7 labelled images."
+        elif n < 5:  # one image more or less found moves mAP by tenths
+            text += f"; {n} image{'' if n == 1 else 's'} held out for validation, so few that its mAP is a rough guide."
+        else:
+            text += f"; {n} images ({n / len(labelled):.0%}) held out for validation."
         self.plan.setText(text)
 
     def default_recipe(self) -> Recipe:

@@ -310,6 +310,9 @@ def test_evaluation_view_gives_coco_metrics_and_browsable_errors(qtbot, tmp_path
     panel.kind.setCurrentIndex(2)
     fps = panel.shown_errors()
     assert fps and all(e.kind == "FP" and e.score > 0.1 for e in fps)
+    assert not panel.metrics.text().startswith("Labels changed")
+    panel.labels_changed(["an_image_it_did_not_cover.jpg"])  # newly labelled: the labelled images are no longer those evaluated
+    assert panel.metrics.text().startswith("Labels changed since this evaluation")
     panel.errors.setCurrentRow(0)
     qtbot.waitUntil(lambda: window.annotator.current == fps[0].file_name and window.annotator.size is not None, timeout=10_000)
     before = len(window.workspace.store.boxes(fps[0].file_name))
