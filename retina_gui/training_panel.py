@@ -45,9 +45,15 @@ class LossChart(QChartView):
         super().__init__(chart)
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.setMinimumHeight(200)
+        chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
         self.cls, self.box, self.map = QLineSeries(name="class loss"), QLineSeries(name="box loss"), QLineSeries(name="val mAP")
         self.x_axis, self.loss_axis, self.map_axis = QValueAxis(titleText="step"), QValueAxis(titleText="loss"), QValueAxis(titleText="mAP")
         self.map_axis.setRange(0, 1)
+        self.x_axis.setLabelFormat("%d")
+        self.loss_axis.setLabelFormat("%.2g")
+        self.map_axis.setLabelFormat("%.1f")
+        for axis in (self.x_axis, self.loss_axis, self.map_axis):
+            axis.setTickCount(3)  # readable in a narrow panel
         chart.addAxis(self.x_axis, Qt.AlignmentFlag.AlignBottom)
         chart.addAxis(self.loss_axis, Qt.AlignmentFlag.AlignLeft)
         chart.addAxis(self.map_axis, Qt.AlignmentFlag.AlignRight)
@@ -74,6 +80,9 @@ class LossChart(QChartView):
             self._top = max(self._top, smooth * 1.1)
         self.x_axis.setRange(0, max(total, 1))
         self.loss_axis.setRange(0, self._top)
+
+    def wheelEvent(self, event) -> None:
+        event.ignore()  # the panel scrolls: a wheel over the chart kept the runs list out of reach
 
     def add_map(self, step: int, value: float) -> None:
         self.map.append(step, value)
@@ -119,7 +128,8 @@ class TrainingPanel(QWidget):
         self.runs.verticalHeader().setVisible(False)
         self.runs.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.runs.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.runs.horizontalHeader().setStretchLastSection(True)
+        self.runs.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # the date gives way (elided) in a narrow panel
+        self.runs.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.runs.itemSelectionChanged.connect(self._run_selected)
         use = QPushButton("Use this run's model")
         use.clicked.connect(self.use_selected_run)
@@ -401,17 +411,23 @@ class TrainingPanel(QWidget):
     # --- runs ----------------------------------------------------------------------------------
     def refresh_runs(self) -> None:
         runs = list_runs(self._root()) if self.annotator.workspace is not None else []
+        current = self.predictions.model.path.parent if self.predictions.model is not None else None
         self.runs.setRowCount(len(runs))
         for row, run in enumerate(runs):
             state = "finished" if run.finished else "stopped"
             best = "–" if run.best_map is None else f"{run.best_map:.3f}"
             if run.start_map is not None:
                 best += f" (start {run.start_map:.3f})"
+            in_use = current is not None and run.checkpoint.parent == current
             for col, text in enumerate((run.started, f"{run.epochs_done}/{run.epochs}", best, state)):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, str(run.checkpoint))
                 item.setData(_RUN_ROLE, "" if run.finished else str(run.path))  # a stopped run can be resumed
-                item.setToolTip(f"{run.path}\nrecipe: {run.recipe}")
+                item.setToolTip(f"{'the current model; ' if in_use else ''}{run.path}\nrecipe: {run.recipe}")
+                if in_use:  # the run the window predicts with
+                    font = item.font()
+                    font.setBold(True)
+                    item.setFont(font)
                 self.runs.setItem(row, col, item)
         if self.resumable is None:
             stopped = [r for r in runs if not r.finished]
