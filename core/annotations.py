@@ -53,7 +53,8 @@ class ImagesChanged:
 
 @dataclass(frozen=True)
 class CategoriesChanged:
-    """The class list changed (added, removed, renamed, recoloured); boxes may have gone with it."""
+    """The class list changed (added, removed, renamed, recoloured). Boxes that go or come back
+    with a class are announced after it by an :class:`ImagesChanged` of their images."""
 
 
 StoreEvent = ImagesChanged | CategoriesChanged
@@ -247,6 +248,8 @@ class AnnotationStore:
                 entry.boxes[:] = [b for b in entry.boxes if b.category_id != category_id]
         del self._categories[index]
         self._changed(CategoriesChanged())
+        if taken:
+            self._changed(ImagesChanged(tuple(taken)))
         return RemovedCategory(index, category, taken)
 
     def restore_category(self, removed: RemovedCategory) -> None:
@@ -255,6 +258,8 @@ class AnnotationStore:
             for i, box in items:
                 self._images[name].boxes.insert(i, box)
         self._changed(CategoriesChanged())
+        if removed.boxes:
+            self._changed(ImagesChanged(tuple(removed.boxes)))
 
     def check_category_name(self, name: str, renaming: int | None = None) -> None:
         """A new name must be visible, on one line, and differ from every other class's name by

@@ -455,7 +455,7 @@ class Canvas(QGraphicsView):
         for item in self.items(view_pos):
             if isinstance(item, LabelItem):
                 item = item.parentItem()
-            if isinstance(item, kind) and item.isVisible():  # hidden predictions cannot be accepted by a click
+            if isinstance(item, kind):
                 return item.index
         return None
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, QSettings, Qt
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QScrollBar,
-    QUndoView,
     QWidget,
 )
 
@@ -40,7 +39,7 @@ from retina_gui.file_list import FileListModel, FileListPanel
 from retina_gui.model_panel import ModelPanel
 from retina_gui.predictions import Predictions
 from retina_gui.training_panel import TrainingPanel
-from retina_gui.widgets import PanelScroll
+from retina_gui.widgets import HistoryView, PanelScroll
 from retina_gui.workers import FolderScanner, ImageLoader
 from retina_gui.workspace import Workspace, open_workspace
 
@@ -99,10 +98,9 @@ class MainWindow(QMainWindow):
         self.anchor_panel = AnchorPanel(self.annotator, self)
         self.evaluation_panel = EvaluationPanel(self.predictions, self)
         self.training_panel = TrainingPanel(self.predictions, self)
-        self.history = QUndoView(self)
+        self.history = HistoryView(self)
         self.history.setEmptyLabel("Opened")
-        self._history_index = (0, 0)  # the undo stack's index before and after its last move
-        self.history.pressed.connect(self._history_clicked)  # after the view moved the stack (its clicked never comes: the rows are rebuilt)
+        self.history.moved.connect(self._history_clicked)
         self.history.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # the start says what, the end which image
         self.history.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.docks = {title: self._dock(title, widget) for title, widget in (
@@ -110,6 +108,7 @@ class MainWindow(QMainWindow):
             ("Anchors", self.anchor_panel), ("Evaluation", self.evaluation_panel), ("Training", self.training_panel))}
         self._arrange_panels()
         self._default_layout = self.saveState(LAYOUT_VERSION)
+        self._shown = False  # the first show checks that restored panels leave room for the image
         if self.settings.value(GEOMETRY_KEY) is not None:  # the size, place and panels the window had when it was last closed
             self.restoreGeometry(self.settings.value(GEOMETRY_KEY))
             self.restoreState(self.settings.value(LAYOUT_KEY), LAYOUT_VERSION)
@@ -254,7 +253,7 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         self._action(view, "Anchors at a &Point", self.anchor_panel.toggle_probe, "P", "Click the image to see the anchors of each level there")
         view.addSeparator()
-        panels = view.addMenu("&Panels")
+        panels = view.addMenu("P&anels")
         for dock in self.docks.values():
             panels.addAction(dock.toggleViewAction())  # a closed panel comes back from here
         panels.addSeparator()
@@ -316,12 +315,11 @@ class MainWindow(QMainWindow):
         workspace.images_changed.connect(self.evaluation_panel.labels_changed)
         workspace.images_changed.connect(self.anchor_panel.labels_changed)
         workspace.images_changed.connect(self.training_panel.labels_changed)
+        workspace.categories_changed.connect(self.training_panel.labels_changed)  # the plan line counts the classes
         workspace.saved.connect(self._saved)
         workspace.save_failed.connect(self._save_failed)
         workspace.changed_on_disk.connect(self._labels_changed_on_disk)
         workspace.undo_stack.cleanChanged.connect(self._update_title)
-        workspace.undo_stack.indexChanged.connect(self._history_moved)
-        self._history_index = (0, 0)
         self.history.setStack(workspace.undo_stack)
         self.history.setEmptyLabel(f"Opened {folder.name}")
         self.classes.set_workspace(workspace)
@@ -426,17 +424,11 @@ class MainWindow(QMainWindow):
             self._show_image_of(stack.command(stack.index()))
             stack.redo()
 
-    def _history_moved(self, index: int) -> None:
-        self._history_index = (self._history_index[1], index)  # (before, after): a click in History compares them
-
-    def _history_clicked(self) -> None:
+    def _history_clicked(self, before: int, after: int) -> None:
         """A click in History undid or redid edits, maybe of another image: show the image of the
         last one, as Ctrl+Z does."""
-        before, after = self._history_index
-        self._history_index = (after, after)  # a second click on the same entry changes nothing
-        if self.workspace is not None and before != after:
-            stack = self.workspace.undo_stack
-            self._show_image_of(stack.command(after if after < before else after - 1))
+        if self.workspace is not None:
+            self._show_image_of(self.workspace.undo_stack.command(after if after < before else after - 1))
 
     def _show_image_of(self, command) -> None:
         """Undo and redo of an edit made on another image first bring that image on screen (a step of
@@ -636,8 +628,16 @@ class MainWindow(QMainWindow):
         if not self.files.next_unlabelled():
             self.statusBar().showMessage("every image in the list has labels", 5000)
 
+    def _predictions_on_screen(self) -> bool:
+        """Accepting takes what is shown: nothing while the predictions are hidden (View ▸ Predictions)."""
+        if not self.canvas.predictions_shown:
+            self.statusBar().showMessage("predictions are hidden (View ▸ Predictions, H): show them to accept them", 10000)
+        return self.canvas.predictions_shown
+
     def accept_image(self) -> int:
         """The shown predictions of this image as labels; asks first when that adds classes."""
+        if not self._predictions_on_screen():
+            return 0
         entries = self.predictions.image_entries()
         new = self.predictions.classes_to_add(entries)
         count = sum(len(p) for _, _, p in entries)
@@ -649,6 +649,8 @@ class MainWindow(QMainWindow):
 
     def accept_folder(self) -> int:
         """Every shown prediction of every predicted image as labels, after the user agrees (one undo step)."""
+        if not self._predictions_on_screen():
+            return 0
         entries = self.predictions.folder_entries()
         count, images = sum(len(p) for _, _, p in entries), sum(1 for _, _, p in entries if p)
         if not count:
@@ -660,6 +662,18 @@ class MainWindow(QMainWindow):
                                                   "(one step: Edit ▸ Undo takes it back)"):
             return 0
         return self.predictions.accept_entries(entries, "Accept predictions in the folder")
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._shown:
+            self._shown = True
+            QTimer.singleShot(0, self._keep_room_for_the_image)
+
+    def _keep_room_for_the_image(self) -> None:
+        """Panels restored from a larger screen can leave the image a sliver: give them the widths of
+        this window instead."""
+        if self.canvas.width() < self.width() // 2:
+            self.fit_panel_widths()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._may_stop_training("quit") or not self._may_lose_unsaved("quit"):

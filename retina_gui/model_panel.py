@@ -177,10 +177,10 @@ class ModelPanel(QWidget):
         if info is None:
             path = self.predictions.model_path
             self.path_label.setText(f"{breakable(path.name)} (loading…)" if path else "no model: Load model… or start with --model")
+            self.path_label.setToolTip(str(path) if path else "")
             self.info_label.setText("")
         else:
             self.path_label.setText(breakable(f"{info.path.parent.name}/{info.path.name}"))  # a run's folder tells runs apart
-            self.path_label.setToolTip(str(info.path))
             self.path_label.setToolTip(str(info.path))
             self.info_label.setText(f"{info.preset} preset, {len(info.class_names)} classes, running on {info.device} ({info.precision})")
             current = self.device_box.currentText()

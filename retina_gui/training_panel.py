@@ -5,6 +5,7 @@ messages, and a runs list to compare runs and switch the model between them."""
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCharts import QChart, QChartView, QLineSeries, QValueAxis
@@ -29,12 +30,22 @@ from PySide6.QtWidgets import (
 )
 
 from core.finetune import Recipe, check_labels, default_recipe, labelled_images, list_runs, new_run_dir, split
-from core.labels import LabelSet, class_name_key
+from core.labels import class_name_key
 from retina_gui.predictions import Predictions
 from retina_gui.widgets import button_grid
 from retina_gui.workers import TrainingWorker
 
 SMOOTHING = 0.9  # exponential moving average of the plotted losses
+FEW_VALIDATION_IMAGES = 5  # below this, one image more or less found moves mAP by tenths
+
+
+def _when(run_name: str) -> str:
+    """A run folder's name (its start, 20261127-101447, "-2" after it for a second run that
+    second) as a short date, "Nov 27 10:14" ("Nov 27 10:14-2")."""
+    try:
+        return datetime.strptime(run_name[:15], "%Y%m%d-%H%M%S").strftime("%b %d %H:%M") + run_name[15:]
+    except ValueError:  # a folder the user named
+        return run_name
 
 
 class LossChart(QChartView):
@@ -124,11 +135,12 @@ class TrainingPanel(QWidget):
         self.log = QPlainTextEdit(readOnly=True)
         self.log.setMaximumBlockCount(2000)
         self.runs = QTableWidget(0, 4)
-        self.runs.setHorizontalHeaderLabels(["run", "epochs", "best mAP", "state"])
+        self.runs.setHorizontalHeaderLabels(["run", "epochs", "best mAP (start)", "state"])
         self.runs.verticalHeader().setVisible(False)
         self.runs.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.runs.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.runs.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # the date gives way (elided) in a narrow panel
+        self.runs.horizontalHeader().setMinimumSectionSize(40)
         self.runs.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.runs.itemSelectionChanged.connect(self._run_selected)
         use = QPushButton("Use this run's model")
@@ -213,8 +225,7 @@ class TrainingPanel(QWidget):
         if ws is None:
             self.plan.setText("")
             return
-        store = ws.store
-        labels = LabelSet(list(store.categories), [store.entry(n) for n in store.file_names()])
+        labels = ws.store.to_labelset()
         labelled = labelled_images(labels)
         negatives = sum(1 for im in labelled if not im.boxes)
         text = (f"Train uses {len(labelled)} labelled image{'' if len(labelled) == 1 else 's'}"
@@ -227,9 +238,11 @@ class TrainingPanel(QWidget):
         recipe = default_recipe(labels, None, cuda=False)
         held = split(labels, recipe.val_fraction, recipe.seed)[1] if recipe.val_fraction else None
         n = len(held.images) if held is not None else 0
-        if not n:
-            text += "; no validation: fewer than 7 labelled images."
-        elif n < 5:  # one image more or less found moves mAP by tenths
+        if not recipe.val_fraction:
+            text += "; no validation: too few labelled images to hold any out."
+        elif not n:
+            text += "; no validation: every image it would hold out has the only boxes of a class."
+        elif n < FEW_VALIDATION_IMAGES:
             text += f"; {n} image{'' if n == 1 else 's'} held out for validation, so few that its mAP is a rough guide."
         else:
             text += f"; {n} images ({n / len(labelled):.0%}) held out for validation."
@@ -411,15 +424,15 @@ class TrainingPanel(QWidget):
     # --- runs ----------------------------------------------------------------------------------
     def refresh_runs(self) -> None:
         runs = list_runs(self._root()) if self.annotator.workspace is not None else []
-        current = self.predictions.model.path.parent if self.predictions.model is not None else None
+        current = self.predictions.model.path.resolve().parent if self.predictions.model is not None else None
         self.runs.setRowCount(len(runs))
         for row, run in enumerate(runs):
             state = "finished" if run.finished else "stopped"
             best = "–" if run.best_map is None else f"{run.best_map:.3f}"
             if run.start_map is not None:
-                best += f" (start {run.start_map:.3f})"
-            in_use = current is not None and run.checkpoint.parent == current
-            for col, text in enumerate((run.started, f"{run.epochs_done}/{run.epochs}", best, state)):
+                best += f" ({run.start_map:.3f})"
+            in_use = current is not None and run.checkpoint.resolve().parent == current
+            for col, text in enumerate((_when(run.started), f"{run.epochs_done}/{run.epochs}", best, state)):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, str(run.checkpoint))
                 item.setData(_RUN_ROLE, "" if run.finished else str(run.path))  # a stopped run can be resumed

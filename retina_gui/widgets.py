@@ -1,11 +1,11 @@
-"""Layout pieces shared by the panels. Docks are narrow (a quarter of a small screen), so rows of
+"""Widgets and layout pieces shared by the window and its panels. Docks are narrow (a quarter of a small screen), so rows of
 buttons wrap into a grid, and a panel's scroll area never lets its dock get narrower than the
 panel (it scrolls up and down only: anything wider would be cut off at the right)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, QSize, Qt
-from PySide6.QtWidgets import QFrame, QGridLayout, QScrollArea, QWidget
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
+from PySide6.QtWidgets import QFrame, QGridLayout, QScrollArea, QUndoView, QWidget
 
 
 def button_grid(*widgets: QWidget, columns: int = 2) -> QGridLayout:
@@ -33,17 +33,38 @@ class PanelScroll(QScrollArea):
 
     def __init__(self, panel: QWidget) -> None:
         super().__init__()
-        self.setWidget(panel)
+        self._panel_width = 0  # the panel's minimum width, as last told to the dock
         self.setWidgetResizable(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # sideways scrolling hid the labels and buttons
         self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setWidget(panel)
+
+    def setWidget(self, panel: QWidget) -> None:
+        super().setWidget(panel)
         panel.installEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
-            self.updateGeometry()  # the panel's minimum may have changed (a longer path, a new row): the dock follows
+            width = self.widget().minimumSizeHint().width()
+            if width != self._panel_width:  # a longer path, a new row: the dock follows (other relayouts stay inside the panel)
+                self._panel_width = width
+                self.updateGeometry()
         return super().eventFilter(watched, event)
 
     def minimumSizeHint(self) -> QSize:
         hint = super().minimumSizeHint()
         return QSize(self.widget().minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width(), hint.height())
+
+
+class HistoryView(QUndoView):
+    """The undo history; ``moved(before, after)`` when a click took the stack from one index to
+    another (the window then shows the image of the edits undone or redone)."""
+
+    moved = Signal(int, int)
+
+    def mousePressEvent(self, event) -> None:
+        stack = self.stack()
+        before = stack.index() if stack is not None else 0
+        super().mousePressEvent(event)
+        if stack is not None and stack.index() != before:
+            self.moved.emit(before, stack.index())

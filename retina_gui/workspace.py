@@ -98,7 +98,6 @@ class Workspace(QObject):
             if self.current_category not in known:
                 self.set_current_category(self.store.categories[0].id if self.store.categories else None)
             self.categories_changed.emit()
-            self.images_changed.emit([])  # [] = all images (a class removal takes boxes everywhere)
         if not self._autosave.isActive():
             self._autosave.start()
 

@@ -67,7 +67,9 @@ def test_removing_a_class_takes_its_boxes_and_restoring_puts_them_back_in_place(
     assert all(b.category_id != cat for name in store.file_names() for b in store.boxes(name))
     store.restore_category(removed)
     assert store.to_labelset() == snapshot
-    assert [type(e) for e in events] == [CategoriesChanged, CategoriesChanged]
+    # the class list, then the images whose boxes went (and came back) with it
+    assert [type(e) for e in events] == [CategoriesChanged, ImagesChanged, CategoriesChanged, ImagesChanged]
+    assert set(events[1].file_names) == set(events[3].file_names) == set(removed.boxes) and removed.boxes
 
 
 def test_class_names_must_be_unique_and_not_blank_and_ids_are_never_reused():

@@ -946,6 +946,11 @@ def test_clicking_a_history_entry_shows_the_image_it_changed(qtbot, demo):
     qtbot.mouseClick(history.viewport(), Qt.MouseButton.LeftButton, pos=history.visualRect(history.model().index(1, 0)).center())
     assert len(window.workspace.store.boxes("chess_01.jpg")) == n
     wait_image(qtbot, window, "chess_01.jpg")
+    window.files.set_current("chess_03.jpg")
+    wait_image(qtbot, window, "chess_03.jpg")
+    qtbot.mouseClick(history.viewport(), Qt.MouseButton.LeftButton, pos=history.visualRect(history.model().index(1, 0)).center())
+    qtbot.wait(50)
+    assert window.annotator.current == "chess_03.jpg"  # a click on the current entry changes nothing, so nothing is shown
 
 
 def test_view_menu_hides_box_names_and_predictions(qtbot, demo):
@@ -960,6 +965,20 @@ def test_view_menu_hides_box_names_and_predictions(qtbot, demo):
     qtbot.keyClick(window.canvas, Qt.Key.Key_H)
     (prediction,) = window.canvas._predictions
     assert not prediction.isVisible() and window.canvas.prediction_at(window.canvas.mapFromScene(QPointF(120, 120))) is None
+    assert window.accept_image() == 0 and "predictions are hidden" in window.statusBar().currentMessage()  # hidden: nothing accepted
     qtbot.keyClick(window.canvas, Qt.Key.Key_H)
     qtbot.keyClick(window.canvas, Qt.Key.Key_T)
     assert prediction.isVisible() and all(i.label.isVisible() for i in window.canvas._items)
+
+
+def test_panels_saved_too_wide_for_this_window_give_the_image_room_again(qtbot, tmp_path, settings):
+    folder = tmp_path / "demo"
+    shutil.copytree(DEMO, folder)
+    window = open_window(qtbot, folder, settings)
+    window.resizeDocks([window.docks["Model"]], [1000], Qt.Orientation.Horizontal)  # as a larger screen allowed
+    qtbot.wait(20)
+    assert window.canvas.width() < window.width() // 2
+    window.close()
+    again = open_window(qtbot, folder, settings, arrange=False)
+    qtbot.waitUntil(lambda: again.canvas.width() >= again.width() // 2, timeout=2000)
+    again.close()
