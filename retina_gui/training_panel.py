@@ -91,6 +91,7 @@ class LossChart(QChartView):
             self._top = max(self._top, smooth * 1.1)
         self.x_axis.setRange(0, max(total, 1))
         self.loss_axis.setRange(0, self._top)
+        self.loss_axis.applyNiceNumbers()  # ticks at round values (0, 0.5, 1.0), not at thirds of the top
 
     def wheelEvent(self, event) -> None:
         event.ignore()  # the panel scrolls: a wheel over the chart kept the runs list out of reach
