@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QScrollBar,
+    QTabBar,
     QWidget,
 )
 
@@ -148,11 +149,12 @@ class MainWindow(QMainWindow):
         tabs, on the right."""
         d = self.docks
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, d["Images"])
-        for title in ("Classes", "History", "Model", "Anchors", "Evaluation", "Training"):
+        for title in ("Classes", "History", "Model", "Anchors", "Evaluation"):
             self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, d[title])
-        self.tabifyDockWidget(d["Classes"], d["History"])
-        for left, right in (("Model", "Anchors"), ("Anchors", "Evaluation"), ("Evaluation", "Training")):
-            self.tabifyDockWidget(d[left], d[right])
+        self.tabifyDockWidget(d["Model"], d["Anchors"])
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, d["Training"])
+        for first, other in (("Anchors", "Evaluation"), ("Evaluation", "Training"), ("Classes", "History")):
+            self.tabifyDockWidget(d[first], d[other])
         d["Classes"].raise_()
         d["Model"].raise_()
         self.fit_panel_widths()
@@ -161,6 +163,7 @@ class MainWindow(QMainWindow):
         """View ▸ Reset Panels: every panel back where it was at first."""
         self.restoreState(self._default_layout, LAYOUT_VERSION)
         self.fit_panel_widths()
+        QTimer.singleShot(0, self._hide_stale_tab_bars)  # once the layout has placed them
 
     def fit_panel_widths(self) -> None:
         """Panel widths that follow the window's, so a small screen keeps most of its width for the
@@ -674,6 +677,17 @@ class MainWindow(QMainWindow):
         this window instead."""
         if self.canvas.width() < self.width() // 2:
             self.fit_panel_widths()
+        self._hide_stale_tab_bars()
+
+    def _hide_stale_tab_bars(self) -> None:
+        """Qt 6.11 leaves the tab bar of a tab group that grew (Model + Anchors, before Evaluation and
+        Training joined) on screen, over a panel. A live tab bar sits right under the panel of its
+        group; hide the others."""
+        docked = [d.geometry() for d in self.docks.values() if d.isVisible() and not d.isFloating()]
+        for bar in self.findChildren(QTabBar, options=Qt.FindChildOption.FindDirectChildrenOnly):
+            g = bar.geometry()
+            if bar.isVisible() and not any(abs(g.y() - (r.y() + r.height())) <= 2 and abs(g.x() - r.x()) <= 2 for r in docked):
+                bar.hide()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._may_stop_training("quit") or not self._may_lose_unsaved("quit"):
