@@ -37,6 +37,18 @@ def count_twins(reference: Detections, other: Detections, *, min_iou: float = 0.
     return int(same.any(1).sum())
 
 
+def covered_by_labels(boxes: np.ndarray, classes: np.ndarray, label_boxes: np.ndarray, label_classes: np.ndarray,
+                      iou: float = ACCEPT_SKIP_IOU) -> np.ndarray:
+    """Mask [N] of the predictions (``boxes`` [N, 4], ``classes`` [N]) that a label of the same class
+    already covers (IoU >= ``iou``): the ones accepting skips."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    label_boxes = np.asarray(label_boxes, dtype=np.float64).reshape(-1, 4)
+    if not len(boxes) or not len(label_boxes):
+        return np.zeros(len(boxes), dtype=bool)
+    same = np.asarray(classes).reshape(-1, 1) == np.asarray(label_classes).reshape(1, -1)
+    return ((box_iou(boxes, label_boxes) >= iou) & same).any(axis=1)
+
+
 def new_predictions(boxes: np.ndarray, classes: np.ndarray, label_boxes: np.ndarray, label_classes: np.ndarray,
                     skip_iou: float = ACCEPT_SKIP_IOU) -> np.ndarray:
     """Indices of predictions (``boxes`` [N, 4], ``classes`` [N]) that do not duplicate a label of the

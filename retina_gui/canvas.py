@@ -40,6 +40,7 @@ class BoxView:
     label: str
     color: QColor
     score: float = 1.0  # a prediction's: higher scores are drawn on top
+    faint: bool = False  # a prediction a label already covers: drawn faintly, the new ones stand out
 
 
 @dataclass(frozen=True)
@@ -180,11 +181,13 @@ class PredictionItem(QGraphicsRectItem):
         # below every label (their z is minus their area, > -1e17) and above the image (-1e18);
         # higher scores on top, so a confident prediction's tag is not hidden by a doubtful one's
         self.setZValue(-1e17 * (2 - view.score))
-        pen = QPen(view.color, 2, Qt.PenStyle.DashLine)
+        line = QColor(view.color)
+        line.setAlpha(90 if view.faint else 255)
+        pen = QPen(line, 1 if view.faint else 2, Qt.PenStyle.DashLine)
         pen.setCosmetic(True)
         self.setPen(pen)
         tag = QColor(view.color)
-        tag.setAlpha(170)
+        tag.setAlpha(70 if view.faint else 170)
         self.label.set_label(view.label, tag)
         self.label.setPos(view.rect.bottomLeft())
         self.tag_at = view.rect.left(), view.rect.bottom()

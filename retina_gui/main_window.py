@@ -318,6 +318,8 @@ class MainWindow(QMainWindow):
         workspace.images_changed.connect(self.evaluation_panel.labels_changed)
         workspace.images_changed.connect(self.anchor_panel.labels_changed)
         workspace.images_changed.connect(self.training_panel.labels_changed)
+        workspace.images_changed.connect(self._labels_edited)
+        workspace.categories_changed.connect(self._show_predictions)  # class colours
         workspace.categories_changed.connect(self.training_panel.labels_changed)  # the plan line counts the classes
         workspace.saved.connect(self._saved)
         workspace.save_failed.connect(self._save_failed)
@@ -440,6 +442,10 @@ class MainWindow(QMainWindow):
         name = next((n for step in steps if (n := getattr(step, "file_name", None))), None)
         if name and name != self.annotator.current:
             self.files.set_current(name)
+
+    def _labels_edited(self, names: list) -> None:
+        if not names or self.annotator.current in names:
+            self._show_predictions()  # predictions a label covers now are drawn faintly
 
     def _show_predictions(self) -> None:
         self.canvas.set_predictions(self.predictions.box_views())

@@ -13,7 +13,7 @@ from PySide6.QtGui import QColor
 from core.detections import Detections
 from core.images import ImageReadError, image_size
 from core.labels import category_of_class, class_name_key
-from core.review import Explanation, explain_labels, new_predictions
+from core.review import Explanation, covered_by_labels, explain_labels, new_predictions
 from retina_gui.annotator import Annotator
 from retina_gui.canvas import BoxView
 from retina_gui.convert import category_color, palette_color
@@ -178,13 +178,23 @@ class Predictions(QObject):
             return []
         store = self.annotator.workspace.store if self.annotator.workspace else None
         by_key = {class_name_key(c.name): c for c in store.categories} if store else {}
+        covered = self._covered_by_labels(store)
         views = []
-        for box, score, label in zip(self.visible.boxes, self.visible.scores, self.visible.labels):
+        for box, score, label, faint in zip(self.visible.boxes, self.visible.scores, self.visible.labels, covered):
             name = self.model.class_names[int(label)]
             category = by_key.get(class_name_key(name))
             color = category_color(category) if category is not None else palette_color(int(label))
-            views.append(BoxView(QRectF(box[0], box[1], box[2] - box[0], box[3] - box[1]), f"{name} {score:.2f}", QColor(color), float(score)))
+            views.append(BoxView(QRectF(box[0], box[1], box[2] - box[0], box[3] - box[1]), f"{name} {score:.2f}", QColor(color), float(score),
+                                 bool(faint)))
         return views
+
+    def _covered_by_labels(self, store) -> np.ndarray:
+        """Mask of the visible predictions that a label of the same class already covers (accepted
+        ones, or the model agreeing with a drawn label): drawn faintly, as accepting skips them."""
+        labels = [b for b in store.boxes(self.annotator.current) if not b.iscrowd] if store and self.annotator.current else []
+        return covered_by_labels(self.visible.boxes, np.array([class_name_key(n) for n in self.model.class_names], dtype=object)[self.visible.labels],
+                                 np.array([[b.x1, b.y1, b.x2, b.y2] for b in labels], dtype=np.float64).reshape(-1, 4),
+                                 np.array([class_name_key(store.category(b.category_id).name) for b in labels], dtype=object))
 
     # --- accepting -----------------------------------------------------------------------------
     def accept(self, indices: list[int]) -> int:

@@ -88,6 +88,8 @@ def test_accept_all_creates_labels_and_one_undo_removes_them(qtbot, tmp_path, wi
     assert {c.name for c in store.categories} <= set(window.predictions.model.class_names)
     assert {c.name: c.color for c in store.categories} == colors  # each new class keeps the colour its predictions had
     assert {v.label.rsplit(" ", 1)[0]: v.color.name() for v in window.predictions.box_views()} == colors
+    # accepted predictions stay on screen, faint under their labels; the ones not yet labelled stand out
+    assert all(v.faint for v in window.predictions.box_views()) and window.canvas._predictions[0].pen().color().alpha() < 255
     assert window.predictions.accept_image() == 0  # everything is labelled now: nothing is added twice
     stack = window.workspace.undo_stack
     assert stack.count() == 1 and stack.text(0) == f"Accept {shown} predictions · {name}"
@@ -97,6 +99,7 @@ def test_accept_all_creates_labels_and_one_undo_removes_them(qtbot, tmp_path, wi
     window.canvas.setFocus()
     qtbot.keyClick(window.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert window.annotator.current == name  # undo of the one-image step brought its image back
+    assert not any(v.faint for v in window.predictions.box_views()) and window.canvas._predictions[0].pen().color().alpha() == 255
     assert store.boxes(name) == () and store.categories == ()
     path = window.workspace.labels_file.path
     qtbot.waitUntil(lambda: path.exists() and '"annotations":[]' in path.read_text(), timeout=3000)

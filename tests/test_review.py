@@ -169,3 +169,13 @@ def test_look_alike_label_classes_are_left_out_and_named_not_scored_as_misses():
     assert notes == ["label classes the model does not have (left out): Car"]
     found = Detections(np.array([[100, 100, 150, 150]], dtype=np.float32), np.array([0.9], dtype=np.float32), np.array([0]), np.arange(1))
     assert find_errors(labels, {"a.jpg": found}, ["car"]) == []  # the "Car" box is no miss: the model has no such class
+
+
+def test_predictions_covered_by_a_same_class_label_are_the_ones_accepting_skips():
+    from core.review import covered_by_labels
+
+    boxes = np.array([[10, 10, 50, 50], [10, 10, 50, 50], [100, 100, 150, 150]], dtype=np.float64)
+    mask = covered_by_labels(boxes, np.array([1, 2, 1]), np.array([[11, 11, 50, 50]]), np.array([1]))
+    assert mask.tolist() == [True, False, False]  # same place but another class, or another place: not covered
+    assert covered_by_labels(boxes, np.array([1, 2, 1]), np.zeros((0, 4)), np.zeros(0)).tolist() == [False] * 3
+    assert new_predictions(boxes, np.array([1, 2, 1]), np.array([[11, 11, 50, 50]]), np.array([1])).tolist() == [1, 2]
