@@ -85,6 +85,7 @@ class MainWindow(QMainWindow):
         self.resize(min(1400, int(screen.width() * 0.95)), min(900, int(screen.height() * 0.95)))
         self.workspace: Workspace | None = None
         self.scanner: FolderScanner | None = None
+        self._new_images = 0  # found by the running rescan
         self.loader: ImageLoader | None = None
         self.labels_not_saved = False  # the last save of the open labels file failed (shown in the title)
         self.listed = False  # the open folder's file list is complete
@@ -204,6 +205,7 @@ class MainWindow(QMainWindow):
         self.recursive_action = QAction("Include &Subfolders", self, checkable=True, checked=recursive)
         self.recursive_action.toggled.connect(self._reopen)
         file.addAction(self.recursive_action)
+        self._action(file, "Look for &New Images", self.rescan, "F5", "List images added to the folder since it was opened")
         file.addSeparator()
         self._action(file, "&Save Now", self.save, QKeySequence.StandardKey.Save, "Labels are saved automatically after every edit")
         import_menu = file.addMenu("&Import Labels")
@@ -385,6 +387,31 @@ class MainWindow(QMainWindow):
             listing = "\n".join(missing[:15]) + (f"\n… and {len(missing) - 15} more" if len(missing) > 15 else "")
             self.report("Images missing", f"{len(missing)} labelled images are not in the folder. Their labels are kept "
                                           f"in the labels file:\n\n{listing}")
+
+    def rescan(self) -> None:
+        """Lists the images added to the folder since it was opened (at the end of the list)."""
+        if self.workspace is None or not self.listed:
+            return
+        self._new_images = 0
+        if self.scanner is not None:
+            self.scanner.stop()  # the first scan's thread, finished: waited for before it is let go
+        self.scanner = FolderScanner(self.workspace.folder, recursive=self.recursive_action.isChecked())
+        self.scanner.found.connect(self._found_again)
+        self.scanner.done.connect(self._rescanned)
+        self.scanner.failed.connect(self._scan_failed)
+        self.listed = False
+        self.scanner.start()
+
+    def _found_again(self, names: list) -> None:
+        new = [n for n in names if self.files.model.row(n) is None]
+        self._new_images += len(new)
+        if new:
+            self.files.model.append(new)
+
+    def _rescanned(self, _total: int) -> None:
+        self.listed = True
+        n = self._new_images
+        self.statusBar().showMessage(f"{n} new image{'' if n == 1 else 's'} listed at the end" if n else "no new images in the folder", 10000)
 
     def _scan_failed(self, message: str) -> None:
         self.report("Folder", message)

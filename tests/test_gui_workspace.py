@@ -985,3 +985,15 @@ def test_panels_saved_too_wide_for_this_window_give_the_image_room_again(qtbot, 
     again = open_window(qtbot, folder, settings, arrange=False)
     qtbot.waitUntil(lambda: again.canvas.width() >= again.width() // 2, timeout=2000)
     again.close()
+
+
+def test_images_added_to_the_open_folder_are_listed_on_request(qtbot, demo, tmp_path):
+    window = demo
+    folder = window.workspace.folder
+    shutil.copy(folder / "chess_02.jpg", folder / "zz_new.jpg")
+    qtbot.keyClick(window.canvas, Qt.Key.Key_F5)
+    qtbot.waitUntil(lambda: window.listed and window.files.model.rowCount() == 9, timeout=5000)
+    assert window.files.model.names[-1] == "zz_new.jpg" and "1 new image listed" in window.statusBar().currentMessage()
+    window.rescan()
+    qtbot.waitUntil(lambda: window.listed, timeout=5000)
+    assert window.files.model.rowCount() == 9 and "no new images" in window.statusBar().currentMessage()
