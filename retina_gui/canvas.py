@@ -416,6 +416,17 @@ class Canvas(QGraphicsView):
         self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + shift.x())
         self.verticalScrollBar().setValue(self.verticalScrollBar().value() + shift.y())
 
+    def show_rect(self, rect: QRectF, min_screen: float = 60.0) -> None:
+        """Centre ``rect`` (image pixels), zooming in first if it would be smaller than ``min_screen``
+        screen pixels (a missed pawn at fit zoom is a few pixels), and out if it would not fit."""
+        zoom = self._zoom()
+        side = max(rect.width(), rect.height(), 1.0)
+        view = min(self.viewport().width(), self.viewport().height())
+        wanted = min(max(zoom, min_screen / side), 0.8 * view / side)
+        if abs(wanted - zoom) > 1e-6:
+            self.set_zoom(wanted)
+        self.centerOn(rect.center())
+
     def fit(self) -> None:
         self.set_zoom(self._fit_zoom(), fitted=True)
         if self.image_size:

@@ -230,7 +230,7 @@ class EvaluationPanel(QWidget):
         rect = QRectF(x1, y1, x2 - x1, y2 - y1)
         color = QColor(255, 60, 60) if error.kind == "FP" else QColor(255, 160, 0)
         self.annotator.canvas.set_overlay([OverlayBox(rect.adjusted(-4, -4, 4, 4), color, 3, False, error.kind)], "highlight")
-        self.annotator.canvas.centerOn(rect.center())
+        self.annotator.canvas.show_rect(rect)
         if error.kind == "FN" and error.file_name not in self._edited:  # after an edit the index may name another label
             self.annotator.canvas.select([error.index])
 

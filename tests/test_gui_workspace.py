@@ -997,3 +997,16 @@ def test_images_added_to_the_open_folder_are_listed_on_request(qtbot, demo, tmp_
     window.rescan()
     qtbot.waitUntil(lambda: window.listed, timeout=5000)
     assert window.files.model.rowCount() == 9 and "no new images" in window.statusBar().currentMessage()
+
+
+def test_showing_a_small_box_zooms_in_until_it_can_be_seen_and_centres_it(qtbot, demo):
+    canvas = demo.canvas
+    canvas.fit()
+    fitted = canvas.transform().m11()
+    small = QRectF(500, 340, 12, 10)
+    canvas.show_rect(small)
+    assert canvas.transform().m11() == pytest.approx(60 / 12) and canvas.transform().m11() > fitted
+    centre = canvas.mapFromScene(small.center())
+    assert abs(centre.x() - canvas.viewport().width() / 2) <= 2 and abs(centre.y() - canvas.viewport().height() / 2) <= 2
+    canvas.show_rect(QRectF(0, 0, 100, 100))  # already large enough: the zoom stays
+    assert canvas.transform().m11() == pytest.approx(60 / 12)
