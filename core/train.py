@@ -219,6 +219,7 @@ class Trainer:
         self.cancel = cancel or CancelToken()
         self.step, self.epoch, self.skip, self.total_steps = 0, 0, 0, 0
         self.end_pending = False  # an epoch's steps are done but its validation and checkpoint are not (cancelled there)
+        self._epoch_losses: list[tuple[float, float]] = []  # (class, box) loss of each finished step of this epoch
         self.classes = classes or training_classes(train_data.labels)
         if not self.classes:
             raise TrainingError("no labelled boxes to train on")
@@ -390,6 +391,7 @@ class Trainer:
                             raise TrainingError(f"loss was not finite for {nan_streak} steps in a row: training stopped, {kept} (try a lower learning rate)")
                         continue
                     nan_streak = 0
+                    self._epoch_losses.append((cls_loss, box_loss))
                     self.step += 1
                     elapsed = time.perf_counter() - start_time
                     rate = (self.step - start_step) * config.batch_size * self.dist.world_size / max(elapsed, 1e-9)
@@ -468,6 +470,9 @@ class Trainer:
         if self.config.validate and self.val_data is not None and self.val_data.labels.images and self.dist.main:
             metrics = self.evaluate(self.val_data)
         entry = {"epoch": self.epoch, "step": self.step, **({} if metrics is None else metrics.to_json())}
+        if self._epoch_losses:  # the epoch's mean losses: a resumed run's chart starts with them
+            entry["cls_loss"], entry["box_loss"] = (sum(losses) / len(losses) for losses in zip(*self._epoch_losses))
+            self._epoch_losses = []
         self.history.append(entry)
         self.end_pending = False
         improved = metrics is not None and metrics.mAP is not None and (self.best_map is None or metrics.mAP > self.best_map)

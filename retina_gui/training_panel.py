@@ -402,7 +402,8 @@ class TrainingPanel(QWidget):
         self._set_running(False)
 
     def _show_history(self, run_dir: Path) -> None:
-        """A resumed run's log and validation points so far (the per-step losses are not kept)."""
+        """A resumed run's log, and its chart so far: validation points and each epoch's mean losses
+        (the per-step losses are not kept)."""
         import json
 
         try:
@@ -411,6 +412,8 @@ class TrainingPanel(QWidget):
         except (OSError, ValueError):
             return
         for entry in history:
+            if entry.get("cls_loss") is not None:
+                self.chart.add_step(entry["step"], entry["step"], entry["cls_loss"], entry["box_loss"])
             if entry.get("mAP") is not None:
                 self.chart.add_map(entry.get("step", 0), entry["mAP"])
 

@@ -1,6 +1,7 @@
 """One-click fine-tuning in the window, on the demo folder with the demo model at a tiny input size."""
 
 import errno
+import json
 import shutil
 import time
 
@@ -93,6 +94,10 @@ def test_cancel_stops_within_five_seconds_keeps_a_checkpoint_and_the_run_resumes
     assert time.perf_counter() - start < 5
     assert "cancelled" in panel.status.text() and (panel.run_dir / "last.safetensors").exists()
     assert panel.resume_button.isEnabled()
+    done = [e for e in json.loads((panel.run_dir / "metrics.json").read_text()) if e["epoch"] > 0]
+    panel.chart.clear()
+    panel._show_history(panel.run_dir)  # what Resume shows first: each finished epoch's mean losses
+    assert done and panel.chart.cls.count() == panel.chart.box.count() == len(done)
     qtbot.mouseClick(panel.resume_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "resumed at epoch" in panel.log.toPlainText(), timeout=60_000)
     # the resumed run shows what came before: the log and the start weights' validation point

@@ -191,6 +191,8 @@ def test_fine_tuning_scores_the_start_weights_first_for_comparison(four_images, 
     assert [(e.epoch, e.step) for e in epochs] == [(0, 0), (1, 2)]  # the start weights, before any step; then epoch 1
     history = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert [h["epoch"] for h in history] == [0, 1] and result.start_map == history[0]["mAP"] == epochs[0].metrics["mAP"]
+    steps = [e for e in events if e.kind == "step"]  # each trained epoch keeps its mean losses (a resumed run's chart shows them)
+    assert "cls_loss" not in history[0] and history[1]["cls_loss"] == pytest.approx(sum(e.cls_loss for e in steps) / len(steps))
     assert result.best_map == history[1]["mAP"]  # best is among the trained epochs only
 
 
