@@ -182,6 +182,7 @@ class MainWindow(QMainWindow):
         self.position_label, self.zoom_label, self.image_label, self.save_label = QLabel(), QLabel(), QLabel(), QLabel()
         self.tool_label = QLabel("edit tool")
         for label in (self.image_label, self.position_label, self.zoom_label, self.tool_label, self.save_label):
+            label.setContentsMargins(10, 0, 0, 0)  # a gap after a message cut short by a narrow window
             self.statusBar().addPermanentWidget(label)
 
     def _action(self, menu: QMenu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
