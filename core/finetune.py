@@ -62,8 +62,11 @@ def default_recipe(labels: LabelSet, start: Path | None, *, cuda: bool, start_in
                   val_fraction=0.15 if n >= 7 else 0.0)
 
 
-def check_labels(labels: LabelSet) -> list[str]:
-    """Reasons training cannot start (empty: it can)."""
+def check_labels(labels: LabelSet, *, resuming: bool = False) -> list[str]:
+    """Reasons training cannot start (empty: it can). A resumed run goes on with the classes of its
+    head: a class added since, with no boxes yet, does not stop it."""
+    if resuming:
+        labels = labels.without_empty_classes()
     images = labelled_images(labels)
     if not images:
         return ["There are no labelled images in this folder yet: draw some boxes (or accept predictions) first."]
@@ -152,7 +155,7 @@ def fine_tune(labels: LabelSet, image_root: Path, run_dir: Path, recipe: Recipe,
     from core.train import DataSource, TrainConfig, Trainer, TrainingError
     from core.weights import CheckpointError, load_checkpoint
 
-    problems = check_labels(labels)
+    problems = check_labels(labels, resuming=resume)
     if problems:
         raise FineTuneError(problems[0])
     train, val = split(labels, recipe.val_fraction, recipe.seed)

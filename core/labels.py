@@ -78,6 +78,11 @@ class LabelSet:
     def subset(self, image_ids: set[int]) -> LabelSet:
         return LabelSet(self.categories, [im for im in self.images if im.id in image_ids], self.extra)
 
+    def without_empty_classes(self) -> LabelSet:
+        """The same labels without the categories that have no (non-crowd) box."""
+        counts = self.box_counts()
+        return LabelSet([c for c in self.categories if counts.get(c.id)], self.images, self.extra)
+
     def split(self, fraction: float, seed: int) -> tuple[LabelSet, LabelSet]:
         """(train, held out): a seeded shuffle of the image ids; with 2+ images the training side is
         never empty. A held-out image that has the only boxes of a class goes back to training (a

@@ -240,6 +240,13 @@ class Trainer:
             checkpoint = load_checkpoint(self.run_dir / "last.safetensors")
             self.spec = checkpoint.spec
             self.model = checkpoint.build_model()
+            # the run goes on with the classes its head has (the labels' classes may have changed since:
+            # mapping them onto its rows by position would train one class's rows on another's boxes)
+            now = training_classes(train_data.labels)
+            self.classes = [Category(c.id, c.name) for c in self.spec.classes]
+            added = [c.name for c in now if c.id not in {k.id for k in self.classes}]
+            if added:
+                self._log(f"classes added since this run started are not learnt by it: {', '.join(added)} (a new run learns them)")
         elif start is not None:
             self.model = start.build_model()
             kept = adapt_classes(self.model, start.spec.classes, self.classes)

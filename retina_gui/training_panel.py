@@ -231,9 +231,13 @@ class TrainingPanel(QWidget):
         negatives = sum(1 for im in labelled if not im.boxes)
         text = (f"Train uses {len(labelled)} labelled image{'' if len(labelled) == 1 else 's'}"
                 f"{f' ({negatives} negatives)' if negatives else ''} and {len(labels.categories)} classes")
+        counts = labels.box_counts()
+        empty = [c.name for c in labels.categories if not counts.get(c.id)]
+        if empty:
+            text += f"; no boxes yet: {', '.join(empty[:6])}{' …' if len(empty) > 6 else ''} (label some or delete {'them' if len(empty) > 1 else 'it'})"
         if model is not None:
             known = {class_name_key(n) for n in model.class_names}
-            new = [c.name for c in labels.categories if class_name_key(c.name) not in known]
+            new = [c.name for c in labels.categories if class_name_key(c.name) not in known and counts.get(c.id)]
             if new:
                 text += f"; new to the model (learnt from scratch): {', '.join(new[:6])}{' …' if len(new) > 6 else ''}"
         recipe = default_recipe(labels, None, cuda=False)
@@ -289,7 +293,7 @@ class TrainingPanel(QWidget):
         if ws is None or self.worker is not None:
             return False
         labels = ws.store.to_labelset()  # a snapshot: labelling goes on while the model trains
-        problems = check_labels(labels)
+        problems = check_labels(labels, resuming=resume_dir is not None)
         if problems:
             self._fail(problems[0], 0)
             return False

@@ -98,6 +98,8 @@ def test_cancel_stops_within_five_seconds_keeps_a_checkpoint_and_the_run_resumes
     panel.chart.clear()
     panel._show_history(panel.run_dir)  # what Resume shows first: each finished epoch's mean losses
     assert done and panel.chart.cls.count() == panel.chart.box.count() == len(done)
+    clock = window.workspace.add_category("clock")  # a class added after the run started, no boxes yet: the run resumes without it
+    qtbot.waitUntil(lambda: "no boxes yet: clock" in panel.plan.text(), timeout=3000)
     qtbot.mouseClick(panel.resume_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "resumed at epoch" in panel.log.toPlainText(), timeout=60_000)
     # the resumed run shows what came before: the log and the start weights' validation point
@@ -105,6 +107,8 @@ def test_cancel_stops_within_five_seconds_keeps_a_checkpoint_and_the_run_resumes
     panel.cancel()
     qtbot.waitUntil(lambda: panel.worker is None, timeout=10_000)
     first = panel.run_dir
+    assert not panel.train() and "clock has no boxes" in panel.status.text()  # a new run needs boxes of every class
+    window.workspace.delete_category(clock.id)
     assert panel.train()  # a second run, stopped too: Resume offers the newest, or the one selected in the list
     qtbot.waitUntil(lambda: panel.progress.value() >= 1, timeout=60_000)
     panel.cancel()

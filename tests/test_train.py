@@ -416,3 +416,21 @@ def test_boxes_too_small_to_learn_at_the_training_size_are_named(four_images, tm
     assert trainer.dataset.boxes_under_one_pixel() == [first.file_name]
     assert any(m.startswith("1 labelled box is under 1 px at image size 96") and "too small to learn" in m and first.file_name in m for m in messages)
     assert len(trainer.dataset[0].boxes) == len(first.boxes)  # the sanitising step drops it: the message tells the truth
+
+
+def test_a_resumed_run_keeps_the_classes_of_its_head_when_the_labels_changed(four_images, tmp_path):
+    cancel = CancelToken()
+    first = _trainer(four_images, tmp_path, _config(epochs=2), cancel=cancel, on_event=lambda e: e.kind == "epoch" and cancel.cancel())
+    assert first.run().cancelled
+    gone = first.classes[0].id  # every box of the first class deleted since, and a new class labelled
+    labels = four_images.labels
+    new = Category(999, "clock")
+    images = [replace(im, boxes=[b for b in im.boxes if b.category_id != gone]) for im in labels.images]
+    images[0] = replace(images[0], boxes=[*images[0].boxes, Box(10, 10, 60, 60, new.id)])
+    changed = DataSource(LabelSet([*labels.categories, new], images), four_images.image_root)
+    messages = []
+    resumed = _trainer(changed, tmp_path, _config(epochs=2), resume=True, on_event=lambda e: e.kind == "log" and messages.append(e.message))
+    assert [c.id for c in resumed.classes] == [c.id for c in first.classes]  # by position, class k is still the head's row k
+    assert resumed.dataset.class_index == first.dataset.class_index
+    assert any("classes added since this run started are not learnt by it: clock" in m for m in messages)
+    assert resumed.run().epochs_done == 2
