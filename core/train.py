@@ -418,7 +418,8 @@ class Trainer:
                 (self.run_dir / "train_state.pt").unlink(missing_ok=True)
         best = self.run_dir / "best.safetensors"
         start = self._start_entry()
-        return TrainResult(self.run_dir, self.epoch, self.step, cancelled, self.best_map, self.run_dir / "last.safetensors",
+        done = self.epoch - 1 if self.end_pending else self.epoch  # cancelled while validating: that epoch is not done
+        return TrainResult(self.run_dir, done, self.step, cancelled, self.best_map, self.run_dir / "last.safetensors",
                            best if best.exists() else None, None if start is None else start.get("mAP"))
 
     def _step(self, batch: Batch) -> tuple[bool, float, float]:

@@ -160,6 +160,10 @@ class MainWindow(QMainWindow):
         d["Model"].raise_()
         self.fit_panel_widths()
 
+    def _panel_toggled(self, dock: QDockWidget) -> None:
+        if dock.isVisible():
+            dock.raise_()  # ... in front of its tab group, not as a hidden tab
+
     def reset_panels(self) -> None:
         """View ▸ Reset Panels: every panel back where it was at first."""
         self.restoreState(self._default_layout, LAYOUT_VERSION)
@@ -261,7 +265,8 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         panels = view.addMenu("P&anels")
         for dock in self.docks.values():
-            panels.addAction(dock.toggleViewAction())  # a closed panel comes back from here
+            panels.addAction(dock.toggleViewAction())  # a closed panel comes back from here ...
+            dock.toggleViewAction().triggered.connect(partial(self._panel_toggled, dock))
         panels.addSeparator()
         self._action(panels, "&Reset Panels", self.reset_panels, tip="Put every panel back where it was at first")
 

@@ -202,7 +202,7 @@ class Predictions(QObject):
         if self.visible is None or self.annotator.current is None or self.annotator.size is None:
             return 0
         entry = (self.annotator.current, self.annotator.size, self._predictions(self.visible, indices))
-        return self.accept_entries([entry], f"Accept {len(indices)} prediction{'s' if len(indices) != 1 else ''}")
+        return self.accept_entries([entry], "Accept {count} prediction{s}")
 
     def reject(self, index: int) -> None:
         """Hide one prediction of the current image (it is not accepted by "accept shown" either)."""
@@ -256,7 +256,9 @@ class Predictions(QObject):
         return [(*map(float, detections.boxes[i]), self.model.class_names[int(detections.labels[i])]) for i in indices]
 
     def accept_entries(self, entries, text: str) -> int:
-        """Skip predictions that duplicate a label of the same class (IoU >= 0.7), then add the rest."""
+        """Skip predictions that duplicate a label of the same class (IoU >= 0.7), then add the rest
+        as one undo step named ``text`` (``{count}`` and ``{s}`` in it: the number added, and its
+        plural ending)."""
         workspace = self.annotator.workspace
         if workspace is None or workspace.read_only:
             self.message.emit(f"Editing is off: {workspace.read_only_reason}" if workspace else "Open a folder first")
@@ -276,7 +278,8 @@ class Predictions(QObject):
                 fresh.append((file_name, size, [predictions[i] for i in keep]))
         # a new class keeps the colour its predictions had: accepting (and undoing) changes no colour
         colors = {name: palette_color(k).name() for k, name in enumerate(self.model.class_names)} if self.model is not None else None
-        count = workspace.accept_predictions(fresh, text, colors)
+        added = sum(len(p) for _, _, p in fresh)
+        count = workspace.accept_predictions(fresh, text.format(count=added, s="" if added == 1 else "s"), colors)
         for file_name, _, _ in entries:
             store.predicted.discard(file_name)  # reviewed into labels: the list shows it as labelled now
         self.annotator.files.model.refresh([e[0] for e in entries])

@@ -143,6 +143,7 @@ class TrainingPanel(QWidget):
         self.runs.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # the date gives way (elided) in a narrow panel
         self.runs.horizontalHeader().setMinimumSectionSize(40)
         self.runs.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.runs.setWordWrap(False)  # a bold row stays one line
         self.runs.itemSelectionChanged.connect(self._run_selected)
         use = QPushButton("Use this run's model")
         use.clicked.connect(self.use_selected_run)
@@ -373,9 +374,7 @@ class TrainingPanel(QWidget):
                 text += ". It scores below the weights it started from on the same images: “Previous model” switches back."
             text += self._classes_changed_since(trained)
             self.status.setText(text)
-            if self.predictions.model is not None:
-                self.previous_model = (self.predictions.model.path, self.predictions.preset)
-            self.back_button.setEnabled(self.previous_model is not None)
+            self._remember_current_model()
             self.predictions.load_model(checkpoint, self.predictions.device)
             self.model_trained.emit(checkpoint)
         self._set_running(False)
@@ -466,7 +465,13 @@ class TrainingPanel(QWidget):
     def use_selected_run(self) -> None:
         row = self.runs.currentRow()
         if row >= 0:
+            self._remember_current_model()  # "Previous model" goes back to it
             self.predictions.load_model(Path(self.runs.item(row, 0).data(Qt.ItemDataRole.UserRole)), self.predictions.device)
+
+    def _remember_current_model(self) -> None:
+        if self.predictions.model is not None:
+            self.previous_model = (self.predictions.model.path, self.predictions.preset)
+        self.back_button.setEnabled(self.previous_model is not None)
 
 
 _RUN_ROLE = Qt.ItemDataRole.UserRole + 1  # a runs-table cell's run folder, when the run can be resumed

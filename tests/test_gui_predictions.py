@@ -103,6 +103,9 @@ def test_accept_all_creates_labels_and_one_undo_removes_them(qtbot, tmp_path, wi
     assert store.boxes(name) == () and store.categories == ()
     path = window.workspace.labels_file.path
     qtbot.waitUntil(lambda: path.exists() and '"annotations":[]' in path.read_text(), timeout=3000)
+    assert window.predictions.accept([0]) == 1
+    assert window.predictions.accept_image() == shown - 1  # the one already labelled is skipped, and the history says so
+    assert stack.text(stack.index() - 1) == f"Accept {shown - 1} predictions · {name}"
 
 
 def test_batch_predict_the_folder_then_accept_all_of_it_in_one_step(qtbot, tmp_path, window_factory):

@@ -65,6 +65,10 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
     qtbot.mouseClick(panel.back_button, Qt.MouseButton.LeftButton)  # undo the switch
     qtbot.waitUntil(lambda: window.predictions.model is not None and window.predictions.model.path == DEMO_MODEL, timeout=60_000)
     assert not panel.back_button.isEnabled() and not panel.runs.item(0, 0).font().bold()
+    panel.runs.selectRow(0)
+    panel.use_selected_run()  # a run chosen in the list: "Previous model" goes back from it too
+    qtbot.waitUntil(lambda: window.predictions.model is not None and "runs" in window.predictions.model.path.parts, timeout=60_000)
+    assert panel.back_button.isEnabled()
 
 
 def test_opening_advanced_shows_the_default_recipe_and_trains_with_it(qtbot, window):

@@ -895,8 +895,9 @@ def test_panels_come_back_as_they_were_left_and_reset_puts_them_back(qtbot, tmp_
     assert again.tabifiedDockWidgets(again.docks["Training"]) and not again.docks["Training"].visibleRegion().isEmpty()
     panels = next(a.menu() for a in again.menuBar().actions() if a.text() == "&View").findChild(QMenu)
     history = next(a for a in panels.actions() if a.text() == "History")
-    history.trigger()  # View ▸ Panels brings a closed panel back
+    history.trigger()  # View ▸ Panels brings a closed panel back, in front of its tab group
     assert again.docks["History"].isVisible()
+    qtbot.waitUntil(lambda: not again.docks["History"].visibleRegion().isEmpty(), timeout=2000)
     again.docks["Model"].setFloating(True)
     next(a for a in panels.actions() if a.text() == "&Reset Panels").trigger()
     assert not again.docks["Model"].isFloating() and again.dockWidgetArea(again.docks["Model"]) == Qt.DockWidgetArea.RightDockWidgetArea
