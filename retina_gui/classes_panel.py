@@ -100,20 +100,28 @@ class ClassesPanel(QWidget):
             QMessageBox.warning(self, "Classes", str(exc.args[0]) if exc.args else type(exc).__name__)
 
     def ask_add(self) -> None:
-        if self.workspace is None:
-            return
-        name, ok = QInputDialog.getText(self, "Add class", "Class name:")
-        if ok:
-            self._try(lambda: self.workspace.add_category(name))  # an empty name gets a message too
+        if self.workspace is not None:
+            self._ask_name("Add class", "Class name:", "", self.workspace.add_category)  # an empty name gets a message too
 
     def ask_rename(self) -> None:
         category_id = self.chosen_id()
         if self.workspace is None or category_id is None:
             return
         old = self.workspace.store.category(category_id).name
-        name, ok = QInputDialog.getText(self, "Rename class", "New name:", text=old)
-        if ok:
-            self._try(lambda: self.workspace.rename_category(category_id, name))
+        self._ask_name("Rename class", "New name:", old, lambda name: self.workspace.rename_category(category_id, name))
+
+    def _ask_name(self, title: str, label: str, text: str, apply) -> None:
+        """Ask for a class name until ``apply(name)`` takes it or the user cancels: a refused name
+        (taken, blank) comes back in the field to be corrected, not lost."""
+        while True:
+            text, ok = QInputDialog.getText(self, title, label, text=text)
+            if not ok:
+                return
+            try:
+                apply(text)
+                return
+            except (ValueError, KeyError, PermissionError) as exc:
+                QMessageBox.warning(self, "Classes", str(exc.args[0]) if exc.args else type(exc).__name__)
 
     def ask_color(self) -> None:
         category_id = self.chosen_id()

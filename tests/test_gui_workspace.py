@@ -1011,3 +1011,15 @@ def test_showing_a_small_box_zooms_in_until_it_can_be_seen_and_centres_it(qtbot,
     assert abs(centre.x() - canvas.viewport().width() / 2) <= 2 and abs(centre.y() - canvas.viewport().height() / 2) <= 2
     canvas.show_rect(QRectF(0, 0, 100, 100))  # already large enough: the zoom stays
     assert canvas.transform().m11() == pytest.approx(60 / 12)
+
+
+def test_a_refused_class_name_comes_back_to_be_corrected(qtbot, demo, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+    window = demo
+    answers, asked, warnings = [("Black-Pawn", True), ("clock", True)], [], []
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, text="": (asked.append(text), answers.pop(0))[1])
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: warnings.append(a[2]))
+    window.classes.ask_add()
+    assert asked == ["", "Black-Pawn"] and "already a class called" in warnings[0]  # what was typed is offered again
+    assert window.workspace.store.categories[-1].name == "clock"
