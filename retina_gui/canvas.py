@@ -138,6 +138,7 @@ class BoxItem(QGraphicsRectItem):
         self.color = QColor()
         self.view: BoxView | None = None
         self.tag_at = 0.0, 0.0
+        self.box_height = 0.0
 
     def show_box(self, view: BoxView, selected: bool) -> bool:
         """Returns whether anything changed (an edit changes one box: the others are not redrawn)."""
@@ -149,6 +150,7 @@ class BoxItem(QGraphicsRectItem):
         self.label.set_label(view.label, view.color)
         self.label.setPos(view.rect.topLeft())
         self.tag_at = view.rect.left(), view.rect.top()  # image point the tag hangs from (read at every zoom step: plain floats)
+        self.box_height = view.rect.height()
         self.color = view.color
         self.set_selected(selected)
         return True
@@ -172,6 +174,7 @@ class PredictionItem(QGraphicsRectItem):
         self.label = LabelItem(self, below=True)  # under the box: the label's own tag is above it
         self.view: BoxView | None = None
         self.tag_at = 0.0, 0.0
+        self.box_height = 0.0
 
     def show_box(self, view: BoxView) -> None:
         if view == self.view:  # moving the score slider keeps a prefix of the list unchanged
@@ -191,6 +194,7 @@ class PredictionItem(QGraphicsRectItem):
         self.label.set_label(view.label, tag)
         self.label.setPos(view.rect.bottomLeft())
         self.tag_at = view.rect.left(), view.rect.bottom()
+        self.box_height = view.rect.height()
 
 
 class _Drag(enum.Enum):
@@ -307,7 +311,6 @@ class Canvas(QGraphicsView):
             self.scene().removeItem(item)
         fresh = between[:needed] + [BoxItem(0) for _ in range(needed - len(between))]
         for item in fresh[len(between):]:
-            item.label.setVisible(self.names_shown)
             self.scene().addItem(item)
         old[head : len(old) - tail] = fresh
         for i in range(head, len(old)):
@@ -321,11 +324,15 @@ class Canvas(QGraphicsView):
 
     def _place_tags(self, items: list) -> None:
         """Tags that would stick out of the image at this zoom go inside their boxes (top and bottom
-        edges) or move left (right edge)."""
+        edges) or move left (right edge); boxes smaller on screen than a tag get none."""
         zoom, tag_height = self._zoom(), LabelItem.height()
         width, height = self.image_size or (0, 0)
         for item in items:
             label, (x, y) = item.label, item.tag_at
+            # zoomed out, a box smaller than its tag would be hidden under it (and hide its neighbours): no tag
+            shown = self.names_shown and item.box_height * zoom >= tag_height
+            if shown != label.isVisible():
+                label.setVisible(shown)
             room = height - y if label.below else y  # image pixels between the tag's side and the image edge
             overrun = label.tag_width - (width - x) * zoom
             label.place(room * zoom < tag_height, max(0.0, min(overrun, x * zoom)))
@@ -336,15 +343,14 @@ class Canvas(QGraphicsView):
             self.scene().removeItem(items.pop())
         while len(items) < size:
             items.append(make(len(items)))
-            items[-1].label.setVisible(self.names_shown)
             items[-1].setVisible(self.predictions_shown)
             self.scene().addItem(items[-1])
 
     def set_names_shown(self, shown: bool) -> None:
-        """Show or hide the class-name tags (View ▸ Box Names): zoomed out they cover small boxes."""
+        """Show or hide the class-name tags (View ▸ Box Names)."""
         self.names_shown = shown
-        for item in (*self._items, *self._predictions):
-            item.label.setVisible(shown)
+        self._place_tags(self._items)
+        self._place_tags(self._predictions)
 
     def set_predictions_shown(self, shown: bool) -> None:
         """Show or hide the model's predictions (View ▸ Predictions), to see the labels alone."""

@@ -876,6 +876,11 @@ def test_tags_of_boxes_at_the_image_edge_go_inside_the_box_where_they_would_be_c
     assert middle.label.inside and not free.label.inside
     window.canvas.set_zoom(1.0)
     assert not middle.label.inside
+    # zoomed out until a box is smaller than its tag, the tag goes (it would cover the box and its neighbours)
+    window.canvas.set_zoom(0.9 * LabelItem.height() / middle.rect().height())
+    assert not middle.label.isVisible()
+    window.canvas.set_zoom(1.0)
+    assert middle.label.isVisible()
     # at the right edge the tag moves left, just far enough to end at the image's edge
     window.workspace.draw_box("chess_01.jpg", (width, height), QRectF(width - 20, 300, 20, 40))
     right = next(i for i in window.canvas._items if i.rect().left() == width - 20)
@@ -966,6 +971,7 @@ def test_view_menu_hides_box_names_and_predictions(qtbot, demo):
     assert not any(i.label.isVisible() for i in (*window.canvas._items, *window.canvas._predictions))
     window.workspace.draw_box("chess_01.jpg", window.canvas.image_size, QRectF(10, 10, 40, 40))
     assert not any(i.label.isVisible() for i in window.canvas._items)  # new boxes follow the choice
+    window.canvas.set_predictions([BoxView(QRectF(100, 100, 40, 50), "white-pawn 0.90", QColor("red"), 0.9)])  # (no model: an edit cleared it)
     qtbot.keyClick(window.canvas, Qt.Key.Key_H)
     (prediction,) = window.canvas._predictions
     assert not prediction.isVisible() and window.canvas.prediction_at(window.canvas.mapFromScene(QPointF(120, 120))) is None
