@@ -5,6 +5,7 @@ messages, and a runs list to compare runs and switch the model between them."""
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -410,7 +411,9 @@ class TrainingPanel(QWidget):
         import json
 
         try:
-            self.log.setPlainText((run_dir / "train.log").read_text(encoding="utf-8") if (run_dir / "train.log").exists() else "")
+            logged = (run_dir / "train.log").read_text(encoding="utf-8") if (run_dir / "train.log").exists() else ""
+            self.log.setPlainText(re.sub(r"(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", "", logged))  # as the live lines read: no timestamps
+            self.log.verticalScrollBar().setValue(self.log.verticalScrollBar().maximum())  # newest lines in view, as they come
             history = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").exists() else []
         except (OSError, ValueError):
             return

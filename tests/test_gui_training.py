@@ -102,6 +102,7 @@ def test_cancel_stops_within_five_seconds_keeps_a_checkpoint_and_the_run_resumes
     panel.chart.clear()
     panel._show_history(panel.run_dir)  # what Resume shows first: each finished epoch's mean losses
     assert done and panel.chart.cls.count() == panel.chart.box.count() == len(done)
+    assert panel.log.toPlainText().startswith("start weights") and "cancelled at epoch" in panel.log.toPlainText()  # no timestamps
     clock = window.workspace.add_category("clock")  # a class added after the run started, no boxes yet: the run resumes without it
     qtbot.waitUntil(lambda: "no boxes yet: clock" in panel.plan.text(), timeout=3000)
     qtbot.mouseClick(panel.resume_button, Qt.MouseButton.LeftButton)
