@@ -89,7 +89,7 @@ class AnchorPanel(QWidget):
         coverage = QPushButton("Coverage report (folder)")
         coverage.clicked.connect(self.run_coverage)
 
-        show = QGroupBox("Anchors")
+        show = QGroupBox("Show")
         form = QFormLayout(show)
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.addRow(self.enabled)

@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 from core.labels import LabelSet
 from retina_gui.canvas import OverlayBox
 from retina_gui.predictions import Predictions
+from retina_gui.widgets import TaskProgress
 from retina_gui.workers import FunctionWorker
 
 
@@ -41,7 +41,7 @@ class EvaluationPanel(QWidget):
         self.run_button = QPushButton("Evaluate")
         self.run_button.setToolTip("COCO metrics of the model on the labelled images, then its misses and false detections")
         self.run_button.clicked.connect(self.evaluate)
-        self.progress = QProgressBar()
+        self.progress = TaskProgress()
         self.metrics = QLabel("")
         self.metrics.setWordWrap(True)
         self.table = QTableWidget(0, 2)

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QSlider,
     QVBoxLayout,
@@ -24,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from retina_gui.predictions import Predictions
-from retina_gui.widgets import breakable, button_grid
+from retina_gui.widgets import TaskProgress, breakable, button_grid
 from retina_gui.workers import DownloadWorker, ModelInfo
 
 
@@ -63,8 +62,7 @@ class ModelPanel(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(predictions.cancel_folder)
         self.cancel_button.setEnabled(False)
-        self.progress = QProgressBar()
-        self.progress.setFormat("%v / %m")
+        self.progress = TaskProgress("%v / %m")
         self.eta_label = QLabel()
         self.score_slider = QSlider(Qt.Orientation.Horizontal, minimum=5, maximum=99)
         self.nms_slider = QSlider(Qt.Orientation.Horizontal, minimum=5, maximum=95)
@@ -80,7 +78,7 @@ class ModelPanel(QWidget):
         self.explanation = QLabel("Select a label to see whether and why the model misses it.")
         self.explanation.setWordWrap(True)
 
-        model_box = QGroupBox("Model")
+        model_box = QGroupBox("Weights")
         form = QFormLayout(model_box)
         form.addRow(self.path_label)
         form.addRow(load)

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPlainTextEdit,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QTableWidget,
@@ -33,7 +32,7 @@ from PySide6.QtWidgets import (
 from core.finetune import Recipe, check_labels, default_recipe, labelled_images, list_runs, new_run_dir, split
 from core.labels import class_name_key
 from retina_gui.predictions import Predictions
-from retina_gui.widgets import button_grid
+from retina_gui.widgets import TaskProgress, button_grid
 from retina_gui.workers import TrainingWorker
 
 SMOOTHING = 0.9  # exponential moving average of the plotted losses
@@ -124,13 +123,11 @@ class TrainingPanel(QWidget):
         self.resume_button = QPushButton("Resume")
         self.resume_button.setToolTip("Go on with a stopped run: the one selected in the runs list, else the newest")
         self.resume_button.clicked.connect(self.resume)
-        self.progress = QProgressBar()
-        self.progress.setFormat("%p %")
+        self.progress = TaskProgress("%p %")
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.plan = QLabel("")  # what Train would do with the labels as they are now
         self.plan.setWordWrap(True)
-        self.plan.setStyleSheet("color: palette(mid)")
         self._plan_timer = QTimer(self, singleShot=True, interval=300)  # after a burst of edits, once
         self._plan_timer.timeout.connect(self.describe)
         self.chart = LossChart()
@@ -146,8 +143,9 @@ class TrainingPanel(QWidget):
         self.runs.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.runs.setWordWrap(False)  # a bold row stays one line
         self.runs.itemSelectionChanged.connect(self._run_selected)
-        use = QPushButton("Use this run's model")
-        use.clicked.connect(self.use_selected_run)
+        self.use_button = QPushButton("Use this run's model")
+        self.use_button.clicked.connect(self.use_selected_run)
+        self.use_button.setEnabled(False)  # a run must be chosen in the list
         self.back_button = QPushButton("Previous model")
         self.back_button.setToolTip("Back to the model a finished run replaced")
         self.back_button.clicked.connect(self.use_previous_model)
@@ -199,7 +197,7 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.log, 1)
         layout.addWidget(QLabel("Runs"))
         layout.addWidget(self.runs, 1)
-        layout.addWidget(use)
+        layout.addWidget(self.use_button)
         predictions.model_changed.connect(self._model_changed)
         self._set_running(False)
 
@@ -460,6 +458,7 @@ class TrainingPanel(QWidget):
     def _run_selected(self) -> None:
         """Resume goes on with the selected stopped run (by default the newest one, if it is stopped)."""
         row = self.runs.currentRow()
+        self.use_button.setEnabled(row >= 0 and self.runs.item(row, 0) is not None)
         stopped = self.runs.item(row, 0).data(_RUN_ROLE) if row >= 0 and self.runs.item(row, 0) else ""
         if stopped and (Path(stopped) / "train_state.pt").exists():
             self.resumable = Path(stopped)

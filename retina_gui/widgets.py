@@ -5,7 +5,7 @@ panel (it scrolls up and down only: anything wider would be cut off at the right
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
-from PySide6.QtWidgets import QFrame, QGridLayout, QScrollArea, QUndoView, QWidget
+from PySide6.QtWidgets import QFrame, QGridLayout, QProgressBar, QScrollArea, QUndoView, QWidget
 
 
 def button_grid(*widgets: QWidget, columns: int = 2) -> QGridLayout:
@@ -68,3 +68,17 @@ class HistoryView(QUndoView):
         super().mousePressEvent(event)
         if stack is not None and stack.index() != before:
             self.moved.emit(before, stack.index())
+
+
+class TaskProgress(QProgressBar):
+    """A progress bar that stays out of sight until its task first reports (an empty bar looked
+    like a broken box in every panel); afterwards it keeps showing how the last task ended."""
+
+    def __init__(self, text_format: str = "%p %") -> None:
+        super().__init__()
+        self.setFormat(text_format)
+        self.hide()
+
+    def setValue(self, value: int) -> None:
+        super().setValue(value)
+        self.show()

@@ -45,6 +45,7 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
     qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
     assert panel.worker is not None and not panel.train_button.isEnabled()
     qtbot.waitUntil(lambda: panel.progress.value() > 0 and panel.chart.points() > 0, timeout=60_000)
+    assert panel.progress.isVisibleTo(panel)
     rook = next(c for c in window.workspace.store.categories if c.name == "white-rook")
     window.workspace.rename_category(rook.id, "castle")  # class edits while it trains on its snapshot ...
     window.workspace.add_category("clock")
@@ -234,6 +235,7 @@ def test_the_panel_says_what_train_would_use(qtbot, window):
     qtbot.waitUntil(lambda: window.predictions.model is not None, timeout=30_000)
     store = window.workspace.store
     classes = len(store.categories)
+    assert not panel.progress.isVisibleTo(panel) and not panel.use_button.isEnabled()  # no empty bar, no run to use yet
     assert panel.plan.text() == (f"Train uses 8 labelled images and {classes} classes; "
                                  "1 image held out for validation, so few that its mAP is a rough guide.")
     clock = window.workspace.add_category("clock")
