@@ -232,7 +232,7 @@ class MainWindow(QMainWindow):
         self._action(edit, "&Delete Boxes", a.delete_selected, [QKeySequence(Qt.Key.Key_Delete), QKeySequence(Qt.Key.Key_Backspace)])
         self._action(edit, "Select &All Boxes", a.select_all, QKeySequence.StandardKey.SelectAll)
         edit.addSeparator()
-        self._action(edit, "Mark Image &Reviewed", a.toggle_reviewed, "R", "Toggle: a reviewed image with no boxes is a negative example")
+        self._action(edit, "Mark Image &Reviewed", self.toggle_reviewed, "R", "Toggle: a reviewed image with no boxes is a negative example")
         self._action(edit, "Rescale Boxes to the Image &Size", a.rescale_to_image, None,
                      "The image file was resized since it was labelled: scale its boxes to match")
 
@@ -669,6 +669,19 @@ class MainWindow(QMainWindow):
     def next_unlabelled(self) -> None:
         if not self.files.next_unlabelled():
             self.statusBar().showMessage("every image in the list has labels", 5000)
+
+    def toggle_reviewed(self) -> None:
+        """R; marking an image without labels reviewed makes it a negative example ("nothing here"):
+        asked first when the model shows predictions on it, which may be objects not yet labelled."""
+        a, ws = self.annotator, self.workspace
+        shown = len(self.predictions.visible) if self.predictions.visible is not None and self.canvas.predictions_shown else 0
+        entry = ws.store.entry(a.current) if ws is not None and a.current else None
+        marking = not (entry is not None and entry.reviewed)
+        if marking and shown and ws is not None and not ws.store.boxes(a.current) and not self.confirm(
+                "Mark reviewed", f"{a.current} has no labels but {shown} prediction{'s' if shown > 1 else ''} shown. Mark it reviewed as a "
+                                 "negative example, an image with nothing to find (training learns that)?"):
+            return
+        a.toggle_reviewed()
 
     def _predictions_on_screen(self) -> bool:
         """Accepting takes what is shown: nothing while the predictions are hidden (View ▸ Predictions)."""

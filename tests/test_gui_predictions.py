@@ -463,3 +463,17 @@ def test_the_wheel_scrolls_the_panel_instead_of_moving_an_unfocused_slider(qtbot
     qtbot.waitUntil(slider.hasFocus, timeout=2000)
     wheel(slider)
     assert slider.value() != before  # clicked into, it takes the wheel
+
+
+def test_marking_an_image_with_predictions_but_no_labels_reviewed_asks_first(qtbot, tmp_path, window_factory):
+    questions, answers = [], [False, True]
+    window = window_factory(unlabelled_demo(tmp_path), confirm=lambda title, text: questions.append(text) or answers.pop(0))
+    wait_predictions(qtbot, window)
+    store, name = window.workspace.store, window.annotator.current
+    window.canvas.setFocus()
+    qtbot.keyClick(window.canvas, Qt.Key.Key_R)
+    assert "negative example" in questions[0] and not (store.entry(name) and store.entry(name).reviewed)  # the user said no
+    qtbot.keyClick(window.canvas, Qt.Key.Key_R)
+    assert store.entry(name).reviewed and len(questions) == 2
+    qtbot.keyClick(window.canvas, Qt.Key.Key_R)  # unmarking asks nothing
+    assert not store.entry(name).reviewed and len(questions) == 2
