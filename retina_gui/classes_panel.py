@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QColorDialog,
     QInputDialog,
@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from retina_gui.convert import category_color
+from retina_gui.convert import category_color, category_icon, class_key_text
 from retina_gui.widgets import button_grid
 from retina_gui.workspace import Workspace
 
@@ -67,11 +67,8 @@ class ClassesPanel(QWidget):
         if self.workspace is not None:
             counts = self.workspace.store.box_counts()
             for number, category in enumerate(self.workspace.store.categories, start=1):
-                key = f"{number}  " if number <= 9 else "   "
-                item = QListWidgetItem(f"{key}{category.name}  ({counts.get(category.id, 0)})")
-                pixmap = QPixmap(14, 14)
-                pixmap.fill(category_color(category))
-                item.setIcon(QIcon(pixmap))
+                item = QListWidgetItem(f"{class_key_text(number)}{category.name}  ({counts.get(category.id, 0)})")
+                item.setIcon(category_icon(category))
                 item.setData(Qt.ItemDataRole.UserRole, category.id)
                 self.list.addItem(item)
                 if category.id == self.workspace.current_category:

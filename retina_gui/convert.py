@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QRectF
-from PySide6.QtGui import QColor, QImage
+from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 
 from core.labels import Box, Category
 
@@ -36,3 +36,15 @@ def palette_color(index: int) -> QColor:
 
 def category_color(category: Category) -> QColor:
     return QColor(category.color) if category.color else palette_color(category.id)
+
+
+def category_icon(category: Category) -> QIcon:
+    """A swatch of the class's colour, for lists and menus of classes."""
+    pixmap = QPixmap(14, 14)
+    pixmap.fill(category_color(category))
+    return QIcon(pixmap)
+
+
+def class_key_text(number: int) -> str:
+    """The key that picks class ``number`` (1-based) as a prefix for its name: 1 … 9 have one."""
+    return f"{number}  " if number <= 9 else "   "

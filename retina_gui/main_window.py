@@ -35,6 +35,7 @@ from retina_gui.anchor_panel import AnchorPanel
 from retina_gui.annotator import Annotator
 from retina_gui.canvas import Canvas, Tool
 from retina_gui.classes_panel import ClassesPanel
+from retina_gui.convert import category_icon, class_key_text
 from retina_gui.evaluation_panel import EvaluationPanel
 from retina_gui.file_list import FileListModel, FileListPanel
 from retina_gui.model_panel import ModelPanel
@@ -589,8 +590,14 @@ class MainWindow(QMainWindow):
             return
         menu = QMenu(self)
         relabel = menu.addMenu("Relabel as")
-        for category in self.workspace.store.categories:
-            relabel.addAction(category.name, partial(self.annotator.relabel_selected, category.id))
+        store = self.workspace.store
+        current = {b.category_id for i, b in enumerate(store.boxes(self.annotator.current)) if i in self.canvas.selected()} \
+            if self.annotator.current else set()
+        for number, category in enumerate(store.categories, start=1):  # as the Classes panel lists them: swatch, key, name
+            action = relabel.addAction(category_icon(category), f"{class_key_text(number)}{category.name}",
+                                       partial(self.annotator.relabel_selected, category.id))
+            action.setCheckable(True)
+            action.setChecked(current == {category.id})  # the selection's class now
         menu.addAction("Copy", self.annotator.copy_selected)
         menu.addAction("Delete", self.annotator.delete_selected)
         menu.popup(position)

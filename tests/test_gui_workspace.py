@@ -1029,3 +1029,18 @@ def test_a_refused_class_name_comes_back_to_be_corrected(qtbot, demo, monkeypatc
     window.classes.ask_add()
     assert asked == ["", "Black-Pawn"] and "already a class called" in warnings[0]  # what was typed is offered again
     assert window.workspace.store.categories[-1].name == "clock"
+
+
+def test_relabel_menu_lists_classes_as_the_classes_panel_does_with_the_selection_class_checked(qtbot, demo, monkeypatch):
+    window = demo
+    shown = []
+    monkeypatch.setattr(QMenu, "popup", lambda menu, *a: shown.append(menu))
+    window.canvas.select([0])
+    window._context_menu(QPoint(10, 10))
+    relabel = next(a.menu() for a in shown[0].actions() if a.text() == "Relabel as")
+    store = window.workspace.store
+    box_class = store.boxes("chess_01.jpg")[0].category_id
+    names = [a.text() for a in relabel.actions()]
+    assert names[0] == f"1  {store.categories[0].name}" and len(names) == len(store.categories)
+    assert [a.isChecked() for a in relabel.actions()] == [c.id == box_class for c in store.categories]
+    assert all(not a.icon().isNull() for a in relabel.actions())
