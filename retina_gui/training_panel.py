@@ -10,8 +10,8 @@ from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCharts import QChart, QChartView, QLineSeries, QValueAxis
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QPainter
+from PySide6.QtCore import QMargins, Qt, QTimer, Signal
+from PySide6.QtGui import QFont, QPainter
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -57,6 +57,11 @@ class LossChart(QChartView):
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.setMinimumHeight(200)
         chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
+        chart.setMargins(QMargins(2, 2, 2, 2))  # a narrow dock leaves the plot little room: no wide frame around it
+        chart.setBackgroundRoundness(0)
+        small = QFont()
+        small.setPointSizeF(7.5)
+        chart.legend().setFont(small)
         self.cls, self.box, self.map = QLineSeries(name="class loss"), QLineSeries(name="box loss"), QLineSeries(name="val mAP")
         self.x_axis, self.loss_axis, self.map_axis = QValueAxis(titleText="step"), QValueAxis(titleText="loss"), QValueAxis(titleText="mAP")
         self.map_axis.setRange(0, 1)
@@ -65,6 +70,8 @@ class LossChart(QChartView):
         self.map_axis.setLabelFormat("%.1f")
         for axis in (self.x_axis, self.loss_axis, self.map_axis):
             axis.setTickCount(3)  # readable in a narrow panel
+            axis.setLabelsFont(small)
+            axis.setTitleFont(small)
         chart.addAxis(self.x_axis, Qt.AlignmentFlag.AlignBottom)
         chart.addAxis(self.loss_axis, Qt.AlignmentFlag.AlignLeft)
         chart.addAxis(self.map_axis, Qt.AlignmentFlag.AlignRight)
@@ -151,10 +158,9 @@ class TrainingPanel(QWidget):
         self.back_button.clicked.connect(self.use_previous_model)
         self.back_button.setEnabled(False)
 
-        self.advanced = QGroupBox("Advanced")
-        self.advanced.setCheckable(True)
-        self.advanced.setChecked(False)
+        self.advanced = QCheckBox("Advanced")  # opens the recipe below it (a closed group box left an empty frame)
         self.advanced.toggled.connect(self._advanced_toggled)
+        self.recipe_box = QGroupBox()
         self.start_box = QComboBox()
         self.start_box.addItem("the current model", "current")
         self.start_box.addItem("a new model (ImageNet backbone when cached)", "new")
@@ -168,7 +174,7 @@ class TrainingPanel(QWidget):
         self.frozen_spin = QSpinBox(minimum=-1, maximum=4)
         self.frozen_spin.setSpecialValueText("auto")
         self._recipe_shown = False  # the Advanced fields hold the defaults once it is first opened
-        form = QFormLayout(self.advanced)
+        form = QFormLayout(self.recipe_box)
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.addRow("Start from", self.start_box)
         form.addRow("Backbone (new model)", self.backbone_box)
@@ -191,6 +197,7 @@ class TrainingPanel(QWidget):
         layout.addLayout(button_grid(self.train_button, self.cancel_button, self.resume_button, self.back_button))
         layout.addWidget(self.plan)
         layout.addWidget(self.advanced)
+        layout.addWidget(self.recipe_box)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addWidget(self.chart, 2)
@@ -203,11 +210,7 @@ class TrainingPanel(QWidget):
 
     # --- recipe --------------------------------------------------------------------------------
     def _advanced_toggled(self, on: bool) -> None:
-        # the box's own fields only: a drop-down's hidden list is a child window of its own, and
-        # showing it put a stray window over the menu bar
-        for child in self.advanced.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly):
-            child.setVisible(on)
-        self.advanced.setFlat(not on)  # closed, no empty frame under its title
+        self.recipe_box.setVisible(on)
         if on:
             self._fill_recipe(self.recipe())
 
@@ -341,6 +344,7 @@ class TrainingPanel(QWidget):
         self.cancel_button.setEnabled(running)
         self.resume_button.setEnabled(ready and not running and self.resumable is not None)
         self.advanced.setEnabled(not running)
+        self.recipe_box.setEnabled(not running)
 
     def _event(self, event) -> None:
         if event.kind == "step":
