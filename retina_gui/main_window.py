@@ -120,7 +120,7 @@ class MainWindow(QMainWindow):
         self.wheel_guard = WheelOnlyWhenFocused(self)
         for panel in (self.files, self.classes, self.model_panel, self.anchor_panel, self.evaluation_panel, self.training_panel):
             self.wheel_guard.guard(panel)
-        self.annotator.message.connect(self.statusBar().showMessage)
+        self.annotator.message.connect(self.say)
         self.annotator.image_shown.connect(self._image_shown)
         self.annotator.image_failed.connect(self._image_failed)
         self.canvas.cursor_moved.connect(self._cursor_moved)
@@ -131,7 +131,7 @@ class MainWindow(QMainWindow):
         self.canvas.selection_changed.connect(self._explain_selection)
         self.predictions.changed.connect(self._show_predictions)
         self.predictions.changed.connect(self._explain_selection)
-        self.predictions.message.connect(self.statusBar().showMessage)
+        self.predictions.message.connect(self.say)
         self.predictions.model_changed.connect(self.anchor_panel.set_model)
         self.training_panel.failed.connect(self._training_failed)
         self.model_panel.accept_folder_button.clicked.connect(self.accept_folder)
@@ -182,6 +182,10 @@ class MainWindow(QMainWindow):
         dock.setObjectName(title)
         dock.setWidget(PanelScroll(widget))
         return dock
+
+    def say(self, text: str) -> None:
+        """A passing message in the status bar: gone after 10 s ("copied 1 box" stayed until replaced)."""
+        self.statusBar().showMessage(text, 10_000)
 
     def _status_labels(self) -> None:
         self.position_label, self.zoom_label, self.image_label, self.save_label = QLabel(), QLabel(), QLabel(), QLabel()
