@@ -199,7 +199,7 @@ class AnchorPanel(QWidget):
         self.refresh()
 
     def labels_changed(self, names: list[str]) -> None:
-        if not names or self.annotator.current in names:  # [] is every image (a class deleted or renamed)
+        if self.annotator.current in names:
             self.refresh()
 
     def _chosen_offsets(self) -> list[int]:

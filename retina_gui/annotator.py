@@ -114,7 +114,7 @@ class Annotator(QObject):
         self.canvas.set_boxes(views, selected)
 
     def _images_changed(self, names: list) -> None:
-        if not names or self.current in names:
+        if self.current in names:
             self.refresh_boxes()
 
     # --- canvas intents ------------------------------------------------------------------------

@@ -86,12 +86,11 @@ class EvaluationPanel(QWidget):
             self.annotator.canvas.set_overlay([], "highlight")
 
     def labels_changed(self, names: list[str]) -> None:
-        """Labels were edited (``[]``: everywhere): the report no longer describes the labelled images
-        (an edit of an image it did not cover adds that image to them)."""
+        """Labels of these images were edited: the report no longer describes the labelled images (an
+        edit of an image it did not cover adds that image to them)."""
         if self.report is None:
             return
-        reported = {e.file_name for e in self.report.errors}
-        self._edited |= reported if not names else reported & set(names)
+        self._edited |= {e.file_name for e in self.report.errors} & set(names)
         if not self.metrics.text().startswith("Labels changed"):
             self.metrics.setText("Labels changed since this evaluation: press Evaluate again. " + self.metrics.text())
 

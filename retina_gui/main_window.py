@@ -103,7 +103,7 @@ class MainWindow(QMainWindow):
         self.training_panel = TrainingPanel(self.predictions, self)
         self.history = HistoryView(self)
         self.history.setEmptyLabel("Opened")
-        self.history.moved.connect(self._history_clicked)
+        self.history.moved.connect(self._history_moved)
         self.history.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # the start says what, the end which image
         self.history.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.docks = {title: self._dock(title, widget) for title, widget in (
@@ -333,6 +333,7 @@ class MainWindow(QMainWindow):
         workspace.images_changed.connect(self.training_panel.labels_changed)
         workspace.images_changed.connect(self._labels_edited)
         workspace.categories_changed.connect(self._show_predictions)  # class colours
+        workspace.categories_changed.connect(self.anchor_panel.refresh)  # class names in its assignment view
         workspace.categories_changed.connect(self.training_panel.labels_changed)  # the plan line counts the classes
         workspace.saved.connect(self._saved)
         workspace.save_failed.connect(self._save_failed)
@@ -422,7 +423,7 @@ class MainWindow(QMainWindow):
     def _rescanned(self, _total: int) -> None:
         self.listed = True
         n = self._new_images
-        self.statusBar().showMessage(f"{n} new image{'' if n == 1 else 's'} listed at the end" if n else "no new images in the folder", 10000)
+        self.say(f"{n} new image{'' if n == 1 else 's'} listed at the end" if n else "no new images in the folder")
 
     def _scan_failed(self, message: str) -> None:
         self.report("Folder", message)
@@ -467,7 +468,7 @@ class MainWindow(QMainWindow):
             self._show_image_of(stack.command(stack.index()))
             stack.redo()
 
-    def _history_clicked(self, before: int, after: int) -> None:
+    def _history_moved(self, before: int, after: int) -> None:
         """A click in History undid or redid edits, maybe of another image: show the image of the
         last one, as Ctrl+Z does."""
         if self.workspace is not None:
@@ -482,7 +483,7 @@ class MainWindow(QMainWindow):
             self.files.set_current(name)
 
     def _labels_edited(self, names: list) -> None:
-        if not names or self.annotator.current in names:
+        if self.annotator.current in names:
             self._show_predictions()  # predictions a label covers now are drawn faintly
 
     def _show_predictions(self) -> None:
@@ -535,7 +536,7 @@ class MainWindow(QMainWindow):
         if problems:
             self.report("Import", f"Imported {added} boxes. Problems:\n" + "\n".join(problems[:20]))
         again = f"; {repeated} were already there and were not added again" if repeated else ""
-        self.statusBar().showMessage(f"imported {added} boxes from {source}{again}", 10000)
+        self.say(f"imported {added} boxes from {source}{again}")
         return True
 
     def ask_export(self, fmt: str) -> None:
@@ -561,7 +562,7 @@ class MainWindow(QMainWindow):
             return False
         boxes = sum(len(im.boxes) for im in labels.images)
         check = ", pycocotools self-check passed" if fmt == "coco" else ""
-        self.statusBar().showMessage(f"exported {len(labels.images)} images, {boxes} boxes to {target}{check}", 10000)
+        self.say(f"exported {len(labels.images)} images, {boxes} boxes to {target}{check}")
         return True
 
     def report(self, title: str, text: str) -> None:
@@ -581,7 +582,7 @@ class MainWindow(QMainWindow):
 
     def _image_failed(self, name: str, reason: str) -> None:
         self.image_label.setText(f"{name}: unreadable")
-        self.statusBar().showMessage(f"{name} cannot be read: {reason}", 10000)
+        self.say(f"{name} cannot be read: {reason}")
 
     def _cursor_moved(self, point: QPointF | None) -> None:
         self.position_label.setText("" if point is None else f"x {point.x():7.1f}  y {point.y():7.1f}")
@@ -697,7 +698,7 @@ class MainWindow(QMainWindow):
     def _predictions_on_screen(self) -> bool:
         """Accepting takes what is shown: nothing while the predictions are hidden (View ▸ Predictions)."""
         if not self.canvas.predictions_shown:
-            self.statusBar().showMessage("predictions are hidden (View ▸ Predictions, H): show them to accept them", 10000)
+            self.say("predictions are hidden (View ▸ Predictions, H): show them to accept them")
         return self.canvas.predictions_shown
 
     def accept_image(self) -> int:
@@ -720,7 +721,7 @@ class MainWindow(QMainWindow):
         entries = self.predictions.folder_entries()
         count, images = sum(len(p) for _, _, p in entries), sum(1 for _, _, p in entries if p)
         if not count:
-            self.statusBar().showMessage("no shown predictions to accept in this folder", 10000)
+            self.say("no shown predictions to accept in this folder")
             return 0
         new = self.predictions.classes_to_add(entries)
         adds = f" That adds {len(new)} class{'es' if len(new) > 1 else ''}: {', '.join(new)}." if new else ""

@@ -191,10 +191,10 @@ class Predictions(QObject):
     def _covered_by_labels(self, store) -> np.ndarray:
         """Mask of the visible predictions that a label of the same class already covers (accepted
         ones, or the model agreeing with a drawn label): drawn faintly, as accepting skips them."""
-        labels = [b for b in store.boxes(self.annotator.current) if not b.iscrowd] if store and self.annotator.current else []
-        return covered_by_labels(self.visible.boxes, np.array([class_name_key(n) for n in self.model.class_names], dtype=object)[self.visible.labels],
-                                 np.array([[b.x1, b.y1, b.x2, b.y2] for b in labels], dtype=np.float64).reshape(-1, 4),
-                                 np.array([class_name_key(store.category(b.category_id).name) for b in labels], dtype=object))
+        if store is None or self.annotator.current is None:
+            return np.zeros(len(self.visible), dtype=bool)
+        keys = np.array([class_name_key(n) for n in self.model.class_names], dtype=object)
+        return covered_by_labels(self.visible.boxes, keys[self.visible.labels], *_labels_by_key(store, self.annotator.current))
 
     # --- accepting -----------------------------------------------------------------------------
     def accept(self, indices: list[int]) -> int:
@@ -268,12 +268,9 @@ class Predictions(QObject):
         for file_name, size, predictions in entries:
             if not predictions:
                 continue
-            labels = [b for b in store.boxes(file_name) if not b.iscrowd]
-            label_names = np.array([class_name_key(store.category(b.category_id).name) for b in labels], dtype=object)
-            label_boxes = np.array([[b.x1, b.y1, b.x2, b.y2] for b in labels], dtype=np.float64).reshape(-1, 4)
             boxes = np.array([p[:4] for p in predictions], dtype=np.float64)
             classes = np.array([class_name_key(p[4]) for p in predictions], dtype=object)  # as accepting matches names
-            keep = new_predictions(boxes, classes, label_boxes, label_names)
+            keep = new_predictions(boxes, classes, *_labels_by_key(store, file_name))
             if len(keep):
                 fresh.append((file_name, size, [predictions[i] for i in keep]))
         # a new class keeps the colour its predictions had: accepting (and undoing) changes no colour
@@ -307,3 +304,10 @@ class Predictions(QObject):
                                 score_thresh=self.score, nms_thresh=self.nms, best_anchor_iou=best_anchor_iou[known],
                                 positive_iou=self.model.assign.positive_iou, class_names=list(self.model.class_names))
         return result[known.index(index)]
+
+
+def _labels_by_key(store, file_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The image's non-crowd labels: boxes [N, 4] and class-name keys [N] (as predictions are matched to them)."""
+    labels = [b for b in store.boxes(file_name) if not b.iscrowd]
+    return (np.array([[b.x1, b.y1, b.x2, b.y2] for b in labels], dtype=np.float64).reshape(-1, 4),
+            np.array([class_name_key(store.category(b.category_id).name) for b in labels], dtype=object))

@@ -1,6 +1,6 @@
-"""Widgets and layout pieces shared by the window and its panels. Docks are narrow (a quarter of a small screen), so rows of
-buttons wrap into a grid, and a panel's scroll area never lets its dock get narrower than the
-panel (it scrolls up and down only: anything wider would be cut off at the right)."""
+"""Widgets and layout pieces shared by the window and its panels. Docks are narrow (a quarter of a
+small screen), so rows of buttons wrap into a grid, and a panel's scroll area never lets its dock
+get narrower than the panel (it scrolls up and down only: anything wider would be cut off)."""
 
 from __future__ import annotations
 
