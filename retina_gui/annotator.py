@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject, QRectF, Signal
 from PySide6.QtGui import QImage
 
 from retina_gui.canvas import BoxView, Canvas
+from retina_gui.commands import boxes_text
 from retina_gui.convert import category_color, rect_from_box
 from retina_gui.file_list import FileListPanel
 from retina_gui.workers import ImageLoader
@@ -32,7 +33,6 @@ class Annotator(QObject):
         self.loader: ImageLoader | None = None
         self.current: str | None = None
         self.size: tuple[int, int] | None = None  # oriented (width, height) of the image on screen
-        self.previous_image: str | None = None  # the image shown before this one ("paste previous boxes")
         self._cache: OrderedDict[str, tuple[QImage, int, int]] = OrderedDict()
         self.size_warnings: dict[str, tuple[int, int]] = {}  # name -> stored size that disagrees with the file
         files.current_changed.connect(self.show)
@@ -50,7 +50,7 @@ class Annotator(QObject):
         self.canvas.show_message("")
 
     def detach(self) -> None:
-        self.current, self.size, self.previous_image = None, None, None
+        self.current, self.size = None, None
         self._cache.clear()
         self.size_warnings.clear()
         self.workspace = self.loader = None
@@ -60,8 +60,6 @@ class Annotator(QObject):
     def show(self, name: str) -> None:
         if self.loader is None or name == self.current:
             return
-        if self.current is not None and self.size is not None:
-            self.previous_image = self.current
         self.current, self.size = name, None
         cached = self._cache.get(name)
         if cached is not None:
@@ -169,13 +167,23 @@ class Annotator(QObject):
             self.message.emit(f"{offered - len(indices)} of {offered} boxes not pasted: their class was deleted, or they lie outside this image")
 
     def paste_previous(self) -> None:
+        """Paste the boxes of the nearest image before this one in the folder's order that has
+        boxes: in a sequence of frames that is the last labelled frame, also when some in between
+        were skipped or the list is filtered."""
         if not self._editable():
             return
-        if self.previous_image is None or not self.workspace.store.boxes(self.previous_image):
-            self.message.emit("the previous image has no boxes")
+        names, store = self.files.model.names, self.workspace.store
+        row = self.files.model.row(self.current)
+        source = next((n for n in reversed(names[:row]) if store.boxes(n)), None) if row is not None else None
+        if source is None:
+            self.message.emit("no image before this one has boxes")
             return
-        boxes = list(self.workspace.store.boxes(self.previous_image))
-        self._pasted(self.workspace.paste_boxes(self.current, self.size, boxes, " from the previous image"), len(boxes))
+        boxes = list(store.boxes(source))
+        source_name = source.rsplit("/", 1)[-1]
+        pasted = self.workspace.paste_boxes(self.current, self.size, boxes, f" from {source_name}")
+        self._pasted(pasted, len(boxes))
+        if len(pasted) == len(boxes):
+            self.message.emit(f"pasted {boxes_text(len(boxes))} from {source}")
 
     def select_all(self) -> None:
         if self.workspace is not None and self.current is not None:

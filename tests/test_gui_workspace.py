@@ -183,12 +183,36 @@ def test_copy_paste_and_paste_previous_image_boxes(qtbot, demo):
     window.canvas.setFocus()
     qtbot.keyClick(window.canvas, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert len(store.boxes("chess_02.jpg")) == n2 + n1 + 2
-    assert window.workspace.undo_stack.text(1) == f"Paste {n1 + 2} boxes from the previous image · chess_02.jpg"
+    assert window.workspace.undo_stack.text(1) == f"Paste {n1 + 2} boxes from chess_01.jpg · chess_02.jpg"
     qtbot.keyClick(window.canvas, Qt.Key.Key_A)  # back to chess_01, then undo the chess_02 paste
     wait_image(qtbot, window, "chess_01.jpg")
     qtbot.keyClick(window.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert len(store.boxes("chess_02.jpg")) == n2
     assert window.annotator.current == "chess_02.jpg"  # undo brought the edited image on screen
+
+
+def test_paste_previous_takes_the_nearest_earlier_image_with_boxes_in_list_order(qtbot, demo):
+    """Not the image viewed last: coming back from chess_05 to chess_03, it is still chess_02's
+    boxes, or chess_01's when chess_02 has none (a skipped frame)."""
+    window = demo
+    store = window.workspace.store
+    window.workspace.delete_boxes("chess_02.jpg", list(range(len(store.boxes("chess_02.jpg")))))
+    window.files.set_current("chess_05.jpg")
+    wait_image(qtbot, window, "chess_05.jpg")
+    window.files.set_current("chess_03.jpg")
+    wait_image(qtbot, window, "chess_03.jpg")
+    n1, n3 = len(store.boxes("chess_01.jpg")), len(store.boxes("chess_03.jpg"))
+    window.annotator.paste_previous()
+    assert len(store.boxes("chess_03.jpg")) == n3 + n1
+    corners = lambda boxes: [(b.category_id, b.x1, b.y1, b.x2, b.y2) for b in boxes]  # noqa: E731
+    assert corners(store.boxes("chess_03.jpg")[n3:]) == corners(store.boxes("chess_01.jpg"))
+    assert window.workspace.undo_stack.text(window.workspace.undo_stack.index() - 1) == f"Paste {n1} boxes from chess_01.jpg · chess_03.jpg"
+    window.files.set_current("chess_01.jpg")
+    wait_image(qtbot, window, "chess_01.jpg")
+    before = window.workspace.undo_stack.count()
+    window.annotator.paste_previous()  # the first image has nothing before it
+    assert window.workspace.undo_stack.count() == before
+    assert "no image before this one has boxes" in window.statusBar().currentMessage()
 
 
 def test_ctrl_c_in_a_text_report_copies_its_text_not_the_boxes(qtbot, demo):
