@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -100,7 +100,7 @@ class LabelItem(QGraphicsItem):
         self.update()
 
     def place(self, inside: bool, shift: float) -> None:
-        """Keep the tag on the image, where the view can show it (it cannot scroll past the image):
+        """Keep the tag on the image (a fitted image fills the view, leaving no room past its edges):
         ``inside`` flips it to the other side of its position, into the box; ``shift`` moves it
         left by that many screen pixels."""
         if inside != self.inside or shift != self.shift:
@@ -261,6 +261,7 @@ class Canvas(QGraphicsView):
         self._pixmap.setVisible(True)
         self.image_size = (width, height)
         self.scene().setSceneRect(QRectF(0, 0, width, height))
+        self._set_scroll_range()
         if first or self._zoom() < self._fit_zoom():
             self.fit()
         mouse = self.viewport().mapFromGlobal(QCursor.pos())  # the image moved under a still mouse (D / A)
@@ -407,20 +408,35 @@ class Canvas(QGraphicsView):
         self._fitted = fitted
         zoom = min(max(zoom, self.ZOOM_RANGE[0]), self.ZOOM_RANGE[1])
         self.setTransform(self.transform().fromScale(zoom, zoom))
+        self._set_scroll_range()
         self._pixmap.setTransformationMode(
             Qt.TransformationMode.FastTransformation if zoom >= 2 else Qt.TransformationMode.SmoothTransformation)  # see pixels when zoomed in
         self._place_tags(self._items)
         self._place_tags(self._predictions)
         self.zoom_changed.emit(zoom)
 
+    SCROLL_KEEP = 32  # screen pixels of the image that stay in view however far it is scrolled
+
+    def _set_scroll_range(self) -> None:
+        """The view can be scrolled past the image's edges until SCROLL_KEEP screen pixels of it are
+        left: so zooming at the cursor keeps the point under it in place at any zoom, also near an
+        edge (when the range ended at the image, a small image was held centred and an edge stuck to
+        the view's side, and the point slid away), and a box at the edge can be drawn mid-screen."""
+        if self.image_size is None:
+            return
+        zoom, (w, h) = self._zoom(), self.image_size
+        mx = max(0, self.viewport().width() - self.SCROLL_KEEP) / zoom
+        my = max(0, self.viewport().height() - self.SCROLL_KEEP) / zoom
+        self.setSceneRect(QRectF(-mx, -my, w + 2 * mx, h + 2 * my))
+
     def zoom_by(self, factor: float, at: QPoint | None = None) -> None:
         """Zoom keeping the image point under ``at`` (view pixels; default: the centre) in place."""
-        at = self.viewport().rect().center() if at is None else at
-        anchor = self.mapToScene(at)
+        at = QPointF(self.viewport().rect().center() if at is None else at)
+        anchor = self.viewportTransform().inverted()[0].map(at)  # in floats: mapToScene rounds to whole pixels
         self.set_zoom(self._zoom() * factor)
-        shift = self.mapFromScene(anchor) - at
-        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + shift.x())
-        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + shift.y())
+        shift = self.viewportTransform().map(anchor) - at
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + round(shift.x()))
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + round(shift.y()))
 
     def show_rect(self, rect: QRectF, min_screen: float = 60.0) -> None:
         """Centre ``rect`` (image pixels), zooming in first if it would be smaller than ``min_screen``
@@ -446,6 +462,11 @@ class Canvas(QGraphicsView):
         if steps:
             self.zoom_by(1.25**steps, event.position().toPoint())
         event.accept()
+
+    def viewportEvent(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize:  # the window, a dock, or the scroll bars appearing
+            self._set_scroll_range()
+        return super().viewportEvent(event)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

@@ -332,6 +332,31 @@ def test_zoom_keeps_the_point_under_the_cursor_and_status_bar_shows_image_pixels
     assert window.canvas.transform().m11() == pytest.approx(chosen)
 
 
+def test_wheel_zoom_near_the_image_edges_keeps_the_point_under_the_cursor(qtbot, demo):
+    """From the fitted view (where the image is centred one way and fills the view the other), in
+    and out again, at each corner: the view can be scrolled past the image's edges, so nothing
+    slides away under the cursor; but never so far that the image leaves the view."""
+    canvas = demo.canvas
+    w, h = canvas.image_size
+    for corner in ((3, 3), (w - 3, h - 3), (w - 3, 3), (3, h - 3)):
+        canvas.fit()
+        at = canvas.mapFromScene(QPointF(*corner))
+        assert canvas.viewport().rect().contains(at)
+        for factor in (1.25,) * 6 + (0.8,) * 8:
+            under = canvas.viewportTransform().inverted()[0].map(QPointF(at))
+            canvas.zoom_by(factor, at)
+            off = canvas.viewportTransform().map(under) - QPointF(at)  # scroll positions are whole screen pixels
+            assert abs(off.x()) <= 0.5 and abs(off.y()) <= 0.5, (corner, factor, off)
+    canvas.fit()  # centred
+    centre = canvas.mapFromScene(QPointF(w / 2, h / 2))
+    assert abs(centre.x() - canvas.viewport().width() / 2) <= 1 and abs(centre.y() - canvas.viewport().height() / 2) <= 1
+    canvas.zoom_by(3)
+    for bar in (canvas.horizontalScrollBar(), canvas.verticalScrollBar()):
+        bar.setValue(bar.maximum())
+    bottom_right = canvas.mapFromScene(QPointF(w, h))
+    assert bottom_right.x() >= canvas.SCROLL_KEEP - 1 and bottom_right.y() >= canvas.SCROLL_KEEP - 1
+
+
 def test_switching_images_under_a_still_mouse_updates_the_cursor_readout(qtbot, demo):
     window = demo
     vp = window.canvas.viewport()
@@ -563,7 +588,7 @@ def test_an_8000_px_image_is_shown_reduced_with_boxes_in_full_resolution_pixels(
     assert window.annotator.size == (8200, 6100)
     shown = window.annotator._cache["huge.jpg"][0]
     assert (shown.width(), shown.height()) == (2050, 1525)  # decoded at 1/4 scale in the DCT (1/2 would exceed 4096)
-    assert window.canvas.sceneRect().getRect() == (0, 0, 8200, 6100)
+    assert window.canvas.scene().sceneRect().getRect() == (0, 0, 8200, 6100)
     window.workspace.add_category("sign")
     window.canvas.actual_size()
     window.canvas.centerOn(6500, 4500)
