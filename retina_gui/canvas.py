@@ -447,7 +447,17 @@ class Canvas(QGraphicsView):
         wanted = min(max(zoom, min_screen / side), 0.8 * view / side)
         if abs(wanted - zoom) > 1e-6:
             self.set_zoom(wanted)
-        self.centerOn(rect.center())
+        self.centerOn(self._filling_centre(rect.center()))
+
+    def _filling_centre(self, point: QPointF) -> QPointF:
+        """``point`` moved as little as needed for the image to fill the view around it (on each
+        axis where the image is larger than the view; else the image's middle): showing a box near
+        the edge should not scroll half the view off the image."""
+        zoom, (w, h) = self._zoom(), self.image_size or (0, 0)
+        half_w, half_h = self.viewport().width() / zoom / 2, self.viewport().height() / zoom / 2
+        x = min(max(point.x(), half_w), w - half_w) if w > 2 * half_w else w / 2
+        y = min(max(point.y(), half_h), h - half_h) if h > 2 * half_h else h / 2
+        return QPointF(x, y)
 
     def fit(self) -> None:
         self.set_zoom(self._fit_zoom(), fitted=True)
@@ -690,7 +700,7 @@ class Canvas(QGraphicsView):
             r = self.mapFromScene(box.rect).boundingRect()
             painter.drawRect(r)
             if box.text:
-                painter.drawText(r.topLeft() + QPoint(3, 12), box.text)
+                self._paint_badge(painter, r, box.text, box.color)
         for index, r in self._preview.items():
             color = self._items[index].color if index >= 0 else QColor(255, 255, 0)
             pen = QPen(color, 2, Qt.PenStyle.DashLine)
@@ -705,6 +715,18 @@ class Canvas(QGraphicsView):
             painter.drawLine(0, v.y(), self.viewport().width(), v.y())
             painter.drawLine(v.x(), 0, v.x(), self.viewport().height())
         painter.restore()
+
+    def _paint_badge(self, painter: QPainter, r: QRect, text: str, color: QColor) -> None:
+        """An overlay's text on a patch of its colour, above the box's top-right corner (inside it at
+        the top of the view): label tags take the top-left corner and prediction tags the bottom, and
+        thin text over a busy image was unreadable."""
+        metrics = painter.fontMetrics()
+        w, h = metrics.horizontalAdvance(text) + 8, metrics.height() + 2
+        top = r.top() - h if r.top() - h >= 0 else r.top() + 1
+        badge = QRect(r.right() + 1 - w, top, w, h)
+        painter.fillRect(badge, color)
+        painter.setPen(QColor(0, 0, 0) if color.lightnessF() > 0.5 else QColor(255, 255, 255))
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
 
     def _paint_handles(self, painter: QPainter, exposed: QRectF) -> None:
         """Handles of the selected boxes in the exposed area. With more than ``MAX_HANDLE_BOXES``

@@ -1066,6 +1066,9 @@ def test_showing_a_small_box_zooms_in_until_it_can_be_seen_and_centres_it(qtbot,
     assert abs(centre.x() - canvas.viewport().width() / 2) <= 2 and abs(centre.y() - canvas.viewport().height() / 2) <= 2
     canvas.show_rect(QRectF(0, 0, 100, 100))  # already large enough: the zoom stays
     assert canvas.transform().m11() == pytest.approx(60 / 12)
+    # at the corner, the view stays on the image (the view can scroll past the edges, but showing a box should not)
+    top_left = canvas.mapFromScene(QPointF(0, 0))
+    assert abs(top_left.x()) <= 1 and abs(top_left.y()) <= 1
 
 
 def test_a_refused_class_name_comes_back_to_be_corrected(qtbot, demo, monkeypatch):
