@@ -38,6 +38,7 @@ class EvaluationPanel(QWidget):
         self._pending = None  # an error to highlight once its image is shown
         self._view_score = 0.0
         self._edited: set[str] = set()  # images whose labels changed since the report (its label indices are stale there)
+        self.stale = False  # labels changed since the report
         self.run_button = QPushButton("Evaluate")
         self.run_button.setToolTip("COCO metrics of the model on the labelled images, then its misses and false detections")
         self.run_button.clicked.connect(self.evaluate)
@@ -91,12 +92,25 @@ class EvaluationPanel(QWidget):
         if self.report is None:
             return
         self._edited |= {e.file_name for e in self.report.errors} & set(names)
-        if not self.metrics.text().startswith("Labels changed"):
-            self.metrics.setText("Labels changed since this evaluation: press Evaluate again. " + self.metrics.text())
+        self._set_stale(True)
+
+    STALE_TEXT = "Labels changed: Evaluate again"
+
+    def _set_stale(self, stale: bool) -> None:
+        """Said in the progress bar, and the figures greyed: a line added to them moved the table and
+        the error list under the mouse (Add as label makes the report stale)."""
+        self.stale = stale
+        self.progress.setFormat(self.STALE_TEXT if stale else "%p %")
+        if stale:
+            self.progress.setMaximum(max(1, self.progress.maximum()))
+            self.progress.setValue(self.progress.maximum())
+        self.metrics.setEnabled(not stale)
+        self.metrics.setToolTip("The labels changed since this evaluation: press Evaluate again" if stale else "")
 
     def _model_changed(self, info) -> None:
         self.run_button.setEnabled(info is not None)
         self.report = None
+        self._set_stale(False)
         self.metrics.setText("" if info is None else "Evaluate to see mAP, per-class AP and the errors.")
         self.table.setRowCount(0)
         self.errors.clear()
@@ -118,6 +132,7 @@ class EvaluationPanel(QWidget):
             return
         missing = [n for n in names if n not in p.candidates and not p.worker.has_cached(n)]
         self.run_button.setEnabled(False)
+        self._set_stale(False)
         if missing:
             self._waiting = True
             self.metrics.setText(f"predicting {len(missing)} labelled images first …")
@@ -175,6 +190,7 @@ class EvaluationPanel(QWidget):
         self.run_button.setEnabled(True)
         self.report = report
         self._edited = set()
+        self._set_stale(False)
         m = report.metrics
 
         def f(v):
