@@ -57,17 +57,27 @@ class PanelScroll(QScrollArea):
 
 
 class HistoryView(QUndoView):
-    """The undo history; ``moved(before, after)`` when a click took the stack from one index to
-    another (the window then shows the image of the edits undone or redone)."""
+    """The undo history; ``moved(before, after)`` when a click, a drag or a key (arrows, Home, End,
+    Page Up/Down) in it took the stack from one index to another (the window then shows the image of
+    the edits undone or redone). Ctrl+Z and Ctrl+Y are not this view's: they show it themselves."""
 
     moved = Signal(int, int)
 
-    def mousePressEvent(self, event) -> None:
+    def _tracked(self, handle, event) -> None:
         stack = self.stack()
         before = stack.index() if stack is not None else 0
-        super().mousePressEvent(event)
+        handle(event)
         if stack is not None and stack.index() != before:
             self.moved.emit(before, stack.index())
+
+    def mousePressEvent(self, event) -> None:
+        self._tracked(super().mousePressEvent, event)
+
+    def mouseMoveEvent(self, event) -> None:
+        self._tracked(super().mouseMoveEvent, event)
+
+    def keyPressEvent(self, event) -> None:
+        self._tracked(super().keyPressEvent, event)
 
 
 class TaskProgress(QProgressBar):

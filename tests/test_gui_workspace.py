@@ -1009,6 +1009,16 @@ def test_clicking_a_history_entry_shows_the_image_it_changed(qtbot, demo):
     qtbot.mouseClick(history.viewport(), Qt.MouseButton.LeftButton, pos=history.visualRect(history.model().index(1, 0)).center())
     qtbot.wait(50)
     assert window.annotator.current == "chess_03.jpg"  # a click on the current entry changes nothing, so nothing is shown
+    history.setFocus()  # the arrow keys step through the history as clicks do
+    qtbot.keyClick(history, Qt.Key.Key_Up)
+    assert len(window.workspace.store.boxes("chess_01.jpg")) == n - 1
+    wait_image(qtbot, window, "chess_01.jpg")
+    window.files.set_current("chess_03.jpg")
+    wait_image(qtbot, window, "chess_03.jpg")
+    history.setFocus()
+    qtbot.keyClick(history, Qt.Key.Key_Down)
+    assert len(window.workspace.store.boxes("chess_01.jpg")) == n
+    wait_image(qtbot, window, "chess_01.jpg")
 
 
 def test_view_menu_hides_box_names_and_predictions(qtbot, demo):
