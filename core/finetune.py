@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from core.atomic import write_json
 from core.cancel import CancelToken
 from core.labels import ImageEntry, LabelSet
 
@@ -123,11 +124,7 @@ def list_runs(root: Path) -> list[RunInfo]:
     for run in sorted(folder.iterdir() if folder.is_dir() else [], reverse=True):
         if not (run / "last.safetensors").exists():
             continue
-        try:
-            recipe = json.loads((run / "recipe.json").read_text()) if (run / "recipe.json").exists() else {}
-            history = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").exists() else []
-        except (OSError, json.JSONDecodeError):
-            continue
+        recipe, history = _read_json(run / "recipe.json", {}), _read_json(run / "metrics.json", [])  # unreadable: listed all the same
         trained = [h for h in history if h.get("epoch", 1) > 0]  # epoch 0: the start weights, scored before training
         start = [h.get("mAP") for h in history if h.get("epoch") == 0]
         maps = [h["mAP"] for h in trained if h.get("mAP") is not None]
@@ -137,12 +134,31 @@ def list_runs(root: Path) -> list[RunInfo]:
     return out
 
 
+def _read_json(path: Path, missing):
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else missing
+    except (OSError, ValueError):
+        return missing
+
+
 class FineTuneError(RuntimeError):
     """A failure with a message for the user, and what to try (``smaller_batch``: retry with it)."""
 
     def __init__(self, message: str, smaller_batch: int | None = None) -> None:
         super().__init__(message)
         self.smaller_batch = smaller_batch
+
+
+def load_recipe(run_dir: Path) -> Recipe:
+    """The recipe a stopped run was started with (for Resume)."""
+    try:
+        saved = json.loads((run_dir / "recipe.json").read_text(encoding="utf-8"))
+        return Recipe(**{**saved, "start": None})
+    except FileNotFoundError:
+        raise FineTuneError(f"{run_dir.name} has no recipe.json (a run not started by Train): "
+                            "resume it with the `retina train` command that started it, adding --resume") from None
+    except (OSError, ValueError, TypeError) as exc:
+        raise FineTuneError(f"Cannot resume {run_dir.name}: its recipe.json is unreadable ({exc})") from None
 
 
 def fine_tune(labels: LabelSet, image_root: Path, run_dir: Path, recipe: Recipe, *, resume: bool = False,
@@ -167,7 +183,7 @@ def fine_tune(labels: LabelSet, image_root: Path, run_dir: Path, recipe: Recipe,
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         if not resume:
-            (run_dir / "recipe.json").write_text(json.dumps(recipe.to_json(), indent=1))
+            write_json(run_dir / "recipe.json", recipe.to_json())
         start = load_checkpoint(recipe.start) if recipe.start is not None and not resume else None
         trainer = Trainer(train_data=DataSource(train, image_root), val_data=DataSource(val, image_root) if val else None, run_dir=run_dir,
                           config=config, start=start, backbone=recipe.backbone, pretrained_backbone=start is None and _imagenet_cached(recipe),
@@ -176,7 +192,10 @@ def fine_tune(labels: LabelSet, image_root: Path, run_dir: Path, recipe: Recipe,
         # The model, optimizer and dataset live for the whole run: outside the cyclic collector's
         # reach, its full collections stop pausing every thread (a GUI's included) for 150+ ms.
         gc.freeze()
-        return trainer.run()
+        try:
+            return trainer.run()
+        finally:
+            gc.unfreeze()  # what the run leaves in cycles is collectable again
     except torch.cuda.OutOfMemoryError:
         smaller = max(1, recipe.batch_size // 2)
         raise FineTuneError(f"The GPU ran out of memory at batch size {recipe.batch_size}. Try batch size {smaller}.",

@@ -279,11 +279,13 @@ class Canvas(QGraphicsView):
         self.viewport().update()
 
     def set_boxes(self, boxes: list[BoxView], selected: list[int] | None = None) -> None:
-        """Show these boxes (reusing items); ``selected`` replaces the selection if given, else the
-        selection keeps the indices that still exist."""
+        """Show these boxes (reusing items); ``selected`` replaces the selection if given. Else the
+        selection stays when the number of boxes does (a move, resize or relabel, and their undo) and
+        is cleared when it changed: after a delete or an undone one, the same indices name other boxes."""
         self._cancel_drag()
+        same_boxes = len(boxes) == len(self._items)
         self._splice(boxes)
-        wanted = set(selected) if selected is not None else {i for i in self._selected if i < len(boxes)}
+        wanted = set(selected) if selected is not None else (set(self._selected) if same_boxes else set())
         handles_moved = False  # the selection's handles are drawn over the scene, not by the items
         shown = []
         for item, view in zip(self._items, boxes):

@@ -101,9 +101,6 @@ class EvaluationPanel(QWidget):
         the error list under the mouse (Add as label makes the report stale)."""
         self.stale = stale
         self.progress.setFormat(self.STALE_TEXT if stale else "%p %")
-        if stale:
-            self.progress.setMaximum(max(1, self.progress.maximum()))
-            self.progress.setValue(self.progress.maximum())
         self.metrics.setEnabled(not stale)
         self.metrics.setToolTip("The labels changed since this evaluation: press Evaluate again" if stale else "")
 
@@ -191,6 +188,8 @@ class EvaluationPanel(QWidget):
         self.report = report
         self._edited = set()
         self._set_stale(False)
+        self.progress.setMaximum(max(1, self.progress.maximum()))
+        self.progress.setValue(self.progress.maximum())  # shown from now on: where "Labels changed" will be said, moving nothing
         m = report.metrics
 
         def f(v):

@@ -86,6 +86,9 @@ class FileFilter(QSortFilterProxyModel):
         super().__init__()
         self.text = ""
         self.status = ""
+        # The image on screen passes the status filter: labelling it under "Unlabelled" must not take
+        # it away mid-edit (the list then moved on to the next image). It goes once another is shown.
+        self.kept: str | None = None
 
     def set_text(self, text: str) -> None:
         self.beginFilterChange()
@@ -102,7 +105,7 @@ class FileFilter(QSortFilterProxyModel):
         name = model.names[row]
         if self.text and self.text not in name.lower():
             return False
-        return not self.status or model.status(name) == self.status
+        return not self.status or name == self.kept or model.status(name) == self.status
 
 
 class FileListPanel(QWidget):
@@ -146,8 +149,13 @@ class FileListPanel(QWidget):
         layout.addWidget(self.count)
 
     def set_model(self, model: FileListModel) -> None:
-        self.model = model
+        """A new folder's list. The old model goes with its store (the proxy's hold on it kept every
+        closed folder's labels in memory)."""
+        old, self.model, self.shown, self.filter.kept = self.model, model, None, None
         self.filter.setSourceModel(model)
+        if old is not model:
+            old.store = None
+            old.deleteLater()
         model.rowsInserted.connect(self._update_count)
         self._update_count()
 
@@ -179,7 +187,10 @@ class FileListPanel(QWidget):
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
-            self.shown = current.data()
+            left, self.shown = self.shown, current.data()
+            self.filter.kept = self.shown
+            if left is not None and left != self.shown:
+                self.model.refresh([left])  # filtered again: it goes if its status no longer matches
             self.current_changed.emit(self.shown)
 
     def current(self) -> str | None:

@@ -42,7 +42,7 @@ from retina_gui.model_panel import ModelPanel
 from retina_gui.predictions import Predictions
 from retina_gui.training_panel import TrainingPanel
 from retina_gui.widgets import HistoryView, PanelScroll
-from retina_gui.workers import FolderScanner, ImageLoader
+from retina_gui.workers import FolderScanner, ImageLoader, drop_queued_results
 from retina_gui.workspace import Workspace, open_workspace
 
 RECENT_KEY = "recent_folders"
@@ -372,8 +372,9 @@ class MainWindow(QMainWindow):
         self.predictions.detach()
         self.anchor_panel.stop()
         self.evaluation_panel.stop()
-        self.training_panel.stop()
+        self.training_panel.detach()
         self.annotator.detach()
+        drop_queued_results(self, self.annotator, self.predictions, self.anchor_panel, self.evaluation_panel, self.training_panel)
         if self.workspace is not None:
             self.workspace.close()
             self.workspace = None

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.finetune import Recipe, check_labels, default_recipe, labelled_images, list_runs, new_run_dir, split
+from core.finetune import FineTuneError, Recipe, check_labels, default_recipe, labelled_images, list_runs, load_recipe, new_run_dir, split
 from core.labels import class_name_key
 from retina_gui.predictions import Predictions
 from retina_gui.widgets import TaskProgress, button_grid
@@ -301,9 +301,11 @@ class TrainingPanel(QWidget):
             self._fail(problems[0], 0)
             return False
         if resume_dir is not None:
-            import json
-
-            recipe = Recipe(**{**json.loads((resume_dir / "recipe.json").read_text()), "start": None})
+            try:
+                recipe = load_recipe(resume_dir)
+            except FineTuneError as exc:
+                self._fail(str(exc), 0)
+                return False
         else:
             recipe = self.recipe()
             if recipe.start is None and self.start_box.currentData() == "current" and self.predictions.model is None:
@@ -337,6 +339,16 @@ class TrainingPanel(QWidget):
             self.worker.stop()
             self.worker = None
             self._set_running(False)
+
+    def detach(self) -> None:
+        """The folder closes: its run stops, and nothing of it (Resume, the chart, the log) carries
+        over to the next folder, whose runs are its own."""
+        self.stop()
+        self.resumable = self.run_dir = None
+        self.chart.clear()
+        self.log.clear()
+        self.status.setText("")
+        self.progress.hide()
 
     def _set_running(self, running: bool) -> None:
         ready = self.annotator.workspace is not None

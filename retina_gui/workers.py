@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from PySide6.QtCore import QThread, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal
 
 from core.annotations import AnnotationFile, LabelsChangedOnDisk
 from core.cancel import CancelToken
@@ -32,6 +32,14 @@ T = TypeVar("T")
 def running_workers() -> list[QThread]:
     """Workers that are still running (the test suite fails a test that leaves one behind)."""
     return [t for t in list(_live) if t.isRunning()]
+
+
+def drop_queued_results(*receivers: QObject) -> None:
+    """Forget what stopped workers emitted to these objects before they stopped: stop() waits for
+    the thread, but its queued signals are delivered afterwards (even after a disconnect), and a
+    closed folder's images, predictions or report would land in the next folder."""
+    for receiver in receivers:
+        QCoreApplication.removePostedEvents(receiver, QEvent.Type.MetaCall)
 
 
 class Worker(QThread):
@@ -251,7 +259,8 @@ class PredictionWorker(QueueWorker):
         self.folder, self.cache_root = folder, cache_root
         self._load: tuple[Path, str, str | None] | None = None
         self._wanted: list[str] = []
-        self._batch: list[str] = []
+        self._batch: list[str] = []  # left to predict
+        self._batch_names: set[str] = set()  # all of the batch's images, predicted or not
         self._batch_total = 0
         self._batch_cancel = CancelToken()
         self._rejected: dict[str, set[int]] | None = None  # to be saved
@@ -281,12 +290,13 @@ class PredictionWorker(QueueWorker):
 
         def change() -> None:
             if self._batch and not self._batch_cancel.cancelled:
-                queued = set(self._batch)
-                added = [n for n in names if n not in queued]
+                added = [n for n in dict.fromkeys(names) if n not in self._batch_names]  # also not the one in progress
                 self._batch += added
+                self._batch_names.update(added)
                 self._batch_total += len(added)
                 return
             self._batch, self._batch_total = list(names), len(names)
+            self._batch_names = set(names)
             self._batch_cancel = CancelToken()
             self._batch_started = time.monotonic()
 

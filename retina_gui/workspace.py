@@ -161,6 +161,7 @@ class Workspace(QObject):
         if self.labels_file is not None:
             self.labels_file.close()
             self.labels_file = None
+        gc.unfreeze()  # the frozen store can be collected once the window lets go of it
 
     def _push(self, command: commands.StoreCommand) -> None:
         if self.read_only:

@@ -242,3 +242,25 @@ def test_the_panel_says_what_train_would_use(qtbot, window):
     window.workspace.paste_boxes("chess_01.jpg", (1024, 686), [__import__("core.labels").labels.Box(5, 5, 60, 60, clock.id)])
     qtbot.waitUntil(lambda: "new to the model (learnt from scratch): clock" in panel.plan.text(), timeout=3000)
     assert f"and {classes + 1} classes" in panel.plan.text()
+
+
+def test_a_stopped_run_resumes_only_in_its_own_folder_and_a_broken_recipe_is_reported(qtbot, window, tmp_path):
+    from core.finetune import RUNS_FOLDER
+
+    panel = window.training_panel
+    run = window.workspace.labels_path.parent / RUNS_FOLDER / "20240101-000000"
+    run.mkdir(parents=True)
+    shutil.copy(DEMO_MODEL, run / "last.safetensors")
+    (run / "train_state.pt").write_bytes(b"")
+    (run / "recipe.json").write_text('{"epochs": 3, "image_siz')  # torn
+    panel.refresh_runs()
+    assert panel.resumable == run and panel.resume_button.isEnabled()
+    panel.resume()
+    assert panel.worker is None and "recipe.json is unreadable" in panel.status.text()
+    other = tmp_path / "other"
+    shutil.copytree(DEMO, other)
+    assert window.open_folder(other)
+    qtbot.waitUntil(lambda: window.listed, timeout=5000)
+    # the other folder has no runs: nothing of the first folder's run is offered or shown there
+    assert panel.runs.rowCount() == 0 and panel.resumable is None and not panel.resume_button.isEnabled()
+    assert panel.status.text() == "" and panel.log.toPlainText() == ""

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QDockWidget, QMenu, QTabBar
 
 from core.formats.coco import read_coco
 from core.images import load_image
+from retina_gui.canvas import Tool
 from retina_gui.main_window import MainWindow
 from tests.conftest import DATASETS, ROOT
 
@@ -887,7 +888,6 @@ def test_exporting_over_the_folders_own_labels_file_is_refused_and_predicting_wi
 
 
 def test_the_current_tool_is_checked_in_the_view_menu_and_named_in_the_status_bar_and_r_says_what_it_did(qtbot, demo):
-    from retina_gui.canvas import Tool
 
     window = demo
     assert window.tool_actions[Tool.EDIT].isChecked() and not window.tool_actions[Tool.DRAW].isChecked()
@@ -1106,3 +1106,74 @@ def test_relabel_menu_lists_classes_as_the_classes_panel_does_with_the_selection
     assert names[0] == f"1  {store.categories[0].name}" and len(names) == len(store.categories)
     assert [a.isChecked() for a in relabel.actions()] == [c.id == box_class for c in store.categories]
     assert all(not a.icon().isNull() for a in relabel.actions())
+
+
+def test_a_delete_or_its_undo_clears_the_selection_instead_of_moving_it_to_another_box(qtbot, demo):
+    window = demo
+    store, name = window.workspace.store, "chess_01.jpg"
+    window.canvas.select([0])
+    window.annotator.delete_selected()  # box 0 goes: index 0 now names the box that was 1
+    assert window.canvas.selected() == []
+    window.canvas.select([1])
+    window.workspace.undo_stack.undo()  # box 0 comes back: index 1 would name another box
+    assert window.canvas.selected() == []
+    window.canvas.select([2])
+    window.workspace.nudge_boxes(name, window.annotator.size, [2], 1, 0)  # an edit in place keeps it
+    assert window.canvas.selected() == [2]
+    window.workspace.undo_stack.undo()
+    assert window.canvas.selected() == [2] and len(store.boxes(name)) == len(window.canvas._items)
+
+
+def test_labelling_an_image_under_the_unlabelled_filter_keeps_it_on_screen_until_the_next(qtbot, tmp_path, settings):
+    folder = tmp_path / "demo"
+    shutil.copytree(DEMO, folder)
+    (folder / "annotations.coco.json").unlink()
+    window = open_window(qtbot, folder, settings)
+    wait_image(qtbot, window, "chess_01.jpg")
+    window.workspace.add_category("piece")
+    files = window.files
+    files.status_box.setCurrentIndex(files.status_box.findData("unlabelled"))
+    files.set_current("chess_03.jpg")
+    wait_image(qtbot, window, "chess_03.jpg")
+    window.canvas.set_tool(Tool.DRAW)
+    drag(qtbot, window, (20, 20), (120, 140))
+    qtbot.wait(50)
+    assert len(window.workspace.store.boxes("chess_03.jpg")) == 1 and window.canvas.selected() == [0]
+    assert window.annotator.current == "chess_03.jpg" and files.current() == "chess_03.jpg"  # still listed while shown
+    qtbot.keyClick(window.canvas, Qt.Key.Key_D)
+    wait_image(qtbot, window, "chess_04.jpg")
+    names = [files.filter.index(r, 0).data() for r in range(files.filter.rowCount())]
+    assert "chess_03.jpg" not in names and "chess_04.jpg" in names  # labelled and left: filtered out now
+    window.close()
+
+
+def test_another_folder_gets_nothing_of_the_last_one(qtbot, tmp_path, settings):
+    """Not a late image of its loader (the same names: the old pixels would show), not its place in
+    the list, and its labels are freed."""
+    import gc
+    import threading
+    import weakref
+
+    from PySide6.QtGui import QImage
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(DEMO, a)
+    shutil.copytree(DEMO, b)
+    window = open_window(qtbot, a, settings)
+    last = window.files.model.names[-1]
+    window.files.set_current(last)
+    wait_image(qtbot, window, last)
+    old_loader, old_store = window.loader, weakref.ref(window.workspace.store)
+    late = QImage(10, 10, QImage.Format.Format_RGB888)
+    emitter = threading.Thread(target=old_loader.loaded.emit, args=("chess_05.jpg", late, 10, 10))
+    emitter.start()  # from another thread, as the loader's results come: queued, not yet delivered
+    emitter.join()
+    assert window.open_folder(b)
+    qtbot.waitUntil(lambda: window.listed, timeout=5000)
+    wait_image(qtbot, window)  # an image is shown (the old folder's last image was the place to go on from)
+    window.files.set_current("chess_05.jpg")
+    wait_image(qtbot, window, "chess_05.jpg")
+    assert window.annotator.size != (10, 10) and window.canvas.image_size != (10, 10)
+    gc.collect()
+    assert old_store() is None
+    window.close()
