@@ -119,6 +119,23 @@ class SetReviewed(StoreCommand):
         self.store.set_reviewed(self.file_name, self.size, self.previous)
 
 
+class LeavePredicted(StoreCommand):
+    """Accepted images leave the "predictions waiting for review" set; undoing the accept puts them
+    back (else the list showed them unlabelled, and accepting the folder again skipped them)."""
+
+    def __init__(self, store: AnnotationStore, file_names: list[str]) -> None:
+        super().__init__(store, "Reviewed predictions")
+        self.file_names = file_names
+        self.left: set[str] = set()
+
+    def redo(self) -> None:
+        self.left = {n for n in self.file_names if n in self.store.predicted}
+        self.store.predicted -= self.left
+
+    def undo(self) -> None:
+        self.store.predicted |= self.left
+
+
 class RescaleImage(StoreCommand):
     def __init__(self, store: AnnotationStore, file_name: str, size: tuple[int, int], boxes: list[Box]) -> None:
         super().__init__(store, f"Rescale boxes to {size[0]}×{size[1]}", file_name)

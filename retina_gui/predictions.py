@@ -276,9 +276,8 @@ class Predictions(QObject):
         # a new class keeps the colour its predictions had: accepting (and undoing) changes no colour
         colors = {name: palette_color(k).name() for k, name in enumerate(self.model.class_names)} if self.model is not None else None
         added = sum(len(p) for _, _, p in fresh)
-        count = workspace.accept_predictions(fresh, text.format(count=added, s="" if added == 1 else "s"), colors)
-        for file_name, _, _ in entries:
-            store.predicted.discard(file_name)  # reviewed into labels: the list shows it as labelled now
+        count = workspace.accept_predictions(fresh, text.format(count=added, s="" if added == 1 else "s"), colors,
+                                             reviewed=[e[0] for e in entries])
         self.annotator.files.model.refresh([e[0] for e in entries])
         skipped = sum(len(p) for _, _, p in entries) - count
         self.message.emit(f"accepted {count} prediction{'s' if count != 1 else ''}" + (f", {skipped} already labelled" if skipped else ""))

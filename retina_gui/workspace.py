@@ -290,12 +290,15 @@ class Workspace(QObject):
         return count, skipped, repeated
 
     def accept_predictions(self, entries: list[tuple[str, tuple[int, int], list[tuple[float, float, float, float, str]]]], text: str,
-                           colors: dict[str, str] | None = None) -> int:
+                           colors: dict[str, str] | None = None, reviewed: list[str] = ()) -> int:
         """Add predictions (x1, y1, x2, y2, class name) as labels, as one undo step; a class name the
         labels do not have yet becomes a new class, in its colour from ``colors`` (the colour its
-        predictions were shown in) if given. Returns the number of boxes added."""
+        predictions were shown in) if given. The ``reviewed`` images (those of ``entries`` and any
+        whose predictions were all labelled already) are no longer "predicted". Returns the number
+        of boxes added."""
         count = sum(len(predictions) for _, _, predictions in entries)
         if not count:
+            self.store.predicted.difference_update(reviewed)  # nothing to undo: their labels were there
             return 0
         names = list(dict.fromkeys(p[4] for _, _, predictions in entries for p in predictions))
         ids, new_categories = self._classes_for([Category(0, name, color=(colors or {}).get(name, "")) for name in names])
@@ -305,6 +308,7 @@ class Workspace(QObject):
             for file_name, size, predictions in entries:
                 boxes = [Box(x1, y1, x2, y2, ids[name]) for x1, y1, x2, y2, name in predictions]
                 self._push(commands.AddBoxes(self.store, file_name, size, boxes, text))
+            self._push(commands.LeavePredicted(self.store, list(dict.fromkeys([*reviewed, *(e[0] for e in entries)]))))
         return count
 
     def _known_size(self, entry) -> tuple[int, int]:

@@ -131,6 +131,11 @@ def test_batch_predict_the_folder_then_accept_all_of_it_in_one_step(qtbot, tmp_p
     assert window.statusBar().currentMessage() == "every image in the list has labels"
     window.workspace.undo_stack.undo()
     assert not any(store.boxes(n) for n in window.files.model.names)
+    # the undo gives back the predictions to review: amber again, and the folder's accept finds them
+    assert all(window.files.model.status(n) == "predicted" for n in window.files.model.names)
+    assert sum(len(p) for _, _, p in window.predictions.folder_entries()) == count
+    window.workspace.undo_stack.redo()
+    assert all(window.files.model.status(n) == "labelled" for n in window.files.model.names) and not store.predicted
 
 
 def test_predictions_are_cached_on_disk_and_shown_at_once_when_the_folder_reopens(qtbot, tmp_path, window_factory):
