@@ -14,6 +14,7 @@ import torch
 
 from core.anchors import AnchorGenerator
 from core.assign import IGNORED, assign, batched_iou
+from core.cancel import CancelToken
 from core.config import AnchorConfig, AssignConfig, PreprocessConfig
 from core.labels import LabelSet
 from core.preprocess import resized_size
@@ -203,11 +204,15 @@ class CoverageReport:
         return out
 
 
-def coverage(labels: LabelSet, anchors: AnchorConfig, preprocess: PreprocessConfig, config: AssignConfig) -> CoverageReport:
-    """Best anchor IoU of every (non-crowd) label of a label set, at the model's input size."""
+def coverage(labels: LabelSet, anchors: AnchorConfig, preprocess: PreprocessConfig, config: AssignConfig, *,
+             cancel: CancelToken | None = None) -> CoverageReport:
+    """Best anchor IoU of every (non-crowd) label of a label set, at the model's input size.
+    Raises :class:`core.cancel.Cancelled` when ``cancel`` is set (checked per image)."""
     best, cats = [], []
     layouts: dict[tuple[int, int], AnchorLayout] = {}
     for image in labels.images:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
         boxes = [b for b in image.boxes if not b.iscrowd and b.width > 0 and b.height > 0]
         if not boxes or image.width <= 0 or image.height <= 0:
             continue

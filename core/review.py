@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.cancel import CancelToken
 from core.detections import Candidates, Detections
 from core.labels import LabelSet, category_of_class
 
@@ -211,10 +212,12 @@ class ReviewReport:
 
 
 def evaluate_predictions(labels: LabelSet, candidates: dict[str, Candidates], class_names: list[str], *, eval_score: float,
-                         nms_thresh: float, max_detections: int | None, view_score: float) -> ReviewReport:
+                         nms_thresh: float, max_detections: int | None, view_score: float,
+                         cancel: CancelToken | None = None) -> ReviewReport:
     """COCO metrics of cached predictions on the labelled images (at the model's low evaluation
     threshold, as COCO mAP expects), and the false positives / negatives at ``view_score`` (the
-    threshold the user is looking at)."""
+    threshold the user is looking at). Raises :class:`core.cancel.Cancelled` when ``cancel`` is set
+    (checked per image, before and after pycocotools' part)."""
     from core.evaluate import coco_evaluate, detections_for_evaluation, scoreable
 
     images = [im for im in labels.images if im.file_name in candidates]
@@ -222,9 +225,14 @@ def evaluate_predictions(labels: LabelSet, candidates: dict[str, Candidates], cl
     category_of = category_of_class(class_names, labels.categories)
     scored, shown = [], {}
     for image in images:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
         found = candidates[image.file_name].filter(eval_score, nms_thresh, max_detections)
         scored += detections_for_evaluation(found, category_of, image.id)
         keep = found.scores > view_score
         shown[image.file_name] = Detections(found.boxes[keep], found.scores[keep], found.labels[keep], found.candidate_index[keep])
     scoring, notes = scoreable(subset, class_names)
-    return ReviewReport(coco_evaluate(scoring, scored), find_errors(subset, shown, class_names), len(images), tuple(notes))
+    metrics = coco_evaluate(scoring, scored)
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+    return ReviewReport(metrics, find_errors(subset, shown, class_names), len(images), tuple(notes))

@@ -286,7 +286,7 @@ class AnchorPanel(QWidget):
 
             layout, config, anchors = self.layout_for_current(), self.assign_config, self.anchors
             xyxy = np.array(key[2], dtype=np.float64).reshape(-1, 4)
-            self._assign_worker = FunctionWorker(lambda: (key, assign_labels(layout, xyxy, config, anchors)))
+            self._assign_worker = FunctionWorker(lambda _cancel: (key, assign_labels(layout, xyxy, config, anchors)))
             self._assign_worker.done.connect(self._assignment_done)
             self._assign_worker.failed.connect(self._assignment_failed)
             self._assign_worker.start()
@@ -331,7 +331,7 @@ class AnchorPanel(QWidget):
         labels = self.annotator.workspace.store.to_labelset()
         anchors, preprocess, config = self.anchors, self.preprocess, self.assign_config
         self.report.setPlainText("computing the coverage of every label …")
-        self._coverage_worker = FunctionWorker(lambda: coverage(labels, anchors, preprocess, config))
+        self._coverage_worker = FunctionWorker(lambda cancel: coverage(labels, anchors, preprocess, config, cancel=cancel))
         self._coverage_worker.done.connect(self._coverage_done)
         self._coverage_worker.failed.connect(self._coverage_failed)
         self._coverage_worker.start()

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.cancel import CancelToken
 from core.labels import LabelSet
 from retina_gui.canvas import OverlayBox
 from retina_gui.predictions import Predictions
@@ -165,11 +166,14 @@ class EvaluationPanel(QWidget):
         view_score, nms = p.score, p.nms
         self._view_score = view_score  # the report's errors are at this threshold, whatever the slider does meanwhile
 
-        def run():
-            candidates = {n: memory.get(n) or worker.cached(n) for n in names}
+        def run(cancel: CancelToken):
+            candidates = {}
+            for n in names:
+                cancel.raise_if_cancelled()
+                candidates[n] = memory.get(n) or worker.cached(n)
             candidates = {n: c for n, c in candidates.items() if c is not None}
             return evaluate_predictions(labels, candidates, list(model.class_names), eval_score=model.score_floor, nms_thresh=nms,
-                                        max_detections=model.max_detections, view_score=view_score)
+                                        max_detections=model.max_detections, view_score=view_score, cancel=cancel)
 
         self.metrics.setText(f"evaluating {len(names)} images …")
         self._worker = FunctionWorker(run)

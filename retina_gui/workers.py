@@ -19,7 +19,7 @@ from typing import TypeVar
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal
 
 from core.annotations import AnnotationFile, LabelsChangedOnDisk
-from core.cancel import CancelToken
+from core.cancel import Cancelled, CancelToken
 from core.config import AnchorConfig, AssignConfig, PreprocessConfig
 from core.images import IMAGE_SUFFIXES, ImageReadError, load_preview
 from core.labels import LabelSet
@@ -410,7 +410,9 @@ class PredictionWorker(QueueWorker):
 
 
 class FunctionWorker(Worker):
-    """Runs one function off the GUI thread (a report over the whole folder, say)."""
+    """Runs one function off the GUI thread (a report over the whole folder, say). The function
+    takes the worker's cancel token: stop() (another folder opened, the window closing) then ends it
+    early instead of waiting for it, and what it would have returned is not sent."""
 
     done = Signal(object)
     failed = Signal(str)
@@ -421,7 +423,9 @@ class FunctionWorker(Worker):
 
     def run(self) -> None:
         try:
-            result = self.function()
+            result = self.function(self.cancel)
+        except Cancelled:
+            return
         except Exception as exc:  # noqa: BLE001 - whatever it is, the panel waiting for it must hear of it
             self.failed.emit(f"{type(exc).__name__}: {exc}")
             return

@@ -40,3 +40,27 @@ def test_ten_thousand_cross_thread_signals(qtbot):
     assert thread.wait(5_000)
     assert receiver.total == sum(range(10_000))
 
+
+
+def test_a_stopped_function_worker_ends_early_and_sends_no_result(qtbot):
+    """stop() (another folder opened, the window closing) must not wait for a long report."""
+    import time
+
+    from retina_gui.workers import FunctionWorker
+
+    def long_report(cancel):
+        for _ in range(600):  # 60 s unless cancelled
+            cancel.raise_if_cancelled()
+            time.sleep(0.1)
+        return "report"
+
+    results = []
+    worker = FunctionWorker(long_report)
+    worker.done.connect(results.append)
+    worker.start()
+    qtbot.wait(200)
+    start = time.perf_counter()
+    worker.stop()
+    assert time.perf_counter() - start < 1
+    qtbot.wait(50)
+    assert results == []

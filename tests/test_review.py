@@ -159,6 +159,21 @@ def test_coverage_report_on_chess_with_the_demo_settings_and_with_too_few_ratios
     assert set(worse.per_class()) == {b.category_id for im in labels.images for b in im.boxes}
 
 
+def test_coverage_and_evaluation_stop_when_cancelled():
+    """The window stops them when another folder opens: they must not run on to the end."""
+    from core.cancel import Cancelled, CancelToken
+    from core.review import evaluate_predictions
+
+    labels = read_coco(DATASETS / "chess" / "valid" / "_annotations.coco.json")
+    preset = get_preset("retinanet")
+    cancelled = CancelToken()
+    cancelled.cancel()
+    with pytest.raises(Cancelled):
+        coverage(labels, preset.anchors, PRE, preset.assign, cancel=cancelled)
+    with pytest.raises(Cancelled):
+        evaluate_predictions(labels, {}, ["piece"], eval_score=0.05, nms_thresh=0.5, max_detections=100, view_score=0.3, cancel=cancelled)
+
+
 def test_look_alike_label_classes_are_left_out_and_named_not_scored_as_misses():
     from core.evaluate import scoreable
 
