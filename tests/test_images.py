@@ -112,3 +112,18 @@ def test_very_large_photos_load_and_only_decompression_bombs_are_refused(tmp_pat
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 700)  # 1,600 px > 2 x 700: a bomb
     with pytest.raises(ImageReadError, match="too large"):
         load_image(path)
+
+
+def test_a_png_turned_by_its_exif_chunk_is_sized_from_the_header_alone(tmp_path, monkeypatch):
+    from PIL import ImageFile
+
+    path = tmp_path / "turned.png"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored landscape, shown rotated 90° clockwise
+    pixels = np.zeros((30, 50, 3), np.uint8)
+    pixels[:, :10] = 255  # the left edge white: after the turn, the top edge
+    Image.fromarray(pixels).save(path, exif=exif.tobytes())
+    shown = load_image(path)
+    assert shown.shape == (50, 30, 3) and shown[:10].min() == 255 and shown[10:].max() == 0
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail("image_size decoded the pixels"))
+    assert image_size(path) == (30, 50)  # (width, height) as shown, the frame boxes are stored in
