@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -165,6 +166,17 @@ def test_images_that_would_share_a_label_file_are_refused_before_anything_is_wri
     with pytest.raises(LabelFormatError, match=r"a.jpg and a.png would both be written to a\.(txt|xml)"):
         write_labels(labels, fmt, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_an_image_named_classes_is_refused_by_the_yolo_export_rather_than_overwriting_the_class_list(tmp_path):
+    from core.formats.convert import write_labels
+
+    labels = LabelSet([Category(1, "thing")], [ImageEntry(1, "classes.jpg", 100, 100, [Box(1, 1, 9, 9, 1)])])
+    with pytest.raises(LabelFormatError, match="classes.jpg: its labels would be written over classes.txt"):
+        write_labels(labels, "yolo", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    write_labels(LabelSet(labels.categories, [replace(labels.images[0], file_name="sub/classes.jpg")]), "yolo", tmp_path / "out")
+    assert (tmp_path / "out" / "classes.txt").read_text() == "thing\n"  # in a subfolder it is any other name
 
 
 def test_reading_yolo_gives_a_shared_label_file_to_no_image(tmp_path):

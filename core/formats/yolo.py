@@ -79,6 +79,10 @@ def write_yolo(labels: LabelSet, folder: Path | str) -> None:
     categories = sorted(labels.categories, key=lambda c: c.id)
     index = {c.id: i for i, c in enumerate(categories)}
     targets = label_file_names([im.file_name for im in labels.images], ".txt")
+    if "classes.txt" in targets:
+        name = labels.images[targets.index("classes.txt")].file_name
+        raise LabelFormatError(f"{name}: its labels would be written over classes.txt (the class list): rename the image; "
+                               "nothing was written")
     unsized = [im.file_name for im in labels.images if not im.width or not im.height]
     if unsized:
         raise LabelFormatError(f"{unsized[0]}: image size unknown, YOLO needs it to normalise; nothing was written")
