@@ -151,7 +151,7 @@ def _why_missed(label_box, label_class, candidates, detections, score_thresh, nm
         if len(culprits):
             j = int(kept[culprits[np.argmax(iou[culprits])]])
             return Explanation("nms", f"removed by NMS: its candidate (score {best_score:.2f}) overlaps a {name(label_class)} "
-                                      f"detection scoring {detections.scores[j]:.2f} at IoU {iou.max():.2f} > {nms_thresh:.2f}",
+                                      f"detection scoring {detections.scores[j]:.2f} at IoU {iou[culprits].max():.2f} > {nms_thresh:.2f}",
                                best_score, j)
     return Explanation("cap", f"its candidate (score {best_score:.2f}) was cut by the limit on detections per image", best_score)
 

@@ -240,7 +240,7 @@ class Canvas(QGraphicsView):
         self._items: list[BoxItem] = []
         self._predictions: list[PredictionItem] = []
         self.names_shown = self.predictions_shown = True
-        self._overlays: dict[str, list[OverlayBox]] = {}  # by owner: "anchors", "highlight"
+        self._overlays: dict[str, list[OverlayBox]] = {}  # by owner: "anchors", "highlight" (evaluation), "explanation"
         self._selected: set[int] = set()
         self._drag: _Drag | None = None
         self._press_scene = QPointF()

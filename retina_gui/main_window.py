@@ -508,7 +508,7 @@ class MainWindow(QMainWindow):
             self.model_panel.show_explanation("Select one label to see whether and why the model misses it.")
             return
         result = self.predictions.explain_label(selected[0], self.anchor_panel.model_best_anchor_iou())
-        self.model_panel.show_explanation(result if isinstance(result, str) else result.message)
+        self.model_panel.show_explanation(result)
 
     def save(self) -> None:
         if self.workspace is not None and not self.workspace.save():

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from retina_gui.canvas import OverlayBox
 from retina_gui.predictions import Predictions
 from retina_gui.widgets import TaskProgress, breakable, button_grid
 from retina_gui.workers import DownloadWorker, ModelInfo
@@ -241,5 +243,12 @@ class ModelPanel(QWidget):
             return
         self.count_label.setText(f"{len(p.visible)} shown of {len(candidates)} candidates")
 
-    def show_explanation(self, text: str) -> None:
-        self.explanation.setText(text)
+    def show_explanation(self, result) -> None:
+        """A miss explanation (core.review.Explanation) or a note; a label removed by NMS gets the
+        detection that removed it marked on the image."""
+        self.explanation.setText(result if isinstance(result, str) else result.message)
+        marks = []
+        if not isinstance(result, str) and result.suppressed_by is not None and self.predictions.all is not None:
+            x1, y1, x2, y2 = map(float, self.predictions.all.boxes[result.suppressed_by])
+            marks.append(OverlayBox(QRectF(x1, y1, x2 - x1, y2 - y1), QColor(255, 0, 255), 2, False, "suppressed it"))
+        self.predictions.annotator.canvas.set_overlay(marks, "explanation")

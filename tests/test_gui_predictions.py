@@ -225,6 +225,16 @@ def test_miss_explanation_of_a_label_in_the_window(qtbot, tmp_path, window_facto
     window.model_panel.score_slider.setValue(99)
     window.canvas.select([0])
     assert "below the threshold 0.99" in window.model_panel.explanation.text()
+    # removed by NMS: the detection that removed it is marked on the image, until the next explanation
+    from core.review import Explanation
+
+    window.model_panel.score_slider.setValue(30)
+    window.model_panel.show_explanation(Explanation("nms", "removed by NMS: …", 0.8, suppressed_by=0))
+    marks = [b for b in window.canvas.overlay if b.text == "suppressed it"]
+    x1, y1, x2, y2 = window.predictions.all.boxes[0]
+    assert len(marks) == 1 and marks[0].rect.getCoords() == pytest.approx((x1, y1, x2, y2))
+    window.canvas.select([])
+    assert not [b for b in window.canvas.overlay if b.text == "suppressed it"]
 
 
 def test_label_assignment_is_computed_off_the_gui_thread_and_drawn_when_it_arrives(qtbot, tmp_path, window_factory):

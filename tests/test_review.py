@@ -46,6 +46,13 @@ def test_two_overlapping_same_class_labels_where_nms_removes_one():
     assert first.reason == "detected"
     assert second.reason == "nms" and second.suppressed_by == 0 and second.best_score == np.float32(0.8)
     assert "removed by NMS" in second.message and "rook detection scoring 0.90" in second.message
+    # a kept lower-scoring detection that overlaps its candidate more did not remove it: the IoU quoted is the suppressor's
+    b2, c = np.array([118, 89, 240, 206.0]), np.array([120, 103, 236, 182.0])  # IoU(a, b2) 0.51, (a, c) 0.49: c kept, (b2, c) 0.64
+    label = np.array([127, 100, 270, 220.0])  # b2 covers it (0.62), c and a do not (0.49, 0.37)
+    cand3 = _candidates([a, b2, c], [0.9, 0.8, 0.7], [2, 2, 2])
+    second = explain_labels([a, label], [2, 2], cand3, cand3.filter(0.3, 0.5, None), score_thresh=0.3, nms_thresh=0.5,
+                            best_anchor_iou=[0.8, 0.8], class_names=["a", "b", "rook"])[1]
+    assert second.reason == "nms" and second.suppressed_by == 0 and "at IoU 0.51 >" in second.message
     # with a looser NMS both survive
     both = explain_labels([a, b], [2, 2], cand, cand.filter(0.3, 0.6, None), score_thresh=0.3, nms_thresh=0.6, best_anchor_iou=[0.8, 0.8])
     assert [e.reason for e in both] == ["detected", "detected"]
