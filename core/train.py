@@ -257,6 +257,9 @@ class Trainer:
             model_config = p.model_config(backbone=backbone, num_classes=len(self.classes), fpn_channels=fpn_channels)
             self.model = RetinaNet(model_config, pretrained_backbone=pretrained_backbone)
             self.spec = ModelSpec(preset=preset, model=model_config, classes=tuple(ClassInfo(c.id, c.name) for c in self.classes))
+        # the start weights are scored as they were used: at their own input size, not the run's (a
+        # 512-px model scored at 256 looked far worse than it is, and a worse run looked like a gain)
+        self.start_preprocess = start.spec.preprocess if start is not None and state is None else None
         self.spec = replace(self.spec, preprocess=PreprocessConfig(min_size=config.image_size, max_size=config.max_size))
         self.preset = get_preset(self.spec.preset)
         pretrained = start is not None or pretrained_backbone
@@ -296,6 +299,8 @@ class Trainer:
             self.history = json.loads((self.run_dir / "metrics.json").read_text()) if (self.run_dir / "metrics.json").exists() else []
             # runs saved before "fine_tuning" was kept: their checkpoint says where they started
             self.fine_tuning = bool(state.get("fine_tuning", self.spec.source.startswith("fine-tuned from")))
+            if state.get("start_min_size", 0) > 0:
+                self.start_preprocess = PreprocessConfig(min_size=int(state["start_min_size"]), max_size=int(state["start_max_size"]))
             self._log(f"resumed at epoch {self.epoch + 1}, step {self.step}")
         self.network: nn.Module = self.model
         if self.dist.world_size > 1:
@@ -335,7 +340,9 @@ class Trainer:
         state = {"optimizer": self.optimizer.state_dict(), "step": self.step, "epoch": self.epoch, "skip": self.skip,
                  "best_map": -1.0 if self.best_map is None else self.best_map,
                  "freeze_bn": self.freeze_bn, "frozen_stages": self.frozen_stages, "end_pending": self.end_pending,
-                 "fine_tuning": self.fine_tuning}
+                 "fine_tuning": self.fine_tuning,
+                 "start_min_size": self.start_preprocess.min_size if self.start_preprocess else 0,
+                 "start_max_size": self.start_preprocess.max_size if self.start_preprocess else 0}
         with atomic_path(self.run_dir / "train_state.pt") as tmp:
             torch.save(state, tmp)
         self._emit(TrainEvent("checkpoint", self.epoch, self.step, self.total_steps, message=reason))
@@ -465,10 +472,13 @@ class Trainer:
         if self.val_data is None or not self.val_data.labels.images or not self.config.validate:
             return
         if self.dist.main:
-            metrics = self.evaluate(self.val_data)
+            own = self.start_preprocess or self.spec.preprocess
+            metrics = self.evaluate(self.val_data, own)
             self.history = [{"epoch": 0, "step": 0, **metrics.to_json()}]
             write_json(self.run_dir / "metrics.json", self.history)
-            self._log(f"before training: {_scores(metrics)}")
+            size = f" (at their input size {own.min_size}, the run trains at {self.spec.preprocess.min_size})" \
+                if own.min_size != self.spec.preprocess.min_size else ""
+            self._log(f"before training{size}: {_scores(metrics)}")
             self._emit(TrainEvent("epoch", 0, 0, self.total_steps, metrics=metrics.to_json()))
         if self.dist.world_size > 1:
             dist.barrier()
@@ -498,10 +508,12 @@ class Trainer:
         if self.dist.world_size > 1:
             dist.barrier()
 
-    def evaluate(self, data: DataSource) -> EvalResult:
+    def evaluate(self, data: DataSource, preprocess: PreprocessConfig | None = None) -> EvalResult:
+        """Validation mAP of the model as it is now, at the run's input size or at ``preprocess``."""
         from core.detector import Detector
 
-        detector = Detector(self.model, self.spec, device=str(self.device), precision=precision_name(self.dtype))
+        spec = self.spec if preprocess is None else replace(self.spec, preprocess=preprocess)
+        detector = Detector(self.model, spec, device=str(self.device), precision=precision_name(self.dtype))
         try:
             result = evaluate_detector(detector, data.labels, data.image_root, cancel=self.cancel)
             for message in result.skipped:

@@ -225,7 +225,7 @@ class Canvas(QGraphicsView):
         self.setBackgroundBrush(QColor(48, 48, 48))
         self.setMouseTracking(True)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)  # zoom_by keeps its own anchor
-        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.NoAnchor)  # scroll bars appearing while zooming must not shift the image
         self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontSavePainterState)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -423,12 +423,13 @@ class Canvas(QGraphicsView):
         """The view can be scrolled past the image's edges until SCROLL_KEEP screen pixels of it are
         left: so zooming at the cursor keeps the point under it in place at any zoom, also near an
         edge (when the range ended at the image, a small image was held centred and an edge stuck to
-        the view's side, and the point slid away), and a box at the edge can be drawn mid-screen."""
+        the view's side, and the point slid away), and a box at the edge can be drawn mid-screen. A
+        fitted image has no range: it is centred, with no scroll bars."""
         if self.image_size is None:
             return
         zoom, (w, h) = self._zoom(), self.image_size
-        mx = max(0, self.viewport().width() - self.SCROLL_KEEP) / zoom
-        my = max(0, self.viewport().height() - self.SCROLL_KEEP) / zoom
+        mx = 0.0 if self._fitted else max(0, self.viewport().width() - self.SCROLL_KEEP) / zoom
+        my = 0.0 if self._fitted else max(0, self.viewport().height() - self.SCROLL_KEEP) / zoom
         self.setSceneRect(QRectF(-mx, -my, w + 2 * mx, h + 2 * my))
 
     def zoom_by(self, factor: float, at: QPoint | None = None) -> None:
@@ -476,14 +477,13 @@ class Canvas(QGraphicsView):
         event.accept()
 
     def viewportEvent(self, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Resize:  # the window, a dock, or the scroll bars appearing
-            self._set_scroll_range()
-        return super().viewportEvent(event)
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        if self.image_size is not None and self._fitted:  # a fitted image refits (the window or a dock resized)
-            self.fit()
+        handled = super().viewportEvent(event)
+        if event.type() == QEvent.Type.Resize:  # the window, a dock, or the scroll bars coming or going
+            if self.image_size is not None and self._fitted:  # a fitted image refits, centred
+                self.fit()
+            else:
+                self._set_scroll_range()
+        return handled
 
     # --- hit testing ---------------------------------------------------------------------------
     def _clamp_point(self, p: QPointF) -> QPointF:

@@ -317,11 +317,14 @@ class MainWindow(QMainWindow):
             return False
         if not self._may_stop_training("open another folder") or not self._may_lose_unsaved("open another labels file or folder"):
             return False
-        self.close_folder()
+        previous = (self.workspace.folder, self.workspace.labels_path) if self.workspace is not None else None
+        self.close_folder()  # first: reopening the same labels file must not find it locked by this window
         try:
             workspace, problem = open_workspace(folder, labels)
-        except AnnotationFileLocked as exc:
-            self.report("Labels file in use", str(exc))
+        except (AnnotationFileLocked, OSError) as exc:
+            self.report("Labels file in use" if isinstance(exc, AnnotationFileLocked) else "Cannot open the folder", str(exc))
+            if previous is not None and previous != (folder, labels):  # back to where the window was, not an empty one
+                self.open_folder(*previous)
             return False
         self.workspace = workspace
         if problem:

@@ -341,17 +341,22 @@ def test_wheel_zoom_near_the_image_edges_keeps_the_point_under_the_cursor(qtbot,
     w, h = canvas.image_size
     for corner in ((3, 3), (w - 3, h - 3), (w - 3, 3), (3, h - 3)):
         canvas.fit()
+        qtbot.wait(20)  # the scroll bars go
         at = canvas.mapFromScene(QPointF(*corner))
         assert canvas.viewport().rect().contains(at)
         for factor in (1.25,) * 6 + (0.8,) * 8:
             under = canvas.viewportTransform().inverted()[0].map(QPointF(at))
             canvas.zoom_by(factor, at)
+            qtbot.wait(5)  # scroll bars come as the image outgrows the view: nothing may move then either
             off = canvas.viewportTransform().map(under) - QPointF(at)  # scroll positions are whole screen pixels
             assert abs(off.x()) <= 0.5 and abs(off.y()) <= 0.5, (corner, factor, off)
-    canvas.fit()  # centred
+    canvas.fit()  # centred, with no scroll bars
+    qtbot.wait(20)
     centre = canvas.mapFromScene(QPointF(w / 2, h / 2))
     assert abs(centre.x() - canvas.viewport().width() / 2) <= 1 and abs(centre.y() - canvas.viewport().height() / 2) <= 1
+    assert canvas.horizontalScrollBar().maximum() == canvas.verticalScrollBar().maximum() == 0
     canvas.zoom_by(3)
+    qtbot.wait(20)
     for bar in (canvas.horizontalScrollBar(), canvas.verticalScrollBar()):
         bar.setValue(bar.maximum())
     bottom_right = canvas.mapFromScene(QPointF(w, h))
@@ -1176,4 +1181,21 @@ def test_another_folder_gets_nothing_of_the_last_one(qtbot, tmp_path, settings):
     assert window.annotator.size != (10, 10) and window.canvas.image_size != (10, 10)
     gc.collect()
     assert old_store() is None
+    window.close()
+
+
+def test_a_folder_whose_labels_are_open_elsewhere_is_refused_and_the_window_stays_on_its_folder(qtbot, tmp_path, settings):
+    from core.annotations import AnnotationFile
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(DEMO, a)
+    shutil.copytree(DEMO, b)
+    window = open_window(qtbot, a, settings)
+    wait_image(qtbot, window, "chess_01.jpg")
+    with AnnotationFile(b / "annotations.coco.json"):  # another window or process has b's labels open
+        assert not window.open_folder(b)
+    assert window.reports[-1].startswith("Labels file in use")
+    assert window.workspace is not None and window.workspace.folder == a.resolve()
+    qtbot.waitUntil(lambda: window.listed, timeout=5000)
+    wait_image(qtbot, window)
     window.close()

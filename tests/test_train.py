@@ -93,7 +93,7 @@ def _cancelled_by_validation(monkeypatch) -> CancelToken:
     lets validation run again)."""
     cancel = CancelToken()
 
-    def cancelled_in_validation(self, data):
+    def cancelled_in_validation(self, data, preprocess=None):
         cancel.cancel()
         cancel.raise_if_cancelled()
 
@@ -207,6 +207,33 @@ def test_a_fine_tune_cancelled_while_scoring_its_start_weights_scores_them_on_re
     result = Trainer(train_data=four_images, val_data=four_images, run_dir=run, config=_config(validate=True), device="cpu", resume=True).run()
     history = json.loads((run / "metrics.json").read_text())
     assert [h["epoch"] for h in history] == [0, 1] and result.start_map == history[0]["mAP"] is not None
+
+
+def test_the_start_weights_are_scored_at_their_own_input_size_also_on_resume(four_images, tmp_path, monkeypatch):
+    """As the window used them: a 128-px model scored at a 96-px run's size looks worse than it is."""
+    import core.train
+    from core.config import PreprocessConfig
+
+    config = ModelConfig(backbone="resnet18", num_classes=2, fpn_channels=64)
+    start = tmp_path / "start.safetensors"
+    save_checkpoint(start, RetinaNet(config), ModelSpec(preset="retinanet", model=config, classes=(ClassInfo(11, "white-pawn"), ClassInfo(13, "white-rook")),
+                                                         preprocess=PreprocessConfig(min_size=128, max_size=192)))
+    sizes, real = [], core.train.evaluate_detector
+    monkeypatch.setattr(core.train, "evaluate_detector", lambda detector, *a, **k: (sizes.append(detector.spec.preprocess.min_size), real(detector, *a, **k))[1])
+    Trainer(train_data=four_images, val_data=four_images, run_dir=tmp_path / "run", config=_config(validate=True),
+            start=load_checkpoint(start), device="cpu").run()
+    assert sizes == [128, 96]  # the start weights at theirs, the trained epoch at the run's (image_size 96)
+    assert "before training (at their input size 128, the run trains at 96)" in (tmp_path / "run" / "train.log").read_text()
+    sizes.clear()
+    cancel = CancelToken()
+    monkeypatch.setattr(core.train, "evaluate_detector", lambda detector, *a, **k: (sizes.append(detector.spec.preprocess.min_size), cancel.cancel(),
+                                                                                       real(detector, *a, **k))[2])
+    first = Trainer(train_data=four_images, val_data=four_images, run_dir=tmp_path / "again", config=_config(validate=True),
+                    start=load_checkpoint(start), device="cpu", cancel=cancel).run()
+    assert first.cancelled and first.start_map is None
+    monkeypatch.setattr(core.train, "evaluate_detector", lambda detector, *a, **k: (sizes.append(detector.spec.preprocess.min_size), real(detector, *a, **k))[1])
+    Trainer(train_data=four_images, val_data=four_images, run_dir=tmp_path / "again", config=_config(validate=True), device="cpu", resume=True).run()
+    assert sizes == [128, 128, 96]  # cancelled while scoring the start weights: scored again on resume, at their size
 
 
 def test_validation_images_without_boxes_do_not_stop_training(four_images, tmp_path):
