@@ -36,6 +36,11 @@ class ModelPanel(QWidget):
         self.path_label = QLabel("no model")
         self.path_label.setWordWrap(True)
         self.info_label = QLabel()
+        self.load_error = QLabel()  # stays until a model loads: the status bar's note went after 10 s
+        self.load_error.setWordWrap(True)
+        self.load_error.setStyleSheet("color: #c03030")
+        self.load_error.hide()
+        predictions.load_failed.connect(self._load_failed)
         self.info_label.setWordWrap(True)
         load = QPushButton("Load model…")
         load.setToolTip("retina-gui .safetensors, a torchvision RetinaNet state dict or a yhenon checkpoint")
@@ -83,6 +88,7 @@ class ModelPanel(QWidget):
         model_box = QGroupBox("Weights")
         form = QFormLayout(model_box)
         form.addRow(self.path_label)
+        form.addRow(self.load_error)
         form.addRow(load)
         form.addRow(self.coco_button)
         form.addRow("Device", self.device_box)
@@ -168,8 +174,15 @@ class ModelPanel(QWidget):
         if self.predictions.model_path is not None:
             self.predictions.load_model(self.predictions.model_path, self.device_box.currentText(), self.preset_box.currentData())
 
+    def _load_failed(self, reason: str) -> None:
+        kept = self.predictions.model
+        self.load_error.setText(breakable(f"Could not load it: {reason}" + (f". Still using {kept.path.name}." if kept else "")))
+        self.load_error.show()
+
     def _model_changed(self, info: ModelInfo | None) -> None:
         ready = info is not None
+        if info is not None:
+            self.load_error.hide()
         for w in (self.predict_button, self.folder_button, self.score_slider, self.nms_slider):
             w.setEnabled(ready)
         self.classes.blockSignals(True)

@@ -22,6 +22,7 @@ from retina_gui.workers import ModelInfo, PredictionWorker
 
 class Predictions(QObject):
     model_changed = Signal(object)  # ModelInfo, or None while none is loaded
+    load_failed = Signal(str)  # why a model could not be loaded (the one loaded before, if any, stays)
     changed = Signal()  # the current image's predictions (or the thresholds) changed
     message = Signal(str)
     batch_progress = Signal(int, int, float)
@@ -46,6 +47,7 @@ class Predictions(QObject):
         self.visible = None  # Detections of the current image after thresholds and class visibility
         self.all = None  # Detections after thresholds only
         self.model_runs = 0  # images the network ran on (cache hits not counted)
+        self._in_use: tuple[Path | None, str, str | None] = (None, "auto", None)  # model_path, device, preset of self.model
         annotator.image_shown.connect(self._image_shown)
         annotator.image_failed.connect(self._image_failed)
 
@@ -75,7 +77,10 @@ class Predictions(QObject):
         self.changed.emit()
 
     def load_model(self, path: Path, device: str = "auto", preset: str | None = None) -> None:
-        """Load in the worker; ``preset`` None: the one the weights name."""
+        """Load in the worker; ``preset`` None: the one the weights name. The current model stays
+        in use until the new one has loaded, and if it cannot be."""
+        if self.model is not None:
+            self._in_use = (self.model_path, self.device, self.preset)
         self.model_path, self.device, self.preset = path, device, preset
         if self.worker is not None:
             self.message.emit(f"loading {path.name} …")
@@ -94,8 +99,12 @@ class Predictions(QObject):
             self.request(self.annotator.current)
 
     def _model_failed(self, reason: str) -> None:
-        self.model = None
-        self.model_changed.emit(None)
+        if self.model is not None:  # the worker still has it: go on with it
+            self.model_path, self.device, self.preset = self._in_use
+        else:
+            self.model_path = None
+            self.model_changed.emit(None)
+        self.load_failed.emit(reason)
         self.message.emit(f"could not load the model: {reason}")
 
     # --- predicting ----------------------------------------------------------------------------

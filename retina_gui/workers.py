@@ -369,7 +369,7 @@ class PredictionWorker(QueueWorker):
             key = model_key(path, {"preset": detector.preset.name, "preprocess": detector.preprocess_config, "floor": post.score_thresh})
             devices = ("auto", "cpu", *(f"cuda:{i}" for i in range(torch.cuda.device_count())))
         except Exception as exc:  # any failure to build the model is the user's file or choice: report it
-            self.model_failed.emit(f"{path}: {exc}")
+            self.model_failed.emit(str(exc) if str(path) in str(exc) else f"{path}: {exc}")
             return
         self._detector, self.cache = detector, PredictionCache(self.cache_root, key)
         runtime = detector.runtime

@@ -280,6 +280,10 @@ def test_a_missing_or_broken_model_file_is_reported(qtbot, tmp_path):
     window.predictions.message.connect(messages.append)
     qtbot.waitUntil(lambda: any("could not load the model" in m for m in messages), timeout=30_000)
     assert window.predictions.model is None and not window.model_panel.folder_button.isEnabled()
+    panel = window.model_panel
+    assert "(loading" not in panel.path_label.text() and "no model" in panel.path_label.text()  # not loading for ever
+    assert not panel.load_error.isHidden() and "not a readable safetensors file" in panel.load_error.text()
+    assert panel.load_error.text().replace("\u200b", "").count("broken.safetensors") == 1  # the path said once
     window.close()
     start = time.perf_counter()
     missing = MainWindow(folder=folder, model=tmp_path / "nope.safetensors", settings=settings)
@@ -495,3 +499,23 @@ def test_marking_an_image_with_predictions_but_no_labels_reviewed_asks_first(qtb
     assert store.entry(name).reviewed and len(questions) == 2
     qtbot.keyClick(window.canvas, Qt.Key.Key_R)  # unmarking asks nothing
     assert not store.entry(name).reviewed and len(questions) == 2
+
+
+def test_a_model_that_fails_to_load_leaves_the_one_in_use(qtbot, tmp_path, window_factory):
+    window = window_factory(labelled_demo(tmp_path))
+    wait_predictions(qtbot, window)
+    before = window.predictions.model
+    bad = tmp_path / "notes.json"
+    bad.write_text('{"not": "weights"}')
+    window.predictions.load_model(bad)
+    panel = window.model_panel
+    qtbot.waitUntil(lambda: not panel.load_error.isHidden(), timeout=30_000)
+    assert window.predictions.model is before and window.predictions.model_path == DEMO_MODEL
+    note = panel.load_error.text().replace("\u200b", "")  # breakable() lets the path wrap
+    assert "not a weights file" in note and f"Still using {DEMO_MODEL.name}" in note
+    assert panel.folder_button.isEnabled() and "demo_chess" in panel.path_label.text().replace("\u200b", "")
+    window.predictions.candidates.clear()
+    window.predictions.request(window.annotator.current)  # the old model still predicts
+    qtbot.waitUntil(lambda: window.annotator.current in window.predictions.candidates, timeout=30_000)
+    window.predictions.load_model(DEMO_MODEL)  # a good load clears the note
+    qtbot.waitUntil(lambda: panel.load_error.isHidden(), timeout=30_000)
