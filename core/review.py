@@ -166,6 +166,38 @@ class EvaluationError:
     class_name: str
     score: float  # the detection's score (FP) or the label's best overlapping detection score (FN, 0 if none)
     index: int  # detection index (FP) or label index within the image (FN)
+    detail: str = ""  # what kind of error: a class confusion, a duplicate, a poorly placed box, background
+
+
+NEAR_IOU = 0.1  # below this, a box has nothing near it
+
+
+def _fp_detail(iou: np.ndarray, label_names: list[str], label_classes: np.ndarray, detection_class: int) -> str:
+    """Why a false positive is false, from its IoU with each label of the image (``label_classes``:
+    the labels' model class indices, -1 for a class the model lacks)."""
+    if not len(iou) or iou.max() < NEAR_IOU:
+        return "background: no label near it"
+    k = int(np.argmax(iou))
+    if iou[k] < MATCH_IOU:
+        return f"poorly placed: the nearest label, {label_names[k]}, at IoU {iou[k]:.2f}"
+    if label_classes[k] == detection_class:
+        return f"a duplicate: the {label_names[k]} label it covers (IoU {iou[k]:.2f}) went to a higher-scoring detection"
+    return f"class confusion: on a {label_names[k]} label (IoU {iou[k]:.2f})"
+
+
+def _fn_detail(iou: np.ndarray, found: Detections, class_names: list[str], label_class: int) -> str:
+    """Why a label was missed, from the detections around it (IoU per detection)."""
+    if not len(iou) or iou.max() < NEAR_IOU:
+        return "nothing detected near it"
+    over = np.flatnonzero(iou >= MATCH_IOU)
+    if not len(over):
+        j = int(np.argmax(iou))
+        return f"poorly placed: the nearest detection, {class_names[int(found.labels[j])]} {found.scores[j]:.2f}, at IoU {iou[j]:.2f}"
+    j = int(over[np.argmax(found.scores[over])])
+    name = class_names[int(found.labels[j])]
+    if int(found.labels[j]) == label_class:
+        return f"its {name} detection ({found.scores[j]:.2f}, IoU {iou[j]:.2f}) went to another label"
+    return f"class confusion: detected as {name} ({found.scores[j]:.2f}, IoU {iou[j]:.2f})"
 
 
 def find_errors(labels: LabelSet, detections: dict[str, Detections], class_names: list[str]) -> list[EvaluationError]:
@@ -189,17 +221,20 @@ def find_errors(labels: LabelSet, detections: dict[str, Detections], class_names
         matched = match_detections(boxes, classes, found)
         used = set(matched[matched >= 0].tolist())
         crowd = np.array([[b.x1, b.y1, b.x2, b.y2] for b in image.boxes if b.iscrowd], dtype=np.float64).reshape(-1, 4)
+        label_names = [names[b.category_id] for _, b in regular]
+        ious = box_iou(found.boxes, boxes) if len(found) and len(boxes) else np.zeros((len(found), len(boxes)))  # [detections, labels]
         for j in range(len(found)):
             if j in used or int(found.labels[j]) not in category_of or (
                     len(crowd) and box_iou(found.boxes[j][None], crowd).max() >= MATCH_IOU):
                 continue
             errors.append(EvaluationError("FP", image.file_name, tuple(map(float, found.boxes[j])), class_names[int(found.labels[j])],
-                                          float(found.scores[j]), j))
+                                          float(found.scores[j]), j, _fp_detail(ious[j], label_names, classes, int(found.labels[j]))))
         for k, (i, b) in enumerate(regular):
             if matched[k] < 0 and classes[k] >= 0:
-                overlap = box_iou(boxes[k][None], found.boxes)[0] if len(found) else np.zeros(0)
+                overlap = ious[:, k]
                 best = float(found.scores[overlap >= MATCH_IOU].max()) if (overlap >= MATCH_IOU).any() else 0.0
-                errors.append(EvaluationError("FN", image.file_name, (b.x1, b.y1, b.x2, b.y2), names[b.category_id], best, i))
+                errors.append(EvaluationError("FN", image.file_name, (b.x1, b.y1, b.x2, b.y2), names[b.category_id], best, i,
+                                              _fn_detail(overlap, found, class_names, int(classes[k]))))
     return errors
 
 

@@ -59,6 +59,8 @@ class EvaluationPanel(QWidget):
         self.kind.currentIndexChanged.connect(self._fill_errors)
         self.errors = QListWidget()
         self.errors.currentRowChanged.connect(self._error_chosen)
+        self.error_detail = QLabel("")  # the chosen error's kind: a confusion, a duplicate, a poorly placed box, background
+        self.error_detail.setWordWrap(True)
         self.add_button = QPushButton("Add as label")
         self.add_button.setToolTip("The false positive is really an object: add it to the labels")
         self.add_button.clicked.connect(self.add_as_label)
@@ -74,6 +76,7 @@ class EvaluationPanel(QWidget):
         row.addWidget(self.add_button)
         layout.addLayout(row)
         layout.addWidget(self.errors, 2)
+        layout.addWidget(self.error_detail)
         predictions.batch_progress.connect(self._progress)
         predictions.batch_finished.connect(self._predicted)
         predictions.model_changed.connect(self._model_changed)
@@ -111,7 +114,7 @@ class EvaluationPanel(QWidget):
         self._set_stale(False)
         self.metrics.setText("" if info is None else "Evaluate to see mAP, per-class AP and the errors.")
         self.table.setRowCount(0)
-        self.errors.clear()
+        self._clear_errors()
 
     # --- running -------------------------------------------------------------------------------
     def _labelled(self) -> list[str]:
@@ -223,18 +226,30 @@ class EvaluationPanel(QWidget):
         kind = {0: None, 1: "FN", 2: "FP"}[self.kind.currentIndex()]
         return [e for e in self.report.errors if kind is None or e.kind == kind]
 
-    def _fill_errors(self, *_args) -> None:
+    def _clear_errors(self) -> None:
+        """Empty the list without choosing another error on the way (clearing moved the current row
+        from item to item, and each move showed its image: the view jumped when the model changed)."""
+        self.errors.blockSignals(True)
         self.errors.clear()
+        self.errors.blockSignals(False)
+        self._pending = None
+        self.add_button.setEnabled(False)
+        self.error_detail.setText("")
+        self.annotator.canvas.set_overlay([], "highlight")
+
+    def _fill_errors(self, *_args) -> None:
+        self._clear_errors()
         for e in self.shown_errors():
-            score = f", score {e.score:.2f}" if e.kind == "FP" else (f", best overlapping detection {e.score:.2f}" if e.score else "")
-            item = QListWidgetItem(f"{e.kind}  {e.file_name}  {e.class_name}{score}")
-            item.setToolTip(f"{'missed label' if e.kind == 'FN' else 'false positive'}: {e.class_name} in {e.file_name}{score}")
+            score = f" {e.score:.2f}" if e.kind == "FP" else ""
+            item = QListWidgetItem(f"{e.kind}  {e.class_name}{score} · {e.file_name}")  # the file name last: long ones are elided
+            item.setToolTip(f"{'missed label' if e.kind == 'FN' else 'false positive'}: {e.class_name}{score} in {e.file_name}\n{e.detail}")
             item.setData(Qt.ItemDataRole.UserRole, e)
             self.errors.addItem(item)
 
     def _error_chosen(self, row: int) -> None:
         error = self.errors.item(row).data(Qt.ItemDataRole.UserRole) if row >= 0 else None
         self.add_button.setEnabled(error is not None and error.kind == "FP")
+        self.error_detail.setText("" if error is None else f"{error.detail[0].upper()}{error.detail[1:]}." if error.detail else "")
         if error is None:
             return
         self.annotator.files.set_current(error.file_name)

@@ -322,6 +322,7 @@ def test_evaluation_view_gives_coco_metrics_and_browsable_errors(qtbot, tmp_path
     assert window.canvas.overlay and window.canvas.overlay[0].text == "FN"
     assert panel.metrics.text().startswith(f"{panel.report.images} images: mAP") and "At score > 0.99" in panel.metrics.text()
     # an edit makes the report stale there: its label numbers no longer name the same boxes; said without moving the list
+    qtbot.wait(20)  # the finished evaluation laid out
     list_top = panel.errors.mapTo(panel, panel.errors.rect().topLeft())
     window.workspace.paste_boxes(first.file_name, window.annotator.size, [window.workspace.store.boxes(first.file_name)[0]])
     assert panel.stale and panel.progress.text() == panel.STALE_TEXT and not panel.metrics.isEnabled()
@@ -347,6 +348,15 @@ def test_evaluation_view_gives_coco_metrics_and_browsable_errors(qtbot, tmp_path
     panel.add_as_label()  # "this false positive is really an object": one undo step
     assert len(window.workspace.store.boxes(fps[0].file_name)) == before + 1
     assert window.workspace.undo_stack.text(window.workspace.undo_stack.count() - 1) == f"Add false positive as label · {fps[0].file_name}"
+    # the chosen error says what kind it is; another model clears the list without showing any other error's image
+    panel.errors.setCurrentRow(1)
+    chosen = panel.errors.item(1).data(Qt.ItemDataRole.UserRole)
+    assert panel.error_detail.text() and panel.error_detail.text().rstrip(".").lower() == chosen.detail.lower()
+    shown = window.annotator.current
+    window.predictions.load_model(DEMO_MODEL)
+    qtbot.waitUntil(lambda: panel.errors.count() == 0, timeout=30_000)
+    qtbot.wait(50)
+    assert window.annotator.current == shown and not [b for b in window.canvas.overlay if b.text in ("FN", "FP")]
 
 
 def test_getting_torchvisions_coco_model_offline_says_so_plainly(qtbot, tmp_path, window_factory, monkeypatch):

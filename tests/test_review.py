@@ -76,6 +76,22 @@ def test_accepting_skips_predictions_that_duplicate_a_same_class_label():
     assert keep.tolist() == [1, 2]  # 0 duplicates the rook label; 3 duplicates the kept prediction 2
 
 
+def test_each_error_says_what_kind_it_is():
+    """Confusion, duplicate, poor placement or background: what to fix differs (the labels, NMS,
+    the anchors, more negatives)."""
+    labels = LabelSet([Category(1, "rook"), Category(2, "knight")],
+                      [ImageEntry(1, "a.jpg", 400, 400, [Box(0, 0, 100, 100, 1), Box(200, 200, 300, 300, 2), Box(0, 200, 100, 300, 1)])])
+    found = Detections(np.array([[0, 0, 100, 100], [2, 2, 100, 100], [200, 200, 300, 300], [0, 240, 100, 340], [330, 0, 390, 60]], dtype=np.float32),
+                       np.array([0.9, 0.8, 0.85, 0.7, 0.6], dtype=np.float32), np.array([0, 0, 0, 0, 1]), np.arange(5))
+    details = {(e.kind, e.index): e.detail for e in find_errors(labels, {"a.jpg": found}, ["rook", "knight"])}
+    assert details[("FP", 1)].startswith("a duplicate: the rook label it covers")
+    assert details[("FP", 2)] == "class confusion: on a knight label (IoU 1.00)"
+    assert details[("FN", 1)] == "class confusion: detected as rook (0.85, IoU 1.00)"
+    assert details[("FP", 3)] == "poorly placed: the nearest label, rook, at IoU 0.43"
+    assert details[("FN", 2)] == "poorly placed: the nearest detection, rook 0.70, at IoU 0.43"
+    assert details[("FP", 4)] == "background: no label near it"
+
+
 def test_errors_match_classes_by_name_as_the_class_list_compares_them():
     labels = LabelSet([Category(7, "White-Pawn "), Category(8, "clock")],
                       [ImageEntry(1, "a.jpg", 200, 200, [Box(10, 10, 50, 50, 7), Box(100, 100, 150, 150, 7), Box(0, 0, 20, 20, 8)])])
