@@ -723,13 +723,17 @@ class MainWindow(QMainWindow):
         if not self._predictions_on_screen():
             return 0
         entries = self.predictions.folder_entries()
-        count, images = sum(len(p) for _, _, p in entries), sum(1 for _, _, p in entries if p)
+        shown = sum(len(p) for _, _, p in entries)
+        fresh = self.predictions.fresh_entries(entries)  # the question gives what would be added, not what is shown
+        count, images = sum(len(p) for _, _, p in fresh), len(fresh)
         if not count:
-            self.say("no shown predictions to accept in this folder")
+            self.say("no shown predictions to accept in this folder" if not shown else
+                     f"the {shown} shown predictions in this folder are all labelled already")
             return 0
-        new = self.predictions.classes_to_add(entries)
+        new = self.predictions.classes_to_add(fresh)
         adds = f" That adds {len(new)} class{'es' if len(new) > 1 else ''}: {', '.join(new)}." if new else ""
-        if not self.confirm("Accept predictions", f"Add {count} shown predictions on {images} images as labels?{adds} "
+        skipped = f" ({shown - count} others shown are labelled already.)" if shown > count else ""
+        if not self.confirm("Accept predictions", f"Add {count} shown predictions on {images} images as labels?{skipped}{adds} "
                                                   "(one step: Edit ▸ Undo takes it back)"):
             return 0
         return self.predictions.accept_entries(entries, "Accept predictions in the folder")

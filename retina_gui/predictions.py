@@ -264,15 +264,10 @@ class Predictions(QObject):
     def _predictions(self, detections, indices: list[int]) -> list[tuple[float, float, float, float, str]]:
         return [(*map(float, detections.boxes[i]), self.model.class_names[int(detections.labels[i])]) for i in indices]
 
-    def accept_entries(self, entries, text: str) -> int:
-        """Skip predictions that duplicate a label of the same class (IoU >= 0.7), then add the rest
-        as one undo step named ``text`` (``{count}`` and ``{s}`` in it: the number added, and its
-        plural ending)."""
-        workspace = self.annotator.workspace
-        if workspace is None or workspace.read_only:
-            self.message.emit(f"Editing is off: {workspace.read_only_reason}" if workspace else "Open a folder first")
-            return 0
-        store = workspace.store
+    def fresh_entries(self, entries) -> list:
+        """``entries`` without the predictions that duplicate a label of the same class (IoU >= 0.7):
+        what accepting them would add."""
+        store = self.annotator.workspace.store
         fresh = []
         for file_name, size, predictions in entries:
             if not predictions:
@@ -282,6 +277,16 @@ class Predictions(QObject):
             keep = new_predictions(boxes, classes, *_labels_by_key(store, file_name))
             if len(keep):
                 fresh.append((file_name, size, [predictions[i] for i in keep]))
+        return fresh
+
+    def accept_entries(self, entries, text: str) -> int:
+        """Add the :meth:`fresh_entries` of ``entries`` as one undo step named ``text`` (``{count}``
+        and ``{s}`` in it: the number added, and its plural ending)."""
+        workspace = self.annotator.workspace
+        if workspace is None or workspace.read_only:
+            self.message.emit(f"Editing is off: {workspace.read_only_reason}" if workspace else "Open a folder first")
+            return 0
+        fresh = self.fresh_entries(entries)
         # a new class keeps the colour its predictions had: accepting (and undoing) changes no colour
         colors = {name: palette_color(k).name() for k, name in enumerate(self.model.class_names)} if self.model is not None else None
         added = sum(len(p) for _, _, p in fresh)

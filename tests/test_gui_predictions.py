@@ -529,3 +529,17 @@ def test_a_model_that_fails_to_load_leaves_the_one_in_use(qtbot, tmp_path, windo
     qtbot.waitUntil(lambda: window.annotator.current in window.predictions.candidates, timeout=30_000)
     window.predictions.load_model(DEMO_MODEL)  # a good load clears the note
     qtbot.waitUntil(lambda: panel.load_error.isHidden(), timeout=30_000)
+
+
+def test_accepting_the_folder_asks_about_what_it_would_add_not_what_is_shown(qtbot, tmp_path, window_factory):
+    questions = []
+    window = window_factory(labelled_demo(tmp_path), confirm=lambda title, text: questions.append(text) or True)
+    wait_predictions(qtbot, window)
+    finished = []
+    window.predictions.batch_finished.connect(lambda n, cancelled: finished.append(n))
+    window.predictions.predict_folder()
+    qtbot.waitUntil(lambda: bool(finished), timeout=120_000)
+    shown = sum(len(p) for _, _, p in window.predictions.folder_entries())
+    added = window.accept_folder()
+    assert 0 < added < shown  # most of the demo model's detections are labelled already
+    assert questions[-1].startswith(f"Add {added} shown predictions on ") and f"({shown - added} others shown are labelled already.)" in questions[-1]
