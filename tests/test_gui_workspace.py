@@ -1199,3 +1199,13 @@ def test_a_folder_whose_labels_are_open_elsewhere_is_refused_and_the_window_stay
     qtbot.waitUntil(lambda: window.listed, timeout=5000)
     wait_image(qtbot, window)
     window.close()
+
+
+def test_boxes_drawn_at_any_zoom_are_stored_to_a_hundredth_of_a_pixel(qtbot, demo):
+    window = demo
+    window.canvas.set_zoom(1.7)  # screen pixels land between image pixels
+    window.canvas.set_tool(Tool.DRAW)
+    drag(qtbot, window, (33.3, 41.1), (140.7, 170.9))
+    box = window.workspace.store.boxes("chess_01.jpg")[-1]
+    for value in (box.x1, box.y1, box.x2, box.y2):
+        assert value == round(value, 2)
