@@ -43,6 +43,20 @@ class Recipe:
         return json.loads(json.dumps(asdict(self), default=str))
 
 
+def describe_recipe(saved: dict) -> str:
+    """A recipe.json in a line: "fine-tuned from demo.safetensors, 512 px, 12 epochs, batch 4, lr
+    0.0003, flip + scale jitter + photometric" (keys it lacks are left out; the backbone is named for
+    a new model, a fine-tune keeps its start model's)."""
+    start = saved.get("start")
+    parts = [f"fine-tuned from {Path(start).name}" if start else f"new {saved.get('backbone', '')} model" if "start" in saved else ""]
+    parts += [f"{saved['image_size']} px" if "image_size" in saved else "",
+              f"{saved['epochs']} epochs" if "epochs" in saved else "", f"batch {saved['batch_size']}" if "batch_size" in saved else "",
+              f"lr {saved['lr']:g}" if isinstance(saved.get("lr"), (int, float)) else ""]
+    augment = [name for key, name in (("hflip", "flip"), ("scale_jitter", "scale jitter"), ("photometric", "photometric")) if saved.get(key)]
+    parts.append(" + ".join(augment))
+    return ", ".join(p for p in parts if p) or "unknown (no recipe.json)"
+
+
 def labelled_images(labels: LabelSet) -> list[ImageEntry]:
     """Images a person labelled: with boxes, or marked reviewed (negatives)."""
     return [im for im in labels.images if im.boxes or im.reviewed]

@@ -29,7 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.finetune import FineTuneError, Recipe, check_labels, default_recipe, labelled_images, list_runs, load_recipe, new_run_dir, split
+from core.finetune import (FineTuneError, Recipe, check_labels, default_recipe, describe_recipe, labelled_images, list_runs, load_recipe,
+                           new_run_dir, split)
 from core.labels import class_name_key
 from retina_gui.predictions import Predictions
 from retina_gui.widgets import TaskProgress, button_grid
@@ -341,9 +342,11 @@ class TrainingPanel(QWidget):
             self._set_running(False)
 
     def detach(self) -> None:
-        """The folder closes: its run stops, and nothing of it (Resume, the chart, the log) carries
-        over to the next folder, whose runs are its own."""
+        """The folder closes: its run stops, and nothing of it (Resume, the chart, the log, the
+        Advanced settings, which were chosen for its data) carries over to the next folder."""
         self.stop()
+        self.advanced.setChecked(False)
+        self._recipe_shown = False  # the next folder's Advanced section opens with its own defaults
         self.resumable = self.run_dir = None
         self.chart.clear()
         self.log.clear()
@@ -460,7 +463,7 @@ class TrainingPanel(QWidget):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, str(run.checkpoint))
                 item.setData(_RUN_ROLE, "" if run.finished else str(run.path))  # a stopped run can be resumed
-                item.setToolTip(f"{'the current model; ' if in_use else ''}{run.path}\nrecipe: {run.recipe}")
+                item.setToolTip(f"{'the current model; ' if in_use else ''}{run.path}\n{describe_recipe(run.recipe)}")
                 if in_use:  # the run the window predicts with
                     font = item.font()
                     font.setBold(True)

@@ -1,8 +1,9 @@
 """core/finetune: the Train button's recipe, checks, split and runs list (no Qt)."""
 
 import json
+from pathlib import Path
 
-from core.finetune import check_labels, default_recipe, list_runs, new_run_dir, split
+from core.finetune import Recipe, check_labels, default_recipe, list_runs, new_run_dir, split
 from core.formats.coco import read_coco
 from core.labels import Category, LabelSet
 from tests.conftest import DATASETS, ROOT
@@ -78,3 +79,12 @@ def test_runs_are_listed_newest_first_with_their_best_map(tmp_path):
     assert runs[0].best_map == 0.2 and not runs[0].finished and runs[0].checkpoint.name == "best.safetensors"
     assert runs[1].best_map == 0.5 and runs[1].finished and runs[1].checkpoint.name == "last.safetensors"
     assert runs[1].epochs_done == 2 and runs[1].start_map == 0.7 and runs[0].start_map is None
+
+
+def test_a_runs_recipe_reads_as_a_line():
+    from core.finetune import describe_recipe
+
+    assert describe_recipe(Recipe(start=Path("/models/demo.safetensors"), hflip=False).to_json()) == \
+        "fine-tuned from demo.safetensors, 512 px, 12 epochs, batch 4, lr 0.0003, scale jitter + photometric"
+    assert describe_recipe(Recipe(start=None, backbone="resnet18", epochs=3).to_json()).startswith("new resnet18 model, 512 px, 3 epochs")
+    assert describe_recipe({}) == "unknown (no recipe.json)"

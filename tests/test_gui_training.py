@@ -257,6 +257,7 @@ def test_a_stopped_run_resumes_only_in_its_own_folder_and_a_broken_recipe_is_rep
     assert panel.resumable == run and panel.resume_button.isEnabled()
     panel.resume()
     assert panel.worker is None and "recipe.json is unreadable" in panel.status.text()
+    small_recipe(panel, 3)  # Advanced settings chosen for this folder's data
     other = tmp_path / "other"
     shutil.copytree(DEMO, other)
     assert window.open_folder(other)
@@ -264,3 +265,6 @@ def test_a_stopped_run_resumes_only_in_its_own_folder_and_a_broken_recipe_is_rep
     # the other folder has no runs: nothing of the first folder's run is offered or shown there
     assert panel.runs.rowCount() == 0 and panel.resumable is None and not panel.resume_button.isEnabled()
     assert panel.status.text() == "" and panel.log.toPlainText() == ""
+    assert not panel.advanced.isChecked() and panel.recipe() == panel.default_recipe()
+    panel.advanced.setChecked(True)  # opened again: this folder's defaults, not the 3 epochs of the other
+    assert panel.epochs_spin.value() == panel.default_recipe().epochs != 3
