@@ -29,8 +29,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.finetune import (FineTuneError, Recipe, check_labels, default_recipe, describe_recipe, labelled_images, list_runs, load_recipe,
-                           new_run_dir, split)
+from core.finetune import (
+    FineTuneError,
+    Recipe,
+    check_labels,
+    default_recipe,
+    describe_recipe,
+    labelled_images,
+    list_runs,
+    load_recipe,
+    new_run_dir,
+    split,
+)
 from core.labels import class_name_key
 from retina_gui.predictions import Predictions
 from retina_gui.widgets import TaskProgress, button_grid
