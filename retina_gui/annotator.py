@@ -117,6 +117,9 @@ class Annotator(QObject):
 
     # --- canvas intents ------------------------------------------------------------------------
     def _editable(self) -> bool:
+        if self.workspace is not None and self.current in self.files.model.unreadable:
+            self.message.emit(f"{self.current} cannot be read: it has nothing to edit")
+            return False
         if self.workspace is None or self.current is None or self.size is None:
             return False
         if self.workspace.read_only:

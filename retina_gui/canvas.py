@@ -505,12 +505,14 @@ class Canvas(QGraphicsView):
         return self._item_at(view_pos, PredictionItem)
 
     def _item_at(self, view_pos: QPoint, kind: type) -> int | None:
-        for item in self.items(view_pos):
-            if isinstance(item, LabelItem):
-                item = item.parentItem()
-            if isinstance(item, kind):
-                return item.index
-        return None
+        """The box of ``kind`` under the point; a tag counts for its box only where no box is (a
+        tag lying over a neighbour's inside took the click from the box under the cursor)."""
+        under = self.items(view_pos)
+        boxes = [item for item in under if isinstance(item, kind)]
+        if boxes:
+            return boxes[0].index
+        tags = [item.parentItem() for item in under if isinstance(item, LabelItem) and isinstance(item.parentItem(), kind)]
+        return tags[0].index if tags else None
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton and self.tool is not Tool.PROBE:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QColorDialog,
@@ -24,6 +24,8 @@ from retina_gui.workspace import Workspace
 
 
 class ClassesPanel(QWidget):
+    clicked = Signal(int)  # a class was clicked (category id): as its number key, it relabels the selected boxes
+
     def __init__(self, parent: QWidget | None = None, *, confirm: Callable[[str, str], bool]) -> None:
         """``confirm(title, question)``: the window's way to ask before deleting boxes."""
         super().__init__(parent)
@@ -32,6 +34,7 @@ class ClassesPanel(QWidget):
         self.list = QListWidget()
         self.list.currentItemChanged.connect(self._chosen)
         self.list.itemDoubleClicked.connect(self._double_clicked)
+        self.list.itemClicked.connect(self._clicked)
         buttons = []
         for text, slot, tip in (("Add", self.ask_add, "Add a class"), ("Rename", self.ask_rename, "Rename the chosen class"),
                                 ("Colour", self.ask_color, "Change the chosen class's colour"),
@@ -46,6 +49,9 @@ class ClassesPanel(QWidget):
         layout.addLayout(button_grid(*buttons))
         self._counts_timer = QTimer(self, singleShot=True, interval=200)  # counting is O(boxes): not on every keystroke
         self._counts_timer.timeout.connect(self.refresh)
+
+    def _clicked(self, item: QListWidgetItem) -> None:
+        self.clicked.emit(item.data(Qt.ItemDataRole.UserRole))
 
     def _double_clicked(self, _item: QListWidgetItem) -> None:
         self.ask_rename()
@@ -97,8 +103,12 @@ class ClassesPanel(QWidget):
             QMessageBox.warning(self, "Classes", str(exc.args[0]) if exc.args else type(exc).__name__)
 
     def ask_add(self) -> None:
+        """A class the user adds is the one new boxes get (the next box was drawn as the old one)."""
         if self.workspace is not None:
-            self._ask_name("Add class", "Class name:", "", self.workspace.add_category)  # an empty name gets a message too
+            self._ask_name("Add class", "Class name:", "", self._add_and_choose)  # an empty name gets a message too
+
+    def _add_and_choose(self, name: str) -> None:
+        self.workspace.set_current_category(self.workspace.add_category(name).id)
 
     def ask_rename(self) -> None:
         category_id = self.chosen_id()
@@ -135,6 +145,7 @@ class ClassesPanel(QWidget):
             return
         category = self.workspace.store.category(category_id)
         count = self.workspace.store.box_counts().get(category_id, 0)
-        if count and not self.confirm("Delete class", f"Delete {category.name} and its {count} boxes? (Edit ▸ Undo brings them back.)"):
+        boxes = "its box" if count == 1 else f"its {count} boxes"
+        if count and not self.confirm("Delete class", f"Delete {category.name} and {boxes}? (Edit ▸ Undo brings them back.)"):
             return
         self._try(lambda: self.workspace.delete_category(category_id))

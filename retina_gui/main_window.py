@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.canvas)
         self.files = FileListPanel(FileListModel(), self)
         self.classes = ClassesPanel(self, confirm=self.confirm)
+        self.classes.clicked.connect(self._class_clicked)
         self.annotator = Annotator(self.canvas, self.files)
         self.predictions = Predictions(self.annotator)
         self.model_panel = ModelPanel(self.predictions, self)
@@ -456,9 +457,12 @@ class MainWindow(QMainWindow):
         """Number keys: choose the class for drawing, and relabel the selected boxes to it."""
         if self.workspace is None or number > len(self.workspace.store.categories):
             return
-        category = self.workspace.store.categories[number - 1]
-        self.workspace.set_current_category(category.id)
-        self.annotator.relabel_selected(category.id)
+        self._class_clicked(self.workspace.store.categories[number - 1].id)
+
+    def _class_clicked(self, category_id: int) -> None:
+        """A number key, or a click in the Classes panel: the class for drawing, and the selected boxes'."""
+        self.workspace.set_current_category(category_id)
+        self.annotator.relabel_selected(category_id)
 
     def _undo(self) -> None:
         if self.workspace is not None:

@@ -238,14 +238,25 @@ class Workspace(QObject):
                           for i in indices]
         return len(self.clipboard)
 
+    PASTE_SHIFT = 10.0  # image pixels down and right, for a paste that would lie exactly on its original
+
     def paste_boxes(self, file_name: str, size: tuple[int, int], boxes: list[Box] | None = None, source: str = "") -> list[int]:
         """Paste the clipboard (or ``boxes``), clipped to this image; returns the new indices. Boxes
         whose class has been deleted since they were copied, or that lie outside the image, are
-        left out."""
+        left out. The clipboard pasted where the same boxes already are (the image it was copied
+        from, or a paste again) goes PASTE_SHIFT further each time: an exact copy on top of its
+        original showed nothing on screen."""
         w, h = size
         fitted = []
         classes = {c.id for c in self.store.categories}
-        for b in self.clipboard if boxes is None else boxes:
+        pasting = self.clipboard if boxes is None else boxes
+        if boxes is None:
+            there = {(b.category_id, b.x1, b.y1, b.x2, b.y2) for b in self.store.boxes(file_name)}
+            shift = 0.0
+            while pasting and any((b.category_id, b.x1 + shift, b.y1 + shift, b.x2 + shift, b.y2 + shift) in there for b in pasting):
+                shift += self.PASTE_SHIFT
+            pasting = [replace(b, x1=b.x1 + shift, y1=b.y1 + shift, x2=b.x2 + shift, y2=b.y2 + shift) for b in pasting] if shift else pasting
+        for b in pasting:
             x1, y1, x2, y2 = max(0.0, b.x1), max(0.0, b.y1), min(float(w), b.x2), min(float(h), b.y2)
             if x2 - x1 >= 1 and y2 - y1 >= 1 and b.category_id in classes:
                 fitted.append(replace(resized_box(b, x1, y1, x2, y2), id=None))

@@ -178,6 +178,9 @@ def test_copy_paste_and_paste_previous_image_boxes(qtbot, demo):
     qtbot.keyClick(window.canvas, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
     assert len(store.boxes("chess_01.jpg")) == n1 + 2 and window.canvas.selected() == [n1, n1 + 1]
     assert window.workspace.undo_stack.text(0) == "Paste 2 boxes · chess_01.jpg"  # the history names the image
+    copied, pasted = store.boxes("chess_01.jpg")[:2], store.boxes("chess_01.jpg")[n1:]
+    for a, b in zip(copied, pasted):  # pasted where they came from: 10 px down and right, to be seen
+        assert (b.x1 - a.x1, b.y1 - a.y1, b.x2 - a.x2, b.y2 - a.y2) == pytest.approx((10, 10, 10, 10))
     qtbot.keyClick(window.canvas, Qt.Key.Key_D)  # next image
     wait_image(qtbot, window, "chess_02.jpg")
     n2 = len(store.boxes("chess_02.jpg"))
@@ -485,6 +488,8 @@ def test_corrupt_pngsuite_files_are_marked_unreadable_and_the_others_load(qtbot,
     window.files.set_current("xc1n0g08.png")  # known to be unreadable by now: the status bar must not keep the last image
     assert "cannot be read" in window.canvas.message
     assert window.image_label.text() == "xc1n0g08.png: unreadable"
+    window.annotator.toggle_reviewed()  # R on it: told why nothing happens
+    assert window.statusBar().currentMessage() == "xc1n0g08.png cannot be read: it has nothing to edit"
     assert not (folder / "annotations.coco.json").exists()  # nothing written: no edits were made
     window.close()
 
@@ -1096,6 +1101,16 @@ def test_a_refused_class_name_comes_back_to_be_corrected(qtbot, demo, monkeypatc
     window.classes.ask_add()
     assert asked == ["", "Black-Pawn"] and "already a class called" in warnings[0]  # what was typed is offered again
     assert window.workspace.store.categories[-1].name == "clock"
+    clock = window.workspace.store.categories[-1].id
+    assert window.workspace.current_category == clock == window.classes.chosen_id()  # new boxes are clocks now
+    # a click on a class, as its number key does, relabels the selected box
+    window.canvas.select([0])
+    list_ = window.classes.list
+    pawn = next(r for r in range(list_.count()) if "black-pawn" in list_.item(r).text())
+    qtbot.mouseClick(list_.viewport(), Qt.MouseButton.LeftButton, pos=list_.visualItemRect(list_.item(pawn)).center())
+    store = window.workspace.store
+    assert store.category(store.boxes(window.annotator.current)[0].category_id).name == "black-pawn"
+    assert window.workspace.current_category == store.boxes(window.annotator.current)[0].category_id
 
 
 def test_relabel_menu_lists_classes_as_the_classes_panel_does_with_the_selection_class_checked(qtbot, demo, monkeypatch):
@@ -1209,3 +1224,22 @@ def test_boxes_drawn_at_any_zoom_are_stored_to_a_hundredth_of_a_pixel(qtbot, dem
     box = window.workspace.store.boxes("chess_01.jpg")[-1]
     for value in (box.x1, box.y1, box.x2, box.y2):
         assert value == round(value, 2)
+
+
+def test_a_click_inside_a_box_picks_that_box_even_where_a_neighbours_tag_lies_over_it(qtbot, tmp_path, settings):
+    folder = tmp_path / "demo"
+    shutil.copytree(DEMO, folder)
+    (folder / "annotations.coco.json").unlink()
+    window = open_window(qtbot, folder, settings)
+    wait_image(qtbot, window, "chess_01.jpg")
+    window.workspace.add_category("piece")
+    window.canvas.actual_size()
+    size = window.annotator.size
+    window.workspace.draw_box("chess_01.jpg", size, QRectF(60, 20, 300, 80))  # 0: a large box (drawn under smaller ones) ...
+    window.workspace.draw_box("chess_01.jpg", size, QRectF(100, 100, 100, 100))  # 1: ... whose inside holds 1's tag, above 1
+    tag = window.canvas._items[1].label
+    inside_tag = window.canvas.mapFromScene(tag.mapToScene(tag.boundingRect().center()))
+    assert window.canvas.box_at(inside_tag) == 0  # the box under the cursor, not the tag's
+    outside = window.canvas.mapFromScene(QPointF(150, 150))
+    assert window.canvas.box_at(outside) == 1
+    window.close()
