@@ -37,14 +37,13 @@ class AugmentConfig:
 @dataclass
 class Sample:
     """image [3, h, w] normalised float; boxes [G, 4] xyxy and labels [G] class indices in the
-    resized image's pixels; ignore [C, 4] crowd regions; scale = original pixels / resized pixels."""
+    resized image's pixels; ignore [C, 4] crowd regions."""
 
     image: Tensor
     boxes: Tensor
     labels: Tensor
     ignore: Tensor
     image_id: int
-    scale: tuple[float, float]
 
 
 @dataclass(frozen=True)
@@ -61,8 +60,6 @@ class Batch:
     labels: list[Tensor]
     ignore: list[Tensor]
     image_ids: list[int]
-    sizes: list[tuple[int, int]]
-    scales: list[tuple[float, float]]
     unreadable: list[Unreadable] = field(default_factory=list)
 
 
@@ -157,7 +154,6 @@ class DetectionDataset(Dataset):
             torch.manual_seed(hash((self.seed, self.epoch, index)) & 0x7FFFFFFF)
             image, target = self._transform(tv_tensors.Image(image), target)
         x = (image.float() / 255 - self._mean) / self._std
-        nh, nw = x.shape[-2:]
         crowd = target["labels"] < 0
         return Sample(
             x.as_subclass(Tensor),
@@ -165,7 +161,6 @@ class DetectionDataset(Dataset):
             target["labels"][~crowd],
             target["boxes"][crowd].as_subclass(Tensor),
             entry.id,
-            (entry.width / nw, entry.height / nh),
         )
 
     def _transform(self, image: tv_tensors.Image, target: dict) -> tuple[Tensor, dict]:
@@ -189,7 +184,7 @@ def collate(items: list[Sample | Unreadable], size_divisible: int = 32) -> Batch
     samples = [s for s in items if isinstance(s, Sample)]
     unreadable = [s for s in items if isinstance(s, Unreadable)]
     if not samples:
-        return Batch(torch.zeros(0, 3, size_divisible, size_divisible), [], [], [], [], [], [], unreadable)
+        return Batch(torch.zeros(0, 3, size_divisible, size_divisible), [], [], [], [], unreadable)
     ph = math.ceil(max(s.image.shape[1] for s in samples) / size_divisible) * size_divisible
     pw = math.ceil(max(s.image.shape[2] for s in samples) / size_divisible) * size_divisible
     images = torch.stack([F.pad(s.image, (0, pw - s.image.shape[2], 0, ph - s.image.shape[1])) for s in samples])
@@ -199,8 +194,6 @@ def collate(items: list[Sample | Unreadable], size_divisible: int = 32) -> Batch
         [s.labels for s in samples],
         [s.ignore for s in samples],
         [s.image_id for s in samples],
-        [tuple(s.image.shape[1:]) for s in samples],
-        [s.scale for s in samples],
         unreadable,
     )
 

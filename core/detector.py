@@ -8,7 +8,6 @@ re-filters as the user moves thresholds, or final :class:`~core.postprocess.Dete
 
 from __future__ import annotations
 
-import contextlib
 import copy
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from core.backbones import backbone_stages
 from core.boxes import BoxCoder
 from core.config import PostprocessConfig, PreprocessConfig
 from core.detections import Candidates, Detections
-from core.device import precision_name, resolve_device, resolve_precision
+from core.device import autocast, precision_name, resolve_device, resolve_precision
 from core.model import RetinaNet
 from core.postprocess import make_candidates
 from core.preprocess import preprocess
@@ -139,18 +138,13 @@ class Detector:
     def runtime(self) -> RuntimeInfo:
         return RuntimeInfo(str(self.device), precision_name(self.dtype), self.channels_last)
 
-    def _autocast(self):
-        if self.dtype == torch.float32:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.dtype)
-
     @torch.inference_mode()
     def candidates(self, images: list[np.ndarray], score_floor: float | None = None) -> list[Candidates]:
         """Candidate sets of RGB uint8 images [H, W, 3], one per image; ``score_floor`` defaults to
         the post-processing score threshold (lower it to let a slider go lower later)."""
         batch = preprocess(images, self.preprocess_config, self.device)
         x = batch.images.contiguous(memory_format=torch.channels_last) if self.channels_last else batch.images
-        with self._autocast():
+        with autocast(self.device, self.dtype):
             out = self.network(x)
         padded = tuple(batch.images.shape[-2:])
         anchors = self.anchor_generator(padded, out.feature_sizes, self.device)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from functools import lru_cache
 
@@ -47,6 +48,13 @@ def resolve_precision(spec: str, device: torch.device) -> torch.dtype:
         fast = torch.cuda.is_bf16_supported() if device.type == "cuda" else cpu_has_fast_bf16()
         return torch.bfloat16 if fast else torch.float32
     return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[spec]
+
+
+def autocast(device: torch.device, dtype: torch.dtype):
+    """Mixed precision for ``dtype`` on ``device``; fp32 runs as it is."""
+    if dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
 
 
 def precision_name(dtype: torch.dtype) -> str:

@@ -61,17 +61,6 @@ class _NegativeFocalWithPositives(torch.autograd.Function):
         return grad.mul_(grad_output).to(ctx.logits_dtype), None, None, None, None
 
 
-def focal_loss(logits: Tensor, labels: Tensor, alpha: float = 0.25, gamma: float = 2.0) -> Tensor:
-    """Per-element sigmoid focal loss from logits; ``labels`` [..., ] is the positive class per row or
-    -1 for all-negative rows. Reference form used by tests; training uses :func:`retinanet_loss`."""
-    targets = F.one_hot(labels.clamp(min=0), logits.shape[-1]).to(logits.dtype) * (labels >= 0)[..., None]
-    p = torch.sigmoid(logits)
-    ce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
-    p_t = p * targets + (1 - p) * (1 - targets)
-    alpha_t = alpha * targets + (1 - alpha) * (1 - targets)
-    return alpha_t * ce * (1 - p_t) ** gamma
-
-
 def _seed_focal(logits: Tensor, cls_targets: Tensor, valid: Tensor, alpha: float, gamma: float) -> Tensor:
     """yhenon's loss on clamped probabilities; returns the per-image sum [B]."""
     p = torch.sigmoid(logits.float()).clamp(1e-4, 1.0 - 1e-4)

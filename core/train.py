@@ -9,7 +9,6 @@ resuming; loaded with ``weights_only=True``), ``metrics.json`` (one entry per ep
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -31,7 +30,7 @@ from core.boxes import BoxCoder
 from core.cancel import Cancelled, CancelToken
 from core.config import PreprocessConfig
 from core.dataset import AugmentConfig, Batch, DetectionDataset, GroupedBatchSampler, check_image_folder, collate, readable
-from core.device import precision_name, resolve_device, resolve_precision
+from core.device import autocast, precision_name, resolve_device, resolve_precision
 from core.evaluate import EvalResult, evaluate_detector
 from core.labels import Category, LabelSet, class_name_key
 from core.losses import retinanet_loss
@@ -179,12 +178,6 @@ def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     if config.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=config.lr)
     return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
-
-
-def _autocast(device: torch.device, dtype: torch.dtype):
-    if dtype == torch.float32:
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=dtype)
 
 
 class Trainer:
@@ -434,7 +427,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         images = batch.images.to(self.device, memory_format=torch.channels_last if self.config.channels_last else torch.contiguous_format)
-        with _autocast(self.device, self.dtype):
+        with autocast(self.device, self.dtype):
             out = self.network(images)
         anchors = self.anchor_generator(tuple(images.shape[-2:]), out.feature_sizes, self.device)
         losses = retinanet_loss(

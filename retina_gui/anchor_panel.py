@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF
+from PySide6.QtCore import QPointF
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -26,6 +26,7 @@ from core.config import AnchorConfig, AssignConfig, PreprocessConfig
 from core.presets import get_preset
 from retina_gui.annotator import Annotator
 from retina_gui.canvas import OverlayBox, Tool
+from retina_gui.convert import rect_from_xyxy
 from retina_gui.widgets import button_grid
 from retina_gui.workers import FunctionWorker, ModelInfo
 
@@ -224,7 +225,7 @@ class AnchorPanel(QWidget):
                     continue
                 color = QColor(LEVEL_COLORS[i])
                 for box in boxes[offsets]:
-                    overlay.append(OverlayBox(QRectF(QPointF(box[0], box[1]), QPointF(box[2], box[3])), color))
+                    overlay.append(OverlayBox(rect_from_xyxy(box), color))
                 info = layout.levels[i]
                 lines.append(f"  P{level}: {len(offsets)} anchors, stride {info.stride}, grid {info.grid[1]}×{info.grid[0]}")
         lines += self._assignment(layout, overlay)
@@ -249,11 +250,11 @@ class AnchorPanel(QWidget):
             lines.append(f"{_describe(name, boxes[i])}: best anchor IoU {r.best_iou:.2f}; {len(r.positive)} positive, "
                          f"{len(r.ignored)} ignored anchors")
             for j in r.ignored:
-                overlay.append(OverlayBox(self._rect(layout.boxes[j]), QColor(150, 150, 150)))
+                overlay.append(OverlayBox(rect_from_xyxy(layout.boxes[j]), QColor(150, 150, 150)))
             for j in r.positive:
-                overlay.append(OverlayBox(self._rect(layout.boxes[j]), QColor(60, 220, 60), dashed=False))
+                overlay.append(OverlayBox(rect_from_xyxy(layout.boxes[j]), QColor(60, 220, 60), dashed=False))
             for j in r.best:
-                overlay.append(OverlayBox(self._rect(layout.boxes[j]), QColor(255, 230, 0), 2, False, f"IoU {r.best_iou:.2f}"))
+                overlay.append(OverlayBox(rect_from_xyxy(layout.boxes[j]), QColor(255, 230, 0), 2, False, f"IoU {r.best_iou:.2f}"))
             if not r.reachable:
                 lines.append(f"  no anchor reaches IoU {self.assign_config.positive_iou:g}: {r.suggestion}")
         unreachable = [i for i, r in enumerate(result) if not r.reachable]
@@ -317,10 +318,6 @@ class AnchorPanel(QWidget):
             xyxy = np.array(key[2], dtype=np.float64).reshape(-1, 4)
             self._model_best = (key, best_anchor_ious(self.layout_for_current(self.model_anchors), xyxy))
         return self._model_best[1]
-
-    @staticmethod
-    def _rect(box: np.ndarray) -> QRectF:
-        return QRectF(QPointF(box[0], box[1]), QPointF(box[2], box[3]))
 
     # --- coverage report -----------------------------------------------------------------------
     def run_coverage(self) -> None:

@@ -21,7 +21,13 @@ def qimage_from_rgb(pixels: np.ndarray) -> QImage:
 
 
 def rect_from_box(box: Box) -> QRectF:
-    return QRectF(box.x1, box.y1, box.width, box.height)
+    return rect_from_xyxy((box.x1, box.y1, box.x2, box.y2))
+
+
+def rect_from_xyxy(xyxy) -> QRectF:
+    """A box as core gives it, (x1, y1, x2, y2) in image pixels (a tuple or a numpy row)."""
+    x1, y1, x2, y2 = map(float, xyxy[:4])
+    return QRectF(x1, y1, x2 - x1, y2 - y1)
 
 
 def corners(rect: QRectF) -> tuple[float, float, float, float]:

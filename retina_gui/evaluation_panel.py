@@ -4,7 +4,7 @@ threshold; clicking one shows it on its image, and a false positive can be added
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QComboBox,
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from core.cancel import CancelToken
 from core.labels import LabelSet
 from retina_gui.canvas import OverlayBox
+from retina_gui.convert import rect_from_xyxy
 from retina_gui.predictions import Predictions
 from retina_gui.widgets import TaskProgress
 from retina_gui.workers import FunctionWorker
@@ -260,8 +261,7 @@ class EvaluationPanel(QWidget):
         if self.annotator.current != error.file_name or self.annotator.size is None:
             self._pending = error
             return
-        x1, y1, x2, y2 = error.box
-        rect = QRectF(x1, y1, x2 - x1, y2 - y1)
+        rect = rect_from_xyxy(error.box)
         color = QColor(255, 60, 60) if error.kind == "FP" else QColor(255, 160, 0)
         self.annotator.canvas.set_overlay([OverlayBox(rect.adjusted(-4, -4, 4, 4), color, 3, False, error.kind)], "highlight")
         self.annotator.canvas.show_rect(rect)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from retina_gui.canvas import OverlayBox
+from retina_gui.convert import rect_from_xyxy
 from retina_gui.predictions import Predictions
 from retina_gui.widgets import TaskProgress, breakable, button_grid
 from retina_gui.workers import DownloadWorker, ModelInfo
@@ -132,9 +133,9 @@ class ModelPanel(QWidget):
         set) and load it."""
         if self._download is not None:
             return
-        import os
+        import torch.hub
 
-        hub = Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch")) / "hub" / "checkpoints"
+        hub = Path(torch.hub.get_dir()) / "checkpoints"  # where torchvision's weights API looks ($TORCH_HOME, $XDG_CACHE_HOME)
         self._download = DownloadWorker(self.coco_url, hub)
         self._download.progress.connect(self._download_progress)
         self._download.done.connect(self._downloaded)
@@ -262,6 +263,6 @@ class ModelPanel(QWidget):
         self.explanation.setText(result if isinstance(result, str) else result.message)
         marks = []
         if not isinstance(result, str) and result.suppressed_by is not None and self.predictions.all is not None:
-            x1, y1, x2, y2 = map(float, self.predictions.all.boxes[result.suppressed_by])
-            marks.append(OverlayBox(QRectF(x1, y1, x2 - x1, y2 - y1), QColor(255, 0, 255), 2, False, "suppressed it"))
+            box = self.predictions.all.boxes[result.suppressed_by]
+            marks.append(OverlayBox(rect_from_xyxy(box), QColor(255, 0, 255), 2, False, "suppressed it"))
         self.predictions.annotator.canvas.set_overlay(marks, "explanation")

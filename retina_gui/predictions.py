@@ -7,7 +7,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QRectF, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QColor
 
 from core.detections import Detections
@@ -16,7 +16,7 @@ from core.labels import category_of_class, class_name_key
 from core.review import Explanation, covered_by_labels, explain_labels, new_predictions
 from retina_gui.annotator import Annotator
 from retina_gui.canvas import BoxView
-from retina_gui.convert import category_color, palette_color
+from retina_gui.convert import category_color, palette_color, rect_from_xyxy
 from retina_gui.workers import ModelInfo, PredictionWorker
 
 
@@ -193,7 +193,7 @@ class Predictions(QObject):
             name = self.model.class_names[int(label)]
             category = by_key.get(class_name_key(name))
             color = category_color(category) if category is not None else palette_color(int(label))
-            views.append(BoxView(QRectF(box[0], box[1], box[2] - box[0], box[3] - box[1]), f"{name} {score:.2f}", QColor(color), float(score),
+            views.append(BoxView(rect_from_xyxy(box), f"{name} {score:.2f}", QColor(color), float(score),
                                  bool(faint)))
         return views
 

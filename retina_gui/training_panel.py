@@ -330,7 +330,7 @@ class TrainingPanel(QWidget):
         self.status.setText("starting …")
         self.worker = TrainingWorker(labels, ws.folder, self.run_dir, recipe, resume=resume_dir is not None)
         self.worker.event.connect(self._event)
-        self.worker.finished.connect(self._finished)
+        self.worker.run_finished.connect(self._finished)
         self.worker.failed.connect(self._fail)
         self._set_running(True)
         self.worker.start()

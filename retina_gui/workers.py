@@ -488,7 +488,7 @@ class TrainingWorker(Worker):
     """Runs :func:`core.finetune.fine_tune` on a snapshot of the labels; the window keeps working."""
 
     event = Signal(object)  # core.train.TrainEvent
-    finished = Signal(object)  # core.train.TrainResult
+    run_finished = Signal(object)  # core.train.TrainResult (not QThread.finished, which it would hide)
     failed = Signal(str, int)  # message, a smaller batch size to offer (0: none)
 
     def __init__(self, labels: LabelSet, image_root: Path, run_dir: Path, recipe, *, resume: bool = False) -> None:
@@ -509,4 +509,4 @@ class TrainingWorker(Worker):
         except Exception as exc:  # a bug must not take the window down with the thread: report it
             self.failed.emit(f"Training stopped by an unexpected error ({type(exc).__name__}: {exc}); the last checkpoint is kept.", 0)
             return
-        self.finished.emit(result)
+        self.run_finished.emit(result)
