@@ -189,3 +189,19 @@ class DeleteCategory(StoreCommand):
     def undo(self) -> None:
         assert self.removed is not None
         self.store.restore_category(self.removed)
+
+
+class RejectPrediction(QUndoCommand):
+    """Hide one prediction of an image (kept with its model's cached predictions); undo shows it
+    again. ``rejections`` is the window's Predictions; a command of a model no longer loaded does
+    nothing (its candidate numbers name other boxes of the new model)."""
+
+    def __init__(self, rejections, model: object, file_name: str, candidate: int, label: str) -> None:
+        super().__init__(image_text(f"Reject prediction {label}", file_name))
+        self.rejections, self.model, self.file_name, self.candidate = rejections, model, file_name, candidate
+
+    def redo(self) -> None:
+        self.rejections.set_rejected(self.model, self.file_name, self.candidate, True)
+
+    def undo(self) -> None:
+        self.rejections.set_rejected(self.model, self.file_name, self.candidate, False)

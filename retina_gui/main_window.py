@@ -505,8 +505,9 @@ class MainWindow(QMainWindow):
 
     def _prediction_menu(self, index: int, position: QPoint) -> None:
         menu = QMenu(self)
-        menu.addAction("Accept prediction", partial(self.predictions.accept, [index]))
-        menu.addAction("Reject prediction", partial(self.predictions.reject, index))
+        text = self.predictions.prediction_text(index)  # which of the overlapping ones was hit
+        menu.addAction(f"Accept {text}", partial(self.predictions.accept, [index]))
+        menu.addAction(f"Reject {text}", partial(self.predictions.reject, index))
         menu.popup(position)
 
     def _explain_selection(self, *_args) -> None:

@@ -14,6 +14,7 @@ from core.detections import Detections
 from core.images import ImageReadError, image_size
 from core.labels import category_of_class, class_name_key
 from core.review import Explanation, covered_by_labels, explain_labels, new_predictions
+from retina_gui import commands
 from retina_gui.annotator import Annotator
 from retina_gui.canvas import BoxView
 from retina_gui.convert import category_color, palette_color, rect_from_xyxy
@@ -214,11 +215,28 @@ class Predictions(QObject):
         return self.accept_entries([entry], "Accept {count} prediction{s}")
 
     def reject(self, index: int) -> None:
-        """Hide one prediction of the current image (it is not accepted by "accept shown" either)."""
-        if self.visible is not None and self.annotator.current is not None:
-            self.rejected.setdefault(self.annotator.current, set()).add(int(self.visible.candidate_index[index]))
-            if self.worker is not None:
-                self.worker.save_rejected(self.rejected)  # kept with the model's cached predictions
+        """Hide one prediction of the current image (it is not accepted by "accept shown" either);
+        an undo step, as accepting is."""
+        workspace = self.annotator.workspace
+        if self.visible is not None and self.annotator.current is not None and workspace is not None:
+            workspace.undo_stack.push(commands.RejectPrediction(self, self.model.path, self.annotator.current,
+                                                                int(self.visible.candidate_index[index]), self.prediction_text(index)))
+
+    def prediction_text(self, index: int) -> str:
+        """A shown prediction as its tag reads: "white-rook 0.93"."""
+        return f"{self.model.class_names[int(self.visible.labels[index])]} {self.visible.scores[index]:.2f}"
+
+    def set_rejected(self, model_path: Path, file_name: str, candidate: int, rejected: bool) -> None:
+        if self.model is None or self.model.path != model_path:
+            return
+        chosen = self.rejected.setdefault(file_name, set())
+        if rejected:
+            chosen.add(candidate)
+        else:
+            chosen.discard(candidate)
+        if self.worker is not None:
+            self.worker.save_rejected(self.rejected)  # kept with the model's cached predictions
+        if file_name == self.annotator.current:
             self.refilter()
 
     def accept_image(self) -> int:

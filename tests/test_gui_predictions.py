@@ -394,8 +394,15 @@ def test_a_rejected_prediction_is_hidden_and_not_accepted_with_the_rest(qtbot, t
     wait_predictions(qtbot, window)
     shown = len(window.predictions.visible)
     rejected_box = window.predictions.visible.boxes[0].copy()
+    name = window.predictions.model.class_names[int(window.predictions.visible.labels[0])]
     window.predictions.reject(0)
     assert len(window.predictions.visible) == shown - 1 and window.canvas.prediction_count() == shown - 1
+    stack = window.workspace.undo_stack
+    assert stack.text(stack.index() - 1).startswith(f"Reject prediction {name} ")  # an undo step, as accepting is
+    stack.undo()
+    assert len(window.predictions.visible) == shown
+    stack.redo()
+    assert len(window.predictions.visible) == shown - 1
     assert window.predictions.accept_image() == shown - 1
     boxes = {(b.x1, b.y1) for b in window.workspace.store.boxes(window.annotator.current)}
     assert (float(rejected_box[0]), float(rejected_box[1])) not in boxes
