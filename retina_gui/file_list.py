@@ -86,8 +86,9 @@ class FileFilter(QSortFilterProxyModel):
         super().__init__()
         self.text = ""
         self.status = ""
-        # The image on screen passes the status filter: labelling it under "Unlabelled" must not take
-        # it away mid-edit (the list then moved on to the next image). It goes once another is shown.
+        # The image on screen stays listed when its status changes: labelling it under "Unlabelled"
+        # must not take it away mid-edit (the list moved on to the next image). It goes once another
+        # is shown; choosing a filter applies to it at once.
         self.kept: str | None = None
 
     def set_text(self, text: str) -> None:
@@ -171,9 +172,11 @@ class FileListPanel(QWidget):
         selection = self.view.selectionModel()
         selection.blockSignals(True)
         try:
+            self.filter.kept = None  # a filter the user chooses applies to the image on screen too
             change()
             row = self.model.row(self.shown) if self.shown is not None else None
             index = self.filter.mapFromSource(self.model.index(row)) if row is not None else QModelIndex()
+            self.filter.kept = self.shown if index.isValid() else None
             selection.setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
         finally:
             selection.blockSignals(False)
