@@ -23,8 +23,13 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
 
     The new file keeps the old one's permissions (a new file gets the umask's, as ``open`` would
     give it; ``mkstemp`` alone makes it private), and a symbolic link keeps pointing at the file
-    it names, which is the one replaced."""
+    it names, which is the one replaced. A target that is not a regular file (a folder, a device
+    such as /dev/null, a pipe) is refused with an OSError: renaming over it would replace the
+    device node itself."""
     path = Path(os.path.realpath(path)) if Path(path).is_symlink() else Path(path)
+    if path.exists() and not path.is_file():
+        raise IsADirectoryError(f"{path} is a folder, not a file") if path.is_dir() else \
+            OSError(f"{path} is not a regular file (a device or a pipe): give the path of a file to write")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)

@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +22,11 @@ from tqdm import tqdm
 
 from core.config import updated
 
-EXIT_ERROR, EXIT_SKIPPED = 1, 3
+EXIT_ERROR, EXIT_USAGE, EXIT_SKIPPED = 1, 2, 3
+
+
+class UsageError(ValueError):
+    """An option value found wrong only once core is loaded (a backbone name): exit 2, as argparse's."""
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -31,14 +37,15 @@ def _predict(args: argparse.Namespace) -> int:
     missing = [item for item in args.inputs if not Path(item).exists()]
     if missing:
         raise ValueError(f"no such file or folder: {', '.join(missing)}")
-    _check_out(Path(args.out), "--out", "results.json")
+    _check_out(Path(args.out), "--out", "results.json", [Path(args.weights), *([Path(args.coco)] if args.coco else [])])
     detector = Detector.from_file(args.weights, preset=args.preset, device=args.device, precision=args.precision)
     detector.postprocess_config = updated(detector.postprocess_config, score_thresh=args.score_thresh, nms_thresh=args.nms_thresh)
-    names = {p: n for item in map(Path, args.inputs) for p, n in _named_images(item)}
+    names = _result_names([Path(item) for item in args.inputs])
     paths = list(names)
     skipped = 0
     if args.coco:
         ids = _coco_ids(Path(args.coco))
+        by_id = {i: name for name, i in ids.items()}
         matched = []
         for p in paths:
             image_id = _match(p, Path(args.coco).parent, ids)
@@ -47,10 +54,11 @@ def _predict(args: argparse.Namespace) -> int:
                 skipped += 1
             else:
                 matched.append((p, image_id))
+                names[p] = by_id[image_id]  # the results name each image as the COCO file does
     else:
         matched = [(p, i + 1) for i, p in enumerate(paths)]
     if not matched:
-        print("no images to predict", file=sys.stderr)
+        print("retina: no images to predict", file=sys.stderr)
         return EXIT_ERROR
     image_ids = dict(matched)
     category_ids = [c.id for c in detector.classes]
@@ -69,9 +77,25 @@ def _predict(args: argparse.Namespace) -> int:
     bar.close()
     for message in errors:
         print(f"skipped {message}", file=sys.stderr)
+    if len(errors) == len(matched):
+        print(f"retina: none of the {len(matched)} images could be read: nothing written", file=sys.stderr)
+        return EXIT_ERROR
     write_json(args.out, results)
     print(f"{len(results)} detections on {len(matched) - len(errors)} images written to {args.out}", file=sys.stderr)
     return EXIT_SKIPPED if (errors or skipped) else 0
+
+
+def _check_class_names(labels, path: str) -> None:
+    """Two categories whose names match as class names are compared ("a" and "a", "Car" and "car")
+    would be one class to the model and two to the labels."""
+    from core.labels import class_name_key
+
+    seen: dict[str, object] = {}
+    for category in labels.categories:
+        other = seen.setdefault(class_name_key(category.name), category)
+        if other is not category:
+            raise ValueError(f"{path}: categories {other.id} ({other.name!r}) and {category.id} ({category.name!r}) have the "
+                             "same name (as class names are compared): merge or rename one")
 
 
 def _coco_ids(path: Path) -> dict[str, int]:
@@ -98,31 +122,56 @@ def _match(path: Path, root: Path, ids: dict[str, int]) -> int | str:
     return "not among the images of the COCO file"
 
 
-def _check_out(path: Path, flag: str, example: str) -> None:
-    """Fail before the work, not after it, on an output path that cannot be written."""
+def _check_out(path: Path, flag: str, example: str, inputs: list[Path] = ()) -> None:
+    """Fail before the work, not after it, on an output path that cannot be written, or that is one
+    of the command's inputs (results written over the labels file, or over an image)."""
+    from core.images import IMAGE_SUFFIXES
+
     if path.is_dir():
         raise ValueError(f"{flag} {path} is a folder: give the file to write, e.g. {path / example}")
     if not path.parent.is_dir():
         raise ValueError(f"{flag} {path}: the folder {path.parent} does not exist")
+    try:  # the way the result will be written (a temp file beside it); os.access says yes to root in a read-only folder
+        tempfile.TemporaryFile(dir=path.parent).close()
+    except OSError as exc:
+        raise ValueError(f"{flag} {path}: the folder {path.parent} cannot be written to ({exc.strerror})") from None
+    if path.exists() and (path.suffix.lower() in IMAGE_SUFFIXES or any(path.resolve() == Path(p).resolve() for p in inputs)):
+        raise ValueError(f"{flag} {path} is one of the inputs: it would be overwritten; write to another file")
 
 
-def _named_images(item: Path) -> list[tuple[Path, str]]:
-    """Images of one input with the ``file_name`` they get: relative to a folder input, else the name."""
+def _result_names(inputs: list[Path]) -> dict[Path, str]:
+    """Each image of the inputs with the ``file_name`` its results get: its path relative to the
+    folder given, a file's own name; when two images would share a name (``a/x.jpg`` and
+    ``b/x.jpg`` given as folders), every image is named by its path under the inputs' common folder."""
     from core.images import list_images
 
-    if item.is_dir():
-        return [(p, p.relative_to(item).as_posix()) for p in list_images([item])]
-    return [(item, item.name)]
+    names: dict[Path, str] = {}
+    for item in inputs:
+        if item.is_dir():
+            names.update((p, p.relative_to(item).as_posix()) for p in list_images([item]))
+        else:
+            names[item] = item.name
+    if len(set(names.values())) < len(names):
+        common = Path(os.path.commonpath([p.resolve().parent for p in names]))
+        names = {p: p.resolve().relative_to(common).as_posix() for p in names}
+    return names
 
 
 def _train(args: argparse.Namespace) -> int:
+    from core.backbones import BACKBONES
     from core.cancel import CancelToken
     from core.dataset import AugmentConfig
     from core.formats.coco import read_coco
     from core.train import DataSource, TrainConfig, Trainer
     from core.weights import load_checkpoint
 
+    if args.backbone not in BACKBONES:
+        raise UsageError(f"--backbone {args.backbone}: choose from {', '.join(BACKBONES)}")
+    if args.max_size is not None and args.max_size < args.image_size:
+        raise UsageError(f"--max-size {args.max_size} is below --image-size {args.image_size}: the long side cannot be "
+                         "shorter than the short side")
     labels = read_coco(args.coco)
+    _check_class_names(labels, args.coco)
     images = Path(args.images) if args.images else Path(args.coco).parent
     if not args.weights and not args.pretrained_backbone:
         print(f"note: training a {args.backbone} RetinaNet from scratch (random weights: neither --weights nor "
@@ -173,10 +222,10 @@ def _train(args: argparse.Namespace) -> int:
         return 130
     start = "" if result.start_map is None else f" (start weights: {result.start_map:.3f})"
     if result.best_map is None:
-        print(f"run folder {result.run_dir}: {result.epochs_done} epochs; no validation data, so no best.safetensors: "
+        print(f"run folder {result.run_dir}: {_count(result.epochs_done, 'epoch')}; no validation data, so no best.safetensors: "
               "the weights are last.safetensors", file=sys.stderr)
     else:
-        print(f"run folder {result.run_dir}: {result.epochs_done} epochs, best val mAP {result.best_map:.3f}{start}", file=sys.stderr)
+        print(f"run folder {result.run_dir}: {_count(result.epochs_done, 'epoch')}, best val mAP {result.best_map:.3f}{start}", file=sys.stderr)
     return 0
 
 
@@ -210,17 +259,18 @@ def _eval(args: argparse.Namespace) -> int:
     from core.formats.coco import read_coco
 
     labels = read_coco(args.coco)
+    _check_class_names(labels, args.coco)
     images = Path(args.images) if args.images else Path(args.coco).parent
     check_image_folder(labels, images, "--images")
     if args.json:
-        _check_out(Path(args.json), "--json", "metrics.json")
+        _check_out(Path(args.json), "--json", "metrics.json", [Path(args.coco), Path(args.weights)])
     detector = Detector.from_file(args.weights, device=args.device, precision=args.precision)
     detector.postprocess_config = updated(detector.postprocess_config, score_thresh=args.score_thresh)
     scored, notes = scoreable(labels, [c.name for c in detector.classes])
     if not any(b for im in scored.images for b in im.boxes):  # found out now, not after predicting every image
         for note in notes:
             print(note, file=sys.stderr)
-        print("nothing to evaluate: the model and the labels share no class with a labelled box (classes are matched by name)",
+        print("retina: nothing to evaluate: the model and the labels share no class with a labelled box (classes are matched by name)",
               file=sys.stderr)
         return EXIT_ERROR
     bar = tqdm(total=len(labels.images), file=sys.stderr, unit="img", desc="eval")
@@ -229,7 +279,7 @@ def _eval(args: argparse.Namespace) -> int:
     for message in (*result.skipped, *result.notes):
         print(message, file=sys.stderr)
     if result.skipped and not result.num_images:
-        print(f"none of the {len(result.skipped)} images could be read: nothing to evaluate", file=sys.stderr)
+        print(f"retina: none of the {len(result.skipped)} images could be read: nothing to evaluate", file=sys.stderr)
         return EXIT_ERROR
     if result.skipped:
         print(f"{len(result.skipped)} unreadable images left out; the metrics are of the other {result.num_images}", file=sys.stderr)
@@ -245,9 +295,19 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from core.formats.convert import read_labels, write_labels
+    from core.formats.convert import outside_images, read_labels, with_image_sizes, write_labels
 
+    target = Path(args.target)
+    if args.target_format == "coco":
+        _check_out(target, "target", "labels.json", [Path(args.source)])
+    elif target.is_file():
+        raise ValueError(f"{target} is a file: VOC and YOLO labels are written into a folder")
+    elif target.is_dir() and any(target.rglob("*.xml" if args.target_format == "voc" else "*.txt")):
+        raise ValueError(f"{target} already holds {args.target_format.upper()} label files: write into an empty folder "
+                         "(label files of other images would stay beside the new ones)")
     labels, problems = read_labels(args.source_format, args.source, args.images)
+    labels = with_image_sizes(labels, args.images)
+    problems += outside_images(labels)
     for problem in problems:
         print(problem, file=sys.stderr)
     write_labels(labels, args.target_format, args.target)
@@ -255,6 +315,10 @@ def _convert(args: argparse.Namespace) -> int:
     print(f"{len(labels.images)} images, {boxes} boxes, {len(labels.categories)} categories written to {args.target}", file=sys.stderr)
     serious = [p for p in problems if not p.startswith("image without label file")]
     return EXIT_SKIPPED if serious else 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _number(kind: type, low: float, high: float | None = None, *, low_open: bool = False, high_open: bool = False):
@@ -276,6 +340,13 @@ def _number(kind: type, low: float, high: float | None = None, *, low_open: bool
 
 
 DEVICE = "auto, cpu or cuda:N (default auto: CUDA when there is one)"
+
+
+def _device(text: str) -> str:
+    """An argparse type: the spelling of a device (whether it exists is checked when it is used)."""
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a device: use auto, cpu or cuda:N")
+    return text
 PRECISION = "auto: bf16 where the hardware runs it fast (Ampere+ GPUs, AVX512-BF16/AMX CPUs), else fp32 (default auto)"
 POSITIVE = _number(int, 1)
 SCORE = _number(float, 0, 1, high_open=True)
@@ -291,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=["retinanet", "yhenon", "torchvision_v1", "torchvision_v2"], help="override the weights' preset")
     p.add_argument("--score-thresh", type=SCORE, help="minimum score, in [0, 1) (default: the preset's, 0.05)")
     p.add_argument("--nms-thresh", type=IOU, help="NMS IoU threshold, in (0, 1] (default: the preset's, 0.5)")
-    p.add_argument("--device", default="auto", help=DEVICE)
+    p.add_argument("--device", type=_device, default="auto", help=DEVICE)
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help=PRECISION)
     p.add_argument("--batch-size", type=POSITIVE, default=1, help="images per forward pass (default 1)")
     p.add_argument("--coco", help="take image ids from this COCO file, matching by file_name")
@@ -324,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-size", type=_number(int, 32), help="long-side limit (default 1.5 x image size)")
     t.add_argument("--frozen-stages", type=_number(int, 0, 5), help="backbone stages to freeze (default: 1 from trained weights, else 0)")
     t.add_argument("--no-augment", action="store_true", help="no flip, scale jitter or photometric changes")
-    t.add_argument("--device", default="auto", help=DEVICE)
+    t.add_argument("--device", type=_device, default="auto", help=DEVICE)
     t.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help=PRECISION)
     t.add_argument("--workers", type=_number(int, 0), default=0, help="DataLoader worker processes (default 0: in the main process)")
     t.add_argument("--seed", type=int, default=0, help="for the shuffle, the split and new weights (default 0)")
@@ -336,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--weights", required=True, help="a retina-gui .safetensors, torchvision or yhenon weights file")
     e.add_argument("--coco", required=True, help="the labels to score against (COCO JSON); classes are matched by name")
     e.add_argument("--images", help="image folder (default: the COCO file's folder)")
-    e.add_argument("--device", default="auto", help=DEVICE)
+    e.add_argument("--device", type=_device, default="auto", help=DEVICE)
     e.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help=PRECISION)
     e.add_argument("--score-thresh", type=SCORE, help="minimum score of a detection, in [0, 1) (default: the model's, 0.05)")
     e.add_argument("--json", help="also write the metrics to this JSON file")
@@ -347,24 +418,37 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("source", help="a JSON file for COCO, a folder for VOC and YOLO")
     c.add_argument("--to", dest="target_format", required=True, choices=["coco", "voc", "yolo"])
     c.add_argument("target", help="a JSON file for COCO, a folder for VOC and YOLO")
-    c.add_argument("--images", help="the image folder (needed to read YOLO)")
+    c.add_argument("--images", help="the image folder (needed to read YOLO, and for labels that lack image sizes)")
     c.set_defaults(run=_convert)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    from core.backbones import WeightsUnavailableError
-    from core.train import TrainingError
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """The errors that are the input's, not the program's: a message, not a traceback. core's own
+    are looked up among the modules loaded: one never imported raised nothing, and importing it
+    would load torch (4 s) into ``retina convert``."""
+    kinds: list[type[BaseException]] = [ValueError, OSError]
+    for module, name in (("core.backbones", "WeightsUnavailableError"), ("core.train", "TrainingError")):
+        if module in sys.modules:
+            kinds.append(getattr(sys.modules[module], name))
+    return tuple(kinds)
 
-    try:
+
+def main(argv: list[str] | None = None) -> int:
+    try:  # Ctrl+C while torch is still being imported (the first seconds) is an interruption too
+        args = build_parser().parse_args(argv)
         return args.run(args)
-    except (ValueError, OSError, WeightsUnavailableError, TrainingError) as exc:  # bad input: a message, not a traceback
-        print(f"retina: {exc}", file=sys.stderr)
-        return EXIT_ERROR
     except KeyboardInterrupt:
         print("retina: interrupted", file=sys.stderr)
         return 130
+    except UsageError as exc:
+        print(f"retina {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:
+        if not isinstance(exc, _user_errors()):
+            raise
+        print(f"retina: {exc}", file=sys.stderr)
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

@@ -231,6 +231,7 @@ class Trainer:
         torch.manual_seed(config.seed)
         if state is not None:
             checkpoint = load_checkpoint(self.run_dir / "last.safetensors")
+            self._check_same_recipe((checkpoint.spec.training or {}).get("recipe") or {}, config)
             self.spec = checkpoint.spec
             self.model = checkpoint.build_model()
             # the run goes on with the classes its head has (the labels' classes may have changed since:
@@ -316,6 +317,17 @@ class Trainer:
 
     # -- state -------------------------------------------------------------------------------------
 
+    def _check_same_recipe(self, saved: dict[str, Any], config: TrainConfig) -> None:
+        """A resumed run goes on as it was started: another image or batch size, or optimizer, would
+        change it mid-way, unseen (more epochs are fine: the schedule stretches, and the log says so)."""
+        now = _recipe(config)
+        changed = [key for key in ("image_size", "max_size", "batch_size", "optimizer") if key in saved and saved[key] != now[key]]
+        if changed:
+            was = ", ".join(f"{key.replace('_', ' ')} {saved[key]}" for key in changed)
+            raise TrainingError(f"this run was started with {was}: resume it with the same settings, or start a new run in another folder")
+        if "epochs" in saved and saved["epochs"] != config.epochs:
+            self._log(f"epochs changed from {saved['epochs']} to {config.epochs} on resume")
+
     def _resume_state(self) -> dict[str, Any]:
         path = self.run_dir / "train_state.pt"
         if not path.exists() and (self.run_dir / "last.safetensors").exists():
@@ -360,7 +372,7 @@ class Trainer:
         config = self.config
         self._log(
             f"training {self.spec.model.backbone} ({self.spec.preset}) on {len(self.dataset)} images, "
-            f"{len(self.classes)} classes, {self.steps_per_epoch} steps/epoch, device {self.device}, "
+            f"{len(self.classes)} classes, {self.steps_per_epoch} step{'s' if self.steps_per_epoch != 1 else ''}/epoch, device {self.device}, "
             f"precision {precision_name(self.dtype)}, world size {self.dist.world_size}"
         )
         cancelled = False

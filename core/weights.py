@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import pickle
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,7 +195,9 @@ def _torch_load(path: Path) -> Any:
         raise CheckpointError(f"{path} is a run's training state (what --resume reads); its model weights are in "
                               f"{path.with_name('last.safetensors')}")
     try:
-        with torch.serialization.safe_globals(_safe_globals()):
+        with torch.serialization.safe_globals(_safe_globals()), warnings.catch_warnings():
+            # torch's note on an unusual pickle protocol (several lines) came before the one-line verdict
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         found = re.search(r"GLOBAL ([\w.]+)", str(exc))
@@ -206,7 +209,8 @@ def _torch_load(path: Path) -> Any:
             "yhenon/pytorch-retinanet model files and retina-gui checkpoints are accepted."
         ) from None
     except (RuntimeError, OSError, EOFError, ValueError, SafetensorError) as exc:
-        raise CheckpointError(f"{path}: {_NOT_WEIGHTS} ({str(exc).splitlines()[0][:120]})") from None
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:120]  # an empty file: an EOFError with no message
+        raise CheckpointError(f"{path}: {_NOT_WEIGHTS} ({reason})") from None
     except Exception as exc:  # torch's legacy reader fails on other files with KeyError, IndexError, ...
         raise CheckpointError(f"{path}: {_NOT_WEIGHTS}; reading it failed with {type(exc).__name__}") from None
 

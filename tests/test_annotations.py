@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -233,6 +234,19 @@ def test_saving_keeps_the_files_permissions_and_its_symbolic_link(tmp_path):
     link.symlink_to(shared)
     write_text(link, "through the link")
     assert link.is_symlink() and shared.read_text() == "through the link"
+
+
+def test_a_device_a_pipe_or_a_folder_is_never_replaced_by_a_written_file(tmp_path):
+    """Renaming a temp file over /dev/null (as root) would replace the device itself."""
+    from core.atomic import write_text
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    (tmp_path / "folder").mkdir()
+    for target in (fifo, tmp_path / "folder", Path("/dev/null")):
+        with pytest.raises(OSError, match="not a regular file|is a folder"):
+            write_text(target, "results")
+    assert Path("/dev/null").is_char_device() and fifo.is_fifo() and not list(tmp_path.glob(".*.tmp"))
 
 
 def test_class_names_match_by_key_one_to_one_and_never_guess_between_look_alikes():

@@ -82,3 +82,83 @@ def test_a_file_name_that_matches_several_coco_images_is_named_as_ambiguous(tiny
     code = main(["predict", str(PHOTOS / "skimage" / "coffee.png"), "--weights", str(tiny_checkpoint), "--device", "cpu",
                  "--coco", str(coco), "--out", str(tmp_path / "r.json")])
     assert code == 1 and "its name matches 2 images of the COCO file (a/coffee.png, b/coffee.png)" in capsys.readouterr().err
+
+
+def test_outputs_never_replace_an_input_a_device_or_an_image(tiny_checkpoint, tmp_path, capsys):
+    folder = tmp_path / "set"
+    folder.mkdir()
+    shutil.copy(CHESS / "_annotations.coco.json", folder / "ann.json")
+    labels_before = (folder / "ann.json").read_bytes()
+    image = folder / "coffee.png"
+    shutil.copy(PHOTOS / "skimage" / "coffee.png", image)
+    weights = ["--weights", str(tiny_checkpoint), "--device", "cpu"]
+    for out in (folder / "ann.json", image):  # the labels file given with --coco, an image of the inputs
+        assert main(["predict", str(image), *weights, "--coco", str(folder / "ann.json"), "--out", str(out)]) == 1
+        assert "is one of the inputs: it would be overwritten" in capsys.readouterr().err
+    assert main(["eval", *weights, "--coco", str(folder / "ann.json"), "--images", str(CHESS), "--json", str(folder / "ann.json")]) == 1
+    assert "is one of the inputs" in capsys.readouterr().err
+    assert main(["convert", "--from", "coco", str(folder / "ann.json"), "--to", "coco", str(image)]) == 1
+    assert (folder / "ann.json").read_bytes() == labels_before and image.read_bytes() == (PHOTOS / "skimage" / "coffee.png").read_bytes()
+    assert main(["predict", str(image), *weights, "--out", "/dev/null"]) == 1
+    assert "not a regular file" in capsys.readouterr().err
+
+
+def test_an_unwritable_output_folder_is_refused_before_predicting(tiny_checkpoint, tmp_path, capsys, monkeypatch):
+    import tempfile
+
+    def refused(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refused)  # as in an immutable folder, where even root cannot write
+    import core.predict
+
+    monkeypatch.setattr(core.predict, "predict_files", lambda *a, **k: pytest.fail("predicted before checking the output"))
+    assert main(["predict", str(PHOTOS / "skimage" / "coffee.png"), "--weights", str(tiny_checkpoint), "--out", str(tmp_path / "r.json")]) == 1
+    assert "cannot be written to (Operation not permitted)" in capsys.readouterr().err
+
+
+def test_results_name_images_as_the_coco_file_does_and_never_two_alike(tiny_checkpoint, tmp_path):
+    for side in ("a", "b"):
+        (tmp_path / side).mkdir()
+        shutil.copy(PHOTOS / "skimage" / "coffee.png", tmp_path / side / "coffee.png")
+    weights = ["--weights", str(tiny_checkpoint), "--device", "cpu", "--score-thresh", "0.0"]
+    out = tmp_path / "r.json"
+    assert main(["predict", str(tmp_path / "a"), str(tmp_path / "b"), *weights, "--out", str(out)]) == 0
+    assert {(r["image_id"], r["file_name"]) for r in json.loads(out.read_text())} == {(1, "a/coffee.png"), (2, "b/coffee.png")}
+    coco = tmp_path / "ann.json"
+    coco.write_text(json.dumps({"images": [{"id": 7, "file_name": "b/coffee.png", "width": 400, "height": 300}], "annotations": [],
+                                "categories": [{"id": 1, "name": "x"}]}))
+    assert main(["predict", str(tmp_path / "b"), *weights, "--coco", str(coco), "--out", str(out)]) == 0
+    assert {(r["image_id"], r["file_name"]) for r in json.loads(out.read_text())} == {(7, "b/coffee.png")}
+
+
+def test_nothing_readable_writes_nothing(tiny_checkpoint, tmp_path, capsys):
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 not an image")
+    out = tmp_path / "r.json"
+    assert main(["predict", str(tmp_path / "bad.jpg"), "--weights", str(tiny_checkpoint), "--device", "cpu", "--out", str(out)]) == 1
+    assert "none of the 1 images could be read: nothing written" in capsys.readouterr().err and not out.exists()
+
+
+def test_an_empty_weights_file_and_usage_mistakes_found_late_are_one_line(tmp_path, capsys):
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
+    assert main(["predict", str(PHOTOS / "skimage" / "coffee.png"), "--weights", str(empty), "--out", str(tmp_path / "r.json")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("retina: ") and "not a weights file" in err and "Traceback" not in err
+    coco = str(CHESS / "_annotations.coco.json")
+    assert main(["train", "--coco", coco, "--backbone", "resnet9", "--out", str(tmp_path / "run")]) == 2
+    assert "--backbone resnet9: choose from resnet18" in capsys.readouterr().err
+    assert main(["train", "--coco", coco, "--image-size", "128", "--max-size", "64", "--out", str(tmp_path / "run")]) == 2
+    assert "--max-size 64 is below --image-size 128" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--coco", coco, "--device", "foo", "--out", str(tmp_path / "run")])
+    assert info.value.code == 2 and not (tmp_path / "run").exists()
+
+
+def test_two_categories_of_one_name_are_refused_by_train_and_eval(tiny_checkpoint, tmp_path, capsys):
+    coco = tmp_path / "ann.json"
+    coco.write_text(json.dumps({"images": [], "annotations": [], "categories": [{"id": 1, "name": "a"}, {"id": 2, "name": "A "}]}))
+    assert main(["eval", "--weights", str(tiny_checkpoint), "--coco", str(coco)]) == 1
+    assert "categories 1 ('a') and 2 ('A ') have the same name" in capsys.readouterr().err
+    assert main(["train", "--coco", str(coco), "--backbone", "resnet18", "--out", str(tmp_path / "run")]) == 1
+    assert "have the same name" in capsys.readouterr().err

@@ -233,3 +233,55 @@ def test_file_names_are_read_as_the_folder_scan_spells_them(tmp_path):
                                 "categories": []}))
     with pytest.raises(LabelFormatError, match="'a.jpg' appears twice"):  # one image: say so instead of writing a file that can't be read
         read_coco(path)
+
+
+def _voc(folder, xmin, xmax, bndbox=True):
+    folder.mkdir(exist_ok=True)
+    box = f"<bndbox><xmin>{xmin}</xmin><ymin>10</ymin><xmax>{xmax}</xmax><ymax>100</ymax></bndbox>" if bndbox else ""
+    (folder / "a.xml").write_text(f"<annotation><filename>a.jpg</filename><size><width>640</width><height>480</height></size>"
+                                  f"<object><name>rook</name>{box}</object></annotation>")
+
+
+def test_reading_refuses_boxes_with_their_corners_swapped_or_missing(tmp_path):
+    _voc(tmp_path / "swapped", 200, 100)
+    with pytest.raises(LabelFormatError, match="object 1 has xmin 200 > xmax 100"):
+        read_voc(tmp_path / "swapped")
+    _voc(tmp_path / "none", 1, 2, bndbox=False)
+    with pytest.raises(LabelFormatError, match="object 1 has no bndbox"):
+        read_voc(tmp_path / "none")
+    with pytest.raises(LabelFormatError, match="no such folder"):
+        read_voc(tmp_path / "typo")
+    with pytest.raises(LabelFormatError, match="a file, not a folder"):
+        read_voc(tmp_path / "none" / "a.xml")
+    images, labels = tmp_path / "images", tmp_path / "yolo"
+    images.mkdir()
+    labels.mkdir()
+    (images / "a.jpg").write_bytes((DATASETS / "exif_orientation" / "Landscape_1.jpg").read_bytes())
+    (labels / "classes.txt").write_text("rook\n")
+    (labels / "a.txt").write_text("0 0.5 0.5 -0.1 0.2\n")
+    with pytest.raises(LabelFormatError, match="a.txt:1: a negative width or height"):
+        read_yolo(labels, images)
+
+
+def test_convert_reads_missing_image_sizes_from_the_images_or_refuses(tmp_path, capsys):
+    source = tmp_path / "nosize.json"
+    source.write_text(json.dumps({"images": [{"id": 1, "file_name": "Landscape_1.jpg"}], "categories": [{"id": 1, "name": "x"}],
+                                  "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 50, 50]}]}))
+    out = tmp_path / "out.json"
+    assert main(["convert", "--from", "coco", str(source), "--to", "coco", str(out)]) == 1
+    assert "has no image size in the labels: give the image folder (--images DIR)" in capsys.readouterr().err and not out.exists()
+    assert main(["convert", "--from", "coco", str(source), "--to", "coco", str(out), "--images", str(DATASETS / "exif_orientation")]) == 0
+    image = json.loads(out.read_text())["images"][0]
+    assert (image["width"], image["height"]) == (1800, 1200)
+
+
+def test_convert_names_boxes_outside_their_image_and_keeps_old_label_folders_apart(tmp_path, capsys):
+    source = tmp_path / "out_of_image.json"
+    source.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 100}],
+                                  "categories": [{"id": 1, "name": "x"}],
+                                  "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [200, 200, 20, 20]}]}))
+    voc = tmp_path / "voc"
+    assert main(["convert", "--from", "coco", str(source), "--to", "voc", str(voc)]) == 3
+    assert "1 boxes reach outside their image (the first in a.jpg)" in capsys.readouterr().err
+    assert main(["convert", "--from", "coco", str(source), "--to", "voc", str(voc)]) == 1  # a folder with label files already
+    assert "already holds VOC label files: write into an empty folder" in capsys.readouterr().err

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.atomic import atomic_path
+from core.formats import LabelFormatError
 from core.formats.coco import read_coco, verify_coco_file, write_coco
 from core.formats.voc import read_voc, write_voc
 from core.formats.yolo import read_yolo, write_yolo
@@ -30,6 +31,38 @@ def read_labels(fmt: str, source: Path | str, images: Path | str | None = None) 
                 + [f"unreadable image: {p}" for p in report.unreadable_images]
                 + [f"label file shared with another image, given to neither: {p}" for p in report.ambiguous_images])
     return labels, problems
+
+
+def with_image_sizes(labels: LabelSet, images: Path | str | None) -> LabelSet:
+    """Images whose size the labels lack get it from the image file's header in ``images``; with
+    no folder to read, a missing size is an error (COCO and VOC would carry a width of 0)."""
+    from dataclasses import replace
+
+    from core.images import ImageReadError, image_size
+
+    unsized = [im for im in labels.images if im.width <= 0 or im.height <= 0]
+    if not unsized:
+        return labels
+    if images is None:
+        raise LabelFormatError(f"{unsized[0].file_name} (and {len(unsized) - 1} more) has no image size in the labels: "
+                               "give the image folder (--images DIR) to read it from the images; nothing was written")
+    sized = {}
+    for im in unsized:
+        try:
+            w, h = image_size(Path(images) / im.file_name)
+        except ImageReadError as exc:
+            raise LabelFormatError(f"{im.file_name} has no image size in the labels, and {exc}; nothing was written") from None
+        sized[im.file_name] = replace(im, width=w, height=h)
+    return LabelSet(labels.categories, [sized.get(im.file_name, im) for im in labels.images], labels.extra)
+
+
+def outside_images(labels: LabelSet, tolerance: float = 1.0) -> list[str]:
+    """A problem line when boxes reach more than ``tolerance`` pixels outside their image."""
+    outside = [im.file_name for im in labels.images for b in im.boxes
+               if im.width > 0 and (b.x1 < -tolerance or b.y1 < -tolerance or b.x2 > im.width + tolerance or b.y2 > im.height + tolerance)]
+    if not outside:
+        return []
+    return [f"{len(outside)} boxes reach outside their image (the first in {outside[0]}): written as they are"]
 
 
 def write_labels(labels: LabelSet, fmt: str, target: Path | str) -> None:

@@ -14,6 +14,8 @@ from core.labels import Box, Category, ImageEntry, LabelSet
 def read_voc(folder: Path | str) -> LabelSet:
     """Every ``*.xml`` under ``folder``. Categories get ids 1..N in name order."""
     folder = Path(folder)
+    if not folder.is_dir():
+        raise LabelFormatError(f"{folder}: {'no such folder' if not folder.exists() else 'a file, not a folder of VOC .xml files'}")
     files = sorted(folder.rglob("*.xml"))
     if not files:
         raise LabelFormatError(f"{folder}: no VOC .xml files")
@@ -26,12 +28,19 @@ def read_voc(folder: Path | str) -> LabelSet:
             rel = PurePosixPath(path.relative_to(folder).as_posix()).parent / filename
             width, height = int(float(root.findtext("size/width"))), int(float(root.findtext("size/height")))
             objects = []
-            for obj in root.iter("object"):
+            for n, obj in enumerate(root.iter("object"), start=1):
                 b = obj.find("bndbox")
+                if b is None or obj.findtext("name") is None:
+                    raise LabelFormatError(f"{path}: object {n} has no {'bndbox' if b is None else 'name'}")
                 x1, y1, x2, y2 = (float(b.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
+                if x1 > x2 or y1 > y2:
+                    swapped = f"xmin {x1:g} > xmax {x2:g}" if x1 > x2 else f"ymin {y1:g} > ymax {y2:g}"
+                    raise LabelFormatError(f"{path}: object {n} has {swapped}")
                 name = obj.findtext("name").strip()
                 names.add(name)
                 objects.append((name, x1 - 1, y1 - 1, x2, y2, obj.findtext("difficult", "0").strip() == "1"))
+        except LabelFormatError:
+            raise
         except (ET.ParseError, AttributeError, TypeError, ValueError) as exc:
             raise LabelFormatError(f"{path}: not a Pascal VOC annotation ({exc})") from None
         parsed.append((str(rel), width, height, objects))

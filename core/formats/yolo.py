@@ -62,6 +62,8 @@ def read_yolo(folder: Path | str, images: Path | str) -> tuple[LabelSet, YoloRep
                     raise LabelFormatError(f"{label_file}:{n}: expected 'class cx cy w h', got {line!r}") from None
                 if not 0 <= k < len(names):
                     raise LabelFormatError(f"{label_file}:{n}: class {k} is not in classes.txt ({len(names)} classes)")
+                if w < 0 or h < 0:
+                    raise LabelFormatError(f"{label_file}:{n}: a negative width or height, got {line!r}")
                 boxes.append(Box(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, k))
         else:
             report.unlabelled_images.append(rel)
