@@ -11,6 +11,8 @@ GUI thread, labelme / LabelImg style), in the same run.
 4. Autosave of 100k boxes: the longest stall of the GUI thread, background writer vs writing on
    the GUI thread.
 5. An 8000x6000 JPEG: reduced decode for display vs a full decode.
+6. Export of the same 100k boxes as COCO, VOC and YOLO: total time and the longest stall of the
+   GUI thread, in the background (File ▸ Export Labels) vs on the GUI thread (as before).
 
 Each measurement runs in a fresh process (offscreen Qt). Usage:
     python benchmarks/bench_workspace.py [--data /tmp/retina-gui-bench]
@@ -296,6 +298,61 @@ def child_autosave(folder: Path) -> dict:
     return results
 
 
+def child_export(folder: Path) -> dict:
+    """File ▸ Export Labels of 10,000 images with 100,000 boxes, per format: total time, and the
+    longest gap between ticks of a 5 ms timer (the window's stall), in the background worker
+    against write_labels called on the GUI thread."""
+    import shutil
+    import tempfile
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QElapsedTimer, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from core.annotations import AnnotationStore
+    from core.formats.convert import write_labels
+    from core.labels import Box, Category, ImageEntry, LabelSet
+    from retina_gui.label_transfer import LabelTransfer
+    from retina_gui.workspace import Workspace
+
+    app = QApplication([])
+    images = [ImageEntry(i + 1, f"d/img_{i:05d}.jpg", 640, 480, [Box(j * 9, j, j * 9 + 20.5, j + 30.25, 1 + j % 3) for j in range(10)])
+              for i in range(10_000)]
+    labels = LabelSet([Category(1, "a"), Category(2, "b"), Category(3, "c")], images)
+    scratch = Path(tempfile.mkdtemp(dir=folder.parent))
+    workspace = Workspace(folder, scratch / "labels.json", None, AnnotationStore(labels))
+    transfer, finished = LabelTransfer(), []
+    transfer.finished.connect(finished.append)
+    gaps, clock = [], QElapsedTimer()
+    ticker = QTimer(interval=5)
+    ticker.timeout.connect(lambda: gaps.append(clock.restart()))
+    results = {}
+    for fmt in ("coco", "voc", "yolo"):
+        for mode in ("background", "synchronous"):
+            target = scratch / f"{fmt}_{mode}" / ("export.json" if fmt == "coco" else "")
+            target.parent.mkdir(exist_ok=True)
+            gaps.clear()
+            finished.clear()
+            clock.start()
+            ticker.start()
+            start = time.perf_counter()
+            if mode == "background":
+                transfer.export(workspace, fmt, target)
+                while not finished:
+                    app.processEvents()
+            else:
+                QTimer.singleShot(20, lambda fmt=fmt, target=target: (write_labels(workspace.store.to_labelset(), fmt, target),
+                                                                      finished.append(True)))
+                while not finished:
+                    app.processEvents()
+            took = time.perf_counter() - start
+            app.processEvents()
+            ticker.stop()
+            results[f"{fmt} {mode}"] = {"total_s": took, "worst_stall_ms": max(gaps)}
+    shutil.rmtree(scratch)
+    return results
+
+
 def child_huge(folder: Path) -> dict:
     from core.images import load_image, load_preview
 
@@ -333,7 +390,8 @@ def main() -> None:
         if kind == "startup":
             result = child_startup(Path(folder), args.started, rest[0])
         else:
-            result = {"switch": child_switch, "boxes": child_boxes, "huge": child_huge, "autosave": child_autosave}[kind](Path(folder))
+            result = {"switch": child_switch, "boxes": child_boxes, "huge": child_huge, "autosave": child_autosave,
+                      "export": child_export}[kind](Path(folder))
         print(json.dumps(result))
         return
 
@@ -359,6 +417,9 @@ def main() -> None:
     print_table(f"Autosave of 10,000 images with 100,000 boxes ({autosave['file_mb']:.1f} MB of COCO JSON)",
                 ["", "edit to file written (s)", "longest GUI-thread stall (ms)"],
                 [[m, autosave[m]["edit_to_saved_s"], autosave[m]["worst_stall_ms"]] for m in ("background", "synchronous")])
+    export = run_child("export", str(folders["2048"]))
+    print_table("Export of 10,000 images with 100,000 boxes", ["", "total (s)", "longest GUI-thread stall (ms)"],
+                [[m, r["total_s"], r["worst_stall_ms"]] for m, r in export.items()])
     huge = run_child("huge", str(folders["huge"]))
     print_table("8000x6000 JPEG decode (ms)", ["reduced for display (<= 4096 px)", "full", "ratio", "shown pixels", "box frame"],
                 [[huge["preview_ms"], huge["full_ms"], huge["preview_ms"] / huge["full_ms"], "x".join(map(str, huge["preview_shape"][:2])),

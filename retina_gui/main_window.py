@@ -29,8 +29,6 @@ from PySide6.QtWidgets import (
 )
 
 from core.annotations import AnnotationFileLocked
-from core.formats import LabelFormatError
-from core.formats.convert import read_labels, write_labels
 from retina_gui.anchor_panel import AnchorPanel
 from retina_gui.annotator import Annotator
 from retina_gui.canvas import Canvas, Tool
@@ -38,6 +36,7 @@ from retina_gui.classes_panel import ClassesPanel
 from retina_gui.convert import category_icon, class_key_text
 from retina_gui.evaluation_panel import EvaluationPanel
 from retina_gui.file_list import FileListModel, FileListPanel
+from retina_gui.label_transfer import LabelTransfer
 from retina_gui.model_panel import ModelPanel
 from retina_gui.predictions import Predictions
 from retina_gui.training_panel import TrainingPanel
@@ -95,6 +94,9 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.canvas)
         self.files = FileListPanel(FileListModel(), self)
         self.classes = ClassesPanel(self, confirm=self.confirm)
+        self.transfer = LabelTransfer()
+        self.transfer.message.connect(self.say)
+        self.transfer.problem.connect(self.report)
         self.classes.clicked.connect(self._class_clicked)
         self.annotator = Annotator(self.canvas, self.files)
         self.predictions = Predictions(self.annotator)
@@ -377,8 +379,10 @@ class MainWindow(QMainWindow):
         self.anchor_panel.stop()
         self.evaluation_panel.stop()
         self.training_panel.detach()
+        self.transfer.stop()
         self.annotator.detach()
-        drop_queued_results(self, self.annotator, self.predictions, self.anchor_panel, self.evaluation_panel, self.training_panel)
+        drop_queued_results(self, self.annotator, self.predictions, self.anchor_panel, self.evaluation_panel, self.training_panel,
+                            self.transfer)
         if self.workspace is not None:
             self.workspace.close()
             self.workspace = None
@@ -533,20 +537,8 @@ class MainWindow(QMainWindow):
             self.import_labels(fmt, Path(source))
 
     def import_labels(self, fmt: str, source: Path) -> bool:
-        try:
-            labels, problems = read_labels(fmt, source, self.workspace.folder)
-            added, skipped, repeated = self.workspace.import_labels(labels, set(self.files.model.names), source.name)
-        except (LabelFormatError, OSError, ValueError, PermissionError) as exc:
-            self.report("Import failed", str(exc))
-            return False
-        problems = [p for p in problems if not p.startswith("image without label file")]
-        if skipped:
-            problems.append(f"{len(skipped)} labelled images are not in this folder and were skipped, e.g. {skipped[0]}")
-        if problems:
-            self.report("Import", f"Imported {added} boxes. Problems:\n" + "\n".join(problems[:20]))
-        again = f"; {repeated} were already there and were not added again" if repeated else ""
-        self.say(f"imported {added} boxes from {source}{again}")
-        return True
+        """Read in the background, then add the boxes as one undo step (``transfer.finished`` says how it went)."""
+        return self.workspace is not None and self.transfer.import_labels(self.workspace, fmt, source, set(self.files.model.names))
 
     def ask_export(self, fmt: str) -> None:
         if self.workspace is None:
@@ -559,20 +551,8 @@ class MainWindow(QMainWindow):
             self.export(fmt, Path(target))
 
     def export(self, fmt: str, target: Path) -> bool:
-        if target.resolve() == self.workspace.labels_path.resolve():
-            self.report("Export", f"{target} is this folder's labels file, which is saved by itself after every edit "
-                                  "(File ▸ Save writes it now). Export to another file.")
-            return False
-        labels = self.workspace.store.to_labelset()
-        try:
-            write_labels(labels, fmt, target)
-        except (LabelFormatError, OSError, ValueError) as exc:
-            self.report("Export failed", str(exc))
-            return False
-        boxes = sum(len(im.boxes) for im in labels.images)
-        check = ", pycocotools self-check passed" if fmt == "coco" else ""
-        self.say(f"exported {len(labels.images)} images, {boxes} boxes to {target}{check}")
-        return True
+        """Write in the background (``transfer.finished`` says how it went)."""
+        return self.workspace is not None and self.transfer.export(self.workspace, fmt, target)
 
     def report(self, title: str, text: str) -> None:
         """Tell the user about a problem without blocking the window (and keep it for tests)."""

@@ -42,6 +42,15 @@ def wait_image(qtbot, window: MainWindow, name: str | None = None) -> None:
     qtbot.waitUntil(lambda: window.annotator.size is not None and (name is None or window.annotator.current == name), timeout=5000)
 
 
+def transferred(qtbot, window: MainWindow, started: bool) -> bool:
+    """Waits for the background import or export ``started``; whether it went through."""
+    if not started:
+        return False
+    with qtbot.waitSignal(window.transfer.finished, timeout=30_000) as blocker:
+        pass
+    return blocker.args[0]
+
+
 @pytest.fixture
 def demo(tmp_path, qtbot, settings):
     folder = tmp_path / "demo"
@@ -462,7 +471,7 @@ def test_exif_samples_display_and_export_in_the_orientation_the_user_sees(qtbot,
         ws.draw_box(name, window.annotator.size, window.canvas.mapToScene(window.canvas.viewport().rect()).boundingRect().intersected(
             window.canvas.sceneRect()).adjusted(10, 10, -10, -10))
     out = tmp_path / "export.json"
-    assert window.export("coco", out)
+    assert transferred(qtbot, window, window.export("coco", out))
     exported = {im.file_name: (im.width, im.height) for im in read_coco(out).images}
     assert exported == {n: ((1800, 1200) if n.startswith("Landscape") else (1200, 1800)) for n in window.files.model.names}
     window.close()
@@ -621,7 +630,7 @@ def test_import_yolo_and_voc_labels_into_a_folder_as_one_undo_step(qtbot, tmp_pa
     window = open_window(qtbot, folder, settings)
     qtbot.waitUntil(lambda: window.files.model.rowCount() == 8, timeout=5000)
     window.workspace.add_category("White-King")  # an existing class: imported boxes join it by name, as names are compared
-    assert window.import_labels("yolo", tmp_path / "yolo")
+    assert transferred(qtbot, window, window.import_labels("yolo", tmp_path / "yolo"))
     store = window.workspace.store
     assert sum(len(im.boxes) for im in original.images) == sum(len(store.boxes(n)) for n in store.file_names())
     assert store.categories[0].name == "White-King" and len(store.categories) == len(original.categories)
@@ -633,10 +642,10 @@ def test_import_yolo_and_voc_labels_into_a_folder_as_one_undo_step(qtbot, tmp_pa
         assert got == sorted((names[b.category_id], round(b.x1, 4), round(b.y2, 4)) for b in entry.boxes)
     stack.undo()
     assert not any(store.boxes(n) for n in store.file_names()) and len(store.categories) == 1
-    assert window.import_labels("voc", tmp_path / "voc")
+    assert transferred(qtbot, window, window.import_labels("voc", tmp_path / "voc"))
     assert sum(len(store.boxes(n)) for n in store.file_names()) == sum(len(im.boxes) for im in original.images)
     steps = stack.count()
-    assert window.import_labels("yolo", tmp_path / "yolo")  # the same boxes again (another format, rounded): nothing doubles
+    assert transferred(qtbot, window, window.import_labels("yolo", tmp_path / "yolo"))  # the same boxes again (another format, rounded): nothing doubles
     assert sum(len(store.boxes(n)) for n in store.file_names()) == sum(len(im.boxes) for im in original.images)
     assert stack.count() == steps and "were already there and were not added again" in window.statusBar().currentMessage()
     window.close()
@@ -687,7 +696,7 @@ def test_an_import_that_fails_changes_nothing_and_leaves_the_history_working(qtb
     data["annotations"].append({**data["annotations"][0], "id": 10_000, "category_id": 99})
     (tmp_path / "bad.json").write_text(json.dumps(data))
     before = ([c.name for c in store.categories], {n: store.boxes(n) for n in store.file_names()}, stack.count())
-    assert not window.import_labels("coco", tmp_path / "bad.json")
+    assert not transferred(qtbot, window, window.import_labels("coco", tmp_path / "bad.json"))
     assert "a class name is one line" in window.reports[-1]
     assert ([c.name for c in store.categories], {n: store.boxes(n) for n in store.file_names()}, stack.count()) == before
     n = len(store.boxes("chess_01.jpg"))
@@ -713,13 +722,13 @@ def test_an_import_that_fails_changes_nothing_and_leaves_the_history_working(qtb
 
     commands.AddBoxes.redo = second_fails
     try:
-        assert not window.import_labels("coco", tmp_path / "good.json")
+        assert not transferred(qtbot, window, window.import_labels("coco", tmp_path / "good.json"))
     finally:
         commands.AddBoxes.redo = redo
     assert "disk gone" in window.reports[-1] and len(calls) == 2
     assert ([c.name for c in store.categories], {n: store.boxes(n) for n in store.file_names()}, stack.count()) == before
     assert not stack.canRedo() and stack.index() == stack.count()
-    assert window.import_labels("coco", tmp_path / "good.json")  # as it should have gone: "new-class " joins no class, one step
+    assert transferred(qtbot, window, window.import_labels("coco", tmp_path / "good.json"))  # as it should have gone: "new-class " joins no class, one step
     assert [c.name for c in store.categories][-1] == "new-class" and stack.count() == before[2] + 1
     stack.undo()
     assert ([c.name for c in store.categories], {n: store.boxes(n) for n in store.file_names()}) == before[:2]
@@ -834,7 +843,7 @@ def test_imported_labels_without_image_sizes_take_them_from_the_files(qtbot, tmp
         del image["width"], image["height"]
     (tmp_path / "sizeless.json").write_text(json.dumps(data))
     window = open_window(qtbot, folder, settings)
-    assert window.import_labels("coco", tmp_path / "sizeless.json")
+    assert transferred(qtbot, window, window.import_labels("coco", tmp_path / "sizeless.json"))
     original = read_coco(DEMO / "annotations.coco.json")
     for entry in original.images:
         got = window.workspace.store.entry(entry.file_name)
@@ -889,7 +898,7 @@ def test_exporting_over_the_folders_own_labels_file_is_refused_and_predicting_wi
     window = demo
     path = window.workspace.labels_file.path
     before = path.read_bytes()
-    assert not window.export("coco", path)
+    assert not transferred(qtbot, window, window.export("coco", path))
     assert "is this folder's labels file, which is saved by itself" in window.reports[-1] and path.read_bytes() == before
     window.model_panel.predict_now()
     assert window.statusBar().currentMessage() == "no model loaded: Model ▸ Load Model… first"
@@ -1243,3 +1252,31 @@ def test_a_click_inside_a_box_picks_that_box_even_where_a_neighbours_tag_lies_ov
     outside = window.canvas.mapFromScene(QPointF(150, 150))
     assert window.canvas.box_at(outside) == 1
     window.close()
+
+
+def test_an_export_runs_in_the_background_and_opening_another_folder_cancels_it(qtbot, demo, tmp_path, monkeypatch):
+    """10,000 images took 25 s to export as COCO, all of it on the GUI thread."""
+    import threading
+    import time
+
+    import core.formats.convert as convert
+
+    writing = threading.Event()
+
+    def slow_write(labels, fmt, target, cancel=None):
+        writing.set()
+        for _ in range(3000):  # 30 s unless cancelled
+            cancel.raise_if_cancelled()
+            time.sleep(0.01)
+        Path(target).write_text("written")
+
+    monkeypatch.setattr(convert, "write_labels", slow_write)
+    window, target = demo, tmp_path / "out.json"
+    start = time.perf_counter()
+    assert window.export("coco", target) and window.transfer.busy
+    assert time.perf_counter() - start < 1 and writing.wait(5)
+    other = tmp_path / "other"
+    shutil.copytree(DEMO, other)
+    start = time.perf_counter()
+    assert window.open_folder(other)
+    assert time.perf_counter() - start < 3 and not window.transfer.busy and not target.exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.atomic import atomic_path
+from core.cancel import CancelToken
 from core.formats import LabelFormatError
 from core.formats.coco import read_coco, verify_coco_file, write_coco
 from core.formats.voc import read_voc, write_voc
@@ -14,9 +15,11 @@ from core.labels import LabelSet
 FORMATS = ("coco", "voc", "yolo")
 
 
-def read_labels(fmt: str, source: Path | str, images: Path | str | None = None) -> tuple[LabelSet, list[str]]:
+def read_labels(fmt: str, source: Path | str, images: Path | str | None = None,
+                cancel: CancelToken | None = None) -> tuple[LabelSet, list[str]]:
     """Labels and the problems found besides them (YOLO: orphan label files, unlabelled or
-    unreadable images). ``source`` is a JSON file for COCO, a folder for VOC and YOLO."""
+    unreadable images). ``source`` is a JSON file for COCO, a folder for VOC and YOLO. Raises
+    :class:`core.cancel.Cancelled` when ``cancel`` is set (checked per image where images are read)."""
     if fmt == "coco":
         return read_coco(source), []
     if fmt == "voc":
@@ -25,7 +28,7 @@ def read_labels(fmt: str, source: Path | str, images: Path | str | None = None) 
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     if images is None:
         raise ValueError("YOLO labels hold no image sizes: give the image folder too (--images DIR)")
-    labels, report = read_yolo(source, images)
+    labels, report = read_yolo(source, images, cancel)
     problems = ([f"label file without image: {p}" for p in report.orphan_labels]
                 + [f"image without label file: {p}" for p in report.unlabelled_images]
                 + [f"unreadable image: {p}" for p in report.unreadable_images]
@@ -65,16 +68,20 @@ def outside_images(labels: LabelSet, tolerance: float = 1.0) -> list[str]:
     return [f"{len(outside)} boxes reach outside their image (the first in {outside[0]}): written as they are"]
 
 
-def write_labels(labels: LabelSet, fmt: str, target: Path | str) -> None:
+def write_labels(labels: LabelSet, fmt: str, target: Path | str, cancel: CancelToken | None = None) -> None:
     """Write atomically; a COCO file is then loaded with pycocotools and must evaluate to AP 1.0
-    against itself (raises :class:`~core.formats.LabelFormatError` if not)."""
+    against itself (raises :class:`~core.formats.LabelFormatError` if not). Raises
+    :class:`core.cancel.Cancelled` when ``cancel`` is set: a COCO file is then left as it was, a
+    VOC or YOLO folder keeps the files written so far (each one whole)."""
     if fmt == "coco":
         with atomic_path(target) as tmp:  # checked before it replaces anything
             write_coco(labels, tmp)
             verify_coco_file(tmp, name=f"{target} (not written)")
+            if cancel is not None:
+                cancel.raise_if_cancelled()
     elif fmt == "voc":
-        write_voc(labels, target)
+        write_voc(labels, target, cancel)
     elif fmt == "yolo":
-        write_yolo(labels, target)
+        write_yolo(labels, target, cancel)
     else:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")

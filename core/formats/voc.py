@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path, PurePosixPath
 
 from core.atomic import write_text
+from core.cancel import CancelToken
 from core.formats import LabelFormatError, label_file_names
 from core.formats.coco import check_file_name
 from core.labels import Box, Category, ImageEntry, LabelSet
@@ -52,13 +53,15 @@ def read_voc(folder: Path | str) -> LabelSet:
     return LabelSet([Category(i, n) for n, i in ids.items()], images)
 
 
-def write_voc(labels: LabelSet, folder: Path | str) -> None:
+def write_voc(labels: LabelSet, folder: Path | str, cancel: CancelToken | None = None) -> None:
     """One XML per image at ``folder/<file_name without suffix>.xml``, written atomically.
     Crowd regions are written as ``difficult`` objects, which VOC evaluation also ignores."""
     folder = Path(folder)
     names = labels.category_names()
     targets = label_file_names([im.file_name for im in labels.images], ".xml")
     for im, target in zip(labels.images, targets):
+        if cancel is not None:
+            cancel.raise_if_cancelled()  # the files written so far stay, each one whole
         rel = PurePosixPath(check_file_name(im.file_name))
         root = ET.Element("annotation")
         ET.SubElement(root, "folder").text = str(rel.parent) if str(rel.parent) != "." else ""

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from core.atomic import write_text
+from core.cancel import CancelToken
 from core.formats import LabelFormatError, label_file_names
 from core.images import ImageReadError, image_size, list_images
 from core.labels import Box, Category, ImageEntry, LabelSet
@@ -25,7 +26,7 @@ class YoloReport:
     ambiguous_images: list[str] = field(default_factory=list)
 
 
-def read_yolo(folder: Path | str, images: Path | str) -> tuple[LabelSet, YoloReport]:
+def read_yolo(folder: Path | str, images: Path | str, cancel: CancelToken | None = None) -> tuple[LabelSet, YoloReport]:
     """Labels in ``folder`` for the images under ``images`` (sizes read from their headers, EXIF
     orientation applied). Images without a label file are kept, unlabelled, and reported."""
     folder, images = Path(folder), Path(images)
@@ -40,6 +41,8 @@ def read_yolo(folder: Path | str, images: Path | str) -> tuple[LabelSet, YoloRep
     rels = [path.relative_to(images).as_posix() for path in paths]
     sharing = Counter(PurePosixPath(rel).with_suffix(".txt") for rel in rels)
     for index, (path, rel) in enumerate(zip(paths, rels), start=1):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
         label_file = folder / PurePosixPath(rel).with_suffix(".txt")
         try:
             width, height = image_size(path)
@@ -74,7 +77,7 @@ def read_yolo(folder: Path | str, images: Path | str) -> tuple[LabelSet, YoloRep
     return LabelSet([Category(i, n) for i, n in enumerate(names)], entries), report
 
 
-def write_yolo(labels: LabelSet, folder: Path | str) -> None:
+def write_yolo(labels: LabelSet, folder: Path | str, cancel: CancelToken | None = None) -> None:
     """``classes.txt`` in the order of the categories sorted by id, then one file per image.
     Crowd regions have no YOLO form and are left out."""
     folder = Path(folder)
@@ -90,6 +93,8 @@ def write_yolo(labels: LabelSet, folder: Path | str) -> None:
         raise LabelFormatError(f"{unsized[0]}: image size unknown, YOLO needs it to normalise; nothing was written")
     write_text(folder / "classes.txt", "".join(f"{c.name}\n" for c in categories))
     for im, target in zip(labels.images, targets):
+        if cancel is not None:
+            cancel.raise_if_cancelled()  # the files written so far stay, each one whole
         lines = []
         for b in im.boxes:
             if b.iscrowd:
