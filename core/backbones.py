@@ -68,9 +68,15 @@ class TappedSequential(nn.Sequential):
         return outputs
 
 
+def hub_checkpoints() -> str:
+    """Where torchvision's weights API keeps and looks for weights files ($TORCH_HOME, else
+    $XDG_CACHE_HOME/torch, else ~/.cache/torch; then hub/checkpoints)."""
+    return os.path.join(torch.hub.get_dir(), "checkpoints")
+
+
 def pretrained_cached(name: str) -> bool:
     """Whether some version of the ImageNet weights of ``name`` is in torch hub's cache."""
-    cache = os.path.join(torch.hub.get_dir(), "checkpoints")
+    cache = hub_checkpoints()
     enum = getattr(torchvision.models, BACKBONES[name].weights_enum)
     return any(os.path.isfile(os.path.join(cache, os.path.basename(w.url))) for w in enum)
 
@@ -80,16 +86,15 @@ def pretrained_state_dict(name: str) -> dict[str, Tensor]:
     (so offline machines use what they have), else the default version, downloaded."""
     spec = BACKBONES[name]
     enum = getattr(torchvision.models, spec.weights_enum)
-    cache = os.path.join(torch.hub.get_dir(), "checkpoints")
+    cache = hub_checkpoints()
     cached = [w for w in enum if os.path.isfile(os.path.join(cache, os.path.basename(w.url)))]
     weights = cached[0] if cached else enum.DEFAULT
     try:
         return weights.get_state_dict(progress=False, check_hash=True)
     except Exception as exc:  # URLError, socket errors, hash mismatch: all mean "not available"
-        cache = torch.hub.get_dir() + "/checkpoints/"
         raise WeightsUnavailableError(
             f"could not get ImageNet weights for {name} ({weights.url}): {exc}. "
-            f"Offline, copy one of {', '.join(os.path.basename(w.url) for w in enum)} into {cache} (any version is used) "
+            f"Offline, copy one of {', '.join(os.path.basename(w.url) for w in enum)} into {cache}/ (any version is used) "
             "or start without a pretrained backbone."
         ) from None
 

@@ -85,19 +85,6 @@ def _predict(args: argparse.Namespace) -> int:
     return EXIT_SKIPPED if (errors or skipped) else 0
 
 
-def _check_class_names(labels, path: str) -> None:
-    """Two categories whose names match as class names are compared ("a" and "a", "Car" and "car")
-    would be one class to the model and two to the labels."""
-    from core.labels import class_name_key
-
-    seen: dict[str, object] = {}
-    for category in labels.categories:
-        other = seen.setdefault(class_name_key(category.name), category)
-        if other is not category:
-            raise ValueError(f"{path}: categories {other.id} ({other.name!r}) and {category.id} ({category.name!r}) have the "
-                             "same name (as class names are compared): merge or rename one")
-
-
 def _coco_ids(path: Path) -> dict[str, int]:
     from core.formats.coco import read_coco
 
@@ -129,14 +116,25 @@ def _check_out(path: Path, flag: str, example: str, inputs: list[Path] = ()) -> 
 
     if path.is_dir():
         raise ValueError(f"{flag} {path} is a folder: give the file to write, e.g. {path / example}")
+    if path.exists() and not path.is_file():
+        raise ValueError(f"{flag} {path} is not a regular file (a device or a pipe): give the path of a file to write")
     if not path.parent.is_dir():
         raise ValueError(f"{flag} {path}: the folder {path.parent} does not exist")
-    try:  # the way the result will be written (a temp file beside it); os.access says yes to root in a read-only folder
-        tempfile.TemporaryFile(dir=path.parent).close()
-    except OSError as exc:
-        raise ValueError(f"{flag} {path}: the folder {path.parent} cannot be written to ({exc.strerror})") from None
+    _check_writable(path.parent, f"{flag} {path}:")
     if path.exists() and (path.suffix.lower() in IMAGE_SUFFIXES or any(path.resolve() == Path(p).resolve() for p in inputs)):
         raise ValueError(f"{flag} {path} is one of the inputs: it would be overwritten; write to another file")
+
+
+def _check_writable(folder: Path, what: str) -> None:
+    """Try it the way results are written (a temp file in the folder): os.access says yes to root in
+    a read-only (immutable) folder. A folder that does not exist yet is made by the writer: its
+    nearest existing parent is tried."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        raise ValueError(f"{what} the folder {folder} cannot be written to ({exc.strerror})") from None
 
 
 def _result_names(inputs: list[Path]) -> dict[Path, str]:
@@ -146,11 +144,12 @@ def _result_names(inputs: list[Path]) -> dict[Path, str]:
     from core.images import list_images
 
     names: dict[Path, str] = {}
+    seen: set[Path] = set()  # an image given twice (a folder, and a file in it) is predicted once
     for item in inputs:
-        if item.is_dir():
-            names.update((p, p.relative_to(item).as_posix()) for p in list_images([item]))
-        else:
-            names[item] = item.name
+        for p, name in ([(p, p.relative_to(item).as_posix()) for p in list_images([item])] if item.is_dir() else [(item, item.name)]):
+            if p.resolve() not in seen:
+                seen.add(p.resolve())
+                names[p] = name
     if len(set(names.values())) < len(names):
         common = Path(os.path.commonpath([p.resolve().parent for p in names]))
         names = {p: p.resolve().relative_to(common).as_posix() for p in names}
@@ -162,6 +161,7 @@ def _train(args: argparse.Namespace) -> int:
     from core.cancel import CancelToken
     from core.dataset import AugmentConfig
     from core.formats.coco import read_coco
+    from core.labels import same_named_categories
     from core.train import DataSource, TrainConfig, Trainer
     from core.weights import load_checkpoint
 
@@ -171,7 +171,8 @@ def _train(args: argparse.Namespace) -> int:
         raise UsageError(f"--max-size {args.max_size} is below --image-size {args.image_size}: the long side cannot be "
                          "shorter than the short side")
     labels = read_coco(args.coco)
-    _check_class_names(labels, args.coco)
+    if problem := same_named_categories(labels.categories):
+        raise ValueError(f"{args.coco}: {problem}")
     images = Path(args.images) if args.images else Path(args.coco).parent
     if not args.weights and not args.pretrained_backbone:
         print(f"note: training a {args.backbone} RetinaNet from scratch (random weights: neither --weights nor "
@@ -259,7 +260,6 @@ def _eval(args: argparse.Namespace) -> int:
     from core.formats.coco import read_coco
 
     labels = read_coco(args.coco)
-    _check_class_names(labels, args.coco)
     images = Path(args.images) if args.images else Path(args.coco).parent
     check_image_folder(labels, images, "--images")
     if args.json:
@@ -300,11 +300,13 @@ def _convert(args: argparse.Namespace) -> int:
     target = Path(args.target)
     if args.target_format == "coco":
         _check_out(target, "target", "labels.json", [Path(args.source)])
-    elif target.is_file():
+    elif target.exists() and not target.is_dir():
         raise ValueError(f"{target} is a file: VOC and YOLO labels are written into a folder")
     elif target.is_dir() and any(target.rglob("*.xml" if args.target_format == "voc" else "*.txt")):
         raise ValueError(f"{target} already holds {args.target_format.upper()} label files: write into an empty folder "
                          "(label files of other images would stay beside the new ones)")
+    else:
+        _check_writable(target if target.is_dir() else target.parent, f"{target}:")
     labels, problems = read_labels(args.source_format, args.source, args.images)
     labels = with_image_sizes(labels, args.images)
     problems += outside_images(labels)

@@ -14,7 +14,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from core.cancel import CancelToken
-from core.labels import LabelSet, category_of_class
+from core.labels import LabelSet, category_of_class, same_named_categories
 
 METRICS = ("mAP", "AP50", "AP75", "APs", "APm", "APl")
 
@@ -151,7 +151,10 @@ def evaluate_detector(
 def scoreable(labels: LabelSet, class_names: list[str]) -> tuple[LabelSet, list[str]]:
     """``labels`` without the classes the model does not have (matched by name as
     :func:`core.labels.category_of_class` matches them): a class it cannot predict would count as
-    AP 0 and drag mAP down for nothing the model could do. The notes name what is left out, both ways."""
+    AP 0 and drag mAP down for nothing the model could do. The notes name what is left out, both ways.
+    Two categories of one name are a ValueError: which of them a model class scores against would be a guess."""
+    if problem := same_named_categories(labels.categories):
+        raise ValueError(problem)
     category_of = category_of_class(class_names, labels.categories)
     scored = set(category_of.values())
     notes = []

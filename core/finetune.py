@@ -16,7 +16,7 @@ from pathlib import Path
 
 from core.atomic import write_json
 from core.cancel import CancelToken
-from core.labels import ImageEntry, LabelSet
+from core.labels import ImageEntry, LabelSet, same_named_categories
 
 RUNS_FOLDER = "runs"
 
@@ -82,6 +82,8 @@ def check_labels(labels: LabelSet, *, resuming: bool = False) -> list[str]:
     head: a class added since, with no boxes yet, does not stop it."""
     if resuming:
         labels = labels.without_empty_classes()
+    if problem := same_named_categories(labels.categories):
+        return [f"The {problem}."]
     images = labelled_images(labels)
     if not images:
         return ["There are no labelled images in this folder yet: draw some boxes (or accept predictions) first."]
@@ -209,7 +211,11 @@ def fine_tune(labels: LabelSet, image_root: Path, run_dir: Path, recipe: Recipe,
         try:
             return trainer.run()
         finally:
-            gc.unfreeze()  # what the run leaves in cycles is collectable again
+            # What the run leaves in cycles is collectable again; what lives on (a window's labels,
+            # frozen by it for the same reason) goes back out of the collector's reach.
+            gc.unfreeze()
+            gc.collect()
+            gc.freeze()
     except torch.cuda.OutOfMemoryError:
         smaller = max(1, recipe.batch_size // 2)
         raise FineTuneError(f"The GPU ran out of memory at batch size {recipe.batch_size}. Try batch size {smaller}.",

@@ -111,6 +111,18 @@ def class_name_key(name: str) -> str:
     return unicodedata.normalize("NFC", name.strip()).casefold()
 
 
+def same_named_categories(categories: Iterable[Category]) -> str | None:
+    """Why these categories cannot be trained or scored as they are ("a" and "A ": one class to a
+    model matching by name, two to the labels), or None when every name is its own class."""
+    seen: dict[str, Category] = {}
+    for category in categories:
+        other = seen.setdefault(class_name_key(category.name), category)
+        if other is not category:
+            return (f"categories {other.id} ({other.name!r}) and {category.id} ({category.name!r}) have the same name (as class "
+                    "names are compared): merge or rename one")
+    return None
+
+
 def category_of_class(class_names: list[str], categories: Iterable[Category]) -> dict[int, int]:
     """{model class index: label category id}, one to one, for the classes both sides have: the
     same name, else the same :func:`class_name_key` where that key names one class on each side

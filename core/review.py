@@ -149,9 +149,11 @@ def _why_missed(label_box, label_class, candidates, detections, score_thresh, nm
         iou = box_iou(candidates.boxes[best][None], candidates.boxes[detections.candidate_index[kept]])[0]
         culprits = np.flatnonzero((iou > nms_thresh) & (detections.scores[kept] >= best_score))
         if len(culprits):
-            j = int(kept[culprits[np.argmax(iou[culprits])]])
+            # greedy NMS: the highest-scoring kept detection over the threshold removed it (not the one overlapping most)
+            first = culprits[np.argmax(detections.scores[kept][culprits])]
+            j = int(kept[first])
             return Explanation("nms", f"removed by NMS: its candidate (score {best_score:.2f}) overlaps a {name(label_class)} "
-                                      f"detection scoring {detections.scores[j]:.2f} at IoU {iou[culprits].max():.2f} > {nms_thresh:.2f}",
+                                      f"detection scoring {detections.scores[j]:.2f} at IoU {iou[first]:.2f} > {nms_thresh:.2f}",
                                best_score, j)
     return Explanation("cap", f"its candidate (score {best_score:.2f}) was cut by the limit on detections per image", best_score)
 

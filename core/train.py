@@ -253,7 +253,8 @@ class Trainer:
             self.spec = ModelSpec(preset=preset, model=model_config, classes=tuple(ClassInfo(c.id, c.name) for c in self.classes))
         # the start weights are scored as they were used: at their own input size, not the run's (a
         # 512-px model scored at 256 looked far worse than it is, and a worse run looked like a gain)
-        self.start_preprocess = start.spec.preprocess if start is not None and state is None else None
+        # (torchvision and yhenon files name no input size: theirs is their preset's)
+        self.start_preprocess = (start.spec.preprocess or get_preset(start.spec.preset).preprocess) if start is not None and state is None else None
         self.spec = replace(self.spec, preprocess=PreprocessConfig(min_size=config.image_size, max_size=config.max_size))
         self.preset = get_preset(self.spec.preset)
         pretrained = start is not None or pretrained_backbone
@@ -293,8 +294,9 @@ class Trainer:
             self.history = json.loads((self.run_dir / "metrics.json").read_text()) if (self.run_dir / "metrics.json").exists() else []
             # runs saved before "fine_tuning" was kept: their checkpoint says where they started
             self.fine_tuning = bool(state.get("fine_tuning", self.spec.source.startswith("fine-tuned from")))
-            if state.get("start_min_size", 0) > 0:
-                self.start_preprocess = PreprocessConfig(min_size=int(state["start_min_size"]), max_size=int(state["start_max_size"]))
+            if state.get("start_preprocess"):
+                saved = json.loads(state["start_preprocess"])
+                self.start_preprocess = PreprocessConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
             self._log(f"resumed at epoch {self.epoch + 1}, step {self.step}")
         self.network: nn.Module = self.model
         if self.dist.world_size > 1:
@@ -346,8 +348,7 @@ class Trainer:
                  "best_map": -1.0 if self.best_map is None else self.best_map,
                  "freeze_bn": self.freeze_bn, "frozen_stages": self.frozen_stages, "end_pending": self.end_pending,
                  "fine_tuning": self.fine_tuning,
-                 "start_min_size": self.start_preprocess.min_size if self.start_preprocess else 0,
-                 "start_max_size": self.start_preprocess.max_size if self.start_preprocess else 0}
+                 "start_preprocess": json.dumps(asdict(self.start_preprocess)) if self.start_preprocess else ""}
         with atomic_path(self.run_dir / "train_state.pt") as tmp:
             torch.save(state, tmp)
         self._emit(TrainEvent("checkpoint", self.epoch, self.step, self.total_steps, message=reason))

@@ -229,6 +229,8 @@ class Canvas(QGraphicsView):
         self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontSavePainterState)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.horizontalScrollBar().installEventFilter(self)
+        self.verticalScrollBar().installEventFilter(self)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
         self._pixmap = QGraphicsPixmapItem()
         self._pixmap.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
@@ -475,6 +477,19 @@ class Canvas(QGraphicsView):
         if steps:
             self.zoom_by(1.25**steps, event.position().toPoint())
         event.accept()
+
+    def eventFilter(self, watched, event) -> bool:
+        """The wheel over a scroll bar zooms too, at the nearest point of the image view: zooming in
+        from the fitted view brings the scroll bars up under a cursor at the edge, and the next
+        notches scrolled the view away instead."""
+        if event.type() == QEvent.Type.Wheel and watched in (self.horizontalScrollBar(), self.verticalScrollBar()):
+            steps = event.angleDelta().y() / 120
+            if steps:
+                at = self.viewport().mapFromGlobal(event.globalPosition().toPoint())
+                rect = self.viewport().rect()
+                self.zoom_by(1.25**steps, QPoint(min(max(at.x(), 0), rect.right()), min(max(at.y(), 0), rect.bottom())))
+            return True
+        return super().eventFilter(watched, event)
 
     def viewportEvent(self, event: QEvent) -> bool:
         handled = super().viewportEvent(event)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QColorDialog,
@@ -24,8 +24,6 @@ from retina_gui.workspace import Workspace
 
 
 class ClassesPanel(QWidget):
-    clicked = Signal(int)  # a class was clicked (category id): as its number key, it relabels the selected boxes
-
     def __init__(self, parent: QWidget | None = None, *, confirm: Callable[[str, str], bool]) -> None:
         """``confirm(title, question)``: the window's way to ask before deleting boxes."""
         super().__init__(parent)
@@ -34,7 +32,9 @@ class ClassesPanel(QWidget):
         self.list = QListWidget()
         self.list.currentItemChanged.connect(self._chosen)
         self.list.itemDoubleClicked.connect(self._double_clicked)
-        self.list.itemClicked.connect(self._clicked)
+        # a click only chooses (for new boxes, and for Rename, Colour, Delete): it must not relabel the
+        # selected boxes on the way to renaming a class; the number keys and the right-click menu do that
+        self.list.setToolTip("The class for new boxes. To relabel the selected boxes: its number key, or right-click them")
         buttons = []
         for text, slot, tip in (("Add", self.ask_add, "Add a class"), ("Rename", self.ask_rename, "Rename the chosen class"),
                                 ("Colour", self.ask_color, "Change the chosen class's colour"),
@@ -49,9 +49,6 @@ class ClassesPanel(QWidget):
         layout.addLayout(button_grid(*buttons))
         self._counts_timer = QTimer(self, singleShot=True, interval=200)  # counting is O(boxes): not on every keystroke
         self._counts_timer.timeout.connect(self.refresh)
-
-    def _clicked(self, item: QListWidgetItem) -> None:
-        self.clicked.emit(item.data(Qt.ItemDataRole.UserRole))
 
     def _double_clicked(self, _item: QListWidgetItem) -> None:
         self.ask_rename()

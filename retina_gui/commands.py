@@ -193,8 +193,8 @@ class DeleteCategory(StoreCommand):
 
 class RejectPrediction(QUndoCommand):
     """Hide one prediction of an image (kept with its model's cached predictions); undo shows it
-    again. ``rejections`` is the window's Predictions; a command of a model no longer loaded does
-    nothing (its candidate numbers name other boxes of the new model)."""
+    again. ``rejections`` is the window's Predictions and ``model`` the load it numbered the
+    candidate in; once another is loaded the command does nothing (the number names another box)."""
 
     def __init__(self, rejections, model: object, file_name: str, candidate: int, label: str) -> None:
         super().__init__(image_text(f"Reject prediction {label}", file_name))

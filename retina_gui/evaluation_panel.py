@@ -41,6 +41,7 @@ class EvaluationPanel(QWidget):
         self._view_score = 0.0
         self._edited: set[str] = set()  # images whose labels changed since the report (its label indices are stale there)
         self.stale = False  # labels changed since the report
+        self._revision = -1  # the store's revision when the report's labels were taken
         self.run_button = QPushButton("Evaluate")
         self.run_button.setToolTip("COCO metrics of the model on the labelled images, then its misses and false detections")
         self.run_button.clicked.connect(self.evaluate)
@@ -62,6 +63,8 @@ class EvaluationPanel(QWidget):
         self.errors.currentRowChanged.connect(self._error_chosen)
         self.error_detail = QLabel("")  # the chosen error's kind: a confusion, a duplicate, a poorly placed box, background
         self.error_detail.setWordWrap(True)
+        self.error_detail.setMinimumHeight(3 * self.fontMetrics().lineSpacing())  # room for the longest, wrapped in a narrow panel
+        self.error_detail.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.add_button = QPushButton("Add as label")
         self.add_button.setToolTip("The false positive is really an object: add it to the labels")
         self.add_button.clicked.connect(self.add_as_label)
@@ -112,6 +115,7 @@ class EvaluationPanel(QWidget):
     def _model_changed(self, info) -> None:
         self.run_button.setEnabled(info is not None)
         self.report = None
+        self.progress.hide()  # the last run's "100 %" belonged to the other model
         self._set_stale(False)
         self.metrics.setText("" if info is None else "Evaluate to see mAP, per-class AP and the errors.")
         self.table.setRowCount(0)
@@ -134,7 +138,7 @@ class EvaluationPanel(QWidget):
             return
         missing = [n for n in names if n not in p.candidates and not p.worker.has_cached(n)]
         self.run_button.setEnabled(False)
-        self._set_stale(False)
+        self.progress.setFormat("%p %")  # the bar is this run's now; the old report stays marked stale until the new one comes
         if missing:
             self._waiting = True
             self.metrics.setText(f"predicting {len(missing)} labelled images first …")
@@ -154,6 +158,7 @@ class EvaluationPanel(QWidget):
         if cancelled:
             self.metrics.setText("evaluation cancelled")
             self.run_button.setEnabled(True)
+            self._set_stale(self.stale)  # the old report, if any, as it was
             return
         self._compute(self._labelled())
 
@@ -168,6 +173,7 @@ class EvaluationPanel(QWidget):
         memory = {n: p.candidates[n] for n in names if n in p.candidates}
         worker, model = p.worker, p.model
         view_score, nms = p.score, p.nms
+        self._revision = store.revision  # the labels the report is of: an edit after this makes it stale at once
         self._view_score = view_score  # the report's errors are at this threshold, whatever the slider does meanwhile
 
         def run(cancel: CancelToken):
@@ -195,7 +201,7 @@ class EvaluationPanel(QWidget):
         self.run_button.setEnabled(True)
         self.report = report
         self._edited = set()
-        self._set_stale(False)
+        self._set_stale(self.annotator.workspace is not None and self.annotator.workspace.store.revision != self._revision)
         self.progress.setMaximum(max(1, self.progress.maximum()))
         self.progress.setValue(self.progress.maximum())  # shown from now on: where "Labels changed" will be said, moving nothing
         m = report.metrics
@@ -219,6 +225,7 @@ class EvaluationPanel(QWidget):
         self.stop()
         self.run_button.setEnabled(True)
         self.metrics.setText(f"evaluation failed: {reason}")
+        self._set_stale(self.stale)
 
     # --- errors --------------------------------------------------------------------------------
     def shown_errors(self) -> list:
@@ -265,8 +272,8 @@ class EvaluationPanel(QWidget):
         color = QColor(255, 60, 60) if error.kind == "FP" else QColor(255, 160, 0)
         self.annotator.canvas.set_overlay([OverlayBox(rect.adjusted(-4, -4, 4, 4), color, 3, False, error.kind)], "highlight")
         self.annotator.canvas.show_rect(rect)
-        if error.kind == "FN" and error.file_name not in self._edited:  # after an edit the index may name another label
-            self.annotator.canvas.select([error.index])
+        # the missed label selected (after an edit the index may name another label); a false positive is no label: none
+        self.annotator.canvas.select([error.index] if error.kind == "FN" and error.file_name not in self._edited else [])
 
     def add_as_label(self) -> None:
         item = self.errors.currentItem()

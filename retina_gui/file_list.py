@@ -106,7 +106,11 @@ class FileFilter(QSortFilterProxyModel):
         name = model.names[row]
         if self.text and self.text not in name.lower():
             return False
-        return not self.status or name == self.kept or model.status(name) == self.status
+        if not self.status or name == self.kept:
+            return True
+        status = model.status(name)
+        # predictions alone are no labels (as Shift+D counts them): "Unlabelled" lists predicted images too
+        return status == self.status or (self.status == ImageStatus.UNLABELLED.value and status == ImageStatus.PREDICTED.value)
 
 
 class FileListPanel(QWidget):

@@ -97,7 +97,6 @@ class MainWindow(QMainWindow):
         self.transfer = LabelTransfer()
         self.transfer.message.connect(self.say)
         self.transfer.problem.connect(self.report)
-        self.classes.clicked.connect(self._class_clicked)
         self.annotator = Annotator(self.canvas, self.files)
         self.predictions = Predictions(self.annotator)
         self.model_panel = ModelPanel(self.predictions, self)
@@ -112,6 +111,7 @@ class MainWindow(QMainWindow):
         self.docks = {title: self._dock(title, widget) for title, widget in (
             ("Images", self.files), ("Classes", self.classes), ("History", self.history), ("Model", self.model_panel),
             ("Anchors", self.anchor_panel), ("Evaluation", self.evaluation_panel), ("Training", self.training_panel))}
+        self.predictions.load_failed.connect(self._model_load_failed)
         self._arrange_panels()
         self._default_layout = self.saveState(LAYOUT_VERSION)
         self._shown = False  # the first show checks that restored panels leave room for the image
@@ -461,23 +461,24 @@ class MainWindow(QMainWindow):
         """Number keys: choose the class for drawing, and relabel the selected boxes to it."""
         if self.workspace is None or number > len(self.workspace.store.categories):
             return
-        self._class_clicked(self.workspace.store.categories[number - 1].id)
-
-    def _class_clicked(self, category_id: int) -> None:
-        """A number key, or a click in the Classes panel: the class for drawing, and the selected boxes'."""
-        self.workspace.set_current_category(category_id)
-        self.annotator.relabel_selected(category_id)
+        category = self.workspace.store.categories[number - 1]
+        self.workspace.set_current_category(category.id)
+        self.annotator.relabel_selected(category.id)
 
     def _undo(self) -> None:
         if self.workspace is not None:
             stack = self.workspace.undo_stack
             self._show_image_of(stack.command(stack.index() - 1))
+            if stack.canUndo():
+                self.say(f"undone: {stack.undoText()}")  # not the message of the edit, left standing
             stack.undo()
 
     def _redo(self) -> None:
         if self.workspace is not None:
             stack = self.workspace.undo_stack
             self._show_image_of(stack.command(stack.index()))
+            if stack.canRedo():
+                self.say(f"redone: {stack.redoText()}")
             stack.redo()
 
     def _history_moved(self, before: int, after: int) -> None:
@@ -488,11 +489,12 @@ class MainWindow(QMainWindow):
 
     def _show_image_of(self, command) -> None:
         """Undo and redo of an edit made on another image first bring that image on screen (a step of
-        several commands, such as accepting predictions, by the image of its first)."""
+        several commands, such as accepting the folder's predictions, by the image of its first,
+        unless the image on screen is one of them)."""
         steps = [command.child(i) for i in range(command.childCount())] if command is not None and command.childCount() else [command]
-        name = next((n for step in steps if (n := getattr(step, "file_name", None))), None)
-        if name and name != self.annotator.current:
-            self.files.set_current(name)
+        names = [n for step in steps if (n := getattr(step, "file_name", None))]
+        if names and self.annotator.current not in names:
+            self.files.set_current(names[0])
 
     def _labels_edited(self, names: list) -> None:
         if self.annotator.current in names:
@@ -503,6 +505,13 @@ class MainWindow(QMainWindow):
 
     def _accept_prediction(self, index: int) -> None:
         self.predictions.accept([index])
+
+    def _model_load_failed(self, _reason: str) -> None:
+        """The Model panel says why, and which model is still in use: bring it forward (behind
+        another tab, the status bar's cut-off line was all there was to see)."""
+        dock = self.docks["Model"]
+        dock.show()
+        dock.raise_()
 
     def _training_failed(self, message: str) -> None:
         self.report("Training", message)

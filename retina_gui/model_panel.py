@@ -124,7 +124,9 @@ class ModelPanel(QWidget):
 
     # --- model ---------------------------------------------------------------------------------
     def ask_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load model", "", "Weights (*.safetensors *.pth *.pt *.bin);;All files (*)")
+        p = self.predictions
+        start = p.model.path.parent if p.model else p.annotator.workspace.folder if p.annotator.workspace else Path.home()
+        path, _ = QFileDialog.getOpenFileName(self, "Load model", str(start), "Weights (*.safetensors *.pth *.pt *.bin);;All files (*)")
         if path:
             self.predictions.load_model(Path(path), self.device_box.currentText(), self.preset_box.currentData())
 
@@ -133,9 +135,9 @@ class ModelPanel(QWidget):
         set) and load it."""
         if self._download is not None:
             return
-        import torch.hub
+        from core.backbones import hub_checkpoints
 
-        hub = Path(torch.hub.get_dir()) / "checkpoints"  # where torchvision's weights API looks ($TORCH_HOME, $XDG_CACHE_HOME)
+        hub = Path(hub_checkpoints())
         self._download = DownloadWorker(self.coco_url, hub)
         self._download.progress.connect(self._download_progress)
         self._download.done.connect(self._downloaded)
@@ -179,6 +181,8 @@ class ModelPanel(QWidget):
         kept = self.predictions.model
         self.load_error.setText(breakable(f"Could not load it: {reason}" + (f". Still using {kept.path.name}." if kept else "")))
         self.load_error.show()
+        self.device_box.setCurrentText(self.predictions.device)  # the choices of the model in use, not of the one that failed
+        self.preset_box.setCurrentIndex(max(0, self.preset_box.findData(self.predictions.preset)))
 
     def _model_changed(self, info: ModelInfo | None) -> None:
         ready = info is not None

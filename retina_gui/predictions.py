@@ -80,8 +80,6 @@ class Predictions(QObject):
     def load_model(self, path: Path, device: str = "auto", preset: str | None = None) -> None:
         """Load in the worker; ``preset`` None: the one the weights name. The current model stays
         in use until the new one has loaded, and if it cannot be."""
-        if self.model is not None:
-            self._in_use = (self.model_path, self.device, self.preset)
         self.model_path, self.device, self.preset = path, device, preset
         if self.worker is not None:
             self.message.emit(f"loading {path.name} …")
@@ -89,6 +87,8 @@ class Predictions(QObject):
 
     def _model_loaded(self, info: ModelInfo) -> None:
         self.model = info
+        requested = info.path == self.model_path  # else an earlier load finished while a later one waits
+        self._in_use = (info.path, self.device if requested else "auto", self.preset if requested else None)
         self.candidates.clear()
         self.rejected.clear()
         self.refilter()  # the old model's boxes go; the new ones come from the worker
@@ -102,6 +102,8 @@ class Predictions(QObject):
     def _model_failed(self, reason: str) -> None:
         if self.model is not None:  # the worker still has it: go on with it
             self.model_path, self.device, self.preset = self._in_use
+            if self.auto and self.annotator.current is not None and self.annotator.current not in self.candidates:
+                self.request(self.annotator.current)  # the load dropped the image waiting for its prediction
         else:
             self.model_path = None
             self.model_changed.emit(None)
@@ -219,15 +221,17 @@ class Predictions(QObject):
         an undo step, as accepting is."""
         workspace = self.annotator.workspace
         if self.visible is not None and self.annotator.current is not None and workspace is not None:
-            workspace.undo_stack.push(commands.RejectPrediction(self, self.model.path, self.annotator.current,
+            workspace.undo_stack.push(commands.RejectPrediction(self, self.model, self.annotator.current,
                                                                 int(self.visible.candidate_index[index]), self.prediction_text(index)))
 
     def prediction_text(self, index: int) -> str:
         """A shown prediction as its tag reads: "white-rook 0.93"."""
         return f"{self.model.class_names[int(self.visible.labels[index])]} {self.visible.scores[index]:.2f}"
 
-    def set_rejected(self, model_path: Path, file_name: str, candidate: int, rejected: bool) -> None:
-        if self.model is None or self.model.path != model_path:
+    def set_rejected(self, model: ModelInfo, file_name: str, candidate: int, rejected: bool) -> None:
+        """``model``: the load the candidate number belongs to; another load (another file, preset or
+        device, or the same file rewritten by a resumed run) numbers its candidates anew."""
+        if self.model is not model:
             return
         chosen = self.rejected.setdefault(file_name, set())
         if rejected:
@@ -309,7 +313,7 @@ class Predictions(QObject):
         colors = {name: palette_color(k).name() for k, name in enumerate(self.model.class_names)} if self.model is not None else None
         added = sum(len(p) for _, _, p in fresh)
         count = workspace.accept_predictions(fresh, text.format(count=added, s="" if added == 1 else "s"), colors,
-                                             reviewed=[e[0] for e in entries])
+                                             reviewed=[e[0] for e in entries if e[2]])  # an image with nothing shown is not reviewed
         self.annotator.files.model.refresh([e[0] for e in entries])
         skipped = sum(len(p) for _, _, p in entries) - count
         self.message.emit(f"accepted {count} prediction{'s' if count != 1 else ''}" + (f", {skipped} already labelled" if skipped else ""))

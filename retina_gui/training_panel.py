@@ -77,7 +77,7 @@ class LossChart(QChartView):
         self.x_axis, self.loss_axis, self.map_axis = QValueAxis(titleText="step"), QValueAxis(titleText="loss"), QValueAxis(titleText="mAP")
         self.map_axis.setRange(0, 1)
         # mAP on its own (right) axis, drawn unlike the losses: at 0.78 it lay on a box loss of 0.75
-        self.map.setPen(QPen(QColor(20, 150, 60), 2, Qt.PenStyle.DashLine))
+        self.map.setPen(QPen(QColor(230, 100, 20), 2, Qt.PenStyle.DashLine))
         self.map.setPointsVisible(True)
         self.x_axis.setLabelFormat("%d")
         self.loss_axis.setLabelFormat("%.2g")

@@ -84,7 +84,7 @@ def test_a_file_name_that_matches_several_coco_images_is_named_as_ambiguous(tiny
     assert code == 1 and "its name matches 2 images of the COCO file (a/coffee.png, b/coffee.png)" in capsys.readouterr().err
 
 
-def test_outputs_never_replace_an_input_a_device_or_an_image(tiny_checkpoint, tmp_path, capsys):
+def test_outputs_never_replace_an_input_a_device_or_an_image(tiny_checkpoint, tmp_path, capsys, monkeypatch):
     folder = tmp_path / "set"
     folder.mkdir()
     shutil.copy(CHESS / "_annotations.coco.json", folder / "ann.json")
@@ -99,6 +99,9 @@ def test_outputs_never_replace_an_input_a_device_or_an_image(tiny_checkpoint, tm
     assert "is one of the inputs" in capsys.readouterr().err
     assert main(["convert", "--from", "coco", str(folder / "ann.json"), "--to", "coco", str(image)]) == 1
     assert (folder / "ann.json").read_bytes() == labels_before and image.read_bytes() == (PHOTOS / "skimage" / "coffee.png").read_bytes()
+    import core.predict
+
+    monkeypatch.setattr(core.predict, "predict_files", lambda *a, **k: pytest.fail("predicted before checking the output"))
     assert main(["predict", str(image), *weights, "--out", "/dev/null"]) == 1
     assert "not a regular file" in capsys.readouterr().err
 

@@ -282,6 +282,6 @@ def test_convert_names_boxes_outside_their_image_and_keeps_old_label_folders_apa
                                   "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [200, 200, 20, 20]}]}))
     voc = tmp_path / "voc"
     assert main(["convert", "--from", "coco", str(source), "--to", "voc", str(voc)]) == 3
-    assert "1 boxes reach outside their image (the first in a.jpg)" in capsys.readouterr().err
+    assert "1 box reaches outside their image (the first in a.jpg)" in capsys.readouterr().err
     assert main(["convert", "--from", "coco", str(source), "--to", "voc", str(voc)]) == 1  # a folder with label files already
     assert "already holds VOC label files: write into an empty folder" in capsys.readouterr().err

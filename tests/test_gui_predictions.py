@@ -133,6 +133,11 @@ def test_batch_predict_the_folder_then_accept_all_of_it_in_one_step(qtbot, tmp_p
     assert not any(store.boxes(n) for n in window.files.model.names)
     # the undo gives back the predictions to review: amber again, and the folder's accept finds them
     assert all(window.files.model.status(n) == "predicted" for n in window.files.model.names)
+    window.workspace.undo_stack.redo()
+    shown = window.annotator.current
+    window._undo()  # Ctrl+Z: the image on screen is one of the step's, so it stays; the status bar says what was undone
+    assert window.annotator.current == shown and window.statusBar().currentMessage() == "undone: Accept predictions in the folder"
+    assert all(window.files.model.status(n) == "predicted" for n in window.files.model.names)
     assert sum(len(p) for _, _, p in window.predictions.folder_entries()) == count
     window.workspace.undo_stack.redo()
     assert all(window.files.model.status(n) == "labelled" for n in window.files.model.names) and not store.predicted
@@ -524,9 +529,11 @@ def test_a_model_that_fails_to_load_leaves_the_one_in_use(qtbot, tmp_path, windo
     before = window.predictions.model
     bad = tmp_path / "notes.json"
     bad.write_text('{"not": "weights"}')
+    window.docks["Evaluation"].raise_()  # another tab in front: the Model panel comes forward to say it
     window.predictions.load_model(bad)
     panel = window.model_panel
     qtbot.waitUntil(lambda: not panel.load_error.isHidden(), timeout=30_000)
+    assert panel.load_error.isVisible()
     assert window.predictions.model is before and window.predictions.model_path == DEMO_MODEL
     note = panel.load_error.text().replace("\u200b", "")  # breakable() lets the path wrap
     assert "not a weights file" in note and f"Still using {DEMO_MODEL.name}" in note

@@ -115,7 +115,7 @@ def test_very_large_photos_load_and_only_decompression_bombs_are_refused(tmp_pat
 
 
 def test_a_png_turned_by_its_exif_chunk_is_sized_from_the_header_alone(tmp_path, monkeypatch):
-    from PIL import ImageFile
+    from PIL import ImageFile, PngImagePlugin
 
     path = tmp_path / "turned.png"
     exif = Image.Exif()
@@ -127,3 +127,11 @@ def test_a_png_turned_by_its_exif_chunk_is_sized_from_the_header_alone(tmp_path,
     assert shown.shape == (50, 30, 3) and shown[:10].min() == 255 and shown[10:].max() == 0
     monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail("image_size decoded the pixels"))
     assert image_size(path) == (30, 50)  # (width, height) as shown, the frame boxes are stored in
+    xmp = tmp_path / "xmp.png"  # the orientation in XMP instead, as some editors write it
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+                  '<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>')
+    Image.fromarray(pixels).save(xmp, pnginfo=info)
+    assert image_size(xmp) == (30, 50)
+    monkeypatch.undo()
+    assert load_image(xmp).shape == (50, 30, 3)

@@ -46,10 +46,10 @@ def test_two_overlapping_same_class_labels_where_nms_removes_one():
     assert first.reason == "detected"
     assert second.reason == "nms" and second.suppressed_by == 0 and second.best_score == np.float32(0.8)
     assert "removed by NMS" in second.message and "rook detection scoring 0.90" in second.message
-    # a kept lower-scoring detection that overlaps its candidate more did not remove it: the IoU quoted is the suppressor's
+    # greedy NMS: the highest-scoring kept detection over the threshold removed it, not another kept one overlapping more
     b2, c = np.array([118, 89, 240, 206.0]), np.array([120, 103, 236, 182.0])  # IoU(a, b2) 0.51, (a, c) 0.49: c kept, (b2, c) 0.64
     label = np.array([127, 100, 270, 220.0])  # b2 covers it (0.62), c and a do not (0.49, 0.37)
-    cand3 = _candidates([a, b2, c], [0.9, 0.8, 0.7], [2, 2, 2])
+    cand3 = _candidates([a, b2, c], [0.9, 0.8, 0.85], [2, 2, 2])
     second = explain_labels([a, label], [2, 2], cand3, cand3.filter(0.3, 0.5, None), score_thresh=0.3, nms_thresh=0.5,
                             best_anchor_iou=[0.8, 0.8], class_names=["a", "b", "rook"])[1]
     assert second.reason == "nms" and second.suppressed_by == 0 and "at IoU 0.51 >" in second.message
@@ -197,14 +197,38 @@ def test_coverage_and_evaluation_stop_when_cancelled():
         evaluate_predictions(labels, {}, ["piece"], eval_score=0.05, nms_thresh=0.5, max_detections=100, view_score=0.3, cancel=cancelled)
 
 
-def test_look_alike_label_classes_are_left_out_and_named_not_scored_as_misses():
+def test_evaluation_checks_its_cancel_token_between_images(monkeypatch):
+    import core.evaluate
+    from core.cancel import Cancelled, CancelToken
+    from core.review import evaluate_predictions
+
+    class CancelledAtSecondImage(CancelToken):
+        checks = 0
+
+        def raise_if_cancelled(self) -> None:
+            self.checks += 1
+            if self.checks == 2:
+                self.cancel()
+            super().raise_if_cancelled()
+
+    labels = LabelSet([Category(1, "rook")], [ImageEntry(i, f"{i}.jpg", 200, 200, [Box(10, 10, 50, 50, 1)]) for i in (1, 2, 3)])
+    candidates = {f"{i}.jpg": _candidates([[10, 10, 50, 50]], [0.9], [0]) for i in (1, 2, 3)}
+    monkeypatch.setattr(core.evaluate, "coco_evaluate", lambda *a: pytest.fail("went on to pycocotools"))
+    token = CancelledAtSecondImage()
+    with pytest.raises(Cancelled):
+        evaluate_predictions(labels, candidates, ["rook"], eval_score=0.05, nms_thresh=0.5, max_detections=100, view_score=0.3, cancel=token)
+    assert token.checks == 2
+
+
+def test_look_alike_label_classes_are_refused_for_scoring_and_not_errors_of_the_model():
+    """"Car" and "car" in one file: which one a "car" detection scores against would be a guess
+    (training refuses them too); the error list, given such labels, blames the model for neither."""
     from core.evaluate import scoreable
 
     labels = LabelSet([Category(1, "Car"), Category(2, "car")],
                       [ImageEntry(1, "a.jpg", 200, 200, [Box(10, 10, 50, 50, 1), Box(100, 100, 150, 150, 2)])])
-    scored, notes = scoreable(labels, ["car"])
-    assert [c.name for c in scored.categories] == ["car"] and [b.category_id for b in scored.images[0].boxes] == [2]
-    assert notes == ["label classes the model does not have (left out): Car"]
+    with pytest.raises(ValueError, match=r"categories 1 \('Car'\) and 2 \('car'\) have the same name"):
+        scoreable(labels, ["car"])
     found = Detections(np.array([[100, 100, 150, 150]], dtype=np.float32), np.array([0.9], dtype=np.float32), np.array([0]), np.arange(1))
     assert find_errors(labels, {"a.jpg": found}, ["car"]) == []  # the "Car" box is no miss: the model has no such class
 

@@ -13,6 +13,7 @@ from core.evaluate import Detection, coco_evaluate, ground_truth_as_detections
 from core.formats.coco import read_coco
 from core.labels import Box, Category, LabelSet
 from core.model import RetinaNet
+from core.presets import get_preset
 from core.train import DataSource, TrainConfig, Trainer, TrainingError
 from core.weights import ClassInfo, ModelSpec, load_checkpoint, save_checkpoint
 from tests.conftest import DATASETS
@@ -237,6 +238,10 @@ def test_the_start_weights_are_scored_at_their_own_input_size_also_on_resume(fou
     monkeypatch.setattr(core.train, "evaluate_detector", lambda detector, *a, **k: (sizes.append(detector.spec.preprocess.min_size), real(detector, *a, **k))[1])
     Trainer(train_data=four_images, val_data=four_images, run_dir=tmp_path / "again", config=_config(validate=True), device="cpu", resume=True).run()
     assert sizes == [128, 128, 96]  # cancelled while scoring the start weights: scored again on resume, at their size
+    sizes.clear()  # weights that name no input size (torchvision's, yhenon's): their preset's
+    Trainer(train_data=four_images, val_data=four_images, run_dir=tmp_path / "preset", config=_config(validate=True, epochs=1),
+            start=load_checkpoint(_two_class_start(tmp_path)), device="cpu").run()
+    assert sizes == [get_preset("retinanet").preprocess.min_size, 96]
 
 
 def test_validation_images_without_boxes_do_not_stop_training(four_images, tmp_path):

@@ -47,7 +47,8 @@ def with_image_sizes(labels: LabelSet, images: Path | str | None) -> LabelSet:
     if not unsized:
         return labels
     if images is None:
-        raise LabelFormatError(f"{unsized[0].file_name} (and {len(unsized) - 1} more) has no image size in the labels: "
+        more = f" (and {len(unsized) - 1} more)" if len(unsized) > 1 else ""
+        raise LabelFormatError(f"{unsized[0].file_name}{more} has no image size in the labels: "
                                "give the image folder (--images DIR) to read it from the images; nothing was written")
     sized = {}
     for im in unsized:
@@ -65,7 +66,8 @@ def outside_images(labels: LabelSet, tolerance: float = 1.0) -> list[str]:
                if im.width > 0 and (b.x1 < -tolerance or b.y1 < -tolerance or b.x2 > im.width + tolerance or b.y2 > im.height + tolerance)]
     if not outside:
         return []
-    return [f"{len(outside)} boxes reach outside their image (the first in {outside[0]}): written as they are"]
+    boxes = "1 box reaches" if len(outside) == 1 else f"{len(outside)} boxes reach"
+    return [f"{boxes} outside their image (the first in {outside[0]}): written as they are"]
 
 
 def write_labels(labels: LabelSet, fmt: str, target: Path | str, cancel: CancelToken | None = None) -> None:
