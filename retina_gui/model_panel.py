@@ -112,7 +112,7 @@ class ModelPanel(QWidget):
         QVBoxLayout(why_box).addWidget(self.explanation)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
-        for w in (model_box, run_box, filter_box, why_box):
+        for w in (model_box, filter_box, run_box, why_box):  # the sliders, used all the time, in view on a small screen
             layout.addWidget(w)
         layout.addStretch(1)
 
