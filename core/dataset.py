@@ -60,6 +60,7 @@ class Batch:
     labels: list[Tensor]
     ignore: list[Tensor]
     image_ids: list[int]
+    sizes: list[tuple[int, int]]  # (h, w) of each image before padding (the benchmarks crop them for torchvision's model)
     unreadable: list[Unreadable] = field(default_factory=list)
 
 
@@ -184,7 +185,7 @@ def collate(items: list[Sample | Unreadable], size_divisible: int = 32) -> Batch
     samples = [s for s in items if isinstance(s, Sample)]
     unreadable = [s for s in items if isinstance(s, Unreadable)]
     if not samples:
-        return Batch(torch.zeros(0, 3, size_divisible, size_divisible), [], [], [], [], unreadable)
+        return Batch(torch.zeros(0, 3, size_divisible, size_divisible), [], [], [], [], [], unreadable)
     ph = math.ceil(max(s.image.shape[1] for s in samples) / size_divisible) * size_divisible
     pw = math.ceil(max(s.image.shape[2] for s in samples) / size_divisible) * size_divisible
     images = torch.stack([F.pad(s.image, (0, pw - s.image.shape[2], 0, ph - s.image.shape[1])) for s in samples])
@@ -194,6 +195,7 @@ def collate(items: list[Sample | Unreadable], size_divisible: int = 32) -> Batch
         [s.labels for s in samples],
         [s.ignore for s in samples],
         [s.image_id for s in samples],
+        [tuple(s.image.shape[1:]) for s in samples],
         unreadable,
     )
 
