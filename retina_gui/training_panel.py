@@ -164,6 +164,7 @@ class TrainingPanel(QWidget):
         self.runs.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.runs.setWordWrap(False)  # a bold row stays one line
         self.runs.itemSelectionChanged.connect(self._run_selected)
+        self.runs.cellClicked.connect(self._run_clicked)
         self.use_button = QPushButton("Use this run's model")
         self.use_button.clicked.connect(self.use_selected_run)
         self.use_button.setEnabled(False)  # a run must be chosen in the list
@@ -495,6 +496,12 @@ class TrainingPanel(QWidget):
         if stopped and (Path(stopped) / "train_state.pt").exists():
             self.resumable = Path(stopped)
             self._set_running(self.worker is not None)
+
+    def _run_clicked(self, row: int, _column: int) -> None:
+        """A click on a run shows its log and chart (a run training now keeps its own on screen)."""
+        if self.worker is None and self.runs.item(row, 0) is not None:
+            self.chart.clear()
+            self._show_history(Path(self.runs.item(row, 0).data(Qt.ItemDataRole.UserRole)).parent)
 
     def use_selected_run(self) -> None:
         row = self.runs.currentRow()

@@ -66,7 +66,11 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
     qtbot.mouseClick(panel.back_button, Qt.MouseButton.LeftButton)  # undo the switch
     qtbot.waitUntil(lambda: window.predictions.model is not None and window.predictions.model.path == DEMO_MODEL, timeout=60_000)
     assert not panel.back_button.isEnabled() and not panel.runs.item(0, 0).font().bold()
-    panel.runs.selectRow(0)
+    panel.log.clear()
+    panel.chart.clear()
+    rect = panel.runs.visualItemRect(panel.runs.item(0, 0))
+    qtbot.mouseClick(panel.runs.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # a click shows the run's log and chart
+    assert "epoch 2/2 done" in panel.log.toPlainText() and panel.chart.map.count() == 3  # the start weights and 2 epochs
     panel.use_selected_run()  # a run chosen in the list: "Previous model" goes back from it too
     qtbot.waitUntil(lambda: window.predictions.model is not None and "runs" in window.predictions.model.path.parts, timeout=60_000)
     assert panel.back_button.isEnabled()
