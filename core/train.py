@@ -290,6 +290,8 @@ class Trainer:
             self.optimizer.load_state_dict(state["optimizer"])
             self.step, self.epoch, self.skip = int(state["step"]), int(state["epoch"]), int(state["skip"])
             self.end_pending = bool(state.get("end_pending", False))
+            # the steps of the epoch done before the stop count in its mean losses too
+            self._epoch_losses = [(float(c), float(b)) for c, b in state.get("epoch_losses", [])]
             self.best_map = state["best_map"] if state["best_map"] >= 0 else None
             self.history = json.loads((self.run_dir / "metrics.json").read_text()) if (self.run_dir / "metrics.json").exists() else []
             # runs saved before "fine_tuning" was kept: their checkpoint says where they started
@@ -347,7 +349,7 @@ class Trainer:
         state = {"optimizer": self.optimizer.state_dict(), "step": self.step, "epoch": self.epoch, "skip": self.skip,
                  "best_map": -1.0 if self.best_map is None else self.best_map,
                  "freeze_bn": self.freeze_bn, "frozen_stages": self.frozen_stages, "end_pending": self.end_pending,
-                 "fine_tuning": self.fine_tuning,
+                 "fine_tuning": self.fine_tuning, "epoch_losses": list(self._epoch_losses),
                  "start_preprocess": json.dumps(asdict(self.start_preprocess)) if self.start_preprocess else ""}
         with atomic_path(self.run_dir / "train_state.pt") as tmp:
             torch.save(state, tmp)

@@ -83,6 +83,12 @@ def test_resume_continues_at_the_same_step_with_the_same_optimizer_state(four_im
     resumed.run()
     for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
+    # stopped mid-epoch: the epoch's mean losses still count the steps before the stop
+    cancel = CancelToken()
+    _trainer(four_images, tmp_path / "c", _config(epochs=2), cancel=cancel, on_event=lambda e: e.kind == "step" and cancel.cancel()).run()
+    _trainer(four_images, tmp_path / "c", _config(epochs=2), resume=True).run()
+    by_epoch = {run: {h["epoch"]: h for h in json.loads((tmp_path / run / "metrics.json").read_text())} for run in ("a", "c")}
+    assert by_epoch["c"][1]["cls_loss"] == pytest.approx(by_epoch["a"][1]["cls_loss"], rel=1e-4)
     # a run folder holds one run: a new run is refused there, and a finished one has nothing to resume
     log = (tmp_path / "a" / "train.log").read_text()
     with pytest.raises(TrainingError, match="already holds a run: continue it with --resume"):
