@@ -328,6 +328,8 @@ class MainWindow(QMainWindow):
             self.report("Labels file in use" if isinstance(exc, AnnotationFileLocked) else "Cannot open the folder", str(exc))
             if previous is not None and previous != (folder, labels):  # back to where the window was, not an empty one
                 self.open_folder(*previous)
+            if self.workspace is None:  # nothing to go back to: the empty window says why
+                self.canvas.show_message(f"{folder}\ncould not be opened: {exc}\n\nFile ▸ Open Folder… opens another.")
             return False
         self.workspace = workspace
         if problem:

@@ -1237,6 +1237,10 @@ def test_a_folder_whose_labels_are_open_elsewhere_is_refused_and_the_window_stay
     qtbot.waitUntil(lambda: window.listed, timeout=5000)
     wait_image(qtbot, window)
     window.close()
+    with AnnotationFile(b / "annotations.coco.json"):  # a window started on it has no folder to go back to: it says why
+        second = open_window(qtbot, b, settings)
+    assert second.workspace is None and "could not be opened" in second.canvas.message and "Open Folder" in second.canvas.message
+    second.close()
 
 
 def test_boxes_drawn_at_any_zoom_are_stored_to_a_hundredth_of_a_pixel(qtbot, demo):
