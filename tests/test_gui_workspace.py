@@ -63,6 +63,18 @@ def demo(tmp_path, qtbot, settings):
     window.close()
 
 
+
+@pytest.fixture
+def unlabelled(tmp_path, qtbot, settings):
+    """The demo folder without its labels, and one class, "piece"."""
+    folder = tmp_path / "demo"
+    shutil.copytree(DEMO, folder, ignore=shutil.ignore_patterns("annotations.coco.json"))
+    window = open_window(qtbot, folder, settings)
+    wait_image(qtbot, window, "chess_01.jpg")
+    window.workspace.add_category("piece")
+    yield window
+    window.close()
+
 def view_point(window: MainWindow, x: float, y: float) -> QPoint:
     return window.canvas.mapFromScene(QPointF(x, y))
 
@@ -1164,13 +1176,8 @@ def test_a_delete_or_its_undo_clears_the_selection_instead_of_moving_it_to_anoth
     assert window.canvas.selected() == [2] and len(store.boxes(name)) == len(window.canvas._items)
 
 
-def test_labelling_an_image_under_the_unlabelled_filter_keeps_it_on_screen_until_the_next(qtbot, tmp_path, settings):
-    folder = tmp_path / "demo"
-    shutil.copytree(DEMO, folder)
-    (folder / "annotations.coco.json").unlink()
-    window = open_window(qtbot, folder, settings)
-    wait_image(qtbot, window, "chess_01.jpg")
-    window.workspace.add_category("piece")
+def test_labelling_an_image_under_the_unlabelled_filter_keeps_it_on_screen_until_the_next(qtbot, unlabelled):
+    window = unlabelled
     files = window.files
     files.status_box.setCurrentIndex(files.status_box.findData("unlabelled"))
     files.set_current("chess_03.jpg")
@@ -1187,7 +1194,6 @@ def test_labelling_an_image_under_the_unlabelled_filter_keeps_it_on_screen_until
     wait_image(qtbot, window, "chess_04.jpg")
     names = [files.filter.index(r, 0).data() for r in range(files.filter.rowCount())]
     assert "chess_03.jpg" not in names and "chess_04.jpg" in names  # labelled and left: filtered out now
-    window.close()
 
 
 def test_another_folder_gets_nothing_of_the_last_one(qtbot, tmp_path, settings):
@@ -1253,13 +1259,8 @@ def test_boxes_drawn_at_any_zoom_are_stored_to_a_hundredth_of_a_pixel(qtbot, dem
         assert value == round(value, 2)
 
 
-def test_a_click_inside_a_box_picks_that_box_even_where_a_neighbours_tag_lies_over_it(qtbot, tmp_path, settings):
-    folder = tmp_path / "demo"
-    shutil.copytree(DEMO, folder)
-    (folder / "annotations.coco.json").unlink()
-    window = open_window(qtbot, folder, settings)
-    wait_image(qtbot, window, "chess_01.jpg")
-    window.workspace.add_category("piece")
+def test_a_click_inside_a_box_picks_that_box_even_where_a_neighbours_tag_lies_over_it(qtbot, unlabelled):
+    window = unlabelled
     window.canvas.actual_size()
     size = window.annotator.size
     window.workspace.draw_box("chess_01.jpg", size, QRectF(60, 20, 300, 80))  # 0: a large box (drawn under smaller ones) ...
@@ -1269,7 +1270,6 @@ def test_a_click_inside_a_box_picks_that_box_even_where_a_neighbours_tag_lies_ov
     assert window.canvas.box_at(inside_tag) == 0  # the box under the cursor, not the tag's
     outside = window.canvas.mapFromScene(QPointF(150, 150))
     assert window.canvas.box_at(outside) == 1
-    window.close()
 
 
 def test_an_export_runs_in_the_background_and_opening_another_folder_cancels_it(qtbot, demo, tmp_path, monkeypatch):
