@@ -478,6 +478,14 @@ class Canvas(QGraphicsView):
             self.zoom_by(1.25**steps, event.position().toPoint())
         event.accept()
 
+    def escape(self) -> None:
+        """Esc: a drag in progress is dropped, else the selection is cleared."""
+        if self._drag is not None:
+            self._cancel_drag()
+            self.viewport().update()
+        else:
+            self.select([])
+
     def eventFilter(self, watched, event) -> bool:
         """The wheel over a scroll bar zooms too, at the nearest point of the image view: zooming in
         from the fitted view brings the scroll bars up under a cursor at the edge, and the next
@@ -690,11 +698,7 @@ class Canvas(QGraphicsView):
             self.nudge.emit(arrows[key][0] * step, arrows[key][1] * step)
             return
         if key == Qt.Key.Key_Escape:
-            if self._drag is not None:
-                self._cancel_drag()
-                self.viewport().update()
-            else:
-                self.select([])
+            self.escape()
             return
         super().keyPressEvent(event)
 

@@ -239,6 +239,9 @@ class MainWindow(QMainWindow):
         self._action(edit, "Paste Boxes of the Pre&vious Image", a.paste_previous, "Ctrl+Shift+V")
         self._action(edit, "&Delete Boxes", a.delete_selected, [QKeySequence(Qt.Key.Key_Delete), QKeySequence(Qt.Key.Key_Backspace)])
         self._action(edit, "Select &All Boxes", a.select_all, QKeySequence.StandardKey.SelectAll)
+        # from any panel, as Ctrl+A, the number keys and Delete work: a selection left standing while a list had focus
+        # was relabelled by the next number key
+        self._action(edit, "Clear Selection", self.canvas.escape, "Esc")
         edit.addSeparator()
         self._action(edit, "Mark Image &Reviewed", self.toggle_reviewed, "R", "Toggle: a reviewed image with no boxes is a negative example")
         self._action(edit, "Rescale Boxes to the Image &Size", a.rescale_to_image, None,

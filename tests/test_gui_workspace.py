@@ -1298,3 +1298,12 @@ def test_an_export_runs_in_the_background_and_opening_another_folder_cancels_it(
     start = time.perf_counter()
     assert window.open_folder(other)
     assert time.perf_counter() - start < 3 and not window.transfer.busy and not target.exists()
+
+
+def test_esc_clears_the_selection_from_any_panel_as_ctrl_a_selects_from_any(qtbot, demo):
+    window = demo
+    window.files.view.setFocus()  # the image list has the keyboard, as after a click on a name
+    qtbot.keyClick(window.files.view, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    assert len(window.canvas.selected()) == len(window.workspace.store.boxes("chess_01.jpg")) > 0
+    qtbot.keyClick(window.files.view, Qt.Key.Key_Escape)
+    assert window.canvas.selected() == []  # a number key now relabels nothing
