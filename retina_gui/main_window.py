@@ -614,6 +614,9 @@ class MainWindow(QMainWindow):
         for kind, action in self.tool_actions.items():
             action.setChecked(kind is tool)
         self.tool_label.setText({Tool.EDIT: "edit tool", Tool.DRAW: "draw tool", Tool.PROBE: "anchor probe"}[tool])
+        if tool is Tool.PROBE:  # what the probe shows is there: the panel comes forward
+            self.docks["Anchors"].show()
+            self.docks["Anchors"].raise_()
 
     def _save_failed(self, message: str, report: bool = True) -> None:
         self.save_label.setText("NOT SAVED")

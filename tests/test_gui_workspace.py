@@ -934,8 +934,10 @@ def test_the_current_tool_is_checked_in_the_view_menu_and_named_in_the_status_ba
     assert window.tool_actions[Tool.EDIT].isChecked() and not window.tool_actions[Tool.DRAW].isChecked()
     qtbot.keyClick(window.canvas, Qt.Key.Key_W)
     assert window.tool_actions[Tool.DRAW].isChecked() and window.tool_label.text() == "draw tool"
+    window.docks["Model"].raise_()
     window.anchor_panel.toggle_probe()
     assert not any(a.isChecked() for a in window.tool_actions.values()) and window.tool_label.text() == "anchor probe"
+    assert window.anchor_panel.isVisible()  # the panel that shows what the probe finds came forward
     window.anchor_panel.toggle_probe()
     assert window.tool_actions[Tool.EDIT].isChecked() and window.tool_label.text() == "edit tool"
     qtbot.keyClick(window.canvas, Qt.Key.Key_R)
