@@ -177,11 +177,14 @@ def suggest_anchor(w: float, h: float, anchors: AnchorConfig, positive_iou: floa
     aw, ah = best_side / math.sqrt(best_ratio), best_side * math.sqrt(best_ratio)
     if _centred_iou(w, h, side / math.sqrt(best_ratio), side * math.sqrt(best_ratio)) < positive_iou:
         return f"add the aspect ratio {ratio:.2f} (height / width; now {', '.join(f'{r:g}' for r in anchors.ratios)})"
+    # sizes in the network's input pixels, as anchor sizes are (the box's own size in the image differs by the resize)
     if side < min(sides):
-        return f"add a smaller anchor size: about {side:.0f} px (smallest now {min(sides):.0f} px; or train at a larger input size)"
+        return (f"use smaller anchor sizes: the box is about {side:.0f} px at the model's input size, the smallest anchor "
+                f"{min(sides):.0f} px (or train at a larger input size)")
     if side > max(sides):
-        return f"add a larger anchor size: about {side:.0f} px (largest now {max(sides):.0f} px)"
-    return f"add a scale between the sizes: about {side:.0f} px (nearest {best_side:.0f} px, IoU {_centred_iou(w, h, aw, ah):.2f})"
+        return f"use larger anchor sizes: the box is about {side:.0f} px at the model's input size, the largest anchor {max(sides):.0f} px"
+    return (f"add a scale between the sizes: the box is about {side:.0f} px at the model's input size, the nearest anchor "
+            f"{best_side:.0f} px (IoU {_centred_iou(w, h, aw, ah):.2f})")
 
 
 @dataclass(frozen=True)

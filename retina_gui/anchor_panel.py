@@ -30,7 +30,8 @@ from retina_gui.convert import rect_from_xyxy
 from retina_gui.widgets import button_grid
 from retina_gui.workers import FunctionWorker, ModelInfo
 
-LEVEL_COLORS = ("#ff5050", "#ffb000", "#40d040", "#40c0ff", "#c070ff")
+# no green, grey or yellow: those mark a label's positive, ignored and best anchors
+LEVEL_COLORS = ("#ff5050", "#ff9a00", "#ff60c0", "#40c0ff", "#a070ff")
 
 
 MAX_VALUES = 10
@@ -98,6 +99,10 @@ class AnchorPanel(QWidget):
         form.addRow("Levels", button_grid(*self.level_boxes, columns=3))
         form.addRow("Ratios", self.ratio_row)
         form.addRow("Scales", self.scale_row)
+        legend = QLabel('The selected label\'s anchors: <span style="color:#30b030">positive</span>, '
+                        '<span style="color:#909090">ignored</span>, <span style="color:#c0a000">best</span> (with its IoU)')
+        legend.setWordWrap(True)
+        form.addRow(legend)
         settings = QGroupBox("Settings (try before training)")
         sform = QFormLayout(settings)
         sform.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
@@ -105,6 +110,11 @@ class AnchorPanel(QWidget):
         sform.addRow("Ratios (h/w)", self.ratios_edit)
         sform.addRow("Scales", self.scales_edit)
         sform.addRow(button_grid(apply, reset))
+        self.settings_note = QLabel()  # why Apply refused: beside the button, not below the fold in Details
+        self.settings_note.setWordWrap(True)
+        self.settings_note.setStyleSheet("color: #c03030")
+        self.settings_note.hide()
+        sform.addRow(self.settings_note)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(show)
@@ -133,16 +143,18 @@ class AnchorPanel(QWidget):
                              ratios=_numbers(self.ratios_edit.text(), "ratios", 0.01, 100),
                              scales=_numbers(self.scales_edit.text(), "scales", 0.1, 10))
         except ValueError as exc:
-            self.report.setPlainText(f"Anchor settings: {exc}")
-            return
+            return self._refuse(str(exc))
         if len(config.sizes) != len(config.strides):
-            self.report.setPlainText(f"Anchor settings: one size per level ({len(config.strides)})")
-            return
+            return self._refuse(f"sizes: one per level, {len(config.strides)} (P3 to P7)")
         if len(config.ratios) * len(config.scales) > MAX_PER_POSITION:
-            self.report.setPlainText(f"Anchor settings: at most {MAX_PER_POSITION} anchors per position (ratios × scales; "
-                                     f"the model has {len(self.model_anchors.ratios) * len(self.model_anchors.scales)})")
-            return
+            return self._refuse(f"at most {MAX_PER_POSITION} anchors per position (ratios × scales; the model has "
+                                f"{len(self.model_anchors.ratios) * len(self.model_anchors.scales)})")
+        self.settings_note.hide()
         self._set_anchor_config(config)
+
+    def _refuse(self, reason: str) -> None:
+        self.settings_note.setText(f"Not applied: {reason}")
+        self.settings_note.show()
 
     def _set_anchor_config(self, config: AnchorConfig) -> None:
         self.anchors = config
@@ -151,13 +163,14 @@ class AnchorPanel(QWidget):
         self.ratios_edit.setText(" ".join(f"{v:g}" for v in config.ratios))
         self.scales_edit.setText(" ".join(f"{v:.4g}" for v in config.scales))
         for row, boxes, values in ((self.ratio_row, self.ratio_boxes, config.ratios), (self.scale_row, self.scale_boxes, config.scales)):
+            hidden = {box.text() for box in boxes if not box.isChecked()}  # a value still there stays hidden: Apply showed them all again
             for box in boxes:
                 row.removeWidget(box)
                 box.deleteLater()
             boxes.clear()
             for v in values:
                 box = QCheckBox(f"{v:.3g}")
-                box.setChecked(True)
+                box.setChecked(box.text() not in hidden)
                 box.toggled.connect(self.refresh)
                 row.addWidget(box)
                 boxes.append(box)
@@ -253,8 +266,8 @@ class AnchorPanel(QWidget):
                 overlay.append(OverlayBox(rect_from_xyxy(layout.boxes[j]), QColor(150, 150, 150)))
             for j in r.positive:
                 overlay.append(OverlayBox(rect_from_xyxy(layout.boxes[j]), QColor(60, 220, 60), dashed=False))
-            for j in r.best:
-                overlay.append(OverlayBox(rect_from_xyxy(layout.boxes[j]), QColor(255, 230, 0), 2, False, f"IoU {r.best_iou:.2f}"))
+            for k, j in enumerate(r.best):  # tied best anchors: one says the IoU (45 labels covered the image)
+                overlay.append(OverlayBox(rect_from_xyxy(layout.boxes[j]), QColor(255, 230, 0), 2, False, "" if k else f"IoU {r.best_iou:.2f}"))
             if not r.reachable:
                 lines.append(f"  no anchor reaches IoU {self.assign_config.positive_iou:g}: {r.suggestion}")
         unreachable = [i for i, r in enumerate(result) if not r.reachable]
@@ -351,7 +364,7 @@ class AnchorPanel(QWidget):
         lines = [f"{len(report.best_iou)} labels; {report.unreachable_share:.1%} have no anchor at IoU ≥ {report.positive_iou:g}",
                  "best-anchor IoU histogram:"]
         for c, lo in zip(counts, edges[:-1]):
-            lines.append(f"  {lo:.2f}–{lo + 0.05:.2f} {'#' * round(30 * c / peak)} {c}")
+            lines.append(f"  {lo:.2f}–{lo + 0.05:.2f} {c:>5} {'#' * round(16 * c / peak)}")  # short bars: a narrow panel wrapped them
         lines.append("per class: labels, unreachable, median best IoU")
         for cid, (n, share, median) in sorted(report.per_class().items(), key=lambda kv: -kv[1][1]):
             lines.append(f"  {names.get(cid, cid)}: {n}, {share:.1%}, {median:.2f}")

@@ -167,7 +167,8 @@ def test_double_click_accepts_one_prediction(qtbot, tmp_path, window_factory):
     p = window.canvas.mapFromScene(QPointF((box[0] + box[2]) / 2, (box[1] + box[3]) / 2))
     qtbot.mouseDClick(window.canvas.viewport(), Qt.MouseButton.LeftButton, pos=p)
     (label,) = window.workspace.store.boxes(window.annotator.current)
-    assert (label.x1, label.y1, label.x2, label.y2) == pytest.approx(tuple(float(v) for v in box))
+    assert (label.x1, label.y1, label.x2, label.y2) == pytest.approx(tuple(float(v) for v in box), abs=0.005)
+    assert all(v == round(v, 2) for v in (label.x1, label.y1, label.x2, label.y2))  # stored to 1/100 px, as drawn boxes are
     assert window.workspace.undo_stack.text(0) == f"Accept 1 prediction · {window.annotator.current}"
 
 
@@ -185,9 +186,11 @@ def test_anchor_view_shows_every_anchor_of_each_enabled_level_at_a_point(qtbot, 
     panel.ratio_boxes[0].setChecked(False)
     assert len(window.canvas.overlay) == 4 * 6
     panel.ratios_edit.setText("0.5 1 2 4")
-    panel._apply_settings()
-    assert len(panel.ratio_boxes) == 4 and len(window.canvas.overlay) == 4 * 12
-    panel.reset_settings()  # the model's 3 ratios again, all shown; P3 stays off
+    panel._apply_settings()  # ratio 0.5 stays hidden: the view's filters outlive new settings
+    assert len(panel.ratio_boxes) == 4 and not panel.ratio_boxes[0].isChecked() and len(window.canvas.overlay) == 4 * 9
+    panel.reset_settings()  # the model's 3 ratios again; P3 and ratio 0.5 stay off
+    assert len(window.canvas.overlay) == 4 * 6
+    panel.ratio_boxes[0].setChecked(True)
     assert len(window.canvas.overlay) == 4 * 9
     for field, text, message in ((panel.ratios_edit, "0.5 nan 2", "ratios: numbers from 0.01 to 100"),
                                  (panel.scales_edit, "1 inf", "scales: numbers from 0.1 to 10"),
@@ -198,9 +201,15 @@ def test_anchor_view_shows_every_anchor_of_each_enabled_level_at_a_point(qtbot, 
         before = panel.anchors
         field.setText(text)
         panel._apply_settings()
-        assert panel.report.toPlainText() == f"Anchor settings: {message}, separated by spaces" or message in panel.report.toPlainText()
+        assert message in panel.settings_note.text() and not panel.settings_note.isHidden()  # said beside Apply
         assert panel.anchors == before  # refused: nothing changed
         panel.reset_settings()
+    panel.sizes_edit.setText("32 64 128 256")
+    panel._apply_settings()
+    assert panel.settings_note.text() == "Not applied: sizes: one per level, 5 (P3 to P7)"
+    panel.sizes_edit.setText("24 48 96 192 384")
+    panel._apply_settings()
+    assert panel.settings_note.isHidden() and panel.anchors.sizes == (24, 48, 96, 192, 384)
 
 
 def test_miss_explanation_of_a_label_in_the_window(qtbot, tmp_path, window_factory):
