@@ -230,7 +230,10 @@ class ModelPanel(QWidget):
         if self.predictions.model is None:
             self.predictions.message.emit("no model loaded: Model ▸ Load Model… first")
         elif self.predictions.annotator.current is not None:
-            self.predictions.request(self.predictions.annotator.current)
+            name = self.predictions.annotator.current
+            cached = name in self.predictions.candidates
+            self.predictions.request(name)
+            self.predictions.message.emit(f"{name}: its predictions are shown" if cached else f"predicting {name} …")
 
     def _batch_progress(self, done: int, total: int, seconds_left: float) -> None:
         self.cancel_button.setEnabled(done < total)
@@ -241,6 +244,7 @@ class ModelPanel(QWidget):
     def _batch_finished(self, done: int, cancelled: bool) -> None:
         self.cancel_button.setEnabled(False)
         self.eta_label.setText(f"cancelled after {done} images" if cancelled else f"predicted {done} images")
+        self.predictions.message.emit(self.eta_label.text())  # the panel may be behind another tab
 
     # --- thresholds and classes ----------------------------------------------------------------
     def _sliders_moved(self, _value: int) -> None:

@@ -121,6 +121,7 @@ class Predictions(QObject):
         elif self.worker is not None:
             names = [n for n in self.annotator.files.model.names if n not in self.annotator.files.model.unreadable]
             self.worker.predict_folder(names)
+            self.message.emit(f"predicting the folder's {len(names)} images … (progress and Cancel in the Model panel)")
 
     def cancel_folder(self) -> None:
         if self.worker is not None:
