@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import re
 import signal
@@ -17,8 +18,6 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-
-from tqdm import tqdm
 
 from core.config import updated
 
@@ -30,6 +29,8 @@ class UsageError(ValueError):
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from core.atomic import write_json
     from core.detector import Detector
     from core.predict import coco_results, predict_files
@@ -37,7 +38,7 @@ def _predict(args: argparse.Namespace) -> int:
     missing = [item for item in args.inputs if not Path(item).exists()]
     if missing:
         raise ValueError(f"no such file or folder: {', '.join(missing)}")
-    _check_out(Path(args.out), "--out", "results.json", [Path(args.weights), *([Path(args.coco)] if args.coco else [])])
+    _check_out(Path(args.out), "--out", "results.json", [Path(args.weights), *map(Path, args.inputs), *([Path(args.coco)] if args.coco else [])])
     detector = Detector.from_file(args.weights, preset=args.preset, device=args.device, precision=args.precision)
     detector.postprocess_config = updated(detector.postprocess_config, score_thresh=args.score_thresh, nms_thresh=args.nms_thresh)
     names = _result_names([Path(item) for item in args.inputs])
@@ -81,7 +82,7 @@ def _predict(args: argparse.Namespace) -> int:
         print(f"retina: none of the {len(matched)} images could be read: nothing written", file=sys.stderr)
         return EXIT_ERROR
     write_json(args.out, results)
-    print(f"{len(results)} detections on {len(matched) - len(errors)} images written to {args.out}", file=sys.stderr)
+    print(f"{_count(len(results), 'detection')} on {_count(len(matched) - len(errors), 'image')} written to {args.out}", file=sys.stderr)
     return EXIT_SKIPPED if (errors or skipped) else 0
 
 
@@ -114,6 +115,8 @@ def _check_out(path: Path, flag: str, example: str, inputs: list[Path] = ()) -> 
     of the command's inputs (results written over the labels file, or over an image)."""
     from core.images import IMAGE_SUFFIXES
 
+    if path.is_symlink():  # the file written is the one it names, in that one's folder
+        path = Path(os.path.realpath(path))
     if path.is_dir():
         raise ValueError(f"{flag} {path} is a folder: give the file to write, e.g. {path / example}")
     if path.exists() and not path.is_file():
@@ -121,8 +124,10 @@ def _check_out(path: Path, flag: str, example: str, inputs: list[Path] = ()) -> 
     if not path.parent.is_dir():
         raise ValueError(f"{flag} {path}: the folder {path.parent} does not exist")
     _check_writable(path.parent, f"{flag} {path}:")
-    if path.exists() and (path.suffix.lower() in IMAGE_SUFFIXES or any(path.resolve() == Path(p).resolve() for p in inputs)):
+    if path.exists() and any(path.resolve() == Path(p).resolve() for p in inputs):
         raise ValueError(f"{flag} {path} is one of the inputs: it would be overwritten; write to another file")
+    if path.exists() and path.suffix.lower() in IMAGE_SUFFIXES:
+        raise ValueError(f"{flag} {path} is an image: it would be overwritten; write to a .json file")
 
 
 def _check_writable(folder: Path, what: str) -> None:
@@ -158,6 +163,8 @@ def _result_names(inputs: list[Path]) -> dict[Path, str]:
 
 def _train(args: argparse.Namespace) -> int:
     from core.backbones import BACKBONES
+    from tqdm import tqdm
+
     from core.cancel import CancelToken
     from core.dataset import AugmentConfig
     from core.formats.coco import read_coco
@@ -170,15 +177,21 @@ def _train(args: argparse.Namespace) -> int:
     if args.max_size is not None and args.max_size < args.image_size:
         raise UsageError(f"--max-size {args.max_size} is below --image-size {args.image_size}: the long side cannot be "
                          "shorter than the short side")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file: give the folder for the run (made if new)")
+    _check_writable(out, f"--out {out}:")
     labels = read_coco(args.coco)
-    if problem := same_named_categories(labels.categories):
-        raise ValueError(f"{args.coco}: {problem}")
+    val_labels = read_coco(args.val_coco) if args.val_coco else None
+    for path, found in ((args.coco, labels), (args.val_coco, val_labels)):
+        if found is not None and (problem := same_named_categories(found.categories)):
+            raise ValueError(f"{path}: {problem}")
     images = Path(args.images) if args.images else Path(args.coco).parent
-    if not args.weights and not args.pretrained_backbone:
+    if not args.weights and not args.pretrained_backbone and not args.resume:
         print(f"note: training a {args.backbone} RetinaNet from scratch (random weights: neither --weights nor "
               "--pretrained-backbone). That needs far more images and time than fine-tuning.", file=sys.stderr)
     if args.val_coco:
-        val = DataSource(read_coco(args.val_coco), Path(args.val_images) if args.val_images else Path(args.val_coco).parent)
+        val = DataSource(val_labels, Path(args.val_images) if args.val_images else Path(args.val_coco).parent)
     elif args.val_split:
         if len(labels.images) < 2:
             raise ValueError(f"--val-split needs at least 2 images; {args.coco} has {len(labels.images)}")
@@ -227,6 +240,9 @@ def _train(args: argparse.Namespace) -> int:
               "the weights are last.safetensors", file=sys.stderr)
     else:
         print(f"run folder {result.run_dir}: {_count(result.epochs_done, 'epoch')}, best val mAP {result.best_map:.3f}{start}", file=sys.stderr)
+    if result.skipped_images:
+        print(f"{_count(result.skipped_images, 'image')} left out as unreadable (named in {result.run_dir / 'train.log'})", file=sys.stderr)
+        return EXIT_SKIPPED
     return 0
 
 
@@ -253,6 +269,8 @@ def _ctrl_c_cancels(cancel) -> Iterator[None]:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from core.atomic import write_json
     from core.dataset import check_image_folder
     from core.detector import Detector
@@ -295,7 +313,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from core.formats.convert import outside_images, read_labels, with_image_sizes, write_labels
+    from core.formats.convert import box_problems, read_labels, with_image_sizes, write_labels
 
     target = Path(args.target)
     if args.target_format == "coco":
@@ -309,18 +327,25 @@ def _convert(args: argparse.Namespace) -> int:
         _check_writable(target if target.is_dir() else target.parent, f"{target}:")
     labels, problems = read_labels(args.source_format, args.source, args.images)
     labels = with_image_sizes(labels, args.images)
-    problems += outside_images(labels)
+    problems += box_problems(labels)
     for problem in problems:
         print(problem, file=sys.stderr)
     write_labels(labels, args.target_format, args.target)
-    boxes = sum(len(im.boxes) for im in labels.images)
-    print(f"{len(labels.images)} images, {boxes} boxes, {len(labels.categories)} categories written to {args.target}", file=sys.stderr)
+    crowd = sum(b.iscrowd for im in labels.images for b in im.boxes) if args.target_format == "yolo" else 0
+    boxes = sum(len(im.boxes) for im in labels.images) - crowd
+    left_out = f" ({_count(crowd, 'crowd region')} left out: YOLO has no form for them)" if crowd else ""
+    print(f"{_count(len(labels.images), 'image')}, {_count(boxes, 'box')}{left_out}, {_count(len(labels.categories), 'category')} "
+          f"written to {args.target}", file=sys.stderr)
     serious = [p for p in problems if not p.startswith("image without label file")]
     return EXIT_SKIPPED if serious else 0
 
 
 def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+    """"1 image", "2 images", "3 boxes", "2 categories"."""
+    if n == 1:
+        return f"1 {noun}"
+    plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "es" if noun.endswith(("x", "s")) else noun + "s"
+    return f"{n} {plural}"
 
 
 def _number(kind: type, low: float, high: float | None = None, *, low_open: bool = False, high_open: bool = False):
@@ -333,7 +358,7 @@ def _number(kind: type, low: float, high: float | None = None, *, low_open: bool
             raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
         too_low = value <= low if low_open else value < low
         too_high = high is not None and (value >= high if high_open else value > high)
-        if too_low or too_high or value != value:  # value != value: NaN
+        if too_low or too_high or value != value or value in (math.inf, -math.inf):  # value != value: NaN
             left, right = "(" if low_open else "[", ")" if high_open else "]"
             raise argparse.ArgumentTypeError(f"{text} is outside {left}{low}, {'∞' if high is None else high}{right}")
         return value

@@ -96,6 +96,7 @@ class TrainResult:
     last_checkpoint: Path
     best_checkpoint: Path | None
     start_map: float | None = None  # the start weights' validation mAP (fine-tuning), for comparison
+    skipped_images: int = 0  # missing or unreadable images left out (each one named in the log)
 
 
 @dataclass(frozen=True)
@@ -220,7 +221,7 @@ class Trainer:
             raise TrainingError("the training set has no images")
         # before anything is logged: a refused run must not write into the other run's train.log
         if not resume and any((self.run_dir / name).exists() for name in ("last.safetensors", "train_state.pt", "metrics.json")):
-            raise TrainingError(f"{self.run_dir} already holds a run: continue it with --resume (or Resume), or train into a new "
+            raise TrainingError(f"{self.run_dir} already holds a run: continue it (retina train --resume; Resume in the window), or train into a new "
                                 "folder (its checkpoints and metrics would be mixed with this run's)")
         self.reported: set[str] = set()  # unreadable images already logged
         train_data = self._readable(train_data, "training")
@@ -293,7 +294,10 @@ class Trainer:
             # the steps of the epoch done before the stop count in its mean losses too
             self._epoch_losses = [(float(c), float(b)) for c, b in state.get("epoch_losses", [])]
             self.best_map = state["best_map"] if state["best_map"] >= 0 else None
-            self.history = json.loads((self.run_dir / "metrics.json").read_text()) if (self.run_dir / "metrics.json").exists() else []
+            try:
+                self.history = json.loads((self.run_dir / "metrics.json").read_text()) if (self.run_dir / "metrics.json").exists() else []
+            except ValueError as exc:
+                raise TrainingError(f"{self.run_dir / 'metrics.json'} is damaged ({exc}): the run's history cannot go on") from None
             # runs saved before "fine_tuning" was kept: their checkpoint says where they started
             self.fine_tuning = bool(state.get("fine_tuning", self.spec.source.startswith("fine-tuned from")))
             if state.get("start_preprocess"):
@@ -311,6 +315,7 @@ class Trainer:
         except ValueError as exc:
             raise TrainingError(f"{role} images: {exc}") from None
         labels, problems = readable(data.labels, data.image_root)
+        self.reported.update(problems)
         for problem in problems[:20]:
             self._log(f"skipped {role} image: {problem}")
         if len(problems) > 20:
@@ -325,7 +330,7 @@ class Trainer:
         """A resumed run goes on as it was started: another image or batch size, or optimizer, would
         change it mid-way, unseen (more epochs are fine: the schedule stretches, and the log says so)."""
         now = _recipe(config)
-        changed = [key for key in ("image_size", "max_size", "batch_size", "optimizer") if key in saved and saved[key] != now[key]]
+        changed = [key for key in ("image_size", "max_size", "batch_size", "optimizer", "lr") if key in saved and saved[key] != now[key]]
         if changed:
             was = ", ".join(f"{key.replace('_', ' ')} {saved[key]}" for key in changed)
             raise TrainingError(f"this run was started with {was}: resume it with the same settings, or start a new run in another folder")
@@ -339,7 +344,11 @@ class Trainer:
                                 f"a new run from its weights, {self.run_dir / 'last.safetensors'}")
         if not path.exists():
             raise TrainingError(f"nothing to resume in {self.run_dir} (no train_state.pt / last.safetensors)")
-        return torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - truncated, empty or not a state: all the same to the user
+            raise TrainingError(f"{path} is damaged ({type(exc).__name__}), so the run cannot go on from its step; start a new "
+                                f"run from its weights, {self.run_dir / 'last.safetensors'}") from None
 
     def _save(self, reason: str) -> None:
         if not self.dist.main:
@@ -372,6 +381,23 @@ class Trainer:
     # -- loop --------------------------------------------------------------------------------------
 
     def run(self) -> TrainResult:
+        """Train to the end, or until cancelled (then saved at the step, resumable). One run at a
+        time in a run folder: a second one, started beside it, is refused."""
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(self.run_dir / ".run.lock", timeout=0) if self.dist.main else None
+        try:
+            if lock is not None:
+                lock.acquire()
+        except Timeout:
+            raise TrainingError(f"another training is running in {self.run_dir} (its checkpoints would be mixed with this one's)") from None
+        try:
+            return self._run()
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _run(self) -> TrainResult:
         config = self.config
         self._log(
             f"training {self.spec.model.backbone} ({self.spec.preset}) on {len(self.dataset)} images, "
@@ -392,6 +418,7 @@ class Trainer:
                 self.sampler.set_epoch(self.epoch, self.skip)
                 loader = torch.utils.data.DataLoader(self.dataset, batch_sampler=self.sampler, collate_fn=collate, num_workers=config.num_workers)
                 set_train_mode(self.model, self.freeze_bn)
+                stepped = self.skip > 0  # a batch went through _step this epoch (resumed mid-epoch: before the stop)
                 for batch in loader:
                     self.cancel.raise_if_cancelled()
                     for bad in batch.unreadable:
@@ -404,6 +431,7 @@ class Trainer:
                             raise TrainingError(f"every image of a batch is unreadable: {batch.unreadable[0].message}")
                         continue
                     finite, cls_loss, box_loss = self._step(batch)
+                    stepped = True
                     self.skip += 1
                     if not finite:
                         nan_streak += 1
@@ -419,6 +447,9 @@ class Trainer:
                     rate = (self.step - start_step) * config.batch_size * self.dist.world_size / max(elapsed, 1e-9)
                     eta = (self.total_steps - self.step) * config.batch_size * self.dist.world_size / max(rate, 1e-9)
                     self._emit(TrainEvent("step", self.epoch, self.step, self.total_steps, cls_loss, box_loss, self.optimizer.param_groups[0]["lr"], rate, eta))
+                if not stepped:
+                    raise TrainingError("no image of the epoch could be decoded (their headers read, their pixels not): nothing was "
+                                        "trained; the log names them")
                 self.epoch += 1
                 self.skip = 0
                 self.end_pending = True
@@ -435,7 +466,7 @@ class Trainer:
         start = self._start_entry()
         done = self.epoch - 1 if self.end_pending else self.epoch  # cancelled while validating: that epoch is not done
         return TrainResult(self.run_dir, done, self.step, cancelled, self.best_map, self.run_dir / "last.safetensors",
-                           best if best.exists() else None, None if start is None else start.get("mAP"))
+                           best if best.exists() else None, None if start is None else start.get("mAP"), len(self.reported))
 
     def _step(self, batch: Batch) -> tuple[bool, float, float]:
         lr = self.config.lr * _lr_factor(self.step, self.total_steps, self.config)

@@ -1,5 +1,6 @@
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -165,3 +166,38 @@ def test_two_categories_of_one_name_are_refused_by_train_and_eval(tiny_checkpoin
     assert "categories 1 ('a') and 2 ('A ') have the same name" in capsys.readouterr().err
     assert main(["train", "--coco", str(coco), "--backbone", "resnet18", "--out", str(tmp_path / "run")]) == 1
     assert "have the same name" in capsys.readouterr().err
+
+
+def test_train_output_and_option_mistakes_are_found_before_training(tmp_path, capsys, monkeypatch):
+    coco = str(CHESS / "_annotations.coco.json")
+    (tmp_path / "afile").write_text("x")
+    assert main(["train", "--coco", coco, "--backbone", "resnet18", "--out", str(tmp_path / "afile")]) == 1
+    assert "is a file: give the folder for the run" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--coco", coco, "--lr", "inf", "--out", str(tmp_path / "run")])
+    assert info.value.code == 2
+    # an output named through a link is checked where the link points: that folder is the one written
+    import tempfile
+
+    real_dir = tmp_path / "locked"
+    real_dir.mkdir()
+    (tmp_path / "link.json").symlink_to(real_dir / "r.json")
+    made = tempfile.TemporaryFile
+
+    def refuse_in_locked(*args, dir=None, **kwargs):
+        if Path(dir) == real_dir:
+            raise PermissionError(1, "Operation not permitted")
+        return made(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse_in_locked)
+    assert main(["eval", "--weights", "unused.safetensors", "--coco", coco, "--json", str(tmp_path / "link.json")]) == 1
+    assert f"the folder {real_dir} cannot be written to" in capsys.readouterr().err
+
+
+def test_convert_to_yolo_says_which_crowd_regions_it_leaves_out(tmp_path, capsys):
+    source = tmp_path / "crowd.json"
+    source.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 100}], "categories": [{"id": 1, "name": "x"}],
+                                  "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 20, 20]},
+                                                  {"id": 2, "image_id": 1, "category_id": 1, "bbox": [30, 30, 20, 20], "iscrowd": 1}]}))
+    assert main(["convert", "--from", "coco", str(source), "--to", "yolo", str(tmp_path / "yolo")]) == 0
+    assert "1 image, 1 box (1 crowd region left out: YOLO has no form for them), 1 category written to" in capsys.readouterr().err

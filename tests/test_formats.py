@@ -285,3 +285,28 @@ def test_convert_names_boxes_outside_their_image_and_keeps_old_label_folders_apa
     assert "1 box reaches outside their image (the first in a.jpg)" in capsys.readouterr().err
     assert main(["convert", "--from", "coco", str(source), "--to", "voc", str(voc)]) == 1  # a folder with label files already
     assert "already holds VOC label files: write into an empty folder" in capsys.readouterr().err
+
+
+def test_yolo_boxes_only_and_class_names_a_line_each(tmp_path):
+    images, labels = tmp_path / "images", tmp_path / "yolo"
+    images.mkdir()
+    labels.mkdir()
+    (images / "a.jpg").write_bytes((DATASETS / "exif_orientation" / "Landscape_1.jpg").read_bytes())
+    (labels / "classes.txt").write_text("rook\n")
+    (labels / "a.txt").write_text("0 0.1 0.1 0.3 0.1 0.3 0.4 0.1 0.4\n")  # a segmentation polygon
+    with pytest.raises(LabelFormatError, match=r"a.txt:1: expected 'class cx cy w h' \(5 numbers\), got 9"):
+        read_yolo(labels, images)
+    from core.formats.convert import write_labels
+
+    two_lines = LabelSet([Category(1, "black\nqueen"), Category(2, "rook")], [ImageEntry(1, "a.jpg", 100, 100, [Box(1, 1, 9, 9, 2)])])
+    with pytest.raises(LabelFormatError, match="cannot be a line of classes.txt"):
+        write_labels(two_lines, "yolo", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_ids_must_be_integers(tmp_path):
+    for bad in (100.5, True):
+        path = tmp_path / "ids.json"
+        path.write_text(json.dumps({"images": [{"id": bad, "file_name": "a.jpg", "width": 9, "height": 9}], "annotations": [], "categories": []}))
+        with pytest.raises(LabelFormatError, match="image id .* is not an integer id"):
+            read_coco(path)

@@ -91,7 +91,7 @@ def test_resume_continues_at_the_same_step_with_the_same_optimizer_state(four_im
     assert by_epoch["c"][1]["cls_loss"] == pytest.approx(by_epoch["a"][1]["cls_loss"], rel=1e-4)
     # a run folder holds one run: a new run is refused there, and a finished one has nothing to resume
     log = (tmp_path / "a" / "train.log").read_text()
-    with pytest.raises(TrainingError, match="already holds a run: continue it with --resume"):
+    with pytest.raises(TrainingError, match=r"already holds a run: continue it \(retina train --resume; Resume in the window\)"):
         _trainer(four_images, tmp_path / "a", _config(epochs=2))
     assert (tmp_path / "a" / "train.log").read_text() == log  # the refused run wrote nothing into it
     with pytest.raises(TrainingError, match=r"has finished: there is nothing to resume.*from its weights, .*last.safetensors"):
@@ -476,3 +476,27 @@ def test_a_resumed_run_keeps_the_classes_of_its_head_when_the_labels_changed(fou
     assert resumed.dataset.class_index == first.dataset.class_index
     assert any("classes added since this run started are not learnt by it: clock" in m for m in messages)
     assert resumed.run().epochs_done == 2
+
+
+def test_a_run_folder_takes_one_run_at_a_time_and_a_damaged_state_is_named(four_images, tmp_path):
+    from filelock import FileLock
+
+    run = tmp_path / "run"
+    run.mkdir()
+    with FileLock(run / ".run.lock"):  # another process training there
+        with pytest.raises(TrainingError, match="another training is running in"):
+            _trainer(four_images, run, _config()).run()
+    cancel = CancelToken()
+    _trainer(four_images, tmp_path / "stopped", _config(epochs=2), cancel=cancel, on_event=lambda e: e.kind == "step" and cancel.cancel()).run()
+    (tmp_path / "stopped" / "train_state.pt").write_bytes(b"")
+    with pytest.raises(TrainingError, match="train_state.pt is damaged .*start a new run from its weights"):
+        _trainer(four_images, tmp_path / "stopped", _config(epochs=2), resume=True)
+
+
+def test_images_whose_pixels_cannot_be_decoded_stop_the_run_instead_of_training_nothing(four_images, tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for im in four_images.labels.images:  # the headers read (sizes check out), the pixels do not
+        (folder / im.file_name).write_bytes((four_images.image_root / im.file_name).read_bytes()[:3000])
+    with pytest.raises(TrainingError, match="no image of the epoch could be decoded"):
+        _trainer(DataSource(four_images.labels, folder), tmp_path / "run", _config()).run()

@@ -38,8 +38,18 @@ def read_coco(path: Path | str) -> LabelSet:
         raise LabelFormatError(f"{path}: not a COCO detection file ({type(exc).__name__}: {exc})") from None
 
 
+def _id(value: Any, what: str) -> int:
+    """A COCO id: an integer (100.0 is 100); 100.5 or true are no ids (int() made them 100 and 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)) or isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"{what} {value!r} is not an integer id")
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{what} {value!r} is not an integer id") from None
+
+
 def _parse(data: dict[str, Any]) -> LabelSet:
-    categories = [Category(int(c["id"]), str(c["name"]), str(c.get("supercategory", "")), _color(c.get("color")))
+    categories = [Category(_id(c["id"], "category id"), str(c["name"]), str(c.get("supercategory", "")), _color(c.get("color")))
                   for c in data.get("categories", [])]
     known = {c.id for c in categories}
     if len(known) != len(categories):
@@ -49,7 +59,7 @@ def _parse(data: dict[str, Any]) -> LabelSet:
     by_name: dict[str, int] = {}
     for im in data["images"]:
         # Windows tools write "sub\\a.jpg"; file names are POSIX paths everywhere else
-        entry = ImageEntry(int(im["id"]), _file_name(im["file_name"]), int(im.get("width") or 0), int(im.get("height") or 0),
+        entry = ImageEntry(_id(im["id"], "image id"), _file_name(im["file_name"]), int(im.get("width") or 0), int(im.get("height") or 0),
                            reviewed=im.get("reviewed") is True, extra={k: v for k, v in im.items() if k not in _IMAGE_KEYS})
         if entry.id in images:
             raise ValueError(f"image id {entry.id} appears twice")
@@ -60,11 +70,11 @@ def _parse(data: dict[str, Any]) -> LabelSet:
         by_name[entry.file_name] = entry.id
     problems: list[str] = []
     for ann in data.get("annotations", []):
-        image = images.get(int(ann["image_id"]))
+        image = images.get(_id(ann["image_id"], "annotation image_id"))
         if image is None:
             problems.append(f"annotation {ann.get('id')} refers to missing image {ann['image_id']}")
             continue
-        if int(ann["category_id"]) not in known:
+        if _id(ann["category_id"], "annotation category_id") not in known:
             problems.append(f"annotation {ann.get('id')} refers to missing category {ann['category_id']}")
             continue
         x, y, w, h = (float(v) for v in ann["bbox"])

@@ -60,14 +60,20 @@ def with_image_sizes(labels: LabelSet, images: Path | str | None) -> LabelSet:
     return LabelSet(labels.categories, [sized.get(im.file_name, im) for im in labels.images], labels.extra)
 
 
-def outside_images(labels: LabelSet, tolerance: float = 1.0) -> list[str]:
-    """A problem line when boxes reach more than ``tolerance`` pixels outside their image."""
+def box_problems(labels: LabelSet, tolerance: float = 1.0) -> list[str]:
+    """Problem lines for boxes that reach more than ``tolerance`` pixels outside their image, and
+    for boxes without width or height (a COCO export refuses those; VOC and YOLO would take them)."""
     outside = [im.file_name for im in labels.images for b in im.boxes
                if im.width > 0 and (b.x1 < -tolerance or b.y1 < -tolerance or b.x2 > im.width + tolerance or b.y2 > im.height + tolerance)]
-    if not outside:
-        return []
-    boxes = "1 box reaches" if len(outside) == 1 else f"{len(outside)} boxes reach"
-    return [f"{boxes} outside their image (the first in {outside[0]}): written as they are"]
+    flat = [im.file_name for im in labels.images for b in im.boxes if b.width <= 0 or b.height <= 0]
+    lines = []
+    if outside:
+        reach = "1 box reaches" if len(outside) == 1 else f"{len(outside)} boxes reach"
+        lines.append(f"{reach} outside their image (the first in {outside[0]}): written as they are")
+    if flat:
+        lines.append(f"{'1 box' if len(flat) == 1 else f'{len(flat)} boxes'} without width or height (the first in {flat[0]}): "
+                     "written as they are")
+    return lines
 
 
 def write_labels(labels: LabelSet, fmt: str, target: Path | str, cancel: CancelToken | None = None) -> None:

@@ -27,6 +27,8 @@ def read_voc(folder: Path | str) -> LabelSet:
             root = ET.parse(path).getroot()
             filename = root.findtext("filename") or path.with_suffix(".jpg").name
             rel = PurePosixPath(path.relative_to(folder).as_posix()).parent / filename
+            if root.tag != "annotation" or root.findtext("size/width") is None or root.findtext("size/height") is None:
+                raise LabelFormatError(f"{path}: not a Pascal VOC annotation (no <annotation> with <size><width> and <height>)")
             width, height = int(float(root.findtext("size/width"))), int(float(root.findtext("size/height")))
             objects = []
             for n, obj in enumerate(root.iter("object"), start=1):

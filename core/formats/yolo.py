@@ -58,8 +58,10 @@ def read_yolo(folder: Path | str, images: Path | str, cancel: CancelToken | None
             for n, line in enumerate(label_file.read_text(encoding="utf-8").splitlines(), start=1):
                 if not line.strip():
                     continue
+                if len(line.split()) != 5:  # a segmentation polygon or a confidence: no box label of ours
+                    raise LabelFormatError(f"{label_file}:{n}: expected 'class cx cy w h' (5 numbers), got {len(line.split())}: {line!r}")
                 try:
-                    k, cx, cy, w, h = line.split()[:5]
+                    k, cx, cy, w, h = line.split()
                     k, cx, cy, w, h = int(k), float(cx) * width, float(cy) * height, float(w) * width, float(h) * height
                 except ValueError:
                     raise LabelFormatError(f"{label_file}:{n}: expected 'class cx cy w h', got {line!r}") from None
@@ -91,6 +93,9 @@ def write_yolo(labels: LabelSet, folder: Path | str, cancel: CancelToken | None 
     unsized = [im.file_name for im in labels.images if not im.width or not im.height]
     if unsized:
         raise LabelFormatError(f"{unsized[0]}: image size unknown, YOLO needs it to normalise; nothing was written")
+    unwritable = [c.name for c in categories if not c.name.strip() or "\n" in c.name or "\r" in c.name]
+    if unwritable:  # classes.txt is a name a line: it would shift every class after it
+        raise LabelFormatError(f"category name {unwritable[0]!r} cannot be a line of classes.txt (empty, or several lines); nothing was written")
     write_text(folder / "classes.txt", "".join(f"{c.name}\n" for c in categories))
     for im, target in zip(labels.images, targets):
         if cancel is not None:
