@@ -211,11 +211,10 @@ def fine_tune(labels: LabelSet, image_root: Path, run_dir: Path, recipe: Recipe,
         try:
             return trainer.run()
         finally:
-            # What the run leaves in cycles is collectable again; what lives on (a window's labels,
-            # frozen by it for the same reason) goes back out of the collector's reach.
+            # What the run leaves in cycles is collectable again. A caller that had frozen objects of
+            # its own freezes them again on its thread: a collection here, in a worker thread, would
+            # finalise a GUI's Qt objects off the GUI thread (the process aborts).
             gc.unfreeze()
-            gc.collect()
-            gc.freeze()
     except torch.cuda.OutOfMemoryError:
         smaller = max(1, recipe.batch_size // 2)
         raise FineTuneError(f"The GPU ran out of memory at batch size {recipe.batch_size}. Try batch size {smaller}.",

@@ -4,6 +4,7 @@ messages, and a runs list to compare runs and switch the model between them."""
 
 from __future__ import annotations
 
+import gc
 import math
 import re
 from datetime import datetime
@@ -354,6 +355,10 @@ class TrainingPanel(QWidget):
             self.worker.stop()
             self.worker = None
             self._set_running(False)
+            # fine_tune unfroze the collector's permanent generation: the run's garbage goes now, on the GUI
+            # thread (Qt objects must not be finalised in the worker), and the labels go back out of reach
+            gc.collect()
+            gc.freeze()
 
     def detach(self) -> None:
         """The folder closes: its run stops, and nothing of it (Resume, the chart, the log, the
