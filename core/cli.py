@@ -162,9 +162,9 @@ def _result_names(inputs: list[Path]) -> dict[Path, str]:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from core.backbones import BACKBONES
     from tqdm import tqdm
 
+    from core.backbones import BACKBONES
     from core.cancel import CancelToken
     from core.dataset import AugmentConfig
     from core.formats.coco import read_coco
@@ -241,7 +241,8 @@ def _train(args: argparse.Namespace) -> int:
     else:
         print(f"run folder {result.run_dir}: {_count(result.epochs_done, 'epoch')}, best val mAP {result.best_map:.3f}{start}", file=sys.stderr)
     if result.skipped_images:
-        print(f"{_count(result.skipped_images, 'image')} left out as unreadable (named in {result.run_dir / 'train.log'})", file=sys.stderr)
+        named = "named" if result.skipped_images <= 20 else "the first 20 named"
+        print(f"{_count(result.skipped_images, 'image')} left out as unreadable ({named} in {result.run_dir / 'train.log'})", file=sys.stderr)
         return EXIT_SKIPPED
     return 0
 

@@ -80,10 +80,10 @@ def default_recipe(labels: LabelSet, start: Path | None, *, cuda: bool, start_in
 def check_labels(labels: LabelSet, *, resuming: bool = False) -> list[str]:
     """Reasons training cannot start (empty: it can). A resumed run goes on with the classes of its
     head: a class added since, with no boxes yet, does not stop it."""
+    if problem := same_named_categories(labels.categories):  # all of them: validation keeps the empty ones too
+        return [f"The {problem}."]
     if resuming:
         labels = labels.without_empty_classes()
-    if problem := same_named_categories(labels.categories):
-        return [f"The {problem}."]
     images = labelled_images(labels)
     if not images:
         return ["There are no labelled images in this folder yet: draw some boxes (or accept predictions) first."]

@@ -209,6 +209,19 @@ class Trainer:
         self.device = resolve_device(device)
         self.dtype = resolve_precision(config.precision, self.device)
         self.dist = _dist_from_env(self.device)
+        self._run_lock = self._hold_run_folder()  # before anything is written there
+        try:
+            self._prepare(train_data=train_data, val_data=val_data, config=config, start=start, backbone=backbone, preset=preset,
+                          pretrained_backbone=pretrained_backbone, classes=classes, resume=resume, on_event=on_event, cancel=cancel,
+                          fpn_channels=fpn_channels)
+        except BaseException:
+            self._release_run_folder()
+            raise
+
+    def _prepare(self, *, train_data: DataSource, val_data: DataSource | None, config: TrainConfig, start: Checkpoint | None, backbone: str,
+                 preset: str, pretrained_backbone: bool, classes: list[Category] | None, resume: bool,
+                 on_event: Callable[[TrainEvent], None] | None, cancel: CancelToken | None, fpn_channels: int) -> None:
+        """The rest of construction, with the run folder held."""
         self.on_event = on_event or (lambda e: None)
         self.cancel = cancel or CancelToken()
         self.step, self.epoch, self.skip, self.total_steps = 0, 0, 0, 0
@@ -380,22 +393,34 @@ class Trainer:
 
     # -- loop --------------------------------------------------------------------------------------
 
-    def run(self) -> TrainResult:
-        """Train to the end, or until cancelled (then saved at the step, resumable). One run at a
-        time in a run folder: a second one, started beside it, is refused."""
+    def _hold_run_folder(self):
+        """One run at a time in a run folder (held from construction to the end of :meth:`run`): a
+        second one started beside it, in another terminal or the window, is refused before it
+        writes anything there. Under torchrun the first process holds it for all."""
         from filelock import FileLock, Timeout
 
-        lock = FileLock(self.run_dir / ".run.lock", timeout=0) if self.dist.main else None
+        if not self.dist.main:
+            return None
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(self.run_dir / ".run.lock", timeout=0)
         try:
-            if lock is not None:
-                lock.acquire()
+            lock.acquire()
         except Timeout:
             raise TrainingError(f"another training is running in {self.run_dir} (its checkpoints would be mixed with this one's)") from None
+        return lock
+
+    def _release_run_folder(self) -> None:
+        if self._run_lock is not None:
+            self._run_lock.release()
+            self._run_lock = None
+
+    def run(self) -> TrainResult:
+        """Train to the end, or until cancelled (then saved at the step, resumable); the run
+        folder is free again afterwards."""
         try:
             return self._run()
         finally:
-            if lock is not None:
-                lock.release()
+            self._release_run_folder()
 
     def _run(self) -> TrainResult:
         config = self.config

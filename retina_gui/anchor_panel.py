@@ -149,7 +149,6 @@ class AnchorPanel(QWidget):
         if len(config.ratios) * len(config.scales) > MAX_PER_POSITION:
             return self._refuse(f"at most {MAX_PER_POSITION} anchors per position (ratios × scales; the model has "
                                 f"{len(self.model_anchors.ratios) * len(self.model_anchors.scales)})")
-        self.settings_note.hide()
         self._set_anchor_config(config)
 
     def _refuse(self, reason: str) -> None:
@@ -158,6 +157,7 @@ class AnchorPanel(QWidget):
 
     def _set_anchor_config(self, config: AnchorConfig) -> None:
         self.anchors = config
+        self.settings_note.hide()  # a refusal is over once settings are set (Apply, Model's settings, another model)
         self._layout_cache.clear()
         self.sizes_edit.setText(" ".join(f"{v:g}" for v in config.sizes))
         self.ratios_edit.setText(" ".join(f"{v:g}" for v in config.ratios))

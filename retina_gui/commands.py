@@ -193,15 +193,16 @@ class DeleteCategory(StoreCommand):
 
 class RejectPrediction(QUndoCommand):
     """Hide one prediction of an image (kept with its model's cached predictions); undo shows it
-    again. ``rejections`` is the window's Predictions and ``model`` the load it numbered the
-    candidate in; once another is loaded the command does nothing (the number names another box)."""
+    again. ``rejections`` is the window's Predictions and ``model_key`` the prediction-cache key of
+    the model that numbered the candidate; with another model loaded the command does nothing (the
+    number names another box)."""
 
-    def __init__(self, rejections, model: object, file_name: str, candidate: int, label: str) -> None:
+    def __init__(self, rejections, model_key: str, file_name: str, candidate: int, label: str) -> None:
         super().__init__(image_text(f"Reject prediction {label}", file_name))
-        self.rejections, self.model, self.file_name, self.candidate = rejections, model, file_name, candidate
+        self.rejections, self.model_key, self.file_name, self.candidate = rejections, model_key, file_name, candidate
 
     def redo(self) -> None:
-        self.rejections.set_rejected(self.model, self.file_name, self.candidate, True)
+        self.rejections.set_rejected(self.model_key, self.file_name, self.candidate, True)
 
     def undo(self) -> None:
-        self.rejections.set_rejected(self.model, self.file_name, self.candidate, False)
+        self.rejections.set_rejected(self.model_key, self.file_name, self.candidate, False)

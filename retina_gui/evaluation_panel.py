@@ -39,7 +39,7 @@ class EvaluationPanel(QWidget):
         self._waiting = False  # for the folder prediction of the labelled images
         self._pending = None  # an error to highlight once its image is shown
         self._view_score = 0.0
-        self._edited: set[str] = set()  # images whose labels changed since the report (its label indices are stale there)
+        self._edited: set[str] = set()  # images edited since the report's labels were taken (its label numbers are stale there)
         self.stale = False  # labels changed since the report
         self._revision = -1  # the store's revision when the report's labels were taken
         self.run_button = QPushButton("Evaluate")
@@ -97,10 +97,9 @@ class EvaluationPanel(QWidget):
     def labels_changed(self, names: list[str]) -> None:
         """Labels of these images were edited: the report no longer describes the labelled images (an
         edit of an image it did not cover adds that image to them)."""
-        if self.report is None:
-            return
-        self._edited |= {e.file_name for e in self.report.errors} & set(names)
-        self._set_stale(True)
+        self._edited.update(names)  # also while a run goes: its labels were taken at its start
+        if self.report is not None:
+            self._set_stale(True)
 
     STALE_TEXT = "Labels changed: Evaluate again"
 
@@ -113,6 +112,8 @@ class EvaluationPanel(QWidget):
         self.metrics.setToolTip("The labels changed since this evaluation: press Evaluate again" if stale else "")
 
     def _model_changed(self, info) -> None:
+        self.stop()  # a run of the old model would fill in its report under the new one
+        self._waiting = False
         self.run_button.setEnabled(info is not None)
         self.report = None
         self.progress.hide()  # the last run's "100 %" belonged to the other model
@@ -174,6 +175,7 @@ class EvaluationPanel(QWidget):
         worker, model = p.worker, p.model
         view_score, nms = p.score, p.nms
         self._revision = store.revision  # the labels the report is of: an edit after this makes it stale at once
+        self._edited = set()  # edits from now on, while it runs too, leave the report's label numbers stale there
         self._view_score = view_score  # the report's errors are at this threshold, whatever the slider does meanwhile
 
         def run(cancel: CancelToken):
@@ -197,10 +199,11 @@ class EvaluationPanel(QWidget):
             self._worker = None
 
     def _done(self, report) -> None:
+        if self._worker is None:  # the result of a run stopped since (another model): not this report
+            return
         self.stop()
         self.run_button.setEnabled(True)
         self.report = report
-        self._edited = set()
         self._set_stale(self.annotator.workspace is not None and self.annotator.workspace.store.revision != self._revision)
         self.progress.setMaximum(max(1, self.progress.maximum()))
         self.progress.setValue(self.progress.maximum())  # shown from now on: where "Labels changed" will be said, moving nothing
@@ -222,6 +225,8 @@ class EvaluationPanel(QWidget):
         self._fill_errors()
 
     def _failed(self, reason: str) -> None:
+        if self._worker is None:
+            return
         self.stop()
         self.run_button.setEnabled(True)
         self.metrics.setText(f"evaluation failed: {reason}")

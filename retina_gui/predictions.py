@@ -49,6 +49,7 @@ class Predictions(QObject):
         self.all = None  # Detections after thresholds only
         self.model_runs = 0  # images the network ran on (cache hits not counted)
         self._in_use: tuple[Path | None, str, str | None] = (None, "auto", None)  # model_path, device, preset of self.model
+        self._requested: dict[Path, tuple[str, str | None]] = {}  # device and preset each file was last asked with
         annotator.image_shown.connect(self._image_shown)
         annotator.image_failed.connect(self._image_failed)
 
@@ -81,14 +82,14 @@ class Predictions(QObject):
         """Load in the worker; ``preset`` None: the one the weights name. The current model stays
         in use until the new one has loaded, and if it cannot be."""
         self.model_path, self.device, self.preset = path, device, preset
+        self._requested[path] = (device, preset)
         if self.worker is not None:
             self.message.emit(f"loading {path.name} …")
             self.worker.load_model(path, device, preset)
 
     def _model_loaded(self, info: ModelInfo) -> None:
         self.model = info
-        requested = info.path == self.model_path  # else an earlier load finished while a later one waits
-        self._in_use = (info.path, self.device if requested else "auto", self.preset if requested else None)
+        self._in_use = (info.path, *self._requested.get(info.path, ("auto", None)))  # the choices it was loaded with
         self.candidates.clear()
         self.rejected.clear()
         self.refilter()  # the old model's boxes go; the new ones come from the worker
@@ -222,17 +223,18 @@ class Predictions(QObject):
         an undo step, as accepting is."""
         workspace = self.annotator.workspace
         if self.visible is not None and self.annotator.current is not None and workspace is not None:
-            workspace.undo_stack.push(commands.RejectPrediction(self, self.model, self.annotator.current,
+            workspace.undo_stack.push(commands.RejectPrediction(self, self.model.cache_key, self.annotator.current,
                                                                 int(self.visible.candidate_index[index]), self.prediction_text(index)))
 
     def prediction_text(self, index: int) -> str:
         """A shown prediction as its tag reads: "white-rook 0.93"."""
         return f"{self.model.class_names[int(self.visible.labels[index])]} {self.visible.scores[index]:.2f}"
 
-    def set_rejected(self, model: ModelInfo, file_name: str, candidate: int, rejected: bool) -> None:
-        """``model``: the load the candidate number belongs to; another load (another file, preset or
-        device, or the same file rewritten by a resumed run) numbers its candidates anew."""
-        if self.model is not model:
+    def set_rejected(self, cache_key: str, file_name: str, candidate: int, rejected: bool) -> None:
+        """``cache_key``: the model the candidate number belongs to; another (another file, preset,
+        input size, or the same file rewritten by a resumed run) numbers its candidates anew, while
+        the same one loaded again (another device) keeps them."""
+        if self.model is None or self.model.cache_key != cache_key:
             return
         chosen = self.rejected.setdefault(file_name, set())
         if rejected:

@@ -238,6 +238,7 @@ class ModelInfo:
     assign: AssignConfig
     preprocess: PreprocessConfig
     devices: tuple[str, ...]  # what the device choice offers on this machine
+    cache_key: str  # the prediction cache's key: the same weights and settings number their candidates alike
 
 
 class PredictionWorker(QueueWorker):
@@ -375,7 +376,7 @@ class PredictionWorker(QueueWorker):
         runtime = detector.runtime
         self.model_loaded.emit(ModelInfo(path, tuple(c.name for c in detector.classes), detector.preset.name, runtime.device,
                                          runtime.precision, post.score_thresh, post.nms_thresh, post.max_detections,
-                                         detector.preset.anchors, detector.preset.assign, detector.preprocess_config, devices))
+                                         detector.preset.anchors, detector.preset.assign, detector.preprocess_config, devices, key))
         self.rejected_loaded.emit(self.cache.rejected())
         for name in self.cache.names():
             candidates = self.cache.get(name)

@@ -298,9 +298,10 @@ def test_yolo_boxes_only_and_class_names_a_line_each(tmp_path):
         read_yolo(labels, images)
     from core.formats.convert import write_labels
 
-    two_lines = LabelSet([Category(1, "black\nqueen"), Category(2, "rook")], [ImageEntry(1, "a.jpg", 100, 100, [Box(1, 1, 9, 9, 2)])])
-    with pytest.raises(LabelFormatError, match="cannot be a line of classes.txt"):
-        write_labels(two_lines, "yolo", tmp_path / "out")
+    for name in ("black\nqueen", "black\u2028queen", " "):  # every line break splitlines() reads, and no name at all
+        two_lines = LabelSet([Category(1, name), Category(2, "rook")], [ImageEntry(1, "a.jpg", 100, 100, [Box(1, 1, 9, 9, 2)])])
+        with pytest.raises(LabelFormatError, match="cannot be a line of classes.txt"):
+            write_labels(two_lines, "yolo", tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 

@@ -417,6 +417,13 @@ def test_a_rejected_prediction_is_hidden_and_not_accepted_with_the_rest(qtbot, t
     assert len(window.predictions.visible) == shown
     stack.redo()
     assert len(window.predictions.visible) == shown - 1
+    first_load = window.predictions.model
+    window.predictions.load_model(DEMO_MODEL, "cpu")  # the same model loaded again: its candidates keep their numbers
+    qtbot.waitUntil(lambda: window.predictions.model is not None and window.predictions.model is not first_load, timeout=60_000)
+    qtbot.waitUntil(lambda: window.predictions.visible is not None and len(window.predictions.visible) == shown - 1, timeout=60_000)
+    stack.undo()
+    assert len(window.predictions.visible) == shown
+    stack.redo()
     assert window.predictions.accept_image() == shown - 1
     boxes = {(b.x1, b.y1) for b in window.workspace.store.boxes(window.annotator.current)}
     assert (float(rejected_box[0]), float(rejected_box[1])) not in boxes
@@ -566,3 +573,22 @@ def test_accepting_the_folder_asks_about_what_it_would_add_not_what_is_shown(qtb
     added = window.accept_folder()
     assert 0 < added < shown  # most of the demo model's detections are labelled already
     assert questions[-1].startswith(f"Add {added} shown predictions on ") and f"({shown - added} others shown are labelled already.)" in questions[-1]
+
+
+def test_an_edit_while_the_evaluation_runs_leaves_its_report_stale_there(qtbot, tmp_path, window_factory):
+    window = window_factory(labelled_demo(tmp_path))
+    wait_predictions(qtbot, window)
+    panel = window.evaluation_panel
+    window.model_panel.score_slider.setValue(99)  # a strict threshold: missed labels on every image
+    panel.evaluate()
+    qtbot.waitUntil(lambda: panel.report is not None, timeout=120_000)
+    panel.evaluate()  # again, with the predictions cached: the report is computed in a worker ...
+    edited = panel.report.errors[0].file_name
+    window.workspace.delete_boxes(edited, [0])  # ... while a label of an image is deleted
+    qtbot.waitUntil(lambda: panel._worker is None, timeout=60_000)
+    assert panel.stale  # the report is of the labels before the edit
+    miss = next(e for e in panel.report.errors if e.kind == "FN" and e.file_name == edited)
+    panel.show_error(miss)
+    qtbot.waitUntil(lambda: window.annotator.current == edited and window.annotator.size is not None, timeout=10_000)
+    panel.show_error(miss)
+    assert window.canvas.selected() == []  # its label number names another box now: nothing is selected

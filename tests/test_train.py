@@ -483,9 +483,16 @@ def test_a_run_folder_takes_one_run_at_a_time_and_a_damaged_state_is_named(four_
 
     run = tmp_path / "run"
     run.mkdir()
-    with FileLock(run / ".run.lock"):  # another process training there
+    with FileLock(run / ".run.lock"):  # another process training there: refused before writing anything into its folder
         with pytest.raises(TrainingError, match="another training is running in"):
-            _trainer(four_images, run, _config()).run()
+            _trainer(four_images, run, _config())
+    assert not (run / "train.log").exists()
+    trainer = _trainer(four_images, run, _config())  # free again; held until run() ends, then free for the next
+    with pytest.raises(TrainingError, match="another training is running in"):
+        _trainer(four_images, run, _config())
+    trainer.run()
+    with pytest.raises(TrainingError, match="already holds a run"):  # the lock went with the run
+        _trainer(four_images, run, _config())
     cancel = CancelToken()
     _trainer(four_images, tmp_path / "stopped", _config(epochs=2), cancel=cancel, on_event=lambda e: e.kind == "step" and cancel.cancel()).run()
     (tmp_path / "stopped" / "train_state.pt").write_bytes(b"")

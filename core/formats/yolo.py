@@ -93,7 +93,7 @@ def write_yolo(labels: LabelSet, folder: Path | str, cancel: CancelToken | None 
     unsized = [im.file_name for im in labels.images if not im.width or not im.height]
     if unsized:
         raise LabelFormatError(f"{unsized[0]}: image size unknown, YOLO needs it to normalise; nothing was written")
-    unwritable = [c.name for c in categories if not c.name.strip() or "\n" in c.name or "\r" in c.name]
+    unwritable = [c.name for c in categories if c.name.splitlines() != [c.name] or not c.name.strip()]  # as splitlines() reads it back
     if unwritable:  # classes.txt is a name a line: it would shift every class after it
         raise LabelFormatError(f"category name {unwritable[0]!r} cannot be a line of classes.txt (empty, or several lines); nothing was written")
     write_text(folder / "classes.txt", "".join(f"{c.name}\n" for c in categories))
