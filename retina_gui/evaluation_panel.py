@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.cancel import CancelToken
-from core.labels import LabelSet
+from core.labels import LabelSet, same_named_categories
 from retina_gui.canvas import OverlayBox
 from retina_gui.convert import rect_from_xyxy
 from retina_gui.predictions import Predictions
@@ -136,6 +136,9 @@ class EvaluationPanel(QWidget):
         names = self._labelled()
         if not names:
             self.metrics.setText("No labelled images to evaluate on.")
+            return
+        if problem := same_named_categories(self.annotator.workspace.store.categories):  # said now, not after predicting
+            self.metrics.setText(f"Cannot evaluate: {problem}.")
             return
         missing = [n for n in names if n not in p.candidates and not p.worker.has_cached(n)]
         self.run_button.setEnabled(False)

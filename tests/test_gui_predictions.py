@@ -1,5 +1,6 @@
 """Predictions, anchors and miss explanations in the window, with the demo model on the demo folder."""
 
+import json
 import shutil
 import time
 
@@ -592,3 +593,18 @@ def test_an_edit_while_the_evaluation_runs_leaves_its_report_stale_there(qtbot, 
     qtbot.waitUntil(lambda: window.annotator.current == edited and window.annotator.size is not None, timeout=10_000)
     panel.show_error(miss)
     assert window.canvas.selected() == []  # its label number names another box now: nothing is selected
+
+
+def test_evaluating_labels_with_two_classes_of_one_name_says_so_before_predicting(qtbot, tmp_path, window_factory):
+    folder = unlabelled_demo(tmp_path)
+    (folder / "annotations.coco.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "chess_01.jpg", "width": 1024, "height": 686}],
+        "categories": [{"id": 1, "name": "Rook"}, {"id": 2, "name": "rook"}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 50, 50]}]}))
+    window = window_factory(folder)
+    wait_predictions(qtbot, window)
+    calls = []
+    window.predictions.worker.predict_folder = calls.append
+    window.evaluation_panel.evaluate()
+    assert window.evaluation_panel.metrics.text().startswith("Cannot evaluate: categories 1 ('Rook') and 2 ('rook') have the same name")
+    assert calls == [] and window.evaluation_panel.run_button.isEnabled()
