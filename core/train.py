@@ -443,7 +443,7 @@ class Trainer:
                 self.sampler.set_epoch(self.epoch, self.skip)
                 loader = torch.utils.data.DataLoader(self.dataset, batch_sampler=self.sampler, collate_fn=collate, num_workers=config.num_workers)
                 set_train_mode(self.model, self.freeze_bn)
-                stepped = self.skip > 0  # a batch went through _step this epoch (resumed mid-epoch: before the stop)
+                stepped = bool(self._epoch_losses)  # a batch was trained on this epoch (resumed mid-epoch: before the stop)
                 for batch in loader:
                     self.cancel.raise_if_cancelled()
                     for bad in batch.unreadable:

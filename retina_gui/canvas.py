@@ -473,10 +473,13 @@ class Canvas(QGraphicsView):
         self.set_zoom(1.0)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
+        self._wheel_zoom(event, event.position().toPoint())
+        event.accept()
+
+    def _wheel_zoom(self, event: QWheelEvent, at: QPoint) -> None:
         steps = event.angleDelta().y() / 120
         if steps:
-            self.zoom_by(1.25**steps, event.position().toPoint())
-        event.accept()
+            self.zoom_by(1.25**steps, at)
 
     def escape(self) -> None:
         """Esc: a drag in progress is dropped, else the selection is cleared."""
@@ -491,11 +494,8 @@ class Canvas(QGraphicsView):
         from the fitted view brings the scroll bars up under a cursor at the edge, and the next
         notches scrolled the view away instead."""
         if event.type() == QEvent.Type.Wheel and watched in (self.horizontalScrollBar(), self.verticalScrollBar()):
-            steps = event.angleDelta().y() / 120
-            if steps:
-                at = self.viewport().mapFromGlobal(event.globalPosition().toPoint())
-                rect = self.viewport().rect()
-                self.zoom_by(1.25**steps, QPoint(min(max(at.x(), 0), rect.right()), min(max(at.y(), 0), rect.bottom())))
+            at, rect = self.viewport().mapFromGlobal(event.globalPosition().toPoint()), self.viewport().rect()
+            self._wheel_zoom(event, QPoint(min(max(at.x(), 0), rect.right()), min(max(at.y(), 0), rect.bottom())))
             return True
         return super().eventFilter(watched, event)
 

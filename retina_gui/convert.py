@@ -31,10 +31,15 @@ def rect_from_xyxy(xyxy) -> QRectF:
 
 
 def corners(rect: QRectF) -> tuple[float, float, float, float]:
-    """(x1, y1, x2, y2) of a possibly un-normalised rect, in image pixels to 1/100: a mouse position
-    at some zoom is 210.6197564276049, digits nobody placed, written into every label file."""
+    """(x1, y1, x2, y2) of a possibly un-normalised rect, as boxes are stored (:func:`stored_corners`)."""
     r = rect.normalized()
-    return round(r.left(), 2), round(r.top(), 2), round(r.right(), 2), round(r.bottom(), 2)
+    return stored_corners(r.left(), r.top(), r.right(), r.bottom())
+
+
+def stored_corners(x1: float, y1: float, x2: float, y2: float) -> tuple[float, float, float, float]:
+    """Box corners as the window stores them, in image pixels to 1/100: a mouse position at some
+    zoom is 210.6197564276049, a float32 prediction 525.388916015625, digits nobody placed."""
+    return round(x1, 2), round(y1, 2), round(x2, 2), round(y2, 2)
 
 
 def palette_color(index: int) -> QColor:

@@ -40,8 +40,9 @@ class EvaluationPanel(QWidget):
         self._pending = None  # an error to highlight once its image is shown
         self._view_score = 0.0
         self._edited: set[str] = set()  # images edited since the report's labels were taken (its label numbers are stale there)
-        self.stale = False  # labels changed since the report
         self._revision = -1  # the store's revision when the report's labels were taken
+        self._run_edits: set[str] = set()  # the same two for the run going on, the report's once it is done
+        self._run_revision = -1
         self.run_button = QPushButton("Evaluate")
         self.run_button.setToolTip("COCO metrics of the model on the labelled images, then its misses and false detections")
         self.run_button.clicked.connect(self.evaluate)
@@ -97,16 +98,23 @@ class EvaluationPanel(QWidget):
     def labels_changed(self, names: list[str]) -> None:
         """Labels of these images were edited: the report no longer describes the labelled images (an
         edit of an image it did not cover adds that image to them)."""
-        self._edited.update(names)  # also while a run goes: its labels were taken at its start
-        if self.report is not None:
-            self._set_stale(True)
+        self._edited.update(names)
+        self._run_edits.update(names)  # a run going on took its labels at its start
+        if self._worker is None and not self._waiting:  # a running one's bar shows its progress
+            self._show_stale()
 
     STALE_TEXT = "Labels changed: Evaluate again"
 
-    def _set_stale(self, stale: bool) -> None:
+    @property
+    def stale(self) -> bool:
+        """The labels changed since the report's were taken."""
+        workspace = self.annotator.workspace
+        return self.report is not None and workspace is not None and workspace.store.revision != self._revision
+
+    def _show_stale(self) -> None:
         """Said in the progress bar, and the figures greyed: a line added to them moved the table and
         the error list under the mouse (Add as label makes the report stale)."""
-        self.stale = stale
+        stale = self.stale
         self.progress.setFormat(self.STALE_TEXT if stale else "%p %")
         self.metrics.setEnabled(not stale)
         self.metrics.setToolTip("The labels changed since this evaluation: press Evaluate again" if stale else "")
@@ -117,7 +125,7 @@ class EvaluationPanel(QWidget):
         self.run_button.setEnabled(info is not None)
         self.report = None
         self.progress.hide()  # the last run's "100 %" belonged to the other model
-        self._set_stale(False)
+        self._show_stale()
         self.metrics.setText("" if info is None else "Evaluate to see mAP, per-class AP and the errors.")
         self.table.setRowCount(0)
         self._clear_errors()
@@ -162,7 +170,7 @@ class EvaluationPanel(QWidget):
         if cancelled:
             self.metrics.setText("evaluation cancelled")
             self.run_button.setEnabled(True)
-            self._set_stale(self.stale)  # the old report, if any, as it was
+            self._show_stale()  # the old report, if any, as it was
             return
         self._compute(self._labelled())
 
@@ -177,8 +185,7 @@ class EvaluationPanel(QWidget):
         memory = {n: p.candidates[n] for n in names if n in p.candidates}
         worker, model = p.worker, p.model
         view_score, nms = p.score, p.nms
-        self._revision = store.revision  # the labels the report is of: an edit after this makes it stale at once
-        self._edited = set()  # edits from now on, while it runs too, leave the report's label numbers stale there
+        self._run_revision, self._run_edits = store.revision, set()  # the labels this run's report is of
         self._view_score = view_score  # the report's errors are at this threshold, whatever the slider does meanwhile
 
         def run(cancel: CancelToken):
@@ -206,8 +213,8 @@ class EvaluationPanel(QWidget):
             return
         self.stop()
         self.run_button.setEnabled(True)
-        self.report = report
-        self._set_stale(self.annotator.workspace is not None and self.annotator.workspace.store.revision != self._revision)
+        self.report, self._revision, self._edited = report, self._run_revision, self._run_edits
+        self._show_stale()
         self.progress.setMaximum(max(1, self.progress.maximum()))
         self.progress.setValue(self.progress.maximum())  # shown from now on: where "Labels changed" will be said, moving nothing
         m = report.metrics
@@ -233,7 +240,7 @@ class EvaluationPanel(QWidget):
         self.stop()
         self.run_button.setEnabled(True)
         self.metrics.setText(f"evaluation failed: {reason}")
-        self._set_stale(self.stale)
+        self._show_stale()
 
     # --- errors --------------------------------------------------------------------------------
     def shown_errors(self) -> list:

@@ -738,7 +738,7 @@ class MainWindow(QMainWindow):
         if not self.confirm("Accept predictions", f"Add {count} shown predictions on {images} images as labels?{skipped}{adds} "
                                                   "(one step: Edit ▸ Undo takes it back)"):
             return 0
-        return self.predictions.accept_entries(entries, "Accept predictions in the folder")
+        return self.predictions.accept_entries(entries, "Accept predictions in the folder", fresh)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

@@ -304,14 +304,15 @@ class Predictions(QObject):
                 fresh.append((file_name, size, [predictions[i] for i in keep]))
         return fresh
 
-    def accept_entries(self, entries, text: str) -> int:
-        """Add the :meth:`fresh_entries` of ``entries`` as one undo step named ``text`` (``{count}``
-        and ``{s}`` in it: the number added, and its plural ending)."""
+    def accept_entries(self, entries, text: str, fresh: list | None = None) -> int:
+        """Add the :meth:`fresh_entries` of ``entries`` (``fresh``, when the caller has them already)
+        as one undo step named ``text`` (``{count}`` and ``{s}`` in it: the number added, and its
+        plural ending)."""
         workspace = self.annotator.workspace
         if workspace is None or workspace.read_only:
             self.message.emit(f"Editing is off: {workspace.read_only_reason}" if workspace else "Open a folder first")
             return 0
-        fresh = self.fresh_entries(entries)
+        fresh = self.fresh_entries(entries) if fresh is None else fresh
         # a new class keeps the colour its predictions had: accepting (and undoing) changes no colour
         colors = {name: palette_color(k).name() for k, name in enumerate(self.model.class_names)} if self.model is not None else None
         added = sum(len(p) for _, _, p in fresh)

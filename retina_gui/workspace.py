@@ -37,7 +37,7 @@ from core.formats.coco import inside_folder
 from core.images import ImageReadError, image_size
 from core.labels import Box, Category, LabelSet, class_name_key
 from retina_gui import commands
-from retina_gui.convert import corners
+from retina_gui.convert import corners, stored_corners
 from retina_gui.workers import LabelSaver
 
 
@@ -317,8 +317,7 @@ class Workspace(QObject):
             for category in new_categories:
                 self._push(commands.AddCategory(self.store, category))
             for file_name, size, predictions in entries:
-                # to 1/100 px, as drawn boxes are (a float32 prediction is 525.388916015625)
-                boxes = [Box(round(x1, 2), round(y1, 2), round(x2, 2), round(y2, 2), ids[name]) for x1, y1, x2, y2, name in predictions]
+                boxes = [Box(*stored_corners(x1, y1, x2, y2), ids[name]) for x1, y1, x2, y2, name in predictions]
                 self._push(commands.AddBoxes(self.store, file_name, size, boxes, text))
             self._push(commands.LeavePredicted(self.store, list(dict.fromkeys([*reviewed, *(e[0] for e in entries)]))))
         return count

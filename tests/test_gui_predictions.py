@@ -355,8 +355,10 @@ def test_evaluation_view_gives_coco_metrics_and_browsable_errors(qtbot, tmp_path
     fps = panel.shown_errors()
     assert fps and all(e.kind == "FP" and e.score > 0.1 for e in fps)
     assert not panel.stale and panel.progress.text() == "100 %" and panel.metrics.isEnabled()
-    panel.labels_changed(["an_image_it_did_not_cover.jpg"])  # newly labelled: the labelled images are no longer those evaluated
-    assert panel.stale and panel.progress.isVisible()
+    name = window.files.model.names[-1]  # any edit of the labels: the labelled images are no longer those evaluated
+    entry = window.workspace.store.entry(name)
+    window.workspace.set_reviewed(name, (entry.width, entry.height), not entry.reviewed)
+    assert panel.stale and panel.progress.isVisible() and panel.progress.text() == panel.STALE_TEXT
     panel.errors.setCurrentRow(0)
     qtbot.waitUntil(lambda: window.annotator.current == fps[0].file_name and window.annotator.size is not None, timeout=10_000)
     before = len(window.workspace.store.boxes(fps[0].file_name))
