@@ -234,6 +234,7 @@ def child_boxes(folder: Path) -> dict:
     edits = {"nudge one box": lambda k: ws.nudge_boxes("photo.jpg", size, [k], 1, 0),
              "draw one box": lambda k: ws.paste_boxes("photo.jpg", size, [Box(10 + k, 10, 60 + k, 60, 1)]),
              "delete one box": lambda k: ws.delete_boxes("photo.jpg", [500 + k]),
+             "select one box": lambda k: canvas.select([300 + k]),
              "undo a delete": lambda k: ws.undo_stack.undo()}
     for what, edit in edits.items():  # from the edit to the window repainted, all listeners included
         took = times[f"edit, {what}, 1000 boxes"] = []

@@ -114,6 +114,12 @@ class LabelItem(QGraphicsItem):
         does not exist yet when this module is imported)."""
         return cls.METRICS.height() + 2
 
+    def screen_rect(self, x: float, y: float, inside: bool, shift: float) -> tuple[float, float, float, float]:
+        """Where the tag would lie if hung from screen point (x, y) and placed so: x1, y1, x2, y2."""
+        h = self.height()
+        top = y if self.below != inside else y - h
+        return x - shift, top, x - shift + self.tag_width, top + h
+
     def _layout(self) -> None:
         h = self.height()
         self._rect = QRectF(-self.shift, 0 if self.below != self.inside else -h, self.tag_width, h)
@@ -127,6 +133,28 @@ class LabelItem(QGraphicsItem):
         painter.setPen(Qt.GlobalColor.black if dark else Qt.GlobalColor.white)
         painter.setFont(self.FONT)
         painter.drawText(self._rect.adjusted(3, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, self.text)
+
+
+class _TagSpace:
+    """The screen rectangles taken by tags so far, filed by the square cells of side ``cell``
+    they touch, so a new tag is checked against its neighbours only."""
+
+    def __init__(self, cell: float) -> None:
+        self.cell = cell
+        self.cells: dict[tuple[int, int], list[tuple[float, float, float, float]]] = {}
+
+    def claim(self, rect: tuple[float, float, float, float]) -> bool:
+        """Take ``rect`` if it overlaps no rectangle taken before (touching is not overlapping)."""
+        x1, y1, x2, y2 = rect
+        keys = [(i, j) for i in range(int(x1 // self.cell), int(x2 // self.cell) + 1)
+                for j in range(int(y1 // self.cell), int(y2 // self.cell) + 1)]
+        for key in keys:
+            for a1, b1, a2, b2 in self.cells.get(key, ()):
+                if x1 < a2 - 0.5 and a1 < x2 - 0.5 and y1 < b2 - 0.5 and b1 < y2 - 0.5:
+                    return False
+        for key in keys:
+            self.cells.setdefault(key, []).append(rect)
+        return True
 
 
 class BoxItem(QGraphicsRectItem):
@@ -294,8 +322,8 @@ class Canvas(QGraphicsView):
             if item.show_box(view, item.index in wanted):
                 shown.append(item)
                 handles_moved = handles_moved or item.index in wanted
-        self._place_tags(shown)
-        self._set_selection(wanted)
+        if not self._set_selection(wanted) and shown:
+            self._place_tags()
         if handles_moved:
             self.viewport().update()
 
@@ -325,22 +353,36 @@ class Canvas(QGraphicsView):
         self._resize_pool(self._predictions, len(boxes), PredictionItem)
         for item, view in zip(self._predictions, boxes):
             item.show_box(view)
-        self._place_tags(self._predictions)
+        self._place_tags()
 
-    def _place_tags(self, items: list) -> None:
-        """Tags that would stick out of the image at this zoom go inside their boxes (top and bottom
-        edges) or move left (right edge); boxes smaller on screen than a tag get none."""
+    def _place_tags(self) -> None:
+        """Place every tag at this zoom so that none covers another: labels first (the selected ones
+        before the rest), then predictions by falling score. A tag goes on its side of the box, or
+        inside it where that side is taken or would stick out of the image, and moves left at the
+        right edge; a tag with no free place is hidden (zoom in to see it, or hover its box), as is
+        one larger than its box on screen. Overlaps are found through a grid of screen cells, so
+        placing 20,000 tags stays linear."""
         zoom, tag_height = self._zoom(), LabelItem.height()
         width, height = self.image_size or (0, 0)
-        for item in items:
+        taken = _TagSpace(cell=4 * tag_height)
+        labels = sorted(self._items, key=lambda item: item.index not in self._selected)
+        predictions = sorted(self._predictions, key=lambda item: item.view.faint)  # new ones first; each part by score
+        for item in labels + predictions:
             label, (x, y) = item.label, item.tag_at
+            place = None
             # zoomed out, a box smaller than its tag would be hidden under it (and hide its neighbours): no tag
-            shown = self.names_shown and item.box_height * zoom >= tag_height
-            if shown != label.isVisible():
-                label.setVisible(shown)
-            room = height - y if label.below else y  # image pixels between the tag's side and the image edge
-            overrun = label.tag_width - (width - x) * zoom
-            label.place(room * zoom < tag_height, max(0.0, min(overrun, x * zoom)))
+            if self.names_shown and item.box_height * zoom >= tag_height:
+                room = height - y if label.below else y  # image pixels between the tag's side and the image edge
+                shift = max(0.0, min(label.tag_width - (width - x) * zoom, x * zoom))
+                sides = (True,) if room * zoom < tag_height else (False, True)
+                place = next(((inside, shift) for inside in sides if taken.claim(label.screen_rect(x * zoom, y * zoom, inside, shift))), None)
+            if place is not None:
+                label.place(*place)
+            if (place is not None) != label.isVisible():
+                label.setVisible(place is not None)
+            tip = "" if place is not None else label.text  # a hidden tag's text, on hover
+            if item.toolTip() != tip:
+                item.setToolTip(tip)
 
     def _resize_pool(self, items: list, size: int, make: type) -> None:
         """Grow or shrink a list of scene items to ``size``; items are reused, not rebuilt."""
@@ -354,8 +396,7 @@ class Canvas(QGraphicsView):
     def set_names_shown(self, shown: bool) -> None:
         """Show or hide the class-name tags (View ▸ Box Names)."""
         self.names_shown = shown
-        self._place_tags(self._items)
-        self._place_tags(self._predictions)
+        self._place_tags()
 
     def set_predictions_shown(self, shown: bool) -> None:
         """Show or hide the model's predictions (View ▸ Predictions), to see the labels alone."""
@@ -385,12 +426,16 @@ class Canvas(QGraphicsView):
                 self._items[i].set_selected(i in indices)
         self._set_selection(set(indices))
 
-    def _set_selection(self, indices: set[int]) -> None:
+    def _set_selection(self, indices: set[int]) -> bool:
+        """Returns whether the selection changed; the tags are placed again then (the selected
+        boxes' tags come first)."""
         changed = indices != self._selected
         self._selected = indices
         if changed:
+            self._place_tags()
             self.selection_changed.emit(sorted(indices))
             self.viewport().update()
+        return changed
 
     def set_tool(self, tool: Tool) -> None:
         self.tool = tool
@@ -415,8 +460,7 @@ class Canvas(QGraphicsView):
         self._set_scroll_range()
         self._pixmap.setTransformationMode(
             Qt.TransformationMode.FastTransformation if zoom >= 2 else Qt.TransformationMode.SmoothTransformation)  # see pixels when zoomed in
-        self._place_tags(self._items)
-        self._place_tags(self._predictions)
+        self._place_tags()
         self.zoom_changed.emit(zoom)
 
     SCROLL_KEEP = 32  # screen pixels of the image that stay in view however far it is scrolled

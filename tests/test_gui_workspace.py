@@ -946,14 +946,15 @@ def test_the_current_tool_is_checked_in_the_view_menu_and_named_in_the_status_ba
     assert window.statusBar().currentMessage() == "chess_01.jpg: no longer marked reviewed"
 
 
-def test_tags_of_boxes_at_the_image_edge_go_inside_the_box_where_they_would_be_cut_off(qtbot, demo):
+def test_tags_of_boxes_at_the_image_edge_go_inside_the_box_where_they_would_be_cut_off(qtbot, unlabelled):
     from retina_gui.canvas import BoxView, LabelItem
 
-    window = demo
-    width, height = window.canvas.image_size
-    window.workspace.draw_box("chess_01.jpg", (width, height), QRectF(300, 0, 60, 60))  # touching the top edge
-    top = next(i for i in window.canvas._items if i.rect().top() == 0)
-    middle = next(i for i in window.canvas._items if 100 < i.rect().top() < 300)
+    window = unlabelled
+    window.canvas.actual_size()
+    size = width, height = window.canvas.image_size
+    window.workspace.draw_box("chess_01.jpg", size, QRectF(300, 0, 60, 60))  # touching the top edge
+    window.workspace.draw_box("chess_01.jpg", size, QRectF(500, 200, 60, 300))
+    top, middle = window.canvas._items
     assert top.label.inside and not middle.label.inside  # a label's tag sits above its box
     assert top.label.boundingRect().top() == 0 and middle.label.boundingRect().bottom() == 0
     window.canvas.set_predictions([BoxView(QRectF(10, height - 50, 40, 50), "white-pawn 0.90", QColor("red"), 0.9),
@@ -970,14 +971,56 @@ def test_tags_of_boxes_at_the_image_edge_go_inside_the_box_where_they_would_be_c
     assert not middle.label.inside
     # zoomed out until a box is smaller than its tag, the tag goes (it would cover the box and its neighbours)
     window.canvas.set_zoom(0.9 * LabelItem.height() / middle.rect().height())
-    assert not middle.label.isVisible()
+    assert not middle.label.isVisible() and middle.toolTip() == "piece"  # its name comes on hover
     window.canvas.set_zoom(1.0)
-    assert middle.label.isVisible()
+    assert middle.label.isVisible() and middle.toolTip() == ""
     # at the right edge the tag moves left, just far enough to end at the image's edge
-    window.workspace.draw_box("chess_01.jpg", (width, height), QRectF(width - 20, 300, 20, 40))
+    window.workspace.draw_box("chess_01.jpg", size, QRectF(width - 20, 300, 20, 40))
     right = next(i for i in window.canvas._items if i.rect().left() == width - 20)
     assert right.label.shift == right.label.tag_width - 20 and right.label.boundingRect().right() == 20
     assert middle.label.shift == 0
+
+
+def test_tags_never_cover_each_other_labels_first_then_new_predictions_by_score(qtbot, unlabelled):
+    """On a busy image the tags of neighbouring boxes and predictions overprinted into an unreadable
+    heap: a tag whose place is taken goes inside its box, or is hidden (its text comes on hover)."""
+    from retina_gui.canvas import BoxView
+
+    window = unlabelled
+    canvas = window.canvas
+    canvas.actual_size()
+    size = window.annotator.size
+    for x in (100, 110, 120):  # three boxes, 10 px apart: room for one tag above and one inside
+        window.workspace.draw_box("chess_01.jpg", size, QRectF(x, 100, 80, 80))
+    first, second, third = canvas._items
+    assert first.label.isVisible() and not first.label.inside
+    assert second.label.isVisible() and second.label.inside
+    assert not third.label.isVisible() and third.toolTip() == "piece"
+
+    def screen_rects() -> list[QRectF]:
+        items = [i for i in canvas._items + canvas._predictions if i.label.isVisible()]
+        return [i.label.deviceTransform(canvas.viewportTransform()).mapRect(i.label.boundingRect()) for i in items]
+
+    canvas.select([2])  # the selected box's tag comes first
+    assert third.label.isVisible() and not third.label.inside and not second.label.isVisible()
+    canvas.select([])
+    # predictions yield to labels, faint ones (a label covers them) to new ones, and low scores to high ones
+    canvas.set_predictions([BoxView(QRectF(100, 20, 80, 70), "white-pawn 0.95", QColor("red"), 0.95),
+                            BoxView(QRectF(400, 300, 80, 80), "white-pawn 0.90", QColor("red"), 0.9, faint=True),
+                            BoxView(QRectF(400, 300, 80, 80), "white-pawn 0.80", QColor("red"), 0.8),
+                            BoxView(QRectF(405, 300, 80, 80), "white-pawn 0.70", QColor("red"), 0.7),
+                            BoxView(QRectF(410, 300, 80, 80), "white-pawn 0.60", QColor("red"), 0.6)])
+    under_labels, faint, high, middle, low = canvas._predictions
+    assert not under_labels.label.isVisible()  # below and inside its box lie the first label's tag
+    assert not faint.label.isVisible() and faint.toolTip() == "white-pawn 0.90"
+    assert high.label.isVisible() and not high.label.inside and middle.label.inside and not low.label.isVisible()
+    rects = screen_rects()
+    assert not any(a.intersected(b).width() > 0.5 and a.intersected(b).height() > 0.5
+                   for k, a in enumerate(rects) for b in rects[k + 1:])
+    # zoomed in, the boxes ten image pixels apart are far enough apart on screen for their tags
+    canvas.set_zoom(8.0)
+    assert all(i.label.isVisible() and i.toolTip() == "" for i in [first, second, third, under_labels])
+    assert not third.label.inside and not under_labels.label.inside
 
 
 def test_panels_come_back_as_they_were_left_and_reset_puts_them_back(qtbot, tmp_path, settings):
@@ -1069,6 +1112,7 @@ def test_view_menu_hides_box_names_and_predictions(qtbot, demo):
 
     window = demo
     window.canvas.set_predictions([BoxView(QRectF(100, 100, 40, 50), "white-pawn 0.90", QColor("red"), 0.9)])
+    assert sum(i.label.isVisible() for i in window.canvas._items) > 5
     qtbot.keyClick(window.canvas, Qt.Key.Key_T)
     assert not any(i.label.isVisible() for i in (*window.canvas._items, *window.canvas._predictions))
     window.workspace.draw_box("chess_01.jpg", window.canvas.image_size, QRectF(10, 10, 40, 40))
@@ -1080,7 +1124,8 @@ def test_view_menu_hides_box_names_and_predictions(qtbot, demo):
     assert window.accept_image() == 0 and "predictions are hidden" in window.statusBar().currentMessage()  # hidden: nothing accepted
     qtbot.keyClick(window.canvas, Qt.Key.Key_H)
     qtbot.keyClick(window.canvas, Qt.Key.Key_T)
-    assert prediction.isVisible() and all(i.label.isVisible() for i in window.canvas._items)
+    assert prediction.isVisible() and all(i.label.isVisible() or i.toolTip() for i in window.canvas._items)
+    assert sum(i.label.isVisible() for i in window.canvas._items) > 5
 
 
 def test_panels_saved_too_wide_for_this_window_give_the_image_room_again(qtbot, tmp_path, settings):
