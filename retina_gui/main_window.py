@@ -162,6 +162,8 @@ class MainWindow(QMainWindow):
             self.tabifyDockWidget(d[first], d[other])
         d["Classes"].raise_()
         d["Model"].raise_()
+        # tighter tabs than the style's: the four of the model's group fit a 1024 px window's panel
+        self.setStyleSheet("QMainWindow > QTabBar::tab { padding: 3px 7px; }")
         self.fit_panel_widths()
 
     def _panel_toggled(self, dock: QDockWidget) -> None:
@@ -176,9 +178,12 @@ class MainWindow(QMainWindow):
 
     def fit_panel_widths(self) -> None:
         """Panel widths that follow the window's, so a small screen keeps most of its width for the
-        image (the runs and AP tables want ~380 px, the file list ~240)."""
+        image (the runs and AP tables want ~380 px, the file list ~240), while the right-hand
+        panels stay wide enough for their tabs' names ("M…", "Anc…" were all a 1024 px window showed)."""
         width = self.width()
-        self.resizeDocks([self.docks["Images"], self.docks["Model"]], [min(240, width // 6), min(380, width // 4)], Qt.Orientation.Horizontal)
+        tabs = max((bar.sizeHint().width() + 4 for bar in self.findChildren(QTabBar, options=Qt.FindChildOption.FindDirectChildrenOnly)), default=0)
+        right = min(max(min(380, width // 4), tabs), width // 3)
+        self.resizeDocks([self.docks["Images"], self.docks["Model"]], [min(240, width // 6), right], Qt.Orientation.Horizontal)
 
     def _dock(self, title: str, widget) -> QDockWidget:
         dock = QDockWidget(title, self)

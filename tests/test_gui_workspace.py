@@ -1061,6 +1061,9 @@ def test_a_small_window_keeps_most_of_its_width_for_the_image_and_no_panel_is_cu
         dock.raise_()
         qtbot.wait(20)
         assert dock.widget().viewport().width() >= dock.widget().widget().minimumSizeHint().width(), title
+    for bar in window.findChildren(QTabBar):  # and every tab's name is whole ("M…", "Anc…", "Evalua…" before)
+        if bar.isVisible():
+            assert all(bar.tabRect(i).width() >= bar.tabSizeHint(i).width() for i in range(bar.count())), bar.tabText(0)
     window.close()
 
 
