@@ -244,6 +244,7 @@ class Trainer:
         state = self._resume_state() if resume else None
         torch.manual_seed(config.seed)
         if state is not None:
+            self._check_same_images(state.get("image_root", ""), train_data.image_root)
             checkpoint = load_checkpoint(self.run_dir / "last.safetensors")
             self._check_same_recipe((checkpoint.spec.training or {}).get("recipe") or {}, config)
             self.spec = checkpoint.spec
@@ -350,6 +351,15 @@ class Trainer:
         if "epochs" in saved and saved["epochs"] != config.epochs:
             self._log(f"epochs changed from {saved['epochs']} to {config.epochs} on resume")
 
+    def _check_same_images(self, saved: str, image_root: Path) -> None:
+        """A resumed run goes on with the images it started on: resumed with another dataset's, it
+        went on training (and saving over its checkpoints) on images it never began with. Labels
+        added or changed in the same folder since the stop are fine: that is labelling going on."""
+        now = Path(image_root).resolve()
+        if saved and Path(saved) != now:
+            raise TrainingError(f"this run trained on the images in {saved}, not {now}: resume it with the same images, or start a "
+                                f"new run in another folder from its weights, {self.run_dir / 'last.safetensors'}")
+
     def _resume_state(self) -> dict[str, Any]:
         path = self.run_dir / "train_state.pt"
         if not path.exists() and (self.run_dir / "last.safetensors").exists():
@@ -372,6 +382,7 @@ class Trainer:
                  "best_map": -1.0 if self.best_map is None else self.best_map,
                  "freeze_bn": self.freeze_bn, "frozen_stages": self.frozen_stages, "end_pending": self.end_pending,
                  "fine_tuning": self.fine_tuning, "epoch_losses": list(self._epoch_losses),
+                 "image_root": str(Path(self.train_data.image_root).resolve()),
                  "start_preprocess": json.dumps(asdict(self.start_preprocess)) if self.start_preprocess else ""}
         with atomic_path(self.run_dir / "train_state.pt") as tmp:
             torch.save(state, tmp)

@@ -75,6 +75,10 @@ def test_resume_continues_at_the_same_step_with_the_same_optimizer_state(four_im
     for changed in (dict(image_size=128), dict(batch_size=1)):  # the run goes on as it started, or not at all
         with pytest.raises(TrainingError, match="this run was started with (image size 96|batch size 2): resume it with the same settings"):
             _trainer(four_images, tmp_path / "b", _config(epochs=2, **changed), resume=True)
+    valid = read_coco(CHESS / "valid" / "_annotations.coco.json")
+    other_images = DataSource(valid.subset({im.id for im in valid.images[:4]}), CHESS / "valid")
+    with pytest.raises(TrainingError, match=f"this run trained on the images in {CHESS / 'train'}, not {CHESS / 'valid'}: resume it"):
+        _trainer(other_images, tmp_path / "b", _config(epochs=2), resume=True)
     resumed = _trainer(four_images, tmp_path / "b", _config(epochs=2), resume=True)
     assert resumed.step == 2 and resumed.epoch == 1
     assert len(moments_at_cancel) == len(resumed.optimizer.state) > 0
