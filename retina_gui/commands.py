@@ -107,16 +107,24 @@ class ChangeBoxes(StoreCommand):
 
 
 class SetReviewed(StoreCommand):
+    """Marking an image reviewed also takes it out of the "predictions waiting for review" set: its
+    predictions have been looked at (Accept folder labelled an image reviewed as empty)."""
+
     def __init__(self, store: AnnotationStore, file_name: str, size: tuple[int, int], reviewed: bool) -> None:
         super().__init__(store, "Mark image reviewed" if reviewed else "Mark image not reviewed", file_name)
         self.size, self.reviewed = size, reviewed
-        self.previous = False
+        self.previous = self.was_predicted = False
 
     def redo(self) -> None:
         self.previous = self.store.set_reviewed(self.file_name, self.size, self.reviewed)
+        self.was_predicted = self.reviewed and self.file_name in self.store.predicted
+        if self.was_predicted:
+            self.store.predicted.discard(self.file_name)
 
     def undo(self) -> None:
         self.store.set_reviewed(self.file_name, self.size, self.previous)
+        if self.was_predicted:
+            self.store.predicted.add(self.file_name)
 
 
 class LeavePredicted(StoreCommand):

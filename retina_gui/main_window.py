@@ -111,7 +111,8 @@ class MainWindow(QMainWindow):
         self.docks = {title: self._dock(title, widget) for title, widget in (
             ("Images", self.files), ("Classes", self.classes), ("History", self.history), ("Model", self.model_panel),
             ("Anchors", self.anchor_panel), ("Evaluation", self.evaluation_panel), ("Training", self.training_panel))}
-        self.predictions.load_failed.connect(self._model_load_failed)
+        self.predictions.load_failed.connect(self._model_failed)
+        self.predictions.prediction_failed.connect(self._model_failed)
         self._arrange_panels()
         self._default_layout = self.saveState(LAYOUT_VERSION)
         self._shown = False  # the first show checks that restored panels leave room for the image
@@ -516,9 +517,9 @@ class MainWindow(QMainWindow):
     def _accept_prediction(self, index: int) -> None:
         self.predictions.accept([index])
 
-    def _model_load_failed(self, _reason: str) -> None:
-        """The Model panel says why, and which model is still in use: bring it forward (behind
-        another tab, the status bar's cut-off line was all there was to see)."""
+    def _model_failed(self, *_why: str) -> None:
+        """A model failed to load, or to predict: the Model panel says why (and which model is still
+        in use); bring it forward (behind another tab, the status bar's cut-off line was all there was to see)."""
         dock = self.docks["Model"]
         dock.show()
         dock.raise_()

@@ -37,11 +37,12 @@ class ModelPanel(QWidget):
         self.path_label = QLabel("no model")
         self.path_label.setWordWrap(True)
         self.info_label = QLabel()
-        self.load_error = QLabel()  # stays until a model loads: the status bar's note went after 10 s
-        self.load_error.setWordWrap(True)
-        self.load_error.setStyleSheet("color: #c03030")
-        self.load_error.hide()
+        self.error_label = QLabel()  # a model that failed to load or predict: stays until a model loads (the status bar's note went after 10 s)
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet("color: #c03030")
+        self.error_label.hide()
         predictions.load_failed.connect(self._load_failed)
+        predictions.prediction_failed.connect(self._prediction_failed)
         self.info_label.setWordWrap(True)
         load = QPushButton("Load model…")
         load.setToolTip("retina-gui .safetensors, a torchvision RetinaNet state dict or a yhenon checkpoint")
@@ -66,6 +67,7 @@ class ModelPanel(QWidget):
         self.predict_button = QPushButton("Predict image")
         self.predict_button.clicked.connect(self.predict_now)
         self.folder_button = QPushButton("Predict folder")
+        self.folder_button.clicked.connect(self.error_label.hide)  # a new try: the last failure's note goes
         self.folder_button.clicked.connect(predictions.predict_folder)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(predictions.cancel_folder)
@@ -89,7 +91,7 @@ class ModelPanel(QWidget):
         model_box = QGroupBox("Weights")
         form = QFormLayout(model_box)
         form.addRow(self.path_label)
-        form.addRow(self.load_error)
+        form.addRow(self.error_label)
         form.addRow(load)
         form.addRow(self.coco_button)
         form.addRow("Device", self.device_box)
@@ -179,15 +181,19 @@ class ModelPanel(QWidget):
 
     def _load_failed(self, reason: str) -> None:
         kept = self.predictions.model
-        self.load_error.setText(breakable(f"Could not load it: {reason}" + (f". Still using {kept.path.name}." if kept else "")))
-        self.load_error.show()
+        self.error_label.setText(breakable(f"Could not load it: {reason}" + (f". Still using {kept.path.name}." if kept else "")))
+        self.error_label.show()
         self.device_box.setCurrentText(self.predictions.device)  # the choices of the model in use, not of the one that failed
         self.preset_box.setCurrentIndex(max(0, self.preset_box.findData(self.predictions.preset)))
+
+    def _prediction_failed(self, name: str, reason: str) -> None:
+        self.error_label.setText(breakable(f"Could not predict {name}: {reason}"))
+        self.error_label.show()
 
     def _model_changed(self, info: ModelInfo | None) -> None:
         ready = info is not None
         if info is not None:
-            self.load_error.hide()
+            self.error_label.hide()
         for w in (self.predict_button, self.folder_button, self.score_slider, self.nms_slider):
             w.setEnabled(ready)
         self.classes.blockSignals(True)

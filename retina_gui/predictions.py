@@ -10,6 +10,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QColor
 
+from core.annotations import ImageStatus
 from core.detections import Detections
 from core.images import ImageReadError, image_size
 from core.labels import category_of_class, class_name_key
@@ -24,6 +25,7 @@ from retina_gui.workers import ModelInfo, PredictionWorker
 class Predictions(QObject):
     model_changed = Signal(object)  # ModelInfo, or None while none is loaded
     load_failed = Signal(str)  # why a model could not be loaded (the one loaded before, if any, stays)
+    prediction_failed = Signal(str, str)  # image, why the model failed on it (out of memory, say)
     changed = Signal()  # the current image's predictions (or the thresholds) changed
     message = Signal(str)
     batch_progress = Signal(int, int, float)
@@ -60,8 +62,10 @@ class Predictions(QObject):
         self.worker.model_loaded.connect(self._model_loaded)
         self.worker.model_failed.connect(self._model_failed)
         self.worker.predicted.connect(self._predicted)
+        self.worker.cached_names.connect(self._cached_names)
         self.worker.rejected_loaded.connect(self._rejected_loaded)
         self.worker.failed.connect(self._failed)
+        self.worker.prediction_failed.connect(self.prediction_failed)
         self.worker.progress.connect(self.batch_progress)
         self.worker.batch_finished.connect(self.batch_finished)
         self.worker.start()
@@ -131,7 +135,7 @@ class Predictions(QObject):
     def _image_shown(self, name: str, _w: int, _h: int) -> None:
         if name in self.candidates:
             self.candidates.move_to_end(name)
-        elif self.auto:
+        elif self.auto or (self.worker is not None and self.worker.has_cached(name)):  # cached: shown even when not predicting
             self.request(name)
         self.refilter()
 
@@ -149,11 +153,29 @@ class Predictions(QObject):
         while len(self.candidates) > self.MEMORY_CACHE:
             self.candidates.popitem(last=False)
         store = self.annotator.workspace.store if self.annotator.workspace else None
-        if store is not None and name not in store.predicted:
+        if store is not None and name not in store.predicted and self._waits_for_review(store.status(name), from_cache):
             store.predicted.add(name)
             self.annotator.files.model.refresh([name])
         if name == self.annotator.current:
             self.refilter()
+
+    @staticmethod
+    def _waits_for_review(status: ImageStatus, from_cache: bool) -> bool:
+        """Whether an image's predictions wait for review (amber when it has no labels; Accept
+        folder takes them): those of an unlabelled image, and the new ones of a labelled image not
+        marked reviewed. Cached ones of a labelled image do not: it was accepted, or cleaned up, in
+        an earlier session (reopening the folder put back the false positives it had deleted)."""
+        return status is ImageStatus.UNLABELLED or (status is ImageStatus.LABELLED and not from_cache)
+
+    def _cached_names(self, names: list[str]) -> None:
+        """The images the loaded model predicted in an earlier session."""
+        store = self.annotator.workspace.store if self.annotator.workspace else None
+        if store is None:
+            return
+        waiting = [n for n in names if n not in store.predicted and self._waits_for_review(store.status(n), True)]
+        if waiting:
+            store.predicted.update(waiting)
+            self.annotator.files.model.refresh(waiting)
 
     def _failed(self, name: str, reason: str) -> None:
         self.annotator.files.model.mark_unreadable(name, reason)
@@ -242,7 +264,7 @@ class Predictions(QObject):
         else:
             chosen.discard(candidate)
         if self.worker is not None:
-            self.worker.save_rejected(self.rejected)  # kept with the model's cached predictions
+            self.worker.save_rejected(cache_key, self.rejected)  # kept with the model's cached predictions
         if file_name == self.annotator.current:
             self.refilter()
 

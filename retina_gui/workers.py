@@ -250,8 +250,10 @@ class PredictionWorker(QueueWorker):
     model_loaded = Signal(object)  # ModelInfo
     model_failed = Signal(str)
     predicted = Signal(str, object, bool)  # name, Candidates, from the disk cache
+    cached_names = Signal(list)  # images with cached candidates for the model just loaded (none read yet)
     rejected_loaded = Signal(object)  # {image: candidate indices the user rejected}, kept with the model's cache
-    failed = Signal(str, str)  # name, reason
+    failed = Signal(str, str)  # name, why the image cannot be read
+    prediction_failed = Signal(str, str)  # name, why the model failed on it (out of memory, say)
     progress = Signal(int, int, float)  # done, total, seconds left
     batch_finished = Signal(int, bool)  # images predicted, cancelled
 
@@ -264,7 +266,7 @@ class PredictionWorker(QueueWorker):
         self._batch_names: set[str] = set()  # all of the batch's images, predicted or not
         self._batch_total = 0
         self._batch_cancel = CancelToken()
-        self._rejected: dict[str, set[int]] | None = None  # to be saved
+        self._rejected: dict[str, dict[str, set[int]]] = {}  # to be saved: per model's cache key
         self._detector = None
         self.cache = None
 
@@ -303,9 +305,11 @@ class PredictionWorker(QueueWorker):
 
         self._update(change)
 
-    def save_rejected(self, rejected: dict[str, set[int]]) -> None:
+    def save_rejected(self, cache_key: str, rejected: dict[str, set[int]]) -> None:
+        """Keep the rejections with the cached predictions of the model ``cache_key`` names (by
+        the time this runs, the worker may have loaded another)."""
         snapshot = {name: set(indices) for name, indices in rejected.items()}
-        self._update(lambda: setattr(self, "_rejected", snapshot))
+        self._update(lambda: self._rejected.__setitem__(cache_key, snapshot))
 
     def cancel_batch(self) -> None:
         self._update(self._batch_cancel.cancel)
@@ -315,13 +319,13 @@ class PredictionWorker(QueueWorker):
         super().stop()
 
     def _take(self) -> tuple[str, object] | None:
-        """The next job: a model to load, the image on screen, or the next image of a batch."""
+        """The next job: rejections to save, a model to load, the image on screen, or the next image of a batch."""
+        if self._rejected:  # first: a model loaded next reads them back (the same model loaded again keeps them)
+            rejected, self._rejected = self._rejected, {}
+            return "rejected", rejected
         if self._load is not None:
             load, self._load = self._load, None
             return "load", load
-        if self._rejected is not None:
-            rejected, self._rejected = self._rejected, None
-            return "rejected", rejected
         if self._wanted:
             return "image", self._wanted.pop(0)
         if self._batch:
@@ -339,11 +343,18 @@ class PredictionWorker(QueueWorker):
             elif kind == "cancelled":
                 self.batch_finished.emit(what, True)
             elif kind == "rejected":
-                if self.cache is not None:
+                from core.prediction_cache import PredictionCache
+
+                for key, rejected in what.items():
                     with contextlib.suppress(OSError):  # a read-only folder: rejections last for this session
-                        self.cache.put_rejected(what)
+                        PredictionCache(self.cache_root, key).put_rejected(rejected)
             else:
-                self._predict_one(what)
+                try:
+                    self._predict_one(what)
+                except Exception as exc:  # noqa: BLE001 - the model's failure, not the image's: said, and the worker goes on
+                    self.prediction_failed.emit(what, f"{type(exc).__name__}: {exc}")
+                    if kind == "batch":
+                        self._update(lambda: self._batch_cancel.cancel())  # every image would fail the same way
                 if kind == "batch":
                     self._batch_progress()
 
@@ -378,10 +389,7 @@ class PredictionWorker(QueueWorker):
                                          runtime.precision, post.score_thresh, post.nms_thresh, post.max_detections,
                                          detector.preset.anchors, detector.preset.assign, detector.preprocess_config, devices, key))
         self.rejected_loaded.emit(self.cache.rejected())
-        for name in self.cache.names():
-            candidates = self.cache.get(name)
-            if candidates is not None:
-                self.predicted.emit(name, candidates, True)
+        self.cached_names.emit(self.cache.names())  # names only: reading 10,000 files here held every load up
 
     def _predict_one(self, name: str) -> None:
         if self._detector is None:

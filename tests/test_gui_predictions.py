@@ -142,6 +142,22 @@ def test_batch_predict_the_folder_then_accept_all_of_it_in_one_step(qtbot, tmp_p
     assert sum(len(p) for _, _, p in window.predictions.folder_entries()) == count
     window.workspace.undo_stack.redo()
     assert all(window.files.model.status(n) == "labelled" for n in window.files.model.names) and not store.predicted
+    # one image cleaned up and marked reviewed as empty, another's boxes cut down: after reopening, the
+    # cached predictions wait for review on neither (Accept folder put all their predictions back)
+    window.workspace.delete_boxes("chess_02.jpg", list(range(len(store.boxes("chess_02.jpg")))))
+    entry = store.entry("chess_02.jpg")
+    window.workspace.set_reviewed("chess_02.jpg", (entry.width, entry.height), True)
+    window.workspace.delete_boxes("chess_03.jpg", [0, 1, 2])
+    left = len(store.boxes("chess_03.jpg"))
+    folder = window.workspace.folder
+    window.close()
+    again = window_factory(folder, confirm=lambda title, text: questions.append(text) or True)
+    wait_predictions(qtbot, again)
+    again.files.set_current("chess_02.jpg")  # shown: its cached predictions come back on screen, for review there only
+    qtbot.waitUntil(lambda: again.annotator.current == "chess_02.jpg" and again.predictions.visible is not None, timeout=60_000)
+    assert again.files.model.status("chess_02.jpg") == "reviewed" and not again.workspace.store.predicted
+    assert again.accept_folder() == 0 and len(questions) == 2
+    assert not again.workspace.store.boxes("chess_02.jpg") and len(again.workspace.store.boxes("chess_03.jpg")) == left
 
 
 def test_predictions_are_cached_on_disk_and_shown_at_once_when_the_folder_reopens(qtbot, tmp_path, window_factory):
@@ -297,8 +313,8 @@ def test_a_missing_or_broken_model_file_is_reported(qtbot, tmp_path):
     assert window.predictions.model is None and not window.model_panel.folder_button.isEnabled()
     panel = window.model_panel
     assert "(loading" not in panel.path_label.text() and "no model" in panel.path_label.text()  # not loading for ever
-    assert not panel.load_error.isHidden() and "not a readable safetensors file" in panel.load_error.text()
-    assert panel.load_error.text().replace("\u200b", "").count("broken.safetensors") == 1  # the path said once
+    assert not panel.error_label.isHidden() and "not a readable safetensors file" in panel.error_label.text()
+    assert panel.error_label.text().replace("\u200b", "").count("broken.safetensors") == 1  # the path said once
     window.close()
     start = time.perf_counter()
     missing = MainWindow(folder=folder, model=tmp_path / "nope.safetensors", settings=settings)
@@ -538,6 +554,10 @@ def test_marking_an_image_with_predictions_but_no_labels_reviewed_asks_first(qtb
     assert "negative example" in questions[0] and not (store.entry(name) and store.entry(name).reviewed)  # the user said no
     qtbot.keyClick(window.canvas, Qt.Key.Key_R)
     assert store.entry(name).reviewed and len(questions) == 2
+    assert name not in store.predicted  # its predictions were looked at: Accept folder leaves the image empty
+    window.workspace.undo_stack.undo()
+    assert name in store.predicted and not store.entry(name).reviewed
+    window.workspace.undo_stack.redo()
     qtbot.keyClick(window.canvas, Qt.Key.Key_R)  # unmarking asks nothing
     assert not store.entry(name).reviewed and len(questions) == 2
 
@@ -551,17 +571,17 @@ def test_a_model_that_fails_to_load_leaves_the_one_in_use(qtbot, tmp_path, windo
     window.docks["Evaluation"].raise_()  # another tab in front: the Model panel comes forward to say it
     window.predictions.load_model(bad)
     panel = window.model_panel
-    qtbot.waitUntil(lambda: not panel.load_error.isHidden(), timeout=30_000)
-    assert panel.load_error.isVisible()
+    qtbot.waitUntil(lambda: not panel.error_label.isHidden(), timeout=30_000)
+    assert panel.error_label.isVisible()
     assert window.predictions.model is before and window.predictions.model_path == DEMO_MODEL
-    note = panel.load_error.text().replace("\u200b", "")  # breakable() lets the path wrap
+    note = panel.error_label.text().replace("\u200b", "")  # breakable() lets the path wrap
     assert "not a weights file" in note and f"Still using {DEMO_MODEL.name}" in note
     assert panel.folder_button.isEnabled() and "demo_chess" in panel.path_label.text().replace("\u200b", "")
     window.predictions.candidates.clear()
     window.predictions.request(window.annotator.current)  # the old model still predicts
     qtbot.waitUntil(lambda: window.annotator.current in window.predictions.candidates, timeout=30_000)
     window.predictions.load_model(DEMO_MODEL)  # a good load clears the note
-    qtbot.waitUntil(lambda: panel.load_error.isHidden(), timeout=30_000)
+    qtbot.waitUntil(lambda: panel.error_label.isHidden(), timeout=30_000)
 
 
 def test_accepting_the_folder_asks_about_what_it_would_add_not_what_is_shown(qtbot, tmp_path, window_factory):
@@ -610,3 +630,48 @@ def test_evaluating_labels_with_two_classes_of_one_name_says_so_before_predictin
     window.evaluation_panel.evaluate()
     assert window.evaluation_panel.metrics.text().startswith("Cannot evaluate: categories 1 ('Rook') and 2 ('rook') have the same name")
     assert calls == [] and window.evaluation_panel.run_button.isEnabled()
+
+
+def test_a_model_failure_on_an_image_is_said_and_the_worker_goes_on(qtbot, tmp_path, window_factory):
+    """A CUDA out-of-memory error (anything but an unreadable image) ended the prediction thread
+    without a word: from then on no prediction came, and a folder run never finished."""
+    window = window_factory(unlabelled_demo(tmp_path))
+    wait_predictions(qtbot, window)
+    detector = window.predictions.worker._detector
+    run = detector.candidates
+
+    def out_of_memory(images):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    detector.candidates = out_of_memory
+    finished = []
+    window.predictions.batch_finished.connect(lambda n, cancelled: finished.append((n, cancelled)))
+    window.predictions.predict_folder()
+    qtbot.waitUntil(lambda: bool(finished), timeout=60_000)
+    assert finished == [(2, True)]  # the shown image came from the cache; stopped at the next: every image would fail alike
+    note = window.model_panel.error_label.text().replace("\u200b", "")  # breakable() lets it wrap
+    assert window.model_panel.error_label.isVisible() and note.startswith("Could not predict chess_0")
+    assert "RuntimeError: CUDA out of memory" in note and window.docks["Model"].isVisible()
+    assert not window.files.model.unreadable  # the images are fine
+    detector.candidates = run
+    window.files.set_current("chess_05.jpg")
+    qtbot.waitUntil(lambda: window.annotator.current == "chess_05.jpg" and "chess_05.jpg" in window.predictions.candidates, timeout=60_000)
+
+
+def test_rejections_are_saved_with_the_model_they_were_made_under_even_after_another_loads(tmp_path):
+    from core.prediction_cache import PredictionCache
+    from retina_gui.workers import PredictionWorker
+
+    worker = PredictionWorker(tmp_path, tmp_path)
+    worker.save_rejected("model-a", {"chess_01.jpg": {3}})
+    worker.save_rejected("model-b", {"chess_01.jpg": {5}})  # the worker loaded model b before saving model a's
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not (PredictionCache(tmp_path, "model-a").rejected() and PredictionCache(tmp_path, "model-b").rejected()):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    finally:
+        worker.stop()
+    assert PredictionCache(tmp_path, "model-a").rejected() == {"chess_01.jpg": {3}}
+    assert PredictionCache(tmp_path, "model-b").rejected() == {"chess_01.jpg": {5}}
