@@ -189,13 +189,18 @@ class EvaluationPanel(QWidget):
         self._view_score = view_score  # the report's errors are at this threshold, whatever the slider does meanwhile
 
         def run(cancel: CancelToken):
-            candidates = {}
+            candidates, lost = {}, []
             for n in names:
                 cancel.raise_if_cancelled()
-                candidates[n] = memory.get(n) or worker.cached(n)
-            candidates = {n: c for n, c in candidates.items() if c is not None}
-            return evaluate_predictions(labels, candidates, list(model.class_names), eval_score=model.score_floor, nms_thresh=nms,
-                                        max_detections=model.max_detections, view_score=view_score, cancel=cancel)
+                found = memory.get(n)  # (not "or": an image with no detections has empty candidates, which are falsy)
+                found = worker.cached(n) if found is None else found
+                if found is None:
+                    lost.append(n)
+                else:
+                    candidates[n] = found
+            report = evaluate_predictions(labels, candidates, list(model.class_names), eval_score=model.score_floor, nms_thresh=nms,
+                                          max_detections=model.max_detections, view_score=view_score, cancel=cancel)
+            return report, lost
 
         self.metrics.setText(f"evaluating {len(names)} images …")
         self._worker = FunctionWorker(run)
@@ -208,9 +213,10 @@ class EvaluationPanel(QWidget):
             self._worker.stop()
             self._worker = None
 
-    def _done(self, report) -> None:
+    def _done(self, result) -> None:
         if self._worker is None:  # the result of a run stopped since (another model): not this report
             return
+        report, lost = result
         self.stop()
         self.run_button.setEnabled(True)
         self.report, self._revision, self._edited = report, self._run_revision, self._run_edits
@@ -226,7 +232,9 @@ class EvaluationPanel(QWidget):
         self.metrics.setText(f"{report.images} images: mAP {f(m.mAP)}, AP50 {f(m.AP50)}, AP75 {f(m.AP75)}, APs {f(m.APs)}, "
                              f"APm {f(m.APm)}, APl {f(m.APl)}. At score > {self._view_score:.2f}: "
                              f"{len(report.errors) - fps} missed labels, {fps} false detections."
-                             + "".join(f"\n{note[0].upper()}{note[1:]}." for note in report.notes))
+                             + "".join(f"\n{note[0].upper()}{note[1:]}." for note in report.notes)
+                             + (f"\n{len(lost)} labelled images left out: their predictions could not be kept (a folder that cannot "
+                                f"be written keeps the last {self.predictions.MEMORY_CACHE} in memory only); the first: {lost[0]}." if lost else ""))
         rows = sorted(m.per_class.items(), key=lambda kv: (kv[1] is None, kv[1] if kv[1] is not None else 0))
         self.table.setRowCount(len(rows))
         for r, (name, ap) in enumerate(rows):

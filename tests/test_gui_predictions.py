@@ -675,3 +675,33 @@ def test_rejections_are_saved_with_the_model_they_were_made_under_even_after_ano
         worker.stop()
     assert PredictionCache(tmp_path, "model-a").rejected() == {"chess_01.jpg": {3}}
     assert PredictionCache(tmp_path, "model-b").rejected() == {"chess_01.jpg": {5}}
+
+
+def test_evaluation_counts_an_image_with_no_detections_and_names_images_whose_predictions_were_lost(qtbot, tmp_path, window_factory):
+    """An image the model found nothing on has empty (falsy) candidates: the evaluation took it for
+    missing and, in a folder that cannot be written, left it out unsaid, as it did every labelled
+    image past the 512 kept in memory; mAP was then too high."""
+    import dataclasses
+
+    import numpy as np
+
+    window = window_factory(labelled_demo(tmp_path))
+    wait_predictions(qtbot, window)
+    panel, p = window.evaluation_panel, window.predictions
+    panel.evaluate()
+    qtbot.waitUntil(lambda: panel.report is not None, timeout=120_000)
+    full = panel.report
+    names = sorted(p.candidates)
+    assert len(names) == 8
+    found = p.candidates["chess_01.jpg"]
+    p.candidates["chess_01.jpg"] = dataclasses.replace(found, _kept={}, **{k: getattr(found, k)[:0] for k in ("boxes", "scores", "labels", "anchor_index", "level")})
+    del p.candidates["chess_08.jpg"]
+    p.worker.cached = lambda name: None  # as in a folder that cannot be written: nothing on disk
+    p.worker.has_cached = lambda name: True
+    panel.evaluate()
+    qtbot.waitUntil(lambda: panel.report is not full and panel.report is not None, timeout=60_000)
+    assert panel.report.images == 7  # chess_01 counted (its labels all missed), chess_08 left out ...
+    assert panel.report.metrics.mAP < full.metrics.mAP
+    assert sum(e.kind == "FN" and e.file_name == "chess_01.jpg" for e in panel.report.errors) == len(window.workspace.store.boxes("chess_01.jpg"))
+    assert "1 labelled images left out: their predictions could not be kept" in panel.metrics.text()  # ... and said
+    assert panel.metrics.text().endswith("the first: chess_08.jpg.") and np.isfinite(panel.report.metrics.mAP)
