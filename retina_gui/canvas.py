@@ -76,14 +76,19 @@ def _handle_points(r: QRectF) -> dict[str, QPointF]:
 class LabelItem(QGraphicsItem):
     """Class name on a coloured tag above its position (``below``: under it); constant size at every
     zoom, so the tag's extent is in screen pixels and is placed by this flag, never by an offset in
-    image pixels."""
+    image pixels. Not a child of its box (``owner``): a child is stacked with its parent, so the
+    outlines of smaller boxes, drawn over larger ones, crossed their tags; tags lie over every box."""
+
+    Z = 1e12  # over every box (their z is minus their area); predictions' tags just under the labels'
 
     FONT = QFont()
     FONT.setPointSizeF(8.5)
     METRICS = QFontMetricsF(FONT)
 
-    def __init__(self, parent: QGraphicsItem, *, below: bool = False) -> None:
-        super().__init__(parent)
+    def __init__(self, owner: QGraphicsItem, *, below: bool = False) -> None:
+        super().__init__()
+        self.owner = owner
+        self.setZValue(self.Z - below)
         self.below = below
         self.inside = False  # flipped into the box: there is no room outside it within the image
         self.shift = 0.0  # screen pixels to the left: the tag would run past the image's right edge
@@ -341,10 +346,10 @@ class Canvas(QGraphicsView):
             tail += 1
         between, needed = old[head : len(old) - tail], len(boxes) - tail - head
         for item in between[needed:]:
-            self.scene().removeItem(item)
+            self._remove(item)
         fresh = between[:needed] + [BoxItem(0) for _ in range(needed - len(between))]
         for item in fresh[len(between):]:
-            self.scene().addItem(item)
+            self._add(item)
         old[head : len(old) - tail] = fresh
         for i in range(head, len(old)):
             old[i].index = i
@@ -371,7 +376,7 @@ class Canvas(QGraphicsView):
             label, (x, y) = item.label, item.tag_at
             place = None
             # zoomed out, a box smaller than its tag would be hidden under it (and hide its neighbours): no tag
-            if self.names_shown and item.box_height * zoom >= tag_height:
+            if self.names_shown and item.isVisible() and item.box_height * zoom >= tag_height:
                 room = height - y if label.below else y  # image pixels between the tag's side and the image edge
                 shift = max(0.0, min(label.tag_width - (width - x) * zoom, x * zoom))
                 sides = (True,) if room * zoom < tag_height else (False, True)
@@ -387,11 +392,19 @@ class Canvas(QGraphicsView):
     def _resize_pool(self, items: list, size: int, make: type) -> None:
         """Grow or shrink a list of scene items to ``size``; items are reused, not rebuilt."""
         while len(items) > size:
-            self.scene().removeItem(items.pop())
+            self._remove(items.pop())
         while len(items) < size:
             items.append(make(len(items)))
             items[-1].setVisible(self.predictions_shown)
-            self.scene().addItem(items[-1])
+            self._add(items[-1])
+
+    def _add(self, item: BoxItem | PredictionItem) -> None:
+        self.scene().addItem(item)
+        self.scene().addItem(item.label)
+
+    def _remove(self, item: BoxItem | PredictionItem) -> None:
+        self.scene().removeItem(item.label)
+        self.scene().removeItem(item)
 
     def set_names_shown(self, shown: bool) -> None:
         """Show or hide the class-name tags (View ▸ Box Names)."""
@@ -403,6 +416,7 @@ class Canvas(QGraphicsView):
         self.predictions_shown = shown
         for item in self._predictions:
             item.setVisible(shown)
+        self._place_tags()  # their tags go and come with them (tags are not their children)
 
     def prediction_count(self) -> int:
         return len(self._predictions)
@@ -578,7 +592,7 @@ class Canvas(QGraphicsView):
         boxes = [item for item in under if isinstance(item, kind)]
         if boxes:
             return boxes[0].index
-        tags = [item.parentItem() for item in under if isinstance(item, LabelItem) and isinstance(item.parentItem(), kind)]
+        tags = [item.owner for item in under if isinstance(item, LabelItem) and isinstance(item.owner, kind)]
         return tags[0].index if tags else None
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:

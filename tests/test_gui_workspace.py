@@ -1001,6 +1001,11 @@ def test_tags_never_cover_each_other_labels_first_then_new_predictions_by_score(
         items = [i for i in canvas._items + canvas._predictions if i.label.isVisible()]
         return [i.label.deviceTransform(canvas.viewportTransform()).mapRect(i.label.boundingRect()) for i in items]
 
+    # a tag lies over every box: the outline of a smaller box (drawn over larger ones) crossed it
+    centre = canvas.mapFromScene(first.label.mapToScene(first.label.boundingRect().center()))
+    window.workspace.draw_box("chess_01.jpg", size, QRectF(canvas.mapToScene(centre).x() - 3, 60, 6, 60))
+    assert canvas.items(centre)[0] is first.label and canvas.box_at(centre) == 3  # the click still picks the box under it
+    window.workspace.delete_boxes("chess_01.jpg", [3])
     canvas.select([2])  # the selected box's tag comes first
     assert third.label.isVisible() and not third.label.inside and not second.label.isVisible()
     canvas.select([])
@@ -1128,7 +1133,9 @@ def test_view_menu_hides_box_names_and_predictions(qtbot, demo):
     qtbot.keyClick(window.canvas, Qt.Key.Key_H)
     qtbot.keyClick(window.canvas, Qt.Key.Key_T)
     assert prediction.isVisible() and all(i.label.isVisible() or i.toolTip() for i in window.canvas._items)
-    assert sum(i.label.isVisible() for i in window.canvas._items) > 5
+    assert sum(i.label.isVisible() for i in window.canvas._items) > 5 and prediction.label.isVisible()
+    qtbot.keyClick(window.canvas, Qt.Key.Key_H)
+    assert not prediction.label.isVisible()  # its tag goes with it (a tag is not its box's child)
 
 
 def test_panels_saved_too_wide_for_this_window_give_the_image_room_again(qtbot, tmp_path, settings):
