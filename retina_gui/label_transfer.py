@@ -21,14 +21,15 @@ class LabelTransfer(QObject):
     def __init__(self) -> None:
         super().__init__()
         self._worker: FunctionWorker | None = None
-        self._task: tuple | None = None  # ("export", fmt, target, images, boxes) or ("import", source, workspace, present)
+        self._task: tuple | None = None  # ("export", fmt, target, images, boxes, removed) or ("import", source, workspace, present)
 
     @property
     def busy(self) -> bool:
         return self._worker is not None
 
-    def export(self, workspace: Workspace, fmt: str, target: Path) -> bool:
-        """Start writing the labels (a snapshot) as ``fmt`` to ``target``; False if refused at once."""
+    def export(self, workspace: Workspace, fmt: str, target: Path, remove: list[Path] = ()) -> bool:
+        """Start writing the labels (a snapshot) as ``fmt`` to ``target``, then deleting the label
+        files ``remove``; False if refused at once."""
         from core.formats.convert import write_labels
 
         if self.busy:
@@ -39,8 +40,8 @@ class LabelTransfer(QObject):
                                         "(File ▸ Save writes it now). Export to another file.")
             return False
         labels = workspace.store.to_labelset()
-        self._task = ("export", fmt, target, len(labels.images), sum(len(im.boxes) for im in labels.images))
-        self._start(lambda cancel: write_labels(labels, fmt, target, cancel))
+        self._task = ("export", fmt, target, len(labels.images), sum(len(im.boxes) for im in labels.images), len(remove))
+        self._start(lambda cancel: write_labels(labels, fmt, target, cancel, remove=remove))
         self.message.emit(f"exporting {len(labels.images)} images to {target} …")
         return True
 
@@ -79,9 +80,10 @@ class LabelTransfer(QObject):
         if task is None:
             return
         if task[0] == "export":
-            _, fmt, target, images, boxes = task
+            _, fmt, target, images, boxes, removed = task
             check = ", pycocotools self-check passed" if fmt == "coco" else ""
-            self.message.emit(f"exported {images} images, {boxes} boxes to {target}{check}")
+            gone = f"; {removed} label files of images with no labels now removed" if removed else ""
+            self.message.emit(f"exported {images} images, {boxes} boxes to {target}{check}{gone}")
             self.finished.emit(True)
             return
         _, source, workspace, present = task

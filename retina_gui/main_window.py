@@ -571,8 +571,21 @@ class MainWindow(QMainWindow):
             self.export(fmt, Path(target))
 
     def export(self, fmt: str, target: Path) -> bool:
-        """Write in the background (``transfer.finished`` says how it went)."""
-        return self.workspace is not None and self.transfer.export(self.workspace, fmt, target)
+        """Write in the background (``transfer.finished`` says how it went). A VOC or YOLO folder
+        holding an earlier export's files of images that have no labels now: asks to remove them."""
+        from core.formats.convert import stale_label_files
+
+        if self.workspace is None:
+            return False
+        stale = []
+        if fmt != "coco" and target.is_dir():
+            names = [*self.files.model.names, *self.workspace.store.file_names()]
+            stale = stale_label_files(self.workspace.store.to_labelset(), fmt, target, names)
+            if stale and not self.confirm("Export", f"{target} holds {len(stale)} {fmt.upper()} label files of this folder's images that "
+                                                    f"have no labels now, from an earlier export (the first: {stale[0].name}). Export and "
+                                                    "remove them, so that the folder matches the labels? (No: nothing is exported)"):
+                return False
+        return self.transfer.export(self.workspace, fmt, target, stale)
 
     def report(self, title: str, text: str) -> None:
         """Tell the user about a problem without blocking the window (and keep it for tests)."""

@@ -1338,7 +1338,7 @@ def test_an_export_runs_in_the_background_and_opening_another_folder_cancels_it(
 
     writing = threading.Event()
 
-    def slow_write(labels, fmt, target, cancel=None):
+    def slow_write(labels, fmt, target, cancel=None, remove=()):
         writing.set()
         for _ in range(3000):  # 30 s unless cancelled
             cancel.raise_if_cancelled()
@@ -1364,3 +1364,32 @@ def test_esc_clears_the_selection_from_any_panel_as_ctrl_a_selects_from_any(qtbo
     assert len(window.canvas.selected()) == len(window.workspace.store.boxes("chess_01.jpg")) > 0
     qtbot.keyClick(window.files.view, Qt.Key.Key_Escape)
     assert window.canvas.selected() == []  # a number key now relabels nothing
+
+
+@pytest.mark.parametrize("fmt", ["yolo", "voc"])
+def test_exporting_again_into_a_folder_asks_to_remove_the_label_files_of_images_that_lost_their_labels(qtbot, unlabelled, tmp_path, fmt):
+    """The second export left the first one's file of an image whose boxes were all deleted since:
+    the deleted boxes were back in the exported dataset, and the status said all was well."""
+    window = unlabelled
+    size = window.annotator.size
+    for name in ("chess_01.jpg", "chess_02.jpg"):  # a folder with no labels file: only labelled images are written
+        window.workspace.draw_box(name, size, QRectF(10, 10, 50, 50))
+    out = tmp_path / fmt
+    out.mkdir()
+    suffix = ".txt" if fmt == "yolo" else ".xml"
+    (out / "notes.txt").write_text("mine")  # not a label file of this folder's images: never touched
+    assert transferred(qtbot, window, window.export(fmt, out))
+    emptied = out / f"chess_02{suffix}"
+    assert emptied.is_file() and (out / f"chess_01{suffix}").is_file() and not (out / f"chess_03{suffix}").exists()
+    store = window.workspace.store
+    window.workspace.delete_boxes("chess_02.jpg", list(range(len(store.boxes("chess_02.jpg")))))
+    asked = []
+    window.confirm = lambda title, text: asked.append(text) or False
+    assert not transferred(qtbot, window, window.export(fmt, out))  # the user said no: nothing exported
+    assert emptied.is_file() and len(asked) == 1
+    assert asked[0].startswith(f"{out} holds 1 {fmt.upper()} label files of this folder's images that have no labels now")
+    window.confirm = lambda title, text: asked.append(text) or True
+    assert transferred(qtbot, window, window.export(fmt, out))
+    assert not emptied.exists() and (out / f"chess_01{suffix}").is_file() and (out / "notes.txt").read_text() == "mine"
+    assert window.statusBar().currentMessage().endswith("; 1 label files of images with no labels now removed")
+    assert transferred(qtbot, window, window.export(fmt, out)) and len(asked) == 2  # nothing stale left: no question

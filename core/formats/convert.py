@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterable, Sequence
+from pathlib import Path, PurePosixPath
 
 from core.atomic import atomic_path
 from core.cancel import CancelToken
-from core.formats import LabelFormatError
+from core.formats import LabelFormatError, label_file_names
 from core.formats.coco import read_coco, verify_coco_file, write_coco
 from core.formats.voc import read_voc, write_voc
 from core.formats.yolo import read_yolo, write_yolo
@@ -76,11 +77,25 @@ def box_problems(labels: LabelSet, tolerance: float = 1.0) -> list[str]:
     return lines
 
 
-def write_labels(labels: LabelSet, fmt: str, target: Path | str, cancel: CancelToken | None = None) -> None:
+def stale_label_files(labels: LabelSet, fmt: str, target: Path | str, image_names: Iterable[str]) -> list[Path]:
+    """The label files in the VOC or YOLO folder ``target`` of images among ``image_names`` that
+    writing ``labels`` would not replace: an earlier export's files of images whose boxes have all
+    gone since (left there, they put the deleted boxes back into the dataset). Files of other
+    images are not ours to judge."""
+    suffix = {"voc": ".xml", "yolo": ".txt"}[fmt]
+    written = set(label_file_names([im.file_name for im in labels.images], suffix))
+    target = Path(target)
+    ours = {PurePosixPath(name).with_suffix(suffix).as_posix() for name in image_names} - written - {"classes.txt"}
+    return sorted(target / name for name in ours if (target / name).is_file())
+
+
+def write_labels(labels: LabelSet, fmt: str, target: Path | str, cancel: CancelToken | None = None, *,
+                 remove: Sequence[Path] = ()) -> None:
     """Write atomically; a COCO file is then loaded with pycocotools and must evaluate to AP 1.0
     against itself (raises :class:`~core.formats.LabelFormatError` if not). Raises
     :class:`core.cancel.Cancelled` when ``cancel`` is set: a COCO file is then left as it was, a
-    VOC or YOLO folder keeps the files written so far (each one whole)."""
+    VOC or YOLO folder keeps the files written so far (each one whole). ``remove``: label files
+    (:func:`stale_label_files`) deleted once every file is written."""
     if fmt == "coco":
         with atomic_path(target) as tmp:  # checked before it replaces anything
             write_coco(labels, tmp)
@@ -93,3 +108,5 @@ def write_labels(labels: LabelSet, fmt: str, target: Path | str, cancel: CancelT
         write_yolo(labels, target, cancel)
     else:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    for path in remove:
+        path.unlink(missing_ok=True)
