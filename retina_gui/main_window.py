@@ -306,7 +306,7 @@ class MainWindow(QMainWindow):
         self._action(classes, "&Delete Class…", self.classes.ask_delete)
         classes.addSeparator()
         for number in range(1, 10):
-            self._action(classes, f"Class {number} (relabels the selection)", partial(self.pick_class, number), str(number))
+            self._action(classes, f"Class {number} (edit tool: relabels the selection)", partial(self.pick_class, number), str(number))
 
     # --- folders -------------------------------------------------------------------------------
     def ask_open_folder(self) -> None:
@@ -469,12 +469,17 @@ class MainWindow(QMainWindow):
 
     # --- actions -------------------------------------------------------------------------------
     def pick_class(self, number: int) -> None:
-        """Number keys: choose the class for drawing, and relabel the selected boxes to it."""
+        """Number keys: choose the class for drawing, and with the edit tool relabel the selected
+        boxes to it. With the draw tool they only choose: the box just drawn is selected, and
+        choosing the next box's class relabelled it (pressing 1 for the next box after a 2-box)."""
         if self.workspace is None or number > len(self.workspace.store.categories):
             return
         category = self.workspace.store.categories[number - 1]
         self.workspace.set_current_category(category.id)
-        self.annotator.relabel_selected(category.id)
+        if self.canvas.tool is Tool.EDIT:
+            self.annotator.relabel_selected(category.id)
+        else:
+            self.say(f"new boxes: {category.name}")
 
     def _undo(self) -> None:
         if self.workspace is not None:

@@ -144,7 +144,15 @@ def test_draw_move_resize_relabel_delete_then_undo_and_redo_everything(qtbot, de
     resized = (moved[0], moved[1], *image_point(window, b))
     anns = saved_boxes(qtbot, window, lambda anns: close(box_xyxy(anns[-1]), resized))
 
-    # relabel with the number key of the second class
+    # with the draw tool, a number key chooses the next box's class and leaves the selected box as it is ...
+    qtbot.keyClick(window.canvas, Qt.Key.Key_W)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_2)
+    assert window.workspace.current_category == second_class.id and window.canvas.selected() == [n0]
+    assert window.workspace.store.boxes("chess_01.jpg")[n0].category_id == first_class.id
+    assert window.statusBar().currentMessage() == f"new boxes: {second_class.name}"
+    qtbot.keyClick(window.canvas, Qt.Key.Key_1)
+    # ... and with the edit tool it relabels the selection too
+    qtbot.keyClick(window.canvas, Qt.Key.Key_E)
     qtbot.keyClick(window.canvas, Qt.Key.Key_2)
     anns = saved_boxes(qtbot, window, lambda anns: anns[-1]["category_id"] == second_class.id)
 
