@@ -97,7 +97,10 @@ class Predictions(QObject):
         self.candidates.clear()
         self.rejected.clear()
         self.refilter()  # the old model's boxes go; the new ones come from the worker
-        self.score, self.nms = max(0.3, info.score_floor), info.nms_thresh
+        # the thresholds the user set stay, for another model (a finished run's, say) as for the same
+        # one loaded again (raised to its floor); the first model starts at 0.3 and its own NMS
+        self.score = max(0.3 if self.score is None else self.score, info.score_floor)
+        self.nms = info.nms_thresh if self.nms is None else self.nms
         self.hidden.clear()
         self.message.emit(f"model {info.path.name}: {len(info.class_names)} classes, {info.preset} preset, {info.device} {info.precision}")
         self.model_changed.emit(info)

@@ -469,11 +469,17 @@ def test_choosing_another_preset_reloads_the_model_with_it(qtbot, tmp_path, wind
     window = window_factory(unlabelled_demo(tmp_path))
     wait_predictions(qtbot, window)
     assert window.predictions.model.preset == "retinanet"
-    box = window.model_panel.preset_box
+    panel = window.model_panel
+    panel.score_slider.setValue(53)
+    panel.nms_slider.setValue(40)
+    box = panel.preset_box
     box.setCurrentIndex(box.findData("yhenon"))
     box.activated.emit(box.currentIndex())
     qtbot.waitUntil(lambda: window.predictions.model is not None and window.predictions.model.preset == "yhenon", timeout=60_000)
     assert window.predictions.model.max_detections is None  # the seed keeps every detection (its input size stays the checkpoint's)
+    # the thresholds the user chose stay with the reloaded model (they went back to 0.30 and its NMS)
+    assert (panel.score_slider.value(), panel.nms_slider.value()) == (53, 40)
+    assert (window.predictions.score, window.predictions.nms) == (0.53, 0.40)
 
 
 def test_evaluation_leaves_out_label_classes_the_model_does_not_have_and_names_them(qtbot, tmp_path, window_factory):
