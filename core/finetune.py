@@ -8,6 +8,7 @@ import errno
 import gc
 import json
 import math
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -104,6 +105,15 @@ def split(labels: LabelSet, val_fraction: float, seed: int) -> tuple[LabelSet, L
         return labelled, None
     train, val = labelled.split(val_fraction, seed)
     return train, val if val.images else None
+
+
+def runs_folder_problem(root: Path) -> str | None:
+    """Why runs cannot be kept under ``root`` (a read-only folder or disk), or None."""
+    folder = root / RUNS_FOLDER
+    where = folder if folder.is_dir() else root
+    if os.access(where, os.W_OK):
+        return None
+    return f"Training keeps its runs in {folder}, and {where} cannot be written"
 
 
 def new_run_dir(root: Path) -> Path:

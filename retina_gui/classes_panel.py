@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QColorDialog,
@@ -24,6 +24,8 @@ from retina_gui.workspace import Workspace
 
 
 class ClassesPanel(QWidget):
+    message = Signal(str)
+
     def __init__(self, parent: QWidget | None = None, *, confirm: Callable[[str, str], bool]) -> None:
         """``confirm(title, question)``: the window's way to ask before deleting boxes."""
         super().__init__(parent)
@@ -35,18 +37,18 @@ class ClassesPanel(QWidget):
         # a click only chooses (for new boxes, and for Rename, Colour, Delete): it must not relabel the
         # selected boxes on the way to renaming a class; the number keys and the right-click menu do that
         self.list.setToolTip("The class for new boxes. To relabel the selected boxes: its number key, or right-click them")
-        buttons = []
+        self.buttons: list[QPushButton] = []
         for text, slot, tip in (("Add", self.ask_add, "Add a class"), ("Rename", self.ask_rename, "Rename the chosen class"),
                                 ("Colour", self.ask_color, "Change the chosen class's colour"),
                                 ("Delete", self.ask_delete, "Delete the chosen class and its boxes (undoable)")):
             button = QPushButton(text)
             button.setToolTip(tip)
             button.clicked.connect(slot)
-            buttons.append(button)
+            self.buttons.append(button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.list, 1)
-        layout.addLayout(button_grid(*buttons))
+        layout.addLayout(button_grid(*self.buttons))
         self._counts_timer = QTimer(self, singleShot=True, interval=200)  # counting is O(boxes): not on every keystroke
         self._counts_timer.timeout.connect(self.refresh)
 
@@ -55,6 +57,9 @@ class ClassesPanel(QWidget):
 
     def set_workspace(self, workspace: Workspace | None) -> None:
         self.workspace = workspace
+        editable = workspace is not None and not workspace.read_only
+        for button in self.buttons:  # read-only labels: nothing to add or change (Add asked for a name again and again)
+            button.setEnabled(editable)
         if workspace is not None:
             workspace.categories_changed.connect(self.refresh)
             workspace.images_changed.connect(self._images_changed)
@@ -93,15 +98,24 @@ class ClassesPanel(QWidget):
         item = self.list.currentItem()
         return None if item is None else item.data(Qt.ItemDataRole.UserRole)
 
-    def _try(self, action) -> None:
+    def _try(self, action) -> bool:
+        """Run a class edit; a refusal (a name taken or blank) is shown. Returns whether it went through."""
         try:
             action()
-        except (ValueError, KeyError, PermissionError) as exc:
+            return True
+        except (ValueError, KeyError) as exc:
             QMessageBox.warning(self, "Classes", str(exc.args[0]) if exc.args else type(exc).__name__)
+            return False
+
+    def _editable(self) -> bool:
+        """The Classes menu reaches here with the buttons off: say why (in the status bar, as for box edits)."""
+        if self.workspace is not None and self.workspace.read_only:
+            self.message.emit(f"Editing is off: {self.workspace.read_only_reason}")
+        return self.workspace is not None and not self.workspace.read_only
 
     def ask_add(self) -> None:
         """A class the user adds is the one new boxes get (the next box was drawn as the old one)."""
-        if self.workspace is not None:
+        if self._editable():
             self._ask_name("Add class", "Class name:", "", self._add_and_choose)  # an empty name gets a message too
 
     def _add_and_choose(self, name: str) -> None:
@@ -109,7 +123,7 @@ class ClassesPanel(QWidget):
 
     def ask_rename(self) -> None:
         category_id = self.chosen_id()
-        if self.workspace is None or category_id is None:
+        if category_id is None or not self._editable():
             return
         old = self.workspace.store.category(category_id).name
         self._ask_name("Rename class", "New name:", old, lambda name: self.workspace.rename_category(category_id, name))
@@ -119,17 +133,12 @@ class ClassesPanel(QWidget):
         (taken, blank) comes back in the field to be corrected, not lost."""
         while True:
             text, ok = QInputDialog.getText(self, title, label, text=text)
-            if not ok:
+            if not ok or self._try(lambda: apply(text)):
                 return
-            try:
-                apply(text)
-                return
-            except (ValueError, KeyError, PermissionError) as exc:
-                QMessageBox.warning(self, "Classes", str(exc.args[0]) if exc.args else type(exc).__name__)
 
     def ask_color(self) -> None:
         category_id = self.chosen_id()
-        if self.workspace is None or category_id is None:
+        if category_id is None or not self._editable():
             return
         category = self.workspace.store.category(category_id)
         color = QColorDialog.getColor(category_color(category), self, f"Colour of {category.name}")
@@ -138,7 +147,7 @@ class ClassesPanel(QWidget):
 
     def ask_delete(self) -> None:
         category_id = self.chosen_id()
-        if self.workspace is None or category_id is None:
+        if category_id is None or not self._editable():
             return
         category = self.workspace.store.category(category_id)
         count = self.workspace.store.box_counts().get(category_id, 0)

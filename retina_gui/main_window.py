@@ -94,6 +94,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.canvas)
         self.files = FileListPanel(FileListModel(), self)
         self.classes = ClassesPanel(self, confirm=self.confirm)
+        self.classes.message.connect(self.say)
         self.transfer = LabelTransfer()
         self.transfer.message.connect(self.say)
         self.transfer.problem.connect(self.report)

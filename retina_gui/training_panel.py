@@ -40,6 +40,7 @@ from core.finetune import (
     list_runs,
     load_recipe,
     new_run_dir,
+    runs_folder_problem,
     split,
 )
 from core.labels import class_name_key
@@ -310,6 +311,9 @@ class TrainingPanel(QWidget):
     def train(self, *, resume_dir: Path | None = None) -> bool:
         ws = self.annotator.workspace
         if ws is None or self.worker is not None:
+            return False
+        if problem := runs_folder_problem(self._root()):  # said now, not as a raw error from the worker
+            self._fail(f"{problem}. File ▸ Open Labels File… can keep the labels, and the runs beside them, in a folder that can be.", 0)
             return False
         labels = ws.store.to_labelset()  # a snapshot: labelling goes on while the model trains
         problems = check_labels(labels, resuming=resume_dir is not None)

@@ -571,6 +571,14 @@ def test_a_read_only_labels_file_or_folder_opens_read_only_with_its_labels_shown
     monkeypatch.setattr(os, "access", lambda p, mode: False if mode == os.W_OK and str(p) == str(folder) else access(p, mode))
     window = open_window(qtbot, folder, settings)
     assert window.workspace.read_only and f"The folder {folder} is read-only" in window.reports[-1]
+    # nothing to add or change in the classes (Add asked for a name again and again), and Ctrl+N says why
+    assert not any(button.isEnabled() for button in window.classes.buttons)
+    window.classes.ask_add()
+    assert window.statusBar().currentMessage().startswith("Editing is off:")
+    # Train says where runs would go, and the way on (a raw "[Errno 30] Read-only file system" before)
+    assert not window.training_panel.train()
+    assert f"Training keeps its runs in {folder / 'runs'}, and {folder} cannot be written" in window.training_panel.status.text()
+    assert "File ▸ Open Labels File…" in window.training_panel.status.text()
     window.close()
 
 
