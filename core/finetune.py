@@ -49,7 +49,7 @@ def describe_recipe(saved: dict) -> str:
     0.0003, flip + scale jitter + photometric" (keys it lacks are left out; the backbone is named for
     a new model, a fine-tune keeps its start model's)."""
     start = saved.get("start")
-    parts = [f"fine-tuned from {Path(start).name}" if start else f"new {saved.get('backbone', '')} model" if "start" in saved else ""]
+    parts = [f"fine-tuned from {Path(str(start)).name}" if start else f"new {saved.get('backbone', '')} model" if "start" in saved else ""]
     parts += [f"{saved['image_size']} px" if "image_size" in saved else "",
               f"{saved['epochs']} epochs" if "epochs" in saved else "", f"batch {saved['batch_size']}" if "batch_size" in saved else "",
               f"lr {saved['lr']:g}" if isinstance(saved.get("lr"), (int, float)) else ""]
@@ -144,27 +144,45 @@ class RunInfo:
 
 
 def list_runs(root: Path) -> list[RunInfo]:
-    """Runs under ``root/runs`` with a checkpoint, newest first."""
+    """Runs under ``root/runs`` with a checkpoint, newest first. A run whose recipe.json or
+    metrics.json is unreadable or damaged is listed all the same, with what can be read (one
+    hand-edited file stopped the window from opening the folder)."""
     out = []
     folder = root / RUNS_FOLDER
     for run in sorted(folder.iterdir() if folder.is_dir() else [], reverse=True):
         if not (run / "last.safetensors").exists():
             continue
-        recipe, history = _read_json(run / "recipe.json", {}), _read_json(run / "metrics.json", [])  # unreadable: listed all the same
+        recipe, history = _read_json(run / "recipe.json", dict), read_history(run)
         trained = [h for h in history if h.get("epoch", 1) > 0]  # epoch 0: the start weights, scored before training
         start = [h.get("mAP") for h in history if h.get("epoch") == 0]
         maps = [h["mAP"] for h in trained if h.get("mAP") is not None]
-        epochs = int(recipe.get("epochs", 0))
+        epochs = int(recipe["epochs"]) if _is_number(recipe.get("epochs")) else 0
         out.append(RunInfo(run, run.name, len(trained), epochs, max(maps) if maps else None, len(trained) >= epochs > 0, recipe,
                            start[0] if start else None))
     return out
 
 
-def _read_json(path: Path, missing):
+_HISTORY_NUMBERS = ("epoch", "step", "cls_loss", "box_loss", "mAP", "AP50", "AP75")
+
+
+def read_history(run_dir: Path) -> list[dict]:
+    """The entries of a run's metrics.json (one per epoch), with only numbers under its number
+    keys: entries that are not objects, and values that are not numbers, are left out."""
+    return [{k: v for k, v in entry.items() if k not in _HISTORY_NUMBERS or _is_number(v)}
+            for entry in _read_json(run_dir / "metrics.json", list) if isinstance(entry, dict)]
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _read_json(path: Path, kind: type):
+    """The JSON value in ``path`` if it is a ``kind``; else (missing, unreadable, another kind) an empty one."""
     try:
-        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else missing
+        value = json.loads(path.read_text(encoding="utf-8")) if path.exists() else kind()
     except (OSError, ValueError):
-        return missing
+        return kind()
+    return value if isinstance(value, kind) else kind()
 
 
 class FineTuneError(RuntimeError):

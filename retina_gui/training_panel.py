@@ -40,6 +40,7 @@ from core.finetune import (
     list_runs,
     load_recipe,
     new_run_dir,
+    read_history,
     runs_folder_problem,
     split,
 )
@@ -448,19 +449,16 @@ class TrainingPanel(QWidget):
     def _show_history(self, run_dir: Path) -> None:
         """A resumed run's log, and its chart so far: validation points and each epoch's mean losses
         (the per-step losses are not kept)."""
-        import json
-
         try:
-            logged = (run_dir / "train.log").read_text(encoding="utf-8") if (run_dir / "train.log").exists() else ""
-            self.log.setPlainText(re.sub(r"(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", "", logged))  # as the live lines read: no timestamps
-            self.log.verticalScrollBar().setValue(self.log.verticalScrollBar().maximum())  # newest lines in view, as they come
-            history = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").exists() else []
-        except (OSError, ValueError):
-            return
-        for entry in history:
-            if entry.get("cls_loss") is not None:
+            logged = (run_dir / "train.log").read_text(encoding="utf-8", errors="replace") if (run_dir / "train.log").exists() else ""
+        except OSError:
+            logged = ""
+        self.log.setPlainText(re.sub(r"(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", "", logged))  # as the live lines read: no timestamps
+        self.log.verticalScrollBar().setValue(self.log.verticalScrollBar().maximum())  # newest lines in view, as they come
+        for entry in read_history(run_dir):
+            if all(key in entry for key in ("step", "cls_loss", "box_loss")):
                 self.chart.add_step(entry["step"], entry["step"], entry["cls_loss"], entry["box_loss"])
-            if entry.get("mAP") is not None:
+            if "mAP" in entry:
                 self.chart.add_map(entry.get("step", 0), entry["mAP"])
 
     def use_previous_model(self) -> None:

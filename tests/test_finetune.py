@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from core.finetune import Recipe, check_labels, default_recipe, list_runs, new_run_dir, split
 from core.formats.coco import read_coco
 from core.labels import Category, LabelSet
@@ -79,6 +81,29 @@ def test_runs_are_listed_newest_first_with_their_best_map(tmp_path):
     assert runs[0].best_map == 0.2 and not runs[0].finished and runs[0].checkpoint.name == "best.safetensors"
     assert runs[1].best_map == 0.5 and runs[1].finished and runs[1].checkpoint.name == "last.safetensors"
     assert runs[1].epochs_done == 2 and runs[1].start_map == 0.7 and runs[0].start_map is None
+
+
+@pytest.mark.parametrize("recipe, metrics", [
+    ({"epochs": "three"}, [1, 2]),
+    ([1], {"epoch": 1}),
+    ({"epochs": 2, "start": 7}, [{"epoch": "1", "mAP": "high"}, {"epoch": 2, "mAP": float("nan")}, {"epoch": 2, "mAP": 0.25, "step": None}]),
+])
+def test_a_damaged_run_is_listed_with_what_can_be_read(tmp_path, recipe, metrics):
+    """A hand-edited recipe.json or metrics.json ([1, 2], {"epochs": "three"}) raised in list_runs,
+    and the window could not open the folder."""
+    from core.finetune import describe_recipe, read_history
+
+    run = new_run_dir(tmp_path)
+    run.mkdir(parents=True)
+    (run / "last.safetensors").write_bytes(b"x")
+    (run / "recipe.json").write_text(json.dumps(recipe))
+    (run / "metrics.json").write_text(json.dumps(metrics))  # NaN too, as Python writes it
+    (info,) = list_runs(tmp_path)
+    describe_recipe(info.recipe)
+    history = read_history(run)
+    assert all(isinstance(h, dict) and all(isinstance(v, (int, float)) for k, v in h.items() if k in ("epoch", "step", "mAP")) for h in history)
+    if isinstance(recipe, dict) and recipe.get("epochs") == 2:
+        assert info.best_map == 0.25 and info.epochs == 2
 
 
 def test_a_runs_recipe_reads_as_a_line():
