@@ -644,10 +644,13 @@ class MainWindow(QMainWindow):
             self.docks["Anchors"].raise_()
 
     def _save_failed(self, message: str, report: bool = True) -> None:
+        """The first failure after a save is reported in a box; the next ones (each edit retries)
+        only keep the title and status bar saying so (a full disk left a box per edit)."""
+        first = not self.labels_not_saved
         self.save_label.setText("NOT SAVED")
         self.labels_not_saved = True
         self._update_title()
-        if report:
+        if report and first:
             self.report("Labels not saved", message)
 
     def _labels_changed_on_disk(self, reason: str) -> None:
