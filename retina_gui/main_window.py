@@ -624,8 +624,8 @@ class MainWindow(QMainWindow):
         menu = QMenu(self)
         relabel = menu.addMenu("Relabel as")
         store = self.workspace.store
-        current = {b.category_id for i, b in enumerate(store.boxes(self.annotator.current)) if i in self.canvas.selected()} \
-            if self.annotator.current else set()
+        boxes = store.boxes(self.annotator.current) if self.annotator.current else ()
+        current = {boxes[i].category_id for i in self.canvas.selected() if i < len(boxes)}
         for number, category in enumerate(store.categories, start=1):  # as the Classes panel lists them: swatch, key, name
             action = relabel.addAction(category_icon(category), f"{class_key_text(number)}{category.name}",
                                        partial(self.annotator.relabel_selected, category.id))
