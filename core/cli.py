@@ -231,6 +231,8 @@ def _train(args: argparse.Namespace) -> int:
         result = trainer.run()
     if bar is not None:
         bar.close()
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun the first process speaks for all (the others have no scores)
+        return 130 if result.cancelled else 0
     if result.cancelled:
         print(f"stopped at step {result.steps}; the checkpoint is saved: add --resume to the same command to go on", file=sys.stderr)
         return 130
@@ -463,11 +465,15 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = None
     try:  # Ctrl+C while torch is still being imported (the first seconds) is an interruption too
         args = build_parser().parse_args(argv)
         return args.run(args)
     except KeyboardInterrupt:
-        print("retina: interrupted", file=sys.stderr)
+        if int(os.environ.get("RANK", "0")) == 0:  # once, not once per torchrun process
+            resume = (" (--resume goes on from the last checkpoint: the end of the last finished epoch, or where a first Ctrl+C "
+                      "stopped)") if getattr(args, "command", None) == "train" else ""
+            print(f"retina: interrupted{resume}", file=sys.stderr)
         return 130
     except UsageError as exc:
         print(f"retina {args.command}: error: {exc}", file=sys.stderr)

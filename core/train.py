@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -245,10 +244,15 @@ class Trainer:
         torch.manual_seed(config.seed)
         if state is not None:
             self._check_same_images(state.get("image_root", ""), train_data.image_root)
+            if state.get("world_size", self.dist.world_size) != self.dist.world_size:
+                raise TrainingError(f"this run was started on {state['world_size']} processes, not {self.dist.world_size}: resume it on as many "
+                                    "(each one's share of the images and the steps of an epoch depend on it)")
             checkpoint = load_checkpoint(self.run_dir / "last.safetensors")
             self._check_same_recipe((checkpoint.spec.training or {}).get("recipe") or {}, config)
             self.spec = checkpoint.spec
             self.model = checkpoint.build_model()
+            if "model" in state:  # the weights of the state's step (last.safetensors may be an epoch ahead: killed between the two)
+                self.model.load_state_dict(state["model"])
             # the run goes on with the classes its head has (the labels' classes may have changed since:
             # mapping them onto its rows by position would train one class's rows on another's boxes)
             now = training_classes(train_data.labels)
@@ -309,9 +313,12 @@ class Trainer:
             self._epoch_losses = [(float(c), float(b)) for c, b in state.get("epoch_losses", [])]
             self.best_map = state["best_map"] if state["best_map"] >= 0 else None
             try:
-                self.history = json.loads((self.run_dir / "metrics.json").read_text()) if (self.run_dir / "metrics.json").exists() else []
+                history = json.loads((self.run_dir / "metrics.json").read_text()) if (self.run_dir / "metrics.json").exists() else []
             except ValueError as exc:
                 raise TrainingError(f"{self.run_dir / 'metrics.json'} is damaged ({exc}): the run's history cannot go on") from None
+            # an epoch recorded there but not in the state (killed before its checkpoint was complete) is trained again
+            done = self.epoch - 1 if self.end_pending else self.epoch
+            self.history = [h for h in history if h.get("epoch", 0) <= done]
             # runs saved before "fine_tuning" was kept: their checkpoint says where they started
             self.fine_tuning = bool(state.get("fine_tuning", self.spec.source.startswith("fine-tuned from")))
             if state.get("start_preprocess"):
@@ -363,6 +370,10 @@ class Trainer:
     def _resume_state(self) -> dict[str, Any]:
         path = self.run_dir / "train_state.pt"
         if not path.exists() and (self.run_dir / "last.safetensors").exists():
+            summary = _training_summary(self.run_dir / "last.safetensors")
+            if summary.get("epochs_done", 0) < (summary.get("recipe") or {}).get("epochs", 0):
+                raise TrainingError(f"the run in {self.run_dir} was stopped while saving its first checkpoint, so there is no state to go "
+                                    "on from: start it again in a new folder (or delete this one)")
             raise TrainingError(f"the run in {self.run_dir} has finished: there is nothing to resume. To train further, start "
                                 f"a new run from its weights, {self.run_dir / 'last.safetensors'}")
         if not path.exists():
@@ -373,12 +384,21 @@ class Trainer:
             raise TrainingError(f"{path} is damaged ({type(exc).__name__}), so the run cannot go on from its step; start a new "
                                 f"run from its weights, {self.run_dir / 'last.safetensors'}") from None
 
+    def _checkpoint_spec(self) -> ModelSpec:
+        """The spec saved with the weights: how far the run got, its recipe and its last scores."""
+        return replace(self.spec, training={"epochs_done": self.epoch, "step": self.step, "best_mAP": self.best_map, "recipe": _recipe(self.config),
+                                            "command": self.command, "history": self.history[-1:]})
+
     def _save(self, reason: str) -> None:
+        """last.safetensors, then train_state.pt: the state is the commit. It holds the weights of
+        its step too, so a run killed between the two files resumes from the state, whole (the
+        weights in last.safetensors may be an epoch ahead of the optimizer state)."""
         if not self.dist.main:
             return
-        summary = {"epochs_done": self.epoch, "step": self.step, "best_mAP": self.best_map, "recipe": _recipe(self.config), "command": self.command, "history": self.history[-1:]}
-        save_checkpoint(self.run_dir / "last.safetensors", self.model, replace(self.spec, training=summary))
-        state = {"optimizer": self.optimizer.state_dict(), "step": self.step, "epoch": self.epoch, "skip": self.skip,
+        save_checkpoint(self.run_dir / "last.safetensors", self.model, self._checkpoint_spec())
+        state = {"model": {k: v.detach().to("cpu").clone() for k, v in self.model.state_dict().items()},
+                 "world_size": self.dist.world_size,
+                 "optimizer": self.optimizer.state_dict(), "step": self.step, "epoch": self.epoch, "skip": self.skip,
                  "best_map": -1.0 if self.best_map is None else self.best_map,
                  "freeze_bn": self.freeze_bn, "frozen_stages": self.frozen_stages, "end_pending": self.end_pending,
                  "fine_tuning": self.fine_tuning, "epoch_losses": list(self._epoch_losses),
@@ -418,6 +438,8 @@ class Trainer:
             lock.acquire()
         except Timeout:
             raise TrainingError(f"another training is running in {self.run_dir} (its checkpoints would be mixed with this one's)") from None
+        for left in self.run_dir.glob(".*.tmp"):  # a killed run's half-written files (atomic_path's); no one else writes here now
+            left.unlink(missing_ok=True)
         return lock
 
     def _release_run_folder(self) -> None:
@@ -518,11 +540,17 @@ class Trainer:
             ignore_boxes=[b.to(self.device) for b in batch.ignore],
         )
         loss = losses.classification + losses.box
-        finite = torch.isfinite(loss.detach()).to(torch.float32)
-        if self.dist.world_size > 1:  # every rank skips together
-            dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+        # (non-finite ranks, class loss, box loss), summed over the ranks in one all-reduce: every rank
+        # skips together, and the losses logged are the whole batch's, not the first rank's share
+        finite = torch.isfinite(loss.detach())
+        zero = torch.zeros((), device=loss.device)
+        tally = torch.stack([(~finite).float(), torch.where(finite, losses.classification.detach().float(), zero),
+                             torch.where(finite, losses.box.detach().float(), zero)])
+        if self.dist.world_size > 1:
+            dist.all_reduce(tally, op=dist.ReduceOp.SUM)
         self.optimizer.zero_grad(set_to_none=True)
-        if not finite.item():
+        bad, cls_sum, box_sum = tally.tolist()
+        if bad:
             return False, math.nan, math.nan
         self.scaler.scale(loss).backward()
         if self.config.grad_clip:
@@ -535,7 +563,7 @@ class Trainer:
                 return False, math.nan, math.nan
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        return True, float(losses.classification.detach()), float(losses.box.detach())
+        return True, cls_sum / self.dist.world_size, box_sum / self.dist.world_size
 
     def _start_entry(self) -> dict[str, Any] | None:
         """The history's scores of the start weights (``"epoch": 0``), when a fine-tune recorded them."""
@@ -571,12 +599,13 @@ class Trainer:
         improved = metrics is not None and metrics.mAP is not None and (self.best_map is None or metrics.mAP > self.best_map)
         if improved:
             self.best_map = metrics.mAP
-        self._save(f"epoch {self.epoch}")
+        # the history and the best weights first, the checkpoint (the commit) last: killed in between,
+        # the run resumes at the previous checkpoint and does this epoch again, history and best included
         if self.dist.main:
-            if improved:
-                with atomic_path(self.run_dir / "best.safetensors") as tmp:
-                    shutil.copyfile(self.run_dir / "last.safetensors", tmp)
             write_json(self.run_dir / "metrics.json", self.history)
+            if improved:
+                save_checkpoint(self.run_dir / "best.safetensors", self.model, self._checkpoint_spec())
+        self._save(f"epoch {self.epoch}")
         summary = "" if metrics is None else f": {_scores(metrics)}"
         self._log(f"epoch {self.epoch}/{self.config.epochs} done{summary}")
         self._emit(TrainEvent("epoch", self.epoch, self.step, self.total_steps, metrics=None if metrics is None else metrics.to_json()))
@@ -598,6 +627,14 @@ class Trainer:
             return result
         finally:
             set_train_mode(self.model, self.freeze_bn)
+
+
+def _training_summary(path: Path) -> dict[str, Any]:
+    """The training summary a checkpoint's metadata holds ({} if none can be read)."""
+    try:
+        return load_checkpoint(path).spec.training or {}
+    except Exception:  # noqa: BLE001 - a damaged file says nothing: judged as finished, as before
+        return {}
 
 
 def _scores(metrics: EvalResult) -> str:

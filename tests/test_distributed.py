@@ -1,10 +1,12 @@
 """`retina train` runs under torchrun with DistributedDataParallel; checked on the CPU with gloo."""
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from core.formats.coco import read_coco
@@ -41,3 +43,6 @@ def test_two_process_torchrun_matches_one_process_with_the_same_global_batch(tmp
     assert (tmp_path / "run" / "last.safetensors").exists() and not (tmp_path / "single" / "rank1.pt").exists()
     log = (tmp_path / "run" / "train.log").read_text()
     assert "world size 2" in log and log.count("training resnet18") == 1  # rank 0 alone writes
+    # the losses logged are the whole batch's (both ranks' halves), not the first rank's share
+    (ddp,), (one,) = (json.loads((tmp_path / run / "metrics.json").read_text()) for run in ("run", "single"))
+    assert ddp["cls_loss"] == pytest.approx(one["cls_loss"], rel=1e-3) and ddp["box_loss"] == pytest.approx(one["box_loss"], rel=1e-3)

@@ -75,6 +75,13 @@ def test_resume_continues_at_the_same_step_with_the_same_optimizer_state(four_im
     for changed in (dict(image_size=128), dict(batch_size=1)):  # the run goes on as it started, or not at all
         with pytest.raises(TrainingError, match="this run was started with (image size 96|batch size 2): resume it with the same settings"):
             _trainer(four_images, tmp_path / "b", _config(epochs=2, **changed), resume=True)
+    state = torch.load(tmp_path / "b" / "train_state.pt", weights_only=True)
+    torch.save({**state, "world_size": 2}, tmp_path / "b" / "other_state.pt")
+    (tmp_path / "b" / "train_state.pt").rename(tmp_path / "b" / "one_process.pt")
+    (tmp_path / "b" / "other_state.pt").rename(tmp_path / "b" / "train_state.pt")
+    with pytest.raises(TrainingError, match="this run was started on 2 processes, not 1: resume it on as many"):
+        _trainer(four_images, tmp_path / "b", _config(epochs=2), resume=True)  # under torchrun: each process's share changes
+    (tmp_path / "b" / "one_process.pt").replace(tmp_path / "b" / "train_state.pt")
     valid = read_coco(CHESS / "valid" / "_annotations.coco.json")
     other_images = DataSource(valid.subset({im.id for im in valid.images[:4]}), CHESS / "valid")
     with pytest.raises(TrainingError, match=f"this run trained on the images in {CHESS / 'train'}, not {CHESS / 'valid'}: resume it"):
@@ -511,3 +518,63 @@ def test_images_whose_pixels_cannot_be_decoded_stop_the_run_instead_of_training_
         (folder / im.file_name).write_bytes((four_images.image_root / im.file_name).read_bytes()[:3000])
     with pytest.raises(TrainingError, match="no image of the epoch could be decoded"):
         _trainer(DataSource(four_images.labels, folder), tmp_path / "run", _config()).run()
+
+
+class _Killed(BaseException):
+    """A kill -9 at that point: nothing after it runs (not an Exception, so nothing catches it)."""
+
+
+def test_a_run_killed_between_its_checkpoint_files_resumes_whole(four_images, tmp_path, monkeypatch):
+    """Killed after last.safetensors and before train_state.pt: at epoch 1 the run read as finished
+    and could not be resumed; at epoch 2 --resume trained epoch 2 again on weights that had it."""
+    import core.train as train
+
+    straight = _trainer(four_images, tmp_path / "a", _config(epochs=2))
+    straight.run()
+    save = torch.save
+    for kill_at in (1, 2):  # the commit of epoch 1, then of epoch 2
+        calls = []
+
+        def killed_save(obj, path, *args, kill_at=kill_at, calls=calls, **kwargs):
+            calls.append(path)
+            if len(calls) == kill_at:
+                raise _Killed
+            return save(obj, path, *args, **kwargs)
+
+        run = tmp_path / f"killed{kill_at}"
+        monkeypatch.setattr(train.torch, "save", killed_save)
+        with pytest.raises(_Killed):
+            _trainer(four_images, run, _config(epochs=2)).run()
+        monkeypatch.setattr(train.torch, "save", save)
+        (run / ".train_state.pt.k1ll3d.tmp").write_bytes(b"half")  # what a real kill -9 leaves of the state being written
+        if kill_at == 1:
+            with pytest.raises(TrainingError, match="was stopped while saving its first checkpoint, so there is no state to go on from"):
+                _trainer(four_images, run, _config(epochs=2), resume=True)
+            continue
+        resumed = _trainer(four_images, run, _config(epochs=2), resume=True)
+        assert resumed.epoch == 1 and not list(run.glob(".*.tmp"))  # the half-written file is cleared away
+        resumed.run()
+        for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_an_epoch_killed_before_its_commit_is_trained_again_and_recorded_once(four_images, tmp_path, monkeypatch):
+    """Killed after the epoch's checkpoint but before best.safetensors and metrics.json were written,
+    the resumed run claimed a best mAP with no best.safetensors, and metrics.json had lost the epoch.
+    Now the history and best weights come first and the checkpoint last: the epoch is done again."""
+    save = Trainer._save
+
+    def killed(self, reason):
+        if reason == "epoch 2":
+            raise _Killed
+        return save(self, reason)
+
+    monkeypatch.setattr(Trainer, "_save", killed)
+    with pytest.raises(_Killed):
+        _trainer(four_images, tmp_path, _config(epochs=2, validate=True), val_data=four_images).run()
+    monkeypatch.setattr(Trainer, "_save", save)
+    assert [h["epoch"] for h in json.loads((tmp_path / "metrics.json").read_text())] == [1, 2]
+    result = _trainer(four_images, tmp_path, _config(epochs=2, validate=True), val_data=four_images, resume=True).run()
+    history = json.loads((tmp_path / "metrics.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]  # epoch 2 trained again, recorded once
+    assert result.best_map == max(h["mAP"] for h in history) and (tmp_path / "best.safetensors").exists()
