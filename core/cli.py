@@ -44,9 +44,20 @@ def _predict(args: argparse.Namespace) -> int:
     names = _result_names([Path(item) for item in args.inputs])
     paths = list(names)
     skipped = 0
+    category_ids = {k: c.id for k, c in enumerate(detector.classes)}
     if args.coco:
-        ids = _coco_ids(Path(args.coco))
+        from core.formats.coco import read_coco
+        from core.labels import category_of_class
+
+        coco = read_coco(args.coco)
+        ids = {im.file_name: im.id for im in coco.images}
         by_id = {i: name for name, i in ids.items()}
+        if coco.categories:  # results scored against this file need its ids: classes matched by name, as eval does
+            category_ids = category_of_class([c.name for c in detector.classes], coco.categories)
+            lacking = [c.name for k, c in enumerate(detector.classes) if k not in category_ids]
+            if lacking:
+                print(f"note: {args.coco} has no class named {', '.join(lacking[:5])}{' …' if len(lacking) > 5 else ''}: "
+                      "those detections are left out (their ids would name none, or another, of its classes)", file=sys.stderr)
         matched = []
         for p in paths:
             image_id = _match(p, Path(args.coco).parent, ids)
@@ -62,7 +73,6 @@ def _predict(args: argparse.Namespace) -> int:
         print("retina: no images to predict", file=sys.stderr)
         return EXIT_ERROR
     image_ids = dict(matched)
-    category_ids = [c.id for c in detector.classes]
     results: list[dict] = []
     errors: list[str] = []
     rt = detector.runtime
@@ -84,12 +94,6 @@ def _predict(args: argparse.Namespace) -> int:
     write_json(args.out, results)
     print(f"{_count(len(results), 'detection')} on {_count(len(matched) - len(errors), 'image')} written to {args.out}", file=sys.stderr)
     return EXIT_SKIPPED if (errors or skipped) else 0
-
-
-def _coco_ids(path: Path) -> dict[str, int]:
-    from core.formats.coco import read_coco
-
-    return {im.file_name: im.id for im in read_coco(path).images}
 
 
 def _match(path: Path, root: Path, ids: dict[str, int]) -> int | str:
@@ -395,7 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", type=_device, default="auto", help=DEVICE)
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help=PRECISION)
     p.add_argument("--batch-size", type=POSITIVE, default=1, help="images per forward pass (default 1)")
-    p.add_argument("--coco", help="take image ids from this COCO file, matching by file_name")
+    p.add_argument("--coco", help="take image ids from this COCO file, matching by file_name, and its category ids, matching classes by name")
     p.add_argument("--out", required=True, help="results JSON to write")
     p.set_defaults(run=_predict)
 

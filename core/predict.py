@@ -89,12 +89,13 @@ def _batched(items: Iterable[Path], size: int) -> Iterator[list[Path]]:
         yield chunk
 
 
-def coco_results(result: ImageResult, image_id: int, file_name: str, category_ids: list[int]) -> list[dict]:
-    """COCO detection results (``bbox`` = [x, y, w, h] in original pixels) of one image."""
+def coco_results(result: ImageResult, image_id: int, file_name: str, category_ids: dict[int, int]) -> list[dict]:
+    """COCO detection results (``bbox`` = [x, y, w, h] in original pixels) of one image;
+    ``category_ids``: {model class index: category id}; classes it lacks are left out."""
     d = result.detections
     xywh = d.boxes.astype(np.float64)
     xywh[:, 2:] -= xywh[:, :2]
     return [
         {"image_id": image_id, "file_name": file_name, "category_id": category_ids[int(label)], "bbox": [float(v) for v in box], "score": float(score)}
-        for box, score, label in zip(xywh, d.scores, d.labels)
+        for box, score, label in zip(xywh, d.scores, d.labels) if int(label) in category_ids
     ]

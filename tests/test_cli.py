@@ -48,6 +48,22 @@ def test_predict_takes_ids_from_coco_file_and_reports_bad_images(tiny_checkpoint
     assert ids <= {im["id"] for im in images}  # 0-based Roboflow ids are kept as they are
 
 
+def test_predict_with_a_coco_file_writes_its_category_ids_matched_by_name(tiny_checkpoint, tmp_path, capsys):
+    """The checkpoint's ids were written: against a file that numbers its classes otherwise (0-based
+    Roboflow ids), pycocotools scored them as other classes (mAP 0.05 where eval said 0.78)."""
+    ann = json.loads((CHESS / "_annotations.coco.json").read_text())
+    image = ann["images"][0]
+    coco = tmp_path / "ann.json"
+    coco.write_text(json.dumps({"images": [image], "annotations": [],
+                                "categories": [{"id": 0, "name": "rook"}, {"id": 7, "name": "King"}, {"id": 5, "name": "pawn"}]}))
+    out = tmp_path / "r.json"
+    assert main(["predict", str(CHESS / image["file_name"]), "--weights", str(tiny_checkpoint), "--device", "cpu", "--coco", str(coco),
+                 "--out", str(out)]) == 0
+    found = {r["category_id"] for r in json.loads(out.read_text())}
+    assert found == {0, 7}  # rook (5 in the checkpoint) is 0 there, king (1) is 7 ("King": names match as class names compare)
+    assert "has no class named queen: those detections are left out" in capsys.readouterr().err
+
+
 def test_bad_weights_and_usage_errors(tmp_path, capsys):
     out = tmp_path / "r.json"
     assert main(["predict", str(PHOTOS / "skimage" / "coffee.png"), "--weights", str(tmp_path / "none.pt"), "--out", str(out)]) == 1
@@ -131,7 +147,7 @@ def test_results_name_images_as_the_coco_file_does_and_never_two_alike(tiny_chec
     assert {(r["image_id"], r["file_name"]) for r in json.loads(out.read_text())} == {(1, "a/coffee.png"), (2, "b/coffee.png")}
     coco = tmp_path / "ann.json"
     coco.write_text(json.dumps({"images": [{"id": 7, "file_name": "b/coffee.png", "width": 400, "height": 300}], "annotations": [],
-                                "categories": [{"id": 1, "name": "x"}]}))
+                                "categories": [{"id": 1, "name": "king"}]}))
     assert main(["predict", str(tmp_path / "b"), *weights, "--coco", str(coco), "--out", str(out)]) == 0
     assert {(r["image_id"], r["file_name"]) for r in json.loads(out.read_text())} == {(7, "b/coffee.png")}
 
