@@ -59,6 +59,15 @@ def _mean_valid(values: np.ndarray) -> float | None:
     return round(math.fsum(valid.tolist()) / valid.size, 12) if valid.size else None
 
 
+def _area(box) -> float:
+    """The area pycocotools sorts a label into small / medium / large by: the file's own ``area``
+    (a polygon's, smaller than its box) where it has one, else the box's. (Always the box's made
+    APs/APm/APl differ from pycocotools' on files with polygons.)"""
+    area = (box.extra or {}).get("area")
+    ok = isinstance(area, (int, float)) and not isinstance(area, bool) and math.isfinite(area) and area >= 0
+    return float(area) if ok else box.width * box.height
+
+
 def coco_evaluate(ground_truth: LabelSet, detections: list[Detection]) -> EvalResult:
     """Evaluate ``detections`` against ``ground_truth`` with pycocotools' COCOeval.
 
@@ -74,7 +83,7 @@ def coco_evaluate(ground_truth: LabelSet, detections: list[Detection]) -> EvalRe
         for b in im.boxes:
             gt["annotations"].append({
                 "id": len(gt["annotations"]) + 1, "image_id": im.id, "category_id": b.category_id,
-                "bbox": [b.x1, b.y1, b.width, b.height], "area": b.width * b.height, "iscrowd": int(b.iscrowd),
+                "bbox": [b.x1, b.y1, b.width, b.height], "area": _area(b), "iscrowd": int(b.iscrowd),
             })
     per_image: dict[int, int] = {}
     for d in detections:

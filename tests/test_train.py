@@ -275,11 +275,20 @@ def test_no_boxes_is_a_clear_error(four_images, tmp_path):
         _trainer(empty, tmp_path, _config())
 
 
-def test_evaluation_matches_pycocotools_and_gt_scores_one():
+@pytest.mark.parametrize("own_area", [False, True])
+def test_evaluation_matches_pycocotools_and_gt_scores_one(own_area, tmp_path):
+    """``own_area``: the file gives each label an area of its own (a polygon's: half its box here),
+    by which pycocotools sorts labels into small / medium / large; APs/APm/APl took the box's."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
     valid = CHESS / "valid" / "_annotations.coco.json"
+    if own_area:
+        data = json.loads(valid.read_text())
+        for a in data["annotations"]:
+            a["area"] = a["bbox"][2] * a["bbox"][3] / 2
+        valid = tmp_path / "polygons.json"
+        valid.write_text(json.dumps(data))
     labels = read_coco(valid)
     assert coco_evaluate(labels, ground_truth_as_detections(labels)).mAP == 1.0
     g = torch.Generator().manual_seed(0)
@@ -300,6 +309,8 @@ def test_evaluation_matches_pycocotools_and_gt_scores_one():
     assert ours.mAP == pytest.approx(ev.stats[0], abs=1e-12)
     assert ours.AP50 == pytest.approx(ev.stats[1], abs=1e-12)
     assert ours.AP75 == pytest.approx(ev.stats[2], abs=1e-12)
+    for value, theirs in zip((ours.APs, ours.APm, ours.APl), ev.stats[3:6]):
+        assert (-1.0 if value is None else value) == pytest.approx(theirs, abs=1e-12)
     assert 0.2 < ours.mAP < 1.0
 
 
