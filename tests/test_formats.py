@@ -311,3 +311,31 @@ def test_ids_must_be_integers(tmp_path):
         path.write_text(json.dumps({"images": [{"id": bad, "file_name": "a.jpg", "width": 9, "height": 9}], "annotations": [], "categories": []}))
         with pytest.raises(LabelFormatError, match="image id .* is not an integer id"):
             read_coco(path)
+
+
+def test_malformed_annotations_are_named_and_string_flags_read_as_written(tmp_path):
+    """"iscrowd": "0" is a string, so truthy: every box became an ignored crowd region, and eval
+    scored nothing without a word. A null, missing or 5-number bbox was reported by a Python error
+    that named no annotation."""
+    def coco(**ann):
+        path = tmp_path / "a.json"
+        path.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.jpg", "width": 90, "height": 90}],
+                                    "categories": [{"id": 1, "name": "rook"}],
+                                    "annotations": [{"id": 7, "image_id": 1, "category_id": 1, "bbox": [1, 2, 30, 40], **ann}]}))
+        return path
+
+    for flag, crowd in (("0", False), ("1", True), (0, False), (True, True)):
+        assert read_coco(coco(iscrowd=flag)).images[0].boxes[0].iscrowd is crowd
+    for ann, message in ((dict(iscrowd="no"), "annotation 7 has iscrowd 'no', not 0 or 1"),
+                         (dict(bbox=None), r"annotation 7 has bbox None, not \[x, y, width, height\]"),
+                         (dict(bbox=[1, 2, 3, 4, 5]), r"annotation 7 has bbox \[1, 2, 3, 4, 5\], not \[x, y, width, height\]"),
+                         (dict(bbox=[1, "a", 3, 4]), "annotation 7 could not convert string to float"),
+                         (dict(category_id=None), "annotation 7 category_id None is not an integer id")):
+        with pytest.raises(LabelFormatError, match=message):
+            read_coco(coco(**ann))
+    path = coco()
+    data = json.loads(path.read_text())
+    del data["annotations"][0]["bbox"]
+    path.write_text(json.dumps(data))
+    with pytest.raises(LabelFormatError, match="annotation 7 has no 'bbox'"):
+        read_coco(path)

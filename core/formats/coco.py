@@ -48,6 +48,13 @@ def _id(value: Any, what: str) -> int:
         raise ValueError(f"{what} {value!r} is not an integer id") from None
 
 
+def _flag(value: Any, what: str) -> bool:
+    """A 0/1 flag as files write it: 0, 1, true, false, "0", "1" ("0" is a string, so truthy: it made every box a crowd)."""
+    if value in (0, 1) or value in ("0", "1"):
+        return bool(int(value))
+    raise ValueError(f"has {what} {value!r}, not 0 or 1")
+
+
 def _parse(data: dict[str, Any]) -> LabelSet:
     categories = [Category(_id(c["id"], "category id"), str(c["name"]), str(c.get("supercategory", "")), _color(c.get("color")))
                   for c in data.get("categories", [])]
@@ -70,20 +77,31 @@ def _parse(data: dict[str, Any]) -> LabelSet:
         by_name[entry.file_name] = entry.id
     problems: list[str] = []
     for ann in data.get("annotations", []):
-        image = images.get(_id(ann["image_id"], "annotation image_id"))
-        if image is None:
-            problems.append(f"annotation {ann.get('id')} refers to missing image {ann['image_id']}")
+        if not isinstance(ann, dict):
+            problems.append(f"an annotation is {ann!r}, not an object")
             continue
-        if _id(ann["category_id"], "annotation category_id") not in known:
-            problems.append(f"annotation {ann.get('id')} refers to missing category {ann['category_id']}")
+        try:  # each problem names its annotation ("'NoneType' object is not iterable" named none)
+            image = images.get(_id(ann["image_id"], "image_id"))
+            if image is None:
+                raise ValueError(f"refers to missing image {ann['image_id']}")
+            category_id = _id(ann["category_id"], "category_id")
+            if category_id not in known:
+                raise ValueError(f"refers to missing category {ann['category_id']}")
+            bbox = ann["bbox"]
+            if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
+                raise ValueError(f"has bbox {bbox!r}, not [x, y, width, height]")
+            x, y, w, h = (float(v) for v in bbox)
+            if not all(math.isfinite(v) for v in (x, y, w, h)) or w < 0 or h < 0:
+                raise ValueError(f"has bbox {bbox}: not finite, or a negative width or height")
+            crowd = _flag(ann.get("iscrowd", 0), "iscrowd")
+        except KeyError as exc:
+            problems.append(f"annotation {ann.get('id')} has no {exc.args[0]!r}")
             continue
-        x, y, w, h = (float(v) for v in ann["bbox"])
-        if not all(math.isfinite(v) for v in (x, y, w, h)) or w < 0 or h < 0:
-            problems.append(f"annotation {ann.get('id')} has bbox {ann['bbox']}: not finite, or a negative width or height")
+        except (TypeError, ValueError) as exc:
+            problems.append(f"annotation {ann.get('id')} {exc}")
             continue
         extra = {k: v for k, v in ann.items() if k not in _ANNOTATION_KEYS}
-        image.boxes.append(Box(x, y, x + w, y + h, int(ann["category_id"]), bool(ann.get("iscrowd", 0)), ann.get("id"),
-                               ann.get("segmentation") or None, extra or None))
+        image.boxes.append(Box(x, y, x + w, y + h, category_id, crowd, ann.get("id"), ann.get("segmentation") or None, extra or None))
     if problems:
         raise ValueError(f"{len(problems)} broken annotations, first: {problems[0]}")
     extra = {k: v for k, v in data.items() if k not in ("images", "annotations", "categories")}
