@@ -334,7 +334,7 @@ def _convert(args: argparse.Namespace) -> int:
         _check_writable(target if target.is_dir() else target.parent, f"{target}:")
     labels, problems = read_labels(args.source_format, args.source, args.images)
     labels = with_image_sizes(labels, args.images)
-    problems += box_problems(labels)
+    problems += [f"{line}: written as they are" for line in box_problems(labels)]
     for problem in problems:
         print(problem, file=sys.stderr)
     write_labels(labels, args.target_format, args.target)

@@ -211,19 +211,22 @@ def check_image_folder(labels: LabelSet, image_root: Path | str, flag: str = "")
                          f"(the first would be {root / labels.images[0].file_name}): {fix}")
 
 
-def readable(labels: LabelSet, image_root: Path | str) -> tuple[LabelSet, list[str]]:
+def readable(labels: LabelSet, image_root: Path | str) -> tuple[LabelSet, list[str], list[str]]:
     """``labels`` without the images whose file is missing or not an image (read from the header
-    only, so it is fast), and a message for each one left out."""
+    only, so it is fast), a message for each one left out, and one for each image kept whose size
+    (EXIF orientation applied) is not the one its labels give."""
     root = Path(image_root)
-    kept, problems = [], []
+    kept, problems, resized = [], [], []
     for entry in labels.images:
         try:
-            image_size(root / entry.file_name)
+            width, height = image_size(root / entry.file_name)
         except ImageReadError as exc:
             problems.append(str(exc))
         else:
             kept.append(entry)
-    return LabelSet(labels.categories, kept, labels.extra), problems
+            if entry.width > 0 and (entry.width, entry.height) != (width, height):
+                resized.append(f"{entry.file_name}: the labels give {entry.width}×{entry.height}, the image is {width}×{height}")
+    return LabelSet(labels.categories, kept, labels.extra), problems, resized
 
 
 class GroupedBatchSampler(Sampler[list[int]]):

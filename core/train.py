@@ -30,7 +30,8 @@ from core.cancel import Cancelled, CancelToken
 from core.config import PreprocessConfig
 from core.dataset import AugmentConfig, Batch, DetectionDataset, GroupedBatchSampler, check_image_folder, collate, readable
 from core.device import autocast, precision_name, resolve_device, resolve_precision
-from core.evaluate import EvalResult, evaluate_detector
+from core.evaluate import EvalResult, evaluate_detector, size_notes
+from core.formats.convert import box_problems
 from core.labels import Category, LabelSet, class_name_key
 from core.losses import retinanet_loss
 from core.model import RetinaNet
@@ -335,12 +336,14 @@ class Trainer:
             check_image_folder(data.labels, data.image_root)  # the window trains too: no option names here
         except ValueError as exc:
             raise TrainingError(f"{role} images: {exc}") from None
-        labels, problems = readable(data.labels, data.image_root)
+        labels, problems, resized = readable(data.labels, data.image_root)
         self.reported.update(problems)
         for problem in problems[:20]:
             self._log(f"skipped {role} image: {problem}")
         if len(problems) > 20:
             self._log(f"… and {len(problems) - 20} more unreadable {role} images")
+        for note in (*size_notes(resized), *box_problems(labels)):
+            self._log(f"{role} labels: {note}")
         if problems and not labels.images:
             raise TrainingError(f"none of the {len(problems)} {role} images can be read; the first: {problems[0]}")
         return DataSource(labels, data.image_root)

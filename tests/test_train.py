@@ -589,3 +589,34 @@ def test_an_epoch_killed_before_its_commit_is_trained_again_and_recorded_once(fo
     history = json.loads((tmp_path / "metrics.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2]  # epoch 2 trained again, recorded once
     assert result.best_map == max(h["mAP"] for h in history) and (tmp_path / "best.safetensors").exists()
+
+
+def test_eval_and_training_say_when_images_are_not_the_size_their_labels_give(tmp_path, capsys):
+    """Labels made on a resized copy, or by a tool that ignores EXIF orientation: eval printed mAP
+    0.000 with no word, and training learnt the wrong boxes. Boxes without width or reaching out of
+    their image passed unsaid too (retina convert said so)."""
+    import shutil
+
+    from tests.conftest import DEMO_MODEL
+
+    data = json.loads((CHESS / "valid" / "_annotations.coco.json").read_text())
+    data["images"] = data["images"][:2]
+    keep = {im["id"] for im in data["images"]}
+    data["annotations"] = [a for a in data["annotations"] if a["image_id"] in keep]
+    for im in data["images"]:
+        shutil.copy(CHESS / "valid" / im["file_name"], tmp_path / im["file_name"])
+    first = data["images"][0]
+    true_size = first["width"], first["height"]
+    first["width"], first["height"] = 2 * first["width"], 2 * first["height"]  # labelled on a copy twice as large
+    data["annotations"][0]["bbox"][2] = 0.0
+    (tmp_path / "ann.json").write_text(json.dumps(data))
+    assert main(["eval", "--weights", str(DEMO_MODEL), "--coco", str(tmp_path / "ann.json"), "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert (f"1 image is not the size the labels give, e.g. {first['file_name']}: the labels give {2 * true_size[0]}×{2 * true_size[1]}, "
+            f"the image is {true_size[0]}×{true_size[1]}: labelled on a resized copy, or by a tool that ignores EXIF orientation?") in err
+    assert "1 box without width or height (the first in" in err
+    labels = read_coco(tmp_path / "ann.json")
+    trainer = _trainer(DataSource(labels, tmp_path), tmp_path / "run", _config())
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "training labels: 1 image is not the size the labels give" in log and "training labels: 1 box without width or height" in log
+    trainer._release_run_folder()

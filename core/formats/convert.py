@@ -63,17 +63,17 @@ def with_image_sizes(labels: LabelSet, images: Path | str | None) -> LabelSet:
 
 def box_problems(labels: LabelSet, tolerance: float = 1.0) -> list[str]:
     """Problem lines for boxes that reach more than ``tolerance`` pixels outside their image, and
-    for boxes without width or height (a COCO export refuses those; VOC and YOLO would take them)."""
+    for boxes without width or height (a COCO export refuses those; VOC and YOLO would take them;
+    evaluation and training say so too)."""
     outside = [im.file_name for im in labels.images for b in im.boxes
                if im.width > 0 and (b.x1 < -tolerance or b.y1 < -tolerance or b.x2 > im.width + tolerance or b.y2 > im.height + tolerance)]
     flat = [im.file_name for im in labels.images for b in im.boxes if b.width <= 0 or b.height <= 0]
     lines = []
     if outside:
         reach = "1 box reaches" if len(outside) == 1 else f"{len(outside)} boxes reach"
-        lines.append(f"{reach} outside their image (the first in {outside[0]}): written as they are")
+        lines.append(f"{reach} outside their image (the first in {outside[0]})")
     if flat:
-        lines.append(f"{'1 box' if len(flat) == 1 else f'{len(flat)} boxes'} without width or height (the first in {flat[0]}): "
-                     "written as they are")
+        lines.append(f"{'1 box' if len(flat) == 1 else f'{len(flat)} boxes'} without width or height (the first in {flat[0]})")
     return lines
 
 
