@@ -170,7 +170,7 @@ def _train(args: argparse.Namespace) -> int:
 
     from core.backbones import BACKBONES
     from core.cancel import CancelToken
-    from core.dataset import AugmentConfig
+    from core.dataset import AugmentConfig, check_image_folder
     from core.formats.coco import read_coco
     from core.labels import same_named_categories
     from core.train import DataSource, TrainConfig, Trainer
@@ -185,12 +185,17 @@ def _train(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file: give the folder for the run (made if new)")
     _check_writable(out, f"--out {out}:")
+    if args.val_images and not args.val_coco:
+        raise UsageError("--val-images is the folder of --val-coco's images: give --val-coco too")
     labels = read_coco(args.coco)
     val_labels = read_coco(args.val_coco) if args.val_coco else None
     for path, found in ((args.coco, labels), (args.val_coco, val_labels)):
         if found is not None and (problem := same_named_categories(found.categories)):
             raise ValueError(f"{path}: {problem}")
     images = Path(args.images) if args.images else Path(args.coco).parent
+    check_image_folder(labels, images, "--images")
+    if val_labels is not None:
+        check_image_folder(val_labels, Path(args.val_images) if args.val_images else Path(args.val_coco).parent, "--val-images")
     if not args.weights and not args.pretrained_backbone and not args.resume:
         print(f"note: training a {args.backbone} RetinaNet from scratch (random weights: neither --weights nor "
               "--pretrained-backbone). That needs far more images and time than fine-tuning.", file=sys.stderr)

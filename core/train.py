@@ -461,8 +461,8 @@ class Trainer:
     def _run(self) -> TrainResult:
         config = self.config
         self._log(
-            f"training {self.spec.model.backbone} ({self.spec.preset}) on {len(self.dataset)} images, "
-            f"{len(self.classes)} classes, {self.steps_per_epoch} step{'s' if self.steps_per_epoch != 1 else ''}/epoch, device {self.device}, "
+            f"training {self.spec.model.backbone} ({self.spec.preset}) on {_count(len(self.dataset), 'image')}, "
+            f"{_count(len(self.classes), 'class', 'classes')}, {_count(self.steps_per_epoch, 'step')}/epoch, device {self.device}, "
             f"precision {precision_name(self.dtype)}, world size {self.dist.world_size}"
         )
         cancelled = False
@@ -630,6 +630,10 @@ class Trainer:
             return result
         finally:
             set_train_mode(self.model, self.freeze_bn)
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 def _training_summary(path: Path) -> dict[str, Any]:

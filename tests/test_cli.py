@@ -217,3 +217,12 @@ def test_convert_to_yolo_says_which_crowd_regions_it_leaves_out(tmp_path, capsys
                                                   {"id": 2, "image_id": 1, "category_id": 1, "bbox": [30, 30, 20, 20], "iscrowd": 1}]}))
     assert main(["convert", "--from", "coco", str(source), "--to", "yolo", str(tmp_path / "yolo")]) == 0
     assert "1 image, 1 box (1 crowd region left out: YOLO has no form for them), 1 category written to" in capsys.readouterr().err
+
+
+def test_train_names_the_option_of_a_wrong_image_folder_and_refuses_val_images_alone(tmp_path, capsys):
+    coco = str(CHESS / "_annotations.coco.json")
+    base = ["train", "--coco", coco, "--epochs", "1", "--device", "cpu", "--out", str(tmp_path / "run")]
+    assert main([*base, "--val-images", str(tmp_path / "nowhere")]) == 2  # ignored before, even a folder that does not exist
+    assert "--val-images is the folder of --val-coco's images: give --val-coco too" in capsys.readouterr().err
+    assert main([*base, "--images", str(PHOTOS)]) == 1
+    assert "give their folder with --images" in capsys.readouterr().err and not (tmp_path / "run").exists()
