@@ -74,6 +74,7 @@ class AnnotationStore:
         labels = labels or LabelSet([], [])
         self._categories: list[Category] = list(labels.categories)
         self._images = {entry.file_name: _copy(entry) for entry in labels.images}
+        self._last_image_id = max((e.id for e in self._images.values()), default=0)  # new images take the next (a max per new image made imports quadratic)
         self._read = set(self._images)  # entries of the source are kept as they are, empty ones too
         self._extra = dict(labels.extra)
         self._listeners: list[Callable[[StoreEvent], None]] = []
@@ -153,8 +154,8 @@ class AnnotationStore:
     def _entry_for_edit(self, file_name: str, size: tuple[int, int]) -> ImageEntry:
         entry = self._images.get(file_name)
         if entry is None:
-            new_id = max((e.id for e in self._images.values()), default=0) + 1
-            entry = self._images[file_name] = ImageEntry(max(new_id, 1), file_name, size[0], size[1])
+            self._last_image_id = max(self._last_image_id + 1, 1)
+            entry = self._images[file_name] = ImageEntry(self._last_image_id, file_name, size[0], size[1])
         return entry
 
     def insert_boxes(self, file_name: str, size: tuple[int, int], items: Iterable[tuple[int, Box]]) -> None:
