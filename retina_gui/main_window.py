@@ -89,6 +89,8 @@ class MainWindow(QMainWindow):
         self.loader: ImageLoader | None = None
         self.labels_not_saved = False  # the last save of the open labels file failed (shown in the title)
         self.listed = False  # the open folder's file list is complete
+        self._restore: str | None = None  # the image left last time in the folder being listed, until it is shown
+        self._shown_meanwhile: str | None = None  # the first image, shown while the listing had not reached it
         self.reports: list[str] = []  # every problem shown to the user this session (tests read it)
         self.canvas = Canvas(self)
         self.setCentralWidget(self.canvas)
@@ -365,6 +367,8 @@ class MainWindow(QMainWindow):
         self.loader.start()
         self.predictions.attach(folder, workspace.labels_path.parent)
         self.listed = False
+        # the image left last time, shown when the listing reaches it (its first part may not hold it)
+        self._restore, self._shown_meanwhile = self.settings.value(f"last_image/{workspace.folder}", "") or None, None
         self.scanner = FolderScanner(folder, recursive=self.recursive_action.isChecked())
         self.scanner.found.connect(self._found)
         self.scanner.done.connect(self._scan_done)
@@ -403,16 +407,21 @@ class MainWindow(QMainWindow):
         self.files.set_model(FileListModel())
 
     def _found(self, names: list) -> None:
+        """A part of the listing: the image left last time is shown when it comes (in a big or
+        slow folder, after the first part: meanwhile the first image is shown, unless the user has
+        moved on from it)."""
         self.files.model.append(names)
-        if self.files.current() is None:
-            last = self.settings.value(f"last_image/{self.workspace.folder}", "") if self.workspace else ""
-            if not (last and self.files.set_current(last)):
-                self.files.step(1)
+        if self._restore is not None and self.files.current() in (None, self._shown_meanwhile) and self.files.set_current(self._restore):
+            self._restore = None
+        elif self.files.current() is None:
+            self.files.step(1)
+            self._shown_meanwhile = self.files.current()
 
     def _scan_done(self, total: int) -> None:
         if self.workspace is None:
             return
         self.listed = True
+        self._restore = None  # not in the folder any more
         if total == 0:
             self.canvas.show_message(f"No images in {self.workspace.folder}\n(File ▸ Open Folder… to choose another)")
         missing = self.workspace.store.missing(self.files.model.names)

@@ -470,7 +470,12 @@ def test_file_list_search_filter_navigation_and_next_unlabelled(qtbot, tmp_path,
     window2.close()
 
 
-def test_file_list_comes_back_to_the_last_image_of_a_folder(qtbot, tmp_path, settings):
+@pytest.mark.parametrize("one_name_a_batch", [False, True])
+def test_file_list_comes_back_to_the_last_image_of_a_folder(qtbot, tmp_path, settings, monkeypatch, one_name_a_batch):
+    """``one_name_a_batch``: as in a big or slow folder, the image left last time comes in a later
+    part of the listing than the first; the first image was shown, and stayed."""
+    from retina_gui.workers import FolderScanner
+
     folder = tmp_path / "f"
     shutil.copytree(DEMO, folder)
     window = open_window(qtbot, folder, settings)
@@ -478,8 +483,12 @@ def test_file_list_comes_back_to_the_last_image_of_a_folder(qtbot, tmp_path, set
     window.files.set_current("chess_05.jpg")
     wait_image(qtbot, window, "chess_05.jpg")
     window.close()
+    if one_name_a_batch:
+        monkeypatch.setattr(FolderScanner, "BATCH_SECONDS", -1.0)
     window = open_window(qtbot, folder, settings)
     wait_image(qtbot, window, "chess_05.jpg")
+    qtbot.waitUntil(lambda: window.listed, timeout=5000)
+    assert window.files.current() == "chess_05.jpg"
     window.close()
 
 
