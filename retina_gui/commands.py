@@ -29,9 +29,24 @@ def image_text(text: str, file_name: str | None) -> str:
 
 
 class StoreCommand(QUndoCommand):
+    """Subclasses do their edit in :meth:`apply`. An exception raised there is kept in
+    ``failure`` for the pusher to raise: through QUndoStack.push it came out reworded by PySide
+    ("Error calling Python override of QUndoCommand::redo(): …"), or not at all when a Python
+    slot of the stack's signals ran first."""
+
     def __init__(self, store: AnnotationStore, text: str, file_name: str | None = None) -> None:
         super().__init__(image_text(text, file_name))
         self.store, self.file_name = store, file_name
+        self.failure: Exception | None = None
+
+    def redo(self) -> None:
+        try:
+            self.apply()
+        except Exception as exc:  # noqa: BLE001 - raised again by Workspace._push, as it was
+            self.failure = exc
+
+    def apply(self) -> None:
+        raise NotImplementedError
 
 
 class AddBoxes(StoreCommand):
@@ -48,7 +63,7 @@ class AddBoxes(StoreCommand):
     def pasted(cls, store: AnnotationStore, file_name: str, size: tuple[int, int], boxes: list[Box], source: str = "") -> AddBoxes:
         return cls(store, file_name, size, boxes, f"Paste {boxes_text(len(boxes))}{source}")
 
-    def redo(self) -> None:
+    def apply(self) -> None:
         self.items = self.store.append_boxes(self.file_name, self.size, self.boxes)
 
     def undo(self) -> None:
@@ -61,7 +76,7 @@ class DeleteBoxes(StoreCommand):
         self.indices = sorted(indices)
         self.removed: list[tuple[int, Box]] = []
 
-    def redo(self) -> None:
+    def apply(self) -> None:
         self.removed = self.store.remove_boxes(self.file_name, self.indices)
 
     def undo(self) -> None:
@@ -97,7 +112,7 @@ class ChangeBoxes(StoreCommand):
         self.items = other.items  # keep our `previous`: one undo takes back the whole run of nudges
         return True
 
-    def redo(self) -> None:
+    def apply(self) -> None:
         previous = self.store.replace_boxes(self.file_name, self.items)
         if self.previous is None:
             self.previous = previous
@@ -115,7 +130,7 @@ class SetReviewed(StoreCommand):
         self.size, self.reviewed = size, reviewed
         self.previous = self.was_predicted = False
 
-    def redo(self) -> None:
+    def apply(self) -> None:
         self.previous = self.store.set_reviewed(self.file_name, self.size, self.reviewed)
         self.was_predicted = self.reviewed and self.file_name in self.store.predicted
         if self.was_predicted:
@@ -136,7 +151,7 @@ class LeavePredicted(StoreCommand):
         self.file_names = file_names
         self.left: set[str] = set()
 
-    def redo(self) -> None:
+    def apply(self) -> None:
         self.left = {n for n in self.file_names if n in self.store.predicted}
         self.store.predicted -= self.left
 
@@ -150,7 +165,7 @@ class RescaleImage(StoreCommand):
         self.size, self.boxes = size, boxes
         self.previous: tuple[tuple[int, int], list[Box]] | None = None
 
-    def redo(self) -> None:
+    def apply(self) -> None:
         self.previous = self.store.set_image_size(self.file_name, self.size, self.boxes)
 
     def undo(self) -> None:
@@ -162,7 +177,7 @@ class AddCategory(StoreCommand):
         super().__init__(store, f"Add class {category.name}")
         self.category = category
 
-    def redo(self) -> None:
+    def apply(self) -> None:
         self.store.add_category(self.category)
 
     def undo(self) -> None:
@@ -176,7 +191,7 @@ class UpdateCategory(StoreCommand):
         super().__init__(store, text)
         self.category, self.old = category, old
 
-    def redo(self) -> None:
+    def apply(self) -> None:
         self.store.update_category(self.category)
 
     def undo(self) -> None:
@@ -191,7 +206,7 @@ class DeleteCategory(StoreCommand):
         self.category_id = category_id
         self.removed: RemovedCategory | None = None
 
-    def redo(self) -> None:
+    def apply(self) -> None:
         self.removed = self.store.remove_category(self.category_id)
 
     def undo(self) -> None:

@@ -41,9 +41,6 @@ from retina_gui.convert import corners, stored_corners
 from retina_gui.workers import LabelSaver
 
 
-_PYSIDE_REDO = "Error calling Python override of QUndoCommand::redo(): "
-
-
 class Workspace(QObject):
     images_changed = Signal(list)  # file names whose boxes or status changed
     categories_changed = Signal()
@@ -169,14 +166,12 @@ class Workspace(QObject):
     def _push(self, command: commands.StoreCommand) -> None:
         if self.read_only:
             raise PermissionError(f"Editing is off: {self.read_only_reason}")
-        try:
-            self.undo_stack.push(command)
-        except Exception as exc:
-            # PySide puts its own words before the message of an exception raised in redo(), and
-            # they reached the user ("Error calling Python override of QUndoCommand::redo(): …")
-            if exc.args and isinstance(exc.args[0], str) and exc.args[0].startswith(_PYSIDE_REDO):
-                exc.args = (exc.args[0][len(_PYSIDE_REDO):], *exc.args[1:])
-            raise
+        self.undo_stack.push(command)
+        if command.failure is not None:
+            if self._step is None:  # alone, it leaves the history without being undone (it did nothing, or not all of it);
+                command.setObsolete(True)  # in a step, _one_step takes the step back
+                self.undo_stack.undo()
+            raise command.failure
         if self._step is not None:
             self._step.append(command)
 
