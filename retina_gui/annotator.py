@@ -34,7 +34,7 @@ class Annotator(QObject):
         self.current: str | None = None
         self.size: tuple[int, int] | None = None  # oriented (width, height) of the image on screen
         self._cache: OrderedDict[str, tuple[QImage, int, int]] = OrderedDict()
-        self.size_warnings: dict[str, tuple[int, int]] = {}  # name -> stored size that disagrees with the file
+        self.size_warned: set[str] = set()  # images said to differ from their labels' size (said once)
         files.current_changed.connect(self.show)
         canvas.box_drawn.connect(self._drawn)
         canvas.boxes_edited.connect(self._edited)
@@ -52,7 +52,7 @@ class Annotator(QObject):
     def detach(self) -> None:
         self.current, self.size = None, None
         self._cache.clear()
-        self.size_warnings.clear()
+        self.size_warned.clear()
         self.workspace = self.loader = None
         self.canvas.show_message("")
 
@@ -80,8 +80,8 @@ class Annotator(QObject):
             self._cache.popitem(last=False)
         if self.workspace is not None:
             stored = self.workspace.store.size_mismatch(name, width, height)
-            if stored is not None and name not in self.size_warnings:
-                self.size_warnings[name] = stored
+            if stored is not None and name not in self.size_warned:
+                self.size_warned.add(name)
                 self.message.emit(f"{name}: the labels were made on a {stored[0]}×{stored[1]} image, the file is now "
                                   f"{width}×{height}; the boxes are kept as they are: check them, or Edit ▸ Rescale Boxes "
                                   "to the Image Size")

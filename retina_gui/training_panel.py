@@ -129,7 +129,6 @@ class LossChart(QChartView):
 
 class TrainingPanel(QWidget):
     failed = Signal(str)  # a failure message for the window to show
-    model_trained = Signal(object)  # Path of the new checkpoint
 
     def __init__(self, predictions: Predictions, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -418,7 +417,6 @@ class TrainingPanel(QWidget):
             self.status.setText(text)
             self._remember_current_model()
             self.predictions.load_model(checkpoint, self.predictions.device)
-            self.model_trained.emit(checkpoint)
         self._set_running(False)
         self.refresh_runs()
 

@@ -612,7 +612,8 @@ def test_missing_and_resized_images_are_reported_and_their_labels_kept(qtbot, tm
     qtbot.waitUntil(lambda: any("Images missing" in r for r in window.reports), timeout=5000)
     assert any("gone.jpg" in r for r in window.reports)
     wait_image(qtbot, window, "chess_01.jpg")
-    assert window.annotator.size_warnings == {"chess_01.jpg": (500, data["images"][0]["height"])}
+    assert window.annotator.size_warned == {"chess_01.jpg"}
+    assert window.statusBar().currentMessage().startswith(f"chess_01.jpg: the labels were made on a 500×{data['images'][0]['height']} image")
     window.workspace.add_category("clock")  # an edit, so the file is rewritten
     qtbot.waitUntil(lambda: "clock" in path.read_text(), timeout=1500)
     assert "gone.jpg" in {im.file_name for im in read_coco(path).images}
