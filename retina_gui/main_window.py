@@ -668,7 +668,7 @@ class MainWindow(QMainWindow):
                 "Labels file changed", f"{reason}.\n\nReplace it with the labels in this window? (No: nothing is written, and "
                                        "saving waits; reopen the folder to see the other program's version, which drops this "
                                        "window's edits since its last save.)"):
-            self.workspace.overwrite()
+            self.workspace.save(overwrite=True)
 
     def _saved(self, message: str) -> None:
         self.save_label.setText(message)

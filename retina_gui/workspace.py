@@ -46,7 +46,7 @@ class Workspace(QObject):
     categories_changed = Signal()
     saved = Signal(str)  # a human-readable "saved at" message
     save_failed = Signal(str)
-    changed_on_disk = Signal(str)  # another program changed the labels file: saving waits for overwrite()
+    changed_on_disk = Signal(str)  # another program changed the labels file: saving waits for save(overwrite=True)
     current_category_changed = Signal(int)
 
     AUTOSAVE_MS = 500  # the first unsaved edit is written at most this long after it was made
@@ -66,7 +66,7 @@ class Workspace(QObject):
         self.current_category: int | None = store.categories[0].id if store.categories else None
         self.clipboard: list[Box] = []
         self._saved_revision = store.revision
-        self.changed_elsewhere = False  # the file changed under us; autosave stops until overwrite()
+        self.changed_elsewhere = False  # the file changed under us; autosave stops until save(overwrite=True)
         self._autosave = QTimer(self, singleShot=True, interval=self.AUTOSAVE_MS)
         self._autosave.timeout.connect(self._save_in_background)
         self._saver: LabelSaver | None = None
@@ -121,14 +121,15 @@ class Workspace(QObject):
             self.changed_elsewhere = True
             self.changed_on_disk.emit(reason)
 
-    def save(self, *, report: bool = True) -> str:
+    def save(self, *, report: bool = True, overwrite: bool = False) -> str:
         """Save now, on this thread (Ctrl+S and before closing). Returns why it failed ("" when
-        saved or nothing to save); ``report``: also emit ``save_failed``."""
+        saved or nothing to save); ``report``: also emit ``save_failed``. ``overwrite``: save over a
+        labels file another program has changed (the user chose this window's labels)."""
         self._autosave.stop()
-        if self.labels_file is None or not self.dirty:
+        if self.labels_file is None or not (self.dirty or overwrite):
             return ""
         try:
-            self._saved(self.labels_file.save(self.store))
+            self._saved(self.labels_file.save(self.store, overwrite=overwrite))
             self.changed_elsewhere = False
         except LabelsChangedOnDisk as exc:
             self.changed_elsewhere = True
@@ -139,16 +140,6 @@ class Workspace(QObject):
             if report:
                 self._save_failed(str(exc))
             return str(exc) or type(exc).__name__
-        return ""
-
-    def overwrite(self) -> str:
-        """Save over a labels file another program has changed (the user chose this window's labels)."""
-        try:
-            self._saved(self.labels_file.save(self.store, overwrite=True))
-        except (OSError, ValueError) as exc:
-            self._save_failed(str(exc))
-            return str(exc) or type(exc).__name__
-        self.changed_elsewhere = False
         return ""
 
     def close(self) -> None:
