@@ -9,7 +9,7 @@ from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 from core.labels import Box, Category
 
 # Distinct, readable on photos; a class without a chosen colour gets one by its id.
-_PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45",
+PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45",
             "#fabed4", "#469990", "#dcbeff", "#9a6324", "#fffac8", "#800000", "#aaffc3", "#808000")
 
 
@@ -43,7 +43,7 @@ def stored_corners(x1: float, y1: float, x2: float, y2: float) -> tuple[float, f
 
 
 def palette_color(index: int) -> QColor:
-    return QColor(_PALETTE[index % len(_PALETTE)])
+    return QColor(PALETTE[index % len(PALETTE)])
 
 
 def category_color(category: Category) -> QColor:

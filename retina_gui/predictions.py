@@ -18,7 +18,7 @@ from core.review import Explanation, covered_by_labels, explain_labels, new_pred
 from retina_gui import commands
 from retina_gui.annotator import Annotator
 from retina_gui.canvas import BoxView
-from retina_gui.convert import category_color, palette_color, rect_from_xyxy
+from retina_gui.convert import PALETTE, category_color, palette_color, rect_from_xyxy
 from retina_gui.workers import ModelInfo, PredictionWorker
 
 
@@ -216,16 +216,28 @@ class Predictions(QObject):
         if self.visible is None or self.model is None:
             return []
         store = self.annotator.workspace.store if self.annotator.workspace else None
-        by_key = {class_name_key(c.name): c for c in store.categories} if store else {}
         covered = self._covered_by_labels(store)
+        colors = self.class_colors()
         views = []
         for box, score, label, faint in zip(self.visible.boxes, self.visible.scores, self.visible.labels, covered):
             name = self.model.class_names[int(label)]
-            category = by_key.get(class_name_key(name))
-            color = category_color(category) if category is not None else palette_color(int(label))
-            views.append(BoxView(rect_from_xyxy(box), f"{name} {score:.2f}", QColor(color), float(score),
+            views.append(BoxView(rect_from_xyxy(box), f"{name} {score:.2f}", QColor(colors[int(label)]), float(score),
                                  bool(faint)))
         return views
+
+    def class_colors(self) -> list[QColor]:
+        """The colour of each model class: its label class's where the labels have one by that name;
+        else a palette colour no label class and no other model class has (by index alone, a
+        model class took a label class's colour, and accepting it made two classes look alike)."""
+        store = self.annotator.workspace.store if self.annotator.workspace else None
+        by_key = {class_name_key(c.name): c for c in store.categories} if store else {}
+        found = [by_key.get(class_name_key(name)) for name in self.model.class_names]
+        used = {category_color(c).name() for c in (store.categories if store else ())}
+        free = (QColor(c) for c in PALETTE if c not in used)
+        colors = []
+        for k, category in enumerate(found):
+            colors.append(category_color(category) if category is not None else next(free, palette_color(k)))
+        return colors
 
     def _covered_by_labels(self, store) -> np.ndarray:
         """Mask of the visible predictions that a label of the same class already covers (accepted
@@ -339,7 +351,7 @@ class Predictions(QObject):
             return 0
         fresh = self.fresh_entries(entries) if fresh is None else fresh
         # a new class keeps the colour its predictions had: accepting (and undoing) changes no colour
-        colors = {name: palette_color(k).name() for k, name in enumerate(self.model.class_names)} if self.model is not None else None
+        colors = {name: color.name() for name, color in zip(self.model.class_names, self.class_colors())} if self.model is not None else None
         added = sum(len(p) for _, _, p in fresh)
         count = workspace.accept_predictions(fresh, text.format(count=added, s="" if added == 1 else "s"), colors,
                                              reviewed=[e[0] for e in entries if e[2]])  # an image with nothing shown is not reviewed

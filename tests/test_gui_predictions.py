@@ -711,3 +711,27 @@ def test_evaluation_counts_an_image_with_no_detections_and_names_images_whose_pr
     assert sum(e.kind == "FN" and e.file_name == "chess_01.jpg" for e in panel.report.errors) == len(window.workspace.store.boxes("chess_01.jpg"))
     assert "1 labelled images left out: their predictions could not be kept" in panel.metrics.text()  # ... and said
     assert panel.metrics.text().endswith("the first: chess_08.jpg.") and np.isfinite(panel.report.metrics.mAP)
+
+
+def test_predictions_of_classes_the_labels_lack_never_take_a_label_class_colour(qtbot, tmp_path, window_factory):
+    """A model class's colour came from its index alone: black-knight took the orange of the user's
+    white-king, and accepting it made two classes of one colour."""
+    from retina_gui.convert import category_color
+
+    window = window_factory(unlabelled_demo(tmp_path), confirm=lambda title, text: True)
+    wait_predictions(qtbot, window)
+    for name in ("white-king", "white-pawn", "table", "white-rook"):
+        window.workspace.add_category(name)
+    colors = [c.name() for c in window.predictions.class_colors()]
+    labels = {c.name: category_color(c).name() for c in window.workspace.store.categories}
+    names = window.predictions.model.class_names
+    for name, color in zip(names, colors):
+        if name in labels:
+            assert color == labels[name]  # a class the labels have: its colour
+        else:
+            assert color not in labels.values(), name
+    unmatched = [color for name, color in zip(names, colors) if name not in labels]
+    assert len(set(unmatched)) == len(unmatched)
+    window.accept_image()  # accepted classes keep the colour they were shown in, unlike any other
+    added = [category_color(c).name() for c in window.workspace.store.categories]
+    assert len(set(added)) == len(added)
