@@ -282,6 +282,7 @@ class Canvas(QGraphicsView):
         self._press_view = QPoint()
         self._preview: dict[int, QRectF] = {}  # index -> rect being moved/resized; -1: the box being drawn
         self._handle = ""
+        self._grab = QPointF()  # from the cursor to the grabbed handle, in image pixels
         self._space = False
         self._cursor: QPointF | None = None
         self.message = ""
@@ -638,6 +639,8 @@ class Canvas(QGraphicsView):
             if handle is not None and not ctrl:
                 self._drag, self._handle = _Drag.RESIZE, handle[1]
                 self._preview = {handle[0]: self._items[handle[0]].rect()}
+                # grabbed a few pixels off the corner, it keeps that offset (it jumped to the cursor)
+                self._grab = _handle_points(self._items[handle[0]].rect())[handle[1]] - scene
                 return
             hit = self.box_at(pos)
             if hit is not None:
@@ -672,7 +675,7 @@ class Canvas(QGraphicsView):
             self._preview = {i: self._items[i].rect().translated(dx, dy) for i in self._preview}
         elif self._drag is _Drag.RESIZE:
             (index,) = self._preview
-            self._preview = {index: self._resized(self._items[index].rect(), self._clamp_point(scene))}
+            self._preview = {index: self._resized(self._items[index].rect(), self._clamp_point(scene + self._grab))}
         elif self.tool is Tool.EDIT and self.image_size is not None:
             self._update_hover_cursor(pos)
         if self._drag is not None:

@@ -1438,3 +1438,15 @@ def test_an_edit_that_fails_in_its_command_raises_the_commands_own_message_and_l
         workspace._push(commands.AddBoxes(workspace.store, "chess_01.jpg", (100, 100), [Box(1, 1, 9, 9, 999)], "Draw box"))
     assert failed.value.args == ("no class with id 999",)
     assert workspace.undo_stack.count() == count and workspace.store.boxes("chess_01.jpg") == boxes
+
+
+def test_a_handle_grabbed_off_its_centre_keeps_that_offset_while_resizing(qtbot, unlabelled):
+    """The corner jumped to the cursor: grabbed 4 px off, a drag of 40 px moved it 36 or 44."""
+    window = unlabelled
+    window.canvas.actual_size()
+    size = window.annotator.size
+    window.workspace.draw_box("chess_01.jpg", size, QRectF(100, 100, 100, 80))
+    window.canvas.select([0])
+    drag(qtbot, window, (203, 184), (243, 209))  # 3 and 4 image px off the bottom-right corner (200, 180)
+    box = window.workspace.store.boxes("chess_01.jpg")[0]
+    assert (box.x1, box.y1) == (100, 100) and (box.x2, box.y2) == pytest.approx((240, 205), abs=0.51)
