@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QRectF
-from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
 
 from core.labels import Box, Category
 
@@ -51,10 +51,17 @@ def category_color(category: Category) -> QColor:
 
 
 def category_icon(category: Category) -> QIcon:
-    """A swatch of the class's colour, for lists and menus of classes."""
+    """A swatch of the class's colour, for lists and menus of classes, with a grey edge (a pale
+    colour, #fffac8, vanished on a white list)."""
     pixmap = QPixmap(14, 14)
     pixmap.fill(category_color(category))
-    return QIcon(pixmap)
+    painter = QPainter(pixmap)
+    painter.setPen(QColor("#808080"))
+    painter.drawRect(0, 0, 13, 13)
+    painter.end()
+    icon = QIcon(pixmap)
+    icon.addPixmap(pixmap, QIcon.Mode.Selected)  # the chosen class's swatch keeps its colour (the selection tinted it)
+    return icon
 
 
 def class_key_text(number: int) -> str:

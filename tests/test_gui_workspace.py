@@ -1450,3 +1450,17 @@ def test_a_handle_grabbed_off_its_centre_keeps_that_offset_while_resizing(qtbot,
     drag(qtbot, window, (203, 184), (243, 209))  # 3 and 4 image px off the bottom-right corner (200, 180)
     box = window.workspace.store.boxes("chess_01.jpg")[0]
     assert (box.x1, box.y1) == (100, 100) and (box.x2, box.y2) == pytest.approx((240, 205), abs=0.51)
+
+
+def test_class_swatches_have_an_edge_and_keep_their_colour_when_chosen(qapp):
+    """A pale class colour (#fffac8) vanished on the white list, and the chosen class's swatch took
+    the selection's tint (an orange class looked tan)."""
+    from PySide6.QtGui import QIcon
+
+    from core.labels import Category
+    from retina_gui.convert import category_icon
+
+    icon = category_icon(Category(13, "white-rook", color="#fffac8"))
+    for mode in (QIcon.Mode.Normal, QIcon.Mode.Selected):
+        image = icon.pixmap(14, 14, mode).toImage()
+        assert QColor(image.pixel(0, 0)).name() == "#808080" and QColor(image.pixel(7, 7)).name() == "#fffac8"
