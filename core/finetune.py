@@ -11,13 +11,13 @@ import math
 import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from core.atomic import write_json
 from core.cancel import CancelToken
-from core.labels import ImageEntry, LabelSet, same_named_categories
+from core.labels import ImageEntry, LabelSet, class_name_key, same_named_categories
 
 RUNS_FOLDER = "runs"
 
@@ -61,6 +61,43 @@ def describe_recipe(saved: dict) -> str:
 def labelled_images(labels: LabelSet) -> list[ImageEntry]:
     """Images a person labelled: with boxes, or marked reviewed (negatives)."""
     return [im for im in labels.images if im.boxes or im.reviewed]
+
+
+FEW_VALIDATION_IMAGES = 5  # below this, one image more or less found moves mAP by tenths
+
+
+def describe_plan(labels: LabelSet, model_classes: Sequence[str] | None, present: Collection[str] | None = None) -> str:
+    """What Train would use, in a sentence: the labelled images (only those in ``present``, the
+    folder's, when given: a labelled image gone from the folder cannot be trained on), the classes
+    (naming those without boxes, and those ``model_classes`` lacks, whose class-head rows start
+    anew) and whether any images are held out for validation."""
+    if present is not None:
+        present = set(present)
+        labels = LabelSet(labels.categories, [im for im in labels.images if im.file_name in present], labels.extra)
+    labelled = labelled_images(labels)
+    negatives = sum(1 for im in labelled if not im.boxes)
+    negative = "" if not negatives else f" ({negatives} negative{'s' if negatives > 1 else ''})"
+    classes = len(labels.categories)
+    text = f"Train uses {len(labelled)} labelled image{'' if len(labelled) == 1 else 's'}{negative} and {classes} class{'' if classes == 1 else 'es'}"
+    counts = labels.box_counts()
+    empty = [c.name for c in labels.categories if not counts.get(c.id)]
+    if empty:
+        text += f"; no boxes yet: {', '.join(empty[:6])}{' …' if len(empty) > 6 else ''} (label some or delete {'them' if len(empty) > 1 else 'it'})"
+    if model_classes is not None:
+        known = {class_name_key(n) for n in model_classes}
+        new = [c.name for c in labels.categories if class_name_key(c.name) not in known and counts.get(c.id)]
+        if new:
+            text += f"; new to the model (learnt from scratch): {', '.join(new[:6])}{' …' if len(new) > 6 else ''}"
+    recipe = default_recipe(labels, None, cuda=False)
+    held = split(labels, recipe.val_fraction, recipe.seed)[1] if recipe.val_fraction else None
+    n = len(held.images) if held is not None else 0
+    if not recipe.val_fraction:
+        return text + "; no validation: too few labelled images to hold any out."
+    if not n:
+        return text + "; no validation: every image it would hold out has the only boxes of a class."
+    if n < FEW_VALIDATION_IMAGES:
+        return text + f"; {n} image{'' if n == 1 else 's'} held out for validation, so few that its mAP is a rough guide."
+    return text + f"; {n} images ({n / len(labelled):.0%}) held out for validation."
 
 
 def default_recipe(labels: LabelSet, start: Path | None, *, cuda: bool, start_input_size: int | None = None) -> Recipe:

@@ -114,6 +114,7 @@ class MainWindow(QMainWindow):
         self.docks = {title: self._dock(title, widget) for title, widget in (
             ("Images", self.files), ("Classes", self.classes), ("History", self.history), ("Model", self.model_panel),
             ("Anchors", self.anchor_panel), ("Evaluation", self.evaluation_panel), ("Training", self.training_panel))}
+        self.docks["Training"].visibilityChanged.connect(self.training_panel.set_on_screen)
         self.predictions.load_failed.connect(self._model_failed)
         self.predictions.prediction_failed.connect(self._model_failed)
         self._arrange_panels()
@@ -422,6 +423,7 @@ class MainWindow(QMainWindow):
             return
         self.listed = True
         self._restore = None  # not in the folder any more
+        self.training_panel.set_folder_images(self.files.model.names)
         if total == 0:
             self.canvas.show_message(f"No images in {self.workspace.folder}\n(File ▸ Open Folder… to choose another)")
         missing = self.workspace.store.missing(self.files.model.names)
@@ -452,6 +454,7 @@ class MainWindow(QMainWindow):
 
     def _rescanned(self, _total: int) -> None:
         self.listed = True
+        self.training_panel.set_folder_images(self.files.model.names)
         n = self._new_images
         self.say(f"{n} new image{'' if n == 1 else 's'} listed at the end" if n else "no new images in the folder")
 

@@ -113,3 +113,16 @@ def test_a_runs_recipe_reads_as_a_line():
         "fine-tuned from demo.safetensors, 512 px, 12 epochs, batch 4, lr 0.0003, scale jitter + photometric"
     assert describe_recipe(Recipe(start=None, backbone="resnet18", epochs=3).to_json()).startswith("new resnet18 model, 512 px, 3 epochs")
     assert describe_recipe({}) == "unknown (no recipe.json)"
+
+
+def test_the_plan_counts_the_images_in_the_folder_and_names_negatives_and_new_classes():
+    """Images moved out of the folder were still counted ("13 labelled images"; the run used 9), and
+    one negative read "1 negatives"."""
+    from dataclasses import replace
+
+    from core.finetune import describe_plan
+
+    labels = LabelSet(DEMO.categories, [replace(im, boxes=[], reviewed=True) if k == 0 else im for k, im in enumerate(DEMO.images)])
+    text = describe_plan(labels, [c.name for c in DEMO.categories][1:], present=[im.file_name for im in labels.images][:7])
+    assert text.startswith(f"Train uses 7 labelled images (1 negative) and {len(DEMO.categories)} classes")
+    assert f"new to the model (learnt from scratch): {DEMO.categories[0].name}" in text

@@ -27,6 +27,8 @@ def window(qtbot, tmp_path):
     qtbot.addWidget(window)
     window.show()
     qtbot.waitUntil(lambda: window.predictions.visible is not None and window.annotator.size is not None, timeout=60_000)
+    window.docks["Training"].raise_()  # in front, as when the user trains
+    qtbot.waitUntil(lambda: window.listed and window.training_panel._on_screen, timeout=5_000)
     yield window
     window.close()
 
@@ -246,6 +248,14 @@ def test_the_panel_says_what_train_would_use(qtbot, window):
     window.workspace.paste_boxes("chess_01.jpg", (1024, 686), [__import__("core.labels").labels.Box(5, 5, 60, 60, clock.id)])
     qtbot.waitUntil(lambda: "new to the model (learnt from scratch): clock" in panel.plan.text(), timeout=3000)
     assert f"and {classes + 1} classes" in panel.plan.text()
+    # behind another tab the plan waits (~100 ms per burst of edits at 100,000 boxes), and is said when the panel comes forward
+    window.docks["Model"].raise_()
+    qtbot.waitUntil(lambda: not panel._on_screen, timeout=3000)
+    window.workspace.add_category("table")
+    qtbot.wait(400)
+    assert "table" not in panel.plan.text() and panel._plan_stale
+    window.docks["Training"].raise_()
+    qtbot.waitUntil(lambda: "no boxes yet: table" in panel.plan.text(), timeout=3000)
 
 
 def test_a_stopped_run_resumes_only_in_its_own_folder_and_a_broken_recipe_is_reported(qtbot, window, tmp_path):
