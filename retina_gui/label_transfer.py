@@ -27,6 +27,16 @@ class LabelTransfer(QObject):
     def busy(self) -> bool:
         return self._worker is not None
 
+    def what_stopping_loses(self) -> str:
+        """What stopping the running import or export would leave undone, for the question asked first."""
+        if self._task is None:
+            return ""
+        if self._task[0] == "export":
+            _, fmt, target = self._task[:3]
+            kept = "the file is left as it was" if fmt == "coco" else "the folder keeps the files written so far"
+            return f"The export to {target} is not finished: stopping it now, {kept}."
+        return f"The import of {self._task[1]} is not finished: stopping it now adds nothing."
+
     def export(self, workspace: Workspace, fmt: str, target: Path, remove: list[Path] = ()) -> bool:
         """Start writing the labels (a snapshot) as ``fmt`` to ``target``, then deleting the label
         files ``remove``; False if refused at once."""

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, QSettings, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QScrollBar,
+    QStyle,
     QTabBar,
     QWidget,
 )
@@ -81,8 +82,11 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings or QSettings()
         self.confirm = confirm or self._ask
-        screen = self.screen().availableGeometry()  # never larger than the screen it opens on
-        self.resize(min(1400, int(screen.width() * 0.95)), min(900, int(screen.height() * 0.95)))
+        # first start: most of the screen it opens on, centred (a fixed 1400x900 at the corner left a
+        # quarter of a 1920x1080 screen unused); later starts restore the last size and place
+        screen = self.screen().availableGeometry()
+        self.setGeometry(QStyle.alignedRect(Qt.LayoutDirection.LeftToRight, Qt.AlignmentFlag.AlignCenter,
+                                            QSize(int(screen.width() * 0.9), int(screen.height() * 0.9)), screen))
         self.workspace: Workspace | None = None
         self.scanner: FolderScanner | None = None
         self._new_images = 0  # found by the running rescan
@@ -294,7 +298,7 @@ class MainWindow(QMainWindow):
         model = bar.addMenu("&Model")
         self._action(model, "&Load Model…", self.model_panel.ask_model)
         self._action(model, "&Predict Image", self.model_panel.predict_now, "Ctrl+P")
-        self._action(model, "Predict &Folder", self.predictions.predict_folder, "Ctrl+Shift+P")
+        self._action(model, "Predict &Folder", self.predict_folder, "Ctrl+Shift+P")
         self._action(model, "&Accept Shown Predictions (image)", self.accept_image, [QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
         self._action(model, "Accept Shown Predictions (&folder)", self.accept_folder)
 
@@ -331,7 +335,7 @@ class MainWindow(QMainWindow):
         if not folder.is_dir():
             self.report("Open folder", f"{folder} is not a folder.")
             return False
-        if not self._may_stop_training("open another folder") or not self._may_lose_unsaved("open another labels file or folder"):
+        if not self._may_stop_work("open another folder") or not self._may_lose_unsaved("open another labels file or folder"):
             return False
         previous = (self.workspace.folder, self.workspace.labels_path) if self.workspace is not None else None
         self.close_folder()  # first: reopening the same labels file must not find it locked by this window
@@ -535,6 +539,13 @@ class MainWindow(QMainWindow):
     def _accept_prediction(self, index: int) -> None:
         self.predictions.accept([index])
 
+    def predict_folder(self) -> None:
+        """Ctrl+Shift+P: the Model panel comes forward, with the run's progress and Cancel (behind
+        another tab, the status bar's "progress and Cancel in the Model panel" was all there was)."""
+        self.docks["Model"].show()
+        self.docks["Model"].raise_()
+        self.predictions.predict_folder()
+
     def _model_failed(self, *_why: str) -> None:
         """A model failed to load, or to predict: the Model panel says why (and which model is still
         in use); bring it forward (behind another tab, the status bar's cut-off line was all there was to see)."""
@@ -708,8 +719,11 @@ class MainWindow(QMainWindow):
                                                 "(No: keep the window open, free some space or fix the permissions, then "
                                                 "File ▸ Save.)")
 
-    def _may_stop_training(self, doing: str) -> bool:
-        """False when a run is training and the user would rather keep it going."""
+    def _may_stop_work(self, doing: str) -> bool:
+        """False when a run is training, or labels are being imported or exported, and the user
+        would rather let it finish (an export was cut short without a word)."""
+        if self.transfer.busy and not self.confirm("Import or export running", f"{self.transfer.what_stopping_loses()} Stop it to {doing}?"):
+            return False
         if self.training_panel.worker is None:
             return True
         return self.confirm("Training is running", f"Stop the training to {doing}? The last checkpoint is kept, and Resume "
@@ -804,7 +818,7 @@ class MainWindow(QMainWindow):
                 bar.hide()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self._may_stop_training("quit") or not self._may_lose_unsaved("quit"):
+        if not self._may_stop_work("quit") or not self._may_lose_unsaved("quit"):
             event.ignore()
             return
         self.model_panel.stop()

@@ -101,8 +101,12 @@ class LossChart(QChartView):
             series.clear()
         self._smooth: dict[str, float] = {}
         self._top = 0.1
-        self.x_axis.setRange(0, 1)
+        self._set_steps(0)
         self.loss_axis.setRange(0, self._top)
+
+    def _set_steps(self, total: int) -> None:
+        """The step axis from 0 to an even number: its 3 ticks are whole steps (0..1 read "0 0 1")."""
+        self.x_axis.setRange(0, max(2, total + total % 2))
 
     def add_step(self, step: int, total: int, cls_loss: float, box_loss: float) -> None:
         for key, series, value in (("cls", self.cls, cls_loss), ("box", self.box, box_loss)):
@@ -111,7 +115,7 @@ class LossChart(QChartView):
             smooth = self._smooth[key] = value if key not in self._smooth else SMOOTHING * self._smooth[key] + (1 - SMOOTHING) * value
             series.append(step, smooth)
             self._top = max(self._top, smooth * 1.1)
-        self.x_axis.setRange(0, max(total, 1))
+        self._set_steps(total)
         self.loss_axis.setRange(0, self._top)
         self.loss_axis.applyNiceNumbers()  # ticks at round values (0, 0.5, 1.0), not at thirds of the top
 
@@ -184,6 +188,8 @@ class TrainingPanel(QWidget):
         self.start_box.addItem("a new model (ImageNet backbone when cached)", "new")
         self.backbone_box = QComboBox()
         self.backbone_box.addItems(["mobilenet_v2", "mobilenet_v3_large", "resnet18", "resnet34", "resnet50", "resnet101"])
+        self.start_box.currentIndexChanged.connect(self._start_chosen)
+        self._start_chosen()
         self.size_spin = QSpinBox(minimum=128, maximum=1600, singleStep=32)
         self.epochs_spin = QSpinBox(minimum=1, maximum=500)
         self.lr_spin = QDoubleSpinBox(decimals=6, minimum=1e-6, maximum=1.0, singleStep=1e-4)
@@ -227,6 +233,10 @@ class TrainingPanel(QWidget):
         self._set_running(False)
 
     # --- recipe --------------------------------------------------------------------------------
+    def _start_chosen(self, *_) -> None:
+        """The backbone is chosen for a new model only: a fine-tune keeps its start model's."""
+        self.backbone_box.setEnabled(self.start_box.currentData() == "new")
+
     def _advanced_toggled(self, on: bool) -> None:
         self.recipe_box.setVisible(on)
         if on:
@@ -373,7 +383,9 @@ class TrainingPanel(QWidget):
         self.cancel_button.setEnabled(running)
         self.resume_button.setEnabled(ready and not running and self.resumable is not None)
         self.advanced.setEnabled(not running)
-        self.recipe_box.setEnabled(not running)
+        # folded away while a run goes (it cannot be changed then): the progress, chart and log take its
+        # place, in view (with it open they were below the fold even at 1920x1080); back after the run
+        self.recipe_box.setVisible(self.advanced.isChecked() and not running)
 
     def _event(self, event) -> None:
         if event.kind == "step":

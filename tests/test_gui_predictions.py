@@ -115,7 +115,9 @@ def test_batch_predict_the_folder_then_accept_all_of_it_in_one_step(qtbot, tmp_p
     wait_predictions(qtbot, window)
     finished = []
     window.predictions.batch_finished.connect(lambda n, cancelled: finished.append((n, cancelled)))
-    window.predictions.predict_folder()
+    window.docks["Training"].raise_()
+    window.predict_folder()  # Ctrl+Shift+P: the Model panel comes forward with its progress and Cancel
+    qtbot.waitUntil(lambda: not window.docks["Model"].visibleRegion().isEmpty(), timeout=2000)
     qtbot.waitUntil(lambda: bool(finished), timeout=120_000)
     assert finished == [(8, False)] and window.predictions.model_runs == 8  # the shown image came from the cache
     assert window.model_panel.progress.value() == 8

@@ -46,6 +46,7 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
     small_recipe(panel, 2)
     qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
     assert panel.worker is not None and not panel.train_button.isEnabled()
+    assert not panel.recipe_box.isVisibleTo(panel) and panel.advanced.isChecked()  # folded while it runs: the progress comes up
     qtbot.waitUntil(lambda: panel.progress.value() > 0 and panel.chart.points() > 0, timeout=60_000)
     assert panel.progress.isVisibleTo(panel)
     rook = next(c for c in window.workspace.store.categories if c.name == "white-rook")
@@ -54,6 +55,7 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
     pawn = next(c for c in window.workspace.store.categories if c.name == "white-pawn")
     window.workspace.rename_category(pawn.id, "White-Pawn")  # the same class to the model: not named below
     qtbot.waitUntil(lambda: panel.worker is None, timeout=180_000)
+    assert panel.recipe_box.isVisibleTo(panel)  # back, as the user left it
     # validation mAP of the start weights (at step 0), then after each epoch
     assert panel.chart.map.count() == 3 and panel.chart.map.at(0).x() == 0
     assert "done: 2 epochs" in panel.status.text() and "(start weights 0." in panel.status.text()
@@ -231,6 +233,9 @@ def test_opening_advanced_shows_its_fields_and_no_window_of_its_own(qtbot, windo
     panel = window.training_panel
     panel.advanced.setChecked(True)
     assert panel.epochs_spin.isVisible() and panel.backbone_box.isVisible()
+    assert not panel.backbone_box.isEnabled()  # the current model is fine-tuned: its backbone is its own
+    panel.start_box.setCurrentIndex(panel.start_box.findData("new"))
+    assert panel.backbone_box.isEnabled()
     assert {w for w in QApplication.topLevelWidgets() if w.isVisible()} == shown  # a drop-down's list stays closed
     panel.advanced.setChecked(False)
     assert not panel.epochs_spin.isVisible()
@@ -282,3 +287,13 @@ def test_a_stopped_run_resumes_only_in_its_own_folder_and_a_broken_recipe_is_rep
     assert not panel.advanced.isChecked() and panel.recipe() == panel.default_recipe()
     panel.advanced.setChecked(True)  # opened again: this folder's defaults, not the 3 epochs of the other
     assert panel.epochs_spin.value() == panel.default_recipe().epochs != 3
+
+
+def test_the_step_axis_ticks_fall_on_whole_steps(qapp):
+    """An empty chart's step axis read "0 0 1" (0 to 1 in 3 ticks, as whole numbers)."""
+    from retina_gui.training_panel import LossChart
+
+    chart = LossChart()
+    assert (chart.x_axis.min(), chart.x_axis.max()) == (0, 2)
+    chart.add_step(1, 7, 1.0, 0.5)
+    assert chart.x_axis.max() == 8 and chart.x_axis.tickCount() == 3  # ticks at 0, 4, 8

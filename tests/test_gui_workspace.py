@@ -1359,7 +1359,7 @@ def test_a_click_inside_a_box_picks_that_box_even_where_a_neighbours_tag_lies_ov
     assert window.canvas.box_at(outside) == 1
 
 
-def test_an_export_runs_in_the_background_and_opening_another_folder_cancels_it(qtbot, demo, tmp_path, monkeypatch):
+def test_an_export_runs_in_the_background_and_opening_another_folder_asks_then_cancels_it(qtbot, demo, tmp_path, monkeypatch):
     """10,000 images took 25 s to export as COCO, all of it on the GUI thread."""
     import threading
     import time
@@ -1382,6 +1382,10 @@ def test_an_export_runs_in_the_background_and_opening_another_folder_cancels_it(
     assert time.perf_counter() - start < 1 and writing.wait(5)
     other = tmp_path / "other"
     shutil.copytree(DEMO, other)
+    asked, answers = [], [False, True]
+    window.confirm = lambda title, text: asked.append(text) or answers.pop(0)
+    assert not window.open_folder(other) and window.transfer.busy  # asked first (it was cut short without a word): "no"
+    assert asked[0] == f"The export to {target} is not finished: stopping it now, the file is left as it was. Stop it to open another folder?"
     start = time.perf_counter()
     assert window.open_folder(other)
     assert time.perf_counter() - start < 3 and not window.transfer.busy and not target.exists()
