@@ -339,3 +339,20 @@ def test_malformed_annotations_are_named_and_string_flags_read_as_written(tmp_pa
     path.write_text(json.dumps(data))
     with pytest.raises(LabelFormatError, match="annotation 7 has no 'bbox'"):
         read_coco(path)
+
+
+def test_exports_write_clean_numbers_coco_to_a_micro_pixel_voc_in_whole_pixels(tmp_path):
+    """A width from corners stored to 1/100 px came out as 110.21000000000004 in COCO; VOC corners
+    were fractional ("843.55"), which VOC readers that parse integers refuse."""
+    from core.formats.convert import write_labels
+
+    labels = LabelSet([Category(1, "rook")], [ImageEntry(1, "a.jpg", 900, 600, [Box(10.1, 20.55, 120.31, 80.0, 1), Box(5.6, 5.6, 5.7, 5.7, 1)])])
+    write_labels(labels, "coco", tmp_path / "a.json")
+    text = (tmp_path / "a.json").read_text()
+    assert "110.21," in text and "0000000" not in text
+    write_labels(labels, "voc", tmp_path / "voc")
+    xml = (tmp_path / "voc" / "a.xml").read_text()
+    assert "<xmin>11</xmin>" in xml and "<xmax>120</xmax>" in xml and "<ymin>22</ymin>" in xml and "<ymax>80</ymax>" in xml
+    assert "<xmin>7</xmin>" in xml and "<xmax>7</xmax>" in xml  # under a pixel: one pixel, never xmin > xmax
+    back = read_voc(tmp_path / "voc")
+    assert [(b.x1, b.y1, b.x2, b.y2) for b in back.images[0].boxes] == [(10, 21, 120, 80), (6, 6, 7, 7)]

@@ -168,9 +168,10 @@ def to_coco_dict(labels: LabelSet) -> dict[str, Any]:
                 next_id += 1
                 ann_id = next_id
             used.add(ann_id)
-            w, h = box.width, box.height
-            ann = {"area": w * h, **(box.extra or {}), "id": ann_id, "image_id": im.id, "category_id": box.category_id,
-                   "bbox": [box.x1, box.y1, w, h], "iscrowd": int(box.iscrowd), "segmentation": box.segmentation or []}
+            # to 1e-6 px: a width from corners stored to 1/100 px came out as 110.21000000000004
+            w, h = round(box.width, 6), round(box.height, 6)
+            ann = {"area": round(w * h, 6), **(box.extra or {}), "id": ann_id, "image_id": im.id, "category_id": box.category_id,
+                   "bbox": [round(box.x1, 6), round(box.y1, 6), w, h], "iscrowd": int(box.iscrowd), "segmentation": box.segmentation or []}
             annotations.append(ann)
     categories = [{"id": c.id, "name": c.name, "supercategory": c.supercategory, **({"color": c.color} if c.color else {})}
                   for c in labels.categories]

@@ -78,7 +78,10 @@ def write_voc(labels: LabelSet, folder: Path | str, cancel: CancelToken | None =
             ET.SubElement(obj, "truncated").text = "0"
             ET.SubElement(obj, "difficult").text = "1" if box.iscrowd else "0"
             bnd = ET.SubElement(obj, "bndbox")
-            for key, value in (("xmin", box.x1 + 1), ("ymin", box.y1 + 1), ("xmax", box.x2), ("ymax", box.y2)):
-                ET.SubElement(bnd, key).text = repr(float(value))
+            # whole pixels, as VOC tools read them (int() of "843.55" failed in many): the devkit's 1-based
+            # corners, at least a pixel wide (a box under a pixel rounded to one with xmin > xmax)
+            x1, y1 = round(box.x1), round(box.y1)
+            for key, value in (("xmin", x1 + 1), ("ymin", y1 + 1), ("xmax", max(round(box.x2), x1 + 1)), ("ymax", max(round(box.y2), y1 + 1))):
+                ET.SubElement(bnd, key).text = str(value)
         ET.indent(root)
         write_text(folder / target, ET.tostring(root, encoding="unicode") + "\n")
