@@ -593,7 +593,13 @@ class MainWindow(QMainWindow):
         if self.workspace is None:
             return
         if fmt == "coco":
-            target, _ = QFileDialog.getSaveFileName(self, "Export COCO JSON", str(self.workspace.folder / "export.coco.json"), "COCO JSON (*.json)")
+            # the replace question is asked here, after the labels file itself is refused: the dialog's own came first,
+            # and a "yes" to it was then refused
+            target, _ = QFileDialog.getSaveFileName(self, "Export COCO JSON", str(self.workspace.folder / "export.coco.json"), "COCO JSON (*.json)",
+                                                    options=QFileDialog.Option.DontConfirmOverwrite)
+            if target and Path(target).exists() and Path(target).resolve() != self.workspace.labels_path.resolve() and not self.confirm(
+                    "Export", f"{target} exists. Replace it?"):
+                return
         else:
             target = QFileDialog.getExistingDirectory(self, f"Export {fmt.upper()} labels into folder", str(self.workspace.folder))
         if target:

@@ -1468,3 +1468,21 @@ def test_class_swatches_have_an_edge_and_keep_their_colour_when_chosen(qapp):
     for mode in (QIcon.Mode.Normal, QIcon.Mode.Selected):
         image = icon.pixmap(14, 14, mode).toImage()
         assert QColor(image.pixel(0, 0)).name() == "#808080" and QColor(image.pixel(7, 7)).name() == "#fffac8"
+
+
+def test_exporting_coco_over_a_file_asks_once_and_over_the_labels_file_only_refuses(qtbot, demo, tmp_path, monkeypatch):
+    """Over the folder's own labels file the save dialog asked "replace it?", and a yes was then refused."""
+    from PySide6.QtWidgets import QFileDialog
+
+    window = demo
+    asked = []
+    window.confirm = lambda title, text: asked.append(text) or False
+    labels = window.workspace.labels_path
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(labels), "") if k.get("options") else pytest.fail("no option"))
+    window.ask_export("coco")
+    assert asked == [] and "is this folder's labels file" in window.reports[-1]
+    other = tmp_path / "other.json"
+    other.write_text("{}")
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(other), ""))
+    window.ask_export("coco")
+    assert asked == [f"{other} exists. Replace it?"] and other.read_text() == "{}" and not window.transfer.busy
