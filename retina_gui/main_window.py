@@ -608,6 +608,7 @@ class MainWindow(QMainWindow):
     def export(self, fmt: str, target: Path) -> bool:
         """Write in the background (``transfer.finished`` says how it went). A VOC or YOLO folder
         holding an earlier export's files of images that have no labels now: asks to remove them."""
+        from core.formats import LabelFormatError
         from core.formats.convert import stale_label_files
 
         if self.workspace is None:
@@ -615,7 +616,11 @@ class MainWindow(QMainWindow):
         stale = []
         if fmt != "coco" and target.is_dir():
             names = [*self.files.model.names, *self.workspace.store.file_names()]
-            stale = stale_label_files(self.workspace.store.to_labelset(), fmt, target, names)
+            try:
+                stale = stale_label_files(self.workspace.store.to_labelset(), fmt, target, names)
+            except LabelFormatError as exc:  # two images, one label file: said, as the export itself says it
+                self.report("Export", str(exc))
+                return False
             if stale and not self.confirm("Export", f"{target} holds {len(stale)} {fmt.upper()} label files of this folder's images that "
                                                     f"have no labels now, from an earlier export (the first: {stale[0].name}). Export and "
                                                     "remove them, so that the folder matches the labels? (No: nothing is exported)"):

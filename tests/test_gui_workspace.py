@@ -1486,3 +1486,26 @@ def test_exporting_coco_over_a_file_asks_once_and_over_the_labels_file_only_refu
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(other), ""))
     window.ask_export("coco")
     assert asked == [f"{other} exists. Replace it?"] and other.read_text() == "{}" and not window.transfer.busy
+
+
+def test_only_files_that_read_as_an_earlier_exports_label_files_are_offered_for_removal(tmp_path):
+    """A file was taken for an earlier export's by its name alone: a caption chess_02.txt beside the
+    images would have been deleted."""
+    from core.formats import LabelFormatError
+    from core.formats.convert import stale_label_files
+    from core.labels import Box, Category, ImageEntry, LabelSet
+
+    labels = LabelSet([Category(1, "rook")], [ImageEntry(1, "a.jpg", 90, 90, [Box(1, 1, 9, 9, 1)])])
+    names = ["a.jpg", "b.jpg", "c.jpg", "d.jpg"]
+    (tmp_path / "classes.txt").write_text("rook\n")
+    (tmp_path / "b.txt").write_text("0 0.5 0.5 0.1 0.1\n")  # an earlier export's
+    (tmp_path / "c.txt").write_text("a rook on a table\n")  # a caption
+    (tmp_path / "d.txt").write_text("3 0.5 0.5 0.1 0.1\n")  # class 3: not of this classes.txt
+    assert stale_label_files(labels, "yolo", tmp_path, names) == [tmp_path / "b.txt"]
+    (tmp_path / "b.xml").write_text("<annotation><filename>b.jpg</filename></annotation>")
+    (tmp_path / "c.xml").write_text("<annotation><filename>other.jpg</filename></annotation>")
+    (tmp_path / "d.xml").write_text("<config/>")
+    assert stale_label_files(labels, "voc", tmp_path, names) == [tmp_path / "b.xml"]
+    twice = LabelSet(labels.categories, [*labels.images, ImageEntry(2, "a.png", 90, 90, [Box(1, 1, 9, 9, 1)])])
+    with pytest.raises(LabelFormatError, match="would both be written to a.txt"):
+        stale_label_files(twice, "yolo", tmp_path, names)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
@@ -80,13 +81,41 @@ def box_problems(labels: LabelSet, tolerance: float = 1.0) -> list[str]:
 def stale_label_files(labels: LabelSet, fmt: str, target: Path | str, image_names: Iterable[str]) -> list[Path]:
     """The label files in the VOC or YOLO folder ``target`` of images among ``image_names`` that
     writing ``labels`` would not replace: an earlier export's files of images whose boxes have all
-    gone since (left there, they put the deleted boxes back into the dataset). Files of other
-    images are not ours to judge."""
+    gone since (left there, they put the deleted boxes back into the dataset). A file counts only
+    when it reads as such a label file: a VOC annotation naming that image; YOLO lines of 5 numbers
+    with classes of the folder's classes.txt (a caption ``chess_02.txt`` beside the images is not
+    one). Raises LabelFormatError when ``labels`` cannot be written there (two images, one label file)."""
     suffix = {"voc": ".xml", "yolo": ".txt"}[fmt]
     written = set(label_file_names([im.file_name for im in labels.images], suffix))
     target = Path(target)
-    ours = {PurePosixPath(name).with_suffix(suffix).as_posix() for name in image_names} - written - {"classes.txt"}
-    return sorted(target / name for name in ours if (target / name).is_file())
+    ours = {PurePosixPath(name).with_suffix(suffix).as_posix(): name for name in image_names}
+    candidates = sorted((target / label, image) for label, image in ours.items()
+                        if label not in written and label != "classes.txt" and (target / label).is_file())
+    if fmt == "voc":
+        return [path for path, image in candidates if _names_image(path, image)]
+    try:
+        classes = len((target / "classes.txt").read_text(encoding="utf-8").splitlines())
+    except (OSError, UnicodeDecodeError):
+        return []  # no classes.txt: no export of ours wrote this folder
+    return [path for path, _ in candidates if _yolo_lines(path, classes)]
+
+
+def _names_image(path: Path, image: str) -> bool:
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError):
+        return False
+    return root.tag == "annotation" and root.findtext("filename", "").strip() == PurePosixPath(image).name
+
+
+def _yolo_lines(path: Path, classes: int) -> bool:
+    try:
+        lines = [line.split() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return all(len(line) == 5 and 0 <= int(line[0]) < classes and all(math.isfinite(float(v)) for v in line[1:]) for line in lines)
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
 
 
 def write_labels(labels: LabelSet, fmt: str, target: Path | str, cancel: CancelToken | None = None, *,
