@@ -244,7 +244,7 @@ class Trainer:
         state = self._resume_state() if resume else None
         torch.manual_seed(config.seed)
         if state is not None:
-            self._check_same_images(state.get("image_root", ""), train_data.image_root)
+            self._check_same_images(state.get("image_root", ""), state.get("image_root_from_run", ""), train_data.image_root)
             if state.get("world_size", self.dist.world_size) != self.dist.world_size:
                 raise TrainingError(f"this run was started on {state['world_size']} processes, not {self.dist.world_size}: resume it on as many "
                                     "(each one's share of the images and the steps of an epoch depend on it)")
@@ -361,12 +361,15 @@ class Trainer:
         if "epochs" in saved and saved["epochs"] != config.epochs:
             self._log(f"epochs changed from {saved['epochs']} to {config.epochs} on resume")
 
-    def _check_same_images(self, saved: str, image_root: Path) -> None:
+    def _check_same_images(self, saved: str, from_run: str, image_root: Path) -> None:
         """A resumed run goes on with the images it started on: resumed with another dataset's, it
-        went on training (and saving over its checkpoints) on images it never began with. Labels
-        added or changed in the same folder since the stop are fine: that is labelling going on."""
+        went on training (and saving over its checkpoints) on images it never began with. The same
+        folder moved or renamed along with the run folder (the window keeps its runs inside the
+        image folder) is the same images. Labels added or changed since the stop are fine: that is
+        labelling going on."""
         now = Path(image_root).resolve()
-        if saved and Path(saved) != now:
+        moved_along = bool(from_run) and (self.run_dir / from_run).resolve() == now
+        if saved and Path(saved) != now and not moved_along:
             raise TrainingError(f"this run trained on the images in {saved}, not {now}: resume it with the same images, or start a "
                                 f"new run in another folder from its weights, {self.run_dir / 'last.safetensors'}")
 
@@ -406,6 +409,7 @@ class Trainer:
                  "freeze_bn": self.freeze_bn, "frozen_stages": self.frozen_stages, "end_pending": self.end_pending,
                  "fine_tuning": self.fine_tuning, "epoch_losses": list(self._epoch_losses),
                  "image_root": str(Path(self.train_data.image_root).resolve()),
+                 "image_root_from_run": _relative(Path(self.train_data.image_root).resolve(), self.run_dir.resolve()),
                  "start_preprocess": json.dumps(asdict(self.start_preprocess)) if self.start_preprocess else ""}
         with atomic_path(self.run_dir / "train_state.pt") as tmp:
             torch.save(state, tmp)
@@ -630,6 +634,14 @@ class Trainer:
             return result
         finally:
             set_train_mode(self.model, self.freeze_bn)
+
+
+def _relative(path: Path, start: Path) -> str:
+    """``path`` from ``start`` ("" where there is no such path: another drive)."""
+    try:
+        return os.path.relpath(path, start)
+    except ValueError:
+        return ""
 
 
 def _count(n: int, one: str, many: str | None = None) -> str:

@@ -620,3 +620,22 @@ def test_eval_and_training_say_when_images_are_not_the_size_their_labels_give(tm
     log = (tmp_path / "run" / "train.log").read_text()
     assert "training labels: 1 image is not the size the labels give" in log and "training labels: 1 box without width or height" in log
     trainer._release_run_folder()
+
+
+def test_a_run_resumes_after_its_folder_moved_along_with_the_images(four_images, tmp_path):
+    """The window keeps its runs inside the image folder: renamed or moved, every stopped run was
+    refused as "trained on other images"."""
+    import shutil
+
+    project = tmp_path / "project"
+    (project / "images").mkdir(parents=True)
+    for im in four_images.labels.images:
+        shutil.copy(four_images.image_root / im.file_name, project / "images" / im.file_name)
+    cancel = CancelToken()
+    data = DataSource(four_images.labels, project / "images")
+    _trainer(data, project / "runs" / "r", _config(epochs=2), cancel=cancel, on_event=lambda e: e.kind == "epoch" and cancel.cancel()).run()
+    project.rename(tmp_path / "renamed")
+    moved = DataSource(four_images.labels, tmp_path / "renamed" / "images")
+    resumed = _trainer(moved, tmp_path / "renamed" / "runs" / "r", _config(epochs=2), resume=True)
+    assert resumed.epoch == 1
+    resumed._release_run_folder()
