@@ -15,7 +15,7 @@ from pycocotools.cocoeval import COCOeval
 
 from core.cancel import CancelToken
 from core.formats.convert import box_problems
-from core.labels import LabelSet, category_of_class, same_named_categories
+from core.labels import LabelSet, category_of_class, is_number, same_named_categories
 
 METRICS = ("mAP", "AP50", "AP75", "APs", "APm", "APl")
 
@@ -65,8 +65,7 @@ def _area(box) -> float:
     (a polygon's, smaller than its box) where it has one, else the box's. (Always the box's made
     APs/APm/APl differ from pycocotools' on files with polygons.)"""
     area = (box.extra or {}).get("area")
-    ok = isinstance(area, (int, float)) and not isinstance(area, bool) and math.isfinite(area) and area >= 0
-    return float(area) if ok else box.width * box.height
+    return float(area) if is_number(area) and area >= 0 else box.width * box.height
 
 
 def coco_evaluate(ground_truth: LabelSet, detections: list[Detection]) -> EvalResult:

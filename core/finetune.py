@@ -17,7 +17,8 @@ from pathlib import Path
 
 from core.atomic import write_json
 from core.cancel import CancelToken
-from core.labels import ImageEntry, LabelSet, class_name_key, same_named_categories
+from core.history import read_history
+from core.labels import ImageEntry, LabelSet, class_name_key, is_number, same_named_categories
 
 RUNS_FOLDER = "runs"
 
@@ -193,24 +194,12 @@ def list_runs(root: Path) -> list[RunInfo]:
         trained = [h for h in history if h.get("epoch", 1) > 0]  # epoch 0: the start weights, scored before training
         start = [h.get("mAP") for h in history if h.get("epoch") == 0]
         maps = [h["mAP"] for h in trained if h.get("mAP") is not None]
-        epochs = int(recipe["epochs"]) if _is_number(recipe.get("epochs")) else 0
-        out.append(RunInfo(run, run.name, len(trained), epochs, max(maps) if maps else None, len(trained) >= epochs > 0, recipe,
-                           start[0] if start else None))
+        epochs = int(recipe["epochs"]) if is_number(recipe.get("epochs")) else 0
+        # finished: every epoch trained and no state left to resume (killed while committing its last epoch, the
+        # history had the epoch, the state did not)
+        finished = len(trained) >= epochs > 0 and not (run / "train_state.pt").exists()
+        out.append(RunInfo(run, run.name, len(trained), epochs, max(maps) if maps else None, finished, recipe, start[0] if start else None))
     return out
-
-
-_HISTORY_NUMBERS = ("epoch", "step", "cls_loss", "box_loss", "mAP", "AP50", "AP75")
-
-
-def read_history(run_dir: Path) -> list[dict]:
-    """The entries of a run's metrics.json (one per epoch), with only numbers under its number
-    keys: entries that are not objects, and values that are not numbers, are left out."""
-    return [{k: v for k, v in entry.items() if k not in _HISTORY_NUMBERS or _is_number(v)}
-            for entry in _read_json(run_dir / "metrics.json", list) if isinstance(entry, dict)]
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _read_json(path: Path, kind: type):

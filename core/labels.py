@@ -7,6 +7,7 @@ where a format requires it.
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
@@ -121,6 +122,11 @@ def same_named_categories(categories: Iterable[Category]) -> str | None:
             return (f"categories {other.id} ({other.name!r}) and {category.id} ({category.name!r}) have the same name (as class "
                     "names are compared): merge or rename one")
     return None
+
+
+def is_number(value: Any) -> bool:
+    """A finite int or float (not a bool): what a number field of a JSON file must hold."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def category_of_class(class_names: list[str], categories: Iterable[Category]) -> dict[int, int]:

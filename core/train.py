@@ -32,6 +32,7 @@ from core.dataset import AugmentConfig, Batch, DetectionDataset, GroupedBatchSam
 from core.device import autocast, precision_name, resolve_device, resolve_precision
 from core.evaluate import EvalResult, evaluate_detector, size_notes
 from core.formats.convert import box_problems
+from core.history import read_history
 from core.labels import Category, LabelSet, class_name_key
 from core.losses import retinanet_loss
 from core.model import RetinaNet
@@ -233,9 +234,12 @@ class Trainer:
         if not train_data.labels.images:
             raise TrainingError("the training set has no images")
         # before anything is logged: a refused run must not write into the other run's train.log
-        if not resume and any((self.run_dir / name).exists() for name in ("last.safetensors", "train_state.pt", "metrics.json")):
+        if not resume and any((self.run_dir / name).exists() for name in ("last.safetensors", "train_state.pt")):
             raise TrainingError(f"{self.run_dir} already holds a run: continue it (retina train --resume; Resume in the window), or train into a new "
                                 "folder (its checkpoints and metrics would be mixed with this run's)")
+        if not resume:  # a run killed before its first checkpoint left these, uncommitted: a new run starts clean
+            for name in ("metrics.json", "best.safetensors"):
+                (self.run_dir / name).unlink(missing_ok=True)
         self.reported: set[str] = set()  # unreadable images already logged
         train_data = self._readable(train_data, "training")
         if val_data is not None:
@@ -313,13 +317,9 @@ class Trainer:
             # the steps of the epoch done before the stop count in its mean losses too
             self._epoch_losses = [(float(c), float(b)) for c, b in state.get("epoch_losses", [])]
             self.best_map = state["best_map"] if state["best_map"] >= 0 else None
-            try:
-                history = json.loads((self.run_dir / "metrics.json").read_text()) if (self.run_dir / "metrics.json").exists() else []
-            except ValueError as exc:
-                raise TrainingError(f"{self.run_dir / 'metrics.json'} is damaged ({exc}): the run's history cannot go on") from None
             # an epoch recorded there but not in the state (killed before its checkpoint was complete) is trained again
             done = self.epoch - 1 if self.end_pending else self.epoch
-            self.history = [h for h in history if h.get("epoch", 0) <= done]
+            self.history = [h for h in read_history(self.run_dir) if h.get("epoch", 0) <= done]
             # runs saved before "fine_tuning" was kept: their checkpoint says where they started
             self.fine_tuning = bool(state.get("fine_tuning", self.spec.source.startswith("fine-tuned from")))
             if state.get("start_preprocess"):
@@ -608,11 +608,14 @@ class Trainer:
             self.best_map = metrics.mAP
         # the history and the best weights first, the checkpoint (the commit) last: killed in between,
         # the run resumes at the previous checkpoint and does this epoch again, history and best included
+        pending_best = self.run_dir / ".best.safetensors.pending.tmp"  # named so that a killed run's is cleared at the next start
         if self.dist.main:
             write_json(self.run_dir / "metrics.json", self.history)
             if improved:
-                save_checkpoint(self.run_dir / "best.safetensors", self.model, self._checkpoint_spec())
+                save_checkpoint(pending_best, self.model, self._checkpoint_spec())
         self._save(f"epoch {self.epoch}")
+        if self.dist.main and improved:  # committed: the best weights are this epoch's (a retrained epoch may score lower)
+            os.replace(pending_best, self.run_dir / "best.safetensors")
         summary = "" if metrics is None else f": {_scores(metrics)}"
         self._log(f"epoch {self.epoch}/{self.config.epochs} done{summary}")
         self._emit(TrainEvent("epoch", self.epoch, self.step, self.total_steps, metrics=None if metrics is None else metrics.to_json()))

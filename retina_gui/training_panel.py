@@ -40,9 +40,9 @@ from core.finetune import (
     list_runs,
     load_recipe,
     new_run_dir,
-    read_history,
     runs_folder_problem,
 )
+from core.history import read_history
 from core.labels import class_name_key
 from retina_gui.predictions import Predictions
 from retina_gui.widgets import TaskProgress, button_grid

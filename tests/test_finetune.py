@@ -78,6 +78,9 @@ def test_runs_are_listed_newest_first_with_their_best_map(tmp_path):
     (second / "metrics.json").write_text(json.dumps([{"epoch": 1, "mAP": 0.2}]))
     runs = list_runs(tmp_path)
     assert [r.path for r in runs] == [second, first]
+    (first / "train_state.pt").write_bytes(b"x")  # killed while committing its last epoch: the history has it, the state is left
+    assert not list_runs(tmp_path)[1].finished
+    (first / "train_state.pt").unlink()
     assert runs[0].best_map == 0.2 and not runs[0].finished and runs[0].checkpoint.name == "best.safetensors"
     assert runs[1].best_map == 0.5 and runs[1].finished and runs[1].checkpoint.name == "last.safetensors"
     assert runs[1].epochs_done == 2 and runs[1].start_map == 0.7 and runs[0].start_map is None
@@ -91,7 +94,8 @@ def test_runs_are_listed_newest_first_with_their_best_map(tmp_path):
 def test_a_damaged_run_is_listed_with_what_can_be_read(tmp_path, recipe, metrics):
     """A hand-edited recipe.json or metrics.json ([1, 2], {"epochs": "three"}) raised in list_runs,
     and the window could not open the folder."""
-    from core.finetune import describe_recipe, read_history
+    from core.finetune import describe_recipe
+    from core.history import read_history
 
     run = new_run_dir(tmp_path)
     run.mkdir(parents=True)

@@ -639,3 +639,23 @@ def test_a_run_resumes_after_its_folder_moved_along_with_the_images(four_images,
     resumed = _trainer(moved, tmp_path / "renamed" / "runs" / "r", _config(epochs=2), resume=True)
     assert resumed.epoch == 1
     resumed._release_run_folder()
+
+
+def test_a_run_killed_before_its_first_checkpoint_can_be_started_again_in_its_folder(four_images, tmp_path, monkeypatch):
+    """Killed after the first epoch's metrics.json, before any checkpoint: --resume said "nothing to
+    resume" and a new run was refused as "already holds a run": a circle."""
+    save = Trainer._save
+
+    def killed(self, reason):
+        raise _Killed
+
+    monkeypatch.setattr(Trainer, "_save", killed)
+    with pytest.raises(_Killed):
+        _trainer(four_images, tmp_path, _config(epochs=1, validate=True), val_data=four_images).run()
+    monkeypatch.setattr(Trainer, "_save", save)
+    assert (tmp_path / "metrics.json").exists() and (tmp_path / ".best.safetensors.pending.tmp").exists()
+    with pytest.raises(TrainingError, match="nothing to resume"):
+        _trainer(four_images, tmp_path, _config(epochs=1), resume=True)
+    result = _trainer(four_images, tmp_path, _config(epochs=1, validate=True), val_data=four_images).run()  # starts clean
+    assert [h["epoch"] for h in json.loads((tmp_path / "metrics.json").read_text())] == [1]
+    assert result.best_checkpoint == tmp_path / "best.safetensors" and not list(tmp_path.glob(".*.tmp"))

@@ -1,0 +1,25 @@
+"""A run's metrics.json, read for what it holds (no torch: the window lists runs with it)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from core.labels import is_number
+
+_NUMBERS = ("epoch", "step", "cls_loss", "box_loss", "mAP", "AP50", "AP75")
+
+
+def read_history(run_dir: Path) -> list[dict[str, Any]]:
+    """The entries of a run's metrics.json (one per epoch), with only numbers under its number
+    keys: entries that are not objects, and values that are not numbers, are left out (a
+    hand-edited or damaged file is read for what it holds: one stopped the window from opening
+    the folder)."""
+    try:
+        entries = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8")) if (run_dir / "metrics.json").exists() else []
+    except (OSError, ValueError):
+        entries = []
+    if not isinstance(entries, list):
+        return []
+    return [{k: v for k, v in entry.items() if k not in _NUMBERS or is_number(v)} for entry in entries if isinstance(entry, dict)]
