@@ -75,7 +75,7 @@ class AnnotationStore:
         self._categories: list[Category] = list(labels.categories)
         self._images = {entry.file_name: _copy(entry) for entry in labels.images}
         self._last_image_id = max((e.id for e in self._images.values()), default=0)  # new images take the next (a max per new image made imports quadratic)
-        self._read = set(self._images)  # entries of the source are kept as they are, empty ones too
+        self._read = set(self._images)  # entries of the source, kept as they are (empty ones too) until edited here
         self._extra = dict(labels.extra)
         self._listeners: list[Callable[[StoreEvent], None]] = []
         self.revision = 0  # bumped by every change; autosave compares it with the last saved one
@@ -133,8 +133,10 @@ class AnnotationStore:
 
     def to_labelset(self) -> LabelSet:
         """A snapshot (boxes are immutable, lists are copied) for export, saving and training. An
-        image that was given boxes here and then lost them all, or was marked reviewed and then not,
-        is left out: written, it would be a negative example the user never made."""
+        image edited here (also one the source listed) that lost all its boxes, or was marked
+        reviewed and then not, is left out: written, it would be a negative example the user never
+        made (an image emptied after a reopen was exported as "nothing here"). The source's own
+        entries without boxes, never edited here, are written as they were."""
         entries = [_copy(e) for e in self._images.values() if e.boxes or e.reviewed or e.file_name in self._read]
         return LabelSet(list(self._categories), entries, dict(self._extra))
 
@@ -147,6 +149,8 @@ class AnnotationStore:
 
     def _changed(self, event: StoreEvent) -> None:
         self.revision += 1
+        if isinstance(event, ImagesChanged):  # edited here: written by what it holds now
+            self._read.difference_update(event.file_names)
         for listener in list(self._listeners):
             listener(event)
 

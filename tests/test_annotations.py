@@ -263,3 +263,19 @@ def test_class_names_match_by_key_one_to_one_and_never_guess_between_look_alikes
     # and both in the model: the exact one matches; the look-alike does not take the same category
     assert category_of_class(["Car", "car"], [Category(2, "car")]) == {1: 2}
     assert category_of_class(["CAR", "Car"], [Category(2, "car")]) == {}
+
+
+def test_an_image_the_source_listed_and_the_user_emptied_is_not_written_as_a_negative():
+    """Labelled, saved, reopened, then all its boxes deleted: the image stayed in the file with no
+    boxes, and every export made it a "nothing here" image (YOLO an empty file). The source's own
+    images without boxes, never edited here, are kept as they were."""
+    from core.annotations import AnnotationStore
+    from core.labels import Box, Category, ImageEntry, LabelSet
+
+    source = LabelSet([Category(1, "rook")], [ImageEntry(1, "a.jpg", 90, 90, [Box(1, 1, 9, 9, 1), Box(2, 2, 8, 8, 1)]),
+                                               ImageEntry(2, "b.jpg", 90, 90, [])])
+    store = AnnotationStore(source)
+    store.remove_boxes("a.jpg", [0, 1])
+    assert [im.file_name for im in store.to_labelset().images] == ["b.jpg"]
+    store.set_reviewed("a.jpg", (90, 90), True)  # a negative the user made
+    assert [im.file_name for im in store.to_labelset().images] == ["a.jpg", "b.jpg"]

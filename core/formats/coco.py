@@ -144,6 +144,14 @@ def check_file_name(name: str) -> str:
     return norm
 
 
+def _clean(value: float) -> float:
+    """``value`` without float noise: a width from corners stored to 1/100 px came out as
+    110.21000000000004. Rounded to 1e-6 px only where that moves it by noise alone (under 1e-10
+    px): a file's own precise numbers (139.60175054704595) are written back as they were."""
+    rounded = round(value, 6)
+    return rounded if abs(rounded - value) <= 1e-10 else value
+
+
 def to_coco_dict(labels: LabelSet) -> dict[str, Any]:
     """COCO dict with image ids as they are (results files and ``--coco`` runs refer to them) and
     stable annotation ids: a box keeps its id when it is >= 1 and unique; new boxes, and an id 0
@@ -168,10 +176,9 @@ def to_coco_dict(labels: LabelSet) -> dict[str, Any]:
                 next_id += 1
                 ann_id = next_id
             used.add(ann_id)
-            # to 1e-6 px: a width from corners stored to 1/100 px came out as 110.21000000000004
-            w, h = round(box.width, 6), round(box.height, 6)
-            ann = {"area": round(w * h, 6), **(box.extra or {}), "id": ann_id, "image_id": im.id, "category_id": box.category_id,
-                   "bbox": [round(box.x1, 6), round(box.y1, 6), w, h], "iscrowd": int(box.iscrowd), "segmentation": box.segmentation or []}
+            w, h = _clean(box.width), _clean(box.height)
+            ann = {"area": _clean(w * h), **(box.extra or {}), "id": ann_id, "image_id": im.id, "category_id": box.category_id,
+                   "bbox": [_clean(box.x1), _clean(box.y1), w, h], "iscrowd": int(box.iscrowd), "segmentation": box.segmentation or []}
             annotations.append(ann)
     categories = [{"id": c.id, "name": c.name, "supercategory": c.supercategory, **({"color": c.color} if c.color else {})}
                   for c in labels.categories]
