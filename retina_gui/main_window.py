@@ -119,6 +119,7 @@ class MainWindow(QMainWindow):
             ("Images", self.files), ("Classes", self.classes), ("History", self.history), ("Model", self.model_panel),
             ("Anchors", self.anchor_panel), ("Evaluation", self.evaluation_panel), ("Training", self.training_panel))}
         self.docks["Training"].visibilityChanged.connect(self.training_panel.set_on_screen)
+        self.training_panel.run_ended.connect(self._run_ended)
         self.predictions.load_failed.connect(self._model_failed)
         self.predictions.prediction_failed.connect(self._model_failed)
         self._arrange_panels()
@@ -539,6 +540,14 @@ class MainWindow(QMainWindow):
     def _accept_prediction(self, index: int) -> None:
         self.predictions.accept([index])
 
+    def _run_ended(self, summary: str) -> None:
+        """A finished run's model is now in use: the Training panel comes forward with its scores,
+        the start weights' beside them and "Previous model" (behind the Model tab, a worse model
+        took over with no sign of it)."""
+        self.docks["Training"].show()
+        self.docks["Training"].raise_()
+        self.say(f"training {summary}")
+
     def predict_folder(self) -> None:
         """Ctrl+Shift+P: the Model panel comes forward, with the run's progress and Cancel (behind
         another tab, the status bar's "progress and Cancel in the Model panel" was all there was)."""
@@ -800,8 +809,12 @@ class MainWindow(QMainWindow):
         new = self.predictions.classes_to_add(fresh)
         adds = f" That adds {len(new)} class{'es' if len(new) > 1 else ''}: {', '.join(new)}." if new else ""
         skipped = f" ({shown - count} others shown are labelled already.)" if shown > count else ""
-        if not self.confirm("Accept predictions", f"Add {count} shown predictions on {images} images as labels?{skipped}{adds} "
-                                                  "(one step: Edit ▸ Undo takes it back)"):
+        store = self.workspace.store
+        labelled = sum(1 for name, _, _ in fresh if store.boxes(name))
+        onto = f" {labelled} of those images have labels already: the predictions join them." if labelled else ""
+        question = (f"Add {count} shown prediction{'s' if count != 1 else ''} on {images} image{'s' if images != 1 else ''} as labels?"
+                    f"{skipped}{onto}{adds} (one step: Edit ▸ Undo takes it back)")
+        if not self.confirm("Accept predictions", question):
             return 0
         return self.predictions.accept_entries(entries, "Accept predictions in the folder", fresh)
 

@@ -131,6 +131,7 @@ class LossChart(QChartView):
 
 class TrainingPanel(QWidget):
     failed = Signal(str)  # a failure message for the window to show
+    run_ended = Signal(str)  # a run finished and its model is now in use: what it scored, for the window to show
 
     def __init__(self, predictions: Predictions, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -420,6 +421,7 @@ class TrainingPanel(QWidget):
             self.status.setText(text)
             self._remember_current_model()
             self.predictions.load_model(checkpoint, self.predictions.device)
+            self.run_ended.emit(text.split(";")[0] + f"; now using {checkpoint.parent.name}")
         self._set_running(False)
         self.refresh_runs()
 

@@ -604,6 +604,7 @@ def test_accepting_the_folder_asks_about_what_it_would_add_not_what_is_shown(qtb
     added = window.accept_folder()
     assert 0 < added < shown  # most of the demo model's detections are labelled already
     assert questions[-1].startswith(f"Add {added} shown predictions on ") and f"({shown - added} others shown are labelled already.)" in questions[-1]
+    assert "of those images have labels already: the predictions join them." in questions[-1]  # said, not found out after
 
 
 def test_an_edit_while_the_evaluation_runs_leaves_its_report_stale_there(qtbot, tmp_path, window_factory):

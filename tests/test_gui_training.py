@@ -54,8 +54,12 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
     window.workspace.add_category("clock")
     pawn = next(c for c in window.workspace.store.categories if c.name == "white-pawn")
     window.workspace.rename_category(pawn.id, "White-Pawn")  # the same class to the model: not named below
+    window.docks["Model"].raise_()  # the user looks at predictions meanwhile
     qtbot.waitUntil(lambda: panel.worker is None, timeout=180_000)
     assert panel.recipe_box.isVisibleTo(panel)  # back, as the user left it
+    # the new model takes over: the Training panel comes forward with its scores (behind the Model tab, there was no sign)
+    qtbot.waitUntil(lambda: not window.docks["Training"].visibleRegion().isEmpty(), timeout=2000)
+    assert window.statusBar().currentMessage().startswith("training done: 2 epochs, best validation mAP 0.")
     # validation mAP of the start weights (at step 0), then after each epoch
     assert panel.chart.map.count() == 3 and panel.chart.map.at(0).x() == 0
     assert "done: 2 epochs" in panel.status.text() and "(start weights 0." in panel.status.text()
