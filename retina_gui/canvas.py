@@ -328,7 +328,8 @@ class Canvas(QGraphicsView):
             if item.show_box(view, item.index in wanted):
                 shown.append(item)
                 handles_moved = handles_moved or item.index in wanted
-        if not self._set_selection(wanted) and shown:
+        # (a delete leaves the other items as they were, but their tags may now have room)
+        if not self._set_selection(wanted) and (shown or not same_boxes):
             self._place_tags()
         if handles_moved:
             self.viewport().update()

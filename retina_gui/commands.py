@@ -40,9 +40,10 @@ class StoreCommand(QUndoCommand):
         self.failure: Exception | None = None
 
     def redo(self) -> None:
+        self.failure = None
         try:
             self.apply()
-        except Exception as exc:  # noqa: BLE001 - raised again by Workspace._push, as it was
+        except Exception as exc:  # noqa: BLE001 - raised again by Workspace._push (or the window's Redo), as it was
             self.failure = exc
 
     def apply(self) -> None:
@@ -105,8 +106,8 @@ class ChangeBoxes(StoreCommand):
         return self.NUDGE_ID if self.nudge else -1
 
     def mergeWith(self, other: QUndoCommand) -> bool:
-        if not isinstance(other, ChangeBoxes) or other.file_name != self.file_name:
-            return False
+        if not isinstance(other, ChangeBoxes) or other.file_name != self.file_name or other.failure is not None:
+            return False  # (a failed nudge merged in would carry its items into this one, and be deleted before _push saw it)
         if [i for i, _ in other.items] != [i for i, _ in self.items]:
             return False
         self.items = other.items  # keep our `previous`: one undo takes back the whole run of nudges

@@ -514,6 +514,13 @@ class MainWindow(QMainWindow):
             if stack.canRedo():
                 self.say(f"redone: {stack.redoText()}")
             stack.redo()
+            done = stack.command(stack.index() - 1)
+            failure = getattr(done, "failure", None)
+            if failure is not None:  # the labels changed under it: it leaves the history, not undone (it did nothing, or not all)
+                text = done.text()
+                done.setObsolete(True)
+                stack.undo()
+                self.report("Redo", f"Could not redo {text}: {failure}")
 
     def _history_moved(self, before: int, after: int) -> None:
         """A click in History undid or redid edits, maybe of another image: show the image of the

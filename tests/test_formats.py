@@ -354,5 +354,10 @@ def test_exports_write_clean_numbers_coco_to_a_micro_pixel_voc_in_whole_pixels(t
     xml = (tmp_path / "voc" / "a.xml").read_text()
     assert "<xmin>11</xmin>" in xml and "<xmax>120</xmax>" in xml and "<ymin>22</ymin>" in xml and "<ymax>80</ymax>" in xml
     assert "<xmin>7</xmin>" in xml and "<xmax>7</xmax>" in xml  # under a pixel: one pixel, never xmin > xmax
+    edge = LabelSet([Category(1, "rook")], [ImageEntry(1, "b.jpg", 900, 600, [Box(2.5, 3.5, 899.8, 599.9, 1), Box(899.7, 10, 899.9, 20, 1)])])
+    write_labels(edge, "voc", tmp_path / "voc2")
+    xml = (tmp_path / "voc2" / "b.xml").read_text()
+    assert "<xmin>4</xmin>" in xml and "<ymin>5</ymin>" in xml  # halves round up (2.5 -> 3, 3.5 -> 4), not to even
+    assert xml.count("<xmax>900</xmax>") == 2 and "<xmin>900</xmin>" in xml  # never past the image, still a pixel wide
     back = read_voc(tmp_path / "voc")
     assert [(b.x1, b.y1, b.x2, b.y2) for b in back.images[0].boxes] == [(10, 21, 120, 80), (6, 6, 7, 7)]

@@ -1509,3 +1509,35 @@ def test_only_files_that_read_as_an_earlier_exports_label_files_are_offered_for_
     twice = LabelSet(labels.categories, [*labels.images, ImageEntry(2, "a.png", 90, 90, [Box(1, 1, 9, 9, 1)])])
     with pytest.raises(LabelFormatError, match="would both be written to a.txt"):
         stale_label_files(twice, "yolo", tmp_path, names)
+
+
+def test_a_redo_that_fails_is_reported_and_leaves_the_history(demo):
+    """A failed redo was silent: the history said the edit was done."""
+    from core.labels import Box
+
+    window = demo
+    ws, store = window.workspace, window.workspace.store
+    size = window.annotator.size
+    ws.paste_boxes("chess_01.jpg", size, [Box(5, 5, 50, 50, store.categories[0].id)])
+    count = ws.undo_stack.count()
+    ws.undo_stack.undo()
+    store._categories.remove(store.categories[0])  # the class went by a way the history does not know
+    window._redo()
+    assert ws.undo_stack.count() == count - 1 and ws.undo_stack.index() == count - 1
+    assert window.reports[-1].startswith("Redo: Could not redo Paste") and "no class with id" in window.reports[-1]
+
+
+def test_a_delete_gives_the_neighbours_tags_their_room_back(qtbot, unlabelled):
+    """After a delete that kept the selection as it was, the other tags kept the places they had
+    been pushed to (inside, or hidden) beside the box that was gone."""
+    window = unlabelled
+    canvas = window.canvas
+    canvas.actual_size()
+    size = window.annotator.size
+    for x in (100, 110, 120):
+        window.workspace.draw_box("chess_01.jpg", size, QRectF(x, 100, 80, 80))
+    canvas.select([])
+    assert not canvas._items[2].label.isVisible()
+    window.workspace.delete_boxes("chess_01.jpg", [0])
+    second, third = canvas._items
+    assert second.label.isVisible() and not second.label.inside and third.label.isVisible() and third.label.inside

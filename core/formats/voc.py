@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 from pathlib import Path, PurePosixPath
 
@@ -55,6 +56,15 @@ def read_voc(folder: Path | str) -> LabelSet:
     return LabelSet([Category(i, n) for n, i in ids.items()], images)
 
 
+def _pixels(low: float, high: float, size: int) -> tuple[int, int]:
+    """A box side in whole pixels: [low, high) rounded half up, at least one pixel, inside 0..size when size is known."""
+    first, last = math.floor(low + 0.5), math.floor(high + 0.5)
+    if size > 0:
+        first = min(max(first, 0), size - 1)
+        last = min(last, size)
+    return first, max(last, first + 1)
+
+
 def write_voc(labels: LabelSet, folder: Path | str, cancel: CancelToken | None = None) -> None:
     """One XML per image at ``folder/<file_name without suffix>.xml``, written atomically.
     Crowd regions are written as ``difficult`` objects, which VOC evaluation also ignores."""
@@ -79,9 +89,10 @@ def write_voc(labels: LabelSet, folder: Path | str, cancel: CancelToken | None =
             ET.SubElement(obj, "difficult").text = "1" if box.iscrowd else "0"
             bnd = ET.SubElement(obj, "bndbox")
             # whole pixels, as VOC tools read them (int() of "843.55" failed in many): the devkit's 1-based
-            # corners, at least a pixel wide (a box under a pixel rounded to one with xmin > xmax)
-            x1, y1 = round(box.x1), round(box.y1)
-            for key, value in (("xmin", x1 + 1), ("ymin", y1 + 1), ("xmax", max(round(box.x2), x1 + 1)), ("ymax", max(round(box.y2), y1 + 1))):
+            # corners, halves rounded up, at least a pixel wide (a box under a pixel rounded to xmin > xmax),
+            # within the image where its size is known
+            (x1, x2), (y1, y2) = (_pixels(box.x1, box.x2, im.width), _pixels(box.y1, box.y2, im.height))
+            for key, value in (("xmin", x1 + 1), ("ymin", y1 + 1), ("xmax", x2), ("ymax", y2)):
                 ET.SubElement(bnd, key).text = str(value)
         ET.indent(root)
         write_text(folder / target, ET.tostring(root, encoding="unicode") + "\n")
