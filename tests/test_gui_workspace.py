@@ -1007,8 +1007,13 @@ def test_tags_of_boxes_at_the_image_edge_go_inside_the_box_where_they_would_be_c
     # at the right edge the tag moves left, just far enough to end at the image's edge
     window.workspace.draw_box("chess_01.jpg", size, QRectF(width - 20, 300, 20, 40))
     right = next(i for i in window.canvas._items if i.rect().left() == width - 20)
+    window.canvas.centerOn(width - 10, 320)  # tags are placed for the boxes in view: scrolled there, it gets one
+    qtbot.waitUntil(lambda: right.label.isVisible(), timeout=2000)
     assert right.label.shift == right.label.tag_width - 20 and right.label.boundingRect().right() == 20
     assert middle.label.shift == 0
+    # tags are placed for the boxes in view only (all of them cost 220 ms a zoom step at 20,000 boxes): scrolled away, it goes
+    window.canvas.centerOn(0, 0)
+    qtbot.waitUntil(lambda: not right.label.isVisible(), timeout=2000)
 
 
 def test_tags_never_cover_each_other_labels_first_then_new_predictions_by_score(qtbot, unlabelled):
