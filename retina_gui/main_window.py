@@ -561,6 +561,7 @@ class MainWindow(QMainWindow):
         self.docks["Model"].show()
         self.docks["Model"].raise_()
         self.predictions.predict_folder()
+        self.docks["Model"].widget().ensureWidgetVisible(self.model_panel.progress)  # at 1366x768 it sat below the panel's fold
 
     def _model_failed(self, *_why: str) -> None:
         """A model failed to load, or to predict: the Model panel says why (and which model is still

@@ -168,6 +168,7 @@ class TrainingPanel(QWidget):
         self.runs.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.runs.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.runs.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # the date gives way (elided) in a narrow panel
+        self.runs.setTextElideMode(Qt.TextElideMode.ElideLeft)  # ... from its start: "…7 10:14" tells runs of a day apart, "Nov …" did not
         self.runs.horizontalHeader().setMinimumSectionSize(40)
         self.runs.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.runs.setWordWrap(False)  # a bold row stays one line

@@ -71,6 +71,7 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
     assert panel.runs.rowCount() == 1 and panel.runs.item(0, 3).text() == "finished"
     assert " (0." in panel.runs.item(0, 2).text() and panel.runs.item(0, 1).text() == "2/2"  # best mAP (start)
     assert panel.runs.item(0, 0).font().bold()  # the run in use stands out
+    assert panel.runs.textElideMode() == Qt.TextElideMode.ElideLeft  # a narrow panel keeps the run's time, not its month
     qtbot.mouseClick(panel.back_button, Qt.MouseButton.LeftButton)  # undo the switch
     qtbot.waitUntil(lambda: window.predictions.model is not None and window.predictions.model.path == DEMO_MODEL, timeout=60_000)
     assert not panel.back_button.isEnabled() and not panel.runs.item(0, 0).font().bold()
