@@ -503,7 +503,10 @@ class Trainer:
                         self._log(f"non-finite loss at step {self.step}: step skipped ({nan_streak} in a row)", kind="nan")
                         if nan_streak >= config.max_consecutive_nan:
                             kept = "the last checkpoint is kept" if (self.run_dir / "last.safetensors").exists() else "no epoch had finished, so there is no checkpoint"
-                            raise TrainingError(f"loss was not finite for {nan_streak} steps in a row: training stopped, {kept} (try a lower learning rate)")
+                            # bf16 on the CPU gives NaN gradients for the 1x1 maps of very small inputs (a PyTorch limit)
+                            fp32 = ", or --precision fp32" if self.dtype == torch.bfloat16 else ""
+                            raise TrainingError(f"loss was not finite for {nan_streak} steps in a row: training stopped, {kept} "
+                                                f"(try a lower learning rate{fp32})")
                         continue
                     nan_streak = 0
                     self._epoch_losses.append((cls_loss, box_loss))
