@@ -294,8 +294,8 @@ def _eval(args: argparse.Namespace) -> int:
     check_image_folder(labels, images, "--images")
     if args.json:
         _check_out(Path(args.json), "--json", "metrics.json", [Path(args.coco), Path(args.weights)])
-    detector = Detector.from_file(args.weights, device=args.device, precision=args.precision)
-    detector.postprocess_config = updated(detector.postprocess_config, score_thresh=args.score_thresh)
+    detector = Detector.from_file(args.weights, preset=args.preset, device=args.device, precision=args.precision)
+    detector.postprocess_config = updated(detector.postprocess_config, score_thresh=args.score_thresh, nms_thresh=args.nms_thresh)
     scored, notes = scoreable(labels, [c.name for c in detector.classes])
     if not any(b for im in scored.images for b in im.boxes):  # found out now, not after predicting every image
         for note in notes:
@@ -304,7 +304,7 @@ def _eval(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_ERROR
     bar = tqdm(total=len(labels.images), file=sys.stderr, unit="img", desc="eval")
-    result = evaluate_detector(detector, labels, images, on_progress=lambda done, total: bar.update(done - bar.n))
+    result = evaluate_detector(detector, labels, images, batch_size=args.batch_size, on_progress=lambda done, total: bar.update(done - bar.n))
     bar.close()
     for message in (*result.skipped, *result.notes):
         print(message, file=sys.stderr)
@@ -392,18 +392,25 @@ SCORE = _number(float, 0, 1, high_open=True)
 IOU = _number(float, 0, 1, low_open=True)
 
 
+def _model_arguments(command: argparse.ArgumentParser) -> None:
+    """The options of the commands that run a model (predict, eval): one spelling for both."""
+    command.add_argument("--weights", required=True, help="a retina-gui .safetensors, torchvision or yhenon weights file")
+    command.add_argument("--preset", choices=["retinanet", "yhenon", "torchvision_v1", "torchvision_v2"], help="override the weights' preset")
+    command.add_argument("--score-thresh", type=SCORE, help="minimum score, in [0, 1) (default: the preset's, 0.05)")
+    command.add_argument("--nms-thresh", type=IOU, help="NMS IoU threshold, in (0, 1] (default: the preset's, 0.5)")
+    command.add_argument("--device", type=_device, default="auto", help=DEVICE)
+    command.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help=PRECISION)
+    command.add_argument("--batch-size", type=POSITIVE, default=1,
+                         help="images per forward pass (default 1; images of other sizes are padded to the largest, which can move a "
+                              "detection slightly)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="retina", description="RetinaNet tools of retina-gui.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("predict", help="detect objects in images and write COCO results JSON")
     p.add_argument("inputs", nargs="+", help="image files and/or folders (searched recursively)")
-    p.add_argument("--weights", required=True, help="a retina-gui .safetensors, torchvision or yhenon weights file")
-    p.add_argument("--preset", choices=["retinanet", "yhenon", "torchvision_v1", "torchvision_v2"], help="override the weights' preset")
-    p.add_argument("--score-thresh", type=SCORE, help="minimum score, in [0, 1) (default: the preset's, 0.05)")
-    p.add_argument("--nms-thresh", type=IOU, help="NMS IoU threshold, in (0, 1] (default: the preset's, 0.5)")
-    p.add_argument("--device", type=_device, default="auto", help=DEVICE)
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help=PRECISION)
-    p.add_argument("--batch-size", type=POSITIVE, default=1, help="images per forward pass (default 1)")
+    _model_arguments(p)
     p.add_argument("--coco", help="take image ids from this COCO file, matching by file_name, and its category ids, matching classes by name")
     p.add_argument("--out", required=True, help="results JSON to write")
     p.set_defaults(run=_predict)
@@ -443,12 +450,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(run=_train)
 
     e = sub.add_parser("eval", help="COCO mAP of a model on a labelled dataset")
-    e.add_argument("--weights", required=True, help="a retina-gui .safetensors, torchvision or yhenon weights file")
+    _model_arguments(e)
     e.add_argument("--coco", required=True, help="the labels to score against (COCO JSON); classes are matched by name")
     e.add_argument("--images", help="image folder (default: the COCO file's folder)")
-    e.add_argument("--device", type=_device, default="auto", help=DEVICE)
-    e.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help=PRECISION)
-    e.add_argument("--score-thresh", type=SCORE, help="minimum score of a detection, in [0, 1) (default: the model's, 0.05)")
     e.add_argument("--json", help="also write the metrics to this JSON file")
     e.set_defaults(run=_eval)
 

@@ -226,3 +226,22 @@ def test_train_names_the_option_of_a_wrong_image_folder_and_refuses_val_images_a
     assert "--val-images is the folder of --val-coco's images: give --val-coco too" in capsys.readouterr().err
     assert main([*base, "--images", str(PHOTOS)]) == 1
     assert "give their folder with --images" in capsys.readouterr().err and not (tmp_path / "run").exists()
+
+
+def test_eval_takes_the_model_options_predict_takes(tmp_path, capsys):
+    """eval had no --preset, --nms-thresh or --batch-size, which predict has."""
+    from tests.conftest import DEMO_MODEL
+
+    data = json.loads((DATASETS / "chess" / "valid" / "_annotations.coco.json").read_text())
+    data["images"] = data["images"][:2]
+    keep = {im["id"] for im in data["images"]}
+    data["annotations"] = [a for a in data["annotations"] if a["image_id"] in keep]
+    for im in data["images"]:
+        shutil.copy(DATASETS / "chess" / "valid" / im["file_name"], tmp_path / im["file_name"])
+    (tmp_path / "ann.json").write_text(json.dumps(data))
+    base = ["eval", "--weights", str(DEMO_MODEL), "--coco", str(tmp_path / "ann.json"), "--device", "cpu", "--precision", "fp32"]
+    assert main([*base, "--json", str(tmp_path / "a.json")]) == 0
+    assert main([*base, "--preset", "retinanet", "--nms-thresh", "0.5", "--batch-size", "1", "--json", str(tmp_path / "b.json")]) == 0
+    assert json.loads((tmp_path / "a.json").read_text()) == json.loads((tmp_path / "b.json").read_text())  # the defaults, named
+    assert main([*base, "--nms-thresh", "0.9", "--batch-size", "2", "--json", str(tmp_path / "c.json")]) == 0
+    assert json.loads((tmp_path / "c.json").read_text())["mAP"] != json.loads((tmp_path / "a.json").read_text())["mAP"]
