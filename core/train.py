@@ -325,7 +325,8 @@ class Trainer:
             if state.get("start_preprocess"):
                 saved = json.loads(state["start_preprocess"])
                 self.start_preprocess = PreprocessConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
-            self._log(f"resumed at epoch {self.epoch + 1}, step {self.step}")
+            where = f"the validation of epoch {self.epoch}" if self.end_pending else f"epoch {self.epoch + 1}"  # (not "epoch 2" of a 1-epoch run)
+            self._log(f"resumed at {where}, step {self.step}")
         self.network: nn.Module = self.model
         if self.dist.world_size > 1:
             self.network = nn.parallel.DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)

@@ -136,6 +136,7 @@ def test_a_run_cancelled_while_validating_an_epoch_validates_it_on_resume(four_i
     assert result.epochs_done == 0  # its validation did not finish: not done, as the runs list counts it
     monkeypatch.undo()
     resumed = _trainer(four_images, tmp_path, _config(epochs=2, validate=True), val_data=four_images, resume=True)
+    assert "resumed at the validation of epoch" in (tmp_path / "train.log").read_text()
     assert resumed.run().epochs_done == 2
     history = json.loads((tmp_path / "metrics.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2] and all("mAP" in h for h in history)  # epoch 1 validated on resume
