@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import warnings
 import zlib
 from collections.abc import Iterator
@@ -145,11 +146,28 @@ def image_size(path: Path | str) -> tuple[int, int]:
 
 
 def list_images(paths: list[Path | str]) -> list[Path]:
-    """Files as given, folders expanded (recursively) to their image files in sorted order."""
+    """Files as given, folders expanded (recursively) to their image files in sorted order, as the
+    window lists a folder: linked subfolders followed (rglob skipped them without a word), a link
+    back to a folder above not followed again, names starting with "." left out."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()))
+            out.extend(sorted(_images_under(p, frozenset())))
         else:
             out.append(p)
     return out
+
+
+def _images_under(folder: Path, above: frozenset[tuple[int, int]]) -> Iterator[Path]:
+    info = folder.stat()
+    here = (info.st_dev, info.st_ino)
+    if here in above:
+        return
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                yield from _images_under(Path(entry.path), above | {here})
+            elif entry.is_file() and os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES:
+                yield Path(entry.path)

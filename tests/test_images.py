@@ -135,3 +135,19 @@ def test_a_png_turned_by_its_exif_chunk_is_sized_from_the_header_alone(tmp_path,
     assert image_size(xmp) == (30, 50)
     monkeypatch.undo()
     assert load_image(xmp).shape == (50, 30, 3)
+
+
+def test_folders_are_listed_as_the_window_lists_them_linked_subfolders_included(tmp_path):
+    """rglob skipped a linked subfolder without a word (the window lists it); a link back up is
+    followed once, not forever; hidden names are left out, as in the window."""
+    from core.images import list_images
+
+    (tmp_path / "data" / "real").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    for path in (tmp_path / "data" / "a.jpg", tmp_path / "data" / "real" / "b.png", tmp_path / "elsewhere" / "c.jpg",
+                 tmp_path / "data" / ".hidden.jpg"):
+        path.write_bytes(b"x")
+    (tmp_path / "data" / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (tmp_path / "data" / "real" / "up").symlink_to(tmp_path / "data", target_is_directory=True)  # a loop
+    found = [p.relative_to(tmp_path / "data").as_posix() for p in list_images([tmp_path / "data"])]
+    assert found == ["a.jpg", "linked/c.jpg", "real/b.png"]
