@@ -3,7 +3,8 @@ list, export and training read. Plain Python (no Qt, no torch); views subscribe 
 
 Images are keyed by ``file_name`` (POSIX path relative to the image folder). An image gets an entry
 the first time it is labelled or reviewed; entries read from a file stay even when their image is
-missing from the folder, so nothing is dropped silently (see :meth:`AnnotationStore.missing`).
+missing from the folder, so nothing is dropped silently (see :meth:`AnnotationStore.missing`); an
+image whose boxes the user deleted is written only if marked reviewed (see :meth:`to_labelset`).
 
 The store is mutated only through the methods below, which the GUI's undo commands call; each
 mutation returns what its inverse needs, so undo is exact.
@@ -75,7 +76,9 @@ class AnnotationStore:
         self._categories: list[Category] = list(labels.categories)
         self._images = {entry.file_name: _copy(entry) for entry in labels.images}
         self._last_image_id = max((e.id for e in self._images.values()), default=0)  # new images take the next (a max per new image made imports quadratic)
-        self._read = set(self._images)  # entries of the source, kept as they are (empty ones too) until edited here
+        # the source's entries without boxes (negatives, or a list of images to label): written as listed, whatever is
+        # undone or redone on them; an entry the source gave boxes is written while it has boxes (or is reviewed)
+        self._listed_empty = {name for name, e in self._images.items() if not e.boxes}
         self._extra = dict(labels.extra)
         self._listeners: list[Callable[[StoreEvent], None]] = []
         self.revision = 0  # bumped by every change; autosave compares it with the last saved one
@@ -133,11 +136,11 @@ class AnnotationStore:
 
     def to_labelset(self) -> LabelSet:
         """A snapshot (boxes are immutable, lists are copied) for export, saving and training. An
-        image edited here (also one the source listed) that lost all its boxes, or was marked
-        reviewed and then not, is left out: written, it would be a negative example the user never
-        made (an image emptied after a reopen was exported as "nothing here"). The source's own
-        entries without boxes, never edited here, are written as they were."""
-        entries = [_copy(e) for e in self._images.values() if e.boxes or e.reviewed or e.file_name in self._read]
+        image that lost all its boxes here (also one the source gave boxes), or was marked reviewed
+        and then not, is left out: written, it would be a negative example the user never made (an
+        image emptied after a reopen was exported as "nothing here"). The source's own entries
+        without boxes are written as they were listed."""
+        entries = [_copy(e) for e in self._images.values() if e.boxes or e.reviewed or e.file_name in self._listed_empty]
         return LabelSet(list(self._categories), entries, dict(self._extra))
 
     # --- events --------------------------------------------------------------------------------
@@ -149,8 +152,6 @@ class AnnotationStore:
 
     def _changed(self, event: StoreEvent) -> None:
         self.revision += 1
-        if isinstance(event, ImagesChanged):  # edited here: written by what it holds now
-            self._read.difference_update(event.file_names)
         for listener in list(self._listeners):
             listener(event)
 

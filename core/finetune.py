@@ -190,7 +190,11 @@ def list_runs(root: Path) -> list[RunInfo]:
     for run in sorted(folder.iterdir() if folder.is_dir() else [], reverse=True):
         if not (run / "last.safetensors").exists():
             continue
-        recipe, history = _read_json(run / "recipe.json", dict), read_history(run)
+        recipe = _read_json(run / "recipe.json", dict)
+        try:
+            history = read_history(run)
+        except ValueError:  # unreadable: listed all the same
+            history = []
         trained = [h for h in history if h.get("epoch", 1) > 0]  # epoch 0: the start weights, scored before training
         start = [h.get("mAP") for h in history if h.get("epoch") == 0]
         maps = [h["mAP"] for h in trained if h.get("mAP") is not None]

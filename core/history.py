@@ -12,14 +12,18 @@ _NUMBERS = ("epoch", "step", "cls_loss", "box_loss", "mAP", "AP50", "AP75")
 
 
 def read_history(run_dir: Path) -> list[dict[str, Any]]:
-    """The entries of a run's metrics.json (one per epoch), with only numbers under its number
-    keys: entries that are not objects, and values that are not numbers, are left out (a
-    hand-edited or damaged file is read for what it holds: one stopped the window from opening
-    the folder)."""
+    """The entries of a run's metrics.json (one per epoch; none when there is no file), with only
+    numbers under its number keys: entries that are not objects, and values that are not numbers,
+    are left out (a hand-edited file is read for what it holds: one stopped the window from
+    opening the folder). Raises ValueError when the file is not JSON (truncated, say): a resumed
+    run must not write a new history over it."""
+    path = run_dir / "metrics.json"
+    if not path.exists():
+        return []
     try:
-        entries = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8")) if (run_dir / "metrics.json").exists() else []
-    except (OSError, ValueError):
-        entries = []
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read it: {exc}") from None
     if not isinstance(entries, list):
         return []
     return [{k: v for k, v in entry.items() if k not in _NUMBERS or is_number(v)} for entry in entries if isinstance(entry, dict)]

@@ -210,7 +210,7 @@ class Trainer:
         self.device = resolve_device(device)
         self.dtype = resolve_precision(config.precision, self.device)
         self.dist = _dist_from_env(self.device)
-        self._run_lock = self._hold_run_folder()  # before anything is written there
+        self._run_lock = self._hold_run_folder(resume)  # before anything is written there
         try:
             self._prepare(train_data=train_data, val_data=val_data, config=config, start=start, backbone=backbone, preset=preset,
                           pretrained_backbone=pretrained_backbone, classes=classes, resume=resume, on_event=on_event, cancel=cancel,
@@ -237,9 +237,10 @@ class Trainer:
         if not resume and any((self.run_dir / name).exists() for name in ("last.safetensors", "train_state.pt")):
             raise TrainingError(f"{self.run_dir} already holds a run: continue it (retina train --resume; Resume in the window), or train into a new "
                                 "folder (its checkpoints and metrics would be mixed with this run's)")
-        if not resume:  # a run killed before its first checkpoint left these, uncommitted: a new run starts clean
-            for name in ("metrics.json", "best.safetensors"):
-                (self.run_dir / name).unlink(missing_ok=True)
+        if not resume and (self.run_dir / "best.safetensors").exists():  # not of a run (a run writes it after its checkpoint)
+            raise TrainingError(f"{self.run_dir} holds best.safetensors, which this run would overwrite: train into another folder")
+        if not resume:  # a run killed before its first checkpoint left it, uncommitted: a new run starts clean
+            (self.run_dir / "metrics.json").unlink(missing_ok=True)
         self.reported: set[str] = set()  # unreadable images already logged
         train_data = self._readable(train_data, "training")
         if val_data is not None:
@@ -319,7 +320,11 @@ class Trainer:
             self.best_map = state["best_map"] if state["best_map"] >= 0 else None
             # an epoch recorded there but not in the state (killed before its checkpoint was complete) is trained again
             done = self.epoch - 1 if self.end_pending else self.epoch
-            self.history = [h for h in read_history(self.run_dir) if h.get("epoch", 0) <= done]
+            try:
+                self.history = [h for h in read_history(self.run_dir) if h.get("epoch", 0) <= done]
+            except ValueError as exc:
+                raise TrainingError(f"{self.run_dir / 'metrics.json'} is damaged ({exc}): the run's history cannot go on") from None
+            self._settle_pending_best(done)
             # runs saved before "fine_tuning" was kept: their checkpoint says where they started
             self.fine_tuning = bool(state.get("fine_tuning", self.spec.source.startswith("fine-tuned from")))
             if state.get("start_preprocess"):
@@ -350,6 +355,17 @@ class Trainer:
         return DataSource(labels, data.image_root)
 
     # -- state -------------------------------------------------------------------------------------
+
+    def _settle_pending_best(self, done: int) -> None:
+        """Killed between an epoch's commit and moving its best weights into place, the run left
+        them pending: they are the best, of a committed epoch, and go into place now (an epoch not
+        committed is trained again and writes its own)."""
+        pending = self.run_dir / _PENDING_BEST
+        if pending.exists() and self.dist.main:
+            if _training_summary(pending).get("epochs_done", done + 1) <= done:
+                os.replace(pending, self.run_dir / "best.safetensors")
+            else:
+                pending.unlink()
 
     def _check_same_recipe(self, saved: dict[str, Any], config: TrainConfig) -> None:
         """A resumed run goes on as it was started: another image or batch size, or optimizer, would
@@ -432,7 +448,7 @@ class Trainer:
 
     # -- loop --------------------------------------------------------------------------------------
 
-    def _hold_run_folder(self):
+    def _hold_run_folder(self, resume: bool):
         """One run at a time in a run folder (held from construction to the end of :meth:`run`): a
         second one started beside it, in another terminal or the window, is refused before it
         writes anything there. Under torchrun the first process holds it for all."""
@@ -448,6 +464,8 @@ class Trainer:
             raise TrainingError(f"another training is running in {self.run_dir} (its checkpoints would be mixed with this one's)") from None
         for left in self.run_dir.glob(".*.tmp"):  # a killed run's half-written files (atomic_path's); no one else writes here now
             left.unlink(missing_ok=True)
+        if not resume:
+            (self.run_dir / _PENDING_BEST).unlink(missing_ok=True)
         return lock
 
     def _release_run_folder(self) -> None:
@@ -612,7 +630,7 @@ class Trainer:
             self.best_map = metrics.mAP
         # the history and the best weights first, the checkpoint (the commit) last: killed in between,
         # the run resumes at the previous checkpoint and does this epoch again, history and best included
-        pending_best = self.run_dir / ".best.safetensors.pending.tmp"  # named so that a killed run's is cleared at the next start
+        pending_best = self.run_dir / _PENDING_BEST
         if self.dist.main:
             write_json(self.run_dir / "metrics.json", self.history)
             if improved:
@@ -641,6 +659,9 @@ class Trainer:
             return result
         finally:
             set_train_mode(self.model, self.freeze_bn)
+
+
+_PENDING_BEST = ".best.pending.safetensors"  # an epoch's best weights until its checkpoint is committed
 
 
 def _relative(path: Path, start: Path) -> str:

@@ -462,7 +462,11 @@ class TrainingPanel(QWidget):
             logged = ""
         self.log.setPlainText(re.sub(r"(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", "", logged))  # as the live lines read: no timestamps
         self.log.verticalScrollBar().setValue(self.log.verticalScrollBar().maximum())  # newest lines in view, as they come
-        for entry in read_history(run_dir):
+        try:
+            history = read_history(run_dir)
+        except ValueError:  # a damaged metrics.json: the log alone (Resume then says what is wrong)
+            history = []
+        for entry in history:
             if all(key in entry for key in ("step", "cls_loss", "box_loss")):
                 self.chart.add_step(entry["step"], entry["step"], entry["cls_loss"], entry["box_loss"])
             if "mAP" in entry:

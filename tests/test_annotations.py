@@ -279,3 +279,9 @@ def test_an_image_the_source_listed_and_the_user_emptied_is_not_written_as_a_neg
     assert [im.file_name for im in store.to_labelset().images] == ["b.jpg"]
     store.set_reviewed("a.jpg", (90, 90), True)  # a negative the user made
     assert [im.file_name for im in store.to_labelset().images] == ["a.jpg", "b.jpg"]
+    # the source's empty entry stays through a box drawn and taken back, or a review flag set and unset
+    removed = store.append_boxes("b.jpg", (90, 90), [Box(1, 1, 9, 9, 1)])
+    store.remove_boxes("b.jpg", [i for i, _ in removed])
+    store.set_reviewed("b.jpg", (90, 90), True)
+    store.set_reviewed("b.jpg", (90, 90), False)
+    assert "b.jpg" in [im.file_name for im in store.to_labelset().images]

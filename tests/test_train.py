@@ -656,9 +656,48 @@ def test_a_run_killed_before_its_first_checkpoint_can_be_started_again_in_its_fo
     with pytest.raises(_Killed):
         _trainer(four_images, tmp_path, _config(epochs=1, validate=True), val_data=four_images).run()
     monkeypatch.setattr(Trainer, "_save", save)
-    assert (tmp_path / "metrics.json").exists() and (tmp_path / ".best.safetensors.pending.tmp").exists()
+    assert (tmp_path / "metrics.json").exists() and (tmp_path / ".best.pending.safetensors").exists()
     with pytest.raises(TrainingError, match="nothing to resume"):
         _trainer(four_images, tmp_path, _config(epochs=1), resume=True)
     result = _trainer(four_images, tmp_path, _config(epochs=1, validate=True), val_data=four_images).run()  # starts clean
     assert [h["epoch"] for h in json.loads((tmp_path / "metrics.json").read_text())] == [1]
     assert result.best_checkpoint == tmp_path / "best.safetensors" and not list(tmp_path.glob(".*.tmp"))
+    assert not (tmp_path / ".best.pending.safetensors").exists()
+    # a fresh run never overwrites a best.safetensors that no run of this folder wrote (start weights kept there, say)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "best.safetensors").write_bytes(b"mine")
+    with pytest.raises(TrainingError, match="holds best.safetensors, which this run would overwrite"):
+        _trainer(four_images, tmp_path / "elsewhere", _config(epochs=1))
+    assert (tmp_path / "elsewhere" / "best.safetensors").read_bytes() == b"mine"
+
+
+def test_best_weights_left_pending_by_a_kill_after_the_commit_go_into_place_on_resume(four_images, tmp_path, monkeypatch):
+    import core.train
+
+    real_replace = core.train.os.replace
+
+    def killed_replace(src, dst):
+        if Path(dst).name == "best.safetensors" and not killed:  # epoch 1: committed, its best weights not yet in place
+            killed.append(1)
+            raise _Killed
+        return real_replace(src, dst)
+
+    killed = []
+    monkeypatch.setattr(core.train.os, "replace", killed_replace)
+    with pytest.raises(_Killed):
+        _trainer(four_images, tmp_path, _config(epochs=2, validate=True), val_data=four_images).run()
+    monkeypatch.setattr(core.train.os, "replace", real_replace)
+    assert not (tmp_path / "best.safetensors").exists() and (tmp_path / ".best.pending.safetensors").exists()
+    resumed = _trainer(four_images, tmp_path, _config(epochs=2, validate=True), val_data=four_images, resume=True)
+    assert (tmp_path / "best.safetensors").exists() and not (tmp_path / ".best.pending.safetensors").exists()
+    assert load_checkpoint(tmp_path / "best.safetensors").spec.training["epochs_done"] == 1
+    resumed._release_run_folder()
+
+
+def test_resume_refuses_a_damaged_history_instead_of_writing_a_new_one_over_it(four_images, tmp_path):
+    cancel = CancelToken()
+    _trainer(four_images, tmp_path, _config(epochs=2), cancel=cancel, on_event=lambda e: e.kind == "epoch" and cancel.cancel()).run()
+    (tmp_path / "metrics.json").write_text('[{"epoch": 1, "cls_loss"')  # truncated
+    with pytest.raises(TrainingError, match="metrics.json is damaged .*: the run's history cannot go on"):
+        _trainer(four_images, tmp_path, _config(epochs=2), resume=True)
+    assert (tmp_path / "metrics.json").read_text() == '[{"epoch": 1, "cls_loss"'
