@@ -23,6 +23,21 @@ def shared() -> Path:
     return SHARED
 
 
+def valid_subset(folder: Path, count: int = 2) -> dict:
+    """The first ``count`` images of the chess valid split copied into ``folder``, and their COCO
+    labels (a dict, to change and write as the test needs)."""
+    import json
+    import shutil
+
+    data = json.loads((DATASETS / "chess" / "valid" / "_annotations.coco.json").read_text())
+    data["images"] = data["images"][:count]
+    keep = {im["id"] for im in data["images"]}
+    data["annotations"] = [a for a in data["annotations"] if a["image_id"] in keep]
+    for im in data["images"]:
+        shutil.copy(DATASETS / "chess" / "valid" / im["file_name"], folder / im["file_name"])
+    return data
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """A randomly initialised ResNet-18 RetinaNet for 3 classes at a small input size."""

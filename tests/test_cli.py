@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from core.cli import EXIT_SKIPPED, main
-from tests.conftest import DATASETS, PHOTOS
+from tests.conftest import DATASETS, PHOTOS, valid_subset
 
 CHESS = DATASETS / "chess" / "valid"
 
@@ -232,12 +232,7 @@ def test_eval_takes_the_model_options_predict_takes(tmp_path, capsys):
     """eval had no --preset, --nms-thresh or --batch-size, which predict has."""
     from tests.conftest import DEMO_MODEL
 
-    data = json.loads((DATASETS / "chess" / "valid" / "_annotations.coco.json").read_text())
-    data["images"] = data["images"][:2]
-    keep = {im["id"] for im in data["images"]}
-    data["annotations"] = [a for a in data["annotations"] if a["image_id"] in keep]
-    for im in data["images"]:
-        shutil.copy(DATASETS / "chess" / "valid" / im["file_name"], tmp_path / im["file_name"])
+    data = valid_subset(tmp_path)
     (tmp_path / "ann.json").write_text(json.dumps(data))
     base = ["eval", "--weights", str(DEMO_MODEL), "--coco", str(tmp_path / "ann.json"), "--device", "cpu", "--precision", "fp32"]
     assert main([*base, "--json", str(tmp_path / "a.json")]) == 0

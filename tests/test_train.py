@@ -16,7 +16,7 @@ from core.model import RetinaNet
 from core.presets import get_preset
 from core.train import DataSource, TrainConfig, Trainer, TrainingError
 from core.weights import ClassInfo, ModelSpec, load_checkpoint, save_checkpoint
-from tests.conftest import DATASETS
+from tests.conftest import DATASETS, valid_subset
 
 CHESS = DATASETS / "chess"
 
@@ -318,14 +318,7 @@ def test_evaluation_matches_pycocotools_and_gt_scores_one(own_area, tmp_path):
 
 
 def test_retina_eval_cli_writes_json(tiny_checkpoint, tmp_path, capsys):
-    import shutil
-
-    data = json.loads((CHESS / "valid" / "_annotations.coco.json").read_text())
-    data["images"] = data["images"][:2]
-    keep = {im["id"] for im in data["images"]}
-    data["annotations"] = [a for a in data["annotations"] if a["image_id"] in keep]
-    for im in data["images"]:
-        shutil.copy(CHESS / "valid" / im["file_name"], tmp_path / im["file_name"])
+    data = valid_subset(tmp_path)
     (tmp_path / "ann.json").write_text(json.dumps(data))
     command = ["eval", "--weights", str(tiny_checkpoint), "--coco", str(tmp_path / "ann.json"), "--device", "cpu", "--json", str(tmp_path / "m.json")]
     # the tiny model's classes (king, queen, rook) are not the chess labels' names: nothing can be scored, an error before predicting
@@ -598,16 +591,9 @@ def test_eval_and_training_say_when_images_are_not_the_size_their_labels_give(tm
     """Labels made on a resized copy, or by a tool that ignores EXIF orientation: eval printed mAP
     0.000 with no word, and training learnt the wrong boxes. Boxes without width or reaching out of
     their image passed unsaid too (retina convert said so)."""
-    import shutil
-
     from tests.conftest import DEMO_MODEL
 
-    data = json.loads((CHESS / "valid" / "_annotations.coco.json").read_text())
-    data["images"] = data["images"][:2]
-    keep = {im["id"] for im in data["images"]}
-    data["annotations"] = [a for a in data["annotations"] if a["image_id"] in keep]
-    for im in data["images"]:
-        shutil.copy(CHESS / "valid" / im["file_name"], tmp_path / im["file_name"])
+    data = valid_subset(tmp_path)
     first = data["images"][0]
     true_size = first["width"], first["height"]
     first["width"], first["height"] = 2 * first["width"], 2 * first["height"]  # labelled on a copy twice as large
