@@ -42,9 +42,11 @@ class ImageReadError(ValueError):
 
 def _to_rgb(img: Image.Image) -> Image.Image:
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        # 16-bit and float greyscale: PIL's convert("RGB") clips at 255 instead of scaling.
+        # 16-bit and float greyscale: PIL's convert("RGB") clips at 255 instead of scaling. Floats in
+        # [0, 1] (a common convention) are scaled from 1 (taken as 0..255 they decoded black)
         arr = np.asarray(img, dtype=np.float64)
-        peak = 65535.0 if img.mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
+        top = arr.max(initial=0)
+        peak = 65535.0 if img.mode.startswith("I;16") or top > 255 else 1.0 if img.mode == "F" and top <= 1.0 else 255.0
         arr = np.clip(arr * (255.0 / peak), 0, 255).round().astype(np.uint8)
         img = Image.fromarray(arr, "L")
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):

@@ -151,3 +151,16 @@ def test_folders_are_listed_as_the_window_lists_them_linked_subfolders_included(
     (tmp_path / "data" / "real" / "up").symlink_to(tmp_path / "data", target_is_directory=True)  # a loop
     found = [p.relative_to(tmp_path / "data").as_posix() for p in list_images([tmp_path / "data"])]
     assert found == ["a.jpg", "linked/c.jpg", "real/b.png"]
+
+
+def test_a_float_image_in_0_to_1_is_not_black(tmp_path):
+    """A float TIFF with values in [0, 1] decoded black (scaled as if 0..255), and predict found nothing."""
+    import numpy as np
+    from PIL import Image
+
+    from core.images import load_image
+
+    values = np.linspace(0, 1, 64 * 48, dtype=np.float32).reshape(48, 64)
+    Image.fromarray(values, "F").save(tmp_path / "float.tif")
+    pixels = load_image(tmp_path / "float.tif")
+    assert pixels.shape == (48, 64, 3) and pixels.max() == 255 and abs(float(pixels.mean()) - 127.5) < 2
