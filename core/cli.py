@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from core.config import updated
+from core.text import count
 
 EXIT_ERROR, EXIT_USAGE, EXIT_SKIPPED = 1, 2, 3
 
@@ -92,7 +93,7 @@ def _predict(args: argparse.Namespace) -> int:
         print(f"retina: none of the {len(matched)} images could be read: nothing written", file=sys.stderr)
         return EXIT_ERROR
     write_json(args.out, results)
-    print(f"{_count(len(results), 'detection')} on {_count(len(matched) - len(errors), 'image')} written to {args.out}", file=sys.stderr)
+    print(f"{count(len(results), 'detection')} on {count(len(matched) - len(errors), 'image')} written to {args.out}", file=sys.stderr)
     return EXIT_SKIPPED if (errors or skipped) else 0
 
 
@@ -194,13 +195,14 @@ def _train(args: argparse.Namespace) -> int:
             raise ValueError(f"{path}: {problem}")
     images = Path(args.images) if args.images else Path(args.coco).parent
     check_image_folder(labels, images, "--images")
+    val_images = (Path(args.val_images) if args.val_images else Path(args.val_coco).parent) if args.val_coco else None
     if val_labels is not None:
-        check_image_folder(val_labels, Path(args.val_images) if args.val_images else Path(args.val_coco).parent, "--val-images")
+        check_image_folder(val_labels, val_images, "--val-images")
     if not args.weights and not args.pretrained_backbone and not args.resume:
         print(f"note: training a {args.backbone} RetinaNet from scratch (random weights: neither --weights nor "
               "--pretrained-backbone). That needs far more images and time than fine-tuning.", file=sys.stderr)
     if args.val_coco:
-        val = DataSource(val_labels, Path(args.val_images) if args.val_images else Path(args.val_coco).parent)
+        val = DataSource(val_labels, val_images)
     elif args.val_split:
         if len(labels.images) < 2:
             raise ValueError(f"--val-split needs at least 2 images; {args.coco} has {len(labels.images)}")
@@ -247,13 +249,13 @@ def _train(args: argparse.Namespace) -> int:
         return 130
     start = "" if result.start_map is None else f" (start weights: {result.start_map:.3f})"
     if result.best_map is None:
-        print(f"run folder {result.run_dir}: {_count(result.epochs_done, 'epoch')}; no validation data, so no best.safetensors: "
+        print(f"run folder {result.run_dir}: {count(result.epochs_done, 'epoch')}; no validation data, so no best.safetensors: "
               "the weights are last.safetensors", file=sys.stderr)
     else:
-        print(f"run folder {result.run_dir}: {_count(result.epochs_done, 'epoch')}, best val mAP {result.best_map:.3f}{start}", file=sys.stderr)
+        print(f"run folder {result.run_dir}: {count(result.epochs_done, 'epoch')}, best val mAP {result.best_map:.3f}{start}", file=sys.stderr)
     if result.skipped_images:
         named = "named" if result.skipped_images <= 20 else "the first 20 named"
-        print(f"{_count(result.skipped_images, 'image')} left out as unreadable ({named} in {result.run_dir / 'train.log'})", file=sys.stderr)
+        print(f"{count(result.skipped_images, 'image')} left out as unreadable ({named} in {result.run_dir / 'train.log'})", file=sys.stderr)
         return EXIT_SKIPPED
     return 0
 
@@ -345,19 +347,11 @@ def _convert(args: argparse.Namespace) -> int:
     write_labels(labels, args.target_format, args.target)
     crowd = sum(b.iscrowd for im in labels.images for b in im.boxes) if args.target_format == "yolo" else 0
     boxes = sum(len(im.boxes) for im in labels.images) - crowd
-    left_out = f" ({_count(crowd, 'crowd region')} left out: YOLO has no form for them)" if crowd else ""
-    print(f"{_count(len(labels.images), 'image')}, {_count(boxes, 'box')}{left_out}, {_count(len(labels.categories), 'category')} "
+    left_out = f" ({count(crowd, 'crowd region')} left out: YOLO has no form for them)" if crowd else ""
+    print(f"{count(len(labels.images), 'image')}, {count(boxes, 'box')}{left_out}, {count(len(labels.categories), 'category')} "
           f"written to {args.target}", file=sys.stderr)
     serious = [p for p in problems if not p.startswith("image without label file")]
     return EXIT_SKIPPED if serious else 0
-
-
-def _count(n: int, noun: str) -> str:
-    """"1 image", "2 images", "3 boxes", "2 categories"."""
-    if n == 1:
-        return f"1 {noun}"
-    plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "es" if noun.endswith(("x", "s")) else noun + "s"
-    return f"{n} {plural}"
 
 
 def _number(kind: type, low: float, high: float | None = None, *, low_open: bool = False, high_open: bool = False):
@@ -386,6 +380,8 @@ def _device(text: str) -> str:
     if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a device: use auto, cpu or cuda:N")
     return text
+
+
 PRECISION = "auto: bf16 where the hardware runs it fast (Ampere+ GPUs, AVX512-BF16/AMX CPUs), else fp32 (default auto)"
 POSITIVE = _number(int, 1)
 SCORE = _number(float, 0, 1, high_open=True)

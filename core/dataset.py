@@ -211,10 +211,11 @@ def check_image_folder(labels: LabelSet, image_root: Path | str, flag: str = "")
                          f"(the first would be {root / labels.images[0].file_name}): {fix}")
 
 
-def readable(labels: LabelSet, image_root: Path | str) -> tuple[LabelSet, list[str], list[str]]:
+def readable(labels: LabelSet, image_root: Path | str) -> tuple[LabelSet, list[str], list[tuple[str, tuple[int, int], tuple[int, int]]]]:
     """``labels`` without the images whose file is missing or not an image (read from the header
-    only, so it is fast), a message for each one left out, and one for each image kept whose size
-    (EXIF orientation applied) is not the one its labels give."""
+    only, so it is fast), a message for each one left out, and (file_name, the labels' (w, h), the
+    image's (w, h)) of each image kept whose size (EXIF orientation applied) is not the one its
+    labels give (:func:`core.evaluate.size_notes` words them)."""
     root = Path(image_root)
     kept, problems, resized = [], [], []
     for entry in labels.images:
@@ -225,7 +226,7 @@ def readable(labels: LabelSet, image_root: Path | str) -> tuple[LabelSet, list[s
         else:
             kept.append(entry)
             if entry.width > 0 and (entry.width, entry.height) != (width, height):
-                resized.append(f"{entry.file_name}: the labels give {entry.width}×{entry.height}, the image is {width}×{height}")
+                resized.append((entry.file_name, (entry.width, entry.height), (width, height)))
     return LabelSet(labels.categories, kept, labels.extra), problems, resized
 
 

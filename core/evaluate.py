@@ -148,27 +148,29 @@ def evaluate_detector(
         if on_progress is not None:
             on_progress(p.done, p.total)
 
-    resized: list[str] = []
+    resized: list[tuple[str, tuple[int, int], tuple[int, int]]] = []
     for result in predict_files(detector, paths, batch_size=batch_size, on_progress=progress, on_error=lambda e: skipped.append(str(e)), cancel=cancel):
         image = by_path[result.path]
         read.append(image)
         detections += detections_for_evaluation(result.detections, category_of, image.id)
         if image.width > 0 and (image.width, image.height) != (result.width, result.height):
-            resized.append(f"{image.file_name}: the labels give {image.width}×{image.height}, the image is {result.width}×{result.height}")
+            resized.append((image.file_name, (image.width, image.height), (result.width, result.height)))
     scored, notes = scoreable(LabelSet(labels.categories, read, labels.extra), class_names)
     result = coco_evaluate(scored, detections)
     return replace(result, skipped=tuple(skipped), notes=(*notes, *size_notes(resized), *box_problems(LabelSet(labels.categories, read))))
 
 
-def size_notes(resized: list[str]) -> list[str]:
-    """A note for images whose size differs from the one their labels give: labelled on a resized
-    copy, or by a tool that ignores EXIF orientation (the boxes then lie elsewhere: scored as misses,
-    or trained on the wrong pixels, without a word)."""
+def size_notes(resized: list[tuple[str, tuple[int, int], tuple[int, int]]]) -> list[str]:
+    """A note for images whose size differs from the one their labels give, from (file_name, the
+    labels' (w, h), the image's (w, h)): labelled on a resized copy, or by a tool that ignores EXIF
+    orientation (the boxes then lie elsewhere: scored as misses, or trained on the wrong pixels,
+    without a word)."""
     if not resized:
         return []
-    more = f" (and {len(resized) - 1} more)" if len(resized) > 1 else ""
-    return [f"{len(resized)} image{'s are' if len(resized) > 1 else ' is'} not the size the labels give, e.g. {resized[0]}{more}: "
-            "labelled on a resized copy, or by a tool that ignores EXIF orientation? Their boxes may not lie on the objects"]
+    (name, (lw, lh), (iw, ih)), more = resized[0], f" (and {len(resized) - 1} more)" if len(resized) > 1 else ""
+    return [f"{len(resized)} image{'s are' if len(resized) > 1 else ' is'} not the size the labels give, e.g. {name}: the labels give "
+            f"{lw}×{lh}, the image is {iw}×{ih}{more}: labelled on a resized copy, or by a tool that ignores EXIF orientation? Their "
+            "boxes may not lie on the objects"]
 
 
 def scoreable(labels: LabelSet, class_names: list[str]) -> tuple[LabelSet, list[str]]:

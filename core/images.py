@@ -148,28 +148,52 @@ def image_size(path: Path | str) -> tuple[int, int]:
 
 
 def list_images(paths: list[Path | str]) -> list[Path]:
-    """Files as given, folders expanded (recursively) to their image files in sorted order, as the
-    window lists a folder: linked subfolders followed (rglob skipped them without a word), a link
-    back to a folder above not followed again, names starting with "." left out."""
+    """Files as given, folders expanded (recursively, as the window lists them: see
+    :func:`walk_images`) to their image files in sorted order (rglob skipped linked subfolders
+    without a word)."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out.extend(sorted(_images_under(p, frozenset())))
+            out.extend(sorted(p / name for name in walk_images(p)))
         else:
             out.append(p)
     return out
 
 
-def _images_under(folder: Path, above: frozenset[tuple[int, int]]) -> Iterator[Path]:
+def walk_images(folder: Path, *, recursive: bool = True, skipped: list[str] | None = None) -> Iterator[str]:
+    """The image files under ``folder`` as POSIX paths relative to it, sorted, each folder's files
+    before its subfolders. Names starting with "." are left out; linked subfolders are followed,
+    except a link back up to a folder it is in (it would list the same images forever). What is left
+    out besides goes into ``skipped`` with the reason: a subfolder that cannot be read, such a link,
+    a file name that is not valid UTF-8 (named, not shown mangled)."""
+    return _walk(folder, "", frozenset(), recursive, skipped if skipped is not None else [])
+
+
+def _walk(folder: Path, prefix: str, above: frozenset[tuple[int, int]], recursive: bool, skipped: list[str]) -> Iterator[str]:
     info = folder.stat()
     here = (info.st_dev, info.st_ino)
     if here in above:
+        skipped.append(f"{prefix or './'} (a link back to a folder above it)")
         return
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir():
-                yield from _images_under(Path(entry.path), above | {here})
-            elif entry.is_file() and os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES:
-                yield Path(entry.path)
+    with os.scandir(folder) as it:
+        entries = sorted(it, key=lambda e: e.name)
+    subfolders = []
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        try:
+            entry.name.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = os.fsencode(entry.name).decode("utf-8", "replace")
+            skipped.append(f"{prefix}{shown} (its name is not valid UTF-8: rename it)")
+            continue
+        if entry.is_dir():
+            subfolders.append(entry)
+        elif os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES:
+            yield prefix + entry.name
+    if recursive:
+        for entry in subfolders:
+            try:
+                yield from _walk(Path(entry.path), f"{prefix}{entry.name}/", above | {here}, recursive, skipped)
+            except OSError as exc:
+                skipped.append(f"{prefix}{entry.name}/ ({exc.strerror or exc})")

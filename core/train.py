@@ -37,6 +37,7 @@ from core.labels import Category, LabelSet, class_name_key
 from core.losses import retinanet_loss
 from core.model import RetinaNet
 from core.presets import get_preset
+from core.text import count
 from core.weights import Checkpoint, ClassInfo, ModelSpec, load_checkpoint, save_checkpoint
 
 
@@ -484,8 +485,8 @@ class Trainer:
     def _run(self) -> TrainResult:
         config = self.config
         self._log(
-            f"training {self.spec.model.backbone} ({self.spec.preset}) on {_count(len(self.dataset), 'image')}, "
-            f"{_count(len(self.classes), 'class', 'classes')}, {_count(self.steps_per_epoch, 'step')}/epoch, device {self.device}, "
+            f"training {self.spec.model.backbone} ({self.spec.preset}) on {count(len(self.dataset), 'image')}, "
+            f"{count(len(self.classes), 'class')}, {count(self.steps_per_epoch, 'step')}/epoch, device {self.device}, "
             f"precision {precision_name(self.dtype)}, world size {self.dist.world_size}"
         )
         cancelled = False
@@ -670,10 +671,6 @@ def _relative(path: Path, start: Path) -> str:
         return os.path.relpath(path, start)
     except ValueError:
         return ""
-
-
-def _count(n: int, one: str, many: str | None = None) -> str:
-    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 def _training_summary(path: Path) -> dict[str, Any]:

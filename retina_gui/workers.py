@@ -7,7 +7,6 @@ go to GUI-thread QObjects through queued signals; nothing here touches a widget.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
 import weakref
@@ -21,7 +20,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal
 from core.annotations import AnnotationFile, LabelsChangedOnDisk
 from core.cancel import Cancelled, CancelToken
 from core.config import AnchorConfig, AssignConfig, PreprocessConfig
-from core.images import IMAGE_SUFFIXES, ImageReadError, load_preview
+from core.images import ImageReadError, load_preview, walk_images
 from core.labels import LabelSet
 from retina_gui.convert import qimage_from_rgb
 
@@ -104,7 +103,7 @@ class FolderScanner(Worker):
         last = time.monotonic()
         self._skipped: list[str] = []
         try:
-            for name in self._walk(self.folder, "", frozenset()):
+            for name in walk_images(self.folder, recursive=self.recursive, skipped=self._skipped):
                 if self.cancel.cancelled:
                     return
                 pending.append(name)
@@ -121,39 +120,6 @@ class FolderScanner(Worker):
             listing = "\n".join(self._skipped[:15]) + (f"\n… and {len(self._skipped) - 15} more" if len(self._skipped) > 15 else "")
             self.failed.emit(f"{len(self._skipped)} entries of {self.folder} were left out (the rest is listed):\n\n{listing}")
         self.done.emit(total)
-
-    def _walk(self, folder: Path, prefix: str, above: frozenset[tuple[int, int]]):
-        """Image paths under ``folder``, sorted, subfolders after files. A subfolder that cannot be
-        read is skipped and named, a link back up to a folder it is in (``above``) is not followed
-        (it would list the same images forever), and a file name that is not valid UTF-8 is named
-        instead of being shown mangled."""
-        info = folder.stat()
-        here = (info.st_dev, info.st_ino)
-        if here in above:
-            self._skipped.append(f"{prefix or './'} (a link back to a folder above it)")
-            return
-        with os.scandir(folder) as it:
-            entries = sorted(it, key=lambda e: e.name)
-        subfolders = []
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            try:
-                entry.name.encode("utf-8")
-            except UnicodeEncodeError:
-                shown = os.fsencode(entry.name).decode("utf-8", "replace")
-                self._skipped.append(f"{prefix}{shown} (its name is not valid UTF-8: rename it)")
-                continue
-            if entry.is_dir():
-                subfolders.append(entry)
-            elif os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES:
-                yield prefix + entry.name
-        if self.recursive:
-            for entry in subfolders:
-                try:
-                    yield from self._walk(Path(entry.path), f"{prefix}{entry.name}/", above | {here})
-                except OSError as exc:
-                    self._skipped.append(f"{prefix}{entry.name}/ ({exc.strerror or exc})")
 
 
 class ImageLoader(QueueWorker):
