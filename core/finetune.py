@@ -73,8 +73,7 @@ def describe_plan(labels: LabelSet, model_classes: Sequence[str] | None, present
     (naming those without boxes, and those ``model_classes`` lacks, whose class-head rows start
     anew) and whether any images are held out for validation."""
     if present is not None:
-        present = set(present)
-        labels = LabelSet(labels.categories, [im for im in labels.images if im.file_name in present], labels.extra)
+        labels = labels.with_files(present)
     labelled = labelled_images(labels)
     negatives = sum(1 for im in labelled if not im.boxes)
     negative = "" if not negatives else f" ({negatives} negative{'s' if negatives > 1 else ''})"

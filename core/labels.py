@@ -79,6 +79,11 @@ class LabelSet:
     def subset(self, image_ids: set[int]) -> LabelSet:
         return LabelSet(self.categories, [im for im in self.images if im.id in image_ids], self.extra)
 
+    def with_files(self, file_names: Iterable[str]) -> LabelSet:
+        """The same labels for the images among ``file_names`` only (those still in the folder, say)."""
+        keep = set(file_names)
+        return LabelSet(self.categories, [im for im in self.images if im.file_name in keep], self.extra)
+
     def without_empty_classes(self) -> LabelSet:
         """The same labels without the categories that have no (non-crowd) box."""
         counts = self.box_counts()

@@ -257,8 +257,8 @@ def evaluate_predictions(labels: LabelSet, candidates: dict[str, Candidates], cl
     (checked per image, before and after pycocotools' part)."""
     from core.evaluate import coco_evaluate, detections_for_evaluation, scoreable
 
-    images = [im for im in labels.images if im.file_name in candidates]
-    subset = LabelSet(labels.categories, images, labels.extra)
+    subset = labels.with_files(candidates)
+    images = subset.images
     category_of = category_of_class(class_names, labels.categories)
     scored, shown = [], {}
     for image in images:

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.cancel import CancelToken
-from core.labels import LabelSet, same_named_categories
+from core.labels import same_named_categories
 from retina_gui.canvas import OverlayBox
 from retina_gui.convert import rect_from_xyxy
 from retina_gui.predictions import Predictions
@@ -179,9 +179,7 @@ class EvaluationPanel(QWidget):
 
         p = self.predictions
         store = self.annotator.workspace.store
-        everything = store.to_labelset()
-        wanted = set(names)
-        labels = LabelSet(everything.categories, [im for im in everything.images if im.file_name in wanted], everything.extra)
+        labels = store.to_labelset().with_files(names)
         memory = {n: p.candidates[n] for n in names if n in p.candidates}
         worker, model = p.worker, p.model
         view_score, nms = p.score, p.nms

@@ -176,6 +176,11 @@ class MainWindow(QMainWindow):
         self.setStyleSheet("QMainWindow > QTabBar::tab { padding: 3px 7px; }")
         self.fit_panel_widths()
 
+    def bring_forward(self, title: str) -> None:
+        """Show a panel, in front of its tab group (behind another tab, what it says went unseen)."""
+        self.docks[title].show()
+        self.docks[title].raise_()
+
     def _panel_toggled(self, dock: QDockWidget) -> None:
         if dock.isVisible():
             dock.raise_()  # ... in front of its tab group, not as a hidden tab
@@ -551,24 +556,20 @@ class MainWindow(QMainWindow):
         """A finished run's model is now in use: the Training panel comes forward with its scores,
         the start weights' beside them and "Previous model" (behind the Model tab, a worse model
         took over with no sign of it)."""
-        self.docks["Training"].show()
-        self.docks["Training"].raise_()
+        self.bring_forward("Training")
         self.say(f"training {summary}")
 
     def predict_folder(self) -> None:
         """Ctrl+Shift+P: the Model panel comes forward, with the run's progress and Cancel (behind
         another tab, the status bar's "progress and Cancel in the Model panel" was all there was)."""
-        self.docks["Model"].show()
-        self.docks["Model"].raise_()
+        self.bring_forward("Model")
         self.predictions.predict_folder()
         self.docks["Model"].widget().ensureWidgetVisible(self.model_panel.progress)  # at 1366x768 it sat below the panel's fold
 
     def _model_failed(self, *_why: str) -> None:
         """A model failed to load, or to predict: the Model panel says why (and which model is still
         in use); bring it forward (behind another tab, the status bar's cut-off line was all there was to see)."""
-        dock = self.docks["Model"]
-        dock.show()
-        dock.raise_()
+        self.bring_forward("Model")
 
     def _training_failed(self, message: str) -> None:
         self.report("Training", message)
@@ -691,8 +692,7 @@ class MainWindow(QMainWindow):
             action.setChecked(kind is tool)
         self.tool_label.setText({Tool.EDIT: "edit tool", Tool.DRAW: "draw tool", Tool.PROBE: "anchor probe"}[tool])
         if tool is Tool.PROBE:  # what the probe shows is there: the panel comes forward
-            self.docks["Anchors"].show()
-            self.docks["Anchors"].raise_()
+            self.bring_forward("Anchors")
 
     def _save_failed(self, message: str, report: bool = True) -> None:
         """The first failure after a save is reported in a box; the next ones (each edit retries)

@@ -43,7 +43,7 @@ from core.finetune import (
     runs_folder_problem,
 )
 from core.history import read_history
-from core.labels import LabelSet, class_name_key
+from core.labels import class_name_key
 from retina_gui.predictions import Predictions
 from retina_gui.widgets import TaskProgress, button_grid
 from retina_gui.workers import TrainingWorker
@@ -319,8 +319,7 @@ class TrainingPanel(QWidget):
             return False
         labels = ws.store.to_labelset()  # a snapshot: labelling goes on while the model trains
         if self._folder_images is not None:  # as the plan line counted them: labelled images gone from the folder are not split
-            present = set(self._folder_images)
-            labels = LabelSet(labels.categories, [im for im in labels.images if im.file_name in present], labels.extra)
+            labels = labels.with_files(self._folder_images)
         problems = check_labels(labels, resuming=resume_dir is not None)
         if problems:
             self._fail(problems[0], 0)
