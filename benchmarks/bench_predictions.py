@@ -7,8 +7,10 @@
    <= 50 ms) - against running the model on the GUI thread (labelme's way).
 3. Batch prediction of a folder in the window vs `retina predict`'s loop (core.predict.predict_files)
    on the same images, same model and device (target: within 10 %).
+4. Accept shown (folder) over many predicted images: gathering their cached predictions in a
+   worker, the event loop's longest gap, against gathering them on the GUI thread.
 
-Usage: python benchmarks/bench_predictions.py [--device cpu|cuda] [--copies 3]
+Usage: python benchmarks/bench_predictions.py [--device cpu|cuda] [--copies 3] [--gather 2000]
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--copies", type=int, default=3, help="copies of the 8 demo images in the batch folder")
+    parser.add_argument("--gather", type=int, default=2000, help="predicted images that Accept folder gathers")
     args = parser.parse_args()
 
     import numpy as np
@@ -110,6 +113,32 @@ def main() -> None:
     gui_s = time.perf_counter() - start
     ticker.stop()
     gui_runs = window.predictions.model_runs - runs_before
+
+    # 4. Accept folder's gathering: the batch's cached candidates under many more names
+    cache_folder = window.predictions.cache.folder
+    store = window.workspace.store
+    for k in range(args.gather):
+        name = names[k % len(names)]
+        os.link(folder / name, folder / f"g{k}_{name}")
+        os.link(cache_folder / f"{name}.npz", cache_folder / f"g{k}_{name}.npz")
+        store.predicted.add(f"g{k}_{name}")
+    predicted = len(store.predicted)
+    start = time.perf_counter()
+    gathered = window.predictions.folder_entries()
+    on_gui_s = time.perf_counter() - start
+    window.predictions.folder_gathered.disconnect(window.accept_gathered)  # no question: the gathering alone is timed
+    arrived: list[list] = []
+    window.predictions.folder_gathered.connect(arrived.append)
+    gaps.clear()
+    clock.start()
+    ticker.start()
+    start = time.perf_counter()
+    window.predictions.gather_folder()
+    while not arrived:
+        app.processEvents()
+    worker_s = time.perf_counter() - start
+    ticker.stop()
+    assert len(arrived[0]) == len(gathered)
     window.close()
     paths = [folder / name for name in names]
     start = time.perf_counter()
@@ -124,6 +153,10 @@ def main() -> None:
                  ["retina predict loop (predict_files)", cli_s, cli_count / cli_s, ""],
                  ["ratio gui / cli", gui_s / cli_s, "", ""],
                  ["peer: model on the GUI thread (one image)", "", "", on_gui_thread_ms]])
+    print_table(f"Accept shown (folder): gathering the shown predictions of {predicted} predicted images",
+                ["", "seconds", "longest event-loop gap (ms)"],
+                [["retina-gui, background worker", worker_s, max(gaps)],
+                 ["peer: on the GUI thread (before)", on_gui_s, 1000 * on_gui_s]])
     shutil.rmtree(work, ignore_errors=True)
 
 

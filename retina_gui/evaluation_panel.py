@@ -148,7 +148,7 @@ class EvaluationPanel(QWidget):
         if problem := same_named_categories(self.annotator.workspace.store.categories):  # said now, not after predicting
             self.metrics.setText(f"Cannot evaluate: {problem}.")
             return
-        missing = [n for n in names if n not in p.candidates and not p.worker.has_cached(n)]
+        missing = [n for n in names if n not in p.candidates and n not in p.cache]
         self.run_button.setEnabled(False)
         self.progress.setFormat("%p %")  # the bar is this run's now; the old report stays marked stale until the new one comes
         if missing:
@@ -181,7 +181,7 @@ class EvaluationPanel(QWidget):
         store = self.annotator.workspace.store
         labels = store.to_labelset().with_files(names)
         memory = {n: p.candidates[n] for n in names if n in p.candidates}
-        worker, model = p.worker, p.model
+        cache, model = p.cache, p.model
         view_score, nms = p.score, p.nms
         self._run_revision, self._run_edits = store.revision, set()  # the labels this run's report is of
         self._view_score = view_score  # the report's errors are at this threshold, whatever the slider does meanwhile
@@ -191,7 +191,7 @@ class EvaluationPanel(QWidget):
             for n in names:
                 cancel.raise_if_cancelled()
                 found = memory.get(n)  # (not "or": an image with no detections has empty candidates, which are falsy)
-                found = worker.cached(n) if found is None else found
+                found = cache.get(n) if found is None else found
                 if found is None:
                     lost.append(n)
                 else:

@@ -145,6 +145,7 @@ class MainWindow(QMainWindow):
         self.predictions.changed.connect(self._show_predictions)
         self.predictions.changed.connect(self._explain_selection)
         self.predictions.message.connect(self.say)
+        self.predictions.folder_gathered.connect(self.accept_gathered)
         self.predictions.model_changed.connect(self.anchor_panel.set_model)
         self.training_panel.failed.connect(self._training_failed)
         self.model_panel.accept_folder_button.clicked.connect(self.accept_folder)
@@ -802,11 +803,16 @@ class MainWindow(QMainWindow):
             return 0
         return self.predictions.accept_image()
 
-    def accept_folder(self) -> int:
-        """Every shown prediction of every predicted image as labels, after the user agrees (one undo step)."""
+    def accept_folder(self) -> None:
+        """Every shown prediction of every predicted image as labels, after the user agrees (one
+        undo step): gathered in the background first, then :meth:`accept_gathered` asks."""
+        if self._predictions_on_screen():
+            self.predictions.gather_folder()
+
+    def accept_gathered(self, entries: list) -> int:
+        """Ask about the folder's gathered shown predictions, and accept them if the user agrees."""
         if not self._predictions_on_screen():
             return 0
-        entries = self.predictions.folder_entries()
         shown = sum(len(p) for _, _, p in entries)
         fresh = self.predictions.fresh_entries(entries)  # the question gives what would be added, not what is shown
         count, images = sum(len(p) for _, _, p in fresh), len(fresh)

@@ -11,15 +11,17 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QColor
 
 from core.annotations import ImageStatus
+from core.cancel import CancelToken
 from core.detections import Detections
 from core.images import ImageReadError, image_size
 from core.labels import category_of_class, class_name_key
+from core.prediction_cache import PredictionCache
 from core.review import Explanation, covered_by_labels, explain_labels, new_predictions
 from retina_gui import commands
 from retina_gui.annotator import Annotator
 from retina_gui.canvas import BoxView
 from retina_gui.convert import PALETTE, category_color, palette_color, rect_from_xyxy
-from retina_gui.workers import ModelInfo, PredictionWorker
+from retina_gui.workers import FunctionWorker, ModelInfo, PredictionWorker
 
 
 class Predictions(QObject):
@@ -30,6 +32,7 @@ class Predictions(QObject):
     message = Signal(str)
     batch_progress = Signal(int, int, float)
     batch_finished = Signal(int, bool)
+    folder_gathered = Signal(object)  # folder_entries(), gathered in a worker for Accept folder
 
     MEMORY_CACHE = 512  # images whose candidates stay in memory (the rest are on disk)
 
@@ -39,6 +42,9 @@ class Predictions(QObject):
         self.worker: PredictionWorker | None = None
         self.model: ModelInfo | None = None
         self.model_path: Path | None = None
+        # the loaded model's disk cache, read on this thread and by gatherers (not the worker's, which
+        # it replaces on its own thread when it loads another model, before this one hears of it)
+        self.cache: PredictionCache | None = None
         self.device = "auto"
         self.preset: str | None = None
         self.candidates: OrderedDict[str, object] = OrderedDict()
@@ -52,6 +58,8 @@ class Predictions(QObject):
         self.model_runs = 0  # images the network ran on (cache hits not counted)
         self._in_use: tuple[Path | None, str, str | None] = (None, "auto", None)  # model_path, device, preset of self.model
         self._requested: dict[Path, tuple[str, str | None]] = {}  # device and preset each file was last asked with
+        self._gatherer: FunctionWorker | None = None
+        self._gathered_view: tuple | None = None  # what the gathered entries were shown with (model, thresholds, hidden classes)
         annotator.image_shown.connect(self._image_shown)
         annotator.image_failed.connect(self._image_failed)
 
@@ -73,10 +81,11 @@ class Predictions(QObject):
             self.load_model(self.model_path, self.device, self.preset)
 
     def detach(self) -> None:
+        self._stop_gathering()
         if self.worker is not None:
             self.worker.stop()
             self.worker = None
-        self.model = None
+        self.model, self.cache = None, None
         self.candidates.clear()
         self.visible = self.all = None
         self.model_changed.emit(None)
@@ -92,7 +101,7 @@ class Predictions(QObject):
             self.worker.load_model(path, device, preset)
 
     def _model_loaded(self, info: ModelInfo) -> None:
-        self.model = info
+        self.model, self.cache = info, PredictionCache(self.worker.cache_root, info.cache_key)
         self._in_use = (info.path, *self._requested.get(info.path, ("auto", None)))  # the choices it was loaded with
         self.candidates.clear()
         self.rejected.clear()
@@ -138,7 +147,7 @@ class Predictions(QObject):
     def _image_shown(self, name: str, _w: int, _h: int) -> None:
         if name in self.candidates:
             self.candidates.move_to_end(name)
-        elif self.auto or (self.worker is not None and self.worker.has_cached(name)):  # cached: shown even when not predicting
+        elif self.auto or (self.cache is not None and name in self.cache):  # cached: shown even when not predicting
             self.request(name)
         self.refilter()
 
@@ -199,15 +208,9 @@ class Predictions(QObject):
             self.visible = self.all = None
         else:
             self.all = candidates.filter(self.score, self.nms, self.model.max_detections)
-            shown = self._shown(self.all, self.annotator.current)
+            shown = shown_mask(self.all, self.hidden, self.rejected.get(self.annotator.current, set()))
             self.visible = Detections(self.all.boxes[shown], self.all.scores[shown], self.all.labels[shown], self.all.candidate_index[shown])
         self.changed.emit()
-
-    def _shown(self, detections: Detections, name: str) -> np.ndarray:
-        """Mask of the detections not hidden by class visibility or rejected on this image."""
-        rejected = self.rejected.get(name, set())
-        return np.array([int(k) not in self.hidden and int(c) not in rejected for k, c in zip(detections.labels, detections.candidate_index)],
-                        dtype=bool)
 
     def current_candidates(self):
         return self.candidates.get(self.annotator.current) if self.annotator.current else None
@@ -252,7 +255,7 @@ class Predictions(QObject):
         """Accept these visible predictions of the current image (one undo step)."""
         if self.visible is None or self.annotator.current is None or self.annotator.size is None:
             return 0
-        entry = (self.annotator.current, self.annotator.size, self._predictions(self.visible, indices))
+        entry = (self.annotator.current, self.annotator.size, as_predictions(self.visible, indices, self.model.class_names))
         return self.accept_entries([entry], "Accept {count} prediction{s}")
 
     def reject(self, index: int) -> None:
@@ -298,33 +301,92 @@ class Predictions(QObject):
         """The shown predictions of the current image, as :meth:`folder_entries` gives them."""
         if self.visible is None or self.annotator.current is None or self.annotator.size is None:
             return []
-        return [(self.annotator.current, self.annotator.size, self._predictions(self.visible, list(range(len(self.visible)))))]
+        return [(self.annotator.current, self.annotator.size,
+                 as_predictions(self.visible, list(range(len(self.visible))), self.model.class_names))]
 
-    def folder_entries(self) -> list[tuple[str, tuple[int, int], list[tuple[float, float, float, float, str]]]]:
-        """(image, size, shown predictions) of every predicted image, at the current thresholds."""
-        if self.model is None or self.annotator.workspace is None:
-            return []
-        entries = []
-        for name in list(self.annotator.workspace.store.predicted):
-            candidates = self.candidates.get(name)
-            if candidates is None:
-                candidates = self.worker.cached(name) if self.worker else None
-            if candidates is None:
-                continue
-            detections = candidates.filter(self.score, self.nms, self.model.max_detections)
-            indices = np.flatnonzero(self._shown(detections, name)).tolist()
-            entry = self.annotator.workspace.store.entry(name)
-            size = (entry.width, entry.height) if entry else None
-            if size is None:
-                try:
-                    size = image_size(self.annotator.workspace.folder / name)
-                except ImageReadError:
+    def folder_entries(self, cancel: CancelToken | None = None) -> list[tuple[str, tuple[int, int], list[tuple[float, float, float, float, str]]]]:
+        """(image, size, shown predictions) of every predicted image, at the current thresholds.
+        Any thread may run what it gathers from (:meth:`gather_folder` runs it in a worker)."""
+        gather = self._folder_gatherer()
+        return gather(cancel or CancelToken()) if gather is not None else []
+
+    def _folder_gatherer(self):
+        """A function of a cancel token that gives :meth:`folder_entries`, over a snapshot of what
+        it needs from this thread (the store, thresholds, rejections), or None without a model."""
+        workspace = self.annotator.workspace
+        if self.model is None or workspace is None:
+            return None
+        store = workspace.store
+        names = list(store.predicted)
+        in_memory = {n: self.candidates[n] for n in names if n in self.candidates}
+        sizes = {n: (e.width, e.height) for n in names if (e := store.entry(n)) is not None}
+        cache = self.cache
+        score, nms, max_detections, class_names = self.score, self.nms, self.model.max_detections, self.model.class_names
+        hidden, rejected = set(self.hidden), {n: set(r) for n, r in self.rejected.items()}
+        folder = workspace.folder
+
+        def gather(cancel: CancelToken) -> list:
+            entries = []
+            for name in names:
+                cancel.raise_if_cancelled()
+                candidates = in_memory.get(name)
+                if candidates is None and cache is not None:
+                    candidates = cache.get(name)
+                if candidates is None:
                     continue
-            entries.append((name, size, self._predictions(detections, indices)))
-        return entries
+                detections = candidates.filter(score, nms, max_detections)
+                size = sizes.get(name)
+                if size is None:
+                    try:
+                        size = image_size(folder / name)
+                    except ImageReadError:
+                        continue
+                indices = np.flatnonzero(shown_mask(detections, hidden, rejected.get(name, set()))).tolist()
+                entries.append((name, size, as_predictions(detections, indices, class_names)))
+            return entries
 
-    def _predictions(self, detections, indices: list[int]) -> list[tuple[float, float, float, float, str]]:
-        return [(*map(float, detections.boxes[i]), self.model.class_names[int(detections.labels[i])]) for i in indices]
+        return gather
+
+    def gather_folder(self) -> bool:
+        """Start gathering :meth:`folder_entries` in a worker, for :attr:`folder_gathered`: reading
+        and filtering the cached candidates of 10,000 images takes about 20 s, which froze the
+        window. False when it cannot start (no model, or a gathering still running)."""
+        if self._gatherer is not None:
+            self.message.emit("still gathering the folder's predictions …")
+            return False
+        gather = self._folder_gatherer()
+        if gather is None:
+            self.message.emit("no model loaded: Model ▸ Load Model… first")
+            return False
+        self._gathered_view = self._view()
+        self._gatherer = FunctionWorker(gather)
+        self._gatherer.done.connect(self._folder_gathered)
+        self._gatherer.failed.connect(self._gathering_failed)
+        self._gatherer.start()
+        self.message.emit(f"gathering the shown predictions of {len(self.annotator.workspace.store.predicted)} images …")
+        return True
+
+    def _view(self) -> tuple:
+        """What decides the folder's shown predictions, besides the labels (which accepting reads afresh)."""
+        store = self.annotator.workspace.store if self.annotator.workspace else None
+        return (self.model.cache_key if self.model else None, self.score, self.nms, frozenset(self.hidden),
+                frozenset((n, frozenset(r)) for n, r in self.rejected.items()), frozenset(store.predicted) if store else None)
+
+    def _stop_gathering(self) -> None:
+        if self._gatherer is not None:
+            self._gatherer.stop()
+            self._gatherer = None
+
+    def _folder_gathered(self, entries: list) -> None:
+        self._stop_gathering()
+        if self._view() != self._gathered_view:  # what was gathered is no longer what is shown
+            self.message.emit("the shown predictions changed while they were gathered (a threshold, a class shown or hidden, a rejection, a review): accept again")
+            return
+        self.folder_gathered.emit(entries)
+
+    def _gathering_failed(self, reason: str) -> None:
+        self._stop_gathering()
+        self.message.emit(f"could not gather the folder's predictions: {reason}")
 
     def fresh_entries(self, entries) -> list:
         """``entries`` without the predictions that duplicate a label of the same class (IoU >= 0.7):
@@ -380,6 +442,17 @@ class Predictions(QObject):
                                 score_thresh=self.score, nms_thresh=self.nms, best_anchor_iou=best_anchor_iou[known],
                                 positive_iou=self.model.assign.positive_iou, class_names=list(self.model.class_names))
         return result[known.index(index)]
+
+
+def shown_mask(detections: Detections, hidden: set[int], rejected: set[int]) -> np.ndarray:
+    """Mask of the detections not of a hidden model class and not rejected on their image."""
+    return np.array([int(k) not in hidden and int(c) not in rejected for k, c in zip(detections.labels, detections.candidate_index)],
+                    dtype=bool)
+
+
+def as_predictions(detections: Detections, indices: list[int], class_names) -> list[tuple[float, float, float, float, str]]:
+    """These detections as (x1, y1, x2, y2, class name), as accepting takes them."""
+    return [(*map(float, detections.boxes[i]), class_names[int(detections.labels[i])]) for i in indices]
 
 
 def _labels_by_key(store, file_name: str) -> tuple[np.ndarray, np.ndarray]:

@@ -234,15 +234,7 @@ class PredictionWorker(QueueWorker):
         self._batch_cancel = CancelToken()
         self._rejected: dict[str, dict[str, set[int]]] = {}  # to be saved: per model's cache key
         self._detector = None
-        self.cache = None
-
-    def cached(self, name: str):
-        """The disk-cached candidates of an image for the loaded model (any thread), or None."""
-        return self.cache.get(name) if self.cache is not None else None
-
-    def has_cached(self, name: str) -> bool:
-        """Whether the image has cached candidates (a file check, nothing read)."""
-        return self.cache is not None and name in self.cache
+        self._cache = None
 
     def load_model(self, path: Path, device: str = "auto", preset: str | None = None) -> None:
         def change() -> None:
@@ -349,18 +341,18 @@ class PredictionWorker(QueueWorker):
         except Exception as exc:  # any failure to build the model is the user's file or choice: report it
             self.model_failed.emit(str(exc) if str(path) in str(exc) else f"{path}: {exc}")
             return
-        self._detector, self.cache = detector, PredictionCache(self.cache_root, key)
+        self._detector, self._cache = detector, PredictionCache(self.cache_root, key)
         runtime = detector.runtime
         self.model_loaded.emit(ModelInfo(path, tuple(c.name for c in detector.classes), detector.preset.name, runtime.device,
                                          runtime.precision, post.score_thresh, post.nms_thresh, post.max_detections,
                                          detector.preset.anchors, detector.preset.assign, detector.preprocess_config, devices, key))
-        self.rejected_loaded.emit(self.cache.rejected())
-        self.cached_names.emit(self.cache.names())  # names only: reading 10,000 files here held every load up
+        self.rejected_loaded.emit(self._cache.rejected())
+        self.cached_names.emit(self._cache.names())  # names only: reading 10,000 files here held every load up
 
     def _predict_one(self, name: str) -> None:
         if self._detector is None:
             return
-        cached = self.cache.get(name)
+        cached = self._cache.get(name)
         if cached is not None:
             self._emit(name, cached, True)
             return
@@ -372,7 +364,7 @@ class PredictionWorker(QueueWorker):
             self.failed.emit(name, exc.reason)
             return
         try:
-            self.cache.put(name, candidates)
+            self._cache.put(name, candidates)
         except OSError:
             pass  # a read-only folder: predictions still show, they are just not kept for next time
         self._emit(name, candidates, False)

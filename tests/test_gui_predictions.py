@@ -47,6 +47,18 @@ def wait_predictions(qtbot, window, timeout=60_000):
     qtbot.waitUntil(lambda: window.predictions.visible is not None and window.annotator.size is not None, timeout=timeout)
 
 
+def accept_folder(qtbot, window) -> int:
+    """Accept shown (folder) as the button does: the predictions are gathered in a worker, then the
+    window asks; the number of boxes it added."""
+    def total() -> int:
+        return sum(len(window.workspace.store.boxes(n)) for n in window.files.model.names)
+
+    before = total()
+    with qtbot.waitSignal(window.predictions.folder_gathered, timeout=30_000):
+        window.accept_folder()
+    return total() - before
+
+
 def test_predictions_arrive_while_the_event_loop_keeps_running_and_sliders_refilter_without_the_model(qtbot, tmp_path, window_factory):
     folder = labelled_demo(tmp_path)
     ticks = []
@@ -125,8 +137,8 @@ def test_batch_predict_the_folder_then_accept_all_of_it_in_one_step(qtbot, tmp_p
     first = window.files.current()
     assert window.files.next_unlabelled() and window.files.current() != first  # predictions alone are not labels
     store = window.workspace.store
-    assert window.accept_folder() == 0 and not any(store.boxes(n) for n in window.files.model.names)  # the user said no
-    count = window.accept_folder()
+    assert accept_folder(qtbot, window) == 0 and not any(store.boxes(n) for n in window.files.model.names)  # the user said no
+    count = accept_folder(qtbot, window)
     assert len(questions) == 2 and questions[1].startswith(f"Add {count} shown predictions on 8 images as labels?")
     assert count == sum(len(store.boxes(n)) for n in window.files.model.names) and count > 100
     assert all(window.files.model.status(n) == "labelled" for n in window.files.model.names)
@@ -158,7 +170,7 @@ def test_batch_predict_the_folder_then_accept_all_of_it_in_one_step(qtbot, tmp_p
     again.files.set_current("chess_02.jpg")  # shown: its cached predictions come back on screen, for review there only
     qtbot.waitUntil(lambda: again.annotator.current == "chess_02.jpg" and again.predictions.visible is not None, timeout=60_000)
     assert again.files.model.status("chess_02.jpg") == "reviewed" and not again.workspace.store.predicted
-    assert again.accept_folder() == 0 and len(questions) == 2
+    assert accept_folder(qtbot, again) == 0 and len(questions) == 2
     assert not again.workspace.store.boxes("chess_02.jpg") and len(again.workspace.store.boxes("chess_03.jpg")) == left
 
 
@@ -458,7 +470,7 @@ def test_rejections_are_kept_when_the_folder_reopens(qtbot, tmp_path, window_fac
     rejected = window.predictions.visible.candidate_index[0]
     window.predictions.reject(0)
     shown = len(window.predictions.visible)
-    cache = window.predictions.worker.cache.folder / "rejected.json"
+    cache = window.predictions.cache.folder / "rejected.json"
     qtbot.waitUntil(cache.exists, timeout=5000)
     window.close()
     again = window_factory(folder)
@@ -511,7 +523,7 @@ def test_evaluating_during_a_folder_run_joins_it_instead_of_cutting_it_short(qtb
     window.evaluation_panel.evaluate()  # its missing images join the running batch
     qtbot.waitUntil(lambda: window.evaluation_panel.report is not None, timeout=120_000)
     assert finished == [(8, False)]
-    assert all(window.predictions.worker.has_cached(n) for n in window.files.model.names)
+    assert all(n in window.predictions.cache for n in window.files.model.names)
 
 
 def test_accepting_predictions_that_add_classes_asks_first(qtbot, tmp_path, window_factory):
@@ -601,10 +613,22 @@ def test_accepting_the_folder_asks_about_what_it_would_add_not_what_is_shown(qtb
     window.predictions.predict_folder()
     qtbot.waitUntil(lambda: bool(finished), timeout=120_000)
     shown = sum(len(p) for _, _, p in window.predictions.folder_entries())
-    added = window.accept_folder()
+    added = accept_folder(qtbot, window)
     assert 0 < added < shown  # most of the demo model's detections are labelled already
     assert questions[-1].startswith(f"Add {added} shown predictions on ") and f"({shown - added} others shown are labelled already.)" in questions[-1]
     assert "of those images have labels already: the predictions join them." in questions[-1]  # said, not found out after
+    # the folder's predictions are gathered off the GUI thread (20 s for 10,000 images): the question
+    # waits for them, and a threshold moved meanwhile makes them stale, so nothing is asked or added
+    window.workspace.undo_stack.undo()
+    asked = len(questions)
+    window.accept_folder()
+    assert len(questions) == asked and window.predictions._gatherer is not None
+    window.model_panel.score_slider.setValue(window.model_panel.score_slider.value() + 5)
+    qtbot.waitUntil(lambda: window.predictions._gatherer is None, timeout=30_000)
+    assert len(questions) == asked and window.statusBar().currentMessage().startswith("the shown predictions changed while they were gathered")
+    window.accept_folder()  # a folder switch meanwhile stops the gathering (the fixture fails a test leaving a thread)
+    window.open_folder(unlabelled_demo(tmp_path / "other"))
+    assert window.predictions._gatherer is None and len(questions) == asked
 
 
 def test_an_edit_while_the_evaluation_runs_leaves_its_report_stale_there(qtbot, tmp_path, window_factory):
@@ -705,8 +729,14 @@ def test_evaluation_counts_an_image_with_no_detections_and_names_images_whose_pr
     found = p.candidates["chess_01.jpg"]
     p.candidates["chess_01.jpg"] = dataclasses.replace(found, _kept={}, **{k: getattr(found, k)[:0] for k in ("boxes", "scores", "labels", "anchor_index", "level")})
     del p.candidates["chess_08.jpg"]
-    p.worker.cached = lambda name: None  # as in a folder that cannot be written: nothing on disk
-    p.worker.has_cached = lambda name: True
+    class Unreadable:  # listed on disk, but gone by the time it is read
+        def __contains__(self, name: str) -> bool:
+            return True
+
+        def get(self, name: str):
+            return None
+
+    p.cache = Unreadable()
     panel.evaluate()
     qtbot.waitUntil(lambda: panel.report is not full and panel.report is not None, timeout=60_000)
     assert panel.report.images == 7  # chess_01 counted (its labels all missed), chess_08 left out ...
@@ -738,3 +768,23 @@ def test_predictions_of_classes_the_labels_lack_never_take_a_label_class_colour(
     window.accept_image()  # accepted classes keep the colour they were shown in, unlike any other
     added = [category_color(c).name() for c in window.workspace.store.categories]
     assert len(set(added)) == len(added)
+
+
+def test_the_folder_s_predictions_come_from_the_cache_of_the_model_in_use_while_another_loads(qtbot, tmp_path, window_factory, tiny_checkpoint):
+    """The worker swaps its disk cache on its own thread when it loads another model, before the
+    window hears of it: the window read the new model's candidates (or none) under the old model's
+    class names, and Accept folder could add them as labels."""
+    window = window_factory(unlabelled_demo(tmp_path))
+    wait_predictions(qtbot, window)
+    p = window.predictions
+    shown = p.folder_entries()
+    assert shown and shown[0][2]
+    key = p.cache.folder.name
+    p.worker.load_model(tiny_checkpoint)  # straight to the worker: the window hears of it only through the event loop
+    deadline = time.monotonic() + 60
+    while p.worker._cache.folder.name == key and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert p.worker._cache.folder.name != key
+    p.candidates.clear()  # read from disk, as for images out of the memory cache
+    assert p.folder_entries() == shown
+    qtbot.waitUntil(lambda: p.model.path == tiny_checkpoint, timeout=30_000)
