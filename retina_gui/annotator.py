@@ -189,7 +189,7 @@ class Annotator(QObject):
             self.message.emit(f"pasted {boxes_text(len(boxes))} from {source}")
 
     def select_all(self) -> None:
-        if self.workspace is not None and self.current is not None:
+        if self.workspace is not None and self.current is not None and self.size is not None:  # the image is on screen
             self.canvas.select(list(range(len(self.workspace.store.boxes(self.current)))))
 
     def rescale_to_image(self) -> None:

@@ -325,7 +325,7 @@ class Canvas(QGraphicsView):
         self._cancel_drag()
         same_boxes = len(boxes) == len(self._items)
         self._splice(boxes)
-        wanted = set(selected) if selected is not None else (set(self._selected) if same_boxes else set())
+        wanted = {i for i in selected if 0 <= i < len(boxes)} if selected is not None else (set(self._selected) if same_boxes else set())
         handles_moved = False  # the selection's handles are drawn over the scene, not by the items
         shown = []
         for item, view in zip(self._items, boxes):
@@ -450,7 +450,9 @@ class Canvas(QGraphicsView):
         return sorted(self._selected)
 
     def select(self, indices: list[int]) -> None:
-        wanted = set(indices)  # (membership in the list cost 0.28 s for Select All of 5,000 boxes)
+        """Select these boxes of the ones shown; indices of boxes not on the canvas (an image still
+        loading, or unreadable, shows none) are dropped: a selection of them crashed the repaint."""
+        wanted = {i for i in indices if 0 <= i < len(self._items)}  # (a set: membership in the list cost 0.28 s for 5,000 boxes)
         for i in self._selected ^ wanted:
             if i < len(self._items):
                 self._items[i].set_selected(i in wanted)

@@ -1546,3 +1546,21 @@ def test_a_delete_gives_the_neighbours_tags_their_room_back(qtbot, unlabelled):
     window.workspace.delete_boxes("chess_01.jpg", [0])
     second, third = canvas._items
     assert second.label.isVisible() and not second.label.inside and third.label.isVisible() and third.label.inside
+
+
+def test_select_all_on_a_labelled_image_that_cannot_be_read_selects_nothing_and_paints(qtbot, tmp_path, settings):
+    """Ctrl+A selected every stored box of a damaged (or still loading) image while the canvas showed
+    none of them: the next repaint indexed boxes that were not there and the process died."""
+    folder = tmp_path / "demo"
+    shutil.copytree(ROOT / "resources" / "demo", folder)
+    (folder / "chess_08.jpg").write_bytes(b"not a jpeg")  # damaged after it was labelled
+    window = open_window(qtbot, folder, settings)
+    wait_image(qtbot, window)
+    window.files.set_current("chess_08.jpg")
+    qtbot.waitUntil(lambda: "chess_08.jpg" in window.files.model.unreadable, timeout=5000)
+    assert window.workspace.store.boxes("chess_08.jpg") and not window.canvas._items
+    window.annotator.select_all()
+    window.canvas.select([0, 3])  # nor can anything else select boxes that are not shown
+    window.canvas.viewport().repaint()
+    assert window.canvas.selected() == [] and window.workspace.store.boxes("chess_08.jpg")
+    window.close()
