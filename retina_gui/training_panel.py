@@ -139,7 +139,6 @@ class TrainingPanel(QWidget):
         self.annotator = predictions.annotator
         self.worker: TrainingWorker | None = None
         self.run_dir: Path | None = None
-        self.resumable: Path | None = None
         self.previous_model: tuple[Path, str | None] | None = None  # what a finished run replaced (path, preset)
         self.train_button = QPushButton("Train")
         self.train_button.setToolTip("Fine-tune the current model on the labelled images of this folder, in the background")
@@ -375,7 +374,8 @@ class TrainingPanel(QWidget):
         self._folder_images = None
         self.advanced.setChecked(False)
         self._recipe_shown = False  # the next folder's Advanced section opens with its own defaults
-        self.resumable = self.run_dir = None
+        self.run_dir = None
+        self.runs.setRowCount(0)
         self.chart.clear()
         self.log.clear()
         self.status.setText("")
@@ -385,7 +385,10 @@ class TrainingPanel(QWidget):
         ready = self.annotator.workspace is not None
         self.train_button.setEnabled(ready and not running)
         self.cancel_button.setEnabled(running)
-        self.resume_button.setEnabled(ready and not running and self.resumable is not None)
+        resumable = self.resumable if ready and not running else None
+        self.resume_button.setEnabled(resumable is not None)
+        self.resume_button.setToolTip(f"Go on with the stopped run {resumable.name}" if resumable is not None else
+                                      "Go on with a stopped run: the one selected in the runs list, else the newest")
         self.advanced.setEnabled(not running)
         # folded away while a run goes (it cannot be changed then): the progress, chart and log take its
         # place, in view (with it open they were below the fold even at 1920x1080); back after the run
@@ -408,10 +411,8 @@ class TrainingPanel(QWidget):
         trained = [c.name for c in self.worker.labels.categories] if self.worker is not None else []
         self.stop()
         if result.cancelled:
-            self.resumable = result.run_dir
             self.status.setText(f"cancelled after {_epochs(result.epochs_done)}; the last checkpoint is kept and the run can be resumed")
         else:
-            self.resumable = None
             checkpoint = result.best_checkpoint or result.last_checkpoint
             best = ", no validation images (held out from 7 labelled images on)" if result.best_map is None else \
                 f", best validation mAP {result.best_map:.3f}"
@@ -426,7 +427,7 @@ class TrainingPanel(QWidget):
             self.predictions.load_model(checkpoint, self.predictions.device)
             self.run_ended.emit(text.split(";")[0] + f"; now using {checkpoint.parent.name}")
         self._set_running(False)
-        self.refresh_runs()
+        self.refresh_runs(select=result.run_dir if result.cancelled else None)  # the stopped run, selected, is the one Resume goes on with
 
     def _classes_changed_since(self, trained: list[str]) -> str:
         """A note when the classes were edited while the run trained on its snapshot of the labels."""
@@ -451,6 +452,7 @@ class TrainingPanel(QWidget):
         self.log.appendPlainText(message)
         self.failed.emit(message)
         self._set_running(False)
+        self.refresh_runs(select=self.run_dir)  # its last checkpoint, if it got to one, can be resumed
 
     def _show_history(self, run_dir: Path) -> None:
         """A resumed run's log, and its chart so far: validation points and each epoch's mean losses
@@ -480,7 +482,8 @@ class TrainingPanel(QWidget):
             self.status.setText(f"back to {path.name}")
 
     # --- runs ----------------------------------------------------------------------------------
-    def refresh_runs(self) -> None:
+    def refresh_runs(self, select: Path | None = None) -> None:
+        """List the folder's runs, newest first; ``select`` selects that run's row."""
         runs = list_runs(self._root()) if self.annotator.workspace is not None else []
         current = self.predictions.model.path.resolve().parent if self.predictions.model is not None else None
         self.runs.setRowCount(len(runs))
@@ -500,19 +503,27 @@ class TrainingPanel(QWidget):
                     font.setBold(True)
                     item.setFont(font)
                 self.runs.setItem(row, col, item)
-        if self.resumable is None:
-            stopped = [r for r in runs if not r.finished]
-            self.resumable = stopped[0].path if stopped and runs and stopped[0] is runs[0] else None
+        if select is not None:
+            row = next((k for k, run in enumerate(runs) if run.path.resolve() == select.resolve()), None)
+            if row is not None:
+                self.runs.selectRow(row)
         self._set_running(self.worker is not None)
 
+    @property
+    def resumable(self) -> Path | None:
+        """The run Resume goes on with: the selected run if it stopped with a checkpoint, else the
+        newest run if it did."""
+        for row in (self.runs.currentRow(), 0):
+            item = self.runs.item(row, 0) if row >= 0 else None
+            stopped = item.data(_RUN_ROLE) if item is not None else ""
+            if stopped and (Path(stopped) / "train_state.pt").exists():
+                return Path(stopped)
+        return None
+
     def _run_selected(self) -> None:
-        """Resume goes on with the selected stopped run (by default the newest one, if it is stopped)."""
         row = self.runs.currentRow()
         self.use_button.setEnabled(row >= 0 and self.runs.item(row, 0) is not None)
-        stopped = self.runs.item(row, 0).data(_RUN_ROLE) if row >= 0 and self.runs.item(row, 0) else ""
-        if stopped and (Path(stopped) / "train_state.pt").exists():
-            self.resumable = Path(stopped)
-            self._set_running(self.worker is not None)
+        self._set_running(self.worker is not None)  # Resume goes on with the selected run, if it stopped
 
     def _run_clicked(self, row: int, _column: int) -> None:
         """A click on a run shows its log and chart (a run training now keeps its own on screen)."""

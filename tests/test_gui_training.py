@@ -217,6 +217,27 @@ def test_a_full_disk_is_reported(qtbot, window, monkeypatch):
     _still_usable(window)
 
 
+def test_a_run_that_fails_after_a_checkpoint_is_listed_and_resumes(qtbot, window, monkeypatch):
+    """The disk fills in the second epoch: the message says the last checkpoint is kept, and the
+    runs list (not refreshed after a failure before) offers the run to Resume."""
+    save = core.train.save_checkpoint
+
+    def full_after_the_first_epoch(path, *args, **kwargs):
+        if (path.parent / "train_state.pt").exists():
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return save(path, *args, **kwargs)
+
+    monkeypatch.setattr(core.train, "save_checkpoint", full_after_the_first_epoch)
+    panel = window.training_panel
+    small_recipe(panel, 2)
+    assert panel.train()
+    qtbot.waitUntil(lambda: any("The disk is full" in r for r in window.reports), timeout=120_000)
+    assert panel.runs.rowCount() == 1 and panel.runs.item(0, 3).text() == "stopped"
+    assert panel.resumable == panel.run_dir and panel.resume_button.isEnabled()
+    assert panel.run_dir.name in panel.resume_button.toolTip()
+    _still_usable(window)
+
+
 def test_closing_the_window_while_training_asks_first(qtbot, window):
     panel = window.training_panel
     small_recipe(panel, 50)
@@ -277,8 +298,20 @@ def test_a_stopped_run_resumes_only_in_its_own_folder_and_a_broken_recipe_is_rep
     shutil.copy(DEMO_MODEL, run / "last.safetensors")
     (run / "train_state.pt").write_bytes(b"")
     (run / "recipe.json").write_text('{"epochs": 3, "image_siz')  # torn
+    older_stopped, finished = run.parent / "20231230-000000", run.parent / "20231231-000000"
+    for older in (older_stopped, finished):
+        older.mkdir()
+        shutil.copy(DEMO_MODEL, older / "last.safetensors")
+        (older / "recipe.json").write_text('{"epochs": 1}')
+    (older_stopped / "train_state.pt").write_bytes(b"")
+    (finished / "metrics.json").write_text('[{"epoch": 1, "step": 1, "mAP": 0.5}]')
     panel.refresh_runs()
-    assert panel.resumable == run and panel.resume_button.isEnabled()
+    assert [panel.runs.item(r, 3).text() for r in range(3)] == ["stopped", "finished", "stopped"]
+    assert panel.resumable == run and panel.resume_button.isEnabled()  # the newest
+    panel.runs.selectRow(2)
+    assert panel.resumable == older_stopped and older_stopped.name in panel.resume_button.toolTip()
+    panel.runs.selectRow(1)  # a finished run chosen afterwards: Resume goes back to the newest (it kept the older one)
+    assert panel.resumable == run
     panel.resume()
     assert panel.worker is None and "recipe.json is unreadable" in panel.status.text()
     small_recipe(panel, 3)  # Advanced settings chosen for this folder's data
