@@ -519,20 +519,18 @@ class MainWindow(QMainWindow):
             self._show_image_of(stack.command(stack.index()))
             if stack.canRedo():
                 self.say(f"redone: {stack.redoText()}")
+            before = stack.index()
             stack.redo()
-            done = stack.command(stack.index() - 1)
-            failure = getattr(done, "failure", None)
-            if failure is not None:  # the labels changed under it: it leaves the history, not undone (it did nothing, or not all)
-                text = done.text()
-                done.setObsolete(True)
-                stack.undo()
-                self.report("Redo", f"Could not redo {text}: {failure}")
+            if problem := self.workspace.take_back_failed_redo(before):
+                self.report("Redo", problem)
 
     def _history_moved(self, before: int, after: int) -> None:
         """A click in History undid or redid edits, maybe of another image: show the image of the
-        last one, as Ctrl+Z does."""
+        last one, as Ctrl+Z does; a redo that failed is reported, as Ctrl+Y's is."""
         if self.workspace is not None:
             self._show_image_of(self.workspace.undo_stack.command(after if after < before else after - 1))
+            if after > before and (problem := self.workspace.take_back_failed_redo(before)):
+                self.report("Redo", problem)
 
     def _show_image_of(self, command) -> None:
         """Undo and redo of an edit made on another image first bring that image on screen (a step of

@@ -166,6 +166,30 @@ class Workspace(QObject):
         if self._step is not None:
             self._step.append(command)
 
+    def take_back_failed_redo(self, before: int) -> str | None:
+        """Call after the history moved forward from ``before`` (Redo, or a click in the History
+        panel). The first step redone whose edit failed (the labels changed under it, by a way the
+        history does not know) leaves the history: the steps redone after it are undone, the parts
+        of it that worked are taken back, and it is removed without its own undo (it did nothing,
+        or not all of it). What to tell the user, or None when every step was redone."""
+        stack = self.undo_stack
+        for index in range(before, stack.index()):
+            step = stack.command(index)
+            parts = [step.child(k) for k in range(step.childCount())] or [step]  # a step of several commands: each
+            failure = next((part.failure for part in parts if getattr(part, "failure", None) is not None), None)
+            if failure is None:
+                continue
+            text = step.text()
+            stack.setIndex(index + 1)
+            if step.childCount():
+                for part in reversed(parts):
+                    if part.failure is None:
+                        part.undo()
+            step.setObsolete(True)
+            stack.undo()
+            return f"Could not redo {text}: {failure}"
+        return None
+
     # --- classes -------------------------------------------------------------------------------
     def set_current_category(self, category_id: int | None) -> None:
         self.current_category = category_id

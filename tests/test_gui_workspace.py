@@ -1564,3 +1564,31 @@ def test_select_all_on_a_labelled_image_that_cannot_be_read_selects_nothing_and_
     window.canvas.viewport().repaint()
     assert window.canvas.selected() == [] and window.workspace.store.boxes("chess_08.jpg")
     window.close()
+
+
+def test_a_step_of_several_edits_whose_redo_fails_is_taken_back_whole_by_redo_and_by_the_history(demo):
+    """Accepting the folder's predictions is one step of many commands: a failed redo of one of them
+    went unnoticed (only a single command's failure was looked at), and a redo by a click in the
+    History panel was never checked; the step stayed in the history half redone."""
+    window = demo
+    ws, store = window.workspace, window.workspace.store
+    first, second = store.categories[0], ws.add_category("clock")  # a class no box has yet: taking it away breaks nothing else
+    sizes = {n: (store.entry(n).width, store.entry(n).height) for n in ("chess_01.jpg", "chess_02.jpg")}
+    counts = {n: len(store.boxes(n)) for n in sizes}
+    entries = [("chess_01.jpg", sizes["chess_01.jpg"], [(5.0, 5.0, 50.0, 50.0, first.name)]),
+               ("chess_02.jpg", sizes["chess_02.jpg"], [(5.0, 5.0, 50.0, 50.0, second.name)])]
+    def by_the_history() -> None:  # a click on the next line of the History panel
+        before = ws.undo_stack.index()
+        ws.undo_stack.redo()
+        window.history.moved.emit(before, ws.undo_stack.index())
+
+    for redo in (window._redo, by_the_history):
+        assert ws.accept_predictions(entries, "Accept predictions in the folder") == 2
+        count = ws.undo_stack.count()
+        ws.undo_stack.undo()
+        store._categories.remove(second)  # the class went by a way the history does not know
+        redo()
+        assert ws.undo_stack.count() == count - 1 and ws.undo_stack.index() == count - 1  # out of the history
+        assert {n: len(store.boxes(n)) for n in sizes} == counts  # the part that worked is taken back too
+        assert window.reports[-1].startswith("Redo: Could not redo Accept predictions in the folder") and "no class with id" in window.reports[-1]
+        store._categories.append(second)
