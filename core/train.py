@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -117,13 +118,21 @@ class _Dist:
         return self.rank == 0
 
 
-def _dist_from_env(device: torch.device) -> _Dist:
+def _dist_from_env(device: torch.device) -> tuple[_Dist, torch.device]:
+    """Under torchrun (WORLD_SIZE > 1), join the process group. On CUDA each process takes the GPU
+    of its LOCAL_RANK: the device asked for ("cuda", "cuda:0") put every process on one GPU, which
+    NCCL refuses."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
-        return _Dist()
+        return _Dist(), device
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return _Dist(dist.get_world_size(), dist.get_rank())
+        # validation runs on rank 0 while the others wait at a barrier: NCCL's 10-minute default
+        # timeout ended runs with a large validation set
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=timedelta(hours=2))
+    return _Dist(dist.get_world_size(), dist.get_rank()), device
 
 
 def training_classes(labels: LabelSet) -> list[Category]:
@@ -208,9 +217,8 @@ class Trainer:
         self.command = command
         self.config = config
         self.run_dir = Path(run_dir)
-        self.device = resolve_device(device)
+        self.dist, self.device = _dist_from_env(resolve_device(device))
         self.dtype = resolve_precision(config.precision, self.device)
-        self.dist = _dist_from_env(self.device)
         self._run_lock = self._hold_run_folder(resume)  # before anything is written there
         try:
             self._prepare(train_data=train_data, val_data=val_data, config=config, start=start, backbone=backbone, preset=preset,

@@ -46,3 +46,24 @@ def test_two_process_torchrun_matches_one_process_with_the_same_global_batch(tmp
     # the losses logged are the whole batch's (both ranks' halves), not the first rank's share
     (ddp,), (one,) = (json.loads((tmp_path / run / "metrics.json").read_text()) for run in ("run", "single"))
     assert ddp["cls_loss"] == pytest.approx(one["cls_loss"], rel=1e-3) and ddp["box_loss"] == pytest.approx(one["box_loss"], rel=1e-3)
+
+
+def test_under_torchrun_each_process_takes_the_gpu_of_its_local_rank(monkeypatch):
+    """"cuda" (or "cuda:0") put every torchrun process on GPU 0, which NCCL refuses; the logic is
+    checked here without a GPU (the process group is stood in for)."""
+    import torch.distributed as dist
+
+    import core.train
+
+    chosen = []
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(torch.cuda, "set_device", chosen.append)
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(dist, "get_world_size", lambda: 2)
+    monkeypatch.setattr(dist, "get_rank", lambda: 1)
+    for asked in ("cuda", "cuda:0"):
+        group, device = core.train._dist_from_env(torch.device(asked))
+        assert device == torch.device("cuda", 1) and chosen[-1] == device and (group.world_size, group.rank) == (2, 1)
+    group, device = core.train._dist_from_env(torch.device("cpu"))  # gloo on the CPU: the device stays
+    assert device == torch.device("cpu") and len(chosen) == 2
