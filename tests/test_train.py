@@ -317,6 +317,17 @@ def test_evaluation_matches_pycocotools_and_gt_scores_one(own_area, tmp_path):
     assert 0.2 < ours.mAP < 1.0
 
 
+def test_evaluation_keeps_coco_s_100_detections_per_image_however_many_there_are():
+    """The detection limit followed the most detections an image had (300 with the detection cap):
+    a true positive ranked 151st counted, where COCO's AP at 100 detections does not."""
+    from core.labels import Box, Category, ImageEntry, LabelSet
+
+    labels = LabelSet([Category(1, "rook")], [ImageEntry(1, "a.jpg", 1000, 1000, [Box(10, 10, 60, 60, 1)])])
+    wrong = [Detection(1, 500 + k, 500, 540 + k, 540, 0.9 - k * 1e-4, 1) for k in range(150)]
+    assert coco_evaluate(labels, [*wrong, Detection(1, 10, 10, 60, 60, 0.5, 1)]).mAP == 0.0
+    assert coco_evaluate(labels, [*wrong[:99], Detection(1, 10, 10, 60, 60, 0.5, 1)]).mAP > 0.0
+
+
 def test_retina_eval_cli_writes_json(tiny_checkpoint, tmp_path, capsys):
     data = valid_subset(tmp_path)
     (tmp_path / "ann.json").write_text(json.dumps(data))
