@@ -322,6 +322,8 @@ class Trainer:
         self.fine_tuning = start is not None
         if state is not None:
             self.optimizer.load_state_dict(state["optimizer"])
+            if state.get("scaler"):  # fp16 on CUDA: the loss scale it reached (a fresh 65536 skipped other steps than the run would have)
+                self.scaler.load_state_dict(state["scaler"])
             self.step, self.epoch, self.skip = int(state["step"]), int(state["epoch"]), int(state["skip"])
             self.end_pending = bool(state.get("end_pending", False))
             # the steps of the epoch done before the stop count in its mean losses too
@@ -430,7 +432,7 @@ class Trainer:
         save_checkpoint(self.run_dir / "last.safetensors", self.model, self._checkpoint_spec())
         state = {"model": {k: v.detach().to("cpu").clone() for k, v in self.model.state_dict().items()},
                  "world_size": self.dist.world_size,
-                 "optimizer": self.optimizer.state_dict(), "step": self.step, "epoch": self.epoch, "skip": self.skip,
+                 "optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(), "step": self.step, "epoch": self.epoch, "skip": self.skip,
                  "best_map": -1.0 if self.best_map is None else self.best_map,
                  "freeze_bn": self.freeze_bn, "frozen_stages": self.frozen_stages, "end_pending": self.end_pending,
                  "fine_tuning": self.fine_tuning, "epoch_losses": list(self._epoch_losses),

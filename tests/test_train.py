@@ -63,6 +63,19 @@ def test_batchnorm_and_frozen_stages_stay_frozen(four_images, tmp_path):
     assert torch.equal(before["layer3.0.bn1.running_mean"], after["layer3.0.bn1.running_mean"])
 
 
+def test_resume_keeps_the_fp16_loss_scale(four_images, tmp_path, monkeypatch):
+    """fp16 on CUDA scales the loss; the scale it had grown to was not saved, so a resumed run began
+    again at 65536 and skipped other steps than the run would have. (The scaler runs on the CPU here,
+    doubling its scale after every step.)"""
+    scaler = torch.amp.GradScaler
+    monkeypatch.setattr(torch.amp, "GradScaler", lambda device, enabled: scaler(device, init_scale=1024.0, growth_interval=1))
+    cancel = CancelToken()
+    first = _trainer(four_images, tmp_path / "run", _config(epochs=2), cancel=cancel, on_event=lambda e: e.kind == "epoch" and cancel.cancel())
+    assert first.run().cancelled and first.scaler.get_scale() == 4096.0  # two steps
+    resumed = _trainer(four_images, tmp_path / "run", _config(epochs=2), resume=True)
+    assert resumed.scaler.get_scale() == 4096.0
+
+
 def test_resume_continues_at_the_same_step_with_the_same_optimizer_state(four_images, tmp_path):
     straight = _trainer(four_images, tmp_path / "a", _config(epochs=2, augment=None))
     straight.run()
