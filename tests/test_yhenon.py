@@ -76,3 +76,22 @@ def test_malicious_pickle_is_refused_and_runs_nothing(tmp_path):
     with pytest.raises(CheckpointError, match="refused to load"):
         load_checkpoint(path)
     assert not marker.exists()
+
+
+def test_the_seed_s_resize_sizes_are_its_own_to_the_pixel():
+    """The seed works out its resize in Python floats: min side 608 unless the long side would pass
+    1024, then rounds (to even, Python's round). In float32, 380 sizes of 100..2000 px were a pixel
+    off it, 192x201 among them (636.5 became 636.50001, rounded up)."""
+    from core.presets import get_preset
+    from core.preprocess import resized_size
+
+    config = get_preset("yhenon").preprocess
+
+    def seed(rows: int, cols: int) -> tuple[int, int]:
+        scale = 608 / min(rows, cols)
+        if max(rows, cols) * scale > 1024:
+            scale = 1024 / max(rows, cols)
+        return int(round(rows * scale)), int(round(cols * scale))
+
+    assert resized_size(192, 201, config) == seed(192, 201) == (608, 636)
+    assert all(resized_size(h, w, config) == seed(h, w) for h in range(100, 2001, 7) for w in range(100, 2001, 3))
