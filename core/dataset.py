@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -87,9 +87,7 @@ class DetectionDataset(Dataset):
         self._mean = torch.tensor(preprocess.mean).view(3, 1, 1)
         self._std = torch.tensor(preprocess.std).view(3, 1, 1)
         high = augment.scale_jitter[1] if augment else 1.0
-        self._cache_config = PreprocessConfig(
-            min_size=math.ceil(preprocess.min_size * high), max_size=math.ceil(preprocess.max_size * high)
-        )
+        self._cache_config = replace(preprocess, min_size=math.ceil(preprocess.min_size * high), max_size=math.ceil(preprocess.max_size * high))
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -124,7 +122,7 @@ class DetectionDataset(Dataset):
         nh, nw = resized_size(h, w, self._cache_config)
         factor = 1.0
         if nh < h:  # shrink once; never upscale the cached copy
-            image = v2.functional.resize(image, [nh, nw], antialias=True)
+            image = v2.functional.resize(image, [nh, nw], antialias=self.preprocess.antialias)
             factor = nw / w
         if self._cache is not None:
             self._cache[index] = (image, factor)
@@ -169,9 +167,9 @@ class DetectionDataset(Dataset):
         if self.augment is not None:
             low, high = self.augment.scale_jitter
             f = torch.empty(()).uniform_(low, high).item()
-            config = PreprocessConfig(min_size=round(config.min_size * f), max_size=round(config.max_size * f))
+            config = replace(config, min_size=round(config.min_size * f), max_size=round(config.max_size * f))
         size = resized_size(image.shape[-2], image.shape[-1], config)
-        steps: list = [v2.Resize(size, antialias=True)]
+        steps: list = [v2.Resize(size, antialias=config.antialias)]
         if self.augment is not None:
             if self.augment.hflip > 0:
                 steps.append(v2.RandomHorizontalFlip(self.augment.hflip))

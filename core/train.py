@@ -289,8 +289,10 @@ class Trainer:
         # 512-px model scored at 256 looked far worse than it is, and a worse run looked like a gain)
         # (torchvision and yhenon files name no input size: theirs is their preset's)
         self.start_preprocess = (start.spec.preprocess or get_preset(start.spec.preset).preprocess) if start is not None and state is None else None
-        self.spec = replace(self.spec, preprocess=PreprocessConfig(min_size=config.image_size, max_size=config.max_size))
         self.preset = get_preset(self.spec.preset)
+        # the preset's preprocessing at the run's input size: a default one dropped torchvision's
+        # floor rounding and lack of antialiasing, for training and for the checkpoint's predictions
+        self.spec = replace(self.spec, preprocess=replace(self.preset.preprocess, min_size=config.image_size, max_size=config.max_size))
         pretrained = start is not None or pretrained_backbone
         self.freeze_bn = pretrained if config.freeze_bn is None else config.freeze_bn
         self.frozen_stages = (1 if pretrained else 0) if config.frozen_stages is None else config.frozen_stages

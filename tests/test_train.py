@@ -49,6 +49,19 @@ def test_a_few_steps_lower_the_loss(four_images, tmp_path):
     assert sum(losses[-3:]) / 3 < 0.8 * sum(losses[:3]) / 3
 
 
+def test_a_torchvision_preset_run_resizes_as_torchvision_and_its_checkpoint_says_so(four_images, tmp_path):
+    """The run's preprocessing was a default one at its input size: a torchvision preset's floor
+    rounding and lack of antialiasing were dropped for training and in the checkpoint."""
+    from core.weights import load_checkpoint
+
+    trainer = _trainer(four_images, tmp_path, _config(), preset="torchvision_v2")
+    assert trainer.dataset.preprocess == trainer.spec.preprocess
+    assert (trainer.spec.preprocess.size_rounding, trainer.spec.preprocess.antialias) == ("floor", False)
+    assert (trainer.spec.preprocess.min_size, trainer.spec.preprocess.max_size) == (96, 144)
+    trainer.run()
+    assert load_checkpoint(tmp_path / "last.safetensors").spec.preprocess == trainer.spec.preprocess
+
+
 def test_batchnorm_and_frozen_stages_stay_frozen(four_images, tmp_path):
     trainer = _trainer(four_images, tmp_path, _config(epochs=1, frozen_stages=2, freeze_bn=True))
     body = trainer.model.backbone.body
