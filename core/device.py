@@ -45,7 +45,8 @@ def resolve_precision(spec: str, device: torch.device) -> torch.dtype:
     if spec not in PRECISIONS:
         raise ValueError(f"unknown precision {spec!r}; choose from {', '.join(PRECISIONS)}")
     if spec == "auto":
-        fast = torch.cuda.is_bf16_supported() if device.type == "cuda" else cpu_has_fast_bf16()
+        # (not torch.cuda.is_bf16_supported(), which says yes to the emulated bf16 of a T4 or V100, and of the current GPU)
+        fast = torch.cuda.get_device_capability(device)[0] >= 8 if device.type == "cuda" else cpu_has_fast_bf16()
         return torch.bfloat16 if fast else torch.float32
     return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[spec]
 

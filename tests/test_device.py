@@ -25,6 +25,16 @@ def test_device_and_precision_resolution():
         resolve_precision("int8", torch.device("cpu"))
 
 
+def test_auto_precision_picks_bf16_only_on_gpus_that_run_it_natively(monkeypatch):
+    """torch.cuda.is_bf16_supported() counts emulation: a T4 or V100 got bf16, slower than fp32 there.
+    (Checked without a GPU: the chosen GPU's compute capability is stood in for.)"""
+    asked = []
+    for capability, expected in (((7, 5), torch.float32), ((8, 0), torch.bfloat16), ((9, 0), torch.bfloat16)):
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device, c=capability: asked.append(device) or c)
+        assert resolve_precision("auto", torch.device("cuda", 1)) == expected
+    assert asked[-1] == torch.device("cuda", 1)  # the chosen GPU's, not the current one's
+
+
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
 def test_low_precision_on_cpu_keeps_most_detections(tiny_checkpoint, precision):
     image = load_image(PHOTOS / "skimage" / "astronaut.png")
