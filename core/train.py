@@ -164,10 +164,13 @@ def freeze(model: RetinaNet, *, bn: bool, stages: int) -> None:
                 m.requires_grad_(False)
 
 
-def set_train_mode(model: nn.Module, freeze_bn: bool) -> None:
+def set_train_mode(model: RetinaNet, *, freeze_bn: bool, frozen_stages: int) -> None:
+    """Training mode, except for the BatchNorm layers that are frozen, which keep their statistics:
+    all of them with ``freeze_bn``, else those of the frozen stages (whose statistics drifted under
+    convolutions that no longer learn)."""
     model.train()
-    if freeze_bn:
-        for m in model.modules():
+    for part in [model] if freeze_bn else backbone_stages(model.backbone.body)[:frozen_stages]:
+        for m in part.modules():
             if isinstance(m, nn.BatchNorm2d):
                 m.eval()
 
@@ -514,7 +517,7 @@ class Trainer:
                 self.dataset.set_epoch(self.epoch)
                 self.sampler.set_epoch(self.epoch, self.skip)
                 loader = torch.utils.data.DataLoader(self.dataset, batch_sampler=self.sampler, collate_fn=collate, num_workers=config.num_workers)
-                set_train_mode(self.model, self.freeze_bn)
+                set_train_mode(self.model, freeze_bn=self.freeze_bn, frozen_stages=self.frozen_stages)
                 stepped = bool(self._epoch_losses)  # a batch was trained on this epoch (resumed mid-epoch: before the stop)
                 for batch in loader:
                     self.cancel.raise_if_cancelled()
@@ -671,7 +674,7 @@ class Trainer:
                     self._log(f"skipped validation image: {message}")
             return result
         finally:
-            set_train_mode(self.model, self.freeze_bn)
+            set_train_mode(self.model, freeze_bn=self.freeze_bn, frozen_stages=self.frozen_stages)
 
 
 _PENDING_BEST = ".best.pending.safetensors"  # an epoch's best weights until its checkpoint is committed

@@ -74,6 +74,15 @@ def test_batchnorm_and_frozen_stages_stay_frozen(four_images, tmp_path):
     assert not torch.equal(before["layer3.0.conv1.weight"], after["layer3.0.conv1.weight"])
     assert torch.equal(before["layer3.0.bn1.weight"], after["layer3.0.bn1.weight"])
     assert torch.equal(before["layer3.0.bn1.running_mean"], after["layer3.0.bn1.running_mean"])
+    # BatchNorm left to learn: the frozen stages' layers keep their statistics all the same
+    trainer = _trainer(four_images, tmp_path / "bn", _config(epochs=1, frozen_stages=2, freeze_bn=False))
+    body = trainer.model.backbone.body
+    before = {k: v.clone() for k, v in body.state_dict().items()}
+    trainer.run()
+    after = body.state_dict()
+    assert torch.equal(before["bn1.running_mean"], after["bn1.running_mean"])
+    assert torch.equal(before["layer1.0.bn1.running_var"], after["layer1.0.bn1.running_var"])
+    assert not torch.equal(before["layer3.0.bn1.running_mean"], after["layer3.0.bn1.running_mean"])
 
 
 def test_resume_keeps_the_fp16_loss_scale(four_images, tmp_path, monkeypatch):
