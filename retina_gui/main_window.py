@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, QSettings, QSize, Qt, QTimer
+from PySide6.QtCore import QEvent, QEventLoop, QObject, QPoint, QPointF, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
@@ -859,6 +859,11 @@ class MainWindow(QMainWindow):
             return
         self.model_panel.stop()
         self.close_folder()
+        if self.training_panel.ending:  # the run was cancelled: its step ends, and its checkpoint is kept, before the process may go
+            self.say("finishing the training step before quitting (its checkpoint is kept) …")
+            while self.training_panel.ending:
+                QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)  # the window repaints meanwhile
+                self.training_panel.wait_ending(50)
         self.settings.setValue(GEOMETRY_KEY, self.saveGeometry())
         self.settings.setValue(LAYOUT_KEY, self.saveState(LAYOUT_VERSION))
         super().closeEvent(event)

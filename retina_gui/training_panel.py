@@ -139,6 +139,7 @@ class TrainingPanel(QWidget):
         self.annotator = predictions.annotator
         self.worker: TrainingWorker | None = None
         self.run_dir: Path | None = None
+        self._ending: list[TrainingWorker] = []  # runs let go of (another folder opened): cancelled, ending their step
         self.previous_model: tuple[Path, str | None] | None = None  # what a finished run replaced (path, preset)
         self.train_button = QPushButton("Train")
         self.train_button.setToolTip("Fine-tune the current model on the labelled images of this folder, in the background")
@@ -362,15 +363,48 @@ class TrainingPanel(QWidget):
             self.worker.stop()
             self.worker = None
             self._set_running(False)
-            # fine_tune unfroze the collector's permanent generation: the run's garbage goes now, on the GUI
-            # thread (Qt objects must not be finalised in the worker), and the labels go back out of reach
-            gc.collect()
-            gc.freeze()
+            self._collect_garbage()
+
+    @staticmethod
+    def _collect_garbage() -> None:
+        # fine_tune unfroze the collector's permanent generation: the run's garbage goes now, on the GUI
+        # thread (Qt objects must not be finalised in the worker), and the labels go back out of reach
+        gc.collect()
+        gc.freeze()
+
+    def _let_go(self) -> None:
+        """Cancel the run and stop listening to it, without waiting: its step ends (seconds, on a CPU:
+        the window froze that long), it keeps its checkpoint in its own run folder, and ends."""
+        worker, self.worker = self.worker, None
+        if worker is None:
+            return
+        worker.cancel.cancel()
+        for signal in (worker.event, worker.run_finished, worker.failed):
+            signal.disconnect()
+        worker.finished.connect(self._run_ended)
+        self._ending.append(worker)
+        self._set_running(False)
+
+    def _run_ended(self) -> None:
+        for worker in [w for w in self._ending if w.isFinished()]:
+            worker.wait()
+            self._ending.remove(worker)
+        self._collect_garbage()
+
+    @property
+    def ending(self) -> bool:
+        """Whether a run let go of is still ending its step (quitting waits for it)."""
+        return any(w.isRunning() for w in self._ending)
+
+    def wait_ending(self, ms: int) -> None:
+        for worker in self._ending:
+            worker.wait(ms)
 
     def detach(self) -> None:
-        """The folder closes: its run stops, and nothing of it (Resume, the chart, the log, the
-        Advanced settings, which were chosen for its data) carries over to the next folder."""
-        self.stop()
+        """The folder closes: its run is cancelled (and let go of), and nothing of it (Resume, the
+        chart, the log, the Advanced settings, which were chosen for its data) carries over to the
+        next folder."""
+        self._let_go()
         self._folder_images = None
         self.advanced.setChecked(False)
         self._recipe_shown = False  # the next folder's Advanced section opens with its own defaults

@@ -252,6 +252,33 @@ def test_closing_the_window_while_training_asks_first(qtbot, window):
     assert not window.isVisible() and panel.worker is None
 
 
+def test_opening_another_folder_while_training_does_not_wait_for_the_step(qtbot, window, monkeypatch, tmp_path):
+    """The window froze for a whole training step (8-9 s on a busy CPU) after "Stop the training?":
+    the run is cancelled and let go of; it ends its step and keeps its checkpoint by itself."""
+    step = core.train.Trainer._step
+
+    def slow_step(self, batch):
+        time.sleep(1.5)
+        return step(self, batch)
+
+    panel = window.training_panel
+    small_recipe(panel, 50)
+    assert panel.train()
+    qtbot.waitUntil(lambda: panel.progress.value() >= 1, timeout=60_000)
+    monkeypatch.setattr(core.train.Trainer, "_step", slow_step)
+    time.sleep(0.2)  # inside a slow step now
+    run = panel.run_dir
+    other = tmp_path / "other"
+    shutil.copytree(DEMO, other)
+    start = time.monotonic()
+    assert window.open_folder(other)
+    assert time.monotonic() - start < 1.0 and panel.ending and panel.worker is None
+    assert not panel.log.toPlainText() and panel.runs.rowCount() == 0  # nothing of the run in the other folder
+    qtbot.waitUntil(lambda: not panel.ending, timeout=30_000)
+    assert (run / "train_state.pt").exists() and "cancelled" in (run / "train.log").read_text()
+    assert not panel.log.toPlainText() and panel.train_button.isEnabled()
+
+
 def test_opening_advanced_shows_its_fields_and_no_window_of_its_own(qtbot, window):
     from PySide6.QtWidgets import QApplication
 
