@@ -109,7 +109,7 @@ class MainWindow(QMainWindow):
         self.model_panel = ModelPanel(self.predictions, self)
         self.anchor_panel = AnchorPanel(self.annotator, self)
         self.evaluation_panel = EvaluationPanel(self.predictions, self)
-        self.training_panel = TrainingPanel(self.predictions, self)
+        self.training_panel = TrainingPanel(self.predictions, self, confirm=self.confirm)
         self.history = HistoryView(self)
         self.history.setEmptyLabel("Opened")
         self.history.moved.connect(self._history_moved)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import math
 import re
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -133,9 +134,10 @@ class TrainingPanel(QWidget):
     failed = Signal(str)  # a failure message for the window to show
     run_ended = Signal(str)  # a run finished and its model is now in use: what it scored, for the window to show
 
-    def __init__(self, predictions: Predictions, parent: QWidget | None = None) -> None:
+    def __init__(self, predictions: Predictions, parent: QWidget | None, *, confirm: Callable[[str, str], bool]) -> None:
         super().__init__(parent)
         self.predictions = predictions
+        self.confirm = confirm
         self.annotator = predictions.annotator
         self.worker: TrainingWorker | None = None
         self.run_dir: Path | None = None
@@ -452,14 +454,22 @@ class TrainingPanel(QWidget):
                 f", best validation mAP {result.best_map:.3f}"
             if result.start_map is not None:
                 best += f" (start weights {result.start_map:.3f})"
-            text = f"done: {_epochs(result.epochs_done)}{best}; now using {checkpoint.parent.name}/{checkpoint.name}"
-            if result.start_map is not None and (result.best_map is None or result.best_map < result.start_map):
-                text += ". It scores below the weights it started from on the same images: “Previous model” switches back."
-            text += self._classes_changed_since(trained)
-            self.status.setText(text)
-            self._remember_current_model()
-            self.predictions.load_model(checkpoint, self.predictions.device)
-            self.run_ended.emit(text.split(";")[0] + f"; now using {checkpoint.parent.name}")
+            done = f"done: {_epochs(result.epochs_done)}{best}"
+            worse = result.start_map is not None and (result.best_map is None or result.best_map < result.start_map)
+            # a run that scores below the weights it started from does not take over unasked: the
+            # predictions on screen got visibly worse, and the better model was one click from lost
+            if not worse or self.confirm("Use the new model?", f"The run is {done[6:]}: it scores below the weights it started "
+                                                                  "from on the same validation images. Use its model all the same?"):
+                text = f"{done}; now using {checkpoint.parent.name}/{checkpoint.name}"
+                if worse:
+                    text += ". It scores below the weights it started from on the same images: “Previous model” switches back"
+                self._remember_current_model()
+                self.predictions.load_model(checkpoint, self.predictions.device)
+                self.run_ended.emit(f"{done}; now using {checkpoint.parent.name}")
+            else:
+                text = (f"{done}. It scores below the weights it started from on the same images, so the current model stays; "
+                        "“Use this run's model” in the runs list switches to it")
+            self.status.setText(text + self._classes_changed_since(trained))
         self._set_running(False)
         self.refresh_runs(select=result.run_dir if result.cancelled else None)  # the stopped run, selected, is the one Resume goes on with
 

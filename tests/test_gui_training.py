@@ -85,6 +85,22 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
     assert panel.back_button.isEnabled()
 
 
+def test_a_run_that_scores_below_its_start_weights_takes_over_only_if_the_user_says_so(qtbot, window):
+    """It became the current model unasked: the predictions on screen got visibly worse."""
+    panel = window.training_panel
+    small_recipe(panel, 1)
+    window.answer = False  # "Use its model all the same?" No
+    assert panel.train()
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=180_000)
+    assert "so the current model stays" in panel.status.text() and "(start weights 0." in panel.status.text()
+    assert window.predictions.model.path == DEMO_MODEL and not panel.back_button.isEnabled()
+    assert panel.runs.rowCount() == 1 and not panel.runs.item(0, 0).font().bold()
+    panel.runs.selectRow(0)
+    panel.use_selected_run()  # the run's model is one click away
+    qtbot.waitUntil(lambda: "runs" in window.predictions.model.path.parts, timeout=60_000)
+    window.answer = True
+
+
 def test_opening_advanced_shows_the_default_recipe_and_trains_with_it(qtbot, window):
     panel = window.training_panel
     default = panel.default_recipe()
