@@ -29,7 +29,7 @@ from core.backbones import backbone_stages
 from core.boxes import BoxCoder
 from core.cancel import Cancelled, CancelToken
 from core.config import PreprocessConfig
-from core.dataset import AugmentConfig, Batch, DetectionDataset, GroupedBatchSampler, check_image_folder, collate, readable
+from core.dataset import CACHE_BYTES, AugmentConfig, Batch, DetectionDataset, GroupedBatchSampler, check_image_folder, collate, readable
 from core.device import autocast, precision_name, resolve_device, resolve_precision
 from core.evaluate import EvalResult, evaluate_detector, size_notes
 from core.formats.convert import box_problems
@@ -311,6 +311,7 @@ class Trainer:
         self.dataset = DetectionDataset(
             train_data.labels, train_data.image_root, self.classes, preprocess=self.spec.preprocess,
             augment=config.augment, seed=config.seed,
+            cache_bytes=0 if config.num_workers else CACHE_BYTES,  # workers are forked anew each epoch: their caches were thrown away
         )
         small = self.dataset.boxes_under_one_pixel()
         if small:
