@@ -279,7 +279,10 @@ def fine_tune(labels: LabelSet, image_root: Path, run_dir: Path, recipe: Recipe,
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise FineTuneError(f"The disk is full: could not write to {run_dir}. Free some space; the last checkpoint is kept.") from None
-        raise FineTuneError(f"Could not read or write a file: {exc}") from None
+        # the folder, not a temporary file's name (".metrics.json.agt6woum.tmp" said nothing to the user)
+        folder = Path(exc.filename).parent if exc.filename else run_dir
+        raise FineTuneError(f"Could not read or write in {folder}: {exc.strerror or exc}. The last checkpoint is kept; "
+                            "once the folder can be written, Resume goes on.") from None
     except (TrainingError, CheckpointError, ValueError) as exc:
         raise FineTuneError(str(exc)) from None
 

@@ -349,6 +349,7 @@ class TrainingPanel(QWidget):
         self.worker.failed.connect(self._fail)
         self._set_running(True)
         self.worker.start()
+        self.refresh_runs()  # a resumed run's row says it trains
         return True
 
     def cancel(self) -> None:
@@ -442,6 +443,8 @@ class TrainingPanel(QWidget):
             self.chart.add_map(event.step, event.metrics["mAP"])  # core's "log" event already puts it in the log
         elif event.kind in ("log", "nan") and event.message:
             self.log.appendPlainText(event.message)
+        elif event.kind == "checkpoint":
+            self.refresh_runs()  # the run is listed, as training, with the epochs it has done
 
     def _finished(self, result) -> None:
         trained = [c.name for c in self.worker.labels.categories] if self.worker is not None else []
@@ -532,7 +535,7 @@ class TrainingPanel(QWidget):
         current = self.predictions.model.path.resolve().parent if self.predictions.model is not None else None
         self.runs.setRowCount(len(runs))
         for row, run in enumerate(runs):
-            state = "finished" if run.finished else "stopped"
+            state = "training" if self.worker is not None and run.path == self.run_dir else "finished" if run.finished else "stopped"
             best = "–" if run.best_map is None else f"{run.best_map:.3f}"
             if run.start_map is not None:
                 best += f" ({run.start_map:.3f})"

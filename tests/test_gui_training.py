@@ -137,6 +137,7 @@ def test_cancel_stops_within_five_seconds_keeps_a_checkpoint_and_the_run_resumes
     qtbot.waitUntil(lambda: "no boxes yet: clock" in panel.plan.text(), timeout=3000)
     qtbot.mouseClick(panel.resume_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "resumed at epoch" in panel.log.toPlainText(), timeout=60_000)
+    assert panel.runs.item(0, 3).text() == "training"  # not "stopped" while it goes on
     # the resumed run shows what came before: the log and the start weights' validation point
     assert "cancelled at epoch" in panel.log.toPlainText() and panel.chart.map.count() >= 1
     panel.cancel()
@@ -230,6 +231,20 @@ def test_a_full_disk_is_reported(qtbot, window, monkeypatch):
     small_recipe(window.training_panel, 1)
     assert window.training_panel.train()
     qtbot.waitUntil(lambda: any("The disk is full" in r for r in window.reports), timeout=60_000)
+    _still_usable(window)
+
+
+def test_a_folder_that_cannot_be_written_is_named_not_a_temporary_file(qtbot, window, monkeypatch):
+    def refused(path, *args, **kwargs):
+        raise PermissionError(errno.EPERM, "Operation not permitted", str(path.parent / f".{path.name}.agt6woum.tmp"))
+
+    monkeypatch.setattr(core.train, "save_checkpoint", refused)
+    panel = window.training_panel
+    small_recipe(panel, 1)
+    assert panel.train()
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=60_000)
+    assert panel.status.text() == (f"Could not read or write in {panel.run_dir}: Operation not permitted. The last checkpoint is kept; "
+                                   "once the folder can be written, Resume goes on.")
     _still_usable(window)
 
 
