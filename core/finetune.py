@@ -18,7 +18,7 @@ from pathlib import Path
 from core.atomic import write_json
 from core.cancel import CancelToken
 from core.history import read_history
-from core.labels import ImageEntry, LabelSet, class_name_key, is_number, same_named_categories
+from core.labels import ImageEntry, LabelSet, class_name_key, group_categories, is_number, same_named_categories
 
 RUNS_FOLDER = "runs"
 
@@ -77,17 +77,26 @@ def describe_plan(labels: LabelSet, model_classes: Sequence[str] | None, present
     labelled = labelled_images(labels)
     negatives = sum(1 for im in labelled if not im.boxes)
     negative = "" if not negatives else f" ({negatives} negative{'s' if negatives > 1 else ''})"
-    classes = len(labels.categories)
-    text = f"Train uses {len(labelled)} labelled image{'' if len(labelled) == 1 else 's'}{negative} and {classes} class{'' if classes == 1 else 'es'}"
     counts = labels.box_counts()
-    empty = [c.name for c in labels.categories if not counts.get(c.id)]
+    group_ids = _empty_groups(labels, counts)
+    groups = [c.name for c in labels.categories if c.id in group_ids]
+    classes = len(labels.categories) - len(groups)
+    text = f"Train uses {len(labelled)} labelled image{'' if len(labelled) == 1 else 's'}{negative} and {classes} class{'' if classes == 1 else 'es'}"
+    if groups:
+        text += f" ({', '.join(groups)}, the name of a group of classes, is left out)" if len(groups) == 1 else \
+            f" ({', '.join(groups)}, names of groups of classes, are left out)"
+    empty = [c.name for c in labels.categories if not counts.get(c.id) and c.id not in group_ids]
     if empty:
-        text += f"; no boxes yet: {', '.join(empty[:6])}{' …' if len(empty) > 6 else ''} (label some or delete {'them' if len(empty) > 1 else 'it'})"
+        text += f"; no boxes yet: {_names(empty)} (label some or delete {'them' if len(empty) > 1 else 'it'})"
     if model_classes is not None:
         known = {class_name_key(n) for n in model_classes}
         new = [c.name for c in labels.categories if class_name_key(c.name) not in known and counts.get(c.id)]
         if new:
-            text += f"; new to the model (learnt from scratch): {', '.join(new[:6])}{' …' if len(new) > 6 else ''}"
+            text += f"; new to the model (learnt from scratch): {_names(new)}"
+        trained = {class_name_key(c.name) for c in labels.categories if counts.get(c.id)}
+        dropped = [n for n in model_classes if class_name_key(n) not in trained]
+        if dropped:
+            text += f"; the model's classes without boxes here are left out of the new one: {_names(dropped)}"
     recipe = default_recipe(labels, None, cuda=False)
     held = split(labels, recipe.val_fraction, recipe.seed)[1] if recipe.val_fraction else None
     n = len(held.images) if held is not None else 0
@@ -128,11 +137,22 @@ def check_labels(labels: LabelSet, *, resuming: bool = False) -> list[str]:
     if not any(im.boxes for im in images):
         return [f"The {len(images)} labelled images are all negatives (reviewed, no boxes): training needs boxes too."]
     counts = LabelSet(labels.categories, images).box_counts()
-    empty = [c.name for c in labels.categories if counts.get(c.id, 0) == 0]
+    groups = _empty_groups(labels, counts)
+    empty = [c.name for c in labels.categories if counts.get(c.id, 0) == 0 and c.id not in groups]
     if empty:
         return [f"The class{'es' if len(empty) > 1 else ''} {', '.join(empty)} {'have' if len(empty) > 1 else 'has'} no boxes: "
                 "label some, or delete the class, before training."]
     return []
+
+
+def _empty_groups(labels: LabelSet, counts: dict[int, int]) -> set[int]:
+    """Categories without boxes that name a group of classes (Roboflow's class 0): not classes to
+    learn, so they neither stop training nor count as classes."""
+    return {i for i in group_categories(labels.categories) if not counts.get(i)}
+
+
+def _names(names: list[str]) -> str:
+    return f"{', '.join(names[:6])}{' …' if len(names) > 6 else ''}"
 
 
 def split(labels: LabelSet, val_fraction: float, seed: int) -> tuple[LabelSet, LabelSet | None]:

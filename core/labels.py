@@ -129,6 +129,14 @@ def same_named_categories(categories: Iterable[Category]) -> str | None:
     return None
 
 
+def group_categories(categories: Iterable[Category]) -> set[int]:
+    """Ids of the categories that name a group of others: another category has it as its
+    supercategory (Roboflow exports their project's name so, as class 0, with no boxes of its own)."""
+    categories = list(categories)
+    return {c.id for c in categories
+            if any(o.id != c.id and o.supercategory and class_name_key(o.supercategory) == class_name_key(c.name) for o in categories)}
+
+
 def is_number(value: Any) -> bool:
     """A finite int or float (not a bool): what a number field of a JSON file must hold."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

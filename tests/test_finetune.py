@@ -1,11 +1,12 @@
 """core/finetune: the Train button's recipe, checks, split and runs list (no Qt)."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from core.finetune import Recipe, check_labels, default_recipe, list_runs, new_run_dir, split
+from core.finetune import Recipe, check_labels, default_recipe, describe_plan, list_runs, new_run_dir, split
 from core.formats.coco import read_coco
 from core.labels import Category, LabelSet
 from tests.conftest import DATASETS, ROOT
@@ -29,6 +30,14 @@ def test_checks_name_the_problem():
     extra = LabelSet([*DEMO.categories, Category(99, "clock")], DEMO.images)
     assert check_labels(extra) == ["The class clock has no boxes: label some, or delete the class, before training."]
     assert check_labels(DEMO) == []
+    # Roboflow's class 0 names the project, the supercategory of every class, and has no boxes: not a
+    # class to learn, so it does not stop the first Train of every Roboflow export
+    rooted = LabelSet([Category(0, "pieces", "none"), *(replace(c, supercategory="pieces") for c in DEMO.categories)], DEMO.images)
+    assert check_labels(rooted) == []
+    assert describe_plan(rooted, None).startswith(f"Train uses {len(DEMO.images)} labelled images and {len(DEMO.categories)} classes "
+                                                  "(pieces, the name of a group of classes, is left out);")
+    loose = LabelSet([Category(0, "pieces", "none"), *(replace(c, supercategory="") for c in DEMO.categories)], DEMO.images)  # nothing in it: an empty class like any other
+    assert check_labels(loose) == ["The class pieces has no boxes: label some, or delete the class, before training."]
 
 
 def test_split_is_repeatable_and_keeps_both_sides_non_empty():
@@ -44,8 +53,6 @@ def test_split_is_repeatable_and_keeps_both_sides_non_empty():
 
 
 def test_a_class_whose_only_boxes_would_be_held_out_is_trained():
-    from dataclasses import replace
-
     from core.labels import Box
 
     _, val = split(DEMO, 0.15, seed=0)
@@ -122,11 +129,9 @@ def test_a_runs_recipe_reads_as_a_line():
 def test_the_plan_counts_the_images_in_the_folder_and_names_negatives_and_new_classes():
     """Images moved out of the folder were still counted ("13 labelled images"; the run used 9), and
     one negative read "1 negatives"."""
-    from dataclasses import replace
-
-    from core.finetune import describe_plan
-
     labels = LabelSet(DEMO.categories, [replace(im, boxes=[], reviewed=True) if k == 0 else im for k, im in enumerate(DEMO.images)])
     text = describe_plan(labels, [c.name for c in DEMO.categories][1:], present=[im.file_name for im in labels.images][:7])
     assert text.startswith(f"Train uses 7 labelled images (1 negative) and {len(DEMO.categories)} classes")
     assert f"new to the model (learnt from scratch): {DEMO.categories[0].name}" in text
+    dropped = describe_plan(LabelSet(DEMO.categories[1:], DEMO.images), [c.name for c in DEMO.categories])
+    assert f"the model's classes without boxes here are left out of the new one: {DEMO.categories[0].name}" in dropped

@@ -82,8 +82,8 @@ def test_the_seed_s_resize_sizes_are_its_own_to_the_pixel():
     """The seed works out its resize in Python floats: min side 608 unless the long side would pass
     1024, then rounds (to even, Python's round). In float32, 380 sizes of 100..2000 px were a pixel
     off it, 192x201 among them (636.5 became 636.50001, rounded up)."""
-    from core.presets import get_preset
     from core.preprocess import resized_size
+    from core.presets import get_preset
 
     config = get_preset("yhenon").preprocess
 
