@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -348,6 +349,7 @@ class TrainingPanel(QWidget):
         self.worker.run_finished.connect(self._finished)
         self.worker.failed.connect(self._fail)
         self._set_running(True)
+        self._status_into_view()
         self.worker.start()
         self.refresh_runs()  # a resumed run's row says it trains
         return True
@@ -431,6 +433,18 @@ class TrainingPanel(QWidget):
         # place, in view (with it open they were below the fold even at 1920x1080); back after the run
         self.recipe_box.setVisible(self.advanced.isChecked() and not running)
 
+    def _status_into_view(self) -> None:
+        """Scroll the panel to the run's status line once the layout has settled: the recipe
+        folding away at the start, or coming back at the end, moved it out of view."""
+        QTimer.singleShot(0, self._scroll_to_status)
+
+    def _scroll_to_status(self) -> None:
+        area = self.parentWidget()
+        while area is not None and not isinstance(area, QScrollArea):
+            area = area.parentWidget()
+        if area is not None:
+            area.ensureWidgetVisible(self.status)
+
     def _event(self, event) -> None:
         if event.kind == "step":
             self.progress.setMaximum(event.total_steps)
@@ -475,6 +489,7 @@ class TrainingPanel(QWidget):
             self.status.setText(text + self._classes_changed_since(trained))
         self._set_running(False)
         self.refresh_runs(select=result.run_dir if result.cancelled else None)  # the stopped run, selected, is the one Resume goes on with
+        self._status_into_view()
 
     def _classes_changed_since(self, trained: list[str]) -> str:
         """A note when the classes were edited while the run trained on its snapshot of the labels."""
@@ -500,6 +515,7 @@ class TrainingPanel(QWidget):
         self.failed.emit(message)
         self._set_running(False)
         self.refresh_runs(select=self.run_dir)  # its last checkpoint, if it got to one, can be resumed
+        self._status_into_view()
 
     def _show_history(self, run_dir: Path) -> None:
         """A resumed run's log, and its chart so far: validation points and each epoch's mean losses

@@ -88,11 +88,14 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
 def test_a_run_that_scores_below_its_start_weights_takes_over_only_if_the_user_says_so(qtbot, window):
     """It became the current model unasked: the predictions on screen got visibly worse."""
     panel = window.training_panel
+    window.resize(1024, 700)
     small_recipe(panel, 1)
     window.answer = False  # "Use its model all the same?" No
     assert panel.train()
     qtbot.waitUntil(lambda: panel.worker is None, timeout=180_000)
     assert "so the current model stays" in panel.status.text() and "(start weights 0." in panel.status.text()
+    # the Advanced form came back above it, at 1024x700: the result is scrolled into view, not below the fold
+    qtbot.waitUntil(lambda: not panel.status.visibleRegion().isEmpty(), timeout=2000)
     assert window.predictions.model.path == DEMO_MODEL and not panel.back_button.isEnabled()
     assert panel.runs.rowCount() == 1 and not panel.runs.item(0, 0).font().bold()
     panel.runs.selectRow(0)
