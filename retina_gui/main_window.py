@@ -589,7 +589,11 @@ class MainWindow(QMainWindow):
         self.model_panel.show_explanation(result)
 
     def save(self) -> None:
-        if self.workspace is not None and not self.workspace.save():
+        if self.workspace is None:
+            return
+        if self.workspace.read_only:  # nothing is written: "labels saved" said otherwise
+            self.say(f"nothing saved: {self.workspace.read_only_reason}")
+        elif not self.workspace.save():
             self.statusBar().showMessage("labels saved", 3000)
 
     def ask_import(self, fmt: str) -> None:

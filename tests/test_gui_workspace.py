@@ -573,6 +573,8 @@ def test_a_read_only_labels_file_or_folder_opens_read_only_with_its_labels_shown
     window.canvas.setFocus()
     drag(qtbot, window, (10, 10), (300, 300))
     assert window.workspace.undo_stack.count() == 0 and f"Editing is off: {path} is read-only" in window.statusBar().currentMessage()
+    window.save()  # Ctrl+S: it said "labels saved" with nothing written
+    assert window.statusBar().currentMessage().startswith(f"nothing saved: {path} is read-only")
     window.close()
     assert path.read_bytes() == before and not (folder / ".annotations.coco.json.lock").exists()
     path.chmod(0o644)
