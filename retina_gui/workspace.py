@@ -64,6 +64,7 @@ class Workspace(QObject):
         self.undo_stack = QUndoStack(self)
         self._step: list[commands.StoreCommand] | None = None  # commands done so far in the open _one_step
         self.current_category: int | None = store.categories[0].id if store.categories else None
+        self._displaced_category: int | None = None  # the current class until deleting it chose another
         self.clipboard: list[Box] = []
         self._saved_revision = store.revision
         self.changed_elsewhere = False  # the file changed under us; autosave stops until save(overwrite=True)
@@ -96,7 +97,11 @@ class Workspace(QObject):
         elif isinstance(event, CategoriesChanged):
             known = {c.id for c in self.store.categories}
             if self.current_category not in known:
+                displaced = self.current_category
                 self.set_current_category(self.store.categories[0].id if self.store.categories else None)
+                self._displaced_category = displaced
+            elif self._displaced_category in known:  # the deletion undone: new boxes are of that class again
+                self.set_current_category(self._displaced_category)
             self.categories_changed.emit()
         if not self._autosave.isActive():
             self._autosave.start()
@@ -193,6 +198,7 @@ class Workspace(QObject):
     # --- classes -------------------------------------------------------------------------------
     def set_current_category(self, category_id: int | None) -> None:
         self.current_category = category_id
+        self._displaced_category = None  # (a class chosen since a deletion stays chosen through its undo)
         self.current_category_changed.emit(-1 if category_id is None else category_id)
 
     def add_category(self, name: str, color: str = "") -> Category:

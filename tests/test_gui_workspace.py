@@ -287,7 +287,12 @@ def test_class_edits_are_undoable_and_saved(qtbot, demo):
     ws.add_category("clock")
     ws.rename_category(rook.id, "white-castle")
     ws.recolor_category(rook.id, "#00ff00")
+    ws.set_current_category(rook.id)  # the class new boxes get ...
     ws.delete_category(rook.id)
+    assert ws.current_category != rook.id
+    ws.undo_stack.undo()
+    assert ws.current_category == rook.id  # ... is theirs again when its deletion is undone (class 1 drew them)
+    ws.undo_stack.redo()
     assert [ws.undo_stack.text(i) for i in range(4)] == [
         "Add class clock", "Rename class white-rook to white-castle", "Recolour class white-castle",
         f"Delete class white-castle and its {n_rooks} boxes"]
