@@ -198,7 +198,10 @@ class ModelPanel(QWidget):
             w.setEnabled(ready)
         self.classes.blockSignals(True)
         self.classes.clear()
-        if info is None:
+        if info is None:  # no model (another folder opened, say): no folder run either, whatever one had reported
+            self.cancel_button.setEnabled(False)
+            self.progress.hide()
+            self.eta_label.setText("")
             path = self.predictions.model_path
             self.path_label.setText(f"{breakable(path.name)} (loading…)" if path else "no model: Load model… or start with --model")
             self.path_label.setToolTip(str(path) if path else "")

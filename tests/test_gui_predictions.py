@@ -788,3 +788,15 @@ def test_the_folder_s_predictions_come_from_the_cache_of_the_model_in_use_while_
     p.candidates.clear()  # read from disk, as for images out of the memory cache
     assert p.folder_entries() == shown
     qtbot.waitUntil(lambda: p.model.path == tiny_checkpoint, timeout=30_000)
+
+
+def test_opening_another_folder_during_a_folder_run_leaves_no_stale_progress(qtbot, tmp_path, window_factory):
+    """The folder run stops with its folder, without a "finished": Cancel stayed on, "12 s left" and
+    the bar at 3/8 stayed in the Model panel for good."""
+    window = window_factory(unlabelled_demo(tmp_path))
+    wait_predictions(qtbot, window)
+    panel = window.model_panel
+    window.predictions.batch_progress.emit(3, 8, 12.0)
+    assert panel.cancel_button.isEnabled() and panel.eta_label.text() == "12 s left"
+    window.open_folder(unlabelled_demo(tmp_path / "other"))
+    assert not panel.cancel_button.isEnabled() and panel.eta_label.text() == "" and panel.progress.isHidden()
