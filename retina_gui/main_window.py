@@ -403,12 +403,12 @@ class MainWindow(QMainWindow):
             if worker is not None:
                 worker.stop()
         self.scanner = self.loader = None
-        self.predictions.detach()
         self.anchor_panel.stop()
         self.evaluation_panel.stop()
         self.training_panel.detach()
         self.transfer.stop()
         self.annotator.detach()
+        self.predictions.detach()  # last: its "no model" would have the panels redo their work for the folder closing
         drop_queued_results(self, self.annotator, self.predictions, self.anchor_panel, self.evaluation_panel, self.training_panel,
                             self.transfer)
         if self.workspace is not None:

@@ -334,8 +334,8 @@ def test_the_panel_says_what_train_would_use(qtbot, window):
     store = window.workspace.store
     classes = len(store.categories)
     assert not panel.progress.isVisibleTo(panel) and not panel.use_button.isEnabled()  # no empty bar, no run to use yet
-    assert panel.plan.text() == (f"Train uses 8 labelled images and {classes} classes; "
-                                 "1 image held out for validation, so few that its mAP is a rough guide.")
+    assert panel.plan.text() == (f"Train uses 8 labelled images and {classes} classes; the model's classes without boxes here are left "
+                                 "out of the new one: bishop; 1 image held out for validation, so few that its mAP is a rough guide.")
     clock = window.workspace.add_category("clock")
     window.workspace.paste_boxes("chess_01.jpg", (1024, 686), [__import__("core.labels").labels.Box(5, 5, 60, 60, clock.id)])
     qtbot.waitUntil(lambda: "new to the model (learnt from scratch): clock" in panel.plan.text(), timeout=3000)
