@@ -46,8 +46,8 @@ def assign(anchors: Tensor, gt_boxes: Tensor, gt_valid: Tensor, config: AssignCo
     real boxes). Images without boxes (G == 0 or no valid entry) get only negatives.
 
     With ``low_quality_matches`` every ground-truth box also claims the anchor(s) with its highest IoU
-    (ties included), even below ``negative_iou``; an anchor that is the best of several boxes goes to
-    the one it overlaps most.
+    (ties included), even below ``negative_iou``; it goes to the claiming box (of several, the one it
+    overlaps most) or, with ``low_quality_to="best_overlap"``, to the box it overlaps most of all.
     """
     config = config or AssignConfig()
     batch, num_anchors = gt_boxes.shape[0], anchors.shape[0]
@@ -55,13 +55,13 @@ def assign(anchors: Tensor, gt_boxes: Tensor, gt_valid: Tensor, config: AssignCo
         zeros = anchors.new_zeros((batch, num_anchors))
         return Assignment(torch.full((batch, num_anchors), NEGATIVE, dtype=torch.long, device=anchors.device), zeros)
     iou = batched_iou(anchors, gt_boxes).masked_fill_(~gt_valid[:, None, :], -1.0)
-    max_iou, matches = iou.max(dim=2)
-    matches = matches.masked_fill(max_iou < config.positive_iou, IGNORED)
+    max_iou, best_overlap = iou.max(dim=2)
+    matches = best_overlap.masked_fill(max_iou < config.positive_iou, IGNORED)
     matches = matches.masked_fill(max_iou < config.negative_iou, NEGATIVE)
     if config.low_quality_matches:
         gt_best = iou.amax(dim=1, keepdim=True)  # [B, 1, G]
         is_best = (iou == gt_best) & (gt_best > 0)
         best_of = torch.where(is_best, iou, -1.0).max(dim=2)
         claimed = best_of.values > 0
-        matches = torch.where(claimed, best_of.indices, matches)
+        matches = torch.where(claimed, best_of.indices if config.low_quality_to == "claimant" else best_overlap, matches)
     return Assignment(matches, max_iou.clamp(min=0))

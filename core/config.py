@@ -51,11 +51,15 @@ class AssignConfig:
     """IoU >= positive_iou: positive; < negative_iou: negative; between: ignored.
 
     ``low_quality_matches`` also gives every ground-truth box its best anchor(s), whatever their IoU.
+    Such an anchor goes to the box that claims it (``low_quality_to="claimant"``; of several, the one
+    it overlaps most) or, as torchvision's Matcher does, to the box it overlaps most of all
+    (``"best_overlap"``), which can leave the claiming box without an anchor.
     """
 
     positive_iou: float = 0.5
     negative_iou: float = 0.4
     low_quality_matches: bool = True
+    low_quality_to: Literal["claimant", "best_overlap"] = "claimant"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,12 +69,14 @@ class LossConfig:
     ``formulation="logits"``: stable focal loss from logits; both losses summed and divided by the
     image's positives. ``formulation="seed"``: probabilities clamped to [1e-4, 1 - 1e-4] and the box
     loss averaged with ``.mean()`` over 4 * positives, exactly as yhenon/pytorch-retinanet.
+    ``box_loss="giou"``: the generalised IoU loss of the decoded boxes instead (torchvision v2).
     """
 
     alpha: float = 0.25
     gamma: float = 2.0
     box_beta: float = 1.0 / 9.0
     formulation: Literal["logits", "seed"] = "logits"
+    box_loss: Literal["smooth_l1", "giou"] = "smooth_l1"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,6 +7,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torchvision.ops import generalized_box_iou_loss
 
 from core.assign import IGNORED, assign, intersection_over_anchor
 from core.boxes import BoxCoder
@@ -114,10 +115,13 @@ def retinanet_loss(
     num_pos = positive.sum(1)
     normaliser = num_pos.clamp(min=1).to(torch.float32)
 
-    pos_targets = coder.encode(boxes[pos_b, matched], anchors[pos_a])
     pos_deltas = box_deltas[pos_b, pos_a].float()
-    box_el = F.smooth_l1_loss(pos_deltas, pos_targets, beta=loss_config.box_beta, reduction="none")
-    box_per_image = torch.zeros(batch, device=cls_logits.device).index_add(0, pos_b, box_el.sum(1))
+    if loss_config.box_loss == "giou":
+        box_el = generalized_box_iou_loss(coder.decode(pos_deltas, anchors[pos_a].float()), boxes[pos_b, matched].float(), reduction="none")
+    else:
+        pos_targets = coder.encode(boxes[pos_b, matched], anchors[pos_a])
+        box_el = F.smooth_l1_loss(pos_deltas, pos_targets, beta=loss_config.box_beta, reduction="none").sum(1)
+    box_per_image = torch.zeros(batch, device=cls_logits.device).index_add(0, pos_b, box_el)
 
     if loss_config.formulation == "seed":
         cls_targets = torch.zeros_like(cls_logits, dtype=torch.float32)

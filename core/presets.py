@@ -5,7 +5,8 @@
   1000, at most 300 detections, boxes clipped to the image.
 - ``yhenon``: exactly yhenon/pytorch-retinanet at inference (per-class NMS 0.5 at score 0.05, no
   top-k, no cap, clipping to the padded input) and training (strict matching, clamped focal loss).
-- ``torchvision_v1`` / ``torchvision_v2``: exactly torchvision's ``retinanet_resnet50_fpn(_v2)``.
+- ``torchvision_v1`` / ``torchvision_v2``: exactly torchvision's ``retinanet_resnet50_fpn(_v2)``, at
+  inference and in its training loss (its matching, L1 or generalised-IoU box loss).
 """
 
 from __future__ import annotations
@@ -50,8 +51,7 @@ class Preset:
 _TORCHVISION_COMMON = dict(
     anchors=AnchorConfig(style="torchvision"),
     coder=BoxCoderConfig(std=(1.0, 1.0, 1.0, 1.0), clamp=math.log(1000.0 / 16)),
-    assign=AssignConfig(low_quality_matches=True),
-    loss=LossConfig(box_beta=0.0),  # torchvision v1 uses plain L1 on the deltas
+    assign=AssignConfig(low_quality_matches=True, low_quality_to="best_overlap"),
     postprocess=PostprocessConfig(topk_per_level=1000, max_detections=300, clip="image"),
     preprocess=PreprocessConfig(min_size=800, max_size=1333, size_rounding="floor", antialias=False),
 )
@@ -79,8 +79,10 @@ PRESETS: dict[str, Preset] = {
         p6_from="c5",
         head_norm="none",
     ),
-    "torchvision_v1": Preset(name="torchvision_v1", p6_from="p5", head_norm="none", **_TORCHVISION_COMMON),
-    "torchvision_v2": Preset(name="torchvision_v2", p6_from="c5", head_norm="group_norm", **_TORCHVISION_COMMON),
+    # v1 trains with plain L1 on the deltas, v2 with the generalised IoU loss of the decoded boxes
+    "torchvision_v1": Preset(name="torchvision_v1", p6_from="p5", head_norm="none", loss=LossConfig(box_beta=0.0), **_TORCHVISION_COMMON),
+    "torchvision_v2": Preset(name="torchvision_v2", p6_from="c5", head_norm="group_norm", loss=LossConfig(box_loss="giou"),
+                             **_TORCHVISION_COMMON),
 }
 
 
