@@ -18,6 +18,7 @@ from core.cancel import CancelToken
 from core.config import AnchorConfig, AssignConfig, PreprocessConfig
 from core.labels import LabelSet
 from core.preprocess import resized_size
+from core.review import box_iou
 
 
 @dataclass(frozen=True)
@@ -148,13 +149,8 @@ def best_anchor_ious(layout: AnchorLayout, boxes: np.ndarray) -> np.ndarray:
     (what "why missed?" needs on every selection)."""
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     out = np.zeros(len(boxes))
-    for i, (x1, y1, x2, y2) in enumerate(boxes):
-        anchors = layout.boxes[near_anchors(layout, boxes[i : i + 1])]
-        area = (anchors[:, 2] - anchors[:, 0]) * (anchors[:, 3] - anchors[:, 1])
-        w = np.clip(np.minimum(anchors[:, 2], x2) - np.maximum(anchors[:, 0], x1), 0, None)
-        h = np.clip(np.minimum(anchors[:, 3], y2) - np.maximum(anchors[:, 1], y1), 0, None)
-        inter = w * h
-        out[i] = (inter / (area + (x2 - x1) * (y2 - y1) - inter)).max(initial=0.0)
+    for i in range(len(boxes)):
+        out[i] = box_iou(boxes[i : i + 1], layout.boxes[near_anchors(layout, boxes[i : i + 1])]).max(initial=0.0)
     return out
 
 

@@ -1,14 +1,14 @@
-"""Box encoding/decoding against anchors, clipping and IoU. Boxes are xyxy in pixels."""
+"""Box encoding/decoding against anchors, and clipping. Boxes are xyxy in pixels (their IoU:
+:func:`core.assign.batched_iou` for tensors, :func:`core.review.box_iou` for numpy arrays)."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torchvision.ops import box_iou
 
 from core.config import BoxCoderConfig
 
-__all__ = ["BoxCoder", "box_iou", "clip_boxes"]
+__all__ = ["BoxCoder", "clip_boxes"]
 
 
 class BoxCoder:
