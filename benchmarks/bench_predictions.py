@@ -121,7 +121,7 @@ def main() -> None:
         name = names[k % len(names)]
         os.link(folder / name, folder / f"g{k}_{name}")
         os.link(cache_folder / f"{name}.npz", cache_folder / f"g{k}_{name}.npz")
-        store.predicted.add(f"g{k}_{name}")
+        store.mark_predicted([f"g{k}_{name}"])
     predicted = len(store.predicted)
     start = time.perf_counter()
     gathered = window.predictions.folder_entries()

@@ -53,12 +53,20 @@ class ImagesChanged:
 
 
 @dataclass(frozen=True)
+class WaitingChanged:
+    """These images' predictions began or stopped waiting for review (:attr:`AnnotationStore.predicted`):
+    their status changed, no label did (nothing to save)."""
+
+    file_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class CategoriesChanged:
     """The class list changed (added, removed, renamed, recoloured). Boxes that go or come back
     with a class are announced after it by an :class:`ImagesChanged` of their images."""
 
 
-StoreEvent = ImagesChanged | CategoriesChanged
+StoreEvent = ImagesChanged | CategoriesChanged | WaitingChanged
 
 
 @dataclass(frozen=True)
@@ -82,7 +90,7 @@ class AnnotationStore:
         self._extra = dict(labels.extra)
         self._listeners: list[Callable[[StoreEvent], None]] = []
         self.revision = 0  # bumped by every change; autosave compares it with the last saved one
-        self.predicted: set[str] = set()  # images that have model predictions waiting for review
+        self.predicted: set[str] = set()  # images that have model predictions waiting for review (changed by the methods below)
 
     # --- reading -------------------------------------------------------------------------------
     @property
@@ -152,8 +160,28 @@ class AnnotationStore:
 
     def _changed(self, event: StoreEvent) -> None:
         self.revision += 1
+        self._notify(event)
+
+    def _notify(self, event: StoreEvent) -> None:
         for listener in list(self._listeners):
             listener(event)
+
+    # --- predictions waiting for review ---------------------------------------------------------
+    def mark_predicted(self, file_names: Iterable[str]) -> list[str]:
+        """These images' predictions wait for review; returns those that did not already."""
+        added = [n for n in dict.fromkeys(file_names) if n not in self.predicted]
+        if added:
+            self.predicted.update(added)
+            self._notify(WaitingChanged(tuple(added)))
+        return added
+
+    def leave_predicted(self, file_names: Iterable[str]) -> list[str]:
+        """These images' predictions no longer wait for review; returns those that did."""
+        left = [n for n in dict.fromkeys(file_names) if n in self.predicted]
+        if left:
+            self.predicted.difference_update(left)
+            self._notify(WaitingChanged(tuple(left)))
+        return left
 
     # --- boxes ---------------------------------------------------------------------------------
     def _entry_for_edit(self, file_name: str, size: tuple[int, int]) -> ImageEntry:

@@ -133,14 +133,12 @@ class SetReviewed(StoreCommand):
 
     def apply(self) -> None:
         self.previous = self.store.set_reviewed(self.file_name, self.size, self.reviewed)
-        self.was_predicted = self.reviewed and self.file_name in self.store.predicted
-        if self.was_predicted:
-            self.store.predicted.discard(self.file_name)
+        self.was_predicted = self.reviewed and bool(self.store.leave_predicted([self.file_name]))
 
     def undo(self) -> None:
         self.store.set_reviewed(self.file_name, self.size, self.previous)
         if self.was_predicted:
-            self.store.predicted.add(self.file_name)
+            self.store.mark_predicted([self.file_name])
 
 
 class LeavePredicted(StoreCommand):
@@ -150,14 +148,13 @@ class LeavePredicted(StoreCommand):
     def __init__(self, store: AnnotationStore, file_names: list[str]) -> None:
         super().__init__(store, "Reviewed predictions")
         self.file_names = file_names
-        self.left: set[str] = set()
+        self.left: list[str] = []
 
     def apply(self) -> None:
-        self.left = {n for n in self.file_names if n in self.store.predicted}
-        self.store.predicted -= self.left
+        self.left = self.store.leave_predicted(self.file_names)
 
     def undo(self) -> None:
-        self.store.predicted |= self.left
+        self.store.mark_predicted(self.left)
 
 
 class RescaleImage(StoreCommand):

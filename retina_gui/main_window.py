@@ -360,6 +360,7 @@ class MainWindow(QMainWindow):
             self.report("Labels read-only", problem)
         self.files.model.store = workspace.store
         workspace.images_changed.connect(self.files.model.refresh)
+        workspace.waiting_changed.connect(self.files.model.refresh)
         workspace.images_changed.connect(self.evaluation_panel.labels_changed)
         workspace.images_changed.connect(self.anchor_panel.labels_changed)
         workspace.images_changed.connect(self.training_panel.labels_changed)

@@ -166,8 +166,7 @@ class Predictions(QObject):
             self.candidates.popitem(last=False)
         store = self.annotator.workspace.store if self.annotator.workspace else None
         if store is not None and name not in store.predicted and self._waits_for_review(store.status(name), from_cache):
-            store.predicted.add(name)
-            self.annotator.files.model.refresh([name])
+            store.mark_predicted([name])
         if name == self.annotator.current:
             self.refilter()
 
@@ -184,10 +183,7 @@ class Predictions(QObject):
         store = self.annotator.workspace.store if self.annotator.workspace else None
         if store is None:
             return
-        waiting = [n for n in names if n not in store.predicted and self._waits_for_review(store.status(n), True)]
-        if waiting:
-            store.predicted.update(waiting)
-            self.annotator.files.model.refresh(waiting)
+        store.mark_predicted(n for n in names if n not in store.predicted and self._waits_for_review(store.status(n), True))
 
     def _failed(self, name: str, reason: str) -> None:
         self.annotator.files.model.mark_unreadable(name, reason)
@@ -417,7 +413,6 @@ class Predictions(QObject):
         added = sum(len(p) for _, _, p in fresh)
         count = workspace.accept_predictions(fresh, text.format(count=added, s="" if added == 1 else "s"), colors,
                                              reviewed=[e[0] for e in entries if e[2]])  # an image with nothing shown is not reviewed
-        self.annotator.files.model.refresh([e[0] for e in entries])
         skipped = sum(len(p) for _, _, p in entries) - count
         self.message.emit(f"accepted {count} prediction{'s' if count != 1 else ''}" + (f", {skipped} already labelled" if skipped else ""))
         self.refilter()

@@ -24,6 +24,7 @@ from core.annotations import (
     ImagesChanged,
     LabelsChangedOnDisk,
     StoreEvent,
+    WaitingChanged,
     clamp_shift,
     clean_category_name,
     find_labels_file,
@@ -42,7 +43,8 @@ from retina_gui.workers import LabelSaver
 
 
 class Workspace(QObject):
-    images_changed = Signal(list)  # file names whose boxes or status changed
+    images_changed = Signal(list)  # file names whose boxes or review flag changed
+    waiting_changed = Signal(list)  # file names whose predictions began or stopped waiting for review
     categories_changed = Signal()
     saved = Signal(str)  # a human-readable "saved at" message
     save_failed = Signal(str)
@@ -92,6 +94,9 @@ class Workspace(QObject):
         return self.store.revision != self._saved_revision
 
     def _on_store_event(self, event: StoreEvent) -> None:
+        if isinstance(event, WaitingChanged):  # a status, not a label: nothing to save, no report made stale
+            self.waiting_changed.emit(list(event.file_names))
+            return
         if isinstance(event, ImagesChanged):
             self.images_changed.emit(list(event.file_names))
         elif isinstance(event, CategoriesChanged):
@@ -335,7 +340,7 @@ class Workspace(QObject):
         of boxes added."""
         count = sum(len(predictions) for _, _, predictions in entries)
         if not count:
-            self.store.predicted.difference_update(reviewed)  # nothing to undo: their labels were there
+            self.store.leave_predicted(reviewed)  # nothing to undo: their labels were there
             return 0
         names = list(dict.fromkeys(p[4] for _, _, predictions in entries for p in predictions))
         ids, new_categories = self._classes_for([Category(0, name, color=(colors or {}).get(name, "")) for name in names])

@@ -89,7 +89,7 @@ def test_status_follows_boxes_predictions_and_review():
     store = AnnotationStore()
     store.add_category(Category(1, "a"))
     assert store.status("x.jpg") is ImageStatus.UNLABELLED
-    store.predicted.add("x.jpg")
+    store.mark_predicted(["x.jpg"])
     assert store.status("x.jpg") is ImageStatus.PREDICTED
     store.append_boxes("x.jpg", (640, 480), [Box(0, 0, 5, 5, 1)])
     assert store.entry("x.jpg").width == 640 and store.entry("x.jpg").id == 1
