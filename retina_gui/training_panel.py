@@ -143,7 +143,11 @@ class TrainingPanel(QWidget):
         self.worker: TrainingWorker | None = None
         self.run_dir: Path | None = None
         self._ending: list[TrainingWorker] = []  # runs let go of (another folder opened): cancelled, ending their step
-        self.previous_model: tuple[Path, str | None] | None = None  # what a finished run replaced (path, preset)
+        # the models used before the current one (path, preset), the most recent last: "Previous model"
+        # goes back through them one by one, whatever replaced them (a run, the runs list, Load Model…)
+        self._models_before: list[tuple[Path, str | None]] = []
+        self._in_use: tuple[Path, str | None] | None = None
+        self._going_back_to: Path | None = None
         self.train_button = QPushButton("Train")
         self.train_button.setToolTip("Fine-tune the current model on the labelled images of this folder, in the background")
         self.train_button.clicked.connect(self.train)
@@ -181,7 +185,7 @@ class TrainingPanel(QWidget):
         self.use_button.clicked.connect(self.use_selected_run)
         self.use_button.setEnabled(False)  # a run must be chosen in the list
         self.back_button = QPushButton("Previous model")
-        self.back_button.setToolTip("Back to the model a finished run replaced")
+        self.back_button.setToolTip("Back to the model used before this one")
         self.back_button.clicked.connect(self.use_previous_model)
         self.back_button.setEnabled(False)
 
@@ -247,7 +251,9 @@ class TrainingPanel(QWidget):
         if on:
             self._fill_recipe(self.recipe())
 
-    def _model_changed(self, _info) -> None:
+    def _model_changed(self, info) -> None:
+        if info is not None:
+            self._note_model(info)
         self.refresh_runs()
         self._set_running(self.worker is not None)
         self.describe()
@@ -480,7 +486,6 @@ class TrainingPanel(QWidget):
                 text = f"{done}; now using {checkpoint.parent.name}/{checkpoint.name}"
                 if worse:
                     text += ". It scores below the weights it started from on the same images: “Previous model” switches back"
-                self._remember_current_model()
                 self.predictions.load_model(checkpoint, self.predictions.device)
                 self.run_ended.emit(f"{done}; now using {checkpoint.parent.name}")
             else:
@@ -537,12 +542,28 @@ class TrainingPanel(QWidget):
                 self.chart.add_map(entry.get("step", 0), entry["mAP"])
 
     def use_previous_model(self) -> None:
-        if self.previous_model is not None:
-            path, preset = self.previous_model
-            self.previous_model = None
-            self.back_button.setEnabled(False)
+        if self._models_before:
+            path, preset = self._models_before.pop()
+            self._going_back_to = path
+            self._show_previous_model()
             self.predictions.load_model(path, self.predictions.device, preset)
-            self.status.setText(f"back to {path.name}")
+            self.status.setText(f"back to {path.parent.name}/{path.name}")  # every run's model is a best.safetensors
+
+    def _note_model(self, info) -> None:
+        """A model was loaded: the one it replaced is the one "Previous model" goes back to (not when
+        going back, which goes on to the one before)."""
+        now = (info.path, self.predictions.preset)
+        if self._in_use is not None and self._in_use[0] != info.path and info.path != self._going_back_to:
+            self._models_before.append(self._in_use)
+        self._going_back_to = None
+        self._in_use = now
+        self._show_previous_model()
+
+    def _show_previous_model(self) -> None:
+        self.back_button.setEnabled(bool(self._models_before))
+        path = self._models_before[-1][0] if self._models_before else None
+        self.back_button.setToolTip(f"Back to {path.parent.name}/{path.name}, the model used before this one" if path else
+                                    "Back to the model used before this one")
 
     # --- runs ----------------------------------------------------------------------------------
     def refresh_runs(self, select: Path | None = None) -> None:
@@ -597,13 +618,7 @@ class TrainingPanel(QWidget):
     def use_selected_run(self) -> None:
         row = self.runs.currentRow()
         if row >= 0:
-            self._remember_current_model()  # "Previous model" goes back to it
             self.predictions.load_model(Path(self.runs.item(row, 0).data(Qt.ItemDataRole.UserRole)), self.predictions.device)
-
-    def _remember_current_model(self) -> None:
-        if self.predictions.model is not None:
-            self.previous_model = (self.predictions.model.path, self.predictions.preset)
-        self.back_button.setEnabled(self.previous_model is not None)
 
 
 _RUN_ROLE = Qt.ItemDataRole.UserRole + 1  # a runs-table cell's run folder, when the run can be resumed

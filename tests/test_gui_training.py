@@ -40,7 +40,7 @@ def small_recipe(panel, epochs: int) -> None:
     panel.batch_spin.setValue(4)
 
 
-def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predictions_change(qtbot, window):
+def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predictions_change(qtbot, window, tiny_checkpoint):
     panel = window.training_panel
     before = window.predictions.visible.boxes.copy()
     small_recipe(panel, 2)
@@ -83,6 +83,18 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
     panel.use_selected_run()  # a run chosen in the list: "Previous model" goes back from it too
     qtbot.waitUntil(lambda: window.predictions.model is not None and "runs" in window.predictions.model.path.parts, timeout=60_000)
     assert panel.back_button.isEnabled()
+    # and from a model loaded by Model ▸ Load Model…, one model at a time (it went back one step only,
+    # and kept pointing at a model from two switches before)
+    run_model = window.predictions.model.path
+    window.predictions.load_model(tiny_checkpoint)
+    qtbot.waitUntil(lambda: window.predictions.model.path == tiny_checkpoint, timeout=60_000)
+    assert f"Back to {run_model.parent.name}/{run_model.name}" in panel.back_button.toolTip()
+    qtbot.mouseClick(panel.back_button, Qt.MouseButton.LeftButton)
+    assert panel.status.text() == f"back to {run_model.parent.name}/{run_model.name}"
+    qtbot.waitUntil(lambda: window.predictions.model.path == run_model, timeout=60_000)
+    qtbot.mouseClick(panel.back_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.predictions.model.path == DEMO_MODEL, timeout=60_000)
+    assert not panel.back_button.isEnabled()
 
 
 def test_a_run_that_scores_below_its_start_weights_takes_over_only_if_the_user_says_so(qtbot, window):
