@@ -55,9 +55,10 @@ SMOOTHING = 0.9  # exponential moving average of the plotted losses
 
 def _when(run_name: str) -> str:
     """A run folder's name (its start, 20261127-101447, "-2" after it for a second run that
-    second) as a short date, "Nov 27 10:14" ("Nov 27 10:14-2")."""
+    second) as a short date on two lines, "11-27\n10:14" ("11-27\n10:14-2"): on one line, a narrow
+    panel elided it to "…:14"."""
     try:
-        return datetime.strptime(run_name[:15], "%Y%m%d-%H%M%S").strftime("%b %d %H:%M") + run_name[15:]
+        return datetime.strptime(run_name[:15], "%Y%m%d-%H%M%S").strftime("%m-%d\n%H:%M") + run_name[15:]
     except ValueError:  # a folder the user named
         return run_name
 
@@ -170,12 +171,14 @@ class TrainingPanel(QWidget):
         self.log = QPlainTextEdit(readOnly=True)
         self.log.setMaximumBlockCount(2000)
         self.runs = QTableWidget(0, 4)
-        self.runs.setHorizontalHeaderLabels(["run", "epochs", "best mAP (start)", "state"])
+        self.runs.setHorizontalHeaderLabels(["run", "epochs", "mAP (start)", "state"])
+        self.runs.horizontalHeaderItem(2).setToolTip("The run's best validation mAP (that of the weights it started from)")
         self.runs.verticalHeader().setVisible(False)
+        self.runs.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # the two-line dates
         self.runs.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.runs.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.runs.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # the date gives way (elided) in a narrow panel
-        self.runs.setTextElideMode(Qt.TextElideMode.ElideLeft)  # ... from its start: "…7 10:14" tells runs of a day apart, "Nov …" did not
+        self.runs.setTextElideMode(Qt.TextElideMode.ElideLeft)  # ... from its start: "…10:14" tells runs of a day apart, "Nov …" did not
         self.runs.horizontalHeader().setMinimumSectionSize(40)
         self.runs.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.runs.setWordWrap(False)  # a bold row stays one line
