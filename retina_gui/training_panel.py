@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import math
 import re
+import shutil
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -187,6 +188,10 @@ class TrainingPanel(QWidget):
         self.use_button = QPushButton("Use this run's model")
         self.use_button.clicked.connect(self.use_selected_run)
         self.use_button.setEnabled(False)  # a run must be chosen in the list
+        self.delete_button = QPushButton("Delete run…")
+        self.delete_button.setToolTip("Delete the selected run's folder (its checkpoints, metrics and log), after asking")
+        self.delete_button.clicked.connect(self.delete_selected_run)
+        self.delete_button.setEnabled(False)
         self.back_button = QPushButton("Previous model")
         self.back_button.setToolTip("Back to the model used before this one")
         self.back_button.clicked.connect(self.use_previous_model)
@@ -240,7 +245,7 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.log, 1)
         layout.addWidget(QLabel("Runs"))
         layout.addWidget(self.runs, 1)
-        layout.addWidget(self.use_button)
+        layout.addLayout(button_grid(self.use_button, self.delete_button))
         predictions.model_changed.connect(self._model_changed)
         self._set_running(False)
 
@@ -608,8 +613,9 @@ class TrainingPanel(QWidget):
         return None
 
     def _run_selected(self) -> None:
-        row = self.runs.currentRow()
-        self.use_button.setEnabled(row >= 0 and self.runs.item(row, 0) is not None)
+        chosen = self._selected_run() is not None
+        self.use_button.setEnabled(chosen)
+        self.delete_button.setEnabled(chosen)
         self._set_running(self.worker is not None)  # Resume goes on with the selected run, if it stopped
 
     def _run_clicked(self, row: int, _column: int) -> None:
@@ -618,10 +624,45 @@ class TrainingPanel(QWidget):
             self.chart.clear()
             self._show_history(Path(self.runs.item(row, 0).data(Qt.ItemDataRole.UserRole)).parent)
 
-    def use_selected_run(self) -> None:
+    def _selected_checkpoint(self) -> Path | None:
         row = self.runs.currentRow()
-        if row >= 0:
-            self.predictions.load_model(Path(self.runs.item(row, 0).data(Qt.ItemDataRole.UserRole)), self.predictions.device)
+        item = self.runs.item(row, 0) if row >= 0 else None
+        return Path(item.data(Qt.ItemDataRole.UserRole)) if item is not None else None
+
+    def _selected_run(self) -> Path | None:
+        checkpoint = self._selected_checkpoint()
+        return checkpoint.parent if checkpoint is not None else None
+
+    def use_selected_run(self) -> None:
+        if (checkpoint := self._selected_checkpoint()) is not None:
+            self.predictions.load_model(checkpoint, self.predictions.device)
+
+    def delete_selected_run(self) -> None:
+        """Delete the selected run's folder, after asking (a run keeps 50-110 MB of checkpoints);
+        not the run training now, nor the one whose model is in use."""
+        run = self._selected_run()
+        if run is None:
+            return
+        model = self.predictions.model
+        if self.worker is not None and run.resolve() == self.run_dir.resolve():
+            self.status.setText("That run is training: Cancel it first to delete it.")
+            return
+        if model is not None and model.path.resolve().parent == run.resolve():
+            self.status.setText("That run's model is in use: switch to another model (Previous model, say) to delete it.")
+            return
+        size = sum(f.stat().st_size for f in run.rglob("*") if f.is_file())
+        if not self.confirm("Delete run", f"Delete the run {run.name} ({size / 1e6:.0f} MB: its checkpoints, metrics and log)? "
+                                          "This cannot be undone."):
+            return
+        try:
+            shutil.rmtree(run)
+        except OSError as exc:
+            self.status.setText(f"Could not delete {run}: {exc.strerror or exc}")
+        self._models_before = [m for m in self._models_before if m[0].resolve().parent != run.resolve()]
+        self._show_previous_model()
+        self.refresh_runs()
+        self.runs.setCurrentCell(-1, -1)  # the row left selected is another run's now
+        self._run_selected()
 
 
 _RUN_ROLE = Qt.ItemDataRole.UserRole + 1  # a runs-table cell's run folder, when the run can be resumed

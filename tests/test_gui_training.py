@@ -385,6 +385,12 @@ def test_a_stopped_run_resumes_only_in_its_own_folder_and_a_broken_recipe_is_rep
     assert panel.resumable == older_stopped and older_stopped.name in panel.resume_button.toolTip()
     panel.runs.selectRow(1)  # a finished run chosen afterwards: Resume goes back to the newest (it kept the older one)
     assert panel.resumable == run
+    window.answer = False  # "Delete the run …?" No
+    panel.delete_selected_run()
+    assert finished.exists()
+    window.answer = True
+    panel.delete_selected_run()
+    assert not finished.exists() and panel.runs.rowCount() == 2 and panel.resumable == run
     panel.resume()
     assert panel.worker is None and "recipe.json is unreadable" in panel.status.text()
     small_recipe(panel, 3)  # Advanced settings chosen for this folder's data
