@@ -245,14 +245,8 @@ class Trainer:
             raise TrainingError("no labelled boxes to train on")
         if not train_data.labels.images:
             raise TrainingError("the training set has no images")
-        # before anything is logged: a refused run must not write into the other run's train.log
-        if not resume and any((self.run_dir / name).exists() for name in ("last.safetensors", "train_state.pt")):
-            raise TrainingError(f"{self.run_dir} already holds a run: continue it (retina train --resume; Resume in the window), or train into a new "
-                                "folder (its checkpoints and metrics would be mixed with this run's)")
-        if not resume and (self.run_dir / "best.safetensors").exists():  # not of a run (a run writes it after its checkpoint)
-            raise TrainingError(f"{self.run_dir} holds best.safetensors, which this run would overwrite: train into another folder")
-        if not resume:  # a run killed before its first checkpoint left it, uncommitted: a new run starts clean
-            (self.run_dir / "metrics.json").unlink(missing_ok=True)
+        if not resume and self.dist.main:  # before anything is logged: a refused run must not write into another's train.log
+            self._check_new_run_folder()
         self.reported: set[str] = set()  # unreadable images already logged
         train_data = self._readable(train_data, "training")
         if val_data is not None:
@@ -413,7 +407,7 @@ class Trainer:
             summary = _training_summary(self.run_dir / "last.safetensors")
             if summary.get("epochs_done", 0) < (summary.get("recipe") or {}).get("epochs", 0):
                 raise TrainingError(f"the run in {self.run_dir} was stopped while saving its first checkpoint, so there is no state to go "
-                                    "on from: start it again in a new folder (or delete this one)")
+                                    "on from: start it again (the same command without --resume starts it over in this folder)")
             raise TrainingError(f"the run in {self.run_dir} has finished: there is nothing to resume. To train further, start "
                                 f"a new run from its weights, {self.run_dir / 'last.safetensors'}")
         if not path.exists():
@@ -465,6 +459,25 @@ class Trainer:
 
     # -- loop --------------------------------------------------------------------------------------
 
+    def _check_new_run_folder(self) -> None:
+        """A new run goes into a new or empty folder, or over a run of ours that was killed before its
+        first checkpoint (its files are uncommitted: they go). A committed or finished run is
+        refused, and so are files of the same names that no run of ours wrote (a user's own
+        metrics.json was replaced, their train.log written into)."""
+        folder = self.run_dir
+        if (folder / "train_state.pt").exists():
+            raise TrainingError(f"{folder} already holds a run: continue it (retina train --resume; Resume in the window), or train into a new "
+                                "folder (its checkpoints and metrics would be mixed with this run's)")
+        last = folder / "last.safetensors"
+        if last.exists() and _training_summary(last).get("epochs_done", 1) >= (_training_summary(last).get("recipe") or {}).get("epochs", 1):
+            raise TrainingError(f"{folder} holds a finished run: train into a new folder (to train further, start from its weights, {last})")
+        theirs = [name for name in (*_RUN_FILES, "best.safetensors") if (folder / name).exists()]
+        if theirs and (not self._folder_was_a_run or "best.safetensors" in theirs):  # (a run writes best after its first checkpoint)
+            raise TrainingError(f"{folder} holds {', '.join(theirs)}, which this run would overwrite or write into: train into a new or "
+                                "empty folder")
+        for name in ("last.safetensors", "metrics.json", _PENDING_BEST):  # a killed run's, uncommitted: the run starts clean
+            (folder / name).unlink(missing_ok=True)
+
     def _hold_run_folder(self, resume: bool):
         """One run at a time in a run folder (held from construction to the end of :meth:`run`): a
         second one started beside it, in another terminal or the window, is refused before it
@@ -474,15 +487,15 @@ class Trainer:
         if not self.dist.main:
             return None
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._folder_was_a_run = (self.run_dir / ".run.lock").exists()  # a run of ours held it before (the lock file stays)
         lock = FileLock(self.run_dir / ".run.lock", timeout=0)
         try:
             lock.acquire()
         except Timeout:
             raise TrainingError(f"another training is running in {self.run_dir} (its checkpoints would be mixed with this one's)") from None
-        for left in self.run_dir.glob(".*.tmp"):  # a killed run's half-written files (atomic_path's); no one else writes here now
-            left.unlink(missing_ok=True)
-        if not resume:
-            (self.run_dir / _PENDING_BEST).unlink(missing_ok=True)
+        for name in (*_RUN_FILES, "best.safetensors", _PENDING_BEST):  # a killed run's half-written files (atomic_path's), not others'
+            for left in self.run_dir.glob(f".{name}.*.tmp"):
+                left.unlink(missing_ok=True)
         return lock
 
     def _release_run_folder(self) -> None:
@@ -679,6 +692,7 @@ class Trainer:
 
 
 _PENDING_BEST = ".best.pending.safetensors"  # an epoch's best weights until its checkpoint is committed
+_RUN_FILES = ("last.safetensors", "train_state.pt", "metrics.json", "train.log")  # what a run writes in its folder (besides best.safetensors)
 
 
 def _relative(path: Path, start: Path) -> str:

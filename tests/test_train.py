@@ -137,11 +137,36 @@ def test_resume_continues_at_the_same_step_with_the_same_optimizer_state(four_im
     assert by_epoch["c"][1]["cls_loss"] == pytest.approx(by_epoch["a"][1]["cls_loss"], rel=1e-4)
     # a run folder holds one run: a new run is refused there, and a finished one has nothing to resume
     log = (tmp_path / "a" / "train.log").read_text()
-    with pytest.raises(TrainingError, match=r"already holds a run: continue it \(retina train --resume; Resume in the window\)"):
+    with pytest.raises(TrainingError, match=r"holds a finished run: train into a new folder \(to train further, start from its weights"):
         _trainer(four_images, tmp_path / "a", _config(epochs=2))
     assert (tmp_path / "a" / "train.log").read_text() == log  # the refused run wrote nothing into it
     with pytest.raises(TrainingError, match=r"has finished: there is nothing to resume.*from its weights, .*last.safetensors"):
         _trainer(four_images, tmp_path / "a", _config(epochs=2), resume=True)
+
+
+def test_a_new_run_leaves_a_folder_of_the_users_own_files_alone(four_images, tmp_path):
+    """--out on a folder of one's own: its metrics.json was replaced, its train.log written into, and
+    every hidden .tmp file in it (an editor's) deleted as a run's half-written file."""
+    mine = tmp_path / "project"
+    mine.mkdir()
+    (mine / "metrics.json").write_text('{"my": "results"}')
+    (mine / "train.log").write_text("notes\n")
+    (mine / ".notes.swp.tmp").write_text("x")
+    with pytest.raises(TrainingError, match=r"holds metrics.json, train.log, which this run would overwrite or write into: train into a new"):
+        _trainer(four_images, mine, _config())
+    assert (mine / "metrics.json").read_text() == '{"my": "results"}' and (mine / "train.log").read_text() == "notes\n"
+    assert (mine / ".notes.swp.tmp").exists()
+    # a run of ours killed before its first checkpoint was committed: nothing to resume, and the same
+    # command starts it over there (each pointed at the other before)
+    killed = tmp_path / "killed"
+    _trainer(four_images, killed, _config()).run()
+    (killed / "train_state.pt").unlink(missing_ok=True)
+    checkpoint = load_checkpoint(killed / "last.safetensors")
+    save_checkpoint(killed / "last.safetensors", checkpoint.build_model(),
+                    replace(checkpoint.spec, training={**checkpoint.spec.training, "epochs_done": 0}))
+    with pytest.raises(TrainingError, match=r"stopped while saving its first checkpoint.*the same command without --resume starts it over"):
+        _trainer(four_images, killed, _config(), resume=True)
+    assert _trainer(four_images, killed, _config()).run().epochs_done == 1
 
 
 def _cancelled_by_validation(monkeypatch) -> CancelToken:
@@ -555,10 +580,12 @@ def test_a_run_folder_takes_one_run_at_a_time_and_a_damaged_state_is_named(four_
     with pytest.raises(TrainingError, match="another training is running in"):
         _trainer(four_images, run, _config())
     trainer.run()
-    with pytest.raises(TrainingError, match="already holds a run"):  # the lock went with the run
+    with pytest.raises(TrainingError, match="holds a finished run"):  # the lock went with the run
         _trainer(four_images, run, _config())
     cancel = CancelToken()
     _trainer(four_images, tmp_path / "stopped", _config(epochs=2), cancel=cancel, on_event=lambda e: e.kind == "step" and cancel.cancel()).run()
+    with pytest.raises(TrainingError, match=r"already holds a run: continue it \(retina train --resume; Resume in the window\)"):
+        _trainer(four_images, tmp_path / "stopped", _config(epochs=2))
     (tmp_path / "stopped" / "train_state.pt").write_bytes(b"")
     with pytest.raises(TrainingError, match="train_state.pt is damaged .*start a new run from its weights"):
         _trainer(four_images, tmp_path / "stopped", _config(epochs=2), resume=True)
