@@ -267,9 +267,9 @@ class Trainer:
                 self.model.load_state_dict(state["model"])
             # the run goes on with the classes its head has (the labels' classes may have changed since:
             # mapping them onto its rows by position would train one class's rows on another's boxes)
-            now = training_classes(train_data.labels)
-            self.classes = [Category(c.id, c.name) for c in self.spec.classes]
-            added = [c.name for c in now if c.id not in {k.id for k in self.classes}]
+            self.classes = self._head_classes(train_data.labels)
+            learnt = {c.id for c in self.classes}
+            added = [c.name for c in training_classes(train_data.labels) if c.id not in learnt]
             if added:
                 self._log(f"classes added since this run started are not learnt by it: {', '.join(added)} (a new run learns them)")
         elif start is not None:
@@ -458,6 +458,31 @@ class Trainer:
         self._emit(TrainEvent(kind, self.epoch, self.step, self.total_steps, message=message))
 
     # -- loop --------------------------------------------------------------------------------------
+
+    def _head_classes(self, labels: LabelSet) -> list[Category]:
+        """The resumed run's head classes, each with the id the labels give it now: matched by name
+        (a re-export renumbers ids: matched by id, every class trained on another's boxes), else by
+        id when that class has a name no head class has (renamed in the window, which keeps ids).
+        A head class the labels no longer have gets an id no box has: its rows see negatives only."""
+        by_key = {class_name_key(c.name): c for c in labels.categories}
+        by_id = {c.id: c for c in labels.categories}
+        head_keys = {class_name_key(c.name) for c in self.spec.classes}
+        unused = min((c.id for c in labels.categories), default=0) - 1
+        classes, renamed, gone = [], [], []
+        for head in self.spec.classes:
+            match = by_key.get(class_name_key(head.name))
+            if match is None and (same_id := by_id.get(head.id)) is not None and class_name_key(same_id.name) not in head_keys:
+                match = same_id
+                renamed.append(f"{head.name} → {same_id.name}")
+            if match is None:
+                gone.append(head.name)
+                match, unused = Category(unused, head.name), unused - 1
+            classes.append(Category(match.id, head.name))
+        if renamed:
+            self._log(f"classes renamed since this run started (the same class ids): {', '.join(renamed)}")
+        if gone:
+            self._log(f"classes of this run the labels no longer have (no boxes to learn from): {', '.join(gone)}")
+        return classes
 
     def _check_new_run_folder(self) -> None:
         """A new run goes into a new or empty folder, or over a run of ours that was killed before its

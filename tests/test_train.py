@@ -1,4 +1,5 @@
 import json
+import shutil
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -553,6 +554,9 @@ def test_a_resumed_run_keeps_the_classes_of_its_head_when_the_labels_changed(fou
     cancel = CancelToken()
     first = _trainer(four_images, tmp_path, _config(epochs=2), cancel=cancel, on_event=lambda e: e.kind == "epoch" and cancel.cancel())
     assert first.run().cancelled
+    copies = {name: tmp_path.parent / f"{tmp_path.name}-{name}" for name in ("shifted", "renamed")}
+    for copy in copies.values():
+        shutil.copytree(tmp_path, copy)
     gone = first.classes[0].id  # every box of the first class deleted since, and a new class labelled
     labels = four_images.labels
     new = Category(999, "clock")
@@ -564,6 +568,19 @@ def test_a_resumed_run_keeps_the_classes_of_its_head_when_the_labels_changed(fou
     assert [c.id for c in resumed.classes] == [c.id for c in first.classes]  # by position, class k is still the head's row k
     assert resumed.dataset.class_index == first.dataset.class_index
     assert any("classes added since this run started are not learnt by it: clock" in m for m in messages)
+    # a re-export that renumbered the classes (ids + 1, names as they were): matched by name, each
+    # class's boxes still go to its own rows (by id, every class trained on another's boxes)
+    shifted = LabelSet([replace(c, id=c.id + 1) for c in labels.categories],
+                       [replace(im, boxes=[replace(b, category_id=b.category_id + 1) for b in im.boxes]) for im in labels.images])
+    again = _trainer(DataSource(shifted, four_images.image_root), copies["shifted"], _config(epochs=2), resume=True)
+    assert [(c.id, c.name) for c in again.classes] == [(c.id + 1, c.name) for c in first.classes]
+    # a class renamed in the window (which keeps its id) is the same class
+    renamed = LabelSet([replace(c, name="castle") if c.id == first.classes[1].id else c for c in labels.categories], labels.images)
+    messages.clear()
+    kept = _trainer(DataSource(renamed, four_images.image_root), copies["renamed"], _config(epochs=2), resume=True,
+                    on_event=lambda e: e.kind == "log" and messages.append(e.message))
+    assert [c.id for c in kept.classes] == [c.id for c in first.classes]
+    assert any(f"classes renamed since this run started (the same class ids): {first.classes[1].name} → castle" in m for m in messages)
     assert resumed.run().epochs_done == 2
 
 
