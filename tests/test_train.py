@@ -1,6 +1,6 @@
 import json
-import shutil
 import math
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
