@@ -12,6 +12,7 @@ import contextlib
 import math
 import os
 import re
+import shlex
 import signal
 import sys
 import tempfile
@@ -166,6 +167,43 @@ def _result_names(inputs: list[Path]) -> dict[Path, str]:
     return names
 
 
+def _check_resume_arguments(args: argparse.Namespace, out: Path) -> None:
+    """--resume goes on with the run's own validation images (another --val-split or --val-coco
+    would validate it on images it trained on, and pick its best weights across different sets);
+    the options that choose a new run's model are said to be ignored, not silently dropped."""
+    from core.weights import load_checkpoint
+
+    ignored = [flag for flag, value, default in (("--weights", args.weights, None), ("--backbone", args.backbone, "resnet50"),
+                                                 ("--preset", args.preset, "retinanet"), ("--pretrained-backbone", args.pretrained_backbone, False))
+               if value != default]
+    if ignored:
+        print(f"note: {', '.join(ignored)} ignored: a resumed run goes on with its own model and weights", file=sys.stderr)
+    try:
+        command = (load_checkpoint(out / "last.safetensors").spec.training or {}).get("command", "")
+    except Exception:  # noqa: BLE001 - no readable checkpoint: the trainer says what is wrong with the run
+        return
+    if not command.startswith("retina train"):  # a run of the window's (it splits its labels itself)
+        return
+    try:
+        recorded = shlex.split(command)
+    except ValueError:  # (runs before 2026-11 kept it unquoted)
+        recorded = command.split()
+
+    def given(flag: str) -> str | None:
+        for k, token in enumerate(recorded):
+            if token == flag and k + 1 < len(recorded):
+                return recorded[k + 1]
+            if token.startswith(flag + "="):
+                return token.split("=", 1)[1]
+        return None
+
+    was_split, was_coco = given("--val-split"), given("--val-coco")
+    if (float(was_split) if was_split is not None else None) != args.val_split or (was_coco is None) != (args.val_coco is None):
+        started = f"--val-split {was_split}" if was_split else f"--val-coco {was_coco}" if was_coco else "no validation option"
+        raise UsageError(f"this run was started with {started}: resume it with the same validation (another one would "
+                         "validate it on images it trained on)")
+
+
 def _train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -179,6 +217,8 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.backbone not in BACKBONES:
         raise UsageError(f"--backbone {args.backbone}: choose from {', '.join(BACKBONES)}")
+    if args.preset == "torchvision_v2" and args.fpn_channels % 32:
+        raise UsageError(f"--fpn-channels {args.fpn_channels}: the torchvision_v2 heads' GroupNorm takes a multiple of 32")
     if args.max_size is not None and args.max_size < args.image_size:
         raise UsageError(f"--max-size {args.max_size} is below --image-size {args.image_size}: the long side cannot be "
                          "shorter than the short side")
@@ -198,6 +238,8 @@ def _train(args: argparse.Namespace) -> int:
     val_images = (Path(args.val_images) if args.val_images else Path(args.val_coco).parent) if args.val_coco else None
     if val_labels is not None:
         check_image_folder(val_labels, val_images, "--val-images")
+    if args.resume:
+        _check_resume_arguments(args, out)
     if not args.weights and not args.pretrained_backbone and not args.resume:
         print(f"note: training a {args.backbone} RetinaNet from scratch (random weights: neither --weights nor "
               "--pretrained-backbone). That needs far more images and time than fine-tuning.", file=sys.stderr)
@@ -236,7 +278,7 @@ def _train(args: argparse.Namespace) -> int:
         train_data=DataSource(labels, images), val_data=val, run_dir=args.out, config=config,
         start=load_checkpoint(args.weights) if args.weights else None, backbone=args.backbone, preset=args.preset,
         pretrained_backbone=args.pretrained_backbone, fpn_channels=args.fpn_channels, device=args.device,
-        resume=args.resume, on_event=on_event, cancel=cancel, command=" ".join(["retina", *sys.argv[1:]]),
+        resume=args.resume, on_event=on_event, cancel=cancel, command=shlex.join(args.argv),
     )
     with _ctrl_c_cancels(cancel):
         result = trainer.run()
@@ -477,6 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     args = None
     try:  # Ctrl+C while torch is still being imported (the first seconds) is an interruption too
         args = build_parser().parse_args(argv)
+        args.argv = ["retina", *(sys.argv[1:] if argv is None else argv)]  # as given (a run keeps its command)
         return args.run(args)
     except KeyboardInterrupt:
         if int(os.environ.get("RANK", "0")) == 0:  # once, not once per torchrun process

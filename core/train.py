@@ -342,6 +342,9 @@ class Trainer:
                 saved = json.loads(state["start_preprocess"])
                 self.start_preprocess = PreprocessConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
             where = f"the validation of epoch {self.epoch}" if self.end_pending else f"epoch {self.epoch + 1}"  # (not "epoch 2" of a 1-epoch run)
+            needed = self.epoch if self.end_pending else self.epoch + 1
+            if config.epochs < needed:  # it trained nothing and called the run done, its last checkpoint a step ahead of its history
+                raise TrainingError(f"this run stopped in epoch {needed}: resume it with --epochs {needed} or more")
             self._log(f"resumed at {where}, step {self.step}")
         self.network: nn.Module = self.model
         if self.dist.world_size > 1:
@@ -382,12 +385,17 @@ class Trainer:
         """A resumed run goes on as it was started: another image or batch size, or optimizer, would
         change it mid-way, unseen (more epochs are fine: the schedule stretches, and the log says so)."""
         now = _recipe(config)
-        changed = [key for key in ("image_size", "max_size", "batch_size", "optimizer", "lr") if key in saved and saved[key] != now[key]]
+        # (the seed orders the images of every epoch, and splits off the validation images in the window)
+        changed = [key for key in ("image_size", "max_size", "batch_size", "optimizer", "lr", "seed") if key in saved and saved[key] != now[key]]
         if changed:
             was = ", ".join(f"{key.replace('_', ' ')} {saved[key]}" for key in changed)
             raise TrainingError(f"this run was started with {was}: resume it with the same settings, or start a new run in another folder")
         if "epochs" in saved and saved["epochs"] != config.epochs:
             self._log(f"epochs changed from {saved['epochs']} to {config.epochs} on resume")
+        applied = [key for key in ("precision", "augment", "warmup_iters", "weight_decay", "momentum", "schedule", "grad_clip", "channels_last",
+                                   "num_workers") if key in saved and saved[key] != now[key]]
+        if applied:
+            self._log("settings changed on resume, from here on: " + ", ".join(f"{key.replace('_', ' ')} {saved[key]} → {now[key]}" for key in applied))
 
     def _check_same_images(self, saved: str, from_run: str, image_root: Path) -> None:
         """A resumed run goes on with the images it started on: resumed with another dataset's, it

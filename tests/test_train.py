@@ -17,7 +17,7 @@ from core.model import RetinaNet
 from core.presets import get_preset
 from core.train import DataSource, TrainConfig, Trainer, TrainingError
 from core.weights import ClassInfo, ModelSpec, load_checkpoint, save_checkpoint
-from tests.conftest import DATASETS, valid_subset
+from tests.conftest import DATASETS, DEMO_MODEL, valid_subset
 
 CHESS = DATASETS / "chess"
 
@@ -122,6 +122,8 @@ def test_resume_continues_at_the_same_step_with_the_same_optimizer_state(four_im
     other_images = DataSource(valid.subset({im.id for im in valid.images[:4]}), CHESS / "valid")
     with pytest.raises(TrainingError, match=f"this run trained on the images in {CHESS / 'train'}, not {CHESS / 'valid'}: resume it"):
         _trainer(other_images, tmp_path / "b", _config(epochs=2), resume=True)
+    with pytest.raises(TrainingError, match=r"this run stopped in epoch 2: resume it with --epochs 2 or more"):
+        _trainer(four_images, tmp_path / "b", _config(epochs=1), resume=True)  # it trained nothing and called the run done
     resumed = _trainer(four_images, tmp_path / "b", _config(epochs=2), resume=True)
     assert resumed.step == 2 and resumed.epoch == 1
     assert len(moments_at_cancel) == len(resumed.optimizer.state) > 0
@@ -459,8 +461,6 @@ def test_training_skips_missing_and_truncated_images_and_names_them(tmp_path):
 
 
 def test_retina_eval_matches_classes_by_name_and_reports_unreadable_images(tmp_path, capsys):
-    from tests.conftest import DEMO_MODEL
-
     data = _chess_copy(tmp_path, "valid", 3)
     (tmp_path / "ann.json").write_text(json.dumps(data))
     assert main(["eval", "--weights", str(DEMO_MODEL), "--coco", str(tmp_path / "ann.json"), "--device", "cpu", "--json", str(tmp_path / "a.json")]) == 0
@@ -510,6 +510,14 @@ def test_retina_train_refuses_impossible_settings(args, tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+def test_retina_train_names_fpn_channels_that_group_norm_cannot_take(tmp_path, capsys):
+    """It printed GroupNorm's own "num_channels (16) must be divisible by num_groups (32)", exit 1."""
+    assert main(["train", "--coco", str(CHESS / "train" / "_annotations.coco.json"), "--out", str(tmp_path / "run"),
+                 "--preset", "torchvision_v2", "--fpn-channels", "16"]) == 2
+    assert "--fpn-channels 16: the torchvision_v2 heads' GroupNorm takes a multiple of 32" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_ctrl_c_during_retina_train_saves_the_step_and_the_run_resumes_there(tmp_path, monkeypatch, capsys):
     import os
     import signal
@@ -532,7 +540,15 @@ def test_ctrl_c_during_retina_train_saves_the_step_and_the_run_resumes_there(tmp
     state = torch.load(tmp_path / "run" / "train_state.pt", weights_only=True)
     assert state["step"] == 2 and state["epoch"] == 0  # mid-epoch, where it stopped
     monkeypatch.setattr(Trainer, "_step", real_step)
-    assert main([*command, "--resume"]) == 0
+    # it goes on as it started: another seed (the order of every epoch) or validation is refused
+    assert main([*command, "--resume", "--seed", "7"]) == 1 and "this run was started with seed 0" in capsys.readouterr().err
+    assert main([*command, "--resume", "--val-split", "0.5"]) == 2
+    assert "this run was started with no validation option" in capsys.readouterr().err
+    # the options of a new run's model are said to be ignored; a setting that applies from here on is logged
+    assert main([*command, "--resume", "--weights", str(DEMO_MODEL), "--warmup", "7"]) == 0
+    err = capsys.readouterr().err
+    assert "note: --weights, --backbone ignored: a resumed run goes on with its own model and weights" in err
+    assert "settings changed on resume, from here on: warmup iters" in err and "→ 7" in err
     spec = load_checkpoint(tmp_path / "run" / "last.safetensors").spec
     assert spec.training["step"] == 6 and spec.training["epochs_done"] == 2
     assert not (tmp_path / "run" / "train_state.pt").exists()  # finished: no optimizer state left to resume from
