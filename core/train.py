@@ -582,13 +582,9 @@ class Trainer:
                     self.skip += 1
                     if not finite:
                         nan_streak += 1
-                        self._log(f"non-finite loss at step {self.step}: step skipped ({nan_streak} in a row)", kind="nan")
+                        self._log(f"non-finite loss in epoch {self.epoch + 1}, batch {self.skip}: step skipped ({nan_streak} in a row)", kind="nan")
                         if nan_streak >= config.max_consecutive_nan:
-                            kept = "the last checkpoint is kept" if (self.run_dir / "last.safetensors").exists() else "no epoch had finished, so there is no checkpoint"
-                            # bf16 on the CPU gives NaN gradients for the 1x1 maps of very small inputs (a PyTorch limit)
-                            fp32 = ", or --precision fp32" if self.dtype == torch.bfloat16 else ""
-                            raise TrainingError(f"loss was not finite for {nan_streak} steps in a row: training stopped, {kept} "
-                                                f"(try a lower learning rate{fp32})")
+                            raise self._diverged(f"loss was not finite for {nan_streak} steps in a row")
                         continue
                     nan_streak = 0
                     self._epoch_losses.append((cls_loss, box_loss))
@@ -600,6 +596,8 @@ class Trainer:
                 if not stepped:
                     raise TrainingError("no image of the epoch could be decoded (their headers read, their pixels not): nothing was "
                                         "trained; the log names them")
+                if not self._epoch_losses:  # fewer steps than the streak that stops a run: the epoch counted as done
+                    raise self._diverged(f"no step of epoch {self.epoch + 1} had a finite loss")
                 self.epoch += 1
                 self.skip = 0
                 self.end_pending = True
@@ -617,6 +615,12 @@ class Trainer:
         done = self.epoch - 1 if self.end_pending else self.epoch  # cancelled while validating: that epoch is not done
         return TrainResult(self.run_dir, done, self.step, cancelled, self.best_map, self.run_dir / "last.safetensors",
                            best if best.exists() else None, None if start is None else start.get("mAP"), len(self.reported))
+
+    def _diverged(self, what: str) -> TrainingError:
+        kept = "the last checkpoint is kept" if (self.run_dir / "last.safetensors").exists() else "no epoch had finished, so there is no checkpoint"
+        # bf16 on the CPU gives NaN gradients for the 1x1 maps of very small inputs (a PyTorch limit)
+        fp32 = ", or --precision fp32" if self.dtype == torch.bfloat16 else ""
+        return TrainingError(f"{what}: training stopped, {kept} (try a lower learning rate{fp32})")
 
     def _step(self, batch: Batch) -> tuple[bool, float, float]:
         lr = self.config.lr * _lr_factor(self.step, self.total_steps, self.config)

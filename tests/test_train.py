@@ -253,6 +253,21 @@ def test_injected_nan_is_reported_and_keeps_the_last_checkpoint(four_images, tmp
     assert all(torch.isfinite(v).all() for v in saved.state_dict.values() if v.is_floating_point())
 
 
+def test_an_epoch_without_one_finite_step_stops_the_run(four_images, tmp_path, monkeypatch):
+    """An epoch shorter than the streak that stops a run (5) counted as done with every step
+    skipped: a run of lr 1e9 "finished" with exit 0 and weights of 1e33."""
+    import core.train
+
+    trainer = _trainer(four_images, tmp_path, _config(epochs=3))  # 2 steps an epoch
+    real_loss = core.train.retinanet_loss
+    monkeypatch.setattr(core.train, "retinanet_loss", lambda *a, **k: (lambda losses: losses._replace(
+        classification=losses.classification * (float("nan") if trainer.epoch >= 1 else 1.0)))(real_loss(*a, **k)))
+    with pytest.raises(TrainingError, match=r"^no step of epoch 2 had a finite loss: training stopped, the last checkpoint is kept"):
+        trainer.run()
+    assert "non-finite loss in epoch 2, batch 2: step skipped (2 in a row)" in (tmp_path / "train.log").read_text()
+    assert load_checkpoint(tmp_path / "last.safetensors").spec.training["epochs_done"] == 1
+
+
 def test_fine_tuning_onto_a_different_class_list(four_images, tmp_path):
     config = ModelConfig(backbone="resnet18", num_classes=3, fpn_channels=64)
     start_model = RetinaNet(config)
