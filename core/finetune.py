@@ -304,7 +304,7 @@ def fine_tune(labels: LabelSet, image_root: Path, run_dir: Path, recipe: Recipe,
         raise FineTuneError(f"Could not read or write in {folder}: {exc.strerror or exc}. The last checkpoint is kept; "
                             "once the folder can be written, Resume goes on.") from None
     except (TrainingError, CheckpointError, ValueError) as exc:
-        raise FineTuneError(str(exc)) from None
+        raise FineTuneError(str(exc).replace(", or --precision fp32", "")) from None  # (an option of retina train's, not the window's)
 
 
 def _imagenet_cached(recipe: Recipe) -> bool:
