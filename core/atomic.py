@@ -6,8 +6,10 @@ A crash at any moment leaves either the old file or the new one, never a torn fi
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,6 +45,13 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
+    except Exception as exc:
+        full = not isinstance(exc, OSError) and _disk_full(path.parent, exc)  # measured before the half-written file goes
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if full:  # safetensors and torch.save say a full disk their own ways ("unexpected pos 15931456 vs 15931352")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from exc
+        raise
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -53,6 +62,15 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _disk_full(folder: Path, exc: Exception) -> bool:
+    if "No space left" in str(exc):
+        return True
+    try:
+        return shutil.disk_usage(folder).free < 1 << 20
+    except OSError:
+        return False
 
 
 def write_text(path: Path | str, text: str) -> None:

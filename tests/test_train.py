@@ -525,6 +525,35 @@ def test_retina_train_refuses_impossible_settings(args, tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_full_disk_while_saving_a_checkpoint_is_said_so_not_a_traceback(tmp_path, capsys, monkeypatch):
+    """safetensors and torch.save report a full disk in their own ways (SafetensorError, or a
+    RuntimeError "unexpected pos 15931456 vs 15931352"): the command ended in a traceback."""
+    import shutil as shutil_module
+    from collections import namedtuple
+
+    import core.weights
+
+    data = _chess_copy(tmp_path, "train", 4)
+    (tmp_path / "ann.json").write_text(json.dumps(data))
+    command = ["train", "--coco", str(tmp_path / "ann.json"), "--backbone", "resnet18", "--fpn-channels", "64", "--epochs", "1",
+               "--batch-size", "2", "--image-size", "96", "--no-augment", "--device", "cpu", "--precision", "fp32"]
+
+    def full(*args, **kwargs):
+        raise RuntimeError("Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: \"No space left on device\" })")
+
+    monkeypatch.setattr(core.weights, "save_file", full)
+    assert main([*command, "--out", str(tmp_path / "a")]) == 1
+    err = capsys.readouterr().err
+    assert "retina: [Errno 28] No space left on device: " in err and "last.safetensors" in err and "Traceback" not in err
+    monkeypatch.undo()
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil_module, "disk_usage", lambda path: usage(1 << 30, 1 << 30, 0))  # nothing left, as torch.save found
+    monkeypatch.setattr(torch, "save", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos")))
+    assert main([*command, "--out", str(tmp_path / "b")]) == 1
+    assert "retina: [Errno 28] No space left on device: " in capsys.readouterr().err
+    assert not list((tmp_path / "b").glob(".*.tmp"))  # nothing half-written left
+
+
 def test_retina_train_names_fpn_channels_that_group_norm_cannot_take(tmp_path, capsys):
     """It printed GroupNorm's own "num_channels (16) must be divisible by num_groups (32)", exit 1."""
     assert main(["train", "--coco", str(CHESS / "train" / "_annotations.coco.json"), "--out", str(tmp_path / "run"),
