@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import math
 import os
 import re
@@ -303,6 +304,24 @@ def _train(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
+def _interrupt_after() -> Iterator[None]:
+    """Hold Ctrl+C until the block ends, then raise it: torch and its kin take seconds to import, and
+    an interrupt inside a library's import was swallowed there (the run went on) or left numpy
+    half-imported (a traceback at the first checkpoint)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if held:
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
 def _ctrl_c_cancels(cancel) -> Iterator[None]:
     """The first Ctrl+C stops training after the current step and saves it (resumable there); a
     second one stops at once. Under torchrun, every process would stop at a step of its own and
@@ -520,6 +539,10 @@ def main(argv: list[str] | None = None) -> int:
     try:  # Ctrl+C while torch is still being imported (the first seconds) is an interruption too
         args = build_parser().parse_args(argv)
         args.argv = ["retina", *(sys.argv[1:] if argv is None else argv)]  # as given (a run keeps its command)
+        if args.command in ("predict", "train", "eval"):
+            with _interrupt_after():
+                for module in ("torch", "torchvision", "pycocotools.cocoeval", "core.train", "core.detector"):
+                    importlib.import_module(module)
         return args.run(args)
     except KeyboardInterrupt:
         if int(os.environ.get("RANK", "0")) == 0:  # once, not once per torchrun process

@@ -562,6 +562,22 @@ def test_retina_train_names_fpn_channels_that_group_norm_cannot_take(tmp_path, c
     assert not (tmp_path / "run").exists()
 
 
+def test_ctrl_c_while_torch_imports_takes_effect_once_the_imports_are_done():
+    """An interrupt inside a library's import was swallowed there (the run went on to the end), or
+    left numpy half-imported (a traceback at the first checkpoint)."""
+    import os
+    import signal
+
+    from core.cli import _interrupt_after
+
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with _interrupt_after():
+            os.kill(os.getpid(), signal.SIGINT)  # during the imports
+            done.append("the imports went on")
+    assert done and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_ctrl_c_during_retina_train_saves_the_step_and_the_run_resumes_there(tmp_path, monkeypatch, capsys):
     import os
     import signal
