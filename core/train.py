@@ -39,7 +39,7 @@ from core.losses import retinanet_loss
 from core.model import RetinaNet
 from core.presets import get_preset
 from core.text import count
-from core.weights import Checkpoint, ClassInfo, ModelSpec, load_checkpoint, save_checkpoint
+from core.weights import Checkpoint, CheckpointError, ClassInfo, ModelSpec, load_checkpoint, save_checkpoint
 
 
 class TrainingError(RuntimeError):
@@ -259,12 +259,10 @@ class Trainer:
             if state.get("world_size", self.dist.world_size) != self.dist.world_size:
                 raise TrainingError(f"this run was started on {state['world_size']} processes, not {self.dist.world_size}: resume it on as many "
                                     "(each one's share of the images and the steps of an epoch depend on it)")
-            checkpoint = load_checkpoint(self.run_dir / "last.safetensors")
+            checkpoint = self._state_checkpoint(state)
             self._check_same_recipe((checkpoint.spec.training or {}).get("recipe") or {}, config)
             self.spec = checkpoint.spec
             self.model = checkpoint.build_model()
-            if "model" in state:  # the weights of the state's step (last.safetensors may be an epoch ahead: killed between the two)
-                self.model.load_state_dict(state["model"])
             # the run goes on with the classes its head has (the labels' classes may have changed since:
             # mapping them onto its rows by position would train one class's rows on another's boxes)
             self.classes = self._head_classes(train_data.labels)
@@ -409,10 +407,29 @@ class Trainer:
             raise TrainingError(f"this run trained on the images in {saved}, not {now}: resume it with the same images, or start a "
                                 f"new run in another folder from its weights, {self.run_dir / 'last.safetensors'}")
 
+    def _state_checkpoint(self, state: dict[str, Any]) -> Checkpoint:
+        """The model of the state's step: its weights and description are in the state itself (the
+        commit; last.safetensors may be an epoch ahead, killed between the two, or gone). States
+        written before they held the description take it from last.safetensors."""
+        if "spec" in state and "model" in state:
+            return Checkpoint(ModelSpec.from_json(state["spec"]), state["model"])
+        last = self.run_dir / "last.safetensors"
+        try:
+            checkpoint = load_checkpoint(last)
+        except CheckpointError as exc:
+            raise TrainingError(f"{exc}; this run's train_state.pt is older than the ones that can go on without it: start a new run "
+                                f"from its weights ({self.run_dir / 'best.safetensors'}, if there is one)") from None
+        if "model" in state:
+            checkpoint = Checkpoint(checkpoint.spec, state["model"])
+        return checkpoint
+
     def _resume_state(self) -> dict[str, Any]:
         path = self.run_dir / "train_state.pt"
         if not path.exists() and (self.run_dir / "last.safetensors").exists():
             summary = _training_summary(self.run_dir / "last.safetensors")
+            if summary.get("epochs_done", 0) > 1 and summary.get("epochs_done", 0) < (summary.get("recipe") or {}).get("epochs", 0):
+                raise TrainingError(f"the run in {self.run_dir} has no train_state.pt (deleted?), so it cannot go on from its step: start a "
+                                    f"new run in another folder from its weights, {self.run_dir / 'last.safetensors'}")
             if summary.get("epochs_done", 0) < (summary.get("recipe") or {}).get("epochs", 0):
                 raise TrainingError(f"the run in {self.run_dir} was stopped while saving its first checkpoint, so there is no state to go "
                                     "on from: start it again (the same command without --resume starts it over in this folder)")
@@ -439,6 +456,7 @@ class Trainer:
             return
         save_checkpoint(self.run_dir / "last.safetensors", self.model, self._checkpoint_spec())
         state = {"model": {k: v.detach().to("cpu").clone() for k, v in self.model.state_dict().items()},
+                 "spec": self._checkpoint_spec().to_json(),
                  "world_size": self.dist.world_size,
                  "optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(), "step": self.step, "epoch": self.epoch, "skip": self.skip,
                  "best_map": -1.0 if self.best_map is None else self.best_map,
@@ -502,8 +520,12 @@ class Trainer:
             raise TrainingError(f"{folder} already holds a run: continue it (retina train --resume; Resume in the window), or train into a new "
                                 "folder (its checkpoints and metrics would be mixed with this run's)")
         last = folder / "last.safetensors"
-        if last.exists() and _training_summary(last).get("epochs_done", 1) >= (_training_summary(last).get("recipe") or {}).get("epochs", 1):
+        summary = _training_summary(last) if last.exists() else None
+        if summary is not None and summary.get("epochs_done", 1) >= (summary.get("recipe") or {}).get("epochs", 1):
             raise TrainingError(f"{folder} holds a finished run: train into a new folder (to train further, start from its weights, {last})")
+        if summary is not None and summary.get("epochs_done", 1) > 1:  # more than a first checkpoint: not a run killed before its first
+            raise TrainingError(f"{folder} holds a run of {summary['epochs_done']} epochs whose train_state.pt is gone: train into a new "
+                                f"folder (to go on from it, start from its weights, {last})")
         theirs = [name for name in (*_RUN_FILES, "best.safetensors") if (folder / name).exists()]
         if theirs and (not self._folder_was_a_run or "best.safetensors" in theirs):  # (a run writes best after its first checkpoint)
             raise TrainingError(f"{folder} holds {', '.join(theirs)}, which this run would overwrite or write into: train into a new or "

@@ -124,6 +124,7 @@ def test_resume_continues_at_the_same_step_with_the_same_optimizer_state(four_im
         _trainer(other_images, tmp_path / "b", _config(epochs=2), resume=True)
     with pytest.raises(TrainingError, match=r"this run stopped in epoch 2: resume it with --epochs 2 or more"):
         _trainer(four_images, tmp_path / "b", _config(epochs=1), resume=True)  # it trained nothing and called the run done
+    (tmp_path / "b" / "last.safetensors").rename(tmp_path / "b" / "last.moved")  # the state holds the model itself
     resumed = _trainer(four_images, tmp_path / "b", _config(epochs=2), resume=True)
     assert resumed.step == 2 and resumed.epoch == 1
     assert len(moments_at_cancel) == len(resumed.optimizer.state) > 0
@@ -170,6 +171,15 @@ def test_a_new_run_leaves_a_folder_of_the_users_own_files_alone(four_images, tmp
     with pytest.raises(TrainingError, match=r"stopped while saving its first checkpoint.*the same command without --resume starts it over"):
         _trainer(four_images, killed, _config(), resume=True)
     assert _trainer(four_images, killed, _config()).run().epochs_done == 1
+    # a run of several epochs whose train_state.pt was deleted is not such a run: its weights are kept
+    checkpoint = load_checkpoint(killed / "last.safetensors")
+    training = {**checkpoint.spec.training, "epochs_done": 2, "recipe": {**checkpoint.spec.training["recipe"], "epochs": 3}}
+    save_checkpoint(killed / "last.safetensors", checkpoint.build_model(), replace(checkpoint.spec, training=training))
+    with pytest.raises(TrainingError, match=r"holds a run of 2 epochs whose train_state.pt is gone: train into a new folder"):
+        _trainer(four_images, killed, _config(epochs=3))
+    with pytest.raises(TrainingError, match=r"has no train_state.pt \(deleted\?\), so it cannot go on from its step"):
+        _trainer(four_images, killed, _config(epochs=3), resume=True)
+    assert (killed / "last.safetensors").exists()
 
 
 def _cancelled_by_validation(monkeypatch) -> CancelToken:
