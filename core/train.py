@@ -594,12 +594,15 @@ class Trainer:
                         if bad.message not in self.reported:
                             self.reported.add(bad.message)
                             self._log(f"skipped training image: {bad.message}")
+                    weight = 1.0
                     if not batch.image_ids:
-                        self.skip += 1
-                        if self.dist.world_size > 1:  # the other processes wait for this one's gradients
-                            raise TrainingError(f"every image of a batch is unreadable: {batch.unreadable[0].message}")
-                        continue
-                    finite, cls_loss, box_loss = self._step(batch)
+                        if self.dist.world_size == 1:
+                            self.skip += 1
+                            continue
+                        # the other processes wait for this one's gradients (it raised, and they died in theirs): it
+                        # takes part in the step with a blank image whose loss counts for nothing
+                        batch, weight = self._blank_batch(), 0.0
+                    finite, cls_loss, box_loss = self._step(batch, weight)
                     stepped = True
                     self.skip += 1
                     if not finite:
@@ -615,6 +618,7 @@ class Trainer:
                     rate = (self.step - start_step) * config.batch_size * self.dist.world_size / max(elapsed, 1e-9)
                     eta = (self.total_steps - self.step) * config.batch_size * self.dist.world_size / max(rate, 1e-9)
                     self._emit(TrainEvent("step", self.epoch, self.step, self.total_steps, cls_loss, box_loss, self.optimizer.param_groups[0]["lr"], rate, eta))
+                self._share_unreadable()
                 if not stepped:
                     raise TrainingError("no image of the epoch could be decoded (their headers read, their pixels not): nothing was "
                                         "trained; the log names them")
@@ -644,7 +648,26 @@ class Trainer:
         fp32 = ", or --precision fp32" if self.dtype == torch.bfloat16 else ""
         return TrainingError(f"{what}: training stopped, {kept} (try a lower learning rate{fp32})")
 
-    def _step(self, batch: Batch) -> tuple[bool, float, float]:
+    def _share_unreadable(self) -> None:
+        """Under torchrun each process reads its own share of the images: those another process could
+        not read are logged (by rank 0, which alone writes) and counted by every process, which
+        then all end alike."""
+        if self.dist.world_size == 1:
+            return
+        shares: list[list[str] | None] = [None] * self.dist.world_size
+        dist.all_gather_object(shares, sorted(self.reported))
+        for message in sorted(set().union(*shares) - self.reported):
+            self.reported.add(message)
+            self._log(f"skipped training image: {message}")
+
+    def _blank_batch(self) -> Batch:
+        side = math.ceil(self.config.image_size / 32) * 32
+        return Batch(torch.zeros(1, 3, side, side), [torch.zeros(0, 4)], [torch.zeros(0, dtype=torch.long)], [torch.zeros(0, 4)], [-1],
+                     [(side, side)])
+
+    def _step(self, batch: Batch, weight: float = 1.0) -> tuple[bool, float, float]:
+        """One optimizer step on ``batch``; ``weight`` 0: this process's loss counts for nothing (its
+        batch was unreadable; under torchrun it still takes part)."""
         lr = self.config.lr * _lr_factor(self.step, self.total_steps, self.config)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -657,13 +680,13 @@ class Trainer:
             coder=self.coder, assign_config=self.preset.assign, loss_config=self.preset.loss,
             ignore_boxes=[b.to(self.device) for b in batch.ignore],
         )
-        loss = losses.classification + losses.box
+        loss = (losses.classification + losses.box) * weight
         # (non-finite ranks, class loss, box loss), summed over the ranks in one all-reduce: every rank
         # skips together, and the losses logged are the whole batch's, not the first rank's share
         finite = torch.isfinite(loss.detach())
         zero = torch.zeros((), device=loss.device)
-        tally = torch.stack([(~finite).float(), torch.where(finite, losses.classification.detach().float(), zero),
-                             torch.where(finite, losses.box.detach().float(), zero)])
+        tally = torch.stack([(~finite).float(), torch.where(finite, losses.classification.detach().float() * weight, zero),
+                             torch.where(finite, losses.box.detach().float() * weight, zero)])
         if self.dist.world_size > 1:
             dist.all_reduce(tally, op=dist.ReduceOp.SUM)
         self.optimizer.zero_grad(set_to_none=True)

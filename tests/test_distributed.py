@@ -67,3 +67,27 @@ def test_under_torchrun_each_process_takes_the_gpu_of_its_local_rank(monkeypatch
         assert device == torch.device("cuda", 1) and chosen[-1] == device and (group.world_size, group.rank) == (2, 1)
     group, device = core.train._dist_from_env(torch.device("cpu"))  # gloo on the CPU: the device stays
     assert device == torch.device("cpu") and len(chosen) == 2
+
+
+def test_torchrun_goes_on_past_an_image_one_process_cannot_decode(tmp_path):
+    """The process whose whole batch could not be decoded raised; the other died in the step's
+    all-reduce ("Connection closed by peer"), and its traceback buried the message."""
+    labels = read_coco(CHESS / "_annotations.coco.json")
+    two = labels.subset({im.id for im in labels.images[:2]})
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for k, im in enumerate(two.images):  # the second one's header reads, its pixels do not
+        data = (CHESS / im.file_name).read_bytes()
+        (folder / im.file_name).write_bytes(data if k == 0 else data[:3000])
+    from core.formats.coco import write_coco
+
+    write_coco(two, folder / "two.json")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "core.cli", "train",
+           "--coco", str(folder / "two.json"), "--backbone", "resnet18", "--fpn-channels", "32", "--image-size", "96", "--epochs", "1",
+           "--batch-size", "1", "--no-augment", "--device", "cpu", "--precision", "fp32", "--out", str(tmp_path / "run")]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr and "1 image left out as unreadable" in done.stderr
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert f"skipped training image: {folder / two.images[1].file_name}" in log and "1 epoch" in done.stderr

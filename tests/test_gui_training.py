@@ -226,7 +226,7 @@ def test_a_diverging_loss_stops_with_a_message(qtbot, window, monkeypatch):
 
 
 def test_out_of_gpu_memory_offers_a_smaller_batch(qtbot, window, monkeypatch):
-    def oom(self, batch):
+    def oom(self, batch, weight=1.0):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
     monkeypatch.setattr(core.train.Trainer, "_step", oom)
@@ -304,9 +304,9 @@ def test_opening_another_folder_while_training_does_not_wait_for_the_step(qtbot,
     the run is cancelled and let go of; it ends its step and keeps its checkpoint by itself."""
     step = core.train.Trainer._step
 
-    def slow_step(self, batch):
+    def slow_step(self, batch, weight=1.0):
         time.sleep(1.5)
-        return step(self, batch)
+        return step(self, batch, weight)
 
     panel = window.training_panel
     small_recipe(panel, 50)

@@ -596,8 +596,8 @@ def test_ctrl_c_during_retina_train_saves_the_step_and_the_run_resumes_there(tmp
     (tmp_path / "ann.json").write_text(json.dumps(data))
     real_step = Trainer._step
 
-    def step_then_ctrl_c(self, batch):
-        out = real_step(self, batch)
+    def step_then_ctrl_c(self, batch, weight=1.0):
+        out = real_step(self, batch, weight)
         if self.step == 1:  # the step being counted now is the 2nd
             os.kill(os.getpid(), signal.SIGINT)
         return out
