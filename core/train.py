@@ -257,7 +257,7 @@ class Trainer:
         if state is not None:
             self._check_same_images(state.get("image_root", ""), state.get("image_root_from_run", ""), train_data.image_root)
             if state.get("world_size", self.dist.world_size) != self.dist.world_size:
-                raise TrainingError(f"this run was started on {state['world_size']} processes, not {self.dist.world_size}: resume it on as many "
+                raise TrainingError(f"this run was started on {count(state['world_size'], 'process')}, not {self.dist.world_size}: resume it on as many "
                                     "(each one's share of the images and the steps of an epoch depend on it)")
             checkpoint = self._state_checkpoint(state)
             self._check_same_recipe((checkpoint.spec.training or {}).get("recipe") or {}, config)

@@ -201,12 +201,22 @@ def test_reading_yolo_gives_a_shared_label_file_to_no_image(tmp_path):
      '"annotations": [{"id": 5, "image_id": 1, "category_id": 1, "bbox": [1, 2, NaN, 4]}]}', "annotation 5 has bbox .*not finite"),
     ('{"images": [{"id": 1, "file_name": "a.jpg"}], "categories": [{"id": 1, "name": "a"}], '
      '"annotations": [{"id": 6, "image_id": 1, "category_id": 1, "bbox": [10, 2, -5, 4]}]}', "annotation 6 has bbox .*negative width"),
+    ('{"images": [{"id": 1, "file_name": null}], "annotations": [], "categories": []}', "image id 1 has file_name None, not a file name"),
+    ('{"images": [], "annotations": [], "categories": [{"id": 1, "name": null}]}', "category id 1 has name None, not a class name"),
+    ('{"images": [], "annotations": [], "categories": [{"id": 2, "name": " "}]}', "category id 2 has name ' ', not a class name"),
 ])
 def test_malformed_coco_files_get_a_message(tmp_path, content, message):
     path = tmp_path / "bad.json"
     path.write_text(content)
     with pytest.raises(LabelFormatError, match=message):
         read_coco(path)
+
+
+def test_a_byte_order_mark_is_no_error(tmp_path):
+    """Windows tools write one; it was refused with Python's own "Unexpected UTF-8 BOM"."""
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": [], "categories": []}).encode())
+    assert read_coco(path).images[0].file_name == "a.jpg"
 
 
 def test_windows_file_names_read_as_posix_paths(tmp_path):

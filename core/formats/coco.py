@@ -25,7 +25,7 @@ def read_coco(path: Path | str) -> LabelSet:
         hint = f" (it has {', '.join(found[:3])})" if found else ""
         raise LabelFormatError(f"{path} is a folder: give the COCO JSON file{hint}")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))  # (a byte-order mark, as Windows tools write, is no error)
     except FileNotFoundError:
         raise LabelFormatError(f"{path}: no such file") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -56,7 +56,7 @@ def _flag(value: Any, what: str) -> bool:
 
 
 def _parse(data: dict[str, Any]) -> LabelSet:
-    categories = [Category(_id(c["id"], "category id"), str(c["name"]), str(c.get("supercategory", "")), _color(c.get("color")))
+    categories = [Category(_id(c["id"], "category id"), _category_name(c), str(c.get("supercategory", "")), _color(c.get("color")))
                   for c in data.get("categories", [])]
     known = {c.id for c in categories}
     if len(known) != len(categories):
@@ -66,6 +66,8 @@ def _parse(data: dict[str, Any]) -> LabelSet:
     by_name: dict[str, int] = {}
     for im in data["images"]:
         # Windows tools write "sub\\a.jpg"; file names are POSIX paths everywhere else
+        if not isinstance(im["file_name"], str) or not im["file_name"].strip():  # null became an image "None"
+            raise ValueError(f"image id {im['id']} has file_name {im['file_name']!r}, not a file name")
         entry = ImageEntry(_id(im["id"], "image id"), _file_name(im["file_name"]), int(im.get("width") or 0), int(im.get("height") or 0),
                            reviewed=im.get("reviewed") is True, extra={k: v for k, v in im.items() if k not in _IMAGE_KEYS})
         if entry.id in images:
@@ -112,6 +114,14 @@ def _parse(data: dict[str, Any]) -> LabelSet:
 # as it is and written back (another tool's "license", "attributes", a polygon's "area").
 _IMAGE_KEYS = ("id", "file_name", "width", "height", "reviewed")
 _ANNOTATION_KEYS = ("id", "image_id", "category_id", "bbox", "iscrowd", "segmentation")
+
+
+def _category_name(category: dict[str, Any]) -> str:
+    """A class name: text that is not blank (null became a class "None", and "" a class of no name)."""
+    name = category["name"]
+    if not isinstance(name, (str, int, float)) or isinstance(name, bool) or not str(name).strip():
+        raise ValueError(f"category id {category['id']} has name {name!r}, not a class name")
+    return str(name)
 
 
 def _file_name(name: Any) -> str:
