@@ -315,6 +315,11 @@ class Trainer:
         )
         self.steps_per_epoch = len(self.sampler.global_batches())
         self.total_steps = self.steps_per_epoch * config.epochs
+        if val_data is not None:  # validation scores the classes by name: sharing none, it scores nothing, and said only "no validation data"
+            learnt = {class_name_key(c.name) for c in self.classes}
+            if not any(class_name_key(c.name) in learnt for c in training_classes(val_data.labels)):
+                self._log(f"the validation labels share no class with the ones trained ({', '.join(c.name for c in self.classes[:6])}"
+                          f"{' …' if len(self.classes) > 6 else ''}): nothing to score, so no validation mAP and no best.safetensors")
         self.best_map: float | None = None
         self.history: list[dict[str, Any]] = []
         self.fine_tuning = start is not None

@@ -278,6 +278,14 @@ def test_an_epoch_without_one_finite_step_stops_the_run(four_images, tmp_path, m
     assert load_checkpoint(tmp_path / "last.safetensors").spec.training["epochs_done"] == 1
 
 
+def test_validation_labels_that_share_no_class_are_said_so_at_the_start(four_images, tmp_path):
+    """It said "no validation data" at the end, though validation labels were given."""
+    cats = [replace(c, name=f"other-{c.name}") for c in four_images.labels.categories]
+    other = DataSource(LabelSet(cats, four_images.labels.images), four_images.image_root)
+    _trainer(four_images, tmp_path, _config(), val_data=other)
+    assert "the validation labels share no class with the ones trained (" in (tmp_path / "train.log").read_text()
+
+
 def test_fine_tuning_onto_a_different_class_list(four_images, tmp_path):
     config = ModelConfig(backbone="resnet18", num_classes=3, fpn_channels=64)
     start_model = RetinaNet(config)
