@@ -57,7 +57,7 @@ class LabelTransfer(QObject):
 
     def import_labels(self, workspace: Workspace, fmt: str, source: Path, present: set[str]) -> bool:
         """Start reading ``source``; its boxes are added to ``workspace`` when it has been read."""
-        from core.formats.convert import read_labels
+        from core.formats.convert import read_labels, with_image_sizes
 
         if self.busy:
             self.message.emit("an import or export is still running")
@@ -67,7 +67,12 @@ class LabelTransfer(QObject):
             return False
         folder = workspace.folder
         self._task = ("import", source, workspace, present)
-        self._start(lambda cancel: read_labels(fmt, source, folder, cancel))
+
+        def read(cancel):  # the sizes a file lacks (COCO without them) come from the image headers here, not on the GUI thread
+            labels, problems = read_labels(fmt, source, folder, cancel)
+            return with_image_sizes(labels, folder, strict=False), problems
+
+        self._start(read)
         self.message.emit(f"reading {source} …")
         return True
 

@@ -35,7 +35,6 @@ from core.annotations import (
 )
 from core.formats import LabelFormatError
 from core.formats.coco import inside_folder
-from core.images import ImageReadError, image_size
 from core.labels import Box, Category, LabelSet, class_name_key
 from retina_gui import commands
 from retina_gui.convert import corners, stored_corners
@@ -354,17 +353,12 @@ class Workspace(QObject):
         return count
 
     def _known_size(self, entry) -> tuple[int, int]:
-        """An imported image's size: as the source says, else as this folder has it (a YOLO or
-        COCO file without sizes), read from the image file's header."""
+        """An imported image's size: as the source says (or the import read from the image's
+        header, off this thread), else as the labels have it."""
         if entry.width > 0 and entry.height > 0:
             return entry.width, entry.height
         have = self.store.entry(entry.file_name)
-        if have is not None and have.width > 0 and have.height > 0:
-            return have.width, have.height
-        try:
-            return image_size(self.folder / entry.file_name)
-        except ImageReadError:
-            return entry.width, entry.height
+        return (have.width, have.height) if have is not None else (entry.width, entry.height)
 
     def _classes_for(self, categories: list[Category]) -> tuple[dict[str, int], list[Category]]:
         """The store's class id for each name of ``categories``, matched as class names are

@@ -1607,3 +1607,22 @@ def test_a_step_of_several_edits_whose_redo_fails_is_taken_back_whole_by_redo_an
         assert {n: len(store.boxes(n)) for n in sizes} == counts  # the part that worked is taken back too
         assert window.reports[-1].startswith("Redo: Could not redo Accept predictions in the folder") and "no class with id" in window.reports[-1]
         store._categories.append(second)
+
+
+def test_a_coco_import_without_image_sizes_takes_them_from_the_images_off_the_gui_thread(qtbot, tmp_path, settings):
+    """The sizes were read from each image's header on the GUI thread, image by image (a second
+    copy of what the import's reader does)."""
+    from core.images import image_size
+
+    folder = tmp_path / "f"
+    shutil.copytree(DEMO, folder, ignore=shutil.ignore_patterns("*.json"))
+    data = json.loads((DEMO / "annotations.coco.json").read_text())
+    for im in data["images"]:
+        im.pop("width"), im.pop("height")
+    (tmp_path / "unsized.json").write_text(json.dumps(data))
+    window = open_window(qtbot, folder, settings)
+    qtbot.waitUntil(lambda: window.files.model.rowCount() == 8, timeout=5000)
+    assert transferred(qtbot, window, window.import_labels("coco", tmp_path / "unsized.json"))
+    entry = window.workspace.store.entry("chess_01.jpg")
+    assert (entry.width, entry.height) == image_size(folder / "chess_01.jpg") and window.workspace.store.boxes("chess_01.jpg")
+    window.close()

@@ -38,9 +38,11 @@ def read_labels(fmt: str, source: Path | str, images: Path | str | None = None,
     return labels, problems
 
 
-def with_image_sizes(labels: LabelSet, images: Path | str | None) -> LabelSet:
+def with_image_sizes(labels: LabelSet, images: Path | str | None, *, strict: bool = True) -> LabelSet:
     """Images whose size the labels lack get it from the image file's header in ``images``; with
-    no folder to read, a missing size is an error (COCO and VOC would carry a width of 0)."""
+    no folder to read, a missing size is an error (COCO and VOC would carry a width of 0).
+    ``strict=False``: an image that cannot be read keeps its missing size (an import into the
+    window, which reports unreadable images itself)."""
     from dataclasses import replace
 
     from core.images import ImageReadError, image_size
@@ -57,6 +59,8 @@ def with_image_sizes(labels: LabelSet, images: Path | str | None) -> LabelSet:
         try:
             w, h = image_size(Path(images) / im.file_name)
         except ImageReadError as exc:
+            if not strict:
+                continue
             raise LabelFormatError(f"{im.file_name} has no image size in the labels, and {exc}; nothing was written") from None
         sized[im.file_name] = replace(im, width=w, height=h)
     return LabelSet(labels.categories, [sized.get(im.file_name, im) for im in labels.images], labels.extra)
