@@ -346,15 +346,24 @@ class MainWindow(QMainWindow):
             return False
         previous = (self.workspace.folder, self.workspace.labels_path) if self.workspace is not None else None
         self.close_folder()  # first: reopening the same labels file must not find it locked by this window
+        # a labels file of 100,000 boxes takes a second or two to read: the window says so meanwhile
+        self.canvas.show_message(f"reading the labels of {folder.name} …")
+        self.canvas.viewport().repaint()
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             workspace, problem = open_workspace(folder, labels)
         except (AnnotationFileLocked, OSError) as exc:
+            QApplication.restoreOverrideCursor()  # (before the message box)
             self.report("Labels file in use" if isinstance(exc, AnnotationFileLocked) else "Cannot open the folder", str(exc))
             if previous is not None and previous != (folder, labels):  # back to where the window was, not an empty one
                 self.open_folder(*previous)
             if self.workspace is None:  # nothing to go back to: the empty window says why
                 self.canvas.show_message(f"{folder}\ncould not be opened: {exc}\n\nFile ▸ Open Folder… opens another.")
             return False
+        except BaseException:
+            QApplication.restoreOverrideCursor()
+            raise
+        QApplication.restoreOverrideCursor()
         self.workspace = workspace
         if problem:
             self.report("Labels read-only", problem)
