@@ -30,6 +30,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView
 
 from core.annotations import clamp_shift
+from retina_gui.convert import corners
 
 
 @dataclass(frozen=True)
@@ -726,8 +727,7 @@ class Canvas(QGraphicsView):
 
     def _move_delta(self, delta: QPointF) -> tuple[float, float]:
         """The drag delta, limited so that every moved box stays inside the image."""
-        rects = [self._items[i].rect() for i in self._preview]
-        return clamp_shift([(r.left(), r.top(), r.right(), r.bottom()) for r in rects], delta.x(), delta.y(), self.image_size or (0, 0))
+        return clamp_shift([corners(self._items[i].rect()) for i in self._preview], delta.x(), delta.y(), self.image_size or (0, 0))
 
     def _resized(self, r: QRectF, p: QPointF) -> QRectF:
         x1, y1, x2, y2 = r.left(), r.top(), r.right(), r.bottom()

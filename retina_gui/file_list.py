@@ -109,8 +109,12 @@ class FileFilter(QSortFilterProxyModel):
         if not self.status or name == self.kept:
             return True
         status = model.status(name)
-        # predictions alone are no labels (as Shift+D counts them): "Unlabelled" lists predicted images too
-        return status == self.status or (self.status == ImageStatus.UNLABELLED.value and status == ImageStatus.PREDICTED.value)
+        return status == self.status or (self.status == ImageStatus.UNLABELLED.value and without_labels(status))
+
+
+def without_labels(status: str) -> bool:
+    """Predictions alone are no labels: "Unlabelled" lists predicted images too, and Shift+D goes to them."""
+    return status in (ImageStatus.UNLABELLED.value, ImageStatus.PREDICTED.value)
 
 
 class FileListPanel(QWidget):
@@ -266,6 +270,6 @@ class FileListPanel(QWidget):
         start = -1 if current is None else current
         for k in range(1, len(names) + 1):
             name = names[(start + k) % len(names)]
-            if self.model.status(name) in (ImageStatus.UNLABELLED.value, ImageStatus.PREDICTED.value):
+            if without_labels(self.model.status(name)):
                 return self.set_current(name)
         return False
