@@ -39,7 +39,7 @@ from core.losses import retinanet_loss
 from core.model import RetinaNet
 from core.presets import get_preset
 from core.text import count
-from core.weights import Checkpoint, CheckpointError, ClassInfo, ModelSpec, load_checkpoint, save_checkpoint
+from core.weights import Checkpoint, CheckpointError, ClassInfo, ModelSpec, load_checkpoint, read_spec, save_checkpoint
 
 
 class TrainingError(RuntimeError):
@@ -245,7 +245,7 @@ class Trainer:
             raise TrainingError("no labelled boxes to train on")
         if not train_data.labels.images:
             raise TrainingError("the training set has no images")
-        if not resume and self.dist.main:  # before anything is logged: a refused run must not write into another's train.log
+        if not resume:  # before anything is logged: a refused run must not write into another's train.log (every process refuses alike)
             self._check_new_run_folder()
         self.reported: set[str] = set()  # unreadable images already logged
         train_data = self._readable(train_data, "training")
@@ -432,7 +432,7 @@ class Trainer:
         path = self.run_dir / "train_state.pt"
         if not path.exists() and (self.run_dir / "last.safetensors").exists():
             summary = _training_summary(self.run_dir / "last.safetensors")
-            if summary.get("epochs_done", 0) > 1 and summary.get("epochs_done", 0) < (summary.get("recipe") or {}).get("epochs", 0):
+            if not _first_checkpoint(summary, self.run_dir) and summary.get("epochs_done", 0) < (summary.get("recipe") or {}).get("epochs", 0):
                 raise TrainingError(f"the run in {self.run_dir} has no train_state.pt (deleted?), so it cannot go on from its step: start a "
                                     f"new run in another folder from its weights, {self.run_dir / 'last.safetensors'}")
             if summary.get("epochs_done", 0) < (summary.get("recipe") or {}).get("epochs", 0):
@@ -528,15 +528,17 @@ class Trainer:
         summary = _training_summary(last) if last.exists() else None
         if summary is not None and summary.get("epochs_done", 1) >= (summary.get("recipe") or {}).get("epochs", 1):
             raise TrainingError(f"{folder} holds a finished run: train into a new folder (to train further, start from its weights, {last})")
-        if summary is not None and summary.get("epochs_done", 1) > 1:  # more than a first checkpoint: not a run killed before its first
-            raise TrainingError(f"{folder} holds a run of {summary['epochs_done']} epochs whose train_state.pt is gone: train into a new "
-                                f"folder (to go on from it, start from its weights, {last})")
+        if summary is not None and not _first_checkpoint(summary, folder):
+            raise TrainingError(f"{folder} holds a run whose train_state.pt is gone: train into a new folder (to go on from it, start "
+                                f"from its weights, {last})")
         theirs = [name for name in (*_RUN_FILES, "best.safetensors") if (folder / name).exists()]
-        if theirs and (not self._folder_was_a_run or "best.safetensors" in theirs):  # (a run writes best after its first checkpoint)
+        if theirs and (not (folder / _RUN_MARK).exists() or "best.safetensors" in theirs):  # (a run writes best after its first checkpoint)
             raise TrainingError(f"{folder} holds {', '.join(theirs)}, which this run would overwrite or write into: train into a new or "
                                 "empty folder")
-        for name in ("last.safetensors", "metrics.json", _PENDING_BEST):  # a killed run's, uncommitted: the run starts clean
-            (folder / name).unlink(missing_ok=True)
+        if self.dist.main:
+            for name in ("last.safetensors", "metrics.json", _PENDING_BEST):  # a killed run's, uncommitted: the run starts clean
+                (folder / name).unlink(missing_ok=True)
+            (folder / _RUN_MARK).touch()
 
     def _hold_run_folder(self, resume: bool):
         """One run at a time in a run folder (held from construction to the end of :meth:`run`): a
@@ -547,7 +549,6 @@ class Trainer:
         if not self.dist.main:
             return None
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._folder_was_a_run = (self.run_dir / ".run.lock").exists()  # a run of ours held it before (the lock file stays)
         lock = FileLock(self.run_dir / ".run.lock", timeout=0)
         try:
             lock.acquire()
@@ -780,6 +781,20 @@ class Trainer:
 
 _PENDING_BEST = ".best.pending.safetensors"  # an epoch's best weights until its checkpoint is committed
 _RUN_FILES = ("last.safetensors", "train_state.pt", "metrics.json", "train.log")  # what a run writes in its folder (besides best.safetensors)
+# left by a run that started in the folder (not by one refused there, as the lock file is): the files of
+# the names above are a run's, which a new run may clear when none was committed
+_RUN_MARK = ".retina-run"
+
+
+def _first_checkpoint(summary: dict[str, Any], folder: Path) -> bool:
+    """Whether a checkpoint is a run's first (the run killed before committing it): its step is not
+    past the end of the first epoch the history records (a run cancelled in epoch 2 also says
+    "1 epoch done")."""
+    try:
+        first_epoch = next((h.get("step") for h in read_history(folder) if h.get("epoch") == 1), None)
+    except ValueError:
+        return False
+    return first_epoch is None or summary.get("step", 0) <= first_epoch
 
 
 def _relative(path: Path, start: Path) -> str:
@@ -793,8 +808,8 @@ def _relative(path: Path, start: Path) -> str:
 def _training_summary(path: Path) -> dict[str, Any]:
     """The training summary a checkpoint's metadata holds ({} if none can be read)."""
     try:
-        return load_checkpoint(path).spec.training or {}
-    except Exception:  # noqa: BLE001 - a damaged file says nothing: judged as finished, as before
+        return read_spec(path).training or {}
+    except CheckpointError:  # a damaged file says nothing: judged as finished, as before
         return {}
 
 

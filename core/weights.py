@@ -128,6 +128,16 @@ def load_checkpoint(path: Path | str) -> Checkpoint:
     return _import_state_dict(_torch_load(path), str(path))
 
 
+def read_spec(path: Path | str) -> ModelSpec:
+    """The description one of our checkpoints holds, without reading its weights."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+        return ModelSpec.from_json(metadata[METADATA_KEY])
+    except (SafetensorError, OSError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: not a checkpoint of ours ({exc})") from None
+
+
 def _load_safetensors(path: Path) -> Checkpoint:
     try:
         with safe_open(str(path), framework="pt") as f:
