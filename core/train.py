@@ -608,9 +608,11 @@ class Trainer:
                         # the other processes wait for this one's gradients (it raised, and they died in theirs): it
                         # takes part in the step with a blank image whose loss counts for nothing
                         batch, weight = self._blank_batch(), 0.0
-                    finite, cls_loss, box_loss = self._step(batch, weight)
-                    stepped = True
+                    finite, cls_loss, box_loss, real = self._step(batch, weight)
                     self.skip += 1
+                    if finite and not real:  # no process had an image to learn from: no step
+                        continue
+                    stepped = True
                     if not finite:
                         nan_streak += 1
                         self._log(f"non-finite loss in epoch {self.epoch + 1}, batch {self.skip}: step skipped ({nan_streak} in a row)", kind="nan")
@@ -671,9 +673,11 @@ class Trainer:
         return Batch(torch.zeros(1, 3, side, side), [torch.zeros(0, 4)], [torch.zeros(0, dtype=torch.long)], [torch.zeros(0, 4)], [-1],
                      [(side, side)])
 
-    def _step(self, batch: Batch, weight: float = 1.0) -> tuple[bool, float, float]:
-        """One optimizer step on ``batch``; ``weight`` 0: this process's loss counts for nothing (its
-        batch was unreadable; under torchrun it still takes part)."""
+    def _step(self, batch: Batch, weight: float = 1.0) -> tuple[bool, float, float, int]:
+        """One optimizer step on ``batch``: (finite, class loss, box loss, processes that had images).
+        ``weight`` 0: this process's batch was unreadable; under torchrun it takes part all the
+        same, its loss counting for nothing, and the gradients are those of the processes that had
+        images (no step when none had)."""
         lr = self.config.lr * _lr_factor(self.step, self.total_steps, self.config)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -692,14 +696,19 @@ class Trainer:
         finite = torch.isfinite(loss.detach())
         zero = torch.zeros((), device=loss.device)
         tally = torch.stack([(~finite).float(), torch.where(finite, losses.classification.detach().float() * weight, zero),
-                             torch.where(finite, losses.box.detach().float() * weight, zero)])
+                             torch.where(finite, losses.box.detach().float() * weight, zero), torch.full((), weight, device=loss.device)])
         if self.dist.world_size > 1:
             dist.all_reduce(tally, op=dist.ReduceOp.SUM)
         self.optimizer.zero_grad(set_to_none=True)
-        bad, cls_sum, box_sum = tally.tolist()
-        if bad:
-            return False, math.nan, math.nan
-        self.scaler.scale(loss).backward()
+        bad, cls_sum, box_sum, real = tally.tolist()
+        real = round(real)
+        if bad or not real:
+            if self.dist.world_size > 1:  # DDP's reducer waits for a backward after each forward: one that changes nothing
+                (loss * 0).backward()
+                self.optimizer.zero_grad(set_to_none=True)
+            return not bad, math.nan, math.nan, real
+        # DDP averages over every process: the ones with images count (N / real), as if the others were not there
+        self.scaler.scale(loss * (self.dist.world_size / real)).backward()
         if self.config.grad_clip:
             self.scaler.unscale_(self.optimizer)
             norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
@@ -707,10 +716,10 @@ class Trainer:
             # and lowers its scale. Otherwise a non-finite gradient is a diverging step.
             if not torch.isfinite(norm) and not self.scaler.is_enabled():
                 self.optimizer.zero_grad(set_to_none=True)
-                return False, math.nan, math.nan
+                return False, math.nan, math.nan, real
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        return True, cls_sum / self.dist.world_size, box_sum / self.dist.world_size
+        return True, cls_sum / real, box_sum / real, real
 
     def _start_entry(self) -> dict[str, Any] | None:
         """The history's scores of the start weights (``"epoch": 0``), when a fine-tune recorded them."""

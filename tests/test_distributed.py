@@ -91,3 +91,9 @@ def test_torchrun_goes_on_past_an_image_one_process_cannot_decode(tmp_path):
     assert "Traceback" not in done.stderr and "1 image left out as unreadable" in done.stderr
     log = (tmp_path / "run" / "train.log").read_text()
     assert f"skipped training image: {folder / two.images[1].file_name}" in log and "1 epoch" in done.stderr
+    # when no process has an image it can decode, nothing is learnt and the run says so (it "trained", exit 0)
+    first = folder / two.images[0].file_name
+    first.write_bytes(first.read_bytes()[:3000])
+    done = subprocess.run([*cmd[:-1], str(tmp_path / "none")], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode != 0 and "no image of the epoch could be decoded" in done.stderr
+    assert not (tmp_path / "none" / "last.safetensors").exists()
