@@ -266,6 +266,9 @@ class Trainer:
             # the run goes on with the classes its head has (the labels' classes may have changed since:
             # mapping them onto its rows by position would train one class's rows on another's boxes)
             self.classes = self._head_classes(train_data.labels)
+            known = {c.id for c in train_data.labels.categories}  # (a class the labels lost keeps its own id and name)
+            self.spec = replace(self.spec, classes=tuple(ClassInfo(c.id, c.name) if c.id in known else head
+                                                         for c, head in zip(self.classes, self.spec.classes)))
             learnt = {c.id for c in self.classes}
             added = [c.name for c in training_classes(train_data.labels) if c.id not in learnt]
             if added:
@@ -508,7 +511,7 @@ class Trainer:
             if match is None:
                 gone.append(head.name)
                 match, unused = Category(unused, head.name), unused - 1
-            classes.append(Category(match.id, head.name))
+            classes.append(Category(match.id, match.name))  # the labels' name: validation matches by it, the checkpoint keeps it
         if renamed:
             self._log(f"classes renamed since this run started (the same class ids): {', '.join(renamed)}")
         if gone:

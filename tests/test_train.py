@@ -677,6 +677,7 @@ def test_a_resumed_run_keeps_the_classes_of_its_head_when_the_labels_changed(fou
                     on_event=lambda e: e.kind == "log" and messages.append(e.message))
     assert [c.id for c in kept.classes] == [c.id for c in first.classes]
     assert any(f"classes renamed since this run started (the same class ids): {first.classes[1].name} → castle" in m for m in messages)
+    assert kept.classes[1].name == "castle" and kept.spec.classes[1].name == "castle"  # validated, and saved, by its name now
     assert resumed.run().epochs_done == 2
 
 
