@@ -46,7 +46,8 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except Exception as exc:
-        full = not isinstance(exc, OSError) and _disk_full(path.parent, exc)  # measured before the half-written file goes
+        # (safetensors' SafetensorError, torch.save's RuntimeError; measured before the half-written file goes)
+        full = (isinstance(exc, RuntimeError) or type(exc).__name__ == "SafetensorError") and _disk_full(path.parent, exc)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         if full:  # safetensors and torch.save say a full disk their own ways ("unexpected pos 15931456 vs 15931352")

@@ -172,7 +172,7 @@ def _check_resume_arguments(args: argparse.Namespace, out: Path) -> None:
     """--resume goes on with the run's own validation images (another --val-split or --val-coco
     would validate it on images it trained on, and pick its best weights across different sets);
     the options that choose a new run's model are said to be ignored, not silently dropped."""
-    from core.weights import load_checkpoint
+    from core.weights import CheckpointError, read_spec
 
     ignored = [flag for flag, value, default in (("--weights", args.weights, None), ("--backbone", args.backbone, "resnet50"),
                                                  ("--preset", args.preset, "retinanet"), ("--pretrained-backbone", args.pretrained_backbone, False))
@@ -180,8 +180,8 @@ def _check_resume_arguments(args: argparse.Namespace, out: Path) -> None:
     if ignored:
         print(f"note: {', '.join(ignored)} ignored: a resumed run goes on with its own model and weights", file=sys.stderr)
     try:
-        command = (load_checkpoint(out / "last.safetensors").spec.training or {}).get("command", "")
-    except Exception:  # noqa: BLE001 - no readable checkpoint: the trainer says what is wrong with the run
+        command = (read_spec(out / "last.safetensors").training or {}).get("command", "")
+    except CheckpointError:  # no readable checkpoint: the trainer says what is wrong with the run
         return
     if not command.startswith("retina train"):  # a run of the window's (it splits its labels itself)
         return
@@ -314,7 +314,13 @@ def _interrupt_after() -> Iterator[None]:
         yield
         return
     held: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+
+    def hold(signum, frame) -> None:
+        if held:  # a second Ctrl+C: an import that hangs (a slow network disk) is stopped at once
+            raise KeyboardInterrupt
+        held.append(signum)
+
+    previous = signal.signal(signal.SIGINT, hold)
     try:
         yield
     finally:

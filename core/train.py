@@ -126,7 +126,8 @@ def _dist_from_env(device: torch.device) -> tuple[_Dist, torch.device]:
     if world <= 1:
         return _Dist(), device
     if device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        # (modulo the GPUs it sees: a launcher may give each process one through CUDA_VISIBLE_DEVICES)
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")) % max(1, torch.cuda.device_count()))
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         # validation runs on rank 0 while the others wait at a barrier: NCCL's 10-minute default

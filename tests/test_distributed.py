@@ -59,14 +59,17 @@ def test_under_torchrun_each_process_takes_the_gpu_of_its_local_rank(monkeypatch
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("LOCAL_RANK", "1")
     monkeypatch.setattr(torch.cuda, "set_device", chosen.append)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     monkeypatch.setattr(dist, "is_initialized", lambda: True)
     monkeypatch.setattr(dist, "get_world_size", lambda: 2)
     monkeypatch.setattr(dist, "get_rank", lambda: 1)
     for asked in ("cuda", "cuda:0"):
         group, device = core.train._dist_from_env(torch.device(asked))
         assert device == torch.device("cuda", 1) and chosen[-1] == device and (group.world_size, group.rank) == (2, 1)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)  # a launcher that shows each process its own GPU only
+    assert core.train._dist_from_env(torch.device("cuda"))[1] == torch.device("cuda", 0)
     group, device = core.train._dist_from_env(torch.device("cpu"))  # gloo on the CPU: the device stays
-    assert device == torch.device("cpu") and len(chosen) == 2
+    assert device == torch.device("cpu") and len(chosen) == 3
 
 
 def test_torchrun_goes_on_past_an_image_one_process_cannot_decode(tmp_path):

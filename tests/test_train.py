@@ -572,6 +572,10 @@ def test_a_full_disk_while_saving_a_checkpoint_is_said_so_not_a_traceback(tmp_pa
     assert main([*command, "--out", str(tmp_path / "b")]) == 1
     assert "retina: [Errno 28] No space left on device: " in capsys.readouterr().err
     assert not list((tmp_path / "b").glob(".*.tmp"))  # nothing half-written left
+    from core.atomic import write_json
+
+    with pytest.raises(TypeError):  # a program's own error stays itself, full disk or not
+        write_json(tmp_path / "x.json", {"a": object()})
 
 
 def test_retina_train_names_fpn_channels_that_group_norm_cannot_take(tmp_path, capsys):
@@ -596,6 +600,12 @@ def test_ctrl_c_while_torch_imports_takes_effect_once_the_imports_are_done():
             os.kill(os.getpid(), signal.SIGINT)  # during the imports
             done.append("the imports went on")
     assert done and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with pytest.raises(KeyboardInterrupt):  # a second one stops an import that hangs at once
+        with _interrupt_after():
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+            done.append("not reached")
+    assert len(done) == 1
 
 
 def test_ctrl_c_during_retina_train_saves_the_step_and_the_run_resumes_there(tmp_path, monkeypatch, capsys):
