@@ -297,12 +297,13 @@ def fine_tune(labels: LabelSet, image_root: Path, run_dir: Path, recipe: Recipe,
         raise FineTuneError(f"The GPU ran out of memory at batch size {recipe.batch_size}. Try batch size {smaller}.",
                             smaller_batch=smaller if smaller < recipe.batch_size else None) from None
     except OSError as exc:
+        kept = ("the last checkpoint is kept, and Resume goes on once it can be written" if (run_dir / "train_state.pt").exists() else
+                "no checkpoint had been written yet, so train again once it can be")
         if exc.errno == errno.ENOSPC:
-            raise FineTuneError(f"The disk is full: could not write to {run_dir}. Free some space; the last checkpoint is kept.") from None
+            raise FineTuneError(f"The disk is full: could not write to {run_dir}. Free some space; {kept}.") from None
         # the folder, not a temporary file's name (".metrics.json.agt6woum.tmp" said nothing to the user)
         folder = Path(exc.filename).parent if exc.filename else run_dir
-        raise FineTuneError(f"Could not read or write in {folder}: {exc.strerror or exc}. The last checkpoint is kept; "
-                            "once the folder can be written, Resume goes on.") from None
+        raise FineTuneError(f"Could not read or write in {folder}: {exc.strerror or exc}. Of the run, {kept}.") from None
     except (TrainingError, CheckpointError, ValueError) as exc:
         raise FineTuneError(str(exc).replace(", or --precision fp32", "")) from None  # (an option of retina train's, not the window's)
 

@@ -575,7 +575,9 @@ class TrainingPanel(QWidget):
 
     # --- runs ----------------------------------------------------------------------------------
     def refresh_runs(self, select: Path | None = None) -> None:
-        """List the folder's runs, newest first; ``select`` selects that run's row."""
+        """List the folder's runs, newest first; ``select`` selects that run's row, else the run
+        selected stays so (by row, a new run's row moved the selection onto another run)."""
+        select = select or self._selected_run()
         runs = list_runs(self._root()) if self.annotator.workspace is not None else []
         current = self.predictions.model.path.resolve().parent if self.predictions.model is not None else None
         self.runs.setRowCount(len(runs))
@@ -595,10 +597,11 @@ class TrainingPanel(QWidget):
                     font.setBold(True)
                     item.setFont(font)
                 self.runs.setItem(row, col, item)
-        if select is not None:
-            row = next((k for k, run in enumerate(runs) if run.path.resolve() == select.resolve()), None)
-            if row is not None:
-                self.runs.selectRow(row)
+        row = next((k for k, run in enumerate(runs) if run.path.resolve() == select.resolve()), None) if select is not None else None
+        if row is not None:
+            self.runs.selectRow(row)
+        else:
+            self.runs.setCurrentCell(-1, -1)
         self._set_running(self.worker is not None)
 
     @property
@@ -660,8 +663,7 @@ class TrainingPanel(QWidget):
             self.status.setText(f"Could not delete {run}: {exc.strerror or exc}")
         self._models_before = [m for m in self._models_before if m[0].resolve().parent != run.resolve()]
         self._show_previous_model()
-        self.refresh_runs()
-        self.runs.setCurrentCell(-1, -1)  # the row left selected is another run's now
+        self.refresh_runs()  # (its row gone, nothing is selected)
         self._run_selected()
 
 

@@ -259,8 +259,8 @@ def test_a_folder_that_cannot_be_written_is_named_not_a_temporary_file(qtbot, wi
     small_recipe(panel, 1)
     assert panel.train()
     qtbot.waitUntil(lambda: panel.worker is None, timeout=60_000)
-    assert panel.status.text() == (f"Could not read or write in {panel.run_dir}: Operation not permitted. The last checkpoint is kept; "
-                                   "once the folder can be written, Resume goes on.")
+    assert panel.status.text() == (f"Could not read or write in {panel.run_dir}: Operation not permitted. Of the run, no checkpoint had "
+                                   "been written yet, so train again once it can be.")  # (not "the last checkpoint is kept")
     _still_usable(window)
 
 
@@ -279,6 +279,7 @@ def test_a_run_that_fails_after_a_checkpoint_is_listed_and_resumes(qtbot, window
     small_recipe(panel, 2)
     assert panel.train()
     qtbot.waitUntil(lambda: any("The disk is full" in r for r in window.reports), timeout=120_000)
+    assert "the last checkpoint is kept, and Resume goes on once it can be written" in window.reports[-1]
     assert panel.runs.rowCount() == 1 and panel.runs.item(0, 3).text() == "stopped"
     assert panel.resumable == panel.run_dir and panel.resume_button.isEnabled()
     assert panel.run_dir.name in panel.resume_button.toolTip()
@@ -384,6 +385,13 @@ def test_a_stopped_run_resumes_only_in_its_own_folder_and_a_broken_recipe_is_rep
     assert panel.resumable == run and panel.resume_button.isEnabled()  # the newest
     panel.runs.selectRow(2)
     assert panel.resumable == older_stopped and older_stopped.name in panel.resume_button.toolTip()
+    newer = run.parent / "20240102-000000"  # a run appears (another one's first checkpoint): the choice stays on its run
+    newer.mkdir()
+    shutil.copy(DEMO_MODEL, newer / "last.safetensors")
+    panel.refresh_runs()
+    assert panel.resumable == older_stopped and panel.runs.currentRow() == 3
+    shutil.rmtree(newer)
+    panel.refresh_runs()
     panel.runs.selectRow(1)  # a finished run chosen afterwards: Resume goes back to the newest (it kept the older one)
     assert panel.resumable == run
     window.answer = False  # "Delete the run …?" No
