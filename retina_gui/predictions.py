@@ -363,10 +363,10 @@ class Predictions(QObject):
         return True
 
     def _view(self) -> tuple:
-        """What decides the folder's shown predictions, besides the labels (which accepting reads afresh)."""
-        store = self.annotator.workspace.store if self.annotator.workspace else None
+        """What decides the folder's shown predictions, besides the labels (which accepting reads
+        afresh) and which images wait for review (predictions arriving meanwhile add some)."""
         return (self.model.cache_key if self.model else None, self.score, self.nms, frozenset(self.hidden),
-                frozenset((n, frozenset(r)) for n, r in self.rejected.items()), frozenset(store.predicted) if store else None)
+                frozenset((n, frozenset(r)) for n, r in self.rejected.items()))
 
     def _stop_gathering(self) -> None:
         if self._gatherer is not None:
@@ -376,9 +376,12 @@ class Predictions(QObject):
     def _folder_gathered(self, entries: list) -> None:
         self._stop_gathering()
         if self._view() != self._gathered_view:  # what was gathered is no longer what is shown
-            self.message.emit("the shown predictions changed while they were gathered (a threshold, a class shown or hidden, a rejection, a review): accept again")
+            self.message.emit("the shown predictions changed while they were gathered (a threshold, a class shown or hidden, a rejection): "
+                              "accept again")
             return
-        self.folder_gathered.emit(entries)
+        store = self.annotator.workspace.store if self.annotator.workspace else None
+        waiting = store.predicted if store is not None else set()
+        self.folder_gathered.emit([e for e in entries if e[0] in waiting])  # not those marked reviewed meanwhile
 
     def _gathering_failed(self, reason: str) -> None:
         self._stop_gathering()

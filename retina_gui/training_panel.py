@@ -247,6 +247,7 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.runs, 1)
         layout.addLayout(button_grid(self.use_button, self.delete_button))
         predictions.model_changed.connect(self._model_changed)
+        predictions.load_failed.connect(self._load_failed)
         self._set_running(False)
 
     # --- recipe --------------------------------------------------------------------------------
@@ -397,23 +398,34 @@ class TrainingPanel(QWidget):
         worker, self.worker = self.worker, None
         if worker is None:
             return
-        worker.cancel.cancel()
         for signal in (worker.event, worker.run_finished, worker.failed):
             signal.disconnect()
-        worker.finished.connect(self._run_ended)
+        worker.finished.connect(self._run_ended)  # (before the cancel: it may end at once)
         self._ending.append(worker)
+        worker.cancel.cancel()
         self._set_running(False)
 
     def _run_ended(self) -> None:
-        for worker in [w for w in self._ending if w.isFinished()]:
+        """Forget the let-go runs that have ended (also called where its queued call may have been
+        dropped with a closed folder's)."""
+        ended = [w for w in self._ending if w.isFinished()]
+        for worker in ended:
             worker.wait()
             self._ending.remove(worker)
-        self._collect_garbage()
+        if ended:
+            self._collect_garbage()
 
     @property
     def ending(self) -> bool:
         """Whether a run let go of is still ending its step (quitting waits for it)."""
-        return any(w.isRunning() for w in self._ending)
+        self._run_ended()
+        return bool(self._ending)
+
+    def _busy_runs(self) -> set[Path]:
+        """The run folders a run is writing in: the one training, and those let go of that are ending."""
+        self._run_ended()
+        busy = [w.run_dir for w in self._ending] + ([self.run_dir] if self.worker is not None else [])
+        return {path.resolve() for path in busy}
 
     def wait_ending(self, ms: int) -> None:
         for worker in self._ending:
@@ -486,11 +498,11 @@ class TrainingPanel(QWidget):
             if result.start_map is not None:
                 best += f" (start weights {result.start_map:.3f})"
             done = f"done: {_epochs(result.epochs_done)}{best}"
-            worse = result.start_map is not None and (result.best_map is None or result.best_map < result.start_map)
+            worse = result.start_map is not None and result.best_map is not None and result.best_map < result.start_map
             # a run that scores below the weights it started from does not take over unasked: the
             # predictions on screen got visibly worse, and the better model was one click from lost
-            if not worse or self.confirm("Use the new model?", f"The run is {done[6:]}: it scores below the weights it started "
-                                                                  "from on the same validation images. Use its model all the same?"):
+            if not worse or self.confirm("Use the new model?", f"The run is done ({done[6:]}): it scores below the weights it "
+                                                                  "started from on the same validation images. Use its model all the same?"):
                 text = f"{done}; now using {checkpoint.parent.name}/{checkpoint.name}"
                 if worse:
                     text += ". It scores below the weights it started from on the same images: “Previous model” switches back"
@@ -551,21 +563,24 @@ class TrainingPanel(QWidget):
 
     def use_previous_model(self) -> None:
         if self._models_before:
-            path, preset = self._models_before.pop()
+            path, preset = self._models_before[-1]  # taken off the list when it has loaded (a failed load keeps it there)
             self._going_back_to = path
-            self._show_previous_model()
             self.predictions.load_model(path, self.predictions.device, preset)
             self.status.setText(f"back to {path.parent.name}/{path.name}")  # every run's model is a best.safetensors
 
     def _note_model(self, info) -> None:
-        """A model was loaded: the one it replaced is the one "Previous model" goes back to (not when
-        going back, which goes on to the one before)."""
-        now = (info.path, self.predictions.preset)
-        if self._in_use is not None and self._in_use[0] != info.path and info.path != self._going_back_to:
+        """A model was loaded: the one it replaced is the one "Previous model" goes back to; going
+        back goes on to the one before."""
+        if self._going_back_to == info.path and self._models_before and self._models_before[-1][0] == info.path:
+            self._models_before.pop()
+        elif self._in_use is not None and self._in_use[0] != info.path:
             self._models_before.append(self._in_use)
         self._going_back_to = None
-        self._in_use = now
+        self._in_use = (info.path, self.predictions.preset)
         self._show_previous_model()
+
+    def _load_failed(self, _reason: str) -> None:
+        self._going_back_to = None
 
     def _show_previous_model(self) -> None:
         self.back_button.setEnabled(bool(self._models_before))
@@ -581,8 +596,9 @@ class TrainingPanel(QWidget):
         runs = list_runs(self._root()) if self.annotator.workspace is not None else []
         current = self.predictions.model.path.resolve().parent if self.predictions.model is not None else None
         self.runs.setRowCount(len(runs))
+        busy = self._busy_runs()
         for row, run in enumerate(runs):
-            state = "training" if self.worker is not None and run.path == self.run_dir else "finished" if run.finished else "stopped"
+            state = "training" if run.path.resolve() in busy else "finished" if run.finished else "stopped"
             best = "–" if run.best_map is None else f"{run.best_map:.3f}"
             if run.start_map is not None:
                 best += f" ({run.start_map:.3f})"
@@ -608,10 +624,11 @@ class TrainingPanel(QWidget):
     def resumable(self) -> Path | None:
         """The run Resume goes on with: the selected run if it stopped with a checkpoint, else the
         newest run if it did."""
+        busy = self._busy_runs()
         for row in (self.runs.currentRow(), 0):
             item = self.runs.item(row, 0) if row >= 0 else None
             stopped = item.data(_RUN_ROLE) if item is not None else ""
-            if stopped and (Path(stopped) / "train_state.pt").exists():
+            if stopped and (Path(stopped) / "train_state.pt").exists() and Path(stopped).resolve() not in busy:
                 return Path(stopped)
         return None
 
@@ -647,8 +664,8 @@ class TrainingPanel(QWidget):
         if run is None:
             return
         model = self.predictions.model
-        if self.worker is not None and run.resolve() == self.run_dir.resolve():
-            self.status.setText("That run is training: Cancel it first to delete it.")
+        if run.resolve() in self._busy_runs():
+            self.status.setText("That run is training (or ending its last step): Cancel it, or wait, to delete it.")
             return
         if model is not None and model.path.resolve().parent == run.resolve():
             self.status.setText("That run's model is in use: switch to another model (Previous model, say) to delete it.")

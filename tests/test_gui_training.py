@@ -116,6 +116,27 @@ def test_a_run_that_scores_below_its_start_weights_takes_over_only_if_the_user_s
     window.answer = True
 
 
+def test_previous_model_keeps_its_place_when_going_back_fails(qtbot, window, tiny_checkpoint, tmp_path):
+    """The model went off the list before it had loaded: a failed load lost it, and the next load
+    of that file was not counted as a switch."""
+    panel, p = window.training_panel, window.predictions
+    copy = tmp_path / "a.safetensors"
+    shutil.copy(DEMO_MODEL, copy)
+    for path in (copy, tiny_checkpoint):
+        p.load_model(path)
+        qtbot.waitUntil(lambda path=path: p.model.path == path, timeout=60_000)
+    moved = copy.rename(tmp_path / "moved.safetensors")
+    failures = []
+    p.load_failed.connect(failures.append)
+    panel.use_previous_model()
+    qtbot.waitUntil(lambda: bool(failures), timeout=60_000)
+    assert p.model.path == tiny_checkpoint and panel.back_button.isEnabled() and copy.name in panel.back_button.toolTip()
+    moved.rename(copy)
+    panel.use_previous_model()
+    qtbot.waitUntil(lambda: p.model.path == copy, timeout=60_000)
+    assert f"Back to {DEMO_MODEL.parent.name}/{DEMO_MODEL.name}" in panel.back_button.toolTip()
+
+
 def test_opening_advanced_shows_the_default_recipe_and_trains_with_it(qtbot, window):
     panel = window.training_panel
     default = panel.default_recipe()
