@@ -22,9 +22,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from core.config import updated
-from core.text import count
+from core.text import count, first_names
 
 EXIT_ERROR, EXIT_USAGE, EXIT_SKIPPED = 1, 2, 3
+TRAIN_BACKBONE, TRAIN_PRESET = "resnet50", "retinanet"  # retina train's defaults for a new model
 
 
 class UsageError(ValueError):
@@ -59,7 +60,7 @@ def _predict(args: argparse.Namespace) -> int:
             category_ids = category_of_class([c.name for c in detector.classes], coco.categories)
             lacking = [c.name for k, c in enumerate(detector.classes) if k not in category_ids]
             if lacking:
-                print(f"note: {args.coco} has no class named {', '.join(lacking[:5])}{' …' if len(lacking) > 5 else ''}: "
+                print(f"note: {args.coco} has no class named {first_names(lacking, 5)}: "
                       "those detections are left out (their ids would name none, or another, of its classes)", file=sys.stderr)
         matched = []
         for p in paths:
@@ -174,8 +175,8 @@ def _check_resume_arguments(args: argparse.Namespace, out: Path) -> None:
     the options that choose a new run's model are said to be ignored, not silently dropped."""
     from core.weights import CheckpointError, read_spec
 
-    ignored = [flag for flag, value, default in (("--weights", args.weights, None), ("--backbone", args.backbone, "resnet50"),
-                                                 ("--preset", args.preset, "retinanet"), ("--pretrained-backbone", args.pretrained_backbone, False))
+    ignored = [flag for flag, value, default in (("--weights", args.weights, None), ("--backbone", args.backbone, TRAIN_BACKBONE),
+                                                 ("--preset", args.preset, TRAIN_PRESET), ("--pretrained-backbone", args.pretrained_backbone, False))
                if value != default]
     if ignored:
         print(f"note: {', '.join(ignored)} ignored: a resumed run goes on with its own model and weights", file=sys.stderr)
@@ -489,13 +490,13 @@ def build_parser() -> argparse.ArgumentParser:
     validation.add_argument("--val-split", type=_number(float, 0, 1, low_open=True, high_open=True),
                             help="hold out this share of the training images instead (e.g. 0.1)")
     t.add_argument("--weights", help="start from these weights (ours, torchvision or yhenon); the class head is adapted")
-    t.add_argument("--backbone", default="resnet50",
+    t.add_argument("--backbone", default=TRAIN_BACKBONE,
                    help="for a new model: resnet18/34/50/101, mobilenet_v2, mobilenet_v3_large (default resnet50)")
     t.add_argument("--pretrained-backbone", action="store_true",
                    help="start the new model's backbone from ImageNet weights via torchvision (cached or downloaded); "
                         "without it or --weights, training starts from random weights")
     t.add_argument("--fpn-channels", type=POSITIVE, default=256, help="for a new model (default 256)")
-    t.add_argument("--preset", default="retinanet", choices=["retinanet", "yhenon", "torchvision_v1", "torchvision_v2"],
+    t.add_argument("--preset", default=TRAIN_PRESET, choices=["retinanet", "yhenon", "torchvision_v1", "torchvision_v2"],
                    help="for a new model (default retinanet)")
     t.add_argument("--epochs", type=POSITIVE, default=12, help="(default 12)")
     t.add_argument("--batch-size", type=POSITIVE, default=4, help="images per step and process (default 4)")

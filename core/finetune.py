@@ -19,6 +19,7 @@ from core.atomic import write_json
 from core.cancel import CancelToken
 from core.history import read_history
 from core.labels import ImageEntry, LabelSet, class_name_key, group_categories, is_number, same_named_categories
+from core.text import first_names
 
 RUNS_FOLDER = "runs"
 
@@ -87,16 +88,16 @@ def describe_plan(labels: LabelSet, model_classes: Sequence[str] | None, present
             f" ({', '.join(groups)}, names of groups of classes, are left out)"
     empty = [c.name for c in labels.categories if not counts.get(c.id) and c.id not in group_ids]
     if empty:
-        text += f"; no boxes yet: {_names(empty)} (label some or delete {'them' if len(empty) > 1 else 'it'})"
+        text += f"; no boxes yet: {first_names(empty)} (label some or delete {'them' if len(empty) > 1 else 'it'})"
     if model_classes is not None:
         known = {class_name_key(n) for n in model_classes}
         new = [c.name for c in labels.categories if class_name_key(c.name) not in known and counts.get(c.id)]
         if new:
-            text += f"; new to the model (learnt from scratch): {_names(new)}"
+            text += f"; new to the model (learnt from scratch): {first_names(new)}"
         trained = {class_name_key(c.name) for c in labels.categories if counts.get(c.id)}
         dropped = [n for n in model_classes if class_name_key(n) not in trained]
         if dropped:
-            text += f"; the model's classes without boxes here are left out of the new one: {_names(dropped)}"
+            text += f"; the model's classes without boxes here are left out of the new one: {first_names(dropped)}"
     recipe = default_recipe(labels, None, cuda=False)
     held = split(labels, recipe.val_fraction, recipe.seed)[1] if recipe.val_fraction else None
     n = len(held.images) if held is not None else 0
@@ -149,10 +150,6 @@ def _empty_groups(labels: LabelSet, counts: dict[int, int]) -> set[int]:
     """Categories without boxes that name a group of classes (Roboflow's class 0): not classes to
     learn, so they neither stop training nor count as classes."""
     return {i for i in group_categories(labels.categories) if not counts.get(i)}
-
-
-def _names(names: list[str]) -> str:
-    return f"{', '.join(names[:6])}{' …' if len(names) > 6 else ''}"
 
 
 def split(labels: LabelSet, val_fraction: float, seed: int) -> tuple[LabelSet, LabelSet | None]:

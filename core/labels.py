@@ -133,8 +133,11 @@ def group_categories(categories: Iterable[Category]) -> set[int]:
     """Ids of the categories that name a group of others: another category has it as its
     supercategory (Roboflow exports their project's name so, as class 0, with no boxes of its own)."""
     categories = list(categories)
-    return {c.id for c in categories
-            if any(o.id != c.id and o.supercategory and class_name_key(o.supercategory) == class_name_key(c.name) for o in categories)}
+    under: dict[str, set[int]] = {}  # supercategory -> the ids of the categories it groups
+    for c in categories:
+        if c.supercategory:
+            under.setdefault(class_name_key(c.supercategory), set()).add(c.id)
+    return {c.id for c in categories if under.get(class_name_key(c.name), set()) - {c.id}}
 
 
 def is_number(value: Any) -> bool:

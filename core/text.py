@@ -1,4 +1,5 @@
-"""Counts in words for messages ("1 image", "2 classes"), one spelling for the CLI and the trainer's log."""
+"""Counts and lists in words for messages ("1 image", "2 classes", "a, b …"): one spelling for the
+CLI, the trainer's log and the window."""
 
 
 def count(n: int, noun: str) -> str:
@@ -7,3 +8,8 @@ def count(n: int, noun: str) -> str:
         return f"1 {noun}"
     plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "es" if noun.endswith(("x", "s")) else noun + "s"
     return f"{n} {plural}"
+
+
+def first_names(names: list[str], most: int = 6) -> str:
+    """"a, b, c" or, past ``most`` names, the first of them and "…"."""
+    return f"{', '.join(names[:most])}{' …' if len(names) > most else ''}"

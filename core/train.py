@@ -38,7 +38,7 @@ from core.labels import Category, LabelSet, class_name_key
 from core.losses import retinanet_loss
 from core.model import RetinaNet
 from core.presets import get_preset
-from core.text import count
+from core.text import count, first_names
 from core.weights import Checkpoint, CheckpointError, ClassInfo, ModelSpec, load_checkpoint, read_spec, save_checkpoint
 
 
@@ -322,8 +322,8 @@ class Trainer:
         if val_data is not None:  # validation scores the classes by name: sharing none, it scores nothing, and said only "no validation data"
             learnt = {class_name_key(c.name) for c in self.classes}
             if not any(class_name_key(c.name) in learnt for c in training_classes(val_data.labels)):
-                self._log(f"the validation labels share no class with the ones trained ({', '.join(c.name for c in self.classes[:6])}"
-                          f"{' …' if len(self.classes) > 6 else ''}): nothing to score, so no validation mAP and no best.safetensors")
+                self._log(f"the validation labels share no class with the ones trained ({first_names([c.name for c in self.classes])}): "
+                          "nothing to score, so no validation mAP and no best.safetensors")
         self.best_map: float | None = None
         self.history: list[dict[str, Any]] = []
         self.fine_tuning = start is not None
@@ -436,10 +436,11 @@ class Trainer:
         path = self.run_dir / "train_state.pt"
         if not path.exists() and (self.run_dir / "last.safetensors").exists():
             summary = _training_summary(self.run_dir / "last.safetensors")
-            if not _first_checkpoint(summary, self.run_dir) and summary.get("epochs_done", 0) < (summary.get("recipe") or {}).get("epochs", 0):
+            unfinished = summary.get("epochs_done", 0) < (summary.get("recipe") or {}).get("epochs", 0)
+            if unfinished and not _first_checkpoint(summary, self.run_dir):
                 raise TrainingError(f"the run in {self.run_dir} has no train_state.pt (deleted?), so it cannot go on from its step: start a "
                                     f"new run in another folder from its weights, {self.run_dir / 'last.safetensors'}")
-            if summary.get("epochs_done", 0) < (summary.get("recipe") or {}).get("epochs", 0):
+            if unfinished:
                 raise TrainingError(f"the run in {self.run_dir} was stopped while saving its first checkpoint, so there is no state to go "
                                     "on from: start it again (the same command without --resume starts it over in this folder)")
             raise TrainingError(f"the run in {self.run_dir} has finished: there is nothing to resume. To train further, start "
@@ -463,9 +464,10 @@ class Trainer:
         weights in last.safetensors may be an epoch ahead of the optimizer state)."""
         if not self.dist.main:
             return
-        save_checkpoint(self.run_dir / "last.safetensors", self.model, self._checkpoint_spec())
+        spec = self._checkpoint_spec()
+        save_checkpoint(self.run_dir / "last.safetensors", self.model, spec)
         state = {"model": {k: v.detach().to("cpu").clone() for k, v in self.model.state_dict().items()},
-                 "spec": self._checkpoint_spec().to_json(),
+                 "spec": spec.to_json(),
                  "world_size": self.dist.world_size,
                  "optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(), "step": self.step, "epoch": self.epoch, "skip": self.skip,
                  "best_map": -1.0 if self.best_map is None else self.best_map,

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from retina_gui.canvas import OverlayBox
 from retina_gui.convert import rect_from_xyxy
 from retina_gui.predictions import Predictions
-from retina_gui.widgets import TaskProgress, breakable, button_grid
+from retina_gui.widgets import TaskProgress, breakable, button_grid, model_name
 from retina_gui.workers import DownloadWorker, ModelInfo
 
 
@@ -207,7 +207,7 @@ class ModelPanel(QWidget):
             self.path_label.setToolTip(str(path) if path else "")
             self.info_label.setText("")
         else:
-            self.path_label.setText(breakable(f"{info.path.parent.name}/{info.path.name}"))  # a run's folder tells runs apart
+            self.path_label.setText(breakable(model_name(info.path)))
             self.path_label.setToolTip(str(info.path))
             self.info_label.setText(f"{info.preset} preset, {len(info.class_names)} classes, running on {info.device} ({info.precision})")
             current = self.device_box.currentText()

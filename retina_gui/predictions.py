@@ -59,7 +59,7 @@ class Predictions(QObject):
         self._in_use: tuple[Path | None, str, str | None] = (None, "auto", None)  # model_path, device, preset of self.model
         self._requested: dict[Path, tuple[str, str | None]] = {}  # device and preset each file was last asked with
         self._gatherer: FunctionWorker | None = None
-        self._gathered_view: tuple | None = None  # what the gathered entries were shown with (model, thresholds, hidden classes)
+        self._gathered_view: tuple | None = None  # what the gathered entries were shown with (see _view)
         annotator.image_shown.connect(self._image_shown)
         annotator.image_failed.connect(self._image_failed)
 

@@ -48,7 +48,7 @@ from core.finetune import (
 from core.history import read_history
 from core.labels import class_name_key
 from retina_gui.predictions import Predictions
-from retina_gui.widgets import TaskProgress, button_grid
+from retina_gui.widgets import TaskProgress, button_grid, model_name
 from retina_gui.workers import TrainingWorker
 
 SMOOTHING = 0.9  # exponential moving average of the plotted losses
@@ -503,7 +503,7 @@ class TrainingPanel(QWidget):
             # predictions on screen got visibly worse, and the better model was one click from lost
             if not worse or self.confirm("Use the new model?", f"The run is done ({done[6:]}): it scores below the weights it "
                                                                   "started from on the same validation images. Use its model all the same?"):
-                text = f"{done}; now using {checkpoint.parent.name}/{checkpoint.name}"
+                text = f"{done}; now using {model_name(checkpoint)}"
                 if worse:
                     text += ". It scores below the weights it started from on the same images: “Previous model” switches back"
                 self.predictions.load_model(checkpoint, self.predictions.device)
@@ -566,7 +566,7 @@ class TrainingPanel(QWidget):
             path, preset = self._models_before[-1]  # taken off the list when it has loaded (a failed load keeps it there)
             self._going_back_to = path
             self.predictions.load_model(path, self.predictions.device, preset)
-            self.status.setText(f"back to {path.parent.name}/{path.name}")  # every run's model is a best.safetensors
+            self.status.setText(f"back to {model_name(path)}")
 
     def _note_model(self, info) -> None:
         """A model was loaded: the one it replaced is the one "Previous model" goes back to; going
@@ -585,7 +585,7 @@ class TrainingPanel(QWidget):
     def _show_previous_model(self) -> None:
         self.back_button.setEnabled(bool(self._models_before))
         path = self._models_before[-1][0] if self._models_before else None
-        self.back_button.setToolTip(f"Back to {path.parent.name}/{path.name}, the model used before this one" if path else
+        self.back_button.setToolTip(f"Back to {model_name(path)}, the model used before this one" if path else
                                     "Back to the model used before this one")
 
     # --- runs ----------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ get narrower than the panel (it scrolls up and down only: anything wider would b
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtWidgets import QFrame, QGridLayout, QProgressBar, QScrollArea, QUndoView, QWidget
 
@@ -17,6 +19,12 @@ def button_grid(*widgets: QWidget, columns: int = 2) -> QGridLayout:
     for column in range(columns):
         grid.setColumnStretch(column, 1)
     return grid
+
+
+def model_name(path: Path) -> str:
+    """A weights file as the window names it: with its folder, which tells runs apart (every run's
+    model is a best.safetensors)."""
+    return f"{path.parent.name}/{path.name}"
 
 
 def breakable(name: str) -> str:

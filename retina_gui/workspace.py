@@ -185,14 +185,15 @@ class Workspace(QObject):
         for index in range(before, stack.index()):
             step = stack.command(index)
             parts = [step.child(k) for k in range(step.childCount())] or [step]  # a step of several commands: each
-            failure = next((part.failure for part in parts if getattr(part, "failure", None) is not None), None)
+            failures = [getattr(part, "failure", None) for part in parts]
+            failure = next((f for f in failures if f is not None), None)
             if failure is None:
                 continue
             text = step.text()
             stack.setIndex(index + 1)
             if step.childCount():
-                for part in reversed(parts):
-                    if part.failure is None:
+                for part, failed in reversed(list(zip(parts, failures))):
+                    if failed is None:
                         part.undo()
             step.setObsolete(True)
             stack.undo()
