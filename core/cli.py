@@ -384,7 +384,7 @@ def _eval(args: argparse.Namespace) -> int:
         print(f"retina: none of the {len(result.skipped)} images could be read: nothing to evaluate", file=sys.stderr)
         return EXIT_ERROR
     if result.skipped:
-        print(f"{len(result.skipped)} unreadable images left out; the metrics are of the other {result.num_images}", file=sys.stderr)
+        print(f"{count(len(result.skipped), 'unreadable image')} left out; the metrics are of the other {result.num_images}", file=sys.stderr)
     fmt = lambda v: "  n/a" if v is None else f"{v:.3f}"  # noqa: E731
     print(" ".join(f"{m:>6}" for m in METRICS))
     print(" ".join(f"{fmt(getattr(result, m)):>6}" for m in METRICS))
@@ -392,7 +392,8 @@ def _eval(args: argparse.Namespace) -> int:
     for name, ap in result.per_class.items():
         print(f"{name:<{width}}  {fmt(ap)}")
     if args.json:
-        write_json(args.json, result.to_json())
+        # which images the metrics are of: a file read later does not say "3 of 59 images were left out" otherwise
+        write_json(args.json, {**result.to_json(), "images": result.num_images, "skipped": list(result.skipped)})
     return EXIT_SKIPPED if result.skipped else 0
 
 
@@ -411,7 +412,11 @@ def _convert(args: argparse.Namespace) -> int:
         _check_writable(target if target.is_dir() else target.parent, f"{target}:")
     labels, problems = read_labels(args.source_format, args.source, args.images)
     labels = with_image_sizes(labels, args.images)
-    problems += [f"{line}: written as they are" for line in box_problems(labels)]
+    for line in box_problems(labels):
+        if "outside" in line:
+            problems.append(f"{line}: {'clipped to it (YOLO holds 0..1)' if args.target_format == 'yolo' else 'written as they are'}")
+        elif args.target_format != "coco":  # a COCO file is not written: its self-check names them
+            problems.append(f"{line}: written as they are")
     for problem in problems:
         print(problem, file=sys.stderr)
     write_labels(labels, args.target_format, args.target)

@@ -13,7 +13,8 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -174,6 +175,21 @@ def set_train_mode(model: RetinaNet, *, freeze_bn: bool, frozen_stages: int) -> 
         for m in part.modules():
             if isinstance(m, nn.BatchNorm2d):
                 m.eval()
+
+
+@contextmanager
+def _batchnorm_statistics_kept(model: nn.Module, *, keep: bool) -> Iterator[None]:
+    """With ``keep``, the BatchNorm layers that learn statistics leave them as they are for the
+    forward inside: a blank image that stands in for an unreadable batch would pull them towards
+    zero (rank 0's statistics are the ones DDP gives every process)."""
+    learning = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d) and m.training] if keep else []
+    for m in learning:
+        m.eval()
+    try:
+        yield
+    finally:
+        for m in learning:
+            m.train()
 
 
 def _lr_factor(step: int, total: int, config: TrainConfig) -> float:
@@ -688,7 +704,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         images = batch.images.to(self.device, memory_format=torch.channels_last if self.config.channels_last else torch.contiguous_format)
-        with autocast(self.device, self.dtype):
+        with autocast(self.device, self.dtype), _batchnorm_statistics_kept(self.model, keep=not weight):
             out = self.network(images)
         anchors = self.anchor_generator(tuple(images.shape[-2:]), out.feature_sizes, self.device)
         losses = retinanet_loss(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from core.text import count
 from retina_gui.workers import FunctionWorker
 from retina_gui.workspace import Workspace
 
@@ -104,7 +105,7 @@ class LabelTransfer(QObject):
         _, source, workspace, present = task
         labels, problems = result
         try:
-            added, skipped, repeated = workspace.import_labels(labels, present, source.name)
+            added, skipped, repeated, reviewed = workspace.import_labels(labels, present, source.name)
         except (ValueError, OSError) as exc:  # a class name refused, the read-only labels; nothing is left half done
             self.problem.emit("Import failed", str(exc))
             self.finished.emit(False)
@@ -115,7 +116,8 @@ class LabelTransfer(QObject):
         if problems:
             self.problem.emit("Import", f"Imported {added} boxes. Problems:\n" + "\n".join(problems[:20]))
         again = f"; {repeated} were already there and were not added again" if repeated else ""
-        self.message.emit(f"imported {added} boxes from {source}{again}")
+        marked = f", {count(reviewed, 'image')} marked reviewed" if reviewed else ""
+        self.message.emit(f"imported {added} boxes{marked} from {source}{again}")
         self.finished.emit(True)
 
     def _failed(self, reason: str) -> None:

@@ -214,6 +214,15 @@ class TrainingPanel(QWidget):
         self.flip_box, self.jitter_box, self.photo_box = QCheckBox("flip"), QCheckBox("scale jitter"), QCheckBox("photometric")
         self.frozen_spin = QSpinBox(minimum=-1, maximum=4)
         self.frozen_spin.setSpecialValueText("auto")
+        # the boxes take no value outside their range (a key that would leave it is ignored): their tips say what it is
+        for spin, tip in ((self.size_spin, "The shorter image side in training and prediction, 128–1600 px (the longer one at most "
+                                           "1.5 times it); larger finds smaller objects, and is slower"),
+                          (self.epochs_spin, "Passes over the training images, 1–500"),
+                          (self.lr_spin, "AdamW's learning rate, 0.000001–1 (warmed up over the first steps, then lowered on a cosine)"),
+                          (self.batch_spin, "Images per step, 1–64: more takes more memory"),
+                          (self.frozen_spin, "Backbone stages that do not learn, 0–4; auto: 1 when fine-tuning trained weights, "
+                                             "else 0")):
+            spin.setToolTip(tip)
         self._recipe_shown = False  # the Advanced fields hold the defaults once it is first opened
         form = QFormLayout(self.recipe_box)
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)

@@ -36,6 +36,7 @@ from core.annotations import (
 from core.formats import LabelFormatError
 from core.formats.coco import inside_folder
 from core.labels import Box, Category, LabelSet, class_name_key
+from core.text import count
 from retina_gui import commands
 from retina_gui.convert import corners, stored_corners
 from retina_gui.workers import LabelSaver
@@ -297,21 +298,28 @@ class Workspace(QObject):
         self._push(commands.AddBoxes.pasted(self.store, file_name, size, fitted, source))
         return list(range(start, start + len(fitted)))
 
-    def import_labels(self, labels: LabelSet, present: set[str], source: str) -> tuple[int, list[str], int]:
-        """Add the boxes of ``labels`` to this folder's images, as one undo step. Classes are matched
-        by name (new names become new classes). Returns the number of boxes added, the names of
-        labelled images that are not in the folder (skipped), and how many boxes were left out
-        because the image already has them (an import done twice)."""
+    def import_labels(self, labels: LabelSet, present: set[str], source: str) -> tuple[int, list[str], int, int]:
+        """Add the boxes of ``labels`` to this folder's images, and their "reviewed" marks (a
+        negative of a VOC or YOLO folder, a reviewed image of a COCO file written here), as one undo
+        step. Classes are matched by name (new names become new classes). Returns the number of
+        boxes added, the names of labelled images that are not in the folder (skipped), how many
+        boxes were left out because the image already has them (an import done twice), and how
+        many images were marked reviewed."""
         from core.review import already_labelled
 
         ids, new_categories = self._classes_for(labels.categories)
         names = {c.id: c.name for c in labels.categories}
-        skipped, added, repeated = [], [], 0
+        skipped, added, repeated, reviewed = [], [], 0, []
         for entry in labels.images:
-            if not entry.boxes:
+            if not entry.boxes and not entry.reviewed:
                 continue
             if entry.file_name not in present:
                 skipped.append(entry.file_name)
+                continue
+            have = self.store.entry(entry.file_name)
+            if entry.reviewed and not (have is not None and have.reviewed):
+                reviewed.append((entry.file_name, self._known_size(entry)))
+            if not entry.boxes:
                 continue
             boxes = [replace(b, category_id=ids[names[b.category_id]], id=None) for b in entry.boxes]
             have = self.store.boxes(entry.file_name)
@@ -322,14 +330,17 @@ class Workspace(QObject):
             boxes = [b for b, r in zip(boxes, repeat) if not r]
             if boxes:
                 added.append((entry.file_name, self._known_size(entry), boxes))
-        count = sum(len(boxes) for _, _, boxes in added)
-        if count or new_categories:
-            with self._one_step(f"Import {count} boxes from {source}"):
+        n_boxes = sum(len(boxes) for _, _, boxes in added)
+        if n_boxes or new_categories or reviewed:
+            with self._one_step(f"Import {count(n_boxes, 'box')} from {source}" if n_boxes or not reviewed else
+                                f"Import {count(len(reviewed), 'reviewed image')} from {source}"):
                 for category in new_categories:
                     self._push(commands.AddCategory(self.store, category))
                 for file_name, size, boxes in added:
-                    self._push(commands.AddBoxes(self.store, file_name, size, boxes, f"Import {len(boxes)} boxes"))
-        return count, skipped, repeated
+                    self._push(commands.AddBoxes(self.store, file_name, size, boxes, f"Import {count(len(boxes), 'box')}"))
+                for file_name, size in reviewed:
+                    self._push(commands.SetReviewed(self.store, file_name, size, True))
+        return n_boxes, skipped, repeated, len(reviewed)
 
     def accept_predictions(self, entries: list[tuple[str, tuple[int, int], list[tuple[float, float, float, float, str]]]], text: str,
                            colors: dict[str, str] | None = None, reviewed: list[str] = ()) -> int:

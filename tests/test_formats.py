@@ -152,7 +152,7 @@ def test_a_failing_coco_export_names_the_flat_boxes_and_leaves_the_old_file(tmp_
     target.write_text("the old export")
     from core.formats.convert import write_labels
 
-    with pytest.raises(LabelFormatError, match=r"not written.*1 boxes have no width or height.*'a.jpg': bbox \[10, 10, 0, 30\]"):
+    with pytest.raises(LabelFormatError, match=r"not written.*1 box without width or height.*'a.jpg': bbox \[10, 10, 0, 30\]"):
         write_labels(labels, "coco", target)
     assert target.read_text() == "the old export" and [p.name for p in tmp_path.iterdir()] == ["out.json"]
 
@@ -371,3 +371,96 @@ def test_exports_write_clean_numbers_coco_to_a_micro_pixel_voc_in_whole_pixels(t
     assert xml.count("<xmax>900</xmax>") == 2 and "<xmin>900</xmin>" in xml  # never past the image, still a pixel wide
     back = read_voc(tmp_path / "voc")
     assert [(b.x1, b.y1, b.x2, b.y2) for b in back.images[0].boxes] == [(10, 21, 120, 80), (6, 6, 7, 7)]
+
+
+def test_non_finite_coordinates_are_refused_where_they_are_read(tmp_path):
+    """float() reads "nan" and "inf": such boxes went into COCO files as NaN (not JSON: the labels
+    file written by an import could not be read back, and the folder opened read-only)."""
+    images, labels = tmp_path / "images", tmp_path / "yolo"
+    images.mkdir()
+    labels.mkdir()
+    (images / "a.jpg").write_bytes((DATASETS / "exif_orientation" / "Landscape_1.jpg").read_bytes())
+    (labels / "classes.txt").write_text("rook\n")
+    for value in ("nan", "inf"):
+        (labels / "a.txt").write_text(f"0 0.5 0.5 0.1 0.1\n0 {value} 0.5 0.1 0.1\n")
+        with pytest.raises(LabelFormatError, match="a.txt:2: a coordinate is not a finite number"):
+            read_yolo(labels, images)
+        _voc(tmp_path / f"voc-{value}", value, 100)
+        with pytest.raises(LabelFormatError, match="object 1 has a coordinate that is not a finite number"):
+            read_voc(tmp_path / f"voc-{value}")
+
+
+def test_byte_order_marks_of_yolo_files_are_no_part_of_a_class_name(tmp_path):
+    images, labels = tmp_path / "images", tmp_path / "yolo"
+    images.mkdir()
+    labels.mkdir()
+    (images / "a.jpg").write_bytes((DATASETS / "exif_orientation" / "Landscape_1.jpg").read_bytes())
+    (labels / "classes.txt").write_bytes("\ufeffrook\nknight\n".encode())  # as Windows Notepad saves it
+    (labels / "a.txt").write_bytes("\ufeff1 0.5 0.5 0.1 0.1\n".encode())
+    read, _ = read_yolo(labels, images)
+    assert [c.name for c in read.categories] == ["rook", "knight"] and read.images[0].boxes[0].category_id == 1
+
+
+def test_yolo_export_clips_boxes_to_their_image(tmp_path, capsys):
+    """A value over 1 makes YOLO trainers drop the whole image as corrupt."""
+    source = tmp_path / "over.json"
+    source.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 50}], "categories": [{"id": 1, "name": "x"}],
+                                  "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [50.4, -0.6, 50.5, 50.9]},
+                                                  {"id": 2, "image_id": 1, "category_id": 1, "bbox": [90, 10, 20, 20]}]}))
+    assert main(["convert", "--from", "coco", str(source), "--to", "yolo", str(tmp_path / "yolo")]) == 3
+    assert "1 box reaches outside their image (the first in a.jpg): clipped to it (YOLO holds 0..1)" in capsys.readouterr().err
+    lines = [[float(v) for v in line.split()] for line in (tmp_path / "yolo" / "a.txt").read_text().splitlines()]
+    assert lines[0] == pytest.approx([0, 0.752, 0.5, 0.496, 1.0]) and lines[1] == pytest.approx([0, 0.95, 0.4, 0.1, 0.4])
+    assert all(0 <= v <= 1 for line in lines for v in line[1:])
+
+
+def test_a_coco_target_names_flat_boxes_once_as_the_reason_nothing_was_written(tmp_path, capsys):
+    source = tmp_path / "flat.json"
+    source.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 50}], "categories": [{"id": 1, "name": "x"}],
+                                  "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 0, 5]}]}))
+    assert main(["convert", "--from", "coco", str(source), "--to", "coco", str(tmp_path / "out.json")]) == 1
+    err = capsys.readouterr().err
+    assert "written as they are" not in err and "(not written): self-check failed" in err and "1 box without width or height" in err
+
+
+def test_voc_files_that_coco_could_not_hold_are_refused_and_voc_fields_are_kept(tmp_path):
+    folder = tmp_path / "voc"
+    _voc(folder, 1, 100)
+    (folder / "b.xml").write_text((folder / "a.xml").read_text())  # a second file labelling a.jpg
+    with pytest.raises(LabelFormatError, match="a.xml and .*b.xml both label a.jpg"):
+        read_voc(folder)
+    (folder / "b.xml").unlink()
+    (folder / "a.xml").write_text((folder / "a.xml").read_text().replace("<name>rook</name>", "<name> </name>"))
+    with pytest.raises(LabelFormatError, match="object 1 has an empty <name>"):
+        read_voc(folder)
+    # truncated and pose go through COCO (as fields of the annotation) and back into VOC
+    (folder / "a.xml").write_text((folder / "a.xml").read_text().replace("<name> </name>", "<name>rook</name><pose>Left</pose><truncated>1</truncated>"))
+    assert main(["convert", "--from", "voc", str(folder), "--to", "coco", str(tmp_path / "a.json")]) == 0
+    assert main(["convert", "--from", "coco", str(tmp_path / "a.json"), "--to", "voc", str(tmp_path / "back")]) == 0
+    text = (tmp_path / "back" / "a.xml").read_text()
+    assert "<pose>Left</pose>" in text and "<truncated>1</truncated>" in text
+    from core.formats.voc import write_voc
+
+    control = LabelSet([Category(1, "rook\x0b")], [ImageEntry(1, "a.jpg", 100, 100, [Box(1, 1, 9, 9, 1)])])
+    with pytest.raises(LabelFormatError, match="control character"):
+        write_voc(control, tmp_path / "control")
+    assert not (tmp_path / "control").exists()
+
+
+def test_empty_voc_and_yolo_label_files_are_negatives_and_survive_a_round_trip(tmp_path):
+    """An empty label file says "nothing here"; read as an unlabelled image, a COCO -> YOLO -> COCO
+    round trip dropped the negatives (and an image with no label file is still no negative)."""
+    images = tmp_path / "images"
+    images.mkdir()
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        (images / name).write_bytes((DATASETS / "exif_orientation" / "Landscape_1.jpg").read_bytes())
+    labels = LabelSet([Category(1, "rook")], [ImageEntry(1, "a.jpg", 1800, 1200, [Box(1, 1, 9, 9, 1)]),
+                                              ImageEntry(2, "b.jpg", 1800, 1200, [], reviewed=True)])
+    write_coco(labels, tmp_path / "src.json")
+    for fmt, folder in (("yolo", tmp_path / "yolo"), ("voc", tmp_path / "voc")):
+        assert main(["convert", "--from", "coco", str(tmp_path / "src.json"), "--to", fmt, str(folder)]) == 0
+        assert main(["convert", "--from", fmt, str(folder), "--to", "coco", str(tmp_path / f"{fmt}.json"), "--images", str(images)]) in (0, 3)
+        back = {im.file_name: im for im in read_coco(tmp_path / f"{fmt}.json").images}
+        assert back["b.jpg"].reviewed and not back["b.jpg"].boxes, fmt
+        assert not back["a.jpg"].reviewed
+        assert "c.jpg" not in back or not back["c.jpg"].reviewed

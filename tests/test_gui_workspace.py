@@ -703,6 +703,17 @@ def test_import_yolo_and_voc_labels_into_a_folder_as_one_undo_step(qtbot, tmp_pa
     assert transferred(qtbot, window, window.import_labels("yolo", tmp_path / "yolo"))  # the same boxes again (another format, rounded): nothing doubles
     assert sum(len(store.boxes(n)) for n in store.file_names()) == sum(len(im.boxes) for im in original.images)
     assert stack.count() == steps and "were already there and were not added again" in window.statusBar().currentMessage()
+    # an empty label file is a negative: the image is marked reviewed (with no boxes), in the same undo step
+    shutil.copy(folder / "chess_01.jpg", folder / "empty_board.jpg")
+    (tmp_path / "yolo" / "empty_board.txt").write_text("")
+    window.rescan()
+    qtbot.waitUntil(lambda: window.files.model.rowCount() == 9, timeout=5000)
+    assert transferred(qtbot, window, window.import_labels("yolo", tmp_path / "yolo"))
+    assert store.entry("empty_board.jpg").reviewed and not store.boxes("empty_board.jpg")
+    assert stack.count() == steps + 1 and stack.text(steps) == "Import 1 reviewed image from yolo"
+    assert "imported 0 boxes, 1 image marked reviewed" in window.statusBar().currentMessage()
+    stack.undo()
+    assert store.entry("empty_board.jpg") is None or not store.entry("empty_board.jpg").reviewed
     window.close()
 
 

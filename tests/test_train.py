@@ -86,6 +86,25 @@ def test_batchnorm_and_frozen_stages_stay_frozen(four_images, tmp_path):
     assert not torch.equal(before["layer3.0.bn1.running_mean"], after["layer3.0.bn1.running_mean"])
 
 
+def test_the_blank_image_that_stands_in_for_an_unreadable_batch_leaves_batchnorm_statistics_alone(four_images, tmp_path):
+    """Under torchrun a process whose batch could not be decoded steps with a blank image (its loss
+    weighted 0); in training mode its forward pulled the running statistics towards zero, and DDP
+    hands rank 0's to every process."""
+    from core.dataset import collate
+    from core.train import set_train_mode
+
+    trainer = _trainer(four_images, tmp_path, _config(frozen_stages=0, freeze_bn=False))
+    set_train_mode(trainer.model, freeze_bn=False, frozen_stages=0)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items() if "running" in k}
+    finite, *_, real = trainer._step(trainer._blank_batch(), 0.0)
+    assert finite and real == 0
+    after = trainer.model.state_dict()
+    assert all(torch.equal(value, after[name]) for name, value in before.items())
+    assert all(m.training for m in trainer.model.modules())  # the layers learn statistics again after it
+    trainer._step(collate([trainer.dataset[0], trainer.dataset[1]]))
+    assert not torch.equal(before["backbone.body.layer3.0.bn1.running_mean"], trainer.model.state_dict()["backbone.body.layer3.0.bn1.running_mean"])
+
+
 def test_resume_keeps_the_fp16_loss_scale(four_images, tmp_path, monkeypatch):
     """fp16 on CUDA scales the loss; the scale it had grown to was not saved, so a resumed run began
     again at 65536 and skipped other steps than the run would have. (The scaler runs on the CPU here,
@@ -511,7 +530,10 @@ def test_retina_eval_matches_classes_by_name_and_reports_unreadable_images(tmp_p
     capsys.readouterr()
     code = main(["eval", "--weights", str(DEMO_MODEL), "--coco", str(tmp_path / "renumbered.json"), "--device", "cpu", "--json", str(tmp_path / "b.json")])
     err = capsys.readouterr().err
-    assert code == 3 and f"{data['images'][0]['file_name']}: cannot read image (no such file)" in err and "1 unreadable images left out" in err
+    assert code == 3 and f"{data['images'][0]['file_name']}: cannot read image (no such file)" in err and "1 unreadable image left out" in err
+    written = json.loads((tmp_path / "b.json").read_text())  # the file says which images its metrics are of
+    assert written["images"] == 2 and len(written["skipped"]) == 1 and data["images"][0]["file_name"] in written["skipped"][0]
+    assert json.loads((tmp_path / "a.json").read_text())["skipped"] == []
     gone = data["images"].pop(0)["id"]
     data["annotations"] = [a for a in data["annotations"] if a["image_id"] != gone]
     (tmp_path / "two.json").write_text(json.dumps(data))

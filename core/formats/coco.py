@@ -13,6 +13,7 @@ from typing import Any
 from core.atomic import atomic_path
 from core.formats import LabelFormatError
 from core.labels import Box, Category, ImageEntry, LabelSet
+from core.text import count
 
 
 def read_coco(path: Path | str) -> LabelSet:
@@ -252,6 +253,6 @@ def verify_coco_file(path: Path | str, name: Path | str | None = None) -> None:
         cause = ""
         if flat:
             a = flat[0]
-            cause = (f"; {len(flat)} boxes have no width or height (they cannot match anything), the first in "
+            cause = (f"; {count(len(flat), 'box')} without width or height (they cannot match anything), the first in "
                      f"{files.get(a['image_id'])!r}: bbox {a['bbox']}")
         raise LabelFormatError(f"{name or path}: self-check failed: its boxes evaluated against themselves give AP {valid.mean():.6f}, not 1.0{cause}")

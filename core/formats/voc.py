@@ -14,7 +14,8 @@ from core.labels import Box, Category, ImageEntry, LabelSet
 
 
 def read_voc(folder: Path | str) -> LabelSet:
-    """Every ``*.xml`` under ``folder``. Categories get ids 1..N in name order."""
+    """Every ``*.xml`` under ``folder``. Categories get ids 1..N in name order; an annotation
+    without objects makes its image a negative (reviewed, no boxes)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise LabelFormatError(f"{folder}: {'no such folder' if not folder.exists() else 'a file, not a folder of VOC .xml files'}")
@@ -23,11 +24,15 @@ def read_voc(folder: Path | str) -> LabelSet:
         raise LabelFormatError(f"{folder}: no VOC .xml files")
     parsed = []
     names: set[str] = set()
+    labelled_by: dict[str, Path] = {}
     for path in files:
         try:
             root = ET.parse(path).getroot()
             filename = root.findtext("filename") or path.with_suffix(".jpg").name
             rel = PurePosixPath(path.relative_to(folder).as_posix()).parent / filename
+            if str(rel) in labelled_by:  # which file's boxes are the image's is unknowable: the COCO file written could not be read
+                raise LabelFormatError(f"{labelled_by[str(rel)]} and {path} both label {rel}: keep one of them")
+            labelled_by[str(rel)] = path
             if root.tag != "annotation" or root.findtext("size/width") is None or root.findtext("size/height") is None:
                 raise LabelFormatError(f"{path}: not a Pascal VOC annotation (no <annotation> with <size><width> and <height>)")
             width, height = int(float(root.findtext("size/width"))), int(float(root.findtext("size/height")))
@@ -37,12 +42,19 @@ def read_voc(folder: Path | str) -> LabelSet:
                 if b is None or obj.findtext("name") is None:
                     raise LabelFormatError(f"{path}: object {n} has no {'bndbox' if b is None else 'name'}")
                 x1, y1, x2, y2 = (float(b.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
+                if not all(math.isfinite(v) for v in (x1, y1, x2, y2)):  # float() takes "nan" and "inf"
+                    raise LabelFormatError(f"{path}: object {n} has a coordinate that is not a finite number")
                 if x1 > x2 or y1 > y2:
                     swapped = f"xmin {x1:g} > xmax {x2:g}" if x1 > x2 else f"ymin {y1:g} > ymax {y2:g}"
                     raise LabelFormatError(f"{path}: object {n} has {swapped}")
                 name = obj.findtext("name").strip()
+                if not name:
+                    raise LabelFormatError(f"{path}: object {n} has an empty <name>")
                 names.add(name)
-                objects.append((name, x1 - 1, y1 - 1, x2, y2, obj.findtext("difficult", "0").strip() == "1"))
+                # kept for a VOC file written from these labels (and as fields of a COCO annotation)
+                extra = {key: value for key, value in (("truncated", _flag(obj.findtext("truncated"))), ("pose", obj.findtext("pose", "").strip()))
+                         if value and value != "Unspecified"}
+                objects.append((name, x1 - 1, y1 - 1, x2, y2, obj.findtext("difficult", "0").strip() == "1", extra or None))
         except LabelFormatError:
             raise
         except (ET.ParseError, AttributeError, TypeError, ValueError) as exc:
@@ -51,9 +63,14 @@ def read_voc(folder: Path | str) -> LabelSet:
     ids = {name: i + 1 for i, name in enumerate(sorted(names))}
     images = []
     for index, (rel, width, height, objects) in enumerate(parsed, start=1):
-        boxes = [Box(x1, y1, x2, y2, ids[name], iscrowd=difficult) for name, x1, y1, x2, y2, difficult in objects]
-        images.append(ImageEntry(index, check_file_name(rel), width, height, boxes))
+        boxes = [Box(x1, y1, x2, y2, ids[name], iscrowd=difficult, extra=extra) for name, x1, y1, x2, y2, difficult, extra in objects]
+        # an annotation without objects says "nothing here": a negative, reviewed as holding no object
+        images.append(ImageEntry(index, check_file_name(rel), width, height, boxes, reviewed=not boxes))
     return LabelSet([Category(i, n) for n, i in ids.items()], images)
+
+
+def _flag(text: str | None) -> int:
+    return 1 if (text or "").strip() == "1" else 0
 
 
 def _pixels(low: float, high: float, size: int) -> tuple[int, int]:
@@ -70,6 +87,9 @@ def write_voc(labels: LabelSet, folder: Path | str, cancel: CancelToken | None =
     Crowd regions are written as ``difficult`` objects, which VOC evaluation also ignores."""
     folder = Path(folder)
     names = labels.category_names()
+    unwritable = [name for name in names.values() if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in name)]
+    if unwritable:  # XML 1.0 has no form for them: the file written would not parse
+        raise LabelFormatError(f"category name {unwritable[0]!r} holds a control character XML cannot hold; nothing was written")
     targets = label_file_names([im.file_name for im in labels.images], ".xml")
     for im, target in zip(labels.images, targets):
         if cancel is not None:
@@ -84,8 +104,9 @@ def write_voc(labels: LabelSet, folder: Path | str, cancel: CancelToken | None =
         for box in im.boxes:
             obj = ET.SubElement(root, "object")
             ET.SubElement(obj, "name").text = names[box.category_id]
-            ET.SubElement(obj, "pose").text = "Unspecified"
-            ET.SubElement(obj, "truncated").text = "0"
+            extra = box.extra or {}
+            ET.SubElement(obj, "pose").text = str(extra.get("pose") or "Unspecified")
+            ET.SubElement(obj, "truncated").text = "1" if extra.get("truncated") in (1, True, "1") else "0"
             ET.SubElement(obj, "difficult").text = "1" if box.iscrowd else "0"
             bnd = ET.SubElement(obj, "bndbox")
             # whole pixels, as VOC tools read them (int() of "843.55" failed in many): the devkit's 1-based

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -28,12 +29,14 @@ class YoloReport:
 
 def read_yolo(folder: Path | str, images: Path | str, cancel: CancelToken | None = None) -> tuple[LabelSet, YoloReport]:
     """Labels in ``folder`` for the images under ``images`` (sizes read from their headers, EXIF
-    orientation applied). Images without a label file are kept, unlabelled, and reported."""
+    orientation applied). Images without a label file are kept, unlabelled, and reported; an
+    empty label file makes its image a negative (reviewed, no boxes)."""
     folder, images = Path(folder), Path(images)
     classes_file = folder / "classes.txt"
     if not classes_file.is_file():
         raise LabelFormatError(f"{folder}: no classes.txt")
-    names = [line.strip() for line in classes_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    # utf-8-sig: Windows Notepad starts a file with a byte-order mark, which became part of the first class's name
+    names = [line.strip() for line in classes_file.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
     report = YoloReport()
     entries = []
     used: set[Path] = set()
@@ -55,7 +58,7 @@ def read_yolo(folder: Path | str, images: Path | str, cancel: CancelToken | None
             report.ambiguous_images.append(rel)
         elif label_file.is_file():
             used.add(label_file.resolve())
-            for n, line in enumerate(label_file.read_text(encoding="utf-8").splitlines(), start=1):
+            for n, line in enumerate(label_file.read_text(encoding="utf-8-sig").splitlines(), start=1):
                 if not line.strip():
                     continue
                 if len(line.split()) != 5:  # a segmentation polygon or a confidence: no box label of ours
@@ -65,6 +68,8 @@ def read_yolo(folder: Path | str, images: Path | str, cancel: CancelToken | None
                     k, cx, cy, w, h = int(k), float(cx) * width, float(cy) * height, float(w) * width, float(h) * height
                 except ValueError:
                     raise LabelFormatError(f"{label_file}:{n}: expected 'class cx cy w h', got {line!r}") from None
+                if not all(math.isfinite(v) for v in (cx, cy, w, h)):  # float() takes "nan" and "inf": boxes no file can hold
+                    raise LabelFormatError(f"{label_file}:{n}: a coordinate is not a finite number, got {line!r}")
                 if not 0 <= k < len(names):
                     raise LabelFormatError(f"{label_file}:{n}: class {k} is not in classes.txt ({len(names)} classes)")
                 if w < 0 or h < 0:
@@ -72,7 +77,9 @@ def read_yolo(folder: Path | str, images: Path | str, cancel: CancelToken | None
                 boxes.append(Box(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, k))
         else:
             report.unlabelled_images.append(rel)
-        entries.append(ImageEntry(index, rel, width, height, boxes))
+        # an empty label file says "nothing here": a negative, reviewed as holding no object (a missing one says nothing)
+        negative = label_file.is_file() and not boxes and rel not in report.ambiguous_images
+        entries.append(ImageEntry(index, rel, width, height, boxes, reviewed=negative))
     for label_file in sorted(folder.rglob("*.txt")):
         if label_file.name != "classes.txt" and label_file.resolve() not in used:
             report.orphan_labels.append(label_file.relative_to(folder).as_posix())
@@ -81,7 +88,8 @@ def read_yolo(folder: Path | str, images: Path | str, cancel: CancelToken | None
 
 def write_yolo(labels: LabelSet, folder: Path | str, cancel: CancelToken | None = None) -> None:
     """``classes.txt`` in the order of the categories sorted by id, then one file per image.
-    Crowd regions have no YOLO form and are left out."""
+    Crowd regions have no YOLO form and are left out. Boxes are clipped to their image: YOLO
+    trainers drop a whole image as corrupt for a value outside 0..1."""
     folder = Path(folder)
     categories = sorted(labels.categories, key=lambda c: c.id)
     index = {c.id: i for i, c in enumerate(categories)}
@@ -104,6 +112,8 @@ def write_yolo(labels: LabelSet, folder: Path | str, cancel: CancelToken | None 
         for b in im.boxes:
             if b.iscrowd:
                 continue
-            cx, cy = (b.x1 + b.x2) / 2 / im.width, (b.y1 + b.y2) / 2 / im.height
-            lines.append(f"{index[b.category_id]} {cx!r} {cy!r} {b.width / im.width!r} {b.height / im.height!r}\n")
+            x1, x2 = min(max(b.x1, 0.0), im.width), min(max(b.x2, 0.0), im.width)
+            y1, y2 = min(max(b.y1, 0.0), im.height), min(max(b.y2, 0.0), im.height)
+            cx, cy = (x1 + x2) / 2 / im.width, (y1 + y2) / 2 / im.height
+            lines.append(f"{index[b.category_id]} {cx!r} {cy!r} {(x2 - x1) / im.width!r} {(y2 - y1) / im.height!r}\n")
         write_text(folder / target, "".join(lines))
