@@ -464,3 +464,12 @@ def test_empty_voc_and_yolo_label_files_are_negatives_and_survive_a_round_trip(t
         assert back["b.jpg"].reviewed and not back["b.jpg"].boxes, fmt
         assert not back["a.jpg"].reviewed
         assert "c.jpg" not in back or not back["c.jpg"].reviewed
+
+
+def test_an_annotation_id_written_as_a_whole_float_is_kept(tmp_path):
+    source = tmp_path / "float_ids.json"
+    source.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 50}], "categories": [{"id": 1, "name": "x"}],
+                                  "annotations": [{"id": 5.0, "image_id": 1, "category_id": 1, "bbox": [10, 10, 5, 5]},
+                                                  {"id": 7, "image_id": 1, "category_id": 1, "bbox": [20, 10, 5, 5]}]}))
+    write_coco(read_coco(source), tmp_path / "out.json")
+    assert [a["id"] for a in json.loads((tmp_path / "out.json").read_text())["annotations"]] == [5, 7]

@@ -104,7 +104,10 @@ def _parse(data: dict[str, Any]) -> LabelSet:
             problems.append(f"annotation {ann.get('id')} {exc}")
             continue
         extra = {k: v for k, v in ann.items() if k not in _ANNOTATION_KEYS}
-        image.boxes.append(Box(x, y, x + w, y + h, category_id, crowd, ann.get("id"), ann.get("segmentation") or None, extra or None))
+        ann_id = ann.get("id")
+        if isinstance(ann_id, float) and ann_id.is_integer():  # 5.0 is the id 5, kept when written, not renumbered
+            ann_id = int(ann_id)
+        image.boxes.append(Box(x, y, x + w, y + h, category_id, crowd, ann_id, ann.get("segmentation") or None, extra or None))
     if problems:
         raise ValueError(f"{len(problems)} broken annotations, first: {problems[0]}")
     extra = {k: v for k, v in data.items() if k not in ("images", "annotations", "categories")}
