@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import json
 import math
 import os
 import re
@@ -49,6 +50,7 @@ def _predict(args: argparse.Namespace) -> int:
     paths = list(names)
     skipped = 0
     category_ids = {k: c.id for k, c in enumerate(detector.classes)}
+    written_ids: dict[int, int | str] = {}
     if args.coco:
         from core.formats.coco import read_coco
         from core.labels import category_of_class
@@ -56,6 +58,9 @@ def _predict(args: argparse.Namespace) -> int:
         coco = read_coco(args.coco)
         ids = {im.file_name: im.id for im in coco.images}
         by_id = {i: name for name, i in ids.items()}
+        # the results name each image by its id as the file writes it: an id "12" read as 12 and written back so
+        # made pycocotools refuse the results ("do not correspond to current coco set")
+        written_ids = {im.id: raw["id"] for im, raw in zip(coco.images, json.loads(Path(args.coco).read_text(encoding="utf-8-sig"))["images"])}
         if coco.categories:  # results scored against this file need its ids: classes matched by name, as eval does
             category_ids = category_of_class([c.name for c in detector.classes], coco.categories)
             lacking = [c.name for k, c in enumerate(detector.classes) if k not in category_ids]
@@ -88,7 +93,8 @@ def _predict(args: argparse.Namespace) -> int:
     for result in predict_files(
         detector, [p for p, _ in matched], batch_size=args.batch_size, on_progress=progress, on_error=lambda e: errors.append(str(e))
     ):
-        results.extend(coco_results(result, image_ids[result.path], names[result.path], category_ids))
+        image_id = image_ids[result.path]
+        results.extend(coco_results(result, written_ids.get(image_id, image_id), names[result.path], category_ids))
     bar.close()
     for message in errors:
         print(f"skipped {message}", file=sys.stderr)

@@ -89,7 +89,7 @@ def _batched(items: Iterable[Path], size: int) -> Iterator[list[Path]]:
         yield chunk
 
 
-def coco_results(result: ImageResult, image_id: int, file_name: str, category_ids: dict[int, int]) -> list[dict]:
+def coco_results(result: ImageResult, image_id: int | str, file_name: str, category_ids: dict[int, int]) -> list[dict]:
     """COCO detection results (``bbox`` = [x, y, w, h] in original pixels) of one image;
     ``category_ids``: {model class index: category id}; classes it lacks are left out."""
     d = result.detections

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from core.cli import EXIT_SKIPPED, main
-from tests.conftest import DATASETS, PHOTOS, valid_subset
+from tests.conftest import DATASETS, DEMO_MODEL, PHOTOS, valid_subset
 
 CHESS = DATASETS / "chess" / "valid"
 
@@ -46,6 +46,17 @@ def test_predict_takes_ids_from_coco_file_and_reports_bad_images(tiny_checkpoint
     assert "broken.jpg" in err and "cannot read image" in err
     ids = {r["image_id"] for r in json.loads(out.read_text())}
     assert ids <= {im["id"] for im in images}  # 0-based Roboflow ids are kept as they are
+    # ids the file writes as strings are written so in the results: pycocotools refused them as integers
+    spelled = [{**im, "id": str(im["id"] + 10)} for im in images]
+    coco.write_text(json.dumps({"images": spelled, "annotations": [], "categories": ann["categories"]}))
+    assert main(["predict", str(folder / images[0]["file_name"]), "--weights", str(DEMO_MODEL), "--device", "cpu", "--coco", str(coco),
+                 "--out", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert results and {r["image_id"] for r in results} == {spelled[0]["id"]}
+    from pycocotools.coco import COCO
+
+    gt = COCO(str(coco))
+    gt.loadRes(str(out))  # the check that failed
 
 
 def test_predict_with_a_coco_file_writes_its_category_ids_matched_by_name(tiny_checkpoint, tmp_path, capsys):
