@@ -181,6 +181,17 @@ def new_run_dir(root: Path) -> Path:
 
 
 @dataclass(frozen=True)
+class RunSpeed:
+    """How fast a run trained, from its history: images a second (their loading included), the
+    time validation added to it (0.25: a quarter more), on which kind of device, at which size."""
+
+    images_per_s: float
+    validation_share: float
+    device: str
+    image_size: int
+
+
+@dataclass(frozen=True)
 class RunInfo:
     path: Path
     started: str
@@ -190,6 +201,7 @@ class RunInfo:
     finished: bool
     recipe: dict
     start_map: float | None = None  # the start weights' validation mAP, before training
+    speed: RunSpeed | None = None  # None: no epoch of it recorded its time (a run of an older version)
 
     @property
     def checkpoint(self) -> Path:
@@ -218,8 +230,38 @@ def list_runs(root: Path) -> list[RunInfo]:
         # finished: every epoch trained and no state left to resume (killed while committing its last epoch, the
         # history had the epoch, the state did not)
         finished = len(trained) >= epochs > 0 and not (run / "train_state.pt").exists()
-        out.append(RunInfo(run, run.name, len(trained), epochs, max(maps) if maps else None, finished, recipe, start[0] if start else None))
+        out.append(RunInfo(run, run.name, len(trained), epochs, max(maps) if maps else None, finished, recipe, start[0] if start else None,
+                           _speed(trained, recipe)))
     return out
+
+
+def _speed(history: list[dict], recipe: dict) -> RunSpeed | None:
+    timed = [h for h in history if all(is_number(h.get(k)) and h[k] >= 0 for k in ("train_s", "images", "val_s")) and h.get("device")]
+    seconds, images = sum(h["train_s"] for h in timed), sum(h["images"] for h in timed)
+    if not timed or seconds <= 0 or not images or not is_number(recipe.get("image_size")) or recipe["image_size"] <= 0:
+        return None
+    return RunSpeed(images / seconds, sum(h["val_s"] for h in timed) / seconds, str(timed[-1]["device"]), int(recipe["image_size"]))
+
+
+def estimate_duration(labels: LabelSet, recipe: Recipe, runs: Sequence[RunInfo], device: str,
+                      present: Collection[str] | None = None) -> str:
+    """How long a run of ``recipe`` would take on ``device`` ("cpu", "cuda"), in a sentence, at
+    the speed of the newest run of this folder that trained on that kind of device (scaled by the
+    image area: the time of a step grows about as the pixels do); "" when no run has a speed."""
+    timed = next((run for run in runs if run.speed is not None and run.speed.device == device), None)
+    if timed is None:
+        return ""
+    if present is not None:
+        labels = labels.with_files(present)
+    training_images = max(1, round(len(labelled_images(labels)) * (1 - recipe.val_fraction)))
+    speed = timed.speed
+    rate = speed.images_per_s * (speed.image_size / recipe.image_size) ** 2
+    seconds = recipe.epochs * training_images / rate * (1 + speed.validation_share)
+    took = (f"{seconds / 3600:.1f} h" if seconds >= 5400 else f"{seconds / 60:.0f} min" if seconds >= 90 else
+            "a minute" if seconds >= 45 else "under a minute")
+    where = "the GPU" if device == "cuda" else "the CPU"
+    return (f"About {took} on {where} (at the speed of the run {timed.started}: {speed.images_per_s:.1f} images/s at "
+            f"{speed.image_size} px).")
 
 
 def _read_json(path: Path, kind: type):

@@ -36,17 +36,19 @@ from PySide6.QtWidgets import (
 from core.finetune import (
     FineTuneError,
     Recipe,
+    RunInfo,
     check_labels,
     default_recipe,
     describe_plan,
     describe_recipe,
+    estimate_duration,
     list_runs,
     load_recipe,
     new_run_dir,
     runs_folder_problem,
 )
 from core.history import read_history
-from core.labels import class_name_key
+from core.labels import LabelSet, class_name_key
 from retina_gui.predictions import Predictions
 from retina_gui.widgets import TaskProgress, button_grid, model_name
 from retina_gui.workers import TrainingWorker
@@ -168,6 +170,7 @@ class TrainingPanel(QWidget):
         self.plan.setWordWrap(True)
         self._plan_timer = QTimer(self, singleShot=True, interval=300)  # after a burst of edits, once
         self._plan_timer.timeout.connect(self.describe)
+        self._runs: list[RunInfo] = []
         self.chart = LossChart()
         self.log = QPlainTextEdit(readOnly=True)
         self.log.setMaximumBlockCount(2000)
@@ -223,6 +226,7 @@ class TrainingPanel(QWidget):
                           (self.frozen_spin, "Backbone stages that do not learn, 0–4; auto: 1 when fine-tuning trained weights, "
                                              "else 0")):
             spin.setToolTip(tip)
+            spin.valueChanged.connect(self.labels_changed)  # the plan's estimate of the time
         self._recipe_shown = False  # the Advanced fields hold the defaults once it is first opened
         form = QFormLayout(self.recipe_box)
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
@@ -268,6 +272,7 @@ class TrainingPanel(QWidget):
         self.recipe_box.setVisible(on)
         if on:
             self._fill_recipe(self.recipe())
+        self._plan_timer.start()  # its estimate of the time is of the recipe Train would use now
 
     def _model_changed(self, info) -> None:
         if info is not None:
@@ -288,7 +293,12 @@ class TrainingPanel(QWidget):
         if ws is None:
             self.plan.setText("")
         elif not self._plan_stale:
-            self.plan.setText(describe_plan(ws.store.to_labelset(), model.class_names if model else None, self._folder_images))
+            labels = ws.store.to_labelset()
+            plan = describe_plan(labels, model.class_names if model else None, self._folder_images)
+            if any(run.speed is not None for run in self._runs):
+                recipe = self.recipe(labels)
+                plan = f"{plan} {estimate_duration(labels, recipe, self._runs, self._device_kind(recipe), self._folder_images)}".rstrip()
+            self.plan.setText(plan)
 
     def set_folder_images(self, names: list[str]) -> None:
         """The folder's images, once listed: labelled images gone from it are not counted."""
@@ -302,15 +312,24 @@ class TrainingPanel(QWidget):
         if on_screen and self._plan_stale:
             self.describe()
 
-    def default_recipe(self) -> Recipe:
+    def _cuda_here(self) -> bool:
         info = self.predictions.model
-        labels = self.annotator.workspace.store.to_labelset()
-        cuda = bool(info and any(d.startswith("cuda") for d in info.devices))
-        return default_recipe(labels, info.path if info else None, cuda=cuda, start_input_size=info.preprocess.min_size if info else None)
+        return bool(info and any(d.startswith("cuda") for d in info.devices))
 
-    def recipe(self) -> Recipe:
-        """The defaults, or what the Advanced section says when it is open."""
-        base = self.default_recipe()
+    def _device_kind(self, recipe: Recipe) -> str:
+        """Where a run of ``recipe`` would train: "cuda" or "cpu"."""
+        return ("cuda" if self._cuda_here() else "cpu") if recipe.device == "auto" else recipe.device.split(":")[0]
+
+    def default_recipe(self, labels: LabelSet | None = None) -> Recipe:
+        info = self.predictions.model
+        labels = labels if labels is not None else self.annotator.workspace.store.to_labelset()
+        return default_recipe(labels, info.path if info else None, cuda=self._cuda_here(),
+                              start_input_size=info.preprocess.min_size if info else None)
+
+    def recipe(self, labels: LabelSet | None = None) -> Recipe:
+        """The defaults, or what the Advanced section says when it is open (``labels``: the
+        workspace's, when the caller has them already)."""
+        base = self.default_recipe(labels)
         if not self.advanced.isChecked() or not self._recipe_shown:
             return base
         start = base.start if self.start_box.currentData() == "current" else None
@@ -602,7 +621,8 @@ class TrainingPanel(QWidget):
         """List the folder's runs, newest first; ``select`` selects that run's row, else the run
         selected stays so (by row, a new run's row moved the selection onto another run)."""
         select = select or self._selected_run()
-        runs = list_runs(self._root()) if self.annotator.workspace is not None else []
+        runs = self._runs = list_runs(self._root()) if self.annotator.workspace is not None else []
+        self._plan_timer.start()  # the estimate of Train's time takes the newest run's speed
         current = self.predictions.model.path.resolve().parent if self.predictions.model is not None else None
         self.runs.setRowCount(len(runs))
         busy = self._busy_runs()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.finetune import Recipe, check_labels, default_recipe, describe_plan, list_runs, new_run_dir, split
+from core.finetune import Recipe, check_labels, default_recipe, describe_plan, estimate_duration, list_runs, new_run_dir, split
 from core.formats.coco import read_coco
 from core.labels import Category, LabelSet
 from tests.conftest import DATASETS, ROOT
@@ -135,3 +135,29 @@ def test_the_plan_counts_the_images_in_the_folder_and_names_negatives_and_new_cl
     assert f"new to the model (learnt from scratch): {DEMO.categories[0].name}" in text
     dropped = describe_plan(LabelSet(DEMO.categories[1:], DEMO.images), [c.name for c in DEMO.categories])
     assert f"the model's classes without boxes here are left out of the new one: {DEMO.categories[0].name}" in dropped
+
+
+def test_the_time_of_a_run_is_estimated_from_the_newest_run_on_that_kind_of_device(tmp_path):
+    def run(recipe, history):
+        folder = new_run_dir(tmp_path)
+        folder.mkdir(parents=True)
+        (folder / "last.safetensors").write_bytes(b"x")
+        (folder / "recipe.json").write_text(json.dumps(recipe))
+        (folder / "metrics.json").write_text(json.dumps(history))
+        return folder
+
+    labels = CHESS_VALID  # 58 labelled images: 49 trained on at a validation fraction of 0.15
+    recipe = Recipe(start=None, image_size=512, epochs=10, val_fraction=0.15)
+    assert estimate_duration(labels, recipe, list_runs(tmp_path), "cpu") == ""  # no run yet
+    run({"epochs": 2, "image_size": 256}, [{"epoch": 1, "step": 3}])  # a run of an older version: no times
+    assert estimate_duration(labels, recipe, list_runs(tmp_path), "cpu") == ""
+    timed = run({"epochs": 2, "image_size": 256}, [{"epoch": 1, "step": 5, "device": "cpu", "train_s": 5.0, "images": 40, "val_s": 1.0},
+                                                   {"epoch": 2, "step": 10, "device": "cpu", "train_s": 5.0, "images": 40, "val_s": 1.5}])
+    (speed,) = [r.speed for r in list_runs(tmp_path) if r.path == timed]
+    assert speed.images_per_s == 8.0 and speed.validation_share == 0.25 and speed.image_size == 256
+    # 8 images/s at 256 px is 2 at 512 (4x the pixels); 10 epochs of 50 images, plus a quarter for validation: 306 s
+    text = estimate_duration(labels, recipe, list_runs(tmp_path), "cpu")
+    assert text == f"About 5 min on the CPU (at the speed of the run {timed.name}: 8.0 images/s at 256 px)."
+    assert estimate_duration(labels, recipe, list_runs(tmp_path), "cuda") == ""  # no run on a GPU to go by
+    assert "About 3.4 h" in estimate_duration(labels, replace(recipe, epochs=400), list_runs(tmp_path), "cpu")
+    assert "under a minute" in estimate_duration(labels, replace(recipe, epochs=1, image_size=256), list_runs(tmp_path), "cpu")

@@ -72,6 +72,12 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
     assert " (0." in panel.runs.item(0, 2).text() and panel.runs.item(0, 1).text() == "2/2"  # best mAP (start)
     assert panel.runs.item(0, 0).font().bold()  # the run in use stands out
     assert panel.runs.textElideMode() == Qt.TextElideMode.ElideLeft  # a narrow panel keeps the run's time, not its month
+    # the next Train's time is estimated from this run's speed, for the recipe as the Advanced fields set it
+    qtbot.waitUntil(lambda: " on the CPU (at the speed of the run " in panel.plan.text(), timeout=3000)
+    estimate = panel.plan.text()
+    panel.epochs_spin.setValue(panel.epochs_spin.value() * 100)
+    qtbot.waitUntil(lambda: panel.plan.text() != estimate, timeout=3000)
+    assert "About" in panel.plan.text() and panel.plan.text().split("About")[1] != estimate.split("About")[1]
     qtbot.mouseClick(panel.back_button, Qt.MouseButton.LeftButton)  # undo the switch
     qtbot.waitUntil(lambda: window.predictions.model is not None and window.predictions.model.path == DEMO_MODEL, timeout=60_000)
     assert not panel.back_button.isEnabled() and not panel.runs.item(0, 0).font().bold()

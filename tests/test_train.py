@@ -234,6 +234,8 @@ def test_a_run_cancelled_while_validating_an_epoch_validates_it_on_resume(four_i
     assert resumed.run().epochs_done == 2
     history = json.loads((tmp_path / "metrics.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2] and all("mAP" in h for h in history)  # epoch 1 validated on resume
+    # each epoch says how fast it trained (images loaded and trained on, then validation), for the window's estimates
+    assert history[1]["images"] == 4 and history[1]["train_s"] > 0 and history[1]["val_s"] > 0 and history[1]["device"] == "cpu"
     assert not (tmp_path / "train_state.pt").exists()
 
 
