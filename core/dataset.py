@@ -119,18 +119,19 @@ class DetectionDataset(Dataset):
     def aspect_ratios(self) -> list[float]:
         return [e.width / e.height if e.height else 1.0 for e in self.entries]
 
-    def _decoded(self, index: int) -> tuple[Tensor, float]:
-        """uint8 [3, H, W] at the largest size training can use, and its factor from original pixels."""
+    def _decoded(self, index: int) -> tuple[Tensor, tuple[float, float]]:
+        """uint8 [3, H, W] at the largest size training can use, and its factors (x, y) from original
+        pixels (one for both put a box on the bottom edge below it: the sizes round apart)."""
         if index in self._cache:
             return self._cache[index]
         array = load_image(self.root / self.entries[index].file_name)
         h, w = array.shape[:2]
         image = torch.from_numpy(array).permute(2, 0, 1)
         nh, nw = resized_size(h, w, self._cache_config)
-        factor = 1.0
+        factor = (1.0, 1.0)
         if nh < h:  # shrink once; never upscale the cached copy
             image = v2.functional.resize(image, [nh, nw], antialias=self.preprocess.antialias)
-            factor = nw / w
+            factor = (nw / w, nh / h)
         size = image.numel() * image.element_size()
         if size <= self._cache_left:
             self._cache[index] = (image, factor)
@@ -144,6 +145,7 @@ class DetectionDataset(Dataset):
         except ImageReadError as exc:  # e.g. truncated after the header: found only when decoded
             return Unreadable(str(exc))
         boxes, labels = [], []
+        fx, fy = factor
         for box in entry.boxes:
             if box.iscrowd:
                 label = -1
@@ -151,7 +153,7 @@ class DetectionDataset(Dataset):
                 label = self.class_index[box.category_id]
             else:
                 continue  # a category the model does not learn
-            boxes.append([box.x1 * factor, box.y1 * factor, box.x2 * factor, box.y2 * factor])
+            boxes.append([box.x1 * fx, box.y1 * fy, box.x2 * fx, box.y2 * fy])
             labels.append(label)
         h, w = image.shape[-2:]
         target = {
@@ -184,7 +186,9 @@ class DetectionDataset(Dataset):
                 steps.append(v2.RandomHorizontalFlip(self.augment.hflip))
             if self.augment.photometric:
                 steps.append(v2.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.02))
-        steps.append(v2.SanitizeBoundingBoxes(min_size=1.0))
+        # clipped first: SanitizeBoundingBoxes drops a box with a corner off the image, and labels drawn a
+        # fraction of a pixel outside it (other tools, accepted predictions) would teach nothing
+        steps += [v2.ClampBoundingBoxes(), v2.SanitizeBoundingBoxes(min_size=1.0)]
         return v2.Compose(steps)(image, target)
 
 
