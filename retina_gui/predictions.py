@@ -163,7 +163,11 @@ class Predictions(QObject):
         self.candidates[name] = candidates
         self.candidates.move_to_end(name)
         while len(self.candidates) > self.MEMORY_CACHE:
-            self.candidates.popitem(last=False)
+            oldest = next(iter(self.candidates))
+            if oldest == self.annotator.current:  # the image on screen keeps its own: a slider move re-filters them
+                self.candidates.move_to_end(oldest)
+                oldest = next(iter(self.candidates))
+            del self.candidates[oldest]
         store = self.annotator.workspace.store if self.annotator.workspace else None
         if store is not None and name not in store.predicted and self._waits_for_review(store.status(name), from_cache):
             store.mark_predicted([name])

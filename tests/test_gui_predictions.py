@@ -121,7 +121,10 @@ def test_accept_all_creates_labels_and_one_undo_removes_them(qtbot, tmp_path, wi
     assert stack.text(stack.index() - 1) == f"Accept {shown - 1} predictions · {name}"
 
 
-def test_batch_predict_the_folder_then_accept_all_of_it_in_one_step(qtbot, tmp_path, window_factory):
+def test_batch_predict_the_folder_then_accept_all_of_it_in_one_step(qtbot, tmp_path, window_factory, monkeypatch):
+    from retina_gui.predictions import Predictions
+
+    monkeypatch.setattr(Predictions, "MEMORY_CACHE", 3)  # as 512 is for a folder of 10,000: most images' candidates are on disk only
     questions, answers = [], [False, True]
     window = window_factory(unlabelled_demo(tmp_path), confirm=lambda title, text: questions.append(text) or answers.pop(0))
     wait_predictions(qtbot, window)
@@ -132,6 +135,10 @@ def test_batch_predict_the_folder_then_accept_all_of_it_in_one_step(qtbot, tmp_p
     qtbot.waitUntil(lambda: not window.docks["Model"].visibleRegion().isEmpty(), timeout=2000)
     qtbot.waitUntil(lambda: bool(finished), timeout=120_000)
     assert finished == [(8, False)] and window.predictions.model_runs == 8  # the shown image came from the cache
+    # the image on screen kept its candidates in memory: a slider step re-filtered nothing, and its boxes vanished
+    assert window.annotator.current in window.predictions.candidates
+    window.model_panel.score_slider.setValue(window.model_panel.score_slider.value() + 1)
+    assert window.predictions.visible is not None and len(window.predictions.visible) > 0
     assert window.model_panel.progress.value() == 8
     assert all(window.files.model.status(n) == "predicted" for n in window.files.model.names)
     first = window.files.current()
