@@ -29,8 +29,22 @@ def model_key(weights: Path, settings: dict) -> str:
 
 
 class PredictionCache:
-    def __init__(self, root: Path, key: str) -> None:
+    """``images``: the folder the file names are of. Each entry then records its image file's
+    modification time and size, and an image replaced under the same name (another photo, or the
+    same one resized) is a miss: its old boxes and scale were shown on it."""
+
+    def __init__(self, root: Path, key: str, images: Path | None = None) -> None:
         self.folder = root / ".retina-gui" / "predictions" / key
+        self.images = images
+
+    def _stamp(self, file_name: str) -> np.ndarray | None:
+        if self.images is None:
+            return None
+        try:
+            info = (self.images / file_name).stat()
+        except OSError:
+            return np.array([-1, -1], np.int64)
+        return np.array([info.st_mtime_ns, info.st_size], np.int64)
 
     def _path(self, file_name: str) -> Path:
         return self.folder / (PurePosixPath(file_name).as_posix() + ".npz")
@@ -46,17 +60,22 @@ class PredictionCache:
 
     def get(self, file_name: str) -> Candidates | None:
         path = self._path(file_name)
+        stamp = self._stamp(file_name)
         try:
             with np.load(path) as data:
+                if stamp is not None and ("image" not in data or not np.array_equal(data["image"], stamp)):
+                    return None  # the image changed since (or an entry of a version that did not record it): predict again
                 return Candidates(data["boxes"], data["scores"], data["labels"], data["anchor_index"], data["level"],
                                   (float(data["scale"][0]), float(data["scale"][1])), float(data["score_floor"]))
         except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):  # missing or damaged: predict again
             return None
 
     def put(self, file_name: str, candidates: Candidates) -> None:
+        stamp = self._stamp(file_name)
         with atomic_path(self._path(file_name)) as tmp, open(tmp, "wb") as f:
             np.savez(f, boxes=candidates.boxes, scores=candidates.scores, labels=candidates.labels, anchor_index=candidates.anchor_index,
-                     level=candidates.level, scale=np.array(candidates.scale), score_floor=np.array(candidates.score_floor))
+                     level=candidates.level, scale=np.array(candidates.scale), score_floor=np.array(candidates.score_floor),
+                     **({} if stamp is None else {"image": stamp}))
 
     def rejected(self) -> dict[str, set[int]]:
         """Per image, the candidates the user rejected (indices into that image's candidates,

@@ -101,7 +101,7 @@ class Predictions(QObject):
             self.worker.load_model(path, device, preset)
 
     def _model_loaded(self, info: ModelInfo) -> None:
-        self.model, self.cache = info, PredictionCache(self.worker.cache_root, info.cache_key)
+        self.model, self.cache = info, PredictionCache(self.worker.cache_root, info.cache_key, self.worker.folder)
         self._in_use = (info.path, *self._requested.get(info.path, ("auto", None)))  # the choices it was loaded with
         self.candidates.clear()
         self.rejected.clear()

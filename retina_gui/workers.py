@@ -341,7 +341,7 @@ class PredictionWorker(QueueWorker):
         except Exception as exc:  # any failure to build the model is the user's file or choice: report it
             self.model_failed.emit(str(exc) if str(path) in str(exc) else f"{path}: {exc}")
             return
-        self._detector, self._cache = detector, PredictionCache(self.cache_root, key)
+        self._detector, self._cache = detector, PredictionCache(self.cache_root, key, self.folder)
         runtime = detector.runtime
         self.model_loaded.emit(ModelInfo(path, tuple(c.name for c in detector.classes), detector.preset.name, runtime.device,
                                          runtime.precision, post.score_thresh, post.nms_thresh, post.max_detections,
