@@ -7,6 +7,8 @@ go to GUI-thread QObjects through queued signals; nothing here touches a widget.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import re
 import threading
 import time
 import weakref
@@ -427,16 +429,25 @@ class DownloadWorker(Worker):
         if self.target.is_file():
             self.done.emit(self.target)
             return
+        # torchvision's file names end in the first hex digits of the file's SHA-256, as torch.hub checks them
+        named = re.search(r"-([0-9a-f]{8,})\.[^.]+$", Path(self.url).name)
         try:
             with urllib.request.urlopen(self.url, timeout=15) as response, atomic_path(self.target) as tmp, open(tmp, "wb") as out:
                 total = int(response.headers.get("Content-Length") or 0)
-                received = 0
+                received, digest = 0, hashlib.sha256()
                 while block := response.read(1 << 20):
                     if self.cancel.cancelled:
                         raise InterruptedError
                     out.write(block)
+                    digest.update(block)
                     received += len(block)
                     self.progress.emit(received, total)
+                # a connection that closes early ends the reads without an error: the part file was kept as the
+                # weights, and every later click took it for them
+                if total and received != total:
+                    raise OSError(f"the connection closed after {received:,} of {total:,} bytes: try again")
+                if named and not digest.hexdigest().startswith(named.group(1)):
+                    raise OSError(f"{self.target.name} arrived damaged (its SHA-256 is not the one its name gives): try again")
         except InterruptedError:
             self.failed.emit("download cancelled")
             return
