@@ -554,6 +554,7 @@ class MainWindow(QMainWindow):
     def _labels_edited(self, names: list) -> None:
         if self.annotator.current in names:
             self._show_predictions()  # predictions a label covers now are drawn faintly
+            self._explain_selection()  # an edit keeps the selection: "Why missed?" follows the label moved or relabelled
 
     def _show_predictions(self) -> None:
         self.canvas.set_predictions(self.predictions.box_views())

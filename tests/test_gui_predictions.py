@@ -266,6 +266,14 @@ def test_miss_explanation_of_a_label_in_the_window(qtbot, tmp_path, window_facto
     assert window.model_panel.explanation.text().startswith("a crowd region")
     window.canvas.select([0])
     assert window.model_panel.explanation.text().startswith("detected: score")
+    # the selected label moved (an edit keeps the selection): the explanation is of where it is now, then back
+    from PySide6.QtCore import QRectF
+
+    first = store.boxes(name)[0]
+    window.workspace.edit_boxes(name, [(0, QRectF(0, 0, 6, 6))], "move")
+    assert window.canvas.selected() == [0] and "no anchor reaches it" in window.model_panel.explanation.text()
+    window.workspace.undo_stack.undo()
+    assert store.boxes(name)[0] == first and window.model_panel.explanation.text().startswith("detected: score")
     window.anchor_panel.sizes_edit.setText("300 400 500 600 700")  # trying other anchors in the Anchors panel ...
     window.anchor_panel._apply_settings()
     qtbot.waitUntil(lambda: window.anchor_panel.label_assignment() is not None, timeout=10_000)  # computed in a worker
