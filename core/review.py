@@ -28,6 +28,15 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-12)
 
 
+def _share_inside(box: np.ndarray, regions: np.ndarray) -> np.ndarray:
+    """The share of ``box`` [4] inside each of ``regions`` [N, 4]: a detection in a crowd region
+    counts as matched when half of it is inside, as COCOeval has it (not by IoU: a crowd region is
+    larger than any one object in it)."""
+    wh = np.clip(np.minimum(box[2:], regions[:, 2:]) - np.maximum(box[:2], regions[:, :2]), 0, None)
+    area = max(float((box[2] - box[0]) * (box[3] - box[1])), 1e-12)
+    return wh[:, 0] * wh[:, 1] / area
+
+
 def count_twins(reference: Detections, other: Detections, *, min_iou: float = 0.9, score_tol: float = 0.02) -> int:
     """How many ``reference`` detections have a twin in ``other``: same class, IoU >= ``min_iou`` and
     score within ``score_tol`` (how a lower precision or another device is compared with fp32)."""
@@ -227,7 +236,7 @@ def find_errors(labels: LabelSet, detections: dict[str, Detections], class_names
         ious = box_iou(found.boxes, boxes) if len(found) and len(boxes) else np.zeros((len(found), len(boxes)))  # [detections, labels]
         for j in range(len(found)):
             if j in used or int(found.labels[j]) not in category_of or (
-                    len(crowd) and box_iou(found.boxes[j][None], crowd).max() >= MATCH_IOU):
+                    len(crowd) and _share_inside(found.boxes[j], crowd).max() >= MATCH_IOU):
                 continue
             errors.append(EvaluationError("FP", image.file_name, tuple(map(float, found.boxes[j])), class_names[int(found.labels[j])],
                                           float(found.scores[j]), j, _fp_detail(ious[j], label_names, classes, int(found.labels[j]))))

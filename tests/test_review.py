@@ -104,6 +104,17 @@ def test_errors_match_classes_by_name_as_the_class_list_compares_them():
     assert {e.class_name for e in errors} == {"white-pawn", "White-Pawn "}
 
 
+def test_a_detection_inside_a_crowd_region_is_no_false_positive():
+    """COCOeval matches a detection to a crowd region when half of the detection lies inside it
+    (intersection over the detection's area); by IoU, a small detection in a large region was
+    listed as a false positive that pycocotools does not count."""
+    labels = LabelSet([Category(1, "rook")], [ImageEntry(1, "a.jpg", 400, 400, [Box(0, 0, 200, 200, 1, iscrowd=True)])])
+    found = Detections(np.array([[20, 20, 60, 100], [150, 150, 260, 260], [300, 300, 350, 350]], dtype=np.float32),
+                       np.array([0.9, 0.8, 0.7], dtype=np.float32), np.array([0, 0, 0]), np.arange(3))
+    # inside; a quarter inside (no match: a false detection); outside
+    assert sorted(e.index for e in find_errors(labels, {"a.jpg": found}, ["rook"])) == [1, 2]
+
+
 def test_anchor_layout_matches_the_real_model_and_the_point_view_has_every_anchor_per_level(tiny_checkpoint):
     from core.detector import Detector
 
