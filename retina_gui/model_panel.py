@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.text import count
 from retina_gui.canvas import OverlayBox
 from retina_gui.convert import rect_from_xyxy
 from retina_gui.predictions import Predictions
@@ -74,6 +75,7 @@ class ModelPanel(QWidget):
         self.cancel_button.setEnabled(False)
         self.progress = TaskProgress("%v / %m")
         self.eta_label = QLabel()
+        self.eta_label.setWordWrap(True)  # an offline download's message names a folder: on one line it widened the window past the screen
         self.score_slider = QSlider(Qt.Orientation.Horizontal, minimum=5, maximum=99)
         self.nms_slider = QSlider(Qt.Orientation.Horizontal, minimum=5, maximum=95)
         self.score_label, self.nms_label, self.count_label = QLabel("Score >"), QLabel("NMS IoU"), QLabel()
@@ -166,7 +168,7 @@ class ModelPanel(QWidget):
 
     def _download_failed(self, reason: str) -> None:
         self._finish_download()
-        self.eta_label.setText(reason)
+        self.eta_label.setText(breakable(reason))
         self.predictions.message.emit(reason)
 
     def stop(self) -> None:
@@ -207,6 +209,9 @@ class ModelPanel(QWidget):
             self.path_label.setToolTip(str(path) if path else "")
             self.info_label.setText("")
         else:
+            if self._download is None:  # the last model's folder run, or the download that brought this one, is over
+                self.progress.hide()
+                self.eta_label.setText("")
             self.path_label.setText(breakable(model_name(info.path)))
             self.path_label.setToolTip(str(info.path))
             self.info_label.setText(f"{info.preset} preset, {len(info.class_names)} classes, running on {info.device} ({info.precision})")
@@ -252,7 +257,10 @@ class ModelPanel(QWidget):
 
     def _batch_finished(self, done: int, cancelled: bool) -> None:
         self.cancel_button.setEnabled(False)
-        self.eta_label.setText(f"cancelled after {done} images" if cancelled else f"predicted {done} images")
+        bad = len(self.predictions.batch_unreadable)
+        unreadable = f", {bad} unreadable (red in the list)" if bad else ""
+        predicted = count(done - bad, "image")
+        self.eta_label.setText(f"cancelled after {predicted}{unreadable}" if cancelled else f"predicted {predicted}{unreadable}")
         self.predictions.message.emit(self.eta_label.text())  # the panel may be behind another tab
 
     # --- thresholds and classes ----------------------------------------------------------------

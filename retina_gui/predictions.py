@@ -56,6 +56,8 @@ class Predictions(QObject):
         self.visible = None  # Detections of the current image after thresholds and class visibility
         self.all = None  # Detections after thresholds only
         self.model_runs = 0  # images the network ran on (cache hits not counted)
+        self._batch_names: set[str] = set()  # the images of the last folder run
+        self.batch_unreadable: set[str] = set()  # those of them that could not be read
         self._in_use: tuple[Path | None, str, str | None] = (None, "auto", None)  # model_path, device, preset of self.model
         self._requested: dict[Path, tuple[str, str | None]] = {}  # device and preset each file was last asked with
         self._gatherer: FunctionWorker | None = None
@@ -137,6 +139,7 @@ class Predictions(QObject):
             self.message.emit("no model loaded: Model ▸ Load Model… first")
         elif self.worker is not None:
             names = [n for n in self.annotator.files.model.names if n not in self.annotator.files.model.unreadable]
+            self._batch_names, self.batch_unreadable = set(names), set()
             self.worker.predict_folder(names)
             self.message.emit(f"predicting the folder's {len(names)} images … (progress and Cancel in the Model panel)")
 
@@ -191,6 +194,8 @@ class Predictions(QObject):
 
     def _failed(self, name: str, reason: str) -> None:
         self.annotator.files.model.mark_unreadable(name, reason)
+        if name in self._batch_names:
+            self.batch_unreadable.add(name)
 
     # --- thresholds and visibility -------------------------------------------------------------
     def set_thresholds(self, score: float, nms: float) -> None:

@@ -431,6 +431,8 @@ def test_getting_torchvisions_coco_model_offline_says_so_plainly(qtbot, tmp_path
     qtbot.waitUntil(lambda: any(m.startswith("offline: cannot reach 127.0.0.1:9") for m in messages), timeout=30_000)
     assert "copy retinanet_resnet50_fpn_v2_coco-5905b1c5.pth into" in messages[-1]
     assert window.model_panel.coco_button.isEnabled()
+    # said in the panel too, wrapped: on one line it widened the panel, and the window past the screen
+    assert "offline" in window.model_panel.eta_label.text() and window.model_panel.minimumSizeHint().width() < 400
     assert not list((tmp_path / "torchhome").rglob("*.pth"))  # no partial file left
 
 
@@ -815,3 +817,17 @@ def test_opening_another_folder_during_a_folder_run_leaves_no_stale_progress(qtb
     assert panel.cancel_button.isEnabled() and panel.eta_label.text() == "12 s left"
     window.open_folder(unlabelled_demo(tmp_path / "other"))
     assert not panel.cancel_button.isEnabled() and panel.eta_label.text() == "" and panel.progress.isHidden()
+
+
+def test_a_folder_run_counts_the_images_it_could_not_read_apart(qtbot, tmp_path, window_factory):
+    folder = unlabelled_demo(tmp_path)
+    (folder / "zz_broken.jpg").write_bytes((folder / "chess_01.jpg").read_bytes()[:3000])  # its header reads, its pixels do not
+    window = window_factory(folder)
+    wait_predictions(qtbot, window)
+    qtbot.waitUntil(lambda: window.files.model.rowCount() == 9, timeout=5000)
+    with qtbot.waitSignal(window.predictions.batch_finished, timeout=120_000):
+        window.predict_folder()
+    assert window.model_panel.eta_label.text() == "predicted 8 images, 1 unreadable (red in the list)"
+    assert "zz_broken.jpg" in window.files.model.unreadable
+    window.predictions.load_model(DEMO_MODEL, "cpu")  # another model (here the same, on another device): the run's note goes
+    qtbot.waitUntil(lambda: window.predictions.model is not None and window.model_panel.eta_label.text() == "", timeout=60_000)
