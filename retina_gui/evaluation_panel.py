@@ -38,7 +38,8 @@ class EvaluationPanel(QWidget):
         self._worker: FunctionWorker | None = None
         self._waiting = False  # for the folder prediction of the labelled images
         self._pending = None  # an error to highlight once its image is shown
-        self._view_score = 0.0
+        self._view = (0.0, 0.0)  # the score and NMS thresholds of the report's errors
+        self._run_view = (0.0, 0.0)  # those of the run going on
         self._edited: set[str] = set()  # images edited since the report's labels were taken (its label numbers are stale there)
         self._revision = -1  # the store's revision when the report's labels were taken
         self._run_edits: set[str] = set()  # the same two for the run going on, the report's once it is done
@@ -85,6 +86,7 @@ class EvaluationPanel(QWidget):
         predictions.batch_progress.connect(self._progress)
         predictions.batch_finished.connect(self._predicted)
         predictions.model_changed.connect(self._model_changed)
+        predictions.changed.connect(self._show_stale)  # a threshold moved: the errors listed are at the old ones
         self.annotator.image_shown.connect(self._image_shown)
         self._model_changed(None)
 
@@ -100,24 +102,32 @@ class EvaluationPanel(QWidget):
         edit of an image it did not cover adds that image to them)."""
         self._edited.update(names)
         self._run_edits.update(names)  # a run going on took its labels at its start
-        if self._worker is None and not self._waiting:  # a running one's bar shows its progress
-            self._show_stale()
+        self._show_stale()
 
     STALE_TEXT = "Labels changed: Evaluate again"
+    THRESHOLDS_TEXT = "Thresholds changed: Evaluate again"
 
     @property
-    def stale(self) -> bool:
-        """The labels changed since the report's were taken."""
+    def stale(self) -> str:
+        """Why the report no longer describes what the window shows ("" while it does): the labels
+        changed since its were taken, or the score or NMS threshold moved (its errors are at
+        the thresholds it ran with)."""
         workspace = self.annotator.workspace
-        return self.report is not None and workspace is not None and workspace.store.revision != self._revision
+        if self.report is None or workspace is None:
+            return ""
+        if workspace.store.revision != self._revision:
+            return self.STALE_TEXT
+        return self.THRESHOLDS_TEXT if (self.predictions.score, self.predictions.nms) != self._view else ""
 
-    def _show_stale(self) -> None:
+    def _show_stale(self, *_args) -> None:
         """Said in the progress bar, and the figures greyed: a line added to them moved the table and
         the error list under the mouse (Add as label makes the report stale)."""
+        if self._worker is not None or self._waiting:  # the bar shows the run's progress
+            return
         stale = self.stale
-        self.progress.setFormat(self.STALE_TEXT if stale else "%p %")
+        self.progress.setFormat(stale or "%p %")
         self.metrics.setEnabled(not stale)
-        self.metrics.setToolTip("The labels changed since this evaluation: press Evaluate again" if stale else "")
+        self.metrics.setToolTip(f"{stale.split(':')[0]} since this evaluation: press Evaluate again" if stale else "")
 
     def _model_changed(self, info) -> None:
         self.stop()  # a run of the old model would fill in its report under the new one
@@ -184,7 +194,7 @@ class EvaluationPanel(QWidget):
         cache, model = p.cache, p.model
         view_score, nms = p.score, p.nms
         self._run_revision, self._run_edits = store.revision, set()  # the labels this run's report is of
-        self._view_score = view_score  # the report's errors are at this threshold, whatever the slider does meanwhile
+        self._run_view = (view_score, nms)  # the report's errors are at these thresholds, whatever the sliders do meanwhile
 
         def run(cancel: CancelToken):
             candidates, lost = {}, []
@@ -217,7 +227,7 @@ class EvaluationPanel(QWidget):
         report, lost = result
         self.stop()
         self.run_button.setEnabled(True)
-        self.report, self._revision, self._edited = report, self._run_revision, self._run_edits
+        self.report, self._revision, self._edited, self._view = report, self._run_revision, self._run_edits, self._run_view
         self._show_stale()
         self.progress.setMaximum(max(1, self.progress.maximum()))
         self.progress.setValue(self.progress.maximum())  # shown from now on: where "Labels changed" will be said, moving nothing
@@ -228,7 +238,7 @@ class EvaluationPanel(QWidget):
 
         fps = sum(e.kind == "FP" for e in report.errors)
         self.metrics.setText(f"{report.images} images: mAP {f(m.mAP)}, AP50 {f(m.AP50)}, AP75 {f(m.AP75)}, APs {f(m.APs)}, "
-                             f"APm {f(m.APm)}, APl {f(m.APl)}. At score > {self._view_score:.2f}: "
+                             f"APm {f(m.APm)}, APl {f(m.APl)}. At score > {self._view[0]:.2f}: "
                              f"{len(report.errors) - fps} missed labels, {fps} false detections."
                              + "".join(f"\n{note[0].upper()}{note[1:]}." for note in report.notes)
                              + (f"\n{len(lost)} labelled images left out: their predictions could not be kept (a folder that cannot "

@@ -400,6 +400,11 @@ def test_evaluation_view_gives_coco_metrics_and_browsable_errors(qtbot, tmp_path
     fps = panel.shown_errors()
     assert fps and all(e.kind == "FP" and e.score > 0.1 for e in fps)
     assert not panel.stale and panel.progress.text() == "100 %" and panel.metrics.isEnabled()
+    # the errors listed are at the thresholds it ran with: a slider moved says so, and moved back it holds again
+    window.model_panel.score_slider.setValue(50)
+    assert panel.stale == panel.THRESHOLDS_TEXT and panel.progress.text() == panel.THRESHOLDS_TEXT and not panel.metrics.isEnabled()
+    window.model_panel.score_slider.setValue(10)
+    assert not panel.stale and panel.progress.text() == "100 %"
     name = window.files.model.names[-1]  # any edit of the labels: the labelled images are no longer those evaluated
     entry = window.workspace.store.entry(name)
     window.workspace.set_reviewed(name, (entry.width, entry.height), not entry.reviewed)
