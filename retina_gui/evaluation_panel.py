@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.cancel import CancelToken
-from core.labels import same_named_categories
+from core.labels import category_of_class, same_named_categories
 from retina_gui.canvas import OverlayBox
 from retina_gui.convert import rect_from_xyxy
 from retina_gui.predictions import Predictions
@@ -157,6 +157,13 @@ class EvaluationPanel(QWidget):
             return
         if problem := same_named_categories(self.annotator.workspace.store.categories):  # said now, not after predicting
             self.metrics.setText(f"Cannot evaluate: {problem}.")
+            return
+        store = self.annotator.workspace.store
+        counts = store.box_counts()
+        if not any(counts.get(cid) for cid in category_of_class(list(p.model.class_names), store.categories).values()):
+            # "0 missed labels, 0 false detections" read as a perfect model
+            self.metrics.setText(f"Nothing to evaluate: none of the model's {len(p.model.class_names)} classes is a class of the labels "
+                                 "with boxes (classes are matched by name).")
             return
         missing = [n for n in names if n not in p.candidates and n not in p.cache]
         self.run_button.setEnabled(False)

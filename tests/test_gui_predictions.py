@@ -685,6 +685,12 @@ def test_evaluating_labels_with_two_classes_of_one_name_says_so_before_predictin
     window.evaluation_panel.evaluate()
     assert window.evaluation_panel.metrics.text().startswith("Cannot evaluate: categories 1 ('Rook') and 2 ('rook') have the same name")
     assert calls == [] and window.evaluation_panel.run_button.isEnabled()
+    # no class of the model among the labels' classes with boxes: said, not "0 missed labels, 0 false detections"
+    window.workspace.rename_category(2, "castle")
+    window.workspace.rename_category(1, "tower")
+    window.evaluation_panel.evaluate()
+    assert window.evaluation_panel.metrics.text().startswith("Nothing to evaluate: none of the model's 13 classes is a class of the labels")
+    assert calls == []
 
 
 def test_a_model_failure_on_an_image_is_said_and_the_worker_goes_on(qtbot, tmp_path, window_factory):
