@@ -14,6 +14,7 @@ from core.labels import LabelSet, category_of_class
 ACCEPT_SKIP_IOU = 0.7  # a prediction this close to an existing label of its class is not added again
 MATCH_IOU = 0.5  # a label counts as detected by a same-class detection at this IoU
 SAME_BOX_IOU = 0.95  # an imported box this close to a label of its class is that label (format rounding aside)
+STACKED_IOU = 0.8  # predictions of two classes this close are one object the model is unsure of
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -76,6 +77,17 @@ def new_predictions(boxes: np.ndarray, classes: np.ndarray, label_boxes: np.ndar
         kept_boxes.append(np.asarray(boxes[i : i + 1], dtype=np.float64))
         kept_classes.append(np.asarray(classes[i : i + 1]))
     return np.array(keep, dtype=np.int64)
+
+
+def stacked(boxes: np.ndarray, classes: np.ndarray, iou: float = STACKED_IOU) -> int:
+    """How many of these predictions (``boxes`` [N, 4], ``classes`` [N]) lie on one of another class
+    (IoU >= ``iou``): NMS runs per class, so a model unsure between two classes gives both, and
+    accepting both makes one object two labels."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    if len(boxes) < 2:
+        return 0
+    other = np.asarray(classes).reshape(-1, 1) != np.asarray(classes).reshape(1, -1)
+    return int(((box_iou(boxes, boxes) >= iou) & other).any(1).sum())
 
 
 def already_labelled(boxes: np.ndarray, classes: np.ndarray, label_boxes: np.ndarray, label_classes: np.ndarray,

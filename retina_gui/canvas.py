@@ -247,7 +247,7 @@ class Canvas(QGraphicsView):
     zoom_changed = Signal(float)
     context_menu = Signal(QPoint)  # global position, over a selection
     prediction_accept = Signal(int)  # a prediction was double-clicked
-    prediction_menu = Signal(int, QPoint)  # right click on a prediction: its index, global position
+    prediction_menu = Signal(list, QPoint)  # right click on predictions: their indices (every one under the point, top first), global position
     point_clicked = Signal(QPointF)  # with the probe tool, in image pixels
     tool_changed = Signal(object)  # Tool
 
@@ -609,6 +609,15 @@ class Canvas(QGraphicsView):
     def prediction_at(self, view_pos: QPoint) -> int | None:
         return self._item_at(view_pos, PredictionItem)
 
+    def predictions_at(self, view_pos: QPoint) -> list[int]:
+        """Every prediction under the point, top first: predictions of two classes on one object lie
+        on each other, and the one below could not be reached."""
+        under = [item.index for item in self.items(view_pos) if isinstance(item, PredictionItem)]
+        if under:
+            return list(dict.fromkeys(under))
+        top = self.prediction_at(view_pos)
+        return [] if top is None else [top]
+
     def _item_at(self, view_pos: QPoint, kind: type) -> int | None:
         """The box of ``kind`` under the point; a tag counts for its box only where no box is (a
         tag lying over a neighbour's inside took the click from the box under the cursor)."""
@@ -641,9 +650,9 @@ class Canvas(QGraphicsView):
             return
         if event.button() == Qt.MouseButton.RightButton:
             hit = self.box_at(pos)
-            prediction = self.prediction_at(pos) if hit is None else None
-            if prediction is not None:
-                self.prediction_menu.emit(prediction, event.globalPosition().toPoint())
+            predictions = self.predictions_at(pos) if hit is None else []
+            if predictions:
+                self.prediction_menu.emit(predictions, event.globalPosition().toPoint())
                 return
             if hit is not None and hit not in self._selected:
                 self.select([hit])

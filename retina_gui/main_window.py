@@ -584,11 +584,16 @@ class MainWindow(QMainWindow):
     def _training_failed(self, message: str) -> None:
         self.report("Training", message)
 
-    def _prediction_menu(self, index: int, position: QPoint) -> None:
+    def _prediction_menu(self, indices: list, position: QPoint) -> None:
+        """Accept or reject each prediction under the click, by name and score (two classes' predictions
+        of one object lie on each other: the one below is chosen here)."""
         menu = QMenu(self)
-        text = self.predictions.prediction_text(index)  # which of the overlapping ones was hit
-        menu.addAction(f"Accept {text}", partial(self.predictions.accept, [index]))
-        menu.addAction(f"Reject {text}", partial(self.predictions.reject, index))
+        for k, index in enumerate(indices):
+            if k:
+                menu.addSeparator()
+            text = self.predictions.prediction_text(index)
+            menu.addAction(f"Accept {text}", partial(self.predictions.accept, [index]))
+            menu.addAction(f"Reject {text}", partial(self.predictions.reject, index))
         menu.popup(position)
 
     def _explain_selection(self, *_args) -> None:
@@ -839,8 +844,11 @@ class MainWindow(QMainWindow):
         store = self.workspace.store
         labelled = sum(1 for name, _, _ in fresh if store.boxes(name))
         onto = f" {labelled} of those images have labels already: the predictions join them." if labelled else ""
+        doubled = self.predictions.stacked_count(fresh)
+        unsure = (f" {doubled} of them lie on a prediction of another class (one object the model is unsure of): both would become "
+                  "labels; reject the wrong one first (right click)." if doubled else "")
         question = (f"Add {count} shown prediction{'s' if count != 1 else ''} on {images} image{'s' if images != 1 else ''} as labels?"
-                    f"{skipped}{onto}{adds} (one step: Edit ▸ Undo takes it back)")
+                    f"{skipped}{onto}{unsure}{adds} It is one step: Edit ▸ Undo takes it back.")
         if not self.confirm("Accept predictions", question):
             return 0
         return self.predictions.accept_entries(entries, "Accept predictions in the folder", fresh)

@@ -16,7 +16,7 @@ from core.detections import Detections
 from core.images import ImageReadError, image_size
 from core.labels import category_of_class, class_name_key
 from core.prediction_cache import PredictionCache
-from core.review import Explanation, covered_by_labels, explain_labels, new_predictions
+from core.review import Explanation, covered_by_labels, explain_labels, new_predictions, stacked
 from retina_gui import commands
 from retina_gui.annotator import Annotator
 from retina_gui.canvas import BoxView
@@ -410,6 +410,12 @@ class Predictions(QObject):
             if len(keep):
                 fresh.append((file_name, size, [predictions[i] for i in keep]))
         return fresh
+
+    @staticmethod
+    def stacked_count(entries) -> int:
+        """How many of these predictions lie on one of another class (one object, two labels if both are accepted)."""
+        return sum(stacked(np.array([p[:4] for p in predictions], dtype=np.float64), np.array([class_name_key(p[4]) for p in predictions], dtype=object))
+                   for _, _, predictions in entries)
 
     def accept_entries(self, entries, text: str, fresh: list | None = None) -> int:
         """Add the :meth:`fresh_entries` of ``entries`` (``fresh``, when the caller has them already)

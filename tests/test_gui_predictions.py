@@ -842,3 +842,39 @@ def test_a_folder_run_counts_the_images_it_could_not_read_apart(qtbot, tmp_path,
     assert "zz_broken.jpg" in window.files.model.unreadable
     window.predictions.load_model(DEMO_MODEL, "cpu")  # another model (here the same, on another device): the run's note goes
     qtbot.waitUntil(lambda: window.predictions.model is not None and window.model_panel.eta_label.text() == "", timeout=60_000)
+
+
+def test_a_right_click_offers_every_prediction_under_it(qtbot, tmp_path, window_factory):
+    """Predictions of two classes on one object lie on each other: the menu offered only the top one,
+    and the other could be reached only by rejecting it first."""
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QColor
+    from PySide6.QtWidgets import QMenu
+
+    from retina_gui.canvas import BoxView
+
+    window = window_factory(unlabelled_demo(tmp_path))
+    wait_predictions(qtbot, window)
+    p = window.predictions
+    assert len(p.visible) >= 2
+    stacked = QRectF(100, 100, 80, 80)
+    window.canvas.set_predictions([BoxView(stacked, p.prediction_text(0), QColor("red"), 0.9), BoxView(stacked, p.prediction_text(1), QColor("blue"), 0.5)])
+    point = window.canvas.mapFromScene(stacked.center())
+    assert window.canvas.predictions_at(point) == [0, 1]
+    qtbot.mouseClick(window.canvas.viewport(), Qt.MouseButton.RightButton, pos=point)
+    menu = next(m for m in window.findChildren(QMenu) if m.isVisible())
+    texts = [a.text() for a in menu.actions() if not a.isSeparator()]
+    assert texts == [f"Accept {p.prediction_text(0)}", f"Reject {p.prediction_text(0)}", f"Accept {p.prediction_text(1)}",
+                     f"Reject {p.prediction_text(1)}"]
+    menu.close()
+
+
+def test_accepting_the_folder_warns_of_two_classes_predicted_on_one_object(qtbot, tmp_path, window_factory):
+    questions = []
+    window = window_factory(unlabelled_demo(tmp_path), confirm=lambda title, text: questions.append(text) or False)
+    wait_predictions(qtbot, window)
+    entries = [("chess_01.jpg", window.annotator.size, [(420.0, 0.0, 528.0, 130.0, "white-rook"), (420.0, 0.0, 528.0, 130.0, "white-knight"),
+                                                        (10.0, 10.0, 60.0, 60.0, "white-pawn")])]
+    assert window.accept_gathered(entries) == 0
+    assert "2 of them lie on a prediction of another class (one object the model is unsure of): both would become labels" in questions[0]
+    assert questions[0].endswith("It is one step: Edit ▸ Undo takes it back.")

@@ -11,7 +11,7 @@ from core.detections import Candidates, Detections
 from core.formats.coco import read_coco
 from core.labels import Box, Category, ImageEntry, LabelSet
 from core.presets import get_preset
-from core.review import explain_labels, find_errors, new_predictions
+from core.review import explain_labels, find_errors, new_predictions, stacked
 from tests.conftest import DATASETS
 
 PRE = PreprocessConfig(min_size=512, max_size=768)
@@ -252,3 +252,10 @@ def test_predictions_covered_by_a_same_class_label_are_the_ones_accepting_skips(
     assert mask.tolist() == [True, False, False]  # same place but another class, or another place: not covered
     assert covered_by_labels(boxes, np.array([1, 2, 1]), np.zeros((0, 4)), np.zeros(0)).tolist() == [False] * 3
     assert new_predictions(boxes, np.array([1, 2, 1]), np.array([[11, 11, 50, 50]]), np.array([1])).tolist() == [1, 2]
+
+
+def test_predictions_of_two_classes_on_one_object_are_counted():
+    boxes = np.array([[420, 0, 528, 130], [420, 0, 528, 130], [100, 100, 200, 200], [104, 100, 200, 204], [300, 300, 340, 340]])
+    # a rook and a knight on one box; two rooks close together are NMS's business, not a doubt between classes
+    assert stacked(boxes, np.array(["rook", "knight", "rook", "rook", "queen"], dtype=object)) == 2
+    assert stacked(boxes[:1], np.array(["rook"], dtype=object)) == 0
