@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from core.cancel import CancelToken
 from core.labels import category_of_class, same_named_categories
+from core.text import count
 from retina_gui.canvas import OverlayBox
 from retina_gui.convert import rect_from_xyxy
 from retina_gui.predictions import Predictions
@@ -232,6 +233,8 @@ class EvaluationPanel(QWidget):
         if self._worker is None:  # the result of a run stopped since (another model): not this report
             return
         report, lost = result
+        unreadable = [n for n in lost if n in self.annotator.files.model.unreadable]  # (its decoding failed while it was predicted)
+        lost = [n for n in lost if n not in self.annotator.files.model.unreadable]
         self.stop()
         self.run_button.setEnabled(True)
         self.report, self._revision, self._edited, self._view = report, self._run_revision, self._run_edits, self._run_view
@@ -248,8 +251,10 @@ class EvaluationPanel(QWidget):
                              f"APm {f(m.APm)}, APl {f(m.APl)}. At score > {self._view[0]:.2f}: "
                              f"{len(report.errors) - fps} missed labels, {fps} false detections."
                              + "".join(f"\n{note[0].upper()}{note[1:]}." for note in report.notes)
-                             + (f"\n{len(lost)} labelled images left out: their predictions could not be kept (a folder that cannot "
-                                f"be written keeps the last {self.predictions.MEMORY_CACHE} in memory only); the first: {lost[0]}." if lost else ""))
+                             + (f"\n{count(len(lost), 'labelled image')} left out: their predictions could not be kept (a folder that cannot "
+                                f"be written keeps the last {self.predictions.MEMORY_CACHE} in memory only); the first: {lost[0]}." if lost else "")
+                             + (f"\n{count(len(unreadable), 'labelled image')} left out as unreadable (red in the list); the first: "
+                                f"{unreadable[0]}." if unreadable else ""))
         rows = sorted(m.per_class.items(), key=lambda kv: (kv[1] is None, kv[1] if kv[1] is not None else 0))
         self.table.setRowCount(len(rows))
         for r, (name, ap) in enumerate(rows):

@@ -770,8 +770,15 @@ def test_evaluation_counts_an_image_with_no_detections_and_names_images_whose_pr
     assert panel.report.images == 7  # chess_01 counted (its labels all missed), chess_08 left out ...
     assert panel.report.metrics.mAP < full.metrics.mAP
     assert sum(e.kind == "FN" and e.file_name == "chess_01.jpg" for e in panel.report.errors) == len(window.workspace.store.boxes("chess_01.jpg"))
-    assert "1 labelled images left out: their predictions could not be kept" in panel.metrics.text()  # ... and said
+    assert "1 labelled image left out: their predictions could not be kept" in panel.metrics.text()  # ... and said
     assert panel.metrics.text().endswith("the first: chess_08.jpg.") and np.isfinite(panel.report.metrics.mAP)
+    # an image that could not be decoded is said to be unreadable, not blamed on the folder
+    window.files.model.mark_unreadable("chess_08.jpg", "truncated")
+    previous = panel.report
+    panel.evaluate()
+    qtbot.waitUntil(lambda: panel.report is not previous and panel.report is not None, timeout=60_000)
+    assert panel.metrics.text().endswith("1 labelled image left out as unreadable (red in the list); the first: chess_08.jpg.")
+    assert "could not be kept" not in panel.metrics.text()
 
 
 def test_predictions_of_classes_the_labels_lack_never_take_a_label_class_colour(qtbot, tmp_path, window_factory):
