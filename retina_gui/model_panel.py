@@ -289,5 +289,6 @@ class ModelPanel(QWidget):
         marks = []
         if not isinstance(result, str) and result.suppressed_by is not None and self.predictions.all is not None:
             box = self.predictions.all.boxes[result.suppressed_by]
-            marks.append(OverlayBox(rect_from_xyxy(box), QColor(255, 0, 255), 2, False, "suppressed it"))
+            # white, solid: no class colour (the palette's magenta was black-queen's), and predictions are dashed
+            marks.append(OverlayBox(rect_from_xyxy(box), QColor(255, 255, 255), 3, False, "suppressed it"))
         self.predictions.annotator.canvas.set_overlay(marks, "explanation")
