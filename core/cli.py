@@ -404,7 +404,8 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from core.formats.convert import box_problems, read_labels, with_image_sizes, write_labels
+    from core.formats import writes_label_file
+    from core.formats.convert import boxes_outside, flat_boxes, read_labels, with_image_sizes, write_labels
 
     target = Path(args.target)
     if args.target_format == "coco":
@@ -418,18 +419,20 @@ def _convert(args: argparse.Namespace) -> int:
         _check_writable(target if target.is_dir() else target.parent, f"{target}:")
     labels, problems = read_labels(args.source_format, args.source, args.images)
     labels = with_image_sizes(labels, args.images)
-    for line in box_problems(labels):
-        if "outside" in line:
-            problems.append(f"{line}: {'clipped to it (YOLO holds 0..1)' if args.target_format == 'yolo' else 'written as they are'}")
-        elif args.target_format != "coco":  # a COCO file is not written: its self-check names them
-            problems.append(f"{line}: written as they are")
+    if outside := boxes_outside(labels):
+        problems.append(f"{outside}: {'clipped to it (YOLO holds 0..1)' if args.target_format == 'yolo' else 'written as they are'}")
+    if (flat := flat_boxes(labels)) and args.target_format != "coco":  # a COCO file is not written: its self-check names them
+        problems.append(f"{flat}: written as they are")
     for problem in problems:
         print(problem, file=sys.stderr)
     write_labels(labels, args.target_format, args.target)
     crowd = sum(b.iscrowd for im in labels.images for b in im.boxes) if args.target_format == "yolo" else 0
     boxes = sum(len(im.boxes) for im in labels.images) - crowd
     left_out = f" ({count(crowd, 'crowd region')} left out: YOLO has no form for them)" if crowd else ""
-    print(f"{count(len(labels.images), 'image')}, {count(boxes, 'box')}{left_out}, {count(len(labels.categories), 'category')} "
+    images = len(labels.images)
+    if args.target_format != "coco":  # a label file each for the images with boxes, and for the reviewed negatives
+        images = sum(writes_label_file(im, args.target_format) for im in labels.images)
+    print(f"{count(images, 'image')}, {count(boxes, 'box')}{left_out}, {count(len(labels.categories), 'category')} "
           f"written to {args.target}", file=sys.stderr)
     serious = [p for p in problems if not p.startswith("image without label file")]
     return EXIT_SKIPPED if serious else 0

@@ -22,3 +22,11 @@ def label_file_names(file_names: list[str], suffix: str) -> list[str]:
         seen[target] = name
         out.append(target)
     return out
+
+
+def writes_label_file(image, fmt: str) -> bool:
+    """Whether a VOC or YOLO export gives ``image`` (a :class:`core.labels.ImageEntry`) a label
+    file: when it has boxes the format holds (YOLO has no crowd regions), or when it is a reviewed
+    negative, written as a file with no objects ("nothing here"). An image with neither gets none:
+    read back, an empty file made it a negative that nobody had reviewed."""
+    return any(fmt == "voc" or not b.iscrowd for b in image.boxes) or (image.reviewed and not image.boxes)

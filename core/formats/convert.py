@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath
 
 from core.atomic import atomic_path
 from core.cancel import CancelToken
-from core.formats import LabelFormatError, label_file_names
+from core.formats import LabelFormatError, label_file_names, writes_label_file
 from core.formats.coco import read_coco, verify_coco_file, write_coco
 from core.formats.voc import read_voc, write_voc
 from core.formats.yolo import read_yolo, write_yolo
@@ -70,16 +70,23 @@ def box_problems(labels: LabelSet, tolerance: float = 1.0) -> list[str]:
     """Problem lines for boxes that reach more than ``tolerance`` pixels outside their image, and
     for boxes without width or height (a COCO export refuses those; VOC and YOLO would take them;
     evaluation and training say so too)."""
+    return [line for line in (boxes_outside(labels, tolerance), flat_boxes(labels)) if line]
+
+
+def boxes_outside(labels: LabelSet, tolerance: float = 1.0) -> str:
+    """A line naming the boxes that reach more than ``tolerance`` pixels outside their image ("" when none)."""
     outside = [im.file_name for im in labels.images for b in im.boxes
                if im.width > 0 and (b.x1 < -tolerance or b.y1 < -tolerance or b.x2 > im.width + tolerance or b.y2 > im.height + tolerance)]
+    if not outside:
+        return ""
+    reach = "1 box reaches" if len(outside) == 1 else f"{len(outside)} boxes reach"
+    return f"{reach} outside their image (the first in {outside[0]})"
+
+
+def flat_boxes(labels: LabelSet) -> str:
+    """A line naming the boxes without width or height ("" when none)."""
     flat = [im.file_name for im in labels.images for b in im.boxes if b.width <= 0 or b.height <= 0]
-    lines = []
-    if outside:
-        reach = "1 box reaches" if len(outside) == 1 else f"{len(outside)} boxes reach"
-        lines.append(f"{reach} outside their image (the first in {outside[0]})")
-    if flat:
-        lines.append(f"{'1 box' if len(flat) == 1 else f'{len(flat)} boxes'} without width or height (the first in {flat[0]})")
-    return lines
+    return f"{'1 box' if len(flat) == 1 else f'{len(flat)} boxes'} without width or height (the first in {flat[0]})" if flat else ""
 
 
 def stale_label_files(labels: LabelSet, fmt: str, target: Path | str, image_names: Iterable[str]) -> list[Path]:
@@ -90,7 +97,7 @@ def stale_label_files(labels: LabelSet, fmt: str, target: Path | str, image_name
     with classes of the folder's classes.txt (a caption ``chess_02.txt`` beside the images is not
     one). Raises LabelFormatError when ``labels`` cannot be written there (two images, one label file)."""
     suffix = {"voc": ".xml", "yolo": ".txt"}[fmt]
-    written = set(label_file_names([im.file_name for im in labels.images], suffix))
+    written = set(label_file_names([im.file_name for im in labels.images if writes_label_file(im, fmt)], suffix))
     target = Path(target)
     ours = {PurePosixPath(name).with_suffix(suffix).as_posix(): name for name in image_names}
     candidates = sorted((target / label, image) for label, image in ours.items()

@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath
 
 from core.atomic import write_text
 from core.cancel import CancelToken
-from core.formats import LabelFormatError, label_file_names
+from core.formats import LabelFormatError, label_file_names, writes_label_file
 from core.formats.coco import check_file_name
 from core.labels import Box, Category, ImageEntry, LabelSet
 
@@ -83,15 +83,17 @@ def _pixels(low: float, high: float, size: int) -> tuple[int, int]:
 
 
 def write_voc(labels: LabelSet, folder: Path | str, cancel: CancelToken | None = None) -> None:
-    """One XML per image at ``folder/<file_name without suffix>.xml``, written atomically.
+    """One XML per image with boxes or reviewed as a negative (:func:`core.formats.writes_label_file`)
+    at ``folder/<file_name without suffix>.xml``, written atomically.
     Crowd regions are written as ``difficult`` objects, which VOC evaluation also ignores."""
     folder = Path(folder)
     names = labels.category_names()
     unwritable = [name for name in names.values() if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in name)]
     if unwritable:  # XML 1.0 has no form for them: the file written would not parse
         raise LabelFormatError(f"category name {unwritable[0]!r} holds a control character XML cannot hold; nothing was written")
-    targets = label_file_names([im.file_name for im in labels.images], ".xml")
-    for im, target in zip(labels.images, targets):
+    images = [im for im in labels.images if writes_label_file(im, "voc")]
+    targets = label_file_names([im.file_name for im in images], ".xml")
+    for im, target in zip(images, targets):
         if cancel is not None:
             cancel.raise_if_cancelled()  # the files written so far stay, each one whole
         rel = PurePosixPath(check_file_name(im.file_name))

@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 
 from core.atomic import write_text
 from core.cancel import CancelToken
-from core.formats import LabelFormatError, label_file_names
+from core.formats import LabelFormatError, label_file_names, writes_label_file
 from core.images import ImageReadError, image_size, list_images
 from core.labels import Box, Category, ImageEntry, LabelSet
 
@@ -87,25 +87,27 @@ def read_yolo(folder: Path | str, images: Path | str, cancel: CancelToken | None
 
 
 def write_yolo(labels: LabelSet, folder: Path | str, cancel: CancelToken | None = None) -> None:
-    """``classes.txt`` in the order of the categories sorted by id, then one file per image.
+    """``classes.txt`` in the order of the categories sorted by id, then one file per image with
+    boxes, and an empty one per reviewed negative (:func:`core.formats.writes_label_file`).
     Crowd regions have no YOLO form and are left out. Boxes are clipped to their image: YOLO
     trainers drop a whole image as corrupt for a value outside 0..1."""
     folder = Path(folder)
     categories = sorted(labels.categories, key=lambda c: c.id)
     index = {c.id: i for i, c in enumerate(categories)}
-    targets = label_file_names([im.file_name for im in labels.images], ".txt")
+    images = [im for im in labels.images if writes_label_file(im, "yolo")]
+    targets = label_file_names([im.file_name for im in images], ".txt")
     if "classes.txt" in targets:
-        name = labels.images[targets.index("classes.txt")].file_name
+        name = images[targets.index("classes.txt")].file_name
         raise LabelFormatError(f"{name}: its labels would be written over classes.txt (the class list): rename the image; "
                                "nothing was written")
-    unsized = [im.file_name for im in labels.images if not im.width or not im.height]
+    unsized = [im.file_name for im in images if not im.width or not im.height]
     if unsized:
         raise LabelFormatError(f"{unsized[0]}: image size unknown, YOLO needs it to normalise; nothing was written")
     unwritable = [c.name for c in categories if c.name.splitlines() != [c.name] or not c.name.strip()]  # as splitlines() reads it back
     if unwritable:  # classes.txt is a name a line: it would shift every class after it
         raise LabelFormatError(f"category name {unwritable[0]!r} cannot be a line of classes.txt (empty, or several lines); nothing was written")
     write_text(folder / "classes.txt", "".join(f"{c.name}\n" for c in categories))
-    for im, target in zip(labels.images, targets):
+    for im, target in zip(images, targets):
         if cancel is not None:
             cancel.raise_if_cancelled()  # the files written so far stay, each one whole
         lines = []
