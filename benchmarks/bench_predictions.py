@@ -115,12 +115,12 @@ def main() -> None:
     gui_runs = window.predictions.model_runs - runs_before
 
     # 4. Accept folder's gathering: the batch's cached candidates under many more names
-    cache_folder = window.predictions.cache.folder
+    cache = window.predictions.cache
     store = window.workspace.store
     for k in range(args.gather):
         name = names[k % len(names)]
         os.link(folder / name, folder / f"g{k}_{name}")
-        os.link(cache_folder / f"{name}.npz", cache_folder / f"g{k}_{name}.npz")
+        os.link(cache.entry_path(name), cache.entry_path(f"g{k}_{name}"))  # (a link of the image: the same time and size)
         store.mark_predicted([f"g{k}_{name}"])
     predicted = len(store.predicted)
     start = time.perf_counter()

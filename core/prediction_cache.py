@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -29,53 +30,67 @@ def model_key(weights: Path, settings: dict) -> str:
 
 
 class PredictionCache:
-    """``images``: the folder the file names are of. Each entry then records its image file's
-    modification time and size, and an image replaced under the same name (another photo, or the
-    same one resized) is a miss: its old boxes and scale were shown on it."""
+    """The candidates of the images in ``images`` under one model key. An entry's name carries its
+    image file's modification time and size (``a.jpg.<mtime ns>-<size>.npz``): an image replaced
+    under the same name (another photo, or the same one resized) finds no entry and is predicted
+    again; its old boxes and scale were shown on it. Checking costs two ``stat`` calls, no read."""
 
-    def __init__(self, root: Path, key: str, images: Path | None = None) -> None:
+    def __init__(self, root: Path, key: str, images: Path) -> None:
         self.folder = root / ".retina-gui" / "predictions" / key
         self.images = images
 
-    def _stamp(self, file_name: str) -> np.ndarray | None:
-        if self.images is None:
-            return None
+    def entry_path(self, file_name: str) -> Path | None:
+        """The entry of the image as its file is now; None when the file cannot be found."""
         try:
             info = (self.images / file_name).stat()
         except OSError:
-            return np.array([-1, -1], np.int64)
-        return np.array([info.st_mtime_ns, info.st_size], np.int64)
-
-    def _path(self, file_name: str) -> Path:
-        return self.folder / (PurePosixPath(file_name).as_posix() + ".npz")
+            return None
+        return self.folder / f"{PurePosixPath(file_name).as_posix()}.{info.st_mtime_ns}-{info.st_size}.npz"
 
     def names(self) -> list[str]:
-        """Images that have cached predictions."""
+        """Images with an entry for the file as it is now. Entries of images changed since are
+        deleted, and those images' rejections with them (their candidate numbers name other boxes
+        now); an entry whose image cannot be found stays (a folder on a drive not mounted)."""
         if not self.folder.is_dir():
             return []
-        return sorted(p.relative_to(self.folder).as_posix()[: -len(".npz")] for p in self.folder.rglob("*.npz"))
+        current, changed = set(), set()
+        for path in self.folder.rglob("*.npz"):
+            name, _, stamp = path.relative_to(self.folder).as_posix()[: -len(".npz")].rpartition(".")
+            own = self.entry_path(name) if _STAMP.fullmatch(stamp) else None
+            if own == path:
+                current.add(name)
+            elif own is not None or not _STAMP.fullmatch(stamp):  # the image changed, or an entry of a version without stamps
+                path.unlink(missing_ok=True)
+                changed.add(name)
+        rejected = self.rejected()
+        if changed & set(rejected):
+            self.put_rejected({name: indices for name, indices in rejected.items() if name not in changed - current})
+        return sorted(current)
 
     def __contains__(self, file_name: str) -> bool:
-        return self._path(file_name).is_file()
+        path = self.entry_path(file_name)
+        return path is not None and path.is_file()
 
     def get(self, file_name: str) -> Candidates | None:
-        path = self._path(file_name)
-        stamp = self._stamp(file_name)
+        path = self.entry_path(file_name)
+        if path is None:
+            return None
         try:
             with np.load(path) as data:
-                if stamp is not None and ("image" not in data or not np.array_equal(data["image"], stamp)):
-                    return None  # the image changed since (or an entry of a version that did not record it): predict again
                 return Candidates(data["boxes"], data["scores"], data["labels"], data["anchor_index"], data["level"],
                                   (float(data["scale"][0]), float(data["scale"][1])), float(data["score_floor"]))
         except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):  # missing or damaged: predict again
             return None
 
-    def put(self, file_name: str, candidates: Candidates) -> None:
-        stamp = self._stamp(file_name)
-        with atomic_path(self._path(file_name)) as tmp, open(tmp, "wb") as f:
+    def put(self, file_name: str, candidates: Candidates, path: Path | None = None) -> None:
+        """``path``: the entry :meth:`entry_path` gave before the image was read (the file as it
+        was predicted, should it change meanwhile); else the image as it is now."""
+        path = path or self.entry_path(file_name)
+        if path is None:
+            raise FileNotFoundError(f"{self.images / file_name}: no such image")
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.savez(f, boxes=candidates.boxes, scores=candidates.scores, labels=candidates.labels, anchor_index=candidates.anchor_index,
-                     level=candidates.level, scale=np.array(candidates.scale), score_floor=np.array(candidates.score_floor),
-                     **({} if stamp is None else {"image": stamp}))
+                     level=candidates.level, scale=np.array(candidates.scale), score_floor=np.array(candidates.score_floor))
 
     def rejected(self) -> dict[str, set[int]]:
         """Per image, the candidates the user rejected (indices into that image's candidates,
@@ -88,3 +103,6 @@ class PredictionCache:
 
     def put_rejected(self, rejected: dict[str, set[int]]) -> None:
         write_json(self.folder / "rejected.json", {name: sorted(indices) for name, indices in sorted(rejected.items()) if indices})
+
+
+_STAMP = re.compile(r"\d+-\d+")

@@ -307,7 +307,7 @@ class PredictionWorker(QueueWorker):
 
                 for key, rejected in what.items():
                     with contextlib.suppress(OSError):  # a read-only folder: rejections last for this session
-                        PredictionCache(self.cache_root, key).put_rejected(rejected)
+                        PredictionCache(self.cache_root, key, self.folder).put_rejected(rejected)
             else:
                 try:
                     self._predict_one(what)
@@ -348,8 +348,9 @@ class PredictionWorker(QueueWorker):
         self.model_loaded.emit(ModelInfo(path, tuple(c.name for c in detector.classes), detector.preset.name, runtime.device,
                                          runtime.precision, post.score_thresh, post.nms_thresh, post.max_detections,
                                          detector.preset.anchors, detector.preset.assign, detector.preprocess_config, devices, key))
+        names = self._cache.names()  # first: it drops the entries, and the rejections, of images changed since
         self.rejected_loaded.emit(self._cache.rejected())
-        self.cached_names.emit(self._cache.names())  # names only: reading 10,000 files here held every load up
+        self.cached_names.emit(names)  # names only: reading 10,000 files here held every load up
 
     def _predict_one(self, name: str) -> None:
         if self._detector is None:
@@ -358,6 +359,7 @@ class PredictionWorker(QueueWorker):
         if cached is not None:
             self._emit(name, cached, True)
             return
+        entry = self._cache.entry_path(name)  # the file as it is read: written over meanwhile, its entry is not this one's
         try:
             from core.images import load_image
 
@@ -366,7 +368,7 @@ class PredictionWorker(QueueWorker):
             self.failed.emit(name, exc.reason)
             return
         try:
-            self._cache.put(name, candidates)
+            self._cache.put(name, candidates, entry)
         except OSError:
             pass  # a read-only folder: predictions still show, they are just not kept for next time
         self._emit(name, candidates, False)

@@ -187,7 +187,7 @@ def test_predictions_are_cached_on_disk_and_shown_at_once_when_the_folder_reopen
     wait_predictions(qtbot, window)
     first = window.predictions.visible.boxes.copy()
     window.close()
-    assert list((folder / ".retina-gui" / "predictions").glob("*/chess_01.jpg.npz"))
+    assert list((folder / ".retina-gui" / "predictions").glob("*/chess_01.jpg.*-*.npz"))  # named with the image file's time and size
     again = window_factory(folder)
     wait_predictions(qtbot, again)
     assert again.predictions.model_runs == 0
@@ -729,13 +729,13 @@ def test_rejections_are_saved_with_the_model_they_were_made_under_even_after_ano
     worker.start()
     try:
         deadline = time.monotonic() + 10
-        while not (PredictionCache(tmp_path, "model-a").rejected() and PredictionCache(tmp_path, "model-b").rejected()):
+        while not (PredictionCache(tmp_path, "model-a", tmp_path).rejected() and PredictionCache(tmp_path, "model-b", tmp_path).rejected()):
             assert time.monotonic() < deadline
             time.sleep(0.01)
     finally:
         worker.stop()
-    assert PredictionCache(tmp_path, "model-a").rejected() == {"chess_01.jpg": {3}}
-    assert PredictionCache(tmp_path, "model-b").rejected() == {"chess_01.jpg": {5}}
+    assert PredictionCache(tmp_path, "model-a", tmp_path).rejected() == {"chess_01.jpg": {3}}
+    assert PredictionCache(tmp_path, "model-b", tmp_path).rejected() == {"chess_01.jpg": {5}}
 
 
 def test_evaluation_counts_an_image_with_no_detections_and_names_images_whose_predictions_were_lost(qtbot, tmp_path, window_factory):
@@ -885,3 +885,24 @@ def test_accepting_the_folder_warns_of_two_classes_predicted_on_one_object(qtbot
     assert window.accept_gathered(entries) == 0
     assert "2 of them lie on a prediction of another class (one object the model is unsure of): both would become labels" in questions[0]
     assert questions[0].endswith("It is one step: Edit ▸ Undo takes it back.")
+
+
+def test_evaluation_predicts_again_an_image_changed_since_it_was_cached(qtbot, tmp_path, window_factory):
+    """The cache said it held the image (its entry existed) but would not give it (the file had
+    changed): Evaluate left the image out and blamed a folder that cannot be written."""
+    import os
+
+    window = window_factory(labelled_demo(tmp_path))
+    wait_predictions(qtbot, window)
+    with qtbot.waitSignal(window.predictions.batch_finished, timeout=120_000):
+        window.predict_folder()
+    image = window.workspace.folder / "chess_03.jpg"
+    stat = image.stat()
+    os.utime(image, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    window.predictions.candidates.clear()  # as past the 512 kept in memory
+    panel = window.evaluation_panel
+    runs = window.predictions.model_runs
+    panel.evaluate()
+    qtbot.waitUntil(lambda: panel.report is not None, timeout=120_000)
+    assert panel.report.images == 8 and "left out" not in panel.metrics.text()
+    assert window.predictions.model_runs == runs + 1  # that image alone

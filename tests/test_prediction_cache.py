@@ -1,45 +1,65 @@
-"""The on-disk prediction cache: a damaged file means "predict again", never an exception."""
+"""The on-disk prediction cache: a damaged file means "predict again", never an exception; an
+image replaced under its name is predicted again."""
+
+import os
 
 import numpy as np
 
 from core.detections import Candidates
 from core.prediction_cache import PredictionCache
 
+CANDIDATES = Candidates(np.array([[1, 2, 30, 40]], np.float32), np.array([0.9], np.float32), np.array([2]), np.array([7]),
+                        np.array([3]), (2.0, 2.0), 0.05)
+
+
+def _images(tmp_path, *names):
+    images = tmp_path / "images"
+    for name in names:
+        (images / name).parent.mkdir(parents=True, exist_ok=True)
+        (images / name).write_bytes(b"a photo")
+    return images
+
 
 def test_a_damaged_or_empty_cache_file_reads_as_missing(tmp_path):
-    cache = PredictionCache(tmp_path, "key")
-    candidates = Candidates(np.array([[1, 2, 30, 40]], np.float32), np.array([0.9], np.float32), np.array([2]), np.array([7]),
-                            np.array([3]), (2.0, 2.0), 0.05)
-    cache.put("sub/a.jpg", candidates)
+    cache = PredictionCache(tmp_path, "key", _images(tmp_path, "sub/a.jpg"))
+    cache.put("sub/a.jpg", CANDIDATES)
     back = cache.get("sub/a.jpg")
-    assert back is not None and np.array_equal(back.boxes, candidates.boxes) and back.scale == (2.0, 2.0)
-    path = cache.folder / "sub" / "a.jpg.npz"
+    assert back is not None and np.array_equal(back.boxes, CANDIDATES.boxes) and back.scale == (2.0, 2.0)
+    assert "sub/a.jpg" in cache and cache.names() == ["sub/a.jpg"]
+    path = cache.entry_path("sub/a.jpg")
     whole = path.read_bytes()
     for damaged in (whole[: len(whole) // 2], b""):
         path.write_bytes(damaged)
         assert cache.get("sub/a.jpg") is None
-    assert cache.get("never.jpg") is None
+    assert cache.get("never.jpg") is None and "never.jpg" not in cache
 
 
-def test_an_image_replaced_under_the_same_name_is_predicted_again(tmp_path):
+def test_an_image_replaced_under_the_same_name_is_predicted_again_and_its_rejections_go(tmp_path):
     """The cache went by file name alone: another photo (or the same one resized) saved as a.jpg was
-    shown with the old photo's boxes, scaled for the old size."""
-    import os
-
-    images = tmp_path / "images"
-    images.mkdir()
-    (images / "a.jpg").write_bytes(b"first photo")
+    shown with the old photo's boxes, scaled for the old size, and its rejections hid new boxes."""
+    images = _images(tmp_path, "a.jpg", "b.jpg")
     cache = PredictionCache(tmp_path, "key", images)
-    candidates = Candidates(np.array([[1, 2, 30, 40]], np.float32), np.array([0.9], np.float32), np.array([2]), np.array([7]),
-                            np.array([3]), (2.0, 2.0), 0.05)
-    cache.put("a.jpg", candidates)
-    assert cache.get("a.jpg") is not None
+    cache.put("a.jpg", CANDIDATES)
+    cache.put("b.jpg", CANDIDATES)
+    cache.put_rejected({"a.jpg": {0}, "b.jpg": {0}})
+    assert "a.jpg" in cache and cache.get("a.jpg") is not None
     (images / "a.jpg").write_bytes(b"another photo, longer")
-    assert cache.get("a.jpg") is None
-    cache.put("a.jpg", candidates)
-    stat = (images / "a.jpg").stat()
-    os.utime(images / "a.jpg", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # rewritten in place, as long as it was
-    assert cache.get("a.jpg") is None
-    assert PredictionCache(tmp_path, "key").get("a.jpg") is not None  # without the folder: as it was written (the tests above)
-    (images / "a.jpg").unlink()
+    assert "a.jpg" not in cache and cache.get("a.jpg") is None  # as Evaluate and the window ask: both say "predict it"
+    stat = (images / "b.jpg").stat()
+    os.utime(images / "b.jpg", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # rewritten in place, as long as it was
+    assert cache.get("b.jpg") is None
+    # the next model load lists what is current; the stale entries and their rejections go
+    assert cache.names() == [] and not list(cache.folder.rglob("*.npz")) and cache.rejected() == {}
+    cache.put("a.jpg", CANDIDATES)
+    cache.put_rejected({"a.jpg": {0}})
+    (images / "a.jpg").unlink()  # an image not found (a drive not mounted): its entry and rejections stay
+    assert cache.names() == [] and len(list(cache.folder.rglob("*.npz"))) == 1 and cache.rejected() == {"a.jpg": {0}}
+
+
+def test_an_entry_written_for_the_image_as_it_was_read_is_not_taken_for_a_newer_file(tmp_path):
+    images = _images(tmp_path, "a.jpg")
+    cache = PredictionCache(tmp_path, "key", images)
+    entry = cache.entry_path("a.jpg")  # taken before the model reads the image ...
+    (images / "a.jpg").write_bytes(b"saved again while it was predicted")
+    cache.put("a.jpg", CANDIDATES, entry)  # ... so the new file is predicted again
     assert cache.get("a.jpg") is None
