@@ -172,7 +172,7 @@ class EvaluationPanel(QWidget):
         if missing:
             self._waiting = True
             self.metrics.setText(f"predicting {len(missing)} labelled images first …")
-            p.worker.predict_folder(missing)
+            p.predict_batch(missing)
         else:
             self._compute(names)
 

@@ -139,9 +139,14 @@ class Predictions(QObject):
             self.message.emit("no model loaded: Model ▸ Load Model… first")
         elif self.worker is not None:
             names = [n for n in self.annotator.files.model.names if n not in self.annotator.files.model.unreadable]
-            self._batch_names, self.batch_unreadable = set(names), set()
-            self.worker.predict_folder(names)
+            self.predict_batch(names)
             self.message.emit(f"predicting the folder's {len(names)} images … (progress and Cancel in the Model panel)")
+
+    def predict_batch(self, names: list[str]) -> None:
+        """Predict these images in the background, with progress (the folder's, or the labelled
+        images Evaluate needs); the unreadable ones are counted apart."""
+        self._batch_names, self.batch_unreadable = set(names), set()
+        self.worker.predict_folder(names)
 
     def cancel_folder(self) -> None:
         if self.worker is not None:

@@ -847,6 +847,9 @@ def test_a_folder_run_counts_the_images_it_could_not_read_apart(qtbot, tmp_path,
         window.predict_folder()
     assert window.model_panel.eta_label.text() == "predicted 8 images, 1 unreadable (red in the list)"
     assert "zz_broken.jpg" in window.files.model.unreadable
+    with qtbot.waitSignal(window.predictions.batch_finished, timeout=120_000):  # a later batch (as Evaluate starts one) counts its own
+        window.predictions.predict_batch(["chess_02.jpg"])
+    assert window.model_panel.eta_label.text() == "predicted 1 image"
     window.predictions.load_model(DEMO_MODEL, "cpu")  # another model (here the same, on another device): the run's note goes
     qtbot.waitUntil(lambda: window.predictions.model is not None and window.model_panel.eta_label.text() == "", timeout=60_000)
 
