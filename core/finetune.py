@@ -182,12 +182,14 @@ def new_run_dir(root: Path) -> Path:
 
 @dataclass(frozen=True)
 class RunSpeed:
-    """How fast a run trained, from its history: images a second (their loading included), the
-    time validation added to it (0.25: a quarter more), on which kind of device, at which size."""
+    """How fast a run trained, from its history: images a second in one process (their loading
+    included), the time validation added to it (0.25: a quarter more), on which kind of device,
+    with which backbone, at which size."""
 
     images_per_s: float
     validation_share: float
     device: str
+    backbone: str
     image_size: int
 
 
@@ -236,32 +238,44 @@ def list_runs(root: Path) -> list[RunInfo]:
 
 
 def _speed(history: list[dict], recipe: dict) -> RunSpeed | None:
-    timed = [h for h in history if all(is_number(h.get(k)) and h[k] >= 0 for k in ("train_s", "images", "val_s")) and h.get("device")]
-    seconds, images = sum(h["train_s"] for h in timed), sum(h["images"] for h in timed)
+    keys = ("train_s", "images", "val_s", "processes")
+    timed = [h for h in history if all(is_number(h.get(k)) and h[k] >= 0 for k in keys) and h.get("device") and h.get("backbone")]
+    seconds, images = sum(h["train_s"] for h in timed), sum(h["images"] / max(1, h["processes"]) for h in timed)
     if not timed or seconds <= 0 or not images or not is_number(recipe.get("image_size")) or recipe["image_size"] <= 0:
         return None
-    return RunSpeed(images / seconds, sum(h["val_s"] for h in timed) / seconds, str(timed[-1]["device"]), int(recipe["image_size"]))
+    return RunSpeed(images / seconds, sum(h["val_s"] for h in timed) / seconds, str(timed[-1]["device"]), str(timed[-1]["backbone"]),
+                    int(recipe["image_size"]))
 
 
 def estimate_duration(labels: LabelSet, recipe: Recipe, runs: Sequence[RunInfo], device: str,
                       present: Collection[str] | None = None) -> str:
     """How long a run of ``recipe`` would take on ``device`` ("cpu", "cuda"), in a sentence, at
-    the speed of the newest run of this folder that trained on that kind of device (scaled by the
-    image area: the time of a step grows about as the pixels do); "" when no run has a speed."""
-    timed = next((run for run in runs if run.speed is not None and run.speed.device == device), None)
-    if timed is None:
-        return ""
+    the speed of the newest run of this folder that trained the same backbone on that kind of
+    device (scaled by the image area: the time of a step grows about as the pixels do); "" when
+    no run has such a speed, or there is nothing to train on."""
+    from core.weights import CheckpointError, read_spec
+
+    if recipe.start is None:
+        backbone = recipe.backbone
+    else:
+        try:
+            backbone = read_spec(recipe.start).model.backbone
+        except CheckpointError:  # torchvision or yhenon weights: their backbone is not written down
+            backbone = None
+    timed = next((run for run in runs if run.speed is not None and run.speed.device == device
+                  and backbone in (None, run.speed.backbone)), None)
     if present is not None:
         labels = labels.with_files(present)
-    training_images = max(1, round(len(labelled_images(labels)) * (1 - recipe.val_fraction)))
+    training_images = round(len(labelled_images(labels)) * (1 - recipe.val_fraction))
+    if timed is None or not training_images:
+        return ""
     speed = timed.speed
     rate = speed.images_per_s * (speed.image_size / recipe.image_size) ** 2
     seconds = recipe.epochs * training_images / rate * (1 + speed.validation_share)
-    took = (f"{seconds / 3600:.1f} h" if seconds >= 5400 else f"{seconds / 60:.0f} min" if seconds >= 90 else
-            "a minute" if seconds >= 45 else "under a minute")
+    took = ("Under a minute" if seconds < 45 else "About a minute" if seconds < 90 else f"About {seconds / 60:.0f} min"
+            if seconds < 5400 else f"About {seconds / 3600:.1f} h")
     where = "the GPU" if device == "cuda" else "the CPU"
-    return (f"About {took} on {where} (at the speed of the run {timed.started}: {speed.images_per_s:.1f} images/s at "
-            f"{speed.image_size} px).")
+    return f"{took} on {where} (at the speed of the run {timed.started}: {speed.images_per_s:.1f} images/s at {speed.image_size} px)."
 
 
 def _read_json(path: Path, kind: type):

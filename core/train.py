@@ -775,8 +775,8 @@ class Trainer:
             metrics = self.evaluate(self.val_data)
         entry = {"epoch": self.epoch, "step": self.step, **({} if metrics is None else metrics.to_json())}
         if self._epoch_time[1]:  # how fast it went, for the window's estimate of the next run's time
-            entry.update(device=self.device.type, train_s=round(self._epoch_time[0], 3), images=self._epoch_time[1],
-                         val_s=round(time.perf_counter() - began, 3))
+            entry.update(device=self.device.type, backbone=self.spec.model.backbone, processes=self.dist.world_size,
+                         train_s=round(self._epoch_time[0], 3), images=self._epoch_time[1], val_s=round(time.perf_counter() - began, 3))
         self._epoch_time = [0.0, 0]
         if self._epoch_losses:  # the epoch's mean losses: a resumed run's chart starts with them
             entry["cls_loss"], entry["box_loss"] = (sum(losses) / len(losses) for losses in zip(*self._epoch_losses))

@@ -209,6 +209,8 @@ class TrainingPanel(QWidget):
         self.backbone_box = QComboBox()
         self.backbone_box.addItems(["mobilenet_v2", "mobilenet_v3_large", "resnet18", "resnet34", "resnet50", "resnet101"])
         self.start_box.currentIndexChanged.connect(self._start_chosen)
+        for box in (self.start_box, self.backbone_box):  # the plan's estimate of the time is of this backbone's speed
+            box.currentIndexChanged.connect(self.labels_changed)
         self._start_chosen()
         self.size_spin = QSpinBox(minimum=128, maximum=1600, singleStep=32)
         self.epochs_spin = QSpinBox(minimum=1, maximum=500)

@@ -151,13 +151,22 @@ def test_the_time_of_a_run_is_estimated_from_the_newest_run_on_that_kind_of_devi
     assert estimate_duration(labels, recipe, list_runs(tmp_path), "cpu") == ""  # no run yet
     run({"epochs": 2, "image_size": 256}, [{"epoch": 1, "step": 3}])  # a run of an older version: no times
     assert estimate_duration(labels, recipe, list_runs(tmp_path), "cpu") == ""
-    timed = run({"epochs": 2, "image_size": 256}, [{"epoch": 1, "step": 5, "device": "cpu", "train_s": 5.0, "images": 40, "val_s": 1.0},
-                                                   {"epoch": 2, "step": 10, "device": "cpu", "train_s": 5.0, "images": 40, "val_s": 1.5}])
+    speed_of = {"device": "cpu", "backbone": "mobilenet_v2", "processes": 1}
+    timed = run({"epochs": 2, "image_size": 256}, [{"epoch": 1, "step": 5, **speed_of, "train_s": 5.0, "images": 40, "val_s": 1.0},
+                                                   {"epoch": 2, "step": 10, **speed_of, "train_s": 5.0, "images": 40, "val_s": 1.5}])
     (speed,) = [r.speed for r in list_runs(tmp_path) if r.path == timed]
-    assert speed.images_per_s == 8.0 and speed.validation_share == 0.25 and speed.image_size == 256
+    assert speed.images_per_s == 8.0 and speed.validation_share == 0.25 and speed.image_size == 256 and speed.backbone == "mobilenet_v2"
     # 8 images/s at 256 px is 2 at 512 (4x the pixels); 10 epochs of 50 images, plus a quarter for validation: 306 s
     text = estimate_duration(labels, recipe, list_runs(tmp_path), "cpu")
     assert text == f"About 5 min on the CPU (at the speed of the run {timed.name}: 8.0 images/s at 256 px)."
     assert estimate_duration(labels, recipe, list_runs(tmp_path), "cuda") == ""  # no run on a GPU to go by
     assert "About 3.4 h" in estimate_duration(labels, replace(recipe, epochs=400), list_runs(tmp_path), "cpu")
-    assert "under a minute" in estimate_duration(labels, replace(recipe, epochs=1, image_size=256), list_runs(tmp_path), "cpu")
+    assert estimate_duration(labels, replace(recipe, epochs=1, image_size=256), list_runs(tmp_path), "cpu").startswith("Under a minute on")
+    assert estimate_duration(labels, replace(recipe, backbone="resnet50"), list_runs(tmp_path), "cpu") == ""  # no run of that backbone
+    assert estimate_duration(LabelSet(labels.categories, []), recipe, list_runs(tmp_path), "cpu") == ""  # nothing to train on
+    # a fine-tune trains its start model's backbone; a torchrun run's speed is of all its processes together
+    from tests.conftest import DEMO_MODEL
+
+    assert "About 5 min" in estimate_duration(labels, replace(recipe, start=DEMO_MODEL, backbone="resnet50"), list_runs(tmp_path), "cpu")
+    run({"epochs": 1, "image_size": 256}, [{"epoch": 1, "step": 5, **speed_of, "processes": 4, "train_s": 5.0, "images": 160, "val_s": 1.25}])
+    assert estimate_duration(labels, recipe, list_runs(tmp_path), "cpu").startswith("About 5 min")

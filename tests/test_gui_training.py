@@ -77,7 +77,10 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
     estimate = panel.plan.text()
     panel.epochs_spin.setValue(panel.epochs_spin.value() * 100)
     qtbot.waitUntil(lambda: panel.plan.text() != estimate, timeout=3000)
-    assert "About" in panel.plan.text() and panel.plan.text().split("About")[1] != estimate.split("About")[1]
+    assert " on the CPU (at the speed of the run " in panel.plan.text() and "About" in panel.plan.text()  # 100 times as many epochs
+    panel.backbone_box.setCurrentText("resnet101")  # a new model of another backbone: no run to go by (the start box says "new")
+    panel.start_box.setCurrentIndex(panel.start_box.findData("new"))
+    qtbot.waitUntil(lambda: " on the CPU (at the speed of the run " not in panel.plan.text(), timeout=3000)
     qtbot.mouseClick(panel.back_button, Qt.MouseButton.LeftButton)  # undo the switch
     qtbot.waitUntil(lambda: window.predictions.model is not None and window.predictions.model.path == DEMO_MODEL, timeout=60_000)
     assert not panel.back_button.isEnabled() and not panel.runs.item(0, 0).font().bold()
