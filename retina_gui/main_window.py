@@ -827,12 +827,13 @@ class MainWindow(QMainWindow):
         if self._predictions_on_screen():
             self.predictions.gather_folder()
 
-    def accept_gathered(self, entries: list) -> int:
-        """Ask about the folder's gathered shown predictions, and accept them if the user agrees."""
+    def accept_gathered(self, gathered) -> int:
+        """Ask about the folder's gathered shown predictions (a :class:`retina_gui.predictions.FolderAccept`),
+        and accept them if the user agrees."""
         if not self._predictions_on_screen():
             return 0
+        entries, fresh = gathered.entries, gathered.fresh  # the question gives what would be added, not what is shown
         shown = sum(len(p) for _, _, p in entries)
-        fresh = self.predictions.fresh_entries(entries)  # the question gives what would be added, not what is shown
         count, images = sum(len(p) for _, _, p in fresh), len(fresh)
         if not count:
             self.say("no shown predictions to accept in this folder" if not shown else
@@ -844,7 +845,7 @@ class MainWindow(QMainWindow):
         store = self.workspace.store
         labelled = sum(1 for name, _, _ in fresh if store.boxes(name))
         onto = f" {labelled} of those images have labels already: the predictions join them." if labelled else ""
-        doubled = self.predictions.stacked_count(fresh)
+        doubled = sum(gathered.stacked.values())
         unsure = (f" {doubled} of them lie on a prediction of another class (one object the model is unsure of): both would become "
                   "labels; reject the wrong one first (right click)." if doubled else "")
         question = (f"Add {count} shown prediction{'s' if count != 1 else ''} on {images} image{'s' if images != 1 else ''} as labels?"

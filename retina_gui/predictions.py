@@ -4,6 +4,7 @@ shown on the canvas, accepted into the labels (undoable), and explained for miss
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,42 @@ from retina_gui.convert import PALETTE, category_color, palette_color, rect_from
 from retina_gui.workers import FunctionWorker, ModelInfo, PredictionWorker
 
 
+@dataclass(frozen=True)
+class FolderAccept:
+    """What Accept shown (folder) would do, worked out in a worker: the shown predictions of each
+    predicted image (:meth:`Predictions.folder_entries`), those no label of their class covers (what
+    accepting adds), per image how many of those lie on one of another class, and the labels'
+    revision that was worked out at."""
+
+    entries: list
+    fresh: list
+    stacked: dict[str, int]
+    revision: int
+
+    def waiting(self, names: set[str]) -> FolderAccept:
+        """Only the images among ``names`` (those still waiting for review)."""
+        return FolderAccept([e for e in self.entries if e[0] in names], [e for e in self.fresh if e[0] in names],
+                            {n: k for n, k in self.stacked.items() if n in names}, self.revision)
+
+
+def folder_accept(entries: list, labels: dict[str, tuple], keys: dict[int, str], revision: int) -> FolderAccept:
+    """:class:`FolderAccept` of ``entries`` against ``labels`` (each image's boxes, as the store has
+    them) whose category ids have the class-name keys ``keys``; any thread may run it."""
+    fresh, doubled = [], {}
+    for file_name, size, predictions in entries:
+        if not predictions:
+            continue
+        boxes = np.array([p[:4] for p in predictions], dtype=np.float64)
+        classes = np.array([class_name_key(p[4]) for p in predictions], dtype=object)  # as accepting matches names
+        have = [b for b in labels.get(file_name, ()) if not b.iscrowd]
+        keep = new_predictions(boxes, classes, np.array([[b.x1, b.y1, b.x2, b.y2] for b in have], dtype=np.float64).reshape(-1, 4),
+                               np.array([keys[b.category_id] for b in have], dtype=object))
+        if len(keep):
+            fresh.append((file_name, size, [predictions[i] for i in keep]))
+            doubled[file_name] = stacked(boxes[keep], classes[keep])
+    return FolderAccept(entries, fresh, doubled, revision)
+
+
 class Predictions(QObject):
     model_changed = Signal(object)  # ModelInfo, or None while none is loaded
     load_failed = Signal(str)  # why a model could not be loaded (the one loaded before, if any, stays)
@@ -32,7 +69,7 @@ class Predictions(QObject):
     message = Signal(str)
     batch_progress = Signal(int, int, float)
     batch_finished = Signal(int, bool)
-    folder_gathered = Signal(object)  # folder_entries(), gathered in a worker for Accept folder
+    folder_gathered = Signal(object)  # FolderAccept, worked out in a worker for Accept folder
 
     MEMORY_CACHE = 512  # images whose candidates stay in memory (the rest are on disk)
 
@@ -369,7 +406,12 @@ class Predictions(QObject):
             self.message.emit("no model loaded: Model ▸ Load Model… first")
             return False
         self._gathered_view = self._view()
-        self._gatherer = FunctionWorker(gather)
+        labels, keys, revision = self._labels_snapshot()
+
+        def work(cancel: CancelToken) -> FolderAccept:
+            return folder_accept(gather(cancel), labels, keys, revision)
+
+        self._gatherer = FunctionWorker(work)
         self._gatherer.done.connect(self._folder_gathered)
         self._gatherer.failed.connect(self._gathering_failed)
         self._gatherer.start()
@@ -387,50 +429,42 @@ class Predictions(QObject):
             self._gatherer.stop()
             self._gatherer = None
 
-    def _folder_gathered(self, entries: list) -> None:
+    def _folder_gathered(self, gathered: FolderAccept) -> None:
         self._stop_gathering()
         if self._view() != self._gathered_view:  # what was gathered is no longer what is shown
             self.message.emit("the shown predictions changed while they were gathered (a threshold, a class shown or hidden, a rejection): "
                               "accept again")
             return
         store = self.annotator.workspace.store if self.annotator.workspace else None
-        waiting = store.predicted if store is not None else set()
-        self.folder_gathered.emit([e for e in entries if e[0] in waiting])  # not those marked reviewed meanwhile
+        if store is not None and store.revision != gathered.revision:  # labels edited meanwhile: what accepting adds, afresh
+            gathered = self.folder_accept(gathered.entries)
+        self.folder_gathered.emit(gathered.waiting(store.predicted if store is not None else set()))  # not those marked reviewed meanwhile
+
+    def _labels_snapshot(self) -> tuple[dict[str, tuple], dict[int, str], int]:
+        """The predicted images' labels (the store's own tuples: no copy), the class-name key of each
+        category, and the store's revision."""
+        store = self.annotator.workspace.store
+        return ({n: store.boxes(n) for n in store.predicted}, {c.id: class_name_key(c.name) for c in store.categories}, store.revision)
+
+    def folder_accept(self, entries: list) -> FolderAccept:
+        """:func:`folder_accept` of ``entries`` against the labels as they are now, on this thread."""
+        store = self.annotator.workspace.store
+        labels = {name: store.boxes(name) for name, _, _ in entries}
+        return folder_accept(entries, labels, {c.id: class_name_key(c.name) for c in store.categories}, store.revision)
 
     def _gathering_failed(self, reason: str) -> None:
         self._stop_gathering()
         self.message.emit(f"could not gather the folder's predictions: {reason}")
 
-    def fresh_entries(self, entries) -> list:
-        """``entries`` without the predictions that duplicate a label of the same class (IoU >= 0.7):
-        what accepting them would add."""
-        store = self.annotator.workspace.store
-        fresh = []
-        for file_name, size, predictions in entries:
-            if not predictions:
-                continue
-            boxes = np.array([p[:4] for p in predictions], dtype=np.float64)
-            classes = np.array([class_name_key(p[4]) for p in predictions], dtype=object)  # as accepting matches names
-            keep = new_predictions(boxes, classes, *_labels_by_key(store, file_name))
-            if len(keep):
-                fresh.append((file_name, size, [predictions[i] for i in keep]))
-        return fresh
-
-    @staticmethod
-    def stacked_count(entries) -> int:
-        """How many of these predictions lie on one of another class (one object, two labels if both are accepted)."""
-        return sum(stacked(np.array([p[:4] for p in predictions], dtype=np.float64), np.array([class_name_key(p[4]) for p in predictions], dtype=object))
-                   for _, _, predictions in entries)
-
     def accept_entries(self, entries, text: str, fresh: list | None = None) -> int:
-        """Add the :meth:`fresh_entries` of ``entries`` (``fresh``, when the caller has them already)
-        as one undo step named ``text`` (``{count}`` and ``{s}`` in it: the number added, and its
-        plural ending)."""
+        """Add the predictions of ``entries`` that no label of their class covers (``fresh``, when
+        the caller has them already: :class:`FolderAccept`) as one undo step named ``text``
+        (``{count}`` and ``{s}`` in it: the number added, and its plural ending)."""
         workspace = self.annotator.workspace
         if workspace is None or workspace.read_only:
             self.message.emit(f"Editing is off: {workspace.read_only_reason}" if workspace else "Open a folder first")
             return 0
-        fresh = self.fresh_entries(entries) if fresh is None else fresh
+        fresh = self.folder_accept(entries).fresh if fresh is None else fresh
         # a new class keeps the colour its predictions had: accepting (and undoing) changes no colour
         colors = {name: color.name() for name, color in zip(self.model.class_names, self.class_colors())} if self.model is not None else None
         added = sum(len(p) for _, _, p in fresh)

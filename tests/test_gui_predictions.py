@@ -885,7 +885,7 @@ def test_accepting_the_folder_warns_of_two_classes_predicted_on_one_object(qtbot
     wait_predictions(qtbot, window)
     entries = [("chess_01.jpg", window.annotator.size, [(420.0, 0.0, 528.0, 130.0, "white-rook"), (420.0, 0.0, 528.0, 130.0, "white-knight"),
                                                         (10.0, 10.0, 60.0, 60.0, "white-pawn")])]
-    assert window.accept_gathered(entries) == 0
+    assert window.accept_gathered(window.predictions.folder_accept(entries)) == 0
     assert "2 of them lie on a prediction of another class (one object the model is unsure of): both would become labels" in questions[0]
     assert questions[0].endswith("It is one step: Edit ▸ Undo takes it back.")
 
@@ -909,3 +909,26 @@ def test_evaluation_predicts_again_an_image_changed_since_it_was_cached(qtbot, t
     qtbot.waitUntil(lambda: panel.report is not None, timeout=120_000)
     assert panel.report.images == 8 and "left out" not in panel.metrics.text()
     assert window.predictions.model_runs == runs + 1  # that image alone
+
+
+def test_what_accepting_the_folder_adds_is_worked_out_again_after_an_edit_during_the_gathering(qtbot, tmp_path, window_factory):
+    """The gathering works out, in its worker, which predictions no label covers; a label drawn
+    meanwhile would otherwise be doubled by the accepted prediction it covers."""
+    from core.labels import Box
+
+    questions = []
+    window = window_factory(unlabelled_demo(tmp_path), confirm=lambda title, text: questions.append(text) or False)
+    wait_predictions(qtbot, window)
+    p, name = window.predictions, window.annotator.current
+    gathered = p.folder_accept(p.image_entries())
+    first = gathered.fresh[0][2][0]
+    category = window.workspace.add_category(first[4])
+    window.workspace.paste_boxes(name, window.annotator.size, [Box(*first[:4], category.id)])  # the user labels it meanwhile
+    p._gathered_view = p._view()
+    arrived = []
+    p.folder_gathered.connect(arrived.append)
+    p._folder_gathered(gathered)
+    (again,) = arrived
+    assert again.revision == window.workspace.store.revision and first not in again.fresh[0][2]
+    assert sum(len(f) for _, _, f in again.fresh) == sum(len(f) for _, _, f in gathered.fresh) - 1
+    assert questions and questions[-1].startswith(f"Add {sum(len(f) for _, _, f in again.fresh)} shown predictions")
