@@ -14,7 +14,7 @@ from core.labels import LabelSet, category_of_class
 ACCEPT_SKIP_IOU = 0.7  # a prediction this close to an existing label of its class is not added again
 MATCH_IOU = 0.5  # a label counts as detected by a same-class detection at this IoU
 SAME_BOX_IOU = 0.95  # an imported box this close to a label of its class is that label (format rounding aside)
-STACKED_IOU = 0.8  # predictions of two classes this close are one object the model is unsure of
+STACKED_IOU = 0.8  # a prediction this close to a label or likelier prediction of another class is that object, not a second one
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -49,45 +49,45 @@ def count_twins(reference: Detections, other: Detections, *, min_iou: float = 0.
 
 
 def covered_by_labels(boxes: np.ndarray, classes: np.ndarray, label_boxes: np.ndarray, label_classes: np.ndarray,
-                      iou: float = ACCEPT_SKIP_IOU) -> np.ndarray:
-    """Mask [N] of the predictions (``boxes`` [N, 4], ``classes`` [N]) that a label of the same class
-    already covers (IoU >= ``iou``): the ones accepting skips."""
+                      iou: float = ACCEPT_SKIP_IOU, other_class_iou: float = STACKED_IOU) -> np.ndarray:
+    """Mask [N] of the predictions (``boxes`` [N, 4], ``classes`` [N]) that a label covers: one of
+    the same class at IoU >= ``iou``, or of another class at IoU >= ``other_class_iou`` (the object
+    is labelled). Accepting skips them (:func:`new_predictions`); the window draws them faintly."""
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     label_boxes = np.asarray(label_boxes, dtype=np.float64).reshape(-1, 4)
     if not len(boxes) or not len(label_boxes):
         return np.zeros(len(boxes), dtype=bool)
     same = np.asarray(classes).reshape(-1, 1) == np.asarray(label_classes).reshape(1, -1)
-    return ((box_iou(boxes, label_boxes) >= iou) & same).any(axis=1)
+    overlap = box_iou(boxes, label_boxes)
+    return ((overlap >= iou) & same).any(axis=1) | ((overlap >= other_class_iou) & ~same).any(axis=1)
 
 
 def new_predictions(boxes: np.ndarray, classes: np.ndarray, label_boxes: np.ndarray, label_classes: np.ndarray,
-                    skip_iou: float = ACCEPT_SKIP_IOU) -> np.ndarray:
-    """Indices of predictions (``boxes`` [N, 4], ``classes`` [N]) that do not duplicate a label of the
-    same class (IoU >= ``skip_iou``) or an earlier kept prediction; classes are compared as given
-    (category ids on both sides)."""
+                    skip_iou: float = ACCEPT_SKIP_IOU, other_class_iou: float = STACKED_IOU) -> tuple[np.ndarray, int]:
+    """What accepting predictions (``boxes`` [N, 4], ``classes`` [N], highest score first) adds:
+    the indices of those that neither duplicate a label or an earlier kept prediction of the same
+    class (IoU >= ``skip_iou``) nor lie on one of another class (IoU >= ``other_class_iou``: NMS
+    runs per class, so a model unsure between two classes gives both, and a label of one class
+    says what the object is); and how many were left out for the second reason. Classes are
+    compared as given (category ids, or class-name keys, on both sides)."""
     keep: list[int] = []
+    other_class = 0
     kept_boxes = [np.asarray(label_boxes, dtype=np.float64).reshape(-1, 4)]
     kept_classes = [np.asarray(label_classes).reshape(-1)]
     for i in range(len(boxes)):
         existing, existing_classes = np.concatenate(kept_boxes), np.concatenate(kept_classes)
-        same = existing_classes == classes[i]
-        if same.any() and box_iou(boxes[i : i + 1], existing[same]).max() >= skip_iou:
-            continue
+        if len(existing):
+            iou = box_iou(boxes[i : i + 1], existing)[0]
+            same = existing_classes == classes[i]
+            if (iou[same] >= skip_iou).any():
+                continue
+            if (iou[~same] >= other_class_iou).any():
+                other_class += 1
+                continue
         keep.append(i)
         kept_boxes.append(np.asarray(boxes[i : i + 1], dtype=np.float64))
         kept_classes.append(np.asarray(classes[i : i + 1]))
-    return np.array(keep, dtype=np.int64)
-
-
-def stacked(boxes: np.ndarray, classes: np.ndarray, iou: float = STACKED_IOU) -> int:
-    """How many of these predictions (``boxes`` [N, 4], ``classes`` [N]) lie on one of another class
-    (IoU >= ``iou``): NMS runs per class, so a model unsure between two classes gives both, and
-    accepting both makes one object two labels."""
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    if len(boxes) < 2:
-        return 0
-    other = np.asarray(classes).reshape(-1, 1) != np.asarray(classes).reshape(1, -1)
-    return int(((box_iou(boxes, boxes) >= iou) & other).any(1).sum())
+    return np.array(keep, dtype=np.int64), other_class
 
 
 def already_labelled(boxes: np.ndarray, classes: np.ndarray, label_boxes: np.ndarray, label_classes: np.ndarray,

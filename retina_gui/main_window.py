@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.annotations import AnnotationFileLocked
+from core.text import count as count_of
 from retina_gui.anchor_panel import AnchorPanel
 from retina_gui.annotator import Annotator
 from retina_gui.canvas import Canvas, Tool
@@ -812,14 +813,15 @@ class MainWindow(QMainWindow):
         """The shown predictions of this image as labels; asks first when that adds classes."""
         if not self._predictions_on_screen():
             return 0
-        entries = self.predictions.image_entries()
-        new = self.predictions.classes_to_add(entries)
-        count = sum(len(p) for _, _, p in entries)
-        if new and not self.confirm("Accept predictions", f"Accept {count} predictions? That adds {len(new)} "
-                                                          f"class{'es' if len(new) > 1 else ''} your labels do not have: "
-                                                          f"{', '.join(new)}. (Edit ▸ Undo takes it back.)"):
+        gathered = self.predictions.folder_accept(self.predictions.image_entries())
+        new = self.predictions.classes_to_add(gathered.fresh)
+        count = sum(len(p) for _, _, p in gathered.fresh)
+        if new and not self.confirm("Accept predictions", f"Accept {count_of(count, 'prediction')}? That adds "
+                                                          f"{count_of(len(new), 'class')} your labels do not have: {', '.join(new)}."
+                                                          f"{_left_out(gathered)} Edit ▸ Undo takes it back."):
+            self.say("nothing accepted")
             return 0
-        return self.predictions.accept_image()
+        return self.predictions.accept_entries(gathered, "Accept {count} prediction{s}")
 
     def accept_folder(self) -> None:
         """Every shown prediction of every predicted image as labels, after the user agrees (one
@@ -841,18 +843,17 @@ class MainWindow(QMainWindow):
             return 0
         new = self.predictions.classes_to_add(fresh)
         adds = f" That adds {len(new)} class{'es' if len(new) > 1 else ''}: {', '.join(new)}." if new else ""
-        skipped = f" ({shown - count} others shown are labelled already.)" if shown > count else ""
+        other = sum(gathered.other_class.values())
+        skipped = f" ({shown - count - other} others shown are labelled already.)" if shown - count - other > 0 else ""
         store = self.workspace.store
         labelled = sum(1 for name, _, _ in fresh if store.boxes(name))
         onto = f" {labelled} of those images have labels already: the predictions join them." if labelled else ""
-        doubled = sum(gathered.stacked.values())
-        unsure = (f" {doubled} of them lie on a prediction of another class (one object the model is unsure of): both would become "
-                  "labels; reject the wrong one first (right click)." if doubled else "")
         question = (f"Add {count} shown prediction{'s' if count != 1 else ''} on {images} image{'s' if images != 1 else ''} as labels?"
-                    f"{skipped}{onto}{unsure}{adds} It is one step: Edit ▸ Undo takes it back.")
+                    f"{skipped}{onto}{_left_out(gathered)}{adds} It is one step: Edit ▸ Undo takes it back.")
         if not self.confirm("Accept predictions", question):
+            self.say("nothing accepted")
             return 0
-        return self.predictions.accept_entries(entries, "Accept predictions in the folder", fresh)
+        return self.predictions.accept_entries(gathered, "Accept predictions in the folder")
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -891,3 +892,11 @@ class MainWindow(QMainWindow):
         self.settings.setValue(GEOMETRY_KEY, self.saveGeometry())
         self.settings.setValue(LAYOUT_KEY, self.saveState(LAYOUT_VERSION))
         super().closeEvent(event)
+
+
+def _left_out(gathered) -> str:
+    """The accept questions' word on the predictions left out for lying on a label or a likelier
+    prediction of another class (one object the model is unsure of)."""
+    other = sum(gathered.other_class.values())
+    return (f" {count_of(other, 'other')} lie{'s' if other == 1 else ''} on a label or likelier prediction of another class (one object "
+            f"the model is unsure of) and {'is' if other == 1 else 'are'} left out: right-click one to accept it instead." if other else "")

@@ -3,6 +3,7 @@ shown on the canvas, accepted into the labels (undoable), and explained for miss
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,8 @@ from core.detections import Detections
 from core.images import ImageReadError, image_size
 from core.labels import category_of_class, class_name_key
 from core.prediction_cache import PredictionCache
-from core.review import Explanation, covered_by_labels, explain_labels, new_predictions, stacked
+from core.review import STACKED_IOU, Explanation, covered_by_labels, explain_labels, new_predictions
+from core.text import count as count_of
 from retina_gui import commands
 from retina_gui.annotator import Annotator
 from retina_gui.canvas import BoxView
@@ -27,38 +29,41 @@ from retina_gui.workers import FunctionWorker, ModelInfo, PredictionWorker
 
 @dataclass(frozen=True)
 class FolderAccept:
-    """What Accept shown (folder) would do, worked out in a worker: the shown predictions of each
-    predicted image (:meth:`Predictions.folder_entries`), those no label of their class covers (what
-    accepting adds), per image how many of those lie on one of another class, and the labels'
+    """What accepting shown predictions would do, worked out in a worker for Accept shown (folder):
+    the shown predictions of each image (highest score first, as :meth:`Predictions.folder_entries`
+    gives them), those accepting adds (:func:`core.review.new_predictions`), per image how many it
+    leaves out for lying on a label or likelier prediction of another class, and the labels'
     revision that was worked out at."""
 
     entries: list
     fresh: list
-    stacked: dict[str, int]
+    other_class: dict[str, int]
     revision: int
 
     def waiting(self, names: set[str]) -> FolderAccept:
         """Only the images among ``names`` (those still waiting for review)."""
         return FolderAccept([e for e in self.entries if e[0] in names], [e for e in self.fresh if e[0] in names],
-                            {n: k for n, k in self.stacked.items() if n in names}, self.revision)
+                            {n: k for n, k in self.other_class.items() if n in names}, self.revision)
 
 
-def folder_accept(entries: list, labels: dict[str, tuple], keys: dict[int, str], revision: int) -> FolderAccept:
+def folder_accept(entries: list, labels: dict[str, tuple], keys: dict[int, str], revision: int, *, chosen: bool = False) -> FolderAccept:
     """:class:`FolderAccept` of ``entries`` against ``labels`` (each image's boxes, as the store has
-    them) whose category ids have the class-name keys ``keys``; any thread may run it."""
-    fresh, doubled = [], {}
+    them) whose category ids have the class-name keys ``keys``; any thread may run it. ``chosen``:
+    predictions the user picked one by one (a double or right click), added even where a label of
+    another class lies."""
+    fresh, other_class = [], {}
     for file_name, size, predictions in entries:
         if not predictions:
             continue
         boxes = np.array([p[:4] for p in predictions], dtype=np.float64)
         classes = np.array([class_name_key(p[4]) for p in predictions], dtype=object)  # as accepting matches names
         have = [b for b in labels.get(file_name, ()) if not b.iscrowd]
-        keep = new_predictions(boxes, classes, np.array([[b.x1, b.y1, b.x2, b.y2] for b in have], dtype=np.float64).reshape(-1, 4),
-                               np.array([keys[b.category_id] for b in have], dtype=object))
+        keep, other_class[file_name] = new_predictions(
+            boxes, classes, np.array([[b.x1, b.y1, b.x2, b.y2] for b in have], dtype=np.float64).reshape(-1, 4),
+            np.array([keys[b.category_id] for b in have], dtype=object), other_class_iou=math.inf if chosen else STACKED_IOU)
         if len(keep):
             fresh.append((file_name, size, [predictions[i] for i in keep]))
-            doubled[file_name] = stacked(boxes[keep], classes[keep])
-    return FolderAccept(entries, fresh, doubled, revision)
+    return FolderAccept(entries, fresh, other_class, revision)
 
 
 class Predictions(QObject):
@@ -303,7 +308,7 @@ class Predictions(QObject):
         if self.visible is None or self.annotator.current is None or self.annotator.size is None:
             return 0
         entry = (self.annotator.current, self.annotator.size, as_predictions(self.visible, indices, self.model.class_names))
-        return self.accept_entries([entry], "Accept {count} prediction{s}")
+        return self.accept_entries(self.folder_accept([entry], chosen=True), "Accept {count} prediction{s}")
 
     def reject(self, index: int) -> None:
         """Hide one prediction of the current image (it is not accepted by "accept shown" either);
@@ -334,7 +339,8 @@ class Predictions(QObject):
             self.refilter()
 
     def accept_image(self) -> int:
-        return self.accept(list(range(len(self.visible)))) if self.visible is not None else 0
+        """Accept the shown predictions of the current image (one undo step), as Accept shown does."""
+        return self.accept_entries(self.folder_accept(self.image_entries()), "Accept {count} prediction{s}") if self.visible is not None else 0
 
     def classes_to_add(self, entries) -> list[str]:
         """The class names of these predictions (x1, y1, x2, y2, name) that the labels lack:
@@ -446,32 +452,33 @@ class Predictions(QObject):
         store = self.annotator.workspace.store
         return ({n: store.boxes(n) for n in store.predicted}, {c.id: class_name_key(c.name) for c in store.categories}, store.revision)
 
-    def folder_accept(self, entries: list) -> FolderAccept:
+    def folder_accept(self, entries: list, *, chosen: bool = False) -> FolderAccept:
         """:func:`folder_accept` of ``entries`` against the labels as they are now, on this thread."""
         store = self.annotator.workspace.store
         labels = {name: store.boxes(name) for name, _, _ in entries}
-        return folder_accept(entries, labels, {c.id: class_name_key(c.name) for c in store.categories}, store.revision)
+        return folder_accept(entries, labels, {c.id: class_name_key(c.name) for c in store.categories}, store.revision, chosen=chosen)
 
     def _gathering_failed(self, reason: str) -> None:
         self._stop_gathering()
         self.message.emit(f"could not gather the folder's predictions: {reason}")
 
-    def accept_entries(self, entries, text: str, fresh: list | None = None) -> int:
-        """Add the predictions of ``entries`` that no label of their class covers (``fresh``, when
-        the caller has them already: :class:`FolderAccept`) as one undo step named ``text``
-        (``{count}`` and ``{s}`` in it: the number added, and its plural ending)."""
+    def accept_entries(self, gathered: FolderAccept, text: str) -> int:
+        """Add what accepting ``gathered`` adds (its ``fresh`` predictions) as one undo step named
+        ``text`` (``{count}`` and ``{s}`` in it: the number added, and its plural ending)."""
         workspace = self.annotator.workspace
         if workspace is None or workspace.read_only:
             self.message.emit(f"Editing is off: {workspace.read_only_reason}" if workspace else "Open a folder first")
             return 0
-        fresh = self.folder_accept(entries).fresh if fresh is None else fresh
         # a new class keeps the colour its predictions had: accepting (and undoing) changes no colour
         colors = {name: color.name() for name, color in zip(self.model.class_names, self.class_colors())} if self.model is not None else None
-        added = sum(len(p) for _, _, p in fresh)
-        count = workspace.accept_predictions(fresh, text.format(count=added, s="" if added == 1 else "s"), colors,
-                                             reviewed=[e[0] for e in entries if e[2]])  # an image with nothing shown is not reviewed
-        skipped = sum(len(p) for _, _, p in entries) - count
-        self.message.emit(f"accepted {count} prediction{'s' if count != 1 else ''}" + (f", {skipped} already labelled" if skipped else ""))
+        added = sum(len(p) for _, _, p in gathered.fresh)
+        count = workspace.accept_predictions(gathered.fresh, text.format(count=added, s="" if added == 1 else "s"), colors,
+                                             reviewed=[e[0] for e in gathered.entries if e[2]])  # an image with nothing shown is not reviewed
+        other = sum(gathered.other_class.values())
+        labelled = sum(len(p) for _, _, p in gathered.entries) - count - other
+        left = [f"{labelled} labelled already"] if labelled else []
+        left += [f"{other} on a label or likelier prediction of another class"] if other else []
+        self.message.emit(f"accepted {count_of(count, 'prediction')}" + (f"; left out: {', '.join(left)}" if left else ""))
         self.refilter()
         return count
 

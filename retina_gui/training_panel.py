@@ -523,8 +523,8 @@ class TrainingPanel(QWidget):
             self.status.setText(f"cancelled after {_epochs(result.epochs_done)}; the last checkpoint is kept and the run can be resumed")
         else:
             checkpoint = result.best_checkpoint or result.last_checkpoint
-            best = ", no validation images (held out from 7 labelled images on)" if result.best_map is None else \
-                f", best validation mAP {result.best_map:.3f}"
+            # (no images held out: too few labelled images, or each would take the only boxes of a class; the plan said which)
+            best = ", not validated (no images were held out)" if result.best_map is None else f", best validation mAP {result.best_map:.3f}"
             if result.start_map is not None:
                 best += f" (start weights {result.start_map:.3f})"
             done = f"done: {_epochs(result.epochs_done)}{best}"
@@ -536,6 +536,8 @@ class TrainingPanel(QWidget):
                 text = f"{done}; now using {model_name(checkpoint)}"
                 if worse:
                     text += ". It scores below the weights it started from on the same images: “Previous model” switches back"
+                elif result.best_map is None:  # nothing says whether it is better than the model it replaces
+                    text += ". Without validation its quality is unknown: “Previous model” switches back"
                 self.predictions.load_model(checkpoint, self.predictions.device)
                 self.run_ended.emit(f"{done}; now using {checkpoint.parent.name}")
             else:

@@ -97,7 +97,8 @@ def test_accept_all_creates_labels_and_one_undo_removes_them(qtbot, tmp_path, wi
     shown = len(window.predictions.visible)
     colors = {v.label.rsplit(" ", 1)[0]: v.color.name() for v in window.predictions.box_views()}
     added = window.predictions.accept_image()
-    assert added == shown == len(store.boxes(name))
+    # of two classes predicted on one object (NMS runs per class), the likelier alone becomes a label
+    assert added == len(store.boxes(name)) and 0 < shown - added == int(window.statusBar().currentMessage().split("; left out: ")[1].split()[0])
     assert {c.name for c in store.categories} <= set(window.predictions.model.class_names)
     assert {c.name: c.color for c in store.categories} == colors  # each new class keeps the colour its predictions had
     assert {v.label.rsplit(" ", 1)[0]: v.color.name() for v in window.predictions.box_views()} == colors
@@ -105,7 +106,7 @@ def test_accept_all_creates_labels_and_one_undo_removes_them(qtbot, tmp_path, wi
     assert all(v.faint for v in window.predictions.box_views()) and window.canvas._predictions[0].pen().color().alpha() < 255
     assert window.predictions.accept_image() == 0  # everything is labelled now: nothing is added twice
     stack = window.workspace.undo_stack
-    assert stack.count() == 1 and stack.text(0) == f"Accept {shown} predictions · {name}"
+    assert stack.count() == 1 and stack.text(0) == f"Accept {added} predictions · {name}"
     other = window.files.neighbours(name)[-1]
     window.files.set_current(other)
     qtbot.waitUntil(lambda: window.annotator.current == other and window.annotator.size is not None, timeout=10_000)
@@ -117,8 +118,8 @@ def test_accept_all_creates_labels_and_one_undo_removes_them(qtbot, tmp_path, wi
     path = window.workspace.labels_file.path
     qtbot.waitUntil(lambda: path.exists() and '"annotations":[]' in path.read_text(), timeout=3000)
     assert window.predictions.accept([0]) == 1
-    assert window.predictions.accept_image() == shown - 1  # the one already labelled is skipped, and the history says so
-    assert stack.text(stack.index() - 1) == f"Accept {shown - 1} predictions · {name}"
+    assert window.predictions.accept_image() == added - 1  # the one already labelled is skipped, and the history says so
+    assert stack.text(stack.index() - 1) == f"Accept {added - 1} predictions · {name}"
 
 
 def test_batch_predict_the_folder_then_accept_all_of_it_in_one_step(qtbot, tmp_path, window_factory, monkeypatch):
@@ -160,7 +161,7 @@ def test_batch_predict_the_folder_then_accept_all_of_it_in_one_step(qtbot, tmp_p
     window._undo()  # Ctrl+Z: the image on screen is one of the step's, so it stays; the status bar says what was undone
     assert window.annotator.current == shown and window.statusBar().currentMessage() == "undone: Accept predictions in the folder"
     assert all(window.files.model.status(n) == "predicted" for n in window.files.model.names)
-    assert sum(len(p) for _, _, p in window.predictions.folder_entries()) == count
+    assert sum(len(p) for _, _, p in window.predictions.folder_accept(window.predictions.folder_entries()).fresh) == count
     window.workspace.undo_stack.redo()
     assert all(window.files.model.status(n) == "labelled" for n in window.files.model.names) and not store.predicted
     # one image cleaned up and marked reviewed as empty, another's boxes cut down: after reopening, the
@@ -479,7 +480,8 @@ def test_a_rejected_prediction_is_hidden_and_not_accepted_with_the_rest(qtbot, t
     stack.undo()
     assert len(window.predictions.visible) == shown
     stack.redo()
-    assert window.predictions.accept_image() == shown - 1
+    adds = sum(len(p) for _, _, p in window.predictions.folder_accept(window.predictions.image_entries()).fresh)
+    assert window.predictions.accept_image() == adds and 0 < adds <= shown - 1
     boxes = {(b.x1, b.y1) for b in window.workspace.store.boxes(window.annotator.current)}
     assert (float(rejected_box[0]), float(rejected_box[1])) not in boxes
 
@@ -555,9 +557,10 @@ def test_accepting_predictions_that_add_classes_asks_first(qtbot, tmp_path, wind
     store = window.workspace.store
     store_classes = len(store.categories)
     assert window.accept_image() == 0 and not store.boxes(window.annotator.current) and len(store.categories) == store_classes
-    assert asked[0].startswith(f"Accept {len(window.predictions.visible)} predictions? That adds ")
+    adds = sum(len(p) for _, _, p in window.predictions.folder_accept(window.predictions.image_entries()).fresh)
+    assert asked[0].startswith(f"Accept {adds} predictions? That adds ") and "left out: right-click one to accept it instead" in asked[0]
     window.confirm = lambda title, text: asked.append(text) or True
-    assert window.accept_image() == len(window.predictions.visible) > 0
+    assert window.accept_image() == adds > 0
     asked.clear()
     window.model_panel.accept_image_button.click()  # the classes exist now: nothing to ask, nothing added twice
     assert asked == []
@@ -635,9 +638,11 @@ def test_accepting_the_folder_asks_about_what_it_would_add_not_what_is_shown(qtb
     window.predictions.predict_folder()
     qtbot.waitUntil(lambda: bool(finished), timeout=120_000)
     shown = sum(len(p) for _, _, p in window.predictions.folder_entries())
+    other = sum(window.predictions.folder_accept(window.predictions.folder_entries()).other_class.values())
     added = accept_folder(qtbot, window)
     assert 0 < added < shown  # most of the demo model's detections are labelled already
-    assert questions[-1].startswith(f"Add {added} shown predictions on ") and f"({shown - added} others shown are labelled already.)" in questions[-1]
+    assert questions[-1].startswith(f"Add {added} shown predictions on ")
+    assert f"({shown - added - other} others shown are labelled already.)" in questions[-1] and f" {other} others lie on a label" in questions[-1]
     assert "of those images have labels already: the predictions join them." in questions[-1]  # said, not found out after
     # the folder's predictions are gathered off the GUI thread (20 s for 10,000 images): the question
     # waits for them, and a threshold moved meanwhile makes them stale, so nothing is asked or added
@@ -879,15 +884,20 @@ def test_a_right_click_offers_every_prediction_under_it(qtbot, tmp_path, window_
     menu.close()
 
 
-def test_accepting_the_folder_warns_of_two_classes_predicted_on_one_object(qtbot, tmp_path, window_factory):
+def test_accepting_the_folder_leaves_out_a_second_class_predicted_on_one_object(qtbot, tmp_path, window_factory):
     questions = []
     window = window_factory(unlabelled_demo(tmp_path), confirm=lambda title, text: questions.append(text) or False)
     wait_predictions(qtbot, window)
     entries = [("chess_01.jpg", window.annotator.size, [(420.0, 0.0, 528.0, 130.0, "white-rook"), (420.0, 0.0, 528.0, 130.0, "white-knight"),
                                                         (10.0, 10.0, 60.0, 60.0, "white-pawn")])]
-    assert window.accept_gathered(window.predictions.folder_accept(entries)) == 0
-    assert "2 of them lie on a prediction of another class (one object the model is unsure of): both would become labels" in questions[0]
+    gathered = window.predictions.folder_accept(entries)
+    assert window.accept_gathered(gathered) == 0 and window.statusBar().currentMessage() == "nothing accepted"
+    assert questions[0].startswith("Add 2 shown predictions on 1 image as labels? 1 other lies on a label or likelier prediction of "
+                                   "another class (one object the model is unsure of) and is left out: right-click one to accept it instead.")
     assert questions[0].endswith("It is one step: Edit ▸ Undo takes it back.")
+    window.confirm = lambda title, text: True
+    assert window.accept_gathered(gathered) == 2  # the rook and the pawn: one object, one label
+    assert window.statusBar().currentMessage() == "accepted 2 predictions; left out: 1 on a label or likelier prediction of another class"
 
 
 def test_evaluation_predicts_again_an_image_changed_since_it_was_cached(qtbot, tmp_path, window_factory):

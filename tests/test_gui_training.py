@@ -453,3 +453,29 @@ def test_the_step_axis_ticks_fall_on_whole_steps(qapp):
     assert (chart.x_axis.min(), chart.x_axis.max()) == (0, 2)
     chart.add_step(1, 7, 1.0, 0.5)
     assert chart.x_axis.max() == 8 and chart.x_axis.tickCount() == 3  # ticks at 0, 4, 8
+
+
+def test_a_run_without_validation_says_so_and_that_its_quality_is_unknown(qtbot, tmp_path):
+    """It said "no validation images (held out from 7 labelled images on)" whatever the reason, and
+    the new model took over with no word of caution."""
+    folder = tmp_path / "two"
+    shutil.copytree(DEMO, folder)
+    data = json.loads((folder / "annotations.coco.json").read_text())
+    kept = {im["id"] for im in data["images"][:2]}
+    data["images"] = [im for im in data["images"] if im["id"] in kept]
+    data["annotations"] = [a for a in data["annotations"] if a["image_id"] in kept]
+    used = {a["category_id"] for a in data["annotations"]}
+    data["categories"] = [c for c in data["categories"] if c["id"] in used]
+    (folder / "annotations.coco.json").write_text(json.dumps(data))
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(folder=folder, model=DEMO_MODEL, settings=settings, confirm=lambda title, text: True)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.predictions.model is not None and window.listed, timeout=60_000)
+    panel = window.training_panel
+    small_recipe(panel, 1)
+    assert panel.train()
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=180_000)
+    assert "done: 1 epoch, not validated (no images were held out)" in panel.status.text()
+    assert "Without validation its quality is unknown: “Previous model” switches back" in panel.status.text()
+    window.close()
