@@ -24,6 +24,7 @@ from retina_gui import commands
 from retina_gui.annotator import Annotator
 from retina_gui.canvas import BoxView
 from retina_gui.convert import PALETTE, category_color, palette_color, rect_from_xyxy
+from retina_gui.widgets import model_name
 from retina_gui.workers import FunctionWorker, ModelInfo, PredictionWorker
 
 
@@ -155,7 +156,7 @@ class Predictions(QObject):
         self.score = max(0.3 if self.score is None else self.score, info.score_floor)
         self.nms = info.nms_thresh if self.nms is None else self.nms
         self.hidden.clear()
-        self.message.emit(f"model {info.path.name}: {len(info.class_names)} classes, {info.preset} preset, {info.device} {info.precision}")
+        self.message.emit(f"model {model_name(info.path)}: {len(info.class_names)} classes, {info.preset} preset, {info.device} {info.precision}")
         self.model_changed.emit(info)
         if self.auto and self.annotator.current is not None:
             self.request(self.annotator.current)

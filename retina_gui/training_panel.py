@@ -297,9 +297,11 @@ class TrainingPanel(QWidget):
         elif not self._plan_stale:
             labels = ws.store.to_labelset()
             plan = describe_plan(labels, model.class_names if model else None, self._folder_images)
-            if any(run.speed is not None for run in self._runs):
+            busy = self._busy_runs()  # a run still training: its speed so far is no guide
+            runs = [run for run in self._runs if run.speed is not None and run.path.resolve() not in busy]
+            if runs:
                 recipe = self.recipe(labels)
-                plan = f"{plan} {estimate_duration(labels, recipe, self._runs, self._device_kind(recipe), self._folder_images)}".rstrip()
+                plan = f"{plan} {estimate_duration(labels, recipe, runs, self._device_kind(recipe), self._folder_images)}".rstrip()
             self.plan.setText(plan)
 
     def set_folder_images(self, names: list[str]) -> None:
