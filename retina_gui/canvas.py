@@ -252,6 +252,7 @@ class Canvas(QGraphicsView):
     tool_changed = Signal(object)  # Tool
 
     ZOOM_RANGE = (0.01, 64.0)
+    MENU_PREDICTIONS = 6  # in a right click's menu: inside a large box at a low threshold dozens lie under the point
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -610,11 +611,11 @@ class Canvas(QGraphicsView):
         return self._item_at(view_pos, PredictionItem)
 
     def predictions_at(self, view_pos: QPoint) -> list[int]:
-        """Every prediction under the point, top first: predictions of two classes on one object lie
-        on each other, and the one below could not be reached."""
+        """The predictions under the point, top first (at most :attr:`MENU_PREDICTIONS`): predictions
+        of two classes on one object lie on each other, and the one below could not be reached."""
         under = [item.index for item in self.items(view_pos) if isinstance(item, PredictionItem)]
         if under:
-            return list(dict.fromkeys(under))
+            return list(dict.fromkeys(under))[:self.MENU_PREDICTIONS]
         top = self.prediction_at(view_pos)
         return [] if top is None else [top]
 

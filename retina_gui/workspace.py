@@ -316,8 +316,8 @@ class Workspace(QObject):
             if entry.file_name not in present:
                 skipped.append(entry.file_name)
                 continue
-            have = self.store.entry(entry.file_name)
-            if entry.reviewed and not (have is not None and have.reviewed):
+            existing = self.store.entry(entry.file_name)
+            if entry.reviewed and not (existing is not None and existing.reviewed):
                 reviewed.append((entry.file_name, self._known_size(entry)))
             if not entry.boxes:
                 continue

@@ -52,7 +52,7 @@ def read_voc(folder: Path | str) -> LabelSet:
                     raise LabelFormatError(f"{path}: object {n} has an empty <name>")
                 names.add(name)
                 # kept for a VOC file written from these labels (and as fields of a COCO annotation)
-                extra = {key: value for key, value in (("truncated", _flag(obj.findtext("truncated"))), ("pose", obj.findtext("pose", "").strip()))
+                extra = {key: value for key, value in (("truncated", _one(obj.findtext("truncated"))), ("pose", obj.findtext("pose", "").strip()))
                          if value and value != "Unspecified"}
                 objects.append((name, x1 - 1, y1 - 1, x2, y2, obj.findtext("difficult", "0").strip() == "1", extra or None))
         except LabelFormatError:
@@ -69,7 +69,7 @@ def read_voc(folder: Path | str) -> LabelSet:
     return LabelSet([Category(i, n) for n, i in ids.items()], images)
 
 
-def _flag(text: str | None) -> int:
+def _one(text: str | None) -> int:
     return 1 if (text or "").strip() == "1" else 0
 
 
