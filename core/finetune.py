@@ -247,12 +247,12 @@ def _speed(history: list[dict], recipe: dict) -> RunSpeed | None:
                     int(recipe["image_size"]))
 
 
-def estimate_duration(labels: LabelSet, recipe: Recipe, runs: Sequence[RunInfo], device: str,
-                      present: Collection[str] | None = None) -> str:
-    """How long a run of ``recipe`` would take on ``device`` ("cpu", "cuda"), in a sentence, at
-    the speed of the newest run of this folder that trained the same backbone on that kind of
-    device (scaled by the image area: the time of a step grows about as the pixels do); "" when
-    no run has such a speed, or there is nothing to train on."""
+def estimate_seconds(labels: LabelSet, recipe: Recipe, runs: Sequence[RunInfo], device: str,
+                     present: Collection[str] | None = None) -> tuple[float, RunInfo] | None:
+    """How long a run of ``recipe`` would take on ``device`` ("cpu", "cuda"), and the run that says
+    so: the newest of ``runs`` that trained the same backbone on that kind of device, its speed
+    scaled by the image area (the time of a step grows about as the pixels do). None when no run
+    has such a speed, or there is nothing to train on."""
     from core.weights import CheckpointError, read_spec
 
     if recipe.start is None:
@@ -268,14 +268,23 @@ def estimate_duration(labels: LabelSet, recipe: Recipe, runs: Sequence[RunInfo],
         labels = labels.with_files(present)
     training_images = round(len(labelled_images(labels)) * (1 - recipe.val_fraction))
     if timed is None or not training_images:
-        return ""
+        return None
     speed = timed.speed
     rate = speed.images_per_s * (speed.image_size / recipe.image_size) ** 2
-    seconds = recipe.epochs * training_images / rate * (1 + speed.validation_share)
+    return recipe.epochs * training_images / rate * (1 + speed.validation_share), timed
+
+
+def estimate_duration(labels: LabelSet, recipe: Recipe, runs: Sequence[RunInfo], device: str,
+                      present: Collection[str] | None = None) -> str:
+    """:func:`estimate_seconds` in a sentence ("" without an estimate)."""
+    estimate = estimate_seconds(labels, recipe, runs, device, present)
+    if estimate is None:
+        return ""
+    seconds, timed = estimate
     took = ("Under a minute" if seconds < 45 else "About a minute" if seconds < 90 else f"About {seconds / 60:.0f} min"
             if seconds < 5400 else f"About {seconds / 3600:.1f} h")
     where = "the GPU" if device == "cuda" else "the CPU"
-    return f"{took} on {where} (at the speed of the run {timed.started}: {speed.images_per_s:.1f} images/s at {speed.image_size} px)."
+    return f"{took} on {where} (at the speed of the run {timed.started}: {timed.speed.images_per_s:.1f} images/s at {timed.speed.image_size} px)."
 
 
 def _read_json(path: Path, kind: type):
