@@ -404,8 +404,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from core.formats import writes_label_file
-    from core.formats.convert import boxes_outside, flat_boxes, read_labels, with_image_sizes, write_labels
+    from core.formats.convert import boxes_outside, flat_boxes, read_labels, with_image_sizes, write_labels, written_counts
 
     target = Path(args.target)
     if args.target_format == "coco":
@@ -427,11 +426,8 @@ def _convert(args: argparse.Namespace) -> int:
         print(problem, file=sys.stderr)
     write_labels(labels, args.target_format, args.target)
     crowd = sum(b.iscrowd for im in labels.images for b in im.boxes) if args.target_format == "yolo" else 0
-    boxes = sum(len(im.boxes) for im in labels.images) - crowd
     left_out = f" ({count(crowd, 'crowd region')} left out: YOLO has no form for them)" if crowd else ""
-    images = len(labels.images)
-    if args.target_format != "coco":  # a label file each for the images with boxes, and for the reviewed negatives
-        images = sum(writes_label_file(im, args.target_format) for im in labels.images)
+    images, boxes = written_counts(labels, args.target_format)
     print(f"{count(images, 'image')}, {count(boxes, 'box')}{left_out}, {count(len(labels.categories), 'category')} "
           f"written to {args.target}", file=sys.stderr)
     serious = [p for p in problems if not p.startswith("image without label file")]

@@ -63,8 +63,8 @@ class PredictionCache:
                 path.unlink(missing_ok=True)
                 changed.add(name)
         rejected = self.rejected()
-        if changed & set(rejected):
-            self.put_rejected({name: indices for name, indices in rejected.items() if name not in changed - current})
+        if changed & set(rejected):  # (also when predicted again since: the numbers were of the old candidates)
+            self.put_rejected({name: indices for name, indices in rejected.items() if name not in changed})
         return sorted(current)
 
     def __contains__(self, file_name: str) -> bool:
@@ -105,4 +105,4 @@ class PredictionCache:
         write_json(self.folder / "rejected.json", {name: sorted(indices) for name, indices in sorted(rejected.items()) if indices})
 
 
-_STAMP = re.compile(r"\d+-\d+")
+_STAMP = re.compile(r"-?\d+-\d+")  # (a time before 1970 is negative)

@@ -70,23 +70,24 @@ def new_predictions(boxes: np.ndarray, classes: np.ndarray, label_boxes: np.ndar
     runs per class, so a model unsure between two classes gives both, and a label of one class
     says what the object is); and how many were left out for the second reason. Classes are
     compared as given (category ids, or class-name keys, on both sides)."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    classes = np.asarray(classes).reshape(-1)
+    label_boxes = np.asarray(label_boxes, dtype=np.float64).reshape(-1, 4)
+    label_classes = np.asarray(label_classes).reshape(-1)
+    to_labels = box_iou(boxes, label_boxes) if len(label_boxes) else np.zeros((len(boxes), 0))
+    to_predictions = box_iou(boxes, boxes)
     keep: list[int] = []
     other_class = 0
-    kept_boxes = [np.asarray(label_boxes, dtype=np.float64).reshape(-1, 4)]
-    kept_classes = [np.asarray(label_classes).reshape(-1)]
     for i in range(len(boxes)):
-        existing, existing_classes = np.concatenate(kept_boxes), np.concatenate(kept_classes)
-        if len(existing):
-            iou = box_iou(boxes[i : i + 1], existing)[0]
-            same = existing_classes == classes[i]
-            if (iou[same] >= skip_iou).any():
-                continue
-            if (iou[~same] >= other_class_iou).any():
-                other_class += 1
-                continue
+        same_label = label_classes == classes[i]
+        kept = np.array(keep, dtype=np.int64)
+        if (to_labels[i, same_label] >= skip_iou).any() or (to_predictions[i, kept[classes[kept] == classes[i]]] >= skip_iou).any():
+            continue
+        # against every likelier prediction, kept or not: a likelier one left out as a label's duplicate still says what the object is
+        if (to_labels[i, ~same_label] >= other_class_iou).any() or (to_predictions[i, :i][classes[:i] != classes[i]] >= other_class_iou).any():
+            other_class += 1
+            continue
         keep.append(i)
-        kept_boxes.append(np.asarray(boxes[i : i + 1], dtype=np.float64))
-        kept_classes.append(np.asarray(classes[i : i + 1]))
     return np.array(keep, dtype=np.int64), other_class
 
 

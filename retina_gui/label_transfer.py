@@ -41,7 +41,7 @@ class LabelTransfer(QObject):
     def export(self, workspace: Workspace, fmt: str, target: Path, remove: list[Path] = ()) -> bool:
         """Start writing the labels (a snapshot) as ``fmt`` to ``target``, then deleting the label
         files ``remove``; False if refused at once."""
-        from core.formats.convert import write_labels
+        from core.formats.convert import write_labels, written_counts
 
         if self.busy:
             self.message.emit("an import or export is still running")
@@ -51,9 +51,9 @@ class LabelTransfer(QObject):
                                         "(File ▸ Save writes it now). Export to another file.")
             return False
         labels = workspace.store.to_labelset()
-        self._task = ("export", fmt, target, len(labels.images), sum(len(im.boxes) for im in labels.images), len(remove))
+        self._task = ("export", fmt, target, *written_counts(labels, fmt), len(remove))
         self._start(lambda cancel: write_labels(labels, fmt, target, cancel, remove=remove))
-        self.message.emit(f"exporting {len(labels.images)} images to {target} …")
+        self.message.emit(f"exporting {count(self._task[3], 'image')} to {target} …")
         return True
 
     def import_labels(self, workspace: Workspace, fmt: str, source: Path, present: set[str]) -> bool:
@@ -99,7 +99,7 @@ class LabelTransfer(QObject):
             _, fmt, target, images, boxes, removed = task
             check = ", pycocotools self-check passed" if fmt == "coco" else ""
             gone = f"; {removed} label files of images with no labels now removed" if removed else ""
-            self.message.emit(f"exported {images} images, {boxes} boxes to {target}{check}{gone}")
+            self.message.emit(f"exported {count(images, 'image')}, {count(boxes, 'box')} to {target}{check}{gone}")
             self.finished.emit(True)
             return
         _, source, workspace, present = task

@@ -166,6 +166,10 @@ def test_images_that_would_share_a_label_file_are_refused_before_anything_is_wri
     with pytest.raises(LabelFormatError, match=r"a.jpg and a.png would both be written to a\.(txt|xml)"):
         write_labels(labels, fmt, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+    # also when one of them gets no label file (no boxes): read back, a label file two images share is given to neither
+    unlabelled = LabelSet(labels.categories, [labels.images[0], ImageEntry(2, "a.png", 100, 100, [])])
+    with pytest.raises(LabelFormatError, match=r"a.jpg and a.png would both be written to"):
+        write_labels(unlabelled, fmt, tmp_path / "out")
 
 
 def test_an_image_named_classes_is_refused_by_the_yolo_export_rather_than_overwriting_the_class_list(tmp_path):

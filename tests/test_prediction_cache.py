@@ -63,3 +63,22 @@ def test_an_entry_written_for_the_image_as_it_was_read_is_not_taken_for_a_newer_
     (images / "a.jpg").write_bytes(b"saved again while it was predicted")
     cache.put("a.jpg", CANDIDATES, entry)  # ... so the new file is predicted again
     assert cache.get("a.jpg") is None
+
+
+def test_a_changed_image_predicted_again_before_the_next_load_loses_its_old_rejections(tmp_path):
+    images = _images(tmp_path, "a.jpg")
+    cache = PredictionCache(tmp_path, "key", images)
+    cache.put("a.jpg", CANDIDATES)
+    cache.put_rejected({"a.jpg": {0}})
+    (images / "a.jpg").write_bytes(b"another photo, longer")
+    cache.put("a.jpg", CANDIDATES)  # shown, and predicted again, before a model loads next
+    assert cache.names() == ["a.jpg"] and cache.rejected() == {}  # the numbers were of the old photo's candidates
+
+
+def test_an_image_dated_before_1970_keeps_its_entry(tmp_path):
+    images = _images(tmp_path, "old.jpg")
+    os.utime(images / "old.jpg", ns=(0, -1_000_000_000))
+    cache = PredictionCache(tmp_path, "key", images)
+    cache.put("old.jpg", CANDIDATES)
+    cache.put_rejected({"old.jpg": {0}})
+    assert cache.names() == ["old.jpg"] and cache.rejected() == {"old.jpg": {0}} and cache.get("old.jpg") is not None

@@ -262,3 +262,14 @@ def test_of_two_classes_predicted_on_one_object_accepting_takes_the_likelier():
     keep, other_class = new_predictions(boxes, np.array(["rook", "knight", "rook", "queen", "queen"], dtype=object), np.zeros((0, 4)),
                                         np.array([], dtype=object))
     assert keep.tolist() == [0, 2, 4] and other_class == 2  # highest score first: the rook over the knight, the rook over the queen
+
+
+def test_a_likelier_prediction_left_out_as_a_label_s_duplicate_still_says_what_the_object_is():
+    """Drawing the rook label turned a knight left out (it lay on the likelier rook prediction) into
+    one added: the rook prediction, a duplicate of the label, was no longer compared with."""
+    label = np.array([[0, 0, 100, 100.0]])
+    preds = np.array([[0, 0, 100, 85], [0, 0, 100, 75.0]])  # the knight is at IoU 0.88 with the rook prediction, 0.75 with the label
+    classes = np.array(["rook", "knight"], dtype=object)
+    keep, other_class = new_predictions(preds, classes, label, np.array(["rook"], dtype=object))
+    assert keep.tolist() == [] and other_class == 1
+    assert new_predictions(preds, classes, np.zeros((0, 4)), np.array([], dtype=object))[0].tolist() == [0]

@@ -38,6 +38,13 @@ def read_labels(fmt: str, source: Path | str, images: Path | str | None = None,
     return labels, problems
 
 
+def written_counts(labels: LabelSet, fmt: str) -> tuple[int, int]:
+    """The images and boxes writing ``labels`` as ``fmt`` puts in files: VOC and YOLO give no label
+    file to an image with neither boxes nor a reviewed mark, and YOLO leaves crowd regions out."""
+    images = labels.images if fmt == "coco" else [im for im in labels.images if writes_label_file(im, fmt)]
+    return len(images), sum(1 for im in images for b in im.boxes if fmt != "yolo" or not b.iscrowd)
+
+
 def with_image_sizes(labels: LabelSet, images: Path | str | None, *, strict: bool = True) -> LabelSet:
     """Images whose size the labels lack get it from the image file's header in ``images``; with
     no folder to read, a missing size is an error (COCO and VOC would carry a width of 0).
@@ -97,7 +104,8 @@ def stale_label_files(labels: LabelSet, fmt: str, target: Path | str, image_name
     with classes of the folder's classes.txt (a caption ``chess_02.txt`` beside the images is not
     one). Raises LabelFormatError when ``labels`` cannot be written there (two images, one label file)."""
     suffix = {"voc": ".xml", "yolo": ".txt"}[fmt]
-    written = set(label_file_names([im.file_name for im in labels.images if writes_label_file(im, fmt)], suffix))
+    written = {target for im, target in zip(labels.images, label_file_names([im.file_name for im in labels.images], suffix))
+               if writes_label_file(im, fmt)}
     target = Path(target)
     ours = {PurePosixPath(name).with_suffix(suffix).as_posix(): name for name in image_names}
     candidates = sorted((target / label, image) for label, image in ours.items()

@@ -91,9 +91,11 @@ def write_voc(labels: LabelSet, folder: Path | str, cancel: CancelToken | None =
     unwritable = [name for name in names.values() if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in name)]
     if unwritable:  # XML 1.0 has no form for them: the file written would not parse
         raise LabelFormatError(f"category name {unwritable[0]!r} holds a control character XML cannot hold; nothing was written")
-    images = [im for im in labels.images if writes_label_file(im, "voc")]
-    targets = label_file_names([im.file_name for im in images], ".xml")
-    for im, target in zip(images, targets):
+    # every image's name is checked, written or not: two images of one label file read back as neither's
+    targets = label_file_names([im.file_name for im in labels.images], ".xml")
+    for im, target in zip(labels.images, targets):
+        if not writes_label_file(im, "voc"):
+            continue
         if cancel is not None:
             cancel.raise_if_cancelled()  # the files written so far stay, each one whole
         rel = PurePosixPath(check_file_name(im.file_name))

@@ -94,20 +94,21 @@ def write_yolo(labels: LabelSet, folder: Path | str, cancel: CancelToken | None 
     folder = Path(folder)
     categories = sorted(labels.categories, key=lambda c: c.id)
     index = {c.id: i for i, c in enumerate(categories)}
-    images = [im for im in labels.images if writes_label_file(im, "yolo")]
-    targets = label_file_names([im.file_name for im in images], ".txt")
+    # every image's name is checked, written or not: two images of one label file read back as neither's
+    targets = label_file_names([im.file_name for im in labels.images], ".txt")
     if "classes.txt" in targets:
-        name = images[targets.index("classes.txt")].file_name
+        name = labels.images[targets.index("classes.txt")].file_name
         raise LabelFormatError(f"{name}: its labels would be written over classes.txt (the class list): rename the image; "
                                "nothing was written")
-    unsized = [im.file_name for im in images if not im.width or not im.height]
+    written = [(im, target) for im, target in zip(labels.images, targets) if writes_label_file(im, "yolo")]
+    unsized = [im.file_name for im, _ in written if not im.width or not im.height]
     if unsized:
         raise LabelFormatError(f"{unsized[0]}: image size unknown, YOLO needs it to normalise; nothing was written")
     unwritable = [c.name for c in categories if c.name.splitlines() != [c.name] or not c.name.strip()]  # as splitlines() reads it back
     if unwritable:  # classes.txt is a name a line: it would shift every class after it
         raise LabelFormatError(f"category name {unwritable[0]!r} cannot be a line of classes.txt (empty, or several lines); nothing was written")
     write_text(folder / "classes.txt", "".join(f"{c.name}\n" for c in categories))
-    for im, target in zip(images, targets):
+    for im, target in written:
         if cancel is not None:
             cancel.raise_if_cancelled()  # the files written so far stay, each one whole
         lines = []
