@@ -124,7 +124,7 @@ def main() -> None:
         store.mark_predicted([f"g{k}_{name}"])
     predicted = len(store.predicted)
     start = time.perf_counter()
-    gathered = window.predictions.folder_accept(window.predictions.folder_entries())  # the gathering, and what accepting adds
+    gathered = window.predictions.plan_accept(window.predictions.folder_entries())  # the gathering, and what accepting adds
     on_gui_s = time.perf_counter() - start
     window.predictions.folder_gathered.disconnect(window.accept_gathered)  # no question: the gathering alone is timed
     arrived: list = []

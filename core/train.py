@@ -257,7 +257,8 @@ class Trainer:
         self.step, self.epoch, self.skip, self.total_steps = 0, 0, 0, 0
         self.end_pending = False  # an epoch's steps are done but its validation and checkpoint are not (cancelled there)
         self._epoch_losses: list[tuple[float, float]] = []  # (class, box) loss of each finished step of this epoch
-        self._epoch_time = [0.0, 0]  # seconds and images of this epoch's training, validation not included (a speed for estimates)
+        # this epoch's training seconds (the images' loading included, validation not) and images: a speed for estimates
+        self._epoch_seconds, self._epoch_images = 0.0, 0
         self.classes = classes or training_classes(train_data.labels)
         if not self.classes:
             raise TrainingError("no labelled boxes to train on")
@@ -633,7 +634,7 @@ class Trainer:
                         # takes part in the step with a blank image whose loss counts for nothing
                         batch, weight = self._blank_batch(), 0.0
                     finite, cls_loss, box_loss, real = self._step(batch, weight)
-                    self._epoch_time[1] += len(batch.image_ids) * self.dist.world_size if weight else 0
+                    self._epoch_images += len(batch.image_ids) * self.dist.world_size if weight else 0
                     self.skip += 1
                     if finite and not real:  # no process had an image to learn from: no step
                         continue
@@ -651,7 +652,7 @@ class Trainer:
                     rate = (self.step - start_step) * config.batch_size * self.dist.world_size / max(elapsed, 1e-9)
                     eta = (self.total_steps - self.step) * config.batch_size * self.dist.world_size / max(rate, 1e-9)
                     self._emit(TrainEvent("step", self.epoch, self.step, self.total_steps, cls_loss, box_loss, self.optimizer.param_groups[0]["lr"], rate, eta))
-                self._epoch_time[0] += time.perf_counter() - epoch_began  # the images' loading included, validation not
+                self._epoch_seconds += time.perf_counter() - epoch_began
                 self._share_unreadable()
                 if not stepped:
                     raise TrainingError("no image of the epoch could be decoded (their headers read, their pixels not): nothing was "
@@ -774,10 +775,10 @@ class Trainer:
         if self.config.validate and self.val_data is not None and self.val_data.labels.images and self.dist.main:
             metrics = self.evaluate(self.val_data)
         entry = {"epoch": self.epoch, "step": self.step, **({} if metrics is None else metrics.to_json())}
-        if self._epoch_time[1]:  # how fast it went, for the window's estimate of the next run's time
+        if self._epoch_images:  # how fast it went, for the window's estimate of the next run's time
             entry.update(device=self.device.type, backbone=self.spec.model.backbone, processes=self.dist.world_size,
-                         train_s=round(self._epoch_time[0], 3), images=self._epoch_time[1], val_s=round(time.perf_counter() - began, 3))
-        self._epoch_time = [0.0, 0]
+                         train_s=round(self._epoch_seconds, 3), images=self._epoch_images, val_s=round(time.perf_counter() - began, 3))
+        self._epoch_seconds, self._epoch_images = 0.0, 0
         if self._epoch_losses:  # the epoch's mean losses: a resumed run's chart starts with them
             entry["cls_loss"], entry["box_loss"] = (sum(losses) / len(losses) for losses in zip(*self._epoch_losses))
             self._epoch_losses = []

@@ -325,7 +325,7 @@ class EvaluationPanel(QWidget):
         error = item.data(Qt.ItemDataRole.UserRole)
         if error.kind != "FP" or self.annotator.size is None or self.annotator.current != error.file_name:
             return
-        chosen = self.predictions.folder_accept([(error.file_name, self.annotator.size, [(*error.box, error.class_name)])], chosen=True)
+        chosen = self.predictions.plan_accept([(error.file_name, self.annotator.size, [(*error.box, error.class_name)])], chosen=True)
         added = self.predictions.accept_entries(chosen, "Add false positive as label")  # (a class confusion lies on another class's label)
         if added:
             self.errors.takeItem(self.errors.row(item))

@@ -813,7 +813,7 @@ class MainWindow(QMainWindow):
         """The shown predictions of this image as labels; asks first when that adds classes."""
         if not self._predictions_on_screen():
             return 0
-        gathered = self.predictions.folder_accept(self.predictions.image_entries())
+        gathered = self.predictions.plan_accept(self.predictions.image_entries())
         new = self.predictions.classes_to_add(gathered.fresh)
         count = sum(len(p) for _, _, p in gathered.fresh)
         if new and not self.confirm("Accept predictions", f"Accept {count_of(count, 'prediction')}? That adds "
@@ -830,7 +830,7 @@ class MainWindow(QMainWindow):
             self.predictions.gather_folder()
 
     def accept_gathered(self, gathered) -> int:
-        """Ask about the folder's gathered shown predictions (a :class:`retina_gui.predictions.FolderAccept`),
+        """Ask about the folder's gathered shown predictions (a :class:`retina_gui.predictions.AcceptPlan`),
         and accept them if the user agrees."""
         if not self._predictions_on_screen():
             return 0

@@ -29,8 +29,8 @@ from retina_gui.workers import FunctionWorker, ModelInfo, PredictionWorker
 
 
 @dataclass(frozen=True)
-class FolderAccept:
-    """What accepting shown predictions would do, worked out in a worker for Accept shown (folder):
+class AcceptPlan:
+    """What accepting shown predictions would do (for Accept shown (folder), worked out in a worker):
     the shown predictions of each image (highest score first, as :meth:`Predictions.folder_entries`
     gives them), those accepting adds (:func:`core.review.new_predictions`), per image how many it
     leaves out for lying on a label or likelier prediction of another class, and the labels'
@@ -41,14 +41,14 @@ class FolderAccept:
     other_class: dict[str, int]
     revision: int
 
-    def waiting(self, names: set[str]) -> FolderAccept:
+    def waiting(self, names: set[str]) -> AcceptPlan:
         """Only the images among ``names`` (those still waiting for review)."""
-        return FolderAccept([e for e in self.entries if e[0] in names], [e for e in self.fresh if e[0] in names],
+        return AcceptPlan([e for e in self.entries if e[0] in names], [e for e in self.fresh if e[0] in names],
                             {n: k for n, k in self.other_class.items() if n in names}, self.revision)
 
 
-def folder_accept(entries: list, labels: dict[str, tuple], keys: dict[int, str], revision: int, *, chosen: bool = False) -> FolderAccept:
-    """:class:`FolderAccept` of ``entries`` against ``labels`` (each image's boxes, as the store has
+def plan_accept(entries: list, labels: dict[str, tuple], keys: dict[int, str], revision: int, *, chosen: bool = False) -> AcceptPlan:
+    """:class:`AcceptPlan` of ``entries`` against ``labels`` (each image's boxes, as the store has
     them) whose category ids have the class-name keys ``keys``; any thread may run it. ``chosen``:
     predictions the user picked one by one (a double or right click), added even where a label of
     another class lies."""
@@ -64,7 +64,7 @@ def folder_accept(entries: list, labels: dict[str, tuple], keys: dict[int, str],
             np.array([keys[b.category_id] for b in have], dtype=object), other_class_iou=math.inf if chosen else STACKED_IOU)
         if len(keep):
             fresh.append((file_name, size, [predictions[i] for i in keep]))
-    return FolderAccept(entries, fresh, other_class, revision)
+    return AcceptPlan(entries, fresh, other_class, revision)
 
 
 class Predictions(QObject):
@@ -75,7 +75,7 @@ class Predictions(QObject):
     message = Signal(str)
     batch_progress = Signal(int, int, float)
     batch_finished = Signal(int, bool)
-    folder_gathered = Signal(object)  # FolderAccept, worked out in a worker for Accept folder
+    folder_gathered = Signal(object)  # AcceptPlan, worked out in a worker for Accept folder
 
     MEMORY_CACHE = 512  # images whose candidates stay in memory (the rest are on disk)
 
@@ -309,7 +309,7 @@ class Predictions(QObject):
         if self.visible is None or self.annotator.current is None or self.annotator.size is None:
             return 0
         entry = (self.annotator.current, self.annotator.size, as_predictions(self.visible, indices, self.model.class_names))
-        return self.accept_entries(self.folder_accept([entry], chosen=True), "Accept {count} prediction{s}")
+        return self.accept_entries(self.plan_accept([entry], chosen=True), "Accept {count} prediction{s}")
 
     def reject(self, index: int) -> None:
         """Hide one prediction of the current image (it is not accepted by "accept shown" either);
@@ -341,7 +341,7 @@ class Predictions(QObject):
 
     def accept_image(self) -> int:
         """Accept the shown predictions of the current image (one undo step), as Accept shown does."""
-        return self.accept_entries(self.folder_accept(self.image_entries()), "Accept {count} prediction{s}") if self.visible is not None else 0
+        return self.accept_entries(self.plan_accept(self.image_entries()), "Accept {count} prediction{s}") if self.visible is not None else 0
 
     def classes_to_add(self, entries) -> list[str]:
         """The class names of these predictions (x1, y1, x2, y2, name) that the labels lack:
@@ -413,10 +413,10 @@ class Predictions(QObject):
             self.message.emit("no model loaded: Model ▸ Load Model… first")
             return False
         self._gathered_view = self._view()
-        labels, keys, revision = self._labels_snapshot()
+        labels, keys, revision = self._labels_snapshot(self.annotator.workspace.store.predicted)
 
-        def work(cancel: CancelToken) -> FolderAccept:
-            return folder_accept(gather(cancel), labels, keys, revision)
+        def work(cancel: CancelToken) -> AcceptPlan:
+            return plan_accept(gather(cancel), labels, keys, revision)
 
         self._gatherer = FunctionWorker(work)
         self._gatherer.done.connect(self._folder_gathered)
@@ -436,7 +436,7 @@ class Predictions(QObject):
             self._gatherer.stop()
             self._gatherer = None
 
-    def _folder_gathered(self, gathered: FolderAccept) -> None:
+    def _folder_gathered(self, gathered: AcceptPlan) -> None:
         self._stop_gathering()
         if self._view() != self._gathered_view:  # what was gathered is no longer what is shown
             self.message.emit("the shown predictions changed while they were gathered (a threshold, a class shown or hidden, a rejection): "
@@ -444,26 +444,24 @@ class Predictions(QObject):
             return
         store = self.annotator.workspace.store if self.annotator.workspace else None
         if store is not None and store.revision != gathered.revision:  # labels edited meanwhile: what accepting adds, afresh
-            gathered = self.folder_accept(gathered.entries)
+            gathered = self.plan_accept(gathered.entries)
         self.folder_gathered.emit(gathered.waiting(store.predicted if store is not None else set()))  # not those marked reviewed meanwhile
 
-    def _labels_snapshot(self) -> tuple[dict[str, tuple], dict[int, str], int]:
-        """The predicted images' labels (the store's own tuples: no copy), the class-name key of each
-        category, and the store's revision."""
+    def _labels_snapshot(self, names) -> tuple[dict[str, tuple], dict[int, str], int]:
+        """These images' labels (the store's own tuples: no copy), the class-name key of each
+        category, and the store's revision: what :func:`plan_accept` needs, for any thread."""
         store = self.annotator.workspace.store
-        return ({n: store.boxes(n) for n in store.predicted}, {c.id: class_name_key(c.name) for c in store.categories}, store.revision)
+        return ({n: store.boxes(n) for n in names}, {c.id: class_name_key(c.name) for c in store.categories}, store.revision)
 
-    def folder_accept(self, entries: list, *, chosen: bool = False) -> FolderAccept:
-        """:func:`folder_accept` of ``entries`` against the labels as they are now, on this thread."""
-        store = self.annotator.workspace.store
-        labels = {name: store.boxes(name) for name, _, _ in entries}
-        return folder_accept(entries, labels, {c.id: class_name_key(c.name) for c in store.categories}, store.revision, chosen=chosen)
+    def plan_accept(self, entries: list, *, chosen: bool = False) -> AcceptPlan:
+        """:func:`plan_accept` of ``entries`` against the labels as they are now, on this thread."""
+        return plan_accept(entries, *self._labels_snapshot(name for name, _, _ in entries), chosen=chosen)
 
     def _gathering_failed(self, reason: str) -> None:
         self._stop_gathering()
         self.message.emit(f"could not gather the folder's predictions: {reason}")
 
-    def accept_entries(self, gathered: FolderAccept, text: str) -> int:
+    def accept_entries(self, gathered: AcceptPlan, text: str) -> int:
         """Add what accepting ``gathered`` adds (its ``fresh`` predictions) as one undo step named
         ``text`` (``{count}`` and ``{s}`` in it: the number added, and its plural ending)."""
         workspace = self.annotator.workspace

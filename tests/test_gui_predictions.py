@@ -161,7 +161,7 @@ def test_batch_predict_the_folder_then_accept_all_of_it_in_one_step(qtbot, tmp_p
     window._undo()  # Ctrl+Z: the image on screen is one of the step's, so it stays; the status bar says what was undone
     assert window.annotator.current == shown and window.statusBar().currentMessage() == "undone: Accept predictions in the folder"
     assert all(window.files.model.status(n) == "predicted" for n in window.files.model.names)
-    assert sum(len(p) for _, _, p in window.predictions.folder_accept(window.predictions.folder_entries()).fresh) == count
+    assert sum(len(p) for _, _, p in window.predictions.plan_accept(window.predictions.folder_entries()).fresh) == count
     window.workspace.undo_stack.redo()
     assert all(window.files.model.status(n) == "labelled" for n in window.files.model.names) and not store.predicted
     # one image cleaned up and marked reviewed as empty, another's boxes cut down: after reopening, the
@@ -480,7 +480,7 @@ def test_a_rejected_prediction_is_hidden_and_not_accepted_with_the_rest(qtbot, t
     stack.undo()
     assert len(window.predictions.visible) == shown
     stack.redo()
-    adds = sum(len(p) for _, _, p in window.predictions.folder_accept(window.predictions.image_entries()).fresh)
+    adds = sum(len(p) for _, _, p in window.predictions.plan_accept(window.predictions.image_entries()).fresh)
     assert window.predictions.accept_image() == adds and 0 < adds <= shown - 1
     boxes = {(b.x1, b.y1) for b in window.workspace.store.boxes(window.annotator.current)}
     assert (float(rejected_box[0]), float(rejected_box[1])) not in boxes
@@ -557,7 +557,7 @@ def test_accepting_predictions_that_add_classes_asks_first(qtbot, tmp_path, wind
     store = window.workspace.store
     store_classes = len(store.categories)
     assert window.accept_image() == 0 and not store.boxes(window.annotator.current) and len(store.categories) == store_classes
-    adds = sum(len(p) for _, _, p in window.predictions.folder_accept(window.predictions.image_entries()).fresh)
+    adds = sum(len(p) for _, _, p in window.predictions.plan_accept(window.predictions.image_entries()).fresh)
     assert asked[0].startswith(f"Accept {adds} predictions? That adds ") and "left out: right-click one to accept it instead" in asked[0]
     window.confirm = lambda title, text: asked.append(text) or True
     assert window.accept_image() == adds > 0
@@ -638,7 +638,7 @@ def test_accepting_the_folder_asks_about_what_it_would_add_not_what_is_shown(qtb
     window.predictions.predict_folder()
     qtbot.waitUntil(lambda: bool(finished), timeout=120_000)
     shown = sum(len(p) for _, _, p in window.predictions.folder_entries())
-    other = sum(window.predictions.folder_accept(window.predictions.folder_entries()).other_class.values())
+    other = sum(window.predictions.plan_accept(window.predictions.folder_entries()).other_class.values())
     added = accept_folder(qtbot, window)
     assert 0 < added < shown  # most of the demo model's detections are labelled already
     assert questions[-1].startswith(f"Add {added} shown predictions on ")
@@ -890,7 +890,7 @@ def test_accepting_the_folder_leaves_out_a_second_class_predicted_on_one_object(
     wait_predictions(qtbot, window)
     entries = [("chess_01.jpg", window.annotator.size, [(420.0, 0.0, 528.0, 130.0, "white-rook"), (420.0, 0.0, 528.0, 130.0, "white-knight"),
                                                         (10.0, 10.0, 60.0, 60.0, "white-pawn")])]
-    gathered = window.predictions.folder_accept(entries)
+    gathered = window.predictions.plan_accept(entries)
     assert window.accept_gathered(gathered) == 0 and window.statusBar().currentMessage() == "nothing accepted"
     assert questions[0].startswith("Add 2 shown predictions on 1 image as labels? 1 other lies on a label or likelier prediction of "
                                    "another class (one object the model is unsure of) and is left out: right-click one to accept it instead.")
@@ -930,7 +930,7 @@ def test_what_accepting_the_folder_adds_is_worked_out_again_after_an_edit_during
     window = window_factory(unlabelled_demo(tmp_path), confirm=lambda title, text: questions.append(text) or False)
     wait_predictions(qtbot, window)
     p, name = window.predictions, window.annotator.current
-    gathered = p.folder_accept(p.image_entries())
+    gathered = p.plan_accept(p.image_entries())
     first = gathered.fresh[0][2][0]
     category = window.workspace.add_category(first[4])
     window.workspace.paste_boxes(name, window.annotator.size, [Box(*first[:4], category.id)])  # the user labels it meanwhile
