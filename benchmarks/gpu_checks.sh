@@ -30,11 +30,11 @@ step() {  # step NAME COMMAND...: run, keep its log, say how long it took
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c "import torch, torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__, 'cuda', torch.cuda.is_available())"
-step cuda_tests python3 -m pytest -q -p no:cacheprovider -m cuda tests/test_device.py tests/test_train.py
-step bench_forward timeout 120 python3 benchmarks/bench_forward.py --device cuda
-step bench_train timeout 60 python3 benchmarks/bench_train.py --device cuda
-step demo_recipe timeout 180 python3 -m core.cli train --coco ../shared/datasets/chess/train/_annotations.coco.json \
+step cuda_tests timeout 80 python3 -m pytest -q -p no:cacheprovider -m cuda tests/test_device.py tests/test_train.py
+step bench_forward timeout 100 python3 benchmarks/bench_forward.py --device cuda
+step bench_train timeout 90 python3 benchmarks/bench_train.py --device cuda --steps 30
+step finetune timeout 120 python3 benchmarks/finetune_piece_types.py --device cuda --out /tmp/piece-run
+step demo_recipe timeout 170 python3 -m core.cli train --coco ../shared/datasets/chess/train/_annotations.coco.json \
     --val-coco ../shared/datasets/chess/valid/_annotations.coco.json --backbone mobilenet_v2 --pretrained-backbone \
     --fpn-channels 128 --epochs 20 --batch-size 4 --image-size 512 --max-size 768 --device cuda --workers 8 --out /tmp/demo-run
 cp /tmp/demo-run/metrics.json "$OUT/demo_metrics.json" 2>/dev/null
-step finetune timeout 100 python3 benchmarks/finetune_piece_types.py --device cuda --out /tmp/piece-run
