@@ -52,6 +52,16 @@ def merged_colour_map(detector, labels):
     return coco_evaluate(labels, dets)
 
 
+def print_epoch(event) -> None:
+    """Progress as it goes: a run stopped at a time limit still says how far it got."""
+    if event.kind == "epoch":
+        score = f": mAP {event.metrics['mAP']:.3f}" if event.metrics else ""
+        print(f"epoch {event.epoch} at {time.perf_counter() - STARTED:.0f} s{score}", flush=True)
+
+
+STARTED = time.perf_counter()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--images", type=int, default=30)
@@ -93,7 +103,7 @@ def main() -> None:
     recipe = replace(recipe, val_fraction=0.0, device=args.device)  # validate on the valid split below, not on 5 of the 30
     shutil.rmtree(args.out, ignore_errors=True)
     began = time.perf_counter()
-    result = fine_tune(train, CHESS / "train", args.out, recipe)
+    result = fine_tune(train, CHESS / "train", args.out, recipe, on_event=print_epoch)
     wall = time.perf_counter() - began
     after = evaluate_detector(Detector.from_file(result.last_checkpoint, device=args.device), valid, CHESS / "valid")
 

@@ -22,7 +22,7 @@ from core.backbones import backbone_stages
 from core.boxes import BoxCoder
 from core.config import PostprocessConfig, PreprocessConfig
 from core.detections import Candidates, Detections
-from core.device import autocast, precision_name, resolve_device, resolve_precision
+from core.device import autocast, channels_last_by_default, precision_name, resolve_device, resolve_precision
 from core.model import RetinaNet
 from core.postprocess import make_candidates
 from core.preprocess import preprocess
@@ -106,7 +106,7 @@ class Detector:
         preset: Preset | None = None,
         device: str = "auto",
         precision: str = "auto",
-        channels_last: bool = True,
+        channels_last: bool | None = None,
         preprocess_config: PreprocessConfig | None = None,
         postprocess_config: PostprocessConfig | None = None,
     ) -> None:
@@ -114,7 +114,7 @@ class Detector:
         self.preset = preset or get_preset(spec.preset)
         self.device = resolve_device(device)
         self.dtype = resolve_precision(precision, self.device)
-        self.channels_last = channels_last
+        self.channels_last = channels_last_by_default(self.device) if channels_last is None else channels_last
         self.preprocess_config = preprocess_config or spec.preprocess or self.preset.preprocess
         self.postprocess_config = postprocess_config or self.preset.postprocess
         self.anchor_generator = AnchorGenerator(self.preset.anchors)

@@ -51,6 +51,15 @@ def resolve_precision(spec: str, device: torch.device) -> torch.dtype:
     return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[spec]
 
 
+def channels_last_by_default(device: torch.device) -> bool:
+    """channels_last on the CPU, where oneDNN's convolutions run faster in it; contiguous on CUDA.
+    There cuDNN builds its channels_last convolutions anew for every input shape: the first
+    training step at a new shape took 4 to 12 s on an H100 (MobileNetV2-FPN, torch 2.11), against
+    0.2 to 0.7 s contiguous, and training with scale jitter meets dozens of shapes (the demo recipe
+    took minutes per epoch), a folder of photos as many."""
+    return device.type != "cuda"
+
+
 def autocast(device: torch.device, dtype: torch.dtype):
     """Mixed precision for ``dtype`` on ``device``; fp32 runs as it is."""
     if dtype == torch.float32:

@@ -31,7 +31,7 @@ from core.boxes import BoxCoder
 from core.cancel import Cancelled, CancelToken
 from core.config import PreprocessConfig
 from core.dataset import CACHE_BYTES, AugmentConfig, Batch, DetectionDataset, GroupedBatchSampler, check_image_folder, collate, readable
-from core.device import autocast, precision_name, resolve_device, resolve_precision
+from core.device import autocast, channels_last_by_default, precision_name, resolve_device, resolve_precision
 from core.evaluate import EvalResult, evaluate_detector, size_notes
 from core.formats.convert import box_problems
 from core.history import read_history
@@ -59,7 +59,7 @@ class TrainConfig:
     schedule: Literal["cosine", "step"] = "cosine"
     grad_clip: float | None = 10.0
     precision: str = "auto"
-    channels_last: bool = True
+    channels_last: bool | None = None  # None: channels_last on the CPU, contiguous on CUDA (see channels_last_by_default)
     freeze_bn: bool | None = None  # None: freeze when starting from trained weights, train BN from scratch
     frozen_stages: int | None = None  # None: 1 when starting from trained weights, else 0
     image_size: int = 512
@@ -235,9 +235,11 @@ class Trainer:
         command: str = "",
     ) -> None:
         self.command = command
-        self.config = config
         self.run_dir = Path(run_dir)
         self.dist, self.device = _dist_from_env(resolve_device(device))
+        if config.channels_last is None:  # decided here, so that the run's recipe says which it was
+            config = replace(config, channels_last=channels_last_by_default(self.device))
+        self.config = config
         self.dtype = resolve_precision(config.precision, self.device)
         self._run_lock = self._hold_run_folder(resume)  # before anything is written there
         try:

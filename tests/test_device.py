@@ -45,6 +45,14 @@ def test_low_precision_on_cpu_keeps_most_detections(tiny_checkpoint, precision):
     assert np.abs(low.scores[:10] - ref.scores[:10]).max() < 0.05
 
 
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")])])
+def test_detector_memory_format_by_default_is_channels_last_on_the_cpu_only(tiny_checkpoint, device):
+    detector = Detector.from_file(tiny_checkpoint, device=device, precision="fp32")
+    assert detector.runtime.channels_last is (device == "cpu")
+    assert len(detector.detect([load_image(PHOTOS / "skimage" / "astronaut.png")])[0]) > 0
+    assert Detector.from_file(tiny_checkpoint, device=device, channels_last=True).runtime.channels_last
+
+
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])

@@ -486,6 +486,19 @@ def test_cuda_mixed_precision_training(four_images, tmp_path, precision):
     assert len(losses) == 4 and all(map(math.isfinite, losses))
 
 
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")])])
+def test_memory_format_by_default_is_channels_last_on_the_cpu_only_and_the_recipe_says_which(four_images, tmp_path, device):
+    """On CUDA, cuDNN rebuilt its channels_last convolutions at every new input shape (seconds a step)."""
+    trainer = Trainer(train_data=four_images, val_data=None, run_dir=tmp_path, config=_config(channels_last=None),
+                      backbone="resnet18", fpn_channels=64, device=device)
+    on_cpu = device == "cpu"
+    assert trainer.config.channels_last is on_cpu
+    conv = trainer.model.backbone.body.layer1[0].conv1.weight
+    assert conv.is_contiguous(memory_format=torch.channels_last) is on_cpu and conv.is_contiguous() is not on_cpu
+    trainer.run()
+    assert load_checkpoint(tmp_path / "last.safetensors").spec.training["recipe"]["channels_last"] is on_cpu
+
+
 def _chess_copy(tmp_path, split, count):
     """``count`` images of a chess split copied into tmp_path with their COCO file."""
     import shutil
