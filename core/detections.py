@@ -71,6 +71,11 @@ class Candidates:
             index = kept[self.scores[kept] > floor]
         return Detections(self.to_image_pixels(self.boxes[index]), self.scores[index], self.labels[index], index)
 
+    def remember_kept(self, nms_thresh: float, limit: int, index: np.ndarray) -> None:
+        """What :meth:`kept` returns for these arguments, computed elsewhere (with the network, on
+        its GPU)."""
+        self._kept[(nms_thresh, limit)] = index
+
     def kept(self, nms_thresh: float, limit: int) -> np.ndarray:
         """The first ``limit`` candidates that class-aware greedy NMS keeps, highest score first.
         NMS runs on the top of the score order only, growing it until ``limit`` boxes are kept or

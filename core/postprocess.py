@@ -37,32 +37,29 @@ def make_candidates(
     coder: BoxCoder,
     config: PostprocessConfig,
     score_floor: float,
+    on_device: bool | None = None,
 ) -> list[Candidates]:
     """cls_logits [B, A, K], box_deltas [B, A, 4], anchors [A, 4] -> one :class:`Candidates` per image.
 
     Selection happens on logits (sigmoid is monotonic): one comparison per entry, then the top-k of
     the survivors per level. Sigmoid is evaluated only on those, and the exact ``score > floor`` test
     is applied to their float32 scores.
+
+    ``on_device`` (default: when the logits are on a GPU) selects with one top-k per level for the
+    whole batch, and runs the NMS of ``config``'s thresholds there too, so that filtering at them
+    on the CPU costs an index: on an H100 the per-image selection and the NMS on the CPU took 43 ms
+    of a batch of 8 at 800x1333, the network 23 ms. Both give what the CPU path gives.
     """
     batch, _, num_classes = cls_logits.shape
+    on_device = cls_logits.is_cuda if on_device is None else on_device
     # The margin keeps the coarse logit test below the exact one even after the threshold is rounded
     # to the logits' dtype (bf16 has ~3 significant digits).
     coarse = logit(score_floor) - 0.05 if score_floor > 0 else -math.inf
     bounds = [0, *np.cumsum(anchors_per_level).tolist()] if config.topk_per_level else [0, cls_logits.shape[1]]
-    picks: list[tuple[int, int, Tensor, Tensor]] = []  # (image, first anchor, flat index, logit)
-    for i in range(batch):
-        for start, end in zip(bounds, bounds[1:]):
-            flat = cls_logits[i, start:end].reshape(-1)
-            index = (flat > coarse).nonzero().squeeze(1)
-            values = flat[index]
-            if config.topk_per_level and len(values) > config.topk_per_level:
-                values, top = values.topk(config.topk_per_level, sorted=False)
-                index = index[top]
-            picks.append((i, start, index, values))
-    scores = torch.sigmoid(torch.cat([v for *_, v in picks]).float())
-    index = torch.cat([idx // num_classes + start for _, start, idx, _ in picks])
-    labels = torch.cat([idx % num_classes for *_, idx, _ in picks])
-    b = torch.cat([torch.full_like(idx, i) for i, _, idx, _ in picks])
+    select = _select_batched if on_device else _select_per_image
+    b, flat, values = select(cls_logits, bounds, config.topk_per_level, coarse)
+    scores = torch.sigmoid(values.float())
+    index, labels = flat // num_classes, flat % num_classes
     exact = scores > score_floor
     b, anchor, labels, scores = b[exact], index[exact], labels[exact], scores[exact]
     level_ends = torch.tensor(np.cumsum(anchors_per_level), device=anchor.device)
@@ -76,10 +73,68 @@ def make_candidates(
         boxes = clip_boxes(boxes, sizes[:, 0], sizes[:, 1])
 
     counts = torch.bincount(b, minlength=batch).tolist()
-    arrays = [t.cpu().numpy() for t in (boxes.float(), scores, labels, anchor, level)]
+    boxes = boxes.float()
+    kept = _kept(boxes, scores, labels, counts, config) if on_device and config.max_detections else None
+    arrays = [t.cpu().numpy() for t in (boxes, scores, labels, anchor, level)]
     out, start = [], 0
     for i, n in enumerate(counts):
         sl = slice(start, start + n)
         start += n
-        out.append(Candidates(*(a[sl] for a in arrays), scale=scales[i], score_floor=score_floor))
+        candidates = Candidates(*(a[sl] for a in arrays), scale=scales[i], score_floor=score_floor)
+        if kept is not None:
+            candidates.remember_kept(config.nms_thresh, config.max_detections, kept[i])
+        out.append(candidates)
     return out
+
+
+def _select_per_image(cls_logits: Tensor, bounds: list[int], k: int | None, coarse: float) -> tuple[Tensor, Tensor, Tensor]:
+    """(image, flat index into A*K, logit) of each entry over ``coarse`` that is among the top ``k``
+    of its image and level: a comparison, then a top-k of the survivors only (on a CPU a top-k over
+    the whole level costs more than the few survivors of a trained model)."""
+    num_classes = cls_logits.shape[2]
+    picks: list[tuple[int, Tensor, Tensor]] = []
+    for i in range(cls_logits.shape[0]):
+        for start, end in zip(bounds, bounds[1:]):
+            flat = cls_logits[i, start:end].reshape(-1)
+            index = (flat > coarse).nonzero().squeeze(1)
+            values = flat[index]
+            if k and len(values) > k:
+                values, top = values.topk(k, sorted=False)
+                index = index[top]
+            picks.append((i, index + start * num_classes, values))
+    return (torch.cat([torch.full_like(idx, i) for i, idx, _ in picks]), torch.cat([idx for _, idx, _ in picks]),
+            torch.cat([v for *_, v in picks]))
+
+
+def _select_batched(cls_logits: Tensor, bounds: list[int], k: int | None, coarse: float) -> tuple[Tensor, Tensor, Tensor]:
+    """What :func:`_select_per_image` picks, with one top-k per level over the whole batch and one
+    wait for the device (a GPU waited at each image's and level's ``nonzero``). The top k of a
+    level keep every entry over ``coarse`` when there are at most k of them, and are the top k of
+    those when there are more: the same set."""
+    batch, _, num_classes = cls_logits.shape
+    values, index = [], []
+    for start, end in zip(bounds, bounds[1:]):
+        level = cls_logits[:, start:end].reshape(batch, -1)
+        if k and level.shape[1] > k:
+            v, i = level.topk(k, dim=1, sorted=False)
+        else:
+            v, i = level, torch.arange(level.shape[1], device=level.device).expand(batch, -1)
+        values.append(v)
+        index.append(i + start * num_classes)
+    values, index = torch.cat(values, 1), torch.cat(index, 1)
+    b, j = (values > coarse).nonzero(as_tuple=True)
+    return b, index[b, j], values[b, j]
+
+
+def _kept(boxes: Tensor, scores: Tensor, labels: Tensor, counts: list[int], config: PostprocessConfig) -> list[np.ndarray]:
+    """Per image, what :meth:`Candidates.kept` computes for ``config``'s NMS threshold and cap,
+    computed where the boxes are (one class-aware NMS per image, as there)."""
+    from torchvision.ops import batched_nms
+
+    kept, start = [], 0
+    for n in counts:
+        sl = slice(start, start + n)
+        start += n
+        kept.append(batched_nms(boxes[sl], scores[sl], labels[sl], config.nms_thresh)[: config.max_detections])
+    sizes = [len(k) for k in kept]
+    return np.split(torch.cat(kept).cpu().numpy(), np.cumsum(sizes)[:-1]) if kept else []
