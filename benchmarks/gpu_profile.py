@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import print_table, torchvision_mobilenet_retinanet  # noqa: E402
 from core.dataset import Sample, collate  # noqa: E402
 from core.formats.coco import read_coco  # noqa: E402
-from core.train import DataSource, TrainConfig, Trainer  # noqa: E402
+from core.train import DataSource, TrainConfig, Trainer, set_train_mode  # noqa: E402
 
 CHESS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "chess" / "train"
 
@@ -69,8 +69,10 @@ def main() -> None:
     shapes = [(128, 192), (160, 224), (192, 256)] if args.quick else [(512, 768), (544, 800), (576, 864)]
 
     def trainer(precision: str, channels_last: bool) -> Trainer:
-        return Trainer(train_data=data, val_data=None, run_dir=tempfile.mkdtemp(), backbone="mobilenet_v2", fpn_channels=128, device=args.device,
-                       config=replace(base, precision=precision, channels_last=channels_last))
+        t = Trainer(train_data=data, val_data=None, run_dir=tempfile.mkdtemp(), backbone="mobilenet_v2", fpn_channels=128, device=args.device,
+                    config=replace(base, precision=precision, channels_last=channels_last))
+        set_train_mode(t.model, freeze_bn=t.freeze_bn, frozen_stages=t.frozen_stages)  # as run() does each epoch: BatchNorm frozen
+        return t
 
     # 1. new shapes
     rows = []
@@ -149,9 +151,9 @@ def main() -> None:
     # 3. inference breakdown
     from benchmarks.bench_forward import build
     from core.detector import Detector
+    from core.device import autocast
     from core.postprocess import make_candidates
     from core.preprocess import preprocess
-    from core.device import autocast
 
     size = (256, 416) if args.quick else (800, 1333)
     tv, ckpt = build(Path(tempfile.mkdtemp()), size)

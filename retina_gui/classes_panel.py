@@ -26,8 +26,8 @@ from retina_gui.workspace import Workspace
 class ClassesPanel(QWidget):
     message = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None, *, confirm: Callable[[str, str], bool]) -> None:
-        """``confirm(title, question)``: the window's way to ask before deleting boxes."""
+    def __init__(self, parent: QWidget | None = None, *, confirm: Callable[..., bool]) -> None:
+        """``confirm(title, question, undoable=...)``: the window's way to ask before deleting boxes."""
         super().__init__(parent)
         self.confirm = confirm
         self.workspace: Workspace | None = None
@@ -152,6 +152,6 @@ class ClassesPanel(QWidget):
         category = self.workspace.store.category(category_id)
         count = self.workspace.store.box_counts().get(category_id, 0)
         boxes = "its box" if count == 1 else f"its {count} boxes"
-        if count and not self.confirm("Delete class", f"Delete {category.name} and {boxes}? (Edit ▸ Undo brings them back.)"):
+        if count and not self.confirm("Delete class", f"Delete {category.name} and {boxes}? (Edit ▸ Undo brings them back.)", undoable=True):
             return
         self._try(lambda: self.workspace.delete_category(category_id))

@@ -77,9 +77,10 @@ class WheelOnlyWhenFocused(QObject):
 
 class MainWindow(QMainWindow):
     def __init__(self, *, folder: Path | None = None, model: Path | None = None, labels: Path | None = None,
-                 recursive: bool = True, settings: QSettings | None = None, confirm: Callable[[str, str], bool] | None = None) -> None:
-        """``confirm(title, question)``: asks the user before something that cannot be taken back
-        (a Yes/No dialog by default; tests answer it themselves)."""
+                 recursive: bool = True, settings: QSettings | None = None, confirm: Callable[..., bool] | None = None) -> None:
+        """``confirm(title, question, undoable=False)``: asks the user before something that cannot
+        be taken back, or that does much at once (a Yes/No dialog by default, whose Enter is No unless
+        Edit ▸ Undo takes the step back; tests answer it themselves)."""
         super().__init__()
         self.settings = settings or QSettings()
         self.confirm = confirm or self._ask
@@ -747,9 +748,10 @@ class MainWindow(QMainWindow):
                 name += " — LABELS NOT SAVED"
         self.setWindowTitle(name)
 
-    def _ask(self, title: str, question: str) -> bool:
-        answer = QMessageBox.question(self, title, question, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                      QMessageBox.StandardButton.No)
+    def _ask(self, title: str, question: str, undoable: bool = False) -> bool:
+        buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+        default = QMessageBox.StandardButton.Yes if undoable else QMessageBox.StandardButton.No
+        answer = QMessageBox.question(self, title, question, buttons, default)
         return answer == QMessageBox.StandardButton.Yes
 
     def _may_lose_unsaved(self, doing: str) -> bool:
@@ -818,7 +820,7 @@ class MainWindow(QMainWindow):
         count = sum(len(p) for _, _, p in gathered.fresh)
         if new and not self.confirm("Accept predictions", f"Accept {count_of(count, 'prediction')}? That adds "
                                                           f"{count_of(len(new), 'class')} your labels do not have: {', '.join(new)}."
-                                                          f"{_left_out(gathered)} Edit ▸ Undo takes it back."):
+                                                          f"{_left_out(gathered)} Edit ▸ Undo takes it back.", undoable=True):
             self.say("nothing accepted")
             return 0
         return self.predictions.accept_entries(gathered, "Accept {count} prediction{s}")
@@ -850,7 +852,7 @@ class MainWindow(QMainWindow):
         onto = f" {labelled} of those images have labels already: the predictions join them." if labelled else ""
         question = (f"Add {count} shown prediction{'s' if count != 1 else ''} on {images} image{'s' if images != 1 else ''} as labels?"
                     f"{skipped}{onto}{_left_out(gathered)}{adds} It is one step: Edit ▸ Undo takes it back.")
-        if not self.confirm("Accept predictions", question):
+        if not self.confirm("Accept predictions", question, undoable=True):
             self.say("nothing accepted")
             return 0
         return self.predictions.accept_entries(gathered, "Accept predictions in the folder")

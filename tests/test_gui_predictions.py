@@ -127,7 +127,7 @@ def test_batch_predict_the_folder_then_accept_all_of_it_in_one_step(qtbot, tmp_p
 
     monkeypatch.setattr(Predictions, "MEMORY_CACHE", 3)  # as 512 is for a folder of 10,000: most images' candidates are on disk only
     questions, answers = [], [False, True]
-    window = window_factory(unlabelled_demo(tmp_path), confirm=lambda title, text: questions.append(text) or answers.pop(0))
+    window = window_factory(unlabelled_demo(tmp_path), confirm=lambda title, text, **_: questions.append(text) or answers.pop(0))
     wait_predictions(qtbot, window)
     finished = []
     window.predictions.batch_finished.connect(lambda n, cancelled: finished.append((n, cancelled)))
@@ -173,7 +173,7 @@ def test_batch_predict_the_folder_then_accept_all_of_it_in_one_step(qtbot, tmp_p
     left = len(store.boxes("chess_03.jpg"))
     folder = window.workspace.folder
     window.close()
-    again = window_factory(folder, confirm=lambda title, text: questions.append(text) or True)
+    again = window_factory(folder, confirm=lambda title, text, **_: questions.append(text) or True)
     wait_predictions(qtbot, again)
     again.files.set_current("chess_02.jpg")  # shown: its cached predictions come back on screen, for review there only
     qtbot.waitUntil(lambda: again.annotator.current == "chess_02.jpg" and again.predictions.visible is not None, timeout=60_000)
@@ -552,18 +552,32 @@ def test_evaluating_during_a_folder_run_joins_it_instead_of_cutting_it_short(qtb
 
 def test_accepting_predictions_that_add_classes_asks_first(qtbot, tmp_path, window_factory):
     asked = []
-    window = window_factory(unlabelled_demo(tmp_path), confirm=lambda title, text: asked.append(text) or False)
+    window = window_factory(unlabelled_demo(tmp_path), confirm=lambda title, text, **_: asked.append(text) or False)
     wait_predictions(qtbot, window)
     store = window.workspace.store
     store_classes = len(store.categories)
     assert window.accept_image() == 0 and not store.boxes(window.annotator.current) and len(store.categories) == store_classes
     adds = sum(len(p) for _, _, p in window.predictions.plan_accept(window.predictions.image_entries()).fresh)
     assert asked[0].startswith(f"Accept {adds} predictions? That adds ") and "left out: right-click one to accept it instead" in asked[0]
-    window.confirm = lambda title, text: asked.append(text) or True
+    window.confirm = lambda title, text, **_: asked.append(text) or True
     assert window.accept_image() == adds > 0
     asked.clear()
     window.model_panel.accept_image_button.click()  # the classes exist now: nothing to ask, nothing added twice
     assert asked == []
+
+
+def test_enter_in_the_question_accepts_an_undoable_step_and_refuses_the_others(qtbot, tmp_path, window_factory, monkeypatch):
+    """The dialog's default button is what Enter answers: Yes where Edit ▸ Undo takes the step back
+    (accepting pressed Enter and said "nothing accepted"), No where nothing does."""
+    from PySide6.QtWidgets import QMessageBox
+
+    defaults = []
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text, buttons, default: defaults.append(default) or default)
+    window = window_factory(unlabelled_demo(tmp_path))
+    window.confirm = window._ask
+    wait_predictions(qtbot, window)
+    assert window.accept_image() > 0 and defaults == [QMessageBox.StandardButton.Yes]  # it adds classes: asked
+    assert not window._ask("Delete run", "Delete the run?") and defaults[-1] == QMessageBox.StandardButton.No
 
 
 def test_the_wheel_scrolls_the_panel_instead_of_moving_an_unfocused_slider(qtbot, tmp_path, window_factory):
@@ -591,7 +605,7 @@ def test_the_wheel_scrolls_the_panel_instead_of_moving_an_unfocused_slider(qtbot
 
 def test_marking_an_image_with_predictions_but_no_labels_reviewed_asks_first(qtbot, tmp_path, window_factory):
     questions, answers = [], [False, True]
-    window = window_factory(unlabelled_demo(tmp_path), confirm=lambda title, text: questions.append(text) or answers.pop(0))
+    window = window_factory(unlabelled_demo(tmp_path), confirm=lambda title, text, **_: questions.append(text) or answers.pop(0))
     wait_predictions(qtbot, window)
     store, name = window.workspace.store, window.annotator.current
     window.canvas.setFocus()
@@ -631,7 +645,7 @@ def test_a_model_that_fails_to_load_leaves_the_one_in_use(qtbot, tmp_path, windo
 
 def test_accepting_the_folder_asks_about_what_it_would_add_not_what_is_shown(qtbot, tmp_path, window_factory):
     questions = []
-    window = window_factory(labelled_demo(tmp_path), confirm=lambda title, text: questions.append(text) or True)
+    window = window_factory(labelled_demo(tmp_path), confirm=lambda title, text, **_: questions.append(text) or True)
     wait_predictions(qtbot, window)
     finished = []
     window.predictions.batch_finished.connect(lambda n, cancelled: finished.append(n))
@@ -791,7 +805,7 @@ def test_predictions_of_classes_the_labels_lack_never_take_a_label_class_colour(
     white-king, and accepting it made two classes of one colour."""
     from retina_gui.convert import category_color
 
-    window = window_factory(unlabelled_demo(tmp_path), confirm=lambda title, text: True)
+    window = window_factory(unlabelled_demo(tmp_path), confirm=lambda title, text, **_: True)
     wait_predictions(qtbot, window)
     for name in ("white-king", "white-pawn", "table", "white-rook"):
         window.workspace.add_category(name)
@@ -886,7 +900,7 @@ def test_a_right_click_offers_every_prediction_under_it(qtbot, tmp_path, window_
 
 def test_accepting_the_folder_leaves_out_a_second_class_predicted_on_one_object(qtbot, tmp_path, window_factory):
     questions = []
-    window = window_factory(unlabelled_demo(tmp_path), confirm=lambda title, text: questions.append(text) or False)
+    window = window_factory(unlabelled_demo(tmp_path), confirm=lambda title, text, **_: questions.append(text) or False)
     wait_predictions(qtbot, window)
     entries = [("chess_01.jpg", window.annotator.size, [(420.0, 0.0, 528.0, 130.0, "white-rook"), (420.0, 0.0, 528.0, 130.0, "white-knight"),
                                                         (10.0, 10.0, 60.0, 60.0, "white-pawn")])]
@@ -895,7 +909,7 @@ def test_accepting_the_folder_leaves_out_a_second_class_predicted_on_one_object(
     assert questions[0].startswith("Add 2 shown predictions on 1 image as labels? 1 other lies on a label or likelier prediction of "
                                    "another class (one object the model is unsure of) and is left out: right-click one to accept it instead.")
     assert questions[0].endswith("It is one step: Edit ▸ Undo takes it back.")
-    window.confirm = lambda title, text: True
+    window.confirm = lambda title, text, **_: True
     assert window.accept_gathered(gathered) == 2  # the rook and the pawn: one object, one label
     assert window.statusBar().currentMessage() == "accepted 2 predictions; left out: 1 on a label or likelier prediction of another class"
 
@@ -927,7 +941,7 @@ def test_what_accepting_the_folder_adds_is_worked_out_again_after_an_edit_during
     from core.labels import Box
 
     questions = []
-    window = window_factory(unlabelled_demo(tmp_path), confirm=lambda title, text: questions.append(text) or False)
+    window = window_factory(unlabelled_demo(tmp_path), confirm=lambda title, text, **_: questions.append(text) or False)
     wait_predictions(qtbot, window)
     p, name = window.predictions, window.annotator.current
     gathered = p.plan_accept(p.image_entries())

@@ -22,7 +22,7 @@ def window(qtbot, tmp_path):
     folder = tmp_path / "demo"
     shutil.copytree(DEMO, folder)
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(folder=folder, model=DEMO_MODEL, settings=settings, confirm=lambda title, text: window.answer)
+    window = MainWindow(folder=folder, model=DEMO_MODEL, settings=settings, confirm=lambda title, text, **_: window.answer)
     window.answer = True  # "stop the training?" at the end of a test: yes
     qtbot.addWidget(window)
     window.show()
@@ -468,7 +468,7 @@ def test_a_run_without_validation_says_so_and_that_its_quality_is_unknown(qtbot,
     data["categories"] = [c for c in data["categories"] if c["id"] in used]
     (folder / "annotations.coco.json").write_text(json.dumps(data))
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(folder=folder, model=DEMO_MODEL, settings=settings, confirm=lambda title, text: True)
+    window = MainWindow(folder=folder, model=DEMO_MODEL, settings=settings, confirm=lambda title, text, **_: True)
     qtbot.addWidget(window)
     window.show()
     qtbot.waitUntil(lambda: window.predictions.model is not None and window.listed, timeout=60_000)

@@ -320,7 +320,7 @@ def test_class_edits_are_undoable_and_saved(qtbot, demo):
     ws.rename_category(king.id, "Black-King")  # a class may change its own name's case
     assert ws.store.category(king.id).name == "Black-King"
     asked = []
-    window.confirm = lambda title, text: asked.append(text) or False
+    window.confirm = lambda title, text, **_: asked.append(text) or False
     window.classes.confirm = window.confirm
     window.classes.list.setCurrentRow(next(i for i, c in enumerate(ws.store.categories) if c.id == king.id))
     window.classes.ask_delete()  # asks through the window (tests answer it), and "no" keeps the class
@@ -727,7 +727,7 @@ def test_the_window_opens_no_larger_than_its_screen(qtbot, settings):
 def test_a_failed_save_is_shown_in_the_title_and_quitting_asks_before_losing_the_edits(qtbot, demo, monkeypatch):
     window = demo
     asked = []
-    window.confirm = lambda title, text: asked.append(text) or answer
+    window.confirm = lambda title, text, **_: asked.append(text) or answer
     path = window.workspace.labels_file.path
     before = path.read_bytes()
 
@@ -840,7 +840,7 @@ def test_a_labels_file_changed_by_another_program_is_not_overwritten_without_ask
     window = demo
     asked = []
     answers = [False, True]
-    window.confirm = lambda title, text: asked.append((title, text)) or answers.pop(0)
+    window.confirm = lambda title, text, **_: asked.append((title, text)) or answers.pop(0)
     path = window.workspace.labels_file.path
     other = json.loads(path.read_text())
     other["categories"].append({"id": 500, "name": "added-elsewhere", "supercategory": ""})
@@ -1414,7 +1414,7 @@ def test_an_export_runs_in_the_background_and_opening_another_folder_asks_then_c
     other = tmp_path / "other"
     shutil.copytree(DEMO, other)
     asked, answers = [], [False, True]
-    window.confirm = lambda title, text: asked.append(text) or answers.pop(0)
+    window.confirm = lambda title, text, **_: asked.append(text) or answers.pop(0)
     assert not window.open_folder(other) and window.transfer.busy  # asked first (it was cut short without a word): "no"
     assert asked[0] == f"The export to {target} is not finished: stopping it now, the file is left as it was. Stop it to open another folder?"
     start = time.perf_counter()
@@ -1449,11 +1449,11 @@ def test_exporting_again_into_a_folder_asks_to_remove_the_label_files_of_images_
     store = window.workspace.store
     window.workspace.delete_boxes("chess_02.jpg", list(range(len(store.boxes("chess_02.jpg")))))
     asked = []
-    window.confirm = lambda title, text: asked.append(text) or False
+    window.confirm = lambda title, text, **_: asked.append(text) or False
     assert not transferred(qtbot, window, window.export(fmt, out))  # the user said no: nothing exported
     assert emptied.is_file() and len(asked) == 1
     assert asked[0].startswith(f"{out} holds 1 {fmt.upper()} label files of this folder's images that have no labels now")
-    window.confirm = lambda title, text: asked.append(text) or True
+    window.confirm = lambda title, text, **_: asked.append(text) or True
     assert transferred(qtbot, window, window.export(fmt, out))
     assert not emptied.exists() and (out / f"chess_01{suffix}").is_file() and (out / "notes.txt").read_text() == "mine"
     assert window.statusBar().currentMessage().endswith("; 1 label files of images with no labels now removed")
@@ -1507,7 +1507,7 @@ def test_exporting_coco_over_a_file_asks_once_and_over_the_labels_file_only_refu
 
     window = demo
     asked = []
-    window.confirm = lambda title, text: asked.append(text) or False
+    window.confirm = lambda title, text, **_: asked.append(text) or False
     labels = window.workspace.labels_path
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(labels), "") if k.get("options") else pytest.fail("no option"))
     window.ask_export("coco")
