@@ -104,7 +104,7 @@ def main() -> None:
     steps = 2 if args.quick else 10
     for size in (4, 16):
         batch = synthetic_batch(size, *shapes[0], 13, seed=size)
-        for precision, channels_last in (("bf16", True), ("bf16", False), ("fp32", True)):
+        for precision, channels_last in (("bf16", False), ("bf16", True), ("fp32", False), ("fp32", True), ("fp16", False)):
             t = trainer(precision, channels_last)
             for _ in range(3):
                 t._step(batch)
@@ -115,12 +115,12 @@ def main() -> None:
             sync()
             per = (time.perf_counter() - start) / steps
             rows.append([size, f"ours {precision} {'channels_last' if channels_last else 'contiguous'}", per, size / per])
-            if size == 4 and precision == "bf16" and channels_last:
+            if size == 4 and precision == "bf16" and not channels_last:
                 with profile(activities=activities) as prof:
                     for _ in range(3):
                         t._step(batch)
                     sync()
-                print("Profile of 3 steady bf16 channels_last steps, batch 4, by self CPU time:")
+                print("Profile of 3 steady bf16 contiguous steps, batch 4, by self CPU time:")
                 print(top_ops(prof, "self_cpu_time_total"))
                 print("... and by device time:")
                 print(top_ops(prof, device_key, 8))
@@ -158,6 +158,7 @@ def main() -> None:
     size = (256, 416) if args.quick else (800, 1333)
     tv, ckpt = build(Path(tempfile.mkdtemp()), size)
     det = Detector(ckpt.build_model(), ckpt.spec, device=args.device, precision="bf16")
+    det_cl = Detector(ckpt.build_model(), ckpt.spec, device=args.device, precision="bf16", channels_last=True)
     rng = np.random.default_rng(0)
     arrays = [rng.integers(0, 255, (*size, 3), dtype=np.uint8) for _ in range(8)]
     parts: dict[str, list[float]] = {}
@@ -172,13 +173,14 @@ def main() -> None:
 
     for _ in range(4):
         batch_in = timed("preprocess", lambda: preprocess(arrays, det.preprocess_config, det.device))
-        x = batch_in.images.contiguous(memory_format=torch.channels_last)
+        x = batch_in.images.contiguous(memory_format=torch.channels_last) if det.channels_last else batch_in.images
 
-        def network():
-            with torch.inference_mode(), autocast(det.device, det.dtype):
-                return det.network(x)
+        def network(detector: Detector, x: torch.Tensor):
+            with torch.inference_mode(), autocast(detector.device, detector.dtype):
+                return detector.network(x)
 
-        out = timed("network", network)
+        timed("network, channels_last", lambda: network(det_cl, batch_in.images.contiguous(memory_format=torch.channels_last)))
+        out = timed(f"network, {'channels_last' if det.channels_last else 'contiguous'} (the default)", lambda: network(det, x))
         padded = tuple(batch_in.images.shape[-2:])
 
         def candidates():

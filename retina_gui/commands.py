@@ -20,11 +20,12 @@ def boxes_text(n: int) -> str:
 
 def image_text(text: str, file_name: str | None) -> str:
     """An undo text naming the image it touched, by its path in the folder ("Delete box ·
-    train/chess_01.jpg"; a name over 40 characters keeps its first 19 and last 20): the history
-    lists edits of many images, and undo brings each one's image back."""
+    train/chess_01.jpg"; a name over 40 characters keeps its last 39): the history lists edits of
+    many images, and undo brings each one's image back. The history view cuts what does not fit
+    in the middle; a name cut in the middle here too read "…e…de_board_photo_1.jpg" there."""
     if file_name is None:
         return text
-    name = file_name if len(file_name) <= 40 else f"{file_name[:19]}…{file_name[-20:]}"
+    name = file_name if len(file_name) <= 40 else f"…{file_name[-39:]}"
     return f"{text} · {name}"
 
 

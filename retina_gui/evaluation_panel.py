@@ -58,7 +58,7 @@ class EvaluationPanel(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # class names get the room
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.kind = QComboBox()
-        self.kind.addItems(["False negatives and positives", "False negatives (missed labels)", "False positives"])
+        self.kind.addItems(["All errors", "Missed labels (FN)", "False positives (FP)"])  # whole in a 210-px panel
         self.kind.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)  # fits a narrow panel
         self.kind.setMinimumContentsLength(12)
         self.kind.currentIndexChanged.connect(self._fill_errors)

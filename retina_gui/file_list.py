@@ -127,7 +127,7 @@ class FileListPanel(QWidget):
         self.model = model
         self.filter = FileFilter()
         self.filter.setSourceModel(model)
-        self.search = QLineEdit(placeholderText="Search file names")
+        self.search = QLineEdit(placeholderText="Search…")
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self._search_changed)
         self.shown: str | None = None  # the image on screen: it stays there while a filter hides it
@@ -142,6 +142,8 @@ class FileListPanel(QWidget):
         self.view.setUniformItemSizes(True)  # constant-time layout for 100k rows
         self.view.setEditTriggers(QListView.EditTrigger.NoEditTriggers)
         self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # names of a series differ at the end
+        # (and only without a sideways scroll bar: with one, every long name showed its same first 26 characters)
+        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.view.selectionModel().currentChanged.connect(self._current_changed)
         self.count = QLabel()
         model.rowsInserted.connect(self._update_count)

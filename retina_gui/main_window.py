@@ -177,7 +177,7 @@ class MainWindow(QMainWindow):
         d["Model"].raise_()
         # tighter tabs than the style's: the four of the model's group fit a 1024 px window's panel
         self.setStyleSheet("QMainWindow > QTabBar::tab { padding: 3px 7px; }")
-        self.fit_panel_widths()
+        self.fit_panels()
 
     def bring_forward(self, title: str) -> None:
         """Show a panel, in front of its tab group (behind another tab, what it says went unseen)."""
@@ -191,17 +191,20 @@ class MainWindow(QMainWindow):
     def reset_panels(self) -> None:
         """View ▸ Reset Panels: every panel back where it was at first."""
         self.restoreState(self._default_layout, LAYOUT_VERSION)
-        self.fit_panel_widths()
+        self.fit_panels()
         QTimer.singleShot(0, self._hide_stale_tab_bars)  # once the layout has placed them
 
-    def fit_panel_widths(self) -> None:
-        """Panel widths that follow the window's, so a small screen keeps most of its width for the
+    def fit_panels(self) -> None:
+        """Panel sizes that follow the window's, so a small screen keeps most of its width for the
         image (the runs and AP tables want ~380 px, the file list ~240), while the right-hand
-        panels stay wide enough for their tabs' names ("M…", "Anc…" were all a 1024 px window showed)."""
-        width = self.width()
+        panels stay wide enough for their tabs' names ("M…", "Anc…" were all a 1024 px window showed).
+        The model's group gets two thirds of the height: the Training panel is the tallest (at
+        1366x768 it took three and a half panel heights of scrolling, in half the height)."""
+        width, height = self.width(), self.height()
         tabs = max((bar.sizeHint().width() + 4 for bar in self.findChildren(QTabBar, options=Qt.FindChildOption.FindDirectChildrenOnly)), default=0)
         right = min(max(min(380, width // 4), tabs), width // 3)
         self.resizeDocks([self.docks["Images"], self.docks["Model"]], [min(240, width // 6), right], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["Classes"], self.docks["Model"]], [height // 3, 2 * height // 3], Qt.Orientation.Vertical)
 
     def _dock(self, title: str, widget) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -677,12 +680,19 @@ class MainWindow(QMainWindow):
     # --- status --------------------------------------------------------------------------------
     def _image_shown(self, name: str, width: int, height: int) -> None:
         row = self.files.model.row(name)
-        self.image_label.setText(f"{(row or 0) + 1}/{self.files.model.rowCount()}  {name}  {width}×{height}")
+        self.image_label.setText(f"{(row or 0) + 1}/{self.files.model.rowCount()}  {self._short_name(name)}  {width}×{height}")
+        self.image_label.setToolTip(name)
         if self.workspace is not None:
             self.settings.setValue(f"last_image/{self.workspace.folder}", name)
 
+    def _short_name(self, name: str) -> str:
+        """The image's name, cut in the middle to at most 320 px: a long path pushed the messages out
+        of the status bar ("accepted 37 p"), then lost its own end and the image size."""
+        return self.image_label.fontMetrics().elidedText(name, Qt.TextElideMode.ElideMiddle, 320)
+
     def _image_failed(self, name: str, reason: str) -> None:
-        self.image_label.setText(f"{name}: unreadable")
+        self.image_label.setText(f"{self._short_name(name)}: unreadable")
+        self.image_label.setToolTip(name)
         self.say(f"{name} cannot be read: {reason}")
 
     def _cursor_moved(self, point: QPointF | None) -> None:
@@ -867,7 +877,7 @@ class MainWindow(QMainWindow):
         """Panels restored from a larger screen can leave the image a sliver: give them the widths of
         this window instead."""
         if self.canvas.width() < self.width() // 2:
-            self.fit_panel_widths()
+            self.fit_panels()
         self._hide_stale_tab_bars()
 
     def _hide_stale_tab_bars(self) -> None:

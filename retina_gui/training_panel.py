@@ -326,7 +326,9 @@ class TrainingPanel(QWidget):
 
     def default_recipe(self, labels: LabelSet | None = None) -> Recipe:
         info = self.predictions.model
-        labels = labels if labels is not None else self.annotator.workspace.store.to_labelset()
+        if labels is None:  # (Advanced opened before any folder: the defaults of no labels)
+            ws = self.annotator.workspace
+            labels = ws.store.to_labelset() if ws is not None else LabelSet([], [])
         return default_recipe(labels, info.path if info else None, cuda=self._cuda_here(),
                               start_input_size=info.preprocess.min_size if info else None)
 

@@ -146,6 +146,20 @@ def test_previous_model_keeps_its_place_when_going_back_fails(qtbot, window, tin
     assert f"Back to {DEMO_MODEL.parent.name}/{DEMO_MODEL.name}" in panel.back_button.toolTip()
 
 
+def test_advanced_opens_before_any_folder_with_the_defaults_of_no_labels(qtbot, tmp_path):
+    """It raised AttributeError (no workspace) and left the fields empty."""
+    from core.finetune import default_recipe
+    from core.labels import LabelSet
+
+    window = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    panel = window.training_panel
+    panel.advanced.setChecked(True)
+    expected = default_recipe(LabelSet([], []), None, cuda=False)
+    assert (panel.size_spin.value(), panel.epochs_spin.value(), panel.batch_spin.value()) == (expected.image_size, expected.epochs, expected.batch_size)
+    window.close()
+
+
 def test_opening_advanced_shows_the_default_recipe_and_trains_with_it(qtbot, window):
     panel = window.training_panel
     default = panel.default_recipe()

@@ -28,7 +28,7 @@ def open_window(qtbot, folder: Path, settings, *, arrange: bool = True, **kwargs
     window = MainWindow(folder=folder, settings=settings, **kwargs)
     window.resize(1400, 900)  # the offscreen screen is 800x600, and the window fits itself to it
     if arrange:
-        window.fit_panel_widths()  # panel widths as a 1400-px screen gives them
+        window.fit_panels()  # panel widths as a 1400-px screen gives them
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
@@ -1110,11 +1110,12 @@ def test_a_small_window_keeps_most_of_its_width_for_the_image_and_no_panel_is_cu
     shutil.copytree(DEMO, folder)
     window = MainWindow(folder=folder, settings=settings)
     window.resize(1024, 740)
-    window.fit_panel_widths()
+    window.fit_panels()
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
     assert window.canvas.width() >= 0.5 * window.width()
+    assert window.docks["Model"].height() > 1.5 * window.docks["Classes"].height()  # the model's group, Training in it, is the taller
     for title, dock in window.docks.items():  # and no panel is cut off at the right: a dock is never narrower than its panel
         dock.raise_()
         qtbot.wait(20)
@@ -1125,13 +1126,31 @@ def test_a_small_window_keeps_most_of_its_width_for_the_image_and_no_panel_is_cu
     window.close()
 
 
-def test_history_texts_name_the_image_by_its_path_in_the_folder_shortened_in_the_middle():
+def test_history_texts_name_the_image_by_its_path_in_the_folder_keeping_its_end():
+    """The history view cuts what does not fit in the middle: cut there too, a name read "…e…de_board"."""
     from retina_gui.commands import image_text
 
     assert image_text("Delete box", "train/chess_01.jpg") == "Delete box · train/chess_01.jpg"
     long = "IMG_0159_JPG.rf.1d0d6f2d3b8c4e5f9a7b6c5d4e3f2a1b.jpg"
-    assert image_text("Move box", long) == f"Move box · {long[:19]}…{long[-20:]}"
+    assert image_text("Move box", long) == f"Move box · …{long[-39:]}" and image_text("Move box", long).count("…") == 1
     assert image_text("Add class clock", None) == "Add class clock"
+
+
+def test_a_long_image_name_is_cut_in_the_middle_in_the_list_and_the_status_bar(qtbot, tmp_path, settings):
+    """A long path pushed the status bar's messages out and lost its own end and the image size; in
+    the list every long name showed its same first characters (with a sideways scroll bar)."""
+    folder = tmp_path / "long"
+    long = "2024-06-15_tournament_round_3_board_12/IMG_20240615_141516_HDR_portrait_mode_board_photo_1.jpg"
+    (folder / long).parent.mkdir(parents=True)
+    shutil.copy(DEMO / "chess_01.jpg", folder / long)
+    window = open_window(qtbot, folder, settings)
+    wait_image(qtbot, window, long)
+    label = window.image_label
+    assert label.fontMetrics().horizontalAdvance(label.text()) < 480 and "…" in label.text()
+    assert label.text().endswith("photo_1.jpg  1024×686") and label.toolTip() == long
+    view = window.files.view
+    assert view.horizontalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAlwaysOff and view.textElideMode() == Qt.TextElideMode.ElideMiddle
+    window.close()
 
 
 def test_clicking_a_history_entry_shows_the_image_it_changed(qtbot, demo):
