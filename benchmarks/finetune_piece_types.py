@@ -55,7 +55,7 @@ def merged_colour_map(detector, labels):
 def print_epoch(event) -> None:
     """Progress as it goes: a run stopped at a time limit still says how far it got."""
     if event.kind == "epoch":
-        score = f": mAP {event.metrics['mAP']:.3f}" if event.metrics else ""
+        score = f": mAP {event.metrics['mAP']:.3f}" if event.metrics and event.metrics.get("mAP") is not None else ""
         print(f"epoch {event.epoch} at {time.perf_counter() - STARTED:.0f} s{score}", flush=True)
 
 

@@ -36,7 +36,7 @@ step() {  # step NAME COMMAND...: run, keep its log, say how long it took (when 
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c "import torch, torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__, 'cuda', torch.cuda.is_available())"
-step cuda_tests timeout 80 python3 -m pytest -q -p no:cacheprovider -m cuda tests/test_device.py tests/test_train.py tests/test_postprocess.py
+step cuda_tests timeout 80 python3 -m pytest -q -p no:cacheprovider -m cuda tests/test_device.py tests/test_train.py tests/test_postprocess.py tests/test_boxes.py
 step bench_forward timeout 100 python3 benchmarks/bench_forward.py --device cuda
 step bench_train timeout 90 python3 benchmarks/bench_train.py --device cuda --steps 30
 step profile timeout 100 python3 benchmarks/gpu_profile.py --device cuda

@@ -74,7 +74,9 @@ def main() -> None:
         set_train_mode(t.model, freeze_bn=t.freeze_bn, frozen_stages=t.frozen_stages)  # as run() does each epoch: BatchNorm frozen
         return t
 
-    # 1. new shapes
+    # 1. new shapes (after a step that starts CUDA, cuBLAS and cuDNN, at a shape none of them meets)
+    trainer("fp32", False)._step(synthetic_batch(4, 64, 96, 13, seed=0))
+    sync()
     rows = []
     cost: dict[tuple[str, bool], list[float]] = {}
     for precision, channels_last in (("bf16", True), ("bf16", False), ("fp32", True), ("fp32", False)):

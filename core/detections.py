@@ -57,14 +57,10 @@ class Candidates:
         threshold: greedy NMS decides each box from higher-scoring boxes only, so the detections
         at any score threshold are the part of that list above it. A score slider then costs a
         comparison, whatever the number of candidates."""
-        import torch
-        from torchvision.ops import batched_nms
-
         floor = max(score_thresh, self.score_floor)
         if max_detections is None:
             keep = np.flatnonzero(self.scores > floor)
-            order = batched_nms(torch.from_numpy(self.boxes[keep]), torch.from_numpy(self.scores[keep]),
-                                torch.from_numpy(self.labels[keep]), nms_thresh).numpy()
+            order = _nms(self.boxes[keep], self.scores[keep], self.labels[keep], nms_thresh)
             index = keep[order]
         else:
             kept = self.kept(nms_thresh, max_detections)
@@ -80,19 +76,23 @@ class Candidates:
         """The first ``limit`` candidates that class-aware greedy NMS keeps, highest score first.
         NMS runs on the top of the score order only, growing it until ``limit`` boxes are kept or
         every candidate was seen: the boxes it processes are decided exactly as in a full run."""
-        import torch
-        from torchvision.ops import batched_nms
-
         key = (nms_thresh, limit)
         if key not in self._kept:
             order = np.argsort(-self.scores, kind="stable")
             size = min(len(order), 4 * limit)
             while True:
                 top = order[:size]
-                keep = batched_nms(torch.from_numpy(self.boxes[top]), torch.from_numpy(self.scores[top]),
-                                   torch.from_numpy(self.labels[top]), nms_thresh).numpy()
+                keep = _nms(self.boxes[top], self.scores[top], self.labels[top], nms_thresh)
                 if len(keep) >= limit or size == len(order):
                     break
                 size = min(len(order), 4 * size)
             self._kept[key] = top[keep[:limit]]
         return self._kept[key]
+
+
+def _nms(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, iou_threshold: float) -> np.ndarray:
+    import torch
+
+    from core.boxes import class_aware_nms
+
+    return class_aware_nms(torch.from_numpy(boxes), torch.from_numpy(scores), torch.from_numpy(labels), iou_threshold).numpy()

@@ -122,7 +122,7 @@ class Detector:
         network = fold_batchnorm(copy.deepcopy(model).eval())
         if self.dtype != torch.float32:
             network = cast_weights(stem_in_float32(network), self.dtype)
-        network = network.to(self.device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        network = network.to(self.device, memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
         self.network = network.requires_grad_(False)
 
     @classmethod

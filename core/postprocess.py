@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from core.boxes import BoxCoder, clip_boxes
+from core.boxes import BoxCoder, class_aware_nms, clip_boxes
 from core.config import PostprocessConfig
 from core.detections import Candidates
 
@@ -107,34 +107,35 @@ def _select_per_image(cls_logits: Tensor, bounds: list[int], k: int | None, coar
 
 
 def _select_batched(cls_logits: Tensor, bounds: list[int], k: int | None, coarse: float) -> tuple[Tensor, Tensor, Tensor]:
-    """What :func:`_select_per_image` picks, with one top-k per level over the whole batch and one
-    wait for the device (a GPU waited at each image's and level's ``nonzero``). The top k of a
-    level keep every entry over ``coarse`` when there are at most k of them, and are the top k of
-    those when there are more: the same set."""
+    """What :func:`_select_per_image` picks, with one top-k and one ``nonzero`` per level for the
+    whole batch (a GPU waited at each image's and level's ``nonzero``). The top k of a level keep
+    every entry over ``coarse`` when there are at most k of them, and are the top k of those when
+    there are more: the same set. A level taken whole is compared in place: an index of every
+    entry cost 5x the logits' memory. (NaN logits, which only a broken model gives, take top-k
+    places here, where the CPU path drops them first.)"""
     batch, _, num_classes = cls_logits.shape
-    values, index = [], []
+    picks = []
     for start, end in zip(bounds, bounds[1:]):
         level = cls_logits[:, start:end].reshape(batch, -1)
         if k and level.shape[1] > k:
-            v, i = level.topk(k, dim=1, sorted=False)
+            values, index = level.topk(k, dim=1, sorted=False)
+            b, j = (values > coarse).nonzero(as_tuple=True)
+            picks.append((b, index[b, j] + start * num_classes, values[b, j]))
         else:
-            v, i = level, torch.arange(level.shape[1], device=level.device).expand(batch, -1)
-        values.append(v)
-        index.append(i + start * num_classes)
-    values, index = torch.cat(values, 1), torch.cat(index, 1)
-    b, j = (values > coarse).nonzero(as_tuple=True)
-    return b, index[b, j], values[b, j]
+            b, j = (level > coarse).nonzero(as_tuple=True)
+            picks.append((b, j + start * num_classes, level[b, j]))
+    b, flat, values = (torch.cat(part) for part in zip(*picks))
+    by_image = torch.sort(b, stable=True).indices  # image by image, as make_candidates slices them
+    return b[by_image], flat[by_image], values[by_image]
 
 
 def _kept(boxes: Tensor, scores: Tensor, labels: Tensor, counts: list[int], config: PostprocessConfig) -> list[np.ndarray]:
     """Per image, what :meth:`Candidates.kept` computes for ``config``'s NMS threshold and cap,
     computed where the boxes are (one class-aware NMS per image, as there)."""
-    from torchvision.ops import batched_nms
-
     kept, start = [], 0
     for n in counts:
         sl = slice(start, start + n)
         start += n
-        kept.append(batched_nms(boxes[sl], scores[sl], labels[sl], config.nms_thresh)[: config.max_detections])
+        kept.append(class_aware_nms(boxes[sl], scores[sl], labels[sl], config.nms_thresh)[: config.max_detections])
     sizes = [len(k) for k in kept]
     return np.split(torch.cat(kept).cpu().numpy(), np.cumsum(sizes)[:-1]) if kept else []

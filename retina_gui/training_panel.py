@@ -139,7 +139,7 @@ class TrainingPanel(QWidget):
     failed = Signal(str)  # a failure message for the window to show
     run_ended = Signal(str)  # a run finished and its model is now in use: what it scored, for the window to show
 
-    def __init__(self, predictions: Predictions, parent: QWidget | None, *, confirm: Callable[[str, str], bool]) -> None:
+    def __init__(self, predictions: Predictions, parent: QWidget | None, *, confirm: Callable[..., bool]) -> None:
         super().__init__(parent)
         self.predictions = predictions
         self.confirm = confirm

@@ -1,10 +1,11 @@
 import math
 
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.boxes import BoxCoder, clip_boxes
+from core.boxes import BoxCoder, class_aware_nms, clip_boxes
 from core.config import BoxCoderConfig
 
 coords = st.floats(min_value=0, max_value=1000, allow_nan=False)
@@ -45,3 +46,38 @@ def test_clip_image_and_seed_styles():
     torch.testing.assert_close(
         clip_boxes(boxes, 80, 100, seed_style=True), torch.tensor([[0.0, 0.0, 100.0, 80.0], [130.0, 95.0, 100.0, 80.0]])
     )
+
+
+def _greedy_nms_reference(boxes, scores, labels, iou):
+    """Greedy NMS per label in float64, scores descending, ties in index order."""
+    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+    kept = []
+    for i in order:
+        x1, y1, x2, y2 = boxes[i]
+        suppressed = False
+        for j in kept:
+            if labels[j] != labels[i]:
+                continue
+            a1, b1, a2, b2 = boxes[j]
+            inter = max(0.0, min(x2, a2) - max(x1, a1)) * max(0.0, min(y2, b2) - max(y1, b1))
+            union = (x2 - x1) * (y2 - y1) + (a2 - a1) * (b2 - b1) - inter
+            if inter / union > iou:
+                suppressed = True
+                break
+        if not suppressed:
+            kept.append(i)
+    return kept
+
+
+@pytest.mark.parametrize("n", [600, 4_500])  # one offset call; the loop over labels (past 4,000 boxes on a CPU)
+def test_class_aware_nms_is_greedy_nms_per_label_with_ties_in_index_order(n):
+
+    g = torch.Generator().manual_seed(n)
+    xy = torch.rand(n, 2, generator=g) * 400
+    boxes = torch.cat([xy, xy + 20 + torch.rand(n, 2, generator=g) * 60], 1)
+    scores = (torch.rand(n, generator=g) * 4).round() / 4  # ties everywhere, as bf16 scores have many
+    labels = torch.randint(0, 6 if n < 1000 else 40, (n,), generator=g)
+    keep = class_aware_nms(boxes, scores, labels, 0.5).tolist()
+    expected = _greedy_nms_reference(boxes.double().tolist(), scores.tolist(), labels.tolist(), 0.5)
+    assert keep == expected and len(keep) > 50
+    assert class_aware_nms(boxes[:0], scores[:0], labels[:0], 0.5).tolist() == []

@@ -49,6 +49,8 @@ def test_low_precision_on_cpu_keeps_most_detections(tiny_checkpoint, precision):
 def test_detector_memory_format_by_default_is_channels_last_on_the_cpu_only(tiny_checkpoint, device):
     detector = Detector.from_file(tiny_checkpoint, device=device, precision="fp32")
     assert detector.runtime.channels_last is (device == "cpu")
+    weight = detector.network.backbone.body.layer1[0].conv1.weight  # the weights too (they stayed contiguous while it said channels_last)
+    assert weight.is_contiguous(memory_format=torch.channels_last) is (device == "cpu")
     assert len(detector.detect([load_image(PHOTOS / "skimage" / "astronaut.png")])[0]) > 0
     assert Detector.from_file(tiny_checkpoint, device=device, channels_last=True).runtime.channels_last
 

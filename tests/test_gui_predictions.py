@@ -577,6 +577,13 @@ def test_enter_in_the_question_accepts_an_undoable_step_and_refuses_the_others(q
     window.confirm = window._ask
     wait_predictions(qtbot, window)
     assert window.accept_image() > 0 and defaults == [QMessageBox.StandardButton.Yes]  # it adds classes: asked
+    store = window.workspace.store
+    window.classes.confirm = window._ask
+    counts = store.box_counts()
+    row, doomed = next((i, c.id) for i, c in enumerate(store.categories) if counts.get(c.id))
+    window.classes.list.setCurrentRow(row)
+    window.classes.ask_delete()  # it has boxes: asked, and Enter deletes
+    assert defaults == [QMessageBox.StandardButton.Yes] * 2 and doomed not in {c.id for c in store.categories}
     assert not window._ask("Delete run", "Delete the run?") and defaults[-1] == QMessageBox.StandardButton.No
 
 

@@ -133,3 +133,20 @@ def test_the_gpu_path_selects_and_filters_as_the_cpu_path(config, device):
             np.testing.assert_array_equal(a.boxes, b.boxes)
             np.testing.assert_array_equal(a.scores, b.scores)
             np.testing.assert_array_equal(a.labels, b.labels)
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")])])
+def test_nms_kept_with_the_network_equals_nms_after_a_reload_even_with_tied_bf16_scores(device):
+    """The prediction cache stores the arrays, not the NMS result remembered with the network: the
+    image must show the same detections when it comes back from the cache (ties made them differ)."""
+    from core.detections import Candidates
+
+    logits, deltas, anchors, per_level = (t.to(device) if isinstance(t, torch.Tensor) else t for t in _random_head(seed=11))
+    config = PostprocessConfig(max_detections=100)
+    n = logits.shape[0]
+    with_network = make_candidates(logits.bfloat16(), deltas, anchors, per_level, [(300, 320)] * n, (320, 320), [(2.0, 2.5)] * n,
+                                   coder=BoxCoder(), config=config, score_floor=0.05, on_device=True)
+    for c in with_network:
+        assert len(np.unique(c.scores)) < len(c.scores) / 2  # ties, plenty
+        reloaded = Candidates(c.boxes, c.scores, c.labels, c.anchor_index, c.level, c.scale, c.score_floor)
+        np.testing.assert_array_equal(reloaded.kept(config.nms_thresh, 100), c.kept(config.nms_thresh, 100))
