@@ -70,14 +70,15 @@ def _greedy_nms_reference(boxes, scores, labels, iou):
 
 
 @pytest.mark.parametrize("n", [600, 4_500])  # one offset call; the loop over labels (past 4,000 boxes on a CPU)
-def test_class_aware_nms_is_greedy_nms_per_label_with_ties_in_index_order(n):
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")])])
+def test_class_aware_nms_is_greedy_nms_per_label_with_ties_in_index_order(n, device):
 
     g = torch.Generator().manual_seed(n)
     xy = torch.rand(n, 2, generator=g) * 400
     boxes = torch.cat([xy, xy + 20 + torch.rand(n, 2, generator=g) * 60], 1)
     scores = (torch.rand(n, generator=g) * 4).round() / 4  # ties everywhere, as bf16 scores have many
     labels = torch.randint(0, 6 if n < 1000 else 40, (n,), generator=g)
-    keep = class_aware_nms(boxes, scores, labels, 0.5).tolist()
+    keep = class_aware_nms(boxes.to(device), scores.to(device), labels.to(device), 0.5).tolist()
     expected = _greedy_nms_reference(boxes.double().tolist(), scores.tolist(), labels.tolist(), 0.5)
     assert keep == expected and len(keep) > 50
     assert class_aware_nms(boxes[:0], scores[:0], labels[:0], 0.5).tolist() == []
