@@ -82,19 +82,23 @@ def class_aware_nms(boxes: Tensor, scores: Tensor, labels: Tensor, iou_threshold
     equal scores in index order: the same result on any device and at any N. torchvision's
     ``batched_nms`` does not promise that: its float32 label offsets move coordinates (the GPU's
     NMS of a whole image and the CPU's of its top 1,200 differed in 7 of 200 test images), and its
-    tie order is unspecified (bf16 scores tie often). Here coordinates are float64, where the
-    offsets are exact, so one offset call and a loop over labels give the same boxes; the loop
-    takes over where one call's N x N work would cost more (on a CPU, 12.7 s against 0.4 s at
-    112,000 boxes), at torchvision's sizes."""
+    tie order is unspecified (bf16 scores tie often). Here coordinates are float64, where the label
+    offsets leave image coordinates exact (to 2^-11 px at 80 labels over 2,000 px), so one offset
+    call and a loop over labels keep the same boxes; the loop takes over at torchvision's sizes
+    (4N over 4,000 on a CPU, 100,000 on a GPU), where one call's N x N work costs more (on a CPU,
+    12.7 s against 0.4 s at 112,000 boxes). The threshold is rounded to float32 first, as
+    torchvision's CUDA kernel compares with it, so that the CPU's comparisons are the same."""
     from torchvision.ops import nms
 
+    iou_threshold = float(torch.tensor(iou_threshold, dtype=torch.float32))
     order = torch.sort(scores, descending=True, stable=True).indices
     placed = boxes[order].double()
     rank = torch.arange(len(order), 0, -1, dtype=torch.float64, device=boxes.device)  # no ties left for nms to order
     ranked_labels = labels[order]
-    if len(order) <= (20_000 if boxes.is_cuda else 4_000):
-        if len(order):
-            placed = placed + (ranked_labels.double() * (placed.max() - placed.min() + 1))[:, None]
+    if 4 * len(order) <= (100_000 if boxes.is_cuda else 4_000):
+        finite = placed[torch.isfinite(placed)]  # (a NaN box made the span NaN, and every box with it)
+        if len(finite):
+            placed = placed + (ranked_labels.double() * (finite.max() - finite.min() + 1))[:, None]
         return order[nms(placed, rank, iou_threshold)]
     kept = torch.zeros(len(order), dtype=torch.bool, device=boxes.device)
     for label in ranked_labels.unique():

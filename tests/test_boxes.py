@@ -69,7 +69,7 @@ def _greedy_nms_reference(boxes, scores, labels, iou):
     return kept
 
 
-@pytest.mark.parametrize("n", [600, 4_500])  # one offset call; the loop over labels (past 4,000 boxes on a CPU)
+@pytest.mark.parametrize("n", [600, 4_500])  # one offset call; the loop over labels (past 1,000 boxes on a CPU)
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")])])
 def test_class_aware_nms_is_greedy_nms_per_label_with_ties_in_index_order(n, device):
 
@@ -78,7 +78,13 @@ def test_class_aware_nms_is_greedy_nms_per_label_with_ties_in_index_order(n, dev
     boxes = torch.cat([xy, xy + 20 + torch.rand(n, 2, generator=g) * 60], 1)
     scores = (torch.rand(n, generator=g) * 4).round() / 4  # ties everywhere, as bf16 scores have many
     labels = torch.randint(0, 6 if n < 1000 else 40, (n,), generator=g)
-    keep = class_aware_nms(boxes.to(device), scores.to(device), labels.to(device), 0.5).tolist()
-    expected = _greedy_nms_reference(boxes.double().tolist(), scores.tolist(), labels.tolist(), 0.5)
-    assert keep == expected and len(keep) > 50
+    for iou in (0.5, 0.45):  # 0.45 is not a float32: compared as one on either device, as torchvision's CUDA kernel does
+        keep = class_aware_nms(boxes.to(device), scores.to(device), labels.to(device), iou).tolist()
+        expected = _greedy_nms_reference(boxes.double().tolist(), scores.tolist(), labels.tolist(), float(torch.tensor(iou)))
+        assert keep == expected and len(keep) > 50
+    on_edge = torch.tensor([[0.0, 0, 100, 10], [0, 0, 45, 10]], device=device)  # IoU 0.45 exactly: over float32's 0.45
+    assert class_aware_nms(on_edge, torch.tensor([1.0, 0.5], device=device), torch.zeros(2, dtype=torch.long, device=device), 0.45).tolist() == [0]
+    with_nan = torch.cat([boxes[:3], torch.full((1, 4), float("nan")), boxes[:3] + 1]).to(device)  # a NaN box left every box unsuppressed
+    kept = class_aware_nms(with_nan, torch.arange(7.0, 0, -1, device=device), torch.zeros(7, dtype=torch.long, device=device), 0.5).tolist()
+    assert 3 in kept and {4, 5, 6}.isdisjoint(kept)
     assert class_aware_nms(boxes[:0], scores[:0], labels[:0], 0.5).tolist() == []
