@@ -198,13 +198,14 @@ class MainWindow(QMainWindow):
         """Panel sizes that follow the window's, so a small screen keeps most of its width for the
         image (the runs and AP tables want ~380 px, the file list ~240), while the right-hand
         panels stay wide enough for their tabs' names ("M…", "Anc…" were all a 1024 px window showed).
-        The model's group gets two thirds of the height: the Training panel is the tallest (at
-        1366x768 it took three and a half panel heights of scrolling, in half the height)."""
+        The model's group gets three fifths of the height: the Training panel is the tallest (at
+        1366x768 it took three and a half panel heights of scrolling, in half the height), and
+        the class list keeps room for about ten classes there (it is what labelling uses most)."""
         width, height = self.width(), self.height()
         tabs = max((bar.sizeHint().width() + 4 for bar in self.findChildren(QTabBar, options=Qt.FindChildOption.FindDirectChildrenOnly)), default=0)
         right = min(max(min(380, width // 4), tabs), width // 3)
         self.resizeDocks([self.docks["Images"], self.docks["Model"]], [min(240, width // 6), right], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["Classes"], self.docks["Model"]], [height // 3, 2 * height // 3], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["Classes"], self.docks["Model"]], [2 * height // 5, 3 * height // 5], Qt.Orientation.Vertical)
 
     def _dock(self, title: str, widget) -> QDockWidget:
         dock = QDockWidget(title, self)
