@@ -129,8 +129,7 @@ def _select_batched(cls_logits: Tensor, bounds: list[int], k: int | None, coarse
         else:
             b, j = (level > coarse).nonzero(as_tuple=True)
             picks.append((b, j + start * num_classes, level[b, j]))
-    b, flat, values = (torch.cat(part) for part in zip(*picks))
-    return b, flat, values  # level by level: make_candidates puts them in image order
+    return tuple(torch.cat(part) for part in zip(*picks))  # level by level: make_candidates puts them in image order
 
 
 def _kept(boxes: Tensor, scores: Tensor, labels: Tensor, counts: list[int], config: PostprocessConfig) -> list[np.ndarray]:
