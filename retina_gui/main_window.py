@@ -828,7 +828,7 @@ class MainWindow(QMainWindow):
             return 0
         gathered = self.predictions.plan_accept(self.predictions.image_entries())
         new = self.predictions.classes_to_add(gathered.fresh)
-        count = sum(len(p) for _, _, p in gathered.fresh)
+        count = gathered.adds
         if new and not self.confirm("Accept predictions", f"Accept {count_of(count, 'prediction')}? That adds "
                                                           f"{count_of(len(new), 'class')} your labels do not have: {', '.join(new)}."
                                                           f"{_left_out(gathered)} Edit ▸ Undo takes it back.", undoable=True):
@@ -847,21 +847,20 @@ class MainWindow(QMainWindow):
         and accept them if the user agrees."""
         if not self._predictions_on_screen():
             return 0
-        entries, fresh = gathered.entries, gathered.fresh  # the question gives what would be added, not what is shown
-        shown = sum(len(p) for _, _, p in entries)
-        count, images = sum(len(p) for _, _, p in fresh), len(fresh)
+        fresh = gathered.fresh  # the question gives what would be added, not what is shown
+        shown, count, images = gathered.shown, gathered.adds, len(fresh)
         if not count:
             self.say("no shown predictions to accept in this folder" if not shown else
                      f"the {shown} shown predictions in this folder are all labelled already")
             return 0
         new = self.predictions.classes_to_add(fresh)
-        adds = f" That adds {len(new)} class{'es' if len(new) > 1 else ''}: {', '.join(new)}." if new else ""
-        other = sum(gathered.other_class.values())
+        adds = f" That adds {count_of(len(new), 'class')}: {', '.join(new)}." if new else ""
+        other = gathered.on_another_class
         skipped = f" ({shown - count - other} others shown are labelled already.)" if shown - count - other > 0 else ""
         store = self.workspace.store
         labelled = sum(1 for name, _, _ in fresh if store.boxes(name))
         onto = f" {labelled} of those images have labels already: the predictions join them." if labelled else ""
-        question = (f"Add {count} shown prediction{'s' if count != 1 else ''} on {images} image{'s' if images != 1 else ''} as labels?"
+        question = (f"Add {count_of(count, 'shown prediction')} on {count_of(images, 'image')} as labels?"
                     f"{skipped}{onto}{_left_out(gathered)}{adds} It is one step: Edit ▸ Undo takes it back.")
         if not self.confirm("Accept predictions", question, undoable=True):
             self.say("nothing accepted")
@@ -910,6 +909,6 @@ class MainWindow(QMainWindow):
 def _left_out(gathered) -> str:
     """The accept questions' word on the predictions left out for lying on a label or a likelier
     prediction of another class (one object the model is unsure of)."""
-    other = sum(gathered.other_class.values())
+    other = gathered.on_another_class
     return (f" {count_of(other, 'other')} lie{'s' if other == 1 else ''} on a label or likelier prediction of another class (one object "
             f"the model is unsure of) and {'is' if other == 1 else 'are'} left out: right-click one to accept it instead." if other else "")

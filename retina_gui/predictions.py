@@ -41,6 +41,18 @@ class AcceptPlan:
     other_class: dict[str, int]
     revision: int
 
+    @property
+    def shown(self) -> int:
+        return sum(len(p) for _, _, p in self.entries)
+
+    @property
+    def adds(self) -> int:
+        return sum(len(p) for _, _, p in self.fresh)
+
+    @property
+    def on_another_class(self) -> int:
+        return sum(self.other_class.values())
+
     def waiting(self, names: set[str]) -> AcceptPlan:
         """Only the images among ``names`` (those still waiting for review)."""
         return AcceptPlan([e for e in self.entries if e[0] in names], [e for e in self.fresh if e[0] in names],
@@ -58,10 +70,8 @@ def plan_accept(entries: list, labels: dict[str, tuple], keys: dict[int, str], r
             continue
         boxes = np.array([p[:4] for p in predictions], dtype=np.float64)
         classes = np.array([class_name_key(p[4]) for p in predictions], dtype=object)  # as accepting matches names
-        have = [b for b in labels.get(file_name, ()) if not b.iscrowd]
-        keep, other_class[file_name] = new_predictions(
-            boxes, classes, np.array([[b.x1, b.y1, b.x2, b.y2] for b in have], dtype=np.float64).reshape(-1, 4),
-            np.array([keys[b.category_id] for b in have], dtype=object), other_class_iou=math.inf if chosen else STACKED_IOU)
+        keep, other_class[file_name] = new_predictions(boxes, classes, *_label_arrays(labels.get(file_name, ()), keys.__getitem__),
+                                                       other_class_iou=math.inf if chosen else STACKED_IOU)
         if len(keep):
             fresh.append((file_name, size, [predictions[i] for i in keep]))
     return AcceptPlan(entries, fresh, other_class, revision)
@@ -470,11 +480,11 @@ class Predictions(QObject):
             return 0
         # a new class keeps the colour its predictions had: accepting (and undoing) changes no colour
         colors = {name: color.name() for name, color in zip(self.model.class_names, self.class_colors())} if self.model is not None else None
-        added = sum(len(p) for _, _, p in gathered.fresh)
+        added = gathered.adds
         count = workspace.accept_predictions(gathered.fresh, text.format(count=added, s="" if added == 1 else "s"), colors,
                                              reviewed=[e[0] for e in gathered.entries if e[2]])  # an image with nothing shown is not reviewed
-        other = sum(gathered.other_class.values())
-        labelled = sum(len(p) for _, _, p in gathered.entries) - count - other
+        other = gathered.on_another_class
+        labelled = gathered.shown - count - other
         left = [f"{labelled} labelled already"] if labelled else []
         left += [f"{other} on a label or likelier prediction of another class"] if other else []
         self.message.emit(f"accepted {count_of(count, 'prediction')}" + (f"; left out: {', '.join(left)}" if left else ""))
@@ -515,6 +525,11 @@ def as_predictions(detections: Detections, indices: list[int], class_names) -> l
 
 def _labels_by_key(store, file_name: str) -> tuple[np.ndarray, np.ndarray]:
     """The image's non-crowd labels: boxes [N, 4] and class-name keys [N] (as predictions are matched to them)."""
-    labels = [b for b in store.boxes(file_name) if not b.iscrowd]
+    return _label_arrays(store.boxes(file_name), lambda category_id: class_name_key(store.category(category_id).name))
+
+
+def _label_arrays(boxes, key_of) -> tuple[np.ndarray, np.ndarray]:
+    """The non-crowd ``boxes``: [N, 4] and their class-name keys [N] (``key_of(category_id)``)."""
+    labels = [b for b in boxes if not b.iscrowd]
     return (np.array([[b.x1, b.y1, b.x2, b.y2] for b in labels], dtype=np.float64).reshape(-1, 4),
-            np.array([class_name_key(store.category(b.category_id).name) for b in labels], dtype=object))
+            np.array([key_of(b.category_id) for b in labels], dtype=object))
