@@ -56,15 +56,17 @@ class PredictionCache:
         current, changed = set(), set()
         for path in self.folder.rglob("*.npz"):
             name, _, stamp = path.relative_to(self.folder).as_posix()[: -len(".npz")].rpartition(".")
-            own = self.entry_path(name) if _STAMP.fullmatch(stamp) else None
+            stamped = _STAMP.fullmatch(stamp) is not None
+            own = self.entry_path(name) if stamped else None
             if own == path:
                 current.add(name)
-            elif own is not None or not _STAMP.fullmatch(stamp):  # the image changed, or an entry of a version without stamps
+            elif own is not None or not stamped:  # the image changed, or an entry of a version without stamps
                 path.unlink(missing_ok=True)
                 changed.add(name)
-        rejected = self.rejected()
-        if changed & set(rejected):  # (also when predicted again since: the numbers were of the old candidates)
-            self.put_rejected({name: indices for name, indices in rejected.items() if name not in changed})
+        if changed:
+            rejected = self.rejected()
+            if changed & set(rejected):  # (also when predicted again since: the numbers were of the old candidates)
+                self.put_rejected({name: indices for name, indices in rejected.items() if name not in changed})
         return sorted(current)
 
     def __contains__(self, file_name: str) -> bool:

@@ -13,6 +13,7 @@ from core.formats.coco import read_coco, verify_coco_file, write_coco
 from core.formats.voc import read_voc, write_voc
 from core.formats.yolo import read_yolo, write_yolo
 from core.labels import LabelSet
+from core.text import count
 
 FORMATS = ("coco", "voc", "yolo")
 
@@ -93,7 +94,7 @@ def boxes_outside(labels: LabelSet, tolerance: float = 1.0) -> str:
 def flat_boxes(labels: LabelSet) -> str:
     """A line naming the boxes without width or height ("" when none)."""
     flat = [im.file_name for im in labels.images for b in im.boxes if b.width <= 0 or b.height <= 0]
-    return f"{'1 box' if len(flat) == 1 else f'{len(flat)} boxes'} without width or height (the first in {flat[0]})" if flat else ""
+    return f"{count(len(flat), 'box')} without width or height (the first in {flat[0]})" if flat else ""
 
 
 def stale_label_files(labels: LabelSet, fmt: str, target: Path | str, image_names: Iterable[str]) -> list[Path]:

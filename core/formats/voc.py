@@ -54,7 +54,7 @@ def read_voc(folder: Path | str) -> LabelSet:
                 # kept for a VOC file written from these labels (and as fields of a COCO annotation)
                 extra = {key: value for key, value in (("truncated", _one(obj.findtext("truncated"))), ("pose", obj.findtext("pose", "").strip()))
                          if value and value != "Unspecified"}
-                objects.append((name, x1 - 1, y1 - 1, x2, y2, obj.findtext("difficult", "0").strip() == "1", extra or None))
+                objects.append((name, x1 - 1, y1 - 1, x2, y2, bool(_one(obj.findtext("difficult"))), extra or None))
         except LabelFormatError:
             raise
         except (ET.ParseError, AttributeError, TypeError, ValueError) as exc:
