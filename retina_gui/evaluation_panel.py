@@ -181,7 +181,7 @@ class EvaluationPanel(QWidget):
             self.progress.setMaximum(total)
             self.progress.setValue(done)
 
-    def _predicted(self, _count: int, cancelled: bool) -> None:
+    def _predicted(self, _done: int, _unreadable: int, cancelled: bool) -> None:
         if not self._waiting:
             return
         self._waiting = False

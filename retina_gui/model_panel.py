@@ -255,9 +255,8 @@ class ModelPanel(QWidget):
         self.progress.setValue(done)
         self.eta_label.setText(f"{seconds_left:.0f} s left" if done < total else "")
 
-    def _batch_finished(self, done: int, cancelled: bool) -> None:
+    def _batch_finished(self, done: int, bad: int, cancelled: bool) -> None:
         self.cancel_button.setEnabled(False)
-        bad = len(self.predictions.batch_unreadable)
         unreadable = f", {bad} unreadable (red in the list)" if bad else ""
         predicted = count(done - bad, "image")
         self.eta_label.setText(f"cancelled after {predicted}{unreadable}" if cancelled else f"predicted {predicted}{unreadable}")

@@ -84,7 +84,7 @@ class Predictions(QObject):
     changed = Signal()  # the current image's predictions (or the thresholds) changed
     message = Signal(str)
     batch_progress = Signal(int, int, float)
-    batch_finished = Signal(int, bool)
+    batch_finished = Signal(int, int, bool)
     folder_gathered = Signal(object)  # AcceptPlan, worked out in a worker for Accept folder
 
     MEMORY_CACHE = 512  # images whose candidates stay in memory (the rest are on disk)
@@ -109,8 +109,6 @@ class Predictions(QObject):
         self.visible = None  # Detections of the current image after thresholds and class visibility
         self.all = None  # Detections after thresholds only
         self.model_runs = 0  # images the network ran on (cache hits not counted)
-        self._batch_names: set[str] = set()  # the images of the last folder run
-        self.batch_unreadable: set[str] = set()  # those of them that could not be read
         self._in_use: tuple[Path | None, str, str | None] = (None, "auto", None)  # model_path, device, preset of self.model
         self._requested: dict[Path, tuple[str, str | None]] = {}  # device and preset each file was last asked with
         self._gatherer: FunctionWorker | None = None
@@ -198,7 +196,6 @@ class Predictions(QObject):
     def predict_batch(self, names: list[str]) -> None:
         """Predict these images in the background, with progress (the folder's, or the labelled
         images Evaluate needs); the unreadable ones are counted apart."""
-        self._batch_names, self.batch_unreadable = set(names), set()
         self.worker.predict_folder(names)
 
     def cancel_folder(self) -> None:
@@ -252,8 +249,6 @@ class Predictions(QObject):
 
     def _failed(self, name: str, reason: str) -> None:
         self.annotator.files.model.mark_unreadable(name, reason)
-        if name in self._batch_names:
-            self.batch_unreadable.add(name)
 
     # --- thresholds and visibility -------------------------------------------------------------
     def set_thresholds(self, score: float, nms: float) -> None:

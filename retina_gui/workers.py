@@ -223,7 +223,7 @@ class PredictionWorker(QueueWorker):
     failed = Signal(str, str)  # name, why the image cannot be read
     prediction_failed = Signal(str, str)  # name, why the model failed on it (out of memory, say)
     progress = Signal(int, int, float)  # done, total, seconds left
-    batch_finished = Signal(int, bool)  # images predicted, cancelled
+    batch_finished = Signal(int, int, bool)  # images done (read or not), of them unreadable, cancelled
 
     def __init__(self, folder: Path, cache_root: Path) -> None:
         super().__init__()
@@ -233,6 +233,7 @@ class PredictionWorker(QueueWorker):
         self._batch: list[str] = []  # left to predict
         self._batch_names: set[str] = set()  # all of the batch's images, predicted or not
         self._batch_total = 0
+        self._batch_unreadable = 0  # images of the batch that could not be read (counted here: the batch is the worker's)
         self._batch_cancel = CancelToken()
         self._rejected: dict[str, dict[str, set[int]]] = {}  # to be saved: per model's cache key
         self._detector = None
@@ -258,7 +259,7 @@ class PredictionWorker(QueueWorker):
                 self._batch_names.update(added)
                 self._batch_total += len(added)
                 return
-            self._batch, self._batch_total = list(names), len(names)
+            self._batch, self._batch_total, self._batch_unreadable = list(names), len(names), 0
             self._batch_names = set(names)
             self._batch_cancel = CancelToken()
             self._batch_started = time.monotonic()
@@ -291,7 +292,7 @@ class PredictionWorker(QueueWorker):
         if self._batch:
             if self._batch_cancel.cancelled:
                 done, self._batch = self._batch_total - len(self._batch), []
-                return "cancelled", done
+                return "cancelled", (done, self._batch_unreadable)
             return "batch", self._batch.pop(0)
         return None
 
@@ -301,7 +302,7 @@ class PredictionWorker(QueueWorker):
             if kind == "load":
                 self._load_model(*what)
             elif kind == "cancelled":
-                self.batch_finished.emit(what, True)
+                self.batch_finished.emit(*what, True)
             elif kind == "rejected":
                 from core.prediction_cache import PredictionCache
 
@@ -310,22 +311,24 @@ class PredictionWorker(QueueWorker):
                         PredictionCache(self.cache_root, key, self.folder).put_rejected(rejected)
             else:
                 try:
-                    self._predict_one(what)
+                    read = self._predict_one(what)
                 except Exception as exc:  # noqa: BLE001 - the model's failure, not the image's: said, and the worker goes on
                     self.prediction_failed.emit(what, f"{type(exc).__name__}: {exc}")
+                    read = True
                     if kind == "batch":
                         self._update(lambda: self._batch_cancel.cancel())  # every image would fail the same way
                 if kind == "batch":
-                    self._batch_progress()
+                    self._batch_progress(read)
 
-    def _batch_progress(self) -> None:
+    def _batch_progress(self, read: bool) -> None:
         with self._wake:
-            left, total = len(self._batch), self._batch_total
+            self._batch_unreadable += not read
+            left, total, unreadable = len(self._batch), self._batch_total, self._batch_unreadable
         done = total - left
         elapsed = time.monotonic() - self._batch_started
         self.progress.emit(done, total, elapsed / max(done, 1) * left)
         if left == 0:
-            self.batch_finished.emit(done, False)
+            self.batch_finished.emit(done, unreadable, False)
 
     def _load_model(self, path: Path, device: str, preset: str | None) -> None:
         try:
@@ -352,13 +355,14 @@ class PredictionWorker(QueueWorker):
         self.rejected_loaded.emit(self._cache.rejected())
         self.cached_names.emit(names)  # names only: reading 10,000 files here held every load up
 
-    def _predict_one(self, name: str) -> None:
+    def _predict_one(self, name: str) -> bool:
+        """Predict one image (from the cache when it can); False: the image could not be read."""
         if self._detector is None:
-            return
+            return True
         cached = self._cache.get(name)
         if cached is not None:
             self._emit(name, cached, True)
-            return
+            return True
         entry = self._cache.entry_path(name)  # the file as it is read: written over meanwhile, its entry is not this one's
         try:
             from core.images import load_image
@@ -366,12 +370,13 @@ class PredictionWorker(QueueWorker):
             (candidates,) = self._detector.candidates([load_image(self.folder / name)])
         except ImageReadError as exc:
             self.failed.emit(name, exc.reason)
-            return
+            return False
         try:
             self._cache.put(name, candidates, entry)
         except OSError:
             pass  # a read-only folder: predictions still show, they are just not kept for next time
         self._emit(name, candidates, False)
+        return True
 
     def _emit(self, name: str, candidates, from_cache: bool) -> None:
         post = self._detector.postprocess_config
