@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import json
 import math
 import os
 import re
@@ -50,7 +49,7 @@ def _predict(args: argparse.Namespace) -> int:
     paths = list(names)
     skipped = 0
     category_ids = {k: c.id for k, c in enumerate(detector.classes)}
-    written_ids: dict[int, int | str] = {}
+    written_ids: dict[int, str] = {}
     if args.coco:
         from core.formats.coco import read_coco
         from core.labels import category_of_class
@@ -58,9 +57,7 @@ def _predict(args: argparse.Namespace) -> int:
         coco = read_coco(args.coco)
         ids = {im.file_name: im.id for im in coco.images}
         by_id = {i: name for name, i in ids.items()}
-        # the results name each image by its id as the file writes it: an id "12" read as 12 and written back so
-        # made pycocotools refuse the results ("do not correspond to current coco set")
-        written_ids = {im.id: raw["id"] for im, raw in zip(coco.images, json.loads(Path(args.coco).read_text(encoding="utf-8-sig"))["images"])}
+        written_ids = {im.id: im.id_as_written for im in coco.images if im.id_as_written is not None}
         if coco.categories:  # results scored against this file need its ids: classes matched by name, as eval does
             category_ids = category_of_class([c.name for c in detector.classes], coco.categories)
             lacking = [c.name for k, c in enumerate(detector.classes) if k not in category_ids]

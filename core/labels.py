@@ -56,6 +56,9 @@ class ImageEntry:
     boxes: list[Box] = field(default_factory=list)
     reviewed: bool = False  # a person confirmed the boxes (an image reviewed with none is a negative)
     extra: dict[str, Any] = field(default_factory=dict)  # fields of the source retina-gui does not use ("license", …), written back
+    # the id as the source file spelled it, when that was text ("12"): results scored against that
+    # file must name the image so (pycocotools refused results whose image_id was the number 12)
+    id_as_written: str | None = None
 
 
 @dataclass

@@ -70,7 +70,8 @@ def _parse(data: dict[str, Any]) -> LabelSet:
         if not isinstance(im["file_name"], str) or not im["file_name"].strip():  # null became an image "None"
             raise ValueError(f"image id {im['id']} has file_name {im['file_name']!r}, not a file name")
         entry = ImageEntry(_id(im["id"], "image id"), _file_name(im["file_name"]), int(im.get("width") or 0), int(im.get("height") or 0),
-                           reviewed=im.get("reviewed") is True, extra={k: v for k, v in im.items() if k not in _IMAGE_KEYS})
+                           reviewed=im.get("reviewed") is True, extra={k: v for k, v in im.items() if k not in _IMAGE_KEYS},
+                           id_as_written=im["id"] if isinstance(im["id"], str) else None)
         if entry.id in images:
             raise ValueError(f"image id {entry.id} appears twice")
         if entry.file_name in by_name:
