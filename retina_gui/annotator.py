@@ -21,6 +21,7 @@ class Annotator(QObject):
     image_shown = Signal(str, int, int)  # name, width, height
     image_failed = Signal(str, str)  # name, reason
     message = Signal(str)  # a short note for the status bar
+    current_edited = Signal()  # the labels of the image on screen changed, and the canvas shows them now
 
     CACHE_SIZE = 8
     PREFETCH = 2  # images decoded ahead on each side
@@ -114,6 +115,7 @@ class Annotator(QObject):
     def _images_changed(self, names: list) -> None:
         if self.current in names:
             self.refresh_boxes()
+            self.current_edited.emit()
 
     # --- canvas intents ------------------------------------------------------------------------
     def _editable(self) -> bool:

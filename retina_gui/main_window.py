@@ -146,6 +146,7 @@ class MainWindow(QMainWindow):
         self.canvas.selection_changed.connect(self._explain_selection)
         self.predictions.changed.connect(self._show_predictions)
         self.predictions.changed.connect(self._explain_selection)
+        self.annotator.current_edited.connect(self._current_edited)
         self.predictions.message.connect(self.say)
         self.predictions.folder_gathered.connect(self.accept_gathered)
         self.predictions.model_changed.connect(self.anchor_panel.set_model)
@@ -379,7 +380,6 @@ class MainWindow(QMainWindow):
         workspace.images_changed.connect(self.evaluation_panel.labels_changed)
         workspace.images_changed.connect(self.anchor_panel.labels_changed)
         workspace.images_changed.connect(self.training_panel.labels_changed)
-        workspace.images_changed.connect(self._labels_edited)
         workspace.categories_changed.connect(self._show_predictions)  # class colours
         workspace.categories_changed.connect(self.anchor_panel.refresh)  # class names in its assignment view
         workspace.categories_changed.connect(self.training_panel.labels_changed)  # the plan line counts the classes
@@ -557,10 +557,11 @@ class MainWindow(QMainWindow):
         if names and self.annotator.current not in names:
             self.files.set_current(names[0])
 
-    def _labels_edited(self, names: list) -> None:
-        if self.annotator.current in names:
-            self._show_predictions()  # predictions a label covers now are drawn faintly
-            self._explain_selection()  # an edit keeps the selection: "Why missed?" follows the label moved or relabelled
+    def _current_edited(self) -> None:
+        """After the canvas has the edit (before, a selected box that an undo removed was still
+        selected there, and "Why missed?" looked it up among the image's labels)."""
+        self._show_predictions()  # predictions a label covers now are drawn faintly
+        self._explain_selection()  # an edit keeps the selection: "Why missed?" follows the label moved or relabelled
 
     def _show_predictions(self) -> None:
         self.canvas.set_predictions(self.predictions.box_views())

@@ -296,6 +296,12 @@ def test_miss_explanation_of_a_label_in_the_window(qtbot, tmp_path, window_facto
     assert len(marks) == 1 and marks[0].rect.getCoords() == pytest.approx((x1, y1, x2, y2))
     window.canvas.select([])
     assert not [b for b in window.canvas.overlay if b.text == "suppressed it"]
+    # undoing the paste of a box still selected: "Why missed?" looked it up among the labels before
+    # the canvas had dropped it (IndexError)
+    window.canvas.select([tiny + 1])
+    window.workspace.undo_stack.undo()
+    assert len(store.boxes(name)) == tiny + 1 and window.canvas.selected() == []
+    assert window.model_panel.explanation.text().startswith("Select one label")
 
 
 def test_label_assignment_is_computed_off_the_gui_thread_and_drawn_when_it_arrives(qtbot, tmp_path, window_factory):
