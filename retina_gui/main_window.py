@@ -3,6 +3,8 @@ actions call the annotator and the workspace; what the window shows comes from t
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -54,16 +56,31 @@ RECENT_COUNT = 10
 
 class WheelOnlyWhenFocused(QObject):
     """Sliders, spin boxes and drop-downs in the scrolling side panels take the mouse wheel only
-    once clicked into; otherwise the wheel scrolls the panel. (Scrolling a panel past the score
-    slider lowered the threshold, and past Epochs changed the recipe, unnoticed.)"""
+    once clicked into, and not while the panel is being scrolled; otherwise the wheel scrolls the
+    panel. (Scrolling a panel past the score slider lowered the threshold, and past Epochs changed
+    the recipe, unnoticed; a field focused with Tab took over the wheel mid-scroll when it passed
+    under the pointer, and the learning rate tripled.)"""
+
+    SCROLLING_S = 0.5  # wheel events closer together than this are one scroll of the panel
+
+    def __init__(self, parent: QObject) -> None:
+        super().__init__(parent)
+        self._panel_scrolled = -math.inf  # when the wheel last scrolled a panel (time.monotonic)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() != QEvent.Type.Wheel or watched.hasFocus():
+        if event.type() != QEvent.Type.Wheel:
+            return False
+        now = time.monotonic()
+        if isinstance(watched.parent(), QAbstractScrollArea):  # a panel's viewport: the panel scrolls
+            self._panel_scrolled = now
+            return False
+        if watched.hasFocus() and now - self._panel_scrolled > self.SCROLLING_S:
             return False
         area = watched.parent()
         while area is not None and not isinstance(area, QAbstractScrollArea):
             area = area.parent()
         if area is not None:
+            self._panel_scrolled = now
             QApplication.sendEvent(area.verticalScrollBar(), event)
         return True
 
@@ -73,6 +90,11 @@ class WheelOnlyWhenFocused(QObject):
                 if not isinstance(widget, QScrollBar):
                     widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
                     widget.installEventFilter(self)
+        area = panel.parent()
+        while area is not None and not isinstance(area, QAbstractScrollArea):
+            area = area.parent()
+        if area is not None:
+            area.viewport().installEventFilter(self)
 
 
 class MainWindow(QMainWindow):

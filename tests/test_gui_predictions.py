@@ -596,6 +596,7 @@ def test_enter_in_the_question_accepts_an_undoable_step_and_refuses_the_others(q
 def test_the_wheel_scrolls_the_panel_instead_of_moving_an_unfocused_slider(qtbot, tmp_path, window_factory):
     from PySide6.QtCore import QPoint
     from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QAbstractScrollArea
 
     window = window_factory(unlabelled_demo(tmp_path))
     wait_predictions(qtbot, window)
@@ -612,8 +613,17 @@ def test_the_wheel_scrolls_the_panel_instead_of_moving_an_unfocused_slider(qtbot
     assert slider.value() == before  # passing over it while scrolling the panel changes nothing
     slider.setFocus()
     qtbot.waitUntil(slider.hasFocus, timeout=2000)
+    window.wheel_guard._panel_scrolled = -1e9  # (no scroll of the panel just before)
     wheel(slider)
     assert slider.value() != before  # clicked into, it takes the wheel
+    # ... but not while the panel is scrolled: a focused field passing under the pointer took over mid-scroll
+    viewport = slider.parent()
+    while not isinstance(viewport.parent(), QAbstractScrollArea):
+        viewport = viewport.parent()
+    moved = slider.value()
+    wheel(viewport)
+    wheel(slider)
+    assert slider.value() == moved and slider.hasFocus()
 
 
 def test_marking_an_image_with_predictions_but_no_labels_reviewed_asks_first(qtbot, tmp_path, window_factory):
