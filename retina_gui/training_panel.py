@@ -162,6 +162,7 @@ class TrainingPanel(QWidget):
         self.resume_button.clicked.connect(self.resume)
         self.progress = TaskProgress("%p %")
         self.status = QLabel("")
+        self._refusal: str | None = None  # why Train could not start, while the status line says it
         self.status.setWordWrap(True)
         self.plan = QLabel("")  # what Train would do with the labels as they are now
         self._plan_stale = False  # the labels changed while the panel was hidden
@@ -284,6 +285,8 @@ class TrainingPanel(QWidget):
         self.describe()
 
     def labels_changed(self, *_args) -> None:
+        if self.worker is None and self.status.text() == self._refusal:  # it was about the labels as they were
+            self.status.setText("")
         self._plan_timer.start()
 
     def describe(self) -> None:
@@ -367,25 +370,25 @@ class TrainingPanel(QWidget):
         if ws is None or self.worker is not None:
             return False
         if problem := runs_folder_problem(self._root()):  # said now, not as a raw error from the worker
-            self._fail(f"{problem}. File ▸ Open Labels File… can keep the labels, and the runs beside them, in a folder that can be.", 0)
+            self._refuse(f"{problem}. File ▸ Open Labels File… can keep the labels, and the runs beside them, in a folder that can be.")
             return False
         labels = ws.store.to_labelset()  # a snapshot: labelling goes on while the model trains
         if self._folder_images is not None:  # as the plan line counted them: labelled images gone from the folder are not split
             labels = labels.with_files(self._folder_images)
         problems = check_labels(labels, resuming=resume_dir is not None)
         if problems:
-            self._fail(problems[0], 0)
+            self._refuse(problems[0])
             return False
         if resume_dir is not None:
             try:
                 recipe = load_recipe(resume_dir)
             except FineTuneError as exc:
-                self._fail(str(exc), 0)
+                self._refuse(str(exc))
                 return False
         else:
             recipe = self.recipe()
             if recipe.start is None and self.start_box.currentData() == "current" and self.predictions.model is None:
-                self._fail("Load a model first, or choose to start from a new model (Advanced).", 0)
+                self._refuse("Load a model first, or choose to start from a new model (Advanced).")
                 return False
         self.run_dir = resume_dir or new_run_dir(self._root())
         self.chart.clear()
@@ -564,6 +567,11 @@ class TrainingPanel(QWidget):
             return ""
         parts = ([f"new since: {', '.join(new)}"] if new else []) + ([f"renamed or deleted since: {', '.join(gone)}"] if gone else [])
         return f". The classes changed while it trained ({'; '.join(parts)}): train again to bring the model up to date."
+
+    def _refuse(self, message: str) -> None:
+        """Train was pressed and cannot start: why, until the labels change."""
+        self._fail(message, 0)
+        self._refusal = message
 
     def _fail(self, message: str, smaller_batch: int) -> None:
         self.stop()

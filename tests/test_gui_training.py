@@ -250,7 +250,9 @@ def test_a_class_without_boxes_is_reported(qtbot, window):
     window.workspace.add_category("clock")
     assert not window.training_panel.train()
     assert any("The class clock has no boxes" in r for r in window.reports)
-    window.workspace.undo_stack.undo()
+    assert "clock has no boxes" in window.training_panel.status.text()
+    window.workspace.undo_stack.undo()  # the class goes: so does the panel's note that it has no boxes
+    assert window.training_panel.status.text() == ""
     _still_usable(window)
 
 
