@@ -66,6 +66,7 @@ class AnchorPanel(QWidget):
         self._assign_worker: FunctionWorker | None = None
         self._assigned: tuple[tuple, list] | None = None  # (key, LabelAnchors of the current image's labels)
         self._model_best: tuple[tuple, np.ndarray] | None = None  # (key, best IoU of the model's anchors per label)
+        self._on_screen = False  # see set_on_screen
 
         self.enabled = QCheckBox("Show anchors and assignment")
         self.enabled.toggled.connect(self._toggled)
@@ -191,6 +192,13 @@ class AnchorPanel(QWidget):
             self._layout_cache[key] = anchor_layout(*self.annotator.size, anchors, self.preprocess)
         return self._layout_cache[key]
 
+    def set_on_screen(self, on_screen: bool) -> None:
+        """The panel's dock came forward, or went behind another tab (or closed): anchors are drawn
+        only while the panel that explains them is in view (left on the image, dozens of them hid
+        the evaluation's highlighted error under them). Bringing it forward says False, then True."""
+        self._on_screen = on_screen
+        self.refresh()
+
     def _toggled(self, on: bool) -> None:
         if not on:
             self.probe.setChecked(False)
@@ -221,7 +229,7 @@ class AnchorPanel(QWidget):
         return [r * s + k for r, rb in enumerate(self.ratio_boxes) if rb.isChecked() for k, sb in enumerate(self.scale_boxes) if sb.isChecked()]
 
     def refresh(self, *_args) -> None:
-        if not self.enabled.isChecked() or self.annotator.size is None:
+        if not self.enabled.isChecked() or not self._on_screen or self.annotator.size is None:
             self.canvas.set_overlay([])
             return
         layout = self.layout_for_current()

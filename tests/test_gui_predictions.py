@@ -311,6 +311,7 @@ def test_label_assignment_is_computed_off_the_gui_thread_and_drawn_when_it_arriv
     panel = window.anchor_panel
     qtbot.waitUntil(lambda: panel.assign_config is window.predictions.model.assign, timeout=5000)
     window.canvas.select([0])
+    window.bring_forward("Anchors")
     panel.enabled.setChecked(True)
     labels = len(window.workspace.store.boxes(window.annotator.current))
     assert panel.report.toPlainText() == f"assigning the {labels} labels of this image to anchors …"  # the click returned at once
@@ -324,6 +325,11 @@ def test_label_assignment_is_computed_off_the_gui_thread_and_drawn_when_it_arriv
     window.workspace.nudge_boxes(window.annotator.current, window.annotator.size, [1], 40, 0)  # new geometry: assigned again
     assert panel.report.toPlainText().startswith("assigning")
     qtbot.waitUntil(lambda: "best anchor IoU" in panel.report.toPlainText(), timeout=10_000)
+    shown = len(window.canvas.overlay)
+    window.bring_forward("Model")  # the anchors go with their panel (left on the image, they hid the evaluation's highlight) ...
+    assert shown and window.canvas.overlay == []
+    window.bring_forward("Anchors")  # ... and come back with it
+    assert len(window.canvas.overlay) == shown
 
 
 def test_coverage_report_runs_in_the_background(qtbot, tmp_path, window_factory):
