@@ -252,11 +252,11 @@ class TrainingPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(button_grid(self.train_button, self.cancel_button, self.resume_button, self.back_button))
+        layout.addWidget(self.progress)  # under the buttons: below the recipe, a run's status and its Cancel or Resume did not fit in view together
+        layout.addWidget(self.status)
         layout.addWidget(self.plan)
         layout.addWidget(self.advanced)
         layout.addWidget(self.recipe_box)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status)
         layout.addWidget(self.chart, 2)
         layout.addWidget(self.log, 1)
         layout.addWidget(QLabel("Runs"))
@@ -507,6 +507,7 @@ class TrainingPanel(QWidget):
             area = area.parentWidget()
         if area is not None:
             area.ensureWidgetVisible(self.status)
+            area.ensureWidgetVisible(self.cancel_button, 0, 0)  # and the buttons above it: Cancel, or Resume after it, was scrolled away
 
     def _event(self, event) -> None:
         if event.kind == "step":

@@ -117,6 +117,7 @@ def test_a_run_that_scores_below_its_start_weights_takes_over_only_if_the_user_s
     assert "so the current model stays" in panel.status.text() and "(start weights 0." in panel.status.text()
     # the Advanced form came back above it, at 1024x700: the result is scrolled into view, not below the fold
     qtbot.waitUntil(lambda: not panel.status.visibleRegion().isEmpty(), timeout=2000)
+    assert not panel.resume_button.visibleRegion().isEmpty()  # and so are the buttons above it (Resume, after a Cancel)
     assert window.predictions.model.path == DEMO_MODEL and not panel.back_button.isEnabled()
     assert panel.runs.rowCount() == 1 and not panel.runs.item(0, 0).font().bold()
     panel.runs.selectRow(0)
