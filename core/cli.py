@@ -401,16 +401,20 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from core.formats.convert import boxes_outside, flat_boxes, read_labels, with_image_sizes, write_labels, written_counts
+    from core.formats.convert import (boxes_outside, first_label_file, flat_boxes, read_labels, with_image_sizes, write_labels,
+                                      written_counts)
 
-    target = Path(args.target)
+    target, source = Path(args.target), Path(args.source)
     if args.target_format == "coco":
-        _check_out(target, "target", "labels.json", [Path(args.source)])
+        _check_out(target, "target", "labels.json", [source])
+        if source.is_dir() and target.exists() and target.resolve().is_relative_to(source.resolve()):
+            # a file of the source folder: its classes.txt or a label file, lost to the JSON written over it
+            raise ValueError(f"target {target} is a file of the source folder {source}: it would be overwritten; write to another file")
     elif target.exists() and not target.is_dir():
         raise ValueError(f"{target} is a file: VOC and YOLO labels are written into a folder")
-    elif target.is_dir() and any(target.rglob("*.xml" if args.target_format == "voc" else "*.txt")):
-        raise ValueError(f"{target} already holds {args.target_format.upper()} label files: write into an empty folder "
-                         "(label files of other images would stay beside the new ones)")
+    elif target.is_dir() and (found := first_label_file(args.target_format, target)):
+        raise ValueError(f"{target} already holds {args.target_format.upper()} label files ({found.relative_to(target)}): write into a "
+                         "folder without any (label files of other images would stay beside the new ones)")
     else:
         _check_writable(target if target.is_dir() else target.parent, f"{target}:")
     labels, problems = read_labels(args.source_format, args.source, args.images)

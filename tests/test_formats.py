@@ -4,9 +4,11 @@ from dataclasses import replace
 import pytest
 
 from core.annotations import resized_box
+from core.cancel import Cancelled, CancelToken
 from core.cli import main
 from core.formats import LabelFormatError
 from core.formats.coco import read_coco, verify_coco_file, write_coco
+from core.formats.convert import write_labels
 from core.formats.voc import read_voc
 from core.formats.yolo import read_yolo
 from core.labels import Box, Category, ImageEntry, LabelSet
@@ -298,7 +300,25 @@ def test_convert_names_boxes_outside_their_image_and_keeps_old_label_folders_apa
     assert main(["convert", "--from", "coco", str(source), "--to", "voc", str(voc)]) == 3
     assert "1 box reaches outside their image (the first in a.jpg)" in capsys.readouterr().err
     assert main(["convert", "--from", "coco", str(source), "--to", "voc", str(voc)]) == 1  # a folder with label files already
-    assert "already holds VOC label files: write into an empty folder" in capsys.readouterr().err
+    assert "already holds VOC label files (a.xml): write into a folder without any" in capsys.readouterr().err
+    yolo = tmp_path / "yolo"
+    yolo.mkdir()
+    (yolo / "README.roboflow.txt").write_text("Exported from Roboflow\n")  # no label file: the folder takes new labels
+    assert main(["convert", "--from", "coco", str(source), "--to", "yolo", str(yolo)]) == 3  # (its box is outside the image)
+    assert (yolo / "classes.txt").is_file()
+    assert main(["convert", "--from", "coco", str(source), "--to", "yolo", str(yolo)]) == 1
+    assert "already holds YOLO label files (classes.txt)" in capsys.readouterr().err
+
+
+def test_convert_never_writes_over_a_file_of_its_source_folder(tmp_path, capsys):
+    """A COCO target named like the YOLO source's classes.txt replaced it (exit code 0), and the
+    source could no longer be read."""
+    yolo = tmp_path / "yolo"
+    assert main(["convert", "--from", "coco", str(ANN), "--to", "yolo", str(yolo)]) == 0
+    classes = (yolo / "classes.txt").read_text()
+    assert main(["convert", "--from", "yolo", str(yolo), "--to", "coco", str(yolo / "classes.txt"), "--images", str(CHESS_VALID)]) == 1
+    assert "is a file of the source folder" in capsys.readouterr().err and (yolo / "classes.txt").read_text() == classes
+    assert main(["convert", "--from", "yolo", str(yolo), "--to", "coco", str(yolo / "labels.json"), "--images", str(CHESS_VALID)]) == 0
 
 
 def test_yolo_boxes_only_and_class_names_a_line_each(tmp_path):
@@ -484,3 +504,36 @@ def test_an_annotation_id_written_as_a_whole_float_is_kept(tmp_path):
                                                   {"id": 7, "image_id": 1, "category_id": 1, "bbox": [20, 10, 5, 5]}]}))
     write_coco(read_coco(source), tmp_path / "out.json")
     assert [a["id"] for a in json.loads((tmp_path / "out.json").read_text())["annotations"]] == [5, 7]
+
+
+class _CancelAfter(CancelToken):
+    """Cancelled at its ``n``-th check: a run stopped half-way through the images."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.checks, self.n = 0, n
+
+    def raise_if_cancelled(self) -> None:
+        self.checks += 1
+        if self.checks >= self.n:
+            self.cancel()
+        super().raise_if_cancelled()
+
+
+@pytest.mark.parametrize("fmt", ["voc", "yolo"])
+def test_a_voc_or_yolo_write_stopped_half_way_leaves_the_folder_as_it_was(tmp_path, fmt):
+    """It left the files written so far (4,826 of 30,000 after a Ctrl+C), and writing again into
+    that folder was refused: it held label files already."""
+    labels = read_coco(ANN)
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "README.txt").write_text("mine")
+    with pytest.raises(Cancelled):
+        write_labels(labels, fmt, target, _CancelAfter(20))
+    assert [p.name for p in target.iterdir()] == ["README.txt"]
+    with pytest.raises(Cancelled):
+        write_labels(labels, fmt, tmp_path / "new", _CancelAfter(20))
+    assert not (tmp_path / "new").exists()  # a folder it made goes too
+    write_labels(labels, fmt, target)
+    assert len(list(target.glob("*.xml" if fmt == "voc" else "*.txt"))) == (58 if fmt == "voc" else 58 + 2)  # YOLO: + classes.txt, README.txt
+    assert not list(target.glob(".retina-writing-*"))

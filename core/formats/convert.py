@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import shutil
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
@@ -120,6 +123,28 @@ def stale_label_files(labels: LabelSet, fmt: str, target: Path | str, image_name
     return [path for path, _ in candidates if _yolo_lines(path, classes)]
 
 
+def first_label_file(fmt: str, folder: Path | str) -> Path | None:
+    """A VOC or YOLO label file in ``folder`` (or below it), if any: an XML file of a VOC
+    annotation; YOLO's classes.txt, or a .txt file of YOLO lines (empty: a negative). Other files
+    (a README.txt, as a Roboflow export has) are none: a folder of them takes new labels."""
+    folder = Path(folder)
+    if fmt == "yolo" and (folder / "classes.txt").is_file():
+        return folder / "classes.txt"
+    for path in sorted(folder.rglob("*.xml" if fmt == "voc" else "*.txt")):
+        if path.is_file() and (_is_voc(path) if fmt == "voc" else _yolo_lines(path, math.inf)):
+            return path
+    return None
+
+
+def _is_voc(path: Path) -> bool:
+    import xml.etree.ElementTree as ET
+
+    try:
+        return ET.parse(path).getroot().tag == "annotation"
+    except (OSError, ET.ParseError):
+        return False
+
+
 def _names_image(path: Path, image: str) -> bool:
     import xml.etree.ElementTree as ET
 
@@ -142,19 +167,34 @@ def write_labels(labels: LabelSet, fmt: str, target: Path | str, cancel: CancelT
                  remove: Sequence[Path] = ()) -> None:
     """Write atomically; a COCO file is then loaded with pycocotools and must evaluate to AP 1.0
     against itself (raises :class:`~core.formats.LabelFormatError` if not). Raises
-    :class:`core.cancel.Cancelled` when ``cancel`` is set: a COCO file is then left as it was, a
-    VOC or YOLO folder keeps the files written so far (each one whole). ``remove``: label files
-    (:func:`stale_label_files`) deleted once every file is written."""
+    :class:`core.cancel.Cancelled` when ``cancel`` is set. Whatever stops it (a cancel, an error,
+    Ctrl+C) leaves the target as it was: a VOC or YOLO folder's files are written into a hidden
+    folder inside it first and moved into place once all are written (a run stopped half-way left
+    thousands of files, and the folder was then refused as one holding label files already).
+    ``remove``: label files (:func:`stale_label_files`) deleted once every file is written."""
     if fmt == "coco":
         with atomic_path(target) as tmp:  # checked before it replaces anything
             write_coco(labels, tmp)
             verify_coco_file(tmp, name=f"{target} (not written)")
             if cancel is not None:
                 cancel.raise_if_cancelled()
-    elif fmt == "voc":
-        write_voc(labels, target, cancel)
-    elif fmt == "yolo":
-        write_yolo(labels, target, cancel)
+    elif fmt in ("voc", "yolo"):
+        target = Path(target)
+        created = not target.exists()
+        target.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".retina-writing-", dir=target))  # same file system: the moves are renames
+        try:
+            (write_voc if fmt == "voc" else write_yolo)(labels, staging, cancel)
+            for file in sorted(p for p in staging.rglob("*") if p.is_file()):
+                destination = target / file.relative_to(staging)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(file, destination)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            if created:
+                shutil.rmtree(target, ignore_errors=True)  # made here, it holds nothing else
+            raise
+        shutil.rmtree(staging, ignore_errors=True)
     else:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     for path in remove:
