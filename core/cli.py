@@ -401,8 +401,15 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from core.formats.convert import (boxes_outside, first_label_file, flat_boxes, read_labels, with_image_sizes, write_labels,
-                                      written_counts)
+    from core.formats.convert import (
+        boxes_outside,
+        first_label_file,
+        flat_boxes,
+        read_labels,
+        with_image_sizes,
+        write_labels,
+        written_counts,
+    )
 
     target, source = Path(args.target), Path(args.source)
     if args.target_format == "coco":

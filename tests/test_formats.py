@@ -537,3 +537,24 @@ def test_a_voc_or_yolo_write_stopped_half_way_leaves_the_folder_as_it_was(tmp_pa
     write_labels(labels, fmt, target)
     assert len(list(target.glob("*.xml" if fmt == "voc" else "*.txt"))) == (58 if fmt == "voc" else 58 + 2)  # YOLO: + classes.txt, README.txt
     assert not list(target.glob(".retina-writing-*"))
+
+
+@pytest.mark.parametrize("image, bbox, message", [
+    ({"width": 1e400}, [1, 1, 5, 5], "image id 1 has width inf is no image size"),  # valid JSON, read as infinity: int() raised OverflowError
+    ({"height": -5}, [1, 1, 5, 5], "image id 1 has height -5 is no image size"),
+    ({}, [1e308, 1e308, 1e308, 1e308], r"beyond 1e\+08 pixels"),  # each finite, its corner not: written back as Infinity, no JSON
+])
+def test_coco_sizes_and_boxes_beyond_any_image_are_refused_with_a_message(tmp_path, image, bbox, message):
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10, **image}],
+                                "categories": [{"id": 1, "name": "x"}],
+                                "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": bbox}]}).replace("Infinity", "1e400"))
+    with pytest.raises(LabelFormatError, match=message):
+        read_coco(path)
+
+
+def test_a_voc_size_beyond_any_image_is_refused_with_a_message(tmp_path):
+    (tmp_path / "a.xml").write_text("<annotation><filename>a.jpg</filename><size><width>1e400</width><height>5</height></size>"
+                                    "</annotation>")
+    with pytest.raises(LabelFormatError, match=r"a.xml: not a Pascal VOC annotation \(<width> '1e400' is no image size"):
+        read_voc(tmp_path)

@@ -1,8 +1,27 @@
 """Label file formats (no Qt): COCO JSON; every writer is atomic."""
 
+import math
+
+# Beyond this many pixels a number is no image size or coordinate: 1e400 reads as infinity, and
+# 1e308 + 1e308 overflows to it (int() of it raised OverflowError; JSON cannot hold it written back).
+MAX_PIXELS = 1e8
+
 
 class LabelFormatError(ValueError):
     """A label file that cannot be read; the message names the file and what is wrong."""
+
+
+def pixel_values_ok(*values: float) -> bool:
+    """Whether these numbers (a box's corners, an image size) are finite and within MAX_PIXELS."""
+    return all(math.isfinite(v) and abs(v) <= MAX_PIXELS for v in values)
+
+
+def image_size(value, what: str) -> int:
+    """An image width or height as a label file gives it: a whole number of pixels, 0 (unknown) or more."""
+    number = float(value)
+    if not pixel_values_ok(number) or number < 0:
+        raise ValueError(f"{what} {value!r} is no image size (0 to {MAX_PIXELS:.0e} pixels)")
+    return int(number)
 
 
 def label_file_names(file_names: list[str], suffix: str) -> list[str]:

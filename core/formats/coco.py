@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import posixpath
 from collections import Counter
 from collections.abc import Iterator
@@ -11,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from core.atomic import atomic_path
-from core.formats import LabelFormatError
+from core.formats import MAX_PIXELS, LabelFormatError, image_size, pixel_values_ok
 from core.labels import Box, Category, ImageEntry, LabelSet
 from core.text import count
 
@@ -69,7 +68,8 @@ def _parse(data: dict[str, Any]) -> LabelSet:
         # Windows tools write "sub\\a.jpg"; file names are POSIX paths everywhere else
         if not isinstance(im["file_name"], str) or not im["file_name"].strip():  # null became an image "None"
             raise ValueError(f"image id {im['id']} has file_name {im['file_name']!r}, not a file name")
-        entry = ImageEntry(_id(im["id"], "image id"), _file_name(im["file_name"]), int(im.get("width") or 0), int(im.get("height") or 0),
+        entry = ImageEntry(_id(im["id"], "image id"), _file_name(im["file_name"]), image_size(im.get("width") or 0, f"image id {im['id']} has width"),
+                           image_size(im.get("height") or 0, f"image id {im['id']} has height"),
                            reviewed=im.get("reviewed") is True, extra={k: v for k, v in im.items() if k not in _IMAGE_KEYS},
                            id_as_written=im["id"] if isinstance(im["id"], str) else None)
         if entry.id in images:
@@ -95,8 +95,8 @@ def _parse(data: dict[str, Any]) -> LabelSet:
             if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
                 raise ValueError(f"has bbox {bbox!r}, not [x, y, width, height]")
             x, y, w, h = (float(v) for v in bbox)
-            if not all(math.isfinite(v) for v in (x, y, w, h)) or w < 0 or h < 0:
-                raise ValueError(f"has bbox {bbox}: not finite, or a negative width or height")
+            if not pixel_values_ok(x, y, x + w, y + h) or w < 0 or h < 0:
+                raise ValueError(f"has bbox {bbox}: not finite, beyond {MAX_PIXELS:.0e} pixels, or a negative width or height")
             crowd = _flag(ann.get("iscrowd", 0), "iscrowd")
         except KeyError as exc:
             problems.append(f"annotation {ann.get('id')} has no {exc.args[0]!r}")

@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath
 
 from core.atomic import write_text
 from core.cancel import CancelToken
-from core.formats import LabelFormatError, label_file_names, writes_label_file
+from core.formats import MAX_PIXELS, LabelFormatError, image_size, label_file_names, pixel_values_ok, writes_label_file
 from core.formats.coco import check_file_name
 from core.labels import Box, Category, ImageEntry, LabelSet
 
@@ -35,15 +35,15 @@ def read_voc(folder: Path | str) -> LabelSet:
             labelled_by[str(rel)] = path
             if root.tag != "annotation" or root.findtext("size/width") is None or root.findtext("size/height") is None:
                 raise LabelFormatError(f"{path}: not a Pascal VOC annotation (no <annotation> with <size><width> and <height>)")
-            width, height = int(float(root.findtext("size/width"))), int(float(root.findtext("size/height")))
+            width, height = (image_size(root.findtext(f"size/{side}"), f"<{side}>") for side in ("width", "height"))
             objects = []
             for n, obj in enumerate(root.iter("object"), start=1):
                 b = obj.find("bndbox")
                 if b is None or obj.findtext("name") is None:
                     raise LabelFormatError(f"{path}: object {n} has no {'bndbox' if b is None else 'name'}")
                 x1, y1, x2, y2 = (float(b.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
-                if not all(math.isfinite(v) for v in (x1, y1, x2, y2)):  # float() takes "nan" and "inf"
-                    raise LabelFormatError(f"{path}: object {n} has a coordinate that is not a finite number")
+                if not pixel_values_ok(x1, y1, x2, y2):  # float() takes "nan" and "inf"
+                    raise LabelFormatError(f"{path}: object {n} has a coordinate that is not a finite number of pixels (up to {MAX_PIXELS:.0e})")
                 if x1 > x2 or y1 > y2:
                     swapped = f"xmin {x1:g} > xmax {x2:g}" if x1 > x2 else f"ymin {y1:g} > ymax {y2:g}"
                     raise LabelFormatError(f"{path}: object {n} has {swapped}")

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from core.atomic import write_text
 from core.cancel import CancelToken
-from core.formats import LabelFormatError, label_file_names, writes_label_file
+from core.formats import LabelFormatError, label_file_names, pixel_values_ok, writes_label_file
 from core.images import ImageReadError, image_size, list_images
 from core.labels import Box, Category, ImageEntry, LabelSet
 
@@ -68,7 +67,7 @@ def read_yolo(folder: Path | str, images: Path | str, cancel: CancelToken | None
                     k, cx, cy, w, h = int(k), float(cx) * width, float(cy) * height, float(w) * width, float(h) * height
                 except ValueError:
                     raise LabelFormatError(f"{label_file}:{n}: expected 'class cx cy w h', got {line!r}") from None
-                if not all(math.isfinite(v) for v in (cx, cy, w, h)):  # float() takes "nan" and "inf": boxes no file can hold
+                if not pixel_values_ok(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2):  # float() takes "nan" and "inf": boxes no file can hold
                     raise LabelFormatError(f"{label_file}:{n}: a coordinate is not a finite number, got {line!r}")
                 if not 0 <= k < len(names):
                     raise LabelFormatError(f"{label_file}:{n}: class {k} is not in classes.txt ({len(names)} classes)")
