@@ -225,7 +225,7 @@ def list_runs(root: Path) -> list[RunInfo]:
             history = read_history(run)
         except ValueError:  # unreadable: listed all the same
             history = []
-        trained = [h for h in history if h.get("epoch", 1) > 0]  # epoch 0: the start weights, scored before training
+        trained = [h for h in history if h["epoch"] > 0]  # epoch 0: the start weights, scored before training
         start = [h.get("mAP") for h in history if h.get("epoch") == 0]
         maps = [h["mAP"] for h in trained if h.get("mAP") is not None]
         epochs = int(recipe["epochs"]) if is_number(recipe.get("epochs")) else 0

@@ -13,10 +13,11 @@ _NUMBERS = ("epoch", "step", "cls_loss", "box_loss", "mAP", "AP50", "AP75")
 
 def read_history(run_dir: Path) -> list[dict[str, Any]]:
     """The entries of a run's metrics.json (one per epoch; none when there is no file), with only
-    numbers under its number keys: entries that are not objects, and values that are not numbers,
-    are left out (a hand-edited file is read for what it holds: one stopped the window from
-    opening the folder). Raises ValueError when the file is not JSON (truncated, say): a resumed
-    run must not write a new history over it."""
+    numbers under its number keys: entries that are not objects or name no epoch, and values that
+    are not numbers, are left out (a hand-edited file is read for what it holds: one stopped the
+    window from opening the folder, and ``[{}]`` failed a resumed run at its end). Raises
+    ValueError when the file is not JSON (truncated, say) or not a list: a resumed run must not
+    write a new history over it."""
     path = run_dir / "metrics.json"
     if not path.exists():
         return []
@@ -25,5 +26,6 @@ def read_history(run_dir: Path) -> list[dict[str, Any]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot read it: {exc}") from None
     if not isinstance(entries, list):
-        return []
-    return [{k: v for k, v in entry.items() if k not in _NUMBERS or is_number(v)} for entry in entries if isinstance(entry, dict)]
+        raise ValueError(f"it holds a {type(entries).__name__}, not a list of epochs")
+    return [{k: v for k, v in entry.items() if k not in _NUMBERS or is_number(v)} for entry in entries
+            if isinstance(entry, dict) and is_number(entry.get("epoch"))]

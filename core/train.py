@@ -359,7 +359,7 @@ class Trainer:
             # an epoch recorded there but not in the state (killed before its checkpoint was complete) is trained again
             done = self.epoch - 1 if self.end_pending else self.epoch
             try:
-                self.history = [h for h in read_history(self.run_dir) if h.get("epoch", 0) <= done]
+                self.history = [h for h in read_history(self.run_dir) if h["epoch"] <= done]
             except ValueError as exc:
                 raise TrainingError(f"{self.run_dir / 'metrics.json'} is damaged ({exc}): the run's history cannot go on") from None
             self._settle_pending_best(done)

@@ -921,3 +921,9 @@ def test_resume_refuses_a_damaged_history_instead_of_writing_a_new_one_over_it(f
     with pytest.raises(TrainingError, match="metrics.json is damaged .*: the run's history cannot go on"):
         _trainer(four_images, tmp_path, _config(epochs=2), resume=True)
     assert (tmp_path / "metrics.json").read_text() == '[{"epoch": 1, "cls_loss"'
+    (tmp_path / "metrics.json").write_text('{"my": "results"}')  # no list of epochs: it was replaced by the resumed run's
+    with pytest.raises(TrainingError, match="metrics.json is damaged .*not a list of epochs"):
+        _trainer(four_images, tmp_path, _config(epochs=2), resume=True)
+    (tmp_path / "metrics.json").write_text("[{}, {}]")  # entries naming no epoch are left out (the run failed at its end with KeyError)
+    result = _trainer(four_images, tmp_path, _config(epochs=2), resume=True).run()
+    assert result.epochs_done == 2 and [h["epoch"] for h in json.loads((tmp_path / "metrics.json").read_text())] == [2]
