@@ -107,6 +107,25 @@ class PreprocessConfig:
     size_rounding: Literal["floor", "round"] = "round"
     antialias: bool = True
 
+    def __post_init__(self) -> None:
+        # the settings a checkpoint's metadata carries: hand-edited, a size_divisible of 0 raised
+        # ZeroDivisionError, and a std of 0 or a min_size of 0 gave no detections without a word
+        def whole(value: Any, low: int) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool) and low <= value <= 100_000
+
+        problems = [f"{name} {value!r} (a whole number of pixels, at least {low})"
+                    for name, value, low in (("min_size", self.min_size, 1), ("max_size", self.max_size, 1),
+                                             ("size_divisible", self.size_divisible, 1)) if not whole(value, low)]
+        for name, values in (("mean", self.mean), ("std", self.std)):
+            if not (isinstance(values, tuple) and len(values) == 3 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                                           and math.isfinite(v) for v in values)
+                    and (name == "mean" or min(values) > 0)):
+                problems.append(f"{name} {values!r} ({'three' if name == 'mean' else 'three positive'} numbers, one per RGB channel)")
+        if self.size_rounding not in ("floor", "round"):
+            problems.append(f"size_rounding {self.size_rounding!r} (floor or round)")
+        if problems:
+            raise ValueError(f"preprocessing settings out of range: {'; '.join(problems)}")
+
 
 @dataclass(frozen=True, kw_only=True)
 class ModelConfig:

@@ -79,14 +79,31 @@ class ModelSpec:
         spec = cls(
             preset=data["preset"],
             model=from_dict(ModelConfig, data["model"]),
-            classes=tuple(ClassInfo(int(c["id"]), str(c["name"])) for c in data["classes"]),
+            classes=tuple(ClassInfo(_class_id(c["id"]), _class_name(c)) for c in data["classes"]),
             preprocess=from_dict(PreprocessConfig, data["preprocess"]) if data.get("preprocess") else None,
             source=data.get("source", "retina-gui"),
             training=data.get("training", {}),
         )
         if len(spec.classes) != spec.model.num_classes:
             raise ValueError(f"{len(spec.classes)} class names for a model of {spec.model.num_classes} classes")
+        ids = [c.id for c in spec.classes]
+        if len(set(ids)) != len(ids):  # results would name two classes alike
+            raise ValueError(f"class id {next(i for i in ids if ids.count(i) > 1)} appears twice")
         return spec
+
+
+def _class_id(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"class id {value!r} is not an integer")
+    return value
+
+
+def _class_name(entry: dict[str, Any]) -> str:
+    """A class name: text that is not blank (null became a class "None")."""
+    name = entry["name"]
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"class id {entry['id']} has name {name!r}, not a class name")
+    return name
 
 
 @dataclass(frozen=True)
@@ -123,9 +140,12 @@ def load_checkpoint(path: Path | str) -> Checkpoint:
     with open(path, "rb") as f:
         head = f.read(8)
     looks_safetensors = len(head) == 8 and int.from_bytes(head, "little") < path.stat().st_size and not head.startswith(b"PK")
-    if path.suffix == ".safetensors" or looks_safetensors:
-        return _load_safetensors(path)
-    return _import_state_dict(_torch_load(path), str(path))
+    checkpoint = _load_safetensors(path) if path.suffix == ".safetensors" or looks_safetensors else \
+        _import_state_dict(_torch_load(path), str(path))
+    broken = next((k for k, v in checkpoint.state_dict.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+    if broken is not None:  # (a diverged run's weights): every score NaN, no detection and no word why
+        raise CheckpointError(f"{path}: its weights hold NaN or infinite values (first: {broken}); it cannot be used")
+    return checkpoint
 
 
 def read_spec(path: Path | str) -> ModelSpec:

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torchvision.models.detection import retinanet_resnet50_fpn
 
-from core.config import ModelConfig
+from core.config import ModelConfig, PreprocessConfig
 from core.model import RetinaNet
 from core.weights import CheckpointError, ClassInfo, ModelSpec, load_checkpoint, save_checkpoint
 
@@ -105,10 +105,27 @@ def test_incomplete_torchvision_weights_and_inconsistent_metadata_are_refused(tm
     config = ModelConfig(backbone="resnet18", num_classes=2)
     tensors = RetinaNet(config).state_dict()
     spec = ModelSpec(preset="retinanet", model=config, classes=(ClassInfo(1, "a"), ClassInfo(2, "b")))
-    for name, metadata in (("list", "[1, 2]"), ("three", spec.to_json().replace('{"id": 2, "name": "b"}', '{"id": 2, "name": "b"}, {"id": 3, "name": "c"}'))):
+    edited = {  # hand-edited metadata: tracebacks (ZeroDivisionError, a reshape), or no detections and no word
+        "list": ("[1, 2]", "the metadata is a JSON list"),
+        "three": (spec.to_json().replace('{"id": 2, "name": "b"}', '{"id": 2, "name": "b"}, {"id": 3, "name": "c"}'), "3 class names"),
+        "null_name": (spec.to_json().replace('"name": "b"', '"name": null'), "class id 2 has name None, not a class name"),
+        "same_id": (spec.to_json().replace('"id": 2', '"id": 1'), "class id 1 appears twice"),
+    }
+    for name, changes in (("divisible", {"size_divisible": 0}), ("mean", {"mean": [0.5]}), ("std", {"std": [0, 0, 0]}),
+                          ("min_size", {"min_size": "abc"}), ("max_size", {"max_size": -5})):
+        meta = json.loads(ModelSpec(preset="retinanet", model=config, classes=spec.classes, preprocess=PreprocessConfig()).to_json())
+        meta["preprocess"].update(changes)
+        edited[name] = (json.dumps(meta), f"preprocessing settings out of range: {next(iter(changes))}")
+    diverged = RetinaNet(config)
+    with torch.no_grad():
+        diverged.head.classification_head.cls_logits.bias.fill_(float("nan"))
+    save_checkpoint(tmp_path / "nan.safetensors", diverged, spec)
+    with pytest.raises(CheckpointError, match=r"its weights hold NaN or infinite values \(first: head.classification_head.cls_logits.bias"):
+        load_checkpoint(tmp_path / "nan.safetensors")
+    for name, (metadata, message) in edited.items():
         path = tmp_path / f"{name}.safetensors"
         save_file({k: v.contiguous() for k, v in tensors.items()}, str(path), metadata={"retina_gui": metadata})
-        with pytest.raises(CheckpointError, match="damaged metadata"):
+        with pytest.raises(CheckpointError, match=f"damaged metadata.*{re.escape(message)}"):
             load_checkpoint(path)
 
 
