@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import stat
 import warnings
 import zlib
 from collections.abc import Iterator
@@ -102,12 +103,16 @@ def load_preview(path: Path | str, max_side: int) -> DecodedImage:
 def _opened(path: Path | str) -> Iterator[Image.Image]:
     """PIL's image of ``path``, its failures raised as :class:`ImageReadError`."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode) and not os.path.isdir(path):  # a pipe named x.jpg: reading it waited forever
+            raise ImageReadError(path, "not a regular file (a pipe or a device)")
         with warnings.catch_warnings():
             # Photos of 90-180 MP (medium-format cameras, stitched scans) are real data, not bombs:
             # PIL warns above MAX_IMAGE_PIXELS and only refuses above twice that (the error below).
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 yield img
+    except ImageReadError:
+        raise
     except FileNotFoundError:
         raise ImageReadError(path, "no such file") from None
     except IsADirectoryError:

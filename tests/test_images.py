@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -164,3 +166,12 @@ def test_a_float_image_in_0_to_1_is_not_black(tmp_path):
     Image.fromarray(values, "F").save(tmp_path / "float.tif")
     pixels = load_image(tmp_path / "float.tif")
     assert pixels.shape == (48, 64, 3) and pixels.max() == 255 and abs(float(pixels.mean()) - 127.5) < 2
+
+
+def test_a_pipe_named_like_an_image_is_reported_not_read(tmp_path):
+    """retina predict on a folder holding a FIFO named pipe.jpg waited for it forever."""
+    os.mkfifo(tmp_path / "pipe.jpg")
+    with pytest.raises(ImageReadError, match=r"pipe.jpg: cannot read image \(not a regular file \(a pipe or a device\)\)"):
+        load_image(tmp_path / "pipe.jpg")
+    with pytest.raises(ImageReadError, match="not a regular file"):
+        image_size(tmp_path / "pipe.jpg")
