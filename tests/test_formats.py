@@ -558,3 +558,15 @@ def test_a_voc_size_beyond_any_image_is_refused_with_a_message(tmp_path):
                                     "</annotation>")
     with pytest.raises(LabelFormatError, match=r"a.xml: not a Pascal VOC annotation \(<width> '1e400' is no image size"):
         read_voc(tmp_path)
+
+
+def test_an_area_that_is_no_number_is_written_as_the_box_area(tmp_path):
+    """Kept as it was ("big"), it made pycocotools' self-check fail with a TypeError traceback."""
+    source = tmp_path / "area.json"
+    source.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 100}],
+                                  "categories": [{"id": 1, "name": "x"}],
+                                  "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 30], "area": "big"},
+                                                  {"id": 2, "image_id": 1, "category_id": 1, "bbox": [50, 50, 20, 20], "area": 310.5}]}))
+    out = tmp_path / "out.json"
+    assert main(["convert", "--from", "coco", str(source), "--to", "coco", str(out)]) == 0
+    assert [a["area"] for a in json.loads(out.read_text())["annotations"]] == [600, 310.5]  # a polygon's own area stays

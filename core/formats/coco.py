@@ -11,7 +11,7 @@ from typing import Any
 
 from core.atomic import atomic_path
 from core.formats import MAX_PIXELS, LabelFormatError, image_size, pixel_values_ok
-from core.labels import Box, Category, ImageEntry, LabelSet
+from core.labels import Box, Category, ImageEntry, LabelSet, is_number
 from core.text import count
 
 
@@ -193,8 +193,10 @@ def to_coco_dict(labels: LabelSet) -> dict[str, Any]:
                 ann_id = next_id
             used.add(ann_id)
             w, h = _clean(box.width), _clean(box.height)
-            ann = {"area": _clean(w * h), **(box.extra or {}), "id": ann_id, "image_id": im.id, "category_id": box.category_id,
+            ann = {**(box.extra or {}), "id": ann_id, "image_id": im.id, "category_id": box.category_id,
                    "bbox": [_clean(box.x1), _clean(box.y1), w, h], "iscrowd": int(box.iscrowd), "segmentation": box.segmentation or []}
+            if not (is_number(ann.get("area")) and ann["area"] >= 0):  # a polygon's area is kept; "big" failed pycocotools
+                ann["area"] = _clean(w * h)
             annotations.append(ann)
     categories = [{"id": c.id, "name": c.name, "supercategory": c.supercategory, **({"color": c.color} if c.color else {})}
                   for c in labels.categories]
