@@ -410,6 +410,7 @@ def _convert(args: argparse.Namespace) -> int:
         write_labels,
         written_counts,
     )
+    from core.labels import same_named_categories
 
     target, source = Path(args.target), Path(args.source)
     if args.target_format == "coco":
@@ -430,6 +431,8 @@ def _convert(args: argparse.Namespace) -> int:
         problems.append(f"{outside}: {'clipped to it (YOLO holds 0..1)' if args.target_format == 'yolo' else 'written as they are'}")
     if (flat := flat_boxes(labels)) and args.target_format != "coco":  # a COCO file is not written: its self-check names them
         problems.append(f"{flat}: written as they are")
+    if same := same_named_categories(labels.categories):
+        problems.append(f"{same}; written as they are, but retina train and eval refuse them")
     for problem in problems:
         print(problem, file=sys.stderr)
     write_labels(labels, args.target_format, args.target)
@@ -573,8 +576,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except KeyboardInterrupt:
         if int(os.environ.get("RANK", "0")) == 0:  # once, not once per torchrun process
-            resume = (" (--resume goes on from the last checkpoint: the end of the last finished epoch, or where a first Ctrl+C "
-                      "stopped)") if getattr(args, "command", None) == "train" else ""
+            resume = ""
+            if getattr(args, "command", None) == "train":
+                saved = (Path(args.out) / "train_state.pt").exists()
+                resume = (" (--resume goes on from the last checkpoint: the end of the last finished epoch, or where a first Ctrl+C "
+                          "stopped)") if saved else " (before its first checkpoint: the same command starts it over)"
             print(f"retina: interrupted{resume}", file=sys.stderr)
         return 130
     except UsageError as exc:

@@ -466,7 +466,8 @@ class Trainer:
             raise TrainingError(f"the run in {self.run_dir} has finished: there is nothing to resume. To train further, start "
                                 f"a new run from its weights, {self.run_dir / 'last.safetensors'}")
         if not path.exists():
-            raise TrainingError(f"nothing to resume in {self.run_dir} (no train_state.pt / last.safetensors)")
+            raise TrainingError(f"nothing to resume in {self.run_dir} (no train_state.pt / last.safetensors): without --resume, a new run "
+                                "starts there")
         try:
             return torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # noqa: BLE001 - truncated, empty or not a state: all the same to the user
@@ -574,6 +575,8 @@ class Trainer:
 
         if not self.dist.main:
             return None
+        if resume and not self.run_dir.is_dir():  # (it was made, with a lock file in it, then refused)
+            raise TrainingError(f"nothing to resume: {self.run_dir} does not exist (without --resume, a new run starts there)")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         lock = FileLock(self.run_dir / ".run.lock", timeout=0)
         try:

@@ -193,6 +193,8 @@ def test_two_categories_of_one_name_are_refused_by_train_and_eval(tiny_checkpoin
     assert "categories 1 ('a') and 2 ('A ') have the same name" in capsys.readouterr().err
     assert main(["train", "--coco", str(coco), "--backbone", "resnet18", "--out", str(tmp_path / "run")]) == 1
     assert "have the same name" in capsys.readouterr().err
+    assert main(["convert", "--from", "coco", str(coco), "--to", "coco", str(tmp_path / "out.json")]) == 3  # converted, and said (it was 0)
+    assert "have the same name (as class names are compared): merge or rename one; written as they are, but retina train" in capsys.readouterr().err
 
 
 def test_train_output_and_option_mistakes_are_found_before_training(tmp_path, capsys, monkeypatch):
@@ -200,6 +202,8 @@ def test_train_output_and_option_mistakes_are_found_before_training(tmp_path, ca
     (tmp_path / "afile").write_text("x")
     assert main(["train", "--coco", coco, "--backbone", "resnet18", "--out", str(tmp_path / "afile")]) == 1
     assert "is a file: give the folder for the run" in capsys.readouterr().err
+    assert main(["train", "--coco", coco, "--backbone", "resnet18", "--out", str(tmp_path / "none"), "--resume"]) == 1
+    assert "nothing to resume: " in capsys.readouterr().err and not (tmp_path / "none").exists()  # (it was made, a lock file in it)
     with pytest.raises(SystemExit) as info:
         main(["train", "--coco", coco, "--lr", "inf", "--out", str(tmp_path / "run")])
     assert info.value.code == 2
@@ -251,3 +255,22 @@ def test_eval_takes_the_model_options_predict_takes(tmp_path, capsys):
     assert json.loads((tmp_path / "a.json").read_text()) == json.loads((tmp_path / "b.json").read_text())  # the defaults, named
     assert main([*base, "--nms-thresh", "0.9", "--batch-size", "2", "--json", str(tmp_path / "c.json")]) == 0
     assert json.loads((tmp_path / "c.json").read_text())["mAP"] != json.loads((tmp_path / "a.json").read_text())["mAP"]
+
+
+def test_ctrl_c_says_whether_the_run_can_be_resumed(tmp_path, capsys, monkeypatch):
+    """Before the first checkpoint it said "--resume goes on from the last checkpoint", and --resume
+    then found nothing to resume."""
+    import core.cli
+
+    def interrupted(_args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(core.cli, "_train", interrupted)
+    run = tmp_path / "run"
+    args = ["train", "--coco", str(CHESS / "_annotations.coco.json"), "--out", str(run)]
+    assert main(args) == 130
+    assert "interrupted (before its first checkpoint: the same command starts it over)" in capsys.readouterr().err
+    run.mkdir()
+    (run / "train_state.pt").write_bytes(b"x")
+    assert main(args) == 130
+    assert "interrupted (--resume goes on from the last checkpoint" in capsys.readouterr().err
