@@ -3,6 +3,7 @@ actions call the annotator and the workspace; what the window shows comes from t
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections.abc import Callable
@@ -477,10 +478,15 @@ class MainWindow(QMainWindow):
         if total == 0:
             self.canvas.show_message(f"No images in {self.workspace.folder}\n(File ▸ Open Folder… to choose another)")
         missing = self.workspace.store.missing(self.files.model.names)
-        if missing:
+        # the same missing images are said once in a box, then in the status bar (the box came back at every opening)
+        key, seen = f"missing_images/{self.workspace.labels_path}", hashlib.sha1("\n".join(missing).encode()).hexdigest()
+        if missing and self.settings.value(key) == seen:
+            self.say(f"{count_of(len(missing), 'labelled image')} not in the folder (their labels are kept)")
+        elif missing:
             listing = "\n".join(missing[:15]) + (f"\n… and {len(missing) - 15} more" if len(missing) > 15 else "")
             self.report("Images missing", f"{len(missing)} labelled images are not in the folder. Their labels are kept "
                                           f"in the labels file:\n\n{listing}")
+            self.settings.setValue(key, seen)
 
     def rescan(self) -> None:
         """Lists the images added to the folder since it was opened (at the end of the list)."""
