@@ -174,6 +174,7 @@ class MainWindow(QMainWindow):
         self.predictions.message.connect(self.say)
         self.predictions.folder_gathered.connect(self.accept_gathered)
         self.predictions.model_changed.connect(self.anchor_panel.set_model)
+        self.predictions.model_changed.connect(self._remember_model)
         self.training_panel.failed.connect(self._training_failed)
         self.model_panel.accept_folder_button.clicked.connect(self.accept_folder)
         self.model_panel.accept_image_button.clicked.connect(self.accept_image)
@@ -418,6 +419,7 @@ class MainWindow(QMainWindow):
         self.annotator.attach(workspace, self.loader)
         self.loader.start()
         self.predictions.attach(folder, workspace.labels_path.parent)
+        self._use_folders_model(folder)
         self.listed = False
         # the image left last time, shown when the listing reaches it (its first part may not hold it)
         self._restore, self._shown_meanwhile = self.settings.value(f"last_image/{workspace.folder}", "") or None, None
@@ -433,6 +435,20 @@ class MainWindow(QMainWindow):
         self.save_label.setText("read only" if workspace.read_only else f"labels: {workspace.labels_file.path.name}")
         self._update_title()
         return True
+
+    def _use_folders_model(self, folder: Path) -> None:
+        """Without a model chosen (no --model, none loaded), the one last used with this folder (a
+        reopened folder showed "no model", and its fine-tuned model had to be found again)."""
+        if self.predictions.model is not None:
+            self._remember_model(self.predictions.model)
+        elif self.predictions.model_path is None:
+            last = self.settings.value(f"model/{folder}", "")
+            if last and Path(last).is_file():
+                self.predictions.load_model(Path(last))
+
+    def _remember_model(self, info) -> None:
+        if info is not None and self.workspace is not None:
+            self.settings.setValue(f"model/{self.workspace.folder}", str(info.path))
 
     def _reopen(self, _checked: bool) -> None:
         if self.workspace is not None:

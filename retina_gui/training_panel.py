@@ -300,6 +300,8 @@ class TrainingPanel(QWidget):
         elif not self._plan_stale:
             labels = ws.store.to_labelset()
             plan = describe_plan(labels, model.class_names if model else None, self._folder_images)
+            if model is None and self.start_box.currentData() == "current":  # (Train said so only once pressed)
+                plan = f"{plan} First load a model (Model ▸ Load Model…), or start from a new one in Advanced."
             busy = self._busy_runs()  # a run still training: its speed so far is no guide
             runs = [run for run in self._runs if run.speed is not None and run.path.resolve() not in busy]
             if runs:

@@ -986,3 +986,22 @@ def test_what_accepting_the_folder_adds_is_worked_out_again_after_an_edit_during
     assert again.revision == window.workspace.store.revision and first not in again.fresh[0][2]
     assert sum(len(f) for _, _, f in again.fresh) == sum(len(f) for _, _, f in gathered.fresh) - 1
     assert questions and questions[-1].startswith(f"Add {sum(len(f) for _, _, f in again.fresh)} shown predictions")
+
+
+def test_a_reopened_folder_gets_the_model_last_used_with_it(qtbot, tmp_path, window_factory):
+    """Reopened without --model, it showed "no model", and a fine-tuned model had to be found again."""
+    folder = unlabelled_demo(tmp_path)
+    first = window_factory(folder)
+    wait_predictions(qtbot, first)
+    first.close()
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    again = MainWindow(folder=folder, settings=settings)
+    qtbot.addWidget(again)
+    qtbot.waitUntil(lambda: again.predictions.model is not None, timeout=60_000)
+    assert again.predictions.model.path == DEMO_MODEL.resolve()
+    other = tmp_path / "other"
+    shutil.copytree(folder, other)
+    again.predictions.load_model(DEMO_MODEL)  # (a model chosen stays when another folder opens)
+    again.open_folder(other)
+    assert again.predictions.model_path == DEMO_MODEL
+    again.close()

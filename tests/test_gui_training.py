@@ -496,3 +496,16 @@ def test_a_run_without_validation_says_so_and_that_its_quality_is_unknown(qtbot,
     assert "done: 1 epoch, not validated (no images were held out)" in panel.status.text()
     assert "Without validation its quality is unknown: “Previous model” switches back" in panel.status.text()
     window.close()
+
+
+def test_without_a_model_the_plan_says_to_load_one_first(qtbot, tmp_path):
+    """It gave the plan and an estimate, and Train then said "Load a model first"."""
+    folder = tmp_path / "demo"
+    shutil.copytree(DEMO, folder)
+    window = MainWindow(folder=folder, settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.show()
+    window.docks["Training"].raise_()
+    qtbot.waitUntil(lambda: "First load a model (Model ▸ Load Model…), or start from a new one in Advanced." in window.training_panel.plan.text(),
+                    timeout=5000)
+    window.close()
