@@ -114,10 +114,10 @@ class LabelTransfer(QObject):
         if skipped:
             problems.append(f"{len(skipped)} labelled images are not in this folder and were skipped, e.g. {skipped[0]}")
         if problems:
-            self.problem.emit("Import", f"Imported {added} boxes. Problems:\n" + "\n".join(problems[:20]))
+            self.problem.emit("Import", f"Imported {count(added, 'box')}. Problems:\n" + "\n".join(problems[:20]))
         again = f"; {repeated} were already there and were not added again" if repeated else ""
         marked = f", {count(reviewed, 'image')} marked reviewed" if reviewed else ""
-        self.message.emit(f"imported {added} boxes{marked} from {source}{again}")
+        self.message.emit(f"imported {count(added, 'box')}{marked} from {source}{again}")
         self.finished.emit(True)
 
     def _failed(self, reason: str) -> None:

@@ -160,6 +160,8 @@ class MainWindow(QMainWindow):
         for panel in (self.files, self.classes, self.model_panel, self.anchor_panel, self.evaluation_panel, self.training_panel):
             self.wheel_guard.guard(panel)
         self.annotator.message.connect(self.say)
+        self._shown_image: tuple[str, int, int] | None = None  # the image on screen and its size, for the status bar
+        self._unreadable_said = ""  # the status bar's note on the last unreadable image shown
         self.annotator.image_shown.connect(self._image_shown)
         self.annotator.image_failed.connect(self._image_failed)
         self.canvas.cursor_moved.connect(self._cursor_moved)
@@ -473,6 +475,7 @@ class MainWindow(QMainWindow):
         self.history.setStack(None)
         self.classes.set_workspace(None)
         self.files.set_model(FileListModel())
+        self.files.model.rowsInserted.connect(self._show_image_position)
 
     def _found(self, names: list) -> None:
         """A part of the listing: the image left last time is shown when it comes (in a big or
@@ -726,11 +729,20 @@ class MainWindow(QMainWindow):
 
     # --- status --------------------------------------------------------------------------------
     def _image_shown(self, name: str, width: int, height: int) -> None:
-        row = self.files.model.row(name)
-        self.image_label.setText(f"{(row or 0) + 1}/{self.files.model.rowCount()}  {self._short_name(name)}  {width}×{height}")
-        self.image_label.setToolTip(name)
+        self._shown_image = (name, width, height)
+        self._show_image_position()
+        if self.statusBar().currentMessage() == self._unreadable_said:  # of the image before (it stood under this one for 10 s)
+            self.statusBar().clearMessage()
         if self.workspace is not None:
             self.settings.setValue(f"last_image/{self.workspace.folder}", name)
+
+    def _show_image_position(self, *_args) -> None:
+        """"3/53  name  W×H", also when images are listed after it (F5 left "41/53" with 54 listed)."""
+        if self._shown_image is not None and self.annotator.current == self._shown_image[0]:
+            name, width, height = self._shown_image
+            row = self.files.model.row(name)
+            self.image_label.setText(f"{(row or 0) + 1}/{self.files.model.rowCount()}  {self._short_name(name)}  {width}×{height}")
+            self.image_label.setToolTip(name)
 
     def _short_name(self, name: str) -> str:
         """The image's name, cut in the middle to at most 320 px: a long path pushed the messages out
@@ -738,9 +750,12 @@ class MainWindow(QMainWindow):
         return self.image_label.fontMetrics().elidedText(name, Qt.TextElideMode.ElideMiddle, 320)
 
     def _image_failed(self, name: str, reason: str) -> None:
+        self._shown_image = None
         self.image_label.setText(f"{self._short_name(name)}: unreadable")
         self.image_label.setToolTip(name)
-        self.say(f"{name} cannot be read: {reason}")
+        self.zoom_label.setText("")  # (the zoom of the image before stood there: "2884 %")
+        self._unreadable_said = f"{name} cannot be read: {reason}"
+        self.say(self._unreadable_said)
 
     def _cursor_moved(self, point: QPointF | None) -> None:
         self.position_label.setText("" if point is None else f"x {point.x():7.1f}  y {point.y():7.1f}")

@@ -78,7 +78,7 @@ class ModelPanel(QWidget):
         self.eta_label.setWordWrap(True)  # an offline download's message names a folder: on one line it widened the window past the screen
         self.score_slider = QSlider(Qt.Orientation.Horizontal, minimum=5, maximum=99)
         self.nms_slider = QSlider(Qt.Orientation.Horizontal, minimum=5, maximum=95)
-        self.score_label, self.nms_label, self.count_label = QLabel("Score >"), QLabel("NMS IoU"), QLabel()
+        self.score_label, self.nms_label, self.count_label = QLabel("Score > –"), QLabel("NMS IoU –"), QLabel()  # (no model yet)
         self.score_slider.valueChanged.connect(self._sliders_moved)
         self.nms_slider.valueChanged.connect(self._sliders_moved)
         self.classes = QListWidget()

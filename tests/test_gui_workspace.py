@@ -541,8 +541,14 @@ def test_corrupt_pngsuite_files_are_marked_unreadable_and_the_others_load(qtbot,
     window.files.set_current("xc1n0g08.png")  # known to be unreadable by now: the status bar must not keep the last image
     assert "cannot be read" in window.canvas.message
     assert window.image_label.text() == "xc1n0g08.png: unreadable"
+    assert window.zoom_label.text() == ""  # (the last image's zoom stood there)
     window.annotator.toggle_reviewed()  # R on it: told why nothing happens
     assert window.statusBar().currentMessage() == "xc1n0g08.png cannot be read: it has nothing to edit"
+    window.files.set_current("xc9n2c08.png")
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("xc9n2c08.png cannot be read"), timeout=5000)
+    window.files.set_current("basn0g02.png")  # its note goes with it (it stood under the next image for 10 s)
+    qtbot.waitUntil(lambda: window.annotator.current == "basn0g02.png" and window.annotator.size is not None, timeout=5000)
+    assert window.statusBar().currentMessage() == ""
     assert not (folder / "annotations.coco.json").exists()  # nothing written: no edits were made
     window.close()
 
@@ -1234,6 +1240,7 @@ def test_images_added_to_the_open_folder_are_listed_on_request(qtbot, demo, tmp_
     qtbot.keyClick(window.canvas, Qt.Key.Key_F5)
     qtbot.waitUntil(lambda: window.listed and window.files.model.rowCount() == 9, timeout=5000)
     assert window.files.model.names[-1] == "zz_new.jpg" and "1 new image listed" in window.statusBar().currentMessage()
+    assert window.image_label.text().startswith(f"{window.files.model.row(window.annotator.current) + 1}/9 ")  # not ".../8"
     window.rescan()
     qtbot.waitUntil(lambda: window.listed, timeout=5000)
     assert window.files.model.rowCount() == 9 and "no new images" in window.statusBar().currentMessage()
