@@ -45,7 +45,7 @@ from retina_gui.label_transfer import LabelTransfer
 from retina_gui.model_panel import ModelPanel
 from retina_gui.predictions import Predictions
 from retina_gui.training_panel import TrainingPanel
-from retina_gui.widgets import HistoryView, PanelScroll
+from retina_gui.widgets import HistoryView, PanelScroll, scroll_into_view
 from retina_gui.workers import FolderScanner, ImageLoader, drop_queued_results
 from retina_gui.workspace import Workspace, open_workspace
 
@@ -629,7 +629,7 @@ class MainWindow(QMainWindow):
         another tab, the status bar's "progress and Cancel in the Model panel" was all there was)."""
         self.bring_forward("Model")
         self.predictions.predict_folder()
-        self.docks["Model"].widget().ensureWidgetVisible(self.model_panel.progress)  # at 1366x768 it sat below the panel's fold
+        scroll_into_view(self.model_panel.progress)  # at 1366x768 it sat below the panel's fold
 
     def _model_failed(self, *_why: str) -> None:
         """A model failed to load, or to predict: the Model panel says why (and which model is still

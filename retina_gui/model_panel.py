@@ -27,7 +27,7 @@ from core.text import count
 from retina_gui.canvas import OverlayBox
 from retina_gui.convert import rect_from_xyxy
 from retina_gui.predictions import Predictions
-from retina_gui.widgets import TaskProgress, breakable, button_grid, model_name
+from retina_gui.widgets import TaskProgress, breakable, button_grid, model_name, scroll_into_view
 from retina_gui.workers import DownloadWorker, ModelInfo
 
 
@@ -148,6 +148,7 @@ class ModelPanel(QWidget):
         self._download.failed.connect(self._download_failed)
         self.coco_button.setEnabled(False)
         self.eta_label.setText("downloading …")
+        scroll_into_view(self.eta_label)  # what becomes of it shows there, below the fold at 1366x768
         self._download.start()
 
     def _download_progress(self, received: int, total: int) -> None:
@@ -169,6 +170,7 @@ class ModelPanel(QWidget):
     def _download_failed(self, reason: str) -> None:
         self._finish_download()
         self.eta_label.setText(breakable(reason))
+        scroll_into_view(self.eta_label)
         self.predictions.message.emit(reason)
 
     def stop(self) -> None:

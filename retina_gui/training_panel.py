@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -50,7 +49,7 @@ from core.finetune import (
 from core.history import read_history
 from core.labels import LabelSet, class_name_key
 from retina_gui.predictions import Predictions
-from retina_gui.widgets import TaskProgress, button_grid, model_name
+from retina_gui.widgets import TaskProgress, button_grid, model_name, scroll_into_view
 from retina_gui.workers import TrainingWorker
 
 SMOOTHING = 0.9  # exponential moving average of the plotted losses
@@ -499,17 +498,9 @@ class TrainingPanel(QWidget):
         self.recipe_box.setVisible(self.advanced.isChecked() and not running)
 
     def _status_into_view(self) -> None:
-        """Scroll the panel to the run's status line once the layout has settled: the recipe
-        folding away at the start, or coming back at the end, moved it out of view."""
-        QTimer.singleShot(0, self._scroll_to_status)
-
-    def _scroll_to_status(self) -> None:
-        area = self.parentWidget()
-        while area is not None and not isinstance(area, QScrollArea):
-            area = area.parentWidget()
-        if area is not None:
-            area.ensureWidgetVisible(self.status)
-            area.ensureWidgetVisible(self.cancel_button, 0, 0)  # and the buttons above it: Cancel, or Resume after it, was scrolled away
+        """The run's status line in view, and the buttons above it (Cancel, or Resume after it, was
+        scrolled away; the recipe folding away at the start, or coming back at the end, moved them)."""
+        scroll_into_view(self.status, self.cancel_button)
 
     def _event(self, event) -> None:
         if event.kind == "step":

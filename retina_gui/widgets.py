@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QGridLayout, QProgressBar, QScrollArea, QUndoView, QWidget
 
 
@@ -100,3 +100,18 @@ class TaskProgress(QProgressBar):
     def setValue(self, value: int) -> None:
         super().setValue(value)
         self.show()
+
+
+def scroll_into_view(*widgets: QWidget) -> None:
+    """Scroll the panel holding these widgets so that they are in view, once the layout has settled
+    (a row that just appeared or folded away moves them); the first ones given yield to the last."""
+
+    def scroll() -> None:
+        area = widgets[0].parentWidget()
+        while area is not None and not isinstance(area, QScrollArea):
+            area = area.parentWidget()
+        if area is not None:
+            for widget in widgets:
+                area.ensureWidgetVisible(widget, 0, 0)
+
+    QTimer.singleShot(0, scroll)

@@ -442,6 +442,8 @@ def test_evaluation_view_gives_coco_metrics_and_browsable_errors(qtbot, tmp_path
 def test_getting_torchvisions_coco_model_offline_says_so_plainly(qtbot, tmp_path, window_factory, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torchhome"))
     window = window_factory(unlabelled_demo(tmp_path))
+    window.resize(1366, 700)
+    window.bring_forward("Model")
     messages = []
     window.predictions.message.connect(messages.append)
     window.model_panel.coco_url = "http://127.0.0.1:9/retinanet_resnet50_fpn_v2_coco-5905b1c5.pth"  # nothing listens there
@@ -451,6 +453,7 @@ def test_getting_torchvisions_coco_model_offline_says_so_plainly(qtbot, tmp_path
     assert window.model_panel.coco_button.isEnabled()
     # said in the panel too, wrapped: on one line it widened the panel, and the window past the screen
     assert "offline" in window.model_panel.eta_label.text() and window.model_panel.minimumSizeHint().width() < 400
+    qtbot.waitUntil(lambda: not window.model_panel.eta_label.visibleRegion().isEmpty(), timeout=2000)  # scrolled into view: it was below the fold
     assert not list((tmp_path / "torchhome").rglob("*.pth"))  # no partial file left
 
 
