@@ -189,9 +189,11 @@ class Predictions(QObject):
         if self.model is None:
             self.message.emit("no model loaded: Model ▸ Load Model… first")
         elif self.worker is not None:
-            names = [n for n in self.annotator.files.model.names if n not in self.annotator.files.model.unreadable]
+            listed = self.annotator.files.model
+            names = [n for n in listed.names if n not in listed.unreadable]
             self.predict_batch(names)
-            self.message.emit(f"predicting the folder's {len(names)} images … (progress and Cancel in the Model panel)")
+            known = f", {len(listed.names) - len(names)} known to be unreadable left out" if len(names) < len(listed.names) else ""
+            self.message.emit(f"predicting the folder's {len(names)} images{known} … (progress and Cancel in the Model panel)")
 
     def predict_batch(self, names: list[str]) -> None:
         """Predict these images in the background, with progress (the folder's, or the labelled

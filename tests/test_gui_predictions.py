@@ -899,6 +899,9 @@ def test_a_folder_run_counts_the_images_it_could_not_read_apart(qtbot, tmp_path,
         window.predictions.predict_batch(["chess_03.jpg"])  # Evaluate's images join the run under way: its count went back to 0
     assert window.model_panel.eta_label.text() == "predicted 8 images, 1 unreadable (red in the list)"
     assert "zz_broken.jpg" in window.files.model.unreadable
+    with qtbot.waitSignal(window.predictions.batch_finished, timeout=120_000):  # again: the image known unreadable is left out, and said so
+        window.predict_folder()
+        assert window.statusBar().currentMessage().startswith("predicting the folder's 8 images, 1 known to be unreadable left out …")
     with qtbot.waitSignal(window.predictions.batch_finished, timeout=120_000):  # a later batch (as Evaluate starts one) counts its own
         window.predictions.predict_batch(["chess_02.jpg"])
     assert window.model_panel.eta_label.text() == "predicted 1 image"
