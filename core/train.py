@@ -35,7 +35,7 @@ from core.device import autocast, channels_last_by_default, precision_name, reso
 from core.evaluate import EvalResult, evaluate_detector, size_notes
 from core.formats.convert import box_problems
 from core.history import read_history
-from core.labels import Category, LabelSet, class_name_key
+from core.labels import Category, LabelSet, class_name_key, is_number
 from core.losses import retinanet_loss
 from core.model import RetinaNet
 from core.presets import get_preset
@@ -100,6 +100,10 @@ class TrainResult:
     last_checkpoint: Path
     best_checkpoint: Path | None
     start_map: float | None = None  # the start weights' validation mAP (fine-tuning), for comparison
+    # the input sizes (short side) the start weights were scored at and the run trained at: a run at
+    # 256 px scored below weights scored at 512, and nothing said why
+    start_input_size: int | None = None
+    input_size: int | None = None
     skipped_images: int = 0  # missing or unreadable images left out (each one named in the log)
 
 
@@ -679,8 +683,10 @@ class Trainer:
         best = self.run_dir / "best.safetensors"
         start = self._start_entry()
         done = self.epoch - 1 if self.end_pending else self.epoch  # cancelled while validating: that epoch is not done
+        start_size = start.get("input_size") if start is not None and is_number(start.get("input_size")) else None
         return TrainResult(self.run_dir, done, self.step, cancelled, self.best_map, self.run_dir / "last.safetensors",
-                           best if best.exists() else None, None if start is None else start.get("mAP"), len(self.reported))
+                           best if best.exists() else None, start_map=None if start is None else start.get("mAP"),
+                           start_input_size=start_size, input_size=self.spec.preprocess.min_size, skipped_images=len(self.reported))
 
     def _diverged(self, what: str) -> TrainingError:
         kept = "the last checkpoint is kept" if (self.run_dir / "last.safetensors").exists() else "no epoch had finished, so there is no checkpoint"
@@ -765,7 +771,7 @@ class Trainer:
         if self.dist.main:
             own = self.start_preprocess or self.spec.preprocess
             metrics = self.evaluate(self.val_data, own)
-            self.history = [{"epoch": 0, "step": 0, **metrics.to_json()}]
+            self.history = [{"epoch": 0, "step": 0, "input_size": own.min_size, **metrics.to_json()}]
             write_json(self.run_dir / "metrics.json", self.history)
             size = f" (at their input size {own.min_size}, the run trains at {self.spec.preprocess.min_size})" \
                 if own.min_size != self.spec.preprocess.min_size else ""

@@ -532,8 +532,13 @@ class TrainingPanel(QWidget):
             worse = result.start_map is not None and result.best_map is not None and result.best_map < result.start_map
             # a run that scores below the weights it started from does not take over unasked: the
             # predictions on screen got visibly worse, and the better model was one click from lost
+            sizes = ""
+            if result.start_input_size and result.input_size and result.start_input_size != result.input_size:
+                sizes = (f" (the start weights were scored at their input size, {result.start_input_size} px, the new model at "
+                         f"{result.input_size} px)")
             if not worse or self.confirm("Use the new model?", f"The run is done ({done[6:]}): it scores below the weights it "
-                                                                  "started from on the same validation images. Use its model all the same?"):
+                                                                  f"started from on the same validation images{sizes}. Use its model "
+                                                                  "all the same?"):
                 text = f"{done}; now using {model_name(checkpoint)}"
                 if worse:
                     text += ". It scores below the weights it started from on the same images: “Previous model” switches back"

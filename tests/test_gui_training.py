@@ -22,8 +22,9 @@ def window(qtbot, tmp_path):
     folder = tmp_path / "demo"
     shutil.copytree(DEMO, folder)
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(folder=folder, model=DEMO_MODEL, settings=settings, confirm=lambda title, text, **_: window.answer)
-    window.answer = True  # "stop the training?" at the end of a test: yes
+    window = MainWindow(folder=folder, model=DEMO_MODEL, settings=settings,
+                        confirm=lambda title, text, **_: window.asked.append(text) or window.answer)
+    window.answer, window.asked = True, []  # "stop the training?" at the end of a test: yes
     qtbot.addWidget(window)
     window.show()
     qtbot.waitUntil(lambda: window.predictions.visible is not None and window.annotator.size is not None, timeout=60_000)
@@ -115,6 +116,7 @@ def test_a_run_that_scores_below_its_start_weights_takes_over_only_if_the_user_s
     assert panel.train()
     qtbot.waitUntil(lambda: panel.worker is None, timeout=180_000)
     assert "so the current model stays" in panel.status.text() and "(start weights 0." in panel.status.text()
+    assert "(the start weights were scored at their input size, 512 px, the new model at 128 px). Use its model" in window.asked[-1]
     # the Advanced form came back above it, at 1024x700: the result is scrolled into view, not below the fold
     qtbot.waitUntil(lambda: not panel.status.visibleRegion().isEmpty(), timeout=2000)
     assert not panel.resume_button.visibleRegion().isEmpty()  # and so are the buttons above it (Resume, after a Cancel)
