@@ -267,8 +267,12 @@ class TrainingPanel(QWidget):
 
     # --- recipe --------------------------------------------------------------------------------
     def _start_chosen(self, *_) -> None:
-        """The backbone is chosen for a new model only: a fine-tune keeps its start model's."""
-        self.backbone_box.setEnabled(self.start_box.currentData() == "new")
+        """The backbone is chosen for a new model only: a fine-tune keeps its start model's, and the
+        field shows it (it kept showing the new model's choice, and recipe.json recorded that)."""
+        new = self.start_box.currentData() == "new"
+        self.backbone_box.setEnabled(new)
+        if not new and self.predictions.model is not None:
+            self.backbone_box.setCurrentText(self.default_recipe().backbone)
 
     def _advanced_toggled(self, on: bool) -> None:
         self.recipe_box.setVisible(on)
@@ -343,7 +347,8 @@ class TrainingPanel(QWidget):
         if not self.advanced.isChecked() or not self._recipe_shown:
             return base
         start = base.start if self.start_box.currentData() == "current" else None
-        return Recipe(start=start, backbone=self.backbone_box.currentText(), image_size=self.size_spin.value(), epochs=self.epochs_spin.value(),
+        backbone = self.backbone_box.currentText() if start is None else base.backbone  # a fine-tune keeps its model's
+        return Recipe(start=start, backbone=backbone, image_size=self.size_spin.value(), epochs=self.epochs_spin.value(),
                       lr=self.lr_spin.value(), batch_size=self.batch_spin.value(), hflip=self.flip_box.isChecked(),
                       scale_jitter=self.jitter_box.isChecked(), photometric=self.photo_box.isChecked(),
                       frozen_stages=None if self.frozen_spin.value() < 0 else self.frozen_spin.value(), val_fraction=base.val_fraction,
@@ -396,6 +401,14 @@ class TrainingPanel(QWidget):
         self.log.clear()
         if resume_dir is not None:
             self._show_history(resume_dir)
+            if self.advanced.isChecked() and self._recipe_shown:  # edits there went unused without a word
+                shown = self.recipe()
+                changed = [f"{name} {getattr(recipe, name)}" for name in ("image_size", "epochs", "lr", "batch_size", "hflip", "scale_jitter",
+                                                                          "photometric", "frozen_stages")
+                           if getattr(shown, name) != getattr(recipe, name)]
+                if changed:
+                    self.log.appendPlainText(f"resumed with the run's own recipe ({', '.join(changed)}), not Advanced's: those "
+                                             "settings are for a new run")
         self.status.setText("starting …")
         self.worker = TrainingWorker(labels, ws.folder, self.run_dir, recipe, resume=resume_dir is not None)
         self.worker.event.connect(self._event)
@@ -519,10 +532,14 @@ class TrainingPanel(QWidget):
 
     def _finished(self, result) -> None:
         trained = [c.name for c in self.worker.labels.categories] if self.worker is not None else []
+        # a new model (not a fine-tune of the one in use) was never scored against it: it takes over only if the user says so
+        in_use = self.predictions.model
+        new_model = self.worker is not None and self.worker.recipe.start is None and in_use is not None
         self.stop()
         if result.cancelled:
             self.status.setText(f"cancelled after {_epochs(result.epochs_done)}; the last checkpoint is kept and the run can be resumed")
         else:
+            self.progress.setValue(self.progress.maximum())  # (steps skipped as non-finite sent no event: it stood at 33 %)
             checkpoint = result.best_checkpoint or result.last_checkpoint
             # (no images held out: too few labelled images, or each would take the only boxes of a class; the plan said which)
             best = ", not validated (no images were held out)" if result.best_map is None else f", best validation mAP {result.best_map:.3f}"
@@ -536,19 +553,23 @@ class TrainingPanel(QWidget):
             if result.start_input_size and result.input_size and result.start_input_size != result.input_size:
                 sizes = (f" (the start weights were scored at their input size, {result.start_input_size} px, the new model at "
                          f"{result.input_size} px)")
-            if not worse or self.confirm("Use the new model?", f"The run is done ({done[6:]}): it scores below the weights it "
-                                                                  f"started from on the same validation images{sizes}. Use its model "
-                                                                  "all the same?"):
+            if worse:
+                question = (f"The run is done ({done[6:]}): it scores below the weights it started from on the same validation "
+                            f"images{sizes}. Use its model all the same?")
+            elif new_model:  # (a new model scoring 0.000 replaced a working one unasked)
+                question = (f"The run is done ({done[6:]}): it trained a new model, and the model in use ({model_name(in_use.path)}) "
+                            "was not scored on the same images. Use the new model?")
+            if not (worse or new_model) or self.confirm("Use the new model?", question):
                 text = f"{done}; now using {model_name(checkpoint)}"
                 if worse:
                     text += ". It scores below the weights it started from on the same images: “Previous model” switches back"
-                elif result.best_map is None:  # nothing says whether it is better than the model it replaces
-                    text += ". Without validation its quality is unknown: “Previous model” switches back"
+                elif result.best_map is None or new_model:  # nothing says whether it is better than the model it replaces
+                    text += ". Nothing compared it with the model it replaced: “Previous model” switches back"
                 self.predictions.load_model(checkpoint, self.predictions.device)
                 self.run_ended.emit(f"{done}; now using {checkpoint.parent.name}")
             else:
-                text = (f"{done}. It scores below the weights it started from on the same images, so the current model stays; "
-                        "“Use this run's model” in the runs list switches to it")
+                why = "It scores below the weights it started from on the same images" if worse else "A new model"
+                text = f"{done}. {why}, so the current model stays; “Use this run's model” in the runs list switches to it"
             self.status.setText(text + self._classes_changed_since(trained))
         self._set_running(False)
         self.refresh_runs(select=result.run_dir if result.cancelled else None)  # the stopped run, selected, is the one Resume goes on with
@@ -677,9 +698,10 @@ class TrainingPanel(QWidget):
         return None
 
     def _run_selected(self) -> None:
-        chosen = self._selected_run() is not None
-        self.use_button.setEnabled(chosen)
-        self.delete_button.setEnabled(chosen)
+        run, model = self._selected_run(), self.predictions.model
+        in_use = run is not None and model is not None and model.path.resolve().parent == run.resolve()
+        self.use_button.setEnabled(run is not None and not in_use)
+        self.delete_button.setEnabled(run is not None)
         self._set_running(self.worker is not None)  # Resume goes on with the selected run, if it stopped
 
     def _run_clicked(self, row: int, _column: int) -> None:
@@ -710,9 +732,11 @@ class TrainingPanel(QWidget):
         model = self.predictions.model
         if run.resolve() in self._busy_runs():
             self.status.setText("That run is training (or ending its last step): Cancel it, or wait, to delete it.")
+            self._status_into_view()  # (said at the panel's top, out of view from the runs list)
             return
         if model is not None and model.path.resolve().parent == run.resolve():
             self.status.setText("That run's model is in use: switch to another model (Previous model, say) to delete it.")
+            self._status_into_view()
             return
         size = sum(f.stat().st_size for f in run.rglob("*") if f.is_file())
         if not self.confirm("Delete run", f"Delete the run {run.name} ({size / 1e6:.0f} MB: its checkpoints, metrics and log)? "
@@ -722,6 +746,10 @@ class TrainingPanel(QWidget):
             shutil.rmtree(run)
         except OSError as exc:
             self.status.setText(f"Could not delete {run}: {exc.strerror or exc}")
+            self._status_into_view()
+        if self.worker is None:  # the log and chart shown were of a run in the list, maybe this one: they stood after it went
+            self.chart.clear()
+            self.log.clear()
         self._models_before = [m for m in self._models_before if m[0].resolve().parent != run.resolve()]
         self._show_previous_model()
         self.refresh_runs()  # (its row gone, nothing is selected)

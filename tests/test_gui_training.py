@@ -197,7 +197,9 @@ def test_cancel_stops_within_five_seconds_keeps_a_checkpoint_and_the_run_resumes
     assert panel.log.toPlainText().startswith("start weights") and "cancelled at epoch" in panel.log.toPlainText()  # no timestamps
     clock = window.workspace.add_category("clock")  # a class added after the run started, no boxes yet: the run resumes without it
     qtbot.waitUntil(lambda: "no boxes yet: clock" in panel.plan.text(), timeout=3000)
+    panel.lr_spin.setValue(0.0001)  # an Advanced edit a resumed run does not take: said (it went unused without a word)
     qtbot.mouseClick(panel.resume_button, Qt.MouseButton.LeftButton)
+    assert "resumed with the run's own recipe (lr 0.0003), not Advanced's" in panel.log.toPlainText()
     qtbot.waitUntil(lambda: "resumed at epoch" in panel.log.toPlainText(), timeout=60_000)
     assert panel.runs.item(0, 3).text() == "training"  # not "stopped" while it goes on
     # the resumed run shows what came before: the log and the start weights' validation point
@@ -449,6 +451,7 @@ def test_a_stopped_run_resumes_only_in_its_own_folder_and_a_broken_recipe_is_rep
     window.answer = True
     panel.delete_selected_run()
     assert not finished.exists() and panel.runs.rowCount() == 2 and panel.resumable == run
+    assert panel.log.toPlainText() == "" and not panel.chart.map.count()  # (a deleted run's log and chart stood)
     panel.resume()
     assert panel.worker is None and "recipe.json is unreadable" in panel.status.text()
     small_recipe(panel, 3)  # Advanced settings chosen for this folder's data
@@ -496,7 +499,7 @@ def test_a_run_without_validation_says_so_and_that_its_quality_is_unknown(qtbot,
     assert panel.train()
     qtbot.waitUntil(lambda: panel.worker is None, timeout=180_000)
     assert "done: 1 epoch, not validated (no images were held out)" in panel.status.text()
-    assert "Without validation its quality is unknown: “Previous model” switches back" in panel.status.text()
+    assert "Nothing compared it with the model it replaced: “Previous model” switches back" in panel.status.text()
     window.close()
 
 
@@ -511,3 +514,22 @@ def test_without_a_model_the_plan_says_to_load_one_first(qtbot, tmp_path):
     qtbot.waitUntil(lambda: "First load a model (Model ▸ Load Model…), or start from a new one in Advanced." in window.training_panel.plan.text(),
                     timeout=5000)
     window.close()
+
+
+def test_a_new_model_takes_over_only_if_the_user_says_so_and_its_recipe_names_its_backbone(qtbot, window):
+    """A new model scoring 0.000 replaced the working one unasked; a fine-tune chosen after picking
+    resnet18 for a new model recorded "resnet18" in recipe.json while it trained mobilenet_v2."""
+    panel = window.training_panel
+    small_recipe(panel, 1)
+    panel.start_box.setCurrentIndex(panel.start_box.findData("new"))
+    panel.backbone_box.setCurrentText("resnet18")
+    panel.start_box.setCurrentIndex(panel.start_box.findData("current"))
+    assert panel.backbone_box.currentText() == "mobilenet_v2" and panel.recipe().backbone == "mobilenet_v2"
+    panel.start_box.setCurrentIndex(panel.start_box.findData("new"))
+    panel.backbone_box.setCurrentText("mobilenet_v2")
+    window.answer = False  # "Use the new model?" No
+    assert panel.train()
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=180_000)
+    assert "it trained a new model, and the model in use (models/demo_chess_mobilenet_v2.safetensors) was not scored" in window.asked[-1]
+    assert "A new model, so the current model stays" in panel.status.text() and window.predictions.model.path == DEMO_MODEL
+    window.answer = True
