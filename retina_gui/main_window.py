@@ -592,7 +592,11 @@ class MainWindow(QMainWindow):
         """A click in History undid or redid edits, maybe of another image: show the image of the
         last one, as Ctrl+Z does; a redo that failed is reported, as Ctrl+Y's is."""
         if self.workspace is not None:
-            self._show_image_of(self.workspace.undo_stack.command(after if after < before else after - 1))
+            # the edit nearest the point reached that has an image (a class rename there has none: the image stayed)
+            stack = self.workspace.undo_stack
+            steps = range(after, before) if after < before else range(after - 1, before - 1, -1)
+            with_image = (stack.command(i) for i in steps if self._image_names(stack.command(i)))
+            self._show_image_of(next(with_image, None))
             if after > before and (problem := self.workspace.take_back_failed_redo(before)):
                 self.report("Redo", problem)
 
@@ -600,10 +604,15 @@ class MainWindow(QMainWindow):
         """Undo and redo of an edit made on another image first bring that image on screen (a step of
         several commands, such as accepting the folder's predictions, by the image of its first,
         unless the image on screen is one of them)."""
-        steps = [command.child(i) for i in range(command.childCount())] if command is not None and command.childCount() else [command]
-        names = [n for step in steps if (n := getattr(step, "file_name", None))]
+        names = self._image_names(command)
         if names and self.annotator.current not in names:
             self.files.set_current(names[0])
+
+    @staticmethod
+    def _image_names(command) -> list[str]:
+        """The images an undo step edited (none for a class edit)."""
+        steps = [command.child(i) for i in range(command.childCount())] if command is not None and command.childCount() else [command]
+        return [n for step in steps if (n := getattr(step, "file_name", None))]
 
     def _current_edited(self) -> None:
         """After the canvas has the edit (before, a selected box that an undo removed was still

@@ -1195,6 +1195,13 @@ def test_clicking_a_history_entry_shows_the_image_it_changed(qtbot, demo):
     qtbot.keyClick(history, Qt.Key.Key_Down)
     assert len(window.workspace.store.boxes("chess_01.jpg")) == n
     wait_image(qtbot, window, "chess_01.jpg")
+    # back past a class edit (no image of its own): the image of the edit before it comes back
+    window.workspace.add_category("clock")
+    window.files.set_current("chess_03.jpg")
+    wait_image(qtbot, window, "chess_03.jpg")
+    qtbot.mouseClick(history.viewport(), Qt.MouseButton.LeftButton, pos=history.visualRect(history.model().index(0, 0)).center())
+    assert len(window.workspace.store.boxes("chess_01.jpg")) == n - 1
+    wait_image(qtbot, window, "chess_01.jpg")
 
 
 def test_view_menu_hides_box_names_and_predictions(qtbot, demo):
