@@ -162,6 +162,9 @@ class MainWindow(QMainWindow):
         self.annotator.message.connect(self.say)
         self._shown_image: tuple[str, int, int] | None = None  # the image on screen and its size, for the status bar
         self._unreadable_said = ""  # the status bar's note on the last unreadable image shown
+        for changed in (self.files.filter.rowsInserted, self.files.filter.rowsRemoved, self.files.filter.modelReset,
+                        self.files.filter.layoutChanged):
+            changed.connect(self._show_image_position)
         self.annotator.image_shown.connect(self._image_shown)
         self.annotator.image_failed.connect(self._image_failed)
         self.canvas.cursor_moved.connect(self._cursor_moved)
@@ -475,7 +478,6 @@ class MainWindow(QMainWindow):
         self.history.setStack(None)
         self.classes.set_workspace(None)
         self.files.set_model(FileListModel())
-        self.files.model.rowsInserted.connect(self._show_image_position)
 
     def _found(self, names: list) -> None:
         """A part of the listing: the image left last time is shown when it comes (in a big or
@@ -746,11 +748,13 @@ class MainWindow(QMainWindow):
             self.settings.setValue(f"last_image/{self.workspace.folder}", name)
 
     def _show_image_position(self, *_args) -> None:
-        """"3/53  name  W×H", also when images are listed after it (F5 left "41/53" with 54 listed)."""
+        """"3/53  name  W×H": the place in the list as filtered, also when images are listed after it
+        (F5 left "41/53" with 54 listed) or the filter changes ("6/8" with 1 image listed)."""
         if self._shown_image is not None and self.annotator.current == self._shown_image[0]:
             name, width, height = self._shown_image
-            row = self.files.model.row(name)
-            self.image_label.setText(f"{(row or 0) + 1}/{self.files.model.rowCount()}  {self._short_name(name)}  {width}×{height}")
+            row, shown = self.files.model.row(name), self.files.filter
+            place = shown.mapFromSource(self.files.model.index(row)).row() if row is not None else -1
+            self.image_label.setText(f"{place + 1 if place >= 0 else '–'}/{shown.rowCount()}  {self._short_name(name)}  {width}×{height}")
             self.image_label.setToolTip(name)
 
     def _short_name(self, name: str) -> str:
@@ -847,8 +851,8 @@ class MainWindow(QMainWindow):
         self._save_failed(f"Could not save labels to {path}: {reason}", report=False)
         return self.confirm("Labels not saved", f"The labels could not be saved to {path}:\n{reason}\n\n"
                                                 f"{doing[0].upper()}{doing[1:]} anyway and lose every edit since the last save? "
-                                                "(No: keep the window open, free some space or fix the permissions, then "
-                                                "File ▸ Save.)")
+                                                "(No: keep the window open, deal with the cause (disk space, permissions, or "
+                                                "another program's change to the file), then File ▸ Save Now, Ctrl+S.)")
 
     def _may_stop_work(self, doing: str) -> bool:
         """False when a run is training, or labels are being imported or exported, and the user

@@ -1248,6 +1248,10 @@ def test_images_added_to_the_open_folder_are_listed_on_request(qtbot, demo, tmp_
     qtbot.waitUntil(lambda: window.listed and window.files.model.rowCount() == 9, timeout=5000)
     assert window.files.model.names[-1] == "zz_new.jpg" and "1 new image listed" in window.statusBar().currentMessage()
     assert window.image_label.text().startswith(f"{window.files.model.row(window.annotator.current) + 1}/9 ")  # not ".../8"
+    window.files.search.setText(window.annotator.current)  # the place in the list as filtered ("6/8" with one image listed)
+    qtbot.waitUntil(lambda: window.image_label.text().startswith("1/1 "), timeout=2000)
+    window.files.search.setText("")
+    qtbot.waitUntil(lambda: window.image_label.text().startswith(f"{window.files.model.row(window.annotator.current) + 1}/9 "), timeout=2000)
     window.rescan()
     qtbot.waitUntil(lambda: window.listed, timeout=5000)
     assert window.files.model.rowCount() == 9 and "no new images" in window.statusBar().currentMessage()
