@@ -3,7 +3,17 @@ each with its status from the annotation store, plus search and a status filter.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractListModel, QItemSelectionModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QEvent,
+    QItemSelectionModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QListView, QVBoxLayout, QWidget
 
@@ -121,6 +131,7 @@ class FileListPanel(QWidget):
     """Search box, status filter, the list and a count. ``current_changed`` gives the chosen name."""
 
     current_changed = Signal(str)
+    search_done = Signal()  # Return or Esc in the search box: the keys go back to the image (D and A typed into the box)
 
     def __init__(self, model: FileListModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -130,6 +141,8 @@ class FileListPanel(QWidget):
         self.search = QLineEdit(placeholderText="Search…")
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self._search_changed)
+        self.search.returnPressed.connect(self._search_entered)
+        self.search.installEventFilter(self)  # Esc
         self.shown: str | None = None  # the image on screen: it stays there while a filter hides it
         self.status_box = QComboBox()
         self.status_box.addItem("All images", "")
@@ -209,6 +222,23 @@ class FileListPanel(QWidget):
     def current(self) -> str | None:
         index = self.view.currentIndex()
         return index.data() if index.isValid() else None
+
+    def _search_entered(self) -> None:
+        """Return: the first image found is shown, unless the one on screen is among those found."""
+        if not self.view.currentIndex().isValid() and self.filter.rowCount():
+            self.view.setCurrentIndex(self.filter.index(0, 0))
+        self.search_done.emit()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is not self.search or event.type() not in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) \
+                or event.key() != Qt.Key.Key_Escape:
+            return False
+        if event.type() == QEvent.Type.ShortcutOverride:  # the box takes Esc, not Edit ▸ Clear Selection
+            event.accept()
+        else:
+            self.search.clear()
+            self.search_done.emit()
+        return True
 
     def set_current(self, name: str) -> bool:
         row = self.model.row(name)

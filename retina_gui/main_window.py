@@ -176,6 +176,7 @@ class MainWindow(QMainWindow):
         self.predictions.changed.connect(self._show_predictions)
         self.predictions.changed.connect(self._explain_selection)
         self.annotator.current_edited.connect(self._current_edited)
+        self.files.search_done.connect(self.canvas.setFocus)
         self.predictions.message.connect(self.say)
         self.predictions.folder_gathered.connect(self.accept_gathered)
         self.predictions.model_changed.connect(self.anchor_panel.set_model)
@@ -724,8 +725,8 @@ class MainWindow(QMainWindow):
             except LabelFormatError as exc:  # two images, one label file: said, as the export itself says it
                 self.report("Export", str(exc))
                 return False
-            if stale and not self.confirm("Export", f"{target} holds {len(stale)} {fmt.upper()} label files of this folder's images that "
-                                                    f"have no labels now, from an earlier export (the first: {stale[0].name}). Export and "
+            if stale and not self.confirm("Export", f"{target} holds {count_of(len(stale), fmt.upper() + ' label file')} of this folder's "
+                                                    f"images that have no labels now, from an earlier export (the first: {stale[0].name}). Export and "
                                                     "remove them, so that the folder matches the labels? (No: nothing is exported)"):
                 return False
         return self.transfer.export(self.workspace, fmt, target, stale)
@@ -933,7 +934,8 @@ class MainWindow(QMainWindow):
         skipped = f" ({shown - count - other} others shown are labelled already.)" if shown - count - other > 0 else ""
         store = self.workspace.store
         labelled = sum(1 for name, _, _ in fresh if store.boxes(name))
-        onto = f" {labelled} of those images have labels already: the predictions join them." if labelled else ""
+        onto = (f" {labelled} of those images {'has' if labelled == 1 else 'have'} labels already: the predictions join them."
+                if labelled else "")
         question = (f"Add {count_of(count, 'shown prediction')} on {count_of(images, 'image')} as labels?"
                     f"{skipped}{onto}{_left_out(gathered)}{adds} It is one step: Edit ▸ Undo takes it back.")
         if not self.confirm("Accept predictions", question, undoable=True):

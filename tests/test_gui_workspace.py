@@ -457,6 +457,16 @@ def test_file_list_search_filter_navigation_and_next_unlabelled(qtbot, tmp_path,
         window.files.search.setText(text)
     assert window.files.filter.rowCount() == 8 and window.files.count.text() == "8 of 10 images"
     assert window.annotator.current == "nested/copy.jpg" and window.files.current() is None
+    window.files.search.setFocus()
+    qtbot.keyClick(window.files.search, Qt.Key.Key_Return)  # Return: the first image found, and the keys go back to the image
+    assert window.files.current() == "chess_01.jpg" and window.canvas.hasFocus()
+    wait_image(qtbot, window, "chess_01.jpg")
+    window.files.search.setFocus()
+    qtbot.keyClick(window.files.search, Qt.Key.Key_Escape)  # Esc: the search goes, and so does the focus (D and A typed into the box)
+    assert window.files.search.text() == "" and window.canvas.hasFocus()
+    window.files.set_current("nested/copy.jpg")
+    wait_image(qtbot, window, "nested/copy.jpg")
+    window.files.search.setText("CHESS_0")
     window.files.search.clear()
     assert window.files.current() == "nested/copy.jpg"  # listed again: current again, the place in the list kept
     window.files.status_box.setCurrentIndex(window.files.status_box.findData("unlabelled"))
@@ -1493,7 +1503,7 @@ def test_exporting_again_into_a_folder_asks_to_remove_the_label_files_of_images_
     window.confirm = lambda title, text, **_: asked.append(text) or False
     assert not transferred(qtbot, window, window.export(fmt, out))  # the user said no: nothing exported
     assert emptied.is_file() and len(asked) == 1
-    assert asked[0].startswith(f"{out} holds 1 {fmt.upper()} label files of this folder's images that have no labels now")
+    assert asked[0].startswith(f"{out} holds 1 {fmt.upper()} label file of this folder's images that have no labels now")
     window.confirm = lambda title, text, **_: asked.append(text) or True
     assert transferred(qtbot, window, window.export(fmt, out))
     assert not emptied.exists() and (out / f"chess_01{suffix}").is_file() and (out / "notes.txt").read_text() == "mine"
