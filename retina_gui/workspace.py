@@ -375,19 +375,24 @@ class Workspace(QObject):
     def _classes_for(self, categories: list[Category]) -> tuple[dict[str, int], list[Category]]:
         """The store's class id for each name of ``categories``, matched as class names are
         compared ("White-King" is the class "white-king"), and the new classes that names the store
-        lacks need (checked here, before anything changes)."""
+        lacks need (checked here, before anything changes). A new class keeps its id from the
+        file when the store has no class of that id (renumbered, an exported folder imported into
+        a copy of its images came back with other ids, and so other colours)."""
         ids = {class_name_key(c.name): c.id for c in self.store.categories}
+        taken = set(ids.values())
+        wanted = taken | {c.id for c in categories}  # a class whose id is taken gets one neither side uses (none of the others moves)
         out: dict[str, int] = {}
         new: list[Category] = []
-        next_id = self.store.next_category_id()
         for category in categories:
             key = class_name_key(category.name)  # trimmed as a stored name is
             if key not in ids:
                 name = clean_category_name(category.name)
                 self.store.check_category_name(name)
-                ids[key] = next_id
-                new.append(Category(next_id, name, category.supercategory, category.color))
-                next_id += 1
+                cid = category.id if category.id not in taken else max(wanted) + 1
+                taken.add(cid)
+                wanted.add(cid)
+                ids[key] = cid
+                new.append(Category(cid, name, category.supercategory, category.color))
             out[category.name] = ids[key]
         return out, new
 

@@ -696,6 +696,26 @@ def test_an_8000_px_image_is_shown_reduced_with_boxes_in_full_resolution_pixels(
     window.close()
 
 
+def test_a_coco_import_into_a_folder_without_labels_keeps_the_files_class_ids(qtbot, tmp_path, settings):
+    """They came back renumbered (1..13 for 2..14), and every class without a colour of its own
+    was drawn in another colour."""
+    folder = tmp_path / "f"
+    shutil.copytree(DEMO, folder, ignore=shutil.ignore_patterns("*.json"))
+    original = read_coco(DEMO / "annotations.coco.json")
+    window = open_window(qtbot, folder, settings)
+    qtbot.waitUntil(lambda: window.files.model.rowCount() == 8, timeout=5000)
+    window.workspace.add_category("my own class")  # id 1, which the file does not use
+    clash = window.workspace.add_category("another")  # id 2, which the file's black-bishop has: that class gets another
+    assert transferred(qtbot, window, window.import_labels("coco", DEMO / "annotations.coco.json"))
+    store = window.workspace.store
+    got = {c.name: c.id for c in store.categories}
+    want = {c.name: c.id for c in original.categories}
+    moved = [name for name, cid in want.items() if cid == clash.id]
+    assert all(got[name] == cid for name, cid in want.items() if name not in moved)
+    assert moved == ["black-bishop"] and got["black-bishop"] not in want.values() and got["another"] == clash.id == 2
+    window.close()
+
+
 def test_import_yolo_and_voc_labels_into_a_folder_as_one_undo_step(qtbot, tmp_path, settings):
     from core.cli import main as retina
 
