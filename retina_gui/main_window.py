@@ -418,6 +418,8 @@ class MainWindow(QMainWindow):
         workspace.save_failed.connect(self._save_failed)
         workspace.changed_on_disk.connect(self._labels_changed_on_disk)
         workspace.undo_stack.cleanChanged.connect(self._update_title)
+        workspace.undo_stack.indexChanged.connect(self._show_undo_state)
+        self._show_undo_state()
         self.history.setStack(workspace.undo_stack)
         self.history.setEmptyLabel(f"Opened {folder.name}")
         self.classes.set_workspace(workspace)
@@ -477,6 +479,7 @@ class MainWindow(QMainWindow):
             self.workspace.close()
             self.workspace = None
         self.history.setStack(None)
+        self._show_undo_state()
         self.classes.set_workspace(None)
         self.files.set_model(FileListModel())
 
@@ -602,6 +605,14 @@ class MainWindow(QMainWindow):
             self._show_image_of(next(with_image, None))
             if after > before and (problem := self.workspace.take_back_failed_redo(before)):
                 self.report("Redo", problem)
+
+    def _show_undo_state(self, *_args) -> None:
+        """Edit ▸ Undo and Redo name the step they take, and are off when there is none."""
+        stack = self.workspace.undo_stack if self.workspace is not None else None
+        for action, verb, able, text in ((self.undo_action, "&Undo", stack and stack.canUndo(), stack and stack.undoText()),
+                                         (self.redo_action, "&Redo", stack and stack.canRedo(), stack and stack.redoText())):
+            action.setEnabled(bool(able))
+            action.setText(f"{verb} {text}" if able and text else verb)
 
     def _show_image_of(self, command) -> None:
         """Undo and redo of an edit made on another image first bring that image on screen (a step of

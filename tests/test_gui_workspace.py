@@ -1198,7 +1198,9 @@ def test_a_long_image_name_is_cut_in_the_middle_in_the_list_and_the_status_bar(q
 def test_clicking_a_history_entry_shows_the_image_it_changed(qtbot, demo):
     window = demo
     size = window.canvas.image_size
+    assert not window.undo_action.isEnabled() and not window.redo_action.isEnabled()  # nothing to take back yet
     window.workspace.draw_box("chess_01.jpg", size, QRectF(10, 10, 40, 40))
+    assert window.undo_action.isEnabled() and window.undo_action.text().startswith("&Undo Draw")
     n = len(window.workspace.store.boxes("chess_01.jpg"))
     window.files.set_current("chess_02.jpg")
     wait_image(qtbot, window, "chess_02.jpg")
