@@ -70,6 +70,7 @@ class ClassesPanel(QWidget):
         self._counts_timer.start()
 
     def refresh(self) -> None:
+        scrolled = self.list.verticalScrollBar().value()  # kept: back at the top, the next click after a delete hit another class
         self.list.blockSignals(True)
         self.list.clear()
         if self.workspace is not None:
@@ -81,6 +82,8 @@ class ClassesPanel(QWidget):
                 self.list.addItem(item)
                 if category.id == self.workspace.current_category:
                     self.list.setCurrentItem(item)
+        self.list.doItemsLayout()  # (the scroll bar's range comes with the layout: set before it, the place was lost)
+        self.list.verticalScrollBar().setValue(scrolled)
         self.list.blockSignals(False)
 
     def _current_changed(self, category_id: int) -> None:

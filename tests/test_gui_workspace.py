@@ -1712,3 +1712,18 @@ def test_a_coco_import_without_image_sizes_takes_them_from_the_images_off_the_gu
     entry = window.workspace.store.entry("chess_01.jpg")
     assert (entry.width, entry.height) == image_size(folder / "chess_01.jpg") and window.workspace.store.boxes("chess_01.jpg")
     window.close()
+
+
+def test_the_class_list_keeps_its_scroll_position_when_it_is_rebuilt(qtbot, demo):
+    """After a class was deleted (or counts changed) the list was back at its top, and the next
+    click landed on another class."""
+    window = demo
+    classes = window.classes.list
+    for k in range(30):
+        window.workspace.add_category(f"extra {k}")
+    window.classes.refresh()
+    bar = classes.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=2000)
+    bar.setValue(bar.maximum())
+    window.workspace.delete_category(window.workspace.store.categories[-1].id)
+    assert bar.value() > 0 and bar.value() >= bar.maximum() - 1
