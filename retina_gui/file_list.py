@@ -300,7 +300,7 @@ class FileListPanel(QWidget):
             return False
         current = self.model.row(self.current() or "")
         start = -1 if current is None else current
-        for k in range(1, len(names) + 1):
+        for k in range(1, len(names) + (current is None)):  # not the image on screen (it said nothing, and stayed)
             name = names[(start + k) % len(names)]
             if without_labels(self.model.status(name)):
                 return self.set_current(name)

@@ -40,7 +40,7 @@ from retina_gui.canvas import Canvas, Tool
 from retina_gui.classes_panel import ClassesPanel
 from retina_gui.convert import category_icon, class_key_text
 from retina_gui.evaluation_panel import EvaluationPanel
-from retina_gui.file_list import FileListModel, FileListPanel
+from retina_gui.file_list import FileListModel, FileListPanel, without_labels
 from retina_gui.label_transfer import LabelTransfer
 from retina_gui.model_panel import ModelPanel
 from retina_gui.predictions import Predictions
@@ -887,7 +887,8 @@ class MainWindow(QMainWindow):
 
     def next_unlabelled(self) -> None:
         if not self.files.next_unlabelled():
-            self.statusBar().showMessage("every image in the list has labels", 5000)
+            alone = self.annotator.current is not None and without_labels(self.files.model.status(self.annotator.current))
+            self.statusBar().showMessage("no other image in the list is without labels" if alone else "every image in the list has labels", 5000)
 
     def toggle_reviewed(self) -> None:
         """R; marking an image without labels reviewed makes it a negative example ("nothing here"):

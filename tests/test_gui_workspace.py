@@ -1727,3 +1727,12 @@ def test_the_class_list_keeps_its_scroll_position_when_it_is_rebuilt(qtbot, demo
     bar.setValue(bar.maximum())
     window.workspace.delete_category(window.workspace.store.categories[-1].id)
     assert bar.value() > 0 and bar.value() >= bar.maximum() - 1
+
+
+def test_next_unlabelled_on_the_only_unlabelled_image_says_so(qtbot, demo):
+    """Shift+D there said nothing and stayed."""
+    window = demo
+    name = window.annotator.current
+    window.workspace.delete_boxes(name, list(range(len(window.workspace.store.boxes(name)))))
+    window.next_unlabelled()
+    assert window.annotator.current == name and window.statusBar().currentMessage() == "no other image in the list is without labels"
