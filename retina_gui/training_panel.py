@@ -49,7 +49,7 @@ from core.finetune import (
 from core.history import read_history
 from core.labels import LabelSet, class_name_key
 from retina_gui.predictions import Predictions
-from retina_gui.widgets import TaskProgress, button_grid, model_name, scroll_into_view
+from retina_gui.widgets import NoteLabel, TaskProgress, button_grid, model_name, scroll_into_view
 from retina_gui.workers import TrainingWorker
 
 SMOOTHING = 0.9  # exponential moving average of the plotted losses
@@ -160,9 +160,8 @@ class TrainingPanel(QWidget):
         self.resume_button.setToolTip("Go on with a stopped run: the one selected in the runs list, else the newest")
         self.resume_button.clicked.connect(self.resume)
         self.progress = TaskProgress("%p %")
-        self.status = QLabel("")
+        self.status = NoteLabel()
         self._refusal: str | None = None  # why Train could not start, while the status line says it
-        self.status.setWordWrap(True)
         self.plan = QLabel("")  # what Train would do with the labels as they are now
         self._plan_stale = False  # the labels changed while the panel was hidden
         self._on_screen = True  # see set_on_screen

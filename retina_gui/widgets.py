@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
-from PySide6.QtWidgets import QFrame, QGridLayout, QProgressBar, QScrollArea, QUndoView, QWidget
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QProgressBar, QScrollArea, QUndoView, QWidget
 
 
 def button_grid(*widgets: QWidget, columns: int = 2) -> QGridLayout:
@@ -100,6 +100,20 @@ class TaskProgress(QProgressBar):
     def setValue(self, value: int) -> None:
         super().setValue(value)
         self.show()
+
+
+class NoteLabel(QLabel):
+    """A wrapped line of news that takes no room while it has nothing to say (empty, it left a gap
+    between the Training panel's buttons and what Train would use)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWordWrap(True)
+        self.hide()
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setVisible(bool(text))
 
 
 def scroll_into_view(*widgets: QWidget) -> None:
