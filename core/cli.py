@@ -216,6 +216,7 @@ def _train(args: argparse.Namespace) -> int:
     from core.cancel import CancelToken
     from core.dataset import AugmentConfig, check_image_folder
     from core.formats.coco import read_coco
+    from core.images import IMAGE_SUFFIXES
     from core.labels import same_named_categories
     from core.train import DataSource, TrainConfig, Trainer
     from core.weights import load_checkpoint
@@ -230,6 +231,9 @@ def _train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file: give the folder for the run (made if new)")
+    if out.is_dir() and (image := next((p for p in sorted(out.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES), None)):
+        # the run's checkpoints, log and metrics went in among the images, without a word
+        raise ValueError(f"--out {out} holds images ({image.name}): give a folder of its own for the run, e.g. {out / 'runs' / 'first'}")
     _check_writable(out, f"--out {out}:")
     if args.val_images and not args.val_coco:
         raise UsageError("--val-images is the folder of --val-coco's images: give --val-coco too")

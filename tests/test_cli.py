@@ -204,6 +204,12 @@ def test_train_output_and_option_mistakes_are_found_before_training(tmp_path, ca
     assert "is a file: give the folder for the run" in capsys.readouterr().err
     assert main(["train", "--coco", coco, "--backbone", "resnet18", "--out", str(tmp_path / "none"), "--resume"]) == 1
     assert "nothing to resume: " in capsys.readouterr().err and not (tmp_path / "none").exists()  # (it was made, a lock file in it)
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "a.jpg").write_bytes(b"")
+    assert main(["train", "--coco", coco, "--backbone", "resnet18", "--out", str(images)]) == 1  # a run's files among the images
+    assert f"--out {images} holds images (a.jpg): give a folder of its own for the run" in capsys.readouterr().err
+    assert [p.name for p in images.iterdir()] == ["a.jpg"]
     with pytest.raises(SystemExit) as info:
         main(["train", "--coco", coco, "--lr", "inf", "--out", str(tmp_path / "run")])
     assert info.value.code == 2
