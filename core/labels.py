@@ -12,6 +12,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 
 
@@ -118,6 +119,20 @@ def class_name_key(name: str) -> str:
     around the name do not count. Everything that matches classes by name (import, accepting
     predictions, fine-tuning's kept head rows, evaluation) compares these keys."""
     return unicodedata.normalize("NFC", name.strip()).casefold()
+
+
+def matched_by_file_name(file_names: Iterable[str], present: set[str]) -> dict[str, str]:
+    """For the ``file_names`` of a labels file that are not among the folder's images ``present``
+    (paths under the folder), the image of the same file name, where just one image has that name
+    and just one of those file names asks for it (a COCO file written with a folder prefix,
+    ``train/a.jpg`` for ``a.jpg``, matched none of its images)."""
+    by_name: dict[str, list[str]] = {}
+    for name in present:
+        by_name.setdefault(PurePosixPath(name).name, []).append(name)
+    unmatched = [n for n in file_names if n not in present]
+    asked = Counter(PurePosixPath(n).name for n in unmatched)
+    return {n: by_name[base][0] for n in unmatched
+            if len(by_name.get(base := PurePosixPath(n).name, ())) == 1 and asked[base] == 1}
 
 
 def same_named_categories(categories: Iterable[Category]) -> str | None:

@@ -35,7 +35,7 @@ from core.annotations import (
 )
 from core.formats import LabelFormatError
 from core.formats.coco import inside_folder
-from core.labels import Box, Category, LabelSet, class_name_key
+from core.labels import Box, Category, LabelSet, class_name_key, matched_by_file_name
 from core.text import count
 from retina_gui import commands
 from retina_gui.convert import corners, stored_corners
@@ -310,26 +310,28 @@ class Workspace(QObject):
         ids, new_categories = self._classes_for(labels.categories)
         names = {c.id: c.name for c in labels.categories}
         skipped, added, repeated, reviewed = [], [], 0, []
+        renamed = matched_by_file_name([im.file_name for im in labels.images], present)
         for entry in labels.images:
             if not entry.boxes and not entry.reviewed:
                 continue
-            if entry.file_name not in present:
+            name = renamed.get(entry.file_name, entry.file_name)
+            if name not in present:
                 skipped.append(entry.file_name)
                 continue
-            existing = self.store.entry(entry.file_name)
+            existing = self.store.entry(name)
             if entry.reviewed and not (existing is not None and existing.reviewed):
-                reviewed.append((entry.file_name, self._known_size(entry)))
+                reviewed.append((name, self._known_size(entry, name)))
             if not entry.boxes:
                 continue
             boxes = [replace(b, category_id=ids[names[b.category_id]], id=None) for b in entry.boxes]
-            have = self.store.boxes(entry.file_name)
+            have = self.store.boxes(name)
             repeat = already_labelled(np.array([[b.x1, b.y1, b.x2, b.y2] for b in boxes]), np.array([b.category_id for b in boxes]),
                                       np.array([[b.x1, b.y1, b.x2, b.y2] for b in have]).reshape(-1, 4),
                                       np.array([b.category_id for b in have]))
             repeated += int(repeat.sum())
             boxes = [b for b, r in zip(boxes, repeat) if not r]
             if boxes:
-                added.append((entry.file_name, self._known_size(entry), boxes))
+                added.append((name, self._known_size(entry, name), boxes))
         n_boxes = sum(len(boxes) for _, _, boxes in added)
         if n_boxes or new_categories or reviewed:
             with self._one_step(f"Import {count(n_boxes, 'box')} from {source}" if n_boxes or not reviewed else
@@ -364,12 +366,12 @@ class Workspace(QObject):
             self._push(commands.LeavePredicted(self.store, list(dict.fromkeys([*reviewed, *(e[0] for e in entries)]))))
         return count
 
-    def _known_size(self, entry) -> tuple[int, int]:
-        """An imported image's size: as the source says (or the import read from the image's
-        header, off this thread), else as the labels have it."""
+    def _known_size(self, entry, name: str) -> tuple[int, int]:
+        """An imported image's size (the image ``name`` of this folder): as the source says (or
+        the import read from the image's header, off this thread), else as the labels have it."""
         if entry.width > 0 and entry.height > 0:
             return entry.width, entry.height
-        have = self.store.entry(entry.file_name)
+        have = self.store.entry(name)
         return (have.width, have.height) if have is not None else (entry.width, entry.height)
 
     def _classes_for(self, categories: list[Category]) -> tuple[dict[str, int], list[Category]]:

@@ -716,6 +716,24 @@ def test_a_coco_import_into_a_folder_without_labels_keeps_the_files_class_ids(qt
     window.close()
 
 
+def test_a_coco_import_whose_file_names_carry_a_folder_finds_the_images_by_name(qtbot, tmp_path, settings):
+    """Written with a prefix ("train/chess_01.jpg"), every image was skipped as not in the folder."""
+    folder = tmp_path / "f"
+    shutil.copytree(DEMO, folder, ignore=shutil.ignore_patterns("*.json"))
+    data = json.loads((DEMO / "annotations.coco.json").read_text())
+    for im in data["images"]:
+        im["file_name"] = f"train/{im['file_name']}"
+    source = tmp_path / "prefixed.json"
+    source.write_text(json.dumps(data))
+    window = open_window(qtbot, folder, settings)
+    qtbot.waitUntil(lambda: window.files.model.rowCount() == 8, timeout=5000)
+    assert transferred(qtbot, window, window.import_labels("coco", source))
+    store = window.workspace.store
+    assert sum(len(store.boxes(n)) for n in store.file_names()) == len(data["annotations"])
+    assert not any("not in this folder" in r for r in window.reports)
+    window.close()
+
+
 def test_import_yolo_and_voc_labels_into_a_folder_as_one_undo_step(qtbot, tmp_path, settings):
     from core.cli import main as retina
 
