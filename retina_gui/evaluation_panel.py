@@ -98,6 +98,12 @@ class EvaluationPanel(QWidget):
         else:
             self.annotator.canvas.set_overlay([], "highlight")
 
+    def set_on_screen(self, on_screen: bool) -> None:
+        """The panel went behind another tab (or closed): its error's highlight leaves the image
+        with it (it stayed, a red box around nothing once "Add as label" was undone)."""
+        if not on_screen:
+            self.annotator.canvas.set_overlay([], "highlight")
+
     def labels_changed(self, names: list[str]) -> None:
         """Labels of these images were edited: the report no longer describes the labelled images (an
         edit of an image it did not cover adds that image to them)."""

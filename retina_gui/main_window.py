@@ -145,6 +145,7 @@ class MainWindow(QMainWindow):
             ("Anchors", self.anchor_panel), ("Evaluation", self.evaluation_panel), ("Training", self.training_panel))}
         self.docks["Training"].visibilityChanged.connect(self.training_panel.set_on_screen)
         self.docks["Anchors"].visibilityChanged.connect(self.anchor_panel.set_on_screen)
+        self.docks["Evaluation"].visibilityChanged.connect(self.evaluation_panel.set_on_screen)
         self.training_panel.run_ended.connect(self._run_ended)
         self.predictions.load_failed.connect(self._model_failed)
         self.predictions.prediction_failed.connect(self._model_failed)

@@ -393,6 +393,12 @@ def test_evaluation_view_gives_coco_metrics_and_browsable_errors(qtbot, tmp_path
     qtbot.waitUntil(lambda: window.annotator.current == first.file_name and window.annotator.size is not None, timeout=10_000)
     qtbot.waitUntil(lambda: window.canvas.selected() == [first.index], timeout=5000)
     assert window.canvas.overlay and window.canvas.overlay[0].text == "FN"
+    window.bring_forward("Evaluation")
+    panel.show_error(first)
+    assert [b for b in window.canvas.overlay if b.text == "FN"]
+    window.bring_forward("Model")  # the highlight goes with its panel (it stayed, a red box around nothing)
+    assert not [b for b in window.canvas.overlay if b.text == "FN"]
+    window.bring_forward("Evaluation")
     assert panel.metrics.text().startswith(f"{panel.report.images} images: mAP") and "At score > 0.99" in panel.metrics.text()
     # an edit makes the report stale there: its label numbers no longer name the same boxes; said without moving the list
     qtbot.wait(20)  # the finished evaluation laid out
