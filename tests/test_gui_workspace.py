@@ -42,6 +42,24 @@ def wait_image(qtbot, window: MainWindow, name: str | None = None) -> None:
     qtbot.waitUntil(lambda: window.annotator.size is not None and (name is None or window.annotator.current == name), timeout=5000)
 
 
+def unlabelled_window(qtbot, tmp_path, settings) -> MainWindow:
+    """A window on a copy of the demo images without their labels file, listed."""
+    folder = tmp_path / "f"
+    shutil.copytree(DEMO, folder, ignore=shutil.ignore_patterns("*.json"))
+    window = open_window(qtbot, folder, settings)
+    qtbot.waitUntil(lambda: window.files.model.rowCount() == 8, timeout=5000)
+    return window
+
+
+def demo_labels_edited(path: Path, edit) -> Path:
+    """The demo labels with ``edit`` applied to each image entry, written to ``path``."""
+    data = json.loads((DEMO / "annotations.coco.json").read_text())
+    for image in data["images"]:
+        edit(image)
+    path.write_text(json.dumps(data))
+    return path
+
+
 def transferred(qtbot, window: MainWindow, started: bool) -> bool:
     """Waits for the background import or export ``started``; whether it went through."""
     if not started:
@@ -699,11 +717,8 @@ def test_an_8000_px_image_is_shown_reduced_with_boxes_in_full_resolution_pixels(
 def test_a_coco_import_into_a_folder_without_labels_keeps_the_files_class_ids(qtbot, tmp_path, settings):
     """They came back renumbered (1..13 for 2..14), and every class without a colour of its own
     was drawn in another colour."""
-    folder = tmp_path / "f"
-    shutil.copytree(DEMO, folder, ignore=shutil.ignore_patterns("*.json"))
     original = read_coco(DEMO / "annotations.coco.json")
-    window = open_window(qtbot, folder, settings)
-    qtbot.waitUntil(lambda: window.files.model.rowCount() == 8, timeout=5000)
+    window = unlabelled_window(qtbot, tmp_path, settings)
     window.workspace.add_category("my own class")  # id 1, which the file does not use
     clash = window.workspace.add_category("another")  # id 2, which the file's black-bishop has: that class gets another
     assert transferred(qtbot, window, window.import_labels("coco", DEMO / "annotations.coco.json"))
@@ -718,18 +733,11 @@ def test_a_coco_import_into_a_folder_without_labels_keeps_the_files_class_ids(qt
 
 def test_a_coco_import_whose_file_names_carry_a_folder_finds_the_images_by_name(qtbot, tmp_path, settings):
     """Written with a prefix ("train/chess_01.jpg"), every image was skipped as not in the folder."""
-    folder = tmp_path / "f"
-    shutil.copytree(DEMO, folder, ignore=shutil.ignore_patterns("*.json"))
-    data = json.loads((DEMO / "annotations.coco.json").read_text())
-    for im in data["images"]:
-        im["file_name"] = f"train/{im['file_name']}"
-    source = tmp_path / "prefixed.json"
-    source.write_text(json.dumps(data))
-    window = open_window(qtbot, folder, settings)
-    qtbot.waitUntil(lambda: window.files.model.rowCount() == 8, timeout=5000)
+    source = demo_labels_edited(tmp_path / "prefixed.json", lambda im: im.update(file_name=f"train/{im['file_name']}"))
+    window = unlabelled_window(qtbot, tmp_path, settings)
     assert transferred(qtbot, window, window.import_labels("coco", source))
     store = window.workspace.store
-    assert sum(len(store.boxes(n)) for n in store.file_names()) == len(data["annotations"])
+    assert sum(len(store.boxes(n)) for n in store.file_names()) == len(json.loads(source.read_text())["annotations"])
     assert not any("not in this folder" in r for r in window.reports)
     window.close()
 
@@ -966,14 +974,9 @@ def test_boxes_of_an_image_resized_on_disk_are_rescaled_in_one_undo_step(qtbot, 
 
 
 def test_imported_labels_without_image_sizes_take_them_from_the_files(qtbot, tmp_path, settings):
-    folder = tmp_path / "f"
-    shutil.copytree(DEMO, folder, ignore=shutil.ignore_patterns("*.json"))
-    data = json.loads((DEMO / "annotations.coco.json").read_text())
-    for image in data["images"]:
-        del image["width"], image["height"]
-    (tmp_path / "sizeless.json").write_text(json.dumps(data))
-    window = open_window(qtbot, folder, settings)
-    assert transferred(qtbot, window, window.import_labels("coco", tmp_path / "sizeless.json"))
+    sizeless = demo_labels_edited(tmp_path / "sizeless.json", lambda im: (im.pop("width"), im.pop("height")))
+    window = unlabelled_window(qtbot, tmp_path, settings)
+    assert transferred(qtbot, window, window.import_labels("coco", sizeless))
     original = read_coco(DEMO / "annotations.coco.json")
     for entry in original.images:
         got = window.workspace.store.entry(entry.file_name)
@@ -1718,17 +1721,11 @@ def test_a_coco_import_without_image_sizes_takes_them_from_the_images_off_the_gu
     copy of what the import's reader does)."""
     from core.images import image_size
 
-    folder = tmp_path / "f"
-    shutil.copytree(DEMO, folder, ignore=shutil.ignore_patterns("*.json"))
-    data = json.loads((DEMO / "annotations.coco.json").read_text())
-    for im in data["images"]:
-        im.pop("width"), im.pop("height")
-    (tmp_path / "unsized.json").write_text(json.dumps(data))
-    window = open_window(qtbot, folder, settings)
-    qtbot.waitUntil(lambda: window.files.model.rowCount() == 8, timeout=5000)
-    assert transferred(qtbot, window, window.import_labels("coco", tmp_path / "unsized.json"))
+    unsized = demo_labels_edited(tmp_path / "unsized.json", lambda im: (im.pop("width"), im.pop("height")))
+    window = unlabelled_window(qtbot, tmp_path, settings)
+    assert transferred(qtbot, window, window.import_labels("coco", unsized))
     entry = window.workspace.store.entry("chess_01.jpg")
-    assert (entry.width, entry.height) == image_size(folder / "chess_01.jpg") and window.workspace.store.boxes("chess_01.jpg")
+    assert (entry.width, entry.height) == image_size(window.workspace.folder / "chess_01.jpg") and window.workspace.store.boxes("chess_01.jpg")
     window.close()
 
 
