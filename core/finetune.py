@@ -110,9 +110,11 @@ def describe_plan(labels: LabelSet, model_classes: Sequence[str] | None, present
     return text + f"; {n} images ({n / len(labelled):.0%}) held out for validation."
 
 
-def default_recipe(labels: LabelSet, start: Path | None, *, cuda: bool, start_input_size: int | None = None) -> Recipe:
+def default_recipe(labels: LabelSet, start: Path | None, *, cuda: bool, start_input_size: int | None = None,
+                   start_backbone: str | None = None) -> Recipe:
     """Defaults from the data: about 1,500 images seen in all (at least 8, at most 60 epochs), the
-    start model's input size or one fitted to the images, batch 8 on a GPU and 4 on a CPU."""
+    start model's input size or one fitted to the images, batch 8 on a GPU and 4 on a CPU; the
+    start model's backbone (what a fine-tune trains, and its recipe.json names)."""
     images = labelled_images(labels)
     n = max(1, len(images))
     if start_input_size:
@@ -121,7 +123,8 @@ def default_recipe(labels: LabelSet, start: Path | None, *, cuda: bool, start_in
         short = statistics.median([min(im.width, im.height) for im in images]) if images else 512
         size = int(min(800, max(320, 32 * round(short / 32))))
     epochs = int(min(60, max(8, math.ceil(1500 / n))))
-    return Recipe(start=start, image_size=size, epochs=epochs, batch_size=8 if cuda else 4, device="auto",
+    return Recipe(start=start, backbone=start_backbone or Recipe.backbone, image_size=size, epochs=epochs, batch_size=8 if cuda else 4,
+                  device="auto",
                   val_fraction=0.15 if n >= 7 else 0.0)
 
 

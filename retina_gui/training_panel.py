@@ -271,7 +271,7 @@ class TrainingPanel(QWidget):
         new = self.start_box.currentData() == "new"
         self.backbone_box.setEnabled(new)
         if not new and self.predictions.model is not None:
-            self.backbone_box.setCurrentText(self.default_recipe().backbone)
+            self.backbone_box.setCurrentText(self.predictions.model.backbone)
 
     def _advanced_toggled(self, on: bool) -> None:
         self.recipe_box.setVisible(on)
@@ -282,6 +282,7 @@ class TrainingPanel(QWidget):
     def _model_changed(self, info) -> None:
         if info is not None:
             self._note_model(info)
+            self._start_chosen()  # a fine-tune's backbone field shows this model's
         self.refresh_runs()
         self._set_running(self.worker is not None)
         self.describe()
@@ -337,7 +338,7 @@ class TrainingPanel(QWidget):
             ws = self.annotator.workspace
             labels = ws.store.to_labelset() if ws is not None else LabelSet([], [])
         return default_recipe(labels, info.path if info else None, cuda=self._cuda_here(),
-                              start_input_size=info.preprocess.min_size if info else None)
+                              start_input_size=info.preprocess.min_size if info else None, start_backbone=info.backbone if info else None)
 
     def recipe(self, labels: LabelSet | None = None) -> Recipe:
         """The defaults, or what the Advanced section says when it is open (``labels``: the

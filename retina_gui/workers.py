@@ -197,6 +197,7 @@ class ModelInfo:
     path: Path
     class_names: tuple[str, ...]
     preset: str
+    backbone: str
     device: str
     precision: str
     score_floor: float
@@ -348,7 +349,8 @@ class PredictionWorker(QueueWorker):
             return
         self._detector, self._cache = detector, PredictionCache(self.cache_root, key, self.folder)
         runtime = detector.runtime
-        self.model_loaded.emit(ModelInfo(path, tuple(c.name for c in detector.classes), detector.preset.name, runtime.device,
+        self.model_loaded.emit(ModelInfo(path, tuple(c.name for c in detector.classes), detector.preset.name, detector.spec.model.backbone,
+                                         runtime.device,
                                          runtime.precision, post.score_thresh, post.nms_thresh, post.max_detections,
                                          detector.preset.anchors, detector.preset.assign, detector.preprocess_config, devices, key))
         names = self._cache.names()  # first: it drops the entries, and the rejections, of images changed since

@@ -19,8 +19,9 @@ def test_defaults_follow_the_data_and_the_hardware():
     small = default_recipe(DEMO, None, cuda=False)
     assert small.epochs == 60 and small.batch_size == 4 and small.val_fraction == 0.15
     assert small.image_size % 32 == 0 and 320 <= small.image_size <= 800
-    big = default_recipe(CHESS_VALID, ROOT / "x.safetensors", cuda=True, start_input_size=512)
+    big = default_recipe(CHESS_VALID, ROOT / "x.safetensors", cuda=True, start_input_size=512, start_backbone="resnet50")
     assert big.epochs == 26 and big.batch_size == 8 and big.image_size == 512  # 1500 images seen / 58 labelled
+    assert big.backbone == "resnet50" and small.backbone == "mobilenet_v2"  # the start model's (recipe.json named the default's)
     tiny = LabelSet(DEMO.categories, DEMO.images[:3])
     assert default_recipe(tiny, None, cuda=False).val_fraction == 0.0  # too few to hold any out
 

@@ -516,7 +516,7 @@ def test_without_a_model_the_plan_says_to_load_one_first(qtbot, tmp_path):
     window.close()
 
 
-def test_a_new_model_takes_over_only_if_the_user_says_so_and_its_recipe_names_its_backbone(qtbot, window):
+def test_a_new_model_takes_over_only_if_the_user_says_so_and_its_recipe_names_its_backbone(qtbot, window, tiny_checkpoint):
     """A new model scoring 0.000 replaced the working one unasked; a fine-tune chosen after picking
     resnet18 for a new model recorded "resnet18" in recipe.json while it trained mobilenet_v2."""
     panel = window.training_panel
@@ -525,6 +525,11 @@ def test_a_new_model_takes_over_only_if_the_user_says_so_and_its_recipe_names_it
     panel.backbone_box.setCurrentText("resnet18")
     panel.start_box.setCurrentIndex(panel.start_box.findData("current"))
     assert panel.backbone_box.currentText() == "mobilenet_v2" and panel.recipe().backbone == "mobilenet_v2"
+    window.predictions.load_model(tiny_checkpoint)  # another backbone: the fine-tune's is that model's, not the default's
+    qtbot.waitUntil(lambda: window.predictions.model.path == tiny_checkpoint, timeout=60_000)
+    assert panel.backbone_box.currentText() == "resnet18" and panel.recipe().backbone == "resnet18"
+    window.predictions.load_model(DEMO_MODEL)
+    qtbot.waitUntil(lambda: window.predictions.model.path == DEMO_MODEL, timeout=60_000)
     panel.start_box.setCurrentIndex(panel.start_box.findData("new"))
     panel.backbone_box.setCurrentText("mobilenet_v2")
     window.answer = False  # "Use the new model?" No
