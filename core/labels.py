@@ -158,6 +158,26 @@ def group_categories(categories: Iterable[Category]) -> set[int]:
     return {c.id for c in categories if under.get(class_name_key(c.name), set()) - {c.id}}
 
 
+def integer_id(value: Any, what: str) -> int:
+    """An id as a JSON file gives it: an integer (100.0 is 100); 100.5 or true are no ids (int()
+    made them 100 and 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)) or isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"{what} {value!r} is not an integer id")
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{what} {value!r} is not an integer id") from None
+
+
+def category_name(entry: dict[str, Any], kind: str = "category") -> str:
+    """A class name as a JSON file gives it: text that is not blank (null became a class "None",
+    and "" a class of no name)."""
+    name = entry["name"]
+    if not isinstance(name, (str, int, float)) or isinstance(name, bool) or not str(name).strip():
+        raise ValueError(f"{kind} id {entry['id']} has name {name!r}, not a class name")
+    return str(name)
+
+
 def is_number(value: Any) -> bool:
     """A finite int or float (not a bool): what a number field of a JSON file must hold."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

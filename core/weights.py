@@ -27,6 +27,7 @@ from torch import Tensor
 
 from core.atomic import atomic_path
 from core.config import ModelConfig, PreprocessConfig, from_dict, to_dict
+from core.labels import category_name, integer_id
 from core.model import RetinaNet
 
 FORMAT = "retina-gui/1"
@@ -79,7 +80,7 @@ class ModelSpec:
         spec = cls(
             preset=data["preset"],
             model=from_dict(ModelConfig, data["model"]),
-            classes=tuple(ClassInfo(_class_id(c["id"]), _class_name(c)) for c in data["classes"]),
+            classes=tuple(ClassInfo(integer_id(c["id"], "class id"), category_name(c, "class")) for c in data["classes"]),
             preprocess=from_dict(PreprocessConfig, data["preprocess"]) if data.get("preprocess") else None,
             source=data.get("source", "retina-gui"),
             training=data.get("training", {}),
@@ -90,20 +91,6 @@ class ModelSpec:
         if len(set(ids)) != len(ids):  # results would name two classes alike
             raise ValueError(f"class id {next(i for i in ids if ids.count(i) > 1)} appears twice")
         return spec
-
-
-def _class_id(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"class id {value!r} is not an integer")
-    return value
-
-
-def _class_name(entry: dict[str, Any]) -> str:
-    """A class name: text that is not blank (null became a class "None")."""
-    name = entry["name"]
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"class id {entry['id']} has name {name!r}, not a class name")
-    return name
 
 
 @dataclass(frozen=True)

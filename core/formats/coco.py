@@ -11,7 +11,7 @@ from typing import Any
 
 from core.atomic import atomic_path
 from core.formats import MAX_PIXELS, LabelFormatError, image_size, pixel_values_ok
-from core.labels import Box, Category, ImageEntry, LabelSet, is_number
+from core.labels import Box, Category, ImageEntry, LabelSet, category_name, integer_id, is_number
 from core.text import count
 
 
@@ -38,16 +38,6 @@ def read_coco(path: Path | str) -> LabelSet:
         raise LabelFormatError(f"{path}: not a COCO detection file ({type(exc).__name__}: {exc})") from None
 
 
-def _id(value: Any, what: str) -> int:
-    """A COCO id: an integer (100.0 is 100); 100.5 or true are no ids (int() made them 100 and 1)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)) or isinstance(value, float) and not value.is_integer():
-        raise ValueError(f"{what} {value!r} is not an integer id")
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"{what} {value!r} is not an integer id") from None
-
-
 def _flag(value: Any, what: str) -> bool:
     """A 0/1 flag as files write it: 0, 1, true, false, "0", "1" ("0" is a string, so truthy: it made every box a crowd)."""
     if value in (0, 1) or value in ("0", "1"):
@@ -56,7 +46,7 @@ def _flag(value: Any, what: str) -> bool:
 
 
 def _parse(data: dict[str, Any]) -> LabelSet:
-    categories = [Category(_id(c["id"], "category id"), _category_name(c), str(c.get("supercategory", "")), _color(c.get("color")))
+    categories = [Category(integer_id(c["id"], "category id"), category_name(c), str(c.get("supercategory", "")), _color(c.get("color")))
                   for c in data.get("categories", [])]
     known = {c.id for c in categories}
     if len(known) != len(categories):
@@ -68,7 +58,7 @@ def _parse(data: dict[str, Any]) -> LabelSet:
         # Windows tools write "sub\\a.jpg"; file names are POSIX paths everywhere else
         if not isinstance(im["file_name"], str) or not im["file_name"].strip():  # null became an image "None"
             raise ValueError(f"image id {im['id']} has file_name {im['file_name']!r}, not a file name")
-        entry = ImageEntry(_id(im["id"], "image id"), _file_name(im["file_name"]), image_size(im.get("width") or 0, f"image id {im['id']} has width"),
+        entry = ImageEntry(integer_id(im["id"], "image id"), _file_name(im["file_name"]), image_size(im.get("width") or 0, f"image id {im['id']} has width"),
                            image_size(im.get("height") or 0, f"image id {im['id']} has height"),
                            reviewed=im.get("reviewed") is True, extra={k: v for k, v in im.items() if k not in _IMAGE_KEYS},
                            id_as_written=im["id"] if isinstance(im["id"], str) else None)
@@ -85,10 +75,10 @@ def _parse(data: dict[str, Any]) -> LabelSet:
             problems.append(f"an annotation is {ann!r}, not an object")
             continue
         try:  # each problem names its annotation ("'NoneType' object is not iterable" named none)
-            image = images.get(_id(ann["image_id"], "image_id"))
+            image = images.get(integer_id(ann["image_id"], "image_id"))
             if image is None:
                 raise ValueError(f"refers to missing image {ann['image_id']}")
-            category_id = _id(ann["category_id"], "category_id")
+            category_id = integer_id(ann["category_id"], "category_id")
             if category_id not in known:
                 raise ValueError(f"refers to missing category {ann['category_id']}")
             bbox = ann["bbox"]
@@ -119,14 +109,6 @@ def _parse(data: dict[str, Any]) -> LabelSet:
 # as it is and written back (another tool's "license", "attributes", a polygon's "area").
 _IMAGE_KEYS = ("id", "file_name", "width", "height", "reviewed")
 _ANNOTATION_KEYS = ("id", "image_id", "category_id", "bbox", "iscrowd", "segmentation")
-
-
-def _category_name(category: dict[str, Any]) -> str:
-    """A class name: text that is not blank (null became a class "None", and "" a class of no name)."""
-    name = category["name"]
-    if not isinstance(name, (str, int, float)) or isinstance(name, bool) or not str(name).strip():
-        raise ValueError(f"category id {category['id']} has name {name!r}, not a class name")
-    return str(name)
 
 
 def _file_name(name: Any) -> str:
