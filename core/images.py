@@ -103,7 +103,8 @@ def load_preview(path: Path | str, max_side: int) -> DecodedImage:
 def _opened(path: Path | str) -> Iterator[Image.Image]:
     """PIL's image of ``path``, its failures raised as :class:`ImageReadError`."""
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode) and not os.path.isdir(path):  # a pipe named x.jpg: reading it waited forever
+        mode = os.stat(path).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a pipe named x.jpg: reading it waited forever (a folder is said below)
             raise ImageReadError(path, "not a regular file (a pipe or a device)")
         with warnings.catch_warnings():
             # Photos of 90-180 MP (medium-format cameras, stitched scans) are real data, not bombs:

@@ -16,7 +16,7 @@ def pixel_values_ok(*values: float) -> bool:
     return all(math.isfinite(v) and abs(v) <= MAX_PIXELS for v in values)
 
 
-def image_size(value, what: str) -> int:
+def side_in_pixels(value, what: str) -> int:
     """An image width or height as a label file gives it: a whole number of pixels, 0 (unknown) or more."""
     number = float(value)
     if not pixel_values_ok(number) or number < 0:

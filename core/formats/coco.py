@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from core.atomic import atomic_path
-from core.formats import MAX_PIXELS, LabelFormatError, image_size, pixel_values_ok
+from core.formats import MAX_PIXELS, LabelFormatError, pixel_values_ok, side_in_pixels
 from core.labels import Box, Category, ImageEntry, LabelSet, category_name, integer_id, is_number
 from core.text import count
 
@@ -58,8 +58,9 @@ def _parse(data: dict[str, Any]) -> LabelSet:
         # Windows tools write "sub\\a.jpg"; file names are POSIX paths everywhere else
         if not isinstance(im["file_name"], str) or not im["file_name"].strip():  # null became an image "None"
             raise ValueError(f"image id {im['id']} has file_name {im['file_name']!r}, not a file name")
-        entry = ImageEntry(integer_id(im["id"], "image id"), _file_name(im["file_name"]), image_size(im.get("width") or 0, f"image id {im['id']} has width"),
-                           image_size(im.get("height") or 0, f"image id {im['id']} has height"),
+        entry = ImageEntry(integer_id(im["id"], "image id"), _file_name(im["file_name"]),
+                           side_in_pixels(im.get("width") or 0, f"image id {im['id']} has width"),
+                           side_in_pixels(im.get("height") or 0, f"image id {im['id']} has height"),
                            reviewed=im.get("reviewed") is True, extra={k: v for k, v in im.items() if k not in _IMAGE_KEYS},
                            id_as_written=im["id"] if isinstance(im["id"], str) else None)
         if entry.id in images:

@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath
 
 from core.atomic import write_text
 from core.cancel import CancelToken
-from core.formats import MAX_PIXELS, LabelFormatError, image_size, label_file_names, pixel_values_ok, writes_label_file
+from core.formats import MAX_PIXELS, LabelFormatError, label_file_names, pixel_values_ok, side_in_pixels, writes_label_file
 from core.formats.coco import check_file_name
 from core.labels import Box, Category, ImageEntry, LabelSet
 
@@ -35,7 +35,7 @@ def read_voc(folder: Path | str) -> LabelSet:
             labelled_by[str(rel)] = path
             if root.tag != "annotation" or root.findtext("size/width") is None or root.findtext("size/height") is None:
                 raise LabelFormatError(f"{path}: not a Pascal VOC annotation (no <annotation> with <size><width> and <height>)")
-            width, height = (image_size(root.findtext(f"size/{side}"), f"<{side}>") for side in ("width", "height"))
+            width, height = (side_in_pixels(root.findtext(f"size/{side}"), f"<{side}>") for side in ("width", "height"))
             objects = []
             for n, obj in enumerate(root.iter("object"), start=1):
                 b = obj.find("bndbox")
