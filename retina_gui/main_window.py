@@ -45,7 +45,7 @@ from retina_gui.label_transfer import LabelTransfer
 from retina_gui.model_panel import ModelPanel
 from retina_gui.predictions import Predictions
 from retina_gui.training_panel import TrainingPanel
-from retina_gui.widgets import HistoryView, PanelScroll, scroll_into_view
+from retina_gui.widgets import HistoryView, PanelScroll, enclosing_scroll_area, scroll_into_view
 from retina_gui.workers import FolderScanner, ImageLoader, drop_queued_results
 from retina_gui.workspace import Workspace, open_workspace
 
@@ -77,10 +77,7 @@ class WheelOnlyWhenFocused(QObject):
             return False
         if watched.hasFocus() and now - self._panel_scrolled > self.SCROLLING_S:
             return False
-        area = watched.parent()
-        while area is not None and not isinstance(area, QAbstractScrollArea):
-            area = area.parent()
-        if area is not None:
+        if (area := enclosing_scroll_area(watched)) is not None:
             self._panel_scrolled = now
             QApplication.sendEvent(area.verticalScrollBar(), event)
         return True
@@ -91,10 +88,7 @@ class WheelOnlyWhenFocused(QObject):
                 if not isinstance(widget, QScrollBar):
                     widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
                     widget.installEventFilter(self)
-        area = panel.parent()
-        while area is not None and not isinstance(area, QAbstractScrollArea):
-            area = area.parent()
-        if area is not None:
+        if (area := enclosing_scroll_area(panel)) is not None:
             area.viewport().installEventFilter(self)
 
 

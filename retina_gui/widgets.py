@@ -116,15 +116,20 @@ class NoteLabel(QLabel):
         self.setVisible(bool(text))
 
 
+def enclosing_scroll_area(widget: QWidget) -> QScrollArea | None:
+    """The scroll area a widget sits in (a side panel's PanelScroll), if any."""
+    area = widget.parentWidget()
+    while area is not None and not isinstance(area, QScrollArea):
+        area = area.parentWidget()
+    return area
+
+
 def scroll_into_view(*widgets: QWidget) -> None:
     """Scroll the panel holding these widgets so that they are in view, once the layout has settled
     (a row that just appeared or folded away moves them); the first ones given yield to the last."""
 
     def scroll() -> None:
-        area = widgets[0].parentWidget()
-        while area is not None and not isinstance(area, QScrollArea):
-            area = area.parentWidget()
-        if area is not None:
+        if (area := enclosing_scroll_area(widgets[0])) is not None:
             for widget in widgets:
                 area.ensureWidgetVisible(widget, 0, 0)
 
