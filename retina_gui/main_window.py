@@ -732,8 +732,9 @@ class MainWindow(QMainWindow):
                 self.report("Export", str(exc))
                 return False
             if stale and not self.confirm("Export", f"{target} holds {count_of(len(stale), fmt.upper() + ' label file')} of this folder's "
-                                                    f"images that have no labels now, from an earlier export (the first: {stale[0].name}). Export and "
-                                                    "remove them, so that the folder matches the labels? (No: nothing is exported)"):
+                                                    f"images that have no labels now, from an earlier export (the first: {stale[0].name}). "
+                                                    "Export and remove them, so that the folder matches the labels? (No: nothing is "
+                                                    "exported)"):
                 return False
         return self.transfer.export(self.workspace, fmt, target, stale)
 
@@ -761,7 +762,8 @@ class MainWindow(QMainWindow):
             name, width, height = self._shown_image
             row, shown = self.files.model.row(name), self.files.filter
             place = shown.mapFromSource(self.files.model.index(row)).row() if row is not None else -1
-            self.image_label.setText(f"{place + 1 if place >= 0 else '–'}/{shown.rowCount()}  {self._short_name(name)}  {width}×{height}")
+            position = f"{place + 1}/{shown.rowCount()}" if place >= 0 else f"–/{shown.rowCount()}"
+            self.image_label.setText(f"{position}  {self._short_name(name)}  {width}×{height}")
             self.image_label.setToolTip(name)
 
     def _short_name(self, name: str) -> str:
@@ -883,7 +885,8 @@ class MainWindow(QMainWindow):
     def next_unlabelled(self) -> None:
         if not self.files.next_unlabelled():
             alone = self.annotator.current is not None and without_labels(self.files.model.status(self.annotator.current))
-            self.statusBar().showMessage("no other image in the list is without labels" if alone else "every image in the list has labels", 5000)
+            self.statusBar().showMessage("no other image in the list is without labels" if alone else
+                                         "every image in the list has labels", 5000)
 
     def toggle_reviewed(self) -> None:
         """R; marking an image without labels reviewed makes it a negative example ("nothing here"):

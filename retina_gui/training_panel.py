@@ -250,7 +250,8 @@ class TrainingPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(button_grid(self.train_button, self.cancel_button, self.resume_button, self.back_button))
-        layout.addWidget(self.progress)  # under the buttons: below the recipe, a run's status and its Cancel or Resume did not fit in view together
+        # a run's progress and status under its buttons: below the recipe, they and Cancel or Resume did not fit in view together
+        layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addWidget(self.plan)
         layout.addWidget(self.advanced)
@@ -403,9 +404,8 @@ class TrainingPanel(QWidget):
             self._show_history(resume_dir)
             if self.advanced.isChecked() and self._recipe_shown:  # edits there went unused without a word
                 shown = self.recipe()
-                changed = [f"{name} {getattr(recipe, name)}" for name in ("image_size", "epochs", "lr", "batch_size", "hflip", "scale_jitter",
-                                                                          "photometric", "frozen_stages")
-                           if getattr(shown, name) != getattr(recipe, name)]
+                fields = ("image_size", "epochs", "lr", "batch_size", "hflip", "scale_jitter", "photometric", "frozen_stages")
+                changed = [f"{name} {getattr(recipe, name)}" for name in fields if getattr(shown, name) != getattr(recipe, name)]
                 if changed:
                     self.log.appendPlainText(f"resumed with the run's own recipe ({', '.join(changed)}), not Advanced's: those "
                                              "settings are for a new run")

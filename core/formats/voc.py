@@ -43,7 +43,8 @@ def read_voc(folder: Path | str) -> LabelSet:
                     raise LabelFormatError(f"{path}: object {n} has no {'bndbox' if b is None else 'name'}")
                 x1, y1, x2, y2 = (float(b.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
                 if not pixel_values_ok(x1, y1, x2, y2):  # float() takes "nan" and "inf"
-                    raise LabelFormatError(f"{path}: object {n} has a coordinate that is not a finite number of pixels (up to {MAX_PIXELS:.0e})")
+                    raise LabelFormatError(f"{path}: object {n} has a coordinate that is not a finite number of pixels "
+                                           f"(up to {MAX_PIXELS:.0e})")
                 if x1 > x2 or y1 > y2:
                     swapped = f"xmin {x1:g} > xmax {x2:g}" if x1 > x2 else f"ymin {y1:g} > ymax {y2:g}"
                     raise LabelFormatError(f"{path}: object {n} has {swapped}")

@@ -67,7 +67,8 @@ def read_yolo(folder: Path | str, images: Path | str, cancel: CancelToken | None
                     k, cx, cy, w, h = int(k), float(cx) * width, float(cy) * height, float(w) * width, float(h) * height
                 except ValueError:
                     raise LabelFormatError(f"{label_file}:{n}: expected 'class cx cy w h', got {line!r}") from None
-                if not pixel_values_ok(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2):  # float() takes "nan" and "inf": boxes no file can hold
+                # float() takes "nan" and "inf", and large numbers times the size overflow: boxes no file can hold
+                if not pixel_values_ok(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2):
                     raise LabelFormatError(f"{label_file}:{n}: a coordinate is not a finite number, got {line!r}")
                 if not 0 <= k < len(names):
                     raise LabelFormatError(f"{label_file}:{n}: class {k} is not in classes.txt ({len(names)} classes)")
