@@ -218,6 +218,8 @@ def _torch_load(path: Path) -> Any:
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        if _holds_text(path):  # (a text starting with "c" reads as a pickle's GLOBAL: "it refers to afé")
+            raise CheckpointError(f"{path}: {_NOT_WEIGHTS}; it holds text") from None
         if found is None and "can only build" not in str(exc).lower():
             raise CheckpointError(f"{path}: {_NOT_WEIGHTS}") from None
         what = f"it refers to {found.group(1)}, which" if found else "it holds an object that"
@@ -228,8 +230,16 @@ def _torch_load(path: Path) -> Any:
     except (RuntimeError, OSError, EOFError, ValueError, SafetensorError) as exc:
         reason = (str(exc).splitlines() or [type(exc).__name__])[0][:120]  # an empty file: an EOFError with no message
         raise CheckpointError(f"{path}: {_NOT_WEIGHTS} ({reason})") from None
-    except Exception as exc:  # torch's legacy reader fails on other files with KeyError, IndexError, ...
-        raise CheckpointError(f"{path}: {_NOT_WEIGHTS}; reading it failed with {type(exc).__name__}") from None
+    except Exception:  # torch's legacy reader fails on other files with KeyError, IndexError, ...
+        raise CheckpointError(f"{path}: {_NOT_WEIGHTS}{'; it holds text' if _holds_text(path) else ''}") from None
+
+
+def _holds_text(path: Path) -> bool:
+    """Whether the file starts with UTF-8 text (a label file or a log given as the weights)."""
+    with open(path, "rb") as f:
+        head = f.read(512)
+    text = head.decode("utf-8", errors="replace")[:-1]  # (the read may end inside a character)
+    return bool(head.strip()) and b"\0" not in head and "\ufffd" not in text
 
 
 def _module_state_dict(obj: Any, prefix: str = "") -> dict[str, Tensor]:

@@ -80,7 +80,8 @@ def test_missing_corrupt_and_foreign_files_give_clear_errors(tmp_path):
 
 
 @pytest.mark.parametrize("content, message", [
-    (b"just some notes\n" * 20, "not a weights file retina-gui reads"),
+    (b"just some notes\n" * 20, r"not a weights file retina-gui reads \(.*\); it holds text$"),
+    ("caf\u00e9 ".encode() * 200, "; it holds text$"),
     (b"abc", "not a"),
     (None, "is a folder"),
 ])
