@@ -582,6 +582,9 @@ class Trainer:
         if resume and not self.run_dir.is_dir():  # (it was made, with a lock file in it, then refused)
             raise TrainingError(f"nothing to resume: {self.run_dir} does not exist (without --resume, a new run starts there)")
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        folders = [name for name in (*_RUN_FILES, "best.safetensors", _PENDING_BEST) if (self.run_dir / name).is_dir()]
+        if folders:  # (found otherwise only when the first epoch's files are written)
+            raise TrainingError(f"{self.run_dir} holds folders named {', '.join(folders)}, where the run writes its files: move them away")
         lock = FileLock(self.run_dir / ".run.lock", timeout=0)
         try:
             lock.acquire()

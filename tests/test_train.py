@@ -927,3 +927,15 @@ def test_resume_refuses_a_damaged_history_instead_of_writing_a_new_one_over_it(f
     (tmp_path / "metrics.json").write_text("[{}, {}]")  # entries naming no epoch are left out (the run failed at its end with KeyError)
     result = _trainer(four_images, tmp_path, _config(epochs=2), resume=True).run()
     assert result.epochs_done == 2 and [h["epoch"] for h in json.loads((tmp_path / "metrics.json").read_text())] == [2]
+
+
+def test_resume_refuses_a_folder_where_the_run_writes_a_file_before_training(four_images, tmp_path):
+    """Found only when the epoch's best weights were moved into place, it failed the run after
+    the epoch's work and left them pending."""
+    cancel = CancelToken()
+    _trainer(four_images, tmp_path, _config(epochs=2), cancel=cancel, on_event=lambda e: e.kind == "step" and cancel.cancel()).run()
+    (tmp_path / "best.safetensors").mkdir()
+    steps = []
+    with pytest.raises(TrainingError, match=r"holds folders named best.safetensors, where the run writes its files: move them away"):
+        _trainer(four_images, tmp_path, _config(epochs=2), resume=True, on_event=steps.append).run()
+    assert steps == [] and not (tmp_path / ".best.pending.safetensors").exists()
