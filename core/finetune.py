@@ -24,6 +24,9 @@ from core.text import first_names
 RUNS_FOLDER = "runs"
 
 
+DEFAULT_LR = {"adamw": 3e-4, "sgd": 0.01}  # each optimizer's learning rate for fine-tuning
+
+
 @dataclass(frozen=True, kw_only=True)
 class Recipe:
     """What the Train button runs; the Advanced section edits it."""
@@ -32,7 +35,8 @@ class Recipe:
     backbone: str = "mobilenet_v2"
     image_size: int = 512
     epochs: int = 12
-    lr: float = 3e-4
+    lr: float = DEFAULT_LR["adamw"]
+    optimizer: str = "adamw"  # or "sgd" (momentum 0.9)
     batch_size: int = 4
     hflip: bool = True
     scale_jitter: bool = True
@@ -40,7 +44,16 @@ class Recipe:
     frozen_stages: int | None = None  # None: the trainer's default (1 from trained weights)
     val_fraction: float = 0.15
     device: str = "auto"
+    precision: str = "auto"  # core.device.PRECISIONS
     seed: int = 0
+
+    def __post_init__(self) -> None:  # (a recipe.json edited by hand: its run says so, not a KeyError deep in training)
+        from core.device import PRECISIONS
+
+        if self.optimizer not in ("adamw", "sgd"):
+            raise ValueError(f"optimizer {self.optimizer!r} is not adamw or sgd")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
 
     def to_json(self) -> dict:
         return json.loads(json.dumps(asdict(self), default=str))
@@ -54,7 +67,9 @@ def describe_recipe(saved: dict) -> str:
     parts = [f"fine-tuned from {Path(str(start)).name}" if start else f"new {saved.get('backbone', '')} model" if "start" in saved else ""]
     parts += [f"{saved['image_size']} px" if "image_size" in saved else "",
               f"{saved['epochs']} epochs" if "epochs" in saved else "", f"batch {saved['batch_size']}" if "batch_size" in saved else "",
-              f"lr {saved['lr']:g}" if isinstance(saved.get("lr"), (int, float)) else ""]
+              f"lr {saved['lr']:g}" if isinstance(saved.get("lr"), (int, float)) else "",
+              "SGD" if saved.get("optimizer") == "sgd" else "",
+              str(saved["precision"]) if saved.get("precision", "auto") != "auto" else ""]
     augment = [name for key, name in (("hflip", "flip"), ("scale_jitter", "scale jitter"), ("photometric", "photometric")) if saved.get(key)]
     parts.append(" + ".join(augment))
     return ", ".join(p for p in parts if p) or "unknown (no recipe.json)"
@@ -337,7 +352,7 @@ def fine_tune(labels: LabelSet, image_root: Path, run_dir: Path, recipe: Recipe,
                             photometric=recipe.photometric)
     config = TrainConfig(epochs=recipe.epochs, batch_size=recipe.batch_size, lr=recipe.lr, image_size=recipe.image_size,
                          max_size=round(recipe.image_size * 1.5), frozen_stages=recipe.frozen_stages, seed=recipe.seed,
-                         augment=augment, warmup_iters=min(100, max(1, len(train.images) // recipe.batch_size * recipe.epochs // 10)))
+                         optimizer=recipe.optimizer, precision=recipe.precision, augment=augment, warmup_iters=min(100, max(1, len(train.images) // recipe.batch_size * recipe.epochs // 10)))
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         if not resume:

@@ -128,7 +128,7 @@ class MainWindow(QMainWindow):
         self.model_panel = ModelPanel(self.predictions, self)
         self.anchor_panel = AnchorPanel(self.annotator, self)
         self.evaluation_panel = EvaluationPanel(self.predictions, self)
-        self.training_panel = TrainingPanel(self.predictions, self, confirm=self.confirm)
+        self.training_panel = TrainingPanel(self.predictions, self, confirm=self.confirm, settings=self.settings)
         self.history = HistoryView(self)
         self.history.setEmptyLabel("Opened")
         self.history.moved.connect(self._history_moved)
@@ -432,8 +432,7 @@ class MainWindow(QMainWindow):
         self.scanner.failed.connect(self._scan_failed)
         self.scanner.start()
         self._remember(folder)
-        self.training_panel.refresh_runs()
-        self.training_panel.describe()
+        self.training_panel.attach()
         self.labels_not_saved = False
         self.save_label.setText("read only" if workspace.read_only else f"labels: {workspace.labels_file.path.name}")
         self._update_title()

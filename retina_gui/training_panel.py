@@ -5,15 +5,17 @@ messages, and a runs list to compare runs and switch the model between them."""
 from __future__ import annotations
 
 import gc
+import json
 import math
 import re
 import shutil
 from collections.abc import Callable
 from datetime import datetime
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCharts import QChart, QChartView, QLineSeries, QValueAxis
-from PySide6.QtCore import QMargins, Qt, QTimer, Signal
+from PySide6.QtCore import QMargins, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -33,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.finetune import (
+    DEFAULT_LR,
     FineTuneError,
     Recipe,
     RunInfo,
@@ -138,10 +141,11 @@ class TrainingPanel(QWidget):
     failed = Signal(str)  # a failure message for the window to show
     run_ended = Signal(str)  # a run finished and its model is now in use: what it scored, for the window to show
 
-    def __init__(self, predictions: Predictions, parent: QWidget | None, *, confirm: Callable[..., bool]) -> None:
+    def __init__(self, predictions: Predictions, parent: QWidget | None, *, confirm: Callable[..., bool], settings: QSettings) -> None:
         super().__init__(parent)
         self.predictions = predictions
         self.confirm = confirm
+        self.settings = settings  # the Advanced settings each folder's last run started with
         self.annotator = predictions.annotator
         self.worker: TrainingWorker | None = None
         self.run_dir: Path | None = None
@@ -214,7 +218,16 @@ class TrainingPanel(QWidget):
         self.size_spin = QSpinBox(minimum=128, maximum=1600, singleStep=32)
         self.epochs_spin = QSpinBox(minimum=1, maximum=500)
         self.lr_spin = QDoubleSpinBox(decimals=6, minimum=1e-6, maximum=1.0, singleStep=1e-4)
+        self.optimizer_box = QComboBox()
+        self.optimizer_box.addItem("AdamW", "adamw")
+        self.optimizer_box.addItem("SGD (momentum 0.9)", "sgd")
+        self.optimizer_box.setToolTip("AdamW suits fine-tuning at its default rate; SGD is the RetinaNet paper's (rate 0.01)")
+        self.optimizer_box.currentIndexChanged.connect(self._optimizer_chosen)
+        self._optimizer = "adamw"  # the one the learning rate was last set for
         self.batch_spin = QSpinBox(minimum=1, maximum=64)
+        self.val_spin = QSpinBox(minimum=0, maximum=50, suffix=" %")
+        self.precision_box = QComboBox()
+        self.seed_spin = QSpinBox(minimum=0, maximum=2**31 - 1)
         self.flip_box, self.jitter_box, self.photo_box = QCheckBox("flip"), QCheckBox("scale jitter"), QCheckBox("photometric")
         self.frozen_spin = QSpinBox(minimum=-1, maximum=4)
         self.frozen_spin.setSpecialValueText("auto")
@@ -222,8 +235,12 @@ class TrainingPanel(QWidget):
         for spin, tip in ((self.size_spin, "The shorter image side in training and prediction, 128–1600 px (the longer one at most "
                                            "1.5 times it); larger finds smaller objects, and is slower"),
                           (self.epochs_spin, "Passes over the training images, 1–500"),
-                          (self.lr_spin, "AdamW's learning rate, 0.000001–1 (warmed up over the first steps, then lowered on a cosine)"),
+                          (self.lr_spin, "The learning rate, 0.000001–1 (warmed up over the first steps, then lowered on a cosine)"),
                           (self.batch_spin, "Images per step, 1–64: more takes more memory"),
+                          (self.val_spin, "Labelled images held out to score the model after each epoch, 0–50 % (0: no validation "
+                                          "mAP, and the last epoch's weights are the run's model)"),
+                          (self.seed_spin, "The seed of the validation split, the augmentations and the new layers' weights: the "
+                                           "same seed and labels train the same run again"),
                           (self.frozen_spin, "Backbone stages that do not learn, 0–4; auto: 1 when fine-tuning trained weights, "
                                              "else 0")):
             spin.setToolTip(tip)
@@ -236,15 +253,19 @@ class TrainingPanel(QWidget):
         form.addRow("Image size", self.size_spin)
         form.addRow("Epochs", self.epochs_spin)
         form.addRow("Learning rate", self.lr_spin)
+        form.addRow("Optimizer", self.optimizer_box)
         form.addRow("Batch size", self.batch_spin)
         augment = QVBoxLayout()  # stacked: side by side they made the panel wider than its dock
         for box in (self.flip_box, self.jitter_box, self.photo_box):
             augment.addWidget(box)
-        for box in (self.start_box, self.backbone_box):  # long entries no longer set the panel's width
+        for box in (self.start_box, self.backbone_box, self.optimizer_box):  # long entries no longer set the panel's width
             box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             box.setMinimumContentsLength(12)
         form.addRow("Augment", augment)
         form.addRow("Frozen stages", self.frozen_spin)
+        form.addRow("Validation", self.val_spin)
+        form.addRow("Precision", self.precision_box)
+        form.addRow("Seed", self.seed_spin)
         self._advanced_toggled(False)
 
         layout = QVBoxLayout(self)
@@ -274,16 +295,41 @@ class TrainingPanel(QWidget):
         if not new and self.predictions.model is not None:
             self.backbone_box.setCurrentText(self.predictions.model.backbone)
 
+    def _optimizer_chosen(self, *_) -> None:
+        """A learning rate left at one optimizer's default becomes the other's (AdamW's 0.0003 is
+        far too low for SGD, SGD's 0.01 makes AdamW diverge); one the user set stays."""
+        chosen = self.optimizer_box.currentData()
+        if math.isclose(self.lr_spin.value(), DEFAULT_LR[self._optimizer]):
+            self.lr_spin.setValue(DEFAULT_LR[chosen])
+        self._optimizer = chosen
+
+    def _fill_precisions(self) -> None:
+        """fp16 only with a GPU: on the CPU it trains without loss scaling, and slowly."""
+        chosen = self.precision_box.currentText() or "auto"
+        self.precision_box.clear()
+        self.precision_box.addItems(["auto", "fp32", "bf16", *(["fp16"] if self._cuda_here() else [])])
+        self.precision_box.setCurrentText(chosen)
+        self.precision_box.setToolTip("auto: bf16 where the CPU or GPU runs it fast (AVX512-BF16, Ampere and later), else fp32. "
+                                      "fp16 (GPU only) with loss scaling, for GPUs without fast bf16")
+
     def _advanced_toggled(self, on: bool) -> None:
         self.recipe_box.setVisible(on)
-        if on:
-            self._fill_recipe(self.recipe())
+        if on and not self._recipe_shown:  # first opening: the folder's last Advanced settings, else the defaults; later the user's edits stay
+            self._recipe_shown = True
+            remembered = self._remembered_recipe()
+            if remembered is not None:
+                start, recipe = remembered
+                self.start_box.setCurrentIndex(self.start_box.findData(start))
+                self.backbone_box.setCurrentText(recipe.backbone)
+                self._start_chosen()  # (a fine-tune's backbone is its model's)
+            self._fill_recipe(self.default_recipe() if remembered is None else recipe)
         self._plan_timer.start()  # its estimate of the time is of the recipe Train would use now
 
     def _model_changed(self, info) -> None:
         if info is not None:
             self._note_model(info)
             self._start_chosen()  # a fine-tune's backbone field shows this model's
+        self._fill_precisions()  # fp16 with a GPU
         self.refresh_runs()
         self._set_running(self.worker is not None)
         self.describe()
@@ -350,22 +396,66 @@ class TrainingPanel(QWidget):
         start = base.start if self.start_box.currentData() == "current" else None
         backbone = self.backbone_box.currentText() if start is None else base.backbone  # a fine-tune keeps its model's
         return Recipe(start=start, backbone=backbone, image_size=self.size_spin.value(), epochs=self.epochs_spin.value(),
-                      lr=self.lr_spin.value(), batch_size=self.batch_spin.value(), hflip=self.flip_box.isChecked(),
-                      scale_jitter=self.jitter_box.isChecked(), photometric=self.photo_box.isChecked(),
-                      frozen_stages=None if self.frozen_spin.value() < 0 else self.frozen_spin.value(), val_fraction=base.val_fraction,
-                      device=self.predictions.device)
+                      lr=self.lr_spin.value(), optimizer=self.optimizer_box.currentData(), batch_size=self.batch_spin.value(),
+                      hflip=self.flip_box.isChecked(), scale_jitter=self.jitter_box.isChecked(), photometric=self.photo_box.isChecked(),
+                      frozen_stages=None if self.frozen_spin.value() < 0 else self.frozen_spin.value(),
+                      val_fraction=self.val_spin.value() / 100, device=self.predictions.device,
+                      precision=self.precision_box.currentText(), seed=self.seed_spin.value())
 
     def _fill_recipe(self, recipe: Recipe) -> None:
-        if not self._recipe_shown:  # first opening: show the defaults; later the user's edits stay
-            self._recipe_shown = True
-            self.size_spin.setValue(recipe.image_size)
-            self.epochs_spin.setValue(recipe.epochs)
-            self.lr_spin.setValue(recipe.lr)
-            self.batch_spin.setValue(recipe.batch_size)
-            self.flip_box.setChecked(recipe.hflip)
-            self.jitter_box.setChecked(recipe.scale_jitter)
-            self.photo_box.setChecked(recipe.photometric)
-            self.frozen_spin.setValue(-1 if recipe.frozen_stages is None else recipe.frozen_stages)
+        self.size_spin.setValue(recipe.image_size)
+        self.epochs_spin.setValue(recipe.epochs)
+        self._optimizer = recipe.optimizer  # (before its box: the learning rate below is the recipe's, not a default swapped in)
+        self.optimizer_box.setCurrentIndex(self.optimizer_box.findData(recipe.optimizer))
+        self.lr_spin.setValue(recipe.lr)
+        self.batch_spin.setValue(recipe.batch_size)
+        self.flip_box.setChecked(recipe.hflip)
+        self.jitter_box.setChecked(recipe.scale_jitter)
+        self.photo_box.setChecked(recipe.photometric)
+        self.frozen_spin.setValue(-1 if recipe.frozen_stages is None else recipe.frozen_stages)
+        self.val_spin.setValue(round(recipe.val_fraction * 100))
+        self._fill_precisions()
+        self.precision_box.setCurrentText(recipe.precision)
+        self.seed_spin.setValue(recipe.seed)
+
+    def _advanced_key(self) -> str:
+        return f"training_advanced/{self.annotator.workspace.folder}"
+
+    def _remember_advanced(self, recipe: Recipe) -> None:
+        """What a new run was started with, when Advanced was open: the folder opens with it next time
+        (it reopened with the defaults); a run with the defaults forgets it."""
+        if self.advanced.isChecked() and self._recipe_shown:
+            saved = {**recipe.to_json(), "start": "current" if recipe.start is not None else "new"}
+            del saved["device"]  # (the model's, chosen in the Model panel)
+            self.settings.setValue(self._advanced_key(), json.dumps(saved))
+        else:
+            self.settings.remove(self._advanced_key())
+
+    def _remembered_recipe(self) -> tuple[str, Recipe] | None:
+        """This folder's remembered Advanced settings over its defaults, with where it starts from
+        ("current" or "new"); None: none, or unreadable (another version's, edited by hand)."""
+        if self.annotator.workspace is None or not (text := self.settings.value(self._advanced_key(), "")):
+            return None
+        base = self.default_recipe()
+        try:
+            saved = json.loads(text)
+            start = saved.pop("start")
+            for name, value in saved.items():
+                default = getattr(base, name)
+                if default is not None and value is not None and not isinstance(value, type(default)) and not (
+                        isinstance(default, float) and isinstance(value, int)):
+                    return None
+            return (start, replace(base, **saved)) if start in ("current", "new") else None
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return None
+
+    def attach(self) -> None:
+        """A folder opened: its runs, its plan, and Advanced open with its last run's settings when that
+        run was started from there."""
+        self.refresh_runs()
+        if self._remembered_recipe() is not None:
+            self.advanced.setChecked(True)
+        self.describe()
 
     # --- running -------------------------------------------------------------------------------
     def _root(self) -> Path:
@@ -397,6 +487,7 @@ class TrainingPanel(QWidget):
             if recipe.start is None and self.start_box.currentData() == "current" and self.predictions.model is None:
                 self._refuse("Load a model first, or choose to start from a new model (Advanced).")
                 return False
+            self._remember_advanced(recipe)
         self.run_dir = resume_dir or new_run_dir(self._root())
         self.chart.clear()
         self.log.clear()
@@ -404,7 +495,8 @@ class TrainingPanel(QWidget):
             self._show_history(resume_dir)
             if self.advanced.isChecked() and self._recipe_shown:  # edits there went unused without a word
                 shown = self.recipe()
-                fields = ("image_size", "epochs", "lr", "batch_size", "hflip", "scale_jitter", "photometric", "frozen_stages")
+                fields = ("image_size", "epochs", "lr", "optimizer", "batch_size", "hflip", "scale_jitter", "photometric", "frozen_stages",
+                          "val_fraction", "precision", "seed")
                 changed = [f"{name} {getattr(recipe, name)}" for name in fields if getattr(shown, name) != getattr(recipe, name)]
                 if changed:
                     self.log.appendPlainText(f"resumed with the run's own recipe ({', '.join(changed)}), not Advanced's: those "

@@ -130,6 +130,19 @@ def test_a_runs_recipe_reads_as_a_line():
         "fine-tuned from demo.safetensors, 512 px, 12 epochs, batch 4, lr 0.0003, scale jitter + photometric"
     assert describe_recipe(Recipe(start=None, backbone="resnet18", epochs=3).to_json()).startswith("new resnet18 model, 512 px, 3 epochs")
     assert describe_recipe({}) == "unknown (no recipe.json)"
+    assert describe_recipe(Recipe(start=None, lr=0.01, optimizer="sgd", precision="fp32", photometric=False).to_json()) == \
+        "new mobilenet_v2 model, 512 px, 12 epochs, batch 4, lr 0.01, SGD, fp32, flip + scale jitter"
+
+
+def test_a_recipe_with_an_unknown_optimizer_or_precision_is_refused_on_resume(tmp_path):
+    from core.finetune import FineTuneError, load_recipe
+
+    (tmp_path / "recipe.json").write_text(json.dumps({**Recipe(start=None).to_json(), "optimizer": "adam"}))
+    with pytest.raises(FineTuneError, match="recipe.json is unreadable .*optimizer 'adam' is not adamw or sgd"):
+        load_recipe(tmp_path)
+    (tmp_path / "recipe.json").write_text(json.dumps({**Recipe(start=None).to_json(), "precision": "int8"}))
+    with pytest.raises(FineTuneError, match="precision 'int8' is not one of auto, fp32, bf16, fp16"):
+        load_recipe(tmp_path)
 
 
 def test_the_plan_counts_the_images_in_the_folder_and_names_negatives_and_new_classes():

@@ -538,3 +538,39 @@ def test_a_new_model_takes_over_only_if_the_user_says_so_and_its_recipe_names_it
     assert "it trained a new model, and the model in use (models/demo_chess_mobilenet_v2.safetensors) was not scored" in window.asked[-1]
     assert "A new model, so the current model stays" in panel.status.text() and window.predictions.model.path == DEMO_MODEL
     window.answer = True
+
+
+def test_advanced_sets_optimizer_precision_validation_and_seed_and_the_folder_reopens_with_them(qtbot, window):
+    """Advanced lacked them, and a reopened folder showed the defaults again, not what its last run used."""
+    panel = window.training_panel
+    small_recipe(panel, 1)
+    assert panel.optimizer_box.currentData() == "adamw" and panel.precision_box.currentText() == "auto"
+    assert panel.val_spin.value() == round(panel.default_recipe().val_fraction * 100)
+    assert [panel.precision_box.itemText(i) for i in range(panel.precision_box.count())] == ["auto", "fp32", "bf16"]  # no GPU: no fp16
+    panel.optimizer_box.setCurrentIndex(panel.optimizer_box.findData("sgd"))
+    assert panel.lr_spin.value() == pytest.approx(0.01)  # AdamW's default rate became SGD's
+    panel.lr_spin.setValue(0.005)
+    panel.optimizer_box.setCurrentIndex(panel.optimizer_box.findData("adamw"))
+    assert panel.lr_spin.value() == pytest.approx(0.005)  # one the user set stays
+    panel.optimizer_box.setCurrentIndex(panel.optimizer_box.findData("sgd"))
+    panel.val_spin.setValue(0)
+    panel.precision_box.setCurrentText("fp32")
+    panel.seed_spin.setValue(7)
+    assert panel.train()
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=120_000)
+    run = panel.run_dir
+    saved = json.loads((run / "recipe.json").read_text())
+    assert (saved["optimizer"], saved["lr"], saved["precision"], saved["val_fraction"], saved["seed"]) == ("sgd", 0.005, "fp32", 0.0, 7)
+    log = (run / "train.log").read_text()
+    assert "precision fp32" in log and "SGD" in panel.runs.item(0, 0).toolTip()
+    window.close_folder()
+    assert window.open_folder(run.parents[1])
+    assert panel.advanced.isChecked()
+    recipe = panel.recipe()
+    assert (recipe.optimizer, recipe.lr, recipe.precision, recipe.val_fraction, recipe.seed, recipe.epochs, recipe.image_size) == (
+        "sgd", pytest.approx(0.005), "fp32", 0.0, 7, 1, 128)
+    panel.advanced.setChecked(False)  # a run with the defaults: the next opening shows them
+    panel._remember_advanced(panel.recipe())
+    window.close_folder()
+    assert window.open_folder(run.parents[1])
+    assert not panel.advanced.isChecked()
