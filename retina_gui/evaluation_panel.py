@@ -41,10 +41,10 @@ class EvaluationPanel(QWidget):
         self._pending = None  # an error to highlight once its image is shown
         self._view = (0.0, 0.0)  # the score and NMS thresholds of the report's errors
         self._run_view = (0.0, 0.0)  # those of the run going on
-        self._edited: set[str] = set()  # images edited since the report's labels were taken (its label numbers are stale there)
-        self._revision = -1  # the store's revision when the report's labels were taken
-        self._run_edits: set[str] = set()  # the same two for the run going on, the report's once it is done
-        self._run_revision = -1
+        # images edited since the report's labels were taken: its label numbers are stale there, and its
+        # figures once there is one (a class added, or renamed, changes none of them)
+        self._edited: set[str] = set()
+        self._run_edits: set[str] = set()  # the same for the run going on, the report's once it is done
         self.run_button = QPushButton("Evaluate")
         self.run_button.setToolTip("COCO metrics of the model on the labelled images, then its misses and false detections")
         self.run_button.clicked.connect(self.evaluate)
@@ -122,7 +122,7 @@ class EvaluationPanel(QWidget):
         workspace = self.annotator.workspace
         if self.report is None or workspace is None:
             return ""
-        if workspace.store.revision != self._revision:
+        if self._edited:
             return self.STALE_TEXT
         return self.THRESHOLDS_TEXT if (self.predictions.score, self.predictions.nms) != self._view else ""
 
@@ -207,7 +207,7 @@ class EvaluationPanel(QWidget):
         memory = {n: p.candidates[n] for n in names if n in p.candidates}
         cache, model = p.cache, p.model
         view_score, nms = p.score, p.nms
-        self._run_revision, self._run_edits = store.revision, set()  # the labels this run's report is of
+        self._run_edits = set()  # the labels this run's report is of
         self._run_view = (view_score, nms)  # the report's errors are at these thresholds, whatever the sliders do meanwhile
 
         def run(cancel: CancelToken):
@@ -243,7 +243,7 @@ class EvaluationPanel(QWidget):
         lost = [n for n in lost if n not in self.annotator.files.model.unreadable]
         self.stop()
         self.run_button.setEnabled(True)
-        self.report, self._revision, self._edited, self._view = report, self._run_revision, self._run_edits, self._run_view
+        self.report, self._edited, self._view = report, self._run_edits, self._run_view
         self._show_stale()
         self.progress.setMaximum(max(1, self.progress.maximum()))
         self.progress.setValue(self.progress.maximum())  # shown from now on: where "Labels changed" will be said, moving nothing

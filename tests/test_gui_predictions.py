@@ -424,6 +424,10 @@ def test_evaluation_view_gives_coco_metrics_and_browsable_errors(qtbot, tmp_path
     assert panel.stale == panel.THRESHOLDS_TEXT and panel.progress.text() == panel.THRESHOLDS_TEXT and not panel.metrics.isEnabled()
     window.model_panel.score_slider.setValue(10)
     assert not panel.stale and panel.progress.text() == "100 %"
+    window.workspace.add_category("clock")  # a class added (and renamed) changes none of the figures: still the labels evaluated
+    clock = next(c for c in window.workspace.store.categories if c.name == "clock")
+    window.workspace.rename_category(clock.id, "timer")
+    assert not panel.stale and panel.metrics.isEnabled()
     name = window.files.model.names[-1]  # any edit of the labels: the labelled images are no longer those evaluated
     entry = window.workspace.store.entry(name)
     window.workspace.set_reviewed(name, (entry.width, entry.height), not entry.reviewed)
