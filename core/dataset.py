@@ -63,6 +63,12 @@ class Batch:
     sizes: list[tuple[int, int]]  # (h, w) of each image before padding (the benchmarks crop them for torchvision's model)
     unreadable: list[Unreadable] = field(default_factory=list)
 
+    def pin_memory(self) -> Batch:
+        """The batch in page-locked memory (the DataLoader's ``pin_memory``): copied to a GPU without
+        holding up the step that queues the copy (a pageable copy waits for it, 2 ms a step at batch 4)."""
+        return replace(self, images=self.images.pin_memory(), boxes=[b.pin_memory() for b in self.boxes],
+                       labels=[lab.pin_memory() for lab in self.labels], ignore=[r.pin_memory() for r in self.ignore])
+
 
 CACHE_BYTES = 2 << 30  # decoded training images kept in memory
 

@@ -627,7 +627,8 @@ class Trainer:
             while self.epoch < config.epochs:
                 self.dataset.set_epoch(self.epoch)
                 self.sampler.set_epoch(self.epoch, self.skip)
-                loader = torch.utils.data.DataLoader(self.dataset, batch_sampler=self.sampler, collate_fn=collate, num_workers=config.num_workers)
+                loader = torch.utils.data.DataLoader(self.dataset, batch_sampler=self.sampler, collate_fn=collate, num_workers=config.num_workers,
+                                                     pin_memory=self.device.type == "cuda")
                 set_train_mode(self.model, freeze_bn=self.freeze_bn, frozen_stages=self.frozen_stages)
                 stepped = bool(self._epoch_losses)  # a batch was trained on this epoch (resumed mid-epoch: before the stop)
                 epoch_began = time.perf_counter()
@@ -722,14 +723,16 @@ class Trainer:
         lr = self.config.lr * _lr_factor(self.step, self.total_steps, self.config)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        images = batch.images.to(self.device, memory_format=torch.channels_last if self.config.channels_last else torch.contiguous_format)
+        images = batch.images.to(self.device, memory_format=torch.channels_last if self.config.channels_last else torch.contiguous_format,
+                                 non_blocking=True)  # (from pinned memory on CUDA: the step's kernels queue behind the copy)
         with autocast(self.device, self.dtype), _batchnorm_statistics_kept(self.model, keep=not weight):
             out = self.network(images)
         anchors = self.anchor_generator(tuple(images.shape[-2:]), out.feature_sizes, self.device)
         losses = retinanet_loss(
-            out.cls_logits, out.box_deltas, anchors, [b.to(self.device) for b in batch.boxes], [lab.to(self.device) for lab in batch.labels],
+            out.cls_logits, out.box_deltas, anchors, [b.to(self.device, non_blocking=True) for b in batch.boxes],
+            [lab.to(self.device, non_blocking=True) for lab in batch.labels],
             coder=self.coder, assign_config=self.preset.assign, loss_config=self.preset.loss,
-            ignore_boxes=[b.to(self.device) for b in batch.ignore],
+            ignore_boxes=[b.to(self.device, non_blocking=True) for b in batch.ignore],
         )
         loss = (losses.classification + losses.box) * weight
         # (non-finite ranks, class loss, box loss), summed over the ranks in one all-reduce: every rank

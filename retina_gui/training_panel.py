@@ -10,8 +10,8 @@ import math
 import re
 import shutil
 from collections.abc import Callable
-from datetime import datetime
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCharts import QChart, QChartView, QLineSeries, QValueAxis

@@ -9,13 +9,13 @@ import torch
 
 from core.cancel import CancelToken
 from core.cli import main
-from core.config import ModelConfig
+from core.config import ModelConfig, PreprocessConfig
 from core.evaluate import Detection, coco_evaluate, ground_truth_as_detections
 from core.formats.coco import read_coco
 from core.labels import Box, Category, LabelSet
 from core.model import RetinaNet
 from core.presets import get_preset
-from core.train import DataSource, TrainConfig, Trainer, TrainingError
+from core.train import DataSource, TrainConfig, Trainer, TrainingError, training_classes
 from core.weights import ClassInfo, ModelSpec, load_checkpoint, save_checkpoint
 from tests.conftest import DATASETS, DEMO_MODEL, valid_subset
 
@@ -484,6 +484,19 @@ def test_cuda_mixed_precision_training(four_images, tmp_path, precision):
                       backbone="resnet18", fpn_channels=64, device="cuda", on_event=lambda e: e.kind == "step" and losses.append(e.cls_loss + e.box_loss))
     trainer.run()
     assert len(losses) == 4 and all(map(math.isfinite, losses))
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_a_batch_pins_its_tensors_for_the_gpu_copy(four_images):
+    from core.dataset import DetectionDataset, collate
+
+    dataset = DetectionDataset(four_images.labels, four_images.image_root, training_classes(four_images.labels),
+                               preprocess=PreprocessConfig(min_size=96, max_size=144))
+    batch = collate([dataset[0], dataset[1]])
+    pinned = batch.pin_memory()
+    assert pinned.images.is_pinned() and all(t.is_pinned() for t in (*pinned.boxes, *pinned.labels, *pinned.ignore))
+    assert torch.equal(pinned.images, batch.images) and pinned.image_ids == batch.image_ids
 
 
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")])])
