@@ -9,9 +9,9 @@ from collections import OrderedDict
 from PySide6.QtCore import QObject, QRectF, Signal
 from PySide6.QtGui import QImage
 
+from core.text import count
 from retina_gui.canvas import BoxView, Canvas
-from retina_gui.commands import boxes_text
-from retina_gui.convert import category_color, rect_from_box
+from retina_gui.convert import category_color, rect_from_box, same_place
 from retina_gui.file_list import FileListPanel
 from retina_gui.workers import ImageLoader
 from retina_gui.workspace import Workspace
@@ -164,17 +164,26 @@ class Annotator(QObject):
 
     def paste(self) -> None:
         if self._editable():
-            self._pasted(self.workspace.paste_boxes(self.current, self.size), len(self.workspace.clipboard))
+            offered = len(self.workspace.clipboard)
+            pasted = self.workspace.paste_boxes(self.current, self.size)
+            self._pasted(pasted, offered, "")
 
-    def _pasted(self, indices: list[int], offered: int) -> None:
+    def _pasted(self, indices: list[int], offered: int, source: str, already_here: int = 0) -> None:
+        """Selects what was pasted and says so (a paste again looked like nothing happened)."""
         self.canvas.select(indices)
-        if len(indices) < offered:
-            self.message.emit(f"{offered - len(indices)} of {offered} boxes not pasted: their class was deleted, or they lie outside this image")
+        said = [f"pasted {count(len(indices), 'box')}{source}"] if indices else []
+        if already_here:
+            said.append(f"{count(already_here, 'box')} already on this image")
+        if len(indices) + already_here < offered:
+            said.append(f"{offered - len(indices) - already_here} of {offered} boxes not pasted: their class was deleted, "
+                        "or they lie outside this image")
+        self.message.emit("; ".join(said))
 
     def paste_previous(self) -> None:
         """Paste the boxes of the nearest image before this one in the folder's order that has
         boxes: in a sequence of frames that is the last labelled frame, also when some in between
-        were skipped or the list is filtered."""
+        were skipped or the list is filtered. Those already on this image (pasted before) are
+        left out: a second Ctrl+Shift+V stacked exact copies."""
         if not self._editable():
             return
         names, store = self.files.model.names, self.workspace.store
@@ -184,11 +193,12 @@ class Annotator(QObject):
             self.message.emit("no image before this one has boxes")
             return
         boxes = list(store.boxes(source))
+        here = {same_place(b) for b in store.boxes(self.current)}
+        fitted = self.workspace.fitted(boxes, self.size)
+        fresh = [b for b in fitted if same_place(b) not in here]
         source_name = source.rsplit("/", 1)[-1]
-        pasted = self.workspace.paste_boxes(self.current, self.size, boxes, f" from {source_name}")
-        self._pasted(pasted, len(boxes))
-        if len(pasted) == len(boxes):
-            self.message.emit(f"pasted {boxes_text(len(boxes))} from {source}")
+        pasted = self.workspace.paste_boxes(self.current, self.size, fresh, f" from {source_name}") if fresh else []
+        self._pasted(pasted, len(boxes), f" from {source}", already_here=len(fitted) - len(fresh))
 
     def select_all(self) -> None:
         if self.workspace is not None and self.current is not None and self.size is not None:  # the image is on screen

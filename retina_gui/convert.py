@@ -42,6 +42,11 @@ def stored_corners(x1: float, y1: float, x2: float, y2: float) -> tuple[float, f
     return round(x1, 2), round(y1, 2), round(x2, 2), round(y2, 2)
 
 
+def same_place(box: Box) -> tuple:
+    """A box's class and corners as stored: two boxes alike in these lie on each other."""
+    return box.category_id, *stored_corners(box.x1, box.y1, box.x2, box.y2)
+
+
 def palette_color(index: int) -> QColor:
     return QColor(PALETTE[index % len(PALETTE)])
 

@@ -38,7 +38,7 @@ from core.formats.coco import inside_folder
 from core.labels import Box, Category, LabelSet, class_name_key, matched_by_file_name
 from core.text import count
 from retina_gui import commands
-from retina_gui.convert import corners, stored_corners
+from retina_gui.convert import corners, same_place, stored_corners
 from retina_gui.workers import LabelSaver
 
 
@@ -270,33 +270,56 @@ class Workspace(QObject):
                           for i in indices]
         return len(self.clipboard)
 
-    PASTE_SHIFT = 10.0  # image pixels down and right, for a paste that would lie exactly on its original
+    PASTE_SHIFT = 10.0  # image pixels, for a paste that would lie exactly on its original
 
     def paste_boxes(self, file_name: str, size: tuple[int, int], boxes: list[Box] | None = None, source: str = "") -> list[int]:
         """Paste the clipboard (or ``boxes``), clipped to this image; returns the new indices. Boxes
         whose class has been deleted since they were copied, or that lie outside the image, are
-        left out. The clipboard pasted where the same boxes already are (the image it was copied
-        from, or a paste again) goes PASTE_SHIFT further each time: an exact copy on top of its
-        original showed nothing on screen."""
-        w, h = size
-        fitted = []
-        classes = {c.id for c in self.store.categories}
-        pasting = self.clipboard if boxes is None else boxes
-        if boxes is None:
-            there = {(b.category_id, b.x1, b.y1, b.x2, b.y2) for b in self.store.boxes(file_name)}
-            shift = 0.0
-            while pasting and any((b.category_id, b.x1 + shift, b.y1 + shift, b.x2 + shift, b.y2 + shift) in there for b in pasting):
-                shift += self.PASTE_SHIFT
-            pasting = [replace(b, x1=b.x1 + shift, y1=b.y1 + shift, x2=b.x2 + shift, y2=b.y2 + shift) for b in pasting] if shift else pasting
-        for b in pasting:
-            x1, y1, x2, y2 = max(0.0, b.x1), max(0.0, b.y1), min(float(w), b.x2), min(float(h), b.y2)
-            if x2 - x1 >= 1 and y2 - y1 >= 1 and b.category_id in classes:
-                fitted.append(replace(resized_box(b, x1, y1, x2, y2), id=None))
+        left out. The clipboard goes where none of its boxes lies exactly on one of the image's
+        (the image it was copied from, or a paste again): PASTE_SHIFT further each time, down and
+        right, else up, left or across where the boxes fit whole (at the bottom-right corner a
+        paste was clipped to the same place each time, copies stacked unseen, each one smaller)."""
+        fitted = self.fitted(self._placed(self.clipboard, size, self.store.boxes(file_name)) if boxes is None else boxes, size)
         if not fitted:
             return []
         start = len(self.store.boxes(file_name))
         self._push(commands.AddBoxes.pasted(self.store, file_name, size, fitted, source))
         return list(range(start, start + len(fitted)))
+
+    def fitted(self, boxes: list[Box], size: tuple[int, int]) -> list[Box]:
+        """``boxes`` as pasted into an image of ``size``: clipped to it, new objects (no id), and
+        without those outside it or of a class deleted since."""
+        w, h = size
+        classes = {c.id for c in self.store.categories}
+        fitted = []
+        for b in boxes:
+            x1, y1, x2, y2 = max(0.0, b.x1), max(0.0, b.y1), min(float(w), b.x2), min(float(h), b.y2)
+            if x2 - x1 >= 1 and y2 - y1 >= 1 and b.category_id in classes:
+                fitted.append(replace(resized_box(b, x1, y1, x2, y2), id=None))
+        return fitted
+
+    def _placed(self, boxes: list[Box], size: tuple[int, int], present: list[Box]) -> list[Box]:
+        """``boxes`` moved by the nearest multiple of PASTE_SHIFT at which none lies on a box of
+        ``present`` (same class and corners), the group kept inside the image where it fits."""
+        if not boxes:
+            return []
+        there = {same_place(b) for b in present}
+        w, h = size
+        # how far the group may move each way and stay whole inside the image (none: it is larger)
+        left, right = -min(b.x1 for b in boxes), w - max(b.x2 for b in boxes)
+        up, down = -min(b.y1 for b in boxes), h - max(b.y2 for b in boxes)
+        for step in range(1, 1000):
+            for sx, sy in ((0, 0), (1, 1), (-1, -1), (1, -1), (-1, 1)) if step == 1 else ((1, 1), (-1, -1), (1, -1), (-1, 1)):
+                k = step - 1 if (sx, sy) == (0, 0) else step
+                dx, dy = sx * k * self.PASTE_SHIFT, sy * k * self.PASTE_SHIFT
+                if left <= right:
+                    dx = min(max(dx, left), right)
+                if up <= down:
+                    dy = min(max(dy, up), down)
+                moved = [replace(b, x1=b.x1 + dx, y1=b.y1 + dy, x2=b.x2 + dx, y2=b.y2 + dy) for b in boxes]
+                if not any(same_place(b) in there for b in moved):
+                    return moved
+        return boxes
 
     def import_labels(self, labels: LabelSet, present: set[str], source: str) -> tuple[int, list[str], int, int]:
         """Add the boxes of ``labels`` to this folder's images, and their "reviewed" marks (a

@@ -242,6 +242,48 @@ def test_copy_paste_and_paste_previous_image_boxes(qtbot, demo):
     assert window.annotator.current == "chess_02.jpg"  # undo brought the edited image on screen
 
 
+def test_pastes_at_the_image_corner_keep_their_size_and_never_stack_and_say_so(qtbot, demo):
+    """At the bottom-right corner each paste was shifted out of the image and clipped back to the
+    same place: copies stacked unseen, each 10 px smaller, and nothing said it pasted."""
+    from core.labels import Box
+    from retina_gui.convert import same_place
+
+    window = demo
+    ws, store, name, (w, h) = window.workspace, window.workspace.store, window.annotator.current, window.annotator.size
+    cat = store.categories[0].id
+    ws.paste_boxes(name, (w, h), [Box(w - 100, h - 80, w, h, cat)])
+    corner = len(store.boxes(name)) - 1
+    window.canvas.select([corner])
+    window.annotator.copy_selected()
+    for _ in range(3):
+        window.annotator.paste()
+    pasted = store.boxes(name)[corner:]
+    assert len({same_place(b) for b in pasted}) == 4  # four boxes in four places
+    assert all((b.x2 - b.x1, b.y2 - b.y1) == pytest.approx((100, 80)) for b in pasted)  # whole, inside the image
+    assert all(0 <= b.x1 and b.x2 <= w and 0 <= b.y1 and b.y2 <= h for b in pasted)
+    assert (pasted[1].x1, pasted[1].y1) == pytest.approx((w - 110, h - 90))  # up and left, where it fits
+    assert window.statusBar().currentMessage() == "pasted 1 box"
+
+
+def test_paste_previous_twice_adds_no_copies_of_the_boxes_already_there(qtbot, demo):
+    window = demo
+    store = window.workspace.store
+    window.files.set_current("chess_02.jpg")
+    wait_image(qtbot, window, "chess_02.jpg")
+    n1, n2 = len(store.boxes("chess_01.jpg")), len(store.boxes("chess_02.jpg"))
+    window.annotator.paste_previous()
+    assert len(store.boxes("chess_02.jpg")) == n2 + n1
+    assert window.statusBar().currentMessage() == f"pasted {n1} boxes from chess_01.jpg"
+    steps = window.workspace.undo_stack.count()
+    window.annotator.paste_previous()
+    assert len(store.boxes("chess_02.jpg")) == n2 + n1 and window.workspace.undo_stack.count() == steps
+    assert window.statusBar().currentMessage() == f"{n1} boxes already on this image"
+    window.workspace.delete_boxes("chess_02.jpg", [n2])  # one of them deleted: only it comes back
+    window.annotator.paste_previous()
+    assert len(store.boxes("chess_02.jpg")) == n2 + n1
+    assert window.statusBar().currentMessage() == f"pasted 1 box from chess_01.jpg; {n1 - 1} boxes already on this image"
+
+
 def test_paste_previous_takes_the_nearest_earlier_image_with_boxes_in_list_order(qtbot, demo):
     """Not the image viewed last: coming back from chess_05 to chess_03, it is still chess_02's
     boxes, or chess_01's when chess_02 has none (a skipped frame)."""
