@@ -137,6 +137,7 @@ class MainWindow(QMainWindow):
         self.docks = {title: self._dock(title, widget) for title, widget in (
             ("Images", self.files), ("Classes", self.classes), ("History", self.history), ("Model", self.model_panel),
             ("Anchors", self.anchor_panel), ("Evaluation", self.evaluation_panel), ("Training", self.training_panel))}
+        QApplication.instance().focusChanged.connect(self._focus_moved)
         self.docks["Training"].visibilityChanged.connect(self.training_panel.set_on_screen)
         self.docks["Anchors"].visibilityChanged.connect(self.anchor_panel.set_on_screen)
         self.docks["Evaluation"].visibilityChanged.connect(self.evaluation_panel.set_on_screen)
@@ -210,6 +211,20 @@ class MainWindow(QMainWindow):
         """Show a panel, in front of its tab group (behind another tab, what it says went unseen)."""
         self.docks[title].show()
         self.docks[title].raise_()
+
+    def _escape(self) -> None:
+        """Esc, from anywhere in the window: the selection cleared (see its action), and the keys back
+        to the image (after Tab into the panels, nothing but a click on the image did that)."""
+        self.canvas.escape()
+        self.canvas.setFocus()
+
+    def _focus_moved(self, _old: QWidget | None, new: QWidget | None) -> None:
+        """Tab reaching a panel behind another tab brings it forward: the keys went in unseen (Home
+        in the hidden History undid every edit)."""
+        while new is not None and not isinstance(new, QDockWidget):
+            new = new.parentWidget()
+        if new is not None and new.isVisible() and new.visibleRegion().isEmpty() and new in self.docks.values():
+            new.raise_()
 
     def _panel_toggled(self, dock: QDockWidget) -> None:
         if dock.isVisible():
@@ -295,7 +310,7 @@ class MainWindow(QMainWindow):
         self._action(edit, "Select &All Boxes", a.select_all, QKeySequence.StandardKey.SelectAll)
         # from any panel, as Ctrl+A, the number keys and Delete work: a selection left standing while a list had focus
         # was relabelled by the next number key
-        self._action(edit, "Clear Selection", self.canvas.escape, "Esc")
+        self._action(edit, "Clear Selection", self._escape, "Esc")
         edit.addSeparator()
         self._action(edit, "Mark Image &Reviewed", self.toggle_reviewed, "R", "Toggle: a reviewed image with no boxes is a negative example")
         self._action(edit, "Rescale Boxes to the Image &Size", a.rescale_to_image, None,

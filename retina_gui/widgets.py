@@ -45,6 +45,7 @@ class PanelScroll(QScrollArea):
         self.setWidgetResizable(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # sideways scrolling hid the labels and buttons
         self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # a Tab stop of its own showed no focus: the panel's fields take it
         self.setWidget(panel)
 
     def setWidget(self, panel: QWidget) -> None:

@@ -1793,3 +1793,24 @@ def test_next_unlabelled_on_the_only_unlabelled_image_says_so(qtbot, demo):
     window.workspace.delete_boxes(name, list(range(len(window.workspace.store.boxes(name)))))
     window.next_unlabelled()
     assert window.annotator.current == name and window.statusBar().currentMessage() == "no other image in the list is without labels"
+
+
+def test_tab_into_a_panel_behind_another_tab_brings_it_forward(qtbot, demo):
+    """Tab went on into hidden panels: keys pressed in the unseen History list undid every edit."""
+    from PySide6.QtWidgets import QApplication
+
+    from retina_gui.widgets import PanelScroll
+
+    window = demo
+    history = window.docks["History"]
+    window.bring_forward("Classes")
+    assert history.visibleRegion().isEmpty()
+    window.history.setFocus()
+    qtbot.waitUntil(lambda: not history.visibleRegion().isEmpty(), timeout=2000)
+    assert QApplication.focusWidget() is window.history
+    qtbot.keyClick(window.history, Qt.Key.Key_Escape)  # Esc gives the keys back to the image
+    assert QApplication.focusWidget() is window.canvas
+    window.training_panel.epochs_spin.setFocus()
+    qtbot.keyClick(window.training_panel.epochs_spin, Qt.Key.Key_Escape)
+    assert QApplication.focusWidget() is window.canvas
+    assert all(scroll.focusPolicy() == Qt.FocusPolicy.NoFocus for scroll in window.findChildren(PanelScroll))
