@@ -48,7 +48,37 @@ def same_place(box: Box) -> tuple:
 
 
 def palette_color(index: int) -> QColor:
-    return QColor(PALETTE[index % len(PALETTE)])
+    """The palette's colours for the first 16 class ids, then :data:`MORE_COLORS` (the palette
+    repeated: with 25 classes, 9 pairs shared a colour)."""
+    if 0 <= index < len(PALETTE):
+        return QColor(PALETTE[index])
+    return QColor(MORE_COLORS[(abs(index) - len(PALETTE)) % len(MORE_COLORS)])
+
+
+def _more_colors(n: int) -> tuple[str, ...]:
+    """``n`` colours, each in turn the one of a grid of hues, saturations and brightnesses farthest
+    from the palette and those taken before it ("redmean" distance, near enough to what the eye
+    tells apart)."""
+    hue, sat, val = np.meshgrid(np.arange(36) / 36, (0.45, 0.7, 1.0), (0.55, 0.78, 1.0), indexing="ij")
+    grid = np.array([QColor.fromHsvF(h, s, v).getRgb()[:3] for h, s, v in zip(hue.ravel(), sat.ravel(), val.ravel())], dtype=float)
+
+    def distance(colors: np.ndarray, color: np.ndarray) -> np.ndarray:
+        r = (colors[:, 0] + color[0]) / 2
+        d = colors - color
+        return np.sqrt((2 + r / 256) * d[:, 0] ** 2 + 4 * d[:, 1] ** 2 + (2 + (255 - r) / 256) * d[:, 2] ** 2)
+
+    nearest = np.full(len(grid), np.inf)
+    for color in PALETTE:
+        nearest = np.minimum(nearest, distance(grid, np.array(QColor(color).getRgb()[:3], dtype=float)))
+    chosen = []
+    for _ in range(n):
+        k = int(np.argmax(nearest))
+        chosen.append(QColor(*grid[k].astype(int)).name())
+        nearest = np.minimum(nearest, distance(grid, grid[k]))
+    return tuple(chosen)
+
+
+MORE_COLORS = _more_colors(84)  # 100 distinct colours in all: COCO's 80 classes and more
 
 
 def category_color(category: Category) -> QColor:

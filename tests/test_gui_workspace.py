@@ -1814,3 +1814,17 @@ def test_tab_into_a_panel_behind_another_tab_brings_it_forward(qtbot, demo):
     qtbot.keyClick(window.training_panel.epochs_spin, Qt.Key.Key_Escape)
     assert QApplication.focusWidget() is window.canvas
     assert all(scroll.focusPolicy() == Qt.FocusPolicy.NoFocus for scroll in window.findChildren(PanelScroll))
+
+
+def test_class_colours_stay_distinct_past_the_palette():
+    """Ids past the 16 palette colours repeated them: with 25 classes, 9 pairs shared a colour."""
+    import numpy as np
+
+    from retina_gui.convert import PALETTE, palette_color
+
+    assert [palette_color(i).name() for i in range(16)] == list(PALETTE)
+    colors = [palette_color(i) for i in range(100)]
+    assert len({c.name() for c in colors}) == 100
+    rgb = np.array([c.getRgb()[:3] for c in colors], dtype=float)
+    gaps = np.linalg.norm(rgb[:, None] - rgb[None], axis=2) + np.eye(100) * 1e9
+    assert gaps[16:].min() > 40  # none a near copy of another (palette colours among themselves are as given)
