@@ -78,6 +78,16 @@ class RemovedCategory:
     boxes: dict[str, list[tuple[int, Box]]]
 
 
+@dataclass(frozen=True)
+class MergedCategory:
+    """What :meth:`AnnotationStore.merge_category` changed, for :meth:`~AnnotationStore.unmerge_category`."""
+
+    index: int
+    category: Category
+    into: int
+    boxes: dict[str, list[int]]  # per image, the boxes relabelled
+
+
 class AnnotationStore:
     def __init__(self, labels: LabelSet | None = None) -> None:
         labels = labels or LabelSet([], [])
@@ -294,6 +304,41 @@ class AnnotationStore:
         self._changed(CategoriesChanged())
         if removed.boxes:
             self._changed(ImagesChanged(tuple(removed.boxes)))
+
+    def merge_category(self, category_id: int, into: int) -> MergedCategory:
+        """Relabel every box of one class as ``into``, and remove the class (a stray class of an
+        export, two spellings of one class)."""
+        if category_id == into:
+            raise ValueError("a class cannot be merged into itself")
+        category, _ = self.category(category_id), self.category(into)
+        index = self._categories.index(category)
+        moved: dict[str, list[int]] = {}
+        for name, entry in self._images.items():
+            hits = [i for i, b in enumerate(entry.boxes) if b.category_id == category_id]
+            if hits:
+                moved[name] = hits
+                for i in hits:
+                    entry.boxes[i] = replace(entry.boxes[i], category_id=into)
+        del self._categories[index]
+        self._changed(CategoriesChanged())
+        if moved:
+            self._changed(ImagesChanged(tuple(moved)))
+        return MergedCategory(index, category, into, moved)
+
+    def unmerge_category(self, merged: MergedCategory) -> None:
+        self._categories.insert(merged.index, merged.category)
+        for name, hits in merged.boxes.items():
+            boxes = self._images[name].boxes
+            for i in hits:
+                boxes[i] = replace(boxes[i], category_id=merged.category.id)
+        self._changed(CategoriesChanged())
+        if merged.boxes:
+            self._changed(ImagesChanged(tuple(merged.boxes)))
+
+    def category_named(self, name: str) -> Category | None:
+        """The class whose name is ``name`` as two class names compare (:func:`class_name_key`)."""
+        key = class_name_key(name)
+        return next((c for c in self._categories if class_name_key(c.name) == key), None)
 
     def check_category_name(self, name: str, renaming: int | None = None) -> None:
         """A new name must be visible, on one line, and differ from every other class's name by

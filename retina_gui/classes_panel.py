@@ -1,5 +1,6 @@
-"""The classes panel: the class list with colours, box counts and number-key hints; add, rename,
-recolour and delete (each an undoable command through the workspace)."""
+"""The classes panel: the class list with colours, box counts and number-key hints; add, rename
+(to another class's name: merge into it), recolour and delete (each an undoable command through
+the workspace)."""
 
 from __future__ import annotations
 
@@ -102,10 +103,10 @@ class ClassesPanel(QWidget):
         return None if item is None else item.data(Qt.ItemDataRole.UserRole)
 
     def _try(self, action) -> bool:
-        """Run a class edit; a refusal (a name taken or blank) is shown. Returns whether it went through."""
+        """Run a class edit; a refusal (a name taken or blank) is shown. Returns whether it went
+        through (an action returning False did not: the user said no)."""
         try:
-            action()
-            return True
+            return action() is not False
         except (ValueError, KeyError) as exc:
             QMessageBox.warning(self, "Classes", str(exc.args[0]) if exc.args else type(exc).__name__)
             return False
@@ -129,7 +130,25 @@ class ClassesPanel(QWidget):
         if category_id is None or not self._editable():
             return
         old = self.workspace.store.category(category_id).name
-        self._ask_name("Rename class", "New name:", old, lambda name: self.workspace.rename_category(category_id, name))
+        self._ask_name("Rename class", "New name:", old, lambda name: self._rename_or_merge(category_id, name))
+
+    def _rename_or_merge(self, category_id: int, name: str) -> bool:
+        """A name another class has merges this one into it, after asking (a stray class of an export,
+        two spellings of one class: it was refused, and the boxes had to be relabelled one by one).
+        False: not merged, the name to be asked again."""
+        store = self.workspace.store
+        other = store.category_named(name) if name.strip() else None
+        if other is None or other.id == category_id:
+            self.workspace.rename_category(category_id, name)
+            return True
+        old, count = store.category(category_id).name, store.box_counts().get(category_id, 0)
+        boxes = f"Its {count} boxes become {other.name} boxes, and " if count != 1 else f"Its box becomes a {other.name} box, and "
+        if not self.confirm("Merge classes", f"There is already a class called “{other.name}”. Merge {old} into it? "
+                            f"{boxes if count else ''}{'the' if count else 'The'} class {old} goes. (Edit ▸ Undo brings it back.)",
+                            undoable=True):
+            return False
+        self.workspace.merge_category(category_id, other.id)
+        return True
 
     def _ask_name(self, title: str, label: str, text: str, apply) -> None:
         """Ask for a class name until ``apply(name)`` takes it or the user cancels: a refused name

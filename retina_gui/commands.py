@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from PySide6.QtGui import QUndoCommand
 
-from core.annotations import AnnotationStore, RemovedCategory
+from core.annotations import AnnotationStore, MergedCategory, RemovedCategory
 from core.labels import Box, Category
 
 
@@ -211,6 +211,22 @@ class DeleteCategory(StoreCommand):
     def undo(self) -> None:
         assert self.removed is not None
         self.store.restore_category(self.removed)
+
+
+class MergeCategory(StoreCommand):
+    def __init__(self, store: AnnotationStore, category_id: int, into: int) -> None:
+        count = store.box_counts().get(category_id, 0)
+        boxes = f" ({boxes_text(count) if count != 1 else '1 box'})" if count else ""
+        super().__init__(store, f"Merge class {store.category(category_id).name} into {store.category(into).name}{boxes}")
+        self.category_id, self.into = category_id, into
+        self.merged: MergedCategory | None = None
+
+    def apply(self) -> None:
+        self.merged = self.store.merge_category(self.category_id, self.into)
+
+    def undo(self) -> None:
+        assert self.merged is not None
+        self.store.unmerge_category(self.merged)
 
 
 class RejectPrediction(QUndoCommand):

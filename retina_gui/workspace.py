@@ -230,6 +230,12 @@ class Workspace(QObject):
     def delete_category(self, category_id: int) -> None:
         self._push(commands.DeleteCategory(self.store, category_id))
 
+    def merge_category(self, category_id: int, into: int) -> None:
+        """Its boxes become ``into``'s and the class goes, as one undo step."""
+        if self.current_category == category_id:  # new boxes were of the class merged away: now of the one it went into
+            self.set_current_category(into)
+        self._push(commands.MergeCategory(self.store, category_id, into))
+
     # --- boxes ---------------------------------------------------------------------------------
     def draw_box(self, file_name: str, size: tuple[int, int], rect: QRectF) -> bool:
         """A box drawn on the canvas becomes a box of the current class; False if there is no class."""

@@ -1828,3 +1828,37 @@ def test_class_colours_stay_distinct_past_the_palette():
     rgb = np.array([c.getRgb()[:3] for c in colors], dtype=float)
     gaps = np.linalg.norm(rgb[:, None] - rgb[None], axis=2) + np.eye(100) * 1e9
     assert gaps[16:].min() > 40  # none a near copy of another (palette colours among themselves are as given)
+
+
+def test_renaming_a_class_to_another_ones_name_merges_it_after_asking_and_undo_splits_them(qtbot, demo, monkeypatch):
+    """It was refused ("there is already a class called …"): a stray class of an export had to be
+    relabelled box by box."""
+    from PySide6.QtWidgets import QInputDialog
+
+    window = demo
+    ws, store = window.workspace, window.workspace.store
+    knight = next(c for c in store.categories if c.name == "black-knight")
+    bishop = next(c for c in store.categories if c.name == "black-bishop")
+    counts = store.box_counts()
+    moved = {name: [i for i, b in enumerate(store.boxes(name)) if b.category_id == knight.id] for name in window.files.model.names}
+    window.classes.list.setCurrentRow(store.categories.index(knight))
+    ws.set_current_category(knight.id)
+    asked, answers, questions = [], [("Black-Bishop ", True), ("horse", True)], []
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, text="": (asked.append(text), answers.pop(0))[1])
+    window.classes.confirm = lambda title, text, **_: questions.append(text) or False  # "Merge?" No: the name is asked again
+    window.classes.ask_rename()
+    assert asked == ["black-knight", "Black-Bishop "] and store.category(knight.id).name == "horse"
+    assert questions[0].startswith("There is already a class called “black-bishop”. Merge black-knight into it? "
+                                   f"Its {counts[knight.id]} boxes become black-bishop boxes")
+    answers[:] = [("black-bishop", True)]
+    window.classes.confirm = lambda title, text, **_: True
+    window.classes.ask_rename()
+    assert knight.id not in {c.id for c in store.categories}
+    assert store.box_counts()[bishop.id] == counts[bishop.id] + counts[knight.id]
+    assert ws.current_category == bishop.id  # new boxes: of the class it went into
+    assert ws.undo_stack.text(ws.undo_stack.index() - 1) == f"Merge class horse into black-bishop ({counts[knight.id]} boxes)"
+    ws.undo_stack.undo()
+    assert store.category(knight.id).name == "horse" and store.categories.index(store.category(knight.id)) == \
+        [c.id for c in store.categories].index(knight.id)
+    assert {name: [i for i, b in enumerate(store.boxes(name)) if b.category_id == knight.id] for name in window.files.model.names} == moved
+    assert store.box_counts() == counts
