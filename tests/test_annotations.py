@@ -73,6 +73,26 @@ def test_removing_a_class_takes_its_boxes_and_restoring_puts_them_back_in_place(
     assert set(events[1].file_names) == set(events[3].file_names) == set(removed.boxes) and removed.boxes
 
 
+def test_merging_a_class_relabels_its_boxes_and_unmerging_restores_the_store_exactly():
+    store = _store()
+    snapshot = store.to_labelset()
+    counts = store.box_counts()
+    source, into = sorted(counts, key=counts.get)[-2:]
+    events = []
+    store.subscribe(events.append)
+    merged = store.merge_category(source, into)
+    assert source not in {c.id for c in store.categories} and store.box_counts()[into] == counts[source] + counts[into]
+    assert [type(e) for e in events] == [CategoriesChanged, ImagesChanged] and set(events[1].file_names) == set(merged.boxes)
+    store.unmerge_category(merged)
+    assert store.to_labelset() == snapshot
+    with pytest.raises(ValueError, match="into itself"):
+        store.merge_category(into, into)
+    with pytest.raises(KeyError):
+        store.merge_category(source, 10_000)
+    assert store.to_labelset() == snapshot
+    assert store.category_named(" " + store.categories[0].name.upper()) == store.categories[0]
+
+
 def test_class_names_must_be_unique_and_not_blank_and_ids_are_never_reused():
     store = _store()
     with pytest.raises(ValueError, match="already"):
