@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
     QComboBox,
+    QDialog,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -37,6 +38,7 @@ from core.text import count as count_of
 from retina_gui.anchor_panel import AnchorPanel
 from retina_gui.annotator import Annotator
 from retina_gui.canvas import Canvas, Tool
+from retina_gui.class_picker import ClassPicker
 from retina_gui.classes_panel import ClassesPanel
 from retina_gui.convert import category_icon, class_key_text
 from retina_gui.evaluation_panel import EvaluationPanel
@@ -368,6 +370,8 @@ class MainWindow(QMainWindow):
         self._action(classes, "&Colour…", self.classes.ask_color)
         self._action(classes, "&Delete Class…", self.classes.ask_delete)
         classes.addSeparator()
+        self._action(classes, "C&hoose Class…", self.ask_class, "L", "Type part of a class name: any class, also past the ninth "
+                     "(edit tool: relabels the selection)")
         for number in range(1, 10):
             self._action(classes, f"Class {number} (edit tool: relabels the selection)", partial(self.pick_class, number), str(number))
 
@@ -575,14 +579,26 @@ class MainWindow(QMainWindow):
         """Number keys: choose the class for drawing, and with the edit tool relabel the selected
         boxes to it. With the draw tool they only choose: the box just drawn is selected, and
         choosing the next box's class relabelled it (pressing 1 for the next box after a 2-box)."""
-        if self.workspace is None or number > len(self.workspace.store.categories):
-            return
-        category = self.workspace.store.categories[number - 1]
-        self.workspace.set_current_category(category.id)
+        if self.workspace is not None and number <= len(self.workspace.store.categories):
+            self.choose_class(self.workspace.store.categories[number - 1].id)
+
+    def choose_class(self, category_id: int) -> None:
+        """As a number key does, for any class."""
+        self.workspace.set_current_category(category_id)
         if self.canvas.tool is Tool.EDIT:
-            self.annotator.relabel_selected(category.id)
+            self.annotator.relabel_selected(category_id)
         else:
-            self.say(f"new boxes: {category.name}")
+            self.say(f"new boxes: {self.workspace.store.category(category_id).name}")
+
+    def ask_class(self) -> None:
+        """L: the class picker (type part of a name, Return); then as a number key."""
+        if self.workspace is None or not self.workspace.store.categories:
+            return
+        picker = ClassPicker(list(self.workspace.store.categories), self.workspace.current_category, self)
+        chosen = picker.chosen() if picker.exec() == QDialog.DialogCode.Accepted else None
+        self.canvas.setFocus()
+        if chosen is not None and self.workspace is not None and chosen in {c.id for c in self.workspace.store.categories}:
+            self.choose_class(chosen)
 
     def _undo(self) -> None:
         if self.workspace is not None:

@@ -1862,3 +1862,34 @@ def test_renaming_a_class_to_another_ones_name_merges_it_after_asking_and_undo_s
         [c.id for c in store.categories].index(knight.id)
     assert {name: [i for i, b in enumerate(store.boxes(name)) if b.category_id == knight.id] for name in window.files.model.names} == moved
     assert store.box_counts() == counts
+
+
+def test_the_class_picker_reaches_any_class_by_typing_part_of_its_name(qtbot, demo, monkeypatch):
+    """Only classes 1-9 had a key: past the ninth, the keyboard reached none."""
+    from PySide6.QtWidgets import QApplication, QDialog
+
+    from retina_gui.class_picker import ClassPicker
+
+    window = demo
+    store = window.workspace.store
+    names = [c.name for c in store.categories]
+    typed = []
+
+    def run(picker, text, keys=()):
+        picker.filter.setText(text)
+        for key in keys:
+            qtbot.keyClick(picker.filter, key)
+        typed.append([picker.list.item(r).text().split("  ")[0] for r in range(picker.list.count()) if not picker.list.item(r).isHidden()])
+        return QDialog.DialogCode.Accepted
+
+    window.canvas.select([0])
+    monkeypatch.setattr(ClassPicker, "exec", lambda picker: run(picker, "KNIGHT", [Qt.Key.Key_Down]))
+    qtbot.keyClick(window.canvas, Qt.Key.Key_L)
+    assert typed[-1] == [n for n in names if "knight" in n]  # as class names compare: case does not count
+    expected = typed[-1][1]  # Down in the filter moved to the second one
+    assert store.category(store.boxes(window.annotator.current)[0].category_id).name == expected
+    assert store.category(window.workspace.current_category).name == expected
+    assert QApplication.focusWidget() is window.canvas
+    monkeypatch.setattr(ClassPicker, "exec", lambda picker: run(picker, "zebra"))  # nothing matches: nothing changes
+    window.ask_class()
+    assert typed[-1] == [] and store.category(store.boxes(window.annotator.current)[0].category_id).name == expected

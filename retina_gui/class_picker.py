@@ -1,0 +1,69 @@
+"""Choose a class by typing part of its name: the keyboard's way to the classes past the ninth
+(the number keys reach 1 to 9), and to any class of a long list."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+
+from core.labels import Category, class_name_key
+from retina_gui.convert import category_icon
+
+
+class ClassPicker(QDialog):
+    """The classes whose name contains what is typed (as class names compare: case and Unicode
+    spelling do not count), the current one first in view; Up/Down move in the list while typing,
+    Return takes the highlighted one."""
+
+    def __init__(self, categories: list[Category], current: int | None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Choose class")
+        self.filter = QLineEdit(placeholderText="Type part of a class name")
+        self.filter.setClearButtonEnabled(True)
+        self.list = QListWidget()
+        for number, category in enumerate(categories, start=1):
+            item = QListWidgetItem(category_icon(category), f"{category.name}  ({number})" if number > 9 else f"{category.name}  [{number}]")
+            item.setData(Qt.ItemDataRole.UserRole, category.id)
+            item.setData(Qt.ItemDataRole.UserRole + 1, class_name_key(category.name))
+            self.list.addItem(item)
+            if category.id == current:
+                self.list.setCurrentItem(item)
+        if self.list.currentItem() is None and self.list.count():
+            self.list.setCurrentRow(0)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        self.list.itemDoubleClicked.connect(self.accept)
+        self.filter.textChanged.connect(self._filtered)
+        self.filter.installEventFilter(self)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.filter)
+        layout.addWidget(self.list)
+        layout.addWidget(buttons)
+        self.filter.setFocus()
+
+    def _filtered(self, text: str) -> None:
+        key = class_name_key(text)
+        first = None
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            hidden = key not in item.data(Qt.ItemDataRole.UserRole + 1)
+            item.setHidden(hidden)
+            if not hidden and first is None:
+                first = item
+        current = self.list.currentItem()
+        if current is None or current.isHidden():
+            self.list.setCurrentItem(first)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Up, Down, Page Up/Down typed in the filter move in the list (the hands stay on the keys)."""
+        keys = (Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown)
+        if watched is self.filter and event.type() == QEvent.Type.KeyPress and event.key() in keys:
+            self.list.keyPressEvent(event)
+            return True
+        return super().eventFilter(watched, event)
+
+    def chosen(self) -> int | None:
+        """The class id taken (None: none shown, or none highlighted)."""
+        item = self.list.currentItem()
+        return None if item is None or item.isHidden() else item.data(Qt.ItemDataRole.UserRole)
