@@ -47,7 +47,7 @@ from retina_gui.label_transfer import LabelTransfer
 from retina_gui.model_panel import ModelPanel
 from retina_gui.predictions import Predictions
 from retina_gui.training_panel import TrainingPanel
-from retina_gui.widgets import HistoryView, PanelScroll, enclosing_scroll_area, scroll_into_view
+from retina_gui.widgets import ElidedLabel, HistoryView, PanelScroll, enclosing_scroll_area, scroll_into_view
 from retina_gui.workers import FolderScanner, ImageLoader, drop_queued_results
 from retina_gui.workspace import Workspace, open_workspace
 
@@ -262,11 +262,29 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text, 10_000)
 
     def _status_labels(self) -> None:
-        self.position_label, self.zoom_label, self.image_label, self.save_label = QLabel(), QLabel(), QLabel(), QLabel()
+        self.position_label, self.zoom_label, self.image_label, self.save_label = QLabel(), QLabel(), QLabel(), ElidedLabel()
         self.tool_label = QLabel("edit tool")
+        metrics = self.position_label.fontMetrics()
+        for label, widest in ((self.position_label, "x  8888.8  y  8888.8"), (self.zoom_label, "8888 %"), (self.tool_label, "anchor probe")):
+            label.setMinimumWidth(10 + metrics.horizontalAdvance(widest))  # (they kept resizing the fields beside them)
         for label in (self.image_label, self.position_label, self.zoom_label, self.tool_label, self.save_label):
             label.setContentsMargins(10, 0, 0, 0)  # a gap after a message cut short by a narrow window
             self.statusBar().addPermanentWidget(label)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_status_labels()
+
+    def _fit_status_labels(self) -> None:
+        """Passing messages keep a quarter of the status bar, at least 200 px: the image and labels
+        file fields give way, their names cut short (at 1024 px the fixed fields took all of it, and
+        "pasted 1 box", "undone: …" never showed)."""
+        bar = self.statusBar().width()
+        fixed = sum(label.minimumWidth() + 6 for label in (self.position_label, self.zoom_label, self.tool_label))
+        room = max(100, bar - fixed - max(bar // 4, 200))
+        self.image_label.setMaximumWidth(max(60, room * 3 // 4))
+        self.save_label.setMaximumWidth(max(40, room // 4))
+        self._show_image_position()
 
     def _action(self, menu: QMenu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
         action = QAction(text, self)
@@ -793,17 +811,20 @@ class MainWindow(QMainWindow):
             row, shown = self.files.model.row(name), self.files.filter
             place = shown.mapFromSource(self.files.model.index(row)).row() if row is not None else -1
             position = f"{place + 1}/{shown.rowCount()}" if place >= 0 else f"–/{shown.rowCount()}"
-            self.image_label.setText(f"{position}  {self._short_name(name)}  {width}×{height}")
+            self.image_label.setText(f"{position}  {self._short_name(name, f'{position}    {width}×{height}')}  {width}×{height}")
             self.image_label.setToolTip(name)
 
-    def _short_name(self, name: str) -> str:
-        """The image's name, cut in the middle to at most 320 px: a long path pushed the messages out
-        of the status bar ("accepted 37 p"), then lost its own end and the image size."""
-        return self.image_label.fontMetrics().elidedText(name, Qt.TextElideMode.ElideMiddle, 320)
+    def _short_name(self, name: str, beside: str) -> str:
+        """The image's name, cut in the middle to what its field has room for beside ``beside``: a
+        long path pushed the messages out of the status bar ("accepted 37 p"), then lost its own end
+        and the image size."""
+        metrics = self.image_label.fontMetrics()
+        room = min(320, self.image_label.maximumWidth() - 12 - metrics.horizontalAdvance(beside))
+        return metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, max(room, 40))
 
     def _image_failed(self, name: str, reason: str) -> None:
         self._shown_image = None
-        self.image_label.setText(f"{self._short_name(name)}: unreadable")
+        self.image_label.setText(f"{self._short_name(name, ': unreadable')}: unreadable")
         self.image_label.setToolTip(name)
         self.zoom_label.setText("")  # (the zoom of the image before stood there: "2884 %")
         self._unreadable_said = f"{name} cannot be read: {reason}"

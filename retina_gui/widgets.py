@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QProgressBar, QScrollArea, QUndoView, QWidget
 
 
@@ -87,6 +88,31 @@ class HistoryView(QUndoView):
 
     def keyPressEvent(self, event) -> None:
         self._tracked(super().keyPressEvent, event)
+
+
+class ElidedLabel(QLabel):
+    """A one-line label cut with "…" to the width it is given (its maximum width, set by its owner),
+    the whole text in its tooltip: a status bar's fixed fields left passing messages no room."""
+
+    def __init__(self, text: str = "", elide: Qt.TextElideMode = Qt.TextElideMode.ElideRight) -> None:
+        super().__init__(text)
+        self._elide = elide
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        return QSize(min(hint.width(), self.maximumWidth()), hint.height())
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(min(super().minimumSizeHint().width(), 40), super().minimumSizeHint().height())
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setToolTip(text)
+
+    def paintEvent(self, _event) -> None:
+        painter = QPainter(self)
+        rect = self.contentsRect()
+        painter.drawText(rect, int(self.alignment()), self.fontMetrics().elidedText(self.text(), self._elide, rect.width()))
 
 
 class TaskProgress(QProgressBar):

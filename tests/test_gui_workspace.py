@@ -1893,3 +1893,22 @@ def test_the_class_picker_reaches_any_class_by_typing_part_of_its_name(qtbot, de
     monkeypatch.setattr(ClassPicker, "exec", lambda picker: run(picker, "zebra"))  # nothing matches: nothing changes
     window.ask_class()
     assert typed[-1] == [] and store.category(store.boxes(window.annotator.current)[0].category_id).name == expected
+
+
+def test_passing_messages_keep_room_in_the_status_bar_of_a_narrow_window(qtbot, demo):
+    """At 1024 px the fixed fields (image, position, zoom, tool, labels file) took the whole bar:
+    "pasted 1 box", "undone: …" got no room and never showed."""
+    window = demo
+    window.statusBar().setSizeGripEnabled(False)
+    window._saved("labels: annotations of the chess pieces, all of them, as labelled in November 2026.coco.json")
+    for width in (1024, 800):
+        window.resize(width, 700)
+        qtbot.waitUntil(lambda: window.statusBar().width() <= width, timeout=2000)
+        qtbot.wait(20)  # laid out
+        bar = window.statusBar()
+        fields = [window.image_label, window.position_label, window.zoom_label, window.tool_label, window.save_label]
+        used = sum(f.width() for f in fields)
+        assert bar.width() - used >= max(bar.width() // 4, 200) - 30
+        assert window.annotator.current.split("/")[-1][:5] in window.image_label.text()  # the name, cut short, still there
+        assert window.image_label.text().endswith(f"{window.annotator.size[0]}×{window.annotator.size[1]}")
+        assert window.save_label.toolTip().endswith("2026.coco.json")  # the whole of what is cut short, in its tooltip
