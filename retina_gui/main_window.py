@@ -94,6 +94,9 @@ class WheelOnlyWhenFocused(QObject):
             area.viewport().installEventFilter(self)
 
 
+NARROW_WINDOW = 900  # px: below it the panels share one column (see _keep_room_for_the_image)
+
+
 class MainWindow(QMainWindow):
     def __init__(self, *, folder: Path | None = None, model: Path | None = None, labels: Path | None = None,
                  recursive: bool = True, settings: QSettings | None = None, confirm: Callable[..., bool] | None = None) -> None:
@@ -248,7 +251,10 @@ class MainWindow(QMainWindow):
         width, height = self.width(), self.height()
         tabs = max((bar.sizeHint().width() + 4 for bar in self.findChildren(QTabBar, options=Qt.FindChildOption.FindDirectChildrenOnly)), default=0)
         right = min(max(min(380, width // 4), tabs), width // 3)
-        self.resizeDocks([self.docks["Images"], self.docks["Model"]], [min(240, width // 6), right], Qt.Orientation.Horizontal)
+        if self.dockWidgetArea(self.docks["Images"]) == self.dockWidgetArea(self.docks["Model"]):  # one column (a narrow window)
+            self.resizeDocks([self.docks["Model"]], [right], Qt.Orientation.Horizontal)
+        else:
+            self.resizeDocks([self.docks["Images"], self.docks["Model"]], [min(240, width // 6), right], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["Classes"], self.docks["Model"]], [2 * height // 5, 3 * height // 5], Qt.Orientation.Vertical)
 
     def _dock(self, title: str, widget) -> QDockWidget:
@@ -276,12 +282,13 @@ class MainWindow(QMainWindow):
         self._fit_status_labels()
 
     def _fit_status_labels(self) -> None:
-        """Passing messages keep a quarter of the status bar, at least 200 px: the image and labels
+        """Passing messages keep a quarter of the status bar, at least 150 px: the image and labels
         file fields give way, their names cut short (at 1024 px the fixed fields took all of it, and
         "pasted 1 box", "undone: …" never showed)."""
         bar = self.statusBar().width()
-        fixed = sum(label.minimumWidth() + 6 for label in (self.position_label, self.zoom_label, self.tool_label))
-        room = max(100, bar - fixed - max(bar // 4, 200))
+        self.tool_label.setVisible(bar >= 800)  # below, the image's name and size had no room left (the View menu says the tool)
+        fixed = sum(label.minimumWidth() + 6 for label in (self.position_label, self.zoom_label, self.tool_label) if label.isVisibleTo(self))
+        room = max(100, bar - fixed - max(bar // 4, 150))
         self.image_label.setMaximumWidth(max(60, room * 3 // 4))
         self.save_label.setMaximumWidth(max(40, room // 4))
         self._show_image_position()
@@ -1014,6 +1021,11 @@ class MainWindow(QMainWindow):
         """Panels restored from a larger screen can leave the image a sliver: give them the widths of
         this window instead."""
         if self.canvas.width() < self.width() // 2:
+            self.fit_panels()
+        if self.width() < NARROW_WINDOW and self.dockWidgetArea(self.docks["Images"]) != self.dockWidgetArea(self.docks["Classes"]):
+            # one column of panels: with the image list on the left too, a half screen (683 px) left the image 192 px
+            self.tabifyDockWidget(self.docks["Classes"], self.docks["Images"])
+            self.docks["Classes"].raise_()
             self.fit_panels()
         self._hide_stale_tab_bars()
 

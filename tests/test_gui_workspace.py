@@ -1912,3 +1912,19 @@ def test_passing_messages_keep_room_in_the_status_bar_of_a_narrow_window(qtbot, 
         assert window.annotator.current.split("/")[-1][:5] in window.image_label.text()  # the name, cut short, still there
         assert window.image_label.text().endswith(f"{window.annotator.size[0]}×{window.annotator.size[1]}")
         assert window.save_label.toolTip().endswith("2026.coco.json")  # the whole of what is cut short, in its tooltip
+
+
+def test_a_half_screen_window_puts_the_panels_in_one_column(qtbot, tmp_path, settings):
+    """At 683 px the image list on the left and the panels on the right left the image 192 px."""
+    folder = tmp_path / "demo"
+    shutil.copytree(DEMO, folder)
+    window = MainWindow(folder=folder, settings=settings)
+    window.resize(683, 600)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    docks = window.docks
+    qtbot.waitUntil(lambda: window.dockWidgetArea(docks["Images"]) == window.dockWidgetArea(docks["Classes"]), timeout=3000)
+    assert docks["Images"] in window.tabifiedDockWidgets(docks["Classes"])
+    qtbot.waitUntil(lambda: window.canvas.width() > window.width() * 0.45, timeout=3000)
+    window.close()
