@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
 from core.atomic import atomic_path, write_json
+from core.cancel import CancelToken
 from core.detections import Candidates
 
 FORMAT = 1
@@ -29,11 +32,29 @@ def model_key(weights: Path, settings: dict) -> str:
     return digest.hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class ImageFile:
+    """An image file as it was when the model read it: its entry's path, and its bytes' digest."""
+
+    entry: Path
+    digest: str
+
+
+def _digest(path: Path) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 class PredictionCache:
     """The candidates of the images in ``images`` under one model key. An entry's name carries its
     image file's modification time and size (``a.jpg.<mtime ns>-<size>.npz``): an image replaced
     under the same name (another photo, or the same one resized) finds no entry and is predicted
-    again; its old boxes and scale were shown on it. Checking costs two ``stat`` calls, no read."""
+    again; its old boxes and scale were shown on it. Checking costs two ``stat`` calls, no read.
+    An entry also holds the digest of the image's bytes: a folder copied without its files' times
+    (``cp -r``) keeps its predictions and their rejections (:meth:`names`)."""
 
     def __init__(self, root: Path, key: str, images: Path) -> None:
         self.folder = root / ".retina-gui" / "predictions" / key
@@ -47,10 +68,22 @@ class PredictionCache:
             return None
         return self.folder / f"{PurePosixPath(file_name).as_posix()}.{info.st_mtime_ns}-{info.st_size}.npz"
 
-    def names(self) -> list[str]:
-        """Images with an entry for the file as it is now. Entries of images changed since are
-        deleted, and those images' rejections with them (their candidate numbers name other boxes
-        now); an entry whose image cannot be found stays (a folder on a drive not mounted)."""
+    def image_file(self, file_name: str) -> ImageFile | None:
+        """The image as it is now, taken before the model reads it (see :meth:`put`); None when it
+        cannot be found or read."""
+        entry = self.entry_path(file_name)
+        try:
+            return None if entry is None else ImageFile(entry, _digest(self.images / file_name))
+        except OSError:
+            return None
+
+    def names(self, cancel: CancelToken | None = None) -> list[str]:
+        """Images with an entry for the file as it is now. An entry whose file has another time but
+        the same size and bytes (the folder copied without times) is renamed for it. Entries of
+        images changed since are deleted, and those images' rejections with them (their candidate
+        numbers name other boxes now); an entry whose image cannot be found stays (a folder on a
+        drive not mounted). Reading the bytes of a copied folder's images takes a while: ``cancel``
+        stops it (raising :class:`~core.cancel.Cancelled`)."""
         if not self.folder.is_dir():
             return []
         current, changed = set(), set()
@@ -60,6 +93,12 @@ class PredictionCache:
             own = self.entry_path(name) if stamped else None
             if own == path:
                 current.add(name)
+            elif own is not None and self._same_bytes(path, own, name, cancel):
+                if own.exists():  # (predicted again meanwhile: the same candidates)
+                    path.unlink(missing_ok=True)
+                else:
+                    os.replace(path, own)
+                current.add(name)
             elif own is not None or not stamped:  # the image changed, or an entry of a version without stamps
                 path.unlink(missing_ok=True)
                 changed.add(name)
@@ -68,6 +107,20 @@ class PredictionCache:
             if changed & set(rejected):  # (also when predicted again since: the numbers were of the old candidates)
                 self.put_rejected({name: indices for name, indices in rejected.items() if name not in changed})
         return sorted(current)
+
+    def _same_bytes(self, path: Path, own: Path, file_name: str, cancel: CancelToken | None) -> bool:
+        """Whether the entry ``path`` was of an image with the bytes the file has now (which has the
+        entry ``own``): the same size, and the same digest."""
+        if path.name.rpartition("-")[2] != own.name.rpartition("-")[2]:  # the size differs ("….<mtime>-<size>.npz")
+            return False
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        try:
+            with np.load(path) as data:
+                stored = str(data["digest"]) if "digest" in data.files else None
+            return stored is not None and stored == _digest(self.images / file_name)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+            return False
 
     def __contains__(self, file_name: str) -> bool:
         path = self.entry_path(file_name)
@@ -84,15 +137,16 @@ class PredictionCache:
         except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):  # missing or damaged: predict again
             return None
 
-    def put(self, file_name: str, candidates: Candidates, path: Path | None = None) -> None:
-        """``path``: the entry :meth:`entry_path` gave before the image was read (the file as it
-        was predicted, should it change meanwhile); else the image as it is now."""
-        path = path or self.entry_path(file_name)
-        if path is None:
+    def put(self, file_name: str, candidates: Candidates, image: ImageFile | None = None) -> None:
+        """``image``: what :meth:`image_file` gave before the image was read (the file as it was
+        predicted, should it change meanwhile); else the image as it is now."""
+        image = image or self.image_file(file_name)
+        if image is None:
             raise FileNotFoundError(f"{self.images / file_name}: no such image")
-        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        with atomic_path(image.entry) as tmp, open(tmp, "wb") as f:
             np.savez(f, boxes=candidates.boxes, scores=candidates.scores, labels=candidates.labels, anchor_index=candidates.anchor_index,
-                     level=candidates.level, scale=np.array(candidates.scale), score_floor=np.array(candidates.score_floor))
+                     level=candidates.level, scale=np.array(candidates.scale), score_floor=np.array(candidates.score_floor),
+                     digest=np.array(image.digest))
 
     def rejected(self) -> dict[str, set[int]]:
         """Per image, the candidates the user rejected (indices into that image's candidates,

@@ -353,7 +353,10 @@ class PredictionWorker(QueueWorker):
                                          runtime.device,
                                          runtime.precision, post.score_thresh, post.nms_thresh, post.max_detections,
                                          detector.preset.anchors, detector.preset.assign, detector.preprocess_config, devices, key))
-        names = self._cache.names()  # first: it drops the entries, and the rejections, of images changed since
+        try:
+            names = self._cache.names(self.cancel)  # first: it drops the entries, and the rejections, of images changed since
+        except Cancelled:  # the worker stops (the folder closes) while a copied folder's images are read
+            return
         self.rejected_loaded.emit(self._cache.rejected())
         self.cached_names.emit(names)  # names only: reading 10,000 files here held every load up
 
@@ -365,7 +368,7 @@ class PredictionWorker(QueueWorker):
         if cached is not None:
             self._emit(name, cached, True)
             return True
-        entry = self._cache.entry_path(name)  # the file as it is read: written over meanwhile, its entry is not this one's
+        image = self._cache.image_file(name)  # the file as it is read: written over meanwhile, its entry is not this one's
         try:
             from core.images import load_image
 
@@ -374,7 +377,7 @@ class PredictionWorker(QueueWorker):
             self.failed.emit(name, exc.reason)
             return False
         try:
-            self._cache.put(name, candidates, entry)
+            self._cache.put(name, candidates, image)
         except OSError:
             pass  # a read-only folder: predictions still show, they are just not kept for next time
         self._emit(name, candidates, False)

@@ -46,7 +46,8 @@ def test_an_image_replaced_under_the_same_name_is_predicted_again_and_its_reject
     (images / "a.jpg").write_bytes(b"another photo, longer")
     assert "a.jpg" not in cache and cache.get("a.jpg") is None  # as Evaluate and the window ask: both say "predict it"
     stat = (images / "b.jpg").stat()
-    os.utime(images / "b.jpg", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # rewritten in place, as long as it was
+    (images / "b.jpg").write_bytes(b"A PHOTO")  # rewritten in place, as long as it was
+    os.utime(images / "b.jpg", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     assert cache.get("b.jpg") is None
     # the next model load lists what is current; the stale entries and their rejections go
     assert cache.names() == [] and not list(cache.folder.rglob("*.npz")) and cache.rejected() == {}
@@ -59,10 +60,49 @@ def test_an_image_replaced_under_the_same_name_is_predicted_again_and_its_reject
 def test_an_entry_written_for_the_image_as_it_was_read_is_not_taken_for_a_newer_file(tmp_path):
     images = _images(tmp_path, "a.jpg")
     cache = PredictionCache(tmp_path, "key", images)
-    entry = cache.entry_path("a.jpg")  # taken before the model reads the image ...
+    image = cache.image_file("a.jpg")  # taken before the model reads the image ...
     (images / "a.jpg").write_bytes(b"saved again while it was predicted")
-    cache.put("a.jpg", CANDIDATES, entry)  # ... so the new file is predicted again
+    cache.put("a.jpg", CANDIDATES, image)  # ... so the new file is predicted again
     assert cache.get("a.jpg") is None
+    assert cache.names() == []  # (also not taken for it by its bytes)
+
+
+def test_a_folder_copied_without_its_files_times_keeps_its_predictions_and_rejections(tmp_path):
+    """Keyed by the files' times, a `cp -r` copy lost every cached prediction and rejection."""
+    import shutil
+
+    images = _images(tmp_path, "a.jpg", "sub/b.jpg", "c.jpg")
+    cache = PredictionCache(tmp_path, "key", images)
+    for name in ("a.jpg", "sub/b.jpg", "c.jpg"):
+        cache.put(name, CANDIDATES)
+    cache.put_rejected({"a.jpg": {0}, "sub/b.jpg": {0}, "c.jpg": {0}})
+    copy = tmp_path / "copy"
+    shutil.copytree(tmp_path, copy, copy_function=shutil.copyfile)  # bytes only: every file gets the time of the copy
+    for path in (copy / "images").rglob("*.jpg"):
+        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 5_000_000_000))
+    (copy / "images" / "c.jpg").write_bytes(b"a phot0")  # edited since: the same size, other bytes
+    copied = PredictionCache(copy, "key", copy / "images")
+    assert copied.get("a.jpg") is None  # before the model's load looks: another time
+    assert copied.names() == ["a.jpg", "sub/b.jpg"]
+    assert copied.get("sub/b.jpg") is not None and copied.rejected() == {"a.jpg": {0}, "sub/b.jpg": {0}}
+    assert len(list(copied.folder.rglob("*.npz"))) == 2  # renamed for the files as they are, c.jpg's gone
+
+
+def test_a_long_look_at_a_copied_folder_stops_when_cancelled(tmp_path):
+    import pytest
+
+    from core.cancel import Cancelled, CancelToken
+
+    images = _images(tmp_path, "a.jpg")
+    cache = PredictionCache(tmp_path, "key", images)
+    cache.put("a.jpg", CANDIDATES)
+    stat = (images / "a.jpg").stat()
+    os.utime(images / "a.jpg", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    cancel = CancelToken()
+    cancel.cancel()
+    with pytest.raises(Cancelled):
+        cache.names(cancel)
+    assert cache.names() == ["a.jpg"]
 
 
 def test_a_changed_image_predicted_again_before_the_next_load_loses_its_old_rejections(tmp_path):
