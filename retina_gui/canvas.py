@@ -795,6 +795,21 @@ class Canvas(QGraphicsView):
             return
         super().keyPressEvent(event)
 
+    def focusNextPrevChild(self, forward: bool) -> bool:
+        """Tab / Shift+Tab step through the boxes, selecting one at a time and scrolling it into view:
+        with the keyboard alone one box of many could not be picked to relabel, nudge or delete. On
+        an image without boxes they move the focus on, as elsewhere (Esc brings it back here)."""
+        if not self._items or self._drag is not None:
+            return super().focusNextPrevChild(forward)
+        n = len(self._items)
+        if self._selected:
+            index = (max(self._selected) + 1) % n if forward else (min(self._selected) - 1) % n
+        else:
+            index = 0 if forward else n - 1
+        self.select([index])
+        self.ensureVisible(self._items[index].sceneBoundingRect(), 20, 20)
+        return True
+
     def keyReleaseEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = False

@@ -1928,3 +1928,24 @@ def test_a_half_screen_window_puts_the_panels_in_one_column(qtbot, tmp_path, set
     assert docks["Images"] in window.tabifiedDockWidgets(docks["Classes"])
     qtbot.waitUntil(lambda: window.canvas.width() > window.width() * 0.45, timeout=3000)
     window.close()
+
+
+def test_tab_steps_through_the_boxes_of_the_image(qtbot, demo):
+    """Without the mouse, one box of many could not be picked to relabel, nudge or delete."""
+    from PySide6.QtWidgets import QApplication
+
+    window = demo
+    canvas, n = window.canvas, len(window.workspace.store.boxes(window.annotator.current))
+    canvas.select([])
+    qtbot.keyClick(canvas, Qt.Key.Key_Tab)
+    assert canvas.selected() == [0] and QApplication.focusWidget() is canvas
+    qtbot.keyClick(canvas, Qt.Key.Key_Tab)
+    assert canvas.selected() == [1]
+    qtbot.keyClick(canvas, Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(canvas, Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)
+    assert canvas.selected() == [n - 1]  # round to the last
+    canvas.zoom_by(8)
+    canvas.centerOn(0, 0)
+    qtbot.keyClick(canvas, Qt.Key.Key_Tab)  # back to the first, scrolled into view
+    assert canvas.selected() == [0]
+    assert canvas.mapToScene(canvas.viewport().rect()).boundingRect().intersects(canvas._items[0].sceneBoundingRect())
