@@ -22,7 +22,7 @@ class ClassPicker(QDialog):
         self.filter.setClearButtonEnabled(True)
         self.list = QListWidget()
         for number, category in enumerate(categories, start=1):
-            item = QListWidgetItem(category_icon(category), f"{category.name}  ({number})" if number > 9 else f"{category.name}  [{number}]")
+            item = QListWidgetItem(category_icon(category), f"{category.name}  (key {number})" if number <= 9 else category.name)
             item.setData(Qt.ItemDataRole.UserRole, category.id)
             item.setData(Qt.ItemDataRole.UserRole + 1, class_name_key(category.name))
             self.list.addItem(item)
