@@ -277,6 +277,7 @@ class Workspace(QObject):
         return len(self.clipboard)
 
     PASTE_SHIFT = 10.0  # image pixels, for a paste that would lie exactly on its original
+    PASTE_TRIES = 100  # shifts tried each way
 
     def paste_boxes(self, file_name: str, size: tuple[int, int], boxes: list[Box] | None = None, source: str = "") -> list[int]:
         """Paste the clipboard (or ``boxes``), clipped to this image; returns the new indices. Boxes
@@ -305,8 +306,9 @@ class Workspace(QObject):
         return fitted
 
     def _placed(self, boxes: list[Box], size: tuple[int, int], present: list[Box]) -> list[Box]:
-        """``boxes`` moved by the nearest multiple of PASTE_SHIFT at which none lies on a box of
-        ``present`` (same class and corners), the group kept inside the image where it fits."""
+        """``boxes`` moved by the nearest multiple of PASTE_SHIFT at which none lies, as pasted
+        (clipped), on a box of ``present``: first keeping the group whole inside the image, else
+        (it touches every edge, or is larger than the image) letting the image clip it."""
         if not boxes:
             return []
         there = {same_place(b) for b in present}
@@ -314,17 +316,20 @@ class Workspace(QObject):
         # how far the group may move each way and stay whole inside the image (none: it is larger)
         left, right = -min(b.x1 for b in boxes), w - max(b.x2 for b in boxes)
         up, down = -min(b.y1 for b in boxes), h - max(b.y2 for b in boxes)
-        for step in range(1, 1000):
-            for sx, sy in ((0, 0), (1, 1), (-1, -1), (1, -1), (-1, 1)) if step == 1 else ((1, 1), (-1, -1), (1, -1), (-1, 1)):
-                k = step - 1 if (sx, sy) == (0, 0) else step
-                dx, dy = sx * k * self.PASTE_SHIFT, sy * k * self.PASTE_SHIFT
-                if left <= right:
-                    dx = min(max(dx, left), right)
-                if up <= down:
-                    dy = min(max(dy, up), down)
-                moved = [replace(b, x1=b.x1 + dx, y1=b.y1 + dy, x2=b.x2 + dx, y2=b.y2 + dy) for b in boxes]
-                if not any(same_place(b) in there for b in moved):
-                    return moved
+        tried = set()
+        for whole in (True, False):
+            for step in range(self.PASTE_TRIES):
+                for sx, sy in ((1, 1), (-1, -1), (1, -1), (-1, 1)) if step else ((0, 0),):
+                    dx, dy = sx * step * self.PASTE_SHIFT, sy * step * self.PASTE_SHIFT
+                    if whole:
+                        dx = min(max(dx, left), right) if left <= right else 0.0
+                        dy = min(max(dy, up), down) if up <= down else 0.0
+                    if (dx, dy) in tried:  # (a group that cannot move gave the same place 4,000 times: 3 s for 334 boxes)
+                        continue
+                    tried.add((dx, dy))
+                    moved = self.fitted([replace(b, x1=b.x1 + dx, y1=b.y1 + dy, x2=b.x2 + dx, y2=b.y2 + dy) for b in boxes], size)
+                    if moved and not any(same_place(b) in there for b in moved):
+                        return moved
         return boxes
 
     def import_labels(self, labels: LabelSet, present: set[str], source: str) -> tuple[int, list[str], int, int]:
