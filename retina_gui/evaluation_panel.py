@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.cancel import CancelToken
-from core.labels import category_of_class, same_named_categories
+from core.labels import category_of_class, class_name_key, same_named_categories
 from core.text import count
 from retina_gui.canvas import OverlayBox
 from retina_gui.convert import rect_from_xyxy
@@ -41,10 +41,11 @@ class EvaluationPanel(QWidget):
         self._pending = None  # an error to highlight once its image is shown
         self._view = (0.0, 0.0)  # the score and NMS thresholds of the report's errors
         self._run_view = (0.0, 0.0)  # those of the run going on
-        # images edited since the report's labels were taken: its label numbers are stale there, and its
-        # figures once there is one (a class added, or renamed, changes none of them)
+        # images edited since the report's labels were taken: its label numbers are stale there, and its figures
         self._edited: set[str] = set()
         self._run_edits: set[str] = set()  # the same for the run going on, the report's once it is done
+        self._classes: frozenset = frozenset()  # the label classes the report scored (see _scored_classes)
+        self._run_classes: frozenset = frozenset()
         self.run_button = QPushButton("Evaluate")
         self.run_button.setToolTip("COCO metrics of the model on the labelled images, then its misses and false detections")
         self.run_button.clicked.connect(self.evaluate)
@@ -111,6 +112,9 @@ class EvaluationPanel(QWidget):
         self._run_edits.update(names)  # a run going on took its labels at its start
         self._show_stale()
 
+    def classes_changed(self) -> None:
+        self._show_stale()
+
     STALE_TEXT = "Labels changed: Evaluate again"
     THRESHOLDS_TEXT = "Thresholds changed: Evaluate again"
 
@@ -122,9 +126,19 @@ class EvaluationPanel(QWidget):
         workspace = self.annotator.workspace
         if self.report is None or workspace is None:
             return ""
-        if self._edited:
+        if self._edited or self._scored_classes() != self._classes:
             return self.STALE_TEXT
         return self.THRESHOLDS_TEXT if (self.predictions.score, self.predictions.nms) != self._view else ""
+
+    def _scored_classes(self) -> frozenset:
+        """The label classes an evaluation scores, by id and name: those the model has a class of
+        that name for. A rename or a new class of such a name changes the figures; a class the model
+        does not know, or a colour, does not (adding an empty class marked the report stale)."""
+        model, workspace = self.predictions.model, self.annotator.workspace
+        if model is None or workspace is None:
+            return frozenset()
+        known = {class_name_key(name) for name in model.class_names}
+        return frozenset((c.id, class_name_key(c.name)) for c in workspace.store.categories if class_name_key(c.name) in known)
 
     def _show_stale(self, *_args) -> None:
         """Said in the progress bar, and the figures greyed: a line added to them moved the table and
@@ -207,7 +221,7 @@ class EvaluationPanel(QWidget):
         memory = {n: p.candidates[n] for n in names if n in p.candidates}
         cache, model = p.cache, p.model
         view_score, nms = p.score, p.nms
-        self._run_edits = set()  # the labels this run's report is of
+        self._run_edits, self._run_classes = set(), self._scored_classes()  # the labels this run's report is of
         self._run_view = (view_score, nms)  # the report's errors are at these thresholds, whatever the sliders do meanwhile
 
         def run(cancel: CancelToken):
@@ -243,7 +257,7 @@ class EvaluationPanel(QWidget):
         lost = [n for n in lost if n not in self.annotator.files.model.unreadable]
         self.stop()
         self.run_button.setEnabled(True)
-        self.report, self._edited, self._view = report, self._run_edits, self._run_view
+        self.report, self._edited, self._classes, self._view = report, self._run_edits, self._run_classes, self._run_view
         self._show_stale()
         self.progress.setMaximum(max(1, self.progress.maximum()))
         self.progress.setValue(self.progress.maximum())  # shown from now on: where "Labels changed" will be said, moving nothing

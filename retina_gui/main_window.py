@@ -453,6 +453,7 @@ class MainWindow(QMainWindow):
         workspace.categories_changed.connect(self._show_predictions)  # class colours
         workspace.categories_changed.connect(self.anchor_panel.refresh)  # class names in its assignment view
         workspace.categories_changed.connect(self.training_panel.labels_changed)  # the plan line counts the classes
+        workspace.categories_changed.connect(self.evaluation_panel.classes_changed)  # the classes it scores, by name
         workspace.saved.connect(self._saved)
         workspace.save_failed.connect(self._save_failed)
         workspace.changed_on_disk.connect(self._labels_changed_on_disk)

@@ -424,9 +424,14 @@ def test_evaluation_view_gives_coco_metrics_and_browsable_errors(qtbot, tmp_path
     assert panel.stale == panel.THRESHOLDS_TEXT and panel.progress.text() == panel.THRESHOLDS_TEXT and not panel.metrics.isEnabled()
     window.model_panel.score_slider.setValue(10)
     assert not panel.stale and panel.progress.text() == "100 %"
-    window.workspace.add_category("clock")  # a class added (and renamed) changes none of the figures: still the labels evaluated
+    window.workspace.add_category("clock")  # a class the model does not know, added and renamed, changes none of the figures
     clock = next(c for c in window.workspace.store.categories if c.name == "clock")
     window.workspace.rename_category(clock.id, "timer")
+    assert not panel.stale and panel.metrics.isEnabled()
+    rook = next(c for c in window.workspace.store.categories if c.name == "white-rook")  # one it scores, by name: they change
+    window.workspace.rename_category(rook.id, "castle")
+    assert panel.stale == panel.STALE_TEXT and panel.progress.text() == panel.STALE_TEXT and not panel.metrics.isEnabled()
+    window.workspace.rename_category(rook.id, "white-rook")  # back: the report holds again
     assert not panel.stale and panel.metrics.isEnabled()
     name = window.files.model.names[-1]  # any edit of the labels: the labelled images are no longer those evaluated
     entry = window.workspace.store.entry(name)
