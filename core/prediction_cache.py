@@ -87,25 +87,27 @@ class PredictionCache:
         if not self.folder.is_dir():
             return []
         current, changed = set(), set()
-        for path in self.folder.rglob("*.npz"):
-            name, _, stamp = path.relative_to(self.folder).as_posix()[: -len(".npz")].rpartition(".")
-            stamped = _STAMP.fullmatch(stamp) is not None
-            own = self.entry_path(name) if stamped else None
-            if own == path:
-                current.add(name)
-            elif own is not None and self._same_bytes(path, own, name, cancel):
-                if own.exists():  # (predicted again meanwhile: the same candidates)
+        try:
+            for path in self.folder.rglob("*.npz"):
+                name, _, stamp = path.relative_to(self.folder).as_posix()[: -len(".npz")].rpartition(".")
+                stamped = _STAMP.fullmatch(stamp) is not None
+                own = self.entry_path(name) if stamped else None
+                if own == path:
+                    current.add(name)
+                elif own is not None and self._same_bytes(path, own, name, cancel):
+                    if own.exists():  # (predicted again meanwhile: the same candidates)
+                        path.unlink(missing_ok=True)
+                    else:
+                        os.replace(path, own)
+                    current.add(name)
+                elif own is not None or not stamped:  # the image changed, or an entry of a version without stamps
                     path.unlink(missing_ok=True)
-                else:
-                    os.replace(path, own)
-                current.add(name)
-            elif own is not None or not stamped:  # the image changed, or an entry of a version without stamps
-                path.unlink(missing_ok=True)
-                changed.add(name)
-        if changed:
-            rejected = self.rejected()
-            if changed & set(rejected):  # (also when predicted again since: the numbers were of the old candidates)
-                self.put_rejected({name: indices for name, indices in rejected.items() if name not in changed})
+                    changed.add(name)
+        finally:  # also when cancelled: an entry deleted takes its rejections along, or they would hide the new image's boxes
+            if changed:
+                rejected = self.rejected()
+                if changed & set(rejected):  # (also when predicted again since: the numbers were of the old candidates)
+                    self.put_rejected({name: indices for name, indices in rejected.items() if name not in changed})
         return sorted(current)
 
     def _same_bytes(self, path: Path, own: Path, file_name: str, cancel: CancelToken | None) -> bool:

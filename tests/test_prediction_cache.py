@@ -93,16 +93,21 @@ def test_a_long_look_at_a_copied_folder_stops_when_cancelled(tmp_path):
 
     from core.cancel import Cancelled, CancelToken
 
-    images = _images(tmp_path, "a.jpg")
+    images = _images(tmp_path, "a.jpg", "b.jpg")
     cache = PredictionCache(tmp_path, "key", images)
     cache.put("a.jpg", CANDIDATES)
-    stat = (images / "a.jpg").stat()
-    os.utime(images / "a.jpg", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    cache.put("b.jpg", CANDIDATES)
+    cache.put_rejected({"a.jpg": {0}, "b.jpg": {0}})
+    (images / "a.jpg").write_bytes(b"another photo, longer")  # changed: its entry goes at once (no bytes to read)
+    stat = (images / "b.jpg").stat()
+    os.utime(images / "b.jpg", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # its bytes must be read: cancelled there
     cancel = CancelToken()
     cancel.cancel()
     with pytest.raises(Cancelled):
         cache.names(cancel)
-    assert cache.names() == ["a.jpg"]
+    # (the entries are met in the file system's order) a changed image's entry gone takes its rejections along
+    assert ("a.jpg" in cache.rejected()) == any(p.name.startswith("a.jpg.") for p in cache.folder.rglob("*.npz"))
+    assert cache.names() == ["b.jpg"] and cache.rejected() == {"b.jpg": {0}}
 
 
 def test_a_changed_image_predicted_again_before_the_next_load_loses_its_old_rejections(tmp_path):
