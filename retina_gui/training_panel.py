@@ -10,7 +10,7 @@ import math
 import re
 import shutil
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -56,6 +56,7 @@ from retina_gui.widgets import NoteLabel, TaskProgress, button_grid, model_name,
 from retina_gui.workers import TrainingWorker
 
 SMOOTHING = 0.9  # exponential moving average of the plotted losses
+_JSON_TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,), "None": (type(None),)}  # a Recipe field's, in JSON
 
 
 def _when(run_name: str) -> str:
@@ -429,7 +430,8 @@ class TrainingPanel(QWidget):
             del saved["device"]  # (the model's, chosen in the Model panel)
             self.settings.setValue(self._advanced_key(), json.dumps(saved))
         else:
-            self.settings.remove(self._advanced_key())
+            # (not remove(): the key is a path, and removing it removed those of every folder inside this one)
+            self.settings.setValue(self._advanced_key(), "")
 
     def _remembered_recipe(self) -> tuple[str, Recipe] | None:
         """This folder's remembered Advanced settings over its defaults, with where it starts from
@@ -440,10 +442,10 @@ class TrainingPanel(QWidget):
         try:
             saved = json.loads(text)
             start = saved.pop("start")
+            kinds = {f.name: f.type for f in fields(Recipe)}  # "int", "int | None", ... (annotations as text)
             for name, value in saved.items():
-                default = getattr(base, name)
-                if default is not None and value is not None and not isinstance(value, type(default)) and not (
-                        isinstance(default, float) and isinstance(value, int)):
+                allowed = tuple(t for part in kinds[name].split("|") for t in _JSON_TYPES.get(part.strip(), ()))
+                if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
                     return None
             return (start, replace(base, **saved)) if start in ("current", "new") else None
         except (ValueError, TypeError, KeyError, AttributeError):

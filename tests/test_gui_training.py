@@ -569,8 +569,18 @@ def test_advanced_sets_optimizer_precision_validation_and_seed_and_the_folder_re
     recipe = panel.recipe()
     assert (recipe.optimizer, recipe.lr, recipe.precision, recipe.val_fraction, recipe.seed, recipe.epochs, recipe.image_size) == (
         "sgd", pytest.approx(0.005), "fp32", 0.0, 7, 1, 128)
+    inner = run.parents[1] / "inner"  # a folder inside this one keeps its own, whatever this one's become
+    window.settings.setValue(f"training_advanced/{inner}", window.settings.value(panel._advanced_key()))
     panel.advanced.setChecked(False)  # a run with the defaults: the next opening shows them
     panel._remember_advanced(panel.recipe())
     window.close_folder()
     assert window.open_folder(run.parents[1])
     assert not panel.advanced.isChecked()
+    assert window.settings.value(f"training_advanced/{inner}")
+    for wrong in ('"2"', "true", "2.5"):  # a value of another type (another version's, edited by hand): the defaults
+        window.settings.setValue(panel._advanced_key(), window.settings.value(f"training_advanced/{inner}").replace(
+            '"frozen_stages": null', f'"frozen_stages": {wrong}'))
+        assert panel._remembered_recipe() is None
+    window.settings.setValue(panel._advanced_key(), window.settings.value(f"training_advanced/{inner}").replace(
+        '"frozen_stages": null', '"frozen_stages": 2'))
+    assert panel._remembered_recipe()[1].frozen_stages == 2
