@@ -235,11 +235,12 @@ def _torch_load(path: Path) -> Any:
 
 
 def _holds_text(path: Path) -> bool:
-    """Whether the file starts with UTF-8 text (a label file or a log given as the weights)."""
+    """Whether the file starts with UTF-8 text (a label file or a log given as the weights), not
+    with the magic number of torch's legacy format, whose protocol 0 pickles are text too."""
     with open(path, "rb") as f:
         head = f.read(512)
     text = head.decode("utf-8", errors="replace")[:-1]  # (the read may end inside a character)
-    return bool(head.strip()) and b"\0" not in head and "\ufffd" not in text
+    return bool(head.strip()) and b"\0" not in head and "\ufffd" not in text and not head.startswith(b"L119547037146038801333356L")
 
 
 def _module_state_dict(obj: Any, prefix: str = "") -> dict[str, Tensor]:

@@ -79,6 +79,15 @@ def test_missing_corrupt_and_foreign_files_give_clear_errors(tmp_path):
         load_checkpoint(truncated)
 
 
+def test_a_legacy_text_pickle_of_a_whole_model_is_not_called_text(tmp_path):
+    """torch's legacy format at pickle protocol 0 is ASCII: it is a weights file, not a text."""
+    path = tmp_path / "model.pth"
+    torch.save(torch.nn.Conv2d(1, 1, 1), path, pickle_protocol=0, _use_new_zipfile_serialization=False)
+    with pytest.raises(CheckpointError, match="not a weights file retina-gui reads") as refused:
+        load_checkpoint(path)
+    assert "holds text" not in str(refused.value)
+
+
 @pytest.mark.parametrize("content, message", [
     (b"just some notes\n" * 20, r"not a weights file retina-gui reads \(.*\); it holds text$"),
     ("caf\u00e9 ".encode() * 200, "; it holds text$"),
