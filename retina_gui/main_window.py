@@ -53,6 +53,7 @@ from retina_gui.workspace import Workspace, open_workspace
 
 RECENT_KEY = "recent_folders"
 GEOMETRY_KEY, LAYOUT_KEY = "window/geometry", "window/panels"
+ONE_COLUMN_KEY = "window/one_column_by_width"  # the panels were put in one column for a narrow window (see _fit_columns)
 LAYOUT_VERSION = 1  # raise when the set of panels changes: an older saved layout is then ignored
 RECENT_COUNT = 10
 
@@ -152,9 +153,13 @@ class MainWindow(QMainWindow):
         self._arrange_panels()
         self._default_layout = self.saveState(LAYOUT_VERSION)
         self._shown = False  # the first show checks that restored panels leave room for the image
+        self._one_column_by_width = False
         if self.settings.value(GEOMETRY_KEY) is not None:  # the size, place and panels the window had when it was last closed
             self.restoreGeometry(self.settings.value(GEOMETRY_KEY))
             self.restoreState(self.settings.value(LAYOUT_KEY), LAYOUT_VERSION)
+            self._one_column_by_width = self.settings.value(ONE_COLUMN_KEY, False, type=bool)
+        self._columns_timer = QTimer(self, singleShot=True, interval=150)  # once a resize by dragging ends
+        self._columns_timer.timeout.connect(self._fit_columns)
         self._status_labels()
         self._build_menus(recursive)
         self.wheel_guard = WheelOnlyWhenFocused(self)
@@ -238,7 +243,9 @@ class MainWindow(QMainWindow):
     def reset_panels(self) -> None:
         """View ▸ Reset Panels: every panel back where it was at first."""
         self.restoreState(self._default_layout, LAYOUT_VERSION)
+        self._one_column_by_width = False
         self.fit_panels()
+        self._fit_columns()
         QTimer.singleShot(0, self._hide_stale_tab_bars)  # once the layout has placed them
 
     def fit_panels(self) -> None:
@@ -280,6 +287,8 @@ class MainWindow(QMainWindow):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._fit_status_labels()
+        if self._shown:
+            self._columns_timer.start()
 
     def _fit_status_labels(self) -> None:
         """Passing messages keep a quarter of the status bar, at least 150 px: the image and labels
@@ -622,6 +631,7 @@ class MainWindow(QMainWindow):
             return
         picker = ClassPicker(list(self.workspace.store.categories), self.workspace.current_category, self)
         chosen = picker.chosen() if picker.exec() == QDialog.DialogCode.Accepted else None
+        picker.deleteLater()  # (each L left one behind)
         self.canvas.setFocus()
         if chosen is not None and self.workspace is not None and chosen in {c.id for c in self.workspace.store.categories}:
             self.choose_class(chosen)
@@ -1023,12 +1033,25 @@ class MainWindow(QMainWindow):
         this window instead."""
         if self.canvas.width() < self.width() // 2:
             self.fit_panels()
-        if self.width() < NARROW_WINDOW and self.dockWidgetArea(self.docks["Images"]) != self.dockWidgetArea(self.docks["Classes"]):
-            # one column of panels: with the image list on the left too, a half screen (683 px) left the image 192 px
-            self.tabifyDockWidget(self.docks["Classes"], self.docks["Images"])
-            self.docks["Classes"].raise_()
-            self.fit_panels()
+        self._fit_columns()
         self._hide_stale_tab_bars()
+
+    def _fit_columns(self) -> None:
+        """Under NARROW_WINDOW the image list joins Classes and History as a tab, the panels in one
+        column (with the list on the left too, a half screen, 683 px, left the image 192 px); the
+        window grown wide again puts it back on the left, unless the user had put it there."""
+        images, classes = self.docks["Images"], self.docks["Classes"]
+        one_column = self.dockWidgetArea(images) == self.dockWidgetArea(classes) and not images.isFloating()
+        if self.width() < NARROW_WINDOW and not one_column and not images.isFloating() and images.isVisible():
+            self.tabifyDockWidget(classes, images)
+            classes.raise_()
+            self._one_column_by_width = True
+        elif self.width() >= NARROW_WINDOW and one_column and self._one_column_by_width:
+            self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, images)
+            self._one_column_by_width = False
+        else:
+            return
+        self.fit_panels()
 
     def _hide_stale_tab_bars(self) -> None:
         """Qt 6.11 leaves the tab bar of a tab group that grew (Model + Anchors, before Evaluation and
@@ -1053,6 +1076,7 @@ class MainWindow(QMainWindow):
                 self.training_panel.wait_ending(50)
         self.settings.setValue(GEOMETRY_KEY, self.saveGeometry())
         self.settings.setValue(LAYOUT_KEY, self.saveState(LAYOUT_VERSION))
+        self.settings.setValue(ONE_COLUMN_KEY, self._one_column_by_width)
         super().closeEvent(event)
 
 

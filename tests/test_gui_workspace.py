@@ -1940,6 +1940,15 @@ def test_a_half_screen_window_puts_the_panels_in_one_column(qtbot, tmp_path, set
     qtbot.waitUntil(lambda: window.dockWidgetArea(docks["Images"]) == window.dockWidgetArea(docks["Classes"]), timeout=3000)
     assert docks["Images"] in window.tabifiedDockWidgets(docks["Classes"])
     qtbot.waitUntil(lambda: window.canvas.width() > window.width() * 0.45, timeout=3000)
+    window.close()  # reopened wide (its layout saved one-column): the list is back on the left
+    window = MainWindow(folder=folder, settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    window.resize(1400, 900)
+    qtbot.waitUntil(lambda: window.dockWidgetArea(window.docks["Images"]) == Qt.DockWidgetArea.LeftDockWidgetArea, timeout=3000)
+    window.resize(700, 600)  # narrowed while open: one column again
+    qtbot.waitUntil(lambda: window.dockWidgetArea(window.docks["Images"]) == window.dockWidgetArea(window.docks["Classes"]), timeout=3000)
     window.close()
 
 
