@@ -47,7 +47,7 @@ from retina_gui.label_transfer import LabelTransfer
 from retina_gui.model_panel import ModelPanel
 from retina_gui.predictions import Predictions
 from retina_gui.training_panel import TrainingPanel
-from retina_gui.widgets import ElidedLabel, HistoryView, PanelScroll, enclosing_scroll_area, scroll_into_view
+from retina_gui.widgets import ElidedLabel, HistoryView, PanelScroll, TypeAhead, enclosing_scroll_area, scroll_into_view
 from retina_gui.workers import FolderScanner, ImageLoader, drop_queued_results
 from retina_gui.workspace import Workspace, open_workspace
 
@@ -163,8 +163,11 @@ class MainWindow(QMainWindow):
         self._status_labels()
         self._build_menus(recursive)
         self.wheel_guard = WheelOnlyWhenFocused(self)
+        self.type_ahead = TypeAhead(self)
         for panel in (self.files, self.classes, self.model_panel, self.anchor_panel, self.evaluation_panel, self.training_panel):
             self.wheel_guard.guard(panel)
+            for box in panel.findChildren(QComboBox):
+                box.installEventFilter(self.type_ahead)
         self.annotator.message.connect(self.say)
         self._shown_image: tuple[str, int, int] | None = None  # the image on screen and its size, for the status bar
         self._unreadable_said = ""  # the status bar's note on the last unreadable image shown

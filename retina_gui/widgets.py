@@ -90,6 +90,19 @@ class HistoryView(QUndoView):
         self._tracked(super().keyPressEvent, event)
 
 
+class TypeAhead(QObject):
+    """Installed on drop-downs: a focused one takes the plain letter keys, to jump to its entries, before
+    the window's one-key shortcuts (A in the image filter went to the previous image)."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride and watched.hasFocus() and event.text().isprintable() and event.text().strip() \
+                and not event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+                                             | Qt.KeyboardModifier.MetaModifier):
+            event.accept()
+            return True
+        return False
+
+
 class ElidedLabel(QLabel):
     """A one-line label cut with "…" to the width it is given (its maximum width, set by its owner),
     the whole text in its tooltip: a status bar's fixed fields left passing messages no room."""

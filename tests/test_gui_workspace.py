@@ -1971,3 +1971,19 @@ def test_tab_steps_through_the_boxes_of_the_image(qtbot, demo):
     qtbot.keyClick(canvas, Qt.Key.Key_Tab)  # back to the first, scrolled into view
     assert canvas.selected() == [0]
     assert canvas.mapToScene(canvas.viewport().rect()).boundingRect().intersects(canvas._items[0].sceneBoundingRect())
+
+
+def test_a_focused_drop_down_takes_letters_before_the_one_key_shortcuts(qtbot, demo):
+    """A in the image filter went to the previous image instead of to its entry."""
+    window = demo
+    box = window.files.status_box
+    box.setFocus()
+    qtbot.waitUntil(box.hasFocus, timeout=2000)
+    window.files.set_current("chess_03.jpg")
+    wait_image(qtbot, window, "chess_03.jpg")
+    box.setCurrentIndex(box.count() - 1)
+    box.setFocus()
+    qtbot.keyClick(box, "a")  # "All images", not Go ▸ Previous Image
+    assert box.currentIndex() == 0 and window.annotator.current == "chess_03.jpg"
+    qtbot.keyClick(box, "d", Qt.KeyboardModifier.ControlModifier)  # (keys with Ctrl stay the window's)
+    assert box.currentIndex() == 0
