@@ -138,7 +138,7 @@ class Annotator(QObject):
         if not self.workspace.draw_box(self.current, self.size, rect):
             self.message.emit("Add a class first (Classes panel ▸ Add)")
             return
-        self.canvas.select([len(self.workspace.store.boxes(self.current)) - 1])
+        self.canvas.select_drawn(len(self.workspace.store.boxes(self.current)) - 1)
 
     def _edited(self, rects: list, kind: str) -> None:
         if self._editable():

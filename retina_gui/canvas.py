@@ -283,6 +283,7 @@ class Canvas(QGraphicsView):
         self.names_shown = self.predictions_shown = True
         self._overlays: dict[str, list[OverlayBox]] = {}  # by owner: "anchors", "highlight" (evaluation), "explanation"
         self._selected: set[int] = set()
+        self.just_drawn = False  # the selection is the box just drawn (see select_drawn)
         self._drag: _Drag | None = None
         self._press_scene = QPointF()
         self._press_view = QPoint()
@@ -454,11 +455,18 @@ class Canvas(QGraphicsView):
     def select(self, indices: list[int]) -> None:
         """Select these boxes of the ones shown; indices of boxes not on the canvas (an image still
         loading, or unreadable, shows none) are dropped: a selection of them crashed the repaint."""
+        self.just_drawn = False
         wanted = {i for i in indices if 0 <= i < len(self._items)}  # (a set: membership in the list cost 0.28 s for 5,000 boxes)
         for i in self._selected ^ wanted:
             if i < len(self._items):
                 self._items[i].set_selected(i in wanted)
         self._set_selection(wanted)
+
+    def select_drawn(self, index: int) -> None:
+        """Select the box just drawn: the number keys then choose the next box's class and leave
+        it as it is (choosing the next class relabelled it), until it is clicked or another is."""
+        self.select([index])
+        self.just_drawn = True
 
     def _set_selection(self, indices: set[int]) -> bool:
         """Returns whether the selection changed; the tags are placed again then (the selected
@@ -681,6 +689,7 @@ class Canvas(QGraphicsView):
                     return
                 if hit not in self._selected:
                     self.select([hit])
+                self.just_drawn = False  # picked: the number keys relabel it now
                 self._drag = _Drag.MOVE
                 self._preview = {i: self._items[i].rect() for i in self._selected}
                 return

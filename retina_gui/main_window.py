@@ -615,15 +615,16 @@ class MainWindow(QMainWindow):
     # --- actions -------------------------------------------------------------------------------
     def pick_class(self, number: int) -> None:
         """Number keys: choose the class for drawing, and with the edit tool relabel the selected
-        boxes to it. With the draw tool they only choose: the box just drawn is selected, and
-        choosing the next box's class relabelled it (pressing 1 for the next box after a 2-box)."""
+        boxes to it. With the draw tool, and on the box just drawn with either, they only choose:
+        the box just drawn is selected, and choosing the next box's class relabelled it (pressing 1
+        for the next box after a 2-box)."""
         if self.workspace is not None and number <= len(self.workspace.store.categories):
             self.choose_class(self.workspace.store.categories[number - 1].id)
 
     def choose_class(self, category_id: int) -> None:
         """As a number key does, for any class."""
         self.workspace.set_current_category(category_id)
-        if self.canvas.tool is Tool.EDIT:
+        if self.canvas.tool is Tool.EDIT and not self.canvas.just_drawn:
             self.annotator.relabel_selected(category_id)
         else:
             self.say(f"new boxes: {self.workspace.store.category(category_id).name}")

@@ -1987,3 +1987,21 @@ def test_a_focused_drop_down_takes_letters_before_the_one_key_shortcuts(qtbot, d
     assert box.currentIndex() == 0 and window.annotator.current == "chess_03.jpg"
     qtbot.keyClick(box, "d", Qt.KeyboardModifier.ControlModifier)  # (keys with Ctrl stay the window's)
     assert box.currentIndex() == 0
+
+
+def test_choosing_the_next_class_after_drawing_with_the_edit_tool_leaves_the_drawn_box_as_it_is(qtbot, demo):
+    """1, draw, 2, draw: the first box became a 2 unseen (the fix was for the draw tool alone)."""
+    window = demo
+    store, name = window.workspace.store, window.annotator.current
+    first, second = store.categories[0].id, store.categories[1].id
+    window.canvas.set_tool(Tool.EDIT)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_1)
+    drag(qtbot, window, (2, 2), (30, 30))  # empty space at the corner: a new box
+    drawn = len(store.boxes(name)) - 1
+    assert store.boxes(name)[drawn].category_id == first and window.canvas.selected() == [drawn]
+    qtbot.keyClick(window.canvas, Qt.Key.Key_2)
+    assert store.boxes(name)[drawn].category_id == first and window.workspace.current_category == second
+    assert window.statusBar().currentMessage() == f"new boxes: {store.category(second).name}"
+    drag(qtbot, window, (15, 15), (15, 15))  # clicked: the box is picked now, and the number keys relabel it
+    qtbot.keyClick(window.canvas, Qt.Key.Key_2)
+    assert store.boxes(name)[drawn].category_id == second
