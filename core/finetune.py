@@ -83,14 +83,17 @@ def labelled_images(labels: LabelSet) -> list[ImageEntry]:
 FEW_VALIDATION_IMAGES = 5  # below this, one image more or less found moves mAP by tenths
 
 
-def describe_plan(labels: LabelSet, model_classes: Sequence[str] | None, present: Collection[str] | None = None) -> str:
+def describe_plan(labels: LabelSet, model_classes: Sequence[str] | None, present: Collection[str] | None = None,
+                  recipe: Recipe | None = None) -> str:
     """What Train would use, in a sentence: the labelled images (only those in ``present``, the
     folder's, when given: a labelled image gone from the folder cannot be trained on), the classes
     (naming those without boxes, and those ``model_classes`` lacks, whose class-head rows start
-    anew) and whether any images are held out for validation."""
+    anew) and how many images ``recipe`` (else the defaults) holds out for validation."""
     if present is not None:
         labels = labels.with_files(present)
     labelled = labelled_images(labels)
+    if not labelled:
+        return "Nothing to train on yet: draw boxes (or accept predictions) on some images, and Train learns from them."
     negatives = sum(1 for im in labelled if not im.boxes)
     negative = "" if not negatives else f" ({negatives} negative{'s' if negatives > 1 else ''})"
     counts = labels.box_counts()
@@ -113,11 +116,13 @@ def describe_plan(labels: LabelSet, model_classes: Sequence[str] | None, present
         dropped = [n for n in model_classes if class_name_key(n) not in trained]
         if dropped:
             text += f"; the model's classes without boxes here are left out of the new one: {first_names(dropped)}"
-    recipe = default_recipe(labels, None, cuda=False)
+    chosen = recipe is not None
+    recipe = recipe or default_recipe(labels, None, cuda=False)
     held = split(labels, recipe.val_fraction, recipe.seed)[1] if recipe.val_fraction else None
     n = len(held.images) if held is not None else 0
     if not recipe.val_fraction:
-        return text + "; no validation: too few labelled images to hold any out."
+        return text + ("; no validation (a share of 0 %): no mAP, and the last epoch's weights are the new model." if chosen and
+                       default_recipe(labels, None, cuda=False).val_fraction else "; no validation: too few labelled images to hold any out.")
     if not n:
         return text + "; no validation: every image it would hold out has the only boxes of a class."
     if n < FEW_VALIDATION_IMAGES:

@@ -247,6 +247,7 @@ class TrainingPanel(QWidget):
             spin.setToolTip(tip)
             spin.valueChanged.connect(self.labels_changed)  # the plan's estimate of the time
         self._recipe_shown = False  # the Advanced fields hold the defaults once it is first opened
+        self._filling = False  # the fields are being filled in: no edit of the user's to remember
         form = QFormLayout(self.recipe_box)
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.addRow("Start from", self.start_box)
@@ -283,6 +284,12 @@ class TrainingPanel(QWidget):
         layout.addWidget(QLabel("Runs"))
         layout.addWidget(self.runs, 1)
         layout.addLayout(button_grid(self.use_button, self.delete_button))
+        for spin in (self.size_spin, self.epochs_spin, self.lr_spin, self.batch_spin, self.frozen_spin, self.val_spin, self.seed_spin):
+            spin.valueChanged.connect(self._remember_advanced)
+        for box in (self.start_box, self.backbone_box, self.optimizer_box, self.precision_box):
+            box.currentIndexChanged.connect(self._remember_advanced)
+        for check in (self.flip_box, self.jitter_box, self.photo_box):
+            check.toggled.connect(self._remember_advanced)
         predictions.model_changed.connect(self._model_changed)
         predictions.load_failed.connect(self._load_failed)
         self._set_running(False)
@@ -307,8 +314,10 @@ class TrainingPanel(QWidget):
     def _fill_precisions(self) -> None:
         """fp16 only with a GPU: on the CPU it trains without loss scaling, and slowly."""
         chosen = self.precision_box.currentText() or "auto"
+        filling, self._filling = self._filling, True  # (an empty box on the way is no setting to remember)
         self.precision_box.clear()
         self.precision_box.addItems(["auto", "fp32", "bf16", *(["fp16"] if self._cuda_here() else [])])
+        self._filling = filling
         self.precision_box.setCurrentText(chosen)
         self.precision_box.setToolTip("auto: bf16 where the CPU or GPU runs it fast (AVX512-BF16, Ampere and later), else fp32. "
                                       "fp16 (GPU only) with loss scaling, for GPUs without fast bf16")
@@ -323,7 +332,10 @@ class TrainingPanel(QWidget):
                 self.start_box.setCurrentIndex(self.start_box.findData(start))
                 self.backbone_box.setCurrentText(recipe.backbone)
                 self._start_chosen()  # (a fine-tune's backbone is its model's)
+            self._filling = True
             self._fill_recipe(self.default_recipe() if remembered is None else recipe)
+            self._filling = False
+        self._remember_advanced()
         self._plan_timer.start()  # its estimate of the time is of the recipe Train would use now
 
     def _model_changed(self, info) -> None:
@@ -350,13 +362,13 @@ class TrainingPanel(QWidget):
             self.plan.setText("")
         elif not self._plan_stale:
             labels = ws.store.to_labelset()
-            plan = describe_plan(labels, model.class_names if model else None, self._folder_images)
+            recipe = self.recipe(labels)  # the validation share and seed of Advanced, when it is open
+            plan = describe_plan(labels, model.class_names if model else None, self._folder_images, recipe)
             if model is None and self.start_box.currentData() == "current":  # (Train said so only once pressed)
                 plan = f"{plan} First load a model (Model ▸ Load Model…), or start from a new one in Advanced."
             busy = self._busy_runs()  # a run still training: its speed so far is no guide
             runs = [run for run in self._runs if run.speed is not None and run.path.resolve() not in busy]
             if runs:
-                recipe = self.recipe(labels)
                 plan = f"{plan} {estimate_duration(labels, recipe, runs, self._device_kind(recipe), self._folder_images)}".rstrip()
             self.plan.setText(plan)
 
@@ -422,10 +434,14 @@ class TrainingPanel(QWidget):
     def _advanced_key(self) -> str:
         return f"training_advanced/{self.annotator.workspace.folder}"
 
-    def _remember_advanced(self, recipe: Recipe) -> None:
-        """What a new run was started with, when Advanced was open: the folder opens with it next time
-        (it reopened with the defaults); a run with the defaults forgets it."""
-        if self.advanced.isChecked() and self._recipe_shown:
+    def _remember_advanced(self, *_) -> None:
+        """Advanced as the user leaves it, kept for the folder as it changes: the folder opens with it
+        next time (it reopened with the defaults, and fields typed in were lost unless a run started);
+        closed, it is forgotten (Train uses the defaults then)."""
+        if self.annotator.workspace is None or not self._recipe_shown or self._filling:
+            return
+        if self.advanced.isChecked():
+            recipe = self.recipe()
             saved = {**recipe.to_json(), "start": "current" if recipe.start is not None else "new"}
             del saved["device"]  # (the model's, chosen in the Model panel)
             self.settings.setValue(self._advanced_key(), json.dumps(saved))
@@ -489,7 +505,6 @@ class TrainingPanel(QWidget):
             if recipe.start is None and self.start_box.currentData() == "current" and self.predictions.model is None:
                 self._refuse("Load a model first, or choose to start from a new model (Advanced).")
                 return False
-            self._remember_advanced(recipe)
         self.run_dir = resume_dir or new_run_dir(self._root())
         self.chart.clear()
         self.log.clear()
@@ -582,7 +597,10 @@ class TrainingPanel(QWidget):
         next folder."""
         self._let_go()
         self._folder_images = None
+        self.advanced.blockSignals(True)  # (closed for the next folder: this one's remembered settings stay)
         self.advanced.setChecked(False)
+        self.advanced.blockSignals(False)
+        self.recipe_box.setVisible(False)
         self._recipe_shown = False  # the next folder's Advanced section opens with its own defaults
         self.run_dir = None
         self.runs.setRowCount(0)

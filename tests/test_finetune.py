@@ -156,6 +156,19 @@ def test_the_plan_counts_the_images_in_the_folder_and_names_negatives_and_new_cl
     assert f"the model's classes without boxes here are left out of the new one: {DEMO.categories[0].name}" in dropped
 
 
+def test_the_plan_holds_out_what_the_recipe_says_and_says_when_there_is_nothing_to_train_on():
+    """It counted the default share whatever Advanced said (2 images held out; the run held out 3)."""
+    labels = CHESS_VALID
+    default = describe_plan(labels, None)
+    assert describe_plan(labels, None, recipe=Recipe(start=None, val_fraction=0.15)) == default
+    held = round(len(labels.images) * 0.3)
+    assert f"; {held} images (" in describe_plan(labels, None, recipe=Recipe(start=None, val_fraction=0.3))
+    assert describe_plan(labels, None, recipe=Recipe(start=None, val_fraction=0.0)).endswith(
+        "; no validation (a share of 0 %): no mAP, and the last epoch's weights are the new model.")
+    empty = describe_plan(LabelSet(labels.categories, []), [c.name for c in labels.categories])
+    assert empty == "Nothing to train on yet: draw boxes (or accept predictions) on some images, and Train learns from them."
+
+
 def test_the_time_of_a_run_is_estimated_from_the_newest_run_on_that_kind_of_device(tmp_path):
     def run(recipe, history):
         folder = new_run_dir(tmp_path)

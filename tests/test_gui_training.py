@@ -571,8 +571,11 @@ def test_advanced_sets_optimizer_precision_validation_and_seed_and_the_folder_re
         "sgd", pytest.approx(0.005), "fp32", 0.0, 7, 1, 128)
     inner = run.parents[1] / "inner"  # a folder inside this one keeps its own, whatever this one's become
     window.settings.setValue(f"training_advanced/{inner}", window.settings.value(panel._advanced_key()))
-    panel.advanced.setChecked(False)  # a run with the defaults: the next opening shows them
-    panel._remember_advanced(panel.recipe())
+    panel.epochs_spin.setValue(4)  # typed in and left, no run started: kept too
+    window.close_folder()
+    assert window.open_folder(run.parents[1])
+    assert panel.advanced.isChecked() and panel.recipe().epochs == 4
+    panel.advanced.setChecked(False)  # closed: the next opening shows the defaults
     window.close_folder()
     assert window.open_folder(run.parents[1])
     assert not panel.advanced.isChecked()
