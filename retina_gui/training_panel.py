@@ -167,6 +167,7 @@ class TrainingPanel(QWidget):
         self.progress = TaskProgress("%p %")
         self.status = NoteLabel()
         self._refusal: str | None = None  # why Train could not start, while the status line says it
+        self._status_model: Path | None = None  # the model the status line says is in use ("now using …", "back to …")
         self.plan = QLabel("")  # what Train would do with the labels as they are now
         self._plan_stale = False  # the labels changed while the panel was hidden
         self._on_screen = True  # see set_on_screen
@@ -339,6 +340,9 @@ class TrainingPanel(QWidget):
         self._plan_timer.start()  # its estimate of the time is of the recipe Train would use now
 
     def _model_changed(self, info) -> None:
+        if self.worker is None and self._status_model is not None and (info is None or info.path != self._status_model):
+            self.status.setText("")  # "now using …" of a model no longer in use (another run's chosen since)
+            self._status_model = None
         if info is not None:
             self._note_model(info)
             self._start_chosen()  # a fine-tune's backbone field shows this model's
@@ -519,6 +523,7 @@ class TrainingPanel(QWidget):
                     self.log.appendPlainText(f"resumed with the run's own recipe ({', '.join(changed)}), not Advanced's: those "
                                              "settings are for a new run")
         self.status.setText("starting …")
+        self._status_model = None
         self.worker = TrainingWorker(labels, ws.folder, self.run_dir, recipe, resume=resume_dir is not None)
         self.worker.event.connect(self._event)
         self.worker.run_finished.connect(self._finished)
@@ -678,6 +683,7 @@ class TrainingPanel(QWidget):
                 elif result.best_map is None or new_model:  # nothing says whether it is better than the model it replaces
                     text += ". Nothing compared it with the model it replaced: “Previous model” switches back"
                 self.predictions.load_model(checkpoint, self.predictions.device)
+                self._status_model = checkpoint
                 self.run_ended.emit(f"{done}; now using {checkpoint.parent.name}")
             else:
                 why = "It scores below the weights it started from on the same images" if worse else "A new model"
@@ -743,6 +749,7 @@ class TrainingPanel(QWidget):
             self._going_back_to = path
             self.predictions.load_model(path, self.predictions.device, preset)
             self.status.setText(f"back to {model_name(path)}")
+            self._status_model = path
 
     def _note_model(self, info) -> None:
         """A model was loaded: the one it replaced is the one "Previous model" goes back to; going

@@ -85,6 +85,7 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
     qtbot.mouseClick(panel.back_button, Qt.MouseButton.LeftButton)  # undo the switch
     qtbot.waitUntil(lambda: window.predictions.model is not None and window.predictions.model.path == DEMO_MODEL, timeout=60_000)
     assert not panel.back_button.isEnabled() and not panel.runs.item(0, 0).font().bold()
+    assert panel.status.text().startswith("back to ")
     panel.log.clear()
     panel.chart.clear()
     rect = panel.runs.visualItemRect(panel.runs.item(0, 0))
@@ -93,6 +94,7 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
     panel.use_selected_run()  # a run chosen in the list: "Previous model" goes back from it too
     qtbot.waitUntil(lambda: window.predictions.model is not None and "runs" in window.predictions.model.path.parts, timeout=60_000)
     assert panel.back_button.isEnabled()
+    assert panel.status.text() == ""  # "back to demo …" no longer stood for the model in use
     # and from a model loaded by Model ▸ Load Model…, one model at a time (it went back one step only,
     # and kept pointing at a model from two switches before)
     run_model = window.predictions.model.path
