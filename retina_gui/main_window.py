@@ -47,7 +47,7 @@ from retina_gui.label_transfer import LabelTransfer
 from retina_gui.model_panel import ModelPanel
 from retina_gui.predictions import Predictions
 from retina_gui.training_panel import TrainingPanel
-from retina_gui.widgets import ElidedLabel, HistoryView, PanelScroll, TypeAhead, enclosing_scroll_area, scroll_into_view
+from retina_gui.widgets import ElidedLabel, HistoryView, MessageBar, PanelScroll, TypeAhead, enclosing_scroll_area, scroll_into_view
 from retina_gui.workers import FolderScanner, ImageLoader, drop_queued_results
 from retina_gui.workspace import Workspace, open_workspace
 
@@ -105,6 +105,7 @@ class MainWindow(QMainWindow):
         be taken back, or that does much at once (a Yes/No dialog by default, whose Enter is No unless
         Edit ▸ Undo takes the step back; tests answer it themselves)."""
         super().__init__()
+        self.setStatusBar(MessageBar())
         self.settings = settings or QSettings()
         self.confirm = confirm or self._ask
         # first start: most of the screen it opens on, centred (a fixed 1400x900 at the corner left a

@@ -6,9 +6,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QPainter
-from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QProgressBar, QScrollArea, QUndoView, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QLabel,
+    QProgressBar,
+    QScrollArea,
+    QStatusBar,
+    QStyle,
+    QStyleOption,
+    QUndoView,
+    QWidget,
+)
 
 
 def button_grid(*widgets: QWidget, columns: int = 2) -> QGridLayout:
@@ -126,6 +137,51 @@ class ElidedLabel(QLabel):
         painter = QPainter(self)
         rect = self.contentsRect()
         painter.drawText(rect, int(self.alignment()), self.fontMetrics().elidedText(self.text(), self._elide, rect.width()))
+
+
+class MessageBar(QStatusBar):
+    """A status bar whose passing message, when longer than its room, ends in "…" with the whole
+    of it in the tooltip: it was cut mid-word ("left out: 4 on a label or likelier prediction o"),
+    and the part cut off was often what mattered."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._fields: list[QWidget] = []
+        self.messageChanged.connect(self._tip)
+
+    def addPermanentWidget(self, widget: QWidget, stretch: int = 0) -> None:
+        super().addPermanentWidget(widget, stretch)
+        self._fields.append(widget)
+
+    def _message_rect(self) -> QRect:
+        right = min((w.geometry().left() for w in self._fields if w.isVisible()), default=self.width())
+        return QRect(6, 0, max(0, right - 12), self.height())
+
+    def _shown_text(self) -> str:
+        return self.fontMetrics().elidedText(self.currentMessage(), Qt.TextElideMode.ElideRight, self._message_rect().width())
+
+    def _tip(self, *_) -> None:
+        message = self.currentMessage()
+        self.setToolTip(message if message and self._shown_text() != message else "")
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._tip()
+
+    def paintEvent(self, _event) -> None:
+        """As QStatusBar paints itself, with the message cut to its room."""
+        painter = QPainter(self)
+        option = QStyleOption()
+        option.initFrom(self)
+        self.style().drawPrimitive(QStyle.PrimitiveElement.PE_PanelStatusBar, option, painter, self)
+        for widget in self._fields:
+            if widget.isVisible():
+                option.rect = widget.geometry().adjusted(-1, -1, 1, 1)
+                self.style().drawPrimitive(QStyle.PrimitiveElement.PE_FrameStatusBarItem, option, painter, widget)
+        if self.currentMessage():
+            painter.setPen(self.palette().windowText().color())
+            painter.drawText(self._message_rect(), int(Qt.AlignmentFlag.AlignLeading | Qt.AlignmentFlag.AlignVCenter
+                                                       | Qt.TextFlag.TextSingleLine), self._shown_text())
 
 
 class TaskProgress(QProgressBar):

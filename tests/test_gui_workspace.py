@@ -1925,6 +1925,11 @@ def test_passing_messages_keep_room_in_the_status_bar_of_a_narrow_window(qtbot, 
         assert window.annotator.current.split("/")[-1][:5] in window.image_label.text()  # the name, cut short, still there
         assert window.image_label.text().endswith(f"{window.annotator.size[0]}×{window.annotator.size[1]}")
         assert window.save_label.toolTip().endswith("2026.coco.json")  # the whole of what is cut short, in its tooltip
+    long = "accepted 32 predictions; left out: 4 on a label or likelier prediction of the same class, 2 under the score threshold"
+    window.say(long)  # longer than its room: cut with "…", the whole of it in the tooltip (it was cut mid-word)
+    assert bar.currentMessage() == long and bar.toolTip() == long and bar._shown_text().endswith("…")
+    window.say("pasted 1 box")
+    assert bar.toolTip() == "" and bar._shown_text() == "pasted 1 box"
 
 
 def test_a_half_screen_window_puts_the_panels_in_one_column(qtbot, tmp_path, settings):
