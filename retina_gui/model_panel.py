@@ -88,6 +88,8 @@ class ModelPanel(QWidget):
         self.accept_folder_button = QPushButton("Accept shown (folder)")  # the window asks first, then accepts
         self.accept_folder_button.setToolTip("The same for every predicted image of the folder, as one undo step")
         self.explanation = QLabel("Select a label to see whether and why the model misses it.")
+        self._explained: object = ""  # what show_explanation was given last
+        self._on_screen = True  # see set_on_screen
         self.explanation.setWordWrap(True)
 
         model_box = QGroupBox("Weights")
@@ -287,9 +289,21 @@ class ModelPanel(QWidget):
         """A miss explanation (core.review.Explanation) or a note; a label removed by NMS gets the
         detection that removed it marked on the image."""
         self.explanation.setText(result if isinstance(result, str) else result.message)
-        marks = []
-        if not isinstance(result, str) and result.suppressed_by is not None and self.predictions.all is not None:
+        self._explained = result
+        self.mark_suppressor()
+
+    def set_on_screen(self, on_screen: bool) -> None:
+        self._on_screen = on_screen
+        self.mark_suppressor()
+
+    def mark_suppressor(self, *_) -> None:
+        """The detection that removed the selected label by NMS, marked on the image while this panel
+        is in front and predictions are shown (a white "suppressed it" box over a label, with
+        predictions hidden or behind the Training tab, said nothing of what it was)."""
+        result, canvas, marks = self._explained, self.predictions.annotator.canvas, []
+        if (self._on_screen and canvas.predictions_shown and not isinstance(result, str) and result.suppressed_by is not None
+                and self.predictions.all is not None):
             box = self.predictions.all.boxes[result.suppressed_by]
             # white, solid: no class colour (the palette's magenta was black-queen's), and predictions are dashed
             marks.append(OverlayBox(rect_from_xyxy(box), QColor(255, 255, 255), 3, False, "suppressed it"))
-        self.predictions.annotator.canvas.set_overlay(marks, "explanation")
+        canvas.set_overlay(marks, "explanation")

@@ -294,8 +294,18 @@ def test_miss_explanation_of_a_label_in_the_window(qtbot, tmp_path, window_facto
     marks = [b for b in window.canvas.overlay if b.text == "suppressed it"]
     x1, y1, x2, y2 = window.predictions.all.boxes[0]
     assert len(marks) == 1 and marks[0].rect.getCoords() == pytest.approx((x1, y1, x2, y2))
+    suppressor = lambda: [b for b in window.canvas.overlay if b.text == "suppressed it"]  # noqa: E731
+    predictions_action = next(a for a in window.actions() if a.text() == "P&redictions")
+    predictions_action.trigger()  # H: predictions hidden, the mark of one goes with them, and comes back
+    assert not suppressor()
+    predictions_action.trigger()
+    assert suppressor()
+    window.bring_forward("Training")  # the panel that says what it is, behind another: the mark goes with it
+    assert not suppressor()
+    window.bring_forward("Model")
+    assert suppressor()
     window.canvas.select([])
-    assert not [b for b in window.canvas.overlay if b.text == "suppressed it"]
+    assert not suppressor()
     # undoing the paste of a box still selected: "Why missed?" looked it up among the labels before
     # the canvas had dropped it (IndexError)
     window.canvas.select([tiny + 1])
