@@ -327,6 +327,31 @@ class FineTuneError(RuntimeError):
         self.smaller_batch = smaller_batch
 
 
+SPLIT_FILE = "split.json"  # a run's training and validation images, by file name
+
+
+def trained_on(checkpoint: Path) -> set[str] | None:
+    """The images a run's model learnt from: those of its run, and of the runs its start weights
+    came from, as far as their split.json files tell (None: not a run of the window's, or an older
+    one that did not say). Its scores on them are no guide to images it has not seen."""
+    if not isinstance(_read_json(checkpoint.parent / SPLIT_FILE, dict).get("train"), list):
+        return None
+    names: set[str] = set()
+    seen: set[Path] = set()
+    run = checkpoint.parent
+    while run not in seen:
+        seen.add(run)
+        train = _read_json(run / SPLIT_FILE, dict).get("train")
+        if not isinstance(train, list):
+            break
+        names.update(str(n) for n in train)
+        start = _read_json(run / "recipe.json", dict).get("start")
+        if not isinstance(start, str):
+            break
+        run = Path(start).parent
+    return names
+
+
 def load_recipe(run_dir: Path) -> Recipe:
     """The recipe a stopped run was started with (for Resume)."""
     try:
@@ -362,6 +387,8 @@ def fine_tune(labels: LabelSet, image_root: Path, run_dir: Path, recipe: Recipe,
         run_dir.mkdir(parents=True, exist_ok=True)
         if not resume:
             write_json(run_dir / "recipe.json", recipe.to_json())
+            write_json(run_dir / SPLIT_FILE, {"train": sorted(im.file_name for im in train.images),
+                                              "validation": sorted(im.file_name for im in val.images) if val else []})
         start = load_checkpoint(recipe.start) if recipe.start is not None and not resume else None
         trainer = Trainer(train_data=DataSource(train, image_root), val_data=DataSource(val, image_root) if val else None, run_dir=run_dir,
                           config=config, start=start, backbone=recipe.backbone, pretrained_backbone=start is None and _imagenet_cached(recipe),

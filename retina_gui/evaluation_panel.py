@@ -7,6 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
@@ -21,12 +22,13 @@ from PySide6.QtWidgets import (
 )
 
 from core.cancel import CancelToken
+from core.finetune import trained_on
 from core.labels import category_of_class, class_name_key, same_named_categories
 from core.text import count
 from retina_gui.canvas import OverlayBox
 from retina_gui.convert import rect_from_xyxy
 from retina_gui.predictions import Predictions
-from retina_gui.widgets import TaskProgress
+from retina_gui.widgets import TaskProgress, model_name
 from retina_gui.workers import FunctionWorker
 
 
@@ -49,6 +51,12 @@ class EvaluationPanel(QWidget):
         self.run_button = QPushButton("Evaluate")
         self.run_button.setToolTip("COCO metrics of the model on the labelled images, then its misses and false detections")
         self.run_button.clicked.connect(self.evaluate)
+        self.unseen_only = QCheckBox("Only images the model did not train on")
+        self.unseen_only.setToolTip("A model of a run scores best on the images it learnt from: those say little of the images it "
+                                    "has not seen (known for runs of this window, and the runs they started from)")
+        self.unseen_only.setChecked(True)
+        self._trained: set[str] | None = None  # the images the model in use learnt from, when known (core.finetune.trained_on)
+        self._run_note = ""  # what the run going on left out, or scores that it learnt from
         self.progress = TaskProgress()
         self.metrics = QLabel("")
         self.metrics.setWordWrap(True)
@@ -76,6 +84,7 @@ class EvaluationPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.run_button)
+        layout.addWidget(self.unseen_only)
         layout.addWidget(self.progress)
         layout.addWidget(self.metrics)
         layout.addWidget(self.table, 1)
@@ -154,6 +163,8 @@ class EvaluationPanel(QWidget):
         self.stop()  # a run of the old model would fill in its report under the new one
         self._waiting = False
         self.run_button.setEnabled(info is not None)
+        self._trained = None if info is None else trained_on(info.path)
+        self.unseen_only.setEnabled(self._trained is not None)
         self.report = None
         self.progress.hide()  # the last run's "100 %" belonged to the other model
         self._show_stale()
@@ -168,13 +179,25 @@ class EvaluationPanel(QWidget):
         present = set(self.annotator.files.model.names)
         return [n for n in store.file_names() if n in present and (store.entry(n).boxes or store.entry(n).reviewed)]
 
+    def _evaluated(self) -> tuple[list[str], str]:
+        """The images to evaluate on (the labelled ones, less those the model learnt from when
+        Only unseen is ticked), and what the report should say of the rest."""
+        names, trained = self._labelled(), self._trained or set()
+        seen = [n for n in names if n in trained]
+        if not seen:
+            return names, ""
+        if self.unseen_only.isChecked():
+            return [n for n in names if n not in trained], f"{count(len(seen), 'image')} it learnt from left out"
+        return names, f"{len(seen)} of them it learnt from: its scores there are optimistic"
+
     def evaluate(self) -> None:
         p = self.predictions
         if p.model is None or self.annotator.workspace is None or self._worker is not None:
             return
-        names = self._labelled()
+        names, self._run_note = self._evaluated()
         if not names:
-            self.metrics.setText("No labelled images to evaluate on.")
+            self.metrics.setText("Every labelled image here taught this model: untick “Only images the model did not train on” "
+                                 "to score it on them (an optimistic guide)." if self._run_note else "No labelled images to evaluate on.")
             return
         if problem := same_named_categories(self.annotator.workspace.store.categories):  # said now, not after predicting
             self.metrics.setText(f"Cannot evaluate: {problem}.")
@@ -210,7 +233,8 @@ class EvaluationPanel(QWidget):
             self.run_button.setEnabled(True)
             self._show_stale()  # the old report, if any, as it was
             return
-        self._compute(self._labelled())
+        names, self._run_note = self._evaluated()
+        self._compute(names)
 
     def _compute(self, names: list[str]) -> None:
         from core.review import evaluate_predictions
@@ -267,7 +291,8 @@ class EvaluationPanel(QWidget):
             return "–" if v is None else f"{v:.3f}"
 
         fps = sum(e.kind == "FP" for e in report.errors)
-        self.metrics.setText(f"{report.images} images: mAP {f(m.mAP)}, AP50 {f(m.AP50)}, AP75 {f(m.AP75)}, APs {f(m.APs)}, "
+        note = f" ({self._run_note})" if self._run_note else ""
+        self.metrics.setText(f"{model_name(self.predictions.model.path)} on {report.images} images{note}: mAP {f(m.mAP)}, AP50 {f(m.AP50)}, AP75 {f(m.AP75)}, APs {f(m.APs)}, "
                              f"APm {f(m.APm)}, APl {f(m.APl)}. At score > {self._view[0]:.2f}: "
                              f"{len(report.errors) - fps} missed labels, {fps} false detections."
                              + "".join(f"\n{note[0].upper()}{note[1:]}." for note in report.notes)

@@ -169,6 +169,24 @@ def test_the_plan_holds_out_what_the_recipe_says_and_says_when_there_is_nothing_
     assert empty == "Nothing to train on yet: draw boxes (or accept predictions) on some images, and Train learns from them."
 
 
+def test_a_runs_model_learnt_from_its_runs_images_and_those_of_the_runs_it_started_from(tmp_path):
+    from core.finetune import trained_on
+
+    def run(name, train, start):
+        folder = tmp_path / "runs" / name
+        folder.mkdir(parents=True)
+        (folder / "split.json").write_text(json.dumps({"train": train, "validation": []}))
+        (folder / "recipe.json").write_text(json.dumps({"start": start}))
+        return folder / "best.safetensors"
+
+    first = run("a", ["1.jpg", "2.jpg"], "/models/demo.safetensors")
+    second = run("b", ["3.jpg"], str(first))
+    assert trained_on(second) == {"1.jpg", "2.jpg", "3.jpg"} and trained_on(first) == {"1.jpg", "2.jpg"}
+    (first.parent / "recipe.json").write_text(json.dumps({"start": str(second)}))  # (a loop: each run once)
+    assert trained_on(second) == {"1.jpg", "2.jpg", "3.jpg"}
+    assert trained_on(tmp_path / "models" / "demo.safetensors") is None  # not a run: not known
+
+
 def test_the_time_of_a_run_is_estimated_from_the_newest_run_on_that_kind_of_device(tmp_path):
     def run(recipe, history):
         folder = new_run_dir(tmp_path)

@@ -375,6 +375,37 @@ def test_a_missing_or_broken_model_file_is_reported(qtbot, tmp_path):
     missing.close()
 
 
+def test_evaluation_leaves_out_the_images_a_runs_model_learnt_from_and_names_the_model(qtbot, tmp_path, window_factory):
+    """A fine-tuned model was scored on the images it trained on (0.27 against its run's 0.49 on
+    held-out ones), beside a model scored on other classes, and the report named neither."""
+    import json
+    import shutil
+
+    folder = labelled_demo(tmp_path)
+    run = folder / "runs" / "20261128-101500"
+    run.mkdir(parents=True)
+    shutil.copy(DEMO_MODEL, run / "best.safetensors")
+    names = sorted(p.name for p in folder.glob("*.jpg"))
+    (run / "split.json").write_text(json.dumps({"train": names[:6], "validation": names[6:]}))
+    (run / "recipe.json").write_text(json.dumps({"start": str(DEMO_MODEL)}))
+    window = window_factory(folder)
+    qtbot.waitUntil(lambda: window.predictions.model is not None, timeout=60_000)
+    panel = window.evaluation_panel
+    assert not panel.unseen_only.isEnabled()  # the demo model: what it learnt from is not known
+    window.predictions.load_model(run / "best.safetensors")
+    qtbot.waitUntil(lambda: window.predictions.model is not None and window.predictions.model.path == run / "best.safetensors", timeout=60_000)
+    assert panel.unseen_only.isEnabled() and panel.unseen_only.isChecked()
+    panel.evaluate()
+    qtbot.waitUntil(lambda: panel.report is not None, timeout=120_000)
+    assert panel.report.images == 2
+    assert panel.metrics.text().startswith("20261128-101500/best.safetensors on 2 images (6 images it learnt from left out): mAP")
+    report = panel.report
+    panel.unseen_only.setChecked(False)
+    panel.evaluate()
+    qtbot.waitUntil(lambda: panel.report is not report and panel.report is not None, timeout=120_000)
+    assert panel.report.images == 8 and "(6 of them it learnt from: its scores there are optimistic)" in panel.metrics.text()
+
+
 def test_evaluation_view_gives_coco_metrics_and_browsable_errors(qtbot, tmp_path, window_factory):
     from core.detector import Detector
     from core.evaluate import evaluate_detector
@@ -409,7 +440,8 @@ def test_evaluation_view_gives_coco_metrics_and_browsable_errors(qtbot, tmp_path
     window.bring_forward("Model")  # the highlight goes with its panel (it stayed, a red box around nothing)
     assert not [b for b in window.canvas.overlay if b.text == "FN"]
     window.bring_forward("Evaluation")
-    assert panel.metrics.text().startswith(f"{panel.report.images} images: mAP") and "At score > 0.99" in panel.metrics.text()
+    assert panel.metrics.text().startswith(
+        f"models/demo_chess_mobilenet_v2.safetensors on {panel.report.images} images: mAP") and "At score > 0.99" in panel.metrics.text()
     # an edit makes the report stale there: its label numbers no longer name the same boxes; said without moving the list
     qtbot.wait(20)  # the finished evaluation laid out
     list_top = panel.errors.mapTo(panel, panel.errors.rect().topLeft())

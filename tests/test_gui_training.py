@@ -565,6 +565,8 @@ def test_advanced_sets_optimizer_precision_validation_and_seed_and_the_folder_re
     assert (saved["optimizer"], saved["lr"], saved["precision"], saved["val_fraction"], saved["seed"]) == ("sgd", 0.005, "fp32", 0.0, 7)
     log = (run / "train.log").read_text()
     assert "precision fp32" in log and "SGD" in panel.runs.item(0, 0).toolTip()
+    split = json.loads((run / "split.json").read_text())  # what the run learnt from, for Evaluation to leave out
+    assert split["validation"] == [] and len(split["train"]) == len(window.workspace.store.file_names())
     window.close_folder()
     assert window.open_folder(run.parents[1])
     assert panel.advanced.isChecked()
