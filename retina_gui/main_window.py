@@ -139,7 +139,7 @@ class MainWindow(QMainWindow):
         self.history = HistoryView(self)
         self.history.setEmptyLabel("Opened")
         self.history.moved.connect(self._history_moved)
-        self.history.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # the start says what, the end which image
+        self.history.setTextElideMode(Qt.TextElideMode.ElideRight)  # what was done first; a long image name is cut (the action was)
         self.history.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.docks = {title: self._dock(title, widget) for title, widget in (
             ("Images", self.files), ("Classes", self.classes), ("History", self.history), ("Model", self.model_panel),
