@@ -469,6 +469,8 @@ class MainWindow(QMainWindow):
         workspace.categories_changed.connect(self.anchor_panel.refresh)  # class names in its assignment view
         workspace.categories_changed.connect(self.training_panel.labels_changed)  # the plan line counts the classes
         workspace.categories_changed.connect(self.evaluation_panel.classes_changed)  # the classes it scores, by name
+        workspace.categories_changed.connect(self._say_moved_keys)
+        self._class_keys = [c.id for c in workspace.store.categories[:9]]
         workspace.saved.connect(self._saved)
         workspace.save_failed.connect(self._save_failed)
         workspace.changed_on_disk.connect(self._labels_changed_on_disk)
@@ -623,6 +625,18 @@ class MainWindow(QMainWindow):
         for the next box after a 2-box)."""
         if self.workspace is not None and number <= len(self.workspace.store.categories):
             self.choose_class(self.workspace.store.categories[number - 1].id)
+
+    def _say_moved_keys(self) -> None:
+        """A class deleted or merged moves the number keys of the classes after it: said, as a key
+        learnt would otherwise label boxes as another class unnoticed."""
+        store = self.workspace.store
+        keys = [c.id for c in store.categories[:9]]
+        moved = [(number, cid) for number, cid in enumerate(keys, start=1) if cid in self._class_keys and self._class_keys.index(cid) + 1 != number]
+        self._class_keys = keys
+        if moved:
+            said = self.statusBar().currentMessage()  # (after "undone: Delete class …", not instead of it)
+            self.say(("" if not said.startswith(("undone:", "redone:")) else f"{said}; ")
+                     + "class keys now: " + ", ".join(f"{number} {store.category(cid).name}" for number, cid in moved))
 
     def choose_class(self, category_id: int) -> None:
         """As a number key does, for any class."""

@@ -2010,3 +2010,14 @@ def test_choosing_the_next_class_after_drawing_with_the_edit_tool_leaves_the_dra
     drag(qtbot, window, (15, 15), (15, 15))  # clicked: the box is picked now, and the number keys relabel it
     qtbot.keyClick(window.canvas, Qt.Key.Key_2)
     assert store.boxes(name)[drawn].category_id == second
+
+
+def test_deleting_a_class_says_which_number_keys_moved(qtbot, demo):
+    window = demo
+    store = window.workspace.store
+    names = [c.name for c in store.categories]
+    window.workspace.delete_category(store.categories[5].id)
+    assert window.statusBar().currentMessage() == "class keys now: " + ", ".join(f"{k} {names[k]}" for k in range(6, 9))
+    window._undo()
+    assert window.statusBar().currentMessage().startswith(f"undone: Delete class {names[5]}")
+    assert window.statusBar().currentMessage().endswith(f"; class keys now: 7 {names[6]}, 8 {names[7]}, 9 {names[8]}")
