@@ -5,8 +5,8 @@
 #   here:   .venv/bin/python benchmarks/device_kit.py
 #   there:  run with carry [".device-kit"], timeout_s 600:  bash benchmarks/gpu_checks.sh [STEP...]
 #
-# STEPs (default: all, in this order): cuda_tests bench_forward bench_train profile finetune
-# demo_recipe. They took about 7 minutes on an H100, but their time limits add up to 11: a session
+# STEPs (default: all, in this order): cuda_tests bench_forward bench_train bench_train8 profile
+# finetune demo_recipe. They took about 7 minutes on an H100, but their time limits add up to 11: a session
 # short of device time names the ones it still needs.
 # Logs and tables land in $OUT (or ./gpu-checks-out). The window's CUDA figures (issue 5) are not
 # here: PySide6 cannot travel to that machine (its wheel is larger than the transfer limit).
@@ -22,7 +22,7 @@ export TORCH_HOME=/tmp/torch-home
 mkdir -p "$TORCH_HOME/hub/checkpoints"
 cp ../shared/weights/mobilenet_v2-b0353104.pth "$TORCH_HOME/hub/checkpoints/"
 
-STEPS=" ${*:-cuda_tests bench_forward bench_train profile finetune demo_recipe} "
+STEPS=" ${*:-cuda_tests bench_forward bench_train bench_train8 profile finetune demo_recipe} "
 
 step() {  # step NAME COMMAND...: run, keep its log, say how long it took (when NAME was asked for)
     local name=$1; shift
@@ -39,6 +39,7 @@ python3 -c "import torch, torchvision; print('torch', torch.__version__, 'torchv
 step cuda_tests timeout 80 python3 -m pytest -q -p no:cacheprovider -m cuda tests/test_device.py tests/test_train.py tests/test_postprocess.py tests/test_boxes.py
 step bench_forward timeout 100 python3 benchmarks/bench_forward.py --device cuda
 step bench_train timeout 90 python3 benchmarks/bench_train.py --device cuda --steps 30
+step bench_train8 timeout 90 python3 benchmarks/bench_train.py --device cuda --steps 30 --batch-size 8  # Train's batch on a GPU
 step profile timeout 100 python3 benchmarks/gpu_profile.py --device cuda
 step finetune timeout 130 python3 benchmarks/finetune_piece_types.py --device cuda --out /tmp/piece-run
 step demo_recipe timeout 170 python3 -m core.cli train --coco ../shared/datasets/chess/train/_annotations.coco.json \
