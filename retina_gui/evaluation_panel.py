@@ -51,7 +51,7 @@ class EvaluationPanel(QWidget):
         self.run_button = QPushButton("Evaluate")
         self.run_button.setToolTip("COCO metrics of the model on the labelled images, then its misses and false detections")
         self.run_button.clicked.connect(self.evaluate)
-        self.unseen_only = QCheckBox("Only images the model did not train on")
+        self.unseen_only = QCheckBox("Leave out images it learnt from")
         self.unseen_only.setToolTip("A model of a run scores best on the images it learnt from: those say little of the images it "
                                     "has not seen (known for runs of this window, and the runs they started from)")
         self.unseen_only.setChecked(True)
@@ -196,7 +196,7 @@ class EvaluationPanel(QWidget):
             return
         names, self._run_note = self._evaluated()
         if not names:
-            self.metrics.setText("Every labelled image here taught this model: untick “Only images the model did not train on” "
+            self.metrics.setText("Every labelled image here taught this model: untick “Leave out images it learnt from” "
                                  "to score it on them (an optimistic guide)." if self._run_note else "No labelled images to evaluate on.")
             return
         if problem := same_named_categories(self.annotator.workspace.store.categories):  # said now, not after predicting
