@@ -330,16 +330,19 @@ class FineTuneError(RuntimeError):
 SPLIT_FILE = "split.json"  # a run's training and validation images, by file name
 
 
-def trained_on(checkpoint: Path) -> set[str] | None:
-    """The images a run's model learnt from: those of its run, and of the runs its start weights
-    came from, as far as their split.json files tell (None: not a run of the window's, or an older
-    one that did not say). Its scores on them are no guide to images it has not seen."""
-    if not isinstance(_read_json(checkpoint.parent / SPLIT_FILE, dict).get("train"), list):
+def trained_on(checkpoint: Path, root: Path) -> set[str] | None:
+    """The images of the folder ``root`` (where the labels are, its runs in ``root/runs``) that a
+    model of one of its runs learnt from: those of its run, and of the runs of ``root`` its start
+    weights came from, as far as their split.json files tell (None: not a run of this folder's, or
+    an older one that did not say; another folder's images of the same names are other photos).
+    Its scores on them are no guide to images it has not seen."""
+    runs = (root / RUNS_FOLDER).resolve()
+    if checkpoint.parent.parent.resolve() != runs or not isinstance(_read_json(checkpoint.parent / SPLIT_FILE, dict).get("train"), list):
         return None
     names: set[str] = set()
     seen: set[Path] = set()
     run = checkpoint.parent
-    while run not in seen:
+    while run not in seen and run.parent.resolve() == runs:
         seen.add(run)
         train = _read_json(run / SPLIT_FILE, dict).get("train")
         if not isinstance(train, list):
@@ -387,8 +390,12 @@ def fine_tune(labels: LabelSet, image_root: Path, run_dir: Path, recipe: Recipe,
         run_dir.mkdir(parents=True, exist_ok=True)
         if not resume:
             write_json(run_dir / "recipe.json", recipe.to_json())
-            write_json(run_dir / SPLIT_FILE, {"train": sorted(im.file_name for im in train.images),
-                                              "validation": sorted(im.file_name for im in val.images) if val else []})
+        # a resumed run splits the labels as they are now (an image labelled since moves the split):
+        # it learnt from the images of both
+        learnt = {im.file_name for im in train.images} | (set(map(str, _read_json(run_dir / SPLIT_FILE, dict).get("train") or []))
+                                                          if resume else set())
+        write_json(run_dir / SPLIT_FILE, {"train": sorted(learnt),
+                                          "validation": sorted(im.file_name for im in val.images if im.file_name not in learnt) if val else []})
         start = load_checkpoint(recipe.start) if recipe.start is not None and not resume else None
         trainer = Trainer(train_data=DataSource(train, image_root), val_data=DataSource(val, image_root) if val else None, run_dir=run_dir,
                           config=config, start=start, backbone=recipe.backbone, pretrained_backbone=start is None and _imagenet_cached(recipe),

@@ -55,8 +55,8 @@ class EvaluationPanel(QWidget):
         self.unseen_only.setToolTip("A model of a run scores best on the images it learnt from: those say little of the images it "
                                     "has not seen (known for runs of this window, and the runs they started from)")
         self.unseen_only.setChecked(True)
-        self._trained: set[str] | None = None  # the images the model in use learnt from, when known (core.finetune.trained_on)
         self._run_note = ""  # what the run going on left out, or scores that it learnt from
+        self._run_names: list[str] = []  # the images the run going on evaluates
         self.progress = TaskProgress()
         self.metrics = QLabel("")
         self.metrics.setWordWrap(True)
@@ -163,8 +163,7 @@ class EvaluationPanel(QWidget):
         self.stop()  # a run of the old model would fill in its report under the new one
         self._waiting = False
         self.run_button.setEnabled(info is not None)
-        self._trained = None if info is None else trained_on(info.path)
-        self.unseen_only.setEnabled(self._trained is not None)
+        self.unseen_only.setEnabled(self._learnt_from() is not None)
         self.report = None
         self.progress.hide()  # the last run's "100 %" belonged to the other model
         self._show_stale()
@@ -179,10 +178,15 @@ class EvaluationPanel(QWidget):
         present = set(self.annotator.files.model.names)
         return [n for n in store.file_names() if n in present and (store.entry(n).boxes or store.entry(n).reviewed)]
 
+    def _learnt_from(self) -> set[str] | None:
+        """The images of this folder the model in use learnt from, when known (core.finetune.trained_on)."""
+        model, workspace = self.predictions.model, self.annotator.workspace
+        return None if model is None or workspace is None else trained_on(model.path, workspace.labels_path.parent)
+
     def _evaluated(self) -> tuple[list[str], str]:
         """The images to evaluate on (the labelled ones, less those the model learnt from when
         Only unseen is ticked), and what the report should say of the rest."""
-        names, trained = self._labelled(), self._trained or set()
+        names, trained = self._labelled(), self._learnt_from() or set()
         seen = [n for n in names if n in trained]
         if not seen:
             return names, ""
@@ -195,6 +199,7 @@ class EvaluationPanel(QWidget):
         if p.model is None or self.annotator.workspace is None or self._worker is not None:
             return
         names, self._run_note = self._evaluated()
+        self._run_names = names  # (the images chosen now: the checkbox may change while they are predicted)
         if not names:
             self.metrics.setText("Every labelled image here taught this model: untick “Leave out images it learnt from” "
                                  "to score it on them (an optimistic guide)." if self._run_note else "No labelled images to evaluate on.")
@@ -233,8 +238,8 @@ class EvaluationPanel(QWidget):
             self.run_button.setEnabled(True)
             self._show_stale()  # the old report, if any, as it was
             return
-        names, self._run_note = self._evaluated()
-        self._compute(names)
+        present = set(self._labelled())  # (still labelled and in the folder)
+        self._compute([n for n in self._run_names if n in present])
 
     def _compute(self, names: list[str]) -> None:
         from core.review import evaluate_predictions

@@ -181,10 +181,18 @@ def test_a_runs_model_learnt_from_its_runs_images_and_those_of_the_runs_it_start
 
     first = run("a", ["1.jpg", "2.jpg"], "/models/demo.safetensors")
     second = run("b", ["3.jpg"], str(first))
-    assert trained_on(second) == {"1.jpg", "2.jpg", "3.jpg"} and trained_on(first) == {"1.jpg", "2.jpg"}
+    assert trained_on(second, tmp_path) == {"1.jpg", "2.jpg", "3.jpg"} and trained_on(first, tmp_path) == {"1.jpg", "2.jpg"}
     (first.parent / "recipe.json").write_text(json.dumps({"start": str(second)}))  # (a loop: each run once)
-    assert trained_on(second) == {"1.jpg", "2.jpg", "3.jpg"}
-    assert trained_on(tmp_path / "models" / "demo.safetensors") is None  # not a run: not known
+    assert trained_on(second, tmp_path) == {"1.jpg", "2.jpg", "3.jpg"}
+    assert trained_on(tmp_path / "models" / "demo.safetensors", tmp_path) is None  # not a run: not known
+    other = tmp_path / "site_b"  # another folder's run: its 1.jpg is another photo
+    assert trained_on(second, other) is None
+    third = run("c", ["4.jpg"], str(first))
+    third_elsewhere = other / "runs" / "c" / "best.safetensors"
+    third_elsewhere.parent.mkdir(parents=True)
+    for name in ("split.json", "recipe.json"):
+        (third_elsewhere.parent / name).write_text((third.parent / name).read_text())
+    assert trained_on(third_elsewhere, other) == {"4.jpg"}  # started from site A's run: its images are not these
 
 
 def test_the_time_of_a_run_is_estimated_from_the_newest_run_on_that_kind_of_device(tmp_path):
