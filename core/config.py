@@ -9,6 +9,8 @@ import math
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # what core.device.resolve_precision takes
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 

@@ -8,7 +8,7 @@ from functools import lru_cache
 
 import torch
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+from core.config import PRECISIONS
 
 
 def resolve_device(spec: str = "auto") -> torch.device:

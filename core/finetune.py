@@ -17,6 +17,7 @@ from pathlib import Path
 
 from core.atomic import write_json
 from core.cancel import CancelToken
+from core.config import PRECISIONS
 from core.history import read_history
 from core.labels import ImageEntry, LabelSet, class_name_key, group_categories, is_number, same_named_categories
 from core.text import first_names
@@ -44,12 +45,10 @@ class Recipe:
     frozen_stages: int | None = None  # None: the trainer's default (1 from trained weights)
     val_fraction: float = 0.15
     device: str = "auto"
-    precision: str = "auto"  # core.device.PRECISIONS
+    precision: str = "auto"  # core.config.PRECISIONS
     seed: int = 0
 
     def __post_init__(self) -> None:  # (a recipe.json edited by hand: its run says so, not a KeyError deep in training)
-        from core.device import PRECISIONS
-
         if self.optimizer not in ("adamw", "sgd"):
             raise ValueError(f"optimizer {self.optimizer!r} is not adamw or sgd")
         if self.precision not in PRECISIONS:

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.config import PRECISIONS
 from core.finetune import (
     DEFAULT_LR,
     FineTuneError,
@@ -229,6 +230,9 @@ class TrainingPanel(QWidget):
         self.batch_spin = QSpinBox(minimum=1, maximum=64)
         self.val_spin = QSpinBox(minimum=0, maximum=50, suffix=" %")
         self.precision_box = QComboBox()
+        self.precision_box.addItems(list(PRECISIONS))  # fp16 also without a GPU now: a remembered choice is kept until the model loads
+        self.precision_box.setToolTip("auto: bf16 where the CPU or GPU runs it fast (AVX512-BF16, Ampere and later), else fp32. "
+                                      "fp16 (GPU only) with loss scaling, for GPUs without fast bf16")
         self.seed_spin = QSpinBox(minimum=0, maximum=2**31 - 1)
         self.flip_box, self.jitter_box, self.photo_box = QCheckBox("flip"), QCheckBox("scale jitter"), QCheckBox("photometric")
         self.frozen_spin = QSpinBox(minimum=-1, maximum=4)
@@ -312,17 +316,6 @@ class TrainingPanel(QWidget):
             self.lr_spin.setValue(DEFAULT_LR[chosen])
         self._optimizer = chosen
 
-    def _fill_precisions(self) -> None:
-        """fp16 only with a GPU: on the CPU it trains without loss scaling, and slowly."""
-        chosen = self.precision_box.currentText() or "auto"
-        filling, self._filling = self._filling, True  # (an empty box on the way is no setting to remember)
-        self.precision_box.clear()
-        self.precision_box.addItems(["auto", "fp32", "bf16", *(["fp16"] if self._cuda_here() else [])])
-        self._filling = filling
-        self.precision_box.setCurrentText(chosen)
-        self.precision_box.setToolTip("auto: bf16 where the CPU or GPU runs it fast (AVX512-BF16, Ampere and later), else fp32. "
-                                      "fp16 (GPU only) with loss scaling, for GPUs without fast bf16")
-
     def _advanced_toggled(self, on: bool) -> None:
         self.recipe_box.setVisible(on)
         if on and not self._recipe_shown:  # first opening: the folder's last Advanced settings, else the defaults; later the user's edits stay
@@ -336,7 +329,8 @@ class TrainingPanel(QWidget):
             self._filling = True
             self._fill_recipe(self.default_recipe() if remembered is None else recipe)
             self._filling = False
-        self._remember_advanced()
+        if not on:
+            self._remember_advanced()  # closed: forgotten (opened, nothing is kept until a field changes)
         self._plan_timer.start()  # its estimate of the time is of the recipe Train would use now
 
     def _model_changed(self, info) -> None:
@@ -346,7 +340,6 @@ class TrainingPanel(QWidget):
         if info is not None:
             self._note_model(info)
             self._start_chosen()  # a fine-tune's backbone field shows this model's
-        self._fill_precisions()  # fp16 with a GPU
         self.refresh_runs()
         self._set_running(self.worker is not None)
         self.describe()
@@ -431,7 +424,6 @@ class TrainingPanel(QWidget):
         self.photo_box.setChecked(recipe.photometric)
         self.frozen_spin.setValue(-1 if recipe.frozen_stages is None else recipe.frozen_stages)
         self.val_spin.setValue(round(recipe.val_fraction * 100))
-        self._fill_precisions()
         self.precision_box.setCurrentText(recipe.precision)
         self.seed_spin.setValue(recipe.seed)
 
@@ -439,15 +431,16 @@ class TrainingPanel(QWidget):
         return f"training_advanced/{self.annotator.workspace.folder}"
 
     def _remember_advanced(self, *_) -> None:
-        """Advanced as the user leaves it, kept for the folder as it changes: the folder opens with it
-        next time (it reopened with the defaults, and fields typed in were lost unless a run started);
-        closed, it is forgotten (Train uses the defaults then)."""
+        """The user's Advanced edits, kept for the folder as they are made: the fields that differ from
+        the defaults (which follow the labels: a share of 0 % under 7 images, seen only, was kept as a
+        choice). The folder opens with them next time (it reopened with the defaults, and fields typed
+        in were lost unless a run started); Advanced closed forgets them (Train uses the defaults)."""
         if self.annotator.workspace is None or not self._recipe_shown or self._filling:
             return
         if self.advanced.isChecked():
-            recipe = self.recipe()
-            saved = {**recipe.to_json(), "start": "current" if recipe.start is not None else "new"}
-            del saved["device"]  # (the model's, chosen in the Model panel)
+            recipe, default = self.recipe().to_json(), self.default_recipe().to_json()
+            saved = {k: v for k, v in recipe.items() if v != default[k] and k not in ("start", "device")}  # (the model's device)
+            saved["start"] = "current" if self.start_box.currentData() == "current" else "new"
             self.settings.setValue(self._advanced_key(), json.dumps(saved))
         else:
             # (not remove(): the key is a path, and removing it removed those of every folder inside this one)
@@ -508,6 +501,9 @@ class TrainingPanel(QWidget):
             recipe = self.recipe()
             if recipe.start is None and self.start_box.currentData() == "current" and self.predictions.model is None:
                 self._refuse("Load a model first, or choose to start from a new model (Advanced).")
+                return False
+            if recipe.precision == "fp16" and self._device_kind(recipe) == "cpu":  # (no loss scaling there, and slow)
+                self._refuse("fp16 trains on a GPU only: choose auto, fp32 or bf16 in Advanced ▸ Precision.")
                 return False
         self.run_dir = resume_dir or new_run_dir(self._root())
         self.chart.clear()
