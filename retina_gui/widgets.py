@@ -102,11 +102,15 @@ class HistoryView(QUndoView):
 
 
 class TypeAhead(QObject):
-    """Installed on drop-downs: a focused one takes the plain letter keys, to jump to its entries, before
-    the window's one-key shortcuts (A in the image filter went to the previous image)."""
+    """Installed on drop-downs: one reached with the keyboard (Tab) takes the plain letter keys, to
+    jump to its entries, before the window's one-key shortcuts (A in the image filter went to the
+    previous image). One chosen with the mouse leaves the keys to the window: D, A and the number
+    keys went on working after a click on the filter."""
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.ShortcutOverride and watched.hasFocus() and event.text().isprintable() and event.text().strip() \
+        if event.type() == QEvent.Type.FocusIn:
+            watched.setProperty("typing", event.reason() in (Qt.FocusReason.TabFocusReason, Qt.FocusReason.BacktabFocusReason))
+        elif event.type() == QEvent.Type.ShortcutOverride and watched.property("typing") and event.text().isalpha() \
                 and not event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
                                              | Qt.KeyboardModifier.MetaModifier):
             event.accept()

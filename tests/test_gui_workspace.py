@@ -1978,8 +1978,9 @@ def test_tab_steps_through_the_boxes_of_the_image(qtbot, demo):
     assert canvas.mapToScene(canvas.viewport().rect()).boundingRect().intersects(canvas._items[0].sceneBoundingRect())
 
 
-def test_a_focused_drop_down_takes_letters_before_the_one_key_shortcuts(qtbot, demo):
-    """A in the image filter went to the previous image instead of to its entry."""
+def test_a_drop_down_reached_with_tab_takes_letters_before_the_one_key_shortcuts(qtbot, demo):
+    """A in the image filter went to the previous image instead of to its entry; after a mouse
+    choice there the keys stay the window's."""
     window = demo
     box = window.files.status_box
     box.setFocus()
@@ -1987,11 +1988,18 @@ def test_a_focused_drop_down_takes_letters_before_the_one_key_shortcuts(qtbot, d
     window.files.set_current("chess_03.jpg")
     wait_image(qtbot, window, "chess_03.jpg")
     box.setCurrentIndex(box.count() - 1)
-    box.setFocus()
+    window.canvas.setFocus()
+    box.setFocus(Qt.FocusReason.TabFocusReason)  # reached with Tab
     qtbot.keyClick(box, "a")  # "All images", not Go ▸ Previous Image
     assert box.currentIndex() == 0 and window.annotator.current == "chess_03.jpg"
     qtbot.keyClick(box, "d", Qt.KeyboardModifier.ControlModifier)  # (keys with Ctrl stay the window's)
     assert box.currentIndex() == 0
+    qtbot.keyClick(box, Qt.Key.Key_2)  # digits too: class 2
+    assert window.workspace.current_category == window.workspace.store.categories[1].id
+    window.canvas.setFocus()
+    box.setFocus(Qt.FocusReason.MouseFocusReason)  # chosen with the mouse: the keys stay the window's
+    qtbot.keyClick(box, "d")
+    wait_image(qtbot, window, "chess_04.jpg")
 
 
 def test_choosing_the_next_class_after_drawing_with_the_edit_tool_leaves_the_drawn_box_as_it_is(qtbot, demo):
