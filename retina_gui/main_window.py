@@ -160,6 +160,7 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(self.settings.value(GEOMETRY_KEY))
             self.restoreState(self.settings.value(LAYOUT_KEY), LAYOUT_VERSION)
             self._one_column_by_width = self.settings.value(ONE_COLUMN_KEY, False, type=bool)
+        self._narrow: bool | None = None  # the window's width class when the columns were last fitted
         self._columns_timer = QTimer(self, singleShot=True, interval=150)  # once a resize by dragging ends
         self._columns_timer.timeout.connect(self._fit_columns)
         self._status_labels()
@@ -248,7 +249,7 @@ class MainWindow(QMainWindow):
     def reset_panels(self) -> None:
         """View ▸ Reset Panels: every panel back where it was at first."""
         self.restoreState(self._default_layout, LAYOUT_VERSION)
-        self._one_column_by_width = False
+        self._one_column_by_width, self._narrow = False, None
         self.fit_panels()
         self._fit_columns()
         QTimer.singleShot(0, self._hide_stale_tab_bars)  # once the layout has placed them
@@ -1060,14 +1061,19 @@ class MainWindow(QMainWindow):
     def _fit_columns(self) -> None:
         """Under NARROW_WINDOW the image list joins Classes and History as a tab, the panels in one
         column (with the list on the left too, a half screen, 683 px, left the image 192 px); the
-        window grown wide again puts it back on the left, unless the user had put it there."""
+        window grown wide again puts it back on the left, unless the user had put it there. Only
+        when the window crosses that width: a panel the user moves stays where it was put."""
+        narrow = self.width() < NARROW_WINDOW
+        if narrow == self._narrow:
+            return
+        self._narrow = narrow
         images, classes = self.docks["Images"], self.docks["Classes"]
         one_column = self.dockWidgetArea(images) == self.dockWidgetArea(classes) and not images.isFloating()
-        if self.width() < NARROW_WINDOW and not one_column and not images.isFloating() and images.isVisible():
+        if narrow and not one_column and not images.isFloating() and images.isVisible():
             self.tabifyDockWidget(classes, images)
             classes.raise_()
             self._one_column_by_width = True
-        elif self.width() >= NARROW_WINDOW and one_column and self._one_column_by_width:
+        elif not narrow and one_column and self._one_column_by_width:
             self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, images)
             self._one_column_by_width = False
         else:

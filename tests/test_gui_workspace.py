@@ -1954,6 +1954,10 @@ def test_a_half_screen_window_puts_the_panels_in_one_column(qtbot, tmp_path, set
     qtbot.waitUntil(lambda: window.dockWidgetArea(window.docks["Images"]) == Qt.DockWidgetArea.LeftDockWidgetArea, timeout=3000)
     window.resize(700, 600)  # narrowed while open: one column again
     qtbot.waitUntil(lambda: window.dockWidgetArea(window.docks["Images"]) == window.dockWidgetArea(window.docks["Classes"]), timeout=3000)
+    window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, window.docks["Images"])  # the user puts it back, narrow as it is
+    window.resize(720, 600)
+    qtbot.wait(400)  # (the columns are fitted once a resize ends)
+    assert window.dockWidgetArea(window.docks["Images"]) == Qt.DockWidgetArea.LeftDockWidgetArea  # it stays where it was put
     window.close()
 
 
