@@ -173,6 +173,7 @@ class MainWindow(QMainWindow):
                 box.installEventFilter(self.type_ahead)
         self.annotator.message.connect(self.say)
         self._shown_image: tuple[str, int, int] | None = None  # the image on screen and its size, for the status bar
+        self._stepped = ""  # "undone: …" / "redone: …" while Undo or Redo runs (see _say_moved_keys)
         self._unreadable_said = ""  # the status bar's note on the last unreadable image shown
         for changed in (self.files.filter.rowsInserted, self.files.filter.rowsRemoved, self.files.filter.modelReset,
                         self.files.filter.layoutChanged):
@@ -471,7 +472,7 @@ class MainWindow(QMainWindow):
         workspace.categories_changed.connect(self.training_panel.labels_changed)  # the plan line counts the classes
         workspace.categories_changed.connect(self.evaluation_panel.classes_changed)  # the classes it scores, by name
         workspace.categories_changed.connect(self._say_moved_keys)
-        self._class_keys = [c.id for c in workspace.store.categories[:9]]
+        self._class_order = [c.id for c in workspace.store.categories]
         workspace.saved.connect(self._saved)
         workspace.save_failed.connect(self._save_failed)
         workspace.changed_on_disk.connect(self._labels_changed_on_disk)
@@ -631,13 +632,13 @@ class MainWindow(QMainWindow):
         """A class deleted or merged moves the number keys of the classes after it: said, as a key
         learnt would otherwise label boxes as another class unnoticed."""
         store = self.workspace.store
-        keys = [c.id for c in store.categories[:9]]
-        moved = [(number, cid) for number, cid in enumerate(keys, start=1) if cid in self._class_keys and self._class_keys.index(cid) + 1 != number]
-        self._class_keys = keys
+        before, self._class_order = self._class_order, [c.id for c in store.categories]
+        place = {cid: k for k, cid in enumerate(before)}
+        # a class of before whose key changed (also one moved up into 9 from past it); a new class's key is no news
+        moved = [(k + 1, cid) for k, cid in enumerate(self._class_order[:9]) if cid in place and place[cid] != k]
         if moved:
-            said = self.statusBar().currentMessage()  # (after "undone: Delete class …", not instead of it)
-            self.say(("" if not said.startswith(("undone:", "redone:")) else f"{said}; ")
-                     + "class keys now: " + ", ".join(f"{number} {store.category(cid).name}" for number, cid in moved))
+            step = f"{self._stepped}; " if self._stepped else ""  # (after "undone: Delete class …", not instead of it)
+            self.say(step + "class keys now: " + ", ".join(f"{number} {store.category(cid).name}" for number, cid in moved))
 
     def choose_class(self, category_id: int) -> None:
         """As a number key does, for any class."""
@@ -664,7 +665,9 @@ class MainWindow(QMainWindow):
             self._show_image_of(stack.command(stack.index() - 1))
             if stack.canUndo():
                 self.say(f"undone: {stack.undoText()}")  # not the message of the edit, left standing
+                self._stepped = f"undone: {stack.undoText()}"
             stack.undo()
+            self._stepped = ""
 
     def _redo(self) -> None:
         if self.workspace is not None:
@@ -672,8 +675,10 @@ class MainWindow(QMainWindow):
             self._show_image_of(stack.command(stack.index()))
             if stack.canRedo():
                 self.say(f"redone: {stack.redoText()}")
+                self._stepped = f"redone: {stack.redoText()}"
             before = stack.index()
             stack.redo()
+            self._stepped = ""
             if problem := self.workspace.take_back_failed_redo(before):
                 self.report("Redo", problem)
 

@@ -151,26 +151,22 @@ class MessageBar(QStatusBar):
     def __init__(self) -> None:
         super().__init__()
         self._fields: list[QWidget] = []
-        self.messageChanged.connect(self._tip)
 
     def addPermanentWidget(self, widget: QWidget, stretch: int = 0) -> None:
         super().addPermanentWidget(widget, stretch)
         self._fields.append(widget)
 
     def _message_rect(self) -> QRect:
-        right = min((w.geometry().left() for w in self._fields if w.isVisible()), default=self.width())
+        """Beside the fields: left of them, or right of them in a right-to-left layout."""
+        shown = [w.geometry() for w in self._fields if w.isVisible()]
+        if self.layoutDirection() == Qt.LayoutDirection.RightToLeft:
+            left = max((g.right() for g in shown), default=0) + 1
+            return QRect(left + 6, 0, max(0, self.width() - left - 12), self.height())
+        right = min((g.left() for g in shown), default=self.width())
         return QRect(6, 0, max(0, right - 12), self.height())
 
     def _shown_text(self) -> str:
         return self.fontMetrics().elidedText(self.currentMessage(), Qt.TextElideMode.ElideRight, self._message_rect().width())
-
-    def _tip(self, *_) -> None:
-        message = self.currentMessage()
-        self.setToolTip(message if message and self._shown_text() != message else "")
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._tip()
 
     def paintEvent(self, _event) -> None:
         """As QStatusBar paints itself, with the message cut to its room."""
@@ -182,10 +178,13 @@ class MessageBar(QStatusBar):
             if widget.isVisible():
                 option.rect = widget.geometry().adjusted(-1, -1, 1, 1)
                 self.style().drawPrimitive(QStyle.PrimitiveElement.PE_FrameStatusBarItem, option, painter, widget)
-        if self.currentMessage():
+        message, shown = self.currentMessage(), self._shown_text()
+        # (here, as the fields beside the message grow and shrink with the image shown, not only the bar)
+        self.setToolTip(message if message and shown != message else "")
+        if message:
             painter.setPen(self.palette().windowText().color())
             painter.drawText(self._message_rect(), int(Qt.AlignmentFlag.AlignLeading | Qt.AlignmentFlag.AlignVCenter
-                                                       | Qt.TextFlag.TextSingleLine), self._shown_text())
+                                                       | Qt.TextFlag.TextSingleLine), shown)
 
 
 class TaskProgress(QProgressBar):

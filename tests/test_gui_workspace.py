@@ -1927,9 +1927,15 @@ def test_passing_messages_keep_room_in_the_status_bar_of_a_narrow_window(qtbot, 
         assert window.save_label.toolTip().endswith("2026.coco.json")  # the whole of what is cut short, in its tooltip
     long = "accepted 32 predictions; left out: 4 on a label or likelier prediction of the same class, 2 under the score threshold"
     window.say(long)  # longer than its room: cut with "…", the whole of it in the tooltip (it was cut mid-word)
+    bar.repaint()
     assert bar.currentMessage() == long and bar.toolTip() == long and bar._shown_text().endswith("…")
     window.say("pasted 1 box")
+    bar.repaint()
     assert bar.toolTip() == "" and bar._shown_text() == "pasted 1 box"
+    bar.setLayoutDirection(Qt.LayoutDirection.RightToLeft)  # the fields on the left: the message beside them, on the right
+    qtbot.waitUntil(lambda: window.save_label.geometry().left() < bar.width() // 4, timeout=2000)
+    rect = bar._message_rect()
+    assert rect.left() > max(f.geometry().right() for f in fields if f.isVisible()) and rect.width() > 100
 
 
 def test_a_half_screen_window_puts_the_panels_in_one_column(qtbot, tmp_path, settings):
@@ -2028,8 +2034,10 @@ def test_deleting_a_class_says_which_number_keys_moved(qtbot, demo):
     window = demo
     store = window.workspace.store
     names = [c.name for c in store.categories]
+    window.say("undone: Nudge box · chess_01.jpg")  # a message of before: not glued to this one
     window.workspace.delete_category(store.categories[5].id)
-    assert window.statusBar().currentMessage() == "class keys now: " + ", ".join(f"{k} {names[k]}" for k in range(6, 9))
+    # key 9 too: the class past the ninth moved up into it
+    assert window.statusBar().currentMessage() == "class keys now: " + ", ".join(f"{k} {names[k]}" for k in range(6, 10))
     window._undo()
-    assert window.statusBar().currentMessage().startswith(f"undone: Delete class {names[5]}")
-    assert window.statusBar().currentMessage().endswith(f"; class keys now: 7 {names[6]}, 8 {names[7]}, 9 {names[8]}")
+    assert window.statusBar().currentMessage() == (f"undone: Delete class {names[5]} and its {store.box_counts()[store.categories[5].id]} "
+                                                   f"boxes; class keys now: 7 {names[6]}, 8 {names[7]}, 9 {names[8]}")
