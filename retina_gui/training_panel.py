@@ -320,18 +320,23 @@ class TrainingPanel(QWidget):
         self.recipe_box.setVisible(on)
         if on and not self._recipe_shown:  # first opening: the folder's last Advanced settings, else the defaults; later the user's edits stay
             self._recipe_shown = True
-            remembered = self._remembered_recipe()
-            if remembered is not None:
-                start, recipe = remembered
-                self.start_box.setCurrentIndex(self.start_box.findData(start))
-                self.backbone_box.setCurrentText(recipe.backbone)
-                self._start_chosen()  # (a fine-tune's backbone is its model's)
-            self._filling = True
-            self._fill_recipe(self.default_recipe() if remembered is None else recipe)
-            self._filling = False
+            self._refill()
         if not on:
             self._remember_advanced()  # closed: forgotten (opened, nothing is kept until a field changes)
         self._plan_timer.start()  # its estimate of the time is of the recipe Train would use now
+
+    def _refill(self) -> None:
+        """The Advanced fields: the user's remembered edits over the defaults of the labels and the
+        model as they are now."""
+        remembered = self._remembered_recipe()
+        if remembered is not None:
+            start, recipe = remembered
+            self.start_box.setCurrentIndex(self.start_box.findData(start))
+            self.backbone_box.setCurrentText(recipe.backbone)
+            self._start_chosen()  # (a fine-tune's backbone is its model's)
+        self._filling = True
+        self._fill_recipe(self.default_recipe() if remembered is None else recipe)
+        self._filling = False
 
     def _model_changed(self, info) -> None:
         if self.worker is None and self._status_model is not None and (info is None or info.path != self._status_model):
@@ -340,6 +345,10 @@ class TrainingPanel(QWidget):
         if info is not None:
             self._note_model(info)
             self._start_chosen()  # a fine-tune's backbone field shows this model's
+        if self._recipe_shown and self.annotator.workspace is not None and self.worker is None:
+            # the defaults follow the model (its input size, the GPU's batch): filled in before it had loaded, a
+            # reopened folder's Advanced showed 672 px for a 512-px model, and kept it as the user's choice
+            self._refill()
         self.refresh_runs()
         self._set_running(self.worker is not None)
         self.describe()

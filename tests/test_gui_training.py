@@ -605,3 +605,24 @@ def test_opening_advanced_alone_keeps_nothing_and_an_edit_keeps_only_itself(qtbo
     assert not window.settings.value(panel._advanced_key())
     panel.epochs_spin.setValue(panel.default_recipe().epochs + 2)
     assert json.loads(window.settings.value(panel._advanced_key())) == {"epochs": panel.default_recipe().epochs + 2, "start": "current"}
+
+
+def test_a_reopened_advanced_follows_the_model_once_it_has_loaded(qtbot, window, tmp_path):
+    """Opened before the model had loaded, Advanced showed the image size of no model (672 px for a
+    512-px model), and the next edit kept it as the user's choice."""
+    panel = window.training_panel
+    panel.advanced.setChecked(True)
+    panel.epochs_spin.setValue(panel.epochs_spin.value() + 3)
+    model_size = panel.default_recipe().image_size
+    folder, settings = window.workspace.folder, window.settings
+    window.close()
+    again = MainWindow(folder=folder, model=DEMO_MODEL, settings=settings, confirm=lambda *a, **k: True)
+    qtbot.addWidget(again)
+    again.show()
+    reopened = again.training_panel
+    assert reopened.advanced.isChecked()
+    qtbot.waitUntil(lambda: again.predictions.model is not None, timeout=60_000)
+    assert reopened.size_spin.value() == model_size
+    reopened.seed_spin.setValue(3)
+    assert "image_size" not in json.loads(settings.value(reopened._advanced_key()))
+    again.close()
