@@ -677,6 +677,7 @@ class Canvas(QGraphicsView):
         if self.tool is Tool.EDIT:
             handle = self.handle_at(pos)
             if handle is not None and not ctrl:
+                self.just_drawn = False  # picked by its handle: the number keys relabel it now
                 self._drag, self._handle = _Drag.RESIZE, handle[1]
                 self._preview = {handle[0]: self._items[handle[0]].rect()}
                 # grabbed a few pixels off the corner, it keeps that offset (it jumped to the cursor)

@@ -352,7 +352,7 @@ class MainWindow(QMainWindow):
         self._action(edit, "&Delete Boxes", a.delete_selected, [QKeySequence(Qt.Key.Key_Delete), QKeySequence(Qt.Key.Key_Backspace)])
         self._action(edit, "Select &All Boxes", a.select_all, QKeySequence.StandardKey.SelectAll)
         # from any panel, as Ctrl+A, the number keys and Delete work: a selection left standing while a list had focus
-        # was relabelled by the next number key
+        # was relabelled by the next number key (so Esc there clears it, not only gives the keys back)
         self._action(edit, "Clear Selection", self._escape, "Esc")
         edit.addSeparator()
         self._action(edit, "Mark Image &Reviewed", self.toggle_reviewed, "R", "Toggle: a reviewed image with no boxes is a negative example")

@@ -326,6 +326,8 @@ class Workspace(QObject):
                         dy = min(max(dy, up), down) if up <= down else 0.0
                     if (dx, dy) in tried:  # (a group that cannot move gave the same place 4,000 times: 3 s for 334 boxes)
                         continue
+                    if whole and step and max(abs(dx), abs(dy)) < self.PASTE_SHIFT / 2:  # held back by the edge: 1 px looked stacked
+                        continue
                     tried.add((dx, dy))
                     moved = self.fitted([replace(b, x1=b.x1 + dx, y1=b.y1 + dy, x2=b.x2 + dx, y2=b.y2 + dy) for b in boxes], size)
                     if moved and not any(same_place(b) in there for b in moved):

@@ -263,6 +263,11 @@ def test_pastes_at_the_image_corner_keep_their_size_and_never_stack_and_say_so(q
     assert all((b.x2 - b.x1, b.y2 - b.y1) == pytest.approx((100, 80)) for b in pasted)  # whole, inside the image
     assert all(0 <= b.x1 and b.x2 <= w and 0 <= b.y1 and b.y2 <= h for b in pasted)
     assert (pasted[1].x1, pasted[1].y1) == pytest.approx((w - 110, h - 90))  # up and left, where it fits
+    near = Box(w - 101.4, h - 81.4, w - 1.4, h - 1.4, cat)  # 1.4 px from the corner: not moved 1.4 px (it looked stacked)
+    ws.paste_boxes(name, (w, h), [near])
+    ws.clipboard = [near]
+    window.annotator.paste()
+    assert (store.boxes(name)[-1].x1, store.boxes(name)[-1].y1) == pytest.approx((w - 111.4, h - 91.4))
     assert window.statusBar().currentMessage() == "pasted 1 box"
     # boxes that touch every edge together (Ctrl+A on a full image) cannot move whole: clipped, but never on the originals
     ws.paste_boxes(name, (w, h), [Box(0, 0, w, 30, cat), Box(0, h - 30, w, h, cat)])
