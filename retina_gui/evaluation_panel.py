@@ -55,8 +55,11 @@ class EvaluationPanel(QWidget):
         self.unseen_only.setToolTip("A model of a run scores best on the images it learnt from: those say little of the images it "
                                     "has not seen (known for runs of this window, and the runs they started from)")
         self.unseen_only.setChecked(True)
+        self.unseen_only.toggled.connect(self._show_stale)  # the report is of the images chosen then
+        self._unseen: bool | None = None  # the box as the report's run had it (None: not known for its model)
         self._run_note = ""  # what the run going on left out, or scores that it learnt from
         self._run_names: list[str] = []  # the images the run going on evaluates
+        self._run_unseen: bool | None = None
         self.progress = TaskProgress()
         self.metrics = QLabel("")
         self.metrics.setWordWrap(True)
@@ -126,6 +129,7 @@ class EvaluationPanel(QWidget):
 
     STALE_TEXT = "Labels changed: Evaluate again"
     THRESHOLDS_TEXT = "Thresholds changed: Evaluate again"
+    IMAGES_TEXT = "Images chosen changed: Evaluate again"
 
     @property
     def stale(self) -> str:
@@ -137,6 +141,8 @@ class EvaluationPanel(QWidget):
             return ""
         if self._edited or self._scored_classes() != self._classes:
             return self.STALE_TEXT
+        if self._unseen is not None and self.unseen_only.isChecked() != self._unseen:
+            return self.IMAGES_TEXT
         return self.THRESHOLDS_TEXT if (self.predictions.score, self.predictions.nms) != self._view else ""
 
     def _scored_classes(self) -> frozenset:
@@ -200,6 +206,7 @@ class EvaluationPanel(QWidget):
             return
         names, self._run_note = self._evaluated()
         self._run_names = names  # (the images chosen now: the checkbox may change while they are predicted)
+        self._run_unseen = self.unseen_only.isChecked() if self.unseen_only.isEnabled() else None
         if not names:
             self.metrics.setText("Every labelled image here taught this model: untick “Leave out images it learnt from” "
                                  "to score it on them (an optimistic guide)." if self._run_note else "No labelled images to evaluate on.")
@@ -287,6 +294,7 @@ class EvaluationPanel(QWidget):
         self.stop()
         self.run_button.setEnabled(True)
         self.report, self._edited, self._classes, self._view = report, self._run_edits, self._run_classes, self._run_view
+        self._unseen = self._run_unseen
         self._show_stale()
         self.progress.setMaximum(max(1, self.progress.maximum()))
         self.progress.setValue(self.progress.maximum())  # shown from now on: where "Labels changed" will be said, moving nothing

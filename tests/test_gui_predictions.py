@@ -400,7 +400,8 @@ def test_evaluation_leaves_out_the_images_a_runs_model_learnt_from_and_names_the
     assert panel.report.images == 2
     assert panel.metrics.text().startswith("20261128-101500/best.safetensors on 2 images (6 images it learnt from left out): mAP")
     report = panel.report
-    panel.unseen_only.setChecked(False)
+    panel.unseen_only.setChecked(False)  # the report is of the images chosen before: said
+    assert panel.stale == panel.IMAGES_TEXT and not panel.metrics.isEnabled()
     panel.evaluate()
     panel.unseen_only.setChecked(True)  # changed while it runs: the images chosen at the press are the ones scored
     qtbot.waitUntil(lambda: panel.report is not report and panel.report is not None, timeout=120_000)
