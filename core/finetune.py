@@ -115,13 +115,13 @@ def describe_plan(labels: LabelSet, model_classes: Sequence[str] | None, present
         dropped = [n for n in model_classes if class_name_key(n) not in trained]
         if dropped:
             text += f"; the model's classes without boxes here are left out of the new one: {first_names(dropped)}"
-    chosen = recipe is not None
-    recipe = recipe or default_recipe(labels, None, cuda=False)
+    default = default_recipe(labels, None, cuda=False)
+    recipe = recipe or default
     held = split(labels, recipe.val_fraction, recipe.seed)[1] if recipe.val_fraction else None
     n = len(held.images) if held is not None else 0
     if not recipe.val_fraction:
-        return text + ("; no validation (a share of 0 %): no mAP, and the last epoch's weights are the new model." if chosen and
-                       default_recipe(labels, None, cuda=False).val_fraction else "; no validation: too few labelled images to hold any out.")
+        return text + ("; no validation (a share of 0 %): no mAP, and the last epoch's weights are the new model." if default.val_fraction
+                       else "; no validation: too few labelled images to hold any out.")
     if not n:
         return text + "; no validation: every image it would hold out has the only boxes of a class."
     if n < FEW_VALIDATION_IMAGES:
@@ -336,22 +336,22 @@ def trained_on(checkpoint: Path, root: Path) -> set[str] | None:
     an older one that did not say; another folder's images of the same names are other photos).
     Its scores on them are no guide to images it has not seen."""
     runs = (root / RUNS_FOLDER).resolve()
-    if checkpoint.parent.parent.resolve() != runs or not isinstance(_read_json(checkpoint.parent / SPLIT_FILE, dict).get("train"), list):
-        return None
     names: set[str] = set()
     seen: set[Path] = set()
+    known = False  # the checkpoint's own run says what it learnt from
     run = checkpoint.parent
     while run not in seen and run.parent.resolve() == runs:
         seen.add(run)
         train = _read_json(run / SPLIT_FILE, dict).get("train")
         if not isinstance(train, list):
             break
+        known = True
         names.update(str(n) for n in train)
         start = _read_json(run / "recipe.json", dict).get("start")
         if not isinstance(start, str):
             break
         run = Path(start).parent
-    return names
+    return names if known else None
 
 
 def load_recipe(run_dir: Path) -> Recipe:

@@ -11,6 +11,7 @@ from PySide6.QtGui import QUndoCommand
 
 from core.annotations import AnnotationStore, MergedCategory, RemovedCategory
 from core.labels import Box, Category
+from core.text import count
 
 
 def boxes_text(n: int) -> str:
@@ -215,8 +216,8 @@ class DeleteCategory(StoreCommand):
 
 class MergeCategory(StoreCommand):
     def __init__(self, store: AnnotationStore, category_id: int, into: int) -> None:
-        count = store.box_counts().get(category_id, 0)
-        boxes = f" ({boxes_text(count) if count != 1 else '1 box'})" if count else ""
+        n = store.box_counts().get(category_id, 0)
+        boxes = f" ({count(n, 'box')})" if n else ""
         super().__init__(store, f"Merge class {store.category(category_id).name} into {store.category(into).name}{boxes}")
         self.category_id, self.into = category_id, into
         self.merged: MergedCategory | None = None

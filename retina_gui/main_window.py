@@ -95,7 +95,7 @@ class WheelOnlyWhenFocused(QObject):
             area.viewport().installEventFilter(self)
 
 
-NARROW_WINDOW = 900  # px: below it the panels share one column (see _keep_room_for_the_image)
+NARROW_WINDOW = 900  # px: below it the panels share one column (see _fit_columns)
 
 
 class MainWindow(QMainWindow):

@@ -147,7 +147,7 @@ class TrainingPanel(QWidget):
         super().__init__(parent)
         self.predictions = predictions
         self.confirm = confirm
-        self.settings = settings  # the Advanced settings each folder's last run started with
+        self.settings = settings  # each folder's Advanced edits (see _remember_advanced)
         self.annotator = predictions.annotator
         self.worker: TrainingWorker | None = None
         self.run_dir: Path | None = None
@@ -447,7 +447,8 @@ class TrainingPanel(QWidget):
         if self.annotator.workspace is None or not self._recipe_shown or self._filling:
             return
         if self.advanced.isChecked():
-            recipe, default = self.recipe().to_json(), self.default_recipe().to_json()
+            labels = self.annotator.workspace.store.to_labelset()  # (one copy of the labels per edit, not one per recipe)
+            recipe, default = self.recipe(labels).to_json(), self.default_recipe(labels).to_json()
             saved = {k: v for k, v in recipe.items() if v != default[k] and k not in ("start", "device")}  # (the model's device)
             saved["start"] = "current" if self.start_box.currentData() == "current" else "new"
             self.settings.setValue(self._advanced_key(), json.dumps(saved))
@@ -474,10 +475,10 @@ class TrainingPanel(QWidget):
             return None
 
     def attach(self) -> None:
-        """A folder opened: its runs, its plan, and Advanced open with its last run's settings when that
-        run was started from there."""
+        """A folder opened: its runs, its plan, and Advanced open with the user's edits when it was
+        left open with them."""
         self.refresh_runs()
-        if self._remembered_recipe() is not None:
+        if self.settings.value(self._advanced_key(), ""):  # (read, over the defaults, as Advanced opens)
             self.advanced.setChecked(True)
         self.describe()
 
