@@ -52,8 +52,6 @@ class EvaluationPanel(QWidget):
         self.run_button.setToolTip("COCO metrics of the model on the labelled images, then its misses and false detections")
         self.run_button.clicked.connect(self.evaluate)
         self.unseen_only = QCheckBox("Leave out images it learnt from")
-        self.unseen_only.setToolTip("A model of a run scores best on the images it learnt from: those say little of the images it "
-                                    "has not seen (known for runs of this window, and the runs they started from)")
         self.unseen_only.setChecked(True)
         self.unseen_only.toggled.connect(self._show_stale)  # the report is of the images chosen then
         self._unseen: bool | None = None  # the box as the report's run had it (None: not known for its model)
@@ -169,7 +167,11 @@ class EvaluationPanel(QWidget):
         self.stop()  # a run of the old model would fill in its report under the new one
         self._waiting = False
         self.run_button.setEnabled(info is not None)
-        self.unseen_only.setEnabled(self._learnt_from() is not None)
+        known = self._learnt_from() is not None
+        self.unseen_only.setEnabled(known)
+        self.unseen_only.setToolTip("A model of a run scores best on the images it learnt from: those say little of the images it has "
+                                    "not seen (known for the Train runs of this folder, and the runs they started from)" if known else
+                                    "Off: which images this model learnt from is known only for the Train runs of this folder")
         self.report = None
         self.progress.hide()  # the last run's "100 %" belonged to the other model
         self._show_stale()

@@ -391,7 +391,8 @@ def test_evaluation_leaves_out_the_images_a_runs_model_learnt_from_and_names_the
     window = window_factory(folder)
     qtbot.waitUntil(lambda: window.predictions.model is not None, timeout=60_000)
     panel = window.evaluation_panel
-    assert not panel.unseen_only.isEnabled()  # the demo model: what it learnt from is not known
+    assert not panel.unseen_only.isEnabled()  # the demo model: what it learnt from is not known, and the box says so
+    assert panel.unseen_only.toolTip().startswith("Off: which images this model learnt from is known only")
     window.predictions.load_model(run / "best.safetensors")
     qtbot.waitUntil(lambda: window.predictions.model is not None and window.predictions.model.path == run / "best.safetensors", timeout=60_000)
     assert panel.unseen_only.isEnabled() and panel.unseen_only.isChecked()
