@@ -55,6 +55,20 @@ class OverlayBox:
     text: str = ""
 
 
+def reading_order(rects: list[QRectF]) -> list[int]:
+    """Indices of ``rects`` row by row, top to bottom, and left to right in each row (the order of
+    the file is the order boxes were drawn in, which jumps about). A box is in a row when its
+    centre lies within the height of the row's first box: pieces of one rank of a chess board, a
+    short one beside a tall one, make one row."""
+    order, row_bottom, rows = sorted(range(len(rects)), key=lambda i: rects[i].center().y()), None, []
+    for i in order:
+        if row_bottom is None or rects[i].center().y() > row_bottom:
+            rows.append([])
+            row_bottom = rects[i].bottom()
+        rows[-1].append(i)
+    return [i for row in rows for i in sorted(row, key=lambda i: (rects[i].left(), rects[i].top()))]
+
+
 class Tool(enum.Enum):
     EDIT = "edit"  # drag a box to move it, a handle to resize, empty space to draw
     DRAW = "draw"  # drag anywhere draws, even inside other boxes
@@ -806,16 +820,19 @@ class Canvas(QGraphicsView):
         super().keyPressEvent(event)
 
     def focusNextPrevChild(self, forward: bool) -> bool:
-        """Tab / Shift+Tab step through the boxes, selecting one at a time and scrolling it into view:
-        with the keyboard alone one box of many could not be picked to relabel, nudge or delete. On
-        an image without boxes they move the focus on, as elsewhere (Esc brings it back here)."""
+        """Tab / Shift+Tab step through the boxes in reading order, selecting one at a time and
+        scrolling it into view: with the keyboard alone one box of many could not be picked to
+        relabel, nudge or delete. On an image without boxes they move the focus on, as elsewhere
+        (Esc brings it back here)."""
         if not self._items or self._drag is not None:
             return super().focusNextPrevChild(forward)
-        n = len(self._items)
+        order = reading_order([item.rect() for item in self._items])
+        place = {index: n for n, index in enumerate(order)}
         if self._selected:
-            index = (max(self._selected) + 1) % n if forward else (min(self._selected) - 1) % n
+            at = max(place[i] for i in self._selected) + 1 if forward else min(place[i] for i in self._selected) - 1
         else:
-            index = 0 if forward else n - 1
+            at = 0 if forward else -1
+        index = order[at % len(order)]
         self.select([index])
         self.ensureVisible(self._items[index].sceneBoundingRect(), 20, 20)
         return True

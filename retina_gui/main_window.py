@@ -472,7 +472,7 @@ class MainWindow(QMainWindow):
         workspace.categories_changed.connect(self.training_panel.labels_changed)  # the plan line counts the classes
         workspace.categories_changed.connect(self.evaluation_panel.classes_changed)  # the classes it scores, by name
         workspace.categories_changed.connect(self._say_moved_keys)
-        self._class_order = [c.id for c in workspace.store.categories]
+        self._class_order = [(c.id, c.name) for c in workspace.store.categories]
         workspace.saved.connect(self._saved)
         workspace.save_failed.connect(self._save_failed)
         workspace.changed_on_disk.connect(self._labels_changed_on_disk)
@@ -632,12 +632,15 @@ class MainWindow(QMainWindow):
         """A class deleted or merged moves the number keys of the classes after it: said, as a key
         learnt would otherwise label boxes as another class unnoticed."""
         store = self.workspace.store
-        before, self._class_order = self._class_order, [c.id for c in store.categories]
-        place = {cid: k for k, cid in enumerate(before)}
+        before, self._class_order = self._class_order, [(c.id, c.name) for c in store.categories]
+        place = {cid: k for k, (cid, _) in enumerate(before)}
         # a class of before whose key changed (also one moved up into 9 from past it); a new class's key is no news
-        moved = [(k + 1, cid) for k, cid in enumerate(self._class_order[:9]) if cid in place and place[cid] != k]
+        moved = [(k + 1, cid) for k, (cid, _) in enumerate(self._class_order[:9]) if cid in place and place[cid] != k]
         if moved:
-            step = f"{self._stepped}; " if self._stepped else ""  # (after "undone: Delete class …", not instead of it)
+            now = {cid for cid, _ in self._class_order}
+            gone = [name for cid, name in before if cid not in now]
+            # after "undone: Delete class …", not instead of it; that names the class already
+            step = f"{self._stepped}; " if self._stepped else f"class {', '.join(gone)} removed; " if gone else ""
             self.say(step + "class keys now: " + ", ".join(f"{number} {store.category(cid).name}" for number, cid in moved))
 
     def choose_class(self, category_id: int) -> None:

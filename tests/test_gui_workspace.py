@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QMenu, QTabBar
 
 from core.formats.coco import read_coco
 from core.images import load_image
-from retina_gui.canvas import Tool
+from retina_gui.canvas import Tool, reading_order
 from retina_gui.main_window import MainWindow
 from tests.conftest import DATASETS, ROOT
 
@@ -1972,25 +1972,40 @@ def test_a_half_screen_window_puts_the_panels_in_one_column(qtbot, tmp_path, set
     window.close()
 
 
-def test_tab_steps_through_the_boxes_of_the_image(qtbot, demo):
-    """Without the mouse, one box of many could not be picked to relabel, nudge or delete."""
+def test_tab_steps_through_the_boxes_of_the_image_in_reading_order(qtbot, demo):
+    """Without the mouse, one box of many could not be picked to relabel, nudge or delete; in the
+    order of the file (the order they were drawn) Tab jumped about the board."""
     from PySide6.QtWidgets import QApplication
 
     window = demo
-    canvas, n = window.canvas, len(window.workspace.store.boxes(window.annotator.current))
+    canvas = window.canvas
+    order = reading_order([item.rect() for item in canvas._items])
+    assert sorted(order) == list(range(len(canvas._items))) and order != sorted(order)  # (the demo's file order is not it)
     canvas.select([])
     qtbot.keyClick(canvas, Qt.Key.Key_Tab)
-    assert canvas.selected() == [0] and QApplication.focusWidget() is canvas
+    assert canvas.selected() == [order[0]] and QApplication.focusWidget() is canvas
     qtbot.keyClick(canvas, Qt.Key.Key_Tab)
-    assert canvas.selected() == [1]
+    assert canvas.selected() == [order[1]]
     qtbot.keyClick(canvas, Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)
     qtbot.keyClick(canvas, Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)
-    assert canvas.selected() == [n - 1]  # round to the last
+    assert canvas.selected() == [order[-1]]  # round to the last
     canvas.zoom_by(8)
-    canvas.centerOn(0, 0)
+    canvas.centerOn(canvas.image_size[0], canvas.image_size[1])
     qtbot.keyClick(canvas, Qt.Key.Key_Tab)  # back to the first, scrolled into view
-    assert canvas.selected() == [0]
-    assert canvas.mapToScene(canvas.viewport().rect()).boundingRect().intersects(canvas._items[0].sceneBoundingRect())
+    assert canvas.selected() == [order[0]]
+    assert canvas.mapToScene(canvas.viewport().rect()).boundingRect().intersects(canvas._items[order[0]].sceneBoundingRect())
+
+
+def test_reading_order_takes_rows_top_to_bottom_and_each_row_left_to_right():
+    from PySide6.QtCore import QRectF
+
+    rects = [QRectF(300, 12, 40, 40),  # row 1, right
+             QRectF(10, 110, 40, 40),  # row 2, left
+             QRectF(160, 0, 40, 80),  # row 1, a tall one: its top is higher, its centre lower than the right one's
+             QRectF(20, 20, 40, 30),  # row 1, left
+             QRectF(200, 100, 40, 60)]  # row 2, right
+    assert reading_order(rects) == [3, 2, 0, 1, 4]
+    assert reading_order([]) == []
 
 
 def test_a_drop_down_reached_with_tab_takes_letters_before_the_one_key_shortcuts(qtbot, demo):
@@ -2042,7 +2057,8 @@ def test_deleting_a_class_says_which_number_keys_moved(qtbot, demo):
     window.say("undone: Nudge box · chess_01.jpg")  # a message of before: not glued to this one
     window.workspace.delete_category(store.categories[5].id)
     # key 9 too: the class past the ninth moved up into it
-    assert window.statusBar().currentMessage() == "class keys now: " + ", ".join(f"{k} {names[k]}" for k in range(6, 10))
+    assert window.statusBar().currentMessage() == (f"class {names[5]} removed; class keys now: "
+                                                   + ", ".join(f"{k} {names[k]}" for k in range(6, 10)))
     window._undo()
     assert window.statusBar().currentMessage() == (f"undone: Delete class {names[5]} and its {store.box_counts()[store.categories[5].id]} "
                                                    f"boxes; class keys now: 7 {names[6]}, 8 {names[7]}, 9 {names[8]}")
