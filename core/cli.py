@@ -432,7 +432,8 @@ def _convert(args: argparse.Namespace) -> int:
     labels, problems = read_labels(args.source_format, args.source, args.images)
     labels = with_image_sizes(labels, args.images)
     if outside := boxes_outside(labels):
-        problems.append(f"{outside}: {'clipped to it (YOLO holds 0..1)' if args.target_format == 'yolo' else 'written as they are'}")
+        # VOC holds whole pixels of the image, YOLO 0..1 of it: a box wholly outside has no place there
+        problems.append(f"{outside}: {'written as they are' if args.target_format == 'coco' else 'clipped to it, any wholly outside left out'}")
     if (flat := flat_boxes(labels)) and args.target_format != "coco":  # a COCO file is not written: its self-check names them
         problems.append(f"{flat}: written as they are")
     if same := same_named_categories(labels.categories):

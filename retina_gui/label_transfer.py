@@ -34,7 +34,7 @@ class LabelTransfer(QObject):
             return ""
         if self._task[0] == "export":
             _, fmt, target = self._task[:3]
-            kept = "the file is left as it was" if fmt == "coco" else "the folder keeps the files written so far"
+            kept = "the file is left as it was" if fmt == "coco" else "the folder is left as it was (none of its files written)"
             return f"The export to {target} is not finished: stopping it now, {kept}."
         return f"The import of {self._task[1]} is not finished: stopping it now adds nothing."
 

@@ -815,17 +815,21 @@ class MainWindow(QMainWindow):
         """Write in the background (``transfer.finished`` says how it went). A VOC or YOLO folder
         holding an earlier export's files of images that have no labels now: asks to remove them."""
         from core.formats import LabelFormatError
-        from core.formats.convert import stale_label_files
+        from core.formats.convert import class_list_clash, stale_label_files
 
         if self.workspace is None:
             return False
         stale = []
         if fmt != "coco" and target.is_dir():
             names = [*self.files.model.names, *self.workspace.store.file_names()]
+            labels = self.workspace.store.to_labelset()
             try:
-                stale = stale_label_files(self.workspace.store.to_labelset(), fmt, target, names)
+                stale = stale_label_files(labels, fmt, target, names)
             except LabelFormatError as exc:  # two images, one label file: said, as the export itself says it
                 self.report("Export", str(exc))
+                return False
+            if fmt == "yolo" and (clash := class_list_clash(labels, target, stale)):
+                self.report("Export", f"Nothing was exported: {clash}.")
                 return False
             if stale and not self.confirm("Export", f"{target} holds {count_of(len(stale), fmt.upper() + ' label file')} of this folder's "
                                                     f"images that have no labels now, from an earlier export (the first: {stale[0].name}). "

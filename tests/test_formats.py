@@ -295,7 +295,7 @@ def test_convert_names_boxes_outside_their_image_and_keeps_old_label_folders_apa
     source = tmp_path / "out_of_image.json"
     source.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 100}],
                                   "categories": [{"id": 1, "name": "x"}],
-                                  "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [200, 200, 20, 20]}]}))
+                                  "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [90, 95, 20, 20]}]}))
     voc = tmp_path / "voc"
     assert main(["convert", "--from", "coco", str(source), "--to", "voc", str(voc)]) == 3
     assert "1 box reaches outside their image (the first in a.jpg)" in capsys.readouterr().err
@@ -432,7 +432,7 @@ def test_yolo_export_clips_boxes_to_their_image(tmp_path, capsys):
                                   "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [50.4, -0.6, 50.5, 50.9]},
                                                   {"id": 2, "image_id": 1, "category_id": 1, "bbox": [90, 10, 20, 20]}]}))
     assert main(["convert", "--from", "coco", str(source), "--to", "yolo", str(tmp_path / "yolo")]) == 3
-    assert "1 box reaches outside their image (the first in a.jpg): clipped to it (YOLO holds 0..1)" in capsys.readouterr().err
+    assert "1 box reaches outside their image (the first in a.jpg): clipped to it, any wholly outside left out" in capsys.readouterr().err
     text = (tmp_path / "yolo" / "a.txt").read_text()
     assert text.splitlines()[1] == "0 0.95 0.4 0.1 0.4"  # no float noise (0.09999999999999998)
     lines = [[float(v) for v in line.split()] for line in text.splitlines()]
@@ -566,7 +566,98 @@ def test_an_area_that_is_no_number_is_written_as_the_box_area(tmp_path):
     source.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 100}],
                                   "categories": [{"id": 1, "name": "x"}],
                                   "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 30], "area": "big"},
-                                                  {"id": 2, "image_id": 1, "category_id": 1, "bbox": [50, 50, 20, 20], "area": 310.5}]}))
+                                                  {"id": 2, "image_id": 1, "category_id": 1, "bbox": [50, 50, 20, 20], "area": 310.5,
+                                                   "segmentation": [[50, 50, 70, 50, 70, 70, 50, 70, 60, 60]]},
+                                                  {"id": 3, "image_id": 1, "category_id": 1, "bbox": [5, 5, 10, 10], "area": 0}]}))
     out = tmp_path / "out.json"
     assert main(["convert", "--from", "coco", str(source), "--to", "coco", str(out)]) == 0
-    assert [a["area"] for a in json.loads(out.read_text())["annotations"]] == [600, 310.5]  # a polygon's own area stays
+    # a polygon's own area stays; a plain box's is its own (area 0 put it in none of COCOeval's size ranges)
+    assert [a["area"] for a in json.loads(out.read_text())["annotations"]] == [600, 310.5, 100]
+
+
+def test_voc_and_yolo_leave_out_boxes_wholly_outside_their_image_and_clip_the_rest(tmp_path, capsys):
+    """A box past the right edge became a one-pixel sliver at the edge in VOC and a YOLO line of
+    width 0, which read back failed the COCO self-check."""
+    source = tmp_path / "outside.json"
+    source.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.jpg", "width": 640, "height": 480}],
+                                  "categories": [{"id": 1, "name": "x"}],
+                                  "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [700, 10, 50, 20]},
+                                                  {"id": 2, "image_id": 1, "category_id": 1, "bbox": [600, 10, 70, 20]}]}))
+    for fmt in ("voc", "yolo"):
+        assert main(["convert", "--from", "coco", str(source), "--to", fmt, str(tmp_path / fmt)]) == 3
+        err = capsys.readouterr().err
+        assert "2 boxes reach outside their image (the first in a.jpg): clipped to it, any wholly outside left out" in err
+        assert "1 image, 1 box, 1 category written" in err
+    assert "<xmin>601</xmin>" in (tmp_path / "voc" / "a.xml").read_text() and "<xmax>640</xmax>" in (tmp_path / "voc" / "a.xml").read_text()
+    assert (tmp_path / "yolo" / "a.txt").read_text().count("\n") == 1
+    back = tmp_path / "back.json"
+    assert main(["convert", "--from", "voc", str(tmp_path / "voc"), "--to", "coco", str(back)]) == 0  # self-check passed
+    assert json.loads(back.read_text())["annotations"][0]["bbox"] == [600, 10, 40, 20]
+
+
+def test_a_voc_coordinate_of_0_is_the_image_edge_not_minus_1(tmp_path):
+    """VOC corners are 1-based; 0-based writers put a 0 there, which read as -1 and was not reported."""
+    (tmp_path / "a.xml").write_text("<annotation><filename>a.jpg</filename><size><width>100</width><height>80</height></size>"
+                                    "<object><name>x</name><bndbox><xmin>0</xmin><ymin>0</ymin><xmax>100</xmax><ymax>80</ymax></bndbox>"
+                                    "</object></annotation>")
+    box = read_voc(tmp_path).images[0].boxes[0]
+    assert (box.x1, box.y1, box.x2, box.y2) == (0, 0, 100, 80)
+
+
+def test_an_empty_line_inside_classes_txt_is_refused_rather_than_shifting_the_classes_after_it(tmp_path):
+    images, labels = tmp_path / "images", tmp_path / "yolo"
+    images.mkdir()
+    labels.mkdir()
+    (images / "a.jpg").write_bytes((DATASETS / "exif_orientation" / "Landscape_1.jpg").read_bytes())
+    (labels / "a.txt").write_text("1 0.5 0.5 0.2 0.2\n")
+    (labels / "classes.txt").write_text("cat\n\ndog\n")
+    with pytest.raises(LabelFormatError, match=r"classes.txt:2: an empty line in the class list"):
+        read_yolo(labels, images)
+    (labels / "classes.txt").write_text("cat\ndog\n\n\n")  # empty lines at the end shift nothing
+    read, _ = read_yolo(labels, images)
+    assert [c.name for c in read.categories] == ["cat", "dog"] and read.images[0].boxes[0].category_id == 1
+
+
+def test_yolo_read_to_coco_writes_no_float_noise(tmp_path):
+    out = tmp_path / "back.json"
+    yolo = tmp_path / "yolo"
+    assert main(["convert", "--from", "coco", str(ANN), "--to", "yolo", str(yolo)]) == 0
+    assert main(["convert", "--from", "yolo", str(yolo), "--to", "coco", str(out), "--images", str(CHESS_VALID)]) == 0
+    numbers = [v for a in json.loads(out.read_text())["annotations"] for v in (*a["bbox"], a["area"])]
+    assert all(round(v, 6) == v for v in numbers)  # 229.99999999947 for 230, 2.7e-10 for 0 before
+
+
+def test_a_staging_folder_left_by_a_killed_export_is_no_part_of_the_labels(tmp_path):
+    from core.formats.convert import first_label_file
+
+    _voc(tmp_path / "voc", 5, 50)
+    (tmp_path / "voc" / ".retina-writing-k1").mkdir()
+    (tmp_path / "voc" / ".retina-writing-k1" / "b.xml").write_text((tmp_path / "voc" / "a.xml").read_text())
+    assert [im.file_name for im in read_voc(tmp_path / "voc").images] == ["a.jpg"]
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / ".retina-writing-k2").mkdir()
+    (tmp_path / "empty" / ".retina-writing-k2" / "b.xml").write_text((tmp_path / "voc" / "a.xml").read_text())
+    assert first_label_file("voc", tmp_path / "empty") is None  # not refused as a folder holding labels
+
+
+def test_label_files_that_differ_only_in_case_are_refused(tmp_path):
+    labels = LabelSet([Category(1, "thing")], [ImageEntry(1, "x.jpg", 100, 100, [Box(1, 1, 9, 9, 1)]),
+                                               ImageEntry(2, "X.JPG", 100, 100, [Box(2, 2, 8, 8, 1)])])
+    with pytest.raises(LabelFormatError, match=r"x.jpg and X.JPG would both be written to X.txt \(one file where case does not count"):
+        write_labels(labels, "yolo", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_yolo_export_into_a_folder_whose_class_list_differs_is_refused_when_other_label_files_stay(tmp_path):
+    from core.formats.convert import class_list_clash
+
+    labels = LabelSet([Category(0, "rook"), Category(1, "king")], [ImageEntry(1, "a.jpg", 100, 100, [Box(1, 1, 9, 9, 1)])])
+    (tmp_path / "classes.txt").write_text("king\nrook\n")
+    (tmp_path / "a.txt").write_text("0 0.5 0.5 0.1 0.1\n")  # rewritten by the export: no matter
+    assert class_list_clash(labels, tmp_path) == ""
+    (tmp_path / "other.txt").write_text("0 0.5 0.5 0.1 0.1\n")  # a king now, a rook after the export
+    clash = class_list_clash(labels, tmp_path)
+    assert "lists other classes (class 0 is 'king' there, 'rook' here), and 1 label file there of other images (the first: other.txt)" in clash
+    assert class_list_clash(labels, tmp_path, [tmp_path / "other.txt"]) == ""  # removed by the export
+    (tmp_path / "classes.txt").write_text("rook\n")  # classes added at the end: every old number means what it meant
+    assert class_list_clash(labels, tmp_path) == ""

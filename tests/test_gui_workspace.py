@@ -1616,6 +1616,23 @@ def test_exporting_again_into_a_folder_asks_to_remove_the_label_files_of_images_
     assert transferred(qtbot, window, window.export(fmt, out)) and len(asked) == 2  # nothing stale left: no question
 
 
+def test_a_yolo_export_into_a_folder_whose_class_list_other_label_files_use_is_refused(qtbot, demo, tmp_path):
+    """It wrote its classes.txt over one in another order: the folder's other label files then
+    named other classes (LabelImg's class of bug), and nothing was said."""
+    window = demo
+    out = tmp_path / "yolo"
+    out.mkdir()
+    names = [c.name for c in sorted(window.workspace.store.categories, key=lambda c: c.id)]
+    (out / "classes.txt").write_text("".join(f"{n}\n" for n in reversed(names)))
+    (out / "other.txt").write_text("0 0.5 0.5 0.1 0.1\n")  # an image of another folder
+    assert not window.export("yolo", out)
+    assert window.reports[-1].startswith(f"Export: Nothing was exported: {out / 'classes.txt'} lists other classes (class 0 is")
+    assert (out / "classes.txt").read_text().splitlines() == names[::-1] and not (out / "chess_01.txt").exists()
+    (out / "other.txt").unlink()  # with no other label file there, the class list is the export's to write
+    assert transferred(qtbot, window, window.export("yolo", out))
+    assert (out / "classes.txt").read_text().splitlines() == names
+
+
 def test_an_edit_that_fails_in_its_command_raises_the_commands_own_message_and_leaves_no_history(demo):
     """An exception raised in a command came out of QUndoStack.push reworded by PySide ("Error
     calling Python override of QUndoCommand::redo(): …", in the user's message boxes), or not at

@@ -24,10 +24,19 @@ def side_in_pixels(value, what: str) -> int:
     return int(number)
 
 
+def visible_files(folder, pattern: str) -> list:
+    """Files matching ``pattern`` under ``folder``, outside hidden folders (an export stopped by a
+    crash leaves its staging folder ``.retina-writing-…``; a folder scan skips them too)."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    return [p for p in folder.rglob(pattern) if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parent.parts)]
+
+
 def label_file_names(file_names: list[str], suffix: str) -> list[str]:
     """The per-image label file of each image (YOLO ``.txt``, VOC ``.xml``): its path with the
-    image suffix replaced. Two images that share one (``a.jpg`` and ``a.png``) are an error, not a
-    silent overwrite."""
+    image suffix replaced. Two images that share one (``a.jpg`` and ``a.png``, and ``a.jpg`` and
+    ``A.JPG``, one file on Windows and macOS) are an error, not a silent overwrite."""
     from pathlib import PurePosixPath
 
     from core.formats.coco import check_file_name
@@ -35,17 +44,29 @@ def label_file_names(file_names: list[str], suffix: str) -> list[str]:
     out, seen = [], {}
     for name in file_names:
         target = PurePosixPath(check_file_name(name)).with_suffix(suffix).as_posix()
-        if target in seen:
-            raise LabelFormatError(f"{seen[target]} and {name} would both be written to {target}: rename one of the images "
-                                   f"(label files are named after the image without its extension); nothing was written")
-        seen[target] = name
+        if target.casefold() in seen:
+            other = seen[target.casefold()]
+            raise LabelFormatError(f"{other} and {name} would both be written to {target}"
+                                   f"{'' if PurePosixPath(other).with_suffix(suffix).as_posix() == target else ' (one file where case does not count: Windows, macOS)'}"
+                                   ": rename one of the images (label files are named after the image without its extension); nothing was written")
+        seen[target.casefold()] = name
         out.append(target)
     return out
 
 
+def written_boxes(image, fmt: str) -> list:
+    """The boxes of ``image`` (a :class:`core.labels.ImageEntry`) that a VOC or YOLO file holds:
+    those with some part inside the image (both clip to it: a box wholly outside became a
+    one-pixel sliver at the edge, or a YOLO line of width 0), and for YOLO no crowd regions, which
+    it has no form for."""
+    sized = image.width > 0 and image.height > 0
+    return [b for b in image.boxes if not (fmt == "yolo" and b.iscrowd)
+            and (not sized or (b.x2 > 0 and b.y2 > 0 and b.x1 < image.width and b.y1 < image.height))]
+
+
 def writes_label_file(image, fmt: str) -> bool:
     """Whether a VOC or YOLO export gives ``image`` (a :class:`core.labels.ImageEntry`) a label
-    file: when it has boxes the format holds (YOLO has no crowd regions), or when it is a reviewed
+    file: when it has boxes the format holds (:func:`written_boxes`), or when it is a reviewed
     negative, written as a file with no objects ("nothing here"). An image with neither gets none:
     read back, an empty file made it a negative that nobody had reviewed."""
-    return any(fmt == "voc" or not b.iscrowd for b in image.boxes) or (image.reviewed and not image.boxes)
+    return bool(written_boxes(image, fmt)) or (image.reviewed and not image.boxes)

@@ -178,7 +178,9 @@ def to_coco_dict(labels: LabelSet) -> dict[str, Any]:
             w, h = _clean(box.width), _clean(box.height)
             ann = {**(box.extra or {}), "id": ann_id, "image_id": im.id, "category_id": box.category_id,
                    "bbox": [_clean(box.x1), _clean(box.y1), w, h], "iscrowd": int(box.iscrowd), "segmentation": box.segmentation or []}
-            if not (is_number(ann.get("area")) and ann["area"] >= 0):  # a polygon's area is kept; "big" failed pycocotools
+            # a polygon's or mask's area is kept; a plain box's is its own ("area": 0 from another tool put it
+            # in no size range of COCOeval's, and "big" failed pycocotools)
+            if not (box.segmentation and is_number(ann.get("area")) and ann["area"] >= 0):
                 ann["area"] = _clean(w * h)
             annotations.append(ann)
     categories = [{"id": c.id, "name": c.name, "supercategory": c.supercategory, **({"color": c.color} if c.color else {})}

@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 
 from core.atomic import atomic_path
 from core.cancel import CancelToken
-from core.formats import LabelFormatError, label_file_names, writes_label_file
+from core.formats import LabelFormatError, label_file_names, visible_files, writes_label_file, written_boxes
 from core.formats.coco import read_coco, verify_coco_file, write_coco
 from core.formats.voc import read_voc, write_voc
 from core.formats.yolo import read_yolo, write_yolo
@@ -44,9 +44,12 @@ def read_labels(fmt: str, source: Path | str, images: Path | str | None = None,
 
 def written_counts(labels: LabelSet, fmt: str) -> tuple[int, int]:
     """The images and boxes writing ``labels`` as ``fmt`` puts in files: VOC and YOLO give no label
-    file to an image with neither boxes nor a reviewed mark, and YOLO leaves crowd regions out."""
-    images = labels.images if fmt == "coco" else [im for im in labels.images if writes_label_file(im, fmt)]
-    return len(images), sum(1 for im in images for b in im.boxes if fmt != "yolo" or not b.iscrowd)
+    file to an image with neither boxes nor a reviewed mark, and hold no box wholly outside its
+    image; YOLO leaves crowd regions out."""
+    if fmt == "coco":
+        return len(labels.images), sum(len(im.boxes) for im in labels.images)
+    images = [im for im in labels.images if writes_label_file(im, fmt)]
+    return len(images), sum(len(written_boxes(im, fmt)) for im in images)
 
 
 def with_image_sizes(labels: LabelSet, images: Path | str | None, *, strict: bool = True) -> LabelSet:
@@ -123,6 +126,32 @@ def stale_label_files(labels: LabelSet, fmt: str, target: Path | str, image_name
     return [path for path, _ in candidates if _yolo_lines(path, classes)]
 
 
+def class_list_clash(labels: LabelSet, target: Path | str, remove: Sequence[Path] = ()) -> str:
+    """Why writing ``labels`` as YOLO into ``target`` would change what other label files there
+    mean ("" when it would not): its classes.txt lists other classes, or in another order, than
+    the one written over it, while label files that this export neither writes nor removes stay
+    (their class numbers would then name other classes). Classes added at the end change nothing."""
+    target = Path(target)
+    try:
+        old = [line.strip() for line in (target / "classes.txt").read_text(encoding="utf-8-sig").splitlines()]
+    except (OSError, UnicodeDecodeError):
+        return ""
+    while old and not old[-1]:
+        old.pop()
+    new = [c.name for c in sorted(labels.categories, key=lambda c: c.id)]
+    if new[: len(old)] == old:
+        return ""
+    ours = {(target / name).resolve() for im, name in zip(labels.images, label_file_names([im.file_name for im in labels.images], ".txt"))
+            if writes_label_file(im, "yolo")} | {Path(p).resolve() for p in remove}
+    others = [p for p in visible_files(target, "*.txt") if p.name != "classes.txt" and p.resolve() not in ours and _yolo_lines(p, len(old))]
+    if not others:
+        return ""
+    k = next(i for i, (a, b) in enumerate(zip([*old, None], [*new, None])) if a != b)
+    differ = f"class {k} is {old[k]!r} there, {new[k]!r} here" if k < len(old) and k < len(new) else f"it lists {len(old)} classes, here {len(new)}"
+    return (f"{target / 'classes.txt'} lists other classes ({differ}), and {count(len(others), 'label file')} there of other images "
+            f"(the first: {others[0].relative_to(target)}) would then name other classes: export into another folder")
+
+
 def first_label_file(fmt: str, folder: Path | str) -> Path | None:
     """A VOC or YOLO label file in ``folder`` (or below it), if any: an XML file of a VOC
     annotation; YOLO's classes.txt, or a .txt file of YOLO lines (empty: a negative). Other files
@@ -130,8 +159,8 @@ def first_label_file(fmt: str, folder: Path | str) -> Path | None:
     folder = Path(folder)
     if fmt == "yolo" and (folder / "classes.txt").is_file():
         return folder / "classes.txt"
-    for path in sorted(folder.rglob("*.xml" if fmt == "voc" else "*.txt")):
-        if path.is_file() and (_is_voc(path) if fmt == "voc" else _yolo_lines(path, math.inf)):
+    for path in sorted(visible_files(folder, "*.xml" if fmt == "voc" else "*.txt")):
+        if _is_voc(path) if fmt == "voc" else _yolo_lines(path, math.inf):
             return path
     return None
 

@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath
 
 from core.atomic import write_text
 from core.cancel import CancelToken
-from core.formats import MAX_PIXELS, LabelFormatError, label_file_names, pixel_values_ok, side_in_pixels, writes_label_file
+from core.formats import MAX_PIXELS, LabelFormatError, label_file_names, pixel_values_ok, side_in_pixels, visible_files, writes_label_file, written_boxes
 from core.formats.coco import check_file_name
 from core.labels import Box, Category, ImageEntry, LabelSet
 
@@ -19,7 +19,7 @@ def read_voc(folder: Path | str) -> LabelSet:
     folder = Path(folder)
     if not folder.is_dir():
         raise LabelFormatError(f"{folder}: {'no such folder' if not folder.exists() else 'a file, not a folder of VOC .xml files'}")
-    files = sorted(folder.rglob("*.xml"))
+    files = sorted(visible_files(folder, "*.xml"))
     if not files:
         raise LabelFormatError(f"{folder}: no VOC .xml files")
     parsed = []
@@ -55,7 +55,8 @@ def read_voc(folder: Path | str) -> LabelSet:
                 # kept for a VOC file written from these labels (and as fields of a COCO annotation)
                 extra = {key: value for key, value in (("truncated", _one(obj.findtext("truncated"))), ("pose", obj.findtext("pose", "").strip()))
                          if value and value != "Unspecified"}
-                objects.append((name, x1 - 1, y1 - 1, x2, y2, bool(_one(obj.findtext("difficult"))), extra or None))
+                # 1-based corners, whose least is 1: a 0 (as 0-based writers put it) is the image's edge, not -1
+                objects.append((name, max(x1 - 1, 0.0), max(y1 - 1, 0.0), x2, y2, bool(_one(obj.findtext("difficult"))), extra or None))
         except LabelFormatError:
             raise
         except (ET.ParseError, AttributeError, TypeError, ValueError) as exc:
@@ -86,7 +87,8 @@ def _pixels(low: float, high: float, size: int) -> tuple[int, int]:
 def write_voc(labels: LabelSet, folder: Path | str, cancel: CancelToken | None = None) -> None:
     """One XML per image with boxes or reviewed as a negative (:func:`core.formats.writes_label_file`)
     at ``folder/<file_name without suffix>.xml``, written atomically.
-    Crowd regions are written as ``difficult`` objects, which VOC evaluation also ignores."""
+    Crowd regions are written as ``difficult`` objects, which VOC evaluation also ignores. Boxes
+    are clipped to their image (where its size is known), and those wholly outside it left out."""
     folder = Path(folder)
     names = labels.category_names()
     unwritable = [name for name in names.values() if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in name)]
@@ -106,7 +108,7 @@ def write_voc(labels: LabelSet, folder: Path | str, cancel: CancelToken | None =
         size = ET.SubElement(root, "size")
         for key, value in (("width", im.width), ("height", im.height), ("depth", 3)):
             ET.SubElement(size, key).text = str(value)
-        for box in im.boxes:
+        for box in written_boxes(im, "voc"):
             obj = ET.SubElement(root, "object")
             ET.SubElement(obj, "name").text = names[box.category_id]
             extra = box.extra or {}

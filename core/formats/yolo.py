@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 
 from core.atomic import write_text
 from core.cancel import CancelToken
-from core.formats import LabelFormatError, label_file_names, pixel_values_ok, writes_label_file
+from core.formats import LabelFormatError, label_file_names, pixel_values_ok, visible_files, writes_label_file, written_boxes
 from core.images import ImageReadError, image_size, list_images
 from core.labels import Box, Category, ImageEntry, LabelSet
 
@@ -35,7 +35,12 @@ def read_yolo(folder: Path | str, images: Path | str, cancel: CancelToken | None
     if not classes_file.is_file():
         raise LabelFormatError(f"{folder}: no classes.txt")
     # utf-8-sig: Windows Notepad starts a file with a byte-order mark, which became part of the first class's name
-    names = [line.strip() for line in classes_file.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+    names = [line.strip() for line in classes_file.read_text(encoding="utf-8-sig").splitlines()]
+    while names and not names[-1]:
+        names.pop()
+    if "" in names:  # skipped, it would shift every class after it: line k is class k-1 to YOLO trainers
+        raise LabelFormatError(f"{classes_file}:{names.index('') + 1}: an empty line in the class list (line k is class k-1): "
+                               "remove it or name the class")
     report = YoloReport()
     entries = []
     used: set[Path] = set()
@@ -74,13 +79,15 @@ def read_yolo(folder: Path | str, images: Path | str, cancel: CancelToken | None
                     raise LabelFormatError(f"{label_file}:{n}: class {k} is not in classes.txt ({len(names)} classes)")
                 if w < 0 or h < 0:
                     raise LabelFormatError(f"{label_file}:{n}: a negative width or height, got {line!r}")
-                boxes.append(Box(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, k))
+                # to 1e-6 px: normalised values times the size gave 229.99999999947 for 230
+                # to 1e-6 px: normalised values times the size gave 229.99999999947 for 230
+                boxes.append(Box(*(round(v, 6) for v in (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)), k))
         else:
             report.unlabelled_images.append(rel)
         # an empty label file says "nothing here": a negative, reviewed as holding no object (a missing one says nothing)
         negative = label_file.is_file() and not boxes and rel not in report.ambiguous_images
         entries.append(ImageEntry(index, rel, width, height, boxes, reviewed=negative))
-    for label_file in sorted(folder.rglob("*.txt")):
+    for label_file in sorted(visible_files(folder, "*.txt")):
         if label_file.name != "classes.txt" and label_file.resolve() not in used:
             report.orphan_labels.append(label_file.relative_to(folder).as_posix())
     return LabelSet([Category(i, n) for i, n in enumerate(names)], entries), report
@@ -89,8 +96,8 @@ def read_yolo(folder: Path | str, images: Path | str, cancel: CancelToken | None
 def write_yolo(labels: LabelSet, folder: Path | str, cancel: CancelToken | None = None) -> None:
     """``classes.txt`` in the order of the categories sorted by id, then one file per image with
     boxes, and an empty one per reviewed negative (:func:`core.formats.writes_label_file`).
-    Crowd regions have no YOLO form and are left out. Boxes are clipped to their image: YOLO
-    trainers drop a whole image as corrupt for a value outside 0..1."""
+    Crowd regions have no YOLO form and are left out. Boxes are clipped to their image, and those
+    wholly outside it left out: YOLO trainers drop a whole image as corrupt for a value outside 0..1."""
     folder = Path(folder)
     categories = sorted(labels.categories, key=lambda c: c.id)
     index = {c.id: i for i, c in enumerate(categories)}
@@ -112,9 +119,7 @@ def write_yolo(labels: LabelSet, folder: Path | str, cancel: CancelToken | None 
         if cancel is not None:
             cancel.raise_if_cancelled()  # the files written so far stay, each one whole
         lines = []
-        for b in im.boxes:
-            if b.iscrowd:
-                continue
+        for b in written_boxes(im, "yolo"):
             x1, x2 = min(max(b.x1, 0.0), im.width), min(max(b.x2, 0.0), im.width)
             y1, y2 = min(max(b.y1, 0.0), im.height), min(max(b.y2, 0.0), im.height)
             cx, cy = (x1 + x2) / 2 / im.width, (y1 + y2) / 2 / im.height
