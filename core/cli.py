@@ -408,6 +408,7 @@ def _convert(args: argparse.Namespace) -> int:
     from core.formats.convert import (
         boxes_outside,
         first_label_file,
+        fit_to_images,
         flat_boxes,
         read_labels,
         with_image_sizes,
@@ -431,6 +432,9 @@ def _convert(args: argparse.Namespace) -> int:
         _check_writable(target if target.is_dir() else target.parent, f"{target}:")
     labels, problems = read_labels(args.source_format, args.source, args.images)
     labels = with_image_sizes(labels, args.images)
+    if args.images is not None and args.source_format != "yolo":  # (YOLO's sizes are the images' own)
+        labels, fit = fit_to_images(labels, args.images)
+        problems += fit.fixed + ([f"{fit.unfitted_line}: written as they are"] if fit.unfitted else [])
     if outside := boxes_outside(labels):
         # VOC holds whole pixels of the image, YOLO 0..1 of it: a box wholly outside has no place there
         problems.append(f"{outside}: {'written as they are' if args.target_format == 'coco' else 'clipped to it, any wholly outside left out'}")

@@ -147,10 +147,26 @@ def _decode(path: Path | str, max_side: int | None) -> DecodedImage:
 
 def image_size(path: Path | str) -> tuple[int, int]:
     """(width, height) as displayed, i.e. after EXIF orientation, reading only the header."""
+    return image_header(path)[:2]
+
+
+def image_header(path: Path | str) -> tuple[int, int, int]:
+    """(width, height) as displayed, and the EXIF orientation (1: as stored), reading only the header."""
     with _opened(path) as img:
         w, h = img.size
-        turned = _orientation(img) in _TURNED
-    return (h, w) if turned else (w, h)
+        orientation = _orientation(img)
+    return (h, w, orientation) if orientation in _TURNED else (w, h, orientation)
+
+
+def stored_to_shown(x1: float, y1: float, x2: float, y2: float, width: int, height: int, orientation: int) -> tuple[float, float, float, float]:
+    """A box on an image's stored pixels (``width`` x ``height``, as a tool that ignores EXIF shows
+    them) -> the same box on the image as displayed after EXIF ``orientation``."""
+    points = [(x1, y1), (x2, y2)]
+    turn = {2: lambda x, y: (width - x, y), 3: lambda x, y: (width - x, height - y), 4: lambda x, y: (x, height - y),
+            5: lambda x, y: (y, x), 6: lambda x, y: (height - y, x), 7: lambda x, y: (height - y, width - x),
+            8: lambda x, y: (y, width - x)}.get(orientation, lambda x, y: (x, y))
+    (ax, ay), (bx, by) = (turn(x, y) for x, y in points)
+    return min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)
 
 
 def list_images(paths: list[Path | str]) -> list[Path]:

@@ -5,6 +5,7 @@ thread, as one undo step."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -58,7 +59,8 @@ class LabelTransfer(QObject):
 
     def import_labels(self, workspace: Workspace, fmt: str, source: Path, present: set[str]) -> bool:
         """Start reading ``source``; its boxes are added to ``workspace`` when it has been read."""
-        from core.formats.convert import read_labels, with_image_sizes
+        from core.formats.convert import fit_to_images, read_labels, with_image_sizes
+        from core.labels import LabelSet, matched_by_file_name
 
         if self.busy:
             self.message.emit("an import or export is still running")
@@ -69,9 +71,21 @@ class LabelTransfer(QObject):
         folder = workspace.folder
         self._task = ("import", source, workspace, present)
 
-        def read(cancel):  # the sizes a file lacks (COCO without them) come from the image headers here, not on the GUI thread
+        def read(cancel):
+            """Off the GUI thread: the sizes a file lacks (COCO without them) come from the image
+            headers; labels made on other pixels than the folder's images are turned or scaled onto
+            them, and those of an image of another shape left out (added, they lay elsewhere)."""
             labels, problems = read_labels(fmt, source, folder, cancel)
-            return with_image_sizes(labels, folder, strict=False), problems
+            renamed = matched_by_file_name([im.file_name for im in labels.images], present)
+            labels = LabelSet(labels.categories, [replace(im, file_name=renamed.get(im.file_name, im.file_name)) for im in labels.images],
+                              labels.extra)
+            labels = with_image_sizes(labels, folder, strict=False)
+            if fmt == "yolo":  # (its sizes are the images' own)
+                return labels, problems
+            labels, fit = fit_to_images(labels, folder, cancel)
+            left_out = set(fit.unfitted)
+            labels = LabelSet(labels.categories, [im for im in labels.images if im.file_name not in left_out], labels.extra)
+            return labels, [*problems, *fit.fixed, *([f"{fit.unfitted_line}: left out"] if fit.unfitted else [])]
 
         self._start(read)
         self.message.emit(f"reading {source} …")

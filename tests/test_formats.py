@@ -661,3 +661,57 @@ def test_a_yolo_export_into_a_folder_whose_class_list_differs_is_refused_when_ot
     assert class_list_clash(labels, tmp_path, [tmp_path / "other.txt"]) == ""  # removed by the export
     (tmp_path / "classes.txt").write_text("rook\n")  # classes added at the end: every old number means what it meant
     assert class_list_clash(labels, tmp_path) == ""
+
+
+def test_convert_turns_labels_made_on_the_stored_pixels_of_an_exif_turned_photo(tmp_path, capsys):
+    """VOC of Landscape_6.jpg (stored 1200x1800, shown 1800x1200) from a tool that ignores EXIF
+    went through as 1200x1800, its box 500 px off the bottom of the photo as shown."""
+    from core.images import load_image
+
+    folder = DATASETS / "exif_orientation"
+    (tmp_path / "voc").mkdir()
+    (tmp_path / "voc" / "Landscape_6.xml").write_text(
+        "<annotation><filename>Landscape_6.jpg</filename><size><width>1200</width><height>1800</height></size>"
+        "<object><name>x</name><bndbox><xmin>101</xmin><ymin>1001</ymin><xmax>1100</xmax><ymax>1700</ymax></bndbox></object></annotation>")
+    out = tmp_path / "out.json"
+    assert main(["convert", "--from", "voc", str(tmp_path / "voc"), "--to", "coco", str(out), "--images", str(folder)]) == 3
+    assert ("1 image labelled on the stored pixels of an EXIF-turned photo (the first: Landscape_6.jpg): its boxes turned as the "
+            "photo is shown") in capsys.readouterr().err
+    data = json.loads(out.read_text())
+    assert (data["images"][0]["width"], data["images"][0]["height"]) == (1800, 1200) == load_image(folder / "Landscape_6.jpg").shape[1::-1]
+    # orientation 6 turns the stored pixels a quarter clockwise: stored (x, y) is shown at (1800 - y, x)
+    assert data["annotations"][0]["bbox"] == [100, 100, 700, 1000] and data["annotations"][0]["area"] == 700_000
+
+
+def test_stored_to_shown_moves_a_box_as_pil_transposes_the_pixels():
+    import numpy as np
+    from PIL import Image
+
+    from core.images import _UPRIGHT, stored_to_shown
+
+    stored = np.zeros((30, 40), np.uint8)
+    stored[5:12, 8:20] = 255  # the box x 8..20, y 5..12
+    for orientation, transpose in _UPRIGHT.items():
+        ys, xs = np.nonzero(np.array(Image.fromarray(stored).transpose(transpose)))
+        assert stored_to_shown(8, 5, 20, 12, 40, 30, orientation) == (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+    assert stored_to_shown(8, 5, 20, 12, 40, 30, 1) == (8, 5, 20, 12)
+
+
+def test_convert_scales_labels_of_a_resized_copy_and_names_those_of_another_shape(tmp_path, capsys):
+    source = tmp_path / "sizes.json"
+    source.write_text(json.dumps({"images": [{"id": 1, "file_name": "Landscape_1.jpg", "width": 900, "height": 600},
+                                             {"id": 2, "file_name": "Landscape_2.jpg", "width": 500, "height": 500},
+                                             {"id": 3, "file_name": "Landscape_3.jpg", "width": 1800, "height": 1200}],
+                                  "categories": [{"id": 1, "name": "x"}],
+                                  "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 20, 30, 40], "area": 1200},
+                                                  {"id": 2, "image_id": 2, "category_id": 1, "bbox": [10, 20, 30, 40]},
+                                                  {"id": 3, "image_id": 3, "category_id": 1, "bbox": [10, 20, 30, 40]}]}))
+    out = tmp_path / "out.json"
+    assert main(["convert", "--from", "coco", str(source), "--to", "coco", str(out), "--images", str(DATASETS / "exif_orientation")]) == 3
+    err = capsys.readouterr().err
+    assert "1 image labelled at another size (the first: Landscape_1.jpg, 900×600 for 1800×1200): its boxes scaled to the image" in err
+    assert ("1 image labelled at a size of another shape than the image's (the first: Landscape_2.jpg, 500×500 for 1800×1200): "
+            "written as they are") in err
+    annotations = json.loads(out.read_text())["annotations"]
+    assert [a["bbox"] for a in annotations] == [[20, 40, 60, 80], [10, 20, 30, 40], [10, 20, 30, 40]]
+    assert annotations[0]["area"] == 4800  # of the new pixels, not the source's 1200

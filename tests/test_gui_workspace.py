@@ -802,6 +802,37 @@ def test_a_coco_import_whose_file_names_carry_a_folder_finds_the_images_by_name(
     window.close()
 
 
+def test_an_import_of_labels_made_at_another_size_scales_them_to_the_images_and_leaves_out_another_shape(qtbot, tmp_path, settings):
+    """A "resize to 640" export imported onto the full-size images put its boxes in the top-left
+    part of each image, and nothing was said."""
+    data = json.loads((DEMO / "annotations.coco.json").read_text())
+    ids = {im["file_name"]: im["id"] for im in data["images"]}
+    original = {a["id"]: list(a["bbox"]) for a in data["annotations"]}
+    for image in data["images"]:
+        if image["file_name"] == "chess_01.jpg":
+            assert (image["width"], image["height"]) == (1024, 686)
+            image.update(width=640, height=429)
+        if image["file_name"] == "chess_02.jpg":
+            image.update(width=500, height=500)
+    for a in data["annotations"]:
+        if a["image_id"] == ids["chess_01.jpg"]:
+            a["bbox"] = [v * 0.625 for v in a["bbox"]]
+    source = tmp_path / "resized.json"
+    source.write_text(json.dumps(data))
+    window = unlabelled_window(qtbot, tmp_path, settings)
+    assert transferred(qtbot, window, window.import_labels("coco", source))
+    store = window.workspace.store
+    want = sorted(original[a["id"]] for a in data["annotations"] if a["image_id"] == ids["chess_01.jpg"])
+    got = sorted([b.x1, b.y1, b.x2 - b.x1, b.y2 - b.y1] for b in store.boxes("chess_01.jpg"))
+    assert len(got) == len(want) > 0 and all(abs(g - w) < 1 for gb, wb in zip(got, want) for g, w in zip(gb, wb))
+    assert (store.entry("chess_01.jpg").width, store.entry("chess_01.jpg").height) == (1024, 686)
+    assert not store.boxes("chess_02.jpg") and len(store.boxes("chess_03.jpg")) > 0
+    report = window.reports[-1]
+    assert "1 image labelled at another size (the first: chess_01.jpg, 640×429 for 1024×686): its boxes scaled to the image" in report
+    assert "1 image labelled at a size of another shape than the image's (the first: chess_02.jpg, 500×500 for 1024×686): left out" in report
+    window.close()
+
+
 def test_import_yolo_and_voc_labels_into_a_folder_as_one_undo_step(qtbot, tmp_path, settings):
     from core.cli import main as retina
 
@@ -820,9 +851,10 @@ def test_import_yolo_and_voc_labels_into_a_folder_as_one_undo_step(qtbot, tmp_pa
     stack = window.workspace.undo_stack
     assert stack.count() == 2 and stack.text(1).startswith("Import ") and stack.text(1).endswith("boxes from yolo")
     for entry in original.images:
-        got = sorted((store.category(b.category_id).name, round(b.x1, 4), round(b.y2, 4)) for b in store.boxes(entry.file_name))
+        got = sorted((store.category(b.category_id).name, b.x1, b.y2) for b in store.boxes(entry.file_name))
         names = {**original.category_names(), **{c.id: "White-King" for c in original.categories if c.name == "white-king"}}
-        assert got == sorted((names[b.category_id], round(b.x1, 4), round(b.y2, 4)) for b in entry.boxes)
+        want = sorted((names[b.category_id], b.x1, b.y2) for b in entry.boxes)
+        assert [g[0] for g in got] == [w[0] for w in want] and got == [(w[0], pytest.approx(w[1], abs=1e-3), pytest.approx(w[2], abs=1e-3)) for w in want]
     stack.undo()
     assert not any(store.boxes(n) for n in store.file_names()) and len(store.categories) == 1
     assert transferred(qtbot, window, window.import_labels("voc", tmp_path / "voc"))

@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from core.atomic import atomic_path
@@ -57,8 +58,6 @@ def with_image_sizes(labels: LabelSet, images: Path | str | None, *, strict: boo
     no folder to read, a missing size is an error (COCO and VOC would carry a width of 0).
     ``strict=False``: an image that cannot be read keeps its missing size (an import into the
     window, which reports unreadable images itself)."""
-    from dataclasses import replace
-
     from core.images import ImageReadError, image_size
 
     unsized = [im for im in labels.images if im.width <= 0 or im.height <= 0]
@@ -78,6 +77,78 @@ def with_image_sizes(labels: LabelSet, images: Path | str | None, *, strict: boo
             raise LabelFormatError(f"{im.file_name} has no image size in the labels, and {exc}; nothing was written") from None
         sized[im.file_name] = replace(im, width=w, height=h)
     return LabelSet(labels.categories, [sized.get(im.file_name, im) for im in labels.images], labels.extra)
+
+
+@dataclass(frozen=True)
+class ImageFit:
+    """What :func:`fit_to_images` did (a line each for the boxes turned and scaled), and the images
+    whose labels are for a size that no turn or scale explains, left as they were, with a line
+    naming them (the caller says what it does with them)."""
+
+    fixed: list[str]
+    unfitted: list[str]
+    unfitted_line: str = ""
+
+
+def fit_to_images(labels: LabelSet, images: Path | str, cancel: CancelToken | None = None) -> tuple[LabelSet, ImageFit]:
+    """Labels whose image sizes say they were made on other pixels than the images in ``images``
+    show, brought onto them: labels of an EXIF-turned photo made on its stored pixels (a tool that
+    ignores EXIF: 1200x1800 for a photo shown 1800x1200) are turned as the photo is shown; labels
+    of a resized copy (a "resize to 640" export: 640x429 for 1024x686) are scaled to the image.
+    Images that cannot be read are not checked. Raises :class:`core.cancel.Cancelled`."""
+    from core.images import ImageReadError, image_header, stored_to_shown
+
+    out, turned, scaled, unfitted, sizes = [], [], [], [], {}
+    for im in labels.images:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        if im.width <= 0 or im.height <= 0:
+            out.append(im)
+            continue
+        try:
+            width, height, orientation = image_header(Path(images) / im.file_name)
+        except ImageReadError:
+            out.append(im)
+            continue
+        if (im.width, im.height) == (width, height):
+            out.append(im)
+            continue
+        if (im.width, im.height) == (height, width) and orientation in (5, 6, 7, 8):
+            boxes = [replace(b, **dict(zip(("x1", "y1", "x2", "y2"), stored_to_shown(b.x1, b.y1, b.x2, b.y2, im.width, im.height, orientation))),
+                             segmentation=None) for b in im.boxes]
+            turned.append(im.file_name)
+        elif abs(im.width / im.height - width / height) <= 0.01 * width / height + 1 / min(im.height, height):
+            sx, sy = width / im.width, height / im.height
+            boxes = [replace(b, x1=round(b.x1 * sx, 6), y1=round(b.y1 * sy, 6), x2=round(b.x2 * sx, 6), y2=round(b.y2 * sy, 6),
+                             segmentation=None) for b in im.boxes]
+            scaled.append(im.file_name)
+            sizes.setdefault("scaled", (im.width, im.height, width, height))
+        else:
+            out.append(im)
+            unfitted.append(im.file_name)
+            sizes.setdefault("unfitted", (im.width, im.height, width, height))
+            continue
+        out.append(replace(im, width=width, height=height, boxes=[replace(b, extra=_without_area(b.extra)) for b in boxes]))
+    fixed = []
+    if turned:
+        fixed.append(f"{count(len(turned), 'image')} labelled on the stored pixels of an EXIF-turned photo (the first: {turned[0]}): "
+                        "its boxes turned as the photo is shown")
+    if scaled:
+        w, h, to_w, to_h = sizes["scaled"]
+        fixed.append(f"{count(len(scaled), 'image')} labelled at another size (the first: {scaled[0]}, {w}×{h} for {to_w}×{to_h}): "
+                        "its boxes scaled to the image")
+    line = ""
+    if unfitted:
+        w, h, to_w, to_h = sizes["unfitted"]
+        line = (f"{count(len(unfitted), 'image')} labelled at a size of another shape than the image's "
+                f"(the first: {unfitted[0]}, {w}×{h} for {to_w}×{to_h})")
+    return LabelSet(labels.categories, out, labels.extra), ImageFit(fixed, unfitted, line)
+
+
+def _without_area(extra: dict | None) -> dict | None:
+    """A moved box's fields, less its ``area`` (of the old pixels)."""
+    rest = {k: v for k, v in (extra or {}).items() if k != "area"}
+    return rest or None
 
 
 def box_problems(labels: LabelSet, tolerance: float = 1.0) -> list[str]:
