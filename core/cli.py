@@ -216,6 +216,7 @@ def _train(args: argparse.Namespace) -> int:
     from core.cancel import CancelToken
     from core.dataset import AugmentConfig, check_image_folder
     from core.formats.coco import read_coco
+    from core.finetune import record_split
     from core.images import IMAGE_SUFFIXES
     from core.labels import same_named_categories
     from core.train import DataSource, TrainConfig, Trainer
@@ -289,6 +290,8 @@ def _train(args: argparse.Namespace) -> int:
         pretrained_backbone=args.pretrained_backbone, fpn_channels=args.fpn_channels, device=args.device,
         resume=args.resume, on_event=on_event, cancel=cancel, command=shlex.join(args.argv),
     )
+    if int(os.environ.get("RANK", "0")) == 0:  # which images the model learns from: an evaluation in retina-gui leaves them out
+        record_split(Path(args.out), labels, None if args.val_coco or val is None else val.labels, resume=args.resume)
     with _ctrl_c_cancels(cancel):
         result = trainer.run()
     if bar is not None:

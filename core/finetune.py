@@ -329,6 +329,17 @@ class FineTuneError(RuntimeError):
 SPLIT_FILE = "split.json"  # a run's training and validation images, by file name
 
 
+def record_split(run_dir: Path, train: LabelSet, val: LabelSet | None, *, resume: bool = False) -> None:
+    """Write the run's :data:`SPLIT_FILE`: the images it learns from and those it is validated on
+    (:func:`trained_on` reads it, so that an evaluation can leave out what the model has seen). A
+    resumed run splits the labels as they are now (an image labelled since moves the split): it
+    learnt from the images of both."""
+    learnt = {im.file_name for im in train.images} | (set(map(str, _read_json(run_dir / SPLIT_FILE, dict).get("train") or []))
+                                                      if resume else set())
+    write_json(run_dir / SPLIT_FILE, {"train": sorted(learnt),
+                                      "validation": sorted(im.file_name for im in val.images if im.file_name not in learnt) if val else []})
+
+
 def trained_on(checkpoint: Path, root: Path) -> set[str] | None:
     """The images of the folder ``root`` (where the labels are, its runs in ``root/runs``) that a
     model of one of its runs learnt from: those of its run, and of the runs of ``root`` its start
@@ -389,12 +400,7 @@ def fine_tune(labels: LabelSet, image_root: Path, run_dir: Path, recipe: Recipe,
         run_dir.mkdir(parents=True, exist_ok=True)
         if not resume:
             write_json(run_dir / "recipe.json", recipe.to_json())
-        # a resumed run splits the labels as they are now (an image labelled since moves the split):
-        # it learnt from the images of both
-        learnt = {im.file_name for im in train.images} | (set(map(str, _read_json(run_dir / SPLIT_FILE, dict).get("train") or []))
-                                                          if resume else set())
-        write_json(run_dir / SPLIT_FILE, {"train": sorted(learnt),
-                                          "validation": sorted(im.file_name for im in val.images if im.file_name not in learnt) if val else []})
+        record_split(run_dir, train, val, resume=resume)
         start = load_checkpoint(recipe.start) if recipe.start is not None and not resume else None
         trainer = Trainer(train_data=DataSource(train, image_root), val_data=DataSource(val, image_root) if val else None, run_dir=run_dir,
                           config=config, start=start, backbone=recipe.backbone, pretrained_backbone=start is None and _imagenet_cached(recipe),

@@ -952,3 +952,20 @@ def test_resume_refuses_a_folder_where_the_run_writes_a_file_before_training(fou
     with pytest.raises(TrainingError, match=r"holds folders named best.safetensors, where the run writes its files: move them away"):
         _trainer(four_images, tmp_path, _config(epochs=2), resume=True, on_event=steps.append).run()
     assert steps == [] and not (tmp_path / ".best.pending.safetensors").exists()
+
+
+def test_retina_train_records_which_images_it_learns_from(tmp_path):
+    """Only a run of the window's Train wrote split.json: an evaluation of a model trained with the
+    command could not leave out the images it had learnt from."""
+    from core.finetune import SPLIT_FILE, trained_on
+
+    data = _chess_copy(tmp_path, "train", 4)
+    (tmp_path / "ann.json").write_text(json.dumps(data))
+    run = tmp_path / "runs" / "cli"
+    assert main(["train", "--coco", str(tmp_path / "ann.json"), "--backbone", "resnet18", "--fpn-channels", "64", "--epochs", "1",
+                 "--batch-size", "2", "--image-size", "64", "--no-augment", "--device", "cpu", "--precision", "fp32",
+                 "--val-split", "0.5", "--out", str(run)]) == 0
+    split = json.loads((run / SPLIT_FILE).read_text())
+    names = sorted(im["file_name"] for im in data["images"])
+    assert sorted(split["train"] + split["validation"]) == names and split["train"] and split["validation"]
+    assert trained_on(run / "best.safetensors", tmp_path) == set(split["train"])
