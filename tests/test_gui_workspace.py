@@ -2097,6 +2097,16 @@ def test_choosing_the_next_class_after_drawing_with_the_edit_tool_leaves_the_dra
     drag(qtbot, window, (15, 15), (15, 15))  # clicked: the box is picked now, and the number keys relabel it
     qtbot.keyClick(window.canvas, Qt.Key.Key_2)
     assert store.boxes(name)[drawn].category_id == second
+    # resized by a handle as soon as it is drawn: picked that way too
+    qtbot.keyClick(window.canvas, Qt.Key.Key_1)
+    drag(qtbot, window, (2, 40), (30, 70))
+    again = len(store.boxes(name)) - 1
+    qtbot.keyClick(window.canvas, Qt.Key.Key_2)
+    assert store.boxes(name)[again].category_id == first and window.canvas.just_drawn
+    drag(qtbot, window, (30, 70), (36, 76))  # its bottom-right handle
+    assert store.boxes(name)[again].x2 == pytest.approx(36, abs=1) and not window.canvas.just_drawn
+    qtbot.keyClick(window.canvas, Qt.Key.Key_2)
+    assert store.boxes(name)[again].category_id == second
 
 
 def test_deleting_a_class_says_which_number_keys_moved(qtbot, demo):
