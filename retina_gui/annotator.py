@@ -16,6 +16,8 @@ from retina_gui.file_list import FileListPanel
 from retina_gui.workers import ImageLoader
 from retina_gui.workspace import Workspace
 
+PASTE_SCREEN_PX = 12  # how far a paste that would lie on its original moves, on screen (10 image px at least)
+
 
 class Annotator(QObject):
     image_shown = Signal(str, int, int)  # name, width, height
@@ -165,7 +167,7 @@ class Annotator(QObject):
     def paste(self) -> None:
         if self._editable():
             offered = len(self.workspace.clipboard)
-            pasted = self.workspace.paste_boxes(self.current, self.size)
+            pasted = self.workspace.paste_boxes(self.current, self.size, shift=PASTE_SCREEN_PX / self.canvas.zoom())
             self._pasted(pasted, offered, "")
 
     def _pasted(self, indices: list[int], offered: int, source: str, already_here: int = 0) -> None:

@@ -319,7 +319,7 @@ class Canvas(QGraphicsView):
         self.image_size = (width, height)
         self.scene().setSceneRect(QRectF(0, 0, width, height))
         self._set_scroll_range()
-        if first or self._zoom() < self._fit_zoom():
+        if first or self.zoom() < self._fit_zoom():
             self.fit()
         mouse = self.viewport().mapFromGlobal(QCursor.pos())  # the image moved under a still mouse (D / A)
         self._update_cursor(self.mapToScene(mouse) if self.viewport().rect().contains(mouse) else QPointF(-1, -1))
@@ -392,7 +392,7 @@ class Canvas(QGraphicsView):
         placing 20,000 tags stays linear; only the tags of boxes in view (and a margin) are placed, the
         others hidden until a scroll brings them in (all of them took 220 ms a zoom step at 20,000)."""
         self._tags_timer.stop()
-        zoom, tag_height = self._zoom(), LabelItem.height()
+        zoom, tag_height = self.zoom(), LabelItem.height()
         width, height = self.image_size or (0, 0)
         seen = self.mapToScene(self.viewport().rect()).boundingRect()
         margin = 300 / zoom  # image pixels: a tag hanging into view from a box just outside it
@@ -499,7 +499,8 @@ class Canvas(QGraphicsView):
         self.tool_changed.emit(tool)
 
     # --- zoom ----------------------------------------------------------------------------------
-    def _zoom(self) -> float:
+    def zoom(self) -> float:
+        """Screen pixels per image pixel."""
         return self.transform().m11()
 
     def _fit_zoom(self) -> float:
@@ -529,7 +530,7 @@ class Canvas(QGraphicsView):
         fitted image has no range: it is centred, with no scroll bars."""
         if self.image_size is None:
             return
-        zoom, (w, h) = self._zoom(), self.image_size
+        zoom, (w, h) = self.zoom(), self.image_size
         mx = 0.0 if self._fitted else max(0, self.viewport().width() - self.SCROLL_KEEP) / zoom
         my = 0.0 if self._fitted else max(0, self.viewport().height() - self.SCROLL_KEEP) / zoom
         self.setSceneRect(QRectF(-mx, -my, w + 2 * mx, h + 2 * my))
@@ -538,7 +539,7 @@ class Canvas(QGraphicsView):
         """Zoom keeping the image point under ``at`` (view pixels; default: the centre) in place."""
         at = QPointF(self.viewport().rect().center() if at is None else at)
         anchor = self.viewportTransform().inverted()[0].map(at)  # in floats: mapToScene rounds to whole pixels
-        self.set_zoom(self._zoom() * factor)
+        self.set_zoom(self.zoom() * factor)
         shift = self.viewportTransform().map(anchor) - at
         self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + round(shift.x()))
         self.verticalScrollBar().setValue(self.verticalScrollBar().value() + round(shift.y()))
@@ -546,7 +547,7 @@ class Canvas(QGraphicsView):
     def show_rect(self, rect: QRectF, min_screen: float = 60.0) -> None:
         """Centre ``rect`` (image pixels), zooming in first if it would be smaller than ``min_screen``
         screen pixels (a missed pawn at fit zoom is a few pixels), and out if it would not fit."""
-        zoom = self._zoom()
+        zoom = self.zoom()
         side = max(rect.width(), rect.height(), 1.0)
         view = min(self.viewport().width(), self.viewport().height())
         wanted = min(max(zoom, min_screen / side), 0.8 * view / side)
@@ -558,7 +559,7 @@ class Canvas(QGraphicsView):
         """``point`` moved as little as needed for the image to fill the view around it (on each
         axis where the image is larger than the view; else the image's middle): showing a box near
         the edge should not scroll half the view off the image."""
-        zoom, (w, h) = self._zoom(), self.image_size or (0, 0)
+        zoom, (w, h) = self.zoom(), self.image_size or (0, 0)
         half_w, half_h = self.viewport().width() / zoom / 2, self.viewport().height() / zoom / 2
         x = min(max(point.x(), half_w), w - half_w) if w > 2 * half_w else w / 2
         y = min(max(point.y(), half_h), h - half_h) if h > 2 * half_h else h / 2

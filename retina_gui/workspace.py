@@ -276,17 +276,21 @@ class Workspace(QObject):
                           for i in indices]
         return len(self.clipboard)
 
-    PASTE_SHIFT = 10.0  # image pixels, for a paste that would lie exactly on its original
+    PASTE_SHIFT = 10.0  # image pixels (at least), for a paste that would lie exactly on its original
     PASTE_TRIES = 100  # shifts tried each way
 
-    def paste_boxes(self, file_name: str, size: tuple[int, int], boxes: list[Box] | None = None, source: str = "") -> list[int]:
+    def paste_boxes(self, file_name: str, size: tuple[int, int], boxes: list[Box] | None = None, source: str = "", *,
+                    shift: float = PASTE_SHIFT) -> list[int]:
         """Paste the clipboard (or ``boxes``), clipped to this image; returns the new indices. Boxes
         whose class has been deleted since they were copied, or that lie outside the image, are
         left out. The clipboard goes where none of its boxes lies exactly on one of the image's
-        (the image it was copied from, or a paste again): PASTE_SHIFT further each time, down and
-        right, else up, left or across where the boxes fit whole (at the bottom-right corner a
-        paste was clipped to the same place each time, copies stacked unseen, each one smaller)."""
-        fitted = self.fitted(self._placed(self.clipboard, size, self.store.boxes(file_name)) if boxes is None else boxes, size)
+        (the image it was copied from, or a paste again): ``shift`` image pixels further each time
+        (the window gives as many as 12 screen pixels make at its zoom: 10 image pixels of a photo
+        fitted to the window were 2 on screen, a copy that looked stacked), down and right, else up,
+        left or across where the boxes fit whole (at the bottom-right corner a paste was clipped to
+        the same place each time, copies stacked unseen, each one smaller)."""
+        placed = self._placed(self.clipboard, size, self.store.boxes(file_name), max(shift, self.PASTE_SHIFT)) if boxes is None else boxes
+        fitted = self.fitted(placed, size)
         if not fitted:
             return []
         start = len(self.store.boxes(file_name))
@@ -305,8 +309,8 @@ class Workspace(QObject):
                 fitted.append(replace(resized_box(b, x1, y1, x2, y2), id=None))
         return fitted
 
-    def _placed(self, boxes: list[Box], size: tuple[int, int], present: list[Box]) -> list[Box]:
-        """``boxes`` moved by the nearest multiple of PASTE_SHIFT at which none lies, as pasted
+    def _placed(self, boxes: list[Box], size: tuple[int, int], present: list[Box], shift: float) -> list[Box]:
+        """``boxes`` moved by the nearest multiple of ``shift`` at which none lies, as pasted
         (clipped), on a box of ``present``: first keeping the group whole inside the image, else
         (it touches every edge, or is larger than the image) letting the image clip it."""
         if not boxes:
@@ -320,13 +324,13 @@ class Workspace(QObject):
         for whole in (True, False):
             for step in range(self.PASTE_TRIES):
                 for sx, sy in ((1, 1), (-1, -1), (1, -1), (-1, 1)) if step else ((0, 0),):
-                    dx, dy = sx * step * self.PASTE_SHIFT, sy * step * self.PASTE_SHIFT
+                    dx, dy = sx * step * shift, sy * step * shift
                     if whole:
                         dx = min(max(dx, left), right) if left <= right else 0.0
                         dy = min(max(dy, up), down) if up <= down else 0.0
                     if (dx, dy) in tried:  # (a group that cannot move gave the same place 4,000 times: 3 s for 334 boxes)
                         continue
-                    if whole and step and max(abs(dx), abs(dy)) < self.PASTE_SHIFT / 2:  # held back by the edge: 1 px looked stacked
+                    if whole and step and max(abs(dx), abs(dy)) < shift / 2:  # held back by the edge: 1 px looked stacked
                         continue
                     tried.add((dx, dy))
                     moved = self.fitted([replace(b, x1=b.x1 + dx, y1=b.y1 + dy, x2=b.x2 + dx, y2=b.y2 + dy) for b in boxes], size)

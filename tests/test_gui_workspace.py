@@ -227,8 +227,9 @@ def test_copy_paste_and_paste_previous_image_boxes(qtbot, demo):
     assert len(store.boxes("chess_01.jpg")) == n1 + 2 and window.canvas.selected() == [n1, n1 + 1]
     assert window.workspace.undo_stack.text(0) == "Paste 2 boxes · chess_01.jpg"  # the history names the image
     copied, pasted = store.boxes("chess_01.jpg")[:2], store.boxes("chess_01.jpg")[n1:]
-    for a, b in zip(copied, pasted):  # pasted where they came from: 10 px down and right, to be seen
-        assert (b.x1 - a.x1, b.y1 - a.y1, b.x2 - a.x2, b.y2 - a.y2) == pytest.approx((10, 10, 10, 10))
+    shift = max(10, 12 / window.canvas.zoom())  # pasted where they came from, 12 screen px down and right (10 image px at least)
+    for a, b in zip(copied, pasted):
+        assert (b.x1 - a.x1, b.y1 - a.y1, b.x2 - a.x2, b.y2 - a.y2) == pytest.approx((shift,) * 4)
     qtbot.keyClick(window.canvas, Qt.Key.Key_D)  # next image
     wait_image(qtbot, window, "chess_02.jpg")
     n2 = len(store.boxes("chess_02.jpg"))
@@ -251,6 +252,7 @@ def test_pastes_at_the_image_corner_keep_their_size_and_never_stack_and_say_so(q
 
     window = demo
     ws, store, name, (w, h) = window.workspace, window.workspace.store, window.annotator.current, window.annotator.size
+    window.canvas.set_zoom(1.0)  # 100 %: a paste moves 12 px of screen, 12 image px here
     cat = store.categories[0].id
     ws.paste_boxes(name, (w, h), [Box(w - 100, h - 80, w, h, cat)])
     corner = len(store.boxes(name)) - 1
@@ -262,13 +264,21 @@ def test_pastes_at_the_image_corner_keep_their_size_and_never_stack_and_say_so(q
     assert len({same_place(b) for b in pasted}) == 4  # four boxes in four places
     assert all((b.x2 - b.x1, b.y2 - b.y1) == pytest.approx((100, 80)) for b in pasted)  # whole, inside the image
     assert all(0 <= b.x1 and b.x2 <= w and 0 <= b.y1 and b.y2 <= h for b in pasted)
-    assert (pasted[1].x1, pasted[1].y1) == pytest.approx((w - 110, h - 90))  # up and left, where it fits
+    assert (pasted[1].x1, pasted[1].y1) == pytest.approx((w - 112, h - 92))  # up and left, where it fits
     near = Box(w - 101.4, h - 81.4, w - 1.4, h - 1.4, cat)  # 1.4 px from the corner: not moved 1.4 px (it looked stacked)
     ws.paste_boxes(name, (w, h), [near])
     ws.clipboard = [near]
     window.annotator.paste()
-    assert (store.boxes(name)[-1].x1, store.boxes(name)[-1].y1) == pytest.approx((w - 111.4, h - 91.4))
+    assert (store.boxes(name)[-1].x1, store.boxes(name)[-1].y1) == pytest.approx((w - 113.4, h - 93.4))
     assert window.statusBar().currentMessage() == "pasted 1 box"
+    window.canvas.set_zoom(0.25)  # a photo fitted to the window: 12 screen px are 48 image px (10 were 2.5 on screen, stacked to the eye)
+    ws.clipboard = [Box(100, 100, 200, 180, cat)]
+    ws.paste_boxes(name, (w, h), ws.clipboard)
+    window.annotator.paste()
+    assert (store.boxes(name)[-1].x1, store.boxes(name)[-1].y1) == pytest.approx((148, 148))
+    window.canvas.set_zoom(4.0)  # zoomed in: 10 image px still, not 3 (a copy 3 px off its original is hard to tell apart in the file)
+    window.annotator.paste()
+    assert {(b.x1, b.y1) for b in store.boxes(name)} >= {(110, 110)}
     # boxes that touch every edge together (Ctrl+A on a full image) cannot move whole: clipped, but never on the originals
     ws.paste_boxes(name, (w, h), [Box(0, 0, w, 30, cat), Box(0, h - 30, w, h, cat)])
     window.canvas.select(list(range(len(store.boxes(name)))))
