@@ -112,24 +112,27 @@ def _select_per_image(cls_logits: Tensor, bounds: list[int], k: int | None, coar
 
 
 def _select_batched(cls_logits: Tensor, bounds: list[int], k: int | None, coarse: float) -> tuple[Tensor, Tensor, Tensor]:
-    """What :func:`_select_per_image` picks, with one top-k and one ``nonzero`` per level for the
-    whole batch (a GPU waited at each image's and level's ``nonzero``). The top k of a level keep
-    every entry over ``coarse`` when there are at most k of them, and are the top k of those when
-    there are more: the same set. A level taken whole is compared in place: an index of every
-    entry cost 5x the logits' memory. (NaN logits, which only a broken model gives, take top-k
-    places here, where the CPU path drops them first.)"""
+    """What :func:`_select_per_image` picks, with one top-k per level for the whole batch and one
+    ``nonzero`` for all the levels' top k (a GPU waited at each image's and level's ``nonzero``).
+    The top k of a level keep every entry over ``coarse`` when there are at most k of them, and
+    are the top k of those when there are more: the same set. A level taken whole is compared in
+    place: an index of every entry cost 5x the logits' memory. (NaN logits, which only a broken
+    model gives, take top-k places here, where the CPU path drops them first.)"""
     batch, _, num_classes = cls_logits.shape
-    picks = []
+    picks, tops = [], []
     for start, end in zip(bounds, bounds[1:]):
         level = cls_logits[:, start:end].reshape(batch, -1)
         if k and level.shape[1] > k:
             values, index = level.topk(k, dim=1, sorted=False)
-            b, j = (values > coarse).nonzero(as_tuple=True)
-            picks.append((b, index[b, j] + start * num_classes, values[b, j]))
+            tops.append((values, index + start * num_classes))
         else:
             b, j = (level > coarse).nonzero(as_tuple=True)
             picks.append((b, j + start * num_classes, level[b, j]))
-    return tuple(torch.cat(part) for part in zip(*picks))  # level by level: make_candidates puts them in image order
+    if tops:
+        values, index = torch.cat([v for v, _ in tops], dim=1), torch.cat([i for _, i in tops], dim=1)
+        b, j = (values > coarse).nonzero(as_tuple=True)
+        picks.append((b, index[b, j], values[b, j]))
+    return tuple(torch.cat(part) for part in zip(*picks))  # in no order: make_candidates puts them in image order
 
 
 def _kept(boxes: Tensor, scores: Tensor, labels: Tensor, counts: list[int], config: PostprocessConfig) -> list[np.ndarray]:
