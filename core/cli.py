@@ -45,9 +45,12 @@ def _predict(args: argparse.Namespace) -> int:
     _check_out(Path(args.out), "--out", "results.json", [Path(args.weights), *map(Path, args.inputs), *([Path(args.coco)] if args.coco else [])])
     detector = Detector.from_file(args.weights, preset=args.preset, device=args.device, precision=args.precision)
     detector.postprocess_config = updated(detector.postprocess_config, score_thresh=args.score_thresh, nms_thresh=args.nms_thresh)
-    names = _result_names([Path(item) for item in args.inputs])
+    left_out: list[str] = []
+    names = _result_names([Path(item) for item in args.inputs], left_out)
+    for line in left_out:
+        print(f"skipped {line}", file=sys.stderr)
     paths = list(names)
-    skipped = 0
+    skipped = len(left_out)
     category_ids = {k: c.id for k, c in enumerate(detector.classes)}
     written_ids: dict[int, str] = {}
     if args.coco:
@@ -153,16 +156,24 @@ def _check_writable(folder: Path, what: str) -> None:
         raise ValueError(f"{what} the folder {folder} cannot be written to ({exc.strerror})") from None
 
 
-def _result_names(inputs: list[Path]) -> dict[Path, str]:
+def _result_names(inputs: list[Path], skipped: list[str]) -> dict[Path, str]:
     """Each image of the inputs with the ``file_name`` its results get: its path relative to the
     folder given, a file's own name; when two images would share a name (``a/x.jpg`` and
-    ``b/x.jpg`` given as folders), every image is named by its path under the inputs' common folder."""
+    ``b/x.jpg`` given as folders), every image is named by its path under the inputs' common folder.
+    What is left out goes into ``skipped`` with the reason: what a folder's listing leaves out (a
+    name that is not UTF-8, a link to itself), and a file given whose name is not UTF-8 (the
+    results file could not hold it, and nothing was written after every image had been predicted)."""
     from core.images import list_images
 
     names: dict[Path, str] = {}
     seen: set[Path] = set()  # an image given twice (a folder, and a file in it) is predicted once
     for item in inputs:
-        for p, name in ([(p, p.relative_to(item).as_posix()) for p in list_images([item])] if item.is_dir() else [(item, item.name)]):
+        for p, name in ([(p, p.relative_to(item).as_posix()) for p in list_images([item], skipped)] if item.is_dir() else [(item, item.name)]):
+            try:
+                name.encode("utf-8")
+            except UnicodeEncodeError:
+                skipped.append(f"{os.fsencode(p).decode('utf-8', 'replace')} (its name is not valid UTF-8: rename it)")
+                continue
             if p.resolve() not in seen:
                 seen.add(p.resolve())
                 names[p] = name

@@ -169,14 +169,17 @@ def stored_to_shown(x1: float, y1: float, x2: float, y2: float, width: int, heig
     return min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)
 
 
-def list_images(paths: list[Path | str]) -> list[Path]:
+def list_images(paths: list[Path | str], skipped: list[str] | None = None) -> list[Path]:
     """Files as given, folders expanded (recursively, as the window lists them: see
     :func:`walk_images`) to their image files in sorted order (rglob skipped linked subfolders
-    without a word)."""
+    without a word); what a folder's listing leaves out goes into ``skipped``, with the folder."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out.extend(sorted(p / name for name in walk_images(p)))
+            left_out: list[str] = []
+            out.extend(sorted(p / name for name in walk_images(p, skipped=left_out)))
+            if skipped is not None:
+                skipped.extend(f"{p}/{line}" for line in left_out)
         else:
             out.append(p)
     return out
@@ -209,7 +212,12 @@ def _walk(folder: Path, prefix: str, above: frozenset[tuple[int, int]], recursiv
             shown = os.fsencode(entry.name).decode("utf-8", "replace")
             skipped.append(f"{prefix}{shown} (its name is not valid UTF-8: rename it)")
             continue
-        if entry.is_dir():
+        try:
+            is_dir = entry.is_dir()
+        except OSError as exc:  # a link to itself (ELOOP): it ended the listing there, every later file and folder lost
+            skipped.append(f"{prefix}{entry.name} ({exc.strerror or exc})")
+            continue
+        if is_dir:
             subfolders.append(entry)
         elif os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES:
             yield prefix + entry.name

@@ -280,3 +280,27 @@ def test_ctrl_c_says_whether_the_run_can_be_resumed(tmp_path, capsys, monkeypatc
     (run / "train_state.pt").write_bytes(b"x")
     assert main(args) == 130
     assert "interrupted (--resume goes on from the last checkpoint" in capsys.readouterr().err
+
+
+def test_predict_names_the_images_it_cannot_list_or_name_and_still_writes_the_rest(tiny_checkpoint, tmp_path, capsys):
+    """A name that is not UTF-8 in a folder was dropped without a word (exit 0); given as a file it
+    was predicted, then nothing was written; a link to itself ended with an error, nothing written."""
+    import os
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    shutil.copy(PHOTOS / "skimage" / "coffee.png", folder / "good.png")
+    latin1 = os.fsencode(folder) + b"/caf\xe9.png"
+    shutil.copy(PHOTOS / "skimage" / "coffee.png", latin1)
+    (folder / "a_loop.jpg").symlink_to(folder / "a_loop.jpg")
+    out = tmp_path / "r.json"
+    args = ["--weights", str(tiny_checkpoint), "--device", "cpu", "--score-thresh", "0.1", "--out", str(out)]
+    assert main(["predict", str(folder), *args]) == EXIT_SKIPPED
+    err = capsys.readouterr().err
+    assert "skipped " + str(folder / "a_loop.jpg") + " (Too many levels of symbolic links)" in err
+    assert "caf\ufffd.png (its name is not valid UTF-8: rename it)" in err
+    assert {r["file_name"] for r in json.loads(out.read_text())} == {"good.png"}
+    out.unlink()
+    assert main(["predict", str(folder / "good.png"), os.fsdecode(latin1), *args]) == EXIT_SKIPPED
+    assert "caf\ufffd.png (its name is not valid UTF-8: rename it)" in capsys.readouterr().err
+    assert {r["file_name"] for r in json.loads(out.read_text())} == {"good.png"}

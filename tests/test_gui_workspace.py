@@ -989,6 +989,7 @@ def test_the_folder_scan_skips_what_it_cannot_read_names_it_and_lists_the_rest(q
     (folder / "a" / "loop").symlink_to(folder)  # a link back up: listed once, not forever
     (folder / "latest").symlink_to(folder / "c")  # a link to a sibling folder is no loop: listed under its name too
     shutil.copy(DEMO / "chess_02.jpg", os.fsencode(folder) + b"/caf\xe9.jpg")  # a Latin-1 name
+    (folder / "b_self.jpg").symlink_to(folder / "b_self.jpg")  # a link to itself ended the listing: nothing after it was listed
     scandir = os.scandir
 
     def private(path):
@@ -1001,7 +1002,7 @@ def test_the_folder_scan_skips_what_it_cannot_read_names_it_and_lists_the_rest(q
     qtbot.waitUntil(lambda: any("were left out" in r for r in window.reports), timeout=5000)  # sent after the names
     assert window.files.model.names == ["d.jpg", "a/x.jpg", "c/late.jpg", "latest/late.jpg"]
     (report,) = [r for r in window.reports if "were left out" in r]
-    assert "3 entries" in report and "b_private/ (Permission denied)" in report
+    assert "4 entries" in report and "b_private/ (Permission denied)" in report and "b_self.jpg (Too many levels of symbolic links)" in report
     assert "a/loop/ (a link back to a folder above it)" in report and "caf\ufffd.jpg (its name is not valid UTF-8" in report
     window.close()
 

@@ -151,8 +151,12 @@ def test_folders_are_listed_as_the_window_lists_them_linked_subfolders_included(
         path.write_bytes(b"x")
     (tmp_path / "data" / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
     (tmp_path / "data" / "real" / "up").symlink_to(tmp_path / "data", target_is_directory=True)  # a loop
-    found = [p.relative_to(tmp_path / "data").as_posix() for p in list_images([tmp_path / "data"])]
-    assert found == ["a.jpg", "linked/c.jpg", "real/b.png"]
+    (tmp_path / "data" / "b_self.jpg").symlink_to(tmp_path / "data" / "b_self.jpg")  # a link to itself: ELOOP
+    skipped = []
+    found = [p.relative_to(tmp_path / "data").as_posix() for p in list_images([tmp_path / "data"], skipped)]
+    assert found == ["a.jpg", "linked/c.jpg", "real/b.png"]  # the link to itself ended the listing: 0 images after it
+    assert skipped == [f"{tmp_path / 'data' / 'b_self.jpg'} (Too many levels of symbolic links)",
+                       f"{tmp_path / 'data'}/real/up/ (a link back to a folder above it)"]
 
 
 def test_a_float_image_in_0_to_1_is_not_black(tmp_path):

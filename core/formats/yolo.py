@@ -44,7 +44,9 @@ def read_yolo(folder: Path | str, images: Path | str, cancel: CancelToken | None
     report = YoloReport()
     entries = []
     used: set[Path] = set()
-    paths = list_images([images])
+    left_out: list[str] = []
+    paths = list_images([images], left_out)
+    report.unreadable_images.extend(left_out)  # (a name not UTF-8, a link to itself)
     rels = [path.relative_to(images).as_posix() for path in paths]
     sharing = Counter(PurePosixPath(rel).with_suffix(".txt") for rel in rels)
     for index, (path, rel) in enumerate(zip(paths, rels), start=1):
