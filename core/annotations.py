@@ -394,8 +394,11 @@ def unwritable(path: Path | str) -> str:
     if path.exists():
         if not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222:
             return f"{path} is read-only"
-    if not os.access(path.resolve().parent, os.W_OK):
-        return f"the folder {path.resolve().parent} is read-only"
+    folder = path.resolve().parent
+    if not folder.is_dir():  # (a dangling link's, or a typo's: "read-only" sent the user looking at permissions)
+        return f"the folder {folder} does not exist"
+    if not os.access(folder, os.W_OK):
+        return f"the folder {folder} is read-only"
     return ""
 
 
@@ -422,6 +425,14 @@ def rescaled_boxes(boxes: Iterable[Box], old: tuple[int, int], new: tuple[int, i
 
 class AnnotationFileLocked(RuntimeError):
     """The labels file is open in another window or process."""
+
+
+def save_failure(exc: BaseException) -> str:
+    """Why a save failed, for the user: an OSError's or ValueError's own words (disk full, a name
+    UTF-8 cannot hold), any other error with its kind (a program error is still said, not lost)."""
+    if isinstance(exc, (OSError, ValueError)):
+        return str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {exc}"
 
 
 class LabelsChangedOnDisk(OSError):

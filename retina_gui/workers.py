@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal
 
-from core.annotations import AnnotationFile, LabelsChangedOnDisk
+from core.annotations import AnnotationFile, LabelsChangedOnDisk, save_failure
 from core.cancel import Cancelled, CancelToken
 from core.config import AnchorConfig, AssignConfig, PreprocessConfig
 from core.images import ImageReadError, load_preview, walk_images
@@ -186,8 +186,8 @@ class LabelSaver(QueueWorker):
                     self.saved.emit(revision)
             except LabelsChangedOnDisk as exc:
                 self.changed_on_disk.emit(str(exc))
-            except (OSError, ValueError) as exc:
-                self.failed.emit(str(exc))
+            except Exception as exc:  # anything else ended the thread unseen: every later edit went unsaved, and no title said so
+                self.failed.emit(save_failure(exc))
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from core.annotations import (
     read_store,
     rescaled_boxes,
     resized_box,
+    save_failure,
     unwritable,
 )
 from core.formats import LabelFormatError
@@ -146,10 +147,11 @@ class Workspace(QObject):
             if report:  # Ctrl+S: ask again
                 self.changed_on_disk.emit(str(exc))
             return str(exc)
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # whatever stops a save is said (a TypeError went by unseen, and quitting lost the edits)
+            reason = save_failure(exc)
             if report:
-                self._save_failed(str(exc))
-            return str(exc) or type(exc).__name__
+                self._save_failed(reason)
+            return reason
         return ""
 
     def close(self) -> None:

@@ -305,3 +305,12 @@ def test_an_image_the_source_listed_and_the_user_emptied_is_not_written_as_a_neg
     store.set_reviewed("b.jpg", (90, 90), True)
     store.set_reviewed("b.jpg", (90, 90), False)
     assert "b.jpg" in [im.file_name for im in store.to_labelset().images]
+
+
+def test_a_labels_file_in_a_folder_that_does_not_exist_is_not_called_read_only(tmp_path):
+    from core.annotations import unwritable
+
+    assert unwritable(tmp_path / "nope" / "x.json") == f"the folder {tmp_path / 'nope'} does not exist"
+    (tmp_path / "dangling.json").symlink_to(tmp_path / "gone" / "x.json")
+    assert unwritable(tmp_path / "dangling.json") == f"the folder {tmp_path / 'gone'} does not exist"
+    assert unwritable(tmp_path / "new.json") == ""

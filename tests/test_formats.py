@@ -210,6 +210,10 @@ def test_reading_yolo_gives_a_shared_label_file_to_no_image(tmp_path):
     ('{"images": [{"id": 1, "file_name": null}], "annotations": [], "categories": []}', "image id 1 has file_name None, not a file name"),
     ('{"images": [], "annotations": [], "categories": [{"id": 1, "name": null}]}', "category id 1 has name None, not a class name"),
     ('{"images": [], "annotations": [], "categories": [{"id": 2, "name": " "}]}', "category id 2 has name ' ', not a class name"),
+    ('{"images":' + "[" * 100_000 + "]" * 100_000 + "}", "its JSON is nested too deeply to read"),  # (a RecursionError traceback)
+    # json.dumps of a name os.listdir decoded from Latin-1: read, every save of the labels failed
+    ('{"images": [{"id": 1, "file_name": "caf\\udce9.jpg"}], "annotations": [], "categories": []}',
+     r"holds text that is not valid Unicode \(\\udce9, as a script writes a file name in another encoding\)"),
 ])
 def test_malformed_coco_files_get_a_message(tmp_path, content, message):
     path = tmp_path / "bad.json"
@@ -715,3 +719,25 @@ def test_convert_scales_labels_of_a_resized_copy_and_names_those_of_another_shap
     annotations = json.loads(out.read_text())["annotations"]
     assert [a["bbox"] for a in annotations] == [[20, 40, 60, 80], [10, 20, 30, 40], [10, 20, 30, 40]]
     assert annotations[0]["area"] == 4800  # of the new pixels, not the source's 1200
+
+
+def test_annotation_ids_of_no_integer_are_renumbered_and_an_emoji_escape_is_text(tmp_path):
+    """An id [1] stopped every save of the window's labels (unhashable), unseen."""
+    source = tmp_path / "ids.json"
+    source.write_text(json.dumps({"images": [{"id": 1, "file_name": "\U0001F600.jpg", "width": 100, "height": 100}],
+                                  "categories": [{"id": 1, "name": "x"}],
+                                  "annotations": [{"id": [1], "image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 5]},
+                                                  {"id": "a1", "image_id": 1, "category_id": 1, "bbox": [10, 10, 5, 5]},
+                                                  {"id": 7, "image_id": 1, "category_id": 1, "bbox": [20, 20, 5, 5]}]}))  # ensure_ascii: a pair
+    labels = read_coco(source)
+    assert labels.images[0].file_name == "\U0001F600.jpg" and [b.id for b in labels.images[0].boxes] == [None, None, 7]
+    write_coco(labels, tmp_path / "out.json")
+    assert [a["id"] for a in json.loads((tmp_path / "out.json").read_text())["annotations"]] == [8, 9, 7]
+
+
+def test_a_named_pipe_given_as_labels_is_refused_not_waited_on(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "fifo.json")
+    with pytest.raises(LabelFormatError, match="is not a regular file \\(a pipe or a device\\)"):
+        read_coco(tmp_path / "fifo.json")

@@ -928,6 +928,40 @@ def test_a_failed_save_is_shown_in_the_title_and_quitting_asks_before_losing_the
     assert asked == [] and not window.isVisible()
 
 
+def test_a_save_stopped_by_any_error_is_said_and_quitting_asks(qtbot, demo, monkeypatch):
+    """A TypeError in the autosave thread ended it unseen: no later edit was saved, the title said
+    nothing, and quitting lost them all."""
+    window = demo
+    asked = []
+    window.confirm = lambda title, text, **_: asked.append(text) or False
+
+    def broken(*_args):
+        raise TypeError("unhashable type: 'list'")
+
+    monkeypatch.setattr("core.annotations.write_coco", broken)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: any(r.startswith("Labels not saved") for r in window.reports), timeout=5000)
+    assert "TypeError: unhashable type: 'list'" in window.reports[-1] and window.windowTitle().endswith("LABELS NOT SAVED")
+    window.close()
+    assert window.isVisible() and "TypeError: unhashable type: 'list'" in asked[-1]
+    monkeypatch.undo()
+    window.save()
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Right)  # the autosave thread lives on: the next edit is saved
+    qtbot.waitUntil(lambda: not window.workspace.dirty, timeout=5000)
+
+
+def test_labels_that_no_utf8_file_could_hold_open_read_only_with_the_reason(qtbot, tmp_path, settings):
+    """A file name json.dumps wrote from a Latin-1 name ("caf\\udce9.jpg") opened for editing, and every save failed."""
+    folder = tmp_path / "f"
+    shutil.copytree(DEMO, folder)
+    text = (folder / "annotations.coco.json").read_text().replace('"chess_02.jpg"', '"caf\\udce9.jpg"')
+    (folder / "annotations.coco.json").write_text(text)
+    window = open_window(qtbot, folder, settings)
+    assert window.workspace.read_only and "holds text that is not valid Unicode (\\udce9" in window.reports[-1]
+    window.close()
+
+
 def test_an_import_that_fails_changes_nothing_and_leaves_the_history_working(qtbot, demo, tmp_path):
     window = demo
     store, stack = window.workspace.store, window.workspace.undo_stack

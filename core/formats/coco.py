@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,18 +25,33 @@ def read_coco(path: Path | str) -> LabelSet:
         found = sorted(p.name for p in path.glob("*.json"))
         hint = f" (it has {', '.join(found[:3])})" if found else ""
         raise LabelFormatError(f"{path} is a folder: give the COCO JSON file{hint}")
+    if path.exists() and not path.is_file():  # a named pipe: reading it waited forever
+        raise LabelFormatError(f"{path} is not a regular file (a pipe or a device): give the COCO JSON file")
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))  # (a byte-order mark, as Windows tools write, is no error)
+        text = path.read_text(encoding="utf-8-sig")  # (a byte-order mark, as Windows tools write, is no error)
+        data = json.loads(text)
     except FileNotFoundError:
         raise LabelFormatError(f"{path}: no such file") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise LabelFormatError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise LabelFormatError(f"{path}: not a COCO detection file (its JSON is nested too deeply to read)") from None
+    if "\\u" in text and (lone := _LONE_SURROGATE.search(text)):
+        # json.dumps of a name os.listdir decoded from another encoding ("caf\udce9.jpg"): read, no
+        # UTF-8 file could be written back from it, and every save of the labels failed
+        raise LabelFormatError(f"{path}: holds text that is not valid Unicode ({lone.group()}, as a script writes a file name in "
+                               "another encoding): rename that image to a UTF-8 name and fix the file")
     if not isinstance(data, dict):
         raise LabelFormatError(f"{path}: not a COCO detection file (the top level is a {type(data).__name__}, not an object with \"images\")")
     try:
         return _parse(data)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise LabelFormatError(f"{path}: not a COCO detection file ({type(exc).__name__}: {exc})") from None
+
+
+# a UTF-16 surrogate escape without its other half; a pair (an emoji, as ASCII-only writers put it) is text
+_LONE_SURROGATE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+                             r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 
 
 def _flag(value: Any, what: str) -> bool:
@@ -99,6 +115,8 @@ def _parse(data: dict[str, Any]) -> LabelSet:
         ann_id = ann.get("id")
         if isinstance(ann_id, float) and ann_id.is_integer():  # 5.0 is the id 5, kept when written, not renumbered
             ann_id = int(ann_id)
+        if not isinstance(ann_id, int) or isinstance(ann_id, bool):  # a list or "a1": renumbered when written (a list stopped every save)
+            ann_id = None
         image.boxes.append(Box(x, y, x + w, y + h, category_id, crowd, ann_id, ann.get("segmentation") or None, extra or None))
     if problems:
         raise ValueError(f"{len(problems)} broken annotations, first: {problems[0]}")
