@@ -47,6 +47,9 @@ class TrainingError(RuntimeError):
     """Training stopped for a reason the user must act on (diverged, no data, ...)."""
 
 
+BF16_CPU_MIN_SIZE = 128  # training images of a smaller short side train in fp32 on a CPU under precision "auto"
+
+
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     epochs: int = 12
@@ -245,6 +248,12 @@ class Trainer:
             config = replace(config, channels_last=channels_last_by_default(self.device))
         self.config = config
         self.dtype = resolve_precision(config.precision, self.device)
+        # oneDNN's bf16 backward of a stride-2 convolution over a 1x1 map gives NaN gradients (P7's
+        # weights, in 5 of 6 steps at 32 px, 1 of 6 at 64, none at 96): "auto" takes fp32 there
+        self._small_input_fp32 = (config.precision == "auto" and self.device.type == "cpu" and self.dtype == torch.bfloat16
+                                  and config.image_size < BF16_CPU_MIN_SIZE)
+        if self._small_input_fp32:
+            self.dtype = torch.float32
         self._run_lock = self._hold_run_folder(resume)  # before anything is written there
         try:
             self._prepare(train_data=train_data, val_data=val_data, config=config, start=start, backbone=backbone, preset=preset,
@@ -613,7 +622,8 @@ class Trainer:
         self._log(
             f"training {self.spec.model.backbone} ({self.spec.preset}) on {count(len(self.dataset), 'image')}, "
             f"{count(len(self.classes), 'class')}, {count(self.steps_per_epoch, 'step')}/epoch, device {self.device}, "
-            f"precision {precision_name(self.dtype)}, world size {self.dist.world_size}"
+            f"precision {precision_name(self.dtype)}{f' (bf16 gives NaN gradients under {BF16_CPU_MIN_SIZE} px on a CPU)' if self._small_input_fp32 else ''}, "
+            f"world size {self.dist.world_size}"
         )
         cancelled = False
         nan_streak = 0
@@ -654,9 +664,10 @@ class Trainer:
                     stepped = True
                     if not finite:
                         nan_streak += 1
-                        self._log(f"non-finite loss in epoch {self.epoch + 1}, batch {self.skip}: step skipped ({nan_streak} in a row)", kind="nan")
+                        self._log(f"non-finite {self._nonfinite} in epoch {self.epoch + 1}, batch {self.skip}: step skipped "
+                                  f"({nan_streak} in a row)", kind="nan")
                         if nan_streak >= config.max_consecutive_nan:
-                            raise self._diverged(f"loss was not finite for {nan_streak} steps in a row")
+                            raise self._diverged(f"loss or gradients were not finite for {nan_streak} steps in a row")
                         continue
                     nan_streak = 0
                     self._epoch_losses.append((cls_loss, box_loss))
@@ -671,7 +682,7 @@ class Trainer:
                     raise TrainingError("no image of the epoch could be decoded (their headers read, their pixels not): nothing was "
                                         "trained; the log names them")
                 if not self._epoch_losses:  # fewer steps than the streak that stops a run: the epoch counted as done
-                    raise self._diverged(f"no step of epoch {self.epoch + 1} had a finite loss")
+                    raise self._diverged(f"no step of epoch {self.epoch + 1} had a finite loss and finite gradients")
                 self.epoch += 1
                 self.skip = 0
                 self.end_pending = True
@@ -746,6 +757,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         bad, cls_sum, box_sum, real = tally.tolist()
         real = round(real)
+        self._nonfinite = "loss"
         if bad or not real:
             if self.dist.world_size > 1:  # DDP's reducer waits for a backward after each forward: one that changes nothing
                 (loss * 0).backward()
@@ -760,6 +772,7 @@ class Trainer:
             # and lowers its scale. Otherwise a non-finite gradient is a diverging step.
             if not torch.isfinite(norm) and not self.scaler.is_enabled():
                 self.optimizer.zero_grad(set_to_none=True)
+                self._nonfinite = "gradient"  # (the loss was finite: "non-finite loss" sent the user looking at the labels)
                 return False, math.nan, math.nan, real
         self.scaler.step(self.optimizer)
         self.scaler.update()

@@ -276,7 +276,7 @@ def test_a_diverging_loss_stops_with_a_message(qtbot, window, monkeypatch):
     monkeypatch.setattr(core.train, "retinanet_loss", nan_loss)
     small_recipe(window.training_panel, 3)
     assert window.training_panel.train()
-    qtbot.waitUntil(lambda: any("no step of epoch 1 had a finite loss: training stopped" in r for r in window.reports), timeout=60_000)
+    qtbot.waitUntil(lambda: any("no step of epoch 1 had a finite loss and finite gradients: training stopped" in r for r in window.reports), timeout=60_000)
     assert not any("--precision" in r for r in window.reports)  # a command-line option the window does not have
     _still_usable(window)
 

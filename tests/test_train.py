@@ -295,7 +295,7 @@ def test_an_epoch_without_one_finite_step_stops_the_run(four_images, tmp_path, m
     real_loss = core.train.retinanet_loss
     monkeypatch.setattr(core.train, "retinanet_loss", lambda *a, **k: (lambda losses: losses._replace(
         classification=losses.classification * (float("nan") if trainer.epoch >= 1 else 1.0)))(real_loss(*a, **k)))
-    with pytest.raises(TrainingError, match=r"^no step of epoch 2 had a finite loss: training stopped, the last checkpoint is kept"):
+    with pytest.raises(TrainingError, match=r"^no step of epoch 2 had a finite loss and finite gradients: training stopped, the last checkpoint is kept"):
         trainer.run()
     assert "non-finite loss in epoch 2, batch 2: step skipped (2 in a row)" in (tmp_path / "train.log").read_text()
     assert load_checkpoint(tmp_path / "last.safetensors").spec.training["epochs_done"] == 1
@@ -969,3 +969,26 @@ def test_retina_train_records_which_images_it_learns_from(tmp_path):
     names = sorted(im["file_name"] for im in data["images"])
     assert sorted(split["train"] + split["validation"]) == names and split["train"] and split["validation"]
     assert trained_on(run / "best.safetensors", tmp_path) == set(split["train"])
+
+
+def test_auto_precision_trains_small_inputs_in_fp32_on_a_cpu_and_a_nonfinite_gradient_is_named(four_images, tmp_path, monkeypatch):
+    """At --image-size 32, bf16 gave NaN gradients (P7's weights) in most steps, and the run stopped
+    with "no step had a finite loss" while every loss was finite."""
+    import core.train
+
+    monkeypatch.setattr(core.train, "resolve_precision", lambda spec, device: torch.bfloat16 if spec in ("auto", "bf16") else torch.float32)
+    small = _trainer(four_images, tmp_path / "a", _config(image_size=64, max_size=96, precision="auto"))
+    assert small.dtype == torch.float32
+    assert _trainer(four_images, tmp_path / "b", _config(image_size=128, max_size=192, precision="auto")).dtype == torch.bfloat16
+    assert _trainer(four_images, tmp_path / "c", _config(image_size=64, max_size=96, precision="bf16")).dtype == torch.bfloat16  # asked for
+    events = []
+    small.on_event = events.append
+    small.run()
+    assert any("precision fp32 (bf16 gives NaN gradients under 128 px on a CPU)" in e.message for e in events if e.kind == "log")
+    real_clip = torch.nn.utils.clip_grad_norm_
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", lambda *a, **k: real_clip(*a, **k) * float("inf"))
+    events.clear()
+    broken = _trainer(four_images, tmp_path / "d", _config(epochs=1, grad_clip=1.0), on_event=events.append)
+    with pytest.raises(TrainingError, match="no step of epoch 1 had a finite loss and finite gradients"):
+        broken.run()
+    assert any(e.kind == "nan" and e.message.startswith("non-finite gradient in epoch 1") for e in events)
