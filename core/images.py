@@ -45,11 +45,13 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         # 16-bit and float greyscale: PIL's convert("RGB") clips at 255 instead of scaling. Floats in
         # [0, 1] (a common convention) are scaled from 1 (taken as 0..255 they decoded black)
-        arr = np.asarray(img, dtype=np.float64)
-        top = arr.max(initial=0)
+        arr = np.asarray(img)
+        top = float(arr.max(initial=0))
         peak = 65535.0 if img.mode.startswith("I;16") or top > 255 else 1.0 if img.mode == "F" and top <= 1.0 else 255.0
-        arr = np.clip(arr * (255.0 / peak), 0, 255).round().astype(np.uint8)
-        img = Image.fromarray(arr, "L")
+        grey = np.empty(arr.shape, np.uint8)
+        for row in range(0, arr.shape[0], 256):  # in bands: float64 copies of a whole 168 MP scan took 4.3 GB
+            grey[row : row + 256] = np.clip(arr[row : row + 256] * (255.0 / peak), 0, 255).round()
+        img = Image.fromarray(grey, "L")
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         # Transparent pixels are shown over white, the way viewers show them.
         rgba = img.convert("RGBA")
