@@ -74,11 +74,17 @@ def hub_checkpoints() -> str:
     return os.path.join(torch.hub.get_dir(), "checkpoints")
 
 
+def imagenet_files(name: str) -> tuple[list[str], str]:
+    """The file names of every version of ``name``'s ImageNet weights, and the folder torchvision
+    looks for them in (any one of them there is used)."""
+    enum = getattr(torchvision.models, BACKBONES[name].weights_enum)
+    return [os.path.basename(w.url) for w in enum], hub_checkpoints()
+
+
 def pretrained_cached(name: str) -> bool:
     """Whether some version of the ImageNet weights of ``name`` is in torch hub's cache."""
-    cache = hub_checkpoints()
-    enum = getattr(torchvision.models, BACKBONES[name].weights_enum)
-    return any(os.path.isfile(os.path.join(cache, os.path.basename(w.url))) for w in enum)
+    files, cache = imagenet_files(name)
+    return any(os.path.isfile(os.path.join(cache, file)) for file in files)
 
 
 def pretrained_state_dict(name: str) -> dict[str, Tensor]:

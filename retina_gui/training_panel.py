@@ -515,6 +515,8 @@ class TrainingPanel(QWidget):
             if recipe.precision == "fp16" and self._device_kind(recipe) == "cpu":  # (no loss scaling there, and slow)
                 self._refuse("fp16 trains on a GPU only: choose auto, fp32 or bf16 in Advanced ▸ Precision.")
                 return False
+            if recipe.start is None and not self._random_start_accepted(recipe.backbone):
+                return False
         self.run_dir = resume_dir or new_run_dir(self._root())
         self.chart.clear()
         self.log.clear()
@@ -539,6 +541,21 @@ class TrainingPanel(QWidget):
         self.worker.start()
         self.refresh_runs()  # a resumed run's row says it trains
         return True
+
+    def _random_start_accepted(self, backbone: str) -> bool:
+        """A new model without ImageNet weights on this computer starts from random weights (no
+        download behind the user's back): asked first, with where the weights go (it started so
+        unsaid, and a new user's first run learnt next to nothing)."""
+        from core.backbones import imagenet_files, pretrained_cached
+
+        if pretrained_cached(backbone):
+            return True
+        files, folder = imagenet_files(backbone)
+        return self.confirm("Train from random weights?",
+                            f"ImageNet weights for {backbone} are not on this computer, so the new model would start from random "
+                            "weights: it needs far more labelled images and epochs than a fine-tune, and detects little for a long "
+                            f"while. To start from ImageNet instead, copy {' or '.join(files)} into {folder}/ and press Train again.\n\n"
+                            "Train from random weights anyway?")
 
     def cancel(self) -> None:
         if self.worker is not None:

@@ -521,9 +521,11 @@ def test_without_a_model_the_plan_says_to_load_one_first(qtbot, tmp_path):
     window.close()
 
 
-def test_a_new_model_takes_over_only_if_the_user_says_so_and_its_recipe_names_its_backbone(qtbot, window, tiny_checkpoint):
+def test_a_new_model_takes_over_only_if_the_user_says_so_and_its_recipe_names_its_backbone(qtbot, window, tiny_checkpoint, monkeypatch, tmp_path):
     """A new model scoring 0.000 replaced the working one unasked; a fine-tune chosen after picking
-    resnet18 for a new model recorded "resnet18" in recipe.json while it trained mobilenet_v2."""
+    resnet18 for a new model recorded "resnet18" in recipe.json while it trained mobilenet_v2. Without
+    ImageNet weights on the computer, it started from random weights unsaid: now it asks first."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no_weights"))
     panel = window.training_panel
     small_recipe(panel, 1)
     panel.start_box.setCurrentIndex(panel.start_box.findData("new"))
@@ -537,8 +539,13 @@ def test_a_new_model_takes_over_only_if_the_user_says_so_and_its_recipe_names_it
     qtbot.waitUntil(lambda: window.predictions.model.path == DEMO_MODEL, timeout=60_000)
     panel.start_box.setCurrentIndex(panel.start_box.findData("new"))
     panel.backbone_box.setCurrentText("mobilenet_v2")
-    window.answer = False  # "Use the new model?" No
+    window.answer = False  # "Train from random weights?" No: nothing starts
+    assert not panel.train() and panel.worker is None
+    assert window.asked[-1].startswith("ImageNet weights for mobilenet_v2 are not on this computer")
+    assert f"copy mobilenet_v2-b0353104.pth or mobilenet_v2-7ebf99e0.pth into {tmp_path / 'no_weights' / 'hub' / 'checkpoints'}/" in window.asked[-1]
+    window.answer = True  # Yes
     assert panel.train()
+    window.answer = False  # "Use the new model?" No
     qtbot.waitUntil(lambda: panel.worker is None, timeout=180_000)
     assert "it trained a new model, and the model in use (models/demo_chess_mobilenet_v2.safetensors) was not scored" in window.asked[-1]
     assert "A new model, so the current model stays" in panel.status.text() and window.predictions.model.path == DEMO_MODEL
