@@ -323,21 +323,23 @@ class Workspace(QObject):
         left, right = -min(b.x1 for b in boxes), w - max(b.x2 for b in boxes)
         up, down = -min(b.y1 for b in boxes), h - max(b.y2 for b in boxes)
         tried = set()
+        # where it was, then further down and right each time (copies cascade, as in other editors),
+        # then up and left, then across
+        ways = [(0, 0, 0)] + [(sx, sy, step) for sx, sy in ((1, 1), (-1, -1), (1, -1), (-1, 1)) for step in range(1, self.PASTE_TRIES)]
         for whole in (True, False):
-            for step in range(self.PASTE_TRIES):
-                for sx, sy in ((1, 1), (-1, -1), (1, -1), (-1, 1)) if step else ((0, 0),):
-                    dx, dy = sx * step * shift, sy * step * shift
-                    if whole:
-                        dx = min(max(dx, left), right) if left <= right else 0.0
-                        dy = min(max(dy, up), down) if up <= down else 0.0
-                    if (dx, dy) in tried:  # (a group that cannot move gave the same place 4,000 times: 3 s for 334 boxes)
-                        continue
-                    if whole and step and max(abs(dx), abs(dy)) < shift / 2:  # held back by the edge: 1 px looked stacked
-                        continue
-                    tried.add((dx, dy))
-                    moved = self.fitted([replace(b, x1=b.x1 + dx, y1=b.y1 + dy, x2=b.x2 + dx, y2=b.y2 + dy) for b in boxes], size)
-                    if moved and not any(same_place(b) in there for b in moved):
-                        return moved
+            for sx, sy, step in ways:
+                dx, dy = sx * step * shift, sy * step * shift
+                if whole:
+                    dx = min(max(dx, left), right) if left <= right else 0.0
+                    dy = min(max(dy, up), down) if up <= down else 0.0
+                if (dx, dy) in tried:  # (a group that cannot move gave the same place 4,000 times: 3 s for 334 boxes)
+                    continue
+                if whole and step and max(abs(dx), abs(dy)) < shift / 2:  # held back by the edge: 1 px looked stacked
+                    continue
+                tried.add((dx, dy))
+                moved = self.fitted([replace(b, x1=b.x1 + dx, y1=b.y1 + dy, x2=b.x2 + dx, y2=b.y2 + dy) for b in boxes], size)
+                if moved and not any(same_place(b) in there for b in moved):
+                    return moved
         return boxes
 
     def import_labels(self, labels: LabelSet, present: set[str], source: str) -> tuple[int, list[str], int, int]:

@@ -230,6 +230,10 @@ def test_copy_paste_and_paste_previous_image_boxes(qtbot, demo):
     shift = max(10, 12 / window.canvas.zoom())  # pasted where they came from, 12 screen px down and right (10 image px at least)
     for a, b in zip(copied, pasted):
         assert (b.x1 - a.x1, b.y1 - a.y1, b.x2 - a.x2, b.y2 - a.y2) == pytest.approx((shift,) * 4)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)  # again: further down and right (it went up and left)
+    again = store.boxes("chess_01.jpg")[n1 + 2:]
+    assert [v for a, b in zip(copied, again) for v in (b.x1 - a.x1, b.y1 - a.y1)] == pytest.approx([2 * shift] * 4)
+    window.workspace.undo_stack.undo()
     qtbot.keyClick(window.canvas, Qt.Key.Key_D)  # next image
     wait_image(qtbot, window, "chess_02.jpg")
     n2 = len(store.boxes("chess_02.jpg"))
