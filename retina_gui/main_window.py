@@ -340,7 +340,7 @@ class MainWindow(QMainWindow):
         for fmt, text in (("coco", "COCO JSON…"), ("voc", "Pascal VOC folder…"), ("yolo", "YOLO folder…")):
             self._action(export, text, partial(self.ask_export, fmt))
         file.addSeparator()
-        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self._action(file, "&Quit", self.close, "Ctrl+Q")  # (Qt's standard Quit key is none on Linux and Windows)
 
         edit = bar.addMenu("&Edit")
         self.undo_action = self._action(edit, "&Undo", self._undo, QKeySequence.StandardKey.Undo)
