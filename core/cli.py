@@ -318,6 +318,11 @@ def _train(args: argparse.Namespace) -> int:
               "the weights are last.safetensors", file=sys.stderr)
     else:
         print(f"run folder {result.run_dir}: {count(result.epochs_done, 'epoch')}, best val mAP {result.best_map:.3f}{start}", file=sys.stderr)
+        if result.start_map is not None and result.best_map < result.start_map:
+            sizes = (f" (the start weights were scored at {result.start_input_size} px, the run at {result.input_size} px)"
+                     if result.start_input_size and result.input_size and result.start_input_size != result.input_size else "")
+            print(f"note: best.safetensors is the best epoch of this run, and it scores below the start weights{sizes}: "
+                  f"keep using {args.weights}, or train longer or with another recipe", file=sys.stderr)
     if result.skipped_images:
         named = "named" if result.skipped_images <= 20 else "the first 20 named"
         print(f"{count(result.skipped_images, 'image')} left out as unreadable ({named} in {result.run_dir / 'train.log'})", file=sys.stderr)

@@ -992,3 +992,21 @@ def test_auto_precision_trains_small_inputs_in_fp32_on_a_cpu_and_a_nonfinite_gra
     with pytest.raises(TrainingError, match="no step of epoch 1 had a finite loss and finite gradients"):
         broken.run()
     assert any(e.kind == "nan" and e.message.startswith("non-finite gradient in epoch 1") for e in events)
+
+
+def test_retina_train_says_when_its_best_checkpoint_scores_below_the_start_weights(tmp_path, monkeypatch, capsys):
+    """The summary line gave both numbers, and a best.safetensors of 0.000 against the start
+    weights' 0.826 read as an improvement."""
+    from core.train import TrainResult
+
+    data = _chess_copy(tmp_path, "train", 4)
+    (tmp_path / "ann.json").write_text(json.dumps(data))
+    run = tmp_path / "run"
+    monkeypatch.setattr(Trainer, "run", lambda self: TrainResult(run, 1, 2, False, 0.0, run / "last.safetensors", run / "best.safetensors",
+                                                                 start_map=0.826, start_input_size=512, input_size=64))
+    assert main(["train", "--coco", str(tmp_path / "ann.json"), "--weights", str(DEMO_MODEL), "--epochs", "1", "--image-size", "64",
+                 "--device", "cpu", "--val-split", "0.5", "--out", str(run)]) == 0
+    err = capsys.readouterr().err
+    assert "best val mAP 0.000 (start weights: 0.826)" in err
+    assert ("note: best.safetensors is the best epoch of this run, and it scores below the start weights (the start weights were scored at "
+            f"512 px, the run at 64 px): keep using {DEMO_MODEL}") in err
