@@ -226,8 +226,8 @@ def _train(args: argparse.Namespace) -> int:
     from core.backbones import BACKBONES
     from core.cancel import CancelToken
     from core.dataset import AugmentConfig, check_image_folder
-    from core.formats.coco import read_coco
     from core.finetune import record_split
+    from core.formats.coco import read_coco
     from core.images import IMAGE_SUFFIXES
     from core.labels import same_named_categories
     from core.train import DataSource, TrainConfig, Trainer

@@ -8,7 +8,16 @@ from pathlib import Path, PurePosixPath
 
 from core.atomic import write_text
 from core.cancel import CancelToken
-from core.formats import MAX_PIXELS, LabelFormatError, label_file_names, pixel_values_ok, side_in_pixels, visible_files, writes_label_file, written_boxes
+from core.formats import (
+    MAX_PIXELS,
+    LabelFormatError,
+    label_file_names,
+    pixel_values_ok,
+    side_in_pixels,
+    visible_files,
+    writes_label_file,
+    written_boxes,
+)
 from core.formats.coco import check_file_name
 from core.labels import Box, Category, ImageEntry, LabelSet
 
