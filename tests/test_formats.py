@@ -255,6 +255,15 @@ def test_file_names_are_read_as_the_folder_scan_spells_them(tmp_path):
         read_coco(path)
 
 
+def _yolo_folder(tmp_path):
+    """An image folder with one photo, a.jpg, and an empty YOLO label folder beside it."""
+    images, labels = tmp_path / "images", tmp_path / "yolo"
+    images.mkdir()
+    labels.mkdir()
+    (images / "a.jpg").write_bytes((DATASETS / "exif_orientation" / "Landscape_1.jpg").read_bytes())
+    return images, labels
+
+
 def _voc(folder, xmin, xmax, bndbox=True):
     folder.mkdir(exist_ok=True)
     box = f"<bndbox><xmin>{xmin}</xmin><ymin>10</ymin><xmax>{xmax}</xmax><ymax>100</ymax></bndbox>" if bndbox else ""
@@ -273,10 +282,7 @@ def test_reading_refuses_boxes_with_their_corners_swapped_or_missing(tmp_path):
         read_voc(tmp_path / "typo")
     with pytest.raises(LabelFormatError, match="a file, not a folder"):
         read_voc(tmp_path / "none" / "a.xml")
-    images, labels = tmp_path / "images", tmp_path / "yolo"
-    images.mkdir()
-    labels.mkdir()
-    (images / "a.jpg").write_bytes((DATASETS / "exif_orientation" / "Landscape_1.jpg").read_bytes())
+    images, labels = _yolo_folder(tmp_path)
     (labels / "classes.txt").write_text("rook\n")
     (labels / "a.txt").write_text("0 0.5 0.5 -0.1 0.2\n")
     with pytest.raises(LabelFormatError, match="a.txt:1: a negative width or height"):
@@ -326,10 +332,7 @@ def test_convert_never_writes_over_a_file_of_its_source_folder(tmp_path, capsys)
 
 
 def test_yolo_boxes_only_and_class_names_a_line_each(tmp_path):
-    images, labels = tmp_path / "images", tmp_path / "yolo"
-    images.mkdir()
-    labels.mkdir()
-    (images / "a.jpg").write_bytes((DATASETS / "exif_orientation" / "Landscape_1.jpg").read_bytes())
+    images, labels = _yolo_folder(tmp_path)
     (labels / "classes.txt").write_text("rook\n")
     (labels / "a.txt").write_text("0 0.1 0.1 0.3 0.1 0.3 0.4 0.1 0.4\n")  # a segmentation polygon
     with pytest.raises(LabelFormatError, match=r"a.txt:1: expected 'class cx cy w h' \(5 numbers\), got 9"):
@@ -404,10 +407,7 @@ def test_exports_write_clean_numbers_coco_to_a_micro_pixel_voc_in_whole_pixels(t
 def test_non_finite_coordinates_are_refused_where_they_are_read(tmp_path):
     """float() reads "nan" and "inf": such boxes went into COCO files as NaN (not JSON: the labels
     file written by an import could not be read back, and the folder opened read-only)."""
-    images, labels = tmp_path / "images", tmp_path / "yolo"
-    images.mkdir()
-    labels.mkdir()
-    (images / "a.jpg").write_bytes((DATASETS / "exif_orientation" / "Landscape_1.jpg").read_bytes())
+    images, labels = _yolo_folder(tmp_path)
     (labels / "classes.txt").write_text("rook\n")
     for value in ("nan", "inf"):
         (labels / "a.txt").write_text(f"0 0.5 0.5 0.1 0.1\n0 {value} 0.5 0.1 0.1\n")
@@ -419,10 +419,7 @@ def test_non_finite_coordinates_are_refused_where_they_are_read(tmp_path):
 
 
 def test_byte_order_marks_of_yolo_files_are_no_part_of_a_class_name(tmp_path):
-    images, labels = tmp_path / "images", tmp_path / "yolo"
-    images.mkdir()
-    labels.mkdir()
-    (images / "a.jpg").write_bytes((DATASETS / "exif_orientation" / "Landscape_1.jpg").read_bytes())
+    images, labels = _yolo_folder(tmp_path)
     (labels / "classes.txt").write_bytes("\ufeffrook\nknight\n".encode())  # as Windows Notepad saves it
     (labels / "a.txt").write_bytes("\ufeff1 0.5 0.5 0.1 0.1\n".encode())
     read, _ = read_yolo(labels, images)
@@ -609,10 +606,7 @@ def test_a_voc_coordinate_of_0_is_the_image_edge_not_minus_1(tmp_path):
 
 
 def test_an_empty_line_inside_classes_txt_is_refused_rather_than_shifting_the_classes_after_it(tmp_path):
-    images, labels = tmp_path / "images", tmp_path / "yolo"
-    images.mkdir()
-    labels.mkdir()
-    (images / "a.jpg").write_bytes((DATASETS / "exif_orientation" / "Landscape_1.jpg").read_bytes())
+    images, labels = _yolo_folder(tmp_path)
     (labels / "a.txt").write_text("1 0.5 0.5 0.2 0.2\n")
     (labels / "classes.txt").write_text("cat\n\ndog\n")
     with pytest.raises(LabelFormatError, match=r"classes.txt:2: an empty line in the class list"):
