@@ -322,7 +322,8 @@ def _train(args: argparse.Namespace) -> int:
             sizes = (f" (the start weights were scored at {result.start_input_size} px, the run at {result.input_size} px)"
                      if result.start_input_size and result.input_size and result.start_input_size != result.input_size else "")
             print(f"note: best.safetensors is the best epoch of this run, and it scores below the start weights{sizes}: "
-                  f"keep using {args.weights}, or train longer or with another recipe", file=sys.stderr)
+                  f"keep using the start weights{f' ({args.weights})' if args.weights else ''}, or train longer or with another recipe",
+                  file=sys.stderr)
     if result.skipped_images:
         named = "named" if result.skipped_images <= 20 else "the first 20 named"
         print(f"{count(result.skipped_images, 'image')} left out as unreadable ({named} in {result.run_dir / 'train.log'})", file=sys.stderr)
@@ -576,7 +577,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("source", help="a JSON file for COCO, a folder for VOC and YOLO")
     c.add_argument("--to", dest="target_format", required=True, choices=["coco", "voc", "yolo"])
     c.add_argument("target", help="a JSON file for COCO, a folder for VOC and YOLO")
-    c.add_argument("--images", help="the image folder (needed to read YOLO, and for labels that lack image sizes)")
+    c.add_argument("--images", help="the image folder (needed to read YOLO, and for labels that lack image sizes; given, COCO and VOC "
+                                    "labels made at another size or on an EXIF-turned photo's stored pixels are brought onto the images)")
     c.set_defaults(run=_convert)
     return parser
 

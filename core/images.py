@@ -171,17 +171,20 @@ def stored_to_shown(x1: float, y1: float, x2: float, y2: float, width: int, heig
     return min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)
 
 
+LINK_BACK = "(a link back to a folder above it)"
+
+
 def list_images(paths: list[Path | str], skipped: list[str] | None = None) -> list[Path]:
     """Files as given, folders expanded (recursively, as the window lists them: see
     :func:`walk_images`) to their image files in sorted order (rglob skipped linked subfolders
-    without a word); what a folder's listing leaves out goes into ``skipped``, with the folder."""
+    without a word); the files a folder's listing leaves out go into ``skipped``, with the folder."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
             left_out: list[str] = []
             out.extend(sorted(p / name for name in walk_images(p, skipped=left_out)))
-            if skipped is not None:
-                skipped.extend(f"{p}/{line}" for line in left_out)
+            if skipped is not None:  # (a link back up loses no image: its folder is listed where it is)
+                skipped.extend(f"{p}/{line}" for line in left_out if not line.endswith(LINK_BACK))
         else:
             out.append(p)
     return out
@@ -200,7 +203,7 @@ def _walk(folder: Path, prefix: str, above: frozenset[tuple[int, int]], recursiv
     info = folder.stat()
     here = (info.st_dev, info.st_ino)
     if here in above:
-        skipped.append(f"{prefix or './'} (a link back to a folder above it)")
+        skipped.append(f"{prefix or './'} {LINK_BACK}")
         return
     with os.scandir(folder) as it:
         entries = sorted(it, key=lambda e: e.name)

@@ -50,6 +50,16 @@ class TrainingError(RuntimeError):
 BF16_CPU_MIN_SIZE = 128  # training images of a smaller short side train in fp32 on a CPU under precision "auto"
 
 
+def _smallest_short_side(labels: LabelSet, config: TrainConfig) -> float:
+    """The shortest side an image of ``labels`` is trained at: ``image_size``, less for an image
+    whose long side ``max_size`` holds back (a 4:1 image at 160 px trains at 60), less again at the
+    low end of scale jitter."""
+    low = config.augment.scale_jitter[0] if config.augment is not None else 1.0
+    sides = [min(config.image_size, config.max_size * min(im.width, im.height) / max(im.width, im.height))
+             for im in labels.images if im.width > 0 and im.height > 0]
+    return min(sides, default=config.image_size) * low
+
+
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     epochs: int = 12
@@ -251,7 +261,7 @@ class Trainer:
         # oneDNN's bf16 backward of a stride-2 convolution over a 1x1 map gives NaN gradients (P7's
         # weights, in 5 of 6 steps at 32 px, 1 of 6 at 64, none at 96): "auto" takes fp32 there
         self._small_input_fp32 = (config.precision == "auto" and self.device.type == "cpu" and self.dtype == torch.bfloat16
-                                  and config.image_size < BF16_CPU_MIN_SIZE)
+                                  and _smallest_short_side(train_data.labels, config) < BF16_CPU_MIN_SIZE)
         if self._small_input_fp32:
             self.dtype = torch.float32
         self._run_lock = self._hold_run_folder(resume)  # before anything is written there
@@ -622,7 +632,7 @@ class Trainer:
         self._log(
             f"training {self.spec.model.backbone} ({self.spec.preset}) on {count(len(self.dataset), 'image')}, "
             f"{count(len(self.classes), 'class')}, {count(self.steps_per_epoch, 'step')}/epoch, device {self.device}, "
-            f"precision {precision_name(self.dtype)}{f' (bf16 gives NaN gradients under {BF16_CPU_MIN_SIZE} px on a CPU)' if self._small_input_fp32 else ''}, "
+            f"precision {precision_name(self.dtype)}{f' (bf16 gives NaN gradients for images under {BF16_CPU_MIN_SIZE} px on a CPU)' if self._small_input_fp32 else ''}, "
             f"world size {self.dist.world_size}"
         )
         cancelled = False

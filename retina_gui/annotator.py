@@ -4,6 +4,7 @@ in the file list, so that stepping through a folder does not wait for the decode
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 
 from PySide6.QtCore import QObject, QRectF, Signal
@@ -167,7 +168,7 @@ class Annotator(QObject):
     def paste(self) -> None:
         if self._editable():
             offered = len(self.workspace.clipboard)
-            pasted = self.workspace.paste_boxes(self.current, self.size, shift=PASTE_SCREEN_PX / self.canvas.zoom())
+            pasted = self.workspace.paste_boxes(self.current, self.size, shift=math.ceil(PASTE_SCREEN_PX / self.canvas.zoom()))  # (whole pixels: boxes drawn to the pixel stay so)
             self._pasted(pasted, offered, "")
 
     def _pasted(self, indices: list[int], offered: int, source: str, already_here: int = 0) -> None:

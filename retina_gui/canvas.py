@@ -57,14 +57,23 @@ class OverlayBox:
 
 def reading_order(rects: list[QRectF]) -> list[int]:
     """Indices of ``rects`` row by row, top to bottom, and left to right in each row (the order of
-    the file is the order boxes were drawn in, which jumps about). A box is in a row when its
-    centre lies within the height of the row's first box: pieces of one rank of a chess board, a
-    short one beside a tall one, make one row."""
-    order, row_bottom, rows = sorted(range(len(rects)), key=lambda i: rects[i].center().y()), None, []
-    for i in order:
-        if row_bottom is None or rects[i].center().y() > row_bottom:
+    the file is the order boxes were drawn in, which jumps about). A row is the height of its first
+    box (by centre), at most twice a typical box's (a large box took every box below it into its
+    row); a box is in it when at least half of the lower of the two heights overlaps: a short piece
+    of a chess board's rank beside a tall one is one row."""
+    if not rects:
+        return []
+    heights = sorted(r.height() for r in rects)
+    cap = 2 * heights[len(heights) // 2]
+    rows: list[list[int]] = []
+    band = (0.0, 0.0)
+    for i in sorted(range(len(rects)), key=lambda i: rects[i].center().y()):
+        r = rects[i]
+        overlap = min(r.bottom(), band[1]) - max(r.top(), band[0])
+        if not rows or overlap < 0.5 * min(r.height(), band[1] - band[0]) or overlap <= 0:
+            half = min(r.height(), cap) / 2
             rows.append([])
-            row_bottom = rects[i].bottom()
+            band = (r.center().y() - half, r.center().y() + half)
         rows[-1].append(i)
     return [i for row in rows for i in sorted(row, key=lambda i: (rects[i].left(), rects[i].top()))]
 

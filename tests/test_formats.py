@@ -213,7 +213,7 @@ def test_reading_yolo_gives_a_shared_label_file_to_no_image(tmp_path):
     ('{"images":' + "[" * 100_000 + "]" * 100_000 + "}", "its JSON is nested too deeply to read"),  # (a RecursionError traceback)
     # json.dumps of a name os.listdir decoded from Latin-1: read, every save of the labels failed
     ('{"images": [{"id": 1, "file_name": "caf\\udce9.jpg"}], "annotations": [], "categories": []}',
-     r"holds text that is not valid Unicode \(\\udce9, as a script writes a file name in another encoding\)"),
+     r"holds text that is not valid Unicode \('caf\\udce9.jpg', as a script writes a file name in another encoding\)"),
 ])
 def test_malformed_coco_files_get_a_message(tmp_path, content, message):
     path = tmp_path / "bad.json"
@@ -631,6 +631,7 @@ def test_a_staging_folder_left_by_a_killed_export_is_no_part_of_the_labels(tmp_p
     _voc(tmp_path / "voc", 5, 50)
     (tmp_path / "voc" / ".retina-writing-k1").mkdir()
     (tmp_path / "voc" / ".retina-writing-k1" / "b.xml").write_text((tmp_path / "voc" / "a.xml").read_text())
+    (tmp_path / "voc" / "._a.xml").write_bytes(b"\x00\x05\x16\x07")  # macOS's resource file beside a copied one: no VOC file
     assert [im.file_name for im in read_voc(tmp_path / "voc").images] == ["a.jpg"]
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / ".retina-writing-k2").mkdir()
@@ -708,8 +709,8 @@ def test_convert_scales_labels_of_a_resized_copy_and_names_those_of_another_shap
     assert main(["convert", "--from", "coco", str(source), "--to", "coco", str(out), "--images", str(DATASETS / "exif_orientation")]) == 3
     err = capsys.readouterr().err
     assert "1 image labelled at another size (the first: Landscape_1.jpg, 900×600 for 1800×1200): its boxes scaled to the image" in err
-    assert ("1 image labelled at a size of another shape than the image's (the first: Landscape_2.jpg, 500×500 for 1800×1200): "
-            "written as they are") in err
+    assert ("1 image labelled at a size of another shape than the image's (the first: Landscape_2.jpg, 500×500 for 1800×1200: "
+            "a crop, a pad or a stretch, which cannot be told apart): written as they are") in err
     annotations = json.loads(out.read_text())["annotations"]
     assert [a["bbox"] for a in annotations] == [[20, 40, 60, 80], [10, 20, 30, 40], [10, 20, 30, 40]]
     assert annotations[0]["area"] == 4800  # of the new pixels, not the source's 1200
@@ -735,3 +736,30 @@ def test_a_named_pipe_given_as_labels_is_refused_not_waited_on(tmp_path):
     os.mkfifo(tmp_path / "fifo.json")
     with pytest.raises(LabelFormatError, match="is not a regular file \\(a pipe or a device\\)"):
         read_coco(tmp_path / "fifo.json")
+
+
+def test_fitting_labels_to_the_images_moves_polygons_drops_masks_and_takes_no_crop_for_a_resize():
+    from core.formats.convert import fit_to_images
+
+    folder = DATASETS / "exif_orientation"  # Landscape_*: 1800x1200 as shown
+    polygon = Box(10, 20, 40, 60, 1, segmentation=[[10, 20, 40, 20, 40, 60]], extra={"area": 600, "source": "tool"})
+    mask = Box(0, 0, 50, 50, 1, iscrowd=True, segmentation={"size": [600, 900], "counts": "abc"})
+    labels = LabelSet([Category(1, "x")], [ImageEntry(1, "Landscape_1.jpg", 900, 600, [polygon, mask]),
+                                           ImageEntry(2, "Landscape_2.jpg", 1800, 1188, [Box(0, 900, 10, 1000, 1)]),  # 1 % short: a crop
+                                           ImageEntry(3, "Landscape_6.jpg", 1200, 1800, [polygon])])
+    fitted, fit = fit_to_images(labels, folder)
+    scaled, cropped, turned = fitted.images
+    assert (scaled.width, scaled.height) == (1800, 1200)
+    assert scaled.boxes[0].segmentation == [[20, 40, 80, 40, 80, 120]] and scaled.boxes[0].extra == {"source": "tool"}  # no old area
+    assert (scaled.boxes[1].x2, scaled.boxes[1].iscrowd, scaled.boxes[1].segmentation) == (100, True, None)  # the mask cannot move
+    assert cropped == labels.images[1] and fit.unfitted == ["Landscape_2.jpg"]
+    assert turned.boxes[0].segmentation == [[1780, 10, 1780, 40, 1740, 40]]  # orientation 6: (x, y) -> (1800 - y, x)
+    assert (turned.boxes[0].x1, turned.boxes[0].y1, turned.boxes[0].x2, turned.boxes[0].y2) == (1740, 10, 1780, 40)
+
+
+def test_an_escaped_backslash_before_u_is_text_not_a_broken_character(tmp_path):
+    """A JSON backslash escaped before "udf12" (a Windows path) was read as a lone surrogate."""
+    path = tmp_path / "backslash.json"
+    path.write_text('{"images": [{"id": 1, "file_name": "scans\\\\udf12.jpg", "width": 10, "height": 10}], "annotations": [], '
+                    '"categories": [], "info": {"note": "C:\\\\udf12"}}')
+    assert read_coco(path).images[0].file_name == "scans/udf12.jpg"  # (a Windows separator, read as /)

@@ -2,6 +2,7 @@
 coordinates, the autosaved labels file checked after every edit, undo and redo of all of it."""
 
 import json
+import math
 import shutil
 import time
 from pathlib import Path
@@ -227,7 +228,7 @@ def test_copy_paste_and_paste_previous_image_boxes(qtbot, demo):
     assert len(store.boxes("chess_01.jpg")) == n1 + 2 and window.canvas.selected() == [n1, n1 + 1]
     assert window.workspace.undo_stack.text(0) == "Paste 2 boxes · chess_01.jpg"  # the history names the image
     copied, pasted = store.boxes("chess_01.jpg")[:2], store.boxes("chess_01.jpg")[n1:]
-    shift = max(10, 12 / window.canvas.zoom())  # pasted where they came from, 12 screen px down and right (10 image px at least)
+    shift = max(10, math.ceil(12 / window.canvas.zoom()))  # pasted where they came from, 12 screen px down and right (10 image px at least)
     for a, b in zip(copied, pasted):
         assert (b.x1 - a.x1, b.y1 - a.y1, b.x2 - a.x2, b.y2 - a.y2) == pytest.approx((shift,) * 4)
     qtbot.keyClick(window.canvas, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)  # again: further down and right (it went up and left)
@@ -843,7 +844,22 @@ def test_an_import_of_labels_made_at_another_size_scales_them_to_the_images_and_
     assert not store.boxes("chess_02.jpg") and len(store.boxes("chess_03.jpg")) > 0
     report = window.reports[-1]
     assert "1 image labelled at another size (the first: chess_01.jpg, 640×429 for 1024×686): its boxes scaled to the image" in report
-    assert "1 image labelled at a size of another shape than the image's (the first: chess_02.jpg, 500×500 for 1024×686): left out" in report
+    assert ("1 image labelled at a size of another shape than the image's (the first: chess_02.jpg, 500×500 for 1024×686: a crop, a pad "
+            "or a stretch, which cannot be told apart): left out") in report
+    window.close()
+
+
+def test_an_import_naming_one_image_twice_without_sizes_adds_the_boxes_of_both_entries(qtbot, tmp_path, settings):
+    """chess_01.jpg and train/chess_01.jpg, both the folder's chess_01.jpg: sizing them by name lost
+    one entry's box and added the other's twice."""
+    source = tmp_path / "twice.json"
+    source.write_text(json.dumps({"images": [{"id": 1, "file_name": "chess_01.jpg"}, {"id": 2, "file_name": "train/chess_01.jpg"}],
+                                  "categories": [{"id": 1, "name": "x"}],
+                                  "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20]},
+                                                  {"id": 2, "image_id": 2, "category_id": 1, "bbox": [100, 50, 30, 30]}]}))
+    window = unlabelled_window(qtbot, tmp_path, settings)
+    assert transferred(qtbot, window, window.import_labels("coco", source))
+    assert sorted((b.x1, b.y1) for b in window.workspace.store.boxes("chess_01.jpg")) == [(10, 10), (100, 50)]
     window.close()
 
 
@@ -962,7 +978,7 @@ def test_labels_that_no_utf8_file_could_hold_open_read_only_with_the_reason(qtbo
     text = (folder / "annotations.coco.json").read_text().replace('"chess_02.jpg"', '"caf\\udce9.jpg"')
     (folder / "annotations.coco.json").write_text(text)
     window = open_window(qtbot, folder, settings)
-    assert window.workspace.read_only and "holds text that is not valid Unicode (\\udce9" in window.reports[-1]
+    assert window.workspace.read_only and "holds text that is not valid Unicode ('caf\\udce9.jpg'" in window.reports[-1]
     window.close()
 
 
@@ -2104,6 +2120,10 @@ def test_reading_order_takes_rows_top_to_bottom_and_each_row_left_to_right():
              QRectF(200, 100, 40, 60)]  # row 2, right
     assert reading_order(rects) == [3, 2, 0, 1, 4]
     assert reading_order([]) == []
+    # a large box is a row of its own, not a column for every box below its middle
+    big = [QRectF(0, 0, 1000, 1000), QRectF(500, 600, 20, 20), QRectF(100, 800, 20, 20), QRectF(100, 600, 20, 20), QRectF(500, 800, 20, 20)]
+    assert reading_order(big) == [0, 3, 1, 2, 4]
+    assert reading_order([QRectF(100, 50, 20, 100), QRectF(10, 50, 20, 20)]) == [1, 0]  # same top, short and tall: one row
 
 
 def test_a_drop_down_reached_with_tab_takes_letters_before_the_one_key_shortcuts(qtbot, demo):

@@ -12,7 +12,7 @@ from core.cli import main
 from core.config import ModelConfig, PreprocessConfig
 from core.evaluate import Detection, coco_evaluate, ground_truth_as_detections
 from core.formats.coco import read_coco
-from core.labels import Box, Category, LabelSet
+from core.labels import Box, Category, ImageEntry, LabelSet
 from core.model import RetinaNet
 from core.presets import get_preset
 from core.train import DataSource, TrainConfig, Trainer, TrainingError, training_classes
@@ -439,8 +439,6 @@ def test_evaluation_matches_pycocotools_and_gt_scores_one(own_area, tmp_path):
 def test_evaluation_keeps_coco_s_100_detections_per_image_however_many_there_are():
     """The detection limit followed the most detections an image had (300 with the detection cap):
     a true positive ranked 151st counted, where COCO's AP at 100 detections does not."""
-    from core.labels import Box, Category, ImageEntry, LabelSet
-
     labels = LabelSet([Category(1, "rook")], [ImageEntry(1, "a.jpg", 1000, 1000, [Box(10, 10, 60, 60, 1)])])
     wrong = [Detection(1, 500 + k, 500, 540 + k, 540, 0.9 - k * 1e-4, 1) for k in range(150)]
     assert coco_evaluate(labels, [*wrong, Detection(1, 10, 10, 60, 60, 0.5, 1)]).mAP == 0.0
@@ -984,7 +982,12 @@ def test_auto_precision_trains_small_inputs_in_fp32_on_a_cpu_and_a_nonfinite_gra
     events = []
     small.on_event = events.append
     small.run()
-    assert any("precision fp32 (bf16 gives NaN gradients under 128 px on a CPU)" in e.message for e in events if e.kind == "log")
+    assert any("precision fp32 (bf16 gives NaN gradients for images under 128 px on a CPU)" in e.message for e in events if e.kind == "log")
+    from core.dataset import AugmentConfig
+
+    wide = LabelSet([], [ImageEntry(1, "wide.jpg", 1600, 400, []), ImageEntry(2, "square.jpg", 500, 500, [])])
+    assert core.train._smallest_short_side(wide, _config(image_size=160, max_size=240)) == 60  # its long side held back
+    assert core.train._smallest_short_side(wide, _config(image_size=160, max_size=240, augment=AugmentConfig())) == 48  # jitter 0.8
     real_clip = torch.nn.utils.clip_grad_norm_
     monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", lambda *a, **k: real_clip(*a, **k) * float("inf"))
     events.clear()
@@ -1009,4 +1012,4 @@ def test_retina_train_says_when_its_best_checkpoint_scores_below_the_start_weigh
     err = capsys.readouterr().err
     assert "best val mAP 0.000 (start weights: 0.826)" in err
     assert ("note: best.safetensors is the best epoch of this run, and it scores below the start weights (the start weights were scored at "
-            f"512 px, the run at 64 px): keep using {DEMO_MODEL}") in err
+            f"512 px, the run at 64 px): keep using the start weights ({DEMO_MODEL})") in err

@@ -25,12 +25,13 @@ def side_in_pixels(value, what: str) -> int:
 
 
 def visible_files(folder, pattern: str) -> list:
-    """Files matching ``pattern`` under ``folder``, outside hidden folders (an export stopped by a
-    crash leaves its staging folder ``.retina-writing-…``; a folder scan skips them too)."""
+    """Files matching ``pattern`` under ``folder``, neither hidden nor in hidden folders (an export
+    stopped by a crash leaves its staging folder ``.retina-writing-…``, macOS its ``._a.xml``
+    beside each file copied; a folder scan skips them too)."""
     from pathlib import Path
 
     folder = Path(folder)
-    return [p for p in folder.rglob(pattern) if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parent.parts)]
+    return [p for p in folder.rglob(pattern) if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)]
 
 
 def label_file_names(file_names: list[str], suffix: str) -> list[str]:

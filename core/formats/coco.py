@@ -36,10 +36,11 @@ def read_coco(path: Path | str) -> LabelSet:
         raise LabelFormatError(f"{path}: not valid JSON ({exc})") from None
     except RecursionError:
         raise LabelFormatError(f"{path}: not a COCO detection file (its JSON is nested too deeply to read)") from None
-    if "\\u" in text and (lone := _LONE_SURROGATE.search(text)):
-        # json.dumps of a name os.listdir decoded from another encoding ("caf\udce9.jpg"): read, no
-        # UTF-8 file could be written back from it, and every save of the labels failed
-        raise LabelFormatError(f"{path}: holds text that is not valid Unicode ({lone.group()}, as a script writes a file name in "
+    # json.dumps of a name os.listdir decoded from another encoding ("caf\udce9.jpg"): read, no UTF-8
+    # file could be written back from it, and every save of the labels failed. The text is searched
+    # first (fast); the strings read are the judge ("C:\\udf12" is a backslash and text).
+    if "\\u" in text and _LONE_SURROGATE.search(text) and (bad := _unencodable(data)) is not None:
+        raise LabelFormatError(f"{path}: holds text that is not valid Unicode ({bad!r}, as a script writes a file name in "
                                "another encoding): rename that image to a UTF-8 name and fix the file")
     if not isinstance(data, dict):
         raise LabelFormatError(f"{path}: not a COCO detection file (the top level is a {type(data).__name__}, not an object with \"images\")")
@@ -52,6 +53,24 @@ def read_coco(path: Path | str) -> LabelSet:
 # a UTF-16 surrogate escape without its other half; a pair (an emoji, as ASCII-only writers put it) is text
 _LONE_SURROGATE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
                              r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+
+
+def _unencodable(value: Any) -> str | None:
+    """The first string in ``value`` (a JSON document read) that UTF-8 cannot encode, if any."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return item
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
 
 
 def _flag(value: Any, what: str) -> bool:

@@ -67,16 +67,20 @@ def with_image_sizes(labels: LabelSet, images: Path | str | None, *, strict: boo
         more = f" (and {len(unsized) - 1} more)" if len(unsized) > 1 else ""
         raise LabelFormatError(f"{unsized[0].file_name}{more} has no image size in the labels: "
                                "give the image folder (--images DIR) to read it from the images; nothing was written")
-    sized = {}
-    for im in unsized:
+    out = []
+    for im in labels.images:  # (in place, not by name: an import's renames can give two entries one name)
+        if im.width > 0 and im.height > 0:
+            out.append(im)
+            continue
         try:
             w, h = image_size(Path(images) / im.file_name)
         except ImageReadError as exc:
             if not strict:
+                out.append(im)
                 continue
             raise LabelFormatError(f"{im.file_name} has no image size in the labels, and {exc}; nothing was written") from None
-        sized[im.file_name] = replace(im, width=w, height=h)
-    return LabelSet(labels.categories, [sized.get(im.file_name, im) for im in labels.images], labels.extra)
+        out.append(replace(im, width=w, height=h))
+    return LabelSet(labels.categories, out, labels.extra)
 
 
 @dataclass(frozen=True)
@@ -94,33 +98,31 @@ def fit_to_images(labels: LabelSet, images: Path | str, cancel: CancelToken | No
     """Labels whose image sizes say they were made on other pixels than the images in ``images``
     show, brought onto them: labels of an EXIF-turned photo made on its stored pixels (a tool that
     ignores EXIF: 1200x1800 for a photo shown 1800x1200) are turned as the photo is shown; labels
-    of a resized copy (a "resize to 640" export: 640x429 for 1024x686) are scaled to the image.
-    Images that cannot be read are not checked. Raises :class:`core.cancel.Cancelled`."""
+    of a resized copy (a "resize to 640" export: 640x429 for 1024x686, each side within a pixel of
+    one scale) are scaled to the image. Polygons move with their boxes; a crowd region's RLE mask,
+    which cannot, is dropped (its box stays), and so is an ``area`` of the old pixels. Labels of
+    another shape (a crop, a pad or a stretch, which cannot be told apart) are left as they were,
+    and named. Images that cannot be read are not checked. Raises :class:`core.cancel.Cancelled`."""
     from core.images import ImageReadError, image_header, stored_to_shown
 
     out, turned, scaled, unfitted, sizes = [], [], [], [], {}
     for im in labels.images:
         if cancel is not None:
             cancel.raise_if_cancelled()
-        if im.width <= 0 or im.height <= 0:
-            out.append(im)
-            continue
         try:
-            width, height, orientation = image_header(Path(images) / im.file_name)
+            width, height, orientation = image_header(Path(images) / im.file_name) if im.width > 0 and im.height > 0 else (0, 0, 1)
         except ImageReadError:
-            out.append(im)
-            continue
-        if (im.width, im.height) == (width, height):
+            width = height = 0
+        if not width or (im.width, im.height) == (width, height):
             out.append(im)
             continue
         if (im.width, im.height) == (height, width) and orientation in (5, 6, 7, 8):
-            boxes = [replace(b, **dict(zip(("x1", "y1", "x2", "y2"), stored_to_shown(b.x1, b.y1, b.x2, b.y2, im.width, im.height, orientation))),
-                             segmentation=None) for b in im.boxes]
+            def move(x, y, im=im, orientation=orientation):
+                return stored_to_shown(x, y, x, y, im.width, im.height, orientation)[:2]
             turned.append(im.file_name)
-        elif abs(im.width / im.height - width / height) <= 0.01 * width / height + 1 / min(im.height, height):
-            sx, sy = width / im.width, height / im.height
-            boxes = [replace(b, x1=round(b.x1 * sx, 6), y1=round(b.y1 * sy, 6), x2=round(b.x2 * sx, 6), y2=round(b.y2 * sy, 6),
-                             segmentation=None) for b in im.boxes]
+        elif _one_scale((im.width, im.height), (width, height)):
+            def move(x, y, sx=width / im.width, sy=height / im.height):
+                return round(x * sx, 6), round(y * sy, 6)
             scaled.append(im.file_name)
             sizes.setdefault("scaled", (im.width, im.height, width, height))
         else:
@@ -128,27 +130,36 @@ def fit_to_images(labels: LabelSet, images: Path | str, cancel: CancelToken | No
             unfitted.append(im.file_name)
             sizes.setdefault("unfitted", (im.width, im.height, width, height))
             continue
-        out.append(replace(im, width=width, height=height, boxes=[replace(b, extra=_without_area(b.extra)) for b in boxes]))
+        out.append(replace(im, width=width, height=height, boxes=[_moved(b, move) for b in im.boxes]))
     fixed = []
     if turned:
         fixed.append(f"{count(len(turned), 'image')} labelled on the stored pixels of an EXIF-turned photo (the first: {turned[0]}): "
-                        "its boxes turned as the photo is shown")
+                     f"{'its' if len(turned) == 1 else 'their'} boxes turned as the photo is shown")
     if scaled:
         w, h, to_w, to_h = sizes["scaled"]
         fixed.append(f"{count(len(scaled), 'image')} labelled at another size (the first: {scaled[0]}, {w}×{h} for {to_w}×{to_h}): "
-                        "its boxes scaled to the image")
+                     f"{'its' if len(scaled) == 1 else 'their'} boxes scaled to the image")
     line = ""
     if unfitted:
         w, h, to_w, to_h = sizes["unfitted"]
         line = (f"{count(len(unfitted), 'image')} labelled at a size of another shape than the image's "
-                f"(the first: {unfitted[0]}, {w}×{h} for {to_w}×{to_h})")
+                f"(the first: {unfitted[0]}, {w}×{h} for {to_w}×{to_h}: a crop, a pad or a stretch, which cannot be told apart)")
     return LabelSet(labels.categories, out, labels.extra), ImageFit(fixed, unfitted, line)
 
 
-def _without_area(extra: dict | None) -> dict | None:
-    """A moved box's fields, less its ``area`` (of the old pixels)."""
-    rest = {k: v for k, v in (extra or {}).items() if k != "area"}
-    return rest or None
+def _one_scale(size: tuple[int, int], to: tuple[int, int]) -> bool:
+    """Whether ``size`` is ``to`` resized by one scale, each side rounded to a whole pixel."""
+    (w, h), (to_w, to_h) = size, to
+    return abs(to_w * h / to_h - w) <= 1 or abs(to_h * w / to_w - h) <= 1
+
+
+def _moved(box, move):
+    """``box`` with its corners and polygon points put through ``move`` (x, y) -> (x, y)."""
+    (ax, ay), (bx, by) = move(box.x1, box.y1), move(box.x2, box.y2)
+    polygons = isinstance(box.segmentation, list) and all(isinstance(p, list) for p in box.segmentation)
+    segmentation = ([[v for x, y in zip(p[::2], p[1::2]) for v in move(x, y)] for p in box.segmentation] if polygons else None)
+    extra = {k: v for k, v in (box.extra or {}).items() if k != "area"}  # of the old pixels
+    return replace(box, x1=min(ax, bx), y1=min(ay, by), x2=max(ax, bx), y2=max(ay, by), segmentation=segmentation, extra=extra or None)
 
 
 def box_problems(labels: LabelSet, tolerance: float = 1.0) -> list[str]:

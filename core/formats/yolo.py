@@ -82,7 +82,6 @@ def read_yolo(folder: Path | str, images: Path | str, cancel: CancelToken | None
                 if w < 0 or h < 0:
                     raise LabelFormatError(f"{label_file}:{n}: a negative width or height, got {line!r}")
                 # to 1e-6 px: normalised values times the size gave 229.99999999947 for 230
-                # to 1e-6 px: normalised values times the size gave 229.99999999947 for 230
                 boxes.append(Box(*(round(v, 6) for v in (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)), k))
         else:
             report.unlabelled_images.append(rel)
