@@ -186,6 +186,18 @@ class _TagSpace:
         return True
 
 
+class _LineScale:
+    """Outline widths are in widget pixels: cosmetic pens are drawn in device pixels, so on a HiDPI
+    screen (scale 2) a 2 px outline was 1 widget pixel thin next to tags and handles twice as
+    large, and a faint prediction's all but vanished. The canvas sets ``value`` to its screen's
+    device pixel ratio."""
+
+    value = 1.0
+
+
+LINE_SCALE = _LineScale()
+
+
 class BoxItem(QGraphicsRectItem):
     def __init__(self, index: int) -> None:
         super().__init__()
@@ -214,7 +226,7 @@ class BoxItem(QGraphicsRectItem):
 
     def set_selected(self, selected: bool) -> None:
         self._selected = selected
-        pen = QPen(self.color, 3 if selected else 2)
+        pen = QPen(self.color, (3 if selected else 2) * LINE_SCALE.value)
         pen.setCosmetic(True)
         self.setPen(pen)
         fill = QColor(self.color)
@@ -241,17 +253,22 @@ class PredictionItem(QGraphicsRectItem):
         # below every label (their z is minus their area, > -1e17) and above the image (-1e18);
         # higher scores on top, so a confident prediction's tag is not hidden by a doubtful one's
         self.setZValue(-1e17 * (2 - view.score))
-        line = QColor(view.color)
-        line.setAlpha(90 if view.faint else 255)
-        pen = QPen(line, 1 if view.faint else 2, Qt.PenStyle.DashLine)
-        pen.setCosmetic(True)
-        self.setPen(pen)
+        self.restyle()
         tag = QColor(view.color)
         tag.setAlpha(70 if view.faint else 170)
         self.label.set_label(view.label, tag)
         self.label.setPos(view.rect.bottomLeft())
         self.tag_at = view.rect.left(), view.rect.bottom()
         self.box_height = view.rect.height()
+
+
+    def restyle(self) -> None:
+        """The outline, in the screen's scale."""
+        line = QColor(self.view.color)
+        line.setAlpha(90 if self.view.faint else 255)
+        pen = QPen(line, (1 if self.view.faint else 2) * LINE_SCALE.value, Qt.PenStyle.DashLine)
+        pen.setCosmetic(True)
+        self.setPen(pen)
 
 
 class _Drag(enum.Enum):
@@ -349,6 +366,7 @@ class Canvas(QGraphicsView):
         selection stays when the number of boxes does (a move, resize or relabel, and their undo) and
         is cleared when it changed: after a delete or an undone one, the same indices name other boxes."""
         self._cancel_drag()
+        self._follow_screen_scale()
         same_boxes = len(boxes) == len(self._items)
         self._splice(boxes)
         wanted = {i for i in selected if 0 <= i < len(boxes)} if selected is not None else (set(self._selected) if same_boxes else set())
@@ -386,7 +404,26 @@ class Canvas(QGraphicsView):
         for i in range(head, len(old)):
             old[i].index = i
 
+    def _follow_screen_scale(self) -> None:
+        """Outlines as wide in widget pixels as on a screen of scale 1 (see :class:`_LineScale`),
+        also after the window moves to a screen of another scale."""
+        scale = self.devicePixelRatioF()
+        if scale == LINE_SCALE.value:
+            return
+        LINE_SCALE.value = scale
+        for item in self._items:
+            item.set_selected(item._selected)
+        for item in self._predictions:
+            if item.view is not None:
+                item.restyle()
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.DevicePixelRatioChange:  # moved to a screen of another scale
+            self._follow_screen_scale()
+        return super().event(event)
+
     def set_predictions(self, boxes: list[BoxView]) -> None:
+        self._follow_screen_scale()
         self._resize_pool(self._predictions, len(boxes), PredictionItem)
         for item, view in zip(self._predictions, boxes):
             item.show_box(view)
@@ -525,7 +562,7 @@ class Canvas(QGraphicsView):
         self.setTransform(self.transform().fromScale(zoom, zoom))
         self._set_scroll_range()
         self._pixmap.setTransformationMode(
-            Qt.TransformationMode.FastTransformation if zoom >= 2 else Qt.TransformationMode.SmoothTransformation)  # see pixels when zoomed in
+            Qt.TransformationMode.FastTransformation if zoom * self.devicePixelRatioF() >= 2 else Qt.TransformationMode.SmoothTransformation)  # see pixels when zoomed in
         self._place_tags()
         self.zoom_changed.emit(zoom)
 
@@ -580,7 +617,13 @@ class Canvas(QGraphicsView):
             self.centerOn(self.image_size[0] / 2, self.image_size[1] / 2)
 
     def actual_size(self) -> None:
-        self.set_zoom(1.0)
+        """One image pixel to a screen pixel (on a HiDPI screen of scale 2, half a widget pixel:
+        at 1.0 each image pixel covered 2x2 of the screen's)."""
+        self.set_zoom(1.0 / self.devicePixelRatioF())
+
+    def screen_zoom(self) -> float:
+        """Screen pixels per image pixel, as the status bar gives it (100 %: actual size)."""
+        return self.zoom() * self.devicePixelRatioF()
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         self._wheel_zoom(event, event.position().toPoint())
@@ -673,9 +716,15 @@ class Canvas(QGraphicsView):
         super().mouseDoubleClickEvent(event)
 
     # --- mouse ---------------------------------------------------------------------------------
+    def _scene_at(self, event: QMouseEvent) -> QPointF:
+        """The image point under the pointer, to the screen pixel: on a HiDPI screen (scale 2) the
+        position is fractional in widget pixels, and mapping the rounded point moved only every
+        second screen pixel, box edges snapping to a coarser grid than the screen shows."""
+        return self.viewportTransform().inverted()[0].map(event.position())
+
     def mousePressEvent(self, event: QMouseEvent) -> None:
         pos = event.position().toPoint()
-        scene = self.mapToScene(pos)
+        scene = self._scene_at(event)
         self._press_view, self._press_scene = pos, scene
         if event.button() == Qt.MouseButton.MiddleButton or (event.button() == Qt.MouseButton.LeftButton and self._space):
             self._drag = _Drag.PAN
@@ -726,7 +775,7 @@ class Canvas(QGraphicsView):
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         pos = event.position().toPoint()
-        scene = self.mapToScene(pos)
+        scene = self._scene_at(event)
         self._update_cursor(scene)
         if self._drag is _Drag.PAN:
             delta = pos - self._press_view

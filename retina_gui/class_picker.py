@@ -30,6 +30,8 @@ class ClassPicker(QDialog):
                 self.list.setCurrentItem(item)
         if self.list.currentItem() is None and self.list.count():
             self.list.setCurrentRow(0)
+        if self.list.count():  # every class in view, up to 15 (the default height cut the 12th of the chess classes in half)
+            self.list.setMinimumHeight(self.list.sizeHintForRow(0) * min(self.list.count(), 15) + 2 * self.list.frameWidth())
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)

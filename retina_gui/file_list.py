@@ -10,11 +10,12 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
+    QRectF,
     QSortFilterProxyModel,
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QListView, QVBoxLayout, QWidget
 
 from core.annotations import AnnotationStore, ImageStatus
@@ -26,8 +27,17 @@ STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 def _dot(color: str) -> QIcon:
-    pixmap = QPixmap(10, 10)
-    pixmap.fill(QColor(color))
+    """A status dot with a white rim, drawn at twice its size for HiDPI screens: the square of
+    before vanished into the blue of the selected row (a labelled image's)."""
+    pixmap = QPixmap(24, 24)
+    pixmap.setDevicePixelRatio(2.0)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(QPen(QColor("white"), 1.5))
+    painter.setBrush(QColor(color))
+    painter.drawEllipse(QRectF(1, 1, 10, 10))
+    painter.end()
     return QIcon(pixmap)
 
 

@@ -231,7 +231,10 @@ class MainWindow(QMainWindow):
 
     def _escape(self) -> None:
         """Esc, from anywhere in the window: the selection cleared (see its action), and the keys back
-        to the image (after Tab into the panels, nothing but a click on the image did that)."""
+        to the image (after Tab into the panels, nothing but a click on the image did that); the
+        anchor probe (P) ends, as a tool picked for one job does."""
+        if self.canvas.tool is Tool.PROBE:
+            self.anchor_panel.probe.setChecked(False)
         self.canvas.escape()
         self.canvas.setFocus()
 
@@ -885,8 +888,8 @@ class MainWindow(QMainWindow):
     def _cursor_moved(self, point: QPointF | None) -> None:
         self.position_label.setText("" if point is None else f"x {point.x():7.1f}  y {point.y():7.1f}")
 
-    def _zoom_changed(self, zoom: float) -> None:
-        self.zoom_label.setText(f"{zoom * 100:.0f} %")
+    def _zoom_changed(self, _zoom: float) -> None:
+        self.zoom_label.setText(f"{self.canvas.screen_zoom() * 100:.0f} %")  # of screen pixels: 100 % is actual size on any screen
 
     def _context_menu(self, position: QPoint) -> None:
         if self.workspace is None:

@@ -1197,7 +1197,6 @@ def test_exporting_over_the_folders_own_labels_file_is_refused_and_predicting_wi
 
 
 def test_the_current_tool_is_checked_in_the_view_menu_and_named_in_the_status_bar_and_r_says_what_it_did(qtbot, demo):
-
     window = demo
     assert window.tool_actions[Tool.EDIT].isChecked() and not window.tool_actions[Tool.DRAW].isChecked()
     qtbot.keyClick(window.canvas, Qt.Key.Key_W)
@@ -1208,6 +1207,9 @@ def test_the_current_tool_is_checked_in_the_view_menu_and_named_in_the_status_ba
     assert window.anchor_panel.isVisible()  # the panel that shows what the probe finds came forward
     window.anchor_panel.toggle_probe()
     assert window.tool_actions[Tool.EDIT].isChecked() and window.tool_label.text() == "edit tool"
+    window.anchor_panel.toggle_probe()
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Escape)  # Esc ends the probe, as a tool picked for one job
+    assert window.tool_label.text() == "edit tool" and not window.anchor_panel.probe.isChecked()
     qtbot.keyClick(window.canvas, Qt.Key.Key_R)
     assert window.statusBar().currentMessage() == "chess_01.jpg: marked reviewed"
     qtbot.keyClick(window.canvas, Qt.Key.Key_R)
@@ -2008,6 +2010,8 @@ def test_the_class_picker_reaches_any_class_by_typing_part_of_its_name(qtbot, de
     typed = []
 
     def run(picker, text, keys=()):
+        picker.show()
+        assert picker.list.viewport().height() >= picker.list.sizeHintForRow(0) * picker.list.count()  # every class in view, none cut
         picker.filter.setText(text)
         for key in keys:
             qtbot.keyClick(picker.filter, key)
@@ -2190,3 +2194,48 @@ def test_deleting_a_class_says_which_number_keys_moved(qtbot, demo):
     window._undo()
     assert window.statusBar().currentMessage() == (f"undone: Delete class {names[5]} and its {store.box_counts()[store.categories[5].id]} "
                                                    f"boxes; class keys now: 7 {names[6]}, 8 {names[7]}, 9 {names[8]}")
+
+
+def test_on_a_hidpi_screen_outlines_keep_their_width_and_the_pointer_its_precision(qtbot, demo, monkeypatch):
+    """At scale 2 box outlines were 1 widget pixel thin (cosmetic pens count device pixels), and
+    the pointer's image position moved only every second screen pixel (it was rounded to a widget
+    pixel before mapping)."""
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QMouseEvent
+
+    from retina_gui.canvas import LINE_SCALE
+
+    window = demo
+    canvas = window.canvas
+    item = canvas._items[0]
+    assert item.pen().widthF() == 2 * LINE_SCALE.value
+    monkeypatch.setattr(type(canvas), "devicePixelRatioF", lambda self: 2.0)
+    try:
+        canvas.event(QEvent(QEvent.Type.DevicePixelRatioChange))
+        assert item.pen().widthF() == 4 and LINE_SCALE.value == 2
+        canvas.select([0])
+        assert item.pen().widthF() == 6  # selected: 3 widget pixels
+        assert all(p.pen().widthF() in (2, 4) for p in canvas._predictions if p.view is not None)  # faint 1, else 2, times 2
+        qtbot.keyClick(canvas, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)  # actual size: an image pixel to a screen pixel
+        assert canvas.zoom() == 0.5 and window.zoom_label.text() == "100 %"
+    finally:
+        monkeypatch.undo()
+        canvas.event(QEvent(QEvent.Type.DevicePixelRatioChange))
+    assert item.pen().widthF() == 3 and LINE_SCALE.value == 1
+    canvas.set_zoom(2.0)
+    at = QPointF(100.5, 80.5)  # half a widget pixel: one screen pixel at scale 2
+    event = QMouseEvent(QEvent.Type.MouseMove, at, canvas.viewport().mapToGlobal(at), Qt.MouseButton.NoButton,
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    whole = canvas.mapToScene(QPoint(100, 80))
+    assert canvas._scene_at(event) == QPointF(whole.x() + 0.25, whole.y() + 0.25)
+
+
+def test_status_dots_have_a_white_rim_that_stands_out_on_the_selected_row(qtbot, demo):
+    """A labelled image's blue square vanished into the blue of the selected row."""
+    from PySide6.QtGui import QColor
+
+    model = demo.files.model
+    image = model.data(model.index(0), Qt.ItemDataRole.DecorationRole).pixmap(24, 24).toImage()
+    assert image.pixelColor(12, 12) == QColor("#3c8dd8")  # the middle: labelled blue
+    assert image.pixelColor(12, 2).lightness() > 200  # the rim: white
+    assert image.pixelColor(0, 0).alpha() == 0  # round, on nothing
