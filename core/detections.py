@@ -23,6 +23,10 @@ class Detections:
     def __len__(self) -> int:
         return len(self.scores)
 
+    def subset(self, keep: np.ndarray) -> Detections:
+        """The detections ``keep`` (a mask, or indices in score order) picks."""
+        return Detections(self.boxes[keep], self.scores[keep], self.labels[keep], self.candidate_index[keep])
+
 
 @dataclass(frozen=True)
 class Candidates:

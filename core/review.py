@@ -3,7 +3,7 @@ missed a label (no anchor reaches it, its candidates score too low, or NMS remov
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -190,84 +190,155 @@ class EvaluationError:
     class_name: str
     score: float  # the detection's score (FP) or the label's best overlapping detection score (FN, 0 if none)
     index: int  # detection index (FP) or label index within the image (FN)
-    detail: str = ""  # what kind of error: a class confusion, a duplicate, a poorly placed box, background
+    detail: str = ""  # what kind of error, in words
+    cause: str = ""  # that kind, one of CAUSES[kind]
 
 
 NEAR_IOU = 0.1  # below this, a box has nothing near it
 
-
-def _fp_detail(iou: np.ndarray, label_names: list[str], label_classes: np.ndarray, detection_class: int) -> str:
-    """Why a false positive is false, from its IoU with each label of the image (``label_classes``:
-    the labels' model class indices, -1 for a class the model lacks)."""
-    if not len(iou) or iou.max() < NEAR_IOU:
-        return "background: no label near it"
-    k = int(np.argmax(iou))
-    if iou[k] < MATCH_IOU:
-        return f"poorly placed: the nearest label, {label_names[k]}, at IoU {iou[k]:.2f}"
-    if label_classes[k] == detection_class:
-        return f"a duplicate: the {label_names[k]} label it covers (IoU {iou[k]:.2f}) went to a higher-scoring detection"
-    return f"class confusion: on a {label_names[k]} label (IoU {iou[k]:.2f})"
+# What went wrong, by kind, in the order the evaluation view lists them: each asks for another fix
+# (the labels, the threshold, NMS, the anchors or box head, more negative examples).
+CAUSES = {
+    "FN": {"low_score": "scored below the threshold", "confusion": "class confusion", "taken": "its detection went to another label",
+           "placement": "poorly placed detection", "undetected": "nothing detected"},
+    "FP": {"duplicate": "duplicate", "confusion": "class confusion", "placement": "poorly placed", "background": "background"},
+}
 
 
-def _fn_detail(iou: np.ndarray, found: Detections, class_names: list[str], label_class: int) -> str:
-    """Why a label was missed, from the detections around it (IoU per detection)."""
-    if not len(iou) or iou.max() < NEAR_IOU:
-        return "nothing detected near it"
-    over = np.flatnonzero(iou >= MATCH_IOU)
-    if not len(over):
-        j = int(np.argmax(iou))
-        return f"poorly placed: the nearest detection, {class_names[int(found.labels[j])]} {found.scores[j]:.2f}, at IoU {iou[j]:.2f}"
-    j = int(over[np.argmax(found.scores[over])])
-    name = class_names[int(found.labels[j])]
-    if int(found.labels[j]) == label_class:
-        return f"its {name} detection ({found.scores[j]:.2f}, IoU {iou[j]:.2f}) went to another label"
-    return f"class confusion: detected as {name} ({found.scores[j]:.2f}, IoU {iou[j]:.2f})"
+def _below(score: float, threshold: float) -> str:
+    """``score`` and the ``threshold`` it fell short of, with the digits it takes to tell them apart
+    ("0.90, below the threshold 0.90" said nothing)."""
+    for digits in (2, 3, 4):
+        if f"{score:.{digits}f}" != f"{threshold:.{digits}f}":
+            break
+    return f"{score:.{digits}f}, below the threshold {threshold:.{digits}f}"
 
 
-def find_errors(labels: LabelSet, detections: dict[str, Detections], class_names: list[str]) -> list[EvaluationError]:
-    """False positives and negatives of ``detections`` (per file name, model class indices) against
-    ``labels`` at whatever thresholds produced them; classes are matched by name
-    (:func:`core.labels.category_of_class`). Crowd regions neither count as misses nor make
-    detections false. A class only one side has is no error of the model's: labels it cannot
-    predict are not misses, its detections of a class the labels lack are not false
-    (:func:`core.evaluate.scoreable` names both)."""
+def _best(mask: np.ndarray, values: np.ndarray) -> int:
+    """The index, among those in ``mask``, of the largest of ``values``."""
+    where = np.flatnonzero(mask)
+    return int(where[np.argmax(values[where])])
+
+
+def _fp_detail(iou: np.ndarray, label_names: list[str], label_classes: np.ndarray, detection_class: int) -> tuple[str, str]:
+    """Why a false positive is false, as (cause, words), from its IoU with each label of the image
+    (``label_classes``: the labels' model class indices, -1 for a class the model lacks). A label
+    of its own class is looked at first: the nearest label of any class called a duplicate
+    "poorly placed" when another class's label lay closer."""
+    same, over, near = label_classes == detection_class, iou >= MATCH_IOU, iou >= NEAR_IOU
+    if (same & over).any():  # (matching gave that label to a likelier detection: this one would have taken it)
+        k = _best(same & over, iou)
+        return "duplicate", f"a duplicate: the {label_names[k]} label it covers (IoU {iou[k]:.2f}) went to a higher-scoring detection"
+    if over.any():
+        k = _best(over, iou)
+        return "confusion", f"class confusion: on a {label_names[k]} label (IoU {iou[k]:.2f})"
+    if (same & near).any():
+        k = _best(same & near, iou)
+        return "placement", f"poorly placed: the nearest {label_names[k]} label at IoU {iou[k]:.2f}"
+    if near.any():
+        k = _best(near, iou)
+        return "placement", f"poorly placed, and of another class: the nearest label, {label_names[k]}, at IoU {iou[k]:.2f}"
+    return "background", "background: no label near it"
+
+
+def _fn_detail(iou: np.ndarray, found: Detections, shown: np.ndarray, class_names: list[str], label_class: int,
+               score_thresh: float) -> tuple[str, str]:
+    """Why a label was missed, as (cause, words), from the detections of its image (``iou`` with
+    each; ``shown``: those above the threshold, the others say what the model saw below it)."""
+    own, over, near = found.labels == label_class, iou >= MATCH_IOU, iou >= NEAR_IOU
+    mine = class_names[label_class]
+
+    def said(j: int) -> str:
+        return f"{class_names[int(found.labels[j])]} {found.scores[j]:.2f}"
+
+    if (own & over & shown).any():  # (matching gave it to another label of its class that it overlaps more)
+        j = _best(own & over & shown, found.scores)
+        return "taken", f"its {mine} detection ({found.scores[j]:.2f}, IoU {iou[j]:.2f}) went to another label"
+    low = own & over & ~shown
+    if (over & shown).any():
+        j = _best(over & shown, found.scores)
+        also = f"; as {mine} it scores {found.scores[_best(low, found.scores)]:.2f}" if low.any() else ""
+        return "confusion", f"class confusion: detected as {class_names[int(found.labels[j])]} ({found.scores[j]:.2f}, IoU {iou[j]:.2f}){also}"
+    if low.any():
+        j = _best(low, found.scores)
+        return "low_score", f"scored too low: its {mine} detection (IoU {iou[j]:.2f}) scores {_below(float(found.scores[j]), score_thresh)}"
+    if (own & near & shown).any():
+        j = _best(own & near & shown, iou)
+        return "placement", f"poorly placed: the nearest {mine} detection ({found.scores[j]:.2f}) at IoU {iou[j]:.2f}"
+    if (near & shown).any():
+        j = _best(near & shown, iou)
+        return "placement", f"poorly placed, and of another class: the nearest detection, {said(j)}, at IoU {iou[j]:.2f}"
+    if near.any():
+        j = _best(near, iou)
+        return "undetected", f"nothing detected near it above the threshold; below it, {said(j)} at IoU {iou[j]:.2f}"
+    return "undetected", "nothing detected near it"
+
+
+def find_errors(labels: LabelSet, detections: dict[str, Detections], class_names: list[str],
+                score_thresh: float = 0.0, cancel: CancelToken | None = None) -> list[EvaluationError]:
+    """False positives and negatives, against ``labels``, of the ``detections`` (per file name,
+    model class indices) that score above ``score_thresh``; those below it only explain misses
+    (a label whose own detection scored just under the threshold is no "nothing detected").
+    Classes are matched by name (:func:`core.labels.category_of_class`). Crowd regions neither
+    count as misses nor make detections false. A class only one side has is no error of the
+    model's: labels it cannot predict are not misses, its detections of a class the labels lack
+    are not false (:func:`core.evaluate.scoreable` names both). ``cancel`` is checked per image."""
     names = labels.category_names()
     category_of = category_of_class(class_names, labels.categories)
     model_index = {cid: k for k, cid in category_of.items()}
     errors = []
     for image in labels.images:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
         found = detections.get(image.file_name)
         if found is None:
             continue
+        shown = found.scores > score_thresh
+        above = np.flatnonzero(shown)
         regular = [(i, b) for i, b in enumerate(image.boxes) if not b.iscrowd]
         boxes = np.array([[b.x1, b.y1, b.x2, b.y2] for _, b in regular], dtype=np.float64).reshape(-1, 4)
         classes = np.array([model_index.get(b.category_id, -1) for _, b in regular], dtype=np.int64)
-        matched = match_detections(boxes, classes, found)
+        matched = match_detections(boxes, classes, found.subset(above))
+        matched[matched >= 0] = above[matched[matched >= 0]]  # (indices into all of found)
         used = set(matched[matched >= 0].tolist())
         crowd = np.array([[b.x1, b.y1, b.x2, b.y2] for b in image.boxes if b.iscrowd], dtype=np.float64).reshape(-1, 4)
         label_names = [names[b.category_id] for _, b in regular]
         ious = box_iou(found.boxes, boxes) if len(found) and len(boxes) else np.zeros((len(found), len(boxes)))  # [detections, labels]
-        for j in range(len(found)):
+        for j in above:
             if j in used or int(found.labels[j]) not in category_of or (
                     len(crowd) and _share_inside(found.boxes[j], crowd).max() >= MATCH_IOU):
                 continue
+            cause, detail = _fp_detail(ious[j], label_names, classes, int(found.labels[j]))
             errors.append(EvaluationError("FP", image.file_name, tuple(map(float, found.boxes[j])), class_names[int(found.labels[j])],
-                                          float(found.scores[j]), j, _fp_detail(ious[j], label_names, classes, int(found.labels[j]))))
+                                          float(found.scores[j]), int(j), detail, cause))
         for k, (i, b) in enumerate(regular):
             if matched[k] < 0 and classes[k] >= 0:
                 overlap = ious[:, k]
-                best = float(found.scores[overlap >= MATCH_IOU].max()) if (overlap >= MATCH_IOU).any() else 0.0
-                errors.append(EvaluationError("FN", image.file_name, (b.x1, b.y1, b.x2, b.y2), names[b.category_id], best, i,
-                                              _fn_detail(overlap, found, class_names, int(classes[k]))))
+                best = float(found.scores[shown & (overlap >= MATCH_IOU)].max(initial=0.0))
+                cause, detail = _fn_detail(overlap, found, shown, class_names, int(classes[k]), score_thresh)
+                errors.append(EvaluationError("FN", image.file_name, (b.x1, b.y1, b.x2, b.y2), names[b.category_id], best, i, detail, cause))
     return errors
 
 
 @dataclass(frozen=True)
 class ReviewReport:
-    metrics: object  # core.evaluate.EvalResult
+    """COCO metrics of a model on labelled images, and its errors at one score threshold."""
+
+    metrics: object  # core.evaluate.EvalResult, over every detection above the model's score floor
     errors: list[EvaluationError]
     images: int
     notes: tuple[str, ...] = ()  # classes left out of the scores (the model lacks them, or the labels do)
+    score_thresh: float = 0.0  # the threshold of the errors
+    labels: LabelSet | None = None  # the labels scored, and each image's detections above the floor:
+    detections: dict[str, Detections] = field(default_factory=dict)  # the errors at another threshold come from these
+    class_names: tuple[str, ...] = ()
+
+    def at_score(self, score_thresh: float, cancel: CancelToken | None = None) -> ReviewReport:
+        """The same report with the errors at another score threshold (the metrics do not depend on
+        it: COCO mAP ranks every detection). No network run, no pycocotools: 1 s for 2,000 images
+        with 26,000 errors (benchmarks/bench_review.py)."""
+        errors = find_errors(self.labels, self.detections, list(self.class_names), score_thresh, cancel)
+        return replace(self, errors=errors, score_thresh=score_thresh)
 
 
 def evaluate_predictions(labels: LabelSet, candidates: dict[str, Candidates], class_names: list[str], *, eval_score: float,
@@ -282,16 +353,15 @@ def evaluate_predictions(labels: LabelSet, candidates: dict[str, Candidates], cl
     subset = labels.with_files(candidates)
     images = subset.images
     category_of = category_of_class(class_names, labels.categories)
-    scored, shown = [], {}
+    scored, found = [], {}
     for image in images:
         if cancel is not None:
             cancel.raise_if_cancelled()
-        found = candidates[image.file_name].filter(eval_score, nms_thresh, max_detections)
-        scored += detections_for_evaluation(found, category_of, image.id)
-        keep = found.scores > view_score
-        shown[image.file_name] = Detections(found.boxes[keep], found.scores[keep], found.labels[keep], found.candidate_index[keep])
+        found[image.file_name] = candidates[image.file_name].filter(eval_score, nms_thresh, max_detections)
+        scored += detections_for_evaluation(found[image.file_name], category_of, image.id)
     scoring, notes = scoreable(subset, class_names)
     metrics = coco_evaluate(scoring, scored)
     if cancel is not None:
         cancel.raise_if_cancelled()
-    return ReviewReport(metrics, find_errors(subset, shown, class_names), len(images), tuple(notes))
+    return ReviewReport(metrics, find_errors(subset, found, class_names, view_score), len(images), tuple(notes), view_score, subset, found,
+                        tuple(class_names))

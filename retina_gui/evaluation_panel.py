@@ -4,7 +4,7 @@ threshold; clicking one shows it on its image, and a false positive can be added
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -24,12 +24,17 @@ from PySide6.QtWidgets import (
 from core.cancel import CancelToken
 from core.finetune import trained_on
 from core.labels import category_of_class, class_name_key, same_named_categories
+from core.review import CAUSES
 from core.text import count
 from retina_gui.canvas import OverlayBox
 from retina_gui.convert import rect_from_xyxy
 from retina_gui.predictions import Predictions
 from retina_gui.widgets import TaskProgress, model_name
 from retina_gui.workers import FunctionWorker
+
+
+def _figure(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
 
 
 class EvaluationPanel(QWidget):
@@ -47,6 +52,7 @@ class EvaluationPanel(QWidget):
         self._edited: set[str] = set()
         self._run_edits: set[str] = set()  # the same for the run going on, the report's once it is done
         self._classes: frozenset = frozenset()  # the label classes the report scored (see _scored_classes)
+        self._heading = self._footnotes = ""  # what the report's figures are of, and what it left out
         self._run_classes: frozenset = frozenset()
         self.run_button = QPushButton("Evaluate")
         self.run_button.setToolTip("COCO metrics of the model on the labelled images, then its misses and false detections")
@@ -67,13 +73,20 @@ class EvaluationPanel(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)  # compact rows: more classes in view
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # class names get the room
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        self.kind = QComboBox()
-        self.kind.addItems(["All errors", "Missed labels (FN)", "False positives (FP)"])  # whole in a 210-px panel
-        self.kind.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)  # fits a narrow panel
-        self.kind.setMinimumContentsLength(12)
-        self.kind.currentIndexChanged.connect(self._fill_errors)
+        self.kind = QComboBox()  # which errors the list shows: all, or of a kind, or of a kind with one cause, with their numbers
+        self.kind.setToolTip("Which errors to list: missed labels or false positives, and what went wrong")
+        self.classes = QComboBox()  # and of which class (by name, as classes are matched)
+        self.classes.setToolTip("Only the errors of one class")
+        for box in (self.kind, self.classes):
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)  # fits a narrow panel
+            box.setMinimumContentsLength(8)
+            box.currentIndexChanged.connect(self._fill_errors)
         self.errors = QListWidget()
         self.errors.currentRowChanged.connect(self._error_chosen)
+        self._last_row = -1  # the error chosen last (F8 goes on from it after the image changed)
+        self._refilter_timer = QTimer(self, singleShot=True, interval=150)  # the score slider at rest: its errors listed
+        self._refilter_timer.timeout.connect(self._follow_score)
+        self._refilter: FunctionWorker | None = None  # the errors at the score now shown, listed in the background
         self.error_detail = QLabel("")  # the chosen error's kind: a confusion, a duplicate, a poorly placed box, background
         self.error_detail.setWordWrap(True)
         self.error_detail.setMinimumHeight(3 * self.fontMetrics().lineSpacing())  # room for the longest, wrapped in a narrow panel
@@ -90,15 +103,16 @@ class EvaluationPanel(QWidget):
         layout.addWidget(self.metrics)
         layout.addWidget(self.table, 1)
         row = QHBoxLayout()
-        row.addWidget(self.kind, 1)
-        row.addWidget(self.add_button)
+        row.addWidget(self.kind, 3)
+        row.addWidget(self.classes, 2)
         layout.addLayout(row)
         layout.addWidget(self.errors, 2)
         layout.addWidget(self.error_detail)
+        layout.addWidget(self.add_button)
         predictions.batch_progress.connect(self._progress)
         predictions.batch_finished.connect(self._predicted)
         predictions.model_changed.connect(self._model_changed)
-        predictions.changed.connect(self._show_stale)  # a threshold moved: the errors listed are at the old ones
+        predictions.changed.connect(self._thresholds_moved)
         self.annotator.image_shown.connect(self._image_shown)
         self._model_changed(None)
 
@@ -106,8 +120,11 @@ class EvaluationPanel(QWidget):
         if self._pending is not None and name == self._pending.file_name:
             error, self._pending = self._pending, None
             self.show_error(error)
-        else:
-            self.annotator.canvas.set_overlay([], "highlight")
+            return
+        self.annotator.canvas.set_overlay([], "highlight")
+        chosen = self.errors.currentItem()
+        if chosen is not None and chosen.data(Qt.ItemDataRole.UserRole).file_name != name:
+            self._choose_row(-1)  # another image (D, a click in the list): the row said an error that is not on screen, and clicking it again did nothing
 
     def set_on_screen(self, on_screen: bool) -> None:
         """The panel went behind another tab (or closed): its error's highlight leaves the image
@@ -126,14 +143,14 @@ class EvaluationPanel(QWidget):
         self._show_stale()
 
     STALE_TEXT = "Labels changed: Evaluate again"
-    THRESHOLDS_TEXT = "Thresholds changed: Evaluate again"
+    THRESHOLDS_TEXT = "NMS threshold changed: Evaluate again"
     IMAGES_TEXT = "Images chosen changed: Evaluate again"
 
     @property
     def stale(self) -> str:
         """Why the report no longer describes what the window shows ("" while it does): the labels
-        changed since its were taken, or the score or NMS threshold moved (its errors are at
-        the thresholds it ran with)."""
+        changed since its were taken, or the NMS threshold moved (the score threshold does not: its
+        errors follow it, see :meth:`_follow_score`)."""
         workspace = self.annotator.workspace
         if self.report is None or workspace is None:
             return ""
@@ -141,7 +158,7 @@ class EvaluationPanel(QWidget):
             return self.STALE_TEXT
         if self._unseen is not None and self.unseen_only.isChecked() != self._unseen:
             return self.IMAGES_TEXT
-        return self.THRESHOLDS_TEXT if (self.predictions.score, self.predictions.nms) != self._view else ""
+        return self.THRESHOLDS_TEXT if self.predictions.nms != self._view[1] else ""
 
     def _scored_classes(self) -> frozenset:
         """The label classes an evaluation scores, by id and name: those the model has a class of
@@ -152,6 +169,36 @@ class EvaluationPanel(QWidget):
             return frozenset()
         known = {class_name_key(name) for name in model.class_names}
         return frozenset((c.id, class_name_key(c.name)) for c in workspace.store.categories if class_name_key(c.name) in known)
+
+    def _thresholds_moved(self) -> None:
+        self._show_stale()
+        if self.report is not None and self.predictions.score is not None and self.predictions.score != self._view[0]:
+            self._refilter_timer.start()
+
+    def _follow_score(self) -> None:
+        """The errors at the score threshold now shown, from the report's detections (COCO mAP ranks
+        every detection above the model's floor: the score threshold changes the errors only)."""
+        score = self.predictions.score
+        if self.report is None or self._worker is not None or score is None or score == self._view[0]:
+            return
+        self._stop_refilter()  # (at a score already left behind)
+        report = self.report
+        self._refilter = FunctionWorker(lambda cancel: report.at_score(score, cancel))
+        self._refilter.done.connect(self._refiltered)
+        self._refilter.start()
+
+    def _refiltered(self, report) -> None:
+        if self._refilter is None:  # stopped since: another score, a new evaluation, another model
+            return
+        self._stop_refilter()
+        self.report, self._view = report, (report.score_thresh, self._view[1])
+        self._show_report()
+        self._show_stale()
+
+    def _stop_refilter(self) -> None:
+        if self._refilter is not None:
+            self._refilter.stop()
+            self._refilter = None
 
     def _show_stale(self, *_args) -> None:
         """Said in the progress bar, and the figures greyed: a line added to them moved the table and
@@ -177,6 +224,7 @@ class EvaluationPanel(QWidget):
         self._show_stale()
         self.metrics.setText("" if info is None else "Evaluate to see mAP, per-class AP and the errors.")
         self.table.setRowCount(0)
+        self._fill_filters()
         self._clear_errors()
 
     # --- running -------------------------------------------------------------------------------
@@ -261,6 +309,7 @@ class EvaluationPanel(QWidget):
         view_score, nms = p.score, p.nms
         self._run_edits, self._run_classes = set(), self._scored_classes()  # the labels this run's report is of
         self._run_view = (view_score, nms)  # the report's errors are at these thresholds, whatever the sliders do meanwhile
+        self._stop_refilter()
 
         def run(cancel: CancelToken):
             candidates, lost = {}, []
@@ -283,6 +332,7 @@ class EvaluationPanel(QWidget):
         self._worker.start()
 
     def stop(self) -> None:
+        self._stop_refilter()
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
@@ -300,26 +350,33 @@ class EvaluationPanel(QWidget):
         self._show_stale()
         self.progress.setMaximum(max(1, self.progress.maximum()))
         self.progress.setValue(self.progress.maximum())  # shown from now on: where "Labels changed" will be said, moving nothing
-        m = report.metrics
-
-        def f(v):
-            return "–" if v is None else f"{v:.3f}"
-
-        fps = sum(e.kind == "FP" for e in report.errors)
         note = f" ({self._run_note})" if self._run_note else ""
-        self.metrics.setText(f"{model_name(self.predictions.model.path)} on {report.images} images{note}: mAP {f(m.mAP)}, AP50 {f(m.AP50)}, AP75 {f(m.AP75)}, APs {f(m.APs)}, "
-                             f"APm {f(m.APm)}, APl {f(m.APl)}. At score > {self._view[0]:.2f}: "
-                             f"{len(report.errors) - fps} missed labels, {fps} false detections."
-                             + "".join(f"\n{note[0].upper()}{note[1:]}." for note in report.notes)
-                             + (f"\n{count(len(lost), 'labelled image')} left out: their predictions could not be kept (a folder that cannot "
-                                f"be written keeps the last {self.predictions.MEMORY_CACHE} in memory only); the first: {lost[0]}." if lost else "")
-                             + (f"\n{count(len(unreadable), 'labelled image')} left out as unreadable (red in the list); the first: "
-                                f"{unreadable[0]}." if unreadable else ""))
-        rows = sorted(m.per_class.items(), key=lambda kv: (kv[1] is None, kv[1] if kv[1] is not None else 0))
+        self._heading = f"{model_name(self.predictions.model.path)} on {report.images} images{note}"
+        self._footnotes = ("".join(f"\n{note[0].upper()}{note[1:]}." for note in report.notes)
+                           + (f"\n{count(len(lost), 'labelled image')} left out: their predictions could not be kept (a folder that cannot "
+                              f"be written keeps the last {self.predictions.MEMORY_CACHE} in memory only); the first: {lost[0]}." if lost else "")
+                           + (f"\n{count(len(unreadable), 'labelled image')} left out as unreadable (red in the list); the first: "
+                              f"{unreadable[0]}." if unreadable else ""))
+        rows = sorted(report.metrics.per_class.items(), key=lambda kv: (kv[1] is None, kv[1] if kv[1] is not None else 0))
         self.table.setRowCount(len(rows))
         for r, (name, ap) in enumerate(rows):
             self.table.setItem(r, 0, QTableWidgetItem(name))
-            self.table.setItem(r, 1, QTableWidgetItem(f(ap)))
+            self.table.setItem(r, 1, QTableWidgetItem(_figure(ap)))
+        self._show_report()
+        if self.predictions.score != self._view[0]:  # the slider moved while it ran
+            self._refilter_timer.start()
+
+    def _show_report(self) -> None:
+        """The figures, and the errors at the report's score threshold."""
+        m, errors = self.report.metrics, self.report.errors
+        misses = sum(e.kind == "FN" for e in errors)
+        floor = self.predictions.model.score_floor
+        self.metrics.setText(f"{self._heading}: mAP {_figure(m.mAP)}, AP50 {_figure(m.AP50)}, AP75 {_figure(m.AP75)}, "
+                             f"APs {_figure(m.APs)}, APm {_figure(m.APm)}, APl {_figure(m.APl)} (COCO ranks every detection above {floor:.2f}). "
+                             f"At score > {self._view[0]:.2f}: {count(misses, 'missed label')}, {count(len(errors) - misses, 'false detection')}."
+                             + self._footnotes)
+        self.metrics.setToolTip("")
+        self._fill_filters()
         self._fill_errors()
 
     def _failed(self, reason: str) -> None:
@@ -331,11 +388,46 @@ class EvaluationPanel(QWidget):
         self._show_stale()
 
     # --- errors --------------------------------------------------------------------------------
+    KIND_NAMES = {"FN": "Missed labels", "FP": "False positives"}
+
+    def _fill_filters(self) -> None:
+        """The kind menu (each kind, and each cause that has errors, with their numbers) and the class
+        menu, for the report's errors; what was chosen stays chosen while it has errors (a cause
+        with none left falls back to its kind)."""
+        errors = self.report.errors if self.report is not None else []
+        kind_was, class_was = self.kind.currentData(), self.classes.currentData()
+        for box in (self.kind, self.classes):
+            box.blockSignals(True)
+            box.clear()
+        self.kind.addItem(f"All errors ({len(errors)})", "")
+        for kind, causes in CAUSES.items():
+            mine = [e for e in errors if e.kind == kind]
+            self.kind.addItem(f"{self.KIND_NAMES[kind]} ({len(mine)})", kind)
+            for cause, words in causes.items():
+                if n := sum(e.cause == cause for e in mine):
+                    self.kind.addItem(f"    {words} ({n})", f"{kind}:{cause}")
+        per_class: dict[str, list] = {}  # by name key (classes are matched by name): [the name as first seen, errors]
+        for e in errors:
+            per_class.setdefault(class_name_key(e.class_name), [e.class_name, 0])[1] += 1
+        self.classes.addItem("All classes", "")
+        for key, (name, n) in sorted(per_class.items(), key=lambda kv: kv[1][0].casefold()):
+            self.classes.addItem(f"{name} ({n})", key)
+        kind_row = self.kind.findData(kind_was or "")
+        self.kind.setCurrentIndex(kind_row if kind_row >= 0 else max(0, self.kind.findData((kind_was or "").partition(":")[0])))
+        self.classes.setCurrentIndex(max(0, self.classes.findData(class_was or "")))
+        for box in (self.kind, self.classes):
+            box.blockSignals(False)
+
     def shown_errors(self) -> list:
+        """The report's errors the two menus choose; false positives most confident first (a
+        missing label, or a model sure of a mistake), the rest image by image."""
         if self.report is None:
             return []
-        kind = {0: None, 1: "FN", 2: "FP"}[self.kind.currentIndex()]
-        return [e for e in self.report.errors if kind is None or e.kind == kind]
+        kind, _, cause = (self.kind.currentData() or "").partition(":")
+        key = self.classes.currentData() or ""
+        chosen = [e for e in self.report.errors
+                  if (not kind or e.kind == kind) and (not cause or e.cause == cause) and (not key or class_name_key(e.class_name) == key)]
+        return sorted(chosen, key=lambda e: -e.score) if kind == "FP" else chosen
 
     def _clear_errors(self) -> None:
         """Empty the list without choosing another error on the way (clearing moved the current row
@@ -344,11 +436,15 @@ class EvaluationPanel(QWidget):
         self.errors.clear()
         self.errors.blockSignals(False)
         self._pending = None
-        self.add_button.setEnabled(False)
-        self.error_detail.setText("")
+        self._last_row = -1
+        self._describe(None)
         self.annotator.canvas.set_overlay([], "highlight")
 
     def _fill_errors(self, *_args) -> None:
+        """List the errors chosen; the one chosen before stays chosen, and highlighted, where it is
+        still listed (the score slider re-lists them)."""
+        item = self.errors.currentItem()
+        was = None if item is None else item.data(Qt.ItemDataRole.UserRole)
         self._clear_errors()
         for e in self.shown_errors():
             score = f" {e.score:.2f}" if e.kind == "FP" else ""
@@ -356,25 +452,58 @@ class EvaluationPanel(QWidget):
             item.setToolTip(f"{'missed label' if e.kind == 'FN' else 'false positive'}: {e.class_name}{score} in {e.file_name}\n{e.detail}")
             item.setData(Qt.ItemDataRole.UserRole, e)
             self.errors.addItem(item)
+            if was is not None and (e.kind, e.file_name, e.index) == (was.kind, was.file_name, was.index):
+                self._choose_row(self.errors.count() - 1)
+                self._last_row = self.errors.count() - 1
+                if self.annotator.current == e.file_name and self.annotator.size is not None:
+                    self._highlight(e)
+
+    def _choose_row(self, row: int) -> None:
+        """Make ``row`` the list's current one (-1: none) without going to its image."""
+        self.errors.blockSignals(True)
+        self.errors.setCurrentRow(row)
+        self.errors.blockSignals(False)
+        self._describe(self.errors.item(row).data(Qt.ItemDataRole.UserRole) if row >= 0 else None)
+
+    def _describe(self, error) -> None:
+        self.add_button.setEnabled(error is not None and error.kind == "FP")
+        self.error_detail.setText("" if error is None else f"{error.detail[0].upper()}{error.detail[1:]}." if error.detail else "")
 
     def _error_chosen(self, row: int) -> None:
         error = self.errors.item(row).data(Qt.ItemDataRole.UserRole) if row >= 0 else None
-        self.add_button.setEnabled(error is not None and error.kind == "FP")
-        self.error_detail.setText("" if error is None else f"{error.detail[0].upper()}{error.detail[1:]}." if error.detail else "")
+        self._describe(error)
         if error is None:
             return
+        self._last_row = row
         self.annotator.files.set_current(error.file_name)
         self.show_error(error)
 
+    def step(self, direction: int) -> None:
+        """F8 / Shift+F8: the next or previous error of the list (after the last, the first), from
+        the one chosen last, also when another image was opened since."""
+        n = self.errors.count()
+        if not n:
+            return
+        row = self.errors.currentRow()
+        if row < 0:  # (going on from the one left: F8 after it is the next, Shift+F8 the one before)
+            row = self._last_row if self._last_row >= 0 else (-1 if direction > 0 else n)
+        self.errors.setCurrentRow((row + direction) % n)
+
     def show_error(self, error) -> None:
-        """Highlight the error's box once its image is on screen."""
+        """Highlight the error's box once its image is on screen, and bring it into view."""
         if self.annotator.current != error.file_name or self.annotator.size is None:
             self._pending = error
             return
+        self._highlight(error)
+        self.annotator.canvas.show_rect(rect_from_xyxy(error.box))
+
+    def _highlight(self, error) -> None:
+        """A thick box around the error, its tag naming the detection (a false positive often lies on a
+        label and on the right detection: "FP" alone did not say which of them was wrong)."""
         rect = rect_from_xyxy(error.box)
         color = QColor(255, 60, 60) if error.kind == "FP" else QColor(255, 160, 0)
-        self.annotator.canvas.set_overlay([OverlayBox(rect.adjusted(-4, -4, 4, 4), color, 3, False, error.kind)], "highlight")
-        self.annotator.canvas.show_rect(rect)
+        tag = f"FP {error.class_name} {error.score:.2f}" if error.kind == "FP" else f"FN {error.class_name}"
+        self.annotator.canvas.set_overlay([OverlayBox(rect.adjusted(-4, -4, 4, 4), color, 3, False, tag)], "highlight")
         # the missed label selected (after an edit the index may name another label); a false positive is no label: none
         self.annotator.canvas.select([error.index] if error.kind == "FN" and error.file_name not in self._edited else [])
 

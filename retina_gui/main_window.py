@@ -229,6 +229,12 @@ class MainWindow(QMainWindow):
         self.docks[title].show()
         self.docks[title].raise_()
 
+    def step_error(self, direction: int) -> None:
+        """The evaluation's next or previous error, its panel brought forward (its highlight is
+        drawn while the panel is in front)."""
+        self.bring_forward("Evaluation")
+        self.evaluation_panel.step(direction)
+
     def _escape(self) -> None:
         """Esc, from anywhere in the window: the selection cleared (see its action), and the keys back
         to the image (after Tab into the panels, nothing but a click on the image did that); the
@@ -408,6 +414,9 @@ class MainWindow(QMainWindow):
         self._action(go, "&Next Image", partial(self.files.step, 1), [QKeySequence("D"), QKeySequence(Qt.Key.Key_PageDown)])
         self._action(go, "&Previous Image", partial(self.files.step, -1), [QKeySequence("A"), QKeySequence(Qt.Key.Key_PageUp)])
         self._action(go, "Next &Unlabelled Image", self.next_unlabelled, "Shift+D")
+        go.addSeparator()
+        self._action(go, "Next &Error", partial(self.step_error, 1), "F8", "The next missed label or false positive of the evaluation")
+        self._action(go, "Previous E&rror", partial(self.step_error, -1), "Shift+F8")
 
         classes = bar.addMenu("&Classes")
         self._action(classes, "&Add Class…", self.classes.ask_add, "Ctrl+N")

@@ -269,7 +269,7 @@ class Predictions(QObject):
         else:
             self.all = candidates.filter(self.score, self.nms, self.model.max_detections)
             shown = shown_mask(self.all, self.hidden, self.rejected.get(self.annotator.current, set()))
-            self.visible = Detections(self.all.boxes[shown], self.all.scores[shown], self.all.labels[shown], self.all.candidate_index[shown])
+            self.visible = self.all.subset(shown)
         self.changed.emit()
 
     def current_candidates(self):

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QStyle,
     QStyleOption,
     QUndoView,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -47,6 +48,22 @@ def breakable(name: str) -> str:
     return name
 
 
+class _LeastHeight(QWidget):
+    """Holds a panel in its scroll area, asking for the least height the panel needs at a width. A
+    scroll area gives a widget whose layout has word-wrapped labels its preferred height for the
+    width: panels scrolled with room to spare, their lists at full height and what came after them
+    (the evaluation's error detail and "Add as label") below the fold at 1600x900."""
+
+    def __init__(self, panel: QWidget) -> None:
+        super().__init__()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(panel)
+
+    def heightForWidth(self, width: int) -> int:
+        return self.layout().minimumHeightForWidth(width)
+
+
 class PanelScroll(QScrollArea):
     """A panel taller than a small window scrolls instead of squeezing its rows together; it is
     never narrower than the panel's own minimum."""
@@ -58,11 +75,8 @@ class PanelScroll(QScrollArea):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # sideways scrolling hid the labels and buttons
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # a Tab stop of its own showed no focus: the panel's fields take it
-        self.setWidget(panel)
-
-    def setWidget(self, panel: QWidget) -> None:
-        super().setWidget(panel)
-        panel.installEventFilter(self)
+        self.setWidget(_LeastHeight(panel))
+        self.widget().installEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:

@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import QElapsedTimer, QPointF, QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
+from core.labels import class_name_key
 from retina_gui.main_window import MainWindow
 from tests.conftest import DEMO_MODEL, ROOT
 
@@ -430,25 +431,31 @@ def test_evaluation_view_gives_coco_metrics_and_browsable_errors(qtbot, tmp_path
     reference = evaluate_detector(Detector.from_file(DEMO_MODEL, device="auto"), read_coco(folder / "annotations.coco.json"), folder)
     assert report.metrics.mAP == pytest.approx(reference.mAP, abs=0.02)
     assert panel.table.rowCount() == len(report.metrics.per_class)
-    window.model_panel.score_slider.setValue(99)  # a harsh threshold: many misses
-    panel.evaluate()
-    qtbot.waitUntil(lambda: panel.report is not report and panel.report is not None, timeout=60_000)
+    # a harsh threshold: many misses, listed once the slider rests, from the report's detections (mAP ranks them all: not evaluated again)
+    window.model_panel.score_slider.setValue(99)
+    qtbot.waitUntil(lambda: panel.report.score_thresh == pytest.approx(0.99), timeout=5000)
+    assert panel.report.metrics is report.metrics and not panel.stale
     misses = [e for e in panel.report.errors if e.kind == "FN"]
     assert misses and panel.errors.count() == len(panel.report.errors)
-    panel.kind.setCurrentIndex(1)
+    assert panel.kind.itemText(panel.kind.findData("FN")) == f"Missed labels ({len(misses)})"
+    for cause in {e.cause for e in misses}:  # each cause with its number, under its kind
+        assert panel.kind.itemText(panel.kind.findData(f"FN:{cause}")).endswith(f"({sum(e.cause == cause for e in misses)})")
+    panel.kind.setCurrentIndex(panel.kind.findData("FN"))
     first = panel.shown_errors()[0]
     panel.errors.setCurrentRow(0)
     qtbot.waitUntil(lambda: window.annotator.current == first.file_name and window.annotator.size is not None, timeout=10_000)
     qtbot.waitUntil(lambda: window.canvas.selected() == [first.index], timeout=5000)
-    assert window.canvas.overlay and window.canvas.overlay[0].text == "FN"
+    assert window.canvas.overlay and window.canvas.overlay[0].text == f"FN {first.class_name}"
+    assert panel.error_detail.text().lower().startswith(first.detail.lower())
     window.bring_forward("Evaluation")
     panel.show_error(first)
-    assert [b for b in window.canvas.overlay if b.text == "FN"]
+    assert [b for b in window.canvas.overlay if b.text.startswith("FN")]
     window.bring_forward("Model")  # the highlight goes with its panel (it stayed, a red box around nothing)
-    assert not [b for b in window.canvas.overlay if b.text == "FN"]
+    assert not [b for b in window.canvas.overlay if b.text.startswith("FN")]
     window.bring_forward("Evaluation")
     assert panel.metrics.text().startswith(
         f"models/demo_chess_mobilenet_v2.safetensors on {panel.report.images} images: mAP") and "At score > 0.99" in panel.metrics.text()
+    assert "COCO ranks every detection above 0.05" in panel.metrics.text()
     # an edit makes the report stale there: its label numbers no longer name the same boxes; said without moving the list
     qtbot.wait(20)  # the finished evaluation laid out
     list_top = panel.errors.mapTo(panel, panel.errors.rect().topLeft())
@@ -458,20 +465,40 @@ def test_evaluation_view_gives_coco_metrics_and_browsable_errors(qtbot, tmp_path
     assert panel.errors.mapTo(panel, panel.errors.rect().topLeft()) == list_top
     window.canvas.select([])
     panel.show_error(first)
-    assert window.canvas.selected() == [] and window.canvas.overlay[0].text == "FN"  # shown where it was, nothing selected
+    assert window.canvas.selected() == [] and window.canvas.overlay[0].text.startswith("FN")  # shown where it was, nothing selected
     window.workspace.undo_stack.undo()
-    window.model_panel.score_slider.setValue(10)  # a loose threshold: false positives
+    window.model_panel.score_slider.setValue(10)  # a loose threshold: false positives, most confident first
     previous = panel.report
     panel.evaluate()
     qtbot.waitUntil(lambda: panel.report is not previous and panel.report is not None, timeout=60_000)
-    panel.kind.setCurrentIndex(2)
+    panel.kind.setCurrentIndex(panel.kind.findData("FP"))
     fps = panel.shown_errors()
-    assert fps and all(e.kind == "FP" and e.score > 0.1 for e in fps)
+    assert fps and all(e.kind == "FP" and e.score > 0.1 for e in fps) and [e.score for e in fps] == sorted((e.score for e in fps), reverse=True)
     assert not panel.stale and panel.progress.text() == "100 %" and panel.metrics.isEnabled()
-    # the errors listed are at the thresholds it ran with: a slider moved says so, and moved back it holds again
-    window.model_panel.score_slider.setValue(50)
+    # one class's errors; F8 and Shift+F8 step through them from anywhere, also after another image was opened
+    name = fps[0].class_name
+    panel.classes.setCurrentIndex(panel.classes.findData(class_name_key(name)))
+    chosen = panel.shown_errors()
+    assert chosen and all(class_name_key(e.class_name) == class_name_key(name) for e in chosen) and panel.errors.count() == len(chosen)
+    window.canvas.setFocus()
+    window.step_error(1)
+    assert panel.errors.currentRow() == 0
+    qtbot.waitUntil(lambda: window.annotator.current == chosen[0].file_name and bool(window.canvas.overlay), timeout=10_000)
+    assert window.canvas.overlay[0].text == f"FP {chosen[0].class_name} {chosen[0].score:.2f}"
+    window.step_error(-1)
+    assert panel.errors.currentRow() == len(chosen) - 1  # (before the first, the last)
+    window.step_error(1)
+    other = next(n for n in window.annotator.files.model.names if n != chosen[0].file_name)
+    window.annotator.files.set_current(other)
+    qtbot.waitUntil(lambda: window.annotator.current == other, timeout=10_000)
+    assert panel.errors.currentRow() == -1 and panel.error_detail.text() == ""  # the row said an error not on screen
+    window.step_error(1)
+    assert panel.errors.currentRow() == 1 % len(chosen)
+    # the NMS threshold changes the detections (and mAP): a report at another one is stale, and holds again moved back
+    nms = window.model_panel.nms_slider.value()
+    window.model_panel.nms_slider.setValue(nms + 10)
     assert panel.stale == panel.THRESHOLDS_TEXT and panel.progress.text() == panel.THRESHOLDS_TEXT and not panel.metrics.isEnabled()
-    window.model_panel.score_slider.setValue(10)
+    window.model_panel.nms_slider.setValue(nms)
     assert not panel.stale and panel.progress.text() == "100 %"
     window.workspace.add_category("clock")  # a class the model does not know, added and renamed, changes none of the figures
     clock = next(c for c in window.workspace.store.categories if c.name == "clock")
@@ -785,6 +812,21 @@ def test_an_edit_while_the_evaluation_runs_leaves_its_report_stale_there(qtbot, 
     qtbot.waitUntil(lambda: window.annotator.current == edited and window.annotator.size is not None, timeout=10_000)
     panel.show_error(miss)
     assert window.canvas.selected() == []  # its label number names another box now: nothing is selected
+
+
+def test_the_score_slider_moved_while_the_evaluation_runs_lists_the_errors_at_its_new_place(qtbot, tmp_path, window_factory):
+    window = window_factory(labelled_demo(tmp_path))
+    wait_predictions(qtbot, window)
+    panel = window.evaluation_panel
+    window.model_panel.score_slider.setValue(99)
+    panel.evaluate()
+    qtbot.waitUntil(lambda: panel.report is not None, timeout=120_000)
+    panel.evaluate()  # computed in a worker (the predictions are cached) ...
+    window.model_panel.score_slider.setValue(20)  # ... while the slider moves: the run keeps the thresholds it started with
+    qtbot.waitUntil(lambda: panel._worker is None, timeout=60_000)
+    qtbot.waitUntil(lambda: panel.report.score_thresh == pytest.approx(0.20), timeout=5000)  # then its errors follow the slider
+    assert "At score > 0.20" in panel.metrics.text() and not panel.stale
+    assert panel.errors.count() == len(panel.report.errors) and all(e.score > 0.2 for e in panel.report.errors if e.kind == "FP")
 
 
 def test_evaluating_labels_with_two_classes_of_one_name_says_so_before_predicting(qtbot, tmp_path, window_factory):

@@ -11,7 +11,7 @@ from core.detections import Candidates, Detections
 from core.formats.coco import read_coco
 from core.labels import Box, Category, ImageEntry, LabelSet
 from core.presets import get_preset
-from core.review import explain_labels, find_errors, new_predictions
+from core.review import CAUSES, explain_labels, find_errors, new_predictions
 from tests.conftest import DATASETS
 
 PRE = PreprocessConfig(min_size=512, max_size=768)
@@ -84,13 +84,45 @@ def test_each_error_says_what_kind_it_is():
                       [ImageEntry(1, "a.jpg", 400, 400, [Box(0, 0, 100, 100, 1), Box(200, 200, 300, 300, 2), Box(0, 200, 100, 300, 1)])])
     found = Detections(np.array([[0, 0, 100, 100], [2, 2, 100, 100], [200, 200, 300, 300], [0, 240, 100, 340], [330, 0, 390, 60]], dtype=np.float32),
                        np.array([0.9, 0.8, 0.85, 0.7, 0.6], dtype=np.float32), np.array([0, 0, 0, 0, 1]), np.arange(5))
-    details = {(e.kind, e.index): e.detail for e in find_errors(labels, {"a.jpg": found}, ["rook", "knight"])}
+    errors = {(e.kind, e.index): e for e in find_errors(labels, {"a.jpg": found}, ["rook", "knight"])}
+    details = {key: e.detail for key, e in errors.items()}
     assert details[("FP", 1)].startswith("a duplicate: the rook label it covers")
     assert details[("FP", 2)] == "class confusion: on a knight label (IoU 1.00)"
     assert details[("FN", 1)] == "class confusion: detected as rook (0.85, IoU 1.00)"
-    assert details[("FP", 3)] == "poorly placed: the nearest label, rook, at IoU 0.43"
-    assert details[("FN", 2)] == "poorly placed: the nearest detection, rook 0.70, at IoU 0.43"
+    assert details[("FP", 3)] == "poorly placed: the nearest rook label at IoU 0.43"
+    assert details[("FN", 2)] == "poorly placed: the nearest rook detection (0.70) at IoU 0.43"
     assert details[("FP", 4)] == "background: no label near it"
+    assert {key: e.cause for key, e in errors.items()} == {("FP", 1): "duplicate", ("FP", 2): "confusion", ("FP", 3): "placement",
+                                                           ("FP", 4): "background", ("FN", 1): "confusion", ("FN", 2): "placement"}
+    assert all(e.cause in CAUSES[e.kind] for e in errors.values())
+
+
+def test_a_miss_is_explained_by_its_own_class_first_and_by_what_scored_under_the_threshold():
+    """The nearest detection of any class called a miss "poorly placed" when its own class's
+    detection lay a little further off; and a label whose detection scored just under the
+    threshold was "nothing detected near it"."""
+    labels = LabelSet([Category(1, "rook"), Category(2, "knight")], [ImageEntry(1, "a.jpg", 600, 600, [
+        Box(0, 0, 100, 100, 1), Box(200, 0, 300, 100, 2), Box(0, 200, 100, 300, 2), Box(400, 400, 500, 500, 1), Box(200, 200, 300, 300, 1)])])
+    boxes = [[0, 0, 100, 100], [250, 0, 350, 100], [240, 0, 340, 100], [0, 200, 100, 300], [0, 200, 100, 300], [450, 400, 550, 500],
+             [200, 200, 300, 300]]
+    found = Detections(np.array(boxes, dtype=np.float32), np.array([0.29, 0.5, 0.95, 0.8, 0.2, 0.1, 0.899], dtype=np.float32),
+                       np.array([0, 1, 0, 0, 1, 0, 0]), np.arange(7))
+    errors = find_errors(labels, {"a.jpg": found}, ["rook", "knight"], score_thresh=0.3)
+    misses = {e.index: (e.cause, e.detail) for e in errors if e.kind == "FN"}
+    assert misses == {
+        0: ("low_score", "scored too low: its rook detection (IoU 1.00) scores 0.29, below the threshold 0.30"),
+        1: ("placement", "poorly placed: the nearest knight detection (0.50) at IoU 0.33"),
+        2: ("confusion", "class confusion: detected as rook (0.80, IoU 1.00); as knight it scores 0.20"),
+        3: ("undetected", "nothing detected near it above the threshold; below it, rook 0.10 at IoU 0.33")}
+    # a detection under the threshold is no false positive; the rook over the knight label is one of another class
+    assert {e.index: e.detail for e in errors if e.kind == "FP"} == {
+        1: "poorly placed: the nearest knight label at IoU 0.33",
+        2: "poorly placed, and of another class: the nearest label, knight, at IoU 0.43",
+        3: "class confusion: on a knight label (IoU 1.00)"}
+    # the digits it takes to tell a score from the threshold
+    label = find_errors(labels, {"a.jpg": found}, ["rook", "knight"], score_thresh=0.9)
+    assert [e.detail for e in label if e.kind == "FN" and e.index == 4] == [
+        "scored too low: its rook detection (IoU 1.00) scores 0.899, below the threshold 0.900"]
 
 
 def test_errors_match_classes_by_name_as_the_class_list_compares_them():
@@ -230,6 +262,29 @@ def test_evaluation_checks_its_cancel_token_between_images(monkeypatch):
     with pytest.raises(Cancelled):
         evaluate_predictions(labels, candidates, ["rook"], eval_score=0.05, nms_thresh=0.5, max_detections=100, view_score=0.3, cancel=token)
     assert token.checks == 2
+
+
+def test_a_report_gives_its_errors_at_another_score_threshold_without_evaluating_again(monkeypatch):
+    """The score slider re-lists the errors at once: COCO mAP ranks every detection above the floor,
+    so only the errors depend on the threshold."""
+    import core.evaluate
+    from core.review import evaluate_predictions
+
+    labels = LabelSet([Category(1, "rook")], [ImageEntry(i, f"{i}.jpg", 200, 200, [Box(10, 10, 50, 50, 1), Box(100, 100, 150, 150, 1)])
+                                              for i in (1, 2)])
+    candidates = {f"{i}.jpg": _candidates([[10, 10, 50, 50], [100, 100, 150, 150], [0, 150, 40, 190]], [0.9, 0.4 + i / 10, 0.35], [0, 0, 0])
+                  for i in (1, 2)}
+
+    def evaluate(view_score):
+        return evaluate_predictions(labels, candidates, ["rook"], eval_score=0.05, nms_thresh=0.5, max_detections=100, view_score=view_score)
+
+    fresh = {t: evaluate(t) for t in (0.3, 0.55, 0.95)}
+    report = fresh[0.3]
+    monkeypatch.setattr(core.evaluate, "coco_evaluate", lambda *a: pytest.fail("evaluated again"))
+    for t, expected in fresh.items():
+        again = report.at_score(t)
+        assert again.errors == expected.errors and again.score_thresh == t and again.metrics is report.metrics
+    assert [(e.kind, e.file_name) for e in fresh[0.55].errors] == [("FN", "1.jpg")]  # the 0.5 there is under 0.55, the 0.6 not
 
 
 def test_look_alike_label_classes_are_refused_for_scoring_and_not_errors_of_the_model():
