@@ -48,9 +48,10 @@ class EvalResult:
     num_detections: int = 0
     skipped: tuple[str, ...] = ()  # unreadable images, left out of the evaluation (one message each)
     notes: tuple[str, ...] = ()  # what the user should know about how the model's classes were scored
+    best_f1: dict[str, float] | None = None  # {"score", "precision", "recall", "f1"}: the score threshold to predict at
 
     def to_json(self) -> dict:
-        return {**{m: getattr(self, m) for m in METRICS}, "per_class": self.per_class}
+        return {**{m: getattr(self, m) for m in METRICS}, "per_class": self.per_class, "best_f1": self.best_f1}
 
 
 def _mean_valid(values: np.ndarray) -> float | None:
@@ -146,15 +147,27 @@ def evaluate_detector(
             on_progress(p.done, p.total)
 
     resized: list[tuple[str, tuple[int, int], tuple[int, int]]] = []
+    found = {}  # each image's detections: the threshold sweep matches them
     for result in predict_files(detector, paths, batch_size=batch_size, on_progress=progress, on_error=lambda e: skipped.append(str(e)), cancel=cancel):
         image = by_path[result.path]
         read.append(image)
         detections += detections_for_evaluation(result.detections, category_of, image.id)
+        found[image.file_name] = result.detections
         if image.width > 0 and (image.width, image.height) != (result.width, result.height):
             resized.append((image.file_name, (image.width, image.height), (result.width, result.height)))
     scored, notes = scoreable(LabelSet(labels.categories, read, labels.extra), class_names)
     result = coco_evaluate(scored, detections)
-    return replace(result, skipped=tuple(skipped), notes=(*notes, *size_notes(resized), *box_problems(LabelSet(labels.categories, read))))
+    return replace(result, skipped=tuple(skipped), notes=(*notes, *size_notes(resized), *box_problems(LabelSet(labels.categories, read))),
+                   best_f1=_best_f1(LabelSet(labels.categories, read), found, class_names, detector.postprocess_config.score_thresh))
+
+
+def _best_f1(labels: LabelSet, found: dict, class_names: list[str], score_floor: float) -> dict[str, float] | None:
+    """The score threshold (hundredths above the floor, as the window's slider has them) of the
+    best F1 at IoU 0.5, matched as the window's error list matches (:mod:`core.review`)."""
+    from core.review import best_f1, match_images, slider_thresholds, threshold_sweep
+
+    best = best_f1(threshold_sweep(match_images(labels, found, class_names), slider_thresholds(score_floor)))
+    return None if best is None else {"score": best.score, "precision": best.precision, "recall": best.recall, "f1": best.f1}
 
 
 def size_notes(resized: list[tuple[str, tuple[int, int], tuple[int, int]]]) -> list[str]:

@@ -9,7 +9,7 @@ import numpy as np
 
 from core.cancel import CancelToken
 from core.detections import Candidates, Detections
-from core.labels import LabelSet, category_of_class
+from core.labels import Box, ImageEntry, LabelSet, category_of_class
 
 ACCEPT_SKIP_IOU = 0.7  # a prediction this close to an existing label of its class is not added again
 MATCH_IOU = 0.5  # a label counts as detected by a same-class detection at this IoU
@@ -274,50 +274,142 @@ def _fn_detail(iou: np.ndarray, found: Detections, shown: np.ndarray, class_name
     return "undetected", "nothing detected near it"
 
 
-def find_errors(labels: LabelSet, detections: dict[str, Detections], class_names: list[str],
-                score_thresh: float = 0.0, cancel: CancelToken | None = None) -> list[EvaluationError]:
-    """False positives and negatives, against ``labels``, of the ``detections`` (per file name,
-    model class indices) that score above ``score_thresh``; those below it only explain misses
-    (a label whose own detection scored just under the threshold is no "nothing detected").
-    Classes are matched by name (:func:`core.labels.category_of_class`). Crowd regions neither
-    count as misses nor make detections false. A class only one side has is no error of the
-    model's: labels it cannot predict are not misses, its detections of a class the labels lack
-    are not false (:func:`core.evaluate.scoreable` names both). ``cancel`` is checked per image."""
-    names = labels.category_names()
+@dataclass(frozen=True)
+class ImageMatch:
+    """One image's labels matched by all of its detections (above the model's floor). Greedy
+    matching decides each detection from the likelier ones only, so the matches at any score
+    threshold are these, less those of detections under it: the errors and the counts at every
+    threshold come from this one matching."""
+
+    image: ImageEntry
+    found: Detections
+    labels: list[tuple[int, Box]]  # the regular (not crowd) labels, with their index in the image
+    classes: np.ndarray  # [G] their model class index, -1 for a class the model lacks
+    matched: np.ndarray  # [G] the detection that matches each, -1 for none
+    counted: np.ndarray  # [D] detections that are false when unmatched: of a class the labels have, not in a crowd region
+    ious: np.ndarray  # [D, G]
+
+
+def match_images(labels: LabelSet, detections: dict[str, Detections], class_names: list[str],
+                 cancel: CancelToken | None = None) -> list[ImageMatch]:
+    """The matching of each image of ``labels`` that has detections (per file name, model class
+    indices; classes matched by name, :func:`core.labels.category_of_class`). ``cancel`` is
+    checked per image."""
     category_of = category_of_class(class_names, labels.categories)
     model_index = {cid: k for k, cid in category_of.items()}
-    errors = []
+    out = []
     for image in labels.images:
         if cancel is not None:
             cancel.raise_if_cancelled()
         found = detections.get(image.file_name)
         if found is None:
             continue
-        shown = found.scores > score_thresh
-        above = np.flatnonzero(shown)
         regular = [(i, b) for i, b in enumerate(image.boxes) if not b.iscrowd]
         boxes = np.array([[b.x1, b.y1, b.x2, b.y2] for _, b in regular], dtype=np.float64).reshape(-1, 4)
         classes = np.array([model_index.get(b.category_id, -1) for _, b in regular], dtype=np.int64)
-        matched = match_detections(boxes, classes, found.subset(above))
-        matched[matched >= 0] = above[matched[matched >= 0]]  # (indices into all of found)
-        used = set(matched[matched >= 0].tolist())
+        counted = np.isin(found.labels, list(category_of))
         crowd = np.array([[b.x1, b.y1, b.x2, b.y2] for b in image.boxes if b.iscrowd], dtype=np.float64).reshape(-1, 4)
-        label_names = [names[b.category_id] for _, b in regular]
-        ious = box_iou(found.boxes, boxes) if len(found) and len(boxes) else np.zeros((len(found), len(boxes)))  # [detections, labels]
-        for j in above:
-            if j in used or int(found.labels[j]) not in category_of or (
-                    len(crowd) and _share_inside(found.boxes[j], crowd).max() >= MATCH_IOU):
-                continue
-            cause, detail = _fp_detail(ious[j], label_names, classes, int(found.labels[j]))
-            errors.append(EvaluationError("FP", image.file_name, tuple(map(float, found.boxes[j])), class_names[int(found.labels[j])],
+        for j in np.flatnonzero(counted) if len(crowd) else ():
+            counted[j] = _share_inside(found.boxes[j], crowd).max() < MATCH_IOU
+        ious = box_iou(found.boxes, boxes) if len(found) and len(boxes) else np.zeros((len(found), len(boxes)))
+        out.append(ImageMatch(image, found, regular, classes, match_detections(boxes, classes, found), counted, ious))
+    return out
+
+
+def errors_at(matches: list[ImageMatch], category_names: dict[int, str], class_names: list[str], score_thresh: float,
+              cancel: CancelToken | None = None) -> list[EvaluationError]:
+    """The false positives and negatives of the detections above ``score_thresh``; those below it
+    only explain misses (a label whose own detection scored just under the threshold is no
+    "nothing detected"). Crowd regions neither count as misses nor make detections false. A class
+    only one side has is no error of the model's: labels it cannot predict are not misses, its
+    detections of a class the labels lack are not false (:func:`core.evaluate.scoreable` names both)."""
+    errors = []
+    for m in matches:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        found, name = m.found, m.image.file_name
+        shown = found.scores > score_thresh
+        taken = m.matched >= 0
+        taken[taken] = shown[m.matched[taken]]
+        matched = np.where(taken, m.matched, -1)
+        used = np.zeros(len(found), dtype=bool)
+        used[matched[taken]] = True
+        label_names = [category_names[b.category_id] for _, b in m.labels]
+        for j in np.flatnonzero(shown & m.counted & ~used):
+            cause, detail = _fp_detail(m.ious[j], label_names, m.classes, int(found.labels[j]))
+            errors.append(EvaluationError("FP", name, tuple(map(float, found.boxes[j])), class_names[int(found.labels[j])],
                                           float(found.scores[j]), int(j), detail, cause))
-        for k, (i, b) in enumerate(regular):
-            if matched[k] < 0 and classes[k] >= 0:
-                overlap = ious[:, k]
-                best = float(found.scores[shown & (overlap >= MATCH_IOU)].max(initial=0.0))
-                cause, detail = _fn_detail(overlap, found, shown, class_names, int(classes[k]), score_thresh)
-                errors.append(EvaluationError("FN", image.file_name, (b.x1, b.y1, b.x2, b.y2), names[b.category_id], best, i, detail, cause))
+        for k in np.flatnonzero((matched < 0) & (m.classes >= 0)):
+            i, b = m.labels[k]
+            overlap = m.ious[:, k]
+            best = float(found.scores[shown & (overlap >= MATCH_IOU)].max(initial=0.0))
+            cause, detail = _fn_detail(overlap, found, shown, class_names, int(m.classes[k]), score_thresh)
+            errors.append(EvaluationError("FN", name, (b.x1, b.y1, b.x2, b.y2), label_names[k], best, i, detail, cause))
     return errors
+
+
+def find_errors(labels: LabelSet, detections: dict[str, Detections], class_names: list[str],
+                score_thresh: float = 0.0) -> list[EvaluationError]:
+    """False positives and negatives, against ``labels``, of the ``detections`` (per file name,
+    model class indices) that score above ``score_thresh`` (see :func:`errors_at`)."""
+    return errors_at(match_images(labels, detections, class_names), labels.category_names(), class_names, score_thresh)
+
+
+@dataclass(frozen=True)
+class ThresholdPoint:
+    """Detection counts at one score threshold (a detection counts above it), matched as
+    :func:`errors_at` matches."""
+
+    score: float
+    true_positives: int
+    false_positives: int
+    missed: int
+
+    @property
+    def precision(self) -> float:
+        found = self.true_positives + self.false_positives
+        return self.true_positives / found if found else 1.0
+
+    @property
+    def recall(self) -> float:
+        labelled = self.true_positives + self.missed
+        return self.true_positives / labelled if labelled else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def threshold_sweep(matches: list[ImageMatch], thresholds: np.ndarray) -> list[ThresholdPoint]:
+    """Precision and recall at each of ``thresholds`` (the errors at each are those
+    :func:`errors_at` lists there): which score to predict at, the one to set the score slider to."""
+    true, false, labelled = [], [], 0
+    for m in matches:
+        labelled += int((m.classes >= 0).sum())
+        hit = np.zeros(len(m.found), dtype=bool)
+        hit[m.matched[m.matched >= 0]] = True
+        true.append(m.found.scores[hit])
+        false.append(m.found.scores[~hit & m.counted])
+    # (float32, as the detections are compared with a threshold: a score equal to it is not above it)
+    true, false = (np.sort(np.concatenate(x).astype(np.float32)) if x else np.zeros(0, np.float32) for x in (true, false))
+    at = np.asarray(thresholds, dtype=np.float32)
+    tp = len(true) - np.searchsorted(true, at, side="right")
+    fp = len(false) - np.searchsorted(false, at, side="right")
+    return [ThresholdPoint(float(t), int(a), int(b), labelled - int(a)) for t, a, b in zip(thresholds, tp, fp)]
+
+
+def best_f1(points: list[ThresholdPoint]) -> ThresholdPoint | None:
+    """The threshold of the highest F1 (of equal ones, the highest threshold: fewer detections to
+    look at); None when there is nothing to score."""
+    scored = [p for p in points if p.true_positives + p.false_positives + p.missed]
+    return max(reversed(scored), key=lambda p: p.f1) if scored else None
+
+
+def slider_thresholds(score_floor: float) -> np.ndarray:
+    """The score thresholds a user can set (the Model panel's slider): hundredths, from the model's
+    floor to 0.99."""
+    return np.arange(max(1, round(score_floor * 100)), 100) / 100
 
 
 @dataclass(frozen=True)
@@ -329,16 +421,30 @@ class ReviewReport:
     images: int
     notes: tuple[str, ...] = ()  # classes left out of the scores (the model lacks them, or the labels do)
     score_thresh: float = 0.0  # the threshold of the errors
-    labels: LabelSet | None = None  # the labels scored, and each image's detections above the floor:
-    detections: dict[str, Detections] = field(default_factory=dict)  # the errors at another threshold come from these
+    sweep: tuple[ThresholdPoint, ...] = ()  # precision and recall at each threshold the slider can take
+    matches: tuple[ImageMatch, ...] = ()  # the errors at another threshold come from these, with:
+    category_names: dict[int, str] = field(default_factory=dict)
     class_names: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, metrics, labels: LabelSet, detections: dict[str, Detections], class_names: list[str], *, score_thresh: float,
+           score_floor: float, notes: tuple[str, ...] = (), cancel: CancelToken | None = None) -> ReviewReport:
+        """The report of ``detections`` (above ``score_floor``) on ``labels``, its errors at ``score_thresh``."""
+        matches = match_images(labels, detections, class_names, cancel)
+        names = labels.category_names()
+        return cls(metrics, errors_at(matches, names, class_names, score_thresh, cancel), len(labels.images), notes, score_thresh,
+                   tuple(threshold_sweep(matches, slider_thresholds(score_floor))), tuple(matches), names, tuple(class_names))
 
     def at_score(self, score_thresh: float, cancel: CancelToken | None = None) -> ReviewReport:
         """The same report with the errors at another score threshold (the metrics do not depend on
-        it: COCO mAP ranks every detection). No network run, no pycocotools: 1 s for 2,000 images
-        with 26,000 errors (benchmarks/bench_review.py)."""
-        errors = find_errors(self.labels, self.detections, list(self.class_names), score_thresh, cancel)
+        it: COCO mAP ranks every detection), from its matching: no network run, no pycocotools
+        (benchmarks/bench_review.py)."""
+        errors = errors_at(list(self.matches), self.category_names, list(self.class_names), score_thresh, cancel)
         return replace(self, errors=errors, score_thresh=score_thresh)
+
+    @property
+    def best_f1(self) -> ThresholdPoint | None:
+        return best_f1(list(self.sweep))
 
 
 def evaluate_predictions(labels: LabelSet, candidates: dict[str, Candidates], class_names: list[str], *, eval_score: float,
@@ -351,10 +457,9 @@ def evaluate_predictions(labels: LabelSet, candidates: dict[str, Candidates], cl
     from core.evaluate import coco_evaluate, detections_for_evaluation, scoreable
 
     subset = labels.with_files(candidates)
-    images = subset.images
     category_of = category_of_class(class_names, labels.categories)
     scored, found = [], {}
-    for image in images:
+    for image in subset.images:
         if cancel is not None:
             cancel.raise_if_cancelled()
         found[image.file_name] = candidates[image.file_name].filter(eval_score, nms_thresh, max_detections)
@@ -363,5 +468,5 @@ def evaluate_predictions(labels: LabelSet, candidates: dict[str, Candidates], cl
     metrics = coco_evaluate(scoring, scored)
     if cancel is not None:
         cancel.raise_if_cancelled()
-    return ReviewReport(metrics, find_errors(subset, found, class_names, view_score), len(images), tuple(notes), view_score, subset, found,
-                        tuple(class_names))
+    return ReviewReport.of(metrics, subset, found, class_names, score_thresh=view_score, score_floor=eval_score, notes=tuple(notes),
+                           cancel=cancel)

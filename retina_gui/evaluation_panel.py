@@ -4,7 +4,7 @@ threshold; clicking one shows it on its image, and a false positive can be added
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -38,6 +38,8 @@ def _figure(value: float | None) -> str:
 
 
 class EvaluationPanel(QWidget):
+    score_chosen = Signal(float)  # "Use the best F1 threshold": the score slider is the Model panel's
+
     def __init__(self, predictions: Predictions, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.predictions = predictions
@@ -53,6 +55,7 @@ class EvaluationPanel(QWidget):
         self._run_edits: set[str] = set()  # the same for the run going on, the report's once it is done
         self._classes: frozenset = frozenset()  # the label classes the report scored (see _scored_classes)
         self._heading = self._footnotes = ""  # what the report's figures are of, and what it left out
+        self._best: float | None = None  # the score threshold of the report's best F1, when better than the one in use
         self._run_classes: frozenset = frozenset()
         self.run_button = QPushButton("Evaluate")
         self.run_button.setToolTip("COCO metrics of the model on the labelled images, then its misses and false detections")
@@ -67,6 +70,10 @@ class EvaluationPanel(QWidget):
         self.progress = TaskProgress()
         self.metrics = QLabel("")
         self.metrics.setWordWrap(True)
+        self.best_button = QPushButton("")  # the score threshold of the best F1, when it is not the one in use
+        self.best_button.setToolTip("Set the score threshold to the one where precision and recall together (F1) are best on these images")
+        self.best_button.clicked.connect(self._use_best)
+        self.best_button.hide()
         self.table = QTableWidget(0, 2)
         self.table.setHorizontalHeaderLabels(["class", "AP"])
         self.table.verticalHeader().setVisible(False)
@@ -101,6 +108,7 @@ class EvaluationPanel(QWidget):
         layout.addWidget(self.unseen_only)
         layout.addWidget(self.progress)
         layout.addWidget(self.metrics)
+        layout.addWidget(self.best_button)
         layout.addWidget(self.table, 1)
         row = QHBoxLayout()
         row.addWidget(self.kind, 3)
@@ -187,6 +195,10 @@ class EvaluationPanel(QWidget):
         self._refilter.done.connect(self._refiltered)
         self._refilter.start()
 
+    def _use_best(self) -> None:
+        if self._best is not None:
+            self.score_chosen.emit(self._best)
+
     def _refiltered(self, report) -> None:
         if self._refilter is None:  # stopped since: another score, a new evaluation, another model
             return
@@ -224,6 +236,7 @@ class EvaluationPanel(QWidget):
         self._show_stale()
         self.metrics.setText("" if info is None else "Evaluate to see mAP, per-class AP and the errors.")
         self.table.setRowCount(0)
+        self.best_button.hide()
         self._fill_filters()
         self._clear_errors()
 
@@ -371,10 +384,17 @@ class EvaluationPanel(QWidget):
         m, errors = self.report.metrics, self.report.errors
         misses = sum(e.kind == "FN" for e in errors)
         floor = self.predictions.model.score_floor
+        here = next((p for p in self.report.sweep if round(p.score * 100) == round(self._view[0] * 100)), None)
+        best = self.report.best_f1
+        quality = f" (precision {here.precision:.2f}, recall {here.recall:.2f}, F1 {here.f1:.2f})" if here is not None else ""
         self.metrics.setText(f"{self._heading}: mAP {_figure(m.mAP)}, AP50 {_figure(m.AP50)}, AP75 {_figure(m.AP75)}, "
                              f"APs {_figure(m.APs)}, APm {_figure(m.APm)}, APl {_figure(m.APl)} (COCO ranks every detection above {floor:.2f}). "
-                             f"At score > {self._view[0]:.2f}: {count(misses, 'missed label')}, {count(len(errors) - misses, 'false detection')}."
-                             + self._footnotes)
+                             f"At score > {self._view[0]:.2f}: {count(misses, 'missed label')}, {count(len(errors) - misses, 'false detection')}"
+                             f"{quality}." + self._footnotes)
+        self._best = best.score if best is not None and (here is None or best.f1 > here.f1) else None
+        if self._best is not None:
+            self.best_button.setText(f"Use score > {best.score:.2f}: best F1 {best.f1:.2f} (P {best.precision:.2f}, R {best.recall:.2f})")
+        self.best_button.setVisible(self._best is not None)
         self.metrics.setToolTip("")
         self._fill_filters()
         self._fill_errors()

@@ -149,6 +149,7 @@ class MainWindow(QMainWindow):
         self.docks["Anchors"].visibilityChanged.connect(self.anchor_panel.set_on_screen)
         self.docks["Model"].visibilityChanged.connect(self.model_panel.set_on_screen)
         self.docks["Evaluation"].visibilityChanged.connect(self.evaluation_panel.set_on_screen)
+        self.evaluation_panel.score_chosen.connect(self.model_panel.set_score)
         self.training_panel.run_ended.connect(self._run_ended)
         self.predictions.load_failed.connect(self._model_failed)
         self.predictions.prediction_failed.connect(self._model_failed)

@@ -267,6 +267,10 @@ class ModelPanel(QWidget):
         self.predictions.message.emit(self.eta_label.text())  # the panel may be behind another tab
 
     # --- thresholds and classes ----------------------------------------------------------------
+    def set_score(self, score: float) -> None:
+        """Move the score slider (the evaluation's best F1 threshold, say)."""
+        self.score_slider.setValue(round(score * 100))
+
     def _sliders_moved(self, _value: int) -> None:
         score, nms = self.score_slider.value() / 100, self.nms_slider.value() / 100
         self.score_label.setText(f"Score > {score:.2f}")  # strictly above, as the reference models filter

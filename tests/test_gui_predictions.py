@@ -475,31 +475,6 @@ def test_evaluation_view_gives_coco_metrics_and_browsable_errors(qtbot, tmp_path
     fps = panel.shown_errors()
     assert fps and all(e.kind == "FP" and e.score > 0.1 for e in fps) and [e.score for e in fps] == sorted((e.score for e in fps), reverse=True)
     assert not panel.stale and panel.progress.text() == "100 %" and panel.metrics.isEnabled()
-    # one class's errors; F8 and Shift+F8 step through them from anywhere, also after another image was opened
-    name = fps[0].class_name
-    panel.classes.setCurrentIndex(panel.classes.findData(class_name_key(name)))
-    chosen = panel.shown_errors()
-    assert chosen and all(class_name_key(e.class_name) == class_name_key(name) for e in chosen) and panel.errors.count() == len(chosen)
-    window.canvas.setFocus()
-    window.step_error(1)
-    assert panel.errors.currentRow() == 0
-    qtbot.waitUntil(lambda: window.annotator.current == chosen[0].file_name and bool(window.canvas.overlay), timeout=10_000)
-    assert window.canvas.overlay[0].text == f"FP {chosen[0].class_name} {chosen[0].score:.2f}"
-    window.step_error(-1)
-    assert panel.errors.currentRow() == len(chosen) - 1  # (before the first, the last)
-    window.step_error(1)
-    other = next(n for n in window.annotator.files.model.names if n != chosen[0].file_name)
-    window.annotator.files.set_current(other)
-    qtbot.waitUntil(lambda: window.annotator.current == other, timeout=10_000)
-    assert panel.errors.currentRow() == -1 and panel.error_detail.text() == ""  # the row said an error not on screen
-    window.step_error(1)
-    assert panel.errors.currentRow() == 1 % len(chosen)
-    # the NMS threshold changes the detections (and mAP): a report at another one is stale, and holds again moved back
-    nms = window.model_panel.nms_slider.value()
-    window.model_panel.nms_slider.setValue(nms + 10)
-    assert panel.stale == panel.THRESHOLDS_TEXT and panel.progress.text() == panel.THRESHOLDS_TEXT and not panel.metrics.isEnabled()
-    window.model_panel.nms_slider.setValue(nms)
-    assert not panel.stale and panel.progress.text() == "100 %"
     window.workspace.add_category("clock")  # a class the model does not know, added and renamed, changes none of the figures
     clock = next(c for c in window.workspace.store.categories if c.name == "clock")
     window.workspace.rename_category(clock.id, "timer")
@@ -528,6 +503,53 @@ def test_evaluation_view_gives_coco_metrics_and_browsable_errors(qtbot, tmp_path
     qtbot.waitUntil(lambda: panel.errors.count() == 0, timeout=30_000)
     qtbot.wait(50)
     assert window.annotator.current == shown and not [b for b in window.canvas.overlay if b.text in ("FN", "FP")]
+
+
+def test_evaluation_errors_by_class_f8_through_them_and_the_best_f1_threshold(qtbot, tmp_path, window_factory):
+    window = window_factory(labelled_demo(tmp_path))
+    wait_predictions(qtbot, window)
+    panel = window.evaluation_panel
+    window.model_panel.score_slider.setValue(10)  # a loose threshold: false positives, most confident first
+    panel.evaluate()
+    qtbot.waitUntil(lambda: panel.report is not None, timeout=120_000)
+    panel.kind.setCurrentIndex(panel.kind.findData("FP"))
+    fps = panel.shown_errors()
+    assert fps and [e.score for e in fps] == sorted((e.score for e in fps), reverse=True)
+    # one class's errors; F8 and Shift+F8 step through them from anywhere, also after another image was opened
+    name = fps[0].class_name
+    panel.classes.setCurrentIndex(panel.classes.findData(class_name_key(name)))
+    chosen = panel.shown_errors()
+    assert chosen and all(class_name_key(e.class_name) == class_name_key(name) for e in chosen) and panel.errors.count() == len(chosen)
+    window.canvas.setFocus()
+    window.step_error(1)
+    assert panel.errors.currentRow() == 0
+    qtbot.waitUntil(lambda: window.annotator.current == chosen[0].file_name and bool(window.canvas.overlay), timeout=10_000)
+    assert window.canvas.overlay[0].text == f"FP {chosen[0].class_name} {chosen[0].score:.2f}"
+    window.step_error(-1)
+    assert panel.errors.currentRow() == len(chosen) - 1  # (before the first, the last)
+    window.step_error(1)
+    other = next(n for n in window.annotator.files.model.names if n != chosen[0].file_name)
+    window.annotator.files.set_current(other)
+    qtbot.waitUntil(lambda: window.annotator.current == other, timeout=10_000)
+    assert panel.errors.currentRow() == -1 and panel.error_detail.text() == ""  # the row said an error not on screen
+    window.step_error(1)
+    assert panel.errors.currentRow() == 1 % len(chosen)
+    # the NMS threshold changes the detections (and mAP): a report at another one is stale, and holds again moved back
+    nms = window.model_panel.nms_slider.value()
+    window.model_panel.nms_slider.setValue(nms + 10)
+    assert panel.stale == panel.THRESHOLDS_TEXT and panel.progress.text() == panel.THRESHOLDS_TEXT and not panel.metrics.isEnabled()
+    window.model_panel.nms_slider.setValue(nms)
+    assert not panel.stale and panel.progress.text() == "100 %"
+    # precision and recall at the threshold in use, and a button to the best F1's (one the slider can take)
+    here = next(p for p in panel.report.sweep if p.score == pytest.approx(0.10))
+    assert f"(precision {here.precision:.2f}, recall {here.recall:.2f}, F1 {here.f1:.2f})" in panel.metrics.text()
+    assert here.false_positives == sum(e.kind == "FP" for e in panel.report.errors)
+    best = panel.report.best_f1
+    assert best.f1 > here.f1 and panel.best_button.isVisibleTo(panel) and f"best F1 {best.f1:.2f}" in panel.best_button.text()
+    panel.best_button.click()
+    assert window.model_panel.score_slider.value() == round(best.score * 100) and window.predictions.score == pytest.approx(best.score)
+    qtbot.waitUntil(lambda: panel.report.score_thresh == pytest.approx(best.score), timeout=5000)
+    assert not panel.best_button.isVisibleTo(panel) and f"At score > {best.score:.2f}" in panel.metrics.text()
 
 
 def test_getting_torchvisions_coco_model_offline_says_so_plainly(qtbot, tmp_path, window_factory, monkeypatch):

@@ -287,6 +287,38 @@ def test_a_report_gives_its_errors_at_another_score_threshold_without_evaluating
     assert [(e.kind, e.file_name) for e in fresh[0.55].errors] == [("FN", "1.jpg")]  # the 0.5 there is under 0.55, the 0.6 not
 
 
+def test_the_threshold_sweep_counts_what_the_error_list_lists_at_each_threshold():
+    """One matching of every detection gives the counts at all thresholds: they must be the
+    errors listed at each (crowd regions, classes one side lacks and ties at the threshold included)."""
+    from benchmarks.bench_review import synthetic
+    from core.review import match_images, slider_thresholds, threshold_sweep
+
+    labels, found, names = synthetic(12, seed=3)
+    labels.images[0].boxes.append(Box(0, 0, 500, 500, 1, iscrowd=True))
+    labels.categories.append(Category(99, "clock"))
+    labels.images[1].boxes.append(Box(5, 5, 60, 60, 99))  # a class the model lacks: no miss
+    first = found[labels.images[2].file_name]
+    first.scores[:3] = np.float32(0.5)  # scores equal to a threshold: not above it
+    points = threshold_sweep(match_images(labels, found, names), slider_thresholds(0.05))
+    assert [p.score for p in points] == pytest.approx(np.arange(5, 100) / 100)
+    labelled = sum(1 for image in labels.images for b in image.boxes if not b.iscrowd and b.category_id != 99)
+    for point in points[::7] + [points[45]]:
+        errors = find_errors(labels, found, names, point.score)
+        assert point.false_positives == sum(e.kind == "FP" for e in errors)
+        assert point.missed == sum(e.kind == "FN" for e in errors)
+        assert point.true_positives + point.missed == labelled
+
+
+def test_the_best_f1_threshold_is_the_highest_of_the_best():
+    from core.review import ThresholdPoint, best_f1
+
+    points = [ThresholdPoint(0.1, 8, 8, 2), ThresholdPoint(0.2, 8, 2, 2), ThresholdPoint(0.3, 8, 2, 2), ThresholdPoint(0.4, 5, 0, 5)]
+    best = best_f1(points)
+    assert best.score == 0.3 and best.precision == 0.8 and best.recall == 0.8 and best.f1 == pytest.approx(0.8)
+    assert best_f1([ThresholdPoint(0.1, 0, 0, 0)]) is None  # nothing labelled, nothing found
+    assert ThresholdPoint(0.5, 0, 0, 3).precision == 1.0 and ThresholdPoint(0.5, 0, 0, 3).f1 == 0.0
+
+
 def test_look_alike_label_classes_are_refused_for_scoring_and_not_errors_of_the_model():
     """"Car" and "car" in one file: which one a "car" detection scores against would be a guess
     (training refuses them too); the error list, given such labels, blames the model for neither."""

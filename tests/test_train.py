@@ -546,6 +546,11 @@ def test_retina_eval_matches_classes_by_name_and_reports_unreadable_images(tmp_p
     assert main(["eval", "--weights", str(DEMO_MODEL), "--coco", str(tmp_path / "ann.json"), "--device", "cpu", "--json", str(tmp_path / "a.json")]) == 0
     original = json.loads((tmp_path / "a.json").read_text())
     assert original["mAP"] > 0.5
+    # the score threshold to predict at: the best F1 at IoU 0.5, at a hundredth the window's slider can take
+    best = original["best_f1"]
+    assert 0.5 < best["f1"] <= 1 and 0.05 <= best["score"] <= 0.99 and round(best["score"] * 100) == pytest.approx(best["score"] * 100)
+    assert best["f1"] == pytest.approx(2 * best["precision"] * best["recall"] / (best["precision"] + best["recall"]))
+    assert f"best F1 {best['f1']:.3f} at score > {best['score']:.2f}" in capsys.readouterr().out
     # the same labels with other category ids (as a VOC -> COCO round trip gives) score the same
     for c in data["categories"]:
         c["id"] += 100
