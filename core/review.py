@@ -3,6 +3,8 @@ missed a label (no anchor reaches it, its candidates score too low, or NMS remov
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -203,6 +205,21 @@ CAUSES = {
            "placement": "poorly placed detection", "undetected": "nothing detected"},
     "FP": {"duplicate": "duplicate", "confusion": "class confusion", "placement": "poorly placed", "background": "background"},
 }
+
+
+ERROR_COLUMNS = ("kind", "cause", "class", "score", "file_name", "x1", "y1", "x2", "y2", "detail")
+
+
+def errors_csv(errors: list[EvaluationError]) -> str:
+    """``errors`` as CSV, a row each under :data:`ERROR_COLUMNS` (boxes in image pixels; the score
+    is the detection's for a false positive, the best overlapping detection's for a miss, 0 for none):
+    a list to hand to whoever fixes the labels, or to compare models by."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(ERROR_COLUMNS)
+    for e in errors:
+        writer.writerow([e.kind, e.cause, e.class_name, f"{e.score:.4f}", e.file_name, *(f"{v:.2f}" for v in e.box), e.detail])
+    return out.getvalue()
 
 
 def _below(score: float, threshold: float) -> str:

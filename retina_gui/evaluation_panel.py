@@ -4,16 +4,20 @@ threshold; clicking one shows it on its image, and a false positive can be added
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -21,10 +25,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.atomic import write_text
 from core.cancel import CancelToken
 from core.finetune import trained_on
 from core.labels import category_of_class, class_name_key, same_named_categories
-from core.review import CAUSES
+from core.review import CAUSES, errors_csv
 from core.text import count
 from retina_gui.canvas import OverlayBox
 from retina_gui.convert import rect_from_xyxy
@@ -102,6 +107,10 @@ class EvaluationPanel(QWidget):
         self.add_button.setToolTip("The false positive is really an object: add it to the labels")
         self.add_button.clicked.connect(self.add_as_label)
         self.add_button.setEnabled(False)  # a false positive must be chosen
+        self.export_button = QPushButton("Export list…")
+        self.export_button.setToolTip("The errors listed, as CSV: kind, cause, class, score, image, box, what went wrong")
+        self.export_button.clicked.connect(self.ask_export_errors)
+        self.export_button.setEnabled(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.run_button)
@@ -116,7 +125,10 @@ class EvaluationPanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.errors, 2)
         layout.addWidget(self.error_detail)
-        layout.addWidget(self.add_button)
+        row = QHBoxLayout()
+        row.addWidget(self.add_button)
+        row.addWidget(self.export_button)
+        layout.addLayout(row)
         predictions.batch_progress.connect(self._progress)
         predictions.batch_finished.connect(self._predicted)
         predictions.model_changed.connect(self._model_changed)
@@ -457,6 +469,7 @@ class EvaluationPanel(QWidget):
         self.errors.blockSignals(False)
         self._pending = None
         self._last_row = -1
+        self.export_button.setEnabled(False)
         self._describe(None)
         self.annotator.canvas.set_overlay([], "highlight")
 
@@ -466,7 +479,9 @@ class EvaluationPanel(QWidget):
         item = self.errors.currentItem()
         was = None if item is None else item.data(Qt.ItemDataRole.UserRole)
         self._clear_errors()
-        for e in self.shown_errors():
+        shown = self.shown_errors()
+        self.export_button.setEnabled(bool(shown))
+        for e in shown:
             score = f" {e.score:.2f}" if e.kind == "FP" else ""
             item = QListWidgetItem(f"{e.kind}  {e.class_name}{score} · {e.file_name}")  # the file name last: long ones are elided
             item.setToolTip(f"{'missed label' if e.kind == 'FN' else 'false positive'}: {e.class_name}{score} in {e.file_name}\n{e.detail}")
@@ -477,6 +492,25 @@ class EvaluationPanel(QWidget):
                 self._last_row = self.errors.count() - 1
                 if self.annotator.current == e.file_name and self.annotator.size is not None:
                     self._highlight(e)
+
+    def ask_export_errors(self) -> None:
+        workspace = self.annotator.workspace
+        if workspace is None or not self.errors.count():
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export the errors listed (CSV)", str(workspace.folder / "errors.csv"), "CSV (*.csv)")
+        if path:
+            self.export_errors(Path(path))
+
+    def export_errors(self, path: Path) -> bool:
+        """Write the errors listed (as the menus choose them, in the list's order) to ``path``."""
+        try:
+            write_text(path, errors_csv(self.shown_errors()))
+        except OSError as exc:
+            why = f"{path}: {exc.strerror}" if exc.strerror else str(exc)  # (ours name the path themselves)
+            QMessageBox.warning(self, "Export errors", f"The errors could not be written: {why}. Nothing was written.")
+            return False
+        self.predictions.message.emit(f"{count(self.errors.count(), 'error')} written to {path}")
+        return True
 
     def _choose_row(self, row: int) -> None:
         """Make ``row`` the list's current one (-1: none) without going to its image."""

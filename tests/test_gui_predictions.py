@@ -505,7 +505,7 @@ def test_evaluation_view_gives_coco_metrics_and_browsable_errors(qtbot, tmp_path
     assert window.annotator.current == shown and not [b for b in window.canvas.overlay if b.text in ("FN", "FP")]
 
 
-def test_evaluation_errors_by_class_f8_through_them_and_the_best_f1_threshold(qtbot, tmp_path, window_factory):
+def test_evaluation_errors_by_class_f8_through_them_export_and_the_best_f1_threshold(qtbot, tmp_path, window_factory, monkeypatch):
     window = window_factory(labelled_demo(tmp_path))
     wait_predictions(qtbot, window)
     panel = window.evaluation_panel
@@ -534,6 +534,22 @@ def test_evaluation_errors_by_class_f8_through_them_and_the_best_f1_threshold(qt
     assert panel.errors.currentRow() == -1 and panel.error_detail.text() == ""  # the row said an error not on screen
     window.step_error(1)
     assert panel.errors.currentRow() == 1 % len(chosen)
+    # the errors listed, as CSV (atomically; a path that cannot be written is said, and nothing is written)
+    import csv
+
+    from PySide6.QtWidgets import QMessageBox
+
+    assert panel.export_errors(tmp_path / "errors.csv")
+    rows = list(csv.DictReader((tmp_path / "errors.csv").open(newline="")))
+    assert [(r["kind"], r["cause"], r["class"], r["file_name"], r["detail"]) for r in rows] == [
+        (e.kind, e.cause, e.class_name, e.file_name, e.detail) for e in chosen]
+    assert [float(r["x1"]) for r in rows] == pytest.approx([e.box[0] for e in chosen], abs=0.01)
+    warnings = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warnings.append(text))
+    (tmp_path / "a folder").mkdir()
+    assert not panel.export_errors(tmp_path / "a folder")
+    assert warnings == [f"The errors could not be written: {tmp_path / 'a folder'} is a folder, not a file. Nothing was written."]
+    assert not any((tmp_path / "a folder").iterdir())
     # the NMS threshold changes the detections (and mAP): a report at another one is stale, and holds again moved back
     nms = window.model_panel.nms_slider.value()
     window.model_panel.nms_slider.setValue(nms + 10)
