@@ -619,6 +619,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"retina {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:
+        if "core.train" in sys.modules and isinstance(exc, sys.modules["core.train"].ResumeMismatch):  # (as the validation check's)
+            print(f"retina {args.command}: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         if not isinstance(exc, _user_errors()):
             raise
         print(f"retina: {exc}", file=sys.stderr)

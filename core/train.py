@@ -47,6 +47,11 @@ class TrainingError(RuntimeError):
     """Training stopped for a reason the user must act on (diverged, no data, ...)."""
 
 
+class ResumeMismatch(TrainingError):
+    """A resumed run was given other settings than it started with (images, image size, processes,
+    too few epochs): the command's fault, as a wrong argument is (``retina train`` exits 2)."""
+
+
 BF16_CPU_MIN_SIZE = 128  # training images of a smaller short side train in fp32 on a CPU under precision "auto"
 
 
@@ -301,7 +306,7 @@ class Trainer:
         if state is not None:
             self._check_same_images(state.get("image_root", ""), state.get("image_root_from_run", ""), train_data.image_root)
             if state.get("world_size", self.dist.world_size) != self.dist.world_size:
-                raise TrainingError(f"this run was started on {count(state['world_size'], 'process')}, not {self.dist.world_size}: resume it on as many "
+                raise ResumeMismatch(f"this run was started on {count(state['world_size'], 'process')}, not {self.dist.world_size}: resume it on as many "
                                     "(each one's share of the images and the steps of an epoch depend on it)")
             checkpoint = self._state_checkpoint(state)
             self._check_same_recipe((checkpoint.spec.training or {}).get("recipe") or {}, config)
@@ -394,7 +399,7 @@ class Trainer:
             where = f"the validation of epoch {self.epoch}" if self.end_pending else f"epoch {self.epoch + 1}"  # (not "epoch 2" of a 1-epoch run)
             needed = self.epoch if self.end_pending else self.epoch + 1
             if config.epochs < needed:  # it trained nothing and called the run done, its last checkpoint a step ahead of its history
-                raise TrainingError(f"this run stopped in epoch {needed}: resume it with --epochs {needed} or more")
+                raise ResumeMismatch(f"this run stopped in epoch {needed}: resume it with --epochs {needed} or more")
             self._log(f"resumed at {where}, step {self.step}")
         self.network: nn.Module = self.model
         if self.dist.world_size > 1:
@@ -439,7 +444,7 @@ class Trainer:
         changed = [key for key in ("image_size", "max_size", "batch_size", "optimizer", "lr", "seed") if key in saved and saved[key] != now[key]]
         if changed:
             was = ", ".join(f"{key.replace('_', ' ')} {saved[key]}" for key in changed)
-            raise TrainingError(f"this run was started with {was}: resume it with the same settings, or start a new run in another folder")
+            raise ResumeMismatch(f"this run was started with {was}: resume it with the same settings, or start a new run in another folder")
         if "epochs" in saved and saved["epochs"] != config.epochs:
             self._log(f"epochs changed from {saved['epochs']} to {config.epochs} on resume")
         applied = [key for key in ("precision", "augment", "warmup_iters", "weight_decay", "momentum", "schedule", "grad_clip", "channels_last",
@@ -456,7 +461,7 @@ class Trainer:
         now = Path(image_root).resolve()
         moved_along = bool(from_run) and (self.run_dir / from_run).resolve() == now
         if saved and Path(saved) != now and not moved_along:
-            raise TrainingError(f"this run trained on the images in {saved}, not {now}: resume it with the same images, or start a "
+            raise ResumeMismatch(f"this run trained on the images in {saved}, not {now}: resume it with the same images, or start a "
                                 f"new run in another folder from its weights, {self.run_dir / 'last.safetensors'}")
 
     def _state_checkpoint(self, state: dict[str, Any]) -> Checkpoint:

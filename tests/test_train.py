@@ -684,7 +684,8 @@ def test_ctrl_c_during_retina_train_saves_the_step_and_the_run_resumes_there(tmp
     assert state["step"] == 2 and state["epoch"] == 0  # mid-epoch, where it stopped
     monkeypatch.setattr(Trainer, "_step", real_step)
     # it goes on as it started: another seed (the order of every epoch) or validation is refused
-    assert main([*command, "--resume", "--seed", "7"]) == 1 and "this run was started with seed 0" in capsys.readouterr().err
+    # settings other than the run's are the command's fault, as another validation is: exit 2 both
+    assert main([*command, "--resume", "--seed", "7"]) == 2 and "retina train: error: this run was started with seed 0" in capsys.readouterr().err
     assert main([*command, "--resume", "--val-split", "0.5"]) == 2
     assert "this run was started with no validation option" in capsys.readouterr().err
     # the options of a new run's model are said to be ignored; a setting that applies from here on is logged
