@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -249,6 +249,7 @@ class AnchorPanel(QWidget):
                     overlay.append(OverlayBox(rect_from_xyxy(box), color))
                 info = layout.levels[i]
                 lines.append(f"  P{level}: {len(offsets)} anchors, stride {info.stride}, grid {info.grid[1]}×{info.grid[0]}")
+            overlay.append(OverlayBox(QRectF(self.point, self.point), QColor(255, 255, 255)))  # where was clicked (a point: a cross), on top
         lines += self._assignment(layout, overlay)
         self.canvas.set_overlay(overlay)
         self.report.setPlainText("\n".join(lines))

@@ -46,7 +46,8 @@ class BoxView:
 
 @dataclass(frozen=True)
 class OverlayBox:
-    """A box drawn over everything (anchors, assignment): not a label, not clickable."""
+    """A box drawn over everything (anchors, assignment): not a label, not clickable. One of no
+    size is a point, drawn as a cross a few screen pixels wide (the anchor view's probed point)."""
 
     rect: QRectF
     color: QColor
@@ -912,6 +913,9 @@ class Canvas(QGraphicsView):
             painter.setPen(QColor(220, 220, 220))
             painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.message)
         for box in self.overlay:
+            if box.rect.isNull():
+                self._paint_point(painter, self.mapFromScene(box.rect.topLeft()), box.color)
+                continue
             painter.setPen(QPen(box.color, box.width, Qt.PenStyle.DashLine if box.dashed else Qt.PenStyle.SolidLine))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             r = self.mapFromScene(box.rect).boundingRect()
@@ -932,6 +936,14 @@ class Canvas(QGraphicsView):
             painter.drawLine(0, v.y(), self.viewport().width(), v.y())
             painter.drawLine(v.x(), 0, v.x(), self.viewport().height())
         painter.restore()
+
+    def _paint_point(self, painter: QPainter, at: QPoint, color: QColor) -> None:
+        """A cross of ``color`` on a dark outline: seen on light and dark images alike."""
+        arm = 7
+        for pen in (QPen(QColor(0, 0, 0), 4), QPen(color, 2)):
+            painter.setPen(pen)
+            painter.drawLine(at.x() - arm, at.y(), at.x() + arm, at.y())
+            painter.drawLine(at.x(), at.y() - arm, at.x(), at.y() + arm)
 
     def _paint_badge(self, painter: QPainter, r: QRect, text: str, color: QColor) -> None:
         """An overlay's text on a patch of its colour, above the box's top-right corner (inside it at

@@ -219,19 +219,26 @@ def test_anchor_view_shows_every_anchor_of_each_enabled_level_at_a_point(qtbot, 
     qtbot.waitUntil(lambda: panel.assign_config is window.predictions.model.assign, timeout=5000)
     panel.toggle_probe()
     window.canvas.point_clicked.emit(QPointF(500, 300))
-    assert len(window.canvas.overlay) == 5 * 9
+
+    def anchors():
+        return [b for b in window.canvas.overlay if not b.rect.isNull()]
+
+    # the point clicked is marked (a cross, drawn last: over the anchors)
+    assert window.canvas.overlay[-1].rect.isNull() and window.canvas.overlay[-1].rect.topLeft() == QPointF(500, 300)
+    assert len(anchors()) == 5 * 9 and len(window.canvas.overlay) == 5 * 9 + 1
     assert "P3: 9 anchors, stride 8" in panel.report.toPlainText()
     panel.level_boxes[0].setChecked(False)
-    assert len(window.canvas.overlay) == 4 * 9
+    assert len(anchors()) == 4 * 9
     panel.ratio_boxes[0].setChecked(False)
-    assert len(window.canvas.overlay) == 4 * 6
+    assert len(anchors()) == 4 * 6
     panel.ratios_edit.setText("0.5 1 2 4")
     panel._apply_settings()  # ratio 0.5 stays hidden: the view's filters outlive new settings
-    assert len(panel.ratio_boxes) == 4 and not panel.ratio_boxes[0].isChecked() and len(window.canvas.overlay) == 4 * 9
+    assert len(panel.ratio_boxes) == 4 and not panel.ratio_boxes[0].isChecked() and len(anchors()) == 4 * 9
     panel.reset_settings()  # the model's 3 ratios again; P3 and ratio 0.5 stay off
-    assert len(window.canvas.overlay) == 4 * 6
+    assert len(anchors()) == 4 * 6
     panel.ratio_boxes[0].setChecked(True)
-    assert len(window.canvas.overlay) == 4 * 9
+    assert len(anchors()) == 4 * 9
+    window.canvas.grab()  # (the cross painted)
     for field, text, message in ((panel.ratios_edit, "0.5 nan 2", "ratios: numbers from 0.01 to 100"),
                                  (panel.scales_edit, "1 inf", "scales: numbers from 0.1 to 10"),
                                  (panel.scales_edit, "1 1 1", "scales: at most 10 different numbers"),
