@@ -161,6 +161,8 @@ def group_categories(categories: Iterable[Category]) -> set[int]:
 def integer_id(value: Any, what: str) -> int:
     """An id as a JSON file gives it: an integer (100.0 is 100); 100.5 or true are no ids (int()
     made them 100 and 1)."""
+    if type(value) is int:  # (the usual case, first: a labels file has one per box)
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float, str)) or isinstance(value, float) and not value.is_integer():
         raise ValueError(f"{what} {value!r} is not an integer id")
     try:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from core.atomic import atomic_path
-from core.formats import MAX_PIXELS, LabelFormatError, pixel_values_ok, side_in_pixels
+from core.formats import MAX_PIXELS, LabelFormatError, side_in_pixels
 from core.labels import Box, Category, ImageEntry, LabelSet, category_name, integer_id, is_number
 from core.text import count
 
@@ -120,8 +120,11 @@ def _parse(data: dict[str, Any]) -> LabelSet:
             bbox = ann["bbox"]
             if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
                 raise ValueError(f"has bbox {bbox!r}, not [x, y, width, height]")
-            x, y, w, h = (float(v) for v in bbox)
-            if not pixel_values_ok(x, y, x + w, y + h) or w < 0 or h < 0:
+            x, y, w, h = map(float, bbox)
+            x2, y2 = x + w, y + h
+            # (pixel_values_ok, inline: a file has one per box; NaN and infinity fail the comparisons)
+            if not (-MAX_PIXELS <= x <= MAX_PIXELS and -MAX_PIXELS <= y <= MAX_PIXELS and -MAX_PIXELS <= x2 <= MAX_PIXELS
+                    and -MAX_PIXELS <= y2 <= MAX_PIXELS) or w < 0 or h < 0:
                 raise ValueError(f"has bbox {bbox}: not finite, beyond {MAX_PIXELS:.0e} pixels, or a negative width or height")
             crowd = _flag(ann.get("iscrowd", 0), "iscrowd")
         except KeyError as exc:
@@ -136,7 +139,7 @@ def _parse(data: dict[str, Any]) -> LabelSet:
             ann_id = int(ann_id)
         if not isinstance(ann_id, int) or isinstance(ann_id, bool):  # a list or "a1": renumbered when written (a list stopped every save)
             ann_id = None
-        image.boxes.append(Box(x, y, x + w, y + h, category_id, crowd, ann_id, ann.get("segmentation") or None, extra or None))
+        image.boxes.append(Box(x, y, x2, y2, category_id, crowd, ann_id, ann.get("segmentation") or None, extra or None))
     if problems:
         raise ValueError(f"{len(problems)} broken annotations, first: {problems[0]}")
     extra = {k: v for k, v in data.items() if k not in ("images", "annotations", "categories")}
@@ -145,8 +148,8 @@ def _parse(data: dict[str, Any]) -> LabelSet:
 
 # What the reader turns into fields of its own; everything else of an image or annotation is kept
 # as it is and written back (another tool's "license", "attributes", a polygon's "area").
-_IMAGE_KEYS = ("id", "file_name", "width", "height", "reviewed")
-_ANNOTATION_KEYS = ("id", "image_id", "category_id", "bbox", "iscrowd", "segmentation")
+_IMAGE_KEYS = frozenset(("id", "file_name", "width", "height", "reviewed"))
+_ANNOTATION_KEYS = frozenset(("id", "image_id", "category_id", "bbox", "iscrowd", "segmentation"))
 
 
 def _file_name(name: Any) -> str:
