@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from core.cancel import CancelToken
 from core.detections import Candidates, Detections
-from core.labels import Box, ImageEntry, LabelSet, category_of_class
+from core.labels import Box, ImageEntry, LabelSet, category_of_class, class_name_key
 
 ACCEPT_SKIP_IOU = 0.7  # a prediction this close to an existing label of its class is not added again
 MATCH_IOU = 0.5  # a label counts as detected by a same-class detection at this IoU
@@ -194,6 +195,7 @@ class EvaluationError:
     index: int  # detection index (FP) or label index within the image (FN)
     detail: str = ""  # what kind of error, in words
     cause: str = ""  # that kind, one of CAUSES[kind]
+    other_class: str = ""  # a class confusion's other class: what the missed label was detected as, what label a false positive is on
 
 
 NEAR_IOU = 0.1  # below this, a box has nothing near it
@@ -207,18 +209,32 @@ CAUSES = {
 }
 
 
-ERROR_COLUMNS = ("kind", "cause", "class", "score", "file_name", "x1", "y1", "x2", "y2", "detail")
+ERROR_COLUMNS = ("kind", "cause", "class", "other_class", "score", "file_name", "x1", "y1", "x2", "y2", "detail")
+
+
+def confusions(errors: list[EvaluationError]) -> list[tuple[str, str, int]]:
+    """(label class, class detected instead, how many) of the missed labels detected as another
+    class, most frequent first: the pairs the model mixes up (classes compared by name key)."""
+    pairs: Counter = Counter()
+    names: dict[tuple[str, str], tuple[str, str]] = {}
+    for e in errors:
+        if e.kind == "FN" and e.cause == "confusion":
+            key = (class_name_key(e.class_name), class_name_key(e.other_class))
+            pairs[key] += 1
+            names.setdefault(key, (e.class_name, e.other_class))
+    return [(*names[key], n) for key, n in sorted(pairs.items(), key=lambda kv: (-kv[1], names[kv[0]]))]
 
 
 def errors_csv(errors: list[EvaluationError]) -> str:
     """``errors`` as CSV, a row each under :data:`ERROR_COLUMNS` (boxes in image pixels; the score
-    is the detection's for a false positive, the best overlapping detection's for a miss, 0 for none):
+    is the detection's for a false positive, the best overlapping detection's for a miss, 0 for none;
+    ``other_class`` the other class of a class confusion):
     a list to hand to whoever fixes the labels, or to compare models by."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(ERROR_COLUMNS)
     for e in errors:
-        writer.writerow([e.kind, e.cause, e.class_name, f"{e.score:.4f}", e.file_name, *(f"{v:.2f}" for v in e.box), e.detail])
+        writer.writerow([e.kind, e.cause, e.class_name, e.other_class, f"{e.score:.4f}", e.file_name, *(f"{v:.2f}" for v in e.box), e.detail])
     return out.getvalue()
 
 
@@ -237,30 +253,30 @@ def _best(mask: np.ndarray, values: np.ndarray) -> int:
     return int(where[np.argmax(values[where])])
 
 
-def _fp_detail(iou: np.ndarray, label_names: list[str], label_classes: np.ndarray, detection_class: int) -> tuple[str, str]:
-    """Why a false positive is false, as (cause, words), from its IoU with each label of the image
+def _fp_detail(iou: np.ndarray, label_names: list[str], label_classes: np.ndarray, detection_class: int) -> tuple[str, str, str]:
+    """Why a false positive is false, as (cause, words, the label's class in a confusion), from its IoU with each label of the image
     (``label_classes``: the labels' model class indices, -1 for a class the model lacks). A label
     of its own class is looked at first: the nearest label of any class called a duplicate
     "poorly placed" when another class's label lay closer."""
     same, over, near = label_classes == detection_class, iou >= MATCH_IOU, iou >= NEAR_IOU
     if (same & over).any():  # (matching gave that label to a likelier detection: this one would have taken it)
         k = _best(same & over, iou)
-        return "duplicate", f"a duplicate: the {label_names[k]} label it covers (IoU {iou[k]:.2f}) went to a higher-scoring detection"
+        return "duplicate", f"a duplicate: the {label_names[k]} label it covers (IoU {iou[k]:.2f}) went to a higher-scoring detection", ""
     if over.any():
         k = _best(over, iou)
-        return "confusion", f"class confusion: on a {label_names[k]} label (IoU {iou[k]:.2f})"
+        return "confusion", f"class confusion: on a {label_names[k]} label (IoU {iou[k]:.2f})", label_names[k]
     if (same & near).any():
         k = _best(same & near, iou)
-        return "placement", f"poorly placed: the nearest {label_names[k]} label at IoU {iou[k]:.2f}"
+        return "placement", f"poorly placed: the nearest {label_names[k]} label at IoU {iou[k]:.2f}", ""
     if near.any():
         k = _best(near, iou)
-        return "placement", f"poorly placed, and of another class: the nearest label, {label_names[k]}, at IoU {iou[k]:.2f}"
-    return "background", "background: no label near it"
+        return "placement", f"poorly placed, and of another class: the nearest label, {label_names[k]}, at IoU {iou[k]:.2f}", ""
+    return "background", "background: no label near it", ""
 
 
 def _fn_detail(iou: np.ndarray, found: Detections, shown: np.ndarray, class_names: list[str], label_class: int,
-               score_thresh: float) -> tuple[str, str]:
-    """Why a label was missed, as (cause, words), from the detections of its image (``iou`` with
+               score_thresh: float) -> tuple[str, str, str]:
+    """Why a label was missed, as (cause, words, the class it was detected as in a confusion), from the detections of its image (``iou`` with
     each; ``shown``: those above the threshold, the others say what the model saw below it)."""
     own, over, near = found.labels == label_class, iou >= MATCH_IOU, iou >= NEAR_IOU
     mine = class_names[label_class]
@@ -270,25 +286,26 @@ def _fn_detail(iou: np.ndarray, found: Detections, shown: np.ndarray, class_name
 
     if (own & over & shown).any():  # (matching gave it to another label of its class that it overlaps more)
         j = _best(own & over & shown, found.scores)
-        return "taken", f"its {mine} detection ({found.scores[j]:.2f}, IoU {iou[j]:.2f}) went to another label"
+        return "taken", f"its {mine} detection ({found.scores[j]:.2f}, IoU {iou[j]:.2f}) went to another label", ""
     low = own & over & ~shown
     if (over & shown).any():
         j = _best(over & shown, found.scores)
+        other = class_names[int(found.labels[j])]
         also = f"; as {mine} it scores {found.scores[_best(low, found.scores)]:.2f}" if low.any() else ""
-        return "confusion", f"class confusion: detected as {class_names[int(found.labels[j])]} ({found.scores[j]:.2f}, IoU {iou[j]:.2f}){also}"
+        return "confusion", f"class confusion: detected as {other} ({found.scores[j]:.2f}, IoU {iou[j]:.2f}){also}", other
     if low.any():
         j = _best(low, found.scores)
-        return "low_score", f"scored too low: its {mine} detection (IoU {iou[j]:.2f}) scores {_below(float(found.scores[j]), score_thresh)}"
+        return "low_score", f"scored too low: its {mine} detection (IoU {iou[j]:.2f}) scores {_below(float(found.scores[j]), score_thresh)}", ""
     if (own & near & shown).any():
         j = _best(own & near & shown, iou)
-        return "placement", f"poorly placed: the nearest {mine} detection ({found.scores[j]:.2f}) at IoU {iou[j]:.2f}"
+        return "placement", f"poorly placed: the nearest {mine} detection ({found.scores[j]:.2f}) at IoU {iou[j]:.2f}", ""
     if (near & shown).any():
         j = _best(near & shown, iou)
-        return "placement", f"poorly placed, and of another class: the nearest detection, {said(j)}, at IoU {iou[j]:.2f}"
+        return "placement", f"poorly placed, and of another class: the nearest detection, {said(j)}, at IoU {iou[j]:.2f}", ""
     if near.any():
         j = _best(near, iou)
-        return "undetected", f"nothing detected near it above the threshold; below it, {said(j)} at IoU {iou[j]:.2f}"
-    return "undetected", "nothing detected near it"
+        return "undetected", f"nothing detected near it above the threshold; below it, {said(j)} at IoU {iou[j]:.2f}", ""
+    return "undetected", "nothing detected near it", ""
 
 
 @dataclass(frozen=True)
@@ -353,15 +370,15 @@ def errors_at(matches: list[ImageMatch], category_names: dict[int, str], class_n
         used[matched[taken]] = True
         label_names = [category_names[b.category_id] for _, b in m.labels]
         for j in np.flatnonzero(shown & m.counted & ~used):
-            cause, detail = _fp_detail(m.ious[j], label_names, m.classes, int(found.labels[j]))
+            cause, detail, other = _fp_detail(m.ious[j], label_names, m.classes, int(found.labels[j]))
             errors.append(EvaluationError("FP", name, tuple(map(float, found.boxes[j])), class_names[int(found.labels[j])],
-                                          float(found.scores[j]), int(j), detail, cause))
+                                          float(found.scores[j]), int(j), detail, cause, other))
         for k in np.flatnonzero((matched < 0) & (m.classes >= 0)):
             i, b = m.labels[k]
             overlap = m.ious[:, k]
             best = float(found.scores[shown & (overlap >= MATCH_IOU)].max(initial=0.0))
-            cause, detail = _fn_detail(overlap, found, shown, class_names, int(m.classes[k]), score_thresh)
-            errors.append(EvaluationError("FN", name, (b.x1, b.y1, b.x2, b.y2), label_names[k], best, i, detail, cause))
+            cause, detail, other = _fn_detail(overlap, found, shown, class_names, int(m.classes[k]), score_thresh)
+            errors.append(EvaluationError("FN", name, (b.x1, b.y1, b.x2, b.y2), label_names[k], best, i, detail, cause, other))
     return errors
 
 

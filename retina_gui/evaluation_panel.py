@@ -29,7 +29,7 @@ from core.atomic import write_text
 from core.cancel import CancelToken
 from core.finetune import trained_on
 from core.labels import category_of_class, class_name_key, same_named_categories
-from core.review import CAUSES, errors_csv
+from core.review import CAUSES, confusions, errors_csv
 from core.text import count
 from retina_gui.canvas import OverlayBox
 from retina_gui.convert import rect_from_xyxy
@@ -206,6 +206,16 @@ class EvaluationPanel(QWidget):
         self._refilter = FunctionWorker(lambda cancel: report.at_score(score, cancel))
         self._refilter.done.connect(self._refiltered)
         self._refilter.start()
+
+    @staticmethod
+    def _mixed_up(errors) -> str:
+        """The class pairs the model mixes up most at this threshold (missed labels detected as another class)."""
+        pairs = confusions(errors)
+        if not pairs:
+            return ""
+        said = ", ".join(f"{label} as {other} {n}×" for label, other, n in pairs[:3])
+        more = f" and {count(len(pairs) - 3, 'other pair')}" if len(pairs) > 3 else ""
+        return f"\nDetected as another class: {said}{more}."
 
     def _use_best(self) -> None:
         if self._best is not None:
@@ -402,7 +412,7 @@ class EvaluationPanel(QWidget):
         self.metrics.setText(f"{self._heading}: mAP {_figure(m.mAP)}, AP50 {_figure(m.AP50)}, AP75 {_figure(m.AP75)}, "
                              f"APs {_figure(m.APs)}, APm {_figure(m.APm)}, APl {_figure(m.APl)} (COCO ranks every detection above {floor:.2f}). "
                              f"At score > {self._view[0]:.2f}: {count(misses, 'missed label')}, {count(len(errors) - misses, 'false detection')}"
-                             f"{quality}." + self._footnotes)
+                             f"{quality}." + self._mixed_up(errors) + self._footnotes)
         self._best = best.score if best is not None and (here is None or best.f1 > here.f1) else None
         if self._best is not None:
             self.best_button.setText(f"Use score > {best.score:.2f}: best F1 {best.f1:.2f} (P {best.precision:.2f}, R {best.recall:.2f})")

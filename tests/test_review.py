@@ -11,7 +11,7 @@ from core.detections import Candidates, Detections
 from core.formats.coco import read_coco
 from core.labels import Box, Category, ImageEntry, LabelSet
 from core.presets import get_preset
-from core.review import CAUSES, explain_labels, find_errors, new_predictions
+from core.review import CAUSES, confusions, explain_labels, find_errors, new_predictions
 from tests.conftest import DATASETS
 
 PRE = PreprocessConfig(min_size=512, max_size=768)
@@ -119,6 +119,8 @@ def test_a_miss_is_explained_by_its_own_class_first_and_by_what_scored_under_the
         1: "poorly placed: the nearest knight label at IoU 0.33",
         2: "poorly placed, and of another class: the nearest label, knight, at IoU 0.43",
         3: "class confusion: on a knight label (IoU 1.00)"}
+    assert {(e.kind, e.index): e.other_class for e in errors if e.other_class} == {("FN", 2): "rook", ("FP", 3): "knight"}
+    assert confusions(errors) == [("knight", "rook", 1)]  # the missed knight, detected as a rook
     # the digits it takes to tell a score from the threshold
     label = find_errors(labels, {"a.jpg": found}, ["rook", "knight"], score_thresh=0.9)
     assert [e.detail for e in label if e.kind == "FN" and e.index == 4] == [
