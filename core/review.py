@@ -203,9 +203,10 @@ NEAR_IOU = 0.1  # below this, a box has nothing near it
 # What went wrong, by kind, in the order the evaluation view lists them: each asks for another fix
 # (the labels, the threshold, NMS, the anchors or box head, more negative examples).
 CAUSES = {
-    "FN": {"low_score": "scored below the threshold", "confusion": "class confusion", "taken": "its detection went to another label",
+    "FN": {"confusion": "class confusion", "low_score": "scored below the threshold", "taken": "its detection went to another label",
            "placement": "poorly placed detection", "undetected": "nothing detected"},
-    "FP": {"duplicate": "duplicate", "confusion": "class confusion", "placement": "poorly placed", "background": "background"},
+    "FP": {"duplicate": "duplicate", "confusion": "class confusion", "unknown_class": "on a class the model lacks",
+           "placement": "poorly placed", "background": "background"},
 }
 
 
@@ -240,11 +241,12 @@ def errors_csv(errors: list[EvaluationError]) -> str:
 
 def _below(score: float, threshold: float) -> str:
     """``score`` and the ``threshold`` it fell short of, with the digits it takes to tell them apart
-    ("0.90, below the threshold 0.90" said nothing)."""
-    for digits in (2, 3, 4):
+    ("0.90, below the threshold 0.90" said nothing); one equal to it is said so (a detection counts
+    above the threshold)."""
+    for digits in range(2, 7):
         if f"{score:.{digits}f}" != f"{threshold:.{digits}f}":
-            break
-    return f"{score:.{digits}f}, below the threshold {threshold:.{digits}f}"
+            return f"{score:.{digits}f}, below the threshold {threshold:.{digits}f}"
+    return f"{threshold:.2f}, the threshold itself (a detection counts above it)"
 
 
 def _best(mask: np.ndarray, values: np.ndarray) -> int:
@@ -262,9 +264,13 @@ def _fp_detail(iou: np.ndarray, label_names: list[str], label_classes: np.ndarra
     if (same & over).any():  # (matching gave that label to a likelier detection: this one would have taken it)
         k = _best(same & over, iou)
         return "duplicate", f"a duplicate: the {label_names[k]} label it covers (IoU {iou[k]:.2f}) went to a higher-scoring detection", ""
-    if over.any():
-        k = _best(over, iou)
+    known = label_classes >= 0
+    if (over & known).any():
+        k = _best(over & known, iou)
         return "confusion", f"class confusion: on a {label_names[k]} label (IoU {iou[k]:.2f})", label_names[k]
+    if over.any():  # (not the model's confusion: it cannot say that class)
+        k = _best(over, iou)
+        return "unknown_class", f"on a {label_names[k]} label (IoU {iou[k]:.2f}), a class the model does not have", ""
     if (same & near).any():
         k = _best(same & near, iou)
         return "placement", f"poorly placed: the nearest {label_names[k]} label at IoU {iou[k]:.2f}", ""
@@ -274,37 +280,42 @@ def _fp_detail(iou: np.ndarray, label_names: list[str], label_classes: np.ndarra
     return "background", "background: no label near it", ""
 
 
-def _fn_detail(iou: np.ndarray, found: Detections, shown: np.ndarray, class_names: list[str], label_class: int,
+def _fn_detail(iou: np.ndarray, found: Detections, shown: np.ndarray, used: np.ndarray, class_names: list[str], label_class: int,
                score_thresh: float) -> tuple[str, str, str]:
-    """Why a label was missed, as (cause, words, the class it was detected as in a confusion), from the detections of its image (``iou`` with
-    each; ``shown``: those above the threshold, the others say what the model saw below it)."""
-    own, over, near = found.labels == label_class, iou >= MATCH_IOU, iou >= NEAR_IOU
+    """Why a label was missed, as (cause, words, the class it was detected as in a confusion), from
+    the detections of its image (``iou`` with each; ``shown``: those above the threshold, the others
+    say what the model saw below it; ``used``: those that matched another label, which explain
+    nothing of this one but that they went there)."""
+    own, over, near, free = found.labels == label_class, iou >= MATCH_IOU, iou >= NEAR_IOU, shown & ~used
     mine = class_names[label_class]
 
     def said(j: int) -> str:
         return f"{class_names[int(found.labels[j])]} {found.scores[j]:.2f}"
 
-    if (own & over & shown).any():  # (matching gave it to another label of its class that it overlaps more)
-        j = _best(own & over & shown, found.scores)
-        return "taken", f"its {mine} detection ({found.scores[j]:.2f}, IoU {iou[j]:.2f}) went to another label", ""
     low = own & over & ~shown
-    if (over & shown).any():
-        j = _best(over & shown, found.scores)
+    if (~own & over & free).any():
+        j = _best(~own & over & free, found.scores)
         other = class_names[int(found.labels[j])]
         also = f"; as {mine} it scores {found.scores[_best(low, found.scores)]:.2f}" if low.any() else ""
         return "confusion", f"class confusion: detected as {other} ({found.scores[j]:.2f}, IoU {iou[j]:.2f}){also}", other
-    if low.any():
+    if low.any():  # (before "taken": the label's own detection is there, under the threshold)
         j = _best(low, found.scores)
         return "low_score", f"scored too low: its {mine} detection (IoU {iou[j]:.2f}) scores {_below(float(found.scores[j]), score_thresh)}", ""
-    if (own & near & shown).any():
-        j = _best(own & near & shown, iou)
+    if (own & over & shown).any():  # (matching gave it to another label of its class that it overlaps more)
+        j = _best(own & over & shown, found.scores)
+        return "taken", f"its {mine} detection ({found.scores[j]:.2f}, IoU {iou[j]:.2f}) went to another label", ""
+    if (own & near & free).any():
+        j = _best(own & near & free, iou)
         return "placement", f"poorly placed: the nearest {mine} detection ({found.scores[j]:.2f}) at IoU {iou[j]:.2f}", ""
-    if (near & shown).any():
-        j = _best(near & shown, iou)
+    if (near & free).any():
+        j = _best(near & free, iou)
         return "placement", f"poorly placed, and of another class: the nearest detection, {said(j)}, at IoU {iou[j]:.2f}", ""
-    if near.any():
-        j = _best(near, iou)
+    if (near & ~shown).any():
+        j = _best(near & ~shown, iou)
         return "undetected", f"nothing detected near it above the threshold; below it, {said(j)} at IoU {iou[j]:.2f}", ""
+    if (near & used).any():
+        j = _best(near & used, iou)
+        return "undetected", f"nothing detected of it: the nearest detection, {said(j)}, is another label's", ""
     return "undetected", "nothing detected near it", ""
 
 
@@ -377,7 +388,7 @@ def errors_at(matches: list[ImageMatch], category_names: dict[int, str], class_n
             i, b = m.labels[k]
             overlap = m.ious[:, k]
             best = float(found.scores[shown & (overlap >= MATCH_IOU)].max(initial=0.0))
-            cause, detail, other = _fn_detail(overlap, found, shown, class_names, int(m.classes[k]), score_thresh)
+            cause, detail, other = _fn_detail(overlap, found, shown, used, class_names, int(m.classes[k]), score_thresh)
             errors.append(EvaluationError("FN", name, (b.x1, b.y1, b.x2, b.y2), label_names[k], best, i, detail, cause, other))
     return errors
 

@@ -4,6 +4,7 @@ threshold; clicking one shows it on its image, and a false positive can be added
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -60,6 +61,7 @@ class EvaluationPanel(QWidget):
         self._run_edits: set[str] = set()  # the same for the run going on, the report's once it is done
         self._classes: frozenset = frozenset()  # the label classes the report scored (see _scored_classes)
         self._heading = self._footnotes = ""  # what the report's figures are of, and what it left out
+        self._metrics_tip = ""
         self._best: float | None = None  # the score threshold of the report's best F1, when better than the one in use
         self._run_classes: frozenset = frozenset()
         self.run_button = QPushButton("Evaluate")
@@ -92,10 +94,11 @@ class EvaluationPanel(QWidget):
         for box in (self.kind, self.classes):
             box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)  # fits a narrow panel
             box.setMinimumContentsLength(8)
-            box.currentIndexChanged.connect(self._fill_errors)
+            box.currentIndexChanged.connect(self._filters_changed)
         self.errors = QListWidget()
         self.errors.currentRowChanged.connect(self._error_chosen)
-        self._last_row = -1  # the error chosen last (F8 goes on from it after the image changed)
+        self._last: tuple | None = None  # the error chosen last and its row then (F8 goes on from it after the image changed)
+        self._added: set[tuple] = set()  # false positives added as labels since the report: (file name, box)
         self._refilter_timer = QTimer(self, singleShot=True, interval=150)  # the score slider at rest: its errors listed
         self._refilter_timer.timeout.connect(self._follow_score)
         self._refilter: FunctionWorker | None = None  # the errors at the score now shown, listed in the background
@@ -192,16 +195,20 @@ class EvaluationPanel(QWidget):
 
     def _thresholds_moved(self) -> None:
         self._show_stale()
-        if self.report is not None and self.predictions.score is not None and self.predictions.score != self._view[0]:
+        # (also back to the report's own threshold while a re-listing at another one runs: that one is stopped)
+        if self.report is not None and self.predictions.score is not None and (
+                self.predictions.score != self._view[0] or self._refilter is not None):
             self._refilter_timer.start()
 
     def _follow_score(self) -> None:
-        """The errors at the score threshold now shown, from the report's detections (COCO mAP ranks
+        """The errors at the score threshold now shown, from the report's matching (COCO mAP ranks
         every detection above the model's floor: the score threshold changes the errors only)."""
         score = self.predictions.score
-        if self.report is None or self._worker is not None or score is None or score == self._view[0]:
-            return
+        if self.report is None or self._worker is not None or self._waiting or score is None:
+            return  # (an evaluation on its way lists its own errors, at the slider's threshold)
         self._stop_refilter()  # (at a score already left behind)
+        if score == self._view[0]:
+            return
         report = self.report
         self._refilter = FunctionWorker(lambda cancel: report.at_score(score, cancel))
         self._refilter.done.connect(self._refiltered)
@@ -222,9 +229,12 @@ class EvaluationPanel(QWidget):
             self.score_chosen.emit(self._best)
 
     def _refiltered(self, report) -> None:
-        if self._refilter is None:  # stopped since: another score, a new evaluation, another model
+        """A re-listing's errors, taken only if they are at the threshold shown and of the report
+        shown: one stopped after it had sent them still delivers them (the list stayed at 0.60 with
+        the slider back at 0.20)."""
+        if (self.report is None or report.matches is not self.report.matches or self._worker is not None or self._waiting
+                or report.score_thresh != self.predictions.score):
             return
-        self._stop_refilter()
         self.report, self._view = report, (report.score_thresh, self._view[1])
         self._show_report()
         self._show_stale()
@@ -242,7 +252,7 @@ class EvaluationPanel(QWidget):
         stale = self.stale
         self.progress.setFormat(stale or "%p %")
         self.metrics.setEnabled(not stale)
-        self.metrics.setToolTip(f"{stale.split(':')[0]} since this evaluation: press Evaluate again" if stale else "")
+        self.metrics.setToolTip(f"{stale.split(':')[0]} since this evaluation: press Evaluate again" if stale else self._metrics_tip)
 
     def _model_changed(self, info) -> None:
         self.stop()  # a run of the old model would fill in its report under the new one
@@ -254,6 +264,7 @@ class EvaluationPanel(QWidget):
                                     "not seen (known for the Train runs of this folder, and the runs they started from)" if known else
                                     "Off: which images this model learnt from is known only for the Train runs of this folder")
         self.report = None
+        self._added, self._last = set(), None
         self.progress.hide()  # the last run's "100 %" belonged to the other model
         self._show_stale()
         self.metrics.setText("" if info is None else "Evaluate to see mAP, per-class AP and the errors.")
@@ -381,6 +392,7 @@ class EvaluationPanel(QWidget):
         self.stop()
         self.run_button.setEnabled(True)
         self.report, self._edited, self._classes, self._view = report, self._run_edits, self._run_classes, self._run_view
+        self._added = set()  # (the labels it took are those added)
         self._unseen = self._run_unseen
         self._show_stale()
         self.progress.setMaximum(max(1, self.progress.maximum()))
@@ -410,14 +422,17 @@ class EvaluationPanel(QWidget):
         best = self.report.best_f1
         quality = f" (precision {here.precision:.2f}, recall {here.recall:.2f}, F1 {here.f1:.2f})" if here is not None else ""
         self.metrics.setText(f"{self._heading}: mAP {_figure(m.mAP)}, AP50 {_figure(m.AP50)}, AP75 {_figure(m.AP75)}, "
-                             f"APs {_figure(m.APs)}, APm {_figure(m.APm)}, APl {_figure(m.APl)} (COCO ranks every detection above {floor:.2f}). "
+                             f"APs {_figure(m.APs)}, APm {_figure(m.APm)}, APl {_figure(m.APl)}. "
                              f"At score > {self._view[0]:.2f}: {count(misses, 'missed label')}, {count(len(errors) - misses, 'false detection')}"
                              f"{quality}." + self._mixed_up(errors) + self._footnotes)
         self._best = best.score if best is not None and (here is None or best.f1 > here.f1) else None
         if self._best is not None:
             self.best_button.setText(f"Use score > {best.score:.2f}: best F1 {best.f1:.2f} (P {best.precision:.2f}, R {best.recall:.2f})")
         self.best_button.setVisible(self._best is not None)
-        self.metrics.setToolTip("")
+        # (in the tooltip: a line more in the panel put the error list below the fold at 1600x900)
+        self._metrics_tip = (f"COCO mAP ranks every detection above the model's floor, {floor:.2f}: the score slider does not change "
+                             "it. Precision and recall: a detection matches a label of its class at IoU 0.5 or more.")
+        self._show_stale()
         self._fill_filters()
         self._fill_errors()
 
@@ -432,42 +447,61 @@ class EvaluationPanel(QWidget):
     # --- errors --------------------------------------------------------------------------------
     KIND_NAMES = {"FN": "Missed labels", "FP": "False positives"}
 
+    @staticmethod
+    def _identity(error) -> tuple:
+        return error.kind, error.file_name, error.index
+
+    def _errors(self) -> list:
+        """The report's errors, less the false positives added as labels since (the report's own
+        labels are those of its run: re-listed at another threshold, they came back)."""
+        if self.report is None:
+            return []
+        return [e for e in self.report.errors if (e.file_name, e.box) not in self._added] if self._added else self.report.errors
+
+    def _chosen_filters(self) -> tuple[str, str, str]:
+        kind, _, cause = (self.kind.currentData() or "").partition(":")
+        return kind, cause, self.classes.currentData() or ""
+
     def _fill_filters(self) -> None:
-        """The kind menu (each kind, and each cause that has errors, with their numbers) and the class
-        menu, for the report's errors; what was chosen stays chosen while it has errors (a cause
-        with none left falls back to its kind)."""
-        errors = self.report.errors if self.report is not None else []
-        kind_was, class_was = self.kind.currentData(), self.classes.currentData()
+        """The kind menu (each kind, and each cause that has errors) and the class menu, each with
+        the numbers of errors the other menu's choice leaves (a class chosen: the kinds of its
+        errors); what was chosen stays chosen while it is there (a cause gone falls back to its kind)."""
+        errors = self._errors()
+        kind_was, class_was = self.kind.currentData() or "", self.classes.currentData() or ""
+        kind, cause, key = self._chosen_filters()
+        of_class = [e for e in errors if not key or class_name_key(e.class_name) == key]
+        of_kind = [e for e in errors if (not kind or e.kind == kind) and (not cause or e.cause == cause)]
         for box in (self.kind, self.classes):
             box.blockSignals(True)
             box.clear()
-        self.kind.addItem(f"All errors ({len(errors)})", "")
-        for kind, causes in CAUSES.items():
-            mine = [e for e in errors if e.kind == kind]
-            self.kind.addItem(f"{self.KIND_NAMES[kind]} ({len(mine)})", kind)
-            for cause, words in causes.items():
-                if n := sum(e.cause == cause for e in mine):
-                    self.kind.addItem(f"    {words} ({n})", f"{kind}:{cause}")
-        per_class: dict[str, list] = {}  # by name key (classes are matched by name): [the name as first seen, errors]
+        self.kind.addItem(f"All errors ({len(of_class)})", "")
+        for k, causes in CAUSES.items():
+            self.kind.addItem(f"{self.KIND_NAMES[k]} ({sum(e.kind == k for e in of_class)})", k)
+            for c, words in causes.items():
+                if any(e.kind == k and e.cause == c for e in errors):
+                    self.kind.addItem(f"    {words} ({sum(e.kind == k and e.cause == c for e in of_class)})", f"{k}:{c}")
+        names: dict[str, str] = {}  # by name key (classes are matched by name): the name as first seen
         for e in errors:
-            per_class.setdefault(class_name_key(e.class_name), [e.class_name, 0])[1] += 1
-        self.classes.addItem("All classes", "")
-        for key, (name, n) in sorted(per_class.items(), key=lambda kv: kv[1][0].casefold()):
-            self.classes.addItem(f"{name} ({n})", key)
-        kind_row = self.kind.findData(kind_was or "")
-        self.kind.setCurrentIndex(kind_row if kind_row >= 0 else max(0, self.kind.findData((kind_was or "").partition(":")[0])))
-        self.classes.setCurrentIndex(max(0, self.classes.findData(class_was or "")))
+            names.setdefault(class_name_key(e.class_name), e.class_name)
+        per_class = Counter(class_name_key(e.class_name) for e in of_kind)
+        self.classes.addItem(f"All classes ({len(of_kind)})", "")
+        for k, name in sorted(names.items(), key=lambda kv: kv[1].casefold()):
+            self.classes.addItem(f"{name} ({per_class[k]})", k)
+        kind_row = self.kind.findData(kind_was)
+        self.kind.setCurrentIndex(kind_row if kind_row >= 0 else max(0, self.kind.findData(kind_was.partition(":")[0])))
+        self.classes.setCurrentIndex(max(0, self.classes.findData(class_was)))
         for box in (self.kind, self.classes):
             box.blockSignals(False)
 
+    def _filters_changed(self, *_args) -> None:
+        self._fill_filters()  # the other menu's numbers follow the choice
+        self._fill_errors()
+
     def shown_errors(self) -> list:
-        """The report's errors the two menus choose; false positives most confident first (a
-        missing label, or a model sure of a mistake), the rest image by image."""
-        if self.report is None:
-            return []
-        kind, _, cause = (self.kind.currentData() or "").partition(":")
-        key = self.classes.currentData() or ""
-        chosen = [e for e in self.report.errors
+        """The errors the two menus choose; in the false positives' view most confident first (a
+        missing label, or a model sure of a mistake), else image by image."""
+        kind, cause, key = self._chosen_filters()
+        chosen = [e for e in self._errors()
                   if (not kind or e.kind == kind) and (not cause or e.cause == cause) and (not key or class_name_key(e.class_name) == key)]
         return sorted(chosen, key=lambda e: -e.score) if kind == "FP" else chosen
 
@@ -478,7 +512,6 @@ class EvaluationPanel(QWidget):
         self.errors.clear()
         self.errors.blockSignals(False)
         self._pending = None
-        self._last_row = -1
         self.export_button.setEnabled(False)
         self._describe(None)
         self.annotator.canvas.set_overlay([], "highlight")
@@ -487,7 +520,7 @@ class EvaluationPanel(QWidget):
         """List the errors chosen; the one chosen before stays chosen, and highlighted, where it is
         still listed (the score slider re-lists them)."""
         item = self.errors.currentItem()
-        was = None if item is None else item.data(Qt.ItemDataRole.UserRole)
+        was = None if item is None else self._identity(item.data(Qt.ItemDataRole.UserRole))
         self._clear_errors()
         shown = self.shown_errors()
         self.export_button.setEnabled(bool(shown))
@@ -497,9 +530,8 @@ class EvaluationPanel(QWidget):
             item.setToolTip(f"{'missed label' if e.kind == 'FN' else 'false positive'}: {e.class_name}{score} in {e.file_name}\n{e.detail}")
             item.setData(Qt.ItemDataRole.UserRole, e)
             self.errors.addItem(item)
-            if was is not None and (e.kind, e.file_name, e.index) == (was.kind, was.file_name, was.index):
+            if self._identity(e) == was:
                 self._choose_row(self.errors.count() - 1)
-                self._last_row = self.errors.count() - 1
                 if self.annotator.current == e.file_name and self.annotator.size is not None:
                     self._highlight(e)
 
@@ -538,20 +570,29 @@ class EvaluationPanel(QWidget):
         self._describe(error)
         if error is None:
             return
-        self._last_row = row
+        self._last = (self._identity(error), row)
         self.annotator.files.set_current(error.file_name)
         self.show_error(error)
 
-    def step(self, direction: int) -> None:
+    def step(self, direction: int) -> bool:
         """F8 / Shift+F8: the next or previous error of the list (after the last, the first), from
-        the one chosen last, also when another image was opened since."""
+        the one chosen last, also when another image was opened or the list was filled again since;
+        False when none is listed."""
         n = self.errors.count()
         if not n:
-            return
+            return False
         row = self.errors.currentRow()
-        if row < 0:  # (going on from the one left: F8 after it is the next, Shift+F8 the one before)
-            row = self._last_row if self._last_row >= 0 else (-1 if direction > 0 else n)
-        self.errors.setCurrentRow((row + direction) % n)
+        if row >= 0:
+            target = row + direction
+        elif self._last is None:
+            target = 0 if direction > 0 else n - 1
+        else:
+            identity, last_row = self._last
+            found = next((r for r in range(n) if self._identity(self.errors.item(r).data(Qt.ItemDataRole.UserRole)) == identity), None)
+            # (one that left the list, added as a label: the ones beside its place)
+            target = found + direction if found is not None else last_row if direction > 0 else last_row - 1
+        self.errors.setCurrentRow(target % n)
+        return True
 
     def show_error(self, error) -> None:
         """Highlight the error's box once its image is on screen, and bring it into view."""
@@ -581,4 +622,15 @@ class EvaluationPanel(QWidget):
         chosen = self.predictions.plan_accept([(error.file_name, self.annotator.size, [(*error.box, error.class_name)])], chosen=True)
         added = self.predictions.accept_entries(chosen, "Add false positive as label")  # (a class confusion lies on another class's label)
         if added:
-            self.errors.takeItem(self.errors.row(item))
+            # out of the list and its numbers, for good (re-listed from the report's labels, it came back); the view stays
+            # on the label added (the next row became current, and its image was shown); F8 goes on from its place
+            self._added.add((error.file_name, error.box))
+            self._last = (self._identity(error), self.errors.row(item))
+            self._fill_filters()
+            self._fill_errors()
+            self._highlight_added(error)
+        return bool(added)
+
+    def _highlight_added(self, error) -> None:
+        rect = rect_from_xyxy(error.box)
+        self.annotator.canvas.set_overlay([OverlayBox(rect.adjusted(-4, -4, 4, 4), QColor(60, 200, 60), 3, False, "added")], "highlight")

@@ -232,9 +232,13 @@ class MainWindow(QMainWindow):
 
     def step_error(self, direction: int) -> None:
         """The evaluation's next or previous error, its panel brought forward (its highlight is
-        drawn while the panel is in front)."""
-        self.bring_forward("Evaluation")
-        self.evaluation_panel.step(direction)
+        drawn while the panel is in front); without errors listed, the status bar says so."""
+        if self.evaluation_panel.errors.count():
+            self.bring_forward("Evaluation")
+            self.evaluation_panel.step(direction)
+        else:  # (the panel in front of the one the user was in, for nothing)
+            self.say("no errors listed: Evaluate in the Evaluation panel first" if self.evaluation_panel.report is None
+                     else "no errors listed")
 
     def _escape(self) -> None:
         """Esc, from anywhere in the window: the selection cleared (see its action), and the keys back

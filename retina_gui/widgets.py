@@ -48,11 +48,13 @@ def breakable(name: str) -> str:
     return name
 
 
-class _LeastHeight(QWidget):
-    """Holds a panel in its scroll area, asking for the least height the panel needs at a width. A
-    scroll area gives a widget whose layout has word-wrapped labels its preferred height for the
-    width: panels scrolled with room to spare, their lists at full height and what came after them
-    (the evaluation's error detail and "Add as label") below the fold at 1600x900."""
+class _FittedHeight(QWidget):
+    """Holds a panel in its scroll area. A scroll area gives a widget whose layout has word-wrapped
+    labels its preferred height for the width: panels scrolled with room to spare, their lists at
+    full height and what came after them (the evaluation's error detail and "Add as label") below
+    the fold at 1600x900. So where the panel's least height fits the area, it asks for that (the
+    area's height then fits it, lists taking what is left); where it does not, and the panel scrolls
+    anyway, for its preferred height (squeezed to their least, its lists showed 3 rows, and scrolled)."""
 
     def __init__(self, panel: QWidget) -> None:
         super().__init__()
@@ -61,7 +63,9 @@ class _LeastHeight(QWidget):
         layout.addWidget(panel)
 
     def heightForWidth(self, width: int) -> int:
-        return self.layout().minimumHeightForWidth(width)
+        least = self.layout().minimumHeightForWidth(width)
+        area = self.parentWidget()  # (the scroll area's viewport)
+        return least if area is not None and least <= area.height() else self.layout().totalHeightForWidth(width)
 
 
 class PanelScroll(QScrollArea):
@@ -75,7 +79,7 @@ class PanelScroll(QScrollArea):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # sideways scrolling hid the labels and buttons
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # a Tab stop of its own showed no focus: the panel's fields take it
-        self.setWidget(_LeastHeight(panel))
+        self.setWidget(_FittedHeight(panel))
         self.widget().installEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:

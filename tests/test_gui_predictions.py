@@ -463,7 +463,7 @@ def test_evaluation_view_gives_coco_metrics_and_browsable_errors(qtbot, tmp_path
     window.bring_forward("Evaluation")
     assert panel.metrics.text().startswith(
         f"models/demo_chess_mobilenet_v2.safetensors on {panel.report.images} images: mAP") and "At score > 0.99" in panel.metrics.text()
-    assert "COCO ranks every detection above 0.05" in panel.metrics.text()
+    assert "COCO mAP ranks every detection above the model's floor, 0.05" in panel.metrics.toolTip()
     # an edit makes the report stale there: its label numbers no longer name the same boxes; said without moving the list
     qtbot.wait(20)  # the finished evaluation laid out
     list_top = panel.errors.mapTo(panel, panel.errors.rect().topLeft())
@@ -878,6 +878,58 @@ def test_the_score_slider_moved_while_the_evaluation_runs_lists_the_errors_at_it
     qtbot.waitUntil(lambda: panel.report.score_thresh == pytest.approx(0.20), timeout=5000)  # then its errors follow the slider
     assert "At score > 0.20" in panel.metrics.text() and not panel.stale
     assert panel.errors.count() == len(panel.report.errors) and all(e.score > 0.2 for e in panel.report.errors if e.kind == "FP")
+    # a re-listing overtaken by the slider: its errors, sent or not, are not taken (the list stayed at 0.60, the slider at 0.20)
+    window.model_panel.score_slider.setValue(60)
+    panel._follow_score()  # (now, not when the slider rests)
+    assert panel._refilter.wait(5000)  # its result queued (no events handled meanwhile) ...
+    window.model_panel.score_slider.setValue(20)  # ... and the slider back where the list is
+    qtbot.wait(400)
+    assert panel.report.score_thresh == pytest.approx(0.20) and "At score > 0.20" in panel.metrics.text()
+    window.model_panel.score_slider.setValue(60)
+    panel._follow_score()
+    assert panel._refilter.wait(5000)
+    window.model_panel.score_slider.setValue(35)  # ... and on to another
+    qtbot.waitUntil(lambda: panel.report.score_thresh == pytest.approx(0.35), timeout=5000)
+    qtbot.wait(300)
+    assert panel.report.score_thresh == pytest.approx(0.35) and "At score > 0.35" in panel.metrics.text()
+
+
+def test_a_false_positive_added_as_a_label_leaves_the_list_for_good_and_the_view_stays(qtbot, tmp_path, window_factory):
+    window = window_factory(labelled_demo(tmp_path))
+    wait_predictions(qtbot, window)
+    panel = window.evaluation_panel
+    window.statusBar().clearMessage()
+    window.step_error(1)  # nothing evaluated: said, and the panel in front stays
+    assert window.statusBar().currentMessage() == "no errors listed: Evaluate in the Evaluation panel first"
+    window.model_panel.score_slider.setValue(10)
+    panel.evaluate()
+    qtbot.waitUntil(lambda: panel.report is not None, timeout=120_000)
+    panel.kind.setCurrentIndex(panel.kind.findData("FP"))
+    fps = panel.shown_errors()
+    total = len(fps)
+    assert panel.kind.currentText() == f"False positives ({total})"
+    window.step_error(1)
+    qtbot.waitUntil(lambda: window.annotator.current == fps[0].file_name and window.annotator.size is not None, timeout=10_000)
+    assert panel.add_as_label()
+    qtbot.wait(100)
+    assert window.annotator.current == fps[0].file_name  # the view stays on the label just added (it jumped to the next error's image)
+    assert window.canvas.overlay[0].text == "added" and panel.errors.currentRow() == -1 and not panel.add_button.isEnabled()
+    assert panel.errors.count() == total - 1 and panel.kind.currentText() == f"False positives ({total - 1})"
+    window.step_error(1)  # F8 goes on from its place: the one after it
+    assert panel.errors.currentItem().data(Qt.ItemDataRole.UserRole) == fps[1]
+    # re-listed from the report's labels (those before the edit), it does not come back
+    window.model_panel.score_slider.setValue(20)
+    qtbot.waitUntil(lambda: panel.report.score_thresh == pytest.approx(0.20), timeout=5000)
+    window.model_panel.score_slider.setValue(10)
+    qtbot.waitUntil(lambda: panel.report.score_thresh == pytest.approx(0.10), timeout=5000)
+    assert (fps[0].file_name, fps[0].box) not in [(e.file_name, e.box) for e in panel.shown_errors()]
+    # each menu counts what the other leaves: one class's errors by kind
+    name = fps[1].class_name
+    panel.classes.setCurrentIndex(panel.classes.findData(class_name_key(name)))
+    of_class = [e for e in panel._errors() if class_name_key(e.class_name) == class_name_key(name)]
+    assert panel.kind.itemText(panel.kind.findData("FN")) == f"Missed labels ({sum(e.kind == 'FN' for e in of_class)})"
+    assert panel.kind.itemText(0) == f"All errors ({len(of_class)})"
+    assert panel.classes.itemText(0) == f"All classes ({sum(e.kind == 'FP' for e in panel._errors())})"  # (the false positives chosen)
 
 
 def test_evaluating_labels_with_two_classes_of_one_name_says_so_before_predicting(qtbot, tmp_path, window_factory):

@@ -266,6 +266,36 @@ def test_evaluation_checks_its_cancel_token_between_images(monkeypatch):
     assert token.checks == 2
 
 
+def test_a_miss_is_not_explained_by_a_detection_another_label_took():
+    """A neighbour's detection made the miss "poorly placed" (or, of another class, a "class
+    confusion"), and a detection that went to a neighbour hid the label's own one under the threshold."""
+    labels = LabelSet([Category(1, "cat"), Category(2, "dog"), Category(3, "bird")], [ImageEntry(1, "a.jpg", 600, 400, [
+        Box(0, 0, 100, 100, 1), Box(50, 0, 150, 100, 1),  # two cats at IoU 0.33; the first detected
+        Box(200, 0, 300, 100, 1), Box(210, 0, 310, 100, 2),  # a cat and a dog at IoU 0.82; the dog detected
+        Box(0, 200, 100, 300, 1), Box(0, 240, 100, 340, 1),  # two cats at IoU 0.43: a detection of both goes to the first
+        Box(400, 0, 500, 100, 3)])])  # a bird: a class the model does not have
+    boxes = [[0, 0, 100, 100], [210, 0, 310, 100], [0, 215, 100, 315], [0, 240, 100, 340], [400, 0, 500, 100]]
+    found = Detections(np.array(boxes, dtype=np.float32), np.array([0.9, 0.9, 0.8, 0.2, 0.8], dtype=np.float32),
+                       np.array([0, 1, 0, 0, 0]), np.arange(5))
+    errors = find_errors(labels, {"a.jpg": found}, ["cat", "dog"], score_thresh=0.3)
+    assert {e.index: (e.cause, e.detail) for e in errors if e.kind == "FN"} == {
+        1: ("undetected", "nothing detected of it: the nearest detection, cat 0.90, is another label's"),
+        2: ("undetected", "nothing detected of it: the nearest detection, dog 0.90, is another label's"),
+        5: ("low_score", "scored too low: its cat detection (IoU 1.00) scores 0.20, below the threshold 0.30")}
+    # a cat on the bird is no confusion of the model's (it has no bird class)
+    assert [(e.cause, e.detail) for e in errors if e.kind == "FP"] == [
+        ("unknown_class", "on a bird label (IoU 1.00), a class the model does not have")]
+    assert confusions(errors) == []
+
+
+def test_a_score_under_the_threshold_is_said_with_the_digits_that_tell_them_apart():
+    from core.review import _below
+
+    assert _below(0.29996, 0.3) == "0.29996, below the threshold 0.30000"
+    assert _below(0.899, 0.9) == "0.899, below the threshold 0.900"
+    assert _below(0.5, 0.5) == "0.50, the threshold itself (a detection counts above it)"
+
+
 def test_a_report_gives_its_errors_at_another_score_threshold_without_evaluating_again(monkeypatch):
     """The score slider re-lists the errors at once: COCO mAP ranks every detection above the floor,
     so only the errors depend on the threshold."""
