@@ -458,7 +458,7 @@ def test_retina_eval_cli_writes_json(tiny_checkpoint, tmp_path, capsys):
     (tmp_path / "ann.json").write_text(json.dumps(data))
     assert main(command) == 0
     metrics = json.loads((tmp_path / "m.json").read_text())
-    assert set(metrics) == {"mAP", "AP50", "AP75", "APs", "APm", "APl", "per_class", "images", "skipped"} and metrics["skipped"] == []
+    assert set(metrics) == {"mAP", "AP50", "AP75", "APs", "APm", "APl", "per_class", "best_f1", "images", "skipped"} and metrics["skipped"] == []
     assert set(metrics["per_class"]) <= {"king", "queen", "rook"} and metrics["per_class"] and 0 <= metrics["mAP"] <= 1
     out = capsys.readouterr()
     assert "mAP" in out.out and "label classes the model does not have (left out)" in out.err
