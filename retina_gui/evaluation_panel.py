@@ -446,6 +446,7 @@ class EvaluationPanel(QWidget):
 
     # --- errors --------------------------------------------------------------------------------
     KIND_NAMES = {"FN": "Missed labels", "FP": "False positives"}
+    CAUSE_PREFIX = {"FN": "  Missed: ", "FP": "  FP: "}
 
     @staticmethod
     def _identity(error) -> tuple:
@@ -479,7 +480,8 @@ class EvaluationPanel(QWidget):
             self.kind.addItem(f"{self.KIND_NAMES[k]} ({sum(e.kind == k for e in of_class)})", k)
             for c, words in causes.items():
                 if any(e.kind == k and e.cause == c for e in errors):
-                    self.kind.addItem(f"    {words} ({sum(e.kind == k and e.cause == c for e in of_class)})", f"{k}:{c}")
+                    # (named with its kind: the closed menu shows the entry alone)
+                    self.kind.addItem(f"{self.CAUSE_PREFIX[k]}{words} ({sum(e.kind == k and e.cause == c for e in of_class)})", f"{k}:{c}")
         names: dict[str, str] = {}  # by name key (classes are matched by name): the name as first seen
         for e in errors:
             names.setdefault(class_name_key(e.class_name), e.class_name)
