@@ -199,6 +199,7 @@ class EvaluationError:
 
 
 NEAR_IOU = 0.1  # below this, a box has nothing near it
+SURE_SCORE = 0.9  # a detection this sure that disagrees with the labels points at the labels: a wrong class, a box not drawn
 
 # What went wrong, by kind, in the order the evaluation view lists them: each asks for another fix
 # (the labels, the threshold, NMS, the anchors or box head, more negative examples).
@@ -255,7 +256,8 @@ def _best(mask: np.ndarray, values: np.ndarray) -> int:
     return int(where[np.argmax(values[where])])
 
 
-def _fp_detail(iou: np.ndarray, label_names: list[str], label_classes: np.ndarray, detection_class: int) -> tuple[str, str, str]:
+def _fp_detail(iou: np.ndarray, label_names: list[str], label_classes: np.ndarray, detection_class: int,
+               score: float) -> tuple[str, str, str]:
     """Why a false positive is false, as (cause, words, the label's class in a confusion), from its IoU with each label of the image
     (``label_classes``: the labels' model class indices, -1 for a class the model lacks). A label
     of its own class is looked at first: the nearest label of any class called a duplicate
@@ -277,6 +279,8 @@ def _fp_detail(iou: np.ndarray, label_names: list[str], label_classes: np.ndarra
     if near.any():
         k = _best(near, iou)
         return "placement", f"poorly placed, and of another class: the nearest label, {label_names[k]}, at IoU {iou[k]:.2f}", ""
+    if score >= SURE_SCORE:
+        return "background", "background: no label near it. Sure of it: is a box missing from the labels?", ""
     return "background", "background: no label near it", ""
 
 
@@ -297,6 +301,8 @@ def _fn_detail(iou: np.ndarray, found: Detections, shown: np.ndarray, used: np.n
         j = _best(~own & over & free, found.scores)
         other = class_names[int(found.labels[j])]
         also = f"; as {mine} it scores {found.scores[_best(low, found.scores)]:.2f}" if low.any() else ""
+        if found.scores[j] >= SURE_SCORE and iou[j] >= 0.8:
+            also += ". Sure of it, on the same box: is the label's class wrong?"
         return "confusion", f"class confusion: detected as {other} ({found.scores[j]:.2f}, IoU {iou[j]:.2f}){also}", other
     if low.any():  # (before "taken": the label's own detection is there, under the threshold)
         j = _best(low, found.scores)
@@ -381,7 +387,7 @@ def errors_at(matches: list[ImageMatch], category_names: dict[int, str], class_n
         used[matched[taken]] = True
         label_names = [category_names[b.category_id] for _, b in m.labels]
         for j in np.flatnonzero(shown & m.counted & ~used):
-            cause, detail, other = _fp_detail(m.ious[j], label_names, m.classes, int(found.labels[j]))
+            cause, detail, other = _fp_detail(m.ious[j], label_names, m.classes, int(found.labels[j]), float(found.scores[j]))
             errors.append(EvaluationError("FP", name, tuple(map(float, found.boxes[j])), class_names[int(found.labels[j])],
                                           float(found.scores[j]), int(j), detail, cause, other))
         for k in np.flatnonzero((matched < 0) & (m.classes >= 0)):

@@ -92,6 +92,12 @@ def test_each_error_says_what_kind_it_is():
     assert details[("FP", 3)] == "poorly placed: the nearest rook label at IoU 0.43"
     assert details[("FN", 2)] == "poorly placed: the nearest rook detection (0.70) at IoU 0.43"
     assert details[("FP", 4)] == "background: no label near it"
+    # sure of a box no label has, or of another class on a label's very box: the labels may be what is wrong
+    sure = Detections(found.boxes, np.array([0.9, 0.8, 0.95, 0.7, 0.92], dtype=np.float32), found.labels, found.candidate_index)
+    hints = {(e.kind, e.index): e.detail for e in find_errors(labels, {"a.jpg": sure}, ["rook", "knight"])}
+    assert hints[("FP", 4)] == "background: no label near it. Sure of it: is a box missing from the labels?"
+    assert hints[("FN", 1)] == "class confusion: detected as rook (0.95, IoU 1.00). Sure of it, on the same box: is the label's class wrong?"
+    assert hints[("FN", 2)] == details[("FN", 2)]
     assert {key: e.cause for key, e in errors.items()} == {("FP", 1): "duplicate", ("FP", 2): "confusion", ("FP", 3): "placement",
                                                            ("FP", 4): "background", ("FN", 1): "confusion", ("FN", 2): "placement"}
     assert all(e.cause in CAUSES[e.kind] for e in errors.values())
