@@ -141,7 +141,7 @@ def _check_out(path: Path, flag: str, example: str, inputs: list[Path] = ()) -> 
     if path.exists() and any(path.resolve() == Path(p).resolve() for p in inputs):
         raise ValueError(f"{flag} {path} is one of the inputs: it would be overwritten; write to another file")
     if path.exists() and path.suffix.lower() in IMAGE_SUFFIXES:
-        raise ValueError(f"{flag} {path} is an image: it would be overwritten; write to a .json file")
+        raise ValueError(f"{flag} {path} is an image: it would be overwritten; write to a {Path(example).suffix} file")
 
 
 def _check_writable(folder: Path, what: str) -> None:
@@ -393,8 +393,16 @@ def _eval(args: argparse.Namespace) -> int:
     check_image_folder(labels, images, "--images")
     if args.json:
         _check_out(Path(args.json), "--json", "metrics.json", [Path(args.coco), Path(args.weights)])
+    if args.errors:
+        _check_out(Path(args.errors), "--errors", "errors.csv", [Path(p) for p in (args.coco, args.weights, args.json) if p])
+    elif args.errors_score is not None:
+        raise UsageError("--errors-score is the threshold of --errors: give --errors too")
     detector = Detector.from_file(args.weights, preset=args.preset, device=args.device, precision=args.precision)
     detector.postprocess_config = updated(detector.postprocess_config, score_thresh=args.score_thresh, nms_thresh=args.nms_thresh)
+    floor = detector.postprocess_config.score_thresh
+    if args.errors_score is not None and args.errors_score < floor:
+        raise UsageError(f"--errors-score {args.errors_score:g} is below the score threshold {floor:g} (--score-thresh): "
+                         "no detection under it was kept")
     scored, notes = scoreable(labels, [c.name for c in detector.classes])
     if not any(b for im in scored.images for b in im.boxes):  # found out now, not after predicting every image
         for note in notes:
@@ -423,6 +431,18 @@ def _eval(args: argparse.Namespace) -> int:
     if args.json:
         # which images the metrics are of: a file read later does not say "3 of 59 images were left out" otherwise
         write_json(args.json, {**result.to_json(), "images": result.num_images, "skipped": list(result.skipped)})
+    if args.errors:
+        from core.atomic import write_text
+        from core.labels import LabelSet
+        from core.review import errors_csv, find_errors
+
+        score = args.errors_score if args.errors_score is not None else (result.best_f1 or {}).get("score", floor)
+        read = LabelSet(labels.categories, [im for im in labels.images if im.file_name in result.detections])
+        errors = find_errors(read, result.detections, [c.name for c in detector.classes], score)
+        write_text(args.errors, errors_csv(errors))
+        misses = sum(e.kind == "FN" for e in errors)
+        print(f"{count(misses, 'missed label')} and {count(len(errors) - misses, 'false positive')} at score > {score:.2f} written to "
+              f"{args.errors}", file=sys.stderr)
     return EXIT_SKIPPED if result.skipped else 0
 
 
@@ -572,6 +592,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--coco", required=True, help="the labels to score against (COCO JSON); classes are matched by name")
     e.add_argument("--images", help="image folder (default: the COCO file's folder)")
     e.add_argument("--json", help="also write the metrics to this JSON file")
+    e.add_argument("--errors", help="also write the missed labels and false positives, with what went wrong with each, to this CSV file "
+                                    "(the columns of the window's Export list…)")
+    e.add_argument("--errors-score", type=SCORE, help="the score threshold of --errors (default: the best F1's)")
     e.set_defaults(run=_eval)
 
     c = sub.add_parser("convert", help="convert labels between COCO JSON, Pascal VOC XML and YOLO txt")

@@ -8,6 +8,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pycocotools.coco import COCO
@@ -49,6 +50,8 @@ class EvalResult:
     skipped: tuple[str, ...] = ()  # unreadable images, left out of the evaluation (one message each)
     notes: tuple[str, ...] = ()  # what the user should know about how the model's classes were scored
     best_f1: dict[str, float] | None = None  # {"score", "precision", "recall", "f1"}: the score threshold to predict at
+    # each image's detections above the floor, by file name (core.detections.Detections): its errors at any threshold come from them
+    detections: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def to_json(self) -> dict:
         return {**{m: getattr(self, m) for m in METRICS}, "per_class": self.per_class, "best_f1": self.best_f1}
@@ -158,7 +161,8 @@ def evaluate_detector(
     scored, notes = scoreable(LabelSet(labels.categories, read, labels.extra), class_names)
     result = coco_evaluate(scored, detections)
     return replace(result, skipped=tuple(skipped), notes=(*notes, *size_notes(resized), *box_problems(LabelSet(labels.categories, read))),
-                   best_f1=_best_f1(LabelSet(labels.categories, read), found, class_names, detector.postprocess_config.score_thresh))
+                   best_f1=_best_f1(LabelSet(labels.categories, read), found, class_names, detector.postprocess_config.score_thresh),
+                   detections=found)
 
 
 def _best_f1(labels: LabelSet, found: dict, class_names: list[str], score_floor: float) -> dict[str, float] | None:

@@ -191,7 +191,7 @@ class EvaluationError:
     file_name: str
     box: tuple[float, float, float, float]
     class_name: str
-    score: float  # the detection's score (FP) or the label's best overlapping detection score (FN, 0 if none)
+    score: float  # the detection's score (FP) or the best score of a detection on the label (FN: IoU >= 0.5, any class or score; 0 if none)
     index: int  # detection index (FP) or label index within the image (FN)
     detail: str = ""  # what kind of error, in words
     cause: str = ""  # that kind, one of CAUSES[kind]
@@ -229,7 +229,7 @@ def confusions(errors: list[EvaluationError]) -> list[tuple[str, str, int]]:
 
 def errors_csv(errors: list[EvaluationError]) -> str:
     """``errors`` as CSV, a row each under :data:`ERROR_COLUMNS` (boxes in image pixels; the score
-    is the detection's for a false positive, the best overlapping detection's for a miss, 0 for none;
+    is the detection's for a false positive; for a miss, the best of a detection on it (IoU 0.5, any class or score), 0 for none;
     ``other_class`` the other class of a class confusion):
     a list to hand to whoever fixes the labels, or to compare models by."""
     out = io.StringIO()
@@ -393,7 +393,7 @@ def errors_at(matches: list[ImageMatch], category_names: dict[int, str], class_n
         for k in np.flatnonzero((matched < 0) & (m.classes >= 0)):
             i, b = m.labels[k]
             overlap = m.ious[:, k]
-            best = float(found.scores[shown & (overlap >= MATCH_IOU)].max(initial=0.0))
+            best = float(found.scores[overlap >= MATCH_IOU].max(initial=0.0))  # (under the threshold too: how near it came)
             cause, detail, other = _fn_detail(overlap, found, shown, used, class_names, int(m.classes[k]), score_thresh)
             errors.append(EvaluationError("FN", name, (b.x1, b.y1, b.x2, b.y2), label_names[k], best, i, detail, cause, other))
     return errors

@@ -551,6 +551,22 @@ def test_retina_eval_matches_classes_by_name_and_reports_unreadable_images(tmp_p
     assert 0.5 < best["f1"] <= 1 and 0.05 <= best["score"] <= 0.99 and round(best["score"] * 100) == pytest.approx(best["score"] * 100)
     assert best["f1"] == pytest.approx(2 * best["precision"] * best["recall"] / (best["precision"] + best["recall"]))
     assert f"best F1 {best['f1']:.3f} at score > {best['score']:.2f}" in capsys.readouterr().out
+    # the errors as CSV, at the best F1's threshold or one given (the window's Export list… columns)
+    import csv
+
+    from core.review import ERROR_COLUMNS
+
+    base = ["eval", "--weights", str(DEMO_MODEL), "--coco", str(tmp_path / "ann.json"), "--device", "cpu"]
+    assert main([*base, "--errors", str(tmp_path / "errors.csv")]) == 0
+    rows = list(csv.reader((tmp_path / "errors.csv").open(newline="")))
+    misses = sum(r[0] == "FN" for r in rows[1:])
+    assert tuple(rows[0]) == ERROR_COLUMNS and (f"{misses} missed label" in capsys.readouterr().err)
+    assert main([*base, "--errors", str(tmp_path / "strict.csv"), "--errors-score", "0.99"]) == 0
+    strict = list(csv.reader((tmp_path / "strict.csv").open(newline="")))
+    assert sum(r[0] == "FN" for r in strict[1:]) > misses and "at score > 0.99 written to" in capsys.readouterr().err
+    assert main([*base, "--errors-score", "0.5"]) == 2 and "give --errors too" in capsys.readouterr().err
+    assert main([*base, "--errors", str(tmp_path / "low.csv"), "--errors-score", "0.01"]) == 2
+    assert "--errors-score 0.01 is below the score threshold 0.05" in capsys.readouterr().err and not (tmp_path / "low.csv").exists()
     # the same labels with other category ids (as a VOC -> COCO round trip gives) score the same
     for c in data["categories"]:
         c["id"] += 100
