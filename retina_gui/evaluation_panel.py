@@ -565,7 +565,8 @@ class EvaluationPanel(QWidget):
 
     def _describe(self, error) -> None:
         self.add_button.setEnabled(error is not None and error.kind == "FP")
-        self.error_detail.setText("" if error is None else f"{error.detail[0].upper()}{error.detail[1:]}." if error.detail else "")
+        detail = "" if error is None or not error.detail else f"{error.detail[0].upper()}{error.detail[1:]}"
+        self.error_detail.setText(detail if not detail or detail.endswith(("?", ".")) else f"{detail}.")  # ("wrong?." read badly)
 
     def _error_chosen(self, row: int) -> None:
         error = self.errors.item(row).data(Qt.ItemDataRole.UserRole) if row >= 0 else None
