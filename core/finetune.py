@@ -329,11 +329,24 @@ class FineTuneError(RuntimeError):
 SPLIT_FILE = "split.json"  # a run's training and validation images, by file name
 
 
+def resumed_split(labels: LabelSet, run_dir: Path) -> tuple[LabelSet, LabelSet | None] | None:
+    """(train, validation) of a resumed run: validated on the images it started with, so that its
+    best checkpoint is chosen on one set and no image it learnt from is scored (split again, the
+    labels as they are now held out an image it had trained on), and learning from all the other
+    labelled images, those labelled since included. None when the run recorded no split."""
+    held = _read_json(run_dir / SPLIT_FILE, dict).get("validation")
+    if not isinstance(held, list):
+        return None
+    held = set(map(str, held))
+    labelled = LabelSet(labels.categories, labelled_images(labels), labels.extra)
+    val = {im.id for im in labelled.images if im.file_name in held}
+    return labelled.subset({im.id for im in labelled.images} - val), labelled.subset(val) if val else None
+
+
 def record_split(run_dir: Path, train: LabelSet, val: LabelSet | None, *, resume: bool = False) -> None:
     """Write the run's :data:`SPLIT_FILE`: the images it learns from and those it is validated on
     (:func:`trained_on` reads it, so that an evaluation can leave out what the model has seen). A
-    resumed run splits the labels as they are now (an image labelled since moves the split): it
-    learnt from the images of both."""
+    resumed run (see :func:`resumed_split`) learnt from the images of both its parts."""
     learnt = {im.file_name for im in train.images} | (set(map(str, _read_json(run_dir / SPLIT_FILE, dict).get("train") or []))
                                                       if resume else set())
     write_json(run_dir / SPLIT_FILE, {"train": sorted(learnt),
@@ -366,10 +379,12 @@ def trained_on(checkpoint: Path, root: Path) -> set[str] | None:
 
 
 def load_recipe(run_dir: Path) -> Recipe:
-    """The recipe a stopped run was started with (for Resume)."""
+    """The recipe a stopped run was started with (for Resume; its start weights are not loaded
+    again, but say that the run is a fine-tune: a resumed one was taken for a new model)."""
     try:
         saved = json.loads((run_dir / "recipe.json").read_text(encoding="utf-8"))
-        return Recipe(**{**saved, "start": None})
+        start = saved.get("start")
+        return Recipe(**{**saved, "start": Path(start) if isinstance(start, str) and start else None})
     except FileNotFoundError:
         raise FineTuneError(f"{run_dir.name} has no recipe.json (a run not started by Train): "
                             "resume it with the `retina train` command that started it, adding --resume") from None
@@ -390,7 +405,7 @@ def fine_tune(labels: LabelSet, image_root: Path, run_dir: Path, recipe: Recipe,
     problems = check_labels(labels, resuming=resume)
     if problems:
         raise FineTuneError(problems[0])
-    train, val = split(labels, recipe.val_fraction, recipe.seed)
+    train, val = (resume and resumed_split(labels, run_dir)) or split(labels, recipe.val_fraction, recipe.seed)
     augment = AugmentConfig(hflip=0.5 if recipe.hflip else 0.0, scale_jitter=(0.8, 1.2) if recipe.scale_jitter else (1.0, 1.0),
                             photometric=recipe.photometric)
     config = TrainConfig(epochs=recipe.epochs, batch_size=recipe.batch_size, lr=recipe.lr, image_size=recipe.image_size,

@@ -53,6 +53,34 @@ def test_split_is_repeatable_and_keeps_both_sides_non_empty():
     assert len(t.images) == 1 and len(v.images) == 1
 
 
+def test_a_resumed_run_keeps_the_images_it_was_validated_on(tmp_path):
+    """Split again on resume, the labels as they are now (one more labelled image) held out an
+    image the run had trained on, and its best checkpoint was chosen across two validation sets."""
+    from core.finetune import record_split, resumed_split
+
+    fewer = LabelSet(CHESS_VALID.categories, [im for im in CHESS_VALID.images if im.boxes][:-1])
+    train, val = split(fewer, 0.15, seed=0)
+    record_split(tmp_path, train, val)
+    now = LabelSet(CHESS_VALID.categories, [im for im in CHESS_VALID.images if im.boxes])
+    assert {im.file_name for im in split(now, 0.15, seed=0)[1].images} != {im.file_name for im in val.images}  # (what it did)
+    again_train, again_val = resumed_split(now, tmp_path)
+    assert {im.file_name for im in again_val.images} == {im.file_name for im in val.images}
+    assert {im.file_name for im in again_train.images} == {im.file_name for im in now.images} - {im.file_name for im in val.images}
+    gone = LabelSet(now.categories, [im for im in now.images if im.file_name not in {v.file_name for v in val.images}])
+    assert resumed_split(gone, tmp_path)[1] is None  # its validation images unlabelled since: none left
+    assert resumed_split(now, tmp_path / "elsewhere") is None  # no split.json: split as a new run is
+
+
+def test_a_resumed_fine_tune_is_still_a_fine_tune(tmp_path):
+    """Resume dropped the start weights' path, and a fine-tune that beat them was taken for a new model."""
+    from core.finetune import load_recipe
+
+    (tmp_path / "recipe.json").write_text(json.dumps(Recipe(start=Path("models/start.safetensors")).to_json()))
+    assert load_recipe(tmp_path).start == Path("models/start.safetensors")
+    (tmp_path / "recipe.json").write_text(json.dumps(Recipe(start=None).to_json()))
+    assert load_recipe(tmp_path).start is None
+
+
 def test_a_class_whose_only_boxes_would_be_held_out_is_trained():
     from core.labels import Box
 

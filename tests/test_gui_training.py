@@ -198,6 +198,7 @@ def test_cancel_stops_within_five_seconds_keeps_a_checkpoint_and_the_run_resumes
     assert done and panel.chart.cls.count() == panel.chart.box.count() == len(done)
     assert panel.log.toPlainText().startswith("start weights") and "cancelled at epoch" in panel.log.toPlainText()  # no timestamps
     trained_before = json.loads((panel.run_dir / "split.json").read_text())["train"]
+    held_before = json.loads((panel.run_dir / "split.json").read_text())["validation"]
     clock = window.workspace.add_category("clock")  # a class added after the run started, no boxes yet: the run resumes without it
     qtbot.waitUntil(lambda: "no boxes yet: clock" in panel.plan.text(), timeout=3000)
     panel.lr_spin.setValue(0.0001)  # an Advanced edit a resumed run does not take: said (it went unused without a word)
@@ -212,6 +213,7 @@ def test_cancel_stops_within_five_seconds_keeps_a_checkpoint_and_the_run_resumes
     first = panel.run_dir
     learnt = set(json.loads((first / "split.json").read_text())["train"])  # resumed: what it learnt from before, and since
     assert learnt >= set(trained_before) and not learnt & set(json.loads((first / "split.json").read_text())["validation"])
+    assert json.loads((first / "split.json").read_text())["validation"] == held_before  # validated on the same images throughout
     assert not panel.train() and "clock has no boxes" in panel.status.text()  # a new run needs boxes of every class
     window.workspace.delete_category(clock.id)
     assert panel.train()  # a second run, stopped too: Resume offers the newest, or the one selected in the list
