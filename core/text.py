@@ -13,3 +13,16 @@ def count(n: int, noun: str) -> str:
 def first_names(names: list[str], most: int = 6) -> str:
     """"a, b, c" or, past ``most`` names, the first of them and "…"."""
     return f"{', '.join(names[:most])}{' …' if len(names) > most else ''}"
+
+
+def duration(seconds: float) -> str:
+    """A time left, as a person says it: "40 s", "8.3 min", "25 min", "2 h 05 min" ("480.0 min")."""
+    if seconds < 59.5:
+        return f"{max(0, round(seconds))} s"
+    minutes = seconds / 60
+    if minutes < 9.95:
+        return f"{minutes:.1f} min"
+    if minutes < 59.5:
+        return f"{round(minutes)} min"
+    hours, rest = divmod(round(minutes), 60)
+    return f"{hours} h {rest:02d} min"

@@ -643,6 +643,7 @@ class Trainer:
         cancelled = False
         nan_streak = 0
         start_time, start_step = time.perf_counter(), self.step
+        images_seen = 0  # since start_time, as trained on (an epoch's last batch may be short: counted whole, 7 images read as 8)
         try:
             if self.fine_tuning and self.epoch == self.step == 0 and self._start_entry() is None and config.validate_start:  # also when cancelled there
                 self._validate_start()
@@ -672,7 +673,9 @@ class Trainer:
                         # takes part in the step with a blank image whose loss counts for nothing
                         batch, weight = self._blank_batch(), 0.0
                     finite, cls_loss, box_loss, real = self._step(batch, weight)
-                    self._epoch_images += len(batch.image_ids) * self.dist.world_size if weight else 0
+                    seen = len(batch.image_ids) * self.dist.world_size if weight else 0
+                    self._epoch_images += seen
+                    images_seen += seen
                     self.skip += 1
                     if finite and not real:  # no process had an image to learn from: no step
                         continue
@@ -688,8 +691,8 @@ class Trainer:
                     self._epoch_losses.append((cls_loss, box_loss))
                     self.step += 1
                     elapsed = time.perf_counter() - start_time
-                    rate = (self.step - start_step) * config.batch_size * self.dist.world_size / max(elapsed, 1e-9)
-                    eta = (self.total_steps - self.step) * config.batch_size * self.dist.world_size / max(rate, 1e-9)
+                    rate = images_seen / max(elapsed, 1e-9)
+                    eta = (self.total_steps - self.step) * elapsed / max(self.step - start_step, 1)
                     self._emit(TrainEvent("step", self.epoch, self.step, self.total_steps, cls_loss, box_loss, self.optimizer.param_groups[0]["lr"], rate, eta))
                 self._epoch_seconds += time.perf_counter() - epoch_began
                 self._share_unreadable()

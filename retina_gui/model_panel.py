@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.text import count
+from core.text import count, duration
 from retina_gui.canvas import OverlayBox
 from retina_gui.convert import rect_from_xyxy
 from retina_gui.predictions import Predictions
@@ -257,7 +257,7 @@ class ModelPanel(QWidget):
         self.cancel_button.setEnabled(done < total)
         self.progress.setMaximum(total)
         self.progress.setValue(done)
-        self.eta_label.setText(f"{seconds_left:.0f} s left" if done < total else "")
+        self.eta_label.setText(f"{duration(seconds_left)} left" if done < total else "")
 
     def _batch_finished(self, done: int, bad: int, cancelled: bool) -> None:
         self.cancel_button.setEnabled(False)

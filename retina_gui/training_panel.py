@@ -9,6 +9,7 @@ import json
 import math
 import re
 import shutil
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import fields, replace
 from datetime import datetime
@@ -52,6 +53,7 @@ from core.finetune import (
 )
 from core.history import read_history
 from core.labels import LabelSet, class_name_key
+from core.text import duration
 from retina_gui.predictions import Predictions
 from retina_gui.widgets import NoteLabel, TaskProgress, button_grid, model_name, scroll_into_view
 from retina_gui.workers import TrainingWorker
@@ -60,12 +62,12 @@ SMOOTHING = 0.9  # exponential moving average of the plotted losses
 _JSON_TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,), "None": (type(None),)}  # a Recipe field's, in JSON
 
 
-def _when(run_name: str) -> str:
+def _when(run_name: str, seconds: bool = False) -> str:
     """A run folder's name (its start, 20261127-101447, "-2" after it for a second run that
     second) as a short date on two lines, "11-27\n10:14" ("11-27\n10:14-2"): on one line, a narrow
-    panel elided it to "…:14"."""
+    panel elided it to "…:14". With ``seconds`` (another run started in the same minute), "10:14:47"."""
     try:
-        return datetime.strptime(run_name[:15], "%Y%m%d-%H%M%S").strftime("%m-%d\n%H:%M") + run_name[15:]
+        return datetime.strptime(run_name[:15], "%Y%m%d-%H%M%S").strftime("%m-%d\n%H:%M" + (":%S" if seconds else "")) + run_name[15:]
     except ValueError:  # a folder the user named
         return run_name
 
@@ -100,7 +102,8 @@ class LossChart(QChartView):
         chart.addAxis(self.x_axis, Qt.AlignmentFlag.AlignBottom)
         chart.addAxis(self.loss_axis, Qt.AlignmentFlag.AlignLeft)
         chart.addAxis(self.map_axis, Qt.AlignmentFlag.AlignRight)
-        for series, axis in ((self.cls, self.loss_axis), (self.box, self.loss_axis), (self.map, self.map_axis)):
+        # mAP first, so drawn under the losses: its points covered the box loss where the two met
+        for series, axis in ((self.map, self.map_axis), (self.cls, self.loss_axis), (self.box, self.loss_axis)):
             chart.addSeries(series)
             series.attachAxis(self.x_axis)
             series.attachAxis(axis)
@@ -531,6 +534,8 @@ class TrainingPanel(QWidget):
                     self.log.appendPlainText(f"resumed with the run's own recipe ({', '.join(changed)}), not Advanced's: those "
                                              "settings are for a new run")
         self.status.setText("starting …")
+        self.progress.setRange(0, 0)  # busy until the first step says how many (the last run's "100 %" stood there, or nothing)
+        self.progress.show()
         self._status_model = None
         self.worker = TrainingWorker(labels, ws.folder, self.run_dir, recipe, resume=resume_dir is not None)
         self.worker.event.connect(self._event)
@@ -646,6 +651,9 @@ class TrainingPanel(QWidget):
         self.resume_button.setToolTip(f"Go on with the stopped run {resumable.name}" if resumable is not None else
                                       "Go on with a stopped run: the one selected in the runs list, else the newest")
         self.advanced.setEnabled(not running)
+        if not running and self.progress.maximum() == 0:  # ended before its first step: no busy bar left going
+            self.progress.setRange(0, 1)
+            self.progress.hide()
         # folded away while a run goes (it cannot be changed then): the progress, chart and log take its
         # place, in view (with it open they were below the fold even at 1920x1080); back after the run
         self.recipe_box.setVisible(self.advanced.isChecked() and not running)
@@ -662,7 +670,7 @@ class TrainingPanel(QWidget):
             self.chart.add_step(event.step, event.total_steps, event.cls_loss, event.box_loss)
             epochs = f"/{self.worker.recipe.epochs}" if self.worker is not None else ""
             self.status.setText(f"epoch {event.epoch + 1}{epochs}, step {event.step}/{event.total_steps}, {event.images_per_s:.1f} images/s, "
-                                f"{event.eta_s / 60:.1f} min left; class loss {event.cls_loss:.3f}, box loss {event.box_loss:.3f}")
+                                f"{duration(event.eta_s)} left; class loss {event.cls_loss:.3f}, box loss {event.box_loss:.3f}")
         elif event.kind == "epoch" and event.metrics and event.metrics.get("mAP") is not None:
             self.chart.add_map(event.step, event.metrics["mAP"])  # core's "log" event already puts it in the log
         elif event.kind in ("log", "nan") and event.message:
@@ -675,8 +683,13 @@ class TrainingPanel(QWidget):
         # a new model (not a fine-tune of the one in use) was never scored against it: it takes over only if the user says so
         in_use = self.predictions.model
         new_model = self.worker is not None and self.worker.recipe.start is None and in_use is not None
+        resumed = self.worker is not None and self.worker.resume
         self.stop()
-        if result.cancelled:
+        if result.cancelled and result.steps == 0 and not resumed:
+            # nothing learnt: its checkpoint (the start weights again, 60+ MB) would only be clutter in the runs list
+            shutil.rmtree(result.run_dir, ignore_errors=True)
+            self.status.setText("cancelled before its first step: nothing was learnt, and the run is not kept")
+        elif result.cancelled:
             self.status.setText(f"cancelled after {_epochs(result.epochs_done)}; the last checkpoint is kept and the run can be resumed")
         else:
             self.progress.setValue(self.progress.maximum())  # (steps skipped as non-finite sent no event: it stood at 33 %)
@@ -804,13 +817,14 @@ class TrainingPanel(QWidget):
         current = self.predictions.model.path.resolve().parent if self.predictions.model is not None else None
         self.runs.setRowCount(len(runs))
         busy = self._busy_runs()
+        minutes = Counter(run.started[:13] for run in runs)  # (runs of one minute told apart by their seconds)
         for row, run in enumerate(runs):
             state = "training" if run.path.resolve() in busy else "finished" if run.finished else "stopped"
             best = "–" if run.best_map is None else f"{run.best_map:.3f}"
             if run.start_map is not None:
                 best += f" ({run.start_map:.3f})"
             in_use = current is not None and run.checkpoint.resolve().parent == current
-            for col, text in enumerate((_when(run.started), f"{run.epochs_done}/{run.epochs}", best, state)):
+            for col, text in enumerate((_when(run.started, minutes[run.started[:13]] > 1), f"{run.epochs_done}/{run.epochs}", best, state)):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, str(run.checkpoint))
                 item.setData(_RUN_ROLE, "" if run.finished else str(run.path))  # a stopped run can be resumed

@@ -256,3 +256,10 @@ def test_the_time_of_a_run_is_estimated_from_the_newest_run_on_that_kind_of_devi
     assert "About 5 min" in estimate_duration(labels, replace(recipe, start=DEMO_MODEL, backbone="resnet50"), list_runs(tmp_path), "cpu")
     run({"epochs": 1, "image_size": 256}, [{"epoch": 1, "step": 5, **speed_of, "processes": 4, "train_s": 5.0, "images": 160, "val_s": 1.25}])
     assert estimate_duration(labels, recipe, list_runs(tmp_path), "cpu").startswith("About 5 min")
+
+
+def test_time_left_reads_as_a_person_says_it():
+    from core.text import duration
+
+    assert [duration(s) for s in (0.4, 40, 59.4, 60, 498, 1500, 3600, 28_800, 7_500)] == [
+        "0 s", "40 s", "59 s", "1.0 min", "8.3 min", "25 min", "1 h 00 min", "8 h 00 min", "2 h 05 min"]

@@ -2,6 +2,7 @@
 
 import errno
 import json
+import re
 import shutil
 import time
 
@@ -185,7 +186,11 @@ def test_cancel_stops_within_five_seconds_keeps_a_checkpoint_and_the_run_resumes
     panel = window.training_panel
     small_recipe(panel, 50)
     assert panel.train()
+    assert panel.progress.isVisibleTo(panel) and panel.progress.maximum() == 0  # busy until the first step (the start weights scored)
+    # the mAP line drawn first, under the losses (its points covered the box loss where they met)
+    assert [series.name() for series in panel.chart.chart().series()] == ["val mAP", "class loss", "box loss"]
     qtbot.waitUntil(lambda: panel.progress.value() >= 3, timeout=60_000)
+    assert re.search(r"images/s, [\d.]+ (s|min) left", panel.status.text())
     start = time.perf_counter()
     qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel.worker is None, timeout=5_000)
@@ -635,3 +640,22 @@ def test_a_reopened_advanced_follows_the_model_once_it_has_loaded(qtbot, window,
     reopened.seed_spin.setValue(3)
     assert "image_size" not in json.loads(settings.value(reopened._advanced_key()))
     again.close()
+
+
+def test_runs_of_one_minute_are_told_apart_by_their_seconds():
+    from retina_gui.training_panel import _when
+
+    assert _when("20261127-101447") == "11-27\n10:14" and _when("20261127-101447", seconds=True) == "11-27\n10:14:47"
+    assert _when("20261127-101447-2", seconds=True) == "11-27\n10:14:47-2" and _when("my run") == "my run"
+
+
+def test_a_run_cancelled_before_its_first_step_is_not_kept(qtbot, window):
+    """It left a "0/n stopped" run of 60+ MB: the start weights saved again, nothing learnt."""
+    panel = window.training_panel
+    small_recipe(panel, 50)
+    assert panel.train()
+    run = panel.run_dir
+    panel.cancel()  # while the start weights are scored, before any step
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=30_000)
+    assert panel.status.text() == "cancelled before its first step: nothing was learnt, and the run is not kept"
+    assert not run.exists() and panel.runs.rowCount() == 0 and not panel.progress.isVisibleTo(panel)

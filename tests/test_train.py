@@ -1035,3 +1035,25 @@ def test_retina_train_says_when_its_best_checkpoint_scores_below_the_start_weigh
     assert "best val mAP 0.000 (start weights: 0.826)" in err
     assert ("note: best.safetensors is the best epoch of this run, and it scores below the start weights (the start weights were scored at "
             f"512 px, the run at 64 px): keep using the start weights ({DEMO_MODEL})") in err
+
+
+def test_images_per_second_count_the_images_trained_on_and_the_time_left_the_steps(chess_train, tmp_path, monkeypatch):
+    """An epoch's short last batch was counted whole (7 images as 8): the window's speed disagreed
+    with the one its runs keep for estimates."""
+    import core.train
+
+    three = DataSource(chess_train.subset({im.id for im in chess_train.images[:3]}), CHESS / "train")
+    clock = [0.0]
+    monkeypatch.setattr(core.train.time, "perf_counter", lambda: clock[0])  # a second a step, nothing else takes time
+    step = Trainer._step
+
+    def timed_step(self, *args, **kwargs):
+        clock[0] += 1.0
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "_step", timed_step)
+    events = []
+    _trainer(three, tmp_path, _config(epochs=2, batch_size=2), on_event=lambda e: e.kind == "step" and events.append(e)).run()
+    trained = [round(e.images_per_s * seconds) for seconds, e in enumerate(events, 1)]  # images so far
+    assert trained[1] == 3 and trained[3] == 6 and sorted({trained[0], trained[2] - 3}) in ([1], [2], [1, 2])  # 3 an epoch, not 4
+    assert [e.eta_s for e in events] == [3.0, 2.0, 1.0, 0.0]
