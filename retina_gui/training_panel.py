@@ -19,6 +19,7 @@ from PySide6.QtCharts import QChart, QChartView, QLineSeries, QValueAxis
 from PySide6.QtCore import QMargins, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -679,6 +680,7 @@ class TrainingPanel(QWidget):
             self.refresh_runs()  # the run is listed, as training, with the epochs it has done
 
     def _finished(self, result) -> None:
+        QApplication.alert(self.window())  # the taskbar entry asks for attention when the window is in the background (no-op in front)
         trained = [c.name for c in self.worker.labels.categories] if self.worker is not None else []
         # a new model (not a fine-tune of the one in use) was never scored against it: it takes over only if the user says so
         in_use = self.predictions.model
@@ -748,6 +750,7 @@ class TrainingPanel(QWidget):
         self._refusal = message
 
     def _fail(self, message: str, smaller_batch: int) -> None:
+        QApplication.alert(self.window())
         self.stop()
         if smaller_batch:
             self.advanced.setChecked(True)

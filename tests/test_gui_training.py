@@ -649,8 +649,12 @@ def test_runs_of_one_minute_are_told_apart_by_their_seconds():
     assert _when("20261127-101447-2", seconds=True) == "11-27\n10:14:47-2" and _when("my run") == "my run"
 
 
-def test_a_run_cancelled_before_its_first_step_is_not_kept(qtbot, window):
+def test_a_run_cancelled_before_its_first_step_is_not_kept(qtbot, window, monkeypatch):
     """It left a "0/n stopped" run of 60+ MB: the start weights saved again, nothing learnt."""
+    from PySide6.QtWidgets import QApplication
+
+    alerts = []
+    monkeypatch.setattr(QApplication, "alert", lambda widget, msec=0: alerts.append(widget))
     panel = window.training_panel
     small_recipe(panel, 50)
     assert panel.train()
@@ -659,3 +663,4 @@ def test_a_run_cancelled_before_its_first_step_is_not_kept(qtbot, window):
     qtbot.waitUntil(lambda: panel.worker is None, timeout=30_000)
     assert panel.status.text() == "cancelled before its first step: nothing was learnt, and the run is not kept"
     assert not run.exists() and panel.runs.rowCount() == 0 and not panel.progress.isVisibleTo(panel)
+    assert alerts == [window]  # a run's end asks for attention (the taskbar entry, when the window is behind others)
