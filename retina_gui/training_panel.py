@@ -11,7 +11,7 @@ import re
 import shutil
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import fields, replace
+from dataclasses import asdict, fields, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -42,6 +42,7 @@ from core.finetune import (
     FineTuneError,
     Recipe,
     RunInfo,
+    RunSpeed,
     check_labels,
     default_recipe,
     describe_plan,
@@ -377,7 +378,7 @@ class TrainingPanel(QWidget):
             if model is None and self.start_box.currentData() == "current":  # (Train said so only once pressed)
                 plan = f"{plan} First load a model (Model ▸ Load Model…), or start from a new one in Advanced."
             busy = self._busy_runs()  # a run still training: its speed so far is no guide
-            runs = [run for run in self._runs if run.speed is not None and run.path.resolve() not in busy]
+            runs = [run for run in self._runs if run.speed is not None and run.path.resolve() not in busy] or self._remembered_runs()
             if runs:
                 plan = f"{plan} {estimate_duration(labels, recipe, runs, self._device_kind(recipe), self._folder_images)}".rstrip()
             self.plan.setText(plan)
@@ -811,11 +812,41 @@ class TrainingPanel(QWidget):
                                     "Back to the model used before this one")
 
     # --- runs ----------------------------------------------------------------------------------
+    SPEEDS_KEY = "training/speeds"  # the newest finished run's speed per device kind and backbone, of any folder
+
+    def _remember_speeds(self) -> None:
+        """Keep the speed of this folder's newest timed runs for folders with no run yet (a first
+        run's time went unsaid: 60 epochs, 9 minutes on a CPU)."""
+        saved = self._saved_speeds()
+        for run in reversed(self._runs):  # (oldest first: the newest of each kind is written last)
+            if run.speed is not None and run.finished:
+                saved[f"{run.speed.device}/{run.speed.backbone}"] = {**asdict(run.speed), "run": f"{run.path.name} of {self._root().name}"}
+        self.settings.setValue(self.SPEEDS_KEY, json.dumps(saved))
+
+    def _saved_speeds(self) -> dict:
+        try:
+            saved = json.loads(self.settings.value(self.SPEEDS_KEY, "") or "{}")
+        except ValueError:
+            return {}
+        return saved if isinstance(saved, dict) else {}
+
+    def _remembered_runs(self) -> list[RunInfo]:
+        """The runs of other folders whose speed is remembered, as the estimate takes them."""
+        runs = []
+        for entry in self._saved_speeds().values():
+            try:
+                speed = RunSpeed(**{f.name: entry[f.name] for f in fields(RunSpeed)})
+            except (KeyError, TypeError):
+                continue
+            runs.append(RunInfo(Path(), str(entry.get("run", "of another folder")), 0, 0, None, True, {}, speed=speed))
+        return runs
+
     def refresh_runs(self, select: Path | None = None) -> None:
         """List the folder's runs, newest first; ``select`` selects that run's row, else the run
         selected stays so (by row, a new run's row moved the selection onto another run)."""
         select = select or self._selected_run()
         runs = self._runs = list_runs(self._root()) if self.annotator.workspace is not None else []
+        self._remember_speeds()
         self._plan_timer.start()  # the estimate of Train's time takes the newest run's speed
         current = self.predictions.model.path.resolve().parent if self.predictions.model is not None else None
         self.runs.setRowCount(len(runs))

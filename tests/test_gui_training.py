@@ -42,7 +42,7 @@ def small_recipe(panel, epochs: int) -> None:
     panel.batch_spin.setValue(4)
 
 
-def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predictions_change(qtbot, window, tiny_checkpoint):
+def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predictions_change(qtbot, window, tiny_checkpoint, tmp_path):
     panel = window.training_panel
     before = window.predictions.visible.boxes.copy()
     small_recipe(panel, 2)
@@ -108,6 +108,13 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
     qtbot.mouseClick(panel.back_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.predictions.model.path == DEMO_MODEL, timeout=60_000)
     assert not panel.back_button.isEnabled()
+    # a folder with no run yet: its first Train's time from the speed of this folder's run (it went unsaid)
+    run_name = panel._runs[0].path.name
+    other = tmp_path / "other"
+    shutil.copytree(DEMO, other)
+    assert window.open_folder(other)
+    qtbot.waitUntil(lambda: window.listed and panel.runs.rowCount() == 0, timeout=10_000)
+    qtbot.waitUntil(lambda: f" on the CPU (at the speed of the run {run_name} of demo: " in panel.plan.text(), timeout=5000)
 
 
 def test_a_run_that_scores_below_its_start_weights_takes_over_only_if_the_user_says_so(qtbot, window):
