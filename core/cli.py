@@ -394,6 +394,8 @@ def _eval(args: argparse.Namespace) -> int:
     if args.json:
         _check_out(Path(args.json), "--json", "metrics.json", [Path(args.coco), Path(args.weights)])
     if args.errors:
+        if args.json and Path(args.json).resolve() == Path(args.errors).resolve():  # (the CSV went over the metrics just written)
+            raise UsageError(f"--errors and --json are both {args.errors}: give each a file of its own")
         _check_out(Path(args.errors), "--errors", "errors.csv", [Path(p) for p in (args.coco, args.weights, args.json) if p])
     elif args.errors_score is not None:
         raise UsageError("--errors-score is the threshold of --errors: give --errors too")

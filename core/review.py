@@ -285,18 +285,19 @@ def _fp_detail(iou: np.ndarray, label_names: list[str], label_classes: np.ndarra
 
 
 def _fn_detail(iou: np.ndarray, found: Detections, shown: np.ndarray, used: np.ndarray, class_names: list[str], label_class: int,
-               score_thresh: float) -> tuple[str, str, str]:
+               score_thresh: float, elsewhere: np.ndarray) -> tuple[str, str, str]:
     """Why a label was missed, as (cause, words, the class it was detected as in a confusion), from
     the detections of its image (``iou`` with each; ``shown``: those above the threshold, the others
     say what the model saw below it; ``used``: those that matched another label, which explain
-    nothing of this one but that they went there)."""
+    nothing of this one but that they went there; ``elsewhere``: those that match another label
+    at the lowest threshold, which lowering the threshold would give to that one)."""
     own, over, near, free = found.labels == label_class, iou >= MATCH_IOU, iou >= NEAR_IOU, shown & ~used
     mine = class_names[label_class]
 
     def said(j: int) -> str:
         return f"{class_names[int(found.labels[j])]} {found.scores[j]:.2f}"
 
-    low = own & over & ~shown
+    low = own & over & ~shown & ~elsewhere  # (one under the threshold explained two misses: lowering it found one)
     if (~own & over & free).any():
         j = _best(~own & over & free, found.scores)
         other = class_names[int(found.labels[j])]
@@ -394,7 +395,9 @@ def errors_at(matches: list[ImageMatch], category_names: dict[int, str], class_n
             i, b = m.labels[k]
             overlap = m.ious[:, k]
             best = float(found.scores[overlap >= MATCH_IOU].max(initial=0.0))  # (under the threshold too: how near it came)
-            cause, detail, other = _fn_detail(overlap, found, shown, used, class_names, int(m.classes[k]), score_thresh)
+            elsewhere = np.zeros(len(found), dtype=bool)
+            elsewhere[np.delete(m.matched, k)[np.delete(m.matched, k) >= 0]] = True
+            cause, detail, other = _fn_detail(overlap, found, shown, used, class_names, int(m.classes[k]), score_thresh, elsewhere)
             errors.append(EvaluationError("FN", name, (b.x1, b.y1, b.x2, b.y2), label_names[k], best, i, detail, cause, other))
     return errors
 
@@ -452,8 +455,8 @@ def threshold_sweep(matches: list[ImageMatch], thresholds: np.ndarray) -> list[T
 
 def best_f1(points: list[ThresholdPoint]) -> ThresholdPoint | None:
     """The threshold of the highest F1 (of equal ones, the highest threshold: fewer detections to
-    look at); None when there is nothing to score."""
-    scored = [p for p in points if p.true_positives + p.false_positives + p.missed]
+    look at); None when nothing is labelled (F1 says nothing there: a set of negatives only)."""
+    scored = [p for p in points if p.true_positives + p.missed]
     return max(reversed(scored), key=lambda p: p.f1) if scored else None
 
 

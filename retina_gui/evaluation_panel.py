@@ -101,6 +101,7 @@ class EvaluationPanel(QWidget):
         self._added: set[tuple] = set()  # false positives added as labels since the report: (file name, box)
         self._refilter_timer = QTimer(self, singleShot=True, interval=150)  # the score slider at rest: its errors listed
         self._refilter_timer.timeout.connect(self._follow_score)
+        self._on_screen = True  # in front of its tab group (see set_on_screen)
         self._refilter: FunctionWorker | None = None  # the errors at the score now shown, listed in the background
         self.error_detail = QLabel("")  # the chosen error's kind: a confusion, a duplicate, a poorly placed box, background
         self.error_detail.setWordWrap(True)
@@ -152,6 +153,7 @@ class EvaluationPanel(QWidget):
     def set_on_screen(self, on_screen: bool) -> None:
         """The panel went behind another tab (or closed): its error's highlight leaves the image
         with it (it stayed, a red box around nothing once "Add as label" was undone)."""
+        self._on_screen = on_screen
         if not on_screen:
             self.annotator.canvas.set_overlay([], "highlight")
 
@@ -235,6 +237,7 @@ class EvaluationPanel(QWidget):
         if (self.report is None or report.matches is not self.report.matches or self._worker is not None or self._waiting
                 or report.score_thresh != self.predictions.score):
             return
+        self._stop_refilter()  # (done: nothing to wait for)
         self.report, self._view = report, (report.score_thresh, self._view[1])
         self._show_report()
         self._show_stale()
@@ -535,7 +538,8 @@ class EvaluationPanel(QWidget):
             if self._identity(e) == was:
                 self._choose_row(self.errors.count() - 1)
                 if self.annotator.current == e.file_name and self.annotator.size is not None:
-                    self._highlight(e)
+                    if self._on_screen:  # (the score slider is on the Model tab: the highlight is gone with the panel)
+                        self._highlight(e, select=False)
 
     def ask_export_errors(self) -> None:
         workspace = self.annotator.workspace
@@ -605,15 +609,16 @@ class EvaluationPanel(QWidget):
         self._highlight(error)
         self.annotator.canvas.show_rect(rect_from_xyxy(error.box))
 
-    def _highlight(self, error) -> None:
+    def _highlight(self, error, select: bool = True) -> None:
         """A thick box around the error, its tag naming the detection (a false positive often lies on a
-        label and on the right detection: "FP" alone did not say which of them was wrong)."""
+        label and on the right detection: "FP" alone did not say which of them was wrong); with
+        ``select``, the missed label selected (not when the list is only filled again)."""
         rect = rect_from_xyxy(error.box)
         color = QColor(255, 60, 60) if error.kind == "FP" else QColor(255, 160, 0)
         tag = f"FP {error.class_name} {error.score:.2f}" if error.kind == "FP" else f"FN {error.class_name}"
         self.annotator.canvas.set_overlay([OverlayBox(rect.adjusted(-4, -4, 4, 4), color, 3, False, tag)], "highlight")
-        # the missed label selected (after an edit the index may name another label); a false positive is no label: none
-        self.annotator.canvas.select([error.index] if error.kind == "FN" and error.file_name not in self._edited else [])
+        if select:  # (after an edit the index may name another label; a false positive is no label: none)
+            self.annotator.canvas.select([error.index] if error.kind == "FN" and error.file_name not in self._edited else [])
 
     def add_as_label(self) -> None:
         item = self.errors.currentItem()

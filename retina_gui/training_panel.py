@@ -819,24 +819,31 @@ class TrainingPanel(QWidget):
         run's time went unsaid: 60 epochs, 9 minutes on a CPU)."""
         saved = self._saved_speeds()
         for run in reversed(self._runs):  # (oldest first: the newest of each kind is written last)
-            if run.speed is not None and run.finished:
-                saved[f"{run.speed.device}/{run.speed.backbone}"] = {**asdict(run.speed), "run": f"{run.path.name} of {self._root().name}"}
+            key = f"{run.speed.device}/{run.speed.backbone}" if run.speed is not None else ""
+            # only a newer run replaces one remembered (opening a folder of year-old runs put back their speed)
+            if run.speed is not None and run.finished and run.started >= str(saved.get(key, {}).get("started", "")):
+                saved[key] = {**asdict(run.speed), "started": run.started, "run": f"{run.path.name} of {self._root().name}"}
         self.settings.setValue(self.SPEEDS_KEY, json.dumps(saved))
 
-    def _saved_speeds(self) -> dict:
+    def _saved_speeds(self) -> dict[str, dict]:
         try:
             saved = json.loads(self.settings.value(self.SPEEDS_KEY, "") or "{}")
-        except ValueError:
+        except (TypeError, ValueError):  # (a settings file edited by hand)
             return {}
-        return saved if isinstance(saved, dict) else {}
+        return {k: v for k, v in saved.items() if isinstance(v, dict)} if isinstance(saved, dict) else {}
 
     def _remembered_runs(self) -> list[RunInfo]:
-        """The runs of other folders whose speed is remembered, as the estimate takes them."""
+        """The runs of other folders whose speed is remembered, as the estimate takes them (entries
+        that are not a speed are passed over: an estimate divides by them)."""
         runs = []
         for entry in self._saved_speeds().values():
             try:
                 speed = RunSpeed(**{f.name: entry[f.name] for f in fields(RunSpeed)})
             except (KeyError, TypeError):
+                continue
+            numbers = (speed.images_per_s, speed.image_size, speed.validation_share)
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in numbers) \
+                    or speed.images_per_s <= 0 or speed.image_size <= 0 or speed.validation_share < 0:
                 continue
             runs.append(RunInfo(Path(), str(entry.get("run", "of another folder")), 0, 0, None, True, {}, speed=speed))
         return runs

@@ -892,6 +892,18 @@ def test_the_score_slider_moved_while_the_evaluation_runs_lists_the_errors_at_it
     qtbot.waitUntil(lambda: panel.report.score_thresh == pytest.approx(0.35), timeout=5000)
     qtbot.wait(300)
     assert panel.report.score_thresh == pytest.approx(0.35) and "At score > 0.35" in panel.metrics.text()
+    # re-listed behind the Model tab (where the slider is): the chosen error's highlight stays gone, the selection the user's
+    window.bring_forward("Evaluation")
+    miss = next(r for r in range(panel.errors.count()) if panel.errors.item(r).data(Qt.ItemDataRole.UserRole).kind == "FN")
+    panel.errors.setCurrentRow(miss)
+    error = panel.errors.item(miss).data(Qt.ItemDataRole.UserRole)
+    qtbot.waitUntil(lambda: window.annotator.current == error.file_name and bool(window.canvas.overlay), timeout=10_000)
+    window.bring_forward("Model")
+    window.canvas.select([])
+    window.model_panel.score_slider.setValue(34)
+    qtbot.waitUntil(lambda: panel.report.score_thresh == pytest.approx(0.34), timeout=5000)
+    assert not [b for b in window.canvas.overlay if b.text.startswith("FN")] and window.canvas.selected() == []
+    assert panel.errors.currentItem().data(Qt.ItemDataRole.UserRole) == error  # still the one chosen
 
 
 def test_a_false_positive_added_as_a_label_leaves_the_list_for_good_and_the_view_stays(qtbot, tmp_path, window_factory):

@@ -190,8 +190,20 @@ def test_opening_advanced_shows_the_default_recipe_and_trains_with_it(qtbot, win
 
 
 def test_cancel_stops_within_five_seconds_keeps_a_checkpoint_and_the_run_resumes(qtbot, window):
+    from core.finetune import split
+
     panel = window.training_panel
     small_recipe(panel, 50)
+    # an image whose labels come back before Resume, chosen so that splitting again would hold out other images
+    labels, recipe = window.workspace.store.to_labelset(), panel.recipe()
+
+    def held_out(names):
+        val = split(labels.with_files(names), recipe.val_fraction, recipe.seed)[1]
+        return {im.file_name for im in val.images} if val else set()
+
+    every = [im.file_name for im in labels.images]
+    later = next(n for n in every if held_out([m for m in every if m != n]) not in (set(), held_out(every)))
+    window.workspace.delete_boxes(later, list(range(len(window.workspace.store.boxes(later)))))
     assert panel.train()
     assert panel.progress.isVisibleTo(panel) and panel.progress.maximum() == 0  # busy until the first step (the start weights scored)
     # the mAP line drawn first, under the losses (its points covered the box loss where they met)
@@ -211,6 +223,7 @@ def test_cancel_stops_within_five_seconds_keeps_a_checkpoint_and_the_run_resumes
     assert panel.log.toPlainText().startswith("start weights") and "cancelled at epoch" in panel.log.toPlainText()  # no timestamps
     trained_before = json.loads((panel.run_dir / "split.json").read_text())["train"]
     held_before = json.loads((panel.run_dir / "split.json").read_text())["validation"]
+    window.workspace.undo_stack.undo()  # the image labelled again: it joins the resumed run's training images
     clock = window.workspace.add_category("clock")  # a class added after the run started, no boxes yet: the run resumes without it
     qtbot.waitUntil(lambda: "no boxes yet: clock" in panel.plan.text(), timeout=3000)
     panel.lr_spin.setValue(0.0001)  # an Advanced edit a resumed run does not take: said (it went unused without a word)
@@ -226,6 +239,7 @@ def test_cancel_stops_within_five_seconds_keeps_a_checkpoint_and_the_run_resumes
     learnt = set(json.loads((first / "split.json").read_text())["train"])  # resumed: what it learnt from before, and since
     assert learnt >= set(trained_before) and not learnt & set(json.loads((first / "split.json").read_text())["validation"])
     assert json.loads((first / "split.json").read_text())["validation"] == held_before  # validated on the same images throughout
+    assert later in learnt
     assert not panel.train() and "clock has no boxes" in panel.status.text()  # a new run needs boxes of every class
     window.workspace.delete_category(clock.id)
     assert panel.train()  # a second run, stopped too: Resume offers the newest, or the one selected in the list
@@ -671,3 +685,20 @@ def test_a_run_cancelled_before_its_first_step_is_not_kept(qtbot, window, monkey
     assert panel.status.text() == "cancelled before its first step: nothing was learnt, and the run is not kept"
     assert not run.exists() and panel.runs.rowCount() == 0 and not panel.progress.isVisibleTo(panel)
     assert alerts == [window]  # a run's end asks for attention (the taskbar entry, when the window is behind others)
+
+
+def test_remembered_speeds_that_are_no_speeds_are_passed_over(window):
+    """A settings file edited by hand: a speed of 0 divided the estimate by zero on every plan refresh."""
+    panel = window.training_panel
+    good = {"images_per_s": 2.0, "validation_share": 0.1, "device": "cpu", "backbone": "mobilenet_v2", "image_size": 512,
+            "started": "20261127-101447", "run": "20261127-101447 of elsewhere"}
+    for bad in ({**good, "images_per_s": 0}, {**good, "image_size": 0}, {**good, "images_per_s": "fast"}, {**good, "images_per_s": None},
+                {**good, "validation_share": float("nan")}, {**good, "device": None, "images_per_s": True}):
+        panel.settings.setValue(panel.SPEEDS_KEY, json.dumps({"cpu/mobilenet_v2": bad}))
+        panel.describe()
+        assert "at the speed of the run" not in panel.plan.text()
+    panel.settings.setValue(panel.SPEEDS_KEY, ["not", "json"])
+    panel.describe()
+    panel.settings.setValue(panel.SPEEDS_KEY, json.dumps({"cpu/mobilenet_v2": good}))
+    panel.describe()
+    assert "on the CPU (at the speed of the run 20261127-101447 of elsewhere: 2.0 images/s at 512 px)" in panel.plan.text()

@@ -294,6 +294,14 @@ def test_a_miss_is_not_explained_by_a_detection_another_label_took():
     assert confusions(errors) == []
 
 
+def test_one_detection_under_the_threshold_explains_one_miss_not_two():
+    """Lowering the threshold would give it to one label: the other's miss is not "scored too low"."""
+    labels = LabelSet([Category(1, "cat")], [ImageEntry(1, "a.jpg", 200, 200, [Box(0, 0, 100, 100, 1), Box(0, 20, 100, 120, 1)])])
+    found = Detections(np.array([[0, 15, 100, 115]], dtype=np.float32), np.array([0.2], dtype=np.float32), np.array([0]), np.arange(1))
+    causes = sorted(e.cause for e in find_errors(labels, {"a.jpg": found}, ["cat"], score_thresh=0.3))
+    assert causes == ["low_score", "undetected"]
+
+
 def test_a_score_under_the_threshold_is_said_with_the_digits_that_tell_them_apart():
     from core.review import _below
 
@@ -354,6 +362,7 @@ def test_the_best_f1_threshold_is_the_highest_of_the_best():
     best = best_f1(points)
     assert best.score == 0.3 and best.precision == 0.8 and best.recall == 0.8 and best.f1 == pytest.approx(0.8)
     assert best_f1([ThresholdPoint(0.1, 0, 0, 0)]) is None  # nothing labelled, nothing found
+    assert best_f1([ThresholdPoint(0.4, 0, 2, 0), ThresholdPoint(0.7, 0, 0, 0)]) is None  # negatives only: F1 says nothing
     assert ThresholdPoint(0.5, 0, 0, 3).precision == 1.0 and ThresholdPoint(0.5, 0, 0, 3).f1 == 0.0
 
 

@@ -565,6 +565,8 @@ def test_retina_eval_matches_classes_by_name_and_reports_unreadable_images(tmp_p
     strict = list(csv.reader((tmp_path / "strict.csv").open(newline="")))
     assert sum(r[0] == "FN" for r in strict[1:]) > misses and "at score > 0.99 written to" in capsys.readouterr().err
     assert main([*base, "--errors-score", "0.5"]) == 2 and "give --errors too" in capsys.readouterr().err
+    assert main([*base, "--errors", str(tmp_path / "x.json"), "--json", str(tmp_path / "x.json")]) == 2
+    assert "--errors and --json are both" in capsys.readouterr().err and not (tmp_path / "x.json").exists()
     assert main([*base, "--errors", str(tmp_path / "low.csv"), "--errors-score", "0.01"]) == 2
     assert "--errors-score 0.01 is below the score threshold 0.05" in capsys.readouterr().err and not (tmp_path / "low.csv").exists()
     # the same labels with other category ids (as a VOC -> COCO round trip gives) score the same

@@ -46,7 +46,7 @@ def read_coco(path: Path | str) -> LabelSet:
         raise LabelFormatError(f"{path}: not a COCO detection file (the top level is a {type(data).__name__}, not an object with \"images\")")
     try:
         return _parse(data)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise LabelFormatError(f"{path}: not a COCO detection file ({type(exc).__name__}: {exc})") from None
 
 
@@ -130,7 +130,7 @@ def _parse(data: dict[str, Any]) -> LabelSet:
         except KeyError as exc:
             problems.append(f"annotation {ann.get('id')} has no {exc.args[0]!r}")
             continue
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             problems.append(f"annotation {ann.get('id')} {exc}")
             continue
         extra = {k: v for k, v in ann.items() if k not in _ANNOTATION_KEYS}
