@@ -391,12 +391,15 @@ def errors_at(matches: list[ImageMatch], category_names: dict[int, str], class_n
             cause, detail, other = _fp_detail(m.ious[j], label_names, m.classes, int(found.labels[j]), float(found.scores[j]))
             errors.append(EvaluationError("FP", name, tuple(map(float, found.boxes[j])), class_names[int(found.labels[j])],
                                           float(found.scores[j]), int(j), detail, cause, other))
+        matched_anywhere = np.zeros(len(found), dtype=bool)  # at the lowest threshold
+        matched_anywhere[m.matched[m.matched >= 0]] = True
         for k in np.flatnonzero((matched < 0) & (m.classes >= 0)):
             i, b = m.labels[k]
             overlap = m.ious[:, k]
             best = float(found.scores[overlap >= MATCH_IOU].max(initial=0.0))  # (under the threshold too: how near it came)
-            elsewhere = np.zeros(len(found), dtype=bool)
-            elsewhere[np.delete(m.matched, k)[np.delete(m.matched, k) >= 0]] = True
+            elsewhere = matched_anywhere.copy()
+            if m.matched[k] >= 0:
+                elsewhere[m.matched[k]] = False
             cause, detail, other = _fn_detail(overlap, found, shown, used, class_names, int(m.classes[k]), score_thresh, elsewhere)
             errors.append(EvaluationError("FN", name, (b.x1, b.y1, b.x2, b.y2), label_names[k], best, i, detail, cause, other))
     return errors
