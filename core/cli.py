@@ -435,12 +435,10 @@ def _eval(args: argparse.Namespace) -> int:
         write_json(args.json, {**result.to_json(), "images": result.num_images, "skipped": list(result.skipped)})
     if args.errors:
         from core.atomic import write_text
-        from core.labels import LabelSet
-        from core.review import errors_csv, find_errors
+        from core.review import errors_at, errors_csv
 
         score = args.errors_score if args.errors_score is not None else (result.best_f1 or {}).get("score", floor)
-        read = LabelSet(labels.categories, [im for im in labels.images if im.file_name in result.detections])
-        errors = find_errors(read, result.detections, [c.name for c in detector.classes], score)
+        errors = errors_at(list(result.matches), labels.category_names(), [c.name for c in detector.classes], score)
         write_text(args.errors, errors_csv(errors))
         misses = sum(e.kind == "FN" for e in errors)
         print(f"{count(misses, 'missed label')} and {count(len(errors) - misses, 'false positive')} at score > {score:.2f} written to "

@@ -50,8 +50,8 @@ class EvalResult:
     skipped: tuple[str, ...] = ()  # unreadable images, left out of the evaluation (one message each)
     notes: tuple[str, ...] = ()  # what the user should know about how the model's classes were scored
     best_f1: dict[str, float] | None = None  # {"score", "precision", "recall", "f1"}: the score threshold to predict at
-    # each image's detections above the floor, by file name (core.detections.Detections): its errors at any threshold come from them
-    detections: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # each image's labels matched by its detections above the floor (core.review.ImageMatch): its errors at any threshold come from them
+    matches: tuple[Any, ...] = field(default=(), repr=False, compare=False)
 
     def to_json(self) -> dict:
         return {**{m: getattr(self, m) for m in METRICS}, "per_class": self.per_class, "best_f1": self.best_f1}
@@ -150,7 +150,7 @@ def evaluate_detector(
             on_progress(p.done, p.total)
 
     resized: list[tuple[str, tuple[int, int], tuple[int, int]]] = []
-    found = {}  # each image's detections: the threshold sweep matches them
+    found = {}  # each image's detections: matched to its labels for the threshold sweep and the errors
     for result in predict_files(detector, paths, batch_size=batch_size, on_progress=progress, on_error=lambda e: skipped.append(str(e)), cancel=cancel):
         image = by_path[result.path]
         read.append(image)
@@ -160,17 +160,19 @@ def evaluate_detector(
             resized.append((image.file_name, (image.width, image.height), (result.width, result.height)))
     scored, notes = scoreable(LabelSet(labels.categories, read, labels.extra), class_names)
     result = coco_evaluate(scored, detections)
+    from core.review import match_images
+
+    matches = match_images(LabelSet(labels.categories, read), found, class_names)  # (as the window's error list matches)
     return replace(result, skipped=tuple(skipped), notes=(*notes, *size_notes(resized), *box_problems(LabelSet(labels.categories, read))),
-                   best_f1=_best_f1(LabelSet(labels.categories, read), found, class_names, detector.postprocess_config.score_thresh),
-                   detections=found)
+                   best_f1=_best_f1(matches, detector.postprocess_config.score_thresh), matches=tuple(matches))
 
 
-def _best_f1(labels: LabelSet, found: dict, class_names: list[str], score_floor: float) -> dict[str, float] | None:
+def _best_f1(matches: list, score_floor: float) -> dict[str, float] | None:
     """The score threshold (hundredths above the floor, as the window's slider has them) of the
-    best F1 at IoU 0.5, matched as the window's error list matches (:mod:`core.review`)."""
-    from core.review import best_f1, match_images, slider_thresholds, threshold_sweep
+    best F1 at IoU 0.5."""
+    from core.review import best_f1, slider_thresholds, threshold_sweep
 
-    best = best_f1(threshold_sweep(match_images(labels, found, class_names), slider_thresholds(score_floor)))
+    best = best_f1(threshold_sweep(matches, slider_thresholds(score_floor)))
     return None if best is None else {"score": best.score, "precision": best.precision, "recall": best.recall, "f1": best.f1}
 
 

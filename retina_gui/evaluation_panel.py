@@ -240,7 +240,6 @@ class EvaluationPanel(QWidget):
         self._stop_refilter()  # (done: nothing to wait for)
         self.report, self._view = report, (report.score_thresh, self._view[1])
         self._show_report()
-        self._show_stale()
 
     def _stop_refilter(self) -> None:
         if self._refilter is not None:
@@ -537,9 +536,9 @@ class EvaluationPanel(QWidget):
             self.errors.addItem(item)
             if self._identity(e) == was:
                 self._choose_row(self.errors.count() - 1)
-                if self.annotator.current == e.file_name and self.annotator.size is not None:
-                    if self._on_screen:  # (the score slider is on the Model tab: the highlight is gone with the panel)
-                        self._highlight(e, select=False)
+                # (not behind another tab: the score slider is on the Model tab, and the highlight went with the panel)
+                if self._on_screen and self.annotator.current == e.file_name and self.annotator.size is not None:
+                    self._highlight(e, select=False)
 
     def ask_export_errors(self) -> None:
         workspace = self.annotator.workspace
@@ -613,10 +612,8 @@ class EvaluationPanel(QWidget):
         """A thick box around the error, its tag naming the detection (a false positive often lies on a
         label and on the right detection: "FP" alone did not say which of them was wrong); with
         ``select``, the missed label selected (not when the list is only filled again)."""
-        rect = rect_from_xyxy(error.box)
         color = QColor(255, 60, 60) if error.kind == "FP" else QColor(255, 160, 0)
-        tag = f"FP {error.class_name} {error.score:.2f}" if error.kind == "FP" else f"FN {error.class_name}"
-        self.annotator.canvas.set_overlay([OverlayBox(rect.adjusted(-4, -4, 4, 4), color, 3, False, tag)], "highlight")
+        self._mark(error.box, color, f"FP {error.class_name} {error.score:.2f}" if error.kind == "FP" else f"FN {error.class_name}")
         if select:  # (after an edit the index may name another label; a false positive is no label: none)
             self.annotator.canvas.select([error.index] if error.kind == "FN" and error.file_name not in self._edited else [])
 
@@ -636,9 +633,9 @@ class EvaluationPanel(QWidget):
             self._last = (self._identity(error), self.errors.row(item))
             self._fill_filters()
             self._fill_errors()
-            self._highlight_added(error)
+            self._mark(error.box, QColor(60, 200, 60), "added")
         return bool(added)
 
-    def _highlight_added(self, error) -> None:
-        rect = rect_from_xyxy(error.box)
-        self.annotator.canvas.set_overlay([OverlayBox(rect.adjusted(-4, -4, 4, 4), QColor(60, 200, 60), 3, False, "added")], "highlight")
+    def _mark(self, box: tuple[float, float, float, float], color: QColor, tag: str) -> None:
+        """The highlight: a thick box a little outside ``box`` (a label's outline stays seen), tagged."""
+        self.annotator.canvas.set_overlay([OverlayBox(rect_from_xyxy(box).adjusted(-4, -4, 4, 4), color, 3, False, tag)], "highlight")

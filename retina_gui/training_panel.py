@@ -817,13 +817,17 @@ class TrainingPanel(QWidget):
     def _remember_speeds(self) -> None:
         """Keep the speed of this folder's newest timed runs for folders with no run yet (a first
         run's time went unsaid: 60 epochs, 9 minutes on a CPU)."""
-        saved = self._saved_speeds()
+        before = self._saved_speeds()
+        saved = dict(before)
         for run in reversed(self._runs):  # (oldest first: the newest of each kind is written last)
-            key = f"{run.speed.device}/{run.speed.backbone}" if run.speed is not None else ""
+            if run.speed is None or not run.finished:
+                continue
+            key = f"{run.speed.device}/{run.speed.backbone}"
             # only a newer run replaces one remembered (opening a folder of year-old runs put back their speed)
-            if run.speed is not None and run.finished and run.started >= str(saved.get(key, {}).get("started", "")):
+            if run.started >= str(saved.get(key, {}).get("started", "")):
                 saved[key] = {**asdict(run.speed), "started": run.started, "run": f"{run.path.name} of {self._root().name}"}
-        self.settings.setValue(self.SPEEDS_KEY, json.dumps(saved))
+        if saved != before:  # (the runs list is refreshed at every checkpoint: the settings file is written only for news)
+            self.settings.setValue(self.SPEEDS_KEY, json.dumps(saved))
 
     def _saved_speeds(self) -> dict[str, dict]:
         try:
