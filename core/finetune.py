@@ -422,15 +422,11 @@ def fine_tune(labels: LabelSet, image_root: Path, run_dir: Path, recipe: Recipe,
                           fpn_channels=128 if recipe.backbone.startswith("mobilenet") else 256, device=recipe.device, resume=resume,
                           on_event=on_event, cancel=cancel, command="retina-gui Train")
         # The model, optimizer and dataset live for the whole run: outside the cyclic collector's
-        # reach, its full collections stop pausing every thread (a GUI's included) for 150+ ms.
+        # reach, its full collections stop pausing every thread (a GUI's included) for 150+ ms. They
+        # stay frozen: the run holds them in no reference cycle, so they are freed as the run returns,
+        # without the full collection of the whole process (0.2 s on a GUI's thread) unfreezing asks for.
         gc.freeze()
-        try:
-            return trainer.run()
-        finally:
-            # What the run leaves in cycles is collectable again. A caller that had frozen objects of
-            # its own freezes them again on its thread: a collection here, in a worker thread, would
-            # finalise a GUI's Qt objects off the GUI thread (the process aborts).
-            gc.unfreeze()
+        return trainer.run()
     except torch.cuda.OutOfMemoryError:
         smaller = max(1, recipe.batch_size // 2)
         raise FineTuneError(f"The GPU ran out of memory at batch size {recipe.batch_size}. Try batch size {smaller}.",

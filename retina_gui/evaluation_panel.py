@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -35,6 +36,7 @@ from core.text import count
 from retina_gui.canvas import OverlayBox
 from retina_gui.convert import rect_from_xyxy
 from retina_gui.predictions import Predictions
+from retina_gui.threshold_chart import ThresholdChart
 from retina_gui.widgets import TaskProgress, model_name
 from retina_gui.workers import FunctionWorker
 
@@ -87,6 +89,10 @@ class EvaluationPanel(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)  # compact rows: more classes in view
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # class names get the room
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.by_score = ThresholdChart()
+        self.by_score.setToolTip("Precision, recall and F1 at each score threshold; the dashed line is the threshold in use. "
+                                 "Click to use another.")
+        self.by_score.score_chosen.connect(self.score_chosen)
         self.kind = QComboBox()  # which errors the list shows: all, or of a kind, or of a kind with one cause, with their numbers
         self.kind.setToolTip("Which errors to list: missed labels or false positives, and what went wrong")
         self.classes = QComboBox()  # and of which class (by name, as classes are matched)
@@ -115,6 +121,25 @@ class EvaluationPanel(QWidget):
         self.export_button.setToolTip("The errors listed, as CSV: kind, cause, class, score, image, box, what went wrong")
         self.export_button.clicked.connect(self.ask_export_errors)
         self.export_button.setEnabled(False)
+        self.error_page = QWidget()
+        page = QVBoxLayout(self.error_page)
+        page.setContentsMargins(0, 2, 0, 0)
+        row = QHBoxLayout()
+        row.addWidget(self.kind, 3)
+        row.addWidget(self.classes, 2)
+        page.addLayout(row)
+        page.addWidget(self.errors, 1)
+        page.addWidget(self.error_detail)
+        row = QHBoxLayout()
+        row.addWidget(self.add_button)
+        row.addWidget(self.export_button)
+        page.addLayout(row)
+        # One place, pages to choose: all three at once left the error list 3 rows at 1600x900
+        self.pages = QTabWidget()
+        self.pages.setDocumentMode(True)
+        self.pages.addTab(self.error_page, "Errors")
+        self.pages.addTab(self.table, "AP per class")
+        self.pages.addTab(self.by_score, "By score")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.run_button)
@@ -122,17 +147,7 @@ class EvaluationPanel(QWidget):
         layout.addWidget(self.progress)
         layout.addWidget(self.metrics)
         layout.addWidget(self.best_button)
-        layout.addWidget(self.table, 1)
-        row = QHBoxLayout()
-        row.addWidget(self.kind, 3)
-        row.addWidget(self.classes, 2)
-        layout.addLayout(row)
-        layout.addWidget(self.errors, 2)
-        layout.addWidget(self.error_detail)
-        row = QHBoxLayout()
-        row.addWidget(self.add_button)
-        row.addWidget(self.export_button)
-        layout.addLayout(row)
+        layout.addWidget(self.pages, 1)
         predictions.batch_progress.connect(self._progress)
         predictions.batch_finished.connect(self._predicted)
         predictions.model_changed.connect(self._model_changed)
@@ -197,6 +212,7 @@ class EvaluationPanel(QWidget):
 
     def _thresholds_moved(self) -> None:
         self._show_stale()
+        self.by_score.set_threshold(self.predictions.score)
         # (also back to the report's own threshold while a re-listing at another one runs: that one is stopped)
         if self.report is not None and self.predictions.score is not None and (
                 self.predictions.score != self._view[0] or self._refilter is not None):
@@ -271,6 +287,7 @@ class EvaluationPanel(QWidget):
         self._show_stale()
         self.metrics.setText("" if info is None else "Evaluate to see mAP, per-class AP and the errors.")
         self.table.setRowCount(0)
+        self.by_score.show_sweep([], None)
         self.best_button.hide()
         self._fill_filters()
         self._clear_errors()
@@ -431,6 +448,8 @@ class EvaluationPanel(QWidget):
         if self._best is not None:
             self.best_button.setText(f"Use score > {best.score:.2f}: best F1 {best.f1:.2f} (P {best.precision:.2f}, R {best.recall:.2f})")
         self.best_button.setVisible(self._best is not None)
+        self.by_score.show_sweep(list(self.report.sweep), best)
+        self.by_score.set_threshold(self.predictions.score)
         # (in the tooltip: a line more in the panel put the error list below the fold at 1600x900)
         self._metrics_tip = (f"COCO mAP ranks every detection above the model's floor, {floor:.2f}: the score slider does not change "
                              "it. Precision and recall: a detection matches a label of its class at IoU 0.5 or more.")
@@ -517,6 +536,7 @@ class EvaluationPanel(QWidget):
         self.errors.blockSignals(False)
         self._pending = None
         self.export_button.setEnabled(False)
+        self.pages.setTabText(0, "Errors")
         self._describe(None)
         self.annotator.canvas.set_overlay([], "highlight")
 
@@ -528,6 +548,8 @@ class EvaluationPanel(QWidget):
         self._clear_errors()
         shown = self.shown_errors()
         self.export_button.setEnabled(bool(shown))
+        if self.report is not None:
+            self.pages.setTabText(0, f"Errors ({len(shown)})")
         for e in shown:
             score = f" {e.score:.2f}" if e.kind == "FP" else ""
             item = QListWidgetItem(f"{e.kind}  {e.class_name}{score} · {e.file_name}")  # the file name last: long ones are elided
@@ -597,6 +619,7 @@ class EvaluationPanel(QWidget):
             found = next((r for r in range(n) if self._identity(self.errors.item(r).data(Qt.ItemDataRole.UserRole)) == identity), None)
             # (one that left the list, added as a label: the ones beside its place)
             target = found + direction if found is not None else last_row if direction > 0 else last_row - 1
+        self.pages.setCurrentWidget(self.error_page)
         self.errors.setCurrentRow(target % n)
         return True
 

@@ -4,7 +4,6 @@ messages, and a runs list to compare runs and switch the model between them."""
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import re
@@ -578,14 +577,6 @@ class TrainingPanel(QWidget):
             self.worker.stop()
             self.worker = None
             self._set_running(False)
-            self._collect_garbage()
-
-    @staticmethod
-    def _collect_garbage() -> None:
-        # fine_tune unfroze the collector's permanent generation: the run's garbage goes now, on the GUI
-        # thread (Qt objects must not be finalised in the worker), and the labels go back out of reach
-        gc.collect()
-        gc.freeze()
 
     def _let_go(self) -> None:
         """Cancel the run and stop listening to it, without waiting: its step ends (seconds, on a CPU:
@@ -607,8 +598,6 @@ class TrainingPanel(QWidget):
         for worker in ended:
             worker.wait()
             self._ending.remove(worker)
-        if ended:
-            self._collect_garbage()
 
     @property
     def ending(self) -> bool:

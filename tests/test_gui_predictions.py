@@ -529,8 +529,10 @@ def test_evaluation_errors_by_class_f8_through_them_export_and_the_best_f1_thres
     chosen = panel.shown_errors()
     assert chosen and all(class_name_key(e.class_name) == class_name_key(name) for e in chosen) and panel.errors.count() == len(chosen)
     window.canvas.setFocus()
+    panel.pages.setCurrentWidget(panel.table)
     window.step_error(1)
-    assert panel.errors.currentRow() == 0
+    assert panel.errors.currentRow() == 0 and panel.pages.currentWidget() is panel.error_page  # (brought forward)
+    assert panel.pages.tabText(0) == f"Errors ({len(chosen)})"
     qtbot.waitUntil(lambda: window.annotator.current == chosen[0].file_name and bool(window.canvas.overlay), timeout=10_000)
     assert window.canvas.overlay[0].text == f"FP {chosen[0].class_name} {chosen[0].score:.2f}"
     window.step_error(-1)
@@ -574,6 +576,18 @@ def test_evaluation_errors_by_class_f8_through_them_export_and_the_best_f1_thres
     assert window.model_panel.score_slider.value() == round(best.score * 100) and window.predictions.score == pytest.approx(best.score)
     qtbot.waitUntil(lambda: panel.report.score_thresh == pytest.approx(best.score), timeout=5000)
     assert not panel.best_button.isVisibleTo(panel) and f"At score > {best.score:.2f}" in panel.metrics.text()
+    # the figures at every threshold the slider takes, charted: a line at the one in use, a point at the best F1, a click sets it
+    from PySide6.QtTest import QTest
+
+    chart = panel.by_score
+    assert [c for p in chart.f1.points() for c in (p.x(), p.y())] == pytest.approx([c for p in panel.report.sweep for c in (p.score, p.f1)])
+    assert [c for p in chart.best.points() for c in (p.x(), p.y())] == pytest.approx([best.score, best.f1])
+    assert [p.x() for p in chart.threshold.points()] == pytest.approx([best.score] * 2)
+    window.bring_forward("Evaluation")
+    panel.pages.setCurrentWidget(chart)
+    qtbot.waitUntil(lambda: chart.chart().plotArea().width() > 50, timeout=5000)
+    QTest.mouseClick(chart.viewport(), Qt.MouseButton.LeftButton, pos=chart.mapFromScene(chart.chart().mapToPosition(QPointF(0.42, 0.5))))
+    assert window.model_panel.score_slider.value() == 42 and [p.x() for p in chart.threshold.points()] == pytest.approx([0.42] * 2)
     # the class pairs it mixes up, said with the figures (at 0.60 the demo model takes two labels for other pieces)
     window.model_panel.score_slider.setValue(60)
     qtbot.waitUntil(lambda: panel.report.score_thresh == pytest.approx(0.60), timeout=5000)
