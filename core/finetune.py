@@ -12,7 +12,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from core.atomic import write_json
@@ -226,6 +226,9 @@ class RunInfo:
     recipe: dict
     start_map: float | None = None  # the start weights' validation mAP, before training
     speed: RunSpeed | None = None  # None: no epoch of it recorded its time (a run of an older version)
+    best_epoch: int | None = None  # the epoch of best_map (its best checkpoint's)
+    per_class: dict[str, float | None] = field(default_factory=dict)  # validation AP per class at best_epoch (None: no labels of it)
+    start_per_class: dict[str, float | None] = field(default_factory=dict)  # the start weights', before training
 
     @property
     def checkpoint(self) -> Path:
@@ -248,15 +251,25 @@ def list_runs(root: Path) -> list[RunInfo]:
         except ValueError:  # unreadable: listed all the same
             history = []
         trained = [h for h in history if h["epoch"] > 0]  # epoch 0: the start weights, scored before training
-        start = [h.get("mAP") for h in history if h.get("epoch") == 0]
+        start = [h for h in history if h.get("epoch") == 0]
         maps = [h["mAP"] for h in trained if h.get("mAP") is not None]
+        best = next((h for h in trained if maps and h.get("mAP") == max(maps)), None)  # (the first: the trainer keeps it)
         epochs = int(recipe["epochs"]) if is_number(recipe.get("epochs")) else 0
         # finished: every epoch trained and no state left to resume (killed while committing its last epoch, the
         # history had the epoch, the state did not)
         finished = len(trained) >= epochs > 0 and not (run / "train_state.pt").exists()
-        out.append(RunInfo(run, run.name, len(trained), epochs, max(maps) if maps else None, finished, recipe, start[0] if start else None,
-                           _speed(trained, recipe)))
+        out.append(RunInfo(run, run.name, len(trained), epochs, max(maps) if maps else None, finished, recipe,
+                           start[0].get("mAP") if start else None, _speed(trained, recipe), int(best["epoch"]) if best else None,
+                           _per_class(best), _per_class(start[0] if start else None)))
     return out
+
+
+def _per_class(entry: dict | None) -> dict[str, float | None]:
+    """An epoch's AP per class, as its metrics.json entry holds it (a hand-edited one: what is a number)."""
+    values = entry.get("per_class") if entry is not None else None
+    if not isinstance(values, dict):
+        return {}
+    return {str(name): ap if is_number(ap) else None for name, ap in values.items()}
 
 
 def _speed(history: list[dict], recipe: dict) -> RunSpeed | None:

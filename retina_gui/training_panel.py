@@ -862,7 +862,8 @@ class TrainingPanel(QWidget):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, str(run.checkpoint))
                 item.setData(_RUN_ROLE, "" if run.finished else str(run.path))  # a stopped run can be resumed
-                item.setToolTip(f"{'the current model; ' if in_use else ''}{run.path}\n{describe_recipe(run.recipe)}")
+                tip = f"{'the current model; ' if in_use else ''}{run.path}\n{describe_recipe(run.recipe)}"
+                item.setToolTip(tip + _per_class_text(run) if col == 2 else tip)
                 if in_use:  # the run the window predicts with
                     font = item.font()
                     font.setBold(True)
@@ -947,6 +948,21 @@ class TrainingPanel(QWidget):
 
 
 _RUN_ROLE = Qt.ItemDataRole.UserRole + 1  # a runs-table cell's run folder, when the run can be resumed
+
+
+def _per_class_text(run: RunInfo, most: int = 20) -> str:
+    """A run's validation AP per class at its best epoch, weakest first, beside the start weights'
+    (what the run taught each class): for the mAP cell's tooltip."""
+    if not run.per_class:
+        return ""
+    rows = sorted(run.per_class.items(), key=lambda kv: (kv[1] is None, kv[1] or 0.0, kv[0]))
+    lines = []
+    for name, ap in rows[:most]:
+        start = run.start_per_class.get(name)
+        was = f" (start {start:.3f})" if start is not None else ""
+        lines.append(f"{name} {ap:.3f}{was}" if ap is not None else f"{name} – (no validation labels)")
+    more = f"\n… and {len(rows) - most} more" if len(rows) > most else ""
+    return f"\n\nValidation AP per class at epoch {run.best_epoch} (its best), weakest first:\n" + "\n".join(lines) + more
 
 
 def _epochs(n: int) -> str:

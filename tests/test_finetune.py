@@ -105,7 +105,9 @@ def test_runs_are_listed_newest_first_with_their_best_map(tmp_path):
     (first / "last.safetensors").write_bytes(b"x")
     (first / "recipe.json").write_text(json.dumps({"epochs": 2}))
     # epoch 0: the start weights, scored before training; neither an epoch done nor the run's best
-    (first / "metrics.json").write_text(json.dumps([{"epoch": 0, "mAP": 0.7}, {"epoch": 1, "mAP": 0.4}, {"epoch": 2, "mAP": 0.5}]))
+    (first / "metrics.json").write_text(json.dumps([{"epoch": 0, "mAP": 0.7, "per_class": {"king": 0.6, "queen": 0.8}},
+                                                    {"epoch": 1, "mAP": 0.5, "per_class": {"king": 0.3, "queen": 0.7}},
+                                                    {"epoch": 2, "mAP": 0.5, "per_class": {"king": 0.4, "queen": "–"}}]))
     second = new_run_dir(tmp_path)
     second.mkdir(parents=True)
     (second / "last.safetensors").write_bytes(b"x")
@@ -120,12 +122,15 @@ def test_runs_are_listed_newest_first_with_their_best_map(tmp_path):
     assert runs[0].best_map == 0.2 and not runs[0].finished and runs[0].checkpoint.name == "best.safetensors"
     assert runs[1].best_map == 0.5 and runs[1].finished and runs[1].checkpoint.name == "last.safetensors"
     assert runs[1].epochs_done == 2 and runs[1].start_map == 0.7 and runs[0].start_map is None
+    # per class at the best epoch (of equal ones the first: the checkpoint the trainer kept), and before training
+    assert runs[1].best_epoch == 1 and runs[1].per_class == {"king": 0.3, "queen": 0.7}
+    assert runs[1].start_per_class == {"king": 0.6, "queen": 0.8} and runs[0].per_class == {} and runs[0].start_per_class == {}
 
 
 @pytest.mark.parametrize("recipe, metrics", [
     ({"epochs": "three"}, [1, 2]),
     ([1], {"epoch": 1}),
-    ({"epochs": 2, "start": 7}, [{"epoch": "1", "mAP": "high"}, {"epoch": 2, "mAP": float("nan")}, {"epoch": 2, "mAP": 0.25, "step": None}]),
+    ({"epochs": 2, "start": 7}, [{"epoch": "1", "mAP": "high"}, {"epoch": 2, "mAP": float("nan")}, {"epoch": 2, "mAP": 0.25, "step": None, "per_class": ["king"]}]),
 ])
 def test_a_damaged_run_is_listed_with_what_can_be_read(tmp_path, recipe, metrics):
     """A hand-edited recipe.json or metrics.json ([1, 2], {"epochs": "three"}) raised in list_runs,
@@ -148,7 +153,7 @@ def test_a_damaged_run_is_listed_with_what_can_be_read(tmp_path, recipe, metrics
         history = []
     assert all(isinstance(h, dict) and all(isinstance(v, (int, float)) for k, v in h.items() if k in ("epoch", "step", "mAP")) for h in history)
     if isinstance(recipe, dict) and recipe.get("epochs") == 2:
-        assert info.best_map == 0.25 and info.epochs == 2
+        assert info.best_map == 0.25 and info.epochs == 2 and info.best_epoch == 2 and info.per_class == {}
 
 
 def test_a_runs_recipe_reads_as_a_line():
