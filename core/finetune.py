@@ -9,6 +9,7 @@ import gc
 import json
 import math
 import os
+import shutil
 import statistics
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -439,7 +440,7 @@ def fine_tune(labels: LabelSet, image_root: Path, run_dir: Path, recipe: Recipe,
         # stay frozen: the run holds them in no reference cycle, so they are freed as the run returns,
         # without the full collection of the whole process (0.2 s on a GUI's thread) unfreezing asks for.
         gc.freeze()
-        return trainer.run()
+        result = trainer.run()
     except torch.cuda.OutOfMemoryError:
         smaller = max(1, recipe.batch_size // 2)
         raise FineTuneError(f"The GPU ran out of memory at batch size {recipe.batch_size}. Try batch size {smaller}.",
@@ -454,6 +455,11 @@ def fine_tune(labels: LabelSet, image_root: Path, run_dir: Path, recipe: Recipe,
         raise FineTuneError(f"Could not read or write in {folder}: {exc.strerror or exc}. Of the run, {kept}.") from None
     except (TrainingError, CheckpointError, ValueError) as exc:
         raise FineTuneError(str(exc).replace(", or --precision fp32", "")) from None  # (an option of retina train's, not the window's)
+    if result.cancelled and result.steps == 0 and not resume:
+        # nothing learnt: its checkpoint (the start weights again, 60+ MB) would only be clutter among the runs; also
+        # for a run let go of, ending in the background after its folder was closed or the window quit
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return result
 
 
 def _imagenet_cached(recipe: Recipe) -> bool:

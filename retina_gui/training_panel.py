@@ -677,9 +677,7 @@ class TrainingPanel(QWidget):
         new_model = self.worker is not None and self.worker.recipe.start is None and in_use is not None
         resumed = self.worker is not None and self.worker.resume
         self.stop()
-        if result.cancelled and result.steps == 0 and not resumed:
-            # nothing learnt: its checkpoint (the start weights again, 60+ MB) would only be clutter in the runs list
-            shutil.rmtree(result.run_dir, ignore_errors=True)
+        if result.cancelled and result.steps == 0 and not resumed:  # (fine_tune removed it)
             self.status.setText("cancelled before its first step: nothing was learnt, and the run is not kept")
         elif result.cancelled:
             self.status.setText(f"cancelled after {_epochs(result.epochs_done)}; the last checkpoint is kept and the run can be resumed")

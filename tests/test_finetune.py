@@ -314,3 +314,35 @@ def test_a_run_is_freed_as_it_returns_without_a_garbage_collection(tmp_path, tin
         gc.unfreeze()  # (what the run froze and is still alive: modules imported for it)
         gc.collect()
         gc.freeze()
+
+
+def test_a_run_cancelled_before_its_first_step_is_not_kept_a_resumed_one_is(tmp_path, tiny_checkpoint):
+    """Also for a run the window let go of (its folder closed, the window quit) that ends in the
+    background: it left a "0/n stopped" run of 60+ MB, the start weights saved again."""
+    from core.cancel import CancelToken
+    from core.finetune import fine_tune
+    from tests.conftest import valid_subset
+
+    data = valid_subset(tmp_path, count=4)
+    data["categories"] = [c for c in data["categories"] if any(a["category_id"] == c["id"] for a in data["annotations"])]
+    (tmp_path / "labels.json").write_text(json.dumps(data))
+    labels = read_coco(tmp_path / "labels.json")
+    recipe = Recipe(start=tiny_checkpoint, epochs=1, image_size=160, batch_size=2, val_fraction=0.25, precision="fp32", device="cpu")
+    run = tmp_path / "runs" / "r"
+    cancelled = CancelToken()
+    cancelled.cancel()
+    result = fine_tune(labels, tmp_path, run, recipe, cancel=cancelled)
+    assert result.cancelled and result.steps == 0 and not (run).exists()
+    # a run with a step done, resumed and cancelled before its next one: kept, with what it learnt
+    steps = []
+    one_step = CancelToken()
+
+    def after_a_step(event):
+        if event.kind == "step":
+            steps.append(event.step)
+            one_step.cancel()
+
+    first = fine_tune(labels, tmp_path, run, replace(recipe, epochs=3), on_event=after_a_step, cancel=one_step)
+    assert first.cancelled and first.steps == 1 and (run / "train_state.pt").exists()
+    again = fine_tune(labels, tmp_path, run, replace(recipe, epochs=3), resume=True, cancel=cancelled)
+    assert again.cancelled and (run / "train_state.pt").exists() and [r.path for r in list_runs(tmp_path)] == [run]
