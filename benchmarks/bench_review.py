@@ -1,6 +1,7 @@
 """The evaluation view's score slider: re-listing the errors at another threshold from a report's
 detections (``ReviewReport.at_score``) against evaluating again (pycocotools on the same
-detections), and filling the error list, on synthetic folders (20 labels and 100 detections an
+detections), and filling the error list (the panel's model-backed list, shown and painted, vs
+one QListWidgetItem a row, as it was), on synthetic folders (20 labels and 100 detections an
 image, 10 classes; a weak model: most detections are errors).
 
     .venv/bin/python benchmarks/bench_review.py
@@ -45,7 +46,12 @@ def synthetic(images: int, seed: int = 0) -> tuple[LabelSet, dict[str, Detection
 def main() -> None:
     from PySide6.QtWidgets import QApplication, QListWidget, QListWidgetItem
 
+    from retina_gui.evaluation_panel import ErrorList
+
     app = QApplication.instance() or QApplication([])  # noqa: F841 - the list needs one
+    view = ErrorList()
+    view.resize(350, 300)
+    view.show()
     rows = []
     for images in (200, 2000):
         labels, found, names = synthetic(images)
@@ -61,10 +67,15 @@ def main() -> None:
             start = time.perf_counter()
             for e in errors:
                 widget.addItem(QListWidgetItem(f"{e.kind}  {e.class_name} · {e.file_name}"))
+            items = time.perf_counter() - start
+            start = time.perf_counter()
+            view.set_errors(errors)
+            view.repaint()
             fill = time.perf_counter() - start
-            rows.append([images, score, len(errors), match, relist, fill, evaluate, f"{evaluate / relist:.1f}x"])
+            rows.append([images, score, len(errors), match, relist, f"{fill:.4f}", f"{items:.3f}", evaluate, f"{evaluate / relist:.1f}x"])
     print_table("Errors at another score threshold (s): re-listed from the report's matching vs evaluated again", [
-        "images", "score", "errors", "report (match, sweep, errors)", "at_score", "list fill", "pycocotools", "pycocotools / at_score"], rows)
+        "images", "score", "errors", "report (match, sweep, errors)", "at_score", "list fill + paint", "list fill, QListWidgetItems",
+        "pycocotools", "pycocotools / at_score"], rows)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -16,8 +16,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
+    QListView,
     QMessageBox,
     QPushButton,
     QTableWidget,
@@ -43,6 +42,72 @@ from retina_gui.workers import FunctionWorker
 
 def _figure(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
+
+
+class _ErrorRows(QAbstractListModel):
+    """The errors listed, as rows; the error itself under UserRole."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.errors: list = []
+
+    def set_errors(self, errors: list) -> None:
+        self.beginResetModel()
+        self.errors = errors
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.errors)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        e = self.errors[index.row()]
+        score = f" {e.score:.2f}" if e.kind == "FP" else ""
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f"{e.kind}  {e.class_name}{score} · {e.file_name}"  # the file name last: long ones are elided
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{'missed label' if e.kind == 'FN' else 'false positive'}: {e.class_name}{score} in {e.file_name}\n{e.detail}"
+        if role == Qt.ItemDataRole.UserRole:
+            return e
+        return None
+
+
+class ErrorList(QListView):
+    """The error list, on a model: rows are drawn as they come into view (110,000 list items took
+    0.42 s to make on the GUI thread, at every move of the score slider)."""
+
+    currentRowChanged = Signal(int)  # -1: none
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows = _ErrorRows()
+        self.setModel(self.rows)
+        self.setUniformItemSizes(True)  # (one height: no row is measured to lay out the others)
+        self.selectionModel().currentRowChanged.connect(self._current_changed)
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self.currentRowChanged.emit(current.row())
+
+    def set_errors(self, errors: list) -> None:
+        self.rows.set_errors(errors)
+
+    def count(self) -> int:
+        return len(self.rows.errors)
+
+    def error(self, row: int):
+        return self.rows.errors[row]
+
+    def current_error(self):
+        row = self.currentRow()
+        return self.rows.errors[row] if row >= 0 else None
+
+    def currentRow(self) -> int:
+        return self.currentIndex().row()
+
+    def setCurrentRow(self, row: int) -> None:
+        if row >= 0:
+            self.setCurrentIndex(self.rows.index(row))
+        else:
+            self.selectionModel().clear()
 
 
 class EvaluationPanel(QWidget):
@@ -101,7 +166,7 @@ class EvaluationPanel(QWidget):
             box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)  # fits a narrow panel
             box.setMinimumContentsLength(8)
             box.currentIndexChanged.connect(self._filters_changed)
-        self.errors = QListWidget()
+        self.errors = ErrorList()
         self.errors.currentRowChanged.connect(self._error_chosen)
         self._last: tuple | None = None  # the error chosen last and its row then (F8 goes on from it after the image changed)
         self._added: set[tuple] = set()  # false positives added as labels since the report: (file name, box)
@@ -161,8 +226,8 @@ class EvaluationPanel(QWidget):
             self.show_error(error)
             return
         self.annotator.canvas.set_overlay([], "highlight")
-        chosen = self.errors.currentItem()
-        if chosen is not None and chosen.data(Qt.ItemDataRole.UserRole).file_name != name:
+        chosen = self.errors.current_error()
+        if chosen is not None and chosen.file_name != name:
             self._choose_row(-1)  # another image (D, a click in the list): the row said an error that is not on screen, and clicking it again did nothing
 
     def set_on_screen(self, on_screen: bool) -> None:
@@ -532,7 +597,7 @@ class EvaluationPanel(QWidget):
         """Empty the list without choosing another error on the way (clearing moved the current row
         from item to item, and each move showed its image: the view jumped when the model changed)."""
         self.errors.blockSignals(True)
-        self.errors.clear()
+        self.errors.set_errors([])
         self.errors.blockSignals(False)
         self._pending = None
         self.export_button.setEnabled(False)
@@ -543,24 +608,23 @@ class EvaluationPanel(QWidget):
     def _fill_errors(self, *_args) -> None:
         """List the errors chosen; the one chosen before stays chosen, and highlighted, where it is
         still listed (the score slider re-lists them)."""
-        item = self.errors.currentItem()
-        was = None if item is None else self._identity(item.data(Qt.ItemDataRole.UserRole))
+        chosen = self.errors.current_error()
+        was = None if chosen is None else self._identity(chosen)
         self._clear_errors()
         shown = self.shown_errors()
         self.export_button.setEnabled(bool(shown))
         if self.report is not None:
             self.pages.setTabText(0, f"Errors ({len(shown)})")
-        for e in shown:
-            score = f" {e.score:.2f}" if e.kind == "FP" else ""
-            item = QListWidgetItem(f"{e.kind}  {e.class_name}{score} · {e.file_name}")  # the file name last: long ones are elided
-            item.setToolTip(f"{'missed label' if e.kind == 'FN' else 'false positive'}: {e.class_name}{score} in {e.file_name}\n{e.detail}")
-            item.setData(Qt.ItemDataRole.UserRole, e)
-            self.errors.addItem(item)
-            if self._identity(e) == was:
-                self._choose_row(self.errors.count() - 1)
-                # (not behind another tab: the score slider is on the Model tab, and the highlight went with the panel)
-                if self._on_screen and self.annotator.current == e.file_name and self.annotator.size is not None:
-                    self._highlight(e, select=False)
+        self.errors.blockSignals(True)
+        self.errors.set_errors(shown)
+        self.errors.blockSignals(False)
+        row = next((r for r, e in enumerate(shown) if self._identity(e) == was), None) if was is not None else None
+        if row is not None:
+            self._choose_row(row)
+            e = shown[row]
+            # (not behind another tab: the score slider is on the Model tab, and the highlight went with the panel)
+            if self._on_screen and self.annotator.current == e.file_name and self.annotator.size is not None:
+                self._highlight(e, select=False)
 
     def ask_export_errors(self) -> None:
         workspace = self.annotator.workspace
@@ -586,7 +650,7 @@ class EvaluationPanel(QWidget):
         self.errors.blockSignals(True)
         self.errors.setCurrentRow(row)
         self.errors.blockSignals(False)
-        self._describe(self.errors.item(row).data(Qt.ItemDataRole.UserRole) if row >= 0 else None)
+        self._describe(self.errors.error(row) if row >= 0 else None)
 
     def _describe(self, error) -> None:
         self.add_button.setEnabled(error is not None and error.kind == "FP")
@@ -594,7 +658,7 @@ class EvaluationPanel(QWidget):
         self.error_detail.setText(detail if not detail or detail.endswith(("?", ".")) else f"{detail}.")  # ("wrong?." read badly)
 
     def _error_chosen(self, row: int) -> None:
-        error = self.errors.item(row).data(Qt.ItemDataRole.UserRole) if row >= 0 else None
+        error = self.errors.error(row) if row >= 0 else None
         self._describe(error)
         if error is None:
             return
@@ -616,7 +680,7 @@ class EvaluationPanel(QWidget):
             target = 0 if direction > 0 else n - 1
         else:
             identity, last_row = self._last
-            found = next((r for r in range(n) if self._identity(self.errors.item(r).data(Qt.ItemDataRole.UserRole)) == identity), None)
+            found = next((r for r in range(n) if self._identity(self.errors.error(r)) == identity), None)
             # (one that left the list, added as a label: the ones beside its place)
             target = found + direction if found is not None else last_row if direction > 0 else last_row - 1
         self.pages.setCurrentWidget(self.error_page)
@@ -640,11 +704,10 @@ class EvaluationPanel(QWidget):
         if select:  # (after an edit the index may name another label; a false positive is no label: none)
             self.annotator.canvas.select([error.index] if error.kind == "FN" and error.file_name not in self._edited else [])
 
-    def add_as_label(self) -> None:
-        item = self.errors.currentItem()
-        if item is None:
+    def add_as_label(self) -> bool:
+        row, error = self.errors.currentRow(), self.errors.current_error()
+        if error is None:
             return
-        error = item.data(Qt.ItemDataRole.UserRole)
         if error.kind != "FP" or self.annotator.size is None or self.annotator.current != error.file_name:
             return
         chosen = self.predictions.plan_accept([(error.file_name, self.annotator.size, [(*error.box, error.class_name)])], chosen=True)
@@ -653,7 +716,7 @@ class EvaluationPanel(QWidget):
             # out of the list and its numbers, for good (re-listed from the report's labels, it came back); the view stays
             # on the label added (the next row became current, and its image was shown); F8 goes on from its place
             self._added.add((error.file_name, error.box))
-            self._last = (self._identity(error), self.errors.row(item))
+            self._last = (self._identity(error), row)
             self._fill_filters()
             self._fill_errors()
             self._mark(error.box, QColor(60, 200, 60), "added")

@@ -504,7 +504,7 @@ def test_evaluation_view_gives_coco_metrics_and_browsable_errors(qtbot, tmp_path
     assert window.workspace.undo_stack.text(window.workspace.undo_stack.count() - 1) == f"Add false positive as label · {fps[0].file_name}"
     # the chosen error says what kind it is; another model clears the list without showing any other error's image
     panel.errors.setCurrentRow(1)
-    chosen = panel.errors.item(1).data(Qt.ItemDataRole.UserRole)
+    chosen = panel.errors.error(1)
     assert panel.error_detail.text() and panel.error_detail.text().rstrip(".").lower() == chosen.detail.lower()
     shown = window.annotator.current
     window.predictions.load_model(DEMO_MODEL)
@@ -908,16 +908,16 @@ def test_the_score_slider_moved_while_the_evaluation_runs_lists_the_errors_at_it
     assert panel.report.score_thresh == pytest.approx(0.35) and "At score > 0.35" in panel.metrics.text()
     # re-listed behind the Model tab (where the slider is): the chosen error's highlight stays gone, the selection the user's
     window.bring_forward("Evaluation")
-    miss = next(r for r in range(panel.errors.count()) if panel.errors.item(r).data(Qt.ItemDataRole.UserRole).kind == "FN")
+    miss = next(r for r in range(panel.errors.count()) if panel.errors.error(r).kind == "FN")
     panel.errors.setCurrentRow(miss)
-    error = panel.errors.item(miss).data(Qt.ItemDataRole.UserRole)
+    error = panel.errors.error(miss)
     qtbot.waitUntil(lambda: window.annotator.current == error.file_name and bool(window.canvas.overlay), timeout=10_000)
     window.bring_forward("Model")
     window.canvas.select([])
     window.model_panel.score_slider.setValue(34)
     qtbot.waitUntil(lambda: panel.report.score_thresh == pytest.approx(0.34), timeout=5000)
     assert not [b for b in window.canvas.overlay if b.text.startswith("FN")] and window.canvas.selected() == []
-    assert panel.errors.currentItem().data(Qt.ItemDataRole.UserRole) == error  # still the one chosen
+    assert panel.errors.current_error() == error  # still the one chosen
 
 
 def test_a_false_positive_added_as_a_label_leaves_the_list_for_good_and_the_view_stays(qtbot, tmp_path, window_factory):
@@ -942,7 +942,7 @@ def test_a_false_positive_added_as_a_label_leaves_the_list_for_good_and_the_view
     assert window.canvas.overlay[0].text == "added" and panel.errors.currentRow() == -1 and not panel.add_button.isEnabled()
     assert panel.errors.count() == total - 1 and panel.kind.currentText() == f"False positives ({total - 1})"
     window.step_error(1)  # F8 goes on from its place: the one after it
-    assert panel.errors.currentItem().data(Qt.ItemDataRole.UserRole) == fps[1]
+    assert panel.errors.current_error() == fps[1]
     # re-listed from the report's labels (those before the edit), it does not come back
     window.model_panel.score_slider.setValue(20)
     qtbot.waitUntil(lambda: panel.report.score_thresh == pytest.approx(0.20), timeout=5000)
