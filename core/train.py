@@ -123,6 +123,7 @@ class TrainResult:
     start_input_size: int | None = None
     input_size: int | None = None
     skipped_images: int = 0  # missing or unreadable images left out (each one named in the log)
+    validation_pending: bool = False  # cancelled while validating epoch epochs_done + 1, its steps done (resume validates it)
 
 
 @dataclass(frozen=True)
@@ -719,7 +720,8 @@ class Trainer:
         start_size = start.get("input_size") if start is not None and is_number(start.get("input_size")) else None
         return TrainResult(self.run_dir, done, self.step, cancelled, self.best_map, self.run_dir / "last.safetensors",
                            best if best.exists() else None, start_map=None if start is None else start.get("mAP"),
-                           start_input_size=start_size, input_size=self.spec.preprocess.min_size, skipped_images=len(self.reported))
+                           start_input_size=start_size, input_size=self.spec.preprocess.min_size, skipped_images=len(self.reported),
+                           validation_pending=cancelled and self.end_pending)
 
     def _diverged(self, what: str) -> TrainingError:
         kept = "the last checkpoint is kept" if (self.run_dir / "last.safetensors").exists() else "no epoch had finished, so there is no checkpoint"

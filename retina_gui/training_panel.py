@@ -680,7 +680,10 @@ class TrainingPanel(QWidget):
         if result.cancelled and result.steps == 0 and not resumed:  # (fine_tune removed it)
             self.status.setText("cancelled before its first step: nothing was learnt, and the run is not kept")
         elif result.cancelled:
-            self.status.setText(f"cancelled after {_epochs(result.epochs_done)}; the last checkpoint is kept and the run can be resumed")
+            # (the log says where, and Resume goes on from there: the panel said "after 2 epochs" of a run stopped validating the 3rd)
+            where = (f"while validating epoch {result.epochs_done + 1} (its steps done)" if result.validation_pending
+                     else f"in epoch {result.epochs_done + 1}" + (f", after {_epochs(result.epochs_done)}" if result.epochs_done else ""))
+            self.status.setText(f"cancelled {where}; the last checkpoint is kept and the run can be resumed")
         else:
             self.progress.setValue(self.progress.maximum())  # (steps skipped as non-finite sent no event: it stood at 33 %)
             checkpoint = result.best_checkpoint or result.last_checkpoint

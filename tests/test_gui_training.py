@@ -250,6 +250,8 @@ def test_cancel_stops_within_five_seconds_keeps_a_checkpoint_and_the_run_resumes
     qtbot.waitUntil(lambda: panel.progress.value() >= 1, timeout=60_000)
     panel.cancel()
     qtbot.waitUntil(lambda: panel.worker is None, timeout=10_000)
+    assert re.fullmatch(r"cancelled (in epoch 1|in epoch \d+, after \d+ epochs?|while validating epoch \d+ \(its steps done\)); "
+                        "the last checkpoint is kept and the run can be resumed", panel.status.text())
     assert panel.resumable == panel.run_dir != first and panel.runs.rowCount() == 2
     panel.runs.selectRow(1)
     assert panel.resumable == first and panel.resume_button.isEnabled()

@@ -228,6 +228,7 @@ def test_a_run_cancelled_while_validating_an_epoch_validates_it_on_resume(four_i
     result = _trainer(four_images, tmp_path, _config(epochs=2, validate=True), val_data=four_images, cancel=cancel).run()
     assert result.cancelled and "cancelled while validating epoch 1" in (tmp_path / "train.log").read_text()
     assert result.epochs_done == 0  # its validation did not finish: not done, as the runs list counts it
+    assert result.validation_pending  # (the window says so: "after 0 epochs" read as if nothing had been trained)
     monkeypatch.undo()
     resumed = _trainer(four_images, tmp_path, _config(epochs=2, validate=True), val_data=four_images, resume=True)
     assert "resumed at the validation of epoch" in (tmp_path / "train.log").read_text()
