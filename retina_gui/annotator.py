@@ -24,6 +24,7 @@ class Annotator(QObject):
     image_shown = Signal(str, int, int)  # name, width, height
     image_failed = Signal(str, str)  # name, reason
     message = Signal(str)  # a short note for the status bar
+    NO_CLASS_TEXT = "Add a class first (Classes panel ▸ Add)"
     current_edited = Signal()  # the labels of the image on screen changed, and the canvas shows them now
 
     CACHE_SIZE = 8
@@ -139,7 +140,7 @@ class Annotator(QObject):
         if not self._editable():
             return
         if not self.workspace.draw_box(self.current, self.size, rect):
-            self.message.emit("Add a class first (Classes panel ▸ Add)")
+            self.message.emit(self.NO_CLASS_TEXT)
             return
         self.canvas.select_drawn(len(self.workspace.store.boxes(self.current)) - 1)
 

@@ -360,6 +360,7 @@ class Canvas(QGraphicsView):
         self.set_predictions([])
         self._overlays.clear()
         self.message = text
+        self._update_cursor(QPointF(-1, -1))  # no pixels: no crosshair, no position (the image before's stayed in the status bar)
         self.viewport().update()
 
     def set_boxes(self, boxes: list[BoxView], selected: list[int] | None = None) -> None:

@@ -350,7 +350,8 @@ class EvaluationPanel(QWidget):
         self._added, self._last = set(), None
         self.progress.hide()  # the last run's "100 %" belonged to the other model
         self._show_stale()
-        self.metrics.setText("" if info is None else "Evaluate to see mAP, per-class AP and the errors.")
+        self.metrics.setText("Load a model to evaluate (Model ▸ Load Model…)." if info is None else
+                             "Evaluate to see mAP, per-class AP and the errors.")
         self.table.setRowCount(0)
         self.by_score.show_sweep([], None)
         self.best_button.hide()

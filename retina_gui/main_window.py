@@ -173,7 +173,7 @@ class MainWindow(QMainWindow):
             for box in panel.findChildren(QComboBox):
                 box.installEventFilter(self.type_ahead)
         self.annotator.message.connect(self.say)
-        self._shown_image: tuple[str, int, int] | None = None  # the image on screen and its size, for the status bar
+        self._shown_image: tuple[str, int | None, int | None] | None = None  # the image on screen and its size (None: unreadable)
         self._stepped = ""  # "undone: …" / "redone: …" while Undo or Redo runs (see _say_moved_keys)
         self._unreadable_said = ""  # the status bar's note on the last unreadable image shown
         for changed in (self.files.filter.rowsInserted, self.files.filter.rowsRemoved, self.files.filter.modelReset,
@@ -647,8 +647,11 @@ class MainWindow(QMainWindow):
 
     def _say_moved_keys(self) -> None:
         """A class deleted or merged moves the number keys of the classes after it: said, as a key
-        learnt would otherwise label boxes as another class unnoticed."""
+        learnt would otherwise label boxes as another class unnoticed. "Add a class first" goes once
+        there is one."""
         store = self.workspace.store
+        if store.categories and self.statusBar().currentMessage() == self.annotator.NO_CLASS_TEXT:
+            self.statusBar().clearMessage()  # (done: it stood for its 10 s over the boxes drawn since)
         before, self._class_order = self._class_order, [(c.id, c.name) for c in store.categories]
         place = {cid: k for k, (cid, _) in enumerate(before)}
         # a class of before whose key changed (also one moved up into 9 from past it); a new class's key is no news
@@ -877,11 +880,16 @@ class MainWindow(QMainWindow):
         (F5 left "41/53" with 54 listed) or the filter changes ("6/8" with 1 image listed)."""
         if self._shown_image is not None and self.annotator.current == self._shown_image[0]:
             name, width, height = self._shown_image
-            row, shown = self.files.model.row(name), self.files.filter
-            place = shown.mapFromSource(self.files.model.index(row)).row() if row is not None else -1
-            position = f"{place + 1}/{shown.rowCount()}" if place >= 0 else f"–/{shown.rowCount()}"
-            self.image_label.setText(f"{position}  {self._short_name(name, f'{position}    {width}×{height}')}  {width}×{height}")
-            self.image_label.setToolTip(name)
+            position = self._list_place(name)
+            if width is None:  # (unreadable)
+                self.image_label.setText(f"{position}  {self._short_name(name, f'{position}    : unreadable')}: unreadable")
+            else:
+                self.image_label.setText(f"{position}  {self._short_name(name, f'{position}    {width}×{height}')}  {width}×{height}")
+
+    def _list_place(self, name: str) -> str:
+        row, shown = self.files.model.row(name), self.files.filter
+        place = shown.mapFromSource(self.files.model.index(row)).row() if row is not None else -1
+        return f"{place + 1}/{shown.rowCount()}" if place >= 0 else f"–/{shown.rowCount()}"
 
     def _short_name(self, name: str, beside: str) -> str:
         """The image's name, cut in the middle to what its field has room for beside ``beside``: a
@@ -892,8 +900,8 @@ class MainWindow(QMainWindow):
         return metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, max(room, 40))
 
     def _image_failed(self, name: str, reason: str) -> None:
-        self._shown_image = None
-        self.image_label.setText(f"{self._short_name(name, ': unreadable')}: unreadable")
+        self._shown_image = (name, None, None)  # its place in the list stays said ("3/4  text.png: unreadable")
+        self._show_image_position()
         self.image_label.setToolTip(name)
         self.zoom_label.setText("")  # (the zoom of the image before stood there: "2884 %")
         self._unreadable_said = f"{name} cannot be read: {reason}"

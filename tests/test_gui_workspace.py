@@ -641,9 +641,13 @@ def test_corrupt_pngsuite_files_are_marked_unreadable_and_the_others_load(qtbot,
     assert window.files.model.status("xc1n0g08.png") == "unreadable"
     window.files.set_current("basn0g01.png")
     qtbot.waitUntil(lambda: window.annotator.size is not None, timeout=5000)
+    qtbot.mouseMove(window.canvas.viewport(), window.canvas.mapFromScene(QPointF(16, 16)))
+    assert window.position_label.text() and window.canvas._cursor is not None
     window.files.set_current("xc1n0g08.png")  # known to be unreadable by now: the status bar must not keep the last image
     assert "cannot be read" in window.canvas.message
-    assert window.image_label.text() == "xc1n0g08.png: unreadable"
+    place = window.files.filter.mapFromSource(window.files.model.index(window.files.model.row("xc1n0g08.png"))).row() + 1
+    assert window.image_label.text() == f"{place}/175  xc1n0g08.png: unreadable"  # its place in the list stays said
+    assert window.position_label.text() == "" and window.canvas._cursor is None  # no pixels: no position, no crosshair
     assert window.zoom_label.text() == ""  # (the last image's zoom stood there)
     window.annotator.toggle_reviewed()  # R on it: told why nothing happens
     assert window.statusBar().currentMessage() == "xc1n0g08.png cannot be read: it has nothing to edit"
@@ -748,10 +752,14 @@ def test_new_folder_starts_an_annotations_file_on_the_first_edit(qtbot, tmp_path
     shutil.copy(DATASETS / "sample_photos" / "skimage" / "astronaut.png", folder)
     window = open_window(qtbot, folder, settings)
     wait_image(qtbot, window, "astronaut.png")
+    # no model yet: the Evaluation panel says what it needs (it was blank)
+    assert window.evaluation_panel.metrics.text() == "Load a model to evaluate (Model ▸ Load Model…)."
+    assert not window.evaluation_panel.run_button.isEnabled()
     window.canvas.setFocus()
     drag(qtbot, window, (50, 50), (200, 200))
     assert window.workspace.undo_stack.count() == 0 and "Add a class first" in window.statusBar().currentMessage()
     window.workspace.add_category("person")
+    assert window.statusBar().currentMessage() == ""  # (the advice followed: it stood 10 s over the boxes drawn next)
     window.canvas.actual_size()
     drag(qtbot, window, (50, 50), (200, 200))
     path = folder / "annotations.coco.json"
