@@ -110,6 +110,15 @@ class ErrorList(QListView):
             self.selectionModel().clear()
 
 
+class _Pages(QTabWidget):
+    """Tabs whose least height is their pages' least: a tab widget's height for a width is its page's
+    preferred one (the error list at full height), which a layout takes as the least, and the panel
+    scrolled at 1600x900, the chosen error's detail below the fold."""
+
+    def hasHeightForWidth(self) -> bool:
+        return False
+
+
 class EvaluationPanel(QWidget):
     score_chosen = Signal(float)  # "Use the best F1 threshold": the score slider is the Model panel's
 
@@ -200,7 +209,7 @@ class EvaluationPanel(QWidget):
         row.addWidget(self.export_button)
         page.addLayout(row)
         # One place, pages to choose: all three at once left the error list 3 rows at 1600x900
-        self.pages = QTabWidget()
+        self.pages = _Pages()
         self.pages.setDocumentMode(True)
         self.pages.addTab(self.error_page, "Errors")
         self.pages.addTab(self.table, "AP per class")

@@ -535,6 +535,14 @@ def test_evaluation_errors_by_class_f8_through_them_export_and_the_best_f1_thres
     assert panel.pages.tabText(0) == f"Errors ({len(chosen)})"
     qtbot.waitUntil(lambda: window.annotator.current == chosen[0].file_name and bool(window.canvas.overlay), timeout=10_000)
     assert window.canvas.overlay[0].text == f"FP {chosen[0].class_name} {chosen[0].score:.2f}"
+    # at 1600x900 the panel fits its dock, the chosen error's detail and its buttons in view: the pages' height
+    # for a width (the error list at full height) was taken as their least, and the panel scrolled them below the fold
+    window.resize(1600, 900)
+    window.fit_panels()
+    window.bring_forward("Evaluation")
+    scroll = panel.parentWidget().parentWidget().parentWidget()
+    qtbot.waitUntil(lambda: panel.error_detail.text() != "" and not panel.add_button.visibleRegion().isEmpty(), timeout=3000)
+    assert scroll.verticalScrollBar().maximum() == 0 and panel.errors.height() > 5 * panel.errors.sizeHintForRow(0)
     window.step_error(-1)
     assert panel.errors.currentRow() == len(chosen) - 1  # (before the first, the last)
     window.step_error(1)
