@@ -885,6 +885,7 @@ class MainWindow(QMainWindow):
                 self.image_label.setText(f"{position}  {self._short_name(name, f'{position}    : unreadable')}: unreadable")
             else:
                 self.image_label.setText(f"{position}  {self._short_name(name, f'{position}    {width}×{height}')}  {width}×{height}")
+            self.image_label.setToolTip(name)
 
     def _list_place(self, name: str) -> str:
         row, shown = self.files.model.row(name), self.files.filter
@@ -902,7 +903,6 @@ class MainWindow(QMainWindow):
     def _image_failed(self, name: str, reason: str) -> None:
         self._shown_image = (name, None, None)  # its place in the list stays said ("3/4  text.png: unreadable")
         self._show_image_position()
-        self.image_label.setToolTip(name)
         self.zoom_label.setText("")  # (the zoom of the image before stood there: "2884 %")
         self._unreadable_said = f"{name} cannot be read: {reason}"
         self.say(self._unreadable_said)

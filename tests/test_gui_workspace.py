@@ -1329,8 +1329,9 @@ def test_panels_come_back_as_they_were_left_and_reset_puts_them_back(qtbot, tmp_
     again.docks["Model"].setFloating(True)
     next(a for a in panels.actions() if a.text() == "&Reset Panels").trigger()
     assert not again.docks["Model"].isFloating() and again.dockWidgetArea(again.docks["Model"]) == Qt.DockWidgetArea.RightDockWidgetArea
-    # one tab bar per tab group on screen (Qt leaves a stale one of a group that grew over a panel)
-    qtbot.waitUntil(lambda: sorted(tuple(b.tabText(i) for i in range(b.count())) for b in again.findChildren(QTabBar) if b.isVisible())
+    # one tab bar per tab group on screen (Qt leaves a stale one of a group that grew over a panel); not a panel's own tabs
+    qtbot.waitUntil(lambda: sorted(tuple(b.tabText(i) for i in range(b.count())) for b in again.findChildren(QTabBar)
+                                   if b.isVisible() and b.parent() is again)
                     == [("Classes", "History"), ("Model", "Anchors", "Evaluation", "Training")], timeout=2000)
     again.close()
 
