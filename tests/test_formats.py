@@ -12,7 +12,7 @@ from core.formats.convert import write_labels
 from core.formats.voc import read_voc
 from core.formats.yolo import read_yolo
 from core.labels import Box, Category, ImageEntry, LabelSet
-from tests.conftest import DATASETS
+from tests.conftest import DATASETS, ROOT
 
 CHESS_VALID = DATASETS / "chess" / "valid"
 ANN = CHESS_VALID / "_annotations.coco.json"
@@ -157,6 +157,29 @@ def test_a_failing_coco_export_names_the_flat_boxes_and_leaves_the_old_file(tmp_
     with pytest.raises(LabelFormatError, match=r"not written.*1 box without width or height.*'a.jpg': bbox \[10, 10, 0, 30\]"):
         write_labels(labels, "coco", target)
     assert target.read_text() == "the old export" and [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_the_coco_self_check_runs_apart_says_why_it_could_not_run_and_stops_when_cancelled(tmp_path):
+    """In a child process: pycocotools held the GIL for 0.4 s at a time on 100,000 boxes, and the
+    window stalled while an export ran in its thread."""
+    import time
+
+    from core.cancel import Cancelled, CancelToken
+    from core.formats.coco import verify_coco_file_apart
+
+    verify_coco_file_apart(ROOT / "resources" / "demo" / "annotations.coco.json")
+    with pytest.raises(LabelFormatError, match="self-check failed"):
+        verify_coco_file_apart(ANN, name="roboflow.json")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    with pytest.raises(LabelFormatError, match=r"^wanted.json: the self-check with pycocotools could not run \(json.decoder.JSONDecodeError"):
+        verify_coco_file_apart(broken, name="wanted.json")
+    cancel = CancelToken()
+    cancel.cancel()
+    start = time.perf_counter()
+    with pytest.raises(Cancelled):
+        verify_coco_file_apart(ANN, cancel=cancel)
+    assert time.perf_counter() - start < 1.0  # (the child is killed at the first look, 0.1 s in)
 
 
 @pytest.mark.parametrize("fmt", ["yolo", "voc"])

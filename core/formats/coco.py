@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from core.atomic import atomic_path
+from core.cancel import Cancelled, CancelToken
 from core.formats import MAX_PIXELS, LabelFormatError, side_in_pixels
 from core.labels import Box, Category, ImageEntry, LabelSet, category_name, integer_id, is_number
 from core.text import count
@@ -288,3 +289,48 @@ def verify_coco_file(path: Path | str, name: Path | str | None = None) -> None:
             cause = (f"; {count(len(flat), 'box')} without width or height (they cannot match anything), the first in "
                      f"{files.get(a['image_id'])!r}: bbox {a['bbox']}")
         raise LabelFormatError(f"{name or path}: self-check failed: its boxes evaluated against themselves give AP {valid.mean():.6f}, not 1.0{cause}")
+
+
+_CHECK_FAILED = 3  # the exit status of a child whose file failed verify_coco_file
+
+
+def verify_coco_file_apart(path: Path | str, name: Path | str | None = None, cancel: CancelToken | None = None) -> None:
+    """:func:`verify_coco_file` in a child process. pycocotools' JSON parse and evaluation hold the
+    GIL for up to 0.4 s at a time on 100,000 boxes: in a thread of the window, they stalled it as
+    long. Costs about 0.15 s to start. Raises :class:`LabelFormatError` as it does, also when the
+    check cannot run; :class:`core.cancel.Cancelled` (the child stopped) when ``cancel`` is set."""
+    import os
+    import subprocess
+    import sys
+
+    root = str(Path(__file__).resolve().parents[2])  # (the folder holding core/: the child imports it from there)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}
+    child = subprocess.Popen([sys.executable, "-m", "core.formats.coco", str(path), str(name or path)], env=env,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        while True:
+            try:
+                _, said = child.communicate(timeout=0.1)
+                break
+            except subprocess.TimeoutExpired:
+                if cancel is not None and cancel.cancelled:
+                    raise Cancelled from None
+    finally:
+        if child.poll() is None:  # (cancelled, or interrupted: Ctrl+C)
+            child.kill()
+            child.wait()
+    if child.returncode == _CHECK_FAILED:
+        raise LabelFormatError(said.strip())
+    if child.returncode:
+        last = said.strip().splitlines()[-1] if said.strip() else f"exit status {child.returncode}"
+        raise LabelFormatError(f"{name or path}: the self-check with pycocotools could not run ({last})")
+
+
+if __name__ == "__main__":  # verify_coco_file_apart's child: python -m core.formats.coco FILE NAME
+    import sys
+
+    try:
+        verify_coco_file(sys.argv[1], name=sys.argv[2])
+    except LabelFormatError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(_CHECK_FAILED)

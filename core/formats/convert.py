@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 from core.atomic import atomic_path
 from core.cancel import CancelToken
 from core.formats import LabelFormatError, label_file_names, visible_files, writes_label_file, written_boxes
-from core.formats.coco import read_coco, verify_coco_file, write_coco
+from core.formats.coco import read_coco, verify_coco_file_apart, write_coco
 from core.formats.voc import read_voc, write_voc
 from core.formats.yolo import read_yolo, write_yolo
 from core.labels import LabelSet
@@ -286,9 +286,7 @@ def write_labels(labels: LabelSet, fmt: str, target: Path | str, cancel: CancelT
     if fmt == "coco":
         with atomic_path(target) as tmp:  # checked before it replaces anything
             write_coco(labels, tmp)
-            verify_coco_file(tmp, name=f"{target} (not written)")
-            if cancel is not None:
-                cancel.raise_if_cancelled()
+            verify_coco_file_apart(tmp, name=f"{target} (not written)", cancel=cancel)
     elif fmt in ("voc", "yolo"):
         target = Path(target)
         created = not target.exists()
