@@ -355,7 +355,7 @@ class TrainingPanel(QWidget):
             self._refill()
         self.refresh_runs()
         self._set_running(self.worker is not None)
-        self.describe()
+        self._plan_timer.start()
 
     def labels_changed(self, *_args) -> None:
         if self.worker is None and self.status.text() == self._refusal:  # it was about the labels as they were
@@ -385,7 +385,7 @@ class TrainingPanel(QWidget):
     def set_folder_images(self, names: list[str]) -> None:
         """The folder's images, once listed: labelled images gone from it are not counted."""
         self._folder_images = names
-        self.describe()
+        self._plan_timer.start()
 
     def set_on_screen(self, on_screen: bool) -> None:
         """The panel's dock came forward in its tab group, or went behind another (a tab behind
@@ -484,7 +484,8 @@ class TrainingPanel(QWidget):
         self.refresh_runs()
         if self.settings.value(self._advanced_key(), ""):  # (read, over the defaults, as Advanced opens)
             self.advanced.setChecked(True)
-        self.describe()
+        # (deferred, as the other causes are: an open said it three times, 0.2 s at 100,000 boxes before the window showed)
+        self._plan_timer.start()
 
     # --- running -------------------------------------------------------------------------------
     def _root(self) -> Path:

@@ -438,6 +438,7 @@ def test_the_panel_says_what_train_would_use(qtbot, window):
     store = window.workspace.store
     classes = len(store.categories)
     assert not panel.progress.isVisibleTo(panel) and not panel.use_button.isEnabled()  # no empty bar, no run to use yet
+    qtbot.waitUntil(lambda: panel.plan.text() != "", timeout=3000)  # (said once the opening is done)
     assert panel.plan.text() == (f"Train uses 8 labelled images and {classes} classes; the model's classes without boxes here are left "
                                  "out of the new one: bishop; 1 image held out for validation, so few that its mAP is a rough guide.")
     clock = window.workspace.add_category("clock")
