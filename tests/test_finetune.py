@@ -316,6 +316,28 @@ def test_a_run_is_freed_as_it_returns_without_a_garbage_collection(tmp_path, tin
         gc.freeze()
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_a_replaced_detector_is_freed_without_a_garbage_collection(tiny_checkpoint, precision):
+    """A fine-tune freezes every object alive at its start, the window's Detector included: one in
+    a reference cycle would keep its model's memory after a run's model replaced it."""
+    import gc
+    import weakref
+
+    import numpy as np
+
+    from core.detector import Detector
+
+    gc.disable()
+    try:
+        detector = Detector.from_file(tiny_checkpoint, device="cpu", precision=precision)
+        detector.detect([np.zeros((90, 120, 3), np.uint8)])
+        refs = weakref.ref(detector), weakref.ref(detector.network)
+        del detector
+        assert all(ref() is None for ref in refs)
+    finally:
+        gc.enable()
+
+
 def test_a_run_cancelled_before_its_first_step_is_not_kept_a_resumed_one_is(tmp_path, tiny_checkpoint):
     """Also for a run the window let go of (its folder closed, the window quit) that ends in the
     background: it left a "0/n stopped" run of 60+ MB, the start weights saved again."""
