@@ -280,7 +280,7 @@ def _train(args: argparse.Namespace) -> int:
         lr=args.lr if args.lr is not None else (3e-4 if args.optimizer == "adamw" else 0.01), image_size=args.image_size,
         max_size=args.max_size or round(args.image_size * 1.5), precision=args.precision, seed=args.seed,
         num_workers=args.workers, frozen_stages=args.frozen_stages, warmup_iters=args.warmup,
-        augment=None if args.no_augment else AugmentConfig(),
+        augment=None if args.no_augment else AugmentConfig(), patience=args.patience,
     )
     bar = None
 
@@ -317,7 +317,9 @@ def _train(args: argparse.Namespace) -> int:
         print(f"run folder {result.run_dir}: {count(result.epochs_done, 'epoch')}; no validation data, so no best.safetensors: "
               "the weights are last.safetensors", file=sys.stderr)
     else:
-        print(f"run folder {result.run_dir}: {count(result.epochs_done, 'epoch')}, best val mAP {result.best_map:.3f}{start}", file=sys.stderr)
+        early = f" (stopped early, of {args.epochs})" if result.stopped_early else ""
+        print(f"run folder {result.run_dir}: {count(result.epochs_done, 'epoch')}{early}, best val mAP {result.best_map:.3f}{start}",
+              file=sys.stderr)
         if result.start_map is not None and result.best_map < result.start_map:
             sizes = (f" (the start weights were scored at {result.start_input_size} px, the run at {result.input_size} px)"
                      if result.start_input_size and result.input_size and result.start_input_size != result.input_size else "")
@@ -571,6 +573,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--preset", default=TRAIN_PRESET, choices=["retinanet", "yhenon", "torchvision_v1", "torchvision_v2"],
                    help="for a new model (default retinanet)")
     t.add_argument("--epochs", type=POSITIVE, default=12, help="(default 12)")
+    t.add_argument("--patience", type=POSITIVE,
+                   help="stop once validation mAP has not risen for this many epochs (default: train every epoch)")
     t.add_argument("--batch-size", type=POSITIVE, default=4, help="images per step and process (default 4)")
     t.add_argument("--lr", type=_number(float, 0, low_open=True), help="learning rate (default 3e-4 for adamw, 0.01 for sgd)")
     t.add_argument("--optimizer", default="adamw", choices=["sgd", "adamw"], help="(default adamw)")

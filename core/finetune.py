@@ -48,12 +48,15 @@ class Recipe:
     device: str = "auto"
     precision: str = "auto"  # core.config.PRECISIONS
     seed: int = 0
+    patience: int | None = None  # stop once validation mAP has not risen for this many epochs (None: never)
 
     def __post_init__(self) -> None:  # (a recipe.json edited by hand: its run says so, not a KeyError deep in training)
         if self.optimizer not in ("adamw", "sgd"):
             raise ValueError(f"optimizer {self.optimizer!r} is not adamw or sgd")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
+        if self.patience is not None and (not isinstance(self.patience, int) or isinstance(self.patience, bool) or self.patience < 1):
+            raise ValueError(f"patience {self.patience!r} is not a whole number of epochs, 1 or more")
 
     def to_json(self) -> dict:
         return json.loads(json.dumps(asdict(self), default=str))
@@ -69,7 +72,8 @@ def describe_recipe(saved: dict) -> str:
               f"{saved['epochs']} epochs" if "epochs" in saved else "", f"batch {saved['batch_size']}" if "batch_size" in saved else "",
               f"lr {saved['lr']:g}" if isinstance(saved.get("lr"), (int, float)) else "",
               "SGD" if saved.get("optimizer") == "sgd" else "",
-              str(saved["precision"]) if saved.get("precision", "auto") != "auto" else ""]
+              str(saved["precision"]) if saved.get("precision", "auto") != "auto" else "",
+              f"early stop after {saved['patience']}" if is_number(saved.get("patience")) else ""]
     augment = [name for key, name in (("hflip", "flip"), ("scale_jitter", "scale jitter"), ("photometric", "photometric")) if saved.get(key)]
     parts.append(" + ".join(augment))
     return ", ".join(p for p in parts if p) or "unknown (no recipe.json)"
@@ -230,6 +234,7 @@ class RunInfo:
     best_epoch: int | None = None  # the epoch of best_map (its best checkpoint's)
     per_class: dict[str, float | None] = field(default_factory=dict)  # validation AP per class at best_epoch (None: no labels of it)
     start_per_class: dict[str, float | None] = field(default_factory=dict)  # the start weights', before training
+    stopped_early: bool = False  # finished before its last epoch: validation mAP had stopped rising
 
     @property
     def checkpoint(self) -> Path:
@@ -258,10 +263,11 @@ def list_runs(root: Path) -> list[RunInfo]:
         epochs = int(recipe["epochs"]) if is_number(recipe.get("epochs")) else 0
         # finished: every epoch trained and no state left to resume (killed while committing its last epoch, the
         # history had the epoch, the state did not)
-        finished = len(trained) >= epochs > 0 and not (run / "train_state.pt").exists()
+        stopped_early = bool(trained and trained[-1].get("stopped_early"))
+        finished = (len(trained) >= epochs > 0 or stopped_early) and not (run / "train_state.pt").exists()
         out.append(RunInfo(run, run.name, len(trained), epochs, max(maps) if maps else None, finished, recipe,
                            start[0].get("mAP") if start else None, _speed(trained, recipe), int(best["epoch"]) if best else None,
-                           _per_class(best), _per_class(start[0] if start else None)))
+                           _per_class(best), _per_class(start[0] if start else None), stopped_early))
     return out
 
 
@@ -424,7 +430,7 @@ def fine_tune(labels: LabelSet, image_root: Path, run_dir: Path, recipe: Recipe,
                             photometric=recipe.photometric)
     config = TrainConfig(epochs=recipe.epochs, batch_size=recipe.batch_size, lr=recipe.lr, image_size=recipe.image_size,
                          max_size=round(recipe.image_size * 1.5), frozen_stages=recipe.frozen_stages, seed=recipe.seed,
-                         optimizer=recipe.optimizer, precision=recipe.precision, augment=augment, warmup_iters=min(100, max(1, len(train.images) // recipe.batch_size * recipe.epochs // 10)))
+                         optimizer=recipe.optimizer, precision=recipe.precision, augment=augment, patience=recipe.patience, warmup_iters=min(100, max(1, len(train.images) // recipe.batch_size * recipe.epochs // 10)))
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         if not resume:

@@ -88,6 +88,9 @@ class TrainConfig:
     num_workers: int = 0
     validate: bool = True
     validate_start: bool = True  # fine-tuning: score the start weights first (history entry "epoch": 0)
+    # stop once validation mAP has not risen for this many epochs (the best epoch's weights are
+    # best.safetensors); None: every epoch is trained
+    patience: int | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,7 @@ class TrainResult:
     input_size: int | None = None
     skipped_images: int = 0  # missing or unreadable images left out (each one named in the log)
     validation_pending: bool = False  # cancelled while validating epoch epochs_done + 1, its steps done (resume validates it)
+    stopped_early: bool = False  # validation mAP stopped rising for TrainConfig.patience epochs: the epochs left were not trained
 
 
 @dataclass(frozen=True)
@@ -375,6 +379,7 @@ class Trainer:
                           "nothing to score, so no validation mAP and no best.safetensors")
         self.best_map: float | None = None
         self.history: list[dict[str, Any]] = []
+        self.stopped_early = False
         self.fine_tuning = start is not None
         if state is not None:
             self.optimizer.load_state_dict(state["optimizer"])
@@ -392,6 +397,8 @@ class Trainer:
             except ValueError as exc:
                 raise TrainingError(f"{self.run_dir / 'metrics.json'} is damaged ({exc}): the run's history cannot go on") from None
             self._settle_pending_best(done)
+            # killed between the early stop's checkpoint and its end: it stays stopped, not trained on
+            self.stopped_early = bool(self.history and self.history[-1].get("stopped_early"))
             # runs saved before "fine_tuning" was kept: their checkpoint says where they started
             self.fine_tuning = bool(state.get("fine_tuning", self.spec.source.startswith("fine-tuned from")))
             if state.get("start_preprocess"):
@@ -449,7 +456,7 @@ class Trainer:
         if "epochs" in saved and saved["epochs"] != config.epochs:
             self._log(f"epochs changed from {saved['epochs']} to {config.epochs} on resume")
         applied = [key for key in ("precision", "augment", "warmup_iters", "weight_decay", "momentum", "schedule", "grad_clip", "channels_last",
-                                   "num_workers") if key in saved and saved[key] != now[key]]
+                                   "num_workers", "patience") if key in saved and saved[key] != now[key]]
         if applied:
             self._log("settings changed on resume, from here on: " + ", ".join(f"{key.replace('_', ' ')} {saved[key]} → {now[key]}" for key in applied))
 
@@ -485,7 +492,8 @@ class Trainer:
         path = self.run_dir / "train_state.pt"
         if not path.exists() and (self.run_dir / "last.safetensors").exists():
             summary = _training_summary(self.run_dir / "last.safetensors")
-            unfinished = summary.get("epochs_done", 0) < (summary.get("recipe") or {}).get("epochs", 0)
+            stopped_early = any(isinstance(h, dict) and h.get("stopped_early") for h in summary.get("history") or [])
+            unfinished = summary.get("epochs_done", 0) < (summary.get("recipe") or {}).get("epochs", 0) and not stopped_early
             if unfinished and not _first_checkpoint(summary, self.run_dir):
                 raise TrainingError(f"the run in {self.run_dir} has no train_state.pt (deleted?), so it cannot go on from its step: start a "
                                     f"new run in another folder from its weights, {self.run_dir / 'last.safetensors'}")
@@ -651,7 +659,9 @@ class Trainer:
                 start_time = time.perf_counter()
             if self.end_pending:  # cancelled while validating the last epoch: validate it now
                 self._end_epoch()
-            while self.epoch < config.epochs:
+            if config.patience is not None and not (config.validate and self.val_data is not None and self.val_data.labels.images):
+                self._log(f"no validation, so no early stop: all {count(config.epochs, 'epoch')} are trained")
+            while self.epoch < config.epochs and not self.stopped_early:
                 self.dataset.set_epoch(self.epoch)
                 self.sampler.set_epoch(self.epoch, self.skip)
                 loader = torch.utils.data.DataLoader(self.dataset, batch_sampler=self.sampler, collate_fn=collate, num_workers=config.num_workers,
@@ -721,7 +731,7 @@ class Trainer:
         return TrainResult(self.run_dir, done, self.step, cancelled, self.best_map, self.run_dir / "last.safetensors",
                            best if best.exists() else None, start_map=None if start is None else start.get("mAP"),
                            start_input_size=start_size, input_size=self.spec.preprocess.min_size, skipped_images=len(self.reported),
-                           validation_pending=cancelled and self.end_pending)
+                           validation_pending=cancelled and self.end_pending, stopped_early=self.stopped_early)
 
     def _diverged(self, what: str) -> TrainingError:
         kept = "the last checkpoint is kept" if (self.run_dir / "last.safetensors").exists() else "no epoch had finished, so there is no checkpoint"
@@ -837,6 +847,9 @@ class Trainer:
         improved = metrics is not None and metrics.mAP is not None and (self.best_map is None or metrics.mAP > self.best_map)
         if improved:
             self.best_map = metrics.mAP
+        stop_note = self._early_stop()
+        if stop_note:
+            entry["stopped_early"] = True  # (before the history is written: a resumed run stays stopped)
         # the history and the best weights first, the checkpoint (the commit) last: killed in between,
         # the run resumes at the previous checkpoint and does this epoch again, history and best included
         pending_best = self.run_dir / _PENDING_BEST
@@ -850,8 +863,32 @@ class Trainer:
         summary = "" if metrics is None else f": {_scores(metrics)}"
         self._log(f"epoch {self.epoch}/{self.config.epochs} done{summary}")
         self._emit(TrainEvent("epoch", self.epoch, self.step, self.total_steps, metrics=None if metrics is None else metrics.to_json()))
+        if stop_note:
+            self._log(stop_note)
         if self.dist.world_size > 1:
-            dist.barrier()
+            # the first process alone validates, so it alone knows whether to stop: the others follow it
+            decision = torch.tensor([float(bool(stop_note))], device=self.device)
+            dist.broadcast(decision, 0)
+            self.stopped_early = bool(decision.item())
+
+    def _early_stop(self) -> str:
+        """Why the run stops after this epoch ("" when it goes on): validation mAP has not risen for
+        ``patience`` epochs (a run resumed counts the epochs before its stop)."""
+        patience = self.config.patience
+        if patience is None or not self.dist.main or self.epoch >= self.config.epochs:
+            return ""
+        scored = [(h["epoch"], h["mAP"]) for h in self.history if h["epoch"] >= 1 and is_number(h.get("mAP"))]
+        if not scored:
+            return ""
+        best_epoch, best = scored[0]
+        for epoch, value in scored[1:]:
+            if value > best:
+                best_epoch, best = epoch, value
+        if self.epoch - best_epoch < patience:
+            return ""
+        self.stopped_early = True
+        return (f"stopped early after epoch {self.epoch} of {self.config.epochs}: validation mAP has not risen for "
+                f"{count(self.epoch - best_epoch, 'epoch')} (best {best:.3f}, at epoch {best_epoch}, is best.safetensors)")
 
     def evaluate(self, data: DataSource, preprocess: PreprocessConfig | None = None) -> EvalResult:
         """Validation mAP of the model as it is now, at the run's input size or at ``preprocess``."""

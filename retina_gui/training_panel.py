@@ -238,6 +238,9 @@ class TrainingPanel(QWidget):
         self.precision_box.setToolTip("auto: bf16 where the CPU or GPU runs it fast (AVX512-BF16, Ampere and later), else fp32. "
                                       "fp16 (GPU only) with loss scaling, for GPUs without fast bf16")
         self.seed_spin = QSpinBox(minimum=0, maximum=2**31 - 1)
+        self.patience_spin = QSpinBox(minimum=0, maximum=100, suffix=" epochs without gain")
+        self.patience_spin.setSpecialValueText("never")
+        self.val_spin.valueChanged.connect(self._validation_chosen)
         self.flip_box, self.jitter_box, self.photo_box = QCheckBox("flip"), QCheckBox("scale jitter"), QCheckBox("photometric")
         self.frozen_spin = QSpinBox(minimum=-1, maximum=4)
         self.frozen_spin.setSpecialValueText("auto")
@@ -252,7 +255,9 @@ class TrainingPanel(QWidget):
                           (self.seed_spin, "The seed of the validation split, the augmentations and the new layers' weights: the "
                                            "same seed and labels train the same run again"),
                           (self.frozen_spin, "Backbone stages that do not learn, 0–4; auto: 1 when fine-tuning trained weights, "
-                                             "else 0")):
+                                             "else 0"),
+                          (self.patience_spin, "Stop once validation mAP has not risen for this many epochs, 1–100: the best "
+                                               "epoch's weights are the run's model; never: train every epoch (needs validation)")):
             spin.setToolTip(tip)
             spin.valueChanged.connect(self.labels_changed)  # the plan's estimate of the time
         self._recipe_shown = False  # the Advanced fields hold the defaults once it is first opened
@@ -275,6 +280,7 @@ class TrainingPanel(QWidget):
         form.addRow("Augment", augment)
         form.addRow("Frozen stages", self.frozen_spin)
         form.addRow("Validation", self.val_spin)
+        form.addRow("Stop early", self.patience_spin)
         form.addRow("Precision", self.precision_box)
         form.addRow("Seed", self.seed_spin)
         self._advanced_toggled(False)
@@ -293,7 +299,8 @@ class TrainingPanel(QWidget):
         layout.addWidget(QLabel("Runs"))
         layout.addWidget(self.runs, 1)
         layout.addLayout(button_grid(self.use_button, self.delete_button))
-        for spin in (self.size_spin, self.epochs_spin, self.lr_spin, self.batch_spin, self.frozen_spin, self.val_spin, self.seed_spin):
+        for spin in (self.size_spin, self.epochs_spin, self.lr_spin, self.batch_spin, self.frozen_spin, self.val_spin, self.seed_spin,
+                     self.patience_spin):
             spin.valueChanged.connect(self._remember_advanced)
         for box in (self.start_box, self.backbone_box, self.optimizer_box, self.precision_box):
             box.currentIndexChanged.connect(self._remember_advanced)
@@ -423,7 +430,8 @@ class TrainingPanel(QWidget):
                       hflip=self.flip_box.isChecked(), scale_jitter=self.jitter_box.isChecked(), photometric=self.photo_box.isChecked(),
                       frozen_stages=None if self.frozen_spin.value() < 0 else self.frozen_spin.value(),
                       val_fraction=self.val_spin.value() / 100, device=self.predictions.device,
-                      precision=self.precision_box.currentText(), seed=self.seed_spin.value())
+                      precision=self.precision_box.currentText(), seed=self.seed_spin.value(),
+                      patience=self.patience_spin.value() if self.val_spin.value() and self.patience_spin.value() else None)
 
     def _fill_recipe(self, recipe: Recipe) -> None:
         self.size_spin.setValue(recipe.image_size)
@@ -439,6 +447,11 @@ class TrainingPanel(QWidget):
         self.val_spin.setValue(round(recipe.val_fraction * 100))
         self.precision_box.setCurrentText(recipe.precision)
         self.seed_spin.setValue(recipe.seed)
+        self.patience_spin.setValue(recipe.patience or 0)
+
+    def _validation_chosen(self, share: int) -> None:
+        """Without validation there is no mAP to stop on: the field says so, greyed."""
+        self.patience_spin.setEnabled(share > 0)
 
     def _advanced_key(self) -> str:
         return f"training_advanced/{self.annotator.workspace.folder}"
@@ -677,6 +690,7 @@ class TrainingPanel(QWidget):
         in_use = self.predictions.model
         new_model = self.worker is not None and self.worker.recipe.start is None and in_use is not None
         resumed = self.worker is not None and self.worker.resume
+        planned = self.worker.recipe.epochs if self.worker is not None else None
         self.stop()
         if result.cancelled and result.steps == 0 and not resumed:  # (fine_tune removed it)
             self.status.setText("cancelled before its first step: nothing was learnt, and the run is not kept")
@@ -692,7 +706,8 @@ class TrainingPanel(QWidget):
             best = ", not validated (no images were held out)" if result.best_map is None else f", best validation mAP {result.best_map:.3f}"
             if result.start_map is not None:
                 best += f" (start weights {result.start_map:.3f})"
-            done = f"done: {_epochs(result.epochs_done)}{best}"
+            early = f" of {planned} (stopped early: validation mAP had stopped rising)" if result.stopped_early and planned else ""
+            done = f"done: {_epochs(result.epochs_done)}{early}{best}"
             worse = result.start_map is not None and result.best_map is not None and result.best_map < result.start_map
             # a run that scores below the weights it started from does not take over unasked: the
             # predictions on screen got visibly worse, and the better model was one click from lost
@@ -855,7 +870,8 @@ class TrainingPanel(QWidget):
         busy = self._busy_runs()
         minutes = Counter(run.started[:13] for run in runs)  # (runs of one minute told apart by their seconds)
         for row, run in enumerate(runs):
-            state = "training" if run.path.resolve() in busy else "finished" if run.finished else "stopped"
+            state = ("training" if run.path.resolve() in busy else "finished early" if run.stopped_early and run.finished else
+                     "finished" if run.finished else "stopped")
             best = "–" if run.best_map is None else f"{run.best_map:.3f}"
             if run.start_map is not None:
                 best += f" ({run.start_map:.3f})"

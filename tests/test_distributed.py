@@ -100,3 +100,23 @@ def test_torchrun_goes_on_past_an_image_one_process_cannot_decode(tmp_path):
     done = subprocess.run([*cmd[:-1], str(tmp_path / "none")], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode != 0 and "no image of the epoch could be decoded" in done.stderr
     assert not (tmp_path / "none" / "last.safetensors").exists()
+
+
+def test_under_torchrun_every_process_stops_early_with_the_first(tmp_path):
+    """The first process alone validates: the others, not told, went on into the next epoch's
+    all-reduce and hung there."""
+    labels = read_coco(CHESS / "_annotations.coco.json")
+    from core.formats.coco import write_coco
+
+    write_coco(labels.subset({im.id for im in labels.images[:3]}), tmp_path / "three.json")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "core.cli", "train",
+           "--coco", str(tmp_path / "three.json"), "--images", str(CHESS), "--val-split", "0.3", "--patience", "1", "--backbone", "resnet18",
+           "--fpn-channels", "32", "--image-size", "96", "--epochs", "4", "--batch-size", "1", "--lr", "1e-9", "--no-augment",
+           "--device", "cpu", "--precision", "fp32", "--out", str(tmp_path / "run")]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    history = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    # a learning rate that changes nothing: epoch 2 scores as epoch 1, and the run stops after it
+    assert [h["epoch"] for h in history] == [1, 2] and history[-1]["stopped_early"]
+    assert "2 epochs (stopped early, of 4)" in done.stderr

@@ -125,6 +125,10 @@ def test_runs_are_listed_newest_first_with_their_best_map(tmp_path):
     # per class at the best epoch (of equal ones the first: the checkpoint the trainer kept), and before training
     assert runs[1].best_epoch == 1 and runs[1].per_class == {"king": 0.3, "queen": 0.7}
     assert runs[1].start_per_class == {"king": 0.6, "queen": 0.8} and runs[0].per_class == {} and runs[0].start_per_class == {}
+    # stopped early: finished before its last epoch (not a stopped run to resume)
+    (second / "metrics.json").write_text(json.dumps([{"epoch": 1, "mAP": 0.2}, {"epoch": 2, "mAP": 0.1, "stopped_early": True}]))
+    early = list_runs(tmp_path)[0]
+    assert early.finished and early.stopped_early and early.epochs_done == 2 and not runs[1].stopped_early
 
 
 @pytest.mark.parametrize("recipe, metrics", [
@@ -165,6 +169,8 @@ def test_a_runs_recipe_reads_as_a_line():
     assert describe_recipe({}) == "unknown (no recipe.json)"
     assert describe_recipe(Recipe(start=None, lr=0.01, optimizer="sgd", precision="fp32", photometric=False).to_json()) == \
         "new mobilenet_v2 model, 512 px, 12 epochs, batch 4, lr 0.01, SGD, fp32, flip + scale jitter"
+    assert describe_recipe(Recipe(start=None, epochs=30, patience=5, hflip=False, scale_jitter=False, photometric=False).to_json()) == \
+        "new mobilenet_v2 model, 512 px, 30 epochs, batch 4, lr 0.0003, early stop after 5"
 
 
 def test_a_recipe_with_an_unknown_optimizer_or_precision_is_refused_on_resume(tmp_path):
@@ -176,6 +182,10 @@ def test_a_recipe_with_an_unknown_optimizer_or_precision_is_refused_on_resume(tm
     (tmp_path / "recipe.json").write_text(json.dumps({**Recipe(start=None).to_json(), "precision": "int8"}))
     with pytest.raises(FineTuneError, match="precision 'int8' is not one of auto, fp32, bf16, fp16"):
         load_recipe(tmp_path)
+    for patience in (0, 2.5, "3", True):
+        (tmp_path / "recipe.json").write_text(json.dumps({**Recipe(start=None).to_json(), "patience": patience}))
+        with pytest.raises(FineTuneError, match="patience .* is not a whole number of epochs, 1 or more"):
+            load_recipe(tmp_path)
 
 
 def test_the_plan_counts_the_images_in_the_folder_and_names_negatives_and_new_classes():

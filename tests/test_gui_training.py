@@ -709,3 +709,30 @@ def test_remembered_speeds_that_are_no_speeds_are_passed_over(window):
     panel.settings.setValue(panel.SPEEDS_KEY, json.dumps({"cpu/mobilenet_v2": good}))
     panel.describe()
     assert "on the CPU (at the speed of the run 20261127-101447 of elsewhere: 2.0 images/s at 512 px)" in panel.plan.text()
+
+
+def test_a_run_set_to_stop_early_stops_once_validation_stops_rising_and_says_so(qtbot, window, monkeypatch):
+    from core.evaluate import EvalResult
+
+    scores = iter([0.3, 0.5, 0.4])  # the start weights, then epochs 1 and 2
+
+    def scripted(self, data, preprocess=None):
+        value = next(scores)
+        return EvalResult(value, value, value, None, None, None)
+
+    monkeypatch.setattr(core.train.Trainer, "evaluate", scripted)
+    panel = window.training_panel
+    small_recipe(panel, 4)
+    assert panel.patience_spin.text() == "never" and panel.recipe().patience is None
+    panel.val_spin.setValue(0)  # no validation, nothing to stop on: the field is greyed and not used
+    panel.patience_spin.setValue(1)
+    assert not panel.patience_spin.isEnabled() and panel.recipe().patience is None
+    panel.val_spin.setValue(20)
+    assert panel.patience_spin.isEnabled() and panel.recipe().patience == 1
+    assert panel.train()
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=120_000)
+    assert panel.status.text().startswith("done: 2 epochs of 4 (stopped early: validation mAP had stopped rising), "
+                                          "best validation mAP 0.500 (start weights 0.300); now using ")
+    assert panel.runs.item(0, 1).text() == "2/4" and panel.runs.item(0, 3).text() == "finished early"
+    assert "early stop after 1" in panel.runs.item(0, 0).toolTip()
+    assert panel.resumable is None and not panel.resume_button.isEnabled()  # finished: nothing to resume

@@ -216,6 +216,55 @@ def _cancelled_by_validation(monkeypatch) -> CancelToken:
     return cancel
 
 
+def _scripted_validation(monkeypatch, maps: list[float]) -> None:
+    """Validation that scores the epochs ``maps`` in turn (a cancelled one scores nothing)."""
+    from core.evaluate import EvalResult
+
+    scores = iter(maps)
+
+    def scripted(self, data, preprocess=None):
+        value = next(scores)
+        return EvalResult(value, value, value, None, None, None)
+
+    monkeypatch.setattr(Trainer, "evaluate", scripted)
+
+
+def test_a_run_stops_early_once_validation_map_stops_rising_and_stays_stopped(four_images, tmp_path, monkeypatch):
+    _scripted_validation(monkeypatch, [0.2, 0.5, 0.5, 0.4, 0.6])
+    events = []
+    result = _trainer(four_images, tmp_path, _config(epochs=5, validate=True, patience=2), val_data=four_images, on_event=events.append).run()
+    # epoch 2 is the best; 3 (equal is no better) and 4 did not rise: the run ends after epoch 4, as finished
+    assert result.stopped_early and not result.cancelled and result.epochs_done == 4 and result.best_map == 0.5
+    assert "stopped early after epoch 4 of 5: validation mAP has not risen for 2 epochs (best 0.500, at epoch 2" in (
+        tmp_path / "train.log").read_text()
+    assert any(e.kind == "log" and e.message.startswith("stopped early") for e in events)
+    history = json.loads((tmp_path / "metrics.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4] and history[-1]["stopped_early"] is True
+    assert load_checkpoint(tmp_path / "best.safetensors").spec.training["history"][-1]["epoch"] == 2
+    assert not (tmp_path / "train_state.pt").exists()  # finished: nothing to resume
+    with pytest.raises(TrainingError, match="has finished: there is nothing to resume"):
+        _trainer(four_images, tmp_path, _config(epochs=5, validate=True, patience=2), val_data=four_images, resume=True)
+
+
+def test_early_stopping_counts_the_epochs_before_a_resume(four_images, tmp_path, monkeypatch):
+    cancel = CancelToken()
+    _scripted_validation(monkeypatch, [0.5, 0.4])
+    on_event = lambda e: e.kind == "epoch" and e.epoch == 2 and cancel.cancel()  # noqa: E731
+    first = _trainer(four_images, tmp_path, _config(epochs=6, validate=True, patience=3), val_data=four_images, cancel=cancel,
+                     on_event=on_event).run()
+    assert first.cancelled and first.epochs_done == 2 and not first.stopped_early
+    _scripted_validation(monkeypatch, [0.45])  # epoch 3: still below epoch 1's
+    resumed = _trainer(four_images, tmp_path, _config(epochs=6, validate=True, patience=2), val_data=four_images, resume=True).run()
+    assert resumed.stopped_early and resumed.epochs_done == 3
+    assert "settings changed on resume, from here on: patience 3 → 2" in (tmp_path / "train.log").read_text()
+
+
+def test_early_stopping_without_validation_trains_every_epoch_and_says_so(four_images, tmp_path):
+    result = _trainer(four_images, tmp_path, _config(epochs=2, patience=1)).run()
+    assert result.epochs_done == 2 and not result.stopped_early
+    assert "no validation, so no early stop: all 2 epochs are trained" in (tmp_path / "train.log").read_text()
+
+
 def _two_class_start(tmp_path) -> Path:
     config = ModelConfig(backbone="resnet18", num_classes=2, fpn_channels=64)
     path = tmp_path / "start.safetensors"
