@@ -326,7 +326,9 @@ def estimate_duration(labels: LabelSet, recipe: Recipe, runs: Sequence[RunInfo],
     took = ("Under a minute" if seconds < 45 else "About a minute" if seconds < 90 else f"About {seconds / 60:.0f} min"
             if seconds < 5400 else f"About {seconds / 3600:.1f} h")
     where = "the GPU" if device == "cuda" else "the CPU"
-    return f"{took} on {where} (at the speed of the run {timed.started}: {timed.speed.images_per_s:.1f} images/s at {timed.speed.image_size} px)."
+    early = " Less if it stops early." if recipe.patience and recipe.val_fraction else ""
+    return (f"{took} on {where} (at the speed of the run {timed.started}: {timed.speed.images_per_s:.1f} images/s at "
+            f"{timed.speed.image_size} px).{early}")
 
 
 def _read_json(path: Path, kind: type):

@@ -262,6 +262,7 @@ def test_the_time_of_a_run_is_estimated_from_the_newest_run_on_that_kind_of_devi
     assert text == f"About 5 min on the CPU (at the speed of the run {timed.name}: 8.0 images/s at 256 px)."
     assert estimate_duration(labels, recipe, list_runs(tmp_path), "cuda") == ""  # no run on a GPU to go by
     assert "About 3.4 h" in estimate_duration(labels, replace(recipe, epochs=400), list_runs(tmp_path), "cpu")
+    assert estimate_duration(labels, replace(recipe, patience=3), list_runs(tmp_path), "cpu") == f"{text} Less if it stops early."
     assert estimate_duration(labels, replace(recipe, epochs=1, image_size=256), list_runs(tmp_path), "cpu").startswith("Under a minute on")
     assert estimate_duration(labels, replace(recipe, backbone="resnet50"), list_runs(tmp_path), "cpu") == ""  # no run of that backbone
     assert estimate_duration(LabelSet(labels.categories, []), recipe, list_runs(tmp_path), "cpu") == ""  # nothing to train on
