@@ -154,8 +154,14 @@ class Annotator(QObject):
 
     # --- actions (menu items and shortcuts call these) -----------------------------------------
     def delete_selected(self) -> None:
-        if self._editable():
-            self.workspace.delete_boxes(self.current, self.canvas.selected())
+        if not self._editable():
+            return
+        selected = self.canvas.selected()
+        if not selected:  # (nothing happened, and nothing said why)
+            self.message.emit("no box selected to delete: click one, or Tab to it")
+            return
+        self.workspace.delete_boxes(self.current, selected)
+        self.message.emit(f"deleted {count(len(selected), 'box')} (Edit ▸ Undo brings {'it' if len(selected) == 1 else 'them'} back)")
 
     def relabel_selected(self, category_id: int) -> None:
         if self._editable() and self.canvas.selected():

@@ -27,7 +27,13 @@ from PySide6.QtGui import (
     QPixmap,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsPixmapItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QGraphicsView,
+)
 
 from core.annotations import clamp_shift
 from retina_gui.convert import corners
@@ -324,6 +330,9 @@ class Canvas(QGraphicsView):
         self.names_shown = self.predictions_shown = True
         self._overlays: dict[str, list[OverlayBox]] = {}  # by owner: "anchors", "highlight" (evaluation), "explanation"
         self._selected: set[int] = set()
+        # the last boxes selected on this image, in reading order: Tab goes on from their place once
+        # they are gone (Tab, Delete, Tab started again at the first box)
+        self._tab_place: list[QRectF] = []
         self.just_drawn = False  # the selection is the box just drawn (see select_drawn)
         self._drag: _Drag | None = None
         self._press_scene = QPointF()
@@ -340,6 +349,7 @@ class Canvas(QGraphicsView):
         """Show ``image`` as an image of ``width`` x ``height`` pixels (it may be a reduced decode)."""
         first = self.image_size is None or self.image_size != (width, height)
         self.message = ""
+        self._tab_place = []
         self._pixmap.setPixmap(QPixmap.fromImage(image))
         self._pixmap.setScale(width / max(1, image.width()))
         self._pixmap.setVisible(True)
@@ -535,6 +545,9 @@ class Canvas(QGraphicsView):
         boxes' tags come first)."""
         changed = indices != self._selected
         self._selected = indices
+        if indices:
+            rects = [self._items[i].rect() for i in sorted(indices)]
+            self._tab_place = [rects[k] for k in reading_order(rects)]
         if changed:
             self._place_tags()
             self.selection_changed.emit(sorted(indices))
@@ -674,10 +687,15 @@ class Canvas(QGraphicsView):
         return QPointF(min(max(p.x(), 0.0), w), min(max(p.y(), 0.0), h))
 
     def handle_at(self, view_pos: QPoint) -> tuple[int, str] | None:
+        """The selected box's handle under the point. A box small on screen is grabbed by its handles
+        only near them (a quarter of its side): their full reach covered a 14 px box, and a drag
+        meant to move it resized it."""
         for index in sorted(self._selected, key=lambda i: self._items[i].zValue(), reverse=True):
+            on_screen = self.mapFromScene(self._items[index].rect()).boundingRect()
+            grab = min(_GRAB_PX, max(2.0, min(on_screen.width(), on_screen.height()) / 4))
             for name, point in _handle_points(self._items[index].rect()).items():
                 v = self.mapFromScene(point)
-                if abs(v.x() - view_pos.x()) <= _GRAB_PX and abs(v.y() - view_pos.y()) <= _GRAB_PX:
+                if abs(v.x() - view_pos.x()) <= grab and abs(v.y() - view_pos.y()) <= grab:
                     return index, name
         return None
 
@@ -698,12 +716,16 @@ class Canvas(QGraphicsView):
 
     def _item_at(self, view_pos: QPoint, kind: type) -> int | None:
         """The box of ``kind`` under the point; a tag counts for its box only where no box is (a
-        tag lying over a neighbour's inside took the click from the box under the cursor)."""
+        tag lying over a neighbour's inside took the click from the box under the cursor), and only
+        above or below the box itself: the part of a small box's wide tag beside it is free to
+        draw from (a drag begun there moved the box)."""
         under = self.items(view_pos)
         boxes = [item for item in under if isinstance(item, kind)]
         if boxes:
             return boxes[0].index
-        tags = [item.owner for item in under if isinstance(item, LabelItem) and isinstance(item.owner, kind)]
+        x = self.mapToScene(view_pos).x()
+        tags = [item.owner for item in under if isinstance(item, LabelItem) and isinstance(item.owner, kind)
+                and item.owner.rect().left() <= x <= item.owner.rect().right()]
         return tags[0].index if tags else None
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
@@ -769,7 +791,8 @@ class Canvas(QGraphicsView):
                 self._drag = _Drag.MOVE
                 self._preview = {i: self._items[i].rect() for i in self._selected}
                 return
-        self.select([])
+        if not ctrl:  # (Ctrl+click beside the boxes picked emptied the selection)
+            self.select([])
         self._drag = _Drag.DRAW
         start = self._clamp_point(scene)
         self._press_scene = start
@@ -887,12 +910,19 @@ class Canvas(QGraphicsView):
         (Esc brings it back here)."""
         if not self._items or self._drag is not None:
             return super().focusNextPrevChild(forward)
-        order = reading_order([item.rect() for item in self._items])
-        place = {index: n for n, index in enumerate(order)}
-        if self._selected:
-            at = max(place[i] for i in self._selected) + 1 if forward else min(place[i] for i in self._selected) - 1
-        else:
-            at = 0 if forward else -1
+        rects = [item.rect() for item in self._items]
+        if self._selected or not self._tab_place:
+            order = reading_order(rects)
+            place = {index: n for n, index in enumerate(order)}
+            if self._selected:
+                at = max(place[i] for i in self._selected) + 1 if forward else min(place[i] for i in self._selected) - 1
+            else:
+                at = 0 if forward else -1
+        else:  # the boxes last selected are gone (deleted): from their place among the boxes left
+            order = reading_order([*rects, self._tab_place[-1] if forward else self._tab_place[0]])
+            gone = order.index(len(rects))
+            order.pop(gone)
+            at = gone if forward else gone - 1
         index = order[at % len(order)]
         self.select([index])
         self.ensureVisible(self._items[index].sceneBoundingRect(), 20, 20)
@@ -929,6 +959,8 @@ class Canvas(QGraphicsView):
             painter.setPen(pen)
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(self.mapFromScene(r).boundingRect())
+            if self._drag in (_Drag.DRAW, _Drag.RESIZE):  # its size in image pixels as it is drawn (to match it to the anchors' sizes)
+                self._paint_badge(painter, self.mapFromScene(r).boundingRect(), f"{r.width():.0f} × {r.height():.0f}", color)
         if self._drag is None and self._selected:
             self._paint_handles(painter, rect)
         if self._cursor is not None and not self._space:

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.text import count
 from retina_gui.convert import category_color, category_icon, class_key_text
 from retina_gui.widgets import button_grid
 from retina_gui.workspace import Workspace
@@ -33,6 +34,9 @@ class ClassesPanel(QWidget):
         self.confirm = confirm
         self.workspace: Workspace | None = None
         self.list = QListWidget()
+        # a long name is cut in its middle, its box count kept in view (it scrolled sideways, the count out of sight)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.currentItemChanged.connect(self._chosen)
         self.list.itemDoubleClicked.connect(self._double_clicked)
         # a click only chooses (for new boxes, and for Rename, Colour, Delete): it must not relabel the
@@ -80,6 +84,7 @@ class ClassesPanel(QWidget):
                 item = QListWidgetItem(f"{class_key_text(number)}{category.name}  ({counts.get(category.id, 0)})")
                 item.setIcon(category_icon(category))
                 item.setData(Qt.ItemDataRole.UserRole, category.id)
+                item.setToolTip(f"{category.name}: {count(counts.get(category.id, 0), 'box')}")
                 self.list.addItem(item)
                 if category.id == self.workspace.current_category:
                     self.list.setCurrentItem(item)
@@ -176,4 +181,5 @@ class ClassesPanel(QWidget):
         boxes = "its box" if count == 1 else f"its {count} boxes"
         if count and not self.confirm("Delete class", f"Delete {category.name} and {boxes}? (Edit ▸ Undo brings them back.)", undoable=True):
             return
-        self._try(lambda: self.workspace.delete_category(category_id))
+        if self._try(lambda: self.workspace.delete_category(category_id)):
+            self.message.emit(f"deleted class {category.name}{f' and {boxes}' if count else ''} (Edit ▸ Undo brings it back)")

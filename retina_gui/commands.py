@@ -51,6 +51,11 @@ class StoreCommand(QUndoCommand):
     def apply(self) -> None:
         raise NotImplementedError
 
+    def boxes_left(self, undone: bool) -> list[int]:
+        """The boxes of its image this step leaves in place, undone or (re)done: selected then, so
+        that boxes an undo brings back stand out among the others."""
+        return []
+
 
 class AddBoxes(StoreCommand):
     def __init__(self, store: AnnotationStore, file_name: str, size: tuple[int, int], boxes: list[Box], text: str) -> None:
@@ -72,6 +77,9 @@ class AddBoxes(StoreCommand):
     def undo(self) -> None:
         self.store.remove_boxes(self.file_name, [i for i, _ in self.items])
 
+    def boxes_left(self, undone: bool) -> list[int]:
+        return [] if undone else [i for i, _ in self.items]
+
 
 class DeleteBoxes(StoreCommand):
     def __init__(self, store: AnnotationStore, file_name: str, indices: list[int]) -> None:
@@ -84,6 +92,9 @@ class DeleteBoxes(StoreCommand):
 
     def undo(self) -> None:
         self.store.insert_boxes(self.file_name, (0, 0), self.removed)
+
+    def boxes_left(self, undone: bool) -> list[int]:
+        return [i for i, _ in self.removed] if undone else []
 
 
 class ChangeBoxes(StoreCommand):
@@ -122,6 +133,9 @@ class ChangeBoxes(StoreCommand):
 
     def undo(self) -> None:
         self.store.replace_boxes(self.file_name, self.previous or [])
+
+    def boxes_left(self, undone: bool) -> list[int]:
+        return [i for i, _ in self.items]
 
 
 class SetReviewed(StoreCommand):

@@ -40,14 +40,24 @@ from retina_gui.annotator import Annotator
 from retina_gui.canvas import Canvas, Tool
 from retina_gui.class_picker import ClassPicker
 from retina_gui.classes_panel import ClassesPanel
+from retina_gui.commands import StoreCommand
 from retina_gui.convert import category_icon, class_key_text
 from retina_gui.evaluation_panel import EvaluationPanel
 from retina_gui.file_list import FileListModel, FileListPanel, without_labels
 from retina_gui.label_transfer import LabelTransfer
 from retina_gui.model_panel import ModelPanel
 from retina_gui.predictions import Predictions
+from retina_gui.shortcuts_dialog import ShortcutsDialog
 from retina_gui.training_panel import TrainingPanel
-from retina_gui.widgets import ElidedLabel, HistoryView, MessageBar, PanelScroll, TypeAhead, enclosing_scroll_area, scroll_into_view
+from retina_gui.widgets import (
+    ElidedLabel,
+    HistoryView,
+    MessageBar,
+    PanelScroll,
+    TypeAhead,
+    enclosing_scroll_area,
+    scroll_into_view,
+)
 from retina_gui.workers import FolderScanner, ImageLoader, drop_queued_results
 from retina_gui.workspace import Workspace, open_workspace
 
@@ -98,6 +108,9 @@ class WheelOnlyWhenFocused(QObject):
 NARROW_WINDOW = 900  # px: below it the panels share one column (see _fit_columns)
 
 
+GONE_TEXT = "no longer in the folder (deleted, moved or renamed since it was listed)"
+
+
 class MainWindow(QMainWindow):
     def __init__(self, *, folder: Path | None = None, model: Path | None = None, labels: Path | None = None,
                  recursive: bool = True, settings: QSettings | None = None, confirm: Callable[..., bool] | None = None) -> None:
@@ -116,6 +129,7 @@ class MainWindow(QMainWindow):
         self.workspace: Workspace | None = None
         self.scanner: FolderScanner | None = None
         self._new_images = 0  # found by the running rescan
+        self._found_on_rescan: set[str] = set()  # every image the running rescan found: those listed and not found are gone
         self.loader: ImageLoader | None = None
         self.labels_not_saved = False  # the last save of the open labels file failed (shown in the title)
         self.listed = False  # the open folder's file list is complete
@@ -363,7 +377,7 @@ class MainWindow(QMainWindow):
         self._action(edit, "&Copy Boxes", self.copy, QKeySequence.StandardKey.Copy)
         self._action(edit, "&Paste Boxes", a.paste, QKeySequence.StandardKey.Paste)
         self._action(edit, "Paste Boxes of the Pre&vious Image", a.paste_previous, "Ctrl+Shift+V")
-        self._action(edit, "&Delete Boxes", a.delete_selected, [QKeySequence(Qt.Key.Key_Delete), QKeySequence(Qt.Key.Key_Backspace)])
+        self._action(edit, "&Delete Boxes", self._delete_key, [QKeySequence(Qt.Key.Key_Delete), QKeySequence(Qt.Key.Key_Backspace)])
         self._action(edit, "Select &All Boxes", a.select_all, QKeySequence.StandardKey.SelectAll)
         # from any panel, as Ctrl+A, the number keys and Delete work: a selection left standing while a list had focus
         # was relabelled by the next number key (so Esc there clears it, not only gives the keys back)
@@ -424,15 +438,21 @@ class MainWindow(QMainWindow):
         self._action(go, "Previous E&rror", partial(self.step_error, -1), "Shift+F8")
 
         classes = bar.addMenu("&Classes")
+        classes.aboutToShow.connect(self._name_class_actions)
         self._action(classes, "&Add Class…", self.classes.ask_add, "Ctrl+N")
-        self._action(classes, "&Rename Class…", self.classes.ask_rename)
-        self._action(classes, "&Colour…", self.classes.ask_color)
-        self._action(classes, "&Delete Class…", self.classes.ask_delete)
+        # (named as the menu opens: they act on the class chosen in the Classes panel, which may be out of sight)
+        self.chosen_class_actions = [self._action(classes, "&Rename Class…", self.classes.ask_rename, "F2"),
+                                     self._action(classes, "&Colour…", self.classes.ask_color),
+                                     self._action(classes, "&Delete Class…", self.classes.ask_delete)]
         classes.addSeparator()
         self._action(classes, "C&hoose Class…", self.ask_class, "L", "Type part of a class name: any class, also past the ninth "
                      "(edit tool: relabels the selection)")
-        for number in range(1, 10):
-            self._action(classes, f"Class {number} (edit tool: relabels the selection)", partial(self.pick_class, number), str(number))
+        self.number_actions = [self._action(classes, f"Class {number}", partial(self.pick_class, number), str(number),
+                                            "Choose it for new boxes (edit tool: and relabel the selected boxes)")
+                               for number in range(1, 10)]
+
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&Keyboard and Mouse…", self.show_keys, QKeySequence.StandardKey.HelpContents)
 
     # --- folders -------------------------------------------------------------------------------
     def ask_open_folder(self) -> None:
@@ -589,10 +609,12 @@ class MainWindow(QMainWindow):
             self.settings.setValue(key, seen)
 
     def rescan(self) -> None:
-        """Lists the images added to the folder since it was opened (at the end of the list)."""
+        """Lists the images added to the folder since it was opened (at the end of the list), and
+        marks those gone since."""
         if self.workspace is None or not self.listed:
             return
         self._new_images = 0
+        self._found_on_rescan = set()
         if self.scanner is not None:
             self.scanner.stop()  # the first scan's thread, finished: waited for before it is let go
         self.scanner = FolderScanner(self.workspace.folder, recursive=self.recursive_action.isChecked())
@@ -603,6 +625,7 @@ class MainWindow(QMainWindow):
         self.scanner.start()
 
     def _found_again(self, names: list) -> None:
+        self._found_on_rescan.update(names)
         new = [n for n in names if self.files.model.row(n) is None]
         self._new_images += len(new)
         if new:
@@ -612,7 +635,21 @@ class MainWindow(QMainWindow):
         self.listed = True
         self.training_panel.set_folder_images(self.files.model.names)
         n = self._new_images
-        self.say(f"{n} new image{'' if n == 1 else 's'} listed at the end" if n else "no new images in the folder")
+        said = [f"{n} new image{'' if n == 1 else 's'} listed at the end" if n else "no new images in the folder"]
+        model = self.files.model
+        back = [name for name, reason in model.unreadable.items() if reason == GONE_TEXT and name in self._found_on_rescan]
+        if back:  # (back since: readable again)
+            for name in back:
+                del model.unreadable[name]
+            model.refresh(back)
+        gone = [name for name in model.names if name not in self._found_on_rescan and name not in model.unreadable]
+        for name in gone:  # (listed as before, it read as there until it was opened: "cannot be read: no such file")
+            model.mark_unreadable(name, GONE_TEXT)
+        if gone:
+            named = ", ".join(gone[:3]) + (f" and {len(gone) - 3} more" if len(gone) > 3 else "")
+            said.append(f"{count_of(len(gone), 'image')} gone from the folder ({named}): {'its' if len(gone) == 1 else 'their'} "
+                        "labels are kept")
+        self.say("; ".join(said))
 
     def _scan_failed(self, message: str) -> None:
         self.report("Folder", message)
@@ -642,8 +679,40 @@ class MainWindow(QMainWindow):
         boxes to it. With the draw tool, and on the box just drawn with either, they only choose:
         the box just drawn is selected, and choosing the next box's class relabelled it (pressing 1
         for the next box after a 2-box)."""
-        if self.workspace is not None and number <= len(self.workspace.store.categories):
-            self.choose_class(self.workspace.store.categories[number - 1].id)
+        if self.workspace is None:
+            return
+        categories = self.workspace.store.categories
+        if number <= len(categories):
+            self.choose_class(categories[number - 1].id)
+        else:  # (nothing happened, and nothing said why)
+            self.say(f"no class {number}: the folder has {count_of(len(categories), 'class')} (Classes ▸ Add Class… adds one)")
+
+    def _name_class_actions(self) -> None:
+        """The Classes menu names what its items act on: the class chosen in the Classes panel, and
+        the class of each number key."""
+        categories = self.workspace.store.categories if self.workspace is not None else []
+        chosen_id = self.classes.chosen_id()
+        chosen = next((c.name for c in categories if c.id == chosen_id), None)
+        for action, text in zip(self.chosen_class_actions, ("&Rename Class", "&Colour of Class", "&Delete Class")):
+            action.setText(f"{text} “{chosen.replace('&', '&&')}”…" if chosen else f"{text}…")
+            action.setEnabled(chosen is not None)
+        for number, action in enumerate(self.number_actions, start=1):
+            name = categories[number - 1].name.replace("&", "&&") if number <= len(categories) else "(none)"
+            action.setText(f"{number}  {name}")
+
+    def show_keys(self) -> None:
+        """Help ▸ Keyboard and Mouse (F1): the keys were in the README alone."""
+        dialog = ShortcutsDialog(self.menuBar(), self)
+        dialog.exec()
+        dialog.deleteLater()
+
+    def _delete_key(self) -> None:
+        """Delete: the class chosen when the Classes list has the focus (it deleted the boxes selected
+        on the image, which the user was not looking at), else the selected boxes."""
+        if self.classes.list.hasFocus():
+            self.classes.ask_delete()
+        else:
+            self.annotator.delete_selected()
 
     def _say_moved_keys(self) -> None:
         """A class deleted or merged moves the number keys of the classes after it: said, as a key
@@ -685,12 +754,14 @@ class MainWindow(QMainWindow):
     def _undo(self) -> None:
         if self.workspace is not None:
             stack = self.workspace.undo_stack
-            self._show_image_of(stack.command(stack.index() - 1))
+            command = stack.command(stack.index() - 1)
+            self._show_image_of(command)
             if stack.canUndo():
                 self.say(f"undone: {stack.undoText()}")  # not the message of the edit, left standing
                 self._stepped = f"undone: {stack.undoText()}"
             stack.undo()
             self._stepped = ""
+            self._select_left(command, undone=True)
 
     def _redo(self) -> None:
         if self.workspace is not None:
@@ -700,10 +771,13 @@ class MainWindow(QMainWindow):
                 self.say(f"redone: {stack.redoText()}")
                 self._stepped = f"redone: {stack.redoText()}"
             before = stack.index()
+            command = stack.command(before)
             stack.redo()
             self._stepped = ""
             if problem := self.workspace.take_back_failed_redo(before):
                 self.report("Redo", problem)
+            else:
+                self._select_left(command, undone=False)
 
     def _history_moved(self, before: int, after: int) -> None:
         """A click in History undid or redid edits, maybe of another image: show the image of the
@@ -732,6 +806,13 @@ class MainWindow(QMainWindow):
         names = self._image_names(command)
         if names and self.annotator.current not in names:
             self.files.set_current(names[0])
+
+    def _select_left(self, command, undone: bool) -> None:
+        """The boxes an undo or redo brought back (or moved) are selected, on the image on screen: a
+        deleted box put back among many others was hard to find."""
+        if isinstance(command, StoreCommand) and command.file_name == self.annotator.current and self.annotator.size is not None:
+            if left := command.boxes_left(undone):
+                self.canvas.select(left)
 
     @staticmethod
     def _image_names(command) -> list[str]:

@@ -2248,3 +2248,157 @@ def test_status_dots_have_a_white_rim_that_stands_out_on_the_selected_row(qtbot,
     assert image.pixelColor(12, 12) == QColor("#3c8dd8")  # the middle: labelled blue
     assert image.pixelColor(12, 2).lightness() > 200  # the rim: white
     assert image.pixelColor(0, 0).alpha() == 0  # round, on nothing
+
+
+def test_a_box_small_on_screen_moves_when_dragged_from_inside_and_a_wide_tag_beside_it_is_free_to_draw_from(qtbot, unlabelled):
+    """A 14 px box was all handles: a drag from its middle resized it from a corner. And the part
+    of its class tag beside it took a drag meant to draw a box there: the small box moved."""
+    window = unlabelled
+    canvas, store = window.canvas, window.workspace.store
+    window.workspace.add_category("a-class-with-a-long-name")
+    window.workspace.set_current_category(window.workspace.store.category_named("a-class-with-a-long-name").id)
+    side = 14 / canvas.zoom()  # 14 screen pixels
+    window.workspace.draw_box("chess_01.jpg", window.annotator.size, QRectF(100, 100, side, side))
+    canvas.select([0])
+    drag(qtbot, window, (100 + side / 2, 100 + side / 2), (100 + side / 2 + 30 / canvas.zoom(), 100 + side / 2 + 20 / canvas.zoom()))
+    box = store.boxes("chess_01.jpg")[0]
+    assert (box.x2 - box.x1, box.y2 - box.y1) == pytest.approx((side, side), abs=0.01) and box.x1 > 100
+    assert window.workspace.undo_stack.undoText().startswith("Move box")
+    drag(qtbot, window, (box.x2, box.y2), (box.x2 + 6 / canvas.zoom(), box.y2 + 6 / canvas.zoom()))  # its corner handle still resizes
+    assert window.workspace.undo_stack.undoText().startswith("Resize box")
+    box = store.boxes("chess_01.jpg")[0]
+    tag = canvas._items[0].label.sceneBoundingRect()
+    assert tag.right() > box.x2 + 10 / canvas.zoom()  # the name runs far past the small box
+    beside = (box.x2 + 8 / canvas.zoom(), tag.center().y())
+    assert canvas.box_at(view_point(window, *beside)) is None
+    assert canvas.box_at(view_point(window, (box.x1 + box.x2) / 2, tag.center().y())) == 0  # above the box, the tag is the box's
+    drag(qtbot, window, beside, (beside[0] + 60, beside[1] + 50))
+    assert len(store.boxes("chess_01.jpg")) == 2 and store.boxes("chess_01.jpg")[0] == box
+
+
+def test_tab_after_a_delete_goes_on_from_the_deleted_box_and_ctrl_click_beside_the_boxes_keeps_the_selection(qtbot, demo):
+    window = demo
+    canvas = window.canvas
+    order = reading_order([item.rect() for item in canvas._items])
+    canvas.select([])
+    for _ in range(3):
+        qtbot.keyClick(canvas, Qt.Key.Key_Tab)
+    assert canvas.selected() == [order[2]]
+    before, after = canvas._items[order[1]].rect(), canvas._items[order[3]].rect()
+    qtbot.keyClick(canvas, Qt.Key.Key_Delete)
+    assert canvas.selected() == [] and window.statusBar().currentMessage() == "deleted 1 box (Edit ▸ Undo brings it back)"
+    qtbot.keyClick(canvas, Qt.Key.Key_Tab)  # the box that followed the deleted one, not the first again
+    assert [canvas._items[i].rect() for i in canvas.selected()] == [after]
+    qtbot.keyClick(canvas, Qt.Key.Key_Delete)
+    qtbot.keyClick(canvas, Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)  # backwards: the one before it
+    assert [canvas._items[i].rect() for i in canvas.selected()] == [before]
+    canvas.select([0, 1])
+    qtbot.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier, view_point(window, 2, 2))
+    assert canvas.selected() == [0, 1]
+    canvas.select([])
+    qtbot.keyClick(canvas, Qt.Key.Key_Delete)  # nothing to delete: said
+    assert window.statusBar().currentMessage() == "no box selected to delete: click one, or Tab to it"
+
+
+def test_undo_and_redo_select_the_boxes_they_bring_back(qtbot, demo):
+    """A deleted box put back among many was hard to find: it came back unselected."""
+    window = demo
+    canvas, name = window.canvas, "chess_01.jpg"
+    n = len(window.workspace.store.boxes(name))
+    canvas.select([3, 5])
+    window.annotator.delete_selected()
+    assert canvas.selected() == []
+    window.undo_action.trigger()
+    assert canvas.selected() == [3, 5] and len(window.workspace.store.boxes(name)) == n
+    window.redo_action.trigger()
+    assert canvas.selected() == []
+    window.undo_action.trigger()
+    canvas.set_tool(Tool.DRAW)
+    drag(qtbot, window, (10, 10), (60, 50))
+    canvas.select([])
+    window.undo_action.trigger()
+    window.redo_action.trigger()  # the box drawn again is selected
+    assert canvas.selected() == [n]
+
+
+def test_the_delete_key_in_the_classes_list_deletes_the_class_and_the_menu_names_what_it_acts_on(qtbot, demo):
+    """Delete there deleted the boxes selected on the image; the Classes menu said "Delete Class…"
+    of a class out of sight, and "Class 7" of nothing."""
+    window = demo
+    store, classes = window.workspace.store, window.classes
+    window.workspace.add_category("clock")
+    clock = store.category_named("clock")
+    window.canvas.select([0])
+    n = len(store.boxes("chess_01.jpg"))
+    classes.list.setFocus()
+    classes.list.setCurrentRow(len(store.categories) - 1)
+    assert classes.chosen_id() == clock.id
+    qtbot.keyClick(classes.list, Qt.Key.Key_Delete)
+    assert store.category_named("clock") is None and len(store.boxes("chess_01.jpg")) == n
+    assert window.statusBar().currentMessage().startswith("deleted class clock (Edit ▸ Undo brings it back)")
+    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Classes")
+    classes.list.setCurrentRow(0)
+    menu.aboutToShow.emit()
+    texts = [a.text() for a in menu.actions()]
+    first = store.categories[0].name
+    assert f"&Rename Class “{first}”…" in texts and f"&Delete Class “{first}”…" in texts
+    assert f"1  {store.categories[0].name}" in texts and f"9  {store.categories[8].name}" in texts
+    rename = next(a for a in menu.actions() if a.text().startswith("&Rename"))
+    assert rename.shortcut().toString() == "F2"
+
+
+def test_a_number_key_past_the_last_class_says_so(qtbot, unlabelled):
+    window = unlabelled
+    for category in list(window.workspace.store.categories):
+        window.workspace.delete_category(category.id)
+    window.workspace.add_category("clock")
+    qtbot.keyClick(window.canvas, Qt.Key.Key_7)
+    assert window.statusBar().currentMessage() == "no class 7: the folder has 1 class (Classes ▸ Add Class… adds one)"
+    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Classes")
+    menu.aboutToShow.emit()
+    assert [a.text() for a in menu.actions() if a.text()[:1].isdigit()][:2] == ["1  clock", "2  (none)"]
+
+
+def test_help_lists_every_menu_shortcut_and_the_keys_of_the_image(qtbot, demo):
+    from retina_gui.shortcuts_dialog import ShortcutsDialog, menu_shortcuts
+
+    window = demo
+    rows = menu_shortcuts(window.menuBar())
+    assert ("Classes", "Rename Class…", "F2") in rows and ("File", "Look for New Images", "F5") in rows
+    assert any(menu == "Help" and keys == "F1" for menu, _, keys in rows)
+    dialog = ShortcutsDialog(window.menuBar(), window)
+    text = dialog.text.toPlainText()
+    assert "Tab / Shift+Tab" in text and "Space+drag" in text and "Delete Boxes (Edit)" in text
+    assert all(item in text for _, item, _ in rows)
+    dialog.deleteLater()
+
+
+def test_look_for_new_images_also_marks_the_images_gone_since_and_those_back(qtbot, demo):
+    window = demo
+    folder = window.workspace.folder
+    (folder / "chess_08.jpg").rename(folder.parent / "aside.jpg")
+    window.rescan()
+    qtbot.waitUntil(lambda: window.listed, timeout=5000)
+    assert window.statusBar().currentMessage() == "no new images in the folder; 1 image gone from the folder (chess_08.jpg): its labels are kept"
+    assert window.files.model.unreadable["chess_08.jpg"].startswith("no longer in the folder")
+    assert window.workspace.store.boxes("chess_08.jpg")
+    (folder.parent / "aside.jpg").rename(folder / "chess_08.jpg")
+    window.rescan()
+    qtbot.waitUntil(lambda: window.listed, timeout=5000)
+    assert "chess_08.jpg" not in window.files.model.unreadable and window.statusBar().currentMessage() == "no new images in the folder"
+
+
+def test_a_box_being_drawn_shows_its_size_in_image_pixels(qtbot, unlabelled):
+    window = unlabelled
+    canvas = window.canvas
+    canvas.actual_size()
+    vp = canvas.viewport()
+    a, b = view_point(window, 40, 40), view_point(window, 104, 88)
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=a)
+    qtbot.mouseMove(vp, b)
+    drawn = vp.grab().toImage()
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=b)
+    plain = vp.grab().toImage()
+    # the badge, in the drawing's yellow, above the box's top-right corner while it is drawn, and gone after
+    corner = view_point(window, 100, 36)
+    assert QColor(drawn.pixel(corner)).name() == "#ffff00" and QColor(plain.pixel(corner)).name() != "#ffff00"

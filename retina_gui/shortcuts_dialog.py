@@ -1,0 +1,67 @@
+"""Help ▸ Keyboard and Mouse: every shortcut of the menus, read from their actions (so the list
+never falls behind them), and the keys and gestures of the image itself, which no menu holds."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QMenu, QMenuBar, QTextBrowser, QVBoxLayout, QWidget
+
+# the image's own keys and gestures (no menu item stands for them)
+ON_THE_IMAGE = (
+    ("click, Ctrl+click", "select a box; add it to the selection or take it out"),
+    ("drag a box, a handle, empty space", "move it (all selected), resize it, draw a box (edit tool)"),
+    ("drag anywhere", "draw a box, also inside others (draw tool)"),
+    ("Esc while dragging", "leave the box as it was"),
+    ("Tab / Shift+Tab", "select the next / previous box in reading order (after a delete: the one after it)"),
+    ("arrow keys (Shift: ×10)", "nudge the selected boxes by an image pixel (a run of nudges is one undo step)"),
+    ("right click", "relabel, copy or delete the selected boxes; on a prediction: accept or reject it"),
+    ("double-click a prediction", "accept it as a label"),
+    ("wheel", "zoom at the cursor"),
+    ("Space+drag, middle-drag", "pan"),
+)
+
+
+def menu_shortcuts(bar: QMenuBar) -> list[tuple[str, str, str]]:
+    """(menu, item, keys) of every menu item with a shortcut, in menu order (submenus included)."""
+    rows: list[tuple[str, str, str]] = []
+
+    def walk(menu: QMenu, title: str) -> None:
+        for action in menu.actions():
+            if action.menu() is not None:
+                walk(action.menu(), f"{title} ▸ {action.menu().title().replace('&', '')}")
+            elif action.shortcuts():
+                keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
+                rows.append((title, action.text().replace("&&", "\0").replace("&", "").replace("\0", "&"), keys))
+
+    for action in bar.actions():
+        if action.menu() is not None:
+            walk(action.menu(), action.menu().title().replace("&", ""))
+    return rows
+
+
+def shortcuts_html(bar: QMenuBar) -> str:
+    def table(rows) -> str:
+        cells = "".join(f"<tr><td style='padding-right:18px'><b>{html.escape(keys)}</b></td><td>{html.escape(what)}</td></tr>"
+                        for keys, what in rows)
+        return f"<table cellspacing=2>{cells}</table>"
+
+    menus = [(keys, f"{item} ({menu})") for menu, item, keys in menu_shortcuts(bar)]
+    return (f"<h3>On the image</h3>{table(ON_THE_IMAGE)}<h3>Menu shortcuts</h3>{table(menus)}"
+            "<p>The one-key shortcuts give way where a key means something else: in the search box, the number fields "
+            "and drop-down lists.</p>")
+
+
+class ShortcutsDialog(QDialog):
+    def __init__(self, bar: QMenuBar, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard and mouse")
+        self.text = QTextBrowser()
+        self.text.setHtml(shortcuts_html(bar))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.text)
+        layout.addWidget(buttons)
+        self.resize(640, 620)
