@@ -462,8 +462,12 @@ def _convert(args: argparse.Namespace) -> int:
     from core.labels import same_named_categories
 
     target, source = Path(args.target), Path(args.source)
-    if args.target_format == "coco":
-        _check_out(target, "target", "labels.json", [source])
+    # RetinaNet CSV's paths are relative to its folder: without --images, that is the image folder
+    images = args.images if args.images is not None or args.source_format != "csv" else source.parent
+    if args.target_format in ("coco", "csv"):
+        _check_out(target, "target", "labels.json" if args.target_format == "coco" else "annotations.csv", [source])
+        if args.target_format == "csv" and source.is_file() and target.with_name(f"{target.stem}_classes.csv").resolve() == source.resolve():
+            raise ValueError(f"target {target}'s class list would be written over the source {source}; write to another file")
         if source.is_dir() and target.exists() and target.resolve().is_relative_to(source.resolve()):
             # a file of the source folder: its classes.txt or a label file, lost to the JSON written over it
             raise ValueError(f"target {target} is a file of the source folder {source}: it would be overwritten; write to another file")
@@ -474,9 +478,9 @@ def _convert(args: argparse.Namespace) -> int:
                          "folder without any (label files of other images would stay beside the new ones)")
     else:
         _check_writable(target if target.is_dir() else target.parent, f"{target}:")
-    labels, problems = read_labels(args.source_format, args.source, args.images)
-    labels = with_image_sizes(labels, args.images)
-    if args.images is not None and args.source_format != "yolo":  # (YOLO's sizes are the images' own)
+    labels, problems = read_labels(args.source_format, args.source, images)
+    labels = with_image_sizes(labels, images)
+    if args.images is not None and args.source_format not in ("yolo", "csv"):  # (YOLO's and CSV's sizes are the images' own)
         labels, fit = fit_to_images(labels, args.images)
         problems += fit.fixed + ([f"{fit.unfitted_line}: written as they are"] if fit.unfitted else [])
     if outside := boxes_outside(labels):
@@ -488,9 +492,10 @@ def _convert(args: argparse.Namespace) -> int:
         problems.append(f"{same}; written as they are, but retina train and eval refuse them")
     for problem in problems:
         print(problem, file=sys.stderr)
-    write_labels(labels, args.target_format, args.target)
-    crowd = sum(b.iscrowd for im in labels.images for b in im.boxes) if args.target_format == "yolo" else 0
-    left_out = f" ({count(crowd, 'crowd region')} left out: YOLO has no form for them)" if crowd else ""
+    write_labels(labels, args.target_format, args.target, images=images if images is not None else source if source.is_dir() else source.parent)
+    crowd = sum(b.iscrowd for im in labels.images for b in im.boxes) if args.target_format in ("yolo", "csv") else 0
+    form = "YOLO" if args.target_format == "yolo" else "RetinaNet CSV"
+    left_out = f" ({count(crowd, 'crowd region')} left out: {form} has no form for them)" if crowd else ""
     images, boxes = written_counts(labels, args.target_format)
     print(f"{count(images, 'image')}, {count(boxes, 'box')}{left_out}, {count(len(labels.categories), 'category')} "
           f"written to {args.target}", file=sys.stderr)
@@ -601,11 +606,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--errors-score", type=SCORE, help="the score threshold of --errors (default: the best F1's)")
     e.set_defaults(run=_eval)
 
-    c = sub.add_parser("convert", help="convert labels between COCO JSON, Pascal VOC XML and YOLO txt")
-    c.add_argument("--from", dest="source_format", required=True, choices=["coco", "voc", "yolo"])
-    c.add_argument("source", help="a JSON file for COCO, a folder for VOC and YOLO")
-    c.add_argument("--to", dest="target_format", required=True, choices=["coco", "voc", "yolo"])
-    c.add_argument("target", help="a JSON file for COCO, a folder for VOC and YOLO")
+    c = sub.add_parser("convert", help="convert labels between COCO JSON, Pascal VOC XML, YOLO txt and RetinaNet CSV "
+                                       "(yhenon/pytorch-retinanet's and keras-retinanet's path,x1,y1,x2,y2,class_name)")
+    c.add_argument("--from", dest="source_format", required=True, choices=["coco", "voc", "yolo", "csv"])
+    c.add_argument("source", help="a JSON file for COCO, a CSV file for RetinaNet CSV (its class list beside it: NAME_classes.csv, "
+                                  "classes.csv or class_list.csv), a folder for VOC and YOLO")
+    c.add_argument("--to", dest="target_format", required=True, choices=["coco", "voc", "yolo", "csv"])
+    c.add_argument("target", help="a JSON file for COCO, a CSV file for RetinaNet CSV (its class list is written beside it as "
+                                  "NAME_classes.csv), a folder for VOC and YOLO")
     c.add_argument("--images", help="the image folder (needed to read YOLO, and for labels that lack image sizes; given, COCO and VOC "
                                     "labels made at another size or on an EXIF-turned photo's stored pixels are brought onto the images)")
     c.set_defaults(run=_convert)

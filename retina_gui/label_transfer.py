@@ -35,7 +35,8 @@ class LabelTransfer(QObject):
             return ""
         if self._task[0] == "export":
             _, fmt, target = self._task[:3]
-            kept = "the file is left as it was" if fmt == "coco" else "the folder is left as it was (none of its files written)"
+            kept = ("the file is left as it was" if fmt == "coco" else "the files are left as they were" if fmt == "csv"
+                    else "the folder is left as it was (none of its files written)")
             return f"The export to {target} is not finished: stopping it now, {kept}."
         return f"The import of {self._task[1]} is not finished: stopping it now adds nothing."
 
@@ -53,7 +54,8 @@ class LabelTransfer(QObject):
             return False
         labels = workspace.store.to_labelset()
         self._task = ("export", fmt, target, *written_counts(labels, fmt), len(remove))
-        self._start(lambda cancel: write_labels(labels, fmt, target, cancel, remove=remove))
+        folder = workspace.folder
+        self._start(lambda cancel: write_labels(labels, fmt, target, cancel, remove=remove, images=folder))
         self.message.emit(f"exporting {count(self._task[3], 'image')} to {target} …")
         return True
 
@@ -80,7 +82,7 @@ class LabelTransfer(QObject):
             labels = LabelSet(labels.categories, [replace(im, file_name=renamed.get(im.file_name, im.file_name)) for im in labels.images],
                               labels.extra)
             labels = with_image_sizes(labels, folder, strict=False)
-            if fmt == "yolo":  # (its sizes are the images' own)
+            if fmt in ("yolo", "csv"):  # (their sizes are the images' own)
                 return labels, problems
             labels, fit = fit_to_images(labels, folder, cancel)
             left_out = set(fit.unfitted)
@@ -112,6 +114,10 @@ class LabelTransfer(QObject):
         if task[0] == "export":
             _, fmt, target, images, boxes, removed = task
             check = ", pycocotools self-check passed" if fmt == "coco" else ""
+            if fmt == "csv":
+                from core.formats.retinanet_csv import class_list_path
+
+                check = f", class list {class_list_path(target).name} beside it"
             gone = f"; {removed} label files of images with no labels now removed" if removed else ""
             self.message.emit(f"exported {count(images, 'image')}, {count(boxes, 'box')} to {target}{check}{gone}")
             self.finished.emit(True)

@@ -362,11 +362,13 @@ class MainWindow(QMainWindow):
         file.addSeparator()
         self._action(file, "&Save Now", self.save, QKeySequence.StandardKey.Save, "Labels are saved automatically after every edit")
         import_menu = file.addMenu("&Import Labels")
-        for fmt, text in (("coco", "COCO JSON…"), ("voc", "Pascal VOC folder…"), ("yolo", "YOLO folder…")):
+        formats = (("coco", "COCO JSON…"), ("voc", "Pascal VOC folder…"), ("yolo", "YOLO folder…"), ("csv", "RetinaNet CSV…"))
+        for fmt, text in formats:
             self._action(import_menu, text, partial(self.ask_import, fmt), tip="Add the boxes of a label file to this folder (one undo step)")
         export = file.addMenu("&Export Labels")
-        for fmt, text in (("coco", "COCO JSON…"), ("voc", "Pascal VOC folder…"), ("yolo", "YOLO folder…")):
-            self._action(export, text, partial(self.ask_export, fmt))
+        for fmt, text in formats:
+            self._action(export, text, partial(self.ask_export, fmt), tip="path,x1,y1,x2,y2,class_name lines and a class list, as "
+                         "yhenon/pytorch-retinanet and keras-retinanet train from" if fmt == "csv" else "")
         file.addSeparator()
         self._action(file, "&Quit", self.close, "Ctrl+Q")  # (Qt's standard Quit key is none on Linux and Windows)
 
@@ -887,6 +889,9 @@ class MainWindow(QMainWindow):
             return
         if fmt == "coco":
             source, _ = QFileDialog.getOpenFileName(self, "Import COCO JSON", str(self.workspace.folder), "COCO JSON (*.json)")
+        elif fmt == "csv":
+            source, _ = QFileDialog.getOpenFileName(self, "Import RetinaNet CSV", str(self.workspace.folder),
+                                                    "RetinaNet CSV (*.csv);;All files (*)")
         else:
             source = QFileDialog.getExistingDirectory(self, f"Import {fmt.upper()} labels from folder", str(self.workspace.folder))
         if source:
@@ -907,6 +912,15 @@ class MainWindow(QMainWindow):
             if target and Path(target).exists() and Path(target).resolve() != self.workspace.labels_path.resolve() and not self.confirm(
                     "Export", f"{target} exists. Replace it?"):
                 return
+        elif fmt == "csv":
+            from core.formats.retinanet_csv import class_list_path
+
+            target, _ = QFileDialog.getSaveFileName(self, "Export RetinaNet CSV", str(self.workspace.folder / "annotations.csv"),
+                                                    "RetinaNet CSV (*.csv)", options=QFileDialog.Option.DontConfirmOverwrite)
+            taken = [p.name for p in (Path(target), class_list_path(target)) if p.exists()] if target else []
+            if taken and not self.confirm("Export", f"{' and '.join(taken)} exist{'s' if len(taken) == 1 else ''} in "
+                                                    f"{Path(target).parent}. Replace {'it' if len(taken) == 1 else 'them'}?"):
+                return
         else:
             target = QFileDialog.getExistingDirectory(self, f"Export {fmt.upper()} labels into folder", str(self.workspace.folder))
         if target:
@@ -921,7 +935,7 @@ class MainWindow(QMainWindow):
         if self.workspace is None:
             return False
         stale = []
-        if fmt != "coco" and target.is_dir():
+        if fmt in ("voc", "yolo") and target.is_dir():
             names = [*self.files.model.names, *self.workspace.store.file_names()]
             labels = self.workspace.store.to_labelset()
             try:

@@ -786,3 +786,77 @@ def test_an_escaped_backslash_before_u_is_text_not_a_broken_character(tmp_path):
     path.write_text('{"images": [{"id": 1, "file_name": "scans\\\\udf12.jpg", "width": 10, "height": 10}], "annotations": [], '
                     '"categories": [], "info": {"note": "C:\\\\udf12"}}')
     assert read_coco(path).images[0].file_name == "scans/udf12.jpg"  # (a Windows separator, read as /)
+
+
+def test_coco_to_retinanet_csv_to_coco_round_trip_in_whole_pixels(tmp_path, capsys):
+    """yhenon/pytorch-retinanet's and keras-retinanet's format: both parse the corners as whole
+    numbers and take the class list's ids 0 … n-1."""
+    out, back = tmp_path / "csv" / "train.csv", tmp_path / "back.json"
+    out.parent.mkdir()
+    assert main(["convert", "--from", "coco", str(ANN), "--to", "csv", str(out), "--images", str(CHESS_VALID)]) == 0
+    original = read_coco(ANN)
+    classes = (tmp_path / "csv" / "train_classes.csv").read_text().splitlines()
+    assert classes[:2] == ["pieces,0", "bishop,1"] and len(classes) == len(original.categories)
+    lines = out.read_text().splitlines()
+    assert len(lines) == sum(len(im.boxes) for im in original.images)  # (every valid image has boxes)
+    first = original.images[0]
+    path, x1, y1, x2, y2, name = lines[0].split(",")
+    assert path == f"../../{CHESS_VALID.relative_to(CHESS_VALID.parents[2]).as_posix()}/{first.file_name}" or \
+        (tmp_path / "csv" / path).resolve() == (CHESS_VALID / first.file_name).resolve()
+    assert all(v.isdigit() for v in (x1, y1, x2, y2))
+    assert main(["convert", "--from", "csv", str(out), "--to", "coco", str(back), "--images", str(CHESS_VALID)]) == 0
+    a, b = _content(original), _content(read_coco(back))
+    assert [x[:3] for x in a] == [x[:3] for x in b]  # names (relative to the images again) and sizes read from them
+    for (_, _, _, boxes_a), (_, _, _, boxes_b) in zip(a, b):
+        for p, q in zip(boxes_a, boxes_b):  # rounded outwards to whole pixels
+            assert p[0] == q[0] and q[1] <= p[1] < q[1] + 1 and q[2] <= p[2] < q[2] + 1 and q[3] - 1 < p[3] <= q[3] and q[4] - 1 < p[4] <= q[4]
+
+
+def test_retinanet_csv_negatives_classes_in_order_of_appearance_and_paths_from_its_folder(tmp_path):
+    from core.formats.retinanet_csv import read_retinanet_csv, write_retinanet_csv
+
+    (tmp_path / "img").mkdir()
+    (tmp_path / "a.csv").write_text("img/1.jpg,10,20,30,40,cat\nimg/2.jpg,,,,,\n\"img/3,x.jpg\",1.5,2,3,4,dog\nimg/1.jpg,0,0,5,5,dog\n")
+    labels, notes = read_retinanet_csv(tmp_path / "a.csv", tmp_path / "img")
+    assert [(c.id, c.name) for c in labels.categories] == [(0, "cat"), (1, "dog")]
+    assert "classes numbered in the order they first appear" in notes[0]
+    assert [(im.file_name, len(im.boxes), im.reviewed) for im in labels.images] == [("1.jpg", 2, False), ("2.jpg", 0, True), ("3,x.jpg", 1, False)]
+    assert labels.images[2].boxes[0] == Box(1.5, 2, 3, 4, 1)
+    (tmp_path / "a_classes.csv").write_text("dog,0\ncat,1\n")
+    labels, notes = read_retinanet_csv(tmp_path / "a.csv", tmp_path / "img")
+    assert not notes and [(c.id, c.name) for c in labels.categories] == [(0, "dog"), (1, "cat")] and labels.images[0].boxes[0].category_id == 1
+    # written back: paths from the file's folder, the negative as path,,,,, and ids 0 … n-1 in the order of the ids
+    labels.images[0].width = labels.images[0].height = labels.images[2].width = labels.images[2].height = 100
+    write_retinanet_csv(labels, tmp_path / "out" / "b.csv", tmp_path / "img")
+    assert (tmp_path / "out" / "b.csv").read_text() == ('../img/1.jpg,10,20,30,40,cat\n../img/1.jpg,0,0,5,5,dog\n../img/2.jpg,,,,,\n'
+                                                        '"../img/3,x.jpg",1,2,3,4,dog\n')
+    assert (tmp_path / "out" / "b_classes.csv").read_text() == "dog,0\ncat,1\n"
+
+
+@pytest.mark.parametrize("line, message", [
+    ("1.jpg,10,20,5,40,cat", r"a.csv:1: x2 must be above x1"),
+    ("1.jpg,10,20,30,40", r"a.csv:1: expected 'path,x1,y1,x2,y2,class_name' \(6 fields\), got 5"),
+    ("1.jpg,10,a,30,40,cat", r"a.csv:1: the corners must be numbers"),
+    ("1.jpg,10,20,30,inf,cat", r"a.csv:1: a corner is not a finite number"),
+    ("1.jpg,10,20,30,40,", r"a.csv:1: a box without a class name"),
+    ("../1.jpg,10,20,30,40,cat", r"a.csv:1: ../1.jpg is not inside the image folder"),
+    ("1.jpg,10,20,30,40,bird", r"a.csv:1: class 'bird' is not in the class list"),
+])
+def test_malformed_retinanet_csv_lines_are_named(tmp_path, line, message):
+    from core.formats.retinanet_csv import read_retinanet_csv
+
+    (tmp_path / "a.csv").write_text(line + "\n")
+    if "bird" in line:
+        (tmp_path / "classes.csv").write_text("cat,0\n")
+    with pytest.raises(LabelFormatError, match=message):
+        read_retinanet_csv(tmp_path / "a.csv")
+
+
+def test_a_retinanet_csv_export_leaves_out_crowd_regions_and_boxes_outside_and_clips_the_rest(tmp_path, capsys):
+    from core.formats.retinanet_csv import write_retinanet_csv
+
+    labels = LabelSet([Category(3, "cat")], [ImageEntry(1, "1.jpg", 100, 50, [Box(-5, 10, 20.2, 60, 3), Box(120, 0, 130, 10, 3),
+                                                                              Box(0, 0, 10, 10, 3, iscrowd=True), Box(5, 5, 5.3, 5.2, 3)]),
+                                             ImageEntry(2, "2.jpg", 100, 50, [])])
+    write_retinanet_csv(labels, tmp_path / "a.csv", tmp_path)
+    assert (tmp_path / "a.csv").read_text() == "1.jpg,0,10,21,50,cat\n1.jpg,5,5,6,6,cat\n"  # (an unreviewed empty image: no line)

@@ -2402,3 +2402,31 @@ def test_a_box_being_drawn_shows_its_size_in_image_pixels(qtbot, unlabelled):
     # the badge, in the drawing's yellow, above the box's top-right corner while it is drawn, and gone after
     corner = view_point(window, 100, 36)
     assert QColor(drawn.pixel(corner)).name() == "#ffff00" and QColor(plain.pixel(corner)).name() != "#ffff00"
+
+
+def test_export_and_import_retinanet_csv_from_the_window(qtbot, demo, tmp_path, monkeypatch):
+    """The format yhenon/pytorch-retinanet trains from: exported beside the images, it reads back
+    as the same boxes to the pixel; asked before replacing either of its two files."""
+    from PySide6.QtWidgets import QFileDialog
+
+    window = demo
+    store = window.workspace.store
+    target = window.workspace.folder / "train.csv"
+    asked = []
+    window.confirm = lambda title, text, **_: asked.append(text) or True
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
+    window.ask_export("csv")
+    qtbot.waitUntil(lambda: not window.transfer.busy, timeout=10_000)
+    assert asked == [] and window.statusBar().currentMessage().startswith("exported 8 images, ")
+    assert window.statusBar().currentMessage().endswith(f"to {target}, class list train_classes.csv beside it")
+    assert target.read_text().splitlines()[0].startswith("chess_01.jpg,")
+    window.ask_export("csv")  # both files there now: asked once, naming them
+    qtbot.waitUntil(lambda: not window.transfer.busy, timeout=10_000)
+    assert asked == [f"train.csv and train_classes.csv exist in {target.parent}. Replace them?"]
+    before = {n: sorted((store.category(b.category_id).name, math.floor(b.x1), math.ceil(b.y2)) for b in store.boxes(n))
+              for n in store.file_names()}
+    for name in store.file_names():
+        window.workspace.delete_boxes(name, list(range(len(store.boxes(name)))))
+    assert transferred(qtbot, window, window.import_labels("csv", target))
+    after = {n: sorted((store.category(b.category_id).name, b.x1, b.y2) for b in store.boxes(n)) for n in store.file_names()}
+    assert after == before

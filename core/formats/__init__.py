@@ -59,9 +59,9 @@ def written_boxes(image, fmt: str) -> list:
     """The boxes of ``image`` (a :class:`core.labels.ImageEntry`) that a VOC or YOLO file holds:
     those with some part inside the image (both clip to it: a box wholly outside became a
     one-pixel sliver at the edge, or a YOLO line of width 0), and for YOLO no crowd regions, which
-    it has no form for."""
+    it has no form for (nor has RetinaNet CSV)."""
     sized = image.width > 0 and image.height > 0
-    return [b for b in image.boxes if not (fmt == "yolo" and b.iscrowd)
+    return [b for b in image.boxes if not (fmt in ("yolo", "csv") and b.iscrowd)
             and (not sized or (b.x2 > 0 and b.y2 > 0 and b.x1 < image.width and b.y1 < image.height))]
 
 

@@ -14,23 +14,28 @@ from core.atomic import atomic_path
 from core.cancel import CancelToken
 from core.formats import LabelFormatError, label_file_names, visible_files, writes_label_file, written_boxes
 from core.formats.coco import read_coco, verify_coco_file_apart, write_coco
+from core.formats.retinanet_csv import read_retinanet_csv, write_retinanet_csv
 from core.formats.voc import read_voc, write_voc
 from core.formats.yolo import read_yolo, write_yolo
 from core.labels import LabelSet
 from core.text import count
 
-FORMATS = ("coco", "voc", "yolo")
+FORMATS = ("coco", "voc", "yolo", "csv")
 
 
 def read_labels(fmt: str, source: Path | str, images: Path | str | None = None,
                 cancel: CancelToken | None = None) -> tuple[LabelSet, list[str]]:
     """Labels and the problems found besides them (YOLO: orphan label files, unlabelled or
-    unreadable images). ``source`` is a JSON file for COCO, a folder for VOC and YOLO. Raises
+    unreadable images; RetinaNet CSV: no class list). ``source`` is a JSON file for COCO, a CSV
+    file for RetinaNet CSV (its relative paths from its folder, made relative to ``images``,
+    default that folder; no image sizes), a folder for VOC and YOLO. Raises
     :class:`core.cancel.Cancelled` when ``cancel`` is set (checked per image where images are read)."""
     if fmt == "coco":
         return read_coco(source), []
     if fmt == "voc":
         return read_voc(source), []
+    if fmt == "csv":
+        return read_retinanet_csv(source, images)
     if fmt != "yolo":
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     if images is None:
@@ -45,8 +50,8 @@ def read_labels(fmt: str, source: Path | str, images: Path | str | None = None,
 
 def written_counts(labels: LabelSet, fmt: str) -> tuple[int, int]:
     """The images and boxes writing ``labels`` as ``fmt`` puts in files: VOC and YOLO give no label
-    file to an image with neither boxes nor a reviewed mark, and hold no box wholly outside its
-    image; YOLO leaves crowd regions out."""
+    file (CSV: no line) to an image with neither boxes nor a reviewed mark, and hold no box wholly
+    outside its image; YOLO and CSV leave crowd regions out."""
     if fmt == "coco":
         return len(labels.images), sum(len(im.boxes) for im in labels.images)
     images = [im for im in labels.images if writes_label_file(im, fmt)]
@@ -275,18 +280,22 @@ def _yolo_lines(path: Path, classes: int) -> bool:
 
 
 def write_labels(labels: LabelSet, fmt: str, target: Path | str, cancel: CancelToken | None = None, *,
-                 remove: Sequence[Path] = ()) -> None:
+                 remove: Sequence[Path] = (), images: Path | str | None = None) -> None:
     """Write atomically; a COCO file is then loaded with pycocotools and must evaluate to AP 1.0
     against itself (raises :class:`~core.formats.LabelFormatError` if not). Raises
     :class:`core.cancel.Cancelled` when ``cancel`` is set. Whatever stops it (a cancel, an error,
     Ctrl+C) leaves the target as it was: a VOC or YOLO folder's files are written into a hidden
     folder inside it first and moved into place once all are written (a run stopped half-way left
     thousands of files, and the folder was then refused as one holding label files already).
-    ``remove``: label files (:func:`stale_label_files`) deleted once every file is written."""
+    ``remove``: label files (:func:`stale_label_files`) deleted once every file is written.
+    ``images``: the folder the file names are relative to (RetinaNet CSV writes paths from its own
+    folder to them; default the target's folder)."""
     if fmt == "coco":
         with atomic_path(target) as tmp:  # checked before it replaces anything
             write_coco(labels, tmp)
             verify_coco_file_apart(tmp, name=f"{target} (not written)", cancel=cancel)
+    elif fmt == "csv":
+        write_retinanet_csv(labels, target, images if images is not None else Path(target).parent, cancel)
     elif fmt in ("voc", "yolo"):
         target = Path(target)
         created = not target.exists()
