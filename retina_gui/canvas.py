@@ -294,6 +294,7 @@ class Canvas(QGraphicsView):
     zoom_changed = Signal(float)
     context_menu = Signal(QPoint)  # global position, over a selection
     prediction_accept = Signal(int)  # a prediction was double-clicked
+    box_relabel = Signal(int)  # a box was double-clicked (edit tool): choose its class
     prediction_menu = Signal(list, QPoint)  # right click on predictions: their indices (every one under the point, top first), global position
     point_clicked = Signal(QPointF)  # with the probe tool, in image pixels
     tool_changed = Signal(object)  # Tool
@@ -731,12 +732,18 @@ class Canvas(QGraphicsView):
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton and self.tool is not Tool.PROBE:
             pos = event.position().toPoint()
-            if self.box_at(pos) is None:
+            box = self.box_at(pos)
+            if box is None:
                 hit = self.prediction_at(pos)
                 if hit is not None:
                     self._cancel_drag()
                     self.prediction_accept.emit(hit)
                     return
+            elif self.tool is Tool.EDIT:  # as in labelme: a double-click on a box asks for its class
+                self._cancel_drag()
+                self.select([box])
+                self.box_relabel.emit(box)
+                return
         super().mouseDoubleClickEvent(event)
 
     # --- mouse ---------------------------------------------------------------------------------

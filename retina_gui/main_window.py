@@ -199,6 +199,7 @@ class MainWindow(QMainWindow):
         self.canvas.zoom_changed.connect(self._zoom_changed)
         self.canvas.context_menu.connect(self._context_menu)
         self.canvas.prediction_accept.connect(self._accept_prediction)
+        self.canvas.box_relabel.connect(self.ask_box_class)
         self.canvas.prediction_menu.connect(self._prediction_menu)
         self.canvas.selection_changed.connect(self._explain_selection)
         self.predictions.changed.connect(self._show_predictions)
@@ -744,14 +745,30 @@ class MainWindow(QMainWindow):
 
     def ask_class(self) -> None:
         """L: the class picker (type part of a name, Return); then as a number key."""
-        if self.workspace is None or not self.workspace.store.categories:
+        if self.workspace is not None and (chosen := self._picked_class(self.workspace.current_category)) is not None:
+            self.choose_class(chosen)
+
+    def ask_box_class(self, index: int) -> None:
+        """A double-click on a box: the class picker, on the box's class; the choice relabels that
+        box alone (the class for new boxes stays)."""
+        if self.workspace is None or self.annotator.current is None:
             return
-        picker = ClassPicker(list(self.workspace.store.categories), self.workspace.current_category, self)
+        boxes = self.workspace.store.boxes(self.annotator.current)
+        if index < len(boxes) and (chosen := self._picked_class(boxes[index].category_id)) is not None:
+            if chosen != boxes[index].category_id:
+                self.canvas.select([index])
+                self.annotator.relabel_selected(chosen)
+
+    def _picked_class(self, initial: int | None) -> int | None:
+        """The class chosen in the picker (None: none, or cancelled)."""
+        if self.workspace is None or not self.workspace.store.categories:
+            return None
+        picker = ClassPicker(list(self.workspace.store.categories), initial, self)
         chosen = picker.chosen() if picker.exec() == QDialog.DialogCode.Accepted else None
         picker.deleteLater()  # (each L left one behind)
         self.canvas.setFocus()
-        if chosen is not None and self.workspace is not None and chosen in {c.id for c in self.workspace.store.categories}:
-            self.choose_class(chosen)
+        known = self.workspace is not None and chosen in {c.id for c in self.workspace.store.categories}
+        return chosen if known else None
 
     def _undo(self) -> None:
         if self.workspace is not None:

@@ -18,6 +18,7 @@ ON_THE_IMAGE = (
     ("arrow keys (Shift: ×10)", "nudge the selected boxes by an image pixel (a run of nudges is one undo step)"),
     ("right click", "relabel, copy or delete the selected boxes; on a prediction: accept or reject it"),
     ("double-click a prediction", "accept it as a label"),
+    ("double-click a box", "choose its class (edit tool)"),
     ("wheel", "zoom at the cursor"),
     ("Space+drag, middle-drag", "pan"),
 )

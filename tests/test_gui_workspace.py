@@ -2430,3 +2430,30 @@ def test_export_and_import_retinanet_csv_from_the_window(qtbot, demo, tmp_path, 
     assert transferred(qtbot, window, window.import_labels("csv", target))
     after = {n: sorted((store.category(b.category_id).name, b.x1, b.y2) for b in store.boxes(n)) for n in store.file_names()}
     assert after == before
+
+
+def test_double_clicking_a_box_asks_for_its_class_and_relabels_it_alone(qtbot, demo, monkeypatch):
+    """As in labelme; the class for new boxes stays as it was."""
+    from PySide6.QtWidgets import QDialog
+
+    from retina_gui.class_picker import ClassPicker
+
+    window = demo
+    store, name = window.workspace.store, "chess_01.jpg"
+    box = store.boxes(name)[4]
+    other = next(c for c in store.categories if c.id != box.category_id and c.id != window.workspace.current_category)
+    offered = []
+
+    def pick(picker):
+        offered.append(picker.chosen())  # it opens on the box's class
+        picker.filter.setText(other.name)
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(ClassPicker, "exec", pick)
+    current = window.workspace.current_category
+    centre = view_point(window, (box.x1 + box.x2) / 2, (box.y1 + box.y2) / 2)
+    qtbot.mouseDClick(window.canvas.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+    assert offered == [box.category_id]
+    assert store.boxes(name)[4].category_id == other.id and window.workspace.current_category == current
+    assert (store.boxes(name)[4].x1, store.boxes(name)[4].y1) == (box.x1, box.y1)  # the click did not move it
+    assert window.workspace.undo_stack.undoText().startswith(f"Relabel box as {other.name}")
