@@ -1663,7 +1663,7 @@ def test_an_export_runs_in_the_background_and_opening_another_folder_asks_then_c
 
     writing = threading.Event()
 
-    def slow_write(labels, fmt, target, cancel=None, remove=()):
+    def slow_write(labels, fmt, target, cancel=None, remove=(), images=None):
         writing.set()
         for _ in range(3000):  # 30 s unless cancelled
             cancel.raise_if_cancelled()
