@@ -992,7 +992,8 @@ class Canvas(QGraphicsView):
         metrics = painter.fontMetrics()
         w, h = metrics.horizontalAdvance(text) + 8, metrics.height() + 2
         top = r.top() - h if r.top() - h >= 0 else r.top() + 1
-        badge = QRect(r.right() + 1 - w, top, w, h)
+        left = min(max(r.right() + 1 - w, 0), self.viewport().width() - w)  # in view, also for a box at the view's edge
+        badge = QRect(left, top, w, h)
         painter.fillRect(badge, color)
         painter.setPen(QColor(0, 0, 0) if color.lightnessF() > 0.5 else QColor(255, 255, 255))
         painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)

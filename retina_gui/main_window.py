@@ -47,7 +47,7 @@ from retina_gui.file_list import FileListModel, FileListPanel, without_labels
 from retina_gui.label_transfer import LabelTransfer
 from retina_gui.model_panel import ModelPanel
 from retina_gui.predictions import Predictions
-from retina_gui.shortcuts_dialog import ShortcutsDialog
+from retina_gui.shortcuts_dialog import PLAIN_NAME, ShortcutsDialog
 from retina_gui.training_panel import TrainingPanel
 from retina_gui.widgets import (
     ElidedLabel,
@@ -340,6 +340,7 @@ class MainWindow(QMainWindow):
 
     def _action(self, menu: QMenu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
         action = QAction(text, self)
+        action.setProperty(PLAIN_NAME, text)  # (Undo, the Classes menu: their text follows what they act on)
         if shortcut is not None:
             action.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
         action.setStatusTip(tip)

@@ -9,6 +9,8 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QMenu, QMenuBar, QTextBrowser, QVBoxLayout, QWidget
 
 # the image's own keys and gestures (no menu item stands for them)
+PLAIN_NAME = "plain_name"  # an action's property: its name as created, for actions whose text follows what they act on
+
 ON_THE_IMAGE = (
     ("click, Ctrl+click", "select a box; add it to the selection or take it out"),
     ("drag a box, a handle, empty space", "move it (all selected), resize it, draw a box (edit tool)"),
@@ -34,7 +36,8 @@ def menu_shortcuts(bar: QMenuBar) -> list[tuple[str, str, str]]:
                 walk(action.menu(), f"{title} ▸ {action.menu().title().replace('&', '')}")
             elif action.shortcuts():
                 keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
-                rows.append((title, action.text().replace("&&", "\0").replace("&", "").replace("\0", "&"), keys))
+                name = action.property(PLAIN_NAME) or action.text()
+                rows.append((title, name.replace("&&", "\0").replace("&", "").replace("\0", "&"), keys))
 
     for action in bar.actions():
         if action.menu() is not None:
