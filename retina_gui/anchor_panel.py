@@ -12,8 +12,8 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
@@ -27,7 +27,7 @@ from core.presets import get_preset
 from retina_gui.annotator import Annotator
 from retina_gui.canvas import OverlayBox, Tool
 from retina_gui.convert import rect_from_xyxy
-from retina_gui.widgets import button_grid
+from retina_gui.widgets import button_grid, scroll_into_view
 from retina_gui.workers import FunctionWorker, ModelInfo
 
 # no green, grey or yellow: those mark a label's positive, ignored and best anchors
@@ -67,6 +67,7 @@ class AnchorPanel(QWidget):
         self._assigned: tuple[tuple, list] | None = None  # (key, LabelAnchors of the current image's labels)
         self._model_best: tuple[tuple, np.ndarray] | None = None  # (key, best IoU of the model's anchors per label)
         self._on_screen = False  # see set_on_screen
+        self._covered: AnchorConfig = default.anchors  # the settings of the coverage report running or shown
 
         self.enabled = QCheckBox("Show anchors and assignment")
         self.enabled.toggled.connect(self._toggled)
@@ -76,7 +77,8 @@ class AnchorPanel(QWidget):
         self.level_boxes = [QCheckBox(f"P{n}") for n in range(3, 8)]
         self.ratio_boxes: list[QCheckBox] = []
         self.scale_boxes: list[QCheckBox] = []
-        self.ratio_row, self.scale_row = QHBoxLayout(), QHBoxLayout()
+        # in rows of four: in one row, ten scales widened the dock to 532 px for good, the image shrinking to 310
+        self.ratio_row, self.scale_row = QGridLayout(), QGridLayout()
         for i, box in enumerate(self.level_boxes):
             box.setChecked(True)
             box.setStyleSheet(f"color: {LEVEL_COLORS[i]}")
@@ -107,7 +109,9 @@ class AnchorPanel(QWidget):
         settings = QGroupBox("Settings (try before training)")
         sform = QFormLayout(settings)
         sform.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
-        sform.addRow("Sizes", self.sizes_edit)
+        sform.addRow("Sizes (input px)", self.sizes_edit)
+        self.sizes_edit.setToolTip("The base anchor size of each level, P3 to P7, in pixels of the network's input (the image "
+                                   "resized to the model's input size): Details gives this image's scale")
         sform.addRow("Ratios (h/w)", self.ratios_edit)
         sform.addRow("Scales", self.scales_edit)
         sform.addRow(button_grid(apply, reset))
@@ -169,11 +173,11 @@ class AnchorPanel(QWidget):
                 row.removeWidget(box)
                 box.deleteLater()
             boxes.clear()
-            for v in values:
+            for k, v in enumerate(values):
                 box = QCheckBox(f"{v:.3g}")
                 box.setChecked(box.text() not in hidden)
                 box.toggled.connect(self.refresh)
-                row.addWidget(box)
+                row.addWidget(box, k // 4, k % 4)
                 boxes.append(box)
         self.refresh()
 
@@ -215,6 +219,7 @@ class AnchorPanel(QWidget):
     def _point_clicked(self, point: QPointF) -> None:
         self.point = point
         self.refresh()
+        scroll_into_view(self.report)  # what it found is said there (below the fold on a small screen)
 
     def _image_shown(self, *_args) -> None:
         self.point = None
@@ -240,7 +245,7 @@ class AnchorPanel(QWidget):
             from core.anchor_coverage import anchors_at
 
             per_level = anchors_at(layout, self.point.x(), self.point.y())
-            lines.append(f"anchors at ({self.point.x():.0f}, {self.point.y():.0f}):")
+            lines.append(f"anchors at ({self.point.x():.0f}, {self.point.y():.0f}); input px = image px × {layout.input_scale:.3g}:")
             for i, (level, boxes) in enumerate(per_level.items()):
                 if not self.level_boxes[i].isChecked():
                     continue
@@ -248,9 +253,12 @@ class AnchorPanel(QWidget):
                 for box in boxes[offsets]:
                     overlay.append(OverlayBox(rect_from_xyxy(box), color))
                 info = layout.levels[i]
-                lines.append(f"  P{level}: {len(offsets)} anchors, stride {info.stride}, grid {info.grid[1]}×{info.grid[0]}")
+                lines.append(f"  P{level}: {len(offsets)} anchors, stride {info.stride} input px ({info.stride / layout.input_scale:.3g} "
+                             f"image px), grid {info.grid[1]}×{info.grid[0]}")
             overlay.append(OverlayBox(QRectF(self.point, self.point), QColor(255, 255, 255)))  # where was clicked (a point: a cross), on top
         lines += self._assignment(layout, overlay)
+        if self.point is None and not self.canvas.selected():  # (ticked, it drew nothing, and nothing said why)
+            lines.insert(0, "Select a label (click it, or Tab) to see its anchors, or pick a point (P) to see every level's there.")
         self.canvas.set_overlay(overlay)
         self.report.setPlainText("\n".join(lines))
 
@@ -283,9 +291,14 @@ class AnchorPanel(QWidget):
         if unreachable:
             lines.append(f"{len(unreachable)} of {len(boxes)} labels on this image have no anchor at IoU ≥ "
                          f"{self.assign_config.positive_iou:g} (matched only by the low-quality rule):")
+            # the advice once, when one holds for all (it was said 32 times over; a selected label's says its sizes)
+            advice = list(dict.fromkeys(result[i].suggestion.split(": the box", 1)[0] for i in unreachable))
             for i in unreachable:
-                lines.append(f"  {_describe(store.category(boxes[i].category_id).name, boxes[i])}: best IoU {result[i].best_iou:.2f}; "
-                             f"{result[i].suggestion}")
+                said = "" if len(advice) == 1 else f"; {result[i].suggestion}"
+                lines.append(f"  {_describe(store.category(boxes[i].category_id).name, boxes[i])}: best IoU {result[i].best_iou:.2f}{said}")
+            if len(advice) == 1:
+                lines.append(f"  for all of them: {advice[0]}" + (" (select one for its sizes)" if advice[0].startswith(("use", "add a"))
+                                                                   else ""))
         else:
             lines.append(f"all {len(boxes)} labels on this image have an anchor at IoU ≥ {self.assign_config.positive_iou:g}")
         return lines
@@ -349,7 +362,9 @@ class AnchorPanel(QWidget):
 
         labels = self.annotator.workspace.store.to_labelset()
         anchors, preprocess, config = self.anchors, self.preprocess, self.assign_config
+        self._covered = anchors
         self.report.setPlainText("computing the coverage of every label …")
+        scroll_into_view(self.report)
         self._coverage_worker = FunctionWorker(lambda cancel: coverage(labels, anchors, preprocess, config, cancel=cancel))
         self._coverage_worker.done.connect(self._coverage_done)
         self._coverage_worker.failed.connect(self._coverage_failed)
@@ -370,9 +385,13 @@ class AnchorPanel(QWidget):
         names = {c.id: c.name for c in store.categories} if store else {}
         counts, edges = report.histogram
         peak = max(counts.max(), 1) if len(counts) else 1
-        lines = [f"{len(report.best_iou)} labels; {report.unreachable_share:.1%} have no anchor at IoU ≥ {report.positive_iou:g}",
-                 "best-anchor IoU histogram:"]
-        for c, lo in zip(counts, edges[:-1]):
+        tried = "the model's anchor settings" if self._covered == self.model_anchors else (
+            f"the settings tried (sizes {' '.join(f'{v:g}' for v in self._covered.sizes)}, ratios "
+            f"{' '.join(f'{v:g}' for v in self._covered.ratios)}, scales {' '.join(f'{v:.3g}' for v in self._covered.scales)})")
+        lines = [f"{len(report.best_iou)} labels, with {tried}; {report.unreachable_share:.1%} have no anchor at IoU ≥ "
+                 f"{report.positive_iou:g}", "best-anchor IoU histogram:"]
+        filled = np.flatnonzero(counts)
+        for c, lo in list(zip(counts, edges[:-1]))[filled.min():filled.max() + 1] if len(filled) else []:  # (13 of 20 bins were empty)
             lines.append(f"  {lo:.2f}–{lo + 0.05:.2f} {c:>5} {'#' * round(16 * c / peak)}")  # short bars: a narrow panel wrapped them
         lines.append("per class: labels, unreachable, median best IoU")
         for cid, (n, share, median) in sorted(report.per_class().items(), key=lambda kv: -kv[1][1]):

@@ -83,6 +83,9 @@ class ModelPanel(QWidget):
         self.nms_slider.valueChanged.connect(self._sliders_moved)
         self.classes = QListWidget()
         self.classes.itemChanged.connect(self._class_toggled)
+        self.classes.setToolTip("The classes whose predictions are shown (untick one to hide it)")
+        # four rows, scrolled: at its default height it pushed Accept and "Why missed?" below the fold even at 1600x900
+        self.classes.setMaximumHeight(self.classes.fontMetrics().height() * 4 + 16)
         self.accept_image_button = QPushButton("Accept shown (image)")  # the window asks first when classes would be added
         self.accept_image_button.setToolTip("Add the shown predictions of this image as labels, except those already labelled (Ctrl+Return)")
         self.accept_folder_button = QPushButton("Accept shown (folder)")  # the window asks first, then accepts
@@ -118,7 +121,9 @@ class ModelPanel(QWidget):
         QVBoxLayout(why_box).addWidget(self.explanation)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
-        for w in (model_box, filter_box, run_box, why_box):  # the sliders, used all the time, in view on a small screen
+        # the sliders, used all the time, in view on a small screen; "Why missed?", which follows every label
+        # clicked, next to them
+        for w in (model_box, filter_box, why_box, run_box):
             layout.addWidget(w)
         layout.addStretch(1)
 
@@ -287,7 +292,12 @@ class ModelPanel(QWidget):
         if p.visible is None or candidates is None:
             self.count_label.setText("no predictions for this image" if p.model else "")
             return
-        self.count_label.setText(f"{len(p.visible)} shown of {len(candidates)} candidates")
+        cap = p.model.max_detections
+        at_cap = " (the most it keeps)" if cap and p.all is not None and len(p.all) >= cap else ""
+        self.count_label.setText(f"{len(p.visible)} shown{at_cap} of {len(candidates)} candidates")
+        self.count_label.setToolTip(f"Candidates: the detections above the score floor ({p.model.score_floor:g}) kept per image, the "
+                                    "best of each feature level, before NMS; the sliders filter them without running the model again"
+                                    + (f". At most {cap} are shown (the preset's detection cap)" if cap else ""))
 
     def show_explanation(self, result) -> None:
         """A miss explanation (core.review.Explanation) or a note; a label removed by NMS gets the

@@ -85,6 +85,11 @@ def test_predictions_arrive_while_the_event_loop_keeps_running_and_sliders_refil
     assert window.canvas.prediction_count() > shown
     panel.nms_slider.setValue(90)
     assert window.canvas.prediction_count() >= len(window.predictions.visible)
+    panel.score_slider.setValue(panel.score_slider.minimum())
+    panel.nms_slider.setValue(95)  # the detection cap reached: said, not taken for all there is
+    assert len(window.predictions.all) == window.predictions.model.max_detections
+    assert "shown (the most it keeps) of" in panel.count_label.text()
+    assert "score floor" in panel.count_label.toolTip()
     panel.classes.item(window.predictions.model.class_names.index("black-pawn")).setCheckState(
         __import__("PySide6.QtCore").QtCore.Qt.CheckState.Unchecked)
     assert all(window.predictions.model.class_names[int(k)] != "black-pawn" for k in window.predictions.visible.labels)
@@ -227,7 +232,9 @@ def test_anchor_view_shows_every_anchor_of_each_enabled_level_at_a_point(qtbot, 
     # the point clicked is marked (a cross, drawn last: over the anchors)
     assert window.canvas.overlay[-1].rect.isNull() and window.canvas.overlay[-1].rect.topLeft() == QPointF(500, 300)
     assert len(anchors()) == 5 * 9 and len(window.canvas.overlay) == 5 * 9 + 1
-    assert "P3: 9 anchors, stride 8" in panel.report.toPlainText()
+    scale = panel.layout_for_current().input_scale  # stride and sizes are the network input's pixels, and say so
+    assert f"P3: 9 anchors, stride 8 input px ({8 / scale:.3g} image px)" in panel.report.toPlainText()
+    assert f"input px = image px × {scale:.3g}" in panel.report.toPlainText()
     panel.level_boxes[0].setChecked(False)
     assert len(anchors()) == 4 * 9
     panel.ratio_boxes[0].setChecked(False)
@@ -349,6 +356,15 @@ def test_label_assignment_is_computed_off_the_gui_thread_and_drawn_when_it_arriv
     assert shown and window.canvas.overlay == []
     window.bring_forward("Anchors")  # ... and come back with it
     assert len(window.canvas.overlay) == shown
+    window.canvas.select([])  # nothing selected, no point picked: it says what to do (ticked, it drew nothing, and said nothing)
+    assert panel.report.toPlainText().startswith("Select a label (click it, or Tab) to see its anchors, or pick a point (P)")
+    # anchors too large for every label: the one suggestion is said once, not once a label
+    panel.sizes_edit.setText("400 800 1600 3200 4000")
+    panel._apply_settings()
+    window.canvas.select([0])
+    qtbot.waitUntil(lambda: "labels on this image have no anchor" in panel.report.toPlainText(), timeout=10_000)
+    report = panel.report.toPlainText()
+    assert report.count("for all of them: ") == 1 and report.count("; ") <= 2, report
 
 
 def test_coverage_report_runs_in_the_background(qtbot, tmp_path, window_factory):
@@ -358,7 +374,20 @@ def test_coverage_report_runs_in_the_background(qtbot, tmp_path, window_factory)
     window.anchor_panel.run_coverage()
     qtbot.waitUntil(lambda: "best-anchor IoU histogram" in window.anchor_panel.report.toPlainText(), timeout=30_000)
     labels = sum(len(window.workspace.store.boxes(n)) for n in window.workspace.store.file_names())
-    assert f"{labels} labels; 0.0% have no anchor" in window.anchor_panel.report.toPlainText()
+    text = window.anchor_panel.report.toPlainText()
+    assert f"{labels} labels, with the model's anchor settings; 0.0% have no anchor" in text
+    bins = [line for line in text.splitlines() if line.startswith("  0.") or line.startswith("  1.")]
+    assert bins and int(bins[0].split()[1]) > 0 and int(bins[-1].split()[1]) > 0  # no run of empty bins before or after
+    # another trial: said whose settings the report is of; ten scales wrap in rows, the panel no wider
+    panel = window.anchor_panel
+    width = window.docks["Anchors"].sizeHint().width()
+    panel.ratios_edit.setText("1")
+    panel.scales_edit.setText(" ".join(f"{1 + k / 10:g}" for k in range(10)))
+    panel._apply_settings()
+    assert len(panel.scale_boxes) == 10 and window.docks["Anchors"].sizeHint().width() <= width
+    panel.run_coverage()
+    qtbot.waitUntil(lambda: "with the settings tried (sizes 32 64 128 256 512, ratios 1, scales 1 1.1" in panel.report.toPlainText(),
+                    timeout=30_000)
 
 
 def test_a_missing_or_broken_model_file_is_reported(qtbot, tmp_path):
