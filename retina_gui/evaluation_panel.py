@@ -33,7 +33,7 @@ from core.labels import category_of_class, class_name_key, same_named_categories
 from core.review import CAUSES, confusions, errors_csv
 from core.text import count
 from retina_gui.canvas import OverlayBox
-from retina_gui.convert import rect_from_xyxy
+from retina_gui.convert import rect_from_xyxy, stored_corners
 from retina_gui.predictions import Predictions
 from retina_gui.threshold_chart import ThresholdChart
 from retina_gui.widgets import TaskProgress, model_name
@@ -145,7 +145,9 @@ class EvaluationPanel(QWidget):
         self.run_button.clicked.connect(self.evaluate)
         self.unseen_only = QCheckBox("Leave out images it learnt from")
         self.unseen_only.setChecked(True)
+        self._unseen_wanted = True  # the user's choice, for models whose training images are known
         self.unseen_only.toggled.connect(self._show_stale)  # the report is of the images chosen then
+        self.unseen_only.clicked.connect(self._unseen_clicked)
         self._unseen: bool | None = None  # the box as the report's run had it (None: not known for its model)
         self._run_note = ""  # what the run going on left out, or scores that it learnt from
         self._run_names: list[str] = []  # the images the run going on evaluates
@@ -252,6 +254,15 @@ class EvaluationPanel(QWidget):
         self._edited.update(names)
         self._run_edits.update(names)  # a run going on took its labels at its start
         self._show_stale()
+        if self._added and self.annotator.workspace is not None:
+            # a false positive added as a label whose label is gone again (Undo) is listed again: it could not be found
+            store = self.annotator.workspace.store
+            kept = {(name, box) for name, box in self._added
+                    if name not in names or any(stored_corners(b.x1, b.y1, b.x2, b.y2) == stored_corners(*box) for b in store.boxes(name))}
+            if kept != self._added:
+                self._added = kept
+                self._fill_filters()
+                self._fill_errors()
 
     def classes_changed(self) -> None:
         self._show_stale()
@@ -346,12 +357,16 @@ class EvaluationPanel(QWidget):
         self.metrics.setEnabled(not stale)
         self.metrics.setToolTip(f"{stale.split(':')[0]} since this evaluation: press Evaluate again" if stale else self._metrics_tip)
 
+    def _unseen_clicked(self, checked: bool) -> None:
+        self._unseen_wanted = checked
+
     def _model_changed(self, info) -> None:
         self.stop()  # a run of the old model would fill in its report under the new one
         self._waiting = False
         self.run_button.setEnabled(info is not None)
         known = self._learnt_from() is not None
         self.unseen_only.setEnabled(known)
+        self.unseen_only.setChecked(known and self._unseen_wanted)  # (greyed but ticked, it read as leaving out images it did not)
         self.unseen_only.setToolTip("A model of a run scores best on the images it learnt from: those say little of the images it has "
                                     "not seen (known for the Train runs of this folder, and the runs they started from)" if known else
                                     "Off: which images this model learnt from is known only for the Train runs of this folder")
@@ -521,7 +536,10 @@ class EvaluationPanel(QWidget):
                              f"{quality}." + self._mixed_up(errors) + self._footnotes)
         self._best = best.score if best is not None and (here is None or best.f1 > here.f1) else None
         if self._best is not None:
-            self.best_button.setText(f"Use score > {best.score:.2f}: best F1 {best.f1:.2f} (P {best.precision:.2f}, R {best.recall:.2f})")
+            # short: the figures in its tooltip (in the text, it widened the panel's column for good)
+            self.best_button.setText(f"Use score > {best.score:.2f} (best F1)")
+            self.best_button.setToolTip(f"The score threshold where precision and recall together are best on these images: F1 "
+                                        f"{best.f1:.2f}, precision {best.precision:.2f}, recall {best.recall:.2f}")
         self.best_button.setVisible(self._best is not None)
         self.by_score.show_sweep(list(self.report.sweep), best)
         self.by_score.set_threshold(self.predictions.score)

@@ -1189,7 +1189,8 @@ class MainWindow(QMainWindow):
                 if labelled else "")
         question = (f"Add {count_of(count, 'shown prediction')} on {count_of(images, 'image')} as labels?"
                     f"{skipped}{onto}{_left_out(gathered)}{adds} It is one step: Edit ▸ Undo takes it back.")
-        if not self.confirm("Accept predictions", question, undoable=True):
+        # onto labelled images, Enter says No: predictions joining a person's labels are mostly duplicates and background
+        if not self.confirm("Accept predictions", question, undoable=not labelled):
             self.say("nothing accepted")
             return 0
         return self.predictions.accept_entries(gathered, "Accept predictions in the folder")

@@ -64,7 +64,7 @@ class ThresholdChart(QChartView):
                                (self.f1, [p.f1 for p in points])):
             series.replace([QPointF(p.score, v) for p, v in zip(points, values)])
         self.best.replace([QPointF(best.score, best.f1)] if best is not None else [])
-        self.x_axis.setRange(points[0].score if points else 0.0, 1.0)
+        self.x_axis.setRange(0.0, 1.0)  # (from the score floor, 0.05, its three ticks read 0.1, 0.5 at 0.525 and 1.0)
 
     def set_threshold(self, score: float | None) -> None:
         self.threshold.replace([] if score is None or not self._points else [QPointF(score, 0.0), QPointF(score, 1.0)])

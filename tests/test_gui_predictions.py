@@ -429,7 +429,7 @@ def test_evaluation_leaves_out_the_images_a_runs_model_learnt_from_and_names_the
     window = window_factory(folder)
     qtbot.waitUntil(lambda: window.predictions.model is not None, timeout=60_000)
     panel = window.evaluation_panel
-    assert not panel.unseen_only.isEnabled()  # the demo model: what it learnt from is not known, and the box says so
+    assert not panel.unseen_only.isEnabled() and not panel.unseen_only.isChecked()  # the demo model: what it learnt from is not known
     assert panel.unseen_only.toolTip().startswith("Off: which images this model learnt from is known only")
     window.predictions.load_model(run / "best.safetensors")
     qtbot.waitUntil(lambda: window.predictions.model is not None and window.predictions.model.path == run / "best.safetensors", timeout=60_000)
@@ -608,7 +608,8 @@ def test_evaluation_errors_by_class_f8_through_them_export_and_the_best_f1_thres
     assert f"(precision {here.precision:.2f}, recall {here.recall:.2f}, F1 {here.f1:.2f})" in panel.metrics.text()
     assert here.false_positives == sum(e.kind == "FP" for e in panel.report.errors)
     best = panel.report.best_f1
-    assert best.f1 > here.f1 and panel.best_button.isVisibleTo(panel) and f"best F1 {best.f1:.2f}" in panel.best_button.text()
+    assert best.f1 > here.f1 and panel.best_button.isVisibleTo(panel) and panel.best_button.text() == f"Use score > {best.score:.2f} (best F1)"
+    assert f"F1 {best.f1:.2f}, precision {best.precision:.2f}, recall {best.recall:.2f}" in panel.best_button.toolTip()
     panel.best_button.click()
     assert window.model_panel.score_slider.value() == round(best.score * 100) and window.predictions.score == pytest.approx(best.score)
     qtbot.waitUntil(lambda: panel.report.score_thresh == pytest.approx(best.score), timeout=5000)
@@ -869,8 +870,9 @@ def test_a_model_that_fails_to_load_leaves_the_one_in_use(qtbot, tmp_path, windo
 
 
 def test_accepting_the_folder_asks_about_what_it_would_add_not_what_is_shown(qtbot, tmp_path, window_factory):
-    questions = []
-    window = window_factory(labelled_demo(tmp_path), confirm=lambda title, text, **_: questions.append(text) or True)
+    questions, defaults = [], []
+    window = window_factory(labelled_demo(tmp_path), confirm=lambda title, text, undoable=False: questions.append(text) or defaults.append(
+        undoable) or True)
     wait_predictions(qtbot, window)
     finished = []
     window.predictions.batch_finished.connect(lambda n, _unreadable, cancelled: finished.append(n))
@@ -883,6 +885,7 @@ def test_accepting_the_folder_asks_about_what_it_would_add_not_what_is_shown(qtb
     assert questions[-1].startswith(f"Add {added} shown predictions on ")
     assert f"({shown - added - other} others shown are labelled already.)" in questions[-1] and f" {other} others lie on a label" in questions[-1]
     assert "of those images have labels already: the predictions join them." in questions[-1]  # said, not found out after
+    assert defaults[-1] is False  # onto labelled images, Enter answers No
     # the folder's predictions are gathered off the GUI thread (20 s for 10,000 images): the question
     # waits for them, and a threshold moved meanwhile makes them stale, so nothing is asked or added
     window.workspace.undo_stack.undo()
@@ -993,6 +996,11 @@ def test_a_false_positive_added_as_a_label_leaves_the_list_for_good_and_the_view
     assert panel.kind.itemText(panel.kind.findData("FN")) == f"Missed labels ({sum(e.kind == 'FN' for e in of_class)})"
     assert panel.kind.itemText(0) == f"All errors ({len(of_class)})"
     assert panel.classes.itemText(0) == f"All classes ({sum(e.kind == 'FP' for e in panel._errors())})"  # (the false positives chosen)
+    # the label added taken back (Undo): the false positive is listed again
+    panel.classes.setCurrentIndex(0)
+    window.undo_action.trigger()
+    assert (fps[0].file_name, fps[0].box) in [(e.file_name, e.box) for e in panel.shown_errors()]
+    assert panel.kind.currentText() == f"False positives ({total})"
 
 
 def test_evaluating_labels_with_two_classes_of_one_name_says_so_before_predicting(qtbot, tmp_path, window_factory):

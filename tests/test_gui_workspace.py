@@ -1494,6 +1494,9 @@ def test_showing_a_small_box_zooms_in_until_it_can_be_seen_and_centres_it(qtbot,
     # at the corner, the view stays on the image (the view can scroll past the edges, but showing a box should not)
     top_left = canvas.mapFromScene(QPointF(0, 0))
     assert abs(top_left.x()) <= 1 and abs(top_left.y()) <= 1
+    canvas.fit()
+    canvas.show_rect(QRectF(500, 340, 55 / fitted, 55 / fitted))  # 55 px on screen: zooming to 60 would only add scroll bars
+    assert canvas.transform().m11() == pytest.approx(fitted)
 
 
 def test_a_refused_class_name_comes_back_to_be_corrected(qtbot, demo, monkeypatch):
