@@ -100,6 +100,7 @@ class Predictions(QObject):
         self.cache: PredictionCache | None = None
         self.device = "auto"
         self.preset: str | None = None
+        self.precision = "auto"  # as the device: the user's choice, kept for every model loaded (core.config.PRECISIONS)
         self.candidates: OrderedDict[str, object] = OrderedDict()
         self.score: float | None = None
         self.nms: float | None = None
@@ -109,8 +110,8 @@ class Predictions(QObject):
         self.visible = None  # Detections of the current image after thresholds and class visibility
         self.all = None  # Detections after thresholds only
         self.model_runs = 0  # images the network ran on (cache hits not counted)
-        self._in_use: tuple[Path | None, str, str | None] = (None, "auto", None)  # model_path, device, preset of self.model
-        self._requested: dict[Path, tuple[str, str | None]] = {}  # device and preset each file was last asked with
+        self._in_use: tuple[Path | None, str, str | None, str] = (None, "auto", None, "auto")  # model_path, device, preset, precision
+        self._requested: dict[Path, tuple[str, str | None, str]] = {}  # device, preset and precision each file was last asked with
         self._gatherer: FunctionWorker | None = None
         self._gathered_view: tuple | None = None  # what the gathered entries were shown with (see _view)
         annotator.image_shown.connect(self._image_shown)
@@ -144,18 +145,19 @@ class Predictions(QObject):
         self.model_changed.emit(None)
         self.changed.emit()
 
-    def load_model(self, path: Path, device: str = "auto", preset: str | None = None) -> None:
-        """Load in the worker; ``preset`` None: the one the weights name. The current model stays
-        in use until the new one has loaded, and if it cannot be."""
-        self.model_path, self.device, self.preset = path, device, preset
-        self._requested[path] = (device, preset)
+    def load_model(self, path: Path, device: str = "auto", preset: str | None = None, precision: str | None = None) -> None:
+        """Load in the worker; ``preset`` None: the one the weights name; ``precision`` None: the one
+        chosen before. The current model stays in use until the new one has loaded, and if it cannot be."""
+        precision = self.precision if precision is None else precision
+        self.model_path, self.device, self.preset, self.precision = path, device, preset, precision
+        self._requested[path] = (device, preset, precision)
         if self.worker is not None:
             self.message.emit(f"loading {path.name} …")
-            self.worker.load_model(path, device, preset)
+            self.worker.load_model(path, device, preset, precision)
 
     def _model_loaded(self, info: ModelInfo) -> None:
         self.model, self.cache = info, PredictionCache(self.worker.cache_root, info.cache_key, self.worker.folder)
-        self._in_use = (info.path, *self._requested.get(info.path, ("auto", None)))  # the choices it was loaded with
+        self._in_use = (info.path, *self._requested.get(info.path, ("auto", None, "auto")))  # the choices it was loaded with
         self.candidates.clear()
         self.rejected.clear()
         self.refilter()  # the old model's boxes go; the new ones come from the worker
@@ -171,7 +173,7 @@ class Predictions(QObject):
 
     def _model_failed(self, reason: str) -> None:
         if self.model is not None:  # the worker still has it: go on with it
-            self.model_path, self.device, self.preset = self._in_use
+            self.model_path, self.device, self.preset, self.precision = self._in_use
             if self.auto and self.annotator.current is not None and self.annotator.current not in self.candidates:
                 self.request(self.annotator.current)  # the load dropped the image waiting for its prediction
         else:

@@ -229,7 +229,7 @@ class PredictionWorker(QueueWorker):
     def __init__(self, folder: Path, cache_root: Path) -> None:
         super().__init__()
         self.folder, self.cache_root = folder, cache_root
-        self._load: tuple[Path, str, str | None] | None = None
+        self._load: tuple[Path, str, str | None, str] | None = None
         self._wanted: list[str] = []
         self._batch: list[str] = []  # left to predict
         self._batch_names: set[str] = set()  # all of the batch's images, predicted or not
@@ -240,9 +240,9 @@ class PredictionWorker(QueueWorker):
         self._detector = None
         self._cache = None
 
-    def load_model(self, path: Path, device: str = "auto", preset: str | None = None) -> None:
+    def load_model(self, path: Path, device: str = "auto", preset: str | None = None, precision: str = "auto") -> None:
         def change() -> None:
-            self._load, self._wanted = (path, device, preset), []
+            self._load, self._wanted = (path, device, preset, precision), []
 
         self._update(change)
 
@@ -331,7 +331,7 @@ class PredictionWorker(QueueWorker):
         if left == 0:
             self.batch_finished.emit(done, unreadable, False)
 
-    def _load_model(self, path: Path, device: str, preset: str | None) -> None:
+    def _load_model(self, path: Path, device: str, preset: str | None, precision: str) -> None:
         try:
             import torch
 
@@ -340,9 +340,11 @@ class PredictionWorker(QueueWorker):
             from core.prediction_cache import PredictionCache, model_key
 
             set_threads(leave_one_free=True)  # a core stays free for the window
-            detector = Detector.from_file(path, device=device, preset=preset)
+            detector = Detector.from_file(path, device=device, preset=preset, precision=precision)
             post = detector.postprocess_config
-            key = model_key(path, {"preset": detector.preset.name, "preprocess": detector.preprocess_config, "floor": post.score_thresh})
+            # (the precision too: fp32 chosen for exact figures must not be served bf16's cached candidates)
+            key = model_key(path, {"preset": detector.preset.name, "preprocess": detector.preprocess_config, "floor": post.score_thresh,
+                                   "precision": detector.runtime.precision})
             devices = ("auto", "cpu", *(f"cuda:{i}" for i in range(torch.cuda.device_count())))
         except Exception as exc:  # any failure to build the model is the user's file or choice: report it
             self.model_failed.emit(str(exc) if str(path) in str(exc) else f"{path}: {exc}")

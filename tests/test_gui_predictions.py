@@ -5,6 +5,7 @@ import shutil
 import time
 
 import pytest
+import torch
 from PySide6.QtCore import QElapsedTimer, QPointF, QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -1291,3 +1292,26 @@ def test_a_reopened_folder_gets_the_model_last_used_with_it(qtbot, tmp_path, win
     again.open_folder(other)
     assert again.predictions.model_path == DEMO_MODEL
     again.close()
+
+
+def test_the_precision_chosen_in_the_model_panel_reloads_the_model_with_it_and_keeps_its_own_cache(qtbot, tmp_path, window_factory):
+    """bf16 ran on a CPU with AVX512-BF16 and nothing could choose fp32's exact figures; its
+    cached candidates must not stand for fp32's either."""
+    window = window_factory(unlabelled_demo(tmp_path))
+    wait_predictions(qtbot, window)
+    panel, p = window.model_panel, window.predictions
+    auto = p.model
+    runs = p.model_runs
+    panel.precision_box.setCurrentText("fp32")
+    panel.precision_box.activated.emit(panel.precision_box.currentIndex())
+    qtbot.waitUntil(lambda: p.model is not None and p.model.precision == "fp32", timeout=60_000)
+    assert "(fp32)" in panel.info_label.text() and p.precision == "fp32"
+    qtbot.waitUntil(lambda: p.visible is not None and p.model_runs > runs, timeout=60_000)  # predicted again, not read from bf16's cache
+    if auto.precision != "fp32":
+        assert p.model.cache_key != auto.cache_key
+    p.load_model(DEMO_MODEL, p.device)  # another load (a finished run's model, say) keeps the choice
+    qtbot.waitUntil(lambda: p._in_use[3] == "fp32", timeout=60_000)
+    assert p.model.precision == "fp32"
+    offered = [panel.precision_box.itemText(i) for i in range(panel.precision_box.count())]
+    assert offered == (["auto", "fp32", "bf16", "fp16"] if torch.cuda.is_available() else ["auto", "fp32", "bf16"])  # fp16: a GPU's
+    assert panel.precision_box.currentText() == "fp32"
