@@ -514,10 +514,20 @@ class EvaluationPanel(QWidget):
                            + (f"\n{count(len(unreadable), 'labelled image')} left out as unreadable (red in the list); the first: "
                               f"{unreadable[0]}." if unreadable else ""))
         rows = sorted(report.metrics.per_class.items(), key=lambda kv: (kv[1] is None, kv[1] if kv[1] is not None else 0))
-        self.table.setRowCount(len(rows))
-        for r, (name, ap) in enumerate(rows):
-            self.table.setItem(r, 0, QTableWidgetItem(name))
-            self.table.setItem(r, 1, QTableWidgetItem(_figure(ap)))
+        m = report.metrics
+        # AP by object size under the classes, in italics (in the figures above, they took a line from the error list)
+        sizes = [("all classes: small objects (APs)", m.APs), ("all classes: medium objects (APm)", m.APm),
+                 ("all classes: large objects (APl)", m.APl)]
+        self.table.setRowCount(len(rows) + len(sizes))
+        for r, (name, ap) in enumerate([*rows, *sizes]):
+            cells = QTableWidgetItem(name), QTableWidgetItem(_figure(ap))
+            for cell in cells if r >= len(rows) else ():
+                font = cell.font()
+                font.setItalic(True)
+                cell.setFont(font)
+                cell.setToolTip("COCO's sizes: small under 32×32 px, large over 96×96 px (– : no labels of that size)")
+            self.table.setItem(r, 0, cells[0])
+            self.table.setItem(r, 1, cells[1])
         self._show_report()
         if self.predictions.score != self._view[0]:  # the slider moved while it ran
             self._refilter_timer.start()
@@ -530,8 +540,8 @@ class EvaluationPanel(QWidget):
         here = next((p for p in self.report.sweep if round(p.score * 100) == round(self._view[0] * 100)), None)
         best = self.report.best_f1
         quality = f" (precision {here.precision:.2f}, recall {here.recall:.2f}, F1 {here.f1:.2f})" if here is not None else ""
-        self.metrics.setText(f"{self._heading}: mAP {_figure(m.mAP)}, AP50 {_figure(m.AP50)}, AP75 {_figure(m.AP75)}, "
-                             f"APs {_figure(m.APs)}, APm {_figure(m.APm)}, APl {_figure(m.APl)}. "
+        self.metrics.setText(f"{self._heading}: mAP {_figure(m.mAP)}, AP50 {_figure(m.AP50)}, AP75 {_figure(m.AP75)} "
+                             "(by class and size: AP per class). "
                              f"At score > {self._view[0]:.2f}: {count(misses, 'missed label')}, {count(len(errors) - misses, 'false detection')}"
                              f"{quality}." + self._mixed_up(errors) + self._footnotes)
         self._best = best.score if best is not None and (here is None or best.f1 > here.f1) else None

@@ -468,7 +468,9 @@ def test_evaluation_view_gives_coco_metrics_and_browsable_errors(qtbot, tmp_path
     # the same numbers as core's evaluation of the model on these images
     reference = evaluate_detector(Detector.from_file(DEMO_MODEL, device="auto"), read_coco(folder / "annotations.coco.json"), folder)
     assert report.metrics.mAP == pytest.approx(reference.mAP, abs=0.02)
-    assert panel.table.rowCount() == len(report.metrics.per_class)
+    assert panel.table.rowCount() == len(report.metrics.per_class) + 3  # and APs, APm, APl under them
+    assert panel.table.item(panel.table.rowCount() - 2, 1).text() == f"{report.metrics.APm:.3f}"
+    assert "APm" in panel.table.item(panel.table.rowCount() - 2, 0).text() and "APm" not in panel.metrics.text()
     # a harsh threshold: many misses, listed once the slider rests, from the report's detections (mAP ranks them all: not evaluated again)
     window.model_panel.score_slider.setValue(99)
     qtbot.waitUntil(lambda: panel.report.score_thresh == pytest.approx(0.99), timeout=5000)
