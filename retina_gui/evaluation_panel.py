@@ -540,8 +540,7 @@ class EvaluationPanel(QWidget):
         here = next((p for p in self.report.sweep if round(p.score * 100) == round(self._view[0] * 100)), None)
         best = self.report.best_f1
         quality = f" (precision {here.precision:.2f}, recall {here.recall:.2f}, F1 {here.f1:.2f})" if here is not None else ""
-        self.metrics.setText(f"{self._heading}: mAP {_figure(m.mAP)}, AP50 {_figure(m.AP50)}, AP75 {_figure(m.AP75)} "
-                             "(by class and size: AP per class). "
+        self.metrics.setText(f"{self._heading}: mAP {_figure(m.mAP)}, AP50 {_figure(m.AP50)}, AP75 {_figure(m.AP75)}. "
                              f"At score > {self._view[0]:.2f}: {count(misses, 'missed label')}, {count(len(errors) - misses, 'false detection')}"
                              f"{quality}." + self._mixed_up(errors) + self._footnotes)
         self._best = best.score if best is not None and (here is None or best.f1 > here.f1) else None
