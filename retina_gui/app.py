@@ -26,8 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("retina-gui")
     app.setOrganizationName("retina-gui")
-    window = MainWindow(folder=args.folder, model=args.model, labels=args.labels, recursive=not args.no_subfolders)
+    window = MainWindow(model=args.model, recursive=not args.no_subfolders)
     window.show()
+    if args.folder is not None:
+        window.open_folder_once_shown(args.folder, args.labels)
     return app.exec()
 
 

@@ -129,6 +129,7 @@ class MainWindow(QMainWindow):
         self.workspace: Workspace | None = None
         self.scanner: FolderScanner | None = None
         self._new_images = 0  # found by the running rescan
+        self._waited_for_screen = 0  # (open_folder_once_shown) 20 ms waits for the window to be on screen
         self._found_on_rescan: set[str] = set()  # every image the running rescan found: those listed and not found are gone
         self.loader: ImageLoader | None = None
         self.labels_not_saved = False  # the last save of the open labels file failed (shown in the title)
@@ -471,6 +472,21 @@ class MainWindow(QMainWindow):
                                               "COCO JSON (*.json)", options=QFileDialog.Option.DontConfirmOverwrite)
         if path:
             self.open_folder(self.workspace.folder, Path(path))
+
+    def open_folder_once_shown(self, folder: Path, labels: Path | None = None) -> None:
+        """At start: the window on screen first, saying what it opens, then the folder (a labels file
+        of 100,000 boxes takes 1.4 s to read, and the window appeared only after it)."""
+        self.canvas.show_message(f"opening {folder.name} …")
+        self._waited_for_screen = 0
+        QTimer.singleShot(0, partial(self._open_when_exposed, folder, labels))
+
+    def _open_when_exposed(self, folder: Path, labels: Path | None) -> None:
+        handle = self.windowHandle()
+        if handle is not None and not handle.isExposed() and self._waited_for_screen < 50:  # (at most a second: a hidden window opens it anyway)
+            self._waited_for_screen += 1
+            QTimer.singleShot(20, partial(self._open_when_exposed, folder, labels))
+            return
+        self.open_folder(folder, labels)
 
     def open_folder(self, folder: Path, labels: Path | None = None) -> bool:
         folder = folder.resolve()

@@ -2461,3 +2461,37 @@ def test_double_clicking_a_box_asks_for_its_class_and_relabels_it_alone(qtbot, d
     assert store.boxes(name)[4].category_id == other.id and window.workspace.current_category == current
     assert (store.boxes(name)[4].x1, store.boxes(name)[4].y1) == (box.x1, box.y1)  # the click did not move it
     assert window.workspace.undo_stack.undoText().startswith(f"Relabel box as {other.name}")
+
+
+def test_retina_gui_puts_its_window_on_screen_before_it_reads_the_folder(qtbot, tmp_path, monkeypatch):
+    """A labels file of 100,000 boxes takes 1.4 s to read: the window appeared only after it."""
+    import retina_gui.app as app
+
+    folder = tmp_path / "demo"
+    shutil.copytree(DEMO, folder)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    seen, windows = [], []
+    opening = MainWindow.open_folder
+
+    def watched(self, folder, labels=None):
+        seen.append((self.isVisible(), self.windowHandle() is not None and self.windowHandle().isExposed(), self.canvas.message))
+        return opening(self, folder, labels)
+
+    def run_events(_app):
+        window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow))
+        windows.append(window)
+        qtbot.waitUntil(lambda: window.workspace is not None and window.listed, timeout=10_000)
+        return 0
+
+    monkeypatch.setattr(MainWindow, "open_folder", watched)
+    monkeypatch.setattr(QApplication, "exec", run_events)
+    try:
+        assert app.main([str(folder), "--model", str(tmp_path / "none.safetensors")]) == 0
+        assert seen == [(True, True, f"opening {folder.name} …")]
+        assert windows[0].workspace.folder == folder.resolve() and windows[0].files.model.rowCount() == 8
+    finally:
+        for window in windows:
+            window.close()
+            window.deleteLater()
+        QSettings.setDefaultFormat(QSettings.Format.NativeFormat)
