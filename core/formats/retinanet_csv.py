@@ -17,7 +17,8 @@ from core.formats import LabelFormatError, pixel_values_ok, written_boxes
 from core.formats.coco import check_file_name
 from core.labels import Box, Category, ImageEntry, LabelSet
 
-CLASS_LIST_NAMES = ("classes.csv", "class_list.csv")  # beside the annotations, after <stem>_classes.csv
+# beside the annotations, after <stem>_classes.csv (Roboflow's RetinaNet export: _annotations.csv with _classes.csv)
+CLASS_LIST_NAMES = ("classes.csv", "_classes.csv", "class_list.csv")
 
 
 def class_list_path(annotations: Path | str) -> Path:
@@ -32,7 +33,8 @@ def read_retinanet_csv(annotations: Path | str, images: Path | str | None = None
     """Labels of the annotations file (image sizes left 0: the caller reads them from the images)
     and notes on what was assumed. ``images``: the folder the file names are made relative to
     (default: the annotations file's). ``classes``: the class list (default: ``<stem>_classes.csv``,
-    ``classes.csv`` or ``class_list.csv`` beside it; with none, classes in order of appearance)."""
+    ``classes.csv``, ``_classes.csv`` or ``class_list.csv`` beside it; with none, classes in order of
+    appearance)."""
     annotations = Path(annotations)
     base = annotations.parent
     root = Path(images) if images is not None else base
@@ -41,7 +43,7 @@ def read_retinanet_csv(annotations: Path | str, images: Path | str | None = None
         classes = next((p for p in (class_list_path(annotations), *(base / n for n in CLASS_LIST_NAMES)) if p.is_file()), None)
     categories = _read_class_list(Path(classes)) if classes is not None else None
     if categories is None:
-        notes.append(f"no class list beside {annotations.name} ({class_list_path(annotations).name}, classes.csv or class_list.csv): "
+        notes.append(f"no class list beside {annotations.name} ({class_list_path(annotations).name}, {', '.join(CLASS_LIST_NAMES)}): "
                      "classes numbered in the order they first appear")
     by_name = {c.name: c for c in categories or []}
     entries: dict[str, ImageEntry] = {}
