@@ -122,6 +122,15 @@ class ClassesPanel(QWidget):
             self.message.emit(f"Editing is off: {self.workspace.read_only_reason}")
         return self.workspace is not None and not self.workspace.read_only
 
+    def _chosen_to_edit(self) -> int | None:
+        """The class the Classes menu's Rename, Colour and Delete act on; None, said why, when there is none."""
+        if not self._editable():
+            return None
+        category_id = self.chosen_id()
+        if category_id is None:  # (F2 with no class chosen did nothing, and said nothing)
+            self.message.emit("no class chosen: click one in the Classes panel first")
+        return category_id
+
     def ask_add(self) -> None:
         """A class the user adds is the one new boxes get (the next box was drawn as the old one)."""
         if self._editable():
@@ -131,8 +140,7 @@ class ClassesPanel(QWidget):
         self.workspace.set_current_category(self.workspace.add_category(name).id)
 
     def ask_rename(self) -> None:
-        category_id = self.chosen_id()
-        if category_id is None or not self._editable():
+        if (category_id := self._chosen_to_edit()) is None:
             return
         old = self.workspace.store.category(category_id).name
         self._ask_name("Rename class", "New name:", old, lambda name: self._rename_or_merge(category_id, name))
@@ -164,8 +172,7 @@ class ClassesPanel(QWidget):
                 return
 
     def ask_color(self) -> None:
-        category_id = self.chosen_id()
-        if category_id is None or not self._editable():
+        if (category_id := self._chosen_to_edit()) is None:
             return
         category = self.workspace.store.category(category_id)
         color = QColorDialog.getColor(category_color(category), self, f"Colour of {category.name}")
@@ -173,8 +180,7 @@ class ClassesPanel(QWidget):
             self._try(lambda: self.workspace.recolor_category(category_id, QColor(color).name()))
 
     def ask_delete(self) -> None:
-        category_id = self.chosen_id()
-        if category_id is None or not self._editable():
+        if (category_id := self._chosen_to_edit()) is None:
             return
         category = self.workspace.store.category(category_id)
         count = self.workspace.store.box_counts().get(category_id, 0)

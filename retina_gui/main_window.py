@@ -444,6 +444,7 @@ class MainWindow(QMainWindow):
 
         classes = bar.addMenu("&Classes")
         classes.aboutToShow.connect(self._name_class_actions)
+        classes.aboutToHide.connect(self._enable_class_actions)
         self._action(classes, "&Add Class…", self.classes.ask_add, "Ctrl+N")
         # (named as the menu opens: they act on the class chosen in the Classes panel, which may be out of sight)
         self.chosen_class_actions = [self._action(classes, "&Rename Class…", self.classes.ask_rename, "F2"),
@@ -719,6 +720,12 @@ class MainWindow(QMainWindow):
         for number, action in enumerate(self.number_actions, start=1):
             name = categories[number - 1].name.replace("&", "&&") if number <= len(categories) else "(none)"
             action.setText(f"{number}  {name}")
+
+    def _enable_class_actions(self) -> None:
+        """Greyed only while the menu shows none chosen: F2 must work once a class is chosen
+        (greyed, it stayed dead after the menu had been opened with none)."""
+        for action in self.chosen_class_actions:
+            action.setEnabled(True)
 
     def show_keys(self) -> None:
         """Help ▸ Keyboard and Mouse (F1): the keys were in the README alone."""

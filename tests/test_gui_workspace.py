@@ -2350,6 +2350,28 @@ def test_the_delete_key_in_the_classes_list_deletes_the_class_and_the_menu_names
     assert rename.shortcut().toString() == "F2"
 
 
+def test_f2_renames_the_chosen_class_after_the_menu_was_opened_with_none_chosen(qtbot, demo, monkeypatch):
+    """The menu greyed Rename while no class was chosen, and F2 stayed dead after it closed."""
+    from PySide6.QtWidgets import QInputDialog
+
+    window = demo
+    store, classes = window.workspace.store, window.classes
+    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Classes")
+    rename = next(a for a in menu.actions() if a.text().startswith("&Rename"))
+    classes.list.setCurrentRow(-1)
+    menu.aboutToShow.emit()
+    assert not rename.isEnabled() and rename.text() == "&Rename Class…"
+    menu.aboutToHide.emit()
+    rename.trigger()
+    assert window.statusBar().currentMessage() == "no class chosen: click one in the Classes panel first"
+    classes.list.setCurrentRow(0)
+    old = store.categories[0].name
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("renamed", True))
+    assert rename.isEnabled()
+    rename.trigger()
+    assert store.categories[0].name == "renamed" and store.category_named(old) is None
+
+
 def test_a_number_key_past_the_last_class_says_so(qtbot, unlabelled):
     window = unlabelled
     for category in list(window.workspace.store.categories):
