@@ -459,15 +459,20 @@ def _convert(args: argparse.Namespace) -> int:
         write_labels,
         written_counts,
     )
+    from core.formats.retinanet_csv import class_list_path, found_class_list
     from core.labels import same_named_categories
 
     target, source = Path(args.target), Path(args.source)
     # RetinaNet CSV's paths are relative to its folder: without --images, that is the image folder
     images = args.images if args.images is not None or args.source_format != "csv" else source.parent
+    inputs = [source]
+    if args.source_format == "csv" and source.is_file() and (classes := found_class_list(source)) is not None:
+        inputs.append(classes)  # read with the source: written over, the class ids would be lost
     if args.target_format in ("coco", "csv"):
-        _check_out(target, "target", "labels.json" if args.target_format == "coco" else "annotations.csv", [source])
-        if args.target_format == "csv" and source.is_file() and target.with_name(f"{target.stem}_classes.csv").resolve() == source.resolve():
-            raise ValueError(f"target {target}'s class list would be written over the source {source}; write to another file")
+        _check_out(target, "target", "labels.json" if args.target_format == "coco" else "annotations.csv", inputs)
+        if args.target_format == "csv" and (hit := next((p for p in inputs if class_list_path(target).resolve() == p.resolve()), None)):
+            raise ValueError(f"target {target}'s class list {class_list_path(target).name} would be written over the input {hit}; "
+                             "write to another file")
         if source.is_dir() and target.exists() and target.resolve().is_relative_to(source.resolve()):
             # a file of the source folder: its classes.txt or a label file, lost to the JSON written over it
             raise ValueError(f"target {target} is a file of the source folder {source}: it would be overwritten; write to another file")
@@ -479,6 +484,13 @@ def _convert(args: argparse.Namespace) -> int:
     else:
         _check_writable(target if target.is_dir() else target.parent, f"{target}:")
     labels, problems = read_labels(args.source_format, args.source, images)
+    if args.target_format == "csv" and images is None:
+        # its paths lead to the images: the labels' folder is taken for theirs (Roboflow's COCO
+        # export holds them beside the JSON), where they are there
+        where = source if source.is_dir() else source.parent
+        if missing := [im.file_name for im in labels.images if not (where / im.file_name).is_file()]:
+            raise ValueError(f"{count(len(missing), 'image')} of the labels not in {where} (the first: {missing[0]}): give the image "
+                             "folder (--images DIR), as the CSV's paths lead to the images; nothing was written")
     labels = with_image_sizes(labels, images)
     if args.images is not None and args.source_format not in ("yolo", "csv"):  # (YOLO's and CSV's sizes are the images' own)
         labels, fit = fit_to_images(labels, args.images)

@@ -77,7 +77,7 @@ class LabelTransfer(QObject):
             """Off the GUI thread: the sizes a file lacks (COCO without them) come from the image
             headers; labels made on other pixels than the folder's images are turned or scaled onto
             them, and those of an image of another shape left out (added, they lay elsewhere)."""
-            labels, problems = read_labels(fmt, source, folder, cancel)
+            labels, problems = read_labels(fmt, source, folder, cancel, keep_outside=True)  # (a CSV of a copy elsewhere: by file name)
             renamed = matched_by_file_name([im.file_name for im in labels.images], present)
             labels = LabelSet(labels.categories, [replace(im, file_name=renamed.get(im.file_name, im.file_name)) for im in labels.images],
                               labels.extra)

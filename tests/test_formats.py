@@ -852,6 +852,56 @@ def test_malformed_retinanet_csv_lines_are_named(tmp_path, line, message):
         read_retinanet_csv(tmp_path / "a.csv")
 
 
+def test_a_retinanet_csv_path_outside_the_image_folder_is_kept_for_an_import_to_match_by_name(tmp_path):
+    from core.formats.retinanet_csv import read_retinanet_csv
+
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "a.csv").write_text("imgs/1.jpg,10,20,30,40,cat\n/elsewhere/2.jpg,,,,,\n")
+    labels, _ = read_retinanet_csv(tmp_path / "copy" / "a.csv", tmp_path / "mine", keep_outside=True)
+    assert [im.file_name for im in labels.images] == [(tmp_path / "copy" / "imgs" / "1.jpg").as_posix(), "/elsewhere/2.jpg"]
+
+
+def test_a_retinanet_csv_written_through_a_linked_folder_reads_back(tmp_path):
+    """The writer resolved links and the reader did not: the paths of images in a linked folder
+    read back as outside it."""
+    from core.formats.retinanet_csv import read_retinanet_csv, write_retinanet_csv
+
+    (tmp_path / "real").mkdir()
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "imgs").symlink_to(tmp_path / "real")
+    labels = LabelSet([Category(0, "cat")], [ImageEntry(1, "1.jpg", 100, 50, [Box(1, 2, 3, 4, 0)])])
+    write_retinanet_csv(labels, tmp_path / "work" / "a.csv", tmp_path / "work" / "imgs")
+    assert (tmp_path / "work" / "a.csv").read_text() == "imgs/1.jpg,1,2,3,4,cat\n"
+    back, _ = read_retinanet_csv(tmp_path / "work" / "a.csv", tmp_path / "work" / "imgs")
+    assert [im.file_name for im in back.images] == ["1.jpg"]
+
+
+def test_convert_keeps_a_retinanet_csv_class_list_and_asks_for_the_images_it_cannot_find(tmp_path, capsys):
+    """The class list read with the source was an input like the source, and a CSV written from a
+    COCO file away from its images led to images that are not there."""
+    (tmp_path / "a.csv").write_text("1.jpg,10,20,30,40,cat\n")
+    (tmp_path / "classes.csv").write_text("dog,0\ncat,1\n")
+    for fmt in ("coco", "csv"):
+        assert main(["convert", "--from", "csv", str(tmp_path / "a.csv"), "--to", fmt, str(tmp_path / "classes.csv")]) == 1
+        assert "is one of the inputs: it would be overwritten" in capsys.readouterr().err
+    assert (tmp_path / "classes.csv").read_text() == "dog,0\ncat,1\n"
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "b.csv").write_text("1.jpg,10,20,30,40,cat\n")
+    (tmp_path / "src" / "b_classes.csv").write_text("cat,0\n")
+    target = tmp_path / "src" / "b.txt"  # (another file, but the source's class list would be its class list)
+    assert main(["convert", "--from", "csv", str(tmp_path / "src" / "b.csv"), "--to", "csv", str(target)]) == 1
+    assert "class list b_classes.csv would be written over the input" in capsys.readouterr().err and not target.exists()
+    out = tmp_path / "out" / "train.csv"
+    out.parent.mkdir()
+    away = tmp_path / "away.json"
+    away.write_text(ANN.read_text())
+    assert main(["convert", "--from", "coco", str(away), "--to", "csv", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"of the labels not in {tmp_path} (the first: " in err and "give the image folder (--images DIR)" in err and not out.exists()
+    assert main(["convert", "--from", "coco", str(ANN), "--to", "csv", str(out)]) == 0  # beside its images (Roboflow's export)
+    assert (out.parent / out.read_text().split(",")[0]).resolve().parent == CHESS_VALID.resolve()
+
+
 def test_a_retinanet_csv_export_leaves_out_crowd_regions_and_boxes_outside_and_clips_the_rest(tmp_path, capsys):
     from core.formats.retinanet_csv import write_retinanet_csv
 

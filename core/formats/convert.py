@@ -24,18 +24,19 @@ FORMATS = ("coco", "voc", "yolo", "csv")
 
 
 def read_labels(fmt: str, source: Path | str, images: Path | str | None = None,
-                cancel: CancelToken | None = None) -> tuple[LabelSet, list[str]]:
+                cancel: CancelToken | None = None, *, keep_outside: bool = False) -> tuple[LabelSet, list[str]]:
     """Labels and the problems found besides them (YOLO: orphan label files, unlabelled or
     unreadable images; RetinaNet CSV: no class list). ``source`` is a JSON file for COCO, a CSV
     file for RetinaNet CSV (its relative paths from its folder, made relative to ``images``,
-    default that folder; no image sizes), a folder for VOC and YOLO. Raises
+    default that folder; no image sizes; one outside ``images`` an error, or with ``keep_outside``
+    kept as an absolute path, to be matched by file name), a folder for VOC and YOLO. Raises
     :class:`core.cancel.Cancelled` when ``cancel`` is set (checked per image where images are read)."""
     if fmt == "coco":
         return read_coco(source), []
     if fmt == "voc":
         return read_voc(source), []
     if fmt == "csv":
-        return read_retinanet_csv(source, images)
+        return read_retinanet_csv(source, images, keep_outside=keep_outside)
     if fmt != "yolo":
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     if images is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from core.atomic import write_text
 from core.cancel import CancelToken
@@ -28,19 +28,27 @@ def class_list_path(annotations: Path | str) -> Path:
     return annotations.with_name(f"{annotations.stem}_classes.csv")
 
 
-def read_retinanet_csv(annotations: Path | str, images: Path | str | None = None,
-                       classes: Path | str | None = None) -> tuple[LabelSet, list[str]]:
+def found_class_list(annotations: Path | str) -> Path | None:
+    """The class list read with ``annotations``: ``<stem>_classes.csv``, ``classes.csv``,
+    ``_classes.csv`` or ``class_list.csv`` beside it, the first there; None when none is."""
+    annotations = Path(annotations)
+    return next((p for p in (class_list_path(annotations), *(annotations.parent / n for n in CLASS_LIST_NAMES)) if p.is_file()), None)
+
+
+def read_retinanet_csv(annotations: Path | str, images: Path | str | None = None, classes: Path | str | None = None, *,
+                       keep_outside: bool = False) -> tuple[LabelSet, list[str]]:
     """Labels of the annotations file (image sizes left 0: the caller reads them from the images)
     and notes on what was assumed. ``images``: the folder the file names are made relative to
-    (default: the annotations file's). ``classes``: the class list (default: ``<stem>_classes.csv``,
-    ``classes.csv``, ``_classes.csv`` or ``class_list.csv`` beside it; with none, classes in order of
+    (default: the annotations file's); a path outside it is an error, or with ``keep_outside`` kept
+    as a normalised absolute path (an import matches those to the folder's images by file name).
+    ``classes``: the class list (default: :func:`found_class_list`; with none, classes in order of
     appearance)."""
     annotations = Path(annotations)
     base = annotations.parent
     root = Path(images) if images is not None else base
     notes = []
     if classes is None:
-        classes = next((p for p in (class_list_path(annotations), *(base / n for n in CLASS_LIST_NAMES)) if p.is_file()), None)
+        classes = found_class_list(annotations)
     categories = _read_class_list(Path(classes)) if classes is not None else None
     if categories is None:
         notes.append(f"no class list beside {annotations.name} ({class_list_path(annotations).name}, {', '.join(CLASS_LIST_NAMES)}): "
@@ -51,7 +59,7 @@ def read_retinanet_csv(annotations: Path | str, images: Path | str | None = None
         if len(row) != 6:
             raise LabelFormatError(f"{annotations}:{n}: expected 'path,x1,y1,x2,y2,class_name' (6 fields), got {len(row)}: {','.join(row)!r}")
         path, *corners, name = (field.strip() for field in row)
-        file_name = _file_name(path, base, root, f"{annotations}:{n}")
+        file_name = _file_name(path, base, root, f"{annotations}:{n}", keep_outside)
         entry = entries.setdefault(file_name, ImageEntry(len(entries) + 1, file_name, 0, 0))
         if not any(corners) and not name:  # "nothing here": a negative
             entry.reviewed = not entry.boxes
@@ -93,11 +101,15 @@ def write_retinanet_csv(labels: LabelSet, annotations: Path | str, images: Path 
                                "several lines); nothing was written")
     lines = io.StringIO()
     writer = csv.writer(lines, lineterminator="\n")
-    folder = annotations.parent.resolve()
+    folder, root = os.path.abspath(annotations.parent), os.path.abspath(images)  # (lexical, as the reader takes them)
     for im in labels.images:
         if cancel is not None:
             cancel.raise_if_cancelled()
-        path = Path(os.path.relpath(Path(images).resolve() / check_file_name(im.file_name), folder)).as_posix()
+        image = os.path.join(root, check_file_name(im.file_name))
+        try:
+            path = Path(os.path.relpath(image, folder)).as_posix()
+        except ValueError:  # (Windows: on another drive there is no relative path)
+            path = Path(image).as_posix()
         boxes = written_boxes(im, "csv")
         if boxes and (im.width <= 0 or im.height <= 0):
             raise LabelFormatError(f"{im.file_name}: image size unknown, needed to clip its boxes to it; nothing was written")
@@ -143,14 +155,16 @@ def _read_class_list(path: Path) -> list[Category]:
     return sorted(categories, key=lambda c: c.id)
 
 
-def _file_name(path: str, base: Path, root: Path, where: str) -> str:
+def _file_name(path: str, base: Path, root: Path, where: str, keep_outside: bool) -> str:
     """The image's path relative to ``root``, from the path as the file gives it (relative ones
-    from ``base``, the annotations file's folder)."""
+    from ``base``, the annotations file's folder). Lexical, as the writer makes them: a folder
+    reached through a link reads back as written."""
     if not path:
         raise LabelFormatError(f"{where}: no image path")
     full = Path(os.path.normpath(base.absolute() / path.replace("\\", "/")))
     try:
-        inside = full.relative_to(Path(os.path.normpath(root.absolute())))
+        return full.relative_to(Path(os.path.normpath(root.absolute()))).as_posix()
     except ValueError:
+        if keep_outside:
+            return full.as_posix()
         raise LabelFormatError(f"{where}: {path} is not inside the image folder {root}: give the folder that holds the images") from None
-    return PurePosixPath(inside.as_posix()).as_posix()
