@@ -64,7 +64,7 @@ class ModelPanel(QWidget):
         self.preset_box.setToolTip("Inference behaviour (anchors, box coding, thresholds, input size); the weights' own by default")
         self.preset_box.activated.connect(self._device_chosen)
         self.precision_box = QComboBox()
-        self.precision_box.addItems(list(PRECISIONS))
+        self.precision_box.addItems(offered_precisions(()))  # (a model says which devices there are)
         self.precision_box.setToolTip("auto: bf16 where the CPU or GPU runs it fast (AVX512-BF16, Ampere and later; ≥ 98 % of fp32's "
                                       "detections), else fp32. fp32: exact figures, slower; fp16: GPU only")
         self.precision_box.activated.connect(self._precision_chosen)
@@ -240,8 +240,8 @@ class ModelPanel(QWidget):
             self.device_box.clear()
             self.device_box.addItems(list(info.devices))
             self.device_box.setCurrentText(current)
-            self.precision_box.clear()  # fp16 where a GPU is: on a CPU it only runs slower than fp32
-            self.precision_box.addItems([p for p in PRECISIONS if p != "fp16" or any(d.startswith("cuda") for d in info.devices)])
+            self.precision_box.clear()
+            self.precision_box.addItems(offered_precisions(info.devices))
             self.precision_box.setCurrentText(self.predictions.precision)
             for slider, value in ((self.score_slider, self.predictions.score), (self.nms_slider, self.predictions.nms)):
                 slider.blockSignals(True)
@@ -336,3 +336,8 @@ class ModelPanel(QWidget):
             # white, solid: no class colour (the palette's magenta was black-queen's), and predictions are dashed
             marks.append(OverlayBox(rect_from_xyxy(box), QColor(255, 255, 255), 3, False, "suppressed it"))
         canvas.set_overlay(marks, "explanation")
+
+
+def offered_precisions(devices) -> list[str]:
+    """fp16 where a GPU is: on a CPU it only runs slower than fp32."""
+    return [p for p in PRECISIONS if p != "fp16" or any(d.startswith("cuda") for d in devices)]
