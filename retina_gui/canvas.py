@@ -926,7 +926,7 @@ class Canvas(QGraphicsView):
                 at = max(place[i] for i in self._selected) + 1 if forward else min(place[i] for i in self._selected) - 1
             else:
                 at = 0 if forward else -1
-        else:  # the boxes last selected are gone (deleted): from their place among the boxes left
+        else:  # none selected now (deleted, or let go with Esc): on from the place of the last selected
             order = reading_order([*rects, self._tab_place[-1] if forward else self._tab_place[0]])
             gone = order.index(len(rects))
             order.pop(gone)
