@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from core.atomic import write_json
+from core.atomic import write_json, write_text
 from core.cancel import CancelToken
 from core.config import PRECISIONS
 from core.history import read_history
@@ -24,6 +24,7 @@ from core.labels import ImageEntry, LabelSet, class_name_key, group_categories, 
 from core.text import first_names
 
 RUNS_FOLDER = "runs"
+NOTE_FILE = "note.txt"  # the user's words on a run ("colour-agnostic, more data"), in its folder
 
 
 DEFAULT_LR = {"adamw": 3e-4, "sgd": 0.01}  # each optimizer's learning rate for fine-tuning
@@ -235,6 +236,7 @@ class RunInfo:
     per_class: dict[str, float | None] = field(default_factory=dict)  # validation AP per class at best_epoch (None: no labels of it)
     start_per_class: dict[str, float | None] = field(default_factory=dict)  # the start weights', before training
     stopped_early: bool = False  # finished before its last epoch: validation mAP had stopped rising
+    note: str = ""  # the user's note on it (:func:`write_run_note`)
 
     @property
     def checkpoint(self) -> Path:
@@ -267,8 +269,25 @@ def list_runs(root: Path) -> list[RunInfo]:
         finished = (len(trained) >= epochs > 0 or stopped_early) and not (run / "train_state.pt").exists()
         out.append(RunInfo(run, run.name, len(trained), epochs, max(maps) if maps else None, finished, recipe,
                            start[0].get("mAP") if start else None, _speed(trained, recipe), int(best["epoch"]) if best else None,
-                           _per_class(best), _per_class(start[0] if start else None), stopped_early))
+                           _per_class(best), _per_class(start[0] if start else None), stopped_early, _read_note(run)))
     return out
+
+
+def write_run_note(run: Path, note: str) -> None:
+    """Keep the user's note on a run in its folder (atomically); an empty note removes it. Raises
+    OSError when the folder cannot be written."""
+    note = note.strip()
+    if note:
+        write_text(run / NOTE_FILE, note + "\n")
+    else:
+        (run / NOTE_FILE).unlink(missing_ok=True)
+
+
+def _read_note(run: Path) -> str:
+    try:
+        return (run / NOTE_FILE).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):  # none, or not text: no note
+        return ""
 
 
 def _per_class(entry: dict | None) -> dict[str, float | None]:

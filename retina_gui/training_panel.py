@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHeaderView,
+    QInputDialog,
     QLabel,
     QPlainTextEdit,
     QPushButton,
@@ -51,6 +52,7 @@ from core.finetune import (
     load_recipe,
     new_run_dir,
     runs_folder_problem,
+    write_run_note,
 )
 from core.history import read_history
 from core.labels import LabelSet, class_name_key
@@ -201,6 +203,10 @@ class TrainingPanel(QWidget):
         self.use_button = QPushButton("Use this run's model")
         self.use_button.clicked.connect(self.use_selected_run)
         self.use_button.setEnabled(False)  # a run must be chosen in the list
+        self.note_button = QPushButton("Note…")
+        self.note_button.setToolTip("Write a note on the selected run (what it tried), shown under its date in the list")
+        self.note_button.clicked.connect(self.ask_run_note)
+        self.note_button.setEnabled(False)
         self.delete_button = QPushButton("Delete run…")
         self.delete_button.setToolTip("Delete the selected run's folder (its checkpoints, metrics and log), after asking")
         self.delete_button.clicked.connect(self.delete_selected_run)
@@ -298,7 +304,7 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.log, 1)
         layout.addWidget(QLabel("Runs"))
         layout.addWidget(self.runs, 1)
-        layout.addLayout(button_grid(self.use_button, self.delete_button))
+        layout.addLayout(button_grid(self.use_button, self.note_button, self.delete_button, columns=3))
         for spin in (self.size_spin, self.epochs_spin, self.lr_spin, self.batch_spin, self.frozen_spin, self.val_spin, self.seed_spin,
                      self.patience_spin):
             spin.valueChanged.connect(self._remember_advanced)
@@ -876,11 +882,14 @@ class TrainingPanel(QWidget):
             if run.start_map is not None:
                 best += f" ({run.start_map:.3f})"
             in_use = current is not None and run.checkpoint.resolve().parent == current
-            for col, text in enumerate((_when(run.started, minutes[run.started[:13]] > 1), f"{run.epochs_done}/{run.epochs}", best, state)):
+            note = " ".join(run.note.split())  # (one line: a note edited by hand may have several)
+            note_line = f"{note}\n" if note else ""
+            when = _when(run.started, minutes[run.started[:13]] > 1) + (f"\n{note}" if note else "")
+            for col, text in enumerate((when, f"{run.epochs_done}/{run.epochs}", best, state)):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, str(run.checkpoint))
                 item.setData(_RUN_ROLE, "" if run.finished else str(run.path))  # a stopped run can be resumed
-                tip = f"{'the current model; ' if in_use else ''}{run.path}\n{describe_recipe(run.recipe)}"
+                tip = f"{note_line}{'the current model; ' if in_use else ''}{run.path}\n{describe_recipe(run.recipe)}"
                 item.setToolTip(tip + _per_class_text(run) if col == 2 else tip)
                 if in_use:  # the run the window predicts with
                     font = item.font()
@@ -911,6 +920,7 @@ class TrainingPanel(QWidget):
         in_use = run is not None and model is not None and model.path.resolve().parent == run.resolve()
         self.use_button.setEnabled(run is not None and not in_use)
         self.delete_button.setEnabled(run is not None)
+        self.note_button.setEnabled(run is not None)
         self._set_running(self.worker is not None)  # Resume goes on with the selected run, if it stopped
 
     def _run_clicked(self, row: int, _column: int) -> None:
@@ -931,6 +941,24 @@ class TrainingPanel(QWidget):
     def use_selected_run(self) -> None:
         if (checkpoint := self._selected_checkpoint()) is not None:
             self.predictions.load_model(checkpoint, self.predictions.device)
+
+    def ask_run_note(self) -> None:
+        """A note on the selected run, to tell runs apart by what they tried, not by their dates
+        alone; an empty one removes it."""
+        run = self._selected_run()
+        if run is None:
+            return
+        old = next((r.note for r in self._runs if r.path.resolve() == run.resolve()), "")
+        text, ok = QInputDialog.getText(self, "Note on run", f"A note on the run {run.name} (empty: none):", text=old)
+        if not ok or text.strip() == old:
+            return
+        try:
+            write_run_note(run, text)
+        except OSError as exc:
+            self.status.setText(f"Could not keep the note in {run}: {exc.strerror or exc}")
+            self._status_into_view()
+            return
+        self.refresh_runs(select=run)
 
     def delete_selected_run(self) -> None:
         """Delete the selected run's folder, after asking (a run keeps 50-110 MB of checkpoints);

@@ -131,6 +131,21 @@ def test_runs_are_listed_newest_first_with_their_best_map(tmp_path):
     assert early.finished and early.stopped_early and early.epochs_done == 2 and not runs[1].stopped_early
 
 
+def test_a_note_on_a_run_is_kept_in_its_folder_and_listed_with_it(tmp_path):
+    from core.finetune import NOTE_FILE, write_run_note
+
+    run = new_run_dir(tmp_path)
+    run.mkdir(parents=True)
+    (run / "last.safetensors").write_bytes(b"x")
+    assert list_runs(tmp_path)[0].note == ""
+    write_run_note(run, "  colour-agnostic, 30 images ")
+    assert list_runs(tmp_path)[0].note == "colour-agnostic, 30 images" and not list(run.glob("*.tmp*"))
+    (run / NOTE_FILE).write_bytes(b"\xff\xfe not text")  # damaged: no note, still listed
+    assert list_runs(tmp_path)[0].note == ""
+    write_run_note(run, " ")
+    assert not (run / NOTE_FILE).exists()
+
+
 @pytest.mark.parametrize("recipe, metrics", [
     ({"epochs": "three"}, [1, 2]),
     ([1], {"epoch": 1}),

@@ -455,7 +455,9 @@ def test_the_panel_says_what_train_would_use(qtbot, window):
     qtbot.waitUntil(lambda: "no boxes yet: table" in panel.plan.text(), timeout=3000)
 
 
-def test_a_stopped_run_resumes_only_in_its_own_folder_and_a_broken_recipe_is_reported(qtbot, window, tmp_path):
+def test_a_stopped_run_resumes_only_in_its_own_folder_and_a_broken_recipe_is_reported(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
     from core.finetune import RUNS_FOLDER
 
     panel = window.training_panel
@@ -485,6 +487,11 @@ def test_a_stopped_run_resumes_only_in_its_own_folder_and_a_broken_recipe_is_rep
     panel.refresh_runs()
     panel.runs.selectRow(1)  # a finished run chosen afterwards: Resume goes back to the newest (it kept the older one)
     assert panel.resumable == run
+    assert panel.note_button.isEnabled()
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("more flips", True))
+    panel.ask_run_note()  # (its row stays chosen, now three lines high)
+    assert panel.runs.item(1, 0).text().endswith("\nmore flips") and panel.runs.item(1, 2).toolTip().startswith("more flips\n")
+    assert panel.runs.currentRow() == 1 and (finished / "note.txt").read_text() == "more flips\n"
     window.answer = False  # "Delete the run …?" No
     panel.delete_selected_run()
     assert finished.exists()
