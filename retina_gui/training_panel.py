@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
+    QStyledItemDelegate,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -195,6 +196,7 @@ class TrainingPanel(QWidget):
         self.runs.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.runs.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # the date gives way (elided) in a narrow panel
         self.runs.setTextElideMode(Qt.TextElideMode.ElideLeft)  # ... from its start: "…10:14" tells runs of a day apart, "Nov …" did not
+        self.runs.setItemDelegate(_RunCellDelegate(self.runs))
         self.runs.horizontalHeader().setMinimumSectionSize(40)
         self.runs.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.runs.setWordWrap(False)  # a bold row stays one line
@@ -994,6 +996,15 @@ class TrainingPanel(QWidget):
 
 
 _RUN_ROLE = Qt.ItemDataRole.UserRole + 1  # a runs-table cell's run folder, when the run can be resumed
+
+
+class _RunCellDelegate(QStyledItemDelegate):
+    """A note under a run's date is cut at its end: from its start it read "…ages, more flips"."""
+
+    def initStyleOption(self, option, index) -> None:
+        super().initStyleOption(option, index)
+        if index.column() == 0 and str(index.data()).count("\n") >= 2:
+            option.textElideMode = Qt.TextElideMode.ElideRight
 
 
 def _per_class_text(run: RunInfo, most: int = 20) -> str:

@@ -456,7 +456,7 @@ def test_the_panel_says_what_train_would_use(qtbot, window):
 
 
 def test_a_stopped_run_resumes_only_in_its_own_folder_and_a_broken_recipe_is_reported(qtbot, window, tmp_path, monkeypatch):
-    from PySide6.QtWidgets import QInputDialog
+    from PySide6.QtWidgets import QInputDialog, QStyleOptionViewItem
 
     from core.finetune import RUNS_FOLDER
 
@@ -492,6 +492,11 @@ def test_a_stopped_run_resumes_only_in_its_own_folder_and_a_broken_recipe_is_rep
     panel.ask_run_note()  # (its row stays chosen, now three lines high)
     assert panel.runs.item(1, 0).text().endswith("\nmore flips") and panel.runs.item(1, 2).toolTip().startswith("more flips\n")
     assert panel.runs.currentRow() == 1 and (finished / "note.txt").read_text() == "more flips\n"
+    for row, mode in ((1, Qt.TextElideMode.ElideRight), (0, Qt.TextElideMode.ElideLeft)):  # a note is cut at its end, a date at its start
+        option = QStyleOptionViewItem()
+        option.textElideMode = panel.runs.textElideMode()
+        panel.runs.itemDelegate().initStyleOption(option, panel.runs.model().index(row, 0))
+        assert option.textElideMode == mode
     window.answer = False  # "Delete the run …?" No
     panel.delete_selected_run()
     assert finished.exists()
