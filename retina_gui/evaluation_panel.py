@@ -254,13 +254,20 @@ class EvaluationPanel(QWidget):
         self._edited.update(names)
         self._run_edits.update(names)  # a run going on took its labels at its start
         self._show_stale()
-        if self._added and self.annotator.workspace is not None:
-            # a false positive added as a label whose label is gone again (Undo) is listed again: it could not be found
-            store = self.annotator.workspace.store
-            kept = {(name, box) for name, box in self._added
-                    if name not in names or any(stored_corners(b.x1, b.y1, b.x2, b.y2) == stored_corners(*box) for b in store.boxes(name))}
-            if kept != self._added:
-                self._added = kept
+        if self.report is not None and self.annotator.workspace is not None:
+            # a false positive now a label, however it got there (Add as label, a double-click on it, Accept), leaves the
+            # list (it stayed when accepted on the image); one whose label is gone again (Undo) is listed again
+            store, edited = self.annotator.workspace.store, set(names)
+            labelled = {}
+            for name in edited:
+                for b in store.boxes(name):
+                    category = store.category(b.category_id)
+                    labelled.setdefault(name, set()).add((stored_corners(b.x1, b.y1, b.x2, b.y2), class_name_key(category.name)))
+            added = {(name, box) for name, box in self._added if name not in edited} | {
+                (e.file_name, e.box) for e in self.report.errors if e.kind == "FP" and e.file_name in edited
+                and (stored_corners(*e.box), class_name_key(e.class_name)) in labelled.get(e.file_name, ())}
+            if added != self._added:
+                self._added = added
                 self._fill_filters()
                 self._fill_errors()
 

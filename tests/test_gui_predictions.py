@@ -4,6 +4,7 @@ import json
 import shutil
 import time
 
+import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import QElapsedTimer, QPointF, QSettings, Qt, QTimer
@@ -1004,6 +1005,13 @@ def test_a_false_positive_added_as_a_label_leaves_the_list_for_good_and_the_view
     window.undo_action.trigger()
     assert (fps[0].file_name, fps[0].box) in [(e.file_name, e.box) for e in panel.shown_errors()]
     assert panel.kind.currentText() == f"False positives ({total})"
+    # accepted on the image (a double-click on it) rather than with Add as label: it leaves the list the same
+    qtbot.waitUntil(lambda: window.predictions.visible is not None and window.annotator.current == fps[0].file_name, timeout=10_000)
+    index = int(np.argmin(np.abs(window.predictions.visible.boxes - np.array(fps[0].box)).sum(axis=1)))
+    window._accept_prediction(index)
+    assert (fps[0].file_name, fps[0].box) not in [(e.file_name, e.box) for e in panel.shown_errors()]
+    window.undo_action.trigger()
+    assert (fps[0].file_name, fps[0].box) in [(e.file_name, e.box) for e in panel.shown_errors()]
 
 
 def test_evaluating_labels_with_two_classes_of_one_name_says_so_before_predicting(qtbot, tmp_path, window_factory):
