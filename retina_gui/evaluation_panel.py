@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from core.atomic import write_text
 from core.cancel import CancelToken
 from core.finetune import trained_on
-from core.labels import category_of_class, class_name_key, same_named_categories
+from core.labels import ImageEntry, category_of_class, class_name_key, same_named_categories
 from core.review import CAUSES, confusions, errors_csv
 from core.text import count
 from retina_gui.canvas import OverlayBox
@@ -135,6 +135,9 @@ class EvaluationPanel(QWidget):
         # images edited since the report's labels were taken: its label numbers are stale there, and its figures
         self._edited: set[str] = set()
         self._run_edits: set[str] = set()  # the same for the run going on, the report's once it is done
+        # the labels the report (the run going on) took, by image: an edit undone leaves an image as they were, no longer edited
+        self._taken: dict[str, ImageEntry] = {}
+        self._run_taken: dict[str, ImageEntry] = {}
         self._classes: frozenset = frozenset()  # the label classes the report scored (see _scored_classes)
         self._heading = self._footnotes = ""  # what the report's figures are of, and what it left out
         self._metrics_tip = ""
@@ -251,8 +254,13 @@ class EvaluationPanel(QWidget):
     def labels_changed(self, names: list[str]) -> None:
         """Labels of these images were edited: the report no longer describes the labelled images (an
         edit of an image it did not cover adds that image to them)."""
-        self._edited.update(names)
-        self._run_edits.update(names)  # a run going on took its labels at its start
+        store = self.annotator.workspace.store if self.annotator.workspace is not None else None
+        for edited, taken in ((self._edited, self._taken), (self._run_edits, self._run_taken)):  # (a run going on took its at its start)
+            for name in names:
+                if store is not None and _label_state(taken.get(name)) == _label_state(store.entry(name)):
+                    edited.discard(name)  # (undone: "Labels changed: Evaluate again" stayed)
+                else:
+                    edited.add(name)
         self._show_stale()
         if self.report is not None and self.annotator.workspace is not None:
             # a false positive now a label, however it got there (Add as label, a double-click on it, Accept), leaves the
@@ -465,7 +473,9 @@ class EvaluationPanel(QWidget):
 
         p = self.predictions
         store = self.annotator.workspace.store
-        labels = store.to_labelset().with_files(names)
+        taken = store.to_labelset()
+        labels = taken.with_files(names)
+        self._run_taken = {im.file_name: im for im in taken.images}
         memory = {n: p.candidates[n] for n in names if n in p.candidates}
         cache, model = p.cache, p.model
         view_score, nms = p.score, p.nms
@@ -508,6 +518,7 @@ class EvaluationPanel(QWidget):
         self.stop()
         self.run_button.setEnabled(True)
         self.report, self._edited, self._classes, self._view = report, self._run_edits, self._run_classes, self._run_view
+        self._taken = self._run_taken
         self._added = set()  # (the labels it took are those added)
         self._unseen = self._run_unseen
         self._show_stale()
@@ -769,3 +780,11 @@ class EvaluationPanel(QWidget):
     def _mark(self, box: tuple[float, float, float, float], color: QColor, tag: str) -> None:
         """The highlight: a thick box a little outside ``box`` (a label's outline stays seen), tagged."""
         self.annotator.canvas.set_overlay([OverlayBox(rect_from_xyxy(box).adjusted(-4, -4, 4, 4), color, 3, False, tag)], "highlight")
+
+
+def _label_state(entry: ImageEntry | None) -> tuple:
+    """What an evaluation takes of an image's labels: reviewed or not, and its boxes to the stored
+    precision, in any order (None: an image without labels)."""
+    if entry is None:
+        return False, ()
+    return entry.reviewed, tuple(sorted((stored_corners(b.x1, b.y1, b.x2, b.y2), b.category_id, b.iscrowd) for b in entry.boxes))

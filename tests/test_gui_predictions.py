@@ -1010,8 +1010,10 @@ def test_a_false_positive_added_as_a_label_leaves_the_list_for_good_and_the_view
     index = int(np.argmin(np.abs(window.predictions.visible.boxes - np.array(fps[0].box)).sum(axis=1)))
     window._accept_prediction(index)
     assert (fps[0].file_name, fps[0].box) not in [(e.file_name, e.box) for e in panel.shown_errors()]
+    assert panel.stale == panel.STALE_TEXT
     window.undo_action.trigger()
     assert (fps[0].file_name, fps[0].box) in [(e.file_name, e.box) for e in panel.shown_errors()]
+    assert panel.stale == "" and panel.progress.text() == "100 %"  # the labels as evaluated again: "Evaluate again" stayed
 
 
 def test_evaluating_labels_with_two_classes_of_one_name_says_so_before_predicting(qtbot, tmp_path, window_factory):
