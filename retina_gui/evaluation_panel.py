@@ -36,7 +36,7 @@ from retina_gui.canvas import OverlayBox
 from retina_gui.convert import rect_from_xyxy, stored_corners
 from retina_gui.predictions import Predictions
 from retina_gui.threshold_chart import ThresholdChart
-from retina_gui.widgets import TaskProgress, model_name
+from retina_gui.widgets import TaskProgress, model_name, rows_high
 from retina_gui.workers import FunctionWorker
 
 
@@ -168,6 +168,7 @@ class EvaluationPanel(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)  # compact rows: more classes in view
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # class names get the room
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setMinimumHeight(rows_high(self.table, 7))  # (its header and 6 classes)
         self.by_score = ThresholdChart()
         self.by_score.setToolTip("Precision, recall and F1 at each score threshold; the dashed line is the threshold in use. "
                                  "Click to use another.")
@@ -181,6 +182,8 @@ class EvaluationPanel(QWidget):
             box.setMinimumContentsLength(8)
             box.currentIndexChanged.connect(self._filters_changed)
         self.errors = ErrorList()
+        # where the panel does not fit its dock it scrolls by what its least height lacks: that least shows rows enough
+        self.errors.setMinimumHeight(rows_high(self.errors, 6))
         self.errors.currentRowChanged.connect(self._error_chosen)
         self._last: tuple | None = None  # the error chosen last and its row then (F8 goes on from it after the image changed)
         self._added: set[tuple] = set()  # false positives added as labels since the report: (file name, box)

@@ -59,7 +59,7 @@ from core.history import read_history
 from core.labels import LabelSet, class_name_key
 from core.text import duration
 from retina_gui.predictions import Predictions
-from retina_gui.widgets import NoteLabel, TaskProgress, button_grid, model_name, scroll_into_view
+from retina_gui.widgets import NoteLabel, TaskProgress, button_grid, model_name, rows_high, scroll_into_view
 from retina_gui.workers import TrainingWorker
 
 SMOOTHING = 0.9  # exponential moving average of the plotted losses
@@ -187,6 +187,7 @@ class TrainingPanel(QWidget):
         self.chart = LossChart()
         self.log = QPlainTextEdit(readOnly=True)
         self.log.setMaximumBlockCount(2000)
+        self.log.setMinimumHeight(rows_high(self.log, 4))
         self.runs = QTableWidget(0, 4)
         self.runs.setHorizontalHeaderLabels(["run", "epochs", "mAP (start)", "state"])
         self.runs.horizontalHeaderItem(2).setToolTip("The run's best validation mAP (that of the weights it started from)")
@@ -200,6 +201,7 @@ class TrainingPanel(QWidget):
         self.runs.horizontalHeader().setMinimumSectionSize(40)
         self.runs.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.runs.setWordWrap(False)  # a bold row stays one line
+        self.runs.setMinimumHeight(rows_high(self.runs, 7))  # (its header and three runs, a date on two lines each)
         self.runs.itemSelectionChanged.connect(self._run_selected)
         self.runs.cellClicked.connect(self._run_clicked)
         self.use_button = QPushButton("Use this run's model")
@@ -306,7 +308,7 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.log, 1)
         layout.addWidget(QLabel("Runs"))
         layout.addWidget(self.runs, 1)
-        layout.addLayout(button_grid(self.use_button, self.note_button, self.delete_button, columns=3))
+        layout.addLayout(button_grid(self.use_button, self.delete_button, self.note_button))  # (three in a row widened the panel)
         for spin in (self.size_spin, self.epochs_spin, self.lr_spin, self.batch_spin, self.frozen_spin, self.val_spin, self.seed_spin,
                      self.patience_spin):
             spin.valueChanged.connect(self._remember_advanced)

@@ -48,13 +48,19 @@ def breakable(name: str) -> str:
     return name
 
 
+def rows_high(view: QFrame, rows: int) -> int:
+    """The height of ``rows`` lines of text in ``view``, its frame included: a list's least height."""
+    return rows * (view.fontMetrics().lineSpacing() + 4) + 2 * view.frameWidth()
+
+
 class _FittedHeight(QWidget):
     """Holds a panel in its scroll area. A scroll area gives a widget whose layout has word-wrapped
     labels its preferred height for the width: panels scrolled with room to spare, their lists at
     full height and what came after them (the evaluation's error detail and "Add as label") below
-    the fold at 1600x900. So where the panel's least height fits the area, it asks for that (the
-    area's height then fits it, lists taking what is left); where it does not, and the panel scrolls
-    anyway, for its preferred height (squeezed to their least, its lists showed 3 rows, and scrolled)."""
+    the fold at 1600x900. So it asks for the panel's least height: where that fits the area, lists
+    take what is left; where it does not, the panel scrolls by what it lacks (at its preferred height
+    the By score chart was 600 px high, Add as label out of reach at 1280x800); the lists' least
+    heights show rows enough (:func:`rows_high`)."""
 
     def __init__(self, panel: QWidget) -> None:
         super().__init__()
@@ -63,9 +69,7 @@ class _FittedHeight(QWidget):
         layout.addWidget(panel)
 
     def heightForWidth(self, width: int) -> int:
-        least = self.layout().minimumHeightForWidth(width)
-        area = self.parentWidget()  # (the scroll area's viewport)
-        return least if area is not None and least <= area.height() else self.layout().totalHeightForWidth(width)
+        return self.layout().minimumHeightForWidth(width)
 
 
 class PanelScroll(QScrollArea):
