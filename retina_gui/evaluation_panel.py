@@ -82,6 +82,9 @@ class ErrorList(QListView):
         self.rows = _ErrorRows()
         self.setModel(self.rows)
         self.setUniformItemSizes(True)  # (one height: no row is measured to lay out the others)
+        # a long image name is cut in its middle, "…" saying so (cut at the panel's edge, it read as the whole name)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.selectionModel().currentRowChanged.connect(self._current_changed)
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
@@ -183,7 +186,7 @@ class EvaluationPanel(QWidget):
             box.currentIndexChanged.connect(self._filters_changed)
         self.errors = ErrorList()
         # where the panel does not fit its dock it scrolls by what its least height lacks: that least shows rows enough
-        self.errors.setMinimumHeight(rows_high(self.errors, 6))
+        self.errors.setMinimumHeight(rows_high(self.errors, 5))
         self.errors.currentRowChanged.connect(self._error_chosen)
         self._last: tuple | None = None  # the error chosen last and its row then (F8 goes on from it after the image changed)
         self._added: set[tuple] = set()  # false positives added as labels since the report: (file name, box)
@@ -207,8 +210,8 @@ class EvaluationPanel(QWidget):
         page = QVBoxLayout(self.error_page)
         page.setContentsMargins(0, 2, 0, 0)
         row = QHBoxLayout()
-        row.addWidget(self.kind, 3)
-        row.addWidget(self.classes, 2)
+        row.addWidget(self.kind, 1)
+        row.addWidget(self.classes, 1)  # (at 2/5 of the row, "All classes (57)" was cut to "All classes (5")
         page.addLayout(row)
         page.addWidget(self.errors, 1)
         page.addWidget(self.error_detail)

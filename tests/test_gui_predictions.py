@@ -576,6 +576,10 @@ def test_evaluation_errors_by_class_f8_through_them_export_and_the_best_f1_thres
     scroll = panel.parentWidget().parentWidget().parentWidget()
     qtbot.waitUntil(lambda: panel.error_detail.text() != "" and not panel.add_button.visibleRegion().isEmpty(), timeout=3000)
     assert scroll.verticalScrollBar().maximum() == 0 and panel.errors.height() > 5 * panel.errors.sizeHintForRow(0)
+    # a long image name is cut in its middle, "…" saying so (cut at the list's edge, it read as the whole name)
+    assert panel.errors.textElideMode() == Qt.TextElideMode.ElideMiddle
+    assert panel.errors.horizontalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+    assert panel.classes.width() >= panel.classes.sizeHint().width() or panel.classes.width() >= panel.kind.width() - 2  # (it was cut)
     window.step_error(-1)
     assert panel.errors.currentRow() == len(chosen) - 1  # (before the first, the last)
     window.step_error(1)
