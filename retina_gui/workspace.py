@@ -66,7 +66,7 @@ class Workspace(QObject):
         self.store = store
         self.undo_stack = QUndoStack(self)
         self._step: list[commands.StoreCommand] | None = None  # commands done so far in the open _one_step
-        self.current_category: int | None = store.categories[0].id if store.categories else None
+        self.current_category: int | None = self._first_used_category()
         self._displaced_category: int | None = None  # the current class until deleting it chose another
         self.clipboard: list[Box] = []
         self._saved_revision = store.revision
@@ -204,6 +204,13 @@ class Workspace(QObject):
         return None
 
     # --- classes -------------------------------------------------------------------------------
+    def _first_used_category(self) -> int | None:
+        """The class new boxes get at first: the first with boxes (a Roboflow export's first class,
+        its supercategory "pieces", has none), else the first."""
+        counts = self.store.box_counts()
+        categories = self.store.categories
+        return next((c.id for c in categories if counts.get(c.id)), categories[0].id if categories else None)
+
     def set_current_category(self, category_id: int | None) -> None:
         self.current_category = category_id
         self._displaced_category = None  # (a class chosen since a deletion stays chosen through its undo)
@@ -377,6 +384,7 @@ class Workspace(QObject):
             if boxes:
                 added.append((name, self._known_size(entry, name), boxes))
         n_boxes = sum(len(boxes) for _, _, boxes in added)
+        had_boxes = any(self.store.box_counts().values())
         if n_boxes or new_categories or reviewed:
             with self._one_step(f"Import {count(n_boxes, 'box')} from {source}" if n_boxes or not reviewed else
                                 f"Import {count(len(reviewed), 'reviewed image')} from {source}"):
@@ -386,6 +394,8 @@ class Workspace(QObject):
                     self._push(commands.AddBoxes(self.store, file_name, size, boxes, f"Import {count(len(boxes), 'box')}"))
                 for file_name, size in reviewed:
                     self._push(commands.SetReviewed(self.store, file_name, size, True))
+            if not had_boxes and n_boxes:  # the first labels here: new boxes of a class they use (not Roboflow's empty "pieces")
+                self.set_current_category(self._first_used_category())
         return n_boxes, skipped, repeated, len(reviewed)
 
     def accept_predictions(self, entries: list[tuple[str, tuple[int, int], list[tuple[float, float, float, float, str]]]], text: str,

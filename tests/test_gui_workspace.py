@@ -2526,3 +2526,25 @@ def test_retina_gui_puts_its_window_on_screen_before_it_reads_the_folder(qtbot, 
             window.close()
             window.deleteLater()
         QSettings.setDefaultFormat(QSettings.Format.NativeFormat)
+
+
+def test_new_boxes_get_a_class_the_labels_use_not_an_empty_first_class(qtbot, tmp_path, settings):
+    """A Roboflow export's first class is its supercategory ("pieces"), with no boxes: it was the
+    class new boxes got, when the folder opened and after importing such a file."""
+    data = json.loads((DEMO / "annotations.coco.json").read_text())
+    data["categories"].insert(0, {"id": 0, "name": "pieces", "supercategory": "none"})
+    source = tmp_path / "_annotations.coco.json"
+    source.write_text(json.dumps(data))
+    window = unlabelled_window(qtbot, tmp_path, settings)
+    assert window.workspace.current_category is None
+    assert transferred(qtbot, window, window.import_labels("coco", source))
+    store = window.workspace.store
+    first_used = next(c for c in store.categories if store.box_counts().get(c.id))
+    assert store.categories[0].name == "pieces" and window.workspace.current_category == first_used.id != store.categories[0].id
+    assert window.classes.chosen_id() == first_used.id
+    folder = window.workspace.folder
+    window.close()
+    shutil.copy(source, folder / "annotations.coco.json")
+    again = open_window(qtbot, folder, settings)
+    assert again.workspace.current_category == first_used.id
+    again.close()
