@@ -136,7 +136,8 @@ def _check_out(path: Path, flag: str, example: str, inputs: list[Path] = ()) -> 
     if path.exists() and not path.is_file():
         raise ValueError(f"{flag} {path} is not a regular file (a device or a pipe): give the path of a file to write")
     if not path.parent.is_dir():
-        raise ValueError(f"{flag} {path}: the folder {path.parent} does not exist")
+        raise ValueError(f"{flag} {path}: the folder {path.parent.absolute()} does not exist (a typo? else make it first: "
+                         f"mkdir -p {path.parent})")
     _check_writable(path.parent, f"{flag} {path}:")
     if path.exists() and any(path.resolve() == Path(p).resolve() for p in inputs):
         raise ValueError(f"{flag} {path} is one of the inputs: it would be overwritten; write to another file")
@@ -489,7 +490,7 @@ def _convert(args: argparse.Namespace) -> int:
         # export holds them beside the JSON), where they are there
         where = source if source.is_dir() else source.parent
         if missing := [im.file_name for im in labels.images if not (where / im.file_name).is_file()]:
-            raise ValueError(f"{count(len(missing), 'image')} of the labels not in {where} (the first: {missing[0]}): give the image "
+            raise ValueError(f"{count(len(missing), 'image')} of the labels not in {where.absolute()} (the first: {missing[0]}): give the image "
                              "folder (--images DIR), as the CSV's paths lead to the images; nothing was written")
     labels = with_image_sizes(labels, images)
     if args.images is not None and args.source_format not in ("yolo", "csv"):  # (YOLO's and CSV's sizes are the images' own)

@@ -144,5 +144,6 @@ class LabelTransfer(QObject):
         task = self._task
         self.stop()
         if task is not None:
+            self.message.emit(f"{task[0]} failed")  # ("reading …" stood in the status bar behind the message)
             self.problem.emit("Export failed" if task[0] == "export" else "Import failed", reason.split(": ", 1)[-1])
             self.finished.emit(False)

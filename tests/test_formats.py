@@ -836,6 +836,7 @@ def test_retinanet_csv_negatives_classes_in_order_of_appearance_and_paths_from_i
 @pytest.mark.parametrize("line, message", [
     ("1.jpg,10,20,5,40,cat", r"a.csv:1: x2 must be above x1"),
     ("1.jpg,10,20,30,40", r"a.csv:1: expected 'path,x1,y1,x2,y2,class_name' \(6 fields\), got 5"),
+    ("pieces,0", r"got 2: 'pieces,0'; this looks like a class list \(class_name,id\): choose the annotations file beside it"),
     ("1.jpg,10,a,30,40,cat", r"a.csv:1: the corners must be numbers"),
     ("1.jpg,10,20,30,inf,cat", r"a.csv:1: a corner is not a finite number"),
     ("1.jpg,10,20,30,40,", r"a.csv:1: a box without a class name"),

@@ -2451,6 +2451,9 @@ def test_export_and_import_retinanet_csv_from_the_window(qtbot, demo, tmp_path, 
     assert asked == [f"train.csv and train_classes.csv exist in {target.parent}. Replace them?"]
     before = {n: sorted((store.category(b.category_id).name, math.floor(b.x1), math.ceil(b.y2)) for b in store.boxes(n))
               for n in store.file_names()}
+    assert not transferred(qtbot, window, window.import_labels("csv", target.with_name("train_classes.csv")))  # the wrong one of the two
+    assert "this looks like a class list (class_name,id): choose the annotations file beside it" in window.reports[-1]
+    assert window.statusBar().currentMessage() == "import failed"  # ("reading …" stood behind the message)
     copy = tmp_path / "copy"  # (its paths lead elsewhere now: the images are found by file name)
     copy.mkdir()
     for name in ("train.csv", "train_classes.csv"):

@@ -57,7 +57,9 @@ def read_retinanet_csv(annotations: Path | str, images: Path | str | None = None
     entries: dict[str, ImageEntry] = {}
     for n, row in _rows(annotations):
         if len(row) != 6:
-            raise LabelFormatError(f"{annotations}:{n}: expected 'path,x1,y1,x2,y2,class_name' (6 fields), got {len(row)}: {','.join(row)!r}")
+            hint = "; this looks like a class list (class_name,id): choose the annotations file beside it" if len(row) == 2 else ""
+            raise LabelFormatError(f"{annotations}:{n}: expected 'path,x1,y1,x2,y2,class_name' (6 fields), got {len(row)}: "
+                                   f"{','.join(row)!r}{hint}")
         path, *corners, name = (field.strip() for field in row)
         file_name = _file_name(path, base, root, f"{annotations}:{n}", keep_outside)
         entry = entries.setdefault(file_name, ImageEntry(len(entries) + 1, file_name, 0, 0))
