@@ -3,17 +3,24 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, QObject, QRect, Qt
+from PySide6.QtWidgets import QApplication, QDialog, QDialogButtonBox, QLabel, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
 from core.labels import Category, class_name_key
 from retina_gui.convert import category_icon
 
 
+def in_order(typed: str, name: str) -> bool:
+    """Whether the letters of ``typed`` come in ``name`` in that order ("wkn": white-knight)."""
+    rest = iter(name)
+    return all(letter in rest for letter in typed)
+
+
 class ClassPicker(QDialog):
     """The classes whose name contains what is typed (as class names compare: case and Unicode
-    spelling do not count), the current one first in view; Up/Down move in the list while typing,
-    Return takes the highlighted one."""
+    spelling do not count), then those with its letters in that order ("wkn": white-knight), the
+    current one first in view; Up/Down move in the list while typing, Return takes the highlighted
+    one."""
 
     def __init__(self, categories: list[Category], current: int | None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -32,6 +39,9 @@ class ClassPicker(QDialog):
             self.list.setCurrentRow(0)
         if self.list.count():  # every class in view, up to 15 (the default height cut the 12th of the chess classes in half)
             self.list.setMinimumHeight(self.list.sizeHintForRow(0) * min(self.list.count(), 15) + 2 * self.list.frameWidth())
+        self.nothing = QLabel("")  # what is typed matches no class: said (the list just emptied)
+        self.nothing.setWordWrap(True)
+        self.nothing.hide()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -41,21 +51,34 @@ class ClassPicker(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.filter)
         layout.addWidget(self.list)
+        layout.addWidget(self.nothing)
         layout.addWidget(buttons)
         self.filter.setFocus()
 
     def _filtered(self, text: str) -> None:
         key = class_name_key(text)
-        first = None
-        for row in range(self.list.count()):
-            item = self.list.item(row)
-            hidden = key not in item.data(Qt.ItemDataRole.UserRole + 1)
-            item.setHidden(hidden)
-            if not hidden and first is None:
-                first = item
+        items = [self.list.item(row) for row in range(self.list.count())]
+        names = [item.data(Qt.ItemDataRole.UserRole + 1) for item in items]
+        containing = [item for item, name in zip(items, names) if key in name]
+        shown = set(map(id, containing or [item for item, name in zip(items, names) if in_order(key, name)]))
+        for item in items:
+            item.setHidden(id(item) not in shown)
         current = self.list.currentItem()
         if current is None or current.isHidden():
-            self.list.setCurrentItem(first)
+            self.list.setCurrentItem(next((item for item in items if id(item) in shown), None))
+        self.nothing.setText(f"No class name has “{text.strip()}”: Classes ▸ Add Class… adds one" if not shown else "")
+        self.nothing.setVisible(not shown)
+
+    def place_beside(self, area: QRect) -> None:
+        """Open beside ``area`` (global pixels), not over it: centred on the window, the picker hid
+        the box it relabels."""
+        self.adjustSize()
+        screen = (self.screen() or QApplication.primaryScreen()).availableGeometry()
+        size = self.size()
+        x = area.right() + 12 if area.right() + 12 + size.width() <= screen.right() else area.left() - 12 - size.width()
+        x = min(max(x, screen.left()), screen.right() - size.width())
+        y = min(max(area.top(), screen.top()), screen.bottom() - size.height())
+        self.move(x, y)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Up, Down, Page Up/Down typed in the filter move in the list (the hands stay on the keys)."""

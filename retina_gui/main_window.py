@@ -10,7 +10,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QEventLoop, QObject, QPoint, QPointF, QSettings, QSize, Qt, QTimer
+from PySide6.QtCore import QEvent, QEventLoop, QObject, QPoint, QPointF, QRect, QRectF, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
@@ -778,16 +778,24 @@ class MainWindow(QMainWindow):
         if self.workspace is None or self.annotator.current is None:
             return
         boxes = self.workspace.store.boxes(self.annotator.current)
-        if index < len(boxes) and (chosen := self._picked_class(boxes[index].category_id)) is not None:
+        if index >= len(boxes):
+            return
+        b = boxes[index]
+        on_view = self.canvas.mapFromScene(QRectF(b.x1, b.y1, b.x2 - b.x1, b.y2 - b.y1)).boundingRect()
+        beside = QRect(self.canvas.viewport().mapToGlobal(on_view.topLeft()), on_view.size())
+        if (chosen := self._picked_class(boxes[index].category_id, beside)) is not None:
             if chosen != boxes[index].category_id:
                 self.canvas.select([index])
                 self.annotator.relabel_selected(chosen)
 
-    def _picked_class(self, initial: int | None) -> int | None:
-        """The class chosen in the picker (None: none, or cancelled)."""
+    def _picked_class(self, initial: int | None, beside: QRect | None = None) -> int | None:
+        """The class chosen in the picker (None: none, or cancelled), opened ``beside`` that area
+        of the screen where given."""
         if self.workspace is None or not self.workspace.store.categories:
             return None
         picker = ClassPicker(list(self.workspace.store.categories), initial, self)
+        if beside is not None:
+            picker.place_beside(beside)
         chosen = picker.chosen() if picker.exec() == QDialog.DialogCode.Accepted else None
         picker.deleteLater()  # (each L left one behind)
         self.canvas.setFocus()

@@ -2041,6 +2041,30 @@ def test_the_class_picker_reaches_any_class_by_typing_part_of_its_name(qtbot, de
     monkeypatch.setattr(ClassPicker, "exec", lambda picker: run(picker, "zebra"))  # nothing matches: nothing changes
     window.ask_class()
     assert typed[-1] == [] and store.category(store.boxes(window.annotator.current)[0].category_id).name == expected
+    monkeypatch.setattr(ClassPicker, "exec", lambda picker: run(picker, "wkni"))  # its letters in that order
+    window.ask_class()
+    assert typed[-1] == ["white-knight"] and store.category(window.workspace.current_category).name == "white-knight"
+
+
+def test_the_class_picker_says_when_nothing_matches_and_opens_beside_the_box(qapp):
+    from PySide6.QtCore import QRect
+
+    from core.labels import Category
+    from retina_gui.class_picker import ClassPicker
+
+    picker = ClassPicker([Category(1, "white-knight"), Category(2, "black-knight")], 1)
+    picker.filter.setText("zebra")
+    assert picker.nothing.text() == "No class name has “zebra”: Classes ▸ Add Class… adds one" and not picker.nothing.isHidden()
+    picker.filter.setText("bkn")
+    assert picker.nothing.isHidden() and picker.chosen() == 2
+    screen = picker.screen().availableGeometry()
+    box = QRect(screen.left() + 40, screen.top() + 30, 60, 50)
+    picker.place_beside(box)
+    assert not picker.geometry().intersects(box) and picker.x() > box.right()  # beside it, on its right where there is room
+    box = QRect(screen.right() - 100, screen.top() + 30, 60, 50)
+    picker.place_beside(box)
+    assert not picker.geometry().intersects(box) and picker.geometry().right() < box.left()  # else on its left
+    picker.deleteLater()
 
 
 def test_passing_messages_keep_room_in_the_status_bar_of_a_narrow_window(qtbot, demo):
