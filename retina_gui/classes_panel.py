@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import (
     QColorDialog,
     QInputDialog,
@@ -25,6 +25,21 @@ from retina_gui.widgets import button_grid
 from retina_gui.workspace import Workspace
 
 
+class ClassList(QListWidget):
+    """The class list; empty, it says how classes come (a white box said nothing)."""
+
+    EMPTY_TEXT = "No classes yet: Add one (Ctrl+N), or File ▸ Import Labels"
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if self.count() == 0:
+            painter = QPainter(self.viewport())
+            painter.setPen(self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text))
+            painter.drawText(self.viewport().rect().adjusted(8, 8, -8, -8), Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap,
+                             self.EMPTY_TEXT)
+            painter.end()
+
+
 class ClassesPanel(QWidget):
     message = Signal(str)
 
@@ -33,7 +48,7 @@ class ClassesPanel(QWidget):
         super().__init__(parent)
         self.confirm = confirm
         self.workspace: Workspace | None = None
-        self.list = QListWidget()
+        self.list = ClassList()
         # a long name is cut in its middle, its box count kept in view (it scrolled sideways, the count out of sight)
         self.list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)

@@ -2564,6 +2564,9 @@ def test_new_boxes_get_a_class_the_labels_use_not_an_empty_first_class(qtbot, tm
     source.write_text(json.dumps(data))
     window = unlabelled_window(qtbot, tmp_path, settings)
     assert window.workspace.current_category is None
+    empty = window.classes.list.viewport().grab().toImage()  # no classes: the list says how they come (it was a white box)
+    base = window.classes.list.palette().color(window.classes.list.viewport().backgroundRole()).rgb()
+    assert any(empty.pixel(x, y) != base for x in range(0, empty.width(), 2) for y in range(0, min(40, empty.height())))
     assert transferred(qtbot, window, window.import_labels("coco", source))
     store = window.workspace.store
     first_used = next(c for c in store.categories if store.box_counts().get(c.id))
