@@ -117,7 +117,7 @@ class LabelTransfer(QObject):
             if fmt == "csv":
                 from core.formats.retinanet_csv import class_list_path
 
-                check = f", class list {class_list_path(target).name} beside it"
+                check = f", class list {class_list_path(target).name} beside it (corners rounded outwards to whole pixels)"
             gone = f"; {removed} label files of images with no labels now removed" if removed else ""
             self.message.emit(f"exported {count(images, 'image')}, {count(boxes, 'box')} to {target}{check}{gone}")
             self.finished.emit(True)

@@ -2468,7 +2468,8 @@ def test_export_and_import_retinanet_csv_from_the_window(qtbot, demo, tmp_path, 
     window.ask_export("csv")
     qtbot.waitUntil(lambda: not window.transfer.busy, timeout=10_000)
     assert asked == [] and window.statusBar().currentMessage().startswith("exported 8 images, ")
-    assert window.statusBar().currentMessage().endswith(f"to {target}, class list train_classes.csv beside it")
+    assert window.statusBar().currentMessage().endswith(f"to {target}, class list train_classes.csv beside it (corners rounded outwards "
+                                                        "to whole pixels)")
     assert target.read_text().splitlines()[0].startswith("chess_01.jpg,")
     window.ask_export("csv")  # both files there now: asked once, naming them
     qtbot.waitUntil(lambda: not window.transfer.busy, timeout=10_000)
