@@ -82,9 +82,10 @@ class ErrorList(QListView):
         self.rows = _ErrorRows()
         self.setModel(self.rows)
         self.setUniformItemSizes(True)  # (one height: no row is measured to lay out the others)
-        # a long image name is cut in its middle, "…" saying so (cut at the panel's edge, it read as the whole name)
+        # a long image name is cut at its end, "…" saying so (cut at the panel's edge, it read as the whole name; cut in
+        # the middle of the row, the score went)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.selectionModel().currentRowChanged.connect(self._current_changed)
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
@@ -189,7 +190,8 @@ class EvaluationPanel(QWidget):
         self.errors.setMinimumHeight(rows_high(self.errors, 5))
         self.errors.currentRowChanged.connect(self._error_chosen)
         self._last: tuple | None = None  # the error chosen last and its row then (F8 goes on from it after the image changed)
-        self._added: set[tuple] = set()  # false positives added as labels since the report: (file name, box)
+        self._added: set[tuple] = set()  # false positives added as labels since the report (_added_key)
+        self._fp_index: tuple = (None, {})  # a report and its false positives by image (labels_changed looks there at each edit)
         self._refilter_timer = QTimer(self, singleShot=True, interval=150)  # the score slider at rest: its errors listed
         self._refilter_timer.timeout.connect(self._follow_score)
         self._on_screen = True  # in front of its tab group (see set_on_screen)
@@ -268,22 +270,29 @@ class EvaluationPanel(QWidget):
                 else:
                     edited.add(name)
         self._show_stale()
-        if self.report is not None and self.annotator.workspace is not None:
+        if self.report is not None and store is not None:
             # a false positive now a label, however it got there (Add as label, a double-click on it, Accept), leaves the
-            # list (it stayed when accepted on the image); one whose label is gone again (Undo) is listed again
-            store, edited = self.annotator.workspace.store, set(names)
-            labelled = {}
-            for name in edited:
-                for b in store.boxes(name):
-                    category = store.category(b.category_id)
-                    labelled.setdefault(name, set()).add((stored_corners(b.x1, b.y1, b.x2, b.y2), class_name_key(category.name)))
-            added = {(name, box) for name, box in self._added if name not in edited} | {
-                (e.file_name, e.box) for e in self.report.errors if e.kind == "FP" and e.file_name in edited
-                and (stored_corners(*e.box), class_name_key(e.class_name)) in labelled.get(e.file_name, ())}
+            # list (it stayed when accepted on the image); one whose label is gone again (Undo) is listed again. By class
+            # too: the classes of one anchor share its box, and a confusion with the label added is still an error
+            edited, by_file = set(names), self._false_positives_by_file()
+            keys = {c.id: class_name_key(c.name) for c in store.categories}
+            added = {a for a in self._added if a[0] not in edited}
+            for name in edited & by_file.keys():
+                labelled = {(stored_corners(b.x1, b.y1, b.x2, b.y2), keys.get(b.category_id)) for b in store.boxes(name)}
+                added |= {_added_key(e) for e in by_file[name] if (stored_corners(*e.box), class_name_key(e.class_name)) in labelled}
             if added != self._added:
                 self._added = added
                 self._fill_filters()
                 self._fill_errors()
+
+    def _false_positives_by_file(self) -> dict[str, list]:
+        if self._fp_index[0] is not self.report:
+            by_file: dict[str, list] = {}
+            for e in self.report.errors if self.report is not None else ():
+                if e.kind == "FP":
+                    by_file.setdefault(e.file_name, []).append(e)
+            self._fp_index = (self.report, by_file)
+        return self._fp_index[1]
 
     def classes_changed(self) -> None:
         self._show_stale()
@@ -604,7 +613,7 @@ class EvaluationPanel(QWidget):
         labels are those of its run: re-listed at another threshold, they came back)."""
         if self.report is None:
             return []
-        return [e for e in self.report.errors if (e.file_name, e.box) not in self._added] if self._added else self.report.errors
+        return [e for e in self.report.errors if _added_key(e) not in self._added] if self._added else self.report.errors
 
     def _chosen_filters(self) -> tuple[str, str, str]:
         kind, _, cause = (self.kind.currentData() or "").partition(":")
@@ -776,7 +785,7 @@ class EvaluationPanel(QWidget):
         if added:
             # out of the list and its numbers, for good (re-listed from the report's labels, it came back); the view stays
             # on the label added (the next row became current, and its image was shown); F8 goes on from its place
-            self._added.add((error.file_name, error.box))
+            self._added.add(_added_key(error))
             self._last = (self._identity(error), row)
             self._fill_filters()
             self._fill_errors()
@@ -790,7 +799,14 @@ class EvaluationPanel(QWidget):
 
 def _label_state(entry: ImageEntry | None) -> tuple:
     """What an evaluation takes of an image's labels: reviewed or not, and its boxes to the stored
-    precision, in any order (None: an image without labels)."""
+    precision, in their order (None: an image without labels). In order: a missed label's row
+    selects the label by its index (a box cut and pasted back, the same labels in another order,
+    selected another box); Undo puts boxes back where they were."""
     if entry is None:
         return False, ()
-    return entry.reviewed, tuple(sorted((stored_corners(b.x1, b.y1, b.x2, b.y2), b.category_id, b.iscrowd) for b in entry.boxes))
+    return entry.reviewed, tuple((stored_corners(b.x1, b.y1, b.x2, b.y2), b.category_id, b.iscrowd) for b in entry.boxes)
+
+
+def _added_key(error) -> tuple:
+    """A false positive added as a label, as the error list leaves it out."""
+    return error.file_name, error.box, error.class_name
