@@ -384,7 +384,7 @@ class Workspace(QObject):
             if boxes:
                 added.append((name, self._known_size(entry, name), boxes))
         n_boxes = sum(len(boxes) for _, _, boxes in added)
-        had_boxes = any(self.store.box_counts().values())
+        chosen_before = self.current_category  # (a class the user chose stays theirs)
         if n_boxes or new_categories or reviewed:
             with self._one_step(f"Import {count(n_boxes, 'box')} from {source}" if n_boxes or not reviewed else
                                 f"Import {count(len(reviewed), 'reviewed image')} from {source}"):
@@ -394,7 +394,7 @@ class Workspace(QObject):
                     self._push(commands.AddBoxes(self.store, file_name, size, boxes, f"Import {count(len(boxes), 'box')}"))
                 for file_name, size in reviewed:
                     self._push(commands.SetReviewed(self.store, file_name, size, True))
-            if not had_boxes and n_boxes:  # the first labels here: new boxes of a class they use (not Roboflow's empty "pieces")
+            if chosen_before is None and n_boxes:  # the first classes here: new boxes of one they use (not Roboflow's empty "pieces")
                 self.set_current_category(self._first_used_category())
         return n_boxes, skipped, repeated, len(reviewed)
 

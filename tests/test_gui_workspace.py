@@ -2579,3 +2579,12 @@ def test_new_boxes_get_a_class_the_labels_use_not_an_empty_first_class(qtbot, tm
     again = open_window(qtbot, folder, settings)
     assert again.workspace.current_category == first_used.id
     again.close()
+
+
+def test_an_import_leaves_the_class_the_user_chose_for_new_boxes(qtbot, tmp_path, settings):
+    window = unlabelled_window(qtbot, tmp_path, settings)
+    car = window.workspace.add_category("car")
+    assert window.workspace.current_category == car.id
+    assert transferred(qtbot, window, window.import_labels("coco", DEMO / "annotations.coco.json"))
+    assert window.workspace.store.box_counts() and window.workspace.current_category == car.id
+    window.close()
