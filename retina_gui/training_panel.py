@@ -893,6 +893,7 @@ class TrainingPanel(QWidget):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, str(run.checkpoint))
                 item.setData(_RUN_ROLE, "" if run.finished else str(run.path))  # a stopped run can be resumed
+                item.setData(_NOTE_ROLE, bool(note))
                 tip = f"{note_line}{'the current model; ' if in_use else ''}{run.path}\n{describe_recipe(run.recipe)}"
                 item.setToolTip(tip + _per_class_text(run) if col == 2 else tip)
                 if in_use:  # the run the window predicts with
@@ -998,6 +999,7 @@ class TrainingPanel(QWidget):
 
 
 _RUN_ROLE = Qt.ItemDataRole.UserRole + 1  # a runs-table cell's run folder, when the run can be resumed
+_NOTE_ROLE = Qt.ItemDataRole.UserRole + 2  # whether the run has a note (under its date or folder name)
 
 
 class _RunCellDelegate(QStyledItemDelegate):
@@ -1005,7 +1007,7 @@ class _RunCellDelegate(QStyledItemDelegate):
 
     def initStyleOption(self, option, index) -> None:
         super().initStyleOption(option, index)
-        if index.column() == 0 and str(index.data()).count("\n") >= 2:
+        if index.column() == 0 and index.data(_NOTE_ROLE):  # (a renamed run folder is one line, not a two-line date)
             option.textElideMode = Qt.TextElideMode.ElideRight
 
 
