@@ -875,6 +875,16 @@ def test_a_retinanet_csv_written_through_a_linked_folder_reads_back(tmp_path):
     assert (tmp_path / "work" / "a.csv").read_text() == "imgs/1.jpg,1,2,3,4,cat\n"
     back, _ = read_retinanet_csv(tmp_path / "work" / "a.csv", tmp_path / "work" / "imgs")
     assert [im.file_name for im in back.images] == ["1.jpg"]
+    # the CSV's folder a link (work/out -> elsewhere/deep/out): its paths lead to the images as a trainer opens them
+    (tmp_path / "elsewhere" / "deep" / "out").mkdir(parents=True)
+    (tmp_path / "work" / "out").symlink_to(tmp_path / "elsewhere" / "deep" / "out")
+    (tmp_path / "real" / "1.jpg").write_bytes(b"")
+    write_retinanet_csv(labels, tmp_path / "work" / "out" / "b.csv", tmp_path / "work" / "imgs")
+    written = (tmp_path / "work" / "out" / "b.csv").read_text().split(",")[0]
+    assert (tmp_path / "work" / "out" / written).exists()  # (the OS takes ".." from where the folder really is)
+    for root in (tmp_path / "work" / "imgs", tmp_path / "real"):  # read back: into the folder as given, or as it really is
+        back, _ = read_retinanet_csv(tmp_path / "work" / "out" / "b.csv", root)
+        assert [im.file_name for im in back.images] == ["1.jpg"]
 
 
 def test_convert_keeps_a_retinanet_csv_class_list_and_asks_for_the_images_it_cannot_find(tmp_path, capsys):

@@ -46,6 +46,7 @@ def read_retinanet_csv(annotations: Path | str, images: Path | str | None = None
     annotations = Path(annotations)
     base = annotations.parent
     root = Path(images) if images is not None else base
+    real_base, normal_root = Path(os.path.realpath(base)), Path(os.path.normpath(root.absolute()))
     notes = []
     if classes is None:
         classes = found_class_list(annotations)
@@ -61,7 +62,7 @@ def read_retinanet_csv(annotations: Path | str, images: Path | str | None = None
             raise LabelFormatError(f"{annotations}:{n}: expected 'path,x1,y1,x2,y2,class_name' (6 fields), got {len(row)}: "
                                    f"{','.join(row)!r}{hint}")
         path, *corners, name = (field.strip() for field in row)
-        file_name = _file_name(path, base, root, f"{annotations}:{n}", keep_outside)
+        file_name = _file_name(path, real_base, normal_root, f"{annotations}:{n}", keep_outside)
         entry = entries.setdefault(file_name, ImageEntry(len(entries) + 1, file_name, 0, 0))
         if not any(corners) and not name:  # "nothing here": a negative
             entry.reviewed = not entry.boxes
@@ -103,7 +104,8 @@ def write_retinanet_csv(labels: LabelSet, annotations: Path | str, images: Path 
                                "several lines); nothing was written")
     lines = io.StringIO()
     writer = csv.writer(lines, lineterminator="\n")
-    folder, root = os.path.abspath(annotations.parent), os.path.abspath(images)  # (lexical, as the reader takes them)
+    # from the CSV's folder as it really is: a trainer opens <its folder>/../imgs through the link the folder may be
+    folder, root = os.path.realpath(annotations.parent), os.path.abspath(images)
     for im in labels.images:
         if cancel is not None:
             cancel.raise_if_cancelled()
@@ -159,14 +161,16 @@ def _read_class_list(path: Path) -> list[Category]:
 
 def _file_name(path: str, base: Path, root: Path, where: str, keep_outside: bool) -> str:
     """The image's path relative to ``root``, from the path as the file gives it (relative ones
-    from ``base``, the annotations file's folder). Lexical, as the writer makes them: a folder
-    reached through a link reads back as written."""
+    from ``base``, the annotations file's folder as it really is: the trainers open ``<base>/../imgs``
+    through the link ``base`` may be); inside ``root`` (absolute, normalised) as given, or as it really is."""
     if not path:
         raise LabelFormatError(f"{where}: no image path")
-    full = Path(os.path.normpath(base.absolute() / path.replace("\\", "/")))
-    try:
-        return full.relative_to(Path(os.path.normpath(root.absolute()))).as_posix()
-    except ValueError:
-        if keep_outside:
-            return full.as_posix()
-        raise LabelFormatError(f"{where}: {path} is not inside the image folder {root}: give the folder that holds the images") from None
+    full = Path(os.path.normpath(base / path.replace("\\", "/")))
+    if full.is_relative_to(root):
+        return full.relative_to(root).as_posix()
+    real, real_root = Path(os.path.realpath(full)), Path(os.path.realpath(root))  # (only here: a call on each line took 0.1 s in 10,000)
+    if real.is_relative_to(real_root):
+        return real.relative_to(real_root).as_posix()
+    if keep_outside:
+        return full.as_posix()
+    raise LabelFormatError(f"{where}: {path} is not inside the image folder {root}: give the folder that holds the images")
