@@ -460,6 +460,7 @@ def _convert(args: argparse.Namespace) -> int:
         write_labels,
         written_counts,
     )
+    from core.formats import writes_label_file
     from core.formats.retinanet_csv import class_list_path, found_class_list
     from core.labels import same_named_categories
 
@@ -485,13 +486,15 @@ def _convert(args: argparse.Namespace) -> int:
     else:
         _check_writable(target if target.is_dir() else target.parent, f"{target}:")
     labels, problems = read_labels(args.source_format, args.source, images)
-    if args.target_format == "csv" and images is None:
-        # its paths lead to the images: the labels' folder is taken for theirs (Roboflow's COCO
-        # export holds them beside the JSON), where they are there
-        where = source if source.is_dir() else source.parent
-        if missing := [im.file_name for im in labels.images if not (where / im.file_name).is_file()]:
-            raise ValueError(f"{count(len(missing), 'image')} of the labels not in {where.absolute()} (the first: {missing[0]}): give the image "
-                             "folder (--images DIR), as the CSV's paths lead to the images; nothing was written")
+    if args.target_format == "csv":
+        # its paths lead to the images written: without --images, the labels' folder is taken for
+        # theirs (Roboflow's COCO export holds them beside the JSON)
+        where = Path(images) if images is not None else source if source.is_dir() else source.parent
+        written = [im.file_name for im in labels.images if writes_label_file(im, "csv")]
+        if missing := [name for name in written if not (where / name).is_file()]:
+            ask = "--images must be the folder that holds them" if args.images is not None else "give their folder (--images DIR)"
+            raise ValueError(f"{count(len(missing), 'image')} of the labels not in {where.absolute()} (the first: {missing[0]}): the CSV's "
+                             f"paths lead to the images, so {ask}; nothing was written")
     labels = with_image_sizes(labels, images)
     if args.images is not None and args.source_format not in ("yolo", "csv"):  # (YOLO's and CSV's sizes are the images' own)
         labels, fit = fit_to_images(labels, args.images)

@@ -908,7 +908,16 @@ def test_convert_keeps_a_retinanet_csv_class_list_and_asks_for_the_images_it_can
     away.write_text(ANN.read_text())
     assert main(["convert", "--from", "coco", str(away), "--to", "csv", str(out)]) == 1
     err = capsys.readouterr().err
-    assert f"of the labels not in {tmp_path} (the first: " in err and "give the image folder (--images DIR)" in err and not out.exists()
+    assert f"of the labels not in {tmp_path} (the first: " in err and "give their folder (--images DIR)" in err and not out.exists()
+    assert main(["convert", "--from", "coco", str(away), "--to", "csv", str(out), "--images", str(tmp_path)]) == 1
+    assert "so --images must be the folder that holds them" in capsys.readouterr().err and not out.exists()
+    data = json.loads(ANN.read_text())  # an image it writes no line for (no boxes, not reviewed) need not be there
+    data["images"].append({"id": 10**6, "file_name": "gone.jpg", "width": 10, "height": 10})
+    listed = tmp_path / "listed.json"
+    listed.write_text(json.dumps(data))
+    assert main(["convert", "--from", "coco", str(listed), "--to", "csv", str(out), "--images", str(CHESS_VALID)]) == 0
+    assert "gone.jpg" not in out.read_text()
+    out.unlink()
     assert main(["convert", "--from", "coco", str(ANN), "--to", "csv", str(out)]) == 0  # beside its images (Roboflow's export)
     assert (out.parent / out.read_text().split(",")[0]).resolve().parent == CHESS_VALID.resolve()
 
