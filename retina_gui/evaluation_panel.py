@@ -270,20 +270,27 @@ class EvaluationPanel(QWidget):
                 else:
                     edited.add(name)
         self._show_stale()
-        if self.report is not None and store is not None:
-            # a false positive now a label, however it got there (Add as label, a double-click on it, Accept), leaves the
-            # list (it stayed when accepted on the image); one whose label is gone again (Undo) is listed again. By class
-            # too: the classes of one anchor share its box, and a confusion with the label added is still an error
-            edited, by_file = set(names), self._false_positives_by_file()
-            keys = {c.id: class_name_key(c.name) for c in store.categories}
-            added = {a for a in self._added if a[0] not in edited}
-            for name in edited & by_file.keys():
-                labelled = {(stored_corners(b.x1, b.y1, b.x2, b.y2), keys.get(b.category_id)) for b in store.boxes(name)}
-                added |= {_added_key(e) for e in by_file[name] if (stored_corners(*e.box), class_name_key(e.class_name)) in labelled}
-            if added != self._added:
-                self._added = added
-                self._fill_filters()
-                self._fill_errors()
+        if self._relist_added(names):
+            self._fill_filters()
+            self._fill_errors()
+
+    def _relist_added(self, names) -> bool:
+        """A false positive now a label, however it got there (Add as label, a double-click on it,
+        Accept), leaves the list (it stayed when accepted on the image); one whose label is gone
+        again (Undo) is listed again. By class too: the classes of one anchor share its box, and a
+        confusion with the label added is still an error. Looks at the images ``names``; returns
+        whether the list changes."""
+        store = self.annotator.workspace.store if self.annotator.workspace is not None else None
+        if self.report is None or store is None:
+            return False
+        edited, by_file = set(names), self._false_positives_by_file()
+        keys = {c.id: class_name_key(c.name) for c in store.categories}
+        added = {a for a in self._added if a[0] not in edited}
+        for name in edited & by_file.keys():
+            labelled = {(stored_corners(b.x1, b.y1, b.x2, b.y2), keys.get(b.category_id)) for b in store.boxes(name)}
+            added |= {_added_key(e) for e in by_file[name] if (stored_corners(*e.box), class_name_key(e.class_name)) in labelled}
+        changed, self._added = added != self._added, added
+        return changed
 
     def _false_positives_by_file(self) -> dict[str, list]:
         if self._fp_index[0] is not self.report:
@@ -534,7 +541,8 @@ class EvaluationPanel(QWidget):
         self.run_button.setEnabled(True)
         self.report, self._edited, self._classes, self._view = report, self._run_edits, self._run_classes, self._run_view
         self._taken = self._run_taken
-        self._added = set()  # (the labels it took are those added)
+        self._added = set()
+        self._relist_added(self._edited)  # (one accepted while it ran: the labels it took had not yet got it)
         self._unseen = self._run_unseen
         self._show_stale()
         self.progress.setMaximum(max(1, self.progress.maximum()))
