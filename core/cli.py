@@ -450,6 +450,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
+    from core.formats import writes_label_file
     from core.formats.convert import (
         boxes_outside,
         first_label_file,
@@ -460,7 +461,6 @@ def _convert(args: argparse.Namespace) -> int:
         write_labels,
         written_counts,
     )
-    from core.formats import writes_label_file
     from core.formats.retinanet_csv import class_list_path, found_class_list
     from core.labels import same_named_categories
 

@@ -933,13 +933,19 @@ def test_an_edit_while_the_evaluation_runs_leaves_its_report_stale_there(qtbot, 
     assert window.canvas.selected() == []  # its label number names another box now: nothing is selected
 
 
-def test_the_score_slider_moved_while_the_evaluation_runs_lists_the_errors_at_its_new_place(qtbot, tmp_path, window_factory):
+def evaluated(qtbot, tmp_path, window_factory, score: int):
+    """A window on the labelled demo, evaluated at score > ``score`` / 100; the window and its panel."""
     window = window_factory(labelled_demo(tmp_path))
     wait_predictions(qtbot, window)
     panel = window.evaluation_panel
-    window.model_panel.score_slider.setValue(99)
+    window.model_panel.score_slider.setValue(score)
     panel.evaluate()
     qtbot.waitUntil(lambda: panel.report is not None, timeout=120_000)
+    return window, panel
+
+
+def test_the_score_slider_moved_while_the_evaluation_runs_lists_the_errors_at_its_new_place(qtbot, tmp_path, window_factory):
+    window, panel = evaluated(qtbot, tmp_path, window_factory, 99)
     panel.evaluate()  # computed in a worker (the predictions are cached) ...
     window.model_panel.score_slider.setValue(20)  # ... while the slider moves: the run keeps the thresholds it started with
     qtbot.waitUntil(lambda: panel._worker is None, timeout=60_000)
@@ -1037,12 +1043,7 @@ def test_a_false_positive_accepted_leaves_another_class_on_the_same_box_listed(q
     the list, a confusion with the new label all the same."""
     from dataclasses import replace
 
-    window = window_factory(labelled_demo(tmp_path))
-    wait_predictions(qtbot, window)
-    panel = window.evaluation_panel
-    window.model_panel.score_slider.setValue(10)
-    panel.evaluate()
-    qtbot.waitUntil(lambda: panel.report is not None, timeout=120_000)
+    window, panel = evaluated(qtbot, tmp_path, window_factory, 10)
     fp = next(e for e in panel.report.errors if e.kind == "FP")
     store = window.workspace.store
     other = next(c.name for c in store.categories if class_name_key(c.name) != class_name_key(fp.class_name))
