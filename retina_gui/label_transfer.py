@@ -81,7 +81,12 @@ class LabelTransfer(QObject):
             renamed = matched_by_file_name([im.file_name for im in labels.images], present)
             labels = LabelSet(labels.categories, [replace(im, file_name=renamed.get(im.file_name, im.file_name)) for im in labels.images],
                               labels.extra)
-            labels = with_image_sizes(labels, folder, strict=False)
+            # sizes of this folder's images only: the rest are skipped (an unmatched absolute CSV path was read outside it)
+            here = [k for k, im in enumerate(labels.images) if im.file_name in present]
+            images = list(labels.images)
+            for k, im in zip(here, with_image_sizes(LabelSet(labels.categories, [images[k] for k in here]), folder, strict=False).images):
+                images[k] = im
+            labels = LabelSet(labels.categories, images, labels.extra)
             if fmt in ("yolo", "csv"):  # (their sizes are the images' own)
                 return labels, problems
             labels, fit = fit_to_images(labels, folder, cancel)

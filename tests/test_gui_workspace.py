@@ -2588,3 +2588,20 @@ def test_an_import_leaves_the_class_the_user_chose_for_new_boxes(qtbot, tmp_path
     assert transferred(qtbot, window, window.import_labels("coco", DEMO / "annotations.coco.json"))
     assert window.workspace.store.box_counts() and window.workspace.current_category == car.id
     window.close()
+
+
+def test_a_csv_import_reads_no_image_outside_the_folder(qtbot, tmp_path, settings, monkeypatch):
+    """An absolute path the folder has no image of is skipped: its header was read first, anywhere on disk."""
+    import core.images
+
+    window = unlabelled_window(qtbot, tmp_path, settings)
+    outside = DATASETS / "exif_orientation" / "Landscape_1.jpg"
+    source = tmp_path / "a.csv"
+    source.write_text(f"{outside},1,2,30,40,cat\nchess_01.jpg,10,20,30,40,cat\n")
+    read, image_size = [], core.images.image_size
+    monkeypatch.setattr(core.images, "image_size", lambda path: read.append(Path(path)) or image_size(path))
+    shutil.copy(source, window.workspace.folder / "a.csv")
+    assert transferred(qtbot, window, window.import_labels("csv", window.workspace.folder / "a.csv"))
+    assert read and all(p.resolve().is_relative_to(window.workspace.folder) for p in read)
+    assert len(window.workspace.store.boxes("chess_01.jpg")) == 1
+    window.close()
