@@ -191,7 +191,7 @@ class EvaluationPanel(QWidget):
         self.errors.currentRowChanged.connect(self._error_chosen)
         self._last: tuple | None = None  # the error chosen last and its row then (F8 goes on from it after the image changed)
         self._added: set[tuple] = set()  # false positives added as labels since the report (_added_key)
-        self._fp_index: tuple = (None, {})  # a report and its false positives by image (labels_changed looks there at each edit)
+        self._fp_index: tuple = (None, {}, {})  # a report, its false positives by image, their places (see _false_positive_places)
         self._refilter_timer = QTimer(self, singleShot=True, interval=150)  # the score slider at rest: its errors listed
         self._refilter_timer.timeout.connect(self._follow_score)
         self._on_screen = True  # in front of its tab group (see set_on_screen)
@@ -265,7 +265,7 @@ class EvaluationPanel(QWidget):
         store = self.annotator.workspace.store if self.annotator.workspace is not None else None
         for edited, taken in ((self._edited, self._taken), (self._run_edits, self._run_taken)):  # (a run going on took its at its start)
             for name in names:
-                if store is not None and _label_state(taken.get(name)) == _label_state(store.entry(name)):
+                if store is not None and _same_labels(taken.get(name), store.entry(name)):
                     edited.discard(name)  # (undone: "Labels changed: Evaluate again" stayed)
                 else:
                     edited.add(name)
@@ -287,19 +287,29 @@ class EvaluationPanel(QWidget):
         keys = {c.id: class_name_key(c.name) for c in store.categories}
         added = {a for a in self._added if a[0] not in edited}
         for name in edited & by_file.keys():
-            labelled = {(stored_corners(b.x1, b.y1, b.x2, b.y2), keys.get(b.category_id)) for b in store.boxes(name)}
-            added |= {_added_key(e) for e in by_file[name] if (stored_corners(*e.box), class_name_key(e.class_name)) in labelled}
+            # (a false positive accepted is stored at its stored corners: the boxes' own corners are compared)
+            labelled = {((b.x1, b.y1, b.x2, b.y2), keys.get(b.category_id)) for b in store.boxes(name)}
+            added |= {_added_key(e) for e, place in self._false_positive_places(name) if place in labelled}
         changed, self._added = added != self._added, added
         return changed
 
     def _false_positives_by_file(self) -> dict[str, list]:
+        """The report's false positives by image, grouped once a report."""
         if self._fp_index[0] is not self.report:
             by_file: dict[str, list] = {}
             for e in self.report.errors if self.report is not None else ():
                 if e.kind == "FP":
                     by_file.setdefault(e.file_name, []).append(e)
-            self._fp_index = (self.report, by_file)
+            self._fp_index = (self.report, by_file, {})
         return self._fp_index[1]
+
+    def _false_positive_places(self, name: str) -> list[tuple]:
+        """An image's false positives, each with where a label of it would lie (its stored corners
+        and class), worked out at the image's first edit (for all, 0.5 s in 100,000)."""
+        places = self._fp_index[2]
+        if name not in places:
+            places[name] = [(e, (stored_corners(*e.box), class_name_key(e.class_name))) for e in self._false_positives_by_file()[name]]
+        return places[name]
 
     def classes_changed(self) -> None:
         self._show_stale()
@@ -805,14 +815,15 @@ class EvaluationPanel(QWidget):
         self.annotator.canvas.set_overlay([OverlayBox(rect_from_xyxy(box).adjusted(-4, -4, 4, 4), color, 3, False, tag)], "highlight")
 
 
-def _label_state(entry: ImageEntry | None) -> tuple:
-    """What an evaluation takes of an image's labels: reviewed or not, and its boxes to the stored
-    precision, in their order (None: an image without labels). In order: a missed label's row
-    selects the label by its index (a box cut and pasted back, the same labels in another order,
-    selected another box); Undo puts boxes back where they were."""
-    if entry is None:
-        return False, ()
-    return entry.reviewed, tuple((stored_corners(b.x1, b.y1, b.x2, b.y2), b.category_id, b.iscrowd) for b in entry.boxes)
+def _same_labels(taken: ImageEntry | None, now: ImageEntry | None) -> bool:
+    """Whether an image's labels are as an evaluation took them (None: no labels): reviewed or not,
+    and the same boxes in the same order. In order: a missed label's row selects the label by its
+    index (a box cut and pasted back, the same labels in another order, selected another box); Undo
+    puts the very boxes back where they were (boxes are immutable: mostly the same objects, compared
+    at once)."""
+    if taken is None or now is None:
+        return all(entry is None or (not entry.boxes and not entry.reviewed) for entry in (taken, now))
+    return taken.reviewed == now.reviewed and taken.boxes == now.boxes
 
 
 def _added_key(error) -> tuple:
