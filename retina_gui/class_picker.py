@@ -59,15 +59,16 @@ class ClassPicker(QDialog):
         key = class_name_key(text)
         items = [self.list.item(row) for row in range(self.list.count())]
         names = [item.data(Qt.ItemDataRole.UserRole + 1) for item in items]
-        containing = [item for item, name in zip(items, names) if key in name]
-        shown = set(map(id, containing or [item for item, name in zip(items, names) if in_order(key, name)]))
-        for item in items:
-            item.setHidden(id(item) not in shown)
+        shown = [key in name for name in names]
+        if not any(shown):
+            shown = [in_order(key, name) for name in names]
+        for item, visible in zip(items, shown):
+            item.setHidden(not visible)
         current = self.list.currentItem()
         if current is None or current.isHidden():
-            self.list.setCurrentItem(next((item for item in items if id(item) in shown), None))
-        self.nothing.setText(f"No class name has “{text.strip()}”: Classes ▸ Add Class… adds one" if not shown else "")
-        self.nothing.setVisible(not shown)
+            self.list.setCurrentItem(next((item for item, visible in zip(items, shown) if visible), None))
+        self.nothing.setText("" if any(shown) else f"No class name has “{text.strip()}”: Classes ▸ Add Class… adds one")
+        self.nothing.setVisible(not any(shown))
 
     def place_beside(self, area: QRect) -> None:
         """Open beside ``area`` (global pixels), not over it: centred on the window, the picker hid

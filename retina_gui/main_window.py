@@ -10,7 +10,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QEventLoop, QObject, QPoint, QPointF, QRect, QRectF, QSettings, QSize, Qt, QTimer
+from PySide6.QtCore import QEvent, QEventLoop, QObject, QPoint, QPointF, QRect, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
@@ -41,7 +41,7 @@ from retina_gui.canvas import Canvas, Tool
 from retina_gui.class_picker import ClassPicker
 from retina_gui.classes_panel import ClassesPanel
 from retina_gui.commands import StoreCommand
-from retina_gui.convert import category_icon, class_key_text
+from retina_gui.convert import category_icon, class_key_text, rect_from_xyxy
 from retina_gui.evaluation_panel import EvaluationPanel
 from retina_gui.file_list import FileListModel, FileListPanel, without_labels
 from retina_gui.label_transfer import LabelTransfer
@@ -780,11 +780,11 @@ class MainWindow(QMainWindow):
         boxes = self.workspace.store.boxes(self.annotator.current)
         if index >= len(boxes):
             return
-        b = boxes[index]
-        on_view = self.canvas.mapFromScene(QRectF(b.x1, b.y1, b.x2 - b.x1, b.y2 - b.y1)).boundingRect()
+        box = boxes[index]
+        on_view = self.canvas.mapFromScene(rect_from_xyxy((box.x1, box.y1, box.x2, box.y2))).boundingRect()
         beside = QRect(self.canvas.viewport().mapToGlobal(on_view.topLeft()), on_view.size())
-        if (chosen := self._picked_class(boxes[index].category_id, beside)) is not None:
-            if chosen != boxes[index].category_id:
+        if (chosen := self._picked_class(box.category_id, beside)) is not None:
+            if chosen != box.category_id:
                 self.canvas.select([index])
                 self.annotator.relabel_selected(chosen)
 
