@@ -90,10 +90,11 @@ FEW_VALIDATION_IMAGES = 5  # below this, one image more or less found moves mAP 
 
 def describe_plan(labels: LabelSet, model_classes: Sequence[str] | None, present: Collection[str] | None = None,
                   recipe: Recipe | None = None) -> str:
-    """What Train would use, in a sentence: the labelled images (only those in ``present``, the
-    folder's, when given: a labelled image gone from the folder cannot be trained on), the classes
-    (naming those without boxes, and those ``model_classes`` lacks, whose class-head rows start
-    anew) and how many images ``recipe`` (else the defaults) holds out for validation."""
+    """What Train would use, a line each (one dense paragraph was hard to scan): the labelled
+    images (only those in ``present``, the folder's, when given: a labelled image gone from the
+    folder cannot be trained on), the classes (naming those without boxes, and those
+    ``model_classes`` lacks, whose class-head rows start anew) and how many images ``recipe`` (else
+    the defaults) holds out for validation."""
     if present is not None:
         labels = labels.with_files(present)
     labelled = labelled_images(labels)
@@ -105,34 +106,40 @@ def describe_plan(labels: LabelSet, model_classes: Sequence[str] | None, present
     group_ids = _empty_groups(labels, counts)
     groups = [c.name for c in labels.categories if c.id in group_ids]
     classes = len(labels.categories) - len(groups)
-    text = f"Train uses {len(labelled)} labelled image{'' if len(labelled) == 1 else 's'}{negative} and {classes} class{'' if classes == 1 else 'es'}"
+    first = f"Train uses {len(labelled)} labelled image{'' if len(labelled) == 1 else 's'}{negative} and {classes} class{'' if classes == 1 else 'es'}"
     if groups:
-        text += f" ({', '.join(groups)}, the name of a group of classes, is left out)" if len(groups) == 1 else \
+        first += f" ({', '.join(groups)}, the name of a group of classes, is left out)" if len(groups) == 1 else \
             f" ({', '.join(groups)}, names of groups of classes, are left out)"
+    lines = [first + "."]
     empty = [c.name for c in labels.categories if not counts.get(c.id) and c.id not in group_ids]
     if empty:
-        text += f"; no boxes yet: {first_names(empty)} (label some or delete {'them' if len(empty) > 1 else 'it'})"
+        lines.append(f"No boxes yet: {first_names(empty)} (label some or delete {'them' if len(empty) > 1 else 'it'}).")
     if model_classes is not None:
         known = {class_name_key(n) for n in model_classes}
         new = [c.name for c in labels.categories if class_name_key(c.name) not in known and counts.get(c.id)]
         if new:
-            text += f"; new to the model (learnt from scratch): {first_names(new)}"
+            lines.append(f"New to the model (learnt from scratch): {first_names(new)}.")
         trained = {class_name_key(c.name) for c in labels.categories if counts.get(c.id)}
         dropped = [n for n in model_classes if class_name_key(n) not in trained]
         if dropped:
-            text += f"; the model's classes without boxes here are left out of the new one: {first_names(dropped)}"
+            lines.append(f"The model's classes without boxes here are left out of the new one: {first_names(dropped)}.")
+    lines.append(_validation_line(labels, labelled, recipe))
+    return "\n".join(lines)
+
+
+def _validation_line(labels: LabelSet, labelled: list, recipe: Recipe | None) -> str:
     default = default_recipe(labels, None, cuda=False)
     recipe = recipe or default
-    held = split(labels, recipe.val_fraction, recipe.seed)[1] if recipe.val_fraction else None
-    n = len(held.images) if held is not None else 0
     if not recipe.val_fraction:
-        return text + ("; no validation (a share of 0 %): no mAP, and the last epoch's weights are the new model." if default.val_fraction
-                       else "; no validation: too few labelled images to hold any out.")
+        return ("No validation (a share of 0 %): no mAP, and the last epoch's weights are the new model." if default.val_fraction
+                else "No validation: too few labelled images to hold any out.")
+    held = split(labels, recipe.val_fraction, recipe.seed)[1]
+    n = len(held.images) if held is not None else 0
     if not n:
-        return text + "; no validation: every image it would hold out has the only boxes of a class."
+        return "No validation: every image it would hold out has the only boxes of a class."
     if n < FEW_VALIDATION_IMAGES:
-        return text + f"; {n} image{'' if n == 1 else 's'} held out for validation, so few that its mAP is a rough guide."
-    return text + f"; {n} images ({n / len(labelled):.0%}) held out for validation."
+        return f"{n} image{'' if n == 1 else 's'} held out for validation, so few that its mAP is a rough guide."
+    return f"{n} images ({n / len(labelled):.0%}) held out for validation."
 
 
 def default_recipe(labels: LabelSet, start: Path | None, *, cuda: bool, start_input_size: int | None = None,

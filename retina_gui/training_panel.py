@@ -392,11 +392,11 @@ class TrainingPanel(QWidget):
             recipe = self.recipe(labels)  # the validation share and seed of Advanced, when it is open
             plan = describe_plan(labels, model.class_names if model else None, self._folder_images, recipe)
             if model is None and self.start_box.currentData() == "current":  # (Train said so only once pressed)
-                plan = f"{plan} First load a model (Model ▸ Load Model…), or start from a new one in Advanced."
+                plan = f"{plan}\nFirst load a model (Model ▸ Load Model…), or start from a new one in Advanced."
             busy = self._busy_runs()  # a run still training: its speed so far is no guide
             runs = [run for run in self._runs if run.speed is not None and run.path.resolve() not in busy] or self._remembered_runs()
             if runs:
-                plan = f"{plan} {estimate_duration(labels, recipe, runs, self._device_kind(recipe), self._folder_images)}".rstrip()
+                plan = f"{plan}\n{estimate_duration(labels, recipe, runs, self._device_kind(recipe), self._folder_images)}".rstrip()
             self.plan.setText(plan)
 
     def set_folder_images(self, names: list[str]) -> None:

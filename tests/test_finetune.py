@@ -36,7 +36,7 @@ def test_checks_name_the_problem():
     rooted = LabelSet([Category(0, "pieces", "none"), *(replace(c, supercategory="pieces") for c in DEMO.categories)], DEMO.images)
     assert check_labels(rooted) == []
     assert describe_plan(rooted, None).startswith(f"Train uses {len(DEMO.images)} labelled images and {len(DEMO.categories)} classes "
-                                                  "(pieces, the name of a group of classes, is left out);")
+                                                  "(pieces, the name of a group of classes, is left out).\n")
     loose = LabelSet([Category(0, "pieces", "none"), *(replace(c, supercategory="") for c in DEMO.categories)], DEMO.images)  # nothing in it: an empty class like any other
     assert check_labels(loose) == ["The class pieces has no boxes: label some, or delete the class, before training."]
 
@@ -209,9 +209,9 @@ def test_the_plan_counts_the_images_in_the_folder_and_names_negatives_and_new_cl
     labels = LabelSet(DEMO.categories, [replace(im, boxes=[], reviewed=True) if k == 0 else im for k, im in enumerate(DEMO.images)])
     text = describe_plan(labels, [c.name for c in DEMO.categories][1:], present=[im.file_name for im in labels.images][:7])
     assert text.startswith(f"Train uses 7 labelled images (1 negative) and {len(DEMO.categories)} classes")
-    assert f"new to the model (learnt from scratch): {DEMO.categories[0].name}" in text
+    assert f"\nNew to the model (learnt from scratch): {DEMO.categories[0].name}.\n" in text
     dropped = describe_plan(LabelSet(DEMO.categories[1:], DEMO.images), [c.name for c in DEMO.categories])
-    assert f"the model's classes without boxes here are left out of the new one: {DEMO.categories[0].name}" in dropped
+    assert f"\nThe model's classes without boxes here are left out of the new one: {DEMO.categories[0].name}.\n" in dropped
 
 
 def test_the_plan_holds_out_what_the_recipe_says_and_says_when_there_is_nothing_to_train_on():
@@ -220,9 +220,9 @@ def test_the_plan_holds_out_what_the_recipe_says_and_says_when_there_is_nothing_
     default = describe_plan(labels, None)
     assert describe_plan(labels, None, recipe=Recipe(start=None, val_fraction=0.15)) == default
     held = round(len(labels.images) * 0.3)
-    assert f"; {held} images (" in describe_plan(labels, None, recipe=Recipe(start=None, val_fraction=0.3))
+    assert f"\n{held} images (" in describe_plan(labels, None, recipe=Recipe(start=None, val_fraction=0.3))
     assert describe_plan(labels, None, recipe=Recipe(start=None, val_fraction=0.0)).endswith(
-        "; no validation (a share of 0 %): no mAP, and the last epoch's weights are the new model.")
+        "\nNo validation (a share of 0 %): no mAP, and the last epoch's weights are the new model.")
     empty = describe_plan(LabelSet(labels.categories, []), [c.name for c in labels.categories])
     assert empty == "Nothing to train on yet: draw boxes (or accept predictions) on some images, and Train learns from them."
 

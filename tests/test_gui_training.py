@@ -230,7 +230,7 @@ def test_cancel_stops_within_five_seconds_keeps_a_checkpoint_and_the_run_resumes
     held_before = json.loads((panel.run_dir / "split.json").read_text())["validation"]
     window.workspace.undo_stack.undo()  # the image labelled again: it joins the resumed run's training images
     clock = window.workspace.add_category("clock")  # a class added after the run started, no boxes yet: the run resumes without it
-    qtbot.waitUntil(lambda: "no boxes yet: clock" in panel.plan.text(), timeout=3000)
+    qtbot.waitUntil(lambda: "No boxes yet: clock" in panel.plan.text(), timeout=3000)
     panel.lr_spin.setValue(0.0001)  # an Advanced edit a resumed run does not take: said (it went unused without a word)
     qtbot.mouseClick(panel.resume_button, Qt.MouseButton.LeftButton)
     assert "resumed with the run's own recipe (lr 0.0003), not Advanced's" in panel.log.toPlainText()
@@ -440,11 +440,11 @@ def test_the_panel_says_what_train_would_use(qtbot, window):
     classes = len(store.categories)
     assert not panel.progress.isVisibleTo(panel) and not panel.use_button.isEnabled()  # no empty bar, no run to use yet
     qtbot.waitUntil(lambda: panel.plan.text() != "", timeout=3000)  # (said once the opening is done)
-    assert panel.plan.text() == (f"Train uses 8 labelled images and {classes} classes; the model's classes without boxes here are left "
-                                 "out of the new one: bishop; 1 image held out for validation, so few that its mAP is a rough guide.")
+    assert panel.plan.text() == (f"Train uses 8 labelled images and {classes} classes.\nThe model's classes without boxes here are left "
+                                 "out of the new one: bishop.\n1 image held out for validation, so few that its mAP is a rough guide.")
     clock = window.workspace.add_category("clock")
     window.workspace.paste_boxes("chess_01.jpg", (1024, 686), [__import__("core.labels").labels.Box(5, 5, 60, 60, clock.id)])
-    qtbot.waitUntil(lambda: "new to the model (learnt from scratch): clock" in panel.plan.text(), timeout=3000)
+    qtbot.waitUntil(lambda: "New to the model (learnt from scratch): clock." in panel.plan.text(), timeout=3000)
     assert f"and {classes + 1} classes" in panel.plan.text()
     # behind another tab the plan waits (~100 ms per burst of edits at 100,000 boxes), and is said when the panel comes forward
     window.docks["Model"].raise_()
@@ -453,7 +453,7 @@ def test_the_panel_says_what_train_would_use(qtbot, window):
     qtbot.wait(400)
     assert "table" not in panel.plan.text() and panel._plan_stale
     window.docks["Training"].raise_()
-    qtbot.waitUntil(lambda: "no boxes yet: table" in panel.plan.text(), timeout=3000)
+    qtbot.waitUntil(lambda: "No boxes yet: table (label some or delete it)." in panel.plan.text(), timeout=3000)
 
 
 def test_a_stopped_run_resumes_only_in_its_own_folder_and_a_broken_recipe_is_reported(qtbot, window, tmp_path, monkeypatch):
