@@ -152,6 +152,32 @@ class Annotator(QObject):
         if self._editable() and self.canvas.selected():
             self.workspace.nudge_boxes(self.current, self.size, self.canvas.selected(), dx, dy)
 
+    # --- what the actions could do now (menus grey the others) ----------------------------------
+    def can_edit(self) -> bool:
+        """An image is on screen and its labels may be edited (what :meth:`_editable` says, silently)."""
+        return (self.workspace is not None and self.current is not None and self.size is not None and not self.workspace.read_only
+                and self.current not in self.files.model.unreadable)
+
+    def can_paste(self) -> bool:
+        return self.can_edit() and bool(self.workspace.clipboard)
+
+    def can_paste_previous(self) -> bool:
+        return self.can_edit() and self._previous_with_boxes() is not None
+
+    def has_boxes(self) -> bool:
+        return self.workspace is not None and self.current is not None and bool(self.workspace.store.boxes(self.current))
+
+    def needs_rescale(self) -> bool:
+        """The image on screen has another size than the one its boxes were drawn on."""
+        entry = self.workspace.store.entry(self.current) if self.can_edit() else None
+        return entry is not None and (entry.width, entry.height) != self.size
+
+    def _previous_with_boxes(self) -> str | None:
+        """The nearest image before this one, in the list's order, that has boxes."""
+        names, store = self.files.model.names, self.workspace.store
+        row = self.files.model.row(self.current)
+        return next((n for n in reversed(names[:row]) if store.boxes(n)), None) if row is not None else None
+
     # --- actions (menu items and shortcuts call these) -----------------------------------------
     def delete_selected(self) -> None:
         if not self._editable():
@@ -196,9 +222,8 @@ class Annotator(QObject):
         left out: a second Ctrl+Shift+V stacked exact copies."""
         if not self._editable():
             return
-        names, store = self.files.model.names, self.workspace.store
-        row = self.files.model.row(self.current)
-        source = next((n for n in reversed(names[:row]) if store.boxes(n)), None) if row is not None else None
+        store = self.workspace.store
+        source = self._previous_with_boxes()
         if source is None:
             self.message.emit("no image before this one has boxes")
             return

@@ -357,40 +357,48 @@ class MainWindow(QMainWindow):
         self._action(file, "&Open Folder…", self.ask_open_folder, QKeySequence.StandardKey.Open)
         self.recent_menu = file.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
-        self._action(file, "Open &Labels File…", self.ask_labels_file, tip="Use another COCO file for this folder's labels")
+        labels_file = self._action(file, "Open &Labels File…", self.ask_labels_file, tip="Use another COCO file for this folder's labels")
         self.recursive_action = QAction("Include &Subfolders", self, checkable=True, checked=recursive)
         self.recursive_action.toggled.connect(self._reopen)
         file.addAction(self.recursive_action)
-        self._action(file, "Look for &New Images", self.rescan, "F5", "List images added to the folder since it was opened")
+        rescan = self._action(file, "Look for &New Images", self.rescan, "F5", "List images added to the folder since it was opened")
         file.addSeparator()
-        self._action(file, "&Save Now", self.save, QKeySequence.StandardKey.Save, "Labels are saved automatically after every edit")
+        save = self._action(file, "&Save Now", self.save, QKeySequence.StandardKey.Save, "Labels are saved automatically after every edit")
         import_menu = file.addMenu("&Import Labels")
         formats = (("coco", "COCO JSON…"), ("voc", "Pascal VOC folder…"), ("yolo", "YOLO folder…"), ("csv", "RetinaNet CSV…"))
-        for fmt, text in formats:
-            self._action(import_menu, text, partial(self.ask_import, fmt), tip="Add the boxes of a label file to this folder (one undo step)")
+        imports = [self._action(import_menu, text, partial(self.ask_import, fmt), tip="Add the boxes of a label file to this folder (one undo step)")
+                   for fmt, text in formats]
         export = file.addMenu("&Export Labels")
-        for fmt, text in formats:
-            self._action(export, text, partial(self.ask_export, fmt), tip="path,x1,y1,x2,y2,class_name lines and a class list, as "
-                         "yhenon/pytorch-retinanet and keras-retinanet train from" if fmt == "csv" else "")
+        exports = [self._action(export, text, partial(self.ask_export, fmt), tip="path,x1,y1,x2,y2,class_name lines and a class list, as "
+                                "yhenon/pytorch-retinanet and keras-retinanet train from" if fmt == "csv" else "")
+                   for fmt, text in formats]
         file.addSeparator()
         self._action(file, "&Quit", self.close, "Ctrl+Q")  # (Qt's standard Quit key is none on Linux and Windows)
+        folder_open = self._folder_open
+        self._greyed_while_open(file, {labels_file: folder_open, rescan: folder_open, save: folder_open})
+        self._greyed_while_open(import_menu, dict.fromkeys(imports, self._editable_folder))
+        self._greyed_while_open(export, dict.fromkeys(exports, self._has_labels))
 
         edit = bar.addMenu("&Edit")
         self.undo_action = self._action(edit, "&Undo", self._undo, QKeySequence.StandardKey.Undo)
         self.redo_action = self._action(edit, "&Redo", self._redo, [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         edit.addSeparator()
-        self._action(edit, "&Copy Boxes", self.copy, QKeySequence.StandardKey.Copy)
-        self._action(edit, "&Paste Boxes", a.paste, QKeySequence.StandardKey.Paste)
-        self._action(edit, "Paste Boxes of the Pre&vious Image", a.paste_previous, "Ctrl+Shift+V")
-        self._action(edit, "&Delete Boxes", self._delete_key, [QKeySequence(Qt.Key.Key_Delete), QKeySequence(Qt.Key.Key_Backspace)])
-        self._action(edit, "Select &All Boxes", a.select_all, QKeySequence.StandardKey.SelectAll)
+        copy = self._action(edit, "&Copy Boxes", self.copy, QKeySequence.StandardKey.Copy)
+        paste = self._action(edit, "&Paste Boxes", a.paste, QKeySequence.StandardKey.Paste)
+        paste_previous = self._action(edit, "Paste Boxes of the Pre&vious Image", a.paste_previous, "Ctrl+Shift+V")
+        delete = self._action(edit, "&Delete Boxes", self._delete_key, [QKeySequence(Qt.Key.Key_Delete), QKeySequence(Qt.Key.Key_Backspace)])
+        select_all = self._action(edit, "Select &All Boxes", a.select_all, QKeySequence.StandardKey.SelectAll)
         # from any panel, as Ctrl+A, the number keys and Delete work: a selection left standing while a list had focus
         # was relabelled by the next number key (so Esc there clears it, not only gives the keys back)
-        self._action(edit, "Clear Selection", self._escape, "Esc")
+        clear = self._action(edit, "Clear Selection", self._escape, "Esc")
         edit.addSeparator()
-        self._action(edit, "Mark Image &Reviewed", self.toggle_reviewed, "R", "Toggle: a reviewed image with no boxes is a negative example")
-        self._action(edit, "Rescale Boxes to the Image &Size", a.rescale_to_image, None,
-                     "The image file was resized since it was labelled: scale its boxes to match")
+        reviewed = self._action(edit, "Mark Image &Reviewed", self.toggle_reviewed, "R",
+                                "Toggle: a reviewed image with no boxes is a negative example")
+        rescale = self._action(edit, "Rescale Boxes to the Image &Size", a.rescale_to_image, None,
+                               "The image file was resized since it was labelled: scale its boxes to match")
+        selection = self.canvas.selected
+        self._greyed_while_open(edit, {copy: self._copyable, paste: a.can_paste, paste_previous: a.can_paste_previous, delete: selection,
+                                       select_all: a.has_boxes, clear: selection, reviewed: a.can_edit, rescale: a.needs_rescale})
 
         view = bar.addMenu("&View")
         self.tool_actions = {
@@ -429,27 +437,31 @@ class MainWindow(QMainWindow):
 
         model = bar.addMenu("&Model")
         self._action(model, "&Load Model…", self.model_panel.ask_model)
-        self._action(model, "&Predict Image", self.model_panel.predict_now, "Ctrl+P")
-        self._action(model, "Predict &Folder", self.predict_folder, "Ctrl+Shift+P")
-        self._action(model, "&Accept Shown Predictions (image)", self.accept_image, [QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
-        self._action(model, "Accept Shown Predictions (&folder)", self.accept_folder)
+        predict_image = self._action(model, "&Predict Image", self.model_panel.predict_now, "Ctrl+P")
+        predict_folder = self._action(model, "Predict &Folder", self.predict_folder, "Ctrl+Shift+P")
+        accept_image = self._action(model, "&Accept Shown Predictions (image)", self.accept_image,
+                                    [QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
+        accept_folder = self._action(model, "Accept Shown Predictions (&folder)", self.accept_folder)
+        self._greyed_while_open(model, {predict_image: self._model_and_image, predict_folder: self._model_and_folder,
+                                        accept_image: self._predictions_shown_here, accept_folder: self._model_and_folder})
 
         go = bar.addMenu("&Go")
         self._action(go, "&Next Image", partial(self.files.step, 1), [QKeySequence("D"), QKeySequence(Qt.Key.Key_PageDown)])
         self._action(go, "&Previous Image", partial(self.files.step, -1), [QKeySequence("A"), QKeySequence(Qt.Key.Key_PageUp)])
         self._action(go, "Next &Unlabelled Image", self.next_unlabelled, "Shift+D")
         go.addSeparator()
-        self._action(go, "Next &Error", partial(self.step_error, 1), "F8", "The next missed label or false positive of the evaluation")
-        self._action(go, "Previous E&rror", partial(self.step_error, -1), "Shift+F8")
+        errors = [self._action(go, "Next &Error", partial(self.step_error, 1), "F8", "The next missed label or false positive of the evaluation"),
+                  self._action(go, "Previous E&rror", partial(self.step_error, -1), "Shift+F8")]
+        self._greyed_while_open(go, dict.fromkeys(errors, self.evaluation_panel.shown_errors))
 
         classes = bar.addMenu("&Classes")
         classes.aboutToShow.connect(self._name_class_actions)
-        classes.aboutToHide.connect(self._enable_class_actions)
         self._action(classes, "&Add Class…", self.classes.ask_add, "Ctrl+N")
         # (named as the menu opens: they act on the class chosen in the Classes panel, which may be out of sight)
         self.chosen_class_actions = [self._action(classes, "&Rename Class…", self.classes.ask_rename, "F2"),
                                      self._action(classes, "&Colour…", self.classes.ask_color),
                                      self._action(classes, "&Delete Class…", self.classes.ask_delete)]
+        self._greyed_while_open(classes, dict.fromkeys(self.chosen_class_actions, self._class_chosen))
         classes.addSeparator()
         self._action(classes, "C&hoose Class…", self.ask_class, "L", "Type part of a class name: any class, also past the ninth "
                      "(edit tool: relabels the selection)")
@@ -716,16 +728,53 @@ class MainWindow(QMainWindow):
         chosen = next((c.name for c in categories if c.id == chosen_id), None)
         for action, text in zip(self.chosen_class_actions, ("&Rename Class", "&Colour of Class", "&Delete Class")):
             action.setText(f"{text} “{chosen.replace('&', '&&')}”…" if chosen else f"{text}…")
-            action.setEnabled(chosen is not None)
         for number, action in enumerate(self.number_actions, start=1):
             name = categories[number - 1].name.replace("&", "&&") if number <= len(categories) else "(none)"
             action.setText(f"{number}  {name}")
 
-    def _enable_class_actions(self) -> None:
-        """Greyed only while the menu shows none chosen: F2 must work once a class is chosen
-        (greyed, it stayed dead after the menu had been opened with none)."""
-        for action in self.chosen_class_actions:
+    def _greyed_while_open(self, menu: QMenu, able: dict[QAction, Callable[[], object]]) -> None:
+        """Each action of ``able`` greyed while ``menu`` shows it with nothing to act on (its
+        predicate false: no selection, no model, no error listed). Enabled again as the menu
+        closes: its key still works and says why it does nothing (greyed, F2 stayed dead after the
+        Classes menu had been opened with no class chosen)."""
+        menu.aboutToShow.connect(partial(self._grey, able))
+        menu.aboutToHide.connect(partial(self._ungrey, able))
+
+    @staticmethod
+    def _grey(able: dict[QAction, Callable[[], object]]) -> None:
+        for action, predicate in able.items():
+            action.setEnabled(bool(predicate()))
+
+    @staticmethod
+    def _ungrey(able: dict[QAction, Callable[[], object]]) -> None:
+        for action in able:
             action.setEnabled(True)
+
+    def _class_chosen(self) -> bool:
+        return self.classes.chosen_id() is not None  # (Roboflow's first class has id 0)
+
+    def _folder_open(self) -> bool:
+        return self.workspace is not None
+
+    def _editable_folder(self) -> bool:
+        return self.workspace is not None and not self.workspace.read_only
+
+    def _has_labels(self) -> bool:
+        return self.workspace is not None and bool(self.workspace.store.categories or self.workspace.store.file_names())
+
+    def _copyable(self) -> bool:
+        focus = QApplication.focusWidget()
+        return bool(self.canvas.selected()) or (isinstance(focus, QLineEdit) and focus.hasSelectedText()) or (
+            isinstance(focus, QPlainTextEdit) and focus.textCursor().hasSelection())
+
+    def _model_and_image(self) -> bool:
+        return self.predictions.model is not None and self.annotator.size is not None
+
+    def _model_and_folder(self) -> bool:
+        return self.predictions.model is not None and self.workspace is not None
+
+    def _predictions_shown_here(self) -> bool:
+        return self.canvas.predictions_shown and self.predictions.visible is not None and len(self.predictions.visible) > 0
 
     def show_keys(self) -> None:
         """Help ▸ Keyboard and Mouse (F1): the keys were in the README alone."""

@@ -1127,7 +1127,15 @@ def test_boxes_of_an_image_resized_on_disk_are_rescaled_in_one_undo_step(qtbot, 
     window.files.set_current("chess_02.jpg")
     wait_image(qtbot, window, "chess_02.jpg")
     assert "Rescale Boxes to the Image Size" in window.statusBar().currentMessage()
+    edit = menu_named(window, "&Edit")
+    rescale = next(a for a in edit.actions() if a.text().startswith("Rescale"))
+    edit.aboutToShow.emit()
+    assert rescale.isEnabled()
+    edit.aboutToHide.emit()
     window.annotator.rescale_to_image()
+    edit.aboutToShow.emit()
+    assert not rescale.isEnabled()  # the sizes agree now: nothing to rescale
+    edit.aboutToHide.emit()
     entry = store.entry("chess_02.jpg")
     assert (entry.width, entry.height) == (old[0] // 2, old[1] // 2)
     sx, sy = (old[0] // 2) / old[0], (old[1] // 2) / old[1]
@@ -2374,13 +2382,48 @@ def test_the_delete_key_in_the_classes_list_deletes_the_class_and_the_menu_names
     assert rename.shortcut().toString() == "F2"
 
 
+def menu_named(window, text: str):
+    return next(a.menu() for a in window.menuBar().actions() if a.text() == text)
+
+
+def test_menus_grey_what_has_nothing_to_act_on_while_open_and_its_keys_still_say_why(qtbot, demo):
+    """Copy, Delete, Paste, Rescale, Predict, Accept and Next Error could be chosen with nothing to
+    act on; greyed only while the menu is open, as a greyed action's key does nothing at all."""
+    window = demo
+    edit, go, model = menu_named(window, "&Edit"), menu_named(window, "&Go"), menu_named(window, "&Model")
+    action = {a.property("plain_name"): a for menu in (edit, go, model) for a in menu.actions() if a.property("plain_name")}
+    window.canvas.select([])
+    edit.aboutToShow.emit()
+    greyed = {name for name, a in action.items() if not a.isEnabled()}
+    assert {"&Copy Boxes", "&Paste Boxes", "&Delete Boxes", "Clear Selection", "Rescale Boxes to the Image &Size",
+            "Paste Boxes of the Pre&vious Image"} <= greyed  # chess_01 is the first image: none before it
+    assert action["Select &All Boxes"].isEnabled() and action["Mark Image &Reviewed"].isEnabled()
+    edit.aboutToHide.emit()
+    assert all(a.isEnabled() for name, a in action.items() if name not in ("&Undo", "&Redo"))
+    action["&Delete Boxes"].trigger()
+    assert window.statusBar().currentMessage() == "no box selected to delete: click one, or Tab to it"
+    window.canvas.select([0])
+    action["&Copy Boxes"].trigger()
+    edit.aboutToShow.emit()
+    assert action["&Copy Boxes"].isEnabled() and action["&Paste Boxes"].isEnabled() and action["&Delete Boxes"].isEnabled()
+    edit.aboutToHide.emit()
+    go.aboutToShow.emit()
+    assert not action["Next &Error"].isEnabled() and not action["Previous E&rror"].isEnabled()  # nothing evaluated
+    go.aboutToHide.emit()
+    model.aboutToShow.emit()
+    assert window.predictions.model is None
+    assert not action["&Predict Image"].isEnabled() and not action["Predict &Folder"].isEnabled()
+    assert not action["&Accept Shown Predictions (image)"].isEnabled() and action["&Load Model…"].isEnabled()
+    model.aboutToHide.emit()
+
+
 def test_f2_renames_the_chosen_class_after_the_menu_was_opened_with_none_chosen(qtbot, demo, monkeypatch):
     """The menu greyed Rename while no class was chosen, and F2 stayed dead after it closed."""
     from PySide6.QtWidgets import QInputDialog
 
     window = demo
     store, classes = window.workspace.store, window.classes
-    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Classes")
+    menu = menu_named(window, "&Classes")
     rename = next(a for a in menu.actions() if a.text().startswith("&Rename"))
     classes.list.setCurrentRow(-1)
     menu.aboutToShow.emit()
