@@ -799,7 +799,7 @@ class EvaluationPanel(QWidget):
         if error.kind != "FP" or self.annotator.size is None or self.annotator.current != error.file_name:
             return
         chosen = self.predictions.plan_accept([(error.file_name, self.annotator.size, [(*error.box, error.class_name)])], chosen=True)
-        added = self.predictions.accept_entries(chosen, "Add false positive as label")  # (a class confusion lies on another class's label)
+        added = self.predictions.accept_entries(chosen, "Add false positive as label", reviews=False)  # (a class confusion lies on another class's label)
         if added:
             # out of the list and its numbers, for good (re-listed from the report's labels, it came back); the view stays
             # on the label added (the next row became current, and its image was shown); F8 goes on from its place

@@ -1001,6 +1001,10 @@ class MainWindow(QMainWindow):
 
     def ask_export(self, fmt: str) -> None:
         if self.workspace is None:
+            self.say("open a folder first: Export writes its labels")
+            return
+        if not self._has_labels():  # (it wrote an empty file and said "self-check passed")
+            self.say("nothing to export: this folder has no labels yet (no classes, boxes or reviewed images)")
             return
         if fmt == "coco":
             # the replace question is asked here, after the labels file itself is refused: the dialog's own came first,
@@ -1229,17 +1233,26 @@ class MainWindow(QMainWindow):
         return self.canvas.predictions_shown
 
     def accept_image(self) -> int:
-        """The shown predictions of this image as labels; asks first when that adds classes."""
+        """The shown predictions of this image as labels; asks first when that adds classes, or
+        joins the image's own labels (Enter says No there, as for the folder: predictions joining a
+        person's labels are mostly duplicates and background, and were added with a word in the
+        status bar alone)."""
         if not self._predictions_on_screen():
+            return 0
+        if self.workspace is None:
+            self.say("open a folder first: accepted predictions become its labels")
             return 0
         gathered = self.predictions.plan_accept(self.predictions.image_entries())
         new = self.predictions.classes_to_add(gathered.fresh)
         count = gathered.adds
-        if new and not self.confirm("Accept predictions", f"Accept {count_of(count, 'prediction')}? That adds "
-                                                          f"{count_of(len(new), 'class')} your labels do not have: {', '.join(new)}."
-                                                          f"{_left_out(gathered)} Edit ▸ Undo takes it back.", undoable=True):
-            self.say("nothing accepted")
-            return 0
+        labelled = len(self.workspace.store.boxes(self.annotator.current)) if count and self.annotator.current else 0
+        if new or labelled:
+            adds = f" That adds {count_of(len(new), 'class')} your labels do not have: {', '.join(new)}." if new else ""
+            onto = f" They join the {count_of(labelled, 'label')} of this image." if labelled else ""
+            question = f"Accept {count_of(count, 'prediction')}?{onto}{adds}{_left_out(gathered)} Edit ▸ Undo takes it back."
+            if not self.confirm("Accept predictions", question, undoable=not labelled):
+                self.say("nothing accepted")
+                return 0
         return self.predictions.accept_entries(gathered, "Accept {count} prediction{s}")
 
     def accept_folder(self) -> None:

@@ -226,7 +226,8 @@ class ModelPanel(QWidget):
             self.progress.hide()
             self.eta_label.setText("")
             path = self.predictions.model_path
-            self.path_label.setText(f"{breakable(path.name)} (loading…)" if path else "no model: Load model… or start with --model")
+            waiting = "loading…" if self.predictions.worker is not None else "loads when a folder is opened"
+            self.path_label.setText(f"{breakable(path.name)} ({waiting})" if path else "no model: Load model… or start with --model")
             self.path_label.setToolTip(str(path) if path else "")
             self.info_label.setText("")
         else:

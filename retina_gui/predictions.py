@@ -154,6 +154,9 @@ class Predictions(QObject):
         if self.worker is not None:
             self.message.emit(f"loading {path.name} …")
             self.worker.load_model(path, device, preset, precision)
+        elif self.model is None:  # (it loaded in silence once a folder was opened, and the panel said "no model")
+            self.message.emit(f"{path.name} loads when a folder is opened (File ▸ Open Folder…)")
+            self.model_changed.emit(None)
 
     def _model_loaded(self, info: ModelInfo) -> None:
         self.model, self.cache = info, PredictionCache(self.worker.cache_root, info.cache_key, self.worker.folder)
@@ -318,7 +321,7 @@ class Predictions(QObject):
         if self.visible is None or self.annotator.current is None or self.annotator.size is None:
             return 0
         entry = (self.annotator.current, self.annotator.size, as_predictions(self.visible, indices, self.model.class_names))
-        return self.accept_entries(self.plan_accept([entry], chosen=True), "Accept {count} prediction{s}")
+        return self.accept_entries(self.plan_accept([entry], chosen=True), "Accept {count} prediction{s}", reviews=False)
 
     def reject(self, index: int) -> None:
         """Hide one prediction of the current image (it is not accepted by "accept shown" either);
@@ -470,9 +473,12 @@ class Predictions(QObject):
         self._stop_gathering()
         self.message.emit(f"could not gather the folder's predictions: {reason}")
 
-    def accept_entries(self, gathered: AcceptPlan, text: str) -> int:
+    def accept_entries(self, gathered: AcceptPlan, text: str, *, reviews: bool = True) -> int:
         """Add what accepting ``gathered`` adds (its ``fresh`` predictions) as one undo step named
-        ``text`` (``{count}`` and ``{s}`` in it: the number added, and its plural ending)."""
+        ``text`` (``{count}`` and ``{s}`` in it: the number added, and its plural ending).
+        ``reviews``: its images' shown predictions were all looked at (accept shown), so they no
+        longer wait for review; predictions picked one by one leave the others waiting (one of 43
+        accepted by a double-click took the image out of Accept shown (folder) and Shift+D)."""
         workspace = self.annotator.workspace
         if workspace is None or workspace.read_only:
             self.message.emit(f"Editing is off: {workspace.read_only_reason}" if workspace else "Open a folder first")
@@ -481,7 +487,7 @@ class Predictions(QObject):
         colors = {name: color.name() for name, color in zip(self.model.class_names, self.class_colors())} if self.model is not None else None
         added = gathered.adds
         count = workspace.accept_predictions(gathered.fresh, text.format(count=added, s="" if added == 1 else "s"), colors,
-                                             reviewed=[e[0] for e in gathered.entries if e[2]])  # an image with nothing shown is not reviewed
+                                             reviewed=[e[0] for e in gathered.entries if e[2]] if reviews else [])  # nothing shown: not reviewed
         other = gathered.on_another_class
         labelled = gathered.shown - count - other
         left = [f"{labelled} labelled already"] if labelled else []

@@ -402,9 +402,9 @@ class Workspace(QObject):
                            colors: dict[str, str] | None = None, reviewed: list[str] = ()) -> int:
         """Add predictions (x1, y1, x2, y2, class name) as labels, as one undo step; a class name the
         labels do not have yet becomes a new class, in its colour from ``colors`` (the colour its
-        predictions were shown in) if given. The ``reviewed`` images (those of ``entries`` and any
-        whose predictions were all labelled already) are no longer "predicted". Returns the number
-        of boxes added."""
+        predictions were shown in) if given. The ``reviewed`` images (those whose shown predictions
+        were all accepted or labelled already) are no longer "predicted". Returns the number of
+        boxes added."""
         count = sum(len(predictions) for _, _, predictions in entries)
         if not count:
             self.store.leave_predicted(reviewed)  # nothing to undo: their labels were there
@@ -417,7 +417,8 @@ class Workspace(QObject):
             for file_name, size, predictions in entries:
                 boxes = [Box(*stored_corners(x1, y1, x2, y2), ids[name]) for x1, y1, x2, y2, name in predictions]
                 self._push(commands.AddBoxes(self.store, file_name, size, boxes, text))
-            self._push(commands.LeavePredicted(self.store, list(dict.fromkeys([*reviewed, *(e[0] for e in entries)]))))
+            if reviewed:
+                self._push(commands.LeavePredicted(self.store, list(dict.fromkeys(reviewed))))
         return count
 
     def _known_size(self, entry, name: str) -> tuple[int, int]:

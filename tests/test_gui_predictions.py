@@ -1366,3 +1366,47 @@ def test_the_precision_chosen_in_the_model_panel_reloads_the_model_with_it_and_k
     offered = [panel.precision_box.itemText(i) for i in range(panel.precision_box.count())]
     assert offered == (["auto", "fp32", "bf16", "fp16"] if torch.cuda.is_available() else ["auto", "fp32", "bf16"])  # fp16: a GPU's
     assert panel.precision_box.currentText() == "fp32"
+
+
+def test_a_prediction_accepted_alone_leaves_the_image_waiting_for_review_and_accept_shown_ends_it(qtbot, tmp_path, window_factory):
+    """One of 43 predictions accepted by a double-click took the image out of Accept shown (folder),
+    its 42 others never looked at."""
+    window = window_factory(unlabelled_demo(tmp_path), confirm=lambda *_a, **_k: True)
+    wait_predictions(qtbot, window)
+    store, name = window.workspace.store, window.annotator.current
+    assert name in store.predicted and len(window.predictions.visible) > 1
+    assert window.predictions.accept([0]) == 1
+    assert name in store.predicted
+    waiting = window.predictions.plan_accept(window.predictions.folder_entries()).waiting(store.predicted)
+    assert name in [n for n, _, _ in waiting.fresh]  # Accept shown (folder) offers its others
+    assert window.accept_image() > 0  # every shown prediction looked at: reviewed
+    assert name not in store.predicted
+
+
+def test_accepting_an_images_shown_predictions_onto_its_labels_asks_and_enter_says_no(qtbot, tmp_path, window_factory):
+    """Ctrl+Return on a labelled image added the model's duplicates and background to a person's
+    labels, said in the status bar alone (Accept shown (folder) asked)."""
+    asked = []
+    window = window_factory(labelled_demo(tmp_path), confirm=lambda title, text, **kwargs: asked.append((text, kwargs)) or False)
+    wait_predictions(qtbot, window)
+    store, name = window.workspace.store, window.annotator.current
+    window.model_panel.set_score(0.05)  # more shown than are labelled: some would be added
+    qtbot.waitUntil(lambda: window.predictions.plan_accept(window.predictions.image_entries()).adds > 0, timeout=5000)
+    before = store.boxes(name)
+    assert window.accept_image() == 0 and store.boxes(name) == before
+    text, kwargs = asked[0]
+    assert f"They join the {len(before)} labels of this image." in text and kwargs == {"undoable": False}  # Enter: No
+    assert window.statusBar().currentMessage() == "nothing accepted"
+
+
+def test_accept_and_load_model_with_no_folder_open_say_what_to_do(qtbot, tmp_path):
+    """With no folder, Ctrl+Return raised AttributeError (no workspace) and the model given on the
+    command line waited in silence, the panel saying "no model"."""
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(model=DEMO_MODEL, settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    assert "(loads when a folder is opened)" in window.model_panel.path_label.text()
+    assert window.accept_image() == 0
+    assert window.statusBar().currentMessage() == "open a folder first: accepted predictions become its labels"
+    window.close()

@@ -2417,6 +2417,30 @@ def test_menus_grey_what_has_nothing_to_act_on_while_open_and_its_keys_still_say
     model.aboutToHide.emit()
 
 
+def test_export_with_no_labels_says_so_and_writes_nothing(qtbot, tmp_path, settings, monkeypatch):
+    """It wrote {"images":[],"annotations":[],"categories":[]} and said "self-check passed"."""
+    from PySide6.QtWidgets import QFileDialog
+
+    window = unlabelled_window(qtbot, tmp_path, settings)
+    dialogs = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: dialogs.append(a) or ("", ""))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: dialogs.append(a) or "")
+    export = menu_named(window, "&File").actions()
+    export_menu = next(a.menu() for a in export if a.menu() is not None and a.text() == "&Export Labels")
+    export_menu.aboutToShow.emit()
+    assert not any(a.isEnabled() for a in export_menu.actions())
+    export_menu.aboutToHide.emit()
+    for fmt in ("coco", "voc", "yolo", "csv"):
+        window.ask_export(fmt)
+        assert window.statusBar().currentMessage() == "nothing to export: this folder has no labels yet (no classes, boxes or reviewed images)"
+    assert dialogs == []
+    window.workspace.add_category("piece")
+    export_menu.aboutToShow.emit()
+    assert all(a.isEnabled() for a in export_menu.actions())
+    export_menu.aboutToHide.emit()
+    window.close()
+
+
 def test_f2_renames_the_chosen_class_after_the_menu_was_opened_with_none_chosen(qtbot, demo, monkeypatch):
     """The menu greyed Rename while no class was chosen, and F2 stayed dead after it closed."""
     from PySide6.QtWidgets import QInputDialog
