@@ -93,8 +93,8 @@ def describe_plan(labels: LabelSet, model_classes: Sequence[str] | None, present
     """What Train would use, a line each (one dense paragraph was hard to scan): the labelled
     images (only those in ``present``, the folder's, when given: a labelled image gone from the
     folder cannot be trained on), the classes (naming those without boxes, and those
-    ``model_classes`` lacks, whose class-head rows start anew) and how many images ``recipe`` (else
-    the defaults) holds out for validation."""
+    ``model_classes`` lacks, whose class-head rows start anew), how many images ``recipe`` (else
+    the defaults) holds out for validation, and its epochs, image size and batch."""
     if present is not None:
         labels = labels.with_files(present)
     labelled = labelled_images(labels)
@@ -123,13 +123,16 @@ def describe_plan(labels: LabelSet, model_classes: Sequence[str] | None, present
         dropped = [n for n in model_classes if class_name_key(n) not in trained]
         if dropped:
             lines.append(f"The model's classes without boxes here are left out of the new one: {first_names(dropped)}.")
+    recipe = recipe or default_recipe(labels, None, cuda=False)
     lines.append(_validation_line(labels, labelled, recipe))
+    # (8 images started 60 epochs at 512 px, some 8 minutes, without a word of either)
+    lines.append(f"{recipe.epochs} epoch{'' if recipe.epochs == 1 else 's'} at {recipe.image_size} px, {recipe.batch_size} "
+                 f"image{'' if recipe.batch_size == 1 else 's'} a step.")
     return "\n".join(lines)
 
 
-def _validation_line(labels: LabelSet, labelled: list, recipe: Recipe | None) -> str:
+def _validation_line(labels: LabelSet, labelled: list, recipe: Recipe) -> str:
     default = default_recipe(labels, None, cuda=False)
-    recipe = recipe or default
     if not recipe.val_fraction:
         return ("No validation (a share of 0 %): no mAP, and the last epoch's weights are the new model." if default.val_fraction
                 else "No validation: too few labelled images to hold any out.")

@@ -218,11 +218,11 @@ def test_the_plan_holds_out_what_the_recipe_says_and_says_when_there_is_nothing_
     """It counted the default share whatever Advanced said (2 images held out; the run held out 3)."""
     labels = CHESS_VALID
     default = describe_plan(labels, None)
-    assert describe_plan(labels, None, recipe=Recipe(start=None, val_fraction=0.15)) == default
+    assert describe_plan(labels, None, recipe=Recipe(start=None, val_fraction=0.15)).splitlines()[:-1] == default.splitlines()[:-1]
     held = round(len(labels.images) * 0.3)
     assert f"\n{held} images (" in describe_plan(labels, None, recipe=Recipe(start=None, val_fraction=0.3))
-    assert describe_plan(labels, None, recipe=Recipe(start=None, val_fraction=0.0)).endswith(
-        "\nNo validation (a share of 0 %): no mAP, and the last epoch's weights are the new model.")
+    assert describe_plan(labels, None, recipe=Recipe(start=None, val_fraction=0.0, epochs=1, batch_size=2, image_size=320)).endswith(
+        "\nNo validation (a share of 0 %): no mAP, and the last epoch's weights are the new model.\n1 epoch at 320 px, 2 images a step.")
     empty = describe_plan(LabelSet(labels.categories, []), [c.name for c in labels.categories])
     assert empty == "Nothing to train on yet: draw boxes (or accept predictions) on some images, and Train learns from them."
 

@@ -440,8 +440,11 @@ def test_the_panel_says_what_train_would_use(qtbot, window):
     classes = len(store.categories)
     assert not panel.progress.isVisibleTo(panel) and not panel.use_button.isEnabled()  # no empty bar, no run to use yet
     qtbot.waitUntil(lambda: panel.plan.text() != "", timeout=3000)  # (said once the opening is done)
+    recipe = panel.recipe()
+    assert recipe.batch_size == 4 and recipe.image_size == window.predictions.model.preprocess.min_size
     assert panel.plan.text() == (f"Train uses 8 labelled images and {classes} classes.\nThe model's classes without boxes here are left "
-                                 "out of the new one: bishop.\n1 image held out for validation, so few that its mAP is a rough guide.")
+                                 "out of the new one: bishop.\n1 image held out for validation, so few that its mAP is a rough guide.\n"
+                                 f"{recipe.epochs} epochs at {recipe.image_size} px, 4 images a step.")
     clock = window.workspace.add_category("clock")
     window.workspace.paste_boxes("chess_01.jpg", (1024, 686), [__import__("core.labels").labels.Box(5, 5, 60, 60, clock.id)])
     qtbot.waitUntil(lambda: "New to the model (learnt from scratch): clock." in panel.plan.text(), timeout=3000)
