@@ -21,7 +21,7 @@ from core.cancel import CancelToken
 from core.config import PRECISIONS
 from core.history import read_history
 from core.labels import ImageEntry, LabelSet, class_name_key, group_categories, is_number, same_named_categories
-from core.text import first_names
+from core.text import count, first_names
 
 RUNS_FOLDER = "runs"
 NOTE_FILE = "note.txt"  # the user's words on a run ("colour-agnostic, more data"), in its folder
@@ -70,7 +70,7 @@ def describe_recipe(saved: dict) -> str:
     start = saved.get("start")
     parts = [f"fine-tuned from {Path(str(start)).name}" if start else f"new {saved.get('backbone', '')} model" if "start" in saved else ""]
     parts += [f"{saved['image_size']} px" if "image_size" in saved else "",
-              f"{saved['epochs']} epochs" if "epochs" in saved else "", f"batch {saved['batch_size']}" if "batch_size" in saved else "",
+              count(saved['epochs'], 'epoch') if is_number(saved.get("epochs")) else "", f"batch {saved['batch_size']}" if "batch_size" in saved else "",
               f"lr {saved['lr']:g}" if isinstance(saved.get("lr"), (int, float)) else "",
               "SGD" if saved.get("optimizer") == "sgd" else "",
               str(saved["precision"]) if saved.get("precision", "auto") != "auto" else "",

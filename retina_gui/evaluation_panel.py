@@ -558,7 +558,7 @@ class EvaluationPanel(QWidget):
         self.progress.setMaximum(max(1, self.progress.maximum()))
         self.progress.setValue(self.progress.maximum())  # shown from now on: where "Labels changed" will be said, moving nothing
         note = f" ({self._run_note})" if self._run_note else ""
-        self._heading = f"{model_name(self.predictions.model.path)} on {report.images} images{note}"
+        self._heading = f"{model_name(self.predictions.model.path)} on {count(report.images, 'image')}{note}"
         self._footnotes = ("".join(f"\n{note[0].upper()}{note[1:]}." for note in report.notes)
                            + (f"\n{count(len(lost), 'labelled image')} left out: their predictions could not be kept (a folder that cannot "
                               f"be written keeps the last {self.predictions.MEMORY_CACHE} in memory only); the first: {lost[0]}." if lost else "")

@@ -121,6 +121,7 @@ class ModelPanel(QWidget):
         show = QFormLayout(filter_box)
         show.addRow(self.score_label, self.score_slider)
         show.addRow(self.nms_label, self.nms_slider)
+        self.count_label.setWordWrap(True)  # "300 shown (the most it keeps) of 2000 candidates" widened the dock for good
         show.addRow(self.count_label)
         show.addRow(self.classes)
         show.addRow(button_grid(self.accept_image_button, self.accept_folder_button, columns=1))

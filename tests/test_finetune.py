@@ -181,6 +181,7 @@ def test_a_runs_recipe_reads_as_a_line():
     assert describe_recipe(Recipe(start=Path("/models/demo.safetensors"), hflip=False).to_json()) == \
         "fine-tuned from demo.safetensors, 512 px, 12 epochs, batch 4, lr 0.0003, scale jitter + photometric"
     assert describe_recipe(Recipe(start=None, backbone="resnet18", epochs=3).to_json()).startswith("new resnet18 model, 512 px, 3 epochs")
+    assert describe_recipe(Recipe(start=None, backbone="resnet18", epochs=1).to_json()).startswith("new resnet18 model, 512 px, 1 epoch,")
     assert describe_recipe({}) == "unknown (no recipe.json)"
     assert describe_recipe(Recipe(start=None, lr=0.01, optimizer="sgd", precision="fp32", photometric=False).to_json()) == \
         "new mobilenet_v2 model, 512 px, 12 epochs, batch 4, lr 0.01, SGD, fp32, flip + scale jitter"

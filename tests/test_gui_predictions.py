@@ -1410,3 +1410,16 @@ def test_accept_and_load_model_with_no_folder_open_say_what_to_do(qtbot, tmp_pat
     assert window.accept_image() == 0
     assert window.statusBar().currentMessage() == "open a folder first: accepted predictions become its labels"
     window.close()
+
+
+def test_a_long_count_line_wraps_instead_of_widening_the_model_panel(qtbot, tmp_path, window_factory):
+    """At NMS 0.95 "300 shown (the most it keeps) of 2000 candidates" widened the dock by 56 px,
+    and it stayed wide (the image zoomed out) after the slider went back."""
+    window = window_factory(labelled_demo(tmp_path))
+    wait_predictions(qtbot, window)
+    panel = window.model_panel
+    qtbot.wait(50)
+    narrow, dock = panel.minimumSizeHint().width(), window.docks["Model"].width()
+    panel.count_label.setText("300 shown (the most it keeps) of 2000 candidates")
+    qtbot.wait(50)  # (the layout takes the new text in at the next events)
+    assert panel.minimumSizeHint().width() == narrow and window.docks["Model"].width() == dock
