@@ -106,6 +106,10 @@ class WheelOnlyWhenFocused(QObject):
 
 
 NARROW_WINDOW = 900  # px: below it the panels share one column (see _fit_columns)
+# what the empty window says (it was a blank grey canvas, nothing saying what to do first)
+NO_FOLDER_TEXT = ("Open a folder of images: File ▸ Open Folder… (Ctrl+O), or drop the folder here.\n\n"
+                  "Then draw boxes (W), see a model's predictions (Model ▸ Load Model…) and train it on your labels (Training panel).\n"
+                  "Help ▸ Keyboard and Mouse (F1) lists every key.")
 
 
 GONE_TEXT = "no longer in the folder (deleted, moved or renamed since it was listed)"
@@ -220,6 +224,9 @@ class MainWindow(QMainWindow):
             else:
                 self.report("Model", f"model file not found: {model}")
         self._update_title()
+        self.setAcceptDrops(True)  # a folder dropped anywhere opens (Qt gives a drop to the nearest parent that takes drops)
+        self.canvas.viewport().setAcceptDrops(False)  # (a graphics view takes them for its scene, which has no use for them)
+        self.canvas.show_message(NO_FOLDER_TEXT)
         if folder is not None:
             self.open_folder(folder, labels)
 
@@ -589,6 +596,23 @@ class MainWindow(QMainWindow):
     def _reopen(self, _checked: bool) -> None:
         if self.workspace is not None:
             self.open_folder(self.workspace.folder, self.workspace.labels_path)
+
+    @staticmethod
+    def _dropped_folder(event) -> Path | None:
+        """The folder a drag brings: a folder itself, or the folder of a file (an image of it)."""
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        path = Path(urls[0].toLocalFile()) if urls and urls[0].isLocalFile() else None
+        return None if path is None else path if path.is_dir() else path.parent if path.is_file() else None
+
+    def dragEnterEvent(self, event) -> None:
+        if self._dropped_folder(event) is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        folder = self._dropped_folder(event)
+        if folder is not None:
+            event.acceptProposedAction()
+            self.open_folder(folder)
 
     def close_folder(self) -> None:
         for worker in (self.scanner, self.loader):

@@ -76,6 +76,9 @@ def _when(run_name: str, seconds: bool = False) -> str:
         return run_name
 
 
+FEW_POINTS = 30  # loss points drawn as dots too, up to this many: one or two alone make no line to see
+
+
 class LossChart(QChartView):
     """Smoothed classification and box loss per step, validation mAP per epoch (right axis)."""
 
@@ -96,6 +99,9 @@ class LossChart(QChartView):
         # mAP on its own (right) axis, drawn unlike the losses: at 0.78 it lay on a box loss of 0.75
         self.map.setPen(QPen(QColor(230, 100, 20), 2, Qt.PenStyle.DashLine))
         self.map.setPointsVisible(True)
+        # the theme gave box loss an orange much like val mAP's: blue and green, apart from it and each other
+        self.cls.setPen(QPen(QColor(40, 90, 200), 2))
+        self.box.setPen(QPen(QColor(30, 150, 70), 2))
         self.x_axis.setLabelFormat("%d")
         self.loss_axis.setLabelFormat("%.2g")
         self.map_axis.setLabelFormat("%.1f")
@@ -131,6 +137,7 @@ class LossChart(QChartView):
                 continue
             smooth = self._smooth[key] = value if key not in self._smooth else SMOOTHING * self._smooth[key] + (1 - SMOOTHING) * value
             series.append(step, smooth)
+            series.setPointsVisible(series.count() <= FEW_POINTS)  # a 1-epoch run's chart was empty: single points, no line
             self._top = max(self._top, smooth * 1.1)
         self._set_steps(total)
         self.loss_axis.setRange(0, self._top)
@@ -189,7 +196,8 @@ class TrainingPanel(QWidget):
         self.log.setMaximumBlockCount(2000)
         self.log.setMinimumHeight(rows_high(self.log, 4))
         self.runs = QTableWidget(0, 4)
-        self.runs.setHorizontalHeaderLabels(["run", "epochs", "mAP (start)", "state"])
+        # mAP over the start's on two lines, as the date is: on one, the widest column left the date "…07:27" beside "…7:17"
+        self.runs.setHorizontalHeaderLabels(["run", "epochs", "mAP\n(start)", "state"])
         self.runs.horizontalHeaderItem(2).setToolTip("The run's best validation mAP (that of the weights it started from)")
         self.runs.verticalHeader().setVisible(False)
         self.runs.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # the two-line dates
@@ -884,7 +892,7 @@ class TrainingPanel(QWidget):
                      "finished" if run.finished else "stopped")
             best = "–" if run.best_map is None else f"{run.best_map:.3f}"
             if run.start_map is not None:
-                best += f" ({run.start_map:.3f})"
+                best += f"\n({run.start_map:.3f})"
             in_use = current is not None and run.checkpoint.resolve().parent == current
             note = " ".join(run.note.split())  # (one line: a note edited by hand may have several)
             note_line = f"{note}\n" if note else ""

@@ -71,7 +71,7 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
     after = window.predictions.visible.boxes
     assert after.shape != before.shape or not np.allclose(after, before)
     assert panel.runs.rowCount() == 1 and panel.runs.item(0, 3).text() == "finished"
-    assert " (0." in panel.runs.item(0, 2).text() and panel.runs.item(0, 1).text() == "2/2"  # best mAP (start)
+    assert "\n(0." in panel.runs.item(0, 2).text() and panel.runs.item(0, 1).text() == "2/2"  # best mAP (start)
     run = panel._runs[0]  # its classes' AP at its best epoch beside the start's, weakest first, in the mAP cell's tooltip
     weakest = min((ap, name) for name, ap in run.per_class.items() if ap is not None)
     assert f"AP per class at epoch {run.best_epoch} (its best), weakest first:\n{weakest[1]} {weakest[0]:.3f}" in panel.runs.item(0, 2).toolTip()

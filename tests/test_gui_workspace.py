@@ -2672,3 +2672,26 @@ def test_a_csv_import_reads_no_image_outside_the_folder(qtbot, tmp_path, setting
     assert read and all(p.resolve().is_relative_to(window.workspace.folder) for p in read)
     assert len(window.workspace.store.boxes("chess_01.jpg")) == 1
     window.close()
+
+
+def test_the_empty_window_says_how_to_start_and_a_dropped_folder_opens(qtbot, tmp_path, settings):
+    """With no folder the window was a blank grey canvas, saying nothing of what to do first."""
+    from PySide6.QtCore import QMimeData, QPoint, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    from retina_gui.main_window import NO_FOLDER_TEXT
+
+    window = MainWindow(settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    assert window.canvas.message == NO_FOLDER_TEXT and "Open Folder" in NO_FOLDER_TEXT
+    assert window.acceptDrops() and not window.canvas.viewport().acceptDrops()  # a drop on the image area reaches the window
+    folder = tmp_path / "f"
+    shutil.copytree(DEMO, folder)
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(folder / "chess_03.jpg"))])  # an image of the folder: its folder opens
+    drop = QDropEvent(QPoint(10, 10), Qt.DropAction.CopyAction, data, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(drop)
+    assert window.workspace is not None and window.workspace.folder == folder.resolve()
+    qtbot.waitUntil(lambda: window.listed, timeout=5000)
+    window.close()
