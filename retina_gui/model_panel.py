@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QSlider,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -107,10 +108,22 @@ class ModelPanel(QWidget):
         form.addRow(self.error_label)
         form.addRow(load)
         form.addRow(self.coco_button)
-        form.addRow("Device", self.device_box)
-        form.addRow("Precision", self.precision_box)
-        form.addRow("Preset", self.preset_box)
+        # folded: set once, if ever (the info line says what is in use), they pushed the sliders and Accept
+        # below the fold at 1280x800
+        self.settings_button = QToolButton(text="Device, precision, preset", checkable=True, autoRaise=True)
+        self.settings_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.settings_button.setArrowType(Qt.ArrowType.RightArrow)
+        self.settings_button.toggled.connect(self._settings_toggled)
+        self.settings = QWidget()
+        settings = QFormLayout(self.settings)
+        settings.setContentsMargins(0, 0, 0, 0)
+        settings.addRow("Device", self.device_box)
+        settings.addRow("Precision", self.precision_box)
+        settings.addRow("Preset", self.preset_box)
+        self.settings.hide()
         form.addRow(self.info_label)
+        form.addRow(self.settings_button)
+        form.addRow(self.settings)
         run_box = QGroupBox("Predict")
         run = QVBoxLayout(run_box)
         run.addWidget(self.auto_box)
@@ -322,6 +335,10 @@ class ModelPanel(QWidget):
         self.explanation.setText(result if isinstance(result, str) else result.message)
         self._explained = result
         self.mark_suppressor()
+
+    def _settings_toggled(self, shown: bool) -> None:
+        self.settings_button.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+        self.settings.setVisible(shown)
 
     def set_on_screen(self, on_screen: bool) -> None:
         self._on_screen = on_screen

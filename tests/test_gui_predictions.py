@@ -1423,3 +1423,17 @@ def test_a_long_count_line_wraps_instead_of_widening_the_model_panel(qtbot, tmp_
     panel.count_label.setText("300 shown (the most it keeps) of 2000 candidates")
     qtbot.wait(50)  # (the layout takes the new text in at the next events)
     assert panel.minimumSizeHint().width() == narrow and window.docks["Model"].width() == dock
+
+
+def test_device_precision_and_preset_are_folded_under_one_button(qtbot, tmp_path, window_factory):
+    """Set once if ever, three rows of them pushed the sliders and Accept below the fold at 1280x800;
+    the info line says what is in use."""
+    window = window_factory(labelled_demo(tmp_path))
+    wait_predictions(qtbot, window)
+    panel = window.model_panel
+    assert not panel.device_box.isVisibleTo(panel) and not panel.preset_box.isVisibleTo(panel)
+    assert "running on " in panel.info_label.text()
+    panel.settings_button.click()
+    assert panel.device_box.isVisibleTo(panel) and panel.precision_box.isVisibleTo(panel) and panel.preset_box.isVisibleTo(panel)
+    panel.settings_button.click()
+    assert not panel.precision_box.isVisibleTo(panel)
