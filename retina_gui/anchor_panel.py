@@ -68,6 +68,10 @@ class AnchorPanel(QWidget):
         self._model_best: tuple[tuple, np.ndarray] | None = None  # (key, best IoU of the model's anchors per label)
         self._on_screen = False  # see set_on_screen
         self._covered: AnchorConfig = default.anchors  # the settings of the coverage report running or shown
+        # the folder's coverage report, kept under the details (the next click, or Model's settings, wiped the
+        # report made with settings being tried), and the details above it
+        self._coverage_lines: list[str] = []
+        self._details: list[str] = []
 
         self.enabled = QCheckBox("Show anchors and assignment")
         self.enabled.toggled.connect(self._toggled)
@@ -260,7 +264,13 @@ class AnchorPanel(QWidget):
         if self.point is None and not self.canvas.selected():  # (ticked, it drew nothing, and nothing said why)
             lines.insert(0, "Select a label (click it, or Tab) to see its anchors, or pick a point (P) to see every level's there.")
         self.canvas.set_overlay(overlay)
-        self.report.setPlainText("\n".join(lines))
+        self._details = lines
+        self._show_report()
+
+    def _show_report(self) -> None:
+        """The details of the selected label or point, then the folder's coverage report."""
+        coverage = ["", "Coverage report (folder):", *self._coverage_lines] if self._coverage_lines else []
+        self.report.setPlainText("\n".join([*self._details, *coverage]).strip("\n"))
 
     def _assignment(self, layout, overlay: list[OverlayBox]) -> list[str]:
         """Assignment of the selected labels (all labels are checked for reachability)."""
@@ -335,7 +345,8 @@ class AnchorPanel(QWidget):
 
     def _assignment_failed(self, reason: str) -> None:
         self._stop_assignment()
-        self.report.setPlainText(f"anchor assignment failed: {reason}")
+        self._details = [f"anchor assignment failed: {reason}"]
+        self._show_report()
 
     def _stop_assignment(self) -> None:
         if self._assign_worker is not None:
@@ -363,7 +374,8 @@ class AnchorPanel(QWidget):
         labels = self.annotator.workspace.store.to_labelset()
         anchors, preprocess, config = self.anchors, self.preprocess, self.assign_config
         self._covered = anchors
-        self.report.setPlainText("computing the coverage of every label …")
+        self._coverage_lines = ["computing the coverage of every label …"]
+        self._show_report()
         scroll_into_view(self.report)
         self._coverage_worker = FunctionWorker(lambda cancel: coverage(labels, anchors, preprocess, config, cancel=cancel))
         self._coverage_worker.done.connect(self._coverage_done)
@@ -371,8 +383,11 @@ class AnchorPanel(QWidget):
         self._coverage_worker.start()
 
     def stop(self) -> None:
+        """The folder closes: its work stops, and its coverage report goes."""
         self._stop_coverage()
         self._stop_assignment()
+        self._coverage_lines = []
+        self._details = []
 
     def _stop_coverage(self) -> None:
         if self._coverage_worker is not None:
@@ -396,11 +411,20 @@ class AnchorPanel(QWidget):
         lines.append("per class: labels, unreachable, median best IoU")
         for cid, (n, share, median) in sorted(report.per_class().items(), key=lambda kv: -kv[1][1]):
             lines.append(f"  {names.get(cid, cid)}: {n}, {share:.1%}, {median:.2f}")
-        self.report.setPlainText("\n".join(lines))
+        self._set_coverage(lines)
 
     def _coverage_failed(self, reason: str) -> None:
         self._stop_coverage()
-        self.report.setPlainText(f"coverage report failed: {reason}")
+        self._set_coverage([f"failed: {reason}"])
+
+    def _set_coverage(self, lines: list[str]) -> None:
+        """Shows the coverage report, scrolled to its start (the details above it may fill the view)."""
+        self._coverage_lines = lines
+        self._show_report()
+        block = self.report.document().find("Coverage report (folder):")
+        if not block.isNull():
+            self.report.setTextCursor(block)
+            self.report.ensureCursorVisible()
 
 
 def _describe(class_name: str, box) -> str:

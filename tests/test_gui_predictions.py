@@ -390,6 +390,16 @@ def test_coverage_report_runs_in_the_background(qtbot, tmp_path, window_factory)
     panel.run_coverage()
     qtbot.waitUntil(lambda: "with the settings tried (sizes 32 64 128 256 512, ratios 1, scales 1 1.1" in panel.report.toPlainText(),
                     timeout=30_000)
+    # back to the model's settings, and a label clicked: the details change, the trial's report stays under them
+    window.docks["Anchors"].raise_()
+    panel.enabled.setChecked(True)
+    qtbot.waitUntil(lambda: panel._on_screen, timeout=3000)
+    panel.reset_settings()
+    window.canvas.select([0])
+    qtbot.waitUntil(lambda: "best anchor IoU" in panel.report.toPlainText(), timeout=10_000)
+    text = panel.report.toPlainText()
+    assert "\n\nCoverage report (folder):\n" in text and "with the settings tried (sizes 32 64 128 256 512, ratios 1" in text
+    assert len(panel.ratio_boxes) == 3  # the model's settings are back
 
 
 def test_a_missing_or_broken_model_file_is_reported(qtbot, tmp_path):
