@@ -231,7 +231,8 @@ class ModelPanel(QWidget):
         ready = info is not None
         if info is not None:
             self.error_label.hide()
-        for w in (self.predict_button, self.folder_button, self.score_slider, self.nms_slider):
+        for w in (self.predict_button, self.folder_button, self.score_slider, self.nms_slider, self.accept_image_button,
+                  self.accept_folder_button):
             w.setEnabled(ready)
         self.classes.blockSignals(True)
         self.classes.clear()
