@@ -158,8 +158,15 @@ class AnnotationStore:
         and then not, is left out: written, it would be a negative example the user never made (an
         image emptied after a reopen was exported as "nothing here"). The source's own entries
         without boxes are written as they were listed."""
-        entries = [_copy(e) for e in self._images.values() if e.boxes or e.reviewed or e.file_name in self._listed_empty]
+        entries = [_copy(e) for e in self._images.values() if self._written(e)]
         return LabelSet(list(self._categories), entries, dict(self._extra))
+
+    def _written(self, entry: ImageEntry) -> bool:
+        return bool(entry.boxes or entry.reviewed or entry.file_name in self._listed_empty)
+
+    def has_labels(self) -> bool:
+        """Whether :meth:`to_labelset` holds anything: a class, or an image it writes."""
+        return bool(self._categories) or any(self._written(e) for e in self._images.values())
 
     # --- events --------------------------------------------------------------------------------
     def subscribe(self, listener: Callable[[StoreEvent], None]) -> None:

@@ -197,6 +197,8 @@ class Annotator(QObject):
         if self.workspace is not None and self.current is not None and self.canvas.selected():
             n = self.workspace.copy_boxes(self.current, self.canvas.selected())
             self.message.emit(f"copied {n} box{'es' if n != 1 else ''}")
+        else:
+            self.message.emit("no box selected to copy: click one, or Ctrl+A for all")
 
     def paste(self) -> None:
         if self._editable():
@@ -207,6 +209,9 @@ class Annotator(QObject):
     def _pasted(self, indices: list[int], offered: int, source: str, already_here: int = 0) -> None:
         """Selects what was pasted and says so (a paste again looked like nothing happened)."""
         self.canvas.select(indices)
+        if not offered:
+            self.message.emit("nothing to paste: copy boxes first (Ctrl+C)")
+            return
         said = [f"pasted {count(len(indices), 'box')}{source}"] if indices else []
         if already_here:
             said.append(f"{count(already_here, 'box')} already on this image")

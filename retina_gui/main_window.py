@@ -459,7 +459,7 @@ class MainWindow(QMainWindow):
         go.addSeparator()
         errors = [self._action(go, "Next &Error", partial(self.step_error, 1), "F8", "The next missed label or false positive of the evaluation"),
                   self._action(go, "Previous E&rror", partial(self.step_error, -1), "Shift+F8")]
-        self._greyed_while_open(go, dict.fromkeys(errors, self.evaluation_panel.shown_errors))
+        self._greyed_while_open(go, dict.fromkeys(errors, self.evaluation_panel.errors.count))  # (the list F8 steps through)
 
         classes = bar.addMenu("&Classes")
         classes.aboutToShow.connect(self._name_class_actions)
@@ -599,10 +599,15 @@ class MainWindow(QMainWindow):
 
     @staticmethod
     def _dropped_folder(event) -> Path | None:
-        """The folder a drag brings: a folder itself, or the folder of a file (an image of it)."""
+        """The folder a drag brings: a folder itself, or the folder of one of its images (a model
+        or labels file dropped opened the runs folder, or the labels' folder, as images)."""
+        from core.images import IMAGE_SUFFIXES
+
         urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
         path = Path(urls[0].toLocalFile()) if urls and urls[0].isLocalFile() else None
-        return None if path is None else path if path.is_dir() else path.parent if path.is_file() else None
+        if path is None:
+            return None
+        return path if path.is_dir() else path.parent if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES else None
 
     def dragEnterEvent(self, event) -> None:
         if self._dropped_folder(event) is not None:
@@ -610,9 +615,13 @@ class MainWindow(QMainWindow):
 
     def dropEvent(self, event) -> None:
         folder = self._dropped_folder(event)
-        if folder is not None:
-            event.acceptProposedAction()
-            self.open_folder(folder)
+        if folder is None:
+            return
+        event.acceptProposedAction()
+        if self.workspace is not None and folder.resolve() == self.workspace.folder:
+            return  # (opened again, it lost the labels file chosen with --labels)
+        # after the drop has returned: the file manager's drag waited on the questions and the labels' reading
+        QTimer.singleShot(0, partial(self.open_folder, folder))
 
     def close_folder(self) -> None:
         for worker in (self.scanner, self.loader):
@@ -784,7 +793,7 @@ class MainWindow(QMainWindow):
         return self.workspace is not None and not self.workspace.read_only
 
     def _has_labels(self) -> bool:
-        return self.workspace is not None and bool(self.workspace.store.categories or self.workspace.store.file_names())
+        return self.workspace is not None and self.workspace.store.has_labels()
 
     def _copyable(self) -> bool:
         focus = QApplication.focusWidget()
@@ -1000,6 +1009,7 @@ class MainWindow(QMainWindow):
 
     def save(self) -> None:
         if self.workspace is None:
+            self.say("no folder open: nothing to save")
             return
         if self.workspace.read_only:  # nothing is written: "labels saved" said otherwise
             self.say(f"nothing saved: {self.workspace.read_only_reason}")
@@ -1008,6 +1018,7 @@ class MainWindow(QMainWindow):
 
     def ask_import(self, fmt: str) -> None:
         if self.workspace is None:
+            self.say("open a folder first: Import adds to its labels")
             return
         if fmt == "coco":
             source, _ = QFileDialog.getOpenFileName(self, "Import COCO JSON", str(self.workspace.folder), "COCO JSON (*.json)")

@@ -478,7 +478,7 @@ class Predictions(QObject):
         ``text`` (``{count}`` and ``{s}`` in it: the number added, and its plural ending).
         ``reviews``: its images' shown predictions were all looked at (accept shown), so they no
         longer wait for review; predictions picked one by one leave the others waiting (one of 43
-        accepted by a double-click took the image out of Accept shown (folder) and Shift+D)."""
+        accepted by a double-click took the image out of Accept shown (folder))."""
         workspace = self.annotator.workspace
         if workspace is None or workspace.read_only:
             self.message.emit(f"Editing is off: {workspace.read_only_reason}" if workspace else "Open a folder first")

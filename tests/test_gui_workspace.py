@@ -2402,6 +2402,11 @@ def test_menus_grey_what_has_nothing_to_act_on_while_open_and_its_keys_still_say
     assert all(a.isEnabled() for name, a in action.items() if name not in ("&Undo", "&Redo"))
     action["&Delete Boxes"].trigger()
     assert window.statusBar().currentMessage() == "no box selected to delete: click one, or Tab to it"
+    action["&Paste Boxes"].trigger()
+    assert window.statusBar().currentMessage() == "nothing to paste: copy boxes first (Ctrl+C)"
+    window.canvas.setFocus()
+    action["&Copy Boxes"].trigger()
+    assert window.statusBar().currentMessage() == "no box selected to copy: click one, or Ctrl+A for all"
     window.canvas.select([0])
     action["&Copy Boxes"].trigger()
     edit.aboutToShow.emit()
@@ -2434,6 +2439,14 @@ def test_export_with_no_labels_says_so_and_writes_nothing(qtbot, tmp_path, setti
         window.ask_export(fmt)
         assert window.statusBar().currentMessage() == "nothing to export: this folder has no labels yet (no classes, boxes or reviewed images)"
     assert dialogs == []
+    # a box whose class went: the image it was on is written as nothing, so nothing is there to export still
+    from core.labels import Box
+
+    piece = window.workspace.add_category("piece")
+    window.workspace.paste_boxes("chess_01.jpg", (1024, 686), [Box(5, 5, 60, 60, piece.id)])
+    window.workspace.delete_category(piece.id)
+    window.ask_export("coco")
+    assert dialogs == [] and window.statusBar().currentMessage().startswith("nothing to export")
     window.workspace.add_category("piece")
     export_menu.aboutToShow.emit()
     assert all(a.isEnabled() for a in export_menu.actions())
@@ -2677,7 +2690,7 @@ def test_a_csv_import_reads_no_image_outside_the_folder(qtbot, tmp_path, setting
 def test_the_empty_window_says_how_to_start_and_a_dropped_folder_opens(qtbot, tmp_path, settings):
     """With no folder the window was a blank grey canvas, saying nothing of what to do first."""
     from PySide6.QtCore import QMimeData, QPoint, QUrl
-    from PySide6.QtGui import QDropEvent
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
     from retina_gui.main_window import NO_FOLDER_TEXT
 
@@ -2685,13 +2698,22 @@ def test_the_empty_window_says_how_to_start_and_a_dropped_folder_opens(qtbot, tm
     qtbot.addWidget(window)
     window.show()
     assert window.canvas.message == NO_FOLDER_TEXT and "Open Folder" in NO_FOLDER_TEXT
-    assert window.acceptDrops() and not window.canvas.viewport().acceptDrops()  # a drop on the image area reaches the window
     folder = tmp_path / "f"
     shutil.copytree(DEMO, folder)
-    data = QMimeData()
-    data.setUrls([QUrl.fromLocalFile(str(folder / "chess_03.jpg"))])  # an image of the folder: its folder opens
-    drop = QDropEvent(QPoint(10, 10), Qt.DropAction.CopyAction, data, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
-    window.dropEvent(drop)
-    assert window.workspace is not None and window.workspace.folder == folder.resolve()
-    qtbot.waitUntil(lambda: window.listed, timeout=5000)
+    (folder / "model.safetensors").write_bytes(b"")
+
+    def dropped(path: Path, event_type) -> bool:
+        """Sent to the image area, as a file manager's drop lands: Qt passes it up to the window."""
+        data = QMimeData()
+        data.setUrls([QUrl.fromLocalFile(str(path))])
+        args = (QPoint(10, 10), Qt.DropAction.CopyAction, data, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+        event = QDragEnterEvent(*args) if event_type == "enter" else QDropEvent(QPointF(10, 10), *args[1:])
+        QApplication.sendEvent(window.canvas.viewport(), event)
+        return event.isAccepted()
+
+    assert not dropped(folder / "model.safetensors", "enter") and not dropped(folder / "annotations.coco.json", "enter")
+    assert dropped(folder / "chess_03.jpg", "enter")  # an image of the folder: its folder opens
+    assert dropped(folder / "chess_03.jpg", "drop")
+    qtbot.waitUntil(lambda: window.workspace is not None and window.listed, timeout=5000)
+    assert window.workspace.folder == folder.resolve()
     window.close()
