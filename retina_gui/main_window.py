@@ -45,7 +45,7 @@ from retina_gui.convert import category_icon, class_key_text, rect_from_xyxy
 from retina_gui.evaluation_panel import EvaluationPanel
 from retina_gui.file_list import FileListModel, FileListPanel, without_labels
 from retina_gui.label_transfer import LabelTransfer
-from retina_gui.model_panel import ModelPanel
+from retina_gui.model_panel import WEIGHT_SUFFIXES, ModelPanel
 from retina_gui.predictions import Predictions
 from retina_gui.shortcuts_dialog import PLAIN_NAME, ShortcutsDialog
 from retina_gui.training_panel import TrainingPanel
@@ -598,30 +598,35 @@ class MainWindow(QMainWindow):
             self.open_folder(self.workspace.folder, self.workspace.labels_path)
 
     @staticmethod
-    def _dropped_folder(event) -> Path | None:
-        """The folder a drag brings: a folder itself, or the folder of one of its images (a model
-        or labels file dropped opened the runs folder, or the labels' folder, as images)."""
+    def _dropped(event) -> tuple[str, Path] | None:
+        """What a drag brings: ("folder", a folder, or the folder of one of its images) or ("model",
+        a weights file); None for anything else (a labels file dropped opened its folder as images)."""
         from core.images import IMAGE_SUFFIXES
 
         urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
         path = Path(urls[0].toLocalFile()) if urls and urls[0].isLocalFile() else None
-        if path is None:
+        if path is None or not path.exists():
             return None
-        return path if path.is_dir() else path.parent if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES else None
+        if path.is_dir():
+            return "folder", path
+        suffix = path.suffix.lower()
+        return ("folder", path.parent) if suffix in IMAGE_SUFFIXES else ("model", path) if suffix in WEIGHT_SUFFIXES else None
 
     def dragEnterEvent(self, event) -> None:
-        if self._dropped_folder(event) is not None:
+        if self._dropped(event) is not None:
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:
-        folder = self._dropped_folder(event)
-        if folder is None:
+        dropped = self._dropped(event)
+        if dropped is None:
             return
         event.acceptProposedAction()
-        if self.workspace is not None and folder.resolve() == self.workspace.folder:
-            return  # (opened again, it lost the labels file chosen with --labels)
-        # after the drop has returned: the file manager's drag waited on the questions and the labels' reading
-        QTimer.singleShot(0, partial(self.open_folder, folder))
+        kind, path = dropped
+        if kind == "model":
+            self.model_panel.load(path)
+        elif self.workspace is None or path.resolve() != self.workspace.folder:  # (opened again, it lost a --labels file)
+            # after the drop has returned: the file manager's drag waited on the questions and the labels' reading
+            QTimer.singleShot(0, partial(self.open_folder, path))
 
     def close_folder(self) -> None:
         for worker in (self.scanner, self.loader):

@@ -32,6 +32,8 @@ from retina_gui.predictions import Predictions
 from retina_gui.widgets import TaskProgress, breakable, button_grid, model_name, scroll_into_view
 from retina_gui.workers import DownloadWorker, ModelInfo
 
+WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")  # what Load model… offers; a file of one dropped on the window loads
+
 
 class ModelPanel(QWidget):
     def __init__(self, predictions: Predictions, parent: QWidget | None = None) -> None:
@@ -130,7 +132,7 @@ class ModelPanel(QWidget):
         run.addLayout(button_grid(self.predict_button, self.folder_button, self.cancel_button))
         run.addWidget(self.progress)
         run.addWidget(self.eta_label)
-        filter_box = QGroupBox("Show")
+        filter_box = QGroupBox("Show predictions (dashed)")  # (the demo opened with solid and dashed boxes, and no word of which is which)
         show = QFormLayout(filter_box)
         show.addRow(self.score_label, self.score_slider)
         show.addRow(self.nms_label, self.nms_slider)
@@ -158,9 +160,14 @@ class ModelPanel(QWidget):
     def ask_model(self) -> None:
         p = self.predictions
         start = p.model.path.parent if p.model else p.annotator.workspace.folder if p.annotator.workspace else Path.home()
-        path, _ = QFileDialog.getOpenFileName(self, "Load model", str(start), "Weights (*.safetensors *.pth *.pt *.bin);;All files (*)")
+        patterns = " ".join(f"*{suffix}" for suffix in WEIGHT_SUFFIXES)
+        path, _ = QFileDialog.getOpenFileName(self, "Load model", str(start), f"Weights ({patterns});;All files (*)")
         if path:
-            self.predictions.load_model(Path(path), self.device_box.currentText(), self.preset_box.currentData())
+            self.load(Path(path))
+
+    def load(self, path: Path) -> None:
+        """Load a weights file (chosen, or dropped on the window) with the device and preset chosen here."""
+        self.predictions.load_model(path, self.device_box.currentText(), self.preset_box.currentData())
 
     def get_coco_model(self) -> None:
         """Download (or find in torch's cache) torchvision's COCO RetinaNet v2 (from ``coco_url`` when

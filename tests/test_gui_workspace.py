@@ -2711,9 +2711,13 @@ def test_the_empty_window_says_how_to_start_and_a_dropped_folder_opens(qtbot, tm
         QApplication.sendEvent(window.canvas.viewport(), event)
         return event.isAccepted()
 
-    assert not dropped(folder / "model.safetensors", "enter") and not dropped(folder / "annotations.coco.json", "enter")
+    assert not dropped(folder / "annotations.coco.json", "enter")  # (it opened the labels' folder as images)
     assert dropped(folder / "chess_03.jpg", "enter")  # an image of the folder: its folder opens
     assert dropped(folder / "chess_03.jpg", "drop")
     qtbot.waitUntil(lambda: window.workspace is not None and window.listed, timeout=5000)
+    assert window.workspace.folder == folder.resolve()
+    loaded = []
+    window.predictions.load_model = lambda path, *args: loaded.append(path)
+    assert dropped(folder / "model.safetensors", "enter") and dropped(folder / "model.safetensors", "drop") and loaded == [folder / "model.safetensors"]  # a weights file loads
     assert window.workspace.folder == folder.resolve()
     window.close()
