@@ -254,5 +254,6 @@ class Annotator(QObject):
             entry = self.workspace.store.entry(self.current)
             reviewed = not (entry is not None and entry.reviewed)
             self.workspace.set_reviewed(self.current, self.size, reviewed)
-            self.message.emit(f"{self.current}: marked reviewed" + ("" if self.workspace.store.boxes(self.current) else
-                              " (no boxes: a negative example)") if reviewed else f"{self.current}: no longer marked reviewed")
+            # what was done first: a long file name first cut the message before it ("05ad7223…jpg.rf.5fb70e6e…")
+            negative = "" if self.workspace.store.boxes(self.current) else " (no boxes: a negative example)"
+            self.message.emit(f"marked reviewed{negative}: {self.current}" if reviewed else f"no longer marked reviewed: {self.current}")

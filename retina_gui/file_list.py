@@ -63,6 +63,9 @@ class FileListModel(QAbstractListModel):
     def row(self, name: str) -> int | None:
         return self._rows.get(name)
 
+    def has_boxes(self, name: str) -> bool:
+        return self.store is not None and bool(self.store.boxes(name))
+
     def status(self, name: str) -> str:
         if name in self.unreadable:
             return UNREADABLE
@@ -129,6 +132,8 @@ class FileFilter(QSortFilterProxyModel):
         if not self.status or name == self.kept:
             return True
         status = model.status(name)
+        if self.status == ImageStatus.LABELLED.value and status == ImageStatus.REVIEWED.value:
+            return model.has_boxes(name)  # (a reviewed image with boxes is labelled too: the filter left it out)
         return status == self.status or (self.status == ImageStatus.UNLABELLED.value and without_labels(status))
 
 
@@ -262,6 +267,12 @@ class FileListPanel(QWidget):
         self.view.setCurrentIndex(index)
         self.view.scrollTo(index)
         return True
+
+    def filters(self) -> str:
+        """The search and status filter in use, in words ("" for none): what a short list is short of."""
+        parts = ([f"search “{self.search.text()}”"] if self.search.text() else []) + (
+            [f"{self.status_box.currentText()} only"] if self.status_box.currentIndex() > 0 else [])
+        return ", ".join(parts)
 
     def step(self, delta: int) -> bool:
         """Go to the next (+1) or previous (-1) image in the visible list."""

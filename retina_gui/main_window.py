@@ -253,6 +253,16 @@ class MainWindow(QMainWindow):
         self.docks[title].show()
         self.docks[title].raise_()
 
+    def step_image(self, direction: int) -> None:
+        """D / A; at an end of the list, or with no listed image past the one on screen, the status
+        bar says so, and which filter shortens the list (D did nothing, silently)."""
+        if self.workspace is None or self.files.step(direction):
+            return
+        filters = self.files.filters()
+        where = "no image listed" if not self.files.filter.rowCount() else \
+            f"no {'later' if direction > 0 else 'earlier'} image in the list"
+        self.say(f"{where} ({filters}: Esc in the search box, or All images, lists them all)" if filters else where)
+
     def step_error(self, direction: int) -> None:
         """The evaluation's next or previous error, its panel brought forward (its highlight is
         drawn while the panel is in front); without errors listed, the status bar says so."""
@@ -453,8 +463,8 @@ class MainWindow(QMainWindow):
                                         accept_image: self._predictions_shown_here, accept_folder: self._model_and_folder})
 
         go = bar.addMenu("&Go")
-        self._action(go, "&Next Image", partial(self.files.step, 1), [QKeySequence("D"), QKeySequence(Qt.Key.Key_PageDown)])
-        self._action(go, "&Previous Image", partial(self.files.step, -1), [QKeySequence("A"), QKeySequence(Qt.Key.Key_PageUp)])
+        self._action(go, "&Next Image", partial(self.step_image, 1), [QKeySequence("D"), QKeySequence(Qt.Key.Key_PageDown)])
+        self._action(go, "&Previous Image", partial(self.step_image, -1), [QKeySequence("A"), QKeySequence(Qt.Key.Key_PageUp)])
         self._action(go, "Next &Unlabelled Image", self.next_unlabelled, "Shift+D")
         go.addSeparator()
         errors = [self._action(go, "Next &Error", partial(self.step_error, 1), "F8", "The next missed label or false positive of the evaluation"),

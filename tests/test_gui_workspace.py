@@ -1227,9 +1227,9 @@ def test_the_current_tool_is_checked_in_the_view_menu_and_named_in_the_status_ba
     qtbot.keyClick(window.canvas, Qt.Key.Key_Escape)  # Esc ends the probe, as a tool picked for one job
     assert window.tool_label.text() == "edit tool" and not window.anchor_panel.probe.isChecked()
     qtbot.keyClick(window.canvas, Qt.Key.Key_R)
-    assert window.statusBar().currentMessage() == "chess_01.jpg: marked reviewed"
+    assert window.statusBar().currentMessage() == "marked reviewed: chess_01.jpg"
     qtbot.keyClick(window.canvas, Qt.Key.Key_R)
-    assert window.statusBar().currentMessage() == "chess_01.jpg: no longer marked reviewed"
+    assert window.statusBar().currentMessage() == "no longer marked reviewed: chess_01.jpg"
 
 
 def test_tags_of_boxes_at_the_image_edge_go_inside_the_box_where_they_would_be_cut_off(qtbot, unlabelled):
@@ -2721,3 +2721,29 @@ def test_the_empty_window_says_how_to_start_and_a_dropped_folder_opens(qtbot, tm
     assert dropped(folder / "model.safetensors", "enter") and dropped(folder / "model.safetensors", "drop") and loaded == [folder / "model.safetensors"]  # a weights file loads
     assert window.workspace.folder == folder.resolve()
     window.close()
+
+
+def test_d_at_the_end_of_a_filtered_list_says_why_and_labelled_lists_reviewed_images_with_boxes(qtbot, demo):
+    """D did nothing, silently, after a search left one image; "Labelled" left out an image with
+    boxes once it was marked reviewed."""
+    window = demo
+    go = menu_named(window, "&Go")
+    next_image = next(a for a in go.actions() if a.property("plain_name") == "&Next Image")
+    previous_image = next(a for a in go.actions() if a.property("plain_name") == "&Previous Image")
+    previous_image.trigger()  # chess_01, the first
+    assert window.statusBar().currentMessage() == "no earlier image in the list"
+    window.files.search.setText("chess_05")
+    window.files.set_current("chess_05.jpg")
+    next_image.trigger()
+    assert window.statusBar().currentMessage() == ("no later image in the list (search “chess_05”: Esc in the search box, or All images, "
+                                                   "lists them all)")
+    window.files.search.clear()
+    window.files.set_current("chess_02.jpg")
+    wait_image(qtbot, window, "chess_02.jpg")
+    window.annotator.toggle_reviewed()
+    assert window.files.model.status("chess_02.jpg") == "reviewed"
+    window.files.status_box.setCurrentIndex(window.files.status_box.findData("labelled"))
+    listed = [window.files.filter.index(r, 0).data() for r in range(window.files.filter.rowCount())]
+    assert len(listed) == 8 and "chess_02.jpg" in listed
+    window.files.status_box.setCurrentIndex(window.files.status_box.findData("reviewed"))
+    assert window.files.filter.rowCount() == 1
