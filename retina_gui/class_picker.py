@@ -20,12 +20,12 @@ class ClassPicker(QDialog):
     """The classes whose name contains what is typed (as class names compare: case and Unicode
     spelling do not count), then those with its letters in that order ("wkn": white-knight), the
     current one first in view; Up/Down move in the list while typing, Return takes the highlighted
-    one."""
+    one, or, when no class matches, the name typed as a new class (:meth:`new_name`)."""
 
     def __init__(self, categories: list[Category], current: int | None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Choose class")
-        self.filter = QLineEdit(placeholderText="Type part of a class name")
+        self.filter = QLineEdit(placeholderText="Type part of a class name" if categories else "No classes yet: type a new class's name")
         self.filter.setClearButtonEnabled(True)
         self.list = QListWidget()
         for number, category in enumerate(categories, start=1):
@@ -67,7 +67,7 @@ class ClassPicker(QDialog):
         current = self.list.currentItem()
         if current is None or current.isHidden():
             self.list.setCurrentItem(next((item for item, visible in zip(items, shown) if visible), None))
-        self.nothing.setText("" if any(shown) else f"No class name has “{text.strip()}”: Classes ▸ Add Class… adds one")
+        self.nothing.setText("" if any(shown) else f"No class name has “{text.strip()}”: Return adds it as a new class")
         self.nothing.setVisible(not any(shown))
 
     def place_beside(self, area: QRect) -> None:
@@ -88,6 +88,11 @@ class ClassPicker(QDialog):
             self.list.keyPressEvent(event)
             return True
         return super().eventFilter(watched, event)
+
+    def new_name(self) -> str:
+        """The name typed when it matches no class ("" otherwise): a class to add (the picker said
+        to use Classes ▸ Add Class…, and Return closed it with nothing done)."""
+        return self.filter.text().strip() if self.chosen() is None else ""
 
     def chosen(self) -> int | None:
         """The class id taken (None: none shown, or none highlighted)."""

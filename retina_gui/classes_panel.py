@@ -151,6 +151,14 @@ class ClassesPanel(QWidget):
         if self._editable():
             self._ask_name("Add class", "Class name:", "", self._add_and_choose)  # an empty name gets a message too
 
+    def add_named(self, name: str) -> int | None:
+        """Add a class of this name (typed in the class picker); its id, or None when refused (said)."""
+        if not self._editable():
+            return None
+        added: list[int] = []
+        self._try(lambda: added.append(self.workspace.add_category(name).id))
+        return added[0] if added else None
+
     def _add_and_choose(self, name: str) -> None:
         self.workspace.set_current_category(self.workspace.add_category(name).id)
 

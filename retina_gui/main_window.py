@@ -887,14 +887,17 @@ class MainWindow(QMainWindow):
 
     def _picked_class(self, initial: int | None, beside: QRect | None = None) -> int | None:
         """The class chosen in the picker (None: none, or cancelled), opened ``beside`` that area
-        of the screen where given."""
-        if self.workspace is None or not self.workspace.store.categories:
+        of the screen where given; a name that matches no class is added as a class, and chosen."""
+        if self.workspace is None:
             return None
         picker = ClassPicker(list(self.workspace.store.categories), initial, self)
         if beside is not None:
             picker.place_beside(beside)
-        chosen = picker.chosen() if picker.exec() == QDialog.DialogCode.Accepted else None
+        accepted = picker.exec() == QDialog.DialogCode.Accepted
+        chosen, new = (picker.chosen(), picker.new_name()) if accepted else (None, "")
         picker.deleteLater()  # (each L left one behind)
+        if new:
+            chosen = self.classes.add_named(new)
         self.canvas.setFocus()
         known = self.workspace is not None and chosen in {c.id for c in self.workspace.store.categories}
         return chosen if known else None

@@ -2046,9 +2046,13 @@ def test_the_class_picker_reaches_any_class_by_typing_part_of_its_name(qtbot, de
     assert store.category(store.boxes(window.annotator.current)[0].category_id).name == expected
     assert store.category(window.workspace.current_category).name == expected
     assert QApplication.focusWidget() is window.canvas
-    monkeypatch.setattr(ClassPicker, "exec", lambda picker: run(picker, "zebra"))  # nothing matches: nothing changes
+    monkeypatch.setattr(ClassPicker, "exec", lambda picker: run(picker, " zebra "))  # nothing matches: Return adds it as a class
     window.ask_class()
-    assert typed[-1] == [] and store.category(store.boxes(window.annotator.current)[0].category_id).name == expected
+    assert typed[-1] == [] and store.category(store.boxes(window.annotator.current)[0].category_id).name == "zebra"
+    assert store.category(window.workspace.current_category).name == "zebra" and store.categories[-1].name == "zebra"
+    window.workspace.undo_stack.undo()  # the relabel, then the class: two steps
+    window.workspace.undo_stack.undo()
+    assert store.category_named("zebra") is None and store.category(store.boxes(window.annotator.current)[0].category_id).name == expected
     monkeypatch.setattr(ClassPicker, "exec", lambda picker: run(picker, "wkni"))  # its letters in that order
     window.ask_class()
     assert typed[-1] == ["white-knight"] and store.category(window.workspace.current_category).name == "white-knight"
@@ -2062,9 +2066,10 @@ def test_the_class_picker_says_when_nothing_matches_and_opens_beside_the_box(qap
 
     picker = ClassPicker([Category(1, "white-knight"), Category(2, "black-knight")], 1)
     picker.filter.setText("zebra")
-    assert picker.nothing.text() == "No class name has “zebra”: Classes ▸ Add Class… adds one" and not picker.nothing.isHidden()
+    assert picker.nothing.text() == "No class name has “zebra”: Return adds it as a new class" and not picker.nothing.isHidden()
+    assert picker.new_name() == "zebra"
     picker.filter.setText("bkn")
-    assert picker.nothing.isHidden() and picker.chosen() == 2
+    assert picker.nothing.isHidden() and picker.chosen() == 2 and picker.new_name() == ""
     screen = picker.screen().availableGeometry()
     box = QRect(screen.left() + 40, screen.top() + 30, 60, 50)
     picker.place_beside(box)
