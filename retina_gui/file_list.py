@@ -129,12 +129,37 @@ class FileFilter(QSortFilterProxyModel):
         name = model.names[row]
         if self.text and self.text not in name.lower():
             return False
-        if not self.status or name == self.kept:
-            return True
-        status = model.status(name)
-        if self.status == ImageStatus.LABELLED.value and status == ImageStatus.REVIEWED.value:
-            return model.has_boxes(name)  # (a reviewed image with boxes is labelled too: the filter left it out)
-        return status == self.status or (self.status == ImageStatus.UNLABELLED.value and without_labels(status))
+        return not self.status or name == self.kept or status_matches(model, name, self.status)
+
+
+def status_matches(model: FileListModel, name: str, wanted: str) -> bool:
+    """Whether the status filter ``wanted`` lists image ``name``."""
+    status = model.status(name)
+    if wanted == ImageStatus.LABELLED.value and status == ImageStatus.REVIEWED.value:
+        return model.has_boxes(name)  # (a reviewed image with boxes is labelled too: the filter left it out)
+    return status == wanted or (wanted == ImageStatus.UNLABELLED.value and without_labels(status))
+
+
+class StatusBox(QComboBox):
+    """The status filter; its list says how many images each entry lists, counted as it opens
+    (at 100,000 images ~0.1 s: not after every edit)."""
+
+    def __init__(self, model_of) -> None:
+        super().__init__()
+        self._model_of = model_of  # () -> the FileListModel listed now
+
+    def showPopup(self) -> None:
+        model = self._model_of()
+        for k in range(1, self.count()):
+            wanted = self.itemData(k)
+            n = sum(1 for name in model.names if status_matches(model, name, wanted))
+            self.setItemText(k, f"{wanted.capitalize()} ({n})")
+        super().showPopup()
+
+    def hidePopup(self) -> None:
+        super().hidePopup()
+        for k in range(1, self.count()):  # closed, no count: it would go stale with the next edit
+            self.setItemText(k, self.itemData(k).capitalize())
 
 
 def without_labels(status: str) -> bool:
@@ -159,7 +184,7 @@ class FileListPanel(QWidget):
         self.search.returnPressed.connect(self._search_entered)
         self.search.installEventFilter(self)  # Esc
         self.shown: str | None = None  # the image on screen: it stays there while a filter hides it
-        self.status_box = QComboBox()
+        self.status_box = StatusBox(lambda: self.model)
         self.status_box.addItem("All images", "")
         for status in (*ImageStatus, None):
             value = status.value if status else UNREADABLE
@@ -271,7 +296,7 @@ class FileListPanel(QWidget):
     def filters(self) -> str:
         """The search and status filter in use, in words ("" for none): what a short list is short of."""
         parts = ([f"search “{self.search.text()}”"] if self.search.text() else []) + (
-            [f"{self.status_box.currentText()} only"] if self.status_box.currentIndex() > 0 else [])
+            [f"{self.status_box.currentData().capitalize()} only"] if self.status_box.currentIndex() > 0 else [])
         return ", ".join(parts)
 
     def step(self, delta: int) -> bool:

@@ -2752,3 +2752,9 @@ def test_d_at_the_end_of_a_filtered_list_says_why_and_labelled_lists_reviewed_im
     assert len(listed) == 8 and "chess_02.jpg" in listed
     window.files.status_box.setCurrentIndex(window.files.status_box.findData("reviewed"))
     assert window.files.filter.rowCount() == 1
+    box = window.files.status_box
+    box.showPopup()  # each entry says how many it lists, counted as the list opens
+    assert [box.itemText(k) for k in range(box.count())] == ["All images", "Unlabelled (0)", "Labelled (8)", "Predicted (0)",
+                                                              "Reviewed (1)", "Unreadable (0)"]
+    box.hidePopup()
+    assert box.itemText(2) == "Labelled"
