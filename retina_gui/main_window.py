@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import time
 from collections.abc import Callable
 from functools import partial
@@ -1059,10 +1060,12 @@ class MainWindow(QMainWindow):
         if not self._has_labels():  # (it wrote an empty file and said "self-check passed")
             self.say("nothing to export: this folder has no labels yet (no classes, boxes or reviewed images)")
             return
+        # a folder that cannot be written (a read-only share) was offered, and the export then failed there
+        place = self.workspace.folder if os.access(self.workspace.folder, os.W_OK) else Path.home()
         if fmt == "coco":
             # the replace question is asked here, after the labels file itself is refused: the dialog's own came first,
             # and a "yes" to it was then refused
-            target, _ = QFileDialog.getSaveFileName(self, "Export COCO JSON", str(self.workspace.folder / "export.coco.json"), "COCO JSON (*.json)",
+            target, _ = QFileDialog.getSaveFileName(self, "Export COCO JSON", str(place / "export.coco.json"), "COCO JSON (*.json)",
                                                     options=QFileDialog.Option.DontConfirmOverwrite)
             if target and Path(target).exists() and Path(target).resolve() != self.workspace.labels_path.resolve() and not self.confirm(
                     "Export", f"{target} exists. Replace it?"):
@@ -1070,14 +1073,14 @@ class MainWindow(QMainWindow):
         elif fmt == "csv":
             from core.formats.retinanet_csv import class_list_path
 
-            target, _ = QFileDialog.getSaveFileName(self, "Export RetinaNet CSV", str(self.workspace.folder / "annotations.csv"),
+            target, _ = QFileDialog.getSaveFileName(self, "Export RetinaNet CSV", str(place / "annotations.csv"),
                                                     "RetinaNet CSV (*.csv)", options=QFileDialog.Option.DontConfirmOverwrite)
             taken = [p.name for p in (Path(target), class_list_path(target)) if p.exists()] if target else []
             if taken and not self.confirm("Export", f"{' and '.join(taken)} exist{'s' if len(taken) == 1 else ''} in "
                                                     f"{Path(target).parent}. Replace {'it' if len(taken) == 1 else 'them'}?"):
                 return
         else:
-            target = QFileDialog.getExistingDirectory(self, f"Export {fmt.upper()} labels into folder", str(self.workspace.folder))
+            target = QFileDialog.getExistingDirectory(self, f"Export {fmt.upper()} labels into folder", str(place))
         if target:
             self.export(fmt, Path(target))
 

@@ -2758,3 +2758,18 @@ def test_d_at_the_end_of_a_filtered_list_says_why_and_labelled_lists_reviewed_im
                                                               "Reviewed (1)", "Unreadable (0)"]
     box.hidePopup()
     assert box.itemText(2) == "Labelled"
+
+
+def test_export_offers_the_home_folder_when_the_image_folder_cannot_be_written(qtbot, demo, monkeypatch):
+    """A read-only share was offered as the place to export, where the export then failed."""
+    from PySide6.QtWidgets import QFileDialog
+
+    import retina_gui.main_window as main_window
+
+    offered = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda parent, title, path, *a, **k: offered.append(path) or ("", ""))
+    demo.ask_export("coco")
+    assert offered[-1] == str(demo.workspace.folder / "export.coco.json")
+    monkeypatch.setattr(main_window.os, "access", lambda path, mode: Path(path) != demo.workspace.folder)
+    demo.ask_export("coco")
+    assert offered[-1] == str(Path.home() / "export.coco.json")
