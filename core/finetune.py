@@ -123,18 +123,18 @@ def describe_plan(labels: LabelSet, model_classes: Sequence[str] | None, present
         dropped = [n for n in model_classes if class_name_key(n) not in trained]
         if dropped:
             lines.append(f"The model's classes without boxes here are left out of the new one: {first_names(dropped)}.")
-    recipe = recipe or default_recipe(labels, None, cuda=False)
-    lines.append(_validation_line(labels, labelled, recipe))
+    default = default_recipe(labels, None, cuda=False)
+    recipe = recipe or default
+    lines.append(_validation_line(labels, labelled, recipe, default.val_fraction))
     # (8 images started 60 epochs at 512 px, some 8 minutes, without a word of either)
     lines.append(f"{recipe.epochs} epoch{'' if recipe.epochs == 1 else 's'} at {recipe.image_size} px, {recipe.batch_size} "
                  f"image{'' if recipe.batch_size == 1 else 's'} a step.")
     return "\n".join(lines)
 
 
-def _validation_line(labels: LabelSet, labelled: list, recipe: Recipe) -> str:
-    default = default_recipe(labels, None, cuda=False)
+def _validation_line(labels: LabelSet, labelled: list, recipe: Recipe, default_fraction: float) -> str:
     if not recipe.val_fraction:
-        return ("No validation (a share of 0 %): no mAP, and the last epoch's weights are the new model." if default.val_fraction
+        return ("No validation (a share of 0 %): no mAP, and the last epoch's weights are the new model." if default_fraction
                 else "No validation: too few labelled images to hold any out.")
     held = split(labels, recipe.val_fraction, recipe.seed)[1]
     n = len(held.images) if held is not None else 0

@@ -3,6 +3,8 @@ each with its status from the annotation store, plus search and a status filter.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from PySide6.QtCore import (
     QAbstractListModel,
     QEvent,
@@ -134,15 +136,24 @@ class FileFilter(QSortFilterProxyModel):
 
 def status_matches(model: FileListModel, name: str, wanted: str) -> bool:
     """Whether the status filter ``wanted`` lists image ``name``."""
+    return _lists(wanted, *_kind(model, name))
+
+
+def _kind(model: FileListModel, name: str) -> tuple[str, bool]:
+    """An image's status, and whether it is a reviewed one with boxes."""
     status = model.status(name)
+    return status, status == ImageStatus.REVIEWED.value and model.has_boxes(name)
+
+
+def _lists(wanted: str, status: str, reviewed_with_boxes: bool) -> bool:
     if wanted == ImageStatus.LABELLED.value and status == ImageStatus.REVIEWED.value:
-        return model.has_boxes(name)  # (a reviewed image with boxes is labelled too: the filter left it out)
+        return reviewed_with_boxes  # (a reviewed image with boxes is labelled too: the filter left it out)
     return status == wanted or (wanted == ImageStatus.UNLABELLED.value and without_labels(status))
 
 
 class StatusBox(QComboBox):
     """The status filter; its list says how many images each entry lists, counted as it opens
-    (at 100,000 images ~0.1 s: not after every edit)."""
+    (not after every edit: 0.1 s at 100,000 images)."""
 
     def __init__(self, model_of) -> None:
         super().__init__()
@@ -150,9 +161,10 @@ class StatusBox(QComboBox):
 
     def showPopup(self) -> None:
         model = self._model_of()
+        kinds = Counter(_kind(model, name) for name in model.names)  # one pass (one per entry took 0.5 s at 100,000 images)
         for k in range(1, self.count()):
             wanted = self.itemData(k)
-            n = sum(1 for name in model.names if status_matches(model, name, wanted))
+            n = sum(c for kind, c in kinds.items() if _lists(wanted, *kind))
             self.setItemText(k, f"{wanted.capitalize()} ({n})")
         super().showPopup()
 
