@@ -24,7 +24,7 @@ class Annotator(QObject):
     image_shown = Signal(str, int, int)  # name, width, height
     image_failed = Signal(str, str)  # name, reason
     message = Signal(str)  # a short note for the status bar
-    NO_CLASS_TEXT = "Add a class first (Classes panel ▸ Add)"
+    class_needed = Signal(QRectF)  # a box drawn (image pixels) while there is no class to give it
     current_edited = Signal()  # the labels of the image on screen changed, and the canvas shows them now
 
     CACHE_SIZE = 8
@@ -139,9 +139,15 @@ class Annotator(QObject):
     def _drawn(self, rect: QRectF) -> None:
         if not self._editable():
             return
-        if not self.workspace.draw_box(self.current, self.size, rect):
-            self.message.emit(self.NO_CLASS_TEXT)
+        if self.workspace.current_category is None:
+            self.canvas.show_waiting(rect)
+            self.class_needed.emit(rect)
             return
+        self.draw(rect)
+
+    def draw(self, rect: QRectF) -> None:
+        """Add a box of the current class on the image on screen (a class is chosen)."""
+        self.workspace.draw_box(self.current, self.size, rect)
         self.canvas.select_drawn(len(self.workspace.store.boxes(self.current)) - 1)
 
     def _edited(self, rects: list, kind: str) -> None:

@@ -339,6 +339,7 @@ class Canvas(QGraphicsView):
         self._press_scene = QPointF()
         self._press_view = QPoint()
         self._preview: dict[int, QRectF] = {}  # index -> rect being moved/resized; -1: the box being drawn
+        self._waiting: QRectF | None = None  # a box drawn, waiting for its class (see show_waiting)
         self._handle = ""
         self._grab = QPointF()  # from the cursor to the grabbed handle, in image pixels
         self._space = False
@@ -361,6 +362,11 @@ class Canvas(QGraphicsView):
             self.fit()
         mouse = self.viewport().mapFromGlobal(QCursor.pos())  # the image moved under a still mouse (D / A)
         self._update_cursor(self.mapToScene(mouse) if self.viewport().rect().contains(mouse) else QPointF(-1, -1))
+        self.viewport().update()
+
+    def show_waiting(self, rect: QRectF | None) -> None:
+        """Keep ``rect`` (image pixels) drawn as a preview while its class is asked; None: no longer."""
+        self._waiting = rect
         self.viewport().update()
 
     def show_message(self, text: str) -> None:
@@ -961,7 +967,7 @@ class Canvas(QGraphicsView):
             painter.drawRect(r)
             if box.text:
                 self._paint_badge(painter, r, box.text, box.color)
-        for index, r in self._preview.items():
+        for index, r in [*self._preview.items(), *([(-1, self._waiting)] if self._waiting is not None else [])]:
             color = self._items[index].color if index >= 0 else QColor(255, 255, 0)
             pen = QPen(color, 2, Qt.PenStyle.DashLine)
             painter.setPen(pen)

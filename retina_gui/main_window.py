@@ -11,7 +11,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QEventLoop, QObject, QPoint, QPointF, QRect, QSettings, QSize, Qt, QTimer
+from PySide6.QtCore import QEvent, QEventLoop, QObject, QPoint, QPointF, QRect, QRectF, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
@@ -117,6 +117,8 @@ GONE_TEXT = "no longer in the folder (deleted, moved or renamed since it was lis
 
 
 class MainWindow(QMainWindow):
+    NO_CLASS_TEXT = "Box not added: no class chosen for it (type a new class's name in the picker, or Classes ▸ Add Class…)"
+
     def __init__(self, *, folder: Path | None = None, model: Path | None = None, labels: Path | None = None,
                  recursive: bool = True, settings: QSettings | None = None, confirm: Callable[..., bool] | None = None) -> None:
         """``confirm(title, question, undoable=False)``: asks the user before something that cannot
@@ -193,6 +195,7 @@ class MainWindow(QMainWindow):
             for box in panel.findChildren(QComboBox):
                 box.installEventFilter(self.type_ahead)
         self.annotator.message.connect(self.say)
+        self.annotator.class_needed.connect(self._ask_class_for_drawn)
         self._shown_image: tuple[str, int | None, int | None] | None = None  # the image on screen and its size (None: unreadable)
         self._stepped = ""  # "undone: …" / "redone: …" while Undo or Redo runs (see _say_moved_keys)
         self._unreadable_said = ""  # the status bar's note on the last unreadable image shown
@@ -841,10 +844,10 @@ class MainWindow(QMainWindow):
 
     def _say_moved_keys(self) -> None:
         """A class deleted or merged moves the number keys of the classes after it: said, as a key
-        learnt would otherwise label boxes as another class unnoticed. "Add a class first" goes once
-        there is one."""
+        learnt would otherwise label boxes as another class unnoticed. "Box not added" goes once
+        there is a class."""
         store = self.workspace.store
-        if store.categories and self.statusBar().currentMessage() == self.annotator.NO_CLASS_TEXT:
+        if store.categories and self.statusBar().currentMessage() == self.NO_CLASS_TEXT:
             self.statusBar().clearMessage()  # (done: it stood for its 10 s over the boxes drawn since)
         before, self._class_order = self._class_order, [(c.id, c.name) for c in store.categories]
         place = {cid: k for k, (cid, _) in enumerate(before)}
@@ -879,12 +882,30 @@ class MainWindow(QMainWindow):
         if index >= len(boxes):
             return
         box = boxes[index]
-        on_view = self.canvas.mapFromScene(rect_from_xyxy((box.x1, box.y1, box.x2, box.y2))).boundingRect()
-        beside = QRect(self.canvas.viewport().mapToGlobal(on_view.topLeft()), on_view.size())
-        if (chosen := self._picked_class(box.category_id, beside)) is not None:
+        if (chosen := self._picked_class(box.category_id, self._on_screen(rect_from_xyxy((box.x1, box.y1, box.x2, box.y2))))) is not None:
             if chosen != box.category_id:
                 self.canvas.select([index])
                 self.annotator.relabel_selected(chosen)
+
+    def _ask_class_for_drawn(self, rect: QRectF) -> None:
+        """A box drawn while there is no class: the picker asks for one (a name typed is added as a
+        class), as the mouse release is done; the box is added with it, or not at all. (It was
+        refused with "Add a class first", and had to be drawn again.)"""
+        QTimer.singleShot(0, self, lambda: self._class_for_drawn(self.annotator.current, rect))
+
+    def _class_for_drawn(self, name: str, rect: QRectF) -> None:
+        chosen = self._picked_class(None, self._on_screen(rect))
+        self.canvas.show_waiting(None)
+        if chosen is None:
+            self.say(self.NO_CLASS_TEXT)
+        elif self.annotator.current == name and self.annotator.can_edit():  # (still the image it was drawn on)
+            self.workspace.set_current_category(chosen)
+            self.annotator.draw(rect)
+
+    def _on_screen(self, rect: QRectF) -> QRect:
+        """Where ``rect`` (image pixels) lies on the screen, in global pixels."""
+        on_view = self.canvas.mapFromScene(rect).boundingRect()
+        return QRect(self.canvas.viewport().mapToGlobal(on_view.topLeft()), on_view.size())
 
     def _picked_class(self, initial: int | None, beside: QRect | None = None) -> int | None:
         """The class chosen in the picker (None: none, or cancelled), opened ``beside`` that area

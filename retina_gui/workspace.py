@@ -246,13 +246,10 @@ class Workspace(QObject):
         self._push(commands.MergeCategory(self.store, category_id, into))
 
     # --- boxes ---------------------------------------------------------------------------------
-    def draw_box(self, file_name: str, size: tuple[int, int], rect: QRectF) -> bool:
-        """A box drawn on the canvas becomes a box of the current class; False if there is no class."""
-        if self.current_category is None:
-            return False
+    def draw_box(self, file_name: str, size: tuple[int, int], rect: QRectF) -> None:
+        """A box drawn on the canvas becomes a box of the current class (there is one)."""
         x1, y1, x2, y2 = corners(rect)
         self._push(commands.AddBoxes.drawn(self.store, file_name, size, Box(x1, y1, x2, y2, self.current_category)))
-        return True
 
     def edit_boxes(self, file_name: str, rects: list[tuple[int, QRectF]], kind: str) -> None:
         boxes = self.store.boxes(file_name)

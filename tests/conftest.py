@@ -63,6 +63,19 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(autouse=True)
+def no_unanswered_class_picker(monkeypatch):
+    """The class picker is modal: opened offscreen with nobody to answer it, a test would hang.
+    A test that expects it answers it (monkeypatches ``exec``); one that opens it unawares fails."""
+    if "retina_gui.class_picker" in sys.modules or "PySide6" in sys.modules:
+        from retina_gui.class_picker import ClassPicker
+
+        def unexpected(picker):
+            pytest.fail("the class picker opened, and this test does not answer it")
+
+        monkeypatch.setattr(ClassPicker, "exec", unexpected)
+
+
+@pytest.fixture(autouse=True)
 def no_leftover_threads():
     """A test must stop every thread it starts (napari's rule): leftovers crash Qt at exit."""
     import threading

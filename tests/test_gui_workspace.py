@@ -746,7 +746,11 @@ def test_missing_and_resized_images_are_reported_and_their_labels_kept(qtbot, tm
     window.close()
 
 
-def test_new_folder_starts_an_annotations_file_on_the_first_edit(qtbot, tmp_path, settings):
+def test_new_folder_starts_an_annotations_file_on_the_first_edit(qtbot, tmp_path, settings, monkeypatch):
+    from PySide6.QtWidgets import QDialog
+
+    from retina_gui.class_picker import ClassPicker
+
     folder = tmp_path / "photos"
     folder.mkdir()
     shutil.copy(DATASETS / "sample_photos" / "skimage" / "astronaut.png", folder)
@@ -756,11 +760,27 @@ def test_new_folder_starts_an_annotations_file_on_the_first_edit(qtbot, tmp_path
     assert window.evaluation_panel.metrics.text() == "Load a model to evaluate (Model ▸ Load Model…)."
     assert not window.evaluation_panel.run_button.isEnabled()
     window.canvas.setFocus()
+    # a box drawn before any class: the picker asks for one (it was refused, and had to be drawn again)
+    asked = []
+
+    def answer(picker, typed):
+        asked.append((picker.filter.placeholderText(), picker.list.count(), window.canvas._waiting))
+        picker.filter.setText(typed)
+        return QDialog.DialogCode.Accepted if typed else QDialog.DialogCode.Rejected
+
+    monkeypatch.setattr(ClassPicker, "exec", lambda picker: answer(picker, ""))  # cancelled: no box
     drag(qtbot, window, (50, 50), (200, 200))
-    assert window.workspace.undo_stack.count() == 0 and "Add a class first" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: len(asked) == 1, timeout=2000)
+    placeholder, listed, waiting = asked[-1]
+    assert placeholder.startswith("No classes yet") and listed == 0
+    assert waiting is not None and waiting.width() > 100  # the box drawn stays in view while its class is asked
+    assert window.workspace.undo_stack.count() == 0 and window.statusBar().currentMessage() == window.NO_CLASS_TEXT
+    assert window.canvas._waiting is None
     window.workspace.add_category("person")
     assert window.statusBar().currentMessage() == ""  # (the advice followed: it stood 10 s over the boxes drawn next)
+    window.workspace.undo_stack.undo()  # no class again
     window.canvas.actual_size()
+    monkeypatch.setattr(ClassPicker, "exec", lambda picker: answer(picker, "person"))  # a name typed: added as a class, then the box
     drag(qtbot, window, (50, 50), (200, 200))
     path = folder / "annotations.coco.json"
     qtbot.waitUntil(lambda: path.exists() and len(json.loads(path.read_text())["annotations"]) == 1, timeout=1500)
