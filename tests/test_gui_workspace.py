@@ -2793,3 +2793,32 @@ def test_export_offers_the_home_folder_when_the_image_folder_cannot_be_written(q
     monkeypatch.setattr(main_window.os, "access", lambda path, mode: Path(path) != demo.workspace.folder)
     demo.ask_export("coco")
     assert offered[-1] == str(Path.home() / "export.coco.json")
+
+
+def test_a_pale_class_outline_has_a_dark_edge_seen_on_a_light_image(qapp):
+    """A cream or lavender class (the palette's pale colours) all but vanished on a light photo."""
+    from PySide6.QtGui import QColor, QImage, QPainter
+    from PySide6.QtWidgets import QGraphicsScene
+
+    from retina_gui.canvas import BoxItem, BoxView, PredictionItem
+
+    scene = QGraphicsScene(0, 0, 100, 100)
+    label = BoxItem(0)
+    label.show_box(BoxView(QRectF(20, 20, 30, 60), "", QColor("#fffac8")), selected=False)
+    prediction = PredictionItem(1)
+    prediction.show_box(BoxView(QRectF(60, 20, 30, 60), "", QColor("#fffac8"), score=0.9))
+    for item in (label, prediction):
+        item.label.hide()  # (the tags are not what is looked at here)
+        scene.addItem(item)
+    image = QImage(100, 100, QImage.Format.Format_RGB32)
+    image.fill(QColor("white"))
+    painter = QPainter(image)
+    scene.render(painter)
+    painter.end()
+
+    def darkest(x0, x1, y):
+        return min(QColor(image.pixel(x, y)).lightness() for x in range(x0, x1))
+
+    assert darkest(17, 24, 50) < 160  # beside the label's left line, at mid-height
+    assert darkest(57, 64, 20 + 2) < 180 or darkest(57, 64, 20 + 5) < 180  # the prediction's dashes too
+    assert darkest(30, 40, 50) == 255  # inside: nothing drawn
