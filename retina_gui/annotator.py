@@ -195,9 +195,11 @@ class Annotator(QObject):
         self.workspace.delete_boxes(self.current, selected)
         self.message.emit(f"deleted {count(len(selected), 'box')} (Edit ▸ Undo brings {'it' if len(selected) == 1 else 'them'} back)")
 
-    def relabel_selected(self, category_id: int) -> None:
+    def relabel_selected(self, category_id: int) -> int | None:
+        """How many of the selected boxes changed class; None: none selected, or not editable (said)."""
         if self._editable() and self.canvas.selected():
-            self.workspace.relabel_boxes(self.current, self.canvas.selected(), category_id)
+            return self.workspace.relabel_boxes(self.current, self.canvas.selected(), category_id)
+        return None
 
     def copy_selected(self) -> None:
         if self.workspace is not None and self.current is not None and self.canvas.selected():

@@ -370,6 +370,7 @@ class Canvas(QGraphicsView):
         self._preview: dict[int, QRectF] = {}  # index -> rect being moved/resized; -1: the box being drawn
         self._waiting: QRectF | None = None  # a box drawn, waiting for its class (see show_waiting)
         self._handle = ""
+        self._grabbed = -1  # the box clicked to move the selection
         self._grab = QPointF()  # from the cursor to the grabbed handle, in image pixels
         self._space = False
         self._cursor: QPointF | None = None
@@ -831,7 +832,7 @@ class Canvas(QGraphicsView):
                 if hit not in self._selected:
                     self.select([hit])
                 self.just_drawn = False  # picked: the number keys relabel it now
-                self._drag = _Drag.MOVE
+                self._drag, self._grabbed = _Drag.MOVE, hit
                 self._preview = {i: self._items[i].rect() for i in self._selected}
                 return
         if not ctrl:  # (Ctrl+click beside the boxes picked emptied the selection)
@@ -877,6 +878,8 @@ class Canvas(QGraphicsView):
         elif drag is _Drag.MOVE:
             if any(preview[i] != self._items[i].rect() for i in preview):
                 self.boxes_edited.emit(sorted(preview.items()), "Move")
+            elif len(self._selected) > 1:  # a click, not a drag, on one of several selected: that one alone
+                self.select([self._grabbed])  # (the others stayed selected, and a number key relabelled them all)
         elif drag is _Drag.RESIZE:
             (index, rect), = preview.items()
             if rect != self._items[index].rect() and rect.width() > 0 and rect.height() > 0:

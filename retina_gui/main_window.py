@@ -860,18 +860,26 @@ class MainWindow(QMainWindow):
             step = f"{self._stepped}; " if self._stepped else f"class {', '.join(gone)} removed; " if gone else ""
             self.say(step + "class keys now: " + ", ".join(f"{number} {store.category(cid).name}" for number, cid in moved))
 
-    def choose_class(self, category_id: int) -> None:
-        """As a number key does, for any class."""
+    def choose_class(self, category_id: int, note: str = "") -> None:
+        """As a number key does, for any class: the class of new boxes, and of the boxes selected
+        with the edit tool (said, with ``note`` before it)."""
         self.workspace.set_current_category(category_id)
-        if self.canvas.tool is Tool.EDIT and not self.canvas.just_drawn:
-            self.annotator.relabel_selected(category_id)
+        if self.canvas.tool is Tool.EDIT and not self.canvas.just_drawn and self.canvas.selected():
+            self._relabel(category_id, note)
         else:
-            self.say(f"new boxes: {self.workspace.store.category(category_id).name}")
+            self.say(f"{note}new boxes: {self.workspace.store.category(category_id).name}")
+
+    def _relabel(self, category_id: int, note: str = "") -> None:
+        """The selected boxes relabelled, and said: a number key relabelled 32 boxes without a word."""
+        relabelled = self.annotator.relabel_selected(category_id)
+        if relabelled is not None:
+            name = self.workspace.store.category(category_id).name
+            self.say(note + (f"{count_of(relabelled, 'box')} relabelled as {name}" if relabelled else f"already {name}"))
 
     def ask_class(self) -> None:
         """L: the class picker (type part of a name, Return); then as a number key."""
-        if self.workspace is not None and (chosen := self._picked_class(self.workspace.current_category)) is not None:
-            self.choose_class(chosen)
+        if self.workspace is not None and (picked := self._picked_class(self.workspace.current_category))[0] is not None:
+            self.choose_class(*picked)
 
     def ask_box_class(self, index: int) -> None:
         """A double-click on a box: the class picker, on the box's class; the choice relabels that
@@ -882,10 +890,10 @@ class MainWindow(QMainWindow):
         if index >= len(boxes):
             return
         box = boxes[index]
-        if (chosen := self._picked_class(box.category_id, self._on_screen(rect_from_xyxy((box.x1, box.y1, box.x2, box.y2))))) is not None:
-            if chosen != box.category_id:
-                self.canvas.select([index])
-                self.annotator.relabel_selected(chosen)
+        chosen, note = self._picked_class(box.category_id, self._on_screen(rect_from_xyxy((box.x1, box.y1, box.x2, box.y2))))
+        if chosen is not None and chosen != box.category_id:
+            self.canvas.select([index])
+            self._relabel(chosen, note)
 
     def _ask_class_for_drawn(self, rect: QRectF) -> None:
         """A box drawn while there is no class: the picker asks for one (a name typed is added as a
@@ -894,24 +902,27 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, self, lambda: self._class_for_drawn(self.annotator.current, rect))
 
     def _class_for_drawn(self, name: str, rect: QRectF) -> None:
-        chosen = self._picked_class(None, self._on_screen(rect))
+        chosen, note = self._picked_class(None, self._on_screen(rect))
         self.canvas.show_waiting(None)
         if chosen is None:
             self.say(self.NO_CLASS_TEXT)
         elif self.annotator.current == name and self.annotator.can_edit():  # (still the image it was drawn on)
             self.workspace.set_current_category(chosen)
             self.annotator.draw(rect)
+            self.say(f"{note}new boxes: {self.workspace.store.category(chosen).name}")
 
     def _on_screen(self, rect: QRectF) -> QRect:
         """Where ``rect`` (image pixels) lies on the screen, in global pixels."""
         on_view = self.canvas.mapFromScene(rect).boundingRect()
         return QRect(self.canvas.viewport().mapToGlobal(on_view.topLeft()), on_view.size())
 
-    def _picked_class(self, initial: int | None, beside: QRect | None = None) -> int | None:
+    def _picked_class(self, initial: int | None, beside: QRect | None = None) -> tuple[int | None, str]:
         """The class chosen in the picker (None: none, or cancelled), opened ``beside`` that area
-        of the screen where given; a name that matches no class is added as a class, and chosen."""
+        of the screen where given; a name that matches no class is added as a class, and chosen:
+        the note says so ("class zebra added (key 7); "), for the message of what is done with it.
+        (The class was added without a word.)"""
         if self.workspace is None:
-            return None
+            return None, ""
         picker = ClassPicker(list(self.workspace.store.categories), initial, self)
         if beside is not None:
             picker.place_beside(beside)
@@ -921,8 +932,12 @@ class MainWindow(QMainWindow):
         if new:
             chosen = self.classes.add_named(new)
         self.canvas.setFocus()
-        known = self.workspace is not None and chosen in {c.id for c in self.workspace.store.categories}
-        return chosen if known else None
+        known = [c.id for c in self.workspace.store.categories] if self.workspace is not None else []
+        if chosen not in known:
+            return None, ""
+        key = known.index(chosen) + 1
+        note = f"class {self.workspace.store.category(chosen).name} added{f' (key {key})' if key <= 9 else ''}; " if new else ""
+        return chosen, note
 
     def _undo(self) -> None:
         if self.workspace is not None:
@@ -1197,7 +1212,7 @@ class MainWindow(QMainWindow):
         current = {boxes[i].category_id for i in self.canvas.selected() if i < len(boxes)}
         for number, category in enumerate(store.categories, start=1):  # as the Classes panel lists them: swatch, key, name
             action = relabel.addAction(category_icon(category), f"{class_key_text(number)}{category.name}",
-                                       partial(self.annotator.relabel_selected, category.id))
+                                       partial(self._relabel, category.id))
             action.setCheckable(True)
             action.setChecked(current == {category.id})  # the selection's class now
         menu.addAction("Copy", self.annotator.copy_selected)

@@ -265,11 +265,13 @@ class Workspace(QObject):
         items = [(i, resized_box(b, b.x1 + dx, b.y1 + dy, b.x2 + dx, b.y2 + dy)) for i, b in zip(indices, chosen)]
         self._push(commands.ChangeBoxes(self.store, file_name, items, f"Nudge {commands.boxes_text(len(items))}", nudge=True))
 
-    def relabel_boxes(self, file_name: str, indices: list[int], category_id: int) -> None:
+    def relabel_boxes(self, file_name: str, indices: list[int], category_id: int) -> int:
+        """How many boxes changed (those of another class)."""
         boxes = self.store.boxes(file_name)
         indices = [i for i in indices if boxes[i].category_id != category_id]
         if indices:
             self._push(commands.ChangeBoxes.relabelled(self.store, file_name, indices, category_id))
+        return len(indices)
 
     def delete_boxes(self, file_name: str, indices: list[int]) -> None:
         if indices:

@@ -2822,3 +2822,46 @@ def test_a_pale_class_outline_has_a_dark_edge_seen_on_a_light_image(qapp):
     assert darkest(17, 24, 50) < 160  # beside the label's left line, at mid-height
     assert darkest(57, 64, 20 + 2) < 180 or darkest(57, 64, 20 + 5) < 180  # the prediction's dashes too
     assert darkest(30, 40, 50) == 255  # inside: nothing drawn
+
+
+def test_a_click_on_one_of_several_selected_boxes_selects_it_alone_and_a_relabel_is_said(qtbot, demo):
+    """Ctrl+A, then a click on one box and a number key relabelled every box of the image, silently."""
+    window = demo
+    store = window.workspace.store
+    name = window.annotator.current
+    boxes = store.boxes(name)
+    window.canvas.select(list(range(len(boxes))))
+    target = min(range(len(boxes)), key=lambda i: (boxes[i].x2 - boxes[i].x1) * (boxes[i].y2 - boxes[i].y1))
+    box = boxes[target]
+    window.canvas.centerOn((box.x1 + box.x2) / 2, (box.y1 + box.y2) / 2)
+    centre = view_point(window, (box.x1 + box.x2) / 2, (box.y1 + box.y2) / 2)
+    assert window.canvas.box_at(centre) == target
+    qtbot.mouseClick(window.canvas.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+    assert window.canvas.selected() == [target]
+    other = next(c for c in store.categories if c.id != box.category_id)
+    key = [c.id for c in store.categories].index(other.id) + 1
+    qtbot.keyClick(window.canvas, getattr(Qt.Key, f"Key_{key}"))
+    assert [i for i, b in enumerate(store.boxes(name)) if b.category_id != boxes[i].category_id] == [target]
+    assert window.statusBar().currentMessage() == f"1 box relabelled as {other.name}"
+    qtbot.keyClick(window.canvas, getattr(Qt.Key, f"Key_{key}"))  # again: nothing to change, said so
+    assert window.statusBar().currentMessage() == f"already {other.name}"
+    window.canvas.select([])
+    qtbot.keyClick(window.canvas, getattr(Qt.Key, f"Key_{key}"))  # nothing selected: the class of new boxes, said
+    assert window.statusBar().currentMessage() == f"new boxes: {other.name}"
+
+
+def test_a_class_the_picker_adds_is_said(qtbot, demo, monkeypatch):
+    from PySide6.QtWidgets import QDialog
+
+    from retina_gui.class_picker import ClassPicker
+
+    window = demo
+
+    def typed(picker):
+        picker.filter.setText("zebra")
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(ClassPicker, "exec", typed)
+    window.canvas.select([])
+    qtbot.keyClick(window.canvas, Qt.Key.Key_L)
+    assert window.statusBar().currentMessage() == "class zebra added; new boxes: zebra"  # (the 13th class: no key)
