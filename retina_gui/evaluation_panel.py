@@ -30,7 +30,7 @@ from core.atomic import write_text
 from core.cancel import CancelToken
 from core.finetune import trained_on
 from core.labels import ImageEntry, category_of_class, class_name_key, same_named_categories
-from core.review import CAUSES, confusions, errors_csv
+from core.review import CAUSES, ThresholdPoint, confusions, errors_csv
 from core.text import count
 from retina_gui.canvas import OverlayBox
 from retina_gui.convert import rect_from_xyxy, stored_corners
@@ -38,6 +38,13 @@ from retina_gui.predictions import Predictions
 from retina_gui.threshold_chart import ThresholdChart
 from retina_gui.widgets import TaskProgress, model_name, rows_high
 from retina_gui.workers import FunctionWorker
+
+
+def quality_text(point: ThresholdPoint) -> str:
+    """"precision 0.91, recall 0.85, F1 0.88"; with nothing detected, precision "n/a" (it read
+    1.00 beside recall 0.00)."""
+    precision = f"{point.precision:.2f}" if point.true_positives + point.false_positives else "n/a"
+    return f"precision {precision}, recall {point.recall:.2f}, F1 {point.f1:.2f}"
 
 
 def _figure(value: float | None) -> str:
@@ -590,7 +597,7 @@ class EvaluationPanel(QWidget):
         floor = self.predictions.model.score_floor
         here = next((p for p in self.report.sweep if round(p.score * 100) == round(self._view[0] * 100)), None)
         best = self.report.best_f1
-        quality = f" (precision {here.precision:.2f}, recall {here.recall:.2f}, F1 {here.f1:.2f})" if here is not None else ""
+        quality = f" ({quality_text(here)})" if here is not None else ""
         self.metrics.setText(f"{self._heading}: mAP {_figure(m.mAP)}, AP50 {_figure(m.AP50)}, AP75 {_figure(m.AP75)}. "
                              f"At score > {self._view[0]:.2f}: {count(misses, 'missed label')}, {count(len(errors) - misses, 'false detection')}"
                              f"{quality}." + self._mixed_up(errors) + self._footnotes)

@@ -20,6 +20,7 @@ from core.labels import category_of_class, class_name_key
 from core.prediction_cache import PredictionCache
 from core.review import STACKED_IOU, Explanation, covered_by_labels, explain_labels, new_predictions
 from core.text import count as count_of
+from core.text import first_names
 from retina_gui import commands
 from retina_gui.annotator import Annotator
 from retina_gui.canvas import BoxView
@@ -486,13 +487,16 @@ class Predictions(QObject):
         # a new class keeps the colour its predictions had: accepting (and undoing) changes no colour
         colors = {name: color.name() for name, color in zip(self.model.class_names, self.class_colors())} if self.model is not None else None
         added = gathered.adds
+        new_classes = self.classes_to_add(gathered.fresh)
         count = workspace.accept_predictions(gathered.fresh, text.format(count=added, s="" if added == 1 else "s"), colors,
                                              reviewed=[e[0] for e in gathered.entries if e[2]] if reviews else [])  # nothing shown: not reviewed
         other = gathered.on_another_class
         labelled = gathered.shown - count - other
         left = [f"{labelled} labelled already"] if labelled else []
         left += [f"{other} on a label or likelier prediction of another class"] if other else []
-        self.message.emit(f"accepted {count_of(count, 'prediction')}" + (f"; left out: {', '.join(left)}" if left else ""))
+        # a class added is said (one prediction accepted by a double-click added the model's class unannounced)
+        classes = f"; new class{'es' if len(new_classes) > 1 else ''}: {first_names(new_classes)}" if count and new_classes else ""
+        self.message.emit(f"accepted {count_of(count, 'prediction')}{classes}" + (f"; left out: {', '.join(left)}" if left else ""))
         self.refilter()
         return count
 

@@ -409,7 +409,7 @@ class Workspace(QObject):
             self.store.leave_predicted(reviewed)  # nothing to undo: their labels were there
             return 0
         names = list(dict.fromkeys(p[4] for _, _, predictions in entries for p in predictions))
-        ids, new_categories = self._classes_for([Category(0, name, color=(colors or {}).get(name, "")) for name in names])
+        ids, new_categories = self._classes_for([Category(0, name, color=(colors or {}).get(name, "")) for name in names], keep_ids=False)
         with self._one_step(commands.image_text(text, entries[0][0]) if len(entries) == 1 else text):
             for category in new_categories:
                 self._push(commands.AddCategory(self.store, category))
@@ -428,15 +428,18 @@ class Workspace(QObject):
         have = self.store.entry(name)
         return (have.width, have.height) if have is not None else (entry.width, entry.height)
 
-    def _classes_for(self, categories: list[Category]) -> tuple[dict[str, int], list[Category]]:
+    def _classes_for(self, categories: list[Category], *, keep_ids: bool = True) -> tuple[dict[str, int], list[Category]]:
         """The store's class id for each name of ``categories``, matched as class names are
         compared ("White-King" is the class "white-king"), and the new classes that names the store
-        lacks need (checked here, before anything changes). A new class keeps its id from the
-        file when the store has no class of that id (renumbered, an exported folder imported into
-        a copy of its images came back with other ids, and so other colours)."""
+        lacks need (checked here, before anything changes). With ``keep_ids`` (classes of a file) a
+        new class keeps its id from the file when the store has no class of that id (renumbered, an
+        exported folder imported into a copy of its images came back with other ids, and so other
+        colours); else (a model's classes) it takes the next free id (an accepted prediction's class
+        took id 0, a placeholder, wherever 0 was free)."""
         ids = {class_name_key(c.name): c.id for c in self.store.categories}
         taken = set(ids.values())
-        wanted = taken | {c.id for c in categories}  # a class whose id is taken gets one neither side uses (none of the others moves)
+        # a class whose id is taken gets one neither side uses (none of the others moves)
+        wanted = taken | ({c.id for c in categories} if keep_ids else set())
         out: dict[str, int] = {}
         new: list[Category] = []
         for category in categories:
@@ -444,7 +447,7 @@ class Workspace(QObject):
             if key not in ids:
                 name = clean_category_name(category.name)
                 self.store.check_category_name(name)
-                cid = category.id if category.id not in taken else max(wanted) + 1
+                cid = category.id if keep_ids and category.id not in taken else max(wanted, default=0) + 1
                 taken.add(cid)
                 wanted.add(cid)
                 ids[key] = cid

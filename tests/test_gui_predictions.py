@@ -218,6 +218,10 @@ def test_double_click_accepts_one_prediction(qtbot, tmp_path, window_factory):
     assert (label.x1, label.y1, label.x2, label.y2) == pytest.approx(tuple(float(v) for v in box), abs=0.005)
     assert all(v == round(v, 2) for v in (label.x1, label.y1, label.x2, label.y2))  # stored to 1/100 px, as drawn boxes are
     assert window.workspace.undo_stack.text(0) == f"Accept 1 prediction · {window.annotator.current}"
+    # the model's class it adds is said, and takes the next free id (it took 0, a placeholder, wherever 0 was free)
+    name = window.predictions.model.class_names[int(window.predictions.visible.labels[0])]
+    assert [(c.id, c.name) for c in window.workspace.store.categories] == [(1, name)] and label.category_id == 1
+    assert window.statusBar().currentMessage() == f"accepted 1 prediction; new class: {name}"
 
 
 def test_anchor_view_shows_every_anchor_of_each_enabled_level_at_a_point(qtbot, tmp_path, window_factory):
@@ -1289,7 +1293,17 @@ def test_accepting_the_folder_leaves_out_a_second_class_predicted_on_one_object(
     assert questions[0].endswith("It is one step: Edit ▸ Undo takes it back.")
     window.confirm = lambda title, text, **_: True
     assert window.accept_gathered(gathered) == 2  # the rook and the pawn: one object, one label
-    assert window.statusBar().currentMessage() == "accepted 2 predictions; left out: 1 on a label or likelier prediction of another class"
+    assert window.statusBar().currentMessage() == ("accepted 2 predictions; new classes: white-rook, white-pawn; "
+                                                   "left out: 1 on a label or likelier prediction of another class")
+
+
+def test_precision_with_nothing_detected_reads_not_applicable():
+    """It read "precision 1.00, recall 0.00" for a model that detected nothing."""
+    from core.review import ThresholdPoint
+    from retina_gui.evaluation_panel import quality_text
+
+    assert quality_text(ThresholdPoint(0.5, 0, 0, 12)) == "precision n/a, recall 0.00, F1 0.00"
+    assert quality_text(ThresholdPoint(0.5, 3, 1, 2)) == "precision 0.75, recall 0.60, F1 0.67"
 
 
 def test_evaluation_predicts_again_an_image_changed_since_it_was_cached(qtbot, tmp_path, window_factory):
