@@ -55,6 +55,7 @@ from retina_gui.widgets import (
     HistoryView,
     MessageBar,
     PanelScroll,
+    PinnedPanel,
     TypeAhead,
     enclosing_scroll_area,
     scroll_into_view,
@@ -323,9 +324,11 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.docks["Classes"], self.docks["Model"]], [2 * height // 5, 3 * height // 5], Qt.Orientation.Vertical)
 
     def _dock(self, title: str, widget) -> QDockWidget:
+        """A panel in a dock, scrolling when taller than it; its ``pinned`` rows, where it has them, stay in view."""
         dock = QDockWidget(title, self)
         dock.setObjectName(title)
-        dock.setWidget(PanelScroll(widget))
+        pinned = getattr(widget, "pinned", None)
+        dock.setWidget(PinnedPanel(pinned, widget) if pinned is not None else PanelScroll(widget))
         return dock
 
     def say(self, text: str) -> None:

@@ -59,7 +59,7 @@ from core.history import read_history
 from core.labels import LabelSet, class_name_key
 from core.text import duration
 from retina_gui.predictions import Predictions
-from retina_gui.widgets import NoteLabel, TaskProgress, button_grid, model_name, rows_high, scroll_into_view
+from retina_gui.widgets import NoteLabel, TaskProgress, button_grid, model_name, rows_high
 from retina_gui.workers import TrainingWorker
 
 SMOOTHING = 0.9  # exponential moving average of the plotted losses
@@ -303,12 +303,16 @@ class TrainingPanel(QWidget):
         form.addRow("Seed", self.seed_spin)
         self._advanced_toggled(False)
 
+        # the buttons, and a run's progress and status under them, stay in view as the rest scrolls (the
+        # window docks ``pinned`` above the panel): below the recipe, or scrolled past, Cancel and Resume were out of sight
+        self.pinned = QWidget()
+        top = QVBoxLayout(self.pinned)
+        top.setContentsMargins(2, 2, 2, 2)
+        top.addLayout(button_grid(self.train_button, self.cancel_button, self.resume_button, self.back_button))
+        top.addWidget(self.progress)
+        top.addWidget(self.status)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
-        layout.addLayout(button_grid(self.train_button, self.cancel_button, self.resume_button, self.back_button))
-        # a run's progress and status under its buttons: below the recipe, they and Cancel or Resume did not fit in view together
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status)
         layout.addWidget(self.plan)
         layout.addWidget(self.advanced)
         layout.addWidget(self.recipe_box)
@@ -575,7 +579,6 @@ class TrainingPanel(QWidget):
         self.worker.run_finished.connect(self._finished)
         self.worker.failed.connect(self._fail)
         self._set_running(True)
-        self._status_into_view()
         self.worker.start()
         self.refresh_runs()  # a resumed run's row says it trains
         return True
@@ -681,11 +684,6 @@ class TrainingPanel(QWidget):
         # place, in view (with it open they were below the fold even at 1920x1080); back after the run
         self.recipe_box.setVisible(self.advanced.isChecked() and not running)
 
-    def _status_into_view(self) -> None:
-        """The run's status line in view, and the buttons above it (Cancel, or Resume after it, was
-        scrolled away; the recipe folding away at the start, or coming back at the end, moved them)."""
-        scroll_into_view(self.status, self.cancel_button)
-
     def _event(self, event) -> None:
         if event.kind == "step":
             self.progress.setMaximum(event.total_steps)
@@ -754,7 +752,6 @@ class TrainingPanel(QWidget):
             self.status.setText(text + self._classes_changed_since(trained))
         self._set_running(False)
         self.refresh_runs(select=result.run_dir if result.cancelled else None)  # the stopped run, selected, is the one Resume goes on with
-        self._status_into_view()
 
     def _classes_changed_since(self, trained: list[str]) -> str:
         """A note when the classes were edited while the run trained on its snapshot of the labels."""
@@ -786,7 +783,6 @@ class TrainingPanel(QWidget):
         self.failed.emit(message)
         self._set_running(False)
         self.refresh_runs(select=self.run_dir)  # its last checkpoint, if it got to one, can be resumed
-        self._status_into_view()
 
     def _show_history(self, run_dir: Path) -> None:
         """A resumed run's log, and its chart so far: validation points and each epoch's mean losses
@@ -969,7 +965,6 @@ class TrainingPanel(QWidget):
             write_run_note(run, text)
         except OSError as exc:
             self.status.setText(f"Could not keep the note in {run}: {exc.strerror or exc}")
-            self._status_into_view()
             return
         self.refresh_runs(select=run)
 
@@ -982,11 +977,9 @@ class TrainingPanel(QWidget):
         model = self.predictions.model
         if run.resolve() in self._busy_runs():
             self.status.setText("That run is training (or ending its last step): Cancel it, or wait, to delete it.")
-            self._status_into_view()  # (said at the panel's top, out of view from the runs list)
             return
         if model is not None and model.path.resolve().parent == run.resolve():
             self.status.setText("That run's model is in use: switch to another model (Previous model, say) to delete it.")
-            self._status_into_view()
             return
         size = sum(f.stat().st_size for f in run.rglob("*") if f.is_file())
         if not self.confirm("Delete run", f"Delete the run {run.name} ({size / 1e6:.0f} MB: its checkpoints, metrics and log)? "
@@ -996,7 +989,8 @@ class TrainingPanel(QWidget):
             shutil.rmtree(run)
         except OSError as exc:
             self.status.setText(f"Could not delete {run}: {exc.strerror or exc}")
-            self._status_into_view()
+        else:  # (the status line went on saying "… the run can be resumed" of the run deleted)
+            self.status.setText(f"deleted the run {run.name}" if self.worker is None else self.status.text())
         if self.worker is None:  # the log and chart shown were of a run in the list, maybe this one: they stood after it went
             self.chart.clear()
             self.log.clear()

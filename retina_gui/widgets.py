@@ -99,6 +99,20 @@ class PanelScroll(QScrollArea):
         return QSize(self.widget().minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width(), hint.height())
 
 
+class PinnedPanel(QWidget):
+    """A panel in its :class:`PanelScroll` under ``pinned``, rows that stay in view while the panel
+    scrolls (Training's buttons, progress and status: at 1024x700, with the recipe open, Train and
+    Cancel scrolled away)."""
+
+    def __init__(self, pinned: QWidget, panel: QWidget) -> None:
+        super().__init__()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(pinned)
+        layout.addWidget(PanelScroll(panel), 1)
+
+
 class HistoryView(QUndoView):
     """The undo history; ``moved(before, after)`` when a click, a drag or a key (arrows, Home, End,
     Page Up/Down) in it took the stack from one index to another (the window then shows the image of

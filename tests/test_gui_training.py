@@ -142,6 +142,23 @@ def test_a_run_that_scores_below_its_start_weights_takes_over_only_if_the_user_s
     window.answer = True
 
 
+def test_the_training_buttons_stay_in_view_as_the_panel_scrolls(qtbot, window):
+    """At 1024x700 with the recipe open, Train and Cancel scrolled away under it."""
+    from retina_gui.widgets import enclosing_scroll_area
+
+    panel = window.training_panel
+    window.resize(1024, 700)
+    window.bring_forward("Training")
+    panel.advanced.setChecked(True)
+    area = enclosing_scroll_area(panel)
+    qtbot.waitUntil(lambda: area.verticalScrollBar().maximum() > 0, timeout=2000)  # the panel is taller than its dock
+    area.verticalScrollBar().setValue(area.verticalScrollBar().maximum())
+    assert not panel.runs.visibleRegion().isEmpty()  # scrolled to the end
+    for widget in (panel.train_button, panel.cancel_button, panel.resume_button):
+        assert enclosing_scroll_area(widget) is None and not widget.visibleRegion().isEmpty()
+    assert enclosing_scroll_area(panel.status) is None and enclosing_scroll_area(panel.progress) is None
+
+
 def test_previous_model_keeps_its_place_when_going_back_fails(qtbot, window, tiny_checkpoint, tmp_path):
     """The model went off the list before it had loaded: a failed load lost it, and the next load
     of that file was not counted as a switch."""
@@ -508,6 +525,7 @@ def test_a_stopped_run_resumes_only_in_its_own_folder_and_a_broken_recipe_is_rep
     panel.delete_selected_run()
     assert not finished.exists() and panel.runs.rowCount() == 2 and panel.resumable == run
     assert panel.log.toPlainText() == "" and not panel.chart.map.count()  # (a deleted run's log and chart stood)
+    assert panel.status.text() == f"deleted the run {finished.name}"  # (a deleted run's "… can be resumed" stood)
     panel.resume()
     assert panel.worker is None and "recipe.json is unreadable" in panel.status.text()
     small_recipe(panel, 3)  # Advanced settings chosen for this folder's data
