@@ -383,6 +383,13 @@ class TrainingPanel(QWidget):
             # reopened folder's Advanced showed 672 px for a 512-px model, and kept it as the user's choice
             self._refill()
         self.refresh_runs()
+        # the list follows the model to its run, with the run's log and chart (after Previous model, the run
+        # clicked before stayed chosen and shown, the bold row alone telling which was in use)
+        in_use = info.path.resolve().parent if info is not None else None
+        row = next((k for k, run in enumerate(self._runs) if run.checkpoint.resolve().parent == in_use), None)
+        if row is not None and row != self.runs.currentRow():
+            self.runs.selectRow(row)
+            self._run_clicked(row, 0)
         self._set_running(self.worker is not None)
         self._plan_timer.start()
 

@@ -103,12 +103,16 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
     # and from a model loaded by Model ▸ Load Model…, one model at a time (it went back one step only,
     # and kept pointing at a model from two switches before)
     run_model = window.predictions.model.path
+    panel.runs.setCurrentCell(-1, -1)
+    panel.log.clear()
     window.predictions.load_model(tiny_checkpoint)
     qtbot.waitUntil(lambda: window.predictions.model.path == tiny_checkpoint, timeout=60_000)
     assert f"Back to {run_model.parent.name}/{run_model.name}" in panel.back_button.toolTip()
     qtbot.mouseClick(panel.back_button, Qt.MouseButton.LeftButton)
     assert panel.status.text() == f"back to {run_model.parent.name}/{run_model.name}"
     qtbot.waitUntil(lambda: window.predictions.model.path == run_model, timeout=60_000)
+    # the list follows the model to its run, with its log (the run clicked before stayed chosen and shown)
+    assert panel.runs.currentRow() == 0 and "epoch 2/2 done" in panel.log.toPlainText()
     qtbot.mouseClick(panel.back_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.predictions.model.path == DEMO_MODEL, timeout=60_000)
     assert not panel.back_button.isEnabled()
