@@ -64,11 +64,13 @@ class Recipe:
 
 
 def describe_recipe(saved: dict) -> str:
-    """A recipe.json in a line: "fine-tuned from demo.safetensors, 512 px, 12 epochs, batch 4, lr
+    """A recipe.json in a line: "fine-tuned from models/demo.safetensors, 512 px, 12 epochs, batch 4, lr
     0.0003, flip + scale jitter + photometric" (keys it lacks are left out; the backbone is named for
     a new model, a fine-tune keeps its start model's)."""
     start = saved.get("start")
-    parts = [f"fine-tuned from {Path(str(start)).name}" if start else f"new {saved.get('backbone', '')} model" if "start" in saved else ""]
+    # with its folder: every run's model is a best.safetensors, which named no run
+    parts = [f"fine-tuned from {Path(str(start)).parent.name}/{Path(str(start)).name}" if start else
+             f"new {saved.get('backbone', '')} model" if "start" in saved else ""]
     parts += [f"{saved['image_size']} px" if "image_size" in saved else "",
               count(saved['epochs'], 'epoch') if is_number(saved.get("epochs")) else "", f"batch {saved['batch_size']}" if "batch_size" in saved else "",
               f"lr {saved['lr']:g}" if isinstance(saved.get("lr"), (int, float)) else "",

@@ -11,8 +11,10 @@ def count(n: int, noun: str) -> str:
 
 
 def first_names(names: list[str], most: int = 6) -> str:
-    """"a, b, c" or, past ``most`` names, the first of them and "…"."""
-    return f"{', '.join(names[:most])}{' …' if len(names) > most else ''}"
+    """"a, b, c" or, past ``most`` names, the first of them and how many more: "a, b and 4 more"
+    (it ended in "…", which said not how many, and a sentence in "….")."""
+    more = len(names) - most
+    return ", ".join(names) if more <= 0 else f"{', '.join(names[:most])} and {more} more"
 
 
 def duration(seconds: float) -> str:

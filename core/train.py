@@ -330,7 +330,9 @@ class Trainer:
         elif start is not None:
             self.model = start.build_model()
             kept = adapt_classes(self.model, start.spec.classes, self.classes)
-            self.spec = replace(start.spec, model=self.model.config, classes=tuple(ClassInfo(c.id, c.name) for c in self.classes), source=f"fine-tuned from {start.spec.source}")
+            origin = start.spec.source.removeprefix("fine-tuned from ")  # (a fine-tune of a fine-tune said "from fine-tuned from …")
+            self.spec = replace(start.spec, model=self.model.config, classes=tuple(ClassInfo(c.id, c.name) for c in self.classes),
+                                source=f"fine-tuned from {origin}")
             self._log(f"start weights: {start.spec.source}; class rows kept: {len(kept)}/{len(self.classes)}")
         else:
             p = get_preset(preset)

@@ -179,7 +179,9 @@ def test_a_runs_recipe_reads_as_a_line():
     from core.finetune import describe_recipe
 
     assert describe_recipe(Recipe(start=Path("/models/demo.safetensors"), hflip=False).to_json()) == \
-        "fine-tuned from demo.safetensors, 512 px, 12 epochs, batch 4, lr 0.0003, scale jitter + photometric"
+        "fine-tuned from models/demo.safetensors, 512 px, 12 epochs, batch 4, lr 0.0003, scale jitter + photometric"
+    run_model = Path("/data/runs/20261129-101500/best.safetensors")  # a run's model: named with its run
+    assert describe_recipe(Recipe(start=run_model).to_json()).startswith("fine-tuned from 20261129-101500/best.safetensors, ")
     assert describe_recipe(Recipe(start=None, backbone="resnet18", epochs=3).to_json()).startswith("new resnet18 model, 512 px, 3 epochs")
     assert describe_recipe(Recipe(start=None, backbone="resnet18", epochs=1).to_json()).startswith("new resnet18 model, 512 px, 1 epoch,")
     assert describe_recipe({}) == "unknown (no recipe.json)"
@@ -213,6 +215,10 @@ def test_the_plan_counts_the_images_in_the_folder_and_names_negatives_and_new_cl
     assert f"\nNew to the model (learnt from scratch): {DEMO.categories[0].name}.\n" in text
     dropped = describe_plan(LabelSet(DEMO.categories[1:], DEMO.images), [c.name for c in DEMO.categories])
     assert f"\nThe model's classes without boxes here are left out of the new one: {DEMO.categories[0].name}.\n" in dropped
+    many = describe_plan(LabelSet(DEMO.categories[:1], DEMO.images), [c.name for c in DEMO.categories])
+    names = ", ".join(c.name for c in DEMO.categories[1:7])
+    # how many more, not "…", and no "…." at the sentence's end
+    assert f"\nThe model's classes without boxes here are left out of the new one: {names} and {len(DEMO.categories) - 7} more.\n" in many
 
 
 def test_the_plan_holds_out_what_the_recipe_says_and_says_when_there_is_nothing_to_train_on():

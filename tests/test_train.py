@@ -376,6 +376,9 @@ def test_fine_tuning_onto_a_different_class_list(four_images, tmp_path):
     trainer.run()
     spec = load_checkpoint(tmp_path / "run" / "last.safetensors").spec
     assert [c.name for c in spec.classes] == ["White-Pawn ", "white-rook"] and spec.model.num_classes == 2
+    assert spec.source == "fine-tuned from retina-gui"
+    again = _trainer(four_images, tmp_path / "again", _config(), start=load_checkpoint(tmp_path / "run" / "last.safetensors"), classes=classes)
+    assert again.spec.source == "fine-tuned from retina-gui"  # a fine-tune of a fine-tune (it said "from fine-tuned from …")
 
 
 def test_fine_tuning_scores_the_start_weights_first_for_comparison(four_images, tmp_path):
