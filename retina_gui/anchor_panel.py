@@ -406,12 +406,23 @@ class AnchorPanel(QWidget):
         lines = [f"{len(report.best_iou)} labels, with {tried}; {report.unreachable_share:.1%} have no anchor at IoU ≥ "
                  f"{report.positive_iou:g}", "best-anchor IoU histogram:"]
         filled = np.flatnonzero(counts)
-        for c, lo in list(zip(counts, edges[:-1]))[filled.min():filled.max() + 1] if len(filled) else []:  # (13 of 20 bins were empty)
-            lines.append(f"  {lo:.2f}–{lo + 0.05:.2f} {c:>5} {'#' * round(16 * c / peak)}")  # short bars: a narrow panel wrapped them
+        rows = [(f"  {lo:.2f}–{lo + 0.05:.2f} {c:>5} ", c) for c, lo in list(zip(counts, edges[:-1]))[filled.min():filled.max() + 1]] \
+            if len(filled) else []  # (13 of 20 bins were empty)
+        bar = self._bar_room(max((text for text, _ in rows), key=len, default=""))
+        lines += [text + "#" * round(bar * c / peak) for text, c in rows]
         lines.append("per class: labels, unreachable, median best IoU")
         for cid, (n, share, median) in sorted(report.per_class().items(), key=lambda kv: -kv[1][1]):
             lines.append(f"  {names.get(cid, cid)}: {n}, {share:.1%}, {median:.2f}")
         self._set_coverage(lines)
+
+    def _bar_room(self, text: str) -> int:
+        """How many "#" fit after ``text`` on a line of the report as wide as it is now, 4 to 16 (16
+        wrapped each bar onto a second line in a panel 256 px wide, at 1024x700)."""
+        metrics = self.report.fontMetrics()
+        scrollbar = self.report.verticalScrollBar()
+        width = (self.report.viewport().width() - (0 if scrollbar.isVisible() else scrollbar.sizeHint().width())  # (the report may need it)
+                 - 2 * self.report.document().documentMargin() - metrics.horizontalAdvance(text))
+        return int(max(4, min(16, width // max(metrics.horizontalAdvance("#"), 1) - 1)))
 
     def _coverage_failed(self, reason: str) -> None:
         self._stop_coverage()

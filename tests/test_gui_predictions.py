@@ -377,6 +377,9 @@ def test_coverage_report_runs_in_the_background(qtbot, tmp_path, window_factory)
     folder = labelled_demo(tmp_path)
     window = window_factory(folder)
     qtbot.waitUntil(lambda: window.annotator.size is not None, timeout=10_000)
+    window.resize(1024, 700)
+    window.fit_panels()
+    window.bring_forward("Anchors")
     window.anchor_panel.run_coverage()
     qtbot.waitUntil(lambda: "best-anchor IoU histogram" in window.anchor_panel.report.toPlainText(), timeout=30_000)
     labels = sum(len(window.workspace.store.boxes(n)) for n in window.workspace.store.file_names())
@@ -384,6 +387,11 @@ def test_coverage_report_runs_in_the_background(qtbot, tmp_path, window_factory)
     assert f"{labels} labels, with the model's anchor settings; 0.0% have no anchor" in text
     bins = [line for line in text.splitlines() if line.startswith("  0.") or line.startswith("  1.")]
     assert bins and int(bins[0].split()[1]) > 0 and int(bins[-1].split()[1]) > 0  # no run of empty bins before or after
+    # each bin one line in the panel as wide as a 1024-px window gives it (16 "#" wrapped onto a second line)
+    document = window.anchor_panel.report.document()
+    blocks = [document.findBlockByNumber(k) for k in range(document.blockCount())]
+    assert [b.layout().lineCount() for b in blocks if b.text() in bins] == [1] * len(bins)
+    assert max(b.text().count("#") for b in blocks if b.text() in bins) >= 4
     # another trial: said whose settings the report is of; ten scales wrap in rows, the panel no wider
     panel = window.anchor_panel
     width = window.docks["Anchors"].sizeHint().width()
