@@ -167,8 +167,9 @@ class TrainingPanel(QWidget):
         self.run_dir: Path | None = None
         self._ending: list[TrainingWorker] = []  # runs let go of (another folder opened): cancelled, ending their step
         # the models used before the current one (path, preset), the most recent last: "Previous model"
-        # goes back through them one by one, whatever replaced them (a run, the runs list, Load Model…)
-        self._models_before: list[tuple[Path, str | None]] = []
+        # goes back through them one by one, whatever replaced them (a run, the runs list, Load Model…),
+        # also after a restart (it was greyed then, the fine-tuned model's start weights out of reach)
+        self._models_before: list[tuple[Path, str | None]] = self._saved_models_before()
         self._in_use: tuple[Path, str | None] | None = None
         self._going_back_to: Path | None = None
         self.train_button = QPushButton("Train")
@@ -226,7 +227,7 @@ class TrainingPanel(QWidget):
         self.back_button = QPushButton("Previous model")
         self.back_button.setToolTip("Back to the model used before this one")
         self.back_button.clicked.connect(self.use_previous_model)
-        self.back_button.setEnabled(False)
+        self._show_previous_model()
 
         self.advanced = QCheckBox("Advanced")  # opens the recipe below it (a closed group box left an empty frame)
         self.advanced.toggled.connect(self._advanced_toggled)
@@ -827,12 +828,29 @@ class TrainingPanel(QWidget):
             self._models_before.append(self._in_use)
         self._going_back_to = None
         self._in_use = (info.path, self.predictions.preset)
+        while self._models_before and self._models_before[-1][0] == info.path:  # (the model a restart loaded again)
+            self._models_before.pop()
         self._show_previous_model()
 
     def _load_failed(self, _reason: str) -> None:
         self._going_back_to = None
 
+    MODELS_KEY = "training/models_before"  # the models "Previous model" goes back to, kept for the next start
+    MODELS_KEPT = 20
+
+    def _saved_models_before(self) -> list[tuple[Path, str | None]]:
+        """The models used before, as the last start left them: those whose file is still there."""
+        try:
+            saved = json.loads(self.settings.value(self.MODELS_KEY, "") or "[]")
+        except (TypeError, ValueError):  # (a settings file edited by hand)
+            return []
+        entries = [e for e in saved if isinstance(e, list) and len(e) == 2 and isinstance(e[0], str) and isinstance(e[1], (str, type(None)))] \
+            if isinstance(saved, list) else []
+        return [(Path(path), preset) for path, preset in entries if Path(path).is_file()]
+
     def _show_previous_model(self) -> None:
+        """Previous model's button and tooltip, and the list it goes back through kept for the next start."""
+        self.settings.setValue(self.MODELS_KEY, json.dumps([[str(path), preset] for path, preset in self._models_before[-self.MODELS_KEPT:]]))
         self.back_button.setEnabled(bool(self._models_before))
         path = self._models_before[-1][0] if self._models_before else None
         self.back_button.setToolTip(f"Back to {model_name(path)}, the model used before this one" if path else

@@ -184,6 +184,28 @@ def test_previous_model_keeps_its_place_when_going_back_fails(qtbot, window, tin
     assert f"Back to {DEMO_MODEL.parent.name}/{DEMO_MODEL.name}" in panel.back_button.toolTip()
 
 
+def test_previous_model_goes_back_across_a_restart(qtbot, window, tiny_checkpoint, tmp_path):
+    """After a restart, Previous model was greyed: the fine-tuned model's start weights were out of reach."""
+    p = window.predictions
+    p.load_model(tiny_checkpoint)
+    qtbot.waitUntil(lambda: p.model.path == tiny_checkpoint, timeout=60_000)
+    folder = window.workspace.folder
+    window.close()
+    window.settings.setValue(window.training_panel.MODELS_KEY, json.dumps(  # one whose file is gone, and one of a hand edit
+        [[str(tmp_path / "missing.safetensors"), None], "nonsense", *json.loads(window.settings.value(window.training_panel.MODELS_KEY))]))
+    again = MainWindow(folder=folder, settings=window.settings, confirm=lambda *a, **k: True)
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.waitUntil(lambda: again.predictions.model is not None and again.predictions.model.path == tiny_checkpoint, timeout=60_000)
+    panel = again.training_panel
+    assert panel.back_button.isEnabled() and f"Back to {DEMO_MODEL.parent.name}/{DEMO_MODEL.name}" in panel.back_button.toolTip()
+    assert panel._models_before == [(DEMO_MODEL, None)]  # (its own preset)
+    qtbot.mouseClick(panel.back_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: again.predictions.model.path == DEMO_MODEL, timeout=60_000)
+    assert not panel.back_button.isEnabled()
+    again.close()
+
+
 def test_advanced_opens_before_any_folder_with_the_defaults_of_no_labels(qtbot, tmp_path):
     """It raised AttributeError (no workspace) and left the fields empty."""
     from core.finetune import default_recipe
