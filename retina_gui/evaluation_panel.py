@@ -36,7 +36,7 @@ from retina_gui.canvas import OverlayBox
 from retina_gui.convert import rect_from_xyxy, stored_corners
 from retina_gui.predictions import Predictions
 from retina_gui.threshold_chart import ThresholdChart
-from retina_gui.widgets import TaskProgress, model_name, rows_high
+from retina_gui.widgets import TaskProgress, model_name, rows_high, scroll_into_view
 from retina_gui.workers import FunctionWorker
 
 
@@ -780,6 +780,7 @@ class EvaluationPanel(QWidget):
             target = found + direction if found is not None else last_row if direction > 0 else last_row - 1
         self.pages.setCurrentWidget(self.error_page)
         self.errors.setCurrentRow(target % n)
+        scroll_into_view(self.errors, self.error_detail)  # what the error is, under the list (below the fold at 1280x800)
         return True
 
     def show_error(self, error) -> None:
