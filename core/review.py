@@ -65,14 +65,26 @@ def covered_by_labels(boxes: np.ndarray, classes: np.ndarray, label_boxes: np.nd
     return ((overlap >= iou) & same).any(axis=1) | ((overlap >= other_class_iou) & ~same).any(axis=1)
 
 
+@dataclass(frozen=True)
+class AcceptChoice:
+    """What accepting predictions adds (:func:`new_predictions`), and how many of the others it
+    leaves out for each reason."""
+
+    keep: np.ndarray  # indices of the predictions added
+    labelled: int  # repeat a label of their class
+    repeats: int  # repeat a likelier prediction of their class that is added (NMS let both through)
+    other_class: int  # lie on a label or likelier prediction of another class
+
+
 def new_predictions(boxes: np.ndarray, classes: np.ndarray, label_boxes: np.ndarray, label_classes: np.ndarray,
-                    skip_iou: float = ACCEPT_SKIP_IOU, other_class_iou: float = STACKED_IOU) -> tuple[np.ndarray, int]:
+                    skip_iou: float = ACCEPT_SKIP_IOU, other_class_iou: float = STACKED_IOU) -> AcceptChoice:
     """What accepting predictions (``boxes`` [N, 4], ``classes`` [N], highest score first) adds:
-    the indices of those that neither duplicate a label or an earlier kept prediction of the same
-    class (IoU >= ``skip_iou``) nor lie on one of another class (IoU >= ``other_class_iou``: NMS
-    runs per class, so a model unsure between two classes gives both, and a label of one class
-    says what the object is); and how many were left out for the second reason. Classes are
-    compared as given (category ids, or class-name keys, on both sides)."""
+    those that neither duplicate a label or an earlier kept prediction of the same class (IoU >=
+    ``skip_iou``) nor lie on one of another class (IoU >= ``other_class_iou``: NMS runs per class,
+    so a model unsure between two classes gives both, and a label of one class says what the
+    object is); the others counted by reason (a loose NMS threshold's repeats were said to be
+    "labelled already"). Classes are compared as given (category ids, or class-name keys, on both
+    sides)."""
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     classes = np.asarray(classes).reshape(-1)
     label_boxes = np.asarray(label_boxes, dtype=np.float64).reshape(-1, 4)
@@ -80,18 +92,22 @@ def new_predictions(boxes: np.ndarray, classes: np.ndarray, label_boxes: np.ndar
     to_labels = box_iou(boxes, label_boxes) if len(label_boxes) else np.zeros((len(boxes), 0))
     to_predictions = box_iou(boxes, boxes)
     keep: list[int] = []
-    other_class = 0
+    labelled = repeats = other_class = 0
     for i in range(len(boxes)):
         same_label = label_classes == classes[i]
         kept = np.array(keep, dtype=np.int64)
-        if (to_labels[i, same_label] >= skip_iou).any() or (to_predictions[i, kept[classes[kept] == classes[i]]] >= skip_iou).any():
+        if (to_labels[i, same_label] >= skip_iou).any():
+            labelled += 1
+            continue
+        if (to_predictions[i, kept[classes[kept] == classes[i]]] >= skip_iou).any():
+            repeats += 1
             continue
         # against every likelier prediction, kept or not: a likelier one left out as a label's duplicate still says what the object is
         if (to_labels[i, ~same_label] >= other_class_iou).any() or (to_predictions[i, :i][classes[:i] != classes[i]] >= other_class_iou).any():
             other_class += 1
             continue
         keep.append(i)
-    return np.array(keep, dtype=np.int64), other_class
+    return AcceptChoice(np.array(keep, dtype=np.int64), labelled, repeats, other_class)
 
 
 def already_labelled(boxes: np.ndarray, classes: np.ndarray, label_boxes: np.ndarray, label_classes: np.ndarray,

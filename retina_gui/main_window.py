@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.annotations import AnnotationFileLocked
+from core.review import ACCEPT_SKIP_IOU
 from core.text import count as count_of
 from retina_gui.anchor_panel import AnchorPanel
 from retina_gui.annotator import Annotator
@@ -1369,8 +1370,8 @@ class MainWindow(QMainWindow):
             return 0
         new = self.predictions.classes_to_add(fresh)
         adds = f" That adds {count_of(len(new), 'class')}: {', '.join(new)}." if new else ""
-        other = gathered.on_another_class
-        skipped = f" ({shown - count - other} others shown are labelled already.)" if shown - count - other > 0 else ""
+        labelled_already = gathered.labelled_already
+        skipped = f" ({labelled_already} others shown are labelled already.)" if labelled_already > 0 else ""
         store = self.workspace.store
         labelled = sum(1 for name, _, _ in fresh if store.boxes(name))
         onto = (f" {labelled} of those images {'has' if labelled == 1 else 'have'} labels already: the predictions join them."
@@ -1447,8 +1448,12 @@ class MainWindow(QMainWindow):
 
 
 def _left_out(gathered) -> str:
-    """The accept questions' word on the predictions left out for lying on a label or a likelier
+    """The accept questions' word on the predictions left out for repeating a likelier one of their
+    class (a loose NMS threshold lets both through), or for lying on a label or a likelier
     prediction of another class (one object the model is unsure of)."""
-    other = gathered.on_another_class
-    return (f" {count_of(other, 'other')} lie{'s' if other == 1 else ''} on a label or likelier prediction of another class (one object "
-            f"the model is unsure of) and {'is' if other == 1 else 'are'} left out: right-click one to accept it instead." if other else "")
+    repeats, other = gathered.repeating, gathered.on_another_class
+    said = (f" {count_of(repeats, 'other')} repeat{'s' if repeats == 1 else ''} a likelier prediction of the same class (IoU "
+            f"{ACCEPT_SKIP_IOU:g} or more) and {'is' if repeats == 1 else 'are'} left out." if repeats else "")
+    return said + (f" {count_of(other, 'other')} lie{'s' if other == 1 else ''} on a label or likelier prediction of another class (one "
+                   f"object the model is unsure of) and {'is' if other == 1 else 'are'} left out: right-click one to accept it instead."
+                   if other else "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +41,7 @@ class AcceptPlan:
     fresh: list
     other_class: dict[str, int]
     revision: int
+    repeats: dict[str, int] = field(default_factory=dict)  # per image, those repeating a likelier prediction of their class
 
     @property
     def shown(self) -> int:
@@ -54,10 +55,19 @@ class AcceptPlan:
     def on_another_class(self) -> int:
         return sum(self.other_class.values())
 
+    @property
+    def repeating(self) -> int:
+        return sum(self.repeats.values())
+
+    @property
+    def labelled_already(self) -> int:
+        return self.shown - self.adds - self.on_another_class - self.repeating
+
     def waiting(self, names: set[str]) -> AcceptPlan:
         """Only the images among ``names`` (those still waiting for review)."""
         return AcceptPlan([e for e in self.entries if e[0] in names], [e for e in self.fresh if e[0] in names],
-                            {n: k for n, k in self.other_class.items() if n in names}, self.revision)
+                          {n: k for n, k in self.other_class.items() if n in names}, self.revision,
+                          {n: k for n, k in self.repeats.items() if n in names})
 
 
 def plan_accept(entries: list, labels: dict[str, tuple], keys: dict[int, str], revision: int, *, chosen: bool = False) -> AcceptPlan:
@@ -65,17 +75,18 @@ def plan_accept(entries: list, labels: dict[str, tuple], keys: dict[int, str], r
     them) whose category ids have the class-name keys ``keys``; any thread may run it. ``chosen``:
     predictions the user picked one by one (a double or right click), added even where a label of
     another class lies."""
-    fresh, other_class = [], {}
+    fresh, other_class, repeats = [], {}, {}
     for file_name, size, predictions in entries:
         if not predictions:
             continue
         boxes = np.array([p[:4] for p in predictions], dtype=np.float64)
         classes = np.array([class_name_key(p[4]) for p in predictions], dtype=object)  # as accepting matches names
-        keep, other_class[file_name] = new_predictions(boxes, classes, *_label_arrays(labels.get(file_name, ()), keys.__getitem__),
-                                                       other_class_iou=math.inf if chosen else STACKED_IOU)
-        if len(keep):
-            fresh.append((file_name, size, [predictions[i] for i in keep]))
-    return AcceptPlan(entries, fresh, other_class, revision)
+        choice = new_predictions(boxes, classes, *_label_arrays(labels.get(file_name, ()), keys.__getitem__),
+                                 other_class_iou=math.inf if chosen else STACKED_IOU)
+        other_class[file_name], repeats[file_name] = choice.other_class, choice.repeats
+        if len(choice.keep):
+            fresh.append((file_name, size, [predictions[i] for i in choice.keep]))
+    return AcceptPlan(entries, fresh, other_class, revision, repeats)
 
 
 class Predictions(QObject):
@@ -490,9 +501,10 @@ class Predictions(QObject):
         new_classes = self.classes_to_add(gathered.fresh)
         count = workspace.accept_predictions(gathered.fresh, text.format(count=added, s="" if added == 1 else "s"), colors,
                                              reviewed=[e[0] for e in gathered.entries if e[2]] if reviews else [])  # nothing shown: not reviewed
-        other = gathered.on_another_class
-        labelled = gathered.shown - count - other
+        other, repeats = gathered.on_another_class, gathered.repeating
+        labelled = gathered.shown - count - other - repeats
         left = [f"{labelled} labelled already"] if labelled else []
+        left += [f"{repeats} repeating a likelier prediction of the same class"] if repeats else []
         left += [f"{other} on a label or likelier prediction of another class"] if other else []
         # a class added is said (one prediction accepted by a double-click added the model's class unannounced)
         classes = f"; new class{'es' if len(new_classes) > 1 else ''}: {first_names(new_classes)}" if count and new_classes else ""

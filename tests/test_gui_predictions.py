@@ -1321,6 +1321,22 @@ def test_precision_with_nothing_detected_reads_not_applicable():
     assert quality_text(ThresholdPoint(0.5, 3, 1, 2)) == "precision 0.75, recall 0.60, F1 0.67"
 
 
+def test_predictions_that_repeat_a_likelier_one_of_their_class_are_said_so_not_labelled_already(qtbot, tmp_path, window_factory):
+    """At NMS 0.95 a model's repeats of one object came through; accepting left them out as "labelled already"."""
+    questions = []
+    window = window_factory(unlabelled_demo(tmp_path), confirm=lambda title, text, **_: questions.append(text) or True)
+    wait_predictions(qtbot, window)
+    entries = [("chess_01.jpg", window.annotator.size, [(420.0, 0.0, 528.0, 130.0, "white-rook"), (422.0, 2.0, 528.0, 130.0, "white-rook"),
+                                                        (10.0, 10.0, 60.0, 60.0, "white-pawn")])]
+    gathered = window.predictions.plan_accept(entries)
+    assert (gathered.adds, gathered.repeating, gathered.labelled_already) == (2, 1, 0)
+    assert window.accept_gathered(gathered) == 2
+    assert "1 other repeats a likelier prediction of the same class (IoU 0.7 or more) and is left out." in questions[0]
+    assert "labelled already" not in questions[0]
+    assert window.statusBar().currentMessage() == ("accepted 2 predictions; new classes: white-rook, white-pawn; "
+                                                   "left out: 1 repeating a likelier prediction of the same class")
+
+
 def test_evaluation_predicts_again_an_image_changed_since_it_was_cached(qtbot, tmp_path, window_factory):
     """The cache said it held the image (its entry existed) but would not give it (the file had
     changed): Evaluate left the image out and blamed a folder that cannot be written."""

@@ -72,9 +72,9 @@ def test_a_label_whose_anchors_score_low_reports_the_best_score():
 def test_accepting_skips_predictions_that_duplicate_a_same_class_label():
     labels = np.array([[0, 0, 100, 100.0]])
     preds = np.array([[2, 2, 100, 100], [0, 0, 100, 100], [300, 300, 400, 400], [305, 300, 405, 400.0]])
-    keep, other_class = new_predictions(preds, np.array(["rook", "knight", "rook", "rook"], dtype=object), labels, np.array(["rook"], dtype=object))
-    # 0 duplicates the rook label; 1 lies on it (a knight where the user labelled a rook); 3 duplicates the kept prediction 2
-    assert keep.tolist() == [2] and other_class == 1
+    choice = new_predictions(preds, np.array(["rook", "knight", "rook", "rook"], dtype=object), labels, np.array(["rook"], dtype=object))
+    # 0 duplicates the rook label; 1 lies on it (a knight where the user labelled a rook); 3 repeats the kept prediction 2
+    assert choice.keep.tolist() == [2] and (choice.labelled, choice.other_class, choice.repeats) == (1, 1, 1)
 
 
 def test_each_error_says_what_kind_it_is():
@@ -386,16 +386,16 @@ def test_predictions_covered_by_a_same_class_label_are_the_ones_accepting_skips(
     mask = covered_by_labels(boxes, np.array([1, 2, 1]), np.array([[11, 11, 50, 50]]), np.array([1]))
     assert mask.tolist() == [True, True, False]  # the same place: covered, whatever the class (the object is labelled); another place: not
     assert covered_by_labels(boxes, np.array([1, 2, 1]), np.zeros((0, 4)), np.zeros(0)).tolist() == [False] * 3
-    assert new_predictions(boxes, np.array([1, 2, 1]), np.array([[11, 11, 50, 50]]), np.array([1]))[0].tolist() == [2]  # 1: on the label
+    assert new_predictions(boxes, np.array([1, 2, 1]), np.array([[11, 11, 50, 50]]), np.array([1])).keep.tolist() == [2]  # 1: on the label
 
 
 def test_of_two_classes_predicted_on_one_object_accepting_takes_the_likelier():
     """NMS runs per class: a model unsure between a rook and a knight gives both, and accepting
     both made one object two labels."""
     boxes = np.array([[420, 0, 528, 130], [420, 0, 528, 130], [100, 100, 200, 200], [104, 100, 200, 204], [300, 300, 340, 340.0]])
-    keep, other_class = new_predictions(boxes, np.array(["rook", "knight", "rook", "queen", "queen"], dtype=object), np.zeros((0, 4)),
-                                        np.array([], dtype=object))
-    assert keep.tolist() == [0, 2, 4] and other_class == 2  # highest score first: the rook over the knight, the rook over the queen
+    choice = new_predictions(boxes, np.array(["rook", "knight", "rook", "queen", "queen"], dtype=object), np.zeros((0, 4)),
+                             np.array([], dtype=object))
+    assert choice.keep.tolist() == [0, 2, 4] and choice.other_class == 2  # highest score first: the rook over the knight, the rook over the queen
 
 
 def test_a_likelier_prediction_left_out_as_a_label_s_duplicate_still_says_what_the_object_is():
@@ -404,6 +404,6 @@ def test_a_likelier_prediction_left_out_as_a_label_s_duplicate_still_says_what_t
     label = np.array([[0, 0, 100, 100.0]])
     preds = np.array([[0, 0, 100, 85], [0, 0, 100, 75.0]])  # the knight is at IoU 0.88 with the rook prediction, 0.75 with the label
     classes = np.array(["rook", "knight"], dtype=object)
-    keep, other_class = new_predictions(preds, classes, label, np.array(["rook"], dtype=object))
-    assert keep.tolist() == [] and other_class == 1
-    assert new_predictions(preds, classes, np.zeros((0, 4)), np.array([], dtype=object))[0].tolist() == [0]
+    choice = new_predictions(preds, classes, label, np.array(["rook"], dtype=object))
+    assert choice.keep.tolist() == [] and choice.other_class == 1
+    assert new_predictions(preds, classes, np.zeros((0, 4)), np.array([], dtype=object)).keep.tolist() == [0]
