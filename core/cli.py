@@ -433,6 +433,8 @@ def _eval(args: argparse.Namespace) -> int:
         print(f"{name:<{width}}  {fmt(ap)}")
     if (best := result.best_f1) is not None:
         print(f"best F1 {best['f1']:.3f} at score > {best['score']:.2f} (precision {best['precision']:.3f}, recall {best['recall']:.3f}, IoU 0.5)")
+    elif result.mAP is not None:
+        print("best F1: none (at no score threshold does a detection find a label, at IoU 0.5)")
     if args.json:
         # which images the metrics are of: a file read later does not say "3 of 59 images were left out" otherwise
         write_json(args.json, {**result.to_json(), "images": result.num_images, "skipped": list(result.skipped)})

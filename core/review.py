@@ -474,9 +474,12 @@ def threshold_sweep(matches: list[ImageMatch], thresholds: np.ndarray) -> list[T
 
 def best_f1(points: list[ThresholdPoint]) -> ThresholdPoint | None:
     """The threshold of the highest F1 (of equal ones, the highest threshold: fewer detections to
-    look at); None when nothing is labelled (F1 says nothing there: a set of negatives only)."""
+    look at); None when nothing is labelled (F1 says nothing there: a set of negatives only), or
+    when no threshold finds a label (every F1 0: "best F1 0.000 at score > 0.99" named a threshold
+    as good as any other)."""
     scored = [p for p in points if p.true_positives + p.missed]
-    return max(reversed(scored), key=lambda p: p.f1) if scored else None
+    best = max(reversed(scored), key=lambda p: p.f1) if scored else None
+    return best if best is not None and best.f1 > 0 else None
 
 
 def slider_thresholds(score_floor: float) -> np.ndarray:

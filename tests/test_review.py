@@ -363,6 +363,7 @@ def test_the_best_f1_threshold_is_the_highest_of_the_best():
     assert best.score == 0.3 and best.precision == 0.8 and best.recall == 0.8 and best.f1 == pytest.approx(0.8)
     assert best_f1([ThresholdPoint(0.1, 0, 0, 0)]) is None  # nothing labelled, nothing found
     assert best_f1([ThresholdPoint(0.4, 0, 2, 0), ThresholdPoint(0.7, 0, 0, 0)]) is None  # negatives only: F1 says nothing
+    assert best_f1([ThresholdPoint(0.4, 0, 9, 3), ThresholdPoint(0.99, 0, 0, 3)]) is None  # nothing found at any: no best threshold
     assert ThresholdPoint(0.5, 0, 0, 3).precision == 1.0 and ThresholdPoint(0.5, 0, 0, 3).f1 == 0.0
 
 
