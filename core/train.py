@@ -268,6 +268,9 @@ class Trainer:
             config = replace(config, channels_last=channels_last_by_default(self.device))
         self.config = config
         self.dtype = resolve_precision(config.precision, self.device)
+        if self.dtype == torch.float16 and self.device.type != "cuda":  # (the window refused it; retina train trained on, unscaled)
+            raise ValueError("fp16 trains on a CUDA GPU only (its loss scaling is the GPU's, and the CPU runs fp16 slowly): "
+                             "choose precision bf16 or fp32")
         # oneDNN's bf16 backward of a stride-2 convolution over a 1x1 map gives NaN gradients (P7's
         # weights, in 5 of 6 steps at 32 px, 1 of 6 at 64, none at 96): "auto" takes fp32 there
         self._small_input_fp32 = (config.precision == "auto" and self.device.type == "cpu" and self.dtype == torch.bfloat16

@@ -304,3 +304,18 @@ def test_predict_names_the_images_it_cannot_list_or_name_and_still_writes_the_re
     assert main(["predict", str(folder / "good.png"), os.fsdecode(latin1), *args]) == EXIT_SKIPPED
     assert "caf\ufffd.png (its name is not valid UTF-8: rename it)" in capsys.readouterr().err
     assert {r["file_name"] for r in json.loads(out.read_text())} == {"good.png"}
+
+
+def test_fp16_on_the_cpu_is_said_to_be_slow_at_predict_and_refused_at_train(tiny_checkpoint, tmp_path, capsys):
+    """Both went by without a word: predicting took 7 times fp32's time, training ran without loss scaling."""
+    out = tmp_path / "r.json"
+    assert main(["predict", str(PHOTOS / "skimage" / "astronaut.png"), "--weights", str(tiny_checkpoint), "--device", "cpu",
+                 "--precision", "fp16", "--out", str(out)]) == 0
+    assert "note: fp16 on the CPU is slow" in capsys.readouterr().err and out.exists()
+    assert main(["predict", str(PHOTOS / "skimage" / "astronaut.png"), "--weights", str(tiny_checkpoint), "--device", "cpu",
+                 "--precision", "fp32", "--out", str(out)]) == 0
+    assert "note: fp16" not in capsys.readouterr().err
+    (tmp_path / "ann.json").write_text(json.dumps(valid_subset(tmp_path)))
+    assert main(["train", "--coco", str(tmp_path / "ann.json"), "--weights", str(tiny_checkpoint), "--device", "cpu", "--precision", "fp16",
+                 "--epochs", "1", "--image-size", "128", "--out", str(tmp_path / "run")]) == 1
+    assert "fp16 trains on a CUDA GPU only" in capsys.readouterr().err and not (tmp_path / "run").exists()
