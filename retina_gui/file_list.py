@@ -21,6 +21,7 @@ from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QListView, QVBoxLayout, QWidget
 
 from core.annotations import AnnotationStore, ImageStatus
+from core.text import count
 
 UNREADABLE = "unreadable"
 _STATUS_COLORS = {ImageStatus.UNLABELLED.value: "#808080", ImageStatus.LABELLED.value: "#3c8dd8",
@@ -261,7 +262,7 @@ class FileListPanel(QWidget):
 
     def _update_count(self, *_) -> None:
         shown, total = self.filter.rowCount(), self.model.rowCount()
-        self.count.setText(f"{total} images" if shown == total else f"{shown} of {total} images")
+        self.count.setText(count(total, "image") if shown == total else f"{shown} of {count(total, 'image')}")
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():

@@ -589,6 +589,7 @@ class MainWindow(QMainWindow):
         self.scanner.found.connect(self._found)
         self.scanner.done.connect(self._scan_done)
         self.scanner.failed.connect(self._scan_failed)
+        self.scanner.skipped.connect(self._scan_skipped)
         self.scanner.start()
         self._remember(folder)
         self.training_panel.attach()
@@ -710,6 +711,7 @@ class MainWindow(QMainWindow):
         self.scanner.found.connect(self._found_again)
         self.scanner.done.connect(self._rescanned)
         self.scanner.failed.connect(self._scan_failed)
+        self.scanner.skipped.connect(self._scan_skipped)
         self.listed = False
         self.scanner.start()
 
@@ -742,6 +744,19 @@ class MainWindow(QMainWindow):
 
     def _scan_failed(self, message: str) -> None:
         self.report("Folder", message)
+
+    def _scan_skipped(self, entries: list) -> None:
+        """Entries the listing left out, with why: in a box, then, while they are the same ones, in
+        the status bar (a link loop's box came back at every F5)."""
+        folder = self.scanner.folder
+        key, seen = f"skipped_entries/{folder}", hashlib.sha1("\n".join(entries).encode()).hexdigest()
+        text = f"{count_of(len(entries), 'entry')} of {folder} {'was' if len(entries) == 1 else 'were'} left out (the rest is listed)"
+        if self.settings.value(key) == seen:
+            self.say(text)
+            return
+        listing = "\n".join(entries[:15]) + (f"\n… and {len(entries) - 15} more" if len(entries) > 15 else "")
+        self.report("Folder", f"{text}:\n\n{listing}")
+        self.settings.setValue(key, seen)
 
     def _remember(self, folder: Path) -> None:
         recent = [f for f in self._recent() if f != str(folder)]

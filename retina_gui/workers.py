@@ -91,6 +91,7 @@ class FolderScanner(Worker):
     found = Signal(list)  # relative POSIX paths
     done = Signal(int)  # number of images
     failed = Signal(str)
+    skipped = Signal(list)  # the entries left out (a link loop, a name that cannot be decoded), each with why
 
     BATCH_SECONDS = 0.05
 
@@ -119,8 +120,7 @@ class FolderScanner(Worker):
             self.found.emit(pending)
             total += len(pending)
         if self._skipped:
-            listing = "\n".join(self._skipped[:15]) + (f"\n… and {len(self._skipped) - 15} more" if len(self._skipped) > 15 else "")
-            self.failed.emit(f"{len(self._skipped)} entries of {self.folder} were left out (the rest is listed):\n\n{listing}")
+            self.skipped.emit(self._skipped)
         self.done.emit(total)
 
 

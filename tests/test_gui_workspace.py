@@ -2865,3 +2865,25 @@ def test_a_class_the_picker_adds_is_said(qtbot, demo, monkeypatch):
     window.canvas.select([])
     qtbot.keyClick(window.canvas, Qt.Key.Key_L)
     assert window.statusBar().currentMessage() == "class zebra added; new boxes: zebra"  # (the 13th class: no key)
+
+
+def test_entries_the_listing_leaves_out_are_said_in_a_box_once_then_in_the_status_bar(qtbot, tmp_path, settings):
+    """A link back up came back as a box at every F5 ("1 entries of … were left out")."""
+    import os
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(DATASETS / "sample_photos" / "skimage" / "astronaut.png", folder)
+    os.symlink(folder, folder / "again")  # a link back up
+    window = open_window(qtbot, folder, settings)
+    qtbot.waitUntil(lambda: window.listed, timeout=5000)
+    (report,) = [r for r in window.reports if "left out" in r]
+    assert report.startswith(f"Folder: 1 entry of {folder} was left out (the rest is listed):\n\nagain/ ")
+    assert window.files.count.text() == "1 image"  # ("1 images")
+    said = []
+    window.statusBar().messageChanged.connect(said.append)
+    window.rescan()
+    qtbot.waitUntil(lambda: window.listed, timeout=5000)
+    assert len([r for r in window.reports if "left out" in r]) == 1
+    assert f"1 entry of {folder} was left out (the rest is listed)" in said
+    window.close()
