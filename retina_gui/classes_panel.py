@@ -133,7 +133,9 @@ class ClassesPanel(QWidget):
 
     def _editable(self) -> bool:
         """The Classes menu reaches here with the buttons off: say why (in the status bar, as for box edits)."""
-        if self.workspace is not None and self.workspace.read_only:
+        if self.workspace is None:  # (Add with no folder open did nothing, and said nothing)
+            self.message.emit("open a folder first: its classes are kept with its labels")
+        elif self.workspace.read_only:
             self.message.emit(f"Editing is off: {self.workspace.read_only_reason}")
         return self.workspace is not None and not self.workspace.read_only
 

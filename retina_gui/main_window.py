@@ -422,7 +422,8 @@ class MainWindow(QMainWindow):
         rescale = self._action(edit, "Rescale Boxes to the Image &Size", a.rescale_to_image, None,
                                "The image file was resized since it was labelled: scale its boxes to match")
         selection = self.canvas.selected
-        self._greyed_while_open(edit, {copy: self._copyable, paste: a.can_paste, paste_previous: a.can_paste_previous, delete: selection,
+        self._greyed_while_open(edit, {self.undo_action: self._can_undo, self.redo_action: self._can_redo, copy: self._copyable,
+                                       paste: a.can_paste, paste_previous: a.can_paste_previous, delete: selection,
                                        select_all: a.has_boxes, clear: selection, reviewed: a.can_edit, rescale: a.needs_rescale})
 
         view = bar.addMenu("&View")
@@ -959,24 +960,32 @@ class MainWindow(QMainWindow):
         return chosen, note
 
     def _undo(self) -> None:
-        if self.workspace is not None:
+        if self.workspace is None:
+            self.say("nothing to undo")
+        else:
             stack = self.workspace.undo_stack
             command = stack.command(stack.index() - 1)
             self._show_image_of(command)
-            if stack.canUndo():
-                self.say(f"undone: {stack.undoText()}")  # not the message of the edit, left standing
-                self._stepped = f"undone: {stack.undoText()}"
+            if not stack.canUndo():  # (Ctrl+Z at the start of the history said nothing)
+                self.say("nothing to undo")
+                return
+            self.say(f"undone: {stack.undoText()}")  # not the message of the edit, left standing
+            self._stepped = f"undone: {stack.undoText()}"
             stack.undo()
             self._stepped = ""
             self._select_left(command, undone=True)
 
     def _redo(self) -> None:
-        if self.workspace is not None:
+        if self.workspace is None:
+            self.say("nothing to redo")
+        else:
             stack = self.workspace.undo_stack
             self._show_image_of(stack.command(stack.index()))
-            if stack.canRedo():
-                self.say(f"redone: {stack.redoText()}")
-                self._stepped = f"redone: {stack.redoText()}"
+            if not stack.canRedo():  # (Ctrl+Y at the end of the history said nothing)
+                self.say("nothing to redo")
+                return
+            self.say(f"redone: {stack.redoText()}")
+            self._stepped = f"redone: {stack.redoText()}"
             before = stack.index()
             command = stack.command(before)
             stack.redo()
@@ -999,12 +1008,18 @@ class MainWindow(QMainWindow):
                 self.report("Redo", problem)
 
     def _show_undo_state(self, *_args) -> None:
-        """Edit ▸ Undo and Redo name the step they take, and are off when there is none."""
+        """Edit ▸ Undo and Redo name the step they take (greyed in the menu when there is none, see
+        _greyed_while_open: turned off, Ctrl+Z and Ctrl+Y said nothing at the ends of the history)."""
         stack = self.workspace.undo_stack if self.workspace is not None else None
-        for action, verb, able, text in ((self.undo_action, "&Undo", stack and stack.canUndo(), stack and stack.undoText()),
-                                         (self.redo_action, "&Redo", stack and stack.canRedo(), stack and stack.redoText())):
-            action.setEnabled(bool(able))
+        for action, verb, able, text in ((self.undo_action, "&Undo", self._can_undo(), stack and stack.undoText()),
+                                         (self.redo_action, "&Redo", self._can_redo(), stack and stack.redoText())):
             action.setText(f"{verb} {text}" if able and text else verb)
+
+    def _can_undo(self) -> bool:
+        return self.workspace is not None and self.workspace.undo_stack.canUndo()
+
+    def _can_redo(self) -> bool:
+        return self.workspace is not None and self.workspace.undo_stack.canRedo()
 
     def _show_image_of(self, command) -> None:
         """Undo and redo of an edit made on another image first bring that image on screen (a step of

@@ -1464,6 +1464,9 @@ def test_accept_and_load_model_with_no_folder_open_say_what_to_do(qtbot, tmp_pat
     assert "(loads when a folder is opened)" in window.model_panel.path_label.text()
     assert window.accept_image() == 0
     assert window.statusBar().currentMessage() == "open a folder first: accepted predictions become its labels"
+    add = next(b for b in window.classes.buttons if b.text() == "Add")
+    add.click()  # (it did nothing, and said nothing)
+    assert window.statusBar().currentMessage() == "open a folder first: its classes are kept with its labels"
     window.close()
 
 

@@ -1365,6 +1365,8 @@ def test_panels_come_back_as_they_were_left_and_reset_puts_them_back(qtbot, tmp_
 
 
 def test_a_small_window_keeps_most_of_its_width_for_the_image_and_no_panel_is_cut_off(qtbot, tmp_path, settings):
+    from retina_gui.widgets import PanelScroll, PinnedPanel
+
     folder = tmp_path / "demo"
     shutil.copytree(DEMO, folder)
     window = MainWindow(folder=folder, settings=settings)
@@ -1378,7 +1380,11 @@ def test_a_small_window_keeps_most_of_its_width_for_the_image_and_no_panel_is_cu
     for title, dock in window.docks.items():  # and no panel is cut off at the right: a dock is never narrower than its panel
         dock.raise_()
         qtbot.wait(20)
-        assert dock.widget().viewport().width() >= dock.widget().widget().minimumSizeHint().width(), title
+        area = dock.widget().findChild(PanelScroll) if isinstance(dock.widget(), PinnedPanel) else dock.widget()
+        assert area.viewport().width() >= area.widget().minimumSizeHint().width(), title
+        if isinstance(dock.widget(), PinnedPanel):  # (Training's buttons, above the part that scrolls)
+            pinned = dock.widget().layout().itemAt(0).widget()
+            assert pinned.width() >= pinned.minimumSizeHint().width(), title
     for bar in window.findChildren(QTabBar):  # and every tab's name is whole ("M…", "Anc…", "Evalua…" before)
         if bar.isVisible():
             assert all(bar.tabRect(i).width() >= bar.tabSizeHint(i).width() for i in range(bar.count())), bar.tabText(0)
@@ -1415,9 +1421,14 @@ def test_a_long_image_name_is_cut_in_the_middle_in_the_list_and_the_status_bar(q
 def test_clicking_a_history_entry_shows_the_image_it_changed(qtbot, demo):
     window = demo
     size = window.canvas.image_size
-    assert not window.undo_action.isEnabled() and not window.redo_action.isEnabled()  # nothing to take back yet
+    edit = menu_named(window, "&Edit")
+    edit.aboutToShow.emit()  # nothing to take back yet: greyed in the menu (the keys say so, see test_undo_and_redo_…)
+    assert not window.undo_action.isEnabled() and not window.redo_action.isEnabled()
+    edit.aboutToHide.emit()
     window.workspace.draw_box("chess_01.jpg", size, QRectF(10, 10, 40, 40))
-    assert window.undo_action.isEnabled() and window.undo_action.text().startswith("&Undo Draw")
+    edit.aboutToShow.emit()
+    assert window.undo_action.isEnabled() and window.undo_action.text().startswith("&Undo Draw") and not window.redo_action.isEnabled()
+    edit.aboutToHide.emit()
     n = len(window.workspace.store.boxes("chess_01.jpg"))
     window.files.set_current("chess_02.jpg")
     wait_image(qtbot, window, "chess_02.jpg")
@@ -2887,3 +2898,18 @@ def test_entries_the_listing_leaves_out_are_said_in_a_box_once_then_in_the_statu
     assert len([r for r in window.reports if "left out" in r]) == 1
     assert f"1 entry of {folder} was left out (the rest is listed)" in said
     window.close()
+
+
+def test_undo_and_redo_with_nothing_to_take_back_say_so(qtbot, demo):
+    """Ctrl+Z at the start of the history, or Ctrl+Y at its end, said nothing."""
+    window = demo
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.statusBar().currentMessage() == "nothing to undo"
+    window.canvas.select([0])
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Delete)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    assert window.statusBar().currentMessage() == "nothing to redo"
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.statusBar().currentMessage().startswith("undone: Delete box")
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    assert window.statusBar().currentMessage().startswith("redone: Delete box")
