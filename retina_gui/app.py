@@ -1,4 +1,4 @@
-"""Entry point ``retina-gui [FOLDER] [--labels FILE] [--no-subfolders] [--model WEIGHTS]``: sets up Qt and opens the main window."""
+"""Entry point ``retina-gui [FOLDER | IMAGE] [--labels FILE] [--no-subfolders] [--model WEIGHTS]``: sets up Qt and opens the main window."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="retina-gui", description="Label, inspect and fine-tune RetinaNet detectors.")
-    parser.add_argument("folder", nargs="?", type=Path, help="image folder to open")
+    parser.add_argument("folder", nargs="?", type=Path, help="image folder to open, or an image (its folder opens on it)")
     parser.add_argument("--model", type=Path, help="weights file to load (retina-gui, torchvision or yhenon)")
     parser.add_argument("--labels", type=Path, help="COCO file holding the folder's labels (default: annotations.coco.json in it, or a Roboflow export's _annotations.coco.json)")
     parser.add_argument("--no-subfolders", action="store_true", help="list only the folder's own images")

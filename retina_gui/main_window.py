@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.annotations import AnnotationFileLocked
+from core.images import IMAGE_SUFFIXES
 from core.review import ACCEPT_SKIP_IOU
 from core.text import count as count_of
 from retina_gui.anchor_panel import AnchorPanel
@@ -525,12 +526,27 @@ class MainWindow(QMainWindow):
             self._waited_for_screen += 1
             QTimer.singleShot(20, partial(self._open_when_exposed, folder, labels))
             return
-        self.open_folder(folder, labels)
+        if folder.is_file() and folder.suffix.lower() in IMAGE_SUFFIXES:  # retina-gui photo.jpg ("… is not a folder" before)
+            self.open_image(folder, labels)
+        else:
+            self.open_folder(folder, labels)
+
+    def open_image(self, image: Path, labels: Path | None = None) -> bool:
+        """The image on screen, in the folder open if it lies under it, else in its own folder,
+        opened (a file given to retina-gui, or dropped on the window, as a file manager gives it)."""
+        image = image.resolve()
+        open_here = self.workspace is not None and image.is_relative_to(self.workspace.folder) and labels is None
+        if not open_here and not self.open_folder(image.parent, labels):
+            return False
+        name = image.relative_to(self.workspace.folder).as_posix()
+        if not self.files.set_current(name):
+            self._restore = name  # shown when the listing reaches it
+        return True
 
     def open_folder(self, folder: Path, labels: Path | None = None) -> bool:
         folder = folder.resolve()
         if not folder.is_dir():
-            self.report("Open folder", f"{folder} is not a folder.")
+            self.report("Open folder", f"{folder} does not exist." if not folder.exists() else f"{folder} is not a folder.")
             return False
         if not self._may_stop_work("open another folder") or not self._may_lose_unsaved("open another labels file or folder"):
             return False
@@ -619,10 +635,8 @@ class MainWindow(QMainWindow):
 
     @staticmethod
     def _dropped(event) -> tuple[str, Path] | None:
-        """What a drag brings: ("folder", a folder, or the folder of one of its images) or ("model",
-        a weights file); None for anything else (a labels file dropped opened its folder as images)."""
-        from core.images import IMAGE_SUFFIXES
-
+        """What a drag brings: ("folder", a folder), ("image", an image: its folder opened on it) or
+        ("model", a weights file); None for anything else (a labels file dropped opened its folder as images)."""
         urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
         path = Path(urls[0].toLocalFile()) if urls and urls[0].isLocalFile() else None
         if path is None or not path.exists():
@@ -630,7 +644,7 @@ class MainWindow(QMainWindow):
         if path.is_dir():
             return "folder", path
         suffix = path.suffix.lower()
-        return ("folder", path.parent) if suffix in IMAGE_SUFFIXES else ("model", path) if suffix in WEIGHT_SUFFIXES else None
+        return ("image", path) if suffix in IMAGE_SUFFIXES else ("model", path) if suffix in WEIGHT_SUFFIXES else None
 
     def dragEnterEvent(self, event) -> None:
         if self._dropped(event) is not None:
@@ -644,6 +658,8 @@ class MainWindow(QMainWindow):
         kind, path = dropped
         if kind == "model":
             self.model_panel.load(path)
+        elif kind == "image":  # after the drop has returned, as a folder is opened
+            QTimer.singleShot(0, partial(self.open_image, path))
         elif self.workspace is None or path.resolve() != self.workspace.folder:  # (opened again, it lost a --labels file)
             # after the drop has returned: the file manager's drag waited on the questions and the labels' reading
             QTimer.singleShot(0, partial(self.open_folder, path))

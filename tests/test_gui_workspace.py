@@ -2748,10 +2748,17 @@ def test_the_empty_window_says_how_to_start_and_a_dropped_folder_opens(qtbot, tm
         return event.isAccepted()
 
     assert not dropped(folder / "annotations.coco.json", "enter")  # (it opened the labels' folder as images)
-    assert dropped(folder / "chess_03.jpg", "enter")  # an image of the folder: its folder opens
+    assert dropped(folder / "chess_03.jpg", "enter")  # an image of the folder: its folder opens, on that image
     assert dropped(folder / "chess_03.jpg", "drop")
     qtbot.waitUntil(lambda: window.workspace is not None and window.listed, timeout=5000)
     assert window.workspace.folder == folder.resolve()
+    wait_image(qtbot, window, "chess_03.jpg")
+    opened = []
+    window.open_folder = lambda *args: opened.append(args)
+    assert dropped(folder / "chess_05.jpg", "enter") and dropped(folder / "chess_05.jpg", "drop")  # another of the folder open: shown
+    wait_image(qtbot, window, "chess_05.jpg")
+    assert opened == []
+    del window.open_folder
     loaded = []
     window.predictions.load_model = lambda path, *args: loaded.append(path)
     assert dropped(folder / "model.safetensors", "enter") and dropped(folder / "model.safetensors", "drop") and loaded == [folder / "model.safetensors"]  # a weights file loads
@@ -2913,3 +2920,19 @@ def test_undo_and_redo_with_nothing_to_take_back_say_so(qtbot, demo):
     assert window.statusBar().currentMessage().startswith("undone: Delete box")
     qtbot.keyClick(window.canvas, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
     assert window.statusBar().currentMessage().startswith("redone: Delete box")
+
+
+def test_retina_gui_given_an_image_opens_its_folder_on_it_and_a_missing_path_is_said_so(qtbot, tmp_path, settings):
+    """It said "…jpg is not a folder", as it did of a path that does not exist."""
+    folder = tmp_path / "f"
+    shutil.copytree(DEMO, folder)
+    window = MainWindow(settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    window.open_folder_once_shown(folder / "chess_06.jpg")
+    qtbot.waitUntil(lambda: window.workspace is not None and window.listed, timeout=5000)
+    assert window.workspace.folder == folder.resolve()
+    wait_image(qtbot, window, "chess_06.jpg")
+    assert not window.open_folder(tmp_path / "nowhere")
+    assert window.reports[-1] == f"Open folder: {(tmp_path / 'nowhere').resolve()} does not exist."
+    window.close()
