@@ -3,6 +3,7 @@ each with its status from the annotation store, plus search and a status filter.
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 
 from PySide6.QtCore import (
@@ -105,8 +106,16 @@ class FileListModel(QAbstractListModel):
         self.refresh([name])
 
 
+def search_key(text: str) -> str:
+    """What the search compares: case and accents do not count ("deja" finds "déjà vu/1.jpg");
+    an ASCII name, most of them, is only lower-cased (100,000 names are filtered at each key)."""
+    if text.isascii():
+        return text.lower()
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold()
+
+
 class FileFilter(QSortFilterProxyModel):
-    """Case-insensitive substring search and a status filter; keeps the model's (sorted) order."""
+    """Search (a substring, case and accents aside) and a status filter; keeps the model's (sorted) order."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -119,7 +128,7 @@ class FileFilter(QSortFilterProxyModel):
 
     def set_text(self, text: str) -> None:
         self.beginFilterChange()
-        self.text = text.lower()
+        self.text = search_key(text)
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def set_status(self, status: str) -> None:
@@ -130,7 +139,7 @@ class FileFilter(QSortFilterProxyModel):
     def filterAcceptsRow(self, row: int, parent: QModelIndex | QPersistentModelIndex) -> bool:
         model: FileListModel = self.sourceModel()
         name = model.names[row]
-        if self.text and self.text not in name.lower():
+        if self.text and self.text not in search_key(name):
             return False
         return not self.status or name == self.kept or status_matches(model, name, self.status)
 
@@ -184,6 +193,7 @@ class FileListPanel(QWidget):
     """Search box, status filter, the list and a count. ``current_changed`` gives the chosen name."""
 
     current_changed = Signal(str)
+    message = Signal(str)  # a short note for the status bar
     search_done = Signal()  # Return or Esc in the search box: the keys go back to the image (D and A typed into the box)
 
     def __init__(self, model: FileListModel, parent: QWidget | None = None) -> None:
@@ -277,9 +287,13 @@ class FileListPanel(QWidget):
         return index.data() if index.isValid() else None
 
     def _search_entered(self) -> None:
-        """Return: the first image found is shown, unless the one on screen is among those found."""
+        """Return: the first image found is shown, unless the one on screen is among those found;
+        none found is said (Return did nothing, silently)."""
         if not self.view.currentIndex().isValid() and self.filter.rowCount():
             self.view.setCurrentIndex(self.filter.index(0, 0))
+        if not self.filter.rowCount() and self.search.text().strip():
+            among = f" among the {self.status_box.currentText().split(' (')[0].lower()} images" if self.filter.status else ""
+            self.message.emit(f"no image name has “{self.search.text().strip()}”{among}")
         self.search_done.emit()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:

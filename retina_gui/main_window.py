@@ -218,6 +218,7 @@ class MainWindow(QMainWindow):
         self.predictions.changed.connect(self._explain_selection)
         self.annotator.current_edited.connect(self._current_edited)
         self.files.search_done.connect(self.canvas.setFocus)
+        self.files.message.connect(self.say)
         self.predictions.message.connect(self.say)
         self.predictions.folder_gathered.connect(self.accept_gathered)
         self.predictions.model_changed.connect(self.anchor_panel.set_model)

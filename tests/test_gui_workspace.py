@@ -2936,3 +2936,21 @@ def test_retina_gui_given_an_image_opens_its_folder_on_it_and_a_missing_path_is_
     assert not window.open_folder(tmp_path / "nowhere")
     assert window.reports[-1] == f"Open folder: {(tmp_path / 'nowhere').resolve()} does not exist."
     window.close()
+
+
+def test_the_search_ignores_accents_and_says_when_it_finds_nothing(qtbot, tmp_path, settings):
+    """A search for "deja" found nothing in "déjà vu/", and Return then did nothing, silently."""
+    folder = tmp_path / "f"
+    (folder / "déjà vu").mkdir(parents=True)
+    shutil.copy(DEMO / "chess_01.jpg", folder / "plain.jpg")
+    shutil.copy(DEMO / "chess_02.jpg", folder / "déjà vu" / "Crème.jpg")
+    window = open_window(qtbot, folder, settings)
+    qtbot.waitUntil(lambda: window.listed and window.files.model.rowCount() == 2, timeout=5000)
+    for text in ("deja", "DÉJÀ", "creme", "vu/cr"):
+        window.files.search.setText(text)
+        assert [window.files.filter.index(r, 0).data() for r in range(window.files.filter.rowCount())] == ["déjà vu/Crème.jpg"], text
+    window.files.search.setText("zebra")
+    window.files.search.setFocus()
+    qtbot.keyClick(window.files.search, Qt.Key.Key_Return)
+    assert window.statusBar().currentMessage() == "no image name has “zebra”"
+    window.close()
