@@ -463,6 +463,7 @@ def _eval(args: argparse.Namespace) -> int:
 def _convert(args: argparse.Namespace) -> int:
     from core.formats import writes_label_file
     from core.formats.convert import (
+        UNLABELLED_NOTE,
         boxes_outside,
         first_label_file,
         fit_to_images,
@@ -526,7 +527,7 @@ def _convert(args: argparse.Namespace) -> int:
     images, boxes = written_counts(labels, args.target_format)
     print(f"{count(images, 'image')}, {count(boxes, 'box')}{left_out}, {count(len(labels.categories), 'category')} "
           f"written to {args.target}", file=sys.stderr)
-    serious = [p for p in problems if not p.startswith("image without label file")]
+    serious = [p for p in problems if not p.startswith(UNLABELLED_NOTE)]
     return EXIT_SKIPPED if serious else 0
 
 

@@ -127,6 +127,8 @@ class LabelTransfer(QObject):
             self.message.emit(f"exported {count(images, 'image')}, {count(boxes, 'box')} to {target}{check}{gone}")
             self.finished.emit(True)
             return
+        from core.formats.convert import UNLABELLED_NOTE
+
         _, source, workspace, present = task
         labels, problems = result
         try:
@@ -135,7 +137,7 @@ class LabelTransfer(QObject):
             self.problem.emit("Import failed", str(exc))
             self.finished.emit(False)
             return
-        problems = [p for p in problems if not p.startswith("image without label file")]
+        problems = [p for p in problems if not p.startswith(UNLABELLED_NOTE)]
         if skipped:
             problems.append(f"{len(skipped)} labelled images are not in this folder and were skipped, e.g. {skipped[0]}")
         if problems:

@@ -70,7 +70,7 @@ def test_coco_to_voc_to_coco_round_trip(tmp_path):
     assert [[bx[:5] for bx in x[3]] for x in a] == [[bx[:5] for bx in x[3]] for x in b]
 
 
-def test_yolo_reports_orphans_and_unlabelled_images(tmp_path):
+def test_yolo_reports_orphans_and_unlabelled_images(tmp_path, capsys):
     images = tmp_path / "images"
     images.mkdir()
     source = DATASETS / "exif_orientation"
@@ -83,11 +83,25 @@ def test_yolo_reports_orphans_and_unlabelled_images(tmp_path):
     (labels / "ghost.txt").write_text("0 0.5 0.5 0.1 0.1\n")
     read, report = read_yolo(labels, images)
     assert report.orphan_labels == ["ghost.txt"] and report.unlabelled_images == ["Portrait_5.jpg"]
+    # an image without a label file holds no labels: left out (written to COCO, training took it for "nothing here")
+    assert [im.file_name for im in read.images] == ["Landscape_6.jpg"] and [im.id for im in read.images] == [1]
     landscape = next(im for im in read.images if im.file_name == "Landscape_6.jpg")
     assert (landscape.width, landscape.height) == (1800, 1200)  # EXIF-oriented size
     box = landscape.boxes[0]
     assert (box.x1, box.y1, box.x2, box.y2) == pytest.approx((810, 480, 990, 720))
     assert main(["convert", "--from", "yolo", str(labels), "--to", "coco", str(tmp_path / "o.json"), "--images", str(images)]) == 3
+    assert [im["file_name"] for im in json.loads((tmp_path / "o.json").read_text())["images"]] == ["Landscape_6.jpg"]
+    (labels / "ghost.txt").unlink()
+    for name in ("Portrait_6.jpg", "Landscape_5.jpg", "Portrait_7.jpg"):
+        (images / name).write_bytes((source / name).read_bytes())
+    (labels / "Portrait_6.txt").write_text("")  # an empty label file: a negative, kept
+    capsys.readouterr()
+    assert main(["convert", "--from", "yolo", str(labels), "--to", "coco", str(tmp_path / "o.json"), "--images", str(images)]) == 0
+    err = capsys.readouterr().err  # the unlabelled ones in one line, not one each
+    assert "left out, no label file: 3 images (Landscape_5.jpg, Portrait_5.jpg, Portrait_7.jpg); an image with no object" in err
+    assert err.count("no label file") == 1
+    written = json.loads((tmp_path / "o.json").read_text())["images"]
+    assert [(im["file_name"], im.get("reviewed", False)) for im in written] == [("Landscape_6.jpg", False), ("Portrait_6.jpg", True)]
 
 
 def test_bad_files_give_clear_messages(tmp_path):

@@ -18,7 +18,7 @@ from core.formats.retinanet_csv import read_retinanet_csv, write_retinanet_csv
 from core.formats.voc import read_voc, write_voc
 from core.formats.yolo import read_yolo, write_yolo
 from core.labels import LabelSet
-from core.text import count
+from core.text import count, first_names
 
 FORMATS = ("coco", "voc", "yolo", "csv")
 
@@ -43,10 +43,20 @@ def read_labels(fmt: str, source: Path | str, images: Path | str | None = None,
         raise ValueError("YOLO labels hold no image sizes: give the image folder too (--images DIR)")
     labels, report = read_yolo(source, images, cancel)
     problems = ([f"label file without image: {p}" for p in report.orphan_labels]
-                + [f"image without label file: {p}" for p in report.unlabelled_images]
+                + ([unlabelled_note(report.unlabelled_images)] if report.unlabelled_images else [])
                 + [f"unreadable image: {p}" for p in report.unreadable_images]
                 + [f"label file shared with another image, given to neither: {p}" for p in report.ambiguous_images])
     return labels, problems
+
+
+UNLABELLED_NOTE = "left out, no label file: "  # starts the note on a YOLO folder's unlabelled images (no problem: a note)
+
+
+def unlabelled_note(names: list[str]) -> str:
+    """One line for the images of a YOLO folder without a label file (a line each flooded the
+    terminal: 223 of them for a folder labelled in part)."""
+    return (f"{UNLABELLED_NOTE}{count(len(names), 'image')} ({first_names(names, 3)}); an image with no object in it "
+            "needs an empty label file to be a negative")
 
 
 def written_counts(labels: LabelSet, fmt: str) -> tuple[int, int]:

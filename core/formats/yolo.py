@@ -28,8 +28,9 @@ class YoloReport:
 
 def read_yolo(folder: Path | str, images: Path | str, cancel: CancelToken | None = None) -> tuple[LabelSet, YoloReport]:
     """Labels in ``folder`` for the images under ``images`` (sizes read from their headers, EXIF
-    orientation applied). Images without a label file are kept, unlabelled, and reported; an
-    empty label file makes its image a negative (reviewed, no boxes)."""
+    orientation applied). An empty label file makes its image a negative (reviewed, no boxes);
+    images without a label file hold no labels, and are left out and reported (kept, a COCO file
+    written from them listed every unlabelled image, which training reads as "nothing here")."""
     folder, images = Path(folder), Path(images)
     classes_file = folder / "classes.txt"
     if not classes_file.is_file():
@@ -49,7 +50,7 @@ def read_yolo(folder: Path | str, images: Path | str, cancel: CancelToken | None
     report.unreadable_images.extend(left_out)  # (a name not UTF-8, a link to itself)
     rels = [path.relative_to(images).as_posix() for path in paths]
     sharing = Counter(PurePosixPath(rel).with_suffix(".txt") for rel in rels)
-    for index, (path, rel) in enumerate(zip(paths, rels), start=1):
+    for path, rel in zip(paths, rels):
         if cancel is not None:
             cancel.raise_if_cancelled()
         label_file = folder / PurePosixPath(rel).with_suffix(".txt")
@@ -85,9 +86,11 @@ def read_yolo(folder: Path | str, images: Path | str, cancel: CancelToken | None
                 boxes.append(Box(*(round(v, 6) for v in (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)), k))
         else:
             report.unlabelled_images.append(rel)
+            continue
+        if rel in report.ambiguous_images:
+            continue
         # an empty label file says "nothing here": a negative, reviewed as holding no object (a missing one says nothing)
-        negative = label_file.is_file() and not boxes and rel not in report.ambiguous_images
-        entries.append(ImageEntry(index, rel, width, height, boxes, reviewed=negative))
+        entries.append(ImageEntry(len(entries) + 1, rel, width, height, boxes, reviewed=not boxes))
     for label_file in sorted(visible_files(folder, "*.txt")):
         if label_file.name != "classes.txt" and label_file.resolve() not in used:
             report.orphan_labels.append(label_file.relative_to(folder).as_posix())
