@@ -105,9 +105,11 @@ def load_preview(path: Path | str, max_side: int) -> DecodedImage:
 def _opened(path: Path | str) -> Iterator[Image.Image]:
     """PIL's image of ``path``, its failures raised as :class:`ImageReadError`."""
     try:
-        mode = os.stat(path).st_mode
-        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a pipe named x.jpg: reading it waited forever (a folder is said below)
+        info = os.stat(path)
+        if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):  # a pipe named x.jpg: reading it waited forever (a folder is said below)
             raise ImageReadError(path, "not a regular file (a pipe or a device)")
+        if stat.S_ISREG(info.st_mode) and info.st_size == 0:  # ("not an image format PIL can read")
+            raise ImageReadError(path, "an empty file (0 bytes)")
         with warnings.catch_warnings():
             # Photos of 90-180 MP (medium-format cameras, stitched scans) are real data, not bombs:
             # PIL warns above MAX_IMAGE_PIXELS and only refuses above twice that (the error below).
@@ -121,7 +123,7 @@ def _opened(path: Path | str) -> Iterator[Image.Image]:
     except IsADirectoryError:
         raise ImageReadError(path, "is a folder") from None
     except UnidentifiedImageError:
-        raise ImageReadError(path, "not an image format PIL can read") from None
+        raise ImageReadError(path, "not an image, or of a format that cannot be read (JPEG, PNG, TIFF, BMP, WebP, GIF, PPM can)") from None
     except Image.DecompressionBombError as exc:
         raise ImageReadError(path, f"too large: {exc}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:

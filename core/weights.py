@@ -124,6 +124,8 @@ def load_checkpoint(path: Path | str) -> Checkpoint:
         raise CheckpointError(f"{path}: is a folder; give the weights file in it")
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file")
+    if path.stat().st_size == 0:  # (it ended "… (EOFError)")
+        raise CheckpointError(f"{path}: an empty file (0 bytes): no weights in it (a download or copy that did not finish?)")
     with open(path, "rb") as f:
         head = f.read(8)
     looks_safetensors = len(head) == 8 and int.from_bytes(head, "little") < path.stat().st_size and not head.startswith(b"PK")

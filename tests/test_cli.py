@@ -175,7 +175,7 @@ def test_an_empty_weights_file_and_usage_mistakes_found_late_are_one_line(tmp_pa
     empty.write_bytes(b"")
     assert main(["predict", str(PHOTOS / "skimage" / "coffee.png"), "--weights", str(empty), "--out", str(tmp_path / "r.json")]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("retina: ") and "not a weights file" in err and "Traceback" not in err
+    assert err.startswith("retina: ") and "an empty file (0 bytes): no weights in it" in err and "Traceback" not in err
     coco = str(CHESS / "_annotations.coco.json")
     assert main(["train", "--coco", coco, "--backbone", "resnet9", "--out", str(tmp_path / "run")]) == 2
     assert "--backbone resnet9: choose from resnet18" in capsys.readouterr().err

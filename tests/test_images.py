@@ -57,6 +57,9 @@ def test_missing_and_non_image_files(tmp_path):
     (tmp_path / "notes.jpg").write_text("not an image")
     with pytest.raises(ImageReadError, match="not an image"):
         load_image(tmp_path / "notes.jpg")
+    (tmp_path / "empty.jpg").write_bytes(b"")  # said as such (it was "not an image format PIL can read")
+    with pytest.raises(ImageReadError, match=r"an empty file \(0 bytes\)"):
+        load_image(tmp_path / "empty.jpg")
     truncated = tmp_path / "half.jpg"
     data = (DATASETS / "sample_photos" / "sklearn" / "china.jpg").read_bytes()
     truncated.write_bytes(data[: len(data) // 2])

@@ -173,4 +173,4 @@ def _file_name(path: str, base: Path, root: Path, where: str, keep_outside: bool
         return real.relative_to(real_root).as_posix()
     if keep_outside:
         return full.as_posix()
-    raise LabelFormatError(f"{where}: {path} is not inside the image folder {root}: give the folder that holds the images")
+    raise LabelFormatError(f"{where}: {path} is not inside the image folder {root}: give the folder that holds the images (--images DIR)")
