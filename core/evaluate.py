@@ -16,7 +16,8 @@ from pycocotools.cocoeval import COCOeval
 
 from core.cancel import CancelToken
 from core.formats.convert import box_problems
-from core.labels import LabelSet, category_of_class, is_number, same_named_categories
+from core.labels import LabelSet, category_of_class, is_number, is_placeholder_class, same_named_categories
+from core.text import count
 
 METRICS = ("mAP", "AP50", "AP75", "APs", "APm", "APl")
 
@@ -199,10 +200,11 @@ def scoreable(labels: LabelSet, class_names: list[str]) -> tuple[LabelSet, list[
     category_of = category_of_class(class_names, labels.categories)
     scored = set(category_of.values())
     notes = []
-    if class_names and not category_of:
-        notes.append(f"none of the model's {len(class_names)} class names is a category of the labels: nothing it finds can be scored")
-    elif len(category_of) < len(class_names):
-        notes.append(f"model classes not in the labels (not scored): {', '.join(n for k, n in enumerate(class_names) if k not in category_of)}")
+    real = [k for k, n in enumerate(class_names) if not is_placeholder_class(n)]  # (not __background__ and 11 N/A of a COCO head)
+    if real and not category_of:
+        notes.append(f"none of the model's {count(len(real), 'class name')} is a category of the labels: nothing it finds can be scored")
+    elif unscored := [class_names[k] for k in real if k not in category_of]:
+        notes.append(f"model classes not in the labels (not scored): {', '.join(unscored)}")
     lacking = [c for c in labels.categories if c.id not in scored]
     used = {b.category_id for im in labels.images for b in im.boxes}
     if any(c.id in used for c in lacking):

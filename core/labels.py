@@ -114,6 +114,15 @@ class LabelSet:
         return self.subset(train), self.subset({i for i in held if i not in train})
 
 
+# the names of a torchvision COCO head's rows that are no category (row 0, and the 11 ids COCO left
+# unused): they are kept, so that row k stays category k, but no list, note or filter shows them
+PLACEHOLDER_CLASSES = frozenset({"__background__", "N/A"})
+
+
+def is_placeholder_class(name: str) -> bool:
+    return name in PLACEHOLDER_CLASSES
+
+
 def class_name_key(name: str) -> str:
     """What two class names must differ in to be two classes: case, Unicode spelling and spaces
     around the name do not count. Everything that matches classes by name (import, accepting

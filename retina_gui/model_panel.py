@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.config import PRECISIONS
+from core.labels import is_placeholder_class
 from core.text import count, duration
 from retina_gui.canvas import OverlayBox
 from retina_gui.convert import rect_from_xyxy
@@ -258,7 +259,8 @@ class ModelPanel(QWidget):
                 self.eta_label.setText("")
             self.path_label.setText(breakable(model_name(info.path)))
             self.path_label.setToolTip(str(info.path))
-            self.info_label.setText(f"{info.preset} preset, {len(info.class_names)} classes, running on {info.device} ({info.precision})")
+            classes = sum(not is_placeholder_class(name) for name in info.class_names)
+            self.info_label.setText(f"{info.preset} preset, {count(classes, 'class')}, running on {info.device} ({info.precision})")
             current = self.device_box.currentText()
             self.device_box.clear()
             self.device_box.addItems(list(info.devices))
@@ -273,11 +275,13 @@ class ModelPanel(QWidget):
                 slider.setValue(round(value * 100))
                 slider.blockSignals(False)
             self._sliders_moved(0)
-            for name in info.class_names:
+            for name in info.class_names:  # a row each (row k is class k), a COCO head's placeholders hidden, and off
                 item = QListWidgetItem(name)
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-                item.setCheckState(Qt.CheckState.Checked)
+                placeholder = is_placeholder_class(name)
+                item.setCheckState(Qt.CheckState.Unchecked if placeholder else Qt.CheckState.Checked)
                 self.classes.addItem(item)
+                item.setHidden(placeholder)
         self.classes.blockSignals(False)
         self._update_counts()
 

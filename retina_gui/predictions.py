@@ -16,7 +16,7 @@ from core.annotations import ImageStatus
 from core.cancel import CancelToken
 from core.detections import Detections
 from core.images import ImageReadError, image_size
-from core.labels import category_of_class, class_name_key
+from core.labels import category_of_class, class_name_key, is_placeholder_class
 from core.prediction_cache import PredictionCache
 from core.review import STACKED_IOU, Explanation, covered_by_labels, explain_labels, new_predictions
 from core.text import count as count_of
@@ -180,8 +180,10 @@ class Predictions(QObject):
         # one loaded again (raised to its floor); the first model starts at 0.3 and its own NMS
         self.score = max(0.3 if self.score is None else self.score, info.score_floor)
         self.nms = info.nms_thresh if self.nms is None else self.nms
-        self.hidden.clear()
-        self.message.emit(f"model {model_name(info.path)}: {len(info.class_names)} classes, {info.preset} preset, {info.device} {info.precision}")
+        # a COCO head's placeholder rows (__background__, N/A) are no classes: never shown (a random head predicts them)
+        self.hidden = {k for k, name in enumerate(info.class_names) if is_placeholder_class(name)}
+        classes = len(info.class_names) - len(self.hidden)
+        self.message.emit(f"model {model_name(info.path)}: {count_of(classes, 'class')}, {info.preset} preset, {info.device} {info.precision}")
         self.model_changed.emit(info)
         if self.auto and self.annotator.current is not None:
             self.request(self.annotator.current)

@@ -215,6 +215,8 @@ def test_the_plan_counts_the_images_in_the_folder_and_names_negatives_and_new_cl
     assert f"\nNew to the model (learnt from scratch): {DEMO.categories[0].name}.\n" in text
     dropped = describe_plan(LabelSet(DEMO.categories[1:], DEMO.images), [c.name for c in DEMO.categories])
     assert f"\nThe model's classes without boxes here are left out of the new one: {DEMO.categories[0].name}.\n" in dropped
+    coco_like = describe_plan(LabelSet(DEMO.categories[1:], DEMO.images), ["__background__", DEMO.categories[0].name, "N/A"])
+    assert "__background__" not in coco_like and "N/A" not in coco_like  # a COCO head's placeholder rows are no classes
     many = describe_plan(LabelSet(DEMO.categories[:1], DEMO.images), [c.name for c in DEMO.categories])
     names = ", ".join(c.name for c in DEMO.categories[1:7])
     # how many more, not "…", and no "…." at the sentence's end

@@ -1495,3 +1495,32 @@ def test_device_precision_and_preset_are_folded_under_one_button(qtbot, tmp_path
     assert panel.device_box.isVisibleTo(panel) and panel.precision_box.isVisibleTo(panel) and panel.preset_box.isVisibleTo(panel)
     panel.settings_button.click()
     assert not panel.precision_box.isVisibleTo(panel)
+
+
+def test_a_coco_heads_placeholder_rows_are_never_shown_as_classes(qtbot, tmp_path, tiny_checkpoint):
+    """torchvision's COCO weights have rows __background__ and 11 N/A: they were listed as classes in
+    the Model panel's filter, the training plan and the evaluation notes, and a random head's
+    predictions of them were drawn."""
+    from core.weights import ClassInfo, load_checkpoint, save_checkpoint
+
+    start = load_checkpoint(tiny_checkpoint)
+    path = tmp_path / "coco_like.safetensors"
+    spec = start.spec.__class__(**{**start.spec.__dict__, "classes": (ClassInfo(0, "__background__"), ClassInfo(1, "white-pawn"),
+                                                                       ClassInfo(2, "N/A"))})
+    model = start.build_model()
+    torch.nn.init.constant_(model.head.classification_head.cls_logits.bias, 0.0)  # every row scores: N/A too
+    save_checkpoint(path, model, spec)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(folder=labelled_demo(tmp_path), model=path, settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    wait_predictions(qtbot, window)
+    panel = window.model_panel
+    shown = [panel.classes.item(r).text() for r in range(panel.classes.count()) if not panel.classes.item(r).isHidden()]
+    assert shown == ["white-pawn"] and "preset, 1 class, running on" in panel.info_label.text()
+    assert {window.predictions.model.class_names[int(k)] for k in window.predictions.visible.labels} == {"white-pawn"}
+    window.bring_forward("Training")
+    qtbot.waitUntil(lambda: "Train uses" in window.training_panel.plan.text(), timeout=5000)
+    plan = window.training_panel.plan.text()
+    assert "N/A" not in plan and "__background__" not in plan and "New to the model" in plan
+    window.close()

@@ -408,3 +408,16 @@ def test_a_likelier_prediction_left_out_as_a_label_s_duplicate_still_says_what_t
     choice = new_predictions(preds, classes, label, np.array(["rook"], dtype=object))
     assert choice.keep.tolist() == [] and choice.other_class == 1
     assert new_predictions(preds, classes, np.zeros((0, 4)), np.array([], dtype=object)).keep.tolist() == [0]
+
+
+def test_a_coco_heads_placeholder_rows_are_not_named_as_classes_left_unscored():
+    """Evaluating torchvision's COCO weights listed __background__ and 11 N/A as model classes not in the labels."""
+    from core.evaluate import scoreable
+
+    labels = LabelSet([Category(1, "person"), Category(3, "car")], [ImageEntry(1, "a.jpg", 200, 200, [Box(10, 10, 50, 50, 1)])])
+    _, notes = scoreable(labels, ["__background__", "person", "bicycle", "N/A", "N/A"])
+    assert notes[0] == "model classes not in the labels (not scored): bicycle"
+    _, notes = scoreable(labels, ["__background__", "person", "N/A"])
+    assert not any("model classes" in n for n in notes)
+    _, notes = scoreable(labels, ["__background__", "dog", "N/A"])
+    assert notes[0].startswith("none of the model's 1 class name is a category of the labels")
