@@ -390,6 +390,7 @@ def test_coverage_report_runs_in_the_background(qtbot, tmp_path, window_factory)
     # each bin one line in the panel as wide as a 1024-px window gives it (16 "#" wrapped onto a second line)
     document = window.anchor_panel.report.document()
     blocks = [document.findBlockByNumber(k) for k in range(document.blockCount())]
+    qtbot.waitUntil(lambda: all(b.layout().lineCount() for b in blocks if b.text() in bins), timeout=3000)  # (laid out as painted)
     assert [b.layout().lineCount() for b in blocks if b.text() in bins] == [1] * len(bins)
     assert max(b.text().count("#") for b in blocks if b.text() in bins) >= 4
     # another trial: said whose settings the report is of; ten scales wrap in rows, the panel no wider
