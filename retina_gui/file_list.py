@@ -46,6 +46,8 @@ def _dot(color: str) -> QIcon:
 
 
 class FileListModel(QAbstractListModel):
+    marked_unreadable = Signal(str, str)  # name, why: an image found unreadable (decoded or predicted)
+
     def __init__(self, store: AnnotationStore | None = None) -> None:
         super().__init__()
         self.store = store
@@ -104,6 +106,7 @@ class FileListModel(QAbstractListModel):
     def mark_unreadable(self, name: str, reason: str) -> None:
         self.unreadable[name] = reason
         self.refresh([name])
+        self.marked_unreadable.emit(name, reason)
 
 
 def search_key(text: str) -> str:

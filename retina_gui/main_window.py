@@ -4,6 +4,7 @@ actions call the annotator and the workspace; what the window shows comes from t
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import time
@@ -575,6 +576,7 @@ class MainWindow(QMainWindow):
         if problem:
             self.report("Labels read-only", problem)
         self.files.model.store = workspace.store
+        self.files.model.marked_unreadable.connect(self._remember_unreadable)
         workspace.images_changed.connect(self.files.model.refresh)
         workspace.waiting_changed.connect(self.files.model.refresh)
         workspace.images_changed.connect(self.evaluation_panel.labels_changed)
@@ -705,6 +707,7 @@ class MainWindow(QMainWindow):
         self.training_panel.set_folder_images(self.files.model.names)
         if total == 0:
             self.canvas.show_message(f"No images in {self.workspace.folder}\n(File ▸ Open Folder… to choose another)")
+        self._mark_known_unreadable()
         missing = self.workspace.store.missing(self.files.model.names)
         # the same missing images are said once in a box, then in the status bar (the box came back at every opening)
         key, seen = f"missing_images/{self.workspace.labels_path}", hashlib.sha1("\n".join(missing).encode()).hexdigest()
@@ -715,6 +718,48 @@ class MainWindow(QMainWindow):
             self.report("Images missing", f"{len(missing)} labelled images are not in the folder. Their labels are kept "
                                           f"in the labels file:\n\n{listing}")
             self.settings.setValue(key, seen)
+
+    def _unreadable_key(self) -> str:
+        return f"unreadable_images/{self.workspace.folder}"
+
+    def _saved_unreadable(self) -> dict[str, list]:
+        try:
+            saved = json.loads(self.settings.value(self._unreadable_key(), "") or "{}")
+        except (TypeError, ValueError):  # (a settings file edited by hand)
+            return {}
+        return {k: v for k, v in saved.items() if isinstance(v, list) and len(v) == 3} if isinstance(saved, dict) else {}
+
+    def _remember_unreadable(self, name: str, reason: str) -> None:
+        """An image found unreadable, kept with its size and time: marked again at the next opening
+        while the file is unchanged (after a reopen the Unreadable filter counted 0 until each bad
+        file had been shown again)."""
+        if self.workspace is None or reason == GONE_TEXT:
+            return
+        try:
+            info = (self.workspace.folder / name).stat()
+        except OSError:
+            return
+        saved = self._saved_unreadable()
+        if saved.get(name) != [reason, info.st_size, info.st_mtime_ns]:
+            saved[name] = [reason, info.st_size, info.st_mtime_ns]
+            self.settings.setValue(self._unreadable_key(), json.dumps(saved))
+
+    def _mark_known_unreadable(self) -> None:
+        """The images found unreadable before, unchanged since, marked as the listing ends; those
+        changed or gone are forgotten."""
+        saved, listed, kept = self._saved_unreadable(), set(self.files.model.names), {}
+        for name, (reason, size, mtime) in saved.items():
+            try:
+                info = (self.workspace.folder / name).stat()
+            except OSError:
+                continue
+            if name in listed and (info.st_size, info.st_mtime_ns) == (size, mtime):
+                kept[name] = [reason, size, mtime]
+        if kept != saved:
+            self.settings.setValue(self._unreadable_key(), json.dumps(kept))
+        for name, (reason, _, _) in kept.items():
+            if name not in self.files.model.unreadable:
+                self.files.model.mark_unreadable(name, reason)
 
     def rescan(self) -> None:
         """Lists the images added to the folder since it was opened (at the end of the list), and

@@ -657,7 +657,15 @@ def test_corrupt_pngsuite_files_are_marked_unreadable_and_the_others_load(qtbot,
     qtbot.waitUntil(lambda: window.annotator.current == "basn0g02.png" and window.annotator.size is not None, timeout=5000)
     assert window.statusBar().currentMessage() == ""
     assert not (folder / "annotations.coco.json").exists()  # nothing written: no edits were made
+    reasons = dict(window.files.model.unreadable)
     window.close()
+    # opened again: the files found unreadable are marked as the listing ends (the filter counted 0 until each was shown);
+    # one changed since is not
+    (folder / "xc1n0g08.png").write_bytes((folder / "xc1n0g08.png").read_bytes() + b"\0")
+    again = open_window(qtbot, folder, settings)
+    qtbot.waitUntil(lambda: again.listed, timeout=5000)
+    assert again.files.model.unreadable == {n: r for n, r in reasons.items() if n != "xc1n0g08.png"}
+    again.close()
 
 
 def test_malformed_labels_file_is_reported_and_never_overwritten(qtbot, tmp_path, settings):
