@@ -33,8 +33,6 @@ class UsageError(ValueError):
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from core.atomic import write_json
     from core.detector import Detector
     from core.predict import coco_results, predict_files
@@ -86,7 +84,7 @@ def _predict(args: argparse.Namespace) -> int:
     results: list[dict] = []
     errors: list[str] = []
     rt = detector.runtime
-    bar = tqdm(total=len(matched), file=sys.stderr, unit="img", desc=f"predict ({rt.device}, {rt.precision})")
+    bar = _progress_bar(total=len(matched), unit="img", desc=f"predict ({rt.device}, {rt.precision})")
 
     def progress(p):
         bar.update(p.done - bar.n)
@@ -123,6 +121,14 @@ def _match(path: Path, root: Path, ids: dict[str, int]) -> int | str:
         return (f"its name matches {len(by_name)} images of the COCO file ({', '.join(by_name[:3])}): give the image by its "
                 "path under the COCO file's folder")
     return "not among the images of the COCO file"
+
+
+def _progress_bar(**kwargs):
+    """tqdm on stderr; into a log file or pipe, a line every 30 s (each update, ten a second, was a
+    line of its own there)."""
+    from tqdm import tqdm
+
+    return tqdm(file=sys.stderr, mininterval=0.1 if sys.stderr.isatty() else 30, **kwargs)
 
 
 def _note_slow_precision(detector) -> None:
@@ -230,8 +236,6 @@ def _check_resume_arguments(args: argparse.Namespace, out: Path) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from core.backbones import BACKBONES
     from core.cancel import CancelToken
     from core.dataset import AugmentConfig, check_image_folder
@@ -296,8 +300,8 @@ def _train(args: argparse.Namespace) -> int:
     def on_event(event) -> None:
         nonlocal bar
         if event.kind == "step":
-            if bar is None:
-                bar = tqdm(total=event.total_steps, initial=event.step - 1, file=sys.stderr, unit="step", desc="train")
+            if bar is None:  # from the step done (begun one step earlier, the first update gave "11491 step/s")
+                bar = _progress_bar(total=event.total_steps, initial=event.step, unit="step", desc="train")
             bar.update(event.step - bar.n)
             bar.set_postfix(cls=f"{event.cls_loss:.3f}", box=f"{event.box_loss:.3f}", lr=f"{event.lr:.2g}", img_s=f"{event.images_per_s:.1f}")
         elif event.kind in ("log", "nan"):
@@ -391,8 +395,6 @@ def _ctrl_c_cancels(cancel) -> Iterator[None]:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from core.atomic import write_json
     from core.dataset import check_image_folder
     from core.detector import Detector
@@ -424,7 +426,7 @@ def _eval(args: argparse.Namespace) -> int:
         print("retina: nothing to evaluate: the model and the labels share no class with a labelled box (classes are matched by name)",
               file=sys.stderr)
         return EXIT_ERROR
-    bar = tqdm(total=len(labels.images), file=sys.stderr, unit="img", desc="eval")
+    bar = _progress_bar(total=len(labels.images), unit="img", desc="eval")
     result = evaluate_detector(detector, labels, images, batch_size=args.batch_size, on_progress=lambda done, total: bar.update(done - bar.n))
     bar.close()
     for message in (*result.skipped, *result.notes):
