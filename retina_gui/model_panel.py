@@ -43,6 +43,11 @@ class ModelPanel(QWidget):
         self.path_label = QLabel("no model")
         self.path_label.setWordWrap(True)
         self.info_label = QLabel()
+        # the download's progress and outcome under its button (in the Predict group, at the panel's foot, an
+        # offline download said so far from the button clicked)
+        self.download_label = QLabel()
+        self.download_label.setWordWrap(True)  # an offline download's message names a folder: on one line it widened the window
+        self.download_label.hide()
         self.error_label = QLabel()  # a model that failed to load or predict: stays until a model loads (the status bar's note went after 10 s)
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #c03030")
@@ -111,6 +116,7 @@ class ModelPanel(QWidget):
         form.addRow(self.error_label)
         form.addRow(load)
         form.addRow(self.coco_button)
+        form.addRow(self.download_label)
         # folded: set once, if ever (the info line says what is in use), they pushed the sliders and Accept
         # below the fold at 1280x800
         self.settings_button = QToolButton(text="Device, precision, preset", checkable=True, autoRaise=True)
@@ -183,14 +189,15 @@ class ModelPanel(QWidget):
         self._download.done.connect(self._downloaded)
         self._download.failed.connect(self._download_failed)
         self.coco_button.setEnabled(False)
-        self.eta_label.setText("downloading …")
-        scroll_into_view(self.eta_label)  # what becomes of it shows there, below the fold at 1366x768
+        self._say_download("downloading …")
         self._download.start()
 
+    def _say_download(self, text: str) -> None:
+        self.download_label.setText(breakable(text))
+        self.download_label.setVisible(bool(text))
+
     def _download_progress(self, received: int, total: int) -> None:
-        self.progress.setMaximum(max(total, 1))
-        self.progress.setValue(min(received, max(total, 1)))
-        self.eta_label.setText(f"downloading: {received / 1e6:.0f} of {total / 1e6:.0f} MB")
+        self._say_download(f"downloading: {received / 1e6:.0f} of {total / 1e6:.0f} MB")
 
     def _finish_download(self) -> None:
         if self._download is not None:
@@ -200,13 +207,12 @@ class ModelPanel(QWidget):
 
     def _downloaded(self, path: Path) -> None:
         self._finish_download()
-        self.eta_label.setText(f"downloaded {path.name}")
+        self._say_download(f"downloaded {path.name}")
         self.predictions.load_model(path, self.device_box.currentText(), self.preset_box.currentData())
 
     def _download_failed(self, reason: str) -> None:
         self._finish_download()
-        self.eta_label.setText(breakable(reason))
-        scroll_into_view(self.eta_label)
+        self._say_download(reason)
         self.predictions.message.emit(reason)
 
     def stop(self) -> None:
@@ -257,6 +263,7 @@ class ModelPanel(QWidget):
             if self._download is None:  # the last model's folder run, or the download that brought this one, is over
                 self.progress.hide()
                 self.eta_label.setText("")
+                self._say_download("")
             self.path_label.setText(breakable(model_name(info.path)))
             self.path_label.setToolTip(str(info.path))
             classes = sum(not is_placeholder_class(name) for name in info.class_names)

@@ -690,8 +690,12 @@ def test_getting_torchvisions_coco_model_offline_says_so_plainly(qtbot, tmp_path
     assert "copy retinanet_resnet50_fpn_v2_coco-5905b1c5.pth into" in messages[-1]
     assert window.model_panel.coco_button.isEnabled()
     # said in the panel too, wrapped: on one line it widened the panel, and the window past the screen
-    assert "offline" in window.model_panel.eta_label.text() and window.model_panel.minimumSizeHint().width() < 400
-    qtbot.waitUntil(lambda: not window.model_panel.eta_label.visibleRegion().isEmpty(), timeout=2000)  # scrolled into view: it was below the fold
+    # under the button (it was at the panel's foot, below the fold)
+    assert "offline" in window.model_panel.download_label.text() and window.model_panel.minimumSizeHint().width() < 400
+    qtbot.waitUntil(lambda: not window.model_panel.download_label.visibleRegion().isEmpty(), timeout=2000)
+    below = window.model_panel.download_label.mapTo(window.model_panel, window.model_panel.download_label.rect().topLeft()).y()
+    button = window.model_panel.coco_button
+    assert 0 < below - button.mapTo(window.model_panel, button.rect().bottomLeft()).y() < 20
     assert not list((tmp_path / "torchhome").rglob("*.pth"))  # no partial file left
 
 
