@@ -30,7 +30,7 @@ from core.text import count, duration
 from retina_gui.canvas import OverlayBox
 from retina_gui.convert import rect_from_xyxy
 from retina_gui.predictions import Predictions
-from retina_gui.widgets import TaskProgress, breakable, button_grid, model_name, scroll_into_view
+from retina_gui.widgets import TaskProgress, breakable, button_grid, model_name
 from retina_gui.workers import DownloadWorker, ModelInfo
 
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")  # what Load model… offers; a file of one dropped on the window loads
