@@ -7,7 +7,7 @@ from PySide6.QtCore import QEvent, QObject, QRect, Qt
 from PySide6.QtWidgets import QApplication, QDialog, QDialogButtonBox, QLabel, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
 from core.labels import Category, class_name_key
-from retina_gui.convert import category_icon
+from retina_gui.convert import category_icon, class_keys
 
 
 def in_order(typed: str, name: str) -> bool:
@@ -28,8 +28,10 @@ class ClassPicker(QDialog):
         self.filter = QLineEdit(placeholderText="Type part of a class name" if categories else "No classes yet: type a new class's name")
         self.filter.setClearButtonEnabled(True)
         self.list = QListWidget()
-        for number, category in enumerate(categories, start=1):
-            item = QListWidgetItem(category_icon(category), f"{category.name}  (key {number})" if number <= 9 else category.name)
+        keys = class_keys(categories)
+        for category in categories:
+            key = keys.get(category.id)
+            item = QListWidgetItem(category_icon(category), f"{category.name}  (key {key})" if key else category.name)
             item.setData(Qt.ItemDataRole.UserRole, category.id)
             item.setData(Qt.ItemDataRole.UserRole + 1, class_name_key(category.name))
             self.list.addItem(item)

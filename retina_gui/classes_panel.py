@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.text import count
-from retina_gui.convert import category_color, category_icon, class_key_text
+from retina_gui.convert import category_color, category_icon, class_key_text, class_keys
 from retina_gui.widgets import button_grid
 from retina_gui.workspace import Workspace
 
@@ -95,8 +95,9 @@ class ClassesPanel(QWidget):
         self.list.clear()
         if self.workspace is not None:
             counts = self.workspace.store.box_counts()
-            for number, category in enumerate(self.workspace.store.categories, start=1):
-                item = QListWidgetItem(f"{class_key_text(number)}{category.name}  ({counts.get(category.id, 0)})")
+            keys = class_keys(self.workspace.store.categories)
+            for category in self.workspace.store.categories:
+                item = QListWidgetItem(f"{class_key_text(keys.get(category.id))}{category.name}  ({counts.get(category.id, 0)})")
                 item.setIcon(category_icon(category))
                 item.setData(Qt.ItemDataRole.UserRole, category.id)
                 item.setToolTip(f"{category.name}: {count(counts.get(category.id, 0), 'box')}")

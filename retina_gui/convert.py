@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
 
-from core.labels import Box, Category
+from core.labels import Box, Category, group_categories
 
 # Distinct, readable on photos; a class without a chosen colour gets one by its id.
 PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45",
@@ -99,6 +101,14 @@ def category_icon(category: Category) -> QIcon:
     return icon
 
 
-def class_key_text(number: int) -> str:
-    """The key that picks class ``number`` (1-based) as a prefix for its name: 1 … 9 have one."""
-    return f"{number}  " if number <= 9 else "   "
+def class_keys(categories: Sequence[Category]) -> dict[int, int]:
+    """The number key (1 … 9) of each class that has one: the classes in order, a group of classes
+    left out (a Roboflow export's class 0, the project's name, with no boxes of its own, took key 1)."""
+    groups = group_categories(categories)
+    keyed = [c.id for c in categories if c.id not in groups]
+    return {category_id: number for number, category_id in enumerate(keyed[:9], start=1)}
+
+
+def class_key_text(number: int | None) -> str:
+    """The key of a class (None: it has none) as a prefix for its name."""
+    return f"{number}  " if number is not None else "   "

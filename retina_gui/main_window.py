@@ -45,7 +45,7 @@ from retina_gui.canvas import Canvas, Tool
 from retina_gui.class_picker import ClassPicker
 from retina_gui.classes_panel import ClassesPanel
 from retina_gui.commands import StoreCommand
-from retina_gui.convert import category_icon, class_key_text, rect_from_xyxy
+from retina_gui.convert import category_icon, class_key_text, class_keys, rect_from_xyxy
 from retina_gui.evaluation_panel import EvaluationPanel
 from retina_gui.file_list import FileListModel, FileListPanel, without_labels
 from retina_gui.label_transfer import LabelTransfer
@@ -587,7 +587,7 @@ class MainWindow(QMainWindow):
         workspace.categories_changed.connect(self.training_panel.labels_changed)  # the plan line counts the classes
         workspace.categories_changed.connect(self.evaluation_panel.classes_changed)  # the classes it scores, by name
         workspace.categories_changed.connect(self._say_moved_keys)
-        self._class_order = [(c.id, c.name) for c in workspace.store.categories]
+        self._class_order = list(workspace.store.categories)
         workspace.saved.connect(self._saved)
         workspace.save_failed.connect(self._save_failed)
         workspace.changed_on_disk.connect(self._labels_changed_on_disk)
@@ -848,11 +848,13 @@ class MainWindow(QMainWindow):
         for the next box after a 2-box)."""
         if self.workspace is None:
             return
-        categories = self.workspace.store.categories
-        if number <= len(categories):
-            self.choose_class(categories[number - 1].id)
+        keyed = {key: category_id for category_id, key in class_keys(self.workspace.store.categories).items()}
+        if number in keyed:
+            self.choose_class(keyed[number])
         else:  # (nothing happened, and nothing said why)
-            self.say(f"no class {number}: the folder has {count_of(len(categories), 'class')} (Classes ▸ Add Class… adds one)")
+            total = len(self.workspace.store.categories)
+            keyed_of = f" with a key (of {total}: L reaches every class)" if len(keyed) < total else ""
+            self.say(f"no class {number}: the folder has {count_of(len(keyed), 'class')}{keyed_of} (Classes ▸ Add Class… adds one)")
 
     def _name_class_actions(self) -> None:
         """The Classes menu names what its items act on: the class chosen in the Classes panel, and
@@ -862,9 +864,9 @@ class MainWindow(QMainWindow):
         chosen = next((c.name for c in categories if c.id == chosen_id), None)
         for action, text in zip(self.chosen_class_actions, ("&Rename Class", "&Colour of Class", "&Delete Class")):
             action.setText(f"{text} “{chosen.replace('&', '&&')}”…" if chosen else f"{text}…")
+        names = {key: c.name for c in categories if (key := class_keys(categories).get(c.id)) is not None}
         for number, action in enumerate(self.number_actions, start=1):
-            name = categories[number - 1].name.replace("&", "&&") if number <= len(categories) else "(none)"
-            action.setText(f"{number}  {name}")
+            action.setText(f"{number}  {names[number].replace('&', '&&') if number in names else '(none)'}")
 
     def _greyed_while_open(self, menu: QMenu, able: dict[QAction, Callable[[], object]]) -> None:
         """Each action of ``able`` greyed while ``menu`` shows it with nothing to act on (its
@@ -931,13 +933,14 @@ class MainWindow(QMainWindow):
         store = self.workspace.store
         if store.categories and self.statusBar().currentMessage() == self.NO_CLASS_TEXT:
             self.statusBar().clearMessage()  # (done: it stood for its 10 s over the boxes drawn since)
-        before, self._class_order = self._class_order, [(c.id, c.name) for c in store.categories]
-        place = {cid: k for k, (cid, _) in enumerate(before)}
+        before, self._class_order = self._class_order, list(store.categories)
+        had = {c.id for c in before}
+        was = class_keys(before)
         # a class of before whose key changed (also one moved up into 9 from past it); a new class's key is no news
-        moved = [(k + 1, cid) for k, (cid, _) in enumerate(self._class_order[:9]) if cid in place and place[cid] != k]
+        moved = sorted((key, cid) for cid, key in class_keys(self._class_order).items() if cid in had and was.get(cid) != key)
         if moved:
-            now = {cid for cid, _ in self._class_order}
-            gone = [name for cid, name in before if cid not in now]
+            now = {c.id for c in self._class_order}
+            gone = [c.name for c in before if c.id not in now]
             # after "undone: Delete class …", not instead of it; that names the class already
             step = f"{self._stepped}; " if self._stepped else f"class {', '.join(gone)} removed; " if gone else ""
             self.say(step + "class keys now: " + ", ".join(f"{number} {store.category(cid).name}" for number, cid in moved))
@@ -1017,8 +1020,8 @@ class MainWindow(QMainWindow):
         known = [c.id for c in self.workspace.store.categories] if self.workspace is not None else []
         if chosen not in known:
             return None, ""
-        key = known.index(chosen) + 1
-        note = f"class {self.workspace.store.category(chosen).name} added{f' (key {key})' if key <= 9 else ''}; " if new else ""
+        key = class_keys(self.workspace.store.categories).get(chosen)
+        note = f"class {self.workspace.store.category(chosen).name} added{f' (key {key})' if key else ''}; " if new else ""
         return chosen, note
 
     def _undo(self) -> None:
@@ -1306,8 +1309,9 @@ class MainWindow(QMainWindow):
         store = self.workspace.store
         boxes = store.boxes(self.annotator.current) if self.annotator.current else ()
         current = {boxes[i].category_id for i in self.canvas.selected() if i < len(boxes)}
-        for number, category in enumerate(store.categories, start=1):  # as the Classes panel lists them: swatch, key, name
-            action = relabel.addAction(category_icon(category), f"{class_key_text(number)}{category.name}",
+        keys = class_keys(store.categories)
+        for category in store.categories:  # as the Classes panel lists them: swatch, key, name
+            action = relabel.addAction(category_icon(category), f"{class_key_text(keys.get(category.id))}{category.name}",
                                        partial(self._relabel, category.id))
             action.setCheckable(True)
             action.setChecked(current == {category.id})  # the selection's class now

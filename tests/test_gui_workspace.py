@@ -2962,3 +2962,21 @@ def test_the_search_ignores_accents_and_says_when_it_finds_nothing(qtbot, tmp_pa
     qtbot.keyClick(window.files.search, Qt.Key.Key_Return)
     assert window.statusBar().currentMessage() == "no image name has “zebra”"
     window.close()
+
+
+def test_number_keys_skip_a_group_of_classes_such_as_roboflows_class_0(qtbot, tmp_path, settings):
+    """A Roboflow export's class 0, "pieces", the supercategory of every class, with no boxes of its own, took key 1."""
+    from core.formats.coco import read_coco
+    from retina_gui.convert import class_keys
+
+    keys = class_keys(read_coco(DATASETS / "chess" / "valid" / "_annotations.coco.json").categories)
+    assert 0 not in keys and keys[1] == 1 and keys[2] == 2 and len(keys) == 9  # "bishop" is 1, "black-bishop" 2
+    folder = tmp_path / "valid"
+    shutil.copytree(DATASETS / "chess" / "valid", folder)
+    window = open_window(qtbot, folder, settings)
+    qtbot.waitUntil(lambda: window.listed, timeout=5000)
+    assert window.classes.list.item(0).text().startswith("   pieces") and window.classes.list.item(1).text().startswith("1  bishop")
+    window.canvas.setFocus()
+    qtbot.keyClick(window.canvas, Qt.Key.Key_1)
+    assert window.workspace.store.category(window.workspace.current_category).name == "bishop"
+    window.close()
