@@ -59,7 +59,7 @@ from core.history import read_history
 from core.labels import LabelSet, class_name_key
 from core.text import duration
 from retina_gui.predictions import Predictions
-from retina_gui.widgets import NoteLabel, TaskProgress, button_grid, model_name, rows_high
+from retina_gui.widgets import BoundedNote, TaskProgress, button_grid, model_name, rows_high
 from retina_gui.workers import TrainingWorker
 
 SMOOTHING = 0.9  # exponential moving average of the plotted losses
@@ -181,7 +181,7 @@ class TrainingPanel(QWidget):
         self.resume_button.setToolTip("Go on with a stopped run: the one selected in the runs list, else the newest")
         self.resume_button.clicked.connect(self.resume)
         self.progress = TaskProgress("%p %")
-        self.status = NoteLabel()
+        self.status = BoundedNote()
         self._refusal: str | None = None  # why Train could not start, while the status line says it
         self._status_model: Path | None = None  # the model the status line says is in use ("now using …", "back to …")
         self.plan = QLabel("")  # what Train would do with the labels as they are now

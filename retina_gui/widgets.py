@@ -4,6 +4,7 @@ get narrower than the panel (it scrolls up and down only: anything wider would b
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt, QTimer, Signal
@@ -14,9 +15,11 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QScrollArea,
+    QSizePolicy,
     QStatusBar,
     QStyle,
     QStyleOption,
+    QTextEdit,
     QUndoView,
     QVBoxLayout,
     QWidget,
@@ -237,18 +240,31 @@ class TaskProgress(QProgressBar):
         self.show()
 
 
-class NoteLabel(QLabel):
-    """A wrapped line of news that takes no room while it has nothing to say (empty, it left a gap
-    between the Training panel's buttons and what Train would use)."""
+class BoundedNote(QTextEdit):
+    """A wrapped note that takes no room while it has nothing to say (empty, it left a gap between
+    the Training panel's buttons and what Train would use), and at most ``lines`` of it: a longer
+    one scrolls inside it (pinned above a scrolling panel, a long run result took 288 of the
+    dock's 372 px at 1024x700)."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.setWordWrap(True)
+    def __init__(self, lines: int = 3) -> None:
+        super().__init__(readOnly=True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.viewport().setAutoFillBackground(False)  # read as a label, not as a field to type in
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self._most = lines * self.fontMetrics().lineSpacing() + 2 * self.document().documentMargin()
+        self.document().documentLayout().documentSizeChanged.connect(self._fit)
         self.hide()
 
     def setText(self, text: str) -> None:
-        super().setText(text)
+        self.setPlainText(text)
         self.setVisible(bool(text))
+
+    def text(self) -> str:
+        return self.toPlainText()
+
+    def _fit(self, size) -> None:
+        self.setFixedHeight(math.ceil(min(size.height(), self._most)))
 
 
 def enclosing_scroll_area(widget: QWidget) -> QScrollArea | None:

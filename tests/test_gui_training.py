@@ -161,6 +161,14 @@ def test_the_training_buttons_stay_in_view_as_the_panel_scrolls(qtbot, window):
     for widget in (panel.train_button, panel.cancel_button, panel.resume_button):
         assert enclosing_scroll_area(widget) is None and not widget.visibleRegion().isEmpty()
     assert enclosing_scroll_area(panel.status) is None and enclosing_scroll_area(panel.progress) is None
+    # a long status stays three lines high, scrolling inside itself (it took 288 of the dock's 372 px, the panel 68)
+    panel.status.setText("; ".join(f"a long line of a run's result, part {k}" for k in range(40)))
+    line = panel.status.fontMetrics().lineSpacing()
+    qtbot.waitUntil(lambda: 2 * line < panel.status.height() <= 3 * line + 2 * panel.status.document().documentMargin() + 1, timeout=2000)
+    assert panel.status.verticalScrollBar().maximum() > 0
+    qtbot.waitUntil(lambda: area.viewport().height() > 200, timeout=2000)  # of the dock's 372 px
+    panel.status.setText("one line")
+    qtbot.waitUntil(lambda: panel.status.height() < 2 * line + 2 * panel.status.document().documentMargin() + 1, timeout=2000)
 
 
 def test_previous_model_keeps_its_place_when_going_back_fails(qtbot, window, tiny_checkpoint, tmp_path):
