@@ -211,9 +211,10 @@ def edge_pen(line: QPen, alpha: int) -> QPen:
     a dash in pen widths)."""
     edge = QPen(QColor(0, 0, 0, alpha), line.widthF() + 2 * LINE_SCALE.value)
     edge.setCosmetic(True)
-    if line.style() == Qt.PenStyle.DashLine:
-        shrink = line.widthF() / edge.widthF()
+    if line.style() == Qt.PenStyle.DashLine:  # (the line's pen is flat-capped too: a square cap, half the width longer
+        shrink = line.widthF() / edge.widthF()  # at each end, closed the wider edge's gaps, and the edge was drawn solid)
         edge.setDashPattern([4 * shrink, 2 * shrink])  # Qt's DashLine: 4 on, 2 off
+        edge.setCapStyle(Qt.PenCapStyle.FlatCap)
     return edge
 
 
@@ -296,6 +297,7 @@ class PredictionItem(QGraphicsRectItem):
         line.setAlpha(90 if self.view.faint else 255)
         pen = QPen(line, (1 if self.view.faint else 2) * LINE_SCALE.value, Qt.PenStyle.DashLine)
         pen.setCosmetic(True)
+        pen.setCapStyle(Qt.PenCapStyle.FlatCap)  # dashes as long as the edge's under them (see edge_pen)
         self.setPen(pen)
         self._edge = None if self.view.faint else edge_pen(pen, 110)
 
@@ -382,6 +384,7 @@ class Canvas(QGraphicsView):
         first = self.image_size is None or self.image_size != (width, height)
         self.message = ""
         self._tab_place = []
+        self._waiting = None
         self._pixmap.setPixmap(QPixmap.fromImage(image))
         self._pixmap.setScale(width / max(1, image.width()))
         self._pixmap.setVisible(True)
@@ -406,6 +409,7 @@ class Canvas(QGraphicsView):
         self.set_boxes([])
         self.set_predictions([])
         self._overlays.clear()
+        self._waiting = None  # (a box waiting for its class, drawn on the image gone: it stood over the next folder's)
         self.message = text
         self._update_cursor(QPointF(-1, -1))  # no pixels: no crosshair, no position (the image before's stayed in the status bar)
         self.viewport().update()

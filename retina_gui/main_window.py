@@ -984,14 +984,16 @@ class MainWindow(QMainWindow):
         """A box drawn while there is no class: the picker asks for one (a name typed is added as a
         class), as the mouse release is done; the box is added with it, or not at all. (It was
         refused with "Add a class first", and had to be drawn again.)"""
-        QTimer.singleShot(0, self, lambda: self._class_for_drawn(self.annotator.current, rect))
+        QTimer.singleShot(0, self, partial(self._class_for_drawn, self.annotator.current, rect))
 
     def _class_for_drawn(self, name: str, rect: QRectF) -> None:
         chosen, note = self._picked_class(None, self._on_screen(rect))
         self.canvas.show_waiting(None)
         if chosen is None:
             self.say(self.NO_CLASS_TEXT)
-        elif self.annotator.current == name and self.annotator.can_edit():  # (still the image it was drawn on)
+        elif self.annotator.current != name or not self.annotator.can_edit():
+            self.say(f"{note}the box was not added: {name} is no longer on screen")
+        else:
             self.workspace.set_current_category(chosen)
             self.annotator.draw(rect)
             self.say(f"{note}new boxes: {self.workspace.store.category(chosen).name}")
