@@ -28,6 +28,7 @@ from PySide6.QtGui import (
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
+    QApplication,
     QGraphicsItem,
     QGraphicsPixmapItem,
     QGraphicsRectItem,
@@ -882,13 +883,19 @@ class Canvas(QGraphicsView):
         elif drag is _Drag.MOVE:
             if any(preview[i] != self._items[i].rect() for i in preview):
                 self.boxes_edited.emit(sorted(preview.items()), "Move")
-            elif len(self._selected) > 1:  # a click, not a drag, on one of several selected: that one alone
-                self.select([self._grabbed])  # (the others stayed selected, and a number key relabelled them all)
+            elif len(self._selected) > 1 and self._clicked(event):
+                # a click, not a drag (one held at the image's edge moves nothing either), on one of several selected:
+                # that one alone (the others stayed selected, and a number key relabelled them all)
+                self.select([self._grabbed])
         elif drag is _Drag.RESIZE:
             (index, rect), = preview.items()
             if rect != self._items[index].rect() and rect.width() > 0 and rect.height() > 0:
                 self.boxes_edited.emit([(index, rect)], "Resize")
         self.viewport().update()
+
+    def _clicked(self, release: QMouseEvent) -> bool:
+        """The button went up where it went down, give or take a hand's tremor."""
+        return (release.position().toPoint() - self._press_view).manhattanLength() < QApplication.startDragDistance()
 
     def _cancel_drag(self) -> None:
         self._drag, self._preview = None, {}
