@@ -146,6 +146,7 @@ class MainWindow(QMainWindow):
         self.labels_not_saved = False  # the last save of the open labels file failed (shown in the title)
         self.listed = False  # the open folder's file list is complete
         self._restore: str | None = None  # the image left last time in the folder being listed, until it is shown
+        self._known_unreadable: dict[str, list] = {}  # the open folder's images found unreadable (see _remember_unreadable)
         self._shown_meanwhile: str | None = None  # the first image, shown while the listing had not reached it
         self.reports: list[str] = []  # every problem shown to the user this session (tests read it)
         self.canvas = Canvas(self)
@@ -576,6 +577,7 @@ class MainWindow(QMainWindow):
         if problem:
             self.report("Labels read-only", problem)
         self.files.model.store = workspace.store
+        self._known_unreadable = self._saved_unreadable()  # (read before any image is shown: one found meanwhile joins them)
         self.files.model.marked_unreadable.connect(self._remember_unreadable)
         workspace.images_changed.connect(self.files.model.refresh)
         workspace.waiting_changed.connect(self.files.model.refresh)
@@ -723,43 +725,45 @@ class MainWindow(QMainWindow):
         return f"unreadable_images/{self.workspace.folder}"
 
     def _saved_unreadable(self) -> dict[str, list]:
+        """The folder's images found unreadable before: name -> [why, size, mtime_ns, ctime_ns]."""
         try:
             saved = json.loads(self.settings.value(self._unreadable_key(), "") or "{}")
         except (TypeError, ValueError):  # (a settings file edited by hand)
             return {}
-        return {k: v for k, v in saved.items() if isinstance(v, list) and len(v) == 3} if isinstance(saved, dict) else {}
+        return {k: v for k, v in saved.items() if isinstance(v, list) and len(v) == 4} if isinstance(saved, dict) else {}
+
+    @staticmethod
+    def _file_state(path: Path) -> list | None:
+        """Size and times of a file: unchanged, it is as unreadable as it was (a chmod changes its ctime)."""
+        try:
+            info = path.stat()
+        except OSError:
+            return None
+        return [info.st_size, info.st_mtime_ns, info.st_ctime_ns]
 
     def _remember_unreadable(self, name: str, reason: str) -> None:
-        """An image found unreadable, kept with its size and time: marked again at the next opening
+        """An image found unreadable, kept with its file's state: marked again at the next opening
         while the file is unchanged (after a reopen the Unreadable filter counted 0 until each bad
         file had been shown again)."""
-        if self.workspace is None or reason == GONE_TEXT:
+        if self.workspace is None or reason == GONE_TEXT or (state := self._file_state(self.workspace.folder / name)) is None:
             return
-        try:
-            info = (self.workspace.folder / name).stat()
-        except OSError:
-            return
-        saved = self._saved_unreadable()
-        if saved.get(name) != [reason, info.st_size, info.st_mtime_ns]:
-            saved[name] = [reason, info.st_size, info.st_mtime_ns]
-            self.settings.setValue(self._unreadable_key(), json.dumps(saved))
+        if self._known_unreadable.get(name) != [reason, *state]:
+            self._known_unreadable[name] = [reason, *state]
+            self.settings.setValue(self._unreadable_key(), json.dumps(self._known_unreadable))
 
     def _mark_known_unreadable(self) -> None:
-        """The images found unreadable before, unchanged since, marked as the listing ends; those
+        """The images found unreadable before, unchanged since, marked as the listing ends (at once:
+        a mark each, telling the settings file each time, took seconds for thousands); those
         changed or gone are forgotten."""
-        saved, listed, kept = self._saved_unreadable(), set(self.files.model.names), {}
-        for name, (reason, size, mtime) in saved.items():
-            try:
-                info = (self.workspace.folder / name).stat()
-            except OSError:
-                continue
-            if name in listed and (info.st_size, info.st_mtime_ns) == (size, mtime):
-                kept[name] = [reason, size, mtime]
-        if kept != saved:
-            self.settings.setValue(self._unreadable_key(), json.dumps(kept))
-        for name, (reason, _, _) in kept.items():
-            if name not in self.files.model.unreadable:
-                self.files.model.mark_unreadable(name, reason)
+        listed, model, saved = set(self.files.model.names), self.files.model, self._known_unreadable
+        self._known_unreadable = {name: entry for name, entry in saved.items()
+                                  if name in listed and self._file_state(self.workspace.folder / name) == entry[1:]}
+        if self._known_unreadable != saved:
+            self.settings.setValue(self._unreadable_key(), json.dumps(self._known_unreadable))
+        marked = [name for name in self._known_unreadable if name not in model.unreadable]
+        model.unreadable.update({name: self._known_unreadable[name][0] for name in marked})
+        if marked:
+            model.refresh(marked)
 
     def rescan(self) -> None:
         """Lists the images added to the folder since it was opened (at the end of the list), and
