@@ -54,7 +54,7 @@ def _predict(args: argparse.Namespace) -> int:
     written_ids: dict[int, str] = {}
     if args.coco:
         from core.formats.coco import read_coco
-        from core.labels import category_of_class, is_placeholder_class
+        from core.labels import category_of_class, placeholder_rows
 
         coco = read_coco(args.coco)
         ids = {im.file_name: im.id for im in coco.images}
@@ -62,7 +62,8 @@ def _predict(args: argparse.Namespace) -> int:
         written_ids = {im.id: im.id_as_written for im in coco.images if im.id_as_written is not None}
         if coco.categories:  # results scored against this file need its ids: classes matched by name, as eval does
             category_ids = category_of_class([c.name for c in detector.classes], coco.categories)
-            lacking = [c.name for k, c in enumerate(detector.classes) if k not in category_ids and not is_placeholder_class(c.name)]
+            none = placeholder_rows([c.name for c in detector.classes])
+            lacking = [c.name for k, c in enumerate(detector.classes) if k not in category_ids and k not in none]
             if lacking:
                 print(f"note: {args.coco} has no class named {first_names(lacking, 5)}: "
                       "those detections are left out (their ids would name none, or another, of its classes)", file=sys.stderr)

@@ -16,7 +16,7 @@ from pycocotools.cocoeval import COCOeval
 
 from core.cancel import CancelToken
 from core.formats.convert import box_problems
-from core.labels import LabelSet, category_of_class, is_number, is_placeholder_class, same_named_categories
+from core.labels import LabelSet, category_of_class, is_number, placeholder_rows, same_named_categories
 from core.text import count
 
 METRICS = ("mAP", "AP50", "AP75", "APs", "APm", "APl")
@@ -200,7 +200,8 @@ def scoreable(labels: LabelSet, class_names: list[str]) -> tuple[LabelSet, list[
     category_of = category_of_class(class_names, labels.categories)
     scored = set(category_of.values())
     notes = []
-    real = [k for k, n in enumerate(class_names) if not is_placeholder_class(n)]  # (not __background__ and 11 N/A of a COCO head)
+    none = placeholder_rows(class_names)  # (__background__ and 11 N/A of a COCO head)
+    real = [k for k in range(len(class_names)) if k not in none]
     if real and not category_of:
         notes.append(f"none of the model's {count(len(real), 'class name')} is a category of the labels: nothing it finds can be scored")
     elif unscored := [class_names[k] for k in real if k not in category_of]:

@@ -20,7 +20,7 @@ from core.atomic import write_json, write_text
 from core.cancel import CancelToken
 from core.config import PRECISIONS
 from core.history import read_history
-from core.labels import ImageEntry, LabelSet, class_name_key, group_categories, is_number, is_placeholder_class, same_named_categories
+from core.labels import ImageEntry, LabelSet, class_name_key, group_categories, is_number, placeholder_rows, same_named_categories
 from core.text import count, first_names
 
 RUNS_FOLDER = "runs"
@@ -122,7 +122,8 @@ def describe_plan(labels: LabelSet, model_classes: Sequence[str] | None, present
         if new:
             lines.append(f"New to the model (learnt from scratch): {first_names(new)}.")
         trained = {class_name_key(c.name) for c in labels.categories if counts.get(c.id)}
-        dropped = [n for n in model_classes if class_name_key(n) not in trained and not is_placeholder_class(n)]
+        none = placeholder_rows(model_classes)
+        dropped = [n for k, n in enumerate(model_classes) if class_name_key(n) not in trained and k not in none]
         if dropped:
             lines.append(f"The model's classes without boxes here are left out of the new one: {first_names(dropped)}.")
     default = default_recipe(labels, None, cuda=False)

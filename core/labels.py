@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -119,8 +119,12 @@ class LabelSet:
 PLACEHOLDER_CLASSES = frozenset({"__background__", "N/A"})
 
 
-def is_placeholder_class(name: str) -> bool:
-    return name in PLACEHOLDER_CLASSES
+def placeholder_rows(class_names: Sequence[str]) -> set[int]:
+    """The rows of a model's classes that are no classes: those of a COCO head (row 0 named
+    "__background__") named as placeholders. A class of the user's own named "N/A" is a class."""
+    if not class_names or class_names[0] != "__background__":
+        return set()
+    return {k for k, name in enumerate(class_names) if name in PLACEHOLDER_CLASSES}
 
 
 def class_name_key(name: str) -> str:

@@ -27,7 +27,7 @@ from torch import Tensor
 
 from core.atomic import atomic_path
 from core.config import ModelConfig, PreprocessConfig, from_dict, to_dict
-from core.labels import category_name, integer_id, is_placeholder_class
+from core.labels import PLACEHOLDER_CLASSES, category_name, integer_id
 from core.model import RetinaNet
 
 FORMAT = "retina-gui/1"
@@ -276,7 +276,7 @@ def coco_classes(num_classes: int) -> tuple[ClassInfo, ...] | None:
     if num_classes == 91:
         return tuple(ClassInfo(i, n) for i, n in enumerate(names))
     if num_classes == 80:
-        return tuple(ClassInfo(i, n) for i, n in enumerate(names) if not is_placeholder_class(n))
+        return tuple(ClassInfo(i, n) for i, n in enumerate(names) if n not in PLACEHOLDER_CLASSES)
     return None
 
 

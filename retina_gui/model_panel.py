@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.config import PRECISIONS
-from core.labels import is_placeholder_class
+from core.labels import placeholder_rows
 from core.text import count, duration
 from retina_gui.canvas import OverlayBox
 from retina_gui.convert import rect_from_xyxy
@@ -266,7 +266,8 @@ class ModelPanel(QWidget):
                 self._say_download("")
             self.path_label.setText(breakable(model_name(info.path)))
             self.path_label.setToolTip(str(info.path))
-            classes = sum(not is_placeholder_class(name) for name in info.class_names)
+            none = placeholder_rows(info.class_names)
+            classes = len(info.class_names) - len(none)
             self.info_label.setText(f"{info.preset} preset, {count(classes, 'class')}, running on {info.device} ({info.precision})")
             current = self.device_box.currentText()
             self.device_box.clear()
@@ -282,10 +283,10 @@ class ModelPanel(QWidget):
                 slider.setValue(round(value * 100))
                 slider.blockSignals(False)
             self._sliders_moved(0)
-            for name in info.class_names:  # a row each (row k is class k), a COCO head's placeholders hidden, and off
+            for k, name in enumerate(info.class_names):  # a row each (row k is class k), a COCO head's placeholders hidden, and off
                 item = QListWidgetItem(name)
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-                placeholder = is_placeholder_class(name)
+                placeholder = k in none
                 item.setCheckState(Qt.CheckState.Unchecked if placeholder else Qt.CheckState.Checked)
                 self.classes.addItem(item)
                 item.setHidden(placeholder)

@@ -16,7 +16,7 @@ from core.annotations import ImageStatus
 from core.cancel import CancelToken
 from core.detections import Detections
 from core.images import ImageReadError, image_size
-from core.labels import category_of_class, class_name_key, is_placeholder_class
+from core.labels import category_of_class, class_name_key, placeholder_rows
 from core.prediction_cache import PredictionCache
 from core.review import STACKED_IOU, Explanation, covered_by_labels, explain_labels, new_predictions
 from core.text import count as count_of
@@ -181,7 +181,7 @@ class Predictions(QObject):
         self.score = max(0.3 if self.score is None else self.score, info.score_floor)
         self.nms = info.nms_thresh if self.nms is None else self.nms
         # a COCO head's placeholder rows (__background__, N/A) are no classes: never shown (a random head predicts them)
-        self.hidden = {k for k, name in enumerate(info.class_names) if is_placeholder_class(name)}
+        self.hidden = placeholder_rows(info.class_names)
         classes = len(info.class_names) - len(self.hidden)
         self.message.emit(f"model {model_name(info.path)}: {count_of(classes, 'class')}, {info.preset} preset, {info.device} {info.precision}")
         self.model_changed.emit(info)

@@ -421,3 +421,5 @@ def test_a_coco_heads_placeholder_rows_are_not_named_as_classes_left_unscored():
     assert not any("model classes" in n for n in notes)
     _, notes = scoreable(labels, ["__background__", "dog", "N/A"])
     assert notes[0].startswith("none of the model's 1 class name is a category of the labels")
+    _, notes = scoreable(labels, ["person", "N/A"])  # a class of a user's own named "N/A" (no COCO head): a class
+    assert notes[0] == "model classes not in the labels (not scored): N/A"
