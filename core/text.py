@@ -1,4 +1,4 @@
-"""Counts and lists in words for messages ("1 image", "2 classes", "a, b …"): one spelling for the
+"""Counts and lists in words for messages ("1 image", "2 classes", "a, b and 3 more"): one spelling for the
 CLI, the trainer's log and the window."""
 
 

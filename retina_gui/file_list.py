@@ -295,8 +295,8 @@ class FileListPanel(QWidget):
         if not self.view.currentIndex().isValid() and self.filter.rowCount():
             self.view.setCurrentIndex(self.filter.index(0, 0))
         if not self.filter.rowCount() and self.search.text().strip():
-            among = f" among the {self.status_box.currentText().split(' (')[0].lower()} images" if self.filter.status else ""
-            self.message.emit(f"no image name has “{self.search.text().strip()}”{among}")
+            among = f" among the {self.filter.status} images" if self.filter.status else ""
+            self.message.emit(f"no image path has “{self.search.text().strip()}”{among}")
         self.search_done.emit()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:

@@ -538,12 +538,17 @@ class MainWindow(QMainWindow):
         """The image on screen, in the folder open if it lies under it, else in its own folder,
         opened (a file given to retina-gui, or dropped on the window, as a file manager gives it)."""
         image = image.resolve()
-        open_here = self.workspace is not None and image.is_relative_to(self.workspace.folder) and labels is None
-        if not open_here and not self.open_folder(image.parent, labels):
+        if self.workspace is not None and image.is_relative_to(self.workspace.folder) and labels is None:
+            name = image.relative_to(self.workspace.folder).as_posix()
+            if self.files.set_current(name):
+                return True
+            if not self.listed:
+                self._restore = name  # shown when the listing reaches it
+                return True
+            # under the folder, not listed (a subfolder, with Include Subfolders off): its own folder, as for any other
+        if not self.open_folder(image.parent, labels):
             return False
-        name = image.relative_to(self.workspace.folder).as_posix()
-        if not self.files.set_current(name):
-            self._restore = name  # shown when the listing reaches it
+        self._restore = image.name  # shown when the listing reaches it (one it leaves out, a hidden file, is not)
         return True
 
     def open_folder(self, folder: Path, labels: Path | None = None) -> bool:
@@ -1473,7 +1478,8 @@ class MainWindow(QMainWindow):
         new = self.predictions.classes_to_add(fresh)
         adds = f" That adds {count_of(len(new), 'class')}: {', '.join(new)}." if new else ""
         labelled_already = gathered.labelled_already
-        skipped = f" ({labelled_already} others shown are labelled already.)" if labelled_already > 0 else ""
+        skipped = f" ({count_of(labelled_already, 'other')} shown {'is' if labelled_already == 1 else 'are'} labelled already.)" \
+            if labelled_already else ""
         store = self.workspace.store
         labelled = sum(1 for name, _, _ in fresh if store.boxes(name))
         onto = (f" {labelled} of those images {'has' if labelled == 1 else 'have'} labels already: the predictions join them."

@@ -90,7 +90,7 @@ class ModelPanel(QWidget):
         self.cancel_button.setEnabled(False)
         self.progress = TaskProgress("%v / %m")
         self.eta_label = QLabel()
-        self.eta_label.setWordWrap(True)  # an offline download's message names a folder: on one line it widened the window past the screen
+        self.eta_label.setWordWrap(True)  # a folder run's outcome names what was unreadable: on one line it widened the window
         self.score_slider = QSlider(Qt.Orientation.Horizontal, minimum=5, maximum=99)
         self.nms_slider = QSlider(Qt.Orientation.Horizontal, minimum=5, maximum=95)
         self.score_label, self.nms_label, self.count_label = QLabel("Score > –"), QLabel("NMS IoU –"), QLabel()  # (no model yet)

@@ -42,6 +42,7 @@ class AcceptPlan:
     other_class: dict[str, int]
     revision: int
     repeats: dict[str, int] = field(default_factory=dict)  # per image, those repeating a likelier prediction of their class
+    labelled: dict[str, int] = field(default_factory=dict)  # per image, those repeating a label of their class
 
     @property
     def shown(self) -> int:
@@ -61,13 +62,13 @@ class AcceptPlan:
 
     @property
     def labelled_already(self) -> int:
-        return self.shown - self.adds - self.on_another_class - self.repeating
+        return sum(self.labelled.values())
 
     def waiting(self, names: set[str]) -> AcceptPlan:
         """Only the images among ``names`` (those still waiting for review)."""
         return AcceptPlan([e for e in self.entries if e[0] in names], [e for e in self.fresh if e[0] in names],
                           {n: k for n, k in self.other_class.items() if n in names}, self.revision,
-                          {n: k for n, k in self.repeats.items() if n in names})
+                          {n: k for n, k in self.repeats.items() if n in names}, {n: k for n, k in self.labelled.items() if n in names})
 
 
 def plan_accept(entries: list, labels: dict[str, tuple], keys: dict[int, str], revision: int, *, chosen: bool = False) -> AcceptPlan:
@@ -75,7 +76,7 @@ def plan_accept(entries: list, labels: dict[str, tuple], keys: dict[int, str], r
     them) whose category ids have the class-name keys ``keys``; any thread may run it. ``chosen``:
     predictions the user picked one by one (a double or right click), added even where a label of
     another class lies."""
-    fresh, other_class, repeats = [], {}, {}
+    fresh, other_class, repeats, labelled = [], {}, {}, {}
     for file_name, size, predictions in entries:
         if not predictions:
             continue
@@ -83,10 +84,10 @@ def plan_accept(entries: list, labels: dict[str, tuple], keys: dict[int, str], r
         classes = np.array([class_name_key(p[4]) for p in predictions], dtype=object)  # as accepting matches names
         choice = new_predictions(boxes, classes, *_label_arrays(labels.get(file_name, ()), keys.__getitem__),
                                  other_class_iou=math.inf if chosen else STACKED_IOU)
-        other_class[file_name], repeats[file_name] = choice.other_class, choice.repeats
+        other_class[file_name], repeats[file_name], labelled[file_name] = choice.other_class, choice.repeats, choice.labelled
         if len(choice.keep):
             fresh.append((file_name, size, [predictions[i] for i in choice.keep]))
-    return AcceptPlan(entries, fresh, other_class, revision, repeats)
+    return AcceptPlan(entries, fresh, other_class, revision, repeats, labelled)
 
 
 class Predictions(QObject):
@@ -503,8 +504,7 @@ class Predictions(QObject):
         new_classes = self.classes_to_add(gathered.fresh)
         count = workspace.accept_predictions(gathered.fresh, text.format(count=added, s="" if added == 1 else "s"), colors,
                                              reviewed=[e[0] for e in gathered.entries if e[2]] if reviews else [])  # nothing shown: not reviewed
-        other, repeats = gathered.on_another_class, gathered.repeating
-        labelled = gathered.shown - count - other - repeats
+        other, repeats, labelled = gathered.on_another_class, gathered.repeating, gathered.labelled_already
         left = [f"{labelled} labelled already"] if labelled else []
         left += [f"{repeats} repeating a likelier prediction of the same class"] if repeats else []
         left += [f"{other} on a label or likelier prediction of another class"] if other else []

@@ -2946,6 +2946,14 @@ def test_retina_gui_given_an_image_opens_its_folder_on_it_and_a_missing_path_is_
     wait_image(qtbot, window, "chess_06.jpg")
     assert not window.open_folder(tmp_path / "nowhere")
     assert window.reports[-1] == f"Open folder: {(tmp_path / 'nowhere').resolve()} does not exist."
+    # one under the folder that its listing leaves out (a subfolder, Include Subfolders off): its own folder opens on it
+    (folder / "sub").mkdir()
+    shutil.copy(DEMO / "chess_02.jpg", folder / "sub" / "inner.jpg")
+    window.recursive_action.setChecked(False)
+    qtbot.waitUntil(lambda: window.listed and "sub/inner.jpg" not in window.files.model.names, timeout=5000)
+    assert window.open_image(folder / "sub" / "inner.jpg")
+    qtbot.waitUntil(lambda: window.workspace.folder == (folder / "sub").resolve() and window.listed, timeout=5000)
+    wait_image(qtbot, window, "inner.jpg")
     window.close()
 
 
@@ -2963,7 +2971,10 @@ def test_the_search_ignores_accents_and_says_when_it_finds_nothing(qtbot, tmp_pa
     window.files.search.setText("zebra")
     window.files.search.setFocus()
     qtbot.keyClick(window.files.search, Qt.Key.Key_Return)
-    assert window.statusBar().currentMessage() == "no image name has “zebra”"
+    assert window.statusBar().currentMessage() == "no image path has “zebra”"
+    window.files.status_box.setCurrentIndex(window.files.status_box.findData("reviewed"))
+    qtbot.keyClick(window.files.search, Qt.Key.Key_Return)
+    assert window.statusBar().currentMessage() == "no image path has “zebra” among the reviewed images"
     window.close()
 
 
