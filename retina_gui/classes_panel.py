@@ -214,4 +214,4 @@ class ClassesPanel(QWidget):
         if count and not self.confirm("Delete class", f"Delete {category.name} and {boxes}? (Edit ▸ Undo brings them back.)", undoable=True):
             return
         if self._try(lambda: self.workspace.delete_category(category_id)):
-            self.message.emit(f"deleted class {category.name}{f' and {boxes}' if count else ''} (Edit ▸ Undo brings it back)")
+            self.message.emit(f"deleted class {category.name}{f' and {boxes}' if count else ''} (Edit ▸ Undo brings {'them' if count else 'it'} back)")

@@ -944,15 +944,25 @@ class MainWindow(QMainWindow):
             self.statusBar().clearMessage()  # (done: it stood for its 10 s over the boxes drawn since)
         before, self._class_order = self._class_order, list(store.categories)
         had = {c.id for c in before}
-        was = class_keys(before)
-        # a class of before whose key changed (also one moved up into 9 from past it); a new class's key is no news
-        moved = sorted((key, cid) for cid, key in class_keys(self._class_order).items() if cid in had and was.get(cid) != key)
-        if moved:
-            now = {c.id for c in self._class_order}
-            gone = [c.name for c in before if c.id not in now]
-            # after "undone: Delete class …", not instead of it; that names the class already
-            step = f"{self._stepped}; " if self._stepped else f"class {', '.join(gone)} removed; " if gone else ""
-            self.say(step + "class keys now: " + ", ".join(f"{number} {store.category(cid).name}" for number, cid in moved))
+        was, keys = class_keys(before), class_keys(self._class_order)
+        # the classes whose key changed (also one moved up into 9 from past it, or back with an undo), said once a class
+        # of before moved: a new class's key at the end is no news
+        if not any(cid in had and was.get(cid) != key for cid, key in keys.items()):
+            return
+        changed = sorted((key, cid) for cid, key in keys.items() if was.get(cid) != key)
+        text = "class keys now: " + ", ".join(f"{number} {store.category(cid).name}" for number, cid in changed)
+        lost = [c.name for c in self._class_order if c.id in was and c.id not in keys]
+        text += f"; no key now: {', '.join(lost)} (L reaches it)" if lost else ""
+        now = {c.id for c in self._class_order}
+        gone = [c.name for c in before if c.id not in now]
+        # after what was done, said then (Delete's "deleted class … and its 7 boxes") or before it ("undone: …"): it
+        # was said first, and the panel's message went over it
+        QTimer.singleShot(0, self, partial(self._say_after_step, text, self._stepped or "", self.statusBar().currentMessage(), gone))
+
+    def _say_after_step(self, text: str, stepped: str, said_before: str, gone: list[str]) -> None:
+        said = self.statusBar().currentMessage()
+        step = stepped or (said if said and said != said_before else f"class {', '.join(gone)} removed" if gone else "")
+        self.say(f"{step}; {text}" if step else text)
 
     def choose_class(self, category_id: int, note: str = "") -> None:
         """As a number key does, for any class: the class of new boxes, and of the boxes selected

@@ -63,16 +63,20 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def no_unanswered_class_picker(monkeypatch):
-    """The class picker is modal: opened offscreen with nobody to answer it, a test would hang.
-    A test that expects it answers it (monkeypatches ``exec``); one that opens it unawares fails."""
-    if "retina_gui.class_picker" in sys.modules or "PySide6" in sys.modules:
+def no_unanswered_question(monkeypatch):
+    """The class picker and the window's Yes/No questions are modal: opened offscreen with nobody
+    to answer them, a test would hang. A test that expects one answers it (a ``confirm`` of its
+    own, or a monkeypatched ``exec`` / ``QMessageBox.question``); one that opens it unawares fails."""
+    if "PySide6" in sys.modules:
+        from PySide6.QtWidgets import QMessageBox
+
         from retina_gui.class_picker import ClassPicker
 
-        def unexpected(picker):
-            pytest.fail("the class picker opened, and this test does not answer it")
+        def unexpected(*args, **kwargs):
+            pytest.fail("a modal question opened, and this test does not answer it")
 
         monkeypatch.setattr(ClassPicker, "exec", unexpected)
+        monkeypatch.setattr(QMessageBox, "question", unexpected)
 
 
 @pytest.fixture(autouse=True)

@@ -2280,11 +2280,20 @@ def test_deleting_a_class_says_which_number_keys_moved(qtbot, demo):
     window.say("undone: Nudge box · chess_01.jpg")  # a message of before: not glued to this one
     window.workspace.delete_category(store.categories[5].id)
     # key 9 too: the class past the ninth moved up into it
-    assert window.statusBar().currentMessage() == (f"class {names[5]} removed; class keys now: "
-                                                   + ", ".join(f"{k} {names[k]}" for k in range(6, 10)))
-    window._undo()
-    assert window.statusBar().currentMessage() == (f"undone: Delete class {names[5]} and its {store.box_counts()[store.categories[5].id]} "
-                                                   f"boxes; class keys now: 7 {names[6]}, 8 {names[7]}, 9 {names[8]}")
+    expected = f"class {names[5]} removed; class keys now: " + ", ".join(f"{k} {names[k]}" for k in range(6, 10))
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == expected, timeout=2000)
+    window._undo()  # the class back on its key, and the one past the ninth without one again
+    boxes = store.box_counts()[store.categories[5].id]
+    expected = (f"undone: Delete class {names[5]} and its {boxes} boxes; class keys now: "
+                + ", ".join(f"{k + 1} {names[k]}" for k in range(5, 9)) + f"; no key now: {names[9]} (L reaches it)")
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == expected, timeout=2000)
+    # deleted from the Classes panel: what it did, then the keys (its message went over the keys')
+    window.classes.confirm = lambda *args, **kwargs: True
+    window.classes.list.setCurrentRow(5)
+    window.classes.ask_delete()
+    expected = (f"deleted class {names[5]} and its {boxes} boxes (Edit ▸ Undo brings them back); class keys now: "
+                + ", ".join(f"{k} {names[k]}" for k in range(6, 10)))
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == expected, timeout=2000)
 
 
 def test_on_a_hidpi_screen_outlines_keep_their_width_and_the_pointer_its_precision(qtbot, demo, monkeypatch):
