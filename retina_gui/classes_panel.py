@@ -163,7 +163,10 @@ class ClassesPanel(QWidget):
         return added[0] if added else None
 
     def _add_and_choose(self, name: str) -> None:
-        self.workspace.set_current_category(self.workspace.add_category(name).id)
+        category = self.workspace.add_category(name)
+        self.workspace.set_current_category(category.id)
+        key = class_keys(self.workspace.store.categories).get(category.id)  # (as the picker's L says it: Ctrl+N said nothing)
+        self.message.emit(f"class {category.name} added{f' (key {key})' if key else ''}; new boxes: {category.name}")
 
     def ask_rename(self) -> None:
         if (category_id := self._chosen_to_edit()) is None:

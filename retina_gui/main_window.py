@@ -670,7 +670,9 @@ class MainWindow(QMainWindow):
             self.model_panel.load(path)
         elif kind == "image":  # after the drop has returned, as a folder is opened
             QTimer.singleShot(0, partial(self.open_image, path))
-        elif self.workspace is None or path.resolve() != self.workspace.folder:  # (opened again, it lost a --labels file)
+        elif self.workspace is not None and path.resolve() == self.workspace.folder:  # (opened again, it lost a --labels file)
+            self.say(f"{path.name} is open already (File ▸ Look for New Images, F5, lists images added to it)")
+        else:
             # after the drop has returned: the file manager's drag waited on the questions and the labels' reading
             QTimer.singleShot(0, partial(self.open_folder, path))
 
@@ -1421,10 +1423,16 @@ class MainWindow(QMainWindow):
             self.annotator.copy_selected()
 
     def next_unlabelled(self) -> None:
+        """Shift+D; back at the list's start is said (it wrapped to image 5 of 12 without a word)."""
+        before = self.files.model.row(self.files.current() or "")
         if not self.files.next_unlabelled():
             alone = self.annotator.current is not None and without_labels(self.files.model.status(self.annotator.current))
             self.statusBar().showMessage("no other image in the list is without labels" if alone else
                                          "every image in the list has labels", 5000)
+        elif before is not None and self.files.model.row(self.files.current()) < before:
+            self.say("next image without labels: none after this one, so from the start of the list")
+        else:
+            self.statusBar().clearMessage()  # (D's "no later image in the list" stood over the image gone to)
 
     def toggle_reviewed(self) -> None:
         """R; marking an image without labels reviewed makes it a negative example ("nothing here"):

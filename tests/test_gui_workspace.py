@@ -1561,6 +1561,7 @@ def test_a_refused_class_name_comes_back_to_be_corrected(qtbot, demo, monkeypatc
     assert window.workspace.store.categories[-1].name == "clock"
     clock = window.workspace.store.categories[-1].id
     assert window.workspace.current_category == clock == window.classes.chosen_id()  # new boxes are clocks now
+    assert window.statusBar().currentMessage() == "class clock added; new boxes: clock"  # (Ctrl+N said nothing; the 13th has no key)
     # a click on a class chooses it, and leaves the selected box as it is (the click may be on the way to Rename)
     window.canvas.select([0])
     list_ = window.classes.list
@@ -1989,6 +1990,17 @@ def test_next_unlabelled_on_the_only_unlabelled_image_says_so(qtbot, demo):
     window.workspace.delete_boxes(name, list(range(len(window.workspace.store.boxes(name)))))
     window.next_unlabelled()
     assert window.annotator.current == name and window.statusBar().currentMessage() == "no other image in the list is without labels"
+    # from a later image, back at the list's start: said (it wrapped without a word)
+    window.files.set_current("chess_05.jpg")
+    window.say("no later image in the list")  # (D's note: it stood over the image Shift+D went to)
+    window.next_unlabelled()
+    assert window.files.current() == name
+    assert window.statusBar().currentMessage() == "next image without labels: none after this one, so from the start of the list"
+    later = "chess_06.jpg"
+    window.workspace.delete_boxes(later, list(range(len(window.workspace.store.boxes(later)))))
+    window.say("no later image in the list")
+    window.next_unlabelled()  # forward, no wrap: the old note goes
+    assert window.files.current() == later and window.statusBar().currentMessage() == ""
 
 
 def test_tab_into_a_panel_behind_another_tab_brings_it_forward(qtbot, demo):
@@ -2783,6 +2795,8 @@ def test_the_empty_window_says_how_to_start_and_a_dropped_folder_opens(qtbot, tm
     window.predictions.load_model = lambda path, *args: loaded.append(path)
     assert dropped(folder / "model.safetensors", "enter") and dropped(folder / "model.safetensors", "drop") and loaded == [folder / "model.safetensors"]  # a weights file loads
     assert window.workspace.folder == folder.resolve()
+    assert dropped(folder, "enter") and dropped(folder, "drop")  # the folder open: said so (nothing happened, silently)
+    assert window.statusBar().currentMessage().startswith("f is open already")
     window.close()
 
 
