@@ -431,3 +431,15 @@ def test_a_coco_heads_placeholder_rows_are_not_named_as_classes_left_unscored():
     assert notes[0].startswith("none of the model's 1 class name is a category of the labels")
     _, notes = scoreable(labels, ["person", "N/A"])  # a class of a user's own named "N/A" (no COCO head): a class
     assert notes[0] == "model classes not in the labels (not scored): N/A"
+
+
+def test_a_miss_detected_as_another_class_says_so_with_its_own_reason():
+    """"Why missed?" said only "its best black-rook candidate scores 0.13" where the evaluation said
+    "detected as black-queen (0.91, IoU 0.90)"."""
+    label = np.array([100, 100, 200, 200.0])
+    cand = _candidates([[100, 100, 200, 200], [102, 100, 200, 200]], [0.13, 0.91], [0, 1])
+    (e,) = explain_labels(label[None], [0], cand, cand.filter(0.3, 0.5, None), score_thresh=0.3, nms_thresh=0.5,
+                          best_anchor_iou=[0.8], class_names=["black-rook", "black-queen"])
+    assert e.reason == "low_score"
+    assert e.message == ("its best black-rook candidate scores 0.13, below the threshold 0.30; "
+                         "detected as black-queen instead (score 0.91, IoU 0.98)")
