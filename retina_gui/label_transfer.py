@@ -53,7 +53,7 @@ class LabelTransfer(QObject):
                                         "(File ▸ Save writes it now). Export to another file.")
             return False
         labels = workspace.store.to_labelset()
-        self._task = ("export", fmt, target, *written_counts(labels, fmt), len(remove))
+        self._task = ("export", fmt, target, *written_counts(labels, fmt), len(remove), workspace.folder)
         folder = workspace.folder
         self._start(lambda cancel: write_labels(labels, fmt, target, cancel, remove=remove, images=folder))
         self.message.emit(f"exporting {count(self._task[3], 'image')} to {target} …")
@@ -117,8 +117,10 @@ class LabelTransfer(QObject):
         if task is None:
             return
         if task[0] == "export":
-            _, fmt, target, images, boxes, removed = task
+            _, fmt, target, images, boxes, removed, folder = task
             check = ", pycocotools self-check passed" if fmt == "coco" else ""
+            if fmt == "coco" and target.resolve().parent != folder:  # (a file saved elsewhere did not say where its images are)
+                check += f"; its file names are paths in {folder}"
             if fmt == "csv":
                 from core.formats.retinanet_csv import class_list_path
 

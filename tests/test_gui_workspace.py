@@ -1852,6 +1852,11 @@ def test_exporting_coco_over_a_file_asks_once_and_over_the_labels_file_only_refu
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(other), ""))
     window.ask_export("coco")
     assert asked == [f"{other} exists. Replace it?"] and other.read_text() == "{}" and not window.transfer.busy
+    # saved outside the image folder: said where its file names are (a file elsewhere did not say where its images are)
+    window.confirm = lambda title, text, **_: True
+    window.ask_export("coco")
+    qtbot.waitUntil(lambda: not window.transfer.busy, timeout=10_000)
+    assert window.statusBar().currentMessage().endswith(f"pycocotools self-check passed; its file names are paths in {window.workspace.folder}")
 
 
 def test_only_files_that_read_as_an_earlier_exports_label_files_are_offered_for_removal(tmp_path):
