@@ -252,7 +252,8 @@ class BoundedNote(QTextEdit):
         self.viewport().setAutoFillBackground(False)  # read as a label, not as a field to type in
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
-        self._most = lines * self.fontMetrics().lineSpacing() + 2 * self.document().documentMargin()
+        self.document().setDocumentMargin(0)  # (its text in line with the labels under it)
+        self._most = lines * self.fontMetrics().lineSpacing()
         self.document().documentLayout().documentSizeChanged.connect(self._fit)
         self.hide()
 
