@@ -542,10 +542,16 @@ class MainWindow(QMainWindow):
             name = image.relative_to(self.workspace.folder).as_posix()
             if self.files.set_current(name):
                 return True
-            if not self.listed:
-                self._restore = name  # shown when the listing reaches it
+            hidden = any(part.startswith(".") for part in Path(name).parts)
+            if not self.listed or (not hidden and (self.recursive_action.isChecked() or "/" not in name)):
+                self._restore = name  # shown when the listing reaches it: this one, or F5's for one added since
+                if self.listed:  # (the folder was opened again, losing its labels file if it had another, and its history)
+                    self.rescan()
                 return True
-            # under the folder, not listed (a subfolder, with Include Subfolders off): its own folder, as for any other
+            if hidden:
+                self.say(f"{name} is not listed: names starting with “.” are left out")
+                return False
+            # in a subfolder, with Include Subfolders off: its own folder, as for any other
         if not self.open_folder(image.parent, labels):
             return False
         self._restore = image.name  # shown when the listing reaches it (one it leaves out, a hidden file, is not)
@@ -815,6 +821,9 @@ class MainWindow(QMainWindow):
             said.append(f"{count_of(len(gone), 'image')} gone from the folder ({named}): {'its' if len(gone) == 1 else 'their'} "
                         "labels are kept")
         self.say("; ".join(said))
+        if self._restore is not None:  # an image given (opened, or dropped) that the listing had not met before
+            self.files.set_current(self._restore)
+            self._restore = None
 
     def _scan_failed(self, message: str) -> None:
         self.report("Folder", message)

@@ -2974,6 +2974,12 @@ def test_retina_gui_given_an_image_opens_its_folder_on_it_and_a_missing_path_is_
     wait_image(qtbot, window, "chess_06.jpg")
     assert not window.open_folder(tmp_path / "nowhere")
     assert window.reports[-1] == f"Open folder: {(tmp_path / 'nowhere').resolve()} does not exist."
+    # one added since the listing: listed (as F5 lists it) and shown, the folder and its history kept
+    window.workspace.add_category("thing")
+    shutil.copy(DEMO / "chess_03.jpg", folder / "added.jpg")
+    assert window.open_image(folder / "added.jpg")
+    qtbot.waitUntil(lambda: window.listed and window.files.current() == "added.jpg", timeout=5000)
+    assert window.workspace.folder == folder.resolve() and window.workspace.undo_stack.count() == 1
     # one under the folder that its listing leaves out (a subfolder, Include Subfolders off): its own folder opens on it
     (folder / "sub").mkdir()
     shutil.copy(DEMO / "chess_02.jpg", folder / "sub" / "inner.jpg")
