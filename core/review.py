@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -149,9 +150,11 @@ def match_detections(label_boxes: np.ndarray, label_classes: np.ndarray, detecti
 
 def explain_labels(label_boxes: np.ndarray, label_classes: np.ndarray, candidates: Candidates, detections: Detections, *,
                    score_thresh: float, nms_thresh: float, best_anchor_iou: np.ndarray, positive_iou: float = 0.5,
-                   class_names: list[str] | None = None) -> list[Explanation]:
+                   class_names: list[str] | None = None, hidden_classes: Collection[int] = ()) -> list[Explanation]:
     """Why each label (``label_boxes`` [G, 4] image pixels, ``label_classes`` [G] model class
-    indices) is or is not detected; ``detections`` is ``candidates`` filtered at the thresholds."""
+    indices) is or is not detected; ``detections`` is ``candidates`` filtered at the thresholds.
+    A miss that a detection of another class covers (not one ``hidden_classes`` holds, nor one
+    that matched another label, as the evaluation leaves those out) says so too."""
     label_boxes = np.asarray(label_boxes, dtype=np.float64).reshape(-1, 4)
     label_classes = np.asarray(label_classes)
     matched = match_detections(label_boxes, label_classes, detections)
@@ -164,15 +167,23 @@ def explain_labels(label_boxes: np.ndarray, label_classes: np.ndarray, candidate
             out.append(Explanation("detected", f"detected: score {detections.scores[j]:.2f}, IoU {iou:.2f}", float(detections.scores[j])))
         else:
             why = _why_missed(box, int(k), candidates, detections, score_thresh, nms_thresh, float(best_anchor_iou[i]), positive_iou, name)
-            out.append(replace(why, message=why.message + _seen_as(box, int(k), detections, name)))
+            seen = _seen_as(box, int(k), detections, name, set(matched[matched >= 0].tolist()) | _hidden(detections, hidden_classes))
+            if seen:
+                stop = "." if why.message.endswith(".") else ""
+                why = replace(why, message=f"{why.message.removesuffix('.')}; {seen}{stop}")
+            out.append(why)
     return out
 
 
-def _seen_as(label_box, label_class, detections, name) -> str:
-    """The likeliest detection of another class on a missed label, said with the reason its own
-    class missed it ("Why missed?" said only "its best black-rook candidate scores 0.13" where the
-    evaluation said "detected as black-queen (0.91, IoU 0.90)")."""
-    others = np.flatnonzero(detections.labels != label_class)
+def _hidden(detections, hidden_classes: Collection[int]) -> set[int]:
+    return set(np.flatnonzero(np.isin(detections.labels, list(hidden_classes))).tolist()) if hidden_classes else set()
+
+
+def _seen_as(label_box, label_class, detections, name, passed_over: set[int]) -> str:
+    """The likeliest detection of another class on a missed label (but those ``passed_over``),
+    said with the reason its own class missed it ("Why missed?" said only "its best black-rook
+    candidate scores 0.13" where the evaluation said "detected as black-queen (0.91, IoU 0.90)")."""
+    others = np.array([j for j in np.flatnonzero(detections.labels != label_class) if j not in passed_over], dtype=np.int64)
     if not len(others):
         return ""
     iou = box_iou(label_box[None], detections.boxes[others])[0]
@@ -180,7 +191,7 @@ def _seen_as(label_box, label_class, detections, name) -> str:
     if not len(on):
         return ""
     j = int(on[np.argmax(detections.scores[on])])
-    return f"; detected as {name(int(detections.labels[j]))} instead (score {detections.scores[j]:.2f}, IoU {iou[others == j][0]:.2f})"
+    return f"detected as {name(int(detections.labels[j]))} instead (score {detections.scores[j]:.2f}, IoU {iou[others == j][0]:.2f})"
 
 
 def _why_missed(label_box, label_class, candidates, detections, score_thresh, nms_thresh, best_anchor_iou, positive_iou, name):
@@ -334,7 +345,7 @@ def _fn_detail(iou: np.ndarray, found: Detections, shown: np.ndarray, used: np.n
         j = _best(~own & over & free, found.scores)
         other = class_names[int(found.labels[j])]
         also = f"; as {mine} it scores {found.scores[_best(low, found.scores)]:.2f}" if low.any() else ""
-        if found.scores[j] >= SURE_SCORE and iou[j] >= 0.8:
+        if found.scores[j] >= SURE_SCORE and iou[j] >= STACKED_IOU:  # (one object: as accepting takes it)
             also += ". Sure of it, on the same box: is the label's class wrong?"
         return "confusion", f"class confusion: detected as {other} ({found.scores[j]:.2f}, IoU {iou[j]:.2f}){also}", other
     if low.any():  # (before "taken": the label's own detection is there, under the threshold)

@@ -103,7 +103,8 @@ def category_icon(category: Category) -> QIcon:
 
 def class_keys(categories: Sequence[Category]) -> dict[int, int]:
     """The number key (1 … 9) of each class that has one: the classes in order, a group of classes
-    left out (a Roboflow export's class 0, the project's name, with no boxes of its own, took key 1)."""
+    (the supercategory of others) left out: a Roboflow export's class 0, the project's name, took
+    key 1 (the picker, L, reaches a group)."""
     groups = group_categories(categories)
     keyed = [c.id for c in categories if c.id not in groups]
     return {category_id: number for number, category_id in enumerate(keyed[:9], start=1)}

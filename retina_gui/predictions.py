@@ -531,7 +531,8 @@ class Predictions(QObject):
         result = explain_labels(np.array([[boxes[i].x1, boxes[i].y1, boxes[i].x2, boxes[i].y2] for i in known]),
                                 np.array([model_index[boxes[i].category_id] for i in known]), candidates, self.all,
                                 score_thresh=self.score, nms_thresh=self.nms, best_anchor_iou=best_anchor_iou[known],
-                                positive_iou=self.model.assign.positive_iou, class_names=list(self.model.class_names))
+                                positive_iou=self.model.assign.positive_iou, class_names=list(self.model.class_names),
+                                hidden_classes=self.hidden)
         return result[known.index(index)]
 
 

@@ -104,7 +104,7 @@ class Workspace(QObject):
             known = {c.id for c in self.store.categories}
             if self.current_category not in known:
                 displaced = self.current_category
-                self.set_current_category(self.store.categories[0].id if self.store.categories else None)
+                self.set_current_category(self._first_used_category())  # (the first class was a keyless group, "pieces")
                 self._displaced_category = displaced
             elif self._displaced_category in known:  # the deletion undone: new boxes are of that class again
                 self.set_current_category(self._displaced_category)

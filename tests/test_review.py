@@ -443,3 +443,17 @@ def test_a_miss_detected_as_another_class_says_so_with_its_own_reason():
     assert e.reason == "low_score"
     assert e.message == ("its best black-rook candidate scores 0.13, below the threshold 0.30; "
                          "detected as black-queen instead (score 0.91, IoU 0.98)")
+    # as the evaluation: not a detection of a hidden class, nor one that matched another label (a bicycle under the person)
+    (e,) = explain_labels(label[None], [0], cand, cand.filter(0.3, 0.5, None), score_thresh=0.3, nms_thresh=0.5,
+                          best_anchor_iou=[0.8], class_names=["black-rook", "black-queen"], hidden_classes={1})
+    assert "detected as" not in e.message
+    person, bicycle = np.array([100, 100, 200, 200.0]), np.array([100, 125, 200, 200.0])  # IoU 0.75
+    cand = _candidates([[100, 125, 200, 200]], [0.95], [1])
+    person_e, bicycle_e = explain_labels(np.stack([person, bicycle]), [0, 1], cand, cand.filter(0.3, 0.5, None), score_thresh=0.3,
+                                         nms_thresh=0.5, best_anchor_iou=[0.8, 0.8], class_names=["person", "bicycle"])
+    assert bicycle_e.reason == "detected" and "detected as" not in person_e.message
+    tiny = np.array([100, 100, 106, 106.0])  # a sentence of its own: joined without ".;"
+    cand = _candidates([[100, 100, 106, 106]], [0.9], [1])
+    (e,) = explain_labels(tiny[None], [0], cand, cand.filter(0.3, 0.5, None), score_thresh=0.3, nms_thresh=0.5,
+                          best_anchor_iou=[0.2], class_names=["ring", "coin"])
+    assert e.reason == "no_anchor" and ".;" not in e.message and e.message.endswith("detected as coin instead (score 0.90, IoU 1.00).")
