@@ -203,6 +203,7 @@ class MainWindow(QMainWindow):
         self.annotator.class_needed.connect(self._ask_class_for_drawn)
         self._shown_image: tuple[str, int | None, int | None] | None = None  # the image on screen and its size (None: unreadable)
         self._stepped = ""  # "undone: …" / "redone: …" while Undo or Redo runs (see _say_moved_keys)
+        self._keys_before: tuple | None = None  # the classes before a change whose moved keys are yet to be said
         self._unreadable_said = ""  # the status bar's note on the last unreadable image shown
         for changed in (self.files.filter.rowsInserted, self.files.filter.rowsRemoved, self.files.filter.modelReset,
                         self.files.filter.layoutChanged):
@@ -601,6 +602,7 @@ class MainWindow(QMainWindow):
         workspace.categories_changed.connect(self.evaluation_panel.classes_changed)  # the classes it scores, by name
         workspace.categories_changed.connect(self._say_moved_keys)
         self._class_order = list(workspace.store.categories)
+        self._keys_before = None  # (a message of the last folder's, dropped with it, left pending)
         workspace.saved.connect(self._saved)
         workspace.save_failed.connect(self._save_failed)
         workspace.changed_on_disk.connect(self._labels_changed_on_disk)
@@ -953,7 +955,19 @@ class MainWindow(QMainWindow):
         store = self.workspace.store
         if store.categories and self.statusBar().currentMessage() == self.NO_CLASS_TEXT:
             self.statusBar().clearMessage()  # (done: it stood for its 10 s over the boxes drawn since)
-        before, self._class_order = self._class_order, list(store.categories)
+        # said once the step is done, after what it said of itself (Delete's "deleted class … and its 7 boxes", said
+        # after the change; "undone: …", before it): said first, the panel's message went over it. Several changes in
+        # one go (a merge, a step of several) are said as one, from the classes as they were before the first.
+        if self._keys_before is None:
+            self._keys_before = (self._class_order, self._stepped or "", self.statusBar().currentMessage())
+            QTimer.singleShot(0, self, self._say_moved_keys_after_step)
+        self._class_order = list(store.categories)
+
+    def _say_moved_keys_after_step(self) -> None:
+        (before, stepped, said_before), self._keys_before = self._keys_before, None
+        if self.workspace is None:
+            return
+        store = self.workspace.store
         had = {c.id for c in before}
         was, keys = class_keys(before), class_keys(self._class_order)
         # the classes whose key changed (also one moved up into 9 from past it, or back with an undo), said once a class
@@ -966,11 +980,6 @@ class MainWindow(QMainWindow):
         text += f"; no key now: {', '.join(lost)} (L reaches it)" if lost else ""
         now = {c.id for c in self._class_order}
         gone = [c.name for c in before if c.id not in now]
-        # after what was done, said then (Delete's "deleted class … and its 7 boxes") or before it ("undone: …"): it
-        # was said first, and the panel's message went over it
-        QTimer.singleShot(0, self, partial(self._say_after_step, text, self._stepped or "", self.statusBar().currentMessage(), gone))
-
-    def _say_after_step(self, text: str, stepped: str, said_before: str, gone: list[str]) -> None:
         said = self.statusBar().currentMessage()
         step = stepped or (said if said and said != said_before else f"class {', '.join(gone)} removed" if gone else "")
         self.say(f"{step}; {text}" if step else text)

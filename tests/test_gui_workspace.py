@@ -2304,6 +2304,16 @@ def test_deleting_a_class_says_which_number_keys_moved(qtbot, demo):
     expected = (f"undone: Delete class {names[5]} and its {boxes} boxes; class keys now: "
                 + ", ".join(f"{k + 1} {names[k]}" for k in range(5, 9)) + f"; no key now: {names[9]} (L reaches it)")
     qtbot.waitUntil(lambda: window.statusBar().currentMessage() == expected, timeout=2000)
+    # two classes gone in one go: said as one ("class keys now" twice, the second class not named)
+    first, second = store.categories[0], store.categories[1]
+    window.say("")
+    window.workspace.delete_category(first.id)
+    window.workspace.delete_category(second.id)
+    expected = f"class {first.name}, {second.name} removed; class keys now: " + ", ".join(f"{k - 1} {names[k]}" for k in range(2, 11))
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == expected, timeout=2000)
+    window._undo()
+    window._undo()
+    qtbot.wait(10)
     # deleted from the Classes panel: what it did, then the keys (its message went over the keys')
     window.classes.confirm = lambda *args, **kwargs: True
     window.classes.list.setCurrentRow(5)
