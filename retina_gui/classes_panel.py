@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.text import count
-from retina_gui.convert import category_color, category_icon, class_key_text, class_keys
+from retina_gui.convert import category_color, category_icon, class_added_text, class_key_text, class_keys
 from retina_gui.widgets import button_grid
 from retina_gui.workspace import Workspace
 
@@ -165,8 +165,8 @@ class ClassesPanel(QWidget):
     def _add_and_choose(self, name: str) -> None:
         category = self.workspace.add_category(name)
         self.workspace.set_current_category(category.id)
-        key = class_keys(self.workspace.store.categories).get(category.id)  # (as the picker's L says it: Ctrl+N said nothing)
-        self.message.emit(f"class {category.name} added{f' (key {key})' if key else ''}; new boxes: {category.name}")
+        # (as the picker, L, says it: Ctrl+N said nothing)
+        self.message.emit(f"{class_added_text(self.workspace.store.categories, category.id)}; new boxes: {category.name}")
 
     def ask_rename(self) -> None:
         if (category_id := self._chosen_to_edit()) is None:

@@ -110,6 +110,13 @@ def class_keys(categories: Sequence[Category]) -> dict[int, int]:
     return {category_id: number for number, category_id in enumerate(keyed[:9], start=1)}
 
 
+def class_added_text(categories: Sequence[Category], category_id: int) -> str:
+    """"class zebra added (key 7)": a class just added, said with its key where it has one."""
+    key = class_keys(categories).get(category_id)
+    name = next(c.name for c in categories if c.id == category_id)
+    return f"class {name} added{f' (key {key})' if key else ''}"
+
+
 def class_key_text(number: int | None) -> str:
     """The key of a class (None: it has none) as a prefix for its name."""
     return f"{number}  " if number is not None else "   "

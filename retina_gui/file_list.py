@@ -108,6 +108,12 @@ class FileListModel(QAbstractListModel):
         self.refresh([name])
         self.marked_unreadable.emit(name, reason)
 
+    def mark_known_unreadable(self, reasons: dict[str, str]) -> None:
+        """Images found unreadable at an earlier opening, marked at once (no news to tell again)."""
+        self.unreadable.update(reasons)
+        if reasons:
+            self.refresh(list(reasons))
+
 
 def search_key(text: str) -> str:
     """What the search compares: case and accents do not count ("deja" finds "déjà vu/1.jpg");

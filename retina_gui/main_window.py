@@ -45,7 +45,7 @@ from retina_gui.canvas import Canvas, Tool
 from retina_gui.class_picker import ClassPicker
 from retina_gui.classes_panel import ClassesPanel
 from retina_gui.commands import StoreCommand
-from retina_gui.convert import category_icon, class_key_text, class_keys, rect_from_xyxy
+from retina_gui.convert import category_icon, class_added_text, class_key_text, class_keys, rect_from_xyxy
 from retina_gui.evaluation_panel import EvaluationPanel
 from retina_gui.file_list import FileListModel, FileListPanel, without_labels
 from retina_gui.label_transfer import LabelTransfer
@@ -775,10 +775,7 @@ class MainWindow(QMainWindow):
                                   if name in listed and self._file_state(self.workspace.folder / name) == entry[1:]}
         if self._known_unreadable != saved:
             self.settings.setValue(self._unreadable_key(), json.dumps(self._known_unreadable))
-        marked = [name for name in self._known_unreadable if name not in model.unreadable]
-        model.unreadable.update({name: self._known_unreadable[name][0] for name in marked})
-        if marked:
-            model.refresh(marked)
+        model.mark_known_unreadable({name: entry[0] for name, entry in self._known_unreadable.items() if name not in model.unreadable})
 
     def rescan(self) -> None:
         """Lists the images added to the folder since it was opened (at the end of the list), and
@@ -886,7 +883,8 @@ class MainWindow(QMainWindow):
         chosen = next((c.name for c in categories if c.id == chosen_id), None)
         for action, text in zip(self.chosen_class_actions, ("&Rename Class", "&Colour of Class", "&Delete Class")):
             action.setText(f"{text} “{chosen.replace('&', '&&')}”…" if chosen else f"{text}…")
-        names = {key: c.name for c in categories if (key := class_keys(categories).get(c.id)) is not None}
+        keys = class_keys(categories)
+        names = {key: c.name for c in categories if (key := keys.get(c.id)) is not None}
         for number, action in enumerate(self.number_actions, start=1):
             action.setText(f"{number}  {names[number].replace('&', '&&') if number in names else '(none)'}")
 
@@ -1061,9 +1059,7 @@ class MainWindow(QMainWindow):
         known = [c.id for c in self.workspace.store.categories] if self.workspace is not None else []
         if chosen not in known:
             return None, ""
-        key = class_keys(self.workspace.store.categories).get(chosen)
-        note = f"class {self.workspace.store.category(chosen).name} added{f' (key {key})' if key else ''}; " if new else ""
-        return chosen, note
+        return chosen, f"{class_added_text(self.workspace.store.categories, chosen)}; " if new else ""
 
     def _undo(self) -> None:
         if self.workspace is None:

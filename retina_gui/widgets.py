@@ -248,12 +248,14 @@ class BoundedNote(QTextEdit):
 
     def __init__(self, lines: int = 3) -> None:
         super().__init__(readOnly=True)
+        self._lines = lines
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # read as a label: no Tab stop, no selection Ctrl+C would not copy
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.viewport().setAutoFillBackground(False)  # read as a label, not as a field to type in
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self.document().setDocumentMargin(0)  # (its text in line with the labels under it)
-        self._most = lines * self.fontMetrics().lineSpacing()
         self.document().documentLayout().documentSizeChanged.connect(self._fit)
         self.hide()
 
@@ -265,7 +267,7 @@ class BoundedNote(QTextEdit):
         return self.toPlainText()
 
     def _fit(self, size) -> None:
-        self.setFixedHeight(math.ceil(min(size.height(), self._most)))
+        self.setFixedHeight(math.ceil(min(size.height(), self._lines * self.fontMetrics().lineSpacing())))
 
 
 def enclosing_scroll_area(widget: QWidget) -> QScrollArea | None:

@@ -64,19 +64,21 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 
 @pytest.fixture(autouse=True)
 def no_unanswered_question(monkeypatch):
-    """The class picker and the window's Yes/No questions are modal: opened offscreen with nobody
-    to answer them, a test would hang. A test that expects one answers it (a ``confirm`` of its
-    own, or a monkeypatched ``exec`` / ``QMessageBox.question``); one that opens it unawares fails."""
+    """Modal dialogs (the class picker, Yes/No questions, warnings, name, colour and file dialogs):
+    opened offscreen with nobody to answer them, a test would hang. A test that expects one answers
+    it (a ``confirm`` of its own, or a monkeypatched ``exec`` or static method); one that opens one
+    unawares fails."""
     if "PySide6" in sys.modules:
-        from PySide6.QtWidgets import QMessageBox
-
-        from retina_gui.class_picker import ClassPicker
+        from PySide6.QtWidgets import QColorDialog, QDialog, QFileDialog, QInputDialog, QMessageBox
 
         def unexpected(*args, **kwargs):
-            pytest.fail("a modal question opened, and this test does not answer it")
+            pytest.fail("a modal dialog opened, and this test does not answer it")
 
-        monkeypatch.setattr(ClassPicker, "exec", unexpected)
-        monkeypatch.setattr(QMessageBox, "question", unexpected)
+        monkeypatch.setattr(QDialog, "exec", unexpected)  # (the class picker, the shortcuts list: QDialogs)
+        for owner, names in ((QMessageBox, ("question", "warning", "critical", "information")), (QInputDialog, ("getText", "getItem")),
+                             (QColorDialog, ("getColor",)), (QFileDialog, ("getOpenFileName", "getSaveFileName", "getExistingDirectory"))):
+            for name in names:
+                monkeypatch.setattr(owner, name, unexpected)
 
 
 @pytest.fixture(autouse=True)

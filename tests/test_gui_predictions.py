@@ -1328,6 +1328,11 @@ def test_accepting_the_folder_leaves_out_a_second_class_predicted_on_one_object(
     assert "labelled already" not in questions[0]
     assert window.statusBar().currentMessage() == ("accepted 2 predictions; new classes: white-rook, white-pawn; "
                                                    "left out: 1 repeating a likelier prediction of the same class")
+    # one labelled already: "1 other shown is labelled already" ("1 others shown are")
+    questions.clear()
+    entries = [("chess_01.jpg", window.annotator.size, [(420.0, 0.0, 528.0, 130.0, "white-rook"), (200.0, 200.0, 260.0, 300.0, "white-queen")])]
+    assert window.accept_gathered(window.predictions.plan_accept(entries)) == 1
+    assert "(1 other shown is labelled already.)" in questions[0]
 
 
 def test_precision_with_nothing_detected_reads_not_applicable():

@@ -3058,3 +3058,29 @@ def test_a_box_waiting_for_its_class_goes_with_its_folder(qtbot, tmp_path, setti
     assert window.canvas._waiting is None
     qtbot.wait(20)
     window.close()
+
+
+def test_a_box_drawn_without_a_class_whose_image_went_meanwhile_is_said_not_added(qtbot, tmp_path, settings, monkeypatch):
+    from PySide6.QtWidgets import QDialog
+
+    from retina_gui.class_picker import ClassPicker
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("astronaut.png", "coffee.png"):
+        shutil.copy(DATASETS / "sample_photos" / "skimage" / name, folder)
+    window = open_window(qtbot, folder, settings)
+    wait_image(qtbot, window, "astronaut.png")
+
+    def typed(picker):
+        picker.filter.setText("person")
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(ClassPicker, "exec", typed)
+    window.canvas.setFocus()
+    drag(qtbot, window, (50, 50), (200, 200))
+    window.files.set_current("coffee.png")  # before the question: the box's image is gone
+    qtbot.waitUntil(lambda: "the box was not added" in window.statusBar().currentMessage(), timeout=2000)
+    assert window.statusBar().currentMessage() == "class person added (key 1); the box was not added: astronaut.png is no longer on screen"
+    assert window.workspace.store.boxes("astronaut.png") == () and window.workspace.store.boxes("coffee.png") == ()
+    window.close()
