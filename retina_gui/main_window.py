@@ -264,14 +264,19 @@ class MainWindow(QMainWindow):
         self.docks[title].show()
         self.docks[title].raise_()
 
+    _END_OF_LIST = ("no later image in the list", "no earlier image in the list", "no image listed")
+
     def step_image(self, direction: int) -> None:
         """D / A; at an end of the list, or with no listed image past the one on screen, the status
         bar says so, and which filter shortens the list (D did nothing, silently)."""
-        if self.workspace is None or self.files.step(direction):
+        if self.workspace is None:
+            return
+        if self.files.step(direction):
+            if self.statusBar().currentMessage().startswith(self._END_OF_LIST):  # (it stood over the image stepped to)
+                self.statusBar().clearMessage()
             return
         filters = self.files.filters()
-        where = "no image listed" if not self.files.filter.rowCount() else \
-            f"no {'later' if direction > 0 else 'earlier'} image in the list"
+        where = self._END_OF_LIST[2] if not self.files.filter.rowCount() else self._END_OF_LIST[0 if direction > 0 else 1]
         self.say(f"{where} ({filters}: Esc in the search box, or All images, lists them all)" if filters else where)
 
     def step_error(self, direction: int) -> None:
@@ -1445,8 +1450,8 @@ class MainWindow(QMainWindow):
                                          "every image in the list has labels", 5000)
         elif before is not None and self.files.model.row(self.files.current()) < before:
             self.say("next image without labels: none after this one, so from the start of the list")
-        else:
-            self.statusBar().clearMessage()  # (D's "no later image in the list" stood over the image gone to)
+        elif self.statusBar().currentMessage().startswith(self._END_OF_LIST):  # (D's note stood over the image gone to)
+            self.statusBar().clearMessage()
 
     def toggle_reviewed(self) -> None:
         """R; marking an image without labels reviewed makes it a negative example ("nothing here"):

@@ -2824,6 +2824,8 @@ def test_d_at_the_end_of_a_filtered_list_says_why_and_labelled_lists_reviewed_im
     previous_image = next(a for a in go.actions() if a.property("plain_name") == "&Previous Image")
     previous_image.trigger()  # chess_01, the first
     assert window.statusBar().currentMessage() == "no earlier image in the list"
+    next_image.trigger()  # stepped on: the note of the end goes (it stood over the next image)
+    assert window.files.current() == "chess_02.jpg" and window.statusBar().currentMessage() == ""
     window.files.search.setText("chess_05")
     window.files.set_current("chess_05.jpg")
     next_image.trigger()
