@@ -158,6 +158,9 @@ def explain_labels(label_boxes: np.ndarray, label_classes: np.ndarray, candidate
     label_boxes = np.asarray(label_boxes, dtype=np.float64).reshape(-1, 4)
     label_classes = np.asarray(label_classes)
     matched = match_detections(label_boxes, label_classes, detections)
+    # what "detected as another class" may name, as the evaluation: no detection another label took, none of a hidden class
+    free = ~np.isin(detections.labels, list(hidden_classes))
+    free[matched[matched >= 0]] = False
     name = (lambda k: class_names[k]) if class_names else (lambda k: f"class {k}")
     out = []
     for i, (box, k) in enumerate(zip(label_boxes, label_classes)):
@@ -167,31 +170,23 @@ def explain_labels(label_boxes: np.ndarray, label_classes: np.ndarray, candidate
             out.append(Explanation("detected", f"detected: score {detections.scores[j]:.2f}, IoU {iou:.2f}", float(detections.scores[j])))
         else:
             why = _why_missed(box, int(k), candidates, detections, score_thresh, nms_thresh, float(best_anchor_iou[i]), positive_iou, name)
-            seen = _seen_as(box, int(k), detections, name, set(matched[matched >= 0].tolist()) | _hidden(detections, hidden_classes))
-            if seen:
+            if seen := _seen_as(box, int(k), detections, name, free):
                 stop = "." if why.message.endswith(".") else ""
                 why = replace(why, message=f"{why.message.removesuffix('.')}; {seen}{stop}")
             out.append(why)
     return out
 
 
-def _hidden(detections, hidden_classes: Collection[int]) -> set[int]:
-    return set(np.flatnonzero(np.isin(detections.labels, list(hidden_classes))).tolist()) if hidden_classes else set()
-
-
-def _seen_as(label_box, label_class, detections, name, passed_over: set[int]) -> str:
-    """The likeliest detection of another class on a missed label (but those ``passed_over``),
-    said with the reason its own class missed it ("Why missed?" said only "its best black-rook
-    candidate scores 0.13" where the evaluation said "detected as black-queen (0.91, IoU 0.90)")."""
-    others = np.array([j for j in np.flatnonzero(detections.labels != label_class) if j not in passed_over], dtype=np.int64)
-    if not len(others):
-        return ""
-    iou = box_iou(label_box[None], detections.boxes[others])[0]
-    on = others[iou >= MATCH_IOU]
+def _seen_as(label_box, label_class, detections, name, free: np.ndarray) -> str:
+    """The likeliest ``free`` detection of another class on a missed label, said with the reason
+    its own class missed it ("Why missed?" said only "its best black-rook candidate scores 0.13"
+    where the evaluation said "detected as black-queen (0.91, IoU 0.90)")."""
+    iou = box_iou(label_box[None], detections.boxes)[0] if len(detections) else np.zeros(0)
+    on = np.flatnonzero(free & (detections.labels != label_class) & (iou >= MATCH_IOU))
     if not len(on):
         return ""
     j = int(on[np.argmax(detections.scores[on])])
-    return f"detected as {name(int(detections.labels[j]))} instead (score {detections.scores[j]:.2f}, IoU {iou[others == j][0]:.2f})"
+    return f"detected as {name(int(detections.labels[j]))} instead (score {detections.scores[j]:.2f}, IoU {iou[j]:.2f})"
 
 
 def _why_missed(label_box, label_class, candidates, detections, score_thresh, nms_thresh, best_anchor_iou, positive_iou, name):

@@ -219,13 +219,27 @@ def edge_pen(line: QPen, alpha: int) -> QPen:
     return edge
 
 
-class BoxItem(QGraphicsRectItem):
+class EdgedRectItem(QGraphicsRectItem):
+    """A rectangle whose outline has ``edge`` (see :func:`edge_pen`) drawn under it; None: none."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.edge: QPen | None = None
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        if self.edge is not None:
+            painter.setPen(self.edge)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(self.rect())
+        super().paint(painter, option, widget)
+
+
+class BoxItem(EdgedRectItem):
     def __init__(self, index: int) -> None:
         super().__init__()
         self.index = index
         self.label = LabelItem(self)
         self._selected = False
-        self._edge = QPen()
         self.color = QColor()
         self.view: BoxView | None = None
         self.tag_at = 0.0, 0.0
@@ -251,19 +265,13 @@ class BoxItem(QGraphicsRectItem):
         pen = QPen(self.color, (3 if selected else 2) * LINE_SCALE.value)
         pen.setCosmetic(True)
         self.setPen(pen)
-        self._edge = edge_pen(pen, 130)
+        self.edge = edge_pen(pen, 130)
         fill = QColor(self.color)
         fill.setAlpha(60 if selected else 0)
         self.setBrush(QBrush(fill) if selected else Qt.BrushStyle.NoBrush)
 
-    def paint(self, painter: QPainter, option, widget=None) -> None:
-        painter.setPen(self._edge)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawRect(self.rect())
-        super().paint(painter, option, widget)
 
-
-class PredictionItem(QGraphicsRectItem):
+class PredictionItem(EdgedRectItem):
     """A model prediction: dashed, with class and score; below the labels so they stay clickable."""
 
     def __init__(self, index: int) -> None:
@@ -271,7 +279,6 @@ class PredictionItem(QGraphicsRectItem):
         self.index = index
         self.label = LabelItem(self, below=True)  # under the box: the label's own tag is above it
         self.view: BoxView | None = None
-        self._edge: QPen | None = None  # none under a faint prediction's line (it is meant to recede)
         self.tag_at = 0.0, 0.0
         self.box_height = 0.0
 
@@ -300,14 +307,7 @@ class PredictionItem(QGraphicsRectItem):
         pen.setCosmetic(True)
         pen.setCapStyle(Qt.PenCapStyle.FlatCap)  # dashes as long as the edge's under them (see edge_pen)
         self.setPen(pen)
-        self._edge = None if self.view.faint else edge_pen(pen, 110)
-
-    def paint(self, painter: QPainter, option, widget=None) -> None:
-        if self._edge is not None:
-            painter.setPen(self._edge)
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawRect(self.rect())
-        super().paint(painter, option, widget)
+        self.edge = None if self.view.faint else edge_pen(pen, 110)  # (a faint prediction is meant to recede)
 
 
 class _Drag(enum.Enum):

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from core.atomic import write_text
 from core.cancel import CancelToken
 from core.finetune import trained_on
-from core.labels import ImageEntry, category_of_class, class_name_key, placeholder_rows, same_named_categories
+from core.labels import ImageEntry, category_of_class, class_name_key, same_named_categories
 from core.review import CAUSES, ThresholdPoint, confusions, errors_csv
 from core.text import count
 from retina_gui.canvas import OverlayBox
@@ -477,8 +477,7 @@ class EvaluationPanel(QWidget):
         counts = store.box_counts()
         if not any(counts.get(cid) for cid in category_of_class(list(p.model.class_names), store.categories).values()):
             # "0 missed labels, 0 false detections" read as a perfect model
-            classes = len(p.model.class_names) - len(placeholder_rows(p.model.class_names))  # (a COCO head's 91 rows are 80 classes)
-            self.metrics.setText(f"Nothing to evaluate: none of the model's {count(classes, 'class')} is a class of the labels "
+            self.metrics.setText(f"Nothing to evaluate: none of the model's {count(p.model.class_count, 'class')} is a class of the labels "
                                  "with boxes (classes are matched by name).")
             return
         missing = [n for n in names if n not in p.candidates and n not in p.cache]

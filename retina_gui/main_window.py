@@ -730,16 +730,21 @@ class MainWindow(QMainWindow):
         if total == 0:
             self.canvas.show_message(f"No images in {self.workspace.folder}\n(File ▸ Open Folder… to choose another)")
         self._mark_known_unreadable()
-        missing = self.workspace.store.missing(self.files.model.names)
-        # the same missing images are said once in a box, then in the status bar (the box came back at every opening)
-        key, seen = f"missing_images/{self.workspace.labels_path}", hashlib.sha1("\n".join(missing).encode()).hexdigest()
-        if missing and self.settings.value(key) == seen:
-            self.say(f"{count_of(len(missing), 'labelled image')} not in the folder (their labels are kept)")
-        elif missing:
-            listing = "\n".join(missing[:15]) + (f"\n… and {len(missing) - 15} more" if len(missing) > 15 else "")
-            self.report("Images missing", f"{len(missing)} labelled images are not in the folder. Their labels are kept "
-                                          f"in the labels file:\n\n{listing}")
-            self.settings.setValue(key, seen)
+        if missing := self.workspace.store.missing(self.files.model.names):
+            self._report_once(f"missing_images/{self.workspace.labels_path}", missing, "Images missing",
+                              f"{len(missing)} labelled images are not in the folder. Their labels are kept in the labels file:",
+                              f"{count_of(len(missing), 'labelled image')} not in the folder (their labels are kept)")
+
+    def _report_once(self, key: str, names: list[str], title: str, text: str, again: str) -> None:
+        """``text`` and ``names`` in a box; while the names are the same ones, ``again`` in the
+        status bar instead (the box came back at every opening, and at every F5)."""
+        seen = hashlib.sha1("\n".join(names).encode()).hexdigest()
+        if self.settings.value(key) == seen:
+            self.say(again)
+            return
+        listing = "\n".join(names[:15]) + (f"\n… and {len(names) - 15} more" if len(names) > 15 else "")
+        self.report(title, f"{text}\n\n{listing}")
+        self.settings.setValue(key, seen)
 
     def _unreadable_key(self) -> str:
         return f"unreadable_images/{self.workspace.folder}"
@@ -833,17 +838,10 @@ class MainWindow(QMainWindow):
         self.report("Folder", message)
 
     def _scan_skipped(self, entries: list) -> None:
-        """Entries the listing left out, with why: in a box, then, while they are the same ones, in
-        the status bar (a link loop's box came back at every F5)."""
+        """Entries the listing left out, with why (a link back up, a name not UTF-8)."""
         folder = self.scanner.folder
-        key, seen = f"skipped_entries/{folder}", hashlib.sha1("\n".join(entries).encode()).hexdigest()
         text = f"{count_of(len(entries), 'entry')} of {folder} {'was' if len(entries) == 1 else 'were'} left out (the rest is listed)"
-        if self.settings.value(key) == seen:
-            self.say(text)
-            return
-        listing = "\n".join(entries[:15]) + (f"\n… and {len(entries) - 15} more" if len(entries) > 15 else "")
-        self.report("Folder", f"{text}:\n\n{listing}")
-        self.settings.setValue(key, seen)
+        self._report_once(f"skipped_entries/{folder}", entries, "Folder", f"{text}:", text)
 
     def _remember(self, folder: Path) -> None:
         recent = [f for f in self._recent() if f != str(folder)]
@@ -1067,40 +1065,34 @@ class MainWindow(QMainWindow):
         return chosen, f"{class_added_text(self.workspace.store.categories, chosen)}; " if new else ""
 
     def _undo(self) -> None:
-        if self.workspace is None:
+        if not self._can_undo():  # (Ctrl+Z at the start of the history said nothing)
             self.say("nothing to undo")
-        else:
-            stack = self.workspace.undo_stack
-            command = stack.command(stack.index() - 1)
-            self._show_image_of(command)
-            if not stack.canUndo():  # (Ctrl+Z at the start of the history said nothing)
-                self.say("nothing to undo")
-                return
-            self.say(f"undone: {stack.undoText()}")  # not the message of the edit, left standing
-            self._stepped = f"undone: {stack.undoText()}"
-            stack.undo()
-            self._stepped = ""
-            self._select_left(command, undone=True)
+            return
+        stack = self.workspace.undo_stack
+        command = stack.command(stack.index() - 1)
+        self._show_image_of(command)
+        self.say(f"undone: {stack.undoText()}")  # not the message of the edit, left standing
+        self._stepped = f"undone: {stack.undoText()}"
+        stack.undo()
+        self._stepped = ""
+        self._select_left(command, undone=True)
 
     def _redo(self) -> None:
-        if self.workspace is None:
+        if not self._can_redo():  # (Ctrl+Y at the end of the history said nothing)
             self.say("nothing to redo")
+            return
+        stack = self.workspace.undo_stack
+        before = stack.index()
+        command = stack.command(before)
+        self._show_image_of(command)
+        self.say(f"redone: {stack.redoText()}")
+        self._stepped = f"redone: {stack.redoText()}"
+        stack.redo()
+        self._stepped = ""
+        if problem := self.workspace.take_back_failed_redo(before):
+            self.report("Redo", problem)
         else:
-            stack = self.workspace.undo_stack
-            self._show_image_of(stack.command(stack.index()))
-            if not stack.canRedo():  # (Ctrl+Y at the end of the history said nothing)
-                self.say("nothing to redo")
-                return
-            self.say(f"redone: {stack.redoText()}")
-            self._stepped = f"redone: {stack.redoText()}"
-            before = stack.index()
-            command = stack.command(before)
-            stack.redo()
-            self._stepped = ""
-            if problem := self.workspace.take_back_failed_redo(before):
-                self.report("Redo", problem)
-            else:
-                self._select_left(command, undone=False)
+            self._select_left(command, undone=False)
 
     def _history_moved(self, before: int, after: int) -> None:
         """A click in History undid or redid edits, maybe of another image: show the image of the

@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
 )
 
 from core.config import PRECISIONS
-from core.labels import placeholder_rows
 from core.text import count, duration
 from retina_gui.canvas import OverlayBox
 from retina_gui.convert import rect_from_xyxy
@@ -266,9 +265,7 @@ class ModelPanel(QWidget):
                 self._say_download("")
             self.path_label.setText(breakable(model_name(info.path)))
             self.path_label.setToolTip(str(info.path))
-            none = placeholder_rows(info.class_names)
-            classes = len(info.class_names) - len(none)
-            self.info_label.setText(f"{info.preset} preset, {count(classes, 'class')}, running on {info.device} ({info.precision})")
+            self.info_label.setText(f"{info.preset} preset, {count(info.class_count, 'class')}, running on {info.device} ({info.precision})")
             current = self.device_box.currentText()
             self.device_box.clear()
             self.device_box.addItems(list(info.devices))
@@ -283,6 +280,7 @@ class ModelPanel(QWidget):
                 slider.setValue(round(value * 100))
                 slider.blockSignals(False)
             self._sliders_moved(0)
+            none = info.placeholders
             for k, name in enumerate(info.class_names):  # a row each (row k is class k), a COCO head's placeholders hidden, and off
                 item = QListWidgetItem(name)
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)

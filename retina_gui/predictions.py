@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +16,9 @@ from core.annotations import ImageStatus
 from core.cancel import CancelToken
 from core.detections import Detections
 from core.images import ImageReadError, image_size
-from core.labels import category_of_class, class_name_key, placeholder_rows
+from core.labels import category_of_class, class_name_key
 from core.prediction_cache import PredictionCache
-from core.review import STACKED_IOU, Explanation, covered_by_labels, explain_labels, new_predictions
+from core.review import STACKED_IOU, AcceptChoice, Explanation, covered_by_labels, explain_labels, new_predictions
 from core.text import count as count_of
 from core.text import first_names
 from retina_gui import commands
@@ -33,16 +33,13 @@ from retina_gui.workers import FunctionWorker, ModelInfo, PredictionWorker
 class AcceptPlan:
     """What accepting shown predictions would do (for Accept shown (folder), worked out in a worker):
     the shown predictions of each image (highest score first, as :meth:`Predictions.folder_entries`
-    gives them), those accepting adds (:func:`core.review.new_predictions`), per image how many it
-    leaves out for lying on a label or likelier prediction of another class, and the labels'
-    revision that was worked out at."""
+    gives them), those accepting adds (:func:`core.review.new_predictions`), per image what it
+    chose and why it left the others out, and the labels' revision that was worked out at."""
 
     entries: list
     fresh: list
-    other_class: dict[str, int]
+    choices: dict[str, AcceptChoice]
     revision: int
-    repeats: dict[str, int] = field(default_factory=dict)  # per image, those repeating a likelier prediction of their class
-    labelled: dict[str, int] = field(default_factory=dict)  # per image, those repeating a label of their class
 
     @property
     def shown(self) -> int:
@@ -54,21 +51,20 @@ class AcceptPlan:
 
     @property
     def on_another_class(self) -> int:
-        return sum(self.other_class.values())
+        return sum(c.other_class for c in self.choices.values())
 
     @property
     def repeating(self) -> int:
-        return sum(self.repeats.values())
+        return sum(c.repeats for c in self.choices.values())
 
     @property
     def labelled_already(self) -> int:
-        return sum(self.labelled.values())
+        return sum(c.labelled for c in self.choices.values())
 
     def waiting(self, names: set[str]) -> AcceptPlan:
         """Only the images among ``names`` (those still waiting for review)."""
         return AcceptPlan([e for e in self.entries if e[0] in names], [e for e in self.fresh if e[0] in names],
-                          {n: k for n, k in self.other_class.items() if n in names}, self.revision,
-                          {n: k for n, k in self.repeats.items() if n in names}, {n: k for n, k in self.labelled.items() if n in names})
+                          {n: c for n, c in self.choices.items() if n in names}, self.revision)
 
 
 def plan_accept(entries: list, labels: dict[str, tuple], keys: dict[int, str], revision: int, *, chosen: bool = False) -> AcceptPlan:
@@ -76,18 +72,17 @@ def plan_accept(entries: list, labels: dict[str, tuple], keys: dict[int, str], r
     them) whose category ids have the class-name keys ``keys``; any thread may run it. ``chosen``:
     predictions the user picked one by one (a double or right click), added even where a label of
     another class lies."""
-    fresh, other_class, repeats, labelled = [], {}, {}, {}
+    fresh, choices = [], {}
     for file_name, size, predictions in entries:
         if not predictions:
             continue
         boxes = np.array([p[:4] for p in predictions], dtype=np.float64)
         classes = np.array([class_name_key(p[4]) for p in predictions], dtype=object)  # as accepting matches names
-        choice = new_predictions(boxes, classes, *_label_arrays(labels.get(file_name, ()), keys.__getitem__),
-                                 other_class_iou=math.inf if chosen else STACKED_IOU)
-        other_class[file_name], repeats[file_name], labelled[file_name] = choice.other_class, choice.repeats, choice.labelled
+        choice = choices[file_name] = new_predictions(boxes, classes, *_label_arrays(labels.get(file_name, ()), keys.__getitem__),
+                                                      other_class_iou=math.inf if chosen else STACKED_IOU)
         if len(choice.keep):
             fresh.append((file_name, size, [predictions[i] for i in choice.keep]))
-    return AcceptPlan(entries, fresh, other_class, revision, repeats, labelled)
+    return AcceptPlan(entries, fresh, choices, revision)
 
 
 class Predictions(QObject):
@@ -182,9 +177,8 @@ class Predictions(QObject):
         self.score = max(0.3 if self.score is None else self.score, info.score_floor)
         self.nms = info.nms_thresh if self.nms is None else self.nms
         # a COCO head's placeholder rows (__background__, N/A) are no classes: never shown (a random head predicts them)
-        self.hidden = placeholder_rows(info.class_names)
-        classes = len(info.class_names) - len(self.hidden)
-        self.message.emit(f"model {model_name(info.path)}: {count_of(classes, 'class')}, {info.preset} preset, {info.device} {info.precision}")
+        self.hidden = info.placeholders
+        self.message.emit(f"model {model_name(info.path)}: {count_of(info.class_count, 'class')}, {info.preset} preset, {info.device} {info.precision}")
         self.model_changed.emit(info)
         if self.auto and self.annotator.current is not None:
             self.request(self.annotator.current)

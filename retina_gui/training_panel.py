@@ -850,7 +850,9 @@ class TrainingPanel(QWidget):
 
     def _show_previous_model(self) -> None:
         """Previous model's button and tooltip, and the list it goes back through kept for the next start."""
-        self.settings.setValue(self.MODELS_KEY, json.dumps([[str(path), preset] for path, preset in self._models_before[-self.MODELS_KEPT:]]))
+        kept = json.dumps([[str(path), preset] for path, preset in self._models_before[-self.MODELS_KEPT:]])
+        if self.settings.value(self.MODELS_KEY, "") != kept:  # (written only for news: every window started wrote it)
+            self.settings.setValue(self.MODELS_KEY, kept)
         self.back_button.setEnabled(bool(self._models_before))
         path = self._models_before[-1][0] if self._models_before else None
         self.back_button.setToolTip(f"Back to {model_name(path)}, the model used before this one" if path else
@@ -1014,11 +1016,11 @@ class TrainingPanel(QWidget):
             shutil.rmtree(run)
         except OSError as exc:
             self.status.setText(f"Could not delete {run}: {exc.strerror or exc}")
-        else:  # (the status line went on saying "… the run can be resumed" of the run deleted)
-            self.status.setText(f"deleted the run {run.name}" if self.worker is None else self.status.text())
-        if self.worker is None:  # the log and chart shown were of a run in the list, maybe this one: they stood after it went
+        if self.worker is None:  # the log, chart and status shown were of a run in the list, maybe this one: they stood after it went
             self.chart.clear()
             self.log.clear()
+            if not run.exists():  # (the status went on saying "… the run can be resumed")
+                self.status.setText(f"deleted the run {run.name}")
         self._models_before = [m for m in self._models_before if m[0].resolve().parent != run.resolve()]
         self._show_previous_model()
         self.refresh_runs()  # (its row gone, nothing is selected)

@@ -23,7 +23,7 @@ from core.annotations import AnnotationFile, LabelsChangedOnDisk, save_failure
 from core.cancel import Cancelled, CancelToken
 from core.config import AnchorConfig, AssignConfig, PreprocessConfig
 from core.images import ImageReadError, load_preview, walk_images
-from core.labels import LabelSet
+from core.labels import LabelSet, placeholder_rows
 from retina_gui.convert import qimage_from_rgb
 
 _live: weakref.WeakSet[QThread] = weakref.WeakSet()
@@ -208,6 +208,16 @@ class ModelInfo:
     preprocess: PreprocessConfig
     devices: tuple[str, ...]  # what the device choice offers on this machine
     cache_key: str  # the prediction cache's key: the same weights and settings number their candidates alike
+
+    @property
+    def placeholders(self) -> set[int]:
+        """Rows of a COCO head that are no classes (see :func:`core.labels.placeholder_rows`)."""
+        return placeholder_rows(self.class_names)
+
+    @property
+    def class_count(self) -> int:
+        """Its classes, a COCO head's placeholder rows not counted (91 rows are 80 classes)."""
+        return len(self.class_names) - len(self.placeholders)
 
 
 class PredictionWorker(QueueWorker):

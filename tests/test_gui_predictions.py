@@ -927,7 +927,7 @@ def test_accepting_the_folder_asks_about_what_it_would_add_not_what_is_shown(qtb
     window.predictions.predict_folder()
     qtbot.waitUntil(lambda: bool(finished), timeout=120_000)
     shown = sum(len(p) for _, _, p in window.predictions.folder_entries())
-    other = sum(window.predictions.plan_accept(window.predictions.folder_entries()).other_class.values())
+    other = window.predictions.plan_accept(window.predictions.folder_entries()).on_another_class
     added = accept_folder(qtbot, window)
     assert 0 < added < shown  # most of the demo model's detections are labelled already
     assert questions[-1].startswith(f"Add {added} shown predictions on ")
