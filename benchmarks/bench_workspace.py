@@ -13,6 +13,8 @@ GUI thread, labelme / LabelImg style), in the same run.
 5. An 8000x6000 JPEG: reduced decode for display vs a full decode.
 6. Export of the same 100k boxes as COCO, VOC and YOLO: total time and the longest stall of the
    GUI thread, in the background (File ▸ Export Labels) vs on the GUI thread (as before).
+7. The image search over 100,000 names (ASCII, and all with accents): time to filter the list at a
+   key, vs folding every name's accents at each key (as before).
 
 Each measurement runs in a fresh process (offscreen Qt). Usage:
     python benchmarks/bench_workspace.py [--data /tmp/retina-gui-bench]
@@ -373,6 +375,31 @@ def child_huge(folder: Path) -> dict:
     return out
 
 
+def child_search(_folder: Path) -> dict:
+    from PySide6.QtWidgets import QApplication
+
+    from retina_gui.file_list import FileFilter, FileListModel, search_key
+
+    class FoldingAtEachKey(FileFilter):
+        def filterAcceptsRow(self, row, parent) -> bool:
+            return not self.text or self.text in search_key(self.sourceModel().names[row])
+
+    QApplication.instance() or QApplication([])
+    out = {}
+    for kind, stem in (("ascii", "Folder {}/IMG_{:06d}.jpg"), ("accents", "Déjà vu {}/Crème_{:06d}.jpg")):
+        model = FileListModel()
+        model.append([stem.format(i % 100, i) for i in range(100_000)])
+        for name, proxy in (("ours", FileFilter()), ("peer", FoldingAtEachKey())):
+            proxy.setSourceModel(model)
+            times = []
+            for text in ("v", "vu", "vu 4", "vu 42", "1"):  # typed, then a new search
+                start = time.perf_counter()
+                proxy.set_text(text)
+                times.append(time.perf_counter() - start)
+            out[f"{kind}_{name}_ms"] = 1000 * statistics.median(times)
+    return out
+
+
 def run_child(*args: str) -> dict:
     started = time.time()
     out = subprocess.run([sys.executable, __file__, "--child", *args, "--started", repr(started)], capture_output=True, text=True,
@@ -392,7 +419,7 @@ def main() -> None:
             result = child_startup(Path(folder), args.started, rest[0])
         else:
             result = {"switch": child_switch, "boxes": child_boxes, "huge": child_huge, "autosave": child_autosave,
-                      "export": child_export}[kind](Path(folder))
+                      "export": child_export, "search": child_search}[kind](Path(folder))
         print(json.dumps(result))
         return
 
@@ -425,6 +452,11 @@ def main() -> None:
     print_table("8000x6000 JPEG decode (ms)", ["reduced for display (<= 4096 px)", "full", "ratio", "shown pixels", "box frame"],
                 [[huge["preview_ms"], huge["full_ms"], huge["preview_ms"] / huge["full_ms"], "x".join(map(str, huge["preview_shape"][:2])),
                   "x".join(map(str, huge["size"]))]])
+    search = run_child("search", str(folders["2048"]))
+    print_table("Image search over 100,000 names: filter time per key (median ms)",
+                ["names", "retina-gui", "folding accents at each key", "ratio"],
+                [[kind, search[f"{kind}_ours_ms"], search[f"{kind}_peer_ms"], search[f"{kind}_ours_ms"] / search[f"{kind}_peer_ms"]]
+                 for kind in ("ascii", "accents")])
 
 
 if __name__ == "__main__":
