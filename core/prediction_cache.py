@@ -4,6 +4,7 @@ thresholds stay live), written atomically, under ``.retina-gui/predictions/<mode
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -59,6 +60,7 @@ class PredictionCache:
     def __init__(self, root: Path, key: str, images: Path) -> None:
         self.folder = root / ".retina-gui" / "predictions" / key
         self.images = images
+        self._outdated: set[str] = set()  # images names() found changed: their rejections were of other candidates
 
     def entry_path(self, file_name: str) -> Path | None:
         """The entry of the image as its file is now; None when the file cannot be found."""
@@ -96,18 +98,22 @@ class PredictionCache:
                     current.add(name)
                 elif own is not None and self._same_bytes(path, own, name, cancel):
                     if own.exists():  # (predicted again meanwhile: the same candidates)
-                        path.unlink(missing_ok=True)
+                        _delete(path)
+                        current.add(name)
                     else:
-                        os.replace(path, own)
-                    current.add(name)
+                        with contextlib.suppress(OSError):  # a read-only cache: the image is predicted again
+                            os.replace(path, own)
+                            current.add(name)
                 elif own is not None or not stamped:  # the image changed, or an entry of a version without stamps
-                    path.unlink(missing_ok=True)
+                    _delete(path)
                     changed.add(name)
         finally:  # also when cancelled: an entry deleted takes its rejections along, or they would hide the new image's boxes
             if changed:
+                self._outdated |= changed
                 rejected = self.rejected()
-                if changed & set(rejected):  # (also when predicted again since: the numbers were of the old candidates)
-                    self.put_rejected({name: indices for name, indices in rejected.items() if name not in changed})
+                if changed & set(self._rejected_file()):  # (also when predicted again since: the numbers were of the old candidates)
+                    with contextlib.suppress(OSError):  # a read-only cache: rejected() leaves them out all the same
+                        self.put_rejected(rejected)
         return sorted(current)
 
     def _same_bytes(self, path: Path, own: Path, file_name: str, cancel: CancelToken | None) -> bool:
@@ -152,7 +158,11 @@ class PredictionCache:
 
     def rejected(self) -> dict[str, set[int]]:
         """Per image, the candidates the user rejected (indices into that image's candidates,
-        which is why they live beside this model's cache); empty when missing or damaged."""
+        which is why they live beside this model's cache); empty when missing or damaged. Those
+        of images :meth:`names` found changed are left out."""
+        return {name: indices for name, indices in self._rejected_file().items() if name not in self._outdated}
+
+    def _rejected_file(self) -> dict[str, set[int]]:
         try:
             data = json.loads((self.folder / "rejected.json").read_text(encoding="utf-8"))
             return {str(name): {int(i) for i in indices} for name, indices in data.items() if indices}
@@ -161,6 +171,12 @@ class PredictionCache:
 
     def put_rejected(self, rejected: dict[str, set[int]]) -> None:
         write_json(self.folder / "rejected.json", {name: sorted(indices) for name, indices in sorted(rejected.items()) if indices})
+        self._outdated -= rejected.keys()  # rejections of the images as they are now
+
+
+def _delete(path: Path) -> None:
+    with contextlib.suppress(OSError):  # a read-only cache: the entry stays, never matching the image as it is now
+        path.unlink(missing_ok=True)
 
 
 _STAMP = re.compile(r"-?\d+-\d+")  # (a time before 1970 is negative)

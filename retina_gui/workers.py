@@ -369,6 +369,8 @@ class PredictionWorker(QueueWorker):
             names = self._cache.names(self.cancel)  # first: it drops the entries, and the rejections, of images changed since
         except Cancelled:  # the worker stops (the folder closes) while a copied folder's images are read
             return
+        except OSError:  # the cache cannot be listed: its images are predicted again (this ended the thread, unseen)
+            names = []
         self.rejected_loaded.emit(self._cache.rejected())
         self.cached_names.emit(names)  # names only: reading 10,000 files here held every load up
 

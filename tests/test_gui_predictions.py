@@ -191,6 +191,39 @@ def test_batch_predict_the_folder_then_accept_all_of_it_in_one_step(qtbot, tmp_p
     assert not again.workspace.store.boxes("chess_02.jpg") and len(again.workspace.store.boxes("chess_03.jpg")) == left
 
 
+def test_an_unusual_decode_error_in_a_folder_run_marks_the_image_and_the_run_goes_on(qtbot, tmp_path, window_factory):
+    """PIL's TypeError on a crafted TIFF was taken for the model's failure: the run over the folder
+    was cancelled there ("every image would fail the same way"), and the file not marked."""
+    folder = unlabelled_demo(tmp_path)
+    shutil.copy(ROOT / "tests" / "data" / "pil_typeerror.tif", folder / "chess_06b.tif")  # between chess_06 and chess_07
+    window = window_factory(folder)
+    wait_predictions(qtbot, window)
+    finished, failed = [], []
+    window.predictions.batch_finished.connect(lambda n, unreadable, cancelled: finished.append((n, unreadable, cancelled)))
+    window.predictions.prediction_failed.connect(lambda name, why: failed.append(name))
+    window.predict_folder()
+    qtbot.waitUntil(lambda: bool(finished), timeout=120_000)
+    assert finished == [(9, 1, False)] and not failed
+    assert window.files.model.status("chess_06b.tif") == "unreadable"
+    assert all(window.files.model.status(n) == "predicted" for n in window.files.model.names if n.endswith(".jpg"))
+
+
+def test_a_prediction_cache_that_cannot_be_listed_leaves_the_model_predicting(qtbot, tmp_path, window_factory, monkeypatch):
+    """An OSError listing the cache (a read-only share) ended the prediction thread after the model
+    showed as loaded: no prediction ever came, and nothing said why."""
+    import errno
+
+    from core.prediction_cache import PredictionCache
+
+    def unreadable(*_args, **_kwargs):
+        raise OSError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(PredictionCache, "names", unreadable)
+    window = window_factory(unlabelled_demo(tmp_path))
+    wait_predictions(qtbot, window)
+    assert window.predictions.worker.isRunning() and len(window.predictions.visible) > 0
+
+
 def test_predictions_are_cached_on_disk_and_shown_at_once_when_the_folder_reopens(qtbot, tmp_path, window_factory):
     folder = unlabelled_demo(tmp_path)
     window = window_factory(folder)

@@ -625,6 +625,21 @@ def test_exif_samples_display_and_export_in_the_orientation_the_user_sees(qtbot,
     window.close()
 
 
+def test_an_image_pil_fails_on_with_an_unusual_error_is_marked_unreadable_and_the_loader_goes_on(qtbot, tmp_path, settings):
+    """PIL raised TypeError on this TIFF: the image loader's thread ended, unseen, and every image
+    after it stayed "Loading …" until the folder was opened again."""
+    folder = tmp_path / "f"
+    shutil.copytree(ROOT / "resources" / "demo", folder)
+    shutil.copy(ROOT / "tests" / "data" / "pil_typeerror.tif", folder / "chess_00.tif")  # listed first: shown at opening
+    window = open_window(qtbot, folder, settings)
+    qtbot.waitUntil(lambda: "chess_00.tif" in window.files.model.unreadable, timeout=10_000)
+    assert window.files.model.unreadable["chess_00.tif"].startswith("corrupt: TypeError")
+    window.step_image(1)
+    qtbot.waitUntil(lambda: window.annotator.current == "chess_01.jpg" and window.annotator.size is not None, timeout=10_000)
+    assert window.loader.isRunning()
+    window.close()
+
+
 def test_corrupt_pngsuite_files_are_marked_unreadable_and_the_others_load(qtbot, tmp_path, settings):
     folder = tmp_path / "png"  # a copy: opening a folder writes beside its labels (the lock), and ../shared stays as it is
     shutil.copytree(DATASETS / "pngsuite" / "png", folder)
@@ -852,6 +867,26 @@ def test_a_coco_import_whose_file_names_carry_a_folder_finds_the_images_by_name(
     assert transferred(qtbot, window, window.import_labels("coco", source))
     store = window.workspace.store
     assert sum(len(store.boxes(n)) for n in store.file_names()) == len(json.loads(source.read_text())["annotations"])
+    assert not any("not in this folder" in r for r in window.reports)
+    window.close()
+
+
+def test_an_import_does_not_put_an_unlisted_subfolder_images_labels_on_its_namesake(qtbot, tmp_path, settings):
+    """Subfolders left out, the labels of sub/chess_01.jpg (another photo, on disk) went to the listed
+    chess_01.jpg, as a prefix written by another tool does, and nothing was said."""
+    folder = tmp_path / "f"
+    shutil.copytree(DEMO, folder, ignore=shutil.ignore_patterns("*.json"))
+    (folder / "sub").mkdir()
+    shutil.copy(folder / "chess_05.jpg", folder / "sub" / "chess_01.jpg")
+    source = demo_labels_edited(tmp_path / "sub.json", lambda im: im.update(file_name=f"sub/{im['file_name']}") if
+                                im["file_name"] == "chess_01.jpg" else None)
+    window = open_window(qtbot, folder, settings, recursive=False)
+    assert "sub/chess_01.jpg" not in window.files.model.names
+    assert transferred(qtbot, window, window.import_labels("coco", source))
+    store = window.workspace.store
+    assert not store.boxes("chess_01.jpg") and store.boxes("chess_02.jpg")
+    assert any("1 labelled image in the folder but not listed (File ▸ Include Subfolders is off?) skipped, e.g. sub/chess_01.jpg" in r
+               for r in window.reports), window.reports
     assert not any("not in this folder" in r for r in window.reports)
     window.close()
 

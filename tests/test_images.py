@@ -181,3 +181,23 @@ def test_a_pipe_named_like_an_image_is_reported_not_read(tmp_path):
         load_image(tmp_path / "pipe.jpg")
     with pytest.raises(ImageReadError, match="not a regular file"):
         image_size(tmp_path / "pipe.jpg")
+
+
+CRAFTED_TIFF = os.path.join(os.path.dirname(__file__), "data", "pil_typeerror.tif")  # a TIFF with bytes flipped
+
+
+def test_a_file_pil_fails_on_with_another_error_is_reported_as_corrupt(tmp_path):
+    """PIL raises TypeError decoding this TIFF (its header reads fine): it passed as no read error,
+    and ended the window's image loader thread, cut a folder's prediction short and a training run."""
+    from core.config import PreprocessConfig
+    from core.dataset import DetectionDataset, Unreadable
+    from core.images import load_preview
+    from core.labels import Category, ImageEntry, LabelSet
+
+    assert image_size(CRAFTED_TIFF) == (50, 169)
+    for load in (load_image, lambda path: load_preview(path, 4096)):
+        with pytest.raises(ImageReadError, match=r"corrupt: TypeError"):
+            load(CRAFTED_TIFF)
+    labels = LabelSet([Category(1, "x")], [ImageEntry(1, "pil_typeerror.tif", 50, 169, [])])
+    sample = DetectionDataset(labels, os.path.dirname(CRAFTED_TIFF), [Category(1, "x")], preprocess=PreprocessConfig())[0]
+    assert isinstance(sample, Unreadable) and "corrupt: TypeError" in sample.message

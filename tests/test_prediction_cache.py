@@ -127,3 +127,32 @@ def test_an_image_dated_before_1970_keeps_its_entry(tmp_path):
     cache.put("old.jpg", CANDIDATES)
     cache.put_rejected({"old.jpg": {0}})
     assert cache.names() == ["old.jpg"] and cache.rejected() == {"old.jpg": {0}} and cache.get("old.jpg") is not None
+
+
+def test_a_read_only_cache_lists_what_it_can_and_forgets_outdated_rejections(tmp_path, monkeypatch):
+    """On a read-only cache (a copied folder on a share) names() raised OSError from its rename,
+    which ended the prediction worker's thread after the model showed as loaded: no prediction came."""
+    import errno
+
+    import core.prediction_cache as prediction_cache
+
+    images = _images(tmp_path, "a.jpg", "b.jpg", "c.jpg")
+    cache = PredictionCache(tmp_path, "key", images)
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        cache.put(name, CANDIDATES)
+    cache.put_rejected({"a.jpg": {0}, "b.jpg": {0}, "c.jpg": {0}})
+    stat = (images / "a.jpg").stat()
+    os.utime(images / "a.jpg", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # copied without its time: a rename
+    (images / "b.jpg").write_bytes(b"another photo, longer")  # changed: a delete, and its rejections rewritten
+
+    def read_only(*_args, **_kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    for name in ("replace", "unlink"):
+        monkeypatch.setattr(prediction_cache.os, name, read_only)
+    monkeypatch.setattr(prediction_cache.Path, "unlink", read_only)
+    monkeypatch.setattr(prediction_cache, "write_json", read_only)
+    fresh = PredictionCache(tmp_path, "key", images)
+    assert fresh.names() == ["c.jpg"]  # a.jpg's entry could not be renamed for it: predicted again
+    assert fresh.rejected() == {"a.jpg": {0}, "c.jpg": {0}}  # b.jpg's were of the old photo's candidates, though still in the file
+    assert len(list(fresh.folder.rglob("*.npz"))) == 3
