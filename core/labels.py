@@ -12,7 +12,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 
@@ -134,18 +134,25 @@ def class_name_key(name: str) -> str:
     return unicodedata.normalize("NFC", name.strip()).casefold()
 
 
-def matched_by_file_name(file_names: Iterable[str], present: set[str]) -> dict[str, str]:
+def matched_by_file_name(file_names: Iterable[str], present: set[str], folder: Path) -> dict[str, str]:
     """For the ``file_names`` of a labels file that are not among the folder's images ``present``
-    (paths under the folder), the image of the same file name, where just one image has that name
+    (paths under ``folder``), the image of the same file name, where just one image has that name
     and just one of those file names asks for it (a COCO file written with a folder prefix,
-    ``train/a.jpg`` for ``a.jpg``, matched none of its images)."""
+    ``train/a.jpg`` for ``a.jpg``, matched none of its images). A name that is a file under the
+    folder, only not listed (a subfolder's, with subfolders left out), is that file: not another."""
     by_name: dict[str, list[str]] = {}
     for name in present:
         by_name.setdefault(PurePosixPath(name).name, []).append(name)
-    unmatched = [n for n in file_names if n not in present]
+    unmatched = [n for n in file_names if n not in present and not unlisted_image(n, folder)]
     asked = Counter(PurePosixPath(n).name for n in unmatched)
     return {n: by_name[base][0] for n in unmatched
             if len(by_name.get(base := PurePosixPath(n).name, ())) == 1 and asked[base] == 1}
+
+
+def unlisted_image(file_name: str, folder: Path) -> bool:
+    """Whether ``file_name`` (as a labels file gives it) is a file under ``folder``."""
+    path = PurePosixPath(file_name)
+    return not path.is_absolute() and ".." not in path.parts and (folder / path).is_file()
 
 
 def same_named_categories(categories: Iterable[Category]) -> str | None:

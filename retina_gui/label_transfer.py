@@ -78,7 +78,7 @@ class LabelTransfer(QObject):
             headers; labels made on other pixels than the folder's images are turned or scaled onto
             them, and those of an image of another shape left out (added, they lay elsewhere)."""
             labels, problems = read_labels(fmt, source, folder, cancel, keep_outside=True)  # (a CSV of a copy elsewhere: by file name)
-            renamed = matched_by_file_name([im.file_name for im in labels.images], present)
+            renamed = matched_by_file_name([im.file_name for im in labels.images], present, folder)
             labels = LabelSet(labels.categories, [replace(im, file_name=renamed.get(im.file_name, im.file_name)) for im in labels.images],
                               labels.extra)
             # sizes of this folder's images only: the rest are skipped (an unmatched absolute CSV path was read outside it)
@@ -130,6 +130,7 @@ class LabelTransfer(QObject):
             self.finished.emit(True)
             return
         from core.formats.convert import UNLABELLED_NOTE
+        from core.labels import unlisted_image
 
         _, source, workspace, present = task
         labels, problems = result
@@ -140,8 +141,13 @@ class LabelTransfer(QObject):
             self.finished.emit(False)
             return
         problems = [p for p in problems if not p.startswith(UNLABELLED_NOTE)]
-        if skipped:
-            problems.append(f"{len(skipped)} labelled images are not in this folder and were skipped, e.g. {skipped[0]}")
+        unlisted = [name for name in skipped if unlisted_image(name, workspace.folder)]
+        elsewhere = [name for name in skipped if name not in unlisted]
+        if elsewhere:
+            problems.append(f"{len(elsewhere)} labelled images are not in this folder and were skipped, e.g. {elsewhere[0]}")
+        if unlisted:  # (they were put on a listed image of the same file name, silently)
+            problems.append(f"{count(len(unlisted), 'labelled image')} in the folder but not listed (File ▸ Include Subfolders is off?) "
+                            f"skipped, e.g. {unlisted[0]}")
         if problems:
             self.problem.emit("Import", f"Imported {count(added, 'box')}. Problems:\n" + "\n".join(problems[:20]))
         again = f"; {repeated} were already there and were not added again" if repeated else ""

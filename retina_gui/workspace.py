@@ -360,7 +360,7 @@ class Workspace(QObject):
         ids, new_categories = self._classes_for(labels.categories)
         names = {c.id: c.name for c in labels.categories}
         skipped, added, repeated, reviewed = [], [], 0, []
-        renamed = matched_by_file_name([im.file_name for im in labels.images], present)
+        renamed = matched_by_file_name([im.file_name for im in labels.images], present, self.folder)
         for entry in labels.images:
             if not entry.boxes and not entry.reviewed:
                 continue
