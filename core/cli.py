@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import json
 import math
 import os
 import re
@@ -25,7 +26,7 @@ from core.config import updated
 from core.text import count, first_names
 
 EXIT_ERROR, EXIT_USAGE, EXIT_SKIPPED = 1, 2, 3
-TRAIN_BACKBONE, TRAIN_PRESET = "resnet50", "retinanet"  # retina train's defaults for a new model
+TRAIN_BACKBONE, TRAIN_PRESET, TRAIN_FPN_CHANNELS = "resnet50", "retinanet", 256  # retina train's defaults for a new model
 
 
 class UsageError(ValueError):
@@ -35,12 +36,14 @@ class UsageError(ValueError):
 def _predict(args: argparse.Namespace) -> int:
     from core.atomic import write_json
     from core.detector import Detector
+    from core.evaluate import size_notes
     from core.predict import coco_results, predict_files
 
     missing = [item for item in args.inputs if not Path(item).exists()]
     if missing:
         raise ValueError(f"no such file or folder: {', '.join(missing)}")
-    _check_out(Path(args.out), "--out", "results.json", [Path(args.weights), *map(Path, args.inputs), *([Path(args.coco)] if args.coco else [])])
+    if args.out != "-":  # (a file named "-" was written)
+        _check_out(args.out, "--out", "results.json", [Path(args.weights), *map(Path, args.inputs), *([Path(args.coco)] if args.coco else [])])
     detector = Detector.from_file(args.weights, preset=args.preset, device=args.device, precision=args.precision)
     _note_slow_precision(detector)
     detector.postprocess_config = updated(detector.postprocess_config, score_thresh=args.score_thresh, nms_thresh=args.nms_thresh)
@@ -52,6 +55,7 @@ def _predict(args: argparse.Namespace) -> int:
     skipped = len(left_out)
     category_ids = {k: c.id for k, c in enumerate(detector.classes)}
     written_ids: dict[int, str] = {}
+    sizes: dict[int, tuple[int, int]] = {}  # the COCO file's image sizes, by id
     if args.coco:
         from core.formats.coco import read_coco
         from core.labels import category_of_class, placeholder_rows
@@ -60,6 +64,7 @@ def _predict(args: argparse.Namespace) -> int:
         ids = {im.file_name: im.id for im in coco.images}
         by_id = {i: name for name, i in ids.items()}
         written_ids = {im.id: im.id_as_written for im in coco.images if im.id_as_written is not None}
+        sizes = {im.id: (im.width, im.height) for im in coco.images if im.width > 0}
         if coco.categories:  # results scored against this file need its ids: classes matched by name, as eval does
             category_ids = category_of_class([c.name for c in detector.classes], coco.categories)
             none = placeholder_rows([c.name for c in detector.classes])
@@ -67,15 +72,25 @@ def _predict(args: argparse.Namespace) -> int:
             if lacking:
                 print(f"note: {args.coco} has no class named {first_names(lacking, 5)}: "
                       "those detections are left out (their ids would name none, or another, of its classes)", file=sys.stderr)
+        found = {p: _match(p, Path(args.coco).parent, ids) for p in paths}
+        # an image of the entry's own path takes it before another of its file name (two files named
+        # a.jpg took one entry's id, and the results mixed their detections)
+        taken = {}
+        for p, match in found.items():
+            if not isinstance(match, str) and match[1]:
+                taken.setdefault(match[0], p)
         matched = []
         for p in paths:
-            image_id = _match(p, Path(args.coco).parent, ids)
-            if isinstance(image_id, str):
-                print(f"skipped {p}: {image_id}", file=sys.stderr)
+            match = found[p]
+            if not isinstance(match, str) and taken.setdefault(match[0], p) != p:
+                match = (f"matches {by_id[match[0]]} of the COCO file, as {taken[match[0]]} does: give each image by its path under "
+                         "the COCO file's folder")
+            if isinstance(match, str):
+                print(f"skipped {p}: {match}", file=sys.stderr)
                 skipped += 1
             else:
-                matched.append((p, image_id))
-                names[p] = by_id[image_id]  # the results name each image as the COCO file does
+                matched.append((p, match[0]))
+                names[p] = by_id[match[0]]  # the results name each image as the COCO file does
     else:
         matched = [(p, i + 1) for i, p in enumerate(paths)]
     if not matched:
@@ -84,40 +99,44 @@ def _predict(args: argparse.Namespace) -> int:
     image_ids = dict(matched)
     results: list[dict] = []
     errors: list[str] = []
+    resized: list[tuple[str, tuple[int, int], tuple[int, int]]] = []
     rt = detector.runtime
-    bar = _progress_bar(total=len(matched), unit="img", desc=f"predict ({rt.device}, {rt.precision})")
-
-    def progress(p):
-        bar.update(p.done - bar.n)
-
-    for result in predict_files(
-        detector, [p for p, _ in matched], batch_size=args.batch_size, on_progress=progress, on_error=lambda e: errors.append(str(e))
-    ):
-        image_id = image_ids[result.path]
-        results.extend(coco_results(result, written_ids.get(image_id, image_id), names[result.path], category_ids))
-    bar.close()
+    # (closed also by Ctrl+C: "retina: interrupted" was written on the bar's line)
+    with _progress_bar(total=len(matched), unit="img", desc=f"predict ({rt.device}, {rt.precision})") as bar:
+        for result in predict_files(detector, [p for p, _ in matched], batch_size=args.batch_size,
+                                    on_progress=lambda p: bar.update(p.done - bar.n), on_error=lambda e: errors.append(str(e))):
+            image_id = image_ids[result.path]
+            results.extend(coco_results(result, written_ids.get(image_id, image_id), names[result.path], category_ids))
+            if image_id in sizes and sizes[image_id] != (result.width, result.height):
+                resized.append((names[result.path], sizes[image_id], (result.width, result.height)))
     for message in errors:
         print(f"skipped {message}", file=sys.stderr)
     if len(errors) == len(matched):
         print(f"retina: none of the {len(matched)} images could be read: nothing written", file=sys.stderr)
         return EXIT_ERROR
-    write_json(args.out, results)
-    print(f"{count(len(results), 'detection')} on {count(len(matched) - len(errors), 'image')} written to {args.out}", file=sys.stderr)
+    if args.out == "-":
+        sys.stdout.write(json.dumps(results, indent=1, ensure_ascii=False) + "\n")  # (as write_json writes a file)
+    else:
+        write_json(args.out, results)
+    where = "standard output" if args.out == "-" else args.out
+    print(f"{count(len(results), 'detection')} on {count(len(matched) - len(errors), 'image')} written to {where}", file=sys.stderr)
+    for note in size_notes(resized):  # the results are in the images' pixels: scored against that file, they would miss (eval says so too)
+        print(f"note: {args.coco}: {note}", file=sys.stderr)
     return EXIT_SKIPPED if (errors or skipped) else 0
 
 
-def _match(path: Path, root: Path, ids: dict[str, int]) -> int | str:
-    """The COCO id of ``path``: by its path relative to the COCO file's folder, else by file name;
-    else why not."""
+def _match(path: Path, root: Path, ids: dict[str, int]) -> tuple[int, bool] | str:
+    """The COCO id of ``path`` and whether it is the entry's own path: by its path relative to the
+    COCO file's folder, else by file name; else why not."""
     try:
         rel = path.resolve().relative_to(root.resolve()).as_posix()
         if rel in ids:
-            return ids[rel]
+            return ids[rel], True
     except ValueError:
         pass
     by_name = [name for name in ids if Path(name).name == path.name]
     if len(by_name) == 1:
-        return ids[by_name[0]]
+        return ids[by_name[0]], False
     if by_name:
         return (f"its name matches {len(by_name)} images of the COCO file ({', '.join(by_name[:3])}): give the image by its "
                 "path under the COCO file's folder")
@@ -126,10 +145,31 @@ def _match(path: Path, root: Path, ids: dict[str, int]) -> int | str:
 
 def _progress_bar(**kwargs):
     """tqdm on stderr; into a log file or pipe, a line every 30 s (each update, ten a second, was a
-    line of its own there)."""
+    line of its own there), as lines (:class:`_LogLines`)."""
     from tqdm import tqdm
 
-    return tqdm(file=sys.stderr, mininterval=0.1 if sys.stderr.isatty() else 30, **kwargs)
+    if sys.stderr.isatty():
+        return tqdm(file=sys.stderr, mininterval=0.1, **kwargs)
+    return tqdm(file=_LogLines(sys.stderr), mininterval=30, **kwargs)
+
+
+class _LogLines:
+    """What tqdm writes, as a log keeps it: its redraws (``\r``) become lines, and the blanks it
+    writes to clear the bar (a line of spaces before each message) and a state said again (the
+    last one, at close) are left out."""
+
+    def __init__(self, out) -> None:
+        self.out, self._last = out, None
+
+    def write(self, text: str) -> None:
+        for part in re.split(r"[\r\n]", text):
+            same = part.split(" [")[0].strip()  # (the bar without its timing)
+            if same and same != self._last:
+                self.out.write(part.rstrip() + "\n")
+                self._last = same
+
+    def flush(self) -> None:
+        self.out.flush()
 
 
 def _note_slow_precision(detector) -> None:
@@ -139,11 +179,14 @@ def _note_slow_precision(detector) -> None:
         print("note: fp16 on the CPU is slow (several times fp32's time): --precision bf16 or fp32 run faster there", file=sys.stderr)
 
 
-def _check_out(path: Path, flag: str, example: str, inputs: list[Path] = ()) -> None:
+def _check_out(given: str, flag: str, example: str, inputs: list[Path] = ()) -> None:
     """Fail before the work, not after it, on an output path that cannot be written, or that is one
     of the command's inputs (results written over the labels file, or over an image)."""
     from core.images import IMAGE_SUFFIXES
 
+    path = Path(given)
+    if given.endswith(("/", os.sep)) and not path.is_dir():  # (Path drops the slash: a file "newdir" was written)
+        raise ValueError(f"{flag} {given} names a folder, which does not exist: give the file to write, e.g. {path / example}")
     if path.is_symlink():  # the file written is the one it names, in that one's folder
         path = Path(os.path.realpath(path))
     if path.is_dir():
@@ -206,7 +249,8 @@ def _check_resume_arguments(args: argparse.Namespace, out: Path) -> None:
     from core.weights import CheckpointError, read_spec
 
     ignored = [flag for flag, value, default in (("--weights", args.weights, None), ("--backbone", args.backbone, TRAIN_BACKBONE),
-                                                 ("--preset", args.preset, TRAIN_PRESET), ("--pretrained-backbone", args.pretrained_backbone, False))
+                                                 ("--preset", args.preset, TRAIN_PRESET), ("--pretrained-backbone", args.pretrained_backbone, False),
+                                                 ("--fpn-channels", args.fpn_channels, TRAIN_FPN_CHANNELS))
                if value != default]
     if ignored:
         print(f"note: {', '.join(ignored)} ignored: a resumed run goes on with its own model and weights", file=sys.stderr)
@@ -275,6 +319,12 @@ def _train(args: argparse.Namespace) -> int:
         check_image_folder(val_labels, val_images, "--val-images")
     if args.resume:
         _check_resume_arguments(args, out)
+    if args.weights and not args.resume:
+        chosen = [flag for flag, value, default in (("--backbone", args.backbone, TRAIN_BACKBONE), ("--preset", args.preset, TRAIN_PRESET),
+                                                    ("--fpn-channels", args.fpn_channels, TRAIN_FPN_CHANNELS),
+                                                    ("--pretrained-backbone", args.pretrained_backbone, False)) if value != default]
+        if chosen:  # (dropped without a word: the log said "training mobilenet_v2" for --backbone resnet18)
+            print(f"note: {', '.join(chosen)} ignored: the model is --weights' own, only its class head is adapted", file=sys.stderr)
     if not args.weights and not args.pretrained_backbone and not args.resume:
         print(f"note: training a {args.backbone} RetinaNet from scratch (random weights: neither --weights nor "
               "--pretrained-backbone). That needs far more images and time than fine-tuning.", file=sys.stderr)
@@ -304,7 +354,9 @@ def _train(args: argparse.Namespace) -> int:
             if bar is None:  # from the step done (begun one step earlier, the first update gave "11491 step/s")
                 bar = _progress_bar(total=event.total_steps, initial=event.step, unit="step", desc="train")
             bar.update(event.step - bar.n)
-            bar.set_postfix(cls=f"{event.cls_loss:.3f}", box=f"{event.box_loss:.3f}", lr=f"{event.lr:.2g}", img_s=f"{event.images_per_s:.1f}")
+            # (refresh=False: a refresh here wrote every step into a log, past the bar's 30 s)
+            bar.set_postfix(cls=f"{event.cls_loss:.3f}", box=f"{event.box_loss:.3f}", lr=f"{event.lr:.2g}", img_s=f"{event.images_per_s:.1f}",
+                            refresh=False)
         elif event.kind in ("log", "nan"):
             (bar.write if bar else print)(event.message, file=sys.stderr)
 
@@ -317,10 +369,12 @@ def _train(args: argparse.Namespace) -> int:
     )
     if int(os.environ.get("RANK", "0")) == 0:  # which images the model learns from: an evaluation in retina-gui leaves them out
         record_split(Path(args.out), labels, None if args.val_coco or val is None else val.labels, resume=args.resume)
-    with _ctrl_c_cancels(cancel):
-        result = trainer.run()
-    if bar is not None:
-        bar.close()
+    try:
+        with _ctrl_c_cancels(cancel):
+            result = trainer.run()
+    finally:
+        if bar is not None:
+            bar.close()
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun the first process speaks for all (the others have no scores)
         return 130 if result.cancelled else 0
     if result.cancelled:
@@ -406,11 +460,11 @@ def _eval(args: argparse.Namespace) -> int:
     images = Path(args.images) if args.images else Path(args.coco).parent
     check_image_folder(labels, images, "--images")
     if args.json:
-        _check_out(Path(args.json), "--json", "metrics.json", [Path(args.coco), Path(args.weights)])
+        _check_out(args.json, "--json", "metrics.json", [Path(args.coco), Path(args.weights)])
     if args.errors:
         if args.json and Path(args.json).resolve() == Path(args.errors).resolve():  # (the CSV went over the metrics just written)
             raise UsageError(f"--errors and --json are both {args.errors}: give each a file of its own")
-        _check_out(Path(args.errors), "--errors", "errors.csv", [Path(p) for p in (args.coco, args.weights, args.json) if p])
+        _check_out(args.errors, "--errors", "errors.csv", [Path(p) for p in (args.coco, args.weights, args.json) if p])
     elif args.errors_score is not None:
         raise UsageError("--errors-score is the threshold of --errors: give --errors too")
     detector = Detector.from_file(args.weights, preset=args.preset, device=args.device, precision=args.precision)
@@ -427,16 +481,14 @@ def _eval(args: argparse.Namespace) -> int:
         print("retina: nothing to evaluate: the model and the labels share no class with a labelled box (classes are matched by name)",
               file=sys.stderr)
         return EXIT_ERROR
-    bar = _progress_bar(total=len(labels.images), unit="img", desc="eval")
-    result = evaluate_detector(detector, labels, images, batch_size=args.batch_size, on_progress=lambda done, total: bar.update(done - bar.n))
-    bar.close()
-    for message in (*result.skipped, *result.notes):
-        print(message, file=sys.stderr)
+    with _progress_bar(total=len(labels.images), unit="img", desc="eval") as bar:
+        result = evaluate_detector(detector, labels, images, batch_size=args.batch_size,
+                                   on_progress=lambda done, total: bar.update(done - bar.n))
     if result.skipped and not result.num_images:
+        for message in result.skipped:
+            print(message, file=sys.stderr)
         print(f"retina: none of the {len(result.skipped)} images could be read: nothing to evaluate", file=sys.stderr)
         return EXIT_ERROR
-    if result.skipped:
-        print(f"{count(len(result.skipped), 'unreadable image')} left out; the metrics are of the other {result.num_images}", file=sys.stderr)
     fmt = lambda v: "  n/a" if v is None else f"{v:.3f}"  # noqa: E731
     print(" ".join(f"{m:>6}" for m in METRICS))
     print(" ".join(f"{fmt(getattr(result, m)):>6}" for m in METRICS))
@@ -447,6 +499,11 @@ def _eval(args: argparse.Namespace) -> int:
         print(f"best F1 {best['f1']:.3f} at score > {best['score']:.2f} (precision {best['precision']:.3f}, recall {best['recall']:.3f}, IoU 0.5)")
     elif result.mAP is not None:
         print("best F1: none (at no score threshold does a detection find a label, at IoU 0.5)")
+    sys.stdout.flush()  # the notes on what the metrics leave out come after them, not scrolled away above
+    for message in (*result.skipped, *result.notes):
+        print(message, file=sys.stderr)
+    if result.skipped:
+        print(f"{count(len(result.skipped), 'unreadable image')} left out; the metrics are of the other {result.num_images}", file=sys.stderr)
     if args.json:
         # which images the metrics are of: a file read later does not say "3 of 59 images were left out" otherwise
         write_json(args.json, {**result.to_json(), "images": result.num_images, "skipped": list(result.skipped)})
@@ -466,7 +523,7 @@ def _eval(args: argparse.Namespace) -> int:
 def _convert(args: argparse.Namespace) -> int:
     from core.formats import writes_label_file
     from core.formats.convert import (
-        UNLABELLED_NOTE,
+        NOTES,
         boxes_outside,
         first_label_file,
         fit_to_images,
@@ -486,7 +543,7 @@ def _convert(args: argparse.Namespace) -> int:
     if args.source_format == "csv" and source.is_file() and (classes := found_class_list(source)) is not None:
         inputs.append(classes)  # read with the source: written over, the class ids would be lost
     if args.target_format in ("coco", "csv"):
-        _check_out(target, "target", "labels.json" if args.target_format == "coco" else "annotations.csv", inputs)
+        _check_out(args.target, "target", "labels.json" if args.target_format == "coco" else "annotations.csv", inputs)
         if args.target_format == "csv" and (hit := next((p for p in inputs if class_list_path(target).resolve() == p.resolve()), None)):
             raise ValueError(f"target {target}'s class list {class_list_path(target).name} would be written over the input {hit}; "
                              "write to another file")
@@ -530,7 +587,7 @@ def _convert(args: argparse.Namespace) -> int:
     images, boxes = written_counts(labels, args.target_format)
     print(f"{count(images, 'image')}, {count(boxes, 'box')}{left_out}, {count(len(labels.categories), 'category')} "
           f"written to {args.target}", file=sys.stderr)
-    serious = [p for p in problems if not p.startswith(UNLABELLED_NOTE)]
+    serious = [p for p in problems if not p.startswith(NOTES)]  # (a note gave exit code 3, "inputs skipped")
     return EXIT_SKIPPED if serious else 0
 
 
@@ -545,7 +602,7 @@ def _number(kind: type, low: float, high: float | None = None, *, low_open: bool
         too_low = value <= low if low_open else value < low
         too_high = high is not None and (value >= high if high_open else value > high)
         if too_low or too_high or value != value or value in (math.inf, -math.inf):  # value != value: NaN
-            left, right = "(" if low_open else "[", ")" if high_open else "]"
+            left, right = "(" if low_open else "[", ")" if high_open or high is None else "]"
             raise argparse.ArgumentTypeError(f"{text} is outside {left}{low}, {'∞' if high is None else high}{right}")
         return value
 
@@ -581,14 +638,29 @@ def _model_arguments(command: argparse.ArgumentParser) -> None:
                               "detection slightly)")
 
 
+EXIT_CODES = """exit codes: 0 done; 1 an error stopped the command; 2 bad usage; 3 done, but some inputs were
+skipped (each one named); 130 stopped by Ctrl+C (a training run is saved: --resume goes on)"""
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("retina-gui")
+    except PackageNotFoundError:  # (run from a checkout that was not installed)
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="retina", description="RetinaNet tools of retina-gui.")
+    parser = argparse.ArgumentParser(prog="retina", description="RetinaNet tools of retina-gui.", epilog=EXIT_CODES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("predict", help="detect objects in images and write COCO results JSON")
     p.add_argument("inputs", nargs="+", help="image files and/or folders (searched recursively)")
     _model_arguments(p)
     p.add_argument("--coco", help="take image ids from this COCO file, matching by file_name, and its category ids, matching classes by name")
-    p.add_argument("--out", required=True, help="results JSON to write")
+    p.add_argument("--out", required=True, help="results JSON to write (-: standard output)")
     p.set_defaults(run=_predict)
 
     t = sub.add_parser("train", help="train or fine-tune a RetinaNet on a COCO dataset")
@@ -605,7 +677,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--pretrained-backbone", action="store_true",
                    help="start the new model's backbone from ImageNet weights via torchvision (cached or downloaded); "
                         "without it or --weights, training starts from random weights")
-    t.add_argument("--fpn-channels", type=POSITIVE, default=256, help="for a new model (default 256)")
+    t.add_argument("--fpn-channels", type=POSITIVE, default=TRAIN_FPN_CHANNELS, help="for a new model (default 256)")
     t.add_argument("--preset", default=TRAIN_PRESET, choices=["retinanet", "yhenon", "torchvision_v1", "torchvision_v2"],
                    help="for a new model (default retinanet)")
     t.add_argument("--epochs", type=POSITIVE, default=12, help="(default 12)")
@@ -622,7 +694,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", type=_device, default="auto", help=DEVICE)
     t.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help=PRECISION)
     t.add_argument("--workers", type=_number(int, 0), default=0, help="DataLoader worker processes (default 0: in the main process)")
-    t.add_argument("--seed", type=int, default=0, help="for the shuffle, the split and new weights (default 0)")
+    t.add_argument("--seed", type=_number(int, 0, 2**32 - 1), default=0, help="for the shuffle, the split and new weights (default 0)")
     t.add_argument("--out", required=True, help="run folder (checkpoints, log, metrics.json)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out")
     t.set_defaults(run=_train)
@@ -639,10 +711,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("convert", help="convert labels between COCO JSON, Pascal VOC XML, YOLO txt and RetinaNet CSV "
                                        "(yhenon/pytorch-retinanet's and keras-retinanet's path,x1,y1,x2,y2,class_name)")
-    c.add_argument("--from", dest="source_format", required=True, choices=["coco", "voc", "yolo", "csv"])
+    c.add_argument("--from", dest="source_format", required=True, choices=["coco", "voc", "yolo", "csv"], help="the source's format")
     c.add_argument("source", help="a JSON file for COCO, a CSV file for RetinaNet CSV (its class list beside it: NAME_classes.csv, "
                                   "classes.csv or class_list.csv), a folder for VOC and YOLO")
-    c.add_argument("--to", dest="target_format", required=True, choices=["coco", "voc", "yolo", "csv"])
+    c.add_argument("--to", dest="target_format", required=True, choices=["coco", "voc", "yolo", "csv"], help="the target's format")
     c.add_argument("target", help="a JSON file for COCO, a CSV file for RetinaNet CSV (its class list is written beside it as "
                                   "NAME_classes.csv), a folder for VOC and YOLO")
     c.add_argument("--images", help="the image folder (needed to read YOLO, and for labels that lack image sizes; given, COCO and VOC "

@@ -319,3 +319,117 @@ def test_fp16_on_the_cpu_is_said_to_be_slow_at_predict_and_refused_at_train(tiny
     assert main(["train", "--coco", str(tmp_path / "ann.json"), "--weights", str(tiny_checkpoint), "--device", "cpu", "--precision", "fp16",
                  "--epochs", "1", "--image-size", "128", "--out", str(tmp_path / "run")]) == 1
     assert "fp16 trains on a CUDA GPU only" in capsys.readouterr().err and not (tmp_path / "run").exists()
+
+
+def test_two_images_of_one_name_never_share_a_coco_entry(tiny_checkpoint, tmp_path, capsys):
+    """dup/a/chess_01.jpg and dup/b/chess_01.jpg both took the file's chess_01.jpg id: its results
+    held both images' detections."""
+    ann = json.loads((CHESS / "_annotations.coco.json").read_text())
+    image = ann["images"][0]
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        shutil.copy(CHESS / image["file_name"], tmp_path / sub / image["file_name"])
+    coco = tmp_path / "ann.json"
+    coco.write_text(json.dumps({"images": [image], "annotations": [], "categories": ann["categories"]}))
+    out = tmp_path / "r.json"
+    code = main(["predict", str(tmp_path / "a"), str(tmp_path / "b"), "--weights", str(tiny_checkpoint), "--device", "cpu",
+                 "--coco", str(coco), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == EXIT_SKIPPED
+    assert (f"skipped {tmp_path / 'b' / image['file_name']}: matches {image['file_name']} of the COCO file, as "
+            f"{tmp_path / 'a' / image['file_name']} does") in err
+    # an image at the entry's own path takes it, whatever the order given
+    shutil.copy(CHESS / image["file_name"], tmp_path / image["file_name"])
+    code = main(["predict", str(tmp_path / "a"), str(tmp_path / image["file_name"]), "--weights", str(tiny_checkpoint), "--device", "cpu",
+                 "--coco", str(coco), "--out", str(out)])
+    assert code == EXIT_SKIPPED and f"skipped {tmp_path / 'a' / image['file_name']}: matches" in capsys.readouterr().err
+
+
+def test_predict_writes_to_standard_output_and_says_when_the_coco_file_has_other_sizes(tiny_checkpoint, tmp_path, capsys):
+    ann = json.loads((CHESS / "_annotations.coco.json").read_text())
+    image = {**ann["images"][0]}
+    image.update(width=image["width"] // 2, height=image["height"] // 2)  # a "resize to half" export's sizes
+    coco = tmp_path / "ann.json"
+    coco.write_text(json.dumps({"images": [image], "annotations": [], "categories": ann["categories"]}))
+    shutil.copy(CHESS / image["file_name"], tmp_path / image["file_name"])
+    assert main(["predict", str(tmp_path / image["file_name"]), "--weights", str(tiny_checkpoint), "--device", "cpu",
+                 "--coco", str(coco), "--out", "-"]) == 0
+    captured = capsys.readouterr()
+    assert isinstance(json.loads(captured.out), list) and "written to standard output" in captured.err
+    assert "1 image is not the size the labels give" in captured.err
+    assert not (Path.cwd() / "-").exists()
+
+
+def test_an_output_path_ending_in_a_slash_is_a_folder_not_a_file(tiny_checkpoint, tmp_path, capsys):
+    out = f"{tmp_path / 'results'}/"
+    assert main(["predict", str(PHOTOS / "skimage" / "coffee.png"), "--weights", str(tiny_checkpoint), "--out", out]) == 1
+    assert f"--out {out} names a folder, which does not exist: give the file to write" in capsys.readouterr().err
+    assert not (tmp_path / "results").exists()
+
+
+def test_convert_says_what_its_source_is_not_and_a_note_is_no_skip(tmp_path, capsys):
+    assert main(["convert", "--from", "csv", str(tmp_path), "--to", "coco", str(tmp_path / "o.json")]) == 1
+    assert f"{tmp_path}: a folder, not a RetinaNet CSV file" in capsys.readouterr().err
+    assert main(["convert", "--from", "yolo", str(tmp_path / "nosuch"), "--to", "coco", str(tmp_path / "o.json"), "--images", str(tmp_path)]) == 1
+    assert f"{tmp_path / 'nosuch'}: no such folder" in capsys.readouterr().err
+    (tmp_path / "yolo").mkdir()
+    assert main(["convert", "--from", "yolo", str(tmp_path / "yolo"), "--to", "coco", str(tmp_path / "o.json"), "--images", str(tmp_path)]) == 1
+    assert "no classes.txt (the class names, one a line" in capsys.readouterr().err
+    shutil.copy(PHOTOS / "skimage" / "coffee.png", tmp_path / "coffee.png")
+    (tmp_path / "a.csv").write_text("coffee.png,10,10,50,50,cup\n")
+    # classes numbered as they come is a note: exit code 3 said "inputs skipped"
+    assert main(["convert", "--from", "csv", str(tmp_path / "a.csv"), "--to", "coco", str(tmp_path / "o.json")]) == 0
+    assert "no class list beside a.csv" in capsys.readouterr().err
+    (tmp_path / "csv").mkdir()
+    (tmp_path / "images").mkdir()
+    (tmp_path / "csv" / "b.csv").write_text("coffee.png,10,10,50,50,cup\n")  # read from csv/, the CSV's folder
+    assert main(["convert", "--from", "csv", str(tmp_path / "csv" / "b.csv"), "--to", "coco", str(tmp_path / "p.json"),
+                 "--images", str(tmp_path / "images")]) == 1
+    assert (f"coffee.png is {tmp_path / 'csv' / 'coffee.png'} (from {tmp_path / 'csv'}, the CSV file's folder, where its relative "
+            f"paths start), not inside the image folder {tmp_path / 'images'}") in capsys.readouterr().err
+
+
+def test_help_names_the_exit_codes_and_the_version(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "exit codes: 0 done; 1 an error stopped the command; 2 bad usage; 3 done" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.startswith("retina ")
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--coco", "x.json", "--out", "run", "--seed", "99999999999999999999"])
+    assert info.value.code == 2 and "--seed: 99999999999999999999 is outside [0, 4294967295]" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--coco", "x.json", "--out", "run", "--epochs", "0"])
+    assert "0 is outside [1, ∞)" in capsys.readouterr().err
+
+
+def test_a_progress_bar_into_a_log_writes_lines_not_a_redraw_per_step(capsys):
+    import sys
+
+    from core.cli import _progress_bar
+
+    bar = _progress_bar(total=1000, unit="step", desc="train")
+    for _ in range(1000):
+        bar.update(1)
+        bar.set_postfix(cls="0.1", refresh=False)
+    bar.write("epoch 1 done", file=sys.stderr)  # (as retina train writes its log lines)
+    bar.close()
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) <= 3 and "epoch 1 done" in lines and lines[-1].startswith("train: 100%")
+    assert all(line.strip() and "\r" not in line for line in lines)
+
+
+def test_new_model_options_given_with_start_weights_are_said_to_be_ignored(tmp_path, capsys, monkeypatch):
+    """--backbone resnet18 with --weights trained the weights' own mobilenet_v2, without a word."""
+    from core.train import Trainer, TrainingError
+
+    def stop_here(*_args, **_kwargs):
+        raise TrainingError("stopped by the test")
+
+    monkeypatch.setattr(Trainer, "__init__", stop_here)
+    assert main(["train", "--coco", str(CHESS / "_annotations.coco.json"), "--weights", str(DEMO_MODEL), "--backbone", "resnet18",
+                 "--fpn-channels", "64", "--out", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert "note: --backbone, --fpn-channels ignored: the model is --weights' own, only its class head is adapted" in err
+    assert "stopped by the test" in err
