@@ -123,6 +123,8 @@ def _opened(path: Path | str) -> Iterator[Image.Image]:
     except IsADirectoryError:
         raise ImageReadError(path, "is a folder") from None
     except UnidentifiedImageError:
+        if Path(path).suffix.lower() in IMAGE_SUFFIXES:  # (a damaged PNG was told PNG can be read)
+            raise ImageReadError(path, f"not a {Path(path).suffix[1:].upper()} image: damaged, or another kind of file under that name") from None
         raise ImageReadError(path, "not an image, or of a format that cannot be read (JPEG, PNG, TIFF, BMP, WebP, GIF, PPM can)") from None
     except Image.DecompressionBombError as exc:
         raise ImageReadError(path, f"too large: {exc}") from None

@@ -9,6 +9,7 @@ resuming; loaded with ``weights_only=True``), ``metrics.json`` (one entry per ep
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -284,6 +285,7 @@ class Trainer:
                           fpn_channels=fpn_channels)
         except BaseException:
             self._release_run_folder()
+            self._remove_unused_run_folder()
             raise
 
     def _prepare(self, *, train_data: DataSource, val_data: DataSource | None, config: TrainConfig, start: Checkpoint | None, backbone: str,
@@ -354,6 +356,8 @@ class Trainer:
         self.freeze_bn = pretrained if config.freeze_bn is None else config.freeze_bn
         self.frozen_stages = (1 if pretrained else 0) if config.frozen_stages is None else config.frozen_stages
         if state is not None:  # as the run being resumed decided
+            if config.frozen_stages is not None and config.frozen_stages != int(state["frozen_stages"]):  # (it went without a word)
+                self._log(f"frozen stages {config.frozen_stages} ignored: a resumed run keeps its own, {int(state['frozen_stages'])}")
             self.freeze_bn, self.frozen_stages = bool(state["freeze_bn"]), int(state["frozen_stages"])
         freeze(self.model, bn=self.freeze_bn, stages=self.frozen_stages)
         memory = torch.channels_last if config.channels_last else torch.contiguous_format
@@ -449,6 +453,12 @@ class Trainer:
             else:
                 pending.unlink()
 
+    def _validated_on(self) -> str:
+        """The validation images, as the first log line says them (--val-split 0.01 of 2 images held out one, unsaid)."""
+        if not (self.config.validate and self.val_data is not None and self.val_data.labels.images):
+            return " (no validation)"
+        return f" ({count(len(self.val_data.labels.images), 'validation image')})"
+
     def _check_same_recipe(self, saved: dict[str, Any], config: TrainConfig) -> None:
         """A resumed run goes on as it was started: another image or batch size, or optimizer, would
         change it mid-way, unseen (more epochs are fine: the schedule stretches, and the log says so)."""
@@ -463,7 +473,8 @@ class Trainer:
         applied = [key for key in ("precision", "augment", "warmup_iters", "weight_decay", "momentum", "schedule", "grad_clip", "channels_last",
                                    "num_workers", "patience") if key in saved and saved[key] != now[key]]
         if applied:
-            self._log("settings changed on resume, from here on: " + ", ".join(f"{key.replace('_', ' ')} {saved[key]} → {now[key]}" for key in applied))
+            self._log("settings changed on resume, from here on: " + ", ".join(
+                f"{key.replace('_', ' ')} {_setting_text(key, saved[key])} → {_setting_text(key, now[key])}" for key in applied))
 
     def _check_same_images(self, saved: str, from_run: str, image_root: Path) -> None:
         """A resumed run goes on with the images it started on: resumed with another dataset's, it
@@ -619,6 +630,7 @@ class Trainer:
             return None
         if resume and not self.run_dir.is_dir():  # (it was made, with a lock file in it, then refused)
             raise TrainingError(f"nothing to resume: {self.run_dir} does not exist (without --resume, a new run starts there)")
+        self._made_run_dir = not self.run_dir.exists()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         folders = [name for name in (*_RUN_FILES, "best.safetensors", _PENDING_BEST) if (self.run_dir / name).is_dir()]
         if folders:  # (found otherwise only when the first epoch's files are written)
@@ -638,6 +650,17 @@ class Trainer:
             self._run_lock.release()
             self._run_lock = None
 
+    def _remove_unused_run_folder(self) -> None:
+        """A run folder this run made, and left with nothing but its marks (it failed before its
+        start: the start weights' download, say), goes: it stayed, and looked like a run."""
+        if not getattr(self, "_made_run_dir", False):
+            return
+        with contextlib.suppress(OSError):
+            if {p.name for p in self.run_dir.iterdir()} <= {".run.lock", _RUN_MARK}:
+                for name in (".run.lock", _RUN_MARK):
+                    (self.run_dir / name).unlink(missing_ok=True)
+                self.run_dir.rmdir()
+
     def run(self) -> TrainResult:
         """Train to the end, or until cancelled (then saved at the step, resumable); the run
         folder is free again afterwards."""
@@ -649,11 +672,15 @@ class Trainer:
     def _run(self) -> TrainResult:
         config = self.config
         self._log(
-            f"training {self.spec.model.backbone} ({self.spec.preset}) on {count(len(self.dataset), 'image')}, "
+            f"training {self.spec.model.backbone} ({self.spec.preset}) on {count(len(self.dataset), 'image')}{self._validated_on()}, "
             f"{count(len(self.classes), 'class')}, {count(self.steps_per_epoch, 'step')}/epoch, device {self.device}, "
             f"precision {precision_name(self.dtype)}{f' (bf16 gives NaN gradients for images under {BF16_CPU_MIN_SIZE} px on a CPU)' if self._small_input_fp32 else ''}, "
             f"world size {self.dist.world_size}"
         )
+        if config.warmup_iters > self.total_steps // 2:  # (a 3-step fine-tune peaked at 1/60 of its lr, without a word)
+            peak = max(_lr_factor(step, self.total_steps, config) for step in range(self.total_steps))
+            self._log(f"note: the warm-up ({count(config.warmup_iters, 'step')}) takes over half of the run ({self.total_steps}): the "
+                      f"learning rate peaks at {peak:.2g}× the lr set (fewer warm-up steps let it reach it)")
         cancelled = False
         nan_streak = 0
         start_time, start_step = time.perf_counter(), self.step
@@ -665,7 +692,7 @@ class Trainer:
             if self.end_pending:  # cancelled while validating the last epoch: validate it now
                 self._end_epoch()
             if config.patience is not None and not (config.validate and self.val_data is not None and self.val_data.labels.images):
-                self._log(f"no validation, so no early stop: all {count(config.epochs, 'epoch')} are trained")
+                self._log(f"no validation, so no early stop: {'the one epoch is' if config.epochs == 1 else f'all {config.epochs} epochs are'} trained")
             while self.epoch < config.epochs and not self.stopped_early:
                 self.dataset.set_epoch(self.epoch)
                 self.sampler.set_epoch(self.epoch, self.skip)
@@ -953,3 +980,10 @@ def _scores(metrics: EvalResult) -> str:
 def _recipe(config: TrainConfig) -> dict[str, Any]:
     recipe = asdict(config)
     return json.loads(json.dumps(recipe, default=str))
+
+
+def _setting_text(key: str, value: Any) -> str:
+    """A recipe setting as the log says it ("augment {'hflip': 0.5, …} → None" before)."""
+    if key == "augment":
+        return "off" if value is None else "on (" + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in value.items()) + ")"
+    return str(value)

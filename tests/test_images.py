@@ -55,8 +55,11 @@ def test_missing_and_non_image_files(tmp_path):
     with pytest.raises(ImageReadError, match="no such file"):
         load_image(tmp_path / "missing.jpg")
     (tmp_path / "notes.jpg").write_text("not an image")
-    with pytest.raises(ImageReadError, match="not an image"):
+    with pytest.raises(ImageReadError, match="not a JPG image: damaged, or another kind of file under that name"):  # (it said JPEG can be read)
         load_image(tmp_path / "notes.jpg")
+    (tmp_path / "notes.txt").write_text("not an image")
+    with pytest.raises(ImageReadError, match=r"not an image, or of a format that cannot be read \(JPEG, PNG"):
+        load_image(tmp_path / "notes.txt")
     (tmp_path / "empty.jpg").write_bytes(b"")  # said as such (it was "not an image format PIL can read")
     with pytest.raises(ImageReadError, match=r"an empty file \(0 bytes\)"):
         load_image(tmp_path / "empty.jpg")

@@ -764,10 +764,13 @@ def test_ctrl_c_during_retina_train_saves_the_step_and_the_run_resumes_there(tmp
     assert main([*command, "--resume", "--val-split", "0.5"]) == 2
     assert "this run was started with no validation option" in capsys.readouterr().err
     # the options of a new run's model are said to be ignored; a setting that applies from here on is logged
-    assert main([*command, "--resume", "--weights", str(DEMO_MODEL), "--warmup", "7"]) == 0
+    augmented = [c for c in command if c != "--no-augment"]
+    assert main([*augmented, "--resume", "--weights", str(DEMO_MODEL), "--warmup", "7", "--frozen-stages", "3"]) == 0
     err = capsys.readouterr().err
-    assert "note: --weights, --backbone ignored: a resumed run goes on with its own model and weights" in err
-    assert "settings changed on resume, from here on: warmup iters" in err and "→ 7" in err
+    assert "note: --weights, --backbone, --fpn-channels ignored: a resumed run goes on with its own model and weights" in err
+    assert "settings changed on resume, from here on: augment off → on (hflip 0.5, scale jitter [0.8, 1.2], photometric True), warmup iters" in err
+    assert "→ 7" in err
+    assert "frozen stages 3 ignored: a resumed run keeps its own, 0" in err  # (it went without a word)
     spec = load_checkpoint(tmp_path / "run" / "last.safetensors").spec
     assert spec.training["step"] == 6 and spec.training["epochs_done"] == 2
     assert not (tmp_path / "run" / "train_state.pt").exists()  # finished: no optimizer state left to resume from
@@ -1116,3 +1119,26 @@ def test_images_per_second_count_the_images_trained_on_and_the_time_left_the_ste
     trained = [round(e.images_per_s * seconds) for seconds, e in enumerate(events, 1)]  # images so far
     assert trained[1] == 3 and trained[3] == 6 and sorted({trained[0], trained[2] - 3}) in ([1], [2], [1, 2])  # 3 an epoch, not 4
     assert [e.eta_s for e in events] == [3.0, 2.0, 1.0, 0.0]
+
+
+def test_a_run_that_fails_before_it_starts_leaves_no_run_folder_it_made(four_images, tmp_path):
+    """A failure while the model was built (the start weights' download, say) left a folder with
+    only the run's marks in it, which looked like a run."""
+    with pytest.raises(ValueError):
+        Trainer(train_data=four_images, val_data=None, run_dir=tmp_path / "new", config=_config(), backbone="no_such_backbone", device="cpu")
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "mine").mkdir()  # a folder of the user's own stays
+    with pytest.raises(ValueError):
+        Trainer(train_data=four_images, val_data=None, run_dir=tmp_path / "mine", config=_config(), backbone="no_such_backbone", device="cpu")
+    assert (tmp_path / "mine").is_dir()
+
+
+def test_the_log_says_the_validation_images_and_a_warm_up_longer_than_half_the_run(four_images, tmp_path):
+    messages = []
+    held_out = DataSource(four_images.labels.subset({four_images.labels.images[0].id}), four_images.image_root)
+    trainer = _trainer(four_images, tmp_path, _config(warmup_iters=100, validate=True), val_data=held_out,
+                       on_event=lambda e: e.kind == "log" and messages.append(e.message))
+    trainer.run()
+    assert any(m.startswith("training resnet18 (retinanet) on 4 images (1 validation image), ") for m in messages), messages
+    # (a 3-step fine-tune peaked at 1/60 of its lr, without a word)
+    assert any(m.startswith("note: the warm-up (100 steps) takes over half of the run (2): the learning rate peaks at 0.011×") for m in messages), messages

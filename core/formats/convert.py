@@ -14,7 +14,7 @@ from core.atomic import atomic_path
 from core.cancel import CancelToken
 from core.formats import LabelFormatError, label_file_names, visible_files, writes_label_file, written_boxes
 from core.formats.coco import read_coco, verify_coco_file_apart, write_coco
-from core.formats.retinanet_csv import read_retinanet_csv, write_retinanet_csv
+from core.formats.retinanet_csv import NO_CLASS_LIST_NOTE, read_retinanet_csv, write_retinanet_csv
 from core.formats.voc import read_voc, write_voc
 from core.formats.yolo import read_yolo, write_yolo
 from core.labels import LabelSet
@@ -50,6 +50,7 @@ def read_labels(fmt: str, source: Path | str, images: Path | str | None = None,
 
 
 UNLABELLED_NOTE = "left out, no label file: "  # starts the note on a YOLO folder's unlabelled images (no problem: a note)
+NOTES = (UNLABELLED_NOTE, NO_CLASS_LIST_NOTE)  # what read_labels' lines that are notes start with: nothing was left out
 
 
 def unlabelled_note(names: list[str]) -> str:

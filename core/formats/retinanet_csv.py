@@ -21,6 +21,8 @@ from core.labels import Box, Category, ImageEntry, LabelSet
 CLASS_LIST_NAMES = ("classes.csv", "_classes.csv", "class_list.csv")
 
 
+NO_CLASS_LIST_NOTE = "no class list beside "  # starts the note on classes numbered as they come (a note: nothing is lost)
+
 def class_list_path(annotations: Path | str) -> Path:
     """The class list written beside ``annotations`` (``train.csv``: ``train_classes.csv``), so that
     exports of other class sets into one folder do not share one."""
@@ -44,6 +46,8 @@ def read_retinanet_csv(annotations: Path | str, images: Path | str | None = None
     ``classes``: the class list (default: :func:`found_class_list`; with none, classes in order of
     appearance)."""
     annotations = Path(annotations)
+    if not annotations.is_file():  # ("[Errno 21] Is a directory")
+        raise LabelFormatError(f"{annotations}: {'no such file' if not annotations.exists() else 'a folder, not a RetinaNet CSV file'}")
     base = annotations.parent
     root = Path(images) if images is not None else base
     real_base, normal_root = Path(os.path.realpath(base)), Path(os.path.normpath(root.absolute()))
@@ -52,7 +56,7 @@ def read_retinanet_csv(annotations: Path | str, images: Path | str | None = None
         classes = found_class_list(annotations)
     categories = _read_class_list(Path(classes)) if classes is not None else None
     if categories is None:
-        notes.append(f"no class list beside {annotations.name} ({class_list_path(annotations).name}, {', '.join(CLASS_LIST_NAMES)}): "
+        notes.append(f"{NO_CLASS_LIST_NOTE}{annotations.name} ({class_list_path(annotations).name}, {', '.join(CLASS_LIST_NAMES)}): "
                      "classes numbered in the order they first appear")
     by_name = {c.name: c for c in categories or []}
     entries: dict[str, ImageEntry] = {}
@@ -173,4 +177,7 @@ def _file_name(path: str, base: Path, root: Path, where: str, keep_outside: bool
         return real.relative_to(real_root).as_posix()
     if keep_outside:
         return full.as_posix()
-    raise LabelFormatError(f"{where}: {path} is not inside the image folder {root}: give the folder that holds the images (--images DIR)")
+    # (the relative path's start said nothing: "--images DIR" was asked for when it had been given)
+    start = f" (from {base}, the CSV file's folder, where its relative paths start)" if not Path(path).is_absolute() else ""
+    raise LabelFormatError(f"{where}: {path} is {full}{start}, not inside the image folder {root}: give the folder that holds the images "
+                           "(--images DIR)")
