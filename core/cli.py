@@ -44,6 +44,7 @@ def _predict(args: argparse.Namespace) -> int:
         raise ValueError(f"no such file or folder: {', '.join(missing)}")
     if args.out != "-":  # (a file named "-" was written)
         _check_out(args.out, "--out", "results.json", [Path(args.weights), *map(Path, args.inputs), *([Path(args.coco)] if args.coco else [])])
+        _check_not_labels(Path(args.out))
     detector = Detector.from_file(args.weights, preset=args.preset, device=args.device, precision=args.precision)
     _note_slow_precision(detector)
     detector.postprocess_config = updated(detector.postprocess_config, score_thresh=args.score_thresh, nms_thresh=args.nms_thresh)
@@ -201,6 +202,15 @@ def _check_out(given: str, flag: str, example: str, inputs: list[Path] = ()) -> 
         raise ValueError(f"{flag} {path} is one of the inputs: it would be overwritten; write to another file")
     if path.exists() and path.suffix.lower() in IMAGE_SUFFIXES:
         raise ValueError(f"{flag} {path} is an image: it would be overwritten; write to a {Path(example).suffix} file")
+
+
+def _check_not_labels(path: Path) -> None:
+    """Results are a JSON list: a file there that holds an object is someone's labels (a COCO file not
+    given as --coco), which the results replaced."""
+    if path.is_file():
+        with contextlib.suppress(OSError, UnicodeDecodeError), open(path, encoding="utf-8-sig") as f:
+            if f.read(4096).lstrip().startswith("{"):
+                raise ValueError(f"--out {path} holds a JSON object (labels?), not results: it would be replaced; write to another file")
 
 
 def _check_writable(folder: Path, what: str) -> None:

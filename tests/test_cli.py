@@ -433,3 +433,16 @@ def test_new_model_options_given_with_start_weights_are_said_to_be_ignored(tmp_p
     err = capsys.readouterr().err
     assert "note: --backbone, --fpn-channels ignored: the model is --weights' own, only its class head is adapted" in err
     assert "stopped by the test" in err
+
+
+def test_predict_never_replaces_a_labels_file_given_as_its_output(tiny_checkpoint, tmp_path, capsys):
+    labels = tmp_path / "annotations.coco.json"
+    shutil.copy(CHESS / "_annotations.coco.json", labels)
+    before = labels.read_bytes()
+    assert main(["predict", str(PHOTOS / "skimage" / "coffee.png"), "--weights", str(tiny_checkpoint), "--out", str(labels)]) == 1
+    assert f"--out {labels} holds a JSON object (labels?), not results: it would be replaced" in capsys.readouterr().err
+    assert labels.read_bytes() == before
+    results = tmp_path / "results.json"
+    results.write_text("[]\n")  # results written before are written over, as asked
+    assert main(["predict", str(PHOTOS / "skimage" / "coffee.png"), "--weights", str(tiny_checkpoint), "--device", "cpu",
+                 "--out", str(results)]) == 0
