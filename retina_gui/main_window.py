@@ -479,7 +479,7 @@ class MainWindow(QMainWindow):
                                     [QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
         accept_folder = self._action(model, "Accept Shown Predictions (&folder)", self.accept_folder)
         self._greyed_while_open(model, {predict_image: self._model_and_image, predict_folder: self._model_and_folder,
-                                        accept_image: self._predictions_shown_here, accept_folder: self._model_and_folder})
+                                        accept_image: self._acceptable_here, accept_folder: self._model_and_editable_folder})
 
         go = bar.addMenu("&Go")
         self._action(go, "&Next Image", partial(self.step_image, 1), [QKeySequence("D"), QKeySequence(Qt.Key.Key_PageDown)])
@@ -635,6 +635,7 @@ class MainWindow(QMainWindow):
         self.training_panel.attach()
         self.labels_not_saved = False
         self.save_label.setText("read only" if workspace.read_only else f"labels: {workspace.labels_file.path.name}")
+        self.model_panel.set_editable(workspace.read_only_reason if workspace.read_only else None)
         self._update_title()
         return True
 
@@ -934,6 +935,12 @@ class MainWindow(QMainWindow):
 
     def _predictions_shown_here(self) -> bool:
         return self.canvas.predictions_shown and self.predictions.visible is not None and len(self.predictions.visible) > 0
+
+    def _acceptable_here(self) -> bool:
+        return self._predictions_shown_here() and self._editable_folder()
+
+    def _model_and_editable_folder(self) -> bool:
+        return self._model_and_folder() and self._editable_folder()
 
     def show_keys(self) -> None:
         """Help ▸ Keyboard and Mouse (F1): the keys were in the README alone."""
@@ -1464,15 +1471,25 @@ class MainWindow(QMainWindow):
             self.say("predictions are hidden (View ▸ Predictions, H): show them to accept them")
         return self.canvas.predictions_shown
 
+    def _may_accept(self) -> bool:
+        """Whether accepting can add labels here, said when not (a read-only folder's question was
+        asked in full, then its Yes refused)."""
+        if not self._predictions_on_screen():
+            return False
+        if self.workspace is None:
+            self.say("open a folder first: accepted predictions become its labels")
+            return False
+        if self.workspace.read_only:
+            self.say(f"Editing is off: {self.workspace.read_only_reason}")
+            return False
+        return True
+
     def accept_image(self) -> int:
         """The shown predictions of this image as labels; asks first when that adds classes, or
         joins the image's own labels (Enter says No there, as for the folder: predictions joining a
         person's labels are mostly duplicates and background, and were added with a word in the
         status bar alone)."""
-        if not self._predictions_on_screen():
-            return 0
-        if self.workspace is None:
-            self.say("open a folder first: accepted predictions become its labels")
+        if not self._may_accept():
             return 0
         gathered = self.predictions.plan_accept(self.predictions.image_entries())
         new = self.predictions.classes_to_add(gathered.fresh)
@@ -1490,13 +1507,13 @@ class MainWindow(QMainWindow):
     def accept_folder(self) -> None:
         """Every shown prediction of every predicted image as labels, after the user agrees (one
         undo step): gathered in the background first, then :meth:`accept_gathered` asks."""
-        if self._predictions_on_screen():
+        if self._may_accept():
             self.predictions.gather_folder()
 
     def accept_gathered(self, gathered) -> int:
         """Ask about the folder's gathered shown predictions (a :class:`retina_gui.predictions.AcceptPlan`),
         and accept them if the user agrees."""
-        if not self._predictions_on_screen():
+        if not self._may_accept():
             return 0
         fresh = gathered.fresh  # the question gives what would be added, not what is shown
         shown, count, images = gathered.shown, gathered.adds, len(fresh)

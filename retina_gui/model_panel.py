@@ -32,6 +32,8 @@ from retina_gui.predictions import Predictions
 from retina_gui.widgets import TaskProgress, breakable, button_grid, model_name
 from retina_gui.workers import DownloadWorker, ModelInfo
 
+ACCEPT_IMAGE_TIP = "Add the shown predictions of this image as labels, except those already labelled (Ctrl+Return)"
+ACCEPT_FOLDER_TIP = "The same for every predicted image of the folder, as one undo step"
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")  # what Load model… offers; a file of one dropped on the window loads
 
 
@@ -39,6 +41,8 @@ class ModelPanel(QWidget):
     def __init__(self, predictions: Predictions, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.predictions = predictions
+        self._model_ready = False
+        self._read_only_reason: str | None = None  # why the open folder's labels cannot be edited
         self.path_label = QLabel("no model")
         self.path_label.setWordWrap(True)
         self.info_label = QLabel()
@@ -101,9 +105,9 @@ class ModelPanel(QWidget):
         # four rows, scrolled: at its default height it pushed Accept and "Why missed?" below the fold even at 1600x900
         self.classes.setMaximumHeight(self.classes.fontMetrics().height() * 4 + 16)
         self.accept_image_button = QPushButton("Accept shown (image)")  # the window asks first when classes would be added
-        self.accept_image_button.setToolTip("Add the shown predictions of this image as labels, except those already labelled (Ctrl+Return)")
+        self.accept_image_button.setToolTip(ACCEPT_IMAGE_TIP)
         self.accept_folder_button = QPushButton("Accept shown (folder)")  # the window asks first, then accepts
-        self.accept_folder_button.setToolTip("The same for every predicted image of the folder, as one undo step")
+        self.accept_folder_button.setToolTip(ACCEPT_FOLDER_TIP)
         self.explanation = QLabel("Select a label to see whether and why the model misses it.")
         self._explained: object = ""  # what show_explanation was given last
         self._on_screen = True  # see set_on_screen
@@ -240,13 +244,26 @@ class ModelPanel(QWidget):
         self.error_label.setText(breakable(f"Could not predict {name}: {reason}"))
         self.error_label.show()
 
+    def set_editable(self, read_only_reason: str | None) -> None:
+        """The open folder's labels can be edited (None), or why not: the Accept buttons are greyed
+        with the reason (they asked their question, then refused its Yes)."""
+        self._read_only_reason = read_only_reason
+        self._enable_accepting()
+
+    def _enable_accepting(self) -> None:
+        why = self._read_only_reason
+        for button, tip in ((self.accept_image_button, ACCEPT_IMAGE_TIP), (self.accept_folder_button, ACCEPT_FOLDER_TIP)):
+            button.setEnabled(self._model_ready and why is None)
+            button.setToolTip(tip if why is None else f"Editing is off: {why}")
+
     def _model_changed(self, info: ModelInfo | None) -> None:
         ready = info is not None
         if info is not None:
             self.error_label.hide()
-        for w in (self.predict_button, self.folder_button, self.score_slider, self.nms_slider, self.accept_image_button,
-                  self.accept_folder_button):
+        for w in (self.predict_button, self.folder_button, self.score_slider, self.nms_slider):
             w.setEnabled(ready)
+        self._model_ready = ready
+        self._enable_accepting()
         self.classes.blockSignals(True)
         self.classes.clear()
         if info is None:  # no model (another folder opened, say): no folder run either, whatever one had reported

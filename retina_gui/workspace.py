@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
+import shlex
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -501,9 +503,14 @@ def open_workspace(folder: Path, labels_path: Path | None = None) -> tuple[Works
             store = read_store(path)
         except LabelFormatError as exc:
             store, problem = AnnotationStore(), f"{problem}, and it could not be read ({exc})"
+        if problem.endswith("is read-only") and os.access(path.resolve().parent, os.W_OK):
+            # (a copy of a read-only dataset keeps its file's mode: "a folder you can write to" sent the user looking at the folder)
+            way = (f"The folder can be written: to label these images, make the file writable (chmod u+w {shlex.quote(str(path))}, or "
+                   "its Properties) and open the folder again, or choose another labels file with File ▸ Open Labels File…")
+        else:
+            way = "To label these images, choose a labels file in a folder you can write to with File ▸ Open Labels File…"
         return Workspace(folder, path, None, store, read_only_reason=problem), (
-            f"{problem[0].upper()}{problem[1:]}, so the labels are shown read-only and nothing is written.\n\n"
-            "To label these images, choose a labels file in a folder you can write to with File ▸ Open Labels File…")
+            f"{problem[0].upper()}{problem[1:]}, so the labels are shown read-only and nothing is written.\n\n{way}")
     labels_file = AnnotationFile(path)
     try:
         store = labels_file.load()

@@ -224,6 +224,25 @@ def test_a_prediction_cache_that_cannot_be_listed_leaves_the_model_predicting(qt
     assert window.predictions.worker.isRunning() and len(window.predictions.visible) > 0
 
 
+def test_accepting_in_a_read_only_folder_is_greyed_and_refused_before_any_question(qtbot, tmp_path, window_factory):
+    """A read-only labels file (a copy of a shared dataset): Accept asked its whole question, then
+    refused the Yes with "Editing is off"."""
+    folder = labelled_demo(tmp_path)
+    (folder / "annotations.coco.json").chmod(0o444)
+    window = window_factory(folder)  # (its confirm asks through a dialog: the test fails if one opens)
+    wait_predictions(qtbot, window)
+    assert window.workspace.read_only and len(window.predictions.visible) > 0
+    panel = window.model_panel
+    assert not panel.accept_image_button.isEnabled() and not panel.accept_folder_button.isEnabled()
+    assert panel.accept_image_button.toolTip().startswith("Editing is off:") and "read-only" in panel.accept_image_button.toolTip()
+    assert panel.predict_button.isEnabled()  # predicting writes no labels
+    assert window.accept_image() == 0  # Ctrl+Return
+    assert window.statusBar().currentMessage().startswith("Editing is off:")
+    window.accept_folder()
+    assert window.predictions._gatherer is None  # nothing gathered for a question that cannot be answered
+    assert window.workspace.undo_stack.count() == 0
+
+
 def test_predictions_are_cached_on_disk_and_shown_at_once_when_the_folder_reopens(qtbot, tmp_path, window_factory):
     folder = unlabelled_demo(tmp_path)
     window = window_factory(folder)

@@ -713,6 +713,7 @@ def test_a_read_only_labels_file_or_folder_opens_read_only_with_its_labels_shown
     wait_image(qtbot, window)
     assert window.workspace.read_only and len(window.workspace.store.boxes("chess_01.jpg")) > 0  # the labels are there to see
     assert any(r.startswith("Labels read-only") and f"{path} is read-only" in r and "File ▸ Open Labels File" in r for r in window.reports)
+    assert any(f"The folder can be written: to label these images, make the file writable (chmod u+w {path}" in r for r in window.reports)
     assert window.windowTitle().endswith("(read only)")
     window.canvas.setFocus()
     drag(qtbot, window, (10, 10), (300, 300))
