@@ -713,6 +713,9 @@ class TrainingPanel(QWidget):
         # a new model (not a fine-tune of the one in use) was never scored against it: it takes over only if the user says so
         in_use = self.predictions.model
         new_model = self.worker is not None and self.worker.recipe.start is None and in_use is not None
+        # another model chosen while it trained (Previous model, a run's): it was the user's pick, taken away unasked
+        start = self.worker.recipe.start if self.worker is not None else None
+        switched = start is not None and in_use is not None and Path(in_use.path).resolve() != Path(start).resolve()
         resumed = self.worker is not None and self.worker.resume
         planned = self.worker.recipe.epochs if self.worker is not None else None
         self.stop()
@@ -745,17 +748,21 @@ class TrainingPanel(QWidget):
             elif new_model:  # (a new model scoring 0.000 replaced a working one unasked)
                 question = (f"The run is done ({done[6:]}): it trained a new model, and the model in use ({model_name(in_use.path)}) "
                             "was not scored on the same images. Use the new model?")
-            if not (worse or new_model) or self.confirm("Use the new model?", question):
+            elif switched:
+                question = (f"The run is done ({done[6:]}). It started from {model_name(start)}, but the model in use now is "
+                            f"{model_name(in_use.path)}, chosen while it trained. Use the run's model?")
+            if not (worse or new_model or switched) or self.confirm("Use the new model?", question):
                 text = f"{done}; now using {model_name(checkpoint)}"
                 if worse:
                     text += ". It scores below the weights it started from on the same images: “Previous model” switches back"
-                elif result.best_map is None or new_model:  # nothing says whether it is better than the model it replaces
+                elif result.best_map is None or new_model or switched:  # nothing says whether it is better than the model it replaces
                     text += ". Nothing compared it with the model it replaced: “Previous model” switches back"
                 self.predictions.load_model(checkpoint, self.predictions.device)
                 self._status_model = checkpoint
                 self.run_ended.emit(f"{done}; now using {checkpoint.parent.name}")
             else:
-                why = "It scores below the weights it started from on the same images" if worse else "A new model"
+                why = ("It scores below the weights it started from on the same images" if worse else "A new model" if new_model
+                       else f"{model_name(in_use.path)} was chosen while it trained")
                 text = f"{done}. {why}, so the current model stays; “Use this run's model” in the runs list switches to it"
             self.status.setText(text + self._classes_changed_since(trained))
         self._set_running(False)

@@ -655,6 +655,23 @@ def test_a_new_model_takes_over_only_if_the_user_says_so_and_its_recipe_names_it
     window.answer = True
 
 
+def test_a_model_chosen_while_a_run_trains_is_not_replaced_unasked_at_its_end(qtbot, window, tiny_checkpoint):
+    """The user went back to another model mid-run; the run, better than its own start weights, took
+    over from it without a word at its end."""
+    panel = window.training_panel
+    small_recipe(panel, 1)
+    panel.val_spin.setValue(0)  # not validated: nothing says it is worse than its start, so it took over
+    assert panel.train()
+    window.predictions.load_model(tiny_checkpoint)  # chosen while it trains
+    qtbot.waitUntil(lambda: window.predictions.model.path == tiny_checkpoint, timeout=60_000)
+    window.answer = False  # "Use the run's model?" No
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=180_000)
+    assert any(f"It started from models/{DEMO_MODEL.name}, but the model in use now is" in q and "chosen while it trained" in q
+               for q in window.asked), window.asked
+    assert window.predictions.model.path == tiny_checkpoint and "chosen while it trained, so the current model stays" in panel.status.text()
+    window.answer = True
+
+
 def test_advanced_sets_optimizer_precision_validation_and_seed_and_the_folder_reopens_with_them(qtbot, window):
     """Advanced lacked them, and a reopened folder showed the defaults again, not what its last run used."""
     panel = window.training_panel
