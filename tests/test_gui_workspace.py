@@ -3122,3 +3122,26 @@ def test_a_box_drawn_without_a_class_whose_image_went_meanwhile_is_said_not_adde
     assert window.statusBar().currentMessage() == "class person added (key 1); the box was not added: astronaut.png is no longer on screen"
     assert window.workspace.store.boxes("astronaut.png") == () and window.workspace.store.boxes("coffee.png") == ()
     window.close()
+
+
+def test_a_problem_reported_again_updates_its_open_box_instead_of_stacking_another(qtbot, demo):
+    """Train pressed three times with nothing labelled stacked three alike boxes on one spot."""
+    from PySide6.QtWidgets import QMessageBox
+
+    window = demo
+
+    def boxes():
+        return [w for w in window.findChildren(QMessageBox) if w.isVisible()]
+
+    window.report("Training", "There are no labelled images")
+    window.report("Training", "There are no labelled images")
+    window.report("Training", "The class clock has no boxes")
+    window.report("Import", "something else")
+    assert sorted(box.windowTitle() for box in boxes()) == ["Import", "Training"]
+    training = next(box for box in boxes() if box.windowTitle() == "Training")
+    assert training.text() == "The class clock has no boxes" and len(window.reports) == 4
+    training.button(QMessageBox.StandardButton.Ok).click()
+    qtbot.waitUntil(lambda: len(boxes()) == 1)
+    window.report("Training", "again")  # closed: a new box says it
+    assert sorted(box.windowTitle() for box in boxes()) == ["Import", "Training"]
+    window.close()
