@@ -181,7 +181,7 @@ class TrainingPanel(QWidget):
         self.resume_button.setToolTip("Go on with a stopped run: the one selected in the runs list, else the newest")
         self.resume_button.clicked.connect(self.resume)
         self.progress = TaskProgress("%p %")
-        self.status = BoundedNote()
+        self.status = BoundedNote(lines=5)  # (at 3 a run's result was cut before whether its model took over)
         self._refusal: str | None = None  # why Train could not start, while the status line says it
         self._status_model: Path | None = None  # the model the status line says is in use ("now using …", "back to …")
         self.plan = QLabel("")  # what Train would do with the labels as they are now
@@ -765,6 +765,7 @@ class TrainingPanel(QWidget):
                        else f"{model_name(in_use.path)} was chosen while it trained")
                 text = f"{done}. {why}, so the current model stays; “Use this run's model” in the runs list switches to it"
             self.status.setText(text + self._classes_changed_since(trained))
+            self.log.appendPlainText(self.status.text())  # the outcome kept in full under the run's log
         self._set_running(False)
         self.refresh_runs(select=result.run_dir if result.cancelled else None)  # the stopped run, selected, is the one Resume goes on with
 

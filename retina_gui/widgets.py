@@ -246,7 +246,7 @@ class BoundedNote(QTextEdit):
     one scrolls inside it (pinned above a scrolling panel, a long run result took 288 of the
     dock's 372 px at 1024x700)."""
 
-    def __init__(self, lines: int = 3) -> None:
+    def __init__(self, lines: int) -> None:
         super().__init__(readOnly=True)
         self._lines = lines
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # read as a label: no Tab stop, no selection Ctrl+C would not copy
@@ -261,6 +261,7 @@ class BoundedNote(QTextEdit):
 
     def setText(self, text: str) -> None:
         self.setPlainText(text)
+        self.setToolTip(text)  # the whole of a long one at a glance (its end, under a thin scroll bar, went unread)
         self.setVisible(bool(text))
 
     def text(self) -> str:

@@ -66,6 +66,7 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
     assert panel.chart.map.count() == 3 and panel.chart.map.at(0).x() == 0
     assert "done: 2 epochs" in panel.status.text() and "(start weights 0." in panel.status.text()
     assert "The classes changed while it trained (new since: castle, clock; renamed or deleted since: white-rook)" in panel.status.text()
+    assert panel.log.toPlainText().rstrip().endswith(panel.status.text())  # the outcome in full, where the log is
     qtbot.waitUntil(lambda: window.predictions.model is not None and "runs" in window.predictions.model.path.parts, timeout=60_000)
     qtbot.waitUntil(lambda: window.predictions.visible is not None, timeout=60_000)
     after = window.predictions.visible.boxes
@@ -161,11 +162,12 @@ def test_the_training_buttons_stay_in_view_as_the_panel_scrolls(qtbot, window):
     for widget in (panel.train_button, panel.cancel_button, panel.resume_button):
         assert enclosing_scroll_area(widget) is None and not widget.visibleRegion().isEmpty()
     assert enclosing_scroll_area(panel.status) is None and enclosing_scroll_area(panel.progress) is None
-    # a long status stays three lines high, scrolling inside itself (it took 288 of the dock's 372 px, the panel 68)
-    panel.status.setText("; ".join(f"a long line of a run's result, part {k}" for k in range(40)))
+    # a long status stays five lines high, scrolling inside itself (it took 288 of the dock's 372 px, the panel 68), all of it in its tooltip
+    long = "; ".join(f"a long line of a run's result, part {k}" for k in range(40))
+    panel.status.setText(long)
     line = panel.status.fontMetrics().lineSpacing()
-    qtbot.waitUntil(lambda: 2 * line < panel.status.height() <= 3 * line + 2 * panel.status.document().documentMargin() + 1, timeout=2000)
-    assert panel.status.verticalScrollBar().maximum() > 0
+    qtbot.waitUntil(lambda: 4 * line < panel.status.height() <= 5 * line + 2 * panel.status.document().documentMargin() + 1, timeout=2000)
+    assert panel.status.verticalScrollBar().maximum() > 0 and panel.status.toolTip() == long
     qtbot.waitUntil(lambda: area.viewport().height() > 200, timeout=2000)  # of the dock's 372 px
     panel.status.setText("one line")
     qtbot.waitUntil(lambda: panel.status.height() < 2 * line + 2 * panel.status.document().documentMargin() + 1, timeout=2000)
