@@ -115,7 +115,9 @@ def describe_plan(labels: LabelSet, model_classes: Sequence[str] | None, present
     lines = [first + "."]
     empty = [c.name for c in labels.categories if not counts.get(c.id) and c.id not in group_ids]
     if empty:
-        lines.append(f"No boxes yet: {first_names(empty)} (label some or delete {'them' if len(empty) > 1 else 'it'}).")
+        # (it read as a note, and the next line said such classes were left out: Train refuses them)
+        lines.append(f"No boxes yet: {first_names(empty)}. Train starts once {'they have' if len(empty) > 1 else 'it has'} some, or "
+                     f"{'they are' if len(empty) > 1 else 'it is'} deleted.")
     if model_classes is not None:
         known = {class_name_key(n) for n in model_classes}
         new = [c.name for c in labels.categories if class_name_key(c.name) not in known and counts.get(c.id)]
@@ -123,7 +125,8 @@ def describe_plan(labels: LabelSet, model_classes: Sequence[str] | None, present
             lines.append(f"New to the model (learnt from scratch): {first_names(new)}.")
         trained = {class_name_key(c.name) for c in labels.categories if counts.get(c.id)}
         none = placeholder_rows(model_classes)
-        dropped = [n for k, n in enumerate(model_classes) if class_name_key(n) not in trained and k not in none]
+        said = {class_name_key(n) for n in empty}  # (named just above)
+        dropped = [n for k, n in enumerate(model_classes) if class_name_key(n) not in trained | said and k not in none]
         if dropped:
             lines.append(f"The model's classes without boxes here are left out of the new one: {first_names(dropped)}.")
     default = default_recipe(labels, None, cuda=False)
@@ -205,6 +208,8 @@ def split(labels: LabelSet, val_fraction: float, seed: int) -> tuple[LabelSet, L
 def runs_folder_problem(root: Path) -> str | None:
     """Why runs cannot be kept under ``root`` (a read-only folder or disk), or None."""
     folder = root / RUNS_FOLDER
+    if folder.exists() and not folder.is_dir():  # (found only when the run wrote there: "Not a directory")
+        return f"Training keeps its runs in {folder}, which is a file (move or rename it)"
     where = folder if folder.is_dir() else root
     if os.access(where, os.W_OK):
         return None

@@ -413,6 +413,8 @@ class TrainingPanel(QWidget):
             plan = describe_plan(labels, model.class_names if model else None, self._folder_images, recipe)
             if model is None and self.start_box.currentData() == "current":  # (Train said so only once pressed)
                 plan = f"{plan}\nFirst load a model (Model ▸ Load Model…), or start from a new one in Advanced."
+            if problem := runs_folder_problem(self._root()):  # (said only once Train was pressed, in a box over the folder's own)
+                plan = f"{plan}\n{problem}: Train cannot start."
             busy = self._busy_runs()  # a run still training: its speed so far is no guide
             runs = [run for run in self._runs if run.speed is not None and run.path.resolve() not in busy] or self._remembered_runs()
             if runs:
@@ -1024,9 +1026,10 @@ class TrainingPanel(QWidget):
             shutil.rmtree(run)
         except OSError as exc:
             self.status.setText(f"Could not delete {run}: {exc.strerror or exc}")
-        if self.worker is None:  # the log, chart and status shown were of a run in the list, maybe this one: they stood after it went
+        if self.worker is None:  # the log, chart, progress and status shown were of a run in the list, maybe this one: they stood after it went
             self.chart.clear()
             self.log.clear()
+            self.progress.hide()
             if not run.exists():  # (the status went on saying "… the run can be resumed")
                 self.status.setText(f"deleted the run {run.name}")
         self._models_before = [m for m in self._models_before if m[0].resolve().parent != run.resolve()]

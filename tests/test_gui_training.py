@@ -509,7 +509,14 @@ def test_the_panel_says_what_train_would_use(qtbot, window):
     qtbot.wait(400)
     assert "table" not in panel.plan.text() and panel._plan_stale
     window.docks["Training"].raise_()
-    qtbot.waitUntil(lambda: "No boxes yet: table (label some or delete it)." in panel.plan.text(), timeout=3000)
+    qtbot.waitUntil(lambda: "No boxes yet: table. Train starts once it has some, or it is deleted." in panel.plan.text(), timeout=3000)
+    window.workspace.delete_category(next(c.id for c in window.workspace.store.categories if c.name == "table"))
+    # a file where the runs go: said in the plan, and Train refuses before starting (it failed in the worker: "Not a directory")
+    (window.workspace.folder / "runs").write_text("not a folder")
+    panel.describe()  # (the plan is said again after an edit; a file appearing is no edit)
+    qtbot.waitUntil(lambda: f"Training keeps its runs in {window.workspace.folder / 'runs'}, which is a file (move or rename it): Train "
+                            "cannot start." in panel.plan.text(), timeout=3000)
+    assert not panel.train() and panel.worker is None and "which is a file (move or rename it)" in panel.status.text()
 
 
 def test_a_stopped_run_resumes_only_in_its_own_folder_and_a_broken_recipe_is_reported(qtbot, window, tmp_path, monkeypatch):
@@ -562,6 +569,7 @@ def test_a_stopped_run_resumes_only_in_its_own_folder_and_a_broken_recipe_is_rep
     assert not finished.exists() and panel.runs.rowCount() == 2 and panel.resumable == run
     assert panel.log.toPlainText() == "" and not panel.chart.map.count()  # (a deleted run's log and chart stood)
     assert panel.status.text() == f"deleted the run {finished.name}"  # (a deleted run's "… can be resumed" stood)
+    assert not panel.progress.isVisibleTo(panel)  # (its 50 % stood under the message)
     panel.resume()
     assert panel.worker is None and "recipe.json is unreadable" in panel.status.text()
     small_recipe(panel, 3)  # Advanced settings chosen for this folder's data
