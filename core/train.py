@@ -129,6 +129,8 @@ class TrainResult:
     skipped_images: int = 0  # missing or unreadable images left out (each one named in the log)
     validation_pending: bool = False  # cancelled while validating epoch epochs_done + 1, its steps done (resume validates it)
     stopped_early: bool = False  # validation mAP stopped rising for TrainConfig.patience epochs: the epochs left were not trained
+    # a resumed run's head classes the labels no longer have (merged or deleted since it started): learnt from negatives only
+    classes_gone: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -300,6 +302,7 @@ class Trainer:
         # this epoch's training seconds (the images' loading included, validation not) and images: a speed for estimates
         self._epoch_seconds, self._epoch_images = 0.0, 0
         self.classes = classes or training_classes(train_data.labels)
+        self.classes_gone: tuple[str, ...] = ()
         if not self.classes:
             raise TrainingError("no labelled boxes to train on")
         if not train_data.labels.images:
@@ -593,6 +596,7 @@ class Trainer:
             self._log(f"classes renamed since this run started (the same class ids): {', '.join(renamed)}")
         if gone:
             self._log(f"classes of this run the labels no longer have (no boxes to learn from): {', '.join(gone)}")
+        self.classes_gone = tuple(gone)
         return classes
 
     def _check_new_run_folder(self) -> None:
@@ -763,7 +767,8 @@ class Trainer:
         return TrainResult(self.run_dir, done, self.step, cancelled, self.best_map, self.run_dir / "last.safetensors",
                            best if best.exists() else None, start_map=None if start is None else start.get("mAP"),
                            start_input_size=start_size, input_size=self.spec.preprocess.min_size, skipped_images=len(self.reported),
-                           validation_pending=cancelled and self.end_pending, stopped_early=self.stopped_early)
+                           validation_pending=cancelled and self.end_pending, stopped_early=self.stopped_early,
+                           classes_gone=self.classes_gone)
 
     def _diverged(self, what: str) -> TrainingError:
         kept = "the last checkpoint is kept" if (self.run_dir / "last.safetensors").exists() else "no epoch had finished, so there is no checkpoint"

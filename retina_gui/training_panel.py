@@ -766,7 +766,12 @@ class TrainingPanel(QWidget):
                 why = ("It scores below the weights it started from on the same images" if worse else "A new model" if new_model
                        else f"{model_name(in_use.path)} was chosen while it trained")
                 text = f"{done}. {why}, so the current model stays; “Use this run's model” in the runs list switches to it"
-            self.status.setText(text + self._classes_changed_since(trained))
+            gone = ""
+            if result.classes_gone:  # (a log line alone said it: the model kept a class trained on negatives only)
+                gone = (f". Resumed, it kept its own classes: {', '.join(result.classes_gone)} "
+                        f"{'have' if len(result.classes_gone) > 1 else 'has'} no boxes now (merged or deleted since it started), and "
+                        "learnt from none: a new run leaves them out")
+            self.status.setText(text + gone + self._classes_changed_since(trained))
             self.log.appendPlainText(self.status.text())  # the outcome kept in full under the run's log
         self._set_running(False)
         self.refresh_runs(select=result.run_dir if result.cancelled else None)  # the stopped run, selected, is the one Resume goes on with

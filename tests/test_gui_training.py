@@ -831,3 +831,18 @@ def test_a_run_set_to_stop_early_stops_once_validation_stops_rising_and_says_so(
     assert panel.runs.item(0, 1).text() == "2/4" and panel.runs.item(0, 3).text() == "finished early"
     assert "early stop after 1" in panel.runs.item(0, 0).toolTip()
     assert panel.resumable is None and not panel.resume_button.isEnabled()  # finished: nothing to resume
+
+
+def test_a_resumed_run_that_kept_a_class_the_labels_lost_says_so_at_its_end(qtbot, window, tmp_path):
+    """A class merged into another before Resume stayed in the model, learnt from negatives only; a
+    log line alone said so."""
+    from core.train import TrainResult
+
+    panel = window.training_panel
+    run = tmp_path / "runs" / "r"
+    run.mkdir(parents=True)
+    shutil.copy(DEMO_MODEL, run / "last.safetensors")
+    panel._finished(TrainResult(run, 2, 20, False, None, run / "last.safetensors", None, classes_gone=("black-pawn",)))
+    assert ("Resumed, it kept its own classes: black-pawn has no boxes now (merged or deleted since it started), and learnt from none: "
+            "a new run leaves them out") in panel.status.text()
+    qtbot.waitUntil(lambda: window.predictions.model is not None and window.predictions.model.path == run / "last.safetensors", timeout=60_000)

@@ -792,7 +792,7 @@ def test_a_resumed_run_keeps_the_classes_of_its_head_when_the_labels_changed(fou
     cancel = CancelToken()
     first = _trainer(four_images, tmp_path, _config(epochs=2), cancel=cancel, on_event=lambda e: e.kind == "epoch" and cancel.cancel())
     assert first.run().cancelled
-    copies = {name: tmp_path.parent / f"{tmp_path.name}-{name}" for name in ("shifted", "renamed")}
+    copies = {name: tmp_path.parent / f"{tmp_path.name}-{name}" for name in ("shifted", "renamed", "merged")}
     for copy in copies.values():
         shutil.copytree(tmp_path, copy)
     gone = first.classes[0].id  # every box of the first class deleted since, and a new class labelled
@@ -820,7 +820,15 @@ def test_a_resumed_run_keeps_the_classes_of_its_head_when_the_labels_changed(fou
     assert [c.id for c in kept.classes] == [c.id for c in first.classes]
     assert any(f"classes renamed since this run started (the same class ids): {first.classes[1].name} → castle" in m for m in messages)
     assert kept.classes[1].name == "castle" and kept.spec.classes[1].name == "castle"  # validated, and saved, by its name now
-    assert resumed.run().epochs_done == 2
+    result = resumed.run()
+    assert result.epochs_done == 2 and result.classes_gone == ()
+    # a class merged into another since (its category gone): kept by the head, learnt from negatives only, and the result says so
+    merged_id = first.classes[2].id
+    merged = LabelSet([c for c in labels.categories if c.id != merged_id],
+                      [replace(im, boxes=[replace(b, category_id=first.classes[0].id) if b.category_id == merged_id else b for b in im.boxes])
+                       for im in labels.images])
+    assert _trainer(DataSource(merged, four_images.image_root), copies["merged"], _config(epochs=2), resume=True).run().classes_gone == (
+        first.classes[2].name,)
 
 
 def test_a_run_folder_takes_one_run_at_a_time_and_a_damaged_state_is_named(four_images, tmp_path):
