@@ -268,7 +268,7 @@ def _check_resume_arguments(args: argparse.Namespace, out: Path) -> None:
         command = (read_spec(out / "last.safetensors").training or {}).get("command", "")
     except CheckpointError:  # no readable checkpoint: the trainer says what is wrong with the run
         return
-    if not command.startswith("retina train"):  # a run of the window's (it splits its labels itself)
+    if not isinstance(command, str) or not command.startswith("retina train"):  # a run of the window's (it splits its labels itself)
         return
     try:
         recorded = shlex.split(command)

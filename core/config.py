@@ -144,6 +144,29 @@ class ModelConfig:
     backbone_bn_eps: float | None = None  # None: the backbone's own default
     anchors_per_location: int = 9
 
+    def __post_init__(self) -> None:
+        # what a checkpoint's metadata carries: hand-edited, a num_classes of 13.0 or an fpn_channels of "96" ended in
+        # tracebacks deep in torch, and a prior_prob of 1 in "math domain error"
+        def whole(value: Any, low: int, high: int = 100_000) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+        def real(value: Any) -> bool:
+            return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+        checks = (("backbone", isinstance(self.backbone, str), "a backbone's name"),
+                  ("num_classes", whole(self.num_classes, 1), "a whole number, at least 1"),
+                  ("fpn_channels", whole(self.fpn_channels, 1), "a whole number, at least 1"),
+                  ("p6_from", self.p6_from in ("c5", "p5"), "c5 or p5"),
+                  ("head_norm", self.head_norm in ("none", "group_norm"), "none or group_norm"),
+                  ("head_convs", whole(self.head_convs, 0, 64), "a whole number from 0 to 64"),
+                  ("prior_prob", real(self.prior_prob) and 0 < self.prior_prob < 1, "a number between 0 and 1"),
+                  ("backbone_bn_eps", self.backbone_bn_eps is None or (real(self.backbone_bn_eps) and self.backbone_bn_eps >= 0),
+                   "a number, at least 0 (torchvision v1's frozen BatchNorm), or null"),
+                  ("anchors_per_location", whole(self.anchors_per_location, 1), "a whole number, at least 1"))
+        problems = [f"{name} {getattr(self, name)!r} ({wanted})" for name, ok, wanted in checks if not ok]
+        if problems:
+            raise ValueError(f"model settings out of range: {'; '.join(problems)}")
+
     @property
     def prior_bias(self) -> float:
         return -math.log((1.0 - self.prior_prob) / self.prior_prob)

@@ -372,7 +372,7 @@ def _read_json(path: Path, kind: type):
     """The JSON value in ``path`` if it is a ``kind``; else (missing, unreadable, another kind) an empty one."""
     try:
         value = json.loads(path.read_text(encoding="utf-8")) if path.exists() else kind()
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # (nested 100,000 deep: RecursionError stopped the folder's opening)
         return kind()
     return value if isinstance(value, kind) else kind()
 

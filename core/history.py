@@ -23,7 +23,7 @@ def read_history(run_dir: Path) -> list[dict[str, Any]]:
         return []
     try:
         entries = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, RecursionError) as exc:  # (nested 100,000 deep: RecursionError stopped the folder's opening)
         raise ValueError(f"cannot read it: {exc}") from None
     if not isinstance(entries, list):
         raise ValueError(f"it holds a {type(entries).__name__}, not a list of epochs")

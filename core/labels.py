@@ -201,8 +201,14 @@ def category_name(entry: dict[str, Any], kind: str = "category") -> str:
 
 
 def is_number(value: Any) -> bool:
-    """A finite int or float (not a bool): what a number field of a JSON file must hold."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite int or float (not a bool): what a number field of a JSON file must hold. An int past
+    a float's range is none (a 400-digit "area" raised OverflowError in training's validation)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def category_of_class(class_names: list[str], categories: Iterable[Category]) -> dict[int, int]:

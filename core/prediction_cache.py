@@ -9,7 +9,6 @@ import hashlib
 import json
 import os
 import re
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -127,7 +126,7 @@ class PredictionCache:
             with np.load(path) as data:
                 stored = str(data["digest"]) if "digest" in data.files else None
             return stored is not None and stored == _digest(self.images / file_name)
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        except Exception:  # damaged in any way (zlib.error, an unknown compression: they ended the prediction thread): not the same
             return False
 
     def __contains__(self, file_name: str) -> bool:
@@ -142,7 +141,7 @@ class PredictionCache:
             with np.load(path) as data:
                 return Candidates(data["boxes"], data["scores"], data["labels"], data["anchor_index"], data["level"],
                                   (float(data["scale"][0]), float(data["scale"][1])), float(data["score_floor"]))
-        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):  # missing or damaged: predict again
+        except Exception:  # missing or damaged in any way (a zlib.error cut a folder's prediction short): predict again
             return None
 
     def put(self, file_name: str, candidates: Candidates, image: ImageFile | None = None) -> None:
@@ -166,7 +165,7 @@ class PredictionCache:
         try:
             data = json.loads((self.folder / "rejected.json").read_text(encoding="utf-8"))
             return {str(name): {int(i) for i in indices} for name, indices in data.items() if indices}
-        except (OSError, ValueError, TypeError, AttributeError):
+        except Exception:  # missing or damaged in any way ([1e999] ended the prediction thread): none
             return {}
 
     def put_rejected(self, rejected: dict[str, set[int]]) -> None:

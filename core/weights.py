@@ -77,6 +77,11 @@ class ModelSpec:
             raise ValueError(f"the metadata is a JSON {type(data).__name__}, not an object")
         if data.get("format") != FORMAT:
             raise CheckpointError(f"unsupported checkpoint format {data.get('format')!r} (expected {FORMAT})")
+        for key, kind, wanted, default in (("preset", str, "a text", None), ("model", dict, "an object", None),
+                                           ("classes", list, "a list", None), ("source", str, "a text", ""),
+                                           ("training", dict, "an object", {}), ("preprocess", (dict, type(None)), "an object or null", None)):
+            if not isinstance(data.get(key, default), kind):  # (a list as preset ended in "unhashable type: 'list'")
+                raise ValueError(f"the metadata's {key!r} is {data.get(key)!r:.60}, not {wanted}")
         spec = cls(
             preset=data["preset"],
             model=from_dict(ModelConfig, data["model"]),

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QEventLoop, QObject, QPoint, QPointF, QRect, QRectF, QSettings, QSize, Qt, QTimer
+from PySide6.QtCore import QByteArray, QEvent, QEventLoop, QObject, QPoint, QPointF, QRect, QRectF, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
@@ -185,9 +185,11 @@ class MainWindow(QMainWindow):
         self._default_layout = self.saveState(LAYOUT_VERSION)
         self._shown = False  # the first show checks that restored panels leave room for the image
         self._one_column_by_width = False
-        if self.settings.value(GEOMETRY_KEY) is not None:  # the size, place and panels the window had when it was last closed
-            self.restoreGeometry(self.settings.value(GEOMETRY_KEY))
-            self.restoreState(self.settings.value(LAYOUT_KEY), LAYOUT_VERSION)
+        geometry, layout = self.settings.value(GEOMETRY_KEY), self.settings.value(LAYOUT_KEY)
+        if isinstance(geometry, QByteArray):  # the size, place and panels the window had when it was last closed (a hand-edited
+            self.restoreGeometry(geometry)  # text there stopped the window from starting)
+            if isinstance(layout, QByteArray):
+                self.restoreState(layout, LAYOUT_VERSION)
             self._one_column_by_width = self.settings.value(ONE_COLUMN_KEY, False, type=bool)
         self._narrow: bool | None = None  # the window's width class when the columns were last fitted
         self._columns_timer = QTimer(self, singleShot=True, interval=150)  # once a resize by dragging ends
@@ -625,7 +627,7 @@ class MainWindow(QMainWindow):
         self._use_folders_model(folder)
         self.listed = False
         # the image left last time, shown when the listing reaches it (its first part may not hold it)
-        self._restore, self._shown_meanwhile = self.settings.value(f"last_image/{workspace.folder}", "") or None, None
+        self._restore, self._shown_meanwhile = self._setting_text(f"last_image/{workspace.folder}") or None, None
         self.scanner = FolderScanner(folder, recursive=self.recursive_action.isChecked())
         self.scanner.found.connect(self._found)
         self.scanner.done.connect(self._scan_done)
@@ -646,9 +648,15 @@ class MainWindow(QMainWindow):
         if self.predictions.model is not None:
             self._remember_model(self.predictions.model)
         elif self.predictions.model_path is None:
-            last = self.settings.value(f"model/{folder}", "")
+            last = self._setting_text(f"model/{folder}")
             if last and Path(last).is_file():
                 self.predictions.load_model(Path(last))
+
+    def _setting_text(self, key: str) -> str:
+        """A setting that holds a text; "" when it holds something else (a hand-edited "a, b" reads as a list:
+        as a model path it left the opened folder unlisted)."""
+        value = self.settings.value(key, "")
+        return value if isinstance(value, str) else ""
 
     def _remember_model(self, info) -> None:
         if info is not None and self.workspace is not None:

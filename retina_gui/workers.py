@@ -369,7 +369,7 @@ class PredictionWorker(QueueWorker):
             names = self._cache.names(self.cancel)  # first: it drops the entries, and the rejections, of images changed since
         except Cancelled:  # the worker stops (the folder closes) while a copied folder's images are read
             return
-        except OSError:  # the cache cannot be listed: its images are predicted again (this ended the thread, unseen)
+        except Exception:  # noqa: BLE001 - a cache that cannot be listed (it ended the thread, unseen): its images are predicted again
             names = []
         self.rejected_loaded.emit(self._cache.rejected())
         self.cached_names.emit(names)  # names only: reading 10,000 files here held every load up
@@ -459,7 +459,8 @@ class DownloadWorker(Worker):
         named = re.search(r"-([0-9a-f]{8,})\.[^.]+$", Path(self.url).name)
         try:
             with urllib.request.urlopen(self.url, timeout=15) as response, atomic_path(self.target) as tmp, open(tmp, "wb") as out:
-                total = int(response.headers.get("Content-Length") or 0)
+                length = (response.headers.get("Content-Length") or "").strip()
+                total = int(length) if length.isdigit() else 0  # (an odd header raised ValueError, which ended the thread)
                 received, digest = 0, hashlib.sha256()
                 while block := response.read(1 << 20):
                     if self.cancel.cancelled:

@@ -403,3 +403,20 @@ def test_a_run_cancelled_before_its_first_step_is_not_kept_a_resumed_one_is(tmp_
     assert first.cancelled and first.steps == 1 and (run / "train_state.pt").exists()
     again = fine_tune(labels, tmp_path, run, replace(recipe, epochs=3), resume=True, cancel=cancelled)
     assert again.cancelled and (run / "train_state.pt").exists() and [r.path for r in list_runs(tmp_path)] == [run]
+
+
+def test_a_run_whose_files_hold_numbers_past_a_float_or_nest_too_deep_is_still_listed(tmp_path):
+    """A recipe's 400-digit "epochs" (OverflowError) or a metrics.json nested 100,000 deep
+    (RecursionError) stopped the folder's opening halfway."""
+    from core.labels import is_number
+
+    assert not is_number(10**400) and is_number(10**300) and not is_number(float("nan")) and not is_number(True)
+    run = new_run_dir(tmp_path)
+    run.mkdir(parents=True)
+    (run / "last.safetensors").write_bytes(b"x")
+    (run / "recipe.json").write_text('{"epochs": 1' + "0" * 400 + "}")
+    (run / "metrics.json").write_text("[" * 100_000 + "]" * 100_000)
+    (listed,) = list_runs(tmp_path)
+    assert listed.epochs == 0 and listed.epochs_done == 0 and listed.best_map is None
+    (run / "recipe.json").write_text("[" * 100_000 + "]" * 100_000)
+    assert list_runs(tmp_path)[0].recipe == {}

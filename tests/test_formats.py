@@ -1,4 +1,5 @@
 import json
+import re
 from dataclasses import replace
 
 import pytest
@@ -461,6 +462,9 @@ def test_byte_order_marks_of_yolo_files_are_no_part_of_a_class_name(tmp_path):
     (labels / "a.txt").write_bytes("\ufeff1 0.5 0.5 0.1 0.1\n".encode())
     read, _ = read_yolo(labels, images)
     assert [c.name for c in read.categories] == ["rook", "knight"] and read.images[0].boxes[0].category_id == 1
+    (labels / "classes.txt").write_bytes("tour\ncavali\xe9r\n".encode("latin-1"))  # (the message named no file)
+    with pytest.raises(LabelFormatError, match=re.escape(f"{labels / 'classes.txt'}: not UTF-8 text")):
+        read_yolo(labels, images)
 
 
 def test_yolo_export_clips_boxes_to_their_image(tmp_path, capsys):
@@ -856,6 +860,10 @@ def test_retinanet_csv_negatives_classes_in_order_of_appearance_and_paths_from_i
     ("1.jpg,10,20,30,40,", r"a.csv:1: a box without a class name"),
     ("../1.jpg,10,20,30,40,cat", r"a.csv:1: ../1.jpg is .*1.jpg \(from .*, the CSV file.s folder, where its relative paths start\), not inside the image folder"),
     ("1.jpg,10,20,30,40,bird", r"a.csv:1: class 'bird' is not in the class list"),
+    # a stray quote: the lines after it went into one class name, unsaid (past 128 KB, a traceback)
+    ('1.jpg,10,20,30,40,"cat\n2.jpg,10,20,30,40,cat', r'a.csv:1: a quote \(\"\) opens a field that runs on over the lines after it'),
+    ('1.jpg,10,20,30,40,cat\n2.jpg,10,20,30,40,"cat\n' + "3.jpg,10,20,30,40,cat\n" * 6000,
+     r'a.csv:2: a quote \(\"\) opens a field that runs on over the lines after it \(field larger than field limit'),
 ])
 def test_malformed_retinanet_csv_lines_are_named(tmp_path, line, message):
     from core.formats.retinanet_csv import read_retinanet_csv

@@ -3145,3 +3145,23 @@ def test_a_problem_reported_again_updates_its_open_box_instead_of_stacking_anoth
     window.report("Training", "again")  # closed: a new box says it
     assert sorted(box.windowTitle() for box in boxes()) == ["Import", "Training"]
     window.close()
+
+
+def test_hand_edited_settings_of_the_wrong_kind_are_passed_over(qtbot, tmp_path):
+    """geometry=hello stopped the window from starting (restoreGeometry(str)); a model path written
+    "a, b" reads as a list, which left the opened folder unlisted."""
+    folder = tmp_path / "demo"
+    shutil.copytree(DEMO, folder)
+    ini = tmp_path / "settings.ini"
+    written = QSettings(str(ini), QSettings.Format.IniFormat)
+    for key in ("window/geometry", "window/panels", f"model/{folder}", f"last_image/{folder}"):
+        written.setValue(key, "EDITED")
+    written.sync()
+    ini.write_text(ini.read_text().replace("geometry=EDITED", "geometry=hello").replace("=EDITED", "=a, b"))
+    settings = QSettings(str(ini), QSettings.Format.IniFormat)
+    assert isinstance(settings.value("window/geometry"), str)
+    assert settings.value(f"model/{folder}") == ["a", "b"] and settings.value(f"last_image/{folder}") == ["a", "b"]
+    window = open_window(qtbot, folder, settings, arrange=False)
+    qtbot.waitUntil(lambda: window.listed and window.annotator.current == "chess_01.jpg", timeout=10_000)
+    assert window.files.model.rowCount() == 8
+    window.close()

@@ -156,3 +156,32 @@ def test_a_read_only_cache_lists_what_it_can_and_forgets_outdated_rejections(tmp
     assert fresh.names() == ["c.jpg"]  # a.jpg's entry could not be renamed for it: predicted again
     assert fresh.rejected() == {"a.jpg": {0}, "c.jpg": {0}}  # b.jpg's were of the old photo's candidates, though still in the file
     assert len(list(fresh.folder.rglob("*.npz"))) == 3
+
+
+def test_an_entry_or_rejection_file_damaged_in_any_way_reads_as_missing(tmp_path):
+    """A zip member of an unknown compression (NotImplementedError; zlib.error alike) and
+    rejections of [1e999] (OverflowError) escaped the cache and ended the prediction thread."""
+    import shutil
+    import struct
+
+    images = _images(tmp_path, "a.jpg", "b.jpg")
+    cache = PredictionCache(tmp_path, "key", images)
+    cache.put("a.jpg", CANDIDATES)
+    cache.put("b.jpg", CANDIDATES)
+    entry = cache.entry_path("a.jpg")
+    data = bytearray(entry.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):  # every member's compression method: 99, unknown
+        at = 0
+        while (at := data.find(signature, at)) >= 0:
+            data[at + offset:at + offset + 2] = struct.pack("<H", 99)
+            at += 4
+    entry.write_bytes(bytes(data))
+    assert cache.get("a.jpg") is None and cache.get("b.jpg") is not None
+    copied = tmp_path / "copied"  # its entry's bytes compared too (a copy without times): damaged, no match
+    shutil.copytree(tmp_path / ".retina-gui", copied / ".retina-gui")
+    shutil.copytree(images, copied / "images")
+    for path in (copied / "images").iterdir():
+        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000_000))
+    assert PredictionCache(copied, "key", copied / "images").names() == ["b.jpg"]
+    (cache.folder / "rejected.json").write_text('{"a.jpg": [1e999], "b.jpg": [0]}')
+    assert cache.rejected() == {}

@@ -126,6 +126,16 @@ def test_incomplete_torchvision_weights_and_inconsistent_metadata_are_refused(tm
         meta = json.loads(ModelSpec(preset="retinanet", model=config, classes=spec.classes, preprocess=PreprocessConfig()).to_json())
         meta["preprocess"].update(changes)
         edited[name] = (json.dumps(meta), f"preprocessing settings out of range: {next(iter(changes))}")
+    # of the wrong kind: tracebacks deep in torch ("unhashable type: 'list'", "empty(): argument 'size'"), "math domain error"
+    for name, changes in (("num_classes", {"num_classes": 2.0}), ("fpn_channels", {"fpn_channels": "96"}), ("prior_prob", {"prior_prob": 1}),
+                          ("p6_from", {"p6_from": "p4"}), ("head_convs", {"head_convs": True})):
+        meta = json.loads(spec.to_json())
+        meta["model"].update(changes)
+        edited[name] = (json.dumps(meta), f"model settings out of range: {next(iter(changes))}")
+    for key, value, wanted in (("preset", ["x"], "a text"), ("training", [], "an object"), ("classes", {}, "a list")):
+        meta = json.loads(spec.to_json())
+        meta[key] = value
+        edited[key] = (json.dumps(meta), f"the metadata's '{key}' is {value!r}, not {wanted}")
     diverged = RetinaNet(config)
     with torch.no_grad():
         diverged.head.classification_head.cls_logits.bias.fill_(float("nan"))

@@ -139,9 +139,17 @@ def _rows(path: Path):
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise LabelFormatError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    for n, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-        if row and any(field.strip() for field in row):
-            yield n, row
+    reader = csv.reader(io.StringIO(text))
+    start = 1  # the line the next row starts on
+    try:
+        for row in reader:
+            if any("\n" in field or "\r" in field for field in row):  # (a 90 KB file's lines after one went into a class name, unsaid)
+                raise LabelFormatError(f"{path}:{start}: a quote (\") opens a field that runs on over the lines after it")
+            if row and any(field.strip() for field in row):
+                yield start, row
+            start = reader.line_num + 1
+    except csv.Error as exc:  # (a traceback: "field larger than field limit")
+        raise LabelFormatError(f"{path}:{start}: a quote (\") opens a field that runs on over the lines after it ({exc})") from None
 
 
 def _read_class_list(path: Path) -> list[Category]:

@@ -39,7 +39,10 @@ def read_yolo(folder: Path | str, images: Path | str, cancel: CancelToken | None
         raise LabelFormatError(f"{folder}: no classes.txt (the class names, one a line: line k is class k-1; a data.yaml's names: "
                                "written so)")
     # utf-8-sig: Windows Notepad starts a file with a byte-order mark, which became part of the first class's name
-    names = [line.strip() for line in classes_file.read_text(encoding="utf-8-sig").splitlines()]
+    try:
+        names = [line.strip() for line in classes_file.read_text(encoding="utf-8-sig").splitlines()]
+    except UnicodeDecodeError as exc:  # (the message named no file)
+        raise LabelFormatError(f"{classes_file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     while names and not names[-1]:
         names.pop()
     if "" in names:  # skipped, it would shift every class after it: line k is class k-1 to YOLO trainers
