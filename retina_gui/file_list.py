@@ -117,6 +117,9 @@ class FileListModel(QAbstractListModel):
             self.refresh(list(reasons))
 
 
+NOTHING_FOUND = "no image path has "  # starts the note on a search that finds nothing
+
+
 def search_key(text: str) -> str:
     """What the search compares: case and accents do not count ("deja" finds "déjà vu/1.jpg");
     an ASCII text, most names, is only lower-cased."""
@@ -304,7 +307,7 @@ class FileListPanel(QWidget):
             self.view.setCurrentIndex(self.filter.index(0, 0))
         if not self.filter.rowCount() and self.search.text().strip():
             among = f" among the {self.filter.status} images" if self.filter.status else ""
-            self.message.emit(f"no image path has “{self.search.text().strip()}”{among}")
+            self.message.emit(f"{NOTHING_FOUND}“{self.search.text().strip()}”{among}")
         self.search_done.emit()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:

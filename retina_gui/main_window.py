@@ -47,7 +47,7 @@ from retina_gui.classes_panel import ClassesPanel
 from retina_gui.commands import StoreCommand
 from retina_gui.convert import category_icon, class_added_text, class_key_text, class_keys, rect_from_xyxy
 from retina_gui.evaluation_panel import EvaluationPanel
-from retina_gui.file_list import FileListModel, FileListPanel, without_labels
+from retina_gui.file_list import NOTHING_FOUND, FileListModel, FileListPanel, without_labels
 from retina_gui.label_transfer import LabelTransfer
 from retina_gui.model_panel import WEIGHT_SUFFIXES, ModelPanel
 from retina_gui.predictions import Predictions
@@ -207,7 +207,6 @@ class MainWindow(QMainWindow):
         self._shown_image: tuple[str, int | None, int | None] | None = None  # the image on screen and its size (None: unreadable)
         self._stepped = ""  # "undone: …" / "redone: …" while Undo or Redo runs (see _say_moved_keys)
         self._keys_before: tuple | None = None  # the classes before a change whose moved keys are yet to be said
-        self._unreadable_said = ""  # the status bar's note on the last unreadable image shown
         for changed in (self.files.filter.rowsInserted, self.files.filter.rowsRemoved, self.files.filter.modelReset,
                         self.files.filter.layoutChanged):
             changed.connect(self._show_image_position)
@@ -225,6 +224,7 @@ class MainWindow(QMainWindow):
         self.annotator.current_edited.connect(self._current_edited)
         self.files.search_done.connect(self.canvas.setFocus)
         self.files.message.connect(self.say)
+        self.files.search.textChanged.connect(self._search_edited)
         self.predictions.message.connect(self.say)
         self.predictions.folder_gathered.connect(self.accept_gathered)
         self.predictions.model_changed.connect(self.anchor_panel.set_model)
@@ -266,6 +266,12 @@ class MainWindow(QMainWindow):
         """Show a panel, in front of its tab group (behind another tab, what it says went unseen)."""
         self.docks[title].show()
         self.docks[title].raise_()
+
+    def search_images(self) -> None:
+        """Ctrl+F: the keys go to the image search (the keyboard had no way there: Tab cycles the image's boxes)."""
+        self.bring_forward("Images")
+        self.files.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.files.search.selectAll()
 
     _END_OF_LIST = ("no later image in the list", "no earlier image in the list", "no image listed")
 
@@ -344,6 +350,11 @@ class MainWindow(QMainWindow):
         pinned = getattr(widget, "pinned", None)
         dock.setWidget(PinnedPanel(pinned, widget) if pinned is not None else PanelScroll(widget))
         return dock
+
+    def _search_edited(self, _text: str) -> None:
+        """The note on a search that found nothing goes with that search (it stood after Esc cleared it)."""
+        if self.statusBar().currentMessage().startswith(NOTHING_FOUND):
+            self.statusBar().clearMessage()
 
     def say(self, text: str) -> None:
         """A passing message in the status bar: gone after 10 s ("copied 1 box" stayed until replaced)."""
@@ -488,6 +499,8 @@ class MainWindow(QMainWindow):
         self._action(go, "&Next Image", partial(self.step_image, 1), [QKeySequence("D"), QKeySequence(Qt.Key.Key_PageDown)])
         self._action(go, "&Previous Image", partial(self.step_image, -1), [QKeySequence("A"), QKeySequence(Qt.Key.Key_PageUp)])
         self._action(go, "Next &Unlabelled Image", self.next_unlabelled, "Shift+D")
+        self._action(go, "&Search Images…", self.search_images, QKeySequence.StandardKey.Find,
+                     "Type part of an image's path; Return shows the first found, Esc clears the search")
         go.addSeparator()
         errors = [self._action(go, "Next &Error", partial(self.step_error, 1), "F8", "The next missed label or false positive of the evaluation"),
                   self._action(go, "Previous E&rror", partial(self.step_error, -1), "Shift+F8")]
@@ -1316,10 +1329,11 @@ class MainWindow(QMainWindow):
 
     # --- status --------------------------------------------------------------------------------
     def _image_shown(self, name: str, width: int, height: int) -> None:
+        before = self._shown_image[0] if self._shown_image is not None else None
         self._shown_image = (name, width, height)
         self._show_image_position()
-        if self.statusBar().currentMessage() == self._unreadable_said:  # of the image before (it stood under this one for 10 s)
-            self.statusBar().clearMessage()
+        if before not in (None, name) and self.statusBar().currentMessage().startswith(f"{before} cannot be read"):
+            self.statusBar().clearMessage()  # of the image before (it stood under this one for 10 s: "… it has nothing to edit" too)
         if self.workspace is not None:
             self.settings.setValue(f"last_image/{self.workspace.folder}", name)
 
@@ -1352,8 +1366,7 @@ class MainWindow(QMainWindow):
         self._shown_image = (name, None, None)  # its place in the list stays said ("3/4  text.png: unreadable")
         self._show_image_position()
         self.zoom_label.setText("")  # (the zoom of the image before stood there: "2884 %")
-        self._unreadable_said = f"{name} cannot be read: {reason}"
-        self.say(self._unreadable_said)
+        self.say(f"{name} cannot be read: {reason}")
 
     def _cursor_moved(self, point: QPointF | None) -> None:
         self.position_label.setText("" if point is None else f"x {point.x():7.1f}  y {point.y():7.1f}")

@@ -667,6 +667,10 @@ def test_corrupt_pngsuite_files_are_marked_unreadable_and_the_others_load(qtbot,
     assert window.zoom_label.text() == ""  # (the last image's zoom stood there)
     window.annotator.toggle_reviewed()  # R on it: told why nothing happens
     assert window.statusBar().currentMessage() == "xc1n0g08.png cannot be read: it has nothing to edit"
+    window.files.set_current("basn0g01.png")  # (that note stood under the next images, drawn on, for 10 s)
+    qtbot.waitUntil(lambda: window.annotator.current == "basn0g01.png" and window.annotator.size is not None, timeout=5000)
+    assert window.statusBar().currentMessage() == ""
+    window.files.set_current("xc1n0g08.png")
     window.files.set_current("xc9n2c08.png")
     qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("xc9n2c08.png cannot be read"), timeout=5000)
     window.files.set_current("basn0g02.png")  # its note goes with it (it stood under the next image for 10 s)
@@ -3057,6 +3061,13 @@ def test_the_search_ignores_accents_and_says_when_it_finds_nothing(qtbot, tmp_pa
     window.files.status_box.setCurrentIndex(window.files.status_box.findData("reviewed"))
     qtbot.keyClick(window.files.search, Qt.Key.Key_Return)
     assert window.statusBar().currentMessage() == "no image path has “zebra” among the reviewed images"
+    qtbot.keyClick(window.files.search, Qt.Key.Key_Escape)  # the note goes with the search (it stood after Esc cleared it)
+    assert window.files.search.text() == "" and window.statusBar().currentMessage() == ""
+    # Ctrl+F from the image: the keys go to the search (Tab cycled the boxes, and no key led there)
+    window.canvas.setFocus()
+    window.files.search.setText("old")
+    qtbot.keyClick(window.canvas, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert window.files.search.hasFocus() and window.files.search.selectedText() == "old"
     window.close()
 
 
