@@ -39,8 +39,10 @@ class ClassPicker(QDialog):
                 self.list.setCurrentItem(item)
         if self.list.currentItem() is None and self.list.count():
             self.list.setCurrentRow(0)
-        if self.list.count():  # every class in view, up to 15 (the default height cut the 12th of the chess classes in half)
-            self.list.setMinimumHeight(self.list.sizeHintForRow(0) * min(self.list.count(), 15) + 2 * self.list.frameWidth())
+        if self.list.count():  # every class in view, up to 15 (the default height cut the 12th of the chess classes in half,
+            # and left 4 classes in a list 200 px taller than them)
+            self.list.setFixedHeight(self.list.sizeHintForRow(0) * min(self.list.count(), 15) + 2 * self.list.frameWidth())
+        self.list.setVisible(bool(categories))  # (an empty box stood under the name of the first class)
         self.nothing = QLabel("")  # what is typed matches no class: said (the list just emptied)
         self.nothing.setWordWrap(True)
         self.nothing.hide()
@@ -69,7 +71,9 @@ class ClassPicker(QDialog):
         current = self.list.currentItem()
         if current is None or current.isHidden():
             self.list.setCurrentItem(next((item for item, visible in zip(items, shown) if visible), None))
-        self.nothing.setText("" if any(shown) else f"No class name has “{text.strip()}”: Return adds it as a new class")
+        typed = text.strip()
+        self.nothing.setText("" if any(shown) else f"Return adds “{typed}” as the first class" if not items
+                             else f"No class name has “{typed}”: Return adds it as a new class")
         self.nothing.setVisible(not any(shown))
 
     def place_beside(self, area: QRect) -> None:

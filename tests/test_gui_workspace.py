@@ -797,6 +797,8 @@ def test_new_folder_starts_an_annotations_file_on_the_first_edit(qtbot, tmp_path
     def answer(picker, typed):
         asked.append((picker.filter.placeholderText(), picker.list.count(), window.canvas._waiting))
         picker.filter.setText(typed)
+        if typed:  # no classes: no empty list under the name, and the name typed is said to become the first class
+            assert picker.list.isHidden() and picker.nothing.text() == f"Return adds “{typed}” as the first class"
         return QDialog.DialogCode.Accepted if typed else QDialog.DialogCode.Rejected
 
     monkeypatch.setattr(ClassPicker, "exec", lambda picker: answer(picker, ""))  # cancelled: no box
@@ -2164,6 +2166,7 @@ def test_the_class_picker_says_when_nothing_matches_and_opens_beside_the_box(qap
     from retina_gui.class_picker import ClassPicker
 
     picker = ClassPicker([Category(1, "white-knight"), Category(2, "black-knight")], 1)
+    assert picker.list.height() == 2 * picker.list.sizeHintForRow(0) + 2 * picker.list.frameWidth()  # (200 px taller than 4 classes)
     picker.filter.setText("zebra")
     assert picker.nothing.text() == "No class name has “zebra”: Return adds it as a new class" and not picker.nothing.isHidden()
     assert picker.new_name() == "zebra"
