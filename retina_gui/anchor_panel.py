@@ -215,6 +215,9 @@ class AnchorPanel(QWidget):
     def _probe_toggled(self, on: bool) -> None:
         if on:
             self.enabled.setChecked(True)
+        elif self.point is not None:  # the probe's anchors go with it (they stayed, mixed with a label's selected next)
+            self.point = None
+            self.refresh()
         self.canvas.set_tool(Tool.PROBE if on else Tool.EDIT)
 
     def toggle_probe(self) -> None:
@@ -310,7 +313,8 @@ class AnchorPanel(QWidget):
                 lines.append(f"  for all of them: {advice[0]}" + (" (select one for its sizes)" if advice[0].startswith(("use", "add a"))
                                                                    else ""))
         else:
-            lines.append(f"all {len(boxes)} labels on this image have an anchor at IoU ≥ {self.assign_config.positive_iou:g}")
+            every = "the one label on this image has" if len(boxes) == 1 else f"all {len(boxes)} labels on this image have"  # ("all 1 labels")
+            lines.append(f"{every} an anchor at IoU ≥ {self.assign_config.positive_iou:g}")
         return lines
 
     def _labels_key(self, anchors: AnchorConfig) -> tuple:

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 
 from core.labels import class_name_key
 from core.review import confusions
+from retina_gui.canvas import Tool
 from retina_gui.main_window import MainWindow
 from tests.conftest import DEMO_MODEL, ROOT
 
@@ -323,6 +324,8 @@ def test_anchor_view_shows_every_anchor_of_each_enabled_level_at_a_point(qtbot, 
     panel.sizes_edit.setText("24 48 96 192 384")
     panel._apply_settings()
     assert panel.settings_note.isHidden() and panel.anchors.sizes == (24, 48, 96, 192, 384)
+    window._escape()  # Esc ends the probe, and its anchors go with it (they stayed, mixed with a label's selected next)
+    assert window.canvas.tool is not Tool.PROBE and panel.point is None and not anchors()
 
 
 def test_miss_explanation_of_a_label_in_the_window(qtbot, tmp_path, window_factory):
