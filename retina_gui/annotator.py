@@ -23,6 +23,7 @@ PASTE_SCREEN_PX = 12  # how far a paste that would lie on its original moves, on
 class Annotator(QObject):
     image_shown = Signal(str, int, int)  # name, width, height
     image_failed = Signal(str, str)  # name, reason
+    image_loading = Signal(str)  # name: asked for, not decoded yet
     message = Signal(str)  # a short note for the status bar
     class_needed = Signal(QRectF)  # a box drawn (image pixels) while there is no class to give it
     current_edited = Signal()  # the labels of the image on screen changed, and the canvas shows them now
@@ -75,6 +76,7 @@ class Annotator(QObject):
             self.image_failed.emit(name, self.files.model.unreadable[name])  # the status bar and panels follow
         else:
             self.canvas.show_message(f"Loading {name} …")
+            self.image_loading.emit(name)
         wanted = [n for n in [name, *self.files.neighbours(name, self.PREFETCH)]
                   if n not in self._cache and n not in self.files.model.unreadable]
         self.loader.request(wanted)

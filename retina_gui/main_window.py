@@ -204,7 +204,8 @@ class MainWindow(QMainWindow):
                 box.installEventFilter(self.type_ahead)
         self.annotator.message.connect(self.say)
         self.annotator.class_needed.connect(self._ask_class_for_drawn)
-        self._shown_image: tuple[str, int | None, int | None] | None = None  # the image on screen and its size (None: unreadable)
+        # the image on screen and what the status bar says beside its name: its size, "unreadable" or "loading…"
+        self._shown_image: tuple[str, str] | None = None
         self._stepped = ""  # "undone: …" / "redone: …" while Undo or Redo runs (see _say_moved_keys)
         self._keys_before: tuple | None = None  # the classes before a change whose moved keys are yet to be said
         for changed in (self.files.filter.rowsInserted, self.files.filter.rowsRemoved, self.files.filter.modelReset,
@@ -212,6 +213,7 @@ class MainWindow(QMainWindow):
             changed.connect(self._show_image_position)
         self.annotator.image_shown.connect(self._image_shown)
         self.annotator.image_failed.connect(self._image_failed)
+        self.annotator.image_loading.connect(self._image_loading)
         self.canvas.cursor_moved.connect(self._cursor_moved)
         self.canvas.zoom_changed.connect(self._zoom_changed)
         self.canvas.context_menu.connect(self._context_menu)
@@ -1330,23 +1332,26 @@ class MainWindow(QMainWindow):
     # --- status --------------------------------------------------------------------------------
     def _image_shown(self, name: str, width: int, height: int) -> None:
         before = self._shown_image[0] if self._shown_image is not None else None
-        self._shown_image = (name, width, height)
+        self._shown_image = (name, f"{width}×{height}")
         self._show_image_position()
         if before not in (None, name) and self.statusBar().currentMessage().startswith(f"{before} cannot be read"):
             self.statusBar().clearMessage()  # of the image before (it stood under this one for 10 s: "… it has nothing to edit" too)
         if self.workspace is not None:
             self.settings.setValue(f"last_image/{self.workspace.folder}", name)
 
+    def _image_loading(self, name: str) -> None:
+        """The image asked for is being decoded: its name and place now (the image before's stood there meanwhile)."""
+        self._shown_image = (name, "loading…")
+        self._show_image_position()
+
     def _show_image_position(self, *_args) -> None:
         """"3/53  name  W×H": the place in the list as filtered, also when images are listed after it
         (F5 left "41/53" with 54 listed) or the filter changes ("6/8" with 1 image listed)."""
         if self._shown_image is not None and self.annotator.current == self._shown_image[0]:
-            name, width, height = self._shown_image
+            name, detail = self._shown_image
             position = self._list_place(name)
-            if width is None:  # (unreadable)
-                self.image_label.setText(f"{position}  {self._short_name(name, f'{position}    : unreadable')}: unreadable")
-            else:
-                self.image_label.setText(f"{position}  {self._short_name(name, f'{position}    {width}×{height}')}  {width}×{height}")
+            gap = ": " if detail == "unreadable" else "  "
+            self.image_label.setText(f"{position}  {self._short_name(name, f'{position}  {gap}{detail}')}{gap}{detail}")
             self.image_label.setToolTip(name)
 
     def _list_place(self, name: str) -> str:
@@ -1363,7 +1368,7 @@ class MainWindow(QMainWindow):
         return metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, max(room, 40))
 
     def _image_failed(self, name: str, reason: str) -> None:
-        self._shown_image = (name, None, None)  # its place in the list stays said ("3/4  text.png: unreadable")
+        self._shown_image = (name, "unreadable")  # its place in the list stays said ("3/4  text.png: unreadable")
         self._show_image_position()
         self.zoom_label.setText("")  # (the zoom of the image before stood there: "2884 %")
         self.say(f"{name} cannot be read: {reason}")

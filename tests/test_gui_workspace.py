@@ -3179,3 +3179,13 @@ def test_hand_edited_settings_of_the_wrong_kind_are_passed_over(qtbot, tmp_path)
     qtbot.waitUntil(lambda: window.listed and window.annotator.current == "chess_01.jpg", timeout=10_000)
     assert window.files.model.rowCount() == 8
     window.close()
+
+
+def test_the_status_bar_names_the_image_being_loaded_not_the_one_before(qtbot, demo):
+    """While the next image decoded (150 ms), "3/19 Landscape_6.jpg" of the image before stood there."""
+    window = demo
+    window.annotator._cache.clear()  # not decoded ahead: a cold step
+    window.files.set_current("chess_05.jpg")
+    assert window.image_label.text() == "5/8  chess_05.jpg  loading…"
+    qtbot.waitUntil(lambda: window.annotator.size is not None, timeout=5000)
+    assert window.image_label.text() == "5/8  chess_05.jpg  1024×686"
