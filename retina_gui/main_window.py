@@ -915,6 +915,8 @@ class MainWindow(QMainWindow):
         names = {key: c.name for c in categories if (key := keys.get(c.id)) is not None}
         for number, action in enumerate(self.number_actions, start=1):
             action.setText(f"{number}  {names[number].replace('&', '&&') if number in names else '(none)'}")
+            # (Help ▸ Keyboard and Mouse said "Class 1" … "Class 9")
+            action.setProperty(PLAIN_NAME, f"Class {names[number].replace('&', '&&')}" if number in names else f"Class {number} (none yet)")
 
     def _greyed_while_open(self, menu: QMenu, able: dict[QAction, Callable[[], object]]) -> None:
         """Each action of ``able`` greyed while ``menu`` shows it with nothing to act on (its
@@ -968,6 +970,7 @@ class MainWindow(QMainWindow):
 
     def show_keys(self) -> None:
         """Help ▸ Keyboard and Mouse (F1): the keys were in the README alone."""
+        self._name_class_actions()  # the number keys' classes, as they are now
         dialog = ShortcutsDialog(self.menuBar(), self)
         dialog.exec()
         dialog.deleteLater()

@@ -47,9 +47,10 @@ def menu_shortcuts(bar: QMenuBar) -> list[tuple[str, str, str]]:
 
 def shortcuts_html(bar: QMenuBar) -> str:
     def table(rows) -> str:
-        cells = "".join(f"<tr><td style='padding-right:18px'><b>{html.escape(keys)}</b></td><td>{html.escape(what)}</td></tr>"
+        # (one width for the keys' column in both tables: their second columns stood at different places)
+        cells = "".join(f"<tr><td width='34%' style='padding-right:18px'><b>{html.escape(keys)}</b></td><td>{html.escape(what)}</td></tr>"
                         for keys, what in rows)
-        return f"<table cellspacing=2>{cells}</table>"
+        return f"<table width='100%' cellspacing=2>{cells}</table>"
 
     menus = [(keys, f"{item} ({menu})") for menu, item, keys in menu_shortcuts(bar)]
     return (f"<h3>On the image</h3>{table(ON_THE_IMAGE)}<h3>Menu shortcuts</h3>{table(menus)}"

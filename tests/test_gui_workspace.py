@@ -2622,6 +2622,10 @@ def test_help_lists_every_menu_shortcut_and_the_keys_of_the_image(qtbot, demo):
     assert ("Classes", "Rename Class…", "F2") in rows and ("File", "Look for New Images", "F5") in rows
     assert ("Edit", "Undo", "Ctrl+Z") in rows and ("Classes", "Class 1", "1") in rows  # not the texts of the moment
     assert any(menu == "Help" and keys == "F1" for menu, _, keys in rows)
+    window._name_class_actions()  # as F1 does first: the number keys by their classes (it listed "Class 1" … "Class 9")
+    rows = menu_shortcuts(window.menuBar())
+    first = min(window.workspace.store.categories, key=lambda c: c.id if c.id else 10**9)
+    assert ("Classes", f"Class {first.name}", "1") in rows and ("Classes", "Class 9 (none yet)", "9") not in rows
     dialog = ShortcutsDialog(window.menuBar(), window)
     text = dialog.text.toPlainText()
     assert "Tab / Shift+Tab" in text and "Space+drag" in text and "Delete Boxes (Edit)" in text
