@@ -15,12 +15,22 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from core.atomic import write_json, write_text
 from core.cancel import CancelToken
 from core.config import PRECISIONS
 from core.history import read_history
-from core.labels import ImageEntry, LabelSet, class_name_key, group_categories, is_number, placeholder_rows, same_named_categories
+from core.labels import (
+    ImageEntry,
+    LabelSet,
+    class_name_key,
+    group_categories,
+    is_number,
+    kept_class_rows,
+    placeholder_rows,
+    same_named_categories,
+)
 from core.text import count, first_names
 
 RUNS_FOLDER = "runs"
@@ -90,12 +100,13 @@ def labelled_images(labels: LabelSet) -> list[ImageEntry]:
 FEW_VALIDATION_IMAGES = 5  # below this, one image more or less found moves mAP by tenths
 
 
-def describe_plan(labels: LabelSet, model_classes: Sequence[str] | None, present: Collection[str] | None = None,
+def describe_plan(labels: LabelSet, model_classes: Sequence[Any] | None, present: Collection[str] | None = None,
                   recipe: Recipe | None = None) -> str:
     """What Train would use, a line each (one dense paragraph was hard to scan): the labelled
     images (only those in ``present``, the folder's, when given: a labelled image gone from the
-    folder cannot be trained on), the classes (naming those without boxes, and those
-    ``model_classes`` lacks, whose class-head rows start anew), how many images ``recipe`` (else
+    folder cannot be trained on), the classes (naming those without boxes, and those the model's
+    ``model_classes`` (each with ``id`` and ``name``) keep no class-head rows for, as
+    :func:`core.labels.kept_class_rows` matches them: they start anew), how many images ``recipe`` (else
     the defaults) holds out for validation, and its epochs, image size and batch."""
     if present is not None:
         labels = labels.with_files(present)
@@ -119,14 +130,14 @@ def describe_plan(labels: LabelSet, model_classes: Sequence[str] | None, present
         lines.append(f"No boxes yet: {first_names(empty)}. Train starts once {'they have' if len(empty) > 1 else 'it has'} some, or "
                      f"{'they are' if len(empty) > 1 else 'it is'} deleted.")
     if model_classes is not None:
-        known = {class_name_key(n) for n in model_classes}
-        new = [c.name for c in labels.categories if class_name_key(c.name) not in known and counts.get(c.id)]
+        boxed = [c for c in labels.categories if counts.get(c.id)]
+        kept = kept_class_rows(model_classes, boxed)
+        new = [c.name for j, c in enumerate(boxed) if j not in kept]
         if new:
             lines.append(f"New to the model (learnt from scratch): {first_names(new)}.")
-        trained = {class_name_key(c.name) for c in labels.categories if counts.get(c.id)}
-        none = placeholder_rows(model_classes)
+        none = placeholder_rows([c.name for c in model_classes]) | set(kept.values())
         said = {class_name_key(n) for n in empty}  # (named just above)
-        dropped = [n for k, n in enumerate(model_classes) if class_name_key(n) not in trained | said and k not in none]
+        dropped = [c.name for k, c in enumerate(model_classes) if k not in none and class_name_key(c.name) not in said]
         if dropped:
             lines.append(f"The model's classes without boxes here are left out of the new one: {first_names(dropped)}.")
     default = default_recipe(labels, None, cuda=False)

@@ -134,6 +134,27 @@ def class_name_key(name: str) -> str:
     return unicodedata.normalize("NFC", name.strip()).casefold()
 
 
+def kept_class_rows(head: Sequence[Any], classes: Sequence[Any]) -> dict[int, int]:
+    """{index in ``classes``: index in ``head``} of the classes whose trained class-head rows a
+    fine-tune keeps (both sides' items have ``id`` and ``name``: a checkpoint's ClassInfo, the labels'
+    Category): the same name, as :func:`class_name_key` compares them; else the same id, for a class
+    renamed in the window (which keeps its id: renamed, it was learnt from scratch) — where the ids are
+    evidently of the same labels (every class matched by name has its id on both sides), and the
+    head's class of that id has a name no class has now. A COCO head's placeholder rows keep none."""
+    by_key = {class_name_key(c.name): i for i, c in enumerate(head)}
+    keep = {j: by_key[key] for j, c in enumerate(classes) if (key := class_name_key(c.name)) in by_key}
+    if keep and all(head[i].id == classes[j].id for j, i in keep.items()):
+        names_now = {class_name_key(c.name) for c in classes}
+        by_id = {c.id: i for i, c in enumerate(head)}
+        used = set(keep.values()) | placeholder_rows([c.name for c in head])
+        for j, c in enumerate(classes):
+            i = by_id.get(c.id)
+            if j not in keep and i is not None and i not in used and class_name_key(head[i].name) not in names_now:
+                keep[j] = i
+                used.add(i)
+    return keep
+
+
 def matched_by_file_name(file_names: Iterable[str], present: set[str], folder: Path) -> dict[str, str]:
     """For the ``file_names`` of a labels file that are not among the folder's images ``present``
     (paths under ``folder``), the image of the same file name, where just one image has that name

@@ -36,7 +36,7 @@ from core.device import autocast, channels_last_by_default, precision_name, reso
 from core.evaluate import EvalResult, evaluate_detector, size_notes
 from core.formats.convert import box_problems
 from core.history import read_history
-from core.labels import Category, LabelSet, class_name_key, is_number
+from core.labels import Category, LabelSet, class_name_key, is_number, kept_class_rows
 from core.losses import retinanet_loss
 from core.model import RetinaNet
 from core.presets import get_preset
@@ -174,13 +174,12 @@ def training_classes(labels: LabelSet) -> list[Category]:
 
 
 def adapt_classes(model: RetinaNet, old: tuple[ClassInfo, ...], new: list[Category]) -> dict[str, str]:
-    """Give ``model`` a class head for ``new``; rows of classes whose names match (as
-    :func:`core.labels.class_name_key` compares them) are kept, the others start from the prior.
+    """Give ``model`` a class head for ``new``; the rows :func:`core.labels.kept_class_rows` names
+    (the same name, or a renamed class's id) are kept, the others start from the prior.
     Returns {new name: kept old name}."""
     if [c.name for c in old] == [c.name for c in new]:
         return {c.name: c.name for c in new}
-    by_key = {class_name_key(c.name): i for i, c in enumerate(old)}
-    keep = {j: by_key[class_name_key(c.name)] for j, c in enumerate(new) if class_name_key(c.name) in by_key}
+    keep = kept_class_rows(old, new)
     model.reset_class_head(len(new), keep_rows=keep)
     return {new[j].name: old[i].name for j, i in keep.items()}
 
@@ -341,7 +340,9 @@ class Trainer:
             origin = start.spec.source.removeprefix("fine-tuned from ")  # (a fine-tune of a fine-tune said "from fine-tuned from …")
             self.spec = replace(start.spec, model=self.model.config, classes=tuple(ClassInfo(c.id, c.name) for c in self.classes),
                                 source=f"fine-tuned from {origin}")
-            self._log(f"start weights: {start.spec.source}; class rows kept: {len(kept)}/{len(self.classes)}")
+            renamed = [f"{was} → {now}" for now, was in kept.items() if class_name_key(now) != class_name_key(was)]
+            by_id = f" (by their ids, renamed since: {', '.join(renamed)})" if renamed else ""
+            self._log(f"start weights: {start.spec.source}; class rows kept: {len(kept)}/{len(self.classes)}{by_id}")
         else:
             p = get_preset(preset)
             model_config = p.model_config(backbone=backbone, num_classes=len(self.classes), fpn_channels=fpn_channels)

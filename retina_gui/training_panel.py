@@ -410,7 +410,7 @@ class TrainingPanel(QWidget):
         elif not self._plan_stale:
             labels = ws.store.to_labelset()
             recipe = self.recipe(labels)  # the validation share and seed of Advanced, when it is open
-            plan = describe_plan(labels, model.class_names if model else None, self._folder_images, recipe)
+            plan = describe_plan(labels, model.classes if model else None, self._folder_images, recipe)
             if model is None and self.start_box.currentData() == "current":  # (Train said so only once pressed)
                 plan = f"{plan}\nFirst load a model (Model ▸ Load Model…), or start from a new one in Advanced."
             if problem := runs_folder_problem(self._root()):  # (said only once Train was pressed, in a box over the folder's own)

@@ -23,7 +23,7 @@ from core.annotations import AnnotationFile, LabelsChangedOnDisk, save_failure
 from core.cancel import Cancelled, CancelToken
 from core.config import AnchorConfig, AssignConfig, PreprocessConfig
 from core.images import ImageReadError, load_preview, walk_images
-from core.labels import LabelSet, placeholder_rows
+from core.labels import Category, LabelSet, placeholder_rows
 from retina_gui.convert import qimage_from_rgb
 
 _live: weakref.WeakSet[QThread] = weakref.WeakSet()
@@ -208,6 +208,11 @@ class ModelInfo:
     preprocess: PreprocessConfig
     devices: tuple[str, ...]  # what the device choice offers on this machine
     cache_key: str  # the prediction cache's key: the same weights and settings number their candidates alike
+    class_ids: tuple[int, ...] = ()  # each class's id in the labels it learnt from (a renamed class keeps its id)
+
+    @property
+    def classes(self) -> tuple[Category, ...]:
+        return tuple(Category(i, name) for i, name in zip(self.class_ids, self.class_names))
 
     @property
     def placeholders(self) -> set[int]:
@@ -364,7 +369,8 @@ class PredictionWorker(QueueWorker):
         self.model_loaded.emit(ModelInfo(path, tuple(c.name for c in detector.classes), detector.preset.name, detector.spec.model.backbone,
                                          runtime.device,
                                          runtime.precision, post.score_thresh, post.nms_thresh, post.max_detections,
-                                         detector.preset.anchors, detector.preset.assign, detector.preprocess_config, devices, key))
+                                         detector.preset.anchors, detector.preset.assign, detector.preprocess_config, devices, key,
+                                         tuple(c.id for c in detector.classes)))
         try:
             names = self._cache.names(self.cancel)  # first: it drops the entries, and the rejections, of images changed since
         except Cancelled:  # the worker stops (the folder closes) while a copied folder's images are read

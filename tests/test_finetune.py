@@ -210,14 +210,15 @@ def test_the_plan_counts_the_images_in_the_folder_and_names_negatives_and_new_cl
     """Images moved out of the folder were still counted ("13 labelled images"; the run used 9), and
     one negative read "1 negatives"."""
     labels = LabelSet(DEMO.categories, [replace(im, boxes=[], reviewed=True) if k == 0 else im for k, im in enumerate(DEMO.images)])
-    text = describe_plan(labels, [c.name for c in DEMO.categories][1:], present=[im.file_name for im in labels.images][:7])
+    text = describe_plan(labels, DEMO.categories[1:], present=[im.file_name for im in labels.images][:7])
     assert text.startswith(f"Train uses 7 labelled images (1 negative) and {len(DEMO.categories)} classes")
     assert f"\nNew to the model (learnt from scratch): {DEMO.categories[0].name}.\n" in text
-    dropped = describe_plan(LabelSet(DEMO.categories[1:], DEMO.images), [c.name for c in DEMO.categories])
+    dropped = describe_plan(LabelSet(DEMO.categories[1:], DEMO.images), DEMO.categories)
     assert f"\nThe model's classes without boxes here are left out of the new one: {DEMO.categories[0].name}.\n" in dropped
-    coco_like = describe_plan(LabelSet(DEMO.categories[1:], DEMO.images), ["__background__", DEMO.categories[0].name, "N/A"])
+    coco_like = describe_plan(LabelSet(DEMO.categories[1:], DEMO.images),
+                              [Category(0, "__background__"), DEMO.categories[0], Category(12, "N/A")])
     assert "__background__" not in coco_like and "N/A" not in coco_like  # a COCO head's placeholder rows are no classes
-    many = describe_plan(LabelSet(DEMO.categories[:1], DEMO.images), [c.name for c in DEMO.categories])
+    many = describe_plan(LabelSet(DEMO.categories[:1], DEMO.images), DEMO.categories)
     names = ", ".join(c.name for c in DEMO.categories[1:7])
     # how many more, not "…", and no "…." at the sentence's end
     assert f"\nThe model's classes without boxes here are left out of the new one: {names} and {len(DEMO.categories) - 7} more.\n" in many
@@ -232,7 +233,7 @@ def test_the_plan_holds_out_what_the_recipe_says_and_says_when_there_is_nothing_
     assert f"\n{held} images (" in describe_plan(labels, None, recipe=Recipe(start=None, val_fraction=0.3))
     assert describe_plan(labels, None, recipe=Recipe(start=None, val_fraction=0.0, epochs=1, batch_size=2, image_size=320)).endswith(
         "\nNo validation (a share of 0 %): no mAP, and the last epoch's weights are the new model.\n1 epoch at 320 px, 2 images a step.")
-    empty = describe_plan(LabelSet(labels.categories, []), [c.name for c in labels.categories])
+    empty = describe_plan(LabelSet(labels.categories, []), labels.categories)
     assert empty == "Nothing to train on yet: draw boxes (or accept predictions) on some images, and Train learns from them."
 
 
@@ -420,3 +421,23 @@ def test_a_run_whose_files_hold_numbers_past_a_float_or_nest_too_deep_is_still_l
     assert listed.epochs == 0 and listed.epochs_done == 0 and listed.best_map is None
     (run / "recipe.json").write_text("[" * 100_000 + "]" * 100_000)
     assert list_runs(tmp_path)[0].recipe == {}
+
+
+def test_a_class_renamed_since_keeps_its_trained_rows_by_its_id_where_the_ids_are_the_same_labels():
+    """Renamed in the window (its id kept), white-king was learnt from scratch by the next fine-tune,
+    and the plan called it new, while Resume matched it by its id."""
+    from core.labels import kept_class_rows
+
+    head = [Category(1, "white-king"), Category(2, "white-queen"), Category(3, "black-king")]
+    renamed = [Category(1, "white-monarch"), Category(2, "white-queen"), Category(3, "black-king")]
+    assert kept_class_rows(head, renamed) == {0: 0, 1: 1, 2: 2}
+    # ids of other labels (a model of another project, COCO's): by name only
+    other = [Category(7, "white-monarch"), Category(2, "white-queen"), Category(1, "black-king")]
+    assert kept_class_rows(head, other) == {1: 1, 2: 2}
+    # a head class whose name a class still has is that class's, not the renamed one's
+    assert kept_class_rows(head, [Category(3, "white-king"), Category(2, "white-queen")]) == {0: 0, 1: 1}
+    labels = LabelSet(DEMO.categories, DEMO.images)
+    first = next(c for c in DEMO.categories if any(b.category_id == c.id for im in DEMO.images for b in im.boxes))
+    edited = LabelSet([replace(c, name="monarch") if c.id == first.id else c for c in DEMO.categories], DEMO.images)
+    assert "New to the model" not in describe_plan(edited, labels.categories) and "left out of the new one" not in describe_plan(
+        edited, [c for c in labels.categories if any(b.category_id == c.id for im in DEMO.images for b in im.boxes)])

@@ -1150,3 +1150,15 @@ def test_the_log_says_the_validation_images_and_a_warm_up_longer_than_half_the_r
     assert any(m.startswith("training resnet18 (retinanet) on 4 images (1 validation image), ") for m in messages), messages
     # (a 3-step fine-tune peaked at 1/60 of its lr, without a word)
     assert any(m.startswith("note: the warm-up (100 steps) takes over half of the run (2): the learning rate peaks at 0.011×") for m in messages), messages
+
+
+def test_a_fine_tune_keeps_the_rows_of_a_class_renamed_since_by_its_id():
+    """Renamed in the window, a class started from the prior in the next fine-tune (Resume kept it)."""
+    from core.config import ModelConfig
+    from core.model import RetinaNet
+    from core.train import adapt_classes
+    from core.weights import ClassInfo
+
+    model = RetinaNet(ModelConfig(backbone="resnet18", num_classes=2, fpn_channels=64))
+    kept = adapt_classes(model, (ClassInfo(1, "king"), ClassInfo(2, "queen")), [Category(2, "queen"), Category(1, "monarch")])
+    assert kept == {"queen": "queen", "monarch": "king"}
