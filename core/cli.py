@@ -568,6 +568,8 @@ def _convert(args: argparse.Namespace) -> int:
     else:
         _check_writable(target if target.is_dir() else target.parent, f"{target}:")
     labels, problems = read_labels(args.source_format, args.source, images)
+    if args.target_format in ("voc", "yolo"):
+        labels = _relative_to_images(labels, args.images, args.target_format)
     if args.target_format == "csv":
         # its paths lead to the images written: without --images, the labels' folder is taken for
         # theirs (Roboflow's COCO export holds them beside the JSON)
@@ -599,6 +601,31 @@ def _convert(args: argparse.Namespace) -> int:
           f"written to {args.target}", file=sys.stderr)
     serious = [p for p in problems if not p.startswith(NOTES)]  # (a note gave exit code 3, "inputs skipped")
     return EXIT_SKIPPED if serious else 0
+
+
+def _relative_to_images(labels, images: str | None, target_format: str):
+    """VOC and YOLO write a label file per image path under the target folder: absolute file names
+    (a FiftyOne export's) are made relative to ``--images`` where they lie in it, else refused with
+    the folder that would do (it said only "not a relative path inside the image folder")."""
+    from dataclasses import replace
+
+    from core.formats.coco import inside_folder
+    from core.labels import LabelSet
+
+    outside = {im.file_name for im in labels.images if not inside_folder(im.file_name)}
+    if not outside:
+        return labels
+    root = Path(images).resolve() if images is not None else None
+    if root is not None and all(Path(n).is_absolute() and Path(n).resolve().is_relative_to(root) for n in outside):
+        print(f"note: {count(len(outside), 'absolute file name')} written relative to --images {images}", file=sys.stderr)
+        return LabelSet(labels.categories, [replace(im, file_name=Path(im.file_name).resolve().relative_to(root).as_posix())
+                                            if im.file_name in outside else im for im in labels.images], labels.extra)
+    first = sorted(outside)[0]
+    way = "they are not all inside --images" if root is not None else "give --images, the folder that holds them, to write them relative to it"
+    if root is None and all(Path(n).is_absolute() for n in outside):
+        way += f" (here {os.path.commonpath([str(Path(n).parent) for n in outside])}?)"
+    raise ValueError(f"{count(len(outside), 'image')} of the labels named by a path outside the image folder (the first: {first}): "
+                     f"{target_format.upper()} writes each image's label file at its path under the target folder, so {way}; nothing was written")
 
 
 def _number(kind: type, low: float, high: float | None = None, *, low_open: bool = False, high_open: bool = False):

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from core.cli import EXIT_SKIPPED, main
-from tests.conftest import DATASETS, DEMO_MODEL, PHOTOS, valid_subset
+from tests.conftest import DATASETS, DEMO_MODEL, PHOTOS, ROOT, valid_subset
 
 CHESS = DATASETS / "chess" / "valid"
 
@@ -446,3 +446,19 @@ def test_predict_never_replaces_a_labels_file_given_as_its_output(tiny_checkpoin
     results.write_text("[]\n")  # results written before are written over, as asked
     assert main(["predict", str(PHOTOS / "skimage" / "coffee.png"), "--weights", str(tiny_checkpoint), "--device", "cpu",
                  "--out", str(results)]) == 0
+
+
+def test_convert_to_yolo_or_voc_makes_absolute_file_names_relative_to_images_or_says_which_folder(tmp_path, capsys):
+    data = json.loads((ROOT / "resources" / "demo" / "annotations.coco.json").read_text())
+    for image in data["images"]:
+        image["file_name"] = str(ROOT / "resources" / "demo" / image["file_name"])  # as a FiftyOne export names them
+    source = tmp_path / "absolute.json"
+    source.write_text(json.dumps(data))
+    assert main(["convert", "--from", "coco", str(source), "--to", "yolo", str(tmp_path / "yolo")]) == 1
+    err = capsys.readouterr().err
+    assert "8 images of the labels named by a path outside the image folder" in err
+    assert f"give --images, the folder that holds them, to write them relative to it (here {ROOT / 'resources' / 'demo'}?)" in err
+    assert main(["convert", "--from", "coco", str(source), "--to", "voc", str(tmp_path / "voc"), "--images",
+                 str(ROOT / "resources" / "demo")]) == 0
+    assert "note: 8 absolute file names written relative to --images" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "voc").glob("*.xml"))[0] == "chess_01.xml"
