@@ -36,7 +36,6 @@ class UsageError(ValueError):
 def _predict(args: argparse.Namespace) -> int:
     from core.atomic import write_json
     from core.detector import Detector
-    from core.evaluate import size_notes
     from core.predict import coco_results, predict_files
 
     missing = [item for item in args.inputs if not Path(item).exists()]
@@ -121,8 +120,11 @@ def _predict(args: argparse.Namespace) -> int:
         write_json(args.out, results)
     where = "standard output" if args.out == "-" else args.out
     print(f"{count(len(results), 'detection')} on {count(len(matched) - len(errors), 'image')} written to {where}", file=sys.stderr)
-    for note in size_notes(resized):  # the results are in the images' pixels: scored against that file, they would miss (eval says so too)
-        print(f"note: {args.coco}: {note}", file=sys.stderr)
+    if resized:  # the results are in the images' pixels: scored against that file, they would miss (eval says so of the labels)
+        (name, (lw, lh), (iw, ih)), more = resized[0], f" (and {len(resized) - 1} more)" if len(resized) > 1 else ""
+        print(f"note: {args.coco} gives {count(len(resized), 'image')} another size than the image has, e.g. {name}: {lw}×{lh}, the "
+              f"image {iw}×{ih}{more}. The results are in the images' pixels: scored against that file, they would not lie on its "
+              "boxes", file=sys.stderr)
     return EXIT_SKIPPED if (errors or skipped) else 0
 
 
@@ -187,6 +189,8 @@ def _check_out(given: str, flag: str, example: str, inputs: list[Path] = ()) -> 
 
     path = Path(given)
     if given.endswith(("/", os.sep)) and not path.is_dir():  # (Path drops the slash: a file "newdir" was written)
+        if path.exists():
+            raise ValueError(f"{flag} {given}: {path} is a file, not a folder: give the file to write without the slash")
         raise ValueError(f"{flag} {given} names a folder, which does not exist: give the file to write, e.g. {path / example}")
     if path.is_symlink():  # the file written is the one it names, in that one's folder
         path = Path(os.path.realpath(path))
@@ -731,7 +735,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", type=_device, default="auto", help=DEVICE)
     t.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help=PRECISION)
     t.add_argument("--workers", type=_number(int, 0), default=0, help="DataLoader worker processes (default 0: in the main process)")
-    t.add_argument("--seed", type=_number(int, 0, 2**32 - 1), default=0, help="for the shuffle, the split and new weights (default 0)")
+    t.add_argument("--seed", type=_number(int, -2**63, 2**64 - 1), default=0,  # (torch.manual_seed's range)
+                   help="for the shuffle, the split and new weights (default 0)")
     t.add_argument("--out", required=True, help="run folder (checkpoints, log, metrics.json)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out")
     t.set_defaults(run=_train)

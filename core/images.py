@@ -130,6 +130,8 @@ def _opened(path: Path | str) -> Iterator[Image.Image]:
         raise ImageReadError(path, f"too large: {exc}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageReadError(path, f"corrupt or truncated: {exc}") from None
+    except MemoryError:  # the computer's state, not the file's: not marked unreadable for good
+        raise
     except Exception as exc:  # PIL raises others on crafted files (a TIFF's TypeError): one ended the image loader's thread
         raise ImageReadError(path, f"corrupt: {type(exc).__name__}: {exc}") from None
 

@@ -285,8 +285,8 @@ class Trainer:
                           pretrained_backbone=pretrained_backbone, classes=classes, resume=resume, on_event=on_event, cancel=cancel,
                           fpn_channels=fpn_channels)
         except BaseException:
+            self._remove_unused_run_folder()  # (before the lock goes: a run started there meanwhile keeps its folder)
             self._release_run_folder()
-            self._remove_unused_run_folder()
             raise
 
     def _prepare(self, *, train_data: DataSource, val_data: DataSource | None, config: TrainConfig, start: Checkpoint | None, backbone: str,
@@ -635,7 +635,8 @@ class Trainer:
             return None
         if resume and not self.run_dir.is_dir():  # (it was made, with a lock file in it, then refused)
             raise TrainingError(f"nothing to resume: {self.run_dir} does not exist (without --resume, a new run starts there)")
-        self._made_run_dir = not self.run_dir.exists()
+        # the outermost folder this run makes (--out runs/a/b made runs and runs/a too): removed, if the run fails before it starts
+        self._made_from = next((p for p in reversed([self.run_dir, *self.run_dir.parents]) if not p.exists()), None)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         folders = [name for name in (*_RUN_FILES, "best.safetensors", _PENDING_BEST) if (self.run_dir / name).is_dir()]
         if folders:  # (found otherwise only when the first epoch's files are written)
@@ -656,15 +657,19 @@ class Trainer:
             self._run_lock = None
 
     def _remove_unused_run_folder(self) -> None:
-        """A run folder this run made, and left with nothing but its marks (it failed before its
-        start: the start weights' download, say), goes: it stayed, and looked like a run."""
-        if not getattr(self, "_made_run_dir", False):
+        """The folders this run made, left with nothing but its marks (it failed before its start:
+        the start weights' download, say), go: they stayed, and looked like a run."""
+        made = getattr(self, "_made_from", None)
+        if made is None:
             return
         with contextlib.suppress(OSError):
             if {p.name for p in self.run_dir.iterdir()} <= {".run.lock", _RUN_MARK}:
                 for name in (".run.lock", _RUN_MARK):
                     (self.run_dir / name).unlink(missing_ok=True)
-                self.run_dir.rmdir()
+                for folder in [self.run_dir, *self.run_dir.parents]:  # up to the first it made, each only while empty
+                    folder.rmdir()
+                    if folder == made:
+                        break
 
     def run(self) -> TrainResult:
         """Train to the end, or until cancelled (then saved at the step, resumable); the run

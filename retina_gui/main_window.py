@@ -1334,16 +1334,22 @@ class MainWindow(QMainWindow):
 
     # --- status --------------------------------------------------------------------------------
     def _image_shown(self, name: str, width: int, height: int) -> None:
-        before = self._shown_image[0] if self._shown_image is not None else None
+        self._leave_note_of_image_before(name)
         self._shown_image = (name, f"{width}×{height}")
         self._show_image_position()
-        if before not in (None, name) and self.statusBar().currentMessage().startswith(f"{before} cannot be read"):
-            self.statusBar().clearMessage()  # of the image before (it stood under this one for 10 s: "… it has nothing to edit" too)
         if self.workspace is not None:
             self.settings.setValue(f"last_image/{self.workspace.folder}", name)
 
+    def _leave_note_of_image_before(self, name: str) -> None:
+        """The status bar's note that the image before cannot be read goes as ``name`` comes (it stood
+        under the next images for 10 s: "… it has nothing to edit" too)."""
+        before = self._shown_image[0] if self._shown_image is not None else None
+        if before not in (None, name) and self.statusBar().currentMessage().startswith(f"{before} cannot be read"):
+            self.statusBar().clearMessage()
+
     def _image_loading(self, name: str) -> None:
         """The image asked for is being decoded: its name and place now (the image before's stood there meanwhile)."""
+        self._leave_note_of_image_before(name)
         self._shown_image = (name, "loading…")
         self._show_image_position()
 

@@ -59,7 +59,7 @@ from core.history import read_history
 from core.labels import LabelSet, class_name_key
 from core.text import duration
 from retina_gui.predictions import Predictions
-from retina_gui.widgets import BoundedNote, TaskProgress, button_grid, model_name, rows_high
+from retina_gui.widgets import BoundedNote, TaskProgress, button_grid, model_name, rows_high, scroll_into_view
 from retina_gui.workers import TrainingWorker
 
 SMOOTHING = 0.9  # exponential moving average of the plotted losses
@@ -165,6 +165,7 @@ class TrainingPanel(QWidget):
         self.annotator = predictions.annotator
         self.worker: TrainingWorker | None = None
         self.run_dir: Path | None = None
+        self._model_at_start: Path | None = None  # the model in use when the run started
         self._ending: list[TrainingWorker] = []  # runs let go of (another folder opened): cancelled, ending their step
         # the models used before the current one (path, preset), the most recent last: "Previous model"
         # goes back through them one by one, whatever replaced them (a run, the runs list, Load Model…),
@@ -568,6 +569,9 @@ class TrainingPanel(QWidget):
             if recipe.start is None and not self._random_start_accepted(recipe.backbone):
                 return False
         self.run_dir = resume_dir or new_run_dir(self._root())
+        # the model in use as it starts: another one in use at its end was chosen meanwhile (a resumed run's
+        # recipe names the weights it first started from, maybe days ago)
+        self._model_at_start = self.predictions.model.path if self.predictions.model is not None else None
         self.chart.clear()
         self.log.clear()
         if resume_dir is not None:
@@ -716,7 +720,7 @@ class TrainingPanel(QWidget):
         in_use = self.predictions.model
         new_model = self.worker is not None and self.worker.recipe.start is None and in_use is not None
         # another model chosen while it trained (Previous model, a run's): it was the user's pick, taken away unasked
-        start = self.worker.recipe.start if self.worker is not None else None
+        start = self._model_at_start
         switched = start is not None and in_use is not None and Path(in_use.path).resolve() != Path(start).resolve()
         resumed = self.worker is not None and self.worker.resume
         planned = self.worker.recipe.epochs if self.worker is not None else None
@@ -751,7 +755,7 @@ class TrainingPanel(QWidget):
                 question = (f"The run is done ({done[6:]}): it trained a new model, and the model in use ({model_name(in_use.path)}) "
                             "was not scored on the same images. Use the new model?")
             elif switched:
-                question = (f"The run is done ({done[6:]}). It started from {model_name(start)}, but the model in use now is "
+                question = (f"The run is done ({done[6:]}). The model in use when it started, {model_name(start)}, was replaced by "
                             f"{model_name(in_use.path)}, chosen while it trained. Use the run's model?")
             if not (worse or new_model or switched) or self.confirm("Use the new model?", question):
                 text = f"{done}; now using {model_name(checkpoint)}"
@@ -775,6 +779,7 @@ class TrainingPanel(QWidget):
             self.log.appendPlainText(self.status.text())  # the outcome kept in full under the run's log
         self._set_running(False)
         self.refresh_runs(select=result.run_dir if result.cancelled else None)  # the stopped run, selected, is the one Resume goes on with
+        scroll_into_view(self.chart)  # (Advanced, open again as the user left it, pushed the run's chart below the fold)
 
     def _classes_changed_since(self, trained: list[str]) -> str:
         """A note when the classes were edited while the run trained on its snapshot of the labels."""

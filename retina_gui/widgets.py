@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QPoint, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (
     QFrame,
@@ -285,7 +285,16 @@ def scroll_into_view(*widgets: QWidget) -> None:
 
     def scroll() -> None:
         if (area := enclosing_scroll_area(widgets[0])) is not None:
+            # the layouts still pending first (a panel shown just before: the widget lay lower than scrolled to)
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+            bar, room = area.verticalScrollBar(), area.viewport().height()
             for widget in widgets:
-                area.ensureWidgetVisible(widget, 0, 0)
+                # the whole widget, not QScrollArea.ensureWidgetVisible's idea of it (a chart's or a text's cursor
+                # rectangle: a run's chart was scrolled to with its top at the panel's foot)
+                top = widget.mapTo(area.widget(), QPoint(0, 0)).y()
+                if top < bar.value():
+                    bar.setValue(top)
+                elif top + widget.height() > bar.value() + room:
+                    bar.setValue(min(top, top + widget.height() - room))
 
     QTimer.singleShot(0, scroll)

@@ -356,7 +356,8 @@ def test_predict_writes_to_standard_output_and_says_when_the_coco_file_has_other
                  "--coco", str(coco), "--out", "-"]) == 0
     captured = capsys.readouterr()
     assert isinstance(json.loads(captured.out), list) and "written to standard output" in captured.err
-    assert "1 image is not the size the labels give" in captured.err
+    assert f"gives 1 image another size than the image has, e.g. {image['file_name']}" in captured.err
+    assert "The results are in the images' pixels: scored against that file, they would not lie on its boxes" in captured.err
     assert not (Path.cwd() / "-").exists()
 
 
@@ -365,6 +366,9 @@ def test_an_output_path_ending_in_a_slash_is_a_folder_not_a_file(tiny_checkpoint
     assert main(["predict", str(PHOTOS / "skimage" / "coffee.png"), "--weights", str(tiny_checkpoint), "--out", out]) == 1
     assert f"--out {out} names a folder, which does not exist: give the file to write" in capsys.readouterr().err
     assert not (tmp_path / "results").exists()
+    (tmp_path / "results.json").write_text("[]")
+    assert main(["predict", str(PHOTOS / "skimage" / "coffee.png"), "--weights", str(tiny_checkpoint), "--out", f"{tmp_path / 'results.json'}/"]) == 1
+    assert f"{tmp_path / 'results.json'} is a file, not a folder: give the file to write without the slash" in capsys.readouterr().err
 
 
 def test_convert_says_what_its_source_is_not_and_a_note_is_no_skip(tmp_path, capsys):
@@ -398,7 +402,7 @@ def test_help_names_the_exit_codes_and_the_version(capsys):
     assert capsys.readouterr().out.startswith("retina ")
     with pytest.raises(SystemExit) as info:
         main(["train", "--coco", "x.json", "--out", "run", "--seed", "99999999999999999999"])
-    assert info.value.code == 2 and "--seed: 99999999999999999999 is outside [0, 4294967295]" in capsys.readouterr().err
+    assert info.value.code == 2 and "--seed: 99999999999999999999 is outside [-9223372036854775808, 18446744073709551615]" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["train", "--coco", "x.json", "--out", "run", "--epochs", "0"])
     assert "0 is outside [1, ∞)" in capsys.readouterr().err

@@ -61,6 +61,8 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
     assert panel.recipe_box.isVisibleTo(panel)  # back, as the user left it
     # the new model takes over: the Training panel comes forward with its scores (behind the Model tab, there was no sign)
     qtbot.waitUntil(lambda: not window.docks["Training"].visibleRegion().isEmpty(), timeout=2000)
+    # the whole of the run's chart in view, under the Advanced fields (it was scrolled to with its top at the panel's foot)
+    qtbot.waitUntil(lambda: panel.chart.viewport().visibleRegion().boundingRect().height() == panel.chart.viewport().height(), timeout=2000)
     assert window.statusBar().currentMessage().startswith("training done: 2 epochs, best validation mAP 0.")
     # validation mAP of the start weights (at step 0), then after each epoch
     assert panel.chart.map.count() == 3 and panel.chart.map.at(0).x() == 0
@@ -676,7 +678,7 @@ def test_a_model_chosen_while_a_run_trains_is_not_replaced_unasked_at_its_end(qt
     qtbot.waitUntil(lambda: window.predictions.model.path == tiny_checkpoint, timeout=60_000)
     window.answer = False  # "Use the run's model?" No
     qtbot.waitUntil(lambda: panel.worker is None, timeout=180_000)
-    assert any(f"It started from models/{DEMO_MODEL.name}, but the model in use now is" in q and "chosen while it trained" in q
+    assert any(f"The model in use when it started, models/{DEMO_MODEL.name}, was replaced by" in q and "chosen while it trained" in q
                for q in window.asked), window.asked
     assert window.predictions.model.path == tiny_checkpoint and "chosen while it trained, so the current model stays" in panel.status.text()
     window.answer = True
@@ -842,7 +844,9 @@ def test_a_resumed_run_that_kept_a_class_the_labels_lost_says_so_at_its_end(qtbo
     run = tmp_path / "runs" / "r"
     run.mkdir(parents=True)
     shutil.copy(DEMO_MODEL, run / "last.safetensors")
+    panel._model_at_start = window.predictions.model.path  # resumed with the model in use now (whatever its recipe first started from)
     panel._finished(TrainResult(run, 2, 20, False, None, run / "last.safetensors", None, classes_gone=("black-pawn",)))
+    assert not window.asked  # no model was chosen while it trained: nothing to ask
     assert ("Resumed, it kept its own classes: black-pawn has no boxes now (merged or deleted since it started), and learnt from none: "
             "a new run leaves them out") in panel.status.text()
     qtbot.waitUntil(lambda: window.predictions.model is not None and window.predictions.model.path == run / "last.safetensors", timeout=60_000)

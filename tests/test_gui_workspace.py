@@ -667,6 +667,7 @@ def test_corrupt_pngsuite_files_are_marked_unreadable_and_the_others_load(qtbot,
     assert window.zoom_label.text() == ""  # (the last image's zoom stood there)
     window.annotator.toggle_reviewed()  # R on it: told why nothing happens
     assert window.statusBar().currentMessage() == "xc1n0g08.png cannot be read: it has nothing to edit"
+    window.annotator._cache.clear()  # the next image decoded, not taken from the cache
     window.files.set_current("basn0g01.png")  # (that note stood under the next images, drawn on, for 10 s)
     qtbot.waitUntil(lambda: window.annotator.current == "basn0g01.png" and window.annotator.size is not None, timeout=5000)
     assert window.statusBar().currentMessage() == ""

@@ -204,3 +204,16 @@ def test_a_file_pil_fails_on_with_another_error_is_reported_as_corrupt(tmp_path)
     labels = LabelSet([Category(1, "x")], [ImageEntry(1, "pil_typeerror.tif", 50, 169, [])])
     sample = DetectionDataset(labels, os.path.dirname(CRAFTED_TIFF), [Category(1, "x")], preprocess=PreprocessConfig())[0]
     assert isinstance(sample, Unreadable) and "corrupt: TypeError" in sample.message
+
+
+def test_running_out_of_memory_is_no_read_error_of_the_file(monkeypatch):
+    """Any exception became "corrupt", a MemoryError on a 150 MP photo too: the file was marked
+    unreadable, and again at every opening while unchanged."""
+    import core.images
+
+    def no_memory(_image):
+        raise MemoryError
+
+    monkeypatch.setattr(core.images, "_to_rgb", no_memory)
+    with pytest.raises(MemoryError):
+        load_image(DATASETS / "sample_photos" / "sklearn" / "china.jpg")

@@ -1133,8 +1133,9 @@ def test_a_run_that_fails_before_it_starts_leaves_no_run_folder_it_made(four_ima
     """A failure while the model was built (the start weights' download, say) left a folder with
     only the run's marks in it, which looked like a run."""
     with pytest.raises(ValueError):
-        Trainer(train_data=four_images, val_data=None, run_dir=tmp_path / "new", config=_config(), backbone="no_such_backbone", device="cpu")
-    assert not (tmp_path / "new").exists()
+        Trainer(train_data=four_images, val_data=None, run_dir=tmp_path / "new" / "a" / "run", config=_config(), backbone="no_such_backbone",
+                device="cpu")
+    assert not (tmp_path / "new").exists()  # (the folders above the run's, made with it, stayed)
     (tmp_path / "mine").mkdir()  # a folder of the user's own stays
     with pytest.raises(ValueError):
         Trainer(train_data=four_images, val_data=None, run_dir=tmp_path / "mine", config=_config(), backbone="no_such_backbone", device="cpu")
