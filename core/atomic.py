@@ -32,7 +32,7 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
     if path.exists() and not path.is_file():
         raise IsADirectoryError(f"{path} is a folder, not a file") if path.is_dir() else \
             OSError(f"{path} is not a regular file (a device or a pipe): give the path of a file to write")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_folder(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
@@ -63,6 +63,17 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _make_folder(folder: Path) -> None:
+    """Makes ``folder`` and any missing folders above it; a file standing where one of them
+    should be is named (mkdir said "[Errno 17] File exists" of the folder asked for)."""
+    above = folder
+    while not above.exists() and above.parent != above:
+        above = above.parent
+    if above.exists() and not above.is_dir():
+        raise NotADirectoryError(f"{above} is a file, not a folder, so nothing can be written in {folder}")
+    folder.mkdir(parents=True, exist_ok=True)
 
 
 def _disk_full(folder: Path, exc: Exception) -> bool:

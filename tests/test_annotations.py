@@ -269,6 +269,18 @@ def test_a_device_a_pipe_or_a_folder_is_never_replaced_by_a_written_file(tmp_pat
     assert Path("/dev/null").is_char_device() and fifo.is_fifo() and not list(tmp_path.glob(".*.tmp"))
 
 
+def test_a_file_where_a_folder_of_the_path_should_be_is_named(tmp_path):
+    """mkdir said "[Errno 17] File exists" of the folder asked for."""
+    from core.atomic import write_text
+
+    (tmp_path / "exports").write_text("a file")
+    with pytest.raises(NotADirectoryError, match=f"{tmp_path / 'exports'} is a file, not a folder, so nothing can be written in {tmp_path / 'exports' / 'coco'}"):
+        write_text(tmp_path / "exports" / "coco" / "labels.json", "{}")
+    assert (tmp_path / "exports").read_text() == "a file"
+    write_text(tmp_path / "new" / "deeper" / "labels.json", "{}")  # missing folders are made
+    assert (tmp_path / "new" / "deeper" / "labels.json").read_text() == "{}"
+
+
 def test_class_names_match_by_key_one_to_one_and_never_guess_between_look_alikes():
     from core.labels import category_of_class, class_name_key
 

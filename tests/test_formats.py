@@ -82,8 +82,10 @@ def test_yolo_reports_orphans_and_unlabelled_images(tmp_path, capsys):
     (labels / "classes.txt").write_text("thing\n")
     (labels / "Landscape_6.txt").write_text("0 0.5 0.5 0.1 0.2\n")
     (labels / "ghost.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    (labels / "empty.txt").write_text("")  # a negative's label file, its image gone
+    (labels / "SOURCE.txt").write_text("Exported from Roboflow on 2026-01-02\n")  # no label file: not reported as one
     read, report = read_yolo(labels, images)
-    assert report.orphan_labels == ["ghost.txt"] and report.unlabelled_images == ["Portrait_5.jpg"]
+    assert report.orphan_labels == ["empty.txt", "ghost.txt"] and report.unlabelled_images == ["Portrait_5.jpg"]
     # an image without a label file holds no labels: left out (written to COCO, training took it for "nothing here")
     assert [im.file_name for im in read.images] == ["Landscape_6.jpg"] and [im.id for im in read.images] == [1]
     landscape = next(im for im in read.images if im.file_name == "Landscape_6.jpg")
@@ -93,6 +95,7 @@ def test_yolo_reports_orphans_and_unlabelled_images(tmp_path, capsys):
     assert main(["convert", "--from", "yolo", str(labels), "--to", "coco", str(tmp_path / "o.json"), "--images", str(images)]) == 3
     assert [im["file_name"] for im in json.loads((tmp_path / "o.json").read_text())["images"]] == ["Landscape_6.jpg"]
     (labels / "ghost.txt").unlink()
+    (labels / "empty.txt").unlink()
     for name in ("Portrait_6.jpg", "Landscape_5.jpg", "Portrait_7.jpg"):
         (images / name).write_bytes((source / name).read_bytes())
     (labels / "Portrait_6.txt").write_text("")  # an empty label file: a negative, kept
@@ -249,6 +252,13 @@ def test_reading_yolo_gives_a_shared_label_file_to_no_image(tmp_path):
     ('{"images": [], "annotations": [], "categories": [{"id": 1, "name": null}]}', "category id 1 has name None, not a class name"),
     ('{"images": [], "annotations": [], "categories": [{"id": 2, "name": " "}]}', "category id 2 has name ' ', not a class name"),
     ('{"images":' + "[" * 100_000 + "]" * 100_000 + "}", "its JSON is nested too deeply to read"),  # (a RecursionError traceback)
+    # the wrong kind of JSON where a list or an entry should be ("TypeError: string indices must be integers", "KeyError: 'file_name'")
+    ('{"categories": []}', 'not a COCO detection file \\(it has no "images" list\\)$'),
+    ('{"images": {"1": "a.jpg"}}', 'its "images" is an object, not a list\\)$'),
+    ('{"images": [], "annotations": {}}', 'its "annotations" is an object, not a list\\)$'),
+    ('{"images": ["a.jpg"]}', 'an image in "images" is text, not an object\\)$'),
+    ('{"images": [], "categories": [{"id": 1}]}', 'a category in "categories" has no "name": {"id": 1}\\)$'),
+    ('{"images": [{"id": 4}]}', 'an image in "images" has no "file_name": {"id": 4}\\)$'),
     # json.dumps of a name os.listdir decoded from Latin-1: read, every save of the labels failed
     ('{"images": [{"id": 1, "file_name": "caf\\udce9.jpg"}], "annotations": [], "categories": []}',
      r"holds text that is not valid Unicode \('caf\\udce9.jpg', as a script writes a file name in another encoding\)"),

@@ -47,7 +47,9 @@ def read_coco(path: Path | str) -> LabelSet:
         raise LabelFormatError(f"{path}: not a COCO detection file (the top level is a {type(data).__name__}, not an object with \"images\")")
     try:
         return _parse(data)
-    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+    except ValueError as exc:  # (ours, each naming what is wrong)
+        raise LabelFormatError(f"{path}: not a COCO detection file ({exc})") from None
+    except (KeyError, TypeError, AttributeError, OverflowError) as exc:
         raise LabelFormatError(f"{path}: not a COCO detection file ({type(exc).__name__}: {exc})") from None
 
 
@@ -81,16 +83,41 @@ def _flag(value: Any, what: str) -> bool:
     raise ValueError(f"has {what} {value!r}, not 0 or 1")
 
 
+def _listed(data: dict[str, Any], key: str) -> list[Any]:
+    """The list a COCO file holds under ``key`` ("images" must be there; the others may be left out)."""
+    if key not in data:
+        if key == "images":
+            raise ValueError('it has no "images" list')
+        return []
+    if not isinstance(data[key], list):  # (a dict's keys were read as its entries: "string indices must be integers")
+        raise ValueError(f'its "{key}" is {_kind(data[key])}, not a list')
+    return data[key]
+
+
+def _objects(data: dict[str, Any], key: str, what: str, needed: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+    """The entries of ``data[key]``, each an object with the ``needed`` fields ("KeyError: 'file_name'" named no entry)."""
+    for entry in _listed(data, key):
+        if not isinstance(entry, dict):
+            raise ValueError(f'{what} in "{key}" is {_kind(entry)}, not an object')
+        if missing := [field for field in needed if field not in entry]:
+            raise ValueError(f'{what} in "{key}" has no "{missing[0]}": {json.dumps(entry)[:80]}')
+        yield entry
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "text", bool: "true or false", type(None): "null"}.get(type(value), "a number")
+
+
 def _parse(data: dict[str, Any]) -> LabelSet:
     categories = [Category(integer_id(c["id"], "category id"), category_name(c), str(c.get("supercategory", "")), _color(c.get("color")))
-                  for c in data.get("categories", [])]
+                  for c in _objects(data, "categories", "a category", ("id", "name"))]
     known = {c.id for c in categories}
     if len(known) != len(categories):
         twice = min(i for i, n in Counter(c.id for c in categories).items() if n > 1)
         raise ValueError(f"category id {twice} appears twice")
     images: dict[int, ImageEntry] = {}
     by_name: dict[str, int] = {}
-    for im in data["images"]:
+    for im in _objects(data, "images", "an image", ("id", "file_name")):
         # Windows tools write "sub\\a.jpg"; file names are POSIX paths everywhere else
         if not isinstance(im["file_name"], str) or not im["file_name"].strip():  # null became an image "None"
             raise ValueError(f"image id {im['id']} has file_name {im['file_name']!r}, not a file name")
@@ -107,7 +134,7 @@ def _parse(data: dict[str, Any]) -> LabelSet:
         images[entry.id] = entry
         by_name[entry.file_name] = entry.id
     problems: list[str] = []
-    for ann in data.get("annotations", []):
+    for ann in _listed(data, "annotations"):
         if not isinstance(ann, dict):
             problems.append(f"an annotation is {ann!r}, not an object")
             continue

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import tempfile
@@ -16,7 +15,7 @@ from core.formats import LabelFormatError, label_file_names, visible_files, writ
 from core.formats.coco import read_coco, verify_coco_file_apart, write_coco
 from core.formats.retinanet_csv import NO_CLASS_LIST_NOTE, read_retinanet_csv, write_retinanet_csv
 from core.formats.voc import read_voc, write_voc
-from core.formats.yolo import read_yolo, write_yolo
+from core.formats.yolo import holds_yolo_lines, read_yolo, write_yolo
 from core.labels import LabelSet
 from core.text import count, first_names
 
@@ -222,7 +221,7 @@ def stale_label_files(labels: LabelSet, fmt: str, target: Path | str, image_name
         classes = len((target / "classes.txt").read_text(encoding="utf-8").splitlines())
     except (OSError, UnicodeDecodeError):
         return []  # no classes.txt: no export of ours wrote this folder
-    return [path for path, _ in candidates if _yolo_lines(path, classes)]
+    return [path for path, _ in candidates if holds_yolo_lines(path, classes)]
 
 
 def class_list_clash(labels: LabelSet, target: Path | str, remove: Sequence[Path] = ()) -> str:
@@ -242,7 +241,7 @@ def class_list_clash(labels: LabelSet, target: Path | str, remove: Sequence[Path
         return ""
     ours = {(target / name).resolve() for im, name in zip(labels.images, label_file_names([im.file_name for im in labels.images], ".txt"))
             if writes_label_file(im, "yolo")} | {Path(p).resolve() for p in remove}
-    others = [p for p in visible_files(target, "*.txt") if p.name != "classes.txt" and p.resolve() not in ours and _yolo_lines(p, len(old))]
+    others = [p for p in visible_files(target, "*.txt") if p.name != "classes.txt" and p.resolve() not in ours and holds_yolo_lines(p, len(old))]
     if not others:
         return ""
     k = next(i for i, (a, b) in enumerate(zip([*old, None], [*new, None])) if a != b)
@@ -259,7 +258,7 @@ def first_label_file(fmt: str, folder: Path | str) -> Path | None:
     if fmt == "yolo" and (folder / "classes.txt").is_file():
         return folder / "classes.txt"
     for path in sorted(visible_files(folder, "*.xml" if fmt == "voc" else "*.txt")):
-        if _is_voc(path) if fmt == "voc" else _yolo_lines(path, math.inf):
+        if _is_voc(path) if fmt == "voc" else holds_yolo_lines(path):
             return path
     return None
 
@@ -281,14 +280,6 @@ def _names_image(path: Path, image: str) -> bool:
     except (OSError, ET.ParseError):
         return False
     return root.tag == "annotation" and root.findtext("filename", "").strip() == PurePosixPath(image).name
-
-
-def _yolo_lines(path: Path, classes: int) -> bool:
-    try:
-        lines = [line.split() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        return all(len(line) == 5 and 0 <= int(line[0]) < classes and all(math.isfinite(float(v)) for v in line[1:]) for line in lines)
-    except (OSError, UnicodeDecodeError, ValueError):
-        return False
 
 
 def write_labels(labels: LabelSet, fmt: str, target: Path | str, cancel: CancelToken | None = None, *,

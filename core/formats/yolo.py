@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -97,10 +98,20 @@ def read_yolo(folder: Path | str, images: Path | str, cancel: CancelToken | None
             continue
         # an empty label file says "nothing here": a negative, reviewed as holding no object (a missing one says nothing)
         entries.append(ImageEntry(len(entries) + 1, rel, width, height, boxes, reviewed=not boxes))
-    for label_file in sorted(visible_files(folder, "*.txt")):
-        if label_file.name != "classes.txt" and label_file.resolve() not in used:
+    for label_file in sorted(visible_files(folder, "*.txt")):  # (a README.txt beside them was called a label file without image)
+        if label_file.name != "classes.txt" and label_file.resolve() not in used and holds_yolo_lines(label_file):
             report.orphan_labels.append(label_file.relative_to(folder).as_posix())
     return LabelSet([Category(i, n) for i, n in enumerate(names)], entries), report
+
+
+def holds_yolo_lines(path: Path, classes: float = math.inf) -> bool:
+    """``path`` is a YOLO label file: only ``class cx cy w h`` lines of finite numbers with classes
+    below ``classes``, or empty (an image holding no object)."""
+    try:
+        lines = [line.split() for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]  # (as read_yolo reads them)
+        return all(len(line) == 5 and 0 <= int(line[0]) < classes and all(math.isfinite(float(v)) for v in line[1:]) for line in lines)
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
 
 
 def write_yolo(labels: LabelSet, folder: Path | str, cancel: CancelToken | None = None) -> None:
