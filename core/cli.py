@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import importlib
 import json
 import math
@@ -20,7 +21,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from core.config import updated
 from core.text import count, first_names
@@ -34,7 +35,7 @@ class UsageError(ValueError):
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from core.atomic import write_json
+    from core.atomic import json_text, write_json
     from core.detector import Detector
     from core.predict import coco_results, predict_files
 
@@ -72,7 +73,11 @@ def _predict(args: argparse.Namespace) -> int:
             if lacking:
                 print(f"note: {args.coco} has no class named {first_names(lacking, 5)}: "
                       "those detections are left out (their ids would name none, or another, of its classes)", file=sys.stderr)
-        found = {p: _match(p, Path(args.coco).parent, ids) for p in paths}
+        root = Path(args.coco).parent.resolve()
+        same_name: dict[str, list[str]] = {}  # (each image scanned every entry: 39 s for 5,000 images of a 5,000-image file)
+        for name in ids:
+            same_name.setdefault(PurePosixPath(name).name, []).append(name)
+        found = {p: _match(p, root, ids, same_name) for p in paths}
         # an image of the entry's own path takes it before another of its file name (two files named
         # a.jpg took one entry's id, and the results mixed their detections)
         taken = {}
@@ -115,7 +120,10 @@ def _predict(args: argparse.Namespace) -> int:
         print(f"retina: none of the {len(matched)} images could be read: nothing written", file=sys.stderr)
         return EXIT_ERROR
     if args.out == "-":
-        sys.stdout.write(json.dumps(results, indent=1, ensure_ascii=False) + "\n")  # (as write_json writes a file)
+        # UTF-8 as a file would be, whatever the terminal's encoding (a cp1252 or ASCII one failed on "café.jpg" after predicting)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(json_text(results).encode("utf-8"))
+        sys.stdout.buffer.flush()
     else:
         write_json(args.out, results)
     where = "standard output" if args.out == "-" else args.out
@@ -128,16 +136,17 @@ def _predict(args: argparse.Namespace) -> int:
     return EXIT_SKIPPED if (errors or skipped) else 0
 
 
-def _match(path: Path, root: Path, ids: dict[str, int]) -> tuple[int, bool] | str:
+def _match(path: Path, root: Path, ids: dict[str, int], same_name: dict[str, list[str]]) -> tuple[int, bool] | str:
     """The COCO id of ``path`` and whether it is the entry's own path: by its path relative to the
-    COCO file's folder, else by file name; else why not."""
+    COCO file's folder ``root`` (resolved), else by file name (``same_name``: the entries of each
+    file name); else why not."""
     try:
-        rel = path.resolve().relative_to(root.resolve()).as_posix()
+        rel = path.resolve().relative_to(root).as_posix()
         if rel in ids:
             return ids[rel], True
     except ValueError:
         pass
-    by_name = [name for name in ids if Path(name).name == path.name]
+    by_name = same_name.get(path.name, [])
     if len(by_name) == 1:
         return ids[by_name[0]], False
     if by_name:
@@ -611,22 +620,21 @@ def _relative_to_images(labels, images: str | None, target_format: str):
     """VOC and YOLO write a label file per image path under the target folder: absolute file names
     (a FiftyOne export's) are made relative to ``--images`` where they lie in it, else refused with
     the folder that would do (it said only "not a relative path inside the image folder")."""
-    from dataclasses import replace
-
+    from core.formats import path_under
     from core.formats.coco import inside_folder
     from core.labels import LabelSet
 
     outside = {im.file_name for im in labels.images if not inside_folder(im.file_name)}
     if not outside:
         return labels
-    root = Path(images).resolve() if images is not None else None
-    if root is not None and all(Path(n).is_absolute() and Path(n).resolve().is_relative_to(root) for n in outside):
+    under = {n: path_under(n, images) for n in outside if Path(n).is_absolute()} if images is not None else {}
+    if len(under) == len(outside) and None not in under.values():
         print(f"note: {count(len(outside), 'absolute file name')} written relative to --images {images}", file=sys.stderr)
-        return LabelSet(labels.categories, [replace(im, file_name=Path(im.file_name).resolve().relative_to(root).as_posix())
-                                            if im.file_name in outside else im for im in labels.images], labels.extra)
+        return LabelSet(labels.categories, [dataclasses.replace(im, file_name=under[im.file_name]) if im.file_name in outside else im
+                                            for im in labels.images], labels.extra)
     first = sorted(outside)[0]
-    way = "they are not all inside --images" if root is not None else "give --images, the folder that holds them, to write them relative to it"
-    if root is None and all(Path(n).is_absolute() for n in outside):
+    way = "they are not all inside --images" if images is not None else "give --images, the folder that holds them, to write them relative to it"
+    if images is None and all(Path(n).is_absolute() for n in outside):
         way += f" (here {os.path.commonpath([str(Path(n).parent) for n in outside])}?)"
     raise ValueError(f"{count(len(outside), 'image')} of the labels named by a path outside the image folder (the first: {first}): "
                      f"{target_format.upper()} writes each image's label file at its path under the target folder, so {way}; nothing was written")

@@ -1,5 +1,7 @@
+import io
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -345,7 +347,7 @@ def test_two_images_of_one_name_never_share_a_coco_entry(tiny_checkpoint, tmp_pa
     assert code == EXIT_SKIPPED and f"skipped {tmp_path / 'a' / image['file_name']}: matches" in capsys.readouterr().err
 
 
-def test_predict_writes_to_standard_output_and_says_when_the_coco_file_has_other_sizes(tiny_checkpoint, tmp_path, capsys):
+def test_predict_writes_to_standard_output_and_says_when_the_coco_file_has_other_sizes(tiny_checkpoint, tmp_path, capsys, monkeypatch):
     ann = json.loads((CHESS / "_annotations.coco.json").read_text())
     image = {**ann["images"][0]}
     image.update(width=image["width"] // 2, height=image["height"] // 2)  # a "resize to half" export's sizes
@@ -359,6 +361,14 @@ def test_predict_writes_to_standard_output_and_says_when_the_coco_file_has_other
     assert f"gives 1 image another size than the image has, e.g. {image['file_name']}" in captured.err
     assert "The results are in the images' pixels: scored against that file, they would not lie on its boxes" in captured.err
     assert not (Path.cwd() / "-").exists()
+    # UTF-8 whatever the terminal's encoding: an ASCII one failed on a name with an accent, after predicting
+    accented = tmp_path / "café.jpg"
+    shutil.copy(CHESS / image["file_name"], accented)
+    ascii_out = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
+    monkeypatch.setattr(sys, "stdout", ascii_out)
+    assert main(["predict", str(accented), "--weights", str(tiny_checkpoint), "--device", "cpu", "--out", "-"]) == 0
+    ascii_out.flush()
+    assert {r["file_name"] for r in json.loads(ascii_out.buffer.getvalue().decode("utf-8"))} == {"café.jpg"}
 
 
 def test_an_output_path_ending_in_a_slash_is_a_folder_not_a_file(tiny_checkpoint, tmp_path, capsys):
@@ -466,3 +476,12 @@ def test_convert_to_yolo_or_voc_makes_absolute_file_names_relative_to_images_or_
                  str(ROOT / "resources" / "demo")]) == 0
     assert "note: 8 absolute file names written relative to --images" in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "voc").glob("*.xml"))[0] == "chess_01.xml"
+    # an image that is a link to a file elsewhere keeps its own name (resolved, it was refused as outside --images)
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "chess_01.jpg").symlink_to(ROOT / "resources" / "demo" / "chess_01.jpg")
+    data["images"] = [{**data["images"][0], "file_name": str(linked / "chess_01.jpg")}]
+    data["annotations"] = [a for a in data["annotations"] if a["image_id"] == data["images"][0]["id"]]
+    source.write_text(json.dumps(data))
+    assert main(["convert", "--from", "coco", str(source), "--to", "yolo", str(tmp_path / "yolo"), "--images", str(linked)]) == 0
+    assert (tmp_path / "yolo" / "chess_01.txt").is_file()

@@ -34,6 +34,21 @@ def visible_files(folder, pattern: str) -> list:
     return [p for p in folder.rglob(pattern) if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)]
 
 
+def path_under(path, root) -> str | None:
+    """``path`` (absolute) as a POSIX path relative to the folder ``root``: as written (normalised),
+    else as both really are (``root`` reached through a link); None when it lies outside. A link
+    that is the image itself keeps its own name (resolving it first refused an image linked in
+    from elsewhere, or named it after another file of the folder)."""
+    import os
+    from pathlib import Path
+
+    full, folder = Path(os.path.abspath(path)), Path(os.path.abspath(root))
+    if full.is_relative_to(folder):
+        return full.relative_to(folder).as_posix()
+    real, real_folder = Path(os.path.realpath(full)), Path(os.path.realpath(folder))  # (only here: it costs a call per path component)
+    return real.relative_to(real_folder).as_posix() if real.is_relative_to(real_folder) else None
+
+
 def label_file_names(file_names: list[str], suffix: str) -> list[str]:
     """The per-image label file of each image (YOLO ``.txt``, VOC ``.xml``): its path with the
     image suffix replaced. Two images that share one (``a.jpg`` and ``a.png``, and ``a.jpg`` and

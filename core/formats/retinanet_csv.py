@@ -13,7 +13,7 @@ from pathlib import Path
 
 from core.atomic import write_text
 from core.cancel import CancelToken
-from core.formats import LabelFormatError, pixel_values_ok, written_boxes
+from core.formats import LabelFormatError, path_under, pixel_values_ok, written_boxes
 from core.formats.coco import check_file_name
 from core.labels import Box, Category, ImageEntry, LabelSet
 
@@ -178,11 +178,8 @@ def _file_name(path: str, base: Path, root: Path, where: str, keep_outside: bool
     if not path:
         raise LabelFormatError(f"{where}: no image path")
     full = Path(os.path.normpath(base / path.replace("\\", "/")))
-    if full.is_relative_to(root):
-        return full.relative_to(root).as_posix()
-    real, real_root = Path(os.path.realpath(full)), Path(os.path.realpath(root))  # (only here: a call on each line took 0.1 s in 10,000)
-    if real.is_relative_to(real_root):
-        return real.relative_to(real_root).as_posix()
+    if (inside := path_under(full, root)) is not None:
+        return inside
     if keep_outside:
         return full.as_posix()
     # (the relative path's start said nothing: "--images DIR" was asked for when it had been given)
