@@ -1,6 +1,6 @@
 """Atomic file writes: write a temporary file beside the target, fsync, then ``os.replace``.
-
-A crash at any moment leaves either the old file or the new one, never a torn file.
+A crash at any moment leaves either the old file or the new one, never a torn file. Also the
+JSON text of the files written, and its reading back.
 """
 
 from __future__ import annotations
@@ -88,6 +88,15 @@ def _disk_full(folder: Path, exc: Exception) -> bool:
 def write_text(path: Path | str, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def parse_json(text: str) -> Any:
+    """``json.loads``; JSON nested too deeply to read (a hand-made file 100,000 levels deep raised
+    RecursionError, which stopped a folder's opening) is a ValueError like any other bad JSON."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("its JSON is nested too deeply to read") from None
 
 
 def json_text(data: Any) -> str:

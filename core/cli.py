@@ -11,7 +11,6 @@ import argparse
 import contextlib
 import dataclasses
 import importlib
-import json
 import math
 import os
 import re

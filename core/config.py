@@ -9,6 +9,8 @@ import math
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
+from core.labels import is_number
+
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # what core.device.resolve_precision takes
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -93,6 +95,10 @@ class PostprocessConfig:
     clip: Literal["image", "seed_padded"] = "image"
 
 
+def _whole(value: Any, low: int, high: int = 100_000) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
 @dataclass(frozen=True, kw_only=True)
 class PreprocessConfig:
     """RGB/255, normalise, resize so the short side is ``min_size`` (long side <= ``max_size``), pad.
@@ -112,15 +118,11 @@ class PreprocessConfig:
     def __post_init__(self) -> None:
         # the settings a checkpoint's metadata carries: hand-edited, a size_divisible of 0 raised
         # ZeroDivisionError, and a std of 0 or a min_size of 0 gave no detections without a word
-        def whole(value: Any, low: int) -> bool:
-            return isinstance(value, int) and not isinstance(value, bool) and low <= value <= 100_000
-
         problems = [f"{name} {value!r} (a whole number of pixels, at least {low})"
                     for name, value, low in (("min_size", self.min_size, 1), ("max_size", self.max_size, 1),
-                                             ("size_divisible", self.size_divisible, 1)) if not whole(value, low)]
+                                             ("size_divisible", self.size_divisible, 1)) if not _whole(value, low)]
         for name, values in (("mean", self.mean), ("std", self.std)):
-            if not (isinstance(values, tuple) and len(values) == 3 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                                           and math.isfinite(v) for v in values)
+            if not (isinstance(values, tuple) and len(values) == 3 and all(is_number(v) for v in values)
                     and (name == "mean" or min(values) > 0)):
                 problems.append(f"{name} {values!r} ({'three' if name == 'mean' else 'three positive'} numbers, one per RGB channel)")
         if self.size_rounding not in ("floor", "round"):
@@ -147,22 +149,16 @@ class ModelConfig:
     def __post_init__(self) -> None:
         # what a checkpoint's metadata carries: hand-edited, a num_classes of 13.0 or an fpn_channels of "96" ended in
         # tracebacks deep in torch, and a prior_prob of 1 in "math domain error"
-        def whole(value: Any, low: int, high: int = 100_000) -> bool:
-            return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-
-        def real(value: Any) -> bool:
-            return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
         checks = (("backbone", isinstance(self.backbone, str), "a backbone's name"),
-                  ("num_classes", whole(self.num_classes, 1), "a whole number, at least 1"),
-                  ("fpn_channels", whole(self.fpn_channels, 1), "a whole number, at least 1"),
+                  ("num_classes", _whole(self.num_classes, 1), "a whole number, at least 1"),
+                  ("fpn_channels", _whole(self.fpn_channels, 1), "a whole number, at least 1"),
                   ("p6_from", self.p6_from in ("c5", "p5"), "c5 or p5"),
                   ("head_norm", self.head_norm in ("none", "group_norm"), "none or group_norm"),
-                  ("head_convs", whole(self.head_convs, 0, 64), "a whole number from 0 to 64"),
-                  ("prior_prob", real(self.prior_prob) and 0 < self.prior_prob < 1, "a number between 0 and 1"),
-                  ("backbone_bn_eps", self.backbone_bn_eps is None or (real(self.backbone_bn_eps) and self.backbone_bn_eps >= 0),
+                  ("head_convs", _whole(self.head_convs, 0, 64), "a whole number from 0 to 64"),
+                  ("prior_prob", is_number(self.prior_prob) and 0 < self.prior_prob < 1, "a number between 0 and 1"),
+                  ("backbone_bn_eps", self.backbone_bn_eps is None or (is_number(self.backbone_bn_eps) and self.backbone_bn_eps >= 0),
                    "a number, at least 0 (torchvision v1's frozen BatchNorm), or null"),
-                  ("anchors_per_location", whole(self.anchors_per_location, 1), "a whole number, at least 1"))
+                  ("anchors_per_location", _whole(self.anchors_per_location, 1), "a whole number, at least 1"))
         problems = [f"{name} {getattr(self, name)!r} ({wanted})" for name, ok, wanted in checks if not ok]
         if problems:
             raise ValueError(f"model settings out of range: {'; '.join(problems)}")

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.atomic import write_json, write_text
+from core.atomic import parse_json, write_json, write_text
 from core.cancel import CancelToken
 from core.config import PRECISIONS
 from core.history import read_history
@@ -382,8 +382,8 @@ def estimate_duration(labels: LabelSet, recipe: Recipe, runs: Sequence[RunInfo],
 def _read_json(path: Path, kind: type):
     """The JSON value in ``path`` if it is a ``kind``; else (missing, unreadable, another kind) an empty one."""
     try:
-        value = json.loads(path.read_text(encoding="utf-8")) if path.exists() else kind()
-    except (OSError, ValueError, RecursionError):  # (nested 100,000 deep: RecursionError stopped the folder's opening)
+        value = parse_json(path.read_text(encoding="utf-8")) if path.exists() else kind()
+    except (OSError, ValueError):
         return kind()
     return value if isinstance(value, kind) else kind()
 
@@ -452,7 +452,7 @@ def load_recipe(run_dir: Path) -> Recipe:
     """The recipe a stopped run was started with (for Resume; its start weights are not loaded
     again, but say that the run is a fine-tune: a resumed one was taken for a new model)."""
     try:
-        saved = json.loads((run_dir / "recipe.json").read_text(encoding="utf-8"))
+        saved = parse_json((run_dir / "recipe.json").read_text(encoding="utf-8"))
         start = saved.get("start")
         return Recipe(**{**saved, "start": Path(start) if isinstance(start, str) and start else None})
     except FileNotFoundError:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from core.atomic import parse_json
 from core.labels import is_number
 
 _NUMBERS = ("epoch", "step", "cls_loss", "box_loss", "mAP", "AP50", "AP75")
@@ -22,8 +22,8 @@ def read_history(run_dir: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     try:
-        entries = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, RecursionError) as exc:  # (nested 100,000 deep: RecursionError stopped the folder's opening)
+        entries = parse_json(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot read it: {exc}") from None
     if not isinstance(entries, list):
         raise ValueError(f"it holds a {type(entries).__name__}, not a list of epochs")

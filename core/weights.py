@@ -25,7 +25,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 from torch import Tensor
 
-from core.atomic import atomic_path
+from core.atomic import atomic_path, parse_json
 from core.config import ModelConfig, PreprocessConfig, from_dict, to_dict
 from core.labels import PLACEHOLDER_CLASSES, category_name, integer_id
 from core.model import RetinaNet
@@ -72,7 +72,7 @@ class ModelSpec:
 
     @classmethod
     def from_json(cls, text: str) -> ModelSpec:
-        data = json.loads(text)
+        data = parse_json(text)
         if not isinstance(data, dict):
             raise ValueError(f"the metadata is a JSON {type(data).__name__}, not an object")
         if data.get("format") != FORMAT:

@@ -6,7 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from core.finetune import Recipe, check_labels, default_recipe, describe_plan, estimate_duration, list_runs, new_run_dir, split
+from core.finetune import (
+    FineTuneError,
+    Recipe,
+    check_labels,
+    default_recipe,
+    describe_plan,
+    estimate_duration,
+    list_runs,
+    load_recipe,
+    new_run_dir,
+    split,
+)
 from core.formats.coco import read_coco
 from core.labels import Category, LabelSet
 from tests.conftest import DATASETS, ROOT
@@ -73,8 +84,6 @@ def test_a_resumed_run_keeps_the_images_it_was_validated_on(tmp_path):
 
 def test_a_resumed_fine_tune_is_still_a_fine_tune(tmp_path):
     """Resume dropped the start weights' path, and a fine-tune that beat them was taken for a new model."""
-    from core.finetune import load_recipe
-
     (tmp_path / "recipe.json").write_text(json.dumps(Recipe(start=Path("models/start.safetensors")).to_json()))
     assert load_recipe(tmp_path).start == Path("models/start.safetensors")
     (tmp_path / "recipe.json").write_text(json.dumps(Recipe(start=None).to_json()))
@@ -192,8 +201,6 @@ def test_a_runs_recipe_reads_as_a_line():
 
 
 def test_a_recipe_with_an_unknown_optimizer_or_precision_is_refused_on_resume(tmp_path):
-    from core.finetune import FineTuneError, load_recipe
-
     (tmp_path / "recipe.json").write_text(json.dumps({**Recipe(start=None).to_json(), "optimizer": "adam"}))
     with pytest.raises(FineTuneError, match="recipe.json is unreadable .*optimizer 'adam' is not adamw or sgd"):
         load_recipe(tmp_path)
@@ -316,7 +323,7 @@ def test_a_run_is_freed_as_it_returns_without_a_garbage_collection(tmp_path, tin
     import weakref
 
     import core.train
-    from core.finetune import FineTuneError, fine_tune
+    from core.finetune import fine_tune
     from tests.conftest import valid_subset
 
     data = valid_subset(tmp_path, count=4)
@@ -421,6 +428,8 @@ def test_a_run_whose_files_hold_numbers_past_a_float_or_nest_too_deep_is_still_l
     assert listed.epochs == 0 and listed.epochs_done == 0 and listed.best_map is None
     (run / "recipe.json").write_text("[" * 100_000 + "]" * 100_000)
     assert list_runs(tmp_path)[0].recipe == {}
+    with pytest.raises(FineTuneError, match=f"Cannot resume {run.name}: its recipe.json is unreadable \\(its JSON is nested too deeply to read\\)"):
+        load_recipe(run)  # (Resume raised RecursionError)
 
 
 def test_a_class_renamed_since_keeps_its_trained_rows_by_its_id_where_the_ids_are_the_same_labels():

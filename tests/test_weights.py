@@ -128,10 +128,13 @@ def test_incomplete_torchvision_weights_and_inconsistent_metadata_are_refused(tm
         edited[name] = (json.dumps(meta), f"preprocessing settings out of range: {next(iter(changes))}")
     # of the wrong kind: tracebacks deep in torch ("unhashable type: 'list'", "empty(): argument 'size'"), "math domain error"
     for name, changes in (("num_classes", {"num_classes": 2.0}), ("fpn_channels", {"fpn_channels": "96"}), ("prior_prob", {"prior_prob": 1}),
-                          ("p6_from", {"p6_from": "p4"}), ("head_convs", {"head_convs": True})):
+                          ("p6_from", {"p6_from": "p4"}), ("head_convs", {"head_convs": True}), ("prior_prob_huge", {"prior_prob": 10**400})):
         meta = json.loads(spec.to_json())
         meta["model"].update(changes)
         edited[name] = (json.dumps(meta), f"model settings out of range: {next(iter(changes))}")
+    meta = json.loads(spec.to_json())
+    meta["source"] = "[" * 100_000 + "]" * 100_000  # (RecursionError)
+    edited["nested"] = (json.dumps(meta).replace(json.dumps(meta["source"]), meta["source"]), "its JSON is nested too deeply to read")
     for key, value, wanted in (("preset", ["x"], "a text"), ("training", [], "an object"), ("classes", {}, "a list")):
         meta = json.loads(spec.to_json())
         meta[key] = value

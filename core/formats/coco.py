@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from core.atomic import atomic_path
+from core.atomic import atomic_path, parse_json
 from core.cancel import Cancelled, CancelToken
 from core.formats import MAX_PIXELS, LabelFormatError, side_in_pixels
 from core.labels import Box, Category, ImageEntry, LabelSet, category_name, integer_id, is_number
@@ -30,13 +30,13 @@ def read_coco(path: Path | str) -> LabelSet:
         raise LabelFormatError(f"{path} is not a regular file (a pipe or a device): give the COCO JSON file")
     try:
         text = path.read_text(encoding="utf-8-sig")  # (a byte-order mark, as Windows tools write, is no error)
-        data = json.loads(text)
+        data = parse_json(text)
     except FileNotFoundError:
         raise LabelFormatError(f"{path}: no such file") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise LabelFormatError(f"{path}: not valid JSON ({exc})") from None
-    except RecursionError:
-        raise LabelFormatError(f"{path}: not a COCO detection file (its JSON is nested too deeply to read)") from None
+    except ValueError as exc:  # (nested too deeply)
+        raise LabelFormatError(f"{path}: not a COCO detection file ({exc})") from None
     # json.dumps of a name os.listdir decoded from another encoding ("caf\udce9.jpg"): read, no UTF-8
     # file could be written back from it, and every save of the labels failed. The text is searched
     # first (fast); the strings read are the judge ("C:\\udf12" is a backslash and text).
