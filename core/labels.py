@@ -164,10 +164,11 @@ def matched_by_file_name(file_names: Iterable[str], present: set[str], folder: P
     by_name: dict[str, list[str]] = {}
     for name in present:
         by_name.setdefault(PurePosixPath(name).name, []).append(name)
-    unmatched = [n for n in file_names if n not in present and not unlisted_image(n, folder)]
+    # only names one image could take are looked for on disk (each was, twice per import, on the GUI thread once)
+    unmatched = [n for n in file_names if n not in present and len(by_name.get(PurePosixPath(n).name, ())) == 1
+                 and not unlisted_image(n, folder)]
     asked = Counter(PurePosixPath(n).name for n in unmatched)
-    return {n: by_name[base][0] for n in unmatched
-            if len(by_name.get(base := PurePosixPath(n).name, ())) == 1 and asked[base] == 1}
+    return {n: by_name[base][0] for n in unmatched if asked[base := PurePosixPath(n).name] == 1}
 
 
 def unlisted_image(file_name: str, folder: Path) -> bool:

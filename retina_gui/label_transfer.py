@@ -62,7 +62,7 @@ class LabelTransfer(QObject):
     def import_labels(self, workspace: Workspace, fmt: str, source: Path, present: set[str]) -> bool:
         """Start reading ``source``; its boxes are added to ``workspace`` when it has been read."""
         from core.formats.convert import fit_to_images, read_labels, with_image_sizes
-        from core.labels import LabelSet, matched_by_file_name
+        from core.labels import LabelSet, matched_by_file_name, unlisted_image
 
         if self.busy:
             self.message.emit("an import or export is still running")
@@ -76,11 +76,13 @@ class LabelTransfer(QObject):
         def read(cancel):
             """Off the GUI thread: the sizes a file lacks (COCO without them) come from the image
             headers; labels made on other pixels than the folder's images are turned or scaled onto
-            them, and those of an image of another shape left out (added, they lay elsewhere)."""
+            them, and those of an image of another shape left out (added, they lay elsewhere). Also
+            the file names that are images under the folder, not listed (for the note of what is skipped)."""
             labels, problems = read_labels(fmt, source, folder, cancel, keep_outside=True)  # (a CSV of a copy elsewhere: by file name)
             renamed = matched_by_file_name([im.file_name for im in labels.images], present, folder)
             labels = LabelSet(labels.categories, [replace(im, file_name=renamed.get(im.file_name, im.file_name)) for im in labels.images],
                               labels.extra)
+            unlisted = {im.file_name for im in labels.images if im.file_name not in present and unlisted_image(im.file_name, folder)}
             # sizes of this folder's images only: the rest are skipped (an unmatched absolute CSV path was read outside it)
             here = [k for k, im in enumerate(labels.images) if im.file_name in present]
             images = list(labels.images)
@@ -88,11 +90,11 @@ class LabelTransfer(QObject):
                 images[k] = im
             labels = LabelSet(labels.categories, images, labels.extra)
             if fmt in ("yolo", "csv"):  # (their sizes are the images' own)
-                return labels, problems
+                return labels, problems, unlisted
             labels, fit = fit_to_images(labels, folder, cancel)
             left_out = set(fit.unfitted)
             labels = LabelSet(labels.categories, [im for im in labels.images if im.file_name not in left_out], labels.extra)
-            return labels, [*problems, *fit.fixed, *([f"{fit.unfitted_line}: left out"] if fit.unfitted else [])]
+            return labels, [*problems, *fit.fixed, *([f"{fit.unfitted_line}: left out"] if fit.unfitted else [])], unlisted
 
         self._start(read)
         self.message.emit(f"reading {source} …")
@@ -129,20 +131,19 @@ class LabelTransfer(QObject):
             self.message.emit(f"exported {count(images, 'image')}, {count(boxes, 'box')} to {target}{check}{gone}")
             self.finished.emit(True)
             return
-        from core.formats.convert import UNLABELLED_NOTE
-        from core.labels import unlisted_image
+        from core.formats.convert import NOTES
 
         _, source, workspace, present = task
-        labels, problems = result
+        labels, problems, unlisted_names = result
         try:
             added, skipped, repeated, reviewed = workspace.import_labels(labels, present, source.name)
         except (ValueError, OSError) as exc:  # a class name refused, the read-only labels; nothing is left half done
             self.problem.emit("Import failed", str(exc))
             self.finished.emit(False)
             return
-        problems = [p for p in problems if not p.startswith(UNLABELLED_NOTE)]
-        unlisted = [name for name in skipped if unlisted_image(name, workspace.folder)]
-        elsewhere = [name for name in skipped if name not in unlisted]
+        problems = [p for p in problems if not p.startswith(NOTES)]  # (a CSV's "no class list" note was shown as a problem)
+        unlisted = [name for name in skipped if name in unlisted_names]
+        elsewhere = [name for name in skipped if name not in unlisted_names]
         if elsewhere:
             problems.append(f"{len(elsewhere)} labelled images are not in this folder and were skipped, e.g. {elsewhere[0]}")
         if unlisted:  # (they were put on a listed image of the same file name, silently)

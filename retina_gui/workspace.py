@@ -38,7 +38,7 @@ from core.annotations import (
 )
 from core.formats import LabelFormatError
 from core.formats.coco import inside_folder
-from core.labels import Box, Category, LabelSet, class_name_key, matched_by_file_name
+from core.labels import Box, Category, LabelSet, class_name_key
 from core.text import count
 from retina_gui import commands
 from retina_gui.convert import corners, same_place, stored_corners
@@ -353,7 +353,9 @@ class Workspace(QObject):
     def import_labels(self, labels: LabelSet, present: set[str], source: str) -> tuple[int, list[str], int, int]:
         """Add the boxes of ``labels`` to this folder's images, and their "reviewed" marks (a
         negative of a VOC or YOLO folder, a reviewed image of a COCO file written here), as one undo
-        step. Classes are matched by name (new names become new classes). Returns the number of
+        step. Images are matched by ``file_name`` to the folder's images ``present`` (the reader has
+        matched other paths by file name: core.labels.matched_by_file_name). Classes are matched by
+        name (new names become new classes). Returns the number of
         boxes added, the names of labelled images that are not in the folder (skipped), how many
         boxes were left out because the image already has them (an import done twice), and how
         many images were marked reviewed."""
@@ -362,12 +364,10 @@ class Workspace(QObject):
         ids, new_categories = self._classes_for(labels.categories)
         names = {c.id: c.name for c in labels.categories}
         skipped, added, repeated, reviewed = [], [], 0, []
-        renamed = matched_by_file_name([im.file_name for im in labels.images], present, self.folder)
         for entry in labels.images:
             if not entry.boxes and not entry.reviewed:
                 continue
-            name = renamed.get(entry.file_name, entry.file_name)
-            if name not in present:
+            if (name := entry.file_name) not in present:
                 skipped.append(entry.file_name)
                 continue
             existing = self.store.entry(name)

@@ -2815,6 +2815,8 @@ def test_a_csv_import_reads_no_image_outside_the_folder(qtbot, tmp_path, setting
     assert transferred(qtbot, window, window.import_labels("csv", window.workspace.folder / "a.csv"))
     assert read and all(p.resolve().is_relative_to(window.workspace.folder) for p in read)
     assert len(window.workspace.store.boxes("chess_01.jpg")) == 1
+    # no class list beside it: a note of the CLI (classes numbered as they come), no problem of an import that matches classes by name
+    assert any("not in this folder" in r for r in window.reports) and not any("no class list" in r for r in window.reports), window.reports
     window.close()
 
 

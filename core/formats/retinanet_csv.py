@@ -23,6 +23,7 @@ CLASS_LIST_NAMES = ("classes.csv", "_classes.csv", "class_list.csv")
 
 NO_CLASS_LIST_NOTE = "no class list beside "  # starts the note on classes numbered as they come (a note: nothing is lost)
 
+
 def class_list_path(annotations: Path | str) -> Path:
     """The class list written beside ``annotations`` (``train.csv``: ``train_classes.csv``), so that
     exports of other class sets into one folder do not share one."""
