@@ -149,7 +149,6 @@ class MainWindow(QMainWindow):
         self._known_unreadable: dict[str, list] = {}  # the open folder's images found unreadable (see _remember_unreadable)
         self._shown_meanwhile: str | None = None  # the first image, shown while the listing had not reached it
         self.reports: list[str] = []  # every problem shown to the user this session (tests read it)
-        self._report_boxes: dict[str, QMessageBox] = {}  # the open box of each title
         self.canvas = Canvas(self)
         self.setCentralWidget(self.canvas)
         self.files = FileListPanel(FileListModel(), self)
@@ -1317,20 +1316,18 @@ class MainWindow(QMainWindow):
     def report(self, title: str, text: str) -> None:
         """Tell the user about a problem without blocking the window (and keep it for tests)."""
         self.reports.append(f"{title}: {text}")
-        box = self._report_boxes.get(title)
-        if box is not None:  # one box a title, saying the latest (Train pressed three times stacked three alike)
-            box.setText(text)
-            box.raise_()
+        # one box a title: the same problem again raises it (Train pressed three times stacked three alike boxes),
+        # another is added to it (a folder's scan failure was replaced by its skipped entries, under the same title)
+        open_box = next((b for b in self.findChildren(QMessageBox) if b.isVisible() and b.windowTitle() == title), None)
+        if open_box is not None:
+            if text not in open_box.text().split("\n\n"):
+                open_box.setText(f"{open_box.text()}\n\n{text}")
+            open_box.raise_()
             return
         box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.setWindowModality(Qt.WindowModality.NonModal)
-        box.finished.connect(partial(self._report_closed, title))
-        self._report_boxes[title] = box
         box.show()
-
-    def _report_closed(self, title: str, _result: int) -> None:
-        self._report_boxes.pop(title, None)
 
     # --- status --------------------------------------------------------------------------------
     def _image_shown(self, name: str, width: int, height: int) -> None:

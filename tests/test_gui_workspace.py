@@ -3145,8 +3145,9 @@ def test_a_box_drawn_without_a_class_whose_image_went_meanwhile_is_said_not_adde
     window.close()
 
 
-def test_a_problem_reported_again_updates_its_open_box_instead_of_stacking_another(qtbot, demo):
-    """Train pressed three times with nothing labelled stacked three alike boxes on one spot."""
+def test_a_problem_reported_again_raises_its_open_box_and_another_is_added_to_it(qtbot, demo):
+    """Train pressed three times with nothing labelled stacked three alike boxes on one spot; a
+    folder's scan failure and its skipped entries, both under "Folder", kept only the second."""
     from PySide6.QtWidgets import QMessageBox
 
     window = demo
@@ -3160,7 +3161,7 @@ def test_a_problem_reported_again_updates_its_open_box_instead_of_stacking_anoth
     window.report("Import", "something else")
     assert sorted(box.windowTitle() for box in boxes()) == ["Import", "Training"]
     training = next(box for box in boxes() if box.windowTitle() == "Training")
-    assert training.text() == "The class clock has no boxes" and len(window.reports) == 4
+    assert training.text() == "There are no labelled images\n\nThe class clock has no boxes" and len(window.reports) == 4
     training.button(QMessageBox.StandardButton.Ok).click()
     qtbot.waitUntil(lambda: len(boxes()) == 1)
     window.report("Training", "again")  # closed: a new box says it
