@@ -61,6 +61,7 @@ from retina_gui.widgets import (
     PinnedPanel,
     TypeAhead,
     enclosing_scroll_area,
+    json_setting,
     scroll_into_view,
 )
 from retina_gui.workers import FolderScanner, ImageLoader, drop_queued_results
@@ -641,7 +642,7 @@ class MainWindow(QMainWindow):
         self._use_folders_model(folder)
         self.listed = False
         # the image left last time, shown when the listing reaches it (its first part may not hold it)
-        self._restore, self._shown_meanwhile = self._setting_text(f"last_image/{workspace.folder}") or None, None
+        self._restore, self._shown_meanwhile = self.settings.value(f"last_image/{workspace.folder}", "", type=str) or None, None
         self.scanner = FolderScanner(folder, recursive=self.recursive_action.isChecked())
         self.scanner.found.connect(self._found)
         self.scanner.done.connect(self._scan_done)
@@ -662,15 +663,10 @@ class MainWindow(QMainWindow):
         if self.predictions.model is not None:
             self._remember_model(self.predictions.model)
         elif self.predictions.model_path is None:
-            last = self._setting_text(f"model/{folder}")
+            # (type=str: a hand-edited "a, b" reads as a list, which as a model path left the opened folder unlisted)
+            last = self.settings.value(f"model/{folder}", "", type=str)
             if last and Path(last).is_file():
                 self.predictions.load_model(Path(last))
-
-    def _setting_text(self, key: str) -> str:
-        """A setting that holds a text; "" when it holds something else (a hand-edited "a, b" reads as a list:
-        as a model path it left the opened folder unlisted)."""
-        value = self.settings.value(key, "")
-        return value if isinstance(value, str) else ""
 
     def _remember_model(self, info) -> None:
         if info is not None and self.workspace is not None:
@@ -775,11 +771,7 @@ class MainWindow(QMainWindow):
 
     def _saved_unreadable(self) -> dict[str, list]:
         """The folder's images found unreadable before: name -> [why, size, mtime_ns, ctime_ns]."""
-        try:
-            saved = json.loads(self.settings.value(self._unreadable_key(), "") or "{}")
-        except (TypeError, ValueError):  # (a settings file edited by hand)
-            return {}
-        return {k: v for k, v in saved.items() if isinstance(v, list) and len(v) == 4} if isinstance(saved, dict) else {}
+        return {k: v for k, v in json_setting(self.settings, self._unreadable_key(), dict).items() if isinstance(v, list) and len(v) == 4}
 
     @staticmethod
     def _file_state(path: Path) -> list | None:
@@ -872,8 +864,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue(RECENT_KEY, [str(folder), *recent][:RECENT_COUNT])
 
     def _recent(self) -> list[str]:
-        value = self.settings.value(RECENT_KEY, [])
-        return [value] if isinstance(value, str) else list(value or [])
+        return self.settings.value(RECENT_KEY, [], type=list)
 
     def _last_folder(self) -> Path | None:
         recent = self._recent()

@@ -59,7 +59,7 @@ from core.history import read_history
 from core.labels import LabelSet, class_name_key
 from core.text import duration
 from retina_gui.predictions import Predictions
-from retina_gui.widgets import BoundedNote, TaskProgress, button_grid, model_name, rows_high, scroll_into_view
+from retina_gui.widgets import BoundedNote, TaskProgress, button_grid, json_setting, model_name, rows_high, scroll_into_view
 from retina_gui.workers import TrainingWorker
 
 SMOOTHING = 0.9  # exponential moving average of the plotted losses
@@ -509,11 +509,10 @@ class TrainingPanel(QWidget):
     def _remembered_recipe(self) -> tuple[str, Recipe] | None:
         """This folder's remembered Advanced settings over its defaults, with where it starts from
         ("current" or "new"); None: none, or unreadable (another version's, edited by hand)."""
-        if self.annotator.workspace is None or not (text := self.settings.value(self._advanced_key(), "")):
+        if self.annotator.workspace is None or not (saved := json_setting(self.settings, self._advanced_key(), dict)):
             return None
         base = self.default_recipe()
         try:
-            saved = json.loads(text)
             start = saved.pop("start")
             kinds = {f.name: f.type for f in fields(Recipe)}  # "int", "int | None", ... (annotations as text)
             for name, value in saved.items():
@@ -521,14 +520,14 @@ class TrainingPanel(QWidget):
                 if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
                     return None
             return (start, replace(base, **saved)) if start in ("current", "new") else None
-        except (ValueError, TypeError, KeyError, AttributeError):
+        except (ValueError, TypeError, KeyError):
             return None
 
     def attach(self) -> None:
         """A folder opened: its runs, its plan, and Advanced open with the user's edits when it was
         left open with them."""
         self.refresh_runs()
-        if self.settings.value(self._advanced_key(), ""):  # (read, over the defaults, as Advanced opens)
+        if json_setting(self.settings, self._advanced_key(), dict):  # (read, over the defaults, as Advanced opens)
             self.advanced.setChecked(True)
         # (deferred, as the other causes are: an open said it three times, 0.2 s at 100,000 boxes before the window showed)
         self._plan_timer.start()
@@ -860,12 +859,8 @@ class TrainingPanel(QWidget):
 
     def _saved_models_before(self) -> list[tuple[Path, str | None]]:
         """The models used before, as the last start left them: those whose file is still there."""
-        try:
-            saved = json.loads(self.settings.value(self.MODELS_KEY, "") or "[]")
-        except (TypeError, ValueError):  # (a settings file edited by hand)
-            return []
-        entries = [e for e in saved if isinstance(e, list) and len(e) == 2 and isinstance(e[0], str) and isinstance(e[1], (str, type(None)))] \
-            if isinstance(saved, list) else []
+        entries = [e for e in json_setting(self.settings, self.MODELS_KEY, list)
+                   if isinstance(e, list) and len(e) == 2 and isinstance(e[0], str) and isinstance(e[1], (str, type(None)))]
         return [(Path(path), preset) for path, preset in entries if Path(path).is_file()]
 
     def _show_previous_model(self) -> None:
@@ -897,11 +892,7 @@ class TrainingPanel(QWidget):
             self.settings.setValue(self.SPEEDS_KEY, json.dumps(saved))
 
     def _saved_speeds(self) -> dict[str, dict]:
-        try:
-            saved = json.loads(self.settings.value(self.SPEEDS_KEY, "") or "{}")
-        except (TypeError, ValueError):  # (a settings file edited by hand)
-            return {}
-        return {k: v for k, v in saved.items() if isinstance(v, dict)} if isinstance(saved, dict) else {}
+        return {k: v for k, v in json_setting(self.settings, self.SPEEDS_KEY, dict).items() if isinstance(v, dict)}
 
     def _remembered_runs(self) -> list[RunInfo]:
         """The runs of other folders whose speed is remembered, as the estimate takes them (entries

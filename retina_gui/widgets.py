@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TypeVar
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, QPoint, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QPoint, QRect, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (
     QFrame,
@@ -24,6 +25,20 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+JsonKind = TypeVar("JsonKind", dict, list)
+
+
+def json_setting(settings: QSettings, key: str, kind: type[JsonKind]) -> JsonKind:
+    """A setting kept as JSON text of a ``kind`` (dict or list): an empty one when it is missing,
+    or when a settings file edited by hand holds anything else there."""
+    from core.atomic import parse_json
+
+    try:
+        value = parse_json(settings.value(key, "", type=str) or "null")
+    except ValueError:
+        return kind()
+    return value if isinstance(value, kind) else kind()
 
 
 def button_grid(*widgets: QWidget, columns: int = 2) -> QGridLayout:

@@ -3171,13 +3171,17 @@ def test_a_problem_reported_again_raises_its_open_box_and_another_is_added_to_it
 
 def test_hand_edited_settings_of_the_wrong_kind_are_passed_over(qtbot, tmp_path):
     """geometry=hello stopped the window from starting (restoreGeometry(str)); a model path written
-    "a, b" reads as a list, which left the opened folder unlisted."""
+    "a, b" reads as a list, which left the opened folder unlisted. The settings kept as JSON hold a
+    list, JSON nested too deep, or a number."""
     folder = tmp_path / "demo"
     shutil.copytree(DEMO, folder)
     ini = tmp_path / "settings.ini"
     written = QSettings(str(ini), QSettings.Format.IniFormat)
-    for key in ("window/geometry", "window/panels", f"model/{folder}", f"last_image/{folder}"):
+    for key in ("window/geometry", "window/panels", f"model/{folder}", f"last_image/{folder}", f"training_advanced/{folder}"):
         written.setValue(key, "EDITED")
+    written.setValue("training/speeds", "[" * 100_000 + "]" * 100_000)
+    written.setValue("training/models_before", "7")
+    written.setValue(f"unreadable_images/{folder}", '["chess_01.jpg"]')
     written.sync()
     ini.write_text(ini.read_text().replace("geometry=EDITED", "geometry=hello").replace("=EDITED", "=a, b"))
     settings = QSettings(str(ini), QSettings.Format.IniFormat)
@@ -3185,7 +3189,9 @@ def test_hand_edited_settings_of_the_wrong_kind_are_passed_over(qtbot, tmp_path)
     assert settings.value(f"model/{folder}") == ["a", "b"] and settings.value(f"last_image/{folder}") == ["a", "b"]
     window = open_window(qtbot, folder, settings, arrange=False)
     qtbot.waitUntil(lambda: window.listed and window.annotator.current == "chess_01.jpg", timeout=10_000)
-    assert window.files.model.rowCount() == 8
+    assert window.files.model.rowCount() == 8 and window.predictions.model_path is None and not window.files.model.unreadable
+    panel = window.training_panel
+    assert not panel.advanced.isChecked() and panel._saved_speeds() == {} and panel._saved_models_before() == []
     window.close()
 
 
