@@ -11,7 +11,7 @@ import warnings
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -205,6 +205,12 @@ def walk_images(folder: Path, *, recursive: bool = True, skipped: list[str] | No
     out besides goes into ``skipped`` with the reason: a subfolder that cannot be read, such a link,
     a file name that is not valid UTF-8 (named, not shown mangled)."""
     return _walk(folder, "", frozenset(), recursive, skipped if skipped is not None else [])
+
+
+def would_list(name: str, *, recursive: bool) -> bool:
+    """Whether :func:`walk_images` lists the image at ``name`` (a POSIX path relative to the folder)."""
+    parts = PurePosixPath(name).parts
+    return not any(part.startswith(".") for part in parts) and (recursive or len(parts) == 1)
 
 
 def _walk(folder: Path, prefix: str, above: frozenset[tuple[int, int]], recursive: bool, skipped: list[str]) -> Iterator[str]:

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.annotations import AnnotationFileLocked
-from core.images import IMAGE_SUFFIXES
+from core.images import IMAGE_SUFFIXES, would_list
 from core.review import ACCEPT_SKIP_IOU
 from core.text import count as count_of
 from retina_gui.anchor_panel import AnchorPanel
@@ -566,15 +566,14 @@ class MainWindow(QMainWindow):
             name = image.relative_to(self.workspace.folder).as_posix()
             if self.files.set_current(name):
                 return True
-            hidden = any(part.startswith(".") for part in Path(name).parts)
-            if not self.listed or (not hidden and (self.recursive_action.isChecked() or "/" not in name)):
+            if not would_list(name, recursive=True):  # (dropped while the folder was listed, it waited for the listing in vain)
+                self.say(f"{name} is not listed: names starting with “.” are left out")
+                return False
+            if would_list(name, recursive=self.recursive_action.isChecked()):
                 self._restore = name  # shown when the listing reaches it: this one, or F5's for one added since
                 if self.listed:  # (the folder was opened again, losing its labels file if it had another, and its history)
                     self.rescan()
                 return True
-            if hidden:
-                self.say(f"{name} is not listed: names starting with “.” are left out")
-                return False
             # in a subfolder, with Include Subfolders off: its own folder, as for any other
         if not self.open_folder(image.parent, labels):
             return False

@@ -3050,6 +3050,11 @@ def test_retina_gui_given_an_image_opens_its_folder_on_it_and_a_missing_path_is_
     assert window.open_image(folder / "sub" / "inner.jpg")
     qtbot.waitUntil(lambda: window.workspace.folder == (folder / "sub").resolve() and window.listed, timeout=5000)
     wait_image(qtbot, window, "inner.jpg")
+    # a hidden one is never listed: said, also while the folder is being listed (it waited for the listing in vain)
+    shutil.copy(DEMO / "chess_04.jpg", folder / "sub" / ".hidden.jpg")
+    assert window.open_folder(folder / "sub") and not window.listed
+    assert not window.open_image(folder / "sub" / ".hidden.jpg")
+    assert window.statusBar().currentMessage() == ".hidden.jpg is not listed: names starting with “.” are left out"
     window.close()
 
 

@@ -217,3 +217,13 @@ def test_running_out_of_memory_is_no_read_error_of_the_file(monkeypatch):
     monkeypatch.setattr(core.images, "_to_rgb", no_memory)
     with pytest.raises(MemoryError):
         load_image(DATASETS / "sample_photos" / "sklearn" / "china.jpg")
+
+
+def test_would_list_follows_the_listing_rule():
+    from core.images import walk_images, would_list
+
+    assert would_list("a.jpg", recursive=False) and would_list("sub/a.jpg", recursive=True)
+    assert not would_list("sub/a.jpg", recursive=False) and not would_list(".a.jpg", recursive=True)
+    assert not would_list(".cache/a.jpg", recursive=True) and not would_list("sub/.a.jpg", recursive=True)
+    listed = list(walk_images(DATASETS / "exif_orientation", recursive=False))
+    assert listed and all(would_list(name, recursive=False) for name in listed)
