@@ -728,6 +728,9 @@ class MainWindow(QMainWindow):
         self._show_undo_state()
         self.classes.set_workspace(None)
         self.files.set_model(FileListModel())
+        for box in self.findChildren(QMessageBox):  # the problems of the folder closed (they stood over the next one's)
+            if box.isVisible() and box.windowModality() == Qt.WindowModality.NonModal:
+                box.close()
 
     def _found(self, names: list) -> None:
         """A part of the listing: the image left last time is shown when it comes (in a big or

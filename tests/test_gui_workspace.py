@@ -3150,7 +3150,7 @@ def test_a_box_drawn_without_a_class_whose_image_went_meanwhile_is_said_not_adde
     window.close()
 
 
-def test_a_problem_reported_again_raises_its_open_box_and_another_is_added_to_it(qtbot, demo):
+def test_a_problem_reported_again_raises_its_open_box_and_another_is_added_to_it(qtbot, demo, tmp_path):
     """Train pressed three times with nothing labelled stacked three alike boxes on one spot; a
     folder's scan failure and its skipped entries, both under "Folder", kept only the second."""
     from PySide6.QtWidgets import QMessageBox
@@ -3171,6 +3171,9 @@ def test_a_problem_reported_again_raises_its_open_box_and_another_is_added_to_it
     qtbot.waitUntil(lambda: len(boxes()) == 1)
     window.report("Training", "again")  # closed: a new box says it
     assert sorted(box.windowTitle() for box in boxes()) == ["Import", "Training"]
+    shutil.copytree(DEMO, tmp_path / "other")
+    assert window.open_folder(tmp_path / "other")  # the boxes of the folder closed go with it
+    qtbot.waitUntil(lambda: not boxes())
     window.close()
 
 
