@@ -466,11 +466,8 @@ def fine_tune(labels: LabelSet, image_root: Path, run_dir: Path, recipe: Recipe,
               on_event: Callable | None = None, cancel: CancelToken | None = None):
     """Train per ``recipe`` on the labelled images of ``labels`` (a snapshot: the GUI keeps
     editing). Returns :class:`core.train.TrainResult`; raises :class:`FineTuneError`."""
-    import torch
-
     from core.dataset import AugmentConfig
-    from core.train import DataSource, TrainConfig, Trainer, TrainingError
-    from core.weights import CheckpointError, load_checkpoint
+    from core.train import TrainConfig
 
     problems = check_labels(labels, resuming=resume)
     if problems:
@@ -481,6 +478,23 @@ def fine_tune(labels: LabelSet, image_root: Path, run_dir: Path, recipe: Recipe,
     config = TrainConfig(epochs=recipe.epochs, batch_size=recipe.batch_size, lr=recipe.lr, image_size=recipe.image_size,
                          max_size=round(recipe.image_size * 1.5), frozen_stages=recipe.frozen_stages, seed=recipe.seed,
                          optimizer=recipe.optimizer, precision=recipe.precision, augment=augment, patience=recipe.patience, warmup_iters=min(100, max(1, len(train.images) // recipe.batch_size * recipe.epochs // 10)))
+    made = not run_dir.exists()
+    try:
+        return _fine_tune(train, val, image_root, run_dir, recipe, config, resume=resume, on_event=on_event, cancel=cancel)
+    except BaseException:
+        # a new run failing before its first checkpoint (its start weights unreadable, say) left a folder of nothing to resume
+        if made and not resume and not (run_dir / "train_state.pt").exists():
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+
+
+def _fine_tune(train: LabelSet, val: LabelSet, image_root: Path, run_dir: Path, recipe: Recipe, config, *, resume: bool,
+               on_event: Callable | None, cancel: CancelToken | None):
+    import torch
+
+    from core.train import DataSource, Trainer, TrainingError
+    from core.weights import CheckpointError, load_checkpoint
+
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         if not resume:

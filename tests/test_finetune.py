@@ -450,3 +450,21 @@ def test_a_class_renamed_since_keeps_its_trained_rows_by_its_id_where_the_ids_ar
     edited = LabelSet([replace(c, name="monarch") if c.id == first.id else c for c in DEMO.categories], DEMO.images)
     assert "New to the model" not in describe_plan(edited, labels.categories) and "left out of the new one" not in describe_plan(
         edited, [c for c in labels.categories if any(b.category_id == c.id for im in DEMO.images for b in im.boxes)])
+
+
+def test_a_new_run_failing_before_its_first_checkpoint_leaves_no_folder(tmp_path):
+    """Its start weights unreadable, the window's run left a folder of a recipe and a split among
+    the runs, with nothing to resume."""
+    from core.finetune import fine_tune
+
+    labels = LabelSet(DEMO.categories, DEMO.images)
+    (tmp_path / "start.safetensors").write_bytes(b"not a checkpoint")
+    recipe = Recipe(start=tmp_path / "start.safetensors", epochs=1, image_size=160, batch_size=2, precision="fp32", device="cpu")
+    with pytest.raises(FineTuneError, match="start.safetensors"):
+        fine_tune(labels, ROOT / "resources" / "demo", tmp_path / "runs" / "new", recipe)
+    assert not (tmp_path / "runs" / "new").exists()
+    (tmp_path / "given").mkdir()  # a folder that was there is not removed
+    (tmp_path / "given" / "notes.txt").write_text("mine")
+    with pytest.raises(FineTuneError):
+        fine_tune(labels, ROOT / "resources" / "demo", tmp_path / "given", recipe)
+    assert (tmp_path / "given" / "notes.txt").read_text() == "mine"
