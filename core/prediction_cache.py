@@ -109,10 +109,10 @@ class PredictionCache:
         finally:  # also when cancelled: an entry deleted takes its rejections along, or they would hide the new image's boxes
             if changed:
                 self._outdated |= changed
-                rejected = self.rejected()
-                if changed & set(self._rejected_file()):  # (also when predicted again since: the numbers were of the old candidates)
+                stored = self._rejected_file()
+                if changed & stored.keys():  # (also when predicted again since: the numbers were of the old candidates)
                     with contextlib.suppress(OSError):  # a read-only cache: rejected() leaves them out all the same
-                        self.put_rejected(rejected)
+                        self.put_rejected({name: indices for name, indices in stored.items() if name not in self._outdated})
         return sorted(current)
 
     def _same_bytes(self, path: Path, own: Path, file_name: str, cancel: CancelToken | None) -> bool:

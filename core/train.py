@@ -279,6 +279,7 @@ class Trainer:
                                   and _smallest_short_side(train_data.labels, config) < BF16_CPU_MIN_SIZE)
         if self._small_input_fp32:
             self.dtype = torch.float32
+        self._made_from: Path | None = None  # the outermost folder this run made (set by _hold_run_folder)
         self._run_lock = self._hold_run_folder(resume)  # before anything is written there
         try:
             self._prepare(train_data=train_data, val_data=val_data, config=config, start=start, backbone=backbone, preset=preset,
@@ -457,9 +458,13 @@ class Trainer:
             else:
                 pending.unlink()
 
+    @property
+    def _validates(self) -> bool:
+        return bool(self.config.validate and self.val_data is not None and self.val_data.labels.images)
+
     def _validated_on(self) -> str:
         """The validation images, as the first log line says them (--val-split 0.01 of 2 images held out one, unsaid)."""
-        if not (self.config.validate and self.val_data is not None and self.val_data.labels.images):
+        if not self._validates:
             return " (no validation)"
         return f" ({count(len(self.val_data.labels.images), 'validation image')})"
 
@@ -641,7 +646,7 @@ class Trainer:
         folders = [name for name in (*_RUN_FILES, "best.safetensors", _PENDING_BEST) if (self.run_dir / name).is_dir()]
         if folders:  # (found otherwise only when the first epoch's files are written)
             raise TrainingError(f"{self.run_dir} holds folders named {', '.join(folders)}, where the run writes its files: move them away")
-        lock = FileLock(self.run_dir / ".run.lock", timeout=0)
+        lock = FileLock(self.run_dir / _LOCK_FILE, timeout=0)
         try:
             lock.acquire()
         except Timeout:
@@ -659,12 +664,12 @@ class Trainer:
     def _remove_unused_run_folder(self) -> None:
         """The folders this run made, left with nothing but its marks (it failed before its start:
         the start weights' download, say), go: they stayed, and looked like a run."""
-        made = getattr(self, "_made_from", None)
+        made = self._made_from
         if made is None:
             return
         with contextlib.suppress(OSError):
-            if {p.name for p in self.run_dir.iterdir()} <= {".run.lock", _RUN_MARK}:
-                for name in (".run.lock", _RUN_MARK):
+            if {p.name for p in self.run_dir.iterdir()} <= {_LOCK_FILE, _RUN_MARK}:
+                for name in (_LOCK_FILE, _RUN_MARK):
                     (self.run_dir / name).unlink(missing_ok=True)
                 for folder in [self.run_dir, *self.run_dir.parents]:  # up to the first it made, each only while empty
                     folder.rmdir()
@@ -701,7 +706,7 @@ class Trainer:
                 start_time = time.perf_counter()
             if self.end_pending:  # cancelled while validating the last epoch: validate it now
                 self._end_epoch()
-            if config.patience is not None and not (config.validate and self.val_data is not None and self.val_data.labels.images):
+            if config.patience is not None and not self._validates:
                 self._log(f"no validation, so no early stop: {'the one epoch is' if config.epochs == 1 else f'all {config.epochs} epochs are'} trained")
             while self.epoch < config.epochs and not self.stopped_early:
                 self.dataset.set_epoch(self.epoch)
@@ -875,7 +880,7 @@ class Trainer:
     def _end_epoch(self) -> None:
         metrics: EvalResult | None = None
         began = time.perf_counter()
-        if self.config.validate and self.val_data is not None and self.val_data.labels.images and self.dist.main:
+        if self._validates and self.dist.main:
             metrics = self.evaluate(self.val_data)
         entry = {"epoch": self.epoch, "step": self.step, **({} if metrics is None else metrics.to_json())}
         if self._epoch_images:  # how fast it went, for the window's estimate of the next run's time
@@ -955,6 +960,7 @@ _RUN_FILES = ("last.safetensors", "train_state.pt", "metrics.json", "train.log")
 # left by a run that started in the folder (not by one refused there, as the lock file is): the files of
 # the names above are a run's, which a new run may clear when none was committed
 _RUN_MARK = ".retina-run"
+_LOCK_FILE = ".run.lock"  # held while a run uses its folder
 
 
 def _first_checkpoint(summary: dict[str, Any], folder: Path) -> bool:
