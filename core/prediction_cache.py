@@ -106,6 +106,8 @@ class PredictionCache:
                 elif own is not None or not stamped:  # the image changed, or an entry of a version without stamps
                     _delete(path)
                     changed.add(name)
+        except OSError:  # a part of the cache that cannot be listed (a share's permissions): its images are predicted again
+            pass
         finally:  # also when cancelled: an entry deleted takes its rejections along, or they would hide the new image's boxes
             if changed:
                 self._outdated |= changed

@@ -375,7 +375,7 @@ class PredictionWorker(QueueWorker):
             names = self._cache.names(self.cancel)  # first: it drops the entries, and the rejections, of images changed since
         except Cancelled:  # the worker stops (the folder closes) while a copied folder's images are read
             return
-        except Exception:  # noqa: BLE001 - a cache that cannot be listed (it ended the thread, unseen): its images are predicted again
+        except Exception:  # noqa: BLE001 - the thread's guard (names() keeps what it can list): the images are predicted again
             names = []
         self.rejected_loaded.emit(self._cache.rejected())
         self.cached_names.emit(names)  # names only: reading 10,000 files here held every load up

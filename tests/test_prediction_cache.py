@@ -156,6 +156,16 @@ def test_a_read_only_cache_lists_what_it_can_and_forgets_outdated_rejections(tmp
     assert fresh.names() == ["c.jpg"]  # a.jpg's entry could not be renamed for it: predicted again
     assert fresh.rejected() == {"a.jpg": {0}, "c.jpg": {0}}  # b.jpg's were of the old photo's candidates, though still in the file
     assert len(list(fresh.folder.rglob("*.npz"))) == 3
+    # a part that cannot be listed: what was found before it is kept
+    listed = prediction_cache.Path.rglob
+
+    def stops(self, pattern):
+        found = listed(self, pattern)
+        yield next(found)
+        raise OSError(errno.EACCES, os.strerror(errno.EACCES))
+
+    monkeypatch.setattr(prediction_cache.Path, "rglob", stops)
+    assert fresh.names() in ([], ["c.jpg"])  # (the OSError ended the prediction thread)
 
 
 def test_an_entry_or_rejection_file_damaged_in_any_way_reads_as_missing(tmp_path):
