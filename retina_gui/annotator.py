@@ -131,7 +131,7 @@ class Annotator(QObject):
         if self.workspace is None or self.current is None or self.size is None:
             return False
         if self.workspace.read_only:
-            self.message.emit(f"Editing is off: {self.workspace.read_only_reason}")
+            self.message.emit(self.workspace.read_only_text)
             return False
         if not (self.workspace.folder / self.current).exists():  # renamed or deleted while shown (from the cache)
             self.message.emit(f"{self.current} is no longer in the folder (renamed or deleted?): its labels are kept under "

@@ -137,7 +137,7 @@ class ClassesPanel(QWidget):
         if self.workspace is None:  # (Add with no folder open did nothing, and said nothing)
             self.message.emit("open a folder first: its classes are kept with its labels")
         elif self.workspace.read_only:
-            self.message.emit(f"Editing is off: {self.workspace.read_only_reason}")
+            self.message.emit(self.workspace.read_only_text)
         return self.workspace is not None and not self.workspace.read_only
 
     def _chosen_to_edit(self) -> int | None:

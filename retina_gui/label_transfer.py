@@ -68,7 +68,7 @@ class LabelTransfer(QObject):
             self.message.emit("an import or export is still running")
             return False
         if workspace.read_only:
-            self.problem.emit("Import", f"Editing is off: {workspace.read_only_reason}")
+            self.problem.emit("Import", workspace.read_only_text)
             return False
         folder = workspace.folder
         self._task = ("import", source, workspace, present)

@@ -652,7 +652,7 @@ class MainWindow(QMainWindow):
         self.training_panel.attach()
         self.labels_not_saved = False
         self.save_label.setText("read only" if workspace.read_only else f"labels: {workspace.labels_file.path.name}")
-        self.model_panel.set_editable(workspace.read_only_reason if workspace.read_only else None)
+        self.model_panel.refresh_accepting()
         self._update_title()
         return True
 
@@ -1516,7 +1516,7 @@ class MainWindow(QMainWindow):
             self.say("open a folder first: accepted predictions become its labels")
             return False
         if self.workspace.read_only:
-            self.say(f"Editing is off: {self.workspace.read_only_reason}")
+            self.say(self.workspace.read_only_text)
             return False
         return True
 

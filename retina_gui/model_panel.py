@@ -41,8 +41,6 @@ class ModelPanel(QWidget):
     def __init__(self, predictions: Predictions, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.predictions = predictions
-        self._model_ready = False
-        self._read_only_reason: str | None = None  # why the open folder's labels cannot be edited
         self.path_label = QLabel("no model")
         self.path_label.setWordWrap(True)
         self.info_label = QLabel()
@@ -244,17 +242,14 @@ class ModelPanel(QWidget):
         self.error_label.setText(breakable(f"Could not predict {name}: {reason}"))
         self.error_label.show()
 
-    def set_editable(self, read_only_reason: str | None) -> None:
-        """The open folder's labels can be edited (None), or why not: the Accept buttons are greyed
+    def refresh_accepting(self) -> None:
+        """The Accept buttons: greyed without a model, and in a folder whose labels cannot be edited,
         with the reason (they asked their question, then refused its Yes)."""
-        self._read_only_reason = read_only_reason
-        self._enable_accepting()
-
-    def _enable_accepting(self) -> None:
-        why = self._read_only_reason
+        workspace = self.predictions.annotator.workspace
+        why = workspace.read_only_text if workspace is not None and workspace.read_only else None
         for button, tip in ((self.accept_image_button, ACCEPT_IMAGE_TIP), (self.accept_folder_button, ACCEPT_FOLDER_TIP)):
-            button.setEnabled(self._model_ready and why is None)
-            button.setToolTip(tip if why is None else f"Editing is off: {why}")
+            button.setEnabled(self.predictions.model is not None and why is None)
+            button.setToolTip(tip if why is None else why)
 
     def _model_changed(self, info: ModelInfo | None) -> None:
         ready = info is not None
@@ -262,8 +257,7 @@ class ModelPanel(QWidget):
             self.error_label.hide()
         for w in (self.predict_button, self.folder_button, self.score_slider, self.nms_slider):
             w.setEnabled(ready)
-        self._model_ready = ready
-        self._enable_accepting()
+        self.refresh_accepting()
         self.classes.blockSignals(True)
         self.classes.clear()
         if info is None:  # no model (another folder opened, say): no folder run either, whatever one had reported

@@ -490,7 +490,7 @@ class Predictions(QObject):
         accepted by a double-click took the image out of Accept shown (folder))."""
         workspace = self.annotator.workspace
         if workspace is None or workspace.read_only:
-            self.message.emit(f"Editing is off: {workspace.read_only_reason}" if workspace else "Open a folder first")
+            self.message.emit(workspace.read_only_text if workspace else "Open a folder first")
             return 0
         # a new class keeps the colour its predictions had: accepting (and undoing) changes no colour
         colors = {name: color.name() for name, color in zip(self.model.class_names, self.class_colors())} if self.model is not None else None

@@ -93,6 +93,11 @@ class Workspace(QObject):
         return self.labels_file is None
 
     @property
+    def read_only_text(self) -> str:
+        """What an edit refused in a read-only folder says."""
+        return f"Editing is off: {self.read_only_reason}"
+
+    @property
     def dirty(self) -> bool:
         return self.store.revision != self._saved_revision
 
@@ -170,7 +175,7 @@ class Workspace(QObject):
 
     def _push(self, command: commands.StoreCommand) -> None:
         if self.read_only:
-            raise PermissionError(f"Editing is off: {self.read_only_reason}")
+            raise PermissionError(self.read_only_text)
         self.undo_stack.push(command)
         if command.failure is not None:
             if self._step is None:  # alone, it leaves the history without being undone (it did nothing, or not all of it);

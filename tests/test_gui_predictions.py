@@ -237,6 +237,12 @@ def test_accepting_in_a_read_only_folder_is_greyed_and_refused_before_any_questi
     assert not panel.accept_image_button.isEnabled() and not panel.accept_folder_button.isEnabled()
     assert panel.accept_image_button.toolTip().startswith("Editing is off:") and "read-only" in panel.accept_image_button.toolTip()
     assert panel.predict_button.isEnabled()  # predicting writes no labels
+    model_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Model")
+    model_menu.aboutToShow.emit()  # the menu greys them too, and only them
+    enabled = {a.text(): a.isEnabled() for a in model_menu.actions() if a.text()}
+    model_menu.aboutToHide.emit()
+    assert enabled == {"&Load Model…": True, "&Predict Image": True, "Predict &Folder": True,
+                       "&Accept Shown Predictions (image)": False, "Accept Shown Predictions (&folder)": False}
     assert window.accept_image() == 0  # Ctrl+Return
     assert window.statusBar().currentMessage().startswith("Editing is off:")
     window.accept_folder()
