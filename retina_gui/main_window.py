@@ -1097,8 +1097,8 @@ class MainWindow(QMainWindow):
         stack = self.workspace.undo_stack
         command = stack.command(stack.index() - 1)
         self._show_image_of(command)
-        self.say(f"undone: {stack.undoText()}")  # not the message of the edit, left standing
         self._stepped = f"undone: {stack.undoText()}"
+        self.say(self._stepped)  # not the message of the edit, left standing
         stack.undo()
         self._stepped = ""
         self._select_left(command, undone=True)
@@ -1111,8 +1111,8 @@ class MainWindow(QMainWindow):
         before = stack.index()
         command = stack.command(before)
         self._show_image_of(command)
-        self.say(f"redone: {stack.redoText()}")
         self._stepped = f"redone: {stack.redoText()}"
+        self.say(self._stepped)
         stack.redo()
         self._stepped = ""
         if problem := self.workspace.take_back_failed_redo(before):

@@ -165,7 +165,6 @@ class TrainingPanel(QWidget):
         self.annotator = predictions.annotator
         self.worker: TrainingWorker | None = None
         self.run_dir: Path | None = None
-        self._model_at_start: Path | None = None  # the model in use when the run started
         self._ending: list[TrainingWorker] = []  # runs let go of (another folder opened): cancelled, ending their step
         # the models used before the current one (path, preset), the most recent last: "Previous model"
         # goes back through them one by one, whatever replaced them (a run, the runs list, Load Model…),
@@ -568,9 +567,6 @@ class TrainingPanel(QWidget):
             if recipe.start is None and not self._random_start_accepted(recipe.backbone):
                 return False
         self.run_dir = resume_dir or new_run_dir(self._root())
-        # the model in use as it starts: another one in use at its end was chosen meanwhile (a resumed run's
-        # recipe names the weights it first started from, maybe days ago)
-        self._model_at_start = self.predictions.model.path if self.predictions.model is not None else None
         self.chart.clear()
         self.log.clear()
         if resume_dir is not None:
@@ -587,7 +583,10 @@ class TrainingPanel(QWidget):
         self.progress.setRange(0, 0)  # busy until the first step says how many (the last run's "100 %" stood there, or nothing)
         self.progress.show()
         self._status_model = None
-        self.worker = TrainingWorker(labels, ws.folder, self.run_dir, recipe, resume=resume_dir is not None)
+        # the model in use as it starts: another one in use at its end was chosen meanwhile (a resumed run's
+        # recipe names the weights it first started from, maybe days ago)
+        self.worker = TrainingWorker(labels, ws.folder, self.run_dir, recipe, resume=resume_dir is not None,
+                                     model_at_start=self.predictions.model.path if self.predictions.model is not None else None)
         self.worker.event.connect(self._event)
         self.worker.run_finished.connect(self._finished)
         self.worker.failed.connect(self._fail)
@@ -719,7 +718,7 @@ class TrainingPanel(QWidget):
         in_use = self.predictions.model
         new_model = self.worker is not None and self.worker.recipe.start is None and in_use is not None
         # another model chosen while it trained (Previous model, a run's): it was the user's pick, taken away unasked
-        start = self._model_at_start
+        start = self.worker.model_at_start if self.worker is not None else None
         switched = start is not None and in_use is not None and Path(in_use.path).resolve() != Path(start).resolve()
         resumed = self.worker is not None and self.worker.resume
         planned = self.worker.recipe.epochs if self.worker is not None else None

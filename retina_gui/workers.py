@@ -502,9 +502,13 @@ class TrainingWorker(Worker):
     run_finished = Signal(object)  # core.train.TrainResult (not QThread.finished, which it would hide)
     failed = Signal(str, int)  # message, a smaller batch size to offer (0: none)
 
-    def __init__(self, labels: LabelSet, image_root: Path, run_dir: Path, recipe, *, resume: bool = False) -> None:
+    def __init__(self, labels: LabelSet, image_root: Path, run_dir: Path, recipe, *, resume: bool = False,
+                 model_at_start: Path | None = None) -> None:
+        """``model_at_start``: the model the window used as the run started (the run's end asks before
+        replacing another, chosen meanwhile)."""
         super().__init__()
         self.labels, self.image_root, self.run_dir, self.recipe, self.resume = labels, image_root, run_dir, recipe, resume
+        self.model_at_start = model_at_start
 
     def run(self) -> None:
         from core.device import set_threads

@@ -508,7 +508,7 @@ def open_workspace(folder: Path, labels_path: Path | None = None) -> tuple[Works
             store = read_store(path)
         except LabelFormatError as exc:
             store, problem = AnnotationStore(), f"{problem}, and it could not be read ({exc})"
-        if problem.endswith("is read-only") and os.access(path.resolve().parent, os.W_OK):
+        if path.exists() and os.access(path.resolve().parent, os.W_OK):  # then the file itself is read-only
             # (a copy of a read-only dataset keeps its file's mode: "a folder you can write to" sent the user looking at the folder)
             way = (f"The folder can be written: to label these images, make the file writable (chmod u+w {shlex.quote(str(path))}, or "
                    "its Properties) and open the folder again, or choose another labels file with File ▸ Open Labels File…")

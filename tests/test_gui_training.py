@@ -835,7 +835,7 @@ def test_a_run_set_to_stop_early_stops_once_validation_stops_rising_and_says_so(
     assert panel.resumable is None and not panel.resume_button.isEnabled()  # finished: nothing to resume
 
 
-def test_a_resumed_run_that_kept_a_class_the_labels_lost_says_so_at_its_end(qtbot, window, tmp_path):
+def test_the_end_of_a_run_that_kept_a_class_the_labels_lost_says_so(qtbot, window, tmp_path):
     """A class merged into another before Resume stayed in the model, learnt from negatives only; a
     log line alone said so."""
     from core.train import TrainResult
@@ -844,7 +844,6 @@ def test_a_resumed_run_that_kept_a_class_the_labels_lost_says_so_at_its_end(qtbo
     run = tmp_path / "runs" / "r"
     run.mkdir(parents=True)
     shutil.copy(DEMO_MODEL, run / "last.safetensors")
-    panel._model_at_start = window.predictions.model.path  # resumed with the model in use now (whatever its recipe first started from)
     panel._finished(TrainResult(run, 2, 20, False, None, run / "last.safetensors", None, classes_gone=("black-pawn",)))
     assert not window.asked  # no model was chosen while it trained: nothing to ask
     assert ("Resumed, it kept its own classes: black-pawn has no boxes now (merged or deleted since it started), and learnt from none: "
