@@ -283,8 +283,6 @@ class MainWindow(QMainWindow):
         if self.workspace is None:
             return
         if self.files.step(direction):
-            if self.statusBar().currentMessage().startswith(self._END_OF_LIST):  # (it stood over the image stepped to)
-                self.statusBar().clearMessage()
             return
         filters = self.files.filters()
         where = self._END_OF_LIST[2] if not self.files.filter.rowCount() else self._END_OF_LIST[0 if direction > 0 else 1]
@@ -355,8 +353,7 @@ class MainWindow(QMainWindow):
 
     def _search_edited(self, _text: str) -> None:
         """The note on a search that found nothing goes with that search (it stood after Esc cleared it)."""
-        if self.statusBar().currentMessage().startswith(NOTHING_FOUND):
-            self.statusBar().clearMessage()
+        self.statusBar().clear_note(NOTHING_FOUND)
 
     def say(self, text: str) -> None:
         """A passing message in the status bar: gone after 10 s ("copied 1 box" stayed until replaced)."""
@@ -980,8 +977,8 @@ class MainWindow(QMainWindow):
         learnt would otherwise label boxes as another class unnoticed. "Box not added" goes once
         there is a class."""
         store = self.workspace.store
-        if store.categories and self.statusBar().currentMessage() == self.NO_CLASS_TEXT:
-            self.statusBar().clearMessage()  # (done: it stood for its 10 s over the boxes drawn since)
+        if store.categories:  # (done: it stood for its 10 s over the boxes drawn since)
+            self.statusBar().clear_note(self.NO_CLASS_TEXT)
         # said once the step is done, after what it said of itself (Delete's "deleted class … and its 7 boxes", said
         # after the change; "undone: …", before it): said first, the panel's message went over it. Several changes in
         # one go (a merge, a step of several) are said as one, from the classes as they were before the first.
@@ -1331,11 +1328,12 @@ class MainWindow(QMainWindow):
             self.settings.setValue(f"last_image/{self.workspace.folder}", name)
 
     def _leave_note_of_image_before(self, name: str) -> None:
-        """The status bar's note that the image before cannot be read goes as ``name`` comes (it stood
-        under the next images for 10 s: "… it has nothing to edit" too)."""
+        """The status bar's notes on the image before go as ``name`` comes: that it cannot be read (it
+        stood under the next images for 10 s: "… it has nothing to edit" too), and that no image
+        comes after it (D's and Shift+D's note stood over the image gone to)."""
         before = self._shown_image[0] if self._shown_image is not None else None
-        if before not in (None, name) and self.statusBar().currentMessage().startswith(f"{before} cannot be read"):
-            self.statusBar().clearMessage()
+        if before not in (None, name):
+            self.statusBar().clear_note((f"{before} cannot be read", *self._END_OF_LIST))
 
     def _image_loading(self, name: str) -> None:
         """The image asked for is being decoded: its name and place now (the image before's stood there meanwhile)."""
@@ -1485,8 +1483,6 @@ class MainWindow(QMainWindow):
                                          "every image in the list has labels", 5000)
         elif before is not None and self.files.model.row(self.files.current()) < before:
             self.say("next image without labels: none after this one, so from the start of the list")
-        elif self.statusBar().currentMessage().startswith(self._END_OF_LIST):  # (D's note stood over the image gone to)
-            self.statusBar().clearMessage()
 
     def toggle_reviewed(self) -> None:
         """R; marking an image without labels reviewed makes it a negative example ("nothing here"):

@@ -210,6 +210,11 @@ class MessageBar(QStatusBar):
         super().addPermanentWidget(widget, stretch)
         self._fields.append(widget)
 
+    def clear_note(self, start: str | tuple[str, ...]) -> None:
+        """Clears the passing message if it starts with ``start``: a note whose subject has gone."""
+        if self.currentMessage().startswith(start):
+            self.clearMessage()
+
     def _message_rect(self) -> QRect:
         """Beside the fields: left of them, or right of them in a right-to-left layout."""
         shown = [w.geometry() for w in self._fields if w.isVisible()]
