@@ -14,6 +14,7 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TypeVar
 
@@ -195,7 +196,7 @@ class ModelInfo:
     """What the GUI knows of the loaded model (no torch objects)."""
 
     path: Path
-    class_names: tuple[str, ...]
+    classes: tuple[Category, ...]  # each with its id in the labels it learnt from (a renamed class keeps its id)
     preset: str
     backbone: str
     device: str
@@ -208,11 +209,10 @@ class ModelInfo:
     preprocess: PreprocessConfig
     devices: tuple[str, ...]  # what the device choice offers on this machine
     cache_key: str  # the prediction cache's key: the same weights and settings number their candidates alike
-    class_ids: tuple[int, ...] = ()  # each class's id in the labels it learnt from (a renamed class keeps its id)
 
-    @property
-    def classes(self) -> tuple[Category, ...]:
-        return tuple(Category(i, name) for i, name in zip(self.class_ids, self.class_names))
+    @cached_property  # (read per box drawn)
+    def class_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.classes)
 
     @property
     def placeholders(self) -> set[int]:
@@ -366,11 +366,10 @@ class PredictionWorker(QueueWorker):
             return
         self._detector, self._cache = detector, PredictionCache(self.cache_root, key, self.folder)
         runtime = detector.runtime
-        self.model_loaded.emit(ModelInfo(path, tuple(c.name for c in detector.classes), detector.preset.name, detector.spec.model.backbone,
-                                         runtime.device,
-                                         runtime.precision, post.score_thresh, post.nms_thresh, post.max_detections,
-                                         detector.preset.anchors, detector.preset.assign, detector.preprocess_config, devices, key,
-                                         tuple(c.id for c in detector.classes)))
+        self.model_loaded.emit(ModelInfo(path, tuple(Category(c.id, c.name) for c in detector.classes), detector.preset.name,
+                                         detector.spec.model.backbone, runtime.device, runtime.precision, post.score_thresh,
+                                         post.nms_thresh, post.max_detections, detector.preset.anchors, detector.preset.assign,
+                                         detector.preprocess_config, devices, key))
         try:
             names = self._cache.names(self.cancel)  # first: it drops the entries, and the rejections, of images changed since
         except Cancelled:  # the worker stops (the folder closes) while a copied folder's images are read
