@@ -5,7 +5,7 @@ thread, as one undo step."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -13,6 +13,27 @@ from PySide6.QtCore import QObject, Signal
 from core.text import count
 from retina_gui.workers import FunctionWorker
 from retina_gui.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class _Export:
+    fmt: str
+    target: Path
+    images: int  # what is written: images and boxes
+    boxes: int
+    removed: int  # label files of images without labels now, removed
+    folder: Path
+
+    kind = "export"
+
+
+@dataclass(frozen=True)
+class _Import:
+    source: Path
+    workspace: Workspace
+    present: set[str]  # the folder's listed images
+
+    kind = "import"
 
 
 class LabelTransfer(QObject):
@@ -23,7 +44,7 @@ class LabelTransfer(QObject):
     def __init__(self) -> None:
         super().__init__()
         self._worker: FunctionWorker | None = None
-        self._task: tuple | None = None  # ("export", fmt, target, images, boxes, removed) or ("import", source, workspace, present)
+        self._task: _Export | _Import | None = None
 
     @property
     def busy(self) -> bool:
@@ -31,14 +52,14 @@ class LabelTransfer(QObject):
 
     def what_stopping_loses(self) -> str:
         """What stopping the running import or export would leave undone, for the question asked first."""
-        if self._task is None:
+        task = self._task
+        if task is None:
             return ""
-        if self._task[0] == "export":
-            _, fmt, target = self._task[:3]
-            kept = ("the file is left as it was" if fmt == "coco" else "the files are left as they were" if fmt == "csv"
+        if isinstance(task, _Export):
+            kept = ("the file is left as it was" if task.fmt == "coco" else "the files are left as they were" if task.fmt == "csv"
                     else "the folder is left as it was (none of its files written)")
-            return f"The export to {target} is not finished: stopping it now, {kept}."
-        return f"The import of {self._task[1]} is not finished: stopping it now adds nothing."
+            return f"The export to {task.target} is not finished: stopping it now, {kept}."
+        return f"The import of {task.source} is not finished: stopping it now adds nothing."
 
     def export(self, workspace: Workspace, fmt: str, target: Path, remove: list[Path] = ()) -> bool:
         """Start writing the labels (a snapshot) as ``fmt`` to ``target``, then deleting the label
@@ -53,10 +74,10 @@ class LabelTransfer(QObject):
                                         "(File ▸ Save writes it now). Export to another file.")
             return False
         labels = workspace.store.to_labelset()
-        self._task = ("export", fmt, target, *written_counts(labels, fmt), len(remove), workspace.folder)
+        self._task = _Export(fmt, target, *written_counts(labels, fmt), len(remove), workspace.folder)
         folder = workspace.folder
         self._start(lambda cancel: write_labels(labels, fmt, target, cancel, remove=remove, images=folder))
-        self.message.emit(f"exporting {count(self._task[3], 'image')} to {target} …")
+        self.message.emit(f"exporting {count(self._task.images, 'image')} to {target} …")
         return True
 
     def import_labels(self, workspace: Workspace, fmt: str, source: Path, present: set[str]) -> bool:
@@ -71,7 +92,7 @@ class LabelTransfer(QObject):
             self.problem.emit("Import", workspace.read_only_text)
             return False
         folder = workspace.folder
-        self._task = ("import", source, workspace, present)
+        self._task = _Import(source, workspace, present)
 
         def read(cancel):
             """Off the GUI thread: the sizes a file lacks (COCO without them) come from the image
@@ -118,22 +139,21 @@ class LabelTransfer(QObject):
         self.stop()
         if task is None:
             return
-        if task[0] == "export":
-            _, fmt, target, images, boxes, removed, folder = task
-            check = ", pycocotools self-check passed" if fmt == "coco" else ""
-            if fmt == "coco" and target.resolve().parent != folder:  # (a file saved elsewhere did not say where its images are)
-                check += f"; its file names are paths in {folder}"
-            if fmt == "csv":
+        if isinstance(task, _Export):
+            check = ", pycocotools self-check passed" if task.fmt == "coco" else ""
+            if task.fmt == "coco" and task.target.resolve().parent != task.folder:  # (a file saved elsewhere did not say where its images are)
+                check += f"; its file names are paths in {task.folder}"
+            if task.fmt == "csv":
                 from core.formats.retinanet_csv import class_list_path
 
-                check = f", class list {class_list_path(target).name} beside it (corners rounded outwards to whole pixels)"
-            gone = f"; {removed} label files of images with no labels now removed" if removed else ""
-            self.message.emit(f"exported {count(images, 'image')}, {count(boxes, 'box')} to {target}{check}{gone}")
+                check = f", class list {class_list_path(task.target).name} beside it (corners rounded outwards to whole pixels)"
+            gone = f"; {task.removed} label files of images with no labels now removed" if task.removed else ""
+            self.message.emit(f"exported {count(task.images, 'image')}, {count(task.boxes, 'box')} to {task.target}{check}{gone}")
             self.finished.emit(True)
             return
         from core.formats.convert import NOTES
 
-        _, source, workspace, present = task
+        source, workspace, present = task.source, task.workspace, task.present
         labels, problems, unlisted_names = result
         try:
             added, skipped, repeated, reviewed = workspace.import_labels(labels, present, source.name)
@@ -160,6 +180,6 @@ class LabelTransfer(QObject):
         task = self._task
         self.stop()
         if task is not None:
-            self.message.emit(f"{task[0]} failed")  # ("reading …" stood in the status bar behind the message)
-            self.problem.emit("Export failed" if task[0] == "export" else "Import failed", reason.split(": ", 1)[-1])
+            self.message.emit(f"{task.kind} failed")  # ("reading …" stood in the status bar behind the message)
+            self.problem.emit(f"{task.kind.capitalize()} failed", reason.split(": ", 1)[-1])
             self.finished.emit(False)
