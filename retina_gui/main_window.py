@@ -1177,8 +1177,8 @@ class MainWindow(QMainWindow):
         self.predictions.accept([index])
 
     def _run_ended(self, summary: str) -> None:
-        """A finished run's model is now in use: the Training panel comes forward with its scores,
-        the start weights' beside them and "Previous model" (behind the Model tab, a worse model
+        """A run finished: the Training panel comes forward with its scores, the start weights'
+        beside them, and "Previous model" or "Use its model" (behind the Model tab, a worse model
         took over with no sign of it)."""
         self.bring_forward("Training")
         self.say(f"training {summary}")

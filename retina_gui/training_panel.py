@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
+    QHBoxLayout,
     QHeaderView,
     QInputDialog,
     QLabel,
@@ -155,7 +156,7 @@ class LossChart(QChartView):
 
 class TrainingPanel(QWidget):
     failed = Signal(str)  # a failure message for the window to show
-    run_ended = Signal(str)  # a run finished and its model is now in use: what it scored, for the window to show
+    run_ended = Signal(str)  # a run finished: what it scored, and whether its model is now in use, for the window to show
 
     def __init__(self, predictions: Predictions, parent: QWidget | None, *, confirm: Callable[..., bool], settings: QSettings) -> None:
         super().__init__(parent)
@@ -182,6 +183,13 @@ class TrainingPanel(QWidget):
         self.resume_button.clicked.connect(self.resume)
         self.progress = TaskProgress("%p %")
         self.status = BoundedNote(lines=5)  # (at 3 a run's result was cut before whether its model took over)
+        # a finished run's model not taken over unasked (worse than its start, a new model, or another chosen meanwhile):
+        # offered under its result (a modal question came up in the middle of labelling, and Enter answered it)
+        self.use_run_button = QPushButton("Use its model")
+        self.use_run_button.setToolTip("Switch to the model this run trained (“Previous model” switches back)")
+        self.use_run_button.clicked.connect(self._use_offered)
+        self.use_run_button.hide()
+        self._offered: tuple[Path, str] | None = None  # its checkpoint, and the status once taken over
         self._refusal: str | None = None  # why Train could not start, while the status line says it
         self._status_model: Path | None = None  # the model the status line says is in use ("now using …", "back to …")
         self.plan = QLabel("")  # what Train would do with the labels as they are now
@@ -310,7 +318,10 @@ class TrainingPanel(QWidget):
         top = QVBoxLayout(self.pinned)
         top.setContentsMargins(2, 2, 2, 2)
         top.addLayout(button_grid(self.train_button, self.cancel_button, self.resume_button, self.back_button))
-        top.addWidget(self.progress)
+        progress_row = QHBoxLayout()  # (the offer beside the finished run's bar: a row of its own pushed the chart out of view)
+        progress_row.addWidget(self.progress, 1)
+        progress_row.addWidget(self.use_run_button)
+        top.addLayout(progress_row)
         top.addWidget(self.status)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -376,6 +387,8 @@ class TrainingPanel(QWidget):
         if self.worker is None and self._status_model is not None and (info is None or info.path != self._status_model):
             self.status.setText("")  # "now using …" of a model no longer in use (another run's chosen since)
             self._status_model = None
+        if self._offered is not None and info is not None and info.path == self._offered[0]:  # chosen in the runs list
+            self._withdraw_offer()
         if info is not None:
             self._note_model(info)
             self._start_chosen()  # a fine-tune's backbone field shows this model's
@@ -579,6 +592,7 @@ class TrainingPanel(QWidget):
                 if changed:
                     self.log.appendPlainText(f"resumed with the run's own recipe ({', '.join(changed)}), not Advanced's: those "
                                              "settings are for a new run")
+        self._withdraw_offer()
         self.status.setText("starting …")
         self.progress.setRange(0, 0)  # busy until the first step says how many (the last run's "100 %" stood there, or nothing)
         self.progress.show()
@@ -678,6 +692,7 @@ class TrainingPanel(QWidget):
         self.chart.clear()
         self.log.clear()
         self.status.setText("")
+        self._withdraw_offer()
         self.progress.hide()
 
     def _set_running(self, running: bool) -> None:
@@ -746,38 +761,54 @@ class TrainingPanel(QWidget):
             if result.start_input_size and result.input_size and result.start_input_size != result.input_size:
                 sizes = (f" (the start weights were scored at their input size, {result.start_input_size} px, the new model at "
                          f"{result.input_size} px)")
+            taken = f"{done}; now using {model_name(checkpoint)}"
             if worse:
-                question = (f"The run is done ({done[6:]}): it scores below the weights it started from on the same validation "
-                            f"images{sizes}. Use its model all the same?")
+                taken += ". It scores below the weights it started from on the same images: “Previous model” switches back"
+            elif result.best_map is None or new_model or switched:  # nothing says whether it is better than the model it replaces
+                taken += ". Nothing compared it with the model it replaced: “Previous model” switches back"
+            if worse:
+                why = f"It scores below the weights it started from on the same validation images{sizes}"
             elif new_model:  # (a new model scoring 0.000 replaced a working one unasked)
-                question = (f"The run is done ({done[6:]}): it trained a new model, and the model in use ({model_name(in_use.path)}) "
-                            "was not scored on the same images. Use the new model?")
+                why = f"It trained a new model, and the model in use ({model_name(in_use.path)}) was not scored on the same images"
             elif switched:
-                question = (f"The run is done ({done[6:]}). The model in use when it started, {model_name(start)}, was replaced by "
-                            f"{model_name(in_use.path)}, chosen while it trained. Use the run's model?")
-            if not (worse or new_model or switched) or self.confirm("Use the new model?", question):
-                text = f"{done}; now using {model_name(checkpoint)}"
-                if worse:
-                    text += ". It scores below the weights it started from on the same images: “Previous model” switches back"
-                elif result.best_map is None or new_model or switched:  # nothing says whether it is better than the model it replaces
-                    text += ". Nothing compared it with the model it replaced: “Previous model” switches back"
-                self.predictions.load_model(checkpoint, self.predictions.device)
-                self._status_model = checkpoint
-                self.run_ended.emit(f"{done}; now using {checkpoint.parent.name}")
-            else:
-                why = ("It scores below the weights it started from on the same images" if worse else "A new model" if new_model
-                       else f"{model_name(in_use.path)} was chosen while it trained")
-                text = f"{done}. {why}, so the current model stays; “Use this run's model” in the runs list switches to it"
-            gone = ""
+                why = f"{model_name(in_use.path)} was chosen while it trained (it started with {model_name(start)})"
+            notes = ""
             if result.classes_gone:  # (a log line alone said it: the model kept a class trained on negatives only)
-                gone = (f". Resumed, it kept its own classes: {', '.join(result.classes_gone)} "
-                        f"{'have' if len(result.classes_gone) > 1 else 'has'} no boxes now (merged or deleted since it started), and "
-                        "learnt from none: a new run leaves them out")
-            self.status.setText(text + gone + self._classes_changed_since(trained))
+                notes = (f". Resumed, it kept its own classes: {', '.join(result.classes_gone)} "
+                         f"{'have' if len(result.classes_gone) > 1 else 'has'} no boxes now (merged or deleted since it started), and "
+                         "learnt from none: a new run leaves them out")
+            notes += self._classes_changed_since(trained)
+            if worse or new_model or switched:
+                self.status.setText(f"{done}. {why}, so the current model stays: “Use its model” switches to it{notes}")
+                self._offered = (checkpoint, taken + notes)
+                self.use_run_button.show()
+                self.run_ended.emit(f"{done}; the current model stays (its model is offered in the Training panel)")
+            else:
+                self.status.setText(taken + notes)
+                self._take_over(checkpoint)
+                self.run_ended.emit(f"{done}; now using {checkpoint.parent.name}")
             self.log.appendPlainText(self.status.text())  # the outcome kept in full under the run's log
         self._set_running(False)
         self.refresh_runs(select=result.run_dir if result.cancelled else None)  # the stopped run, selected, is the one Resume goes on with
         scroll_into_view(self.chart)  # (Advanced, open again as the user left it, pushed the run's chart below the fold)
+
+    def _take_over(self, checkpoint: Path) -> None:
+        self.predictions.load_model(checkpoint, self.predictions.device)
+        self._status_model = checkpoint
+
+    def _use_offered(self) -> None:
+        """“Use its model”: the finished run's model, offered rather than taken over, is taken now."""
+        if self._offered is None:
+            return
+        checkpoint, taken = self._offered
+        self._withdraw_offer()
+        self.status.setText(taken)
+        self._take_over(checkpoint)
+
+    def _withdraw_offer(self) -> None:
+        """Another run starts, the folder closes, the run's model is chosen otherwise or its run deleted."""
+        self._offered = None
+        self.use_run_button.hide()
 
     def _classes_changed_since(self, trained: list[str]) -> str:
         """A note when the classes were edited while the run trained on its snapshot of the labels."""
@@ -1033,6 +1064,8 @@ class TrainingPanel(QWidget):
             if not run.exists():  # (the status went on saying "… the run can be resumed")
                 self.status.setText(f"deleted the run {run.name}")
         self._models_before = [m for m in self._models_before if m[0].resolve().parent != run.resolve()]
+        if self._offered is not None and not self._offered[0].exists():
+            self._withdraw_offer()
         self._show_previous_model()
         self.refresh_runs()  # (its row gone, nothing is selected)
         self._run_selected()

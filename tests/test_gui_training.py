@@ -69,6 +69,9 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
     assert "done: 2 epochs" in panel.status.text() and "(start weights 0." in panel.status.text()
     assert "The classes changed while it trained (new since: castle, clock; renamed or deleted since: white-rook)" in panel.status.text()
     assert panel.log.toPlainText().rstrip().endswith(panel.status.text())  # the outcome in full, where the log is
+    # 2 epochs at 128 px score below the start weights: its model is offered, beside the run's bar, and taken with a click
+    assert panel.use_run_button.isVisible() and "so the current model stays: “Use its model” switches to it" in panel.status.text()
+    qtbot.mouseClick(panel.use_run_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.predictions.model is not None and "runs" in window.predictions.model.path.parts, timeout=60_000)
     qtbot.waitUntil(lambda: window.predictions.visible is not None, timeout=60_000)
     after = window.predictions.visible.boxes
@@ -129,24 +132,26 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
 
 
 def test_a_run_that_scores_below_its_start_weights_takes_over_only_if_the_user_says_so(qtbot, window):
-    """It became the current model unasked: the predictions on screen got visibly worse."""
+    """It became the current model unasked: the predictions on screen got visibly worse. Then a modal
+    question asked, in the middle of labelling (Enter answered it): now its model is offered under its result."""
     panel = window.training_panel
     window.resize(1024, 700)
     small_recipe(panel, 1)
-    window.answer = False  # "Use its model all the same?" No
     assert panel.train()
     qtbot.waitUntil(lambda: panel.worker is None, timeout=180_000)
-    assert "so the current model stays" in panel.status.text() and "(start weights 0." in panel.status.text()
-    assert "(the start weights were scored at their input size, 512 px, the new model at 128 px). Use its model" in window.asked[-1]
+    assert not window.asked  # nothing modal
+    assert ("It scores below the weights it started from on the same validation images (the start weights were scored at their "
+            "input size, 512 px, the new model at 128 px), so the current model stays: “Use its model” switches to it") in panel.status.text()
+    assert "(start weights 0." in panel.status.text() and panel.use_run_button.isVisible()
     # the Advanced form came back above it, at 1024x700: the result is scrolled into view, not below the fold
     qtbot.waitUntil(lambda: not panel.status.visibleRegion().isEmpty(), timeout=2000)
     assert not panel.resume_button.visibleRegion().isEmpty()  # and so are the buttons above it (Resume, after a Cancel)
     assert window.predictions.model.path == DEMO_MODEL and not panel.back_button.isEnabled()
     assert panel.runs.rowCount() == 1 and not panel.runs.item(0, 0).font().bold()
-    panel.runs.selectRow(0)
-    panel.use_selected_run()  # the run's model is one click away
+    qtbot.mouseClick(panel.use_run_button, Qt.MouseButton.LeftButton)  # the run's model is one click away
     qtbot.waitUntil(lambda: "runs" in window.predictions.model.path.parts, timeout=60_000)
-    window.answer = True
+    assert not panel.use_run_button.isVisible() and panel.back_button.isEnabled()
+    assert "now using " in panel.status.text() and "“Previous model” switches back" in panel.status.text()
 
 
 def test_the_training_buttons_stay_in_view_as_the_panel_scrolls(qtbot, window):
@@ -660,11 +665,10 @@ def test_a_new_model_takes_over_only_if_the_user_says_so_and_its_recipe_names_it
     assert f"copy mobilenet_v2-b0353104.pth or mobilenet_v2-7ebf99e0.pth into {tmp_path / 'no_weights' / 'hub' / 'checkpoints'}/" in window.asked[-1]
     window.answer = True  # Yes
     assert panel.train()
-    window.answer = False  # "Use the new model?" No
     qtbot.waitUntil(lambda: panel.worker is None, timeout=180_000)
-    assert "it trained a new model, and the model in use (models/demo_chess_mobilenet_v2.safetensors) was not scored" in window.asked[-1]
-    assert "A new model, so the current model stays" in panel.status.text() and window.predictions.model.path == DEMO_MODEL
-    window.answer = True
+    assert ("It trained a new model, and the model in use (models/demo_chess_mobilenet_v2.safetensors) was not scored on the same "
+            "images, so the current model stays") in panel.status.text()
+    assert window.predictions.model.path == DEMO_MODEL and panel.use_run_button.isVisible()
 
 
 def test_a_model_chosen_while_a_run_trains_is_not_replaced_unasked_at_its_end(qtbot, window, tiny_checkpoint):
@@ -676,12 +680,13 @@ def test_a_model_chosen_while_a_run_trains_is_not_replaced_unasked_at_its_end(qt
     assert panel.train()
     window.predictions.load_model(tiny_checkpoint)  # chosen while it trains
     qtbot.waitUntil(lambda: window.predictions.model.path == tiny_checkpoint, timeout=60_000)
-    window.answer = False  # "Use the run's model?" No
     qtbot.waitUntil(lambda: panel.worker is None, timeout=180_000)
-    assert any(f"The model in use when it started, models/{DEMO_MODEL.name}, was replaced by" in q and "chosen while it trained" in q
-               for q in window.asked), window.asked
-    assert window.predictions.model.path == tiny_checkpoint and "chosen while it trained, so the current model stays" in panel.status.text()
-    window.answer = True
+    assert f"was chosen while it trained (it started with models/{DEMO_MODEL.name}), so the current model stays" in panel.status.text()
+    assert window.predictions.model.path == tiny_checkpoint and panel.use_run_button.isVisible()
+    panel.runs.selectRow(0)
+    panel.use_selected_run()  # taken in the runs list: the offer goes
+    qtbot.waitUntil(lambda: "runs" in window.predictions.model.path.parts, timeout=60_000)
+    assert not panel.use_run_button.isVisible()
 
 
 def test_advanced_sets_optimizer_precision_validation_and_seed_and_the_folder_reopens_with_them(qtbot, window):
