@@ -128,7 +128,7 @@ def already_labelled(boxes: np.ndarray, classes: np.ndarray, label_boxes: np.nda
 class Explanation:
     """Why a label is or is not among the detections at the current thresholds."""
 
-    reason: str  # "detected", "no_anchor", "low_score", "nms", "cap"
+    reason: str  # "detected", "no_anchor", "low_score", "nms", "cap", "taken"
     message: str
     best_score: float = 0.0  # best same-class candidate overlapping the label (IoU >= 0.5)
     suppressed_by: int | None = None  # index into the detections of the box that removed it
@@ -153,35 +153,42 @@ def explain_labels(label_boxes: np.ndarray, label_classes: np.ndarray, candidate
                    class_names: list[str] | None = None, hidden_classes: Collection[int] = ()) -> list[Explanation]:
     """Why each label (``label_boxes`` [G, 4] image pixels, ``label_classes`` [G] model class
     indices) is or is not detected; ``detections`` is ``candidates`` filtered at the thresholds.
-    A miss that a detection of another class covers (not one ``hidden_classes`` holds, nor one
-    that matched another label, as the evaluation leaves those out) says so too."""
+    A miss that a detection of another class covers says so too: not one of ``hidden_classes``
+    (not on screen), nor one that matched another label (the evaluation leaves those out too);
+    a miss whose own detection matched another label says that."""
     label_boxes = np.asarray(label_boxes, dtype=np.float64).reshape(-1, 4)
     label_classes = np.asarray(label_classes)
     matched = match_detections(label_boxes, label_classes, detections)
-    # what "detected as another class" may name, as the evaluation: no detection another label took, none of a hidden class
-    free = ~np.isin(detections.labels, list(hidden_classes))
-    free[matched[matched >= 0]] = False
+    ious = box_iou(label_boxes, detections.boxes) if len(label_boxes) and len(detections) else np.zeros((len(label_boxes), len(detections)))
+    taken = np.zeros(len(detections), dtype=bool)
+    taken[matched[matched >= 0]] = True
+    # what "detected as another class" may name: no detection another label took (as the evaluation), none of a hidden class
+    free = ~taken & ~np.isin(detections.labels, list(hidden_classes))
     name = (lambda k: class_names[k]) if class_names else (lambda k: f"class {k}")
     out = []
     for i, (box, k) in enumerate(zip(label_boxes, label_classes)):
         j = matched[i]
         if j >= 0:
-            iou = box_iou(box[None], detections.boxes[j][None])[0, 0]
-            out.append(Explanation("detected", f"detected: score {detections.scores[j]:.2f}, IoU {iou:.2f}", float(detections.scores[j])))
-        else:
-            why = _why_missed(box, int(k), candidates, detections, score_thresh, nms_thresh, float(best_anchor_iou[i]), positive_iou, name)
-            if seen := _seen_as(box, int(k), detections, name, free):
-                stop = "." if why.message.endswith(".") else ""
-                why = replace(why, message=f"{why.message.removesuffix('.')}; {seen}{stop}")
-            out.append(why)
+            out.append(Explanation("detected", f"detected: score {detections.scores[j]:.2f}, IoU {ious[i, j]:.2f}", float(detections.scores[j])))
+            continue
+        why = _why_missed(box, int(k), candidates, detections, score_thresh, nms_thresh, float(best_anchor_iou[i]), positive_iou, name)
+        went = np.flatnonzero(taken & (detections.labels == k) & (ious[i] >= MATCH_IOU))
+        if len(went) and why.reason in ("no_anchor", "low_score") and why.best_score == 0.0:
+            # its own detection matched another label it overlaps more ("the model does not see it" was said of it)
+            j = int(went[np.argmax(detections.scores[went])])
+            why = Explanation("taken", f"its {name(int(k))} detection (score {detections.scores[j]:.2f}, IoU {ious[i, j]:.2f}) went to "
+                                       "another label of its class, which it overlaps more", float(detections.scores[j]))
+        if seen := _seen_as(ious[i], int(k), detections, name, free):
+            stop = "." if why.message.endswith(".") else ""
+            why = replace(why, message=f"{why.message.removesuffix('.')}; {seen}{stop}")
+        out.append(why)
     return out
 
 
-def _seen_as(label_box, label_class, detections, name, free: np.ndarray) -> str:
-    """The likeliest ``free`` detection of another class on a missed label, said with the reason
-    its own class missed it ("Why missed?" said only "its best black-rook candidate scores 0.13"
-    where the evaluation said "detected as black-queen (0.91, IoU 0.90)")."""
-    iou = box_iou(label_box[None], detections.boxes)[0] if len(detections) else np.zeros(0)
+def _seen_as(iou: np.ndarray, label_class, detections, name, free: np.ndarray) -> str:
+    """The likeliest ``free`` detection of another class on a missed label (``iou`` with each
+    detection), said with the reason its own class missed it ("Why missed?" said only "its best
+    black-rook candidate scores 0.13" where the evaluation said "detected as black-queen (0.91, IoU 0.90)")."""
     on = np.flatnonzero(free & (detections.labels != label_class) & (iou >= MATCH_IOU))
     if not len(on):
         return ""
@@ -203,8 +210,7 @@ def _why_missed(label_box, label_class, candidates, detections, score_thresh, nm
     best = int(hits[np.argmax(candidates.scores[hits])])
     best_score = float(candidates.scores[best])
     if best_score <= score_thresh:
-        return Explanation("low_score", f"its best {name(label_class)} candidate scores {best_score:.2f}, below the threshold "
-                                        f"{score_thresh:.2f}", best_score)
+        return Explanation("low_score", f"its best {name(label_class)} candidate scores {_below(best_score, score_thresh)}", best_score)
     # Above the threshold but not kept: a higher-scoring same-class detection suppressed it in NMS
     # (which runs in network-input pixels, where the candidates' boxes are).
     kept = np.flatnonzero(detections.labels == label_class)
@@ -398,9 +404,13 @@ def match_images(labels: LabelSet, detections: dict[str, Detections], class_name
         boxes = np.array([[b.x1, b.y1, b.x2, b.y2] for _, b in regular], dtype=np.float64).reshape(-1, 4)
         classes = np.array([model_index.get(b.category_id, -1) for _, b in regular], dtype=np.int64)
         counted = np.isin(found.labels, list(category_of))
-        crowd = np.array([[b.x1, b.y1, b.x2, b.y2] for b in image.boxes if b.iscrowd], dtype=np.float64).reshape(-1, 4)
+        regions = [b for b in image.boxes if b.iscrowd]
+        crowd = np.array([[b.x1, b.y1, b.x2, b.y2] for b in regions], dtype=np.float64).reshape(-1, 4)
+        crowd_classes = np.array([model_index.get(b.category_id, -1) for b in regions], dtype=np.int64)
         for j in np.flatnonzero(counted) if len(crowd) else ():
-            counted[j] = _share_inside(found.boxes[j], crowd).max() < MATCH_IOU
+            # a region of its own class only, as COCOeval matches per category (a "person" crowd excused a dog detection)
+            same = crowd_classes == found.labels[j]
+            counted[j] = not same.any() or _share_inside(found.boxes[j], crowd[same]).max() < MATCH_IOU
         ious = box_iou(found.boxes, boxes) if len(found) and len(boxes) else np.zeros((len(found), len(boxes)))
         out.append(ImageMatch(image, found, regular, classes, match_detections(boxes, classes, found), counted, ious))
     return out

@@ -63,6 +63,16 @@ def test_a_label_whose_anchors_score_low_reports_the_best_score():
     cand = _candidates([[52, 48, 149, 133], [0, 0, 20, 20]], [0.12, 0.7], [1, 1])
     (e,) = explain_labels(label[None], [1], cand, cand.filter(0.5, 0.5, None), score_thresh=0.5, nms_thresh=0.5, best_anchor_iou=[0.7])
     assert e.reason == "low_score" and e.best_score == np.float32(0.12) and "scores 0.12, below the threshold 0.50" in e.message
+    close = _candidates([[52, 48, 149, 133]], [0.2996], [1])  # with the digits that tell them apart ("0.30, below the threshold 0.30")
+    (e,) = explain_labels(label[None], [1], close, close.filter(0.3, 0.5, None), score_thresh=0.3, nms_thresh=0.5, best_anchor_iou=[0.7])
+    assert "scores 0.2996, below the threshold 0.3000" in e.message
+    # one detection over two labels of its class: the other label's, said as the evaluation says it ("the model does not see it")
+    one = _candidates([[50, 50, 150, 130]], [0.9], [1])
+    near = np.array([[50, 50, 150, 130], [55, 55, 150, 130.0]])
+    first, second = explain_labels(near, [1, 1], one, one.filter(0.3, 0.5, None), score_thresh=0.3, nms_thresh=0.5, best_anchor_iou=[0.7, 0.7],
+                                   class_names=["a", "rook"])
+    assert first.reason == "detected" and second.reason == "taken"
+    assert second.message.startswith("its rook detection (score 0.90, IoU 0.89) went to another label of its class")
     nothing = _candidates([[400, 400, 500, 500]], [0.9], [1])
     (e,) = explain_labels(label[None], [1], nothing, nothing.filter(0.5, 0.5, None), score_thresh=0.5, nms_thresh=0.5,
                           best_anchor_iou=[0.7])
@@ -154,6 +164,10 @@ def test_a_detection_inside_a_crowd_region_is_no_false_positive():
                        np.array([0.9, 0.8, 0.7], dtype=np.float32), np.array([0, 0, 0]), np.arange(3))
     # inside; a quarter inside (no match: a false detection); outside
     assert sorted(e.index for e in find_errors(labels, {"a.jpg": found}, ["rook"])) == [1, 2]
+    # a region of another class excuses nothing (COCOeval matches per category): a knight inside the rooks' region is false
+    labels = LabelSet([Category(1, "rook"), Category(2, "knight")], labels.images)
+    found = Detections(found.boxes[:1], found.scores[:1], np.array([1]), np.arange(1))
+    assert [(e.kind, e.class_name) for e in find_errors(labels, {"a.jpg": found}, ["rook", "knight"])] == [("FP", "knight")]
 
 
 def test_anchor_layout_matches_the_real_model_and_the_point_view_has_every_anchor_per_level(tiny_checkpoint):
@@ -443,7 +457,8 @@ def test_a_miss_detected_as_another_class_says_so_with_its_own_reason():
     assert e.reason == "low_score"
     assert e.message == ("its best black-rook candidate scores 0.13, below the threshold 0.30; "
                          "detected as black-queen instead (score 0.91, IoU 0.98)")
-    # as the evaluation: not a detection of a hidden class, nor one that matched another label (a bicycle under the person)
+    # not a detection of a class hidden in the Model panel (not on screen), nor, as the evaluation, one that matched another
+    # label (a bicycle under the person)
     (e,) = explain_labels(label[None], [0], cand, cand.filter(0.3, 0.5, None), score_thresh=0.3, nms_thresh=0.5,
                           best_anchor_iou=[0.8], class_names=["black-rook", "black-queen"], hidden_classes={1})
     assert "detected as" not in e.message
