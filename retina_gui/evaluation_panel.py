@@ -254,6 +254,7 @@ class EvaluationPanel(QWidget):
             error, self._pending = self._pending, None
             self.show_error(error)
             return
+        self._pending = None  # another image came first (D while the error's decoded): shown later, it zoomed to the error unasked
         self.annotator.canvas.set_overlay([], "highlight")
         chosen = self.errors.current_error()
         if chosen is not None and chosen.file_name != name:

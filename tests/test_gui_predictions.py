@@ -591,6 +591,15 @@ def test_evaluation_view_gives_coco_metrics_and_browsable_errors(qtbot, tmp_path
     window.canvas.select([])
     panel.show_error(first)
     assert window.canvas.selected() == [] and window.canvas.overlay[0].text.startswith("FN")  # shown where it was, nothing selected
+    # an error whose image is still to come, and another image shown first (D): not zoomed to later, unasked
+    other = next(n for n in window.files.model.names if n != first.file_name)
+    panel._pending = first
+    window.files.set_current(other)
+    qtbot.waitUntil(lambda: window.annotator.current == other and window.annotator.size is not None, timeout=10_000)
+    assert panel._pending is None
+    window.files.set_current(first.file_name)
+    qtbot.waitUntil(lambda: window.annotator.current == first.file_name and window.annotator.size is not None, timeout=10_000)
+    assert not [b for b in window.canvas.overlay if b.text.startswith("FN")]
     window.workspace.undo_stack.undo()
     window.model_panel.score_slider.setValue(10)  # a loose threshold: false positives, most confident first
     previous = panel.report
