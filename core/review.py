@@ -471,9 +471,13 @@ class ThresholdPoint:
     missed: int
 
     @property
+    def detections(self) -> int:
+        return self.true_positives + self.false_positives
+
+    @property
     def precision(self) -> float:
-        found = self.true_positives + self.false_positives
-        return self.true_positives / found if found else 1.0
+        """1.0 with nothing detected (no false detection), as the best F1 takes it; shown as "n/a"."""
+        return self.true_positives / self.detections if self.detections else 1.0
 
     @property
     def recall(self) -> float:

@@ -43,7 +43,7 @@ from retina_gui.workers import FunctionWorker
 def quality_text(point: ThresholdPoint) -> str:
     """"precision 0.91, recall 0.85, F1 0.88"; with nothing detected, precision "n/a" (it read
     1.00 beside recall 0.00)."""
-    precision = f"{point.precision:.2f}" if point.true_positives + point.false_positives else "n/a"
+    precision = f"{point.precision:.2f}" if point.detections else "n/a"
     return f"precision {precision}, recall {point.recall:.2f}, F1 {point.f1:.2f}"
 
 

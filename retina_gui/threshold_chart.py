@@ -60,8 +60,9 @@ class ThresholdChart(QChartView):
     def show_sweep(self, points: list[ThresholdPoint], best: ThresholdPoint | None) -> None:
         """The figures at each threshold of ``points`` (increasing scores); no points: an empty chart."""
         self._points = points
-        for series, values in ((self.precision, [p.precision for p in points]), (self.recall, [p.recall for p in points]),
-                               (self.f1, [p.f1 for p in points])):
+        # precision only where something is detected (it was drawn at 1.0 over thresholds that leave nothing)
+        self.precision.replace([QPointF(p.score, p.precision) for p in points if p.detections])
+        for series, values in ((self.recall, [p.recall for p in points]), (self.f1, [p.f1 for p in points])):
             series.replace([QPointF(p.score, v) for p, v in zip(points, values)])
         self.best.replace([QPointF(best.score, best.f1)] if best is not None else [])
         self.x_axis.setRange(0.0, 1.0)  # (from the score floor, 0.05, its three ticks read 0.1, 0.5 at 0.525 and 1.0)
@@ -87,7 +88,8 @@ class ThresholdChart(QChartView):
             QToolTip.hideText()
         else:
             QToolTip.showText(event.globalPosition().toPoint(),
-                              f"score > {point.score:.2f}: precision {point.precision:.3f}, recall {point.recall:.3f}, "
+                              f"score > {point.score:.2f}: precision {f'{point.precision:.3f}' if point.detections else 'n/a'}, "
+                              f"recall {point.recall:.3f}, "
                               f"F1 {point.f1:.3f}\n{point.true_positives} found, {point.false_positives} false, {point.missed} missed\n"
                               "click: use this threshold", self)
         super().mouseMoveEvent(event)

@@ -734,6 +734,8 @@ def test_evaluation_errors_by_class_f8_through_them_export_and_the_best_f1_thres
     chart = panel.by_score
     assert [c for p in chart.f1.points() for c in (p.x(), p.y())] == pytest.approx([c for p in panel.report.sweep for c in (p.score, p.f1)])
     assert [c for p in chart.best.points() for c in (p.x(), p.y())] == pytest.approx([best.score, best.f1])
+    # precision only where something is detected (drawn at 1.0 where nothing is)
+    assert [p.x() for p in chart.precision.points()] == pytest.approx([p.score for p in panel.report.sweep if p.detections])
     assert [p.x() for p in chart.threshold.points()] == pytest.approx([best.score] * 2)
     window.bring_forward("Evaluation")
     panel.pages.setCurrentWidget(chart)
@@ -1601,3 +1603,12 @@ def test_a_coco_heads_placeholder_rows_are_never_shown_as_classes(qtbot, tmp_pat
     plan = window.training_panel.plan.text()
     assert "N/A" not in plan and "__background__" not in plan and "New to the model" in plan
     window.close()
+
+
+def test_a_threshold_that_leaves_nothing_detected_has_no_precision_to_show():
+    from core.review import ThresholdPoint
+    from retina_gui.evaluation_panel import quality_text
+
+    point = ThresholdPoint(0.99, 0, 0, 5)
+    assert point.detections == 0 and point.precision == 1.0  # (as the best F1 takes it)
+    assert quality_text(point) == "precision n/a, recall 0.00, F1 0.00"
