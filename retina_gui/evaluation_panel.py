@@ -175,6 +175,7 @@ class EvaluationPanel(QWidget):
         self.best_button.hide()
         self.table = QTableWidget(0, 2)
         self.table.setHorizontalHeaderLabels(["class", "AP"])
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)  # (a double-click and a key typed over the figures)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)  # compact rows: more classes in view
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # class names get the room
@@ -410,6 +411,7 @@ class EvaluationPanel(QWidget):
         stale = self.stale
         self.progress.setFormat(stale or "%p %")
         self.metrics.setEnabled(not stale)
+        self.best_button.setEnabled(not stale)  # (its F1 is of the report's thresholds and labels)
         self.metrics.setToolTip(f"{stale.split(':')[0]} since this evaluation: press Evaluate again" if stale else self._metrics_tip)
 
     def _unseen_clicked(self, checked: bool) -> None:
@@ -781,7 +783,8 @@ class EvaluationPanel(QWidget):
             target = found + direction if found is not None else last_row if direction > 0 else last_row - 1
         self.pages.setCurrentWidget(self.error_page)
         self.errors.setCurrentRow(target % n)
-        scroll_into_view(self.errors, self.error_detail)  # what the error is, under the list (below the fold at 1280x800)
+        # what the error is, under the list, and what can be done with it (below the fold at 1280x800, and at 1024x700)
+        scroll_into_view(self.errors, self.error_detail, self.add_button)
         return True
 
     def show_error(self, error) -> None:

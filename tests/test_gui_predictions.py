@@ -586,6 +586,7 @@ def test_evaluation_view_gives_coco_metrics_and_browsable_errors(qtbot, tmp_path
     list_top = panel.errors.mapTo(panel, panel.errors.rect().topLeft())
     window.workspace.paste_boxes(first.file_name, window.annotator.size, [window.workspace.store.boxes(first.file_name)[0]])
     assert panel.stale and panel.progress.text() == panel.STALE_TEXT and not panel.metrics.isEnabled()
+    assert not panel.best_button.isEnabled()  # its F1 is of the labels as they were
     qtbot.wait(20)
     assert panel.errors.mapTo(panel, panel.errors.rect().topLeft()) == list_top
     window.canvas.select([])
@@ -608,7 +609,8 @@ def test_evaluation_view_gives_coco_metrics_and_browsable_errors(qtbot, tmp_path
     panel.kind.setCurrentIndex(panel.kind.findData("FP"))
     fps = panel.shown_errors()
     assert fps and all(e.kind == "FP" and e.score > 0.1 for e in fps) and [e.score for e in fps] == sorted((e.score for e in fps), reverse=True)
-    assert not panel.stale and panel.progress.text() == "100 %" and panel.metrics.isEnabled()
+    assert not panel.stale and panel.progress.text() == "100 %" and panel.metrics.isEnabled() and panel.best_button.isEnabled()
+    assert panel.table.editTriggers() == panel.table.EditTrigger.NoEditTriggers  # (the AP figures could be typed over)
     window.workspace.add_category("clock")  # a class the model does not know, added and renamed, changes none of the figures
     clock = next(c for c in window.workspace.store.categories if c.name == "clock")
     window.workspace.rename_category(clock.id, "timer")
