@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF
+from PySide6.QtCore import QPointF, QRectF, QTimer
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -206,6 +206,14 @@ class AnchorPanel(QWidget):
         the evaluation's highlighted error under them). Bringing it forward says False, then True."""
         self._on_screen = on_screen
         self.refresh()
+        if not on_screen and self.probe.isChecked():
+            QTimer.singleShot(0, self._end_probe_if_hidden)  # (not on the False that bringing it forward says first)
+
+    def _end_probe_if_hidden(self) -> None:
+        """The probe ends with its panel out of view: clicks on the image picked points no one saw,
+        and selected nothing (the Evaluation panel brought forward over it, say)."""
+        if not self._on_screen and self.probe.isChecked():
+            self.probe.setChecked(False)
 
     def _toggled(self, on: bool) -> None:
         if not on:

@@ -269,6 +269,13 @@ class MainWindow(QMainWindow):
         self.docks[title].show()
         self.docks[title].raise_()
 
+    def toggle_anchor_probe(self) -> None:
+        """P: the Anchors panel comes forward with the probe (behind another tab, its anchors are not
+        drawn: clicks on the image showed nothing, and the probe ends as its panel goes)."""
+        if not self.anchor_panel.probe.isChecked():
+            self.bring_forward("Anchors")
+        self.anchor_panel.toggle_probe()
+
     def search_images(self) -> None:
         """Ctrl+F: the keys go to the image search (the keyboard had no way there: Tab cycles the image's boxes)."""
         self.bring_forward("Images")
@@ -475,7 +482,7 @@ class MainWindow(QMainWindow):
             action.setChecked(True)
         action.triggered.connect(self.model_panel.mark_suppressor)  # (Predictions, after the canvas: its mark goes and comes with them)
         view.addSeparator()
-        self._action(view, "Anchors at a &Point", self.anchor_panel.toggle_probe, "P", "Click the image to see the anchors of each level there")
+        self._action(view, "Anchors at a &Point", self.toggle_anchor_probe, "P", "Click the image to see the anchors of each level there")
         view.addSeparator()
         panels = view.addMenu("P&anels")
         for dock in self.docks.values():

@@ -332,6 +332,17 @@ def test_anchor_view_shows_every_anchor_of_each_enabled_level_at_a_point(qtbot, 
     assert panel.settings_note.isHidden() and panel.anchors.sizes == (24, 48, 96, 192, 384)
     window._escape()  # Esc ends the probe, and its anchors go with it (they stayed, mixed with a label's selected next)
     assert window.canvas.tool is not Tool.PROBE and panel.point is None and not anchors()
+    # P brings the panel forward with the probe; another panel brought over it ends the probe (clicks picked points no one saw)
+    window.bring_forward("Evaluation")
+    window.toggle_anchor_probe()
+    qtbot.waitUntil(lambda: not window.docks["Anchors"].visibleRegion().isEmpty(), timeout=2000)
+    assert window.canvas.tool is Tool.PROBE
+    window.bring_forward("Evaluation")
+    qtbot.waitUntil(lambda: window.canvas.tool is not Tool.PROBE, timeout=2000)
+    assert not panel.probe.isChecked()
+    window.toggle_anchor_probe()
+    qtbot.wait(50)  # (bringing it forward says False, then True: the probe stays)
+    assert window.canvas.tool is Tool.PROBE
 
 
 def test_miss_explanation_of_a_label_in_the_window(qtbot, tmp_path, window_factory):
