@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from core.config import AnchorConfig, AssignConfig, PreprocessConfig
 from core.presets import get_preset
+from core.text import count
 from retina_gui.annotator import Annotator
 from retina_gui.canvas import OverlayBox, Tool
 from retina_gui.convert import rect_from_xyxy
@@ -134,14 +135,22 @@ class AnchorPanel(QWidget):
         self._set_anchor_config(self.anchors)
 
         self.canvas.point_clicked.connect(self._point_clicked)
-        self.canvas.selection_changed.connect(self.refresh)
+        self.canvas.selection_changed.connect(self._selection_changed)
         annotator.image_shown.connect(self._image_shown)
 
     # --- settings ------------------------------------------------------------------------------
     def set_model(self, info: ModelInfo | None) -> None:
         if info is not None:
             self.model_anchors, self.assign_config, self.preprocess = info.anchors, info.assign, info.preprocess
+            # a coverage report is of the model it was made for: another input size (same anchors) gives another one
+            self._stop_coverage()
+            self._coverage_lines = []
             self.reset_settings()
+
+    def _selection_changed(self) -> None:
+        self.refresh()
+        if self._on_screen and self.enabled.isChecked() and self.canvas.selected():
+            scroll_into_view(self.report)  # the selected label's anchors, said there (below the fold at 1024x700)
 
     def reset_settings(self) -> None:
         self._set_anchor_config(self.model_anchors)
@@ -298,7 +307,8 @@ class AnchorPanel(QWidget):
         for i in (i for i in self.canvas.selected() if i < len(result)):  # the canvas may not have redrawn an edit yet
             r = result[i]
             name = store.category(boxes[i].category_id).name
-            lines.append(f"{_describe(name, boxes[i])}: best anchor IoU {r.best_iou:.2f}; {len(r.positive)} positive, "
+            rule = " by the low-quality rule" if not r.reachable else ""  # ("10 positive", then "no anchor reaches IoU 0.5")
+            lines.append(f"{_describe(name, boxes[i])}: best anchor IoU {r.best_iou:.2f}; {len(r.positive)} positive{rule}, "
                          f"{len(r.ignored)} ignored anchors")
             for j in r.ignored:
                 overlay.append(OverlayBox(rect_from_xyxy(layout.boxes[j]), QColor(150, 150, 150)))
@@ -415,11 +425,9 @@ class AnchorPanel(QWidget):
         tried = "the model's anchor settings" if self._covered == self.model_anchors else (
             f"the settings tried (sizes {' '.join(f'{v:g}' for v in self._covered.sizes)}, ratios "
             f"{' '.join(f'{v:g}' for v in self._covered.ratios)}, scales {' '.join(f'{v:.3g}' for v in self._covered.scales)})")
-        lines = [f"{len(report.best_iou)} labels, with {tried}; {report.unreachable_share:.1%} have no anchor at IoU ≥ "
+        lines = [f"{count(len(report.best_iou), 'label')}, with {tried}; {report.unreachable_share:.1%} have no anchor at IoU ≥ "
                  f"{report.positive_iou:g}", "best-anchor IoU histogram:"]
-        filled = np.flatnonzero(counts)
-        rows = [(f"  {lo:.2f}–{lo + 0.05:.2f} {c:>5} ", c) for c, lo in list(zip(counts, edges[:-1]))[filled.min():filled.max() + 1]] \
-            if len(filled) else []  # (13 of 20 bins were empty)
+        rows = _histogram_rows(counts, edges)
         bar = self._bar_room(max((text for text, _ in rows), key=len, default=""))
         lines += [text + "#" * round(bar * c / peak) for text, c in rows]
         lines.append("per class: labels, unreachable, median best IoU")
@@ -446,6 +454,7 @@ class AnchorPanel(QWidget):
         self._show_report()
         block = self.report.document().find("Coverage report (folder):")
         if not block.isNull():
+            block.clearSelection()  # (the heading was left highlighted)
             self.report.setTextCursor(block)
             self.report.ensureCursorVisible()
 
@@ -453,3 +462,23 @@ class AnchorPanel(QWidget):
 def _describe(class_name: str, box) -> str:
     """A label as the user can find it on the canvas (boxes have no numbers there)."""
     return f"{class_name} at ({box.x1:.0f}, {box.y1:.0f}), {box.width:.0f}×{box.height:.0f} px"
+
+
+def _histogram_rows(counts: np.ndarray, edges: np.ndarray) -> list[tuple[str, int]]:
+    """The histogram's rows from its first to its last filled bin, each run of three or more empty
+    bins between them in one row (13 of 20 bins were empty; one stray tiny label listed 13 rows of 0)."""
+    filled = np.flatnonzero(counts)
+    if not len(filled):
+        return []
+    rows, k = [], int(filled.min())
+    while k <= filled.max():
+        end = k
+        while counts[k] == 0 and end + 1 <= filled.max() and counts[end + 1] == 0:
+            end += 1
+        if counts[k] == 0 and end - k >= 2:
+            rows.append((f"  {edges[k]:.2f}–{edges[end + 1]:.2f} {0:>5} ", 0))
+        else:
+            end = k
+            rows.append((f"  {edges[k]:.2f}–{edges[k + 1]:.2f} {int(counts[k]):>5} ", int(counts[k])))
+        k = end + 1
+    return rows

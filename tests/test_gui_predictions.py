@@ -453,7 +453,9 @@ def test_coverage_report_runs_in_the_background(qtbot, tmp_path, window_factory)
     window.fit_panels()
     window.bring_forward("Anchors")
     window.anchor_panel.run_coverage()
+    assert "computing the coverage of every label …" in window.anchor_panel.report.toPlainText()  # returned before it is done
     qtbot.waitUntil(lambda: "best-anchor IoU histogram" in window.anchor_panel.report.toPlainText(), timeout=30_000)
+    assert not window.anchor_panel.report.textCursor().hasSelection()  # (its heading was left highlighted)
     labels = sum(len(window.workspace.store.boxes(n)) for n in window.workspace.store.file_names())
     text = window.anchor_panel.report.toPlainText()
     assert f"{labels} labels, with the model's anchor settings; 0.0% have no anchor" in text
@@ -485,6 +487,8 @@ def test_coverage_report_runs_in_the_background(qtbot, tmp_path, window_factory)
     text = panel.report.toPlainText()
     assert "\n\nCoverage report (folder):\n" in text and "with the settings tried (sizes 32 64 128 256 512, ratios 1" in text
     assert len(panel.ratio_boxes) == 3  # the model's settings are back
+    panel.set_model(window.predictions.model)  # a model loaded: the report was of the one before (another input size, same anchors)
+    assert "Coverage report (folder)" not in panel.report.toPlainText()
 
 
 def test_a_missing_or_broken_model_file_is_reported(qtbot, tmp_path):
@@ -1625,3 +1629,16 @@ def test_a_threshold_that_leaves_nothing_detected_has_no_precision_to_show():
     point = ThresholdPoint(0.99, 0, 0, 5)
     assert point.detections == 0 and point.precision == 1.0  # (as the best F1 takes it)
     assert quality_text(point) == "precision n/a, recall 0.00, F1 0.00"
+
+
+def test_the_coverage_histogram_puts_a_run_of_empty_bins_in_one_row():
+    """One stray tiny label listed every empty bin up to the rest, 13 rows of 0."""
+    import numpy as np
+
+    from retina_gui.anchor_panel import _histogram_rows
+
+    counts = np.zeros(20, dtype=int)
+    counts[[0, 14, 15, 17]] = [1, 5, 9, 2]
+    assert [text.split() for text, _ in _histogram_rows(counts, np.linspace(0, 1, 21))] == [
+        ["0.00–0.05", "1"], ["0.05–0.70", "0"], ["0.70–0.75", "5"], ["0.75–0.80", "9"], ["0.80–0.85", "0"], ["0.85–0.90", "2"]]
+    assert _histogram_rows(np.zeros(20, dtype=int), np.linspace(0, 1, 21)) == []
