@@ -654,23 +654,31 @@ class EvaluationPanel(QWidget):
         errors = self._errors()
         kind_was, class_was = self.kind.currentData() or "", self.classes.currentData() or ""
         kind, cause, key = self._chosen_filters()
-        of_class = [e for e in errors if not key or class_name_key(e.class_name) == key]
-        of_kind = [e for e in errors if (not kind or e.kind == kind) and (not cause or e.cause == cause)]
+        # one count over the errors (about twenty passes took 0.46 s at every slider rest, at 554,000 errors)
+        key_of = {name: class_name_key(name) for name in {e.class_name for e in errors}}
+        counts = Counter((e.kind, e.cause, key_of[e.class_name]) for e in errors)
+        of_class = Counter({(k, c): 0 for k, c, _ in counts})
+        for (k, c, class_key), n in counts.items():
+            if not key or class_key == key:
+                of_class[k, c] += n
+        per_class = Counter()
+        for (k, c, class_key), n in counts.items():
+            if (not kind or k == kind) and (not cause or c == cause):
+                per_class[class_key] += n
         for box in (self.kind, self.classes):
             box.blockSignals(True)
             box.clear()
-        self.kind.addItem(f"All errors ({len(of_class)})", "")
+        self.kind.addItem(f"All errors ({sum(of_class.values())})", "")
         for k, causes in CAUSES.items():
-            self.kind.addItem(f"{self.KIND_NAMES[k]} ({sum(e.kind == k for e in of_class)})", k)
+            self.kind.addItem(f"{self.KIND_NAMES[k]} ({sum(n for (kk, _), n in of_class.items() if kk == k)})", k)
             for c, words in causes.items():
-                if any(e.kind == k and e.cause == c for e in errors):
+                if (k, c) in of_class:  # (a cause with errors of any class)
                     # (named with its kind: the closed menu shows the entry alone)
-                    self.kind.addItem(f"{self.CAUSE_PREFIX[k]}{words} ({sum(e.kind == k and e.cause == c for e in of_class)})", f"{k}:{c}")
+                    self.kind.addItem(f"{self.CAUSE_PREFIX[k]}{words} ({of_class[k, c]})", f"{k}:{c}")
         names: dict[str, str] = {}  # by name key (classes are matched by name): the name as first seen
         for e in errors:
-            names.setdefault(class_name_key(e.class_name), e.class_name)
-        per_class = Counter(class_name_key(e.class_name) for e in of_kind)
-        self.classes.addItem(f"All classes ({len(of_kind)})", "")
+            names.setdefault(key_of[e.class_name], e.class_name)
+        self.classes.addItem(f"All classes ({sum(per_class.values())})", "")
         for k, name in sorted(names.items(), key=lambda kv: kv[1].casefold()):
             self.classes.addItem(f"{name} ({per_class[k]})", k)
         kind_row = self.kind.findData(kind_was)
