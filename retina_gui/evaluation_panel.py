@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
@@ -30,7 +31,7 @@ from core.atomic import write_text
 from core.cancel import CancelToken
 from core.finetune import trained_on
 from core.labels import ImageEntry, category_of_class, class_name_key, same_named_categories
-from core.review import CAUSES, ThresholdPoint, confusions, errors_csv
+from core.review import CAUSES, MATCH_IOU, ThresholdPoint, box_iou, confusions, errors_csv
 from core.text import count
 from retina_gui.canvas import OverlayBox
 from retina_gui.convert import rect_from_xyxy, stored_corners
@@ -199,6 +200,7 @@ class EvaluationPanel(QWidget):
         self.errors.currentRowChanged.connect(self._error_chosen)
         self._last: tuple | None = None  # the error chosen last and its row then (F8 goes on from it after the image changed)
         self._added: set[tuple] = set()  # false positives added as labels since the report (_added_key)
+        self._relabelled: dict[tuple, tuple] = {}  # false positives whose label was given their class: _added_key -> that label's place
         self._fp_index: tuple = (None, {}, {})  # a report, its false positives by image, their places (see _false_positive_places)
         self._refilter_timer = QTimer(self, singleShot=True, interval=150)  # the score slider at rest: its errors listed
         self._refilter_timer.timeout.connect(self._follow_score)
@@ -212,6 +214,11 @@ class EvaluationPanel(QWidget):
         self.add_button.setToolTip("The false positive is really an object: add it to the labels")
         self.add_button.clicked.connect(self.add_as_label)
         self.add_button.setEnabled(False)  # a false positive must be chosen
+        # a class confusion's label may be what is wrong ("Sure of it: is the label's class wrong?"): Add as label put a
+        # second label on the piece
+        self.relabel_button = QPushButton("Relabel")
+        self.relabel_button.clicked.connect(self.relabel)
+        self.relabel_button.hide()
         self.export_button = QPushButton("Export list…")
         self.export_button.setToolTip("The errors listed, as CSV: kind, cause, class, score, image, box, what went wrong")
         self.export_button.clicked.connect(self.ask_export_errors)
@@ -227,6 +234,7 @@ class EvaluationPanel(QWidget):
         page.addWidget(self.error_detail)
         row = QHBoxLayout()
         row.addWidget(self.add_button)
+        row.addWidget(self.relabel_button)
         row.addWidget(self.export_button)
         page.addLayout(row)
         # One place, pages to choose: all three at once left the error list 3 rows at 1600x900
@@ -299,6 +307,7 @@ class EvaluationPanel(QWidget):
             # (a false positive accepted is stored at its stored corners: the boxes' own corners are compared)
             labelled = {((b.x1, b.y1, b.x2, b.y2), keys.get(b.category_id)) for b in store.boxes(name)}
             added |= {_added_key(e) for e, place in self._false_positive_places(name) if place in labelled}
+            added |= {key for key, place in self._relabelled.items() if key[0] == name and place in labelled}
         changed, self._added = added != self._added, added
         return changed
 
@@ -428,7 +437,7 @@ class EvaluationPanel(QWidget):
                                     "not seen (known for the Train runs of this folder, and the runs they started from)" if known else
                                     "Off: which images this model learnt from is known only for the Train runs of this folder")
         self.report = None
-        self._added, self._last = set(), None
+        self._added, self._relabelled, self._last = set(), {}, None
         self.progress.hide()  # the last run's "100 %" belonged to the other model
         self._show_stale()
         self.metrics.setText("Load a model to evaluate (Model ▸ Load Model…)." if info is None else
@@ -561,7 +570,7 @@ class EvaluationPanel(QWidget):
         self.run_button.setEnabled(True)
         self.report, self._edited, self._classes, self._view = report, self._run_edits, self._run_classes, self._run_view
         self._taken = self._run_taken
-        self._added = set()
+        self._added, self._relabelled = set(), {}
         self._relist_added(self._edited)  # (one accepted while it ran: the labels it took had not yet got it)
         self._unseen = self._run_unseen
         self._show_stale()
@@ -760,6 +769,10 @@ class EvaluationPanel(QWidget):
 
     def _describe(self, error) -> None:
         self.add_button.setEnabled(error is not None and error.kind == "FP")
+        confusion = error is not None and error.kind == "FP" and error.cause == "confusion"
+        self.relabel_button.setVisible(confusion)
+        if confusion:
+            self.relabel_button.setToolTip(f"The {error.other_class} label under it is of the wrong class: make it {error.class_name}")
         detail = "" if error is None or not error.detail else f"{error.detail[0].upper()}{error.detail[1:]}"
         self.error_detail.setText(detail if not detail or detail.endswith(("?", ".")) else f"{detail}.")  # ("wrong?." read badly)
 
@@ -829,6 +842,35 @@ class EvaluationPanel(QWidget):
             self._fill_errors()
             self._mark(error.box, QColor(60, 200, 60), "added")
         return bool(added)
+
+    def relabel(self) -> bool:
+        """The chosen class confusion's label takes the detection's class (one undo step): the
+        label's class was what was wrong."""
+        row, error = self.errors.currentRow(), self.errors.current_error()
+        ws = self.annotator.workspace
+        if error is None or error.cause != "confusion" or ws is None or self.annotator.current != error.file_name:
+            return False
+        keys = {c.id: class_name_key(c.name) for c in ws.store.categories}
+        new = next((cid for cid, key in keys.items() if key == class_name_key(error.class_name)), None)
+        boxes = ws.store.boxes(error.file_name)
+        under = [i for i, b in enumerate(boxes) if keys.get(b.category_id) == class_name_key(error.other_class)]
+        if new is None or not under:
+            return False
+        overlap = box_iou(np.array([error.box]), np.array([[boxes[i].x1, boxes[i].y1, boxes[i].x2, boxes[i].y2] for i in under]))[0]
+        if overlap.max() < MATCH_IOU:
+            return False
+        index = under[int(np.argmax(overlap))]
+        label = boxes[index]
+        if not ws.relabel_boxes(error.file_name, [index], new):
+            return False
+        # out of the list while that label has its class (Undo lists it again); F8 goes on from its place
+        self._relabelled[_added_key(error)] = ((label.x1, label.y1, label.x2, label.y2), class_name_key(error.class_name))
+        self._added.add(_added_key(error))
+        self._last = (self._identity(error), row)
+        self._fill_filters()
+        self._fill_errors()
+        self._mark(error.box, QColor(60, 200, 60), f"now {error.class_name}")
+        return True
 
     def _mark(self, box: tuple[float, float, float, float], color: QColor, tag: str) -> None:
         """The highlight: a thick box a little outside ``box`` (a label's outline stays seen), tagged."""

@@ -1642,3 +1642,35 @@ def test_the_coverage_histogram_puts_a_run_of_empty_bins_in_one_row():
     assert [text.split() for text, _ in _histogram_rows(counts, np.linspace(0, 1, 21))] == [
         ["0.00–0.05", "1"], ["0.05–0.70", "0"], ["0.70–0.75", "5"], ["0.75–0.80", "9"], ["0.80–0.85", "0"], ["0.85–0.90", "2"]]
     assert _histogram_rows(np.zeros(20, dtype=int), np.linspace(0, 1, 21)) == []
+
+
+def test_a_class_confusion_can_relabel_the_label_under_it(qtbot, tmp_path, window_factory):
+    """Add as label put a second label of another class on the piece, while the detail asked "is the
+    label's class wrong?" (chess_01: a white knight labelled white-rook in the Roboflow export)."""
+    window = window_factory(labelled_demo(tmp_path))
+    wait_predictions(qtbot, window)
+    panel = window.evaluation_panel
+    window.model_panel.score_slider.setValue(30)
+    panel.evaluate()
+    qtbot.waitUntil(lambda: panel.report is not None, timeout=120_000)
+    panel.kind.setCurrentIndex(panel.kind.findData("FP:confusion"))
+    confusion = next(e for e in panel.shown_errors() if e.score >= 0.9)  # sure of it, on the label's very box
+    total = len(panel.shown_errors())
+    panel.errors.setCurrentRow(panel.shown_errors().index(confusion))
+    qtbot.waitUntil(lambda: window.annotator.current == confusion.file_name and window.annotator.size is not None, timeout=10_000)
+    assert panel.relabel_button.isVisibleTo(panel) and confusion.class_name in panel.relabel_button.toolTip()
+    store = window.workspace.store
+    names = {c.id: c.name for c in store.categories}
+    before = [names[b.category_id] for b in store.boxes(confusion.file_name)]
+    assert panel.relabel()
+    after = [names[b.category_id] for b in store.boxes(confusion.file_name)]
+    assert len(after) == len(before)  # no second label on the piece
+    assert after.count(confusion.class_name) == before.count(confusion.class_name) + 1
+    assert after.count(confusion.other_class) == before.count(confusion.other_class) - 1
+    assert len(panel.shown_errors()) == total - 1 and confusion not in panel.shown_errors()
+    window.workspace.undo_stack.undo()  # the label's class back: the error is listed again
+    assert [names[b.category_id] for b in store.boxes(confusion.file_name)] == before
+    assert confusion in panel.shown_errors()
+    panel.kind.setCurrentIndex(panel.kind.findData("FP"))
+    panel.errors.setCurrentRow(next(r for r in range(panel.errors.count()) if panel.errors.error(r).cause != "confusion"))
+    assert not panel.relabel_button.isVisibleTo(panel)  # only a confusion's label has a class to change
