@@ -677,6 +677,13 @@ class EvaluationPanel(QWidget):
         for box in (self.kind, self.classes):
             box.blockSignals(True)
             box.clear()
+            box.setEnabled(self.report is not None)  # ("All errors (0)" before any evaluation read as a perfect model)
+        if self.report is None:
+            self.kind.addItem("All errors", "")
+            self.classes.addItem("All classes", "")
+            for box in (self.kind, self.classes):
+                box.blockSignals(False)
+            return
         self.kind.addItem(f"All errors ({sum(of_class.values())})", "")
         for k, causes in CAUSES.items():
             self.kind.addItem(f"{self.KIND_NAMES[k]} ({sum(n for (kk, _), n in of_class.items() if kk == k)})", k)

@@ -1110,6 +1110,7 @@ def test_a_false_positive_added_as_a_label_leaves_the_list_for_good_and_the_view
     window.statusBar().clearMessage()
     window.step_error(1)  # nothing evaluated: said, and the panel in front stays
     assert window.statusBar().currentMessage() == "no errors listed: Evaluate in the Evaluation panel first"
+    assert panel.kind.currentText() == "All errors" and not panel.kind.isEnabled()  # ("All errors (0)" read as a perfect model)
     window.model_panel.score_slider.setValue(10)
     panel.evaluate()
     qtbot.waitUntil(lambda: panel.report is not None, timeout=120_000)
