@@ -420,7 +420,7 @@ class EvaluationPanel(QWidget):
         stale = self.stale
         self.progress.setFormat(stale or "%p %")
         self.metrics.setEnabled(not stale)
-        self.best_button.setEnabled(not stale)  # (its F1 is of the report's thresholds and labels)
+        self.best_button.setEnabled(not stale and self._best is not None)  # (its F1 is of the report's thresholds and labels)
         self.metrics.setToolTip(f"{stale.split(':')[0]} since this evaluation: press Evaluate again" if stale else self._metrics_tip)
 
     def _unseen_clicked(self, checked: bool) -> None:
@@ -614,12 +614,15 @@ class EvaluationPanel(QWidget):
                              f"At score > {self._view[0]:.2f}: {count(misses, 'missed label')}, {count(len(errors) - misses, 'false detection')}"
                              f"{quality}." + self._mixed_up(errors) + self._footnotes)
         self._best = best.score if best is not None and (here is None or best.f1 > here.f1) else None
-        if self._best is not None:
-            # short: the figures in its tooltip (in the text, it widened the panel's column for good)
-            self.best_button.setText(f"Use score > {best.score:.2f} (best F1)")
+        if best is not None:
+            # short: the figures in its tooltip (in the text, it widened the panel's column for good); greyed at the best,
+            # not hidden (the tabs and the list under it moved up under the mouse as it was clicked)
+            self.best_button.setText(f"Use score > {best.score:.2f} (best F1)" if self._best is not None else
+                                     f"Score > {best.score:.2f} is the best F1")
             self.best_button.setToolTip(f"The score threshold where precision and recall together are best on these images: F1 "
                                         f"{best.f1:.2f}, precision {best.precision:.2f}, recall {best.recall:.2f}")
-        self.best_button.setVisible(self._best is not None)
+        self.best_button.setVisible(best is not None)
+        self.best_button.setEnabled(self._best is not None and not self.stale)
         self.by_score.show_sweep(list(self.report.sweep), best)
         self.by_score.set_threshold(self.predictions.score)
         # (in the tooltip: a line more in the panel put the error list below the fold at 1600x900)
