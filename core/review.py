@@ -150,9 +150,12 @@ def match_detections(label_boxes: np.ndarray, label_classes: np.ndarray, detecti
 
 def explain_labels(label_boxes: np.ndarray, label_classes: np.ndarray, candidates: Candidates, detections: Detections, *,
                    score_thresh: float, nms_thresh: float, best_anchor_iou: np.ndarray, positive_iou: float = 0.5,
-                   class_names: list[str] | None = None, hidden_classes: Collection[int] = ()) -> list[Explanation]:
+                   class_names: list[str] | None = None, hidden_classes: Collection[int] = (),
+                   only: int | None = None) -> list[Explanation]:
     """Why each label (``label_boxes`` [G, 4] image pixels, ``label_classes`` [G] model class
     indices) is or is not detected; ``detections`` is ``candidates`` filtered at the thresholds.
+    ``only``: that label's alone, in a list of one (the matching still takes them all; explaining
+    every label of an image of 2,000 at each selection took 1.2 s).
     A miss that a detection of another class covers says so too: not one of ``hidden_classes``
     (not on screen), nor one that matched another label (the evaluation leaves those out too);
     a miss whose own detection matched another label says that."""
@@ -166,8 +169,8 @@ def explain_labels(label_boxes: np.ndarray, label_classes: np.ndarray, candidate
     free = ~taken & ~np.isin(detections.labels, list(hidden_classes))
     name = (lambda k: class_names[k]) if class_names else (lambda k: f"class {k}")
     out = []
-    for i, (box, k) in enumerate(zip(label_boxes, label_classes)):
-        j = matched[i]
+    for i in range(len(label_boxes)) if only is None else (only,):
+        box, k, j = label_boxes[i], label_classes[i], matched[i]
         if j >= 0:
             out.append(Explanation("detected", f"detected: score {detections.scores[j]:.2f}, IoU {ious[i, j]:.2f}", float(detections.scores[j])))
             continue

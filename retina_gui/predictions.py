@@ -526,8 +526,8 @@ class Predictions(QObject):
                                 np.array([model_index[boxes[i].category_id] for i in known]), candidates, self.all,
                                 score_thresh=self.score, nms_thresh=self.nms, best_anchor_iou=best_anchor_iou[known],
                                 positive_iou=self.model.assign.positive_iou, class_names=list(self.model.class_names),
-                                hidden_classes=self.hidden)
-        return result[known.index(index)]
+                                hidden_classes=self.hidden, only=known.index(index))
+        return result[0]
 
 
 def shown_mask(detections: Detections, hidden: set[int], rejected: set[int]) -> np.ndarray:
