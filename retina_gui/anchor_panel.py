@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QTimer
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QTextCursor
 from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
@@ -141,10 +141,11 @@ class AnchorPanel(QWidget):
     # --- settings ------------------------------------------------------------------------------
     def set_model(self, info: ModelInfo | None) -> None:
         if info is not None:
+            if (info.anchors, info.assign, info.preprocess) != (self.model_anchors, self.assign_config, self.preprocess):
+                # a coverage report is of the settings it was made with: another input size (same anchors) gives another one
+                self._stop_coverage()
+                self._coverage_lines = []
             self.model_anchors, self.assign_config, self.preprocess = info.anchors, info.assign, info.preprocess
-            # a coverage report is of the model it was made for: another input size (same anchors) gives another one
-            self._stop_coverage()
-            self._coverage_lines = []
             self.reset_settings()
 
     def _selection_changed(self) -> None:
@@ -257,9 +258,15 @@ class AnchorPanel(QWidget):
         s = len(self.scale_boxes)
         return [r * s + k for r, rb in enumerate(self.ratio_boxes) if rb.isChecked() for k, sb in enumerate(self.scale_boxes) if sb.isChecked()]
 
+    OFF_TEXT = ("Tick “Show anchors and assignment” to see the anchors of a selected label, or press P to pick a point; "
+                "the coverage report below needs neither.")
+
     def refresh(self, *_args) -> None:
         if not self.enabled.isChecked() or not self._on_screen or self.annotator.size is None:
             self.canvas.set_overlay([])
+            if not self.enabled.isChecked() and self._details != [self.OFF_TEXT]:  # (it opened blank, and clicks did nothing)
+                self._details = [self.OFF_TEXT]
+                self._show_report()
             return
         layout = self.layout_for_current()
         overlay: list[OverlayBox] = []
@@ -455,6 +462,9 @@ class AnchorPanel(QWidget):
         block = self.report.document().find("Coverage report (folder):")
         if not block.isNull():
             block.clearSelection()  # (the heading was left highlighted)
+            # from the end up to it: the heading at the top of the view, the report under it (from above, it stood at the foot)
+            self.report.moveCursor(QTextCursor.MoveOperation.End)
+            self.report.ensureCursorVisible()
             self.report.setTextCursor(block)
             self.report.ensureCursorVisible()
 

@@ -449,9 +449,13 @@ def test_coverage_report_runs_in_the_background(qtbot, tmp_path, window_factory)
     folder = labelled_demo(tmp_path)
     window = window_factory(folder)
     qtbot.waitUntil(lambda: window.annotator.size is not None, timeout=10_000)
+    # the model's settings first (a report made before it loaded goes as it comes: it was of other settings)
+    qtbot.waitUntil(lambda: window.predictions.model is not None and window.anchor_panel.assign_config is window.predictions.model.assign,
+                    timeout=60_000)
     window.resize(1024, 700)
     window.fit_panels()
     window.bring_forward("Anchors")
+    assert window.anchor_panel.report.toPlainText() == window.anchor_panel.OFF_TEXT  # (it opened blank, and clicks did nothing)
     window.anchor_panel.run_coverage()
     assert "computing the coverage of every label …" in window.anchor_panel.report.toPlainText()  # returned before it is done
     qtbot.waitUntil(lambda: "best-anchor IoU histogram" in window.anchor_panel.report.toPlainText(), timeout=30_000)
@@ -487,7 +491,12 @@ def test_coverage_report_runs_in_the_background(qtbot, tmp_path, window_factory)
     text = panel.report.toPlainText()
     assert "\n\nCoverage report (folder):\n" in text and "with the settings tried (sizes 32 64 128 256 512, ratios 1" in text
     assert len(panel.ratio_boxes) == 3  # the model's settings are back
-    panel.set_model(window.predictions.model)  # a model loaded: the report was of the one before (another input size, same anchors)
+    from dataclasses import replace
+
+    info = window.predictions.model
+    panel.set_model(info)  # the same model loaded again (another device, say): the report stays
+    assert "Coverage report (folder)" in panel.report.toPlainText()
+    panel.set_model(replace(info, preprocess=replace(info.preprocess, min_size=152)))  # same anchors, another input size: it goes
     assert "Coverage report (folder)" not in panel.report.toPlainText()
 
 
