@@ -486,11 +486,12 @@ class EvaluationPanel(QWidget):
             self.metrics.setText(f"Cannot evaluate: {problem}.")
             return
         store = self.annotator.workspace.store
-        counts = store.box_counts()
+        # the boxes of the images evaluated (those of the images it learnt from, left out, counted too)
+        counts = Counter(b.category_id for name in names for b in store.boxes(name) if not b.iscrowd)
         if not any(counts.get(cid) for cid in category_of_class(list(p.model.class_names), store.categories).values()):
             # "0 missed labels, 0 false detections" read as a perfect model
             self.metrics.setText(f"Nothing to evaluate: none of the model's {count(p.model.class_count, 'class')} is a class of the labels "
-                                 "with boxes (classes are matched by name).")
+                                 f"with boxes on the {count(len(names), 'image')} evaluated (classes are matched by name).")
             return
         missing = [n for n in names if n not in p.candidates and n not in p.cache]
         self.run_button.setEnabled(False)

@@ -1207,7 +1207,8 @@ def test_evaluating_labels_with_two_classes_of_one_name_says_so_before_predictin
     window.workspace.rename_category(2, "castle")
     window.workspace.rename_category(1, "tower")
     window.evaluation_panel.evaluate()
-    assert window.evaluation_panel.metrics.text().startswith("Nothing to evaluate: none of the model's 13 classes is a class of the labels")
+    assert window.evaluation_panel.metrics.text() == ("Nothing to evaluate: none of the model's 13 classes is a class of the labels "
+                                                       "with boxes on the 1 image evaluated (classes are matched by name).")
     assert calls == []
 
 
