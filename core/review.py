@@ -578,6 +578,7 @@ def evaluate_predictions(labels: LabelSet, candidates: dict[str, Candidates], cl
     threshold the user is looking at). Raises :class:`core.cancel.Cancelled` when ``cancel`` is set
     (checked per image, before and after pycocotools' part)."""
     from core.evaluate import coco_evaluate, detections_for_evaluation, scoreable
+    from core.formats.convert import box_problems
 
     subset = labels.with_files(candidates)
     category_of = category_of_class(class_names, labels.categories)
@@ -588,6 +589,7 @@ def evaluate_predictions(labels: LabelSet, candidates: dict[str, Candidates], cl
         found[image.file_name] = candidates[image.file_name].filter(eval_score, nms_thresh, max_detections)
         scored += detections_for_evaluation(found[image.file_name], category_of, image.id)
     scoring, notes = scoreable(subset, class_names)
+    notes += box_problems(subset)  # (as retina eval says them: a flat label was counted a miss, unsaid)
     metrics = coco_evaluate(scoring, scored)
     if cancel is not None:
         cancel.raise_if_cancelled()

@@ -489,3 +489,13 @@ def test_one_label_explained_alone_is_explained_as_among_all():
     every = explain_labels(labels, [1, 1, 1], one, one.filter(0.3, 0.5, None), **kwargs)
     assert [e.reason for e in every] == ["detected", "taken", "low_score"]
     assert [explain_labels(labels, [1, 1, 1], one, one.filter(0.3, 0.5, None), only=i, **kwargs) for i in range(3)] == [[e] for e in every]
+
+
+def test_the_windows_evaluation_names_flat_labels_as_retina_eval_does():
+    """A label without width was counted a miss ("nothing detected near it") with no note in the window."""
+    from core.review import evaluate_predictions
+
+    labels = LabelSet([Category(1, "rook")], [ImageEntry(1, "1.jpg", 200, 200, [Box(10, 10, 50, 50, 1), Box(100, 100, 100, 150, 1)])])
+    candidates = {"1.jpg": _candidates([[10, 10, 50, 50]], [0.9], [0])}
+    report = evaluate_predictions(labels, candidates, ["rook"], eval_score=0.05, nms_thresh=0.5, max_detections=100, view_score=0.3)
+    assert any("without width or height" in note for note in report.notes), report.notes
