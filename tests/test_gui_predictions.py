@@ -1672,6 +1672,13 @@ def test_a_class_confusion_can_relabel_the_label_under_it(qtbot, tmp_path, windo
     panel.errors.setCurrentRow(panel.shown_errors().index(confusion))
     qtbot.waitUntil(lambda: window.annotator.current == confusion.file_name and window.annotator.size is not None, timeout=10_000)
     assert panel.relabel_button.isVisibleTo(panel) and confusion.class_name in panel.relabel_button.toolTip()
+    window.resize(1024, 700)  # the page tabs, and the row of three buttons, in a narrow panel
+    window.fit_panels()
+    window.bring_forward("Evaluation")
+    bar = panel.pages.tabBar()
+    qtbot.waitUntil(lambda: bar.width() > 0 and all(bar.tabRect(i).right() <= bar.width() for i in range(bar.count())), timeout=3000)
+    assert not bar.usesScrollButtons()  # narrower still, the tabs are elided, never scrolled away
+    assert panel.relabel_button.geometry().right() < panel.export_button.geometry().left()
     store = window.workspace.store
     names = {c.id: c.name for c in store.categories}
     before = [names[b.category_id] for b in store.boxes(confusion.file_name)]
