@@ -66,7 +66,6 @@ class AnchorPanel(QWidget):
         self._coverage_worker: FunctionWorker | None = None
         self._assign_worker: FunctionWorker | None = None
         self._assigned: tuple[tuple, list] | None = None  # (key, LabelAnchors of the current image's labels)
-        self._model_best: tuple[tuple, np.ndarray] | None = None  # (key, best IoU of the model's anchors per label)
         self._on_screen = False  # see set_on_screen
         self._covered: AnchorConfig = default.anchors  # the settings of the coverage report running or shown
         # the folder's coverage report, kept under the details (the next click, or Model's settings, wiped the
@@ -382,17 +381,14 @@ class AnchorPanel(QWidget):
             self._assign_worker.stop()
             self._assign_worker = None
 
-    def model_best_anchor_iou(self) -> np.ndarray:
-        """Best IoU of any of the model's anchors with each label of the current image (what
-        "why missed?" needs, whatever settings are being tried in this panel); computed once per
-        image, label geometry and model."""
+    def model_best_anchor_iou(self, index: int) -> float:
+        """Best IoU of any of the model's anchors with label ``index`` of the current image (what
+        "why missed?" needs, whatever settings are being tried in this panel; for every label after
+        each edit it took 0.38 s at 2,000 labels)."""
         from core.anchor_coverage import best_anchor_ious
 
-        key = self._labels_key(self.model_anchors)
-        if self._model_best is None or self._model_best[0] != key:
-            xyxy = np.array(key[2], dtype=np.float64).reshape(-1, 4)
-            self._model_best = (key, best_anchor_ious(self.layout_for_current(self.model_anchors), xyxy))
-        return self._model_best[1]
+        box = self.annotator.workspace.store.boxes(self.annotator.current)[index]
+        return float(best_anchor_ious(self.layout_for_current(self.model_anchors), np.array([[box.x1, box.y1, box.x2, box.y2]]))[0])
 
     # --- coverage report -----------------------------------------------------------------------
     def run_coverage(self) -> None:

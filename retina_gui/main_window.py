@@ -1222,7 +1222,7 @@ class MainWindow(QMainWindow):
         if len(selected) != 1 or self.predictions.model is None or self.annotator.size is None:
             self.model_panel.show_explanation("Select one label to see whether and why the model misses it.")
             return
-        result = self.predictions.explain_label(selected[0], self.anchor_panel.model_best_anchor_iou())
+        result = self.predictions.explain_label(selected[0], self.anchor_panel.model_best_anchor_iou(selected[0]))
         self.model_panel.show_explanation(result)
 
     def save(self) -> None:

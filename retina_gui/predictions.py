@@ -509,8 +509,9 @@ class Predictions(QObject):
         return count
 
     # --- explanations --------------------------------------------------------------------------
-    def explain_label(self, index: int, best_anchor_iou: np.ndarray) -> Explanation | str:
-        """Why label ``index`` of the current image is (not) detected; ``best_anchor_iou`` per label."""
+    def explain_label(self, index: int, best_anchor_iou: float) -> Explanation | str:
+        """Why label ``index`` of the current image is (not) detected; ``best_anchor_iou``: the best
+        IoU of the model's anchors with it."""
         candidates = self.current_candidates()
         if self.model is None or candidates is None or self.all is None:
             return "no predictions for this image yet"
@@ -522,9 +523,11 @@ class Predictions(QObject):
         if boxes[index].category_id not in model_index:
             return f"the model has no class named {store.category(boxes[index].category_id).name}"
         known = [i for i, b in enumerate(boxes) if b.category_id in model_index and not b.iscrowd]
+        anchor_iou = np.zeros(len(known))  # (only the explained label's is read)
+        anchor_iou[known.index(index)] = best_anchor_iou
         result = explain_labels(np.array([[boxes[i].x1, boxes[i].y1, boxes[i].x2, boxes[i].y2] for i in known]),
                                 np.array([model_index[boxes[i].category_id] for i in known]), candidates, self.all,
-                                score_thresh=self.score, nms_thresh=self.nms, best_anchor_iou=best_anchor_iou[known],
+                                score_thresh=self.score, nms_thresh=self.nms, best_anchor_iou=anchor_iou,
                                 positive_iou=self.model.assign.positive_iou, class_names=list(self.model.class_names),
                                 hidden_classes=self.hidden, only=known.index(index))
         return result[0]
