@@ -180,6 +180,8 @@ class AnchorPanel(QWidget):
         self.sizes_edit.setText(" ".join(f"{v:g}" for v in config.sizes))
         self.ratios_edit.setText(" ".join(f"{v:g}" for v in config.ratios))
         self.scales_edit.setText(" ".join(f"{v:.4g}" for v in config.scales))
+        for field in (self.sizes_edit, self.ratios_edit, self.scales_edit):
+            field.setCursorPosition(0)  # their start in view (a narrow panel showed the end of a long list)
         for row, boxes, values in ((self.ratio_row, self.ratio_boxes, config.ratios), (self.scale_row, self.scale_boxes, config.scales)):
             hidden = {box.text() for box in boxes if not box.isChecked()}  # a value still there stays hidden: Apply showed them all again
             for box in boxes:
