@@ -176,8 +176,9 @@ def explain_labels(label_boxes: np.ndarray, label_classes: np.ndarray, candidate
             continue
         why = _why_missed(box, int(k), candidates, detections, score_thresh, nms_thresh, float(best_anchor_iou[i]), positive_iou, name)
         went = np.flatnonzero(taken & (detections.labels == k) & (ious[i] >= MATCH_IOU))
-        if len(went) and why.reason in ("no_anchor", "low_score") and why.best_score == 0.0:
-            # its own detection matched another label it overlaps more ("the model does not see it" was said of it)
+        if len(went) and why.reason in ("no_anchor", "low_score"):
+            # its own detection matched another label it overlaps more ("the model does not see it" was said of it, or the score
+            # of a candidate NMS removed under it, where the evaluation said where its detection went)
             j = int(went[np.argmax(detections.scores[went])])
             why = Explanation("taken", f"its {name(int(k))} detection (score {detections.scores[j]:.2f}, IoU {ious[i, j]:.2f}) went to "
                                        "another label of its class, which it overlaps more", float(detections.scores[j]))
@@ -243,6 +244,7 @@ class EvaluationError:
     detail: str = ""  # what kind of error, in words
     cause: str = ""  # that kind, one of CAUSES[kind]
     other_class: str = ""  # a class confusion's other class: what the missed label was detected as, what label a false positive is on
+    on_label: int | None = None  # a false positive on a label of another class: that label's index within the image
 
 
 NEAR_IOU = 0.1  # below this, a box has nothing near it
@@ -278,7 +280,7 @@ def confusions(errors: list[EvaluationError]) -> list[tuple[str, str, int]]:
 def errors_csv(errors: list[EvaluationError]) -> str:
     """``errors`` as CSV, a row each under :data:`ERROR_COLUMNS` (boxes in image pixels; the score
     is the detection's for a false positive; for a miss, the best of a detection on it (IoU 0.5, any class or score), 0 for none;
-    ``other_class`` the other class of a class confusion):
+    ``other_class`` the other class of a class confusion, and the label's class under another class's detection on a found object):
     a list to hand to whoever fixes the labels, or to compare models by."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -305,8 +307,9 @@ def _best(mask: np.ndarray, values: np.ndarray) -> int:
 
 
 def _fp_detail(iou: np.ndarray, label_names: list[str], label_classes: np.ndarray, detection_class: int,
-               score: float, found: np.ndarray) -> tuple[str, str, str]:
-    """Why a false positive is false, as (cause, words, the label's class in a confusion), from its IoU with each label of the image
+               score: float, found: np.ndarray) -> tuple[str, str, str, int | None]:
+    """Why a false positive is false, as (cause, words, the label's class and the label (its place
+    among ``label_names``) it lies on, of another class), from its IoU with each label of the image
     (``label_classes``: the labels' model class indices, -1 for a class the model lacks; ``found``:
     the labels a detection of their own class matched). A label of its own class is looked at
     first: the nearest label of any class called a duplicate "poorly placed" when another class's
@@ -315,28 +318,28 @@ def _fp_detail(iou: np.ndarray, label_names: list[str], label_classes: np.ndarra
     same, over, near = label_classes == detection_class, iou >= MATCH_IOU, iou >= NEAR_IOU
     if (same & over).any():  # (matching gave that label to a likelier detection: this one would have taken it)
         k = _best(same & over, iou)
-        return "duplicate", f"a duplicate: the {label_names[k]} label it covers (IoU {iou[k]:.2f}) went to a higher-scoring detection", ""
+        return "duplicate", f"a duplicate: the {label_names[k]} label it covers (IoU {iou[k]:.2f}) went to a higher-scoring detection", "", None
     known = label_classes >= 0
     if (over & known & ~found).any():
         k = _best(over & known & ~found, iou)
         sure = ". Sure of it, on the same box: is the label's class wrong?" if score >= SURE_SCORE and iou[k] >= STACKED_IOU else ""
-        return "confusion", f"class confusion: on a {label_names[k]} label (IoU {iou[k]:.2f}){sure}", label_names[k]
+        return "confusion", f"class confusion: on a {label_names[k]} label (IoU {iou[k]:.2f}){sure}", label_names[k], int(k)
     if (over & known).any():
         k = _best(over & known, iou)
         return ("second_guess", f"another class on a found object: the {label_names[k]} label under it (IoU {iou[k]:.2f}) was "
-                                f"found by a {label_names[k]} detection", label_names[k])
+                                f"found by a {label_names[k]} detection", label_names[k], int(k))
     if over.any():  # (not the model's confusion: it cannot say that class)
         k = _best(over, iou)
-        return "unknown_class", f"on a {label_names[k]} label (IoU {iou[k]:.2f}), a class the model does not have", ""
+        return "unknown_class", f"on a {label_names[k]} label (IoU {iou[k]:.2f}), a class the model does not have", "", None
     if (same & near).any():
         k = _best(same & near, iou)
-        return "placement", f"poorly placed: the nearest {label_names[k]} label at IoU {iou[k]:.2f}", ""
+        return "placement", f"poorly placed: the nearest {label_names[k]} label at IoU {iou[k]:.2f}", "", None
     if near.any():
         k = _best(near, iou)
-        return "placement", f"poorly placed, and of another class: the nearest label, {label_names[k]}, at IoU {iou[k]:.2f}", ""
+        return "placement", f"poorly placed, and of another class: the nearest label, {label_names[k]}, at IoU {iou[k]:.2f}", "", None
     if score >= SURE_SCORE:
-        return "background", "background: no label near it. Sure of it: is a box missing from the labels?", ""
-    return "background", "background: no label near it", ""
+        return "background", "background: no label near it. Sure of it: is a box missing from the labels?", "", None
+    return "background", "background: no label near it", "", None
 
 
 def _fn_detail(iou: np.ndarray, found: Detections, shown: np.ndarray, used: np.ndarray, class_names: list[str], label_class: int,
@@ -447,9 +450,9 @@ def errors_at(matches: list[ImageMatch], category_names: dict[int, str], class_n
         used[matched[taken]] = True
         label_names = [category_names[b.category_id] for _, b in m.labels]
         for j in np.flatnonzero(shown & m.counted & ~used):
-            cause, detail, other = _fp_detail(m.ious[j], label_names, m.classes, int(found.labels[j]), float(found.scores[j]), taken)
+            cause, detail, other, on = _fp_detail(m.ious[j], label_names, m.classes, int(found.labels[j]), float(found.scores[j]), taken)
             errors.append(EvaluationError("FP", name, tuple(map(float, found.boxes[j])), class_names[int(found.labels[j])],
-                                          float(found.scores[j]), int(j), detail, cause, other))
+                                          float(found.scores[j]), int(j), detail, cause, other, None if on is None else m.labels[on][0]))
         matched_anywhere = np.zeros(len(found), dtype=bool)  # at the lowest threshold
         matched_anywhere[m.matched[m.matched >= 0]] = True
         for k in np.flatnonzero((matched < 0) & (m.classes >= 0)):

@@ -518,7 +518,7 @@ class Predictions(QObject):
         store = self.annotator.workspace.store
         boxes = store.boxes(self.annotator.current)
         if boxes[index].iscrowd:
-            return "a crowd region: detections there are neither hits nor false positives"
+            return "a crowd region: detections of its class there are neither hits nor false positives"
         model_index = {cid: k for k, cid in category_of_class(list(self.model.class_names), store.categories).items()}
         if boxes[index].category_id not in model_index:
             return f"the model has no class named {store.category(boxes[index].category_id).name}"

@@ -73,6 +73,11 @@ def test_a_label_whose_anchors_score_low_reports_the_best_score():
                                    class_names=["a", "rook"])
     assert first.reason == "detected" and second.reason == "taken"
     assert second.message.startswith("its rook detection (score 0.90, IoU 0.89) went to another label of its class")
+    # also with a candidate under the threshold on it (as a real model leaves one): the evaluation says where its detection went
+    low = _candidates([[50, 50, 150, 130], [54, 54, 150, 131]], [0.9, 0.12], [1, 1])
+    _, second = explain_labels(near, [1, 1], low, low.filter(0.3, 0.5, None), score_thresh=0.3, nms_thresh=0.5, best_anchor_iou=[0.7, 0.7],
+                               class_names=["a", "rook"])
+    assert second.reason == "taken"
     nothing = _candidates([[400, 400, 500, 500]], [0.9], [1])
     (e,) = explain_labels(label[None], [1], nothing, nothing.filter(0.5, 0.5, None), score_thresh=0.5, nms_thresh=0.5,
                           best_anchor_iou=[0.7])
