@@ -218,7 +218,8 @@ class EvaluationPanel(QWidget):
         # second label on the piece
         self.relabel_button = QPushButton("Relabel")
         self.relabel_button.clicked.connect(self.relabel)
-        self.relabel_button.hide()
+        self.relabel_button.setEnabled(False)  # (shown and hidden, it moved Export list… sideways)
+        self.relabel_button.setToolTip("On a class confusion: give the label under it the detection's class")
         self.export_button = QPushButton("Export list…")
         self.export_button.setToolTip("The errors listed, as CSV: kind, cause, class, score, image, box, what went wrong")
         self.export_button.clicked.connect(self.ask_export_errors)
@@ -784,9 +785,9 @@ class EvaluationPanel(QWidget):
     def _describe(self, error) -> None:
         self.add_button.setEnabled(error is not None and error.kind == "FP")
         confusion = error is not None and error.kind == "FP" and error.cause == "confusion"
-        self.relabel_button.setVisible(confusion)
-        if confusion:
-            self.relabel_button.setToolTip(f"The {error.other_class} label under it is of the wrong class: make it {error.class_name}")
+        self.relabel_button.setEnabled(confusion)
+        self.relabel_button.setToolTip(f"The {error.other_class} label under it is of the wrong class: make it {error.class_name}" if confusion
+                                       else "On a class confusion: give the label under it the detection's class")
         detail = "" if error is None or not error.detail else f"{error.detail[0].upper()}{error.detail[1:]}"
         self.error_detail.setText(detail if not detail or detail.endswith(("?", ".")) else f"{detail}.")  # ("wrong?." read badly)
 
@@ -862,20 +863,21 @@ class EvaluationPanel(QWidget):
         label's class was what was wrong."""
         row, error = self.errors.currentRow(), self.errors.current_error()
         ws = self.annotator.workspace
-        if error is None or error.cause != "confusion" or ws is None or self.annotator.current != error.file_name:
+        if error is None or error.cause != "confusion" or error.on_label is None or ws is None or self.annotator.current != error.file_name:
+            return False
+        if ws.read_only:  # (the edit raised, unseen)
+            self.predictions.message.emit(ws.read_only_text)
             return False
         keys = {c.id: class_name_key(c.name) for c in ws.store.categories}
         new = next((cid for cid, key in keys.items() if key == class_name_key(error.class_name)), None)
         boxes = ws.store.boxes(error.file_name)
-        under = [i for i, b in enumerate(boxes) if keys.get(b.category_id) == class_name_key(error.other_class)]
-        if new is None or not under:
+        # the label the error names (not another of its class it overlaps more: one its own detection found), as it was
+        label = boxes[error.on_label] if error.on_label < len(boxes) else None
+        if (new is None or label is None or keys.get(label.category_id) != class_name_key(error.other_class)
+                or box_iou(np.array([error.box]), np.array([[label.x1, label.y1, label.x2, label.y2]]))[0, 0] < MATCH_IOU):
+            self.predictions.message.emit("that label has changed since the evaluation: Evaluate again")
             return False
-        overlap = box_iou(np.array([error.box]), np.array([[boxes[i].x1, boxes[i].y1, boxes[i].x2, boxes[i].y2] for i in under]))[0]
-        if overlap.max() < MATCH_IOU:
-            return False
-        index = under[int(np.argmax(overlap))]
-        label = boxes[index]
-        if not ws.relabel_boxes(error.file_name, [index], new):
+        if not ws.relabel_boxes(error.file_name, [error.on_label], new):
             return False
         # out of the list while that label has its class (Undo lists it again); F8 goes on from its place
         self._relabelled[_added_key(error)] = ((label.x1, label.y1, label.x2, label.y2), class_name_key(error.class_name))

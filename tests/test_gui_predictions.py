@@ -1671,7 +1671,7 @@ def test_a_class_confusion_can_relabel_the_label_under_it(qtbot, tmp_path, windo
     total = len(panel.shown_errors())
     panel.errors.setCurrentRow(panel.shown_errors().index(confusion))
     qtbot.waitUntil(lambda: window.annotator.current == confusion.file_name and window.annotator.size is not None, timeout=10_000)
-    assert panel.relabel_button.isVisibleTo(panel) and confusion.class_name in panel.relabel_button.toolTip()
+    assert panel.relabel_button.isEnabled() and confusion.class_name in panel.relabel_button.toolTip()
     window.resize(1024, 700)  # the page tabs, and the row of three buttons, in a narrow panel
     window.fit_panels()
     window.bring_forward("Evaluation")
@@ -1693,4 +1693,14 @@ def test_a_class_confusion_can_relabel_the_label_under_it(qtbot, tmp_path, windo
     assert confusion in panel.shown_errors()
     panel.kind.setCurrentIndex(panel.kind.findData("FP"))
     panel.errors.setCurrentRow(next(r for r in range(panel.errors.count()) if panel.errors.error(r).cause != "confusion"))
-    assert not panel.relabel_button.isVisibleTo(panel)  # only a confusion's label has a class to change
+    assert not panel.relabel_button.isEnabled()  # only a confusion's label has a class to change
+    # in a read-only folder: said, nothing changed (the edit raised, unseen)
+    panel.kind.setCurrentIndex(panel.kind.findData("FP:confusion"))
+    panel.errors.setCurrentRow(panel.shown_errors().index(confusion))
+    qtbot.waitUntil(lambda: window.annotator.current == confusion.file_name and window.annotator.size is not None, timeout=10_000)
+    labels_file, window.workspace.labels_file = window.workspace.labels_file, None
+    messages = []
+    window.predictions.message.connect(messages.append)
+    assert not panel.relabel() and messages[-1].startswith("Editing is off")
+    window.workspace.labels_file = labels_file
+    assert [names[b.category_id] for b in store.boxes(confusion.file_name)] == before

@@ -123,6 +123,12 @@ def test_each_error_says_what_kind_it_is():
     fps = {e.index: (e.cause, e.detail) for e in find_errors(labels, {"a.jpg": second}, ["rook", "knight"]) if e.kind == "FP"}
     assert fps == {1: ("second_guess", "another class on a found object: the rook label under it (IoU 0.98) was found by a rook detection"),
                    2: ("confusion", "class confusion: on a knight label (IoU 1.00). Sure of it, on the same box: is the label's class wrong?")}
+    # the label a confusion lies on is named by its index: the one its class missed, not one it overlaps more that was found
+    two = LabelSet(labels.categories, [ImageEntry(1, "a.jpg", 400, 400, [Box(0, 0, 100, 100, 1), Box(0, 0, 100, 120, 1)])])
+    both = Detections(np.array([[0, 0, 100, 100], [0, 0, 100, 104]], dtype=np.float32), np.array([0.9, 0.95], dtype=np.float32),
+                      np.array([0, 1]), np.arange(2))
+    (fp,) = [e for e in find_errors(two, {"a.jpg": both}, ["rook", "knight"]) if e.kind == "FP"]
+    assert fp.cause == "confusion" and fp.on_label == 1
 
 
 def test_a_miss_is_explained_by_its_own_class_first_and_by_what_scored_under_the_threshold():
