@@ -713,6 +713,7 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, partial(self.open_folder, path))
 
     def close_folder(self) -> None:
+        closing = str(self.workspace.folder) if self.workspace is not None else None
         for worker in (self.scanner, self.loader):
             if worker is not None:
                 worker.stop()
@@ -732,8 +733,8 @@ class MainWindow(QMainWindow):
         self._show_undo_state()
         self.classes.set_workspace(None)
         self.files.set_model(FileListModel())
-        for box in self.findChildren(QMessageBox):  # the problems of the folder closed (they stood over the next one's)
-            if box.isVisible() and box.windowModality() == Qt.WindowModality.NonModal:
+        for box in self.findChildren(QMessageBox):  # the problems of the folder closed (they stood over the next one's), not others'
+            if closing is not None and box.isVisible() and box.property("folder") == closing:
                 box.close()
 
     def _found(self, names: list) -> None:
@@ -761,7 +762,7 @@ class MainWindow(QMainWindow):
                               f"{len(missing)} labelled images are not in the folder. Their labels are kept in the labels file:",
                               f"{count_of(len(missing), 'labelled image')} not in the folder (their labels are kept)")
 
-    def _report_once(self, key: str, names: list[str], title: str, text: str, again: str) -> None:
+    def _report_once(self, key: str, names: list[str], title: str, text: str, again: str, *, keep_earlier: bool = False) -> None:
         """``text`` and ``names`` in a box; while the names are the same ones, ``again`` in the
         status bar instead (the box came back at every opening, and at every F5)."""
         seen = hashlib.sha1("\n".join(names).encode()).hexdigest()
@@ -769,7 +770,7 @@ class MainWindow(QMainWindow):
             self.say(again)
             return
         listing = "\n".join(names[:15]) + (f"\n… and {len(names) - 15} more" if len(names) > 15 else "")
-        self.report(title, f"{text}\n\n{listing}")
+        self.report(title, f"{text}\n\n{listing}", keep_earlier=keep_earlier)
         self.settings.setValue(key, seen)
 
     def _unreadable_key(self) -> str:
@@ -857,13 +858,13 @@ class MainWindow(QMainWindow):
             self._restore = None
 
     def _scan_failed(self, message: str) -> None:
-        self.report("Folder", message)
+        self.report("Folder", message, keep_earlier=True)
 
     def _scan_skipped(self, entries: list) -> None:
         """Entries the listing left out, with why (a link back up, a name not UTF-8)."""
         folder = self.scanner.folder
         text = f"{count_of(len(entries), 'entry')} of {folder} {'was' if len(entries) == 1 else 'were'} left out (the rest is listed)"
-        self._report_once(f"skipped_entries/{folder}", entries, "Folder", f"{text}:", text)
+        self._report_once(f"skipped_entries/{folder}", entries, "Folder", f"{text}:", text, keep_earlier=True)
 
     def _remember(self, folder: Path) -> None:
         recent = [f for f in self._recent() if f != str(folder)]
@@ -1310,21 +1311,30 @@ class MainWindow(QMainWindow):
                 return False
         return self.transfer.export(self.workspace, fmt, target, stale)
 
-    def report(self, title: str, text: str) -> None:
-        """Tell the user about a problem without blocking the window (and keep it for tests)."""
+    REPORTS_KEPT = 3  # the problems one box says at most (the latest)
+
+    def report(self, title: str, text: str, *, keep_earlier: bool = False) -> None:
+        """Tell the user about a problem without blocking the window (and keep it for tests). One box
+        a title: the same problem again raises it (Train pressed three times stacked three alike
+        boxes); another replaces what it said (a refusal of Train's since fixed is no problem), or,
+        ``keep_earlier``, is added under it (a folder's scan failure and its skipped entries)."""
         self.reports.append(f"{title}: {text}")
-        # one box a title: the same problem again raises it (Train pressed three times stacked three alike boxes),
-        # another is added to it (a folder's scan failure was replaced by its skipped entries, under the same title)
-        open_box = next((b for b in self.findChildren(QMessageBox) if b.isVisible() and b.windowTitle() == title), None)
-        if open_box is not None:
-            if text not in open_box.text().split("\n\n"):
-                open_box.setText(f"{open_box.text()}\n\n{text}")
-            open_box.raise_()
-            return
-        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.setWindowModality(Qt.WindowModality.NonModal)
+        folder = str(self.workspace.folder) if self.workspace is not None else ""  # (its boxes go as it closes)
+        box = next((b for b in self.findChildren(QMessageBox) if b.isVisible() and b.windowTitle() == title
+                    and b.windowModality() == Qt.WindowModality.NonModal), None)  # (not a question of the same title)
+        if box is None:
+            box = QMessageBox(QMessageBox.Icon.Warning, title, "", QMessageBox.StandardButton.Ok, self)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.setWindowModality(Qt.WindowModality.NonModal)
+            texts = [text]
+        else:
+            said = list(box.property("texts") or [])
+            texts = said if text in said else [*said, text][-self.REPORTS_KEPT:] if keep_earlier else [text]
+        box.setProperty("texts", texts)
+        box.setProperty("folder", folder)
+        box.setText("\n\n".join(texts))
         box.show()
+        box.raise_()
 
     # --- status --------------------------------------------------------------------------------
     def _image_shown(self, name: str, width: int, height: int) -> None:

@@ -3150,7 +3150,7 @@ def test_a_box_drawn_without_a_class_whose_image_went_meanwhile_is_said_not_adde
     window.close()
 
 
-def test_a_problem_reported_again_raises_its_open_box_and_another_is_added_to_it(qtbot, demo, tmp_path):
+def test_a_problem_reported_again_raises_its_open_box_and_another_replaces_or_joins_it(qtbot, demo, tmp_path):
     """Train pressed three times with nothing labelled stacked three alike boxes on one spot; a
     folder's scan failure and its skipped entries, both under "Folder", kept only the second."""
     from PySide6.QtWidgets import QMessageBox
@@ -3166,7 +3166,14 @@ def test_a_problem_reported_again_raises_its_open_box_and_another_is_added_to_it
     window.report("Import", "something else")
     assert sorted(box.windowTitle() for box in boxes()) == ["Import", "Training"]
     training = next(box for box in boxes() if box.windowTitle() == "Training")
-    assert training.text() == "There are no labelled images\n\nThe class clock has no boxes" and len(window.reports) == 4
+    assert training.text() == "The class clock has no boxes" and len(window.reports) == 4  # (the refusal before: fixed since)
+    for n in range(4):  # the folder's problems are kept together, the latest three, each once (a text with a blank line too)
+        window.report("Folder", f"problem {n}.\n\nWhat to do.", keep_earlier=True)
+    folder_box = next(box for box in boxes() if box.windowTitle() == "Folder")
+    assert folder_box.text() == "\n\n".join(f"problem {n}.\n\nWhat to do." for n in (1, 2, 3))
+    window.report("Folder", "problem 3.\n\nWhat to do.", keep_earlier=True)
+    assert folder_box.text().count("problem 3.") == 1
+    folder_box.close()
     training.button(QMessageBox.StandardButton.Ok).click()
     qtbot.waitUntil(lambda: len(boxes()) == 1)
     window.report("Training", "again")  # closed: a new box says it
@@ -3174,6 +3181,10 @@ def test_a_problem_reported_again_raises_its_open_box_and_another_is_added_to_it
     shutil.copytree(DEMO, tmp_path / "other")
     assert window.open_folder(tmp_path / "other")  # the boxes of the folder closed go with it
     qtbot.waitUntil(lambda: not boxes())
+    window.close_folder()  # one said with no folder open (a model that could not be loaded, a folder that could not be opened) stays
+    window.report("Model", "model file not found: /nope/missing.pt")
+    assert window.open_folder(tmp_path / "other")
+    assert [box.windowTitle() for box in boxes()] == ["Model"]
     window.close()
 
 
