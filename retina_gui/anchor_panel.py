@@ -144,6 +144,7 @@ class AnchorPanel(QWidget):
                 # a coverage report is of the settings it was made with: another input size (same anchors) gives another one
                 self._stop_coverage()
                 self._coverage_lines = []
+                self._show_report()  # (with the anchors unticked, no refresh shows the details again: the old report stood)
             self.model_anchors, self.assign_config, self.preprocess = info.anchors, info.assign, info.preprocess
             self.reset_settings()
 

@@ -387,7 +387,10 @@ class TrainingPanel(QWidget):
         if self.worker is None and self._status_model is not None and (info is None or info.path != self._status_model):
             self.status.setText("")  # "now using …" of a model no longer in use (another run's chosen since)
             self._status_model = None
-        if self._offered is not None and info is not None and info.path == self._offered[0]:  # chosen in the runs list
+        if self._offered is not None and info is not None and Path(info.path).resolve() == self._offered[0].resolve():
+            # taken (Use its model, the runs list): the status says it is in use (it went on offering it)
+            self.status.setText(self._offered[1])
+            self._status_model = info.path
             self._withdraw_offer()
         if info is not None:
             self._note_model(info)
@@ -785,25 +788,19 @@ class TrainingPanel(QWidget):
                 self.run_ended.emit(f"{done}; the current model stays (its model is offered in the Training panel)")
             else:
                 self.status.setText(taken + notes)
-                self._take_over(checkpoint)
+                self.predictions.load_model(checkpoint, self.predictions.device)
+                self._status_model = checkpoint
                 self.run_ended.emit(f"{done}; now using {checkpoint.parent.name}")
             self.log.appendPlainText(self.status.text())  # the outcome kept in full under the run's log
         self._set_running(False)
         self.refresh_runs(select=result.run_dir if result.cancelled else None)  # the stopped run, selected, is the one Resume goes on with
         scroll_into_view(self.chart)  # (Advanced, open again as the user left it, pushed the run's chart below the fold)
 
-    def _take_over(self, checkpoint: Path) -> None:
-        self.predictions.load_model(checkpoint, self.predictions.device)
-        self._status_model = checkpoint
-
     def _use_offered(self) -> None:
-        """“Use its model”: the finished run's model, offered rather than taken over, is taken now."""
-        if self._offered is None:
-            return
-        checkpoint, taken = self._offered
-        self._withdraw_offer()
-        self.status.setText(taken)
-        self._take_over(checkpoint)
+        """“Use its model”: the finished run's model, offered rather than taken over, is loaded; the
+        offer goes once it is in use (see _model_changed), and stays if it cannot be loaded."""
+        if self._offered is not None:
+            self.predictions.load_model(self._offered[0], self.predictions.device)
 
     def _withdraw_offer(self) -> None:
         """Another run starts, the folder closes, the run's model is chosen otherwise or its run deleted."""

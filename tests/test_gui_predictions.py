@@ -496,6 +496,7 @@ def test_coverage_report_runs_in_the_background(qtbot, tmp_path, window_factory)
     info = window.predictions.model
     panel.set_model(info)  # the same model loaded again (another device, say): the report stays
     assert "Coverage report (folder)" in panel.report.toPlainText()
+    panel.enabled.setChecked(False)  # (then no refresh shows the details again)
     panel.set_model(replace(info, preprocess=replace(info.preprocess, min_size=152)))  # same anchors, another input size: it goes
     assert "Coverage report (folder)" not in panel.report.toPlainText()
 

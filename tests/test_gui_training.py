@@ -669,6 +669,8 @@ def test_a_new_model_takes_over_only_if_the_user_says_so_and_its_recipe_names_it
     assert ("It trained a new model, and the model in use (models/demo_chess_mobilenet_v2.safetensors) was not scored on the same "
             "images, so the current model stays") in panel.status.text()
     assert window.predictions.model.path == DEMO_MODEL and panel.use_run_button.isVisible()
+    window.close_folder()  # the offer goes with its folder
+    assert not panel.use_run_button.isVisibleTo(panel)
 
 
 def test_a_model_chosen_while_a_run_trains_is_not_replaced_unasked_at_its_end(qtbot, window, tiny_checkpoint):
@@ -684,9 +686,9 @@ def test_a_model_chosen_while_a_run_trains_is_not_replaced_unasked_at_its_end(qt
     assert f"was chosen while it trained (it started with models/{DEMO_MODEL.name}), so the current model stays" in panel.status.text()
     assert window.predictions.model.path == tiny_checkpoint and panel.use_run_button.isVisible()
     panel.runs.selectRow(0)
-    panel.use_selected_run()  # taken in the runs list: the offer goes
+    panel.use_selected_run()  # taken in the runs list: the offer goes, and the status says it is in use
     qtbot.waitUntil(lambda: "runs" in window.predictions.model.path.parts, timeout=60_000)
-    assert not panel.use_run_button.isVisible()
+    assert not panel.use_run_button.isVisible() and "now using" in panel.status.text() and "“Use its model”" not in panel.status.text()
 
 
 def test_advanced_sets_optimizer_precision_validation_and_seed_and_the_folder_reopens_with_them(qtbot, window):
