@@ -797,6 +797,9 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 def main(argv: list[str] | None = None) -> int:
     args = None
+    # a terminal or pipe that cannot show every character (cp1252, ASCII) gets class names escaped, not a traceback after the work
+    with contextlib.suppress(AttributeError, ValueError):
+        sys.stdout.reconfigure(errors="backslashreplace")
     try:  # Ctrl+C while torch is still being imported (the first seconds) is an interruption too
         args = build_parser().parse_args(argv)
         args.argv = ["retina", *(sys.argv[1:] if argv is None else argv)]  # as given (a run keeps its command)

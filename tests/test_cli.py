@@ -369,6 +369,9 @@ def test_predict_writes_to_standard_output_and_says_when_the_coco_file_has_other
     assert main(["predict", str(accented), "--weights", str(tiny_checkpoint), "--device", "cpu", "--out", "-"]) == 0
     ascii_out.flush()
     assert {r["file_name"] for r in json.loads(ascii_out.buffer.getvalue().decode("utf-8"))} == {"café.jpg"}
+    print("eval's table of the class café")  # what retina eval prints of a class name goes out escaped there, after the work
+    ascii_out.flush()
+    assert ascii_out.buffer.getvalue().decode("utf-8").endswith("eval's table of the class caf\\xe9\n")
 
 
 def test_an_output_path_ending_in_a_slash_is_a_folder_not_a_file(tiny_checkpoint, tmp_path, capsys):
