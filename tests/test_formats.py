@@ -84,8 +84,9 @@ def test_yolo_reports_orphans_and_unlabelled_images(tmp_path, capsys):
     (labels / "ghost.txt").write_text("0 0.5 0.5 0.1 0.1\n")
     (labels / "empty.txt").write_text("")  # a negative's label file, its image gone
     (labels / "SOURCE.txt").write_text("Exported from Roboflow on 2026-01-02\n")  # no label file: not reported as one
+    (labels / "polygon.txt").write_text("0 0.1 0.1 0.5 0.1 0.3 0.6\n")  # a segmentation label file without its image: named
     read, report = read_yolo(labels, images)
-    assert report.orphan_labels == ["empty.txt", "ghost.txt"] and report.unlabelled_images == ["Portrait_5.jpg"]
+    assert report.orphan_labels == ["empty.txt", "ghost.txt", "polygon.txt"] and report.unlabelled_images == ["Portrait_5.jpg"]
     # an image without a label file holds no labels: left out (written to COCO, training took it for "nothing here")
     assert [im.file_name for im in read.images] == ["Landscape_6.jpg"] and [im.id for im in read.images] == [1]
     landscape = next(im for im in read.images if im.file_name == "Landscape_6.jpg")
@@ -96,6 +97,7 @@ def test_yolo_reports_orphans_and_unlabelled_images(tmp_path, capsys):
     assert [im["file_name"] for im in json.loads((tmp_path / "o.json").read_text())["images"]] == ["Landscape_6.jpg"]
     (labels / "ghost.txt").unlink()
     (labels / "empty.txt").unlink()
+    (labels / "polygon.txt").unlink()
     for name in ("Portrait_6.jpg", "Landscape_5.jpg", "Portrait_7.jpg"):
         (images / name).write_bytes((source / name).read_bytes())
     (labels / "Portrait_6.txt").write_text("")  # an empty label file: a negative, kept

@@ -99,9 +99,21 @@ def read_yolo(folder: Path | str, images: Path | str, cancel: CancelToken | None
         # an empty label file says "nothing here": a negative, reviewed as holding no object (a missing one says nothing)
         entries.append(ImageEntry(len(entries) + 1, rel, width, height, boxes, reviewed=not boxes))
     for label_file in sorted(visible_files(folder, "*.txt")):  # (a README.txt beside them was called a label file without image)
-        if label_file.name != "classes.txt" and label_file.resolve() not in used and holds_yolo_lines(label_file):
+        if label_file.name != "classes.txt" and label_file.resolve() not in used and _lines_of_numbers(label_file):
             report.orphan_labels.append(label_file.relative_to(folder).as_posix())
     return LabelSet([Category(i, n) for i, n in enumerate(names)], entries), report
+
+
+def _lines_of_numbers(path: Path) -> bool:
+    """``path`` reads as a label file of some YOLO kind (lines of numbers: boxes, polygons, with
+    confidences), not a README.txt beside them; an empty file is one (an image's with no object)."""
+    try:
+        for line in path.read_text(encoding="utf-8-sig").splitlines():
+            for value in line.split():
+                float(value)
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return True
 
 
 def holds_yolo_lines(path: Path, classes: float = math.inf) -> bool:
