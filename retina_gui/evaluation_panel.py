@@ -200,7 +200,8 @@ class EvaluationPanel(QWidget):
         self.errors.currentRowChanged.connect(self._error_chosen)
         self._last: tuple | None = None  # the error chosen last and its row then (F8 goes on from it after the image changed)
         self._added: set[tuple] = set()  # false positives added as labels since the report (_added_key)
-        self._relabelled: dict[tuple, tuple] = {}  # false positives whose label was given their class: _added_key -> that label's place
+        # false positives whose label was given their class: _added_key -> (that label's place, its index on the image)
+        self._relabelled: dict[tuple, tuple] = {}
         self._fp_index: tuple = (None, {}, {})  # a report, its false positives by image, their places (see _false_positive_places)
         self._refilter_timer = QTimer(self, singleShot=True, interval=150)  # the score slider at rest: its errors listed
         self._refilter_timer.timeout.connect(self._follow_score)
@@ -311,7 +312,7 @@ class EvaluationPanel(QWidget):
             # (a false positive accepted is stored at its stored corners: the boxes' own corners are compared)
             labelled = {((b.x1, b.y1, b.x2, b.y2), keys.get(b.category_id)) for b in store.boxes(name)}
             added |= {_added_key(e) for e, place in self._false_positive_places(name) if place in labelled}
-            added |= {key for key, place in self._relabelled.items() if key[0] == name and place in labelled}
+            added |= {key for key, (place, _) in self._relabelled.items() if key[0] == name and place in labelled}
         changed, self._added = added != self._added, added
         return changed
 
@@ -655,10 +656,15 @@ class EvaluationPanel(QWidget):
 
     def _errors(self) -> list:
         """The report's errors, less the false positives added as labels since (the report's own
-        labels are those of its run: re-listed at another threshold, they came back)."""
+        labels are those of its run: re-listed at another threshold, they came back), and the
+        missed labels relabelled since as the detection on them said (their miss stayed listed)."""
         if self.report is None:
             return []
-        return [e for e in self.report.errors if _added_key(e) not in self._added] if self._added else self.report.errors
+        if not self._added:
+            return self.report.errors
+        relabelled = {(key[0], index) for key, (_, index) in self._relabelled.items() if key in self._added}
+        return [e for e in self.report.errors
+                if _added_key(e) not in self._added and not (e.kind == "FN" and (e.file_name, e.index) in relabelled)]
 
     def _chosen_filters(self) -> tuple[str, str, str]:
         kind, _, cause = (self.kind.currentData() or "").partition(":")
@@ -880,7 +886,7 @@ class EvaluationPanel(QWidget):
         if not ws.relabel_boxes(error.file_name, [error.on_label], new):
             return False
         # out of the list while that label has its class (Undo lists it again); F8 goes on from its place
-        self._relabelled[_added_key(error)] = ((label.x1, label.y1, label.x2, label.y2), class_name_key(error.class_name))
+        self._relabelled[_added_key(error)] = (((label.x1, label.y1, label.x2, label.y2), class_name_key(error.class_name)), error.on_label)
         self._added.add(_added_key(error))
         self._last = (self._identity(error), row)
         self._fill_filters()

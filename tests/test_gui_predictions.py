@@ -1683,7 +1683,13 @@ def test_a_class_confusion_can_relabel_the_label_under_it(qtbot, tmp_path, windo
     store = window.workspace.store
     names = {c.id: c.name for c in store.categories}
     before = [names[b.category_id] for b in store.boxes(confusion.file_name)]
+
+    def its_miss():  # the label's own miss, "detected as …: is the label's class wrong?"
+        return [e for e in panel._errors() if e.kind == "FN" and e.file_name == confusion.file_name and e.index == confusion.on_label]
+
+    assert its_miss()
     assert panel.relabel()
+    assert not its_miss()  # relabelled as the detection said: no longer a miss
     after = [names[b.category_id] for b in store.boxes(confusion.file_name)]
     assert len(after) == len(before)  # no second label on the piece
     assert after.count(confusion.class_name) == before.count(confusion.class_name) + 1
@@ -1691,7 +1697,7 @@ def test_a_class_confusion_can_relabel_the_label_under_it(qtbot, tmp_path, windo
     assert len(panel.shown_errors()) == total - 1 and confusion not in panel.shown_errors()
     window.workspace.undo_stack.undo()  # the label's class back: the error is listed again
     assert [names[b.category_id] for b in store.boxes(confusion.file_name)] == before
-    assert confusion in panel.shown_errors()
+    assert confusion in panel.shown_errors() and its_miss()
     panel.kind.setCurrentIndex(panel.kind.findData("FP"))
     panel.errors.setCurrentRow(next(r for r in range(panel.errors.count()) if panel.errors.error(r).cause != "confusion"))
     assert not panel.relabel_button.isEnabled()  # only a confusion's label has a class to change
