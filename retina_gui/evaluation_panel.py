@@ -790,10 +790,11 @@ class EvaluationPanel(QWidget):
 
     def _describe(self, error) -> None:
         self.add_button.setEnabled(error is not None and error.kind == "FP")
-        confusion = error is not None and error.kind == "FP" and error.cause == "confusion"
-        self.relabel_button.setEnabled(confusion)
-        self.relabel_button.setToolTip(f"The {error.other_class} label under it is of the wrong class: make it {error.class_name}" if confusion
-                                       else "On a class confusion: give the label under it the detection's class")
+        relabels = error is not None and _relabels(error)
+        self.relabel_button.setEnabled(relabels)
+        self.relabel_button.setToolTip(("On a class confusion: give the label the class it was detected as" if not relabels else
+                                        f"The {error.other_class} label under it is of the wrong class: make it {error.class_name}"
+                                        if error.kind == "FP" else f"The label is of the wrong class: make it {error.other_class}"))
         detail = "" if error is None or not error.detail else f"{error.detail[0].upper()}{error.detail[1:]}"
         self.error_detail.setText(detail if not detail or detail.endswith(("?", ".")) else f"{detail}.")  # ("wrong?." read badly)
 
@@ -865,33 +866,40 @@ class EvaluationPanel(QWidget):
         return bool(added)
 
     def relabel(self) -> bool:
-        """The chosen class confusion's label takes the detection's class (one undo step): the
-        label's class was what was wrong."""
+        """A class confusion's label takes the class it was detected as (one undo step): the label's
+        class was what was wrong. From the false positive on it, or from the missed label itself."""
         row, error = self.errors.currentRow(), self.errors.current_error()
         ws = self.annotator.workspace
-        if error is None or error.cause != "confusion" or error.on_label is None or ws is None or self.annotator.current != error.file_name:
+        if error is None or not _relabels(error) or ws is None or self.annotator.current != error.file_name:
             return False
         if ws.read_only:  # (the edit raised, unseen)
             self.predictions.message.emit(ws.read_only_text)
             return False
+        if error.kind == "FP":
+            index, new_name, old_name, fp = error.on_label, error.class_name, error.other_class, error
+        else:  # the detection on it, listed as a false positive, goes with it
+            index, new_name, old_name = error.index, error.other_class, error.class_name
+            fp = next((e for e in self.report.errors if e.kind == "FP" and e.cause == "confusion" and e.file_name == error.file_name
+                       and e.on_label == index and class_name_key(e.class_name) == class_name_key(new_name)), None)
         keys = {c.id: class_name_key(c.name) for c in ws.store.categories}
-        new = next((cid for cid, key in keys.items() if key == class_name_key(error.class_name)), None)
+        new = next((cid for cid, key in keys.items() if key == class_name_key(new_name)), None)
         boxes = ws.store.boxes(error.file_name)
         # the label the error names (not another of its class it overlaps more: one its own detection found), as it was
-        label = boxes[error.on_label] if error.on_label < len(boxes) else None
-        if (new is None or label is None or keys.get(label.category_id) != class_name_key(error.other_class)
+        label = boxes[index] if index < len(boxes) else None
+        if (new is None or label is None or keys.get(label.category_id) != class_name_key(old_name)
                 or box_iou(np.array([error.box]), np.array([[label.x1, label.y1, label.x2, label.y2]]))[0, 0] < MATCH_IOU):
             self.predictions.message.emit("that label has changed since the evaluation: Evaluate again")
             return False
-        if not ws.relabel_boxes(error.file_name, [error.on_label], new):
+        if not ws.relabel_boxes(error.file_name, [index], new):
             return False
         # out of the list while that label has its class (Undo lists it again); F8 goes on from its place
-        self._relabelled[_added_key(error)] = (((label.x1, label.y1, label.x2, label.y2), class_name_key(error.class_name)), error.on_label)
-        self._added.add(_added_key(error))
+        key = _added_key(fp) if fp is not None else (error.file_name, error.box, new_name)
+        self._relabelled[key] = (((label.x1, label.y1, label.x2, label.y2), class_name_key(new_name)), index)
+        self._added.add(key)
         self._last = (self._identity(error), row)
         self._fill_filters()
         self._fill_errors()
-        self._mark(error.box, QColor(60, 200, 60), f"now {error.class_name}")
+        self._mark((label.x1, label.y1, label.x2, label.y2), QColor(60, 200, 60), f"now {new_name}")
         return True
 
     def _mark(self, box: tuple[float, float, float, float], color: QColor, tag: str) -> None:
@@ -908,6 +916,11 @@ def _same_labels(taken: ImageEntry | None, now: ImageEntry | None) -> bool:
     if taken is None or now is None:
         return all(entry is None or (not entry.boxes and not entry.reviewed) for entry in (taken, now))
     return taken.reviewed == now.reviewed and taken.boxes == now.boxes
+
+
+def _relabels(error) -> bool:
+    """Whether Relabel applies: a class confusion, with the label and the class it was detected as known."""
+    return error.cause == "confusion" and bool(error.other_class) and (error.kind == "FN" or error.on_label is not None)
 
 
 def _added_key(error) -> tuple:

@@ -1698,6 +1698,17 @@ def test_a_class_confusion_can_relabel_the_label_under_it(qtbot, tmp_path, windo
     window.workspace.undo_stack.undo()  # the label's class back: the error is listed again
     assert [names[b.category_id] for b in store.boxes(confusion.file_name)] == before
     assert confusion in panel.shown_errors() and its_miss()
+    # from the missed label itself ("detected as …: is the label's class wrong?"): the same, and both leave the list
+    miss = its_miss()[0]
+    panel.kind.setCurrentIndex(panel.kind.findData("FN:confusion"))
+    panel.errors.setCurrentRow(panel.shown_errors().index(miss))
+    qtbot.waitUntil(lambda: window.annotator.current == miss.file_name and window.annotator.size is not None, timeout=10_000)
+    assert panel.relabel_button.isEnabled() and f"make it {miss.other_class}" in panel.relabel_button.toolTip()
+    assert panel.relabel()
+    assert not its_miss() and confusion not in panel._errors()
+    assert [names[b.category_id] for b in store.boxes(confusion.file_name)] == after
+    window.workspace.undo_stack.undo()
+    assert its_miss() and confusion in panel._errors()
     panel.kind.setCurrentIndex(panel.kind.findData("FP"))
     panel.errors.setCurrentRow(next(r for r in range(panel.errors.count()) if panel.errors.error(r).cause != "confusion"))
     assert not panel.relabel_button.isEnabled()  # only a confusion's label has a class to change
