@@ -715,6 +715,7 @@ class EvaluationPanel(QWidget):
         self.kind.setCurrentIndex(kind_row if kind_row >= 0 else max(0, self.kind.findData(kind_was.partition(":")[0])))
         self.classes.setCurrentIndex(max(0, self.classes.findData(class_was)))
         for box in (self.kind, self.classes):
+            box.setToolTip(box.currentText())  # the whole of it (a narrow panel cut "FP: class confusion (2)" to "FP: class confusi")
             box.blockSignals(False)
 
     def _filters_changed(self, *_args) -> None:
