@@ -1680,7 +1680,7 @@ def test_a_class_confusion_can_relabel_the_label_under_it(qtbot, tmp_path, windo
     qtbot.waitUntil(lambda: bar.width() > 0 and all(bar.tabRect(i).right() <= bar.width() for i in range(bar.count())), timeout=3000)
     assert not bar.usesScrollButtons()  # narrower still, the tabs are elided, never scrolled away
     # the list is a one-column table (its layout costs nothing at 554,000 errors): Tab leaves it, as from a list
-    assert not panel.errors.tabKeyNavigation() and panel.errors.model().columnCount() == 1
+    assert not panel.errors.tabKeyNavigation() and panel.errors.horizontalHeader().count() == 1
     assert panel.relabel_button.geometry().right() < panel.export_button.geometry().left()
     store = window.workspace.store
     names = {c.id: c.name for c in store.categories}
