@@ -480,12 +480,17 @@ def fine_tune(labels: LabelSet, image_root: Path, run_dir: Path, recipe: Recipe,
                          optimizer=recipe.optimizer, precision=recipe.precision, augment=augment, patience=recipe.patience, warmup_iters=min(100, max(1, len(train.images) // recipe.batch_size * recipe.epochs // 10)))
     made = not run_dir.exists()
     try:
-        return _fine_tune(train, val, image_root, run_dir, recipe, config, resume=resume, on_event=on_event, cancel=cancel)
+        result = _fine_tune(train, val, image_root, run_dir, recipe, config, resume=resume, on_event=on_event, cancel=cancel)
     except BaseException:
         # a new run failing before its first checkpoint (its start weights unreadable, say) left a folder of nothing to resume
         if made and not resume and not (run_dir / "train_state.pt").exists():
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
+    if result.cancelled and result.steps == 0 and not resume:
+        # nothing learnt: its checkpoint (the start weights again, 60+ MB) would only be clutter among the runs; also
+        # for a run let go of, ending in the background after its folder was closed or the window quit
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return result
 
 
 def _fine_tune(train: LabelSet, val: LabelSet, image_root: Path, run_dir: Path, recipe: Recipe, config, *, resume: bool,
@@ -525,10 +530,6 @@ def _fine_tune(train: LabelSet, val: LabelSet, image_root: Path, run_dir: Path, 
         raise FineTuneError(f"Could not read or write in {folder}: {exc.strerror or exc}. Of the run, {kept}.") from None
     except (TrainingError, CheckpointError, ValueError) as exc:
         raise FineTuneError(str(exc).replace(", or --precision fp32", "")) from None  # (an option of retina train's, not the window's)
-    if result.cancelled and result.steps == 0 and not resume:
-        # nothing learnt: its checkpoint (the start weights again, 60+ MB) would only be clutter among the runs; also
-        # for a run let go of, ending in the background after its folder was closed or the window quit
-        shutil.rmtree(run_dir, ignore_errors=True)
     return result
 
 

@@ -5,6 +5,7 @@ anchor reaches with a suggested fix, editable anchor settings, and a folder-wide
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import groupby
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QTimer
@@ -477,17 +478,11 @@ def _histogram_rows(counts: np.ndarray, edges: np.ndarray) -> list[tuple[str, in
     """The histogram's rows from its first to its last filled bin, each run of three or more empty
     bins between them in one row (13 of 20 bins were empty; one stray tiny label listed 13 rows of 0)."""
     filled = np.flatnonzero(counts)
-    if not len(filled):
-        return []
-    rows, k = [], int(filled.min())
-    while k <= filled.max():
-        end = k
-        while counts[k] == 0 and end + 1 <= filled.max() and counts[end + 1] == 0:
-            end += 1
-        if counts[k] == 0 and end - k >= 2:
-            rows.append((f"  {edges[k]:.2f}–{edges[end + 1]:.2f} {0:>5} ", 0))
+    rows = []
+    for empty, run in groupby(range(filled.min(), filled.max() + 1) if len(filled) else (), key=lambda k: counts[k] == 0):
+        run = list(run)
+        if empty and len(run) >= 3:
+            rows.append((f"  {edges[run[0]]:.2f}–{edges[run[-1] + 1]:.2f} {0:>5} ", 0))
         else:
-            end = k
-            rows.append((f"  {edges[k]:.2f}–{edges[k + 1]:.2f} {int(counts[k]):>5} ", int(counts[k])))
-        k = end + 1
+            rows += [(f"  {edges[k]:.2f}–{edges[k + 1]:.2f} {int(counts[k]):>5} ", int(counts[k])) for k in run]
     return rows

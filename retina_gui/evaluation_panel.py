@@ -693,12 +693,10 @@ class EvaluationPanel(QWidget):
         # one count over the errors (about twenty passes took 0.46 s at every slider rest, at 554,000 errors)
         key_of = {name: class_name_key(name) for name in {e.class_name for e in errors}}
         counts = Counter((e.kind, e.cause, key_of[e.class_name]) for e in errors)
-        of_class = Counter({(k, c): 0 for k, c, _ in counts})
+        of_class, per_class = Counter({(k, c): 0 for k, c, _ in counts}), Counter()  # (each cause listed, whatever the class chosen)
         for (k, c, class_key), n in counts.items():
             if not key or class_key == key:
                 of_class[k, c] += n
-        per_class = Counter()
-        for (k, c, class_key), n in counts.items():
             if (not kind or k == kind) and (not cause or c == cause):
                 per_class[class_key] += n
         for box in (self.kind, self.classes):

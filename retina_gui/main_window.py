@@ -1329,7 +1329,7 @@ class MainWindow(QMainWindow):
             texts = [text]
         else:
             said = list(box.property("texts") or [])
-            texts = said if text in said else [*said, text][-self.REPORTS_KEPT:] if keep_earlier else [text]
+            texts = said if text in said else ([*said, text][-self.REPORTS_KEPT:] if keep_earlier else [text])
         box.setProperty("texts", texts)
         box.setProperty("folder", folder)
         box.setText("\n\n".join(texts))

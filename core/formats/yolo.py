@@ -104,14 +104,24 @@ def read_yolo(folder: Path | str, images: Path | str, cancel: CancelToken | None
     return LabelSet([Category(i, n) for i, n in enumerate(names)], entries), report
 
 
+def _fields(path: Path) -> list[list[str]] | None:
+    """The fields of each non-empty line of a text file, read as read_yolo reads it; None when unreadable."""
+    try:
+        return [line.split() for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def _lines_of_numbers(path: Path) -> bool:
     """``path`` reads as a label file of some YOLO kind (lines of numbers: boxes, polygons, with
     confidences), not a README.txt beside them; an empty file is one (an image's with no object)."""
+    if (lines := _fields(path)) is None:
+        return False
     try:
-        for line in path.read_text(encoding="utf-8-sig").splitlines():
-            for value in line.split():
+        for line in lines:
+            for value in line:
                 float(value)
-    except (OSError, UnicodeDecodeError, ValueError):
+    except ValueError:
         return False
     return True
 
@@ -120,9 +130,9 @@ def holds_yolo_lines(path: Path, classes: float = math.inf) -> bool:
     """``path`` is a YOLO label file: only ``class cx cy w h`` lines of finite numbers with classes
     below ``classes``, or empty (an image holding no object)."""
     try:
-        lines = [line.split() for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]  # (as read_yolo reads them)
-        return all(len(line) == 5 and 0 <= int(line[0]) < classes and all(math.isfinite(float(v)) for v in line[1:]) for line in lines)
-    except (OSError, UnicodeDecodeError, ValueError):
+        return (lines := _fields(path)) is not None and all(
+            len(line) == 5 and 0 <= int(line[0]) < classes and all(math.isfinite(float(v)) for v in line[1:]) for line in lines)
+    except ValueError:
         return False
 
 
