@@ -3,8 +3,6 @@ actions call the annotator and the workspace; what the window shows comes from t
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
 import time
@@ -48,6 +46,7 @@ from retina_gui.commands import StoreCommand
 from retina_gui.convert import category_icon, class_added_text, class_key_text, class_keys, rect_from_xyxy
 from retina_gui.evaluation_panel import EvaluationPanel
 from retina_gui.file_list import NOTHING_FOUND, FileListModel, FileListPanel, without_labels
+from retina_gui.folder_listing import FolderListing
 from retina_gui.label_transfer import LabelTransfer
 from retina_gui.model_panel import WEIGHT_SUFFIXES, ModelPanel
 from retina_gui.predictions import Predictions
@@ -61,10 +60,9 @@ from retina_gui.widgets import (
     PinnedPanel,
     TypeAhead,
     enclosing_scroll_area,
-    json_setting,
     scroll_into_view,
 )
-from retina_gui.workers import FolderScanner, ImageLoader, drop_queued_results
+from retina_gui.workers import ImageLoader, drop_queued_results
 from retina_gui.workspace import Workspace, open_workspace
 
 RECENT_KEY = "recent_folders"
@@ -118,9 +116,6 @@ NO_FOLDER_TEXT = ("Open a folder of images: File ▸ Open Folder… (Ctrl+O), or
                   "Help ▸ Keyboard and Mouse (F1) lists every key.")
 
 
-GONE_TEXT = "no longer in the folder (deleted, moved or renamed since it was listed)"
-
-
 class MainWindow(QMainWindow):
     NO_CLASS_TEXT = "Box not added: no class chosen for it (type a new class's name in the picker, or Classes ▸ Add Class…)"
 
@@ -139,20 +134,18 @@ class MainWindow(QMainWindow):
         self.setGeometry(QStyle.alignedRect(Qt.LayoutDirection.LeftToRight, Qt.AlignmentFlag.AlignCenter,
                                             QSize(int(screen.width() * 0.9), int(screen.height() * 0.9)), screen))
         self.workspace: Workspace | None = None
-        self.scanner: FolderScanner | None = None
-        self._new_images = 0  # found by the running rescan
         self._waited_for_screen = 0  # (open_folder_once_shown) 20 ms waits for the window to be on screen
-        self._found_on_rescan: set[str] = set()  # every image the running rescan found: those listed and not found are gone
         self.loader: ImageLoader | None = None
         self.labels_not_saved = False  # the last save of the open labels file failed (shown in the title)
-        self.listed = False  # the open folder's file list is complete
-        self._restore: str | None = None  # the image left last time in the folder being listed, until it is shown
-        self._known_unreadable: dict[str, list] = {}  # the open folder's images found unreadable (see _remember_unreadable)
-        self._shown_meanwhile: str | None = None  # the first image, shown while the listing had not reached it
         self.reports: list[str] = []  # every problem shown to the user this session (tests read it)
         self.canvas = Canvas(self)
         self.setCentralWidget(self.canvas)
         self.files = FileListPanel(FileListModel(), self)
+        self.listing = FolderListing(self.files, self.settings, self)
+        self.listing.message.connect(self.say)
+        self.listing.problem.connect(self._report_under_earlier)
+        self.listing.listed.connect(self._listed)
+        self.listing.relisted.connect(self._relisted)
         self.classes = ClassesPanel(self, confirm=self.confirm)
         self.classes.message.connect(self.say)
         self.transfer = LabelTransfer()
@@ -416,7 +409,7 @@ class MainWindow(QMainWindow):
         self.recursive_action = QAction("Include &Subfolders", self, checkable=True, checked=recursive)
         self.recursive_action.toggled.connect(self._reopen)
         file.addAction(self.recursive_action)
-        rescan = self._action(file, "Look for &New Images", self.rescan, "F5", "List images added to the folder since it was opened")
+        rescan = self._action(file, "Look for &New Images", self.listing.rescan, "F5", "List images added to the folder since it was opened")
         file.addSeparator()
         save = self._action(file, "&Save Now", self.save, QKeySequence.StandardKey.Save, "Labels are saved automatically after every edit")
         import_menu = file.addMenu("&Import Labels")
@@ -574,14 +567,14 @@ class MainWindow(QMainWindow):
                 self.say(f"{name} is not listed: names starting with “.” are left out")
                 return False
             if would_list(name, recursive=self.recursive_action.isChecked()):
-                self._restore = name  # shown when the listing reaches it: this one, or F5's for one added since
-                if self.listed:  # (the folder was opened again, losing its labels file if it had another, and its history)
-                    self.rescan()
+                # shown when the listing reaches it: this one, or F5's for one added since (the folder was opened again,
+                # losing its labels file if it had another, and its history)
+                self.listing.show_when_listed(name)
                 return True
             # in a subfolder, with Include Subfolders off: its own folder, as for any other
         if not self.open_folder(image.parent, labels):
             return False
-        self._restore = image.name  # shown when the listing reaches it (one it leaves out, a hidden file, is not)
+        self.listing.show_when_listed(image.name)  # (one it leaves out, a hidden file, is not)
         return True
 
     def open_folder(self, folder: Path, labels: Path | None = None) -> bool:
@@ -614,9 +607,6 @@ class MainWindow(QMainWindow):
         self.workspace = workspace
         if problem:
             self.report("Labels read-only", problem)
-        self.files.model.store = workspace.store
-        self._known_unreadable = self._saved_unreadable()  # (read before any image is shown: one found meanwhile joins them)
-        self.files.model.marked_unreadable.connect(self._remember_unreadable)
         workspace.images_changed.connect(self.files.model.refresh)
         workspace.waiting_changed.connect(self.files.model.refresh)
         workspace.images_changed.connect(self.evaluation_panel.labels_changed)
@@ -643,15 +633,8 @@ class MainWindow(QMainWindow):
         self.loader.start()
         self.predictions.attach(folder, workspace.labels_path.parent)
         self._use_folders_model(folder)
-        self.listed = False
-        # the image left last time, shown when the listing reaches it (its first part may not hold it)
-        self._restore, self._shown_meanwhile = self.settings.value(f"last_image/{workspace.folder}", "", type=str) or None, None
-        self.scanner = FolderScanner(folder, recursive=self.recursive_action.isChecked())
-        self.scanner.found.connect(self._found)
-        self.scanner.done.connect(self._scan_done)
-        self.scanner.failed.connect(self._scan_failed)
-        self.scanner.skipped.connect(self._scan_skipped)
-        self.scanner.start()
+        self.listing.start(workspace, recursive=self.recursive_action.isChecked(),
+                           restore=self.settings.value(f"last_image/{workspace.folder}", "", type=str) or None)
         self._remember(folder)
         self.training_panel.attach()
         self.labels_not_saved = False
@@ -714,17 +697,17 @@ class MainWindow(QMainWindow):
 
     def close_folder(self) -> None:
         closing = str(self.workspace.folder) if self.workspace is not None else None
-        for worker in (self.scanner, self.loader):
-            if worker is not None:
-                worker.stop()
-        self.scanner = self.loader = None
+        self.listing.stop()
+        if self.loader is not None:
+            self.loader.stop()
+        self.loader = None
         self.anchor_panel.stop()
         self.evaluation_panel.stop()
         self.training_panel.detach()
         self.transfer.stop()
         self.annotator.detach()
         self.predictions.detach()  # last: its "no model" would have the panels redo their work for the folder closing
-        drop_queued_results(self, self.annotator, self.predictions, self.anchor_panel, self.evaluation_panel, self.training_panel,
+        drop_queued_results(self, self.listing, self.annotator, self.predictions, self.anchor_panel, self.evaluation_panel, self.training_panel,
                             self.transfer)
         if self.workspace is not None:
             self.workspace.close()
@@ -737,134 +720,17 @@ class MainWindow(QMainWindow):
             if closing is not None and box.isVisible() and box.property("folder") == closing:
                 box.close()
 
-    def _found(self, names: list) -> None:
-        """A part of the listing: the image left last time is shown when it comes (in a big or
-        slow folder, after the first part: meanwhile the first image is shown, unless the user has
-        moved on from it)."""
-        self.files.model.append(names)
-        if self._restore is not None and self.files.current() in (None, self._shown_meanwhile) and self.files.set_current(self._restore):
-            self._restore = None
-        elif self.files.current() is None:
-            self.files.step(1)
-            self._shown_meanwhile = self.files.current()
-
-    def _scan_done(self, total: int) -> None:
-        if self.workspace is None:
-            return
-        self.listed = True
-        self._restore = None  # not in the folder any more
-        self.training_panel.set_folder_images(self.files.model.names)
+    def _listed(self, total: int) -> None:
+        self._relisted()
         if total == 0:
             self.canvas.show_message(f"No images in {self.workspace.folder}\n(File ▸ Open Folder… to choose another)")
-        self._mark_known_unreadable()
-        if missing := self.workspace.store.missing(self.files.model.names):
-            self._report_once(f"missing_images/{self.workspace.labels_path}", missing, "Images missing",
-                              f"{len(missing)} labelled images are not in the folder. Their labels are kept in the labels file:",
-                              f"{count_of(len(missing), 'labelled image')} not in the folder (their labels are kept)")
 
-    def _report_once(self, key: str, names: list[str], title: str, text: str, again: str, *, keep_earlier: bool = False) -> None:
-        """``text`` and ``names`` in a box; while the names are the same ones, ``again`` in the
-        status bar instead (the box came back at every opening, and at every F5)."""
-        seen = hashlib.sha1("\n".join(names).encode()).hexdigest()
-        if self.settings.value(key) == seen:
-            self.say(again)
-            return
-        listing = "\n".join(names[:15]) + (f"\n… and {len(names) - 15} more" if len(names) > 15 else "")
-        self.report(title, f"{text}\n\n{listing}", keep_earlier=keep_earlier)
-        self.settings.setValue(key, seen)
-
-    def _unreadable_key(self) -> str:
-        return f"unreadable_images/{self.workspace.folder}"
-
-    def _saved_unreadable(self) -> dict[str, list]:
-        """The folder's images found unreadable before: name -> [why, size, mtime_ns, ctime_ns]."""
-        return {k: v for k, v in json_setting(self.settings, self._unreadable_key(), dict).items() if isinstance(v, list) and len(v) == 4}
-
-    @staticmethod
-    def _file_state(path: Path) -> list | None:
-        """Size and times of a file: unchanged, it is as unreadable as it was (a chmod changes its ctime)."""
-        try:
-            info = path.stat()
-        except OSError:
-            return None
-        return [info.st_size, info.st_mtime_ns, info.st_ctime_ns]
-
-    def _remember_unreadable(self, name: str, reason: str) -> None:
-        """An image found unreadable, kept with its file's state: marked again at the next opening
-        while the file is unchanged (after a reopen the Unreadable filter counted 0 until each bad
-        file had been shown again)."""
-        if self.workspace is None or reason == GONE_TEXT or (state := self._file_state(self.workspace.folder / name)) is None:
-            return
-        if self._known_unreadable.get(name) != [reason, *state]:
-            self._known_unreadable[name] = [reason, *state]
-            self.settings.setValue(self._unreadable_key(), json.dumps(self._known_unreadable))
-
-    def _mark_known_unreadable(self) -> None:
-        """The images found unreadable before, unchanged since, marked as the listing ends (at once:
-        a mark each, telling the settings file each time, took seconds for thousands); those
-        changed or gone are forgotten."""
-        listed, model, saved = set(self.files.model.names), self.files.model, self._known_unreadable
-        self._known_unreadable = {name: entry for name, entry in saved.items()
-                                  if name in listed and self._file_state(self.workspace.folder / name) == entry[1:]}
-        if self._known_unreadable != saved:
-            self.settings.setValue(self._unreadable_key(), json.dumps(self._known_unreadable))
-        model.mark_known_unreadable({name: entry[0] for name, entry in self._known_unreadable.items() if name not in model.unreadable})
-
-    def rescan(self) -> None:
-        """Lists the images added to the folder since it was opened (at the end of the list), and
-        marks those gone since."""
-        if self.workspace is None or not self.listed:
-            return
-        self._new_images = 0
-        self._found_on_rescan = set()
-        if self.scanner is not None:
-            self.scanner.stop()  # the first scan's thread, finished: waited for before it is let go
-        self.scanner = FolderScanner(self.workspace.folder, recursive=self.recursive_action.isChecked())
-        self.scanner.found.connect(self._found_again)
-        self.scanner.done.connect(self._rescanned)
-        self.scanner.failed.connect(self._scan_failed)
-        self.scanner.skipped.connect(self._scan_skipped)
-        self.listed = False
-        self.scanner.start()
-
-    def _found_again(self, names: list) -> None:
-        self._found_on_rescan.update(names)
-        new = [n for n in names if self.files.model.row(n) is None]
-        self._new_images += len(new)
-        if new:
-            self.files.model.append(new)
-
-    def _rescanned(self, _total: int) -> None:
-        self.listed = True
+    def _relisted(self) -> None:
         self.training_panel.set_folder_images(self.files.model.names)
-        n = self._new_images
-        said = [f"{n} new image{'' if n == 1 else 's'} listed at the end" if n else "no new images in the folder"]
-        model = self.files.model
-        back = [name for name, reason in model.unreadable.items() if reason == GONE_TEXT and name in self._found_on_rescan]
-        if back:  # (back since: readable again)
-            for name in back:
-                del model.unreadable[name]
-            model.refresh(back)
-        gone = [name for name in model.names if name not in self._found_on_rescan and name not in model.unreadable]
-        for name in gone:  # (listed as before, it read as there until it was opened: "cannot be read: no such file")
-            model.mark_unreadable(name, GONE_TEXT)
-        if gone:
-            named = ", ".join(gone[:3]) + (f" and {len(gone) - 3} more" if len(gone) > 3 else "")
-            said.append(f"{count_of(len(gone), 'image')} gone from the folder ({named}): {'its' if len(gone) == 1 else 'their'} "
-                        "labels are kept")
-        self.say("; ".join(said))
-        if self._restore is not None:  # an image given (opened, or dropped) that the listing had not met before
-            self.files.set_current(self._restore)
-            self._restore = None
 
-    def _scan_failed(self, message: str) -> None:
-        self.report("Folder", message, keep_earlier=True)
-
-    def _scan_skipped(self, entries: list) -> None:
-        """Entries the listing left out, with why (a link back up, a name not UTF-8)."""
-        folder = self.scanner.folder
-        text = f"{count_of(len(entries), 'entry')} of {folder} {'was' if len(entries) == 1 else 'were'} left out (the rest is listed)"
-        self._report_once(f"skipped_entries/{folder}", entries, "Folder", f"{text}:", text, keep_earlier=True)
+    def _report_under_earlier(self, title: str, text: str) -> None:
+        """A folder's problems are said together (its scan's failure and its skipped entries)."""
+        self.report(title, text, keep_earlier=True)
 
     def _remember(self, folder: Path) -> None:
         recent = [f for f in self._recent() if f != str(folder)]

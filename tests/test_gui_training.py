@@ -30,7 +30,7 @@ def window(qtbot, tmp_path):
     window.show()
     qtbot.waitUntil(lambda: window.predictions.visible is not None and window.annotator.size is not None, timeout=60_000)
     window.docks["Training"].raise_()  # in front, as when the user trains
-    qtbot.waitUntil(lambda: window.listed and window.training_panel._on_screen, timeout=5_000)
+    qtbot.waitUntil(lambda: window.listing.complete and window.training_panel._on_screen, timeout=5_000)
     yield window
     window.close()
 
@@ -127,7 +127,7 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
     other = tmp_path / "other"
     shutil.copytree(DEMO, other)
     assert window.open_folder(other)
-    qtbot.waitUntil(lambda: window.listed and panel.runs.rowCount() == 0, timeout=10_000)
+    qtbot.waitUntil(lambda: window.listing.complete and panel.runs.rowCount() == 0, timeout=10_000)
     qtbot.waitUntil(lambda: f" on the CPU (at the speed of the run {run_name} of demo: " in panel.plan.text(), timeout=5000)
 
 
@@ -583,7 +583,7 @@ def test_a_stopped_run_resumes_only_in_its_own_folder_and_a_broken_recipe_is_rep
     other = tmp_path / "other"
     shutil.copytree(DEMO, other)
     assert window.open_folder(other)
-    qtbot.waitUntil(lambda: window.listed, timeout=5000)
+    qtbot.waitUntil(lambda: window.listing.complete, timeout=5000)
     # the other folder has no runs: nothing of the first folder's run is offered or shown there
     assert panel.runs.rowCount() == 0 and panel.resumable is None and not panel.resume_button.isEnabled()
     assert panel.status.text() == "" and panel.log.toPlainText() == ""
@@ -618,7 +618,7 @@ def test_a_run_without_validation_says_so_and_that_its_quality_is_unknown(qtbot,
     window = MainWindow(folder=folder, model=DEMO_MODEL, settings=settings, confirm=lambda title, text, **_: True)
     qtbot.addWidget(window)
     window.show()
-    qtbot.waitUntil(lambda: window.predictions.model is not None and window.listed, timeout=60_000)
+    qtbot.waitUntil(lambda: window.predictions.model is not None and window.listing.complete, timeout=60_000)
     panel = window.training_panel
     small_recipe(panel, 1)
     assert panel.train()

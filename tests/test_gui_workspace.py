@@ -37,7 +37,7 @@ def open_window(qtbot, folder: Path, settings, *, arrange: bool = True, **kwargs
     qtbot.waitExposed(window)
     window.activateWindow()
     if window.workspace is not None:
-        qtbot.waitUntil(lambda: window.listed, timeout=5000)
+        qtbot.waitUntil(lambda: window.listing.complete, timeout=5000)
     return window
 
 
@@ -596,7 +596,7 @@ def test_file_list_comes_back_to_the_last_image_of_a_folder(qtbot, tmp_path, set
         monkeypatch.setattr(FolderScanner, "BATCH_SECONDS", -1.0)
     window = open_window(qtbot, folder, settings)
     wait_image(qtbot, window, "chess_05.jpg")
-    qtbot.waitUntil(lambda: window.listed, timeout=5000)
+    qtbot.waitUntil(lambda: window.listing.complete, timeout=5000)
     assert window.files.current() == "chess_05.jpg"
     window.close()
 
@@ -686,7 +686,7 @@ def test_corrupt_pngsuite_files_are_marked_unreadable_and_the_others_load(qtbot,
     time.sleep(0.01)
     os.chmod(folder / "xc9n2c08.png", 0o644)  # (a permission put right changes no size nor mtime: its ctime says so)
     again = open_window(qtbot, folder, settings)
-    qtbot.waitUntil(lambda: again.listed, timeout=5000)
+    qtbot.waitUntil(lambda: again.listing.complete, timeout=5000)
     assert again.files.model.unreadable == {n: r for n, r in reasons.items() if n not in ("xc1n0g08.png", "xc9n2c08.png")}
     again.close()
 
@@ -772,7 +772,7 @@ def test_missing_and_resized_images_are_reported_and_their_labels_kept(qtbot, tm
     said = []
     window.statusBar().messageChanged.connect(said.append)
     window.open_folder(folder)  # the same images missing: said in the status bar, not in another box at every opening
-    qtbot.waitUntil(lambda: window.listed, timeout=5000)
+    qtbot.waitUntil(lambda: window.listing.complete, timeout=5000)
     assert sum("Images missing" in r for r in window.reports) == 1
     assert "1 labelled image not in the folder (their labels are kept)" in said
     window.close()
@@ -978,7 +978,7 @@ def test_import_yolo_and_voc_labels_into_a_folder_as_one_undo_step(qtbot, tmp_pa
     # an empty label file is a negative: the image is marked reviewed (with no boxes), in the same undo step
     shutil.copy(folder / "chess_01.jpg", folder / "empty_board.jpg")
     (tmp_path / "yolo" / "empty_board.txt").write_text("")
-    window.rescan()
+    window.listing.rescan()
     qtbot.waitUntil(lambda: window.files.model.rowCount() == 9, timeout=5000)
     assert transferred(qtbot, window, window.import_labels("yolo", tmp_path / "yolo"))
     assert store.entry("empty_board.jpg").reviewed and not store.boxes("empty_board.jpg")
@@ -1561,15 +1561,15 @@ def test_images_added_to_the_open_folder_are_listed_on_request(qtbot, demo, tmp_
     folder = window.workspace.folder
     shutil.copy(folder / "chess_02.jpg", folder / "zz_new.jpg")
     qtbot.keyClick(window.canvas, Qt.Key.Key_F5)
-    qtbot.waitUntil(lambda: window.listed and window.files.model.rowCount() == 9, timeout=5000)
+    qtbot.waitUntil(lambda: window.listing.complete and window.files.model.rowCount() == 9, timeout=5000)
     assert window.files.model.names[-1] == "zz_new.jpg" and "1 new image listed" in window.statusBar().currentMessage()
     assert window.image_label.text().startswith(f"{window.files.model.row(window.annotator.current) + 1}/9 ")  # not ".../8"
     window.files.search.setText(window.annotator.current)  # the place in the list as filtered ("6/8" with one image listed)
     qtbot.waitUntil(lambda: window.image_label.text().startswith("1/1 "), timeout=2000)
     window.files.search.setText("")
     qtbot.waitUntil(lambda: window.image_label.text().startswith(f"{window.files.model.row(window.annotator.current) + 1}/9 "), timeout=2000)
-    window.rescan()
-    qtbot.waitUntil(lambda: window.listed, timeout=5000)
+    window.listing.rescan()
+    qtbot.waitUntil(lambda: window.listing.complete, timeout=5000)
     assert window.files.model.rowCount() == 9 and "no new images" in window.statusBar().currentMessage()
 
 
@@ -1697,7 +1697,7 @@ def test_another_folder_gets_nothing_of_the_last_one(qtbot, tmp_path, settings):
     emitter.start()  # from another thread, as the loader's results come: queued, not yet delivered
     emitter.join()
     assert window.open_folder(b)
-    qtbot.waitUntil(lambda: window.listed, timeout=5000)
+    qtbot.waitUntil(lambda: window.listing.complete, timeout=5000)
     wait_image(qtbot, window)  # an image is shown (the old folder's last image was the place to go on from)
     window.files.set_current("chess_05.jpg")
     wait_image(qtbot, window, "chess_05.jpg")
@@ -1719,7 +1719,7 @@ def test_a_folder_whose_labels_are_open_elsewhere_is_refused_and_the_window_stay
         assert not window.open_folder(b)
     assert window.reports[-1].startswith("Labels file in use")
     assert window.workspace is not None and window.workspace.folder == a.resolve()
-    qtbot.waitUntil(lambda: window.listed, timeout=5000)
+    qtbot.waitUntil(lambda: window.listing.complete, timeout=5000)
     wait_image(qtbot, window)
     window.close()
     with AnnotationFile(b / "annotations.coco.json"):  # a window started on it has no folder to go back to: it says why
@@ -2638,14 +2638,14 @@ def test_look_for_new_images_also_marks_the_images_gone_since_and_those_back(qtb
     window = demo
     folder = window.workspace.folder
     (folder / "chess_08.jpg").rename(folder.parent / "aside.jpg")
-    window.rescan()
-    qtbot.waitUntil(lambda: window.listed, timeout=5000)
+    window.listing.rescan()
+    qtbot.waitUntil(lambda: window.listing.complete, timeout=5000)
     assert window.statusBar().currentMessage() == "no new images in the folder; 1 image gone from the folder (chess_08.jpg): its labels are kept"
     assert window.files.model.unreadable["chess_08.jpg"].startswith("no longer in the folder")
     assert window.workspace.store.boxes("chess_08.jpg")
     (folder.parent / "aside.jpg").rename(folder / "chess_08.jpg")
-    window.rescan()
-    qtbot.waitUntil(lambda: window.listed, timeout=5000)
+    window.listing.rescan()
+    qtbot.waitUntil(lambda: window.listing.complete, timeout=5000)
     assert "chess_08.jpg" not in window.files.model.unreadable and window.statusBar().currentMessage() == "no new images in the folder"
 
 
@@ -2750,7 +2750,7 @@ def test_retina_gui_puts_its_window_on_screen_before_it_reads_the_folder(qtbot, 
 
     def run_events(_app):
         window = windows[0]
-        qtbot.waitUntil(lambda: window.workspace is not None and window.listed, timeout=10_000)
+        qtbot.waitUntil(lambda: window.workspace is not None and window.listing.complete, timeout=10_000)
         return 0
 
     monkeypatch.setattr(MainWindow, "open_folder", watched)
@@ -2847,7 +2847,7 @@ def test_the_empty_window_says_how_to_start_and_a_dropped_folder_opens(qtbot, tm
     assert not dropped(folder / "annotations.coco.json", "enter")  # (it opened the labels' folder as images)
     assert dropped(folder / "chess_03.jpg", "enter")  # an image of the folder: its folder opens, on that image
     assert dropped(folder / "chess_03.jpg", "drop")
-    qtbot.waitUntil(lambda: window.workspace is not None and window.listed, timeout=5000)
+    qtbot.waitUntil(lambda: window.workspace is not None and window.listing.complete, timeout=5000)
     assert window.workspace.folder == folder.resolve()
     wait_image(qtbot, window, "chess_03.jpg")
     opened = []
@@ -2995,14 +2995,14 @@ def test_entries_the_listing_leaves_out_are_said_in_a_box_once_then_in_the_statu
     shutil.copy(DATASETS / "sample_photos" / "skimage" / "astronaut.png", folder)
     os.symlink(folder, folder / "again")  # a link back up
     window = open_window(qtbot, folder, settings)
-    qtbot.waitUntil(lambda: window.listed, timeout=5000)
+    qtbot.waitUntil(lambda: window.listing.complete, timeout=5000)
     (report,) = [r for r in window.reports if "left out" in r]
     assert report.startswith(f"Folder: 1 entry of {folder} was left out (the rest is listed):\n\nagain/ ")
     assert window.files.count.text() == "1 image"  # ("1 images")
     said = []
     window.statusBar().messageChanged.connect(said.append)
-    window.rescan()
-    qtbot.waitUntil(lambda: window.listed, timeout=5000)
+    window.listing.rescan()
+    qtbot.waitUntil(lambda: window.listing.complete, timeout=5000)
     assert len([r for r in window.reports if "left out" in r]) == 1
     assert f"1 entry of {folder} was left out (the rest is listed)" in said
     window.close()
@@ -3031,7 +3031,7 @@ def test_retina_gui_given_an_image_opens_its_folder_on_it_and_a_missing_path_is_
     qtbot.addWidget(window)
     window.show()
     window.open_folder_once_shown(folder / "chess_06.jpg")
-    qtbot.waitUntil(lambda: window.workspace is not None and window.listed, timeout=5000)
+    qtbot.waitUntil(lambda: window.workspace is not None and window.listing.complete, timeout=5000)
     assert window.workspace.folder == folder.resolve()
     wait_image(qtbot, window, "chess_06.jpg")
     assert not window.open_folder(tmp_path / "nowhere")
@@ -3040,19 +3040,19 @@ def test_retina_gui_given_an_image_opens_its_folder_on_it_and_a_missing_path_is_
     window.workspace.add_category("thing")
     shutil.copy(DEMO / "chess_03.jpg", folder / "added.jpg")
     assert window.open_image(folder / "added.jpg")
-    qtbot.waitUntil(lambda: window.listed and window.files.current() == "added.jpg", timeout=5000)
+    qtbot.waitUntil(lambda: window.listing.complete and window.files.current() == "added.jpg", timeout=5000)
     assert window.workspace.folder == folder.resolve() and window.workspace.undo_stack.count() == 1
     # one under the folder that its listing leaves out (a subfolder, Include Subfolders off): its own folder opens on it
     (folder / "sub").mkdir()
     shutil.copy(DEMO / "chess_02.jpg", folder / "sub" / "inner.jpg")
     window.recursive_action.setChecked(False)
-    qtbot.waitUntil(lambda: window.listed and "sub/inner.jpg" not in window.files.model.names, timeout=5000)
+    qtbot.waitUntil(lambda: window.listing.complete and "sub/inner.jpg" not in window.files.model.names, timeout=5000)
     assert window.open_image(folder / "sub" / "inner.jpg")
-    qtbot.waitUntil(lambda: window.workspace.folder == (folder / "sub").resolve() and window.listed, timeout=5000)
+    qtbot.waitUntil(lambda: window.workspace.folder == (folder / "sub").resolve() and window.listing.complete, timeout=5000)
     wait_image(qtbot, window, "inner.jpg")
     # a hidden one is never listed: said, also while the folder is being listed (it waited for the listing in vain)
     shutil.copy(DEMO / "chess_04.jpg", folder / "sub" / ".hidden.jpg")
-    assert window.open_folder(folder / "sub") and not window.listed
+    assert window.open_folder(folder / "sub") and not window.listing.complete
     assert not window.open_image(folder / "sub" / ".hidden.jpg")
     assert window.statusBar().currentMessage() == ".hidden.jpg is not listed: names starting with “.” are left out"
     window.close()
@@ -3065,7 +3065,7 @@ def test_the_search_ignores_accents_and_says_when_it_finds_nothing(qtbot, tmp_pa
     shutil.copy(DEMO / "chess_01.jpg", folder / "plain.jpg")
     shutil.copy(DEMO / "chess_02.jpg", folder / "déjà vu" / "Crème.jpg")
     window = open_window(qtbot, folder, settings)
-    qtbot.waitUntil(lambda: window.listed and window.files.model.rowCount() == 2, timeout=5000)
+    qtbot.waitUntil(lambda: window.listing.complete and window.files.model.rowCount() == 2, timeout=5000)
     for text in ("deja", "DÉJÀ", "creme", "vu/cr"):
         window.files.search.setText(text)
         assert [window.files.filter.index(r, 0).data() for r in range(window.files.filter.rowCount())] == ["déjà vu/Crème.jpg"], text
@@ -3097,7 +3097,7 @@ def test_number_keys_skip_a_group_of_classes_such_as_roboflows_class_0(qtbot, tm
     shutil.copytree(DATASETS / "chess" / "valid", folder)
     (folder / "_annotations.coco.json").chmod(0o644)  # (../shared is read-only, and so was the copy)
     window = open_window(qtbot, folder, settings)
-    qtbot.waitUntil(lambda: window.listed, timeout=5000)
+    qtbot.waitUntil(lambda: window.listing.complete, timeout=5000)
     assert window.classes.list.item(0).text().startswith("   pieces") and window.classes.list.item(1).text().startswith("1  bishop")
     window.canvas.setFocus()
     qtbot.keyClick(window.canvas, Qt.Key.Key_1)
@@ -3207,7 +3207,7 @@ def test_hand_edited_settings_of_the_wrong_kind_are_passed_over(qtbot, tmp_path)
     assert isinstance(settings.value("window/geometry"), str)
     assert settings.value(f"model/{folder}") == ["a", "b"] and settings.value(f"last_image/{folder}") == ["a", "b"]
     window = open_window(qtbot, folder, settings, arrange=False)
-    qtbot.waitUntil(lambda: window.listed and window.annotator.current == "chess_01.jpg", timeout=10_000)
+    qtbot.waitUntil(lambda: window.listing.complete and window.annotator.current == "chess_01.jpg", timeout=10_000)
     assert window.files.model.rowCount() == 8 and window.predictions.model_path is None and not window.files.model.unreadable
     panel = window.training_panel
     assert not panel.advanced.isChecked() and panel._saved_speeds() == {} and panel._saved_models_before() == []
