@@ -126,7 +126,7 @@ def main() -> None:
     start = time.perf_counter()
     gathered = window.predictions.plan_accept(window.predictions.folder_entries())  # the gathering, and what accepting adds
     on_gui_s = time.perf_counter() - start
-    window.predictions.folder_gathered.disconnect(window.accept_gathered)  # no question: the gathering alone is timed
+    window.predictions.folder_gathered.disconnect(window.accepting.accept_gathered)  # no question: the gathering alone is timed
     arrived: list = []
     loop = QEventLoop()  # an idle window waits for events (a loop of processEvents() held the GIL from the worker)
     window.predictions.folder_gathered.connect(arrived.append)

@@ -35,8 +35,8 @@ from PySide6.QtWidgets import (
 
 from core.annotations import AnnotationFileLocked
 from core.images import IMAGE_SUFFIXES, would_list
-from core.review import ACCEPT_SKIP_IOU
 from core.text import count as count_of
+from retina_gui.accepting import PredictionAccepting
 from retina_gui.anchor_panel import AnchorPanel
 from retina_gui.annotator import Annotator
 from retina_gui.canvas import Canvas, Tool
@@ -153,6 +153,8 @@ class MainWindow(QMainWindow):
         self.transfer.problem.connect(self.report)
         self.annotator = Annotator(self.canvas, self.files)
         self.predictions = Predictions(self.annotator)
+        self.accepting = PredictionAccepting(self.canvas, self.predictions, confirm=self.confirm, parent=self)
+        self.accepting.message.connect(self.say)
         self.model_panel = ModelPanel(self.predictions, self)
         self.anchor_panel = AnchorPanel(self.annotator, self)
         self.evaluation_panel = EvaluationPanel(self.predictions, self)
@@ -221,12 +223,12 @@ class MainWindow(QMainWindow):
         self.files.message.connect(self.say)
         self.files.search.textChanged.connect(self._search_edited)
         self.predictions.message.connect(self.say)
-        self.predictions.folder_gathered.connect(self.accept_gathered)
+        self.predictions.folder_gathered.connect(self.accepting.accept_gathered)
         self.predictions.model_changed.connect(self.anchor_panel.set_model)
         self.predictions.model_changed.connect(self._remember_model)
         self.training_panel.failed.connect(self._training_failed)
-        self.model_panel.accept_folder_button.clicked.connect(self.accept_folder)
-        self.model_panel.accept_image_button.clicked.connect(self.accept_image)
+        self.model_panel.accept_folder_button.clicked.connect(self.accepting.accept_folder)
+        self.model_panel.accept_image_button.clicked.connect(self.accepting.accept_image)
         if model is not None:
             if model.is_file():
                 self.predictions.load_model(model.resolve())
@@ -488,11 +490,11 @@ class MainWindow(QMainWindow):
         self._action(model, "&Load Model…", self.model_panel.ask_model)
         predict_image = self._action(model, "&Predict Image", self.model_panel.predict_now, "Ctrl+P")
         predict_folder = self._action(model, "Predict &Folder", self.predict_folder, "Ctrl+Shift+P")
-        accept_image = self._action(model, "&Accept Shown Predictions (image)", self.accept_image,
+        accept_image = self._action(model, "&Accept Shown Predictions (image)", self.accepting.accept_image,
                                     [QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
-        accept_folder = self._action(model, "Accept Shown Predictions (&folder)", self.accept_folder)
+        accept_folder = self._action(model, "Accept Shown Predictions (&folder)", self.accepting.accept_folder)
         self._greyed_while_open(model, {predict_image: self._model_and_image, predict_folder: self._model_and_folder,
-                                        accept_image: self._acceptable_here, accept_folder: self._model_and_editable_folder})
+                                        accept_image: self.accepting.acceptable_here, accept_folder: self._model_and_editable_folder})
 
         go = bar.addMenu("&Go")
         self._action(go, "&Next Image", partial(self.step_image, 1), [QKeySequence("D"), QKeySequence(Qt.Key.Key_PageDown)])
@@ -821,12 +823,6 @@ class MainWindow(QMainWindow):
 
     def _model_and_folder(self) -> bool:
         return self.predictions.model is not None and self.workspace is not None
-
-    def _predictions_shown_here(self) -> bool:
-        return self.canvas.predictions_shown and self.predictions.visible is not None and len(self.predictions.visible) > 0
-
-    def _acceptable_here(self) -> bool:
-        return self._predictions_shown_here() and self._editable_folder()
 
     def _model_and_editable_folder(self) -> bool:
         return self._model_and_folder() and self._editable_folder()
@@ -1380,79 +1376,6 @@ class MainWindow(QMainWindow):
             return
         a.toggle_reviewed()
 
-    def _predictions_on_screen(self) -> bool:
-        """Accepting takes what is shown: nothing while the predictions are hidden (View ▸ Predictions)."""
-        if not self.canvas.predictions_shown:
-            self.say("predictions are hidden (View ▸ Predictions, H): show them to accept them")
-        return self.canvas.predictions_shown
-
-    def _may_accept(self) -> bool:
-        """Whether accepting can add labels here, said when not (a read-only folder's question was
-        asked in full, then its Yes refused)."""
-        if not self._predictions_on_screen():
-            return False
-        if self.workspace is None:
-            self.say("open a folder first: accepted predictions become its labels")
-            return False
-        if self.workspace.read_only:
-            self.say(self.workspace.read_only_text)
-            return False
-        return True
-
-    def accept_image(self) -> int:
-        """The shown predictions of this image as labels; asks first when that adds classes, or
-        joins the image's own labels (Enter says No there, as for the folder: predictions joining a
-        person's labels are mostly duplicates and background, and were added with a word in the
-        status bar alone)."""
-        if not self._may_accept():
-            return 0
-        gathered = self.predictions.plan_accept(self.predictions.image_entries())
-        new = self.predictions.classes_to_add(gathered.fresh)
-        count = gathered.adds
-        labelled = len(self.workspace.store.boxes(self.annotator.current)) if count and self.annotator.current else 0
-        if new or labelled:
-            adds = f" That adds {count_of(len(new), 'class')} your labels do not have: {', '.join(new)}." if new else ""
-            onto = f" They join the {count_of(labelled, 'label')} of this image." if labelled else ""
-            question = f"Accept {count_of(count, 'prediction')}?{onto}{adds}{_left_out(gathered)} Edit ▸ Undo takes it back."
-            if not self.confirm("Accept predictions", question, undoable=not labelled):
-                self.say("nothing accepted")
-                return 0
-        return self.predictions.accept_entries(gathered, "Accept {count} prediction{s}")
-
-    def accept_folder(self) -> None:
-        """Every shown prediction of every predicted image as labels, after the user agrees (one
-        undo step): gathered in the background first, then :meth:`accept_gathered` asks."""
-        if self._may_accept():
-            self.predictions.gather_folder()
-
-    def accept_gathered(self, gathered) -> int:
-        """Ask about the folder's gathered shown predictions (a :class:`retina_gui.predictions.AcceptPlan`),
-        and accept them if the user agrees."""
-        if not self._may_accept():
-            return 0
-        fresh = gathered.fresh  # the question gives what would be added, not what is shown
-        shown, count, images = gathered.shown, gathered.adds, len(fresh)
-        if not count:
-            self.say("no shown predictions to accept in this folder" if not shown else
-                     f"the {shown} shown predictions in this folder are all labelled already")
-            return 0
-        new = self.predictions.classes_to_add(fresh)
-        adds = f" That adds {count_of(len(new), 'class')}: {', '.join(new)}." if new else ""
-        labelled_already = gathered.labelled_already
-        skipped = f" ({count_of(labelled_already, 'other')} shown {'is' if labelled_already == 1 else 'are'} labelled already.)" \
-            if labelled_already else ""
-        store = self.workspace.store
-        labelled = sum(1 for name, _, _ in fresh if store.boxes(name))
-        onto = (f" {labelled} of those images {'has' if labelled == 1 else 'have'} labels already: the predictions join them."
-                if labelled else "")
-        question = (f"Add {count_of(count, 'shown prediction')} on {count_of(images, 'image')} as labels?"
-                    f"{skipped}{onto}{_left_out(gathered)}{adds} It is one step: Edit ▸ Undo takes it back.")
-        # onto labelled images, Enter says No: predictions joining a person's labels are mostly duplicates and background
-        if not self.confirm("Accept predictions", question, undoable=not labelled):
-            self.say("nothing accepted")
-            return 0
-        return self.predictions.accept_entries(gathered, "Accept predictions in the folder")
-
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if not self._shown:
@@ -1514,15 +1437,3 @@ class MainWindow(QMainWindow):
         self.settings.setValue(LAYOUT_KEY, self.saveState(LAYOUT_VERSION))
         self.settings.setValue(ONE_COLUMN_KEY, self._one_column_by_width)
         super().closeEvent(event)
-
-
-def _left_out(gathered) -> str:
-    """The accept questions' word on the predictions left out for repeating a likelier one of their
-    class (a loose NMS threshold lets both through), or for lying on a label or a likelier
-    prediction of another class (one object the model is unsure of)."""
-    repeats, other = gathered.repeating, gathered.on_another_class
-    said = (f" {count_of(repeats, 'other')} repeat{'s' if repeats == 1 else ''} a likelier prediction of the same class (IoU "
-            f"{ACCEPT_SKIP_IOU:g} or more) and {'is' if repeats == 1 else 'are'} left out." if repeats else "")
-    return said + (f" {count_of(other, 'other')} lie{'s' if other == 1 else ''} on a label or likelier prediction of another class (one "
-                   f"object the model is unsure of) and {'is' if other == 1 else 'are'} left out: right-click one to accept it instead."
-                   if other else "")

@@ -60,7 +60,7 @@ def accept_folder(qtbot, window) -> int:
 
     before = total()
     with qtbot.waitSignal(window.predictions.folder_gathered, timeout=30_000):
-        window.accept_folder()
+        window.accepting.accept_folder()
     return total() - before
 
 
@@ -243,9 +243,9 @@ def test_accepting_in_a_read_only_folder_is_greyed_and_refused_before_any_questi
     model_menu.aboutToHide.emit()
     assert enabled == {"&Load Model…": True, "&Predict Image": True, "Predict &Folder": True,
                        "&Accept Shown Predictions (image)": False, "Accept Shown Predictions (&folder)": False}
-    assert window.accept_image() == 0  # Ctrl+Return
+    assert window.accepting.accept_image() == 0  # Ctrl+Return
     assert window.statusBar().currentMessage().startswith("Editing is off:")
-    window.accept_folder()
+    window.accepting.accept_folder()
     assert window.predictions._gatherer is None  # nothing gathered for a question that cannot be answered
     assert window.workspace.undo_stack.count() == 0
 
@@ -914,11 +914,11 @@ def test_accepting_predictions_that_add_classes_asks_first(qtbot, tmp_path, wind
     wait_predictions(qtbot, window)
     store = window.workspace.store
     store_classes = len(store.categories)
-    assert window.accept_image() == 0 and not store.boxes(window.annotator.current) and len(store.categories) == store_classes
+    assert window.accepting.accept_image() == 0 and not store.boxes(window.annotator.current) and len(store.categories) == store_classes
     adds = sum(len(p) for _, _, p in window.predictions.plan_accept(window.predictions.image_entries()).fresh)
     assert asked[0].startswith(f"Accept {adds} predictions? That adds ") and "left out: right-click one to accept it instead" in asked[0]
-    window.confirm = lambda title, text, **_: asked.append(text) or True
-    assert window.accept_image() == adds > 0
+    window.accepting.confirm = lambda title, text, **_: asked.append(text) or True
+    assert window.accepting.accept_image() == adds > 0
     asked.clear()
     window.model_panel.accept_image_button.click()  # the classes exist now: nothing to ask, nothing added twice
     assert asked == []
@@ -932,9 +932,9 @@ def test_enter_in_the_question_accepts_an_undoable_step_and_refuses_the_others(q
     defaults = []
     monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text, buttons, default: defaults.append(default) or default)
     window = window_factory(unlabelled_demo(tmp_path))
-    window.confirm = window._ask
+    window.accepting.confirm = window._ask
     wait_predictions(qtbot, window)
-    assert window.accept_image() > 0 and defaults == [QMessageBox.StandardButton.Yes]  # it adds classes: asked
+    assert window.accepting.accept_image() > 0 and defaults == [QMessageBox.StandardButton.Yes]  # it adds classes: asked
     store = window.workspace.store
     window.classes.confirm = window._ask
     counts = store.box_counts()
@@ -1039,12 +1039,12 @@ def test_accepting_the_folder_asks_about_what_it_would_add_not_what_is_shown(qtb
     # waits for them, and a threshold moved meanwhile makes them stale, so nothing is asked or added
     window.workspace.undo_stack.undo()
     asked = len(questions)
-    window.accept_folder()
+    window.accepting.accept_folder()
     assert len(questions) == asked and window.predictions._gatherer is not None
     window.model_panel.score_slider.setValue(window.model_panel.score_slider.value() + 5)
     qtbot.waitUntil(lambda: window.predictions._gatherer is None, timeout=30_000)
     assert len(questions) == asked and window.statusBar().currentMessage().startswith("the shown predictions changed while they were gathered")
-    window.accept_folder()  # a folder switch meanwhile stops the gathering (the fixture fails a test leaving a thread)
+    window.accepting.accept_folder()  # a folder switch meanwhile stops the gathering (the fixture fails a test leaving a thread)
     window.open_folder(unlabelled_demo(tmp_path / "other"))
     assert window.predictions._gatherer is None and len(questions) == asked
 
@@ -1320,7 +1320,7 @@ def test_predictions_of_classes_the_labels_lack_never_take_a_label_class_colour(
             assert color not in labels.values(), name
     unmatched = [color for name, color in zip(names, colors) if name not in labels]
     assert len(set(unmatched)) == len(unmatched)
-    window.accept_image()  # accepted classes keep the colour they were shown in, unlike any other
+    window.accepting.accept_image()  # accepted classes keep the colour they were shown in, unlike any other
     added = [category_color(c).name() for c in window.workspace.store.categories]
     assert len(set(added)) == len(added)
 
@@ -1411,22 +1411,22 @@ def test_accepting_the_folder_leaves_out_a_second_class_predicted_on_one_object(
     entries = [("chess_01.jpg", window.annotator.size, [(420.0, 0.0, 528.0, 130.0, "white-rook"), (420.0, 0.0, 528.0, 130.0, "white-knight"),
                                                         (10.0, 10.0, 60.0, 60.0, "white-pawn")])]
     gathered = window.predictions.plan_accept(entries)
-    assert window.accept_gathered(gathered) == 0 and window.statusBar().currentMessage() == "nothing accepted"
+    assert window.accepting.accept_gathered(gathered) == 0 and window.statusBar().currentMessage() == "nothing accepted"
     assert questions[0].startswith("Add 2 shown predictions on 1 image as labels? 1 other lies on a label or likelier prediction of "
                                    "another class (one object the model is unsure of) and is left out: right-click one to accept it instead.")
     assert questions[0].endswith("It is one step: Edit ▸ Undo takes it back.")
-    window.confirm = lambda title, text, **_: True
-    assert window.accept_gathered(gathered) == 2  # the rook and the pawn: one object, one label
+    window.accepting.confirm = lambda title, text, **_: True
+    assert window.accepting.accept_gathered(gathered) == 2  # the rook and the pawn: one object, one label
     assert window.statusBar().currentMessage() == ("accepted 2 predictions; new classes: white-rook, white-pawn; "
                                                    "left out: 1 on a label or likelier prediction of another class")
     # a repeat of a likelier prediction of its class (a loose NMS lets both through) is said so, not "labelled already"
     window.workspace.undo_stack.undo()
-    window.confirm = lambda title, text, **_: questions.append(text) or True
+    window.accepting.confirm = lambda title, text, **_: questions.append(text) or True
     questions.clear()
     entries[0][2][1] = (422.0, 2.0, 528.0, 130.0, "white-rook")
     gathered = window.predictions.plan_accept(entries)
     assert (gathered.adds, gathered.repeating, gathered.labelled_already) == (2, 1, 0)
-    assert window.accept_gathered(gathered) == 2
+    assert window.accepting.accept_gathered(gathered) == 2
     assert "1 other repeats a likelier prediction of the same class (IoU 0.7 or more) and is left out." in questions[0]
     assert "labelled already" not in questions[0]
     assert window.statusBar().currentMessage() == ("accepted 2 predictions; new classes: white-rook, white-pawn; "
@@ -1434,7 +1434,7 @@ def test_accepting_the_folder_leaves_out_a_second_class_predicted_on_one_object(
     # one labelled already: "1 other shown is labelled already" ("1 others shown are")
     questions.clear()
     entries = [("chess_01.jpg", window.annotator.size, [(420.0, 0.0, 528.0, 130.0, "white-rook"), (200.0, 200.0, 260.0, 300.0, "white-queen")])]
-    assert window.accept_gathered(window.predictions.plan_accept(entries)) == 1
+    assert window.accepting.accept_gathered(window.predictions.plan_accept(entries)) == 1
     assert "(1 other shown is labelled already.)" in questions[0]
 
 
@@ -1544,7 +1544,7 @@ def test_a_prediction_accepted_alone_leaves_the_image_waiting_for_review_and_acc
     assert name in store.predicted
     waiting = window.predictions.plan_accept(window.predictions.folder_entries()).waiting(store.predicted)
     assert name in [n for n, _, _ in waiting.fresh]  # Accept shown (folder) offers its others
-    assert window.accept_image() > 0  # every shown prediction looked at: reviewed
+    assert window.accepting.accept_image() > 0  # every shown prediction looked at: reviewed
     assert name not in store.predicted
 
 
@@ -1558,7 +1558,7 @@ def test_accepting_an_images_shown_predictions_onto_its_labels_asks_and_enter_sa
     window.model_panel.set_score(0.05)  # more shown than are labelled: some would be added
     qtbot.waitUntil(lambda: window.predictions.plan_accept(window.predictions.image_entries()).adds > 0, timeout=5000)
     before = store.boxes(name)
-    assert window.accept_image() == 0 and store.boxes(name) == before
+    assert window.accepting.accept_image() == 0 and store.boxes(name) == before
     text, kwargs = asked[0]
     assert f"They join the {len(before)} labels of this image." in text and kwargs == {"undoable": False}  # Enter: No
     assert window.statusBar().currentMessage() == "nothing accepted"
@@ -1572,7 +1572,7 @@ def test_accept_and_load_model_with_no_folder_open_say_what_to_do(qtbot, tmp_pat
     qtbot.addWidget(window)
     window.show()
     assert "(loads when a folder is opened)" in window.model_panel.path_label.text()
-    assert window.accept_image() == 0
+    assert window.accepting.accept_image() == 0
     assert window.statusBar().currentMessage() == "open a folder first: accepted predictions become its labels"
     add = next(b for b in window.classes.buttons if b.text() == "Add")
     add.click()  # (it did nothing, and said nothing)

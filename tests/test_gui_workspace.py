@@ -1534,7 +1534,7 @@ def test_view_menu_hides_box_names_and_predictions(qtbot, demo):
     qtbot.keyClick(window.canvas, Qt.Key.Key_H)
     (prediction,) = window.canvas._predictions
     assert not prediction.isVisible() and window.canvas.prediction_at(window.canvas.mapFromScene(QPointF(120, 120))) is None
-    assert window.accept_image() == 0 and "predictions are hidden" in window.statusBar().currentMessage()  # hidden: nothing accepted
+    assert window.accepting.accept_image() == 0 and "predictions are hidden" in window.statusBar().currentMessage()  # hidden: nothing accepted
     qtbot.keyClick(window.canvas, Qt.Key.Key_H)
     qtbot.keyClick(window.canvas, Qt.Key.Key_T)
     assert prediction.isVisible() and all(i.label.isVisible() or i.toolTip() for i in window.canvas._items)
