@@ -10,7 +10,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QEvent, QEventLoop, QObject, QPoint, QPointF, QRect, QRectF, QSettings, QSize, Qt, QTimer
+from PySide6.QtCore import QByteArray, QEvent, QEventLoop, QObject, QPoint, QPointF, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
     QComboBox,
-    QDialog,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -40,10 +39,10 @@ from retina_gui.accepting import PredictionAccepting
 from retina_gui.anchor_panel import AnchorPanel
 from retina_gui.annotator import Annotator
 from retina_gui.canvas import Canvas, Tool
-from retina_gui.class_picker import ClassPicker
+from retina_gui.class_choice import ClassChoice
 from retina_gui.classes_panel import ClassesPanel
 from retina_gui.commands import StoreCommand
-from retina_gui.convert import category_icon, class_added_text, class_key_text, class_keys, rect_from_xyxy
+from retina_gui.convert import category_icon, class_key_text, class_keys
 from retina_gui.evaluation_panel import EvaluationPanel
 from retina_gui.file_list import NOTHING_FOUND, FileListModel, FileListPanel, without_labels
 from retina_gui.folder_listing import FolderListing
@@ -117,8 +116,6 @@ NO_FOLDER_TEXT = ("Open a folder of images: File ▸ Open Folder… (Ctrl+O), or
 
 
 class MainWindow(QMainWindow):
-    NO_CLASS_TEXT = "Box not added: no class chosen for it (type a new class's name in the picker, or Classes ▸ Add Class…)"
-
     def __init__(self, *, folder: Path | None = None, model: Path | None = None, labels: Path | None = None,
                  recursive: bool = True, settings: QSettings | None = None, confirm: Callable[..., bool] | None = None) -> None:
         """``confirm(title, question, undoable=False)``: asks the user before something that cannot
@@ -152,6 +149,8 @@ class MainWindow(QMainWindow):
         self.transfer.message.connect(self.say)
         self.transfer.problem.connect(self.report)
         self.annotator = Annotator(self.canvas, self.files)
+        self.class_choice = ClassChoice(self.annotator, self.classes, self.statusBar(), self)
+        self.class_choice.message.connect(self.say)
         self.predictions = Predictions(self.annotator)
         self.accepting = PredictionAccepting(self.canvas, self.predictions, confirm=self.confirm, parent=self)
         self.accepting.message.connect(self.say)
@@ -198,11 +197,9 @@ class MainWindow(QMainWindow):
             for box in panel.findChildren(QComboBox):
                 box.installEventFilter(self.type_ahead)
         self.annotator.message.connect(self.say)
-        self.annotator.class_needed.connect(self._ask_class_for_drawn)
+        self.annotator.class_needed.connect(self.class_choice.ask_class_for_drawn)
         # the image on screen and what the status bar says beside its name: its size, "unreadable" or "loading…"
         self._shown_image: tuple[str, str] | None = None
-        self._stepped = ""  # "undone: …" / "redone: …" while Undo or Redo runs (see _say_moved_keys)
-        self._keys_before: tuple | None = None  # the classes before a change whose moved keys are yet to be said
         for changed in (self.files.filter.rowsInserted, self.files.filter.rowsRemoved, self.files.filter.modelReset,
                         self.files.filter.layoutChanged):
             changed.connect(self._show_image_position)
@@ -213,7 +210,7 @@ class MainWindow(QMainWindow):
         self.canvas.zoom_changed.connect(self._zoom_changed)
         self.canvas.context_menu.connect(self._context_menu)
         self.canvas.prediction_accept.connect(self._accept_prediction)
-        self.canvas.box_relabel.connect(self.ask_box_class)
+        self.canvas.box_relabel.connect(self.class_choice.ask_box_class)
         self.canvas.prediction_menu.connect(self._prediction_menu)
         self.canvas.selection_changed.connect(self._explain_selection)
         self.predictions.changed.connect(self._show_predictions)
@@ -516,9 +513,9 @@ class MainWindow(QMainWindow):
                                      self._action(classes, "&Delete Class…", self.classes.ask_delete)]
         self._greyed_while_open(classes, dict.fromkeys(self.chosen_class_actions, self._class_chosen))
         classes.addSeparator()
-        self._action(classes, "C&hoose Class…", self.ask_class, "L", "Type part of a class name: any class, also past the ninth "
+        self._action(classes, "C&hoose Class…", self.class_choice.ask_class, "L", "Type part of a class name: any class, also past the ninth "
                      "(edit tool: relabels the selection)")
-        self.number_actions = [self._action(classes, f"Class {number}", partial(self.pick_class, number), str(number),
+        self.number_actions = [self._action(classes, f"Class {number}", partial(self.class_choice.pick_class, number), str(number),
                                             "Choose it for new boxes (edit tool: and relabel the selected boxes)")
                                for number in range(1, 10)]
 
@@ -618,9 +615,7 @@ class MainWindow(QMainWindow):
         workspace.categories_changed.connect(self.anchor_panel.refresh)  # class names in its assignment view
         workspace.categories_changed.connect(self.training_panel.labels_changed)  # the plan line counts the classes
         workspace.categories_changed.connect(self.evaluation_panel.classes_changed)  # the classes it scores, by name
-        workspace.categories_changed.connect(self._say_moved_keys)
-        self._class_order = list(workspace.store.categories)
-        self._keys_before = None  # (a message of the last folder's, dropped with it, left pending)
+        self.class_choice.attach(workspace)
         workspace.saved.connect(self._saved)
         workspace.save_failed.connect(self._save_failed)
         workspace.changed_on_disk.connect(self._labels_changed_on_disk)
@@ -753,21 +748,6 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction("(none yet)").setEnabled(False)
 
     # --- actions -------------------------------------------------------------------------------
-    def pick_class(self, number: int) -> None:
-        """Number keys: choose the class for drawing, and with the edit tool relabel the selected
-        boxes to it. With the draw tool, and on the box just drawn with either, they only choose:
-        the box just drawn is selected, and choosing the next box's class relabelled it (pressing 1
-        for the next box after a 2-box)."""
-        if self.workspace is None:
-            return
-        keyed = {key: category_id for category_id, key in class_keys(self.workspace.store.categories).items()}
-        if number in keyed:
-            self.choose_class(keyed[number])
-        else:  # (nothing happened, and nothing said why)
-            total = len(self.workspace.store.categories)
-            keyed_of = f" with a key (of {total}: L reaches every class)" if len(keyed) < total else ""
-            self.say(f"no class {number}: the folder has {count_of(len(keyed), 'class')}{keyed_of} (Classes ▸ Add Class… adds one)")
-
     def _name_class_actions(self) -> None:
         """The Classes menu names what its items act on: the class chosen in the Classes panel, and
         the class of each number key."""
@@ -842,121 +822,6 @@ class MainWindow(QMainWindow):
         else:
             self.annotator.delete_selected()
 
-    def _say_moved_keys(self) -> None:
-        """A class deleted or merged moves the number keys of the classes after it: said, as a key
-        learnt would otherwise label boxes as another class unnoticed. "Box not added" goes once
-        there is a class."""
-        store = self.workspace.store
-        if store.categories:  # (done: it stood for its 10 s over the boxes drawn since)
-            self.statusBar().clear_note(self.NO_CLASS_TEXT)
-        # said once the step is done, after what it said of itself (Delete's "deleted class … and its 7 boxes", said
-        # after the change; "undone: …", before it): said first, the panel's message went over it. Several changes in
-        # one go (a merge, a step of several) are said as one, from the classes as they were before the first.
-        if self._keys_before is None:
-            self._keys_before = (self._class_order, self._stepped or "", self.statusBar().currentMessage())
-            QTimer.singleShot(0, self, self._say_moved_keys_after_step)
-        self._class_order = list(store.categories)
-
-    def _say_moved_keys_after_step(self) -> None:
-        (before, stepped, said_before), self._keys_before = self._keys_before, None
-        if self.workspace is None:
-            return
-        store = self.workspace.store
-        had = {c.id for c in before}
-        was, keys = class_keys(before), class_keys(self._class_order)
-        # the classes whose key changed (also one moved up into 9 from past it, or back with an undo), said once a class
-        # of before moved: a new class's key at the end is no news
-        if not any(cid in had and was.get(cid) != key for cid, key in keys.items()):
-            return
-        changed = sorted((key, cid) for cid, key in keys.items() if was.get(cid) != key)
-        text = "class keys now: " + ", ".join(f"{number} {store.category(cid).name}" for number, cid in changed)
-        lost = [c.name for c in self._class_order if c.id in was and c.id not in keys]
-        text += f"; no key now: {', '.join(lost)} (L reaches it)" if lost else ""
-        now = {c.id for c in self._class_order}
-        gone = [c.name for c in before if c.id not in now]
-        said = self.statusBar().currentMessage()
-        step = stepped or (said if said and said != said_before else f"class {', '.join(gone)} removed" if gone else "")
-        self.say(f"{step}; {text}" if step else text)
-
-    def choose_class(self, category_id: int, note: str = "") -> None:
-        """As a number key does, for any class: the class of new boxes, and of the boxes selected
-        with the edit tool (said, with ``note`` before it)."""
-        self.workspace.set_current_category(category_id)
-        if self.canvas.tool is Tool.EDIT and not self.canvas.just_drawn and self.canvas.selected():
-            self._relabel(category_id, note)
-        else:
-            self.say(f"{note}new boxes: {self.workspace.store.category(category_id).name}")
-
-    def _relabel(self, category_id: int, note: str = "") -> None:
-        """The selected boxes relabelled, and said: a number key relabelled 32 boxes without a word."""
-        relabelled = self.annotator.relabel_selected(category_id)
-        if relabelled is not None:
-            name = self.workspace.store.category(category_id).name
-            self.say(note + (f"{count_of(relabelled, 'box')} relabelled as {name}" if relabelled else f"already {name}"))
-
-    def ask_class(self) -> None:
-        """L: the class picker (type part of a name, Return); then as a number key."""
-        if self.workspace is not None and (picked := self._picked_class(self.workspace.current_category))[0] is not None:
-            self.choose_class(*picked)
-
-    def ask_box_class(self, index: int) -> None:
-        """A double-click on a box: the class picker, on the box's class; the choice relabels that
-        box alone (the class for new boxes stays)."""
-        if self.workspace is None or self.annotator.current is None:
-            return
-        boxes = self.workspace.store.boxes(self.annotator.current)
-        if index >= len(boxes):
-            return
-        box = boxes[index]
-        chosen, note = self._picked_class(box.category_id, self._on_screen(rect_from_xyxy((box.x1, box.y1, box.x2, box.y2))))
-        if chosen is not None and chosen != box.category_id:
-            self.canvas.select([index])
-            self._relabel(chosen, note)
-
-    def _ask_class_for_drawn(self, rect: QRectF) -> None:
-        """A box drawn while there is no class: the picker asks for one (a name typed is added as a
-        class), as the mouse release is done; the box is added with it, or not at all. (It was
-        refused with "Add a class first", and had to be drawn again.)"""
-        QTimer.singleShot(0, self, partial(self._class_for_drawn, self.annotator.current, rect))
-
-    def _class_for_drawn(self, name: str, rect: QRectF) -> None:
-        chosen, note = self._picked_class(None, self._on_screen(rect))
-        self.canvas.show_waiting(None)
-        if chosen is None:
-            self.say(self.NO_CLASS_TEXT)
-        elif self.annotator.current != name or not self.annotator.can_edit():
-            self.say(f"{note}the box was not added: {name} is no longer on screen")
-        else:
-            self.workspace.set_current_category(chosen)
-            self.annotator.draw(rect)
-            self.say(f"{note}new boxes: {self.workspace.store.category(chosen).name}")
-
-    def _on_screen(self, rect: QRectF) -> QRect:
-        """Where ``rect`` (image pixels) lies on the screen, in global pixels."""
-        on_view = self.canvas.mapFromScene(rect).boundingRect()
-        return QRect(self.canvas.viewport().mapToGlobal(on_view.topLeft()), on_view.size())
-
-    def _picked_class(self, initial: int | None, beside: QRect | None = None) -> tuple[int | None, str]:
-        """The class chosen in the picker (None: none, or cancelled), opened ``beside`` that area
-        of the screen where given; a name that matches no class is added as a class, and chosen:
-        the note says so ("class zebra added (key 7); "), for the message of what is done with it.
-        (The class was added without a word.)"""
-        if self.workspace is None:
-            return None, ""
-        picker = ClassPicker(list(self.workspace.store.categories), initial, self)
-        if beside is not None:
-            picker.place_beside(beside)
-        accepted = picker.exec() == QDialog.DialogCode.Accepted
-        chosen, new = (picker.chosen(), picker.new_name()) if accepted else (None, "")
-        picker.deleteLater()  # (each L left one behind)
-        if new:
-            chosen = self.classes.add_named(new)
-        self.canvas.setFocus()
-        known = [c.id for c in self.workspace.store.categories] if self.workspace is not None else []
-        if chosen not in known:
-            return None, ""
-        return chosen, f"{class_added_text(self.workspace.store.categories, chosen)}; " if new else ""
-
     def _undo(self) -> None:
         if not self._can_undo():  # (Ctrl+Z at the start of the history said nothing)
             self.say("nothing to undo")
@@ -964,10 +829,10 @@ class MainWindow(QMainWindow):
         stack = self.workspace.undo_stack
         command = stack.command(stack.index() - 1)
         self._show_image_of(command)
-        self._stepped = f"undone: {stack.undoText()}"
-        self.say(self._stepped)  # not the message of the edit, left standing
+        self.class_choice.stepping = f"undone: {stack.undoText()}"  # (said with the keys a class step moves)
+        self.say(self.class_choice.stepping)  # not the message of the edit, left standing
         stack.undo()
-        self._stepped = ""
+        self.class_choice.stepping = ""
         self._select_left(command, undone=True)
 
     def _redo(self) -> None:
@@ -978,10 +843,10 @@ class MainWindow(QMainWindow):
         before = stack.index()
         command = stack.command(before)
         self._show_image_of(command)
-        self._stepped = f"redone: {stack.redoText()}"
-        self.say(self._stepped)
+        self.class_choice.stepping = f"redone: {stack.redoText()}"  # (said with the keys a class step moves)
+        self.say(self.class_choice.stepping)
         stack.redo()
-        self._stepped = ""
+        self.class_choice.stepping = ""
         if problem := self.workspace.take_back_failed_redo(before):
             self.report("Redo", problem)
         else:
@@ -1266,7 +1131,7 @@ class MainWindow(QMainWindow):
         keys = class_keys(store.categories)
         for category in store.categories:  # as the Classes panel lists them: swatch, key, name
             action = relabel.addAction(category_icon(category), f"{class_key_text(keys.get(category.id))}{category.name}",
-                                       partial(self._relabel, category.id))
+                                       partial(self.class_choice.relabel, category.id))
             action.setCheckable(True)
             action.setChecked(current == {category.id})  # the selection's class now
         menu.addAction("Copy", self.annotator.copy_selected)

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QMenu, QTabBar
 from core.formats.coco import read_coco
 from core.images import load_image
 from retina_gui.canvas import Tool, reading_order
+from retina_gui.class_choice import NO_CLASS_TEXT
 from retina_gui.main_window import MainWindow
 from tests.conftest import DATASETS, ROOT
 
@@ -808,7 +809,7 @@ def test_new_folder_starts_an_annotations_file_on_the_first_edit(qtbot, tmp_path
     placeholder, listed, waiting = asked[-1]
     assert placeholder.startswith("No classes yet") and listed == 0
     assert waiting is not None and waiting.width() > 100  # the box drawn stays in view while its class is asked
-    assert window.workspace.undo_stack.count() == 0 and window.statusBar().currentMessage() == window.NO_CLASS_TEXT
+    assert window.workspace.undo_stack.count() == 0 and window.statusBar().currentMessage() == NO_CLASS_TEXT
     assert window.canvas._waiting is None
     window.workspace.add_category("person")
     assert window.statusBar().currentMessage() == ""  # (the advice followed: it stood 10 s over the boxes drawn next)
@@ -2149,14 +2150,14 @@ def test_the_class_picker_reaches_any_class_by_typing_part_of_its_name(qtbot, de
     assert store.category(window.workspace.current_category).name == expected
     assert QApplication.focusWidget() is window.canvas
     monkeypatch.setattr(ClassPicker, "exec", lambda picker: run(picker, " zebra "))  # nothing matches: Return adds it as a class
-    window.ask_class()
+    window.class_choice.ask_class()
     assert typed[-1] == [] and store.category(store.boxes(window.annotator.current)[0].category_id).name == "zebra"
     assert store.category(window.workspace.current_category).name == "zebra" and store.categories[-1].name == "zebra"
     window.workspace.undo_stack.undo()  # the relabel, then the class: two steps
     window.workspace.undo_stack.undo()
     assert store.category_named("zebra") is None and store.category(store.boxes(window.annotator.current)[0].category_id).name == expected
     monkeypatch.setattr(ClassPicker, "exec", lambda picker: run(picker, "wkni"))  # its letters in that order
-    window.ask_class()
+    window.class_choice.ask_class()
     assert typed[-1] == ["white-knight"] and store.category(window.workspace.current_category).name == "white-knight"
 
 
