@@ -10,7 +10,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QEvent, QEventLoop, QObject, QPoint, QPointF, QSettings, QSize, Qt, QTimer
+from PySide6.QtCore import QByteArray, QEvent, QEventLoop, QObject, QPoint, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
     QFileDialog,
-    QLabel,
     QLineEdit,
     QMainWindow,
     QMenu,
@@ -50,9 +49,9 @@ from retina_gui.label_transfer import LabelTransfer
 from retina_gui.model_panel import WEIGHT_SUFFIXES, ModelPanel
 from retina_gui.predictions import Predictions
 from retina_gui.shortcuts_dialog import PLAIN_NAME, ShortcutsDialog
+from retina_gui.status_fields import END_OF_LIST, StatusFields
 from retina_gui.training_panel import TrainingPanel
 from retina_gui.widgets import (
-    ElidedLabel,
     HistoryView,
     MessageBar,
     PanelScroll,
@@ -188,7 +187,8 @@ class MainWindow(QMainWindow):
         self._narrow: bool | None = None  # the window's width class when the columns were last fitted
         self._columns_timer = QTimer(self, singleShot=True, interval=150)  # once a resize by dragging ends
         self._columns_timer.timeout.connect(self._fit_columns)
-        self._status_labels()
+        self.status_fields = StatusFields(self.statusBar(), self.annotator, self.files)
+        self.status_fields.message.connect(self.say)
         self._build_menus(recursive)
         self.wheel_guard = WheelOnlyWhenFocused(self)
         self.type_ahead = TypeAhead(self)
@@ -198,16 +198,7 @@ class MainWindow(QMainWindow):
                 box.installEventFilter(self.type_ahead)
         self.annotator.message.connect(self.say)
         self.annotator.class_needed.connect(self.class_choice.ask_class_for_drawn)
-        # the image on screen and what the status bar says beside its name: its size, "unreadable" or "loading…"
-        self._shown_image: tuple[str, str] | None = None
-        for changed in (self.files.filter.rowsInserted, self.files.filter.rowsRemoved, self.files.filter.modelReset,
-                        self.files.filter.layoutChanged):
-            changed.connect(self._show_image_position)
-        self.annotator.image_shown.connect(self._image_shown)
-        self.annotator.image_failed.connect(self._image_failed)
-        self.annotator.image_loading.connect(self._image_loading)
-        self.canvas.cursor_moved.connect(self._cursor_moved)
-        self.canvas.zoom_changed.connect(self._zoom_changed)
+        self.annotator.image_shown.connect(self._remember_image)
         self.canvas.context_menu.connect(self._context_menu)
         self.canvas.prediction_accept.connect(self._accept_prediction)
         self.canvas.box_relabel.connect(self.class_choice.ask_box_class)
@@ -274,8 +265,6 @@ class MainWindow(QMainWindow):
         self.files.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.files.search.selectAll()
 
-    _END_OF_LIST = ("no later image in the list", "no earlier image in the list", "no image listed")
-
     def step_image(self, direction: int) -> None:
         """D / A; at an end of the list, or with no listed image past the one on screen, the status
         bar says so, and which filter shortens the list (D did nothing, silently)."""
@@ -284,7 +273,7 @@ class MainWindow(QMainWindow):
         if self.files.step(direction):
             return
         filters = self.files.filters()
-        where = self._END_OF_LIST[2] if not self.files.filter.rowCount() else self._END_OF_LIST[0 if direction > 0 else 1]
+        where = END_OF_LIST[2] if not self.files.filter.rowCount() else END_OF_LIST[0 if direction > 0 else 1]
         self.say(f"{where} ({filters}: Esc in the search box, or All images, lists them all)" if filters else where)
 
     def step_error(self, direction: int) -> None:
@@ -358,33 +347,11 @@ class MainWindow(QMainWindow):
         """A passing message in the status bar: gone after 10 s ("copied 1 box" stayed until replaced)."""
         self.statusBar().showMessage(text, 10_000)
 
-    def _status_labels(self) -> None:
-        self.position_label, self.zoom_label, self.image_label, self.save_label = QLabel(), QLabel(), QLabel(), ElidedLabel()
-        self.tool_label = QLabel("edit tool")
-        metrics = self.position_label.fontMetrics()
-        for label, widest in ((self.position_label, "x  8888.8  y  8888.8"), (self.zoom_label, "8888 %"), (self.tool_label, "anchor probe")):
-            label.setMinimumWidth(10 + metrics.horizontalAdvance(widest))  # (they kept resizing the fields beside them)
-        for label in (self.image_label, self.position_label, self.zoom_label, self.tool_label, self.save_label):
-            label.setContentsMargins(10, 0, 0, 0)  # a gap after a message cut short by a narrow window
-            self.statusBar().addPermanentWidget(label)
-
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        self._fit_status_labels()
+        self.status_fields.fit()
         if self._shown:
             self._columns_timer.start()
-
-    def _fit_status_labels(self) -> None:
-        """Passing messages keep a quarter of the status bar, at least 150 px: the image and labels
-        file fields give way, their names cut short (at 1024 px the fixed fields took all of it, and
-        "pasted 1 box", "undone: …" never showed)."""
-        bar = self.statusBar().width()
-        self.tool_label.setVisible(bar >= 800)  # below, the image's name and size had no room left (the View menu says the tool)
-        fixed = sum(label.minimumWidth() + 6 for label in (self.position_label, self.zoom_label, self.tool_label) if label.isVisibleTo(self))
-        room = max(100, bar - fixed - max(bar // 4, 150))
-        self.image_label.setMaximumWidth(max(60, room * 3 // 4))
-        self.save_label.setMaximumWidth(max(40, room // 4))
-        self._show_image_position()
 
     def _action(self, menu: QMenu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
         action = QAction(text, self)
@@ -635,7 +602,7 @@ class MainWindow(QMainWindow):
         self._remember(folder)
         self.training_panel.attach()
         self.labels_not_saved = False
-        self.save_label.setText("read only" if workspace.read_only else f"labels: {workspace.labels_file.path.name}")
+        self.status_fields.save_label.setText("read only" if workspace.read_only else f"labels: {workspace.labels_file.path.name}")
         self.model_panel.refresh_accepting()
         self._update_title()
         return True
@@ -1064,62 +1031,6 @@ class MainWindow(QMainWindow):
         box.raise_()
 
     # --- status --------------------------------------------------------------------------------
-    def _image_shown(self, name: str, width: int, height: int) -> None:
-        self._leave_note_of_image_before(name)
-        self._shown_image = (name, f"{width}×{height}")
-        self._show_image_position()
-        if self.workspace is not None:
-            self.settings.setValue(f"last_image/{self.workspace.folder}", name)
-
-    def _leave_note_of_image_before(self, name: str) -> None:
-        """The status bar's notes on the image before go as ``name`` comes: that it cannot be read (it
-        stood under the next images for 10 s: "… it has nothing to edit" too), and that no image
-        comes after it (D's and Shift+D's note stood over the image gone to)."""
-        before = self._shown_image[0] if self._shown_image is not None else None
-        if before not in (None, name):
-            self.statusBar().clear_note((f"{before} cannot be read", *self._END_OF_LIST))
-
-    def _image_loading(self, name: str) -> None:
-        """The image asked for is being decoded: its name and place now (the image before's stood there meanwhile)."""
-        self._leave_note_of_image_before(name)
-        self._shown_image = (name, "loading…")
-        self._show_image_position()
-
-    def _show_image_position(self, *_args) -> None:
-        """"3/53  name  W×H": the place in the list as filtered, also when images are listed after it
-        (F5 left "41/53" with 54 listed) or the filter changes ("6/8" with 1 image listed)."""
-        if self._shown_image is not None and self.annotator.current == self._shown_image[0]:
-            name, detail = self._shown_image
-            position = self._list_place(name)
-            gap = ": " if detail == "unreadable" else "  "
-            self.image_label.setText(f"{position}  {self._short_name(name, f'{position}  {gap}{detail}')}{gap}{detail}")
-            self.image_label.setToolTip(name)
-
-    def _list_place(self, name: str) -> str:
-        row, shown = self.files.model.row(name), self.files.filter
-        place = shown.mapFromSource(self.files.model.index(row)).row() if row is not None else -1
-        return f"{place + 1}/{shown.rowCount()}" if place >= 0 else f"–/{shown.rowCount()}"
-
-    def _short_name(self, name: str, beside: str) -> str:
-        """The image's name, cut in the middle to what its field has room for beside ``beside``: a
-        long path pushed the messages out of the status bar ("accepted 37 p"), then lost its own end
-        and the image size."""
-        metrics = self.image_label.fontMetrics()
-        room = min(320, self.image_label.maximumWidth() - 12 - metrics.horizontalAdvance(beside))
-        return metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, max(room, 40))
-
-    def _image_failed(self, name: str, reason: str) -> None:
-        self._shown_image = (name, "unreadable")  # its place in the list stays said ("3/4  text.png: unreadable")
-        self._show_image_position()
-        self.zoom_label.setText("")  # (the zoom of the image before stood there: "2884 %")
-        self.say(f"{name} cannot be read: {reason}")
-
-    def _cursor_moved(self, point: QPointF | None) -> None:
-        self.position_label.setText("" if point is None else f"x {point.x():7.1f}  y {point.y():7.1f}")
-
-    def _zoom_changed(self, _zoom: float) -> None:
-        self.zoom_label.setText(f"{self.canvas.screen_zoom() * 100:.0f} %")  # of screen pixels: 100 % is actual size on any screen
-
     def _context_menu(self, position: QPoint) -> None:
         if self.workspace is None:
             return
@@ -1141,15 +1052,19 @@ class MainWindow(QMainWindow):
     def _tool_changed(self, tool: Tool) -> None:
         for kind, action in self.tool_actions.items():
             action.setChecked(kind is tool)
-        self.tool_label.setText({Tool.EDIT: "edit tool", Tool.DRAW: "draw tool", Tool.PROBE: "anchor probe"}[tool])
         if tool is Tool.PROBE:  # what the probe shows is there: the panel comes forward
             self.bring_forward("Anchors")
+
+    def _remember_image(self, name: str) -> None:
+        """The image on screen is the one shown when the folder opens next."""
+        if self.workspace is not None:
+            self.settings.setValue(f"last_image/{self.workspace.folder}", name)
 
     def _save_failed(self, message: str, report: bool = True) -> None:
         """The first failure after a save is reported in a box; the next ones (each edit retries)
         only keep the title and status bar saying so (a full disk left a box per edit)."""
         first = not self.labels_not_saved
-        self.save_label.setText("NOT SAVED")
+        self.status_fields.save_label.setText("NOT SAVED")
         self.labels_not_saved = True
         self._update_title()
         if report and first:
@@ -1164,7 +1079,7 @@ class MainWindow(QMainWindow):
             self.workspace.save(overwrite=True)
 
     def _saved(self, message: str) -> None:
-        self.save_label.setText(message)
+        self.status_fields.save_label.setText(message)
         self.labels_not_saved = False
         self._update_title()
 

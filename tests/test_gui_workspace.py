@@ -440,7 +440,7 @@ def test_zoom_keeps_the_point_under_the_cursor_and_status_bar_shows_image_pixels
     vp = window.canvas.viewport()
     p = view_point(window, 300, 200)
     qtbot.mouseMove(vp, p)
-    assert window.position_label.text().split() == ["x", "300.0", "y", "200.0"]
+    assert window.status_fields.position_label.text().split() == ["x", "300.0", "y", "200.0"]
     from PySide6.QtCore import QPointF as P
     from PySide6.QtGui import QWheelEvent
 
@@ -450,7 +450,7 @@ def test_zoom_keeps_the_point_under_the_cursor_and_status_bar_shows_image_pixels
     assert window.canvas.transform().m11() == pytest.approx(1.5625)
     after = window.canvas.mapToScene(p)
     assert abs(after.x() - 300) < 1 and abs(after.y() - 200) < 1
-    assert window.zoom_label.text() == "156 %"
+    assert window.status_fields.zoom_label.text() == "156 %"
     window.canvas.fit()
     assert window.canvas.transform().m11() < 1
     # a fitted image follows the window's size, both ways; a zoom the user chose stays
@@ -514,7 +514,7 @@ def test_switching_images_under_a_still_mouse_updates_the_cursor_readout(qtbot, 
     window.files.set_current("chess_02.jpg")
     wait_image(qtbot, window, "chess_02.jpg")
     under = window.canvas.mapToScene(p)
-    assert window.position_label.text().split() == ["x", f"{under.x():.1f}", "y", f"{under.y():.1f}"]
+    assert window.status_fields.position_label.text().split() == ["x", f"{under.x():.1f}", "y", f"{under.y():.1f}"]
     assert (under.x(), under.y()) != (300.0, 200.0)
 
 
@@ -659,13 +659,13 @@ def test_corrupt_pngsuite_files_are_marked_unreadable_and_the_others_load(qtbot,
     window.files.set_current("basn0g01.png")
     qtbot.waitUntil(lambda: window.annotator.size is not None, timeout=5000)
     qtbot.mouseMove(window.canvas.viewport(), window.canvas.mapFromScene(QPointF(16, 16)))
-    assert window.position_label.text() and window.canvas._cursor is not None
+    assert window.status_fields.position_label.text() and window.canvas._cursor is not None
     window.files.set_current("xc1n0g08.png")  # known to be unreadable by now: the status bar must not keep the last image
     assert "cannot be read" in window.canvas.message
     place = window.files.filter.mapFromSource(window.files.model.index(window.files.model.row("xc1n0g08.png"))).row() + 1
-    assert window.image_label.text() == f"{place}/175  xc1n0g08.png: unreadable"  # its place in the list stays said
-    assert window.position_label.text() == "" and window.canvas._cursor is None  # no pixels: no position, no crosshair
-    assert window.zoom_label.text() == ""  # (the last image's zoom stood there)
+    assert window.status_fields.image_label.text() == f"{place}/175  xc1n0g08.png: unreadable"  # its place in the list stays said
+    assert window.status_fields.position_label.text() == "" and window.canvas._cursor is None  # no pixels: no position, no crosshair
+    assert window.status_fields.zoom_label.text() == ""  # (the last image's zoom stood there)
     window.annotator.toggle_reviewed()  # R on it: told why nothing happens
     assert window.statusBar().currentMessage() == "xc1n0g08.png cannot be read: it has nothing to edit"
     window.annotator._cache.clear()  # the next image decoded, not taken from the cache
@@ -1011,7 +1011,7 @@ def test_a_failed_save_is_shown_in_the_title_and_quitting_asks_before_losing_the
     qtbot.keyClick(window.canvas, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClick(window.canvas, Qt.Key.Key_Right)
     qtbot.waitUntil(lambda: any(r.startswith("Labels not saved") for r in window.reports), timeout=5000)
-    assert window.save_label.text() == "NOT SAVED" and window.windowTitle().endswith("LABELS NOT SAVED")
+    assert window.status_fields.save_label.text() == "NOT SAVED" and window.windowTitle().endswith("LABELS NOT SAVED")
     for _ in range(3):  # each edit tries again: the title says it still fails, with no box per edit
         qtbot.keyClick(window.canvas, Qt.Key.Key_Right)
         qtbot.wait(700)
@@ -1291,16 +1291,16 @@ def test_the_current_tool_is_checked_in_the_view_menu_and_named_in_the_status_ba
     window = demo
     assert window.tool_actions[Tool.EDIT].isChecked() and not window.tool_actions[Tool.DRAW].isChecked()
     qtbot.keyClick(window.canvas, Qt.Key.Key_W)
-    assert window.tool_actions[Tool.DRAW].isChecked() and window.tool_label.text() == "draw tool"
+    assert window.tool_actions[Tool.DRAW].isChecked() and window.status_fields.tool_label.text() == "draw tool"
     window.docks["Model"].raise_()
     window.anchor_panel.toggle_probe()
-    assert not any(a.isChecked() for a in window.tool_actions.values()) and window.tool_label.text() == "anchor probe"
+    assert not any(a.isChecked() for a in window.tool_actions.values()) and window.status_fields.tool_label.text() == "anchor probe"
     assert window.anchor_panel.isVisible()  # the panel that shows what the probe finds came forward
     window.anchor_panel.toggle_probe()
-    assert window.tool_actions[Tool.EDIT].isChecked() and window.tool_label.text() == "edit tool"
+    assert window.tool_actions[Tool.EDIT].isChecked() and window.status_fields.tool_label.text() == "edit tool"
     window.anchor_panel.toggle_probe()
     qtbot.keyClick(window.canvas, Qt.Key.Key_Escape)  # Esc ends the probe, as a tool picked for one job
-    assert window.tool_label.text() == "edit tool" and not window.anchor_panel.probe.isChecked()
+    assert window.status_fields.tool_label.text() == "edit tool" and not window.anchor_panel.probe.isChecked()
     qtbot.keyClick(window.canvas, Qt.Key.Key_R)
     assert window.statusBar().currentMessage() == "marked reviewed: chess_01.jpg"
     qtbot.keyClick(window.canvas, Qt.Key.Key_R)
@@ -1465,7 +1465,7 @@ def test_a_long_image_name_is_cut_in_the_middle_in_the_list_and_the_status_bar(q
     shutil.copy(DEMO / "chess_01.jpg", folder / long)
     window = open_window(qtbot, folder, settings)
     wait_image(qtbot, window, long)
-    label = window.image_label
+    label = window.status_fields.image_label
     assert label.fontMetrics().horizontalAdvance(label.text()) < 480 and "…" in label.text()
     assert label.text().endswith("photo_1.jpg  1024×686") and label.toolTip() == long
     view = window.files.view
@@ -1564,11 +1564,11 @@ def test_images_added_to_the_open_folder_are_listed_on_request(qtbot, demo, tmp_
     qtbot.keyClick(window.canvas, Qt.Key.Key_F5)
     qtbot.waitUntil(lambda: window.listing.complete and window.files.model.rowCount() == 9, timeout=5000)
     assert window.files.model.names[-1] == "zz_new.jpg" and "1 new image listed" in window.statusBar().currentMessage()
-    assert window.image_label.text().startswith(f"{window.files.model.row(window.annotator.current) + 1}/9 ")  # not ".../8"
+    assert window.status_fields.image_label.text().startswith(f"{window.files.model.row(window.annotator.current) + 1}/9 ")  # not ".../8"
     window.files.search.setText(window.annotator.current)  # the place in the list as filtered ("6/8" with one image listed)
-    qtbot.waitUntil(lambda: window.image_label.text().startswith("1/1 "), timeout=2000)
+    qtbot.waitUntil(lambda: window.status_fields.image_label.text().startswith("1/1 "), timeout=2000)
     window.files.search.setText("")
-    qtbot.waitUntil(lambda: window.image_label.text().startswith(f"{window.files.model.row(window.annotator.current) + 1}/9 "), timeout=2000)
+    qtbot.waitUntil(lambda: window.status_fields.image_label.text().startswith(f"{window.files.model.row(window.annotator.current) + 1}/9 "), timeout=2000)
     window.listing.rescan()
     qtbot.waitUntil(lambda: window.listing.complete, timeout=5000)
     assert window.files.model.rowCount() == 9 and "no new images" in window.statusBar().currentMessage()
@@ -2195,12 +2195,12 @@ def test_passing_messages_keep_room_in_the_status_bar_of_a_narrow_window(qtbot, 
         qtbot.waitUntil(lambda: window.statusBar().width() <= width, timeout=2000)
         qtbot.wait(20)  # laid out
         bar = window.statusBar()
-        fields = [window.image_label, window.position_label, window.zoom_label, window.tool_label, window.save_label]
+        fields = [window.status_fields.image_label, window.status_fields.position_label, window.status_fields.zoom_label, window.status_fields.tool_label, window.status_fields.save_label]
         used = sum(f.width() for f in fields)
         assert bar.width() - used >= max(bar.width() // 4, 200) - 30
-        assert window.annotator.current.split("/")[-1][:5] in window.image_label.text()  # the name, cut short, still there
-        assert window.image_label.text().endswith(f"{window.annotator.size[0]}×{window.annotator.size[1]}")
-        assert window.save_label.toolTip().endswith("2026.coco.json")  # the whole of what is cut short, in its tooltip
+        assert window.annotator.current.split("/")[-1][:5] in window.status_fields.image_label.text()  # the name, cut short, still there
+        assert window.status_fields.image_label.text().endswith(f"{window.annotator.size[0]}×{window.annotator.size[1]}")
+        assert window.status_fields.save_label.toolTip().endswith("2026.coco.json")  # the whole of what is cut short, in its tooltip
     long = "accepted 32 predictions; left out: 4 on a label or likelier prediction of the same class, 2 under the score threshold"
     window.say(long)  # longer than its room: cut with "…", the whole of it in the tooltip (it was cut mid-word)
     bar.repaint()
@@ -2209,7 +2209,7 @@ def test_passing_messages_keep_room_in_the_status_bar_of_a_narrow_window(qtbot, 
     bar.repaint()
     assert bar.toolTip() == "" and bar._shown_text() == "pasted 1 box"
     bar.setLayoutDirection(Qt.LayoutDirection.RightToLeft)  # the fields on the left: the message beside them, on the right
-    qtbot.waitUntil(lambda: window.save_label.geometry().left() < bar.width() // 4, timeout=2000)
+    qtbot.waitUntil(lambda: window.status_fields.save_label.geometry().left() < bar.width() // 4, timeout=2000)
     rect = bar._message_rect()
     assert rect.left() > max(f.geometry().right() for f in fields if f.isVisible()) and rect.width() > 100
 
@@ -2389,7 +2389,7 @@ def test_on_a_hidpi_screen_outlines_keep_their_width_and_the_pointer_its_precisi
         assert item.pen().widthF() == 6  # selected: 3 widget pixels
         assert all(p.pen().widthF() in (2, 4) for p in canvas._predictions if p.view is not None)  # faint 1, else 2, times 2
         qtbot.keyClick(canvas, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)  # actual size: an image pixel to a screen pixel
-        assert canvas.zoom() == 0.5 and window.zoom_label.text() == "100 %"
+        assert canvas.zoom() == 0.5 and window.status_fields.zoom_label.text() == "100 %"
     finally:
         monkeypatch.undo()
         canvas.event(QEvent(QEvent.Type.DevicePixelRatioChange))
@@ -3220,6 +3220,6 @@ def test_the_status_bar_names_the_image_being_loaded_not_the_one_before(qtbot, d
     window = demo
     window.annotator._cache.clear()  # not decoded ahead: a cold step
     window.files.set_current("chess_05.jpg")
-    assert window.image_label.text() == "5/8  chess_05.jpg  loading…"
+    assert window.status_fields.image_label.text() == "5/8  chess_05.jpg  loading…"
     qtbot.waitUntil(lambda: window.annotator.size is not None, timeout=5000)
-    assert window.image_label.text() == "5/8  chess_05.jpg  1024×686"
+    assert window.status_fields.image_label.text() == "5/8  chess_05.jpg  1024×686"
