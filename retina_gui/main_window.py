@@ -40,7 +40,6 @@ from retina_gui.annotator import Annotator
 from retina_gui.canvas import Canvas, Tool
 from retina_gui.class_choice import ClassChoice
 from retina_gui.classes_panel import ClassesPanel
-from retina_gui.commands import StoreCommand
 from retina_gui.convert import category_icon, class_key_text, class_keys
 from retina_gui.evaluation_panel import EvaluationPanel
 from retina_gui.file_list import NOTHING_FOUND, FileListModel, FileListPanel, without_labels
@@ -51,8 +50,8 @@ from retina_gui.predictions import Predictions
 from retina_gui.shortcuts_dialog import PLAIN_NAME, ShortcutsDialog
 from retina_gui.status_fields import END_OF_LIST, StatusFields
 from retina_gui.training_panel import TrainingPanel
+from retina_gui.undo_steps import UndoSteps
 from retina_gui.widgets import (
-    HistoryView,
     MessageBar,
     PanelScroll,
     PinnedPanel,
@@ -157,11 +156,10 @@ class MainWindow(QMainWindow):
         self.anchor_panel = AnchorPanel(self.annotator, self)
         self.evaluation_panel = EvaluationPanel(self.predictions, self)
         self.training_panel = TrainingPanel(self.predictions, self, confirm=self.confirm, settings=self.settings)
-        self.history = HistoryView(self)
-        self.history.setEmptyLabel("Opened")
-        self.history.moved.connect(self._history_moved)
-        self.history.setTextElideMode(Qt.TextElideMode.ElideRight)  # what was done first; a long image name is cut (the action was)
-        self.history.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.undo_steps = UndoSteps(self.annotator, self.files, self.class_choice, self)
+        self.undo_steps.message.connect(self.say)
+        self.undo_steps.problem.connect(self.report)
+        self.history = self.undo_steps.history
         self.docks = {title: self._dock(title, widget) for title, widget in (
             ("Images", self.files), ("Classes", self.classes), ("History", self.history), ("Model", self.model_panel),
             ("Anchors", self.anchor_panel), ("Evaluation", self.evaluation_panel), ("Training", self.training_panel))}
@@ -394,8 +392,10 @@ class MainWindow(QMainWindow):
         self._greyed_while_open(export, dict.fromkeys(exports, self._has_labels))
 
         edit = bar.addMenu("&Edit")
-        self.undo_action = self._action(edit, "&Undo", self._undo, QKeySequence.StandardKey.Undo)
-        self.redo_action = self._action(edit, "&Redo", self._redo, [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        undo, redo = self.undo_steps.undo_action, self.undo_steps.redo_action
+        for action in (undo, redo):
+            edit.addAction(action)
+            self.addAction(action)  # (as _action does: its key works while any panel has focus)
         edit.addSeparator()
         copy = self._action(edit, "&Copy Boxes", self.copy, QKeySequence.StandardKey.Copy)
         paste = self._action(edit, "&Paste Boxes", a.paste, QKeySequence.StandardKey.Paste)
@@ -411,7 +411,7 @@ class MainWindow(QMainWindow):
         rescale = self._action(edit, "Rescale Boxes to the Image &Size", a.rescale_to_image, None,
                                "The image file was resized since it was labelled: scale its boxes to match")
         selection = self.canvas.selected
-        self._greyed_while_open(edit, {self.undo_action: self._can_undo, self.redo_action: self._can_redo, copy: self._copyable,
+        self._greyed_while_open(edit, {undo: self.undo_steps.can_undo, redo: self.undo_steps.can_redo, copy: self._copyable,
                                        paste: a.can_paste, paste_previous: a.can_paste_previous, delete: selection,
                                        select_all: a.has_boxes, clear: selection, reviewed: a.can_edit, rescale: a.needs_rescale})
 
@@ -587,10 +587,7 @@ class MainWindow(QMainWindow):
         workspace.save_failed.connect(self._save_failed)
         workspace.changed_on_disk.connect(self._labels_changed_on_disk)
         workspace.undo_stack.cleanChanged.connect(self._update_title)
-        workspace.undo_stack.indexChanged.connect(self._show_undo_state)
-        self._show_undo_state()
-        self.history.setStack(workspace.undo_stack)
-        self.history.setEmptyLabel(f"Opened {folder.name}")
+        self.undo_steps.attach(workspace)
         self.classes.set_workspace(workspace)
         self.loader = ImageLoader(folder)
         self.annotator.attach(workspace, self.loader)
@@ -676,8 +673,7 @@ class MainWindow(QMainWindow):
         if self.workspace is not None:
             self.workspace.close()
             self.workspace = None
-        self.history.setStack(None)
-        self._show_undo_state()
+        self.undo_steps.detach()
         self.classes.set_workspace(None)
         self.files.set_model(FileListModel())
         for box in self.findChildren(QMessageBox):  # the problems of the folder closed (they stood over the next one's), not others'
@@ -788,83 +784,6 @@ class MainWindow(QMainWindow):
             self.classes.ask_delete()
         else:
             self.annotator.delete_selected()
-
-    def _undo(self) -> None:
-        if not self._can_undo():  # (Ctrl+Z at the start of the history said nothing)
-            self.say("nothing to undo")
-            return
-        stack = self.workspace.undo_stack
-        command = stack.command(stack.index() - 1)
-        self._show_image_of(command)
-        self.class_choice.stepping = f"undone: {stack.undoText()}"  # (said with the keys a class step moves)
-        self.say(self.class_choice.stepping)  # not the message of the edit, left standing
-        stack.undo()
-        self.class_choice.stepping = ""
-        self._select_left(command, undone=True)
-
-    def _redo(self) -> None:
-        if not self._can_redo():  # (Ctrl+Y at the end of the history said nothing)
-            self.say("nothing to redo")
-            return
-        stack = self.workspace.undo_stack
-        before = stack.index()
-        command = stack.command(before)
-        self._show_image_of(command)
-        self.class_choice.stepping = f"redone: {stack.redoText()}"  # (said with the keys a class step moves)
-        self.say(self.class_choice.stepping)
-        stack.redo()
-        self.class_choice.stepping = ""
-        if problem := self.workspace.take_back_failed_redo(before):
-            self.report("Redo", problem)
-        else:
-            self._select_left(command, undone=False)
-
-    def _history_moved(self, before: int, after: int) -> None:
-        """A click in History undid or redid edits, maybe of another image: show the image of the
-        last one, as Ctrl+Z does; a redo that failed is reported, as Ctrl+Y's is."""
-        if self.workspace is not None:
-            # the edit nearest the point reached that has an image (a class rename there has none: the image stayed)
-            stack = self.workspace.undo_stack
-            steps = range(after, before) if after < before else range(after - 1, before - 1, -1)
-            with_image = (stack.command(i) for i in steps if self._image_names(stack.command(i)))
-            self._show_image_of(next(with_image, None))
-            if after > before and (problem := self.workspace.take_back_failed_redo(before)):
-                self.report("Redo", problem)
-
-    def _show_undo_state(self, *_args) -> None:
-        """Edit ▸ Undo and Redo name the step they take (greyed in the menu when there is none, see
-        _greyed_while_open: turned off, Ctrl+Z and Ctrl+Y said nothing at the ends of the history)."""
-        stack = self.workspace.undo_stack if self.workspace is not None else None
-        for action, verb, able, text in ((self.undo_action, "&Undo", self._can_undo(), stack and stack.undoText()),
-                                         (self.redo_action, "&Redo", self._can_redo(), stack and stack.redoText())):
-            action.setText(f"{verb} {text}" if able and text else verb)
-
-    def _can_undo(self) -> bool:
-        return self.workspace is not None and self.workspace.undo_stack.canUndo()
-
-    def _can_redo(self) -> bool:
-        return self.workspace is not None and self.workspace.undo_stack.canRedo()
-
-    def _show_image_of(self, command) -> None:
-        """Undo and redo of an edit made on another image first bring that image on screen (a step of
-        several commands, such as accepting the folder's predictions, by the image of its first,
-        unless the image on screen is one of them)."""
-        names = self._image_names(command)
-        if names and self.annotator.current not in names:
-            self.files.set_current(names[0])
-
-    def _select_left(self, command, undone: bool) -> None:
-        """The boxes an undo or redo brought back (or moved) are selected, on the image on screen: a
-        deleted box put back among many others was hard to find."""
-        if isinstance(command, StoreCommand) and command.file_name == self.annotator.current and self.annotator.size is not None:
-            if left := command.boxes_left(undone):
-                self.canvas.select(left)
-
-    @staticmethod
-    def _image_names(command) -> list[str]:
-        """The images an undo step edited (none for a class edit)."""
-        steps = [command.child(i) for i in range(command.childCount())] if command is not None and command.childCount() else [command]
-        return [n for step in steps if (n := getattr(step, "file_name", None))]
 
     def _current_edited(self) -> None:
         """After the canvas has the edit (before, a selected box that an undo removed was still

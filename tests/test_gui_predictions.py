@@ -168,7 +168,7 @@ def test_batch_predict_the_folder_then_accept_all_of_it_in_one_step(qtbot, tmp_p
     assert all(window.files.model.status(n) == "predicted" for n in window.files.model.names)
     window.workspace.undo_stack.redo()
     shown = window.annotator.current
-    window._undo()  # Ctrl+Z: the image on screen is one of the step's, so it stays; the status bar says what was undone
+    window.undo_steps.undo()  # Ctrl+Z: the image on screen is one of the step's, so it stays; the status bar says what was undone
     assert window.annotator.current == shown and window.statusBar().currentMessage() == "undone: Accept predictions in the folder"
     assert all(window.files.model.status(n) == "predicted" for n in window.files.model.names)
     assert sum(len(p) for _, _, p in window.predictions.plan_accept(window.predictions.folder_entries()).fresh) == count
@@ -1154,7 +1154,7 @@ def test_a_false_positive_added_as_a_label_leaves_the_list_for_good_and_the_view
     assert panel.classes.itemText(0) == f"All classes ({sum(e.kind == 'FP' for e in panel._errors())})"  # (the false positives chosen)
     # the label added taken back (Undo): the false positive is listed again
     panel.classes.setCurrentIndex(0)
-    window.undo_action.trigger()
+    window.undo_steps.undo_action.trigger()
     assert (fps[0].file_name, fps[0].box) in [(e.file_name, e.box) for e in panel.shown_errors()]
     assert panel.kind.currentText() == f"False positives ({total})"
     # accepted on the image (a double-click on it) rather than with Add as label: it leaves the list the same
@@ -1163,7 +1163,7 @@ def test_a_false_positive_added_as_a_label_leaves_the_list_for_good_and_the_view
     window._accept_prediction(index)
     assert (fps[0].file_name, fps[0].box) not in [(e.file_name, e.box) for e in panel.shown_errors()]
     assert panel.stale == panel.STALE_TEXT
-    window.undo_action.trigger()
+    window.undo_steps.undo_action.trigger()
     assert (fps[0].file_name, fps[0].box) in [(e.file_name, e.box) for e in panel.shown_errors()]
     assert panel.stale == "" and panel.progress.text() == "100 %"  # the labels as evaluated again: "Evaluate again" stayed
     # the same labels in another order (a box cut and pasted back) stay an edit: a missed label's row selects its label by index

@@ -1478,11 +1478,11 @@ def test_clicking_a_history_entry_shows_the_image_it_changed(qtbot, demo):
     size = window.canvas.image_size
     edit = menu_named(window, "&Edit")
     edit.aboutToShow.emit()  # nothing to take back yet: greyed in the menu (the keys say so, see test_undo_and_redo_…)
-    assert not window.undo_action.isEnabled() and not window.redo_action.isEnabled()
+    assert not window.undo_steps.undo_action.isEnabled() and not window.undo_steps.redo_action.isEnabled()
     edit.aboutToHide.emit()
     window.workspace.draw_box("chess_01.jpg", size, QRectF(10, 10, 40, 40))
     edit.aboutToShow.emit()
-    assert window.undo_action.isEnabled() and window.undo_action.text().startswith("&Undo Draw") and not window.redo_action.isEnabled()
+    assert window.undo_steps.undo_action.isEnabled() and window.undo_steps.undo_action.text().startswith("&Undo Draw") and not window.undo_steps.redo_action.isEnabled()
     edit.aboutToHide.emit()
     n = len(window.workspace.store.boxes("chess_01.jpg"))
     window.files.set_current("chess_02.jpg")
@@ -1937,7 +1937,7 @@ def test_a_redo_that_fails_is_reported_and_leaves_the_history(demo):
     count = ws.undo_stack.count()
     ws.undo_stack.undo()
     store._categories.remove(store.categories[0])  # the class went by a way the history does not know
-    window._redo()
+    window.undo_steps.redo()
     assert ws.undo_stack.count() == count - 1 and ws.undo_stack.index() == count - 1
     assert window.reports[-1].startswith("Redo: Could not redo Paste") and "no class with id" in window.reports[-1]
 
@@ -1992,7 +1992,7 @@ def test_a_step_of_several_edits_whose_redo_fails_is_taken_back_whole_by_redo_an
         ws.undo_stack.redo()
         window.history.moved.emit(before, ws.undo_stack.index())
 
-    for redo in (window._redo, by_the_history):
+    for redo in (window.undo_steps.redo, by_the_history):
         assert ws.accept_predictions(entries, "Accept predictions in the folder") == 2
         count = ws.undo_stack.count()
         ws.undo_stack.undo()
@@ -2344,7 +2344,7 @@ def test_deleting_a_class_says_which_number_keys_moved(qtbot, demo):
     # key 9 too: the class past the ninth moved up into it
     expected = f"class {names[5]} removed; class keys now: " + ", ".join(f"{k} {names[k]}" for k in range(6, 10))
     qtbot.waitUntil(lambda: window.statusBar().currentMessage() == expected, timeout=2000)
-    window._undo()  # the class back on its key, and the one past the ninth without one again
+    window.undo_steps.undo()  # the class back on its key, and the one past the ninth without one again
     boxes = store.box_counts()[store.categories[5].id]
     expected = (f"undone: Delete class {names[5]} and its {boxes} boxes; class keys now: "
                 + ", ".join(f"{k + 1} {names[k]}" for k in range(5, 9)) + f"; no key now: {names[9]} (L reaches it)")
@@ -2356,8 +2356,8 @@ def test_deleting_a_class_says_which_number_keys_moved(qtbot, demo):
     window.workspace.delete_category(second.id)
     expected = f"class {first.name}, {second.name} removed; class keys now: " + ", ".join(f"{k - 1} {names[k]}" for k in range(2, 11))
     qtbot.waitUntil(lambda: window.statusBar().currentMessage() == expected, timeout=2000)
-    window._undo()
-    window._undo()
+    window.undo_steps.undo()
+    window.undo_steps.undo()
     qtbot.wait(10)
     # deleted from the Classes panel: what it did, then the keys (its message went over the keys')
     window.classes.confirm = lambda *args, **kwargs: True
@@ -2471,16 +2471,16 @@ def test_undo_and_redo_select_the_boxes_they_bring_back(qtbot, demo):
     canvas.select([3, 5])
     window.annotator.delete_selected()
     assert canvas.selected() == []
-    window.undo_action.trigger()
+    window.undo_steps.undo_action.trigger()
     assert canvas.selected() == [3, 5] and len(window.workspace.store.boxes(name)) == n
-    window.redo_action.trigger()
+    window.undo_steps.redo_action.trigger()
     assert canvas.selected() == []
-    window.undo_action.trigger()
+    window.undo_steps.undo_action.trigger()
     canvas.set_tool(Tool.DRAW)
     drag(qtbot, window, (10, 10), (60, 50))
     canvas.select([])
-    window.undo_action.trigger()
-    window.redo_action.trigger()  # the box drawn again is selected
+    window.undo_steps.undo_action.trigger()
+    window.undo_steps.redo_action.trigger()  # the box drawn again is selected
     assert canvas.selected() == [n]
 
 
