@@ -3,19 +3,14 @@ actions call the annotator and the workspace; what the window shows comes from t
 
 from __future__ import annotations
 
-import math
 import os
-import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QEvent, QEventLoop, QObject, QPoint, QSettings, QSize, Qt, QTimer
+from PySide6.QtCore import QByteArray, QEventLoop, QPoint, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractScrollArea,
-    QAbstractSlider,
-    QAbstractSpinBox,
     QApplication,
     QComboBox,
     QDockWidget,
@@ -25,7 +20,6 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QPlainTextEdit,
-    QScrollBar,
     QStyle,
     QTabBar,
     QWidget,
@@ -56,7 +50,7 @@ from retina_gui.widgets import (
     PanelScroll,
     PinnedPanel,
     TypeAhead,
-    enclosing_scroll_area,
+    WheelOnlyWhenFocused,
     scroll_into_view,
 )
 from retina_gui.workers import ImageLoader, drop_queued_results
@@ -67,43 +61,6 @@ GEOMETRY_KEY, LAYOUT_KEY = "window/geometry", "window/panels"
 ONE_COLUMN_KEY = "window/one_column_by_width"  # the panels were put in one column for a narrow window (see _fit_columns)
 LAYOUT_VERSION = 1  # raise when the set of panels changes: an older saved layout is then ignored
 RECENT_COUNT = 10
-
-
-class WheelOnlyWhenFocused(QObject):
-    """Sliders, spin boxes and drop-downs in the scrolling side panels take the mouse wheel only
-    once clicked into, and not while the panel is being scrolled; otherwise the wheel scrolls the
-    panel. (Scrolling a panel past the score slider lowered the threshold, and past Epochs changed
-    the recipe, unnoticed; a field focused with Tab took over the wheel mid-scroll when it passed
-    under the pointer, and the learning rate tripled.)"""
-
-    SCROLLING_S = 0.5  # wheel events closer together than this are one scroll of the panel
-
-    def __init__(self, parent: QObject) -> None:
-        super().__init__(parent)
-        self._panel_scrolled = -math.inf  # when the wheel last scrolled a panel (time.monotonic)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() != QEvent.Type.Wheel:
-            return False
-        now = time.monotonic()
-        if isinstance(watched.parent(), QAbstractScrollArea):  # a panel's viewport: the panel scrolls
-            self._panel_scrolled = now
-            return False
-        if watched.hasFocus() and now - self._panel_scrolled > self.SCROLLING_S:
-            return False
-        if (area := enclosing_scroll_area(watched)) is not None:
-            self._panel_scrolled = now
-            QApplication.sendEvent(area.verticalScrollBar(), event)
-        return True
-
-    def guard(self, panel: QWidget) -> None:
-        for kind in (QAbstractSpinBox, QAbstractSlider, QComboBox):
-            for widget in panel.findChildren(kind):
-                if not isinstance(widget, QScrollBar):
-                    widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-                    widget.installEventFilter(self)
-        if (area := enclosing_scroll_area(panel)) is not None:
-            area.viewport().installEventFilter(self)
 
 
 NARROW_WINDOW = 900  # px: below it the panels share one column (see _fit_columns)

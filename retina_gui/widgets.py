@@ -5,17 +5,24 @@ get narrower than the panel (it scrolls up and down only: anything wider would b
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 from typing import TypeVar
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QPoint, QRect, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QAbstractSlider,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
     QFrame,
     QGridLayout,
     QLabel,
     QProgressBar,
     QScrollArea,
+    QScrollBar,
     QSizePolicy,
     QStatusBar,
     QStyle,
@@ -318,3 +325,40 @@ def scroll_into_view(*widgets: QWidget) -> None:
                     bar.setValue(min(top, top + widget.height() - room))
 
     QTimer.singleShot(0, scroll)
+
+
+class WheelOnlyWhenFocused(QObject):
+    """Sliders, spin boxes and drop-downs in the scrolling side panels take the mouse wheel only
+    once clicked into, and not while the panel is being scrolled; otherwise the wheel scrolls the
+    panel. (Scrolling a panel past the score slider lowered the threshold, and past Epochs changed
+    the recipe, unnoticed; a field focused with Tab took over the wheel mid-scroll when it passed
+    under the pointer, and the learning rate tripled.)"""
+
+    SCROLLING_S = 0.5  # wheel events closer together than this are one scroll of the panel
+
+    def __init__(self, parent: QObject) -> None:
+        super().__init__(parent)
+        self._panel_scrolled = -math.inf  # when the wheel last scrolled a panel (time.monotonic)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() != QEvent.Type.Wheel:
+            return False
+        now = time.monotonic()
+        if isinstance(watched.parent(), QAbstractScrollArea):  # a panel's viewport: the panel scrolls
+            self._panel_scrolled = now
+            return False
+        if watched.hasFocus() and now - self._panel_scrolled > self.SCROLLING_S:
+            return False
+        if (area := enclosing_scroll_area(watched)) is not None:
+            self._panel_scrolled = now
+            QApplication.sendEvent(area.verticalScrollBar(), event)
+        return True
+
+    def guard(self, panel: QWidget) -> None:
+        for kind in (QAbstractSpinBox, QAbstractSlider, QComboBox):
+            for widget in panel.findChildren(kind):
+                if not isinstance(widget, QScrollBar):
+                    widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+                    widget.installEventFilter(self)
+        if (area := enclosing_scroll_area(panel)) is not None:
+            area.viewport().installEventFilter(self)
