@@ -92,6 +92,9 @@ class AnnotationStore:
     def __init__(self, labels: LabelSet | None = None) -> None:
         labels = labels or LabelSet([], [])
         self._categories: list[Category] = list(labels.categories)
+        # the highest class id this store has held: a new class never takes a deleted one's id (copied boxes of the
+        # class deleted were pasted as the new class, and exports before and after gave one id two meanings)
+        self._highest_category_id = max((c.id for c in self._categories), default=0)
         self._images = {entry.file_name: _copy(entry) for entry in labels.images}
         self._last_image_id = max((e.id for e in self._images.values()), default=0)  # new images take the next (a max per new image made imports quadratic)
         # the source's entries without boxes (negatives, or a list of images to label): written as listed, whatever is
@@ -150,7 +153,8 @@ class AnnotationStore:
         return LabelSet(self._categories, list(self._images.values())).box_counts()
 
     def next_category_id(self) -> int:
-        return max((c.id for c in self._categories), default=0) + 1
+        """An id no class of this store has had."""
+        return self._highest_category_id + 1
 
     def to_labelset(self) -> LabelSet:
         """A snapshot (boxes are immutable, lists are copied) for export, saving and training. An
@@ -275,6 +279,7 @@ class AnnotationStore:
             raise ValueError(f"class id {category.id} is taken")
         self.check_category_name(category.name)
         self._categories.insert(len(self._categories) if index is None else index, category)
+        self._highest_category_id = max(self._highest_category_id, category.id)
         self._changed(CategoriesChanged())
 
     def update_category(self, category: Category) -> Category:

@@ -212,12 +212,13 @@ class Annotator(QObject):
 
     def paste(self) -> None:
         if self._editable():
-            offered = len(self.workspace.clipboard)
+            clipboard, classes = self.workspace.clipboard, {c.id for c in self.workspace.store.categories}
             pasted = self.workspace.paste_boxes(self.current, self.size, shift=math.ceil(PASTE_SCREEN_PX / self.canvas.zoom()))  # (whole pixels: boxes drawn to the pixel stay so)
-            self._pasted(pasted, offered, "")
+            self._pasted(pasted, len(clipboard), "", of_deleted_class=sum(b.category_id not in classes for b in clipboard))
 
-    def _pasted(self, indices: list[int], offered: int, source: str, already_here: int = 0) -> None:
-        """Selects what was pasted and says so (a paste again looked like nothing happened)."""
+    def _pasted(self, indices: list[int], offered: int, source: str, already_here: int = 0, of_deleted_class: int = 0) -> None:
+        """Selects what was pasted and says so (a paste again looked like nothing happened), and
+        why any was not (it said "their class was deleted, or they lie outside this image")."""
         self.canvas.select(indices)
         if not offered:
             self.message.emit("nothing to paste: copy boxes first (Ctrl+C)")
@@ -225,9 +226,10 @@ class Annotator(QObject):
         said = [f"pasted {count(len(indices), 'box')}{source}"] if indices else []
         if already_here:
             said.append(f"{count(already_here, 'box')} already on this image")
-        if len(indices) + already_here < offered:
-            said.append(f"{offered - len(indices) - already_here} of {offered} boxes not pasted: their class was deleted, "
-                        "or they lie outside this image")
+        if missing := offered - len(indices) - already_here:
+            why = [f"{of_deleted_class} of a class deleted since they were copied" if of_deleted_class else "",
+                   f"{missing - of_deleted_class} outside this image" if missing > of_deleted_class else ""]
+            said.append(f"{missing} of {offered} boxes not pasted: {', '.join(w for w in why if w)}")
         self.message.emit("; ".join(said))
 
     def paste_previous(self) -> None:

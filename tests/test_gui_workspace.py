@@ -365,11 +365,17 @@ def test_pasting_boxes_whose_class_was_deleted_leaves_them_out_and_says_so(qtbot
     window.annotator.message.connect(messages.append)
     window.canvas.select([0])
     window.annotator.copy_selected()
-    ws.delete_category(store.boxes("chess_01.jpg")[0].category_id)
+    deleted = store.boxes("chess_01.jpg")[0].category_id
+    ws.delete_category(deleted)
     n, steps = len(store.boxes("chess_01.jpg")), ws.undo_stack.count()
     window.annotator.paste()
     assert len(store.boxes("chess_01.jpg")) == n and ws.undo_stack.count() == steps  # no empty History entry
-    assert messages[-1].startswith("1 of 1 boxes not pasted: their class was deleted")
+    assert messages[-1] == "1 of 1 boxes not pasted: 1 of a class deleted since they were copied"
+    # a class added now does not take the deleted one's id: the copied box stays of no class (it was pasted as the new class)
+    highest = max([deleted, *(c.id for c in store.categories)])
+    assert ws.add_category("timer").id == highest + 1
+    window.annotator.paste()
+    assert len(store.boxes("chess_01.jpg")) == n and messages[-1] == "1 of 1 boxes not pasted: 1 of a class deleted since they were copied"
 
 
 def test_class_edits_are_undoable_and_saved(qtbot, demo):
