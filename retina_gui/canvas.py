@@ -330,6 +330,7 @@ class Canvas(QGraphicsView):
     prediction_menu = Signal(list, QPoint)  # right click on predictions: their indices (every one under the point, top first), global position
     point_clicked = Signal(QPointF)  # with the probe tool, in image pixels
     tool_changed = Signal(object)  # Tool
+    drag_refused = Signal(str)  # why a drag did nothing
 
     ZOOM_RANGE = (0.01, 64.0)
     MENU_PREDICTIONS = 6  # in a right click's menu: inside a large box at a low threshold dozens lie under the point
@@ -732,9 +733,13 @@ class Canvas(QGraphicsView):
     def handle_at(self, view_pos: QPoint) -> tuple[int, str] | None:
         """The selected box's handle under the point. A box small on screen is grabbed by its handles
         only near them (a quarter of its side): their full reach covered a 14 px box, and a drag
-        meant to move it resized it."""
+        meant to move it resized it. The box just drawn is grabbed from inside only: a drag begun
+        just beside it draws the next box (it resized the one drawn, often to a line, neighbours
+        being labelled one after the other)."""
         for index in sorted(self._selected, key=lambda i: self._items[i].zValue(), reverse=True):
             on_screen = self.mapFromScene(self._items[index].rect()).boundingRect()
+            if self.just_drawn and not on_screen.contains(view_pos):
+                continue
             grab = min(_GRAB_PX, max(2.0, min(on_screen.width(), on_screen.height()) / 4))
             for name, point in _handle_points(self._items[index].rect()).items():
                 v = self.mapFromScene(point)
@@ -880,6 +885,8 @@ class Canvas(QGraphicsView):
             on_screen = self.mapFromScene(rect).boundingRect()
             if rect.width() >= 1 and rect.height() >= 1 and on_screen.width() >= _MIN_DRAW_PX and on_screen.height() >= _MIN_DRAW_PX:
                 self.box_drawn.emit(rect)
+            elif not self._clicked(event):  # a drag, not a click beside the boxes: said (the box vanished without a word)
+                self.drag_refused.emit(f"no box drawn: it was under {_MIN_DRAW_PX} screen pixels wide or high (zoom in for smaller boxes)")
         elif drag is _Drag.MOVE:
             if any(preview[i] != self._items[i].rect() for i in preview):
                 self.boxes_edited.emit(sorted(preview.items()), "Move")
@@ -889,7 +896,9 @@ class Canvas(QGraphicsView):
                 self.select([self._grabbed])
         elif drag is _Drag.RESIZE:
             (index, rect), = preview.items()
-            if rect != self._items[index].rect() and rect.width() > 0 and rect.height() > 0:
+            if rect.width() < 1 or rect.height() < 1:  # (a box flattened to a line was kept: unseen, and refused by the COCO export)
+                self.drag_refused.emit("box not resized: it would be under 1 pixel wide or high")
+            elif rect != self._items[index].rect():
                 self.boxes_edited.emit([(index, rect)], "Resize")
         self.viewport().update()
 

@@ -150,12 +150,20 @@ class FileFilter(QSortFilterProxyModel):
         self.status = status
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
+    def keep(self, name: str) -> None:
+        """``name`` listed whatever the filters, until another image is shown."""
+        self.beginFilterChange()
+        self.kept = name
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
     def filterAcceptsRow(self, row: int, parent: QModelIndex | QPersistentModelIndex) -> bool:
         model: FileListModel = self.sourceModel()
+        name = model.names[row]
+        if name == self.kept:
+            return True
         if self.text and self.text not in model.search_keys[row]:
             return False
-        name = model.names[row]
-        return not self.status or name == self.kept or status_matches(model, name, self.status)
+        return not self.status or status_matches(model, name, self.status)
 
 
 def status_matches(model: FileListModel, name: str, wanted: str) -> bool:
@@ -326,9 +334,8 @@ class FileListPanel(QWidget):
         if row is None:
             return False
         index = self.filter.mapFromSource(self.model.index(row))
-        if not index.isValid():  # hidden by the filter: clear the filter so the image can be shown
-            self.search.clear()
-            self.status_box.setCurrentIndex(0)
+        if not index.isValid():  # hidden by the filters: listed while it is shown (the filters were cleared: an undo there lost them)
+            self.filter.keep(name)
             index = self.filter.mapFromSource(self.model.index(row))
         self.view.setCurrentIndex(index)
         self.view.scrollTo(index)

@@ -155,6 +155,7 @@ class MainWindow(QMainWindow):
         self.annotator.class_needed.connect(self.class_choice.ask_class_for_drawn)
         self.annotator.image_shown.connect(self._remember_image)
         self.canvas.context_menu.connect(self._context_menu)
+        self.canvas.drag_refused.connect(self.say)
         self.canvas.prediction_accept.connect(self._accept_prediction)
         self.canvas.box_relabel.connect(self.class_choice.ask_box_class)
         self.canvas.prediction_menu.connect(self._prediction_menu)

@@ -3229,3 +3229,49 @@ def test_the_status_bar_names_the_image_being_loaded_not_the_one_before(qtbot, d
     assert window.status_fields.image_label.text() == "5/8  chess_05.jpg  loading…"
     qtbot.waitUntil(lambda: window.annotator.size is not None, timeout=5000)
     assert window.status_fields.image_label.text() == "5/8  chess_05.jpg  1024×686"
+
+
+def test_a_drag_just_beside_the_box_just_drawn_draws_the_next_box_and_no_box_is_flattened(qtbot, demo):
+    """Neighbours labelled one after the other: a drag begun 3 px beside the box just drawn grabbed
+    its handle and flattened it to a line (kept, unseen, and then refused by the COCO export); a
+    resize to under a pixel, and a drag too small for a box, are said."""
+    window = demo
+    store = window.workspace.store
+    n = len(store.boxes("chess_01.jpg"))
+    drag(qtbot, window, (20, 20), (60, 80))
+    assert window.canvas.just_drawn and len(store.boxes("chess_01.jpg")) == n + 1
+    drag(qtbot, window, (63, 52), (95, 90))  # 3 px right of the drawn box's right handle (60, 50)
+    boxes = store.boxes("chess_01.jpg")
+    assert len(boxes) == n + 2
+    assert [(b.x1, b.y1, b.x2, b.y2) for b in boxes[n:]] == [pytest.approx((20, 20, 60, 80), abs=0.51),
+                                                            pytest.approx((63, 52, 95, 90), abs=0.51)]
+    qtbot.mouseClick(window.canvas.viewport(), Qt.MouseButton.LeftButton, pos=view_point(window, 40, 40))
+    assert window.canvas.selected() == [n] and not window.canvas.just_drawn
+    steps = window.workspace.undo_stack.count()
+    drag(qtbot, window, (40, 80), (40, 20.2))  # its bottom edge onto its top
+    assert window.workspace.undo_stack.count() == steps and (store.boxes("chess_01.jpg")[n].y2 == pytest.approx(80, abs=0.51))
+    assert window.statusBar().currentMessage() == "box not resized: it would be under 1 pixel wide or high"
+    drag(qtbot, window, (20, 200), (60, 202))
+    assert window.workspace.undo_stack.count() == steps
+    assert window.statusBar().currentMessage().startswith("no box drawn: it was under 4 screen pixels wide or high")
+
+
+def test_undoing_an_edit_on_an_image_the_filter_hides_keeps_the_filter(qtbot, unlabelled):
+    """Undo brings the edited image back on screen; the filter and search stay as the user set
+    them (they were cleared: a work queue of unlabelled images gone without a word)."""
+    window, files = unlabelled, unlabelled.files
+    files.search.setText("chess")
+    files.status_box.setCurrentIndex(files.status_box.findData("unlabelled"))
+    listed = files.filter.rowCount()
+    first = files.current()
+    window.workspace.draw_box(first, window.annotator.size, QRectF(10, 10, 50, 50))
+    window.step_image(1)
+    qtbot.waitUntil(lambda: files.current() != first and files.filter.rowCount() == listed - 1, timeout=5000)
+    window.undo_steps.undo()
+    assert files.current() == first and window.annotator.current == first
+    assert files.status_box.currentData() == "unlabelled" and files.search.text() == "chess"
+    assert files.filter.rowCount() == listed  # unlabelled again: listed by the filter itself
+    window.undo_steps.redo()  # labelled: listed while it is on screen, and gone once another image is
+    assert files.current() == first and files.filter.rowCount() == listed
+    window.step_image(1)
+    qtbot.waitUntil(lambda: files.filter.rowCount() == listed - 1, timeout=5000)
