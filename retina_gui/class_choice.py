@@ -91,7 +91,7 @@ class ClassChoice(QObject):
         gone = [c.name for c in before if c.id not in now]
         said = self.status.currentMessage()
         step = stepped or (said if said and said != said_before else f"class {', '.join(gone)} removed" if gone else "")
-        self.message.emit(f"{step}; {text}" if step else text)
+        self.message.emit(f"{text}; {step}" if step else text)  # the keys first: in a narrow status bar the step's end was cut
 
     def choose_class(self, category_id: int, note: str = "") -> None:
         """As a number key does, for any class: the class of new boxes, and of the boxes selected

@@ -19,7 +19,7 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QListView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QBoxLayout, QComboBox, QLabel, QLineEdit, QListView, QVBoxLayout, QWidget
 
 from core.annotations import AnnotationStore, ImageStatus
 from core.text import count
@@ -248,14 +248,21 @@ class FileListPanel(QWidget):
         self.filter.rowsInserted.connect(self._update_count)
         self.filter.rowsRemoved.connect(self._update_count)
         self.filter.modelReset.connect(self._update_count)
-        top = QHBoxLayout()
-        top.addWidget(self.search, 1)
-        top.addWidget(self.status_box)
+        self.top = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        self.top.addWidget(self.search, 1)
+        self.top.addWidget(self.status_box)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
-        layout.addLayout(top)
+        layout.addLayout(self.top)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.count)
+
+    ONE_ROW_WIDTH = 260  # px: narrower, the search box goes above the status filter (beside it, it was 45 px: "Sear…")
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        wide = self.width() >= self.ONE_ROW_WIDTH
+        self.top.setDirection(QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom)
 
     def set_model(self, model: FileListModel) -> None:
         """A new folder's list. The old model goes with its store (the proxy's hold on it kept every

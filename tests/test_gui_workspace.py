@@ -2348,29 +2348,29 @@ def test_deleting_a_class_says_which_number_keys_moved(qtbot, demo):
     window.say("undone: Nudge box · chess_01.jpg")  # a message of before: not glued to this one
     window.workspace.delete_category(store.categories[5].id)
     # key 9 too: the class past the ninth moved up into it
-    expected = f"class {names[5]} removed; class keys now: " + ", ".join(f"{k} {names[k]}" for k in range(6, 10))
+    expected = "class keys now: " + ", ".join(f"{k} {names[k]}" for k in range(6, 10)) + f"; class {names[5]} removed"
     qtbot.waitUntil(lambda: window.statusBar().currentMessage() == expected, timeout=2000)
     window.undo_steps.undo()  # the class back on its key, and the one past the ninth without one again
     boxes = store.box_counts()[store.categories[5].id]
-    expected = (f"undone: Delete class {names[5]} and its {boxes} boxes; class keys now: "
-                + ", ".join(f"{k + 1} {names[k]}" for k in range(5, 9)) + f"; no key now: {names[9]} (L reaches it)")
+    expected = ("class keys now: " + ", ".join(f"{k + 1} {names[k]}" for k in range(5, 9)) + f"; no key now: {names[9]} (L reaches it)"
+                f"; undone: Delete class {names[5]} and its {boxes} boxes")
     qtbot.waitUntil(lambda: window.statusBar().currentMessage() == expected, timeout=2000)
     # two classes gone in one go: said as one ("class keys now" twice, the second class not named)
     first, second = store.categories[0], store.categories[1]
     window.say("")
     window.workspace.delete_category(first.id)
     window.workspace.delete_category(second.id)
-    expected = f"class {first.name}, {second.name} removed; class keys now: " + ", ".join(f"{k - 1} {names[k]}" for k in range(2, 11))
+    expected = "class keys now: " + ", ".join(f"{k - 1} {names[k]}" for k in range(2, 11)) + f"; class {first.name}, {second.name} removed"
     qtbot.waitUntil(lambda: window.statusBar().currentMessage() == expected, timeout=2000)
     window.undo_steps.undo()
     window.undo_steps.undo()
     qtbot.wait(10)
-    # deleted from the Classes panel: what it did, then the keys (its message went over the keys')
+    # deleted from the Classes panel: the keys, then what it did (its message went over the keys'; said first, its end was cut)
     window.classes.confirm = lambda *args, **kwargs: True
     window.classes.list.setCurrentRow(5)
     window.classes.ask_delete()
-    expected = (f"deleted class {names[5]} and its {boxes} boxes (Edit ▸ Undo brings them back); class keys now: "
-                + ", ".join(f"{k} {names[k]}" for k in range(6, 10)))
+    expected = ("class keys now: " + ", ".join(f"{k} {names[k]}" for k in range(6, 10))
+                + f"; deleted class {names[5]} and its {boxes} boxes (Edit ▸ Undo brings them back)")
     qtbot.waitUntil(lambda: window.statusBar().currentMessage() == expected, timeout=2000)
 
 
@@ -3275,3 +3275,18 @@ def test_undoing_an_edit_on_an_image_the_filter_hides_keeps_the_filter(qtbot, un
     assert files.current() == first and files.filter.rowCount() == listed
     window.step_image(1)
     qtbot.waitUntil(lambda: files.filter.rowCount() == listed - 1, timeout=5000)
+
+
+def test_a_narrow_image_list_puts_its_search_box_above_the_status_filter(qtbot):
+    """At 1024x700 the list is ~170 px wide: beside the status filter the search box was 45 px ("Sear…")."""
+    from retina_gui.file_list import FileListModel, FileListPanel
+
+    files = FileListPanel(FileListModel())
+    qtbot.addWidget(files)
+    files.resize(170, 400)
+    files.show()
+    qtbot.waitUntil(lambda: files.search.width() > 150, timeout=2000)
+    assert files.search.geometry().bottom() < files.status_box.geometry().top()
+    files.resize(400, 400)
+    qtbot.waitUntil(lambda: abs(files.search.geometry().center().y() - files.status_box.geometry().center().y()) < 6, timeout=2000)
+    assert files.search.width() > 200
