@@ -157,8 +157,10 @@ class Annotator(QObject):
             self.workspace.edit_boxes(self.current, rects, kind)
 
     def _nudged(self, dx: float, dy: float) -> None:
-        if self._editable() and self.canvas.selected():
-            self.workspace.nudge_boxes(self.current, self.size, self.canvas.selected(), dx, dy)
+        selected = self.canvas.selected()
+        if self._editable() and selected and not self.workspace.nudge_boxes(self.current, self.size, selected, dx, dy):
+            # (the arrow key did nothing, silently)
+            self.message.emit(f"the {'box is' if len(selected) == 1 else 'boxes are'} at the image's edge: nothing moves that way")
 
     # --- what the actions could do now (menus grey the others) ----------------------------------
     def can_edit(self) -> bool:

@@ -181,7 +181,10 @@ class ClassesPanel(QWidget):
         store = self.workspace.store
         other = store.category_named(name) if name.strip() else None
         if other is None or other.id == category_id:
+            old = store.category(category_id).name
             self.workspace.rename_category(category_id, name)
+            if (new := store.category(category_id).name) != old:  # (said nothing)
+                self.message.emit(f"renamed class {old} to {new}")
             return True
         old, count = store.category(category_id).name, store.box_counts().get(category_id, 0)
         boxes = f"Its {count} boxes become {other.name} boxes, and " if count != 1 else f"Its box becomes a {other.name} box, and "

@@ -263,14 +263,16 @@ class Workspace(QObject):
         items = [(i, resized_box(boxes[i], *corners(r))) for i, r in rects]
         self._push(commands.ChangeBoxes(self.store, file_name, items, f"{kind} {commands.boxes_text(len(items))}"))
 
-    def nudge_boxes(self, file_name: str, size: tuple[int, int], indices: list[int], dx: float, dy: float) -> None:
+    def nudge_boxes(self, file_name: str, size: tuple[int, int], indices: list[int], dx: float, dy: float) -> bool:
+        """Whether the boxes moved: at the image's edge they stay."""
         boxes = self.store.boxes(file_name)
         chosen = [boxes[i] for i in indices]
         dx, dy = clamp_shift([(b.x1, b.y1, b.x2, b.y2) for b in chosen], dx, dy, size)
         if dx == 0 and dy == 0:
-            return
+            return False
         items = [(i, resized_box(b, b.x1 + dx, b.y1 + dy, b.x2 + dx, b.y2 + dy)) for i, b in zip(indices, chosen)]
         self._push(commands.ChangeBoxes(self.store, file_name, items, f"Nudge {commands.boxes_text(len(items))}", nudge=True))
+        return True
 
     def relabel_boxes(self, file_name: str, indices: list[int], category_id: int) -> int:
         """How many boxes changed (those of another class)."""

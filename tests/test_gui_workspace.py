@@ -216,6 +216,7 @@ def test_nudges_merge_into_one_undo_step_and_stay_inside_the_image(qtbot, demo):
     for _ in range(300):  # far past the left edge: the box stops at x = 0
         qtbot.keyClick(window.canvas, Qt.Key.Key_Left, Qt.KeyboardModifier.ShiftModifier)
     assert store.boxes("chess_01.jpg")[0].x1 == 0
+    assert window.statusBar().currentMessage() == "the box is at the image's edge: nothing moves that way"  # (it said nothing)
     window.workspace.undo_stack.undo()
     assert store.boxes("chess_01.jpg")[0] == original
 
@@ -2608,6 +2609,7 @@ def test_f2_renames_the_chosen_class_after_the_menu_was_opened_with_none_chosen(
     assert rename.isEnabled()
     rename.trigger()
     assert store.categories[0].name == "renamed" and store.category_named(old) is None
+    assert window.statusBar().currentMessage() == f"renamed class {old} to renamed"
 
 
 def test_a_number_key_past_the_last_class_says_so(qtbot, unlabelled):
