@@ -153,8 +153,12 @@ class AnnotationStore:
         return LabelSet(self._categories, list(self._images.values())).box_counts()
 
     def next_category_id(self) -> int:
-        """An id no class of this store has had."""
+        """An id no class of this store has had (but one whose adding was undone)."""
         return self._highest_category_id + 1
+
+    @property
+    def highest_category_id(self) -> int:
+        return self._highest_category_id
 
     def to_labelset(self) -> LabelSet:
         """A snapshot (boxes are immutable, lists are copied) for export, saving and training. An
@@ -307,6 +311,12 @@ class AnnotationStore:
         if taken:
             self._changed(ImagesChanged(tuple(taken)))
         return RemovedCategory(index, category, taken)
+
+    def take_back_category(self, category_id: int, highest_before: int) -> None:
+        """Undo the adding of a class: its id may be given again, being nothing else's (a first class
+        added, undone and added again was id 2)."""
+        self.remove_category(category_id)
+        self._highest_category_id = highest_before
 
     def restore_category(self, removed: RemovedCategory) -> None:
         self._categories.insert(removed.index, removed.category)

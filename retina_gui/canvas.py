@@ -737,14 +737,19 @@ class Canvas(QGraphicsView):
         just beside it draws the next box (it resized the one drawn, often to a line, neighbours
         being labelled one after the other)."""
         for index in sorted(self._selected, key=lambda i: self._items[i].zValue(), reverse=True):
-            on_screen = self.mapFromScene(self._items[index].rect()).boundingRect()
-            if self.just_drawn and not on_screen.contains(view_pos):
-                continue
-            grab = min(_GRAB_PX, max(2.0, min(on_screen.width(), on_screen.height()) / 4))
-            for name, point in _handle_points(self._items[index].rect()).items():
-                v = self.mapFromScene(point)
-                if abs(v.x() - view_pos.x()) <= grab and abs(v.y() - view_pos.y()) <= grab:
-                    return index, name
+            if (name := self._handle_near(index, view_pos, inside_only=self.just_drawn)) is not None:
+                return index, name
+        return None
+
+    def _handle_near(self, index: int, view_pos: QPoint, *, inside_only: bool) -> str | None:
+        on_screen = self.mapFromScene(self._items[index].rect()).boundingRect()
+        if inside_only and not on_screen.contains(view_pos):
+            return None
+        grab = min(_GRAB_PX, max(2.0, min(on_screen.width(), on_screen.height()) / 4))
+        for name, point in _handle_points(self._items[index].rect()).items():
+            v = self.mapFromScene(point)
+            if abs(v.x() - view_pos.x()) <= grab and abs(v.y() - view_pos.y()) <= grab:
+                return name
         return None
 
     def box_at(self, view_pos: QPoint) -> int | None:
@@ -827,6 +832,12 @@ class Canvas(QGraphicsView):
         ctrl = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
         if self.tool is Tool.EDIT:
             handle = self.handle_at(pos)
+            hit = self.box_at(pos)
+            if handle is None and hit is not None and hit not in self._selected and not ctrl:
+                # an unselected box's corner or edge, pressed from inside: resized, as in LabelImg and labelme (it moved)
+                if (name := self._handle_near(hit, pos, inside_only=True)) is not None:
+                    self.select([hit])
+                    handle = hit, name
             if handle is not None and not ctrl:
                 self.just_drawn = False  # picked by its handle: the number keys relabel it now
                 self._drag, self._handle = _Drag.RESIZE, handle[1]
@@ -834,7 +845,6 @@ class Canvas(QGraphicsView):
                 # grabbed a few pixels off the corner, it keeps that offset (it jumped to the cursor)
                 self._grab = _handle_points(self._items[handle[0]].rect())[handle[1]] - scene
                 return
-            hit = self.box_at(pos)
             if hit is not None:
                 if ctrl:
                     self.select(sorted(self._selected ^ {hit}))

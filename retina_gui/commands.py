@@ -190,12 +190,13 @@ class AddCategory(StoreCommand):
     def __init__(self, store: AnnotationStore, category: Category) -> None:
         super().__init__(store, f"Add class {category.name}")
         self.category = category
+        self.highest_before = store.highest_category_id
 
     def apply(self) -> None:
         self.store.add_category(self.category)
 
     def undo(self) -> None:
-        self.store.remove_category(self.category.id)
+        self.store.take_back_category(self.category.id, self.highest_before)
 
 
 class UpdateCategory(StoreCommand):

@@ -13,7 +13,7 @@ PLAIN_NAME = "plain_name"  # an action's property: its name as created, for acti
 
 ON_THE_IMAGE = (
     ("click, Ctrl+click", "select a box; add it to the selection or take it out"),
-    ("drag a box, a handle, empty space", "move it (all selected), resize it, draw a box (edit tool)"),
+    ("drag a box, a handle or corner, empty space", "move it (all selected), resize it, draw a box (edit tool)"),
     ("drag anywhere", "draw a box, also inside others (draw tool)"),
     ("Esc while dragging", "leave the box as it was"),
     ("Tab / Shift+Tab", "select the next / previous box in reading order (after a delete: the one after it)"),

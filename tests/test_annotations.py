@@ -105,6 +105,9 @@ def test_class_names_must_be_unique_and_not_blank_and_ids_are_never_reused():
     assert store.category(new_id).color == "#123456"
     store.remove_category(new_id)  # the highest id, deleted: the next class does not take it
     assert store.next_category_id() == new_id + 1
+    store.add_category(Category(new_id + 1, "timer"))
+    store.take_back_category(new_id + 1, new_id)  # its adding undone: its id is nothing else's, and is given again
+    assert store.next_category_id() == new_id + 1
 
 
 def test_status_follows_boxes_predictions_and_review():

@@ -3292,3 +3292,18 @@ def test_a_narrow_image_list_puts_its_search_box_above_the_status_filter(qtbot):
     files.resize(400, 400)
     qtbot.waitUntil(lambda: abs(files.search.geometry().center().y() - files.status_box.geometry().center().y()) < 6, timeout=2000)
     assert files.search.width() > 200
+
+
+def test_an_unselected_box_dragged_by_its_corner_from_inside_is_resized(qtbot, demo):
+    """As in LabelImg and labelme: handles show on the selected box only, and a drag from an
+    unselected box's corner moved it."""
+    window = demo
+    store = window.workspace.store
+    index = next(i for i, b in enumerate(store.boxes("chess_01.jpg")) if b.x1 == 110)
+    before = store.boxes("chess_01.jpg")[index]
+    window.canvas.select([])
+    drag(qtbot, window, (before.x2 - 2, before.y2 - 2), (before.x2 + 20, before.y2 + 10))
+    after = store.boxes("chess_01.jpg")[index]
+    assert (after.x1, after.y1) == pytest.approx((before.x1, before.y1), abs=0.01)
+    assert (after.x2, after.y2) == pytest.approx((before.x2 + 22, before.y2 + 12), abs=0.51)
+    assert window.canvas.selected() == [index] and window.workspace.undo_stack.text(window.workspace.undo_stack.index() - 1).startswith("Resize")
