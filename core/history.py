@@ -1,7 +1,8 @@
-"""A run's metrics.json, read for what it holds (no torch: the window lists runs with it)."""
+"""A run's metrics.json, read for what it holds, and its train.log (no torch: the window lists runs with them)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,3 +30,10 @@ def read_history(run_dir: Path) -> list[dict[str, Any]]:
         raise ValueError(f"it holds a {type(entries).__name__}, not a list of epochs")
     return [{k: v for k, v in entry.items() if k not in _NUMBERS or is_number(v)} for entry in entries
             if isinstance(entry, dict) and is_number(entry.get("epoch"))]
+
+
+def append_log(run_dir: Path, message: str) -> None:
+    """One timestamped line at the end of a run's train.log (a log grows line by line: each line
+    written whole, none rewritten)."""
+    with open(run_dir / "train.log", "a", encoding="utf-8") as f:
+        f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")

@@ -35,7 +35,7 @@ from core.dataset import CACHE_BYTES, AugmentConfig, Batch, DetectionDataset, Gr
 from core.device import autocast, channels_last_by_default, precision_name, resolve_device, resolve_precision
 from core.evaluate import EvalResult, evaluate_detector, size_notes
 from core.formats.convert import box_problems
-from core.history import read_history
+from core.history import append_log, read_history
 from core.labels import Category, LabelSet, class_name_key, is_number, kept_class_rows
 from core.losses import retinanet_loss
 from core.model import RetinaNet
@@ -573,8 +573,7 @@ class Trainer:
         """Appends to train.log and reports it as an event of ``kind`` ("log", or "nan")."""
         if self.dist.main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            with open(self.run_dir / "train.log", "a", encoding="utf-8") as f:
-                f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+            append_log(self.run_dir, message)
         self._emit(TrainEvent(kind, self.epoch, self.step, self.total_steps, message=message))
 
     # -- loop --------------------------------------------------------------------------------------

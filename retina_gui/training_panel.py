@@ -56,7 +56,7 @@ from core.finetune import (
     runs_folder_problem,
     write_run_note,
 )
-from core.history import read_history
+from core.history import append_log, read_history
 from core.labels import LabelSet, class_name_key
 from core.text import duration
 from retina_gui.predictions import Predictions
@@ -166,6 +166,7 @@ class TrainingPanel(QWidget):
         self.annotator = predictions.annotator
         self.worker: TrainingWorker | None = None
         self.run_dir: Path | None = None
+        self._shown_run: Path | None = None  # the run whose log and chart the panel shows
         self._ending: list[TrainingWorker] = []  # runs let go of (another folder opened): cancelled, ending their step
         # the models used before the current one (path, preset), the most recent last: "Previous model"
         # goes back through them one by one, whatever replaced them (a run, the runs list, Load Model…),
@@ -406,7 +407,8 @@ class TrainingPanel(QWidget):
         row = next((k for k, run in enumerate(self._runs) if run.checkpoint.resolve().parent == in_use), None)
         if row is not None and row != self.runs.currentRow():
             self.runs.selectRow(row)
-            self._run_clicked(row, 0)
+            if self._shown_run is None or self._shown_run.resolve() != in_use:  # (the run just finished keeps its chart of every step:
+                self._run_clicked(row, 0)  # read back, it has a point an epoch)
         self._set_running(self.worker is not None)
         self._plan_timer.start()
 
@@ -582,7 +584,7 @@ class TrainingPanel(QWidget):
                 return False
             if recipe.start is None and not self._random_start_accepted(recipe.backbone):
                 return False
-        self.run_dir = resume_dir or new_run_dir(self._root())
+        self.run_dir = self._shown_run = resume_dir or new_run_dir(self._root())
         self.chart.clear()
         self.log.clear()
         if resume_dir is not None:
@@ -690,7 +692,7 @@ class TrainingPanel(QWidget):
         self.advanced.blockSignals(False)
         self.recipe_box.setVisible(False)
         self._recipe_shown = False  # the next folder's Advanced section opens with its own defaults
-        self.run_dir = None
+        self.run_dir = self._shown_run = None
         self.runs.setRowCount(0)
         self.chart.clear()
         self.log.clear()
@@ -781,8 +783,9 @@ class TrainingPanel(QWidget):
                          f"{'have' if len(result.classes_gone) > 1 else 'has'} no boxes now (merged or deleted since it started), and "
                          "learnt from none: a new run leaves them out")
             notes += self._classes_changed_since(trained)
-            if worse or new_model or switched:
-                self.status.setText(f"{done}. {why}, so the current model stays: “Use its model” switches to it{notes}")
+            if worse or new_model or switched:  # the decision first: five lines show, and it came last (cut at 1024x700)
+                self.status.setText(f"The current model stays, and “Use its model” switches to this run's: {why[0].lower()}{why[1:]}. "
+                                    f"{done[0].upper()}{done[1:]}{notes}")
                 self._offered = (checkpoint, taken + notes)
                 self.use_run_button.show()
                 self.run_ended.emit(f"{done}; the current model stays (its model is offered in the Training panel)")
@@ -791,7 +794,11 @@ class TrainingPanel(QWidget):
                 self.predictions.load_model(checkpoint, self.predictions.device)
                 self._status_model = checkpoint
                 self.run_ended.emit(f"{done}; now using {checkpoint.parent.name}")
-            self.log.appendPlainText(self.status.text())  # the outcome kept in full under the run's log
+            self.log.appendPlainText(self.status.text())  # the outcome kept in full under the run's log ...
+            try:  # ... and in its file, which the log is read back from (the line was gone once the run's model took over)
+                append_log(result.run_dir, self.status.text())
+            except OSError:
+                pass  # (a full disk: the line on screen is all there is, as of the log's other lines)
         self._set_running(False)
         self.refresh_runs(select=result.run_dir if result.cancelled else None)  # the stopped run, selected, is the one Resume goes on with
         scroll_into_view(self.chart)  # (Advanced, open again as the user left it, pushed the run's chart below the fold)
@@ -975,7 +982,7 @@ class TrainingPanel(QWidget):
             self.runs.selectRow(row)
         else:
             self.runs.setCurrentCell(-1, -1)
-        self._set_running(self.worker is not None)
+        self._run_selected()  # the same row selected again says nothing: its buttons follow the model in use (Use stayed greyed)
 
     @property
     def resumable(self) -> Path | None:
@@ -1000,8 +1007,9 @@ class TrainingPanel(QWidget):
     def _run_clicked(self, row: int, _column: int) -> None:
         """A click on a run shows its log and chart (a run training now keeps its own on screen)."""
         if self.worker is None and self.runs.item(row, 0) is not None:
+            self._shown_run = Path(self.runs.item(row, 0).data(Qt.ItemDataRole.UserRole)).parent
             self.chart.clear()
-            self._show_history(Path(self.runs.item(row, 0).data(Qt.ItemDataRole.UserRole)).parent)
+            self._show_history(self._shown_run)
 
     def _selected_checkpoint(self) -> Path | None:
         row = self.runs.currentRow()

@@ -66,13 +66,17 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
     assert window.statusBar().currentMessage().startswith("training done: 2 epochs, best validation mAP 0.")
     # validation mAP of the start weights (at step 0), then after each epoch
     assert panel.chart.map.count() == 3 and panel.chart.map.at(0).x() == 0
-    assert "done: 2 epochs" in panel.status.text() and "(start weights 0." in panel.status.text()
+    assert "Done: 2 epochs" in panel.status.text() and "(start weights 0." in panel.status.text()
     assert "The classes changed while it trained (new since: castle, clock; renamed or deleted since: white-rook)" in panel.status.text()
     assert panel.log.toPlainText().rstrip().endswith(panel.status.text())  # the outcome in full, where the log is
     # 2 epochs at 128 px score below the start weights: its model is offered, beside the run's bar, and taken with a click
-    assert panel.use_run_button.isVisible() and "so the current model stays: “Use its model” switches to it" in panel.status.text()
+    assert panel.use_run_button.isVisible() and panel.status.text().startswith("The current model stays, and “Use its model” switches to this run's")
+    outcome = panel.status.text()
     qtbot.mouseClick(panel.use_run_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.predictions.model is not None and "runs" in window.predictions.model.path.parts, timeout=60_000)
+    # the run's log, read back as the list follows the model to its run, still ends with its outcome (it was gone)
+    assert outcome in panel.log.toPlainText() and panel.chart.points() > 3
+    assert outcome in (panel._runs[0].path / "train.log").read_text(encoding="utf-8")  # and in its file, for a later look
     qtbot.waitUntil(lambda: window.predictions.visible is not None, timeout=60_000)
     after = window.predictions.visible.boxes
     assert after.shape != before.shape or not np.allclose(after, before)
@@ -97,6 +101,8 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
     qtbot.waitUntil(lambda: window.predictions.model is not None and window.predictions.model.path == DEMO_MODEL, timeout=60_000)
     assert not panel.back_button.isEnabled() and not panel.runs.item(0, 0).font().bold()
     assert panel.status.text().startswith("back to ")
+    # the run stays chosen in the list, and its model can be used again from there (the button stayed greyed)
+    assert panel.runs.currentRow() == 0 and panel.use_button.isEnabled()
     panel.log.clear()
     panel.chart.clear()
     rect = panel.runs.visualItemRect(panel.runs.item(0, 0))
@@ -110,14 +116,14 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
     # and kept pointing at a model from two switches before)
     run_model = window.predictions.model.path
     panel.runs.setCurrentCell(-1, -1)
-    panel.log.clear()
     window.predictions.load_model(tiny_checkpoint)
     qtbot.waitUntil(lambda: window.predictions.model.path == tiny_checkpoint, timeout=60_000)
     assert f"Back to {run_model.parent.name}/{run_model.name}" in panel.back_button.toolTip()
     qtbot.mouseClick(panel.back_button, Qt.MouseButton.LeftButton)
     assert panel.status.text() == f"back to {run_model.parent.name}/{run_model.name}"
     qtbot.waitUntil(lambda: window.predictions.model.path == run_model, timeout=60_000)
-    # the list follows the model to its run, with its log (the run clicked before stayed chosen and shown)
+    # the list follows the model to its run, with its log (the run clicked before stayed chosen and shown; the run shown
+    # already is not read back again)
     assert panel.runs.currentRow() == 0 and "epoch 2/2 done" in panel.log.toPlainText()
     qtbot.mouseClick(panel.back_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.predictions.model.path == DEMO_MODEL, timeout=60_000)
@@ -140,8 +146,9 @@ def test_a_run_that_scores_below_its_start_weights_takes_over_only_if_the_user_s
     assert panel.train()
     qtbot.waitUntil(lambda: panel.worker is None, timeout=180_000)
     assert not window.asked  # nothing modal
-    assert ("It scores below the weights it started from on the same validation images (the start weights were scored at their "
-            "input size, 512 px, the new model at 128 px), so the current model stays: “Use its model” switches to it") in panel.status.text()
+    assert panel.status.text().startswith(
+        "The current model stays, and “Use its model” switches to this run's: it scores below the weights it started from on the same "
+        "validation images (the start weights were scored at their input size, 512 px, the new model at 128 px). Done: 1 epoch")
     assert "(start weights 0." in panel.status.text() and panel.use_run_button.isVisible()
     # the Advanced form came back above it, at 1024x700: the result is scrolled into view, not below the fold
     qtbot.waitUntil(lambda: not panel.status.visibleRegion().isEmpty(), timeout=2000)
@@ -666,8 +673,8 @@ def test_a_new_model_takes_over_only_if_the_user_says_so_and_its_recipe_names_it
     window.answer = True  # Yes
     assert panel.train()
     qtbot.waitUntil(lambda: panel.worker is None, timeout=180_000)
-    assert ("It trained a new model, and the model in use (models/demo_chess_mobilenet_v2.safetensors) was not scored on the same "
-            "images, so the current model stays") in panel.status.text()
+    assert ("The current model stays, and “Use its model” switches to this run's: it trained a new model, and the model in use "
+            "(models/demo_chess_mobilenet_v2.safetensors) was not scored on the same images.") in panel.status.text()
     assert window.predictions.model.path == DEMO_MODEL and panel.use_run_button.isVisible()
     window.close_folder()  # the offer goes with its folder
     assert not panel.use_run_button.isVisibleTo(panel)
@@ -683,7 +690,8 @@ def test_a_model_chosen_while_a_run_trains_is_not_replaced_unasked_at_its_end(qt
     window.predictions.load_model(tiny_checkpoint)  # chosen while it trains
     qtbot.waitUntil(lambda: window.predictions.model.path == tiny_checkpoint, timeout=60_000)
     qtbot.waitUntil(lambda: panel.worker is None, timeout=180_000)
-    assert f"was chosen while it trained (it started with models/{DEMO_MODEL.name}), so the current model stays" in panel.status.text()
+    assert panel.status.text().startswith("The current model stays, and “Use its model” switches to this run's: ")
+    assert f"was chosen while it trained (it started with models/{DEMO_MODEL.name})." in panel.status.text()
     assert window.predictions.model.path == tiny_checkpoint and panel.use_run_button.isVisible()
     panel.runs.selectRow(0)
     panel.use_selected_run()  # taken in the runs list: the offer goes, and the status says it is in use
