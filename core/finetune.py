@@ -220,11 +220,11 @@ def runs_folder_problem(root: Path) -> str | None:
     """Why runs cannot be kept under ``root`` (a read-only folder or disk), or None."""
     folder = root / RUNS_FOLDER
     if folder.exists() and not folder.is_dir():  # (found only when the run wrote there: "Not a directory")
-        return f"Training keeps its runs in {folder}, which is a file (move or rename it)"
-    where = folder if folder.is_dir() else root
-    if os.access(where, os.W_OK):
-        return None
-    return f"Training keeps its runs in {folder}, and {where} cannot be written"
+        return f"Training keeps its runs in the folder {folder}, but that is a file (move or rename it)"
+    if folder.is_dir():
+        return None if os.access(folder, os.W_OK) else f"The runs folder {folder} cannot be written (its permissions, or a read-only disk)"
+    return None if os.access(root, os.W_OK) else (f"Training keeps its runs in {folder}, and {root} cannot be written "
+                                                  "(its permissions, or a read-only disk)")
 
 
 def new_run_dir(root: Path) -> Path:

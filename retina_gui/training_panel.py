@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 from core.config import PRECISIONS
 from core.finetune import (
     DEFAULT_LR,
+    RUNS_FOLDER,
     FineTuneError,
     Recipe,
     RunInfo,
@@ -559,7 +560,9 @@ class TrainingPanel(QWidget):
         if ws is None or self.worker is not None:
             return False
         if problem := runs_folder_problem(self._root()):  # said now, not as a raw error from the worker
-            self._refuse(f"{problem}. File ▸ Open Labels File… can keep the labels, and the runs beside them, in a folder that can be.")
+            written = "" if (self._root() / RUNS_FOLDER).is_file() else (
+                " Or File ▸ Open Labels File… keeps the labels, and the runs beside them, in a folder that can be written.")
+            self._refuse(f"{problem}.{written}")
             return False
         labels = ws.store.to_labelset()  # a snapshot: labelling goes on while the model trains
         if self._folder_images is not None:  # as the plan line counted them: labelled images gone from the folder are not split
@@ -828,9 +831,14 @@ class TrainingPanel(QWidget):
         return f". The classes changed while it trained ({'; '.join(parts)}): train again to bring the model up to date."
 
     def _refuse(self, message: str) -> None:
-        """Train was pressed and cannot start: why, until the labels change."""
-        self._fail(message, 0)
-        self._refusal = message
+        """Train was pressed and cannot start: why, in a box and in the status until the labels
+        change; not in the log, which is the run's (it was said three times). An offered model
+        stays offered, and said so (its reason went from the status)."""
+        offered = " (The last run's model is still offered: “Use its model”.)" if self._offered is not None else ""
+        self.status.setText(message + offered)
+        self._refusal = self.status.text()
+        self.progress.hide()  # (the last run's "100 %" stood there)
+        self.failed.emit(message)
 
     def _fail(self, message: str, smaller_batch: int) -> None:
         QApplication.alert(self.window())

@@ -528,9 +528,11 @@ def test_the_panel_says_what_train_would_use(qtbot, window):
     # a file where the runs go: said in the plan, and Train refuses before starting (it failed in the worker: "Not a directory")
     (window.workspace.folder / "runs").write_text("not a folder")
     panel.describe()  # (the plan is said again after an edit; a file appearing is no edit)
-    qtbot.waitUntil(lambda: f"Training keeps its runs in {window.workspace.folder / 'runs'}, which is a file (move or rename it): Train "
-                            "cannot start." in panel.plan.text(), timeout=3000)
-    assert not panel.train() and panel.worker is None and "which is a file (move or rename it)" in panel.status.text()
+    qtbot.waitUntil(lambda: f"Training keeps its runs in the folder {window.workspace.folder / 'runs'}, but that is a file (move or rename "
+                            "it): Train cannot start." in panel.plan.text(), timeout=3000)
+    log = panel.log.toPlainText()
+    assert not panel.train() and panel.worker is None and panel.status.text().endswith("but that is a file (move or rename it).")
+    assert panel.log.toPlainText() == log  # said in the status and a box, not in the log, which is the run's
 
 
 def test_a_stopped_run_resumes_only_in_its_own_folder_and_a_broken_recipe_is_reported(qtbot, window, tmp_path, monkeypatch):
@@ -666,6 +668,11 @@ def test_a_new_model_takes_over_only_if_the_user_says_so_and_its_recipe_names_it
     qtbot.waitUntil(lambda: window.predictions.model.path == DEMO_MODEL, timeout=60_000)
     panel.start_box.setCurrentIndex(panel.start_box.findData("new"))
     panel.backbone_box.setCurrentText("mobilenet_v2")
+    window.workspace.add_category("clock")  # Train refused meanwhile: the offer stays, and is said to (its reason went)
+    assert not panel.train()
+    assert panel.status.text() == ("The class clock has no boxes: label some, or delete the class, before training. (The last run's "
+                                   "model is still offered: “Use its model”.)") and panel.use_run_button.isVisible()
+    window.workspace.undo_stack.undo()
     window.answer = False  # "Train from random weights?" No: nothing starts
     assert not panel.train() and panel.worker is None
     assert window.asked[-1].startswith("ImageNet weights for mobilenet_v2 are not on this computer")
