@@ -98,9 +98,12 @@ class LossChart(QChartView):
         self.cls, self.box, self.map = QLineSeries(name="class loss"), QLineSeries(name="box loss"), QLineSeries(name="val mAP")
         self.x_axis, self.loss_axis, self.map_axis = QValueAxis(titleText="step"), QValueAxis(titleText="loss"), QValueAxis(titleText="mAP")
         self.map_axis.setRange(0, 1)
-        # mAP on its own (right) axis, drawn unlike the losses: at 0.78 it lay on a box loss of 0.75
+        # mAP on its own (right) axis, drawn unlike the losses: at 0.78 it lay on a box loss of 0.75; dashed, with
+        # hollow points, over the losses (under them, its first points were hidden; filled, they covered the box loss)
         self.map.setPen(QPen(QColor(230, 100, 20), 2, Qt.PenStyle.DashLine))
+        self.map.setBrush(Qt.BrushStyle.NoBrush)
         self.map.setPointsVisible(True)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # (Train, greyed as it starts, passed the keys on to the chart)
         # the theme gave box loss an orange much like val mAP's: blue and green, apart from it and each other
         self.cls.setPen(QPen(QColor(40, 90, 200), 2))
         self.box.setPen(QPen(QColor(30, 150, 70), 2))
@@ -114,8 +117,7 @@ class LossChart(QChartView):
         chart.addAxis(self.x_axis, Qt.AlignmentFlag.AlignBottom)
         chart.addAxis(self.loss_axis, Qt.AlignmentFlag.AlignLeft)
         chart.addAxis(self.map_axis, Qt.AlignmentFlag.AlignRight)
-        # mAP first, so drawn under the losses: its points covered the box loss where the two met
-        for series, axis in ((self.map, self.map_axis), (self.cls, self.loss_axis), (self.box, self.loss_axis)):
+        for series, axis in ((self.cls, self.loss_axis), (self.box, self.loss_axis), (self.map, self.map_axis)):
             chart.addSeries(series)
             series.attachAxis(self.x_axis)
             series.attachAxis(axis)
@@ -432,6 +434,8 @@ class TrainingPanel(QWidget):
             plan = describe_plan(labels, model.classes if model else None, self._folder_images, recipe)
             if model is None and self.start_box.currentData() == "current":  # (Train said so only once pressed)
                 plan = f"{plan}\nFirst load a model (Model ▸ Load Model…), or start from a new one in Advanced."
+            elif gone := self._start_gone(recipe):
+                plan = f"{plan}\n{gone}"
             if problem := runs_folder_problem(self._root()):  # (said only once Train was pressed, in a box over the folder's own)
                 plan = f"{plan}\n{problem}: Train cannot start."
             busy = self._busy_runs()  # a run still training: its speed so far is no guide
@@ -582,6 +586,9 @@ class TrainingPanel(QWidget):
             if recipe.start is None and self.start_box.currentData() == "current" and self.predictions.model is None:
                 self._refuse("Load a model first, or choose to start from a new model (Advanced).")
                 return False
+            if (gone := self._start_gone(recipe)) is not None:
+                self._refuse(gone)
+                return False
             if recipe.precision == "fp16" and self._device_kind(recipe) == "cpu":  # (no loss scaling there, and slow)
                 self._refuse("fp16 trains on a GPU only: choose auto, fp32 or bf16 in Advanced ▸ Precision.")
                 return False
@@ -616,6 +623,15 @@ class TrainingPanel(QWidget):
         self.worker.start()
         self.refresh_runs()  # a resumed run's row says it trains
         return True
+
+    @staticmethod
+    def _start_gone(recipe: Recipe) -> str | None:
+        """Why a fine-tune cannot start from the model in use: its file went after it was loaded
+        (the worker said "…: no such file", and left an empty runs folder)."""
+        if recipe.start is None or Path(recipe.start).is_file():
+            return None
+        return (f"The model in use, {recipe.start}, is no longer on disk (deleted or moved since it was loaded): load it again "
+                "(Model ▸ Load Model…), or start from a new model in Advanced.")
 
     def _random_start_accepted(self, backbone: str) -> bool:
         """A new model without ImageNet weights on this computer starts from random weights (no

@@ -871,3 +871,19 @@ def test_the_end_of_a_run_that_kept_a_class_the_labels_lost_says_so(qtbot, windo
     assert ("Resumed, it kept its own classes: black-pawn has no boxes now (merged or deleted since it started), and learnt from none: "
             "a new run leaves them out") in panel.status.text()
     qtbot.waitUntil(lambda: window.predictions.model is not None and window.predictions.model.path == run / "last.safetensors", timeout=60_000)
+
+
+def test_a_fine_tune_from_a_model_whose_file_went_is_refused_and_said_in_the_plan(qtbot, window, tiny_checkpoint, tmp_path):
+    """The model's file deleted after it loaded: the worker said "…: no such file" and left an empty runs folder."""
+    panel = window.training_panel
+    gone = tmp_path / "gone.safetensors"
+    shutil.copy(tiny_checkpoint, gone)
+    window.predictions.load_model(gone)
+    qtbot.waitUntil(lambda: window.predictions.model is not None and window.predictions.model.path == gone, timeout=60_000)
+    gone.unlink()
+    said = (f"The model in use, {gone}, is no longer on disk (deleted or moved since it was loaded): load it again (Model ▸ Load "
+            "Model…), or start from a new model in Advanced.")
+    panel.describe()
+    assert said in panel.plan.text()
+    assert not panel.train() and panel.worker is None and panel.status.text() == said
+    assert any(said in r for r in window.reports) and not (window.workspace.folder / "runs").exists()
