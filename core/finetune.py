@@ -124,11 +124,10 @@ def describe_plan(labels: LabelSet, model_classes: Sequence[Any] | None, present
         first += f" ({', '.join(groups)}, the name of a group of classes, is left out)" if len(groups) == 1 else \
             f" ({', '.join(groups)}, names of groups of classes, are left out)"
     lines = [first + "."]
-    empty = [c.name for c in labels.categories if not counts.get(c.id) and c.id not in group_ids]
-    if empty:
-        # (it read as a note, and the next line said such classes were left out: Train refuses them)
-        lines.append(f"No boxes yet: {first_names(empty)}. Train starts once {'they have' if len(empty) > 1 else 'it has'} some, or "
-                     f"{'they are' if len(empty) > 1 else 'it is'} deleted.")
+    if empty := empty_classes(labels):
+        # (it read as a note, and the next line said such classes were left out: Train asks first)
+        them = "them" if len(empty) > 1 else "it"
+        lines.append(f"No boxes yet: {first_names(empty)}. Train asks to leave {them} out of the run (label some first to learn {them}).")
     if model_classes is not None:
         boxed = [c for c in labels.categories if counts.get(c.id)]
         kept = kept_class_rows(model_classes, boxed)
@@ -192,13 +191,18 @@ def check_labels(labels: LabelSet, *, resuming: bool = False) -> list[str]:
         return ["There are no labelled images in this folder yet: draw some boxes (or accept predictions) first."]
     if not any(im.boxes for im in images):
         return [f"The {len(images)} labelled images are all negatives (reviewed, no boxes): training needs boxes too."]
-    counts = LabelSet(labels.categories, images).box_counts()
-    groups = _empty_groups(labels, counts)
-    empty = [c.name for c in labels.categories if counts.get(c.id, 0) == 0 and c.id not in groups]
-    if empty:
+    if empty := empty_classes(LabelSet(labels.categories, images)):
         return [f"The class{'es' if len(empty) > 1 else ''} {', '.join(empty)} {'have' if len(empty) > 1 else 'has'} no boxes: "
                 "label some, or delete the class, before training."]
     return []
+
+
+def empty_classes(labels: LabelSet) -> list[str]:
+    """The classes without boxes that training would have to learn (not names of groups of
+    classes): training refuses them, or leaves them out (``labels.without_empty_classes()``)."""
+    counts = labels.box_counts()
+    groups = _empty_groups(labels, counts)
+    return [c.name for c in labels.categories if not counts.get(c.id) and c.id not in groups]
 
 
 def _empty_groups(labels: LabelSet, counts: dict[int, int]) -> set[int]:

@@ -50,6 +50,7 @@ from core.finetune import (
     default_recipe,
     describe_plan,
     describe_recipe,
+    empty_classes,
     estimate_duration,
     list_runs,
     load_recipe,
@@ -59,7 +60,7 @@ from core.finetune import (
 )
 from core.history import append_log, read_history
 from core.labels import LabelSet, class_name_key
-from core.text import duration
+from core.text import duration, first_names
 from retina_gui.predictions import Predictions
 from retina_gui.widgets import BoundedNote, TaskProgress, button_grid, json_setting, model_name, rows_high, scroll_into_view
 from retina_gui.workers import TrainingWorker
@@ -170,6 +171,7 @@ class TrainingPanel(QWidget):
         self.worker: TrainingWorker | None = None
         self.run_dir: Path | None = None
         self._shown_run: Path | None = None  # the run whose log and chart the panel shows
+        self._left_out: list[str] = []  # the classes without boxes the run going on leaves out
         self._ending: list[TrainingWorker] = []  # runs let go of (another folder opened): cancelled, ending their step
         # the models used before the current one (path, preset), the most recent last: "Previous model"
         # goes back through them one by one, whatever replaced them (a run, the runs list, Load Model…),
@@ -572,7 +574,10 @@ class TrainingPanel(QWidget):
         if self._folder_images is not None:  # as the plan line counted them: labelled images gone from the folder are not split
             labels = labels.with_files(self._folder_images)
         problems = check_labels(labels, resuming=resume_dir is not None)
-        if problems:
+        # classes without boxes alone in the way: the run may leave them out, after asking (a Roboflow export's rare class
+        # stopped every fine-tune on a part of it until the class was deleted from the labels)
+        empty = empty_classes(labels) if problems and resume_dir is None and not check_labels(labels.without_empty_classes()) else []
+        if problems and not empty:
             self._refuse(problems[0])
             return False
         if resume_dir is not None:
@@ -592,11 +597,19 @@ class TrainingPanel(QWidget):
             if recipe.precision == "fp16" and self._device_kind(recipe) == "cpu":  # (no loss scaling there, and slow)
                 self._refuse("fp16 trains on a GPU only: choose auto, fp32 or bf16 in Advanced ▸ Precision.")
                 return False
-            if recipe.start is None and not self._random_start_accepted(recipe.backbone):
+        if empty:
+            if not self._leaving_out_accepted(empty):
+                self._refuse(problems[0])
                 return False
+            labels = labels.without_empty_classes()
+        if resume_dir is None and recipe.start is None and not self._random_start_accepted(recipe.backbone):
+            return False
+        self._left_out = empty
         self.run_dir = self._shown_run = resume_dir or new_run_dir(self._root())
         self.chart.clear()
         self.log.clear()
+        if empty:
+            self.log.appendPlainText(f"left out of this run, having no boxes: {', '.join(empty)}")
         if resume_dir is not None:
             self._show_history(resume_dir)
             if self.advanced.isChecked() and self._recipe_shown:  # edits there went unused without a word
@@ -623,6 +636,13 @@ class TrainingPanel(QWidget):
         self.worker.start()
         self.refresh_runs()  # a resumed run's row says it trains
         return True
+
+    def _leaving_out_accepted(self, empty: list[str]) -> bool:
+        them, many = ("them", True) if len(empty) > 1 else ("it", False)
+        return self.confirm("Classes without boxes", f"{first_names(empty)} {'have' if many else 'has'} no boxes yet. Train without "
+                                                     f"{them}? This run learns the other classes, and its model does not detect {them}; "
+                                                     f"the class{'es stay' if many else ' stays'} in your labels. (No: nothing starts; "
+                                                     f"label some boxes of {them} first, or delete {them}.)")
 
     @staticmethod
     def _start_gone(recipe: Recipe) -> str | None:
@@ -801,7 +821,10 @@ class TrainingPanel(QWidget):
                 notes = (f". Resumed, it kept its own classes: {', '.join(result.classes_gone)} "
                          f"{'have' if len(result.classes_gone) > 1 else 'has'} no boxes now (merged or deleted since it started), and "
                          "learnt from none: a new run leaves them out")
-            notes += self._classes_changed_since(trained)
+            if self._left_out:
+                notes += (f". {first_names(self._left_out)} {'were' if len(self._left_out) > 1 else 'was'} left out (no boxes): "
+                          f"its model does not detect {'them' if len(self._left_out) > 1 else 'it'}")
+            notes += self._classes_changed_since(trained + self._left_out)
             if worse or new_model or switched:  # the decision first: five lines show, and it came last (cut at 1024x700)
                 self.status.setText(f"The current model stays, and “Use its model” switches to this run's: {why[0].lower()}{why[1:]}. "
                                     f"{done[0].upper()}{done[1:]}{notes}")

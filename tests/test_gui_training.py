@@ -155,6 +155,12 @@ def test_a_run_that_scores_below_its_start_weights_takes_over_only_if_the_user_s
     assert not panel.resume_button.visibleRegion().isEmpty()  # and so are the buttons above it (Resume, after a Cancel)
     assert window.predictions.model.path == DEMO_MODEL and not panel.back_button.isEnabled()
     assert panel.runs.rowCount() == 1 and not panel.runs.item(0, 0).font().bold()
+    window.answer = False  # "Train without clock?" No
+    window.workspace.add_category("clock")  # Train refused meanwhile: the offer stays, and is said to (its reason went)
+    assert not panel.train()
+    assert panel.status.text() == ("The class clock has no boxes: label some, or delete the class, before training. (The last run's "
+                                   "model is still offered: “Use its model”.)") and panel.use_run_button.isVisible()
+    window.workspace.undo_stack.undo()
     qtbot.mouseClick(panel.use_run_button, Qt.MouseButton.LeftButton)  # the run's model is one click away
     qtbot.waitUntil(lambda: "runs" in window.predictions.model.path.parts, timeout=60_000)
     assert not panel.use_run_button.isVisible() and panel.back_button.isEnabled()
@@ -277,8 +283,10 @@ def test_cancel_stops_within_five_seconds_keeps_a_checkpoint_and_the_run_resumes
     window.workspace.delete_boxes(later, list(range(len(window.workspace.store.boxes(later)))))
     assert panel.train()
     assert panel.progress.isVisibleTo(panel) and panel.progress.maximum() == 0  # busy until the first step (the start weights scored)
-    # the mAP line drawn first, under the losses (its points covered the box loss where they met)
-    assert [series.name() for series in panel.chart.chart().series()] == ["val mAP", "class loss", "box loss"]
+    # the mAP line drawn last, over the losses, with hollow points (under them, its first points were hidden; filled, they
+    # covered the box loss where the two met)
+    assert [series.name() for series in panel.chart.chart().series()] == ["class loss", "box loss", "val mAP"]
+    assert panel.chart.map.brush().style() == Qt.BrushStyle.NoBrush
     qtbot.waitUntil(lambda: panel.progress.value() >= 3, timeout=60_000)
     assert re.search(r"images/s, [\d.]+ (s|min) left", panel.status.text())
     start = time.perf_counter()
@@ -312,7 +320,9 @@ def test_cancel_stops_within_five_seconds_keeps_a_checkpoint_and_the_run_resumes
     assert learnt >= set(trained_before) and not learnt & set(json.loads((first / "split.json").read_text())["validation"])
     assert json.loads((first / "split.json").read_text())["validation"] == held_before  # validated on the same images throughout
     assert later in learnt
-    assert not panel.train() and "clock has no boxes" in panel.status.text()  # a new run needs boxes of every class
+    window.answer = False  # a new run leaves out a class without boxes only if the user says so
+    assert not panel.train() and "clock has no boxes" in panel.status.text()
+    window.answer = True
     window.workspace.delete_category(clock.id)
     assert panel.train()  # a second run, stopped too: Resume offers the newest, or the one selected in the list
     qtbot.waitUntil(lambda: panel.progress.value() >= 1, timeout=60_000)
@@ -358,14 +368,31 @@ def test_no_labelled_images_is_reported(qtbot, tmp_path):
     window.close()
 
 
-def test_a_class_without_boxes_is_reported(qtbot, window):
+def test_a_class_without_boxes_is_left_out_of_the_run_only_if_the_user_says_so(qtbot, window):
+    """A class without boxes refused every run (a Roboflow export's rare class, on a part of it):
+    now Train asks to leave it out; No refuses, as before."""
+    panel = window.training_panel
     window.workspace.add_category("clock")
-    assert not window.training_panel.train()
+    window.answer = False
+    assert not panel.train() and panel.worker is None
+    assert window.asked[-1].startswith("clock has no boxes yet. Train without it? This run learns the other classes, and its model "
+                                       "does not detect it; the class stays in your labels.")
     assert any("The class clock has no boxes" in r for r in window.reports)
-    assert "clock has no boxes" in window.training_panel.status.text()
+    assert "clock has no boxes" in panel.status.text()
     window.workspace.undo_stack.undo()  # the class goes: so does the panel's note that it has no boxes
-    assert window.training_panel.status.text() == ""
+    assert panel.status.text() == ""
     _still_usable(window)
+    window.workspace.add_category("clock")
+    window.answer = True
+    small_recipe(panel, 1)
+    panel.val_spin.setValue(0)
+    assert panel.train()
+    assert panel.log.toPlainText().startswith("left out of this run, having no boxes: clock")
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=180_000)
+    assert "clock was left out (no boxes): its model does not detect it" in panel.status.text()
+    assert "new since: clock" not in panel.status.text()  # (it was there all along)
+    qtbot.waitUntil(lambda: window.predictions.model.path.parent.parent.name == "runs", timeout=60_000)
+    assert "clock" not in window.predictions.model.class_names
 
 
 def test_a_diverging_loss_stops_with_a_message(qtbot, window, monkeypatch):
@@ -523,7 +550,8 @@ def test_the_panel_says_what_train_would_use(qtbot, window):
     qtbot.wait(400)
     assert "table" not in panel.plan.text() and panel._plan_stale
     window.docks["Training"].raise_()
-    qtbot.waitUntil(lambda: "No boxes yet: table. Train starts once it has some, or it is deleted." in panel.plan.text(), timeout=3000)
+    qtbot.waitUntil(lambda: "No boxes yet: table. Train asks to leave it out of the run (label some first to learn it)." in panel.plan.text(),
+                    timeout=3000)
     window.workspace.delete_category(next(c.id for c in window.workspace.store.categories if c.name == "table"))
     # a file where the runs go: said in the plan, and Train refuses before starting (it failed in the worker: "Not a directory")
     (window.workspace.folder / "runs").write_text("not a folder")
@@ -668,11 +696,6 @@ def test_a_new_model_takes_over_only_if_the_user_says_so_and_its_recipe_names_it
     qtbot.waitUntil(lambda: window.predictions.model.path == DEMO_MODEL, timeout=60_000)
     panel.start_box.setCurrentIndex(panel.start_box.findData("new"))
     panel.backbone_box.setCurrentText("mobilenet_v2")
-    window.workspace.add_category("clock")  # Train refused meanwhile: the offer stays, and is said to (its reason went)
-    assert not panel.train()
-    assert panel.status.text() == ("The class clock has no boxes: label some, or delete the class, before training. (The last run's "
-                                   "model is still offered: “Use its model”.)") and panel.use_run_button.isVisible()
-    window.workspace.undo_stack.undo()
     window.answer = False  # "Train from random weights?" No: nothing starts
     assert not panel.train() and panel.worker is None
     assert window.asked[-1].startswith("ImageNet weights for mobilenet_v2 are not on this computer")
