@@ -21,9 +21,13 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from core.config import updated
 from core.text import count, first_names
+
+if TYPE_CHECKING:
+    from core.labels import LabelSet
 
 EXIT_ERROR, EXIT_USAGE, EXIT_SKIPPED = 1, 2, 3
 TRAIN_BACKBONE, TRAIN_PRESET, TRAIN_FPN_CHANNELS = "resnet50", "retinanet", 256  # retina train's defaults for a new model
@@ -271,39 +275,37 @@ def _model_flags_given(args: argparse.Namespace) -> list[str]:
                                               ("--fpn-channels", args.fpn_channels, TRAIN_FPN_CHANNELS)) if value != default]
 
 
-def _check_resume_arguments(args: argparse.Namespace, out: Path) -> None:
-    """--resume goes on with the run's own validation images (another --val-split or --val-coco
-    would validate it on images it trained on, and pick its best weights across different sets);
-    the options that choose a new run's model are said to be ignored, not silently dropped."""
+def _check_resume_arguments(args: argparse.Namespace, out: Path, val_labels: LabelSet | None) -> None:
+    """--resume goes on with the run's own validation images, ``val_labels`` (another --val-split
+    or --val-coco would validate it on images it trained on, and pick its best weights across
+    different sets); the options that choose a new run's model are said to be ignored, not
+    silently dropped."""
+    from core.train import validation_digest
     from core.weights import CheckpointError, read_spec
 
     ignored = (["--weights"] if args.weights else []) + _model_flags_given(args)
     if ignored:
         print(f"note: {', '.join(ignored)} ignored: a resumed run goes on with its own model and weights", file=sys.stderr)
     try:
-        command = read_spec(out / "last.safetensors").training.get("command", "")
+        training = read_spec(out / "last.safetensors").training
     except CheckpointError:  # no readable checkpoint: the trainer says what is wrong with the run
         return
+    command, digest = training.get("command", ""), training.get("validation")
     if not isinstance(command, str) or not command.startswith("retina train"):  # a run of the window's (it splits its labels itself)
         return
     try:
-        recorded = shlex.split(command)
-    except ValueError:  # (runs before 2026-11 kept it unquoted)
-        recorded = command.split()
-
-    def given(flag: str) -> str | None:
-        for k, token in enumerate(recorded):
-            if token == flag and k + 1 < len(recorded):
-                return recorded[k + 1]
-            if token.startswith(flag + "="):
-                return token.split("=", 1)[1]
-        return None
-
-    was_split, was_coco = given("--val-split"), given("--val-coco")
-    if (float(was_split) if was_split is not None else None) != args.val_split or (was_coco is None) != (args.val_coco is None):
-        started = f"--val-split {was_split}" if was_split else f"--val-coco {was_coco}" if was_coco else "no validation option"
-        raise UsageError(f"this run was started with {started}: resume it with the same validation (another one would "
-                         "validate it on images it trained on)")
+        recorded = build_parser().parse_args(shlex.split(command)[1:])  # (as given: "--val-s 0.3" is --val-split)
+    except (ValueError, SystemExit):  # a command of another version: nothing to compare with
+        return
+    started = (f"--val-split {recorded.val_split:g}" if recorded.val_split else f"--val-coco {recorded.val_coco}" if recorded.val_coco
+               else "no validation option")
+    if digest is not None:  # (runs before 2026-11-29 did not record it: their options are compared instead)
+        same = digest == validation_digest(val_labels)
+    else:
+        same = recorded.val_split == args.val_split and (recorded.val_coco is None) == (args.val_coco is None)
+    if not same:
+        raise UsageError(f"this run was started with {started}, and these options validate it on other images: resume it with "
+                         "the same validation (other images would have it validated on images it trained on)")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -343,8 +345,6 @@ def _train(args: argparse.Namespace) -> int:
     val_images = (Path(args.val_images) if args.val_images else Path(args.val_coco).parent) if args.val_coco else None
     if val_labels is not None:
         check_image_folder(val_labels, val_images, "--val-images")
-    if args.resume:
-        _check_resume_arguments(args, out)
     if args.weights and not args.resume:
         if chosen := _model_flags_given(args):  # (dropped without a word: the log said "training mobilenet_v2" for --backbone resnet18)
             print(f"note: {', '.join(chosen)} ignored: the model is --weights' own, only its class head is adapted", file=sys.stderr)
@@ -362,6 +362,8 @@ def _train(args: argparse.Namespace) -> int:
             print("note: no validation images left: every held-out image had the only boxes of a class, so it trains", file=sys.stderr)
     else:
         val = None
+    if args.resume:
+        _check_resume_arguments(args, out, val.labels if val is not None else None)
     config = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
         lr=args.lr if args.lr is not None else (3e-4 if args.optimizer == "adamw" else 0.01), image_size=args.image_size,

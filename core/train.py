@@ -10,6 +10,7 @@ resuming; loaded with ``weights_only=True``), ``metrics.json`` (one entry per ep
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -539,7 +540,8 @@ class Trainer:
     def _checkpoint_spec(self) -> ModelSpec:
         """The spec saved with the weights: how far the run got, its recipe and its last scores."""
         return replace(self.spec, training={"epochs_done": self.epoch, "step": self.step, "best_mAP": self.best_map, "recipe": _recipe(self.config),
-                                            "command": self.command, "history": self.history[-1:]})
+                                            "command": self.command, "history": self.history[-1:],
+                                            "validation": validation_digest(self.val_data.labels if self.val_data else None)})
 
     def _save(self, reason: str) -> None:
         """last.safetensors, then train_state.pt: the state is the commit. It holds the weights of
@@ -991,6 +993,16 @@ def _training_summary(path: Path) -> dict[str, Any]:
 
 def _scores(metrics: EvalResult) -> str:
     return ", ".join(f"{name} {'–' if value is None else f'{value:.3f}'}" for name, value in (("val mAP", metrics.mAP), ("AP50", metrics.AP50)))
+
+
+def validation_digest(labels: LabelSet | None) -> str:
+    """Which images a run validates on, in a few characters ("none" without validation): a resumed
+    run must go on with the same ones (others would have it validated on images it trained on, and
+    its best weights picked across different sets)."""
+    if labels is None or not labels.images:
+        return "none"
+    names = "\n".join(sorted(str(image.file_name) for image in labels.images))
+    return f"{len(labels.images)}:{hashlib.sha1(names.encode('utf-8', 'surrogateescape')).hexdigest()[:16]}"
 
 
 def _recipe(config: TrainConfig) -> dict[str, Any]:

@@ -762,7 +762,10 @@ def test_ctrl_c_during_retina_train_saves_the_step_and_the_run_resumes_there(tmp
     # settings other than the run's are the command's fault, as another validation is: exit 2 both
     assert main([*command, "--resume", "--seed", "7"]) == 2 and "retina train: error: this run was started with seed 0" in capsys.readouterr().err
     assert main([*command, "--resume", "--val-split", "0.5"]) == 2
+    assert "this run was started with no validation option, and these options validate it on other images" in capsys.readouterr().err
+    assert main([*command, "--resume", "--val-coco", str(tmp_path / "ann.json")]) == 2  # (only the flag's presence was compared)
     assert "this run was started with no validation option" in capsys.readouterr().err
+    assert load_checkpoint(tmp_path / "run" / "last.safetensors").spec.training["validation"] == "none"
     # the options of a new run's model are said to be ignored; a setting that applies from here on is logged
     augmented = [c for c in command if c != "--no-augment"]
     assert main([*augmented, "--resume", "--weights", str(DEMO_MODEL), "--warmup", "7", "--frozen-stages", "3"]) == 0
@@ -1163,3 +1166,11 @@ def test_a_fine_tune_keeps_the_rows_of_a_class_renamed_since_by_its_id():
     model = RetinaNet(ModelConfig(backbone="resnet18", num_classes=2, fpn_channels=64))
     kept = adapt_classes(model, (ClassInfo(1, "king"), ClassInfo(2, "queen")), [Category(2, "queen"), Category(1, "monarch")])
     assert kept == {"queen": "queen", "monarch": "king"}
+
+
+def test_the_validation_digest_names_the_images_not_their_order():
+    from core.train import validation_digest
+
+    a, b, c = (ImageEntry(i, f"{i}.jpg", 10, 10) for i in (1, 2, 3))
+    assert validation_digest(LabelSet([], [a, b])) == validation_digest(LabelSet([], [b, a])) != validation_digest(LabelSet([], [a, c]))
+    assert validation_digest(None) == validation_digest(LabelSet([], [])) == "none"
