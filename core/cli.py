@@ -304,8 +304,10 @@ def _check_resume_arguments(args: argparse.Namespace, out: Path, val_labels: Lab
     else:
         same = recorded.val_split == args.val_split and (recorded.val_coco is None) == (args.val_coco is None)
     if not same:
-        raise UsageError(f"this run was started with {started}, and these options validate it on other images: resume it with "
-                         "the same validation (other images would have it validated on images it trained on)")
+        resplit = (" (--val-split splits the labels anew: images added to or removed from them since the stop change the split)"
+                   if args.val_split and recorded.val_split == args.val_split else "")
+        raise UsageError(f"this run was started with {started}, and these options validate it on other images{resplit}: resume it "
+                         "with the same validation (other images would have it validated on images it trained on)")
 
 
 def _train(args: argparse.Namespace) -> int:
