@@ -47,7 +47,6 @@ def _predict(args: argparse.Namespace) -> int:
         raise ValueError(f"no such file or folder: {', '.join(missing)}")
     if args.out != "-":  # (a file named "-" was written)
         _check_out(args.out, "--out", "results.json", [Path(args.weights), *map(Path, args.inputs), *([Path(args.coco)] if args.coco else [])])
-        _check_not_labels(Path(args.out))
     detector = Detector.from_file(args.weights, preset=args.preset, device=args.device, precision=args.precision)
     _note_slow_precision(detector)
     detector.postprocess_config = updated(detector.postprocess_config, score_thresh=args.score_thresh, nms_thresh=args.nms_thresh)
@@ -195,10 +194,14 @@ def _note_slow_precision(detector) -> None:
 
 
 def _check_out(given: str, flag: str, example: str, inputs: list[Path] = ()) -> None:
-    """Fail before the work, not after it, on an output path that cannot be written, or that is one
-    of the command's inputs (results written over the labels file, or over an image)."""
+    """Fail before the work, not after it, on an output path that cannot be written, that is one of
+    the command's inputs (results written over the labels file, or over an image), or that holds
+    something else than what is written (labels under metrics, JSON under a CSV: ``example``'s
+    suffix says what is written)."""
     from core.images import IMAGE_SUFFIXES
 
+    if given == "-":  # (a file named "-" was written: only predict writes to standard output)
+        raise ValueError(f"{flag} -: only retina predict writes to standard output; give a file to write, e.g. {example}")
     path = Path(given)
     if given.endswith(("/", os.sep)) and not path.is_dir():  # (Path drops the slash: a file "newdir" was written)
         if path.exists():
@@ -218,15 +221,20 @@ def _check_out(given: str, flag: str, example: str, inputs: list[Path] = ()) -> 
         raise ValueError(f"{flag} {path} is one of the inputs: it would be overwritten; write to another file")
     if path.exists() and path.suffix.lower() in IMAGE_SUFFIXES:
         raise ValueError(f"{flag} {path} is an image: it would be overwritten; write to a {Path(example).suffix} file")
+    head = _head(path)
+    if example.endswith(".csv") and head.startswith(("{", "[")):
+        raise ValueError(f"{flag} {path} holds JSON (labels or results?), not a CSV: it would be replaced; write to another file")
+    if example == "results.json" and head.startswith("{"):
+        raise ValueError(f"{flag} {path} holds a JSON object (labels?), not results: it would be replaced; write to another file")
+    if example == "metrics.json" and head.startswith("{") and ('"annotations"' in head or '"images"' in head):
+        raise ValueError(f"{flag} {path} holds COCO labels, not metrics: it would be replaced; write to another file")
 
 
-def _check_not_labels(path: Path) -> None:
-    """Results are a JSON list: a file there that holds an object is someone's labels (a COCO file not
-    given as --coco), which the results replaced."""
-    if path.is_file():
-        with contextlib.suppress(OSError, UnicodeDecodeError), open(path, encoding="utf-8-sig") as f:
-            if f.read(4096).lstrip().startswith("{"):
-                raise ValueError(f"--out {path} holds a JSON object (labels?), not results: it would be replaced; write to another file")
+def _head(path: Path) -> str:
+    """The start of a file, as text, for what it holds ("" for none, or none readable)."""
+    with contextlib.suppress(OSError, UnicodeDecodeError), open(path, encoding="utf-8-sig") as f:
+        return f.read(65536).lstrip()
+    return ""
 
 
 def _check_writable(folder: Path, what: str) -> None:
@@ -563,6 +571,8 @@ def _convert(args: argparse.Namespace) -> int:
     from core.formats.retinanet_csv import class_list_path, found_class_list
     from core.labels import same_named_categories
 
+    if args.target == "-":  # (a file, or folder, named "-" was written)
+        raise ValueError("target -: only retina predict writes to standard output; give the file or folder to write")
     target, source = Path(args.target), Path(args.source)
     # RetinaNet CSV's paths are relative to its folder: without --images, that is the image folder
     images = args.images if args.images is not None or args.source_format != "csv" else source.parent

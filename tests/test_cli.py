@@ -459,6 +459,15 @@ def test_predict_never_replaces_a_labels_file_given_as_its_output(tiny_checkpoin
     assert main(["predict", str(PHOTOS / "skimage" / "coffee.png"), "--weights", str(tiny_checkpoint), "--out", str(labels)]) == 1
     assert f"--out {labels} holds a JSON object (labels?), not results: it would be replaced" in capsys.readouterr().err
     assert labels.read_bytes() == before
+    # nor do eval's metrics and error list, or convert's CSV (they wrote over it); "-" is standard output for predict alone
+    coco, weights = str(CHESS / "_annotations.coco.json"), str(tiny_checkpoint)
+    for command, said in ((["eval", "--coco", coco, "--weights", weights, "--json", str(labels)], "holds COCO labels, not metrics"),
+                          (["eval", "--coco", coco, "--weights", weights, "--errors", str(labels)], "holds JSON (labels or results?), not a CSV"),
+                          (["convert", "--from", "coco", coco, "--to", "csv", str(labels)], "holds JSON (labels or results?), not a CSV"),
+                          (["eval", "--coco", coco, "--weights", weights, "--json", "-"], "only retina predict writes to standard output"),
+                          (["convert", "--from", "coco", coco, "--to", "coco", "-"], "only retina predict writes to standard output")):
+        assert main(command) == 1 and said in capsys.readouterr().err
+        assert labels.read_bytes() == before and not Path("-").exists()
     results = tmp_path / "results.json"
     results.write_text("[]\n")  # results written before are written over, as asked
     assert main(["predict", str(PHOTOS / "skimage" / "coffee.png"), "--weights", str(tiny_checkpoint), "--device", "cpu",
