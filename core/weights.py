@@ -16,7 +16,7 @@ import json
 import pickle
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -102,14 +102,31 @@ class ModelSpec:
 class Checkpoint:
     spec: ModelSpec
     state_dict: dict[str, Tensor]
+    source: str = ""  # the file it was read from, for messages
 
     def build_model(self) -> RetinaNet:
         model = RetinaNet(self.spec.model)
         try:
             model.load_state_dict(self.state_dict)
-        except RuntimeError as exc:
-            raise CheckpointError(f"weights do not fit the described model: {exc}") from None
+        except RuntimeError:
+            raise CheckpointError(self._misfit(model.state_dict())) from None
         return model
+
+    def _misfit(self, described: dict[str, Tensor]) -> str:
+        """How the weights differ from the model the metadata describes, in a line (torch's list of
+        every key ran to 16,000 characters, and named no file)."""
+        have = self.state_dict
+        missing = [k for k in described if k not in have]
+        foreign = [k for k in have if k not in described]
+        reshaped = [k for k in described if k in have and have[k].shape != described[k].shape]
+        parts = ([f"{len(missing)} of its tensors are not in the file (first: {missing[0]})"] if missing else []) + (
+            [f"{len(foreign)} tensors of the file are not of it (first: {foreign[0]})"] if foreign else []) + (
+            [f"{len(reshaped)} have another shape (first: {reshaped[0]}, {tuple(have[reshaped[0]].shape)} in the file, "
+             f"{tuple(described[reshaped[0]].shape)} described)"] if reshaped else [])
+        config = self.spec.model
+        where = f"{self.source}: " if self.source else ""
+        return (f"{where}the weights do not fit the model its metadata describes ({config.backbone}, {config.fpn_channels} FPN channels, "
+                f"{config.num_classes} classes): {'; '.join(parts)}. Was the metadata edited, or the weights of another model put in?")
 
 
 def save_checkpoint(path: Path | str, model: RetinaNet, spec: ModelSpec, *, float_dtype: torch.dtype | None = None) -> None:
@@ -139,7 +156,7 @@ def load_checkpoint(path: Path | str) -> Checkpoint:
     broken = next((k for k, v in checkpoint.state_dict.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
     if broken is not None:  # (a diverged run's weights): every score NaN, no detection and no word why
         raise CheckpointError(f"{path}: its weights hold NaN or infinite values (first: {broken}); it cannot be used")
-    return checkpoint
+    return replace(checkpoint, source=str(path))
 
 
 def read_spec(path: Path | str) -> ModelSpec:

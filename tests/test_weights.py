@@ -172,3 +172,22 @@ def test_half_precision_storage_loads_back_into_float32(tmp_path):
     weight = rebuilt.head.classification_head.cls_logits.weight
     assert weight.dtype == torch.float32
     torch.testing.assert_close(weight, model.head.classification_head.cls_logits.weight, rtol=1e-3, atol=1e-4)
+
+
+def test_weights_that_do_not_fit_their_metadata_are_named_in_a_line(tiny_checkpoint, tmp_path):
+    """Hand-edited metadata (another backbone or FPN width): torch's error listed every key, 16,000
+    characters naming no file."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(tiny_checkpoint), framework="pt") as f:
+        metadata, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    spec = json.loads(metadata["retina_gui"])
+    spec["model"]["fpn_channels"] = 128
+    edited = tmp_path / "edited.safetensors"
+    save_file(tensors, str(edited), metadata={**metadata, "retina_gui": json.dumps(spec)})
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(edited).build_model()
+    said = str(caught.value)
+    assert said.startswith(f"{edited}: the weights do not fit the model its metadata describes (resnet18, 128 FPN channels, 3 classes): ")
+    assert "have another shape (first: " in said and len(said) < 600
