@@ -281,6 +281,7 @@ class Trainer:
         if self._small_input_fp32:
             self.dtype = torch.float32
         self._made_from: Path | None = None  # the outermost folder this run made (set by _hold_run_folder)
+        self._marks_made: set[str] = set()  # the lock and run mark files it made in a folder that was there
         self._run_lock = self._hold_run_folder(resume)  # before anything is written there
         try:
             self._prepare(train_data=train_data, val_data=val_data, config=config, start=start, backbone=backbone, preset=preset,
@@ -647,6 +648,7 @@ class Trainer:
         folders = [name for name in (*_RUN_FILES, "best.safetensors", _PENDING_BEST) if (self.run_dir / name).is_dir()]
         if folders:  # (found otherwise only when the first epoch's files are written)
             raise TrainingError(f"{self.run_dir} holds folders named {', '.join(folders)}, where the run writes its files: move them away")
+        self._marks_made = {name for name in (_LOCK_FILE, _RUN_MARK) if not (self.run_dir / name).exists()}
         lock = FileLock(self.run_dir / _LOCK_FILE, timeout=0)
         try:
             lock.acquire()
@@ -666,7 +668,10 @@ class Trainer:
         """The folders this run made, left with nothing but its marks (it failed before its start:
         the start weights' download, say), go: they stayed, and looked like a run."""
         made = self._made_from
-        if made is None:
+        if made is None:  # a folder of the user's (a --resume of a folder without a run): only the marks this run left go
+            for name in self._marks_made:
+                with contextlib.suppress(OSError):
+                    (self.run_dir / name).unlink(missing_ok=True)
             return
         with contextlib.suppress(OSError):
             if {p.name for p in self.run_dir.iterdir()} <= {_LOCK_FILE, _RUN_MARK}:

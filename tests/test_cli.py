@@ -206,6 +206,11 @@ def test_train_output_and_option_mistakes_are_found_before_training(tmp_path, ca
     assert "is a file: give the folder for the run" in capsys.readouterr().err
     assert main(["train", "--coco", coco, "--backbone", "resnet18", "--out", str(tmp_path / "none"), "--resume"]) == 1
     assert "nothing to resume: " in capsys.readouterr().err and not (tmp_path / "none").exists()  # (it was made, a lock file in it)
+    notes = tmp_path / "notes"  # a folder of the user's, without a run: refused, and left as it was (a .run.lock stayed in it)
+    notes.mkdir()
+    (notes / "notes.txt").write_text("x")
+    assert main(["train", "--coco", coco, "--backbone", "resnet18", "--out", str(notes), "--resume"]) == 1
+    assert "nothing to resume in " in capsys.readouterr().err and [p.name for p in notes.iterdir()] == ["notes.txt"]
     images = tmp_path / "images"
     images.mkdir()
     (images / "a.jpg").write_bytes(b"")
