@@ -471,7 +471,11 @@ def _ctrl_c_cancels(cancel) -> Iterator[None]:
         yield
         return
 
+    main_process = os.getpid()
+
     def interrupt(signum, frame) -> None:
+        if os.getpid() != main_process:  # a DataLoader worker, forked with this handler: the main process stops them
+            return  # (each said "stopping after this step" too)
         if cancel.cancelled:
             raise KeyboardInterrupt
         print("\nstopping after this step and saving it (Ctrl+C again stops at once) …", file=sys.stderr)
