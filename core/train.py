@@ -590,6 +590,7 @@ class Trainer:
         by_id = {c.id: c for c in labels.categories}
         head_keys = {class_name_key(c.name) for c in self.spec.classes}
         unused = min((c.id for c in labels.categories), default=0) - 1
+        counts = labels.box_counts()
         classes, renamed, gone = [], [], []
         for head in self.spec.classes:
             match = by_key.get(class_name_key(head.name))
@@ -599,11 +600,13 @@ class Trainer:
             if match is None:
                 gone.append(head.name)
                 match, unused = Category(unused, head.name), unused - 1
+            elif not counts.get(match.id):  # listed still, its boxes all deleted: as good as gone (it went unsaid)
+                gone.append(match.name)
             classes.append(Category(match.id, match.name))  # the labels' name: validation matches by it, the checkpoint keeps it
         if renamed:
             self._log(f"classes renamed since this run started (the same class ids): {', '.join(renamed)}")
         if gone:
-            self._log(f"classes of this run the labels no longer have (no boxes to learn from): {', '.join(gone)}")
+            self._log(f"classes of this run the labels no longer have boxes of (it learns them from none): {', '.join(gone)}")
         self.classes_gone = tuple(gone)
         return classes
 
