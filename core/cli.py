@@ -101,7 +101,8 @@ def _predict(args: argparse.Namespace) -> int:
     else:
         matched = [(p, i + 1) for i, p in enumerate(paths)]
     if not matched:
-        print("retina: no images to predict", file=sys.stderr)
+        given = first_names(args.inputs, 3)
+        print(f"retina: no images to predict in {given}" + (" (none of them is listed in --coco)" if args.coco and paths else ""), file=sys.stderr)
         return EXIT_ERROR
     image_ids = dict(matched)
     results: list[dict] = []
@@ -119,7 +120,7 @@ def _predict(args: argparse.Namespace) -> int:
     for message in errors:
         print(f"skipped {message}", file=sys.stderr)
     if len(errors) == len(matched):
-        print(f"retina: none of the {len(matched)} images could be read: nothing written", file=sys.stderr)
+        print(f"retina: {_none_read(len(matched))}: nothing written", file=sys.stderr)
         return EXIT_ERROR
     if args.out == "-":
         # UTF-8 as a file would be, whatever the terminal's encoding (a cp1252 or ASCII one failed on "café.jpg" after predicting)
@@ -191,6 +192,11 @@ def _note_slow_precision(detector) -> None:
     2.7 s on a 2-core CPU): said, as it went by without a word."""
     if detector.runtime.precision == "fp16" and not detector.runtime.device.startswith("cuda"):
         print("note: fp16 on the CPU is slow (several times fp32's time): --precision bf16 or fp32 run faster there", file=sys.stderr)
+
+
+def _none_read(images: int) -> str:
+    """"none of the 3 images could be read", "the image could not be read" ("none of the 1 images")."""
+    return "the image could not be read" if images == 1 else f"none of the {images} images could be read"
 
 
 def _check_out(given: str, flag: str, example: str, inputs: list[Path] = ()) -> None:
@@ -526,7 +532,7 @@ def _eval(args: argparse.Namespace) -> int:
     if result.skipped and not result.num_images:
         for message in result.skipped:
             print(message, file=sys.stderr)
-        print(f"retina: none of the {len(result.skipped)} images could be read: nothing to evaluate", file=sys.stderr)
+        print(f"retina: {_none_read(len(result.skipped))}: nothing to evaluate", file=sys.stderr)
         return EXIT_ERROR
     fmt = lambda v: "  n/a" if v is None else f"{v:.3f}"  # noqa: E731
     print(" ".join(f"{m:>6}" for m in METRICS))

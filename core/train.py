@@ -306,7 +306,8 @@ class Trainer:
         self.classes = classes or training_classes(train_data.labels)
         self.classes_gone: tuple[str, ...] = ()
         if not self.classes:
-            raise TrainingError("no labelled boxes to train on")
+            raise TrainingError(f"no labelled boxes to train on: the {count(len(train_data.labels.images), 'image')} of the training labels "
+                                "have none")
         if not train_data.labels.images:
             raise TrainingError("the training set has no images")
         if not resume:  # before anything is logged: a refused run must not write into another's train.log (every process refuses alike)

@@ -169,7 +169,7 @@ def test_nothing_readable_writes_nothing(tiny_checkpoint, tmp_path, capsys):
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 not an image")
     out = tmp_path / "r.json"
     assert main(["predict", str(tmp_path / "bad.jpg"), "--weights", str(tiny_checkpoint), "--device", "cpu", "--out", str(out)]) == 1
-    assert "none of the 1 images could be read: nothing written" in capsys.readouterr().err and not out.exists()
+    assert "retina: the image could not be read: nothing written" in capsys.readouterr().err and not out.exists()
 
 
 def test_an_empty_weights_file_and_usage_mistakes_found_late_are_one_line(tmp_path, capsys):
@@ -502,3 +502,10 @@ def test_convert_to_yolo_or_voc_makes_absolute_file_names_relative_to_images_or_
     source.write_text(json.dumps(data))
     assert main(["convert", "--from", "coco", str(source), "--to", "yolo", str(tmp_path / "yolo"), "--images", str(linked)]) == 0
     assert (tmp_path / "yolo" / "chess_01.txt").is_file()
+
+
+def test_predict_on_a_folder_without_images_names_it(tiny_checkpoint, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["predict", str(empty), "--weights", str(tiny_checkpoint), "--device", "cpu", "--out", str(tmp_path / "r.json")]) == 1
+    assert f"retina: no images to predict in {empty}" in capsys.readouterr().err and not (tmp_path / "r.json").exists()
