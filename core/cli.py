@@ -61,7 +61,7 @@ def _predict(args: argparse.Namespace) -> int:
     sizes: dict[int, tuple[int, int]] = {}  # the COCO file's image sizes, by id
     if args.coco:
         from core.formats.coco import read_coco
-        from core.labels import category_of_class, placeholder_rows
+        from core.labels import category_of_class, placeholder_rows, same_named_categories
 
         coco = read_coco(args.coco)
         ids = {im.file_name: im.id for im in coco.images}
@@ -69,6 +69,9 @@ def _predict(args: argparse.Namespace) -> int:
         written_ids = {im.id: im.id_as_written for im in coco.images if im.id_as_written is not None}
         sizes = {im.id: (im.width, im.height) for im in coco.images if im.width > 0}
         if coco.categories:  # results scored against this file need its ids: classes matched by name, as eval does
+            if problem := same_named_categories(coco.categories):  # (one of the two was taken, unsaid; train and eval refuse such a file)
+                print(f"note: {args.coco}: {problem}; the model's class takes the category of exactly its name, if one has it",
+                      file=sys.stderr)
             category_ids = category_of_class([c.name for c in detector.classes], coco.categories)
             none = placeholder_rows([c.name for c in detector.classes])
             lacking = [c.name for k, c in enumerate(detector.classes) if k not in category_ids and k not in none]
@@ -351,6 +354,9 @@ def _train(args: argparse.Namespace) -> int:
     _check_writable(out, f"--out {out}:")
     if args.val_images and not args.val_coco:
         raise UsageError("--val-images is the folder of --val-coco's images: give --val-coco too")
+    if args.val_coco and Path(args.val_coco).resolve() == Path(args.coco).resolve():  # (taken without a word)
+        print(f"note: --val-coco is the training labels, {args.coco}: its mAP says how well the model learnt them, not how it does on "
+              "images it has not seen (--val-split holds some out)", file=sys.stderr)
     labels = read_coco(args.coco)
     val_labels = read_coco(args.val_coco) if args.val_coco else None
     for path, found in ((args.coco, labels), (args.val_coco, val_labels)):

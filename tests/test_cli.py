@@ -509,3 +509,15 @@ def test_predict_on_a_folder_without_images_names_it(tiny_checkpoint, tmp_path, 
     empty.mkdir()
     assert main(["predict", str(empty), "--weights", str(tiny_checkpoint), "--device", "cpu", "--out", str(tmp_path / "r.json")]) == 1
     assert f"retina: no images to predict in {empty}" in capsys.readouterr().err and not (tmp_path / "r.json").exists()
+
+
+def test_predict_notes_a_coco_file_with_two_categories_of_one_class_name(tiny_checkpoint, tmp_path, capsys):
+    data = json.loads((CHESS / "_annotations.coco.json").read_text())
+    first = data["categories"][1]
+    data["categories"].append({"id": 99, "name": f" {first['name'].upper()} ", "supercategory": ""})
+    coco = tmp_path / "two.json"
+    coco.write_text(json.dumps(data))
+    image = CHESS / data["images"][0]["file_name"]
+    assert main(["predict", str(image), "--weights", str(tiny_checkpoint), "--device", "cpu", "--coco", str(coco),
+                 "--out", str(tmp_path / "r.json")]) in (0, 3)
+    assert f"note: {coco}: categories {first['id']} ({first['name']!r}) and 99" in capsys.readouterr().err
