@@ -850,6 +850,10 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"retina {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # the reader of standard output went (predict --out - | head): as other tools, quietly
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # (Python's own flush at exit failed on it again)
+        return EXIT_ERROR
     except Exception as exc:
         if "core.train" in sys.modules and isinstance(exc, sys.modules["core.train"].ResumeMismatch):  # (as the validation check's)
             print(f"retina {args.command}: error: {exc}", file=sys.stderr)

@@ -521,3 +521,15 @@ def test_predict_notes_a_coco_file_with_two_categories_of_one_class_name(tiny_ch
     assert main(["predict", str(image), "--weights", str(tiny_checkpoint), "--device", "cpu", "--coco", str(coco),
                  "--out", str(tmp_path / "r.json")]) in (0, 3)
     assert f"note: {coco}: categories {first['id']} ({first['name']!r}) and 99" in capsys.readouterr().err
+
+
+def test_a_reader_of_standard_output_that_goes_ends_the_command_quietly(monkeypatch, capsys):
+    """predict --out - | head: "retina: [Errno 32] Broken pipe" was printed."""
+    import core.cli
+
+    def closed_pipe(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(core.cli, "_convert", closed_pipe)
+    assert main(["convert", "--from", "coco", "a.json", "--to", "coco", "b.json"]) == 1
+    assert "Broken pipe" not in capsys.readouterr().err
