@@ -611,8 +611,7 @@ def _convert(args: argparse.Namespace) -> int:
     else:
         _check_writable(target if target.is_dir() else target.parent, f"{target}:")
     labels, problems = read_labels(args.source_format, args.source, images)
-    if args.target_format in ("voc", "yolo"):
-        labels = _relative_to_images(labels, args.images, args.target_format)
+    labels = _relative_to_images(labels, args.images, args.target_format)
     if args.target_format == "csv":
         # its paths lead to the images written: without --images, the labels' folder is taken for
         # theirs (Roboflow's COCO export holds them beside the JSON)
@@ -647,9 +646,10 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _relative_to_images(labels, images: str | None, target_format: str):
-    """VOC and YOLO write a label file per image path under the target folder: absolute file names
-    (a FiftyOne export's) are made relative to ``--images`` where they lie in it, else refused with
-    the folder that would do (it said only "not a relative path inside the image folder")."""
+    """Every format names an image by its path inside the image folder (VOC and YOLO write its label
+    file at that path under the target folder): absolute file names (a FiftyOne export's) are made
+    relative to ``--images`` where they lie in it, else refused with the folder that would do (it
+    said only "not a relative path inside the image folder", and for COCO and CSV took no --images)."""
     from core.formats import path_under
     from core.formats.coco import inside_folder
     from core.labels import LabelSet
@@ -666,8 +666,10 @@ def _relative_to_images(labels, images: str | None, target_format: str):
     way = "they are not all inside --images" if images is not None else "give --images, the folder that holds them, to write them relative to it"
     if images is None and all(Path(n).is_absolute() for n in outside):
         way += f" (here {os.path.commonpath([str(Path(n).parent) for n in outside])}?)"
+    writes = ("writes each image's label file at its path under the target folder" if target_format in ("voc", "yolo") else
+              "names each image by its path inside the image folder")
     raise ValueError(f"{count(len(outside), 'image')} of the labels named by a path outside the image folder (the first: {first}): "
-                     f"{target_format.upper()} writes each image's label file at its path under the target folder, so {way}; nothing was written")
+                     f"{target_format.upper()} {writes}, so {way}; nothing was written")
 
 
 def _number(kind: type, low: float, high: float | None = None, *, low_open: bool = False, high_open: bool = False):

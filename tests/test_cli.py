@@ -493,6 +493,12 @@ def test_convert_to_yolo_or_voc_makes_absolute_file_names_relative_to_images_or_
                  str(ROOT / "resources" / "demo")]) == 0
     assert "note: 8 absolute file names written relative to --images" in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "voc").glob("*.xml"))[0] == "chess_01.xml"
+    # COCO and CSV too (they refused the file names without naming a way, and took no --images)
+    assert main(["convert", "--from", "coco", str(source), "--to", "coco", str(tmp_path / "relative.json")]) == 1
+    assert "COCO names each image by its path inside the image folder, so give --images" in capsys.readouterr().err
+    assert main(["convert", "--from", "coco", str(source), "--to", "coco", str(tmp_path / "relative.json"), "--images",
+                 str(ROOT / "resources" / "demo")]) == 0
+    assert json.loads((tmp_path / "relative.json").read_text())["images"][0]["file_name"] == "chess_01.jpg"
     # an image that is a link to a file elsewhere keeps its own name (resolved, it was refused as outside --images)
     linked = tmp_path / "linked"
     linked.mkdir()
