@@ -443,8 +443,8 @@ class Workspace(QObject):
         lacks need (checked here, before anything changes). With ``keep_ids`` (classes of a file) a
         new class keeps its id from the file when the store has no class of that id (renumbered, an
         exported folder imported into a copy of its images came back with other ids, and so other
-        colours); else (a model's classes) it takes the next free id (an accepted prediction's class
-        took id 0, a placeholder, wherever 0 was free)."""
+        colours); else (a model's classes) it takes the next id no class of the store has had (an
+        accepted prediction's class took id 0, a placeholder, wherever 0 was free)."""
         ids = {class_name_key(c.name): c.id for c in self.store.categories}
         taken = set(ids.values())
         # a class whose id is taken gets one neither side uses (none of the others moves)
@@ -456,7 +456,8 @@ class Workspace(QObject):
             if key not in ids:
                 name = clean_category_name(category.name)
                 self.store.check_category_name(name)
-                cid = category.id if keep_ids and category.id not in taken else max(wanted, default=0) + 1
+                # (past the highest id the store has had: a deleted class's id is not given to another)
+                cid = category.id if keep_ids and category.id not in taken else max(max(wanted, default=0), self.store.highest_category_id) + 1
                 taken.add(cid)
                 wanted.add(cid)
                 ids[key] = cid

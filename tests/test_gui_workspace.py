@@ -377,6 +377,10 @@ def test_pasting_boxes_whose_class_was_deleted_leaves_them_out_and_says_so(qtbot
     assert ws.add_category("timer").id == highest + 1
     window.annotator.paste()
     assert len(store.boxes("chess_01.jpg")) == n and messages[-1] == "1 of 1 boxes not pasted: 1 of a class deleted since they were copied"
+    ws.undo_stack.undo()  # the timer's adding undone: its id is nothing else's
+    ws.delete_category(max(c.id for c in store.categories))  # the highest id now deleted: a class of accepted predictions is past it
+    ws.accept_predictions([("chess_01.jpg", window.annotator.size, [(10.0, 10.0, 50.0, 50.0, "zebra")])], "Accept 1 prediction")
+    assert store.category_named("zebra").id == highest + 1
 
 
 def test_class_edits_are_undoable_and_saved(qtbot, demo):
