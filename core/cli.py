@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import dataclasses
 import importlib
+import io
 import math
 import os
 import re
@@ -310,21 +311,35 @@ def _check_resume_arguments(args: argparse.Namespace, out: Path, val_labels: Lab
     command, digest = training.get("command", ""), training.get("validation")
     if not isinstance(command, str) or not command.startswith("retina train"):  # a run of the window's (it splits its labels itself)
         return
-    try:
-        recorded = build_parser().parse_args(shlex.split(command)[1:])  # (as given: "--val-s 0.3" is --val-split)
-    except (ValueError, SystemExit):  # a command of another version: nothing to compare with
-        return
-    started = (f"--val-split {recorded.val_split:g}" if recorded.val_split else f"--val-coco {recorded.val_coco}" if recorded.val_coco
-               else "no validation option")
+    recorded = _recorded_options(command)
     if digest is not None:  # (runs before 2026-11-29 did not record it: their options are compared instead)
         same = digest == validation_digest(val_labels)
-    else:
+    elif recorded is not None:
         same = recorded.val_split == args.val_split and (recorded.val_coco is None) == (args.val_coco is None)
+    else:  # an old run whose command does not read: nothing to compare with
+        return
     if not same:
+        started = ("its own validation" if recorded is None else f"--val-split {recorded.val_split:g}" if recorded.val_split else
+                   f"--val-coco {recorded.val_coco}" if recorded.val_coco else "no validation option")
         resplit = (" (--val-split splits the labels anew: images added to or removed from them since the stop change the split)"
-                   if args.val_split and recorded.val_split == args.val_split else "")
+                   if args.val_split and recorded is not None and recorded.val_split == args.val_split else "")
         raise UsageError(f"this run was started with {started}, and these options validate it on other images{resplit}: resume it "
                          "with the same validation (other images would have it validated on images it trained on)")
+
+
+def _recorded_options(command: str) -> argparse.Namespace | None:
+    """The options of a run's recorded command, as argparse read them ("--val-s 0.3" is
+    --val-split), or None when it does not read (another version's options)."""
+    try:
+        words = shlex.split(command)
+    except ValueError:  # (runs before 2026-11 kept it unquoted)
+        words = command.split()
+    parser = build_parser()
+    with contextlib.redirect_stderr(io.StringIO()):  # (argparse printed its usage and error for it)
+        try:
+            return parser.parse_known_args(words[1:])[0]
+        except SystemExit:
+            return None
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -852,9 +867,13 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"retina {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except BrokenPipeError:  # the reader of standard output went (predict --out - | head): as other tools, quietly
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # (Python's own flush at exit failed on it again)
+    except BrokenPipeError as exc:
+        if getattr(args, "out", None) == "-":  # the reader of standard output went (predict --out - | head): as other tools, quietly
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # (Python's own flush at exit failed on it again)
+        else:  # another pipe or socket (a download): said
+            with contextlib.suppress(OSError):
+                print(f"retina: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except Exception as exc:
         if "core.train" in sys.modules and isinstance(exc, sys.modules["core.train"].ResumeMismatch):  # (as the validation check's)

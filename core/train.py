@@ -314,6 +314,8 @@ class Trainer:
             self._check_new_run_folder()
         self.reported: set[str] = set()  # unreadable images already logged
         train_data = self._readable(train_data, "training")
+        # the validation images as given, before those unreadable are left out (one bad image refused every resume)
+        self.validation = validation_digest(val_data.labels if val_data is not None else None)
         if val_data is not None:
             val_data = self._readable(val_data, "validation")
         self.train_data, self.val_data = train_data, val_data
@@ -543,7 +545,7 @@ class Trainer:
         """The spec saved with the weights: how far the run got, its recipe and its last scores."""
         return replace(self.spec, training={"epochs_done": self.epoch, "step": self.step, "best_mAP": self.best_map, "recipe": _recipe(self.config),
                                             "command": self.command, "history": self.history[-1:],
-                                            "validation": validation_digest(self.val_data.labels if self.val_data else None)})
+                                            "validation": self.validation})
 
     def _save(self, reason: str) -> None:
         """last.safetensors, then train_state.pt: the state is the commit. It holds the weights of

@@ -536,6 +536,9 @@ def test_a_reader_of_standard_output_that_goes_ends_the_command_quietly(monkeypa
     def closed_pipe(args):
         raise BrokenPipeError(32, "Broken pipe")
 
-    monkeypatch.setattr(core.cli, "_convert", closed_pipe)
-    assert main(["convert", "--from", "coco", "a.json", "--to", "coco", "b.json"]) == 1
+    monkeypatch.setattr(core.cli, "_predict", closed_pipe)
+    assert main(["predict", "a.jpg", "--weights", "w.safetensors", "--out", "-"]) == 1
     assert "Broken pipe" not in capsys.readouterr().err
+    monkeypatch.setattr(core.cli, "_convert", closed_pipe)  # another pipe than standard output: said
+    assert main(["convert", "--from", "coco", "a.json", "--to", "coco", "b.json"]) == 1
+    assert "retina: [Errno 32] Broken pipe" in capsys.readouterr().err
