@@ -89,7 +89,7 @@ def child_startup(folder: Path, started: float, mode: str) -> dict:
         while window.annotator.size is None:
             app.processEvents()
         first = time.time() - started
-        while window.scanner.isRunning() or window.files.model.rowCount() == 0:
+        while not window.listing.complete or window.files.model.rowCount() == 0:
             app.processEvents()
         app.processEvents()
         listed = time.time() - started
