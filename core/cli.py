@@ -232,7 +232,7 @@ def _check_out(given: str, flag: str, example: str, inputs: list[Path] = ()) -> 
     if path.exists() and path.suffix.lower() in IMAGE_SUFFIXES:
         raise ValueError(f"{flag} {path} is an image: it would be overwritten; write to a {Path(example).suffix} file")
     head = _head(path)
-    if example.endswith(".csv") and head.startswith(("{", "[")):
+    if example.endswith(".csv") and re.match(r'\{\s*["}]|\[\s*([{\["\]]|$)', head):  # JSON's start, not a path "[2021] trip/a.jpg"
         raise ValueError(f"{flag} {path} holds JSON (labels or results?), not a CSV: it would be replaced; write to another file")
     if example == "results.json" and head.startswith("{"):
         raise ValueError(f"{flag} {path} holds a JSON object (labels?), not results: it would be replaced; write to another file")

@@ -332,7 +332,7 @@ class Trainer:
             self.model = checkpoint.build_model()
             # the run goes on with the classes its head has (the labels' classes may have changed since:
             # mapping them onto its rows by position would train one class's rows on another's boxes)
-            self.classes = self._head_classes(train_data.labels)
+            self.classes = self._head_classes(train_data.labels, val_data.labels if val_data is not None else None)
             known = {c.id for c in train_data.labels.categories}  # (a class the labels lost keeps its own id and name)
             self.spec = replace(self.spec, classes=tuple(ClassInfo(c.id, c.name) if c.id in known else head
                                                          for c, head in zip(self.classes, self.spec.classes)))
@@ -584,7 +584,7 @@ class Trainer:
 
     # -- loop --------------------------------------------------------------------------------------
 
-    def _head_classes(self, labels: LabelSet) -> list[Category]:
+    def _head_classes(self, labels: LabelSet, val_labels: LabelSet | None) -> list[Category]:
         """The resumed run's head classes, each with the id the labels give it now: matched by name
         (a re-export renumbers ids: matched by id, every class trained on another's boxes), else by
         id when that class has a name no head class has (renamed in the window, which keeps ids).
@@ -593,7 +593,9 @@ class Trainer:
         by_id = {c.id: c for c in labels.categories}
         head_keys = {class_name_key(c.name) for c in self.spec.classes}
         unused = min((c.id for c in labels.categories), default=0) - 1
-        counts = labels.box_counts()
+        counts = labels.box_counts()  # (a class boxed in validation images alone is not gone: it is scored)
+        for category_id, n in (val_labels.box_counts() if val_labels is not None else {}).items():
+            counts[category_id] = counts.get(category_id, 0) + n
         classes, renamed, gone = [], [], []
         for head in self.spec.classes:
             match = by_key.get(class_name_key(head.name))

@@ -108,11 +108,11 @@ class Checkpoint:
         model = RetinaNet(self.spec.model)
         try:
             model.load_state_dict(self.state_dict)
-        except RuntimeError:
-            raise CheckpointError(self._misfit(model.state_dict())) from None
+        except RuntimeError as exc:
+            raise CheckpointError(self._misfit(model.state_dict(), exc)) from None
         return model
 
-    def _misfit(self, described: dict[str, Tensor]) -> str:
+    def _misfit(self, described: dict[str, Tensor], exc: RuntimeError) -> str:
         """How the weights differ from the model the metadata describes, in a line (torch's list of
         every key ran to 16,000 characters, and named no file)."""
         have = self.state_dict
@@ -122,7 +122,7 @@ class Checkpoint:
         parts = ([f"{len(missing)} of its tensors are not in the file (first: {missing[0]})"] if missing else []) + (
             [f"{len(foreign)} tensors of the file are not of it (first: {foreign[0]})"] if foreign else []) + (
             [f"{len(reshaped)} have another shape (first: {reshaped[0]}, {tuple(have[reshaped[0]].shape)} in the file, "
-             f"{tuple(described[reshaped[0]].shape)} described)"] if reshaped else [])
+             f"{tuple(described[reshaped[0]].shape)} described)"] if reshaped else []) or [str(exc).strip().splitlines()[0][:300]]
         config = self.spec.model
         where = f"{self.source}: " if self.source else ""
         return (f"{where}the weights do not fit the model its metadata describes ({config.backbone}, {config.fpn_channels} FPN channels, "

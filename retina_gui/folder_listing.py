@@ -23,7 +23,7 @@ class FolderListing(QObject):
     finds them, and shows the image to come back to when the listing reaches it."""
 
     message = Signal(str)  # a passing word for the status bar
-    problem = Signal(str, str)  # (title, text): said in a box, under what it said before
+    problem = Signal(str, str, bool)  # (title, text, under what the box of that title said before): said in a box
     listed = Signal(int)  # the first scan has ended, having found that many images
     relisted = Signal()  # a rescan has ended
 
@@ -104,7 +104,7 @@ class FolderListing(QObject):
         if missing := self.workspace.store.missing(self.files.model.names):
             self._report_once(f"missing_images/{self.workspace.labels_path}", missing, "Images missing",
                               f"{len(missing)} labelled images are not in the folder. Their labels are kept in the labels file:",
-                              f"{count_of(len(missing), 'labelled image')} not in the folder (their labels are kept)")
+                              f"{count_of(len(missing), 'labelled image')} not in the folder (their labels are kept)", keep_earlier=False)
 
     def _found_again(self, names: list) -> None:
         self._found_on_rescan.update(names)
@@ -137,15 +137,15 @@ class FolderListing(QObject):
             self._restore = None
 
     def _scan_failed(self, message: str) -> None:
-        self.problem.emit("Folder", message)
+        self.problem.emit("Folder", message, True)  # (with its skipped entries)
 
     def _scan_skipped(self, entries: list) -> None:
         """Entries the listing left out, with why (a link back up, a name not UTF-8)."""
         folder = self.scanner.folder
         text = f"{count_of(len(entries), 'entry')} of {folder} {'was' if len(entries) == 1 else 'were'} left out (the rest is listed)"
-        self._report_once(f"skipped_entries/{folder}", entries, "Folder", f"{text}:", text)
+        self._report_once(f"skipped_entries/{folder}", entries, "Folder", f"{text}:", text, keep_earlier=True)
 
-    def _report_once(self, key: str, names: list[str], title: str, text: str, again: str) -> None:
+    def _report_once(self, key: str, names: list[str], title: str, text: str, again: str, *, keep_earlier: bool) -> None:
         """``text`` and ``names`` in a box; while the names are the same ones, ``again`` in the
         status bar instead (the box came back at every opening, and at every F5)."""
         seen = hashlib.sha1("\n".join(names).encode()).hexdigest()
@@ -153,7 +153,7 @@ class FolderListing(QObject):
             self.message.emit(again)
             return
         listing = "\n".join(names[:15]) + (f"\n… and {len(names) - 15} more" if len(names) > 15 else "")
-        self.problem.emit(title, f"{text}\n\n{listing}")
+        self.problem.emit(title, f"{text}\n\n{listing}", keep_earlier)
         self.settings.setValue(key, seen)
 
     def _unreadable_key(self) -> str:

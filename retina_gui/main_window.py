@@ -95,7 +95,7 @@ class MainWindow(QMainWindow):
         self.files = FileListPanel(FileListModel(), self)
         self.listing = FolderListing(self.files, self.settings, self)
         self.listing.message.connect(self.say)
-        self.listing.problem.connect(self._report_under_earlier)
+        self.listing.problem.connect(self._listing_problem)
         self.listing.listed.connect(self._listed)
         self.listing.relisted.connect(self._relisted)
         self.classes = ClassesPanel(self, confirm=self.confirm)
@@ -646,9 +646,8 @@ class MainWindow(QMainWindow):
     def _relisted(self) -> None:
         self.training_panel.set_folder_images(self.files.model.names)
 
-    def _report_under_earlier(self, title: str, text: str) -> None:
-        """A folder's problems are said together (its scan's failure and its skipped entries)."""
-        self.report(title, text, keep_earlier=True)
+    def _listing_problem(self, title: str, text: str, keep_earlier: bool) -> None:
+        self.report(title, text, keep_earlier=keep_earlier)
 
     def _remember(self, folder: Path) -> None:
         recent = [f for f in self._recent() if f != str(folder)]

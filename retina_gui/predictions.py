@@ -360,10 +360,6 @@ class Predictions(QObject):
         if file_name == self.annotator.current:
             self.refilter()
 
-    def accept_image(self) -> int:
-        """Accept the shown predictions of the current image (one undo step), as Accept shown does."""
-        return self.accept_entries(self.plan_accept(self.image_entries()), "Accept {count} prediction{s}") if self.visible is not None else 0
-
     def classes_to_add(self, entries) -> list[str]:
         """The class names of these predictions (x1, y1, x2, y2, name) that the labels lack:
         accepting them adds those classes."""

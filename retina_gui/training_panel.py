@@ -4,6 +4,7 @@ messages, and a runs list to compare runs and switch the model between them."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -172,6 +173,7 @@ class TrainingPanel(QWidget):
         self.run_dir: Path | None = None
         self._shown_run: Path | None = None  # the run whose log and chart the panel shows
         self._left_out: list[str] = []  # the classes without boxes the run going on leaves out
+        self._unlogged: str | None = None  # a line of the run's log said before its folder was made, for its train.log
         self._ending: list[TrainingWorker] = []  # runs let go of (another folder opened): cancelled, ending their step
         # the models used before the current one (path, preset), the most recent last: "Previous model"
         # goes back through them one by one, whatever replaced them (a run, the runs list, Load Model…),
@@ -608,8 +610,9 @@ class TrainingPanel(QWidget):
         self.run_dir = self._shown_run = resume_dir or new_run_dir(self._root())
         self.chart.clear()
         self.log.clear()
-        if empty:
-            self.log.appendPlainText(f"left out of this run, having no boxes: {', '.join(empty)}")
+        self._unlogged = f"left out of this run, having no boxes: {', '.join(empty)}" if empty else None
+        if self._unlogged:
+            self.log.appendPlainText(self._unlogged)
         if resume_dir is not None:
             self._show_history(resume_dir)
             if self.advanced.isChecked() and self._recipe_shown:  # edits there went unused without a word
@@ -756,6 +759,10 @@ class TrainingPanel(QWidget):
         self.recipe_box.setVisible(self.advanced.isChecked() and not running)
 
     def _event(self, event) -> None:
+        if self._unlogged and self.run_dir is not None and self.run_dir.is_dir():  # the run's folder is made: its log says it too
+            with contextlib.suppress(OSError):
+                append_log(self.run_dir, self._unlogged)
+            self._unlogged = None
         if event.kind == "step":
             self.progress.setMaximum(event.total_steps)
             self.progress.setValue(event.step)
@@ -811,22 +818,22 @@ class TrainingPanel(QWidget):
             elif result.best_map is None or new_model or switched:  # nothing says whether it is better than the model it replaces
                 taken += ". Nothing compared it with the model it replaced: “Previous model” switches back"
             if worse:
-                why = f"It scores below the weights it started from on the same validation images{sizes}"
+                why = f"it scores below the weights it started from on the same validation images{sizes}"
             elif new_model:  # (a new model scoring 0.000 replaced a working one unasked)
-                why = f"It trained a new model, and the model in use ({model_name(in_use.path)}) was not scored on the same images"
+                why = f"it trained a new model, and the model in use ({model_name(in_use.path)}) was not scored on the same images"
             elif switched:
                 why = f"{model_name(in_use.path)} was chosen while it trained (it started with {model_name(start)})"
             notes = ""
             if result.classes_gone:  # (a log line alone said it: the model kept a class trained on negatives only)
                 notes = (f". Resumed, it kept its own classes: {', '.join(result.classes_gone)} "
-                         f"{'have' if len(result.classes_gone) > 1 else 'has'} no boxes now (merged or deleted since it started), and "
-                         "learnt from none: a new run leaves them out")
+                         f"{'have' if len(result.classes_gone) > 1 else 'has'} no boxes now (merged, deleted or emptied since it "
+                         "started), and learnt from none: a new run leaves them out, or asks to")
             if self._left_out:
                 notes += (f". {first_names(self._left_out)} {'were' if len(self._left_out) > 1 else 'was'} left out (no boxes): "
                           f"its model does not detect {'them' if len(self._left_out) > 1 else 'it'}")
             notes += self._classes_changed_since(trained + self._left_out)
             if worse or new_model or switched:  # the decision first: five lines show, and it came last (cut at 1024x700)
-                self.status.setText(f"The current model stays, and “Use its model” switches to this run's: {why[0].lower()}{why[1:]}. "
+                self.status.setText(f"The current model stays, and “Use its model” switches to this run's: {why}. "
                                     f"{done[0].upper()}{done[1:]}{notes}")
                 self._offered = (checkpoint, taken + notes)
                 self.use_run_button.show()

@@ -106,7 +106,8 @@ def test_accept_all_creates_labels_and_one_undo_removes_them(qtbot, tmp_path, wi
     name = window.annotator.current
     shown = len(window.predictions.visible)
     colors = {v.label.rsplit(" ", 1)[0]: v.color.name() for v in window.predictions.box_views()}
-    added = window.predictions.accept_image()
+    window.accepting.confirm = lambda title, text, **_: True
+    added = window.accepting.accept_image()
     # of two classes predicted on one object (NMS runs per class), the likelier alone becomes a label
     assert added == len(store.boxes(name)) and 0 < shown - added == int(window.statusBar().currentMessage().split("; left out: ")[1].split()[0])
     assert {c.name for c in store.categories} <= set(window.predictions.model.class_names)
@@ -114,7 +115,7 @@ def test_accept_all_creates_labels_and_one_undo_removes_them(qtbot, tmp_path, wi
     assert {v.label.rsplit(" ", 1)[0]: v.color.name() for v in window.predictions.box_views()} == colors
     # accepted predictions stay on screen, faint under their labels; the ones not yet labelled stand out
     assert all(v.faint for v in window.predictions.box_views()) and window.canvas._predictions[0].pen().color().alpha() < 255
-    assert window.predictions.accept_image() == 0  # everything is labelled now: nothing is added twice
+    assert window.accepting.accept_image() == 0  # everything is labelled now: nothing is added twice
     stack = window.workspace.undo_stack
     assert stack.count() == 1 and stack.text(0) == f"Accept {added} predictions · {name}"
     other = window.files.neighbours(name)[-1]
@@ -128,7 +129,7 @@ def test_accept_all_creates_labels_and_one_undo_removes_them(qtbot, tmp_path, wi
     path = window.workspace.labels_file.path
     qtbot.waitUntil(lambda: path.exists() and '"annotations":[]' in path.read_text(), timeout=3000)
     assert window.predictions.accept([0]) == 1
-    assert window.predictions.accept_image() == added - 1  # the one already labelled is skipped, and the history says so
+    assert window.accepting.accept_image() == added - 1  # the one already labelled is skipped, and the history says so
     assert stack.text(stack.index() - 1) == f"Accept {added - 1} predictions · {name}"
 
 
@@ -839,7 +840,8 @@ def test_a_rejected_prediction_is_hidden_and_not_accepted_with_the_rest(qtbot, t
     assert len(window.predictions.visible) == shown
     stack.redo()
     adds = sum(len(p) for _, _, p in window.predictions.plan_accept(window.predictions.image_entries()).fresh)
-    assert window.predictions.accept_image() == adds and 0 < adds <= shown - 1
+    window.accepting.confirm = lambda title, text, **_: True
+    assert window.accepting.accept_image() == adds and 0 < adds <= shown - 1
     boxes = {(b.x1, b.y1) for b in window.workspace.store.boxes(window.annotator.current)}
     assert (float(rejected_box[0]), float(rejected_box[1])) not in boxes
 

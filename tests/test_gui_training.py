@@ -390,6 +390,7 @@ def test_a_class_without_boxes_is_left_out_of_the_run_only_if_the_user_says_so(q
     assert panel.log.toPlainText().startswith("left out of this run, having no boxes: clock")
     qtbot.waitUntil(lambda: panel.worker is None, timeout=180_000)
     assert "clock was left out (no boxes): its model does not detect it" in panel.status.text()
+    assert "left out of this run, having no boxes: clock" in (panel._runs[0].path / "train.log").read_text(encoding="utf-8")
     assert "new since: clock" not in panel.status.text()  # (it was there all along)
     qtbot.waitUntil(lambda: window.predictions.model.path.parent.parent.name == "runs", timeout=60_000)
     assert "clock" not in window.predictions.model.class_names
@@ -891,8 +892,8 @@ def test_the_end_of_a_run_that_kept_a_class_the_labels_lost_says_so(qtbot, windo
     shutil.copy(DEMO_MODEL, run / "last.safetensors")
     panel._finished(TrainResult(run, 2, 20, False, None, run / "last.safetensors", None, classes_gone=("black-pawn",)))
     assert not window.asked  # no model was chosen while it trained: nothing to ask
-    assert ("Resumed, it kept its own classes: black-pawn has no boxes now (merged or deleted since it started), and learnt from none: "
-            "a new run leaves them out") in panel.status.text()
+    assert ("Resumed, it kept its own classes: black-pawn has no boxes now (merged, deleted or emptied since it started), and learnt "
+            "from none: a new run leaves them out, or asks to") in panel.status.text()
     qtbot.waitUntil(lambda: window.predictions.model is not None and window.predictions.model.path == run / "last.safetensors", timeout=60_000)
 
 
