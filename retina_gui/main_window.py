@@ -3,7 +3,6 @@ actions call the annotator and the workspace; what the window shows comes from t
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -27,7 +26,6 @@ from PySide6.QtWidgets import (
 
 from core.annotations import AnnotationFileLocked
 from core.images import IMAGE_SUFFIXES, would_list
-from core.text import count as count_of
 from retina_gui.accepting import PredictionAccepting
 from retina_gui.anchor_panel import AnchorPanel
 from retina_gui.annotator import Annotator
@@ -38,6 +36,7 @@ from retina_gui.convert import category_icon, class_key_text, class_keys
 from retina_gui.evaluation_panel import EvaluationPanel
 from retina_gui.file_list import NOTHING_FOUND, FileListModel, FileListPanel, without_labels
 from retina_gui.folder_listing import FolderListing
+from retina_gui.label_files import LabelFileDialogs
 from retina_gui.label_transfer import LabelTransfer
 from retina_gui.model_panel import WEIGHT_SUFFIXES, ModelPanel
 from retina_gui.predictions import Predictions
@@ -106,8 +105,11 @@ class MainWindow(QMainWindow):
         self.annotator = Annotator(self.canvas, self.files)
         self.class_choice = ClassChoice(self.annotator, self.classes, self.statusBar(), self)
         self.class_choice.message.connect(self.say)
+        self.label_files = LabelFileDialogs(self.transfer, self.annotator, self.files, confirm=self._confirm, window=self)
+        self.label_files.message.connect(self.say)
+        self.label_files.problem.connect(self.report)
         self.predictions = Predictions(self.annotator)
-        self.accepting = PredictionAccepting(self.canvas, self.predictions, confirm=self.confirm, parent=self)
+        self.accepting = PredictionAccepting(self.canvas, self.predictions, confirm=self._confirm, parent=self)
         self.accepting.message.connect(self.say)
         self.model_panel = ModelPanel(self.predictions, self)
         self.anchor_panel = AnchorPanel(self.annotator, self)
@@ -336,10 +338,10 @@ class MainWindow(QMainWindow):
         save = self._action(file, "&Save Now", self.save, QKeySequence.StandardKey.Save, "Labels are saved automatically after every edit")
         import_menu = file.addMenu("&Import Labels")
         formats = (("coco", "COCO JSON…"), ("voc", "Pascal VOC folder…"), ("yolo", "YOLO folder…"), ("csv", "RetinaNet CSV…"))
-        imports = [self._action(import_menu, text, partial(self.ask_import, fmt), tip="Add the boxes of a label file to this folder (one undo step)")
+        imports = [self._action(import_menu, text, partial(self.label_files.ask_import, fmt), tip="Add the boxes of a label file to this folder (one undo step)")
                    for fmt, text in formats]
         export = file.addMenu("&Export Labels")
-        exports = [self._action(export, text, partial(self.ask_export, fmt), tip="path,x1,y1,x2,y2,class_name lines and a class list, as "
+        exports = [self._action(export, text, partial(self.label_files.ask_export, fmt), tip="path,x1,y1,x2,y2,class_name lines and a class list, as "
                                 "yhenon/pytorch-retinanet and keras-retinanet train from" if fmt == "csv" else "")
                    for fmt, text in formats]
         file.addSeparator()
@@ -805,82 +807,6 @@ class MainWindow(QMainWindow):
         elif not self.workspace.save():
             self.statusBar().showMessage("labels saved", 3000)
 
-    def ask_import(self, fmt: str) -> None:
-        if self.workspace is None:
-            self.say("open a folder first: Import adds to its labels")
-            return
-        if fmt == "coco":
-            source, _ = QFileDialog.getOpenFileName(self, "Import COCO JSON", str(self.workspace.folder), "COCO JSON (*.json)")
-        elif fmt == "csv":
-            source, _ = QFileDialog.getOpenFileName(self, "Import RetinaNet CSV", str(self.workspace.folder),
-                                                    "RetinaNet CSV (*.csv);;All files (*)")
-        else:
-            source = QFileDialog.getExistingDirectory(self, f"Import {fmt.upper()} labels from folder", str(self.workspace.folder))
-        if source:
-            self.import_labels(fmt, Path(source))
-
-    def import_labels(self, fmt: str, source: Path) -> bool:
-        """Read in the background, then add the boxes as one undo step (``transfer.finished`` says how it went)."""
-        return self.workspace is not None and self.transfer.import_labels(self.workspace, fmt, source, set(self.files.model.names))
-
-    def ask_export(self, fmt: str) -> None:
-        if self.workspace is None:
-            self.say("open a folder first: Export writes its labels")
-            return
-        if not self._has_labels():  # (it wrote an empty file and said "self-check passed")
-            self.say("nothing to export: this folder has no labels yet (no classes, boxes or reviewed images)")
-            return
-        # a folder that cannot be written (a read-only share) was offered, and the export then failed there
-        place = self.workspace.folder if os.access(self.workspace.folder, os.W_OK) else Path.home()
-        if fmt == "coco":
-            # the replace question is asked here, after the labels file itself is refused: the dialog's own came first,
-            # and a "yes" to it was then refused
-            target, _ = QFileDialog.getSaveFileName(self, "Export COCO JSON", str(place / "export.coco.json"), "COCO JSON (*.json)",
-                                                    options=QFileDialog.Option.DontConfirmOverwrite)
-            if target and Path(target).exists() and Path(target).resolve() != self.workspace.labels_path.resolve() and not self.confirm(
-                    "Export", f"{target} exists. Replace it?"):
-                return
-        elif fmt == "csv":
-            from core.formats.retinanet_csv import class_list_path
-
-            target, _ = QFileDialog.getSaveFileName(self, "Export RetinaNet CSV", str(place / "annotations.csv"),
-                                                    "RetinaNet CSV (*.csv)", options=QFileDialog.Option.DontConfirmOverwrite)
-            taken = [p.name for p in (Path(target), class_list_path(target)) if p.exists()] if target else []
-            if taken and not self.confirm("Export", f"{' and '.join(taken)} exist{'s' if len(taken) == 1 else ''} in "
-                                                    f"{Path(target).parent}. Replace {'it' if len(taken) == 1 else 'them'}?"):
-                return
-        else:
-            target = QFileDialog.getExistingDirectory(self, f"Export {fmt.upper()} labels into folder", str(place))
-        if target:
-            self.export(fmt, Path(target))
-
-    def export(self, fmt: str, target: Path) -> bool:
-        """Write in the background (``transfer.finished`` says how it went). A VOC or YOLO folder
-        holding an earlier export's files of images that have no labels now: asks to remove them."""
-        from core.formats import LabelFormatError
-        from core.formats.convert import class_list_clash, stale_label_files
-
-        if self.workspace is None:
-            return False
-        stale = []
-        if fmt in ("voc", "yolo") and target.is_dir():
-            names = [*self.files.model.names, *self.workspace.store.file_names()]
-            labels = self.workspace.store.to_labelset()
-            try:
-                stale = stale_label_files(labels, fmt, target, names)
-            except LabelFormatError as exc:  # two images, one label file: said, as the export itself says it
-                self.report("Export", str(exc))
-                return False
-            if fmt == "yolo" and (clash := class_list_clash(labels, target, stale)):
-                self.report("Export", f"Nothing was exported: {clash}.")
-                return False
-            if stale and not self.confirm("Export", f"{target} holds {count_of(len(stale), fmt.upper() + ' label file')} of this folder's "
-                                                    f"images that have no labels now, from an earlier export (the first: {stale[0].name}). "
-                                                    "Export and remove them, so that the folder matches the labels? (No: nothing is "
-                                                    "exported)"):
-                return False
-        return self.transfer.export(self.workspace, fmt, target, stale)
-
     REPORTS_KEPT = 3  # the problems one box says at most (the latest)
 
     def report(self, title: str, text: str, *, keep_earlier: bool = False) -> None:
@@ -968,6 +894,10 @@ class MainWindow(QMainWindow):
             elif self.labels_not_saved:
                 name += " — LABELS NOT SAVED"
         self.setWindowTitle(name)
+
+    def _confirm(self, title: str, question: str, undoable: bool = False) -> bool:
+        """The window's question, as ``confirm`` asks it when asked (tests answer it by setting ``confirm``)."""
+        return self.confirm(title, question, undoable=undoable)
 
     def _ask(self, title: str, question: str, undoable: bool = False) -> bool:
         buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No

@@ -631,7 +631,7 @@ def test_exif_samples_display_and_export_in_the_orientation_the_user_sees(qtbot,
         ws.draw_box(name, window.annotator.size, window.canvas.mapToScene(window.canvas.viewport().rect()).boundingRect().intersected(
             window.canvas.sceneRect()).adjusted(10, 10, -10, -10))
     out = tmp_path / "export.json"
-    assert transferred(qtbot, window, window.export("coco", out))
+    assert transferred(qtbot, window, window.label_files.export("coco", out))
     exported = {im.file_name: (im.width, im.height) for im in read_coco(out).images}
     assert exported == {n: ((1800, 1200) if n.startswith("Landscape") else (1200, 1800)) for n in window.files.model.names}
     window.close()
@@ -871,7 +871,7 @@ def test_a_coco_import_into_a_folder_without_labels_keeps_the_files_class_ids(qt
     window = unlabelled_window(qtbot, tmp_path, settings)
     window.workspace.add_category("my own class")  # id 1, which the file does not use
     clash = window.workspace.add_category("another")  # id 2, which the file's black-bishop has: that class gets another
-    assert transferred(qtbot, window, window.import_labels("coco", DEMO / "annotations.coco.json"))
+    assert transferred(qtbot, window, window.label_files.import_labels("coco", DEMO / "annotations.coco.json"))
     store = window.workspace.store
     got = {c.name: c.id for c in store.categories}
     want = {c.name: c.id for c in original.categories}
@@ -885,7 +885,7 @@ def test_a_coco_import_whose_file_names_carry_a_folder_finds_the_images_by_name(
     """Written with a prefix ("train/chess_01.jpg"), every image was skipped as not in the folder."""
     source = demo_labels_edited(tmp_path / "prefixed.json", lambda im: im.update(file_name=f"train/{im['file_name']}"))
     window = unlabelled_window(qtbot, tmp_path, settings)
-    assert transferred(qtbot, window, window.import_labels("coco", source))
+    assert transferred(qtbot, window, window.label_files.import_labels("coco", source))
     store = window.workspace.store
     assert sum(len(store.boxes(n)) for n in store.file_names()) == len(json.loads(source.read_text())["annotations"])
     assert not any("not in this folder" in r for r in window.reports)
@@ -903,7 +903,7 @@ def test_an_import_does_not_put_an_unlisted_subfolder_images_labels_on_its_names
                                 im["file_name"] == "chess_01.jpg" else None)
     window = open_window(qtbot, folder, settings, recursive=False)
     assert "sub/chess_01.jpg" not in window.files.model.names
-    assert transferred(qtbot, window, window.import_labels("coco", source))
+    assert transferred(qtbot, window, window.label_files.import_labels("coco", source))
     store = window.workspace.store
     assert not store.boxes("chess_01.jpg") and store.boxes("chess_02.jpg")
     assert any("1 labelled image in the folder but not listed (File ▸ Include Subfolders is off?) skipped, e.g. sub/chess_01.jpg" in r
@@ -930,7 +930,7 @@ def test_an_import_of_labels_made_at_another_size_scales_them_to_the_images_and_
     source = tmp_path / "resized.json"
     source.write_text(json.dumps(data))
     window = unlabelled_window(qtbot, tmp_path, settings)
-    assert transferred(qtbot, window, window.import_labels("coco", source))
+    assert transferred(qtbot, window, window.label_files.import_labels("coco", source))
     store = window.workspace.store
     want = sorted(original[a["id"]] for a in data["annotations"] if a["image_id"] == ids["chess_01.jpg"])
     got = sorted([b.x1, b.y1, b.x2 - b.x1, b.y2 - b.y1] for b in store.boxes("chess_01.jpg"))
@@ -953,7 +953,7 @@ def test_an_import_naming_one_image_twice_without_sizes_adds_the_boxes_of_both_e
                                   "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20]},
                                                   {"id": 2, "image_id": 2, "category_id": 1, "bbox": [100, 50, 30, 30]}]}))
     window = unlabelled_window(qtbot, tmp_path, settings)
-    assert transferred(qtbot, window, window.import_labels("coco", source))
+    assert transferred(qtbot, window, window.label_files.import_labels("coco", source))
     assert sorted((b.x1, b.y1) for b in window.workspace.store.boxes("chess_01.jpg")) == [(10, 10), (100, 50)]
     window.close()
 
@@ -969,7 +969,7 @@ def test_import_yolo_and_voc_labels_into_a_folder_as_one_undo_step(qtbot, tmp_pa
     window = open_window(qtbot, folder, settings)
     qtbot.waitUntil(lambda: window.files.model.rowCount() == 8, timeout=5000)
     window.workspace.add_category("White-King")  # an existing class: imported boxes join it by name, as names are compared
-    assert transferred(qtbot, window, window.import_labels("yolo", tmp_path / "yolo"))
+    assert transferred(qtbot, window, window.label_files.import_labels("yolo", tmp_path / "yolo"))
     store = window.workspace.store
     assert sum(len(im.boxes) for im in original.images) == sum(len(store.boxes(n)) for n in store.file_names())
     assert store.categories[0].name == "White-King" and len(store.categories) == len(original.categories)
@@ -982,10 +982,10 @@ def test_import_yolo_and_voc_labels_into_a_folder_as_one_undo_step(qtbot, tmp_pa
         assert [g[0] for g in got] == [w[0] for w in want] and got == [(w[0], pytest.approx(w[1], abs=1e-3), pytest.approx(w[2], abs=1e-3)) for w in want]
     stack.undo()
     assert not any(store.boxes(n) for n in store.file_names()) and len(store.categories) == 1
-    assert transferred(qtbot, window, window.import_labels("voc", tmp_path / "voc"))
+    assert transferred(qtbot, window, window.label_files.import_labels("voc", tmp_path / "voc"))
     assert sum(len(store.boxes(n)) for n in store.file_names()) == sum(len(im.boxes) for im in original.images)
     steps = stack.count()
-    assert transferred(qtbot, window, window.import_labels("yolo", tmp_path / "yolo"))  # the same boxes again (another format, rounded): nothing doubles
+    assert transferred(qtbot, window, window.label_files.import_labels("yolo", tmp_path / "yolo"))  # the same boxes again (another format, rounded): nothing doubles
     assert sum(len(store.boxes(n)) for n in store.file_names()) == sum(len(im.boxes) for im in original.images)
     assert stack.count() == steps and "were already there and were not added again" in window.statusBar().currentMessage()
     # an empty label file is a negative: the image is marked reviewed (with no boxes), in the same undo step
@@ -993,7 +993,7 @@ def test_import_yolo_and_voc_labels_into_a_folder_as_one_undo_step(qtbot, tmp_pa
     (tmp_path / "yolo" / "empty_board.txt").write_text("")
     window.listing.rescan()
     qtbot.waitUntil(lambda: window.files.model.rowCount() == 9, timeout=5000)
-    assert transferred(qtbot, window, window.import_labels("yolo", tmp_path / "yolo"))
+    assert transferred(qtbot, window, window.label_files.import_labels("yolo", tmp_path / "yolo"))
     assert store.entry("empty_board.jpg").reviewed and not store.boxes("empty_board.jpg")
     assert stack.count() == steps + 1 and stack.text(steps) == "Import 1 reviewed image from yolo"
     assert "imported 0 boxes, 1 image marked reviewed" in window.statusBar().currentMessage()
@@ -1085,7 +1085,7 @@ def test_an_import_that_fails_changes_nothing_and_leaves_the_history_working(qtb
     data["annotations"].append({**data["annotations"][0], "id": 10_000, "category_id": 99})
     (tmp_path / "bad.json").write_text(json.dumps(data))
     before = ([c.name for c in store.categories], {n: store.boxes(n) for n in store.file_names()}, stack.count())
-    assert not transferred(qtbot, window, window.import_labels("coco", tmp_path / "bad.json"))
+    assert not transferred(qtbot, window, window.label_files.import_labels("coco", tmp_path / "bad.json"))
     assert "a class name is one line" in window.reports[-1]
     assert ([c.name for c in store.categories], {n: store.boxes(n) for n in store.file_names()}, stack.count()) == before
     n = len(store.boxes("chess_01.jpg"))
@@ -1111,13 +1111,13 @@ def test_an_import_that_fails_changes_nothing_and_leaves_the_history_working(qtb
 
     commands.AddBoxes.redo = second_fails
     try:
-        assert not transferred(qtbot, window, window.import_labels("coco", tmp_path / "good.json"))
+        assert not transferred(qtbot, window, window.label_files.import_labels("coco", tmp_path / "good.json"))
     finally:
         commands.AddBoxes.redo = redo
     assert "disk gone" in window.reports[-1] and len(calls) == 2
     assert ([c.name for c in store.categories], {n: store.boxes(n) for n in store.file_names()}, stack.count()) == before
     assert not stack.canRedo() and stack.index() == stack.count()
-    assert transferred(qtbot, window, window.import_labels("coco", tmp_path / "good.json"))  # as it should have gone: "new-class " joins no class, one step
+    assert transferred(qtbot, window, window.label_files.import_labels("coco", tmp_path / "good.json"))  # as it should have gone: "new-class " joins no class, one step
     assert [c.name for c in store.categories][-1] == "new-class" and stack.count() == before[2] + 1
     stack.undo()
     assert ([c.name for c in store.categories], {n: store.boxes(n) for n in store.file_names()}) == before[:2]
@@ -1236,7 +1236,7 @@ def test_boxes_of_an_image_resized_on_disk_are_rescaled_in_one_undo_step(qtbot, 
 def test_imported_labels_without_image_sizes_take_them_from_the_files(qtbot, tmp_path, settings):
     sizeless = demo_labels_edited(tmp_path / "sizeless.json", lambda im: (im.pop("width"), im.pop("height")))
     window = unlabelled_window(qtbot, tmp_path, settings)
-    assert transferred(qtbot, window, window.import_labels("coco", sizeless))
+    assert transferred(qtbot, window, window.label_files.import_labels("coco", sizeless))
     original = read_coco(DEMO / "annotations.coco.json")
     for entry in original.images:
         got = window.workspace.store.entry(entry.file_name)
@@ -1291,7 +1291,7 @@ def test_exporting_over_the_folders_own_labels_file_is_refused_and_predicting_wi
     window = demo
     path = window.workspace.labels_file.path
     before = path.read_bytes()
-    assert not transferred(qtbot, window, window.export("coco", path))
+    assert not transferred(qtbot, window, window.label_files.export("coco", path))
     assert "is this folder's labels file, which is saved by itself" in window.reports[-1] and path.read_bytes() == before
     window.model_panel.predict_now()
     assert window.statusBar().currentMessage() == "no model loaded: Model ▸ Load Model… first"
@@ -1783,7 +1783,7 @@ def test_an_export_runs_in_the_background_and_opening_another_folder_asks_then_c
     monkeypatch.setattr(convert, "write_labels", slow_write)
     window, target = demo, tmp_path / "out.json"
     start = time.perf_counter()
-    assert window.export("coco", target) and window.transfer.busy
+    assert window.label_files.export("coco", target) and window.transfer.busy
     assert time.perf_counter() - start < 1 and writing.wait(5)
     other = tmp_path / "other"
     shutil.copytree(DEMO, other)
@@ -1817,21 +1817,21 @@ def test_exporting_again_into_a_folder_asks_to_remove_the_label_files_of_images_
     out.mkdir()
     suffix = ".txt" if fmt == "yolo" else ".xml"
     (out / "notes.txt").write_text("mine")  # not a label file of this folder's images: never touched
-    assert transferred(qtbot, window, window.export(fmt, out))
+    assert transferred(qtbot, window, window.label_files.export(fmt, out))
     emptied = out / f"chess_02{suffix}"
     assert emptied.is_file() and (out / f"chess_01{suffix}").is_file() and not (out / f"chess_03{suffix}").exists()
     store = window.workspace.store
     window.workspace.delete_boxes("chess_02.jpg", list(range(len(store.boxes("chess_02.jpg")))))
     asked = []
     window.confirm = lambda title, text, **_: asked.append(text) or False
-    assert not transferred(qtbot, window, window.export(fmt, out))  # the user said no: nothing exported
+    assert not transferred(qtbot, window, window.label_files.export(fmt, out))  # the user said no: nothing exported
     assert emptied.is_file() and len(asked) == 1
     assert asked[0].startswith(f"{out} holds 1 {fmt.upper()} label file of this folder's images that have no labels now")
     window.confirm = lambda title, text, **_: asked.append(text) or True
-    assert transferred(qtbot, window, window.export(fmt, out))
+    assert transferred(qtbot, window, window.label_files.export(fmt, out))
     assert not emptied.exists() and (out / f"chess_01{suffix}").is_file() and (out / "notes.txt").read_text() == "mine"
     assert window.statusBar().currentMessage().endswith("; 1 label files of images with no labels now removed")
-    assert transferred(qtbot, window, window.export(fmt, out)) and len(asked) == 2  # nothing stale left: no question
+    assert transferred(qtbot, window, window.label_files.export(fmt, out)) and len(asked) == 2  # nothing stale left: no question
 
 
 def test_a_yolo_export_into_a_folder_whose_class_list_other_label_files_use_is_refused(qtbot, demo, tmp_path):
@@ -1843,11 +1843,11 @@ def test_a_yolo_export_into_a_folder_whose_class_list_other_label_files_use_is_r
     names = [c.name for c in sorted(window.workspace.store.categories, key=lambda c: c.id)]
     (out / "classes.txt").write_text("".join(f"{n}\n" for n in reversed(names)))
     (out / "other.txt").write_text("0 0.5 0.5 0.1 0.1\n")  # an image of another folder
-    assert not window.export("yolo", out)
+    assert not window.label_files.export("yolo", out)
     assert window.reports[-1].startswith(f"Export: Nothing was exported: {out / 'classes.txt'} lists other classes (class 0 is")
     assert (out / "classes.txt").read_text().splitlines() == names[::-1] and not (out / "chess_01.txt").exists()
     (out / "other.txt").unlink()  # with no other label file there, the class list is the export's to write
-    assert transferred(qtbot, window, window.export("yolo", out))
+    assert transferred(qtbot, window, window.label_files.export("yolo", out))
     assert (out / "classes.txt").read_text().splitlines() == names
 
 
@@ -1901,16 +1901,16 @@ def test_exporting_coco_over_a_file_asks_once_and_over_the_labels_file_only_refu
     window.confirm = lambda title, text, **_: asked.append(text) or False
     labels = window.workspace.labels_path
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(labels), "") if k.get("options") else pytest.fail("no option"))
-    window.ask_export("coco")
+    window.label_files.ask_export("coco")
     assert asked == [] and "is this folder's labels file" in window.reports[-1]
     other = tmp_path / "other.json"
     other.write_text("{}")
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(other), ""))
-    window.ask_export("coco")
+    window.label_files.ask_export("coco")
     assert asked == [f"{other} exists. Replace it?"] and other.read_text() == "{}" and not window.transfer.busy
     # saved outside the image folder: said where its file names are (a file elsewhere did not say where its images are)
     window.confirm = lambda title, text, **_: True
-    window.ask_export("coco")
+    window.label_files.ask_export("coco")
     qtbot.waitUntil(lambda: not window.transfer.busy, timeout=10_000)
     assert window.statusBar().currentMessage().endswith(f"pycocotools self-check passed; its file names are paths in {window.workspace.folder}")
 
@@ -2023,7 +2023,7 @@ def test_a_coco_import_without_image_sizes_takes_them_from_the_images_off_the_gu
 
     unsized = demo_labels_edited(tmp_path / "unsized.json", lambda im: (im.pop("width"), im.pop("height")))
     window = unlabelled_window(qtbot, tmp_path, settings)
-    assert transferred(qtbot, window, window.import_labels("coco", unsized))
+    assert transferred(qtbot, window, window.label_files.import_labels("coco", unsized))
     entry = window.workspace.store.entry("chess_01.jpg")
     assert (entry.width, entry.height) == image_size(window.workspace.folder / "chess_01.jpg") and window.workspace.store.boxes("chess_01.jpg")
     window.close()
@@ -2576,7 +2576,7 @@ def test_export_with_no_labels_says_so_and_writes_nothing(qtbot, tmp_path, setti
     assert not any(a.isEnabled() for a in export_menu.actions())
     export_menu.aboutToHide.emit()
     for fmt in ("coco", "voc", "yolo", "csv"):
-        window.ask_export(fmt)
+        window.label_files.ask_export(fmt)
         assert window.statusBar().currentMessage() == "nothing to export: this folder has no labels yet (no classes, boxes or reviewed images)"
     assert dialogs == []
     # a box whose class went: the image it was on is written as nothing, so nothing is there to export still
@@ -2585,7 +2585,7 @@ def test_export_with_no_labels_says_so_and_writes_nothing(qtbot, tmp_path, setti
     piece = window.workspace.add_category("piece")
     window.workspace.paste_boxes("chess_01.jpg", (1024, 686), [Box(5, 5, 60, 60, piece.id)])
     window.workspace.delete_category(piece.id)
-    window.ask_export("coco")
+    window.label_files.ask_export("coco")
     assert dialogs == [] and window.statusBar().currentMessage().startswith("nothing to export")
     window.workspace.add_category("piece")
     export_menu.aboutToShow.emit()
@@ -2690,18 +2690,18 @@ def test_export_and_import_retinanet_csv_from_the_window(qtbot, demo, tmp_path, 
     asked = []
     window.confirm = lambda title, text, **_: asked.append(text) or True
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
-    window.ask_export("csv")
+    window.label_files.ask_export("csv")
     qtbot.waitUntil(lambda: not window.transfer.busy, timeout=10_000)
     assert asked == [] and window.statusBar().currentMessage().startswith("exported 8 images, ")
     assert window.statusBar().currentMessage().endswith(f"to {target}, class list train_classes.csv beside it (corners rounded outwards "
                                                         "to whole pixels)")
     assert target.read_text().splitlines()[0].startswith("chess_01.jpg,")
-    window.ask_export("csv")  # both files there now: asked once, naming them
+    window.label_files.ask_export("csv")  # both files there now: asked once, naming them
     qtbot.waitUntil(lambda: not window.transfer.busy, timeout=10_000)
     assert asked == [f"train.csv and train_classes.csv exist in {target.parent}. Replace them?"]
     before = {n: sorted((store.category(b.category_id).name, math.floor(b.x1), math.ceil(b.y2)) for b in store.boxes(n))
               for n in store.file_names()}
-    assert not transferred(qtbot, window, window.import_labels("csv", target.with_name("train_classes.csv")))  # the wrong one of the two
+    assert not transferred(qtbot, window, window.label_files.import_labels("csv", target.with_name("train_classes.csv")))  # the wrong one of the two
     assert "this looks like a class list (class_name,id): choose the annotations file beside it" in window.reports[-1]
     assert window.statusBar().currentMessage() == "import failed"  # ("reading …" stood behind the message)
     copy = tmp_path / "copy"  # (its paths lead elsewhere now: the images are found by file name)
@@ -2711,7 +2711,7 @@ def test_export_and_import_retinanet_csv_from_the_window(qtbot, demo, tmp_path, 
     for source in (target, copy / "train.csv"):
         for name in store.file_names():
             window.workspace.delete_boxes(name, list(range(len(store.boxes(name)))))
-        assert transferred(qtbot, window, window.import_labels("csv", source))
+        assert transferred(qtbot, window, window.label_files.import_labels("csv", source))
         after = {n: sorted((store.category(b.category_id).name, b.x1, b.y2) for b in store.boxes(n)) for n in store.file_names()}
         assert after == before
 
@@ -2793,7 +2793,7 @@ def test_new_boxes_get_a_class_the_labels_use_not_an_empty_first_class(qtbot, tm
     empty = window.classes.list.viewport().grab().toImage()  # no classes: the list says how they come (it was a white box)
     base = window.classes.list.palette().color(window.classes.list.viewport().backgroundRole()).rgb()
     assert any(empty.pixel(x, y) != base for x in range(0, empty.width(), 2) for y in range(0, min(40, empty.height())))
-    assert transferred(qtbot, window, window.import_labels("coco", source))
+    assert transferred(qtbot, window, window.label_files.import_labels("coco", source))
     store = window.workspace.store
     first_used = next(c for c in store.categories if store.box_counts().get(c.id))
     assert store.categories[0].name == "pieces" and window.workspace.current_category == first_used.id != store.categories[0].id
@@ -2810,7 +2810,7 @@ def test_an_import_leaves_the_class_the_user_chose_for_new_boxes(qtbot, tmp_path
     window = unlabelled_window(qtbot, tmp_path, settings)
     car = window.workspace.add_category("car")
     assert window.workspace.current_category == car.id
-    assert transferred(qtbot, window, window.import_labels("coco", DEMO / "annotations.coco.json"))
+    assert transferred(qtbot, window, window.label_files.import_labels("coco", DEMO / "annotations.coco.json"))
     assert window.workspace.store.box_counts() and window.workspace.current_category == car.id
     window.close()
 
@@ -2826,7 +2826,7 @@ def test_a_csv_import_reads_no_image_outside_the_folder(qtbot, tmp_path, setting
     read, image_size = [], core.images.image_size
     monkeypatch.setattr(core.images, "image_size", lambda path: read.append(Path(path)) or image_size(path))
     shutil.copy(source, window.workspace.folder / "a.csv")
-    assert transferred(qtbot, window, window.import_labels("csv", window.workspace.folder / "a.csv"))
+    assert transferred(qtbot, window, window.label_files.import_labels("csv", window.workspace.folder / "a.csv"))
     assert read and all(p.resolve().is_relative_to(window.workspace.folder) for p in read)
     assert len(window.workspace.store.boxes("chess_01.jpg")) == 1
     # no class list beside it: a note of the CLI (classes numbered as they come), no problem of an import that matches classes by name
@@ -2917,14 +2917,14 @@ def test_export_offers_the_home_folder_when_the_image_folder_cannot_be_written(q
     """A read-only share was offered as the place to export, where the export then failed."""
     from PySide6.QtWidgets import QFileDialog
 
-    import retina_gui.main_window as main_window
+    import retina_gui.label_files as label_files
 
     offered = []
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda parent, title, path, *a, **k: offered.append(path) or ("", ""))
-    demo.ask_export("coco")
+    demo.label_files.ask_export("coco")
     assert offered[-1] == str(demo.workspace.folder / "export.coco.json")
-    monkeypatch.setattr(main_window.os, "access", lambda path, mode: Path(path) != demo.workspace.folder)
-    demo.ask_export("coco")
+    monkeypatch.setattr(label_files.os, "access", lambda path, mode: Path(path) != demo.workspace.folder)
+    demo.label_files.ask_export("coco")
     assert offered[-1] == str(Path.home() / "export.coco.json")
 
 

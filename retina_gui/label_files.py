@@ -1,0 +1,108 @@
+"""File ▸ Import Labels and Export Labels: the file dialogs, and the questions asked before an
+export writes over files (the reading and writing itself runs in :class:`LabelTransfer`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+from core.text import count as count_of
+from retina_gui.annotator import Annotator
+from retina_gui.file_list import FileListPanel
+from retina_gui.label_transfer import LabelTransfer
+from retina_gui.workspace import Workspace
+
+
+class LabelFileDialogs(QObject):
+    message = Signal(str)  # a passing word for the status bar
+    problem = Signal(str, str)  # (title, text): why nothing was exported
+
+    def __init__(self, transfer: LabelTransfer, annotator: Annotator, files: FileListPanel, *, confirm: Callable[..., bool],
+                 window: QWidget) -> None:
+        """``confirm(title, question, undoable=False)``: the window's question; ``window``: the dialogs' parent."""
+        super().__init__(window)
+        self.transfer, self.annotator, self.files, self.confirm, self.window = transfer, annotator, files, confirm, window
+
+    @property
+    def workspace(self) -> Workspace | None:
+        return self.annotator.workspace
+
+    def ask_import(self, fmt: str) -> None:
+        if self.workspace is None:
+            self.message.emit("open a folder first: Import adds to its labels")
+            return
+        if fmt == "coco":
+            source, _ = QFileDialog.getOpenFileName(self.window, "Import COCO JSON", str(self.workspace.folder), "COCO JSON (*.json)")
+        elif fmt == "csv":
+            source, _ = QFileDialog.getOpenFileName(self.window, "Import RetinaNet CSV", str(self.workspace.folder),
+                                                    "RetinaNet CSV (*.csv);;All files (*)")
+        else:
+            source = QFileDialog.getExistingDirectory(self.window, f"Import {fmt.upper()} labels from folder", str(self.workspace.folder))
+        if source:
+            self.import_labels(fmt, Path(source))
+
+    def import_labels(self, fmt: str, source: Path) -> bool:
+        """Read in the background, then add the boxes as one undo step (``transfer.finished`` says how it went)."""
+        return self.workspace is not None and self.transfer.import_labels(self.workspace, fmt, source, set(self.files.model.names))
+
+    def ask_export(self, fmt: str) -> None:
+        if self.workspace is None:
+            self.message.emit("open a folder first: Export writes its labels")
+            return
+        if not self.workspace.store.has_labels():  # (it wrote an empty file and said "self-check passed")
+            self.message.emit("nothing to export: this folder has no labels yet (no classes, boxes or reviewed images)")
+            return
+        # a folder that cannot be written (a read-only share) was offered, and the export then failed there
+        place = self.workspace.folder if os.access(self.workspace.folder, os.W_OK) else Path.home()
+        if fmt == "coco":
+            # the replace question is asked here, after the labels file itself is refused: the dialog's own came first,
+            # and a "yes" to it was then refused
+            target, _ = QFileDialog.getSaveFileName(self.window, "Export COCO JSON", str(place / "export.coco.json"), "COCO JSON (*.json)",
+                                                    options=QFileDialog.Option.DontConfirmOverwrite)
+            if target and Path(target).exists() and Path(target).resolve() != self.workspace.labels_path.resolve() and not self.confirm(
+                    "Export", f"{target} exists. Replace it?"):
+                return
+        elif fmt == "csv":
+            from core.formats.retinanet_csv import class_list_path
+
+            target, _ = QFileDialog.getSaveFileName(self.window, "Export RetinaNet CSV", str(place / "annotations.csv"),
+                                                    "RetinaNet CSV (*.csv)", options=QFileDialog.Option.DontConfirmOverwrite)
+            taken = [p.name for p in (Path(target), class_list_path(target)) if p.exists()] if target else []
+            if taken and not self.confirm("Export", f"{' and '.join(taken)} exist{'s' if len(taken) == 1 else ''} in "
+                                                    f"{Path(target).parent}. Replace {'it' if len(taken) == 1 else 'them'}?"):
+                return
+        else:
+            target = QFileDialog.getExistingDirectory(self.window, f"Export {fmt.upper()} labels into folder", str(place))
+        if target:
+            self.export(fmt, Path(target))
+
+    def export(self, fmt: str, target: Path) -> bool:
+        """Write in the background (``transfer.finished`` says how it went). A VOC or YOLO folder
+        holding an earlier export's files of images that have no labels now: asks to remove them."""
+        from core.formats import LabelFormatError
+        from core.formats.convert import class_list_clash, stale_label_files
+
+        if self.workspace is None:
+            return False
+        stale = []
+        if fmt in ("voc", "yolo") and target.is_dir():
+            names = [*self.files.model.names, *self.workspace.store.file_names()]
+            labels = self.workspace.store.to_labelset()
+            try:
+                stale = stale_label_files(labels, fmt, target, names)
+            except LabelFormatError as exc:  # two images, one label file: said, as the export itself says it
+                self.problem.emit("Export", str(exc))
+                return False
+            if fmt == "yolo" and (clash := class_list_clash(labels, target, stale)):
+                self.problem.emit("Export", f"Nothing was exported: {clash}.")
+                return False
+            if stale and not self.confirm("Export", f"{target} holds {count_of(len(stale), fmt.upper() + ' label file')} of this folder's "
+                                                    f"images that have no labels now, from an earlier export (the first: {stale[0].name}). "
+                                                    "Export and remove them, so that the folder matches the labels? (No: nothing is "
+                                                    "exported)"):
+                return False
+        return self.transfer.export(self.workspace, fmt, target, stale)
