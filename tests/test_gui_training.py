@@ -632,7 +632,7 @@ def test_a_stopped_run_resumes_only_in_its_own_folder_and_a_broken_recipe_is_rep
 
 def test_the_step_axis_ticks_fall_on_whole_steps(qapp):
     """An empty chart's step axis read "0 0 1" (0 to 1 in 3 ticks, as whole numbers)."""
-    from retina_gui.training_panel import LossChart
+    from retina_gui.loss_chart import LossChart
 
     chart = LossChart()
     assert (chart.x_axis.min(), chart.x_axis.max()) == (0, 2)
