@@ -247,7 +247,8 @@ class PredictionWorker(QueueWorker):
         self._load: tuple[Path, str, str | None, str] | None = None
         self._wanted: list[str] = []
         self._batch: list[str] = []  # left to predict
-        self._batch_names: set[str] = set()  # all of the batch's images, predicted or not
+        self._batch_order: list[str] = []  # all of the batch's images, predicted or not, in their order ...
+        self._batch_names: set[str] = set()  # ... and as a set
         self._batch_total = 0
         self._batch_unreadable = 0  # images of the batch that could not be read (counted here: the batch is the worker's)
         self._batch_cancel = CancelToken()
@@ -256,8 +257,14 @@ class PredictionWorker(QueueWorker):
         self._cache = None
 
     def load_model(self, path: Path, device: str = "auto", preset: str | None = None, precision: str = "auto") -> None:
+        """A folder run going on starts over with the model loaded (it went on with it from where it
+        was: 15 of 58 images were left predicted by the model before, and the folder's Accept left
+        them out)."""
         def change() -> None:
             self._load, self._wanted = (path, device, preset, precision), []
+            if self._batch and not self._batch_cancel.cancelled:
+                self._batch, self._batch_total, self._batch_unreadable = list(self._batch_order), len(self._batch_order), 0
+                self._batch_started = time.monotonic()
 
         self._update(change)
 
@@ -272,11 +279,12 @@ class PredictionWorker(QueueWorker):
             if self._batch and not self._batch_cancel.cancelled:
                 added = [n for n in dict.fromkeys(names) if n not in self._batch_names]  # also not the one in progress
                 self._batch += added
+                self._batch_order += added
                 self._batch_names.update(added)
                 self._batch_total += len(added)
                 return
             self._batch, self._batch_total, self._batch_unreadable = list(names), len(names), 0
-            self._batch_names = set(names)
+            self._batch_order, self._batch_names = list(names), set(names)
             self._batch_cancel = CancelToken()
             self._batch_started = time.monotonic()
 

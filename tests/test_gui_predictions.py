@@ -1726,3 +1726,24 @@ def test_a_class_confusion_can_relabel_the_label_under_it(qtbot, tmp_path, windo
     assert not panel.relabel() and messages[-1].startswith("Editing is off")
     window.workspace.labels_file = labels_file
     assert [names[b.category_id] for b in store.boxes(confusion.file_name)] == before
+
+
+def test_a_model_loaded_during_a_folder_run_predicts_the_whole_folder_again(qtbot, tmp_path, window_factory, tiny_checkpoint):
+    """The run went on with the new model from where it was: the images done before were left
+    predicted by the old one, and the folder's Accept left them out, unsaid."""
+    window = window_factory(unlabelled_demo(tmp_path))
+    wait_predictions(qtbot, window)
+    p = window.predictions
+    finished, switched = [], []
+
+    def on_progress(done, _total, _left):
+        if done >= 3 and not switched:
+            switched.append(done)
+            p.load_model(tiny_checkpoint)
+
+    p.batch_progress.connect(on_progress)
+    p.batch_finished.connect(lambda n, _unreadable, cancelled: finished.append((n, cancelled)))
+    window.predict_folder()
+    qtbot.waitUntil(lambda: bool(finished), timeout=120_000)
+    assert switched and finished == [(8, False)] and p.model.path == tiny_checkpoint
+    assert all(p.cache.get(name) is not None for name in window.files.model.names)  # every image, by the model in use
