@@ -399,7 +399,7 @@ class MainWindow(QMainWindow):
             action = self._action(view, text, slot, key, tip)
             action.setCheckable(True)
             action.setChecked(True)
-        action.triggered.connect(self.model_panel.mark_suppressor)  # (Predictions, after the canvas: its mark goes and comes with them)
+        action.triggered.connect(self.model_panel.predictions_toggled)  # (Predictions, after the canvas: its counts and mark follow)
         view.addSeparator()
         self._action(view, "Anchors at a &Point", self.toggle_anchor_probe, "P", "Click the image to see the anchors of each level there")
         view.addSeparator()
@@ -768,7 +768,7 @@ class MainWindow(QMainWindow):
         another tab, the status bar's "progress and Cancel in the Model panel" was all there was)."""
         self.bring_forward("Model")
         self.predictions.predict_folder()
-        scroll_into_view(self.model_panel.progress)  # at 1366x768 it sat below the panel's fold
+        scroll_into_view(self.model_panel.progress, self.model_panel.eta_label)  # at 1366x768 it sat below the fold; its time left too
 
     def _model_failed(self, *_why: str) -> None:
         """A model failed to load, or to predict: the Model panel says why (and which model is still

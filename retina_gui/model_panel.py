@@ -29,7 +29,7 @@ from core.text import count, duration
 from retina_gui.canvas import OverlayBox
 from retina_gui.convert import rect_from_xyxy
 from retina_gui.predictions import Predictions
-from retina_gui.widgets import TaskProgress, breakable, button_grid, model_name
+from retina_gui.widgets import TaskProgress, breakable, button_grid, model_name, scroll_into_view
 from retina_gui.workers import DownloadWorker, ModelInfo
 
 ACCEPT_IMAGE_TIP = "Add the shown predictions of this image as labels, except those already labelled (Ctrl+Return)"
@@ -234,6 +234,7 @@ class ModelPanel(QWidget):
         kept = self.predictions.model
         self.error_label.setText(breakable(f"Could not load it: {reason}" + (f". Still using {kept.path.name}." if kept else "")))
         self.error_label.show()
+        scroll_into_view(self.error_label)  # (the panel scrolled down to Accept or Predict kept it out of sight)
         self.device_box.setCurrentText(self.predictions.device)  # the choices of the model in use, not of the one that failed
         self.preset_box.setCurrentIndex(max(0, self.preset_box.findData(self.predictions.preset)))
         self.precision_box.setCurrentText(self.predictions.precision)
@@ -241,6 +242,7 @@ class ModelPanel(QWidget):
     def _prediction_failed(self, name: str, reason: str) -> None:
         self.error_label.setText(breakable(f"Could not predict {name}: {reason}"))
         self.error_label.show()
+        scroll_into_view(self.error_label)
 
     def refresh_accepting(self) -> None:
         """The Accept buttons: greyed without a model, and in a folder whose labels cannot be edited,
@@ -353,7 +355,10 @@ class ModelPanel(QWidget):
             return
         cap = p.model.max_detections
         at_cap = " (the most it keeps)" if cap and p.all is not None and len(p.all) >= cap else ""
-        self.count_label.setText(f"{len(p.visible)} shown{at_cap} of {len(candidates)} candidates")
+        if p.annotator.canvas.predictions_shown:
+            self.count_label.setText(f"{len(p.visible)} shown{at_cap} of {len(candidates)} candidates")
+        else:  # (it said "20 shown" of none on the image, the sliders moving nothing to be seen)
+            self.count_label.setText(f"{len(p.visible)} to show{at_cap} of {len(candidates)} candidates: hidden (View ▸ Predictions, H)")
         self.count_label.setToolTip(f"Candidates: the detections above the score floor ({p.model.score_floor:g}) kept per image, the "
                                     "best of each feature level, before NMS; the sliders filter them without running the model again"
                                     + (f". At most {cap} are shown (the preset's detection cap)" if cap else ""))
@@ -371,6 +376,11 @@ class ModelPanel(QWidget):
 
     def set_on_screen(self, on_screen: bool) -> None:
         self._on_screen = on_screen
+        self.mark_suppressor()
+
+    def predictions_toggled(self, *_) -> None:
+        """View ▸ Predictions (H): the counts and the suppressor's mark follow."""
+        self._update_counts()
         self.mark_suppressor()
 
     def mark_suppressor(self, *_) -> None:

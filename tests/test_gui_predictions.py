@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import QElapsedTimer, QPointF, QSettings, Qt, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QScrollArea
 
 from core.labels import class_name_key
 from core.review import confusions
@@ -1747,3 +1747,28 @@ def test_a_model_loaded_during_a_folder_run_predicts_the_whole_folder_again(qtbo
     qtbot.waitUntil(lambda: bool(finished), timeout=120_000)
     assert switched and finished == [(8, False)] and p.model.path == tiny_checkpoint
     assert all(p.cache.get(name) is not None for name in window.files.model.names)  # every image, by the model in use
+
+
+def test_the_model_panel_says_when_predictions_are_hidden_and_shows_a_failed_load(qtbot, tmp_path, window_factory):
+    """With H, it still said "20 shown of 2027 candidates", nothing to be seen; a failed load's note
+    lay above the panel's scrolled part."""
+    window = window_factory(unlabelled_demo(tmp_path))
+    wait_predictions(qtbot, window)
+    panel = window.model_panel
+    shown = len(window.predictions.visible)
+    window.canvas.setFocus()
+    qtbot.keyClick(window.canvas, Qt.Key.Key_H)
+    assert panel.count_label.text().startswith(f"{shown} to show") and panel.count_label.text().endswith("hidden (View ▸ Predictions, H)")
+    qtbot.keyClick(window.canvas, Qt.Key.Key_H)
+    assert panel.count_label.text().startswith(f"{shown} shown")
+    window.bring_forward("Model")
+    area = panel.error_label.parentWidget()
+    while area is not None and not isinstance(area, QScrollArea):
+        area = area.parentWidget()
+    assert area.verticalScrollBar().maximum() > 0  # the panel scrolls here: scrolled to its foot, the note would be out of sight
+    area.verticalScrollBar().setValue(area.verticalScrollBar().maximum())
+    notes = tmp_path / "notes.pt"
+    notes.write_text("not weights")
+    window.predictions.load_model(notes)
+    qtbot.waitUntil(lambda: panel.error_label.isVisibleTo(panel), timeout=30_000)
+    qtbot.waitUntil(lambda: not panel.error_label.visibleRegion().isEmpty(), timeout=3000)
