@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QPlainTextEdit,
+    QSlider,
     QStyle,
     QTabBar,
     QWidget,
@@ -48,6 +49,7 @@ from retina_gui.widgets import (
     MessageBar,
     PanelScroll,
     PinnedPanel,
+    SliderPageKeys,
     TypeAhead,
     WheelOnlyWhenFocused,
     scroll_into_view,
@@ -149,10 +151,13 @@ class MainWindow(QMainWindow):
         self._build_menus(recursive)
         self.wheel_guard = WheelOnlyWhenFocused(self)
         self.type_ahead = TypeAhead(self)
+        self.slider_keys = SliderPageKeys(self)
         for panel in (self.files, self.classes, self.model_panel, self.anchor_panel, self.evaluation_panel, self.training_panel):
             self.wheel_guard.guard(panel)
             for box in panel.findChildren(QComboBox):
                 box.installEventFilter(self.type_ahead)
+            for slider in panel.findChildren(QSlider):
+                slider.installEventFilter(self.slider_keys)
         self.annotator.message.connect(self.say)
         self.annotator.class_needed.connect(self.class_choice.ask_class_for_drawn)
         self.annotator.image_shown.connect(self._remember_image)

@@ -362,3 +362,14 @@ class WheelOnlyWhenFocused(QObject):
                     widget.installEventFilter(self)
         if (area := enclosing_scroll_area(panel)) is not None:
             area.viewport().installEventFilter(self)
+
+
+class SliderPageKeys(QObject):
+    """PageUp and PageDown move a focused slider by a page, as they do any slider (the window's Next
+    and Previous Image took them: five PageDowns on the score slider went five images on)."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (event.type() == QEvent.Type.ShortcutOverride and event.key() in (Qt.Key.Key_PageUp, Qt.Key.Key_PageDown)
+                and event.modifiers() == Qt.KeyboardModifier.NoModifier):
+            event.accept()  # the key goes to the slider, not to a shortcut
+        return False

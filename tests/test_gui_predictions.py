@@ -1772,3 +1772,19 @@ def test_the_model_panel_says_when_predictions_are_hidden_and_shows_a_failed_loa
     window.predictions.load_model(notes)
     qtbot.waitUntil(lambda: panel.error_label.isVisibleTo(panel), timeout=30_000)
     qtbot.waitUntil(lambda: not panel.error_label.visibleRegion().isEmpty(), timeout=3000)
+
+
+def test_page_down_on_a_focused_slider_moves_it_not_the_image(qtbot, tmp_path, window_factory):
+    window = window_factory(unlabelled_demo(tmp_path))
+    wait_predictions(qtbot, window)
+    window.bring_forward("Model")
+    slider, shown = window.model_panel.score_slider, window.annotator.current
+    slider.setFocus()
+    qtbot.waitUntil(slider.hasFocus, timeout=2000)
+    before = slider.value()
+    qtbot.keyClick(slider, Qt.Key.Key_PageDown)
+    assert slider.value() != before and window.annotator.current == shown
+    window.canvas.setFocus()
+    qtbot.waitUntil(window.canvas.hasFocus, timeout=2000)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_PageDown)  # elsewhere, the next image as before
+    qtbot.waitUntil(lambda: window.files.current() != shown, timeout=2000)
