@@ -28,3 +28,13 @@ def duration(seconds: float) -> str:
         return f"{round(minutes)} min"
     hours, rest = divmod(round(minutes), 60)
     return f"{hours} h {rest:02d} min"
+
+
+def score_text(score: float, threshold: float) -> str:
+    """A score shown above a threshold, with the digits that tell the two apart: two decimals
+    where they do, more where not ("0.99" tagged a prediction shown over "Score > 0.99")."""
+    for digits in range(2, 7):
+        text = f"{score:.{digits}f}"
+        if text != f"{threshold:.{digits}f}":
+            break
+    return text

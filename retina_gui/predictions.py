@@ -20,7 +20,7 @@ from core.labels import category_of_class, class_name_key
 from core.prediction_cache import PredictionCache
 from core.review import STACKED_IOU, AcceptChoice, Explanation, covered_by_labels, explain_labels, new_predictions
 from core.text import count as count_of
-from core.text import first_names
+from core.text import first_names, score_text
 from retina_gui import commands
 from retina_gui.annotator import Annotator
 from retina_gui.canvas import BoxView
@@ -298,7 +298,7 @@ class Predictions(QObject):
         views = []
         for box, score, label, faint in zip(self.visible.boxes, self.visible.scores, self.visible.labels, covered):
             name = self.model.class_names[int(label)]
-            views.append(BoxView(rect_from_xyxy(box), f"{name} {score:.2f}", QColor(colors[int(label)]), float(score),
+            views.append(BoxView(rect_from_xyxy(box), f"{name} {score_text(float(score), self.score)}", QColor(colors[int(label)]), float(score),
                                  bool(faint)))
         return views
 
@@ -342,7 +342,7 @@ class Predictions(QObject):
 
     def prediction_text(self, index: int) -> str:
         """A shown prediction as its tag reads: "white-rook 0.93"."""
-        return f"{self.model.class_names[int(self.visible.labels[index])]} {self.visible.scores[index]:.2f}"
+        return f"{self.model.class_names[int(self.visible.labels[index])]} {score_text(float(self.visible.scores[index]), self.score)}"
 
     def set_rejected(self, cache_key: str, file_name: str, candidate: int, rejected: bool) -> None:
         """``cache_key``: the model the candidate number belongs to; another (another file, preset,

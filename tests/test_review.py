@@ -510,3 +510,12 @@ def test_the_windows_evaluation_names_flat_labels_as_retina_eval_does():
     candidates = {"1.jpg": _candidates([[10, 10, 50, 50]], [0.9], [0])}
     report = evaluate_predictions(labels, candidates, ["rook"], eval_score=0.05, nms_thresh=0.5, max_detections=100, view_score=0.3)
     assert any("without width or height" in note for note in report.notes), report.notes
+
+
+def test_a_score_above_a_threshold_is_shown_with_the_digits_that_tell_them_apart():
+    """A prediction shown over "Score > 0.99" was tagged "0.99"."""
+    from core.text import score_text
+
+    assert score_text(0.934, 0.30) == "0.93"
+    assert score_text(0.994, 0.99) == "0.994" and score_text(0.9949, 0.99) == "0.995"
+    assert score_text(0.30004, 0.30) == "0.30004"  # as near as it is
