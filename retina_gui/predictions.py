@@ -439,7 +439,7 @@ class Predictions(QObject):
         self._gatherer.done.connect(self._folder_gathered)
         self._gatherer.failed.connect(self._gathering_failed)
         self._gatherer.start()
-        self.message.emit(f"gathering the shown predictions of {len(self.annotator.workspace.store.predicted)} images …")
+        self.message.emit(f"gathering the shown predictions of {count_of(len(self.annotator.workspace.store.predicted), 'image')} …")
         return True
 
     def _view(self) -> tuple:
@@ -500,7 +500,11 @@ class Predictions(QObject):
         left += [f"{other} on a label or likelier prediction of another class"] if other else []
         # a class added is said (one prediction accepted by a double-click added the model's class unannounced)
         classes = f"; new class{'es' if len(new_classes) > 1 else ''}: {first_names(new_classes)}" if count and new_classes else ""
-        self.message.emit(f"accepted {count_of(count, 'prediction')}{classes}" + (f"; left out: {', '.join(left)}" if left else ""))
+        # images with nothing shown at this score stay waiting, amber, for a lower score to show their predictions: said
+        # (amber left on them read as predictions still to look at)
+        idle = sum(1 for e in gathered.entries if not e[2]) if reviews else 0
+        waiting = f"; {count_of(idle, 'image')} with nothing shown above the score {'stays' if idle == 1 else 'stay'} amber" if idle else ""
+        self.message.emit(f"accepted {count_of(count, 'prediction')}{classes}" + (f"; left out: {', '.join(left)}" if left else "") + waiting)
         self.refilter()
         return count
 

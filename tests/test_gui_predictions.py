@@ -14,7 +14,7 @@ from core.labels import class_name_key
 from core.review import confusions
 from retina_gui.canvas import Tool
 from retina_gui.main_window import MainWindow
-from tests.conftest import DEMO_MODEL, ROOT
+from tests.conftest import DEMO_MODEL, PHOTOS, ROOT
 
 DEMO = ROOT / "resources" / "demo"
 
@@ -1788,3 +1788,26 @@ def test_page_down_on_a_focused_slider_moves_it_not_the_image(qtbot, tmp_path, w
     qtbot.waitUntil(window.canvas.hasFocus, timeout=2000)
     qtbot.keyClick(window.canvas, Qt.Key.Key_PageDown)  # elsewhere, the next image as before
     qtbot.waitUntil(lambda: window.files.current() != shown, timeout=2000)
+
+
+def test_accepting_the_folder_says_which_images_stay_amber_with_nothing_shown(qtbot, tmp_path, window_factory):
+    """Images with nothing shown above the score stay waiting for a lower one: amber, unexplained,
+    it read as predictions still to look at."""
+    folder = unlabelled_demo(tmp_path)
+    for photo in ("brick.png", "coins.png"):  # no chess pieces: nothing shown at a high score
+        shutil.copy(PHOTOS / "skimage" / photo, folder)
+    window = window_factory(folder, confirm=lambda title, text, **_: True)
+    wait_predictions(qtbot, window)
+    qtbot.waitUntil(lambda: window.listing.complete, timeout=5000)
+    finished = []
+    window.predictions.batch_finished.connect(lambda n, _unreadable, cancelled: finished.append(n))
+    window.predict_folder()
+    qtbot.waitUntil(lambda: bool(finished), timeout=120_000)
+    window.model_panel.score_slider.setValue(window.model_panel.score_slider.maximum())
+    entries = window.predictions.folder_entries()
+    idle = sum(1 for e in entries if not e[2])
+    assert 0 < idle < len(entries)
+    accept_folder(qtbot, window)
+    said = window.statusBar().currentMessage()
+    assert said.endswith(f"; {idle} images with nothing shown above the score stay amber")
+    assert sum(window.files.model.status(n) == "predicted" for n in window.files.model.names) == idle
