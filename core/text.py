@@ -36,5 +36,5 @@ def score_text(score: float, threshold: float) -> str:
     for digits in range(2, 7):
         text = f"{score:.{digits}f}"
         if text != f"{threshold:.{digits}f}":
-            break
-    return text
+            return text
+    return f"{score:.9g}"  # (a float32 step above it)

@@ -95,8 +95,8 @@ class ModelPanel(QWidget):
         self.score_slider = QSlider(Qt.Orientation.Horizontal, minimum=5, maximum=99)
         self.nms_slider = QSlider(Qt.Orientation.Horizontal, minimum=5, maximum=95)
         # (the two sliders and the settings' toggle had no word of what they do)
-        self.score_slider.setToolTip("Show the predictions scoring above this; the model is not run again (PageUp/PageDown move it by "
-                                     "a tenth once it has the keys)")
+        self.score_slider.setToolTip("Show the predictions scoring above this; the model is not run again (once clicked, PageUp and "
+                                     "PageDown move it by a tenth)")
         self.nms_slider.setToolTip("Of two predictions of one class overlapping by more than this IoU, only the likelier is shown "
                                    "(higher: more overlapping boxes kept)")
         self.score_label, self.nms_label, self.count_label = QLabel("Score > –"), QLabel("NMS IoU –"), QLabel()  # (no model yet)
@@ -126,7 +126,7 @@ class ModelPanel(QWidget):
         # folded: set once, if ever (the info line says what is in use), they pushed the sliders and Accept
         # below the fold at 1280x800
         self.settings_button = QToolButton(text="Device, precision, preset", checkable=True, autoRaise=True)
-        self.settings_button.setToolTip("Where and how the model runs (CPU or GPU, bf16 or fp32) and its inference preset")
+        self.settings_button.setToolTip("Where the model runs (CPU or GPU), at which precision, and its inference preset")
         self.settings_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.settings_button.setArrowType(Qt.ArrowType.RightArrow)
         self.settings_button.toggled.connect(self._settings_toggled)

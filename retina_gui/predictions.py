@@ -138,9 +138,14 @@ class Predictions(QObject):
         self.worker.prediction_failed.connect(self.prediction_failed)
         self.worker.progress.connect(self.batch_progress)
         self.worker.batch_finished.connect(self.batch_finished)
+        self.worker.batch_restarted.connect(self._batch_restarted)
         self.worker.start()
         if self.model_path is not None:
             self.load_model(self.model_path, self.device, self.preset)
+
+    def _batch_restarted(self, images: int) -> None:
+        """(The bar went back to 0 without a word.)"""
+        self.message.emit(f"the folder run starts over with the model loaded: its {count_of(images, 'image')} are all to be that model's")
 
     def detach(self) -> None:
         self._stop_gathering()
@@ -502,8 +507,9 @@ class Predictions(QObject):
         classes = f"; new class{'es' if len(new_classes) > 1 else ''}: {first_names(new_classes)}" if count and new_classes else ""
         # images with nothing shown at this score stay waiting, amber, for a lower score to show their predictions: said
         # (amber left on them read as predictions still to look at)
-        idle = sum(1 for e in gathered.entries if not e[2]) if reviews else 0
-        waiting = f"; {count_of(idle, 'image')} with nothing shown above the score {'stays' if idle == 1 else 'stay'} amber" if idle else ""
+        store = workspace.store
+        idle = sum(1 for e in gathered.entries if not e[2] and store.status(e[0]) is ImageStatus.PREDICTED) if reviews else 0
+        waiting = f"; {count_of(idle, 'image')} with nothing shown {'stays' if idle == 1 else 'stay'} amber" if idle else ""
         self.message.emit(f"accepted {count_of(count, 'prediction')}{classes}" + (f"; left out: {', '.join(left)}" if left else "") + waiting)
         self.refilter()
         return count

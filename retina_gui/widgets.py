@@ -370,6 +370,6 @@ class SliderPageKeys(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if (event.type() == QEvent.Type.ShortcutOverride and event.key() in (Qt.Key.Key_PageUp, Qt.Key.Key_PageDown)
-                and event.modifiers() == Qt.KeyboardModifier.NoModifier):
+                and event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier == Qt.KeyboardModifier.NoModifier):  # (the keypad's too)
             event.accept()  # the key goes to the slider, not to a shortcut
         return False

@@ -240,6 +240,7 @@ class PredictionWorker(QueueWorker):
     prediction_failed = Signal(str, str)  # name, why the model failed on it (out of memory, say)
     progress = Signal(int, int, float)  # done, total, seconds left
     batch_finished = Signal(int, int, bool)  # images done (read or not), of them unreadable, cancelled
+    batch_restarted = Signal(int)  # a model loaded during a folder run: it starts over with it, on that many images
 
     def __init__(self, folder: Path, cache_root: Path) -> None:
         super().__init__()
@@ -252,19 +253,15 @@ class PredictionWorker(QueueWorker):
         self._batch_total = 0
         self._batch_unreadable = 0  # images of the batch that could not be read (counted here: the batch is the worker's)
         self._batch_cancel = CancelToken()
+        self._batch_active = False  # a folder run is going on: from its start to its batch_finished
         self._rejected: dict[str, dict[str, set[int]]] = {}  # to be saved: per model's cache key
         self._detector = None
         self._cache = None
 
     def load_model(self, path: Path, device: str = "auto", preset: str | None = None, precision: str = "auto") -> None:
-        """A folder run going on starts over with the model loaded (it went on with it from where it
-        was: 15 of 58 images were left predicted by the model before, and the folder's Accept left
-        them out)."""
+        """Load another model (a folder run going on starts over with it, see _load_model)."""
         def change() -> None:
             self._load, self._wanted = (path, device, preset, precision), []
-            if self._batch and not self._batch_cancel.cancelled:
-                self._batch, self._batch_total, self._batch_unreadable = list(self._batch_order), len(self._batch_order), 0
-                self._batch_started = time.monotonic()
 
         self._update(change)
 
@@ -286,6 +283,7 @@ class PredictionWorker(QueueWorker):
             self._batch, self._batch_total, self._batch_unreadable = list(names), len(names), 0
             self._batch_order, self._batch_names = list(names), set(names)
             self._batch_cancel = CancelToken()
+            self._batch_active = bool(names)
             self._batch_started = time.monotonic()
 
         self._update(change)
@@ -315,7 +313,7 @@ class PredictionWorker(QueueWorker):
             return "image", self._wanted.pop(0)
         if self._batch:
             if self._batch_cancel.cancelled:
-                done, self._batch = self._batch_total - len(self._batch), []
+                done, self._batch, self._batch_active = self._batch_total - len(self._batch), [], False
                 return "cancelled", (done, self._batch_unreadable)
             return "batch", self._batch.pop(0)
         return None
@@ -348,6 +346,7 @@ class PredictionWorker(QueueWorker):
         with self._wake:
             self._batch_unreadable += not read
             left, total, unreadable = len(self._batch), self._batch_total, self._batch_unreadable
+            self._batch_active = left > 0
         done = total - left
         elapsed = time.monotonic() - self._batch_started
         self.progress.emit(done, total, elapsed / max(done, 1) * left)
@@ -373,6 +372,15 @@ class PredictionWorker(QueueWorker):
             self.model_failed.emit(str(exc) if str(path) in str(exc) else f"{path}: {exc}")
             return
         self._detector, self._cache = detector, PredictionCache(self.cache_root, key, self.folder)
+        # a folder run going on starts over with the model loaded (it went on with it from where it was: 15 of 58 images
+        # stayed the old model's, and the folder's Accept left them out); here, between two images, once the load has worked
+        with self._wake:
+            restart = self._batch_active and not self._batch_cancel.cancelled
+            if restart:
+                self._batch, self._batch_total, self._batch_unreadable = list(self._batch_order), len(self._batch_order), 0
+                self._batch_started = time.monotonic()
+        if restart:
+            self.batch_restarted.emit(len(self._batch_order))
         runtime = detector.runtime
         self.model_loaded.emit(ModelInfo(path, tuple(Category(c.id, c.name) for c in detector.classes), detector.preset.name,
                                          detector.spec.model.backbone, runtime.device, runtime.precision, post.score_thresh,

@@ -1741,11 +1741,14 @@ def test_a_model_loaded_during_a_folder_run_predicts_the_whole_folder_again(qtbo
             switched.append(done)
             p.load_model(tiny_checkpoint)
 
+    said = []
+    p.message.connect(said.append)
     p.batch_progress.connect(on_progress)
     p.batch_finished.connect(lambda n, _unreadable, cancelled: finished.append((n, cancelled)))
     window.predict_folder()
     qtbot.waitUntil(lambda: bool(finished), timeout=120_000)
     assert switched and finished == [(8, False)] and p.model.path == tiny_checkpoint
+    assert "the folder run starts over with the model loaded: its 8 images are all to be that model's" in said  # (the bar went to 0 unsaid)
     assert all(p.cache.get(name) is not None for name in window.files.model.names)  # every image, by the model in use
 
 
@@ -1783,7 +1786,9 @@ def test_page_down_on_a_focused_slider_moves_it_not_the_image(qtbot, tmp_path, w
     qtbot.waitUntil(slider.hasFocus, timeout=2000)
     before = slider.value()
     qtbot.keyClick(slider, Qt.Key.Key_PageDown)
-    assert slider.value() != before and window.annotator.current == shown
+    assert slider.value() == before - slider.pageStep() and window.annotator.current == shown
+    qtbot.keyClick(slider, Qt.Key.Key_PageUp, Qt.KeyboardModifier.KeypadModifier)  # the keypad's key too
+    assert slider.value() == before and window.annotator.current == shown
     window.canvas.setFocus()
     qtbot.waitUntil(window.canvas.hasFocus, timeout=2000)
     qtbot.keyClick(window.canvas, Qt.Key.Key_PageDown)  # elsewhere, the next image as before
@@ -1809,5 +1814,28 @@ def test_accepting_the_folder_says_which_images_stay_amber_with_nothing_shown(qt
     assert 0 < idle < len(entries)
     accept_folder(qtbot, window)
     said = window.statusBar().currentMessage()
-    assert said.endswith(f"; {idle} images with nothing shown above the score stay amber")
+    assert said.endswith(f"; {idle} images with nothing shown stay amber")
     assert sum(window.files.model.status(n) == "predicted" for n in window.files.model.names) == idle
+
+
+def test_a_model_that_fails_to_load_during_a_folder_run_leaves_the_run_going(qtbot, tmp_path, window_factory):
+    window = window_factory(unlabelled_demo(tmp_path))
+    wait_predictions(qtbot, window)
+    p = window.predictions
+    finished, said, tried = [], [], []
+    bad = tmp_path / "notes.pt"
+    bad.write_text("not weights")
+
+    def on_progress(done, _total, _left):
+        if done >= 2 and not tried:
+            tried.append(done)
+            p.load_model(bad)
+
+    p.message.connect(said.append)
+    p.batch_progress.connect(on_progress)
+    p.batch_finished.connect(lambda n, _unreadable, cancelled: finished.append((n, cancelled)))
+    window.predict_folder()
+    qtbot.waitUntil(lambda: bool(finished), timeout=120_000)
+    assert tried and finished == [(8, False)] and p.model.path == DEMO_MODEL
+    assert not any("starts over" in m for m in said)
+

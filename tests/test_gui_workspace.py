@@ -427,7 +427,6 @@ def test_class_edits_are_undoable_and_saved(qtbot, demo):
     assert ws.store.category(king.id).name == "Black-King"
     asked = []
     window.confirm = lambda title, text, **_: asked.append(text) or False
-    window.classes.confirm = window.confirm
     window.classes.list.setCurrentRow(next(i for i, c in enumerate(ws.store.categories) if c.id == king.id))
     window.classes.ask_delete()  # asks through the window (tests answer it), and "no" keeps the class
     assert asked and asked[0].startswith("Delete Black-King and its") and king.id in {c.id for c in ws.store.categories}

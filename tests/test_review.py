@@ -519,3 +519,7 @@ def test_a_score_above_a_threshold_is_shown_with_the_digits_that_tell_them_apart
     assert score_text(0.934, 0.30) == "0.93"
     assert score_text(0.994, 0.99) == "0.994" and score_text(0.9949, 0.99) == "0.995"
     assert score_text(0.30004, 0.30) == "0.30004"  # as near as it is
+    import numpy as np
+
+    just_above = float(np.nextafter(np.float32(0.3), np.float32(1)))  # a float32 step above: it passes the strict filter
+    assert score_text(just_above, 0.3) != "0.300000" and float(score_text(just_above, 0.3)) > 0.3
