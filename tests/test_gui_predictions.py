@@ -1728,26 +1728,32 @@ def test_a_class_confusion_can_relabel_the_label_under_it(qtbot, tmp_path, windo
     assert [names[b.category_id] for b in store.boxes(confusion.file_name)] == before
 
 
-def test_a_model_loaded_during_a_folder_run_predicts_the_whole_folder_again(qtbot, tmp_path, window_factory, tiny_checkpoint):
-    """The run went on with the new model from where it was: the images done before were left
-    predicted by the old one, and the folder's Accept left them out, unsaid."""
-    window = window_factory(unlabelled_demo(tmp_path))
-    wait_predictions(qtbot, window)
+def _folder_run_loading(qtbot, window, model, at: int) -> tuple[list, list, list]:
+    """Predict the folder, loading ``model`` once ``at`` images are done: (how it finished, what was said, at which image)."""
     p = window.predictions
-    finished, switched = [], []
+    finished, said, loaded = [], [], []
 
     def on_progress(done, _total, _left):
-        if done >= 3 and not switched:
-            switched.append(done)
-            p.load_model(tiny_checkpoint)
+        if done >= at and not loaded:
+            loaded.append(done)
+            p.load_model(model)
 
-    said = []
     p.message.connect(said.append)
     p.batch_progress.connect(on_progress)
     p.batch_finished.connect(lambda n, _unreadable, cancelled: finished.append((n, cancelled)))
     window.predict_folder()
     qtbot.waitUntil(lambda: bool(finished), timeout=120_000)
-    assert switched and finished == [(8, False)] and p.model.path == tiny_checkpoint
+    return finished, said, loaded
+
+
+def test_a_model_loaded_during_a_folder_run_predicts_the_whole_folder_again(qtbot, tmp_path, window_factory, tiny_checkpoint):
+    """The run went on with the new model from where it was: the images done before were left
+    predicted by the old one, and the folder's Accept left them out, unsaid."""
+    window = window_factory(unlabelled_demo(tmp_path))
+    wait_predictions(qtbot, window)
+    finished, said, loaded = _folder_run_loading(qtbot, window, tiny_checkpoint, 3)
+    p = window.predictions
+    assert loaded and finished == [(8, False)] and p.model.path == tiny_checkpoint
     assert "the folder run starts over with the model loaded: its 8 images are all to be that model's" in said  # (the bar went to 0 unsaid)
     assert all(p.cache.get(name) is not None for name in window.files.model.names)  # every image, by the model in use
 
@@ -1821,21 +1827,8 @@ def test_accepting_the_folder_says_which_images_stay_amber_with_nothing_shown(qt
 def test_a_model_that_fails_to_load_during_a_folder_run_leaves_the_run_going(qtbot, tmp_path, window_factory):
     window = window_factory(unlabelled_demo(tmp_path))
     wait_predictions(qtbot, window)
-    p = window.predictions
-    finished, said, tried = [], [], []
     bad = tmp_path / "notes.pt"
     bad.write_text("not weights")
-
-    def on_progress(done, _total, _left):
-        if done >= 2 and not tried:
-            tried.append(done)
-            p.load_model(bad)
-
-    p.message.connect(said.append)
-    p.batch_progress.connect(on_progress)
-    p.batch_finished.connect(lambda n, _unreadable, cancelled: finished.append((n, cancelled)))
-    window.predict_folder()
-    qtbot.waitUntil(lambda: bool(finished), timeout=120_000)
-    assert tried and finished == [(8, False)] and p.model.path == DEMO_MODEL
+    finished, said, loaded = _folder_run_loading(qtbot, window, bad, 2)
+    assert loaded and finished == [(8, False)] and window.predictions.model.path == DEMO_MODEL
     assert not any("starts over" in m for m in said)
-
