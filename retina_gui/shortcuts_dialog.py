@@ -55,7 +55,8 @@ def shortcuts_html(bar: QMenuBar) -> str:
     menus = [(keys, f"{item} ({menu})") for menu, item, keys in menu_shortcuts(bar)]
     return (f"<h3>On the image</h3>{table(ON_THE_IMAGE)}<h3>Menu shortcuts</h3>{table(menus)}"
             "<p>The one-key shortcuts give way where a key means something else: in the search box, the number fields "
-            "and drop-down lists.</p>")
+            "and a drop-down list reached with Tab (after a mouse choice in one, the keys stay the window's); PageUp and "
+            "PageDown on a clicked slider move it.</p>")
 
 
 class ShortcutsDialog(QDialog):
