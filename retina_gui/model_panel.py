@@ -152,8 +152,9 @@ class ModelPanel(QWidget):
         show.addRow(self.nms_label, self.nms_slider)
         self.count_label.setWordWrap(True)  # "300 shown (the most it keeps) of 2000 candidates" widened the dock for good
         show.addRow(self.count_label)
-        show.addRow(self.classes)
+        # Accept above the class ticks: used on every image, it was below the fold at 1280x800, under a list set once
         show.addRow(button_grid(self.accept_image_button, self.accept_folder_button, columns=1))
+        show.addRow(self.classes)
         why_box = QGroupBox("Why missed?")
         QVBoxLayout(why_box).addWidget(self.explanation)
         layout = QVBoxLayout(self)
