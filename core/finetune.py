@@ -118,13 +118,14 @@ def describe_plan(labels: LabelSet, model_classes: Sequence[Any] | None, present
     counts = labels.box_counts()
     group_ids = _empty_groups(labels, counts)
     groups = [c.name for c in labels.categories if c.id in group_ids]
-    classes = len(labels.categories) - len(groups)
+    empty = empty_classes(labels)
+    classes = len(labels.categories) - len(groups) - len(empty)  # (a class without boxes was counted: a run learns it only from boxes)
     first = f"Train uses {len(labelled)} labelled image{'' if len(labelled) == 1 else 's'}{negative} and {classes} class{'' if classes == 1 else 'es'}"
     if groups:
         first += f" ({', '.join(groups)}, the name of a group of classes, is left out)" if len(groups) == 1 else \
             f" ({', '.join(groups)}, names of groups of classes, are left out)"
     lines = [first + "."]
-    if empty := empty_classes(labels):
+    if empty:
         # (it read as a note, and the next line said such classes were left out: Train asks first)
         them = "them" if len(empty) > 1 else "it"
         lines.append(f"No boxes yet: {first_names(empty)}. Train asks to leave {them} out of the run (label some first to learn {them}).")

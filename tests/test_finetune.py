@@ -41,6 +41,9 @@ def test_checks_name_the_problem():
     assert check_labels(LabelSet(DEMO.categories, [])) and "no labelled images" in check_labels(LabelSet(DEMO.categories, []))[0]
     extra = LabelSet([*DEMO.categories, Category(99, "clock")], DEMO.images)
     assert check_labels(extra) == ["The class clock has no boxes: label some, or delete the class, before training."]
+    # the plan counts the classes a run learns: clock only if it gets boxes (it was counted)
+    assert describe_plan(extra, None).startswith(f"Train uses {len(DEMO.images)} labelled images and {len(DEMO.categories)} classes.\n"
+                                                 "No boxes yet: clock. Train asks to leave it out of the run (label some first to learn it).")
     assert check_labels(DEMO) == []
     # Roboflow's class 0 names the project, the supercategory of every class, and has no boxes: not a
     # class to learn, so it does not stop the first Train of every Roboflow export
