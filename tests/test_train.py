@@ -766,6 +766,18 @@ def test_ctrl_c_during_retina_train_saves_the_step_and_the_run_resumes_there(tmp
     assert main([*command, "--resume", "--val-coco", str(tmp_path / "ann.json")]) == 2  # (only the flag's presence was compared)
     assert "this run was started with no validation option" in capsys.readouterr().err
     assert load_checkpoint(tmp_path / "run" / "last.safetensors").spec.training["validation"] == "none"
+    # a run from before the digest was recorded: its command's options are compared (as argparse reads them)
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    last = tmp_path / "run" / "last.safetensors"
+    with safe_open(str(last), framework="pt") as f:
+        metadata, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    spec = json.loads(metadata["retina_gui"])
+    del spec["training"]["validation"]
+    save_file(tensors, str(last), metadata={**metadata, "retina_gui": json.dumps(spec)})
+    assert main([*command, "--resume", "--val-split", "0.5"]) == 2
+    assert "this run was started with no validation option" in capsys.readouterr().err
     # the options of a new run's model are said to be ignored; a setting that applies from here on is logged
     augmented = [c for c in command if c != "--no-augment"]
     assert main([*augmented, "--resume", "--weights", str(DEMO_MODEL), "--warmup", "7", "--frozen-stages", "3"]) == 0
