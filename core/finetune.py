@@ -118,7 +118,7 @@ def describe_plan(labels: LabelSet, model_classes: Sequence[Any] | None, present
     counts = labels.box_counts()
     group_ids = _empty_groups(labels, counts)
     groups = [c.name for c in labels.categories if c.id in group_ids]
-    empty = empty_classes(labels)
+    empty = empty_classes(labels, counts)
     classes = len(labels.categories) - len(groups) - len(empty)  # (a class without boxes was counted: a run learns it only from boxes)
     first = f"Train uses {len(labelled)} labelled image{'' if len(labelled) == 1 else 's'}{negative} and {classes} class{'' if classes == 1 else 'es'}"
     if groups:
@@ -198,10 +198,11 @@ def check_labels(labels: LabelSet, *, resuming: bool = False) -> list[str]:
     return []
 
 
-def empty_classes(labels: LabelSet) -> list[str]:
+def empty_classes(labels: LabelSet, counts: dict[int, int] | None = None) -> list[str]:
     """The classes without boxes that training would have to learn (not names of groups of
-    classes): training refuses them, or leaves them out (``labels.without_empty_classes()``)."""
-    counts = labels.box_counts()
+    classes): training refuses them, or leaves them out (``labels.without_empty_classes()``).
+    ``counts``: ``labels.box_counts()``, where the caller has them (at 100,000 boxes they take time)."""
+    counts = labels.box_counts() if counts is None else counts
     groups = _empty_groups(labels, counts)
     return [c.name for c in labels.categories if not counts.get(c.id) and c.id not in groups]
 

@@ -119,10 +119,17 @@ class Checkpoint:
         missing = [k for k in described if k not in have]
         foreign = [k for k in have if k not in described]
         reshaped = [k for k in described if k in have and have[k].shape != described[k].shape]
-        parts = ([f"{len(missing)} of its tensors are not in the file (first: {missing[0]})"] if missing else []) + (
-            [f"{len(foreign)} tensors of the file are not of it (first: {foreign[0]})"] if foreign else []) + (
-            [f"{len(reshaped)} have another shape (first: {reshaped[0]}, {tuple(have[reshaped[0]].shape)} in the file, "
-             f"{tuple(described[reshaped[0]].shape)} described)"] if reshaped else []) or [str(exc).strip().splitlines()[0][:300]]
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} of its tensors are not in the file (first: {missing[0]})")
+        if foreign:
+            parts.append(f"{len(foreign)} tensors of the file are not of it (first: {foreign[0]})")
+        if reshaped:
+            first = reshaped[0]
+            parts.append(f"{len(reshaped)} have another shape (first: {first}, {tuple(have[first].shape)} in the file, "
+                         f"{tuple(described[first].shape)} described)")
+        if not parts:  # another reason of torch's: its first line
+            parts.append(str(exc).strip().splitlines()[0][:300])
         config = self.spec.model
         where = f"{self.source}: " if self.source else ""
         return (f"{where}the weights do not fit the model its metadata describes ({config.backbone}, {config.fpn_channels} FPN channels, "

@@ -763,10 +763,10 @@ class TrainingPanel(QWidget):
                 self._status_model = checkpoint
                 self.run_ended.emit(f"{done}; now using {checkpoint.parent.name}")
             self.log.appendPlainText(self.status.text())  # the outcome kept in full under the run's log ...
-            try:  # ... and in its file, which the log is read back from (the line was gone once the run's model took over)
+            # ... and in its file, which the log is read back from (the line was gone once the run's model took over); on
+            # a full disk the line on screen is all there is, as of the log's other lines
+            with contextlib.suppress(OSError):
                 append_log(result.run_dir, self.status.text())
-            except OSError:
-                pass  # (a full disk: the line on screen is all there is, as of the log's other lines)
         self._set_running(False)
         self.refresh_runs(select=result.run_dir if result.cancelled else None)  # the stopped run, selected, is the one Resume goes on with
         scroll_into_view(self.chart)  # (Advanced, open again as the user left it, pushed the run's chart below the fold)

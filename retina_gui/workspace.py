@@ -457,7 +457,7 @@ class Workspace(QObject):
                 name = clean_category_name(category.name)
                 self.store.check_category_name(name)
                 # (past the highest id the store has had: a deleted class's id is not given to another)
-                cid = category.id if keep_ids and category.id not in taken else max(max(wanted, default=0), self.store.highest_category_id) + 1
+                cid = category.id if keep_ids and category.id not in taken else max(max(wanted, default=0) + 1, self.store.next_category_id())
                 taken.add(cid)
                 wanted.add(cid)
                 ids[key] = cid
