@@ -112,6 +112,7 @@ def test_incomplete_torchvision_weights_and_inconsistent_metadata_are_refused(tm
     torch.save({k: v for k, v in sd.items() if "extra_blocks" not in k}, partial)
     with pytest.raises(CheckpointError, match="incomplete RetinaNet weights .*extra_blocks"):
         load_checkpoint(partial)
+    partial.unlink()  # each file is 80-125 MB: one at a time on disk
     config = ModelConfig(backbone="resnet18", num_classes=2)
     tensors = RetinaNet(config).state_dict()
     spec = ModelSpec(preset="retinanet", model=config, classes=(ClassInfo(1, "a"), ClassInfo(2, "b")))
@@ -150,6 +151,7 @@ def test_incomplete_torchvision_weights_and_inconsistent_metadata_are_refused(tm
         save_file({k: v.contiguous() for k, v in tensors.items()}, str(path), metadata={"retina_gui": metadata})
         with pytest.raises(CheckpointError, match=f"damaged metadata.*{re.escape(message)}"):
             load_checkpoint(path)
+        path.unlink()
 
 
 def test_metadata_is_plain_json(tmp_path):
