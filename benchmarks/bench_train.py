@@ -15,14 +15,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import print_table, torchvision_mobilenet_retinanet  # noqa: E402
+from benchmarks.common import print_table, scratch_dir, torchvision_mobilenet_retinanet  # noqa: E402
 from core.config import PreprocessConfig  # noqa: E402
 from core.dataset import DetectionDataset, collate  # noqa: E402
 from core.formats.coco import read_coco  # noqa: E402
@@ -50,7 +49,7 @@ def main() -> None:
         config = TrainConfig(epochs=1, batch_size=batch_size, image_size=512, max_size=768, precision=precision,
                              num_workers=4 if cuda else 0, augment=None, validate=False, freeze_bn=True, frozen_stages=1)
         times: list[float] = []
-        trainer = Trainer(train_data=data, val_data=None, run_dir=tempfile.mkdtemp(), config=config, backbone="mobilenet_v2",
+        trainer = Trainer(train_data=data, val_data=None, run_dir=scratch_dir("retina-bench-train-"), config=config, backbone="mobilenet_v2",
                           fpn_channels=256, device=args.device, on_event=lambda e: e.kind == "step" and times.append(time.perf_counter()))
         trainer.run()
         return (times[-1] - times[1]) / (len(times) - 2)  # the first two steps decode and warm up

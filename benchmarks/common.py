@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +13,14 @@ from pathlib import Path
 import torch
 
 DEMO_MODEL = Path(__file__).resolve().parents[1] / "resources" / "models" / "demo_chess_mobilenet_v2.safetensors"
+
+
+def scratch_dir(prefix: str) -> Path:
+    """A new temporary folder, removed when the script ends: a benchmark's runs write checkpoints of
+    tens of MB each, which were left in the temporary folder run after run."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, path, True)
+    return path
 
 
 def median_time(fn: Callable[[], object], repeat: int, warmup: int = 1, sync: bool = False) -> float:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -26,7 +25,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import print_table, torchvision_mobilenet_retinanet  # noqa: E402
+from benchmarks.common import print_table, scratch_dir, torchvision_mobilenet_retinanet  # noqa: E402
 from core.dataset import Sample, collate  # noqa: E402
 from core.formats.coco import read_coco  # noqa: E402
 from core.train import DataSource, TrainConfig, Trainer, set_train_mode  # noqa: E402
@@ -69,7 +68,7 @@ def main() -> None:
     shapes = [(128, 192), (160, 224), (192, 256)] if args.quick else [(512, 768), (544, 800), (576, 864)]
 
     def trainer(precision: str, channels_last: bool) -> Trainer:
-        t = Trainer(train_data=data, val_data=None, run_dir=tempfile.mkdtemp(), backbone="mobilenet_v2", fpn_channels=128, device=args.device,
+        t = Trainer(train_data=data, val_data=None, run_dir=scratch_dir("retina-gpu-profile-"), backbone="mobilenet_v2", fpn_channels=128, device=args.device,
                     config=replace(base, precision=precision, channels_last=channels_last))
         set_train_mode(t.model, freeze_bn=t.freeze_bn, frozen_stages=t.frozen_stages)  # as run() does each epoch: BatchNorm frozen
         return t
@@ -158,7 +157,7 @@ def main() -> None:
     from core.preprocess import preprocess
 
     size = (256, 416) if args.quick else (800, 1333)
-    tv, ckpt = build(Path(tempfile.mkdtemp()), size)
+    tv, ckpt = build(scratch_dir("retina-gpu-profile-"), size)
     det = Detector(ckpt.build_model(), ckpt.spec, device=args.device, precision="bf16")
     det_cl = Detector(ckpt.build_model(), ckpt.spec, device=args.device, precision="bf16", channels_last=True)
     rng = np.random.default_rng(0)

@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.common import print_table, torchvision_mobilenet_retinanet  # noqa: E402
+from benchmarks.common import print_table, scratch_dir, torchvision_mobilenet_retinanet  # noqa: E402
 from core.dataset import AugmentConfig, collate  # noqa: E402
 from core.evaluate import Detection, EvalResult, coco_evaluate  # noqa: E402
 from core.formats.coco import read_coco  # noqa: E402
@@ -133,7 +132,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
-    hub = Path(tempfile.mkdtemp()) / "hub"  # torchvision's weights API reads the shared ImageNet file offline
+    hub = scratch_dir("retina-equal-settings-") / "hub"  # torchvision's weights API reads the shared ImageNet file offline
     (hub / "checkpoints").mkdir(parents=True)
     shutil.copyfile(IMAGENET_WEIGHTS, hub / "checkpoints" / IMAGENET_WEIGHTS.name)
     torch.hub.set_dir(str(hub))
@@ -148,7 +147,7 @@ def main() -> None:
     results: dict[str, dict] = {}
     for run in args.runs.split(","):
         print(f"{run}: {args.epochs} epochs", flush=True)
-        run_dir = Path(tempfile.mkdtemp())
+        run_dir = scratch_dir("retina-equal-settings-")
         results[run] = run_torchvision(args, train, val, run_dir) if run == "torchvision" else run_ours(args, train, val, run, run_dir)
     reference = results.get("torchvision")
     rows = []
