@@ -36,10 +36,10 @@ def window(qtbot, tmp_path):
 
 
 def small_recipe(panel, epochs: int) -> None:
-    panel.advanced.setChecked(True)
-    panel.size_spin.setValue(128)
-    panel.epochs_spin.setValue(epochs)
-    panel.batch_spin.setValue(4)
+    panel.recipe_form.advanced.setChecked(True)
+    panel.recipe_form.size_spin.setValue(128)
+    panel.recipe_form.epochs_spin.setValue(epochs)
+    panel.recipe_form.batch_spin.setValue(4)
 
 
 def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predictions_change(qtbot, window, tiny_checkpoint, tmp_path):
@@ -48,7 +48,7 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
     small_recipe(panel, 2)
     qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
     assert panel.worker is not None and not panel.train_button.isEnabled()
-    assert not panel.recipe_box.isVisibleTo(panel) and panel.advanced.isChecked()  # folded while it runs: the progress comes up
+    assert not panel.recipe_form.recipe_box.isVisibleTo(panel) and panel.recipe_form.advanced.isChecked()  # folded while it runs: the progress comes up
     qtbot.waitUntil(lambda: panel.progress.value() > 0 and panel.chart.points() > 0, timeout=60_000)
     assert panel.progress.isVisibleTo(panel)
     rook = next(c for c in window.workspace.store.categories if c.name == "white-rook")
@@ -58,7 +58,7 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
     window.workspace.rename_category(pawn.id, "White-Pawn")  # the same class to the model: not named below
     window.docks["Model"].raise_()  # the user looks at predictions meanwhile
     qtbot.waitUntil(lambda: panel.worker is None, timeout=180_000)
-    assert panel.recipe_box.isVisibleTo(panel)  # back, as the user left it
+    assert panel.recipe_form.recipe_box.isVisibleTo(panel)  # back, as the user left it
     # the new model takes over: the Training panel comes forward with its scores (behind the Model tab, there was no sign)
     qtbot.waitUntil(lambda: not window.docks["Training"].visibleRegion().isEmpty(), timeout=2000)
     # the whole of the run's chart in view, under the Advanced fields (it was scrolled to with its top at the panel's foot)
@@ -76,64 +76,64 @@ def test_train_shows_progress_and_chart_points_then_swaps_the_model_and_predicti
     qtbot.waitUntil(lambda: window.predictions.model is not None and "runs" in window.predictions.model.path.parts, timeout=60_000)
     # the run's log, read back as the list follows the model to its run, still ends with its outcome (it was gone)
     assert outcome in panel.log.toPlainText() and panel.chart.points() > 3
-    assert outcome in (panel._runs[0].path / "train.log").read_text(encoding="utf-8")  # and in its file, for a later look
+    assert outcome in (panel.runs_list.runs[0].path / "train.log").read_text(encoding="utf-8")  # and in its file, for a later look
     qtbot.waitUntil(lambda: window.predictions.visible is not None, timeout=60_000)
     after = window.predictions.visible.boxes
     assert after.shape != before.shape or not np.allclose(after, before)
-    assert panel.runs.rowCount() == 1 and panel.runs.item(0, 3).text() == "finished"
-    assert "\n(0." in panel.runs.item(0, 2).text() and panel.runs.item(0, 1).text() == "2/2"  # best mAP (start)
-    run = panel._runs[0]  # its classes' AP at its best epoch beside the start's, weakest first, in the mAP cell's tooltip
+    assert panel.runs_list.table.rowCount() == 1 and panel.runs_list.table.item(0, 3).text() == "finished"
+    assert "\n(0." in panel.runs_list.table.item(0, 2).text() and panel.runs_list.table.item(0, 1).text() == "2/2"  # best mAP (start)
+    run = panel.runs_list.runs[0]  # its classes' AP at its best epoch beside the start's, weakest first, in the mAP cell's tooltip
     weakest = min((ap, name) for name, ap in run.per_class.items() if ap is not None)
-    assert f"AP per class at epoch {run.best_epoch} (its best), weakest first:\n{weakest[1]} {weakest[0]:.3f}" in panel.runs.item(0, 2).toolTip()
-    assert "(start 0." in panel.runs.item(0, 2).toolTip() and "per class" not in panel.runs.item(0, 1).toolTip()
-    assert panel.runs.item(0, 0).font().bold()  # the run in use stands out
-    assert panel.runs.textElideMode() == Qt.TextElideMode.ElideLeft  # a narrow panel keeps the run's time, not its month
+    assert f"AP per class at epoch {run.best_epoch} (its best), weakest first:\n{weakest[1]} {weakest[0]:.3f}" in panel.runs_list.table.item(0, 2).toolTip()
+    assert "(start 0." in panel.runs_list.table.item(0, 2).toolTip() and "per class" not in panel.runs_list.table.item(0, 1).toolTip()
+    assert panel.runs_list.table.item(0, 0).font().bold()  # the run in use stands out
+    assert panel.runs_list.table.textElideMode() == Qt.TextElideMode.ElideLeft  # a narrow panel keeps the run's time, not its month
     # the next Train's time is estimated from this run's speed, for the recipe as the Advanced fields set it
     qtbot.waitUntil(lambda: " on the CPU (at the speed of the run " in panel.plan.text(), timeout=3000)
     estimate = panel.plan.text()
-    panel.epochs_spin.setValue(panel.epochs_spin.value() * 100)
+    panel.recipe_form.epochs_spin.setValue(panel.recipe_form.epochs_spin.value() * 100)
     qtbot.waitUntil(lambda: panel.plan.text() != estimate, timeout=3000)
     assert " on the CPU (at the speed of the run " in panel.plan.text() and "About" in panel.plan.text()  # 100 times as many epochs
-    panel.backbone_box.setCurrentText("resnet101")  # a new model of another backbone: no run to go by (the start box says "new")
-    panel.start_box.setCurrentIndex(panel.start_box.findData("new"))
+    panel.recipe_form.backbone_box.setCurrentText("resnet101")  # a new model of another backbone: no run to go by (the start box says "new")
+    panel.recipe_form.start_box.setCurrentIndex(panel.recipe_form.start_box.findData("new"))
     qtbot.waitUntil(lambda: " on the CPU (at the speed of the run " not in panel.plan.text(), timeout=3000)
-    qtbot.mouseClick(panel.back_button, Qt.MouseButton.LeftButton)  # undo the switch
+    qtbot.mouseClick(panel.model_history.back_button, Qt.MouseButton.LeftButton)  # undo the switch
     qtbot.waitUntil(lambda: window.predictions.model is not None and window.predictions.model.path == DEMO_MODEL, timeout=60_000)
-    assert not panel.back_button.isEnabled() and not panel.runs.item(0, 0).font().bold()
+    assert not panel.model_history.back_button.isEnabled() and not panel.runs_list.table.item(0, 0).font().bold()
     assert panel.status.text().startswith("back to ")
     # the run stays chosen in the list, and its model can be used again from there (the button stayed greyed)
-    assert panel.runs.currentRow() == 0 and panel.use_button.isEnabled()
+    assert panel.runs_list.table.currentRow() == 0 and panel.runs_list.use_button.isEnabled()
     panel.log.clear()
     panel.chart.clear()
-    rect = panel.runs.visualItemRect(panel.runs.item(0, 0))
-    qtbot.mouseClick(panel.runs.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # a click shows the run's log and chart
+    rect = panel.runs_list.table.visualItemRect(panel.runs_list.table.item(0, 0))
+    qtbot.mouseClick(panel.runs_list.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # a click shows the run's log and chart
     assert "epoch 2/2 done" in panel.log.toPlainText() and panel.chart.map.count() == 3  # the start weights and 2 epochs
-    panel.use_selected_run()  # a run chosen in the list: "Previous model" goes back from it too
+    panel.runs_list.use_selected()  # a run chosen in the list: "Previous model" goes back from it too
     qtbot.waitUntil(lambda: window.predictions.model is not None and "runs" in window.predictions.model.path.parts, timeout=60_000)
-    assert panel.back_button.isEnabled()
+    assert panel.model_history.back_button.isEnabled()
     assert panel.status.text() == ""  # "back to demo …" no longer stood for the model in use
     # and from a model loaded by Model ▸ Load Model…, one model at a time (it went back one step only,
     # and kept pointing at a model from two switches before)
     run_model = window.predictions.model.path
-    panel.runs.setCurrentCell(-1, -1)
+    panel.runs_list.table.setCurrentCell(-1, -1)
     window.predictions.load_model(tiny_checkpoint)
     qtbot.waitUntil(lambda: window.predictions.model.path == tiny_checkpoint, timeout=60_000)
-    assert f"Back to {run_model.parent.name}/{run_model.name}" in panel.back_button.toolTip()
-    qtbot.mouseClick(panel.back_button, Qt.MouseButton.LeftButton)
+    assert f"Back to {run_model.parent.name}/{run_model.name}" in panel.model_history.back_button.toolTip()
+    qtbot.mouseClick(panel.model_history.back_button, Qt.MouseButton.LeftButton)
     assert panel.status.text() == f"back to {run_model.parent.name}/{run_model.name}"
     qtbot.waitUntil(lambda: window.predictions.model.path == run_model, timeout=60_000)
     # the list follows the model to its run, with its log (the run clicked before stayed chosen and shown; the run shown
     # already is not read back again)
-    assert panel.runs.currentRow() == 0 and "epoch 2/2 done" in panel.log.toPlainText()
-    qtbot.mouseClick(panel.back_button, Qt.MouseButton.LeftButton)
+    assert panel.runs_list.table.currentRow() == 0 and "epoch 2/2 done" in panel.log.toPlainText()
+    qtbot.mouseClick(panel.model_history.back_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.predictions.model.path == DEMO_MODEL, timeout=60_000)
-    assert not panel.back_button.isEnabled()
+    assert not panel.model_history.back_button.isEnabled()
     # a folder with no run yet: its first Train's time from the speed of this folder's run (it went unsaid)
-    run_name = panel._runs[0].path.name
+    run_name = panel.runs_list.runs[0].path.name
     other = tmp_path / "other"
     shutil.copytree(DEMO, other)
     assert window.open_folder(other)
-    qtbot.waitUntil(lambda: window.listing.complete and panel.runs.rowCount() == 0, timeout=10_000)
+    qtbot.waitUntil(lambda: window.listing.complete and panel.runs_list.table.rowCount() == 0, timeout=10_000)
     qtbot.waitUntil(lambda: f" on the CPU (at the speed of the run {run_name} of demo: " in panel.plan.text(), timeout=5000)
 
 
@@ -153,8 +153,8 @@ def test_a_run_that_scores_below_its_start_weights_takes_over_only_if_the_user_s
     # the Advanced form came back above it, at 1024x700: the result is scrolled into view, not below the fold
     qtbot.waitUntil(lambda: not panel.status.visibleRegion().isEmpty(), timeout=2000)
     assert not panel.resume_button.visibleRegion().isEmpty()  # and so are the buttons above it (Resume, after a Cancel)
-    assert window.predictions.model.path == DEMO_MODEL and not panel.back_button.isEnabled()
-    assert panel.runs.rowCount() == 1 and not panel.runs.item(0, 0).font().bold()
+    assert window.predictions.model.path == DEMO_MODEL and not panel.model_history.back_button.isEnabled()
+    assert panel.runs_list.table.rowCount() == 1 and not panel.runs_list.table.item(0, 0).font().bold()
     window.answer = False  # "Train without clock?" No
     window.workspace.add_category("clock")  # Train refused meanwhile: the offer stays, and is said to (its reason went)
     assert not panel.train()
@@ -163,7 +163,7 @@ def test_a_run_that_scores_below_its_start_weights_takes_over_only_if_the_user_s
     window.workspace.undo_stack.undo()
     qtbot.mouseClick(panel.use_run_button, Qt.MouseButton.LeftButton)  # the run's model is one click away
     qtbot.waitUntil(lambda: "runs" in window.predictions.model.path.parts, timeout=60_000)
-    assert not panel.use_run_button.isVisible() and panel.back_button.isEnabled()
+    assert not panel.use_run_button.isVisible() and panel.model_history.back_button.isEnabled()
     assert "now using " in panel.status.text() and "“Previous model” switches back" in panel.status.text()
 
 
@@ -174,11 +174,11 @@ def test_the_training_buttons_stay_in_view_as_the_panel_scrolls(qtbot, window):
     panel = window.training_panel
     window.resize(1024, 700)
     window.bring_forward("Training")
-    panel.advanced.setChecked(True)
+    panel.recipe_form.advanced.setChecked(True)
     area = enclosing_scroll_area(panel)
     qtbot.waitUntil(lambda: area.verticalScrollBar().maximum() > 0, timeout=2000)  # the panel is taller than its dock
     area.verticalScrollBar().setValue(area.verticalScrollBar().maximum())
-    assert not panel.runs.visibleRegion().isEmpty()  # scrolled to the end
+    assert not panel.runs_list.table.visibleRegion().isEmpty()  # scrolled to the end
     for widget in (panel.train_button, panel.cancel_button, panel.resume_button):
         assert enclosing_scroll_area(widget) is None and not widget.visibleRegion().isEmpty()
     assert enclosing_scroll_area(panel.status) is None and enclosing_scroll_area(panel.progress) is None
@@ -205,13 +205,13 @@ def test_previous_model_keeps_its_place_when_going_back_fails(qtbot, window, tin
     moved = copy.rename(tmp_path / "moved.safetensors")
     failures = []
     p.load_failed.connect(failures.append)
-    panel.use_previous_model()
+    panel.model_history.go_back()
     qtbot.waitUntil(lambda: bool(failures), timeout=60_000)
-    assert p.model.path == tiny_checkpoint and panel.back_button.isEnabled() and copy.name in panel.back_button.toolTip()
+    assert p.model.path == tiny_checkpoint and panel.model_history.back_button.isEnabled() and copy.name in panel.model_history.back_button.toolTip()
     moved.rename(copy)
-    panel.use_previous_model()
+    panel.model_history.go_back()
     qtbot.waitUntil(lambda: p.model.path == copy, timeout=60_000)
-    assert f"Back to {DEMO_MODEL.parent.name}/{DEMO_MODEL.name}" in panel.back_button.toolTip()
+    assert f"Back to {DEMO_MODEL.parent.name}/{DEMO_MODEL.name}" in panel.model_history.back_button.toolTip()
 
 
 def test_previous_model_goes_back_across_a_restart(qtbot, window, tiny_checkpoint, tmp_path):
@@ -221,18 +221,18 @@ def test_previous_model_goes_back_across_a_restart(qtbot, window, tiny_checkpoin
     qtbot.waitUntil(lambda: p.model.path == tiny_checkpoint, timeout=60_000)
     folder = window.workspace.folder
     window.close()
-    window.settings.setValue(window.training_panel.MODELS_KEY, json.dumps(  # one whose file is gone, and one of a hand edit
-        [[str(tmp_path / "missing.safetensors"), None], "nonsense", *json.loads(window.settings.value(window.training_panel.MODELS_KEY))]))
+    window.settings.setValue(window.training_panel.model_history.KEY, json.dumps(  # one whose file is gone, and one of a hand edit
+        [[str(tmp_path / "missing.safetensors"), None], "nonsense", *json.loads(window.settings.value(window.training_panel.model_history.KEY))]))
     again = MainWindow(folder=folder, settings=window.settings, confirm=lambda *a, **k: True)
     qtbot.addWidget(again)
     again.show()
     qtbot.waitUntil(lambda: again.predictions.model is not None and again.predictions.model.path == tiny_checkpoint, timeout=60_000)
     panel = again.training_panel
-    assert panel.back_button.isEnabled() and f"Back to {DEMO_MODEL.parent.name}/{DEMO_MODEL.name}" in panel.back_button.toolTip()
-    assert panel._models_before == [(DEMO_MODEL, None)]  # (its own preset)
-    qtbot.mouseClick(panel.back_button, Qt.MouseButton.LeftButton)
+    assert panel.model_history.back_button.isEnabled() and f"Back to {DEMO_MODEL.parent.name}/{DEMO_MODEL.name}" in panel.model_history.back_button.toolTip()
+    assert panel.model_history.before == [(DEMO_MODEL, None)]  # (its own preset)
+    qtbot.mouseClick(panel.model_history.back_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: again.predictions.model.path == DEMO_MODEL, timeout=60_000)
-    assert not panel.back_button.isEnabled()
+    assert not panel.model_history.back_button.isEnabled()
     again.close()
 
 
@@ -244,26 +244,26 @@ def test_advanced_opens_before_any_folder_with_the_defaults_of_no_labels(qtbot, 
     window = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(window)
     panel = window.training_panel
-    panel.advanced.setChecked(True)
+    panel.recipe_form.advanced.setChecked(True)
     expected = default_recipe(LabelSet([], []), None, cuda=False)
-    assert (panel.size_spin.value(), panel.epochs_spin.value(), panel.batch_spin.value()) == (expected.image_size, expected.epochs, expected.batch_size)
+    assert (panel.recipe_form.size_spin.value(), panel.recipe_form.epochs_spin.value(), panel.recipe_form.batch_spin.value()) == (expected.image_size, expected.epochs, expected.batch_size)
     window.close()
 
 
 def test_opening_advanced_shows_the_default_recipe_and_trains_with_it(qtbot, window):
     panel = window.training_panel
-    default = panel.default_recipe()
-    panel.advanced.setChecked(True)
-    assert (panel.size_spin.value(), panel.epochs_spin.value(), panel.batch_spin.value()) == (default.image_size, default.epochs, default.batch_size)
-    assert panel.lr_spin.value() == pytest.approx(default.lr) and panel.frozen_spin.text() == "auto"
-    recipe = panel.recipe()
+    default = panel.recipe_form.default_recipe()
+    panel.recipe_form.advanced.setChecked(True)
+    assert (panel.recipe_form.size_spin.value(), panel.recipe_form.epochs_spin.value(), panel.recipe_form.batch_spin.value()) == (default.image_size, default.epochs, default.batch_size)
+    assert panel.recipe_form.lr_spin.value() == pytest.approx(default.lr) and panel.recipe_form.frozen_spin.text() == "auto"
+    recipe = panel.recipe_form.recipe()
     assert (recipe.image_size, recipe.epochs, recipe.lr, recipe.batch_size, recipe.hflip, recipe.frozen_stages) == (
         default.image_size, default.epochs, pytest.approx(default.lr), default.batch_size, default.hflip, default.frozen_stages)
-    panel.epochs_spin.setValue(3)  # an edit stays when Advanced is closed and opened again
-    panel.advanced.setChecked(False)
-    assert panel.recipe().epochs == default.epochs
-    panel.advanced.setChecked(True)
-    assert panel.recipe().epochs == 3
+    panel.recipe_form.epochs_spin.setValue(3)  # an edit stays when Advanced is closed and opened again
+    panel.recipe_form.advanced.setChecked(False)
+    assert panel.recipe_form.recipe().epochs == default.epochs
+    panel.recipe_form.advanced.setChecked(True)
+    assert panel.recipe_form.recipe().epochs == 3
 
 
 def test_cancel_stops_within_five_seconds_keeps_a_checkpoint_and_the_run_resumes(qtbot, window):
@@ -272,7 +272,7 @@ def test_cancel_stops_within_five_seconds_keeps_a_checkpoint_and_the_run_resumes
     panel = window.training_panel
     small_recipe(panel, 50)
     # an image whose labels come back before Resume, chosen so that splitting again would hold out other images
-    labels, recipe = window.workspace.store.to_labelset(), panel.recipe()
+    labels, recipe = window.workspace.store.to_labelset(), panel.recipe_form.recipe()
 
     def held_out(names):
         val = split(labels.with_files(names), recipe.val_fraction, recipe.seed)[1]
@@ -306,11 +306,11 @@ def test_cancel_stops_within_five_seconds_keeps_a_checkpoint_and_the_run_resumes
     window.workspace.undo_stack.undo()  # the image labelled again: it joins the resumed run's training images
     clock = window.workspace.add_category("clock")  # a class added after the run started, no boxes yet: the run resumes without it
     qtbot.waitUntil(lambda: "No boxes yet: clock" in panel.plan.text(), timeout=3000)
-    panel.lr_spin.setValue(0.0001)  # an Advanced edit a resumed run does not take: said (it went unused without a word)
+    panel.recipe_form.lr_spin.setValue(0.0001)  # an Advanced edit a resumed run does not take: said (it went unused without a word)
     qtbot.mouseClick(panel.resume_button, Qt.MouseButton.LeftButton)
     assert "resumed with the run's own recipe (lr 0.0003), not Advanced's" in panel.log.toPlainText()
     qtbot.waitUntil(lambda: re.search(r"resumed at (epoch|the validation of epoch) \d", panel.log.toPlainText()), timeout=60_000)
-    assert panel.runs.item(0, 3).text() == "training"  # not "stopped" while it goes on
+    assert panel.runs_list.table.item(0, 3).text() == "training"  # not "stopped" while it goes on
     # the resumed run shows what came before: the log and the start weights' validation point
     assert re.search(r"^cancelled (at|while validating) epoch \d", panel.log.toPlainText(), re.MULTILINE) and panel.chart.map.count() >= 1
     panel.cancel()
@@ -330,9 +330,9 @@ def test_cancel_stops_within_five_seconds_keeps_a_checkpoint_and_the_run_resumes
     qtbot.waitUntil(lambda: panel.worker is None, timeout=10_000)
     assert re.fullmatch(r"cancelled (in epoch 1|in epoch \d+, after \d+ epochs?|while validating epoch \d+ \(its steps done\)); "
                         "the last checkpoint is kept and the run can be resumed", panel.status.text())
-    assert panel.resumable == panel.run_dir != first and panel.runs.rowCount() == 2
-    panel.runs.selectRow(1)
-    assert panel.resumable == first and panel.resume_button.isEnabled()
+    assert panel.runs_list.resumable == panel.run_dir != first and panel.runs_list.table.rowCount() == 2
+    panel.runs_list.table.selectRow(1)
+    assert panel.runs_list.resumable == first and panel.resume_button.isEnabled()
 
 
 def test_labelling_goes_on_while_the_model_trains(qtbot, window):
@@ -385,12 +385,12 @@ def test_a_class_without_boxes_is_left_out_of_the_run_only_if_the_user_says_so(q
     window.workspace.add_category("clock")
     window.answer = True
     small_recipe(panel, 1)
-    panel.val_spin.setValue(0)
+    panel.recipe_form.val_spin.setValue(0)
     assert panel.train()
     assert panel.log.toPlainText().startswith("left out of this run, having no boxes: clock")
     qtbot.waitUntil(lambda: panel.worker is None, timeout=180_000)
     assert "clock was left out (no boxes): its model does not detect it" in panel.status.text()
-    assert "left out of this run, having no boxes: clock" in (panel._runs[0].path / "train.log").read_text(encoding="utf-8")
+    assert "left out of this run, having no boxes: clock" in (panel.runs_list.runs[0].path / "train.log").read_text(encoding="utf-8")
     assert "new since: clock" not in panel.status.text()  # (it was there all along)
     qtbot.waitUntil(lambda: window.predictions.model.path.parent.parent.name == "runs", timeout=60_000)
     assert "clock" not in window.predictions.model.class_names
@@ -418,10 +418,10 @@ def test_out_of_gpu_memory_offers_a_smaller_batch(qtbot, window, monkeypatch):
     monkeypatch.setattr(core.train.Trainer, "_step", oom)
     panel = window.training_panel
     small_recipe(panel, 1)
-    panel.batch_spin.setValue(8)
+    panel.recipe_form.batch_spin.setValue(8)
     assert panel.train()
     qtbot.waitUntil(lambda: any("ran out of memory at batch size 8" in r for r in window.reports), timeout=60_000)
-    assert panel.batch_spin.value() == 4 and "press Train again" in panel.status.text()
+    assert panel.recipe_form.batch_spin.value() == 4 and "press Train again" in panel.status.text()
     _still_usable(window)
 
 
@@ -466,8 +466,8 @@ def test_a_run_that_fails_after_a_checkpoint_is_listed_and_resumes(qtbot, window
     assert panel.train()
     qtbot.waitUntil(lambda: any("The disk is full" in r for r in window.reports), timeout=120_000)
     assert "the last checkpoint is kept, and Resume goes on once it can be written" in window.reports[-1]
-    assert panel.runs.rowCount() == 1 and panel.runs.item(0, 3).text() == "stopped"
-    assert panel.resumable == panel.run_dir and panel.resume_button.isEnabled()
+    assert panel.runs_list.table.rowCount() == 1 and panel.runs_list.table.item(0, 3).text() == "stopped"
+    assert panel.runs_list.resumable == panel.run_dir and panel.resume_button.isEnabled()
     assert panel.run_dir.name in panel.resume_button.toolTip()
     _still_usable(window)
 
@@ -507,7 +507,7 @@ def test_opening_another_folder_while_training_does_not_wait_for_the_step(qtbot,
     start = time.monotonic()
     assert window.open_folder(other)
     assert time.monotonic() - start < 1.0 and panel.ending and panel.worker is None
-    assert not panel.log.toPlainText() and panel.runs.rowCount() == 0  # nothing of the run in the other folder
+    assert not panel.log.toPlainText() and panel.runs_list.table.rowCount() == 0  # nothing of the run in the other folder
     qtbot.waitUntil(lambda: not panel.ending, timeout=30_000)
     assert (run / "train_state.pt").exists() and "cancelled" in (run / "train.log").read_text()
     assert not panel.log.toPlainText() and panel.train_button.isEnabled()
@@ -518,14 +518,14 @@ def test_opening_advanced_shows_its_fields_and_no_window_of_its_own(qtbot, windo
 
     shown = {w for w in QApplication.topLevelWidgets() if w.isVisible()}
     panel = window.training_panel
-    panel.advanced.setChecked(True)
-    assert panel.epochs_spin.isVisible() and panel.backbone_box.isVisible()
-    assert not panel.backbone_box.isEnabled()  # the current model is fine-tuned: its backbone is its own
-    panel.start_box.setCurrentIndex(panel.start_box.findData("new"))
-    assert panel.backbone_box.isEnabled()
+    panel.recipe_form.advanced.setChecked(True)
+    assert panel.recipe_form.epochs_spin.isVisible() and panel.recipe_form.backbone_box.isVisible()
+    assert not panel.recipe_form.backbone_box.isEnabled()  # the current model is fine-tuned: its backbone is its own
+    panel.recipe_form.start_box.setCurrentIndex(panel.recipe_form.start_box.findData("new"))
+    assert panel.recipe_form.backbone_box.isEnabled()
     assert {w for w in QApplication.topLevelWidgets() if w.isVisible()} == shown  # a drop-down's list stays closed
-    panel.advanced.setChecked(False)
-    assert not panel.epochs_spin.isVisible()
+    panel.recipe_form.advanced.setChecked(False)
+    assert not panel.recipe_form.epochs_spin.isVisible()
 
 
 def test_the_panel_says_what_train_would_use(qtbot, window):
@@ -533,9 +533,9 @@ def test_the_panel_says_what_train_would_use(qtbot, window):
     qtbot.waitUntil(lambda: window.predictions.model is not None, timeout=30_000)
     store = window.workspace.store
     classes = len(store.categories)
-    assert not panel.progress.isVisibleTo(panel) and not panel.use_button.isEnabled()  # no empty bar, no run to use yet
+    assert not panel.progress.isVisibleTo(panel) and not panel.runs_list.use_button.isEnabled()  # no empty bar, no run to use yet
     qtbot.waitUntil(lambda: panel.plan.text() != "", timeout=3000)  # (said once the opening is done)
-    recipe = panel.recipe()
+    recipe = panel.recipe_form.recipe()
     assert recipe.batch_size == 4 and recipe.image_size == window.predictions.model.preprocess.min_size
     assert panel.plan.text() == (f"Train uses 8 labelled images and {classes} classes.\nThe model's classes without boxes here are left "
                                  "out of the new one: bishop.\n1 image held out for validation, so few that its mAP is a rough guide.\n"
@@ -582,36 +582,36 @@ def test_a_stopped_run_resumes_only_in_its_own_folder_and_a_broken_recipe_is_rep
         (older / "recipe.json").write_text('{"epochs": 1}')
     (older_stopped / "train_state.pt").write_bytes(b"")
     (finished / "metrics.json").write_text('[{"epoch": 1, "step": 1, "mAP": 0.5}]')
-    panel.refresh_runs()
-    assert [panel.runs.item(r, 3).text() for r in range(3)] == ["stopped", "finished", "stopped"]
-    assert panel.resumable == run and panel.resume_button.isEnabled()  # the newest
-    panel.runs.selectRow(2)
-    assert panel.resumable == older_stopped and older_stopped.name in panel.resume_button.toolTip()
+    panel.runs_list.refresh()
+    assert [panel.runs_list.table.item(r, 3).text() for r in range(3)] == ["stopped", "finished", "stopped"]
+    assert panel.runs_list.resumable == run and panel.resume_button.isEnabled()  # the newest
+    panel.runs_list.table.selectRow(2)
+    assert panel.runs_list.resumable == older_stopped and older_stopped.name in panel.resume_button.toolTip()
     newer = run.parent / "20240102-000000"  # a run appears (another one's first checkpoint): the choice stays on its run
     newer.mkdir()
     shutil.copy(DEMO_MODEL, newer / "last.safetensors")
-    panel.refresh_runs()
-    assert panel.resumable == older_stopped and panel.runs.currentRow() == 3
+    panel.runs_list.refresh()
+    assert panel.runs_list.resumable == older_stopped and panel.runs_list.table.currentRow() == 3
     shutil.rmtree(newer)
-    panel.refresh_runs()
-    panel.runs.selectRow(1)  # a finished run chosen afterwards: Resume goes back to the newest (it kept the older one)
-    assert panel.resumable == run
-    assert panel.note_button.isEnabled()
+    panel.runs_list.refresh()
+    panel.runs_list.table.selectRow(1)  # a finished run chosen afterwards: Resume goes back to the newest (it kept the older one)
+    assert panel.runs_list.resumable == run
+    assert panel.runs_list.note_button.isEnabled()
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("more flips", True))
-    panel.ask_run_note()  # (its row stays chosen, now three lines high)
-    assert panel.runs.item(1, 0).text().endswith("\nmore flips") and panel.runs.item(1, 2).toolTip().startswith("more flips\n")
-    assert panel.runs.currentRow() == 1 and (finished / "note.txt").read_text() == "more flips\n"
+    panel.runs_list.ask_note()  # (its row stays chosen, now three lines high)
+    assert panel.runs_list.table.item(1, 0).text().endswith("\nmore flips") and panel.runs_list.table.item(1, 2).toolTip().startswith("more flips\n")
+    assert panel.runs_list.table.currentRow() == 1 and (finished / "note.txt").read_text() == "more flips\n"
     for row, mode in ((1, Qt.TextElideMode.ElideRight), (0, Qt.TextElideMode.ElideLeft)):  # a note is cut at its end, a date at its start
         option = QStyleOptionViewItem()
-        option.textElideMode = panel.runs.textElideMode()
-        panel.runs.itemDelegate().initStyleOption(option, panel.runs.model().index(row, 0))
+        option.textElideMode = panel.runs_list.table.textElideMode()
+        panel.runs_list.table.itemDelegate().initStyleOption(option, panel.runs_list.table.model().index(row, 0))
         assert option.textElideMode == mode
     window.answer = False  # "Delete the run …?" No
-    panel.delete_selected_run()
+    panel.runs_list.delete_selected()
     assert finished.exists()
     window.answer = True
-    panel.delete_selected_run()
-    assert not finished.exists() and panel.runs.rowCount() == 2 and panel.resumable == run
+    panel.runs_list.delete_selected()
+    assert not finished.exists() and panel.runs_list.table.rowCount() == 2 and panel.runs_list.resumable == run
     assert panel.log.toPlainText() == "" and not panel.chart.map.count()  # (a deleted run's log and chart stood)
     assert panel.status.text() == f"deleted the run {finished.name}"  # (a deleted run's "… can be resumed" stood)
     assert not panel.progress.isVisibleTo(panel)  # (its 50 % stood under the message)
@@ -623,11 +623,11 @@ def test_a_stopped_run_resumes_only_in_its_own_folder_and_a_broken_recipe_is_rep
     assert window.open_folder(other)
     qtbot.waitUntil(lambda: window.listing.complete, timeout=5000)
     # the other folder has no runs: nothing of the first folder's run is offered or shown there
-    assert panel.runs.rowCount() == 0 and panel.resumable is None and not panel.resume_button.isEnabled()
+    assert panel.runs_list.table.rowCount() == 0 and panel.runs_list.resumable is None and not panel.resume_button.isEnabled()
     assert panel.status.text() == "" and panel.log.toPlainText() == ""
-    assert not panel.advanced.isChecked() and panel.recipe() == panel.default_recipe()
-    panel.advanced.setChecked(True)  # opened again: this folder's defaults, not the 3 epochs of the other
-    assert panel.epochs_spin.value() == panel.default_recipe().epochs != 3
+    assert not panel.recipe_form.advanced.isChecked() and panel.recipe_form.recipe() == panel.recipe_form.default_recipe()
+    panel.recipe_form.advanced.setChecked(True)  # opened again: this folder's defaults, not the 3 epochs of the other
+    assert panel.recipe_form.epochs_spin.value() == panel.recipe_form.default_recipe().epochs != 3
 
 
 def test_the_step_axis_ticks_fall_on_whole_steps(qapp):
@@ -686,17 +686,17 @@ def test_a_new_model_takes_over_only_if_the_user_says_so_and_its_recipe_names_it
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no_weights"))
     panel = window.training_panel
     small_recipe(panel, 1)
-    panel.start_box.setCurrentIndex(panel.start_box.findData("new"))
-    panel.backbone_box.setCurrentText("resnet18")
-    panel.start_box.setCurrentIndex(panel.start_box.findData("current"))
-    assert panel.backbone_box.currentText() == "mobilenet_v2" and panel.recipe().backbone == "mobilenet_v2"
+    panel.recipe_form.start_box.setCurrentIndex(panel.recipe_form.start_box.findData("new"))
+    panel.recipe_form.backbone_box.setCurrentText("resnet18")
+    panel.recipe_form.start_box.setCurrentIndex(panel.recipe_form.start_box.findData("current"))
+    assert panel.recipe_form.backbone_box.currentText() == "mobilenet_v2" and panel.recipe_form.recipe().backbone == "mobilenet_v2"
     window.predictions.load_model(tiny_checkpoint)  # another backbone: the fine-tune's is that model's, not the default's
     qtbot.waitUntil(lambda: window.predictions.model.path == tiny_checkpoint, timeout=60_000)
-    assert panel.backbone_box.currentText() == "resnet18" and panel.recipe().backbone == "resnet18"
+    assert panel.recipe_form.backbone_box.currentText() == "resnet18" and panel.recipe_form.recipe().backbone == "resnet18"
     window.predictions.load_model(DEMO_MODEL)
     qtbot.waitUntil(lambda: window.predictions.model.path == DEMO_MODEL, timeout=60_000)
-    panel.start_box.setCurrentIndex(panel.start_box.findData("new"))
-    panel.backbone_box.setCurrentText("mobilenet_v2")
+    panel.recipe_form.start_box.setCurrentIndex(panel.recipe_form.start_box.findData("new"))
+    panel.recipe_form.backbone_box.setCurrentText("mobilenet_v2")
     window.answer = False  # "Train from random weights?" No: nothing starts
     assert not panel.train() and panel.worker is None
     assert window.asked[-1].startswith("ImageNet weights for mobilenet_v2 are not on this computer")
@@ -716,7 +716,7 @@ def test_a_model_chosen_while_a_run_trains_is_not_replaced_unasked_at_its_end(qt
     over from it without a word at its end."""
     panel = window.training_panel
     small_recipe(panel, 1)
-    panel.val_spin.setValue(0)  # not validated: nothing says it is worse than its start, so it took over
+    panel.recipe_form.val_spin.setValue(0)  # not validated: nothing says it is worse than its start, so it took over
     assert panel.train()
     window.predictions.load_model(tiny_checkpoint)  # chosen while it trains
     qtbot.waitUntil(lambda: window.predictions.model.path == tiny_checkpoint, timeout=60_000)
@@ -724,8 +724,8 @@ def test_a_model_chosen_while_a_run_trains_is_not_replaced_unasked_at_its_end(qt
     assert panel.status.text().startswith("The current model stays, and “Use its model” switches to this run's: ")
     assert f"was chosen while it trained (it started with models/{DEMO_MODEL.name})." in panel.status.text()
     assert window.predictions.model.path == tiny_checkpoint and panel.use_run_button.isVisible()
-    panel.runs.selectRow(0)
-    panel.use_selected_run()  # taken in the runs list: the offer goes, and the status says it is in use
+    panel.runs_list.table.selectRow(0)
+    panel.runs_list.use_selected()  # taken in the runs list: the offer goes, and the status says it is in use
     qtbot.waitUntil(lambda: "runs" in window.predictions.model.path.parts, timeout=60_000)
     assert not panel.use_run_button.isVisible() and "now using" in panel.status.text() and "“Use its model”" not in panel.status.text()
 
@@ -734,87 +734,87 @@ def test_advanced_sets_optimizer_precision_validation_and_seed_and_the_folder_re
     """Advanced lacked them, and a reopened folder showed the defaults again, not what its last run used."""
     panel = window.training_panel
     small_recipe(panel, 1)
-    assert panel.optimizer_box.currentData() == "adamw" and panel.precision_box.currentText() == "auto"
-    assert panel.val_spin.value() == round(panel.default_recipe().val_fraction * 100)
-    assert [panel.precision_box.itemText(i) for i in range(panel.precision_box.count())] == ["auto", "fp32", "bf16", "fp16"]
-    panel.precision_box.setCurrentText("fp16")  # without a GPU: said at Train, nothing started
+    assert panel.recipe_form.optimizer_box.currentData() == "adamw" and panel.recipe_form.precision_box.currentText() == "auto"
+    assert panel.recipe_form.val_spin.value() == round(panel.recipe_form.default_recipe().val_fraction * 100)
+    assert [panel.recipe_form.precision_box.itemText(i) for i in range(panel.recipe_form.precision_box.count())] == ["auto", "fp32", "bf16", "fp16"]
+    panel.recipe_form.precision_box.setCurrentText("fp16")  # without a GPU: said at Train, nothing started
     assert not panel.train() and panel.status.text().startswith("fp16 trains on a GPU only")
-    panel.optimizer_box.setCurrentIndex(panel.optimizer_box.findData("sgd"))
-    assert panel.lr_spin.value() == pytest.approx(0.01)  # AdamW's default rate became SGD's
-    panel.lr_spin.setValue(0.005)
-    panel.optimizer_box.setCurrentIndex(panel.optimizer_box.findData("adamw"))
-    assert panel.lr_spin.value() == pytest.approx(0.005)  # one the user set stays
-    panel.optimizer_box.setCurrentIndex(panel.optimizer_box.findData("sgd"))
-    panel.val_spin.setValue(0)
-    panel.precision_box.setCurrentText("fp32")
-    panel.seed_spin.setValue(7)
+    panel.recipe_form.optimizer_box.setCurrentIndex(panel.recipe_form.optimizer_box.findData("sgd"))
+    assert panel.recipe_form.lr_spin.value() == pytest.approx(0.01)  # AdamW's default rate became SGD's
+    panel.recipe_form.lr_spin.setValue(0.005)
+    panel.recipe_form.optimizer_box.setCurrentIndex(panel.recipe_form.optimizer_box.findData("adamw"))
+    assert panel.recipe_form.lr_spin.value() == pytest.approx(0.005)  # one the user set stays
+    panel.recipe_form.optimizer_box.setCurrentIndex(panel.recipe_form.optimizer_box.findData("sgd"))
+    panel.recipe_form.val_spin.setValue(0)
+    panel.recipe_form.precision_box.setCurrentText("fp32")
+    panel.recipe_form.seed_spin.setValue(7)
     assert panel.train()
     qtbot.waitUntil(lambda: panel.worker is None, timeout=120_000)
     run = panel.run_dir
     saved = json.loads((run / "recipe.json").read_text())
     assert (saved["optimizer"], saved["lr"], saved["precision"], saved["val_fraction"], saved["seed"]) == ("sgd", 0.005, "fp32", 0.0, 7)
     log = (run / "train.log").read_text()
-    assert "precision fp32" in log and "SGD" in panel.runs.item(0, 0).toolTip()
+    assert "precision fp32" in log and "SGD" in panel.runs_list.table.item(0, 0).toolTip()
     split = json.loads((run / "split.json").read_text())  # what the run learnt from, for Evaluation to leave out
     assert split["validation"] == [] and len(split["train"]) == len(window.workspace.store.file_names())
     window.close_folder()
     assert window.open_folder(run.parents[1])
-    assert panel.advanced.isChecked()
-    recipe = panel.recipe()
+    assert panel.recipe_form.advanced.isChecked()
+    recipe = panel.recipe_form.recipe()
     assert (recipe.optimizer, recipe.lr, recipe.precision, recipe.val_fraction, recipe.seed, recipe.epochs, recipe.image_size) == (
         "sgd", pytest.approx(0.005), "fp32", 0.0, 7, 1, 128)
     inner = run.parents[1] / "inner"  # a folder inside this one keeps its own, whatever this one's become
-    window.settings.setValue(f"training_advanced/{inner}", window.settings.value(panel._advanced_key()))
-    panel.epochs_spin.setValue(4)  # typed in and left, no run started: kept too
+    window.settings.setValue(f"training_advanced/{inner}", window.settings.value(panel.recipe_form.settings_key()))
+    panel.recipe_form.epochs_spin.setValue(4)  # typed in and left, no run started: kept too
     window.close_folder()
     assert window.open_folder(run.parents[1])
-    assert panel.advanced.isChecked() and panel.recipe().epochs == 4
-    panel.advanced.setChecked(False)  # closed: the next opening shows the defaults
+    assert panel.recipe_form.advanced.isChecked() and panel.recipe_form.recipe().epochs == 4
+    panel.recipe_form.advanced.setChecked(False)  # closed: the next opening shows the defaults
     window.close_folder()
     assert window.open_folder(run.parents[1])
-    assert not panel.advanced.isChecked()
+    assert not panel.recipe_form.advanced.isChecked()
     assert window.settings.value(f"training_advanced/{inner}")
     assert json.loads(window.settings.value(f"training_advanced/{inner}"))["optimizer"] == "sgd"
     for wrong in ('"2"', "true", "2.5"):  # a value of another type (another version's, edited by hand): the defaults
-        window.settings.setValue(panel._advanced_key(), f'{{"start": "current", "frozen_stages": {wrong}}}')
-        assert panel._remembered_recipe() is None
-    window.settings.setValue(panel._advanced_key(), '{"start": "current", "frozen_stages": 2}')
-    assert panel._remembered_recipe()[1].frozen_stages == 2
+        window.settings.setValue(panel.recipe_form.settings_key(), f'{{"start": "current", "frozen_stages": {wrong}}}')
+        assert panel.recipe_form._remembered() is None
+    window.settings.setValue(panel.recipe_form.settings_key(), '{"start": "current", "frozen_stages": 2}')
+    assert panel.recipe_form._remembered()[1].frozen_stages == 2
 
 
 def test_opening_advanced_alone_keeps_nothing_and_an_edit_keeps_only_itself(qtbot, window):
     """Opened to look, it kept every default as a choice: a 0 % validation share of a folder with
     6 labelled images stood after it had 8."""
     panel = window.training_panel
-    panel.advanced.setChecked(True)
-    assert not window.settings.value(panel._advanced_key())
-    panel.epochs_spin.setValue(panel.default_recipe().epochs + 2)
-    assert json.loads(window.settings.value(panel._advanced_key())) == {"epochs": panel.default_recipe().epochs + 2, "start": "current"}
+    panel.recipe_form.advanced.setChecked(True)
+    assert not window.settings.value(panel.recipe_form.settings_key())
+    panel.recipe_form.epochs_spin.setValue(panel.recipe_form.default_recipe().epochs + 2)
+    assert json.loads(window.settings.value(panel.recipe_form.settings_key())) == {"epochs": panel.recipe_form.default_recipe().epochs + 2, "start": "current"}
 
 
 def test_a_reopened_advanced_follows_the_model_once_it_has_loaded(qtbot, window, tmp_path):
     """Opened before the model had loaded, Advanced showed the image size of no model (672 px for a
     512-px model), and the next edit kept it as the user's choice."""
     panel = window.training_panel
-    panel.advanced.setChecked(True)
-    panel.epochs_spin.setValue(panel.epochs_spin.value() + 3)
-    model_size = panel.default_recipe().image_size
+    panel.recipe_form.advanced.setChecked(True)
+    panel.recipe_form.epochs_spin.setValue(panel.recipe_form.epochs_spin.value() + 3)
+    model_size = panel.recipe_form.default_recipe().image_size
     folder, settings = window.workspace.folder, window.settings
     window.close()
     again = MainWindow(folder=folder, model=DEMO_MODEL, settings=settings, confirm=lambda *a, **k: True)
     qtbot.addWidget(again)
     again.show()
     reopened = again.training_panel
-    assert reopened.advanced.isChecked()
+    assert reopened.recipe_form.advanced.isChecked()
     qtbot.waitUntil(lambda: again.predictions.model is not None, timeout=60_000)
-    assert reopened.size_spin.value() == model_size
-    reopened.seed_spin.setValue(3)
-    assert "image_size" not in json.loads(settings.value(reopened._advanced_key()))
+    assert reopened.recipe_form.size_spin.value() == model_size
+    reopened.recipe_form.seed_spin.setValue(3)
+    assert "image_size" not in json.loads(settings.value(reopened.recipe_form.settings_key()))
     again.close()
 
 
 def test_runs_of_one_minute_are_told_apart_by_their_seconds():
-    from retina_gui.training_panel import _when
+    from retina_gui.runs_list import _when
 
     assert _when("20261127-101447") == "11-27\n10:14" and _when("20261127-101447", seconds=True) == "11-27\n10:14:47"
     assert _when("20261127-101447-2", seconds=True) == "11-27\n10:14:47-2" and _when("my run") == "my run"
@@ -833,7 +833,7 @@ def test_a_run_cancelled_before_its_first_step_is_not_kept(qtbot, window, monkey
     panel.cancel()  # while the start weights are scored, before any step
     qtbot.waitUntil(lambda: panel.worker is None, timeout=30_000)
     assert panel.status.text() == "cancelled before its first step: nothing was learnt, and the run is not kept"
-    assert not run.exists() and panel.runs.rowCount() == 0 and not panel.progress.isVisibleTo(panel)
+    assert not run.exists() and panel.runs_list.table.rowCount() == 0 and not panel.progress.isVisibleTo(panel)
     assert alerts == [window]  # a run's end asks for attention (the taskbar entry, when the window is behind others)
 
 
@@ -844,12 +844,12 @@ def test_remembered_speeds_that_are_no_speeds_are_passed_over(window):
             "started": "20261127-101447", "run": "20261127-101447 of elsewhere"}
     for bad in ({**good, "images_per_s": 0}, {**good, "image_size": 0}, {**good, "images_per_s": "fast"}, {**good, "images_per_s": None},
                 {**good, "validation_share": float("nan")}, {**good, "device": None, "images_per_s": True}):
-        panel.settings.setValue(panel.SPEEDS_KEY, json.dumps({"cpu/mobilenet_v2": bad}))
+        panel.runs_list.settings.setValue(panel.runs_list.SPEEDS_KEY, json.dumps({"cpu/mobilenet_v2": bad}))
         panel.describe()
         assert "at the speed of the run" not in panel.plan.text()
-    panel.settings.setValue(panel.SPEEDS_KEY, ["not", "json"])
+    panel.runs_list.settings.setValue(panel.runs_list.SPEEDS_KEY, ["not", "json"])
     panel.describe()
-    panel.settings.setValue(panel.SPEEDS_KEY, json.dumps({"cpu/mobilenet_v2": good}))
+    panel.runs_list.settings.setValue(panel.runs_list.SPEEDS_KEY, json.dumps({"cpu/mobilenet_v2": good}))
     panel.describe()
     assert "on the CPU (at the speed of the run 20261127-101447 of elsewhere: 2.0 images/s at 512 px)" in panel.plan.text()
 
@@ -866,19 +866,19 @@ def test_a_run_set_to_stop_early_stops_once_validation_stops_rising_and_says_so(
     monkeypatch.setattr(core.train.Trainer, "evaluate", scripted)
     panel = window.training_panel
     small_recipe(panel, 4)
-    assert panel.patience_spin.text() == "never" and panel.recipe().patience is None
-    panel.val_spin.setValue(0)  # no validation, nothing to stop on: the field is greyed and not used
-    panel.patience_spin.setValue(1)
-    assert not panel.patience_spin.isEnabled() and panel.recipe().patience is None
-    panel.val_spin.setValue(20)
-    assert panel.patience_spin.isEnabled() and panel.recipe().patience == 1
+    assert panel.recipe_form.patience_spin.text() == "never" and panel.recipe_form.recipe().patience is None
+    panel.recipe_form.val_spin.setValue(0)  # no validation, nothing to stop on: the field is greyed and not used
+    panel.recipe_form.patience_spin.setValue(1)
+    assert not panel.recipe_form.patience_spin.isEnabled() and panel.recipe_form.recipe().patience is None
+    panel.recipe_form.val_spin.setValue(20)
+    assert panel.recipe_form.patience_spin.isEnabled() and panel.recipe_form.recipe().patience == 1
     assert panel.train()
     qtbot.waitUntil(lambda: panel.worker is None, timeout=120_000)
     assert panel.status.text().startswith("done: 2 epochs of 4 (stopped early: validation mAP had stopped rising), "
                                           "best validation mAP 0.500 (start weights 0.300); now using ")
-    assert panel.runs.item(0, 1).text() == "2/4" and panel.runs.item(0, 3).text() == "finished early"
-    assert "early stop after 1" in panel.runs.item(0, 0).toolTip()
-    assert panel.resumable is None and not panel.resume_button.isEnabled()  # finished: nothing to resume
+    assert panel.runs_list.table.item(0, 1).text() == "2/4" and panel.runs_list.table.item(0, 3).text() == "finished early"
+    assert "early stop after 1" in panel.runs_list.table.item(0, 0).toolTip()
+    assert panel.runs_list.resumable is None and not panel.resume_button.isEnabled()  # finished: nothing to resume
 
 
 def test_the_end_of_a_run_that_kept_a_class_the_labels_lost_says_so(qtbot, window, tmp_path):

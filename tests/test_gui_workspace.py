@@ -2078,8 +2078,8 @@ def test_tab_into_a_panel_behind_another_tab_brings_it_forward(qtbot, demo):
     assert QApplication.focusWidget() is window.history
     qtbot.keyClick(window.history, Qt.Key.Key_Escape)  # Esc gives the keys back to the image
     assert QApplication.focusWidget() is window.canvas
-    window.training_panel.epochs_spin.setFocus()
-    qtbot.keyClick(window.training_panel.epochs_spin, Qt.Key.Key_Escape)
+    window.training_panel.recipe_form.epochs_spin.setFocus()
+    qtbot.keyClick(window.training_panel.recipe_form.epochs_spin, Qt.Key.Key_Escape)
     assert QApplication.focusWidget() is window.canvas
     assert all(scroll.focusPolicy() == Qt.FocusPolicy.NoFocus for scroll in window.findChildren(PanelScroll))
 
@@ -3223,7 +3223,7 @@ def test_hand_edited_settings_of_the_wrong_kind_are_passed_over(qtbot, tmp_path)
     qtbot.waitUntil(lambda: window.listing.complete and window.annotator.current == "chess_01.jpg", timeout=10_000)
     assert window.files.model.rowCount() == 8 and window.predictions.model_path is None and not window.files.model.unreadable
     panel = window.training_panel
-    assert not panel.advanced.isChecked() and panel._saved_speeds() == {} and panel._saved_models_before() == []
+    assert not panel.recipe_form.advanced.isChecked() and panel.runs_list._saved_speeds() == {} and panel.model_history.before == []
     window.close()
 
 
