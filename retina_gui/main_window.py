@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QEventLoop, QPoint, QSettings, QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -39,9 +39,10 @@ from retina_gui.file_list import NOTHING_FOUND, FileListModel, FileListPanel, wi
 from retina_gui.folder_listing import FolderListing
 from retina_gui.label_files import LabelFileDialogs
 from retina_gui.label_transfer import LabelTransfer
+from retina_gui.menus import Menus
 from retina_gui.model_panel import WEIGHT_SUFFIXES, ModelPanel
 from retina_gui.predictions import Predictions
-from retina_gui.shortcuts_dialog import PLAIN_NAME, ShortcutsDialog
+from retina_gui.shortcuts_dialog import ShortcutsDialog
 from retina_gui.status_fields import END_OF_LIST, StatusFields
 from retina_gui.training_panel import TrainingPanel
 from retina_gui.undo_steps import UndoSteps
@@ -148,7 +149,8 @@ class MainWindow(QMainWindow):
         self._columns_timer.timeout.connect(self._fit_columns)
         self.status_fields = StatusFields(self.statusBar(), self.annotator, self.files)
         self.status_fields.message.connect(self.say)
-        self._build_menus(recursive)
+        self.menus = Menus(self, recursive=recursive)
+        self.canvas.tool_changed.connect(self._tool_changed)
         self.wheel_guard = WheelOnlyWhenFocused(self)
         self.type_ahead = TypeAhead(self)
         self.slider_keys = SliderPageKeys(self)
@@ -249,7 +251,7 @@ class MainWindow(QMainWindow):
             self.say("no errors listed: Evaluate in the Evaluation panel first" if self.evaluation_panel.report is None
                      else "no errors listed")
 
-    def _escape(self) -> None:
+    def escape(self) -> None:
         """Esc, from anywhere in the window: the selection cleared (see its action), and the keys back
         to the image (after Tab into the panels, nothing but a click on the image did that); the
         anchor probe (P) ends, as a tool picked for one job does."""
@@ -266,7 +268,7 @@ class MainWindow(QMainWindow):
         if new is not None and new.isVisible() and new.visibleRegion().isEmpty() and new in self.docks.values():
             new.raise_()
 
-    def _panel_toggled(self, dock: QDockWidget) -> None:
+    def panel_toggled(self, dock: QDockWidget) -> None:
         if dock.isVisible():
             dock.raise_()  # ... in front of its tab group, not as a hidden tab
 
@@ -316,144 +318,6 @@ class MainWindow(QMainWindow):
         if self._shown:
             self._columns_timer.start()
 
-    def _action(self, menu: QMenu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
-        action = QAction(text, self)
-        action.setProperty(PLAIN_NAME, text)  # (Undo, the Classes menu: their text follows what they act on)
-        if shortcut is not None:
-            action.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
-        action.setStatusTip(tip)
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        self.addAction(action)  # shortcuts work while any dock has focus
-        return action
-
-    def _build_menus(self, recursive: bool) -> None:
-        bar = self.menuBar()
-        a = self.annotator
-        file = bar.addMenu("&File")
-        self._action(file, "&Open Folder…", self.ask_open_folder, QKeySequence.StandardKey.Open)
-        self.recent_menu = file.addMenu("Open &Recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent)
-        labels_file = self._action(file, "Open &Labels File…", self.ask_labels_file, tip="Use another COCO file for this folder's labels")
-        self.recursive_action = QAction("Include &Subfolders", self, checkable=True, checked=recursive)
-        self.recursive_action.toggled.connect(self._reopen)
-        file.addAction(self.recursive_action)
-        rescan = self._action(file, "Look for &New Images", self.listing.rescan, "F5", "List images added to the folder since it was opened")
-        file.addSeparator()
-        save = self._action(file, "&Save Now", self.save, QKeySequence.StandardKey.Save, "Labels are saved automatically after every edit")
-        import_menu = file.addMenu("&Import Labels")
-        formats = (("coco", "COCO JSON…"), ("voc", "Pascal VOC folder…"), ("yolo", "YOLO folder…"), ("csv", "RetinaNet CSV…"))
-        imports = [self._action(import_menu, text, partial(self.label_files.ask_import, fmt), tip="Add the boxes of a label file to this folder (one undo step)")
-                   for fmt, text in formats]
-        export = file.addMenu("&Export Labels")
-        exports = [self._action(export, text, partial(self.label_files.ask_export, fmt), tip="path,x1,y1,x2,y2,class_name lines and a class list, as "
-                                "yhenon/pytorch-retinanet and keras-retinanet train from" if fmt == "csv" else "")
-                   for fmt, text in formats]
-        file.addSeparator()
-        self._action(file, "&Quit", self.close, "Ctrl+Q")  # (Qt's standard Quit key is none on Linux and Windows)
-        folder_open = self._folder_open
-        self._greyed_while_open(file, {labels_file: folder_open, rescan: folder_open, save: folder_open})
-        self._greyed_while_open(import_menu, dict.fromkeys(imports, self._editable_folder))
-        self._greyed_while_open(export, dict.fromkeys(exports, self._has_labels))
-
-        edit = bar.addMenu("&Edit")
-        undo, redo = self.undo_steps.undo_action, self.undo_steps.redo_action
-        for action in (undo, redo):
-            edit.addAction(action)
-            self.addAction(action)  # (as _action does: its key works while any panel has focus)
-        edit.addSeparator()
-        copy = self._action(edit, "&Copy Boxes", self.copy, QKeySequence.StandardKey.Copy)
-        paste = self._action(edit, "&Paste Boxes", a.paste, QKeySequence.StandardKey.Paste)
-        paste_previous = self._action(edit, "Paste Boxes of the Pre&vious Image", a.paste_previous, "Ctrl+Shift+V")
-        delete = self._action(edit, "&Delete Boxes", self._delete_key, [QKeySequence(Qt.Key.Key_Delete), QKeySequence(Qt.Key.Key_Backspace)])
-        select_all = self._action(edit, "Select &All Boxes", a.select_all, QKeySequence.StandardKey.SelectAll)
-        # from any panel, as Ctrl+A, the number keys and Delete work: a selection left standing while a list had focus
-        # was relabelled by the next number key (so Esc there clears it, not only gives the keys back)
-        clear = self._action(edit, "Clear Selection", self._escape, "Esc")
-        edit.addSeparator()
-        reviewed = self._action(edit, "Mark Image &Reviewed", self.toggle_reviewed, "R",
-                                "Toggle: a reviewed image with no boxes is a negative example")
-        rescale = self._action(edit, "Rescale Boxes to the Image &Size", a.rescale_to_image, None,
-                               "The image file was resized since it was labelled: scale its boxes to match")
-        selection = self.canvas.selected
-        self._greyed_while_open(edit, {undo: self.undo_steps.can_undo, redo: self.undo_steps.can_redo, copy: self._copyable,
-                                       paste: a.can_paste, paste_previous: a.can_paste_previous, delete: selection,
-                                       select_all: a.has_boxes, clear: selection, reviewed: a.can_edit, rescale: a.needs_rescale})
-
-        view = bar.addMenu("&View")
-        self.tool_actions = {
-            Tool.EDIT: self._action(view, "&Edit Tool", partial(self.canvas.set_tool, Tool.EDIT), "E",
-                                    "Drag boxes to move, handles to resize, empty space to draw"),
-            Tool.DRAW: self._action(view, "&Draw Tool", partial(self.canvas.set_tool, Tool.DRAW), "W",
-                                    "Drag anywhere to draw, even inside other boxes")}
-        tools = QActionGroup(self)
-        tools.setExclusionPolicy(QActionGroup.ExclusionPolicy.ExclusiveOptional)  # the anchor probe is neither
-        for action in self.tool_actions.values():
-            action.setCheckable(True)
-            tools.addAction(action)
-        self.tool_actions[self.canvas.tool].setChecked(True)
-        self.canvas.tool_changed.connect(self._tool_changed)
-        view.addSeparator()
-        self._action(view, "Zoom &In", partial(self.canvas.zoom_by, 1.25), [QKeySequence("Ctrl++"), QKeySequence("Ctrl+=")])
-        self._action(view, "Zoom &Out", partial(self.canvas.zoom_by, 0.8), "Ctrl+-")
-        self._action(view, "&Fit Image", self.canvas.fit, [QKeySequence("F"), QKeySequence("Ctrl+0")])
-        self._action(view, "Actual &Size (100 %)", self.canvas.actual_size, "Ctrl+1")
-        view.addSeparator()
-        for text, slot, key, tip in (("Box &Names", self.canvas.set_names_shown, "T", "Class names on the boxes (zoomed out they cover small boxes)"),
-                                     ("P&redictions", self.canvas.set_predictions_shown, "H", "The model's predictions over the labels")):
-            action = self._action(view, text, slot, key, tip)
-            action.setCheckable(True)
-            action.setChecked(True)
-        action.triggered.connect(self.model_panel.predictions_toggled)  # (Predictions, after the canvas: its counts and mark follow)
-        view.addSeparator()
-        self._action(view, "Anchors at a &Point", self.toggle_anchor_probe, "P", "Click the image to see the anchors of each level there")
-        view.addSeparator()
-        panels = view.addMenu("P&anels")
-        for dock in self.docks.values():
-            panels.addAction(dock.toggleViewAction())  # a closed panel comes back from here ...
-            dock.toggleViewAction().triggered.connect(partial(self._panel_toggled, dock))
-        panels.addSeparator()
-        self._action(panels, "&Reset Panels", self.reset_panels, tip="Put every panel back where it was at first")
-
-        model = bar.addMenu("&Model")
-        self._action(model, "&Load Model…", self.model_panel.ask_model)
-        predict_image = self._action(model, "&Predict Image", self.model_panel.predict_now, "Ctrl+P")
-        predict_folder = self._action(model, "Predict &Folder", self.predict_folder, "Ctrl+Shift+P")
-        accept_image = self._action(model, "&Accept Shown Predictions (image)", self.accepting.accept_image,
-                                    [QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
-        accept_folder = self._action(model, "Accept Shown Predictions (&folder)", self.accepting.accept_folder)
-        self._greyed_while_open(model, {predict_image: self._model_and_image, predict_folder: self._model_and_folder,
-                                        accept_image: self.accepting.acceptable_here, accept_folder: self._model_and_editable_folder})
-
-        go = bar.addMenu("&Go")
-        self._action(go, "&Next Image", partial(self.step_image, 1), [QKeySequence("D"), QKeySequence(Qt.Key.Key_PageDown)])
-        self._action(go, "&Previous Image", partial(self.step_image, -1), [QKeySequence("A"), QKeySequence(Qt.Key.Key_PageUp)])
-        self._action(go, "Next &Unlabelled Image", self.next_unlabelled, "Shift+D")
-        self._action(go, "&Search Images…", self.search_images, QKeySequence.StandardKey.Find,
-                     "Type part of an image's path; Return shows the first found, Esc clears the search")
-        go.addSeparator()
-        errors = [self._action(go, "Next &Error", partial(self.step_error, 1), "F8", "The next missed label or false positive of the evaluation"),
-                  self._action(go, "Previous E&rror", partial(self.step_error, -1), "Shift+F8")]
-        self._greyed_while_open(go, dict.fromkeys(errors, self.evaluation_panel.errors.count))  # (the list F8 steps through)
-
-        classes = bar.addMenu("&Classes")
-        classes.aboutToShow.connect(self._name_class_actions)
-        self._action(classes, "&Add Class…", self.classes.ask_add, "Ctrl+N")
-        # (named as the menu opens: they act on the class chosen in the Classes panel, which may be out of sight)
-        self.chosen_class_actions = [self._action(classes, "&Rename Class…", self.classes.ask_rename, "F2"),
-                                     self._action(classes, "&Colour…", self.classes.ask_color),
-                                     self._action(classes, "&Delete Class…", self.classes.ask_delete)]
-        self._greyed_while_open(classes, dict.fromkeys(self.chosen_class_actions, self._class_chosen))
-        classes.addSeparator()
-        self._action(classes, "C&hoose Class…", self.class_choice.ask_class, "L", "Type part of a class name: any class, also past the ninth "
-                     "(edit tool: relabels the selection)")
-        self.number_actions = [self._action(classes, f"Class {number}", partial(self.class_choice.pick_class, number), str(number),
-                                            "Choose it for new boxes (edit tool: and relabel the selected boxes)")
-                               for number in range(1, 10)]
-
-        help_menu = bar.addMenu("&Help")
-        self._action(help_menu, "&Keyboard and Mouse…", self.show_keys, QKeySequence.StandardKey.HelpContents)
-
     # --- folders -------------------------------------------------------------------------------
     def ask_open_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open image folder", str(self._last_folder() or Path.home()))
@@ -497,7 +361,7 @@ class MainWindow(QMainWindow):
             if not would_list(name, recursive=True):  # (dropped while the folder was listed, it waited for the listing in vain)
                 self.say(f"{name} is not listed: names starting with “.” are left out")
                 return False
-            if would_list(name, recursive=self.recursive_action.isChecked()):
+            if would_list(name, recursive=self.menus.recursive_action.isChecked()):
                 # shown when the listing reaches it: this one, or F5's for one added since (the folder was opened again,
                 # losing its labels file if it had another, and its history)
                 self.listing.show_when_listed(name)
@@ -559,7 +423,7 @@ class MainWindow(QMainWindow):
         self.loader.start()
         self.predictions.attach(folder, workspace.labels_path.parent)
         self._use_folders_model(folder)
-        self.listing.start(workspace, recursive=self.recursive_action.isChecked(),
+        self.listing.start(workspace, recursive=self.menus.recursive_action.isChecked(),
                            restore=self.settings.value(f"last_image/{workspace.folder}", "", type=str) or None)
         self._remember(folder)
         self.training_panel.attach()
@@ -584,7 +448,7 @@ class MainWindow(QMainWindow):
         if info is not None and self.workspace is not None:
             self.settings.setValue(f"model/{self.workspace.folder}", str(info.path))
 
-    def _reopen(self, _checked: bool) -> None:
+    def reopen(self, _checked: bool) -> None:
         if self.workspace is not None:
             self.open_folder(self.workspace.folder, self.workspace.labels_path)
 
@@ -657,91 +521,25 @@ class MainWindow(QMainWindow):
         self.report(title, text, keep_earlier=keep_earlier)
 
     def _remember(self, folder: Path) -> None:
-        recent = [f for f in self._recent() if f != str(folder)]
+        recent = [f for f in self.recent_folders() if f != str(folder)]
         self.settings.setValue(RECENT_KEY, [str(folder), *recent][:RECENT_COUNT])
 
-    def _recent(self) -> list[str]:
+    def recent_folders(self) -> list[str]:
         return self.settings.value(RECENT_KEY, [], type=list)
 
     def _last_folder(self) -> Path | None:
-        recent = self._recent()
+        recent = self.recent_folders()
         return Path(recent[0]) if recent else None
 
-    def _fill_recent(self) -> None:
-        self.recent_menu.clear()
-        for folder in self._recent():
-            self.recent_menu.addAction(folder, partial(self.open_folder, Path(folder)))
-        if not self._recent():
-            self.recent_menu.addAction("(none yet)").setEnabled(False)
-
     # --- actions -------------------------------------------------------------------------------
-    def _name_class_actions(self) -> None:
-        """The Classes menu names what its items act on: the class chosen in the Classes panel, and
-        the class of each number key."""
-        categories = self.workspace.store.categories if self.workspace is not None else []
-        chosen_id = self.classes.chosen_id()
-        chosen = next((c.name for c in categories if c.id == chosen_id), None)
-        for action, text in zip(self.chosen_class_actions, ("&Rename Class", "&Colour of Class", "&Delete Class")):
-            action.setText(f"{text} “{chosen.replace('&', '&&')}”…" if chosen else f"{text}…")
-        keys = class_keys(categories)
-        names = {key: c.name for c in categories if (key := keys.get(c.id)) is not None}
-        for number, action in enumerate(self.number_actions, start=1):
-            action.setText(f"{number}  {names[number].replace('&', '&&') if number in names else '(none)'}")
-            # (Help ▸ Keyboard and Mouse said "Class 1" … "Class 9")
-            action.setProperty(PLAIN_NAME, f"Class {names[number].replace('&', '&&')}" if number in names else f"Class {number} (none yet)")
-
-    def _greyed_while_open(self, menu: QMenu, able: dict[QAction, Callable[[], object]]) -> None:
-        """Each action of ``able`` greyed while ``menu`` shows it with nothing to act on (its
-        predicate false: no selection, no model, no error listed). Enabled again as the menu
-        closes: its key still works and says why it does nothing (greyed, F2 stayed dead after the
-        Classes menu had been opened with no class chosen)."""
-        menu.aboutToShow.connect(partial(self._grey, able))
-        menu.aboutToHide.connect(partial(self._ungrey, able))
-
-    @staticmethod
-    def _grey(able: dict[QAction, Callable[[], object]]) -> None:
-        for action, predicate in able.items():
-            action.setEnabled(bool(predicate()))
-
-    @staticmethod
-    def _ungrey(able: dict[QAction, Callable[[], object]]) -> None:
-        for action in able:
-            action.setEnabled(True)
-
-    def _class_chosen(self) -> bool:
-        return self.classes.chosen_id() is not None  # (Roboflow's first class has id 0)
-
-    def _folder_open(self) -> bool:
-        return self.workspace is not None
-
-    def _editable_folder(self) -> bool:
-        return self.workspace is not None and not self.workspace.read_only
-
-    def _has_labels(self) -> bool:
-        return self.workspace is not None and self.workspace.store.has_labels()
-
-    def _copyable(self) -> bool:
-        focus = QApplication.focusWidget()
-        return bool(self.canvas.selected()) or (isinstance(focus, QLineEdit) and focus.hasSelectedText()) or (
-            isinstance(focus, QPlainTextEdit) and focus.textCursor().hasSelection())
-
-    def _model_and_image(self) -> bool:
-        return self.predictions.model is not None and self.annotator.size is not None
-
-    def _model_and_folder(self) -> bool:
-        return self.predictions.model is not None and self.workspace is not None
-
-    def _model_and_editable_folder(self) -> bool:
-        return self._model_and_folder() and self._editable_folder()
-
     def show_keys(self) -> None:
         """Help ▸ Keyboard and Mouse (F1): the keys were in the README alone."""
-        self._name_class_actions()  # the number keys' classes, as they are now
+        self.menus.name_class_actions()  # the number keys' classes, as they are now
         dialog = ShortcutsDialog(self.menuBar(), self)
         dialog.exec()
         dialog.deleteLater()
 
-    def _delete_key(self) -> None:
+    def delete_key(self) -> None:
         """Delete: the class chosen when the Classes list has the focus (it deleted the boxes selected
         on the image, which the user was not looking at), else the selected boxes."""
         if self.classes.list.hasFocus():
@@ -857,8 +655,6 @@ class MainWindow(QMainWindow):
         menu.popup(position)
 
     def _tool_changed(self, tool: Tool) -> None:
-        for kind, action in self.tool_actions.items():
-            action.setChecked(kind is tool)
         if tool is Tool.PROBE:  # what the probe shows is there: the panel comes forward
             self.bring_forward("Anchors")
 

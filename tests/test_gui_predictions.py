@@ -331,7 +331,7 @@ def test_anchor_view_shows_every_anchor_of_each_enabled_level_at_a_point(qtbot, 
     panel.sizes_edit.setText("24 48 96 192 384")
     panel._apply_settings()
     assert panel.settings_note.isHidden() and panel.anchors.sizes == (24, 48, 96, 192, 384)
-    window._escape()  # Esc ends the probe, and its anchors go with it (they stayed, mixed with a label's selected next)
+    window.escape()  # Esc ends the probe, and its anchors go with it (they stayed, mixed with a label's selected next)
     assert window.canvas.tool is not Tool.PROBE and panel.point is None and not anchors()
     # P brings the panel forward with the probe; another panel brought over it ends the probe (clicks picked points no one saw)
     window.bring_forward("Evaluation")

@@ -1300,15 +1300,15 @@ def test_exporting_over_the_folders_own_labels_file_is_refused_and_predicting_wi
 
 def test_the_current_tool_is_checked_in_the_view_menu_and_named_in_the_status_bar_and_r_says_what_it_did(qtbot, demo):
     window = demo
-    assert window.tool_actions[Tool.EDIT].isChecked() and not window.tool_actions[Tool.DRAW].isChecked()
+    assert window.menus.tool_actions[Tool.EDIT].isChecked() and not window.menus.tool_actions[Tool.DRAW].isChecked()
     qtbot.keyClick(window.canvas, Qt.Key.Key_W)
-    assert window.tool_actions[Tool.DRAW].isChecked() and window.status_fields.tool_label.text() == "draw tool"
+    assert window.menus.tool_actions[Tool.DRAW].isChecked() and window.status_fields.tool_label.text() == "draw tool"
     window.docks["Model"].raise_()
     window.anchor_panel.toggle_probe()
-    assert not any(a.isChecked() for a in window.tool_actions.values()) and window.status_fields.tool_label.text() == "anchor probe"
+    assert not any(a.isChecked() for a in window.menus.tool_actions.values()) and window.status_fields.tool_label.text() == "anchor probe"
     assert window.anchor_panel.isVisible()  # the panel that shows what the probe finds came forward
     window.anchor_panel.toggle_probe()
-    assert window.tool_actions[Tool.EDIT].isChecked() and window.status_fields.tool_label.text() == "edit tool"
+    assert window.menus.tool_actions[Tool.EDIT].isChecked() and window.status_fields.tool_label.text() == "edit tool"
     window.anchor_panel.toggle_probe()
     qtbot.keyClick(window.canvas, Qt.Key.Key_Escape)  # Esc ends the probe, as a tool picked for one job
     assert window.status_fields.tool_label.text() == "edit tool" and not window.anchor_panel.probe.isChecked()
@@ -2636,7 +2636,7 @@ def test_help_lists_every_menu_shortcut_and_the_keys_of_the_image(qtbot, demo):
     assert ("Classes", "Rename Class…", "F2") in rows and ("File", "Look for New Images", "F5") in rows
     assert ("Edit", "Undo", "Ctrl+Z") in rows and ("Classes", "Class 1", "1") in rows  # not the texts of the moment
     assert any(menu == "Help" and keys == "F1" for menu, _, keys in rows)
-    window._name_class_actions()  # as F1 does first: the number keys by their classes (it listed "Class 1" … "Class 9")
+    window.menus.name_class_actions()  # as F1 does first: the number keys by their classes (it listed "Class 1" … "Class 9")
     rows = menu_shortcuts(window.menuBar())
     first = min(window.workspace.store.categories, key=lambda c: c.id if c.id else 10**9)
     assert ("Classes", f"Class {first.name}", "1") in rows and ("Classes", "Class 9 (none yet)", "9") not in rows
@@ -3058,7 +3058,7 @@ def test_retina_gui_given_an_image_opens_its_folder_on_it_and_a_missing_path_is_
     # one under the folder that its listing leaves out (a subfolder, Include Subfolders off): its own folder opens on it
     (folder / "sub").mkdir()
     shutil.copy(DEMO / "chess_02.jpg", folder / "sub" / "inner.jpg")
-    window.recursive_action.setChecked(False)
+    window.menus.recursive_action.setChecked(False)
     qtbot.waitUntil(lambda: window.listing.complete and "sub/inner.jpg" not in window.files.model.names, timeout=5000)
     assert window.open_image(folder / "sub" / "inner.jpg")
     qtbot.waitUntil(lambda: window.workspace.folder == (folder / "sub").resolve() and window.listing.complete, timeout=5000)
