@@ -27,7 +27,8 @@ from core.config import AnchorConfig, AssignConfig, PreprocessConfig
 from core.presets import get_preset
 from core.text import count
 from retina_gui.annotator import Annotator
-from retina_gui.canvas import OverlayBox, Tool
+from retina_gui.canvas import Tool
+from retina_gui.canvas_items import OverlayBox
 from retina_gui.convert import rect_from_xyxy
 from retina_gui.widgets import button_grid, scroll_into_view
 from retina_gui.workers import FunctionWorker, ModelInfo

@@ -11,7 +11,8 @@ from PySide6.QtCore import QObject, QRectF, Signal
 from PySide6.QtGui import QImage
 
 from core.text import count
-from retina_gui.canvas import BoxView, Canvas
+from retina_gui.canvas import Canvas
+from retina_gui.canvas_items import BoxView
 from retina_gui.convert import category_color, rect_from_box, same_place
 from retina_gui.file_list import FileListPanel
 from retina_gui.workers import ImageLoader

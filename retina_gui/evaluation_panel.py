@@ -34,7 +34,7 @@ from core.finetune import trained_on
 from core.labels import ImageEntry, category_of_class, class_name_key, same_named_categories
 from core.review import CAUSES, MATCH_IOU, ThresholdPoint, box_iou, confusions, errors_csv
 from core.text import count
-from retina_gui.canvas import OverlayBox
+from retina_gui.canvas_items import OverlayBox
 from retina_gui.convert import rect_from_xyxy, stored_corners
 from retina_gui.predictions import Predictions
 from retina_gui.threshold_chart import ThresholdChart

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from core.config import PRECISIONS
 from core.text import count, duration
-from retina_gui.canvas import OverlayBox
+from retina_gui.canvas_items import OverlayBox
 from retina_gui.convert import rect_from_xyxy
 from retina_gui.predictions import Predictions
 from retina_gui.widgets import TaskProgress, breakable, button_grid, model_name, scroll_into_view

@@ -23,7 +23,7 @@ from core.text import count as count_of
 from core.text import first_names, score_text
 from retina_gui import commands
 from retina_gui.annotator import Annotator
-from retina_gui.canvas import BoxView
+from retina_gui.canvas_items import BoxView
 from retina_gui.convert import PALETTE, category_color, palette_color, rect_from_xyxy
 from retina_gui.widgets import model_name
 from retina_gui.workers import FunctionWorker, ModelInfo, PredictionWorker

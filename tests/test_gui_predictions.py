@@ -1387,7 +1387,7 @@ def test_a_right_click_offers_every_prediction_under_it(qtbot, tmp_path, window_
     from PySide6.QtGui import QColor
     from PySide6.QtWidgets import QMenu
 
-    from retina_gui.canvas import BoxView
+    from retina_gui.canvas_items import BoxView
 
     window = window_factory(unlabelled_demo(tmp_path))
     wait_predictions(qtbot, window)

@@ -529,7 +529,7 @@ def test_switching_images_under_a_still_mouse_updates_the_cursor_readout(qtbot, 
 
 
 def test_prediction_tags_hang_under_their_box_at_every_zoom(qtbot, demo):
-    from retina_gui.canvas import BoxView
+    from retina_gui.canvas_items import BoxView
 
     canvas = demo.canvas
     box = QRectF(100, 100, 200, 150)
@@ -1319,7 +1319,7 @@ def test_the_current_tool_is_checked_in_the_view_menu_and_named_in_the_status_ba
 
 
 def test_tags_of_boxes_at_the_image_edge_go_inside_the_box_where_they_would_be_cut_off(qtbot, unlabelled):
-    from retina_gui.canvas import BoxView, LabelItem
+    from retina_gui.canvas_items import BoxView, LabelItem
 
     window = unlabelled
     window.canvas.actual_size()
@@ -1361,7 +1361,7 @@ def test_tags_of_boxes_at_the_image_edge_go_inside_the_box_where_they_would_be_c
 def test_tags_never_cover_each_other_labels_first_then_new_predictions_by_score(qtbot, unlabelled):
     """On a busy image the tags of neighbouring boxes and predictions overprinted into an unreadable
     heap: a tag whose place is taken goes inside its box, or is hidden (its text comes on hover)."""
-    from retina_gui.canvas import BoxView
+    from retina_gui.canvas_items import BoxView
 
     window = unlabelled
     canvas = window.canvas
@@ -1533,7 +1533,7 @@ def test_clicking_a_history_entry_shows_the_image_it_changed(qtbot, demo):
 
 
 def test_view_menu_hides_box_names_and_predictions(qtbot, demo):
-    from retina_gui.canvas import BoxView
+    from retina_gui.canvas_items import BoxView
 
     window = demo
     window.canvas.set_predictions([BoxView(QRectF(100, 100, 40, 50), "white-pawn 0.90", QColor("red"), 0.9)])
@@ -2386,7 +2386,7 @@ def test_on_a_hidpi_screen_outlines_keep_their_width_and_the_pointer_its_precisi
     from PySide6.QtCore import QEvent, QPointF
     from PySide6.QtGui import QMouseEvent
 
-    from retina_gui.canvas import LINE_SCALE
+    from retina_gui.canvas_items import LINE_SCALE
 
     window = demo
     canvas = window.canvas
@@ -2932,7 +2932,7 @@ def test_a_pale_class_outline_has_a_dark_edge_seen_on_a_light_image(qapp):
     from PySide6.QtGui import QColor, QImage, QPainter
     from PySide6.QtWidgets import QGraphicsScene
 
-    from retina_gui.canvas import BoxItem, BoxView, PredictionItem
+    from retina_gui.canvas_items import BoxItem, BoxView, PredictionItem
 
     scene = QGraphicsScene(0, 0, 100, 100)
     label = BoxItem(0)
