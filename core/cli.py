@@ -590,17 +590,16 @@ def _convert(args: argparse.Namespace) -> int:
     from core.formats import writes_label_file
     from core.formats.convert import (
         NOTES,
-        boxes_outside,
+        crowd_left_out,
+        export_notes,
         first_label_file,
         fit_to_images,
-        flat_boxes,
         read_labels,
         with_image_sizes,
         write_labels,
         written_counts,
     )
     from core.formats.retinanet_csv import class_list_path, found_class_list
-    from core.labels import same_named_categories
 
     if args.target == "-":  # (a file, or folder, named "-" was written)
         raise ValueError("target -: only retina predict writes to standard output; give the file or folder to write")
@@ -636,23 +635,22 @@ def _convert(args: argparse.Namespace) -> int:
             ask = "--images must be the folder that holds them" if args.images is not None else "give their folder (--images DIR)"
             raise ValueError(f"{count(len(missing), 'image')} of the labels not in {where.absolute()} (the first: {missing[0]}): the CSV's "
                              f"paths lead to the images, so {ask}; nothing was written")
+    if args.images is not None and args.target_format != "csv":  # (a CSV is refused above: its paths lead to the images)
+        missing = [im.file_name for im in labels.images if not (Path(args.images) / im.file_name).is_file()]
+        if missing:  # (written as they were, without a word: file names that lead nowhere)
+            hint = ("; for a VOC2012 folder, give its Annotations folder as the source and its JPEGImages folder as --images"
+                    if args.source_format == "voc" and (source / "Annotations").is_dir() else "")
+            problems.append(f"{count(len(missing), 'image')} of the labels not found under --images {args.images} "
+                            f"(the first: {missing[0]}){hint}: written as they are")
     labels = with_image_sizes(labels, images)
     if args.images is not None and args.source_format not in ("yolo", "csv"):  # (YOLO's and CSV's sizes are the images' own)
         labels, fit = fit_to_images(labels, args.images)
         problems += fit.fixed + ([f"{fit.unfitted_line}: written as they are"] if fit.unfitted else [])
-    if outside := boxes_outside(labels):
-        # VOC holds whole pixels of the image, YOLO 0..1 of it: a box wholly outside has no place there
-        problems.append(f"{outside}: {'written as they are' if args.target_format == 'coco' else 'clipped to it, any wholly outside left out'}")
-    if (flat := flat_boxes(labels)) and args.target_format != "coco":  # a COCO file is not written: its self-check names them
-        problems.append(f"{flat}: written as they are")
-    if same := same_named_categories(labels.categories):
-        problems.append(f"{same}; written as they are, but retina train and eval refuse them")
+    problems += export_notes(labels, args.target_format)
     for problem in problems:
         print(problem, file=sys.stderr)
     write_labels(labels, args.target_format, args.target, images=images if images is not None else source if source.is_dir() else source.parent)
-    crowd = sum(b.iscrowd for im in labels.images for b in im.boxes) if args.target_format in ("yolo", "csv") else 0
-    form = "YOLO" if args.target_format == "yolo" else "RetinaNet CSV"
-    left_out = f" ({count(crowd, 'crowd region')} left out: {form} has no form for them)" if crowd else ""
+    left_out = f" ({crowd})" if (crowd := crowd_left_out(labels, args.target_format)) else ""
     images, boxes = written_counts(labels, args.target_format)
     print(f"{count(images, 'image')}, {count(boxes, 'box')}{left_out}, {count(len(labels.categories), 'category')} "
           f"written to {args.target}", file=sys.stderr)

@@ -155,20 +155,43 @@ def kept_class_rows(head: Sequence[Any], classes: Sequence[Any]) -> dict[int, in
     return keep
 
 
-def matched_by_file_name(file_names: Iterable[str], present: set[str], folder: Path) -> dict[str, str]:
+@dataclass(frozen=True)
+class FileNameMatch:
+    """How :func:`matched_by_file_name` placed a labels file's names that are no image here."""
+
+    renamed: dict[str, str]  # the name in the labels file -> the image here it is
+    ambiguous: dict[str, list[str]]  # a name that ends as several images here do -> those images
+
+
+def matched_by_file_name(file_names: Iterable[str], present: set[str], folder: Path) -> FileNameMatch:
     """For the ``file_names`` of a labels file that are not among the folder's images ``present``
-    (paths under ``folder``), the image of the same file name, where just one image has that name
-    and just one of those file names asks for it (a COCO file written with a folder prefix,
-    ``train/a.jpg`` for ``a.jpg``, matched none of its images). A name that is a file under the
-    folder, only not listed (a subfolder's, with subfolders left out), is that file: not another."""
-    by_name: dict[str, list[str]] = {}
+    (paths under ``folder``), the image whose path ends as the name does in the most parts that
+    one image alone ends with: ``/mnt/old/set/sub/a.jpg`` is ``sub/a.jpg`` also beside
+    ``sub2/a.jpg`` (the file name alone matched none of them, nor did the folder prefix of a COCO
+    file written elsewhere, ``train/a.jpg`` for ``a.jpg``). A name two images end as equally is
+    ambiguous; two names taking one image take none. Windows separators count as separators. A
+    name that is a file under the folder, only not listed (a subfolder's, with subfolders left
+    out), is that file: not another."""
+    endings: dict[tuple[str, ...], list[str]] = {}
     for name in present:
-        by_name.setdefault(PurePosixPath(name).name, []).append(name)
-    # only names one image could take are looked for on disk (each was, twice per import, on the GUI thread once)
-    unmatched = [n for n in file_names if n not in present and len(by_name.get(PurePosixPath(n).name, ())) == 1
-                 and not unlisted_image(n, folder)]
-    asked = Counter(PurePosixPath(n).name for n in unmatched)
-    return {n: by_name[base][0] for n in unmatched if asked[base := PurePosixPath(n).name] == 1}
+        parts = PurePosixPath(name).parts
+        for k in range(1, len(parts) + 1):
+            endings.setdefault(parts[-k:], []).append(name)
+    found: dict[str, str] = {}
+    ambiguous: dict[str, list[str]] = {}
+    for name in file_names:
+        if name in present:
+            continue
+        parts = tuple(p for p in PurePosixPath(name.replace("\\", "/")).parts if p not in ("/", ".."))
+        candidates = next((endings[parts[-k:]] for k in range(len(parts), 0, -1) if parts[-k:] in endings), [])
+        if not candidates or unlisted_image(name, folder):  # (looked for on disk only when an image could take it)
+            continue
+        if len(candidates) == 1:
+            found[name] = candidates[0]
+        else:
+            ambiguous[name] = sorted(candidates)
+    taken = Counter(found.values())
+    return FileNameMatch({n: image for n, image in found.items() if taken[image] == 1}, ambiguous)
 
 
 def unlisted_image(file_name: str, folder: Path) -> bool:

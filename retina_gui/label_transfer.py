@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from core.text import count
+from core.text import count, first_names
 from retina_gui.workers import FunctionWorker
 from retina_gui.workspace import Workspace
 
@@ -19,8 +19,7 @@ from retina_gui.workspace import Workspace
 class _Export:
     fmt: str
     target: Path
-    images: int  # what is written: images and boxes
-    boxes: int
+    images: int  # the images written, as the export starts
     removed: int  # label files of images without labels now, removed
     folder: Path
 
@@ -64,7 +63,7 @@ class LabelTransfer(QObject):
     def export(self, workspace: Workspace, fmt: str, target: Path, remove: list[Path] = ()) -> bool:
         """Start writing the labels (a snapshot) as ``fmt`` to ``target``, then deleting the label
         files ``remove``; False if refused at once."""
-        from core.formats.convert import write_labels, written_counts
+        from core.formats.convert import crowd_left_out, export_notes, with_image_files, write_labels, written_counts
 
         if self.busy:
             self.message.emit("an import or export is still running")
@@ -74,16 +73,24 @@ class LabelTransfer(QObject):
                                         "(File ▸ Save writes it now). Export to another file.")
             return False
         labels = workspace.store.to_labelset()
-        self._task = _Export(fmt, target, *written_counts(labels, fmt), len(remove), workspace.folder)
+        self._task = _Export(fmt, target, written_counts(labels, fmt)[0], len(remove), workspace.folder)
         folder = workspace.folder
-        self._start(lambda cancel: write_labels(labels, fmt, target, cancel, remove=remove, images=folder))
+
+        def write(cancel):
+            """Off the GUI thread: the labels of images gone from the folder are left out (the window
+            keeps them, in case the images come back; exported, a trainer stopped on them)."""
+            here, gone = with_image_files(labels, folder)
+            write_labels(here, fmt, target, cancel, remove=remove, images=folder)
+            return written_counts(here, fmt), gone, export_notes(here, fmt), crowd_left_out(here, fmt)
+
+        self._start(write)
         self.message.emit(f"exporting {count(self._task.images, 'image')} to {target} …")
         return True
 
     def import_labels(self, workspace: Workspace, fmt: str, source: Path, present: set[str]) -> bool:
         """Start reading ``source``; its boxes are added to ``workspace`` when it has been read."""
-        from core.formats.convert import fit_to_images, read_labels, with_image_sizes
-        from core.labels import LabelSet, matched_by_file_name, unlisted_image
+        from core.formats.convert import clipped_to_images, fit_to_images, read_labels, with_image_sizes
+        from core.labels import LabelSet, matched_by_file_name, same_named_categories, unlisted_image
 
         if self.busy:
             self.message.emit("an import or export is still running")
@@ -100,9 +107,11 @@ class LabelTransfer(QObject):
             them, and those of an image of another shape left out (added, they lay elsewhere). Also
             the file names that are images under the folder, not listed (for the note of what is skipped)."""
             labels, problems = read_labels(fmt, source, folder, cancel, keep_outside=True)  # (a CSV of a copy elsewhere: by file name)
-            renamed = matched_by_file_name([im.file_name for im in labels.images], present, folder)
-            labels = LabelSet(labels.categories, [replace(im, file_name=renamed.get(im.file_name, im.file_name)) for im in labels.images],
-                              labels.extra)
+            match = matched_by_file_name([im.file_name for im in labels.images], present, folder)
+            labels = LabelSet(labels.categories, [replace(im, file_name=match.renamed.get(im.file_name, im.file_name))
+                                                  for im in labels.images], labels.extra)
+            if same := same_named_categories(labels.categories):  # (merged into one class here without a word)
+                problems.append(f"{same}: their boxes are one class here")
             unlisted = {im.file_name for im in labels.images if im.file_name not in present and unlisted_image(im.file_name, folder)}
             # sizes of this folder's images only: the rest are skipped (an unmatched absolute CSV path was read outside it)
             here = [k for k, im in enumerate(labels.images) if im.file_name in present]
@@ -110,12 +119,17 @@ class LabelTransfer(QObject):
             for k, im in zip(here, with_image_sizes(LabelSet(labels.categories, [images[k] for k in here]), folder, strict=False).images):
                 images[k] = im
             labels = LabelSet(labels.categories, images, labels.extra)
-            if fmt in ("yolo", "csv"):  # (their sizes are the images' own)
-                return labels, problems, unlisted
-            labels, fit = fit_to_images(labels, folder, cancel)
-            left_out = set(fit.unfitted)
-            labels = LabelSet(labels.categories, [im for im in labels.images if im.file_name not in left_out], labels.extra)
-            return labels, [*problems, *fit.fixed, *([f"{fit.unfitted_line}: left out"] if fit.unfitted else [])], unlisted
+            if fmt not in ("yolo", "csv"):  # (their sizes are the images' own)
+                labels, fit = fit_to_images(labels, folder, cancel)
+                left_out = set(fit.unfitted)
+                labels = LabelSet(labels.categories, [im for im in labels.images if im.file_name not in left_out], labels.extra)
+                problems += [*fit.fixed, *([f"{fit.unfitted_line}: left out"] if fit.unfitted else [])]
+            here = [k for k, im in enumerate(labels.images) if im.file_name in present]  # (the boxes of images skipped are not said)
+            images = list(labels.images)
+            listed, clipped = clipped_to_images(LabelSet(labels.categories, [images[k] for k in here]))
+            for k, im in zip(here, listed.images):  # (by place: two entries may name one image)
+                images[k] = im
+            return LabelSet(labels.categories, images, labels.extra), problems + clipped, unlisted, match.ambiguous
 
         self._start(read)
         self.message.emit(f"reading {source} …")
@@ -147,14 +161,21 @@ class LabelTransfer(QObject):
                 from core.formats.retinanet_csv import class_list_path
 
                 check = f", class list {class_list_path(task.target).name} beside it (corners rounded outwards to whole pixels)"
-            gone = f"; {task.removed} label files of images with no labels now removed" if task.removed else ""
-            self.message.emit(f"exported {count(task.images, 'image')}, {count(task.boxes, 'box')} to {task.target}{check}{gone}")
+            (images, boxes), missing, notes, crowd = result
+            removed = f"; {count(task.removed, 'label file')} of images with no labels now removed" if task.removed else ""
+            left_out = f" ({crowd})" if crowd else ""
+            self.message.emit(f"exported {count(images, 'image')}, {count(boxes, 'box')}{left_out} to {task.target}{check}{removed}")
+            if missing:
+                notes.insert(0, f"{count(len(missing), 'labelled image')} no longer in the folder left out (the first: {missing[0]}); "
+                                "their labels stay here, in case the images come back")
+            if notes:
+                self.problem.emit("Export", f"Exported to {task.target}. Notes:\n" + "\n".join(notes))
             self.finished.emit(True)
             return
         from core.formats.convert import NOTES
 
         source, workspace, present = task.source, task.workspace, task.present
-        labels, problems, unlisted_names = result
+        labels, problems, unlisted_names, ambiguous = result
         try:
             added, skipped, repeated, reviewed = workspace.import_labels(labels, present, source.name)
         except (ValueError, OSError) as exc:  # a class name refused, the read-only labels; nothing is left half done
@@ -163,15 +184,19 @@ class LabelTransfer(QObject):
             return
         problems = [p for p in problems if not p.startswith(NOTES)]  # (a CSV's "no class list" note was shown as a problem)
         unlisted = [name for name in skipped if name in unlisted_names]
-        elsewhere = [name for name in skipped if name not in unlisted_names]
+        several = [name for name in skipped if name in ambiguous]
+        elsewhere = [name for name in skipped if name not in unlisted_names and name not in ambiguous]
         if elsewhere:
-            problems.append(f"{len(elsewhere)} labelled images are not in this folder and were skipped, e.g. {elsewhere[0]}")
+            problems.append(f"{count(len(elsewhere), 'labelled image')} not in this folder skipped, e.g. {elsewhere[0]}")
+        if several:  # (said to be "not in this folder": each was, twice over)
+            problems.append(f"{count(len(several), 'labelled image')} skipped that could be any of several images here, e.g. "
+                            f"{several[0]} ({first_names(ambiguous[several[0]], 3)})")
         if unlisted:  # (they were put on a listed image of the same file name, silently)
             problems.append(f"{count(len(unlisted), 'labelled image')} in the folder but not listed (File ▸ Include Subfolders is off?) "
                             f"skipped, e.g. {unlisted[0]}")
         if problems:
             self.problem.emit("Import", f"Imported {count(added, 'box')}. Problems:\n" + "\n".join(problems[:20]))
-        again = f"; {repeated} were already there and were not added again" if repeated else ""
+        again = f"; {count(repeated, 'box')} already there {'was' if repeated == 1 else 'were'} not added again" if repeated else ""
         marked = f", {count(reviewed, 'image')} marked reviewed" if reviewed else ""
         self.message.emit(f"imported {count(added, 'box')}{marked} from {source}{again}")
         self.finished.emit(True)

@@ -244,7 +244,7 @@ def test_convert_to_yolo_says_which_crowd_regions_it_leaves_out(tmp_path, capsys
                                   "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 20, 20]},
                                                   {"id": 2, "image_id": 1, "category_id": 1, "bbox": [30, 30, 20, 20], "iscrowd": 1}]}))
     assert main(["convert", "--from", "coco", str(source), "--to", "yolo", str(tmp_path / "yolo")]) == 0
-    assert "1 image, 1 box (1 crowd region left out: YOLO has no form for them), 1 category written to" in capsys.readouterr().err
+    assert "1 image, 1 box (1 crowd region left out: YOLO has no form for them; VOC “difficult” boxes are read as crowd regions), 1 category written to" in capsys.readouterr().err
 
 
 def test_train_names_the_option_of_a_wrong_image_folder_and_refuses_val_images_alone(tmp_path, capsys):

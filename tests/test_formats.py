@@ -358,7 +358,7 @@ def test_convert_names_boxes_outside_their_image_and_keeps_old_label_folders_apa
                                   "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [90, 95, 20, 20]}]}))
     voc = tmp_path / "voc"
     assert main(["convert", "--from", "coco", str(source), "--to", "voc", str(voc)]) == 3
-    assert "1 box reaches outside their image (the first in a.jpg)" in capsys.readouterr().err
+    assert "1 box reaches outside its image (the first in a.jpg)" in capsys.readouterr().err
     assert main(["convert", "--from", "coco", str(source), "--to", "voc", str(voc)]) == 1  # a folder with label files already
     assert "already holds VOC label files (a.xml): write into a folder without any" in capsys.readouterr().err
     yolo = tmp_path / "yolo"
@@ -486,7 +486,7 @@ def test_yolo_export_clips_boxes_to_their_image(tmp_path, capsys):
                                   "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [50.4, -0.6, 50.5, 50.9]},
                                                   {"id": 2, "image_id": 1, "category_id": 1, "bbox": [90, 10, 20, 20]}]}))
     assert main(["convert", "--from", "coco", str(source), "--to", "yolo", str(tmp_path / "yolo")]) == 3
-    assert "1 box reaches outside their image (the first in a.jpg): clipped to it, any wholly outside left out" in capsys.readouterr().err
+    assert "1 box reaches outside its image (the first in a.jpg): clipped to it, any wholly outside left out" in capsys.readouterr().err
     text = (tmp_path / "yolo" / "a.txt").read_text()
     assert text.splitlines()[1] == "0 0.95 0.4 0.1 0.4"  # no float noise (0.09999999999999998)
     lines = [[float(v) for v in line.split()] for line in text.splitlines()]
@@ -525,6 +525,37 @@ def test_voc_files_that_coco_could_not_hold_are_refused_and_voc_fields_are_kept(
     with pytest.raises(LabelFormatError, match="control character"):
         write_voc(control, tmp_path / "control")
     assert not (tmp_path / "control").exists()
+
+
+def test_a_voc_object_without_a_corner_is_named_and_a_full_image_path_is_the_image_beside_the_file(tmp_path):
+    """float() of a missing <ymax> said "not 'NoneType'", naming neither object nor field; an absolute
+    <filename> (/data/a.jpg, C:\\data\\a.jpg, as some tools write it) was refused naming no file."""
+    folder = tmp_path / "voc"
+    _voc(folder, 1, 100)
+    xml = (folder / "a.xml").read_text()
+    (folder / "a.xml").write_text(re.sub(r"<ymax>[^<]*</ymax>", "", xml))
+    with pytest.raises(LabelFormatError, match=r"a.xml: object 1 has no <ymax>$"):
+        read_voc(folder)
+    for written in ("/data/imgs/a.jpg", "C:\\data\\a.jpg", " a.jpg "):
+        (folder / "a.xml").write_text(xml.replace("<filename>a.jpg</filename>", f"<filename>{written}</filename>"))
+        assert [im.file_name for im in read_voc(folder).images] == ["a.jpg"]
+
+
+def test_convert_says_which_images_of_the_labels_are_not_under_images(tmp_path, capsys):
+    """A VOC2012 folder given whole with --images at its root: the file names written were
+    Annotations/x.jpg, which lead nowhere, and the exit code said all went well."""
+    from PIL import Image
+
+    root = tmp_path / "VOC2012"
+    (root / "JPEGImages").mkdir(parents=True)
+    _voc(root / "Annotations", 1, 100)
+    Image.new("RGB", (640, 480)).save(root / "JPEGImages" / "a.jpg")
+    out = tmp_path / "out.json"
+    assert main(["convert", "--from", "voc", str(root), "--to", "coco", str(out), "--images", str(root)]) == 3
+    assert ("1 image of the labels not found under --images " + str(root) + " (the first: Annotations/a.jpg); for a VOC2012 folder, give "
+            "its Annotations folder as the source and its JPEGImages folder as --images: written as they are") in capsys.readouterr().err
+    assert main(["convert", "--from", "voc", str(root / "Annotations"), "--to", "coco", str(out), "--images", str(root / "JPEGImages")]) == 0
+    assert "not found under --images" not in capsys.readouterr().err
 
 
 def test_empty_voc_and_yolo_label_files_are_negatives_and_survive_a_round_trip(tmp_path):
@@ -640,7 +671,7 @@ def test_voc_and_yolo_leave_out_boxes_wholly_outside_their_image_and_clip_the_re
     for fmt in ("voc", "yolo"):
         assert main(["convert", "--from", "coco", str(source), "--to", fmt, str(tmp_path / fmt)]) == 3
         err = capsys.readouterr().err
-        assert "2 boxes reach outside their image (the first in a.jpg): clipped to it, any wholly outside left out" in err
+        assert "2 boxes reach outside their images (the first in a.jpg): clipped to it, any wholly outside left out" in err
         assert "1 image, 1 box, 1 category written" in err
     assert "<xmin>601</xmin>" in (tmp_path / "voc" / "a.xml").read_text() and "<xmax>640</xmax>" in (tmp_path / "voc" / "a.xml").read_text()
     assert (tmp_path / "yolo" / "a.txt").read_text().count("\n") == 1

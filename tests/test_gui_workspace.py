@@ -6,6 +6,7 @@ import math
 import os
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -911,6 +912,80 @@ def test_an_import_does_not_put_an_unlisted_subfolder_images_labels_on_its_names
     window.close()
 
 
+def test_an_import_finds_an_image_by_the_end_of_its_path_and_names_those_that_could_be_several(qtbot, tmp_path, settings):
+    """File names with another folder's prefix, two images of one file name in two subfolders: both
+    were skipped as "not in this folder" (matched by the file name alone), and a name that could be
+    either was said to be missing."""
+    from PIL import Image
+
+    folder = tmp_path / "f"
+    for sub, source in (("a", "chess_01.jpg"), ("b", "chess_02.jpg")):
+        (folder / sub).mkdir(parents=True)
+        shutil.copy(DEMO / source, folder / sub / "x.jpg")
+    width, height = Image.open(folder / "a" / "x.jpg").size
+    entries = [("/mnt/old/set/a/x.jpg", 10), ("/mnt/old/set/b/x.jpg", 20), ("C:\\old\\x.jpg", 30)]
+    source = tmp_path / "prefixed.json"
+    source.write_text(json.dumps({
+        "images": [{"id": k, "file_name": name, "width": width, "height": height} for k, (name, _) in enumerate(entries, 1)],
+        "annotations": [{"id": k, "image_id": k, "category_id": 1, "bbox": [x, x, 50, 50]} for k, (_, x) in enumerate(entries, 1)],
+        "categories": [{"id": 1, "name": "piece"}]}))
+    window = open_window(qtbot, folder, settings)
+    assert sorted(window.files.model.names) == ["a/x.jpg", "b/x.jpg"]
+    assert transferred(qtbot, window, window.label_files.import_labels("coco", source))
+    store = window.workspace.store
+    assert [b.x1 for b in store.boxes("a/x.jpg")] == [10] and [b.x1 for b in store.boxes("b/x.jpg")] == [20]
+    assert any("1 labelled image skipped that could be any of several images here, e.g. C:/old/x.jpg (a/x.jpg, b/x.jpg)" in r
+               for r in window.reports), window.reports
+    assert not any("not in this folder" in r for r in window.reports)
+    window.close()
+
+
+def test_an_import_clips_boxes_to_their_image_and_says_what_it_left_out_and_merged(qtbot, tmp_path, settings):
+    """A box wholly outside its image was added unseen (nor could it be deleted), a flat one made the
+    next COCO export fail its check, and two classes of one name became one: nothing was said."""
+    window = unlabelled_window(qtbot, tmp_path, settings)
+    height, width = load_image(window.workspace.folder / "chess_01.jpg").shape[:2]
+    source = tmp_path / "odd.json"
+    source.write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "chess_01.jpg", "width": width, "height": height}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1000, 600, 100, 100]},  # past the right and bottom edges
+                        {"id": 2, "image_id": 1, "category_id": 1, "bbox": [3000, 10, 50, 50]},  # wholly outside
+                        {"id": 3, "image_id": 1, "category_id": 2, "bbox": [10, 10, 0, 40]},  # without width
+                        {"id": 4, "image_id": 1, "category_id": 2, "bbox": [100, 100, 40, 40]}],
+        "categories": [{"id": 1, "name": "Car"}, {"id": 2, "name": "car "}]}))
+    assert transferred(qtbot, window, window.label_files.import_labels("coco", source))
+    boxes = window.workspace.store.boxes("chess_01.jpg")
+    assert [(b.x1, b.y1, b.x2, b.y2) for b in boxes] == [(1000, 600, 1024, 686), (100, 100, 140, 140)]
+    assert [c.name for c in window.workspace.store.categories] == ["Car"]
+    said = window.reports[-1]
+    assert "1 box reaching outside its image clipped to it (the first in chess_01.jpg)" in said
+    assert "2 boxes wholly outside their image, or without width or height, left out (the first in chess_01.jpg)" in said
+    assert "categories 1 ('Car') and 2 ('car ') have the same name (as class names are compared): merge or rename one: their boxes " \
+           "are one class here" in said
+    window.close()
+
+
+def test_an_export_leaves_out_the_labels_of_images_gone_from_the_folder_and_says_what_the_format_drops(qtbot, demo, tmp_path):
+    """A deleted image's labels were written (a CSV line leading nowhere, on which keras-retinanet
+    stopped), and a CSV or YOLO export left crowd regions (VOC "difficult" boxes) out without a word."""
+    window = demo
+    store = window.workspace.store
+    store.replace_boxes("chess_02.jpg", [(0, replace(store.boxes("chess_02.jpg")[0], iscrowd=True))])
+    (window.workspace.folder / "chess_03.jpg").unlink()
+    gone = len(store.boxes("chess_03.jpg"))
+    total = sum(len(store.boxes(n)) for n in store.file_names())
+    out = tmp_path / "out.csv"
+    assert transferred(qtbot, window, window.label_files.export("csv", out))
+    lines = out.read_text().splitlines()
+    assert len(lines) == total - gone - 1 and not any("chess_03.jpg" in line for line in lines)
+    assert window.reports[-1].startswith(f"Export: Exported to {out}. Notes:\n1 labelled image no longer in the folder left out "
+                                         "(the first: chess_03.jpg); their labels stay here, in case the images come back")
+    assert "(1 crowd region left out: RetinaNet CSV has no form for them; VOC “difficult” boxes are read as crowd regions)" in \
+           window.statusBar().currentMessage()
+    assert store.boxes("chess_03.jpg")  # kept in the window
+    window.close()
+
+
 def test_an_import_of_labels_made_at_another_size_scales_them_to_the_images_and_leaves_out_another_shape(qtbot, tmp_path, settings):
     """A "resize to 640" export imported onto the full-size images put its boxes in the top-left
     part of each image, and nothing was said."""
@@ -986,7 +1061,7 @@ def test_import_yolo_and_voc_labels_into_a_folder_as_one_undo_step(qtbot, tmp_pa
     steps = stack.count()
     assert transferred(qtbot, window, window.label_files.import_labels("yolo", tmp_path / "yolo"))  # the same boxes again (another format, rounded): nothing doubles
     assert sum(len(store.boxes(n)) for n in store.file_names()) == sum(len(im.boxes) for im in original.images)
-    assert stack.count() == steps and "were already there and were not added again" in window.statusBar().currentMessage()
+    assert stack.count() == steps and "boxes already there were not added again" in window.statusBar().currentMessage()
     # an empty label file is a negative: the image is marked reviewed (with no boxes), in the same undo step
     shutil.copy(folder / "chess_01.jpg", folder / "empty_board.jpg")
     (tmp_path / "yolo" / "empty_board.txt").write_text("")
@@ -1829,7 +1904,7 @@ def test_exporting_again_into_a_folder_asks_to_remove_the_label_files_of_images_
     window.confirm = lambda title, text, **_: asked.append(text) or True
     assert transferred(qtbot, window, window.label_files.export(fmt, out))
     assert not emptied.exists() and (out / f"chess_01{suffix}").is_file() and (out / "notes.txt").read_text() == "mine"
-    assert window.statusBar().currentMessage().endswith("; 1 label files of images with no labels now removed")
+    assert window.statusBar().currentMessage().endswith("; 1 label file of images with no labels now removed")
     assert transferred(qtbot, window, window.label_files.export(fmt, out)) and len(asked) == 2  # nothing stale left: no question
 
 

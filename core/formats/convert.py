@@ -16,7 +16,7 @@ from core.formats.coco import read_coco, verify_coco_file_apart, write_coco
 from core.formats.retinanet_csv import NO_CLASS_LIST_NOTE, read_retinanet_csv, write_retinanet_csv
 from core.formats.voc import read_voc, write_voc
 from core.formats.yolo import holds_yolo_lines, read_yolo, write_yolo
-from core.labels import LabelSet
+from core.labels import LabelSet, same_named_categories
 from core.text import count, first_names
 
 FORMATS = ("coco", "voc", "yolo", "csv")
@@ -191,14 +191,80 @@ def boxes_outside(labels: LabelSet, tolerance: float = 1.0) -> str:
                if im.width > 0 and (b.x1 < -tolerance or b.y1 < -tolerance or b.x2 > im.width + tolerance or b.y2 > im.height + tolerance)]
     if not outside:
         return ""
-    reach = "1 box reaches" if len(outside) == 1 else f"{len(outside)} boxes reach"
-    return f"{reach} outside their image (the first in {outside[0]})"
+    reach = "1 box reaches outside its image" if len(outside) == 1 else f"{len(outside)} boxes reach outside their images"
+    return f"{reach} (the first in {outside[0]})"
+
+
+def clipped_to_images(labels: LabelSet, tolerance: float = 1.0) -> tuple[LabelSet, list[str]]:
+    """The labels as an import adds them to a folder's images, as a paste does: boxes clipped to
+    their image, and those with nothing inside it (wholly outside, or without width or height) left
+    out, with a line for each kind that goes beyond ``tolerance`` pixels (imported as they were, a box
+    wholly outside could be neither seen nor deleted, and a flat one failed the next COCO export's
+    check). Images of unknown size keep their boxes as they are."""
+    from core.annotations import resized_box
+
+    images, clipped, dropped = [], [], []
+    for im in labels.images:
+        if im.width <= 0 or im.height <= 0:
+            images.append(im)
+            continue
+        boxes = []
+        for b in im.boxes:
+            x1, y1 = min(max(b.x1, 0.0), im.width), min(max(b.y1, 0.0), im.height)
+            x2, y2 = min(max(b.x2, 0.0), im.width), min(max(b.y2, 0.0), im.height)
+            if x2 <= x1 or y2 <= y1:
+                dropped.append(im.file_name)
+                continue
+            if max(x1 - b.x1, y1 - b.y1, b.x2 - x2, b.y2 - y2) > tolerance:
+                clipped.append(im.file_name)
+            boxes.append(resized_box(b, x1, y1, x2, y2))
+        images.append(replace(im, boxes=boxes))
+    lines = ([f"{count(len(clipped), 'box')} reaching outside {'its' if len(clipped) == 1 else 'their'} image clipped to it "
+              f"(the first in {clipped[0]})"] if clipped else [])
+    lines += ([f"{count(len(dropped), 'box')} wholly outside {'its' if len(dropped) == 1 else 'their'} image, or without width or "
+               f"height, left out (the first in {dropped[0]})"] if dropped else [])
+    return LabelSet(labels.categories, images, labels.extra), lines
 
 
 def flat_boxes(labels: LabelSet) -> str:
     """A line naming the boxes without width or height ("" when none)."""
     flat = [im.file_name for im in labels.images for b in im.boxes if b.width <= 0 or b.height <= 0]
     return f"{count(len(flat), 'box')} without width or height (the first in {flat[0]})" if flat else ""
+
+
+def export_notes(labels: LabelSet, fmt: str) -> list[str]:
+    """What writing ``labels`` as ``fmt`` does with what does not fit it, a line each: boxes
+    reaching outside their image or without width or height, and classes of one name (as class
+    names are compared). ``retina convert`` and the window's Export say the same."""
+    notes = []
+    if outside := boxes_outside(labels):
+        # VOC holds whole pixels of the image, YOLO 0..1 of it: a box wholly outside has no place there
+        notes.append(f"{outside}: {'written as they are' if fmt == 'coco' else 'clipped to it, any wholly outside left out'}")
+    if (flat := flat_boxes(labels)) and fmt != "coco":  # a COCO file is not written: its self-check names them
+        notes.append(f"{flat}: written as they are")
+    if same := same_named_categories(labels.categories):
+        notes.append(f"{same}; written as they are, but retina train and eval refuse them")
+    return notes
+
+
+def crowd_left_out(labels: LabelSet, fmt: str) -> str:
+    """The note on the crowd regions a YOLO or CSV file leaves out ("" when none), naming VOC's
+    "difficult" boxes too, which are read as such (a LabelImg user knew them by that name alone)."""
+    crowd = sum(b.iscrowd for im in labels.images for b in im.boxes) if fmt in ("yolo", "csv") else 0
+    if not crowd:
+        return ""
+    return (f"{count(crowd, 'crowd region')} left out: {'YOLO' if fmt == 'yolo' else 'RetinaNet CSV'} has no form for them; "
+            "VOC “difficult” boxes are read as crowd regions")
+
+
+def with_image_files(labels: LabelSet, images: Path | str) -> tuple[LabelSet, list[str]]:
+    """The labels of images whose file is in the folder ``images``, and the names of those whose
+    file is not (labels kept for images gone from the folder: exported, a trainer stopped on them)."""
+    gone = [im.file_name for im in labels.images if not (Path(images) / im.file_name).is_file()]
+    if not gone:
+        return labels, []
+    missing = set(gone)
+    return LabelSet(labels.categories, [im for im in labels.images if im.file_name not in missing], labels.extra), gone
 
 
 def stale_label_files(labels: LabelSet, fmt: str, target: Path | str, image_names: Iterable[str]) -> list[Path]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from core.atomic import write_text
 from core.cancel import CancelToken
@@ -37,7 +37,9 @@ def read_voc(folder: Path | str) -> LabelSet:
     for path in files:
         try:
             root = ET.parse(path).getroot()
-            filename = root.findtext("filename") or path.with_suffix(".jpg").name
+            filename = (root.findtext("filename") or "").strip() or path.with_suffix(".jpg").name
+            if PureWindowsPath(filename).is_absolute() or filename.startswith(("/", "\\")):
+                filename = PureWindowsPath(filename).name  # a tool's full path (/data/a.jpg, C:\\data\\a.jpg): the image beside the file
             rel = PurePosixPath(path.relative_to(folder).as_posix()).parent / filename
             if str(rel) in labelled_by:  # which file's boxes are the image's is unknowable: the COCO file written could not be read
                 raise LabelFormatError(f"{labelled_by[str(rel)]} and {path} both label {rel}: keep one of them")
@@ -50,7 +52,12 @@ def read_voc(folder: Path | str) -> LabelSet:
                 b = obj.find("bndbox")
                 if b is None or obj.findtext("name") is None:
                     raise LabelFormatError(f"{path}: object {n} has no {'bndbox' if b is None else 'name'}")
-                x1, y1, x2, y2 = (float(b.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
+                if lacking := [k for k in ("xmin", "ymin", "xmax", "ymax") if not (b.findtext(k) or "").strip()]:
+                    raise LabelFormatError(f"{path}: object {n} has no <{lacking[0]}>")  # (float() of None said what, not where)
+                try:
+                    x1, y1, x2, y2 = (float(b.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
+                except ValueError:
+                    raise LabelFormatError(f"{path}: object {n} has a corner that is not a number") from None
                 if not pixel_values_ok(x1, y1, x2, y2):  # float() takes "nan" and "inf"
                     raise LabelFormatError(f"{path}: object {n} has a coordinate that is not a finite number of pixels "
                                            f"(up to {MAX_PIXELS:.0e})")
@@ -76,7 +83,11 @@ def read_voc(folder: Path | str) -> LabelSet:
     for index, (rel, width, height, objects) in enumerate(parsed, start=1):
         boxes = [Box(x1, y1, x2, y2, ids[name], iscrowd=difficult, extra=extra) for name, x1, y1, x2, y2, difficult, extra in objects]
         # an annotation without objects says "nothing here": a negative, reviewed as holding no object
-        images.append(ImageEntry(index, check_file_name(rel), width, height, boxes, reviewed=not boxes))
+        try:
+            file_name = check_file_name(rel)
+        except LabelFormatError as exc:  # (an absolute <filename> was refused naming no file)
+            raise LabelFormatError(f"{files[index - 1]}: {exc}") from None
+        images.append(ImageEntry(index, file_name, width, height, boxes, reviewed=not boxes))
     return LabelSet([Category(i, n) for n, i in ids.items()], images)
 
 
