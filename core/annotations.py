@@ -169,6 +169,11 @@ class AnnotationStore:
         entries = [_copy(e) for e in self._images.values() if self._written(e)]
         return LabelSet(list(self._categories), entries, dict(self._extra))
 
+    def listed_without_boxes(self) -> list[str]:
+        """The images the source listed without boxes that have none yet and are not reviewed:
+        unlabelled here, though pycocotools (``retina eval``) scores them as negatives."""
+        return sorted(n for n in self._listed_empty if (e := self._images.get(n)) is not None and not e.boxes and not e.reviewed)
+
     def _written(self, entry: ImageEntry) -> bool:
         return bool(entry.boxes or entry.reviewed or entry.file_name in self._listed_empty)
 

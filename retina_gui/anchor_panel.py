@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from core.config import AnchorConfig, AssignConfig, PreprocessConfig
 from core.presets import get_preset
-from core.text import count
+from core.text import count, score_text
 from retina_gui.annotator import Annotator
 from retina_gui.canvas import Tool
 from retina_gui.canvas_items import OverlayBox
@@ -288,7 +288,7 @@ class AnchorPanel(QWidget):
                 for box in boxes[offsets]:
                     overlay.append(OverlayBox(rect_from_xyxy(box), color))
                 info = layout.levels[i]
-                lines.append(f"  P{level}: {len(offsets)} anchors, stride {info.stride} input px ({info.stride / layout.input_scale:.3g} "
+                lines.append(f"  P{level}: {count(len(offsets), 'anchor')}, stride {info.stride} input px ({info.stride / layout.input_scale:.3g} "
                              f"image px), grid {info.grid[1]}×{info.grid[0]}")
             overlay.append(OverlayBox(QRectF(self.point, self.point), QColor(255, 255, 255)))  # where was clicked (a point: a cross), on top
         lines += self._assignment(layout, overlay)
@@ -337,7 +337,7 @@ class AnchorPanel(QWidget):
             advice = list(dict.fromkeys(result[i].suggestion.split(": the box", 1)[0] for i in unreachable))
             for i in unreachable:
                 said = "" if len(advice) == 1 else f"; {result[i].suggestion}"
-                lines.append(f"  {_describe(store.category(boxes[i].category_id).name, boxes[i])}: best IoU {result[i].best_iou:.2f}{said}")
+                lines.append(f"  {_describe(store.category(boxes[i].category_id).name, boxes[i])}: best IoU {score_text(result[i].best_iou, self.assign_config.positive_iou)}{said}")
             if len(advice) == 1:
                 lines.append(f"  for all of them: {advice[0]}" + (" (select one for its sizes)" if advice[0].startswith(("use", "add a"))
                                                                    else ""))
@@ -426,6 +426,9 @@ class AnchorPanel(QWidget):
 
     def _coverage_done(self, report) -> None:
         self._stop_coverage()
+        if not len(report.best_iou):  # ("0 labels …; 0.0% have no anchor", then two empty headings)
+            self._set_coverage(["no labels in this folder yet: label some boxes, then see how the anchors cover them"])
+            return
         store = self.annotator.workspace.store if self.annotator.workspace else None
         names = {c.id: c.name for c in store.categories} if store else {}
         counts, edges = report.histogram
@@ -460,14 +463,15 @@ class AnchorPanel(QWidget):
         """Shows the coverage report, scrolled to its start (the details above it may fill the view)."""
         self._coverage_lines = lines
         self._show_report()
-        block = self.report.document().find("Coverage report (folder):")
-        if not block.isNull():
-            block.clearSelection()  # (the heading was left highlighted)
-            # from the end up to it: the heading at the top of the view, the report under it (from above, it stood at the foot)
-            self.report.moveCursor(QTextCursor.MoveOperation.End)
-            self.report.ensureCursorVisible()
-            self.report.setTextCursor(block)
-            self.report.ensureCursorVisible()
+        QTimer.singleShot(0, self._scroll_to_coverage)  # once the text is laid out: before, the view's range was the old text's
+
+    def _scroll_to_coverage(self) -> None:
+        """The coverage report's heading at the top of the view, the report under it (made visible
+        by a cursor, it stood at the view's foot, highlighted, the report below the fold)."""
+        found = self.report.document().find("Coverage report (folder):")
+        if not found.isNull():
+            self.report.setTextCursor(QTextCursor(found.block()))  # (no selection)
+            self.report.verticalScrollBar().setValue(found.block().firstLineNumber())  # (a plain text view scrolls by lines)
 
 
 def _describe(class_name: str, box) -> str:

@@ -170,7 +170,7 @@ class EvaluationPanel(QWidget):
         self._run_classes: frozenset = frozenset()
         self.run_button = QPushButton("Evaluate")
         self.run_button.setToolTip("COCO metrics of the model on the labelled images, then its misses and false detections")
-        self.run_button.clicked.connect(self.evaluate)
+        self.run_button.clicked.connect(self._run_clicked)
         self.unseen_only = QCheckBox("Leave out images it learnt from")
         self.unseen_only.setChecked(True)
         self._unseen_wanted = True  # the user's choice, for models whose training images are known
@@ -178,6 +178,7 @@ class EvaluationPanel(QWidget):
         self.unseen_only.clicked.connect(self._unseen_clicked)
         self._unseen: bool | None = None  # the box as the report's run had it (None: not known for its model)
         self._run_note = ""  # what the run going on left out, or scores that it learnt from
+        self._run_unscored: list[str] = []  # the images the labels file lists without boxes, left out of the run going on
         self._run_names: list[str] = []  # the images the run going on evaluates
         self._run_unseen: bool | None = None
         self.progress = TaskProgress()
@@ -211,6 +212,7 @@ class EvaluationPanel(QWidget):
         # where the panel does not fit its dock it scrolls by what its least height lacks: that least shows rows enough
         self.errors.setMinimumHeight(rows_high(self.errors, 5))
         self.errors.currentRowChanged.connect(self._error_chosen)
+        self.errors.clicked.connect(self._error_clicked)
         self._last: tuple | None = None  # the error chosen last and its row then (F8 goes on from it after the image changed)
         self._added: set[tuple] = set()  # false positives added as labels since the report (_added_key)
         # false positives whose label was given their class: _added_key -> (that label's place, its index on the image)
@@ -447,6 +449,7 @@ class EvaluationPanel(QWidget):
     def _model_changed(self, info) -> None:
         self.stop()  # a run of the old model would fill in its report under the new one
         self._waiting = False
+        self._set_running(False)
         self.run_button.setEnabled(info is not None)
         known = self._learnt_from() is not None
         self.unseen_only.setEnabled(known)
@@ -494,6 +497,8 @@ class EvaluationPanel(QWidget):
         if p.model is None or self.annotator.workspace is None or self._worker is not None:
             return
         names, self._run_note = self._evaluated()
+        present = set(self.annotator.files.model.names)
+        self._run_unscored = [n for n in self.annotator.workspace.store.listed_without_boxes() if n in present]
         self._run_names = names  # (the images chosen now: the checkbox may change while they are predicted)
         self._run_unseen = self.unseen_only.isChecked() if self.unseen_only.isEnabled() else None
         if not names:
@@ -512,7 +517,7 @@ class EvaluationPanel(QWidget):
                                  f"with boxes on the {count(len(names), 'image')} evaluated (classes are matched by name).")
             return
         missing = [n for n in names if n not in p.candidates and n not in p.cache]
-        self.run_button.setEnabled(False)
+        self._set_running(True)
         self.progress.setFormat("%p %")  # the bar is this run's now; the old report stays marked stale until the new one comes
         if missing:
             self._waiting = True
@@ -520,6 +525,36 @@ class EvaluationPanel(QWidget):
             p.predict_batch(missing)
         else:
             self._compute(names)
+
+    def _run_clicked(self) -> None:
+        """Evaluate, or, while it runs, Cancel (it could be cancelled only from the Model tab, behind
+        this one, while predicting, and not at all while scoring)."""
+        if self._waiting or self._worker is not None:
+            self.cancel()
+        else:
+            self.evaluate()
+
+    def cancel(self) -> None:
+        if self._waiting:
+            self.predictions.cancel_folder()  # its end (batch_finished, cancelled) comes back to _predicted
+        elif self._worker is not None:
+            self.stop()
+            self._cancelled()
+
+    def _cancelled(self) -> None:
+        self._waiting = False
+        self._set_running(False)
+        if self.report is not None:  # the last report as it was, its bar too (the cancelled run's "71 %" stood beside "cancelled")
+            self.progress.setValue(self.progress.maximum())
+            self._show_report()
+        else:
+            self.progress.hide()
+            self.metrics.setText("evaluation cancelled")
+
+    def _set_running(self, running: bool) -> None:
+        self.run_button.setText("Cancel" if running else "Evaluate")
+        self.run_button.setToolTip("Stop this evaluation (the last report stays)" if running else
+                                   "COCO metrics of the model on the labelled images, then its misses and false detections")
 
     def _progress(self, done: int, total: int, _left: float) -> None:
         if self._waiting:
@@ -531,9 +566,7 @@ class EvaluationPanel(QWidget):
             return
         self._waiting = False
         if cancelled:
-            self.metrics.setText("evaluation cancelled")
-            self.run_button.setEnabled(True)
-            self._show_stale()  # the old report, if any, as it was
+            self._cancelled()
             return
         present = set(self._labelled())  # (still labelled and in the folder)
         self._compute([n for n in self._run_names if n in present])
@@ -586,7 +619,7 @@ class EvaluationPanel(QWidget):
         unreadable = [n for n in lost if n in self.annotator.files.model.unreadable]  # (its decoding failed while it was predicted)
         lost = [n for n in lost if n not in self.annotator.files.model.unreadable]
         self.stop()
-        self.run_button.setEnabled(True)
+        self._set_running(False)
         self.report, self._edited, self._classes, self._view = report, self._run_edits, self._run_classes, self._run_view
         self._taken = self._run_taken
         self._added, self._relabelled = set(), {}
@@ -595,13 +628,18 @@ class EvaluationPanel(QWidget):
         self._show_stale()
         self.progress.setMaximum(max(1, self.progress.maximum()))
         self.progress.setValue(self.progress.maximum())  # shown from now on: where "Labels changed" will be said, moving nothing
-        note = f" ({self._run_note})" if self._run_note else ""
-        self._heading = f"{model_name(self.predictions.model.path)} on {count(report.images, 'image')}{note}"
+        info = self.predictions.model  # (bf16 and fp32 differ in the third digit: the README says which gives exact figures)
+        note = f"; {self._run_note}" if self._run_note else ""
+        self._heading = f"{model_name(info.path)} on {count(report.images, 'image')} ({info.device}, {info.precision}{note})"
         self._footnotes = ("".join(f"\n{note[0].upper()}{note[1:]}." for note in report.notes)
                            + (f"\n{count(len(lost), 'labelled image')} left out: their predictions could not be kept (a folder that cannot "
                               f"be written keeps the last {self.predictions.MEMORY_CACHE} in memory only); the first: {lost[0]}." if lost else "")
                            + (f"\n{count(len(unreadable), 'labelled image')} left out as unreadable (red in the list); the first: "
-                              f"{unreadable[0]}." if unreadable else ""))
+                              f"{unreadable[0]}." if unreadable else "")
+                           # (the figures differed from retina eval's on the same file without a word)
+                           + (f"\n{count(len(self._run_unscored), 'image')} the labels file lists without boxes left out (unlabelled "
+                              f"here; retina eval scores them as negatives): mark them reviewed (R) to score them so; the first: "
+                              f"{self._run_unscored[0]}." if self._run_unscored else ""))
         rows = sorted(report.metrics.per_class.items(), key=lambda kv: (kv[1] is None, kv[1] if kv[1] is not None else 0))
         m = report.metrics
         # AP by object size under the classes, in italics (in the figures above, they took a line from the error list)
@@ -655,7 +693,7 @@ class EvaluationPanel(QWidget):
         if self._worker is None:
             return
         self.stop()
-        self.run_button.setEnabled(True)
+        self._set_running(False)
         self.metrics.setText(f"evaluation failed: {reason}")
         self._show_stale()
 
@@ -818,6 +856,11 @@ class EvaluationPanel(QWidget):
         self._last = (self._identity(error), row)
         self.annotator.files.set_current(error.file_name)
         self.show_error(error)
+
+    def _error_clicked(self, _index) -> None:
+        """What the clicked error is, and what can be done with it, in view (F8 brought them into view,
+        a click left them below the fold at 1024x700)."""
+        scroll_into_view(self.errors, self.error_detail, self.add_button)
 
     def step(self, direction: int) -> bool:
         """F8 / Shift+F8: the next or previous error of the list (after the last, the first), from

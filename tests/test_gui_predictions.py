@@ -549,14 +549,16 @@ def test_evaluation_leaves_out_the_images_a_runs_model_learnt_from_and_names_the
     panel.evaluate()
     qtbot.waitUntil(lambda: panel.report is not None, timeout=120_000)
     assert panel.report.images == 2
-    assert panel.metrics.text().startswith("20261128-101500/best.safetensors on 2 images (6 images it learnt from left out): mAP")
+    info = window.predictions.model
+    assert panel.metrics.text().startswith(f"20261128-101500/best.safetensors on 2 images ({info.device}, {info.precision}; 6 images it "
+                                           "learnt from left out): mAP")
     report = panel.report
     panel.unseen_only.setChecked(False)  # the report is of the images chosen before: said
     assert panel.stale == panel.IMAGES_TEXT and not panel.metrics.isEnabled()
     panel.evaluate()
     panel.unseen_only.setChecked(True)  # changed while it runs: the images chosen at the press are the ones scored
     qtbot.waitUntil(lambda: panel.report is not report and panel.report is not None, timeout=120_000)
-    assert panel.report.images == 8 and "(6 of them it learnt from: its scores there are optimistic)" in panel.metrics.text()
+    assert panel.report.images == 8 and "; 6 of them it learnt from: its scores there are optimistic)" in panel.metrics.text()
     (run / "split.json").write_text(json.dumps({"train": names, "validation": []}))  # it learnt from every labelled image
     panel.unseen_only.setChecked(True)
     panel.evaluate()
@@ -605,7 +607,8 @@ def test_evaluation_view_gives_coco_metrics_and_browsable_errors(qtbot, tmp_path
     assert not [b for b in window.canvas.overlay if b.text.startswith("FN")]
     window.bring_forward("Evaluation")
     assert panel.metrics.text().startswith(
-        f"models/demo_chess_mobilenet_v2.safetensors on {panel.report.images} images: mAP") and "At score > 0.99" in panel.metrics.text()
+        f"models/demo_chess_mobilenet_v2.safetensors on {panel.report.images} images ({window.predictions.model.device}, "
+        f"{window.predictions.model.precision}): mAP") and "At score > 0.99" in panel.metrics.text()
     assert "COCO mAP ranks every detection above the model's floor, 0.05" in panel.metrics.toolTip()
     # an edit makes the report stale there: its label numbers no longer name the same boxes; said without moving the list
     qtbot.wait(20)  # the finished evaluation laid out
@@ -878,6 +881,37 @@ def test_choosing_another_preset_reloads_the_model_with_it(qtbot, tmp_path, wind
     # the thresholds the user chose stay with the reloaded model (they went back to 0.30 and its NMS)
     assert (panel.score_slider.value(), panel.nms_slider.value()) == (53, 40)
     assert (window.predictions.score, window.predictions.nms) == (0.53, 0.40)
+
+
+def test_evaluate_is_cancel_while_it_runs_and_a_cancel_keeps_the_last_report(qtbot, tmp_path, window_factory):
+    """Cancel was on the Model tab alone, behind this one, while it predicted, and nowhere while it
+    scored; a cancel left the run's "71 %" beside "evaluation cancelled"."""
+    folder = labelled_demo(tmp_path)
+    data = json.loads((folder / "annotations.coco.json").read_text())
+    listed = next(im["id"] for im in data["images"] if im["file_name"] == "chess_08.jpg")
+    data["annotations"] = [a for a in data["annotations"] if a["image_id"] != listed]  # listed without boxes
+    (folder / "annotations.coco.json").write_text(json.dumps(data))
+    window = window_factory(folder)
+    wait_predictions(qtbot, window)
+    panel = window.evaluation_panel
+    panel.run_button.click()
+    assert panel.run_button.text() == "Cancel" and panel.metrics.text().startswith("predicting")
+    panel.run_button.click()
+    qtbot.waitUntil(lambda: panel.run_button.text() == "Evaluate", timeout=30_000)
+    assert panel.metrics.text() == "evaluation cancelled" and panel.progress.isHidden() and panel.report is None
+    panel.run_button.click()
+    qtbot.waitUntil(lambda: panel.report is not None, timeout=120_000)
+    text = panel.metrics.text()
+    info = window.predictions.model
+    assert f"on 7 images ({info.device}, {info.precision}): mAP" in text  # which precision gave the figures (bf16 and fp32 differ)
+    assert text.endswith("\n1 image the labels file lists without boxes left out (unlabelled here; retina eval scores them as "
+                         "negatives): mark them reviewed (R) to score them so; the first: chess_08.jpg.")
+    report = panel.report
+    panel.run_button.click()  # scoring again (every image predicted): cancelled in its worker
+    assert panel.run_button.text() == "Cancel"
+    panel.run_button.click()
+    assert panel.run_button.text() == "Evaluate" and panel.report is report and panel.metrics.text() == text
+    assert panel.progress.value() == panel.progress.maximum() and not panel.progress.isHidden()
 
 
 def test_evaluation_leaves_out_label_classes_the_model_does_not_have_and_names_them(qtbot, tmp_path, window_factory):
@@ -1645,6 +1679,28 @@ def test_a_threshold_that_leaves_nothing_detected_has_no_precision_to_show():
     point = ThresholdPoint(0.99, 0, 0, 5)
     assert point.detections == 0 and point.precision == 1.0  # (as the best F1 takes it)
     assert quality_text(point) == "precision n/a, recall 0.00, F1 0.00"
+
+
+def test_the_coverage_report_comes_into_view_under_long_details(qtbot, tmp_path, window_factory):
+    """Under a point's five levels of anchors, the report's heading stood at the foot of the view,
+    highlighted, and the report below it out of sight."""
+    from PySide6.QtCore import QPointF
+
+    window = window_factory(labelled_demo(tmp_path))
+    qtbot.waitUntil(lambda: window.predictions.model is not None and window.annotator.size is not None, timeout=60_000)
+    window.resize(1024, 700)
+    window.fit_panels()
+    window.bring_forward("Anchors")
+    panel = window.anchor_panel
+    panel.enabled.setChecked(True)
+    panel.probe.click()
+    panel._point_clicked(QPointF(600, 300))
+    assert "  P3: 9 anchors" in panel.report.toPlainText()
+    panel.run_coverage()
+    qtbot.waitUntil(lambda: "best-anchor IoU histogram" in panel.report.toPlainText(), timeout=30_000)
+    heading = panel.report.document().find("Coverage report (folder):").block()
+    qtbot.waitUntil(lambda: panel.report.verticalScrollBar().value() == heading.firstLineNumber() > 0, timeout=5000)
+    assert not panel.report.textCursor().hasSelection()
 
 
 def test_the_coverage_histogram_puts_a_run_of_empty_bins_in_one_row():
