@@ -558,6 +558,39 @@ def test_convert_says_which_images_of_the_labels_are_not_under_images(tmp_path, 
     assert "not found under --images" not in capsys.readouterr().err
 
 
+def test_yolo_labels_in_ultralytics_labels_folder_find_their_images_beside_it(tmp_path):
+    """images/train/a.jpg with labels/train/a.txt (the layout YOLOv5 and YOLOv8 train from): every
+    label file was "without image", and 0 boxes were read."""
+    from PIL import Image
+
+    root = tmp_path / "ds"
+    for sub in ("images/train", "images/val", "labels/train"):
+        (root / sub).mkdir(parents=True)
+    for name in ("images/train/a.jpg", "images/train/b.jpg", "images/val/a.jpg"):
+        Image.new("RGB", (200, 100)).save(root / name)
+    (root / "labels/train/classes.txt").write_text("piece\n")
+    (root / "labels/train/a.txt").write_text("0.0 0.5 0.5 0.2 0.2\n")  # (numpy's savetxt writes the class so)
+    (root / "labels/train/b.txt").write_text("")
+    labels, report = read_yolo(root / "labels/train", root)
+    assert [(im.file_name, [(b.x1, b.y1, b.x2, b.y2) for b in im.boxes], im.reviewed) for im in labels.images] == [
+        ("images/train/a.jpg", [(80, 40, 120, 60)], False), ("images/train/b.jpg", [], True)]
+    assert report.orphan_labels == [] and report.unlabelled_images == ["images/val/a.jpg"]
+    (root / "labels/train/c.txt").write_text("0 0.5 0.5 0.2 0.2\n")  # no image of that name: still said
+    (root / "images/val/b.jpg").write_bytes((root / "images/train/b.jpg").read_bytes())  # labels/train/b.txt is images/train/b.jpg's
+    labels, report = read_yolo(root / "labels/train", root)
+    assert report.orphan_labels == ["c.txt"] and [im.file_name for im in labels.images] == ["images/train/a.jpg", "images/train/b.jpg"]
+    # another tool's folder: a label file's path ends one image's path alone, or it is said
+    (root / "anns/train").mkdir(parents=True)
+    (root / "anns/classes.txt").write_text("piece\n")
+    (root / "anns/train/a.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (root / "anns/b.txt").write_text("0 0.5 0.5 0.2 0.2\n")  # images/train/b.jpg or images/val/b.jpg
+    labels, report = read_yolo(root / "anns", root / "images")
+    assert [im.file_name for im in labels.images] == ["train/a.jpg"] and report.orphan_labels == ["b.txt"]
+    (root / "anns/train/a.txt").write_text("0.5 0.5 0.5 0.2 0.2\n")
+    with pytest.raises(LabelFormatError, match=r"a.txt:1: expected 'class cx cy w h' \(a whole class number, then 4 numbers\)"):
+        read_yolo(root / "anns", root / "images")
+
+
 def test_empty_voc_and_yolo_label_files_are_negatives_and_survive_a_round_trip(tmp_path):
     """An empty label file says "nothing here"; read as an unlabelled image, a COCO -> YOLO -> COCO
     round trip dropped the negatives (and an image with no label file is still no negative)."""

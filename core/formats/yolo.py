@@ -57,10 +57,13 @@ def read_yolo(folder: Path | str, images: Path | str, cancel: CancelToken | None
     report.unreadable_images.extend(left_out)  # (a name not UTF-8, a link to itself)
     rels = [path.relative_to(images).as_posix() for path in paths]
     sharing = Counter(PurePosixPath(rel).with_suffix(".txt") for rel in rels)
+    elsewhere = _labels_elsewhere(folder, images, rels)
     for path, rel in zip(paths, rels):
         if cancel is not None:
             cancel.raise_if_cancelled()
         label_file = folder / PurePosixPath(rel).with_suffix(".txt")
+        if not label_file.is_file() and rel in elsewhere:
+            label_file = elsewhere[rel]
         try:
             width, height = image_size(path)
         except ImageReadError:
@@ -79,9 +82,10 @@ def read_yolo(folder: Path | str, images: Path | str, cancel: CancelToken | None
                     raise LabelFormatError(f"{label_file}:{n}: expected 'class cx cy w h' (5 numbers), got {len(line.split())}: {line!r}")
                 try:
                     k, cx, cy, w, h = line.split()
-                    k, cx, cy, w, h = int(k), float(cx) * width, float(cy) * height, float(w) * width, float(h) * height
+                    k, cx, cy, w, h = _class_number(k), float(cx) * width, float(cy) * height, float(w) * width, float(h) * height
                 except ValueError:
-                    raise LabelFormatError(f"{label_file}:{n}: expected 'class cx cy w h', got {line!r}") from None
+                    raise LabelFormatError(f"{label_file}:{n}: expected 'class cx cy w h' (a whole class number, then 4 numbers), "
+                                           f"got {line!r}") from None
                 # float() takes "nan" and "inf", and large numbers times the size overflow: boxes no file can hold
                 if not pixel_values_ok(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2):
                     raise LabelFormatError(f"{label_file}:{n}: a coordinate is not a finite number, got {line!r}")
@@ -102,6 +106,46 @@ def read_yolo(folder: Path | str, images: Path | str, cancel: CancelToken | None
         if label_file.name != "classes.txt" and label_file.resolve() not in used and _lines_of_numbers(label_file):
             report.orphan_labels.append(label_file.relative_to(folder).as_posix())
     return LabelSet([Category(i, n) for i, n in enumerate(names)], entries), report
+
+
+def _class_number(text: str) -> int:
+    """A class as a YOLO line gives it: ``3``, or ``3.0`` as numpy's savetxt writes it (refused,
+    a whole dataset was); ValueError for anything else."""
+    value = float(text)
+    if not value.is_integer():
+        raise ValueError(text)
+    return int(value)
+
+
+def _labels_elsewhere(folder: Path, images: Path, rels: list[str]) -> dict[str, Path]:
+    """Label files of ``folder`` that lie not where an image's would (``rel`` with ``.txt``), found
+    as Ultralytics does (YOLOv5, YOLOv8): the path with its last ``labels`` folder made ``images``
+    (``labels/train/a.txt`` for ``images/train/a.jpg``); else when the label file's path in
+    ``folder``, less ``.txt``, ends one image's path less its suffix alone. Every box of such a
+    folder was a label file without image. Keyed by the image's ``rel``; an image with a label file
+    in its own place keeps it."""
+    stems = {PurePosixPath(rel).with_suffix("").parts: rel for rel in rels}
+    endings: dict[tuple[str, ...], list[str]] = {}
+    for parts, rel in stems.items():
+        for k in range(1, len(parts) + 1):
+            endings.setdefault(parts[-k:], []).append(rel)
+    root = images.resolve()
+    found: dict[str, Path] = {}
+    for label_file in visible_files(folder, "*.txt"):
+        key = PurePosixPath(label_file.relative_to(folder).as_posix()).with_suffix("").parts
+        if label_file.name == "classes.txt" or key in stems:
+            continue
+        parts = label_file.resolve().with_suffix("").parts
+        mirrored = None
+        if "labels" in parts:
+            last = len(parts) - 1 - parts[::-1].index("labels")
+            image = Path(*parts[:last], "images", *parts[last + 1:])
+            if image.is_relative_to(root):
+                mirrored = stems.get(image.relative_to(root).parts)
+        candidates = [mirrored] if mirrored is not None else endings.get(key, [])
+        if len(candidates) == 1 and not (folder / PurePosixPath(candidates[0]).with_suffix(".txt")).is_file():
+            found[candidates[0]] = label_file
+    return found
 
 
 def _fields(path: Path) -> list[list[str]] | None:
