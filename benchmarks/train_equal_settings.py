@@ -149,6 +149,7 @@ def main() -> None:
         print(f"{run}: {args.epochs} epochs", flush=True)
         run_dir = scratch_dir("retina-equal-settings-")
         results[run] = run_torchvision(args, train, val, run_dir) if run == "torchvision" else run_ours(args, train, val, run, run_dir)
+        shutil.rmtree(run_dir, ignore_errors=True)  # (its checkpoints: one run's on disk at a time)
     reference = results.get("torchvision")
     rows = []
     for run, r in results.items():

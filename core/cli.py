@@ -595,6 +595,7 @@ def _convert(args: argparse.Namespace) -> int:
         first_label_file,
         fit_to_images,
         read_labels,
+        with_image_files,
         with_image_sizes,
         write_labels,
         written_counts,
@@ -636,8 +637,7 @@ def _convert(args: argparse.Namespace) -> int:
             raise ValueError(f"{count(len(missing), 'image')} of the labels not in {where.absolute()} (the first: {missing[0]}): the CSV's "
                              f"paths lead to the images, so {ask}; nothing was written")
     if args.images is not None and args.target_format != "csv":  # (a CSV is refused above: its paths lead to the images)
-        missing = [im.file_name for im in labels.images if not (Path(args.images) / im.file_name).is_file()]
-        if missing:  # (written as they were, without a word: file names that lead nowhere)
+        if missing := with_image_files(labels, args.images)[1]:  # (written as they were, without a word: file names that lead nowhere)
             hint = ("; for a VOC2012 folder, give its Annotations folder as the source and its JPEGImages folder as --images"
                     if args.source_format == "voc" and (source / "Annotations").is_dir() else "")
             problems.append(f"{count(len(missing), 'image')} of the labels not found under --images {args.images} "

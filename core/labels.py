@@ -161,6 +161,7 @@ class FileNameMatch:
 
     renamed: dict[str, str]  # the name in the labels file -> the image here it is
     ambiguous: dict[str, list[str]]  # a name that ends as several images here do -> those images
+    contested: dict[str, str]  # a name whose one image here another name of the file takes too -> that image
 
 
 def matched_by_file_name(file_names: Iterable[str], present: set[str], folder: Path) -> FileNameMatch:
@@ -169,7 +170,8 @@ def matched_by_file_name(file_names: Iterable[str], present: set[str], folder: P
     one image alone ends with: ``/mnt/old/set/sub/a.jpg`` is ``sub/a.jpg`` also beside
     ``sub2/a.jpg`` (the file name alone matched none of them, nor did the folder prefix of a COCO
     file written elsewhere, ``train/a.jpg`` for ``a.jpg``). A name two images end as equally is
-    ambiguous; two names taking one image take none. Windows separators count as separators. A
+    ambiguous; two names taking one image take none, nor does a name whose image the file names as
+    it is (two entries' boxes went onto one image). Windows separators count as separators. A
     name that is a file under the folder, only not listed (a subfolder's, with subfolders left
     out), is that file: not another."""
     endings: dict[tuple[str, ...], list[str]] = {}
@@ -179,8 +181,10 @@ def matched_by_file_name(file_names: Iterable[str], present: set[str], folder: P
             endings.setdefault(parts[-k:], []).append(name)
     found: dict[str, str] = {}
     ambiguous: dict[str, list[str]] = {}
+    taken: Counter[str] = Counter()
     for name in file_names:
         if name in present:
+            taken[name] += 1
             continue
         parts = tuple(p for p in PurePosixPath(name.replace("\\", "/")).parts if p not in ("/", ".."))
         candidates = next((endings[parts[-k:]] for k in range(len(parts), 0, -1) if parts[-k:] in endings), [])
@@ -190,8 +194,9 @@ def matched_by_file_name(file_names: Iterable[str], present: set[str], folder: P
             found[name] = candidates[0]
         else:
             ambiguous[name] = sorted(candidates)
-    taken = Counter(found.values())
-    return FileNameMatch({n: image for n, image in found.items() if taken[image] == 1}, ambiguous)
+    taken.update(found.values())
+    return FileNameMatch({n: image for n, image in found.items() if taken[image] == 1}, ambiguous,
+                         {n: image for n, image in found.items() if taken[image] > 1})
 
 
 def unlisted_image(file_name: str, folder: Path) -> bool:
@@ -200,16 +205,24 @@ def unlisted_image(file_name: str, folder: Path) -> bool:
     return not path.is_absolute() and ".." not in path.parts and (folder / path).is_file()
 
 
-def same_named_categories(categories: Iterable[Category]) -> str | None:
-    """Why these categories cannot be trained or scored as they are ("a" and "A ": one class to a
-    model matching by name, two to the labels), or None when every name is its own class."""
+def same_named_pair(categories: Iterable[Category]) -> tuple[Category, Category] | None:
+    """The first two categories whose names are one as class names are compared ("a" and "A "), or None."""
     seen: dict[str, Category] = {}
     for category in categories:
         other = seen.setdefault(class_name_key(category.name), category)
         if other is not category:
-            return (f"categories {other.id} ({other.name!r}) and {category.id} ({category.name!r}) have the same name (as class "
-                    "names are compared): merge or rename one")
+            return other, category
     return None
+
+
+def same_named_categories(categories: Iterable[Category]) -> str | None:
+    """Why these categories cannot be trained or scored as they are ("a" and "A ": one class to a
+    model matching by name, two to the labels), or None when every name is its own class."""
+    if (pair := same_named_pair(categories)) is None:
+        return None
+    first, second = pair
+    return (f"categories {first.id} ({first.name!r}) and {second.id} ({second.name!r}) have the same name (as class "
+            "names are compared): merge or rename one")
 
 
 def group_categories(categories: Iterable[Category]) -> set[int]:

@@ -426,10 +426,13 @@ class AnchorPanel(QWidget):
 
     def _coverage_done(self, report) -> None:
         self._stop_coverage()
-        if not len(report.best_iou):  # ("0 labels …; 0.0% have no anchor", then two empty headings)
-            self._set_coverage(["no labels in this folder yet: label some boxes, then see how the anchors cover them"])
-            return
         store = self.annotator.workspace.store if self.annotator.workspace else None
+        if not len(report.best_iou):  # ("0 labels …; 0.0% have no anchor", then two empty headings)
+            boxes = sum(len(store.boxes(n)) for n in store.file_names()) if store else 0
+            self._set_coverage(["no labels in this folder yet: label some boxes, then see how the anchors cover them"] if not boxes else
+                               [f"none of the folder's {count(boxes, 'box')} could be measured: crowd regions (VOC “difficult” boxes), "
+                                "boxes without width or height, or boxes of images whose size is not known yet"])
+            return
         names = {c.id: c.name for c in store.categories} if store else {}
         counts, edges = report.histogram
         peak = max(counts.max(), 1) if len(counts) else 1

@@ -227,7 +227,7 @@ class Canvas(QGraphicsView):
             old[i].index = i
 
     def _follow_screen_scale(self) -> None:
-        """Outlines as wide in widget pixels as on a screen of scale 1 (see :class:`_LineScale`),
+        """Outlines as wide in widget pixels as on a screen of scale 1 (see :class:`retina_gui.canvas_items.LineScale`),
         also after the window moves to a screen of another scale."""
         scale = self.devicePixelRatioF()
         if scale == LINE_SCALE.value:

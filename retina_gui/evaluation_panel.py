@@ -179,6 +179,7 @@ class EvaluationPanel(QWidget):
         self._unseen: bool | None = None  # the box as the report's run had it (None: not known for its model)
         self._run_note = ""  # what the run going on left out, or scores that it learnt from
         self._run_unscored: list[str] = []  # the images the labels file lists without boxes, left out of the run going on
+        self._joined = False  # the run going on waits for a folder run it joined (Predict folder)
         self._run_names: list[str] = []  # the images the run going on evaluates
         self._run_unseen: bool | None = None
         self.progress = TaskProgress()
@@ -521,6 +522,7 @@ class EvaluationPanel(QWidget):
         self.progress.setFormat("%p %")  # the bar is this run's now; the old report stays marked stale until the new one comes
         if missing:
             self._waiting = True
+            self._joined = p.batch_running  # a folder run going on takes its images: a cancel here leaves it going
             self.metrics.setText(f"predicting {len(missing)} labelled images first …")
             p.predict_batch(missing)
         else:
@@ -535,8 +537,10 @@ class EvaluationPanel(QWidget):
             self.evaluate()
 
     def cancel(self) -> None:
-        if self._waiting:
+        if self._waiting and not self._joined:
             self.predictions.cancel_folder()  # its end (batch_finished, cancelled) comes back to _predicted
+        elif self._waiting:  # (the Model tab's Predict folder, which Evaluate joined, was cancelled with it)
+            self._cancelled()
         elif self._worker is not None:
             self.stop()
             self._cancelled()
@@ -547,6 +551,8 @@ class EvaluationPanel(QWidget):
         if self.report is not None:  # the last report as it was, its bar too (the cancelled run's "71 %" stood beside "cancelled")
             self.progress.setValue(self.progress.maximum())
             self._show_report()
+            if self.predictions.score != self._view[0]:  # the slider moved while it ran (the list stayed at the old threshold)
+                self._refilter_timer.start()
         else:
             self.progress.hide()
             self.metrics.setText("evaluation cancelled")

@@ -84,14 +84,16 @@ class LabelFileDialogs(QObject):
         """Write in the background (``transfer.finished`` says how it went). A VOC or YOLO folder
         holding an earlier export's files of images that have no labels now: asks to remove them."""
         from core.formats import LabelFormatError
-        from core.formats.convert import class_list_clash, stale_label_files
+        from core.formats.convert import class_list_clash, stale_label_files, with_image_files
 
         if self.workspace is None:
             return False
         stale = []
         if fmt in ("voc", "yolo") and target.is_dir():
             names = [*self.files.model.names, *self.workspace.store.file_names()]
-            labels = self.workspace.store.to_labelset()
+            # as the export writes them: without the images gone from the folder (their old label files, counted as written
+            # over, stayed, with classes.txt rewritten under them)
+            labels = with_image_files(self.workspace.store.to_labelset(), self.workspace.folder)[0]
             try:
                 stale = stale_label_files(labels, fmt, target, names)
             except LabelFormatError as exc:  # two images, one label file: said, as the export itself says it

@@ -90,7 +90,7 @@ class LabelTransfer(QObject):
     def import_labels(self, workspace: Workspace, fmt: str, source: Path, present: set[str]) -> bool:
         """Start reading ``source``; its boxes are added to ``workspace`` when it has been read."""
         from core.formats.convert import clipped_to_images, fit_to_images, read_labels, with_image_sizes
-        from core.labels import LabelSet, matched_by_file_name, same_named_categories, unlisted_image
+        from core.labels import LabelSet, matched_by_file_name, same_named_pair, unlisted_image
 
         if self.busy:
             self.message.emit("an import or export is still running")
@@ -104,32 +104,42 @@ class LabelTransfer(QObject):
         def read(cancel):
             """Off the GUI thread: the sizes a file lacks (COCO without them) come from the image
             headers; labels made on other pixels than the folder's images are turned or scaled onto
-            them, and those of an image of another shape left out (added, they lay elsewhere). Also
-            the file names that are images under the folder, not listed (for the note of what is skipped)."""
+            them, and those of an image of another shape left out (added, they lay elsewhere); boxes
+            are clipped to their image. Also the file names that are images under the folder, not
+            listed (for the note of what is skipped)."""
             labels, problems = read_labels(fmt, source, folder, cancel, keep_outside=True)  # (a CSV of a copy elsewhere: by file name)
             match = matched_by_file_name([im.file_name for im in labels.images], present, folder)
             labels = LabelSet(labels.categories, [replace(im, file_name=match.renamed.get(im.file_name, im.file_name))
                                                   for im in labels.images], labels.extra)
-            if same := same_named_categories(labels.categories):  # (merged into one class here without a word)
-                problems.append(f"{same}: their boxes are one class here")
+            if pair := same_named_pair(labels.categories):  # (merged into one class here without a word)
+                problems.append(f"categories {pair[0].id} ({pair[0].name!r}) and {pair[1].id} ({pair[1].name!r}) of the file have one "
+                                "name (as class names are compared): their boxes are one class here")
             unlisted = {im.file_name for im in labels.images if im.file_name not in present and unlisted_image(im.file_name, folder)}
-            # sizes of this folder's images only: the rest are skipped (an unmatched absolute CSV path was read outside it)
-            here = [k for k, im in enumerate(labels.images) if im.file_name in present]
-            images = list(labels.images)
-            for k, im in zip(here, with_image_sizes(LabelSet(labels.categories, [images[k] for k in here]), folder, strict=False).images):
-                images[k] = im
-            labels = LabelSet(labels.categories, images, labels.extra)
+
+            def on_listed(labels: LabelSet, change) -> LabelSet:
+                """``change`` made to the entries of this folder's listed images alone, by place (two
+                entries may name one image); the rest are skipped (an unmatched absolute CSV path was
+                read outside the folder), and what they hold is not said."""
+                here = [k for k, im in enumerate(labels.images) if im.file_name in present]
+                images = list(labels.images)
+                for k, im in zip(here, change(LabelSet(labels.categories, [images[k] for k in here])).images):
+                    images[k] = im
+                return LabelSet(labels.categories, images, labels.extra)
+
+            labels = on_listed(labels, lambda listed: with_image_sizes(listed, folder, strict=False))
             if fmt not in ("yolo", "csv"):  # (their sizes are the images' own)
                 labels, fit = fit_to_images(labels, folder, cancel)
                 left_out = set(fit.unfitted)
                 labels = LabelSet(labels.categories, [im for im in labels.images if im.file_name not in left_out], labels.extra)
                 problems += [*fit.fixed, *([f"{fit.unfitted_line}: left out"] if fit.unfitted else [])]
-            here = [k for k, im in enumerate(labels.images) if im.file_name in present]  # (the boxes of images skipped are not said)
-            images = list(labels.images)
-            listed, clipped = clipped_to_images(LabelSet(labels.categories, [images[k] for k in here]))
-            for k, im in zip(here, listed.images):  # (by place: two entries may name one image)
-                images[k] = im
-            return LabelSet(labels.categories, images, labels.extra), problems + clipped, unlisted, match.ambiguous
+            clipped: list[str] = []
+
+            def clip(listed: LabelSet) -> LabelSet:
+                listed, lines = clipped_to_images(listed)
+                clipped.extend(lines)
+                return listed
+
+            return on_listed(labels, clip), problems + clipped, unlisted, match
 
         self._start(read)
         self.message.emit(f"reading {source} …")
@@ -166,8 +176,9 @@ class LabelTransfer(QObject):
             left_out = f" ({crowd})" if crowd else ""
             self.message.emit(f"exported {count(images, 'image')}, {count(boxes, 'box')}{left_out} to {task.target}{check}{removed}")
             if missing:
-                notes.insert(0, f"{count(len(missing), 'labelled image')} no longer in the folder left out (the first: {missing[0]}); "
-                                "their labels stay here, in case the images come back")
+                kept = "its labels stay here, in case it comes back" if len(missing) == 1 else \
+                    "their labels stay here, in case they come back"
+                notes.insert(0, f"{count(len(missing), 'labelled image')} no longer in the folder left out (the first: {missing[0]}); {kept}")
             if notes:
                 self.problem.emit("Export", f"Exported to {task.target}. Notes:\n" + "\n".join(notes))
             self.finished.emit(True)
@@ -175,7 +186,7 @@ class LabelTransfer(QObject):
         from core.formats.convert import NOTES
 
         source, workspace, present = task.source, task.workspace, task.present
-        labels, problems, unlisted_names, ambiguous = result
+        labels, problems, unlisted_names, match = result
         try:
             added, skipped, repeated, reviewed = workspace.import_labels(labels, present, source.name)
         except (ValueError, OSError) as exc:  # a class name refused, the read-only labels; nothing is left half done
@@ -184,13 +195,17 @@ class LabelTransfer(QObject):
             return
         problems = [p for p in problems if not p.startswith(NOTES)]  # (a CSV's "no class list" note was shown as a problem)
         unlisted = [name for name in skipped if name in unlisted_names]
-        several = [name for name in skipped if name in ambiguous]
-        elsewhere = [name for name in skipped if name not in unlisted_names and name not in ambiguous]
+        several = [name for name in skipped if name in match.ambiguous]
+        contested = [name for name in skipped if name in match.contested]
+        elsewhere = [name for name in skipped if name not in unlisted_names and name not in match.ambiguous and name not in match.contested]
         if elsewhere:
             problems.append(f"{count(len(elsewhere), 'labelled image')} not in this folder skipped, e.g. {elsewhere[0]}")
         if several:  # (said to be "not in this folder": each was, twice over)
             problems.append(f"{count(len(several), 'labelled image')} skipped that could be any of several images here, e.g. "
-                            f"{several[0]} ({first_names(ambiguous[several[0]], 3)})")
+                            f"{several[0]} ({first_names(match.ambiguous[several[0]], 3)})")
+        if contested:  # (two entries' boxes went onto one image)
+            problems.append(f"{count(len(contested), 'labelled image')} skipped whose one image here the file names in another entry "
+                            f"too, e.g. {contested[0]} ({match.contested[contested[0]]})")
         if unlisted:  # (they were put on a listed image of the same file name, silently)
             problems.append(f"{count(len(unlisted), 'labelled image')} in the folder but not listed (File ▸ Include Subfolders is off?) "
                             f"skipped, e.g. {unlisted[0]}")

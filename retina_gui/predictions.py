@@ -115,6 +115,7 @@ class Predictions(QObject):
         self.hidden: set[int] = set()  # model class indices not shown
         self.rejected: dict[str, set[int]] = {}  # per image, candidate indices the user rejected
         self.auto = True  # predict each image when it is shown
+        self.batch_running = False  # a folder run (Predict folder, Evaluate's images) is going on, until its batch_finished
         self.visible = None  # Detections of the current image after thresholds and class visibility
         self.all = None  # Detections after thresholds only
         self.model_runs = 0  # images the network ran on (cache hits not counted)
@@ -137,7 +138,7 @@ class Predictions(QObject):
         self.worker.failed.connect(self._failed)
         self.worker.prediction_failed.connect(self.prediction_failed)
         self.worker.progress.connect(self.batch_progress)
-        self.worker.batch_finished.connect(self.batch_finished)
+        self.worker.batch_finished.connect(self._batch_finished)
         self.worker.batch_restarted.connect(self._batch_restarted)
         self.worker.start()
         if self.model_path is not None:
@@ -152,6 +153,7 @@ class Predictions(QObject):
         if self.worker is not None:
             self.worker.stop()
             self.worker = None
+        self.batch_running = False
         self.model, self.cache = None, None
         self.candidates.clear()
         self.visible = self.all = None
@@ -217,7 +219,12 @@ class Predictions(QObject):
     def predict_batch(self, names: list[str]) -> None:
         """Predict these images in the background, with progress (the folder's, or the labelled
         images Evaluate needs); the unreadable ones are counted apart."""
+        self.batch_running = self.batch_running or bool(names)
         self.worker.predict_folder(names)
+
+    def _batch_finished(self, done: int, unreadable: int, cancelled: bool) -> None:
+        self.batch_running = False
+        self.batch_finished.emit(done, unreadable, cancelled)
 
     def cancel_folder(self) -> None:
         if self.worker is not None:

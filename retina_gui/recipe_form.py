@@ -25,7 +25,8 @@ _RESUMED_FIELDS = ("image_size", "epochs", "lr", "optimizer", "batch_size", "hfl
 class RecipeForm(QWidget):
     """The Advanced check box and the recipe's fields under it."""
 
-    changed = Signal()  # a field was edited, or Advanced opened or closed: the plan's estimate of the time follows
+    changed = Signal()  # a field was edited: the plan's estimate of the time follows, and a refusal over the recipe goes
+    opened = Signal(bool)  # Advanced opened or closed: the plan's estimate follows (a refusal naming a field stays, to be read)
 
     def __init__(self, predictions: Predictions, settings: QSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -151,7 +152,7 @@ class RecipeForm(QWidget):
             self.refill()
         if not on:
             self._remember()  # closed: forgotten (opened, nothing is kept until a field changes)
-        self.changed.emit()  # the plan's estimate of the time is of the recipe Train would use now
+        self.opened.emit(on)  # the plan's estimate of the time is of the recipe Train would use now
 
     def refill(self) -> None:
         """The fields: the user's remembered edits over the defaults of the labels and the model as

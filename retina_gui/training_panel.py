@@ -88,6 +88,7 @@ class TrainingPanel(QWidget):
         self._plan_timer = QTimer(self, singleShot=True, interval=300)  # after a burst of edits, once
         self._plan_timer.timeout.connect(self.describe)
         self.runs_list.refreshed.connect(self._plan_timer.start)  # the estimate of Train's time takes the newest run's speed
+        self.recipe_form.opened.connect(self._plan_later)
         self.chart = LossChart()
         self.log = QPlainTextEdit(readOnly=True)
         self.log.setMaximumBlockCount(2000)
@@ -135,6 +136,9 @@ class TrainingPanel(QWidget):
             self._run_chosen(run)  # chart of every step: read back, it has a point an epoch)
         self._set_running(self.worker is not None)
         self._plan_timer.start()
+
+    def _plan_later(self, *_args) -> None:
+        self._plan_timer.start()  # (connected straight to start, a bool argument would be its interval)
 
     def labels_changed(self, *_args) -> None:
         if self.worker is None and self.status.text() == self._refusal:  # it was about the labels as they were

@@ -486,7 +486,7 @@ def test_yolo_export_clips_boxes_to_their_image(tmp_path, capsys):
                                   "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [50.4, -0.6, 50.5, 50.9]},
                                                   {"id": 2, "image_id": 1, "category_id": 1, "bbox": [90, 10, 20, 20]}]}))
     assert main(["convert", "--from", "coco", str(source), "--to", "yolo", str(tmp_path / "yolo")]) == 3
-    assert "1 box reaches outside its image (the first in a.jpg): clipped to it, any wholly outside left out" in capsys.readouterr().err
+    assert "1 box reaches outside its image (the first in a.jpg): clipped to the image, any wholly outside left out" in capsys.readouterr().err
     text = (tmp_path / "yolo" / "a.txt").read_text()
     assert text.splitlines()[1] == "0 0.95 0.4 0.1 0.4"  # no float noise (0.09999999999999998)
     lines = [[float(v) for v in line.split()] for line in text.splitlines()]
@@ -579,6 +579,13 @@ def test_yolo_labels_in_ultralytics_labels_folder_find_their_images_beside_it(tm
     (root / "images/val/b.jpg").write_bytes((root / "images/train/b.jpg").read_bytes())  # labels/train/b.txt is images/train/b.jpg's
     labels, report = read_yolo(root / "labels/train", root)
     assert report.orphan_labels == ["c.txt"] and [im.file_name for im in labels.images] == ["images/train/a.jpg", "images/train/b.jpg"]
+    from core.formats.yolo import holds_yolo_lines
+
+    assert holds_yolo_lines(root / "labels/train/a.txt", 1)  # (a file written so was no label file to the export's checks)
+    Image.new("RGB", (200, 100)).save(root / "images/train/b.png")  # b.jpg or b.png: labels/train/b.txt is neither's
+    labels, report = read_yolo(root / "labels/train", root)
+    assert report.orphan_labels == ["b.txt", "c.txt"] and "images/train/b.png" in report.unlabelled_images
+    (root / "images/train/b.png").unlink()
     # another tool's folder: a label file's path ends one image's path alone, or it is said
     (root / "anns/train").mkdir(parents=True)
     (root / "anns/classes.txt").write_text("piece\n")
@@ -704,7 +711,7 @@ def test_voc_and_yolo_leave_out_boxes_wholly_outside_their_image_and_clip_the_re
     for fmt in ("voc", "yolo"):
         assert main(["convert", "--from", "coco", str(source), "--to", fmt, str(tmp_path / fmt)]) == 3
         err = capsys.readouterr().err
-        assert "2 boxes reach outside their images (the first in a.jpg): clipped to it, any wholly outside left out" in err
+        assert "2 boxes reach outside their images (the first in a.jpg): clipped to the image, any wholly outside left out" in err
         assert "1 image, 1 box, 1 category written" in err
     assert "<xmin>601</xmin>" in (tmp_path / "voc" / "a.xml").read_text() and "<xmax>640</xmax>" in (tmp_path / "voc" / "a.xml").read_text()
     assert (tmp_path / "yolo" / "a.txt").read_text().count("\n") == 1

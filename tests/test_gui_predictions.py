@@ -912,6 +912,24 @@ def test_evaluate_is_cancel_while_it_runs_and_a_cancel_keeps_the_last_report(qtb
     panel.run_button.click()
     assert panel.run_button.text() == "Evaluate" and panel.report is report and panel.metrics.text() == text
     assert panel.progress.value() == panel.progress.maximum() and not panel.progress.isHidden()
+    panel.run_button.click()
+    window.model_panel.score_slider.setValue(60)  # moved while it ran: the list follows once it is cancelled (it stayed at 0.30)
+    panel.run_button.click()
+    qtbot.waitUntil(lambda: panel.report.score_thresh == pytest.approx(0.60), timeout=5000)
+    assert panel.report.metrics is report.metrics and "At score > 0.60" in panel.metrics.text()
+    # a folder run going on takes Evaluate's images: a cancel here leaves it going (it stopped the Model tab's Predict folder)
+    window = window_factory(labelled_demo(tmp_path / "cold"))  # (nothing predicted yet)
+    qtbot.waitUntil(lambda: window.predictions.model is not None and window.annotator.size is not None, timeout=60_000)
+    panel = window.evaluation_panel
+    window.predict_folder()
+    assert window.predictions.batch_running
+    panel.run_button.click()
+    assert panel.run_button.text() == "Cancel" and panel.metrics.text().startswith("predicting")
+    panel.run_button.click()
+    assert panel.run_button.text() == "Evaluate" and window.predictions.batch_running
+    with qtbot.waitSignal(window.predictions.batch_finished, timeout=60_000) as finished:
+        pass
+    assert finished.args[2] is False  # (not cancelled)
 
 
 def test_evaluation_leaves_out_label_classes_the_model_does_not_have_and_names_them(qtbot, tmp_path, window_factory):

@@ -959,9 +959,9 @@ def test_an_import_clips_boxes_to_their_image_and_says_what_it_left_out_and_merg
     assert [c.name for c in window.workspace.store.categories] == ["Car"]
     said = window.reports[-1]
     assert "1 box reaching outside its image clipped to it (the first in chess_01.jpg)" in said
-    assert "2 boxes wholly outside their image, or without width or height, left out (the first in chess_01.jpg)" in said
-    assert "categories 1 ('Car') and 2 ('car ') have the same name (as class names are compared): merge or rename one: their boxes " \
-           "are one class here" in said
+    assert "2 boxes wholly outside their images, or without width or height, left out (the first in chess_01.jpg)" in said
+    assert "categories 1 ('Car') and 2 ('car ') of the file have one name (as class names are compared): their boxes are one class " \
+           "here" in said
     window.close()
 
 
@@ -979,7 +979,7 @@ def test_an_export_leaves_out_the_labels_of_images_gone_from_the_folder_and_says
     lines = out.read_text().splitlines()
     assert len(lines) == total - gone - 1 and not any("chess_03.jpg" in line for line in lines)
     assert window.reports[-1].startswith(f"Export: Exported to {out}. Notes:\n1 labelled image no longer in the folder left out "
-                                         "(the first: chess_03.jpg); their labels stay here, in case the images come back")
+                                         "(the first: chess_03.jpg); its labels stay here, in case it comes back")
     assert "(1 crowd region left out: RetinaNet CSV has no form for them; VOC “difficult” boxes are read as crowd regions)" in \
            window.statusBar().currentMessage()
     assert store.boxes("chess_03.jpg")  # kept in the window
@@ -1018,17 +1018,21 @@ def test_an_import_of_labels_made_at_another_size_scales_them_to_the_images_and_
     window.close()
 
 
-def test_an_import_naming_one_image_twice_without_sizes_adds_the_boxes_of_both_entries(qtbot, tmp_path, settings):
-    """chess_01.jpg and train/chess_01.jpg, both the folder's chess_01.jpg: sizing them by name lost
-    one entry's box and added the other's twice."""
+def test_an_import_puts_no_other_entrys_boxes_on_an_image_the_file_names_itself(qtbot, tmp_path, settings):
+    """chess_01.jpg and train/chess_01.jpg (another image, of the file's train folder), without
+    sizes: both entries' boxes went onto the folder's chess_01.jpg; as do two prefixed names of it."""
     source = tmp_path / "twice.json"
-    source.write_text(json.dumps({"images": [{"id": 1, "file_name": "chess_01.jpg"}, {"id": 2, "file_name": "train/chess_01.jpg"}],
+    names = ["chess_01.jpg", "train/chess_01.jpg", "a/chess_02.jpg", "b/chess_02.jpg"]
+    source.write_text(json.dumps({"images": [{"id": k, "file_name": name} for k, name in enumerate(names, 1)],
                                   "categories": [{"id": 1, "name": "x"}],
-                                  "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20]},
-                                                  {"id": 2, "image_id": 2, "category_id": 1, "bbox": [100, 50, 30, 30]}]}))
+                                  "annotations": [{"id": k, "image_id": k, "category_id": 1, "bbox": [10 * k, 10, 20, 20]}
+                                                  for k in range(1, 5)]}))
     window = unlabelled_window(qtbot, tmp_path, settings)
     assert transferred(qtbot, window, window.label_files.import_labels("coco", source))
-    assert sorted((b.x1, b.y1) for b in window.workspace.store.boxes("chess_01.jpg")) == [(10, 10), (100, 50)]
+    store = window.workspace.store
+    assert [b.x1 for b in store.boxes("chess_01.jpg")] == [10] and not store.boxes("chess_02.jpg")
+    assert window.reports[-1].endswith("3 labelled images skipped whose one image here the file names in another entry too, e.g. "
+                                       "train/chess_01.jpg (chess_01.jpg)"), window.reports
     window.close()
 
 
@@ -1906,6 +1910,13 @@ def test_exporting_again_into_a_folder_asks_to_remove_the_label_files_of_images_
     assert not emptied.exists() and (out / f"chess_01{suffix}").is_file() and (out / "notes.txt").read_text() == "mine"
     assert window.statusBar().currentMessage().endswith("; 1 label file of images with no labels now removed")
     assert transferred(qtbot, window, window.label_files.export(fmt, out)) and len(asked) == 2  # nothing stale left: no question
+    # an image gone from the folder: its labels are not written, so its old label file is one to remove (counted as written
+    # over, it stayed, and a YOLO classes.txt rewritten under it gave its numbers other classes)
+    (window.workspace.folder / "chess_01.jpg").unlink()
+    assert transferred(qtbot, window, window.label_files.export(fmt, out)) and len(asked) == 3
+    assert f"holds 1 {fmt.upper()} label file of this folder's images that have no labels now, from an earlier export (the first: " \
+           f"chess_01{suffix})" in asked[-1]
+    assert not (out / f"chess_01{suffix}").exists()
 
 
 def test_a_yolo_export_into_a_folder_whose_class_list_other_label_files_use_is_refused(qtbot, demo, tmp_path):

@@ -219,9 +219,9 @@ def clipped_to_images(labels: LabelSet, tolerance: float = 1.0) -> tuple[LabelSe
                 clipped.append(im.file_name)
             boxes.append(resized_box(b, x1, y1, x2, y2))
         images.append(replace(im, boxes=boxes))
-    lines = ([f"{count(len(clipped), 'box')} reaching outside {'its' if len(clipped) == 1 else 'their'} image clipped to it "
+    lines = ([f"{count(len(clipped), 'box')} reaching outside {'its image clipped to it' if len(clipped) == 1 else 'their images clipped to them'} "
               f"(the first in {clipped[0]})"] if clipped else [])
-    lines += ([f"{count(len(dropped), 'box')} wholly outside {'its' if len(dropped) == 1 else 'their'} image, or without width or "
+    lines += ([f"{count(len(dropped), 'box')} wholly outside {'its image' if len(dropped) == 1 else 'their images'}, or without width or "
                f"height, left out (the first in {dropped[0]})"] if dropped else [])
     return LabelSet(labels.categories, images, labels.extra), lines
 
@@ -239,7 +239,7 @@ def export_notes(labels: LabelSet, fmt: str) -> list[str]:
     notes = []
     if outside := boxes_outside(labels):
         # VOC holds whole pixels of the image, YOLO 0..1 of it: a box wholly outside has no place there
-        notes.append(f"{outside}: {'written as they are' if fmt == 'coco' else 'clipped to it, any wholly outside left out'}")
+        notes.append(f"{outside}: {'written as they are' if fmt == 'coco' else 'clipped to the image, any wholly outside left out'}")
     if (flat := flat_boxes(labels)) and fmt != "coco":  # a COCO file is not written: its self-check names them
         notes.append(f"{flat}: written as they are")
     if same := same_named_categories(labels.categories):
@@ -250,11 +250,12 @@ def export_notes(labels: LabelSet, fmt: str) -> list[str]:
 def crowd_left_out(labels: LabelSet, fmt: str) -> str:
     """The note on the crowd regions a YOLO or CSV file leaves out ("" when none), naming VOC's
     "difficult" boxes too, which are read as such (a LabelImg user knew them by that name alone)."""
-    crowd = sum(b.iscrowd for im in labels.images for b in im.boxes) if fmt in ("yolo", "csv") else 0
+    crowd = [b for im in labels.images for b in im.boxes if b.iscrowd] if fmt in ("yolo", "csv") else []
     if not crowd:
         return ""
-    return (f"{count(crowd, 'crowd region')} left out: {'YOLO' if fmt == 'yolo' else 'RetinaNet CSV'} has no form for them; "
-            "VOC “difficult” boxes are read as crowd regions")
+    # (a COCO crowd region has its mask; a VOC "difficult" box, read as one, none)
+    difficult = "; VOC “difficult” boxes are read as crowd regions" if any(b.segmentation is None for b in crowd) else ""
+    return f"{count(len(crowd), 'crowd region')} left out: {'YOLO' if fmt == 'yolo' else 'RetinaNet CSV'} has no form for them{difficult}"
 
 
 def with_image_files(labels: LabelSet, images: Path | str) -> tuple[LabelSet, list[str]]:

@@ -124,11 +124,13 @@ def _labels_elsewhere(folder: Path, images: Path, rels: list[str]) -> dict[str, 
     ``folder``, less ``.txt``, ends one image's path less its suffix alone. Every box of such a
     folder was a label file without image. Keyed by the image's ``rel``; an image with a label file
     in its own place keeps it."""
-    stems = {PurePosixPath(rel).with_suffix("").parts: rel for rel in rels}
+    stems: dict[tuple[str, ...], list[str]] = {}  # (a.jpg and a.png: one label file, which is neither's)
+    for rel in rels:
+        stems.setdefault(PurePosixPath(rel).with_suffix("").parts, []).append(rel)
     endings: dict[tuple[str, ...], list[str]] = {}
-    for parts, rel in stems.items():
+    for parts, named in stems.items():
         for k in range(1, len(parts) + 1):
-            endings.setdefault(parts[-k:], []).append(rel)
+            endings.setdefault(parts[-k:], []).extend(named)
     root = images.resolve()
     found: dict[str, Path] = {}
     for label_file in visible_files(folder, "*.txt"):
@@ -142,7 +144,7 @@ def _labels_elsewhere(folder: Path, images: Path, rels: list[str]) -> dict[str, 
             image = Path(*parts[:last], "images", *parts[last + 1:])
             if image.is_relative_to(root):
                 mirrored = stems.get(image.relative_to(root).parts)
-        candidates = [mirrored] if mirrored is not None else endings.get(key, [])
+        candidates = mirrored if mirrored is not None else endings.get(key, [])
         if len(candidates) == 1 and not (folder / PurePosixPath(candidates[0]).with_suffix(".txt")).is_file():
             found[candidates[0]] = label_file
     return found
@@ -175,7 +177,7 @@ def holds_yolo_lines(path: Path, classes: float = math.inf) -> bool:
     below ``classes``, or empty (an image holding no object)."""
     try:
         return (lines := _fields(path)) is not None and all(
-            len(line) == 5 and 0 <= int(line[0]) < classes and all(math.isfinite(float(v)) for v in line[1:]) for line in lines)
+            len(line) == 5 and 0 <= _class_number(line[0]) < classes and all(math.isfinite(float(v)) for v in line[1:]) for line in lines)
     except ValueError:
         return False
 
