@@ -605,8 +605,9 @@ def _convert(args: argparse.Namespace) -> int:
     if args.target == "-":  # (a file, or folder, named "-" was written)
         raise ValueError("target -: only retina predict writes to standard output; give the file or folder to write")
     target, source = Path(args.target), Path(args.source)
-    # RetinaNet CSV's paths are relative to its folder: without --images, that is the image folder
-    images = args.images if args.images is not None or args.source_format != "csv" else source.parent
+    # RetinaNet CSV's paths are relative to its folder, labelme's images lie beside its files: without --images, that is the image folder
+    images = args.images if args.images is not None else source.parent if args.source_format == "csv" else \
+        source if args.source_format == "labelme" else None
     inputs = [source]
     if args.source_format == "csv" and source.is_file() and (classes := found_class_list(source)) is not None:
         inputs.append(classes)  # read with the source: written over, the class ids would be lost
@@ -817,7 +818,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("convert", help="convert labels between COCO JSON, Pascal VOC XML, YOLO txt and RetinaNet CSV "
                                        "(yhenon/pytorch-retinanet's and keras-retinanet's path,x1,y1,x2,y2,class_name)")
-    c.add_argument("--from", dest="source_format", required=True, choices=["coco", "voc", "yolo", "csv"], help="the source's format")
+    c.add_argument("--from", dest="source_format", required=True, choices=["coco", "voc", "yolo", "csv", "labelme"],
+                   help="the source's format (labelme: labelme's or X-AnyLabeling's JSON files, read only)")
     c.add_argument("source", help="a JSON file for COCO, a CSV file for RetinaNet CSV (its class list beside it: NAME_classes.csv, "
                                   "classes.csv or class_list.csv), a folder for VOC and YOLO")
     c.add_argument("--to", dest="target_format", required=True, choices=["coco", "voc", "yolo", "csv"], help="the target's format")

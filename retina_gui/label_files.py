@@ -41,7 +41,8 @@ class LabelFileDialogs(QObject):
             source, _ = QFileDialog.getOpenFileName(self.window, "Import RetinaNet CSV", str(self.workspace.folder),
                                                     "RetinaNet CSV (*.csv);;All files (*)")
         else:
-            source = QFileDialog.getExistingDirectory(self.window, f"Import {fmt.upper()} labels from folder", str(self.workspace.folder))
+            kind = "labelme" if fmt == "labelme" else fmt.upper()
+            source = QFileDialog.getExistingDirectory(self.window, f"Import {kind} labels from folder", str(self.workspace.folder))
         if source:
             self.import_labels(fmt, Path(source))
 

@@ -57,7 +57,7 @@ class Menus(QObject):
         import_menu = file.addMenu("&Import Labels")
         formats = (("coco", "COCO JSON…"), ("voc", "Pascal VOC folder…"), ("yolo", "YOLO folder…"), ("csv", "RetinaNet CSV…"))
         imports = [self._action(import_menu, text, partial(w.label_files.ask_import, fmt), tip="Add the boxes of a label file to this folder (one undo step)")
-                   for fmt, text in formats]
+                   for fmt, text in (*formats, ("labelme", "labelme / X-AnyLabeling folder…"))]
         export = file.addMenu("&Export Labels")
         exports = [self._action(export, text, partial(w.label_files.ask_export, fmt), tip="path,x1,y1,x2,y2,class_name lines and a class list, as "
                                 "yhenon/pytorch-retinanet and keras-retinanet train from" if fmt == "csv" else "")

@@ -1035,3 +1035,59 @@ def test_a_retinanet_csv_export_leaves_out_crowd_regions_and_boxes_outside_and_c
                                              ImageEntry(2, "2.jpg", 100, 50, [])])
     write_retinanet_csv(labels, tmp_path / "a.csv", tmp_path)
     assert (tmp_path / "a.csv").read_text() == "1.jpg,0,10,21,50,cat\n1.jpg,5,5,6,6,cat\n"  # (an unreviewed empty image: no line)
+
+
+def _labelme(path, image_path, shapes, size=(200, 100)):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"version": "5.5.0", "flags": {}, "shapes": shapes, "imagePath": image_path, "imageData": None,
+                                "imageHeight": size[1], "imageWidth": size[0]}))
+
+
+def _shape(kind, points, label="car", **extra):
+    return {"label": label, "points": points, "group_id": None, "description": "", "shape_type": kind, "flags": {}, **extra}
+
+
+def test_labelme_and_x_anylabeling_files_are_read_as_boxes_of_their_shapes(tmp_path, capsys):
+    """labelme and X-AnyLabeling users had no way in: their JSON files were "not a COCO detection file"."""
+    from PIL import Image
+
+    from core.formats.labelme import read_labelme
+
+    folder = tmp_path / "lm"
+    _labelme(folder / "a.json", "a.jpg", [
+        _shape("rectangle", [[50, 40], [10, 20]]),  # corners in either order
+        _shape("polygon", [[100, 10], [120, 30], [90, 40]], label="tree"),
+        _shape("circle", [[150, 50], [150, 60]], label="ball"),
+        _shape("rectangle", [[0, 0], [5, 5]], label="car", difficult=True),  # X-AnyLabeling's mark: a crowd region, as VOC's
+        _shape("point", [[3, 3]]), _shape("line", [[1, 1], [9, 9]]), _shape("linestrip", [[1, 1], [2, 2], [3, 3]])])
+    _labelme(folder / "json" / "b.json", "../../elsewhere/b.jpg", [_shape("rectangle", [[1, 2], [3, 4]])])  # leaves the folder
+    _labelme(folder / "c.json", "C:\\data\\c.jpg", [])  # a full Windows path; saved without shapes: a negative
+    (folder / "annotations.coco.json").write_text(json.dumps({"images": [], "annotations": [], "categories": []}))
+    labels, problems = read_labelme(folder)
+    names = {c.id: c.name for c in labels.categories}
+    assert sorted(names.values()) == ["ball", "car", "tree"]
+    by_name = {im.file_name: im for im in labels.images}
+    assert sorted(by_name) == ["a.jpg", "c.jpg", "json/b.jpg"]
+    a = by_name["a.jpg"]
+    assert [(names[b.category_id], b.x1, b.y1, b.x2, b.y2, b.iscrowd) for b in a.boxes] == [
+        ("car", 10, 20, 50, 40, False), ("tree", 90, 10, 120, 40, False), ("ball", 140, 40, 160, 60, False), ("car", 0, 0, 5, 5, True)]
+    assert a.boxes[1].segmentation == [[100, 10, 120, 30, 90, 40]] and a.boxes[0].segmentation is None
+    assert (a.width, a.height) == (200, 100) and by_name["c.jpg"].reviewed and not by_name["c.jpg"].boxes
+    assert problems == ["3 shapes that bound no object left out (1 line, 1 linestrip, 1 point)",
+                        "1 JSON file that is not labelme's passed over (annotations.coco.json)"]
+    # converted to COCO (images beside the files, by default): the polygon written back, the self-check passed
+    for name in ("a.jpg", "c.jpg", "json/b.jpg"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (200, 100)).save(folder / name)
+    out = tmp_path / "out.json"
+    assert main(["convert", "--from", "labelme", str(folder), "--to", "coco", str(out)]) == 3  # (what was left out is said)
+    err = capsys.readouterr().err
+    assert "3 shapes that bound no object left out" in err and "3 images, 5 boxes, 3 categories written to" in err
+    written = json.loads(out.read_text())
+    assert [a["segmentation"] for a in written["annotations"] if a.get("segmentation")] == [[[100, 10, 120, 30, 90, 40]]]
+    # a labelme file given as COCO says what it is
+    with pytest.raises(LabelFormatError, match=r"it is a labelme file, one image's: import its folder as labelme"):
+        read_coco(folder / "a.json")
+    _labelme(folder / "d.json", "d.jpg", [_shape("rectangle", [[1, 2]])])
+    with pytest.raises(LabelFormatError, match=r"d.json: shape 1 \(rectangle\) has 1 point, fewer than 2"):
+        read_labelme(folder)

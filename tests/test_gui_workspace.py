@@ -940,6 +940,27 @@ def test_an_import_finds_an_image_by_the_end_of_its_path_and_names_those_that_co
     window.close()
 
 
+def test_a_labelme_folder_is_imported_beside_or_apart_from_its_images(qtbot, tmp_path, settings):
+    """labelme's and X-AnyLabeling's files (a JSON per image) had no way in."""
+    window = unlabelled_window(qtbot, tmp_path, settings)
+    height, width = load_image(window.workspace.folder / "chess_01.jpg").shape[:2]
+    source = tmp_path / "labelme"  # a folder of its own: imagePath leads out of it, to the images
+    source.mkdir()
+    for name, shapes in (("chess_01", [{"label": "rook", "points": [[10, 20], [60, 90]], "shape_type": "rectangle"},
+                                       {"label": "pawn", "points": [[100, 100], [140, 100], [120, 150]], "shape_type": "polygon"}]),
+                         ("chess_02", [])):
+        (source / f"{name}.json").write_text(json.dumps({"shapes": shapes, "imagePath": f"../f/{name}.jpg", "imageData": None,
+                                                         "imageWidth": width, "imageHeight": height}))
+    assert transferred(qtbot, window, window.label_files.import_labels("labelme", source))
+    store = window.workspace.store
+    names = {c.id: c.name for c in store.categories}
+    assert [(names[b.category_id], b.x1, b.y1, b.x2, b.y2) for b in store.boxes("chess_01.jpg")] == [
+        ("rook", 10, 20, 60, 90), ("pawn", 100, 100, 140, 150)]
+    assert store.entry("chess_02.jpg").reviewed and not window.reports  # saved without shapes: a negative
+    assert "imported 2 boxes, 1 image marked reviewed from" in window.statusBar().currentMessage()
+    window.close()
+
+
 def test_an_import_clips_boxes_to_their_image_and_says_what_it_left_out_and_merged(qtbot, tmp_path, settings):
     """A box wholly outside its image was added unseen (nor could it be deleted), a flat one made the
     next COCO export fail its check, and two classes of one name became one: nothing was said."""

@@ -87,6 +87,10 @@ def _listed(data: dict[str, Any], key: str) -> list[Any]:
     """The list a COCO file holds under ``key`` ("images" must be there; the others may be left out)."""
     if key not in data:
         if key == "images":
+            from core.formats.labelme import is_labelme
+
+            if is_labelme(data):  # (said "no images list": a labelme user did not know what else to give)
+                raise ValueError("it is a labelme file, one image's: import its folder as labelme (retina convert --from labelme)")
             raise ValueError('it has no "images" list')
         return []
     if not isinstance(data[key], list):  # (a dict's keys were read as its entries: "string indices must be integers")

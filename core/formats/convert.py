@@ -13,13 +13,15 @@ from core.atomic import atomic_path
 from core.cancel import CancelToken
 from core.formats import LabelFormatError, label_file_names, visible_files, writes_label_file, written_boxes
 from core.formats.coco import read_coco, verify_coco_file_apart, write_coco
+from core.formats.labelme import read_labelme
 from core.formats.retinanet_csv import NO_CLASS_LIST_NOTE, read_retinanet_csv, write_retinanet_csv
 from core.formats.voc import read_voc, write_voc
 from core.formats.yolo import holds_yolo_lines, read_yolo, write_yolo
 from core.labels import LabelSet, same_named_categories
 from core.text import count, first_names
 
-FORMATS = ("coco", "voc", "yolo", "csv")
+FORMATS = ("coco", "voc", "yolo", "csv")  # read and written
+READ_FORMATS = (*FORMATS, "labelme")  # labelme's (and X-AnyLabeling's) JSON files are read only
 
 
 def read_labels(fmt: str, source: Path | str, images: Path | str | None = None,
@@ -28,7 +30,7 @@ def read_labels(fmt: str, source: Path | str, images: Path | str | None = None,
     unreadable images; RetinaNet CSV: no class list). ``source`` is a JSON file for COCO, a CSV
     file for RetinaNet CSV (its relative paths from its folder, made relative to ``images``,
     default that folder; no image sizes; one outside ``images`` an error, or with ``keep_outside``
-    kept as an absolute path, to be matched by file name), a folder for VOC and YOLO. Raises
+    kept as an absolute path, to be matched by file name), a folder for VOC, YOLO and labelme. Raises
     :class:`core.cancel.Cancelled` when ``cancel`` is set (checked per image where images are read)."""
     if fmt == "coco":
         return read_coco(source), []
@@ -36,8 +38,10 @@ def read_labels(fmt: str, source: Path | str, images: Path | str | None = None,
         return read_voc(source), []
     if fmt == "csv":
         return read_retinanet_csv(source, images, keep_outside=keep_outside)
+    if fmt == "labelme":
+        return read_labelme(source, cancel)
     if fmt != "yolo":
-        raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+        raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(READ_FORMATS)}")
     if images is None:
         raise ValueError("YOLO labels hold no image sizes: give the image folder too (--images DIR)")
     labels, report = read_yolo(source, images, cancel)
