@@ -17,6 +17,15 @@ def first_names(names: list[str], most: int = 6) -> str:
     return ", ".join(names) if more <= 0 else f"{', '.join(names[:most])} and {more} more"
 
 
+def short_name(name: str, most: int = 32) -> str:
+    """``name`` cut in its middle to ``most`` characters ("05ad7223…f52f_jpg.rf.5fb7….jpg" of a
+    Roboflow name of 70): both its ends tell files apart; whole when it fits."""
+    if len(name) <= most:
+        return name
+    head = (most - 1) // 2
+    return f"{name[:head]}…{name[len(name) - (most - 1 - head):]}"
+
+
 def duration(seconds: float) -> str:
     """A time left, as a person says it: "40 s", "8.3 min", "25 min", "2 h 05 min" ("480.0 min")."""
     if seconds < 59.5:

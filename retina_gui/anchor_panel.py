@@ -78,6 +78,7 @@ class AnchorPanel(QWidget):
         self.enabled = QCheckBox("Show anchors and assignment")
         self.enabled.toggled.connect(self._toggled)
         self.probe = QPushButton("Pick a point (P)")
+        self._tool_before = Tool.EDIT  # the tool the probe took over from
         self.probe.setCheckable(True)
         self.probe.toggled.connect(self._probe_toggled)
         self.level_boxes = [QCheckBox(f"P{n}") for n in range(3, 8)]
@@ -240,7 +241,9 @@ class AnchorPanel(QWidget):
         elif self.point is not None:  # the probe's anchors go with it (they stayed, mixed with a label's selected next)
             self.point = None
             self.refresh()
-        self.canvas.set_tool(Tool.PROBE if on else Tool.EDIT)
+        if on and self.canvas.tool is not Tool.PROBE:
+            self._tool_before = self.canvas.tool  # given back when the probe ends (it was the edit tool, after W too)
+        self.canvas.set_tool(Tool.PROBE if on else self._tool_before)
 
     def toggle_probe(self) -> None:
         self.probe.setChecked(not self.probe.isChecked())

@@ -10,7 +10,7 @@ from collections import OrderedDict
 from PySide6.QtCore import QObject, QRectF, Signal
 from PySide6.QtGui import QImage
 
-from core.text import count
+from core.text import count, short_name
 from retina_gui.canvas import Canvas
 from retina_gui.canvas_items import BoxView
 from retina_gui.convert import category_color, rect_from_box, same_place
@@ -222,7 +222,8 @@ class Annotator(QObject):
     def _pasted(self, indices: list[int], offered: int, source: str, already_here: int = 0, of_deleted_class: int = 0) -> None:
         """Selects what was pasted and says so (a paste again looked like nothing happened), and
         why any was not (it said "their class was deleted, or they lie outside this image")."""
-        self.canvas.select(indices)
+        if indices or not offered:  # (nothing pasted: the boxes the user had selected stay so)
+            self.canvas.select(indices)
         if not offered:
             self.message.emit("nothing to paste: copy boxes first (Ctrl+C)")
             return
@@ -251,9 +252,9 @@ class Annotator(QObject):
         here = {same_place(b) for b in store.boxes(self.current)}
         fitted = self.workspace.fitted(boxes, self.size)
         fresh = [b for b in fitted if same_place(b) not in here]
-        source_name = source.rsplit("/", 1)[-1]
+        source_name = short_name(source.rsplit("/", 1)[-1])  # (a Roboflow name of 70 characters made the Edit menu as wide)
         pasted = self.workspace.paste_boxes(self.current, self.size, fresh, f" from {source_name}") if fresh else []
-        self._pasted(pasted, len(boxes), f" from {source}", already_here=len(fitted) - len(fresh))
+        self._pasted(pasted, len(boxes), f" from {short_name(source, 48)}", already_here=len(fitted) - len(fresh))
 
     def select_all(self) -> None:
         if self.workspace is not None and self.current is not None and self.size is not None:  # the image is on screen

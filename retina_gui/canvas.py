@@ -97,7 +97,7 @@ class Canvas(QGraphicsView):
     prediction_menu = Signal(list, QPoint)  # right click on predictions: their indices (every one under the point, top first), global position
     point_clicked = Signal(QPointF)  # with the probe tool, in image pixels
     tool_changed = Signal(object)  # Tool
-    drag_refused = Signal(str)  # why a drag did nothing
+    refused = Signal(str)  # why a drag or key did nothing
 
     ZOOM_RANGE = (0.01, 64.0)
     MENU_PREDICTIONS = 6  # in a right click's menu: inside a large box at a low threshold dozens lie under the point
@@ -663,7 +663,7 @@ class Canvas(QGraphicsView):
             if rect.width() >= 1 and rect.height() >= 1 and on_screen.width() >= _MIN_DRAW_PX and on_screen.height() >= _MIN_DRAW_PX:
                 self.box_drawn.emit(rect)
             elif not self._clicked(event):  # a drag, not a click beside the boxes: said (the box vanished without a word)
-                self.drag_refused.emit(f"no box drawn: it was under {_MIN_DRAW_PX} screen pixels wide or high (zoom in for smaller boxes)")
+                self.refused.emit(f"no box drawn: it was under {_MIN_DRAW_PX} screen pixels wide or high (zoom in for smaller boxes)")
         elif drag is _Drag.MOVE:
             if any(preview[i] != self._items[i].rect() for i in preview):
                 self.boxes_edited.emit(sorted(preview.items()), "Move")
@@ -674,7 +674,7 @@ class Canvas(QGraphicsView):
         elif drag is _Drag.RESIZE:
             (index, rect), = preview.items()
             if rect.width() < 1 or rect.height() < 1:  # (a box flattened to a line was kept: unseen, and refused by the COCO export)
-                self.drag_refused.emit("box not resized: it would be under 1 pixel wide or high")
+                self.refused.emit("box not resized: it would be under 1 pixel wide or high")
             elif rect != self._items[index].rect():
                 self.boxes_edited.emit([(index, rect)], "Resize")
         self.viewport().update()
@@ -749,10 +749,13 @@ class Canvas(QGraphicsView):
     def focusNextPrevChild(self, forward: bool) -> bool:
         """Tab / Shift+Tab step through the boxes in reading order, selecting one at a time and
         scrolling it into view: with the keyboard alone one box of many could not be picked to
-        relabel, nudge or delete. On an image without boxes they move the focus on, as elsewhere
-        (Esc brings it back here)."""
-        if not self._items or self._drag is not None:
+        relabel, nudge or delete. On an image without boxes the keys stay here, and it is said (the
+        focus moved on to the image search, and the next keys filtered the list: "da1")."""
+        if self._drag is not None:
             return super().focusNextPrevChild(forward)
+        if not self._items:
+            self.refused.emit("no boxes on this image to step through with Tab")
+            return True
         rects = [item.rect() for item in self._items]
         if self._selected or not self._tab_place:
             order = reading_order(rects)

@@ -211,13 +211,19 @@ class ClassesPanel(QWidget):
         if color.isValid():
             self._try(lambda: self.workspace.recolor_category(category_id, QColor(color).name()))
 
-    def ask_delete(self) -> None:
+    def ask_delete(self, by_key: bool = False) -> None:
+        """Delete the chosen class, after asking when it has boxes; ``by_key`` (Delete in the list),
+        No is the answer Enter gives, and the question says what the key did (meant for a box
+        selected on the image, Enter deleted a class of 5 boxes)."""
         if (category_id := self._chosen_to_edit()) is None:
             return
         category = self.workspace.store.category(category_id)
         count = self.workspace.store.box_counts().get(category_id, 0)
         boxes = "its box" if count == 1 else f"its {count} boxes"
-        if count and not self.confirm("Delete class", f"Delete {category.name} and {boxes}? (Edit ▸ Undo brings them back.)", undoable=True):
+        key = (" (Delete in the Classes list deletes its class; for boxes selected on the image, click the image, then press "
+               "Delete.)") if by_key else ""
+        if count and not self.confirm("Delete class", f"Delete {category.name} and {boxes}? (Edit ▸ Undo brings them back.){key}",
+                                      undoable=not by_key):
             return
         if self._try(lambda: self.workspace.delete_category(category_id)):
             self.message.emit(f"deleted class {category.name}{f' and {boxes}' if count else ''} (Edit ▸ Undo brings {'them' if count else 'it'} back)")

@@ -10,6 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QEventLoop, QPoint, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QApplication,
     QComboBox,
     QDockWidget,
@@ -160,11 +161,17 @@ class MainWindow(QMainWindow):
                 box.installEventFilter(self.type_ahead)
             for slider in panel.findChildren(QSlider):
                 slider.installEventFilter(self.slider_keys)
+        for panel in (self.files, self.classes, self.model_panel, self.anchor_panel, self.evaluation_panel, self.training_panel,
+                      self.training_panel.pinned):
+            for button in panel.findChildren(QAbstractButton):
+                # a click leaves the keys where they were (on the image): Space, the pan key, pressed the button clicked last
+                # again (Accept shown accepted the next image's predictions), as Tab still reaches it
+                button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.annotator.message.connect(self.say)
         self.annotator.class_needed.connect(self.class_choice.ask_class_for_drawn)
         self.annotator.image_shown.connect(self._remember_image)
         self.canvas.context_menu.connect(self._context_menu)
-        self.canvas.drag_refused.connect(self.say)
+        self.canvas.refused.connect(self.say)
         self.canvas.prediction_accept.connect(self._accept_prediction)
         self.canvas.box_relabel.connect(self.class_choice.ask_box_class)
         self.canvas.prediction_menu.connect(self._prediction_menu)
@@ -305,8 +312,9 @@ class MainWindow(QMainWindow):
         return dock
 
     def _search_edited(self, _text: str) -> None:
-        """The note on a search that found nothing goes with that search (it stood after Esc cleared it)."""
-        self.statusBar().clear_note(NOTHING_FOUND)
+        """The notes on a search that found nothing, or on the end of the list it made, go with that
+        search (they stood after Esc cleared it)."""
+        self.statusBar().clear_note((NOTHING_FOUND, *END_OF_LIST))
 
     def say(self, text: str) -> None:
         """A passing message in the status bar: gone after 10 s ("copied 1 box" stayed until replaced)."""
@@ -543,7 +551,7 @@ class MainWindow(QMainWindow):
         """Delete: the class chosen when the Classes list has the focus (it deleted the boxes selected
         on the image, which the user was not looking at), else the selected boxes."""
         if self.classes.list.hasFocus():
-            self.classes.ask_delete()
+            self.classes.ask_delete(by_key=True)
         else:
             self.annotator.delete_selected()
 

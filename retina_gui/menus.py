@@ -117,6 +117,7 @@ class Menus(QObject):
             action = self._action(view, text, slot, key, tip)
             action.setCheckable(True)
             action.setChecked(True)
+            action.triggered.connect(partial(self._said_shown, action, text.replace("&", "").lower(), key))  # (the key acted without a word)
         action.triggered.connect(w.model_panel.predictions_toggled)  # (Predictions, after the canvas: its counts and mark follow)
         view.addSeparator()
         self._action(view, "Anchors at a &Point", w.toggle_anchor_probe, "P", "Click the image to see the anchors of each level there")
@@ -232,6 +233,10 @@ class Menus(QObject):
 
     def _model_and_editable_folder(self) -> bool:
         return self._model_and_folder() and self._editable_folder()
+
+    def _said_shown(self, action: QAction, what: str, key: str) -> None:
+        shown = action.isChecked()  # (a partial is called with no argument of the signal's)
+        self.window.say(f"{what} {'shown' if shown else 'hidden'} ({key} {'hides' if shown else 'shows'} them)")
 
     def _tool_changed(self, tool: Tool) -> None:
         for kind, action in self.tool_actions.items():

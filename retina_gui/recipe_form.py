@@ -8,13 +8,13 @@ import math
 from dataclasses import fields, replace
 
 from PySide6.QtCore import QSettings, Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QGroupBox, QSpinBox, QVBoxLayout, QWidget
 
 from core.config import PRECISIONS
 from core.finetune import DEFAULT_LR, Recipe, default_recipe
 from core.labels import LabelSet
 from retina_gui.predictions import Predictions
-from retina_gui.widgets import json_setting
+from retina_gui.widgets import RateSpinBox, json_setting
 
 _JSON_TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,), "None": (type(None),)}  # a Recipe field's, in JSON
 # what a resumed run takes from its own recipe.json, not from the fields (see changed_from)
@@ -47,7 +47,7 @@ class RecipeForm(QWidget):
         self.start_chosen()
         self.size_spin = QSpinBox(minimum=128, maximum=1600, singleStep=32)
         self.epochs_spin = QSpinBox(minimum=1, maximum=500)
-        self.lr_spin = QDoubleSpinBox(decimals=6, minimum=1e-6, maximum=1.0, singleStep=1e-4)
+        self.lr_spin = RateSpinBox(decimals=6, minimum=1e-6, maximum=1.0, singleStep=1e-4)
         self.optimizer_box = QComboBox()
         self.optimizer_box.addItem("AdamW", "adamw")
         self.optimizer_box.addItem("SGD (momentum 0.9)", "sgd")

@@ -16,7 +16,10 @@ ON_THE_IMAGE = (
     ("drag a box, a handle or corner, empty space", "move it (all selected), resize it, draw a box (edit tool)"),
     ("drag anywhere", "draw a box, also inside others (draw tool)"),
     ("Esc while dragging", "leave the box as it was"),
-    ("Tab / Shift+Tab", "select the next / previous box in reading order (after a delete: the one after it)"),
+    ("Tab / Shift+Tab", "select the next / previous box in reading order (after a delete: the one after it); on an image "
+                        "without boxes the keys stay on the image"),
+    ("1 … 9", "choose that class for new boxes; with the edit tool, relabel the selected boxes too"),
+    ("Delete in the Classes list", "delete the class chosen there (asked first when it has boxes; No is the default)"),
     ("arrow keys (Shift: ×10)", "nudge the selected boxes by an image pixel (a run of nudges is one undo step)"),
     ("right click", "relabel, copy or delete the selected boxes; on a prediction: accept or reject it"),
     ("double-click a prediction", "accept it as a label"),

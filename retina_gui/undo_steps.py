@@ -7,6 +7,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QWidget
 
+from core.text import count
 from retina_gui.annotator import Annotator
 from retina_gui.class_choice import ClassChoice
 from retina_gui.commands import StoreCommand
@@ -90,6 +91,12 @@ class UndoSteps(QObject):
             self._show_image_of(next(with_image, None))
             if after > before and (problem := self.workspace.take_back_failed_redo(before)):
                 self.problem.emit("Redo", problem)
+            elif after < before:  # (the message of the last edit stood, of an edit just undone)
+                later = f" and the {count(before - after - 1, 'step')} after it" if before - after > 1 else ""
+                self.message.emit(f"undone: {stack.text(after)}{later}")
+            elif after > before:
+                earlier = f" and the {count(after - before - 1, 'step')} before it" if after - before > 1 else ""
+                self.message.emit(f"redone: {stack.text(after - 1)}{earlier}")
 
     def _name_actions(self, *_args) -> None:
         """Edit ▸ Undo and Redo name the step they take (greyed in the menu when there is none, see

@@ -5,18 +5,20 @@ get narrower than the panel (it scrolls up and down only: anything wider would b
 from __future__ import annotations
 
 import math
+import re
 import time
 from pathlib import Path
 from typing import TypeVar
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QPoint, QRect, QSettings, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QPainter
+from PySide6.QtGui import QPainter, QValidator
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
     QAbstractSlider,
     QAbstractSpinBox,
     QApplication,
     QComboBox,
+    QDoubleSpinBox,
     QFrame,
     QGridLayout,
     QLabel,
@@ -373,3 +375,23 @@ class SliderPageKeys(QObject):
                 and event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier == Qt.KeyboardModifier.NoModifier):  # (the keypad's too)
             event.accept()  # the key goes to the slider, not to a shortcut
         return False
+
+
+class RateSpinBox(QDoubleSpinBox):
+    """A learning rate, typed as 0.0003 or as 3e-4 (a spin box read "1e-3" as 1, then took the
+    maximum, 1.0, without a word) and shown as short as it reads: 0.0003, 1e-05."""
+
+    def validate(self, text: str, pos: int):
+        try:
+            value = float(text.strip())
+        except ValueError:  # on the way to a number ("1e", "1e-"): typing goes on
+            typing = re.fullmatch(r"[0-9]*\.?[0-9]*([eE][-+]?[0-9]*)?", text.strip()) is not None
+            return QValidator.State.Intermediate if typing else QValidator.State.Invalid, text, pos
+        inside = self.minimum() <= value <= self.maximum()
+        return QValidator.State.Acceptable if inside else QValidator.State.Intermediate, text, pos
+
+    def valueFromText(self, text: str) -> float:
+        return float(text.strip())
+
+    def textFromValue(self, value: float) -> str:
+        return f"{value:g}"

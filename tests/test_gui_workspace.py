@@ -312,9 +312,11 @@ def test_paste_previous_twice_adds_no_copies_of_the_boxes_already_there(qtbot, d
     assert len(store.boxes("chess_02.jpg")) == n2 + n1
     assert window.statusBar().currentMessage() == f"pasted {n1} boxes from chess_01.jpg"
     steps = window.workspace.undo_stack.count()
+    window.canvas.select([0])
     window.annotator.paste_previous()
     assert len(store.boxes("chess_02.jpg")) == n2 + n1 and window.workspace.undo_stack.count() == steps
     assert window.statusBar().currentMessage() == f"{n1} boxes already on this image"
+    assert window.canvas.selected() == [0]  # nothing pasted: the selection stays (it was cleared)
     window.workspace.delete_boxes("chess_02.jpg", [n2])  # one of them deleted: only it comes back
     window.annotator.paste_previous()
     assert len(store.boxes("chess_02.jpg")) == n2 + n1
@@ -1407,11 +1409,11 @@ def test_the_current_tool_is_checked_in_the_view_menu_and_named_in_the_status_ba
     window.anchor_panel.toggle_probe()
     assert not any(a.isChecked() for a in window.menus.tool_actions.values()) and window.status_fields.tool_label.text() == "anchor probe"
     assert window.anchor_panel.isVisible()  # the panel that shows what the probe finds came forward
-    window.anchor_panel.toggle_probe()
-    assert window.menus.tool_actions[Tool.EDIT].isChecked() and window.status_fields.tool_label.text() == "edit tool"
+    window.anchor_panel.toggle_probe()  # the draw tool comes back (it was the edit tool: the next drag in a box moved it)
+    assert window.menus.tool_actions[Tool.DRAW].isChecked() and window.status_fields.tool_label.text() == "draw tool"
     window.anchor_panel.toggle_probe()
     qtbot.keyClick(window.canvas, Qt.Key.Key_Escape)  # Esc ends the probe, as a tool picked for one job
-    assert window.status_fields.tool_label.text() == "edit tool" and not window.anchor_panel.probe.isChecked()
+    assert window.status_fields.tool_label.text() == "draw tool" and not window.anchor_panel.probe.isChecked()
     qtbot.keyClick(window.canvas, Qt.Key.Key_R)
     assert window.statusBar().currentMessage() == "marked reviewed: chess_01.jpg"
     qtbot.keyClick(window.canvas, Qt.Key.Key_R)
@@ -1602,6 +1604,7 @@ def test_clicking_a_history_entry_shows_the_image_it_changed(qtbot, demo):
     assert history.model().index(0, 0).data() == "Opened demo"
     qtbot.mouseClick(history.viewport(), Qt.MouseButton.LeftButton, pos=history.visualRect(history.model().index(0, 0)).center())
     assert len(window.workspace.store.boxes("chess_01.jpg")) == n - 1  # the draw is undone ...
+    assert window.statusBar().currentMessage().startswith("undone: Draw")  # (the message of the edit undone stood)
     wait_image(qtbot, window, "chess_01.jpg")  # ... and its image is on screen
     window.files.set_current("chess_03.jpg")
     wait_image(qtbot, window, "chess_03.jpg")
@@ -1640,6 +1643,7 @@ def test_view_menu_hides_box_names_and_predictions(qtbot, demo):
     assert sum(i.label.isVisible() for i in window.canvas._items) > 5
     qtbot.keyClick(window.canvas, Qt.Key.Key_T)
     assert not any(i.label.isVisible() for i in (*window.canvas._items, *window.canvas._predictions))
+    assert window.statusBar().currentMessage() == "box names hidden (T shows them)"  # (the key acted without a word)
     window.workspace.draw_box("chess_01.jpg", window.canvas.image_size, QRectF(10, 10, 40, 40))
     assert not any(i.label.isVisible() for i in window.canvas._items)  # new boxes follow the choice
     window.canvas.set_predictions([BoxView(QRectF(100, 100, 40, 50), "white-pawn 0.90", QColor("red"), 0.9)])  # (no model: an edit cleared it)
@@ -2383,6 +2387,61 @@ def test_tab_steps_through_the_boxes_of_the_image_in_reading_order(qtbot, demo):
     qtbot.keyClick(canvas, Qt.Key.Key_Tab)  # back to the first, scrolled into view
     assert canvas.selected() == [order[0]]
     assert canvas.mapToScene(canvas.viewport().rect()).boundingRect().intersects(canvas._items[order[0]].sceneBoundingRect())
+
+
+def test_keys_stay_on_the_image_after_tab_on_an_empty_one_and_a_click_on_a_panel_button(qtbot, demo):
+    """Tab on an image without boxes moved the keys to the image search, and "da1" filtered the list
+    away; a panel button clicked kept the keys, and Space (pan) accepted the next image's predictions."""
+    from PySide6.QtWidgets import QAbstractButton, QApplication
+
+    window = demo
+    canvas = window.canvas
+    window.workspace.delete_boxes("chess_01.jpg", list(range(len(window.workspace.store.boxes("chess_01.jpg")))))
+    canvas.setFocus()
+    qtbot.keyClick(canvas, Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is canvas and window.statusBar().currentMessage() == "no boxes on this image to step through with Tab"
+    buttons = [b for panel in (window.files, window.classes, window.model_panel, window.anchor_panel, window.evaluation_panel,
+                               window.training_panel, window.training_panel.pinned) for b in panel.findChildren(QAbstractButton)]
+    assert buttons and all(b.focusPolicy() == Qt.FocusPolicy.TabFocus for b in buttons)
+    qtbot.mouseClick(window.model_panel.predict_button, Qt.MouseButton.LeftButton)
+    assert QApplication.focusWidget() is canvas
+
+
+def test_delete_in_the_classes_list_asks_with_no_as_the_default_and_says_why(qtbot, demo):
+    """Meant for a box selected on the image, Delete in the Classes list asked to delete a class of
+    5 boxes with Yes the default: Enter deleted them."""
+    window = demo
+    asked = []
+    window.confirm = lambda title, text, undoable=False: asked.append((text, undoable)) or False
+    window.classes.list.setCurrentRow(0)
+    window.classes.list.setFocus()
+    window.delete_key()
+    ((text, undoable),) = asked
+    assert not undoable and "Delete in the Classes list deletes its class; for boxes selected on the image, click the image" in text
+    window.classes.ask_delete()  # the Delete button: Yes is the default, as before
+    assert asked[-1][1] is True
+
+
+def test_a_learning_rate_is_typed_as_a_power_of_ten(qtbot, demo):
+    """ "1e-3" was read as 1, then the maximum, 1.0, without a word."""
+    spin = demo.training_panel.recipe_form.lr_spin
+    spin.lineEdit().setText("1e-3")
+    spin.interpretText()
+    assert spin.value() == pytest.approx(0.001) and spin.text() == "0.001"
+    spin.setValue(2e-5)
+    assert spin.text() == "2e-05"
+
+
+def test_clearing_the_search_takes_its_end_of_list_note_with_it(qtbot, demo):
+    window = demo
+    window.files.search.setText("chess_08")
+    qtbot.waitUntil(lambda: window.files.filter.rowCount() == 1, timeout=3000)
+    window.files.set_current("chess_08.jpg")
+    wait_image(qtbot, window, "chess_08.jpg")
+    window.step_image(1)
+    assert window.statusBar().currentMessage().startswith("no later image in the list")
+    window.files.search.setText("")
+    assert not window.statusBar().currentMessage().startswith("no later image in the list")
 
 
 def test_reading_order_takes_rows_top_to_bottom_and_each_row_left_to_right():
