@@ -644,8 +644,9 @@ def _convert(args: argparse.Namespace) -> int:
             problems.append(f"{count(len(missing), 'image')} of the labels not found under --images {args.images} "
                             f"(the first: {missing[0]}){hint}: written as they are")
     labels = with_image_sizes(labels, images)
-    if args.images is not None and args.source_format not in ("yolo", "csv"):  # (YOLO's and CSV's sizes are the images' own)
-        labels, fit = fit_to_images(labels, args.images)
+    # (YOLO's and CSV's sizes are the images' own; labelme's images are beside its files unless --images says otherwise)
+    if (args.images is not None or args.source_format == "labelme") and args.source_format not in ("yolo", "csv"):
+        labels, fit = fit_to_images(labels, images)
         problems += fit.fixed + ([f"{fit.unfitted_line}: written as they are"] if fit.unfitted else [])
     problems += export_notes(labels, args.target_format)
     for problem in problems:

@@ -1,5 +1,6 @@
 import json
 import re
+import shutil
 from dataclasses import replace
 
 import pytest
@@ -1088,6 +1089,39 @@ def test_labelme_and_x_anylabeling_files_are_read_as_boxes_of_their_shapes(tmp_p
     # a labelme file given as COCO says what it is
     with pytest.raises(LabelFormatError, match=r"it is a labelme file, one image's: import its folder as labelme"):
         read_coco(folder / "a.json")
-    _labelme(folder / "d.json", "d.jpg", [_shape("rectangle", [[1, 2]])])
-    with pytest.raises(LabelFormatError, match=r"d.json: shape 1 \(rectangle\) has 1 point, fewer than 2"):
-        read_labelme(folder)
+    # labelme 5's own shapes; an object in parts (one group_id); a shape past reading goes alone, and is counted
+    _labelme(folder / "d.json", "d.jpg", [
+        _shape("oriented_rectangle", [[10, 0], [20, 10], [10, 20], [0, 10]]),
+        _shape("mask", [[30, 40], [39, 49]], mask="iVBORw0KGgo="),  # its pixels' first and last column and row
+        _shape("polygon", [[50, 50], [60, 50], [55, 60]], label="person", group_id=1),
+        _shape("polygon", [[50, 80], [60, 80], [55, 90]], label="person", group_id=1),
+        _shape("rectangle", [[1, 2]]), _shape("cuboid", [[1, 1], [2, 2]])])
+    _labelme(folder / "e.json", "e.jpg", [_shape("point", [[1, 1]])])  # its one shape left out: not "nothing here"
+    (folder / "f.json").write_text(json.dumps({"flags": {"__ignore__": False, "cat": True}, "shapes": [], "imagePath": ""}))
+    Image.new("RGB", (20, 10)).save(folder / "f.png")  # no imagePath: the image of its name beside it
+    labels, problems = read_labelme(folder)
+    names = {c.id: c.name for c in labels.categories}
+    by_name = {im.file_name: im for im in labels.images}
+    d = by_name["d.jpg"]
+    assert [(names[b.category_id], b.x1, b.y1, b.x2, b.y2) for b in d.boxes] == [
+        ("car", 0, 0, 20, 20), ("car", 30, 40, 40, 50), ("person", 50, 50, 60, 90)]
+    assert d.boxes[2].segmentation == [[50, 50, 60, 50, 55, 60], [50, 80, 60, 80, 55, 90]] and d.boxes[0].segmentation
+    assert not by_name["e.jpg"].reviewed and not by_name["f.png"].reviewed  # (a class flagged for the whole image)
+    assert "1 shape that could not be read left out (the first: d.json: shape 5 (rectangle) has 1 point, fewer than 2)" in problems
+    assert "5 shapes that bound no object left out (1 cuboid, 1 line, 1 linestrip, 2 point)" in problems
+
+
+def test_x_anylabeling_boxes_on_an_exif_turned_photo_are_turned_as_it_is_shown(tmp_path, capsys):
+    """X-AnyLabeling shows a photo as stored (labelme turns it as its EXIF says): its boxes on a
+    photo stored upside down (orientation 3, which no size tells) were written as they were."""
+    folder = tmp_path / "xa"
+    folder.mkdir()
+    shutil.copy(DATASETS / "exif_orientation" / "Landscape_3.jpg", folder / "p.jpg")
+    _labelme(folder / "p.json", "p.jpg", [_shape("rectangle", [[10, 20], [110, 220]], difficult=False, attributes={}, kie_linking=[])],
+             size=(1800, 1200))
+    out = tmp_path / "out.json"
+    assert main(["convert", "--from", "labelme", str(folder), "--to", "coco", str(out)]) == 3  # (its images: beside the files; said)
+    assert "1 image labelled in X-AnyLabeling on the stored pixels of an EXIF-turned photo (the first: p.jpg): its boxes turned" \
+        in capsys.readouterr().err
+    (annotation,) = json.loads(out.read_text())["annotations"]
+    assert annotation["bbox"] == [1800 - 110, 1200 - 220, 100, 200]

@@ -39,7 +39,7 @@ def read_labels(fmt: str, source: Path | str, images: Path | str | None = None,
     if fmt == "csv":
         return read_retinanet_csv(source, images, keep_outside=keep_outside)
     if fmt == "labelme":
-        return read_labelme(source, cancel)
+        return read_labelme(source, cancel, images)
     if fmt != "yolo":
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(READ_FORMATS)}")
     if images is None:

@@ -1,6 +1,7 @@
 """labelme JSON (also X-AnyLabeling's, which writes the same files): one file per image, beside it
-or in a folder of its own, each shape a list of points in the image's pixels (EXIF orientation
-applied, as labelme shows the image). Read only: a box is what retina-gui labels."""
+or in a folder of its own, each shape a list of points in the image's pixels. labelme shows a photo
+turned as its EXIF says, X-AnyLabeling as stored: its points are turned here as the photo is shown.
+Read only: a box is what retina-gui labels."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ from core.atomic import parse_json
 from core.cancel import CancelToken
 from core.formats import LabelFormatError, pixel_values_ok, visible_files
 from core.formats.coco import check_file_name
+from core.images import IMAGE_SUFFIXES, ImageReadError, image_header, stored_to_shown
 from core.labels import Box, Category, ImageEntry, LabelSet
 from core.text import count, first_names
 
-_BOXED = ("rectangle", "polygon", "rotation", "circle")  # shapes with an area: their bounding box is the label
-_POLYGONS = ("polygon", "rotation")  # kept as the box's polygon (written back into COCO)
+# shapes with an area (their bounding box is the label), and the least points of each
+_BOXED = {"rectangle": 2, "polygon": 3, "rotation": 4, "oriented_rectangle": 4, "circle": 2, "mask": 2}
+_POLYGONS = ("polygon", "rotation", "oriented_rectangle")  # kept as the box's polygon (written back into COCO)
+_X_ANYLABELING_KEYS = ("difficult", "kie_linking", "attributes")  # shape fields labelme does not write
 
 
 def is_labelme(data: object) -> bool:
@@ -25,21 +29,26 @@ def is_labelme(data: object) -> bool:
     return isinstance(data, dict) and isinstance(data.get("shapes"), list) and "imagePath" in data
 
 
-def read_labelme(folder: Path | str, cancel: CancelToken | None = None) -> tuple[LabelSet, list[str]]:
+def read_labelme(folder: Path | str, cancel: CancelToken | None = None, images: Path | str | None = None) -> tuple[LabelSet, list[str]]:
     """Every labelme ``*.json`` under ``folder`` (other JSON files, a COCO file beside them, are
-    passed over and named): rectangles, polygons, rotated boxes and circles as boxes of their
-    bounds, a polygon kept as the box's; points, lines and masks, which bound no object, left out
-    and counted. A shape marked ``difficult`` (X-AnyLabeling) is a crowd region, as VOC's are.
-    ``imagePath`` is relative to the JSON file; one that leaves ``folder`` (``../images/a.jpg``)
-    or is a full path is the image of that name beside the JSON file, to be matched by name on
-    import. Categories get ids 1..N in name order; a file without shapes makes its image a
-    negative (reviewed, no boxes). Returns the labels and lines on what was left out."""
+    passed over and named): rectangles (2 points or 4), polygons, rotated and oriented rectangles,
+    circles and masks as boxes of their bounds, a polygon kept as the box's; the shapes of one
+    ``group_id`` and label (an object seen in parts) as one box; points and lines, which bound no
+    object, and shapes that cannot be read, left out and counted. A shape marked ``difficult``
+    (X-AnyLabeling) is a crowd region, as VOC's are. ``imagePath`` is relative to the JSON file;
+    one that leaves ``folder`` (``../images/a.jpg``) or is a full path is the image of that name
+    beside the JSON file, to be matched by name on import; none, the image of the file's name there.
+    A file saved with no shape and no image flag set is a negative (reviewed, no boxes). With
+    ``images`` (the folder the file names are in), X-AnyLabeling's boxes on an EXIF-turned photo
+    are turned as it is shown. Categories get ids 1..N in name order. Returns the labels and lines
+    on what was left out or turned."""
     folder = Path(folder)
     if not folder.is_dir():
         raise LabelFormatError(f"{folder}: {'no such folder' if not folder.exists() else 'a file, not a folder of labelme .json files'}")
-    parsed: list[tuple[str, int, int, list[tuple[str, Box, list | None]]]] = []
-    others: list[str] = []
+    entries: list[tuple[str, int, int, list[tuple[str, tuple, bool, list | None]], bool]] = []
+    others, not_utf8, unread = [], [], []
     unboxed: Counter[str] = Counter()
+    turned: list[str] = []
     labelled_by: dict[str, Path] = {}
     for path in sorted(visible_files(folder, "*.json")):
         if cancel is not None:
@@ -47,58 +56,90 @@ def read_labelme(folder: Path | str, cancel: CancelToken | None = None) -> tuple
         rel_json = path.relative_to(folder).as_posix()
         try:
             data = parse_json(path.read_text(encoding="utf-8-sig"))
-        except (OSError, UnicodeDecodeError, ValueError):
+        except UnicodeDecodeError:  # (labelme writes UTF-8: another script's file, said so, not "not labelme's")
+            not_utf8.append(rel_json)
+            continue
+        except (OSError, ValueError):
             others.append(rel_json)  # (a JSON file of another kind, or none: not ours to refuse)
             continue
         if not is_labelme(data):
             others.append(rel_json)
             continue
         try:
-            file_name = _image_name(data.get("imagePath"), PurePosixPath(rel_json))
-            width, height = _side(data.get("imageWidth")), _side(data.get("imageHeight"))
-            shapes = []
-            for n, shape in enumerate(data["shapes"], start=1):
-                if not isinstance(shape, dict):
-                    raise LabelFormatError(f"shape {n} is not an object")
-                kind = shape.get("shape_type") or "polygon"  # (labelme 3 wrote no type: its shapes were polygons)
-                if kind not in _BOXED:
-                    unboxed[str(kind)] += 1
-                    continue
-                label = shape.get("label")
-                if not isinstance(label, str) or not label.strip():
-                    raise LabelFormatError(f"shape {n} has no label")
-                corners, polygon = _bounds(kind, shape.get("points"), n)
-                difficult = shape.get("difficult") is True  # (X-AnyLabeling's mark, VOC's "difficult")
-                shapes.append((label.strip(), corners, difficult, None if difficult else polygon))
+            file_name = _image_name(data.get("imagePath"), PurePosixPath(rel_json), path)
         except LabelFormatError as exc:
             raise LabelFormatError(f"{path}: {exc}") from None
+        width, height = _side(data.get("imageWidth")), _side(data.get("imageHeight"))
+        shapes, groups = [], {}
+        for n, shape in enumerate(data["shapes"], start=1):
+            kind = (shape.get("shape_type") or "polygon") if isinstance(shape, dict) else None  # (labelme 3: polygons, no type)
+            if kind is not None and kind not in _BOXED:
+                unboxed[str(kind)] += 1
+                continue
+            try:
+                label, corners, polygon = _read_shape(shape, kind, n)
+            except LabelFormatError as exc:  # one shape past reading: it goes, the file's others stay
+                unread.append(f"{rel_json}: {exc}")
+                continue
+            difficult = shape.get("difficult") is True  # (X-AnyLabeling's mark, VOC's "difficult")
+            group = shape.get("group_id")
+            if group is not None and (label, group) in groups:  # one object in parts: one box around them
+                k = groups[label, group]
+                _, (a1, b1, a2, b2), was_difficult, polygons = shapes[k]
+                x1, y1, x2, y2 = corners
+                polygons = polygons + polygon if polygons is not None and polygon is not None else None
+                shapes[k] = (label, (min(a1, x1), min(b1, y1), max(a2, x2), max(b2, y2)), was_difficult or difficult, polygons)
+                continue
+            if group is not None:
+                groups[label, group] = len(shapes)
+            shapes.append((label, corners, difficult, polygon))
+        stored = any(isinstance(s, dict) and any(key in s for key in _X_ANYLABELING_KEYS) for s in data["shapes"])
+        if stored and shapes and images is not None:
+            shapes, width, height, was_turned = _shown(shapes, Path(images) / file_name, width, height)
+            if was_turned:
+                turned.append(file_name)
         if file_name in labelled_by:  # which file's shapes are the image's is unknowable
             raise LabelFormatError(f"{labelled_by[file_name]} and {path} both label {file_name}: keep one of them")
         labelled_by[file_name] = path
-        parsed.append((file_name, width, height, shapes))
-    if not parsed:
-        raise LabelFormatError(f"{folder}: no labelme .json files" + (f" ({count(len(others), 'other JSON file')})" if others else ""))
-    ids = {name: i + 1 for i, name in enumerate(sorted({label for *_, shapes in parsed for label, *_ in shapes}))}
-    images = []
-    for index, (file_name, width, height, shapes) in enumerate(parsed, start=1):
-        boxes = [Box(*corners, ids[label], iscrowd=difficult, segmentation=polygon) for label, corners, difficult, polygon in shapes]
-        # a file saved with no shape says "nothing here": a negative, reviewed as holding no object
-        images.append(ImageEntry(index, file_name, width, height, boxes, reviewed=not boxes))
+        flags = data.get("flags") if isinstance(data.get("flags"), dict) else {}
+        classified = any(value is True for key, value in flags.items() if key != "__ignore__")  # (a class of the whole image)
+        entries.append((file_name, width, height, shapes, not data["shapes"] and not classified))
+    if not entries:
+        found = [f"{count(len(others), 'other JSON file')}"] if others else []
+        found += [f"{count(len(not_utf8), 'JSON file')} not UTF-8"] if not_utf8 else []
+        raise LabelFormatError(f"{folder}: no labelme .json files" + (f" ({', '.join(found)})" if found else ""))
+    ids = {name: i + 1 for i, name in enumerate(sorted({label for *_, shapes, _ in entries for label, *_ in shapes}))}
+    labels = []
+    for index, (file_name, width, height, shapes, negative) in enumerate(entries, start=1):
+        boxes = [Box(*corners, ids[label], iscrowd=difficult, segmentation=None if difficult else polygons)
+                 for label, corners, difficult, polygons in shapes]
+        # a file saved with no shape says "nothing here": a negative, reviewed as holding no object (one whose shapes
+        # were all left out, or that flags the image's class, says nothing of the sort)
+        labels.append(ImageEntry(index, file_name, width, height, boxes, reviewed=negative))
     problems = []
     if unboxed:
         kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(unboxed.items()))
         problems.append(f"{count(sum(unboxed.values()), 'shape')} that bound no object left out ({kinds})")
+    if unread:
+        problems.append(f"{count(len(unread), 'shape')} that could not be read left out (the first: {unread[0]})")
     if others:
         problems.append(f"{count(len(others), 'JSON file')} that {'is' if len(others) == 1 else 'are'} not labelme's passed over "
                         f"({first_names(others, 3)})")
-    return LabelSet([Category(i, n) for n, i in ids.items()], images), problems
+    if not_utf8:
+        problems.append(f"{count(len(not_utf8), 'JSON file')} not UTF-8 (labelme writes UTF-8) passed over ({first_names(not_utf8, 3)})")
+    if turned:
+        problems.append(f"{count(len(turned), 'image')} labelled in X-AnyLabeling on the stored pixels of an EXIF-turned photo (the first: "
+                        f"{turned[0]}): {'its' if len(turned) == 1 else 'their'} boxes turned as the photo is shown")
+    return LabelSet([Category(i, n) for n, i in ids.items()], labels), problems
 
 
-def _image_name(image_path: object, rel_json: PurePosixPath) -> str:
+def _image_name(image_path: object, rel_json: PurePosixPath, path: Path) -> str:
     """The image's path under the folder read: ``imagePath`` from the JSON file's folder; a full
-    path, or one leaving the folder, is the image of that name beside the JSON file."""
-    if not isinstance(image_path, str) or not image_path.strip():  # (labelme names the image after the file)
-        return check_file_name(rel_json.with_suffix(".jpg").as_posix())
+    path, or one leaving the folder, is the image of that name beside the JSON file; none (a file
+    holding its image in ``imageData``), an image of the JSON file's name beside it."""
+    if not isinstance(image_path, str) or not image_path.strip():
+        beside = sorted(p.name for p in path.parent.glob(f"{path.stem}.*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        return check_file_name((rel_json.parent / (beside[0] if beside else f"{path.stem}.jpg")).as_posix())
     text = image_path.strip().replace("\\", "/")
     windows = PureWindowsPath(image_path.strip())
     if windows.is_absolute() or text.startswith("/") or windows.drive:
@@ -116,26 +157,57 @@ def _side(value: object) -> int:
     return int(value)
 
 
-def _bounds(kind: str, points: object, n: int) -> tuple[tuple[float, float, float, float], list | None]:
-    """A shape's bounding box (x1, y1, x2, y2), and its polygon as COCO writes one (polygons and
-    rotated boxes; None for the others)."""
+def _read_shape(shape: object, kind: str | None, n: int) -> tuple[str, tuple[float, float, float, float], list | None]:
+    """A shape's label, bounding box (x1, y1, x2, y2) and polygon as COCO writes one (polygons,
+    rotated and oriented rectangles; None for the others)."""
+    if kind is None:
+        raise LabelFormatError(f"shape {n} is not an object")
+    label = shape.get("label")
+    if not isinstance(label, str) or not label.strip():
+        raise LabelFormatError(f"shape {n} has no label")
+    points = shape.get("points")
     if not isinstance(points, list) or not all(isinstance(p, list) and len(p) == 2 for p in points):
         raise LabelFormatError(f"shape {n} ({kind}) has no list of [x, y] points")
     try:
         xy = [(float(x), float(y)) for x, y in points]
     except (TypeError, ValueError):
         raise LabelFormatError(f"shape {n} ({kind}) has a point that is not two numbers") from None
-    needed = 2 if kind in ("rectangle", "circle") else 3
-    if len(xy) < needed:
-        raise LabelFormatError(f"shape {n} ({kind}) has {count(len(xy), 'point')}, fewer than {needed}")
+    if len(xy) < _BOXED[kind]:
+        raise LabelFormatError(f"shape {n} ({kind}) has {count(len(xy), 'point')}, fewer than {_BOXED[kind]}")
+    xs, ys = [x for x, _ in xy], [y for _, y in xy]
     if kind == "circle":  # the centre, then a point on the circle
         (cx, cy), (px, py) = xy[0], xy[1]
         r = math.hypot(px - cx, py - cy)
         corners = (cx - r, cy - r, cx + r, cy + r)
+    elif kind == "mask":  # its pixels' first and last column and row (its PNG lies over them): the box ends past the last
+        corners = (min(xs), min(ys), max(xs) + 1, max(ys) + 1)
     else:
-        xs, ys = [x for x, _ in xy], [y for _, y in xy]
         corners = (min(xs), min(ys), max(xs), max(ys))
     if not pixel_values_ok(*corners):
         raise LabelFormatError(f"shape {n} ({kind}) has a point that is not a finite number of pixels")
     polygon = [[v for point in xy for v in point]] if kind in _POLYGONS else None
-    return tuple(round(v, 6) for v in corners), polygon
+    return label.strip(), tuple(round(v, 6) for v in corners), polygon
+
+
+def _shown(shapes: list, image: Path, width: int, height: int) -> tuple[list, int, int, bool]:
+    """X-AnyLabeling's shapes, made on the stored pixels of ``image``, on the image as shown (EXIF
+    orientation applied); the image's size as shown; whether anything was turned. An image that
+    cannot be read keeps them as they are."""
+    try:
+        shown_w, shown_h, orientation = image_header(image)
+    except ImageReadError:
+        return shapes, width, height, False
+    if orientation == 1:
+        return shapes, width, height, False
+    stored_w, stored_h = (shown_h, shown_w) if orientation in (5, 6, 7, 8) else (shown_w, shown_h)
+
+    def point(x: float, y: float) -> tuple[float, float]:
+        return stored_to_shown(x, y, x, y, stored_w, stored_h, orientation)[:2]
+
+    turned = []
+    for label, (x1, y1, x2, y2), difficult, polygons in shapes:
+        a1, b1, a2, b2 = stored_to_shown(x1, y1, x2, y2, stored_w, stored_h, orientation)
+        if polygons is not None:
+            polygons = [[v for k in range(0, len(p), 2) for v in point(p[k], p[k + 1])] for p in polygons]
+        turned.append((label, tuple(round(v, 6) for v in (a1, b1, a2, b2)), difficult, polygons))
+    return turned, shown_w, shown_h, True
