@@ -46,6 +46,36 @@ class LabelFileDialogs(QObject):
         if source:
             self.import_labels(fmt, Path(source))
 
+    LABELME_LOOKED_AT = 2000  # images whose name a labelme file beside them is looked for, as a folder without labels opens
+
+    def offer_labelme(self) -> bool:
+        """A folder with no labels yet, whose images have labelme or X-AnyLabeling files beside them
+        (``a.json`` by ``a.jpg``, as both tools save): asks to import them (a labelme user opening
+        their folder saw no boxes, and no word on the files beside them). Whether it began to."""
+        from core.atomic import parse_json
+        from core.formats.labelme import is_labelme
+
+        ws = self.workspace
+        if ws is None or ws.read_only or ws.store.has_labels():
+            return False
+        beside = [path for name in self.files.model.names[:self.LABELME_LOOKED_AT]
+                  if (path := (ws.folder / name).with_suffix(".json")).is_file()]
+        def labelme_file(path: Path) -> bool:
+            try:  # (a file of labelme's may hold its image, megabytes of it: a few are read on the GUI thread, not all)
+                return is_labelme(parse_json(path.read_text(encoding="utf-8-sig")))
+            except (OSError, UnicodeDecodeError, ValueError):
+                return False
+
+        if (first := next((path for path in beside[:5] if labelme_file(path)), None)) is None:
+            return False
+        many = f"{count_of(len(beside), 'image')}" + (" or more" if len(self.files.model.names) > self.LABELME_LOOKED_AT else "")
+        if not self.confirm("labelme labels", f"{many} here {'has' if len(beside) == 1 else 'have'} a labelme or X-AnyLabeling file "
+                                              f"beside {'it' if len(beside) == 1 else 'them'} (the first: {first.name}). Import "
+                                              "their boxes? (One undo step; the files stay as they are. File ▸ Import Labels does "
+                                              "it later.)", undoable=True):
+            return False
+        return self.import_labels("labelme", ws.folder)
+
     def import_labels(self, fmt: str, source: Path) -> bool:
         """Read in the background, then add the boxes as one undo step (``transfer.finished`` says how it went)."""
         return self.workspace is not None and self.transfer.import_labels(self.workspace, fmt, source, set(self.files.model.names))

@@ -521,6 +521,8 @@ class MainWindow(QMainWindow):
         self._relisted()
         if total == 0:
             self.canvas.show_message(f"No images in {self.workspace.folder}\n(File ▸ Open Folder… to choose another)")
+        else:
+            self.label_files.offer_labelme()
 
     def _relisted(self) -> None:
         self.training_panel.set_folder_images(self.files.model.names)

@@ -963,6 +963,26 @@ def test_a_labelme_folder_is_imported_beside_or_apart_from_its_images(qtbot, tmp
     window.close()
 
 
+def test_a_folder_labelled_in_labelme_offers_to_import_its_files_as_it_opens(qtbot, tmp_path, settings):
+    """A labelme user opening their folder saw no boxes, and no word on the files beside the images."""
+    folder = tmp_path / "f"
+    shutil.copytree(DEMO, folder, ignore=shutil.ignore_patterns("*.json"))
+    height, width = load_image(folder / "chess_01.jpg").shape[:2]
+    (folder / "chess_01.json").write_text(json.dumps({"shapes": [{"label": "rook", "points": [[10, 20], [60, 90]],
+                                                                  "shape_type": "rectangle"}],
+                                                      "imagePath": "chess_01.jpg", "imageWidth": width, "imageHeight": height}))
+    asked = []
+    window = MainWindow(folder=folder, settings=settings, confirm=lambda title, text, undoable=False: asked.append(text) or True)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: bool(window.workspace.store.boxes("chess_01.jpg")), timeout=10_000)
+    assert asked[0].startswith("1 image here has a labelme or X-AnyLabeling file beside it (the first: chess_01.json). Import their boxes?")
+    assert [(b.x1, b.y1, b.x2, b.y2) for b in window.workspace.store.boxes("chess_01.jpg")] == [(10, 20, 60, 90)]
+    window.workspace.undo_stack.undo()  # one step
+    assert not window.workspace.store.has_labels()
+    window.close()
+
+
 def test_an_import_clips_boxes_to_their_image_and_says_what_it_left_out_and_merged(qtbot, tmp_path, settings):
     """A box wholly outside its image was added unseen (nor could it be deleted), a flat one made the
     next COCO export fail its check, and two classes of one name became one: nothing was said."""
