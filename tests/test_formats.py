@@ -542,6 +542,30 @@ def test_a_voc_object_without_a_corner_is_named_and_a_full_image_path_is_the_ima
         assert [im.file_name for im in read_voc(folder).images] == ["a.jpg"]
 
 
+def test_a_voc_folder_passes_over_other_xml_files_and_takes_a_missing_size_from_the_image(tmp_path, capsys):
+    """A camera's settings.xml beside the labels refused the whole folder; a file without <size>
+    was refused though the image says it."""
+    from PIL import Image
+
+    folder = tmp_path / "voc"
+    _voc(folder, 1, 100)
+    (folder / "a.xml").write_text(re.sub(r"<size>.*</size>", "", (folder / "a.xml").read_text()))
+    (folder / "camera.xml").write_text("<config><iso>100</iso></config>")
+    others: list[str] = []
+    (image,) = read_voc(folder, others).images
+    assert (image.width, image.height) == (0, 0) and others == ["camera.xml"]
+    out = tmp_path / "out.json"
+    assert main(["convert", "--from", "voc", str(folder), "--to", "coco", str(out)]) == 1
+    assert "has no image size in the labels: give the image folder (--images DIR)" in capsys.readouterr().err
+    Image.new("RGB", (640, 480)).save(tmp_path / "a.jpg")
+    assert main(["convert", "--from", "voc", str(folder), "--to", "coco", str(out), "--images", str(tmp_path)]) == 3
+    assert "1 XML file that is not a VOC annotation passed over (camera.xml)" in capsys.readouterr().err
+    assert json.loads(out.read_text())["images"][0]["width"] == 640
+    (folder / "a.xml").unlink()
+    with pytest.raises(LabelFormatError, match=r"no VOC annotations \(1 other .xml file\)"):
+        read_voc(folder)
+
+
 def test_convert_says_which_images_of_the_labels_are_not_under_images(tmp_path, capsys):
     """A VOC2012 folder given whole with --images at its root: the file names written were
     Annotations/x.jpg, which lead nowhere, and the exit code said all went well."""

@@ -20,11 +20,15 @@ from core.formats import (
 )
 from core.formats.coco import check_file_name
 from core.labels import Box, Category, ImageEntry, LabelSet
+from core.text import count
 
 
-def read_voc(folder: Path | str) -> LabelSet:
-    """Every ``*.xml`` under ``folder``. Categories get ids 1..N in name order; an annotation
-    without objects makes its image a negative (reviewed, no boxes)."""
+def read_voc(folder: Path | str, others: list[str] | None = None) -> LabelSet:
+    """Every ``*.xml`` under ``folder`` that is a VOC annotation; the other XML files (a camera's
+    settings beside the labels: the whole folder was refused) are passed over, and their paths put
+    in ``others``. Categories get ids 1..N in name order; an annotation without objects makes its
+    image a negative (reviewed, no boxes); one without ``<size>`` has the size 0 × 0, read from the
+    image where it is known."""
     folder = Path(folder)
     if not folder.is_dir():
         raise LabelFormatError(f"{folder}: {'no such folder' if not folder.exists() else 'a file, not a folder of VOC .xml files'}")
@@ -37,6 +41,10 @@ def read_voc(folder: Path | str) -> LabelSet:
     for path in files:
         try:
             root = ET.parse(path).getroot()
+            if root.tag != "annotation":
+                if others is not None:
+                    others.append(path.relative_to(folder).as_posix())
+                continue
             filename = (root.findtext("filename") or "").strip() or path.with_suffix(".jpg").name
             if PureWindowsPath(filename).is_absolute() or filename.startswith(("/", "\\")):
                 filename = PureWindowsPath(filename).name  # a tool's full path (/data/a.jpg, C:\\data\\a.jpg): the image beside the file
@@ -44,9 +52,12 @@ def read_voc(folder: Path | str) -> LabelSet:
             if str(rel) in labelled_by:  # which file's boxes are the image's is unknowable: the COCO file written could not be read
                 raise LabelFormatError(f"{labelled_by[str(rel)]} and {path} both label {rel}: keep one of them")
             labelled_by[str(rel)] = path
-            if root.tag != "annotation" or root.findtext("size/width") is None or root.findtext("size/height") is None:
-                raise LabelFormatError(f"{path}: not a Pascal VOC annotation (no <annotation> with <size><width> and <height>)")
-            width, height = (side_in_pixels(root.findtext(f"size/{side}"), f"<{side}>") for side in ("width", "height"))
+            if root.find("size") is None:  # (refused: its size is the image's, read where the image is known)
+                width = height = 0
+            elif root.findtext("size/width") is None or root.findtext("size/height") is None:
+                raise LabelFormatError(f"{path}: not a Pascal VOC annotation (a <size> without <width> and <height>)")
+            else:
+                width, height = (side_in_pixels(root.findtext(f"size/{side}"), f"<{side}>") for side in ("width", "height"))
             objects = []
             for n, obj in enumerate(root.iter("object"), start=1):
                 b = obj.find("bndbox")
@@ -77,16 +88,18 @@ def read_voc(folder: Path | str) -> LabelSet:
             raise
         except (ET.ParseError, AttributeError, TypeError, ValueError) as exc:
             raise LabelFormatError(f"{path}: not a Pascal VOC annotation ({exc})") from None
-        parsed.append((str(rel), width, height, objects))
+        parsed.append((str(rel), width, height, objects, path))
+    if not parsed:
+        raise LabelFormatError(f"{folder}: no VOC annotations ({count(len(files), 'other .xml file')})")
     ids = {name: i + 1 for i, name in enumerate(sorted(names))}
     images = []
-    for index, (rel, width, height, objects) in enumerate(parsed, start=1):
+    for index, (rel, width, height, objects, path) in enumerate(parsed, start=1):
         boxes = [Box(x1, y1, x2, y2, ids[name], iscrowd=difficult, extra=extra) for name, x1, y1, x2, y2, difficult, extra in objects]
         # an annotation without objects says "nothing here": a negative, reviewed as holding no object
         try:
             file_name = check_file_name(rel)
         except LabelFormatError as exc:  # (an absolute <filename> was refused naming no file)
-            raise LabelFormatError(f"{files[index - 1]}: {exc}") from None
+            raise LabelFormatError(f"{path}: {exc}") from None
         images.append(ImageEntry(index, file_name, width, height, boxes, reviewed=not boxes))
     return LabelSet([Category(i, n) for n, i in ids.items()], images)
 
