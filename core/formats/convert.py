@@ -268,7 +268,19 @@ def crowd_left_out(labels: LabelSet, fmt: str) -> str:
 def with_image_files(labels: LabelSet, images: Path | str) -> tuple[LabelSet, list[str]]:
     """The labels of images whose file is in the folder ``images``, and the names of those whose
     file is not (labels kept for images gone from the folder: exported, a trainer stopped on them)."""
-    gone = [im.file_name for im in labels.images if not (Path(images) / im.file_name).is_file()]
+    listed: dict[str, set[str]] = {}  # a folder's names, read once: a stat per image took 6.4 µs (0.6 s at 100,000 images)
+    root = os.fspath(images)
+
+    def there(name: str) -> bool:
+        folder, _, base = name.rpartition("/")  # (file names are POSIX paths under the image folder)
+        if folder not in listed:
+            try:
+                listed[folder] = {entry.name for entry in os.scandir(os.path.join(root, folder)) if entry.is_file()}
+            except OSError:  # (no such folder, or not one)
+                listed[folder] = set()
+        return base in listed[folder]
+
+    gone = [im.file_name for im in labels.images if not there(im.file_name)]
     if not gone:
         return labels, []
     missing = set(gone)
