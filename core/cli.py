@@ -637,12 +637,18 @@ def _convert(args: argparse.Namespace) -> int:
             ask = "--images must be the folder that holds them" if args.images is not None else "give their folder (--images DIR)"
             raise ValueError(f"{count(len(missing), 'image')} of the labels not in {where.absolute()} (the first: {missing[0]}): the CSV's "
                              f"paths lead to the images, so {ask}; nothing was written")
-    if args.images is not None and args.target_format != "csv":  # (a CSV is refused above: its paths lead to the images)
-        if missing := with_image_files(labels, args.images)[1]:  # (written as they were, without a word: file names that lead nowhere)
-            hint = ("; for a VOC2012 folder, give its Annotations folder as the source and its JPEGImages folder as --images"
-                    if args.source_format == "voc" and (source / "Annotations").is_dir() else "")
-            problems.append(f"{count(len(missing), 'image')} of the labels not found under --images {args.images} "
-                            f"(the first: {missing[0]}){hint}: written as they are")
+    # the images a labelme folder's files name lie beside them, unless --images says where (a CSV is refused above: its paths lead
+    # to the images); file names that lead nowhere were written without a word, and X-AnyLabeling's boxes left on stored pixels
+    if (args.images is not None or args.source_format == "labelme") and args.target_format != "csv" and \
+            (missing := with_image_files(labels, images)[1]):
+        if args.images is None and len(missing) == len(labels.images):
+            raise ValueError(f"none of the {count(len(missing), 'image')} the labelme files name is beside them in {source} (the first: "
+                             f"{missing[0]}): give their folder (--images DIR); nothing was written")
+        where = f"--images {args.images}" if args.images is not None else f"{source}, beside the labelme files"
+        hint = ("; for a VOC2012 folder, give its Annotations folder as the source and its JPEGImages folder as --images"
+                if args.source_format == "voc" and (source / "Annotations").is_dir() else "")
+        problems.append(f"{count(len(missing), 'image')} of the labels not found under {where} (the first: {missing[0]}){hint}: "
+                        "written as they are")
     labels = with_image_sizes(labels, images)
     # (YOLO's and CSV's sizes are the images' own; labelme's images are beside its files unless --images says otherwise)
     if (args.images is not None or args.source_format == "labelme") and args.source_format not in ("yolo", "csv"):
@@ -822,7 +828,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--from", dest="source_format", required=True, choices=["coco", "voc", "yolo", "csv", "labelme"],
                    help="the source's format (labelme: labelme's or X-AnyLabeling's JSON files, read only)")
     c.add_argument("source", help="a JSON file for COCO, a CSV file for RetinaNet CSV (its class list beside it: NAME_classes.csv, "
-                                  "classes.csv or class_list.csv), a folder for VOC and YOLO")
+                                  "classes.csv or class_list.csv), a folder for VOC, YOLO and labelme (its images beside its "
+                                  "files unless --images says where)")
     c.add_argument("--to", dest="target_format", required=True, choices=["coco", "voc", "yolo", "csv"], help="the target's format")
     c.add_argument("target", help="a JSON file for COCO, a CSV file for RetinaNet CSV (its class list is written beside it as "
                                   "NAME_classes.csv), a folder for VOC and YOLO")

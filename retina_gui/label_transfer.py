@@ -172,6 +172,8 @@ class LabelTransfer(QObject):
 
                 check = f", class list {class_list_path(task.target).name} beside it (corners rounded outwards to whole pixels)"
             (images, boxes), missing, notes, crowd = result
+            if crowd:  # (in the status bar alone, it was gone in 10 s, cut at 1280 px)
+                notes.append(crowd)
             removed = f"; {count(task.removed, 'label file')} of images with no labels now removed" if task.removed else ""
             left_out = f" ({crowd})" if crowd else ""
             self.message.emit(f"exported {count(images, 'image')}, {count(boxes, 'box')}{left_out} to {task.target}{check}{removed}")
@@ -210,7 +212,7 @@ class LabelTransfer(QObject):
             problems.append(f"{count(len(unlisted), 'labelled image')} in the folder but not listed (File ▸ Include Subfolders is off?) "
                             f"skipped, e.g. {unlisted[0]}")
         if problems:
-            self.problem.emit("Import", f"Imported {count(added, 'box')}. Problems:\n" + "\n".join(problems[:20]))
+            self.problem.emit("Import", f"Imported {count(added, 'box')}. Notes:\n" + "\n".join(problems[:20]))
         again = f"; {count(repeated, 'box')} already there {'was' if repeated == 1 else 'were'} not added again" if repeated else ""
         marked = f", {count(reviewed, 'image')} marked reviewed" if reviewed else ""
         self.message.emit(f"imported {count(added, 'box')}{marked} from {source}{again}")

@@ -244,7 +244,7 @@ def test_convert_to_yolo_says_which_crowd_regions_it_leaves_out(tmp_path, capsys
                                   "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 20, 20]},
                                                   {"id": 2, "image_id": 1, "category_id": 1, "bbox": [30, 30, 20, 20], "iscrowd": 1}]}))
     assert main(["convert", "--from", "coco", str(source), "--to", "yolo", str(tmp_path / "yolo")]) == 0
-    assert "1 image, 1 box (1 crowd region left out: YOLO has no form for them; VOC “difficult” boxes are read as crowd regions), 1 category written to" in capsys.readouterr().err
+    assert "1 image, 1 box (1 crowd region left out: YOLO has no form for them; boxes marked “difficult” (VOC, X-AnyLabeling) are read as crowd regions), 1 category written to" in capsys.readouterr().err
 
 
 def test_train_names_the_option_of_a_wrong_image_folder_and_refuses_val_images_alone(tmp_path, capsys):
@@ -396,7 +396,7 @@ def test_convert_says_what_its_source_is_not_and_a_note_is_no_skip(tmp_path, cap
     assert f"{tmp_path / 'nosuch'}: no such folder" in capsys.readouterr().err
     (tmp_path / "yolo").mkdir()
     assert main(["convert", "--from", "yolo", str(tmp_path / "yolo"), "--to", "coco", str(tmp_path / "o.json"), "--images", str(tmp_path)]) == 1
-    assert "no classes.txt (the class names, one a line" in capsys.readouterr().err
+    assert "no classes.txt: write the class names into it, one a line, the first line class 0" in capsys.readouterr().err
     shutil.copy(PHOTOS / "skimage" / "coffee.png", tmp_path / "coffee.png")
     (tmp_path / "a.csv").write_text("coffee.png,10,10,50,50,cup\n")
     # classes numbered as they come is a note: exit code 3 said "inputs skipped"

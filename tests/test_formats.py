@@ -1098,8 +1098,7 @@ def test_labelme_and_x_anylabeling_files_are_read_as_boxes_of_their_shapes(tmp_p
         ("car", 10, 20, 50, 40, False), ("tree", 90, 10, 120, 40, False), ("ball", 140, 40, 160, 60, False), ("car", 0, 0, 5, 5, True)]
     assert a.boxes[1].segmentation == [[100, 10, 120, 30, 90, 40]] and a.boxes[0].segmentation is None
     assert (a.width, a.height) == (200, 100) and by_name["c.jpg"].reviewed and not by_name["c.jpg"].boxes
-    assert problems == ["3 shapes that bound no object left out (1 line, 1 linestrip, 1 point)",
-                        "1 JSON file that is not labelme's passed over (annotations.coco.json)"]
+    assert problems == ["3 shapes that bound no object left out (1 line, 1 linestrip, 1 point)"]  # (a COCO file beside them: no news)
     # converted to COCO (images beside the files, by default): the polygon written back, the self-check passed
     for name in ("a.jpg", "c.jpg", "json/b.jpg"):
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
@@ -1110,6 +1109,15 @@ def test_labelme_and_x_anylabeling_files_are_read_as_boxes_of_their_shapes(tmp_p
     assert "3 shapes that bound no object left out" in err and "3 images, 5 boxes, 3 categories written to" in err
     written = json.loads(out.read_text())
     assert [a["segmentation"] for a in written["annotations"] if a.get("segmentation")] == [[[100, 10, 120, 30, 90, 40]]]
+    # images not beside the files: said (they were written, exit 0); none there: refused, with --images asked for
+    (folder / "c.jpg").unlink()
+    assert main(["convert", "--from", "labelme", str(folder), "--to", "coco", str(out)]) == 3
+    assert f"1 image of the labels not found under {folder}, beside the labelme files (the first: c.jpg)" in capsys.readouterr().err
+    apart = tmp_path / "apart"
+    _labelme(apart / "x.json", "x.jpg", [_shape("rectangle", [[1, 2], [3, 4]])])
+    assert main(["convert", "--from", "labelme", str(apart), "--to", "coco", str(tmp_path / "x.json")]) == 1
+    assert "none of the 1 image the labelme files name is beside them in " in capsys.readouterr().err
+    (folder / "c.jpg").write_bytes((folder / "a.jpg").read_bytes())
     # a labelme file given as COCO says what it is
     with pytest.raises(LabelFormatError, match=r"it is a labelme file, one image's: import its folder as labelme"):
         read_coco(folder / "a.json")

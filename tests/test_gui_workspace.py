@@ -1023,7 +1023,7 @@ def test_an_export_leaves_out_the_labels_of_images_gone_from_the_folder_and_says
     assert len(lines) == total - gone - 1 and not any("chess_03.jpg" in line for line in lines)
     assert window.reports[-1].startswith(f"Export: Exported to {out}. Notes:\n1 labelled image no longer in the folder left out "
                                          "(the first: chess_03.jpg); its labels stay here, in case it comes back")
-    assert "(1 crowd region left out: RetinaNet CSV has no form for them; VOC “difficult” boxes are read as crowd regions)" in \
+    assert "(1 crowd region left out: RetinaNet CSV has no form for them; boxes marked “difficult” (VOC, X-AnyLabeling) are read as crowd regions)" in \
            window.statusBar().currentMessage()
     assert store.boxes("chess_03.jpg")  # kept in the window
     window.close()

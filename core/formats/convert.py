@@ -260,8 +260,8 @@ def crowd_left_out(labels: LabelSet, fmt: str) -> str:
     crowd = [b for im in labels.images for b in im.boxes if b.iscrowd] if fmt in ("yolo", "csv") else []
     if not crowd:
         return ""
-    # (a COCO crowd region has its mask; a VOC "difficult" box, read as one, none)
-    difficult = "; VOC “difficult” boxes are read as crowd regions" if any(b.segmentation is None for b in crowd) else ""
+    # (a COCO crowd region has its mask; a box marked "difficult", read as one, none)
+    difficult = "; boxes marked “difficult” (VOC, X-AnyLabeling) are read as crowd regions" if any(b.segmentation is None for b in crowd) else ""
     return f"{count(len(crowd), 'crowd region')} left out: {'YOLO' if fmt == 'yolo' else 'RetinaNet CSV'} has no form for them{difficult}"
 
 

@@ -63,7 +63,8 @@ def read_labelme(folder: Path | str, cancel: CancelToken | None = None, images: 
             others.append(rel_json)  # (a JSON file of another kind, or none: not ours to refuse)
             continue
         if not is_labelme(data):
-            others.append(rel_json)
+            if not (isinstance(data, dict) and isinstance(data.get("images"), list)):  # (a COCO file beside them, the folder's own labels: no news)
+                others.append(rel_json)
             continue
         try:
             file_name = _image_name(data.get("imagePath"), PurePosixPath(rel_json), path)

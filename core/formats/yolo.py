@@ -37,8 +37,8 @@ def read_yolo(folder: Path | str, images: Path | str, cancel: CancelToken | None
     if not folder.is_dir():
         raise LabelFormatError(f"{folder}: {'no such folder' if not folder.exists() else 'a file, not a folder of YOLO .txt files'}")
     if not classes_file.is_file():  # (Ultralytics' data.yaml names the classes too: a dead end without a word on what is wanted)
-        raise LabelFormatError(f"{folder}: no classes.txt (the class names, one a line: line k is class k-1; a data.yaml's names: "
-                               "written so)")
+        raise LabelFormatError(f"{folder}: no classes.txt: write the class names into it, one a line, the first line class 0 "
+                               "(an Ultralytics data.yaml lists its names in that order)")
     # utf-8-sig: Windows Notepad starts a file with a byte-order mark, which became part of the first class's name
     try:
         names = [line.strip() for line in classes_file.read_text(encoding="utf-8-sig").splitlines()]
