@@ -139,7 +139,13 @@ class LabelTransfer(QObject):
                 clipped.extend(lines)
                 return listed
 
-            return on_listed(labels, clip), problems + clipped, unlisted, match
+            labels = on_listed(labels, clip)
+            difficult = sum(b.iscrowd and b.segmentation is None for im in labels.images if im.file_name in present for b in im.boxes)
+            if difficult and fmt in ("voc", "labelme"):  # (imported as "5 boxes", two of them left out of the class counts unsaid)
+                clipped.append(f"{count(difficult, 'box')} marked “difficult” imported as crowd regions: training ignores the anchors "
+                               "on them, evaluation counts neither a miss nor a false detection there, and YOLO and CSV exports "
+                               "leave them out")
+            return labels, problems + clipped, unlisted, match
 
         self._start(read)
         self.message.emit(f"reading {source} …")

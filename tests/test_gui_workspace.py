@@ -949,17 +949,19 @@ def test_a_labelme_folder_is_imported_beside_or_apart_from_its_images(qtbot, tmp
     source = tmp_path / "labelme"  # a folder of its own: imagePath leads out of it, to the images
     source.mkdir()
     for name, shapes in (("chess_01", [{"label": "rook", "points": [[10, 20], [60, 90]], "shape_type": "rectangle"},
-                                       {"label": "pawn", "points": [[100, 100], [140, 100], [120, 150]], "shape_type": "polygon"}]),
+                                       {"label": "pawn", "points": [[100, 100], [140, 100], [120, 150]], "shape_type": "polygon"},
+                                       {"label": "pawn", "points": [[200, 200], [240, 240]], "shape_type": "rectangle", "difficult": True}]),
                          ("chess_02", [])):
         (source / f"{name}.json").write_text(json.dumps({"shapes": shapes, "imagePath": f"../f/{name}.jpg", "imageData": None,
                                                          "imageWidth": width, "imageHeight": height}))
     assert transferred(qtbot, window, window.label_files.import_labels("labelme", source))
     store = window.workspace.store
     names = {c.id: c.name for c in store.categories}
-    assert [(names[b.category_id], b.x1, b.y1, b.x2, b.y2) for b in store.boxes("chess_01.jpg")] == [
-        ("rook", 10, 20, 60, 90), ("pawn", 100, 100, 140, 150)]
-    assert store.entry("chess_02.jpg").reviewed and not window.reports  # saved without shapes: a negative
-    assert "imported 2 boxes, 1 image marked reviewed from" in window.statusBar().currentMessage()
+    assert [(names[b.category_id], b.x1, b.y1, b.x2, b.y2, b.iscrowd) for b in store.boxes("chess_01.jpg")] == [
+        ("rook", 10, 20, 60, 90, False), ("pawn", 100, 100, 140, 150, False), ("pawn", 200, 200, 240, 240, True)]
+    assert store.entry("chess_02.jpg").reviewed  # saved without shapes: a negative
+    assert "imported 3 boxes, 1 image marked reviewed from" in window.statusBar().currentMessage()
+    assert "1 box marked “difficult” imported as crowd regions: training ignores the anchors on them" in window.reports[-1]
     window.close()
 
 
