@@ -642,8 +642,9 @@ def _convert(args: argparse.Namespace) -> int:
     if (args.images is not None or args.source_format == "labelme") and args.target_format != "csv" and \
             (missing := with_image_files(labels, images)[1]):
         if args.images is None and len(missing) == len(labels.images):
-            raise ValueError(f"none of the {count(len(missing), 'image')} the labelme files name is beside them in {source} (the first: "
-                             f"{missing[0]}): give their folder (--images DIR); nothing was written")
+            named = "the image the labelme file names is not beside it" if len(missing) == 1 else \
+                f"none of the {len(missing)} images the labelme files name is beside them"
+            raise ValueError(f"{named} in {source} (the first: {missing[0]}): give their folder (--images DIR); nothing was written")
         where = f"--images {args.images}" if args.images is not None else f"{source}, beside the labelme files"
         hint = ("; for a VOC2012 folder, give its Annotations folder as the source and its JPEGImages folder as --images"
                 if args.source_format == "voc" and (source / "Annotations").is_dir() else "")

@@ -1116,7 +1116,7 @@ def test_labelme_and_x_anylabeling_files_are_read_as_boxes_of_their_shapes(tmp_p
     apart = tmp_path / "apart"
     _labelme(apart / "x.json", "x.jpg", [_shape("rectangle", [[1, 2], [3, 4]])])
     assert main(["convert", "--from", "labelme", str(apart), "--to", "coco", str(tmp_path / "x.json")]) == 1
-    assert "none of the 1 image the labelme files name is beside them in " in capsys.readouterr().err
+    assert "the image the labelme file names is not beside it in " in capsys.readouterr().err
     (folder / "c.jpg").write_bytes((folder / "a.jpg").read_bytes())
     # a labelme file given as COCO says what it is
     with pytest.raises(LabelFormatError, match=r"it is a labelme file, one image's: import its folder as labelme"):
