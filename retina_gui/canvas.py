@@ -751,10 +751,10 @@ class Canvas(QGraphicsView):
         scrolling it into view: with the keyboard alone one box of many could not be picked to
         relabel, nudge or delete. On an image without boxes the keys stay here, and it is said (the
         focus moved on to the image search, and the next keys filtered the list: "da1")."""
-        if self._drag is not None:
+        if self._drag is not None or self.image_size is None:  # (no image: the panels, as elsewhere)
             return super().focusNextPrevChild(forward)
         if not self._items:
-            self.refused.emit("no boxes on this image to step through with Tab")
+            self.refused.emit("no boxes on this image to step through with Tab (Ctrl+F: the image search)")
             return True
         rects = [item.rect() for item in self._items]
         if self._selected or not self._tab_place:

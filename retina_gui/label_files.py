@@ -68,11 +68,13 @@ class LabelFileDialogs(QObject):
 
         if (first := next((path for path in beside[:5] if labelme_file(path)), None)) is None:
             return False
-        many = f"{count_of(len(beside), 'image')}" + (" or more" if len(self.files.model.names) > self.LABELME_LOOKED_AT else "")
-        if not self.confirm("labelme labels", f"{many} here {'has' if len(beside) == 1 else 'have'} a labelme or X-AnyLabeling file "
-                                              f"beside {'it' if len(beside) == 1 else 'them'} (the first: {first.name}). Import "
-                                              "their boxes? (One undo step; the files stay as they are. File ▸ Import Labels does "
-                                              "it later.)", undoable=True):
+        files = len(set(beside))  # (a.jpg and a.png: one a.json)
+        many = f"{count_of(files, 'image')}" + (" or more" if len(self.files.model.names) > self.LABELME_LOOKED_AT else "")
+        one = files == 1
+        if not self.confirm("labelme labels", f"{many} here {'has' if one else 'have'} a labelme or X-AnyLabeling file "
+                                              f"beside {'it' if one else 'them'} (the first: {first.name}). Import "
+                                              f"{'its' if one else 'their'} boxes? (One undo step; the files stay as they are. File ▸ "
+                                              "Import Labels does it later.)", undoable=True):
             return False
         return self.import_labels("labelme", ws.folder)
 

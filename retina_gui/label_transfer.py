@@ -142,7 +142,8 @@ class LabelTransfer(QObject):
             labels = on_listed(labels, clip)
             difficult = sum(b.iscrowd and b.segmentation is None for im in labels.images if im.file_name in present for b in im.boxes)
             if difficult and fmt in ("voc", "labelme"):  # (imported as "5 boxes", two of them left out of the class counts unsaid)
-                clipped.append(f"{count(difficult, 'box')} marked “difficult” imported as crowd regions: training ignores the anchors "
+                regions = "a crowd region" if difficult == 1 else "crowd regions"
+                clipped.append(f"{count(difficult, 'box')} marked “difficult” read as {regions}: training ignores the anchors "
                                "on them, evaluation counts neither a miss nor a false detection there, and YOLO and CSV exports "
                                "leave them out")
             return labels, problems + clipped, unlisted, match

@@ -165,8 +165,10 @@ class MainWindow(QMainWindow):
                       self.training_panel.pinned):
             for button in panel.findChildren(QAbstractButton):
                 # a click leaves the keys where they were (on the image): Space, the pan key, pressed the button clicked last
-                # again (Accept shown accepted the next image's predictions), as Tab still reaches it
-                button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+                # again (Accept shown accepted the next image's predictions), as Tab still reaches it; those Tab passes over
+                # (a search box's clear button) stay so
+                if button.focusPolicy() in (Qt.FocusPolicy.StrongFocus, Qt.FocusPolicy.ClickFocus, Qt.FocusPolicy.WheelFocus):
+                    button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.annotator.message.connect(self.say)
         self.annotator.class_needed.connect(self.class_choice.ask_class_for_drawn)
         self.annotator.image_shown.connect(self._remember_image)

@@ -383,15 +383,18 @@ class RateSpinBox(QDoubleSpinBox):
 
     def validate(self, text: str, pos: int):
         try:
-            value = float(text.strip())
+            value = float(text.strip().replace(",", "."))  # (a decimal comma was dropped as typed: "0,001" became 1.0)
         except ValueError:  # on the way to a number ("1e", "1e-"): typing goes on
-            typing = re.fullmatch(r"[0-9]*\.?[0-9]*([eE][-+]?[0-9]*)?", text.strip()) is not None
+            typing = re.fullmatch(r"[0-9]*[.,]?[0-9]*([eE][-+]?[0-9]*)?", text.strip()) is not None
             return QValidator.State.Intermediate if typing else QValidator.State.Invalid, text, pos
         inside = self.minimum() <= value <= self.maximum()
         return QValidator.State.Acceptable if inside else QValidator.State.Intermediate, text, pos
 
     def valueFromText(self, text: str) -> float:
-        return float(text.strip())
+        return float(text.strip().replace(",", "."))
+
+    def fixup(self, text: str) -> str:
+        return text  # (the spin box's own took group separators out of the number)
 
     def textFromValue(self, value: float) -> str:
         return f"{value:g}"

@@ -1127,19 +1127,25 @@ def test_labelme_and_x_anylabeling_files_are_read_as_boxes_of_their_shapes(tmp_p
         _shape("mask", [[30, 40], [39, 49]], mask="iVBORw0KGgo="),  # its pixels' first and last column and row
         _shape("polygon", [[50, 50], [60, 50], [55, 60]], label="person", group_id=1),
         _shape("polygon", [[50, 80], [60, 80], [55, 90]], label="person", group_id=1),
-        _shape("rectangle", [[1, 2]]), _shape("cuboid", [[1, 1], [2, 2]])])
+        _shape("rectangle", [[1, 2]]), _shape("cuboid", [[1, 1], [2, 2]]),
+        _shape("rectangle", [[5, 5], [5, 9]]),  # no width (the COCO file's self-check refused the folder)
+        _shape("rectangle", [[1, 1], [4, 4]], group_id=[1]),  # past reading (a traceback: unhashable)
+        _shape("rectangle", [[70, 70], [80, 80]], label="dog", group_id=2, difficult=True),  # a part marked difficult: the
+        _shape("rectangle", [[85, 70], [95, 80]], label="dog", group_id=2)])  # object is not
+
     _labelme(folder / "e.json", "e.jpg", [_shape("point", [[1, 1]])])  # its one shape left out: not "nothing here"
     (folder / "f.json").write_text(json.dumps({"flags": {"__ignore__": False, "cat": True}, "shapes": [], "imagePath": ""}))
     Image.new("RGB", (20, 10)).save(folder / "f.png")  # no imagePath: the image of its name beside it
+    Image.new("RGB", (20, 10)).save(folder / "f.b.jpg")  # (not f.json's: a glob of "f.*" took it)
     labels, problems = read_labelme(folder)
     names = {c.id: c.name for c in labels.categories}
     by_name = {im.file_name: im for im in labels.images}
     d = by_name["d.jpg"]
-    assert [(names[b.category_id], b.x1, b.y1, b.x2, b.y2) for b in d.boxes] == [
-        ("car", 0, 0, 20, 20), ("car", 30, 40, 40, 50), ("person", 50, 50, 60, 90)]
+    assert [(names[b.category_id], b.x1, b.y1, b.x2, b.y2, b.iscrowd) for b in d.boxes] == [
+        ("car", 0, 0, 20, 20, False), ("car", 30, 40, 40, 50, False), ("person", 50, 50, 60, 90, False), ("dog", 70, 70, 95, 80, False)]
     assert d.boxes[2].segmentation == [[50, 50, 60, 50, 55, 60], [50, 80, 60, 80, 55, 90]] and d.boxes[0].segmentation
     assert not by_name["e.jpg"].reviewed and not by_name["f.png"].reviewed  # (a class flagged for the whole image)
-    assert "1 shape that could not be read left out (the first: d.json: shape 5 (rectangle) has 1 point, fewer than 2)" in problems
+    assert "3 shapes that could not be read left out (the first: d.json: shape 5 (rectangle) has 1 point, fewer than 2)" in problems
     assert "5 shapes that bound no object left out (1 cuboid, 1 line, 1 linestrip, 2 point)" in problems
 
 
@@ -1157,3 +1163,13 @@ def test_x_anylabeling_boxes_on_an_exif_turned_photo_are_turned_as_it_is_shown(t
         in capsys.readouterr().err
     (annotation,) = json.loads(out.read_text())["annotations"]
     assert annotation["bbox"] == [1800 - 110, 1200 - 220, 100, 200]
+    # a turned photo (orientation 6) whose file gives the size as shown was made on the photo as shown: not turned again
+    from core.formats.labelme import read_labelme
+
+    shutil.copy(DATASETS / "exif_orientation" / "Landscape_6.jpg", folder / "p.jpg")
+    shape = _shape("rectangle", [[10, 20], [110, 220]], difficult=False, attributes={}, kie_linking=[])
+    for size, turned in (((1800, 1200), False), ((1200, 1800), True)):
+        _labelme(folder / "p.json", "p.jpg", [shape], size=size)
+        labels, problems = read_labelme(folder, images=folder)
+        (box,) = labels.images[0].boxes
+        assert ((box.x1, box.y1) != (10, 20)) is turned and any("turned" in p for p in problems) is turned

@@ -961,7 +961,7 @@ def test_a_labelme_folder_is_imported_beside_or_apart_from_its_images(qtbot, tmp
         ("rook", 10, 20, 60, 90, False), ("pawn", 100, 100, 140, 150, False), ("pawn", 200, 200, 240, 240, True)]
     assert store.entry("chess_02.jpg").reviewed  # saved without shapes: a negative
     assert "imported 3 boxes, 1 image marked reviewed from" in window.statusBar().currentMessage()
-    assert "1 box marked “difficult” imported as crowd regions: training ignores the anchors on them" in window.reports[-1]
+    assert "1 box marked “difficult” read as a crowd region: training ignores the anchors on them" in window.reports[-1]
     window.close()
 
 
@@ -978,7 +978,7 @@ def test_a_folder_labelled_in_labelme_offers_to_import_its_files_as_it_opens(qtb
     qtbot.addWidget(window)
     window.show()
     qtbot.waitUntil(lambda: bool(window.workspace.store.boxes("chess_01.jpg")), timeout=10_000)
-    assert asked[0].startswith("1 image here has a labelme or X-AnyLabeling file beside it (the first: chess_01.json). Import their boxes?")
+    assert asked[0].startswith("1 image here has a labelme or X-AnyLabeling file beside it (the first: chess_01.json). Import its boxes?")
     assert [(b.x1, b.y1, b.x2, b.y2) for b in window.workspace.store.boxes("chess_01.jpg")] == [(10, 20, 60, 90)]
     window.workspace.undo_stack.undo()  # one step
     assert not window.workspace.store.has_labels()
@@ -2421,10 +2421,15 @@ def test_keys_stay_on_the_image_after_tab_on_an_empty_one_and_a_click_on_a_panel
     window.workspace.delete_boxes("chess_01.jpg", list(range(len(window.workspace.store.boxes("chess_01.jpg")))))
     canvas.setFocus()
     qtbot.keyClick(canvas, Qt.Key.Key_Tab)
-    assert QApplication.focusWidget() is canvas and window.statusBar().currentMessage() == "no boxes on this image to step through with Tab"
+    assert QApplication.focusWidget() is canvas
+    assert window.statusBar().currentMessage() == "no boxes on this image to step through with Tab (Ctrl+F: the image search)"
     buttons = [b for panel in (window.files, window.classes, window.model_panel, window.anchor_panel, window.evaluation_panel,
                                window.training_panel, window.training_panel.pinned) for b in panel.findChildren(QAbstractButton)]
-    assert buttons and all(b.focusPolicy() == Qt.FocusPolicy.TabFocus for b in buttons)
+    clicked_into = (Qt.FocusPolicy.StrongFocus, Qt.FocusPolicy.ClickFocus, Qt.FocusPolicy.WheelFocus)
+    assert buttons and not any(b.focusPolicy() in clicked_into for b in buttons)
+    assert window.model_panel.predict_button.focusPolicy() == Qt.FocusPolicy.TabFocus  # (Tab reaches it)
+    clear = next(b for b in window.files.search.findChildren(QAbstractButton))  # the search box's clear button: Tab passes it over
+    assert clear.focusPolicy() == Qt.FocusPolicy.NoFocus
     qtbot.mouseClick(window.model_panel.predict_button, Qt.MouseButton.LeftButton)
     assert QApplication.focusWidget() is canvas
 
@@ -2452,6 +2457,9 @@ def test_a_learning_rate_is_typed_as_a_power_of_ten(qtbot, demo):
     assert spin.value() == pytest.approx(0.001) and spin.text() == "0.001"
     spin.setValue(2e-5)
     assert spin.text() == "2e-05"
+    spin.lineEdit().setText("0,001")  # a decimal comma (it was dropped as typed: "0001", then the maximum)
+    spin.interpretText()
+    assert spin.value() == pytest.approx(0.001)
 
 
 def test_clearing_the_search_takes_its_end_of_list_note_with_it(qtbot, demo):

@@ -278,7 +278,8 @@ def with_image_files(labels: LabelSet, images: Path | str) -> tuple[LabelSet, li
                 listed[folder] = {entry.name for entry in os.scandir(os.path.join(root, folder)) if entry.is_file()}
             except OSError:  # (no such folder, or not one)
                 listed[folder] = set()
-        return base in listed[folder]
+        # (not listed as written: a file system that ignores case, IMG_1.JPG for IMG_1.jpg, says by a stat)
+        return base in listed[folder] or os.path.isfile(os.path.join(root, name))
 
     gone = [im.file_name for im in labels.images if not there(im.file_name)]
     if not gone:

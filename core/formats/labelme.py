@@ -74,22 +74,25 @@ def read_labelme(folder: Path | str, cancel: CancelToken | None = None, images: 
         shapes, groups = [], {}
         for n, shape in enumerate(data["shapes"], start=1):
             kind = (shape.get("shape_type") or "polygon") if isinstance(shape, dict) else None  # (labelme 3: polygons, no type)
-            if kind is not None and kind not in _BOXED:
-                unboxed[str(kind)] += 1
+            if isinstance(kind, str) and kind not in _BOXED:
+                unboxed[kind] += 1
                 continue
             try:
                 label, corners, polygon = _read_shape(shape, kind, n)
+                group = shape.get("group_id")
+                if group is not None and (isinstance(group, bool) or not isinstance(group, (int, str))):
+                    raise LabelFormatError(f"shape {n} has a group_id that is no number or name: {group!r}")
             except LabelFormatError as exc:  # one shape past reading: it goes, the file's others stay
                 unread.append(f"{rel_json}: {exc}")
                 continue
             difficult = shape.get("difficult") is True  # (X-AnyLabeling's mark, VOC's "difficult")
-            group = shape.get("group_id")
             if group is not None and (label, group) in groups:  # one object in parts: one box around them
                 k = groups[label, group]
                 _, (a1, b1, a2, b2), was_difficult, polygons = shapes[k]
                 x1, y1, x2, y2 = corners
                 polygons = polygons + polygon if polygons is not None and polygon is not None else None
-                shapes[k] = (label, (min(a1, x1), min(b1, y1), max(a2, x2), max(b2, y2)), was_difficult or difficult, polygons)
+                # (difficult only when every part is: one part marked so made the whole object an ignored crowd region)
+                shapes[k] = (label, (min(a1, x1), min(b1, y1), max(a2, x2), max(b2, y2)), was_difficult and difficult, polygons)
                 continue
             if group is not None:
                 groups[label, group] = len(shapes)
@@ -138,9 +141,10 @@ def _image_name(image_path: object, rel_json: PurePosixPath, path: Path) -> str:
     """The image's path under the folder read: ``imagePath`` from the JSON file's folder; a full
     path, or one leaving the folder, is the image of that name beside the JSON file; none (a file
     holding its image in ``imageData``), an image of the JSON file's name beside it."""
-    if not isinstance(image_path, str) or not image_path.strip():
-        beside = sorted(p.name for p in path.parent.glob(f"{path.stem}.*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        return check_file_name((rel_json.parent / (beside[0] if beside else f"{path.stem}.jpg")).as_posix())
+    if not isinstance(image_path, str) or not image_path.strip():  # (a glob of the name took img1.jpg for img[1].json, a.b.jpg for a.json)
+        beside = sorted((p.suffix.lower() != ".jpg", p.name) for p in path.parent.iterdir()
+                        if p.stem == path.stem and p.suffix.lower() in IMAGE_SUFFIXES)
+        return check_file_name((rel_json.parent / (beside[0][1] if beside else f"{path.stem}.jpg")).as_posix())
     text = image_path.strip().replace("\\", "/")
     windows = PureWindowsPath(image_path.strip())
     if windows.is_absolute() or text.startswith("/") or windows.drive:
@@ -163,6 +167,8 @@ def _read_shape(shape: object, kind: str | None, n: int) -> tuple[str, tuple[flo
     rotated and oriented rectangles; None for the others)."""
     if kind is None:
         raise LabelFormatError(f"shape {n} is not an object")
+    if not isinstance(kind, str):
+        raise LabelFormatError(f"shape {n} has a shape_type that is no name: {kind!r}")
     label = shape.get("label")
     if not isinstance(label, str) or not label.strip():
         raise LabelFormatError(f"shape {n} has no label")
@@ -186,6 +192,8 @@ def _read_shape(shape: object, kind: str | None, n: int) -> tuple[str, tuple[flo
         corners = (min(xs), min(ys), max(xs), max(ys))
     if not pixel_values_ok(*corners):
         raise LabelFormatError(f"shape {n} ({kind}) has a point that is not a finite number of pixels")
+    if corners[2] <= corners[0] or corners[3] <= corners[1]:  # (the COCO file's self-check then refused the whole folder)
+        raise LabelFormatError(f"shape {n} ({kind}) has no width or height")
     polygon = [[v for point in xy for v in point]] if kind in _POLYGONS else None
     return label.strip(), tuple(round(v, 6) for v in corners), polygon
 
@@ -201,6 +209,8 @@ def _shown(shapes: list, image: Path, width: int, height: int) -> tuple[list, in
     if orientation == 1:
         return shapes, width, height, False
     stored_w, stored_h = (shown_h, shown_w) if orientation in (5, 6, 7, 8) else (shown_w, shown_h)
+    if (width, height) == (shown_w, shown_h) != (stored_w, stored_h):  # made on the photo as shown (a file saved from labelme)
+        return shapes, width, height, False
 
     def point(x: float, y: float) -> tuple[float, float]:
         return stored_to_shown(x, y, x, y, stored_w, stored_h, orientation)[:2]
