@@ -605,9 +605,10 @@ def _convert(args: argparse.Namespace) -> int:
     if args.target == "-":  # (a file, or folder, named "-" was written)
         raise ValueError("target -: only retina predict writes to standard output; give the file or folder to write")
     target, source = Path(args.target), Path(args.source)
-    # RetinaNet CSV's paths are relative to its folder, labelme's images lie beside its files: without --images, that is the image folder
+    # RetinaNet CSV's paths are relative to its folder, labelme's images lie beside its files, as LabelImg's beside its VOC
+    # files (a size a VOC file lacks is read there): without --images, that is the image folder
     images = args.images if args.images is not None else source.parent if args.source_format == "csv" else \
-        source if args.source_format == "labelme" else None
+        source if args.source_format in ("labelme", "voc") else None
     inputs = [source]
     if args.source_format == "csv" and source.is_file() and (classes := found_class_list(source)) is not None:
         inputs.append(classes)  # read with the source: written over, the class ids would be lost

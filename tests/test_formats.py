@@ -556,7 +556,12 @@ def test_a_voc_folder_passes_over_other_xml_files_and_takes_a_missing_size_from_
     assert (image.width, image.height) == (0, 0) and others == ["camera.xml"]
     out = tmp_path / "out.json"
     assert main(["convert", "--from", "voc", str(folder), "--to", "coco", str(out)]) == 1
-    assert "has no image size in the labels: give the image folder (--images DIR)" in capsys.readouterr().err
+    assert "a.jpg has no image size in the labels, and " in (err := capsys.readouterr().err) and "(the image folder is given by " \
+           "--images DIR)" in err
+    Image.new("RGB", (320, 240)).save(folder / "a.jpg")  # beside the file, as LabelImg keeps them: read there without --images
+    assert main(["convert", "--from", "voc", str(folder), "--to", "coco", str(out)]) == 3  # (camera.xml is said)
+    assert json.loads(out.read_text())["images"][0]["width"] == 320
+    (folder / "a.jpg").unlink()
     Image.new("RGB", (640, 480)).save(tmp_path / "a.jpg")
     assert main(["convert", "--from", "voc", str(folder), "--to", "coco", str(out), "--images", str(tmp_path)]) == 3
     assert "1 XML file that is not a VOC annotation passed over (camera.xml)" in capsys.readouterr().err

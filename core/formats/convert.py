@@ -101,7 +101,8 @@ def with_image_sizes(labels: LabelSet, images: Path | str | None, *, strict: boo
             if not strict:
                 out.append(im)
                 continue
-            raise LabelFormatError(f"{im.file_name} has no image size in the labels, and {exc}; nothing was written") from None
+            raise LabelFormatError(f"{im.file_name} has no image size in the labels, and {exc} (the image folder is given by "
+                                   "--images DIR); nothing was written") from None
         out.append(replace(im, width=w, height=h))
     return LabelSet(labels.categories, out, labels.extra)
 
