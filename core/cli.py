@@ -638,10 +638,10 @@ def _convert(args: argparse.Namespace) -> int:
             ask = "--images must be the folder that holds them" if args.images is not None else "give their folder (--images DIR)"
             raise ValueError(f"{count(len(missing), 'image')} of the labels not in {where.absolute()} (the first: {missing[0]}): the CSV's "
                              f"paths lead to the images, so {ask}; nothing was written")
-    # the images a labelme folder's files name lie beside them, unless --images says where (a CSV is refused above: its paths lead
-    # to the images); file names that lead nowhere were written without a word, and X-AnyLabeling's boxes left on stored pixels
-    if (args.images is not None or args.source_format == "labelme") and args.target_format != "csv" and \
-            (missing := with_image_files(labels, images)[1]):
+    # the images a labelme folder's files name lie beside them, unless --images says where: file names that lead nowhere were
+    # written without a word, and X-AnyLabeling's boxes left on stored pixels (a CSV is refused above: its paths lead to the images)
+    images_known = args.images is not None or args.source_format == "labelme"
+    if images_known and args.target_format != "csv" and (missing := with_image_files(labels, images)[1]):
         if args.images is None and len(missing) == len(labels.images):
             named = "the image the labelme file names is not beside it" if len(missing) == 1 else \
                 f"none of the {len(missing)} images the labelme files name is beside them"
@@ -652,8 +652,7 @@ def _convert(args: argparse.Namespace) -> int:
         problems.append(f"{count(len(missing), 'image')} of the labels not found under {where} (the first: {missing[0]}){hint}: "
                         "written as they are")
     labels = with_image_sizes(labels, images)
-    # (YOLO's and CSV's sizes are the images' own; labelme's images are beside its files unless --images says otherwise)
-    if (args.images is not None or args.source_format == "labelme") and args.source_format not in ("yolo", "csv"):
+    if images_known and args.source_format not in ("yolo", "csv"):  # (YOLO's and CSV's sizes are the images' own)
         labels, fit = fit_to_images(labels, images)
         problems += fit.fixed + ([f"{fit.unfitted_line}: written as they are"] if fit.unfitted else [])
     problems += export_notes(labels, args.target_format)

@@ -539,7 +539,7 @@ class EvaluationPanel(QWidget):
     def cancel(self) -> None:
         if self._waiting and not self._joined:
             self.predictions.cancel_folder()  # its end (batch_finished, cancelled) comes back to _predicted
-        elif self._waiting:  # (the Model tab's Predict folder, which Evaluate joined, was cancelled with it)
+        elif self._waiting:  # joined to the Model tab's Predict folder: it goes on (a cancel here stopped it too)
             self._cancelled()
         elif self._worker is not None:
             self.stop()

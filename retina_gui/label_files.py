@@ -60,6 +60,7 @@ class LabelFileDialogs(QObject):
             return False
         beside = [path for name in self.files.model.names[:self.LABELME_LOOKED_AT]
                   if (path := (ws.folder / name).with_suffix(".json")).is_file()]
+
         def labelme_file(path: Path) -> bool:
             try:  # (a file of labelme's may hold its image, megabytes of it: a few are read on the GUI thread, not all)
                 return is_labelme(parse_json(path.read_text(encoding="utf-8-sig")))

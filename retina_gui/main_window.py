@@ -155,14 +155,14 @@ class MainWindow(QMainWindow):
         self.wheel_guard = WheelOnlyWhenFocused(self)
         self.type_ahead = TypeAhead(self)
         self.slider_keys = SliderPageKeys(self)
-        for panel in (self.files, self.classes, self.model_panel, self.anchor_panel, self.evaluation_panel, self.training_panel):
+        panels = (self.files, self.classes, self.model_panel, self.anchor_panel, self.evaluation_panel, self.training_panel)
+        for panel in panels:
             self.wheel_guard.guard(panel)
             for box in panel.findChildren(QComboBox):
                 box.installEventFilter(self.type_ahead)
             for slider in panel.findChildren(QSlider):
                 slider.installEventFilter(self.slider_keys)
-        for panel in (self.files, self.classes, self.model_panel, self.anchor_panel, self.evaluation_panel, self.training_panel,
-                      self.training_panel.pinned):
+        for panel in (*panels, self.training_panel.pinned):
             for button in panel.findChildren(QAbstractButton):
                 # a click leaves the keys where they were (on the image): Space, the pan key, pressed the button clicked last
                 # again (Accept shown accepted the next image's predictions), as Tab still reaches it; those Tab passes over

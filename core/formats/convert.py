@@ -37,8 +37,10 @@ def read_labels(fmt: str, source: Path | str, images: Path | str | None = None,
     if fmt == "voc":
         others: list[str] = []
         labels = read_voc(source, others)
-        return labels, ([f"{count(len(others), 'XML file')} that {'is not a VOC annotation' if len(others) == 1 else 'are not VOC annotations'} passed over "
-                         f"({first_names(others, 3)})"] if others else [])
+        if not others:
+            return labels, []
+        what = "is not a VOC annotation" if len(others) == 1 else "are not VOC annotations"
+        return labels, [f"{count(len(others), 'XML file')} that {what} passed over ({first_names(others, 3)})"]
     if fmt == "csv":
         return read_retinanet_csv(source, images, keep_outside=keep_outside)
     if fmt == "labelme":
