@@ -587,14 +587,16 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from core.formats import writes_label_file
+    from core.formats import FORMAT_NAMES, writes_label_file
     from core.formats.convert import (
         NOTES,
         crowd_left_out,
         export_notes,
         first_label_file,
         fit_to_images,
+        labelme_file_over,
         read_labels,
+        unwritten_classes,
         with_image_files,
         with_image_sizes,
         write_labels,
@@ -621,27 +623,31 @@ def _convert(args: argparse.Namespace) -> int:
             # a file of the source folder: its classes.txt or a label file, lost to the JSON written over it
             raise ValueError(f"target {target} is a file of the source folder {source}: it would be overwritten; write to another file")
     elif target.exists() and not target.is_dir():
-        raise ValueError(f"{target} is a file: VOC and YOLO labels are written into a folder")
+        raise ValueError(f"{target} is a file: VOC, YOLO and labelme labels are written into a folder")
     elif target.is_dir() and (found := first_label_file(args.target_format, target)):
-        raise ValueError(f"{target} already holds {args.target_format.upper()} label files ({found.relative_to(target)}): write into a "
+        raise ValueError(f"{target} already holds {FORMAT_NAMES[args.target_format]} label files ({found.relative_to(target)}): write into a "
                          "folder without any (label files of other images would stay beside the new ones)")
     else:
         _check_writable(target if target.is_dir() else target.parent, f"{target}:")
     labels, problems = read_labels(args.source_format, args.source, images)
     labels = _relative_to_images(labels, args.images, args.target_format)
-    if args.target_format == "csv":
-        # its paths lead to the images written: without --images, the labels' folder is taken for
-        # theirs (Roboflow's COCO export holds them beside the JSON)
+    if args.target_format == "labelme" and (hit := next((p for p in inputs if labelme_file_over(labels, target, p)), None)):
+        raise ValueError(f"the labelme file of {labelme_file_over(labels, target, hit)} would be written over the input {hit}; "
+                         "write into another folder")
+    if args.target_format in ("csv", "labelme"):
+        # their paths lead to the images written (labelme opens a file's image by it): without --images, the
+        # labels' folder is taken for theirs (Roboflow's COCO export holds them beside the JSON)
         where = Path(images) if images is not None else source if source.is_dir() else source.parent
-        written = [im.file_name for im in labels.images if writes_label_file(im, "csv")]
+        written = [im.file_name for im in labels.images if writes_label_file(im, args.target_format)]
         if missing := [name for name in written if not (where / name).is_file()]:
             ask = "--images must be the folder that holds them" if args.images is not None else "give their folder (--images DIR)"
-            raise ValueError(f"{count(len(missing), 'image')} of the labels not in {where.absolute()} (the first: {missing[0]}): the CSV's "
-                             f"paths lead to the images, so {ask}; nothing was written")
+            paths = "the CSV's paths lead" if args.target_format == "csv" else "each labelme file's imagePath leads"
+            raise ValueError(f"{count(len(missing), 'image')} of the labels not in {where.absolute()} (the first: {missing[0]}): {paths} "
+                             f"to its image, so {ask}; nothing was written")
     # the images a labelme folder's files name lie beside them, unless --images says where: file names that lead nowhere were
     # written without a word, and X-AnyLabeling's boxes left on stored pixels (a CSV is refused above: its paths lead to the images)
     images_known = args.images is not None or args.source_format == "labelme"
-    if images_known and args.target_format != "csv" and (missing := with_image_files(labels, images)[1]):
+    if images_known and args.target_format not in ("csv", "labelme") and (missing := with_image_files(labels, images)[1]):
         if args.images is None and len(missing) == len(labels.images):
             named = "the image the labelme file names is not beside it" if len(missing) == 1 else \
                 f"none of the {len(missing)} images the labelme files name is beside them"
@@ -661,8 +667,8 @@ def _convert(args: argparse.Namespace) -> int:
     write_labels(labels, args.target_format, args.target, images=images if images is not None else source if source.is_dir() else source.parent)
     left_out = f" ({crowd})" if (crowd := crowd_left_out(labels, args.target_format)) else ""
     images, boxes = written_counts(labels, args.target_format)
-    print(f"{count(images, 'image')}, {count(boxes, 'box')}{left_out}, {count(len(labels.categories), 'category')} "
-          f"written to {args.target}", file=sys.stderr)
+    classes = len(labels.categories) - len(unwritten_classes(labels, args.target_format))
+    print(f"{count(images, 'image')}, {count(boxes, 'box')}{left_out}, {count(classes, 'category')} written to {args.target}", file=sys.stderr)
     serious = [p for p in problems if not p.startswith(NOTES)]  # (a note gave exit code 3, "inputs skipped")
     return EXIT_SKIPPED if serious else 0
 
@@ -672,8 +678,9 @@ def _relative_to_images(labels, images: str | None, target_format: str):
     file at that path under the target folder): absolute file names (a FiftyOne export's) are made
     relative to ``--images`` where they lie in it, else refused with the folder that would do (it
     said only "not a relative path inside the image folder", and for COCO and CSV took no --images)."""
-    from core.formats import path_under
+    from core.formats import FORMAT_NAMES, path_under
     from core.formats.coco import inside_folder
+    from core.formats.convert import FOLDER_FORMATS
     from core.labels import LabelSet
 
     outside = {im.file_name for im in labels.images if not inside_folder(im.file_name)}
@@ -688,10 +695,10 @@ def _relative_to_images(labels, images: str | None, target_format: str):
     way = "they are not all inside --images" if images is not None else "give --images, the folder that holds them, to write them relative to it"
     if images is None and all(Path(n).is_absolute() for n in outside):
         way += f" (here {os.path.commonpath([str(Path(n).parent) for n in outside])}?)"
-    writes = ("writes each image's label file at its path under the target folder" if target_format in ("voc", "yolo") else
+    writes = ("writes each image's label file at its path under the target folder" if target_format in FOLDER_FORMATS else
               "names each image by its path inside the image folder")
     raise ValueError(f"{count(len(outside), 'image')} of the labels named by a path outside the image folder (the first: {first}): "
-                     f"{target_format.upper()} {writes}, so {way}; nothing was written")
+                     f"{FORMAT_NAMES[target_format]} {writes}, so {way}; nothing was written")
 
 
 def _number(kind: type, low: float, high: float | None = None, *, low_open: bool = False, high_open: bool = False):
@@ -824,16 +831,18 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--errors-score", type=SCORE, help="the score threshold of --errors (default: the best F1's)")
     e.set_defaults(run=_eval)
 
-    c = sub.add_parser("convert", help="convert labels between COCO JSON, Pascal VOC XML, YOLO txt and RetinaNet CSV "
-                                       "(yhenon/pytorch-retinanet's and keras-retinanet's path,x1,y1,x2,y2,class_name)")
+    c = sub.add_parser("convert", help="convert labels between COCO JSON, Pascal VOC XML, YOLO txt, RetinaNet CSV "
+                                       "(yhenon/pytorch-retinanet's and keras-retinanet's path,x1,y1,x2,y2,class_name) "
+                                       "and labelme JSON (labelme's and X-AnyLabeling's)")
     c.add_argument("--from", dest="source_format", required=True, choices=["coco", "voc", "yolo", "csv", "labelme"],
-                   help="the source's format (labelme: labelme's or X-AnyLabeling's JSON files, read only)")
+                   help="the source's format (labelme: labelme's or X-AnyLabeling's JSON files)")
     c.add_argument("source", help="a JSON file for COCO, a CSV file for RetinaNet CSV (its class list beside it: NAME_classes.csv, "
                                   "classes.csv or class_list.csv), a folder for VOC, YOLO and labelme (its images beside its "
                                   "files unless --images says where)")
-    c.add_argument("--to", dest="target_format", required=True, choices=["coco", "voc", "yolo", "csv"], help="the target's format")
+    c.add_argument("--to", dest="target_format", required=True, choices=["coco", "voc", "yolo", "csv", "labelme"], help="the target's format")
     c.add_argument("target", help="a JSON file for COCO, a CSV file for RetinaNet CSV (its class list is written beside it as "
-                                  "NAME_classes.csv), a folder for VOC and YOLO")
+                                  "NAME_classes.csv), a folder for VOC, YOLO and labelme (labelme files lead to their images "
+                                  "under --images, default the source's folder)")
     c.add_argument("--images", help="the image folder (needed to read YOLO, and for labels that lack image sizes; given, COCO and VOC "
                                     "labels made at another size or on an EXIF-turned photo's stored pixels are brought onto the images)")
     c.set_defaults(run=_convert)

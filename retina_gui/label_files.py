@@ -10,6 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
 
+from core.formats import FORMAT_NAMES
 from core.text import count as count_of
 from retina_gui.annotator import Annotator
 from retina_gui.file_list import FileListPanel
@@ -41,8 +42,7 @@ class LabelFileDialogs(QObject):
             source, _ = QFileDialog.getOpenFileName(self.window, "Import RetinaNet CSV", str(self.workspace.folder),
                                                     "RetinaNet CSV (*.csv);;All files (*)")
         else:
-            kind = "labelme" if fmt == "labelme" else fmt.upper()
-            source = QFileDialog.getExistingDirectory(self.window, f"Import {kind} labels from folder", str(self.workspace.folder))
+            source = QFileDialog.getExistingDirectory(self.window, f"Import {FORMAT_NAMES[fmt]} labels from folder", str(self.workspace.folder))
         if source:
             self.import_labels(fmt, Path(source))
 
@@ -110,20 +110,21 @@ class LabelFileDialogs(QObject):
                                                     f"{Path(target).parent}. Replace {'it' if len(taken) == 1 else 'them'}?"):
                 return
         else:
-            target = QFileDialog.getExistingDirectory(self.window, f"Export {fmt.upper()} labels into folder", str(place))
+            # (labelme's files lie beside their images: it opens the folder with its labels)
+            target = QFileDialog.getExistingDirectory(self.window, f"Export {FORMAT_NAMES[fmt]} labels into folder", str(place))
         if target:
             self.export(fmt, Path(target))
 
     def export(self, fmt: str, target: Path) -> bool:
-        """Write in the background (``transfer.finished`` says how it went). A VOC or YOLO folder
-        holding an earlier export's files of images that have no labels now: asks to remove them."""
+        """Write in the background (``transfer.finished`` says how it went). A VOC, YOLO or labelme
+        folder holding an earlier export's files of images that have no labels now: asks to remove them."""
         from core.formats import LabelFormatError
-        from core.formats.convert import class_list_clash, stale_label_files, with_image_files
+        from core.formats.convert import FOLDER_FORMATS, class_list_clash, stale_label_files, with_image_files
 
         if self.workspace is None:
             return False
         stale = []
-        if fmt in ("voc", "yolo") and target.is_dir():
+        if fmt in FOLDER_FORMATS and target.is_dir():
             names = [*self.files.model.names, *self.workspace.store.file_names()]
             # as the export writes them: without the images gone from the folder (their old label files, counted as written
             # over, stayed, with classes.txt rewritten under them)
@@ -136,7 +137,7 @@ class LabelFileDialogs(QObject):
             if fmt == "yolo" and (clash := class_list_clash(labels, target, stale)):
                 self.problem.emit("Export", f"Nothing was exported: {clash}.")
                 return False
-            if stale and not self.confirm("Export", f"{target} holds {count_of(len(stale), fmt.upper() + ' label file')} of this folder's "
+            if stale and not self.confirm("Export", f"{target} holds {count_of(len(stale), FORMAT_NAMES[fmt] + ' label file')} of this folder's "
                                                     f"images that have no labels now, from an earlier export (the first: {stale[0].name}). "
                                                     "Export and remove them, so that the folder matches the labels? (No: nothing is "
                                                     "exported)"):

@@ -63,7 +63,7 @@ class LabelTransfer(QObject):
     def export(self, workspace: Workspace, fmt: str, target: Path, remove: list[Path] = ()) -> bool:
         """Start writing the labels (a snapshot) as ``fmt`` to ``target``, then deleting the label
         files ``remove``; False if refused at once."""
-        from core.formats.convert import crowd_left_out, export_notes, with_image_files, write_labels, written_counts
+        from core.formats.convert import crowd_left_out, export_notes, labelme_file_over, with_image_files, write_labels, written_counts
 
         if self.busy:
             self.message.emit("an import or export is still running")
@@ -73,6 +73,10 @@ class LabelTransfer(QObject):
                                         "(File ▸ Save writes it now). Export to another file.")
             return False
         labels = workspace.store.to_labelset()
+        if fmt == "labelme" and (over := labelme_file_over(labels, target, workspace.labels_path)):
+            self.problem.emit("Export", f"The labelme file of {over} would be written over this folder's labels file "
+                                        f"{workspace.labels_path.name}: nothing was exported. Export into another folder.")
+            return False
         self._task = _Export(fmt, target, written_counts(labels, fmt)[0], len(remove), workspace.folder)
         folder = workspace.folder
 

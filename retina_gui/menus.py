@@ -55,13 +55,14 @@ class Menus(QObject):
         file.addSeparator()
         save = self._action(file, "&Save Now", w.save, QKeySequence.StandardKey.Save, "Labels are saved automatically after every edit")
         import_menu = file.addMenu("&Import Labels")
-        formats = (("coco", "COCO JSON…"), ("voc", "Pascal VOC folder…"), ("yolo", "YOLO folder…"), ("csv", "RetinaNet CSV…"))
+        formats = (("coco", "COCO JSON…"), ("voc", "Pascal VOC folder…"), ("yolo", "YOLO folder…"), ("csv", "RetinaNet CSV…"),
+                   ("labelme", "labelme / X-AnyLabeling folder…"))
         imports = [self._action(import_menu, text, partial(w.label_files.ask_import, fmt), tip="Add the boxes of a label file to this folder (one undo step)")
-                   for fmt, text in (*formats, ("labelme", "labelme / X-AnyLabeling folder…"))]
-        export = file.addMenu("&Export Labels")
-        exports = [self._action(export, text, partial(w.label_files.ask_export, fmt), tip="path,x1,y1,x2,y2,class_name lines and a class list, as "
-                                "yhenon/pytorch-retinanet and keras-retinanet train from" if fmt == "csv" else "")
                    for fmt, text in formats]
+        export_tips = {"csv": "path,x1,y1,x2,y2,class_name lines and a class list, as yhenon/pytorch-retinanet and keras-retinanet train from",
+                       "labelme": "A JSON file an image, as labelme writes them (beside the images: labelme opens the folder with its labels)"}
+        export = file.addMenu("&Export Labels")
+        exports = [self._action(export, text, partial(w.label_files.ask_export, fmt), tip=export_tips.get(fmt, "")) for fmt, text in formats]
         file.addSeparator()
         self._action(file, "&Quit", w.close, "Ctrl+Q")  # (Qt's standard Quit key is none on Linux and Windows)
         folder_open = self._folder_open

@@ -1178,3 +1178,80 @@ def test_x_anylabeling_boxes_on_an_exif_turned_photo_are_turned_as_it_is_shown(t
         labels, problems = read_labelme(folder, images=folder)
         (box,) = labels.images[0].boxes
         assert ((box.x1, box.y1) != (10, 20)) is turned and any("turned" in p for p in problems) is turned
+
+
+def test_labels_are_written_as_labelme_files_that_labelme_opens_and_that_read_back_the_same(tmp_path, capsys):
+    """labelme users could bring their labels in but not take them back out to labelme."""
+    from PIL import Image
+
+    from core.formats.convert import stale_label_files
+    from core.formats.labelme import read_labelme
+
+    images = tmp_path / "images"
+    for name in ("a.jpg", "sub/b.png", "c.jpg", "d.jpg"):
+        (images / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (200, 100)).save(images / name)
+    polygons = [[100, 10, 120, 30, 90, 40], [100, 50, 110, 60, 95, 60]]
+    labels = LabelSet([Category(1, "car"), Category(2, "tree"), Category(7, "empty")], [
+        ImageEntry(1, "a.jpg", 200, 100, [Box(10, 20, 50, 40, 1), Box(90, 10, 120, 60, 2, segmentation=polygons),
+                                          Box(-10, 80, 30, 120, 1),  # clipped to the image
+                                          Box(300, 0, 310, 5, 1),  # wholly outside: left out
+                                          Box(0, 0, 5, 5, 1, iscrowd=True)]),  # labelme has no crowd region: left out
+        ImageEntry(2, "sub/b.png", 200, 100, [Box(1.5, 2.25, 3.5, 4.75, 2, segmentation=[[0, 0, 50, 0, 50, 50]])]),  # not its polygon
+        ImageEntry(3, "c.jpg", 200, 100, [], reviewed=True),  # a negative: a file without shapes
+        ImageEntry(4, "d.jpg", 200, 100, [])])  # nothing said of it: no file
+    target = tmp_path / "lm"
+    write_labels(labels, "labelme", target, images=images)
+    assert sorted(p.relative_to(target).as_posix() for p in target.rglob("*")) == ["a.json", "c.json", "sub", "sub/b.json"]
+    a = json.loads((target / "a.json").read_text())
+    # labelme 5's keys, the image found from the file's folder, the image's size as shown
+    assert {k: a[k] for k in ("version", "flags", "imagePath", "imageData", "imageWidth", "imageHeight")} == {
+        "version": "5.5.0", "flags": {}, "imagePath": "../images/a.jpg", "imageData": None, "imageWidth": 200, "imageHeight": 100}
+    assert [(s["label"], s["shape_type"], s["points"], s["group_id"]) for s in a["shapes"]] == [
+        ("car", "rectangle", [[10, 20], [50, 40]], None),
+        ("tree", "polygon", [[100, 10], [120, 30], [90, 40]], 1), ("tree", "polygon", [[100, 50], [110, 60], [95, 60]], 1),
+        ("car", "rectangle", [[0, 80], [30, 100]], None)]
+    assert json.loads((target / "sub/b.json").read_text())["imagePath"] == "../../images/sub/b.png"
+    # read back: the same boxes (polygons kept), the negative a negative
+    back, problems = read_labelme(target)
+    assert problems == []
+    names = {c.id: c.name for c in back.categories}
+    by_name = {im.file_name: im for im in back.images}
+    assert sorted(by_name) == ["a.jpg", "c.jpg", "sub/b.png"]  # (imagePath leaves the folder: named as the image beside the file)
+    assert [(names[b.category_id], b.x1, b.y1, b.x2, b.y2) for b in by_name["a.jpg"].boxes] == [
+        ("car", 10, 20, 50, 40), ("tree", 90, 10, 120, 60), ("car", 0, 80, 30, 100)]
+    assert by_name["a.jpg"].boxes[1].segmentation == polygons
+    assert [(b.x1, b.y1, b.x2, b.y2) for b in by_name["sub/b.png"].boxes] == [(1.5, 2.25, 3.5, 4.75)]
+    assert by_name["c.jpg"].reviewed and not by_name["c.jpg"].boxes
+    # beside the images (labelme's own place): imagePath is the name; labelme's points and lines and the image's flags stay
+    a_file = images / "a.json"
+    _labelme(a_file, "a.jpg", [_shape("point", [[3, 3]], group_id=1), _shape("rectangle", [[1, 1], [2, 2]]),  # (a box: replaced)
+                               _shape("polygon", [[1, 1], [5, 1], [3, 4]], group_id=5)], size=(200, 100))
+    data = json.loads(a_file.read_text())
+    a_file.write_text(json.dumps({**data, "flags": {"night": True}}))
+    write_labels(labels, "labelme", images, images=images)
+    a = json.loads(a_file.read_text())
+    assert a["imagePath"] == "a.jpg" and a["flags"] == {"night": True}
+    assert [(s["label"], s["shape_type"], s["group_id"]) for s in a["shapes"]] == [
+        ("car", "rectangle", None), ("tree", "polygon", 2), ("tree", "polygon", 2), ("car", "rectangle", None), ("car", "point", 1)]
+    # a file of an earlier export whose image has no labels now is found, to be removed (a file of another image is not)
+    (target / "d.json").write_text((target / "c.json").read_text().replace("c.jpg", "d.jpg"))
+    (target / "e.json").write_text((target / "c.json").read_text())  # names c.jpg: not e.jpg's
+    assert stale_label_files(labels, "labelme", target, ["a.jpg", "c.jpg", "d.jpg", "e.jpg"]) == [target / "d.json"]
+    # through retina convert: crowd regions and classes without a box said, into a folder of no labelme files only
+    coco = tmp_path / "l.json"
+    write_labels(labels, "coco", coco)
+    out = tmp_path / "out"
+    assert main(["convert", "--from", "coco", str(coco), "--to", "labelme", str(out), "--images", str(images)]) == 3
+    err = capsys.readouterr().err
+    assert "1 crowd region left out: labelme has no form for them" in err
+    assert "not written, classes without a box: empty (labelme names a class by its boxes alone)" in err
+    assert "3 images, 4 boxes (1 crowd region left out: labelme has no form for them; boxes marked “difficult” (VOC, X-AnyLabeling) " \
+        "are read as crowd regions), 2 categories written to" in err
+    assert json.loads((out / "a.json").read_text())["imagePath"] == "../images/a.jpg"
+    assert main(["convert", "--from", "coco", str(coco), "--to", "labelme", str(out), "--images", str(images)]) == 1
+    assert f"{out} already holds labelme label files (a.json)" in capsys.readouterr().err
+    # images not where their files will lead: refused, as labelme could not open them
+    assert main(["convert", "--from", "coco", str(coco), "--to", "labelme", str(tmp_path / "out2")]) == 1
+    assert "each labelme file's imagePath leads to its image, so give their folder (--images DIR); nothing was written" in capsys.readouterr().err
+    assert not (tmp_path / "out2").exists()

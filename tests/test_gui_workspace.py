@@ -1930,7 +1930,7 @@ def test_esc_clears_the_selection_from_any_panel_as_ctrl_a_selects_from_any(qtbo
     assert window.canvas.selected() == []  # a number key now relabels nothing
 
 
-@pytest.mark.parametrize("fmt", ["yolo", "voc"])
+@pytest.mark.parametrize("fmt", ["yolo", "voc", "labelme"])
 def test_exporting_again_into_a_folder_asks_to_remove_the_label_files_of_images_that_lost_their_labels(qtbot, unlabelled, tmp_path, fmt):
     """The second export left the first one's file of an image whose boxes were all deleted since:
     the deleted boxes were back in the exported dataset, and the status said all was well."""
@@ -1940,7 +1940,7 @@ def test_exporting_again_into_a_folder_asks_to_remove_the_label_files_of_images_
         window.workspace.draw_box(name, size, QRectF(10, 10, 50, 50))
     out = tmp_path / fmt
     out.mkdir()
-    suffix = ".txt" if fmt == "yolo" else ".xml"
+    suffix, name = {"yolo": (".txt", "YOLO"), "voc": (".xml", "VOC"), "labelme": (".json", "labelme")}[fmt]
     (out / "notes.txt").write_text("mine")  # not a label file of this folder's images: never touched
     assert transferred(qtbot, window, window.label_files.export(fmt, out))
     emptied = out / f"chess_02{suffix}"
@@ -1951,7 +1951,7 @@ def test_exporting_again_into_a_folder_asks_to_remove_the_label_files_of_images_
     window.confirm = lambda title, text, **_: asked.append(text) or False
     assert not transferred(qtbot, window, window.label_files.export(fmt, out))  # the user said no: nothing exported
     assert emptied.is_file() and len(asked) == 1
-    assert asked[0].startswith(f"{out} holds 1 {fmt.upper()} label file of this folder's images that have no labels now")
+    assert asked[0].startswith(f"{out} holds 1 {name} label file of this folder's images that have no labels now")
     window.confirm = lambda title, text, **_: asked.append(text) or True
     assert transferred(qtbot, window, window.label_files.export(fmt, out))
     assert not emptied.exists() and (out / f"chess_01{suffix}").is_file() and (out / "notes.txt").read_text() == "mine"
@@ -1961,9 +1961,36 @@ def test_exporting_again_into_a_folder_asks_to_remove_the_label_files_of_images_
     # over, it stayed, and a YOLO classes.txt rewritten under it gave its numbers other classes)
     (window.workspace.folder / "chess_01.jpg").unlink()
     assert transferred(qtbot, window, window.label_files.export(fmt, out)) and len(asked) == 3
-    assert f"holds 1 {fmt.upper()} label file of this folder's images that have no labels now, from an earlier export (the first: " \
+    assert f"holds 1 {name} label file of this folder's images that have no labels now, from an earlier export (the first: " \
            f"chess_01{suffix})" in asked[-1]
     assert not (out / f"chess_01{suffix}").exists()
+
+
+def test_labelme_files_exported_beside_the_images_open_in_labelme_and_never_over_the_labels_file(qtbot, demo, tmp_path):
+    """labelme opens a folder with the JSON file beside each image; an image named after the
+    folder's labels file (annotations.coco.jpg) would have had its labelme file written over it."""
+    window = demo
+    folder = window.workspace.folder
+    store = window.workspace.store
+    labelled = [name for name in window.files.model.names if store.boxes(name)]
+    assert transferred(qtbot, window, window.label_files.export("labelme", folder))
+    first = json.loads((folder / Path(labelled[0]).with_suffix(".json")).read_text())
+    names = {c.id: c.name for c in store.categories}
+    assert first["imagePath"] == Path(labelled[0]).name and first["imageData"] is None
+    assert [(s["label"], s["points"]) for s in first["shapes"]] == [
+        (names[b.category_id], [[b.x1, b.y1], [b.x2, b.y2]]) for b in store.boxes(labelled[0])]
+    assert window.statusBar().currentMessage().startswith(f"exported {len(labelled)} images")
+    labels_file = window.workspace.labels_path
+    before = labels_file.read_bytes()
+    shutil.copy(folder / labelled[0], labels_file.with_suffix(".jpg"))  # annotations.coco.jpg
+    window.listing.rescan()
+    qtbot.waitUntil(lambda: labels_file.with_suffix(".jpg").name in window.files.model.names)
+    window.workspace.draw_box(labels_file.with_suffix(".jpg").name, window.annotator.size, QRectF(10, 10, 50, 50))
+    assert not transferred(qtbot, window, window.label_files.export("labelme", folder))
+    assert window.reports[-1] == (f"Export: The labelme file of {labels_file.with_suffix('.jpg').name} would be written over this folder's labels "
+                                  f"file {labels_file.name}: nothing was exported. Export into another folder.")
+    window.save()
+    assert json.loads(labels_file.read_text())["images"] and labels_file.read_bytes() != before  # still the labels (one box more)
 
 
 def test_a_yolo_export_into_a_folder_whose_class_list_other_label_files_use_is_refused(qtbot, demo, tmp_path):

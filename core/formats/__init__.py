@@ -5,6 +5,8 @@ import math
 # Beyond this many pixels a number is no image size or coordinate: 1e400 reads as infinity, and
 # 1e308 + 1e308 overflows to it (int() of it raised OverflowError; JSON cannot hold it written back).
 MAX_PIXELS = 1e8
+FORMAT_NAMES = {"coco": "COCO", "voc": "VOC", "yolo": "YOLO", "csv": "RetinaNet CSV", "labelme": "labelme"}  # as messages name them
+NO_CROWD_FORMATS = ("yolo", "csv", "labelme")  # formats without a form for a crowd region: left out of them
 
 
 class LabelFormatError(ValueError):
@@ -71,17 +73,17 @@ def label_file_names(file_names: list[str], suffix: str) -> list[str]:
 
 
 def written_boxes(image, fmt: str) -> list:
-    """The boxes of ``image`` (a :class:`core.labels.ImageEntry`) that a VOC or YOLO file holds:
-    those with some part inside the image (both clip to it: a box wholly outside became a
+    """The boxes of ``image`` (a :class:`core.labels.ImageEntry`) that a VOC, YOLO or labelme file
+    holds: those with some part inside the image (each clips to it: a box wholly outside became a
     one-pixel sliver at the edge, or a YOLO line of width 0), and for YOLO no crowd regions, which
-    it has no form for (nor has RetinaNet CSV)."""
+    it has no form for (nor have RetinaNet CSV and labelme)."""
     sized = image.width > 0 and image.height > 0
-    return [b for b in image.boxes if not (fmt in ("yolo", "csv") and b.iscrowd)
+    return [b for b in image.boxes if not (fmt in NO_CROWD_FORMATS and b.iscrowd)
             and (not sized or (b.x2 > 0 and b.y2 > 0 and b.x1 < image.width and b.y1 < image.height))]
 
 
 def writes_label_file(image, fmt: str) -> bool:
-    """Whether a VOC or YOLO export gives ``image`` (a :class:`core.labels.ImageEntry`) a label
+    """Whether a VOC, YOLO or labelme export gives ``image`` (a :class:`core.labels.ImageEntry`) a label
     file: when it has boxes the format holds (:func:`written_boxes`), or when it is a reviewed
     negative, written as a file with no objects ("nothing here"). An image with neither gets none:
     read back, an empty file made it a negative that nobody had reviewed."""

@@ -11,17 +11,18 @@ from pathlib import Path, PurePosixPath
 
 from core.atomic import atomic_path
 from core.cancel import CancelToken
-from core.formats import LabelFormatError, label_file_names, visible_files, writes_label_file, written_boxes
+from core.formats import FORMAT_NAMES, NO_CROWD_FORMATS, LabelFormatError, label_file_names, visible_files, writes_label_file, written_boxes
 from core.formats.coco import read_coco, verify_coco_file_apart, write_coco
-from core.formats.labelme import read_labelme
+from core.formats.labelme import is_labelme, names_image, read_labelme, write_labelme
 from core.formats.retinanet_csv import NO_CLASS_LIST_NOTE, read_retinanet_csv, write_retinanet_csv
 from core.formats.voc import read_voc, write_voc
 from core.formats.yolo import holds_yolo_lines, read_yolo, write_yolo
 from core.labels import LabelSet, same_named_categories
 from core.text import count, first_names
 
-FORMATS = ("coco", "voc", "yolo", "csv")  # read and written
-READ_FORMATS = (*FORMATS, "labelme")  # labelme's (and X-AnyLabeling's) JSON files are read only
+FORMATS = ("coco", "voc", "yolo", "csv", "labelme")  # read and written (labelme's files are X-AnyLabeling's too)
+FOLDER_FORMATS = ("voc", "yolo", "labelme")  # written as a folder of label files, one an image
+LABEL_SUFFIX = {"voc": ".xml", "yolo": ".txt", "labelme": ".json"}  # of the label files of FOLDER_FORMATS
 
 
 def read_labels(fmt: str, source: Path | str, images: Path | str | None = None,
@@ -46,7 +47,7 @@ def read_labels(fmt: str, source: Path | str, images: Path | str | None = None,
     if fmt == "labelme":
         return read_labelme(source, cancel, images)
     if fmt != "yolo":
-        raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(READ_FORMATS)}")
+        raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     if images is None:
         raise ValueError("YOLO labels hold no image sizes: give the image folder too (--images DIR)")
     labels, report = read_yolo(source, images, cancel)
@@ -58,7 +59,8 @@ def read_labels(fmt: str, source: Path | str, images: Path | str | None = None,
 
 
 UNLABELLED_NOTE = "left out, no label file: "  # starts the note on a YOLO folder's unlabelled images (no problem: a note)
-NOTES = (UNLABELLED_NOTE, NO_CLASS_LIST_NOTE)  # what read_labels' lines that are notes start with: nothing was left out
+EMPTY_CLASSES_NOTE = "not written, classes without a box: "  # (a note: nothing labelled was left out)
+NOTES = (UNLABELLED_NOTE, NO_CLASS_LIST_NOTE, EMPTY_CLASSES_NOTE)  # what read_labels' lines that are notes start with: nothing was left out
 
 
 def unlabelled_note(names: list[str]) -> str:
@@ -254,18 +256,29 @@ def export_notes(labels: LabelSet, fmt: str) -> list[str]:
         notes.append(f"{flat}: written as they are")
     if same := same_named_categories(labels.categories):
         notes.append(f"{same}; written as they are, but retina train and eval refuse them")
+    if unnamed := unwritten_classes(labels, fmt):
+        notes.append(f"{EMPTY_CLASSES_NOTE}{first_names(unnamed, 3)} ({FORMAT_NAMES[fmt]} names a class by its boxes alone)")
     return notes
 
 
+def unwritten_classes(labels: LabelSet, fmt: str) -> list[str]:
+    """The names of the classes that writing ``labels`` as ``fmt`` leaves out: in VOC and labelme,
+    which have no class list, those without a box written (a Roboflow file's "pieces")."""
+    if fmt not in ("voc", "labelme"):
+        return []
+    used = {b.category_id for im in labels.images for b in written_boxes(im, fmt)}
+    return [c.name for c in sorted(labels.categories, key=lambda c: c.id) if c.id not in used]
+
+
 def crowd_left_out(labels: LabelSet, fmt: str) -> str:
-    """The note on the crowd regions a YOLO or CSV file leaves out ("" when none), naming VOC's
+    """The note on the crowd regions a YOLO, CSV or labelme file leaves out ("" when none), naming VOC's
     "difficult" boxes too, which are read as such (a LabelImg user knew them by that name alone)."""
-    crowd = [b for im in labels.images for b in im.boxes if b.iscrowd] if fmt in ("yolo", "csv") else []
+    crowd = [b for im in labels.images for b in im.boxes if b.iscrowd] if fmt in NO_CROWD_FORMATS else []
     if not crowd:
         return ""
     # (a COCO crowd region has its mask; a box marked "difficult", read as one, none)
     difficult = "; boxes marked “difficult” (VOC, X-AnyLabeling) are read as crowd regions" if any(b.segmentation is None for b in crowd) else ""
-    return f"{count(len(crowd), 'crowd region')} left out: {'YOLO' if fmt == 'yolo' else 'RetinaNet CSV'} has no form for them{difficult}"
+    return f"{count(len(crowd), 'crowd region')} left out: {FORMAT_NAMES[fmt]} has no form for them{difficult}"
 
 
 def with_image_files(labels: LabelSet, images: Path | str) -> tuple[LabelSet, list[str]]:
@@ -292,13 +305,14 @@ def with_image_files(labels: LabelSet, images: Path | str) -> tuple[LabelSet, li
 
 
 def stale_label_files(labels: LabelSet, fmt: str, target: Path | str, image_names: Iterable[str]) -> list[Path]:
-    """The label files in the VOC or YOLO folder ``target`` of images among ``image_names`` that
-    writing ``labels`` would not replace: an earlier export's files of images whose boxes have all
-    gone since (left there, they put the deleted boxes back into the dataset). A file counts only
-    when it reads as such a label file: a VOC annotation naming that image; YOLO lines of 5 numbers
-    with classes of the folder's classes.txt (a caption ``chess_02.txt`` beside the images is not
-    one). Raises LabelFormatError when ``labels`` cannot be written there (two images, one label file)."""
-    suffix = {"voc": ".xml", "yolo": ".txt"}[fmt]
+    """The label files in the VOC, YOLO or labelme folder ``target`` of images among ``image_names``
+    that writing ``labels`` would not replace: an earlier export's files of images whose boxes have
+    all gone since (left there, they put the deleted boxes back into the dataset). A file counts only
+    when it reads as such a label file: a VOC annotation or labelme file naming that image; YOLO lines
+    of 5 numbers with classes of the folder's classes.txt (a caption ``chess_02.txt`` beside the
+    images is not one). Raises LabelFormatError when ``labels`` cannot be written there (two images,
+    one label file)."""
+    suffix = LABEL_SUFFIX[fmt]
     written = {target for im, target in zip(labels.images, label_file_names([im.file_name for im in labels.images], suffix))
                if writes_label_file(im, fmt)}
     target = Path(target)
@@ -307,11 +321,27 @@ def stale_label_files(labels: LabelSet, fmt: str, target: Path | str, image_name
                         if label not in written and label != "classes.txt" and (target / label).is_file())
     if fmt == "voc":
         return [path for path, image in candidates if _names_image(path, image)]
+    if fmt == "labelme":
+        return [path for path, image in candidates if _labelme_of(path, PurePosixPath(image).name)]
     try:
         classes = len((target / "classes.txt").read_text(encoding="utf-8").splitlines())
     except (OSError, UnicodeDecodeError):
         return []  # no classes.txt: no export of ours wrote this folder
     return [path for path, _ in candidates if holds_yolo_lines(path, classes)]
+
+
+def labelme_file_over(labels: LabelSet, target: Path | str, path: Path | str) -> str:
+    """The image whose labelme file, written into ``target``, would be the file ``path`` (an image
+    ``annotations.coco.jpg`` beside the folder's labels file): "" when none."""
+    path = Path(path).resolve()
+    try:
+        names = label_file_names([im.file_name for im in labels.images], ".json")
+    except LabelFormatError:  # (two images, one labelme file: the export itself says so)
+        return ""
+    for im, name in zip(labels.images, names):
+        if (Path(target) / name).resolve() == path:
+            return im.file_name
+    return ""
 
 
 def class_list_clash(labels: LabelSet, target: Path | str, remove: Sequence[Path] = ()) -> str:
@@ -341,16 +371,29 @@ def class_list_clash(labels: LabelSet, target: Path | str, remove: Sequence[Path
 
 
 def first_label_file(fmt: str, folder: Path | str) -> Path | None:
-    """A VOC or YOLO label file in ``folder`` (or below it), if any: an XML file of a VOC
-    annotation; YOLO's classes.txt, or a .txt file of YOLO lines (empty: a negative). Other files
-    (a README.txt, as a Roboflow export has) are none: a folder of them takes new labels."""
+    """A VOC, YOLO or labelme label file in ``folder`` (or below it), if any: an XML file of a VOC
+    annotation; YOLO's classes.txt, or a .txt file of YOLO lines (empty: a negative); a labelme
+    JSON file. Other files (a README.txt, as a Roboflow export has; a COCO file) are none: a folder
+    of them takes new labels."""
     folder = Path(folder)
     if fmt == "yolo" and (folder / "classes.txt").is_file():
         return folder / "classes.txt"
-    for path in sorted(visible_files(folder, "*.xml" if fmt == "voc" else "*.txt")):
-        if _is_voc(path) if fmt == "voc" else holds_yolo_lines(path):
+    is_one = {"voc": _is_voc, "yolo": holds_yolo_lines, "labelme": _labelme_of}[fmt]
+    for path in sorted(visible_files(folder, "*" + LABEL_SUFFIX[fmt])):
+        if is_one(path):
             return path
     return None
+
+
+def _labelme_of(path: Path, image: str | None = None) -> bool:
+    """Whether ``path`` is a labelme file (of the image named ``image``, when given)."""
+    from core.atomic import parse_json
+
+    try:
+        data = parse_json(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return is_labelme(data) and (image is None or names_image(data, path, image))
 
 
 def _is_voc(path: Path) -> bool:
@@ -381,21 +424,24 @@ def write_labels(labels: LabelSet, fmt: str, target: Path | str, cancel: CancelT
     folder inside it first and moved into place once all are written (a run stopped half-way left
     thousands of files, and the folder was then refused as one holding label files already).
     ``remove``: label files (:func:`stale_label_files`) deleted once every file is written.
-    ``images``: the folder the file names are relative to (RetinaNet CSV writes paths from its own
-    folder to them; default the target's folder)."""
+    ``images``: the folder the file names are relative to (RetinaNet CSV and labelme write paths
+    from their own folder to them; default the target's folder, for labelme the target)."""
     if fmt == "coco":
         with atomic_path(target) as tmp:  # checked before it replaces anything
             write_coco(labels, tmp)
             verify_coco_file_apart(tmp, name=f"{target} (not written)", cancel=cancel)
     elif fmt == "csv":
         write_retinanet_csv(labels, target, images if images is not None else Path(target).parent, cancel)
-    elif fmt in ("voc", "yolo"):
+    elif fmt in FOLDER_FORMATS:
         target = Path(target)
         created = not target.exists()
         target.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".retina-writing-", dir=target))  # same file system: the moves are renames
         try:
-            (write_voc if fmt == "voc" else write_yolo)(labels, staging, cancel)
+            if fmt == "labelme":
+                write_labelme(labels, staging, cancel, images=images if images is not None else target, target=target)
+            else:
+                (write_voc if fmt == "voc" else write_yolo)(labels, staging, cancel)
             for file in sorted(p for p in staging.rglob("*") if p.is_file()):
                 destination = target / file.relative_to(staging)
                 destination.parent.mkdir(parents=True, exist_ok=True)

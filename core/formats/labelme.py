@@ -1,18 +1,20 @@
 """labelme JSON (also X-AnyLabeling's, which writes the same files): one file per image, beside it
 or in a folder of its own, each shape a list of points in the image's pixels. labelme shows a photo
 turned as its EXIF says, X-AnyLabeling as stored: its points are turned here as the photo is shown.
-Read only: a box is what retina-gui labels."""
+Written as labelme 5 writes them: a rectangle a box (a polygon where the box has one), on the photo
+as shown, which both tools open."""
 
 from __future__ import annotations
 
 import math
+import os
 import posixpath
 from collections import Counter
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from core.atomic import parse_json
+from core.atomic import json_text, parse_json, write_text
 from core.cancel import CancelToken
-from core.formats import LabelFormatError, pixel_values_ok, visible_files
+from core.formats import LabelFormatError, label_file_names, pixel_values_ok, visible_files, writes_label_file, written_boxes
 from core.formats.coco import check_file_name
 from core.images import IMAGE_SUFFIXES, ImageReadError, image_header, stored_to_shown
 from core.labels import Box, Category, ImageEntry, LabelSet
@@ -22,6 +24,8 @@ from core.text import count, first_names
 _BOXED = {"rectangle": 2, "polygon": 3, "rotation": 4, "oriented_rectangle": 4, "circle": 2, "mask": 2}
 _POLYGONS = ("polygon", "rotation", "oriented_rectangle")  # kept as the box's polygon (written back into COCO)
 _X_ANYLABELING_KEYS = ("difficult", "kie_linking", "attributes")  # shape fields labelme does not write
+# labelme warns that a file may not suit it when the major version differs from its own
+WRITTEN_VERSION = "5.5.0"
 
 
 def is_labelme(data: object) -> bool:
@@ -222,3 +226,91 @@ def _shown(shapes: list, image: Path, width: int, height: int) -> tuple[list, in
             polygons = [[v for k in range(0, len(p), 2) for v in point(p[k], p[k + 1])] for p in polygons]
         turned.append((label, tuple(round(v, 6) for v in (a1, b1, a2, b2)), difficult, polygons))
     return turned, shown_w, shown_h, True
+
+
+def write_labelme(labels: LabelSet, folder: Path | str, cancel: CancelToken | None = None, *,
+                  images: Path | str, target: Path | str | None = None) -> None:
+    """One labelme file per image with boxes or reviewed as a negative (:func:`core.formats.writes_label_file`)
+    at ``folder/<file_name without suffix>.json``, each written atomically, for the files to lie at
+    the same place under ``target`` (default ``folder``): ``imagePath`` leads from there to the image
+    under ``images``. A box is a rectangle clipped to its image, one wholly outside left out; a box
+    with polygons that it bounds (to a pixel: an import's) is written as them, several as one
+    ``group_id``. Crowd regions are left out: labelme has no form for them (a rectangle read back
+    was an object to train on). A labelme file of the image already at ``target`` keeps what this
+    writer does not write: its shapes that are no box (points, lines) and its image flags."""
+    folder, images = Path(folder), Path(images)
+    target = Path(target) if target is not None else folder
+    names = labels.category_names()
+    for im, rel in zip(labels.images, label_file_names([im.file_name for im in labels.images], ".json")):
+        if not writes_label_file(im, "labelme"):
+            continue
+        if cancel is not None:
+            cancel.raise_if_cancelled()  # the files written so far stay, each one whole
+        kept_shapes, flags = _kept_from(target / rel, PurePosixPath(im.file_name).name)
+        groups = [s.get("group_id") for s in kept_shapes if isinstance(s.get("group_id"), int)]
+        next_group = max(groups, default=0) + 1
+        shapes = []
+        for box in written_boxes(im, "labelme"):
+            polygons = _bounding_polygons(box)
+            if polygons is None:
+                x1, y1, x2, y2 = box.x1, box.y1, box.x2, box.y2
+                if im.width > 0 and im.height > 0:
+                    x1, x2 = max(0.0, x1), min(float(im.width), x2)
+                    y1, y2 = max(0.0, y1), min(float(im.height), y2)
+                shapes.append(_shape(names[box.category_id], [[x1, y1], [x2, y2]], "rectangle", None))
+                continue
+            group = None
+            if len(polygons) > 1:
+                group, next_group = next_group, next_group + 1
+            shapes += [_shape(names[box.category_id], [[p[k], p[k + 1]] for k in range(0, len(p), 2)], "polygon", group) for p in polygons]
+        image_path = os.path.abspath(images / im.file_name)
+        try:
+            image_path = os.path.relpath(image_path, os.path.abspath((target / rel).parent)).replace(os.sep, "/")
+        except ValueError:  # (another drive on Windows: no relative path leads there)
+            pass
+        write_text(folder / rel, json_text({
+            "version": WRITTEN_VERSION, "flags": flags, "shapes": shapes + kept_shapes, "imagePath": image_path,
+            "imageData": None, "imageHeight": im.height, "imageWidth": im.width}))
+
+
+def _shape(label: str, points: list, kind: str, group: int | None) -> dict:
+    return {"label": label, "points": points, "group_id": group, "description": "", "shape_type": kind, "flags": {}, "mask": None}
+
+
+def _bounding_polygons(box: Box) -> list[list[float]] | None:
+    """The box's polygons (COCO's form: flat lists of x, y) when they bound it to a pixel, else None
+    (a mask, none, or polygons that would read back as another box)."""
+    polygons = box.segmentation
+    if not (isinstance(polygons, list) and polygons and all(isinstance(p, list) and len(p) >= 6 and len(p) % 2 == 0 for p in polygons)):
+        return None
+    try:
+        xs = [float(v) for p in polygons for v in p[0::2]]
+        ys = [float(v) for p in polygons for v in p[1::2]]
+    except (TypeError, ValueError):
+        return None
+    bounds = (min(xs), min(ys), max(xs), max(ys))
+    if any(abs(a - b) > 1.0 for a, b in zip(bounds, (box.x1, box.y1, box.x2, box.y2))):
+        return None
+    return [[float(v) for v in p] for p in polygons]
+
+
+def _kept_from(path: Path, image_name: str) -> tuple[list[dict], dict]:
+    """The shapes that are no box (points, lines) and the image flags of the labelme file at
+    ``path``, when it is one and labels the image named ``image_name``; none otherwise."""
+    try:
+        data = parse_json(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return [], {}
+    if not is_labelme(data) or not names_image(data, path, image_name):
+        return [], {}
+    shapes = [s for s in data["shapes"] if isinstance(s, dict) and isinstance(s.get("shape_type"), str) and s["shape_type"] not in _BOXED]
+    return shapes, data["flags"] if isinstance(data.get("flags"), dict) else {}
+
+
+def names_image(data: dict, path: Path, image_name: str) -> bool:
+    """Whether the labelme file ``data`` (read from ``path``) labels the image named ``image_name``:
+    its ``imagePath`` ends in that name, or it has none and is named after it."""
+    image_path = data.get("imagePath")
+    if not isinstance(image_path, str) or not image_path.strip():
+        return PurePosixPath(image_name).stem == path.stem
+    return PureWindowsPath(image_path.strip()).name == image_name
