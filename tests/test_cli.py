@@ -396,7 +396,8 @@ def test_convert_says_what_its_source_is_not_and_a_note_is_no_skip(tmp_path, cap
     assert f"{tmp_path / 'nosuch'}: no such folder" in capsys.readouterr().err
     (tmp_path / "yolo").mkdir()
     assert main(["convert", "--from", "yolo", str(tmp_path / "yolo"), "--to", "coco", str(tmp_path / "o.json"), "--images", str(tmp_path)]) == 1
-    assert "no classes.txt: write the class names into it, one a line, the first line class 0" in capsys.readouterr().err
+    assert "no classes.txt, and no data.yaml with the class names here or in the two folders above: write the class names into " \
+        "classes.txt, one a line, the first line class 0" in capsys.readouterr().err
     shutil.copy(PHOTOS / "skimage" / "coffee.png", tmp_path / "coffee.png")
     (tmp_path / "a.csv").write_text("coffee.png,10,10,50,50,cup\n")
     # classes numbered as they come is a note: exit code 3 said "inputs skipped"

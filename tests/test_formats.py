@@ -628,6 +628,50 @@ def test_yolo_labels_in_ultralytics_labels_folder_find_their_images_beside_it(tm
         read_yolo(root / "anns", root / "images")
 
 
+def test_yolo_class_names_come_from_the_data_yaml_of_ultralytics_and_roboflow_datasets(tmp_path, capsys):
+    """An Ultralytics or Roboflow YOLO dataset names its classes in data.yaml, not classes.txt:
+    it was refused until the user wrote a classes.txt by hand."""
+    from PIL import Image
+
+    # Ultralytics: names by class number, data.yaml two folders above labels/train
+    root = tmp_path / "ultra"
+    for sub in ("images/train", "labels/train"):
+        (root / sub).mkdir(parents=True)
+    Image.new("RGB", (200, 100)).save(root / "images/train/a.jpg")
+    (root / "labels/train/a.txt").write_text("0 0.5 0.5 0.2 0.2\n2 0.25 0.5 0.1 0.2\n")
+    (root / "data.yaml").write_text("path: ../datasets/ultra\ntrain: images/train\nval: images/train\nnames:\n  0: person\n  2: car\n")
+    (root / "hyp.yaml").write_text("lr0: 0.01\n")  # another YAML file: no names, passed over
+    labels, _ = read_yolo(root / "labels/train", root)
+    names = labels.category_names()
+    assert names == {0: "person", 2: "car"}
+    assert [(names[b.category_id], b.x1, b.x2) for b in labels.images[0].boxes] == [("person", 80, 120), ("car", 40, 60)]
+    (root / "labels/train/a.txt").write_text("1 0.5 0.5 0.2 0.2\n")
+    with pytest.raises(LabelFormatError, match=r"a.txt:1: class 1 is not in .*data.yaml \(2 classes\)"):
+        read_yolo(root / "labels/train", root)
+    # Roboflow's YOLOv8 export: a list, data.yaml above train/labels, through retina convert
+    rf = tmp_path / "rf"
+    for sub in ("train/images", "train/labels"):
+        (rf / sub).mkdir(parents=True)
+    Image.new("RGB", (200, 100)).save(rf / "train/images/b.jpg")
+    (rf / "train/labels/b.txt").write_text("1 0.5 0.5 0.2 0.2\n")
+    (rf / "data.yaml").write_text("train: ../train/images\nnc: 2\nnames: ['black-king', 'white-king']\n")
+    out = tmp_path / "rf.json"
+    assert main(["convert", "--from", "yolo", str(rf / "train/labels"), "--images", str(rf / "train/images"), "--to", "coco", str(out)]) == 0
+    written = json.loads(out.read_text())
+    assert [c["name"] for c in written["categories"]] == ["black-king", "white-king"]
+    assert [a["category_id"] for a in written["annotations"]] == [1]
+    # two YAML files naming other classes: which is meant is unknowable; classes.txt beside the labels comes first
+    (rf / "other.yml").write_text("names: [a, b]\n")
+    with pytest.raises(LabelFormatError, match=r"data.yaml and other.yml name other classes"):
+        read_yolo(rf / "train/labels", rf / "train/images")
+    (rf / "train/labels/classes.txt").write_text("x\ny\n")
+    assert read_yolo(rf / "train/labels", rf / "train/images")[0].category_names() == {0: "x", 1: "y"}
+    (rf / "train/labels/classes.txt").unlink()
+    (rf / "other.yml").write_text("names: {0: a, -1: b}\n")
+    with pytest.raises(LabelFormatError, match=r"other.yml: names: -1 is no class number"):
+        read_yolo(rf / "train/labels", rf / "train/images")
+
+
 def test_empty_voc_and_yolo_label_files_are_negatives_and_survive_a_round_trip(tmp_path):
     """An empty label file says "nothing here"; read as an unlabelled image, a COCO -> YOLO -> COCO
     round trip dropped the negatives (and an image with no label file is still no negative)."""

@@ -1,5 +1,5 @@
-"""YOLO txt: ``classes.txt`` plus one ``<image stem>.txt`` per image with normalised
-``class cx cy w h`` lines. Class k of ``classes.txt`` has category id k."""
+"""YOLO txt: ``classes.txt`` (or, read, an Ultralytics ``data.yaml``) plus one ``<image stem>.txt``
+per image with normalised ``class cx cy w h`` lines. Class k of ``classes.txt`` has category id k."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from core.cancel import CancelToken
 from core.formats import LabelFormatError, label_file_names, pixel_values_ok, visible_files, writes_label_file, written_boxes
 from core.images import ImageReadError, image_size, list_images
 from core.labels import Box, Category, ImageEntry, LabelSet
+from core.text import count
 
 
 @dataclass
@@ -33,22 +34,9 @@ def read_yolo(folder: Path | str, images: Path | str, cancel: CancelToken | None
     images without a label file hold no labels, and are left out and reported (kept, a COCO file
     written from them listed every unlabelled image, which training reads as "nothing here")."""
     folder, images = Path(folder), Path(images)
-    classes_file = folder / "classes.txt"
     if not folder.is_dir():
         raise LabelFormatError(f"{folder}: {'no such folder' if not folder.exists() else 'a file, not a folder of YOLO .txt files'}")
-    if not classes_file.is_file():  # (Ultralytics' data.yaml names the classes too: a dead end without a word on what is wanted)
-        raise LabelFormatError(f"{folder}: no classes.txt: write the class names into it, one a line, the first line class 0 "
-                               "(an Ultralytics data.yaml lists its names in that order)")
-    # utf-8-sig: Windows Notepad starts a file with a byte-order mark, which became part of the first class's name
-    try:
-        names = [line.strip() for line in classes_file.read_text(encoding="utf-8-sig").splitlines()]
-    except UnicodeDecodeError as exc:  # (the message named no file)
-        raise LabelFormatError(f"{classes_file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    while names and not names[-1]:
-        names.pop()
-    if "" in names:  # skipped, it would shift every class after it: line k is class k-1 to YOLO trainers
-        raise LabelFormatError(f"{classes_file}:{names.index('') + 1}: an empty line in the class list (line k is class k-1): "
-                               "remove it or name the class")
+    names, names_source = class_names(folder)
     report = YoloReport()
     entries = []
     used: set[Path] = set()
@@ -89,8 +77,8 @@ def read_yolo(folder: Path | str, images: Path | str, cancel: CancelToken | None
                 # float() takes "nan" and "inf", and large numbers times the size overflow: boxes no file can hold
                 if not pixel_values_ok(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2):
                     raise LabelFormatError(f"{label_file}:{n}: a coordinate is not a finite number, got {line!r}")
-                if not 0 <= k < len(names):
-                    raise LabelFormatError(f"{label_file}:{n}: class {k} is not in classes.txt ({len(names)} classes)")
+                if k not in names:
+                    raise LabelFormatError(f"{label_file}:{n}: class {k} is not in {names_source} ({count(len(names), 'class')})")
                 if w < 0 or h < 0:
                     raise LabelFormatError(f"{label_file}:{n}: a negative width or height, got {line!r}")
                 # to 1e-6 px: normalised values times the size gave 229.99999999947 for 230
@@ -105,7 +93,70 @@ def read_yolo(folder: Path | str, images: Path | str, cancel: CancelToken | None
     for label_file in sorted(visible_files(folder, "*.txt")):  # (a README.txt beside them was called a label file without image)
         if label_file.name != "classes.txt" and label_file.resolve() not in used and _lines_of_numbers(label_file):
             report.orphan_labels.append(label_file.relative_to(folder).as_posix())
-    return LabelSet([Category(i, n) for i, n in enumerate(names)], entries), report
+    return LabelSet([Category(i, n) for i, n in names.items()], entries), report
+
+
+CLASS_LIST_SUFFIXES = (".yaml", ".yml")
+
+
+def class_names(folder: Path) -> tuple[dict[int, str], str]:
+    """The class names by class number of the YOLO label folder ``folder``, and the file they were
+    read from (named for messages): its ``classes.txt`` (LabelImg's,
+    line k class k-1), else the ``names`` of a YAML file (Ultralytics' and Roboflow's
+    ``data.yaml``: a list, or class numbers to names) in the folder or up to two above it
+    (``labels/train`` in a dataset holding ``data.yaml``, Roboflow's ``train/labels``)."""
+    classes_file = folder / "classes.txt"
+    if classes_file.is_file():
+        # utf-8-sig: Windows Notepad starts a file with a byte-order mark, which became part of the first class's name
+        try:
+            lines = [line.strip() for line in classes_file.read_text(encoding="utf-8-sig").splitlines()]
+        except UnicodeDecodeError as exc:  # (the message named no file)
+            raise LabelFormatError(f"{classes_file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        while lines and not lines[-1]:
+            lines.pop()
+        if "" in lines:  # skipped, it would shift every class after it: line k is class k-1 to YOLO trainers
+            raise LabelFormatError(f"{classes_file}:{lines.index('') + 1}: an empty line in the class list (line k is class k-1): "
+                                   "remove it or name the class")
+        return dict(enumerate(lines)), "classes.txt"
+    for place in (folder, *list(folder.resolve().parents)[:2]):
+        found = {}
+        for path in sorted(p for p in place.iterdir() if p.suffix.lower() in CLASS_LIST_SUFFIXES and p.is_file()):
+            if (names := _yaml_names(path)) is not None:
+                found[path] = names
+        if len({tuple(sorted(names.items())) for names in found.values()}) > 1:
+            raise LabelFormatError(f"{place}: {' and '.join(p.name for p in found)} name other classes: keep the one of these labels, "
+                                   "or write their names into classes.txt in the label folder, one a line, the first line class 0")
+        if found:
+            path, names = next(iter(found.items()))
+            return names, path.name if place == folder else str(path)
+    raise LabelFormatError(f"{folder}: no classes.txt, and no data.yaml with the class names here or in the two folders above: write "
+                           "the class names into classes.txt, one a line, the first line class 0")
+
+
+def _yaml_names(path: Path) -> dict[int, str] | None:
+    """The ``names`` of the YAML file ``path``, by class number; None when it has none (another
+    YAML file). Names that cannot be the classes (not text, numbers that are no class) are an error."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    if not isinstance(data, dict) or "names" not in data:
+        return None
+    names = data["names"]
+    if isinstance(names, list):
+        names = dict(enumerate(names))
+    if not isinstance(names, dict) or not names:
+        raise LabelFormatError(f"{path}: its names are no list of class names, nor class numbers to names")
+    out = {}
+    for key, name in names.items():
+        if isinstance(key, bool) or not isinstance(key, int) or key < 0:
+            raise LabelFormatError(f"{path}: names: {key!r} is no class number (0, 1, …)")
+        if not isinstance(name, (str, int, float)) or isinstance(name, bool) or not str(name).strip():
+            raise LabelFormatError(f"{path}: names: class {key} has no name")
+        out[key] = str(name).strip()
+    return out
 
 
 def _class_number(text: str) -> int:
