@@ -30,7 +30,7 @@ from retina_gui.annotator import Annotator
 from retina_gui.canvas import Tool
 from retina_gui.canvas_items import OverlayBox
 from retina_gui.convert import rect_from_xyxy
-from retina_gui.widgets import button_grid, scroll_into_view
+from retina_gui.widgets import WarningLabel, button_grid, scroll_into_view
 from retina_gui.workers import FunctionWorker, ModelInfo
 
 # no green, grey or yellow: those mark a label's positive, ignored and best anchors
@@ -122,9 +122,7 @@ class AnchorPanel(QWidget):
         sform.addRow("Ratios (h/w)", self.ratios_edit)
         sform.addRow("Scales", self.scales_edit)
         sform.addRow(button_grid(apply, reset))
-        self.settings_note = QLabel()  # why Apply refused: beside the button, not below the fold in Details
-        self.settings_note.setWordWrap(True)
-        self.settings_note.setStyleSheet("color: #c03030")
+        self.settings_note = WarningLabel()  # why Apply refused: beside the button, not below the fold in Details
         self.settings_note.hide()
         sform.addRow(self.settings_note)
         layout = QVBoxLayout(self)

@@ -4,6 +4,7 @@ zoom)."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from PySide6.QtCore import QRectF, Qt
@@ -34,6 +35,16 @@ class OverlayBox:
     text: str = ""
 
 
+@functools.cache
+def tag_font() -> tuple[QFont, QFontMetricsF]:
+    """The tags' font, the application's at 8.5 pt, and its metrics. Made at first use: a QFont made
+    as this module is imported, before the application exists, has no family yet, and its metrics
+    were another font's than the one the tags are painted in (tags too tall, names cut short)."""
+    font = QFont()
+    font.setPointSizeF(8.5)
+    return font, QFontMetricsF(font)
+
+
 class LabelItem(QGraphicsItem):
     """Class name on a coloured tag above its position (``below``: under it); constant size at every
     zoom, so the tag's extent is in screen pixels and is placed by this flag, never by an offset in
@@ -42,9 +53,6 @@ class LabelItem(QGraphicsItem):
 
     Z = 1e12  # over every box (their z is minus their area); predictions' tags just under the labels'
 
-    FONT = QFont()
-    FONT.setPointSizeF(8.5)
-    METRICS = QFontMetricsF(FONT)
 
     def __init__(self, owner: QGraphicsItem, *, below: bool = False) -> None:
         super().__init__()
@@ -61,7 +69,7 @@ class LabelItem(QGraphicsItem):
     def set_label(self, text: str, color: QColor) -> None:
         self.prepareGeometryChange()
         self.text, self.color = text, color
-        self.tag_width = self.METRICS.horizontalAdvance(text) + 6  # screen pixels
+        self.tag_width = tag_font()[1].horizontalAdvance(text) + 6  # screen pixels
         self._layout()
         self.update()
 
@@ -74,11 +82,10 @@ class LabelItem(QGraphicsItem):
             self.inside, self.shift = inside, shift
             self._layout()
 
-    @classmethod
-    def height(cls) -> float:
-        """The tag's height in screen pixels (a method: font metrics need the application, which
-        does not exist yet when this module is imported)."""
-        return cls.METRICS.height() + 2
+    @staticmethod
+    def height() -> float:
+        """The tag's height in screen pixels."""
+        return tag_font()[1].height() + 2
 
     def screen_rect(self, x: float, y: float, inside: bool, shift: float) -> tuple[float, float, float, float]:
         """Where the tag would lie if hung from screen point (x, y) and placed so: x1, y1, x2, y2."""
@@ -97,7 +104,7 @@ class LabelItem(QGraphicsItem):
         painter.fillRect(self._rect, self.color)
         dark = self.color.lightnessF() > 0.6
         painter.setPen(Qt.GlobalColor.black if dark else Qt.GlobalColor.white)
-        painter.setFont(self.FONT)
+        painter.setFont(tag_font()[0])
         painter.drawText(self._rect.adjusted(3, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, self.text)
 
 

@@ -29,7 +29,7 @@ from core.text import count, duration
 from retina_gui.canvas_items import OverlayBox
 from retina_gui.convert import rect_from_xyxy
 from retina_gui.predictions import Predictions
-from retina_gui.widgets import TaskProgress, breakable, button_grid, model_name, scroll_into_view
+from retina_gui.widgets import TaskProgress, WarningLabel, breakable, button_grid, model_name, scroll_into_view
 from retina_gui.workers import DownloadWorker, ModelInfo
 
 ACCEPT_IMAGE_TIP = "Add the shown predictions of this image as labels, except those already labelled (Ctrl+Return)"
@@ -49,9 +49,7 @@ class ModelPanel(QWidget):
         self.download_label = QLabel()
         self.download_label.setWordWrap(True)  # an offline download's message names a folder: on one line it widened the window
         self.download_label.hide()
-        self.error_label = QLabel()  # a model that failed to load or predict: stays until a model loads (the status bar's note went after 10 s)
-        self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #c03030")
+        self.error_label = WarningLabel()  # a model that failed to load or predict: stays until a model loads (the status bar's note went after 10 s)
         self.error_label.hide()
         predictions.load_failed.connect(self._load_failed)
         predictions.prediction_failed.connect(self._prediction_failed)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QPoint, QRect, QSettings, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QPainter, QValidator
+from PySide6.QtGui import QColor, QPainter, QPalette, QValidator
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
     QAbstractSlider,
@@ -204,6 +204,29 @@ class ElidedLabel(QLabel):
         painter = QPainter(self)
         rect = self.contentsRect()
         painter.drawText(rect, int(self.alignment()), self.fontMetrics().elidedText(self.text(), self._elide, rect.width()))
+
+
+class WarningLabel(QLabel):
+    """A wrapping label in red, a red that reads on the window's background: the light theme's
+    #c03030 was 2.2:1 against a dark one (a dark desktop's palette), dim and hard to read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWordWrap(True)
+        self._set_color()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._set_color()
+
+    def _set_color(self) -> None:
+        dark = self.palette().color(QPalette.ColorRole.Window).lightnessF() < 0.5
+        color = QColor("#ff8080" if dark else "#c03030")
+        if self.palette().color(QPalette.ColorRole.WindowText) != color:  # (setPalette sends a PaletteChange of its own)
+            palette = self.palette()
+            palette.setColor(QPalette.ColorRole.WindowText, color)
+            self.setPalette(palette)
 
 
 class MessageBar(QStatusBar):

@@ -3534,3 +3534,42 @@ def test_an_unselected_box_dragged_by_its_corner_from_inside_is_resized(qtbot, d
     assert (after.x1, after.y1) == pytest.approx((before.x1, before.y1), abs=0.01)
     assert (after.x2, after.y2) == pytest.approx((before.x2 + 22, before.y2 + 12), abs=0.51)
     assert window.canvas.selected() == [index] and window.workspace.undo_stack.text(window.workspace.undo_stack.index() - 1).startswith("Resize")
+
+
+def test_tags_are_measured_in_the_font_they_are_painted_in_whatever_was_imported_first(tmp_path):
+    """The tags' font was made as canvas_items was imported, which the app does before the
+    application exists: measured in a font without family, tags came out too tall and cut their
+    names short ("black-roo") in a desktop's wider font."""
+    import subprocess
+    import sys
+
+    script = (
+        "import retina_gui.main_window\n"  # as retina_gui.app does: the window's modules first
+        "from PySide6.QtGui import QFont, QFontMetricsF\n"
+        "from PySide6.QtWidgets import QApplication, QGraphicsRectItem\n"
+        "from retina_gui.canvas_items import LabelItem\n"
+        "app = QApplication([])\n"
+        "app.setFont(QFont('DejaVu Sans Mono'))\n"
+        "tag = LabelItem(QGraphicsRectItem())\n"
+        "tag.set_label('black-rook', QApplication.palette().text().color())\n"
+        "font = QFont('DejaVu Sans Mono'); font.setPointSizeF(8.5)\n"
+        "metrics = QFontMetricsF(font)\n"
+        "print(tag.tag_width == metrics.horizontalAdvance('black-rook') + 6, LabelItem.height() == metrics.height() + 2)\n")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert done.stdout.split() == ["True", "True"], done.stderr
+
+
+def test_warnings_in_red_stay_readable_on_a_dark_palette(qtbot):
+    """#c03030 on a dark desktop's window was 2.2:1, dim and hard to read."""
+    from PySide6.QtGui import QPalette
+
+    from retina_gui.widgets import WarningLabel
+
+    label = WarningLabel()
+    qtbot.addWidget(label)
+    assert label.palette().color(QPalette.ColorRole.WindowText).name() == "#c03030"  # (the offscreen palette is light)
+    dark = label.palette()
+    dark.setColor(QPalette.ColorRole.Window, QColor("#2b2b2b"))
+    label.setPalette(dark)
+    assert label.palette().color(QPalette.ColorRole.WindowText).name() == "#ff8080"
