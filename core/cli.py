@@ -596,10 +596,10 @@ def _convert(args: argparse.Namespace) -> int:
         fit_to_images,
         labelme_file_over,
         read_labels,
-        unwritten_classes,
         with_image_files,
         with_image_sizes,
         write_labels,
+        written_classes,
         written_counts,
     )
     from core.formats.retinanet_csv import class_list_path, found_class_list
@@ -661,13 +661,13 @@ def _convert(args: argparse.Namespace) -> int:
     if images_known and args.source_format not in ("yolo", "csv"):  # (YOLO's and CSV's sizes are the images' own)
         labels, fit = fit_to_images(labels, images)
         problems += fit.fixed + ([f"{fit.unfitted_line}: written as they are"] if fit.unfitted else [])
-    problems += export_notes(labels, args.target_format)
+    problems += export_notes(labels, args.target_format, target)
     for problem in problems:
         print(problem, file=sys.stderr)
+    classes = written_classes(labels, args.target_format, target)  # (before a YOLO class list is written)
     write_labels(labels, args.target_format, args.target, images=images if images is not None else source if source.is_dir() else source.parent)
     left_out = f" ({crowd})" if (crowd := crowd_left_out(labels, args.target_format)) else ""
     images, boxes = written_counts(labels, args.target_format)
-    classes = len(labels.categories) - len(unwritten_classes(labels, args.target_format))
     print(f"{count(images, 'image')}, {count(boxes, 'box')}{left_out}, {count(classes, 'category')} written to {args.target}", file=sys.stderr)
     serious = [p for p in problems if not p.startswith(NOTES)]  # (a note gave exit code 3, "inputs skipped")
     return EXIT_SKIPPED if serious else 0

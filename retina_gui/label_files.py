@@ -119,7 +119,7 @@ class LabelFileDialogs(QObject):
         """Write in the background (``transfer.finished`` says how it went). A VOC, YOLO or labelme
         folder holding an earlier export's files of images that have no labels now: asks to remove them."""
         from core.formats import LabelFormatError
-        from core.formats.convert import FOLDER_FORMATS, class_list_clash, stale_label_files, with_image_files
+        from core.formats.convert import FOLDER_FORMATS, stale_label_files, with_image_files
 
         if self.workspace is None:
             return False
@@ -134,12 +134,17 @@ class LabelFileDialogs(QObject):
             except LabelFormatError as exc:  # two images, one label file: said, as the export itself says it
                 self.problem.emit("Export", str(exc))
                 return False
-            if fmt == "yolo" and (clash := class_list_clash(labels, target, stale)):
-                self.problem.emit("Export", f"Nothing was exported: {clash}.")
-                return False
-            if stale and not self.confirm("Export", f"{target} holds {count_of(len(stale), FORMAT_NAMES[fmt] + ' label file')} of this folder's "
-                                                    f"images that have no labels now, from an earlier export (the first: {stale[0].name}). "
-                                                    "Export and remove them, so that the folder matches the labels? (No: nothing is "
-                                                    "exported)"):
+            if stale and not self.confirm("Export", _removal_question(fmt, target, stale)):
                 return False
         return self.transfer.export(self.workspace, fmt, target, stale)
+
+
+def _removal_question(fmt: str, target: Path, stale: list[Path]) -> str:
+    """The question before an export removes the label files of images that have no labels now."""
+    if fmt == "labelme":  # (they may be labelme's own, not an export's: a folder labelled there, its files not imported)
+        return (f"{target} holds {count_of(len(stale), 'labelme file')} of this folder's images that have no labels here now (the first: "
+                f"{stale[0].name}). Export and take their boxes out, so that the folder matches the labels? Their points, lines and "
+                "flags stay. (No: nothing is exported)")
+    return (f"{target} holds {count_of(len(stale), FORMAT_NAMES[fmt] + ' label file')} of this folder's images that have no labels now, "
+            f"from an earlier export (the first: {stale[0].name}). Export and remove them, so that the folder matches the labels? "
+            "(No: nothing is exported)")

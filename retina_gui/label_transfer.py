@@ -84,8 +84,9 @@ class LabelTransfer(QObject):
             """Off the GUI thread: the labels of images gone from the folder are left out (the window
             keeps them, in case the images come back; exported, a trainer stopped on them)."""
             here, gone = with_image_files(labels, folder)
+            notes = export_notes(here, fmt, target)  # (before the export writes the class list they read)
             write_labels(here, fmt, target, cancel, remove=remove, images=folder)
-            return written_counts(here, fmt), gone, export_notes(here, fmt), crowd_left_out(here, fmt)
+            return written_counts(here, fmt), gone, notes, crowd_left_out(here, fmt)
 
         self._start(write)
         self.message.emit(f"exporting {count(self._task.images, 'image')} to {target} …")
@@ -185,7 +186,8 @@ class LabelTransfer(QObject):
             (images, boxes), missing, notes, crowd = result
             if crowd:  # (in the status bar alone, it was gone in 10 s, cut at 1280 px)
                 notes.append(crowd)
-            removed = f"; {count(task.removed, 'label file')} of images with no labels now removed" if task.removed else ""
+            removed = "" if not task.removed else f"; the boxes of {count(task.removed, 'labelme file')} of images with no labels now " \
+                "taken out" if task.fmt == "labelme" else f"; {count(task.removed, 'label file')} of images with no labels now removed"
             left_out = f" ({crowd})" if crowd else ""
             self.message.emit(f"exported {count(images, 'image')}, {count(boxes, 'box')}{left_out} to {task.target}{check}{removed}")
             if missing:

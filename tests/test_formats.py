@@ -667,7 +667,9 @@ def test_yolo_class_names_come_from_the_data_yaml_of_ultralytics_and_roboflow_da
     (rf / "train/labels/classes.txt").write_text("x\ny\n")
     assert read_yolo(rf / "train/labels", rf / "train/images")[0].category_names() == {0: "x", 1: "y"}
     (rf / "train/labels/classes.txt").unlink()
-    (rf / "other.yml").write_text("names: {0: a, -1: b}\n")
+    (rf / "other.yml").write_text("names: {0: a, -1: b}\n")  # beside data.yaml: passed over; alone: said
+    assert read_yolo(rf / "train/labels", rf / "train/images")[0].category_names() == {0: "black-king", 1: "white-king"}
+    (rf / "data.yaml").unlink()
     with pytest.raises(LabelFormatError, match=r"other.yml: names: -1 is no class number"):
         read_yolo(rf / "train/labels", rf / "train/images")
 
@@ -845,19 +847,43 @@ def test_label_files_that_differ_only_in_case_are_refused(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_a_yolo_export_into_a_folder_whose_class_list_differs_is_refused_when_other_label_files_stay(tmp_path):
-    from core.formats.convert import class_list_clash
+def test_a_yolo_export_numbers_classes_as_the_folder_does_by_its_class_list_or_its_data_yaml(tmp_path, capsys):
+    """A classes.txt written in the labels' own order over one in another made the folder's other
+    label files name other classes (LabelImg's class of bug); into an Ultralytics dataset, which
+    trains from data.yaml's names and never reads classes.txt, every file written did."""
+    from core.formats.convert import export_notes
 
-    labels = LabelSet([Category(0, "rook"), Category(1, "king")], [ImageEntry(1, "a.jpg", 100, 100, [Box(1, 1, 9, 9, 1)])])
-    (tmp_path / "classes.txt").write_text("king\nrook\n")
-    (tmp_path / "a.txt").write_text("0 0.5 0.5 0.1 0.1\n")  # rewritten by the export: no matter
-    assert class_list_clash(labels, tmp_path) == ""
-    (tmp_path / "other.txt").write_text("0 0.5 0.5 0.1 0.1\n")  # a king now, a rook after the export
-    clash = class_list_clash(labels, tmp_path)
-    assert "lists other classes (class 0 is 'king' there, 'rook' here), and 1 label file there of other images (the first: other.txt)" in clash
-    assert class_list_clash(labels, tmp_path, [tmp_path / "other.txt"]) == ""  # removed by the export
-    (tmp_path / "classes.txt").write_text("rook\n")  # classes added at the end: every old number means what it meant
-    assert class_list_clash(labels, tmp_path) == ""
+    labels = LabelSet([Category(0, "rook"), Category(1, "king"), Category(2, "pawn")],
+                      [ImageEntry(1, "a.jpg", 100, 100, [Box(1, 1, 9, 9, 1), Box(1, 1, 9, 9, 0)])])
+    out = tmp_path / "yolo"
+    out.mkdir()
+    (out / "classes.txt").write_text("king\nqueen\nrook\n")
+    (out / "other.txt").write_text("1 0.5 0.5 0.1 0.1\n")  # a queen, of an image of another folder: still one
+    assert export_notes(labels, "yolo", out) == [f"classes numbered as {out / 'classes.txt'} numbers them"]
+    write_labels(labels, "yolo", out)
+    assert (out / "classes.txt").read_text() == "king\nqueen\nrook\npawn\n"  # its own classes kept, pawn added at its end
+    assert (out / "a.txt").read_text().split("\n")[:2] == ["0 0.05 0.05 0.08 0.08", "2 0.05 0.05 0.08 0.08"]
+    assert export_notes(labels, "yolo", tmp_path / "nothing") == []  # (no folder yet: its own numbers)
+    # Ultralytics: data.yaml two folders above labels/train names the classes; no classes.txt there
+    root = tmp_path / "ds"
+    (root / "labels/train").mkdir(parents=True)
+    (root / "data.yaml").write_text("names:\n  0: pawn\n  1: king\n  2: rook\n  3: queen\n")
+    notes = export_notes(labels, "yolo", root / "labels/train")
+    assert notes == [f"classes numbered as {root.resolve() / 'data.yaml'} numbers them (an Ultralytics trainer reads them from it)"]
+    write_labels(labels, "yolo", root / "labels/train")
+    assert (root / "labels/train/classes.txt").read_text() == "pawn\nking\nrook\nqueen\n"
+    assert [line.split()[0] for line in (root / "labels/train/a.txt").read_text().splitlines()] == ["1", "2"]
+    # a class with boxes that data.yaml does not name: refused, nothing written (the YAML file is not the export's to change)
+    (root / "data.yaml").write_text("names: [pawn, rook]\n")
+    with pytest.raises(LabelFormatError, match=r"data.yaml names the classes of this YOLO folder, and not king: add it to its names"):
+        write_labels(labels, "yolo", root / "labels/val")
+    assert not (root / "labels/val").exists()
+    # through retina convert: a note, no exit code of its own
+    coco = tmp_path / "l.json"
+    write_labels(LabelSet(labels.categories, [ImageEntry(1, "a.jpg", 100, 100, [Box(1, 1, 9, 9, 0)])]), "coco", coco)
+    assert main(["convert", "--from", "coco", str(coco), "--to", "yolo", str(root / "labels/test")]) == 0
+    assert "classes numbered as " in capsys.readouterr().err
+    assert (root / "labels/test/classes.txt").read_text() == "pawn\nrook\n" and (root / "labels/test/a.txt").read_text().startswith("1 ")
 
 
 def test_convert_turns_labels_made_on_the_stored_pixels_of_an_exif_turned_photo(tmp_path, capsys):
@@ -1299,3 +1325,114 @@ def test_labels_are_written_as_labelme_files_that_labelme_opens_and_that_read_ba
     assert main(["convert", "--from", "coco", str(coco), "--to", "labelme", str(tmp_path / "out2")]) == 1
     assert "each labelme file's imagePath leads to its image, so give their folder (--images DIR); nothing was written" in capsys.readouterr().err
     assert not (tmp_path / "out2").exists()
+
+
+def test_a_labelme_export_over_labelme_files_keeps_what_it_does_not_write_and_refuses_other_files(tmp_path):
+    """Exporting over the files a folder was labelled with in labelme turned an untouched circle
+    into a rectangle, dropped shape descriptions, flags and a file's other fields, deleted a file of
+    points as "from an earlier export", and wrote over any a.json beside a.jpg."""
+    from PIL import Image
+
+    from core.formats.convert import stale_label_files
+    from core.formats.labelme import read_labelme
+
+    folder = tmp_path / "f"
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (200, 100)).save(folder / name)
+    circle = _shape("circle", [[150, 50], [150, 60]], label="ball", description="the match ball", flags={"moving": True})
+    moved = _shape("rectangle", [[10, 20], [50, 40]], description="to be moved")
+    _labelme(folder / "a.json", "a.jpg", [circle, moved, _shape("point", [[3, 3]], label="corner")])
+    data = json.loads((folder / "a.json").read_text())
+    (folder / "a.json").write_text(json.dumps({**data, "flags": {"night": True}, "description": "shot at dusk"}))
+    _labelme(folder / "b.json", "b.jpg", [_shape("rectangle", [[1, 1], [9, 9]]), _shape("line", [[1, 1], [5, 5]], label="edge")])
+    _labelme(folder / "c.json", "c.jpg", [_shape("point", [[1, 1]], label="corner")])
+    labels, _ = read_labelme(folder)
+    names = {n: c for c, n in labels.category_names().items()}
+    a = next(im for im in labels.images if im.file_name == "a.jpg")
+    a.boxes[1] = replace(a.boxes[1], x1=12.0, x2=52.0)  # moved in retina-gui
+    b = next(im for im in labels.images if im.file_name == "b.jpg")
+    b.boxes.clear()  # its box deleted: b.json is one to take the box out of; c.json (a point alone) says nothing of boxes
+    assert stale_label_files(labels, "labelme", folder, ["a.jpg", "b.jpg", "c.jpg"]) == [folder / "b.json"]
+    write_labels(labels, "labelme", folder, images=folder, remove=[folder / "b.json"])
+    a_file = json.loads((folder / "a.json").read_text())
+    assert a_file["shapes"] == [circle, _shape("rectangle", [[12.0, 20.0], [52.0, 40.0]]) | {"mask": None},
+                                _shape("point", [[3, 3]], label="corner")]
+    assert a_file["flags"] == {"night": True} and a_file["description"] == "shot at dusk"
+    assert json.loads((folder / "b.json").read_text())["shapes"] == [_shape("line", [[1, 1], [5, 5]], label="edge")]  # its line stays
+    assert json.loads((folder / "c.json").read_text())["shapes"] == [_shape("point", [[1, 1]], label="corner")]  # not written over
+    assert names["ball"] in {bx.category_id for bx in read_labelme(folder)[0].images[0].boxes}
+    # a file there that is no labelme file of that image: refused, nothing written
+    (folder / "a.json").write_text(json.dumps({"note": "my own a.json"}))
+    with pytest.raises(LabelFormatError, match=r"a.json is not a labelme file: it would be written over \(the labelme file of a.jpg\)"):
+        write_labels(labels, "labelme", folder, images=folder)
+    _labelme(folder / "a.json", "other.jpg", [])
+    with pytest.raises(LabelFormatError, match=r"a.json is the labelme file of another image \(other.jpg\)"):
+        write_labels(labels, "labelme", folder, images=folder)
+    assert json.loads((folder / "a.json").read_text())["imagePath"] == "other.jpg"
+
+
+def test_a_labelme_export_writes_polygons_only_where_they_are_the_box(tmp_path):
+    """A COCO box a hundredth of a pixel off its polygon, written as the polygon, read back as
+    another box; a polygon reaching outside the image was written unclipped."""
+    from core.formats.labelme import read_labelme
+
+    labels = LabelSet([Category(1, "car")], [ImageEntry(1, "a.jpg", 200, 100, [
+        Box(30, 30, 50, 50, 1, segmentation=[[30.01, 30, 50, 30, 50, 50, 30.01, 50]]),  # off by 0.01 px: a rectangle
+        Box(60, 30, 80, 50, 1, segmentation=[[60, 30, 80, 30, 80, 50, 60, 50]]),  # exactly its bounds: the polygon
+        Box(190, 80, 210, 110, 1, segmentation=[[190, 80, 210, 80, 210, 110]])])])  # outside the image: clipped, a rectangle
+    write_labels(labels, "labelme", tmp_path / "lm", images=tmp_path)
+    shapes = json.loads((tmp_path / "lm" / "a.json").read_text())["shapes"]
+    assert [(s["shape_type"], s["points"]) for s in shapes] == [
+        ("rectangle", [[30, 30], [50, 50]]), ("polygon", [[60, 30], [80, 30], [80, 50], [60, 50]]), ("rectangle", [[190, 80], [200, 100]])]
+    assert [(b.x1, b.y1, b.x2, b.y2) for b in read_labelme(tmp_path / "lm")[0].images[0].boxes] == [
+        (30, 30, 50, 50), (60, 30, 80, 50), (190, 80, 200, 100)]
+
+
+def test_an_x_anylabeling_file_on_a_turned_photo_exported_over_reads_back_as_it_was(tmp_path):
+    """Its kept point carried X-AnyLabeling's fields: the file, now of boxes on the photo as shown,
+    was read as on the stored pixels again, and its boxes turned a second time (upside down)."""
+    from core.formats.labelme import read_labelme
+
+    folder = tmp_path / "xa"
+    folder.mkdir()
+    shutil.copy(DATASETS / "exif_orientation" / "Landscape_3.jpg", folder / "p.jpg")  # stored upside down
+    x_keys = {"difficult": False, "attributes": {}, "kie_linking": []}
+    _labelme(folder / "p.json", "p.jpg", [_shape("rectangle", [[10, 20], [110, 220]], **x_keys), _shape("point", [[5, 5]], **x_keys)],
+             size=(1800, 1200))
+    labels, _ = read_labelme(folder, images=folder)
+    shown = [(b.x1, b.y1, b.x2, b.y2) for b in labels.images[0].boxes]
+    assert shown == [(1690, 980, 1790, 1180)]
+    write_labels(labels, "labelme", folder, images=folder)
+    written = json.loads((folder / "p.json").read_text())
+    assert [(s["shape_type"], s["points"]) for s in written["shapes"]] == [("rectangle", [[1690, 980], [1790, 1180]]),
+                                                                            ("point", [[1795, 1195]])]  # the point turned too
+    assert not any(key in s for s in written["shapes"] for key in x_keys)  # on the photo as shown now: labelme's file
+    again, _ = read_labelme(folder, images=folder)
+    assert [(b.x1, b.y1, b.x2, b.y2) for b in again.images[0].boxes] == shown
+
+
+def test_data_yaml_names_are_read_as_ultralytics_reads_them(tmp_path):
+    """Quoted class numbers (names dumped from JSON) were refused, an nc that disagrees passed
+    unsaid, and a README.yaml with a "names" of its own stood in the way of the data.yaml beside it."""
+    from core.formats.yolo import class_names
+
+    folder = tmp_path / "labels"
+    folder.mkdir()
+    cases = [("names: {'0': person, '1': car}\n", {0: "person", 1: "car"}), ("nc: 2\n", {0: "class_0", 1: "class_1"}),
+             ("names: [no, yes, null]\n", {0: "False", 1: "True", 2: "None"}),  # YAML 1.1's booleans, as Ultralytics keeps them
+             ("names: [caf\xe9]\n".encode("latin-1"), {0: "caf"})]  # bytes that are no UTF-8 ignored
+    for text, names in cases:
+        (tmp_path / "data.yaml").write_bytes(text if isinstance(text, bytes) else text.encode())
+        assert class_names(folder)[0] == names
+    (tmp_path / "data.yaml").write_text("nc: 3\nnames: [a, b]\n")
+    with pytest.raises(LabelFormatError, match=r"data.yaml: nc is 3, and names lists 2 classes: make them agree"):
+        class_names(folder)
+    (tmp_path / "data.yaml").write_text("names: [a, b]\n")
+    (tmp_path / "README.yaml").write_text("names: the vision team\n")  # no class list: passed over
+    (tmp_path / ".hidden.yaml").write_text("names: [x, y]\n")  # hidden: passed over
+    (tmp_path / "deep.yaml").write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")  # too deep to read: passed over
+    assert class_names(folder) == ({0: "a", 1: "b"}, str(tmp_path / "data.yaml"))
+    (tmp_path / "data.yaml").unlink()
+    with pytest.raises(LabelFormatError, match=r"README.yaml: its names are no list of class names"):
+        class_names(folder)

@@ -1940,7 +1940,9 @@ def test_exporting_again_into_a_folder_asks_to_remove_the_label_files_of_images_
         window.workspace.draw_box(name, size, QRectF(10, 10, 50, 50))
     out = tmp_path / fmt
     out.mkdir()
-    suffix, name = {"yolo": (".txt", "YOLO"), "voc": (".xml", "VOC"), "labelme": (".json", "labelme")}[fmt]
+    suffix = {"yolo": ".txt", "voc": ".xml", "labelme": ".json"}[fmt]
+    holds = f"{out} holds 1 labelme file of this folder's images that have no labels here now" if fmt == "labelme" else \
+        f"{out} holds 1 {fmt.upper()} label file of this folder's images that have no labels now"
     (out / "notes.txt").write_text("mine")  # not a label file of this folder's images: never touched
     assert transferred(qtbot, window, window.label_files.export(fmt, out))
     emptied = out / f"chess_02{suffix}"
@@ -1951,18 +1953,18 @@ def test_exporting_again_into_a_folder_asks_to_remove_the_label_files_of_images_
     window.confirm = lambda title, text, **_: asked.append(text) or False
     assert not transferred(qtbot, window, window.label_files.export(fmt, out))  # the user said no: nothing exported
     assert emptied.is_file() and len(asked) == 1
-    assert asked[0].startswith(f"{out} holds 1 {name} label file of this folder's images that have no labels now")
+    assert asked[0].startswith(holds)
     window.confirm = lambda title, text, **_: asked.append(text) or True
     assert transferred(qtbot, window, window.label_files.export(fmt, out))
     assert not emptied.exists() and (out / f"chess_01{suffix}").is_file() and (out / "notes.txt").read_text() == "mine"
-    assert window.statusBar().currentMessage().endswith("; 1 label file of images with no labels now removed")
+    assert window.statusBar().currentMessage().endswith("; the boxes of 1 labelme file of images with no labels now taken out" if fmt == "labelme"
+                                                        else "; 1 label file of images with no labels now removed")
     assert transferred(qtbot, window, window.label_files.export(fmt, out)) and len(asked) == 2  # nothing stale left: no question
     # an image gone from the folder: its labels are not written, so its old label file is one to remove (counted as written
     # over, it stayed, and a YOLO classes.txt rewritten under it gave its numbers other classes)
     (window.workspace.folder / "chess_01.jpg").unlink()
     assert transferred(qtbot, window, window.label_files.export(fmt, out)) and len(asked) == 3
-    assert f"holds 1 {name} label file of this folder's images that have no labels now, from an earlier export (the first: " \
-           f"chess_01{suffix})" in asked[-1]
+    assert asked[-1].startswith(holds) and f"(the first: chess_01{suffix})" in asked[-1]
     assert not (out / f"chess_01{suffix}").exists()
 
 
@@ -1993,21 +1995,22 @@ def test_labelme_files_exported_beside_the_images_open_in_labelme_and_never_over
     assert json.loads(labels_file.read_text())["images"] and labels_file.read_bytes() != before  # still the labels (one box more)
 
 
-def test_a_yolo_export_into_a_folder_whose_class_list_other_label_files_use_is_refused(qtbot, demo, tmp_path):
+def test_a_yolo_export_into_a_folder_with_a_class_list_keeps_its_numbers(qtbot, demo, tmp_path):
     """It wrote its classes.txt over one in another order: the folder's other label files then
     named other classes (LabelImg's class of bug), and nothing was said."""
     window = demo
     out = tmp_path / "yolo"
     out.mkdir()
-    names = [c.name for c in sorted(window.workspace.store.categories, key=lambda c: c.id)]
+    store = window.workspace.store
+    names = [c.name for c in sorted(store.categories, key=lambda c: c.id)]
     (out / "classes.txt").write_text("".join(f"{n}\n" for n in reversed(names)))
     (out / "other.txt").write_text("0 0.5 0.5 0.1 0.1\n")  # an image of another folder
-    assert not window.label_files.export("yolo", out)
-    assert window.reports[-1].startswith(f"Export: Nothing was exported: {out / 'classes.txt'} lists other classes (class 0 is")
-    assert (out / "classes.txt").read_text().splitlines() == names[::-1] and not (out / "chess_01.txt").exists()
-    (out / "other.txt").unlink()  # with no other label file there, the class list is the export's to write
     assert transferred(qtbot, window, window.label_files.export("yolo", out))
-    assert (out / "classes.txt").read_text().splitlines() == names
+    assert (out / "classes.txt").read_text().splitlines() == names[::-1]
+    box = store.boxes("chess_01.jpg")[0]
+    number = names[::-1].index({c.id: c.name for c in store.categories}[box.category_id])
+    assert (out / "chess_01.txt").read_text().split()[0] == str(number)
+    assert f"classes numbered as {out / 'classes.txt'} numbers them" in window.reports[-1]
 
 
 def test_an_edit_that_fails_in_its_command_raises_the_commands_own_message_and_leaves_no_history(demo):

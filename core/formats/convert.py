@@ -13,10 +13,10 @@ from core.atomic import atomic_path
 from core.cancel import CancelToken
 from core.formats import FORMAT_NAMES, NO_CROWD_FORMATS, LabelFormatError, label_file_names, visible_files, writes_label_file, written_boxes
 from core.formats.coco import read_coco, verify_coco_file_apart, write_coco
-from core.formats.labelme import is_labelme, names_image, read_labelme, write_labelme
+from core.formats.labelme import holds_boxes, is_labelme, read_labelme, remove_boxes, write_labelme
 from core.formats.retinanet_csv import NO_CLASS_LIST_NOTE, read_retinanet_csv, write_retinanet_csv
 from core.formats.voc import read_voc, write_voc
-from core.formats.yolo import holds_yolo_lines, read_yolo, write_yolo
+from core.formats.yolo import holds_yolo_lines, numbered_as_there, read_yolo, write_yolo
 from core.labels import LabelSet, same_named_categories
 from core.text import count, first_names
 
@@ -60,7 +60,8 @@ def read_labels(fmt: str, source: Path | str, images: Path | str | None = None,
 
 UNLABELLED_NOTE = "left out, no label file: "  # starts the note on a YOLO folder's unlabelled images (no problem: a note)
 EMPTY_CLASSES_NOTE = "not written, classes without a box: "  # (a note: nothing labelled was left out)
-NOTES = (UNLABELLED_NOTE, NO_CLASS_LIST_NOTE, EMPTY_CLASSES_NOTE)  # what read_labels' lines that are notes start with: nothing was left out
+CLASS_NUMBERS_NOTE = "classes numbered as "  # a YOLO export into a folder a data.yaml names the classes of
+NOTES = (UNLABELLED_NOTE, NO_CLASS_LIST_NOTE, EMPTY_CLASSES_NOTE, CLASS_NUMBERS_NOTE)  # what read_labels' lines that are notes start with: nothing was left out
 
 
 def unlabelled_note(names: list[str]) -> str:
@@ -244,11 +245,15 @@ def flat_boxes(labels: LabelSet) -> str:
     return f"{count(len(flat), 'box')} without width or height (the first in {flat[0]})" if flat else ""
 
 
-def export_notes(labels: LabelSet, fmt: str) -> list[str]:
-    """What writing ``labels`` as ``fmt`` does with what does not fit it, a line each: boxes
-    reaching outside their image or without width or height, and classes of one name (as class
-    names are compared). ``retina convert`` and the window's Export say the same."""
+def export_notes(labels: LabelSet, fmt: str, target: Path | str) -> list[str]:
+    """What writing ``labels`` as ``fmt`` to ``target`` does with what does not fit it, a line each:
+    boxes reaching outside their image or without width or height, and classes of one name (as
+    class names are compared); a YOLO folder's class numbers taken from a data.yaml. ``retina
+    convert`` and the window's Export say the same."""
     notes = []
+    if fmt == "yolo" and (numbers := numbered_as_there(labels, Path(target))[1]) is not None:
+        trainer = " (an Ultralytics trainer reads them from it)" if numbers.name != "classes.txt" else ""
+        notes.append(f"{CLASS_NUMBERS_NOTE}{numbers} numbers them{trainer}")
     if outside := boxes_outside(labels):
         # VOC holds whole pixels of the image, YOLO 0..1 of it: a box wholly outside has no place there
         notes.append(f"{outside}: {'written as they are' if fmt == 'coco' else 'clipped to the image, any wholly outside left out'}")
@@ -259,6 +264,15 @@ def export_notes(labels: LabelSet, fmt: str) -> list[str]:
     if unnamed := unwritten_classes(labels, fmt):
         notes.append(f"{EMPTY_CLASSES_NOTE}{first_names(unnamed, 3)} ({FORMAT_NAMES[fmt]} names a class by its boxes alone)")
     return notes
+
+
+def written_classes(labels: LabelSet, fmt: str, target: Path | str) -> int:
+    """How many classes writing ``labels`` as ``fmt`` to ``target`` names: a YOLO class list's
+    lines (the folder's own classes among them, :func:`core.formats.yolo.numbered_as_there`),
+    those with a box in VOC and labelme, else all."""
+    if fmt == "yolo":
+        return len(numbered_as_there(labels, Path(target))[0].categories)
+    return len(labels.categories) - len(unwritten_classes(labels, fmt))
 
 
 def unwritten_classes(labels: LabelSet, fmt: str) -> list[str]:
@@ -308,7 +322,8 @@ def stale_label_files(labels: LabelSet, fmt: str, target: Path | str, image_name
     """The label files in the VOC, YOLO or labelme folder ``target`` of images among ``image_names``
     that writing ``labels`` would not replace: an earlier export's files of images whose boxes have
     all gone since (left there, they put the deleted boxes back into the dataset). A file counts only
-    when it reads as such a label file: a VOC annotation or labelme file naming that image; YOLO lines
+    when it reads as such a label file: a VOC annotation naming that image, or a labelme file of it
+    holding boxes or saying it has none (a file of points alone says nothing of boxes); YOLO lines
     of 5 numbers with classes of the folder's classes.txt (a caption ``chess_02.txt`` beside the
     images is not one). Raises LabelFormatError when ``labels`` cannot be written there (two images,
     one label file)."""
@@ -322,7 +337,7 @@ def stale_label_files(labels: LabelSet, fmt: str, target: Path | str, image_name
     if fmt == "voc":
         return [path for path, image in candidates if _names_image(path, image)]
     if fmt == "labelme":
-        return [path for path, image in candidates if _labelme_of(path, PurePosixPath(image).name)]
+        return [path for path, image in candidates if holds_boxes(path, PurePosixPath(image).name)]
     try:
         classes = len((target / "classes.txt").read_text(encoding="utf-8").splitlines())
     except (OSError, UnicodeDecodeError):
@@ -344,32 +359,6 @@ def labelme_file_over(labels: LabelSet, target: Path | str, path: Path | str) ->
     return ""
 
 
-def class_list_clash(labels: LabelSet, target: Path | str, remove: Sequence[Path] = ()) -> str:
-    """Why writing ``labels`` as YOLO into ``target`` would change what other label files there
-    mean ("" when it would not): its classes.txt lists other classes, or in another order, than
-    the one written over it, while label files that this export neither writes nor removes stay
-    (their class numbers would then name other classes). Classes added at the end change nothing."""
-    target = Path(target)
-    try:
-        old = [line.strip() for line in (target / "classes.txt").read_text(encoding="utf-8-sig").splitlines()]
-    except (OSError, UnicodeDecodeError):
-        return ""
-    while old and not old[-1]:
-        old.pop()
-    new = [c.name for c in sorted(labels.categories, key=lambda c: c.id)]
-    if new[: len(old)] == old:
-        return ""
-    ours = {(target / name).resolve() for im, name in zip(labels.images, label_file_names([im.file_name for im in labels.images], ".txt"))
-            if writes_label_file(im, "yolo")} | {Path(p).resolve() for p in remove}
-    others = [p for p in visible_files(target, "*.txt") if p.name != "classes.txt" and p.resolve() not in ours and holds_yolo_lines(p, len(old))]
-    if not others:
-        return ""
-    k = next(i for i, (a, b) in enumerate(zip([*old, None], [*new, None])) if a != b)
-    differ = f"class {k} is {old[k]!r} there, {new[k]!r} here" if k < len(old) and k < len(new) else f"it lists {len(old)} classes, here {len(new)}"
-    return (f"{target / 'classes.txt'} lists other classes ({differ}), and {count(len(others), 'label file')} there of other images "
-            f"(the first: {others[0].relative_to(target)}) would then name other classes: export into another folder")
-
-
 def first_label_file(fmt: str, folder: Path | str) -> Path | None:
     """A VOC, YOLO or labelme label file in ``folder`` (or below it), if any: an XML file of a VOC
     annotation; YOLO's classes.txt, or a .txt file of YOLO lines (empty: a negative); a labelme
@@ -385,15 +374,14 @@ def first_label_file(fmt: str, folder: Path | str) -> Path | None:
     return None
 
 
-def _labelme_of(path: Path, image: str | None = None) -> bool:
-    """Whether ``path`` is a labelme file (of the image named ``image``, when given)."""
+def _labelme_of(path: Path) -> bool:
+    """Whether ``path`` is a labelme file."""
     from core.atomic import parse_json
 
     try:
-        data = parse_json(path.read_text(encoding="utf-8-sig"))
+        return is_labelme(parse_json(path.read_text(encoding="utf-8-sig")))
     except (OSError, UnicodeDecodeError, ValueError):
         return False
-    return is_labelme(data) and (image is None or names_image(data, path, image))
 
 
 def _is_voc(path: Path) -> bool:
@@ -423,7 +411,8 @@ def write_labels(labels: LabelSet, fmt: str, target: Path | str, cancel: CancelT
     Ctrl+C) leaves the target as it was: a VOC or YOLO folder's files are written into a hidden
     folder inside it first and moved into place once all are written (a run stopped half-way left
     thousands of files, and the folder was then refused as one holding label files already).
-    ``remove``: label files (:func:`stale_label_files`) deleted once every file is written.
+    ``remove``: label files (:func:`stale_label_files`) deleted once every file is written (a labelme
+    file's boxes taken out: it stays while it holds anything else, a point, a line, a flag).
     ``images``: the folder the file names are relative to (RetinaNet CSV and labelme write paths
     from their own folder to them; default the target's folder, for labelme the target)."""
     if fmt == "coco":
@@ -440,8 +429,10 @@ def write_labels(labels: LabelSet, fmt: str, target: Path | str, cancel: CancelT
         try:
             if fmt == "labelme":
                 write_labelme(labels, staging, cancel, images=images if images is not None else target, target=target)
+            elif fmt == "yolo":
+                write_yolo(numbered_as_there(labels, target)[0], staging, cancel)
             else:
-                (write_voc if fmt == "voc" else write_yolo)(labels, staging, cancel)
+                write_voc(labels, staging, cancel)
             for file in sorted(p for p in staging.rglob("*") if p.is_file()):
                 destination = target / file.relative_to(staging)
                 destination.parent.mkdir(parents=True, exist_ok=True)
@@ -455,4 +446,7 @@ def write_labels(labels: LabelSet, fmt: str, target: Path | str, cancel: CancelT
     else:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     for path in remove:
-        path.unlink(missing_ok=True)
+        if fmt == "labelme":
+            remove_boxes(path)  # (its points, lines and flags stay)
+        else:
+            path.unlink(missing_ok=True)

@@ -10,6 +10,7 @@ import math
 import os
 import posixpath
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from core.atomic import json_text, parse_json, write_text
@@ -75,34 +76,9 @@ def read_labelme(folder: Path | str, cancel: CancelToken | None = None, images: 
         except LabelFormatError as exc:
             raise LabelFormatError(f"{path}: {exc}") from None
         width, height = _side(data.get("imageWidth")), _side(data.get("imageHeight"))
-        shapes, groups = [], {}
-        for n, shape in enumerate(data["shapes"], start=1):
-            kind = (shape.get("shape_type") or "polygon") if isinstance(shape, dict) else None  # (labelme 3: polygons, no type)
-            if isinstance(kind, str) and kind not in _BOXED:
-                unboxed[kind] += 1
-                continue
-            try:
-                label, corners, polygon = _read_shape(shape, kind, n)
-                group = shape.get("group_id")
-                if group is not None and (isinstance(group, bool) or not isinstance(group, (int, str))):
-                    raise LabelFormatError(f"shape {n} has a group_id that is no number or name: {group!r}")
-            except LabelFormatError as exc:  # one shape past reading: it goes, the file's others stay
-                unread.append(f"{rel_json}: {exc}")
-                continue
-            difficult = shape.get("difficult") is True  # (X-AnyLabeling's mark, VOC's "difficult")
-            if group is not None and (label, group) in groups:  # one object in parts: one box around them
-                k = groups[label, group]
-                _, (a1, b1, a2, b2), was_difficult, polygons = shapes[k]
-                x1, y1, x2, y2 = corners
-                polygons = polygons + polygon if polygons is not None and polygon is not None else None
-                # (difficult only when every part is: one part marked so made the whole object an ignored crowd region)
-                shapes[k] = (label, (min(a1, x1), min(b1, y1), max(a2, x2), max(b2, y2)), was_difficult and difficult, polygons)
-                continue
-            if group is not None:
-                groups[label, group] = len(shapes)
-            shapes.append((label, corners, difficult, polygon))
-        stored = any(isinstance(s, dict) and any(key in s for key in _X_ANYLABELING_KEYS) for s in data["shapes"])
-        if stored and shapes and images is not None:
+        objects = _objects(data["shapes"], unboxed, unread, rel_json)
+        shapes = [(o.label, o.corners, o.difficult, o.polygons) for o in objects]
+        if _stored_pixels(data) and shapes and images is not None:
             shapes, width, height, was_turned = _shown(shapes, Path(images) / file_name, width, height)
             if was_turned:
                 turned.append(file_name)
@@ -159,6 +135,58 @@ def _image_name(image_path: object, rel_json: PurePosixPath, path: Path) -> str:
     return check_file_name(joined)
 
 
+@dataclass
+class _Object:
+    """A boxed shape of a labelme file, or the shapes of one ``group_id`` and label: the box around
+    them, and the shapes as the file has them."""
+
+    label: str
+    corners: tuple[float, float, float, float]
+    difficult: bool
+    polygons: list | None
+    shapes: list[dict]
+
+
+def _objects(shapes: list, unboxed: Counter[str], unread: list[str], rel_json: str) -> list[_Object]:
+    """The objects of a file's ``shapes``; shape kinds that bound no object are counted in
+    ``unboxed``, shapes that cannot be read described in ``unread``."""
+    objects: list[_Object] = []
+    groups: dict[tuple[str, object], _Object] = {}
+    for n, shape in enumerate(shapes, start=1):
+        kind = (shape.get("shape_type") or "polygon") if isinstance(shape, dict) else None  # (labelme 3: polygons, no type)
+        if isinstance(kind, str) and kind not in _BOXED:
+            unboxed[kind] += 1
+            continue
+        try:
+            label, corners, polygon = _read_shape(shape, kind, n)
+            group = shape.get("group_id")
+            if group is not None and (isinstance(group, bool) or not isinstance(group, (int, str))):
+                raise LabelFormatError(f"shape {n} has a group_id that is no number or name: {group!r}")
+        except LabelFormatError as exc:  # one shape past reading: it goes, the file's others stay
+            unread.append(f"{rel_json}: {exc}")
+            continue
+        difficult = shape.get("difficult") is True  # (X-AnyLabeling's mark, VOC's "difficult")
+        if group is not None and (label, group) in groups:  # one object in parts: one box around them
+            o = groups[label, group]
+            (a1, b1, a2, b2), (x1, y1, x2, y2) = o.corners, corners
+            o.corners = (min(a1, x1), min(b1, y1), max(a2, x2), max(b2, y2))
+            o.polygons = o.polygons + polygon if o.polygons is not None and polygon is not None else None
+            # (difficult only when every part is: one part marked so made the whole object an ignored crowd region)
+            o.difficult = o.difficult and difficult
+            o.shapes.append(shape)
+            continue
+        objects.append(_Object(label, corners, difficult, polygon, [shape]))
+        if group is not None:
+            groups[label, group] = objects[-1]
+    return objects
+
+
+def _stored_pixels(data: dict) -> bool:
+    """Whether a file is X-AnyLabeling's, whose shapes lie on an image's stored pixels (it ignores
+    EXIF): told by the shape fields labelme does not write."""
+    return any(isinstance(s, dict) and any(key in s for key in _X_ANYLABELING_KEYS) for s in data["shapes"])
+
+
 def _side(value: object) -> int:
     """An image side as labelme writes it; 0 (read from the image) when missing or not a size."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
@@ -206,26 +234,40 @@ def _shown(shapes: list, image: Path, width: int, height: int) -> tuple[list, in
     """X-AnyLabeling's shapes, made on the stored pixels of ``image``, on the image as shown (EXIF
     orientation applied); the image's size as shown; whether anything was turned. An image that
     cannot be read keeps them as they are."""
+    turning = _turning(image, width, height)
+    if turning is None:
+        return shapes, width, height, False
+    point, box, (shown_w, shown_h) = turning
+    turned = []
+    for label, corners, difficult, polygons in shapes:
+        if polygons is not None:
+            polygons = [[v for k in range(0, len(p), 2) for v in point(p[k], p[k + 1])] for p in polygons]
+        turned.append((label, tuple(round(v, 6) for v in box(*corners)), difficult, polygons))
+    return turned, shown_w, shown_h, True
+
+
+def _turning(image: Path, width: int, height: int):
+    """For a file of X-AnyLabeling's giving ``image`` the size ``width`` x ``height``: how its
+    points and boxes on the stored pixels move onto the image as shown, and the size shown
+    (``(point, box, (w, h))``); None when they stay (no EXIF turn, made on the photo as shown,
+    an image that cannot be read)."""
     try:
         shown_w, shown_h, orientation = image_header(image)
     except ImageReadError:
-        return shapes, width, height, False
+        return None
     if orientation == 1:
-        return shapes, width, height, False
+        return None
     stored_w, stored_h = (shown_h, shown_w) if orientation in (5, 6, 7, 8) else (shown_w, shown_h)
     if (width, height) == (shown_w, shown_h) != (stored_w, stored_h):  # made on the photo as shown (a file saved from labelme)
-        return shapes, width, height, False
+        return None
 
     def point(x: float, y: float) -> tuple[float, float]:
         return stored_to_shown(x, y, x, y, stored_w, stored_h, orientation)[:2]
 
-    turned = []
-    for label, (x1, y1, x2, y2), difficult, polygons in shapes:
-        a1, b1, a2, b2 = stored_to_shown(x1, y1, x2, y2, stored_w, stored_h, orientation)
-        if polygons is not None:
-            polygons = [[v for k in range(0, len(p), 2) for v in point(p[k], p[k + 1])] for p in polygons]
-        turned.append((label, tuple(round(v, 6) for v in (a1, b1, a2, b2)), difficult, polygons))
-    return turned, shown_w, shown_h, True
+    def box(x1: float, y1: float, x2: float, y2: float) -> tuple[float, float, float, float]:
+        return stored_to_shown(x1, y1, x2, y2, stored_w, stored_h, orientation)
+
+    return point, box, (shown_w, shown_h)
 
 
 def write_labelme(labels: LabelSet, folder: Path | str, cancel: CancelToken | None = None, *,
@@ -233,11 +275,18 @@ def write_labelme(labels: LabelSet, folder: Path | str, cancel: CancelToken | No
     """One labelme file per image with boxes or reviewed as a negative (:func:`core.formats.writes_label_file`)
     at ``folder/<file_name without suffix>.json``, each written atomically, for the files to lie at
     the same place under ``target`` (default ``folder``): ``imagePath`` leads from there to the image
-    under ``images``. A box is a rectangle clipped to its image, one wholly outside left out; a box
-    with polygons that it bounds (to a pixel: an import's) is written as them, several as one
-    ``group_id``. Crowd regions are left out: labelme has no form for them (a rectangle read back
-    was an object to train on). A labelme file of the image already at ``target`` keeps what this
-    writer does not write: its shapes that are no box (points, lines) and its image flags."""
+    under ``images``, whose size as shown the points are in (labelme's way; X-AnyLabeling shows a
+    photo as stored). A box is a rectangle clipped to its image, one wholly outside left out; a box
+    inside its image with polygons that bound it exactly (an import's) is written as them, several
+    as one ``group_id``. Crowd regions are left out: labelme has no form for them (a rectangle read
+    back was an object to train on).
+
+    A labelme file of the image already at ``target`` keeps what this writer would not write as it
+    was: its shapes that bound no object (points, lines), its image flags and other fields, and the
+    shapes of each box that has not changed (a circle stays a circle, a shape's description and
+    flags stay); an X-AnyLabeling file on the stored pixels of an EXIF-turned photo keeps its points
+    and lines turned as the photo is shown. A file there that is not a labelme file of that image
+    is refused (:class:`~core.formats.LabelFormatError`), as nothing is written over it."""
     folder, images = Path(folder), Path(images)
     target = Path(target) if target is not None else folder
     names = labels.category_names()
@@ -246,12 +295,16 @@ def write_labelme(labels: LabelSet, folder: Path | str, cancel: CancelToken | No
             continue
         if cancel is not None:
             cancel.raise_if_cancelled()  # the files written so far stay, each one whole
-        kept_shapes, flags = _kept_from(target / rel, PurePosixPath(im.file_name).name)
-        groups = [s.get("group_id") for s in kept_shapes if isinstance(s.get("group_id"), int)]
+        before = _labelme_file_there(target / rel, im.file_name, images)
+        groups = [s.get("group_id") for s in before.kept if isinstance(s.get("group_id"), int)]
         next_group = max(groups, default=0) + 1
         shapes = []
         for box in written_boxes(im, "labelme"):
-            polygons = _bounding_polygons(box)
+            unchanged = before.unchanged(names[box.category_id], box)
+            if unchanged is not None:
+                shapes += unchanged
+                continue
+            polygons = _bounding_polygons(box, im.width, im.height)
             if polygons is None:
                 x1, y1, x2, y2 = box.x1, box.y1, box.x2, box.y2
                 if im.width > 0 and im.height > 0:
@@ -263,23 +316,115 @@ def write_labelme(labels: LabelSet, folder: Path | str, cancel: CancelToken | No
             if len(polygons) > 1:
                 group, next_group = next_group, next_group + 1
             shapes += [_shape(names[box.category_id], [[p[k], p[k + 1]] for k in range(0, len(p), 2)], "polygon", group) for p in polygons]
-        image_path = os.path.abspath(images / im.file_name)
-        try:
-            image_path = os.path.relpath(image_path, os.path.abspath((target / rel).parent)).replace(os.sep, "/")
-        except ValueError:  # (another drive on Windows: no relative path leads there)
-            pass
         write_text(folder / rel, json_text({
-            "version": WRITTEN_VERSION, "flags": flags, "shapes": shapes + kept_shapes, "imagePath": image_path,
-            "imageData": None, "imageHeight": im.height, "imageWidth": im.width}))
+            **before.fields, "version": WRITTEN_VERSION, "flags": before.flags, "shapes": shapes + before.kept,
+            "imagePath": _image_path(images / im.file_name, (target / rel).parent), "imageData": None,
+            "imageHeight": im.height, "imageWidth": im.width}))
+
+
+def remove_boxes(path: Path) -> None:
+    """Take the boxes out of the labelme file at ``path`` (an image that has none now): it keeps its
+    points, lines, flags and other fields, and goes when nothing else is left in it."""
+    data = parse_json(path.read_text(encoding="utf-8-sig"))
+    kept = [s for s in data["shapes"] if _no_box(s)]
+    flags = data.get("flags") if isinstance(data.get("flags"), dict) else {}
+    if kept or any(value is True for value in flags.values()):
+        write_text(path, json_text({**data, "shapes": kept}))
+    else:
+        path.unlink(missing_ok=True)
+
+
+def holds_boxes(path: Path, image_name: str) -> bool:
+    """Whether ``path`` is a labelme file of the image named ``image_name`` that says anything of
+    its boxes: a box's shape, or none at all (a negative)."""
+    data = _parsed(path)
+    if data is None or not names_image(data, path, image_name):
+        return False
+    return not data["shapes"] or not all(_no_box(s) for s in data["shapes"])
+
+
+def _no_box(shape: object) -> bool:
+    """Whether a shape is of a kind that bounds no object (a point, a line)."""
+    return isinstance(shape, dict) and isinstance(shape.get("shape_type"), str) and shape["shape_type"] not in _BOXED
+
+
+def _parsed(path: Path) -> dict | None:
+    """The labelme file at ``path``, parsed; None when it is none (or cannot be read)."""
+    try:
+        data = parse_json(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return data if is_labelme(data) else None
+
+
+@dataclass
+class _Before:
+    """What a labelme file being written over keeps: its shapes that bound no object, its image
+    flags and other fields, and the shapes of its objects, to be written again where a box has not
+    changed (by class and corners)."""
+
+    kept: list
+    flags: dict
+    fields: dict
+    objects: list[_Object]
+
+    def unchanged(self, label: str, box: Box) -> list[dict] | None:
+        """The shapes of an object of the file that ``box`` (of class ``label``) is, unchanged; None when there is none."""
+        corners = tuple(round(v, 6) for v in (box.x1, box.y1, box.x2, box.y2))
+        for k, o in enumerate(self.objects):
+            if o.label == label and not o.difficult and o.corners == corners:
+                return self.objects.pop(k).shapes
+        return None
+
+
+_WRITTEN_FIELDS = ("version", "flags", "shapes", "imagePath", "imageData", "imageHeight", "imageWidth")
+
+
+def _labelme_file_there(path: Path, image: str, images: Path) -> _Before:
+    """What the labelme file at ``path`` keeps when the labels of ``image`` are written over it;
+    nothing when there is no file there. Raises LabelFormatError when the file there is another."""
+    if not path.exists():
+        return _Before([], {}, {}, [])
+    data = _parsed(path)
+    if data is None:
+        raise LabelFormatError(f"{path} is not a labelme file: it would be written over (the labelme file of {image}); nothing was written")
+    if not names_image(data, path, PurePosixPath(image).name):
+        raise LabelFormatError(f"{path} is the labelme file of another image ({data.get('imagePath')}): it would be written over "
+                               f"(the labelme file of {image}); nothing was written")
+    kept = [s for s in data["shapes"] if _no_box(s)]
+    objects = _objects(data["shapes"], Counter(), [], path.name)
+    turning = _turning(images / image, _side(data.get("imageWidth")), _side(data.get("imageHeight"))) if _stored_pixels(data) else None
+    if turning is not None:  # X-AnyLabeling's, on the stored pixels: written on the photo as shown, all of it
+        point = turning[0]
+        kept = [{**{k: v for k, v in s.items() if k not in _X_ANYLABELING_KEYS},
+                 "points": [list(point(*xy)) for xy in s["points"]] if _point_list(s.get("points")) else s.get("points")} for s in kept]
+        objects = []
+    fields = {k: v for k, v in data.items() if k not in _WRITTEN_FIELDS}
+    return _Before(kept, data["flags"] if isinstance(data.get("flags"), dict) else {}, fields, objects)
+
+
+def _point_list(points: object) -> bool:
+    return isinstance(points, list) and all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in p) for p in points)
+
+
+def _image_path(image: Path, folder: Path) -> str:
+    """``imagePath``: the way from ``folder`` to ``image``, with forward slashes (labelme on
+    Windows reads them); the full path where none leads there (another drive)."""
+    try:
+        return os.path.relpath(os.path.abspath(image), os.path.abspath(folder)).replace(os.sep, "/")
+    except ValueError:
+        return os.path.abspath(image)
 
 
 def _shape(label: str, points: list, kind: str, group: int | None) -> dict:
     return {"label": label, "points": points, "group_id": group, "description": "", "shape_type": kind, "flags": {}, "mask": None}
 
 
-def _bounding_polygons(box: Box) -> list[list[float]] | None:
-    """The box's polygons (COCO's form: flat lists of x, y) when they bound it to a pixel, else None
-    (a mask, none, or polygons that would read back as another box)."""
+def _bounding_polygons(box: Box, width: int, height: int) -> list[list[float]] | None:
+    """The box's polygons (COCO's form: flat lists of x, y) when they bound it exactly and it lies
+    in its image, else None (a mask, none, polygons a COCO file's box differs from by a hundredth
+    of a pixel: read back, they would be another box)."""
     polygons = box.segmentation
     if not (isinstance(polygons, list) and polygons and all(isinstance(p, list) and len(p) >= 6 and len(p) % 2 == 0 for p in polygons)):
         return None
@@ -288,23 +433,12 @@ def _bounding_polygons(box: Box) -> list[list[float]] | None:
         ys = [float(v) for p in polygons for v in p[1::2]]
     except (TypeError, ValueError):
         return None
-    bounds = (min(xs), min(ys), max(xs), max(ys))
-    if any(abs(a - b) > 1.0 for a, b in zip(bounds, (box.x1, box.y1, box.x2, box.y2))):
+    bounds = tuple(round(v, 6) for v in (min(xs), min(ys), max(xs), max(ys)))
+    if bounds != tuple(round(v, 6) for v in (box.x1, box.y1, box.x2, box.y2)):
         return None
+    if width > 0 and height > 0 and (bounds[0] < 0 or bounds[1] < 0 or bounds[2] > width or bounds[3] > height):
+        return None  # (clipped, it is a rectangle)
     return [[float(v) for v in p] for p in polygons]
-
-
-def _kept_from(path: Path, image_name: str) -> tuple[list[dict], dict]:
-    """The shapes that are no box (points, lines) and the image flags of the labelme file at
-    ``path``, when it is one and labels the image named ``image_name``; none otherwise."""
-    try:
-        data = parse_json(path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return [], {}
-    if not is_labelme(data) or not names_image(data, path, image_name):
-        return [], {}
-    shapes = [s for s in data["shapes"] if isinstance(s, dict) and isinstance(s.get("shape_type"), str) and s["shape_type"] not in _BOXED]
-    return shapes, data["flags"] if isinstance(data.get("flags"), dict) else {}
 
 
 def names_image(data: dict, path: Path, image_name: str) -> bool:

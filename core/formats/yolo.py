@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from core.atomic import write_text
 from core.cancel import CancelToken
 from core.formats import LabelFormatError, label_file_names, pixel_values_ok, visible_files, writes_label_file, written_boxes
 from core.images import ImageReadError, image_size, list_images
-from core.labels import Box, Category, ImageEntry, LabelSet
-from core.text import count
+from core.labels import Box, Category, ImageEntry, LabelSet, class_name_key
+from core.text import count, first_names
 
 
 @dataclass
@@ -118,44 +118,119 @@ def class_names(folder: Path) -> tuple[dict[int, str], str]:
             raise LabelFormatError(f"{classes_file}:{lines.index('') + 1}: an empty line in the class list (line k is class k-1): "
                                    "remove it or name the class")
         return dict(enumerate(lines)), "classes.txt"
-    for place in (folder, *list(folder.resolve().parents)[:2]):
-        found = {}
-        for path in sorted(p for p in place.iterdir() if p.suffix.lower() in CLASS_LIST_SUFFIXES and p.is_file()):
-            if (names := _yaml_names(path)) is not None:
-                found[path] = names
-        if len({tuple(sorted(names.items())) for names in found.values()}) > 1:
-            raise LabelFormatError(f"{place}: {' and '.join(p.name for p in found)} name other classes: keep the one of these labels, "
-                                   "or write their names into classes.txt in the label folder, one a line, the first line class 0")
-        if found:
-            path, names = next(iter(found.items()))
-            return names, path.name if place == folder else str(path)
+    if (found := dataset_class_list(folder)) is not None:
+        names, path = found
+        return names, path.name if path.parent.resolve() == folder.resolve() else str(path)
     raise LabelFormatError(f"{folder}: no classes.txt, and no data.yaml with the class names here or in the two folders above: write "
                            "the class names into classes.txt, one a line, the first line class 0")
 
 
+def dataset_class_list(folder: Path) -> tuple[dict[int, str], Path] | None:
+    """The class names by number that a YAML file in ``folder`` or the two folders above it gives
+    (an Ultralytics or Roboflow ``data.yaml``), and that file; None when there is none."""
+    for place in (folder, *list(folder.resolve().parents)[:2]):
+        found = {}
+        try:
+            files = sorted(p for p in place.iterdir() if p.suffix.lower() in CLASS_LIST_SUFFIXES and not p.name.startswith(".") and p.is_file())
+        except OSError:  # (a folder an export is to make, or one that cannot be listed)
+            continue
+        refused: list[LabelFormatError] = []
+        for path in files:
+            try:
+                if (names := _yaml_names(path)) is not None:
+                    found[path] = names
+            except LabelFormatError as exc:  # (a README.yaml's "names: our team": no bar to the data.yaml beside it)
+                refused.append(exc)
+        if refused and not found:
+            raise refused[0]
+        if len({tuple(sorted(names.items())) for names in found.values()}) > 1:
+            raise LabelFormatError(f"{place}: {' and '.join(p.name for p in found)} name other classes: keep the one of these labels, "
+                                   "or write their names into classes.txt in the label folder, one a line, the first line class 0")
+        if found:
+            return next((names, path) for path, names in found.items())
+    return None
+
+
+def numbered_as_there(labels: LabelSet, folder: Path) -> tuple[LabelSet, Path | None]:
+    """``labels`` with class ids that are the class numbers the YOLO folder ``folder`` already
+    gives: those of its ``classes.txt``, classes it does not list added at its end, else those of a
+    ``data.yaml`` (:func:`dataset_class_list`), which an Ultralytics trainer reads in place of a
+    classes.txt (a classes.txt written in the labels' own order made the folder's other label
+    files, or every file to that trainer, name other classes); and the file the numbers come from,
+    None where they are the labels' own. Raises LabelFormatError for a class of a box written that
+    a YAML file does not name (that file is not this writer's to change)."""
+    listed = folder / "classes.txt"
+    if listed.is_file():
+        try:
+            names, path = class_names(folder)[0], listed
+        except LabelFormatError:  # (a classes.txt past reading: written anew)
+            return labels, None
+    elif (found := dataset_class_list(folder)) is not None:
+        names, path = found
+    else:
+        return labels, None
+    if sorted(names) != list(range(len(names))):
+        raise LabelFormatError(f"{path}: its names skip class numbers ({', '.join(map(str, sorted(names)))}), which classes.txt cannot "
+                               "hold; nothing was written")
+    number = {class_name_key(name): k for k, name in names.items()}
+    old = labels.category_names()
+    unnamed = sorted({old[b.category_id] for im in labels.images for b in written_boxes(im, "yolo")
+                      if class_name_key(old[b.category_id]) not in number})
+    if unnamed and path != listed:
+        raise LabelFormatError(f"{path} names the classes of this YOLO folder, and not {first_names(unnamed, 3)}: add "
+                               f"{'it' if len(unnamed) == 1 else 'them'} to its names, or export into another folder; nothing was written")
+    order = [names[k] for k in range(len(names))]
+    own = sorted(labels.categories, key=lambda c: c.id)
+    for c in own:  # the folder's classes, then the labels' others after them (a YAML file's list is the whole list)
+        if class_name_key(c.name) not in number and path == listed:
+            number[class_name_key(c.name)] = len(order)
+            order.append(c.name)
+    if order == [c.name for c in own]:
+        return labels, None
+    by_name = {class_name_key(c.name): c for c in own}
+    categories = [replace(by_name[class_name_key(name)], id=k, name=name) if class_name_key(name) in by_name else Category(k, name)
+                  for k, name in enumerate(order)]
+    images = [replace(im, boxes=[replace(b, category_id=number[class_name_key(old[b.category_id])]) for b in im.boxes
+                                 if class_name_key(old[b.category_id]) in number]) for im in labels.images]
+    return LabelSet(categories, images, labels.extra), path
+
+
 def _yaml_names(path: Path) -> dict[int, str] | None:
-    """The ``names`` of the YAML file ``path``, by class number; None when it has none (another
-    YAML file). Names that cannot be the classes (not text, numbers that are no class) are an error."""
+    """The class names of the YAML file ``path`` by class number, read as Ultralytics reads a
+    dataset's: ``names`` a list, or numbers (``0`` or ``'0'``) to names, each name as text
+    (``no`` reads as ``False``); only ``nc``: ``class_0`` … None when it has neither (another
+    YAML file, or none that can be read). Names that cannot be the classes (numbers that are no
+    class, as many names as ``nc`` says) are an error."""
     import yaml
 
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    try:  # (bytes that are no UTF-8 ignored, as Ultralytics does)
+        data = yaml.safe_load(path.read_bytes().decode("utf-8-sig", errors="ignore"))
+    except (OSError, yaml.YAMLError, RecursionError):
         return None
-    if not isinstance(data, dict) or "names" not in data:
+    if not isinstance(data, dict) or ("names" not in data and "nc" not in data):
         return None
-    names = data["names"]
+    nc = data.get("nc")
+    if nc is not None and (isinstance(nc, bool) or not isinstance(nc, int) or nc < 1):
+        raise LabelFormatError(f"{path}: nc {nc!r} is no number of classes")
+    names = data.get("names")
+    if names is None:
+        if nc is None:
+            return None
+        names = [f"class_{k}" for k in range(nc)]
     if isinstance(names, list):
         names = dict(enumerate(names))
     if not isinstance(names, dict) or not names:
         raise LabelFormatError(f"{path}: its names are no list of class names, nor class numbers to names")
     out = {}
     for key, name in names.items():
-        if isinstance(key, bool) or not isinstance(key, int) or key < 0:
+        number = int(key) if isinstance(key, str) and key.strip().isdigit() else key
+        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
             raise LabelFormatError(f"{path}: names: {key!r} is no class number (0, 1, …)")
-        if not isinstance(name, (str, int, float)) or isinstance(name, bool) or not str(name).strip():
+        if isinstance(name, (list, dict)) or not str(name).strip():
             raise LabelFormatError(f"{path}: names: class {key} has no name")
-        out[key] = str(name).strip()
+        out[number] = str(name).strip()
+    if nc is not None and nc != len(out):
+        raise LabelFormatError(f"{path}: nc is {nc}, and names lists {count(len(out), 'class')}: make them agree")
     return out
 
 
