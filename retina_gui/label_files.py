@@ -119,9 +119,15 @@ class LabelFileDialogs(QObject):
         """Write in the background (``transfer.finished`` says how it went). A VOC, YOLO or labelme
         folder holding an earlier export's files of images that have no labels now: asks to remove them."""
         from core.formats import LabelFormatError
-        from core.formats.convert import FOLDER_FORMATS, stale_label_files, with_image_files
+        from core.formats.convert import FOLDER_FORMATS, labelme_file_over, labelme_targets, stale_label_files, with_image_files
+        from core.known_files import KnownFiles
 
         if self.workspace is None:
+            return False
+        labels_path = self.workspace.labels_path
+        if fmt == "labelme" and (over := labelme_file_over(self.workspace.store.to_labelset(), target, labels_path)):
+            self.problem.emit("Export", f"The labelme file of {over} would be written over this folder's labels file "
+                                        f"{labels_path.name}: nothing was exported. Export into another folder.")
             return False
         stale = []
         if fmt in FOLDER_FORMATS and target.is_dir():
@@ -134,6 +140,15 @@ class LabelFileDialogs(QObject):
             except LabelFormatError as exc:  # two images, one label file: said, as the export itself says it
                 self.problem.emit("Export", str(exc))
                 return False
+            if fmt == "labelme" and (unknown := KnownFiles(self.workspace.folder).unknown([*labelme_targets(labels, target), *stale])):
+                # (edited in labelme since they were imported, or never read here: their boxes were replaced without a word)
+                if not self.confirm("Export", f"{count_of(len(unknown), 'labelme file')} in {target} {'was' if len(unknown) == 1 else 'were'} "
+                                              f"changed since retina-gui read or wrote {'it' if len(unknown) == 1 else 'them'}, or never "
+                                              f"read here (the first: {unknown[0].name}): the export replaces "
+                                              f"{'its' if len(unknown) == 1 else 'their'} boxes with this folder's labels (points, lines "
+                                              "and flags stay). Export? (No: nothing is exported; File ▸ Import Labels brings their "
+                                              "boxes in first)"):
+                    return False
             if stale and not self.confirm("Export", _removal_question(fmt, target, stale)):
                 return False
         return self.transfer.export(self.workspace, fmt, target, stale)

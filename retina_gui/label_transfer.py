@@ -63,7 +63,15 @@ class LabelTransfer(QObject):
     def export(self, workspace: Workspace, fmt: str, target: Path, remove: list[Path] = ()) -> bool:
         """Start writing the labels (a snapshot) as ``fmt`` to ``target``, then deleting the label
         files ``remove``; False if refused at once."""
-        from core.formats.convert import crowd_left_out, export_notes, labelme_file_over, with_image_files, write_labels, written_counts
+        from core.formats.convert import (
+            crowd_left_out,
+            export_notes,
+            labelme_targets,
+            with_image_files,
+            write_labels,
+            written_counts,
+        )
+        from core.known_files import digest
 
         if self.busy:
             self.message.emit("an import or export is still running")
@@ -73,10 +81,6 @@ class LabelTransfer(QObject):
                                         "(File ▸ Save writes it now). Export to another file.")
             return False
         labels = workspace.store.to_labelset()
-        if fmt == "labelme" and (over := labelme_file_over(labels, target, workspace.labels_path)):
-            self.problem.emit("Export", f"The labelme file of {over} would be written over this folder's labels file "
-                                        f"{workspace.labels_path.name}: nothing was exported. Export into another folder.")
-            return False
         self._task = _Export(fmt, target, written_counts(labels, fmt)[0], len(remove), workspace.folder)
         folder = workspace.folder
 
@@ -86,7 +90,9 @@ class LabelTransfer(QObject):
             here, gone = with_image_files(labels, folder)
             notes = export_notes(here, fmt, target)  # (before the export writes the class list they read)
             write_labels(here, fmt, target, cancel, remove=remove, images=folder)
-            return written_counts(here, fmt), gone, notes, crowd_left_out(here, fmt)
+            # the labelme files written, as they are now: exported over again, only one changed since is asked about
+            written = {path: digest(path) for path in [*labelme_targets(here, target), *remove]} if fmt == "labelme" else {}
+            return written_counts(here, fmt), gone, notes, crowd_left_out(here, fmt), written
 
         self._start(write)
         self.message.emit(f"exporting {count(self._task.images, 'image')} to {target} …")
@@ -95,6 +101,8 @@ class LabelTransfer(QObject):
     def import_labels(self, workspace: Workspace, fmt: str, source: Path, present: set[str]) -> bool:
         """Start reading ``source``; its boxes are added to ``workspace`` when it has been read."""
         from core.formats.convert import clipped_to_images, fit_to_images, read_labels, with_image_sizes
+        from core.formats.labelme import labelme_files
+        from core.known_files import digest
         from core.labels import LabelSet, matched_by_file_name, same_named_pair, unlisted_image
 
         if self.busy:
@@ -151,7 +159,9 @@ class LabelTransfer(QObject):
                 clipped.append(f"{count(difficult, 'box')} marked “difficult” read as {regions}: training ignores the anchors "
                                "on them, evaluation counts neither a miss nor a false detection there, and YOLO and CSV exports "
                                "leave them out")
-            return labels, problems + clipped, unlisted, match
+            # the labelme files read, as they are now: an export over them later asks only if one has changed since
+            read_files = {path: digest(path) for path in labelme_files(source)} if fmt == "labelme" else {}
+            return labels, problems + clipped, unlisted, match, read_files
 
         self._start(read)
         self.message.emit(f"reading {source} …")
@@ -183,7 +193,8 @@ class LabelTransfer(QObject):
                 from core.formats.retinanet_csv import class_list_path
 
                 check = f", class list {class_list_path(task.target).name} beside it (corners rounded outwards to whole pixels)"
-            (images, boxes), missing, notes, crowd = result
+            (images, boxes), missing, notes, crowd, written = result
+            _remember(task.folder, written)
             if crowd:  # (in the status bar alone, it was gone in 10 s, cut at 1280 px)
                 notes.append(crowd)
             removed = "" if not task.removed else f"; the boxes of {count(task.removed, 'labelme file')} of images with no labels now " \
@@ -201,13 +212,14 @@ class LabelTransfer(QObject):
         from core.formats.convert import NOTES
 
         source, workspace, present = task.source, task.workspace, task.present
-        labels, problems, unlisted_names, match = result
+        labels, problems, unlisted_names, match, read_files = result
         try:
             added, skipped, repeated, reviewed = workspace.import_labels(labels, present, source.name)
         except (ValueError, OSError) as exc:  # a class name refused, the read-only labels; nothing is left half done
             self.problem.emit("Import failed", str(exc))
             self.finished.emit(False)
             return
+        _remember(workspace.folder, read_files)
         problems = [p for p in problems if not p.startswith(NOTES)]  # (a CSV's "no class list" note was shown as a problem)
         unlisted = [name for name in skipped if name in unlisted_names]
         several = [name for name in skipped if name in match.ambiguous]
@@ -238,3 +250,14 @@ class LabelTransfer(QObject):
             self.message.emit(f"{task.kind} failed")  # ("reading …" stood in the status bar behind the message)
             self.problem.emit(f"{task.kind.capitalize()} failed", reason.split(": ", 1)[-1])
             self.finished.emit(False)
+
+
+def _remember(folder: Path, files: dict) -> None:
+    """Record, for the image folder ``folder``, the other tools' label files read or written as they
+    are now (see :mod:`core.known_files`)."""
+    from core.known_files import KnownFiles
+
+    try:
+        KnownFiles(folder).record(files)
+    except OSError:  # (not remembered: the next export over them asks once more, no more)
+        pass

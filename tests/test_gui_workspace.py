@@ -985,6 +985,36 @@ def test_a_folder_labelled_in_labelme_offers_to_import_its_files_as_it_opens(qtb
     window.close()
 
 
+def test_a_labelme_export_asks_before_replacing_the_boxes_of_files_edited_in_labelme_since_they_were_read(qtbot, tmp_path, settings):
+    """A box drawn in labelme after the import was deleted by the next export, and one deleted
+    there came back, without a word."""
+    folder = tmp_path / "f"
+    shutil.copytree(DEMO, folder, ignore=shutil.ignore_patterns("*.json"))
+    height, width = load_image(folder / "chess_01.jpg").shape[:2]
+    labelme_file = folder / "chess_01.json"
+    labelme_file.write_text(json.dumps({"shapes": [{"label": "rook", "points": [[10, 20], [60, 90]], "shape_type": "rectangle"}],
+                                        "imagePath": "chess_01.jpg", "imageWidth": width, "imageHeight": height}))
+    asked = []
+    answer = [True]
+    window = MainWindow(folder=folder, settings=settings, confirm=lambda title, text, undoable=False: asked.append(text) or answer[0])
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: bool(window.workspace.store.boxes("chess_01.jpg")), timeout=10_000)
+    window.workspace.draw_box("chess_01.jpg", window.annotator.size, QRectF(100, 100, 50, 50))
+    assert transferred(qtbot, window, window.label_files.export("labelme", folder))  # read here, unchanged since: no question
+    assert len(asked) == 1 and len(json.loads(labelme_file.read_text())["shapes"]) == 2
+    assert transferred(qtbot, window, window.label_files.export("labelme", folder)) and len(asked) == 1  # written here: none either
+    data = json.loads(labelme_file.read_text())
+    data["shapes"].append({"label": "pawn", "points": [[200, 200], [240, 260]], "shape_type": "rectangle"})  # drawn in labelme
+    labelme_file.write_text(json.dumps(data))
+    answer[0] = False
+    assert not window.label_files.export("labelme", folder)
+    assert asked[-1].startswith(f"1 labelme file in {folder} was changed since retina-gui read or wrote it, or never read here (the first: "
+                                "chess_01.json): the export replaces its boxes with this folder's labels")
+    assert len(json.loads(labelme_file.read_text())["shapes"]) == 3  # nothing written
+    window.close()
+
+
 def test_an_import_clips_boxes_to_their_image_and_says_what_it_left_out_and_merged(qtbot, tmp_path, settings):
     """A box wholly outside its image was added unseen (nor could it be deleted), a flat one made the
     next COCO export fail its check, and two classes of one name became one: nothing was said."""

@@ -345,6 +345,12 @@ def stale_label_files(labels: LabelSet, fmt: str, target: Path | str, image_name
     return [path for path, _ in candidates if holds_yolo_lines(path, classes)]
 
 
+def labelme_targets(labels: LabelSet, target: Path | str) -> list[Path]:
+    """The labelme files writing ``labels`` into the folder ``target`` writes."""
+    names = label_file_names([im.file_name for im in labels.images], ".json")
+    return [Path(target) / name for im, name in zip(labels.images, names) if writes_label_file(im, "labelme")]
+
+
 def labelme_file_over(labels: LabelSet, target: Path | str, path: Path | str) -> str:
     """The image whose labelme file, written into ``target``, would be the file ``path`` (an image
     ``annotations.coco.jpg`` beside the folder's labels file): "" when none."""

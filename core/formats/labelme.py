@@ -322,6 +322,11 @@ def write_labelme(labels: LabelSet, folder: Path | str, cancel: CancelToken | No
             "imageHeight": im.height, "imageWidth": im.width}))
 
 
+def labelme_files(folder: Path) -> list[Path]:
+    """The labelme files under ``folder`` (as :func:`read_labelme` finds them)."""
+    return [path for path in sorted(visible_files(folder, "*.json")) if _parsed(path) is not None]
+
+
 def remove_boxes(path: Path) -> None:
     """Take the boxes out of the labelme file at ``path`` (an image that has none now): it keeps its
     points, lines, flags and other fields, and goes when nothing else is left in it."""
