@@ -651,7 +651,11 @@ def _convert(args: argparse.Namespace) -> int:
         if args.images is None and len(missing) == len(labels.images):
             named = "the image the labelme file names is not beside it" if len(missing) == 1 else \
                 f"none of the {len(missing)} images the labelme files name is beside them"
-            raise ValueError(f"{named} in {source} (the first: {missing[0]}): give their folder (--images DIR); nothing was written")
+            from core.formats.labelme import images_led_to
+
+            led = images_led_to(source)
+            ask = f"give their folder (--images {led}, where the files' imagePath leads)" if led is not None else "give their folder (--images DIR)"
+            raise ValueError(f"{named} in {source} (the first: {missing[0]}): {ask}; nothing was written")
         where = f"--images {args.images}" if args.images is not None else f"{source}, beside the labelme files"
         hint = ("; for a VOC2012 folder, give its Annotations folder as the source and its JPEGImages folder as --images"
                 if args.source_format == "voc" and (source / "Annotations").is_dir() else "")

@@ -1436,3 +1436,18 @@ def test_data_yaml_names_are_read_as_ultralytics_reads_them(tmp_path):
     (tmp_path / "data.yaml").unlink()
     with pytest.raises(LabelFormatError, match=r"README.yaml: its names are no list of class names"):
         class_names(folder)
+
+
+def test_labelme_files_written_apart_from_their_images_say_where_their_images_are(tmp_path, capsys):
+    """Read back without --images, retina's own labelme export said "give their folder" and no more,
+    though each file's imagePath led there."""
+    from PIL import Image
+
+    images = tmp_path / "photos"
+    (images / "sub").mkdir(parents=True)
+    Image.new("RGB", (200, 100)).save(images / "sub" / "a.jpg")
+    labels = LabelSet([Category(1, "car")], [ImageEntry(1, "sub/a.jpg", 200, 100, [Box(1, 2, 30, 40, 1)])])
+    write_labels(labels, "labelme", tmp_path / "lm", images=images)
+    assert main(["convert", "--from", "labelme", str(tmp_path / "lm"), "--to", "coco", str(tmp_path / "out.json")]) == 1
+    assert f"give their folder (--images {images}, where the files' imagePath leads)" in capsys.readouterr().err
+    assert main(["convert", "--from", "labelme", str(tmp_path / "lm"), "--to", "coco", str(tmp_path / "out.json"), "--images", str(images)]) == 0

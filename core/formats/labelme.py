@@ -327,6 +327,27 @@ def labelme_files(folder: Path) -> list[Path]:
     return [path for path in sorted(visible_files(folder, "*.json")) if _parsed(path) is not None]
 
 
+def images_led_to(folder: Path) -> Path | None:
+    """The image folder the ``imagePath`` of the first labelme file under ``folder`` leads to, when
+    it leads out of ``folder`` to an image that is there (a labelme export elsewhere): the folder to
+    give as the images' (it is read as the image of that name beside the file); None otherwise."""
+    for path in labelme_files(folder)[:1]:
+        image_path = (_parsed(path) or {}).get("imagePath")
+        if not isinstance(image_path, str) or not image_path.strip():
+            return None
+        image = (path.parent / image_path.strip().replace("\\", "/")).resolve()
+        rel_parent = path.parent.relative_to(folder).parts
+        if not image.is_file() or image.is_relative_to(folder.resolve()):
+            return None
+        root = image.parent
+        for part in reversed(rel_parent):  # (a file in sub/ leads to images/sub/a.jpg: the images' folder is images/)
+            if root.name != part:
+                return None
+            root = root.parent
+        return root
+    return None
+
+
 def remove_boxes(path: Path) -> None:
     """Take the boxes out of the labelme file at ``path`` (an image that has none now): it keeps its
     points, lines, flags and other fields, and goes when nothing else is left in it."""
