@@ -43,6 +43,8 @@ class Annotator(QObject):
         self._cache: OrderedDict[str, tuple[QImage, int, int]] = OrderedDict()
         self.size_warned: set[str] = set()  # images said to differ from their labels' size (said once)
         files.current_changed.connect(self.show)
+        self._detail_asked: str | None = None  # the image whose full decode was asked for, while it is shown
+        canvas.zoom_changed.connect(self._zoomed)
         canvas.box_drawn.connect(self._drawn)
         canvas.boxes_edited.connect(self._edited)
         canvas.nudge.connect(self._nudged)
@@ -54,6 +56,7 @@ class Annotator(QObject):
         workspace.categories_changed.connect(self.refresh_boxes)
         loader.loaded.connect(self._loaded)
         loader.failed.connect(self._failed)
+        loader.detailed.connect(self._detailed)
         self.canvas.show_message("")
 
     def detach(self) -> None:
@@ -104,9 +107,22 @@ class Annotator(QObject):
 
     def _display(self, name: str, image: QImage, width: int, height: int) -> None:
         self.size = (width, height)
+        self._detail_asked = None
         self.canvas.show_image(image, width, height)
         self.refresh_boxes(selected=[])
         self.image_shown.emit(name, width, height)
+        self._zoomed()
+
+    def _zoomed(self, _zoom: float = 0.0) -> None:
+        """Zoomed in past the pixels of a reduced decode (a 6000 px photo at Actual Size showed its
+        4096 px decode enlarged and smoothed): the image is decoded in full, once while it is shown."""
+        if self.loader is not None and self.current is not None and self._detail_asked != self.current and self.canvas.reduced():
+            self._detail_asked = self.current
+            self.loader.request_detail(self.current)
+
+    def _detailed(self, name: str, image: QImage) -> None:
+        if name == self.current and self.size is not None:
+            self.canvas.show_detail(image)
 
     def refresh_boxes(self, selected: list[int] | None = None) -> None:
         if self.workspace is None or self.current is None or self.size is None:

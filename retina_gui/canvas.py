@@ -166,6 +166,21 @@ class Canvas(QGraphicsView):
         self._update_cursor(self.mapToScene(mouse) if self.viewport().rect().contains(mouse) else QPointF(-1, -1))
         self.viewport().update()
 
+    def reduced(self) -> bool:
+        """Whether the image shown is a reduced decode, zoomed in past its pixels: one screen pixel
+        shows less than one of its pixels (an image over ImageLoader.MAX_SIDE at Actual Size)."""
+        image = self._pixmap.pixmap()
+        return self.image_size is not None and not image.isNull() and \
+            self.zoom() * self.devicePixelRatioF() * self.image_size[0] / image.width() > 1.0 + 1e-9
+
+    def show_detail(self, image: QImage) -> None:
+        """Show ``image``, the image shown in full (see :meth:`reduced`), in place of its reduced decode."""
+        if self.image_size is None:
+            return
+        self._pixmap.setPixmap(QPixmap.fromImage(image))
+        self._pixmap.setScale(self.image_size[0] / max(1, image.width()))
+        self.viewport().update()
+
     def show_waiting(self, rect: QRectF | None) -> None:
         """Keep ``rect`` (image pixels) drawn as a preview while its class is asked; None: no longer."""
         self._waiting = rect

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import re
 import threading
 import time
@@ -23,7 +24,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal
 from core.annotations import AnnotationFile, LabelsChangedOnDisk, save_failure
 from core.cancel import Cancelled, CancelToken
 from core.config import AnchorConfig, AssignConfig, PreprocessConfig
-from core.images import ImageReadError, load_preview, walk_images
+from core.images import ImageReadError, image_header, load_preview, walk_images
 from core.labels import Category, LabelSet, placeholder_rows
 from retina_gui.convert import qimage_from_rgb
 
@@ -132,29 +133,50 @@ class ImageLoader(QueueWorker):
 
     loaded = Signal(str, object, int, int)  # name, QImage, full oriented width, height
     failed = Signal(str, str)  # name, reason
+    detailed = Signal(str, object)  # name, QImage: the image in full (see request_detail)
 
     MAX_SIDE = 4096  # larger images are decoded reduced (the boxes keep full-resolution coordinates)
+    DETAIL_PIXELS = 64_000_000  # an image in full up to this (256 MB of pixels), reduced to it beyond
 
     def __init__(self, folder: Path) -> None:
         super().__init__()
         self.folder = folder
         self._pending: list[str] = []
+        self._detail: str | None = None
 
     def request(self, names: list[str]) -> None:
         """Decode these, in this order, instead of whatever was pending."""
         self._update(lambda: setattr(self, "_pending", list(names)))
 
-    def _take(self) -> str | None:
-        return self._pending.pop(0) if self._pending else None
+    def request_detail(self, name: str) -> None:
+        """Decode ``name`` in full (an image decoded reduced, zoomed in past its pixels), before
+        whatever is pending; answered by ``detailed``, or by nothing when it cannot be read."""
+        self._update(lambda: setattr(self, "_detail", name))
+
+    def _take(self) -> tuple[str, bool] | None:
+        if self._detail is not None:
+            name, self._detail = self._detail, None
+            return name, True
+        return (self._pending.pop(0), False) if self._pending else None
 
     def run(self) -> None:
-        while (name := self._next(self._take)) is not None:
+        while (work := self._next(self._take)) is not None:
+            name, detail = work
             try:
-                decoded = load_preview(self.folder / name, self.MAX_SIDE)
+                decoded = load_preview(self.folder / name, self._detail_side(name) if detail else self.MAX_SIDE)
             except ImageReadError as exc:
-                self.failed.emit(name, exc.reason)
+                if not detail:  # (a detail that fails leaves the image shown as it was)
+                    self.failed.emit(name, exc.reason)
                 continue
-            self.loaded.emit(name, qimage_from_rgb(decoded.pixels), decoded.width, decoded.height)
+            if detail:
+                self.detailed.emit(name, qimage_from_rgb(decoded.pixels))
+            else:
+                self.loaded.emit(name, qimage_from_rgb(decoded.pixels), decoded.width, decoded.height)
+
+    def _detail_side(self, name: str) -> int:
+        """The longest side to decode ``name`` at in full: its own, or less where it holds more than DETAIL_PIXELS."""
+        width, height, _ = image_header(self.folder / name)
+        return int(max(width, height) * min(1.0, math.sqrt(self.DETAIL_PIXELS / max(1, width * height))))
 
 
 class LabelSaver(QueueWorker):

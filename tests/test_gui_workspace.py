@@ -3606,3 +3606,27 @@ def test_warnings_in_red_stay_readable_on_a_dark_palette(qtbot):
     dark.setColor(QPalette.ColorRole.Window, QColor("#2b2b2b"))
     label.setPalette(dark)
     assert label.palette().color(QPalette.ColorRole.WindowText).name() == "#ff8080"
+
+
+def test_an_image_decoded_reduced_is_shown_in_full_once_zoomed_in_past_its_pixels(qtbot, tmp_path, settings):
+    """A 6000 px photo at Actual Size showed its 4096 px decode enlarged and smoothed: "100 %" was
+    no image pixel to a screen pixel."""
+    from PIL import Image
+
+    folder = tmp_path / "big"
+    folder.mkdir()
+    stripes = Image.new("L", (5000, 40))
+    stripes.putdata([255 * (x % 2) for _ in range(40) for x in range(5000)])  # one-pixel stripes: smoothed, all grey
+    stripes.convert("RGB").save(folder / "stripes.png")
+    window = open_window(qtbot, folder, settings)
+    qtbot.waitUntil(lambda: window.annotator.size == (5000, 40), timeout=10_000)
+    pixmap = window.canvas._pixmap
+    assert pixmap.pixmap().width() == 4096  # fitted: the reduced decode is all the screen shows
+    window.canvas.actual_size()
+    qtbot.waitUntil(lambda: pixmap.pixmap().width() == 5000, timeout=10_000)
+    assert pixmap.scale() == 1.0 and not window.canvas.reduced()
+    row = pixmap.pixmap().toImage()
+    assert [row.pixelColor(x, 20).lightness() for x in range(4)] == [0, 255, 0, 255]
+    window.canvas.fit()  # zoomed out again: the full image stays shown, nothing decoded again
+    assert pixmap.pixmap().width() == 5000
+    window.close()
