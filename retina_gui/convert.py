@@ -89,15 +89,20 @@ def category_color(category: Category) -> QColor:
 
 def category_icon(category: Category) -> QIcon:
     """A swatch of the class's colour, for lists and menus of classes, with a grey edge (a pale
-    colour, #fffac8, vanished on a white list)."""
-    pixmap = QPixmap(14, 14)
-    pixmap.fill(category_color(category))
-    painter = QPainter(pixmap)
-    painter.setPen(QColor("#808080"))
-    painter.drawRect(0, 0, 13, 13)
-    painter.end()
-    icon = QIcon(pixmap)
-    icon.addPixmap(pixmap, QIcon.Mode.Selected)  # the chosen class's swatch keeps its colour (the selection tinted it)
+    colour, #fffac8, vanished on a white list); drawn for screens of 1, 1.5, 2 and 3 device pixels
+    a pixel (a 14 px swatch enlarged on a HiDPI screen was soft at the edges)."""
+    icon = QIcon()
+    for ratio in (1, 1.5, 2, 3):
+        side = round(14 * ratio)
+        pixmap = QPixmap(side, side)
+        pixmap.fill(category_color(category))
+        painter = QPainter(pixmap)
+        painter.setPen(QColor("#808080"))
+        painter.drawRect(0, 0, side - 1, side - 1)  # (a one-device-pixel edge)
+        painter.end()
+        pixmap.setDevicePixelRatio(ratio)
+        icon.addPixmap(pixmap)
+        icon.addPixmap(pixmap, QIcon.Mode.Selected)  # the chosen class's swatch keeps its colour (the selection tinted it)
     return icon
 
 

@@ -3630,3 +3630,16 @@ def test_an_image_decoded_reduced_is_shown_in_full_once_zoomed_in_past_its_pixel
     window.canvas.fit()  # zoomed out again: the full image stays shown, nothing decoded again
     assert pixmap.pixmap().width() == 5000
     window.close()
+
+
+def test_class_swatches_are_drawn_for_hidpi_screens(qapp):
+    """A 14 px swatch enlarged on a screen of 2 device pixels a pixel was soft at its edges."""
+    from PySide6.QtCore import QSize
+
+    from core.labels import Category
+    from retina_gui.convert import category_icon
+
+    pixmap = category_icon(Category(1, "rook", color="#ff0000")).pixmap(QSize(14, 14), 2.0)
+    assert (pixmap.width(), pixmap.devicePixelRatio()) == (28, 2.0)
+    image = pixmap.toImage()
+    assert image.pixelColor(0, 10).name() == "#808080" and image.pixelColor(1, 10).name() == "#ff0000"  # a one-device-pixel edge
