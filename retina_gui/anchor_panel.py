@@ -29,7 +29,7 @@ from core.text import count, score_text
 from retina_gui.annotator import Annotator
 from retina_gui.canvas import Tool
 from retina_gui.canvas_items import OverlayBox
-from retina_gui.convert import rect_from_xyxy
+from retina_gui.convert import color_icon, rect_from_xyxy
 from retina_gui.widgets import WarningLabel, button_grid, scroll_into_view
 from retina_gui.workers import FunctionWorker, ModelInfo
 
@@ -88,7 +88,7 @@ class AnchorPanel(QWidget):
         self.ratio_row, self.scale_row = QGridLayout(), QGridLayout()
         for i, box in enumerate(self.level_boxes):
             box.setChecked(True)
-            box.setStyleSheet(f"color: {LEVEL_COLORS[i]}")
+            box.setIcon(color_icon(QColor(LEVEL_COLORS[i])))  # (the name in the colour was 1.8:1 on the panel, P4's orange)
             box.toggled.connect(self.refresh)
         self.sizes_edit, self.ratios_edit, self.scales_edit = QLineEdit(), QLineEdit(), QLineEdit()
         apply = QPushButton("Apply")
@@ -109,8 +109,9 @@ class AnchorPanel(QWidget):
         form.addRow("Levels", button_grid(*self.level_boxes, columns=3))
         form.addRow("Ratios", self.ratio_row)
         form.addRow("Scales", self.scale_row)
-        legend = QLabel('The selected label\'s anchors: <span style="color:#30b030">positive</span>, '
-                        '<span style="color:#909090">ignored</span>, <span style="color:#c0a000">best</span> (with its IoU)')
+        # (a swatch of each colour the canvas draws them in: the words in it, grey on the panel, hard to read)
+        legend = QLabel('The selected label\'s anchors: <span style="color:#30b030">■</span> positive, '
+                        '<span style="color:#909090">■</span> ignored, <span style="color:#c0a000">■</span> best (with its IoU)')
         legend.setWordWrap(True)
         form.addRow(legend)
         settings = QGroupBox("Settings (try before training)")

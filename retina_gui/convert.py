@@ -88,14 +88,19 @@ def category_color(category: Category) -> QColor:
 
 
 def category_icon(category: Category) -> QIcon:
-    """A swatch of the class's colour, for lists and menus of classes, with a grey edge (a pale
-    colour, #fffac8, vanished on a white list); drawn for screens of 1, 1.5, 2 and 3 device pixels
-    a pixel (a 14 px swatch enlarged on a HiDPI screen was soft at the edges)."""
+    """A swatch of the class's colour, for lists and menus of classes."""
+    return color_icon(category_color(category))
+
+
+def color_icon(color: QColor) -> QIcon:
+    """A swatch of ``color`` with a grey edge (a pale colour, #fffac8, vanished on a white list);
+    drawn for screens of 1, 1.5, 2 and 3 device pixels a pixel (a 14 px swatch enlarged on a HiDPI
+    screen was soft at the edges)."""
     icon = QIcon()
     for ratio in (1, 1.5, 2, 3):
         side = round(14 * ratio)
         pixmap = QPixmap(side, side)
-        pixmap.fill(category_color(category))
+        pixmap.fill(color)
         painter = QPainter(pixmap)
         painter.setPen(QColor("#808080"))
         painter.drawRect(0, 0, side - 1, side - 1)  # (a one-device-pixel edge)
