@@ -145,8 +145,14 @@ class ImageLoader(QueueWorker):
         self._detail: str | None = None
 
     def request(self, names: list[str]) -> None:
-        """Decode these, in this order, instead of whatever was pending."""
-        self._update(lambda: setattr(self, "_pending", list(names)))
+        """Decode these, in this order, instead of whatever was pending (a full decode asked for
+        another image too: paging on, zoomed in, decoded each image in full before the next)."""
+        def change() -> None:
+            self._pending = list(names)
+            if names[:1] != [self._detail]:
+                self._detail = None
+
+        self._update(change)
 
     def request_detail(self, name: str) -> None:
         """Decode ``name`` in full (an image decoded reduced, zoomed in past its pixels), before

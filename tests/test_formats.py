@@ -1303,7 +1303,7 @@ def test_labels_are_written_as_labelme_files_that_labelme_opens_and_that_read_ba
     a = json.loads(a_file.read_text())
     assert a["imagePath"] == "a.jpg" and a["flags"] == {"night": True}
     assert [(s["label"], s["shape_type"], s["group_id"]) for s in a["shapes"]] == [
-        ("car", "rectangle", None), ("tree", "polygon", 2), ("tree", "polygon", 2), ("car", "rectangle", None), ("car", "point", 1)]
+        ("car", "rectangle", None), ("tree", "polygon", 6), ("tree", "polygon", 6), ("car", "rectangle", None), ("car", "point", 1)]
     # a file of an earlier export whose image has no labels now is found, to be removed (a file of another image is not)
     (target / "d.json").write_text((target / "c.json").read_text().replace("c.jpg", "d.jpg"))
     (target / "e.json").write_text((target / "c.json").read_text())  # names c.jpg: not e.jpg's
@@ -1316,8 +1316,9 @@ def test_labels_are_written_as_labelme_files_that_labelme_opens_and_that_read_ba
     err = capsys.readouterr().err
     assert "1 crowd region left out: labelme has no form for them" in err
     assert "not written, classes without a box: empty (labelme names a class by its boxes alone)" in err
-    assert "3 images, 4 boxes (1 crowd region left out: labelme has no form for them; boxes marked “difficult” (VOC, X-AnyLabeling) " \
-        "are read as crowd regions), 2 categories written to" in err
+    assert "3 images, 4 boxes (1 crowd region left out: labelme has no form for them (a labelme file exported over keeps the boxes it " \
+        "marks “difficult”, X-AnyLabeling's); boxes marked “difficult” (VOC, X-AnyLabeling) are read as crowd regions), 2 categories " \
+        "written to" in err
     assert json.loads((out / "a.json").read_text())["imagePath"] == "../images/a.jpg"
     assert main(["convert", "--from", "coco", str(coco), "--to", "labelme", str(out), "--images", str(images)]) == 1
     assert f"{out} already holds labelme label files (a.json)" in capsys.readouterr().err
@@ -1451,3 +1452,60 @@ def test_labelme_files_written_apart_from_their_images_say_where_their_images_ar
     assert main(["convert", "--from", "labelme", str(tmp_path / "lm"), "--to", "coco", str(tmp_path / "out.json")]) == 1
     assert f"give their folder (--images {images}, where the files' imagePath leads)" in capsys.readouterr().err
     assert main(["convert", "--from", "labelme", str(tmp_path / "lm"), "--to", "coco", str(tmp_path / "out.json"), "--images", str(images)]) == 0
+
+
+def test_a_labelme_export_over_a_file_keeps_its_difficult_boxes_unread_shapes_and_groups_apart(tmp_path):
+    """From a review of the export over labelme files: a new box of two polygons took the group_id of
+    an object kept (read back, one box); X-AnyLabeling's "difficult" boxes and shapes that could not
+    be read went; points of a file made at another size stayed where they were."""
+    from PIL import Image
+
+    from core.formats.convert import fit_to_images, stale_label_files
+    from core.formats.labelme import read_labelme
+
+    folder = tmp_path / "f"
+    folder.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        Image.new("RGB", (200, 100)).save(folder / name)
+    parts = [_shape("polygon", [[0, 0], [10, 0], [10, 10]], label="p", group_id=1), _shape("polygon", [[20, 20], [30, 20], [30, 30]], label="p", group_id=1)]
+    hard = _shape("rectangle", [[40, 40], [60, 60]], label="p", difficult=True)
+    broken = _shape("polygon", [[1, 1], [2, 2]], label="p", description="two points")  # past reading
+    _labelme(folder / "a.json", "a.jpg", [*parts, hard, broken])
+    _labelme(folder / "b.json", "b.jpg", [_shape("rectangle", [[40, 20], [80, 40]], label="p"), _shape("point", [[100, 50]], label="c")],
+             size=(400, 200))  # made on a copy twice the size: its box scaled as it comes in
+    labels, _ = fit_to_images(read_labelme(folder, images=folder)[0], folder)
+    a = next(im for im in labels.images if im.file_name == "a.jpg")
+    a.boxes.append(Box(50, 70, 90, 90, a.boxes[0].category_id, segmentation=[[50, 70, 60, 70, 60, 80], [80, 80, 90, 80, 90, 90]]))
+    write_labels(labels, "labelme", folder, images=folder)
+    written = json.loads((folder / "a.json").read_text())["shapes"]
+    assert parts[0] in written and parts[1] in written and hard in written and broken in written
+    assert {s["group_id"] for s in written if s["points"][0] in ([50, 70], [80, 80])} == {2}  # not the kept object's 1
+    back = {im.file_name: im for im in read_labelme(folder, images=folder)[0].images}
+    assert sorted((b.x1, b.y1, b.x2, b.y2, b.iscrowd) for b in back["a.jpg"].boxes) == [
+        (0, 0, 30, 30, False), (40, 40, 60, 60, True), (50, 70, 90, 90, False)]
+    b_file = json.loads((folder / "b.json").read_text())
+    assert (b_file["imageWidth"], b_file["imageHeight"]) == (200, 100)
+    assert [(s["shape_type"], s["points"]) for s in b_file["shapes"]] == [("rectangle", [[20, 10], [40, 20]]), ("point", [[50, 25]])]
+    # an image whose only box is a crowd region: its file, with its "difficult" box, is no earlier export's to take boxes out of
+    only_hard = LabelSet(labels.categories, [replace(a, boxes=[bx for bx in a.boxes if bx.iscrowd])])
+    assert stale_label_files(only_hard, "labelme", folder, ["a.jpg"]) == []
+
+
+def test_a_yolo_export_takes_class_numbers_from_no_yaml_but_a_dataset_s_and_refuses_a_class_list_past_reading(tmp_path):
+    """A data.yaml two folders above an export to exports/yolo renumbered it to another dataset's
+    classes, and a notes.yaml with "names: our team" stopped every YOLO export below it; a
+    classes.txt past reading was written anew, and the folder's other label files named other classes."""
+    labels = LabelSet([Category(0, "rook")], [ImageEntry(1, "a.jpg", 100, 100, [Box(1, 1, 9, 9, 0)])])
+    (tmp_path / "data.yaml").write_text("names: [king, rook]\n")
+    (tmp_path / "notes.yaml").write_text("names: our team\n")
+    write_labels(labels, "yolo", tmp_path / "exports" / "yolo")
+    assert (tmp_path / "exports/yolo/classes.txt").read_text() == "rook\n"
+    write_labels(labels, "yolo", tmp_path / "train" / "labels")  # a dataset's labels folder (Roboflow's layout): its numbers
+    assert (tmp_path / "train/labels/classes.txt").read_text() == "king\nrook\n"
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "classes.txt").write_text("dog\n\ncat\n")
+    (broken / "other.txt").write_text("2 0.5 0.5 0.1 0.1\n")
+    with pytest.raises(LabelFormatError, match=r"an empty line in the class list .*: mend it, or export into another folder; nothing was written"):
+        write_labels(labels, "yolo", broken)
+    assert (broken / "classes.txt").read_text() == "dog\n\ncat\n"

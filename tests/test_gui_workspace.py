@@ -3643,3 +3643,16 @@ def test_class_swatches_are_drawn_for_hidpi_screens(qapp):
     assert (pixmap.width(), pixmap.devicePixelRatio()) == (28, 2.0)
     image = pixmap.toImage()
     assert image.pixelColor(0, 10).name() == "#808080" and image.pixelColor(1, 10).name() == "#ff0000"  # a one-device-pixel edge
+
+
+def test_paging_on_drops_a_full_decode_asked_for_the_image_left(tmp_path):
+    """Zoomed in on a large image, the next one waited for the full decode of the one left."""
+    from retina_gui.workers import ImageLoader
+
+    loader = ImageLoader(tmp_path)
+    loader.request_detail("a.jpg")
+    loader.request(["b.jpg", "c.jpg"])
+    assert loader._take() == ("b.jpg", False)
+    loader.request_detail("b.jpg")
+    loader.request(["b.jpg", "c.jpg"])  # the same image asked for again: its full decode stays first
+    assert loader._take() == ("b.jpg", True)

@@ -13,7 +13,7 @@ from core.atomic import atomic_path
 from core.cancel import CancelToken
 from core.formats import FORMAT_NAMES, NO_CROWD_FORMATS, LabelFormatError, label_file_names, visible_files, writes_label_file, written_boxes
 from core.formats.coco import read_coco, verify_coco_file_apart, write_coco
-from core.formats.labelme import holds_boxes, is_labelme, read_labelme, remove_boxes, write_labelme
+from core.formats.labelme import holds_boxes, parsed_labelme, read_labelme, remove_boxes, write_labelme
 from core.formats.retinanet_csv import NO_CLASS_LIST_NOTE, read_retinanet_csv, write_retinanet_csv
 from core.formats.voc import read_voc, write_voc
 from core.formats.yolo import holds_yolo_lines, numbered_as_there, read_yolo, write_yolo
@@ -72,9 +72,9 @@ def unlabelled_note(names: list[str]) -> str:
 
 
 def written_counts(labels: LabelSet, fmt: str) -> tuple[int, int]:
-    """The images and boxes writing ``labels`` as ``fmt`` puts in files: VOC and YOLO give no label
-    file (CSV: no line) to an image with neither boxes nor a reviewed mark, and hold no box wholly
-    outside its image; YOLO and CSV leave crowd regions out."""
+    """The images and boxes writing ``labels`` as ``fmt`` puts in files: VOC, YOLO and labelme give
+    no label file (CSV: no line) to an image with neither boxes nor a reviewed mark, and hold no box
+    wholly outside its image; YOLO, CSV and labelme leave crowd regions out."""
     if fmt == "coco":
         return len(labels.images), sum(len(im.boxes) for im in labels.images)
     images = [im for im in labels.images if writes_label_file(im, fmt)]
@@ -292,7 +292,8 @@ def crowd_left_out(labels: LabelSet, fmt: str) -> str:
         return ""
     # (a COCO crowd region has its mask; a box marked "difficult", read as one, none)
     difficult = "; boxes marked “difficult” (VOC, X-AnyLabeling) are read as crowd regions" if any(b.segmentation is None for b in crowd) else ""
-    return f"{count(len(crowd), 'crowd region')} left out: {FORMAT_NAMES[fmt]} has no form for them{difficult}"
+    kept = " (a labelme file exported over keeps the boxes it marks “difficult”, X-AnyLabeling's)" if fmt == "labelme" else ""
+    return f"{count(len(crowd), 'crowd region')} left out: {FORMAT_NAMES[fmt]} has no form for them{kept}{difficult}"
 
 
 def with_image_files(labels: LabelSet, images: Path | str) -> tuple[LabelSet, list[str]]:
@@ -336,8 +337,9 @@ def stale_label_files(labels: LabelSet, fmt: str, target: Path | str, image_name
                         if label not in written and label != "classes.txt" and (target / label).is_file())
     if fmt == "voc":
         return [path for path, image in candidates if _names_image(path, image)]
-    if fmt == "labelme":
-        return [path for path, image in candidates if holds_boxes(path, PurePosixPath(image).name)]
+    if fmt == "labelme":  # (an image with a crowd region, which labelme has no form for, keeps its file as it is)
+        crowd = {im.file_name for im in labels.images if any(b.iscrowd for b in im.boxes)}
+        return [path for path, image in candidates if image not in crowd and holds_boxes(path, PurePosixPath(image).name)]
     try:
         classes = len((target / "classes.txt").read_text(encoding="utf-8").splitlines())
     except (OSError, UnicodeDecodeError):
@@ -373,21 +375,13 @@ def first_label_file(fmt: str, folder: Path | str) -> Path | None:
     folder = Path(folder)
     if fmt == "yolo" and (folder / "classes.txt").is_file():
         return folder / "classes.txt"
-    is_one = {"voc": _is_voc, "yolo": holds_yolo_lines, "labelme": _labelme_of}[fmt]
+    is_one = {"voc": _is_voc, "yolo": holds_yolo_lines, "labelme": lambda path: parsed_labelme(path) is not None}[fmt]
     for path in sorted(visible_files(folder, "*" + LABEL_SUFFIX[fmt])):
         if is_one(path):
             return path
     return None
 
 
-def _labelme_of(path: Path) -> bool:
-    """Whether ``path`` is a labelme file."""
-    from core.atomic import parse_json
-
-    try:
-        return is_labelme(parse_json(path.read_text(encoding="utf-8-sig")))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return False
 
 
 def _is_voc(path: Path) -> bool:

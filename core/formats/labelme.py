@@ -85,9 +85,7 @@ def read_labelme(folder: Path | str, cancel: CancelToken | None = None, images: 
         if file_name in labelled_by:  # which file's shapes are the image's is unknowable
             raise LabelFormatError(f"{labelled_by[file_name]} and {path} both label {file_name}: keep one of them")
         labelled_by[file_name] = path
-        flags = data.get("flags") if isinstance(data.get("flags"), dict) else {}
-        classified = any(value is True for key, value in flags.items() if key != "__ignore__")  # (a class of the whole image)
-        entries.append((file_name, width, height, shapes, not data["shapes"] and not classified))
+        entries.append((file_name, width, height, shapes, not data["shapes"] and not _flagged(data)))
     if not entries:
         found = [f"{count(len(others), 'other JSON file')}"] if others else []
         found += [f"{count(len(not_utf8), 'JSON file')} not UTF-8"] if not_utf8 else []
@@ -282,11 +280,13 @@ def write_labelme(labels: LabelSet, folder: Path | str, cancel: CancelToken | No
     back was an object to train on).
 
     A labelme file of the image already at ``target`` keeps what this writer would not write as it
-    was: its shapes that bound no object (points, lines), its image flags and other fields, and the
-    shapes of each box that has not changed (a circle stays a circle, a shape's description and
-    flags stay); an X-AnyLabeling file on the stored pixels of an EXIF-turned photo keeps its points
-    and lines turned as the photo is shown. A file there that is not a labelme file of that image
-    is refused (:class:`~core.formats.LabelFormatError`), as nothing is written over it."""
+    was: its shapes that bound no object (points, lines) or could not be read, its image flags and
+    other fields, and the shapes of each box that has not changed (a circle stays a circle, a
+    shape's description and flags stay, an X-AnyLabeling box marked "difficult" stays so); its
+    points and lines are scaled with the boxes when it was made at another size, and an
+    X-AnyLabeling file on the stored pixels of an EXIF-turned photo has them turned as the photo
+    is shown. A file there that is not a labelme file of that image is refused
+    (:class:`~core.formats.LabelFormatError`), as nothing is written over it."""
     folder, images = Path(folder), Path(images)
     target = Path(target) if target is not None else folder
     names = labels.category_names()
@@ -295,10 +295,11 @@ def write_labelme(labels: LabelSet, folder: Path | str, cancel: CancelToken | No
             continue
         if cancel is not None:
             cancel.raise_if_cancelled()  # the files written so far stay, each one whole
-        before = _labelme_file_there(target / rel, im.file_name, images)
-        groups = [s.get("group_id") for s in before.kept if isinstance(s.get("group_id"), int)]
-        next_group = max(groups, default=0) + 1
+        before = _labelme_file_there(target / rel, im, images)
+        next_group = before.next_group
         shapes = []
+        for box in [b for b in im.boxes if b.iscrowd]:  # (a crowd region the file marks "difficult", unchanged: kept so)
+            shapes += before.unchanged(names[box.category_id], box) or []
         for box in written_boxes(im, "labelme"):
             unchanged = before.unchanged(names[box.category_id], box)
             if unchanged is not None:
@@ -324,7 +325,7 @@ def write_labelme(labels: LabelSet, folder: Path | str, cancel: CancelToken | No
 
 def labelme_files(folder: Path) -> list[Path]:
     """The labelme files under ``folder`` (as :func:`read_labelme` finds them)."""
-    return [path for path in sorted(visible_files(folder, "*.json")) if _parsed(path) is not None]
+    return [path for path in sorted(visible_files(folder, "*.json")) if parsed_labelme(path) is not None]
 
 
 def images_led_to(folder: Path) -> Path | None:
@@ -332,7 +333,7 @@ def images_led_to(folder: Path) -> Path | None:
     it leads out of ``folder`` to an image that is there (a labelme export elsewhere): the folder to
     give as the images' (it is read as the image of that name beside the file); None otherwise."""
     for path in labelme_files(folder)[:1]:
-        image_path = (_parsed(path) or {}).get("imagePath")
+        image_path = (parsed_labelme(path) or {}).get("imagePath")
         if not isinstance(image_path, str) or not image_path.strip():
             return None
         image = (path.parent / image_path.strip().replace("\\", "/")).resolve()
@@ -353,17 +354,22 @@ def remove_boxes(path: Path) -> None:
     points, lines, flags and other fields, and goes when nothing else is left in it."""
     data = parse_json(path.read_text(encoding="utf-8-sig"))
     kept = [s for s in data["shapes"] if _no_box(s)]
-    flags = data.get("flags") if isinstance(data.get("flags"), dict) else {}
-    if kept or any(value is True for value in flags.values()):
+    if kept or _flagged(data):
         write_text(path, json_text({**data, "shapes": kept}))
     else:
         path.unlink(missing_ok=True)
 
 
+def _flagged(data: dict) -> bool:
+    """Whether a labelme file sets a flag of the whole image (a class of it; labelme's ``__ignore__`` is none)."""
+    flags = data.get("flags") if isinstance(data.get("flags"), dict) else {}
+    return any(value is True for key, value in flags.items() if key != "__ignore__")
+
+
 def holds_boxes(path: Path, image_name: str) -> bool:
     """Whether ``path`` is a labelme file of the image named ``image_name`` that says anything of
     its boxes: a box's shape, or none at all (a negative)."""
-    data = _parsed(path)
+    data = parsed_labelme(path)
     if data is None or not names_image(data, path, image_name):
         return False
     return not data["shapes"] or not all(_no_box(s) for s in data["shapes"])
@@ -374,7 +380,7 @@ def _no_box(shape: object) -> bool:
     return isinstance(shape, dict) and isinstance(shape.get("shape_type"), str) and shape["shape_type"] not in _BOXED
 
 
-def _parsed(path: Path) -> dict | None:
+def parsed_labelme(path: Path) -> dict | None:
     """The labelme file at ``path``, parsed; None when it is none (or cannot be read)."""
     try:
         data = parse_json(path.read_text(encoding="utf-8-sig"))
@@ -385,20 +391,22 @@ def _parsed(path: Path) -> dict | None:
 
 @dataclass
 class _Before:
-    """What a labelme file being written over keeps: its shapes that bound no object, its image
+    """What a labelme file being written over keeps: its shapes that are no object of it, its image
     flags and other fields, and the shapes of its objects, to be written again where a box has not
-    changed (by class and corners)."""
+    changed (by class and corners); the first ``group_id`` none of its shapes has."""
 
     kept: list
     flags: dict
     fields: dict
     objects: list[_Object]
+    next_group: int
 
     def unchanged(self, label: str, box: Box) -> list[dict] | None:
-        """The shapes of an object of the file that ``box`` (of class ``label``) is, unchanged; None when there is none."""
+        """The shapes of an object of the file that ``box`` (of class ``label``) is, unchanged (a
+        crowd region a "difficult" one); None when there is none."""
         corners = tuple(round(v, 6) for v in (box.x1, box.y1, box.x2, box.y2))
         for k, o in enumerate(self.objects):
-            if o.label == label and not o.difficult and o.corners == corners:
+            if o.label == label and o.difficult == box.iscrowd and o.corners == corners:
                 return self.objects.pop(k).shapes
         return None
 
@@ -406,27 +414,38 @@ class _Before:
 _WRITTEN_FIELDS = ("version", "flags", "shapes", "imagePath", "imageData", "imageHeight", "imageWidth")
 
 
-def _labelme_file_there(path: Path, image: str, images: Path) -> _Before:
+def _labelme_file_there(path: Path, image: ImageEntry, images: Path) -> _Before:
     """What the labelme file at ``path`` keeps when the labels of ``image`` are written over it;
     nothing when there is no file there. Raises LabelFormatError when the file there is another."""
     if not path.exists():
-        return _Before([], {}, {}, [])
-    data = _parsed(path)
+        return _Before([], {}, {}, [], 1)
+    data = parsed_labelme(path)
     if data is None:
-        raise LabelFormatError(f"{path} is not a labelme file: it would be written over (the labelme file of {image}); nothing was written")
-    if not names_image(data, path, PurePosixPath(image).name):
+        raise LabelFormatError(f"{path} is not a labelme file: it would be written over (the labelme file of {image.file_name}); "
+                               "nothing was written")
+    if not names_image(data, path, PurePosixPath(image.file_name).name):
         raise LabelFormatError(f"{path} is the labelme file of another image ({data.get('imagePath')}): it would be written over "
-                               f"(the labelme file of {image}); nothing was written")
-    kept = [s for s in data["shapes"] if _no_box(s)]
-    objects = _objects(data["shapes"], Counter(), [], path.name)
-    turning = _turning(images / image, _side(data.get("imageWidth")), _side(data.get("imageHeight"))) if _stored_pixels(data) else None
-    if turning is not None:  # X-AnyLabeling's, on the stored pixels: written on the photo as shown, all of it
-        point = turning[0]
-        kept = [{**{k: v for k, v in s.items() if k not in _X_ANYLABELING_KEYS},
-                 "points": [list(point(*xy)) for xy in s["points"]] if _point_list(s.get("points")) else s.get("points")} for s in kept]
-        objects = []
+                               f"(the labelme file of {image.file_name}); nothing was written")
+    shapes = data["shapes"]
+    groups = [s.get("group_id") for s in shapes if isinstance(s, dict) and isinstance(s.get("group_id"), int)
+              and not isinstance(s.get("group_id"), bool)]
+    objects = _objects(shapes, Counter(), [], path.name)
+    in_objects = {id(shape) for o in objects for shape in o.shapes}
+    kept = [shape for shape in shapes if id(shape) not in in_objects]  # (points and lines, and shapes past reading: not ours to drop)
+    width, height = _side(data.get("imageWidth")), _side(data.get("imageHeight"))
+    turning = _turning(images / image.file_name, width, height) if _stored_pixels(data) else None
+    move, dropped = None, ()
+    if turning is not None:  # X-AnyLabeling's, on the stored pixels: written on the photo as shown, all of it, as labelme's
+        move, objects, dropped = turning[0], [], _X_ANYLABELING_KEYS
+    elif width and height and image.width and image.height and (width, height) != (image.width, image.height):
+        sx, sy = image.width / width, image.height / height  # (made at another size: its boxes were scaled as they came in)
+        move, objects = (lambda x, y: (x * sx, y * sy)), []
+    if move is not None:
+        kept = [{**{k: v for k, v in shape.items() if k not in dropped},
+                 "points": [list(move(*xy)) for xy in shape["points"]]} if isinstance(shape, dict) and _point_list(shape.get("points"))
+                else shape for shape in kept]
     fields = {k: v for k, v in data.items() if k not in _WRITTEN_FIELDS}
-    return _Before(kept, data["flags"] if isinstance(data.get("flags"), dict) else {}, fields, objects)
+    return _Before(kept, data["flags"] if isinstance(data.get("flags"), dict) else {}, fields, objects, max(groups, default=0) + 1)
 
 
 def _point_list(points: object) -> bool:

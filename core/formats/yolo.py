@@ -151,6 +151,19 @@ def dataset_class_list(folder: Path) -> tuple[dict[int, str], Path] | None:
     return None
 
 
+def _dataset_class_list_of_labels(folder: Path) -> tuple[dict[int, str], Path] | None:
+    """:func:`dataset_class_list` for a folder a trainer reads labels from: Ultralytics finds an
+    image's labels by making its path's ``images`` folder ``labels``, so a folder it reads has a
+    ``labels`` folder between it and the YAML file (an export to ``exports/yolo`` two folders under
+    another dataset's data.yaml is none of that dataset's)."""
+    if "labels" not in folder.resolve().parts[-3:]:
+        return None
+    found = dataset_class_list(folder)
+    if found is None or "labels" not in folder.resolve().relative_to(found[1].parent.resolve()).parts:
+        return None
+    return found
+
+
 def numbered_as_there(labels: LabelSet, folder: Path) -> tuple[LabelSet, Path | None]:
     """``labels`` with class ids that are the class numbers the YOLO folder ``folder`` already
     gives: those of its ``classes.txt``, classes it does not list added at its end, else those of a
@@ -163,9 +176,10 @@ def numbered_as_there(labels: LabelSet, folder: Path) -> tuple[LabelSet, Path | 
     if listed.is_file():
         try:
             names, path = class_names(folder)[0], listed
-        except LabelFormatError:  # (a classes.txt past reading: written anew)
-            return labels, None
-    elif (found := dataset_class_list(folder)) is not None:
+        except LabelFormatError as exc:  # (written anew, it gave the folder's other label files other classes)
+            raise LabelFormatError(f"{exc}: the folder's label files number their classes by it: mend it, or export into another "
+                                   "folder; nothing was written") from None
+    elif (found := _dataset_class_list_of_labels(folder)) is not None:
         names, path = found
     else:
         return labels, None
