@@ -351,8 +351,10 @@ def images_led_to(folder: Path) -> Path | None:
 
 def remove_boxes(path: Path) -> None:
     """Take the boxes out of the labelme file at ``path`` (an image that has none now): it keeps its
-    points, lines, flags and other fields, and goes when nothing else is left in it."""
-    data = parse_json(path.read_text(encoding="utf-8-sig"))
+    points, lines, flags and other fields, and goes when nothing else is left in it. One that is no
+    labelme file now (changed since it was asked about) is left as it is."""
+    if (data := parsed_labelme(path)) is None:
+        return
     kept = [s for s in data["shapes"] if _no_box(s)]
     if kept or _flagged(data):
         write_text(path, json_text({**data, "shapes": kept}))
