@@ -103,9 +103,14 @@ class LabelItem(QGraphicsItem):
     def paint(self, painter: QPainter, option, widget=None) -> None:
         painter.fillRect(self._rect, self.color)
         dark = self.color.lightnessF() > 0.6
-        painter.setPen(Qt.GlobalColor.black if dark else Qt.GlobalColor.white)
         painter.setFont(tag_font()[0])
-        painter.drawText(self._rect.adjusted(3, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, self.text)
+        place, align = self._rect.adjusted(3, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
+        if self.color.alpha() < 255:  # a prediction's see-through tag: the photo under it shows, so the text gets a halo
+            painter.setPen(QColor(255, 255, 255, 170) if dark else QColor(0, 0, 0, 170))  # (white text on tan over light squares)
+            for dx, dy in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+                painter.drawText(place.translated(dx, dy), align, self.text)
+        painter.setPen(Qt.GlobalColor.black if dark else Qt.GlobalColor.white)
+        painter.drawText(place, align, self.text)
 
 
 class TagSpace:

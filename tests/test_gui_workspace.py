@@ -3656,3 +3656,25 @@ def test_paging_on_drops_a_full_decode_asked_for_the_image_left(tmp_path):
     loader.request_detail("b.jpg")
     loader.request(["b.jpg", "c.jpg"])  # the same image asked for again: its full decode stays first
     assert loader._take() == ("b.jpg", True)
+
+
+def test_a_see_through_prediction_tag_outlines_its_text_to_read_on_a_light_photo(qapp):
+    """White text on a faint tan tag over light chess squares was hard to read: the tag's colour
+    chose the text's, and the light photo showed through."""
+    from PySide6.QtGui import QImage, QPainter
+    from PySide6.QtWidgets import QGraphicsRectItem
+
+    from retina_gui.canvas_items import LabelItem
+
+    tag = LabelItem(QGraphicsRectItem())
+    color = QColor("#c8a064")
+    color.setAlpha(70)  # a faint prediction's
+    tag.set_label("black-rook 0.42", color)
+    image = QImage(140, 40, QImage.Format.Format_RGB32)
+    image.fill(QColor("#f0e8d8"))
+    painter = QPainter(image)
+    painter.translate(10, 30)
+    tag.paint(painter, None)
+    painter.end()
+    lightness = [image.pixelColor(x, y).lightness() for x in range(140) for y in range(40)]
+    assert max(lightness) == 255 and min(lightness) < 100  # white text, a dark halo around it
