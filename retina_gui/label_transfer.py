@@ -220,7 +220,9 @@ class LabelTransfer(QObject):
             self.finished.emit(False)
             return
         _remember(workspace.folder, read_files)
-        problems = [p for p in problems if not p.startswith(NOTES)]  # (a CSV's "no class list" note was shown as a problem)
+        # notes say nothing went wrong (a CSV's "no class list" was shown as a problem): they follow the status instead
+        notes = "".join(f"; {p}" for p in problems if p.startswith(NOTES))
+        problems = [p for p in problems if not p.startswith(NOTES)]
         unlisted = [name for name in skipped if name in unlisted_names]
         several = [name for name in skipped if name in match.ambiguous]
         contested = [name for name in skipped if name in match.contested]
@@ -240,7 +242,7 @@ class LabelTransfer(QObject):
             self.problem.emit("Import", f"Imported {count(added, 'box')}. Notes:\n" + "\n".join(problems[:20]))
         again = f"; {count(repeated, 'box')} already there {'was' if repeated == 1 else 'were'} not added again" if repeated else ""
         marked = f", {count(reviewed, 'image')} marked reviewed" if reviewed else ""
-        self.message.emit(f"imported {count(added, 'box')}{marked} from {source}{again}")
+        self.message.emit(f"imported {count(added, 'box')}{marked} from {source}{again}{notes}")
         self.finished.emit(True)
 
     def _failed(self, reason: str) -> None:

@@ -1152,6 +1152,10 @@ def test_import_yolo_and_voc_labels_into_a_folder_as_one_undo_step(qtbot, tmp_pa
     assert "imported 0 boxes, 1 image marked reviewed" in window.statusBar().currentMessage()
     stack.undo()
     assert store.entry("empty_board.jpg") is None or not store.entry("empty_board.jpg").reviewed
+    # an image without a label file keeps its labels; the status says which (the window said nothing, the CLI a line)
+    (tmp_path / "yolo" / "empty_board.txt").unlink()
+    assert transferred(qtbot, window, window.label_files.import_labels("yolo", tmp_path / "yolo"))
+    assert "; left out, no label file: 1 image (empty_board.jpg)" in window.statusBar().currentMessage()
     window.close()
 
 
