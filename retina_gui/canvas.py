@@ -58,6 +58,9 @@ def reading_order(rects: list[QRectF]) -> list[int]:
     return [i for row in rows for i in sorted(row, key=lambda i: (rects[i].left(), rects[i].top()))]
 
 
+NOT_DRAWN, NOT_RESIZED = "no box drawn", "box not resized"  # begin the refusals of a drag (gone with the next box drawn or edited)
+
+
 class Tool(enum.Enum):
     EDIT = "edit"  # drag a box to move it, a handle to resize, empty space to draw
     DRAW = "draw"  # drag anywhere draws, even inside other boxes
@@ -678,7 +681,7 @@ class Canvas(QGraphicsView):
             if rect.width() >= 1 and rect.height() >= 1 and on_screen.width() >= _MIN_DRAW_PX and on_screen.height() >= _MIN_DRAW_PX:
                 self.box_drawn.emit(rect)
             elif not self._clicked(event):  # a drag, not a click beside the boxes: said (the box vanished without a word)
-                self.refused.emit(f"no box drawn: it was under {_MIN_DRAW_PX} screen pixels wide or high (zoom in for smaller boxes)")
+                self.refused.emit(f"{NOT_DRAWN}: it was under {_MIN_DRAW_PX} screen pixels wide or high (zoom in for smaller boxes)")
         elif drag is _Drag.MOVE:
             if any(preview[i] != self._items[i].rect() for i in preview):
                 self.boxes_edited.emit(sorted(preview.items()), "Move")
@@ -689,7 +692,7 @@ class Canvas(QGraphicsView):
         elif drag is _Drag.RESIZE:
             (index, rect), = preview.items()
             if rect.width() < 1 or rect.height() < 1:  # (a box flattened to a line was kept: unseen, and refused by the COCO export)
-                self.refused.emit("box not resized: it would be under 1 pixel wide or high")
+                self.refused.emit(f"{NOT_RESIZED}: it would be under 1 pixel wide or high")
             elif rect != self._items[index].rect():
                 self.boxes_edited.emit([(index, rect)], "Resize")
         self.viewport().update()

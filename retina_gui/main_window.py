@@ -31,7 +31,7 @@ from core.images import IMAGE_SUFFIXES, would_list
 from retina_gui.accepting import PredictionAccepting
 from retina_gui.anchor_panel import AnchorPanel
 from retina_gui.annotator import Annotator
-from retina_gui.canvas import Canvas, Tool
+from retina_gui.canvas import NOT_DRAWN, NOT_RESIZED, Canvas, Tool
 from retina_gui.class_choice import ClassChoice
 from retina_gui.classes_panel import ClassesPanel
 from retina_gui.convert import category_icon, class_key_text, class_keys
@@ -174,6 +174,8 @@ class MainWindow(QMainWindow):
         self.annotator.image_shown.connect(self._remember_image)
         self.canvas.context_menu.connect(self._context_menu)
         self.canvas.refused.connect(self.say)
+        self.canvas.box_drawn.connect(self._drag_refusal_gone)
+        self.canvas.boxes_edited.connect(self._drag_refusal_gone)
         self.canvas.prediction_accept.connect(self._accept_prediction)
         self.canvas.box_relabel.connect(self.class_choice.ask_box_class)
         self.canvas.prediction_menu.connect(self._prediction_menu)
@@ -317,6 +319,10 @@ class MainWindow(QMainWindow):
         """The notes on a search that found nothing, or on the end of the list it made, go with that
         search (they stood after Esc cleared it)."""
         self.statusBar().clear_note((NOTHING_FOUND, *END_OF_LIST))
+
+    def _drag_refusal_gone(self, *_edit) -> None:
+        """A box drawn or edited: why the drag before it did nothing no longer stands (it stood beside the new box)."""
+        self.statusBar().clear_note((NOT_DRAWN, NOT_RESIZED))
 
     def say(self, text: str) -> None:
         """A passing message in the status bar: gone after 10 s ("copied 1 box" stayed until replaced)."""

@@ -3520,6 +3520,8 @@ def test_a_drag_just_beside_the_box_just_drawn_draws_the_next_box_and_no_box_is_
     drag(qtbot, window, (20, 200), (60, 202))
     assert window.workspace.undo_stack.count() == steps
     assert window.statusBar().currentMessage().startswith("no box drawn: it was under 4 screen pixels wide or high")
+    drag(qtbot, window, (20, 200), (60, 240))  # the next box drawn: the refusal of the one before no longer stands beside it
+    assert window.workspace.undo_stack.count() == steps + 1 and not window.statusBar().currentMessage().startswith("no box drawn")
 
 
 def test_undoing_an_edit_on_an_image_the_filter_hides_keeps_the_filter(qtbot, unlabelled):
