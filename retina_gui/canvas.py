@@ -165,9 +165,13 @@ class Canvas(QGraphicsView):
         self._set_scroll_range()
         if first or self.zoom() < self._fit_zoom():
             self.fit()
-        mouse = self.viewport().mapFromGlobal(QCursor.pos())  # the image moved under a still mouse (D / A)
-        self._update_cursor(self.mapToScene(mouse) if self.viewport().rect().contains(mouse) else QPointF(-1, -1))
+        self._follow_still_mouse()  # the image moved under a still mouse (D / A)
         self.viewport().update()
+
+    def _follow_still_mouse(self) -> None:
+        """The cursor's image point anew, the image having moved under a mouse that did not."""
+        mouse = self.viewport().mapFromGlobal(QCursor.pos())
+        self._update_cursor(self.mapToScene(mouse) if self.viewport().rect().contains(mouse) else QPointF(-1, -1))
 
     def reduced(self) -> bool:
         """Whether the image shown is a reduced decode, zoomed in past its pixels: one screen pixel
@@ -501,6 +505,8 @@ class Canvas(QGraphicsView):
         if event.type() == QEvent.Type.Resize:  # the window, a dock, or the scroll bars coming or going
             if self.image_size is not None and self._fitted:  # a fitted image refits, centred
                 self.fit()
+                if self._cursor is not None:  # (the position shown was of the image before: scroll bars going left it stale)
+                    self._follow_still_mouse()
             else:
                 self._set_scroll_range()
             self._tags_timer.start()
