@@ -2687,10 +2687,14 @@ def test_status_dots_have_a_white_rim_that_stands_out_on_the_selected_row(qtbot,
     """A labelled image's blue square vanished into the blue of the selected row."""
     from PySide6.QtGui import QColor
 
+    from PySide6.QtCore import QSize
+
     model = demo.files.model
-    image = model.data(model.index(0), Qt.ItemDataRole.DecorationRole).pixmap(24, 24).toImage()
-    assert image.pixelColor(12, 12) == QColor("#3c8dd8")  # the middle: labelled blue
-    assert image.pixelColor(12, 2).lightness() > 200  # the rim: white
+    icon = model.data(model.index(0), Qt.ItemDataRole.DecorationRole)
+    image = icon.pixmap(QSize(16, 16), 2.0).toImage()
+    assert image.size() == QSize(32, 32)  # drawn for the screen, not a smaller drawing stretched
+    assert image.pixelColor(16, 16) == QColor("#3c8dd8")  # the middle: labelled blue
+    assert image.pixelColor(16, 4).lightness() > 200  # the rim: white
     assert image.pixelColor(0, 0).alpha() == 0  # round, on nothing
 
 
