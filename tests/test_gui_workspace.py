@@ -2685,9 +2685,8 @@ def test_on_a_hidpi_screen_outlines_keep_their_width_and_the_pointer_its_precisi
 
 def test_status_dots_have_a_white_rim_that_stands_out_on_the_selected_row(qtbot, demo):
     """A labelled image's blue square vanished into the blue of the selected row."""
-    from PySide6.QtGui import QColor
-
     from PySide6.QtCore import QSize
+    from PySide6.QtGui import QColor
 
     model = demo.files.model
     icon = model.data(model.index(0), Qt.ItemDataRole.DecorationRole)
