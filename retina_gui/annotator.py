@@ -71,6 +71,10 @@ class Annotator(QObject):
         if self.loader is None or name == self.current:
             return
         self.current, self.size = name, None
+        # asked first: shown from the cache, a zoomed-in image asks for its full decode, which a request after it dropped
+        wanted = [n for n in [name, *self.files.neighbours(name, self.PREFETCH)]
+                  if n not in self._cache and n not in self.files.model.unreadable]
+        self.loader.request(wanted)
         cached = self._cache.get(name)
         if cached is not None:
             self._cache.move_to_end(name)
@@ -81,9 +85,6 @@ class Annotator(QObject):
         else:
             self.canvas.show_message(f"Loading {name} …")
             self.image_loading.emit(name)
-        wanted = [n for n in [name, *self.files.neighbours(name, self.PREFETCH)]
-                  if n not in self._cache and n not in self.files.model.unreadable]
-        self.loader.request(wanted)
 
     def _loaded(self, name: str, image: QImage, width: int, height: int) -> None:
         self._cache[name] = (image, width, height)

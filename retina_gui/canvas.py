@@ -505,8 +505,7 @@ class Canvas(QGraphicsView):
         if event.type() == QEvent.Type.Resize:  # the window, a dock, or the scroll bars coming or going
             if self.image_size is not None and self._fitted:  # a fitted image refits, centred
                 self.fit()
-                if self._cursor is not None:  # (the position shown was of the image before: scroll bars going left it stale)
-                    self._follow_still_mouse()
+                self._follow_still_mouse()  # (the position shown was of the image before: scroll bars going left it stale)
             else:
                 self._set_scroll_range()
             self._tags_timer.start()

@@ -136,7 +136,7 @@ class LabelFileDialogs(QObject):
             # over, stayed, with classes.txt rewritten under them)
             labels = with_image_files(self.workspace.store.to_labelset(), self.workspace.folder)[0]
             try:
-                stale = stale_label_files(labels, fmt, target, names)
+                stale = stale_label_files(labels, fmt, target, names, self.workspace.folder)
             except LabelFormatError as exc:  # two images, one label file: said, as the export itself says it
                 self.problem.emit("Export", str(exc))
                 return False

@@ -1316,9 +1316,9 @@ def test_labels_are_written_as_labelme_files_that_labelme_opens_and_that_read_ba
     err = capsys.readouterr().err
     assert "1 crowd region left out: labelme has no form for them" in err
     assert "not written, classes without a box: empty (labelme names a class by its boxes alone)" in err
-    assert "3 images, 4 boxes (1 crowd region left out: labelme has no form for them (a labelme file exported over keeps the boxes it " \
-        "marks “difficult”, X-AnyLabeling's); boxes marked “difficult” (VOC, X-AnyLabeling) are read as crowd regions), 2 categories " \
-        "written to" in err
+    assert "3 images, 4 boxes (1 crowd region left out: labelme has no form for them (a labelme file exported over keeps those of " \
+        "its boxes marked “difficult”, X-AnyLabeling's, that are unchanged); boxes marked “difficult” (VOC, X-AnyLabeling) are read " \
+        "as crowd regions), 2 categories written to" in err
     assert json.loads((out / "a.json").read_text())["imagePath"] == "../images/a.jpg"
     assert main(["convert", "--from", "coco", str(coco), "--to", "labelme", str(out), "--images", str(images)]) == 1
     assert f"{out} already holds labelme label files (a.json)" in capsys.readouterr().err
@@ -1526,3 +1526,50 @@ def test_a_yolo_folder_read_and_written_again_is_written_as_it_was(tmp_path):
     (source / "a.txt").write_text(lines)
     write_labels(read_yolo(source, images)[0], "yolo", again)
     assert (again / "a.txt").read_text() == lines
+
+
+def test_a_labelme_export_takes_out_a_deleted_box_beside_a_difficult_one_and_keeps_shapes_it_cannot_read(tmp_path):
+    """From a second review: an image with a "difficult" box kept its whole file, a box deleted
+    beside it coming back; taking the boxes out of a file deleted its shapes past reading; a shape
+    past reading kept X-AnyLabeling's fields on a square EXIF-turned photo, and each export turned
+    the file's boxes once more."""
+    from PIL import Image
+
+    from core.formats.convert import stale_label_files
+    from core.formats.labelme import read_labelme, remove_boxes
+
+    folder = tmp_path / "f"
+    folder.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        Image.new("RGB", (200, 100)).save(folder / name)
+    _labelme(folder / "a.json", "a.jpg", [_shape("rectangle", [[10, 10], [30, 30]], label="car"),
+                                          _shape("rectangle", [[40, 40], [60, 60]], label="car", difficult=True)])
+    broken = _shape("polygon", [[1, 1], [2, 2]], label="car", description="two points")
+    _labelme(folder / "b.json", "b.jpg", [_shape("rectangle", [[10, 10], [30, 30]], label="car"), broken])
+    labels, _ = read_labelme(folder, images=folder)
+    a, b = sorted(labels.images, key=lambda im: im.file_name)
+    a.boxes[:] = [box for box in a.boxes if box.iscrowd]  # the car deleted, the difficult box kept
+    b.boxes.clear()
+    stale = stale_label_files(labels, "labelme", folder, ["a.jpg", "b.jpg"], folder)
+    assert stale == [folder / "b.json"]  # a.json keeps its difficult box: it is written, not emptied
+    write_labels(labels, "labelme", folder, images=folder, remove=stale)
+    assert [(s["label"], s.get("difficult")) for s in json.loads((folder / "a.json").read_text())["shapes"]] == [("car", True)]
+    assert json.loads((folder / "b.json").read_text())["shapes"] == [broken]  # its shape past reading stays
+    (folder / "c.json").write_text("[1, 2]")  # no labelme file now: left as it is
+    remove_boxes(folder / "c.json")
+    assert (folder / "c.json").read_text() == "[1, 2]"
+    # a square photo stored turned (orientation 6): its size tells nothing, X-AnyLabeling's fields do
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    square = tmp_path / "sq"
+    square.mkdir()
+    Image.new("RGB", (100, 100)).save(square / "p.jpg", exif=exif)
+    x_keys = {"difficult": False, "attributes": {}, "kie_linking": []}
+    _labelme(square / "p.json", "p.jpg", [_shape("rectangle", [[10, 20], [30, 60]], **x_keys),
+                                          _shape("polygon", [[1, None]], **x_keys)], size=(100, 100))
+    seen = []
+    for _ in range(3):
+        labels, _ = read_labelme(square, images=square)
+        seen.append([(box.x1, box.y1, box.x2, box.y2) for box in labels.images[0].boxes])
+        write_labels(labels, "labelme", square, images=square)
+    assert seen[0] == seen[1] == seen[2] and seen[0] != [(10, 20, 30, 60)]  # turned once, as the photo is shown, then kept

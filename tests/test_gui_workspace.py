@@ -3697,3 +3697,24 @@ def test_a_see_through_prediction_tag_outlines_its_text_to_read_on_a_light_photo
     painter.end()
     lightness = [image.pixelColor(x, y).lightness() for x in range(140) for y in range(40)]
     assert max(lightness) == 255 and min(lightness) < 100  # white text, a dark halo around it
+
+
+def test_paging_back_to_a_large_image_zoomed_in_shows_it_in_full(qtbot, tmp_path, settings):
+    """Shown from the decoded images kept, its full decode was asked for, then dropped by the
+    request for its neighbours that came after it."""
+    from PIL import Image
+
+    folder = tmp_path / "big"
+    folder.mkdir()
+    for name in ("a.png", "b.png"):
+        Image.new("RGB", (5000, 40)).save(folder / name)
+    window = open_window(qtbot, folder, settings)
+    qtbot.waitUntil(lambda: window.annotator.size == (5000, 40), timeout=10_000)
+    window.canvas.actual_size()
+    pixmap = window.canvas._pixmap
+    qtbot.waitUntil(lambda: pixmap.pixmap().width() == 5000, timeout=10_000)
+    other = "b.png" if window.files.current() == "a.png" else "a.png"
+    qtbot.waitUntil(lambda: other in window.annotator._cache, timeout=10_000)
+    window.files.set_current(other)
+    qtbot.waitUntil(lambda: window.annotator.current == other and pixmap.pixmap().width() == 5000, timeout=10_000)
+    window.close()

@@ -13,7 +13,7 @@ from core.atomic import atomic_path
 from core.cancel import CancelToken
 from core.formats import FORMAT_NAMES, NO_CROWD_FORMATS, LabelFormatError, label_file_names, visible_files, writes_label_file, written_boxes
 from core.formats.coco import read_coco, verify_coco_file_apart, write_coco
-from core.formats.labelme import holds_boxes, parsed_labelme, read_labelme, remove_boxes, write_labelme
+from core.formats.labelme import holds_boxes, keeps_crowd, parsed_labelme, read_labelme, remove_boxes, write_labelme
 from core.formats.retinanet_csv import NO_CLASS_LIST_NOTE, read_retinanet_csv, write_retinanet_csv
 from core.formats.voc import read_voc, write_voc
 from core.formats.yolo import holds_yolo_lines, numbered_as_there, read_yolo, write_yolo
@@ -292,7 +292,8 @@ def crowd_left_out(labels: LabelSet, fmt: str) -> str:
         return ""
     # (a COCO crowd region has its mask; a box marked "difficult", read as one, none)
     difficult = "; boxes marked “difficult” (VOC, X-AnyLabeling) are read as crowd regions" if any(b.segmentation is None for b in crowd) else ""
-    kept = " (a labelme file exported over keeps the boxes it marks “difficult”, X-AnyLabeling's)" if fmt == "labelme" else ""
+    kept = " (a labelme file exported over keeps those of its boxes marked “difficult”, X-AnyLabeling's, that are unchanged)" \
+        if fmt == "labelme" else ""
     return f"{count(len(crowd), 'crowd region')} left out: {FORMAT_NAMES[fmt]} has no form for them{kept}{difficult}"
 
 
@@ -319,7 +320,8 @@ def with_image_files(labels: LabelSet, images: Path | str) -> tuple[LabelSet, li
     return LabelSet(labels.categories, [im for im in labels.images if im.file_name not in missing], labels.extra), gone
 
 
-def stale_label_files(labels: LabelSet, fmt: str, target: Path | str, image_names: Iterable[str]) -> list[Path]:
+def stale_label_files(labels: LabelSet, fmt: str, target: Path | str, image_names: Iterable[str],
+                      images: Path | str | None = None) -> list[Path]:
     """The label files in the VOC, YOLO or labelme folder ``target`` of images among ``image_names``
     that writing ``labels`` would not replace: an earlier export's files of images whose boxes have
     all gone since (left there, they put the deleted boxes back into the dataset). A file counts only
@@ -327,7 +329,7 @@ def stale_label_files(labels: LabelSet, fmt: str, target: Path | str, image_name
     holding boxes or saying it has none (a file of points alone says nothing of boxes); YOLO lines
     of 5 numbers with classes of the folder's classes.txt (a caption ``chess_02.txt`` beside the
     images is not one). Raises LabelFormatError when ``labels`` cannot be written there (two images,
-    one label file)."""
+    one label file). ``images``: the image folder (labelme's files on an EXIF-turned photo are told by it)."""
     suffix = LABEL_SUFFIX[fmt]
     written = {target for im, target in zip(labels.images, label_file_names([im.file_name for im in labels.images], suffix))
                if writes_label_file(im, fmt)}
@@ -337,9 +339,10 @@ def stale_label_files(labels: LabelSet, fmt: str, target: Path | str, image_name
                         if label not in written and label != "classes.txt" and (target / label).is_file())
     if fmt == "voc":
         return [path for path, image in candidates if _names_image(path, image)]
-    if fmt == "labelme":  # (an image with a crowd region, which labelme has no form for, keeps its file as it is)
-        crowd = {im.file_name for im in labels.images if any(b.iscrowd for b in im.boxes)}
-        return [path for path, image in candidates if image not in crowd and holds_boxes(path, PurePosixPath(image).name)]
+    if fmt == "labelme":  # (a file keeping a crowd region, marked "difficult", is written, not one to take the boxes out of)
+        names, by_name = labels.category_names(), {im.file_name: im for im in labels.images}
+        keeping = {image for path, image in candidates if image in by_name and keeps_crowd(path, by_name[image], names, Path(images or target))}
+        return [path for path, image in candidates if image not in keeping and holds_boxes(path, PurePosixPath(image).name)]
     try:
         classes = len((target / "classes.txt").read_text(encoding="utf-8").splitlines())
     except (OSError, UnicodeDecodeError):
@@ -380,8 +383,6 @@ def first_label_file(fmt: str, folder: Path | str) -> Path | None:
         if is_one(path):
             return path
     return None
-
-
 
 
 def _is_voc(path: Path) -> bool:

@@ -291,16 +291,20 @@ def write_labelme(labels: LabelSet, folder: Path | str, cancel: CancelToken | No
     target = Path(target) if target is not None else folder
     names = labels.category_names()
     for im, rel in zip(labels.images, label_file_names([im.file_name for im in labels.images], ".json")):
-        if not writes_label_file(im, "labelme"):
+        if not writes_label_file(im, "labelme") and not keeps_crowd(target / rel, im, names, images):
             continue
         if cancel is not None:
             cancel.raise_if_cancelled()  # the files written so far stay, each one whole
         before = _labelme_file_there(target / rel, im, images)
         next_group = before.next_group
         shapes = []
-        for box in [b for b in im.boxes if b.iscrowd]:  # (a crowd region the file marks "difficult", unchanged: kept so)
-            shapes += before.unchanged(names[box.category_id], box) or []
-        for box in written_boxes(im, "labelme"):
+        written = {id(box) for box in written_boxes(im, "labelme")}
+        for box in im.boxes:  # (in the labels' order: a file exported unchanged is written as it was)
+            if box.iscrowd:  # a crowd region the file marks "difficult", unchanged: kept so
+                shapes += before.unchanged(names[box.category_id], box) or []
+                continue
+            if id(box) not in written:
+                continue
             unchanged = before.unchanged(names[box.category_id], box)
             if unchanged is not None:
                 shapes += unchanged
@@ -349,13 +353,26 @@ def images_led_to(folder: Path) -> Path | None:
     return None
 
 
+def keeps_crowd(path: Path, image: ImageEntry, names: dict[int, str], images: Path) -> bool:
+    """Whether the labelme file at ``path`` marks "difficult" (X-AnyLabeling's) a crowd region of
+    ``image`` as it is now: written over, it keeps it (labelme has no other form for one)."""
+    crowd = [box for box in image.boxes if box.iscrowd]
+    if not crowd or not path.exists():
+        return False
+    try:
+        before = _labelme_file_there(path, image, images)
+    except LabelFormatError:
+        return False
+    return any(before.holds(names[box.category_id], box) for box in crowd)
+
+
 def remove_boxes(path: Path) -> None:
     """Take the boxes out of the labelme file at ``path`` (an image that has none now): it keeps its
-    points, lines, flags and other fields, and goes when nothing else is left in it. One that is no
-    labelme file now (changed since it was asked about) is left as it is."""
+    points, lines, shapes it could not read, flags and other fields, and goes when nothing else is
+    left in it. One that is no labelme file now (changed since it was asked about) is left as it is."""
     if (data := parsed_labelme(path)) is None:
         return
-    kept = [s for s in data["shapes"] if _no_box(s)]
+    kept = _others(data["shapes"], _objects(data["shapes"], Counter(), [], path.name))
     if kept or _flagged(data):
         write_text(path, json_text({**data, "shapes": kept}))
     else:
@@ -374,12 +391,14 @@ def holds_boxes(path: Path, image_name: str) -> bool:
     data = parsed_labelme(path)
     if data is None or not names_image(data, path, image_name):
         return False
-    return not data["shapes"] or not all(_no_box(s) for s in data["shapes"])
+    return not data["shapes"] or bool(_objects(data["shapes"], Counter(), [], path.name))
 
 
-def _no_box(shape: object) -> bool:
-    """Whether a shape is of a kind that bounds no object (a point, a line)."""
-    return isinstance(shape, dict) and isinstance(shape.get("shape_type"), str) and shape["shape_type"] not in _BOXED
+def _others(shapes: list, objects: list[_Object]) -> list:
+    """The shapes of a file that are no part of its ``objects``: points and lines, which bound no
+    object, and shapes that cannot be read (not this writer's to drop)."""
+    in_objects = {id(shape) for o in objects for shape in o.shapes}
+    return [shape for shape in shapes if id(shape) not in in_objects]
 
 
 def parsed_labelme(path: Path) -> dict | None:
@@ -405,12 +424,18 @@ class _Before:
 
     def unchanged(self, label: str, box: Box) -> list[dict] | None:
         """The shapes of an object of the file that ``box`` (of class ``label``) is, unchanged (a
-        crowd region a "difficult" one); None when there is none."""
+        crowd region a "difficult" one), taken from those left; None when there is none."""
+        k = self._find(label, box)
+        return None if k is None else self.objects.pop(k).shapes
+
+    def holds(self, label: str, box: Box) -> bool:
+        """Whether an object of the file is ``box`` (of class ``label``), unchanged."""
+        return self._find(label, box) is not None
+
+    def _find(self, label: str, box: Box) -> int | None:
         corners = tuple(round(v, 6) for v in (box.x1, box.y1, box.x2, box.y2))
-        for k, o in enumerate(self.objects):
-            if o.label == label and o.difficult == box.iscrowd and o.corners == corners:
-                return self.objects.pop(k).shapes
-        return None
+        return next((k for k, o in enumerate(self.objects) if o.label == label and o.difficult == box.iscrowd and o.corners == corners),
+                    None)
 
 
 _WRITTEN_FIELDS = ("version", "flags", "shapes", "imagePath", "imageData", "imageHeight", "imageWidth")
@@ -432,8 +457,7 @@ def _labelme_file_there(path: Path, image: ImageEntry, images: Path) -> _Before:
     groups = [s.get("group_id") for s in shapes if isinstance(s, dict) and isinstance(s.get("group_id"), int)
               and not isinstance(s.get("group_id"), bool)]
     objects = _objects(shapes, Counter(), [], path.name)
-    in_objects = {id(shape) for o in objects for shape in o.shapes}
-    kept = [shape for shape in shapes if id(shape) not in in_objects]  # (points and lines, and shapes past reading: not ours to drop)
+    kept = _others(shapes, objects)
     width, height = _side(data.get("imageWidth")), _side(data.get("imageHeight"))
     turning = _turning(images / image.file_name, width, height) if _stored_pixels(data) else None
     move, dropped = None, ()
@@ -442,10 +466,11 @@ def _labelme_file_there(path: Path, image: ImageEntry, images: Path) -> _Before:
     elif width and height and image.width and image.height and (width, height) != (image.width, image.height):
         sx, sy = image.width / width, image.height / height  # (made at another size: its boxes were scaled as they came in)
         move, objects = (lambda x, y: (x * sx, y * sy)), []
-    if move is not None:
-        kept = [{**{k: v for k, v in shape.items() if k not in dropped},
-                 "points": [list(move(*xy)) for xy in shape["points"]]} if isinstance(shape, dict) and _point_list(shape.get("points"))
-                else shape for shape in kept]
+    if move is not None:  # (X-AnyLabeling's fields go from every shape: one left on a shape past reading turned the file again)
+        kept = [shape if not isinstance(shape, dict) else
+                {**{k: v for k, v in shape.items() if k not in dropped},
+                 **({"points": [list(move(*xy)) for xy in shape["points"]]} if _point_list(shape.get("points")) else {})}
+                for shape in kept]
     fields = {k: v for k, v in data.items() if k not in _WRITTEN_FIELDS}
     return _Before(kept, data["flags"] if isinstance(data.get("flags"), dict) else {}, fields, objects, max(groups, default=0) + 1)
 

@@ -186,7 +186,9 @@ def numbered_as_there(labels: LabelSet, folder: Path) -> tuple[LabelSet, Path | 
     if sorted(names) != list(range(len(names))):
         raise LabelFormatError(f"{path}: its names skip class numbers ({', '.join(map(str, sorted(names)))}), which classes.txt cannot "
                                "hold; nothing was written")
-    number = {class_name_key(name): k for k, name in names.items()}
+    number: dict[str, int] = {}
+    for k, name in sorted(names.items()):
+        number.setdefault(class_name_key(name), k)  # (two names spelt alike: the first numbers the class, as a reader would take it)
     old = labels.category_names()
     unnamed = sorted({old[b.category_id] for im in labels.images for b in written_boxes(im, "yolo")
                       if class_name_key(old[b.category_id]) not in number})
