@@ -1509,6 +1509,11 @@ def test_a_yolo_export_takes_class_numbers_from_no_yaml_but_a_dataset_s_and_refu
     with pytest.raises(LabelFormatError, match=r"an empty line in the class list .*: mend it, or export into another folder; nothing was written"):
         write_labels(labels, "yolo", broken)
     assert (broken / "classes.txt").read_text() == "dog\n\ncat\n"
+    # two classes of the labels spelt alike: one number by name, merged without a word (the notes said "written as they are")
+    alike = LabelSet([Category(0, "rook"), Category(1, "Rook ")], [ImageEntry(1, "a.jpg", 100, 100, [Box(1, 1, 9, 9, 0), Box(2, 2, 8, 8, 1)])])
+    with pytest.raises(LabelFormatError, match=r"categories 0 \('rook'\) and 1 \('Rook '\) have the same name .*so both would be one "
+                                               r"class there; nothing was written"):
+        write_labels(alike, "yolo", tmp_path / "exports" / "yolo")
 
 
 def test_a_yolo_folder_read_and_written_again_is_written_as_it_was(tmp_path):

@@ -12,7 +12,7 @@ from core.atomic import write_text
 from core.cancel import CancelToken
 from core.formats import LabelFormatError, label_file_names, pixel_values_ok, visible_files, writes_label_file, written_boxes
 from core.images import ImageReadError, image_size, list_images
-from core.labels import Box, Category, ImageEntry, LabelSet, class_name_key
+from core.labels import Box, Category, ImageEntry, LabelSet, class_name_key, same_named_categories
 from core.text import count, first_names
 
 
@@ -183,6 +183,8 @@ def numbered_as_there(labels: LabelSet, folder: Path) -> tuple[LabelSet, Path | 
         names, path = found
     else:
         return labels, None
+    if same := same_named_categories(labels.categories):  # (one number for both: merged, while the notes said "written as they are")
+        raise LabelFormatError(f"{same}: {path} numbers the classes by name, so both would be one class there; nothing was written")
     if sorted(names) != list(range(len(names))):
         raise LabelFormatError(f"{path}: its names skip class numbers ({', '.join(map(str, sorted(names)))}), which classes.txt cannot "
                                "hold; nothing was written")
