@@ -124,8 +124,8 @@ class LabelFileDialogs(QObject):
 
         if self.workspace is None:
             return False
-        labels_path = self.workspace.labels_path
-        if fmt == "labelme" and (over := labelme_file_over(self.workspace.store.to_labelset(), target, labels_path)):
+        labels_path, labels = self.workspace.labels_path, self.workspace.store.to_labelset()
+        if fmt == "labelme" and (over := labelme_file_over(labels, target, labels_path)):
             self.problem.emit("Export", f"The labelme file of {over} would be written over this folder's labels file "
                                         f"{labels_path.name}: nothing was exported. Export into another folder.")
             return False
@@ -134,7 +134,7 @@ class LabelFileDialogs(QObject):
             names = [*self.files.model.names, *self.workspace.store.file_names()]
             # as the export writes them: without the images gone from the folder (their old label files, counted as written
             # over, stayed, with classes.txt rewritten under them)
-            labels = with_image_files(self.workspace.store.to_labelset(), self.workspace.folder)[0]
+            labels = with_image_files(labels, self.workspace.folder)[0]
             try:
                 stale = stale_label_files(labels, fmt, target, names, self.workspace.folder)
             except LabelFormatError as exc:  # two images, one label file: said, as the export itself says it

@@ -100,8 +100,8 @@ class LabelTransfer(QObject):
 
     def import_labels(self, workspace: Workspace, fmt: str, source: Path, present: set[str]) -> bool:
         """Start reading ``source``; its boxes are added to ``workspace`` when it has been read."""
+        from core.formats import visible_files
         from core.formats.convert import clipped_to_images, fit_to_images, read_labels, with_image_sizes
-        from core.formats.labelme import labelme_files
         from core.known_files import digest
         from core.labels import LabelSet, matched_by_file_name, same_named_pair, unlisted_image
 
@@ -159,8 +159,9 @@ class LabelTransfer(QObject):
                 clipped.append(f"{count(difficult, 'box')} marked “difficult” read as {regions}: training ignores the anchors "
                                "on them, evaluation counts neither a miss nor a false detection there, and YOLO and CSV exports "
                                "leave them out")
-            # the labelme files read, as they are now: an export over them later asks only if one has changed since
-            read_files = {path: digest(path) for path in labelme_files(source)} if fmt == "labelme" else {}
+            # the JSON files read, as they are now: an export over them later asks only if one has changed since (a file
+            # of another kind among them is never written over: not parsed again to leave it out)
+            read_files = {path: digest(path) for path in visible_files(source, "*.json")} if fmt == "labelme" else {}
             return labels, problems + clipped, unlisted, match, read_files
 
         self._start(read)

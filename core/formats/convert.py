@@ -409,8 +409,8 @@ def write_labels(labels: LabelSet, fmt: str, target: Path | str, cancel: CancelT
     """Write atomically; a COCO file is then loaded with pycocotools and must evaluate to AP 1.0
     against itself (raises :class:`~core.formats.LabelFormatError` if not). Raises
     :class:`core.cancel.Cancelled` when ``cancel`` is set. Whatever stops it (a cancel, an error,
-    Ctrl+C) leaves the target as it was: a VOC or YOLO folder's files are written into a hidden
-    folder inside it first and moved into place once all are written (a run stopped half-way left
+    Ctrl+C) leaves the target as it was: a VOC, YOLO or labelme folder's files are written into a
+    hidden folder inside it first and moved into place once all are written (a run stopped half-way left
     thousands of files, and the folder was then refused as one holding label files already).
     ``remove``: label files (:func:`stale_label_files`) deleted once every file is written (a labelme
     file's boxes taken out: it stays while it holds anything else, a point, a line, a flag).

@@ -327,30 +327,26 @@ def write_labelme(labels: LabelSet, folder: Path | str, cancel: CancelToken | No
             "imageHeight": im.height, "imageWidth": im.width}))
 
 
-def labelme_files(folder: Path) -> list[Path]:
-    """The labelme files under ``folder`` (as :func:`read_labelme` finds them)."""
-    return [path for path in sorted(visible_files(folder, "*.json")) if parsed_labelme(path) is not None]
-
-
 def images_led_to(folder: Path) -> Path | None:
     """The image folder the ``imagePath`` of the first labelme file under ``folder`` leads to, when
     it leads out of ``folder`` to an image that is there (a labelme export elsewhere): the folder to
     give as the images' (it is read as the image of that name beside the file); None otherwise."""
-    for path in labelme_files(folder)[:1]:
-        image_path = (parsed_labelme(path) or {}).get("imagePath")
-        if not isinstance(image_path, str) or not image_path.strip():
+    first = next(((path, data) for path in sorted(visible_files(folder, "*.json")) if (data := parsed_labelme(path)) is not None), None)
+    if first is None:
+        return None
+    path, data = first
+    image_path = data.get("imagePath")
+    if not isinstance(image_path, str) or not image_path.strip():
+        return None
+    image = (path.parent / image_path.strip().replace("\\", "/")).resolve()
+    if not image.is_file() or image.is_relative_to(folder.resolve()):
+        return None
+    root = image.parent
+    for part in reversed(path.parent.relative_to(folder).parts):  # (a file in sub/ leads to images/sub/a.jpg: the images' folder is images/)
+        if root.name != part:
             return None
-        image = (path.parent / image_path.strip().replace("\\", "/")).resolve()
-        rel_parent = path.parent.relative_to(folder).parts
-        if not image.is_file() or image.is_relative_to(folder.resolve()):
-            return None
-        root = image.parent
-        for part in reversed(rel_parent):  # (a file in sub/ leads to images/sub/a.jpg: the images' folder is images/)
-            if root.name != part:
-                return None
-            root = root.parent
-        return root
-    return None
+        root = root.parent
+    return root
 
 
 def keeps_crowd(path: Path, image: ImageEntry, names: dict[int, str], images: Path) -> bool:

@@ -199,10 +199,11 @@ def numbered_as_there(labels: LabelSet, folder: Path) -> tuple[LabelSet, Path | 
                                f"{'it' if len(unnamed) == 1 else 'them'} to its names, or export into another folder; nothing was written")
     order = [names[k] for k in range(len(names))]
     own = sorted(labels.categories, key=lambda c: c.id)
-    for c in own:  # the folder's classes, then the labels' others after them (a YAML file's list is the whole list)
-        if class_name_key(c.name) not in number and path == listed:
-            number[class_name_key(c.name)] = len(order)
-            order.append(c.name)
+    if path == listed:  # the folder's classes, then the labels' others after them (a YAML file's list is the whole list)
+        for c in own:
+            if class_name_key(c.name) not in number:
+                number[class_name_key(c.name)] = len(order)
+                order.append(c.name)
     if order == [c.name for c in own]:
         return labels, None
     by_name = {class_name_key(c.name): c for c in own}
